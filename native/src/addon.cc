@@ -1,0 +1,22 @@
+// N-API binding of tpm2-tss ESAPI. See context.h for the threading model and marshal.h for the
+// byte-buffer boundary. Only src/attest/tpm/native.ts imports this module.
+#include <napi.h>
+
+#include "context.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Context", fleet::Context::Define(env));
+  exports.Set("ESYS_TR_NONE", Napi::Number::New(env, ESYS_TR_NONE));
+  exports.Set("ESYS_TR_PASSWORD", Napi::Number::New(env, ESYS_TR_PASSWORD));
+  exports.Set("ESYS_TR_RH_OWNER", Napi::Number::New(env, ESYS_TR_RH_OWNER));
+  exports.Set("ESYS_TR_RH_NULL", Napi::Number::New(env, ESYS_TR_RH_NULL));
+  exports.Set("ESYS_TR_RH_ENDORSEMENT", Napi::Number::New(env, ESYS_TR_RH_ENDORSEMENT));
+  exports.Set("ESYS_TR_RH_PLATFORM", Napi::Number::New(env, ESYS_TR_RH_PLATFORM));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(fleet_tpm, Init)

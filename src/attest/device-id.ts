@@ -1,0 +1,39 @@
+import { createHash } from 'node:crypto'
+import { MalformedInputError } from '../common/errors.js'
+
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
+
+/** RFC 4648 base32, lowercase, without padding. */
+export function base32 (bytes: Uint8Array): string {
+  let out = ''
+  let buffer = 0
+  let bits = 0
+  for (const byte of bytes) {
+    buffer = (buffer << 8) | byte
+    bits += 8
+    while (bits >= 5) {
+      out += BASE32[(buffer >>> (bits - 5)) & 31]
+      bits -= 5
+    }
+    buffer &= (1 << bits) - 1
+  }
+  if (bits > 0) out += BASE32[(buffer << (5 - bits)) & 31]
+  return out
+}
+
+/**
+ * The device's identity: lowercase base32 of SHA-256 over the EK public area (the TPMT_PUBLIC
+ * inside the TPM2B_PUBLIC). Stable for the life of the TPM; copies of a state directory on other
+ * machines get the other TPM's EK, hence another deviceId.
+ */
+export function deviceIdFromEndorsementKey (ekPublic: Uint8Array): string {
+  if (ekPublic.length < 2) throw new MalformedInputError('EK public is truncated')
+  const size = (ekPublic[0]! << 8) | ekPublic[1]!
+  if (size !== ekPublic.length - 2) throw new MalformedInputError('EK public is not a TPM2B_PUBLIC')
+  return base32(createHash('sha256').update(ekPublic.subarray(2)).digest())
+}
+
+/** A short form for people to compare (e.g. on the enrolment screen): groups of 4 of the first 20. */
+export function fingerprint (deviceId: string): string {
+  return (deviceId.slice(0, 20).match(/.{1,4}/g) ?? []).join('-')
+}

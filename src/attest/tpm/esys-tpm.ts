@@ -1,0 +1,362 @@
+import { createHash } from 'node:crypto'
+import { MalformedInputError } from '../../common/errors.js'
+import type { HashAlg, PcrSelection, PcrValues } from '../pcrs.js'
+import {
+  attestationKeyTemplate, signingKeyTemplate, storageKeyTemplate, sealedDataTemplate, rsaEkTemplate, eccEkTemplate,
+  marshalPublic, marshalPcrSelection, parsePcrSelection, parseCapabilityData, EK_CERTIFICATE_NV_INDEX
+} from '../tpm2/index.js'
+import { loadNative, type NativeBinding, type NativeContext } from './native.js'
+import { parseTcti } from './tcti.js'
+import { SerialQueue } from './queue.js'
+import {
+  TpmCommandError, TpmUnavailableError, TpmTimeoutError, TpmClosedError, TpmKeyLoadError, UnsealRefusedError,
+  TPM_RC
+} from './errors.js'
+import { ECDSA_SHA256_SCHEME, sensitiveCreate, digestValues, parseDigestList, parseTimeInfo } from './wire.js'
+import type {
+  Tpm, TpmCallOptions, TpmInfo, TpmClock, KeyBlob, KeyKind, EndorsementKey, EndorsementKeyKind, AttestResult, UnsealPolicy
+} from './tpm.js'
+
+export interface EsysTpmInit {
+  /** TCTI string, e.g. `device:/dev/tpmrm0` or `swtpm:path=/run/fleet/tpm.sock`. */
+  tcti: string
+  /** Deadline for each TPM command. Default 10 s. */
+  commandTimeoutMs?: number
+}
+
+/** Persistent handles where manufacturers (and swtpm_setup) leave the EKs (TCG EK Credential Profile). */
+const EK_PERSISTENT_HANDLE: Record<EndorsementKeyKind, number> = { rsa: 0x81010001, ecc: 0x81010016 }
+const MAX_EK_CERTIFICATE_SIZE = 4096
+const MAX_SEALED_DATA = 128
+const TPM_CAP_PCRS = 0x00000005
+const TPM_CAP_TPM_PROPERTIES = 0x00000006
+const TPM_PT_FIXED = 0x100
+const TPM_SE_POLICY = 1
+
+/**
+ * A TPM reached through tpm2-tss ESAPI (native/). One ESYS context, commands serialised.
+ *
+ * Object slots: the storage primary key stays loaded; one key blob is cached loaded; at most one
+ * more object is loaded for the duration of a command and flushed after it. That fits the three
+ * transient slots of swtpm.
+ */
+export class EsysTpm implements Tpm {
+  readonly tcti: string
+  private readonly native: NativeBinding
+  private readonly context: NativeContext
+  private readonly queue = new SerialQueue()
+  private readonly timeoutMs: number
+  private closed = false
+  private primary: number | undefined
+  private cached: { id: string, handle: number } | undefined
+  private readonly endorsement = new Map<EndorsementKeyKind, { handle: number, transient: boolean, public: Uint8Array }>()
+
+  private constructor (init: EsysTpmInit, native: NativeBinding) {
+    this.tcti = parseTcti(init.tcti).conf
+    this.native = native
+    this.context = new native.Context()
+    this.timeoutMs = init.commandTimeoutMs ?? 10_000
+  }
+
+  /** Opens the TPM and sends TPM2_Startup(CLEAR) (an already started TPM is fine). */
+  static async open (init: EsysTpmInit, options: TpmCallOptions = {}): Promise<EsysTpm> {
+    const tpm = new EsysTpm(init, loadNative())
+    try {
+      await tpm.call('open', async (c) => { await c.open(tpm.tcti, tpm.timeoutMs) }, options)
+      await tpm.call('startup', async (c) => {
+        await c.startup(true).catch((err: unknown) => {
+          if (tpmCode(err) !== TPM_RC.INITIALIZE) throw err
+        })
+      }, options)
+    } catch (err) {
+      await tpm.close()
+      throw err
+    }
+    return tpm
+  }
+
+  async info (options: TpmCallOptions = {}): Promise<TpmInfo> {
+    return await this.call('getCapability', async (c) => {
+      const fixed = parseCapabilityData((await c.getCapability(TPM_CAP_TPM_PROPERTIES, TPM_PT_FIXED, 64)).data)
+      const pcrs = parseCapabilityData((await c.getCapability(TPM_CAP_PCRS, 0, 1)).data)
+      if (fixed.kind !== 'properties' || pcrs.kind !== 'pcrs') throw new MalformedInputError('unexpected capability data from the TPM')
+      const property = (id: number): number => fixed.properties.find((p) => p.property === id)?.value ?? 0
+      const ascii = (...ids: number[]): string => Buffer.concat(ids.map((id) => {
+        const b = Buffer.alloc(4)
+        b.writeUInt32BE(property(id) >>> 0, 0)
+        return b
+      })).toString('latin1').replace(/[^\x20-\x7e]/g, '').trim()
+      const fw1 = property(0x10b) >>> 0
+      const fw2 = property(0x10c) >>> 0
+      return {
+        manufacturer: ascii(0x105),
+        vendor: ascii(0x106, 0x107, 0x108, 0x109),
+        firmwareVersion: `${fw1 >>> 16}.${fw1 & 0xffff}.${fw2 >>> 16}.${fw2 & 0xffff}`,
+        specRevision: (property(0x102) / 100).toFixed(2),
+        banks: pcrs.selection.filter((bank) => bank.pcrs.length > 0).map((bank) => bank.hash)
+      }
+    }, options)
+  }
+
+  async getRandom (count: number, options: TpmCallOptions = {}): Promise<Uint8Array> {
+    return await this.call('getRandom', async (c) => {
+      const parts: Uint8Array[] = []
+      let have = 0
+      while (have < count) {
+        const part = await c.getRandom(Math.min(32, count - have))
+        parts.push(part)
+        have += part.length
+      }
+      return new Uint8Array(Buffer.concat(parts).subarray(0, count))
+    }, options)
+  }
+
+  async readPcrs (selection: PcrSelection, options: TpmCallOptions = {}): Promise<PcrValues> {
+    return await this.call('pcrRead', async (c) => {
+      // The TPM answers at most 8 digests per call; all calls must see one update counter,
+      // or a PCR changed in between and the set is not a snapshot: start again.
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const values: PcrValues = {}
+        const remaining = new Map<HashAlg, Set<number>>(selection.map((bank) => [bank.hash, new Set(bank.pcrs)]))
+        let counter: number | undefined
+        let consistent = true
+        while ([...remaining.values()].some((set) => set.size > 0)) {
+          const request: PcrSelection = [...remaining].filter(([, set]) => set.size > 0).map(([hash, set]) => ({ hash, pcrs: [...set].sort((a, b) => a - b) }))
+          const answer = await c.pcrRead(marshalPcrSelection(request))
+          if (counter !== undefined && counter !== answer.updateCounter) { consistent = false; break }
+          counter = answer.updateCounter
+          const returned = parsePcrSelection(answer.selection)
+          const digests = parseDigestList(answer.values)
+          let index = 0
+          for (const bank of returned) {
+            for (const pcr of bank.pcrs) {
+              const value = digests[index++]
+              if (value === undefined) throw new MalformedInputError('the TPM returned fewer PCR values than selected')
+              ;(values[bank.hash] ??= new Map()).set(pcr, value)
+              remaining.get(bank.hash)?.delete(pcr)
+            }
+          }
+          if (index === 0) {
+            const missing = request.map((bank) => `${bank.hash}:${bank.pcrs.join(',')}`).join(' ')
+            throw new TpmCommandError(this.tcti, 'pcrRead', 0, `PCRs not available in this TPM: ${missing}`)
+          }
+        }
+        if (consistent) return values
+      }
+      throw new TpmCommandError(this.tcti, 'pcrRead', 0, 'PCRs kept changing while being read')
+    }, options)
+  }
+
+  async extendPcr (pcr: number, digests: Partial<Record<HashAlg, Uint8Array>>, options: TpmCallOptions = {}): Promise<void> {
+    const encoded = digestValues(digests)
+    await this.call('pcrExtend', async (c) => { await c.pcrExtend(pcr, encoded) }, options)
+  }
+
+  async readClock (options: TpmCallOptions = {}): Promise<TpmClock> {
+    return await this.call('readClock', async (c) => parseTimeInfo(await c.readClock()), options)
+  }
+
+  async endorsementKey (kind: EndorsementKeyKind, options: TpmCallOptions = {}): Promise<EndorsementKey> {
+    return await this.call('endorsementKey', async (c) => {
+      const ek = await this.loadEndorsementKey(c, kind)
+      let certificate: Uint8Array | undefined
+      for (const index of EK_CERTIFICATE_NV_INDEX[kind]) {
+        certificate = await c.nvRead(index, MAX_EK_CERTIFICATE_SIZE).catch(() => undefined)
+        if (certificate !== undefined) break
+      }
+      return certificate === undefined ? { kind, public: ek.public } : { kind, public: ek.public, certificate }
+    }, options)
+  }
+
+  async createKey (kind: KeyKind, options: TpmCallOptions = {}): Promise<KeyBlob> {
+    const template = marshalPublic(kind === 'attestation' ? attestationKeyTemplate() : signingKeyTemplate())
+    return await this.call('create', async (c) => {
+      const created = await c.create(await this.storagePrimary(c), sensitiveCreate(), template)
+      return { public: created.public, private: created.private }
+    }, options)
+  }
+
+  async sign (key: KeyBlob, digest: Uint8Array, options: TpmCallOptions = {}): Promise<Uint8Array> {
+    return await this.call('sign', async (c) => await c.sign(await this.loadCached(c, key), digest, ECDSA_SHA256_SCHEME), options)
+  }
+
+  async quote (attestationKey: KeyBlob, qualifyingData: Uint8Array, selection: PcrSelection, options: TpmCallOptions = {}): Promise<AttestResult> {
+    const encoded = marshalPcrSelection(selection)
+    return await this.call('quote', async (c) => {
+      return await c.quote(await this.loadCached(c, attestationKey), qualifyingData, ECDSA_SHA256_SCHEME, encoded)
+    }, options)
+  }
+
+  async certify (object: KeyBlob, attestationKey: KeyBlob, qualifyingData: Uint8Array, options: TpmCallOptions = {}): Promise<AttestResult> {
+    return await this.call('certify', async (c) => {
+      const signer = await this.loadCached(c, attestationKey)
+      return await this.withTemporary(c, object, async (handle) => await c.certify(handle, signer, qualifyingData, ECDSA_SHA256_SCHEME))
+    }, options)
+  }
+
+  async activateCredential (attestationKey: KeyBlob, endorsementKind: EndorsementKeyKind, credentialBlob: Uint8Array, secret: Uint8Array, options: TpmCallOptions = {}): Promise<Uint8Array> {
+    return await this.call('activateCredential', async (c) => {
+      const ek = await this.loadEndorsementKey(c, endorsementKind)
+      const ak = await this.loadCached(c, attestationKey)
+      // The EK's policy (policy A) is PolicySecret on the endorsement hierarchy.
+      const session = await c.startAuthSession(TPM_SE_POLICY)
+      try {
+        await c.policySecret(this.native.ESYS_TR_RH_ENDORSEMENT, session)
+        return await c.activateCredential(ak, ek.handle, session, credentialBlob, secret)
+      } finally {
+        await c.flush(session).catch(() => undefined)
+      }
+    }, options)
+  }
+
+  async seal (data: Uint8Array, authPolicy: Uint8Array, options: TpmCallOptions = {}): Promise<KeyBlob> {
+    if (data.length === 0 || data.length > MAX_SEALED_DATA) throw new MalformedInputError(`sealed data must be 1..${MAX_SEALED_DATA} bytes`)
+    const template = marshalPublic(sealedDataTemplate(authPolicy))
+    return await this.call('seal', async (c) => {
+      const created = await c.create(await this.storagePrimary(c), sensitiveCreate(data), template)
+      return { public: created.public, private: created.private }
+    }, options)
+  }
+
+  async unseal (sealed: KeyBlob, policy: UnsealPolicy, options: TpmCallOptions = {}): Promise<Uint8Array> {
+    const selection = marshalPcrSelection(policy.pcrs)
+    return await this.call('unseal', async (c) => {
+      return await this.withTemporary(c, sealed, async (item) => {
+        const session = await c.startAuthSession(TPM_SE_POLICY)
+        try {
+          await c.policyPcr(session, new Uint8Array(0), selection)
+          return await c.unseal(item, session)
+        } catch (err) {
+          const code = tpmCode(err)
+          if (code === TPM_RC.POLICY_FAIL || code === TPM_RC.PCR_CHANGED || code === TPM_RC.VALUE) {
+            const e = err as { rc: number, rcText: string }
+            throw new UnsealRefusedError(this.tcti, e.rc, e.rcText)
+          }
+          throw err
+        } finally {
+          await c.flush(session).catch(() => undefined)
+        }
+      })
+    }, options)
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    // Flush what we loaded, then release the context. A hung command makes close() abandon it.
+    try {
+      await this.queue.run(async () => {
+        const handles = [this.cached?.handle, this.primary, ...[...this.endorsement.values()].filter((e) => e.transient).map((e) => e.handle)]
+        for (const handle of handles) if (handle !== undefined) await this.context.flush(handle).catch(() => undefined)
+        for (const ek of this.endorsement.values()) if (!ek.transient) await this.context.flush(ek.handle, true).catch(() => undefined)
+      }, 2_000, () => new TpmTimeoutError(this.tcti, 'close', 2_000))
+    } catch {
+      // Nothing more can be done for a TPM that does not answer.
+    }
+    this.closed = true
+    this.cached = undefined
+    this.primary = undefined
+    this.endorsement.clear()
+    this.context.close()
+  }
+
+  // --- internals: every method below runs inside `call`, i.e. with the queue held ---
+
+  private async call<T> (op: string, task: (context: NativeContext) => Promise<T>, options: TpmCallOptions): Promise<T> {
+    if (this.closed) throw new TpmClosedError(this.tcti)
+    return await this.queue.run(async () => {
+      if (this.closed) throw new TpmClosedError(this.tcti)
+      try {
+        return await task(this.context)
+      } catch (err) {
+        throw this.translate(op, err)
+      }
+    }, this.timeoutMs, () => {
+      // The native call may never return: nothing else may use this context.
+      this.closed = true
+      return new TpmTimeoutError(this.tcti, op, this.timeoutMs)
+    }, options.signal)
+  }
+
+  private translate (op: string, err: unknown): Error {
+    if (!(err instanceof Error) || (err as { rc?: unknown }).rc === undefined) {
+      return err instanceof Error ? err : new Error(String(err))
+    }
+    const { rc, rcText, op: nativeOp } = err as unknown as { rc: number, rcText: string, op: string }
+    const layer = (rc >>> 16) & 0xff
+    if (layer === 0x0a || rc === 0xffff0001) return new TpmUnavailableError(this.tcti, rcText)
+    return new TpmCommandError(this.tcti, nativeOp ?? op, rc, rcText)
+  }
+
+  private async storagePrimary (c: NativeContext): Promise<number> {
+    if (this.primary === undefined) {
+      // Deterministic: the same template under the same owner seed gives the same key every time,
+      // so nothing needs to be persisted in the TPM.
+      const primary = await c.createPrimary(this.native.ESYS_TR_RH_OWNER, sensitiveCreate(), marshalPublic(storageKeyTemplate()))
+      this.primary = primary.handle
+    }
+    return this.primary
+  }
+
+  private async loadBlob (c: NativeContext, blob: KeyBlob): Promise<number> {
+    const parent = await this.storagePrimary(c)
+    try {
+      return await c.load(parent, blob.private, blob.public)
+    } catch (err) {
+      const code = tpmCode(err)
+      if (code !== undefined && code !== TPM_RC.OBJECT_MEMORY) {
+        const e = err as { rc: number, rcText: string }
+        throw new TpmKeyLoadError(this.tcti, e.rc, e.rcText)
+      }
+      throw err
+    }
+  }
+
+  private async loadCached (c: NativeContext, blob: KeyBlob): Promise<number> {
+    const id = blobId(blob)
+    if (this.cached?.id === id) return this.cached.handle
+    if (this.cached !== undefined) {
+      await c.flush(this.cached.handle).catch(() => undefined)
+      this.cached = undefined
+    }
+    const handle = await this.loadBlob(c, blob)
+    this.cached = { id, handle }
+    return handle
+  }
+
+  private async withTemporary<T> (c: NativeContext, blob: KeyBlob, use: (handle: number) => Promise<T>): Promise<T> {
+    const handle = await this.loadBlob(c, blob)
+    try {
+      return await use(handle)
+    } finally {
+      await c.flush(handle).catch(() => undefined)
+    }
+  }
+
+  private async loadEndorsementKey (c: NativeContext, kind: EndorsementKeyKind): Promise<{ handle: number, public: Uint8Array }> {
+    const known = this.endorsement.get(kind)
+    if (known !== undefined) return known
+    let entry: { handle: number, transient: boolean, public: Uint8Array } | undefined
+    try {
+      const handle = await c.trFromTpmPublic(EK_PERSISTENT_HANDLE[kind])
+      entry = { handle, transient: false, public: (await c.readPublic(handle)).public }
+    } catch {
+      // No persisted EK: recreate it from the standard template (same seed, same key).
+      const template = marshalPublic(kind === 'rsa' ? rsaEkTemplate() : eccEkTemplate())
+      const created = await c.createPrimary(this.native.ESYS_TR_RH_ENDORSEMENT, sensitiveCreate(), template)
+      entry = { handle: created.handle, transient: true, public: created.public }
+    }
+    this.endorsement.set(kind, entry)
+    return entry
+  }
+}
+
+function tpmCode (err: unknown): number | undefined {
+  const rc = (err as { rc?: unknown })?.rc
+  if (typeof rc !== 'number' || ((rc >>> 16) & 0xff) !== 0) return undefined
+  const code = rc & 0xffff
+  return (code & 0x080) !== 0 ? (code & 0x0bf) : (code & 0xfff)
+}
+
+function blobId (blob: KeyBlob): string {
+  return createHash('sha256').update(blob.public).update(blob.private).digest('hex')
+}

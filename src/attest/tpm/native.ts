@@ -1,0 +1,83 @@
+/**
+ * The only importer of the native tpm2-tss binding (native/). Everything else talks to the TPM
+ * through the `Tpm` interface.
+ */
+import { createRequire } from 'node:module'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import path from 'node:path'
+import { FleetError } from '../../common/errors.js'
+
+/** The raw binding: every method returns a Promise and takes/returns TPM wire-format bytes. */
+export interface NativeContext {
+  open (tcti: string, timeoutMs: number): Promise<void>
+  close (): boolean
+  startup (clear: boolean): Promise<void>
+  getRandom (count: number): Promise<Uint8Array>
+  getCapability (capability: number, property: number, count: number): Promise<{ more: boolean, data: Uint8Array }>
+  trFromTpmPublic (handle: number): Promise<number>
+  trGetName (handle: number): Promise<Uint8Array>
+  readPublic (handle: number): Promise<{ public: Uint8Array, name: Uint8Array }>
+  pcrRead (selection: Uint8Array): Promise<{ updateCounter: number, selection: Uint8Array, values: Uint8Array }>
+  pcrExtend (pcr: number, digests: Uint8Array): Promise<void>
+  createPrimary (hierarchy: number, sensitive: Uint8Array, template: Uint8Array): Promise<{ handle: number, public: Uint8Array }>
+  create (parent: number, sensitive: Uint8Array, template: Uint8Array): Promise<{ private: Uint8Array, public: Uint8Array }>
+  load (parent: number, privateBlob: Uint8Array, publicBlob: Uint8Array): Promise<number>
+  loadExternal (publicBlob: Uint8Array, hierarchy: number): Promise<number>
+  sign (key: number, digest: Uint8Array, scheme: Uint8Array): Promise<Uint8Array>
+  verifySignature (key: number, digest: Uint8Array, signature: Uint8Array): Promise<Uint8Array>
+  quote (key: number, qualifyingData: Uint8Array, scheme: Uint8Array, selection: Uint8Array): Promise<{ attest: Uint8Array, signature: Uint8Array }>
+  certify (object: number, signer: number, qualifyingData: Uint8Array, scheme: Uint8Array): Promise<{ attest: Uint8Array, signature: Uint8Array }>
+  activateCredential (activate: number, key: number, keySession: number, credentialBlob: Uint8Array, secret: Uint8Array): Promise<Uint8Array>
+  nvRead (nvIndex: number, maxSize: number): Promise<Uint8Array>
+  evictControl (object: number, persistentHandle: number): Promise<number>
+  flush (handle: number, metadataOnly?: boolean): Promise<void>
+  readClock (): Promise<Uint8Array>
+  startAuthSession (type: number): Promise<number>
+  policyPcr (session: number, pcrDigest: Uint8Array, selection: Uint8Array): Promise<void>
+  policySecret (authEntity: number, session: number): Promise<void>
+  policyAuthorize (session: number, approvedPolicy: Uint8Array, policyRef: Uint8Array, keySignName: Uint8Array, ticket: Uint8Array): Promise<void>
+  policyGetDigest (session: number): Promise<Uint8Array>
+  unseal (item: number, session: number): Promise<Uint8Array>
+}
+
+export interface NativeBinding {
+  Context: new () => NativeContext
+  ESYS_TR_NONE: number
+  ESYS_TR_PASSWORD: number
+  ESYS_TR_RH_OWNER: number
+  ESYS_TR_RH_NULL: number
+  ESYS_TR_RH_ENDORSEMENT: number
+  ESYS_TR_RH_PLATFORM: number
+}
+
+/** Thrown when the native binding is not built (run the bootstrap) or fails to load. */
+export class NativeBindingError extends FleetError {
+  constructor (message: string, cause?: unknown) {
+    super(message, { code: 'ERR_NATIVE_BINDING', cause })
+  }
+}
+
+let binding: NativeBinding | undefined
+
+/** Loads the binding once. tpm2-tss's own logging to stderr is silenced unless TSS2_LOG is set. */
+export function loadNative (): NativeBinding {
+  if (binding !== undefined) return binding
+  process.env.TSS2_LOG ??= 'all+none'
+  const here = path.dirname(fileURLToPath(import.meta.url))
+  // src/attest/tpm → project root, from both the sources and the compiled dist/ tree.
+  const candidates = [
+    path.resolve(here, '../../../native/build/Release/fleet_tpm.node'),
+    path.resolve(here, '../../../../native/build/Release/fleet_tpm.node')
+  ]
+  const file = candidates.find((candidate) => existsSync(candidate))
+  if (file === undefined) {
+    throw new NativeBindingError('the native TPM binding is not built: run `npm run bootstrap`')
+  }
+  try {
+    binding = createRequire(import.meta.url)(file) as NativeBinding
+  } catch (err) {
+    throw new NativeBindingError(`the native TPM binding failed to load from ${file}: ${(err as Error).message}`, err)
+  }
+  return binding
+}

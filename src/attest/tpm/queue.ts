@@ -1,0 +1,34 @@
+import { AbortedError } from '../../common/errors.js'
+
+/**
+ * Runs tasks one at a time (an ESYS context serves one command at a time) with a deadline per
+ * task. A task that passes its deadline is reported through `onTimeout`, and its Promise rejects
+ * with what that returns; the underlying native call may still be running, so the owner must treat
+ * the device as unusable afterwards.
+ */
+export class SerialQueue {
+  private tail: Promise<unknown> = Promise.resolve()
+
+  run<T> (task: () => Promise<T>, deadlineMs: number, onTimeout: () => Error, signal?: AbortSignal): Promise<T> {
+    const result = this.tail.then(async () => {
+      if (signal?.aborted === true) throw new AbortedError()
+      return await withDeadline(task(), deadlineMs, onTimeout, signal)
+    })
+    // The queue continues after failures; callers see them through `result`.
+    this.tail = result.catch(() => undefined)
+    return result
+  }
+}
+
+function withDeadline<T> (work: Promise<T>, deadlineMs: number, onTimeout: () => Error, signal?: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => { cleanup(); reject(onTimeout()) }, deadlineMs)
+    const onAbort = (): void => { cleanup(); reject(new AbortedError()) }
+    const cleanup = (): void => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    work.then((value) => { cleanup(); resolve(value) }, (err: unknown) => { cleanup(); reject(err) })
+  })
+}

@@ -1,0 +1,102 @@
+import type { Command } from 'commander'
+import { mkdir, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import {
+  EsysTpm, parsePcrSelectionSpec, parsePublic, publicToPem, serializePcrs, verifyQuote, readPcrsFile, readAttestationKey,
+  pcrValuesToJson
+} from '../../attest/index.js'
+import { fromHex, toHex, UsageError } from '../../common/index.js'
+import { makeOutput } from '../output.js'
+import { readInputFile } from '../options.js'
+
+const MAX_NONCE = 64
+
+/**
+ * fleet attest quote --tcti T --nonce HEX --pcrs SPEC --out DIR [--json]
+ * fleet attest verify-quote --ak FILE --message FILE --signature FILE --pcrs FILE --nonce HEX [--allow-sha1] [--json]
+ */
+export function registerAttestCommands (program: Command): void {
+  const attest = program.command('attest').description('make and verify TPM quotes')
+
+  attest.command('quote')
+    .description('create an attestation key and quote PCRs with it; files interoperate with tpm2_checkquote')
+    .requiredOption('--tcti <tcti>', 'TPM to use')
+    .requiredOption('--nonce <hex>', 'qualifying data (hex, up to 64 bytes; "" for none)')
+    .requiredOption('--pcrs <spec>', 'PCRs to quote, e.g. sha256:0,1,2,3,7')
+    .requiredOption('--out <dir>', 'folder for ak.pem, ak.pub, quote.msg, quote.sig, quote.pcrs')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', `
+Example:
+  fleet attest quote --tcti swtpm:path=/tmp/dev1/tpm.sock --nonce 1234 --pcrs sha256:0,1,2,3,7 --out /tmp/q
+  tpm2_checkquote -u /tmp/q/ak.pem -m /tmp/q/quote.msg -s /tmp/q/quote.sig -f /tmp/q/quote.pcrs -g sha256 -q 1234`)
+    .action(async (options: { tcti: string, nonce: string, pcrs: string, out: string, json?: boolean }) => {
+      const nonce = parseNonce(options.nonce)
+      const selection = parsePcrSelectionSpec(options.pcrs)
+      const device = await EsysTpm.open({ tcti: options.tcti })
+      try {
+        const ak = await device.createKey('attestation')
+        // PCRs may change between the quote and the read: retry until both agree.
+        for (let attempt = 0; ; attempt++) {
+          const quote = await device.quote(ak, nonce, selection)
+          const values = await device.readPcrs(selection)
+          const akPublic = parsePublic(ak.public)
+          try {
+            verifyQuote({ ak: akPublic, attest: quote.attest, signature: quote.signature, nonce, pcrs: values })
+          } catch (err) {
+            if (attempt < 3) continue
+            throw err
+          }
+          await mkdir(options.out, { recursive: true })
+          const files = {
+            'ak.pem': publicToPem(akPublic),
+            'ak.pub': ak.public,
+            'quote.msg': quote.attest,
+            'quote.sig': quote.signature,
+            'quote.pcrs': serializePcrs(selection, values)
+          }
+          for (const [name, data] of Object.entries(files)) await writeFile(path.join(options.out, name), data)
+          makeOutput(options.json === true).result(
+            { out: path.resolve(options.out), files: Object.keys(files), nonce: toHex(nonce), pcrs: pcrValuesToJson(values) },
+            `quote written to ${path.resolve(options.out)}: ${Object.keys(files).join(', ')}`)
+          return
+        }
+      } finally {
+        await device.close()
+      }
+    })
+
+  attest.command('verify-quote')
+    .description('verify a TPM quote: signature, magic, type, nonce and PCR digest')
+    .requiredOption('--ak <file>', 'attestation key: PEM, or TPM2B_PUBLIC (then it must be a restricted signing key)')
+    .requiredOption('--message <file>', 'TPMS_ATTEST (quote.msg)')
+    .requiredOption('--signature <file>', 'TPMT_SIGNATURE (quote.sig)')
+    .requiredOption('--pcrs <file>', 'PCR values: tpm2-tools serialized format, or JSON {"pcrs":{"sha256":{"0":"hex"}}}')
+    .requiredOption('--nonce <hex>', 'expected qualifying data (hex; "" for none)')
+    .option('--allow-sha1', 'accept SHA-1 signatures and PCR banks')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', `
+Example:
+  fleet attest verify-quote --ak q/ak.pub --message q/quote.msg --signature q/quote.sig --pcrs q/quote.pcrs --nonce 1234
+Exit codes: 0 valid, 1 refused (the reason on stderr), 2 unreadable input.`)
+    .action(async (options: { ak: string, message: string, signature: string, pcrs: string, nonce: string, allowSha1?: boolean, json?: boolean }) => {
+      const nonce = parseNonce(options.nonce)
+      const ak = readAttestationKey(await readInputFile(options.ak, 'attestation key', 64 * 1024))
+      const attestBytes = await readInputFile(options.message, 'quote message', 64 * 1024)
+      const signature = await readInputFile(options.signature, 'quote signature', 64 * 1024)
+      const pcrs = readPcrsFile(await readInputFile(options.pcrs, 'PCR file', 1024 * 1024))
+      const verified = verifyQuote({ ak, attest: attestBytes, signature, nonce, pcrs: pcrs.values, allowSha1: options.allowSha1 === true })
+      makeOutput(options.json === true).result({
+        valid: true,
+        akRestrictionChecked: verified.akRestrictionChecked,
+        clock: verified.clockInfo,
+        firmwareVersion: verified.attest.firmwareVersion,
+        pcrs: pcrValuesToJson(verified.pcrs)
+      }, `quote valid${verified.akRestrictionChecked ? '' : ' (AK given as a bare public key: restricted attribute not checked)'}`)
+    })
+}
+
+function parseNonce (text: string): Uint8Array {
+  const nonce = fromHex(text, '--nonce')
+  if (nonce.length > MAX_NONCE) throw new UsageError(`--nonce is longer than ${MAX_NONCE} bytes`)
+  return nonce
+}

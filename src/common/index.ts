@@ -1,0 +1,5 @@
+/**
+ * Small pieces shared by every module: the error base classes and byte helpers.
+ */
+export { FleetError, MalformedInputError, UsageError, AbortedError } from './errors.js'
+export { toHex, fromHex, concatBytes, bytesEqual, u32be } from './bytes.js'

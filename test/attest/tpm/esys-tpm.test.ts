@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict'
+import { createHash, createVerify, randomBytes } from 'node:crypto'
+import { createServer, type Server } from 'node:net'
+import path from 'node:path'
+import {
+  EsysTpm, type SwtpmDevice, parsePublic, publicKey, verifyQuote, verifyCertify, makeCredential, objectName, policyPcr,
+  deviceIdFromEndorsementKey, signatureToDer, parseSignature
+} from '../../../src/attest/index.js'
+import type { PcrSelection } from '../../../src/attest/pcrs.js'
+import { haveSwtpm, startDevice, stopAllDevices, tempDir } from '../../helpers/devices.js'
+
+const zeroPolicy = new Uint8Array(32)
+
+describe('attest/tpm/EsysTpm on swtpm', function () {
+  this.timeout(60_000)
+  let device: SwtpmDevice
+  let other: SwtpmDevice
+  let tpm: EsysTpm
+
+  before(async function () {
+    if (!haveSwtpm()) this.skip()
+    device = await startDevice()
+    other = await startDevice()
+    tpm = await EsysTpm.open({ tcti: device.tcti })
+  })
+
+  after(async () => {
+    await tpm?.close()
+    await stopAllDevices()
+  })
+
+  it('reports manufacturer, banks and an EK with its certificate', async () => {
+    const info = await tpm.info()
+    assert.equal(info.manufacturer, 'IBM')
+    assert.deepEqual(info.banks, ['sha256'])
+    const ek = await tpm.endorsementKey('rsa')
+    assert.ok(ek.certificate !== undefined && ek.certificate[0] === 0x30, 'EK certificate is DER')
+    assert.equal(parsePublic(ek.public).type, 'rsa')
+    assert.match(deviceIdFromEndorsementKey(ek.public), /^[a-z2-7]{52}$/)
+  })
+
+  it('two devices have different deviceIds', async () => {
+    const second = await EsysTpm.open({ tcti: other.tcti })
+    try {
+      const a = deviceIdFromEndorsementKey((await tpm.endorsementKey('rsa')).public)
+      const b = deviceIdFromEndorsementKey((await second.endorsementKey('rsa')).public)
+      assert.notEqual(a, b)
+    } finally {
+      await second.close()
+    }
+  })
+
+  it('reads all 24 PCRs (the TPM answers at most 8 per call) and extends one', async () => {
+    const all: PcrSelection = [{ hash: 'sha256', pcrs: Array.from({ length: 24 }, (_, i) => i) }]
+    const before = await tpm.readPcrs(all)
+    assert.equal(before.sha256?.size, 24)
+    const measurement = createHash('sha256').update('fleet test').digest()
+    await tpm.extendPcr(16, { sha256: measurement })
+    const after = await tpm.readPcrs([{ hash: 'sha256', pcrs: [16] }])
+    const expected = createHash('sha256').update(before.sha256!.get(16)!).update(measurement).digest()
+    assert.deepEqual(Buffer.from(after.sha256!.get(16)!), expected)
+  })
+
+  it('getRandom returns the requested length', async () => {
+    const bytes = await tpm.getRandom(100)
+    assert.equal(bytes.length, 100)
+  })
+
+  it('reads the clock, which moves forward', async () => {
+    const a = await tpm.readClock()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    const b = await tpm.readClock()
+    assert.ok(b.clock > a.clock)
+    assert.equal(b.resetCount, a.resetCount)
+  })
+
+  it('signs with a non-restricted key; node:crypto verifies the signature', async () => {
+    const key = await tpm.createKey('signing')
+    const message = Buffer.from('checkpoint bytes')
+    const signature = parseSignature(await tpm.sign(key, createHash('sha256').update(message).digest()))
+    const ok = createVerify('sha256').update(message).verify(publicKey(parsePublic(key.public)), Buffer.from(signatureToDer(signature)))
+    assert.ok(ok)
+  })
+
+  it('quotes with an attestation key; the quote verifies and a wrong nonce is refused', async () => {
+    const ak = await tpm.createKey('attestation')
+    const nonce = randomBytes(32)
+    const selection: PcrSelection = [{ hash: 'sha256', pcrs: [0, 1, 2, 3, 7, 16] }]
+    const quote = await tpm.quote(ak, nonce, selection)
+    const pcrs = await tpm.readPcrs(selection)
+    const verified = verifyQuote({ ak: parsePublic(ak.public), attest: quote.attest, signature: quote.signature, nonce, pcrs })
+    assert.equal(verified.akRestrictionChecked, true)
+    assert.throws(() => verifyQuote({ ak: parsePublic(ak.public), attest: quote.attest, signature: quote.signature, nonce: randomBytes(32), pcrs }),
+      { name: 'QuoteNonceMismatchError' })
+  })
+
+  it('refuses to quote with a non-restricted key (so a signing key cannot make quotes)', async () => {
+    const key = await tpm.createKey('signing')
+    await assert.rejects(tpm.quote(key, randomBytes(16), [{ hash: 'sha256', pcrs: [0] }]), { name: 'TpmCommandError' })
+  })
+
+  it('certifies the signing key with the attestation key', async () => {
+    const ak = await tpm.createKey('attestation')
+    const dsk = await tpm.createKey('signing')
+    const nonce = randomBytes(16)
+    const certified = await tpm.certify(dsk, ak, nonce)
+    verifyCertify({ signer: parsePublic(ak.public), attest: certified.attest, signature: certified.signature, nonce, certifiedPublic: parsePublic(dsk.public) })
+    const otherKey = await tpm.createKey('signing')
+    assert.throws(() => verifyCertify({ signer: parsePublic(ak.public), attest: certified.attest, signature: certified.signature, nonce, certifiedPublic: parsePublic(otherKey.public) }),
+      (err: Error) => /Certif/.test(err.name))
+  })
+
+  it('activates a credential made for its EK and AK, and not for another TPM\'s AK', async () => {
+    const ak = await tpm.createKey('attestation')
+    const ek = parsePublic((await tpm.endorsementKey('rsa')).public)
+    const secret = randomBytes(32)
+    const made = makeCredential({ ekPublic: ek, objectName: objectName(parsePublic(ak.public)), credential: secret, random: randomBytes })
+    const recovered = await tpm.activateCredential(ak, 'rsa', made.credentialBlob, made.secret)
+    assert.deepEqual(Buffer.from(recovered), secret)
+
+    const second = await EsysTpm.open({ tcti: other.tcti })
+    try {
+      const foreignAk = await second.createKey('attestation')
+      await assert.rejects(second.activateCredential(foreignAk, 'rsa', made.credentialBlob, made.secret), { name: 'TpmCommandError' })
+    } finally {
+      await second.close()
+    }
+  })
+
+  it('seals to PCR values; unseals while they hold, refuses after a PCR changes', async () => {
+    const selection: PcrSelection = [{ hash: 'sha256', pcrs: [0, 7, 23] }]
+    const values = await tpm.readPcrs(selection)
+    const policy = policyPcr(zeroPolicy, selection, values)
+    const secret = randomBytes(32)
+    const sealed = await tpm.seal(secret, policy)
+    assert.deepEqual(Buffer.from(await tpm.unseal(sealed, { pcrs: selection })), secret)
+    await tpm.extendPcr(23, { sha256: randomBytes(32) })
+    await assert.rejects(tpm.unseal(sealed, { pcrs: selection }), { name: 'UnsealRefusedError' })
+  })
+
+  it('refuses key blobs made by another TPM (a copied state directory)', async () => {
+    const key = await tpm.createKey('signing')
+    const second = await EsysTpm.open({ tcti: other.tcti })
+    try {
+      await assert.rejects(second.sign(key, new Uint8Array(32)), { name: 'TpmKeyLoadError' })
+    } finally {
+      await second.close()
+    }
+  })
+
+  it('leaves no transient objects behind after many operations', async () => {
+    const second = await EsysTpm.open({ tcti: other.tcti })
+    const keys = [await second.createKey('signing'), await second.createKey('signing'), await second.createKey('attestation')]
+    for (let i = 0; i < 12; i++) {
+      const key = keys[i % 3]!
+      if (i % 3 === 2) await second.quote(key, randomBytes(8), [{ hash: 'sha256', pcrs: [0] }])
+      else await second.sign(key, randomBytes(32))
+    }
+    const sealed = await second.seal(randomBytes(16), policyPcr(zeroPolicy, [{ hash: 'sha256', pcrs: [0] }], await second.readPcrs([{ hash: 'sha256', pcrs: [0] }])))
+    await second.unseal(sealed, { pcrs: [{ hash: 'sha256', pcrs: [0] }] })
+    await second.close()
+    const { execFileSync } = await import('node:child_process')
+    const out = execFileSync('tpm2_getcap', ['handles-transient'], { env: { ...process.env, TPM2TOOLS_TCTI: other.tcti } }).toString()
+    assert.equal(out.trim(), '', `transient handles left: ${out}`)
+  })
+
+  it('names the TCTI when no TPM is there', async () => {
+    const tcti = `swtpm:path=${path.join(await tempDir(), 'absent.sock')}`
+    await assert.rejects(EsysTpm.open({ tcti }), (err: Error) => err.name === 'TpmUnavailableError' && err.message.includes('absent.sock'))
+  })
+
+  it('gives up with TpmTimeoutError when the TPM does not answer, without hanging', async () => {
+    const socket = path.join(await tempDir(), 'mute.sock')
+    const server: Server = createServer(() => { /* accepts and never answers */ })
+    await new Promise<void>((resolve) => server.listen(socket, resolve))
+    try {
+      const started = process.hrtime.bigint()
+      await assert.rejects(EsysTpm.open({ tcti: `swtpm:path=${socket}`, commandTimeoutMs: 300 }), { name: 'TpmTimeoutError' })
+      assert.ok(Number(process.hrtime.bigint() - started) / 1e6 < 5_000)
+    } finally {
+      server.close()
+    }
+  })
+
+  it('refuses calls after close with TpmClosedError', async () => {
+    const second = await EsysTpm.open({ tcti: other.tcti })
+    await second.close()
+    await second.close()
+    await assert.rejects(second.getRandom(4), { name: 'TpmClosedError' })
+  })
+})
