@@ -7,7 +7,7 @@ import path from 'node:path'
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const args = [
   path.join(root, 'node_modules/mocha/bin/mocha.js'),
-  '--recursive', '--timeout', '60000', '--reporter', 'spec',
+  '--recursive', '--timeout', '60000', '--reporter', 'spec', '--exit',
   'dist/test/**/*.test.js',
   ...process.argv.slice(2)
 ]

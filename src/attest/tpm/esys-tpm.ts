@@ -10,11 +10,11 @@ import { parseTcti } from './tcti.js'
 import { SerialQueue } from './queue.js'
 import {
   TpmCommandError, TpmUnavailableError, TpmTimeoutError, TpmClosedError, TpmKeyLoadError, UnsealRefusedError,
-  TPM_RC
+  TPM_RC, baseResponseCode
 } from './errors.js'
 import { ECDSA_SHA256_SCHEME, sensitiveCreate, digestValues, parseDigestList, parseTimeInfo } from './wire.js'
 import type {
-  Tpm, TpmCallOptions, TpmInfo, TpmClock, KeyBlob, KeyKind, EndorsementKey, EndorsementKeyKind, AttestResult, UnsealPolicy
+  Tpm, TpmCallOptions, TpmInfo, TpmClock, KeyBlob, KeyKind, EndorsementKey, EndorsementKeyKind, AttestResult, UnsealPolicy, AuthorizedPolicy
 } from './tpm.js'
 
 export interface EsysTpmInit {
@@ -221,10 +221,16 @@ export class EsysTpm implements Tpm {
   async unseal (sealed: KeyBlob, policy: UnsealPolicy, options: TpmCallOptions = {}): Promise<Uint8Array> {
     const selection = marshalPcrSelection(policy.pcrs)
     return await this.call('unseal', async (c) => {
+      // The authority's signature is checked first and its key flushed before the sealed item is
+      // loaded: the ticket stays valid, and swtpm's three object slots are never exceeded.
+      const approval = policy.authorize === undefined ? undefined : await this.verifyApproval(c, policy.authorize)
       return await this.withTemporary(c, sealed, async (item) => {
         const session = await c.startAuthSession(TPM_SE_POLICY)
         try {
           await c.policyPcr(session, new Uint8Array(0), selection)
+          if (approval !== undefined && policy.authorize !== undefined) {
+            await c.policyAuthorize(session, policy.authorize.approvedPolicy, policy.authorize.policyRef, approval.keyName, approval.ticket)
+          }
           return await c.unseal(item, session)
         } catch (err) {
           const code = tpmCode(err)
@@ -238,6 +244,21 @@ export class EsysTpm implements Tpm {
         }
       })
     }, options)
+  }
+
+  private async verifyApproval (c: NativeContext, approval: AuthorizedPolicy): Promise<{ keyName: Uint8Array, ticket: Uint8Array }> {
+    // The ticket must come from a non-null hierarchy or PolicyAuthorize refuses it.
+    const key = await c.loadExternal(approval.authorityPublic, this.native.ESYS_TR_RH_OWNER)
+    try {
+      const aHash = createHash('sha256').update(approval.approvedPolicy).update(approval.policyRef).digest()
+      const ticket = await c.verifySignature(key, aHash, approval.signature).catch((err: unknown) => {
+        const e = err as { rc?: number, rcText?: string }
+        throw new UnsealRefusedError(this.tcti, e.rc ?? 0, `the authority's approval does not verify: ${e.rcText ?? String(err)}`)
+      })
+      return { keyName: await c.trGetName(key), ticket }
+    } finally {
+      await c.flush(key).catch(() => undefined)
+    }
   }
 
   async close (): Promise<void> {
@@ -353,8 +374,7 @@ export class EsysTpm implements Tpm {
 function tpmCode (err: unknown): number | undefined {
   const rc = (err as { rc?: unknown })?.rc
   if (typeof rc !== 'number' || ((rc >>> 16) & 0xff) !== 0) return undefined
-  const code = rc & 0xffff
-  return (code & 0x080) !== 0 ? (code & 0x0bf) : (code & 0xfff)
+  return baseResponseCode(rc)
 }
 
 function blobId (blob: KeyBlob): string {

@@ -60,11 +60,28 @@ export interface AttestResult {
 }
 
 /**
+ * An authority's approval of a PCR policy, for TPM2_PolicyAuthorize: the sealed object's policy
+ * names the authority's key, not PCR values, so the authority can approve a new boot state
+ * without anything being re-sealed.
+ */
+export interface AuthorizedPolicy {
+  /** The PolicyPCR digest the authority approved. */
+  readonly approvedPolicy: Uint8Array
+  readonly policyRef: Uint8Array
+  /** TPM2B_PUBLIC of the authority's verification key, loaded into the TPM to check `signature`. */
+  readonly authorityPublic: Uint8Array
+  /** TPMT_SIGNATURE by the authority over SHA-256(approvedPolicy ‖ policyRef). */
+  readonly signature: Uint8Array
+}
+
+/**
  * How a sealed object's policy is satisfied at unseal time. `pcrs`: TPM2_PolicyPCR with the
- * current values of these PCRs (the TPM compares, so nothing here can lie about them).
+ * current values of these PCRs (the TPM compares, so nothing here can lie about them); then, when
+ * `authorize` is given, TPM2_PolicyAuthorize with the authority's signed approval.
  */
 export interface UnsealPolicy {
   readonly pcrs: PcrSelection
+  readonly authorize?: AuthorizedPolicy
 }
 
 /**
