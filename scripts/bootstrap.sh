@@ -58,7 +58,7 @@ export PATH="$(dirname "$node_bin"):$PATH"
 
 # Native binding: rebuild when a source is newer than the addon.
 addon=native/build/Release/fleet_tpm.node
-if [ ! -f "$addon" ] || [ -n "$(find native -maxdepth 1 -newer "$addon" -type f \( -name '*.cc' -o -name '*.h' -o -name 'binding.gyp' \) | head -1)" ]; then
+if [ ! -f "$addon" ] || [ -n "$(find native/binding.gyp native/src -newer "$addon" -type f | head -1)" ]; then
   say "building the native tpm2-tss binding against $node_dir/include/node"
   (cd native && "$node_bin" "$root/node_modules/node-gyp/bin/node-gyp.js" rebuild --nodedir="$node_dir" --loglevel=warn >&2)
 fi

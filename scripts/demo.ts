@@ -36,6 +36,7 @@ async function main (): Promise<void> {
   say('Software TPM device started', `TCTI ${device.tcti}`)
 
   const tpm = await EsysTpm.open({ tcti: device.tcti })
+  let nonceHex = ''
   try {
     const info = await tpm.info()
     const ek = await tpm.endorsementKey('rsa')
@@ -47,8 +48,8 @@ async function main (): Promise<void> {
     ].join('\n'))
 
     if (ek.certificate === undefined) throw new Error('the device has no EK certificate')
-    const chain = verifyEkCertificate({ certificate: ek.certificate, trustStore: { dir: device.caDir }, ekPublic: parsePublic(ek.public), now: new Date() })
-    say('EK certificate checked against the (software TPM) CA trust store', `issuer: ${chain.issuer ?? 'local CA'}`)
+    const chain = await verifyEkCertificate({ certificate: ek.certificate, trustStore: { dir: device.caDir }, ekPublic: parsePublic(ek.public), now: new Date() })
+    say('EK certificate checked against the (software TPM) CA trust store', `chain: ${chain.chain.join(' <- ')}`)
 
     const ak = await tpm.createKey('attestation')
     const dsk = await tpm.createKey('signing')
@@ -67,6 +68,7 @@ async function main (): Promise<void> {
     const selection: PcrSelection = [{ hash: 'sha256', pcrs: [0, 1, 2, 3, 4, 5, 6, 7] }]
     await tpm.extendPcr(4, { sha256: createHash('sha256').update('demo boot loader').digest() })
     const nonce = randomBytes(20)
+    nonceHex = nonce.toString('hex')
     const quote = await tpm.quote(ak, nonce, selection)
     const pcrs = await tpm.readPcrs(selection)
     const verified = verifyQuote({ ak: parsePublic(ak.public), attest: quote.attest, signature: quote.signature, nonce, pcrs })
@@ -85,7 +87,7 @@ async function main (): Promise<void> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') interop = `tpm2_checkquote: REFUSED (${(err as Error).message.split('\n')[0]})`
     }
-    say('Quote of PCRs 0-7 over a fresh nonce', [
+    say(`Quote of PCRs 0-7 over a fresh nonce ${nonce.toString('hex')}`, [
       `verified here: signature, magic, type, nonce, PCR digest (TPM clock ${verified.clockInfo.clock} ms, resetCount ${verified.clockInfo.resetCount})`,
       interop
     ].join('\n'))
@@ -120,7 +122,7 @@ async function main (): Promise<void> {
 Done. The device keeps running so you can look at it:
   ${fleet} tpm info --tcti ${device.tcti}
   ${fleet} attest verify-quote --ak ${demoDir}/quote/ak.pub --message ${demoDir}/quote/quote.msg \\
-      --signature ${demoDir}/quote/quote.sig --pcrs ${demoDir}/quote/quote.pcrs --nonce <the nonce above>
+      --signature ${demoDir}/quote/quote.sig --pcrs ${demoDir}/quote/quote.pcrs --nonce ${nonceHex}
   ${fleet} swtpm stop --dir ${device.dir}
 `)
 }

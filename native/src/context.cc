@@ -1,6 +1,13 @@
 #include "context.h"
 
+#include <dirent.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <tss2/tss2_rc.h>
+
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
 
 namespace fleet {
 
@@ -13,6 +20,7 @@ Napi::Function Context::Define(Napi::Env env) {
   return DefineClass(env, "Context", {
     InstanceMethod<&Context::Open>("open"),
     InstanceMethod<&Context::Close>("close"),
+    InstanceMethod<&Context::Abort>("abort"),
     InstanceMethod<&Context::Startup>("startup"),
     InstanceMethod<&Context::GetRandom>("getRandom"),
     InstanceMethod<&Context::GetCapability>("getCapability"),
@@ -83,6 +91,31 @@ Napi::Value Context::Open(const Napi::CallbackInfo& info) {
       return Esys_SetTimeout(self->esys, timeout);
     },
     [](Napi::Env env) { return env.Undefined(); });
+}
+
+// abort(socketPath): unblocks a command stuck waiting for a TPM that does not answer, by shutting
+// down this process's unix sockets connected to socketPath (and its .ctrl channel). The socket TCTIs
+// do not expose their descriptors, and the hang can happen inside TCTI initialisation, so the
+// sockets are found by their peer address. Deliberately lock-free: the stuck command holds the
+// mutex. The command then fails and its thread returns (process exit waits for it).
+Napi::Value Context::Abort(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) return info.Env().Undefined();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string control = path + ".ctrl";
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return info.Env().Undefined();
+  while (struct dirent* entry = readdir(dir)) {
+    int fd = std::atoi(entry->d_name);
+    if (fd <= 2) continue;
+    struct sockaddr_un peer = {};
+    socklen_t length = sizeof(peer);
+    if (getpeername(fd, reinterpret_cast<struct sockaddr*>(&peer), &length) != 0 || peer.sun_family != AF_UNIX) continue;
+    size_t max = length > offsetof(struct sockaddr_un, sun_path) ? length - offsetof(struct sockaddr_un, sun_path) : 0;
+    std::string name(peer.sun_path, strnlen(peer.sun_path, max));
+    if (name == path || name == control) shutdown(fd, SHUT_RDWR);
+  }
+  closedir(dir);
+  return info.Env().Undefined();
 }
 
 // close(): boolean — false when a command is still running and the context was abandoned.

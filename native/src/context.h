@@ -13,6 +13,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace fleet {
 
@@ -29,6 +30,7 @@ class Context : public Napi::ObjectWrap<Context> {
  private:
   Napi::Value Open(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Abort(const Napi::CallbackInfo& info);
   // Commands, defined in commands.cc and policy.cc.
   Napi::Value Startup(const Napi::CallbackInfo& info);
   Napi::Value GetRandom(const Napi::CallbackInfo& info);

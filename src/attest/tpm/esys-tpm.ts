@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { MalformedInputError } from '../../common/errors.js'
+import { FleetError, MalformedInputError } from '../../common/errors.js'
 import type { HashAlg, PcrSelection, PcrValues } from '../pcrs.js'
 import {
   attestationKeyTemplate, signingKeyTemplate, storageKeyTemplate, sealedDataTemplate, rsaEkTemplate, eccEkTemplate,
@@ -42,6 +42,7 @@ const TPM_SE_POLICY = 1
  */
 export class EsysTpm implements Tpm {
   readonly tcti: string
+  private readonly socketPath: string | undefined
   private readonly native: NativeBinding
   private readonly context: NativeContext
   private readonly queue = new SerialQueue()
@@ -52,7 +53,9 @@ export class EsysTpm implements Tpm {
   private readonly endorsement = new Map<EndorsementKeyKind, { handle: number, transient: boolean, public: Uint8Array }>()
 
   private constructor (init: EsysTpmInit, native: NativeBinding) {
-    this.tcti = parseTcti(init.tcti).conf
+    const tcti = parseTcti(init.tcti)
+    this.tcti = tcti.conf
+    this.socketPath = tcti.kind === 'swtpm' ? tcti.path : undefined
     this.native = native
     this.context = new native.Context()
     this.timeoutMs = init.commandTimeoutMs ?? 10_000
@@ -292,13 +295,16 @@ export class EsysTpm implements Tpm {
         throw this.translate(op, err)
       }
     }, this.timeoutMs, () => {
-      // The native call may never return: nothing else may use this context.
+      // The native call may never return: unblock it (or the process could not even exit) and
+      // let nothing else use this context.
       this.closed = true
+      if (this.socketPath !== undefined) this.context.abort(this.socketPath)
       return new TpmTimeoutError(this.tcti, op, this.timeoutMs)
     }, options.signal)
   }
 
   private translate (op: string, err: unknown): Error {
+    if (err instanceof FleetError) return err
     if (!(err instanceof Error) || (err as { rc?: unknown }).rc === undefined) {
       return err instanceof Error ? err : new Error(String(err))
     }
@@ -310,9 +316,11 @@ export class EsysTpm implements Tpm {
 
   private async storagePrimary (c: NativeContext): Promise<number> {
     if (this.primary === undefined) {
-      // Deterministic: the same template under the same owner seed gives the same key every time,
-      // so nothing needs to be persisted in the TPM.
-      const primary = await c.createPrimary(this.native.ESYS_TR_RH_OWNER, sensitiveCreate(), marshalPublic(storageKeyTemplate()))
+      // Deterministic: the same template under the same seed gives the same key every time, so
+      // nothing needs to be persisted in the TPM. The endorsement hierarchy, because attestations
+      // by keys of other hierarchies carry obfuscated resetCount/restartCount/firmwareVersion
+      // (TPM 2.0 Part 1, §36.7), and verifiers must see those counters never go backwards.
+      const primary = await c.createPrimary(this.native.ESYS_TR_RH_ENDORSEMENT, sensitiveCreate(), marshalPublic(storageKeyTemplate()))
       this.primary = primary.handle
     }
     return this.primary

@@ -12,6 +12,8 @@ import { FleetError } from '../../common/errors.js'
 export interface NativeContext {
   open (tcti: string, timeoutMs: number): Promise<void>
   close (): boolean
+  /** Unblocks a hung command by shutting down sockets connected to this swtpm path; the context is then unusable. */
+  abort (socketPath: string): void
   startup (clear: boolean): Promise<void>
   getRandom (count: number): Promise<Uint8Array>
   getCapability (capability: number, property: number, count: number): Promise<{ more: boolean, data: Uint8Array }>

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
 import { createHash, createVerify, randomBytes } from 'node:crypto'
-import { createServer, type Server } from 'node:net'
 import path from 'node:path'
 import {
   EsysTpm, type SwtpmDevice, parsePublic, publicKey, verifyQuote, verifyCertify, makeCredential, objectName, policyPcr,
@@ -94,9 +93,21 @@ describe('attest/tpm/EsysTpm on swtpm', function () {
       { name: 'QuoteNonceMismatchError' })
   })
 
-  it('refuses to quote with a non-restricted key (so a signing key cannot make quotes)', async () => {
+  it('refuses quotes from a non-restricted key, and quote-shaped bytes signed with TPM2_Sign (the forgery)', async () => {
+    // The TPM itself quotes with any signing key; only a restricted key guarantees that every
+    // TPM_GENERATED-prefixed message it signed was made by the TPM.
     const key = await tpm.createKey('signing')
-    await assert.rejects(tpm.quote(key, randomBytes(16), [{ hash: 'sha256', pcrs: [0] }]), { name: 'TpmCommandError' })
+    const nonce = randomBytes(16)
+    const selection: PcrSelection = [{ hash: 'sha256', pcrs: [0] }]
+    const quote = await tpm.quote(key, nonce, selection)
+    const pcrs = await tpm.readPcrs(selection)
+    assert.throws(() => verifyQuote({ ak: parsePublic(key.public), attest: quote.attest, signature: quote.signature, nonce, pcrs }), { name: 'NotRestrictedKeyError' })
+    const forged = await tpm.sign(key, createHash('sha256').update(quote.attest).digest())
+    assert.throws(() => verifyQuote({ ak: parsePublic(key.public), attest: quote.attest, signature: forged, nonce, pcrs }), { name: 'NotRestrictedKeyError' })
+    // Given only as a bare public key, the signature checks out: the result says the AK's
+    // restriction was not checked, which callers must treat as weaker evidence.
+    const bare = verifyQuote({ ak: publicKey(parsePublic(key.public)), attest: quote.attest, signature: forged, nonce, pcrs })
+    assert.equal(bare.akRestrictionChecked, false)
   })
 
   it('certifies the signing key with the attestation key', async () => {
@@ -169,18 +180,31 @@ describe('attest/tpm/EsysTpm on swtpm', function () {
     await assert.rejects(EsysTpm.open({ tcti }), (err: Error) => err.name === 'TpmUnavailableError' && err.message.includes('absent.sock'))
   })
 
-  it('gives up with TpmTimeoutError when the TPM does not answer, without hanging', async () => {
-    const socket = path.join(await tempDir(), 'mute.sock')
-    const server: Server = createServer(() => { /* accepts and never answers */ })
-    await new Promise<void>((resolve) => server.listen(socket, resolve))
-    try {
-      const started = process.hrtime.bigint()
-      await assert.rejects(EsysTpm.open({ tcti: `swtpm:path=${socket}`, commandTimeoutMs: 300 }), { name: 'TpmTimeoutError' })
-      assert.ok(Number(process.hrtime.bigint() - started) / 1e6 < 5_000)
-    } finally {
-      server.close()
-    }
-  })
+  for (const stage of ['during TCTI initialisation', 'after initialisation'] as const) {
+    it(`gives up with TpmTimeoutError when the TPM stops answering ${stage}, and the process can still exit`, async () => {
+      const socket = path.join(await tempDir(), 'mute.sock')
+      // The swtpm TCTI opens SOCKET and SOCKET.ctrl. The data socket never answers; the control
+      // socket answers initialisation only in the second case.
+      const answerControl = stage === 'after initialisation'
+      const script = `
+        import { createServer } from 'node:net'
+        import { EsysTpm } from ${JSON.stringify(path.resolve('dist/src/attest/index.js'))}
+        const data = createServer(() => {})
+        const control = createServer((c) => { if (${answerControl}) c.on('data', () => c.write(Buffer.alloc(4))) })
+        await new Promise((r) => data.listen(${JSON.stringify(socket)}, r))
+        await new Promise((r) => control.listen(${JSON.stringify(socket + '.ctrl')}, r))
+        const started = Date.now()
+        try { await EsysTpm.open({ tcti: 'swtpm:path=${socket}', commandTimeoutMs: 300 }) } catch (err) { console.log(err.name, Date.now() - started) }
+        data.close(); control.close()
+        process.exit(7)`
+      const { spawnSync } = await import('node:child_process')
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 15_000 })
+      assert.equal(child.status, 7, `the process did not exit by itself (signal ${String(child.signal)}): ${child.stderr}`)
+      const [name, ms] = child.stdout.trim().split(' ')
+      assert.equal(name, 'TpmTimeoutError')
+      assert.ok(Number(ms) < 5_000)
+    })
+  }
 
   it('refuses calls after close with TpmClosedError', async () => {
     const second = await EsysTpm.open({ tcti: other.tcti })

@@ -1,0 +1,30 @@
+/**
+ * Attestation: the TPM (device access through tpm2-tss, or a software TPM), TPM 2.0 structures and
+ * quote verification, TCG event logs, boot policy, self-measurement and identity from the EK.
+ *
+ * Parsing is not verification: `parseX` gives unverified data; only `verifyX` gives data that
+ * downstream code may trust.
+ *
+ * @example
+ * const tpm = await EsysTpm.open({ tcti: 'swtpm:path=/tmp/dev1/tpm.sock' })
+ * const ak = await tpm.createKey('attestation')
+ * const quote = await tpm.quote(ak, nonce, [{ hash: 'sha256', pcrs: [0, 1, 2, 3, 7] }])
+ * const verified = verifyQuote({ ak: parsePublic(ak.public), ...quote, nonce, pcrs: await tpm.readPcrs(selection) })
+ */
+export * from './pcrs.js'
+export { deviceIdFromEndorsementKey, fingerprint, base32 } from './device-id.js'
+export { readAttestationKey } from './ak-file.js'
+export { measureAgent, extendAgentMeasurement, expectedAgentPcr, AgentMeasurementMismatchError, DEFAULT_AGENT_PCR } from './measure.js'
+export type { AgentMeasurement } from './measure.js'
+export * from './policy/index.js'
+export * from './tpm2/index.js'
+export { EsysTpm } from './tpm/esys-tpm.js'
+export type { EsysTpmInit } from './tpm/esys-tpm.js'
+export { SwtpmDevice } from './tpm/swtpm.js'
+export type { SwtpmInit } from './tpm/swtpm.js'
+export { parseTcti } from './tpm/tcti.js'
+export type { Tcti } from './tpm/tcti.js'
+export type { Tpm, TpmCallOptions, KeyBlob, KeyKind, EndorsementKey, EndorsementKeyKind, TpmClock, TpmInfo, AttestResult, UnsealPolicy, AuthorizedPolicy } from './tpm/tpm.js'
+export {
+  TpmCommandError, TpmUnavailableError, TpmTimeoutError, TpmClosedError, InvalidTctiError, TpmKeyLoadError, UnsealRefusedError, SwtpmError, TPM_RC
+} from './tpm/errors.js'
