@@ -29,9 +29,11 @@ function say (title: string, detail = ''): void {
 }
 
 async function main (): Promise<void> {
+  const device = new SwtpmDevice({ dir: path.join(demoDir, 'device1') })
+  // A previous run left its device running for inspection: stop it before starting afresh.
+  await device.stop()
   await rm(demoDir, { recursive: true, force: true })
   await mkdir(demoDir, { recursive: true })
-  const device = new SwtpmDevice({ dir: path.join(demoDir, 'device1') })
   await device.start()
   say('Software TPM device started', `TCTI ${device.tcti}`)
 

@@ -8,6 +8,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const args = [
   path.join(root, 'node_modules/mocha/bin/mocha.js'),
   '--recursive', '--timeout', '60000', '--reporter', 'spec', '--exit',
+  '--require', 'dist/test/helpers/hooks.js',
   'dist/test/**/*.test.js',
   ...process.argv.slice(2)
 ]
