@@ -5,8 +5,9 @@
 import type { Bench, BenchLine } from './types.js'
 import { quoteVerifyBench } from './quote-verify.js'
 import { tpmSignBench } from './tpm-sign.js'
+import { eventlogReplayBench } from './eventlog-replay.js'
 
-const benches: Bench[] = [quoteVerifyBench, tpmSignBench]
+const benches: Bench[] = [quoteVerifyBench, tpmSignBench, eventlogReplayBench]
 
 async function main (argv: string[]): Promise<number> {
   const json = argv.includes('--json')

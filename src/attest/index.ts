@@ -28,3 +28,8 @@ export type { Tpm, TpmCallOptions, KeyBlob, KeyKind, EndorsementKey, Endorsement
 export {
   TpmCommandError, TpmUnavailableError, TpmTimeoutError, TpmClosedError, InvalidTctiError, TpmKeyLoadError, UnsealRefusedError, SwtpmError, TPM_RC
 } from './tpm/errors.js'
+export * from './eventlog/index.js'
+export { sealToPcrs, sealToAuthority, approvePcrState, releaseSecret, KeyReleaseRefusedError } from './release.js'
+export type { SealedSecret, PcrApproval } from './release.js'
+export { verifyBoot } from './verify-boot.js'
+export type { BootEvidence, VerifiedBoot } from './verify-boot.js'

@@ -12,6 +12,8 @@ import { FleetError } from '../common/errors.js'
 import { registerTpmCommands } from './commands/tpm.js'
 import { registerSwtpmCommands } from './commands/swtpm.js'
 import { registerAttestCommands } from './commands/attest.js'
+import { registerEventlogCommands } from './commands/eventlog.js'
+import { registerPolicyCommands } from './commands/policy.js'
 
 export function buildProgram (): Command {
   const program = new Command('fleet')
@@ -26,11 +28,17 @@ Examples:
   fleet attest quote --tcti swtpm:path=/tmp/dev1/tpm.sock --nonce 0011 --pcrs sha256:0,1,2,3,7 --out /tmp/q
   fleet attest verify-quote --ak /tmp/q/ak.pub --message /tmp/q/quote.msg --signature /tmp/q/quote.sig \\
       --pcrs /tmp/q/quote.pcrs --nonce 0011
+  fleet swtpm boot --dir /tmp/dev1                 # simulated Secure Boot: PCRs + event log
+  fleet policy create --from-eventlog /tmp/dev1/binary_bios_measurements --out /tmp/policy.json
+  fleet attest verify --ak /tmp/q/ak.pub --message /tmp/q/quote.msg --signature /tmp/q/quote.sig --nonce 0011 \\
+      --eventlog /tmp/dev1/binary_bios_measurements --policy /tmp/policy.json
 
 Exit codes: 0 ok, 1 verification refused or operation failed, 2 bad usage or input.`)
   registerTpmCommands(program)
   registerSwtpmCommands(program)
   registerAttestCommands(program)
+  registerEventlogCommands(program)
+  registerPolicyCommands(program)
   for (const command of program.commands) applyOverrides(command)
   return program
 }
@@ -48,7 +56,8 @@ export async function main (argv: string[]): Promise<number> {
   }
   try {
     await buildProgram().parseAsync(argv, { from: 'user' })
-    return 0
+    // A command that refused (e.g. an untrusted boot) sets the exit code itself.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0
   } catch (err) {
     return reportError(err)
   }

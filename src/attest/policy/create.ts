@@ -24,7 +24,8 @@ export function createBootPolicy (events: readonly PolicyEvent[], secureBootEnab
   const pcrs = [...new Set(options.pcrs ?? DEFAULT_POLICY_PCRS)].sort((a, b) => a - b)
   const allowed: Record<string, Record<string, string[]>> = {}
   for (const event of events) {
-    if (!pcrs.includes(event.pcr)) continue
+    // EV_NO_ACTION events (the log header, StartupLocality) are never extended into a PCR.
+    if (!pcrs.includes(event.pcr) || event.typeName === 'EV_NO_ACTION') continue
     const digest = event.digests[bank]
     if (digest === undefined) throw new BootPolicyCreateError(`event #${event.index} has no ${bank} digest; choose the bank the log carries`)
     const types = allowed[String(event.pcr)] ??= {}

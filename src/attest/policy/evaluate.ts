@@ -50,7 +50,8 @@ export function evaluateVerifiedBoot (policy: BootPolicy, events: readonly Polic
   const required = new Set(policy.pcrs)
   const measured = new Set<number>()
   for (const event of events) {
-    if (!required.has(event.pcr)) continue
+    // EV_NO_ACTION events are not measured into PCRs: nothing to judge.
+    if (!required.has(event.pcr) || event.typeName === 'EV_NO_ACTION') continue
     measured.add(event.pcr)
     const digest = event.digests[policy.bank]
     if (digest === undefined) {

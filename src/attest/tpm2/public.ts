@@ -176,7 +176,10 @@ const ECDSA_SHA256: Scheme = { scheme: TPM_ALG.ECDSA, hash: TPM_ALG.SHA256 }
 const NULL_SCHEME: Scheme = { scheme: TPM_ALG.NULL }
 const AES128_CFB: SymmetricDef = { algorithm: TPM_ALG.AES, keyBits: 128, mode: TPM_ALG.CFB }
 const EMPTY = new Uint8Array(0)
-const KEY_BASE = TPMA_OBJECT.fixedTPM | TPMA_OBJECT.fixedParent | TPMA_OBJECT.sensitiveDataOrigin | TPMA_OBJECT.userWithAuth
+// noDA: these keys have empty authorisation (they are protected by fixedTPM and PCR policies), so
+// dictionary-attack counting protects nothing — and unorderly shutdowns (power loss) would
+// otherwise lock the device out of its own keys.
+const KEY_BASE = TPMA_OBJECT.fixedTPM | TPMA_OBJECT.fixedParent | TPMA_OBJECT.sensitiveDataOrigin | TPMA_OBJECT.userWithAuth | TPMA_OBJECT.noDA
 
 /** TCG EK Credential Profile policy A: PolicySecret(TPM_RH_ENDORSEMENT). */
 export const EK_POLICY_A = new Uint8Array(Buffer.from('837197674484b3f81a90cc8d46a5d724fd52d76e06520b64f2a1da1b331469aa', 'hex'))
@@ -193,12 +196,12 @@ export function signingKeyTemplate (): EccPublic {
 
 /** Storage primary key: restricted ECC P-256 decryption key, AES-128-CFB for its children. */
 export function storageKeyTemplate (): EccPublic {
-  return { type: 'ecc', nameAlg: 'sha256', objectAttributes: KEY_BASE | TPMA_OBJECT.noDA | TPMA_OBJECT.restricted | TPMA_OBJECT.decrypt, authPolicy: EMPTY, symmetric: AES128_CFB, scheme: NULL_SCHEME, curve: TPM_ECC_CURVE.NIST_P256, kdf: NULL_SCHEME, x: EMPTY, y: EMPTY }
+  return { type: 'ecc', nameAlg: 'sha256', objectAttributes: KEY_BASE | TPMA_OBJECT.restricted | TPMA_OBJECT.decrypt, authPolicy: EMPTY, symmetric: AES128_CFB, scheme: NULL_SCHEME, curve: TPM_ECC_CURVE.NIST_P256, kdf: NULL_SCHEME, x: EMPTY, y: EMPTY }
 }
 
 /** Sealed data object: usable only through a policy session satisfying `authPolicy`. */
 export function sealedDataTemplate (authPolicy: Uint8Array): KeyedHashPublic {
-  return { type: 'keyedhash', nameAlg: 'sha256', objectAttributes: TPMA_OBJECT.fixedTPM | TPMA_OBJECT.fixedParent, authPolicy, scheme: NULL_SCHEME, unique: EMPTY }
+  return { type: 'keyedhash', nameAlg: 'sha256', objectAttributes: TPMA_OBJECT.fixedTPM | TPMA_OBJECT.fixedParent | TPMA_OBJECT.noDA, authPolicy, scheme: NULL_SCHEME, unique: EMPTY }
 }
 
 const EK_ATTRIBUTES = TPMA_OBJECT.fixedTPM | TPMA_OBJECT.fixedParent | TPMA_OBJECT.sensitiveDataOrigin | TPMA_OBJECT.adminWithPolicy | TPMA_OBJECT.restricted | TPMA_OBJECT.decrypt

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import {
   EsysTpm, parsePcrSelectionSpec, parsePublic, publicToPem, serializePcrs, verifyQuote, readPcrsFile, readAttestationKey,
-  pcrValuesToJson
+  pcrValuesToJson, verifyBoot, parseBootPolicy, EVENTLOG_LIMITS
 } from '../../attest/index.js'
 import { fromHex, toHex, UsageError } from '../../common/index.js'
 import { makeOutput } from '../output.js'
@@ -14,6 +14,7 @@ const MAX_NONCE = 64
 /**
  * fleet attest quote --tcti T --nonce HEX --pcrs SPEC --out DIR [--json]
  * fleet attest verify-quote --ak FILE --message FILE --signature FILE --pcrs FILE --nonce HEX [--allow-sha1] [--json]
+ * fleet attest verify --ak FILE --message FILE --signature FILE --nonce HEX --eventlog FILE --policy FILE [--json]
  */
 export function registerAttestCommands (program: Command): void {
   const attest = program.command('attest').description('make and verify TPM quotes')
@@ -92,6 +93,47 @@ Exit codes: 0 valid, 1 refused (the reason on stderr), 2 unreadable input.`)
         firmwareVersion: verified.attest.firmwareVersion,
         pcrs: pcrValuesToJson(verified.pcrs)
       }, `quote valid${verified.akRestrictionChecked ? '' : ' (AK given as a bare public key: restricted attribute not checked)'}`)
+    })
+  attest.command('verify')
+    .description('judge a boot: quote + event log + boot policy → trusted or refused, with every reason')
+    .requiredOption('--ak <file>', 'attestation key: PEM or TPM2B_PUBLIC')
+    .requiredOption('--message <file>', 'TPMS_ATTEST (quote.msg)')
+    .requiredOption('--signature <file>', 'TPMT_SIGNATURE (quote.sig)')
+    .requiredOption('--nonce <hex>', 'expected qualifying data (hex)')
+    .requiredOption('--eventlog <file>', 'the boot event log')
+    .requiredOption('--policy <file>', 'boot policy (fleet policy create)')
+    .option('--allow-sha1', 'accept SHA-1 signatures and PCR banks')
+    .option('--json', 'print the verdict as JSON')
+    .addHelpText('after', `
+Example:
+  fleet attest verify --ak q/ak.pub --message q/quote.msg --signature q/quote.sig --nonce 1234 \\
+      --eventlog q/eventlog.bin --policy policy.json
+Exit codes: 0 trusted, 1 refused (every reason on stderr), 2 unreadable input.`)
+    .action(async (options: { ak: string, message: string, signature: string, nonce: string, eventlog: string, policy: string, allowSha1?: boolean, json?: boolean }) => {
+      const nonce = parseNonce(options.nonce)
+      const ak = readAttestationKey(await readInputFile(options.ak, 'attestation key', 64 * 1024))
+      const attestBytes = await readInputFile(options.message, 'quote message', 64 * 1024)
+      const signature = await readInputFile(options.signature, 'quote signature', 64 * 1024)
+      const eventLog = await readInputFile(options.eventlog, 'event log', EVENTLOG_LIMITS.maxLogBytes)
+      const policy = parseBootPolicy(await readInputFile(options.policy, 'boot policy', 1024 * 1024))
+      const result = verifyBoot({ ak, attest: attestBytes, signature, nonce, eventLog, allowSha1: options.allowSha1 === true }, policy)
+      const output = makeOutput(options.json === true)
+      const summary = {
+        trusted: result.verdict.trusted,
+        policyId: result.verdict.policyId,
+        reasons: result.verdict.reasons,
+        secureBoot: result.facts.secureBoot,
+        kernelCommandLine: result.facts.kernelCommandLine,
+        quirk: result.log.quirk,
+        clock: result.quote.clockInfo
+      }
+      if (result.verdict.trusted) {
+        output.result(summary, `trusted: the boot matches policy ${result.verdict.policyId.slice(0, 16)}…`)
+        return
+      }
+      if (output.json) output.result(summary, '')
+      else for (const reason of result.verdict.reasons) process.stderr.write(`refused: ${reason.message}\n`)
+      process.exitCode = 1
     })
 }
 

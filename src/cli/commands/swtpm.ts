@@ -1,10 +1,15 @@
 import type { Command } from 'commander'
-import { SwtpmDevice } from '../../attest/index.js'
+import path from 'node:path'
+import { writeFile } from 'node:fs/promises'
+import { EsysTpm, SwtpmDevice } from '../../attest/index.js'
+import { UsageError } from '../../common/index.js'
+import { bootDevice, BOOT_VARIANTS, type BootVariant } from '../../../simnet/index.js'
 import { makeOutput } from '../output.js'
 
 /**
  * fleet swtpm start --dir D [--ca-dir C] [--json]
  * fleet swtpm stop --dir D
+ * fleet swtpm boot --dir D [--variant good|tampered-kernel|secure-boot-off|extra-event|new-kernel] [--out FILE]
  * A software TPM device for trying the product without hardware.
  */
 export function registerSwtpmCommands (program: Command): void {
@@ -30,5 +35,27 @@ export function registerSwtpmCommands (program: Command): void {
     .requiredOption('--dir <dir>', 'folder of the device')
     .action(async (options: { dir: string }) => {
       await new SwtpmDevice({ dir: options.dir }).stop()
+    })
+
+  swtpm.command('boot')
+    .description('power-cycle the software TPM and run a simulated UEFI Secure Boot: extends PCRs 0-9 and writes the event log')
+    .requiredOption('--dir <dir>', 'folder of the device')
+    .option('--variant <variant>', `one of ${BOOT_VARIANTS.join(', ')}`, 'good')
+    .option('--out <file>', 'where to write the event log (default DIR/binary_bios_measurements)')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExample:\n  fleet swtpm boot --dir /tmp/dev1 --variant tampered-kernel')
+    .action(async (options: { dir: string, variant: string, out?: string, json?: boolean }) => {
+      if (!(BOOT_VARIANTS as readonly string[]).includes(options.variant)) throw new UsageError(`--variant must be one of ${BOOT_VARIANTS.join(', ')}`)
+      const device = new SwtpmDevice({ dir: options.dir })
+      await device.reboot()
+      const tpm = await EsysTpm.open({ tcti: device.tcti })
+      try {
+        const log = await bootDevice(tpm, options.variant as BootVariant)
+        const out = options.out ?? path.join(device.dir, 'binary_bios_measurements')
+        await writeFile(out, log)
+        makeOutput(options.json === true).result({ tcti: device.tcti, variant: options.variant, eventLog: out }, `booted (${options.variant}); event log: ${out}`)
+      } finally {
+        await tpm.close()
+      }
     })
 }

@@ -1,0 +1,48 @@
+import type crypto from 'node:crypto'
+import type { PcrValues } from './pcrs.js'
+import { parseAttest, verifyQuote, type TpmPublic, type VerifiedQuote } from './tpm2/index.js'
+import { parseEventLog, replayEventLog, verifyEventLog, bootFacts, initialPcrValue, type BootFacts, type VerifiedEventLog } from './eventlog/index.js'
+import { evaluateVerifiedBoot, type BootPolicy, type BootVerdict } from './policy/index.js'
+
+export interface BootEvidence {
+  ak: TpmPublic | crypto.KeyObject
+  attest: Uint8Array
+  signature: Uint8Array
+  nonce: Uint8Array
+  eventLog: Uint8Array
+  allowSha1?: boolean
+}
+
+export interface VerifiedBoot {
+  quote: VerifiedQuote
+  log: VerifiedEventLog
+  facts: BootFacts
+  verdict: BootVerdict
+}
+
+/**
+ * Quote + event log + policy → verdict. The quote is checked against the PCR values the log
+ * replays to (so a log that is not the measured one fails the quote's PCR digest), then the log is
+ * verified against the quoted values, and only its verified events are judged by the policy.
+ * Throws on evidence that does not verify; returns an untrusted verdict (with every reason) for
+ * a verified boot that the policy does not allow.
+ */
+export function verifyBoot (evidence: BootEvidence, policy: BootPolicy): VerifiedBoot {
+  const log = parseEventLog(evidence.eventLog)
+  const claimed = parseAttest(evidence.attest)
+  const quotedBanks = claimed.attested.kind === 'quote' ? claimed.attested.pcrSelect.map((bank) => bank.hash) : []
+  const replayed = replayEventLog(log, { banks: quotedBanks })
+  const values: PcrValues = {}
+  if (claimed.attested.kind === 'quote') {
+    for (const bank of claimed.attested.pcrSelect) {
+      const map = new Map<number, Uint8Array>()
+      for (const pcr of bank.pcrs) map.set(pcr, replayed[bank.hash]?.get(pcr) ?? initialPcrValue(bank.hash, pcr, log.startupLocality))
+      values[bank.hash] = map
+    }
+  }
+  const quote = verifyQuote({ ak: evidence.ak, attest: evidence.attest, signature: evidence.signature, nonce: evidence.nonce, pcrs: values, allowSha1: evidence.allowSha1 === true })
+  const verifiedLog = verifyEventLog(log, quote.pcrs)
+  const facts = bootFacts(verifiedLog, policy.bank)
+  const verdict = evaluateVerifiedBoot(policy, verifiedLog.events, quote.pcrs, facts.secureBoot)
+  return { quote, log: verifiedLog, facts, verdict }
+}
