@@ -12,8 +12,10 @@ import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import {
   EsysTpm, SwtpmDevice, deviceIdFromEndorsementKey, fingerprint, parsePublic, publicToPem, verifyQuote, verifyCertify,
-  serializePcrs, policyPcr, makeCredential, objectName, verifyEkCertificate
+  serializePcrs, policyPcr, makeCredential, objectName, verifyEkCertificate, verifyBoot, createBootPolicy, canonicalPolicyJson,
+  measureAgent, extendAgentMeasurement, sealToPcrs, releaseSecret, type KeyBlob
 } from '../src/attest/index.js'
+import { bootDevice, type BootVariant } from '../simnet/index.js'
 import type { PcrSelection } from '../src/attest/pcrs.js'
 import { FleetError } from '../src/common/errors.js'
 
@@ -120,13 +122,71 @@ async function main (): Promise<void> {
     await tpm.close()
   }
 
+  await measuredBoot(device)
+
   process.stdout.write(`
 Done. The device keeps running so you can look at it:
   ${fleet} tpm info --tcti ${device.tcti}
   ${fleet} attest verify-quote --ak ${demoDir}/quote/ak.pub --message ${demoDir}/quote/quote.msg \\
       --signature ${demoDir}/quote/quote.sig --pcrs ${demoDir}/quote/quote.pcrs --nonce ${nonceHex}
+  ${fleet} eventlog show ${device.dir}/binary_bios_measurements
+  ${fleet} swtpm boot --dir ${device.dir} --variant tampered-kernel     # then quote and 'attest verify' it
   ${fleet} swtpm stop --dir ${device.dir}
 `)
+}
+
+/** Simulated Secure Boot → quote + event log → policy verdict; keys sealed to boot and agent. */
+async function measuredBoot (device: SwtpmDevice): Promise<void> {
+  const selection: PcrSelection = [{ hash: 'sha256', pcrs: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] }]
+  const sealedPcrs: PcrSelection = [{ hash: 'sha256', pcrs: [0, 1, 2, 3, 4, 7, 23] }]
+  const bundle = [path.join(root, 'dist/src')]
+  let tpm: EsysTpm | undefined
+  let ak: KeyBlob | undefined
+  const boot = async (variant: BootVariant): Promise<{ log: Uint8Array, tpm: EsysTpm, ak: KeyBlob }> => {
+    await tpm?.close()
+    await device.reboot()
+    tpm = await EsysTpm.open({ tcti: device.tcti })
+    ak ??= await tpm.createKey('attestation')
+    const log = await bootDevice(tpm, variant)
+    await writeFile(path.join(device.dir, 'binary_bios_measurements'), log)
+    await extendAgentMeasurement(tpm, await measureAgent(bundle, Buffer.from('demo config')))
+    return { log, tpm, ak }
+  }
+  const judge = async (t: EsysTpm, key: KeyBlob, log: Uint8Array, policy: Parameters<typeof verifyBoot>[1]): Promise<ReturnType<typeof verifyBoot>> => {
+    const nonce = randomBytes(32)
+    const quote = await t.quote(key, nonce, selection)
+    return verifyBoot({ ak: parsePublic(key.public), attest: quote.attest, signature: quote.signature, nonce, eventLog: log }, policy)
+  }
+  try {
+    const good = await boot('good')
+    const reference = await judge(good.tpm, good.ak, good.log, { version: 1, bank: 'sha256', pcrs: [0], secureBoot: 'any', events: {} })
+    const policy = createBootPolicy(reference.log.events, reference.facts.secureBoot)
+    await writeFile(path.join(demoDir, 'policy.json'), canonicalPolicyJson(policy))
+    const verdict = await judge(good.tpm, good.ak, good.log, policy)
+    const secret = randomBytes(32)
+    const sealed = await sealToPcrs(good.tpm, secret, sealedPcrs, await good.tpm.readPcrs(sealedPcrs))
+    const released = Buffer.from(await releaseSecret(good.tpm, sealed)).equals(secret)
+    say('Simulated UEFI Secure Boot, quoted with its event log, judged by a policy made from it', [
+      `verdict: ${verdict.verdict.trusted ? 'trusted' : 'REFUSED'} (Secure Boot ${reference.facts.secureBoot === true ? 'on' : 'off'}, kernel command line "${reference.facts.kernelCommandLine ?? ''}")`,
+      `agent measured into PCR 23; a key sealed to PCRs 0-4,7,23: ${released ? 'released' : 'NOT released'}`
+    ].join('\n'))
+
+    const tampered = await boot('tampered-kernel')
+    const refused = await judge(tampered.tpm, tampered.ak, tampered.log, policy)
+    let release = 'released (bug)'
+    try {
+      await releaseSecret(tampered.tpm, sealed)
+    } catch (err) {
+      release = (err as Error).message
+    }
+    say('The same machine booting a tampered kernel', [
+      `verdict: ${refused.verdict.trusted ? 'TRUSTED (bug)' : 'refused'}`,
+      ...refused.verdict.reasons.map((reason) => `  ${reason.message}`),
+      release
+    ].join('\n'))
+  } finally {
+    await tpm?.close()
+  }
 }
 
 main().catch((err: unknown) => {

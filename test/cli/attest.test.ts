@@ -3,18 +3,13 @@
  * cross-checked both ways with tpm2-tools.
  */
 import assert from 'node:assert/strict'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { parsePublic, rsaEkTemplate, marshalPublicArea } from '../../src/attest/index.js'
 import { haveSwtpm, tempDir } from '../helpers/devices.js'
 
-const fleet = path.resolve('bin/fleet')
-
-function run (args: string[]): { status: number, stdout: string, stderr: string } {
-  const result = spawnSync(fleet, args, { encoding: 'utf8', timeout: 60_000 })
-  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr }
-}
+import { runFleet as run } from '../helpers/cli.js'
 
 function tools (command: string, args: string[], tcti: string): string {
   return execFileSync(command, args, { env: { ...process.env, TPM2TOOLS_TCTI: tcti }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })

@@ -3,16 +3,11 @@
  * good log, quote, verdict; then a tampered boot refused with the reason.
  */
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { haveSwtpm, tempDir } from '../helpers/devices.js'
 
-const fleet = path.resolve('bin/fleet')
-function run (args: string[]): { status: number, stdout: string, stderr: string } {
-  const result = spawnSync(fleet, args, { encoding: 'utf8', timeout: 60_000 })
-  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr }
-}
+import { runFleet as run } from '../helpers/cli.js'
 
 describe('cli: fleet swtpm boot / eventlog / policy create / attest verify', function () {
   this.timeout(120_000)

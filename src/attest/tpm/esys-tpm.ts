@@ -24,8 +24,11 @@ export interface EsysTpmInit {
   commandTimeoutMs?: number
 }
 
-/** Persistent handles where manufacturers (and swtpm_setup) leave the EKs (TCG EK Credential Profile). */
-const EK_PERSISTENT_HANDLE: Record<EndorsementKeyKind, number> = { rsa: 0x81010001, ecc: 0x81010016 }
+/**
+ * Persistent handles of the EKs (TCG Provisioning Guidance): RSA 2048 at 0x81010001, ECC P-256 at
+ * 0x81010002. Absent ones are recreated from their standard templates (L-1, L-2).
+ */
+const EK_PERSISTENT_HANDLE: Record<EndorsementKeyKind, number> = { rsa: 0x81010001, ecc: 0x81010002 }
 const MAX_EK_CERTIFICATE_SIZE = 4096
 const MAX_SEALED_DATA = 128
 const TPM_CAP_PCRS = 0x00000005
@@ -161,7 +164,7 @@ export class EsysTpm implements Tpm {
 
   async endorsementKey (kind: EndorsementKeyKind, options: TpmCallOptions = {}): Promise<EndorsementKey> {
     return await this.call('endorsementKey', async (c) => {
-      const ek = await this.loadEndorsementKey(c, kind)
+      const ek = { public: await this.withEndorsementKey(c, kind, async (_handle, publicArea) => publicArea) }
       let certificate: Uint8Array | undefined
       for (const index of EK_CERTIFICATE_NV_INDEX[kind]) {
         certificate = await c.nvRead(index, MAX_EK_CERTIFICATE_SIZE).catch(() => undefined)
@@ -199,16 +202,17 @@ export class EsysTpm implements Tpm {
 
   async activateCredential (attestationKey: KeyBlob, endorsementKind: EndorsementKeyKind, credentialBlob: Uint8Array, secret: Uint8Array, options: TpmCallOptions = {}): Promise<Uint8Array> {
     return await this.call('activateCredential', async (c) => {
-      const ek = await this.loadEndorsementKey(c, endorsementKind)
       const ak = await this.loadCached(c, attestationKey)
-      // The EK's policy (policy A) is PolicySecret on the endorsement hierarchy.
-      const session = await c.startAuthSession(TPM_SE_POLICY)
-      try {
-        await c.policySecret(this.native.ESYS_TR_RH_ENDORSEMENT, session)
-        return await c.activateCredential(ak, ek.handle, session, credentialBlob, secret)
-      } finally {
-        await c.flush(session).catch(() => undefined)
-      }
+      return await this.withEndorsementKey(c, endorsementKind, async (ek) => {
+        // The EK's policy (policy A) is PolicySecret on the endorsement hierarchy.
+        const session = await c.startAuthSession(TPM_SE_POLICY)
+        try {
+          await c.policySecret(this.native.ESYS_TR_RH_ENDORSEMENT, session)
+          return await c.activateCredential(ak, ek, session, credentialBlob, secret)
+        } finally {
+          await c.flush(session).catch(() => undefined)
+        }
+      })
     }, options)
   }
 
@@ -269,7 +273,7 @@ export class EsysTpm implements Tpm {
     // Flush what we loaded, then release the context. A hung command makes close() abandon it.
     try {
       await this.queue.run(async () => {
-        const handles = [this.cached?.handle, this.primary, ...[...this.endorsement.values()].filter((e) => e.transient).map((e) => e.handle)]
+        const handles = [this.cached?.handle, this.primary]
         for (const handle of handles) if (handle !== undefined) await this.context.flush(handle).catch(() => undefined)
         for (const ek of this.endorsement.values()) if (!ek.transient) await this.context.flush(ek.handle, true).catch(() => undefined)
       }, 2_000, () => new TpmTimeoutError(this.tcti, 'close', 2_000))
@@ -329,7 +333,13 @@ export class EsysTpm implements Tpm {
   private async loadBlob (c: NativeContext, blob: KeyBlob): Promise<number> {
     const parent = await this.storagePrimary(c)
     try {
-      return await c.load(parent, blob.private, blob.public)
+      return await c.load(parent, blob.private, blob.public).catch(async (err: unknown) => {
+        // Slots full: give up the cached key and try once more.
+        if (tpmCode(err) !== TPM_RC.OBJECT_MEMORY || this.cached === undefined) throw err
+        await c.flush(this.cached.handle).catch(() => undefined)
+        this.cached = undefined
+        return await c.load(parent, blob.private, blob.public)
+      })
     } catch (err) {
       const code = tpmCode(err)
       if (code !== undefined && code !== TPM_RC.OBJECT_MEMORY) {
@@ -361,21 +371,32 @@ export class EsysTpm implements Tpm {
     }
   }
 
-  private async loadEndorsementKey (c: NativeContext, kind: EndorsementKeyKind): Promise<{ handle: number, public: Uint8Array }> {
+  /**
+   * Runs `use` with the EK loaded. A persistent EK costs no object slot; one recreated from its
+   * template (same seed, same key) is flushed right after, so it never holds a slot between commands.
+   */
+  private async withEndorsementKey<T> (c: NativeContext, kind: EndorsementKeyKind, use: (handle: number, publicArea: Uint8Array) => Promise<T>): Promise<T> {
     const known = this.endorsement.get(kind)
-    if (known !== undefined) return known
-    let entry: { handle: number, transient: boolean, public: Uint8Array } | undefined
-    try {
-      const handle = await c.trFromTpmPublic(EK_PERSISTENT_HANDLE[kind])
-      entry = { handle, transient: false, public: (await c.readPublic(handle)).public }
-    } catch {
-      // No persisted EK: recreate it from the standard template (same seed, same key).
-      const template = marshalPublic(kind === 'rsa' ? rsaEkTemplate() : eccEkTemplate())
-      const created = await c.createPrimary(this.native.ESYS_TR_RH_ENDORSEMENT, sensitiveCreate(), template)
-      entry = { handle: created.handle, transient: true, public: created.public }
+    if (known !== undefined && !known.transient) return await use(known.handle, known.public)
+    if (known === undefined) {
+      try {
+        const handle = await c.trFromTpmPublic(EK_PERSISTENT_HANDLE[kind])
+        const entry = { handle, transient: false, public: (await c.readPublic(handle)).public }
+        this.endorsement.set(kind, entry)
+        return await use(entry.handle, entry.public)
+      } catch (err) {
+        if (err instanceof FleetError) throw err
+        // Not persisted: recreate it from the standard template below.
+      }
     }
-    this.endorsement.set(kind, entry)
-    return entry
+    const template = marshalPublic(kind === 'rsa' ? rsaEkTemplate() : eccEkTemplate())
+    const created = await c.createPrimary(this.native.ESYS_TR_RH_ENDORSEMENT, sensitiveCreate(), template)
+    this.endorsement.set(kind, { handle: 0, transient: true, public: created.public })
+    try {
+      return await use(created.handle, created.public)
+    } finally {
+      await c.flush(created.handle).catch(() => undefined)
+    }
   }
 }
 

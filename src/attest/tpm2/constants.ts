@@ -58,8 +58,11 @@ export const TPM_ECC_CURVE = {
   NIST_P384: 0x0004
 } as const
 
-/** NV indices of EK certificates (TCG EK Credential Profile). */
+/**
+ * NV indices of EK certificates (TCG EK Credential Profile): RSA 2048 (template L-1) and ECC NIST
+ * P-256 (template L-2), the EKs this project uses.
+ */
 export const EK_CERTIFICATE_NV_INDEX = {
   rsa: [0x01c00002],
-  ecc: [0x01c0000a, 0x01c00016]
+  ecc: [0x01c0000a]
 } as const

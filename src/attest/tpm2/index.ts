@@ -25,7 +25,7 @@ export { parseSerializedPcrs, serializePcrs, parseJsonPcrs, readPcrsFile, pcrVal
 export type { PcrFile } from './pcrs-file.js'
 export { verifyQuote, verifyCertify, verifyTpmSignature } from './quote.js'
 export type { VerifiedQuote, VerifyQuoteInput, VerifyCertifyInput } from './quote.js'
-export { makeCredential, kdfa } from './credential.js'
+export { makeCredential, kdfa, kdfe } from './credential.js'
 export type { MadeCredential } from './credential.js'
 export { verifyEkCertificate, loadTrustStore } from './ekcert.js'
 export type { VerifiedEkCertificate } from './ekcert.js'

@@ -138,6 +138,22 @@ describe('attest/tpm/EsysTpm on swtpm', function () {
     }
   })
 
+  it('creates the ECC P-256 EK from template L-2 and activates a credential made for it', async () => {
+    const ek = await tpm.endorsementKey('ecc')
+    const ekPublic = parsePublic(ek.public)
+    assert.ok(ekPublic.type === 'ecc' && ekPublic.curve === 0x0003, 'P-256 EK')
+    // Same seed, same template: the same EK every time.
+    assert.deepEqual(Buffer.from((await tpm.endorsementKey('ecc')).public), Buffer.from(ek.public))
+    const ak = await tpm.createKey('attestation')
+    const secret = randomBytes(32)
+    const made = makeCredential({ ekPublic, objectName: objectName(parsePublic(ak.public)), credential: secret, random: randomBytes })
+    assert.deepEqual(Buffer.from(await tpm.activateCredential(ak, 'ecc', made.credentialBlob, made.secret)), secret)
+    // Made for another AK's name: the TPM refuses.
+    const otherAk = await tpm.createKey('attestation')
+    const wrong = makeCredential({ ekPublic, objectName: objectName(parsePublic(otherAk.public)), credential: secret, random: randomBytes })
+    await assert.rejects(tpm.activateCredential(ak, 'ecc', wrong.credentialBlob, wrong.secret), { name: 'TpmCommandError' })
+  })
+
   it('seals to PCR values; unseals while they hold, refuses after a PCR changes', async () => {
     const selection: PcrSelection = [{ hash: 'sha256', pcrs: [0, 7, 23] }]
     const values = await tpm.readPcrs(selection)

@@ -3,7 +3,7 @@
  * tpm2_checkquote accepts it; we must too, and must refuse every alteration.
  */
 import assert from 'node:assert/strict'
-import { createPublicKey, generateKeyPairSync } from 'node:crypto'
+import { constants, createPublicKey, generateKeyPairSync, sign } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import {
   verifyQuote, parseSerializedPcrs, serializePcrs, parseAttest, parseSignature, marshalSignature, parsePcrSelectionSpec,
@@ -71,6 +71,16 @@ describe('attest/tpm2 with the tpm2-tools quote vector', () => {
     assert.throws(() => verifyQuote({ ak, attest, signature, nonce, pcrs: missing }), { name: 'QuotePcrMissingError' })
     const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey
     assert.throws(() => verifyQuote({ ak: stranger, attest, signature, nonce, pcrs: pcrs.values }), { name: 'QuoteSignatureError' })
+  })
+
+  it('verifies RSASSA-PSS quote signatures too, and refuses a changed one', () => {
+    const { publicKey: pssKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    const pss = sign('sha256', attest, { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 })
+    const signed = marshalSignature({ kind: 'rsapss', hash: 'sha256', signature: new Uint8Array(pss) })
+    verifyQuote({ ak: pssKey, attest, signature: signed, nonce, pcrs: pcrs.values })
+    const changed = new Uint8Array(signed)
+    changed[changed.length - 1]! ^= 1
+    assert.throws(() => verifyQuote({ ak: pssKey, attest, signature: changed, nonce, pcrs: pcrs.values }), { name: 'QuoteSignatureError' })
   })
 
   it('refuses a SHA-1 signature unless explicitly allowed', () => {
