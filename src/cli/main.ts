@@ -14,6 +14,7 @@ import { registerSwtpmCommands } from './commands/swtpm.js'
 import { registerAttestCommands } from './commands/attest.js'
 import { registerEventlogCommands } from './commands/eventlog.js'
 import { registerPolicyCommands } from './commands/policy.js'
+import { registerAgentCommands } from './commands/agent.js'
 
 export function buildProgram (): Command {
   const program = new Command('fleet')
@@ -39,6 +40,7 @@ Exit codes: 0 ok, 1 verification refused or operation failed, 2 bad usage or inp
   registerAttestCommands(program)
   registerEventlogCommands(program)
   registerPolicyCommands(program)
+  registerAgentCommands(program)
   for (const command of program.commands) applyOverrides(command)
   return program
 }

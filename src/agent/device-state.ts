@@ -1,0 +1,84 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { MalformedInputError } from '../common/errors.js'
+import type { PcrSelection, SealedSecret } from '../attest/index.js'
+
+/**
+ * The device's state file (DIR/device.json), version 1. It holds public data and TPM-wrapped
+ * blobs only: nothing in it is usable without this device's TPM. Frozen format: fields are only
+ * added with a new version; readers refuse versions and fields they do not know.
+ */
+export interface DeviceState {
+  version: 1
+  deviceId: string
+  tcti: string
+  endorsementKey: { kind: 'rsa', public: string, certificate?: string }
+  attestationKey: { public: string, private: string }
+  signingKey: { public: string, private: string, certify: { attest: string, signature: string, nonce: string } }
+  mldsa: { publicKey: string, sealed: SealedSecretJson }
+  peer: { peerId: string, sealed: SealedSecretJson }
+  sealing: { selection: PcrSelection, agentPcr: number }
+  createdAt: string
+}
+
+export interface SealedSecretJson {
+  blob: { public: string, private: string }
+  selection: PcrSelection
+  expected?: Record<string, string>
+}
+
+export const DEVICE_STATE_FILE = 'device.json'
+const MAX_STATE_BYTES = 256 * 1024
+const FIELDS = ['version', 'deviceId', 'tcti', 'endorsementKey', 'attestationKey', 'signingKey', 'mldsa', 'peer', 'sealing', 'createdAt']
+
+/** Thrown when the state file is missing, unreadable, or not a valid version-1 device state. Exit 2. */
+export class DeviceStateError extends MalformedInputError {
+  constructor (file: string, reason: string) {
+    super(`device state ${file}: ${reason}`, { code: 'ERR_DEVICE_STATE' })
+  }
+}
+
+export const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
+export const unb64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'base64'))
+
+export function sealedToJson (sealed: SealedSecret): SealedSecretJson {
+  return { blob: { public: b64(sealed.blob.public), private: b64(sealed.blob.private) }, selection: sealed.selection, ...(sealed.expected === undefined ? {} : { expected: sealed.expected }) }
+}
+
+export function sealedFromJson (json: SealedSecretJson): SealedSecret {
+  return { blob: { public: unb64(json.blob.public), private: unb64(json.blob.private) }, selection: json.selection, ...(json.expected === undefined ? {} : { expected: json.expected }) }
+}
+
+export async function readDeviceState (dir: string): Promise<DeviceState> {
+  const file = path.join(dir, DEVICE_STATE_FILE)
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw new DeviceStateError(file, code === 'ENOENT' ? 'not found (run fleet init first)' : `cannot read (${code ?? String(err)})`)
+  }
+  if (text.length > MAX_STATE_BYTES) throw new DeviceStateError(file, 'too large')
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw new DeviceStateError(file, `not JSON (${(err as Error).message})`)
+  }
+  const state = value as Record<string, unknown>
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new DeviceStateError(file, 'not a JSON object')
+  if (state.version !== 1) throw new DeviceStateError(file, `unsupported version ${JSON.stringify(state.version)}`)
+  for (const key of Object.keys(state)) if (!FIELDS.includes(key)) throw new DeviceStateError(file, `unknown field "${key}"`)
+  for (const key of FIELDS) if (state[key] === undefined) throw new DeviceStateError(file, `missing field "${key}"`)
+  if (typeof state.deviceId !== 'string' || !/^[a-z2-7]{52}$/.test(state.deviceId)) throw new DeviceStateError(file, 'bad deviceId')
+  return value as DeviceState
+}
+
+/** Writes atomically (temp file + rename), so a crash never leaves a half-written state file. */
+export async function writeDeviceState (dir: string, state: DeviceState): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  const file = path.join(dir, DEVICE_STATE_FILE)
+  const temp = `${file}.tmp-${process.pid}`
+  await writeFile(temp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 })
+  await rename(temp, file)
+}

@@ -1,0 +1,12 @@
+/**
+ * The agent: device identity and start-up (self-measurement, clone refusal, key release),
+ * configuration and logging. The long-running services compose on top of these.
+ */
+export { initDevice, unlockDevice, agentMeasurement, CloneDetectedError } from './device.js'
+export type { InitDeviceOptions, UnlockedDevice } from './device.js'
+export { readDeviceState, writeDeviceState, DeviceStateError, DEVICE_STATE_FILE } from './device-state.js'
+export type { DeviceState } from './device-state.js'
+export { loadConfig, ConfigError, CONFIG_DEFAULTS } from './config.js'
+export type { AgentConfig } from './config.js'
+export { createLogger, silentLogger } from './logger.js'
+export type { Logger } from './logger.js'

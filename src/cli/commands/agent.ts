@@ -1,0 +1,121 @@
+import type { Command } from 'commander'
+import { existsSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import {
+  EsysTpm, parseBootPolicy, parsePublic, verifyBoot, fingerprint, KeyReleaseRefusedError, EVENTLOG_LIMITS, PCR_COUNT, type PcrSelection
+} from '../../attest/index.js'
+import {
+  initDevice, unlockDevice, agentMeasurement, readDeviceState, writeDeviceState, loadConfig, createLogger, DEVICE_STATE_FILE
+} from '../../agent/index.js'
+import { createFleetNode } from '../../p2p/index.js'
+import { UsageError } from '../../common/index.js'
+import { makeOutput } from '../output.js'
+import { readInputFile } from '../options.js'
+
+const DEFAULT_EVENT_LOG = '/sys/kernel/security/tpm0/binary_bios_measurements'
+
+function parsePcrList (text: string, flag: string): number[] {
+  const pcrs = text.split(',').map((item) => {
+    if (!/^\d{1,2}$/.test(item) || Number(item) >= PCR_COUNT) throw new UsageError(`${flag}: "${item}" is not a PCR number`)
+    return Number(item)
+  })
+  if (new Set(pcrs).size !== pcrs.length) throw new UsageError(`${flag}: a PCR is listed twice`)
+  return pcrs
+}
+
+/**
+ * fleet init --state DIR --tcti T [--boot-pcrs 0,1,2,3,4,7] [--agent-pcr 23] [--yes] [--json]
+ * fleet run --state DIR [--tcti T] [--config FILE] [--listen MULTIADDR] [--eventlog FILE --policy FILE] [--once] [--json]
+ */
+export function registerAgentCommands (program: Command): void {
+  program.command('init')
+    .description('create this device\'s identity in its TPM: AK, DSK, and ML-DSA-65 and libp2p keys sealed to the boot and the agent')
+    .requiredOption('--state <dir>', 'state directory (public data and TPM-wrapped blobs only)')
+    .requiredOption('--tcti <tcti>', 'TPM to use, e.g. device:/dev/tpmrm0')
+    .option('--boot-pcrs <list>', 'boot PCRs the keys are sealed to', '0,1,2,3,4,7')
+    .option('--agent-pcr <n>', 'PCR the agent measures itself into (16..23)', '23')
+    .option('--yes', 'replace an existing identity in this state directory')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExample:\n  fleet init --state /var/lib/fleet --tcti device:/dev/tpmrm0')
+    .action(async (options: { state: string, tcti: string, bootPcrs: string, agentPcr: string, yes?: boolean, json?: boolean }) => {
+      const bootPcrs = parsePcrList(options.bootPcrs, '--boot-pcrs')
+      const agentPcr = Number(options.agentPcr)
+      if (!/^\d+$/.test(options.agentPcr) || agentPcr < 16 || agentPcr > 23) throw new UsageError('--agent-pcr must be 16..23')
+      if (bootPcrs.includes(agentPcr)) throw new UsageError('--agent-pcr cannot also be a boot PCR')
+      if (existsSync(path.join(options.state, DEVICE_STATE_FILE)) && options.yes !== true) {
+        throw new UsageError(`${options.state} already holds an identity; pass --yes to replace it`)
+      }
+      const tpm = await EsysTpm.open({ tcti: options.tcti })
+      try {
+        const state = await initDevice(tpm, { tcti: options.tcti, bootPcrs, agentPcr, measurement: await agentMeasurement({ bootPcrs, agentPcr }), random: randomBytes, now: () => new Date() })
+        await writeDeviceState(options.state, state)
+        makeOutput(options.json === true).result(
+          { state: path.resolve(options.state), deviceId: state.deviceId, fingerprint: fingerprint(state.deviceId), peerId: state.peer.peerId },
+          `device initialised in ${path.resolve(options.state)}\ndeviceId:    ${state.deviceId}\nfingerprint: ${fingerprint(state.deviceId)}   (compare it during enrolment)\npeerId:      ${state.peer.peerId}`)
+      } finally {
+        await tpm.close()
+      }
+    })
+
+  program.command('run')
+    .description('run the agent: check the TPM is this device\'s, measure the agent, release keys only on a good boot, join the network')
+    .requiredOption('--state <dir>', 'state directory made by fleet init')
+    .option('--tcti <tcti>', 'TPM to use (default: FLEET_TCTI, or the one given to fleet init)')
+    .option('--config <file>', 'config file (JSON; see README)')
+    .option('--listen <multiaddr>', 'listen address, e.g. /ip4/0.0.0.0/tcp/7000')
+    .option('--eventlog <file>', `boot event log, to name the events that differ when keys stay sealed (default ${DEFAULT_EVENT_LOG} when present)`)
+    .option('--policy <file>', 'boot policy for that explanation')
+    .option('--once', 'start, report, and stop (for checks and scripts)')
+    .option('--json', 'print the status as JSON')
+    .addHelpText('after', `
+Example:
+  fleet run --state /var/lib/fleet --listen /ip4/0.0.0.0/tcp/7000
+Exit codes: 0 stopped cleanly, 1 refused to start (another TPM, a bad boot or a changed agent: the reason on stderr).`)
+    .action(async (options: { state: string, tcti?: string, config?: string, listen?: string, eventlog?: string, policy?: string, once?: boolean, json?: boolean }) => {
+      const state = await readDeviceState(options.state)
+      const config = await loadConfig({
+        ...(options.config === undefined ? {} : { file: options.config }),
+        env: { ...process.env, FLEET_TCTI: options.tcti ?? process.env.FLEET_TCTI ?? state.tcti },
+        flags: { state: options.state, ...(options.listen === undefined ? {} : { listen: [options.listen] }) }
+      })
+      const logger = createLogger({ level: config.logLevel, pretty: process.stderr.isTTY })
+      const tpm = await EsysTpm.open({ tcti: config.tcti })
+      const selection = state.sealing.selection as PcrSelection
+      const bootPcrs = selection.flatMap((bank) => bank.pcrs).filter((pcr) => pcr !== state.sealing.agentPcr)
+      let device
+      try {
+        device = await unlockDevice(tpm, state, await agentMeasurement({ bootPcrs, agentPcr: state.sealing.agentPcr }))
+      } catch (err) {
+        if (err instanceof KeyReleaseRefusedError) await explainBoot(tpm, state, options)
+        await tpm.close()
+        throw err
+      }
+      const node = await createFleetNode({ privateKey: device.peerKey, admission: { allows: () => false }, listen: config.listen, mdns: config.mdns })
+      const status = { deviceId: state.deviceId, peerId: node.peerId.toString(), addresses: node.getMultiaddrs().map((a) => a.toString()) }
+      logger.info(status, 'agent running: keys released after a verified boot and self-measurement')
+      makeOutput(options.json === true).result(status, `agent running as ${state.deviceId}\npeerId ${status.peerId}\nlistening on ${status.addresses.join(' ')}`)
+      if (options.once !== true) {
+        await new Promise<void>((resolve) => {
+          process.once('SIGTERM', () => resolve())
+          process.once('SIGINT', () => resolve())
+        })
+        logger.info('stopping')
+      }
+      await node.stop()
+      await tpm.close()
+    })
+}
+
+/** When keys stay sealed: quote the boot now and judge it, so the operator sees which events differ. */
+async function explainBoot (tpm: EsysTpm, state: Awaited<ReturnType<typeof readDeviceState>>, options: { eventlog?: string, policy?: string }): Promise<void> {
+  const logFile = options.eventlog ?? (existsSync(DEFAULT_EVENT_LOG) ? DEFAULT_EVENT_LOG : undefined)
+  if (logFile === undefined || options.policy === undefined) return
+  const policy = parseBootPolicy(await readInputFile(options.policy, 'boot policy', 1024 * 1024))
+  const eventLog = await readInputFile(logFile, 'event log', EVENTLOG_LIMITS.maxLogBytes)
+  const ak = { public: new Uint8Array(Buffer.from(state.attestationKey.public, 'base64')), private: new Uint8Array(Buffer.from(state.attestationKey.private, 'base64')) }
+  const nonce = randomBytes(32)
+  const quote = await tpm.quote(ak, nonce, [{ hash: policy.bank, pcrs: policy.pcrs.slice() }])
+  const result = verifyBoot({ ak: parsePublic(ak.public), attest: quote.attest, signature: quote.signature, nonce, eventLog }, policy)
+  for (const reason of result.verdict.reasons) process.stderr.write(`boot: ${reason.message}\n`)
+}

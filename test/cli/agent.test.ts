@@ -1,0 +1,90 @@
+/**
+ * fleet init / fleet run on real swtpm devices: keys released only after a good boot and the
+ * agent's self-measurement; a tampered boot, a changed agent and a copied state directory refused.
+ */
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { cpSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { haveSwtpm, tempDir } from '../helpers/devices.js'
+import { runFleet as run } from '../helpers/cli.js'
+
+describe('cli: fleet init / fleet run', function () {
+  this.timeout(120_000)
+  let dir: string
+  const devices: string[] = []
+  const tcti = (device: string): string => `swtpm:path=${path.join(device, 'tpm.sock')}`
+
+  before(async function () {
+    if (!haveSwtpm()) this.skip()
+    dir = await tempDir('fleet-cli-agent-')
+    for (const name of ['dev1', 'dev2']) {
+      const device = path.join(dir, name)
+      assert.equal(run(['swtpm', 'start', '--dir', device]).status, 0)
+      assert.equal(run(['swtpm', 'boot', '--dir', device]).status, 0)
+      devices.push(device)
+    }
+    assert.equal(run(['policy', 'create', '--from-eventlog', path.join(devices[0]!, 'binary_bios_measurements'), '--out', path.join(dir, 'policy.json')]).status, 0)
+  })
+
+  after(() => {
+    for (const device of devices) run(['swtpm', 'stop', '--dir', device])
+  })
+
+  it('init makes an identity; run releases its keys after a good boot', () => {
+    const init = run(['init', '--state', path.join(dir, 'state1'), '--tcti', tcti(devices[0]!), '--json'])
+    assert.equal(init.status, 0, init.stderr)
+    const identity = JSON.parse(init.stdout) as { deviceId: string, peerId: string }
+    const started = run(['run', '--state', path.join(dir, 'state1'), '--once', '--listen', '/ip4/127.0.0.1/tcp/0', '--json'])
+    assert.equal(started.status, 0, started.stderr)
+    const status = JSON.parse(started.stdout.trim().split('\n').pop()!) as { deviceId: string, peerId: string }
+    assert.equal(status.deviceId, identity.deviceId)
+    assert.equal(status.peerId, identity.peerId)
+    // Nothing secret on disk: the state file holds public data and TPM-wrapped blobs.
+    const state = readFileSync(path.join(dir, 'state1', 'device.json'), 'utf8')
+    assert.doesNotMatch(state, /seed|privateKey"/i)
+  })
+
+  it('refuses to init over an existing identity without --yes (exit 2)', () => {
+    assert.equal(run(['init', '--state', path.join(dir, 'state1'), '--tcti', tcti(devices[0]!)]).status, 2)
+  })
+
+  it('a tampered boot: exit 1, keys stay sealed, the PCR and the event are named', () => {
+    assert.equal(run(['swtpm', 'boot', '--dir', devices[0]!, '--variant', 'tampered-kernel']).status, 0)
+    const result = run(['run', '--state', path.join(dir, 'state1'), '--once', '--eventlog', path.join(devices[0]!, 'binary_bios_measurements'), '--policy', path.join(dir, 'policy.json')])
+    assert.equal(result.status, 1)
+    assert.match(result.stderr, /keys stay sealed: PCR 4 /)
+    assert.match(result.stderr, /PCR 4 event #\d+ EV_EFI_BOOT_SERVICES_APPLICATION digest [0-9a-f]{64} is not allowed/)
+    assert.equal(run(['swtpm', 'boot', '--dir', devices[0]!]).status, 0)
+    assert.equal(run(['run', '--state', path.join(dir, 'state1'), '--once']).status, 0)
+  })
+
+  it('another agent measured this boot: exit 1', () => {
+    execFileSync('tpm2_pcrextend', ['23:sha256=' + 'ab'.repeat(32)], { env: { ...process.env, TPM2TOOLS_TCTI: tcti(devices[0]!) } })
+    const result = run(['run', '--state', path.join(dir, 'state1'), '--once'])
+    assert.equal(result.status, 1)
+    assert.match(result.stderr, /PCR 23 already holds/)
+    assert.equal(run(['swtpm', 'boot', '--dir', devices[0]!]).status, 0)
+  })
+
+  it('a state directory copied to another machine: refused as a clone (exit 1); doctored, its keys do not load', () => {
+    cpSync(path.join(dir, 'state1'), path.join(dir, 'copy'), { recursive: true })
+    const clone = run(['run', '--state', path.join(dir, 'copy'), '--tcti', tcti(devices[1]!), '--once'])
+    assert.equal(clone.status, 1)
+    assert.match(clone.stderr, /copied from another machine/)
+    // Claiming to be the other device does not help: its TPM cannot load or unseal the blobs.
+    const other = JSON.parse(run(['tpm', 'info', '--tcti', tcti(devices[1]!), '--json']).stdout) as { deviceId: string }
+    const file = path.join(dir, 'copy', 'device.json')
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/"deviceId": "[a-z2-7]+"/, `"deviceId": "${other.deviceId}"`))
+    const doctored = run(['run', '--state', path.join(dir, 'copy'), '--tcti', tcti(devices[1]!), '--once'])
+    assert.equal(doctored.status, 1)
+    assert.match(doctored.stderr, /does not load|refused to unseal|keys stay sealed/)
+  })
+
+  it('a damaged state file: exit 2', () => {
+    const file = path.join(dir, 'copy', 'device.json')
+    writeFileSync(file, '{"version": 2}')
+    assert.equal(run(['run', '--state', path.join(dir, 'copy'), '--once']).status, 2)
+    assert.equal(run(['run', '--state', path.join(dir, 'missing'), '--once']).status, 2)
+  })
+})
