@@ -11,6 +11,7 @@ import {
   parseEventLog, replayEventLog, verifyEventLog, bootFacts, encodeEventLog, uefiVariableData, EV, type PcrValues, type HashAlg
 } from '../../../src/attest/index.js'
 import { tempDir } from '../../helpers/devices.js'
+import { simulatedBootLog, BOOT_VARIANTS } from '../../../simnet/index.js'
 
 const dir = '../shared/testdata/eventlogs'
 const NAMES = ['debian-10', 'gdc-host', 'glinux-alex', 'rhel8-uefi', 'ubuntu-2104-no-secure-boot']
@@ -186,5 +187,17 @@ describe('attest/eventlog with real logs', () => {
     writeFileSync(file, log)
     const tool = toolPcrs(file)
     for (const [pcr, value] of pcrs.sha256!) assert.equal(tool.sha256?.[String(pcr)], Buffer.from(value).toString('hex'), `PCR ${pcr}`)
+  })
+
+  it('the boot simulator\'s logs (every variant) replay identically with tpm2_eventlog', async function () {
+    if (!haveTool('tpm2_eventlog')) this.skip()
+    for (const variant of BOOT_VARIANTS) {
+      const { log, pcrs } = simulatedBootLog(variant)
+      assert.deepEqual(replayEventLog(parseEventLog(log)).sha256, pcrs.sha256)
+      const file = path.join(await tempDir(), `${variant}.bin`)
+      writeFileSync(file, log)
+      const tool = toolPcrs(file)
+      for (const [pcr, value] of pcrs.sha256!) assert.equal(tool.sha256?.[String(pcr)], Buffer.from(value).toString('hex'), `${variant} PCR ${pcr}`)
+    }
   })
 })
