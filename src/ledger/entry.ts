@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto'
+import { MalformedEntryError } from './errors.js'
+import { decodeCanonical, encodeCanonical } from './cbor.js'
+import { LEDGER_LIMITS } from './limits.js'
+
+/**
+ * A ledger entry, version 1, as a deterministic CBOR map with exactly these keys. Frozen format:
+ * do NOT reorder, rename or retype fields; a new field means a new version.
+ */
+export interface Entry {
+  /** Format version: 1. */
+  v: 1
+  /** fleetId: SHA-256 of the owner's genesis statement. */
+  fleet: Uint8Array
+  /** The feed (the deviceId of the device whose feed this is). */
+  feed: string
+  /** 0-based position in the feed. */
+  seq: number
+  /** SHA-256 of the previous entry's bytes; 32 zero bytes at seq 0. */
+  prev: Uint8Array
+  /** Milliseconds since the Unix epoch, from the appending agent's clock. */
+  time: number
+  /** Action name from the ontology, e.g. "device.enrol". */
+  type: string
+  /** Who acted, and in which role. */
+  actor: { id: string, role: string }
+  /** The attested device the action happened on. */
+  device: string
+  /** Hash of the attestation verdict the action is bound to, or null. */
+  attest: Uint8Array | null
+  /** Action-specific content, checked against the ontology. */
+  body: Record<string, unknown>
+}
+
+declare const unverified: unique symbol
+/** A decoded entry with its exact bytes; nothing about it has been checked beyond its shape. */
+export interface UnverifiedEntry {
+  readonly [unverified]: true
+  readonly entry: Entry
+  readonly bytes: Uint8Array
+  /** SHA-256 of the entry bytes: what the next entry's `prev` names. */
+  readonly hash: Uint8Array
+}
+
+const KEYS = ['v', 'fleet', 'feed', 'seq', 'prev', 'time', 'type', 'actor', 'device', 'attest', 'body']
+const DEVICE_ID = /^[a-z2-7]{52}$/
+const ACTION = /^[a-z]+(\.[a-z_]+)+$/
+
+function isBytes (value: unknown, size?: number): value is Uint8Array {
+  return value instanceof Uint8Array && (size === undefined || value.length === size)
+}
+
+function isUint (value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+}
+
+/** Checks the shape every entry must have (the ontology checks the body). */
+export function checkEntryShape (value: unknown): Entry {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) throw new MalformedEntryError('not a map')
+  const record = value as Record<string, unknown>
+  const keys = Object.keys(record)
+  for (const key of keys) if (!KEYS.includes(key)) throw new MalformedEntryError(`unknown field "${key}"`)
+  for (const key of KEYS) if (!(key in record)) throw new MalformedEntryError(`missing field "${key}"`)
+  if (record.v !== 1) throw new MalformedEntryError(`unsupported version ${String(record.v)}`)
+  if (!isBytes(record.fleet, 32)) throw new MalformedEntryError('fleet must be 32 bytes')
+  if (typeof record.feed !== 'string' || !DEVICE_ID.test(record.feed)) throw new MalformedEntryError('feed must be a deviceId')
+  if (!isUint(record.seq)) throw new MalformedEntryError('seq must be a non-negative integer')
+  if (!isBytes(record.prev, 32)) throw new MalformedEntryError('prev must be 32 bytes')
+  if (!isUint(record.time)) throw new MalformedEntryError('time must be a non-negative integer')
+  if (typeof record.type !== 'string' || record.type.length > 64 || !ACTION.test(record.type)) throw new MalformedEntryError('type must be an action name')
+  const actor = record.actor as Record<string, unknown>
+  if (typeof actor !== 'object' || actor === null || Array.isArray(actor) || actor instanceof Uint8Array || Object.keys(actor).length !== 2 ||
+    typeof actor.id !== 'string' || actor.id.length === 0 || actor.id.length > 128 || typeof actor.role !== 'string' || actor.role.length > 32) {
+    throw new MalformedEntryError('actor must be {id, role}')
+  }
+  if (typeof record.device !== 'string' || !DEVICE_ID.test(record.device)) throw new MalformedEntryError('device must be a deviceId')
+  if (record.attest !== null && !isBytes(record.attest, 32)) throw new MalformedEntryError('attest must be 32 bytes or null')
+  if (typeof record.body !== 'object' || record.body === null || Array.isArray(record.body) || record.body instanceof Uint8Array) throw new MalformedEntryError('body must be a map')
+  return record as unknown as Entry
+}
+
+export function encodeEntry (entry: Entry): Uint8Array {
+  checkEntryShape(entry)
+  const bytes = encodeCanonical(entry)
+  if (bytes.length > LEDGER_LIMITS.maxEntryBytes) throw new MalformedEntryError(`encodes to ${bytes.length} bytes, over ${LEDGER_LIMITS.maxEntryBytes}`)
+  return bytes
+}
+
+/** Strict decoding (canonical CBOR, exact fields). The result is unverified. */
+export function decodeEntry (bytes: Uint8Array): UnverifiedEntry {
+  const entry = checkEntryShape(decodeCanonical(bytes))
+  return { entry, bytes, hash: entryHash(bytes) } as unknown as UnverifiedEntry
+}
+
+export function entryHash (bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(bytes).digest())
+}

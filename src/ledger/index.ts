@@ -1,0 +1,21 @@
+/**
+ * The audit ledger's pure core: entries in deterministic, strictly decoded CBOR; the ontology of
+ * typed actions and the roles allowed to perform them; RFC 9162 Merkle trees with inclusion and
+ * consistency proofs. (Storage, checkpoints and replication build on these.)
+ *
+ * @example
+ * const bytes = encodeEntry(entry)
+ * const { entry: decoded, hash } = decodeEntry(bytes)          // strict; unverified
+ * checkEntryAgainstOntology(decoded, BASE_ONTOLOGY)             // typed action, allowed role, exact body
+ * const frontier = new MerkleFrontier().append(leafHash(bytes))
+ */
+export { encodeCanonical, decodeCanonical } from './cbor.js'
+export { encodeEntry, decodeEntry, entryHash, checkEntryShape } from './entry.js'
+export type { Entry, UnverifiedEntry } from './entry.js'
+export { BASE_ONTOLOGY, ROLES, checkEntryAgainstOntology, applyVerifiedOntologyUpdate } from './ontology.js'
+export type { Ontology, ActionSpec, FieldSpec, Role } from './ontology.js'
+export {
+  leafHash, nodeHash, subtreeRoot, MerkleFrontier, inclusionProof, verifyInclusion, consistencyProof, verifyConsistency, EMPTY_ROOT
+} from './merkle.js'
+export { LEDGER_LIMITS } from './limits.js'
+export { MalformedCborError, MalformedEntryError, UnknownActionError, ActorRoleError, BodySchemaError, ProofError } from './errors.js'

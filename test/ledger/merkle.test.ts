@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import {
+  leafHash, nodeHash, subtreeRoot, MerkleFrontier, inclusionProof, verifyInclusion, consistencyProof, verifyConsistency, EMPTY_ROOT
+} from '../../src/ledger/index.js'
+
+/** RFC 9162 §2.1.1 MTH written the slow, obvious way, as the reference. */
+function naiveRoot (data: Uint8Array[]): Uint8Array {
+  if (data.length === 0) return new Uint8Array(createHash('sha256').digest())
+  if (data.length === 1) return new Uint8Array(createHash('sha256').update(Uint8Array.of(0)).update(data[0]!).digest())
+  let k = 1
+  while (k * 2 < data.length) k *= 2
+  return new Uint8Array(createHash('sha256').update(Uint8Array.of(1)).update(naiveRoot(data.slice(0, k))).update(naiveRoot(data.slice(k))).digest())
+}
+
+const data = Array.from({ length: 64 }, (_, i) => new Uint8Array(Buffer.from(`entry ${i}`)))
+const leaves = data.map(leafHash)
+
+describe('ledger/merkle (RFC 9162)', () => {
+  it('the empty tree is SHA-256 of nothing', () => {
+    assert.deepEqual(Buffer.from(new MerkleFrontier().root()), Buffer.from(EMPTY_ROOT))
+    assert.equal(Buffer.from(EMPTY_ROOT).toString('hex'), 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855')
+  })
+
+  it('frontier appends give the reference root for every size 1..64', () => {
+    let frontier = new MerkleFrontier()
+    for (let n = 1; n <= 64; n++) {
+      frontier = frontier.append(leaves[n - 1]!)
+      const expected = naiveRoot(data.slice(0, n))
+      assert.deepEqual(Buffer.from(frontier.root()), Buffer.from(expected), `size ${n}`)
+      assert.deepEqual(Buffer.from(subtreeRoot(leaves, 0, n)), Buffer.from(expected), `size ${n}`)
+    }
+  })
+
+  it('every inclusion proof of every tree up to 64 verifies, and fails for another leaf, index or root', () => {
+    for (let n = 1; n <= 64; n++) {
+      const root = subtreeRoot(leaves, 0, n)
+      for (let i = 0; i < n; i++) {
+        const proof = inclusionProof(leaves, i, n)
+        verifyInclusion(leaves[i]!, i, n, proof, root)
+        if (n > 1) {
+          assert.throws(() => verifyInclusion(leaves[(i + 1) % n]!, i, n, proof, root), { name: 'ProofError' })
+          assert.throws(() => verifyInclusion(leaves[i]!, (i + 1) % n, n, proof, root), { name: 'ProofError' })
+        }
+        assert.throws(() => verifyInclusion(leaves[i]!, i, n, proof, nodeHash(root, root)), { name: 'ProofError' })
+      }
+    }
+  })
+
+  it('every consistency proof between sizes up to 64 verifies, and fails when tampered', () => {
+    for (let n = 1; n <= 64; n++) {
+      const newRoot = subtreeRoot(leaves, 0, n)
+      for (let m = 1; m <= n; m++) {
+        const oldRoot = subtreeRoot(leaves, 0, m)
+        const proof = consistencyProof(leaves, m, n)
+        verifyConsistency(m, n, oldRoot, newRoot, proof)
+        if (m < n) {
+          const forgedOld = nodeHash(oldRoot, oldRoot)
+          assert.throws(() => verifyConsistency(m, n, forgedOld, newRoot, proof), { name: 'ProofError' }, `${m}->${n} old`)
+          assert.throws(() => verifyConsistency(m, n, oldRoot, forgedOld, proof), { name: 'ProofError' }, `${m}->${n} new`)
+          if (proof.length > 0) {
+            const tampered = proof.map((p, i) => i === 0 ? nodeHash(p, p) : p)
+            assert.throws(() => verifyConsistency(m, n, oldRoot, newRoot, tampered), { name: 'ProofError' }, `${m}->${n} path`)
+            assert.throws(() => verifyConsistency(m, n, oldRoot, newRoot, proof.slice(0, -1)), { name: 'ProofError' }, `${m}->${n} short`)
+          }
+        }
+      }
+    }
+  })
+
+  it('a rewritten history is not consistent with what was published', () => {
+    const forked = [...leaves.slice(0, 10), leafHash(Buffer.from('rewritten')), ...leaves.slice(11, 20)]
+    const published = subtreeRoot(leaves, 0, 16)
+    assert.throws(() => verifyConsistency(16, 20, published, subtreeRoot(forked, 0, 20), consistencyProof(forked, 16, 20)), { name: 'ProofError' })
+  })
+
+  it('refuses malformed frontiers and proofs', () => {
+    assert.throws(() => new MerkleFrontier(3, [leaves[0]!]), RangeError)
+    assert.throws(() => verifyInclusion(leaves[0]!, 5, 3, [], leaves[0]!), { name: 'ProofError' })
+    assert.throws(() => verifyInclusion(leaves[0]!, 0, 2, [new Uint8Array(5)], leaves[0]!), { name: 'ProofError' })
+    assert.throws(() => verifyConsistency(5, 3, leaves[0]!, leaves[0]!, []), { name: 'ProofError' })
+  })
+})
