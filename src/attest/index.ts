@@ -33,3 +33,4 @@ export { sealToPcrs, sealToAuthority, approvePcrState, releaseSecret, KeyRelease
 export type { SealedSecret, PcrApproval } from './release.js'
 export { verifyBoot } from './verify-boot.js'
 export type { BootEvidence, VerifiedBoot } from './verify-boot.js'
+export { tpmP256Signer } from './tpm-signer.js'

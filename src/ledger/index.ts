@@ -19,3 +19,8 @@ export {
 } from './merkle.js'
 export { LEDGER_LIMITS } from './limits.js'
 export { MalformedCborError, MalformedEntryError, UnknownActionError, ActorRoleError, BodySchemaError, ProofError } from './errors.js'
+export {
+  formatCheckpointBody, signCheckpoint, cosignCheckpoint, parseCheckpoint, verifyCheckpoint, keyId, CHECKPOINT_LIMITS,
+  MalformedCheckpointError, CheckpointSignatureError
+} from './checkpoint.js'
+export type { CheckpointBody, UnverifiedCheckpoint, VerifiedCheckpoint, SignatureLine } from './checkpoint.js'
