@@ -6,8 +6,10 @@ import type { Bench, BenchLine } from './types.js'
 import { quoteVerifyBench } from './quote-verify.js'
 import { tpmSignBench } from './tpm-sign.js'
 import { eventlogReplayBench } from './eventlog-replay.js'
+import { ledgerAppendBench } from './ledger-append.js'
+import { crashBench } from './crash.js'
 
-const benches: Bench[] = [quoteVerifyBench, tpmSignBench, eventlogReplayBench]
+const benches: Bench[] = [quoteVerifyBench, tpmSignBench, eventlogReplayBench, ledgerAppendBench, crashBench]
 
 async function main (argv: string[]): Promise<number> {
   const json = argv.includes('--json')

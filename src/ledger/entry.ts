@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { MalformedEntryError } from './errors.js'
 import { decodeCanonical, encodeCanonical } from './cbor.js'
 import { LEDGER_LIMITS } from './limits.js'
@@ -93,5 +93,6 @@ export function decodeEntry (bytes: Uint8Array): UnverifiedEntry {
 }
 
 export function entryHash (bytes: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(bytes).digest())
+  const digest = hash('sha256', bytes, 'buffer')
+  return new Uint8Array(digest.buffer, digest.byteOffset, digest.length)
 }

@@ -24,3 +24,5 @@ export {
   MalformedCheckpointError, CheckpointSignatureError
 } from './checkpoint.js'
 export type { CheckpointBody, UnverifiedCheckpoint, VerifiedCheckpoint, SignatureLine } from './checkpoint.js'
+export { FeedLedger, RollbackDetectedError, LedgerWriteError } from './feed-ledger.js'
+export type { FeedLedgerComponents, FeedLedgerInit, AppendInput, TpmClockSource } from './feed-ledger.js'

@@ -48,7 +48,8 @@ export class MerkleFrontier {
   }
 
   append (leaf: Uint8Array): MerkleFrontier {
-    const roots = [...this.roots, leaf]
+    const roots = this.roots.slice()
+    roots.push(leaf)
     // Merge equal-sized subtrees: as many as the trailing one-bits of the old size.
     for (let s = this.size; s % 2 === 1; s = Math.floor(s / 2)) {
       const right = roots.pop()!

@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import { Level } from 'level'
+import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
+import {
+  FeedLedger, BASE_ONTOLOGY, decodeEntry, entryHash, leafHash, MerkleFrontier, parseCheckpoint, verifyCheckpoint, encodeCanonical, type TpmClockSource
+} from '../../src/ledger/index.js'
+import { tempDir } from '../helpers/devices.js'
+
+const feed = 'a'.repeat(52)
+const signer = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
+const clock = { now: () => 1_795_000_000_000 }
+let tpmNow = { clock: 1000n, resetCount: 3, restartCount: 0 }
+const tpmClock: TpmClockSource = { readTpmClock: async () => tpmNow }
+
+function open (dir: string, options: { tpm?: TpmClockSource } = {}): { db: Level<string, Uint8Array>, ledger: FeedLedger } {
+  const db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' })
+  const ledger = new FeedLedger({ db, signer, clock, tpmClock: options.tpm ?? tpmClock, ontology: BASE_ONTOLOGY }, { fleetId: new Uint8Array(32).fill(1), feedId: feed, batchMs: 20 })
+  return { db, ledger }
+}
+
+const action = (i: number): Parameters<FeedLedger['append']>[0] => ({ type: 'operator.data_access', actor: { id: 'alice', role: 'operator' }, attest: null, body: { resource: `record-${i}`, purpose: 'care' } })
+
+describe('ledger/FeedLedger on LevelDB', function () {
+  this.timeout(120_000)
+
+  it('group-commits concurrent appends, seals them in a signed checkpoint, and the chain and tree check out', async () => {
+    const { db, ledger } = open(path.join(await tempDir(), 'db'))
+    await ledger.start()
+    const acks = await Promise.all(Array.from({ length: 1000 }, async (_, i) => await ledger.append(action(i))))
+    assert.deepEqual(acks.map((a) => a.seq), Array.from({ length: 1000 }, (_, i) => i))
+    await ledger.whenSealed(999)
+    let tree = new MerkleFrontier()
+    let prev: Uint8Array = new Uint8Array(32)
+    for (let seq = 0; seq < 1000; seq++) {
+      const bytes = (await ledger.getEntry(seq))!
+      const { entry } = decodeEntry(bytes)
+      assert.equal(entry.seq, seq)
+      assert.deepEqual(Buffer.from(entry.prev), Buffer.from(prev))
+      prev = entryHash(bytes)
+      tree = tree.append(leafHash(bytes))
+    }
+    const checkpoint = verifyCheckpoint(parseCheckpoint((await ledger.latestCheckpoint())!), { name: feed, key: signer.publicKey })
+    assert.equal(checkpoint.body.size, 1000)
+    assert.deepEqual(Buffer.from(checkpoint.body.root), Buffer.from(tree.root()))
+    await ledger.stop()
+    await db.close()
+  })
+
+  it('resumes after a restart where it left off', async () => {
+    const dir = path.join(await tempDir(), 'db')
+    let { db, ledger } = open(dir)
+    await ledger.start()
+    const last = await ledger.append(action(0))
+    await ledger.stop()
+    await db.close();
+    ({ db, ledger } = open(dir))
+    await ledger.start()
+    const next = await ledger.append(action(1))
+    assert.equal(next.seq, 1)
+    assert.deepEqual(Buffer.from(decodeEntry((await ledger.getEntry(1))!).entry.prev), Buffer.from(last.hash))
+    await ledger.stop()
+    await db.close()
+  })
+
+  it('refuses actions the ontology does not allow, and stores nothing for them', async () => {
+    const { db, ledger } = open(path.join(await tempDir(), 'db'))
+    await ledger.start()
+    await assert.rejects(ledger.append({ ...action(0), actor: { id: 'x', role: 'agent' } }), { name: 'ActorRoleError' })
+    await assert.rejects(ledger.append({ ...action(0), type: 'operator.exfiltrate' }), { name: 'UnknownActionError' })
+    await assert.rejects(ledger.append({ ...action(0), body: { resource: 'r' } }), { name: 'BodySchemaError' })
+    assert.equal(ledger.size, 0)
+    assert.equal(await ledger.getEntry(0), undefined)
+    await ledger.stop()
+    await db.close()
+  })
+
+  it('detects rollback: TPM counters going back, or a signed checkpoint ahead of the store', async () => {
+    const dir = path.join(await tempDir(), 'db')
+    let { db, ledger } = open(dir)
+    await ledger.start()
+    await ledger.append(action(0))
+    await ledger.checkpoint()
+    await ledger.stop()
+    await db.close()
+    const earlier = { readTpmClock: async () => ({ clock: 999n, resetCount: 2, restartCount: 0 }) };
+    ({ db, ledger } = open(dir, { tpm: earlier }))
+    await assert.rejects(ledger.start(), { name: 'RollbackDetectedError' })
+    await db.close()
+    // A store older than the checkpoint its device signed (e.g. an older copy of the entries).
+    const raw = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' })
+    await raw.sublevel<string, Uint8Array>('meta', { valueEncoding: 'view' }).put('checkpoint', encodeCanonical({ size: 50, tpm: ['1000', 3, 0], epoch: 1 }))
+    await raw.close();
+    ({ db, ledger } = open(dir))
+    await assert.rejects(ledger.start(), { name: 'RollbackDetectedError' })
+    await db.close()
+  })
+
+  it('kill -9 during appends loses no acknowledged entry (20 trials)', async () => {
+    const fixture = path.resolve('dist/test/ledger/fixtures/append-loop.js')
+    let acknowledged = 0
+    for (let trial = 0; trial < 20; trial++) {
+      const dir = path.join(await tempDir(), `crash-${trial}`)
+      const child = spawn(process.execPath, [fixture, dir], { stdio: ['ignore', 'pipe', 'inherit'] })
+      let output = ''
+      child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+      await new Promise<void>((resolve) => { const check = setInterval(() => { if (output.includes('ready')) { clearInterval(check); resolve() } }, 5) })
+      await new Promise((resolve) => setTimeout(resolve, 50 + Math.floor(Math.random() * 250)))
+      child.kill('SIGKILL')
+      await new Promise((resolve) => child.once('exit', resolve))
+      const acked = output.split('\n').filter((line) => /^\d+$/.test(line)).map(Number)
+      const highest = acked.length === 0 ? -1 : Math.max(...acked)
+      acknowledged += acked.length
+      const { db, ledger } = open(dir)
+      await ledger.start()
+      assert.ok(ledger.size > highest, `trial ${trial}: acknowledged up to ${highest}, store holds ${ledger.size}`)
+      let prev: Uint8Array = new Uint8Array(32)
+      for (let seq = 0; seq < ledger.size; seq++) {
+        const bytes = await ledger.getEntry(seq)
+        assert.ok(bytes !== undefined, `trial ${trial}: entry ${seq} missing`)
+        assert.deepEqual(Buffer.from(decodeEntry(bytes).entry.prev), Buffer.from(prev), `trial ${trial}: chain broken at ${seq}`)
+        prev = entryHash(bytes)
+      }
+      await ledger.stop()
+      await db.close()
+    }
+    assert.ok(acknowledged > 0, 'the trials acknowledged nothing: the test proved nothing')
+  })
+})
