@@ -26,3 +26,5 @@ export {
 export type { CheckpointBody, UnverifiedCheckpoint, VerifiedCheckpoint, SignatureLine } from './checkpoint.js'
 export { FeedLedger, RollbackDetectedError, LedgerWriteError } from './feed-ledger.js'
 export type { FeedLedgerComponents, FeedLedgerInit, AppendInput, TpmClockSource } from './feed-ledger.js'
+export { verifyStoredFeed, FeedVerificationError } from './verify.js'
+export type { FeedReport } from './verify.js'
