@@ -71,6 +71,7 @@ export async function readDeviceState (dir: string): Promise<DeviceState> {
   for (const key of Object.keys(state)) if (!FIELDS.includes(key)) throw new DeviceStateError(file, `unknown field "${key}"`)
   for (const key of FIELDS) if (state[key] === undefined) throw new DeviceStateError(file, `missing field "${key}"`)
   if (typeof state.deviceId !== 'string' || !/^[a-z2-7]{52}$/.test(state.deviceId)) throw new DeviceStateError(file, 'bad deviceId')
+  checkNested(file, value as DeviceState)
   return value as DeviceState
 }
 
@@ -81,4 +82,59 @@ export async function writeDeviceState (dir: string, state: DeviceState): Promis
   const temp = `${file}.tmp-${process.pid}`
   await writeFile(temp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 })
   await rename(temp, file)
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
+
+/** Every nested field the agent reads, checked here so a doctored file fails as input, not later. */
+function checkNested (file: string, state: DeviceState): void {
+  const fail = (field: string): never => { throw new DeviceStateError(file, `bad field "${field}"`) }
+  const b64 = (value: unknown, field: string, max = 16 * 1024): void => {
+    if (typeof value !== 'string' || value.length === 0 || value.length > max || !BASE64.test(value)) fail(field)
+  }
+  const object = (value: unknown, field: string): Record<string, unknown> => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(field)
+    return value as Record<string, unknown>
+  }
+  const sealed = (value: unknown, field: string): void => {
+    const s = object(value, field)
+    const blob = object(s.blob, `${field}.blob`)
+    b64(blob.public, `${field}.blob.public`)
+    b64(blob.private, `${field}.blob.private`)
+    selection(s.selection, `${field}.selection`)
+    if (s.expected !== undefined) {
+      const expected = object(s.expected, `${field}.expected`)
+      for (const [pcr, hex] of Object.entries(expected)) if (!/^\d{1,2}$/.test(pcr) || typeof hex !== 'string' || !/^[0-9a-f]{64}$/.test(hex)) fail(`${field}.expected`)
+    }
+  }
+  const selection = (value: unknown, field: string): void => {
+    if (!Array.isArray(value) || value.length === 0 || value.length > 4) fail(field)
+    for (const bank of value as unknown[]) {
+      const b = object(bank, field)
+      if (b.hash !== 'sha256' || !Array.isArray(b.pcrs) || b.pcrs.length === 0 || b.pcrs.length > 24 || !b.pcrs.every((p) => Number.isInteger(p) && p >= 0 && p < 24)) fail(field)
+    }
+  }
+  if (typeof state.tcti !== 'string' || state.tcti.length > 512) fail('tcti')
+  const ek = object(state.endorsementKey, 'endorsementKey')
+  if (ek.kind !== 'rsa') fail('endorsementKey.kind')
+  b64(ek.public, 'endorsementKey.public')
+  if (ek.certificate !== undefined) b64(ek.certificate, 'endorsementKey.certificate')
+  const ak = object(state.attestationKey, 'attestationKey')
+  b64(ak.public, 'attestationKey.public')
+  b64(ak.private, 'attestationKey.private')
+  const dsk = object(state.signingKey, 'signingKey')
+  b64(dsk.public, 'signingKey.public')
+  b64(dsk.private, 'signingKey.private')
+  const certify = object(dsk.certify, 'signingKey.certify')
+  for (const key of ['attest', 'signature', 'nonce']) b64(certify[key], `signingKey.certify.${key}`)
+  const mldsa = object(state.mldsa, 'mldsa')
+  b64(mldsa.publicKey, 'mldsa.publicKey')
+  sealed(mldsa.sealed, 'mldsa.sealed')
+  const peer = object(state.peer, 'peer')
+  if (typeof peer.peerId !== 'string' || !/^[1-9A-HJ-NP-Za-km-z]{40,64}$/.test(peer.peerId)) fail('peer.peerId')
+  sealed(peer.sealed, 'peer.sealed')
+  const sealing = object(state.sealing, 'sealing')
+  selection(sealing.selection, 'sealing.selection')
+  if (!Number.isInteger(sealing.agentPcr) || (sealing.agentPcr as number) < 16 || (sealing.agentPcr as number) > 23) fail('sealing.agentPcr')
+  if (typeof state.createdAt !== 'string' || state.createdAt.length > 64) fail('createdAt')
 }

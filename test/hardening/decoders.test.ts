@@ -13,6 +13,10 @@ import {
 } from '../../src/attest/index.js'
 import { decodeEntry, decodeCanonical, parseCheckpoint, signCheckpoint, encodeEntry, type Entry } from '../../src/ledger/index.js'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
+import { readDeviceState } from '../../src/agent/index.js'
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { tempDir } from '../helpers/devices.js'
 
 /** xorshift32: deterministic, so a failure reproduces from its iteration number. */
 function prng (seed: number): () => number {
@@ -84,6 +88,29 @@ describe('hardening: decoders under mutation', function () {
       const input = Buffer.from(mutate(Buffer.from(note), next)).toString('utf8')
       try {
         parseCheckpoint(input)
+      } catch (err) {
+        if (!(err instanceof FleetError)) assert.fail(`iteration ${i}: ${(err as Error).name}: ${(err as Error).message}`)
+      }
+    }
+  })
+
+  it('readDeviceState: 400 mutations of a state file give only typed errors', async () => {
+    const sealed = { blob: { public: 'AAEC', private: 'AwQF' }, selection: [{ hash: 'sha256', pcrs: [0, 7, 23] }], expected: { 0: '00'.repeat(32) } }
+    const state = {
+      version: 1, deviceId: 'a'.repeat(52), tcti: 'swtpm:path=/x', endorsementKey: { kind: 'rsa', public: 'AAEC' }, attestationKey: { public: 'AAEC', private: 'AAEC' },
+      signingKey: { public: 'AAEC', private: 'AAEC', certify: { attest: 'AAEC', signature: 'AAEC', nonce: 'AAEC' } },
+      mldsa: { publicKey: 'AAEC', sealed }, peer: { peerId: '12D3KooWSUrN2qxQShDdsyEbWSBPAvbgR7BroUpatJ4Wxay7AFXq', sealed },
+      sealing: { selection: [{ hash: 'sha256', pcrs: [0, 7, 23] }], agentPcr: 23 }, createdAt: '2026-11-24T00:00:00.000Z'
+    }
+    const dir = await tempDir('fleet-fuzz-state-')
+    writeFileSync(path.join(dir, 'device.json'), JSON.stringify(state))
+    await readDeviceState(dir)
+    const next = prng(1234)
+    const seed = Buffer.from(JSON.stringify(state))
+    for (let i = 0; i < 400; i++) {
+      writeFileSync(path.join(dir, 'device.json'), mutate(seed, next))
+      try {
+        await readDeviceState(dir)
       } catch (err) {
         if (!(err instanceof FleetError)) assert.fail(`iteration ${i}: ${(err as Error).name}: ${(err as Error).message}`)
       }
