@@ -13,6 +13,7 @@ import {
   TPM_RC, baseResponseCode
 } from './errors.js'
 import { ECDSA_SHA256_SCHEME, sensitiveCreate, digestValues, parseDigestList, parseTimeInfo } from './wire.js'
+import { decodeTpmInfo } from './info.js'
 import type {
   Tpm, TpmCallOptions, TpmInfo, TpmClock, KeyBlob, KeyKind, EndorsementKey, EndorsementKeyKind, AttestResult, UnsealPolicy, AuthorizedPolicy
 } from './tpm.js'
@@ -85,22 +86,7 @@ export class EsysTpm implements Tpm {
     return await this.call('getCapability', async (c) => {
       const fixed = parseCapabilityData((await c.getCapability(TPM_CAP_TPM_PROPERTIES, TPM_PT_FIXED, 64)).data)
       const pcrs = parseCapabilityData((await c.getCapability(TPM_CAP_PCRS, 0, 1)).data)
-      if (fixed.kind !== 'properties' || pcrs.kind !== 'pcrs') throw new MalformedInputError('unexpected capability data from the TPM')
-      const property = (id: number): number => fixed.properties.find((p) => p.property === id)?.value ?? 0
-      const ascii = (...ids: number[]): string => Buffer.concat(ids.map((id) => {
-        const b = Buffer.alloc(4)
-        b.writeUInt32BE(property(id) >>> 0, 0)
-        return b
-      })).toString('latin1').replace(/[^\x20-\x7e]/g, '').trim()
-      const fw1 = property(0x10b) >>> 0
-      const fw2 = property(0x10c) >>> 0
-      return {
-        manufacturer: ascii(0x105),
-        vendor: ascii(0x106, 0x107, 0x108, 0x109),
-        firmwareVersion: `${fw1 >>> 16}.${fw1 & 0xffff}.${fw2 >>> 16}.${fw2 & 0xffff}`,
-        specRevision: (property(0x102) / 100).toFixed(2),
-        banks: pcrs.selection.filter((bank) => bank.pcrs.length > 0).map((bank) => bank.hash)
-      }
+      return decodeTpmInfo(fixed, pcrs)
     }, options)
   }
 
