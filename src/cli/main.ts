@@ -15,6 +15,7 @@ import { registerAttestCommands } from './commands/attest.js'
 import { registerEventlogCommands } from './commands/eventlog.js'
 import { registerPolicyCommands } from './commands/policy.js'
 import { registerAgentCommands } from './commands/agent.js'
+import { registerOwnerCommands } from './commands/owner.js'
 
 export function buildProgram (): Command {
   const program = new Command('fleet')
@@ -41,6 +42,7 @@ Exit codes: 0 ok, 1 verification refused or operation failed, 2 bad usage or inp
   registerEventlogCommands(program)
   registerPolicyCommands(program)
   registerAgentCommands(program)
+  registerOwnerCommands(program)
   for (const command of program.commands) applyOverrides(command)
   return program
 }
