@@ -88,6 +88,7 @@ export interface SignatureLine { name: string, keyId: Uint8Array, signature: Uin
 declare const unverified: unique symbol
 export interface UnverifiedCheckpoint {
   readonly [unverified]: true
+  readonly note: string
   readonly body: CheckpointBody
   /** The signed text (body lines, each ending in a newline). */
   readonly text: string
@@ -99,6 +100,8 @@ export interface VerifiedCheckpoint {
   readonly [verified]: true
   readonly body: CheckpointBody
   readonly text: string
+  /** The whole signed note, as verified. */
+  readonly note: string
   /** Names of cosigners whose signature pair verified. */
   readonly cosigners: readonly string[]
 }
@@ -151,7 +154,7 @@ export function parseCheckpoint (note: string): UnverifiedCheckpoint {
     if (raw.length < 5 || raw.toString('base64') !== match[2]) throw new MalformedCheckpointError('bad signature encoding')
     return { name: match[1]!, keyId: new Uint8Array(raw.subarray(0, 4)), signature: new Uint8Array(raw.subarray(4)) }
   })
-  return { body, text, signatures } as unknown as UnverifiedCheckpoint
+  return { note, body, text, signatures } as unknown as UnverifiedCheckpoint
 }
 
 function findPair (checkpoint: UnverifiedCheckpoint, name: string, key: HybridPublicKey): { p256: Uint8Array, mldsa65: Uint8Array } | undefined {
@@ -189,5 +192,5 @@ export function verifyCheckpoint (checkpoint: UnverifiedCheckpoint, signer: { na
       // An invalid cosignature is not counted; it does not invalidate the checkpoint.
     }
   }
-  return { body: checkpoint.body, text: checkpoint.text, cosigners } as unknown as VerifiedCheckpoint
+  return { body: checkpoint.body, text: checkpoint.text, note: checkpoint.note, cosigners } as unknown as VerifiedCheckpoint
 }

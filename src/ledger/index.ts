@@ -28,3 +28,5 @@ export { FeedLedger, RollbackDetectedError, LedgerWriteError } from './feed-ledg
 export type { FeedLedgerComponents, FeedLedgerInit, AppendInput, TpmClockSource } from './feed-ledger.js'
 export { verifyStoredFeed, FeedVerificationError } from './verify.js'
 export type { FeedReport } from './verify.js'
+export { detectEquivocation, verifyEquivocationEvidence, EvidenceRejectedError } from './equivocation.js'
+export type { EquivocationEvidence } from './equivocation.js'
