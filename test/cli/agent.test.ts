@@ -45,6 +45,24 @@ describe('cli: fleet init / fleet run', function () {
     assert.doesNotMatch(state, /seed|privateKey"/i)
   })
 
+  it('runs until SIGTERM, then stops cleanly (exit 0)', async () => {
+    const { spawn } = await import('node:child_process')
+    const { FLEET } = await import('../helpers/cli.js')
+    const child = spawn(FLEET, ['run', '--state', path.join(dir, 'state1'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+    const started = Date.now()
+    while (!output.includes('peerId')) {
+      if (Date.now() - started > 20_000 || child.exitCode !== null) assert.fail(`the agent did not start: ${output}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    child.kill('SIGTERM')
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)))
+    assert.equal(code, 0)
+    // The TPM is free again: the next start works.
+    assert.equal(run(['run', '--state', path.join(dir, 'state1'), '--once']).status, 0)
+  })
+
   it('refuses to init over an existing identity without --yes (exit 2)', () => {
     assert.equal(run(['init', '--state', path.join(dir, 'state1'), '--tcti', tcti(devices[0]!)]).status, 2)
   })
