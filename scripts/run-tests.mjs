@@ -1,6 +1,7 @@
-// Runs the test suite with mocha on the compiled tests.
+// Runs the test suite with mocha on the compiled tests, then prints one plain summary line
+// ("tests: N passed, N failed") that any CI can read.
 // Usage: node scripts/run-tests.mjs [mocha args…]  (FLEET_TEST_GREP=pattern narrows it)
-import { spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 
@@ -13,5 +14,15 @@ const args = [
   ...process.argv.slice(2)
 ]
 if (process.env.FLEET_TEST_GREP) args.push('--grep', process.env.FLEET_TEST_GREP)
-const result = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' })
-process.exit(result.status ?? 1)
+const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+let output = ''
+child.stdout.on('data', (chunk) => {
+  process.stdout.write(chunk)
+  output += chunk.toString()
+})
+child.on('exit', (code, signal) => {
+  const count = (word) => Number(/(\d+) (?:passing|failing|pending)/.test(output) ? (new RegExp(`(\\d+) ${word}`).exec(output)?.[1] ?? 0) : 0)
+  const skipped = count('pending')
+  process.stdout.write(`\ntests: ${count('passing')} passed, ${count('failing')} failed${skipped > 0 ? `, ${skipped} skipped` : ''}\n`)
+  process.exitCode = code ?? (signal === null ? 1 : 1)
+})
