@@ -1,8 +1,8 @@
 import { bytesEqual } from '../common/bytes.js'
-import { FleetError } from '../common/errors.js'
 import type { HybridPublicKey } from '../identity/index.js'
 import { parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
 import { verifyConsistency } from './merkle.js'
+import { EvidenceRejectedError } from './errors.js'
 
 /**
  * Proof that a feed's key signed two views of its history that cannot both be true: two
@@ -20,12 +20,6 @@ export interface EquivocationEvidence {
   proof: Uint8Array[]
 }
 
-/** Thrown when offered evidence does not prove equivocation (it may be forged, or consistent). */
-export class EvidenceRejectedError extends FleetError {
-  constructor (reason: string) {
-    super(`equivocation evidence rejected: ${reason}`, { code: 'ERR_EVIDENCE_REJECTED' })
-  }
-}
 
 function feedOf (checkpoint: VerifiedCheckpoint): string {
   return checkpoint.body.origin.slice(checkpoint.body.origin.lastIndexOf('/') + 1)

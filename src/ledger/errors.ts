@@ -55,3 +55,35 @@ export class ProofError extends FleetError {
     this.kind = kind
   }
 }
+
+/** Thrown when the stored feed is older than what this device already signed, or the TPM clock went back. */
+export class RollbackDetectedError extends FleetError {
+  constructor (reason: string) {
+    super(`the ledger was rolled back: ${reason}`, { code: 'ERR_ROLLBACK_DETECTED' })
+  }
+}
+
+/** Thrown when a write to the store fails; the entries of that batch were not appended. */
+export class LedgerWriteError extends FleetError {
+  constructor (cause: unknown) {
+    super(`the ledger could not write to its store: ${(cause as Error)?.message ?? String(cause)}`, { code: 'ERR_LEDGER_WRITE', cause })
+  }
+}
+
+/** Thrown when a stored feed fails re-verification; `seq` or `checkpointSize` locates the damage. */
+export class FeedVerificationError extends FleetError {
+  readonly seq: number | undefined
+  readonly checkpointSize: number | undefined
+  constructor (reason: string, where: { seq?: number, checkpointSize?: number } = {}) {
+    super(`feed verification failed: ${reason}`, { code: 'ERR_FEED_VERIFICATION' })
+    this.seq = where.seq
+    this.checkpointSize = where.checkpointSize
+  }
+}
+
+/** Thrown when offered evidence does not prove equivocation (it may be forged, or consistent). */
+export class EvidenceRejectedError extends FleetError {
+  constructor (reason: string) {
+    super(`equivocation evidence rejected: ${reason}`, { code: 'ERR_EVIDENCE_REJECTED' })
+  }
+}

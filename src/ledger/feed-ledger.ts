@@ -1,5 +1,5 @@
 import type { Level } from 'level'
-import { FleetError } from '../common/errors.js'
+import { AbortedError, FleetError } from '../common/errors.js'
 import type { HybridSigner } from '../identity/index.js'
 import { decodeCanonical, encodeCanonical } from './cbor.js'
 import { checkEntryShape, entryHash, type Entry } from './entry.js'
@@ -9,6 +9,7 @@ import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
 import { leafHash, MerkleFrontier } from './merkle.js'
 import { parseCheckpoint, signCheckpoint } from './checkpoint.js'
 import { toHex } from '../common/bytes.js'
+import { RollbackDetectedError, LedgerWriteError } from './errors.js'
 
 export interface TpmClockSource {
   readTpmClock (): Promise<{ clock: bigint, resetCount: number, restartCount: number }>
@@ -39,19 +40,7 @@ export interface AppendInput {
   body: Record<string, unknown>
 }
 
-/** Thrown when the stored feed is older than what this device already signed, or the TPM clock went back. */
-export class RollbackDetectedError extends FleetError {
-  constructor (reason: string) {
-    super(`the ledger was rolled back: ${reason}`, { code: 'ERR_ROLLBACK_DETECTED' })
-  }
-}
 
-/** Thrown when a write to the store fails; the entries of that batch were not appended. */
-export class LedgerWriteError extends FleetError {
-  constructor (cause: unknown) {
-    super(`the ledger could not write to its store: ${(cause as Error)?.message ?? String(cause)}`, { code: 'ERR_LEDGER_WRITE', cause })
-  }
-}
 
 interface Meta { size: number, head: Uint8Array, frontier: Uint8Array[], checkpointSize: number, checkpointTpm: { clock: bigint, resetCount: number, restartCount: number } | null, epoch: number }
 function openSublevel (db: Level<string, Uint8Array>, name: string) {
@@ -151,9 +140,18 @@ export class FeedLedger {
   }
 
   /** Resolves when a signed checkpoint covers entry `seq`. */
-  async whenSealed (seq: number): Promise<void> {
+  async whenSealed (seq: number, options: { signal?: AbortSignal } = {}): Promise<void> {
     if (seq < this.meta.checkpointSize) return
-    await new Promise<void>((resolve) => this.sealedWaiters.push({ seq, resolve }))
+    options.signal?.throwIfAborted()
+    await new Promise<void>((resolve, reject) => {
+      const waiter = { seq, resolve: () => { options.signal?.removeEventListener('abort', onAbort); resolve() } }
+      const onAbort = (): void => {
+        this.sealedWaiters = this.sealedWaiters.filter((w) => w !== waiter)
+        reject(new AbortedError())
+      }
+      options.signal?.addEventListener('abort', onAbort, { once: true })
+      this.sealedWaiters.push(waiter)
+    })
   }
 
   async getEntry (seq: number): Promise<Uint8Array | undefined> {

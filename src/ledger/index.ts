@@ -18,15 +18,18 @@ export {
   leafHash, nodeHash, subtreeRoot, MerkleFrontier, inclusionProof, verifyInclusion, consistencyProof, verifyConsistency, EMPTY_ROOT
 } from './merkle.js'
 export { LEDGER_LIMITS } from './limits.js'
-export { MalformedCborError, MalformedEntryError, UnknownActionError, ActorRoleError, BodySchemaError, ProofError } from './errors.js'
+export {
+  MalformedCborError, MalformedEntryError, UnknownActionError, ActorRoleError, BodySchemaError, ProofError, RollbackDetectedError, LedgerWriteError,
+  FeedVerificationError, EvidenceRejectedError
+} from './errors.js'
 export {
   formatCheckpointBody, signCheckpoint, cosignCheckpoint, parseCheckpoint, verifyCheckpoint, keyId, CHECKPOINT_LIMITS,
   MalformedCheckpointError, CheckpointSignatureError
 } from './checkpoint.js'
 export type { CheckpointBody, UnverifiedCheckpoint, VerifiedCheckpoint, SignatureLine } from './checkpoint.js'
-export { FeedLedger, RollbackDetectedError, LedgerWriteError } from './feed-ledger.js'
+export { FeedLedger } from './feed-ledger.js'
 export type { FeedLedgerComponents, FeedLedgerInit, AppendInput, TpmClockSource } from './feed-ledger.js'
-export { verifyStoredFeed, FeedVerificationError } from './verify.js'
+export { verifyStoredFeed } from './verify.js'
 export type { FeedReport } from './verify.js'
-export { detectEquivocation, verifyEquivocationEvidence, EvidenceRejectedError } from './equivocation.js'
+export { detectEquivocation, verifyEquivocationEvidence } from './equivocation.js'
 export type { EquivocationEvidence } from './equivocation.js'

@@ -1,22 +1,12 @@
 import type { Level } from 'level'
 import { bytesEqual, toHex } from '../common/bytes.js'
-import { FleetError } from '../common/errors.js'
 import type { HybridPublicKey } from '../identity/index.js'
 import { decodeEntry } from './entry.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
 import { leafHash, MerkleFrontier } from './merkle.js'
 import { parseCheckpoint, verifyCheckpoint } from './checkpoint.js'
+import { FeedVerificationError } from './errors.js'
 
-/** Thrown when a stored feed fails re-verification; `seq` or `checkpointSize` locates the damage. */
-export class FeedVerificationError extends FleetError {
-  readonly seq: number | undefined
-  readonly checkpointSize: number | undefined
-  constructor (reason: string, where: { seq?: number, checkpointSize?: number } = {}) {
-    super(`feed verification failed: ${reason}`, { code: 'ERR_FEED_VERIFICATION' })
-    this.seq = where.seq
-    this.checkpointSize = where.checkpointSize
-  }
-}
 
 export interface FeedReport {
   entries: number

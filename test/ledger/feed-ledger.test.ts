@@ -174,3 +174,17 @@ describe('ledger/verifyStoredFeed: offline re-verification for auditors', functi
     await db.close()
   })
 })
+
+describe('ledger/FeedLedger.whenSealed', () => {
+  it('can be cancelled through its AbortSignal', async () => {
+    const { db, ledger } = open(path.join(await tempDir(), 'db'))
+    await ledger.start()
+    await ledger.append(action(0))
+    const controller = new AbortController()
+    const waiting = ledger.whenSealed(1_000, { signal: controller.signal })
+    controller.abort()
+    await assert.rejects(waiting, { name: 'AbortedError' })
+    await ledger.stop()
+    await db.close()
+  })
+})
