@@ -1,75 +1,120 @@
-import { DIGEST_SIZE, HASH_ALG_ID, digest, type HashAlg, type PcrValues } from '../pcrs.js'
-import { EV } from './types.js'
-import { initialPcrValue } from './replay.js'
+import { DIGEST_SIZE, HASH_ALG_ID, HASH_ALGS, PCR_COUNT, digest, type HashAlg, type PcrValues } from '../pcrs.js'
+import { EventLogEncodeError } from './errors.js'
+import { EVENTLOG_LIMITS } from './limits.js'
+import { SPEC_ID_SIGNATURE, STARTUP_LOCALITY_SIGNATURE } from './parse.js'
+import { replayBank } from './replay.js'
+import { EV, eventTypeName, type LogEvent } from './types.js'
 
 export interface EventToWrite {
   pcr: number
   type: number
   data: Uint8Array
-  /** For events that measure something other than their data (e.g. a PE image): digest per bank. */
+  /** The bytes the digests are computed over, when they are not `data` (GRUB hashes the text after its label). */
+  measured?: Uint8Array
+  /**
+   * Explicit digests, for events whose measured bytes are not at hand (EV_EFI_BOOT_SERVICES_APPLICATION
+   * measures the PE image's Authenticode hash, not the event data). MUST cover every algorithm of the log.
+   */
   digests?: Partial<Record<HashAlg, Uint8Array>>
 }
 
-function u32 (value: number): Buffer {
-  const b = Buffer.alloc(4)
-  b.writeUInt32LE(value >>> 0)
-  return b
+export interface EventLogToWrite {
+  /** The banks of the log, in the order the Spec ID event declares them. */
+  algorithms: readonly HashAlg[]
+  /** Writes a StartupLocality event first: PCR0 then starts at 0…0L (use the locality the TPM was started from). */
+  startupLocality?: number
+  events: readonly EventToWrite[]
 }
 
-function specIdEvent (algorithms: HashAlg[]): Buffer {
-  const parts = [Buffer.from('Spec ID Event03\0', 'latin1'), u32(0), Buffer.of(0, 2, 0, 2), u32(algorithms.length)]
+export interface EncodedEventLog {
+  log: Uint8Array
+  /** What replayEventLog gives for `log`: the PCRs a TPM that measured these events holds (touched PCRs only). */
+  pcrs: PcrValues
+  /** The extends to perform on a freshly started TPM, in order, to make it match `log`. */
+  measurements: Array<{ pcr: number, digests: Partial<Record<HashAlg, Uint8Array>> }>
+}
+
+function u32 (value: number): Uint8Array {
+  const out = new Uint8Array(4)
+  new DataView(out.buffer).setUint32(0, value, true)
+  return out
+}
+
+function u16 (value: number): Uint8Array {
+  return Uint8Array.of(value & 0xff, value >>> 8)
+}
+
+/** TCG_EfiSpecIdEvent in a legacy TCG_PCR_EVENT: PC Client class 0, spec 2.0 errata 0, UINTN of 8 bytes, no vendor info. */
+function specIdEvent (algorithms: readonly HashAlg[]): Uint8Array[] {
+  const body = [Buffer.from(SPEC_ID_SIGNATURE, 'latin1'), u32(0), Uint8Array.of(0, 2, 0, 2), u32(algorithms.length)]
+  for (const alg of algorithms) body.push(u16(HASH_ALG_ID[alg]), u16(DIGEST_SIZE[alg]))
+  body.push(Uint8Array.of(0))
+  const size = body.reduce((n, part) => n + part.length, 0)
+  return [u32(0), u32(EV.EV_NO_ACTION), new Uint8Array(20), u32(size), ...body]
+}
+
+function isStartupLocality (event: EventToWrite): boolean {
+  return event.pcr === 0 && event.type === EV.EV_NO_ACTION && Buffer.from(event.data.subarray(0, 16)).toString('latin1') === STARTUP_LOCALITY_SIGNATURE
+}
+
+function check (condition: boolean, reason: string): void {
+  if (!condition) throw new EventLogEncodeError(reason)
+}
+
+function digestsOf (event: EventToWrite, algorithms: readonly HashAlg[], at: number): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {}
   for (const alg of algorithms) {
-    const entry = Buffer.alloc(4)
-    entry.writeUInt16LE(HASH_ALG_ID[alg], 0)
-    entry.writeUInt16LE(DIGEST_SIZE[alg], 2)
-    parts.push(entry)
+    const explicit = event.digests?.[alg]
+    check(event.digests === undefined || explicit !== undefined, `event ${at} has explicit digests but none for ${alg}`)
+    check(explicit === undefined || explicit.length === DIGEST_SIZE[alg], `event ${at} has a ${alg} digest of ${explicit?.length} bytes`)
+    // EV_NO_ACTION digests are zero by the spec: they are never extended.
+    out[alg] = explicit ?? (event.type === EV.EV_NO_ACTION ? new Uint8Array(DIGEST_SIZE[alg]) : digest(alg, event.measured ?? event.data))
   }
-  parts.push(Buffer.of(0))
-  const data = Buffer.concat(parts)
-  return Buffer.concat([u32(0), u32(EV.EV_NO_ACTION), Buffer.alloc(20), u32(data.length), data])
+  return out
 }
 
 /**
- * Writes a crypto-agile TCG PC Client log (Spec ID Event03 header, optional StartupLocality event,
- * TCG_PCR_EVENT2 entries) and the PCR values it replays to, so a boot simulator can extend a
- * software TPM to match.
+ * Writes a crypto-agile TCG PC Client log: the Spec ID Event03 header, an optional StartupLocality
+ * event, then one TCG_PCR_EVENT2 per event with a digest per algorithm (over `measured`, else
+ * `data`, unless explicit `digests` are given). Returns the PCR values it replays to and the
+ * extends that produce them, so a boot simulator can bring a software TPM to match.
+ *
+ * @throws EventLogEncodeError for input that would not make a valid log
  */
-export function encodeEventLog (input: { algorithms: HashAlg[], startupLocality?: number, events: EventToWrite[] }): { log: Uint8Array, pcrs: PcrValues, measurements: Array<{ pcr: number, digests: Partial<Record<HashAlg, Uint8Array>> }> } {
-  const parts: Buffer[] = [specIdEvent(input.algorithms)]
-  const event2 = (pcr: number, type: number, digests: Partial<Record<HashAlg, Uint8Array>>, data: Uint8Array): Buffer => {
-    const chunks = [u32(pcr), u32(type), u32(input.algorithms.length)]
-    for (const alg of input.algorithms) {
-      const id = Buffer.alloc(2)
-      id.writeUInt16LE(HASH_ALG_ID[alg])
-      chunks.push(id, Buffer.from(digests[alg] ?? new Uint8Array(DIGEST_SIZE[alg])))
-    }
-    chunks.push(u32(data.length), Buffer.from(data))
-    return Buffer.concat(chunks)
-  }
-  if (input.startupLocality !== undefined) {
-    parts.push(event2(0, EV.EV_NO_ACTION, {}, Buffer.concat([Buffer.from('StartupLocality\0', 'latin1'), Buffer.of(input.startupLocality)])))
-  }
-  const pcrs: PcrValues = {}
-  const measurements: Array<{ pcr: number, digests: Partial<Record<HashAlg, Uint8Array>> }> = []
-  for (const event of input.events) {
-    const digests: Partial<Record<HashAlg, Uint8Array>> = {}
-    for (const alg of input.algorithms) digests[alg] = event.digests?.[alg] ?? digest(alg, event.data)
-    parts.push(event2(event.pcr, event.type, digests, event.data))
-    if (event.type === EV.EV_NO_ACTION) continue
-    measurements.push({ pcr: event.pcr, digests })
-    for (const alg of input.algorithms) {
-      const bank = pcrs[alg] ??= new Map()
-      bank.set(event.pcr, digest(alg, bank.get(event.pcr) ?? initialPcrValue(alg, event.pcr, input.startupLocality), digests[alg]!))
-    }
-  }
-  return { log: new Uint8Array(Buffer.concat(parts)), pcrs, measurements }
-}
+export function encodeEventLog (input: EventLogToWrite): EncodedEventLog {
+  const algorithms = input.algorithms
+  check(algorithms.length > 0 && algorithms.length <= EVENTLOG_LIMITS.maxDigestsPerEvent, `needs 1 to ${EVENTLOG_LIMITS.maxDigestsPerEvent} algorithms`)
+  check(algorithms.every((alg) => HASH_ALGS.includes(alg)) && new Set(algorithms).size === algorithms.length, `algorithms must be distinct, from ${HASH_ALGS.join(', ')}`)
+  const locality = input.startupLocality
+  check(locality === undefined || (Number.isInteger(locality) && locality >= 0 && locality <= 255), 'startupLocality must be an integer from 0 to 255')
+  check(input.events.length + 2 <= EVENTLOG_LIMITS.maxEvents, `more than ${EVENTLOG_LIMITS.maxEvents} events`)
 
-/** UEFI_VARIABLE_DATA for EV_EFI_VARIABLE_* events. */
-export function uefiVariableData (guid: Uint8Array, name: string, data: Uint8Array): Uint8Array {
-  const unicode = Buffer.from(name, 'utf16le')
-  const lengths = Buffer.alloc(16)
-  lengths.writeBigUInt64LE(BigInt(name.length), 0)
-  lengths.writeBigUInt64LE(BigInt(data.length), 8)
-  return new Uint8Array(Buffer.concat([Buffer.from(guid), lengths, unicode, Buffer.from(data)]))
+  const parts: Uint8Array[] = specIdEvent(algorithms)
+  const written: LogEvent[] = []
+  const append = (event: EventToWrite, at: number): void => {
+    check(Number.isInteger(event.pcr) && event.pcr >= 0 && event.pcr < PCR_COUNT, `event ${at} has PCR ${event.pcr}`)
+    check(Number.isInteger(event.type) && event.type >= 0 && event.type <= 0xffffffff, `event ${at} has type ${event.type}`)
+    check(event.data.length <= EVENTLOG_LIMITS.maxEventDataBytes, `event ${at} has ${event.data.length} bytes of data`)
+    check(at < 0 || !isStartupLocality(event), `event ${at} is a StartupLocality event: pass startupLocality instead`)
+    const digests = digestsOf(event, algorithms, at)
+    parts.push(u32(event.pcr), u32(event.type), u32(algorithms.length))
+    for (const alg of algorithms) parts.push(u16(HASH_ALG_ID[alg]), digests[alg]!)
+    parts.push(u32(event.data.length), event.data)
+    written.push({ index: written.length + 1, offset: 0, pcr: event.pcr, type: event.type, typeName: eventTypeName(event.type), digests, data: event.data })
+  }
+  if (locality !== undefined) {
+    append({ pcr: 0, type: EV.EV_NO_ACTION, data: Uint8Array.from([...Buffer.from(STARTUP_LOCALITY_SIGNATURE, 'latin1'), locality]) }, -1)
+  }
+  input.events.forEach(append)
+
+  const size = parts.reduce((n, part) => n + part.length, 0)
+  check(size <= EVENTLOG_LIMITS.maxLogBytes, `the log would be ${size} bytes, more than ${EVENTLOG_LIMITS.maxLogBytes}`)
+  const log = new Uint8Array(size)
+  let offset = 0
+  for (const part of parts) { log.set(part, offset); offset += part.length }
+
+  const pcrs: PcrValues = {}
+  for (const alg of algorithms) pcrs[alg] = replayBank(written, alg, locality)
+  const measurements = written.filter((event) => event.type !== EV.EV_NO_ACTION).map((event) => ({ pcr: event.pcr, digests: { ...event.digests } }))
+  return { log, pcrs, measurements }
 }
