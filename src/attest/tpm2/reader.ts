@@ -1,17 +1,22 @@
 import { TPM2_LIMITS } from './limits.js'
 import { MalformedTpmStructureError } from './errors.js'
 
-/** Bounds-checked big-endian reader: every failure is a MalformedTpmStructureError. */
+/**
+ * Bounds-checked big-endian reader over one TPM structure. Every failure is a
+ * MalformedTpmStructureError naming the structure and the offset, never a RangeError.
+ */
 export class TpmReader {
   private readonly view: DataView
   private readonly bytes: Uint8Array
   offset = 0
   readonly structure: string
 
-  constructor (bytes: Uint8Array, structure: string) {
+  constructor (bytes: Uint8Array, structure: string, maxSize: number = TPM2_LIMITS.maxStructureSize) {
+    if (!(bytes instanceof Uint8Array)) throw new MalformedTpmStructureError(structure, 0, 'not a byte array')
     this.bytes = bytes
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     this.structure = structure
+    if (bytes.length > maxSize) this.fail(`${bytes.length} bytes exceed the ${maxSize}-byte cap`)
   }
 
   fail (reason: string): never {
@@ -19,7 +24,7 @@ export class TpmReader {
   }
 
   private need (count: number): void {
-    if (this.offset + count > this.bytes.length) this.fail(`truncated: needs ${count} more bytes, ${this.bytes.length - this.offset} left`)
+    if (count > this.bytes.length - this.offset) this.fail(`truncated: needs ${count} more bytes, ${this.bytes.length - this.offset} left`)
   }
 
   u8 (): number { this.need(1); return this.view.getUint8(this.offset++) }
@@ -27,6 +32,7 @@ export class TpmReader {
   u32 (): number { this.need(4); const v = this.view.getUint32(this.offset); this.offset += 4; return v }
   u64 (): bigint { this.need(8); const v = this.view.getBigUint64(this.offset); this.offset += 8; return v }
 
+  /** A copy, so that later changes to the input cannot alter parsed data. */
   bytesOf (count: number): Uint8Array {
     this.need(count)
     const out = this.bytes.slice(this.offset, this.offset + count)
@@ -34,10 +40,13 @@ export class TpmReader {
     return out
   }
 
-  /** A TPM2B: u16 size then that many bytes, size capped. */
-  tpm2b (max: number = TPM2_LIMITS.maxBufferSize): Uint8Array {
+  /** A TPM2B: u16 size then that many bytes; the size is checked against the type's own maximum. */
+  tpm2b (max: number = TPM2_LIMITS.maxBufferSize, what = 'a sized buffer'): Uint8Array {
     const size = this.u16()
-    if (size > max) this.fail(`a sized buffer of ${size} bytes exceeds ${max}`)
+    if (size > max) {
+      this.offset -= 2
+      this.fail(`${what} of ${size} bytes exceeds its maximum of ${max}`)
+    }
     return this.bytesOf(size)
   }
 
@@ -49,17 +58,5 @@ export class TpmReader {
   }
 }
 
-/** Big-endian writer for the structures this project sends. */
-export class TpmWriter {
-  private readonly parts: Uint8Array[] = []
-
-  u8 (v: number): this { this.parts.push(Uint8Array.of(v)); return this }
-  u16 (v: number): this { const b = new Uint8Array(2); new DataView(b.buffer).setUint16(0, v); this.parts.push(b); return this }
-  u32 (v: number): this { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, v >>> 0); this.parts.push(b); return this }
-  raw (bytes: Uint8Array): this { this.parts.push(bytes); return this }
-  tpm2b (bytes: Uint8Array): this { return this.u16(bytes.length).raw(bytes) }
-
-  finish (): Uint8Array {
-    return new Uint8Array(Buffer.concat(this.parts))
-  }
-}
+/** Kept importable from here: code outside this folder imported both classes from reader.js. */
+export { TpmWriter } from './writer.js'
