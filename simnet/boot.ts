@@ -5,7 +5,9 @@
  * Variants tamper with one thing each.
  */
 import { createHash } from 'node:crypto'
-import { encodeEventLog, uefiVariableData, EV, type EventToWrite, type Tpm, type PcrValues } from '../src/attest/index.js'
+import {
+  encodeEventLog, uefiVariableData, EV, parseEventLog, verifyEventLog, bootFacts, createBootPolicy, type EventToWrite, type Tpm, type PcrValues, type BootPolicy
+} from '../src/attest/index.js'
 
 export const BOOT_VARIANTS = ['good', 'tampered-kernel', 'secure-boot-off', 'extra-event', 'new-kernel'] as const
 export type BootVariant = typeof BOOT_VARIANTS[number]
@@ -53,4 +55,11 @@ export async function bootDevice (tpm: Tpm, variant: BootVariant, options: { sig
   const { log, measurements } = simulatedBootLog(variant)
   for (const m of measurements) await tpm.extendPcr(m.pcr, m.digests, options)
   return log
+}
+
+/** The owner's reference policy for simulated devices: made from the known-good simulated boot. */
+export function simulatedBootPolicy (): BootPolicy {
+  const { log, pcrs } = simulatedBootLog('good')
+  const verified = verifyEventLog(parseEventLog(log), pcrs)
+  return createBootPolicy(verified.events, bootFacts(verified, 'sha256').secureBoot)
 }

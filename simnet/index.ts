@@ -1,5 +1,5 @@
 /**
  * simnet: simulated devices for tests and demos. So far: the boot simulator.
  */
-export { simulatedBootEvents, simulatedBootLog, bootDevice, BOOT_VARIANTS } from './boot.js'
+export { simulatedBootEvents, simulatedBootLog, simulatedBootPolicy, bootDevice, BOOT_VARIANTS } from './boot.js'
 export type { BootVariant } from './boot.js'

@@ -6,10 +6,10 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { FleetError } from '../common/errors.js'
 import {
-  deviceIdFromEndorsementKey, extendAgentMeasurement, measureAgent, sealToPcrs, releaseSecret, parsePublic, verifyCertify,
+  deviceIdFromEndorsementKey, tpmP256Signer, extendAgentMeasurement, measureAgent, sealToPcrs, releaseSecret, parsePublic, verifyCertify,
   type AgentMeasurement, type PcrSelection, type Tpm, type TpmCallOptions
 } from '../attest/index.js'
-import { defaultMlDsa65, type MlDsaKey } from '../identity/index.js'
+import { defaultMlDsa65, HybridSigner, type MlDsaKey } from '../identity/index.js'
 import { b64, unb64, sealedFromJson, sealedToJson, type DeviceState } from './device-state.js'
 
 /** Thrown when a state directory belongs to another TPM: it was copied. A clone gets nothing. */
@@ -115,4 +115,10 @@ export async function unlockDevice (tpm: Tpm, state: DeviceState, measurement: A
     throw new FleetError('the unsealed keys do not match the state file (it was altered)', { code: 'ERR_DEVICE_STATE_MISMATCH' })
   }
   return { state, mldsa, peerKey }
+}
+
+/** The device's hybrid signer: the TPM-held DSK and the unsealed ML-DSA-65 key. */
+export function deviceSigner (tpm: Tpm, device: UnlockedDevice): HybridSigner {
+  const dsk = { public: unb64(device.state.signingKey.public), private: unb64(device.state.signingKey.private) }
+  return new HybridSigner(tpmP256Signer(tpm, dsk), device.mldsa)
 }

@@ -12,3 +12,14 @@ export { createLogger, silentLogger } from './logger.js'
 export type { Logger } from './logger.js'
 export { initOwner, unlockOwner, verifyGenesis, readOwnerState, writeOwnerState, fleetIdOf, GenesisError, OWNER_STATE_FILE } from './owner.js'
 export type { OwnerState, GenesisStatement } from './owner.js'
+export { deviceSigner } from './device.js'
+export {
+  DEVICE_ROLES, ENROLMENT_FILE, EnrolmentRecordError, encodeEnrolmentRecord, signEnrolmentRecord, verifyEnrolmentRecord, verifyDeviceEnrolment,
+  readDeviceEnrolment, writeDeviceEnrolment, ownerFeedId, ekPubHash, enrolmentEntry
+} from './enrolment.js'
+export type { DeviceRole, EnrolmentRecord, SignedEnrolment, DeviceEnrolment } from './enrolment.js'
+export { ENROL_PROTOCOL, ENROL_LIMITS, EnrolmentRefusedError, CeremonyAbortedError, runDeviceCeremony, runOwnerCeremony, enrolmentQuoteData } from './enrol-protocol.js'
+export type { DeviceCeremonyInput, OwnerCeremonyInput, EnrolledDevice } from './enrol-protocol.js'
+export { acceptEnrolment, enrolPeer } from './enrol.js'
+export { openOwnFeed, LEDGER_DIR } from './ledgers.js'
+export type { OpenedLedger } from './ledgers.js'

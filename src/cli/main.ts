@@ -16,6 +16,7 @@ import { registerEventlogCommands } from './commands/eventlog.js'
 import { registerPolicyCommands } from './commands/policy.js'
 import { registerAgentCommands } from './commands/agent.js'
 import { registerOwnerCommands } from './commands/owner.js'
+import { registerEnrolCommands } from './commands/enrol.js'
 
 export function buildProgram (): Command {
   const program = new Command('fleet')
@@ -43,6 +44,7 @@ Exit codes: 0 ok, 1 verification refused or operation failed, 2 bad usage or inp
   registerPolicyCommands(program)
   registerAgentCommands(program)
   registerOwnerCommands(program)
+  registerEnrolCommands(program)
   for (const command of program.commands) applyOverrides(command)
   return program
 }

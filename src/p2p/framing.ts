@@ -20,15 +20,17 @@ export class FramedStream {
     this.lp = lpStream(stream, { maxDataLength: this.maxBytes })
   }
 
-  async read (options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
-    const deadline = AbortSignal.timeout(this.timeoutMs)
+  /** Reads the next frame; `timeoutMs` overrides the stream's deadline for this frame (e.g. while a human confirms). */
+  async read (options: { signal?: AbortSignal, timeoutMs?: number } = {}): Promise<Uint8Array> {
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs
+    const deadline = AbortSignal.timeout(timeoutMs)
     const signal = options.signal === undefined ? deadline : AbortSignal.any([deadline, options.signal])
     try {
       const list = await this.lp.read({ signal })
       return list.subarray()
     } catch (err) {
       const name = (err as Error).name
-      if (deadline.aborted) throw new FrameTimeoutError(this.timeoutMs)
+      if (deadline.aborted) throw new FrameTimeoutError(timeoutMs)
       if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError' || name === 'InvalidMessageLengthError') {
         throw new FrameTooLargeError(this.maxBytes, err)
       }

@@ -1,0 +1,323 @@
+/**
+ * The enrolment ceremony, /fleet/enrol/1: trust on first use, confirmed by a person on both sides
+ * and signed by the owner. One stream; the device speaks first.
+ *
+ *   device → owner  hello      EK public + certificate, AK, DSK + certify evidence, ML-DSA-65 public,
+ *                              PeerId, hostname, role, commit = SHA-256(tag ‖ nD)
+ *   owner → device  challenge  genesis statement, MakeCredential(EK, AK name), quote nonce, PCRs, nO
+ *   device → owner  evidence   ActivateCredential result, quote over
+ *                              SHA-256("fleet-enrol-v1" ‖ nonce ‖ devicePeerId ‖ ownerPeerId), event log, nD
+ *   both            6-digit SAS = SHA-256(tag ‖ transcript ‖ nO ‖ nD) mod 10^6, confirmed by a person
+ *   device → owner  confirm    {ok}
+ *   owner → device  record     owner-signed EnrolmentRecord + the boot policy
+ *   device → owner  done
+ *
+ * Either side sends {t: 'abort', reason} and stops at the first failed check. The device commits
+ * to nD before it sees nO, and the transcript holds both PeerIds (each authenticated by Noise), so
+ * a relay between two ceremonies shows different digits on the two screens.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { X509Certificate } from 'node:crypto'
+import { FleetError } from '../common/errors.js'
+import {
+  deviceIdFromEndorsementKey, fingerprint, parsePublic, objectName, isRestrictedSigningKey, verifyCertify, verifyEkCertificate, makeCredential,
+  verifyBoot, bootPolicyId, canonicalPolicyJson, EVENTLOG_LIMITS, type BootPolicy, type Tpm, type PcrSelection, type BootVerdict, type HashAlg
+} from '../attest/index.js'
+import type { HybridSigner } from '../identity/index.js'
+import { FramedStream } from '../p2p/framing.js'
+import { decodeMessage, encodeMessage, MalformedMessageError, type WireMessage, type WireSchema } from '../p2p/messages.js'
+import type { DeviceState } from './device-state.js'
+import { unb64 } from './device-state.js'
+import { verifyGenesis, type OwnerState } from './owner.js'
+import {
+  DEVICE_ROLES, ekPubHash, signEnrolmentRecord, verifyDeviceEnrolment, type DeviceEnrolment, type DeviceRole, type EnrolmentRecord, type SignedEnrolment
+} from './enrolment.js'
+
+export const ENROL_PROTOCOL = '/fleet/enrol/1'
+
+export const ENROL_LIMITS = {
+  /** An event log sent during enrolment (real logs are tens to hundreds of KiB). */
+  maxEventLogBytes: 2 * 1024 * 1024,
+  maxFrameBytes: 2 * 1024 * 1024 + 16 * 1024,
+  /** Per protocol step, for machines. */
+  stepTimeoutMs: 15_000,
+  /** While a person compares the digits. */
+  confirmTimeoutMs: 300_000
+} as const
+
+/** The owner refused the device (identity, hardware, or boot evidence did not check out). */
+export class EnrolmentRefusedError extends FleetError {
+  constructor (reason: string) {
+    super(`enrolment refused: ${reason}`, { code: 'ERR_ENROLMENT_REFUSED' })
+  }
+}
+
+/** The ceremony stopped: the other side aborted, or a person did not confirm the digits. */
+export class CeremonyAbortedError extends FleetError {
+  constructor (reason: string) {
+    super(`enrolment aborted: ${reason}`, { code: 'ERR_ENROLMENT_ABORTED' })
+  }
+}
+
+const BASE58 = /^[1-9A-HJ-NP-Za-km-z]{40,64}$/
+const HELLO = {
+  deviceId: { kind: 'string', max: 52, pattern: /^[a-z2-7]{52}$/ },
+  ekPub: { kind: 'bytes', max: 1024 },
+  ekCert: { kind: 'bytes?', max: 8192 },
+  akPub: { kind: 'bytes', max: 1024 },
+  dskPub: { kind: 'bytes', max: 1024 },
+  certifyAttest: { kind: 'bytes', max: 1024 },
+  certifySignature: { kind: 'bytes', max: 1024 },
+  pqPub: { kind: 'bytes', size: 1952, max: 1952 },
+  peerId: { kind: 'string', max: 64, pattern: BASE58 },
+  hostname: { kind: 'string', max: 255 },
+  role: { kind: 'string', max: 16 },
+  commit: { kind: 'bytes', size: 32, max: 32 }
+} as const satisfies WireSchema
+const CHALLENGE = {
+  genesis: { kind: 'bytes', max: 8192 },
+  genesisP256: { kind: 'bytes', max: 128 },
+  genesisMldsa65: { kind: 'bytes', max: 4096 },
+  credentialBlob: { kind: 'bytes', max: 1024 },
+  encryptedSecret: { kind: 'bytes', max: 1024 },
+  quoteNonce: { kind: 'bytes', size: 32, max: 32 },
+  bank: { kind: 'string', max: 8, pattern: /^sha(1|256|384|512)$/ },
+  pcrs: { kind: 'bytes', max: 24 },
+  nO: { kind: 'bytes', size: 32, max: 32 }
+} as const satisfies WireSchema
+const EVIDENCE = {
+  activated: { kind: 'bytes', max: 64 },
+  quoteAttest: { kind: 'bytes', max: 2048 },
+  quoteSignature: { kind: 'bytes', max: 1024 },
+  eventLog: { kind: 'bytes', max: ENROL_LIMITS.maxEventLogBytes },
+  nD: { kind: 'bytes', size: 32, max: 32 }
+} as const satisfies WireSchema
+const CONFIRM = { ok: { kind: 'bool' } } as const satisfies WireSchema
+const RECORD = {
+  record: { kind: 'bytes', max: 8192 },
+  p256: { kind: 'bytes', max: 128 },
+  mldsa65: { kind: 'bytes', max: 4096 },
+  policy: { kind: 'bytes', max: 64 * 1024 }
+} as const satisfies WireSchema
+const DONE = { ok: { kind: 'bool' } } as const satisfies WireSchema
+
+const sha256 = (...parts: Array<Uint8Array | string>): Uint8Array => {
+  const h = createHash('sha256')
+  for (const part of parts) h.update(part)
+  return new Uint8Array(h.digest())
+}
+
+/** The quote's qualifyingData during enrolment: bound to this ceremony's nonce and both Noise identities. */
+export function enrolmentQuoteData (nonce: Uint8Array, devicePeerId: string, ownerPeerId: string): Uint8Array {
+  return sha256('fleet-enrol-v1', nonce, devicePeerId, ownerPeerId)
+}
+
+/** Hash of everything said, in order, with both PeerIds: what the digits are made from. */
+class Transcript {
+  private readonly hash = createHash('sha256')
+  constructor (ownerPeerId: string, devicePeerId: string) {
+    this.hash.update('fleet-enrol-transcript-v1').update(lengthPrefixed(Buffer.from(ownerPeerId))).update(lengthPrefixed(Buffer.from(devicePeerId)))
+  }
+
+  add (frame: Uint8Array): void { this.hash.update(lengthPrefixed(frame)) }
+  sas (nO: Uint8Array, nD: Uint8Array): string {
+    const digest = createHash('sha256').update('fleet-sas-v1').update(this.hash.copy().digest()).update(nO).update(nD).digest()
+    return (digest.readUInt32BE(0) % 1_000_000).toString().padStart(6, '0')
+  }
+}
+
+function lengthPrefixed (bytes: Uint8Array): Buffer {
+  const head = Buffer.alloc(4)
+  head.writeUInt32BE(bytes.length)
+  return Buffer.concat([head, bytes])
+}
+
+const commitment = (nD: Uint8Array): Uint8Array => sha256('fleet-sas-commit-v1', nD)
+
+async function receive<S extends WireSchema> (framed: FramedStream, type: string, schema: S, options: { timeoutMs?: number } = {}): Promise<{ bytes: Uint8Array, message: WireMessage<S> }> {
+  const bytes = await framed.read(options)
+  const message = decodeMessage(ENROL_PROTOCOL, bytes, type, schema, ENROL_LIMITS.maxFrameBytes)
+  if (message.t === 'abort') throw new CeremonyAbortedError(`the other side stopped: ${(message as { reason: string }).reason}`)
+  return { bytes, message: message as WireMessage<S> }
+}
+
+async function abortWith (framed: FramedStream, err: unknown): Promise<never> {
+  if (!(err instanceof CeremonyAbortedError && err.message.includes('the other side stopped'))) {
+    const reason = err instanceof Error ? err.message : String(err)
+    await framed.write(encodeMessage('abort', { reason: reason.slice(0, 1024) })).catch(() => undefined)
+  }
+  await framed.close()
+  throw err
+}
+
+export interface DeviceCeremonyInput {
+  tpm: Tpm
+  state: DeviceState
+  eventLog: Uint8Array
+  hostname: string
+  role: DeviceRole
+  ownerPeerId: string
+  /** Shows the digits and the fleet to the person at the device; true when they match the owner's screen. */
+  confirm: (sas: string, fleet: { fleetId: string, name: string }) => Promise<boolean>
+  /** Refuse any other fleet (scripted enrolment). */
+  expectFleetId?: string
+  random: (n: number) => Uint8Array
+}
+
+/** The device's side. Resolves with the verified enrolment, which the caller stores. */
+export async function runDeviceCeremony (stream: FramedStream, input: DeviceCeremonyInput): Promise<DeviceEnrolment> {
+  const state = input.state
+  const transcript = new Transcript(input.ownerPeerId, state.peer.peerId)
+  try {
+    const nD = input.random(32)
+    const helloBytes = encodeMessage('hello', {
+      deviceId: state.deviceId,
+      ekPub: unb64(state.endorsementKey.public),
+      ekCert: state.endorsementKey.certificate === undefined ? null : unb64(state.endorsementKey.certificate),
+      akPub: unb64(state.attestationKey.public),
+      dskPub: unb64(state.signingKey.public),
+      certifyAttest: unb64(state.signingKey.certify.attest),
+      certifySignature: unb64(state.signingKey.certify.signature),
+      pqPub: unb64(state.mldsa.publicKey),
+      peerId: state.peer.peerId,
+      hostname: input.hostname,
+      role: input.role,
+      commit: commitment(nD)
+    })
+    await stream.write(helloBytes)
+    transcript.add(helloBytes)
+
+    const challenge = await receive(stream, 'challenge', CHALLENGE)
+    transcript.add(challenge.bytes)
+    const c = challenge.message
+    const genesis = verifyGenesis(c.genesis, { p256: c.genesisP256, mldsa65: c.genesisMldsa65 })
+    if (input.expectFleetId !== undefined && genesis.fleetId !== input.expectFleetId) {
+      throw new EnrolmentRefusedError(`the owner founded fleet ${genesis.fleetId}, not the expected ${input.expectFleetId}`)
+    }
+    const pcrs = [...c.pcrs]
+    if (pcrs.length === 0 || new Set(pcrs).size !== pcrs.length || pcrs.some((pcr) => pcr > 23)) throw new MalformedMessageError(ENROL_PROTOCOL, 'challenge.pcrs is not a PCR list')
+    const ak = { public: unb64(state.attestationKey.public), private: unb64(state.attestationKey.private) }
+    const activated = await input.tpm.activateCredential(ak, 'rsa', c.credentialBlob, c.encryptedSecret)
+    const selection: PcrSelection = [{ hash: c.bank as HashAlg, pcrs }]
+    const quote = await input.tpm.quote(ak, enrolmentQuoteData(c.quoteNonce, state.peer.peerId, input.ownerPeerId), selection)
+    const evidenceBytes = encodeMessage('evidence', { activated, quoteAttest: quote.attest, quoteSignature: quote.signature, eventLog: input.eventLog, nD })
+    await stream.write(evidenceBytes)
+    transcript.add(evidenceBytes)
+
+    const sas = transcript.sas(c.nO, nD)
+    const ok = await input.confirm(sas, { fleetId: genesis.fleetId, name: genesis.genesis.name })
+    await stream.write(encodeMessage('confirm', { ok }))
+    if (!ok) throw new CeremonyAbortedError('the digits were not confirmed at the device')
+
+    const signed = await receive(stream, 'record', RECORD, { timeoutMs: ENROL_LIMITS.confirmTimeoutMs })
+    const enrolment = verifyDeviceEnrolment({
+      genesis: { statement: c.genesis, signature: { p256: c.genesisP256, mldsa65: c.genesisMldsa65 } },
+      signed: { record: signed.message.record, signature: { p256: signed.message.p256, mldsa65: signed.message.mldsa65 } },
+      policy: Buffer.from(signed.message.policy).toString('utf8')
+    }, state.deviceId)
+    const r = enrolment.record
+    if (r.peerId !== state.peer.peerId || Buffer.compare(r.akPub, ak.public) !== 0 || Buffer.compare(r.dskPub, unb64(state.signingKey.public)) !== 0 ||
+      Buffer.compare(r.pqPub, unb64(state.mldsa.publicKey)) !== 0 || Buffer.compare(r.ekPubHash, ekPubHash(unb64(state.endorsementKey.public))) !== 0) {
+      throw new EnrolmentRefusedError('the owner signed keys that are not this device\'s')
+    }
+    await stream.write(encodeMessage('done', { ok: true }))
+    await stream.close()
+    return enrolment
+  } catch (err) {
+    return await abortWith(stream, err)
+  }
+}
+
+export interface EnrolledDevice {
+  deviceId: string
+  fingerprint: string
+  hostname: string
+  role: DeviceRole
+  peerId: string
+  verdict: BootVerdict
+  softwareTpm: boolean
+}
+
+export interface OwnerCeremonyInput {
+  owner: { state: OwnerState, signer: HybridSigner }
+  policy: BootPolicy
+  trustStore: X509Certificate[]
+  /** Accept EK certificates issued by a software TPM's local CA (simnet, tests). */
+  allowSoftwareTpm: boolean
+  expectDeviceId?: string
+  devicePeerId: string
+  ownerPeerId: string
+  /** Shows the digits and the device to the owner; true when they match the device's screen. */
+  confirm: (sas: string, device: EnrolledDevice) => Promise<boolean>
+  /** Durably records the signed enrolment (the owner's feed) before the device gets it. */
+  record: (signed: SignedEnrolment, record: EnrolmentRecord) => Promise<void>
+  random: (n: number) => Uint8Array
+  now: () => Date
+}
+
+/** The owner's side. Resolves with the signed record once the device stored it. */
+export async function runOwnerCeremony (stream: FramedStream, input: OwnerCeremonyInput): Promise<{ signed: SignedEnrolment, record: EnrolmentRecord, device: EnrolledDevice }> {
+  const transcript = new Transcript(input.ownerPeerId, input.devicePeerId)
+  const refuse = (reason: string): never => { throw new EnrolmentRefusedError(reason) }
+  try {
+    const hello = await receive(stream, 'hello', HELLO)
+    transcript.add(hello.bytes)
+    const h = hello.message
+    if (h.peerId !== input.devicePeerId) refuse(`the device claims PeerId ${h.peerId} but connected as ${input.devicePeerId}`)
+    if (!(DEVICE_ROLES as readonly string[]).includes(h.role)) refuse(`unknown role "${h.role}"`)
+    const deviceId = deviceIdFromEndorsementKey(h.ekPub)
+    if (deviceId !== h.deviceId) refuse(`the deviceId ${h.deviceId} is not the one of its EK (${deviceId})`)
+    if (input.expectDeviceId !== undefined && deviceId !== input.expectDeviceId) refuse(`found device ${deviceId}, expected ${input.expectDeviceId}`)
+    const ekPublic = parsePublic(h.ekPub)
+    if (h.ekCert === null) refuse('the device has no EK certificate, so its TPM cannot be told from software')
+    const ekCert = await verifyEkCertificate({ certificate: h.ekCert!, trustStore: input.trustStore, ekPublic, now: input.now() })
+    const softwareTpm = ekCert.chain.some((cert) => /CN=swtpm-localca/.test(cert.subject))
+    if (softwareTpm && !input.allowSoftwareTpm) refuse('its EK certificate comes from a software TPM\'s local CA (allow software TPMs only for testing)')
+    const ak = parsePublic(h.akPub)
+    if (!isRestrictedSigningKey(ak) || ak.type !== 'ecc') refuse('its AK is not a restricted ECC signing key')
+    verifyCertify({ signer: ak, attest: h.certifyAttest, signature: h.certifySignature, nonce: sha256('fleet-dsk-certify-v1', h.dskPub), certifiedPublic: h.dskPub })
+
+    const secret = input.random(32)
+    const credential = makeCredential({ ekPublic, objectName: objectName(ak), credential: secret, random: input.random })
+    const quoteNonce = input.random(32)
+    const nO = input.random(32)
+    const genesis = input.owner.state.genesis
+    const challengeBytes = encodeMessage('challenge', {
+      genesis: unb64(genesis.statement), genesisP256: unb64(genesis.p256), genesisMldsa65: unb64(genesis.mldsa65),
+      credentialBlob: credential.credentialBlob, encryptedSecret: credential.secret, quoteNonce,
+      bank: input.policy.bank, pcrs: Uint8Array.from(input.policy.pcrs), nO
+    })
+    await stream.write(challengeBytes)
+    transcript.add(challengeBytes)
+
+    const evidence = await receive(stream, 'evidence', EVIDENCE)
+    transcript.add(evidence.bytes)
+    const e = evidence.message
+    if (e.activated.length !== secret.length || !timingSafeEqual(e.activated, secret)) refuse('ActivateCredential failed: its AK is not in the TPM that holds its EK')
+    if (!timingSafeEqual(commitment(e.nD), h.commit)) refuse('the device revealed a value it had not committed to')
+    const boot = verifyBoot({ ak, attest: e.quoteAttest, signature: e.quoteSignature, nonce: enrolmentQuoteData(quoteNonce, input.devicePeerId, input.ownerPeerId), eventLog: e.eventLog }, input.policy)
+    if (!boot.verdict.trusted) refuse(`its boot does not satisfy the policy: ${boot.verdict.reasons.map((r) => r.message).join('; ')}`)
+
+    const device: EnrolledDevice = { deviceId, fingerprint: fingerprint(deviceId), hostname: h.hostname, role: h.role as DeviceRole, peerId: h.peerId, verdict: boot.verdict, softwareTpm }
+    const sas = transcript.sas(nO, e.nD)
+    // The device's answer is read while the owner decides, so its abort is seen at once.
+    const deviceAnswer = receive(stream, 'confirm', CONFIRM, { timeoutMs: ENROL_LIMITS.confirmTimeoutMs })
+    deviceAnswer.catch(() => undefined)
+    if (!await input.confirm(sas, device)) throw new CeremonyAbortedError('the digits were not confirmed by the owner')
+    if (!(await deviceAnswer).message.ok) throw new CeremonyAbortedError('the digits were not confirmed at the device')
+
+    const record: EnrolmentRecord = {
+      v: 1, kind: 'enrolment', fleet: new Uint8Array(Buffer.from(input.owner.state.fleetId, 'hex')), deviceId, ekPubHash: ekPubHash(h.ekPub),
+      akPub: h.akPub, dskPub: h.dskPub, pqPub: h.pqPub, peerId: h.peerId, role: h.role as DeviceRole, policyId: bootPolicyId(input.policy),
+      hostname: h.hostname, issuedAt: input.now().getTime()
+    }
+    const signed = await signEnrolmentRecord(record, input.owner.signer)
+    await input.record(signed, record)
+    await stream.write(encodeMessage('record', { record: signed.record, p256: signed.signature.p256, mldsa65: signed.signature.mldsa65, policy: Buffer.from(canonicalPolicyJson(input.policy)) }))
+    await receive(stream, 'done', DONE)
+    await stream.close()
+    return { signed, record, device }
+  } catch (err) {
+    return await abortWith(stream, err)
+  }
+}

@@ -1,0 +1,43 @@
+import path from 'node:path'
+import { Level } from 'level'
+import type { Tpm } from '../attest/index.js'
+import type { HybridSigner } from '../identity/index.js'
+import { FeedLedger, BASE_ONTOLOGY, type Ontology } from '../ledger/index.js'
+
+export const LEDGER_DIR = 'ledger'
+
+export interface OpenedLedger {
+  db: Level<string, Uint8Array>
+  ledger: FeedLedger
+  close: () => Promise<void>
+}
+
+/**
+ * Opens the feed this identity writes (a device's, or the owner's) in DIR/ledger: LevelDB, the
+ * TPM-backed hybrid signer for checkpoints, and the TPM clock for rollback checks.
+ */
+export async function openOwnFeed (options: { dir: string, tpm: Tpm, signer: HybridSigner, fleetId: Uint8Array, feedId: string, ontology?: Ontology, batchMs?: number }): Promise<OpenedLedger> {
+  const db = new Level<string, Uint8Array>(path.join(options.dir, LEDGER_DIR), { valueEncoding: 'view' })
+  await db.open()
+  const ledger = new FeedLedger({
+    db,
+    signer: options.signer,
+    clock: { now: () => Date.now() },
+    tpmClock: { readTpmClock: async () => await options.tpm.readClock() },
+    ontology: options.ontology ?? BASE_ONTOLOGY
+  }, { fleetId: options.fleetId, feedId: options.feedId, ...(options.batchMs === undefined ? {} : { batchMs: options.batchMs }) })
+  try {
+    await ledger.start()
+  } catch (err) {
+    await db.close()
+    throw err
+  }
+  return {
+    db,
+    ledger,
+    close: async () => {
+      await ledger.stop()
+      await db.close()
+    }
+  }
+}

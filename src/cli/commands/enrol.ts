@@ -1,0 +1,181 @@
+import type { Command } from 'commander'
+import { existsSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import os from 'node:os'
+import path from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { EsysTpm, parseBootPolicy, loadTrustStore, fingerprint, EVENTLOG_LIMITS, type PcrSelection } from '../../attest/index.js'
+import {
+  readOwnerState, unlockOwner, readDeviceState, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry,
+  writeDeviceEnrolment, readDeviceEnrolment, DEVICE_ROLES, ENROLMENT_FILE, type DeviceRole
+} from '../../agent/index.js'
+import { createFleetNode } from '../../p2p/index.js'
+import { FleetError, UsageError } from '../../common/index.js'
+import { makeOutput } from '../output.js'
+import { readInputFile } from '../options.js'
+import { askYesNo, parseSeconds } from '../confirm.js'
+
+/** mDNS service of devices waiting to be enrolled (enrolled agents use the fleet's own tag). */
+export const JOIN_SERVICE_TAG = '_fleet-join._udp.local'
+const DEFAULT_EVENT_LOG = '/sys/kernel/security/tpm0/binary_bios_measurements'
+
+function parsePeer (text: string): Multiaddr {
+  try {
+    const addr = multiaddr(text)
+    if (addr.getComponents().find((c) => c.name === 'p2p') === undefined) throw new Error('it names no peer (/p2p/…)')
+    return addr
+  } catch (err) {
+    throw new UsageError(`--peer ${text}: not a multiaddr with a PeerId (${(err as Error).message})`)
+  }
+}
+
+/**
+ * fleet join --state DIR [--tcti T] [--eventlog FILE] [--role server] [--hostname H] [--listen MA] [--yes --expect-fleet ID] [--timeout S] [--json]
+ * fleet enrol --state OWNERDIR --policy FILE --trust-store DIR [--allow-software-tpm] [--peer MA] [--yes --expect DEVICEID] [--timeout S] [--json]
+ */
+export function registerEnrolCommands (program: Command): void {
+  program.command('join')
+    .description('device side of the enrolment ceremony: open the enrolment window and wait for the owner')
+    .requiredOption('--state <dir>', 'state directory made by fleet init')
+    .option('--tcti <tcti>', 'TPM to use (default: the one given to fleet init)')
+    .option('--eventlog <file>', `boot event log sent with the quote (default ${DEFAULT_EVENT_LOG})`)
+    .option('--role <role>', `role requested: ${DEVICE_ROLES.join(', ')}`, 'server')
+    .option('--hostname <name>', 'name shown to the owner', os.hostname())
+    .option('--listen <multiaddr>', 'listen address', '/ip4/0.0.0.0/tcp/0')
+    .option('--yes', 'confirm without a person at this device (only with --expect-fleet)')
+    .option('--expect-fleet <fleetId>', 'accept only this fleet')
+    .option('--timeout <seconds>', 'close the window after this long', '600')
+    .option('--json', 'print events and the result as JSON lines')
+    .addHelpText('after', `
+Example:
+  fleet join --state /var/lib/fleet                     # then run fleet enrol on the owner's machine
+Compare the 6 digits shown here with the owner's screen before you confirm.
+Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`)
+    .action(async (options: { state: string, tcti?: string, eventlog?: string, role: string, hostname: string, listen: string, yes?: boolean, expectFleet?: string, timeout: string, json?: boolean }) => {
+      if (!(DEVICE_ROLES as readonly string[]).includes(options.role)) throw new UsageError(`--role must be one of ${DEVICE_ROLES.join(', ')}`)
+      if (options.yes === true && options.expectFleet === undefined) throw new UsageError('--yes needs --expect-fleet: an unattended device must know which fleet to join')
+      if (options.expectFleet !== undefined && !/^[0-9a-f]{64}$/.test(options.expectFleet)) throw new UsageError('--expect-fleet must be a fleetId (64 hex digits)')
+      if (options.hostname.length === 0 || options.hostname.length > 255) throw new UsageError('--hostname must be 1..255 characters')
+      const seconds = parseSeconds(options.timeout, '--timeout')
+      const out = makeOutput(options.json === true)
+      const state = await readDeviceState(options.state)
+      if (await readDeviceEnrolment(options.state, state.deviceId) !== undefined) throw new UsageError(`${options.state} is already enrolled (${ENROLMENT_FILE}); a device is enrolled once`)
+      const logFile = options.eventlog ?? DEFAULT_EVENT_LOG
+      const eventLog = await readInputFile(logFile, 'event log', EVENTLOG_LIMITS.maxLogBytes)
+      const tpm = await EsysTpm.open({ tcti: options.tcti ?? state.tcti })
+      try {
+        const selection = state.sealing.selection as PcrSelection
+        const bootPcrs = selection.flatMap((bank) => bank.pcrs).filter((pcr) => pcr !== state.sealing.agentPcr)
+        const device = await unlockDevice(tpm, state, await agentMeasurement({ bootPcrs, agentPcr: state.sealing.agentPcr }))
+        const node = await createFleetNode({ privateKey: device.peerKey, admission: { allows: () => true }, listen: [options.listen], serviceTag: JOIN_SERVICE_TAG })
+        try {
+          const addresses = node.getMultiaddrs().map((a) => a.toString())
+          out.result({ event: 'window-open', deviceId: state.deviceId, fingerprint: fingerprint(state.deviceId), peerId: state.peer.peerId, addresses },
+            `enrolment window open for ${seconds} s\ndeviceId:    ${state.deviceId}\nfingerprint: ${fingerprint(state.deviceId)}\naddresses:   ${addresses.join(' ')}`)
+          const window = AbortSignal.timeout(seconds * 1000)
+          let shown = ''
+          const enrolment = await acceptEnrolment(node, {
+            tpm, state, eventLog, hostname: options.hostname, role: options.role as DeviceRole, random: randomBytes,
+            ...(options.expectFleet === undefined ? {} : { expectFleetId: options.expectFleet }),
+            confirm: async (sas, fleet) => {
+              shown = sas
+              out.note(`\n  fleet "${fleet.name}" (${fleet.fleetId})\n  digits: ${sas.slice(0, 3)} ${sas.slice(3)}\n`)
+              if (options.yes === true) return true
+              return await askYesNo(`Do the digits ${sas} match the owner's screen?`)
+            }
+          }, { signal: window, onFailure: (err) => { out.note(`fleet: ${err.message} (the window stays open)`) } }).catch((err: unknown) => {
+            if (window.aborted) throw new FleetError(`no owner enrolled this device within ${seconds} s`, { code: 'ERR_ENROLMENT_TIMEOUT' })
+            throw err
+          })
+          await writeDeviceEnrolment(options.state, enrolment)
+          const fleetId = Buffer.from(enrolment.fleetId).toString('hex')
+          out.result({ event: 'enrolled', deviceId: state.deviceId, fleetId, role: enrolment.record.role, policyId: enrolment.record.policyId, sas: shown },
+            `enrolled in fleet ${fleetId} as ${enrolment.record.role}`)
+        } finally {
+          await node.stop()
+        }
+      } finally {
+        await tpm.close()
+      }
+    })
+
+  program.command('enrol')
+    .description('owner side of the enrolment ceremony: find a waiting device, check its TPM and boot, confirm the digits, sign its record')
+    .requiredOption('--state <dir>', 'owner state directory made by fleet owner init')
+    .option('--tcti <tcti>', 'TPM of this machine (default: the one given to fleet owner init)')
+    .requiredOption('--policy <file>', 'boot policy the device must satisfy (fleet policy create)')
+    .requiredOption('--trust-store <dir>', 'folder of EK CA certificates (PEM or DER) the device\'s EK certificate must chain to')
+    .option('--allow-software-tpm', 'accept EK certificates issued by a software TPM\'s local CA (testing only)')
+    .option('--peer <multiaddr>', 'the device\'s address with /p2p/PEERID (default: the first device found over mDNS)')
+    .option('--yes', 'confirm without a person (only with --expect)')
+    .option('--expect <deviceId>', 'enrol only this device')
+    .option('--timeout <seconds>', 'give up after this long', '120')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', `
+Example:
+  fleet enrol --state ~/.fleet-owner --policy policy.json --trust-store /etc/fleet/ek-cas
+Compare the device's fingerprint and the 6 digits with the device's screen before you confirm.
+Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`)
+    .action(async (options: { state: string, tcti?: string, policy: string, trustStore: string, allowSoftwareTpm?: boolean, peer?: string, yes?: boolean, expect?: string, timeout: string, json?: boolean }) => {
+      if (options.yes === true && options.expect === undefined) throw new UsageError('--yes needs --expect: an unattended ceremony must know which device it enrols')
+      if (options.expect !== undefined && !/^[a-z2-7]{52}$/.test(options.expect)) throw new UsageError('--expect must be a deviceId (52 base32 characters)')
+      const seconds = parseSeconds(options.timeout, '--timeout')
+      const peer = options.peer === undefined ? undefined : parsePeer(options.peer)
+      if (!existsSync(options.trustStore)) throw new UsageError(`--trust-store ${options.trustStore}: no such folder`)
+      const trustStore = await loadTrustStore(options.trustStore)
+      const policy = parseBootPolicy(await readInputFile(options.policy, 'boot policy', 1024 * 1024))
+      const out = makeOutput(options.json === true)
+      const ownerState = await readOwnerState(options.state)
+      const tpm = await EsysTpm.open({ tcti: options.tcti ?? ownerState.tcti })
+      try {
+        const signer = await unlockOwner(tpm, ownerState)
+        const fleetId = new Uint8Array(Buffer.from(ownerState.fleetId, 'hex'))
+        const feed = await openOwnFeed({ dir: options.state, tpm, signer, fleetId, feedId: ownerFeedId(fleetId) })
+        const node = await createFleetNode({ privateKey: await generateKeyPair('Ed25519'), admission: { allows: () => true }, listen: ['/ip4/0.0.0.0/tcp/0'], mdns: peer === undefined, serviceTag: JOIN_SERVICE_TAG })
+        try {
+          const deadline = AbortSignal.timeout(seconds * 1000)
+          const target = peer ?? await discoverDevice(node, deadline, seconds)
+          out.note(`enrolling ${target.toString()}`)
+          let shown = ''
+          const result = await enrolPeer(node, target, {
+            owner: { state: ownerState, signer }, policy, trustStore, allowSoftwareTpm: options.allowSoftwareTpm === true,
+            ...(options.expect === undefined ? {} : { expectDeviceId: options.expect }),
+            confirm: async (sas, device) => {
+              shown = sas
+              out.note(`\n  device ${device.hostname} (${device.role})${device.softwareTpm ? ' — SOFTWARE TPM' : ''}\n  deviceId:    ${device.deviceId}\n  fingerprint: ${device.fingerprint}\n  boot:        trusted (policy ${device.verdict.policyId.slice(0, 16)}…)\n  digits:      ${sas.slice(0, 3)} ${sas.slice(3)}\n`)
+              if (options.yes === true) return true
+              return await askYesNo(`Do the fingerprint and the digits ${sas} match the device's screen?`)
+            },
+            record: async (_signed, record) => { await feed.ledger.append(enrolmentEntry(record, ownerState.name)) },
+            random: randomBytes,
+            now: () => new Date()
+          }, { signal: deadline })
+          await feed.ledger.checkpoint()
+          out.result({ deviceId: result.device.deviceId, fingerprint: result.device.fingerprint, hostname: result.device.hostname, role: result.device.role, peerId: result.device.peerId, fleetId: ownerState.fleetId, policyId: result.record.policyId, sas: shown },
+            `enrolled ${result.device.hostname} (${result.device.deviceId}) as ${result.device.role} in fleet ${ownerState.fleetId}`)
+        } finally {
+          await node.stop()
+          await feed.close()
+        }
+      } finally {
+        await tpm.close()
+      }
+    })
+}
+
+async function discoverDevice (node: Awaited<ReturnType<typeof createFleetNode>>, signal: AbortSignal, seconds: number): Promise<Multiaddr> {
+  return await new Promise<Multiaddr>((resolve, reject) => {
+    const onAbort = (): void => reject(new FleetError(`no device waiting to be enrolled was found within ${seconds} s (is fleet join running on it?)`, { code: 'ERR_NO_DEVICE' }))
+    signal.addEventListener('abort', onAbort, { once: true })
+    const found = (id: string, addrs: Multiaddr[]): void => {
+      const addr = addrs.find((a) => a.toString().includes('/tcp/'))
+      if (addr === undefined) return
+      signal.removeEventListener('abort', onAbort)
+      resolve(addr.encapsulate(`/p2p/${id}`))
+    }
+    node.addEventListener('peer:discovery', (evt) => { found(evt.detail.id.toString(), evt.detail.multiaddrs) })
+    // A device discovered before the listener was attached is already in the peer store.
+    void node.peerStore.all().then((peers) => { for (const peer of peers) found(peer.id.toString(), peer.addresses.map((a) => a.multiaddr)) })
+  })
+}

@@ -1,0 +1,174 @@
+/**
+ * The enrolment ceremony between real parts: two software TPMs (owner and device), real libp2p
+ * nodes over Noise on loopback, the simulated measured boot, and the owner's LevelDB feed.
+ */
+import assert from 'node:assert/strict'
+import { randomBytes, X509Certificate } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
+import { EsysTpm, type SwtpmDevice } from '../../src/attest/index.js'
+import {
+  initOwner, unlockOwner, initDevice, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry,
+  verifyEnrolmentRecord, EnrolmentRefusedError, CeremonyAbortedError, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
+} from '../../src/agent/index.js'
+import type { HybridSigner } from '../../src/identity/index.js'
+import { createFleetNode, type FleetNode } from '../../src/p2p/index.js'
+import { bootDevice, simulatedBootPolicy, type BootVariant } from '../../simnet/index.js'
+import { haveSwtpm, startDevice, tempDir } from '../helpers/devices.js'
+
+interface TestDevice { swtpm: SwtpmDevice, tpm: EsysTpm, state: DeviceState, unlocked: UnlockedDevice, log: Uint8Array, node: FleetNode }
+
+describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', function () {
+  this.timeout(120_000)
+  const opened: Array<{ close: () => Promise<void> }> = []
+  let caDir: string
+  let trustStore: X509Certificate[]
+  let owner: { state: OwnerState, signer: HybridSigner, tpm: EsysTpm, feed: OpenedLedger, node: FleetNode }
+  const policy = simulatedBootPolicy()
+
+  async function makeDevice (variant: BootVariant): Promise<TestDevice> {
+    const swtpm = await startDevice({ caDir })
+    const tpm = await EsysTpm.open({ tcti: swtpm.tcti })
+    opened.push(tpm)
+    const log = await bootDevice(tpm, variant)
+    const sealing = { bootPcrs: [0, 1, 2, 3, 4, 7], agentPcr: 23 }
+    const measurement = await agentMeasurement(sealing)
+    const state = await initDevice(tpm, { tcti: swtpm.tcti, ...sealing, measurement, random: randomBytes, now: () => new Date() })
+    const unlocked = await unlockDevice(tpm, state, measurement)
+    const node = await createFleetNode({ privateKey: unlocked.peerKey, admission: { allows: () => true }, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+    opened.push({ close: async () => { await node.stop() } })
+    return { swtpm, tpm, state, unlocked, log, node }
+  }
+
+  function ownerInput (overrides: { confirm?: (sas: string) => Promise<boolean>, expectDeviceId?: string, allowSoftwareTpm?: boolean, sas?: string[] } = {}) {
+    return {
+      owner: { state: owner.state, signer: owner.signer },
+      policy,
+      trustStore,
+      allowSoftwareTpm: overrides.allowSoftwareTpm ?? true,
+      ...(overrides.expectDeviceId === undefined ? {} : { expectDeviceId: overrides.expectDeviceId }),
+      confirm: overrides.confirm ?? (async (sas: string) => { overrides.sas?.push(sas); return true }),
+      record: async (_signed: unknown, record: Parameters<typeof enrolmentEntry>[0]) => { await owner.feed.ledger.append(enrolmentEntry(record, owner.state.name)) },
+      random: randomBytes,
+      now: () => new Date()
+    }
+  }
+
+  async function ceremony (device: TestDevice, options: { ownerConfirm?: (sas: string) => Promise<boolean>, deviceConfirm?: (sas: string) => Promise<boolean>, expectDeviceId?: string, allowSoftwareTpm?: boolean } = {}) {
+    const shown: { owner: string[], device: string[] } = { owner: [], device: [] }
+    const window = new AbortController()
+    const failures: Error[] = []
+    const accepted = acceptEnrolment(device.node, {
+      tpm: device.tpm, state: device.state, eventLog: device.log, hostname: 'test-host', role: 'server', random: randomBytes,
+      confirm: async (sas) => { shown.device.push(sas); return await (options.deviceConfirm?.(sas) ?? true) }
+    }, { signal: window.signal, onFailure: (err) => { failures.push(err); window.abort(err) } })
+    accepted.catch(() => undefined)
+    const ownerSide = enrolPeer(owner.node, device.node.getMultiaddrs()[0]!, ownerInput({
+      sas: shown.owner,
+      ...(options.ownerConfirm === undefined ? {} : { confirm: async (sas: string) => { shown.owner.push(sas); return await options.ownerConfirm!(sas) } }),
+      ...(options.expectDeviceId === undefined ? {} : { expectDeviceId: options.expectDeviceId }),
+      ...(options.allowSoftwareTpm === undefined ? {} : { allowSoftwareTpm: options.allowSoftwareTpm })
+    }))
+    const [ownerResult, deviceResult] = await Promise.allSettled([ownerSide, accepted])
+    return { ownerResult, deviceResult, shown, failures }
+  }
+
+  before(async function () {
+    if (!haveSwtpm()) this.skip()
+    caDir = path.join(await tempDir('fleet-enrol-ca-'), 'ca')
+    const ownerTpmDevice = await startDevice({ caDir })
+    trustStore = ownerTpmDevice.caCertificateFiles.map((file) => new X509Certificate(readFileSync(file)))
+    const tpm = await EsysTpm.open({ tcti: ownerTpmDevice.tcti })
+    opened.push(tpm)
+    await bootDevice(tpm, 'good')
+    const state = await initOwner(tpm, { name: 'test-fleet', bootPcrs: [0, 1, 2, 3, 4, 7], random: randomBytes, now: () => new Date() })
+    const signer = await unlockOwner(tpm, state)
+    const fleetId = new Uint8Array(Buffer.from(state.fleetId, 'hex'))
+    const feed = await openOwnFeed({ dir: await tempDir('fleet-owner-'), tpm, signer, fleetId, feedId: ownerFeedId(fleetId), batchMs: 50 })
+    opened.push(feed)
+    const node = await createFleetNode({ privateKey: await generateKeyPair('Ed25519'), admission: { allows: () => true }, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+    opened.push({ close: async () => { await node.stop() } })
+    owner = { state, signer, tpm, feed, node }
+  })
+
+  after(async () => {
+    for (const item of opened.reverse()) await item.close().catch(() => undefined)
+  })
+
+  it('enrols a device with a good boot: both sides show the same digits, the owner signs and records it', async () => {
+    const device = await makeDevice('good')
+    const before = owner.feed.ledger.size
+    const { ownerResult, deviceResult, shown } = await ceremony(device, { expectDeviceId: device.state.deviceId })
+    assert.equal(ownerResult.status, 'fulfilled', String((ownerResult as PromiseRejectedResult).reason))
+    assert.equal(deviceResult.status, 'fulfilled', String((deviceResult as PromiseRejectedResult).reason))
+    assert.match(shown.owner[0]!, /^\d{6}$/)
+    assert.deepEqual(shown.owner, shown.device)
+    const enrolment = (deviceResult as PromiseFulfilledResult<DeviceEnrolment>).value
+    assert.equal(enrolment.record.deviceId, device.state.deviceId)
+    assert.equal(enrolment.record.peerId, device.state.peer.peerId)
+    assert.equal(enrolment.record.role, 'server')
+    assert.equal(Buffer.from(enrolment.fleetId).toString('hex'), owner.state.fleetId)
+    // The record verifies under the owner's key from the genesis statement, and nowhere else.
+    verifyEnrolmentRecord(enrolment.signed, { key: enrolment.ownerKey, fleetId: enrolment.fleetId })
+    assert.throws(() => verifyEnrolmentRecord(enrolment.signed, { key: enrolment.ownerKey, fleetId: new Uint8Array(32) }), /another fleet/)
+    // The owner's feed holds the device.enrol entry.
+    assert.equal(owner.feed.ledger.size, before + 1)
+  })
+
+  it('aborts on both sides, recording nothing, when the owner does not confirm the digits', async () => {
+    const device = await makeDevice('good')
+    const before = owner.feed.ledger.size
+    const { ownerResult, deviceResult, shown } = await ceremony(device, { ownerConfirm: async () => false })
+    assert.equal(ownerResult.status, 'rejected')
+    assert.ok((ownerResult as PromiseRejectedResult).reason instanceof CeremonyAbortedError)
+    assert.equal(deviceResult.status, 'rejected')
+    assert.match(String((deviceResult as PromiseRejectedResult).reason), /not confirmed by the owner/)
+    assert.equal(shown.owner.length, 1)
+    assert.equal(owner.feed.ledger.size, before)
+  })
+
+  it('aborts when the person at the device says the digits differ', async () => {
+    const device = await makeDevice('good')
+    const before = owner.feed.ledger.size
+    const { ownerResult, deviceResult } = await ceremony(device, { deviceConfirm: async () => false })
+    assert.ok((ownerResult as PromiseRejectedResult).reason instanceof CeremonyAbortedError)
+    assert.ok((deviceResult as PromiseRejectedResult).reason instanceof CeremonyAbortedError)
+    assert.equal(owner.feed.ledger.size, before)
+  })
+
+  it('refuses a device whose boot was tampered with, naming the difference', async () => {
+    const device = await makeDevice('tampered-kernel')
+    const { ownerResult, deviceResult, shown } = await ceremony(device)
+    const reason = (ownerResult as PromiseRejectedResult).reason as Error
+    assert.ok(reason instanceof EnrolmentRefusedError, String(reason))
+    assert.match(reason.message, /boot does not satisfy the policy.*PCR 4/s)
+    assert.match(String((deviceResult as PromiseRejectedResult).reason), /boot does not satisfy the policy/)
+    assert.equal(shown.owner.length, 0, 'no digits are shown for a refused device')
+  })
+
+  it('refuses a software TPM unless the owner allows it, and a device other than the expected one', async () => {
+    const device = await makeDevice('good')
+    const software = await ceremony(device, { allowSoftwareTpm: false })
+    assert.match(String((software.ownerResult as PromiseRejectedResult).reason), /software TPM/)
+    const other = await ceremony(device, { expectDeviceId: 'a'.repeat(52) })
+    assert.match(String((other.ownerResult as PromiseRejectedResult).reason), /expected a{52}/)
+  })
+
+  it('refuses a device whose EK certificate is not from the trust store', async () => {
+    const device = await makeDevice('good')
+    // A device provisioned by another CA.
+    const stranger = await startDevice()
+    const strangerCa = stranger.caCertificateFiles.map((file) => new X509Certificate(readFileSync(file)))
+    const saved = trustStore
+    trustStore = strangerCa
+    try {
+      const { ownerResult } = await ceremony(device)
+      assert.equal(ownerResult.status, 'rejected')
+      assert.match(String((ownerResult as PromiseRejectedResult).reason), /certificate|chain|trust/i)
+    } finally {
+      trustStore = saved
+    }
+  })
+})

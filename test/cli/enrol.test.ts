@@ -1,0 +1,109 @@
+/**
+ * fleet owner init / fleet init / fleet join / fleet enrol as separate processes, each device on
+ * its own swtpm: the scripted ceremony (--yes with the expected identities), and its refusals.
+ */
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { haveSwtpm, tempDir } from '../helpers/devices.js'
+import { runFleet as run, FLEET } from '../helpers/cli.js'
+
+describe('cli: fleet join / fleet enrol', function () {
+  this.timeout(180_000)
+  let dir: string
+  const swtpms: string[] = []
+  const children: ChildProcess[] = []
+  const tcti = (device: string): string => `swtpm:path=${path.join(device, 'tpm.sock')}`
+  let fleetId: string
+
+  function startSwtpm (name: string, variant = 'good'): string {
+    const device = path.join(dir, name)
+    assert.equal(run(['swtpm', 'start', '--dir', device, '--ca-dir', path.join(dir, 'ca')]).status, 0)
+    assert.equal(run(['swtpm', 'boot', '--dir', device, '--variant', variant]).status, 0)
+    swtpms.push(device)
+    return device
+  }
+
+  /** Starts fleet join; resolves with its listen address once the window is open. */
+  async function join (state: string, device: string, extra: string[] = []): Promise<{ child: ChildProcess, address: string, done: Promise<{ code: number | null, stdout: string, stderr: string }> }> {
+    const child = spawn(FLEET, ['join', '--state', state, '--eventlog', path.join(device, 'binary_bios_measurements'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json', '--timeout', '60', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] })
+    children.push(child)
+    let stdout = ''
+    let stderr = ''
+    child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
+    child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+    const done = new Promise<{ code: number | null, stdout: string, stderr: string }>((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })))
+    const started = Date.now()
+    while (!stdout.includes('window-open')) {
+      if (Date.now() - started > 30_000 || child.exitCode !== null) assert.fail(`fleet join did not open its window: ${stderr}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    const open = JSON.parse(stdout.split('\n')[0]!) as { peerId: string, addresses: string[] }
+    return { child, address: open.addresses.find((a) => a.includes('127.0.0.1'))!, done }
+  }
+
+  before(async function () {
+    if (!haveSwtpm()) this.skip()
+    dir = await tempDir('fleet-cli-enrol-')
+    const ownerTpm = startSwtpm('owner-tpm')
+    const owner = run(['owner', 'init', '--state', path.join(dir, 'owner'), '--tcti', tcti(ownerTpm), '--name', 'clinic', '--json'])
+    assert.equal(owner.status, 0, owner.stderr)
+    fleetId = (JSON.parse(owner.stdout) as { fleetId: string }).fleetId
+    assert.equal(run(['policy', 'create', '--from-eventlog', path.join(ownerTpm, 'binary_bios_measurements'), '--out', path.join(dir, 'policy.json')]).status, 0)
+  })
+
+  after(() => {
+    for (const child of children) child.kill('SIGKILL')
+    for (const device of swtpms) run(['swtpm', 'stop', '--dir', device])
+  })
+
+  const enrolArgs = (extra: string[]): string[] => ['enrol', '--state', path.join(dir, 'owner'), '--policy', path.join(dir, 'policy.json'), '--trust-store', path.join(dir, 'ca'), '--allow-software-tpm', '--json', '--timeout', '30', ...extra]
+
+  it('enrols a device: both sides finish, the device stores the owner-signed record', async () => {
+    const device = startSwtpm('dev1')
+    const state = path.join(dir, 'state1')
+    const init = run(['init', '--state', state, '--tcti', tcti(device), '--json'])
+    assert.equal(init.status, 0, init.stderr)
+    const deviceId = (JSON.parse(init.stdout) as { deviceId: string }).deviceId
+    const joining = await join(state, device, ['--yes', '--expect-fleet', fleetId])
+    const enrol = run(enrolArgs(['--peer', joining.address, '--yes', '--expect', deviceId]))
+    assert.equal(enrol.status, 0, enrol.stderr)
+    const result = JSON.parse(enrol.stdout) as { deviceId: string, fleetId: string, sas: string }
+    assert.equal(result.deviceId, deviceId)
+    assert.equal(result.fleetId, fleetId)
+    // Both sides showed the same digits.
+    const ended = await joining.done
+    assert.equal(ended.code, 0, ended.stderr)
+    const joined = JSON.parse(ended.stdout.trim().split('\n').pop()!) as { event: string, sas: string }
+    assert.equal(joined.event, 'enrolled')
+    assert.match(result.sas, /^\d{6}$/)
+    assert.equal(joined.sas, result.sas)
+    const enrolment = JSON.parse(readFileSync(path.join(state, 'enrolment.json'), 'utf8')) as { fleetId: string, deviceId: string }
+    assert.equal(enrolment.fleetId, fleetId)
+    assert.equal(enrolment.deviceId, deviceId)
+    // Enrolled once: a second join is refused.
+    const again = run(['join', '--state', state, '--eventlog', path.join(device, 'binary_bios_measurements'), '--timeout', '1'])
+    assert.equal(again.status, 2)
+    assert.match(again.stderr, /already enrolled/)
+  })
+
+  it('refuses a tampered boot at enrolment: exit 1 on both sides, nothing stored', async () => {
+    const device = startSwtpm('dev2', 'tampered-kernel')
+    const state = path.join(dir, 'state2')
+    assert.equal(run(['init', '--state', state, '--tcti', tcti(device)]).status, 0)
+    const joining = await join(state, device, ['--yes', '--expect-fleet', fleetId, '--timeout', '3'])
+    const enrol = run(enrolArgs(['--peer', joining.address]))
+    assert.equal(enrol.status, 1)
+    assert.match(enrol.stderr, /enrolment refused: its boot does not satisfy the policy/)
+    const ended = await joining.done
+    assert.equal(ended.code, 1)
+    assert.equal(existsSync(path.join(state, 'enrolment.json')), false)
+  })
+
+  it('refuses bad usage with exit 2', () => {
+    assert.equal(run(enrolArgs(['--yes'])).status, 2)
+    assert.equal(run(enrolArgs(['--peer', '/ip4/127.0.0.1/tcp/1'])).status, 2)
+    assert.equal(run(['join', '--state', path.join(dir, 'state1'), '--yes']).status, 2)
+  })
+})
