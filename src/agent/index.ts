@@ -23,3 +23,5 @@ export type { DeviceCeremonyInput, OwnerCeremonyInput, EnrolledDevice } from './
 export { acceptEnrolment, enrolPeer } from './enrol.js'
 export { openOwnFeed, LEDGER_DIR } from './ledgers.js'
 export type { OpenedLedger } from './ledgers.js'
+export { feedIdentityOf, feedIdentityFromTrust, FeedTrustError } from './feed-identity.js'
+export type { FeedIdentity, FeedTrust } from './feed-identity.js'

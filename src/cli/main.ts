@@ -17,6 +17,7 @@ import { registerPolicyCommands } from './commands/policy.js'
 import { registerAgentCommands } from './commands/agent.js'
 import { registerOwnerCommands } from './commands/owner.js'
 import { registerEnrolCommands } from './commands/enrol.js'
+import { registerLedgerCommands } from './commands/ledger.js'
 
 export function buildProgram (): Command {
   const program = new Command('fleet')
@@ -45,6 +46,7 @@ Exit codes: 0 ok, 1 verification refused or operation failed, 2 bad usage or inp
   registerAgentCommands(program)
   registerOwnerCommands(program)
   registerEnrolCommands(program)
+  registerLedgerCommands(program)
   for (const command of program.commands) applyOverrides(command)
   return program
 }

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { haveSwtpm, tempDir } from '../helpers/devices.js'
 import { runFleet as run, FLEET } from '../helpers/cli.js'
@@ -19,8 +19,10 @@ describe('cli: fleet join / fleet enrol', function () {
 
   function startSwtpm (name: string, variant = 'good'): string {
     const device = path.join(dir, name)
-    assert.equal(run(['swtpm', 'start', '--dir', device, '--ca-dir', path.join(dir, 'ca')]).status, 0)
-    assert.equal(run(['swtpm', 'boot', '--dir', device, '--variant', variant]).status, 0)
+    const started = run(['swtpm', 'start', '--dir', device, '--ca-dir', path.join(dir, 'ca')])
+    assert.equal(started.status, 0, started.stderr)
+    const booted = run(['swtpm', 'boot', '--dir', device, '--variant', variant])
+    assert.equal(booted.status, 0, booted.stderr)
     swtpms.push(device)
     return device
   }
@@ -86,6 +88,56 @@ describe('cli: fleet join / fleet enrol', function () {
     const again = run(['join', '--state', state, '--eventlog', path.join(device, 'binary_bios_measurements'), '--timeout', '1'])
     assert.equal(again.status, 2)
     assert.match(again.stderr, /already enrolled/)
+  })
+
+  it('the enrolled device appends typed actions to its TPM-signed feed; tail, verify, export and proofs check out', () => {
+    const state = path.join(dir, 'state1')
+    for (const resource of ['patient/1', 'patient/2', 'patient/3']) {
+      const appended = run(['ledger', 'append', '--state', state, '--type', 'operator.data_access', '--actor', 'dr.smith', '--body', JSON.stringify({ resource, purpose: 'treatment' }), '--json'])
+      assert.equal(appended.status, 0, appended.stderr)
+      assert.equal((JSON.parse(appended.stdout) as { sealed: boolean }).sealed, true)
+    }
+    // The ontology refuses what it does not know, and nothing is stored for it.
+    const unknown = run(['ledger', 'append', '--state', state, '--type', 'operator.teleport', '--actor', 'x', '--body', '{}'])
+    assert.equal(unknown.status, 1)
+    assert.match(unknown.stderr, /operator\.teleport/)
+    const wrongRole = run(['ledger', 'append', '--state', state, '--type', 'device.revoke', '--actor', 'x', '--body', JSON.stringify({ deviceId: 'a'.repeat(52), reason: 'r' })])
+    assert.equal(wrongRole.status, 1)
+    const tail = run(['ledger', 'tail', '--state', state, '--json'])
+    assert.equal(tail.status, 0, tail.stderr)
+    const rows = tail.stdout.trim().split('\n').map((line) => JSON.parse(line) as { seq: number, type: string, sealed: boolean, body: { resource: string } })
+    assert.deepEqual(rows.map((r) => [r.seq, r.body.resource, r.sealed]), [[0, 'patient/1', true], [1, 'patient/2', true], [2, 'patient/3', true]])
+    const verified = run(['ledger', 'verify', '--state', state, '--fleet', fleetId, '--json'])
+    assert.equal(verified.status, 0, verified.stderr)
+    assert.equal((JSON.parse(verified.stdout) as { entries: number }).entries, 3)
+    // The owner's feed holds the enrolment.
+    const ownerFeed = run(['ledger', 'tail', '--state', path.join(dir, 'owner'), '--json'])
+    assert.equal((JSON.parse(ownerFeed.stdout.trim().split('\n')[0]!) as { type: string }).type, 'device.enrol')
+    assert.equal(run(['ledger', 'verify', '--state', path.join(dir, 'owner')]).status, 0)
+
+    // Offline: an export verifies from the pinned fleetId alone; any change is caught.
+    const exported = path.join(dir, 'feed.jsonl')
+    assert.equal(run(['ledger', 'export', '--state', state, '--out', exported]).status, 0)
+    assert.equal(run(['ledger', 'verify', '--export', exported, '--fleet', fleetId]).status, 0)
+    assert.equal(run(['ledger', 'verify', '--export', exported, '--fleet', 'f'.repeat(64)]).status, 1)
+    const lines = readFileSync(exported, 'utf8').split('\n')
+    const doctored = path.join(dir, 'doctored.jsonl')
+    writeFileSync(doctored, [lines[0], lines[1]!.replace('"seq":0', '"seq":1'), ...lines.slice(2)].join('\n'))
+    assert.equal(run(['ledger', 'verify', '--export', doctored, '--fleet', fleetId]).status, 1)
+    writeFileSync(doctored, lines.filter((_, i) => i !== 2).join('\n'))
+    assert.equal(run(['ledger', 'verify', '--export', doctored, '--fleet', fleetId]).status, 1)
+
+    const proofFile = path.join(dir, 'proof.json')
+    assert.equal(run(['ledger', 'proof', '--state', state, '--seq', '1', '--out', proofFile]).status, 0)
+    const checked = run(['ledger', 'verify-proof', proofFile, '--fleet', fleetId, '--json'])
+    assert.equal(checked.status, 0, checked.stderr)
+    assert.equal((JSON.parse(checked.stdout) as { seq: number }).seq, 1)
+    const proof = JSON.parse(readFileSync(proofFile, 'utf8')) as { bundle: { seq: number } }
+    proof.bundle.seq = 2
+    writeFileSync(proofFile, JSON.stringify(proof))
+    assert.notEqual(run(['ledger', 'verify-proof', proofFile, '--fleet', fleetId]).status, 0)
+    writeFileSync(proofFile, '{not json')
+    assert.equal(run(['ledger', 'verify-proof', proofFile]).status, 2)
   })
 
   it('refuses a tampered boot at enrolment: exit 1 on both sides, nothing stored', async () => {

@@ -1,0 +1,90 @@
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import { eccPoint, parsePublic } from '../attest/index.js'
+import type { HybridPublicKey, HybridSignature } from '../identity/index.js'
+import { FleetError, MalformedInputError } from '../common/errors.js'
+import { readDeviceState, unb64, DEVICE_STATE_FILE } from './device-state.js'
+import { readOwnerState, verifyGenesis, OWNER_STATE_FILE } from './owner.js'
+import { readDeviceEnrolment, verifyDeviceEnrolment, ownerFeedId } from './enrolment.js'
+import { canonicalPolicyJson } from '../attest/index.js'
+
+/**
+ * Everything an auditor needs to trust a feed, rooted in the fleetId: the genesis statement (whose
+ * hash is the fleetId, and which names the owner key), and for a device's feed the owner-signed
+ * enrolment record that names the device's keys. Carried at the head of exports and proofs.
+ */
+export interface FeedTrust {
+  genesis: { statement: string, p256: string, mldsa65: string }
+  enrolment?: { record: string, p256: string, mldsa65: string, policy: string }
+}
+
+export interface FeedIdentity {
+  kind: 'device' | 'owner'
+  fleetId: Uint8Array
+  feedId: string
+  feedKey: HybridPublicKey
+  trust: FeedTrust
+}
+
+const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
+
+/** The feed a state directory writes: a device's own (once enrolled), or the owner's. */
+export async function feedIdentityOf (dir: string): Promise<FeedIdentity> {
+  if (existsSync(path.join(dir, OWNER_STATE_FILE))) {
+    const owner = await readOwnerState(dir)
+    const verified = verifyGenesis(unb64(owner.genesis.statement), { p256: unb64(owner.genesis.p256), mldsa65: unb64(owner.genesis.mldsa65) })
+    const fleetId = new Uint8Array(Buffer.from(owner.fleetId, 'hex'))
+    return { kind: 'owner', fleetId, feedId: ownerFeedId(fleetId), feedKey: verified.ownerKey, trust: { genesis: owner.genesis } }
+  }
+  if (!existsSync(path.join(dir, DEVICE_STATE_FILE))) throw new MalformedInputError(`${dir} holds neither a device (fleet init) nor an owner (fleet owner init)`, { code: 'ERR_NO_STATE' })
+  const state = await readDeviceState(dir)
+  const enrolment = await readDeviceEnrolment(dir, state.deviceId)
+  if (enrolment === undefined) throw new FleetError(`device ${state.deviceId} is not enrolled in a fleet yet (fleet join): it has no ledger`, { code: 'ERR_NOT_ENROLLED' })
+  return {
+    kind: 'device',
+    fleetId: enrolment.fleetId,
+    feedId: state.deviceId,
+    feedKey: { p256: eccPoint(parsePublic(enrolment.record.dskPub)), mldsa65: enrolment.record.pqPub },
+    trust: {
+      genesis: { statement: b64(enrolment.genesis.statement), p256: b64(enrolment.genesis.signature.p256), mldsa65: b64(enrolment.genesis.signature.mldsa65) },
+      enrolment: { record: b64(enrolment.signed.record), p256: b64(enrolment.signed.signature.p256), mldsa65: b64(enrolment.signed.signature.mldsa65), policy: canonicalPolicyJson(enrolment.policy) }
+    }
+  }
+}
+
+/** Thrown when a trust header does not lead from the expected fleetId to the feed. */
+export class FeedTrustError extends FleetError {
+  constructor (reason: string) {
+    super(`feed trust: ${reason}`, { code: 'ERR_FEED_TRUST' })
+  }
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
+
+/**
+ * Re-derives a feed's identity from a trust header alone: the genesis must hash to `expectFleetId`
+ * (when given: an auditor pins the fleet), the enrolment must be signed by that owner.
+ */
+export function feedIdentityFromTrust (value: unknown, feedId: string, expectFleetId?: string): FeedIdentity {
+  const t = value as FeedTrust
+  const str = (v: unknown, field: string, max = 64 * 1024): Uint8Array => {
+    if (typeof v !== 'string' || v.length > max || !BASE64.test(v)) throw new FeedTrustError(`bad field ${field}`)
+    return unb64(v)
+  }
+  if (typeof value !== 'object' || value === null || typeof t.genesis !== 'object' || t.genesis === null) throw new FeedTrustError('no genesis statement')
+  const genesis = { statement: str(t.genesis.statement, 'genesis.statement'), signature: { p256: str(t.genesis.p256, 'genesis.p256'), mldsa65: str(t.genesis.mldsa65, 'genesis.mldsa65') } }
+  const verified = verifyGenesis(genesis.statement, genesis.signature as HybridSignature)
+  if (expectFleetId !== undefined && verified.fleetId !== expectFleetId) throw new FeedTrustError(`the genesis statement founds fleet ${verified.fleetId}, not ${expectFleetId}`)
+  const fleetId = new Uint8Array(Buffer.from(verified.fleetId, 'hex'))
+  if (t.enrolment === undefined) {
+    if (feedId !== ownerFeedId(fleetId)) throw new FeedTrustError(`feed ${feedId} is not the owner's feed and no enrolment names it`)
+    return { kind: 'owner', fleetId, feedId, feedKey: verified.ownerKey, trust: t }
+  }
+  if (typeof t.enrolment !== 'object' || t.enrolment === null || typeof t.enrolment.policy !== 'string') throw new FeedTrustError('malformed enrolment')
+  const enrolment = verifyDeviceEnrolment({
+    genesis,
+    signed: { record: str(t.enrolment.record, 'enrolment.record'), signature: { p256: str(t.enrolment.p256, 'enrolment.p256'), mldsa65: str(t.enrolment.mldsa65, 'enrolment.mldsa65') } },
+    policy: t.enrolment.policy
+  }, feedId)
+  return { kind: 'device', fleetId, feedId, feedKey: { p256: eccPoint(parsePublic(enrolment.record.dskPub)), mldsa65: enrolment.record.pqPub }, trust: t }
+}

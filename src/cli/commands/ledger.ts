@@ -1,0 +1,282 @@
+import type { Command } from 'commander'
+import { createReadStream, existsSync } from 'node:fs'
+import { open as openFile, rename } from 'node:fs/promises'
+import path from 'node:path'
+import { createInterface } from 'node:readline'
+import { Level } from 'level'
+import { EsysTpm, type PcrSelection } from '../../attest/index.js'
+import {
+  feedIdentityOf, feedIdentityFromTrust, readDeviceState, readOwnerState, unlockDevice, unlockOwner, agentMeasurement, deviceSigner, openOwnFeed,
+  LEDGER_DIR, type FeedIdentity
+} from '../../agent/index.js'
+import {
+  BASE_ONTOLOGY, decodeEntry, verifyStoredFeed, exportFeed, verifyExport, makeProofBundle, verifyProofBundle, ROLES, FeedVerificationError, type Role
+} from '../../ledger/index.js'
+import type { HybridSigner } from '../../identity/index.js'
+import { FleetError, MalformedInputError, UsageError, toHex } from '../../common/index.js'
+import { jsonReplacer, makeOutput } from '../output.js'
+import { readInputFile } from '../options.js'
+
+const EXPORT_FORMAT = 'fleet-export/1'
+const PROOF_FORMAT = 'fleet-proof-file/1'
+
+/** Opens DIR/ledger; a running agent holds its lock, which is reported as such. */
+async function openStore (dir: string): Promise<Level<string, Uint8Array>> {
+  const location = path.join(dir, LEDGER_DIR)
+  if (!existsSync(location)) throw new FleetError(`${dir} has no ledger yet (nothing appended)`, { code: 'ERR_NO_LEDGER' })
+  const db = new Level<string, Uint8Array>(location, { valueEncoding: 'view' })
+  try {
+    await db.open()
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause
+    if (cause?.code === 'LEVEL_LOCKED') throw new FleetError(`the ledger in ${dir} is in use by a running agent; stop it or ask it (fleet status)`, { code: 'ERR_LEDGER_LOCKED' })
+    throw new FleetError(`cannot open the ledger in ${dir}: ${(err as Error).message}`, { code: 'ERR_LEDGER_OPEN', cause: err })
+  }
+  return db
+}
+
+/** JSON body → entry body, turning hex strings into bytes where the action's schema wants bytes. */
+function bodyFromJson (type: string, text: string): Record<string, unknown> {
+  if (text.length > 64 * 1024) throw new UsageError('--body is larger than 64 KiB')
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw new UsageError(`--body is not JSON (${(err as Error).message})`)
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError('--body must be a JSON object')
+  const spec = Object.hasOwn(BASE_ONTOLOGY.actions, type) ? BASE_ONTOLOGY.actions[type] : undefined
+  const body: Record<string, unknown> = {}
+  for (const [key, field] of Object.entries(value as Record<string, unknown>)) {
+    if (spec !== undefined && Object.hasOwn(spec.body, key) && spec.body[key]!.kind === 'bytes') {
+      if (typeof field !== 'string' || !/^([0-9a-f]{2})*$/i.test(field)) throw new UsageError(`--body.${key} must be hex (it is a byte field)`)
+      body[key] = new Uint8Array(Buffer.from(field, 'hex'))
+    } else {
+      body[key] = field
+    }
+  }
+  return body
+}
+
+async function unlockSigner (dir: string, identity: FeedIdentity, tcti: string | undefined): Promise<{ tpm: EsysTpm, signer: HybridSigner }> {
+  if (identity.kind === 'owner') {
+    const owner = await readOwnerState(dir)
+    const tpm = await EsysTpm.open({ tcti: tcti ?? owner.tcti })
+    try {
+      return { tpm, signer: await unlockOwner(tpm, owner) }
+    } catch (err) {
+      await tpm.close()
+      throw err
+    }
+  }
+  const state = await readDeviceState(dir)
+  const tpm = await EsysTpm.open({ tcti: tcti ?? state.tcti })
+  try {
+    const selection = state.sealing.selection as PcrSelection
+    const bootPcrs = selection.flatMap((bank) => bank.pcrs).filter((pcr) => pcr !== state.sealing.agentPcr)
+    const device = await unlockDevice(tpm, state, await agentMeasurement({ bootPcrs, agentPcr: state.sealing.agentPcr }))
+    return { tpm, signer: deviceSigner(tpm, device) }
+  } catch (err) {
+    await tpm.close()
+    throw err
+  }
+}
+
+function parseSeq (text: string): number {
+  if (!/^\d{1,15}$/.test(text)) throw new UsageError('--seq must be a non-negative integer')
+  return Number(text)
+}
+
+async function * fileLines (file: string): AsyncGenerator<string> {
+  if (!existsSync(file)) throw new MalformedInputError(`cannot read ${file}: no such file`)
+  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity })
+  for await (const line of lines) yield line
+}
+
+/**
+ * fleet ledger append --state DIR --type T --actor ID [--role R] --body JSON [--tcti T] [--json]
+ * fleet ledger tail --state DIR [-n N] [--json]
+ * fleet ledger verify (--state DIR | --export FILE [--fleet ID]) [--json]
+ * fleet ledger export --state DIR --out FILE.jsonl
+ * fleet ledger proof --state DIR --seq N [--out FILE] [--json]
+ * fleet ledger verify-proof FILE [--fleet ID] [--json]
+ */
+export function registerLedgerCommands (program: Command): void {
+  const ledger = program.command('ledger').description('the audit ledger: typed, attested actions in signed, verifiable feeds')
+
+  ledger.command('append')
+    .description('append a typed action to this device\'s (or the owner\'s) feed; returns once it is durable and sealed by a signed checkpoint')
+    .requiredOption('--state <dir>', 'device or owner state directory')
+    .requiredOption('--type <action>', `action from the ontology (${Object.keys(BASE_ONTOLOGY.actions).join(', ')})`)
+    .requiredOption('--actor <id>', 'who acts (e.g. a user name)')
+    .option('--role <role>', `the actor's role (${ROLES.join(', ')})`, 'operator')
+    .requiredOption('--body <json>', 'the action\'s fields as JSON (byte fields as hex)')
+    .option('--tcti <tcti>', 'TPM to use (default: from the state)')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', `
+Example:
+  fleet ledger append --state /var/lib/fleet --type operator.data_access --actor dr.smith \\
+      --body '{"resource":"patient/123","purpose":"treatment"}'`)
+    .action(async (options: { state: string, type: string, actor: string, role: string, body: string, tcti?: string, json?: boolean }) => {
+      if (!(ROLES as readonly string[]).includes(options.role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`)
+      if (options.actor.length === 0 || options.actor.length > 128) throw new UsageError('--actor must be 1..128 characters')
+      const body = bodyFromJson(options.type, options.body)
+      const identity = await feedIdentityOf(options.state)
+      const { tpm, signer } = await unlockSigner(options.state, identity, options.tcti)
+      try {
+        const feed = await openOwnFeed({ dir: options.state, tpm, signer, fleetId: identity.fleetId, feedId: identity.feedId })
+        try {
+          const { seq, hash } = await feed.ledger.append({ type: options.type, actor: { id: options.actor, role: options.role as Role }, attest: null, body })
+          await feed.ledger.checkpoint()
+          makeOutput(options.json === true).result({ feed: identity.feedId, seq, hash: toHex(hash), sealed: feed.ledger.sealedSize > seq },
+            `appended ${options.type} as entry ${seq} of feed ${identity.feedId} (sealed)`)
+        } finally {
+          await feed.close()
+        }
+      } finally {
+        await tpm.close()
+      }
+    })
+
+  ledger.command('tail')
+    .description('show the newest entries of the feed in a state directory')
+    .requiredOption('--state <dir>', 'device or owner state directory')
+    .option('-n, --count <n>', 'how many entries', '10')
+    .option('--json', 'print one JSON object per entry')
+    .action(async (options: { state: string, count: string, json?: boolean }) => {
+      if (!/^\d{1,6}$/.test(options.count)) throw new UsageError('-n must be a number')
+      const identity = await feedIdentityOf(options.state)
+      const db = await openStore(options.state)
+      try {
+        let sealed = 0
+        for await (const key of db.sublevel<string, Uint8Array>('checkpoints', { valueEncoding: 'view' }).keys({ reverse: true, limit: 1 })) sealed = Number.parseInt(key, 16)
+        const rows: Array<Record<string, unknown>> = []
+        for await (const [, bytes] of db.sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' }).iterator({ reverse: true, limit: Number(options.count) })) {
+          const { entry, hash } = decodeEntry(bytes)
+          rows.unshift({ seq: entry.seq, time: new Date(entry.time).toISOString(), type: entry.type, actor: entry.actor, device: entry.device, body: entry.body, hash: toHex(hash), sealed: entry.seq < sealed })
+        }
+        const out = makeOutput(options.json === true)
+        if (out.json) {
+          for (const row of rows) process.stdout.write(JSON.stringify(row, jsonReplacer) + '\n')
+        } else {
+          process.stdout.write(`feed ${identity.feedId} (${identity.kind}), sealed up to ${sealed}\n`)
+          for (const row of rows) process.stdout.write(`${String(row.seq).padStart(6)}  ${String(row.time)}  ${row.sealed === true ? 'sealed ' : 'pending'}  ${String(row.type).padEnd(24)} ${(row.actor as { id: string, role: string }).id} (${(row.actor as { role: string }).role})  ${JSON.stringify(row.body, jsonReplacer).slice(0, 120)}\n`)
+        }
+      } finally {
+        await db.close()
+      }
+    })
+
+  ledger.command('verify')
+    .description('re-verify a feed from the owner\'s root: every entry, the chain, the tree, every checkpoint signature and ontology rule')
+    .option('--state <dir>', 'device or owner state directory')
+    .option('--export <file>', 'an export made by fleet ledger export (instead of --state)')
+    .option('--fleet <fleetId>', 'the fleet the export must belong to (pins the root of trust)')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', '\nExit codes: 0 verified, 1 a check failed (the first failure on stderr), 2 bad usage or unreadable input.')
+    .action(async (options: { state?: string, export?: string, fleet?: string, json?: boolean }) => {
+      if ((options.state === undefined) === (options.export === undefined)) throw new UsageError('give exactly one of --state and --export')
+      if (options.fleet !== undefined && !/^[0-9a-f]{64}$/.test(options.fleet)) throw new UsageError('--fleet must be a fleetId (64 hex digits)')
+      const out = makeOutput(options.json === true)
+      if (options.state !== undefined) {
+        const identity = await feedIdentityOf(options.state)
+        if (options.fleet !== undefined && toHex(identity.fleetId) !== options.fleet) throw new FeedVerificationError(`this feed belongs to fleet ${toHex(identity.fleetId)}, not ${options.fleet}`)
+        const db = await openStore(options.state)
+        try {
+          const report = await verifyStoredFeed(db, { fleetId: identity.fleetId, feedId: identity.feedId, key: identity.feedKey, ontology: BASE_ONTOLOGY })
+          out.result({ verified: true, fleetId: toHex(identity.fleetId), feed: identity.feedId, ...report }, `verified feed ${identity.feedId}: ${report.entries} entries, ${report.checkpoints} checkpoints, sealed ${report.sealed}, root ${report.root}`)
+        } finally {
+          await db.close()
+        }
+        return
+      }
+      const lines = fileLines(options.export!)
+      const first = await lines.next()
+      if (first.done === true) throw new MalformedInputError(`${options.export} is empty`)
+      let header: { format?: unknown, feed?: unknown, trust?: unknown }
+      try {
+        header = JSON.parse(first.value) as typeof header
+      } catch {
+        throw new MalformedInputError(`${options.export}: the first line is not a JSON header`)
+      }
+      if (header?.format !== EXPORT_FORMAT || typeof header.feed !== 'string') throw new MalformedInputError(`${options.export}: not a ${EXPORT_FORMAT} file`)
+      const identity = feedIdentityFromTrust(header.trust, header.feed, options.fleet)
+      const report = await verifyExport(lines, { feedKey: identity.feedKey, fleetId: identity.fleetId, feedId: identity.feedId, ontology: BASE_ONTOLOGY })
+      out.result({ verified: true, fleetId: toHex(identity.fleetId), feed: identity.feedId, pinned: options.fleet !== undefined, ...report },
+        `verified export of feed ${identity.feedId} (fleet ${toHex(identity.fleetId)}${options.fleet === undefined ? ', not pinned: pass --fleet' : ''}): ${report.entries} entries, ${report.checkpoints} checkpoints, sealed ${report.sealed}`)
+    })
+
+  ledger.command('export')
+    .description('write the feed as JSON lines, with the trust chain from the fleet\'s genesis, for offline audit')
+    .requiredOption('--state <dir>', 'device or owner state directory')
+    .requiredOption('--out <file>', 'output file (.jsonl)')
+    .action(async (options: { state: string, out: string }) => {
+      const identity = await feedIdentityOf(options.state)
+      const db = await openStore(options.state)
+      const temp = `${options.out}.tmp-${process.pid}`
+      try {
+        const file = await openFile(temp, 'w', 0o644)
+        let lines = 0
+        try {
+          await file.write(JSON.stringify({ format: EXPORT_FORMAT, fleet: toHex(identity.fleetId), feed: identity.feedId, trust: identity.trust }) + '\n')
+          for await (const line of exportFeed(db, { feedId: identity.feedId })) {
+            await file.write(JSON.stringify(line) + '\n')
+            lines++
+          }
+          await file.sync()
+        } finally {
+          await file.close()
+        }
+        await rename(temp, options.out)
+        process.stderr.write(`exported ${lines} lines of feed ${identity.feedId} to ${options.out}\n`)
+      } finally {
+        await db.close()
+      }
+    })
+
+  ledger.command('proof')
+    .description('a self-contained proof that one entry is in the feed: the entry, its inclusion proof, the signed checkpoint and the trust chain')
+    .requiredOption('--state <dir>', 'device or owner state directory')
+    .requiredOption('--seq <n>', 'the entry')
+    .option('--feed <id>', 'the feed (default: the state directory\'s own)')
+    .option('--out <file>', 'write the proof here (default: stdout)')
+    .action(async (options: { state: string, seq: string, feed?: string, out?: string }) => {
+      const seq = parseSeq(options.seq)
+      const identity = await feedIdentityOf(options.state)
+      if (options.feed !== undefined && options.feed !== identity.feedId) throw new UsageError(`${options.state} holds feed ${identity.feedId} only`)
+      const db = await openStore(options.state)
+      try {
+        const bundle = await makeProofBundle(db, { feedId: identity.feedId, seq })
+        const text = JSON.stringify({ format: PROOF_FORMAT, fleet: toHex(identity.fleetId), trust: identity.trust, bundle }, null, 2) + '\n'
+        if (options.out === undefined) process.stdout.write(text)
+        else {
+          const { writeFile } = await import('node:fs/promises')
+          await writeFile(options.out, text)
+        }
+      } finally {
+        await db.close()
+      }
+    })
+
+  ledger.command('verify-proof')
+    .description('check a proof made by fleet ledger proof, offline')
+    .argument('<file>', 'the proof file')
+    .option('--fleet <fleetId>', 'the fleet the proof must belong to (pins the root of trust)')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExit codes: 0 the entry is in the signed feed, 1 a check failed, 2 unreadable input.')
+    .action(async (file: string, options: { fleet?: string, json?: boolean }) => {
+      if (options.fleet !== undefined && !/^[0-9a-f]{64}$/.test(options.fleet)) throw new UsageError('--fleet must be a fleetId (64 hex digits)')
+      const text = Buffer.from(await readInputFile(file, 'proof', 1024 * 1024)).toString('utf8')
+      let value: { format?: unknown, trust?: unknown, bundle?: { feed?: unknown } }
+      try {
+        value = JSON.parse(text) as typeof value
+      } catch {
+        throw new MalformedInputError(`${file} is not JSON`)
+      }
+      if (value?.format !== PROOF_FORMAT || typeof value.bundle?.feed !== 'string') throw new MalformedInputError(`${file}: not a ${PROOF_FORMAT} file`)
+      const identity = feedIdentityFromTrust(value.trust, value.bundle.feed, options.fleet)
+      const proof = verifyProofBundle(value.bundle, { feedKey: identity.feedKey, ontology: BASE_ONTOLOGY, fleetId: identity.fleetId })
+      makeOutput(options.json === true).result({ verified: true, fleetId: toHex(identity.fleetId), pinned: options.fleet !== undefined, feed: proof.feed, seq: proof.seq, checkpointSize: proof.checkpointSize, root: proof.root, entry: proof.entry },
+        `verified: entry ${proof.seq} (${proof.entry.type} by ${proof.entry.actor.id}) is in feed ${proof.feed} under a checkpoint of ${proof.checkpointSize} entries signed by its TPM and ML-DSA-65 keys${options.fleet === undefined ? ' (fleet not pinned: pass --fleet)' : ''}`)
+    })
+}
