@@ -11,9 +11,10 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { EsysTpm, type SwtpmDevice } from '../../src/attest/index.js'
 import {
   initOwner, unlockOwner, initDevice, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry,
-  verifyEnrolmentRecord, EnrolmentRefusedError, CeremonyAbortedError, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
+  verifyEnrolmentRecord, EnrolmentRefusedError, CeremonyAbortedError, AttestationService, attestationQuoteData, judgeAttestation, deviceSigner, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
 } from '../../src/agent/index.js'
 import type { HybridSigner } from '../../src/identity/index.js'
+import { decodeEntry } from '../../src/ledger/index.js'
 import { createFleetNode, type FleetNode } from '../../src/p2p/index.js'
 import { bootDevice, simulatedBootPolicy, type BootVariant } from '../../simnet/index.js'
 import { haveSwtpm, startDevice, tempDir } from '../helpers/devices.js'
@@ -154,6 +155,109 @@ describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', functi
     assert.match(String((software.ownerResult as PromiseRejectedResult).reason), /software TPM/)
     const other = await ceremony(device, { expectDeviceId: 'a'.repeat(52) })
     assert.match(String((other.ownerResult as PromiseRejectedResult).reason), /expected a{52}/)
+  })
+
+  describe('mutual attestation (/fleet/attest/1) between enrolled devices', () => {
+    let a: TestDevice & { enrolment: DeviceEnrolment, feed: OpenedLedger, service: AttestationService }
+    let b: typeof a
+
+    async function enrolled (): Promise<typeof a> {
+      const device = await makeDevice('good')
+      const { deviceResult } = await ceremony(device)
+      assert.equal(deviceResult.status, 'fulfilled', String((deviceResult as PromiseRejectedResult).reason))
+      const enrolment = (deviceResult as PromiseFulfilledResult<DeviceEnrolment>).value
+      const feed = await openOwnFeed({ dir: await tempDir('fleet-feed-'), tpm: device.tpm, signer: deviceSigner(device.tpm, device.unlocked), fleetId: enrolment.fleetId, feedId: device.state.deviceId, batchMs: 50 })
+      opened.push(feed)
+      const service = new AttestationService({ node: device.node, self: { tpm: device.tpm, state: device.state, enrolment, eventLog: async () => device.log, random: randomBytes }, ledger: feed.ledger })
+      await service.start()
+      opened.push({ close: async () => { await service.stop() } })
+      return { ...device, enrolment, feed, service }
+    }
+
+    async function until (condition: () => boolean, what: string): Promise<void> {
+      const started = Date.now()
+      while (!condition()) {
+        if (Date.now() - started > 20_000) assert.fail(`timed out waiting for ${what}`)
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+    }
+
+    async function entries (device: typeof a): Promise<Array<{ type: string, body: Record<string, unknown> }>> {
+      const out = []
+      for (let seq = 0; seq < device.feed.ledger.size; seq++) out.push(decodeEntry((await device.feed.ledger.getEntry(seq))!).entry)
+      return out
+    }
+
+    before(async () => {
+      a = await enrolled()
+      b = await enrolled()
+    })
+
+    it('a new connection is attested both ways, and the verdicts are in both feeds', async () => {
+      await a.node.dial(b.node.getMultiaddrs()[0]!)
+      await until(() => a.service.attested(b.state.peer.peerId) && b.service.attested(a.state.peer.peerId), 'mutual attestation')
+      await until(() => a.feed.ledger.size > 0 && b.feed.ledger.size > 0, 'verdict entries')
+      const verdict = (await entries(a)).find((e) => e.type === 'attest.verdict')!
+      assert.equal(verdict.body.subject, b.state.deviceId)
+      assert.equal(verdict.body.trusted, true)
+      assert.equal(a.service.list()[0]!.deviceId, b.state.deviceId)
+    })
+
+    it('a quote relayed from another session, or for another verifier, is refused', async () => {
+      const nonce = randomBytes(32)
+      const ak = { public: Buffer.from(b.state.attestationKey.public, 'base64'), private: Buffer.from(b.state.attestationKey.private, 'base64') }
+      const quote = await b.tpm.quote(ak, attestationQuoteData(nonce, b.state.peer.peerId, a.state.peer.peerId), [{ hash: 'sha256', pcrs: [...policy.pcrs] }])
+      const evidence = { signed: b.enrolment.signed, akPub: ak.public, quoteAttest: quote.attest, quoteSignature: quote.signature, eventLog: b.log }
+      const judge = {
+        fleetId: a.enrolment.fleetId, ownerKey: a.enrolment.ownerKey, policy, policyId: a.enrolment.record.policyId, isRevoked: () => false, lastClock: () => undefined
+      }
+      const genuine = judgeAttestation(evidence, { nonce, attesterPeerId: b.state.peer.peerId, verifierPeerId: a.state.peer.peerId }, judge)
+      assert.equal(genuine.trusted, true, (genuine as { reasons?: string[] }).reasons?.join('; '))
+      const otherSession = judgeAttestation(evidence, { nonce: randomBytes(32), attesterPeerId: b.state.peer.peerId, verifierPeerId: a.state.peer.peerId }, judge)
+      assert.equal(otherSession.trusted, false)
+      const otherVerifier = judgeAttestation(evidence, { nonce, attesterPeerId: b.state.peer.peerId, verifierPeerId: owner.node.peerId.toString() }, judge)
+      assert.equal(otherVerifier.trusted, false)
+      // A TPM clock older than one already seen is refused.
+      const later = judgeAttestation(evidence, { nonce, attesterPeerId: b.state.peer.peerId, verifierPeerId: a.state.peer.peerId }, {
+        ...judge, lastClock: () => ({ clock: 0n, resetCount: 2 ** 31, restartCount: 0, safe: true })
+      })
+      assert.equal(later.trusted, false)
+      assert.match((later as { reasons: string[] }).reasons[0]!, /clock went back|resetCount went back/)
+    })
+
+    it('a device presenting another device\'s enrolment is refused as a clone, recorded, and kept out', async () => {
+      const impostor = await makeDevice('good')
+      const service = new AttestationService({ node: impostor.node, self: { tpm: impostor.tpm, state: impostor.state, enrolment: b.enrolment, eventLog: async () => impostor.log, random: randomBytes } })
+      await service.start()
+      opened.push({ close: async () => { await service.stop() } })
+      await impostor.node.dial(a.node.getMultiaddrs()[0]!).catch(() => undefined)
+      const impostorId = impostor.state.peer.peerId
+      await until(() => a.service.list().some((p) => p.peerId === impostorId && p.kind === 'clone'), 'the clone verdict')
+      assert.equal(a.service.attested(impostorId), false)
+      assert.equal(a.service.admission.allows(impostorId), false)
+      await until(() => a.feed.ledger.size > 0, 'entries')
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      const alert = (await entries(a)).find((e) => e.type === 'alert.clone_suspected')
+      assert.ok(alert !== undefined, 'alert.clone_suspected recorded')
+      assert.equal(alert.body.claimedDeviceId, b.state.deviceId)
+      assert.equal(alert.body.peerId, impostorId)
+    })
+
+    it('re-attestation after the boot measurements change is refused, naming the PCR, and the peer is hung up on', async () => {
+      await b.tpm.extendPcr(4, { sha256: randomBytes(32) })
+      const connection = a.node.getConnections(b.node.peerId)[0] ?? await a.node.dial(b.node.getMultiaddrs()[0]!)
+      const outcome = await a.service.attestConnection(connection)
+      assert.ok(outcome !== undefined && !outcome.trusted)
+      assert.match(outcome.reasons.join(' '), /PCR 4/, outcome.reasons.join(' '))
+      assert.equal(a.service.attested(b.state.peer.peerId), false)
+      await until(() => a.node.getConnections(b.node.peerId).length === 0, 'hang-up')
+    })
+
+    it('a revoked device is hung up on and refused', async () => {
+      await a.service.revoke(b.state.deviceId)
+      assert.equal(a.service.admission.allows(b.state.peer.peerId), false)
+      assert.equal(a.node.getConnections(b.node.peerId).length, 0)
+    })
   })
 
   it('refuses a device whose EK certificate is not from the trust store', async () => {
