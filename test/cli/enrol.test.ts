@@ -140,6 +140,36 @@ describe('cli: fleet join / fleet enrol', function () {
     assert.equal(run(['ledger', 'verify-proof', proofFile]).status, 2)
   })
 
+  it('two enrolled agents find each other over mDNS, attest both ways, and fleet peers shows the verdicts', async () => {
+    const device = startSwtpm('dev3')
+    const state3 = path.join(dir, 'state3')
+    const init = run(['init', '--state', state3, '--tcti', tcti(device), '--json'])
+    const deviceId3 = (JSON.parse(init.stdout) as { deviceId: string }).deviceId
+    const joining = await join(state3, device, ['--yes', '--expect-fleet', fleetId])
+    assert.equal(run(enrolArgs(['--peer', joining.address, '--yes', '--expect', deviceId3])).status, 0)
+    assert.equal((await joining.done).code, 0)
+    const agents = [['state1', 'dev1'], ['state3', 'dev3']].map(([state, dev]) => {
+      const child = spawn(FLEET, ['run', '--state', path.join(dir, state!), '--eventlog', path.join(dir, dev!, 'binary_bios_measurements'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json'], { stdio: ['ignore', 'ignore', 'pipe'] })
+      children.push(child)
+      return child
+    })
+    const started = Date.now()
+    const trustedPeers = (state: string): Array<{ deviceId: string, trusted: boolean }> => {
+      const peers = run(['peers', '--state', path.join(dir, state), '--json'])
+      return (JSON.parse(peers.stdout) as { peers: Array<{ deviceId: string, trusted: boolean }> }).peers.filter((p) => p.trusted)
+    }
+    while (trustedPeers('state1').length === 0 || trustedPeers('state3').length === 0) {
+      if (Date.now() - started > 90_000) assert.fail('the agents did not attest each other')
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    }
+    assert.equal(trustedPeers('state1')[0]!.deviceId, deviceId3)
+    for (const child of agents) child.kill('SIGTERM')
+    await Promise.all(agents.map(async (child) => await new Promise((resolve) => child.once('exit', resolve))))
+    // The verdicts are in the agents' feeds.
+    const tail = run(['ledger', 'tail', '--state', path.join(dir, 'state3'), '--json'])
+    assert.ok(tail.stdout.includes('"attest.verdict"'), tail.stdout + tail.stderr)
+  })
+
   it('refuses a tampered boot at enrolment: exit 1 on both sides, nothing stored', async () => {
     const device = startSwtpm('dev2', 'tampered-kernel')
     const state = path.join(dir, 'state2')

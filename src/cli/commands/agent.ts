@@ -2,14 +2,16 @@ import type { Command } from 'commander'
 import { existsSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
+import { readFile, rename, writeFile } from 'node:fs/promises'
 import {
   EsysTpm, parseBootPolicy, parsePublic, verifyBoot, fingerprint, KeyReleaseRefusedError, EVENTLOG_LIMITS, PCR_COUNT, type PcrSelection
 } from '../../attest/index.js'
 import {
-  initDevice, unlockDevice, agentMeasurement, readDeviceState, writeDeviceState, loadConfig, createLogger, DEVICE_STATE_FILE
+  initDevice, unlockDevice, agentMeasurement, readDeviceState, writeDeviceState, loadConfig, createLogger, DEVICE_STATE_FILE,
+  readDeviceEnrolment, openOwnFeed, deviceSigner, AttestationService, type PeerStatus
 } from '../../agent/index.js'
 import { createFleetNode } from '../../p2p/index.js'
-import { UsageError } from '../../common/index.js'
+import { UsageError, toHex } from '../../common/index.js'
 import { makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
 
@@ -91,10 +93,38 @@ Exit codes: 0 stopped cleanly, 1 refused to start (another TPM, a bad boot or a 
         await tpm.close()
         throw err
       }
-      const node = await createFleetNode({ privateKey: device.peerKey, admission: { allows: () => false }, listen: config.listen, mdns: config.mdns })
-      const status = { deviceId: state.deviceId, peerId: node.peerId.toString(), addresses: node.getMultiaddrs().map((a) => a.toString()) }
+      const enrolment = await readDeviceEnrolment(options.state, state.deviceId)
+      let service: AttestationService | undefined
+      const serviceTag = enrolment === undefined ? undefined : `_fleet-${toHex(enrolment.fleetId).slice(0, 16)}._udp.local`
+      const node = await createFleetNode({
+        privateKey: device.peerKey,
+        // Not enrolled: nobody is admitted (fleet join opens the enrolment window). Enrolled: every
+        // peer must attest on connect; clones and revoked devices are refused at the gate.
+        admission: { allows: (peerId) => service?.admission.allows(peerId) ?? false },
+        listen: config.listen,
+        mdns: config.mdns,
+        ...(serviceTag === undefined ? {} : { serviceTag })
+      })
+      let feed: Awaited<ReturnType<typeof openOwnFeed>> | undefined
+      if (enrolment !== undefined) {
+        const logFile = options.eventlog ?? DEFAULT_EVENT_LOG
+        feed = await openOwnFeed({ dir: options.state, tpm, signer: deviceSigner(tpm, device), fleetId: enrolment.fleetId, feedId: state.deviceId })
+        service = new AttestationService({
+          node, ledger: feed.ledger, logger,
+          self: { tpm, state, enrolment, random: randomBytes, eventLog: async () => await readInputFile(logFile, 'event log', EVENTLOG_LIMITS.maxLogBytes) },
+          onChange: (peers) => { void writePeers(options.state, peers).catch(() => undefined) }
+        })
+        await service.start()
+        // mDNS finds fleet peers; one side dials (the smaller PeerId), so each pair has one connection.
+        const self = node.peerId.toString()
+        node.addEventListener('peer:discovery', (evt) => {
+          const peer = evt.detail.id.toString()
+          if (self < peer && node.getConnections(evt.detail.id).length === 0) void node.dial(evt.detail.id).catch((err: unknown) => logger.debug({ peer, err: (err as Error).message }, 'dial failed'))
+        })
+      }
+      const status = { deviceId: state.deviceId, peerId: node.peerId.toString(), enrolled: enrolment !== undefined, fleetId: enrolment === undefined ? null : toHex(enrolment.fleetId), addresses: node.getMultiaddrs().map((a) => a.toString()) }
       logger.info(status, 'agent running: keys released after a verified boot and self-measurement')
-      makeOutput(options.json === true).result(status, `agent running as ${state.deviceId}\npeerId ${status.peerId}\nlistening on ${status.addresses.join(' ')}`)
+      makeOutput(options.json === true).result(status, `agent running as ${state.deviceId}${enrolment === undefined ? ' (not enrolled: run fleet join)' : ` in fleet ${status.fleetId ?? ''}`}\npeerId ${status.peerId}\nlistening on ${status.addresses.join(' ')}`)
       if (options.once !== true) {
         await new Promise<void>((resolve) => {
           process.once('SIGTERM', () => resolve())
@@ -102,6 +132,8 @@ Exit codes: 0 stopped cleanly, 1 refused to start (another TPM, a bad boot or a 
         })
         logger.info('stopping')
       }
+      await service?.stop()
+      await feed?.close()
       await node.stop()
       await tpm.close()
     })
@@ -118,4 +150,37 @@ async function explainBoot (tpm: EsysTpm, state: Awaited<ReturnType<typeof readD
   const quote = await tpm.quote(ak, nonce, [{ hash: policy.bank, pcrs: policy.pcrs.slice() }])
   const result = verifyBoot({ ak: parsePublic(ak.public), attest: quote.attest, signature: quote.signature, nonce, eventLog }, policy)
   for (const reason of result.verdict.reasons) process.stderr.write(`boot: ${reason.message}\n`)
+}
+
+export const PEERS_FILE = 'peers.json'
+
+/** The running agent's view of its peers, for fleet peers (written atomically on every change). */
+async function writePeers (dir: string, peers: PeerStatus[]): Promise<void> {
+  const file = path.join(dir, PEERS_FILE)
+  await writeFile(`${file}.tmp-${process.pid}`, JSON.stringify({ updatedAt: new Date().toISOString(), peers }, null, 2) + '\n')
+  await rename(`${file}.tmp-${process.pid}`, file)
+}
+
+/** fleet peers --state DIR [--json] */
+export function registerPeersCommand (program: Command): void {
+  program.command('peers')
+    .description('the peers the running agent has seen, with its last verdict on each')
+    .requiredOption('--state <dir>', 'device state directory')
+    .option('--json', 'print as JSON')
+    .action(async (options: { state: string, json?: boolean }) => {
+      let view: { updatedAt: string, peers: PeerStatus[] }
+      try {
+        const text = await readFile(path.join(options.state, PEERS_FILE), 'utf8')
+        if (text.length > 4 * 1024 * 1024) throw new Error('too large')
+        view = JSON.parse(text) as typeof view
+        if (!Array.isArray(view.peers)) throw new Error('no peers list')
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') view = { updatedAt: '', peers: [] }
+        else throw new UsageError(`${path.join(options.state, PEERS_FILE)}: ${(err as Error).message}`)
+      }
+      const text = view.peers.length === 0
+        ? 'no peers seen yet (is fleet run running?)'
+        : view.peers.map((p) => `${p.trusted ? 'trusted  ' : (p.kind ?? 'refused').padEnd(9)} ${p.deviceId ?? '?'.padEnd(52)} ${p.hostname ?? ''} ${p.peerId} ${p.at}${p.reasons.length > 0 ? `\n          ${p.reasons.join('\n          ')}` : ''}`).join('\n')
+      makeOutput(options.json === true).result(view, text)
+    })
 }
