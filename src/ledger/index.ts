@@ -37,3 +37,5 @@ export { makeProofBundle, verifyProofBundle, MalformedProofBundleError, PROOF_BU
 export type { ProofBundle, VerifiedProof } from './proof.js'
 export { exportFeed, verifyExport, EXPORT_LIMITS } from './export.js'
 export type { ExportLine, ExportEntryLine, ExportCheckpointLine, ExportEndLine } from './export.js'
+export { ReplicaStore, FeedSource, ownFeedSource, ReplicaRejectedError, EquivocationDetectedError, SYNC_LIMITS } from './replica.js'
+export type { SyncBatch, ReplicaTrust } from './replica.js'

@@ -1,0 +1,256 @@
+import type { Level } from 'level'
+import { bytesEqual, toHex } from '../common/bytes.js'
+import { FleetError } from '../common/errors.js'
+import type { HybridPublicKey } from '../identity/index.js'
+import { decodeCanonical, encodeCanonical } from './cbor.js'
+import { decodeEntry } from './entry.js'
+import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
+import { leafHash, MerkleFrontier, consistencyProof, verifyConsistency, subtreeRoot } from './merkle.js'
+import { parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
+
+/** Caps of one sync batch. */
+export const SYNC_LIMITS = {
+  maxBatchEntries: 2_000,
+  maxBatchBytes: 1024 * 1024,
+  /** Feeds named in one heads message. */
+  maxFeeds: 1024
+} as const
+
+/** Entries [from, from + entries.length) of a feed, with a signed checkpoint of size ≥ their end and a consistency proof from their end to it. */
+export interface SyncBatch {
+  feed: string
+  from: number
+  entries: Uint8Array[]
+  checkpoint: string
+  proof: Uint8Array[]
+}
+
+/** Thrown when a batch from a peer does not verify; nothing of it is stored. */
+export class ReplicaRejectedError extends FleetError {
+  readonly feed: string
+  constructor (feed: string, reason: string) {
+    super(`feed ${feed}: refused a batch: ${reason}`, { code: 'ERR_REPLICA_REJECTED' })
+    this.feed = feed
+  }
+}
+
+/** Two signed checkpoints of one feed that cannot both be true: the feed's device equivocated. */
+export class EquivocationDetectedError extends ReplicaRejectedError {
+  readonly held: string
+  readonly offered: string
+  constructor (feed: string, held: string, offered: string) {
+    super(feed, 'its signed checkpoint is not consistent with one already held: the device equivocated')
+    this.held = held
+    this.offered = offered
+  }
+}
+
+type Sub = ReturnType<Level<string, Uint8Array>['sublevel']>
+const seqKey = (seq: number): string => seq.toString(16).padStart(16, '0')
+
+function sub (parent: Level<string, Uint8Array> | Sub, name: string): Sub {
+  return (parent as Level<string, Uint8Array>).sublevel<string, Uint8Array>(name, { valueEncoding: 'view' }) as unknown as Sub
+}
+
+/**
+ * Read access to one stored feed (the device's own, or a replica): its sealed size, and batches
+ * for a peer that holds a prefix. Leaf hashes are cached so proofs do not re-read the store.
+ */
+export class FeedSource {
+  readonly feed: string
+  private readonly entries: Sub
+  private readonly checkpoints: Sub
+  private leaves: Uint8Array[] = []
+
+  constructor (feed: string, entries: Sub, checkpoints: Sub) {
+    this.feed = feed
+    this.entries = entries
+    this.checkpoints = checkpoints
+  }
+
+  /** The size of the newest stored checkpoint (only sealed entries are served). */
+  async sealed (): Promise<{ size: number, note: string } | undefined> {
+    for await (const [key, note] of this.checkpoints.iterator({ reverse: true, limit: 1 })) return { size: Number.parseInt(key as string, 16), note: Buffer.from(note as Uint8Array).toString('utf8') }
+    return undefined
+  }
+
+  private async leavesUpTo (size: number): Promise<Uint8Array[]> {
+    if (this.leaves.length < size) {
+      for await (const [, bytes] of this.entries.iterator({ gte: seqKey(this.leaves.length), lt: seqKey(size) })) this.leaves.push(leafHash(bytes as Uint8Array))
+      if (this.leaves.length < size) throw new FleetError(`feed ${this.feed}: entries missing below ${size}`, { code: 'ERR_FEED_INCOMPLETE' })
+    }
+    return this.leaves
+  }
+
+  /** The next batch for a peer holding `from` entries, or undefined when it is up to date. */
+  async batch (from: number): Promise<SyncBatch | undefined> {
+    const sealed = await this.sealed()
+    if (sealed === undefined || sealed.size <= from) return undefined
+    const entries: Uint8Array[] = []
+    let bytes = 0
+    for await (const [, value] of this.entries.iterator({ gte: seqKey(from), lt: seqKey(sealed.size), limit: SYNC_LIMITS.maxBatchEntries })) {
+      const entry = value as Uint8Array
+      if (entries.length > 0 && bytes + entry.length > SYNC_LIMITS.maxBatchBytes) break
+      entries.push(entry)
+      bytes += entry.length
+    }
+    const end = from + entries.length
+    // The smallest stored checkpoint at or above the batch's end.
+    let checkpoint = sealed
+    for await (const [key, note] of this.checkpoints.iterator({ gte: seqKey(end), limit: 1 })) checkpoint = { size: Number.parseInt(key as string, 16), note: Buffer.from(note as Uint8Array).toString('utf8') }
+    const proof = end === checkpoint.size ? [] : consistencyProof(await this.leavesUpTo(checkpoint.size), end, checkpoint.size)
+    return { feed: this.feed, from, entries, checkpoint: checkpoint.note, proof }
+  }
+
+  /** Root of the stored tree at `size` (for equivocation checks). */
+  async rootAt (size: number): Promise<Uint8Array> {
+    return subtreeRoot(await this.leavesUpTo(size), 0, size)
+  }
+
+  forget (): void { this.leaves = [] }
+}
+
+interface ReplicaMeta { size: number, head: Uint8Array, frontier: Uint8Array[], checkpointSize: number }
+
+export interface ReplicaTrust {
+  fleetId: Uint8Array
+  feedKey: HybridPublicKey
+  ontology: Ontology
+}
+
+/**
+ * Feeds of other devices, held for the fleet: each under its own sublevels, appended only with
+ * batches that verify completely (strict entries, chain, ontology, a hybrid-signed checkpoint of
+ * this fleet and feed, and a consistency proof from the batch's end to that checkpoint). One batch
+ * is stored in one atomic LevelDB write; a bad batch stores nothing.
+ */
+export class ReplicaStore {
+  private readonly db: Level<string, Uint8Array>
+  private readonly root: Sub
+  private readonly sources = new Map<string, FeedSource>()
+  private readonly locks = new Map<string, Promise<unknown>>()
+
+  constructor (db: Level<string, Uint8Array>) {
+    this.db = db
+    this.root = sub(db, 'replicas')
+  }
+
+  private feedSub (feed: string): { entries: Sub, checkpoints: Sub, meta: Sub } {
+    const base = sub(this.root, feed)
+    return { entries: sub(base, 'entries'), checkpoints: sub(base, 'checkpoints'), meta: sub(base, 'meta') }
+  }
+
+  source (feed: string): FeedSource {
+    let source = this.sources.get(feed)
+    if (source === undefined) {
+      const { entries, checkpoints } = this.feedSub(feed)
+      source = new FeedSource(feed, entries, checkpoints)
+      this.sources.set(feed, source)
+    }
+    return source
+  }
+
+  async meta (feed: string): Promise<ReplicaMeta> {
+    const bytes = await this.feedSub(feed).meta.get('state') as Uint8Array | undefined
+    if (bytes === undefined) return { size: 0, head: new Uint8Array(32), frontier: [], checkpointSize: 0 }
+    return decodeCanonical(bytes, { maxBytes: 1 << 20 }) as ReplicaMeta
+  }
+
+  /** Feeds held, with their sizes. */
+  async feeds (): Promise<Map<string, number>> {
+    const out = new Map<string, number>()
+    for await (const key of sub(this.db, 'replica-index').keys()) out.set(key as string, (await this.meta(key as string)).size)
+    return out
+  }
+
+  /** Verifies a batch completely, then stores it atomically. Returns the number of new entries. */
+  async apply (batch: SyncBatch, trust: ReplicaTrust): Promise<{ added: number, checkpoint: VerifiedCheckpoint }> {
+    const previous = this.locks.get(batch.feed) ?? Promise.resolve()
+    const run = previous.catch(() => undefined).then(async () => await this.applyLocked(batch, trust))
+    this.locks.set(batch.feed, run)
+    try {
+      return await run
+    } finally {
+      if (this.locks.get(batch.feed) === run) this.locks.delete(batch.feed)
+    }
+  }
+
+  private async applyLocked (batch: SyncBatch, trust: ReplicaTrust): Promise<{ added: number, checkpoint: VerifiedCheckpoint }> {
+    const feed = batch.feed
+    const fail = (reason: string): never => { throw new ReplicaRejectedError(feed, reason) }
+    if (!/^[a-z2-7]{52}$/.test(feed)) fail('not a feed id')
+    if (batch.entries.length > SYNC_LIMITS.maxBatchEntries) fail('too many entries')
+    let checkpoint: VerifiedCheckpoint
+    try {
+      checkpoint = verifyCheckpoint(parseCheckpoint(batch.checkpoint), { name: feed, key: trust.feedKey })
+    } catch (err) {
+      return fail(`checkpoint: ${(err as Error).message}`)
+    }
+    if (checkpoint.body.origin !== `fleet/${toHex(trust.fleetId)}/${feed}`) fail(`the checkpoint names ${checkpoint.body.origin}`)
+    const meta = await this.meta(feed)
+    const source = this.source(feed)
+    // A checkpoint at or below what is held must agree with it; otherwise the device signed two histories.
+    if (checkpoint.body.size <= meta.size) {
+      const held = await source.rootAt(checkpoint.body.size)
+      if (!bytesEqual(held, checkpoint.body.root)) {
+        const heldNote = (await this.nearestCheckpoint(feed, checkpoint.body.size)) ?? ''
+        throw new EquivocationDetectedError(feed, heldNote, batch.checkpoint)
+      }
+      if (batch.entries.length === 0 || batch.from + batch.entries.length <= meta.size) return { added: 0, checkpoint }
+    }
+    if (batch.from !== meta.size) fail(`it starts at ${batch.from}, this replica holds ${meta.size}`)
+    if (batch.entries.length === 0) fail('no entries')
+    let frontier = new MerkleFrontier(meta.size, meta.frontier)
+    let prev = meta.head
+    const { entries, checkpoints, meta: metaSub } = this.feedSub(feed)
+    const ops: Array<{ type: 'put', key: string, value: Uint8Array, sublevel: Sub }> = []
+    const leaves: Uint8Array[] = []
+    for (const bytes of batch.entries) {
+      const seq = frontier.size
+      let decoded
+      try {
+        decoded = decodeEntry(bytes)
+        checkEntryAgainstOntology(decoded.entry, trust.ontology)
+      } catch (err) {
+        return fail(`entry ${seq}: ${(err as Error).message}`)
+      }
+      const e = decoded.entry
+      if (e.seq !== seq || e.feed !== feed || !bytesEqual(e.fleet, trust.fleetId)) fail(`entry ${seq} is not entry ${seq} of this feed`)
+      if (!bytesEqual(e.prev, prev)) fail(`entry ${seq} does not chain to entry ${seq - 1}`)
+      prev = decoded.hash
+      const leaf = leafHash(bytes)
+      leaves.push(leaf)
+      frontier = frontier.append(leaf)
+      ops.push({ type: 'put', key: seqKey(seq), value: bytes, sublevel: entries })
+    }
+    const end = frontier.size
+    if (checkpoint.body.size < end) fail(`the checkpoint covers ${checkpoint.body.size} entries, the batch ends at ${end}`)
+    try {
+      verifyConsistency(end, checkpoint.body.size, frontier.root(), checkpoint.body.root, batch.proof)
+    } catch (err) {
+      return fail(`the entries are not in the signed tree: ${(err as Error).message}`)
+    }
+    const next: ReplicaMeta = { size: end, head: prev, frontier: [...frontier.roots], checkpointSize: end === checkpoint.body.size ? end : meta.checkpointSize }
+    if (end === checkpoint.body.size) ops.push({ type: 'put', key: seqKey(end), value: new Uint8Array(Buffer.from(batch.checkpoint)), sublevel: checkpoints })
+    ops.push({ type: 'put', key: 'state', value: encodeCanonical(next), sublevel: metaSub })
+    ops.push({ type: 'put', key: feed, value: new Uint8Array(0), sublevel: sub(this.db, 'replica-index') })
+    await this.db.batch(ops as never, { sync: true })
+    source.forget()
+    return { added: batch.entries.length, checkpoint }
+  }
+
+  private async nearestCheckpoint (feed: string, size: number): Promise<string | undefined> {
+    for await (const [, note] of this.feedSub(feed).checkpoints.iterator({ gte: seqKey(size), limit: 1 })) return Buffer.from(note as Uint8Array).toString('utf8')
+    return undefined
+  }
+
+  /** The entries of a held feed, in order (decoded later by the caller). */
+  async * entries (feed: string, from = 0): AsyncGenerator<Uint8Array> {
+    for await (const [, bytes] of this.feedSub(feed).entries.iterator({ gte: seqKey(from) })) yield bytes as Uint8Array
+  }
+}
+
+/** A FeedSource over a FeedLedger's own store (sublevels 'entries' and 'checkpoints' of its db). */
+export function ownFeedSource (db: Level<string, Uint8Array>, feed: string): FeedSource {
+  return new FeedSource(feed, sub(db, 'entries'), sub(db, 'checkpoints'))
+}

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import { Level } from 'level'
+import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
+import {
+  FeedLedger, BASE_ONTOLOGY, ReplicaStore, ownFeedSource, ReplicaRejectedError, EquivocationDetectedError, type FeedSource, type ReplicaTrust
+} from '../../src/ledger/index.js'
+import { tempDir } from '../helpers/devices.js'
+
+const feed = 'b'.repeat(52)
+const fleetId = new Uint8Array(32).fill(7)
+const signer = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
+const trust: ReplicaTrust = { fleetId, feedKey: signer.publicKey, ontology: BASE_ONTOLOGY }
+const action = (i: number, who = 'alice'): Parameters<FeedLedger['append']>[0] => ({ type: 'operator.data_access', actor: { id: who, role: 'operator' }, attest: null, body: { resource: `record-${i}`, purpose: 'care' } })
+
+async function writer (count: number, who = 'alice', batchEntries = 1_000): Promise<{ db: Level<string, Uint8Array>, ledger: FeedLedger, source: FeedSource }> {
+  const db = new Level<string, Uint8Array>(path.join(await tempDir('fleet-replica-'), 'db'), { valueEncoding: 'view' })
+  const ledger = new FeedLedger({ db, signer, clock: { now: () => 1_795_000_000_000 }, tpmClock: { readTpmClock: async () => ({ clock: 1n, resetCount: 1, restartCount: 0 }) }, ontology: BASE_ONTOLOGY },
+    { fleetId, feedId: feed, batchMs: 10_000, batchEntries })
+  await ledger.start()
+  await Promise.all(Array.from({ length: count }, async (_, i) => await ledger.append(action(i, who))))
+  await ledger.checkpoint()
+  return { db, ledger, source: ownFeedSource(db, feed) }
+}
+
+async function replica (): Promise<{ db: Level<string, Uint8Array>, store: ReplicaStore }> {
+  const db = new Level<string, Uint8Array>(path.join(await tempDir('fleet-replica-'), 'db'), { valueEncoding: 'view' })
+  await db.open()
+  return { db, store: new ReplicaStore(db) }
+}
+
+async function syncAll (source: FeedSource, store: ReplicaStore): Promise<number> {
+  let batches = 0
+  for (;;) {
+    const batch = await source.batch((await store.meta(feed)).size)
+    if (batch === undefined) return batches
+    await store.apply(batch, trust)
+    batches++
+  }
+}
+
+describe('ledger/replica: verified feed replicas', function () {
+  this.timeout(60_000)
+  const closers: Array<() => Promise<void>> = []
+  after(async () => { for (const close of closers) await close().catch(() => undefined) })
+
+  it('copies a feed batch by batch (entries, checkpoint, consistency proof) and holds exactly the writer\'s entries', async () => {
+    const w = await writer(4_500)
+    closers.push(async () => { await w.ledger.stop(); await w.db.close() })
+    const r = await replica()
+    closers.push(async () => { await r.db.close() })
+    const batches = await syncAll(w.source, r.store)
+    assert.ok(batches >= 3, `${batches} batches`)
+    assert.equal((await r.store.meta(feed)).size, 4_500)
+    let seq = 0
+    for await (const bytes of r.store.entries(feed)) assert.deepEqual(Buffer.from(bytes), Buffer.from((await w.ledger.getEntry(seq++))!))
+    assert.deepEqual([...(await r.store.feeds())], [[feed, 4_500]])
+    // More entries later: only the new ones travel.
+    await Promise.all(Array.from({ length: 10 }, async (_, i) => await w.ledger.append(action(5_000 + i))))
+    await w.ledger.checkpoint()
+    const next = await w.source.batch(4_500)
+    assert.equal(next?.entries.length, 10)
+    await r.store.apply(next!, trust)
+    assert.equal((await r.store.meta(feed)).size, 4_510)
+    // A replica serves what it holds to the next peer.
+    const r2 = await replica()
+    closers.push(async () => { await r2.db.close() })
+    await syncAll(r.store.source(feed), r2.store)
+    assert.equal((await r2.store.meta(feed)).size, 4_510)
+  })
+
+  it('refuses forged, reordered or foreign batches and stores nothing of them', async () => {
+    const w = await writer(50)
+    closers.push(async () => { await w.ledger.stop(); await w.db.close() })
+    const r = await replica()
+    closers.push(async () => { await r.db.close() })
+    const batch = (await w.source.batch(0))!
+    const refused = async (changed: typeof batch, why: RegExp, t: ReplicaTrust = trust): Promise<void> => {
+      await assert.rejects(r.store.apply(changed, t), (err: Error) => err instanceof ReplicaRejectedError && why.test(err.message))
+      assert.equal((await r.store.meta(feed)).size, 0)
+    }
+    const flipped = batch.entries.map((e) => new Uint8Array(e))
+    flipped[20]![flipped[20]!.length - 3]! ^= 1
+    await refused({ ...batch, entries: flipped }, /entry 20|not in the signed tree/)
+    await refused({ ...batch, entries: [...batch.entries.slice(0, 10), batch.entries[11]!, batch.entries[10]!, ...batch.entries.slice(12)] }, /entry 10/)
+    await refused({ ...batch, entries: batch.entries.slice(0, 49) }, /not in the signed tree/)
+    await refused({ ...batch, from: 1 }, /starts at 1/)
+    await refused({ ...batch, checkpoint: batch.checkpoint.replace(/\n\n[\s\S]*$/, '\n\n') }, /checkpoint/)
+    const stranger = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
+    await refused(batch, /checkpoint/, { ...trust, feedKey: stranger.publicKey })
+    await refused(batch, /names fleet/, { ...trust, fleetId: new Uint8Array(32).fill(8) })
+    // After all that, the honest batch applies.
+    assert.equal((await r.store.apply(batch, trust)).added, 50)
+  })
+
+  it('resumes an interrupted copy where it stopped', async () => {
+    const w = await writer(3_000)
+    closers.push(async () => { await w.ledger.stop(); await w.db.close() })
+    const r = await replica()
+    await r.store.apply((await w.source.batch(0))!, trust)
+    const partial = (await r.store.meta(feed)).size
+    assert.ok(partial > 0 && partial < 3_000)
+    await r.db.close()
+    const reopened = new Level<string, Uint8Array>(r.db.location, { valueEncoding: 'view' })
+    await reopened.open()
+    closers.push(async () => { await reopened.close() })
+    const store = new ReplicaStore(reopened)
+    assert.equal((await store.meta(feed)).size, partial)
+    await syncAll(w.source, store)
+    assert.equal((await store.meta(feed)).size, 3_000)
+  })
+
+  it('a second history signed by the same device is equivocation, with both checkpoints as evidence', async () => {
+    const honest = await writer(30, 'alice', 30)
+    const forked = await writer(30, 'mallory', 30)
+    closers.push(async () => { await honest.ledger.stop(); await honest.db.close(); await forked.ledger.stop(); await forked.db.close() })
+    const r = await replica()
+    closers.push(async () => { await r.db.close() })
+    await syncAll(honest.source, r.store)
+    const other = (await forked.source.batch(0))!
+    await assert.rejects(r.store.apply(other, trust), (err: Error) => err instanceof EquivocationDetectedError && err.held.length > 0 && err.offered === other.checkpoint)
+    assert.equal((await r.store.meta(feed)).size, 30)
+  })
+})
