@@ -42,7 +42,7 @@ const RECORD_FIELDS = {
   p256: { kind: 'bytes', max: 128 },
   mldsa65: { kind: 'bytes', max: 4096 }
 } as const
-const CHALLENGE = { nonce: { kind: 'bytes', size: 32, max: 32 }, ...RECORD_FIELDS } as const satisfies WireSchema
+export const CHALLENGE = { nonce: { kind: 'bytes', size: 32, max: 32 }, ...RECORD_FIELDS } as const satisfies WireSchema
 const EVIDENCE = {
   akPub: { kind: 'bytes', max: 1024 },
   quoteAttest: { kind: 'bytes', max: 2048 },
@@ -51,9 +51,9 @@ const EVIDENCE = {
   /** The attester's PCR values in the policy's order (unverified: used only to explain a mismatch). */
   pcrValues: { kind: 'list', maxItems: 24, item: { kind: 'bytes', max: 64 } }
 } as const
-const RESPONSE = { nonce: { kind: 'bytes', size: 32, max: 32 }, ...RECORD_FIELDS, ...EVIDENCE } as const satisfies WireSchema
-const FINAL = { ...EVIDENCE } as const satisfies WireSchema
-const VERDICT = { trusted: { kind: 'bool' } } as const satisfies WireSchema
+export const RESPONSE = { nonce: { kind: 'bytes', size: 32, max: 32 }, ...RECORD_FIELDS, ...EVIDENCE } as const satisfies WireSchema
+export const FINAL = { ...EVIDENCE } as const satisfies WireSchema
+export const VERDICT = { trusted: { kind: 'bool' } } as const satisfies WireSchema
 
 /** qualifyingData of an attestation quote: this session's nonce, the attester, the verifier. */
 export function attestationQuoteData (verifierNonce: Uint8Array, attesterPeerId: string, verifierPeerId: string): Uint8Array {
@@ -71,7 +71,7 @@ export interface AttestationEvidence {
 }
 
 export type AttestationOutcome =
-  | { trusted: true, record: EnrolmentRecord, clock: ClockInfo, quoteHash: Uint8Array, policyId: string }
+  | { trusted: true, record: EnrolmentRecord, signed: SignedEnrolment, clock: ClockInfo, quoteHash: Uint8Array, policyId: string }
   | { trusted: false, kind: 'refused' | 'clone' | 'revoked' | 'untrusted-boot', reasons: string[], record?: EnrolmentRecord, quoteHash?: Uint8Array, policyId: string }
 
 export interface Judge {
@@ -114,7 +114,7 @@ export function judgeAttestation (evidence: AttestationEvidence, session: { nonc
     if (!boot.verdict.trusted) return { trusted: false, kind: 'untrusted-boot', reasons: boot.verdict.reasons.map((r) => r.message), record, quoteHash, policyId }
     const back = clockWentBack(judge.lastClock(record.deviceId), boot.quote.clockInfo)
     if (back !== undefined) return { trusted: false, kind: 'refused', reasons: [back], record, quoteHash, policyId }
-    return { trusted: true, record, clock: boot.quote.clockInfo, quoteHash, policyId }
+    return { trusted: true, record, signed: evidence.signed, clock: boot.quote.clockInfo, quoteHash, policyId }
   } catch (err) {
     return { trusted: false, kind: 'refused', reasons: [(err as Error).message, ...explainMismatch(record, evidence, attestationQuoteData(session.nonce, session.attesterPeerId, session.verifierPeerId), judge.policy)], record, quoteHash, policyId }
   }

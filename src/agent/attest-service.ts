@@ -7,6 +7,7 @@ import {
   attestAsDialer, attestAsListener, ATTEST_PROTOCOL, ATTEST_LIMITS, type AttesterInput, type AttestationOutcome, type Judge
 } from './attest-protocol.js'
 import type { Logger } from './logger.js'
+import type { EnrolmentRecord, SignedEnrolment } from './enrolment.js'
 
 export interface PeerStatus {
   peerId: string
@@ -32,6 +33,10 @@ export interface AttestationServiceInit {
   logger?: Logger
   now?: () => Date
   onChange?: (peers: PeerStatus[]) => void
+  /** Called after a peer attested (its record verified against the owner key). */
+  onAttested?: (peerId: string, signed: SignedEnrolment, record: EnrolmentRecord, connection: Connection) => void
+  /** Devices refused besides those revoked here (e.g. quarantined, or revoked in the owner's feed). */
+  isExcluded?: (deviceId: string) => boolean
 }
 
 /**
@@ -61,7 +66,7 @@ export class AttestationService {
       ownerKey: enrolment.ownerKey,
       policy: enrolment.policy,
       policyId: bootPolicyId(enrolment.policy),
-      isRevoked: (deviceId) => this.revoked.has(deviceId),
+      isRevoked: (deviceId) => this.revoked.has(deviceId) || init.isExcluded?.(deviceId) === true,
       lastClock: (deviceId) => this.clocks.get(deviceId)
     }
   }
@@ -96,15 +101,15 @@ export class AttestationService {
     return await this.dial(connection)
   }
 
-  /** A revocation learned from the owner: refuse the device and hang up on it. */
-  async revoke (deviceId: string): Promise<void> {
+  /** A revocation learned from the owner (or a quarantine): refuse the device and hang up on it. */
+  async revoke (deviceId: string, kind: 'revoked' | 'quarantined' = 'revoked'): Promise<void> {
     this.revoked.add(deviceId)
     for (const status of this.peers.values()) {
       if (status.deviceId !== deviceId) continue
       this.refused.add(status.peerId)
       status.trusted = false
-      status.kind = 'revoked'
-      status.reasons = [`device ${deviceId} is revoked`]
+      status.kind = kind
+      status.reasons = [`device ${deviceId} is ${kind}`]
       for (const connection of this.init.node.getConnections()) if (connection.remotePeer.toString() === status.peerId) await connection.close().catch(() => undefined)
     }
     this.changed()
@@ -176,6 +181,7 @@ export class AttestationService {
     if (outcome.trusted) {
       this.clocks.set(outcome.record.deviceId, outcome.clock)
       this.init.logger?.info({ peerId, deviceId: outcome.record.deviceId }, 'peer attested')
+      this.init.onAttested?.(peerId, outcome.signed, outcome.record, connection)
     } else {
       this.init.logger?.warn({ peerId, kind: outcome.kind, reasons: outcome.reasons }, 'peer not trusted; hanging up')
       if (outcome.kind === 'clone' || outcome.kind === 'revoked') this.refused.add(peerId)

@@ -60,7 +60,7 @@ export class CeremonyAbortedError extends FleetError {
 }
 
 const BASE58 = /^[1-9A-HJ-NP-Za-km-z]{40,64}$/
-const HELLO = {
+export const HELLO = {
   deviceId: { kind: 'string', max: 52, pattern: /^[a-z2-7]{52}$/ },
   ekPub: { kind: 'bytes', max: 1024 },
   ekCert: { kind: 'bytes?', max: 8192 },
@@ -74,7 +74,7 @@ const HELLO = {
   role: { kind: 'string', max: 16 },
   commit: { kind: 'bytes', size: 32, max: 32 }
 } as const satisfies WireSchema
-const CHALLENGE = {
+export const CHALLENGE = {
   genesis: { kind: 'bytes', max: 8192 },
   genesisP256: { kind: 'bytes', max: 128 },
   genesisMldsa65: { kind: 'bytes', max: 4096 },
@@ -85,21 +85,21 @@ const CHALLENGE = {
   pcrs: { kind: 'bytes', max: 24 },
   nO: { kind: 'bytes', size: 32, max: 32 }
 } as const satisfies WireSchema
-const EVIDENCE = {
+export const EVIDENCE = {
   activated: { kind: 'bytes', max: 64 },
   quoteAttest: { kind: 'bytes', max: 2048 },
   quoteSignature: { kind: 'bytes', max: 1024 },
   eventLog: { kind: 'bytes', max: ENROL_LIMITS.maxEventLogBytes },
   nD: { kind: 'bytes', size: 32, max: 32 }
 } as const satisfies WireSchema
-const CONFIRM = { ok: { kind: 'bool' } } as const satisfies WireSchema
-const RECORD = {
+export const CONFIRM = { ok: { kind: 'bool' } } as const satisfies WireSchema
+export const RECORD = {
   record: { kind: 'bytes', max: 8192 },
   p256: { kind: 'bytes', max: 128 },
   mldsa65: { kind: 'bytes', max: 4096 },
   policy: { kind: 'bytes', max: 64 * 1024 }
 } as const satisfies WireSchema
-const DONE = { ok: { kind: 'bool' } } as const satisfies WireSchema
+export const DONE = { ok: { kind: 'bool' } } as const satisfies WireSchema
 
 const sha256 = (...parts: Array<Uint8Array | string>): Uint8Array => {
   const h = createHash('sha256')

@@ -235,7 +235,6 @@ export class ReplicaStore {
     ops.push({ type: 'put', key: 'state', value: encodeCanonical(next), sublevel: metaSub })
     ops.push({ type: 'put', key: feed, value: new Uint8Array(0), sublevel: sub(this.db, 'replica-index') })
     await this.db.batch(ops as never, { sync: true })
-    source.forget()
     return { added: batch.entries.length, checkpoint }
   }
 

@@ -39,9 +39,10 @@ export function encodeMessage (type: string, fields: Record<string, unknown>): U
 /**
  * Strict decoding of one wire message: canonical CBOR within `maxBytes`, exactly the fields of the
  * schema (and `t`), each of its kind and within its bounds. An `abort` message from the peer is
- * returned as such so protocols can report the peer's reason.
+ * returned as such so protocols can report the peer's reason; a type in `acceptTypes` is returned
+ * without checking its fields (decode it again with its own schema).
  */
-export function decodeMessage<S extends WireSchema> (protocol: string, bytes: Uint8Array, type: string, schema: S, maxBytes: number): WireMessage<S> | { t: 'abort', reason: string } {
+export function decodeMessage<S extends WireSchema> (protocol: string, bytes: Uint8Array, type: string, schema: S, maxBytes: number, options: { acceptTypes?: readonly string[] } = {}): WireMessage<S> | { t: 'abort', reason: string } {
   let value: unknown
   try {
     value = decodeCanonical(bytes, { maxBytes })
@@ -54,6 +55,8 @@ export function decodeMessage<S extends WireSchema> (protocol: string, bytes: Ui
     if (Object.keys(record).length !== 2 || typeof record.reason !== 'string' || record.reason.length > 1024) throw new MalformedMessageError(protocol, 'malformed abort')
     return { t: 'abort', reason: record.reason }
   }
+  // Another message type the caller also expects here: returned undecoded, for its own schema.
+  if (typeof record.t === 'string' && record.t !== type && options.acceptTypes?.includes(record.t) === true) return record as WireMessage<S>
   if (record.t !== type) throw new MalformedMessageError(protocol, `expected "${type}", got "${String(record.t).slice(0, 32)}"`)
   const keys = Object.keys(record)
   for (const key of keys) if (key !== 't' && !Object.hasOwn(schema, key)) throw new MalformedMessageError(protocol, `${type}: unknown field "${key.slice(0, 32)}"`)

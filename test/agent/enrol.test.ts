@@ -11,7 +11,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { EsysTpm, type SwtpmDevice } from '../../src/attest/index.js'
 import {
   initOwner, unlockOwner, initDevice, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry,
-  verifyEnrolmentRecord, EnrolmentRefusedError, CeremonyAbortedError, AttestationService, attestationQuoteData, judgeAttestation, deviceSigner, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
+  verifyEnrolmentRecord, EnrolmentRefusedError, CeremonyAbortedError, AttestationService, AgentRuntime, publishOwnerFeed, attestationQuoteData, judgeAttestation, deviceSigner, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
 } from '../../src/agent/index.js'
 import type { HybridSigner } from '../../src/identity/index.js'
 import { decodeEntry } from '../../src/ledger/index.js'
@@ -257,6 +257,70 @@ describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', functi
       await a.service.revoke(b.state.deviceId)
       assert.equal(a.service.admission.allows(b.state.peer.peerId), false)
       assert.equal(a.node.getConnections(b.node.peerId).length, 0)
+    })
+  })
+
+  describe('replication between enrolled agents (/fleet/ledger-sync/1)', () => {
+    const runtimes: AgentRuntime[] = []
+    const devices: TestDevice[] = []
+
+    async function agent (): Promise<AgentRuntime> {
+      const device = await makeDevice('good')
+      const { deviceResult } = await ceremony(device)
+      assert.equal(deviceResult.status, 'fulfilled', String((deviceResult as PromiseRejectedResult).reason))
+      await device.node.stop()
+      const runtime = await AgentRuntime.start({
+        dir: await tempDir('fleet-agent-'), tpm: device.tpm, state: device.state, device: device.unlocked, enrolment: (deviceResult as PromiseFulfilledResult<DeviceEnrolment>).value,
+        eventLog: async () => device.log, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, batchMs: 50, syncIntervalMs: 1_000
+      })
+      opened.push({ close: async () => { await runtime.stop() } })
+      runtimes.push(runtime)
+      devices.push(device)
+      return runtime
+    }
+
+    async function until (condition: () => Promise<boolean> | boolean, what: string, ms = 20_000): Promise<number> {
+      const started = Date.now()
+      while (!await condition()) {
+        if (Date.now() - started > ms) assert.fail(`timed out waiting for ${what}`)
+        await new Promise((resolve) => setTimeout(resolve, 25))
+      }
+      return Date.now() - started
+    }
+
+    const size = async (runtime: AgentRuntime, feed: string): Promise<number> => (await runtime.heads()).get(feed) ?? 0
+
+    it('entries appended at one agent reach an agent two hops away, verified, in well under a second once connected', async () => {
+      const [a, b, c] = [await agent(), await agent(), await agent()]
+      // A line: a — b — c (a and c never meet).
+      await a.node.dial(b.node.getMultiaddrs()[0]!)
+      await b.node.dial(c.node.getMultiaddrs()[0]!)
+      await until(() => a.attestation.attested(b.node.peerId.toString()) && c.attestation.attested(b.node.peerId.toString()), 'attestation')
+      const feedA = devices[0]!.state.deviceId
+      const appended = Date.now()
+      for (let i = 0; i < 200; i++) await a.feed.ledger.append({ type: 'operator.data_access', actor: { id: 'alice', role: 'operator' }, attest: null, body: { resource: `r${i}`, purpose: 'care' } })
+      await until(async () => await size(c, feedA) >= a.feed.ledger.size, 'replication to c')
+      const ms = Date.now() - appended
+      assert.ok(ms < 5_000, `${ms} ms`)
+      // c holds exactly a's entries (its own verdict entries included).
+      let seq = 0
+      for await (const bytes of c.replicas.entries(feedA)) assert.deepEqual(Buffer.from(bytes), Buffer.from((await a.feed.ledger.getEntry(seq++))!))
+    })
+
+    it('a revocation from the owner reaches the agents, which hang up on the device and refuse it', async () => {
+      const [a, b] = runtimes as [AgentRuntime, AgentRuntime]
+      const victim = devices[1]!.state.deviceId
+      await owner.feed.ledger.append({ type: 'device.revoke', actor: { id: 'owner/test-fleet', role: 'owner' }, attest: null, body: { deviceId: victim, reason: 'stolen' } })
+      await owner.feed.ledger.checkpoint()
+      const reached = await publishOwnerFeed(owner.node, owner.feed.db, ownerFeedId(new Uint8Array(Buffer.from(owner.state.fleetId, 'hex'))), owner.feed.ledger.sealedSize, [a.node.getMultiaddrs()[0]!])
+      assert.equal(reached.length, 1)
+      await until(() => a.membership.isRevoked(victim), 'the revocation at a')
+      await until(() => a.node.getConnections(b.node.peerId).length === 0, 'hang-up')
+      assert.equal(a.attestation.admission.allows(b.node.peerId.toString()), false)
+      // The owner's feed travels on: the third agent learns it from a's neighbour... once connected to a.
+      const c = runtimes[2]!
+      await c.node.dial(a.node.getMultiaddrs()[0]!)
+      await until(() => c.membership.isRevoked(victim), 'the revocation at c')
     })
   })
 

@@ -8,7 +8,7 @@ import {
 } from '../../attest/index.js'
 import {
   initDevice, unlockDevice, agentMeasurement, readDeviceState, writeDeviceState, loadConfig, createLogger, DEVICE_STATE_FILE,
-  readDeviceEnrolment, openOwnFeed, deviceSigner, AttestationService, type PeerStatus
+  readDeviceEnrolment, AgentRuntime, type PeerStatus
 } from '../../agent/index.js'
 import { createFleetNode } from '../../p2p/index.js'
 import { UsageError, toHex } from '../../common/index.js'
@@ -94,33 +94,20 @@ Exit codes: 0 stopped cleanly, 1 refused to start (another TPM, a bad boot or a 
         throw err
       }
       const enrolment = await readDeviceEnrolment(options.state, state.deviceId)
-      let service: AttestationService | undefined
-      const serviceTag = enrolment === undefined ? undefined : `_fleet-${toHex(enrolment.fleetId).slice(0, 16)}._udp.local`
-      const node = await createFleetNode({
-        privateKey: device.peerKey,
-        // Not enrolled: nobody is admitted (fleet join opens the enrolment window). Enrolled: every
-        // peer must attest on connect; clones and revoked devices are refused at the gate.
-        admission: { allows: (peerId) => service?.admission.allows(peerId) ?? false },
-        listen: config.listen,
-        mdns: config.mdns,
-        ...(serviceTag === undefined ? {} : { serviceTag })
-      })
-      let feed: Awaited<ReturnType<typeof openOwnFeed>> | undefined
-      if (enrolment !== undefined) {
+      let runtime: AgentRuntime | undefined
+      let node
+      if (enrolment === undefined) {
+        // Not enrolled: nobody is admitted; fleet join opens the enrolment window.
+        node = await createFleetNode({ privateKey: device.peerKey, admission: { allows: () => false }, listen: config.listen, mdns: false })
+      } else {
         const logFile = options.eventlog ?? DEFAULT_EVENT_LOG
-        feed = await openOwnFeed({ dir: options.state, tpm, signer: deviceSigner(tpm, device), fleetId: enrolment.fleetId, feedId: state.deviceId })
-        service = new AttestationService({
-          node, ledger: feed.ledger, logger,
-          self: { tpm, state, enrolment, random: randomBytes, eventLog: async () => await readInputFile(logFile, 'event log', EVENTLOG_LIMITS.maxLogBytes) },
-          onChange: (peers) => { void writePeers(options.state, peers).catch(() => undefined) }
+        runtime = await AgentRuntime.start({
+          dir: options.state, tpm, state, device, enrolment, logger, listen: config.listen, mdns: config.mdns,
+          attestIntervalMs: config.attestIntervalSec * 1000, batchMs: config.batchMs,
+          eventLog: async () => await readInputFile(logFile, 'event log', EVENTLOG_LIMITS.maxLogBytes),
+          onPeersChange: (peers) => { void writePeers(options.state, peers).catch(() => undefined) }
         })
-        await service.start()
-        // mDNS finds fleet peers; one side dials (the smaller PeerId), so each pair has one connection.
-        const self = node.peerId.toString()
-        node.addEventListener('peer:discovery', (evt) => {
-          const peer = evt.detail.id.toString()
-          if (self < peer && node.getConnections(evt.detail.id).length === 0) void node.dial(evt.detail.id).catch((err: unknown) => logger.debug({ peer, err: (err as Error).message }, 'dial failed'))
-        })
+        node = runtime.node
       }
       const status = { deviceId: state.deviceId, peerId: node.peerId.toString(), enrolled: enrolment !== undefined, fleetId: enrolment === undefined ? null : toHex(enrolment.fleetId), addresses: node.getMultiaddrs().map((a) => a.toString()) }
       logger.info(status, 'agent running: keys released after a verified boot and self-measurement')
@@ -132,9 +119,8 @@ Exit codes: 0 stopped cleanly, 1 refused to start (another TPM, a bad boot or a 
         })
         logger.info('stopping')
       }
-      await service?.stop()
-      await feed?.close()
-      await node.stop()
+      if (runtime !== undefined) await runtime.stop()
+      else await node.stop()
       await tpm.close()
     })
 }

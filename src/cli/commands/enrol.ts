@@ -8,8 +8,9 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { EsysTpm, parseBootPolicy, loadTrustStore, fingerprint, EVENTLOG_LIMITS, type PcrSelection } from '../../attest/index.js'
 import {
   readOwnerState, unlockOwner, readDeviceState, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry,
-  writeDeviceEnrolment, readDeviceEnrolment, DEVICE_ROLES, ENROLMENT_FILE, type DeviceRole
+  writeDeviceEnrolment, readDeviceEnrolment, DEVICE_ROLES, ENROLMENT_FILE, publishOwnerFeed, fleetServiceTag, type DeviceRole
 } from '../../agent/index.js'
+import { decodeEntry } from '../../ledger/index.js'
 import { createFleetNode } from '../../p2p/index.js'
 import { FleetError, UsageError } from '../../common/index.js'
 import { makeOutput } from '../output.js'
@@ -178,4 +179,72 @@ async function discoverDevice (node: Awaited<ReturnType<typeof createFleetNode>>
     // A device discovered before the listener was attached is already in the peer store.
     void node.peerStore.all().then((peers) => { for (const peer of peers) found(peer.id.toString(), peer.addresses.map((a) => a.multiaddr)) })
   })
+}
+
+/**
+ * fleet revoke --state OWNERDIR DEVICEID --reason TEXT [--peer MA]... [--timeout S] [--json]
+ */
+export function registerRevokeCommand (program: Command): void {
+  program.command('revoke')
+    .description('revoke an enrolled device: an owner-signed device.revoke in the owner\'s feed, handed to the agents found (they hang up on it and refuse it)')
+    .requiredOption('--state <dir>', 'owner state directory')
+    .argument('<deviceId>', 'the device to revoke')
+    .requiredOption('--reason <text>', 'why (recorded in the ledger)')
+    .option('--tcti <tcti>', 'TPM of this machine (default: the one given to fleet owner init)')
+    .option('--peer <multiaddr...>', 'agents to hand the revocation to (default: those found over mDNS)')
+    .option('--timeout <seconds>', 'how long to look for agents and wait for them', '10')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nRevocations spread agent to agent with the owner\'s feed, so reaching one agent is enough; more is faster.')
+    .action(async (deviceId: string, options: { state: string, reason: string, tcti?: string, peer?: string[], timeout: string, json?: boolean }) => {
+      if (!/^[a-z2-7]{52}$/.test(deviceId)) throw new UsageError('the deviceId must be 52 base32 characters')
+      if (options.reason.length === 0 || options.reason.length > 256) throw new UsageError('--reason must be 1..256 characters')
+      const seconds = parseSeconds(options.timeout, '--timeout')
+      const peers = (options.peer ?? []).map(parsePeer)
+      const ownerState = await readOwnerState(options.state)
+      const tpm = await EsysTpm.open({ tcti: options.tcti ?? ownerState.tcti })
+      try {
+        const signer = await unlockOwner(tpm, ownerState)
+        const fleetId = new Uint8Array(Buffer.from(ownerState.fleetId, 'hex'))
+        const feedId = ownerFeedId(fleetId)
+        const feed = await openOwnFeed({ dir: options.state, tpm, signer, fleetId, feedId })
+        let reached: string[] = []
+        try {
+          let enrolled = false
+          let revoked = false
+          for (let seq = 0; seq < feed.ledger.size; seq++) {
+            const { entry } = decodeEntry((await feed.ledger.getEntry(seq))!)
+            if (entry.body.deviceId !== deviceId) continue
+            if (entry.type === 'device.enrol') enrolled = true
+            if (entry.type === 'device.revoke') revoked = true
+          }
+          if (!enrolled) throw new FleetError(`device ${deviceId} was never enrolled in this fleet`, { code: 'ERR_UNKNOWN_DEVICE' })
+          if (!revoked) {
+            await feed.ledger.append({ type: 'device.revoke', actor: { id: `owner/${ownerState.name}`.slice(0, 128), role: 'owner' }, attest: null, body: { deviceId, reason: options.reason } })
+          }
+          await feed.ledger.checkpoint()
+          const node = await createFleetNode({ privateKey: await generateKeyPair('Ed25519'), admission: { allows: () => true }, listen: ['/ip4/0.0.0.0/tcp/0'], mdns: peers.length === 0, serviceTag: fleetServiceTag(fleetId) })
+          try {
+            const targets = peers.length > 0 ? peers : await discoverAgents(node, seconds * 1000 / 2)
+            reached = await publishOwnerFeed(node, feed.db, feedId, feed.ledger.sealedSize, targets, { timeoutMs: seconds * 1000 })
+          } finally {
+            await node.stop()
+          }
+        } finally {
+          await feed.close()
+        }
+        makeOutput(options.json === true).result({ deviceId, revoked: true, reached }, `revoked ${deviceId}; handed to ${reached.length} agent(s)${reached.length === 0 ? ' — none reached yet: run fleet revoke again near the fleet, or with --peer' : ''}`)
+      } finally {
+        await tpm.close()
+      }
+    })
+}
+
+async function discoverAgents (node: Awaited<ReturnType<typeof createFleetNode>>, ms: number): Promise<Multiaddr[]> {
+  const found = new Map<string, Multiaddr>()
+  node.addEventListener('peer:discovery', (evt) => {
+    const addr = evt.detail.multiaddrs.find((a) => a.toString().includes('/tcp/'))
+    if (addr !== undefined) found.set(evt.detail.id.toString(), addr.encapsulate(`/p2p/${evt.detail.id.toString()}`))
+  })
+  await new Promise((resolve) => setTimeout(resolve, ms))
+  return [...found.values()]
 }

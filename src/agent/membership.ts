@@ -1,0 +1,86 @@
+import { eccPoint, parsePublic } from '../attest/index.js'
+import type { HybridPublicKey } from '../identity/index.js'
+import { BASE_ONTOLOGY, type Entry, type ReplicaTrust } from '../ledger/index.js'
+import { ownerFeedId, verifyEnrolmentRecord, type DeviceEnrolment, type EnrolmentRecord, type SignedEnrolment } from './enrolment.js'
+
+export interface Member {
+  deviceId: string
+  peerId: string
+  feedKey: HybridPublicKey
+  akPub: Uint8Array
+  /** The owner-signed record, when known (passed on to peers so they learn the member too). */
+  signed?: SignedEnrolment
+}
+
+/**
+ * Who belongs to the fleet, as this agent knows it: devices from owner-signed enrolment records
+ * (its own, those peers present when they attest, and device.enrol entries of the owner's feed),
+ * minus devices the owner revoked (device.revoke) and feeds quarantined for equivocation.
+ * Revocations are a union: once seen, never undone by a later or another branch.
+ */
+export class Membership {
+  readonly fleetId: Uint8Array
+  readonly ownerKey: HybridPublicKey
+  readonly ownerFeed: string
+  private readonly members = new Map<string, Member>()
+  private readonly revoked = new Map<string, string>()
+  private readonly quarantined = new Map<string, string>()
+
+  constructor (enrolment: DeviceEnrolment) {
+    this.fleetId = enrolment.fleetId
+    this.ownerKey = enrolment.ownerKey
+    this.ownerFeed = ownerFeedId(enrolment.fleetId)
+    this.addRecord(enrolment.record, enrolment.signed)
+  }
+
+  /** Adds a device from an enrolment record already verified against the owner key; true when new. */
+  addRecord (record: EnrolmentRecord, signed?: SignedEnrolment): boolean {
+    const known = this.members.get(record.deviceId)
+    if (known !== undefined) {
+      if (known.signed === undefined && signed !== undefined) known.signed = signed
+      return false
+    }
+    this.members.set(record.deviceId, { deviceId: record.deviceId, peerId: record.peerId, akPub: record.akPub, feedKey: { p256: eccPoint(parsePublic(record.dskPub)), mldsa65: record.pqPub }, ...(signed === undefined ? {} : { signed }) })
+    return true
+  }
+
+  /** Verifies a signed record against the owner key and adds it; returns the record when it is new. */
+  addSigned (signed: SignedEnrolment): EnrolmentRecord | undefined {
+    const record = verifyEnrolmentRecord(signed, { key: this.ownerKey, fleetId: this.fleetId })
+    return this.addRecord(record, signed) ? record : undefined
+  }
+
+  /** Signed records of every member known, to pass on. */
+  signedRecords (): SignedEnrolment[] {
+    return [...this.members.values()].flatMap((m) => m.signed === undefined ? [] : [m.signed])
+  }
+
+  /** Applies a verified entry of the owner's feed; returns the device it revoked, if any. */
+  applyOwnerEntry (entry: Entry): { revoked?: string } {
+    if (entry.type === 'device.enrol') {
+      const b = entry.body as { deviceId: string, peerId: string, akPub: Uint8Array, dskPub: Uint8Array, pqPub: Uint8Array }
+      if (!this.members.has(b.deviceId)) this.members.set(b.deviceId, { deviceId: b.deviceId, peerId: b.peerId, akPub: b.akPub, feedKey: { p256: eccPoint(parsePublic(b.dskPub)), mldsa65: b.pqPub } })
+    } else if (entry.type === 'device.revoke') {
+      const b = entry.body as { deviceId: string, reason: string }
+      if (!this.revoked.has(b.deviceId)) {
+        this.revoked.set(b.deviceId, b.reason)
+        return { revoked: b.deviceId }
+      }
+    }
+    return {}
+  }
+
+  quarantine (deviceId: string, reason: string): void { this.quarantined.set(deviceId, reason) }
+  isRevoked (deviceId: string): boolean { return this.revoked.has(deviceId) }
+  isQuarantined (deviceId: string): boolean { return this.quarantined.has(deviceId) }
+  member (deviceId: string): Member | undefined { return this.members.get(deviceId) }
+  list (): Member[] { return [...this.members.values()] }
+
+  /** The key a feed must be signed with, or undefined when its writer is unknown, revoked or quarantined. */
+  trustFor (feed: string): ReplicaTrust | undefined {
+    if (feed === this.ownerFeed) return { fleetId: this.fleetId, feedKey: this.ownerKey, ontology: BASE_ONTOLOGY }
+    const member = this.members.get(feed)
+    if (member === undefined || this.revoked.has(feed) || this.quarantined.has(feed)) return undefined
+    return { fleetId: this.fleetId, feedKey: member.feedKey, ontology: BASE_ONTOLOGY }
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Ledger replication, /fleet/ledger-sync/1. The stream opener says what it wants first:
+ *
+ *   pull      {heads}          the opener's size of every feed it holds; the other side answers
+ *                              with the owner-signed enrolment records it knows (members), then
+ *                              batches (entries + signed checkpoint + consistency proof) for
+ *                              every feed it holds more of (the owner's feed first), then end {more}
+ *   announce  {feed, size}     "I have this much of this feed": the other side pulls if behind
+ *
+ * This module only turns messages into calls and back; storage and trust live elsewhere.
+ */
+import { FleetError } from '../common/errors.js'
+import type { FramedStream } from '../p2p/framing.js'
+import { decodeMessage, encodeMessage, type WireSchema } from '../p2p/messages.js'
+import { SYNC_LIMITS, LEDGER_LIMITS, CHECKPOINT_LIMITS, type SyncBatch } from '../ledger/index.js'
+
+export const LEDGER_SYNC_PROTOCOL = '/fleet/ledger-sync/1'
+export const SYNC_PROTOCOL_LIMITS = {
+  maxFrameBytes: SYNC_LIMITS.maxBatchBytes + LEDGER_LIMITS.maxEntryBytes + 256 * 1024,
+  /** Batches served in one pull (the puller comes back for more). */
+  maxBatchesPerPull: 16,
+  stepTimeoutMs: 10_000
+} as const
+
+export class SyncProtocolError extends FleetError {
+  constructor (reason: string) {
+    super(`ledger sync: ${reason}`, { code: 'ERR_SYNC_PROTOCOL' })
+  }
+}
+
+const FEED = /^[a-z2-7]{52}$/
+const PULL = { heads: { kind: 'list', maxItems: SYNC_LIMITS.maxFeeds, item: { kind: 'bytes', max: 60 } } } as const satisfies WireSchema
+const ANNOUNCE = { feed: { kind: 'string', max: 52, pattern: FEED }, size: { kind: 'uint' } } as const satisfies WireSchema
+const BATCH = {
+  feed: { kind: 'string', max: 52, pattern: FEED },
+  from: { kind: 'uint' },
+  entries: { kind: 'list', maxItems: SYNC_LIMITS.maxBatchEntries, item: { kind: 'bytes', max: LEDGER_LIMITS.maxEntryBytes } },
+  checkpoint: { kind: 'bytes', max: CHECKPOINT_LIMITS.maxNoteBytes },
+  proof: { kind: 'list', maxItems: LEDGER_LIMITS.maxProofHashes, item: { kind: 'bytes', max: 32 } }
+} as const satisfies WireSchema
+const END = { more: { kind: 'bool' } } as const satisfies WireSchema
+const MEMBERS = { records: { kind: 'list', maxItems: SYNC_LIMITS.maxFeeds, item: { kind: 'bytes', max: 16 * 1024 } } } as const satisfies WireSchema
+
+function encodeHead (feed: string, size: number): Uint8Array {
+  const out = Buffer.alloc(60)
+  out.write(feed, 0, 'ascii')
+  out.writeBigUInt64BE(BigInt(size), 52)
+  return new Uint8Array(out)
+}
+
+function decodeHead (bytes: Uint8Array): [string, number] {
+  if (bytes.length !== 60) throw new SyncProtocolError('a head is not 60 bytes')
+  const feed = Buffer.from(bytes.subarray(0, 52)).toString('ascii')
+  const size = Buffer.from(bytes).readBigUInt64BE(52)
+  if (!FEED.test(feed) || size > BigInt(Number.MAX_SAFE_INTEGER)) throw new SyncProtocolError('a head is malformed')
+  return [feed, Number(size)]
+}
+
+export type OpeningMessage = { t: 'pull', heads: Map<string, number> } | { t: 'announce', feed: string, size: number }
+
+/** Reads the opener's first message. */
+export async function readOpening (stream: FramedStream): Promise<OpeningMessage> {
+  const bytes = await stream.read()
+  const probe = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'pull', PULL, SYNC_PROTOCOL_LIMITS.maxFrameBytes, { acceptTypes: ['announce'] })
+  if (probe.t === 'announce') {
+    const a = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'announce', ANNOUNCE, SYNC_PROTOCOL_LIMITS.maxFrameBytes) as { feed: string, size: number }
+    return { t: 'announce', feed: a.feed, size: a.size }
+  }
+  if (probe.t === 'abort') throw new SyncProtocolError(`the peer stopped: ${(probe as { reason: string }).reason}`)
+  const heads = new Map<string, number>()
+  for (const head of (probe as { heads: Uint8Array[] }).heads) {
+    const [feed, size] = decodeHead(head)
+    if (heads.has(feed)) throw new SyncProtocolError(`feed ${feed} named twice`)
+    heads.set(feed, size)
+  }
+  return { t: 'pull', heads }
+}
+
+export async function sendAnnounce (stream: FramedStream, feed: string, size: number): Promise<void> {
+  await stream.write(encodeMessage('announce', { feed, size }))
+  await stream.close()
+}
+
+/** Serves a pull: batches for every feed the puller is behind on, owner's feed first. */
+export async function servePull (stream: FramedStream, heads: Map<string, number>, held: Array<{ feed: string, batch: (from: number) => Promise<SyncBatch | undefined> }>, members: Uint8Array[] = []): Promise<number> {
+  // The members first, so the puller knows the keys of the feeds that follow.
+  if (members.length > 0) await stream.write(encodeMessage('members', { records: members.slice(0, SYNC_LIMITS.maxFeeds) }))
+  let sent = 0
+  let more = false
+  for (const { feed, batch: next } of held) {
+    let from = heads.get(feed) ?? 0
+    for (;;) {
+      if (sent >= SYNC_PROTOCOL_LIMITS.maxBatchesPerPull) { more = true; break }
+      const batch = await next(from)
+      if (batch === undefined) break
+      await stream.write(encodeMessage('batch', { feed, from: batch.from, entries: batch.entries, checkpoint: Buffer.from(batch.checkpoint), proof: batch.proof }))
+      sent++
+      from = batch.from + batch.entries.length
+    }
+    if (more) break
+  }
+  await stream.write(encodeMessage('end', { more }))
+  await stream.close()
+  return sent
+}
+
+/** Pulls from a peer: `apply` verifies and stores each batch (and throws to cut the peer off). Returns whether the peer has more. */
+export async function pull (stream: FramedStream, heads: Map<string, number>, apply: (batch: SyncBatch) => Promise<void>, onMembers: (records: Uint8Array[]) => Promise<void> = async () => {}): Promise<{ batches: number, more: boolean }> {
+  if (heads.size > SYNC_LIMITS.maxFeeds) throw new SyncProtocolError('too many feeds')
+  await stream.write(encodeMessage('pull', { heads: [...heads].map(([feed, size]) => encodeHead(feed, size)) }))
+  let batches = 0
+  for (;;) {
+    const bytes = await stream.read()
+    const m = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'batch', BATCH, SYNC_PROTOCOL_LIMITS.maxFrameBytes, { acceptTypes: ['end', 'members'] })
+    if (m.t === 'abort') throw new SyncProtocolError(`the peer stopped: ${(m as { reason: string }).reason}`)
+    if (m.t === 'members') {
+      if (batches > 0) throw new SyncProtocolError('members after batches')
+      await onMembers((decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'members', MEMBERS, SYNC_PROTOCOL_LIMITS.maxFrameBytes) as { records: Uint8Array[] }).records)
+      continue
+    }
+    if (m.t === 'end') {
+      const end = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'end', END, 64)
+      await stream.close()
+      return { batches, more: end.t === 'end' && (end as { more: boolean }).more }
+    }
+    const b = m as { feed: string, from: number, entries: Uint8Array[], checkpoint: Uint8Array, proof: Uint8Array[] }
+    if (++batches > SYNC_PROTOCOL_LIMITS.maxBatchesPerPull) throw new SyncProtocolError('the peer sent more batches than allowed')
+    await apply({ feed: b.feed, from: b.from, entries: b.entries, checkpoint: Buffer.from(b.checkpoint).toString('utf8'), proof: b.proof })
+  }
+}
