@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto'
 import { MalformedEntryError } from './errors.js'
-import { decodeCanonical, encodeCanonical } from './cbor.js'
+import { decodeCanonical } from './cbor.js'
+import { encodeEntryBytes } from './entry-encoder.js'
 import { LEDGER_LIMITS } from './limits.js'
 
 /**
@@ -54,6 +55,29 @@ function isUint (value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
 }
 
+function checkActor (value: unknown): void {
+  const actor = value as Record<string, unknown>
+  if (typeof actor !== 'object' || actor === null || Array.isArray(actor) || actor instanceof Uint8Array || Object.keys(actor).length !== 2 ||
+    typeof actor.id !== 'string' || actor.id.length === 0 || actor.id.length > 128 || typeof actor.role !== 'string' || actor.role.length > 32) {
+    throw new MalformedEntryError('actor must be {id, role}')
+  }
+}
+
+function checkAttestAndBody (attest: unknown, body: unknown): void {
+  if (attest !== null && !isBytes(attest, 32)) throw new MalformedEntryError('attest must be 32 bytes or null')
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || body instanceof Uint8Array) throw new MalformedEntryError('body must be a map')
+}
+
+/**
+ * The checks of checkEntryShape on the fields an appended action supplies (type, actor, attest,
+ * body), for an entry whose other fields are already known to be valid.
+ */
+export function checkActionShape (action: { type: unknown, actor: unknown, attest: unknown, body: unknown }): void {
+  if (typeof action.type !== 'string' || action.type.length > 64 || !ACTION.test(action.type)) throw new MalformedEntryError('type must be an action name')
+  checkActor(action.actor)
+  checkAttestAndBody(action.attest, action.body)
+}
+
 /** Checks the shape every entry must have (the ontology checks the body). */
 export function checkEntryShape (value: unknown): Entry {
   if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) throw new MalformedEntryError('not a map')
@@ -68,20 +92,15 @@ export function checkEntryShape (value: unknown): Entry {
   if (!isBytes(record.prev, 32)) throw new MalformedEntryError('prev must be 32 bytes')
   if (!isUint(record.time)) throw new MalformedEntryError('time must be a non-negative integer')
   if (typeof record.type !== 'string' || record.type.length > 64 || !ACTION.test(record.type)) throw new MalformedEntryError('type must be an action name')
-  const actor = record.actor as Record<string, unknown>
-  if (typeof actor !== 'object' || actor === null || Array.isArray(actor) || actor instanceof Uint8Array || Object.keys(actor).length !== 2 ||
-    typeof actor.id !== 'string' || actor.id.length === 0 || actor.id.length > 128 || typeof actor.role !== 'string' || actor.role.length > 32) {
-    throw new MalformedEntryError('actor must be {id, role}')
-  }
+  checkActor(record.actor)
   if (typeof record.device !== 'string' || !DEVICE_ID.test(record.device)) throw new MalformedEntryError('device must be a deviceId')
-  if (record.attest !== null && !isBytes(record.attest, 32)) throw new MalformedEntryError('attest must be 32 bytes or null')
-  if (typeof record.body !== 'object' || record.body === null || Array.isArray(record.body) || record.body instanceof Uint8Array) throw new MalformedEntryError('body must be a map')
+  checkAttestAndBody(record.attest, record.body)
   return record as unknown as Entry
 }
 
 export function encodeEntry (entry: Entry): Uint8Array {
   checkEntryShape(entry)
-  const bytes = encodeCanonical(entry)
+  const bytes = encodeEntryBytes(entry)
   if (bytes.length > LEDGER_LIMITS.maxEntryBytes) throw new MalformedEntryError(`encodes to ${bytes.length} bytes, over ${LEDGER_LIMITS.maxEntryBytes}`)
   return bytes
 }

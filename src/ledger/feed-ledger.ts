@@ -1,12 +1,14 @@
+import { hash } from 'node:crypto'
 import type { Level } from 'level'
 import { AbortedError, FleetError } from '../common/errors.js'
 import type { HybridSigner } from '../identity/index.js'
 import { decodeCanonical, encodeCanonical } from './cbor.js'
-import { checkEntryShape, entryHash, type Entry } from './entry.js'
+import { checkActionShape, checkEntryShape, type Entry } from './entry.js'
+import { CborWriter } from './entry-encoder.js'
 import { LEDGER_LIMITS } from './limits.js'
 import { MalformedEntryError } from './errors.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
-import { leafHash, MerkleFrontier } from './merkle.js'
+import { MerkleFrontier } from './merkle.js'
 import { parseCheckpoint, signCheckpoint } from './checkpoint.js'
 import { toHex } from '../common/bytes.js'
 import { RollbackDetectedError, LedgerWriteError } from './errors.js'
@@ -50,6 +52,32 @@ type Store = ReturnType<typeof openSublevel>
 
 const seqKey = (seq: number): string => seq.toString(16).padStart(16, '0')
 
+const ZERO_HASH = new Uint8Array(32)
+
+/** SHA-256 into a fresh 32-byte array (a one-byte digest string is cheaper to produce than a Buffer). */
+function sha256 (data: Uint8Array): Uint8Array {
+  const digest = hash('sha256', data, 'binary')
+  const out = new Uint8Array(32)
+  for (let i = 0; i < 32; i++) out[i] = digest.charCodeAt(i)
+  return out
+}
+
+/** 0x01 ‖ left ‖ right, reused for every node hash (RFC 9162 §2.1.1, as merkle.ts nodeHash). */
+const nodeInput = new Uint8Array(65)
+nodeInput[0] = 1
+
+/** Appends a leaf hash to a frontier's roots in place (as MerkleFrontier.append, without copies). */
+function appendLeaf (roots: Uint8Array[], size: number, leaf: Uint8Array): void {
+  roots.push(leaf)
+  for (let s = size; s % 2 === 1; s = Math.floor(s / 2)) {
+    const right = roots.pop()!
+    const left = roots.pop()!
+    nodeInput.set(left, 1)
+    nodeInput.set(right, 33)
+    roots.push(sha256(nodeInput))
+  }
+}
+
 /**
  * This device's own feed: entries appended durably, checkpoints signed in batches.
  *
@@ -65,14 +93,19 @@ export class FeedLedger {
   private readonly entries: Store
   private readonly metaStore: Store
   private readonly checkpoints: Store
+  private readonly entriesOption: { sublevel: Store }
+  private readonly metaOption: { sublevel: Store }
   private meta: Meta = { size: 0, head: new Uint8Array(32), frontier: [], checkpointSize: 0, checkpointTpm: null, epoch: 1 }
   private frontier = new MerkleFrontier()
-  private pending: Array<{ input: AppendInput, resolve: (r: { seq: number, hash: Uint8Array }) => void, reject: (e: Error) => void }> = []
+  private pending: Array<{ entry: Entry, resolve: (r: { seq: number, hash: Uint8Array }) => void, reject: (e: Error) => void }> = []
   private flushing: Promise<void> | undefined
   private checkpointing: Promise<void> | undefined
   private timer: NodeJS.Timeout | undefined
   private sealedWaiters: Array<{ seq: number, resolve: () => void }> = []
   private started = false
+  /** Bytes per encoded entry in the last batch: sizes the next batch's buffer. */
+  private entryBytesHint = 512
+  private envelopeChecked = false
 
   constructor (components: FeedLedgerComponents, init: FeedLedgerInit) {
     this.components = components
@@ -80,6 +113,8 @@ export class FeedLedger {
     this.entries = openSublevel(components.db, 'entries')
     this.metaStore = openSublevel(components.db, 'meta')
     this.checkpoints = openSublevel(components.db, 'checkpoints')
+    this.entriesOption = { sublevel: this.entries }
+    this.metaOption = { sublevel: this.metaStore }
   }
 
   get size (): number { return this.meta.size }
@@ -120,22 +155,34 @@ export class FeedLedger {
     if (!this.started) return
     this.started = false
     clearInterval(this.timer)
-    await this.flushing
+    while (this.flushing !== undefined) await this.flushing
     await this.checkpoint()
   }
 
   /** Appends an action to this device's feed; resolves once it is durable. */
-  async append (input: AppendInput, options: { signal?: AbortSignal } = {}): Promise<{ seq: number, hash: Uint8Array }> {
-    if (!this.started) throw new FleetError('the ledger is not started', { code: 'ERR_LEDGER_STOPPED' })
-    options.signal?.throwIfAborted()
-    // Check shape and ontology now, so a bad action is refused before it is queued (encoding,
-    // and with it the size cap, happens once, in the flush).
-    const draft = this.entryFor(input, 0, new Uint8Array(32), 0)
-    checkEntryShape(draft)
-    checkEntryAgainstOntology(draft, this.components.ontology)
-    return await new Promise((resolve, reject) => {
-      this.pending.push({ input, resolve, reject })
-      this.flushing ??= this.flush().finally(() => { this.flushing = undefined })
+  append (input: AppendInput, options: { signal?: AbortSignal } = {}): Promise<{ seq: number, hash: Uint8Array }> {
+    let draft: Entry
+    try {
+      if (!this.started) throw new FleetError('the ledger is not started', { code: 'ERR_LEDGER_STOPPED' })
+      options.signal?.throwIfAborted()
+      // Check shape and ontology now, so a bad action is refused before it is queued (encoding,
+      // and with it the size cap, happens once, in the flush).
+      // The checked draft is the entry itself: the flush fills in seq, prev and time.
+      draft = this.entryFor(input, 0, ZERO_HASH, 0)
+      // The fields from the ledger itself (fleet, feed, device) cannot change: once one entry
+      // passed the whole shape check, only the action's own fields need checking.
+      if (this.envelopeChecked) checkActionShape(draft)
+      else {
+        checkEntryShape(draft)
+        this.envelopeChecked = true
+      }
+      checkEntryAgainstOntology(draft, this.components.ontology)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return new Promise((resolve, reject) => {
+      this.pending.push({ entry: draft, resolve, reject })
+      this.flushing ??= this.flush()
     })
   }
 
@@ -171,44 +218,88 @@ export class FeedLedger {
     return encodeCanonical({ size: meta.size, head: meta.head, frontier: meta.frontier })
   }
 
+  /**
+   * Writes batches while appends wait. `flushing` is cleared in the same synchronous step that
+   * finds the queue empty, so an append queued after that starts a new flush.
+   */
   private async flush (): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = this.pending.splice(0, this.init.batchEntries)
-      let frontier = this.frontier
-      let head = this.meta.head
-      const ops: Array<{ type: 'put', key: string, value: Uint8Array, sublevel: Store }> = []
-      const results: Array<{ seq: number, hash: Uint8Array }> = []
-      const time = this.components.clock.now()
-      const accepted: typeof batch = []
-      for (const item of batch) {
-        let bytes: Uint8Array
+    // Start after the current task's synchronous appends have queued, so they share the batch.
+    await Promise.resolve()
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending.length <= this.init.batchEntries ? this.pending : this.pending.splice(0, this.init.batchEntries)
+        if (batch === this.pending) this.pending = []
         try {
-          bytes = encodeCanonical(this.entryFor(item.input, frontier.size, head, time))
-          if (bytes.length > LEDGER_LIMITS.maxEntryBytes) throw new MalformedEntryError(`encodes to ${bytes.length} bytes, over ${LEDGER_LIMITS.maxEntryBytes}`)
+          await this.writeBatch(batch)
         } catch (err) {
-          item.reject(err as Error)
-          continue
+          // Settles whatever the batch left open (settling a settled append does nothing).
+          for (const item of batch) item.reject(err as Error)
         }
-        const hash = entryHash(bytes)
-        ops.push({ type: 'put', key: seqKey(frontier.size), value: bytes, sublevel: this.entries })
-        results.push({ seq: frontier.size, hash })
-        accepted.push(item)
-        frontier = frontier.append(leafHash(bytes))
-        head = hash
       }
-      if (accepted.length === 0) continue
-      const meta: Meta = { ...this.meta, size: frontier.size, head, frontier: [...frontier.roots] }
+    } finally {
+      this.flushing = undefined
+    }
+  }
+
+  /** Encodes, hashes and durably writes one batch (group commit), then settles its appends. */
+  private async writeBatch (batch: FeedLedger['pending']): Promise<void> {
+    const keys: string[] = []
+    const values: Uint8Array[] = []
+    const results: Array<{ seq: number, hash: Uint8Array }> = []
+    const accepted: typeof batch = []
+    const time = this.components.clock.now()
+    const roots = this.frontier.roots.slice()
+    let size = this.frontier.size
+    let head = this.meta.head
+    // All entries of the batch go into one buffer, each after a 0x00 byte so that the leaf hash
+    // input (0x00 ‖ entry) is a view too; the views stay valid when the buffer grows.
+    const writer = new CborWriter(batch.length * (this.entryBytesHint + 1) + 1024)
+    for (const item of batch) {
+      const start = writer.pos
       try {
-        await this.components.db.batch([...ops, { type: 'put', key: 'state', value: this.stateBytes(meta), sublevel: this.metaStore }], { sync: true })
+        writer.byte(0)
+        const entry = item.entry
+        entry.seq = size
+        entry.prev = head
+        entry.time = time
+        writer.entry(entry)
+        if (writer.pos - start - 1 > LEDGER_LIMITS.maxEntryBytes) throw new MalformedEntryError(`encodes to ${writer.pos - start - 1} bytes, over ${LEDGER_LIMITS.maxEntryBytes}`)
       } catch (err) {
-        for (const item of accepted) item.reject(new LedgerWriteError(err))
+        writer.pos = start
+        item.reject(err as Error)
         continue
       }
-      this.frontier = frontier
-      this.meta = meta
-      accepted.forEach((item, i) => item.resolve(results[i]!))
-      if (this.meta.size - this.meta.checkpointSize >= this.init.batchEntries) void this.checkpoint().catch(() => undefined)
+      const leafInput = writer.subarray(start, writer.pos)
+      const bytes = leafInput.subarray(1)
+      const digest = sha256(bytes)
+      keys.push(seqKey(size))
+      values.push(bytes)
+      results.push({ seq: size, hash: digest })
+      accepted.push(item)
+      appendLeaf(roots, size, sha256(leafInput))
+      size++
+      head = digest
     }
+    if (accepted.length === 0) return
+    this.entryBytesHint = Math.ceil(writer.pos / accepted.length)
+    const frontier = new MerkleFrontier(size, roots)
+    const meta: Meta = { ...this.meta, size, head, frontier: roots }
+    // A chained batch hands each operation to LevelDB directly (no per-operation objects).
+    let write: ReturnType<Level<string, Uint8Array>['batch']> | undefined
+    try {
+      write = this.components.db.batch()
+      for (let i = 0; i < keys.length; i++) write.put(keys[i]!, values[i]!, this.entriesOption)
+      write.put('state', this.stateBytes(meta), this.metaOption)
+      await write.write({ sync: true })
+    } catch (err) {
+      await write?.close().catch(() => undefined)
+      for (const item of accepted) item.reject(new LedgerWriteError(err))
+      return
+    }
+    this.frontier = frontier
+    this.meta = meta
+    for (let i = 0; i < accepted.length; i++) accepted[i]!.resolve(results[i]!)
+    if (this.meta.size - this.meta.checkpointSize >= this.init.batchEntries) void this.checkpoint().catch(() => undefined)
   }
 
   /** Signs one checkpoint over everything appended since the last one. */

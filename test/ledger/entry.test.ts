@@ -3,6 +3,8 @@ import { encode } from 'cborg'
 import {
   encodeEntry, decodeEntry, decodeCanonical, checkEntryAgainstOntology, applyVerifiedOntologyUpdate, BASE_ONTOLOGY, type Entry
 } from '../../src/ledger/index.js'
+import { encodeCanonical } from '../../src/ledger/cbor.js'
+import { CborWriter, encodeEntryBytes } from '../../src/ledger/entry-encoder.js'
 
 const entry: Entry = {
   v: 1, fleet: new Uint8Array(32).fill(0xf1), feed: 'a'.repeat(52), seq: 7, prev: new Uint8Array(32).fill(0xaa), time: 1795000000000,
@@ -76,6 +78,126 @@ describe('ledger/entry: deterministic CBOR, strict decoding', () => {
     assert.throws(() => decodeEntry(encode({ ...entry, v: 2 })), { name: 'MalformedEntryError' })
     assert.throws(() => decodeEntry(encode({ ...entry, prev: new Uint8Array(31) })), { name: 'MalformedEntryError' })
     assert.throws(() => decodeEntry(encode({ ...entry, feed: 'not a device id' })), { name: 'MalformedEntryError' })
+  })
+})
+
+describe('ledger/entry-encoder: the direct envelope writer', () => {
+  // A fixed-seed generator (mulberry32), so failures reproduce.
+  const rng = (seed: number): () => number => () => {
+    seed = (seed + 0x6d2b79f5) | 0
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const random = rng(0x5eed)
+  const int = (n: number): number => Math.floor(random() * n)
+  const pick = <T>(items: readonly T[]): T => items[int(items.length)]!
+  const UINTS = [0, 1, 23, 24, 25, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 53 - 1, 1795000000000]
+  const uint = (): number => random() < 0.7 ? pick(UINTS) : int(2 ** 31) * int(2 ** 22) + int(2 ** 20)
+  const INT_VALUES = [...UINTS, ...UINTS.map((n) => -n - 1), ...UINTS.map((n) => -n)]
+  // ASCII, 2-, 3- and 4-byte UTF-8, and lone surrogates (written as U+FFFD).
+  const PIECES = ['a', 'Z', '0', '~', '\u0000', '\u007f', 'é', 'ß', '\u07ff', '€', '中', '\uffff', '😀', '𝄞', '\ud800', '\udfff']
+  const text = (length: number): string => {
+    let out = ''
+    const unicode = random() < 0.5
+    while (out.length < length) out += unicode ? pick(PIECES) : String.fromCharCode(0x20 + int(0x5f))
+    return out
+  }
+  // UTF-8 byte lengths around every length-head boundary.
+  const LENGTHS = [0, 1, 22, 23, 24, 25, 254, 255, 256, 257, 1023, 1024, 1025, 65534, 65535, 65536, 65537, 70000]
+  const sizedText = (): string => {
+    const target = pick(LENGTHS)
+    const out = 'x'.repeat(Math.max(0, target - 3))
+    return out + 'é'.repeat(Math.min(target, 3) >> 1) + 'y'.repeat(Math.min(target, 3) & 1)
+  }
+  const bytes = (length: number): Uint8Array => Uint8Array.from({ length }, () => int(256))
+  const KEYS = ['a', 'b', 'aa', 'ab', 'z', '1', '10', '2', 'resource', 'purpose', 'records', 'é', 'ü', '中', '😀', 'B', 'A', '', 'key with space']
+  const value = (depth: number): unknown => {
+    const kind = int(depth > 6 ? 7 : 10)
+    switch (kind) {
+      case 0: return text(int(40))
+      case 1: return random() < 0.3 ? sizedText() : text(int(300))
+      case 2: return pick(INT_VALUES)
+      case 3: return random() < 0.5
+      case 4: return null
+      case 5: return bytes(pick([0, 1, 23, 24, 255, 256, 300]))
+      case 6: return random() < 0.5 ? 1.5 : random() < 0.5 ? undefined : -0
+      case 7: return Array.from({ length: int(5) }, () => value(depth + 1))
+      case 8: return random() < 0.2 ? new Map<unknown, unknown>([[1, 'one'], ['k', value(depth + 1)]]) : map(depth + 1)
+      default: return map(depth + 1)
+    }
+  }
+  // Keys stay well-formed: two keys with lone surrogates could encode to the same bytes.
+  const wellFormed = (key: string): string => key.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '?')
+  const map = (depth: number): Record<string, unknown> => {
+    const out: Record<string, unknown> = {}
+    for (let i = int(6); i > 0; i--) out[random() < 0.8 ? pick(KEYS) : wellFormed(text(int(12)))] = value(depth)
+    return out
+  }
+  const deep = (levels: number): Record<string, unknown> => levels === 0 ? { leaf: 1 } : { next: deep(levels - 1), n: levels }
+  const entryAt = (i: number): Entry => {
+    const actor = random() < 0.1 ? { role: text(int(10)), id: text(1 + int(20)) } : { id: text(1 + int(30)), role: pick(['operator', 'agent', 'owner', text(int(30))]) }
+    const body = i % 50 === 0 ? deep(10 + (i % 30)) : map(0)
+    return {
+      v: 1, fleet: bytes(32), feed: random() < 0.5 ? 'a'.repeat(52) : text(int(60)), seq: uint(), prev: bytes(32), time: uint(),
+      type: random() < 0.8 ? pick(['operator.data_access', 'device.enrol', 'alert.tamper']) : text(int(70)),
+      actor, device: random() < 0.5 ? 'b'.repeat(52) : text(int(60)), attest: random() < 0.5 ? null : bytes(32), body
+    }
+  }
+
+  it('writes exactly encodeCanonical(entry) for 3,000 varied entries', () => {
+    for (let i = 0; i < 3000; i++) {
+      const sample = entryAt(i)
+      const expected = Buffer.from(encodeCanonical(sample))
+      const actual = Buffer.from(encodeEntryBytes(sample))
+      if (!actual.equals(expected)) assert.fail(`entry ${i}: ${actual.toString('hex').slice(0, 200)} ≠ ${expected.toString('hex').slice(0, 200)}`)
+    }
+  })
+
+  it('writes every integer width and length head like the generic encoder', () => {
+    for (const seq of UINTS) {
+      for (const time of UINTS) {
+        const sample = { ...entry, seq, time }
+        assert.deepEqual(Buffer.from(encodeEntryBytes(sample)), Buffer.from(encodeCanonical(sample)), `seq ${seq}, time ${time}`)
+      }
+    }
+    for (const target of LENGTHS) {
+      for (const filler of ['x', 'é', '€', '😀']) {
+        const long = filler.repeat(Math.ceil(target / Buffer.byteLength(filler)))
+        const sample = { ...entry, type: long, actor: { id: long, role: long.slice(0, 40) }, body: { resource: long, [long.slice(0, 30)]: [long, -1 - target, target] } }
+        assert.deepEqual(Buffer.from(encodeEntryBytes(sample)), Buffer.from(encodeCanonical(sample)), `${target} × ${filler}`)
+      }
+    }
+  })
+
+  it('writes many entries into one buffer, each a view equal to its own encoding', () => {
+    const writer = new CborWriter(64)
+    const spans: Array<[number, number, Entry]> = []
+    for (let i = 0; i < 300; i++) {
+      const sample = entryAt(i)
+      const start = writer.pos
+      writer.byte(0)
+      writer.entry(sample)
+      spans.push([start, writer.pos, sample])
+    }
+    for (const [start, end, sample] of spans) {
+      const view = Buffer.from(writer.subarray(start, end))
+      assert.equal(view[0], 0)
+      assert.ok(view.subarray(1).equals(Buffer.from(encodeCanonical(sample))))
+    }
+  })
+
+  it('falls back to the generic encoder for entries outside the envelope', () => {
+    const odd: unknown[] = [
+      { ...entry, extra: 1 },
+      { ...entry, seq: -1 },
+      { ...entry, time: 1.5 },
+      { ...entry, actor: { id: 'a', role: 'b', more: 'c' } },
+      { ...entry, actor: new Map([['id', 'a'], ['role', 'b']]) },
+      { ...entry, body: new Map([['z', 1], ['a', 2]]) },
+      { ...entry, attest: new Uint8Array(5) }
+    ]
+    for (const sample of odd) assert.deepEqual(Buffer.from(encodeEntryBytes(sample as Entry)), Buffer.from(encodeCanonical(sample)))
   })
 })
 

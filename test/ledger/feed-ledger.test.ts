@@ -5,7 +5,7 @@ import path from 'node:path'
 import { Level } from 'level'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
 import {
-  FeedLedger, BASE_ONTOLOGY, decodeEntry, entryHash, leafHash, MerkleFrontier, parseCheckpoint, verifyCheckpoint, encodeCanonical, verifyStoredFeed, type TpmClockSource
+  FeedLedger, BASE_ONTOLOGY, decodeEntry, encodeEntry, entryHash, leafHash, MerkleFrontier, parseCheckpoint, verifyCheckpoint, encodeCanonical, verifyStoredFeed, type TpmClockSource
 } from '../../src/ledger/index.js'
 import { tempDir } from '../helpers/devices.js'
 
@@ -45,6 +45,33 @@ describe('ledger/FeedLedger on LevelDB', function () {
     const checkpoint = verifyCheckpoint(parseCheckpoint((await ledger.latestCheckpoint())!), { name: feed, key: signer.publicKey })
     assert.equal(checkpoint.body.size, 1000)
     assert.deepEqual(Buffer.from(checkpoint.body.root), Buffer.from(tree.root()))
+    await ledger.stop()
+    await db.close()
+  })
+
+  it('stores every entry exactly as the generic canonical encoding, one at a time and in batches', async () => {
+    const { db, ledger } = open(path.join(await tempDir(), 'db'))
+    await ledger.start()
+    const resources = ['r', 'é'.repeat(100), '😀'.repeat(64), 'x'.repeat(23), 'x'.repeat(24), 'y'.repeat(256), '中文/记录', '\ud800 lone']
+    const records = [undefined, 0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER]
+    const varied = (i: number): Parameters<FeedLedger['append']>[0] => {
+      const body: Record<string, unknown> = { purpose: `p${i}`, resource: resources[i % resources.length]! }
+      const count = records[i % records.length]
+      if (count !== undefined) body.records = count
+      return { type: 'operator.data_access', actor: { id: `op-${'ü'.repeat(i % 5)}`, role: 'operator' }, attest: i % 3 === 0 ? null : new Uint8Array(32).fill(i), body }
+    }
+    // One at a time: each append is queued right after the previous one resolves.
+    const acks = []
+    for (let i = 0; i < 5; i++) acks.push(await ledger.append(varied(i)))
+    acks.push(...await Promise.all(Array.from({ length: 300 }, async (_, i) => await ledger.append(varied(5 + i)))))
+    for (let seq = 0; seq < acks.length; seq++) {
+      const bytes = (await ledger.getEntry(seq))!
+      const { entry } = decodeEntry(bytes)
+      assert.deepEqual(Buffer.from(bytes), Buffer.from(encodeCanonical(entry)), `entry ${seq}`)
+      assert.deepEqual(Buffer.from(bytes), Buffer.from(encodeEntry(entry)), `entry ${seq}`)
+      assert.deepEqual(Buffer.from(acks[seq]!.hash), Buffer.from(entryHash(bytes)))
+      assert.equal(acks[seq]!.seq, seq)
+    }
     await ledger.stop()
     await db.close()
   })
