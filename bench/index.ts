@@ -8,8 +8,9 @@ import { tpmSignBench } from './tpm-sign.js'
 import { eventlogReplayBench } from './eventlog-replay.js'
 import { ledgerAppendBench } from './ledger-append.js'
 import { crashBench } from './crash.js'
+import { handshakeBench } from './handshake.js'
 
-const benches: Bench[] = [quoteVerifyBench, tpmSignBench, eventlogReplayBench, ledgerAppendBench, crashBench]
+const benches: Bench[] = [quoteVerifyBench, tpmSignBench, eventlogReplayBench, ledgerAppendBench, crashBench, handshakeBench]
 
 async function main (argv: string[]): Promise<number> {
   const json = argv.includes('--json')

@@ -50,6 +50,9 @@ export class AttestationService {
   private readonly refused = new Set<string>()
   private readonly revoked = new Set<string>()
   private readonly clocks = new Map<string, ClockInfo>()
+  /** Connections (by id) whose peer attested on them: a new connection must attest again. */
+  private readonly attestedConnections = new Set<string>()
+  private readonly onClose = (evt: CustomEvent<Connection>): void => { this.attestedConnections.delete(evt.detail.id) }
   private readonly judge: Judge
   private timer: NodeJS.Timeout | undefined
   private readonly pending = new Set<Promise<unknown>>()
@@ -76,6 +79,7 @@ export class AttestationService {
       await this.track(this.listen(stream, connection))
     }, { maxInboundStreams: 2 })
     this.init.node.addEventListener('connection:open', this.onOpen)
+    this.init.node.addEventListener('connection:close', this.onClose)
     this.timer = setInterval(() => {
       for (const connection of this.init.node.getConnections()) if (connection.direction === 'outbound') this.track(this.dial(connection))
     }, this.init.intervalMs ?? 5 * 60_000)
@@ -84,12 +88,15 @@ export class AttestationService {
   async stop (): Promise<void> {
     clearInterval(this.timer)
     this.init.node.removeEventListener('connection:open', this.onOpen)
+    this.init.node.removeEventListener('connection:close', this.onClose)
     await this.init.node.unhandle(ATTEST_PROTOCOL).catch(() => undefined)
     await Promise.allSettled([...this.pending])
   }
 
+  /** True when the peer's last verdict is trusted and it attested on a connection that is still open. */
   attested (peerId: string): boolean {
-    return this.peers.get(peerId)?.trusted === true
+    if (this.peers.get(peerId)?.trusted !== true) return false
+    return this.init.node.getConnections().some((c) => c.remotePeer.toString() === peerId && this.attestedConnections.has(c.id))
   }
 
   list (): PeerStatus[] {
@@ -179,10 +186,12 @@ export class AttestationService {
     }
     this.peers.set(peerId, status)
     if (outcome.trusted) {
+      if (connection.status === 'open') this.attestedConnections.add(connection.id)
       this.clocks.set(outcome.record.deviceId, outcome.clock)
       this.init.logger?.info({ peerId, deviceId: outcome.record.deviceId }, 'peer attested')
       this.init.onAttested?.(peerId, outcome.signed, outcome.record, connection)
     } else {
+      this.attestedConnections.delete(connection.id)
       this.init.logger?.warn({ peerId, kind: outcome.kind, reasons: outcome.reasons }, 'peer not trusted; hanging up')
       if (outcome.kind === 'clone' || outcome.kind === 'revoked') this.refused.add(peerId)
       await connection.close().catch(() => undefined)

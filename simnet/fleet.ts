@@ -1,0 +1,120 @@
+/**
+ * An in-process fleet on real parts: one software TPM per device and for the owner, the simulated
+ * measured boot, real libp2p on loopback, and each device enrolled through the real ceremony
+ * (/fleet/enrol/1). Used by benches and tests; simnet's process mode runs the fleet CLI instead.
+ */
+import { randomBytes, X509Certificate } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { EsysTpm, SwtpmDevice, type BootPolicy } from '../src/attest/index.js'
+import {
+  initOwner, unlockOwner, initDevice, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry, AgentRuntime,
+  type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment, type AgentRuntimeInit, type Logger
+} from '../src/agent/index.js'
+import type { HybridSigner } from '../src/identity/index.js'
+import { createFleetNode, type FleetNode } from '../src/p2p/index.js'
+import { bootDevice, simulatedBootPolicy, type BootVariant } from './boot.js'
+
+export interface SimOwner { swtpm: SwtpmDevice, tpm: EsysTpm, state: OwnerState, signer: HybridSigner, feed: OpenedLedger, node: FleetNode, dir: string }
+export interface SimDevice { name: string, swtpm: SwtpmDevice, tpm: EsysTpm, state: DeviceState, unlocked: UnlockedDevice, log: Uint8Array, dir: string, enrolment?: DeviceEnrolment }
+
+const SEALING = { bootPcrs: [0, 1, 2, 3, 4, 7], agentPcr: 23 }
+
+export class SimFleet {
+  readonly root: string
+  readonly caDir: string
+  readonly policy: BootPolicy = simulatedBootPolicy()
+  owner!: SimOwner
+  readonly devices: SimDevice[] = []
+  private readonly closers: Array<() => Promise<void>> = []
+  private trustStore: X509Certificate[] = []
+
+  private constructor (root: string) {
+    this.root = root
+    this.caDir = path.join(root, 'ca')
+  }
+
+  /** An owner with its TPM, key, genesis statement and feed. */
+  static async create (options: { root?: string } = {}): Promise<SimFleet> {
+    const fleet = new SimFleet(options.root ?? await mkdtemp(path.join(os.tmpdir(), 'fleet-sim-')))
+    const dir = path.join(fleet.root, 'owner')
+    const swtpm = new SwtpmDevice({ dir: path.join(dir, 'tpm'), caDir: fleet.caDir })
+    await swtpm.start()
+    fleet.closers.push(async () => { await swtpm.stop() })
+    fleet.trustStore = swtpm.caCertificateFiles.map((file) => new X509Certificate(readFileSync(file)))
+    const tpm = await EsysTpm.open({ tcti: swtpm.tcti })
+    fleet.closers.push(async () => { await tpm.close() })
+    await bootDevice(tpm, 'good')
+    const state = await initOwner(tpm, { name: 'simnet', bootPcrs: SEALING.bootPcrs, random: randomBytes, now: () => new Date() })
+    const signer = await unlockOwner(tpm, state)
+    const fleetId = new Uint8Array(Buffer.from(state.fleetId, 'hex'))
+    const feed = await openOwnFeed({ dir, tpm, signer, fleetId, feedId: ownerFeedId(fleetId), batchMs: 50 })
+    fleet.closers.push(async () => { await feed.close() })
+    const node = await createFleetNode({ privateKey: await generateKeyPair('Ed25519'), admission: { allows: () => true }, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+    fleet.closers.push(async () => { await node.stop() })
+    fleet.owner = { swtpm, tpm, state, signer, feed, node, dir }
+    return fleet
+  }
+
+  /** A device on its own software TPM after a simulated boot, with its identity made by initDevice. */
+  async addDevice (variant: BootVariant = 'good'): Promise<SimDevice> {
+    const name = `dev${this.devices.length + 1}`
+    const dir = path.join(this.root, name)
+    const swtpm = new SwtpmDevice({ dir: path.join(dir, 'tpm'), caDir: this.caDir })
+    await swtpm.start()
+    this.closers.push(async () => { await swtpm.stop() })
+    const tpm = await EsysTpm.open({ tcti: swtpm.tcti })
+    this.closers.push(async () => { await tpm.close() })
+    const log = await bootDevice(tpm, variant)
+    const measurement = await agentMeasurement(SEALING)
+    const state = await initDevice(tpm, { tcti: swtpm.tcti, ...SEALING, measurement, random: randomBytes, now: () => new Date() })
+    const unlocked = await unlockDevice(tpm, state, measurement)
+    const device: SimDevice = { name, swtpm, tpm, state, unlocked, log, dir }
+    this.devices.push(device)
+    return device
+  }
+
+  /** Runs the ceremony between the owner and the device over libp2p (both sides confirm). */
+  async enrol (device: SimDevice): Promise<DeviceEnrolment> {
+    const node = await createFleetNode({ privateKey: device.unlocked.peerKey, admission: { allows: () => true }, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+    try {
+      const window = new AbortController()
+      const accepted = acceptEnrolment(node, {
+        tpm: device.tpm, state: device.state, eventLog: device.log, hostname: device.name, role: 'server', random: randomBytes, confirm: async () => true
+      }, { signal: window.signal, onFailure: (err) => window.abort(err) })
+      accepted.catch(() => undefined)
+      await enrolPeer(this.owner.node, node.getMultiaddrs()[0]!, {
+        owner: { state: this.owner.state, signer: this.owner.signer }, policy: this.policy, trustStore: this.trustStore, allowSoftwareTpm: true,
+        expectDeviceId: device.state.deviceId, confirm: async () => true,
+        record: async (_signed, record) => { await this.owner.feed.ledger.append(enrolmentEntry(record, this.owner.state.name)) },
+        random: randomBytes, now: () => new Date()
+      })
+      device.enrolment = await accepted
+      return device.enrolment
+    } finally {
+      await node.stop()
+    }
+  }
+
+  /** Starts an enrolled device's agent in this process. */
+  async start (device: SimDevice, options: Partial<Pick<AgentRuntimeInit, 'syncIntervalMs' | 'attestIntervalMs' | 'batchMs' | 'mdns'>> & { logger?: Logger } = {}): Promise<AgentRuntime> {
+    if (device.enrolment === undefined) throw new Error(`${device.name} is not enrolled`)
+    const runtime = await AgentRuntime.start({
+      dir: device.dir, tpm: device.tpm, state: device.state, device: device.unlocked, enrolment: device.enrolment, eventLog: async () => device.log,
+      listen: ['/ip4/127.0.0.1/tcp/0'], mdns: options.mdns ?? false, batchMs: options.batchMs ?? 50, syncIntervalMs: options.syncIntervalMs ?? 1_000,
+      ...(options.attestIntervalMs === undefined ? {} : { attestIntervalMs: options.attestIntervalMs }),
+      ...(options.logger === undefined ? {} : { logger: options.logger })
+    })
+    this.closers.push(async () => { await runtime.stop() })
+    return runtime
+  }
+
+  async close (options: { keep?: boolean } = {}): Promise<void> {
+    for (const close of this.closers.reverse()) await close().catch(() => undefined)
+    this.closers.length = 0
+    if (options.keep !== true) await rm(this.root, { recursive: true, force: true })
+  }
+}
