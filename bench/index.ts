@@ -9,8 +9,9 @@ import { eventlogReplayBench } from './eventlog-replay.js'
 import { ledgerAppendBench } from './ledger-append.js'
 import { crashBench } from './crash.js'
 import { handshakeBench } from './handshake.js'
+import { replicationBench, convergenceBench } from './replication.js'
 
-const benches: Bench[] = [quoteVerifyBench, tpmSignBench, eventlogReplayBench, ledgerAppendBench, crashBench, handshakeBench]
+const benches: Bench[] = [quoteVerifyBench, tpmSignBench, eventlogReplayBench, ledgerAppendBench, crashBench, handshakeBench, replicationBench, convergenceBench]
 
 async function main (argv: string[]): Promise<number> {
   const json = argv.includes('--json')

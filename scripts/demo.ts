@@ -1,28 +1,25 @@
 /**
- * `npm run demo`: one software-TPM device through the hardware-rooted story so far —
- * identity from the EK, keys that never leave the TPM, a quote verified here and by tpm2-tools,
- * tampering refused, a secret released only while the PCRs hold. Leaves the device in
- * .fleet-demo/ and prints the commands to inspect it.
+ * `npm run demo`: a five-device fleet on software TPMs through the whole story — the owner's
+ * enrolment ceremony with its 6-digit check, mutual attestation, typed actions in TPM + ML-DSA-65
+ * signed feeds, replication without a master, then a tampered boot, a cloned identity and a
+ * revoked device refused. Everything runs on real parts (swtpm through tpm2-tss, libp2p with Noise,
+ * LevelDB). The fleet is left in .fleet-demo/ with the commands to inspect it.
  */
 import { execFile } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
-import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import {
-  EsysTpm, SwtpmDevice, deviceIdFromEndorsementKey, fingerprint, parsePublic, publicToPem, verifyQuote, verifyCertify,
-  serializePcrs, policyPcr, makeCredential, objectName, verifyEkCertificate, verifyBoot, createBootPolicy, canonicalPolicyJson,
-  measureAgent, extendAgentMeasurement, sealToPcrs, releaseSecret, type KeyBlob
-} from '../src/attest/index.js'
-import { bootDevice, type BootVariant } from '../simnet/index.js'
-import type { PcrSelection } from '../src/attest/pcrs.js'
-import { FleetError } from '../src/common/errors.js'
+import { fingerprint } from '../src/attest/index.js'
+import { unlockDevice, agentMeasurement, ownerFeedId, publishOwnerFeed, CloneDetectedError, EnrolmentRefusedError, type AgentRuntime } from '../src/agent/index.js'
+import { SimFleet, type SimDevice } from '../simnet/index.js'
 
 const run = promisify(execFile)
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const demoDir = path.join(root, '.fleet-demo')
-const fleet = path.join(root, 'bin/fleet')
+const fleetCli = path.join(root, 'bin/fleet')
+const short = (id: string): string => `${id.slice(0, 12)}…`
 
 let step = 0
 function say (title: string, detail = ''): void {
@@ -30,166 +27,146 @@ function say (title: string, detail = ''): void {
   process.stdout.write(`\n[${step}] ${title}\n${detail === '' ? '' : detail.replace(/^/gm, '    ') + '\n'}`)
 }
 
-async function main (): Promise<void> {
-  const device = new SwtpmDevice({ dir: path.join(demoDir, 'device1') })
-  // A previous run left its device running for inspection: stop it before starting afresh.
-  await device.stop()
-  await rm(demoDir, { recursive: true, force: true })
-  await mkdir(demoDir, { recursive: true })
-  await device.start()
-  say('Software TPM device started', `TCTI ${device.tcti}`)
-
-  const tpm = await EsysTpm.open({ tcti: device.tcti })
-  let nonceHex = ''
-  try {
-    const info = await tpm.info()
-    const ek = await tpm.endorsementKey('rsa')
-    const deviceId = deviceIdFromEndorsementKey(ek.public)
-    say('Hardware identity from the endorsement key', [
-      `TPM ${info.manufacturer} ${info.vendor}, firmware ${info.firmwareVersion}, banks ${info.banks.join(',')}`,
-      `deviceId    ${deviceId}`,
-      `fingerprint ${fingerprint(deviceId)}`
-    ].join('\n'))
-
-    if (ek.certificate === undefined) throw new Error('the device has no EK certificate')
-    const chain = await verifyEkCertificate({ certificate: ek.certificate, trustStore: { dir: device.caDir }, ekPublic: parsePublic(ek.public), now: new Date() })
-    say('EK certificate checked against the (software TPM) CA trust store', `chain: ${chain.chain.join(' <- ')}`)
-
-    const ak = await tpm.createKey('attestation')
-    const dsk = await tpm.createKey('signing')
-    const certifyNonce = randomBytes(16)
-    const certified = await tpm.certify(dsk, ak, certifyNonce)
-    verifyCertify({ signer: parsePublic(ak.public), attest: certified.attest, signature: certified.signature, nonce: certifyNonce, certifiedPublic: parsePublic(dsk.public) })
-    say('Keys created inside the TPM (private parts never leave it)',
-      'AK  restricted P-256: signs only quotes and certifications\nDSK P-256 signing key, certified by the AK (TPM2_Certify verified)')
-
-    const credential = randomBytes(32)
-    const made = makeCredential({ ekPublic: parsePublic(ek.public), objectName: objectName(parsePublic(ak.public)), credential, random: randomBytes })
-    const recovered = await tpm.activateCredential(ak, 'rsa', made.credentialBlob, made.secret)
-    say('MakeCredential / ActivateCredential: the AK lives in the TPM of this EK',
-      Buffer.from(recovered).equals(credential) ? 'secret recovered: yes' : 'secret recovered: NO')
-
-    const selection: PcrSelection = [{ hash: 'sha256', pcrs: [0, 1, 2, 3, 4, 5, 6, 7] }]
-    await tpm.extendPcr(4, { sha256: createHash('sha256').update('demo boot loader').digest() })
-    const nonce = randomBytes(20)
-    nonceHex = nonce.toString('hex')
-    const quote = await tpm.quote(ak, nonce, selection)
-    const pcrs = await tpm.readPcrs(selection)
-    const verified = verifyQuote({ ak: parsePublic(ak.public), attest: quote.attest, signature: quote.signature, nonce, pcrs })
-    const quoteDir = path.join(demoDir, 'quote')
-    await mkdir(quoteDir, { recursive: true })
-    await writeFile(path.join(quoteDir, 'ak.pem'), publicToPem(parsePublic(ak.public)))
-    await writeFile(path.join(quoteDir, 'ak.pub'), ak.public)
-    await writeFile(path.join(quoteDir, 'quote.msg'), quote.attest)
-    await writeFile(path.join(quoteDir, 'quote.sig'), quote.signature)
-    await writeFile(path.join(quoteDir, 'quote.pcrs'), serializePcrs(selection, pcrs))
-    let interop = 'tpm2_checkquote not installed'
-    try {
-      await run('tpm2_checkquote', ['-u', path.join(quoteDir, 'ak.pem'), '-m', path.join(quoteDir, 'quote.msg'), '-s', path.join(quoteDir, 'quote.sig'),
-        '-f', path.join(quoteDir, 'quote.pcrs'), '-g', 'sha256', '-q', nonce.toString('hex')])
-      interop = 'tpm2_checkquote: accepted'
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') interop = `tpm2_checkquote: REFUSED (${(err as Error).message.split('\n')[0]})`
-    }
-    say(`Quote of PCRs 0-7 over a fresh nonce ${nonce.toString('hex')}`, [
-      `verified here: signature, magic, type, nonce, PCR digest (TPM clock ${verified.clockInfo.clock} ms, resetCount ${verified.clockInfo.resetCount})`,
-      interop
-    ].join('\n'))
-
-    const tampered = new Uint8Array(quote.attest)
-    tampered[tampered.length - 1]! ^= 1
-    let refusal = 'ACCEPTED (bug)'
-    try {
-      verifyQuote({ ak: parsePublic(ak.public), attest: tampered, signature: quote.signature, nonce, pcrs })
-    } catch (err) {
-      refusal = `${(err as Error).name}: ${(err as Error).message}`
-    }
-    say('One flipped bit in the quote', `refused: ${refusal}`)
-
-    const policySelection: PcrSelection = [{ hash: 'sha256', pcrs: [0, 4, 7, 23] }]
-    const secret = randomBytes(32)
-    const sealed = await tpm.seal(secret, policyPcr(new Uint8Array(32), policySelection, await tpm.readPcrs(policySelection)))
-    const unsealed = await tpm.unseal(sealed, { pcrs: policySelection })
-    await tpm.extendPcr(23, { sha256: createHash('sha256').update('a changed agent').digest() })
-    let after = 'released (bug)'
-    try {
-      await tpm.unseal(sealed, { pcrs: policySelection })
-    } catch (err) {
-      after = `refused: ${(err as Error).name}`
-    }
-    say('A secret sealed to PCRs 0,4,7,23', `while they hold: ${Buffer.from(unsealed).equals(secret) ? 'released' : 'WRONG'}\nafter PCR 23 changed: ${after}`)
-  } finally {
-    await tpm.close()
+async function until (condition: () => Promise<boolean> | boolean, ms: number, what: string): Promise<number> {
+  const started = Date.now()
+  while (!await condition()) {
+    if (Date.now() - started > ms) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
   }
+  return Date.now() - started
+}
 
-  await measuredBoot(device)
+function table (rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')).join('\n')
+}
 
+let fleetIdHex = ''
+
+async function main (): Promise<void> {
+  await stopLeftovers()
+  await rm(demoDir, { recursive: true, force: true })
+  const fleet = await SimFleet.create({ root: demoDir, name: 'clinic-west' })
+  fleetIdHex = fleet.owner.state.fleetId
+  const agents: AgentRuntime[] = []
+  try {
+    say('The owner founds the fleet', `owner key in the owner machine's TPM (P-256) + ML-DSA-65 sealed to its boot\nfleetId ${fleet.owner.state.fleetId}`)
+
+    const devices: SimDevice[] = []
+    const rows = [['device', 'deviceId (fingerprint)', 'owner sees', 'device sees']]
+    for (let i = 0; i < 5; i++) {
+      const device = await fleet.addDevice('good')
+      const shown: Record<string, string> = {}
+      await fleet.enrol(device, { onSas: (side, sas) => { shown[side] = `${sas.slice(0, 3)} ${sas.slice(3)}` } })
+      devices.push(device)
+      rows.push([device.name, fingerprint(device.state.deviceId), shown.owner ?? '', shown.device ?? ''])
+    }
+    say('Five devices booted (simulated UEFI Secure Boot), made their keys in their own TPMs, and were enrolled', [
+      'ceremony per device: EK certificate checked, MakeCredential/ActivateCredential, quote + event log judged by the boot policy,',
+      'then the same 6 digits on both screens (commit-then-reveal over the whole transcript) before the owner signs:',
+      table(rows)
+    ].join('\n'))
+
+    for (const device of devices) agents.push(await fleet.start(device, { syncIntervalMs: 1_000 }))
+    for (let i = 0; i < agents.length; i++) for (let j = i + 1; j < agents.length; j++) await agents[i]!.node.dial(agents[j]!.node.getMultiaddrs()[0]!)
+    const ids = agents.map((a) => a.node.peerId.toString())
+    const meshMs = await until(() => agents.every((a, i) => ids.every((id, j) => i === j || a.attestation.attested(id))), 60_000, 'mutual attestation')
+    say('Agents connected over Noise and attested each other (quotes bound to nonce + both PeerIds, event logs replayed, policy applied)',
+      `${agents.length * (agents.length - 1)} verdicts, all trusted, in ${meshMs} ms; each verdict is an attest.verdict entry in the verifier's feed`)
+
+    await agents[0]!.feed.ledger.append({ type: 'operator.data_access', actor: { id: 'dr.smith', role: 'operator' }, attest: null, body: { resource: 'patient/4711', purpose: 'treatment', records: 3 } })
+    const hash = (text: string): Uint8Array => new Uint8Array(createHash('sha256').update(text).digest())
+    await agents[1]!.feed.ledger.append({ type: 'operator.model_inference', actor: { id: 'triage-service', role: 'operator' }, attest: null, body: { model: 'triage-v3', inputHash: hash('input'), outputHash: hash('output') } })
+    await agents[2]!.feed.ledger.append({ type: 'operator.data_access', actor: { id: 'auditor.jones', role: 'operator' }, attest: null, body: { resource: 'ward/7/roster', purpose: 'audit' } })
+    for (const agent of agents) await agent.feed.ledger.checkpoint()
+    say('Typed actions appended (checked against the ontology, bound to actor and attested device)',
+      'dev1 operator.data_access by dr.smith · dev2 operator.model_inference by triage-service · dev3 operator.data_access by auditor.jones\nsealed by checkpoints signed with each TPM-held DSK and ML-DSA-65')
+
+    const feeds = devices.map((d) => d.state.deviceId)
+    const converged = async (): Promise<boolean> => {
+      for (const agent of agents) {
+        const heads = await agent.heads()
+        for (let i = 0; i < feeds.length; i++) if ((heads.get(feeds[i]!) ?? 0) < agents[i]!.feed.ledger.sealedSize) return false
+      }
+      return true
+    }
+    const syncMs = await until(converged, 60_000, 'replication')
+    const heads = [['holder', ...devices.map((d) => `${d.name} feed`)]]
+    for (let i = 0; i < agents.length; i++) {
+      const h = await agents[i]!.heads()
+      heads.push([devices[i]!.name, ...feeds.map((f) => String(h.get(f) ?? 0))])
+    }
+    say(`Replicated peer to peer, no master: every agent holds and has verified every feed (${syncMs} ms)`, table(heads))
+
+    const tampered = await fleet.addDevice('tampered-kernel')
+    try {
+      await fleet.enrol(tampered)
+      throw new Error('a tampered device was enrolled')
+    } catch (err) {
+      if (!(err instanceof EnrolmentRefusedError)) throw err
+      say(`A device with a tampered kernel asks to join: refused (${tampered.name})`, err.message.replace(/; /g, '\n'))
+    }
+
+    const cloneTarget = devices[2]!
+    const copyMachine = await fleet.addDevice('good')
+    try {
+      await unlockDevice(copyMachine.tpm, cloneTarget.state, await agentMeasurement({ bootPcrs: [0, 1, 2, 3, 4, 7], agentPcr: 23 }))
+      throw new Error('a copied state directory unlocked')
+    } catch (err) {
+      if (!(err instanceof CloneDetectedError)) throw err
+    }
+    const impostor = await fleet.start(copyMachine, { enrolment: cloneTarget.enrolment! })
+    await impostor.node.dial(agents[0]!.node.getMultiaddrs()[0]!).catch(() => undefined)
+    await until(() => agents[0]!.attestation.list().some((p) => p.peerId === impostor.node.peerId.toString() && p.kind === 'clone'), 20_000, 'the clone verdict')
+    await impostor.stop()
+    say(`${cloneTarget.name}'s state directory copied to another machine: nothing unseals there`, [
+      'fleet run on the copy: CloneDetectedError (the TPM is another device); the sealed keys stay sealed',
+      `presenting ${cloneTarget.name}'s enrolment from the copy: refused by dev1 as a clone, recorded as alert.clone_suspected, kept out at the gate`
+    ].join('\n'))
+
+    const revoked = devices[4]!
+    await fleet.owner.feed.ledger.append({ type: 'device.revoke', actor: { id: 'owner/clinic-west', role: 'owner' }, attest: null, body: { deviceId: revoked.state.deviceId, reason: 'laptop reported stolen' } })
+    await fleet.owner.feed.ledger.checkpoint()
+    const fleetId = new Uint8Array(Buffer.from(fleet.owner.state.fleetId, 'hex'))
+    await publishOwnerFeed(fleet.owner.node, fleet.owner.feed.db, ownerFeedId(fleetId), fleet.owner.feed.ledger.sealedSize, [agents[0]!.node.getMultiaddrs()[0]!])
+    const revokeMs = await until(() => agents.slice(0, 4).every((a) => a.membership.isRevoked(revoked.state.deviceId)), 30_000, 'the revocation')
+    await until(() => agents.slice(0, 4).every((a) => a.node.getConnections(agents[4]!.node.peerId).length === 0), 30_000, 'hang-ups')
+    say(`The owner revokes ${revoked.name} ("laptop reported stolen"), handing it to one agent only`,
+      `the owner-signed device.revoke spread agent to agent; all four others hung up on ${revoked.name} and refuse it (${revokeMs} ms)`)
+
+    const summary = [['device', 'deviceId', 'trusted by', 'own feed', 'feeds held', 'status']]
+    for (let i = 0; i < agents.length; i++) {
+      const id = ids[i]!
+      const trustedBy = agents.filter((a, j) => j !== i && a.attestation.list().some((p) => p.peerId === id && p.trusted)).length
+      const held = (await agents[i]!.heads()).size
+      summary.push([devices[i]!.name, short(devices[i]!.state.deviceId), `${trustedBy}/4`, String(agents[i]!.feed.ledger.size), String(held), i === 4 ? 'REVOKED' : 'enrolled'])
+    }
+    for (let i = 0; i < agents.length; i++) {
+      await writeFile(path.join(devices[i]!.dir, 'peers.json'), JSON.stringify({ updatedAt: new Date().toISOString(), peers: agents[i]!.attestation.list() }, null, 2) + '\n')
+    }
+    for (const agent of agents.splice(0)) await agent.stop()
+    const verified = await run(fleetCli, ['ledger', 'verify', '--state', path.join(demoDir, 'dev1'), '--fleet', fleet.owner.state.fleetId])
+    say('Fleet summary', `${table(summary)}\n\n${verified.stdout.trim()}`)
+  } finally {
+    for (const agent of agents) await agent.stop().catch(() => undefined)
+    await fleet.close({ keep: true })
+  }
   process.stdout.write(`
-Done. The device keeps running so you can look at it:
-  ${fleet} tpm info --tcti ${device.tcti}
-  ${fleet} attest verify-quote --ak ${demoDir}/quote/ak.pub --message ${demoDir}/quote/quote.msg \\
-      --signature ${demoDir}/quote/quote.sig --pcrs ${demoDir}/quote/quote.pcrs --nonce ${nonceHex}
-  ${fleet} eventlog show ${device.dir}/binary_bios_measurements
-  ${fleet} swtpm boot --dir ${device.dir} --variant tampered-kernel     # then quote and 'attest verify' it
-  ${fleet} swtpm stop --dir ${device.dir}
+Left in ${demoDir} (the software TPMs are stopped; nothing there is secret):
+  ./bin/fleet peers --state .fleet-demo/dev1                      # dev1's verdicts, incl. the clone
+  ./bin/fleet ledger tail --state .fleet-demo/dev1                # its feed: verdicts, alert.clone_suspected, actions
+  ./bin/fleet ledger verify --state .fleet-demo/dev2 --fleet ${fleetIdHex}
+  ./bin/fleet ledger export --state .fleet-demo/dev1 --out /tmp/dev1.jsonl && ./bin/fleet ledger verify --export /tmp/dev1.jsonl --fleet ${fleetIdHex}
+  ./bin/fleet ledger tail --state .fleet-demo/owner               # the owner's feed: enrolments, the revocation
 `)
 }
 
-/** Simulated Secure Boot → quote + event log → policy verdict; keys sealed to boot and agent. */
-async function measuredBoot (device: SwtpmDevice): Promise<void> {
-  const selection: PcrSelection = [{ hash: 'sha256', pcrs: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] }]
-  const sealedPcrs: PcrSelection = [{ hash: 'sha256', pcrs: [0, 1, 2, 3, 4, 7, 23] }]
-  const bundle = [path.join(root, 'dist/src')]
-  let tpm: EsysTpm | undefined
-  let ak: KeyBlob | undefined
-  const boot = async (variant: BootVariant): Promise<{ log: Uint8Array, tpm: EsysTpm, ak: KeyBlob }> => {
-    await tpm?.close()
-    await device.reboot()
-    tpm = await EsysTpm.open({ tcti: device.tcti })
-    ak ??= await tpm.createKey('attestation')
-    const log = await bootDevice(tpm, variant)
-    await writeFile(path.join(device.dir, 'binary_bios_measurements'), log)
-    await extendAgentMeasurement(tpm, await measureAgent(bundle, Buffer.from('demo config')))
-    return { log, tpm, ak }
-  }
-  const judge = async (t: EsysTpm, key: KeyBlob, log: Uint8Array, policy: Parameters<typeof verifyBoot>[1]): Promise<ReturnType<typeof verifyBoot>> => {
-    const nonce = randomBytes(32)
-    const quote = await t.quote(key, nonce, selection)
-    return verifyBoot({ ak: parsePublic(key.public), attest: quote.attest, signature: quote.signature, nonce, eventLog: log }, policy)
-  }
-  try {
-    const good = await boot('good')
-    const reference = await judge(good.tpm, good.ak, good.log, { version: 1, bank: 'sha256', pcrs: [0], secureBoot: 'any', events: {} })
-    const policy = createBootPolicy(reference.log.events, reference.facts.secureBoot)
-    await writeFile(path.join(demoDir, 'policy.json'), canonicalPolicyJson(policy))
-    const verdict = await judge(good.tpm, good.ak, good.log, policy)
-    const secret = randomBytes(32)
-    const sealed = await sealToPcrs(good.tpm, secret, sealedPcrs, await good.tpm.readPcrs(sealedPcrs))
-    const released = Buffer.from(await releaseSecret(good.tpm, sealed)).equals(secret)
-    say('Simulated UEFI Secure Boot, quoted with its event log, judged by a policy made from it', [
-      `verdict: ${verdict.verdict.trusted ? 'trusted' : 'REFUSED'} (Secure Boot ${reference.facts.secureBoot === true ? 'on' : 'off'}, kernel command line "${reference.facts.kernelCommandLine ?? ''}")`,
-      `agent measured into PCR 23; a key sealed to PCRs 0-4,7,23: ${released ? 'released' : 'NOT released'}`
-    ].join('\n'))
-
-    const tampered = await boot('tampered-kernel')
-    const refused = await judge(tampered.tpm, tampered.ak, tampered.log, policy)
-    let release = 'released (bug)'
-    try {
-      await releaseSecret(tampered.tpm, sealed)
-    } catch (err) {
-      release = (err as Error).message
-    }
-    say('The same machine booting a tampered kernel', [
-      `verdict: ${refused.verdict.trusted ? 'TRUSTED (bug)' : 'refused'}`,
-      ...refused.verdict.reasons.map((reason) => `  ${reason.message}`),
-      release
-    ].join('\n'))
-  } finally {
-    await tpm?.close()
-  }
+/** A previous run may have left software TPMs running. */
+async function stopLeftovers (): Promise<void> {
+  await run('pkill', ['-f', `swtpm socket.*${demoDir}`]).catch(() => undefined)
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`demo: ${err instanceof FleetError ? err.message : String(err)}\n`)
+  process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}\n`)
   process.exitCode = 1
 })

@@ -4,14 +4,14 @@
  * (/fleet/enrol/1). Used by benches and tests; simnet's process mode runs the fleet CLI instead.
  */
 import { randomBytes, X509Certificate } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { EsysTpm, SwtpmDevice, type BootPolicy } from '../src/attest/index.js'
 import {
-  initOwner, unlockOwner, initDevice, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry, AgentRuntime,
+  initOwner, unlockOwner, writeOwnerState, writeDeviceState, writeDeviceEnrolment, initDevice, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry, AgentRuntime,
   type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment, type AgentRuntimeInit, type Logger
 } from '../src/agent/index.js'
 import type { HybridSigner } from '../src/identity/index.js'
@@ -38,7 +38,7 @@ export class SimFleet {
   }
 
   /** An owner with its TPM, key, genesis statement and feed. */
-  static async create (options: { root?: string } = {}): Promise<SimFleet> {
+  static async create (options: { root?: string, name?: string } = {}): Promise<SimFleet> {
     const fleet = new SimFleet(options.root ?? await mkdtemp(path.join(os.tmpdir(), 'fleet-sim-')))
     const dir = path.join(fleet.root, 'owner')
     const swtpm = new SwtpmDevice({ dir: path.join(dir, 'tpm'), caDir: fleet.caDir })
@@ -48,7 +48,8 @@ export class SimFleet {
     const tpm = await EsysTpm.open({ tcti: swtpm.tcti })
     fleet.closers.push(async () => { await tpm.close() })
     await bootDevice(tpm, 'good')
-    const state = await initOwner(tpm, { name: 'simnet', bootPcrs: SEALING.bootPcrs, random: randomBytes, now: () => new Date() })
+    const state = await initOwner(tpm, { name: options.name ?? 'simnet', bootPcrs: SEALING.bootPcrs, random: randomBytes, now: () => new Date() })
+    await writeOwnerState(dir, state)
     const signer = await unlockOwner(tpm, state)
     const fleetId = new Uint8Array(Buffer.from(state.fleetId, 'hex'))
     const feed = await openOwnFeed({ dir, tpm, signer, fleetId, feedId: ownerFeedId(fleetId), batchMs: 50 })
@@ -72,27 +73,31 @@ export class SimFleet {
     const measurement = await agentMeasurement(SEALING)
     const state = await initDevice(tpm, { tcti: swtpm.tcti, ...SEALING, measurement, random: randomBytes, now: () => new Date() })
     const unlocked = await unlockDevice(tpm, state, measurement)
+    await writeDeviceState(dir, state)
+    await writeFile(path.join(dir, 'binary_bios_measurements'), log)
     const device: SimDevice = { name, swtpm, tpm, state, unlocked, log, dir }
     this.devices.push(device)
     return device
   }
 
   /** Runs the ceremony between the owner and the device over libp2p (both sides confirm). */
-  async enrol (device: SimDevice): Promise<DeviceEnrolment> {
+  async enrol (device: SimDevice, options: { onSas?: (side: 'owner' | 'device', sas: string) => void } = {}): Promise<DeviceEnrolment> {
     const node = await createFleetNode({ privateKey: device.unlocked.peerKey, admission: { allows: () => true }, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
     try {
       const window = new AbortController()
       const accepted = acceptEnrolment(node, {
-        tpm: device.tpm, state: device.state, eventLog: device.log, hostname: device.name, role: 'server', random: randomBytes, confirm: async () => true
+        tpm: device.tpm, state: device.state, eventLog: device.log, hostname: device.name, role: 'server', random: randomBytes,
+        confirm: async (sas) => { options.onSas?.('device', sas); return true }
       }, { signal: window.signal, onFailure: (err) => window.abort(err) })
       accepted.catch(() => undefined)
       await enrolPeer(this.owner.node, node.getMultiaddrs()[0]!, {
         owner: { state: this.owner.state, signer: this.owner.signer }, policy: this.policy, trustStore: this.trustStore, allowSoftwareTpm: true,
-        expectDeviceId: device.state.deviceId, confirm: async () => true,
+        expectDeviceId: device.state.deviceId, confirm: async (sas) => { options.onSas?.('owner', sas); return true },
         record: async (_signed, record) => { await this.owner.feed.ledger.append(enrolmentEntry(record, this.owner.state.name)) },
         random: randomBytes, now: () => new Date()
       })
       device.enrolment = await accepted
+      await writeDeviceEnrolment(device.dir, device.enrolment)
       return device.enrolment
     } finally {
       await node.stop()
@@ -100,10 +105,13 @@ export class SimFleet {
   }
 
   /** Starts an enrolled device's agent in this process. */
-  async start (device: SimDevice, options: Partial<Pick<AgentRuntimeInit, 'syncIntervalMs' | 'attestIntervalMs' | 'batchMs' | 'mdns'>> & { logger?: Logger } = {}): Promise<AgentRuntime> {
-    if (device.enrolment === undefined) throw new Error(`${device.name} is not enrolled`)
+  async start (device: SimDevice, options: Partial<Pick<AgentRuntimeInit, 'syncIntervalMs' | 'attestIntervalMs' | 'batchMs' | 'mdns' | 'onPeersChange'>> & { logger?: Logger, enrolment?: DeviceEnrolment } = {}): Promise<AgentRuntime> {
+    // `enrolment` lets a test present another device's record (a clone attempt).
+    const enrolment = options.enrolment ?? device.enrolment
+    if (enrolment === undefined) throw new Error(`${device.name} is not enrolled`)
     const runtime = await AgentRuntime.start({
-      dir: device.dir, tpm: device.tpm, state: device.state, device: device.unlocked, enrolment: device.enrolment, eventLog: async () => device.log,
+      dir: device.dir, tpm: device.tpm, state: device.state, device: device.unlocked, enrolment, eventLog: async () => device.log,
+      ...(options.onPeersChange === undefined ? {} : { onPeersChange: options.onPeersChange }),
       listen: ['/ip4/127.0.0.1/tcp/0'], mdns: options.mdns ?? false, batchMs: options.batchMs ?? 50, syncIntervalMs: options.syncIntervalMs ?? 1_000,
       ...(options.attestIntervalMs === undefined ? {} : { attestIntervalMs: options.attestIntervalMs }),
       ...(options.logger === undefined ? {} : { logger: options.logger })
