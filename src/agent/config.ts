@@ -113,8 +113,9 @@ const FIELDS: Record<keyof AgentConfig, { check: Check, env?: string }> = {
 function apply (target: Partial<AgentConfig>, values: Record<string, unknown>, source: string): void {
   for (const [field, value] of Object.entries(values)) {
     if (value === undefined) continue
-    const spec = FIELDS[field as keyof AgentConfig]
-    if (spec === undefined) throw new ConfigError(source, `unknown field "${field}"`)
+    // Own fields only: "constructor", "__proto__" and the like are unknown fields, not lookups.
+    const spec = Object.hasOwn(FIELDS, field) ? FIELDS[field as keyof AgentConfig] : undefined
+    if (spec === undefined) throw new ConfigError(source, `unknown field "${field.slice(0, 64)}"`)
     ;(target as Record<string, unknown>)[field] = spec.check(value, source, field)
   }
 }

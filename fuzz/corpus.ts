@@ -1,0 +1,137 @@
+/**
+ * The fuzz targets by name, with their seed inputs: real vectors from ../shared/testdata (used in
+ * place) and small valid samples generated here.
+ */
+import { createHash } from 'node:crypto'
+import { mkdirSync, readdirSync, writeFileSync, existsSync } from 'node:fs'
+import path from 'node:path'
+import { EV, encodeEventLog } from '../src/attest/eventlog/index.js'
+import { attestationKeyTemplate, marshalPublic, rsaEkTemplate, sealedDataTemplate } from '../src/attest/tpm2/index.js'
+import { canonicalPolicyJson, createBootPolicy } from '../src/attest/policy/index.js'
+import { encodeEntry, type Entry } from '../src/ledger/entry.js'
+import { encodeCanonical } from '../src/ledger/cbor.js'
+import { signCheckpoint } from '../src/ledger/checkpoint.js'
+import { leafHash, nodeHash } from '../src/ledger/merkle.js'
+import { encodeMessage } from '../src/p2p/messages.js'
+import { fixedFeedSigner } from './targets/proof-bundle.js'
+import { WIRE_SCHEMAS } from './targets/wire.js'
+
+/** A target NAME is the module dist/fuzz/targets/NAME.js, which exports `fuzz(data)`. */
+export interface TargetSpec {
+  /** Whether the function returns a promise (runs the fuzzer in its slower asynchronous mode). */
+  async?: boolean
+  /** Seed files of ../shared/testdata, relative to that folder. */
+  shared?: string[]
+  /** Generated valid samples. */
+  generate: () => Promise<Uint8Array[]> | Uint8Array[]
+}
+
+/** ../shared/testdata, beside the repository. */
+export const TESTDATA = path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'testdata')
+const QUOTE = 'quotes/tpm2-tools-rsa'
+const text = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'utf8'))
+const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'))
+
+const FEED = 'a'.repeat(52)
+const FLEET = new Uint8Array(32).fill(1)
+const entry = (seq: number, prev: Uint8Array): Entry => ({
+  v: 1, fleet: FLEET, feed: FEED, seq, prev, time: 1_795_000_000_000 + seq, type: 'operator.data_access',
+  actor: { id: 'alice', role: 'operator' }, device: 'b'.repeat(52), attest: null, body: { resource: `record-${seq}`, purpose: 'care' }
+})
+
+function eventLogs (): Uint8Array[] {
+  const sep = (pcr: number): { pcr: number, type: number, data: Uint8Array } => ({ pcr, type: EV.EV_SEPARATOR, data: new Uint8Array(4) })
+  return [
+    encodeEventLog({ algorithms: ['sha256'], events: [sep(0), sep(7)] }).log,
+    encodeEventLog({ algorithms: ['sha1', 'sha256'], startupLocality: 3, events: [{ pcr: 0, type: EV.EV_S_CRTM_VERSION, data: text('1.0\0') }, sep(0), sep(1)] }).log
+  ]
+}
+
+async function checkpoints (): Promise<Uint8Array[]> {
+  const signer = fixedFeedSigner()
+  const note = await signCheckpoint({ origin: `fleet/${Buffer.from(FLEET).toString('hex')}/${FEED}`, size: 3, root: new Uint8Array(32), epoch: 1, tpm: { clock: 1n, resetCount: 0, restartCount: 0 }, peers: [] }, signer, FEED)
+  return [text(note)]
+}
+
+async function proofBundles (): Promise<Uint8Array[]> {
+  const signer = fixedFeedSigner()
+  const e0 = encodeEntry(entry(0, new Uint8Array(32)))
+  const e1 = encodeEntry(entry(1, createHash('sha256').update(e0).digest()))
+  const out: Uint8Array[] = []
+  const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64')
+  for (const [size, root, seq, bytes, proof] of [
+    [1, leafHash(e0), 0, e0, []],
+    [2, nodeHash(leafHash(e0), leafHash(e1)), 1, e1, [leafHash(e0)]]
+  ] as const) {
+    const note = await signCheckpoint({ origin: `fleet/${Buffer.from(FLEET).toString('hex')}/${FEED}`, size, root, epoch: 1, tpm: { clock: 5n, resetCount: 1, restartCount: 0 }, peers: [] }, signer, FEED)
+    out.push(text(JSON.stringify({ format: 'fleet-proof/1', feed: FEED, seq, entry: b64(bytes), checkpoint: note, proof: proof.map(b64) })))
+  }
+  return out
+}
+
+function wireMessages (): Uint8Array[] {
+  const sample = (field: WireSchemaField, key: string): unknown => {
+    switch (field.kind) {
+      case 'bytes': return new Uint8Array(field.size ?? Math.min(field.max, 4)).fill(7)
+      case 'bytes?': return key === 'ekCert' ? null : new Uint8Array(2)
+      case 'string': return key === 'deviceId' ? 'a'.repeat(52) : key === 'peerId' ? '12D3KooWSUrN2qxQShDdsyEbWSBPAvbgR7BroUpatJ4Wxay7AFXq' : key === 'bank' ? 'sha256' : 'x'
+      case 'uint': return 1
+      case 'bool': return true
+      case 'list': return [new Uint8Array(32), new Uint8Array(32).fill(1)]
+    }
+  }
+  const out = WIRE_SCHEMAS.map(({ type, schema }, i) => {
+    const fields = Object.fromEntries(Object.entries(schema).map(([key, field]) => [key, sample(field, key)]))
+    return new Uint8Array([i, ...encodeMessage(type, fields)])
+  })
+  out.push(new Uint8Array([0, ...encodeMessage('abort', { reason: 'no' })]))
+  return out
+}
+type WireSchemaField = (typeof WIRE_SCHEMAS)[number]['schema'][string]
+
+const state = {
+  version: 1, deviceId: 'a'.repeat(52), tcti: 'swtpm:path=/x', endorsementKey: { kind: 'rsa', public: 'AAEC' }, attestationKey: { public: 'AAEC', private: 'AAEC' },
+  signingKey: { public: 'AAEC', private: 'AAEC', certify: { attest: 'AAEC', signature: 'AAEC', nonce: 'AAEC' } },
+  mldsa: { publicKey: 'AAEC', sealed: { blob: { public: 'AAEC', private: 'AwQF' }, selection: [{ hash: 'sha256', pcrs: [0, 7, 23] }], expected: { 0: '00'.repeat(32) } } },
+  peer: { peerId: '12D3KooWSUrN2qxQShDdsyEbWSBPAvbgR7BroUpatJ4Wxay7AFXq', sealed: { blob: { public: 'AAEC', private: 'AwQF' }, selection: [{ hash: 'sha256', pcrs: [0, 7, 23] }], expected: { 0: '00'.repeat(32) } } },
+  sealing: { selection: [{ hash: 'sha256', pcrs: [0, 7, 23] }], agentPcr: 23 }, createdAt: '2026-11-24T00:00:00.000Z'
+}
+
+export const TARGETS: Record<string, TargetSpec> = {
+  eventlog: {
+    shared: ['debian-10', 'gdc-host', 'glinux-alex', 'rhel8-uefi', 'ubuntu-2104-no-secure-boot'].map((n) => `eventlogs/${n}.bin`),
+    generate: eventLogs
+  },
+  'tpm-public': { generate: () => [marshalPublic(attestationKeyTemplate()), marshalPublic(rsaEkTemplate()), marshalPublic(sealedDataTemplate(new Uint8Array(32)))] },
+  'tpm-attest': { shared: [`${QUOTE}/quote.out`], generate: () => [] },
+  'tpm-signature': { shared: [`${QUOTE}/quotesig.out`], generate: () => [] },
+  'tpm-pcrs': { shared: [`${QUOTE}/quotepcr.out`], generate: () => [] },
+  'tpm-capability': { generate: () => [hex('0000000600000002000001050000494200000106000053572020')] },
+  'boot-policy': {
+    generate: () => [text(canonicalPolicyJson(createBootPolicy([{ index: 1, pcr: 0, typeName: 'EV_S_CRTM_VERSION', digests: { sha256: new Uint8Array(32) } }], false)))]
+  },
+  'cbor-entry': { generate: () => [encodeEntry(entry(0, new Uint8Array(32))), encodeEntry(entry(5, new Uint8Array(32).fill(9)))] },
+  'cbor-canonical': {
+    generate: () => [encodeEntry(entry(0, new Uint8Array(32))), hex('9f01ff'), encodeCanonical({ a: [1, -2, 'x', new Uint8Array(3), null, true, { b: 2 ** 40 }] })]
+  },
+  checkpoint: { generate: checkpoints },
+  'proof-bundle': { generate: proofBundles },
+  wire: { generate: wireMessages },
+  tcti: { generate: () => ['swtpm:path=/tmp/x', 'swtpm:host=h,port=1', 'device:/dev/tpmrm0', 'mssim:host=localhost,port=2321'].map(text) },
+  config: {
+    async: true,
+    generate: () => [text(JSON.stringify({ state: '/var/lib/fleet', tcti: 'device:/dev/tpmrm0', listen: ['/ip4/0.0.0.0/tcp/0'], mdns: false, agentPcr: 23, bootPcrs: [0, 7], attestIntervalSec: 300, metricsPort: 0, logLevel: 'info', batchMs: 250, batchEntries: 10, allowSoftwareTpm: false }))]
+  },
+  'device-state': { async: true, generate: () => [text(JSON.stringify(state))] }
+}
+
+/** Writes a target's generated seeds into `dir` (created if needed); returns the shared seed files that exist. */
+export async function prepareSeeds (name: string, dir: string): Promise<{ generated: number, shared: string[] }> {
+  const spec = TARGETS[name]
+  if (spec === undefined) throw new Error(`unknown fuzz target "${name}"`)
+  mkdirSync(dir, { recursive: true })
+  const seeds = await spec.generate()
+  for (const seed of seeds) writeFileSync(path.join(dir, createHash('sha1').update(seed).digest('hex')), seed)
+  const shared = (spec.shared ?? []).map((f) => path.join(TESTDATA, f)).filter((f) => existsSync(f))
+  return { generated: readdirSync(dir).length, shared }
+}

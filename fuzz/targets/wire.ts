@@ -1,0 +1,25 @@
+/** Input: one selector byte choosing a protocol message schema, then the message's CBOR. */
+import { decodeMessage, type WireSchema } from '../../src/p2p/messages.js'
+import * as enrol from '../../src/agent/enrol-protocol.js'
+import * as attest from '../../src/agent/attest-protocol.js'
+import { bytes, typed } from '../common.js'
+
+/** Every schema the enrolment and attestation protocols decode with decodeMessage. */
+export const WIRE_SCHEMAS: ReadonlyArray<{ protocol: string, type: string, schema: WireSchema, maxBytes: number }> = [
+  { protocol: enrol.ENROL_PROTOCOL, type: 'hello', schema: enrol.HELLO, maxBytes: enrol.ENROL_LIMITS.maxFrameBytes },
+  { protocol: enrol.ENROL_PROTOCOL, type: 'challenge', schema: enrol.CHALLENGE, maxBytes: enrol.ENROL_LIMITS.maxFrameBytes },
+  { protocol: enrol.ENROL_PROTOCOL, type: 'evidence', schema: enrol.EVIDENCE, maxBytes: enrol.ENROL_LIMITS.maxFrameBytes },
+  { protocol: enrol.ENROL_PROTOCOL, type: 'confirm', schema: enrol.CONFIRM, maxBytes: enrol.ENROL_LIMITS.maxFrameBytes },
+  { protocol: enrol.ENROL_PROTOCOL, type: 'record', schema: enrol.RECORD, maxBytes: enrol.ENROL_LIMITS.maxFrameBytes },
+  { protocol: enrol.ENROL_PROTOCOL, type: 'done', schema: enrol.DONE, maxBytes: enrol.ENROL_LIMITS.maxFrameBytes },
+  { protocol: attest.ATTEST_PROTOCOL, type: 'challenge', schema: attest.CHALLENGE, maxBytes: attest.ATTEST_LIMITS.maxFrameBytes },
+  { protocol: attest.ATTEST_PROTOCOL, type: 'response', schema: attest.RESPONSE, maxBytes: attest.ATTEST_LIMITS.maxFrameBytes },
+  { protocol: attest.ATTEST_PROTOCOL, type: 'final', schema: attest.FINAL, maxBytes: attest.ATTEST_LIMITS.maxFrameBytes },
+  { protocol: attest.ATTEST_PROTOCOL, type: 'verdict', schema: attest.VERDICT, maxBytes: attest.ATTEST_LIMITS.maxFrameBytes }
+]
+
+export function fuzz (data: Buffer): void {
+  if (data.length === 0) return
+  const { protocol, type, schema, maxBytes } = WIRE_SCHEMAS[data[0]! % WIRE_SCHEMAS.length]!
+  typed(() => decodeMessage(protocol, bytes(data.subarray(1)), type, schema, maxBytes))
+}
