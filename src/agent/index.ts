@@ -35,3 +35,4 @@ export { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, readOpen
 export { AgentRuntime, fleetServiceTag } from './runtime.js'
 export type { AgentRuntimeInit } from './runtime.js'
 export { publishOwnerFeed } from './owner-publish.js'
+export { startControlServer, controlRequest, agentStatus, bodyFromJson, ControlError, CONTROL_SOCKET } from './control.js'

@@ -59,6 +59,7 @@ export class AgentRuntime {
   private readonly ownSource
   private readonly membersStore
   private stopped = false
+  private readonly blocked = new Set<string>()
 
   private constructor (init: AgentRuntimeInit, node: FleetNode, attestation: AttestationService, feed: OpenedLedger, membership: Membership) {
     this.init = init
@@ -93,15 +94,15 @@ export class AgentRuntime {
   static async start (init: AgentRuntimeInit): Promise<AgentRuntime> {
     const membership = new Membership(init.enrolment)
     let attestation: AttestationService | undefined
+    let runtime: AgentRuntime | undefined
     const node = await createFleetNode({
       privateKey: init.device.peerKey,
-      admission: { allows: (peerId) => attestation?.admission.allows(peerId) ?? false },
+      admission: { allows: (peerId) => (runtime === undefined || !runtime.isBlocked(peerId)) && (attestation?.admission.allows(peerId) ?? false) },
       listen: init.listen,
       mdns: init.mdns ?? true,
       serviceTag: init.serviceTag ?? fleetServiceTag(init.enrolment.fleetId)
     })
     const feed = await openOwnFeed({ dir: init.dir, tpm: init.tpm, signer: deviceSigner(init.tpm, init.device), fleetId: init.enrolment.fleetId, feedId: init.state.deviceId, ...(init.batchMs === undefined ? {} : { batchMs: init.batchMs }) })
-    let runtime: AgentRuntime | undefined
     attestation = new AttestationService({
       node,
       ledger: feed.ledger,
@@ -158,6 +159,11 @@ export class AgentRuntime {
     await this.node.stop()
     await this.feed.close()
   }
+
+  /** Keeps a peer out until unblock (operator maintenance; simnet partitions). */
+  block (peerId: string): void { this.blocked.add(peerId) }
+  unblock (peerId: string): void { this.blocked.delete(peerId) }
+  isBlocked (peerId: string): boolean { return this.blocked.has(peerId) }
 
   /** Sizes of every feed held: the own feed (sealed part) and the replicas. */
   async heads (): Promise<Map<string, number>> {

@@ -14,7 +14,7 @@ import { registerSwtpmCommands } from './commands/swtpm.js'
 import { registerAttestCommands } from './commands/attest.js'
 import { registerEventlogCommands } from './commands/eventlog.js'
 import { registerPolicyCommands } from './commands/policy.js'
-import { registerAgentCommands, registerPeersCommand } from './commands/agent.js'
+import { registerAgentCommands, registerPeersCommand, registerStatusCommand } from './commands/agent.js'
 import { registerOwnerCommands } from './commands/owner.js'
 import { registerEnrolCommands, registerRevokeCommand } from './commands/enrol.js'
 import { registerLedgerCommands } from './commands/ledger.js'
@@ -45,6 +45,7 @@ Exit codes: 0 ok, 1 verification refused or operation failed, 2 bad usage or inp
   registerPolicyCommands(program)
   registerAgentCommands(program)
   registerPeersCommand(program)
+  registerStatusCommand(program)
   registerOwnerCommands(program)
   registerEnrolCommands(program)
   registerRevokeCommand(program)

@@ -3,12 +3,13 @@ import { existsSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { readFile, rename, writeFile } from 'node:fs/promises'
+import { multiaddr } from '@multiformats/multiaddr'
 import {
   EsysTpm, parseBootPolicy, parsePublic, verifyBoot, fingerprint, KeyReleaseRefusedError, EVENTLOG_LIMITS, PCR_COUNT, type PcrSelection
 } from '../../attest/index.js'
 import {
   initDevice, unlockDevice, agentMeasurement, readDeviceState, writeDeviceState, loadConfig, createLogger, DEVICE_STATE_FILE,
-  readDeviceEnrolment, AgentRuntime, type PeerStatus
+  readDeviceEnrolment, AgentRuntime, startControlServer, controlRequest, type PeerStatus
 } from '../../agent/index.js'
 import { createFleetNode } from '../../p2p/index.js'
 import { UsageError, toHex } from '../../common/index.js'
@@ -66,6 +67,7 @@ export function registerAgentCommands (program: Command): void {
     .option('--tcti <tcti>', 'TPM to use (default: FLEET_TCTI, or the one given to fleet init)')
     .option('--config <file>', 'config file (JSON; see README)')
     .option('--listen <multiaddr>', 'listen address, e.g. /ip4/0.0.0.0/tcp/7000')
+    .option('--peer <multiaddr...>', 'fleet peers to connect to at start, besides those found over mDNS')
     .option('--eventlog <file>', `boot event log, to name the events that differ when keys stay sealed (default ${DEFAULT_EVENT_LOG} when present)`)
     .option('--policy <file>', 'boot policy for that explanation')
     .option('--once', 'start, report, and stop (for checks and scripts)')
@@ -74,7 +76,14 @@ export function registerAgentCommands (program: Command): void {
 Example:
   fleet run --state /var/lib/fleet --listen /ip4/0.0.0.0/tcp/7000
 Exit codes: 0 stopped cleanly, 1 refused to start (another TPM, a bad boot or a changed agent: the reason on stderr).`)
-    .action(async (options: { state: string, tcti?: string, config?: string, listen?: string, eventlog?: string, policy?: string, once?: boolean, json?: boolean }) => {
+    .action(async (options: { state: string, tcti?: string, config?: string, listen?: string, peer?: string[], eventlog?: string, policy?: string, once?: boolean, json?: boolean }) => {
+      for (const address of options.peer ?? []) {
+        try {
+          multiaddr(address)
+        } catch {
+          throw new UsageError(`--peer ${address} is not a multiaddr`)
+        }
+      }
       const state = await readDeviceState(options.state)
       const config = await loadConfig({
         ...(options.config === undefined ? {} : { file: options.config }),
@@ -95,6 +104,7 @@ Exit codes: 0 stopped cleanly, 1 refused to start (another TPM, a bad boot or a 
       }
       const enrolment = await readDeviceEnrolment(options.state, state.deviceId)
       let runtime: AgentRuntime | undefined
+      let control: { close: () => Promise<void> } | undefined
       let node
       if (enrolment === undefined) {
         // Not enrolled: nobody is admitted; fleet join opens the enrolment window.
@@ -108,6 +118,10 @@ Exit codes: 0 stopped cleanly, 1 refused to start (another TPM, a bad boot or a 
           onPeersChange: (peers) => { void writePeers(options.state, peers).catch(() => undefined) }
         })
         node = runtime.node
+        control = await startControlServer(runtime, options.state, state.deviceId)
+        for (const address of options.peer ?? []) {
+          void runtime.node.dial(multiaddr(address)).catch((err: unknown) => logger.warn({ address, err: (err as Error).message }, 'could not reach a peer given with --peer'))
+        }
       }
       const status = { deviceId: state.deviceId, peerId: node.peerId.toString(), enrolled: enrolment !== undefined, fleetId: enrolment === undefined ? null : toHex(enrolment.fleetId), addresses: node.getMultiaddrs().map((a) => a.toString()) }
       logger.info(status, 'agent running: keys released after a verified boot and self-measurement')
@@ -119,6 +133,7 @@ Exit codes: 0 stopped cleanly, 1 refused to start (another TPM, a bad boot or a 
         })
         logger.info('stopping')
       }
+      await control?.close()
       if (runtime !== undefined) await runtime.stop()
       else await node.stop()
       await tpm.close()
@@ -168,5 +183,26 @@ export function registerPeersCommand (program: Command): void {
         ? 'no peers seen yet (is fleet run running?)'
         : view.peers.map((p) => `${p.trusted ? 'trusted  ' : (p.kind ?? 'refused').padEnd(9)} ${p.deviceId ?? '?'.padEnd(52)} ${p.hostname ?? ''} ${p.peerId} ${p.at}${p.reasons.length > 0 ? `\n          ${p.reasons.join('\n          ')}` : ''}`).join('\n')
       makeOutput(options.json === true).result(view, text)
+    })
+}
+
+/** fleet status --state DIR [--json] */
+export function registerStatusCommand (program: Command): void {
+  program.command('status')
+    .description('ask the running agent (its local control socket) for its state: peers, verdicts, feeds held')
+    .requiredOption('--state <dir>', 'device state directory')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExit codes: 0 the agent answered, 1 no agent is running for this state directory.')
+    .action(async (options: { state: string, json?: boolean }) => {
+      const answer = await controlRequest(options.state, { cmd: 'status' }, 10_000)
+      const s = answer.status as { deviceId: string, peerId: string, fleetId: string, feed: { size: number, sealed: number }, heads: Record<string, number>, peers: PeerStatus[], connections: number, rssBytes: number }
+      const text = [
+        `device ${s.deviceId} in fleet ${s.fleetId}`,
+        `peerId ${s.peerId}; ${s.connections} connection(s); RSS ${(s.rssBytes / 1048576).toFixed(0)} MiB`,
+        `own feed: ${s.feed.size} entries, ${s.feed.sealed} sealed`,
+        `feeds held: ${Object.entries(s.heads).map(([feed, size]) => `${feed.slice(0, 12)}…=${size}`).join(' ')}`,
+        ...s.peers.map((p) => `  ${p.trusted ? 'trusted  ' : (p.kind ?? 'refused').padEnd(9)} ${p.deviceId ?? '?'} ${p.hostname ?? ''}`)
+      ].join('\n')
+      makeOutput(options.json === true).result(s, text)
     })
 }

@@ -7,7 +7,7 @@ import { Level } from 'level'
 import { EsysTpm, type PcrSelection } from '../../attest/index.js'
 import {
   feedIdentityOf, feedIdentityFromTrust, readDeviceState, readOwnerState, unlockDevice, unlockOwner, agentMeasurement, deviceSigner, openOwnFeed,
-  LEDGER_DIR, type FeedIdentity
+  LEDGER_DIR, CONTROL_SOCKET, controlRequest, bodyFromJson, type FeedIdentity
 } from '../../agent/index.js'
 import {
   BASE_ONTOLOGY, decodeEntry, verifyStoredFeed, exportFeed, verifyExport, makeProofBundle, verifyProofBundle, ROLES, FeedVerificationError, type Role
@@ -35,27 +35,13 @@ async function openStore (dir: string): Promise<Level<string, Uint8Array>> {
   return db
 }
 
-/** JSON body → entry body, turning hex strings into bytes where the action's schema wants bytes. */
-function bodyFromJson (type: string, text: string): Record<string, unknown> {
+function parseBody (text: string): unknown {
   if (text.length > 64 * 1024) throw new UsageError('--body is larger than 64 KiB')
-  let value: unknown
   try {
-    value = JSON.parse(text)
+    return JSON.parse(text)
   } catch (err) {
     throw new UsageError(`--body is not JSON (${(err as Error).message})`)
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError('--body must be a JSON object')
-  const spec = Object.hasOwn(BASE_ONTOLOGY.actions, type) ? BASE_ONTOLOGY.actions[type] : undefined
-  const body: Record<string, unknown> = {}
-  for (const [key, field] of Object.entries(value as Record<string, unknown>)) {
-    if (spec !== undefined && Object.hasOwn(spec.body, key) && spec.body[key]!.kind === 'bytes') {
-      if (typeof field !== 'string' || !/^([0-9a-f]{2})*$/i.test(field)) throw new UsageError(`--body.${key} must be hex (it is a byte field)`)
-      body[key] = new Uint8Array(Buffer.from(field, 'hex'))
-    } else {
-      body[key] = field
-    }
-  }
-  return body
 }
 
 async function unlockSigner (dir: string, identity: FeedIdentity, tcti: string | undefined): Promise<{ tpm: EsysTpm, signer: HybridSigner }> {
@@ -120,8 +106,15 @@ Example:
     .action(async (options: { state: string, type: string, actor: string, role: string, body: string, tcti?: string, json?: boolean }) => {
       if (!(ROLES as readonly string[]).includes(options.role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`)
       if (options.actor.length === 0 || options.actor.length > 128) throw new UsageError('--actor must be 1..128 characters')
-      const body = bodyFromJson(options.type, options.body)
+      const json = parseBody(options.body)
+      const body = bodyFromJson(options.type, json)
       const identity = await feedIdentityOf(options.state)
+      // A running agent holds the TPM and the ledger: the append goes through its control socket.
+      if (identity.kind === 'device' && existsSync(path.join(options.state, CONTROL_SOCKET))) {
+        const answer = await controlRequest(options.state, { cmd: 'append', type: options.type, actor: { id: options.actor, role: options.role }, body: json })
+        makeOutput(options.json === true).result({ feed: answer.feed, seq: answer.seq, hash: answer.hash, sealed: answer.sealed }, `appended ${options.type} as entry ${String(answer.seq)} of feed ${String(answer.feed)} (sealed, by the running agent)`)
+        return
+      }
       const { tpm, signer } = await unlockSigner(options.state, identity, options.tcti)
       try {
         const feed = await openOwnFeed({ dir: options.state, tpm, signer, fleetId: identity.fleetId, feedId: identity.feedId })

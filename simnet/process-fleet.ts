@@ -1,0 +1,194 @@
+/**
+ * simnet's process mode: every agent is its own `fleet run` process with its own state directory
+ * and software TPM (swtpm, started and booted with the fleet CLI); the owner's ceremony runs as
+ * `fleet join` + `fleet enrol` processes. Scenarios read outcomes from the agents themselves
+ * (their control sockets, their stores through the CLI), never from this harness's memory.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { fileURLToPath } from 'node:url'
+import { controlRequest, type PeerStatus } from '../src/agent/index.js'
+
+const exec = promisify(execFile)
+export const FLEET_CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/fleet')
+
+export interface CliResult { code: number, stdout: string, stderr: string }
+
+export async function fleetCli (args: string[], options: { timeoutMs?: number } = {}): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await exec(FLEET_CLI, args, { timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 })
+    return { code: 0, stdout, stderr }
+  } catch (err) {
+    const e = err as { code?: number | string, stdout?: string, stderr?: string }
+    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? String(err) }
+  }
+}
+
+async function mustCli (args: string[]): Promise<string> {
+  const result = await fleetCli(args)
+  if (result.code !== 0) throw new Error(`fleet ${args.slice(0, 2).join(' ')} failed (${result.code}): ${result.stderr.trim()}`)
+  return result.stdout
+}
+
+export interface AgentStatus {
+  deviceId: string
+  peerId: string
+  fleetId: string
+  addresses: string[]
+  feed: { size: number, sealed: number }
+  heads: Record<string, number>
+  members: Array<{ deviceId: string, revoked: boolean, quarantined: boolean }>
+  peers: PeerStatus[]
+  connections: number
+  rssBytes: number
+}
+
+export interface ProcDevice {
+  name: string
+  tpmDir: string
+  state: string
+  deviceId: string
+  tcti: string
+  agent?: ChildProcess
+  address?: string
+  peerId?: string
+}
+
+export class ProcessFleet {
+  readonly root: string
+  readonly caDir: string
+  readonly ownerDir: string
+  readonly policy: string
+  fleetId = ''
+  readonly devices: ProcDevice[] = []
+  private readonly tpms: string[] = []
+
+  private constructor (root: string) {
+    this.root = root
+    this.caDir = path.join(root, 'ca')
+    this.ownerDir = path.join(root, 'owner')
+    this.policy = path.join(root, 'policy.json')
+  }
+
+  static async create (root?: string): Promise<ProcessFleet> {
+    const dir = root ?? await mkdtemp(path.join(os.tmpdir(), 'fleet-simnet-'))
+    await mkdir(dir, { recursive: true })
+    const fleet = new ProcessFleet(dir)
+    const tpm = await fleet.startTpm('owner-tpm', 'good')
+    const owner = JSON.parse(await mustCli(['owner', 'init', '--state', fleet.ownerDir, '--tcti', `swtpm:path=${path.join(tpm, 'tpm.sock')}`, '--name', 'simnet', '--json'])) as { fleetId: string }
+    fleet.fleetId = owner.fleetId
+    await mustCli(['policy', 'create', '--from-eventlog', path.join(tpm, 'binary_bios_measurements'), '--out', fleet.policy])
+    return fleet
+  }
+
+  private async startTpm (name: string, variant: string): Promise<string> {
+    const dir = path.join(this.root, name)
+    await mustCli(['swtpm', 'start', '--dir', dir, '--ca-dir', this.caDir])
+    this.tpms.push(dir)
+    await mustCli(['swtpm', 'boot', '--dir', dir, '--variant', variant])
+    return dir
+  }
+
+  /** A device: its software TPM, a simulated boot, and `fleet init`. */
+  async addDevice (variant = 'good'): Promise<ProcDevice> {
+    const name = `dev${this.devices.length + 1}`
+    const tpmDir = await this.startTpm(`${name}-tpm`, variant)
+    const tcti = `swtpm:path=${path.join(tpmDir, 'tpm.sock')}`
+    const state = path.join(this.root, name)
+    const init = JSON.parse(await mustCli(['init', '--state', state, '--tcti', tcti, '--json'])) as { deviceId: string }
+    const device: ProcDevice = { name, tpmDir, state, deviceId: init.deviceId, tcti }
+    this.devices.push(device)
+    return device
+  }
+
+  eventLog (device: ProcDevice): string {
+    return path.join(device.tpmDir, 'binary_bios_measurements')
+  }
+
+  /** The scripted ceremony: fleet join on the device, fleet enrol by the owner. Returns the owner's result. */
+  async enrol (device: ProcDevice): Promise<{ owner: CliResult, device: CliResult }> {
+    const join = spawn(FLEET_CLI, ['join', '--state', device.state, '--eventlog', this.eventLog(device), '--listen', '/ip4/127.0.0.1/tcp/0', '--yes', '--expect-fleet', this.fleetId, '--timeout', '20', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    join.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
+    join.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+    const exited = new Promise<number>((resolve) => join.once('exit', (code) => resolve(code ?? 1)))
+    const started = Date.now()
+    while (!stdout.includes('window-open')) {
+      if (join.exitCode !== null || Date.now() - started > 30_000) throw new Error(`fleet join did not open its window: ${stderr}`)
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+    const open = JSON.parse(stdout.split('\n')[0]!) as { addresses: string[] }
+    const owner = await fleetCli(['enrol', '--state', this.ownerDir, '--policy', this.policy, '--trust-store', this.caDir, '--allow-software-tpm',
+      '--peer', open.addresses.find((a) => a.includes('127.0.0.1'))!, '--yes', '--expect', device.deviceId, '--json'])
+    if (owner.code !== 0) join.kill('SIGTERM')
+    const code = await exited
+    return { owner, device: { code, stdout, stderr } }
+  }
+
+  /** Starts `fleet run` for a device, connecting to the given agents; resolves when it is up. */
+  async startAgent (device: ProcDevice, peers: ProcDevice[] = []): Promise<void> {
+    const args = ['run', '--state', device.state, '--eventlog', this.eventLog(device), '--listen', '/ip4/127.0.0.1/tcp/0', '--json']
+    for (const peer of peers) if (peer.address !== undefined) args.push('--peer', peer.address)
+    const child = spawn(FLEET_CLI, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLEET_MDNS: '0', FLEET_LOG_LEVEL: 'warn' } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
+    child.stderr.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-16_384) })
+    device.agent = child
+    const started = Date.now()
+    while (!stdout.includes('"peerId"')) {
+      if (child.exitCode !== null || Date.now() - started > 30_000) throw new Error(`${device.name}: fleet run did not start (exit ${String(child.exitCode)}): ${stderr.trim().split('\n').pop() ?? ''}`)
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+    const status = JSON.parse(stdout.trim().split('\n').pop()!) as { peerId: string, addresses: string[] }
+    device.peerId = status.peerId
+    const address = status.addresses.find((a) => a.includes('127.0.0.1'))!
+    device.address = address.includes('/p2p/') ? address : `${address}/p2p/${status.peerId}`
+  }
+
+  async status (device: ProcDevice): Promise<AgentStatus> {
+    return (await controlRequest(device.state, { cmd: 'status' }, 10_000)).status as AgentStatus
+  }
+
+  async control (device: ProcDevice, request: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return await controlRequest(device.state, request)
+  }
+
+  /** Stops an agent: SIGTERM (graceful) or SIGKILL (a crash). */
+  async stopAgent (device: ProcDevice, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+    const child = device.agent
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill(signal)
+    await exited
+    device.agent = undefined
+  }
+
+  /** A copy of a device's state directory, as if taken to another machine with another TPM. */
+  async cloneTo (device: ProcDevice, name: string): Promise<{ state: string, tcti: string }> {
+    const tpm = await this.startTpm(`${name}-tpm`, 'good')
+    const state = path.join(this.root, name)
+    await cp(device.state, state, { recursive: true, filter: (src) => !src.endsWith('agent.sock') })
+    return { state, tcti: `swtpm:path=${path.join(tpm, 'tpm.sock')}` }
+  }
+
+  async close (options: { keep?: boolean } = {}): Promise<void> {
+    await Promise.all(this.devices.map(async (d) => await this.stopAgent(d, 'SIGTERM').catch(() => undefined)))
+    for (const dir of this.tpms) await fleetCli(['swtpm', 'stop', '--dir', dir]).catch(() => undefined)
+    if (options.keep !== true) await rm(this.root, { recursive: true, force: true })
+  }
+}
+
+export async function until<T> (probe: () => Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
+  const started = Date.now()
+  for (;;) {
+    const value = await probe().catch(() => undefined)
+    if (value !== undefined && value !== false) return value
+    if (Date.now() - started > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}

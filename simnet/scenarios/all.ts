@@ -1,0 +1,195 @@
+import path from 'node:path'
+import { existsSync } from 'node:fs'
+import { fleetCli, until } from '../process-fleet.js'
+import { startFleet, appendVia, converged, meshAttested, type Scenario } from './index.js'
+
+export const convergence: Scenario = {
+  name: 'convergence',
+  description: 'entries appended at one agent reach every other agent, verified',
+  minNodes: 2,
+  defaultNodes: 3,
+  async run (ctx) {
+    const devices = await startFleet(ctx, ctx.nodes)
+    const writer = devices[0]!
+    await ctx.check('200 entries appended at the first agent (acknowledged once sealed)', async () => {
+      const acked = await appendVia(ctx, writer, 200, 'convergence')
+      if (new Set(acked).size !== 200) return 'duplicate sequence numbers'
+    })
+    await ctx.check('every agent holds every feed, verified before storing', async () => { await converged(ctx, devices, devices) })
+    await ctx.check('each agent\'s own store verifies offline after a clean stop (fleet ledger verify)', async () => {
+      for (const device of devices) await ctx.fleet.stopAgent(device)
+      for (const device of devices) {
+        const verified = await fleetCli(['ledger', 'verify', '--state', device.state, '--fleet', ctx.fleet.fleetId])
+        if (verified.code !== 0) return `${device.name}: ${verified.stderr.trim()}`
+      }
+    })
+  }
+}
+
+export const scale: Scenario = {
+  name: 'scale',
+  description: 'as many agents as asked, each with its own swtpm and process: full mesh attested and converged',
+  minNodes: 2,
+  defaultNodes: 6,
+  async run (ctx) {
+    const devices = await startFleet(ctx, ctx.nodes)
+    await ctx.check('entries from two agents converge everywhere', async () => {
+      await appendVia(ctx, devices[0]!, 20, 'a')
+      await appendVia(ctx, devices[devices.length - 1]!, 20, 'b')
+      await converged(ctx, devices, [devices[0]!, devices[devices.length - 1]!])
+    })
+    await ctx.check('agent memory (RSS) reported', async () => {
+      const rss = await Promise.all(devices.map(async (d) => (await ctx.fleet.status(d)).rssBytes))
+      ctx.log(`RSS per agent: ${rss.map((r) => `${(r / 1048576).toFixed(0)} MiB`).join(', ')}`)
+    })
+  }
+}
+
+export const tamperedBoot: Scenario = {
+  name: 'tampered-boot',
+  description: 'a device whose kernel was tampered with is refused at enrolment, naming the PCR and event',
+  minNodes: 1,
+  defaultNodes: 2,
+  async run (ctx) {
+    const devices = await startFleet(ctx, Math.max(1, ctx.nodes - 1))
+    const tampered = await ctx.fleet.addDevice('tampered-kernel')
+    await ctx.check('the owner refuses it (exit 1), naming PCR 4', async () => {
+      const { owner, device } = await ctx.fleet.enrol(tampered)
+      if (owner.code !== 1) return `owner exit ${owner.code}`
+      if (!/boot does not satisfy the policy: PCR 4/.test(owner.stderr)) return `unexpected reason: ${owner.stderr.trim()}`
+      if (device.code === 0) return 'the device side succeeded'
+    })
+    await ctx.check('nothing was stored for it: no enrolment, the fleet still running', async () => {
+      if (existsSync(path.join(tampered.state, 'enrolment.json'))) return 'enrolment.json exists'
+      await meshAttested(ctx, devices)
+    })
+  }
+}
+
+export const clone: Scenario = {
+  name: 'clone',
+  description: 'a state directory copied to another machine cannot run as the enrolled device',
+  minNodes: 1,
+  defaultNodes: 2,
+  async run (ctx) {
+    const devices = await startFleet(ctx, ctx.nodes)
+    const victim = devices[0]!
+    const copy = await ctx.fleet.cloneTo(victim, 'copy-of-dev1')
+    await ctx.check('fleet run on the copy exits 1 (CloneDetectedError): nothing unseals', async () => {
+      const run = await fleetCli(['run', '--state', copy.state, '--tcti', copy.tcti, '--eventlog', ctx.fleet.eventLog(victim), '--once'])
+      if (run.code !== 1) return `exit ${run.code}`
+      if (!/belongs to device .* but this TPM is device/.test(run.stderr)) return run.stderr.trim()
+    })
+    await ctx.check('the original keeps running, trusted by its peers', async () => { await meshAttested(ctx, devices) })
+  }
+}
+
+export const revoke: Scenario = {
+  name: 'revoke',
+  description: 'the owner revokes a device through one agent; every agent hangs up on it and refuses it',
+  minNodes: 3,
+  defaultNodes: 3,
+  async run (ctx) {
+    const devices = await startFleet(ctx, ctx.nodes)
+    const victim = devices[devices.length - 1]!
+    const others = devices.slice(0, -1)
+    await ctx.check('fleet revoke hands the owner-signed revocation to one agent', async () => {
+      const revoked = await fleetCli(['revoke', '--state', ctx.fleet.ownerDir, victim.deviceId, '--reason', 'simnet', '--peer', others[0]!.address!, '--json'])
+      if (revoked.code !== 0) return revoked.stderr.trim()
+      const result = JSON.parse(revoked.stdout) as { reached: string[] }
+      if (result.reached.length !== 1) return `reached ${result.reached.length} agents`
+    })
+    await ctx.check('every other agent learned it, hung up, and refuses the device', async () => {
+      await until(async () => {
+        for (const device of others) {
+          const status = await ctx.fleet.status(device)
+          if (status.members.find((m) => m.deviceId === victim.deviceId)?.revoked !== true) return false
+          if (status.peers.some((p) => p.deviceId === victim.deviceId && p.trusted)) return false
+        }
+        return true
+      }, 30_000, 'the revocation everywhere')
+    })
+  }
+}
+
+export const killRestart: Scenario = {
+  name: 'kill-restart',
+  description: 'agents killed with SIGKILL while appending and syncing lose no acknowledged entry and catch up',
+  minNodes: 2,
+  defaultNodes: 2,
+  async run (ctx) {
+    const devices = await startFleet(ctx, ctx.nodes)
+    const [writer, replica] = [devices[0]!, devices[1]!]
+    let acked: number[] = []
+    await ctx.check('the replica is killed mid-sync and restarted', async () => {
+      const appending = appendVia(ctx, writer, 300, 'before')
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      await ctx.fleet.stopAgent(replica, 'SIGKILL')
+      acked = await appending
+      await ctx.fleet.startAgent(replica, [writer])
+    })
+    await ctx.check('the writer is killed while appending; acknowledged entries survive', async () => {
+      const more: number[] = []
+      const appending = (async () => {
+        for (;;) {
+          try {
+            more.push(...await appendVia(ctx, writer, 25, 'during'))
+          } catch {
+            return
+          }
+        }
+      })()
+      await new Promise((resolve) => setTimeout(resolve, 800))
+      await ctx.fleet.stopAgent(writer, 'SIGKILL')
+      await appending
+      acked.push(...more)
+      await ctx.fleet.startAgent(writer, [replica])
+      const status = await ctx.fleet.status(writer)
+      const highest = Math.max(...acked)
+      if (status.feed.size <= highest) return `acknowledged entry ${highest} lost: the feed holds ${status.feed.size}`
+      ctx.log(`${acked.length} acknowledged entries, all present after kill -9 (feed size ${status.feed.size})`)
+    })
+    await ctx.check('both agents converge again', async () => {
+      await meshAttested(ctx, devices)
+      await converged(ctx, devices, devices)
+    })
+  }
+}
+
+export const partitionHeal: Scenario = {
+  name: 'partition-heal',
+  description: 'two halves keep working apart and converge after healing, nothing lost or duplicated',
+  minNodes: 4,
+  defaultNodes: 4,
+  async run (ctx) {
+    const devices = await startFleet(ctx, ctx.nodes)
+    const half = Math.floor(devices.length / 2)
+    const [left, right] = [devices.slice(0, half), devices.slice(half)]
+    await ctx.check('the network splits in two (each side blocks the other)', async () => {
+      for (const a of left) for (const b of right) {
+        await ctx.fleet.control(a, { cmd: 'block', peerId: b.peerId })
+        await ctx.fleet.control(b, { cmd: 'block', peerId: a.peerId })
+      }
+    })
+    await ctx.check('both halves keep appending and replicating among themselves', async () => {
+      await appendVia(ctx, left[0]!, 50, 'left')
+      await appendVia(ctx, right[0]!, 50, 'right')
+      await converged(ctx, left, [left[0]!])
+      await converged(ctx, right, [right[0]!])
+      const status = await ctx.fleet.status(right[0]!)
+      const leftSealed = (await ctx.fleet.status(left[0]!)).feed.sealed
+      if ((status.heads[left[0]!.deviceId] ?? 0) >= leftSealed) return 'the right half saw the left half\'s new entries during the partition'
+    })
+    await ctx.check('after healing, every agent holds every entry of both halves', async () => {
+      for (const a of left) for (const b of right) {
+        await ctx.fleet.control(a, { cmd: 'unblock', peerId: b.peerId })
+        await ctx.fleet.control(b, { cmd: 'unblock', peerId: a.peerId })
+      }
+      for (const a of left) for (const b of right) await ctx.fleet.control(a, { cmd: 'dial', address: b.address })
+      await meshAttested(ctx, devices)
+      await converged(ctx, devices, devices)
+    })
+  }
+}
+
+export const SCENARIOS: Scenario[] = [convergence, tamperedBoot, clone, revoke, killRestart, partitionHeal, scale]

@@ -1,0 +1,151 @@
+import { chmod, rm } from 'node:fs/promises'
+import net from 'node:net'
+import path from 'node:path'
+import { FleetError, MalformedInputError } from '../common/errors.js'
+import { toHex } from '../common/bytes.js'
+import { multiaddr } from '@multiformats/multiaddr'
+import { BASE_ONTOLOGY, ROLES, type Role } from '../ledger/index.js'
+import type { AgentRuntime } from './runtime.js'
+
+/** The running agent's local control socket: DIR/agent.sock, owner-only (0600). */
+export const CONTROL_SOCKET = 'agent.sock'
+const MAX_REQUEST = 64 * 1024
+const MAX_RESPONSE = 16 * 1024 * 1024
+
+export class ControlError extends FleetError {
+  constructor (message: string, code = 'ERR_CONTROL') {
+    super(message, { code })
+  }
+}
+
+/** JSON body → entry body: hex strings become bytes where the action's schema wants bytes. */
+export function bodyFromJson (type: string, value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new MalformedInputError('the body must be a JSON object', { code: 'ERR_BAD_BODY' })
+  const spec = Object.hasOwn(BASE_ONTOLOGY.actions, type) ? BASE_ONTOLOGY.actions[type] : undefined
+  const body: Record<string, unknown> = {}
+  for (const [key, field] of Object.entries(value as Record<string, unknown>)) {
+    if (spec !== undefined && Object.hasOwn(spec.body, key) && spec.body[key]!.kind === 'bytes') {
+      if (typeof field !== 'string' || !/^([0-9a-f]{2})*$/i.test(field)) throw new MalformedInputError(`body.${key} must be hex (it is a byte field)`, { code: 'ERR_BAD_BODY' })
+      body[key] = new Uint8Array(Buffer.from(field, 'hex'))
+    } else {
+      body[key] = field
+    }
+  }
+  return body
+}
+
+/** What `fleet status` shows. */
+export async function agentStatus (runtime: AgentRuntime, deviceId: string): Promise<Record<string, unknown>> {
+  return {
+    deviceId,
+    peerId: runtime.node.peerId.toString(),
+    fleetId: toHex(runtime.membership.fleetId),
+    addresses: runtime.node.getMultiaddrs().map((a) => a.toString()),
+    feed: { size: runtime.feed.ledger.size, sealed: runtime.feed.ledger.sealedSize },
+    heads: Object.fromEntries(await runtime.heads()),
+    members: runtime.membership.list().map((m) => ({ deviceId: m.deviceId, revoked: runtime.membership.isRevoked(m.deviceId), quarantined: runtime.membership.isQuarantined(m.deviceId) })),
+    peers: runtime.attestation.list(),
+    connections: runtime.node.getConnections().length,
+    rssBytes: process.memoryUsage().rss
+  }
+}
+
+/**
+ * Serves the control socket: one JSON request line per connection, one JSON answer line.
+ *   {cmd: 'status'}
+ *   {cmd: 'append', type, actor: {id, role}, body}      resolves once the entry is sealed
+ *   {cmd: 'dial', address} / {cmd: 'hangup', peerId}
+ *   {cmd: 'block', peerId} / {cmd: 'unblock', peerId}   keep a peer out (maintenance, partitions)
+ */
+export async function startControlServer (runtime: AgentRuntime, dir: string, deviceId: string): Promise<{ close: () => Promise<void> }> {
+  const file = path.join(dir, CONTROL_SOCKET)
+  await rm(file, { force: true })
+  const server = net.createServer((socket) => {
+    let buffer = ''
+    socket.setEncoding('utf8')
+    socket.setTimeout(60_000, () => socket.destroy())
+    socket.on('error', () => undefined)
+    socket.on('data', (chunk: string) => {
+      buffer += chunk
+      if (buffer.length > MAX_REQUEST) { socket.end(JSON.stringify({ ok: false, error: 'request too large' }) + '\n'); return }
+      const newline = buffer.indexOf('\n')
+      if (newline < 0) return
+      const line = buffer.slice(0, newline)
+      socket.removeAllListeners('data')
+      void handle(line).then((answer) => socket.end(JSON.stringify(answer, (_k, v: unknown) => v instanceof Uint8Array ? toHex(v) : typeof v === 'bigint' ? v.toString() : v) + '\n'))
+    })
+  })
+  const handle = async (line: string): Promise<Record<string, unknown>> => {
+    try {
+      const request = JSON.parse(line) as Record<string, unknown>
+      switch (request.cmd) {
+        case 'status':
+          return { ok: true, status: await agentStatus(runtime, deviceId) }
+        case 'append': {
+          const actor = request.actor as { id?: unknown, role?: unknown } | undefined
+          if (typeof request.type !== 'string' || typeof actor?.id !== 'string' || actor.id.length === 0 || actor.id.length > 128 || !(ROLES as readonly string[]).includes(actor.role as string)) {
+            throw new ControlError('append needs type, actor {id, role}, body', 'ERR_BAD_REQUEST')
+          }
+          const { seq, hash } = await runtime.feed.ledger.append({ type: request.type, actor: { id: actor.id, role: actor.role as Role }, attest: null, body: bodyFromJson(request.type, request.body) })
+          await runtime.feed.ledger.whenSealed(seq, { signal: AbortSignal.timeout(30_000) })
+          return { ok: true, feed: deviceId, seq, hash: toHex(hash), sealed: true }
+        }
+        case 'dial':
+          if (typeof request.address !== 'string') throw new ControlError('dial needs an address', 'ERR_BAD_REQUEST')
+          await runtime.node.dial(multiaddr(request.address), { signal: AbortSignal.timeout(10_000) })
+          return { ok: true }
+        case 'hangup':
+        case 'block':
+        case 'unblock': {
+          if (typeof request.peerId !== 'string') throw new ControlError(`${request.cmd} needs a peerId`, 'ERR_BAD_REQUEST')
+          if (request.cmd === 'block') runtime.block(request.peerId)
+          if (request.cmd === 'unblock') runtime.unblock(request.peerId)
+          if (request.cmd !== 'unblock') for (const c of runtime.node.getConnections()) if (c.remotePeer.toString() === request.peerId) await c.close().catch(() => undefined)
+          return { ok: true }
+        }
+        default:
+          throw new ControlError(`unknown command ${JSON.stringify(request.cmd)?.slice(0, 32)}`, 'ERR_BAD_REQUEST')
+      }
+    } catch (err) {
+      return { ok: false, error: err instanceof Error ? err.message : String(err), code: (err as { code?: string }).code ?? 'ERR_CONTROL' }
+    }
+  }
+  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(file, () => resolve()) })
+  await chmod(file, 0o600)
+  return {
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await rm(file, { force: true })
+    }
+  }
+}
+
+/** Sends one request to a running agent; ControlError when no agent answers. */
+export async function controlRequest (dir: string, request: Record<string, unknown>, timeoutMs = 35_000): Promise<Record<string, unknown>> {
+  const file = path.join(dir, CONTROL_SOCKET)
+  return await new Promise((resolve, reject) => {
+    const socket = net.createConnection(file)
+    let data = ''
+    const timer = setTimeout(() => { socket.destroy(); reject(new ControlError(`the agent did not answer within ${timeoutMs} ms`, 'ERR_CONTROL_TIMEOUT')) }, timeoutMs)
+    socket.setEncoding('utf8')
+    socket.on('connect', () => socket.write(JSON.stringify(request) + '\n'))
+    socket.on('data', (chunk: string) => {
+      data += chunk
+      if (data.length > MAX_RESPONSE) socket.destroy(new Error('answer too large'))
+    })
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer)
+      reject(err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? new ControlError(`no agent is running for ${dir} (fleet run)`, 'ERR_NO_AGENT') : new ControlError(err.message))
+    })
+    socket.on('close', () => {
+      clearTimeout(timer)
+      try {
+        const answer = JSON.parse(data) as Record<string, unknown>
+        if (answer.ok !== true) reject(new ControlError(`the agent refused: ${String(answer.error)}`, typeof answer.code === 'string' ? answer.code : 'ERR_CONTROL'))
+        else resolve(answer)
+      } catch {
+        reject(new ControlError('the agent sent an unreadable answer'))
+      }
+    })
+  })
+}
