@@ -166,6 +166,13 @@ export class ProcessFleet {
     child.kill(signal)
     await exited
     device.agent = undefined
+    // A crashed process leaves its objects loaded. On a real machine the kernel's resource manager
+    // (/dev/tpmrm0) flushes them; swtpm has none, so the harness does what it would do.
+    if (signal === 'SIGKILL') {
+      const env = { ...process.env, TPM2TOOLS_TCTI: device.tcti }
+      await exec('tpm2_flushcontext', ['-t'], { env }).catch(() => undefined)
+      await exec('tpm2_flushcontext', ['-s'], { env }).catch(() => undefined)
+    }
   }
 
   /** A copy of a device's state directory, as if taken to another machine with another TPM. */

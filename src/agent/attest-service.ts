@@ -55,6 +55,7 @@ export class AttestationService {
   private readonly onClose = (evt: CustomEvent<Connection>): void => { this.attestedConnections.delete(evt.detail.id) }
   private readonly judge: Judge
   private timer: NodeJS.Timeout | undefined
+  private readonly deadlines = new Set<NodeJS.Timeout>()
   private readonly pending = new Set<Promise<unknown>>()
   private readonly onOpen = (evt: CustomEvent<Connection>): void => { this.track(this.onConnection(evt.detail)) }
 
@@ -87,6 +88,8 @@ export class AttestationService {
 
   async stop (): Promise<void> {
     clearInterval(this.timer)
+    for (const timer of this.deadlines) clearTimeout(timer)
+    this.deadlines.clear()
     this.init.node.removeEventListener('connection:open', this.onOpen)
     this.init.node.removeEventListener('connection:close', this.onClose)
     await this.init.node.unhandle(ATTEST_PROTOCOL).catch(() => undefined)
@@ -135,12 +138,15 @@ export class AttestationService {
       return
     }
     // An inbound peer must attest within a deadline, or it is hung up on.
-    await new Promise((resolve) => setTimeout(resolve, ATTEST_LIMITS.stepTimeoutMs * 3).unref())
-    const peerId = connection.remotePeer.toString()
-    if (connection.status === 'open' && !this.attested(peerId)) {
-      this.init.logger?.warn({ peerId }, 'peer did not attest in time; hanging up')
-      await connection.close().catch(() => undefined)
-    }
+    const timer = setTimeout(() => {
+      this.deadlines.delete(timer)
+      const peerId = connection.remotePeer.toString()
+      if (connection.status === 'open' && !this.attested(peerId)) {
+        this.init.logger?.warn({ peerId }, 'peer did not attest in time; hanging up')
+        void connection.close().catch(() => undefined)
+      }
+    }, ATTEST_LIMITS.stepTimeoutMs * 3)
+    this.deadlines.add(timer)
   }
 
   private framed (stream: Stream): FramedStream {

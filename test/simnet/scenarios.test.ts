@@ -1,0 +1,45 @@
+/**
+ * simnet in the suite: every scenario in loopback mode with few agents, each agent its own
+ * `fleet run` process on its own swtpm. The scenario's JSON summary (the last line) must pass.
+ */
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import path from 'node:path'
+import { haveSwtpm } from '../helpers/devices.js'
+
+const SIMNET = path.resolve('dist/simnet/cli.js')
+
+function simnet (args: string[]): { status: number, summary?: { scenario: string, nodes: number, passed: boolean, checks: Array<{ name: string, passed: boolean, ms: number, detail?: string }> }, stderr: string } {
+  const result = spawnSync(process.execPath, [SIMNET, ...args], { encoding: 'utf8', timeout: 300_000 })
+  const last = result.stdout.trim().split('\n').pop() ?? ''
+  let summary
+  try {
+    summary = JSON.parse(last) as NonNullable<ReturnType<typeof simnet>['summary']>
+  } catch {}
+  return { status: result.status ?? -1, ...(summary === undefined ? {} : { summary }), stderr: result.stderr }
+}
+
+describe('simnet scenarios (agent processes on swtpm, loopback)', function () {
+  this.timeout(300_000)
+  before(function () { if (!haveSwtpm()) this.skip() })
+
+  for (const [scenario, nodes] of [['convergence', 3], ['tampered-boot', 2], ['clone', 2], ['revoke', 3], ['kill-restart', 2], ['partition-heal', 4]] as const) {
+    it(`${scenario} (${nodes} agents) passes every check`, () => {
+      const { status, summary, stderr } = simnet(['--scenario', scenario, '--nodes', String(nodes), '--json'])
+      assert.ok(summary !== undefined, `no JSON summary: ${stderr}`)
+      const failed = summary.checks.filter((c) => !c.passed)
+      assert.deepEqual(failed, [], stderr)
+      assert.equal(summary.passed, true)
+      assert.equal(summary.scenario, scenario)
+      assert.equal(summary.nodes, nodes)
+      assert.ok(summary.checks.length >= 4)
+      assert.equal(status, 0)
+    })
+  }
+
+  it('refuses bad usage with exit 2', () => {
+    assert.equal(simnet(['--scenario', 'nonsense']).status, 2)
+    assert.equal(simnet(['--scenario', 'revoke', '--nodes', '1']).status, 2)
+    assert.equal(simnet(['--scenario', 'convergence', '--mode', 'netns']).status, 2)
+  })
+})
