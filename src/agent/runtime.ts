@@ -100,7 +100,9 @@ export class AgentRuntime {
       admission: { allows: (peerId) => (runtime === undefined || !runtime.isBlocked(peerId)) && (attestation?.admission.allows(peerId) ?? false) },
       listen: init.listen,
       mdns: init.mdns ?? true,
-      serviceTag: init.serviceTag ?? fleetServiceTag(init.enrolment.fleetId)
+      serviceTag: init.serviceTag ?? fleetServiceTag(init.enrolment.fleetId),
+      // Discovery events come once per peer: listeners are attached before the node starts.
+      start: false
     })
     const feed = await openOwnFeed({ dir: init.dir, tpm: init.tpm, signer: deviceSigner(init.tpm, init.device), fleetId: init.enrolment.fleetId, feedId: init.state.deviceId, ...(init.batchMs === undefined ? {} : { batchMs: init.batchMs }) })
     attestation = new AttestationService({
@@ -140,6 +142,7 @@ export class AgentRuntime {
         void this.node.dial(peer).catch((err: unknown) => this.init.logger?.debug({ peer: peer.toString(), err: (err as Error).message }, 'dial failed'))
       }
     })
+    await this.node.start()
     this.lastSealed = this.feed.ledger.sealedSize
     this.timers.push(setInterval(() => { void this.tick() }, 100))
     this.timers.push(setInterval(() => {

@@ -28,6 +28,8 @@ export interface FleetNodeInit {
   /** mDNS discovery on (default) or off (peers given by address only). */
   mdns?: boolean
   mdnsIntervalMs?: number
+  /** Start listening at once (default). Pass false to attach event listeners first, then call start(). */
+  start?: boolean
 }
 
 export type FleetNode = Libp2p<{ identify: ReturnType<ReturnType<typeof identify>>, ping: ReturnType<ReturnType<typeof ping>> }>
@@ -41,6 +43,7 @@ export type FleetNode = Libp2p<{ identify: ReturnType<ReturnType<typeof identify
 export async function createFleetNode (init: FleetNodeInit): Promise<FleetNode> {
   const deny = (peerId: PeerId): boolean => !init.admission.allows(peerId.toString())
   return await createLibp2p({
+    start: init.start ?? true,
     privateKey: init.privateKey,
     addresses: { listen: init.listen ?? ['/ip4/0.0.0.0/tcp/0'] },
     transports: [tcp()],

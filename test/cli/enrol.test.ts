@@ -148,8 +148,13 @@ describe('cli: fleet join / fleet enrol', function () {
     const joining = await join(state3, device, ['--yes', '--expect-fleet', fleetId])
     assert.equal(run(enrolArgs(['--peer', joining.address, '--yes', '--expect', deviceId3])).status, 0)
     assert.equal((await joining.done).code, 0)
+    const logs: Array<() => string> = []
     const agents = [['state1', 'dev1'], ['state3', 'dev3']].map(([state, dev]) => {
       const child = spawn(FLEET, ['run', '--state', path.join(dir, state!), '--eventlog', path.join(dir, dev!, 'binary_bios_measurements'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json'], { stdio: ['ignore', 'ignore', 'pipe'] })
+      // Keep the logs' tail (a full pipe would block the agent).
+      let log = ''
+      child.stderr!.on('data', (chunk: Buffer) => { log = (log + chunk.toString()).slice(-4000) })
+      logs.push(() => log)
       children.push(child)
       return child
     })
@@ -159,7 +164,7 @@ describe('cli: fleet join / fleet enrol', function () {
       return (JSON.parse(peers.stdout) as { peers: Array<{ deviceId: string, trusted: boolean }> }).peers.filter((p) => p.trusted)
     }
     while (trustedPeers('state1').length === 0 || trustedPeers('state3').length === 0) {
-      if (Date.now() - started > 90_000) assert.fail('the agents did not attest each other')
+      if (Date.now() - started > 90_000) assert.fail(`the agents did not attest each other: ${logs.map((l) => l()).join('\n----\n')} ${run(['peers', '--state', path.join(dir, 'state1'), '--json']).stdout}`)
       await new Promise((resolve) => setTimeout(resolve, 500))
     }
     assert.equal(trustedPeers('state1')[0]!.deviceId, deviceId3)
