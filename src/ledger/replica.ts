@@ -61,6 +61,7 @@ export class FeedSource {
   private readonly entries: Sub
   private readonly checkpoints: Sub
   private leaves: Uint8Array[] = []
+  private extending: Promise<void> = Promise.resolve()
 
   constructor (feed: string, entries: Sub, checkpoints: Sub) {
     this.feed = feed
@@ -75,10 +76,17 @@ export class FeedSource {
   }
 
   private async leavesUpTo (size: number): Promise<Uint8Array[]> {
-    if (this.leaves.length < size) {
-      for await (const [, bytes] of this.entries.iterator({ gte: seqKey(this.leaves.length), lt: seqKey(size) })) this.leaves.push(leafHash(bytes as Uint8Array))
-      if (this.leaves.length < size) throw new FleetError(`feed ${this.feed}: entries missing below ${size}`, { code: 'ERR_FEED_INCOMPLETE' })
-    }
+    // Peers are served concurrently: one reader extends the cache at a time, or leaves would be
+    // appended twice and every later proof would be wrong.
+    const extend = this.extending.then(async () => {
+      if (this.leaves.length >= size) return
+      const fresh: Uint8Array[] = []
+      for await (const [, bytes] of this.entries.iterator({ gte: seqKey(this.leaves.length), lt: seqKey(size) })) fresh.push(leafHash(bytes as Uint8Array))
+      if (this.leaves.length + fresh.length < size) throw new FleetError(`feed ${this.feed}: entries missing below ${size}`, { code: 'ERR_FEED_INCOMPLETE' })
+      this.leaves.push(...fresh)
+    })
+    this.extending = extend.catch(() => undefined)
+    await extend
     return this.leaves
   }
 
@@ -175,7 +183,8 @@ export class ReplicaStore {
     }
   }
 
-  private async applyLocked (batch: SyncBatch, trust: ReplicaTrust): Promise<{ added: number, checkpoint: VerifiedCheckpoint }> {
+  private async applyLocked (offered: SyncBatch, trust: ReplicaTrust): Promise<{ added: number, checkpoint: VerifiedCheckpoint }> {
+    let batch = offered
     const feed = batch.feed
     const fail = (reason: string): never => { throw new ReplicaRejectedError(feed, reason) }
     if (!/^[a-z2-7]{52}$/.test(feed)) fail('not a feed id')
@@ -198,7 +207,13 @@ export class ReplicaStore {
       }
       if (batch.entries.length === 0 || batch.from + batch.entries.length <= meta.size) return { added: 0, checkpoint }
     }
-    if (batch.from !== meta.size) fail(`it starts at ${batch.from}, this replica holds ${meta.size}`)
+    // Batches of one feed can arrive from several peers at once: skip what is already held (the
+    // rest must still extend this replica's tree to the signed root), and leave a gap for later.
+    if (batch.from > meta.size) return { added: 0, checkpoint }
+    if (batch.from < meta.size) {
+      if (batch.from + batch.entries.length <= meta.size) return { added: 0, checkpoint }
+      batch = { ...batch, entries: batch.entries.slice(meta.size - batch.from), from: meta.size }
+    }
     if (batch.entries.length === 0) fail('no entries')
     let frontier = new MerkleFrontier(meta.size, meta.frontier)
     let prev = meta.head

@@ -85,13 +85,48 @@ describe('ledger/replica: verified feed replicas', function () {
     await refused({ ...batch, entries: flipped }, /entry 20|not in the signed tree/)
     await refused({ ...batch, entries: [...batch.entries.slice(0, 10), batch.entries[11]!, batch.entries[10]!, ...batch.entries.slice(12)] }, /entry 10/)
     await refused({ ...batch, entries: batch.entries.slice(0, 49) }, /not in the signed tree/)
-    await refused({ ...batch, from: 1 }, /starts at 1/)
+    // A batch that starts past the end leaves a gap: nothing is stored, the peer is not blamed.
+    assert.equal((await r.store.apply({ ...batch, from: 1 }, trust)).added, 0)
+    assert.equal((await r.store.meta(feed)).size, 0)
     await refused({ ...batch, checkpoint: batch.checkpoint.replace(/\n\n[\s\S]*$/, '\n\n') }, /checkpoint/)
     const stranger = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
     await refused(batch, /checkpoint/, { ...trust, feedKey: stranger.publicKey })
     await refused(batch, /names fleet/, { ...trust, fleetId: new Uint8Array(32).fill(8) })
     // After all that, the honest batch applies.
     assert.equal((await r.store.apply(batch, trust)).added, 50)
+  })
+
+  it('skips what it holds when batches from two peers overlap', async () => {
+    const w = await writer(3_000)
+    closers.push(async () => { await w.ledger.stop(); await w.db.close() })
+    const r = await replica()
+    closers.push(async () => { await r.db.close() })
+    const first = (await w.source.batch(0))!
+    const partial = first.entries.length
+    await r.store.apply({ ...first, entries: first.entries.slice(0, 500), proof: (await w.source.batch(0))!.proof }, trust).catch(() => undefined)
+    await r.store.apply(first, trust)
+    assert.equal((await r.store.meta(feed)).size, partial)
+    // The same batch again (from another peer): nothing added, nothing refused.
+    assert.equal((await r.store.apply(first, trust)).added, 0)
+    const next = (await w.source.batch(partial))!
+    const overlapping = (await w.source.batch(partial - 100))!
+    assert.equal((await r.store.apply(overlapping, trust)).added, overlapping.entries.length - 100)
+    assert.equal((await r.store.apply(next, trust)).added, 0)
+    let seq = 0
+    for await (const bytes of r.store.entries(feed)) assert.deepEqual(Buffer.from(bytes), Buffer.from((await w.ledger.getEntry(seq++))!))
+  })
+
+  it('serves several peers at once: proofs stay right when batches are made concurrently', async () => {
+    const w = await writer(3_000)
+    closers.push(async () => { await w.ledger.stop(); await w.db.close() })
+    const source = ownFeedSource(w.db, feed)
+    const replicas = await Promise.all([replica(), replica(), replica()])
+    for (const r of replicas) closers.push(async () => { await r.db.close() })
+    // Three peers ask at the same moment, each from the start: every batch must verify.
+    const batches = await Promise.all(replicas.map(async () => await source.batch(0)))
+    await Promise.all(replicas.map(async (r, i) => await r.store.apply(batches[i]!, trust)))
+    for (const r of replicas) await syncAll(source, r.store)
+    for (const r of replicas) assert.equal((await r.store.meta(feed)).size, 3_000)
   })
 
   it('resumes an interrupted copy where it stopped', async () => {
