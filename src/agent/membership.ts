@@ -46,6 +46,11 @@ export class Membership {
 
   /** Verifies a signed record against the owner key and adds it; returns the record when it is new. */
   addSigned (signed: SignedEnrolment): EnrolmentRecord | undefined {
+    // Peers pass the same records around on every pull: a record already held as is needs no check.
+    for (const member of this.members.values()) {
+      if (member.signed !== undefined && Buffer.compare(member.signed.record, signed.record) === 0 &&
+        Buffer.compare(member.signed.signature.p256, signed.signature.p256) === 0 && Buffer.compare(member.signed.signature.mldsa65, signed.signature.mldsa65) === 0) return undefined
+    }
     const record = verifyEnrolmentRecord(signed, { key: this.ownerKey, fleetId: this.fleetId })
     return this.addRecord(record, signed) ? record : undefined
   }

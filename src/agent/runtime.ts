@@ -60,6 +60,7 @@ export class AgentRuntime {
   private readonly membersStore
   private stopped = false
   private readonly blocked = new Set<string>()
+  private pullTurn: Promise<void> = Promise.resolve()
 
   private constructor (init: AgentRuntimeInit, node: FleetNode, attestation: AttestationService, feed: OpenedLedger, membership: Membership) {
     this.init = init
@@ -144,7 +145,7 @@ export class AgentRuntime {
     })
     await this.node.start()
     this.lastSealed = this.feed.ledger.sealedSize
-    this.timers.push(setInterval(() => { void this.tick() }, 100))
+    this.timers.push(setInterval(() => { void this.tick().catch((err: unknown) => { if (!this.stopped) this.init.logger?.warn({ err: (err as Error).message }, 'announce failed') }) }, 100))
     this.timers.push(setInterval(() => {
       for (const connection of this.node.getConnections()) {
         const peerId = connection.remotePeer.toString()
@@ -244,14 +245,24 @@ export class AgentRuntime {
         state.again = false
         const connection = this.node.getConnections().find((c) => c.remotePeer.toString() === peerId && c.status === 'open')
         if (connection === undefined) return
-        const stream = await connection.newStream(LEDGER_SYNC_PROTOCOL)
-        const framed = this.framed(stream)
+        // One pull at a time across all peers: when several announce the same entries, the first
+        // pull fetches them and the next ones find nothing left to send.
+        const turn = this.pullTurn.then(async () => {
+          const stream = await connection.newStream(LEDGER_SYNC_PROTOCOL)
+          const framed = this.framed(stream)
+          try {
+            const { more } = await pull(framed, await this.heads(), async (batch) => { await this.applyBatch(batch, peerId) }, async (records) => { await this.onMembers(records) })
+            return more
+          } catch (err) {
+            framed.abort(err as Error)
+            throw err
+          }
+        })
+        this.pullTurn = turn.then(() => undefined, () => undefined)
         try {
-          const { more } = await pull(framed, await this.heads(), async (batch) => { await this.applyBatch(batch, peerId) }, async (records) => { await this.onMembers(records) })
-          if (more) state.again = true
+          if (await turn) state.again = true
         } catch (err) {
           this.init.logger?.warn({ peerId, err: (err as Error).message }, 'replication from a peer failed')
-          framed.abort(err as Error)
           return
         }
       }

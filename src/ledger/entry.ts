@@ -107,7 +107,8 @@ export function encodeEntry (entry: Entry): Uint8Array {
 
 /** Strict decoding (canonical CBOR, exact fields). The result is unverified. */
 export function decodeEntry (bytes: Uint8Array): UnverifiedEntry {
-  const entry = checkEntryShape(decodeCanonical(bytes))
+  let entry: Entry | undefined
+  decodeCanonical(bytes, { check: (value) => { entry = checkEntryShape(value) }, encoder: (value) => encodeEntryBytes(value as Entry) })
   return { entry, bytes, hash: entryHash(bytes) } as unknown as UnverifiedEntry
 }
 

@@ -58,13 +58,24 @@ export const BASE_ONTOLOGY: Ontology = {
   }
 }
 
+const patterns = new Map<string, RegExp>()
+/** Compiled once per pattern: the check runs for every entry appended or received. */
+function patternOf (source: string): RegExp {
+  let pattern = patterns.get(source)
+  if (pattern === undefined) {
+    pattern = new RegExp(source)
+    if (patterns.size < 1024) patterns.set(source, pattern)
+  }
+  return pattern
+}
+
 function checkField (type: string, path: string, spec: FieldSpec, value: unknown): void {
   const fail = (reason: string): never => { throw new BodySchemaError(type, path, reason) }
   switch (spec.kind) {
     case 'string':
       if (typeof value !== 'string') fail('must be a string')
       if ((value as string).length > spec.max) fail(`longer than ${spec.max}`)
-      if (spec.pattern !== undefined && !new RegExp(spec.pattern).test(value as string)) fail('has the wrong form')
+      if (spec.pattern !== undefined && !patternOf(spec.pattern).test(value as string)) fail('has the wrong form')
       if (spec.oneOf !== undefined && !spec.oneOf.includes(value as string)) fail(`must be one of ${spec.oneOf.join(', ')}`)
       return
     case 'bytes':

@@ -48,6 +48,22 @@ export class EquivocationDetectedError extends ReplicaRejectedError {
 type Sub = ReturnType<Level<string, Uint8Array>['sublevel']>
 const seqKey = (seq: number): string => seq.toString(16).padStart(16, '0')
 
+/** Values of keys in [gte, lt), at most `limit`, read in bulk (nextv) rather than one by one. */
+async function readValues (store: Sub, gte: string, lt: string, limit: number): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = []
+  const iterator = store.values({ gte, lt, limit })
+  try {
+    while (out.length < limit) {
+      const chunk = await iterator.nextv(Math.min(1000, limit - out.length)) as Uint8Array[]
+      if (chunk.length === 0) break
+      out.push(...chunk)
+    }
+  } finally {
+    await iterator.close()
+  }
+  return out
+}
+
 function sub (parent: Level<string, Uint8Array> | Sub, name: string): Sub {
   return (parent as Level<string, Uint8Array>).sublevel<string, Uint8Array>(name, { valueEncoding: 'view' }) as unknown as Sub
 }
@@ -81,7 +97,7 @@ export class FeedSource {
     const extend = this.extending.then(async () => {
       if (this.leaves.length >= size) return
       const fresh: Uint8Array[] = []
-      for await (const [, bytes] of this.entries.iterator({ gte: seqKey(this.leaves.length), lt: seqKey(size) })) fresh.push(leafHash(bytes as Uint8Array))
+      for (const bytes of await readValues(this.entries, seqKey(this.leaves.length), seqKey(size), size - this.leaves.length)) fresh.push(leafHash(bytes))
       if (this.leaves.length + fresh.length < size) throw new FleetError(`feed ${this.feed}: entries missing below ${size}`, { code: 'ERR_FEED_INCOMPLETE' })
       this.leaves.push(...fresh)
     })
@@ -96,8 +112,7 @@ export class FeedSource {
     if (sealed === undefined || sealed.size <= from) return undefined
     const entries: Uint8Array[] = []
     let bytes = 0
-    for await (const [, value] of this.entries.iterator({ gte: seqKey(from), lt: seqKey(sealed.size), limit: SYNC_LIMITS.maxBatchEntries })) {
-      const entry = value as Uint8Array
+    for (const entry of await readValues(this.entries, seqKey(from), seqKey(sealed.size), SYNC_LIMITS.maxBatchEntries)) {
       if (entries.length > 0 && bytes + entry.length > SYNC_LIMITS.maxBatchBytes) break
       entries.push(entry)
       bytes += entry.length
@@ -137,15 +152,26 @@ export class ReplicaStore {
   private readonly root: Sub
   private readonly sources = new Map<string, FeedSource>()
   private readonly locks = new Map<string, Promise<unknown>>()
+  private readonly subs = new Map<string, { entries: Sub, checkpoints: Sub, meta: Sub }>()
+  /** Each held feed's state, read once from the store and then kept current by apply(). */
+  private readonly metas = new Map<string, ReplicaMeta>()
+  private index: Set<string> | undefined
+  private readonly indexSub: Sub
 
   constructor (db: Level<string, Uint8Array>) {
     this.db = db
     this.root = sub(db, 'replicas')
+    this.indexSub = sub(db, 'replica-index')
   }
 
   private feedSub (feed: string): { entries: Sub, checkpoints: Sub, meta: Sub } {
-    const base = sub(this.root, feed)
-    return { entries: sub(base, 'entries'), checkpoints: sub(base, 'checkpoints'), meta: sub(base, 'meta') }
+    let subs = this.subs.get(feed)
+    if (subs === undefined) {
+      const base = sub(this.root, feed)
+      subs = { entries: sub(base, 'entries'), checkpoints: sub(base, 'checkpoints'), meta: sub(base, 'meta') }
+      this.subs.set(feed, subs)
+    }
+    return subs
   }
 
   source (feed: string): FeedSource {
@@ -159,15 +185,23 @@ export class ReplicaStore {
   }
 
   async meta (feed: string): Promise<ReplicaMeta> {
+    const cached = this.metas.get(feed)
+    if (cached !== undefined) return cached
     const bytes = await this.feedSub(feed).meta.get('state') as Uint8Array | undefined
-    if (bytes === undefined) return { size: 0, head: new Uint8Array(32), frontier: [], checkpointSize: 0 }
-    return decodeCanonical(bytes, { maxBytes: 1 << 20 }) as ReplicaMeta
+    const meta = bytes === undefined ? { size: 0, head: new Uint8Array(32), frontier: [], checkpointSize: 0 } : decodeCanonical(bytes, { maxBytes: 1 << 20 }) as ReplicaMeta
+    this.metas.set(feed, meta)
+    return meta
   }
 
   /** Feeds held, with their sizes. */
   async feeds (): Promise<Map<string, number>> {
+    if (this.index === undefined) {
+      const index = new Set<string>()
+      for await (const key of this.indexSub.keys()) index.add(key as string)
+      this.index ??= index
+    }
     const out = new Map<string, number>()
-    for await (const key of sub(this.db, 'replica-index').keys()) out.set(key as string, (await this.meta(key as string)).size)
+    for (const feed of this.index) out.set(feed, (await this.meta(feed)).size)
     return out
   }
 
@@ -248,8 +282,11 @@ export class ReplicaStore {
     const next: ReplicaMeta = { size: end, head: prev, frontier: [...frontier.roots], checkpointSize: end === checkpoint.body.size ? end : meta.checkpointSize }
     if (end === checkpoint.body.size) ops.push({ type: 'put', key: seqKey(end), value: new Uint8Array(Buffer.from(batch.checkpoint)), sublevel: checkpoints })
     ops.push({ type: 'put', key: 'state', value: encodeCanonical(next), sublevel: metaSub })
-    ops.push({ type: 'put', key: feed, value: new Uint8Array(0), sublevel: sub(this.db, 'replica-index') })
+    ops.push({ type: 'put', key: feed, value: new Uint8Array(0), sublevel: this.indexSub })
     await this.db.batch(ops as never, { sync: true })
+    this.metas.set(feed, next)
+    await this.feeds()
+    this.index?.add(feed)
     return { added: batch.entries.length, checkpoint }
   }
 
