@@ -30,6 +30,8 @@ export interface AttestationServiceInit {
   ledger?: FeedLedger
   /** Re-attest connected peers this often (default 5 minutes). */
   intervalMs?: number
+  /** A new inbound peer must have attested within this long, or it is hung up on (default 30 s). */
+  deadlineMs?: number
   logger?: Logger
   now?: () => Date
   onChange?: (peers: PeerStatus[]) => void
@@ -145,7 +147,7 @@ export class AttestationService {
         this.init.logger?.warn({ peerId }, 'peer did not attest in time; hanging up')
         void connection.close().catch(() => undefined)
       }
-    }, ATTEST_LIMITS.stepTimeoutMs * 3)
+    }, this.init.deadlineMs ?? ATTEST_LIMITS.stepTimeoutMs * 3)
     this.deadlines.add(timer)
   }
 

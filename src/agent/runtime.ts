@@ -27,6 +27,8 @@ export interface AgentRuntimeInit {
   serviceTag?: string
   logger?: Logger
   attestIntervalMs?: number
+  /** How long a new inbound peer has to attest before it is hung up on (default 30 s). */
+  attestDeadlineMs?: number
   /** Anti-entropy: pull from every attested peer this often (default 5 s). */
   syncIntervalMs?: number
   batchMs?: number
@@ -111,6 +113,7 @@ export class AgentRuntime {
       ledger: feed.ledger,
       ...(init.logger === undefined ? {} : { logger: init.logger }),
       ...(init.attestIntervalMs === undefined ? {} : { intervalMs: init.attestIntervalMs }),
+      ...(init.attestDeadlineMs === undefined ? {} : { deadlineMs: init.attestDeadlineMs }),
       self: { tpm: init.tpm, state: init.state, enrolment: init.enrolment, eventLog: init.eventLog, random: randomBytes },
       isExcluded: (deviceId) => membership.isRevoked(deviceId) || membership.isQuarantined(deviceId),
       onAttested: (peerId, signed, record) => {
@@ -212,7 +215,7 @@ export class AgentRuntime {
       }
       // The ledger is served only to attested peers (the last verdict may be a moment behind).
       const started = Date.now()
-      while (!this.attestation.attested(peerId) && Date.now() - started < SYNC_PROTOCOL_LIMITS.stepTimeoutMs) await new Promise((resolve) => setTimeout(resolve, 20))
+      while (!this.attestation.attested(peerId) && Date.now() - started < SYNC_PROTOCOL_LIMITS.attestedWaitMs) await new Promise((resolve) => setTimeout(resolve, 20))
       if (!this.attestation.attested(peerId)) {
         framed.abort(new Error('not attested'))
         return

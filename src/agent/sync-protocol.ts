@@ -19,7 +19,9 @@ export const SYNC_PROTOCOL_LIMITS = {
   maxFrameBytes: SYNC_LIMITS.maxBatchBytes + LEDGER_LIMITS.maxEntryBytes + 256 * 1024,
   /** Batches served in one pull (the puller comes back for more). */
   maxBatchesPerPull: 16,
-  stepTimeoutMs: 10_000
+  stepTimeoutMs: 10_000,
+  /** A pull from a peer whose attestation is still being judged waits this long, then is refused. */
+  attestedWaitMs: 2_000
 } as const
 
 export class SyncProtocolError extends FleetError {

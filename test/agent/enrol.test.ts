@@ -11,11 +11,11 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { EsysTpm, type SwtpmDevice } from '../../src/attest/index.js'
 import {
   initOwner, unlockOwner, initDevice, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry,
-  verifyEnrolmentRecord, EnrolmentRefusedError, CeremonyAbortedError, AttestationService, AgentRuntime, publishOwnerFeed, attestationQuoteData, judgeAttestation, deviceSigner, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
+  verifyEnrolmentRecord, EnrolmentRefusedError, CeremonyAbortedError, AttestationService, AgentRuntime, publishOwnerFeed, LEDGER_SYNC_PROTOCOL, pull, attestationQuoteData, judgeAttestation, deviceSigner, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
 } from '../../src/agent/index.js'
 import type { HybridSigner } from '../../src/identity/index.js'
 import { decodeEntry } from '../../src/ledger/index.js'
-import { createFleetNode, type FleetNode } from '../../src/p2p/index.js'
+import { createFleetNode, FramedStream, type FleetNode } from '../../src/p2p/index.js'
 import { bootDevice, simulatedBootPolicy, type BootVariant } from '../../simnet/index.js'
 import { haveSwtpm, startDevice, tempDir } from '../helpers/devices.js'
 
@@ -271,7 +271,7 @@ describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', functi
       await device.node.stop()
       const runtime = await AgentRuntime.start({
         dir: await tempDir('fleet-agent-'), tpm: device.tpm, state: device.state, device: device.unlocked, enrolment: (deviceResult as PromiseFulfilledResult<DeviceEnrolment>).value,
-        eventLog: async () => device.log, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, batchMs: 50, syncIntervalMs: 1_000
+        eventLog: async () => device.log, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, batchMs: 50, syncIntervalMs: 1_000, attestDeadlineMs: 5_000
       })
       opened.push({ close: async () => { await runtime.stop() } })
       runtimes.push(runtime)
@@ -305,6 +305,22 @@ describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', functi
       // c holds exactly a's entries (its own verdict entries included).
       let seq = 0
       for await (const bytes of c.replicas.entries(feedA)) assert.deepEqual(Buffer.from(bytes), Buffer.from((await a.feed.ledger.getEntry(seq++))!))
+    })
+
+    it('a peer that is not enrolled gets no ledger data and is hung up on when it does not attest', async () => {
+      const a = runtimes[0]!
+      const stranger = await createFleetNode({ privateKey: await generateKeyPair('Ed25519'), admission: { allows: () => true }, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+      opened.push({ close: async () => { await stranger.stop() } })
+      const connection = await stranger.dial(a.node.getMultiaddrs()[0]!)
+      // Asking for the ledger without attesting: refused.
+      const stream = await connection.newStream(LEDGER_SYNC_PROTOCOL)
+      const framed = new FramedStream(stream, { timeoutMs: 15_000 })
+      let served = 0
+      await assert.rejects(pull(framed, new Map(), async () => { served++ }, async () => { served++ }))
+      assert.equal(served, 0, 'ledger data or member records were served to a stranger')
+      // And after the deadline it is gone.
+      await until(() => a.node.getConnections(stranger.peerId).length === 0, 'the hang-up', 10_000)
+      assert.equal(a.attestation.attested(stranger.peerId.toString()), false)
     })
 
     it('a revocation from the owner reaches the agents, which hang up on the device and refuse it', async () => {
