@@ -62,6 +62,8 @@ export class AgentRuntime {
   private readonly membersStore
   private stopped = false
   private readonly blocked = new Set<string>()
+  /** The largest size announced per feed, for the sync-lag metric. */
+  private readonly announced = new Map<string, number>()
   private pullTurn: Promise<void> = Promise.resolve()
 
   private constructor (init: AgentRuntimeInit, node: FleetNode, attestation: AttestationService, feed: OpenedLedger, membership: Membership) {
@@ -172,6 +174,14 @@ export class AgentRuntime {
   unblock (peerId: string): void { this.blocked.delete(peerId) }
   isBlocked (peerId: string): boolean { return this.blocked.has(peerId) }
 
+  /** Entries announced by peers that are not held here yet, summed over feeds. */
+  async syncLag (): Promise<number> {
+    const heads = await this.heads()
+    let lag = 0
+    for (const [feed, size] of this.announced) lag += Math.max(0, size - (heads.get(feed) ?? 0))
+    return lag
+  }
+
   /** Sizes of every feed held: the own feed (sealed part) and the replicas. */
   async heads (): Promise<Map<string, number>> {
     const heads = await this.replicas.feeds()
@@ -208,6 +218,7 @@ export class AgentRuntime {
     try {
       const opening = await readOpening(framed)
       if (opening.t === 'announce') {
+        if (opening.size > (this.announced.get(opening.feed) ?? 0) && this.announced.size < 4096) this.announced.set(opening.feed, opening.size)
         const held = (await this.heads()).get(opening.feed) ?? 0
         await framed.close()
         if (opening.size > held) void this.pullFrom(peerId)

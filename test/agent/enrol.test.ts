@@ -11,7 +11,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { EsysTpm, type SwtpmDevice } from '../../src/attest/index.js'
 import {
   initOwner, unlockOwner, initDevice, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry,
-  verifyEnrolmentRecord, EnrolmentRefusedError, CeremonyAbortedError, AttestationService, AgentRuntime, publishOwnerFeed, LEDGER_SYNC_PROTOCOL, pull, attestationQuoteData, judgeAttestation, deviceSigner, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
+  verifyEnrolmentRecord, EnrolmentRefusedError, CeremonyAbortedError, AttestationService, AgentRuntime, publishOwnerFeed, LEDGER_SYNC_PROTOCOL, pull, startMetricsServer, attestationQuoteData, judgeAttestation, deviceSigner, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
 } from '../../src/agent/index.js'
 import type { HybridSigner } from '../../src/identity/index.js'
 import { decodeEntry } from '../../src/ledger/index.js'
@@ -305,6 +305,20 @@ describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', functi
       // c holds exactly a's entries (its own verdict entries included).
       let seq = 0
       for await (const bytes of c.replicas.entries(feedA)) assert.deepEqual(Buffer.from(bytes), Buffer.from((await a.feed.ledger.getEntry(seq++))!))
+    })
+
+    it('serves Prometheus metrics on 127.0.0.1: peers, verdicts, feeds, TPM latency', async () => {
+      const metrics = await startMetricsServer(runtimes[0]!, devices[0]!.tpm, 0)
+      opened.push(metrics)
+      await runtimes[0]!.feed.ledger.append({ type: 'operator.data_access', actor: { id: 'alice', role: 'operator' }, attest: null, body: { resource: 'metrics', purpose: 'test' } })
+      await runtimes[0]!.feed.ledger.checkpoint()
+      const text = await (await fetch(`http://127.0.0.1:${metrics.port}/metrics`)).text()
+      assert.match(text, /^fleet_peers\{verdict="trusted"\} [1-9]/m)
+      assert.match(text, /^fleet_own_feed_sealed [1-9]/m)
+      assert.match(text, new RegExp(`^fleet_feed_entries\\{feed="${devices[0]!.state.deviceId}"\\} [1-9]`, 'm'))
+      assert.match(text, /^fleet_tpm_operation_seconds_count\{op="[a-zA-Z]+",outcome="ok"\} [1-9]/m)
+      assert.match(text, /^fleet_process_resident_memory_bytes [1-9]/m)
+      assert.equal((await fetch(`http://127.0.0.1:${metrics.port}/other`)).status, 404)
     })
 
     it('a peer that is not enrolled gets no ledger data and is hung up on when it does not attest', async () => {

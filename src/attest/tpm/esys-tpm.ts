@@ -25,6 +25,9 @@ export interface EsysTpmInit {
   commandTimeoutMs?: number
 }
 
+/** Called after every TPM operation with its name, duration (ms, queueing excluded) and outcome. */
+export type TpmObserver = (op: string, ms: number, ok: boolean) => void
+
 /**
  * Persistent handles of the EKs (TCG Provisioning Guidance): RSA 2048 at 0x81010001, ECC P-256 at
  * 0x81010002. Absent ones are recreated from their standard templates (L-1, L-2).
@@ -275,13 +278,20 @@ export class EsysTpm implements Tpm {
 
   // --- internals: every method below runs inside `call`, i.e. with the queue held ---
 
+  /** Set to observe TPM latency (metrics). */
+  observer: TpmObserver | undefined
+
   private async call<T> (op: string, task: (context: NativeContext) => Promise<T>, options: TpmCallOptions): Promise<T> {
     if (this.closed) throw new TpmClosedError(this.tcti)
     return await this.queue.run(async () => {
       if (this.closed) throw new TpmClosedError(this.tcti)
+      const started = performance.now()
       try {
-        return await task(this.context)
+        const result = await task(this.context)
+        this.observer?.(op, performance.now() - started, true)
+        return result
       } catch (err) {
+        this.observer?.(op, performance.now() - started, false)
         throw this.translate(op, err)
       }
     }, this.timeoutMs, () => {

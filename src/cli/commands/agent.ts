@@ -9,7 +9,7 @@ import {
 } from '../../attest/index.js'
 import {
   initDevice, unlockDevice, agentMeasurement, readDeviceState, writeDeviceState, loadConfig, createLogger, DEVICE_STATE_FILE,
-  readDeviceEnrolment, AgentRuntime, startControlServer, controlRequest, type PeerStatus
+  readDeviceEnrolment, AgentRuntime, startControlServer, startMetricsServer, controlRequest, type PeerStatus
 } from '../../agent/index.js'
 import { createFleetNode } from '../../p2p/index.js'
 import { UsageError, toHex } from '../../common/index.js'
@@ -119,6 +119,12 @@ Exit codes: 0 stopped cleanly, 1 refused to start (another TPM, a bad boot or a 
         })
         node = runtime.node
         control = await startControlServer(runtime, options.state, state.deviceId)
+        if (config.metricsPort > 0) {
+          const metrics = await startMetricsServer(runtime, tpm, config.metricsPort)
+          const controlServer = control
+          control = { close: async () => { await metrics.close(); await controlServer.close() } }
+          logger.info({ url: `http://127.0.0.1:${metrics.port}/metrics` }, 'metrics')
+        }
         for (const address of options.peer ?? []) {
           void runtime.node.dial(multiaddr(address)).catch((err: unknown) => logger.warn({ address, err: (err as Error).message }, 'could not reach a peer given with --peer'))
         }
