@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { SwtpmDevice } from '../src/attest/index.js'
-import { SimFleet } from '../simnet/index.js'
+import { SimFleet, type SimDevice } from '../simnet/index.js'
 import { type Bench, nowMs, percentile, round } from './types.js'
 
 const run = promisify(execFile)
@@ -23,9 +23,7 @@ export const handshakeBench: Bench = {
   async run (report) {
     const fleet = await SimFleet.create()
     try {
-      const [da, db] = [await fleet.addDevice(), await fleet.addDevice()]
-      await fleet.enrol(da)
-      await fleet.enrol(db)
+      const [da, db] = await fleet.addEnrolled(2) as [SimDevice, SimDevice]
       const a = await fleet.start(da, { attestIntervalMs: 3_600_000, syncIntervalMs: 3_600_000 })
       const b = await fleet.start(db, { attestIntervalMs: 3_600_000, syncIntervalMs: 3_600_000 })
       const aId = a.node.peerId.toString()

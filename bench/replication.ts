@@ -9,7 +9,7 @@
  *   every other agent holds and has verified them all (goal ≤ 5 s); against hypercore replicating
  *   10,000 blocks from one core to 9 in the same run.
  */
-import { SimFleet } from '../simnet/index.js'
+import { SimFleet, type SimDevice } from '../simnet/index.js'
 import type { AgentRuntime } from '../src/agent/index.js'
 import { hypercoreReplication } from './hypercore-peer.js'
 import { type Bench, nowMs, round } from './types.js'
@@ -39,9 +39,7 @@ export const replicationBench: Bench = {
   async run (report) {
     const fleet = await SimFleet.create()
     try {
-      const [da, db] = [await fleet.addDevice(), await fleet.addDevice()]
-      await fleet.enrol(da)
-      await fleet.enrol(db)
+      const [da, db] = await fleet.addEnrolled(2) as [SimDevice, SimDevice]
       const a = await fleet.start(da, { syncIntervalMs: 3_600_000 })
       await appendMany(a, ENTRIES)
       const target = a.feed.ledger.sealedSize
@@ -70,11 +68,7 @@ export const convergenceBench: Bench = {
     const fleet = await SimFleet.create()
     try {
       const agents: AgentRuntime[] = []
-      for (let i = 0; i < AGENTS; i++) {
-        const device = await fleet.addDevice()
-        await fleet.enrol(device)
-        agents.push(await fleet.start(device, { syncIntervalMs: 2_000 }))
-      }
+      for (const device of await fleet.addEnrolled(AGENTS)) agents.push(await fleet.start(device, { syncIntervalMs: 2_000 }))
       for (let i = 0; i < AGENTS; i++) for (let j = i + 1; j < AGENTS; j++) await agents[i]!.node.dial(agents[j]!.node.getMultiaddrs()[0]!)
       const ids = agents.map((a) => a.node.peerId.toString())
       await waitFor(async () => agents.every((a, i) => ids.every((id, j) => i === j || a.attestation.attested(id))), 60_000, 'the mesh to attest')

@@ -104,6 +104,17 @@ export class SimFleet {
     }
   }
 
+  /** Adds `count` devices with a good boot and enrols each. */
+  async addEnrolled (count: number): Promise<SimDevice[]> {
+    const devices: SimDevice[] = []
+    for (let i = 0; i < count; i++) {
+      const device = await this.addDevice('good')
+      await this.enrol(device)
+      devices.push(device)
+    }
+    return devices
+  }
+
   /** Starts an enrolled device's agent in this process. */
   async start (device: SimDevice, options: Partial<Pick<AgentRuntimeInit, 'syncIntervalMs' | 'attestIntervalMs' | 'batchMs' | 'mdns' | 'onPeersChange'>> & { logger?: Logger, enrolment?: DeviceEnrolment } = {}): Promise<AgentRuntime> {
     // `enrolment` lets a test present another device's record (a clone attempt).
