@@ -235,9 +235,12 @@ describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', functi
       await until(() => a.service.list().some((p) => p.peerId === impostorId && p.kind === 'clone'), 'the clone verdict')
       assert.equal(a.service.attested(impostorId), false)
       assert.equal(a.service.admission.allows(impostorId), false)
-      await until(() => a.feed.ledger.size > 0, 'entries')
-      await new Promise((resolve) => setTimeout(resolve, 200))
-      const alert = (await entries(a)).find((e) => e.type === 'alert.clone_suspected')
+      // The alert is appended after the verdict: wait for it to be in the feed.
+      let alert: { type: string, body: Record<string, unknown> } | undefined
+      for (const started = Date.now(); alert === undefined && Date.now() - started < 10_000;) {
+        alert = (await entries(a)).find((e) => e.type === 'alert.clone_suspected')
+        if (alert === undefined) await new Promise((resolve) => setTimeout(resolve, 50))
+      }
       assert.ok(alert !== undefined, 'alert.clone_suspected recorded')
       assert.equal(alert.body.claimedDeviceId, b.state.deviceId)
       assert.equal(alert.body.peerId, impostorId)
