@@ -304,7 +304,10 @@ export class FeedLedger {
 
   /** Signs one checkpoint over everything appended since the last one. */
   async checkpoint (): Promise<void> {
-    if (this.checkpointing !== undefined) return await this.checkpointing
+    // One already running may have started before the latest appends: wait for it, then cover
+    // the rest, so a caller's entries are sealed when this resolves.
+    while (this.checkpointing !== undefined) await this.checkpointing
+    if (this.frontier.size <= this.meta.checkpointSize) return
     this.checkpointing = (async () => {
       const size = this.frontier.size
       if (size === 0 || size <= this.meta.checkpointSize) return
