@@ -117,3 +117,10 @@ export class SwtpmError extends FleetError {
     this.dir = dir
   }
 }
+
+/** The TPM response code of a failed native call (TPM layer only), without format bits; else undefined. */
+export function tpmCode (err: unknown): number | undefined {
+  const rc = (err as { rc?: unknown })?.rc
+  if (typeof rc !== 'number' || ((rc >>> 16) & 0xff) !== 0) return undefined
+  return baseResponseCode(rc)
+}

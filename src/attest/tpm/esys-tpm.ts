@@ -2,16 +2,15 @@ import { createHash } from 'node:crypto'
 import { FleetError, MalformedInputError } from '../../common/errors.js'
 import type { HashAlg, PcrSelection, PcrValues } from '../pcrs.js'
 import {
-  attestationKeyTemplate, signingKeyTemplate, storageKeyTemplate, sealedDataTemplate, rsaEkTemplate, eccEkTemplate,
-  marshalPublic, marshalPcrSelection, parsePcrSelection, parseCapabilityData, EK_CERTIFICATE_NV_INDEX
+  attestationKeyTemplate, signingKeyTemplate, sealedDataTemplate, marshalPublic, marshalPcrSelection, parsePcrSelection, parseCapabilityData, EK_CERTIFICATE_NV_INDEX
 } from '../tpm2/index.js'
 import { loadNative, type NativeBinding, type NativeContext } from './native.js'
 import { parseTcti } from './tcti.js'
 import { SerialQueue } from './queue.js'
 import {
-  TpmCommandError, TpmUnavailableError, TpmTimeoutError, TpmClosedError, TpmKeyLoadError, UnsealRefusedError,
-  TPM_RC, baseResponseCode
+  TpmCommandError, TpmUnavailableError, TpmTimeoutError, TpmClosedError, UnsealRefusedError, TPM_RC, tpmCode
 } from './errors.js'
+import { ObjectSlots } from './object-slots.js'
 import { ECDSA_SHA256_SCHEME, sensitiveCreate, digestValues, parseDigestList, parseTimeInfo } from './wire.js'
 import { decodeTpmInfo } from './info.js'
 import type {
@@ -28,11 +27,6 @@ export interface EsysTpmInit {
 /** Called after every TPM operation with its name, duration (ms, queueing excluded) and outcome. */
 export type TpmObserver = (op: string, ms: number, ok: boolean) => void
 
-/**
- * Persistent handles of the EKs (TCG Provisioning Guidance): RSA 2048 at 0x81010001, ECC P-256 at
- * 0x81010002. Absent ones are recreated from their standard templates (L-1, L-2).
- */
-const EK_PERSISTENT_HANDLE: Record<EndorsementKeyKind, number> = { rsa: 0x81010001, ecc: 0x81010002 }
 const MAX_EK_CERTIFICATE_SIZE = 4096
 const MAX_SEALED_DATA = 128
 const TPM_CAP_PCRS = 0x00000005
@@ -43,9 +37,7 @@ const TPM_SE_POLICY = 1
 /**
  * A TPM reached through tpm2-tss ESAPI (native/). One ESYS context, commands serialised.
  *
- * Object slots: the storage primary key stays loaded; one key blob is cached loaded; at most one
- * more object is loaded for the duration of a command and flushed after it. That fits the three
- * transient slots of swtpm.
+ * Which objects stay loaded is ObjectSlots' business (object-slots.ts).
  */
 export class EsysTpm implements Tpm {
   readonly tcti: string
@@ -55,9 +47,7 @@ export class EsysTpm implements Tpm {
   private readonly queue = new SerialQueue()
   private readonly timeoutMs: number
   private closed = false
-  private primary: number | undefined
-  private cached: { id: string, handle: number } | undefined
-  private readonly endorsement = new Map<EndorsementKeyKind, { handle: number, transient: boolean, public: Uint8Array }>()
+  private readonly slots: ObjectSlots
 
   private constructor (init: EsysTpmInit, native: NativeBinding) {
     const tcti = parseTcti(init.tcti)
@@ -65,6 +55,7 @@ export class EsysTpm implements Tpm {
     this.socketPath = tcti.kind === 'swtpm' ? tcti.path : undefined
     this.native = native
     this.context = new native.Context()
+    this.slots = new ObjectSlots(native, this.tcti)
     this.timeoutMs = init.commandTimeoutMs ?? 10_000
   }
 
@@ -153,7 +144,7 @@ export class EsysTpm implements Tpm {
 
   async endorsementKey (kind: EndorsementKeyKind, options: TpmCallOptions = {}): Promise<EndorsementKey> {
     return await this.call('endorsementKey', async (c) => {
-      const ek = { public: await this.withEndorsementKey(c, kind, async (_handle, publicArea) => publicArea) }
+      const ek = { public: await this.slots.withEndorsementKey(c, kind, async (_handle, publicArea) => publicArea) }
       let certificate: Uint8Array | undefined
       for (const index of EK_CERTIFICATE_NV_INDEX[kind]) {
         certificate = await c.nvRead(index, MAX_EK_CERTIFICATE_SIZE).catch(() => undefined)
@@ -166,33 +157,33 @@ export class EsysTpm implements Tpm {
   async createKey (kind: KeyKind, options: TpmCallOptions = {}): Promise<KeyBlob> {
     const template = marshalPublic(kind === 'attestation' ? attestationKeyTemplate() : signingKeyTemplate())
     return await this.call('create', async (c) => {
-      const created = await c.create(await this.storagePrimary(c), sensitiveCreate(), template)
+      const created = await c.create(await this.slots.storagePrimary(c), sensitiveCreate(), template)
       return { public: created.public, private: created.private }
     }, options)
   }
 
   async sign (key: KeyBlob, digest: Uint8Array, options: TpmCallOptions = {}): Promise<Uint8Array> {
-    return await this.call('sign', async (c) => await c.sign(await this.loadCached(c, key), digest, ECDSA_SHA256_SCHEME), options)
+    return await this.call('sign', async (c) => await c.sign(await this.slots.loadCached(c, key), digest, ECDSA_SHA256_SCHEME), options)
   }
 
   async quote (attestationKey: KeyBlob, qualifyingData: Uint8Array, selection: PcrSelection, options: TpmCallOptions = {}): Promise<AttestResult> {
     const encoded = marshalPcrSelection(selection)
     return await this.call('quote', async (c) => {
-      return await c.quote(await this.loadCached(c, attestationKey), qualifyingData, ECDSA_SHA256_SCHEME, encoded)
+      return await c.quote(await this.slots.loadCached(c, attestationKey), qualifyingData, ECDSA_SHA256_SCHEME, encoded)
     }, options)
   }
 
   async certify (object: KeyBlob, attestationKey: KeyBlob, qualifyingData: Uint8Array, options: TpmCallOptions = {}): Promise<AttestResult> {
     return await this.call('certify', async (c) => {
-      const signer = await this.loadCached(c, attestationKey)
-      return await this.withTemporary(c, object, async (handle) => await c.certify(handle, signer, qualifyingData, ECDSA_SHA256_SCHEME))
+      const signer = await this.slots.loadCached(c, attestationKey)
+      return await this.slots.withTemporary(c, object, async (handle) => await c.certify(handle, signer, qualifyingData, ECDSA_SHA256_SCHEME))
     }, options)
   }
 
   async activateCredential (attestationKey: KeyBlob, endorsementKind: EndorsementKeyKind, credentialBlob: Uint8Array, secret: Uint8Array, options: TpmCallOptions = {}): Promise<Uint8Array> {
     return await this.call('activateCredential', async (c) => {
-      const ak = await this.loadCached(c, attestationKey)
-      return await this.withEndorsementKey(c, endorsementKind, async (ek) => {
+      const ak = await this.slots.loadCached(c, attestationKey)
+      return await this.slots.withEndorsementKey(c, endorsementKind, async (ek) => {
         // The EK's policy (policy A) is PolicySecret on the endorsement hierarchy.
         const session = await c.startAuthSession(TPM_SE_POLICY)
         try {
@@ -209,7 +200,7 @@ export class EsysTpm implements Tpm {
     if (data.length === 0 || data.length > MAX_SEALED_DATA) throw new MalformedInputError(`sealed data must be 1..${MAX_SEALED_DATA} bytes`)
     const template = marshalPublic(sealedDataTemplate(authPolicy))
     return await this.call('seal', async (c) => {
-      const created = await c.create(await this.storagePrimary(c), sensitiveCreate(data), template)
+      const created = await c.create(await this.slots.storagePrimary(c), sensitiveCreate(data), template)
       return { public: created.public, private: created.private }
     }, options)
   }
@@ -220,7 +211,7 @@ export class EsysTpm implements Tpm {
       // The authority's signature is checked first and its key flushed before the sealed item is
       // loaded: the ticket stays valid, and swtpm's three object slots are never exceeded.
       const approval = policy.authorize === undefined ? undefined : await this.verifyApproval(c, policy.authorize)
-      return await this.withTemporary(c, sealed, async (item) => {
+      return await this.slots.withTemporary(c, sealed, async (item) => {
         const session = await c.startAuthSession(TPM_SE_POLICY)
         try {
           await c.policyPcr(session, new Uint8Array(0), selection)
@@ -261,18 +252,12 @@ export class EsysTpm implements Tpm {
     if (this.closed) return
     // Flush what we loaded, then release the context. A hung command makes close() abandon it.
     try {
-      await this.queue.run(async () => {
-        const handles = [this.cached?.handle, this.primary]
-        for (const handle of handles) if (handle !== undefined) await this.context.flush(handle).catch(() => undefined)
-        for (const ek of this.endorsement.values()) if (!ek.transient) await this.context.flush(ek.handle, true).catch(() => undefined)
-      }, 2_000, () => new TpmTimeoutError(this.tcti, 'close', 2_000))
+      await this.queue.run(async () => { await this.slots.release(this.context) }, 2_000, () => new TpmTimeoutError(this.tcti, 'close', 2_000))
     } catch {
       // Nothing more can be done for a TPM that does not answer.
     }
     this.closed = true
-    this.cached = undefined
-    this.primary = undefined
-    this.endorsement.clear()
+    this.slots.forget()
     this.context.close()
   }
 
@@ -313,95 +298,4 @@ export class EsysTpm implements Tpm {
     if (layer === 0x0a || rc === 0xffff0001) return new TpmUnavailableError(this.tcti, rcText)
     return new TpmCommandError(this.tcti, nativeOp ?? op, rc, rcText)
   }
-
-  private async storagePrimary (c: NativeContext): Promise<number> {
-    if (this.primary === undefined) {
-      // Deterministic: the same template under the same seed gives the same key every time, so
-      // nothing needs to be persisted in the TPM. The endorsement hierarchy, because attestations
-      // by keys of other hierarchies carry obfuscated resetCount/restartCount/firmwareVersion
-      // (TPM 2.0 Part 1, §36.7), and verifiers must see those counters never go backwards.
-      const primary = await c.createPrimary(this.native.ESYS_TR_RH_ENDORSEMENT, sensitiveCreate(), marshalPublic(storageKeyTemplate()))
-      this.primary = primary.handle
-    }
-    return this.primary
-  }
-
-  private async loadBlob (c: NativeContext, blob: KeyBlob): Promise<number> {
-    const parent = await this.storagePrimary(c)
-    try {
-      return await c.load(parent, blob.private, blob.public).catch(async (err: unknown) => {
-        // Slots full: give up the cached key and try once more.
-        if (tpmCode(err) !== TPM_RC.OBJECT_MEMORY || this.cached === undefined) throw err
-        await c.flush(this.cached.handle).catch(() => undefined)
-        this.cached = undefined
-        return await c.load(parent, blob.private, blob.public)
-      })
-    } catch (err) {
-      const code = tpmCode(err)
-      if (code !== undefined && code !== TPM_RC.OBJECT_MEMORY) {
-        const e = err as { rc: number, rcText: string }
-        throw new TpmKeyLoadError(this.tcti, e.rc, e.rcText)
-      }
-      throw err
-    }
-  }
-
-  private async loadCached (c: NativeContext, blob: KeyBlob): Promise<number> {
-    const id = blobId(blob)
-    if (this.cached?.id === id) return this.cached.handle
-    if (this.cached !== undefined) {
-      await c.flush(this.cached.handle).catch(() => undefined)
-      this.cached = undefined
-    }
-    const handle = await this.loadBlob(c, blob)
-    this.cached = { id, handle }
-    return handle
-  }
-
-  private async withTemporary<T> (c: NativeContext, blob: KeyBlob, use: (handle: number) => Promise<T>): Promise<T> {
-    const handle = await this.loadBlob(c, blob)
-    try {
-      return await use(handle)
-    } finally {
-      await c.flush(handle).catch(() => undefined)
-    }
-  }
-
-  /**
-   * Runs `use` with the EK loaded. A persistent EK costs no object slot; one recreated from its
-   * template (same seed, same key) is flushed right after, so it never holds a slot between commands.
-   */
-  private async withEndorsementKey<T> (c: NativeContext, kind: EndorsementKeyKind, use: (handle: number, publicArea: Uint8Array) => Promise<T>): Promise<T> {
-    const known = this.endorsement.get(kind)
-    if (known !== undefined && !known.transient) return await use(known.handle, known.public)
-    if (known === undefined) {
-      try {
-        const handle = await c.trFromTpmPublic(EK_PERSISTENT_HANDLE[kind])
-        const entry = { handle, transient: false, public: (await c.readPublic(handle)).public }
-        this.endorsement.set(kind, entry)
-        return await use(entry.handle, entry.public)
-      } catch (err) {
-        if (err instanceof FleetError) throw err
-        // Not persisted: recreate it from the standard template below.
-      }
-    }
-    const template = marshalPublic(kind === 'rsa' ? rsaEkTemplate() : eccEkTemplate())
-    const created = await c.createPrimary(this.native.ESYS_TR_RH_ENDORSEMENT, sensitiveCreate(), template)
-    this.endorsement.set(kind, { handle: 0, transient: true, public: created.public })
-    try {
-      return await use(created.handle, created.public)
-    } finally {
-      await c.flush(created.handle).catch(() => undefined)
-    }
-  }
-}
-
-function tpmCode (err: unknown): number | undefined {
-  const rc = (err as { rc?: unknown })?.rc
-  if (typeof rc !== 'number' || ((rc >>> 16) & 0xff) !== 0) return undefined
-  return baseResponseCode(rc)
-}
-
-function blobId (blob: KeyBlob): string {
-  return createHash('sha256').update(blob.public).update(blob.private).digest('hex')
 }
