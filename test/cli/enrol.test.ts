@@ -126,6 +126,10 @@ describe('cli: fleet join / fleet enrol', function () {
     assert.equal(run(['ledger', 'verify', '--export', doctored, '--fleet', fleetId]).status, 1)
     writeFileSync(doctored, lines.filter((_, i) => i !== 2).join('\n'))
     assert.equal(run(['ledger', 'verify', '--export', doctored, '--fleet', fleetId]).status, 1)
+    writeFileSync(doctored, 'x'.repeat(300 * 1024) + '\n')
+    const oversized = run(['ledger', 'verify', '--export', doctored])
+    assert.equal(oversized.status, 2)
+    assert.match(oversized.stderr, /header line is longer/)
 
     const proofFile = path.join(dir, 'proof.json')
     assert.equal(run(['ledger', 'proof', '--state', state, '--seq', '1', '--out', proofFile]).status, 0)

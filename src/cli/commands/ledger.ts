@@ -10,7 +10,7 @@ import {
   LEDGER_DIR, CONTROL_SOCKET, controlRequest, bodyFromJson, type FeedIdentity
 } from '../../agent/index.js'
 import {
-  BASE_ONTOLOGY, decodeEntry, verifyStoredFeed, exportFeed, verifyExport, makeProofBundle, verifyProofBundle, ROLES, FeedVerificationError, type Role
+  BASE_ONTOLOGY, decodeEntry, verifyStoredFeed, exportFeed, verifyExport, EXPORT_LIMITS, makeProofBundle, verifyProofBundle, ROLES, FeedVerificationError, type Role
 } from '../../ledger/index.js'
 import type { HybridSigner } from '../../identity/index.js'
 import { FleetError, MalformedInputError, UsageError, toHex } from '../../common/index.js'
@@ -186,6 +186,7 @@ Example:
       const lines = fileLines(options.export!)
       const first = await lines.next()
       if (first.done === true) throw new MalformedInputError(`${options.export} is empty`)
+      if (first.value.length > EXPORT_LIMITS.maxLineLength) throw new MalformedInputError(`${options.export}: the header line is longer than ${EXPORT_LIMITS.maxLineLength} characters`)
       let header: { format?: unknown, feed?: unknown, trust?: unknown }
       try {
         header = JSON.parse(first.value) as typeof header

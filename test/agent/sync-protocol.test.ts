@@ -1,0 +1,115 @@
+/**
+ * /fleet/ledger-sync/1 messages over an in-memory libp2p stream pair: the happy path, and every
+ * refusal of malformed or out-of-order messages with a typed error.
+ */
+import assert from 'node:assert/strict'
+import { streamPair } from '@libp2p/utils'
+import { readOpening, servePull, pull, sendAnnounce, SyncProtocolError, SYNC_PROTOCOL_LIMITS } from '../../src/agent/index.js'
+import { encodeCanonical, type SyncBatch } from '../../src/ledger/index.js'
+import { FramedStream } from '../../src/p2p/index.js'
+import { FleetError } from '../../src/common/index.js'
+
+const FEED = 'c'.repeat(52)
+
+async function pair (): Promise<[FramedStream, FramedStream]> {
+  const [a, b] = await streamPair()
+  return [new FramedStream(a, { timeoutMs: 2_000 }), new FramedStream(b, { timeoutMs: 2_000 })]
+}
+
+const batchAt = (from: number, count: number): SyncBatch => ({
+  feed: FEED, from, entries: Array.from({ length: count }, (_, i) => Uint8Array.of(from + i)), checkpoint: `note ${from + count}`, proof: [new Uint8Array(32)]
+})
+
+describe('agent/sync-protocol (/fleet/ledger-sync/1 messages)', function () {
+  this.timeout(20_000)
+
+  it('a pull gets the members first, then the batches it lacks, then end', async () => {
+    const [client, server] = await pair()
+    const serving = (async () => {
+      const opening = await readOpening(server)
+      assert.equal(opening.t, 'pull')
+      const heads = (opening as { heads: Map<string, number> }).heads
+      assert.deepEqual([...heads], [[FEED, 3]])
+      return await servePull(server, heads, [{ feed: FEED, batch: async (from) => from < 9 ? batchAt(from, 3) : undefined }], [Uint8Array.of(7)])
+    })()
+    const got: SyncBatch[] = []
+    const members: Uint8Array[][] = []
+    const result = await pull(client, new Map([[FEED, 3]]), async (batch) => { got.push(batch) }, async (records) => { members.push(records) })
+    assert.equal(await serving, 2)
+    assert.deepEqual(result, { batches: 2, more: false })
+    assert.deepEqual(got.map((b) => [b.from, b.entries.length, b.checkpoint]), [[3, 3, 'note 6'], [6, 3, 'note 9']])
+    assert.deepEqual(members, [[Uint8Array.of(7)]])
+  })
+
+  it('an announce is read as such', async () => {
+    const [client, server] = await pair()
+    await sendAnnounce(client, FEED, 42)
+    assert.deepEqual(await readOpening(server), { t: 'announce', feed: FEED, size: 42 })
+  })
+
+  it('a server serves at most maxBatchesPerPull batches and says there is more', async () => {
+    const [client, server] = await pair()
+    const serving = (async () => {
+      const opening = await readOpening(server) as { heads: Map<string, number> }
+      return await servePull(server, opening.heads, [{ feed: FEED, batch: async (from) => batchAt(from, 1) }])
+    })()
+    const result = await pull(client, new Map(), async () => {})
+    assert.equal(await serving, SYNC_PROTOCOL_LIMITS.maxBatchesPerPull)
+    assert.deepEqual(result, { batches: SYNC_PROTOCOL_LIMITS.maxBatchesPerPull, more: true })
+  })
+
+  const refusedOpening = async (frame: Uint8Array, why: RegExp): Promise<void> => {
+    const [client, server] = await pair()
+    await client.write(frame)
+    await assert.rejects(readOpening(server), (err: Error) => err instanceof FleetError && why.test(err.message))
+  }
+
+  it('refuses malformed openings with typed errors', async () => {
+    await refusedOpening(Uint8Array.of(0xff, 0x00), /malformed message/)
+    await refusedOpening(encodeCanonical({ t: 'delete-everything' }), /expected "pull"/)
+    await refusedOpening(encodeCanonical({ t: 'pull', heads: [new Uint8Array(59)] }), /a head is not 60 bytes/)
+    const head = new Uint8Array(60)
+    head.fill(0x61, 0, 52)
+    const huge = new Uint8Array(60).fill(0x61)
+    await refusedOpening(encodeCanonical({ t: 'pull', heads: [huge] }), /a head is malformed/)
+    await refusedOpening(encodeCanonical({ t: 'pull', heads: [head, head] }), /named twice/)
+    await refusedOpening(encodeCanonical({ t: 'pull', heads: Array.from({ length: 1025 }, () => head) }), /more than 1024/)
+    await refusedOpening(encodeCanonical({ t: 'announce', feed: 'NOT-A-FEED', size: 1 }), /wrong form/)
+    await refusedOpening(encodeCanonical({ t: 'pull', heads: [], extra: 1 }), /unknown field/)
+  })
+
+  const refusedPull = async (frames: Uint8Array[], why: RegExp): Promise<void> => {
+    const [client, server] = await pair()
+    const answering = (async () => {
+      await readOpening(server)
+      for (const frame of frames) await server.write(frame)
+    })()
+    await assert.rejects(pull(client, new Map(), async () => {}), (err: Error) => err instanceof FleetError && why.test(err.message))
+    await answering.catch(() => undefined)
+  }
+
+  it('cuts off a server that sends garbage, out-of-order or oversized answers', async () => {
+    const batch = { t: 'batch', feed: FEED, from: 0, entries: [Uint8Array.of(1)], checkpoint: Uint8Array.of(0x61), proof: [] }
+    await refusedPull([Uint8Array.of(0x01, 0x02, 0x03)], /malformed message/)
+    await refusedPull([encodeCanonical({ ...batch, entries: Array.from({ length: 2001 }, () => Uint8Array.of(1)) })], /more than 2000/)
+    await refusedPull([encodeCanonical({ ...batch, proof: [new Uint8Array(33)] })], /items must be bytes of at most 32/)
+    await refusedPull([encodeCanonical(batch), encodeCanonical({ t: 'members', records: [] })], /members after batches/)
+    await refusedPull(Array.from({ length: SYNC_PROTOCOL_LIMITS.maxBatchesPerPull + 1 }, () => encodeCanonical(batch)), /more batches than allowed/)
+    await refusedPull([encodeCanonical({ t: 'abort', reason: 'no' })], /the peer stopped: no/)
+  })
+
+  it('a server that stalls is cut off by the frame deadline', async () => {
+    const [client, server] = await pair()
+    void readOpening(server)
+    await assert.rejects(pull(client, new Map(), async () => {}), (err: Error) => err instanceof FleetError && /did not send the next frame/.test(err.message))
+  })
+
+  it('an apply that refuses a batch stops the pull (the peer is cut off)', async () => {
+    const [client, server] = await pair()
+    void (async () => {
+      const opening = await readOpening(server) as { heads: Map<string, number> }
+      await servePull(server, opening.heads, [{ feed: FEED, batch: async (from) => from < 3 ? batchAt(from, 3) : undefined }]).catch(() => undefined)
+    })()
+    await assert.rejects(pull(client, new Map(), async () => { throw new SyncProtocolError('forged') }), /forged/)
+  })
+})
