@@ -11,7 +11,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { EsysTpm, type SwtpmDevice } from '../../src/attest/index.js'
 import {
   initOwner, unlockOwner, initDevice, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry,
-  verifyEnrolmentRecord, EnrolmentRefusedError, CeremonyAbortedError, AttestationService, AgentRuntime, publishOwnerFeed, LEDGER_SYNC_PROTOCOL, pull, startMetricsServer, attestationQuoteData, judgeAttestation, deviceSigner, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
+  verifyEnrolmentRecord, EnrolmentRefusedError, CeremonyAbortedError, AttestationService, AgentRuntime, publishOwnerFeed, LEDGER_SYNC_PROTOCOL, pull, startMetricsServer, startControlServer, controlRequest, attestationQuoteData, judgeAttestation, deviceSigner, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
 } from '../../src/agent/index.js'
 import type { HybridSigner } from '../../src/identity/index.js'
 import { decodeEntry } from '../../src/ledger/index.js'
@@ -322,6 +322,23 @@ describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', functi
       assert.match(text, /^fleet_tpm_operation_seconds_count\{op="[a-zA-Z]+",outcome="ok"\} [1-9]/m)
       assert.match(text, /^fleet_process_resident_memory_bytes [1-9]/m)
       assert.equal((await fetch(`http://127.0.0.1:${metrics.port}/other`)).status, 404)
+    })
+
+    it('answers on its control socket, and refuses bad requests there', async () => {
+      const dir = await tempDir('fleet-control-')
+      const control = await startControlServer(runtimes[0]!, dir, devices[0]!.state.deviceId)
+      opened.push(control)
+      const status = (await controlRequest(dir, { cmd: 'status' })).status as { deviceId: string, peers: unknown[] }
+      assert.equal(status.deviceId, devices[0]!.state.deviceId)
+      const appended = await controlRequest(dir, { cmd: 'append', type: 'operator.data_access', actor: { id: 'bob', role: 'operator' }, body: { resource: 'x', purpose: 'y' } })
+      assert.equal(appended.sealed, true)
+      assert.ok(runtimes[0]!.feed.ledger.sealedSize > (appended.seq as number))
+      await assert.rejects(controlRequest(dir, { cmd: 'format-disk' }), /unknown command/)
+      await assert.rejects(controlRequest(dir, { cmd: 'append', type: 'operator.data_access', actor: { id: 'bob', role: 'king' }, body: {} }), /append needs/)
+      await assert.rejects(controlRequest(dir, { cmd: 'append', type: 'device.revoke', actor: { id: 'bob', role: 'operator' }, body: { deviceId: 'a'.repeat(52), reason: 'r' } }), /may not perform "device.revoke"/)
+      await assert.rejects(controlRequest(dir, { cmd: 'append', type: 'operator.model_inference', actor: { id: 'bob', role: 'operator' }, body: { model: 'm', inputHash: 'zz', outputHash: '00' } }), /must be hex/)
+      await assert.rejects(controlRequest(dir, { cmd: 'dial' }), /needs an address/)
+      await assert.rejects(controlRequest(await tempDir('fleet-control-none-'), { cmd: 'status' }), /no agent is running/)
     })
 
     it('a peer that is not enrolled gets no ledger data and is hung up on when it does not attest', async () => {
