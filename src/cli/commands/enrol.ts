@@ -136,7 +136,8 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`)
         const node = await createFleetNode({ privateKey: await generateKeyPair('Ed25519'), admission: { allows: () => true }, listen: ['/ip4/0.0.0.0/tcp/0'], mdns: peer === undefined, serviceTag: JOIN_SERVICE_TAG })
         try {
           const deadline = AbortSignal.timeout(seconds * 1000)
-          const target = peer ?? await discoverDevice(node, deadline, seconds)
+          const target = peer ?? (await discover(node, deadline, { first: true }))[0]
+          if (target === undefined) throw new FleetError(`no device waiting to be enrolled was found within ${seconds} s (is fleet join running on it?)`, { code: 'ERR_NO_DEVICE' })
           out.note(`enrolling ${target.toString()}`)
           let shown = ''
           const result = await enrolPeer(node, target, {
@@ -165,19 +166,26 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`)
     })
 }
 
-async function discoverDevice (node: Awaited<ReturnType<typeof createFleetNode>>, signal: AbortSignal, seconds: number): Promise<Multiaddr> {
-  return await new Promise<Multiaddr>((resolve, reject) => {
-    const onAbort = (): void => reject(new FleetError(`no device waiting to be enrolled was found within ${seconds} s (is fleet join running on it?)`, { code: 'ERR_NO_DEVICE' }))
-    signal.addEventListener('abort', onAbort, { once: true })
-    const found = (id: string, addrs: Multiaddr[]): void => {
+/**
+ * Peers found over mDNS (and any already in the peer store), as dialable addresses. Resolves at
+ * the first one with `first`, else when `signal` ends the search.
+ */
+async function discover (node: Awaited<ReturnType<typeof createFleetNode>>, signal: AbortSignal, options: { first: boolean }): Promise<Multiaddr[]> {
+  return await new Promise<Multiaddr[]>((resolve) => {
+    const found = new Map<string, Multiaddr>()
+    const done = (): void => resolve([...found.values()])
+    signal.addEventListener('abort', done, { once: true })
+    const add = (id: string, addrs: Multiaddr[]): void => {
       const addr = addrs.find((a) => a.toString().includes('/tcp/'))
-      if (addr === undefined) return
-      signal.removeEventListener('abort', onAbort)
-      resolve(addr.encapsulate(`/p2p/${id}`))
+      if (addr === undefined || found.has(id)) return
+      found.set(id, addr.encapsulate(`/p2p/${id}`))
+      if (options.first) {
+        signal.removeEventListener('abort', done)
+        done()
+      }
     }
-    node.addEventListener('peer:discovery', (evt) => { found(evt.detail.id.toString(), evt.detail.multiaddrs) })
-    // A device discovered before the listener was attached is already in the peer store.
-    void node.peerStore.all().then((peers) => { for (const peer of peers) found(peer.id.toString(), peer.addresses.map((a) => a.multiaddr)) })
+    node.addEventListener('peer:discovery', (evt) => { add(evt.detail.id.toString(), evt.detail.multiaddrs) })
+    void node.peerStore.all().then((peers) => { for (const peer of peers) add(peer.id.toString(), peer.addresses.map((a) => a.multiaddr)) })
   })
 }
 
@@ -224,7 +232,7 @@ export function registerRevokeCommand (program: Command): void {
           await feed.ledger.checkpoint()
           const node = await createFleetNode({ privateKey: await generateKeyPair('Ed25519'), admission: { allows: () => true }, listen: ['/ip4/0.0.0.0/tcp/0'], mdns: peers.length === 0, serviceTag: fleetServiceTag(fleetId) })
           try {
-            const targets = peers.length > 0 ? peers : await discoverAgents(node, seconds * 1000 / 2)
+            const targets = peers.length > 0 ? peers : await discover(node, AbortSignal.timeout(seconds * 1000 / 2), { first: false })
             reached = await publishOwnerFeed(node, feed.db, feedId, feed.ledger.sealedSize, targets, { timeoutMs: seconds * 1000 })
           } finally {
             await node.stop()
@@ -237,14 +245,4 @@ export function registerRevokeCommand (program: Command): void {
         await tpm.close()
       }
     })
-}
-
-async function discoverAgents (node: Awaited<ReturnType<typeof createFleetNode>>, ms: number): Promise<Multiaddr[]> {
-  const found = new Map<string, Multiaddr>()
-  node.addEventListener('peer:discovery', (evt) => {
-    const addr = evt.detail.multiaddrs.find((a) => a.toString().includes('/tcp/'))
-    if (addr !== undefined) found.set(evt.detail.id.toString(), addr.encapsulate(`/p2p/${evt.detail.id.toString()}`))
-  })
-  await new Promise((resolve) => setTimeout(resolve, ms))
-  return [...found.values()]
 }
