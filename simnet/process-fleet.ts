@@ -14,6 +14,7 @@ import { controlRequest, type PeerStatus } from '../src/agent/index.js'
 
 const exec = promisify(execFile)
 export const FLEET_CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/fleet')
+const HOSTILE_AGENT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'hostile-agent.js')
 
 export interface CliResult { code: number, stdout: string, stderr: string }
 
@@ -53,6 +54,8 @@ export interface ProcDevice {
   deviceId: string
   tcti: string
   agent?: ChildProcess
+  /** The last 16 KiB the agent wrote to stderr. */
+  stderr?: () => string
   address?: string
   peerId?: string
 }
@@ -129,16 +132,21 @@ export class ProcessFleet {
     return { owner, device: { code, stdout, stderr } }
   }
 
-  /** Starts `fleet run` for a device, connecting to the given agents; resolves when it is up. */
-  async startAgent (device: ProcDevice, peers: ProcDevice[] = []): Promise<void> {
-    const args = ['run', '--state', device.state, '--eventlog', this.eventLog(device), '--listen', '/ip4/127.0.0.1/tcp/0', '--json']
+  /**
+   * Starts `fleet run` for a device, connecting to the given agents; resolves when it is up.
+   * `hostile` runs simnet's test-only hostile agent instead, with these extra arguments.
+   */
+  async startAgent (device: ProcDevice, peers: ProcDevice[] = [], options: { hostile?: string[] } = {}): Promise<void> {
+    const args = ['--state', device.state, '--eventlog', this.eventLog(device), '--listen', '/ip4/127.0.0.1/tcp/0', '--json']
     for (const peer of peers) if (peer.address !== undefined) args.push('--peer', peer.address)
-    const child = spawn(FLEET_CLI, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLEET_MDNS: '0', FLEET_LOG_LEVEL: 'warn' } })
+    const [command, argv] = options.hostile === undefined ? [FLEET_CLI, ['run', ...args]] : [process.execPath, [HOSTILE_AGENT, ...options.hostile, ...args]]
+    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLEET_MDNS: '0', FLEET_LOG_LEVEL: 'warn' } })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
     child.stderr.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-16_384) })
     device.agent = child
+    device.stderr = () => stderr
     const started = Date.now()
     while (!stdout.includes('"peerId"')) {
       if (child.exitCode !== null || Date.now() - started > 30_000) throw new Error(`${device.name}: fleet run did not start (exit ${String(child.exitCode)}): ${stderr.trim().split('\n').pop() ?? ''}`)

@@ -20,7 +20,7 @@ export interface Scenario {
 }
 
 /** Devices added, enrolled through the ceremony, and started, each connecting to the ones before it. */
-export async function startFleet (ctx: ScenarioContext, count: number): Promise<ProcDevice[]> {
+export async function startFleet (ctx: ScenarioContext, count: number, options: { hostileLast?: string[] } = {}): Promise<ProcDevice[]> {
   const devices: ProcDevice[] = []
   await ctx.check(`${count} devices enrolled through the ceremony`, async () => {
     for (let i = 0; i < count; i++) {
@@ -31,7 +31,10 @@ export async function startFleet (ctx: ScenarioContext, count: number): Promise<
     }
   })
   await ctx.check(`${count} agents running (fleet run, one process each)`, async () => {
-    for (const device of devices) await ctx.fleet.startAgent(device, devices.filter((d) => d.address !== undefined))
+    for (const device of devices) {
+      const hostile = device === devices[devices.length - 1] && options.hostileLast !== undefined ? { hostile: options.hostileLast } : {}
+      await ctx.fleet.startAgent(device, devices.filter((d) => d.address !== undefined), hostile)
+    }
   })
   await ctx.check('every agent attested every other (mutual, per connection)', async () => {
     await meshAttested(ctx, devices)

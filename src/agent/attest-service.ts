@@ -127,6 +127,17 @@ export class AttestationService {
     this.changed()
   }
 
+  /** The owner cleared a quarantine: the device may connect and attest again (a revocation stays). */
+  release (deviceId: string): void {
+    this.revoked.delete(deviceId)
+    for (const status of this.peers.values()) {
+      if (status.deviceId !== deviceId || status.kind === 'clone') continue
+      this.refused.delete(status.peerId)
+      status.reasons = [`device ${deviceId} was released from quarantine by the owner`]
+    }
+    this.changed()
+  }
+
   private track<T> (work: Promise<T>): Promise<T> {
     const settled = work.catch(() => undefined)
     this.pending.add(settled)

@@ -176,3 +176,17 @@ export function enrolmentEntry (record: EnrolmentRecord, ownerName: string): { t
     }
   }
 }
+
+/** A signed enrolment record as stored and passed between agents (CBOR: record, p256, mldsa65). */
+export function encodeSignedEnrolment (signed: SignedEnrolment): Uint8Array {
+  return encodeCanonical({ record: signed.record, p256: signed.signature.p256, mldsa65: signed.signature.mldsa65 })
+}
+
+/** Strict decoding of encodeSignedEnrolment's bytes (the signatures are not checked here). */
+export function decodeSignedEnrolment (bytes: Uint8Array): SignedEnrolment {
+  const value = decodeCanonical(bytes, { maxBytes: 16 * 1024 }) as { record?: unknown, p256?: unknown, mldsa65?: unknown }
+  if (typeof value !== 'object' || value === null || Object.keys(value).length !== 3 || !(value.record instanceof Uint8Array) || !(value.p256 instanceof Uint8Array) || !(value.mldsa65 instanceof Uint8Array)) {
+    throw new MalformedInputError('not a signed enrolment record', { code: 'ERR_MALFORMED_ENROLMENT' })
+  }
+  return { record: value.record, signature: { p256: value.p256, mldsa65: value.mldsa65 } }
+}

@@ -5,7 +5,8 @@ import type { HybridPublicKey, HybridSignature } from '../identity/index.js'
 import { FleetError, MalformedInputError } from '../common/errors.js'
 import { readDeviceState, unb64, DEVICE_STATE_FILE } from './device-state.js'
 import { readOwnerState, verifyGenesis, OWNER_STATE_FILE } from './owner.js'
-import { readDeviceEnrolment, verifyDeviceEnrolment, ownerFeedId } from './enrolment.js'
+import { readDeviceEnrolment, verifyDeviceEnrolment, verifyEnrolmentRecord, decodeSignedEnrolment, ownerFeedId } from './enrolment.js'
+import type { Level } from 'level'
 import { canonicalPolicyJson } from '../attest/index.js'
 
 /**
@@ -87,4 +88,24 @@ export function feedIdentityFromTrust (value: unknown, feedId: string, expectFle
     policy: t.enrolment.policy
   }, feedId)
   return { kind: 'device', fleetId, feedId, feedKey: { p256: eccPoint(parsePublic(enrolment.record.dskPub)), mldsa65: enrolment.record.pqPub }, trust: t }
+}
+
+/**
+ * The keys a state directory's store knows, for checking signatures offline: the owner's (from
+ * the genesis statement), the device's own, and every member whose owner-signed enrolment record
+ * the agent kept (each re-verified here). Keyed by feed id.
+ */
+export async function knownFeedKeys (db: Level<string, Uint8Array>, identity: FeedIdentity): Promise<Map<string, HybridPublicKey>> {
+  const genesis = identity.trust.genesis
+  const { ownerKey } = verifyGenesis(unb64(genesis.statement), { p256: unb64(genesis.p256), mldsa65: unb64(genesis.mldsa65) })
+  const keys = new Map<string, HybridPublicKey>([[ownerFeedId(identity.fleetId), ownerKey], [identity.feedId, identity.feedKey]])
+  for await (const bytes of db.sublevel<string, Uint8Array>('members', { valueEncoding: 'view' }).values()) {
+    try {
+      const record = verifyEnrolmentRecord(decodeSignedEnrolment(bytes), { key: ownerKey, fleetId: identity.fleetId })
+      keys.set(record.deviceId, { p256: eccPoint(parsePublic(record.dskPub)), mldsa65: record.pqPub })
+    } catch {
+      // A record that does not verify names no key.
+    }
+  }
+  return keys
 }

@@ -15,7 +15,7 @@ export type { OwnerState, GenesisStatement } from './owner.js'
 export { deviceSigner } from './device.js'
 export {
   DEVICE_ROLES, ENROLMENT_FILE, EnrolmentRecordError, encodeEnrolmentRecord, signEnrolmentRecord, verifyEnrolmentRecord, verifyDeviceEnrolment,
-  readDeviceEnrolment, writeDeviceEnrolment, ownerFeedId, ekPubHash, enrolmentEntry
+  readDeviceEnrolment, writeDeviceEnrolment, ownerFeedId, ekPubHash, enrolmentEntry, encodeSignedEnrolment, decodeSignedEnrolment
 } from './enrolment.js'
 export type { DeviceRole, EnrolmentRecord, SignedEnrolment, DeviceEnrolment } from './enrolment.js'
 export { ENROL_PROTOCOL, ENROL_LIMITS, EnrolmentRefusedError, CeremonyAbortedError, runDeviceCeremony, runOwnerCeremony, enrolmentQuoteData } from './enrol-protocol.js'
@@ -23,7 +23,7 @@ export type { DeviceCeremonyInput, OwnerCeremonyInput, EnrolledDevice } from './
 export { acceptEnrolment, enrolPeer } from './enrol.js'
 export { openOwnFeed, LEDGER_DIR } from './ledgers.js'
 export type { OpenedLedger } from './ledgers.js'
-export { feedIdentityOf, feedIdentityFromTrust, FeedTrustError } from './feed-identity.js'
+export { feedIdentityOf, feedIdentityFromTrust, knownFeedKeys, FeedTrustError } from './feed-identity.js'
 export type { FeedIdentity, FeedTrust } from './feed-identity.js'
 export { ATTEST_PROTOCOL, ATTEST_LIMITS, attestationQuoteData, judgeAttestation, attestAsDialer, attestAsListener, AttestationProtocolError } from './attest-protocol.js'
 export type { AttestationEvidence, AttestationOutcome, Judge, AttesterInput } from './attest-protocol.js'
@@ -33,7 +33,7 @@ export { Membership } from './membership.js'
 export type { Member } from './membership.js'
 export { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, readOpening, servePull, pull, sendAnnounce } from './sync-protocol.js'
 export { AgentRuntime, fleetServiceTag } from './runtime.js'
-export type { AgentRuntimeInit } from './runtime.js'
+export type { AgentRuntimeInit, RuntimeHooks } from './runtime.js'
 export { publishOwnerFeed } from './owner-publish.js'
 export { startControlServer, controlRequest, agentStatus, bodyFromJson, ControlError, CONTROL_SOCKET } from './control.js'
 export { startMetricsServer } from './metrics.js'

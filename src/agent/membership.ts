@@ -15,8 +15,9 @@ export interface Member {
 /**
  * Who belongs to the fleet, as this agent knows it: devices from owner-signed enrolment records
  * (its own, those peers present when they attest, and device.enrol entries of the owner's feed),
- * minus devices the owner revoked (device.revoke) and feeds quarantined for equivocation.
- * Revocations are a union: once seen, never undone by a later or another branch.
+ * minus devices the owner revoked (device.revoke) and feeds quarantined for equivocation (until
+ * the owner clears that feed epoch with device.clear_quarantine). Revocations are a union: once
+ * seen, never undone by a later or another branch.
  */
 export class Membership {
   readonly fleetId: Uint8Array
@@ -24,7 +25,9 @@ export class Membership {
   readonly ownerFeed: string
   private readonly members = new Map<string, Member>()
   private readonly revoked = new Map<string, string>()
-  private readonly quarantined = new Map<string, string>()
+  private readonly quarantined = new Map<string, { reason: string, epoch: number }>()
+  /** Per device, the newest feed epoch whose equivocation the owner cleared. */
+  private readonly cleared = new Map<string, number>()
 
   constructor (enrolment: DeviceEnrolment) {
     this.fleetId = enrolment.fleetId
@@ -60,8 +63,8 @@ export class Membership {
     return [...this.members.values()].flatMap((m) => m.signed === undefined ? [] : [m.signed])
   }
 
-  /** Applies a verified entry of the owner's feed; returns the device it revoked, if any. */
-  applyOwnerEntry (entry: Entry): { revoked?: string } {
+  /** Applies a verified entry of the owner's feed; returns the device it revoked or released from quarantine, if any. */
+  applyOwnerEntry (entry: Entry): { revoked?: string, released?: string } {
     if (entry.type === 'device.enrol') {
       const b = entry.body as { deviceId: string, peerId: string, akPub: Uint8Array, dskPub: Uint8Array, pqPub: Uint8Array }
       if (!this.members.has(b.deviceId)) this.members.set(b.deviceId, { deviceId: b.deviceId, peerId: b.peerId, akPub: b.akPub, feedKey: { p256: eccPoint(parsePublic(b.dskPub)), mldsa65: b.pqPub } })
@@ -71,11 +74,31 @@ export class Membership {
         this.revoked.set(b.deviceId, b.reason)
         return { revoked: b.deviceId }
       }
+    } else if (entry.type === 'device.clear_quarantine') {
+      const b = entry.body as { deviceId: string, epoch: number }
+      if ((this.cleared.get(b.deviceId) ?? 0) < b.epoch) this.cleared.set(b.deviceId, b.epoch)
+      const held = this.quarantined.get(b.deviceId)
+      if (held !== undefined && held.epoch <= b.epoch) {
+        this.quarantined.delete(b.deviceId)
+        return { released: b.deviceId }
+      }
     }
     return {}
   }
 
-  quarantine (deviceId: string, reason: string): void { this.quarantined.set(deviceId, reason) }
+  /**
+   * Quarantines a device for equivocating in a feed epoch (evidence already verified). Returns
+   * false when it already is, or when the owner cleared that epoch.
+   */
+  quarantine (deviceId: string, reason: string, epoch: number): boolean {
+    if (this.quarantined.has(deviceId) || (this.cleared.get(deviceId) ?? 0) >= epoch) return false
+    this.quarantined.set(deviceId, { reason, epoch })
+    return true
+  }
+
+  /** Whether the owner cleared equivocation of this device's feed in `epoch`. */
+  isCleared (deviceId: string, epoch: number): boolean { return (this.cleared.get(deviceId) ?? 0) >= epoch }
+  quarantinedDevices (): string[] { return [...this.quarantined.keys()] }
   isRevoked (deviceId: string): boolean { return this.revoked.has(deviceId) }
   isQuarantined (deviceId: string): boolean { return this.quarantined.has(deviceId) }
   member (deviceId: string): Member | undefined { return this.members.get(deviceId) }

@@ -1,7 +1,11 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { randomBytes } from 'node:crypto'
 import { toHex } from '../common/bytes.js'
-import { encodeCanonical, decodeCanonical, decodeEntry, ReplicaStore, ownFeedSource, EquivocationDetectedError, parseCheckpoint, type SyncBatch } from '../ledger/index.js'
+import {
+  decodeEntry, ReplicaStore, ownFeedSource, EquivocationDetectedError, parseCheckpoint, verifyCheckpoint, cosignCheckpoint,
+  encodeEvidence, decodeEvidence, verifyEquivocationEvidence, type SyncBatch, type Entry, type EquivocationEvidence, type FeedSource, type VerifiedCheckpoint
+} from '../ledger/index.js'
+import type { HybridPublicKey, HybridSigner } from '../identity/index.js'
 import { createFleetNode, FramedStream, type FleetNode } from '../p2p/index.js'
 import type { Tpm } from '../attest/index.js'
 import { AttestationService, type PeerStatus } from './attest-service.js'
@@ -12,7 +16,7 @@ import { openOwnFeed, type OpenedLedger } from './ledgers.js'
 import type { Logger } from './logger.js'
 import { Membership } from './membership.js'
 import { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, readOpening, servePull, pull, sendAnnounce } from './sync-protocol.js'
-import { verifyEnrolmentRecord, type SignedEnrolment } from './enrolment.js'
+import { verifyEnrolmentRecord, encodeSignedEnrolment, decodeSignedEnrolment, type SignedEnrolment } from './enrolment.js'
 
 export interface AgentRuntimeInit {
   dir: string
@@ -32,7 +36,19 @@ export interface AgentRuntimeInit {
   /** Anti-entropy: pull from every attested peer this often (default 5 s). */
   syncIntervalMs?: number
   batchMs?: number
+  /** Witnessing: cosign each peer feed's newest verified checkpoint at most this often (default 1 s; 0: never). */
+  cosignIntervalMs?: number
   onPeersChange?: (peers: PeerStatus[]) => void
+  /** simnet's hostile agents only (the CLI never sets this): replace what this agent serves and announces of its own feed. */
+  hooks?: RuntimeHooks
+}
+
+/** Seams for simnet's test-only hostile agents. */
+export interface RuntimeHooks {
+  /** The batch of the own feed served to `peerId` from `from`; null serves the real one. */
+  ownBatch?: (peerId: string, from: number) => Promise<SyncBatch | undefined | null>
+  /** What is announced of the own feed to `peerId`; undefined announces the real one. */
+  ownAnnounce?: (peerId: string) => { size: number, checkpoint: string } | undefined
 }
 
 /** The mDNS service of a fleet: agents of other fleets on the link do not see each other. */
@@ -60,13 +76,21 @@ export class AgentRuntime {
   private lastSealed = 0
   private readonly ownSource
   private readonly membersStore
+  private readonly quarantineStore
+  private readonly signer: HybridSigner
+  /** Witnessing: when each feed's checkpoint was last cosigned here, and of what size. */
+  private readonly cosigned = new Map<string, { at: number, size: number }>()
+  private readonly cosignDue = new Set<string>()
+  /** The last checkpoint text checked per feed from announces (the same note comes from many peers). */
+  private readonly announcedNotes = new Map<string, string>()
+  private witnessKeys: { count: number, keys: Map<string, HybridPublicKey> } = { count: -1, keys: new Map() }
   private stopped = false
   private readonly blocked = new Set<string>()
   /** The largest size announced per feed, for the sync-lag metric. */
   private readonly announced = new Map<string, number>()
   private pullTurn: Promise<void> = Promise.resolve()
 
-  private constructor (init: AgentRuntimeInit, node: FleetNode, attestation: AttestationService, feed: OpenedLedger, membership: Membership) {
+  private constructor (init: AgentRuntimeInit, node: FleetNode, attestation: AttestationService, feed: OpenedLedger, membership: Membership, signer: HybridSigner) {
     this.init = init
     this.node = node
     this.attestation = attestation
@@ -76,19 +100,21 @@ export class AgentRuntime {
     this.feedId = init.state.deviceId
     this.ownSource = ownFeedSource(feed.db, this.feedId)
     this.membersStore = feed.db.sublevel<string, Uint8Array>('members', { valueEncoding: 'view' })
+    this.quarantineStore = feed.db.sublevel<string, Uint8Array>('quarantine', { valueEncoding: 'view' })
+    this.signer = signer
   }
 
   /** Keeps a member's signed record, so the agent still knows the feed's key after a restart. */
   async saveMember (signed: SignedEnrolment): Promise<void> {
     const record = verifyEnrolmentRecord(signed, { key: this.membership.ownerKey, fleetId: this.membership.fleetId })
-    await this.feed.db.batch([{ type: 'put', key: record.deviceId, value: encodeSigned(signed), sublevel: this.membersStore }], { sync: true })
+    await this.feed.db.batch([{ type: 'put', key: record.deviceId, value: encodeSignedEnrolment(signed), sublevel: this.membersStore }], { sync: true })
   }
 
   private async onMembers (records: Uint8Array[]): Promise<void> {
     for (const bytes of records) {
       let signed: SignedEnrolment
       try {
-        signed = decodeSigned(bytes)
+        signed = decodeSignedEnrolment(bytes)
       } catch (err) {
         throw new SyncProtocolError(`a member record is malformed: ${(err as Error).message}`)
       }
@@ -109,7 +135,8 @@ export class AgentRuntime {
       // Discovery events come once per peer: listeners are attached before the node starts.
       start: false
     })
-    const feed = await openOwnFeed({ dir: init.dir, tpm: init.tpm, signer: deviceSigner(init.tpm, init.device), fleetId: init.enrolment.fleetId, feedId: init.state.deviceId, ...(init.batchMs === undefined ? {} : { batchMs: init.batchMs }) })
+    const signer = deviceSigner(init.tpm, init.device)
+    const feed = await openOwnFeed({ dir: init.dir, tpm: init.tpm, signer, fleetId: init.enrolment.fleetId, feedId: init.state.deviceId, ...(init.batchMs === undefined ? {} : { batchMs: init.batchMs }) })
     attestation = new AttestationService({
       node,
       ledger: feed.ledger,
@@ -124,7 +151,7 @@ export class AgentRuntime {
       },
       ...(init.onPeersChange === undefined ? {} : { onChange: init.onPeersChange })
     })
-    runtime = new AgentRuntime(init, node, attestation, feed, membership)
+    runtime = new AgentRuntime(init, node, attestation, feed, membership, signer)
     await runtime.begin()
     return runtime
   }
@@ -133,12 +160,29 @@ export class AgentRuntime {
     // Members learned earlier (each record re-verified), then what the owner's feed says.
     for await (const [, bytes] of this.membersStore.iterator()) {
       try {
-        this.membership.addSigned(decodeSigned(bytes))
+        this.membership.addSigned(decodeSignedEnrolment(bytes))
       } catch (err) {
         this.init.logger?.warn({ err: (err as Error).message }, 'a stored member record does not verify; ignored')
       }
     }
-    for await (const bytes of this.replicas.entries(this.membership.ownerFeed)) this.membership.applyOwnerEntry(decodeEntry(bytes).entry)
+    // Quarantines decided earlier (each piece of evidence re-verified), then the owner's statements,
+    // which may clear some of them.
+    for await (const [deviceId, bytes] of this.quarantineStore.iterator()) {
+      const key = this.membership.member(deviceId)?.feedKey
+      try {
+        if (key === undefined) throw new Error('unknown device')
+        const evidence = decodeEvidence(bytes)
+        const { epoch } = verifyEquivocationEvidence(evidence, key)
+        if (evidence.feed !== deviceId) throw new Error('evidence of another feed')
+        this.membership.quarantine(deviceId, 'equivocation', epoch)
+      } catch (err) {
+        this.init.logger?.warn({ deviceId, err: (err as Error).message }, 'a stored quarantine does not verify; ignored')
+      }
+    }
+    for await (const bytes of this.replicas.entries(this.membership.ownerFeed)) {
+      const { released } = this.membership.applyOwnerEntry(decodeEntry(bytes).entry)
+      if (released !== undefined) await this.quarantineStore.del(released)
+    }
     await this.node.handle(LEDGER_SYNC_PROTOCOL, async (stream: Stream, connection: Connection) => { await this.serve(stream, connection) }, { maxInboundStreams: 4 })
     await this.attestation.start()
     const self = this.node.peerId.toString()
@@ -193,22 +237,124 @@ export class AgentRuntime {
     return new FramedStream(stream, { maxBytes: SYNC_PROTOCOL_LIMITS.maxFrameBytes, timeoutMs: SYNC_PROTOCOL_LIMITS.stepTimeoutMs })
   }
 
-  /** Announces feeds that grew (the own feed after a checkpoint, replicas after a batch) to attested peers. */
+  private sourceOf (feed: string): FeedSource {
+    return feed === this.feedId ? this.ownSource : this.replicas.source(feed)
+  }
+
+  /** Members' feed keys by deviceId: the witnesses whose cosignatures count. */
+  private witnesses (): Map<string, HybridPublicKey> {
+    const members = this.membership.list()
+    if (this.witnessKeys.count !== members.length) this.witnessKeys = { count: members.length, keys: new Map(members.map((m) => [m.deviceId, m.feedKey])) }
+    return this.witnessKeys.keys
+  }
+
+  /**
+   * Witnessing: cosigns the newest stored checkpoint of a peer's feed (verified when it was
+   * stored, so it extends every earlier one held), at most once per interval per feed. Returns
+   * whether a cosignature was added.
+   */
+  private async cosign (feed: string): Promise<boolean> {
+    const interval = this.init.cosignIntervalMs ?? 1_000
+    if (interval <= 0 || feed === this.feedId || this.membership.trustFor(feed) === undefined) return false
+    const last = this.cosigned.get(feed)
+    if (last !== undefined && Date.now() - last.at < interval) {
+      this.cosignDue.add(feed)
+      return false
+    }
+    this.cosignDue.delete(feed)
+    const source = this.replicas.source(feed)
+    const sealed = await source.sealed()
+    if (sealed === undefined || (last !== undefined && sealed.size <= last.size)) return false
+    this.cosigned.set(feed, { at: Date.now(), size: sealed.size })
+    const note = await cosignCheckpoint(sealed.note, this.signer, this.feedId)
+    const verified = verifyCheckpoint(parseCheckpoint(note), { name: feed, key: this.membership.trustFor(feed)!.feedKey }, new Map([[this.feedId, this.signer.publicKey]]))
+    return await source.mergeCosignatures(verified) > 0
+  }
+
+  /** Announces feeds that grew (the own feed after a checkpoint, replicas after a batch or a cosignature) to attested peers. */
   private async tick (): Promise<void> {
     const sealed = this.feed.ledger.sealedSize
     if (sealed !== this.lastSealed) {
       this.lastSealed = sealed
       this.changed.add(this.feedId)
     }
+    for (const feed of [...this.cosignDue]) if (await this.cosign(feed)) this.changed.add(feed)
     if (this.changed.size === 0 || this.stopped) return
-    const heads = await this.heads()
     const feeds = [...this.changed]
     this.changed.clear()
+    for (const feed of feeds) await this.cosign(feed)
+    const heads = await this.heads()
+    const notes = new Map<string, string>()
+    for (const feed of feeds) notes.set(feed, (await this.sourceOf(feed).sealed())?.note ?? '')
     for (const connection of this.node.getConnections()) {
-      if (!this.attestation.attested(connection.remotePeer.toString())) continue
+      const peerId = connection.remotePeer.toString()
+      if (!this.attestation.attested(peerId)) continue
       for (const feed of feeds) {
-        void connection.newStream(LEDGER_SYNC_PROTOCOL).then(async (stream) => { await sendAnnounce(this.framed(stream), feed, heads.get(feed) ?? 0) }).catch(() => undefined)
+        const hooked = feed === this.feedId ? this.init.hooks?.ownAnnounce?.(peerId) : undefined
+        const size = hooked?.size ?? heads.get(feed) ?? 0
+        const note = hooked?.checkpoint ?? notes.get(feed) ?? ''
+        void connection.newStream(LEDGER_SYNC_PROTOCOL).then(async (stream) => { await sendAnnounce(this.framed(stream), feed, size, note) }).catch(() => undefined)
       }
+    }
+  }
+
+  /**
+   * A peer's announced checkpoint of a feed held here: a contradiction with the stored history is
+   * equivocation (evidence, quarantine, alert); otherwise its witnesses' cosignatures are kept.
+   */
+  private async checkAnnounced (feed: string, note: string, peerId: string): Promise<void> {
+    if (note.length === 0 || this.announcedNotes.get(feed) === note) return
+    if (this.announcedNotes.size >= 4096) this.announcedNotes.clear()
+    this.announcedNotes.set(feed, note)
+    const trust = this.membership.trustFor(feed)
+    if (trust === undefined) return
+    let checkpoint: VerifiedCheckpoint
+    try {
+      checkpoint = verifyCheckpoint(parseCheckpoint(note), { name: feed, key: trust.feedKey }, this.witnesses())
+    } catch (err) {
+      this.init.logger?.debug({ peerId, feed, err: (err as Error).message }, 'an announced checkpoint does not verify')
+      return
+    }
+    const source = this.sourceOf(feed)
+    if (feed !== this.feedId) {
+      const evidence = await source.contradiction(checkpoint, (await this.replicas.meta(feed)).size, trust.feedKey)
+      if (evidence !== undefined) {
+        await this.quarantineFor(evidence, checkpoint.body.epoch, peerId)
+        return
+      }
+    }
+    if (checkpoint.cosigners.length > 0) await source.mergeCosignatures(checkpoint)
+  }
+
+  /**
+   * A feed's device signed two histories (evidence verified): quarantine it, hang up on it, keep
+   * the evidence so the quarantine survives a restart, and (when this agent found it) record an
+   * alert.equivocation, which replicates and quarantines it everywhere.
+   */
+  private async quarantineFor (evidence: EquivocationEvidence, epoch: number, via: string, found = true): Promise<void> {
+    const feed = evidence.feed
+    if (feed === this.feedId || !this.membership.quarantine(feed, 'equivocation', epoch)) return
+    this.init.logger?.error({ feed, epoch, via }, found ? 'equivocation: quarantining the device' : 'equivocation reported by a peer: quarantining the device')
+    const bytes = encodeEvidence(evidence)
+    await this.feed.db.batch([{ type: 'put', key: feed, value: bytes, sublevel: this.quarantineStore }], { sync: true })
+    await this.attestation.revoke(feed, 'quarantined')
+    if (found) {
+      await this.feed.ledger.append({ type: 'alert.equivocation', actor: { id: `agent/${this.feedId}`, role: 'agent' }, attest: null, body: { feed, epoch, evidence: bytes } })
+    }
+  }
+
+  /** An alert.equivocation in a peer's feed: quarantine too, once its evidence verifies. */
+  private async onAlert (entry: Entry, from: string): Promise<void> {
+    const body = entry.body as { feed: string, epoch: number, evidence: Uint8Array }
+    const key = this.membership.member(body.feed)?.feedKey
+    if (key === undefined || this.membership.isQuarantined(body.feed) || this.membership.isCleared(body.feed, body.epoch)) return
+    try {
+      const evidence = decodeEvidence(body.evidence)
+      const { epoch } = verifyEquivocationEvidence(evidence, key)
+      if (evidence.feed !== body.feed) throw new Error('the evidence is about another feed')
+      await this.quarantineFor(evidence, epoch, from, false)
+    } catch (err) {
+      this.init.logger?.warn({ feed: body.feed, reporter: from, err: (err as Error).message }, 'an equivocation alert whose evidence does not verify; ignored')
     }
   }
 
@@ -222,6 +368,8 @@ export class AgentRuntime {
         const held = (await this.heads()).get(opening.feed) ?? 0
         await framed.close()
         if (opening.size > held) void this.pullFrom(peerId)
+        // (The owner announces its feed without attesting: only attested peers' checkpoints are checked.)
+        if (this.attestation.attested(peerId)) await this.checkAnnounced(opening.feed, opening.checkpoint, peerId)
         return
       }
       // The ledger is served only to attested peers (the last verdict may be a moment behind).
@@ -235,14 +383,23 @@ export class AgentRuntime {
       const feeds = [...(await this.replicas.feeds()).keys()].sort((a, b) => (a === owner ? -1 : b === owner ? 1 : a.localeCompare(b)))
       const held = [
         ...feeds.filter((f) => f === owner).map((feed) => ({ feed, batch: async (from: number) => await this.replicas.source(feed).batch(from) })),
-        { feed: this.feedId, batch: async (from: number) => await this.ownSource.batch(from) },
+        { feed: this.feedId, batch: async (from: number) => await this.ownBatch(peerId, from) },
         ...feeds.filter((f) => f !== owner).map((feed) => ({ feed, batch: async (from: number) => await this.replicas.source(feed).batch(from) }))
       ]
-      await servePull(framed, opening.heads, held, this.membership.signedRecords().map(encodeSigned))
+      await servePull(framed, opening.heads, held, this.membership.signedRecords().map(encodeSignedEnrolment))
     } catch (err) {
       this.init.logger?.debug({ peerId, err: (err as Error).message }, 'sync stream failed')
       framed.abort(err as Error)
     }
+  }
+
+  private async ownBatch (peerId: string, from: number): Promise<SyncBatch | undefined> {
+    const hook = this.init.hooks?.ownBatch
+    if (hook !== undefined) {
+      const hooked = await hook(peerId, from)
+      if (hooked !== null) return hooked
+    }
+    return await this.ownSource.batch(from)
   }
 
   /** Pulls everything a peer holds more of; one pull per peer at a time, repeated while it has more. */
@@ -292,42 +449,29 @@ export class AgentRuntime {
     const trust = this.membership.trustFor(batch.feed)
     if (trust === undefined) return
     try {
-      const { added } = await this.replicas.apply(batch, trust)
+      const { added, entries } = await this.replicas.apply(batch, { ...trust, witnesses: this.witnesses() })
       if (added === 0) return
       this.changed.add(batch.feed)
       if (batch.feed === this.membership.ownerFeed) {
-        for (const bytes of batch.entries) {
-          const { revoked } = this.membership.applyOwnerEntry(decodeEntry(bytes).entry)
+        for (const entry of entries) {
+          const { revoked, released } = this.membership.applyOwnerEntry(entry)
           if (revoked !== undefined) {
             this.init.logger?.warn({ deviceId: revoked }, 'device revoked by the owner: hanging up and refusing it')
             await this.attestation.revoke(revoked)
           }
+          if (released !== undefined && !this.membership.isRevoked(released)) {
+            this.init.logger?.warn({ deviceId: released }, 'the owner cleared a quarantine: the device may connect again')
+            await this.quarantineStore.del(released)
+            this.attestation.release(released)
+          }
         }
+      } else {
+        for (const entry of entries) if (entry.type === 'alert.equivocation') await this.onAlert(entry, batch.feed)
       }
     } catch (err) {
       if (!(err instanceof EquivocationDetectedError)) throw err
       // The feed's device signed two histories: quarantine it and tell the fleet (not the relaying peer's fault).
-      if (this.membership.isQuarantined(batch.feed)) return
-      this.membership.quarantine(batch.feed, 'equivocation')
-      this.init.logger?.error({ feed: batch.feed, via: peerId }, 'equivocation: quarantining the device')
-      await this.attestation.revoke(batch.feed, 'quarantined')
-      const epoch = parseCheckpoint(err.offered).body.epoch
-      await this.feed.ledger.append({
-        type: 'alert.equivocation', actor: { id: `agent/${this.feedId}`, role: 'agent' }, attest: null,
-        body: { feed: batch.feed, epoch, evidence: encodeCanonical({ held: err.held, offered: err.offered }) }
-      })
+      await this.quarantineFor(err.evidence, err.epoch, peerId)
     }
   }
-}
-
-function encodeSigned (signed: SignedEnrolment): Uint8Array {
-  return encodeCanonical({ record: signed.record, p256: signed.signature.p256, mldsa65: signed.signature.mldsa65 })
-}
-
-function decodeSigned (bytes: Uint8Array): SignedEnrolment {
-  const value = decodeCanonical(bytes, { maxBytes: 16 * 1024 }) as { record?: unknown, p256?: unknown, mldsa65?: unknown }
-  if (typeof value !== 'object' || value === null || Object.keys(value).length !== 3 || !(value.record instanceof Uint8Array) || !(value.p256 instanceof Uint8Array) || !(value.mldsa65 instanceof Uint8Array)) {
-    throw new SyncProtocolError('not a signed enrolment record')
-  }
-  return { record: value.record, signature: { p256: value.p256, mldsa65: value.mldsa65 } }
 }

@@ -5,7 +5,10 @@
  *                              with the owner-signed enrolment records it knows (members), then
  *                              batches (entries + signed checkpoint + consistency proof) for
  *                              every feed it holds more of (the owner's feed first), then end {more}
- *   announce  {feed, size}     "I have this much of this feed": the other side pulls if behind
+ *   announce  {feed, size,     "I have this much of this feed", with the newest checkpoint held
+ *              checkpoint}     (its witnesses' cosignatures included, or empty): the other side
+ *                              pulls if behind, checks the checkpoint against its own copy
+ *                              (equivocation), and keeps cosignatures it lacks
  *
  * This module only turns messages into calls and back; storage and trust live elsewhere.
  */
@@ -31,17 +34,17 @@ export class SyncProtocolError extends FleetError {
 }
 
 const FEED = /^[a-z2-7]{52}$/
-const PULL = { heads: { kind: 'list', maxItems: SYNC_LIMITS.maxFeeds, item: { kind: 'bytes', max: 60 } } } as const satisfies WireSchema
-const ANNOUNCE = { feed: { kind: 'string', max: 52, pattern: FEED }, size: { kind: 'uint' } } as const satisfies WireSchema
-const BATCH = {
+export const PULL = { heads: { kind: 'list', maxItems: SYNC_LIMITS.maxFeeds, item: { kind: 'bytes', max: 60 } } } as const satisfies WireSchema
+export const ANNOUNCE = { feed: { kind: 'string', max: 52, pattern: FEED }, size: { kind: 'uint' }, checkpoint: { kind: 'bytes', max: CHECKPOINT_LIMITS.maxNoteBytes } } as const satisfies WireSchema
+export const BATCH = {
   feed: { kind: 'string', max: 52, pattern: FEED },
   from: { kind: 'uint' },
   entries: { kind: 'list', maxItems: SYNC_LIMITS.maxBatchEntries, item: { kind: 'bytes', max: LEDGER_LIMITS.maxEntryBytes } },
   checkpoint: { kind: 'bytes', max: CHECKPOINT_LIMITS.maxNoteBytes },
   proof: { kind: 'list', maxItems: LEDGER_LIMITS.maxProofHashes, item: { kind: 'bytes', max: 32 } }
 } as const satisfies WireSchema
-const END = { more: { kind: 'bool' } } as const satisfies WireSchema
-const MEMBERS = { records: { kind: 'list', maxItems: SYNC_LIMITS.maxFeeds, item: { kind: 'bytes', max: 16 * 1024 } } } as const satisfies WireSchema
+export const END = { more: { kind: 'bool' } } as const satisfies WireSchema
+export const MEMBERS = { records: { kind: 'list', maxItems: SYNC_LIMITS.maxFeeds, item: { kind: 'bytes', max: 16 * 1024 } } } as const satisfies WireSchema
 
 function encodeHead (feed: string, size: number): Uint8Array {
   const out = Buffer.alloc(60)
@@ -58,15 +61,15 @@ function decodeHead (bytes: Uint8Array): [string, number] {
   return [feed, Number(size)]
 }
 
-export type OpeningMessage = { t: 'pull', heads: Map<string, number> } | { t: 'announce', feed: string, size: number }
+export type OpeningMessage = { t: 'pull', heads: Map<string, number> } | { t: 'announce', feed: string, size: number, checkpoint: string }
 
 /** Reads the opener's first message. */
 export async function readOpening (stream: FramedStream): Promise<OpeningMessage> {
   const bytes = await stream.read()
   const probe = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'pull', PULL, SYNC_PROTOCOL_LIMITS.maxFrameBytes, { acceptTypes: ['announce'] })
   if (probe.t === 'announce') {
-    const a = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'announce', ANNOUNCE, SYNC_PROTOCOL_LIMITS.maxFrameBytes) as { feed: string, size: number }
-    return { t: 'announce', feed: a.feed, size: a.size }
+    const a = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'announce', ANNOUNCE, SYNC_PROTOCOL_LIMITS.maxFrameBytes) as { feed: string, size: number, checkpoint: Uint8Array }
+    return { t: 'announce', feed: a.feed, size: a.size, checkpoint: Buffer.from(a.checkpoint).toString('utf8') }
   }
   if (probe.t === 'abort') throw new SyncProtocolError(`the peer stopped: ${(probe as { reason: string }).reason}`)
   const heads = new Map<string, number>()
@@ -78,8 +81,8 @@ export async function readOpening (stream: FramedStream): Promise<OpeningMessage
   return { t: 'pull', heads }
 }
 
-export async function sendAnnounce (stream: FramedStream, feed: string, size: number): Promise<void> {
-  await stream.write(encodeMessage('announce', { feed, size }))
+export async function sendAnnounce (stream: FramedStream, feed: string, size: number, checkpoint = ''): Promise<void> {
+  await stream.write(encodeMessage('announce', { feed, size, checkpoint: Buffer.from(checkpoint) }))
   await stream.close()
 }
 

@@ -16,7 +16,7 @@ import { registerEventlogCommands } from './commands/eventlog.js'
 import { registerPolicyCommands } from './commands/policy.js'
 import { registerAgentCommands, registerPeersCommand, registerStatusCommand } from './commands/agent.js'
 import { registerOwnerCommands } from './commands/owner.js'
-import { registerEnrolCommands, registerRevokeCommand } from './commands/enrol.js'
+import { registerEnrolCommands, registerRevokeCommand, registerClearQuarantineCommand } from './commands/enrol.js'
 import { registerLedgerCommands } from './commands/ledger.js'
 
 export function buildProgram (): Command {
@@ -49,6 +49,7 @@ Exit codes: 0 ok, 1 verification refused or operation failed, 2 bad usage or inp
   registerOwnerCommands(program)
   registerEnrolCommands(program)
   registerRevokeCommand(program)
+  registerClearQuarantineCommand(program)
   registerLedgerCommands(program)
   for (const command of program.commands) applyOverrides(command)
   return program

@@ -1,53 +1,81 @@
 import { bytesEqual } from '../common/bytes.js'
 import type { HybridPublicKey } from '../identity/index.js'
-import { parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
+import { decodeCanonical, encodeCanonical } from './cbor.js'
+import { CHECKPOINT_LIMITS, parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
+import { LEDGER_LIMITS } from './limits.js'
 import { verifyConsistency } from './merkle.js'
 import { EvidenceRejectedError } from './errors.js'
 
 /**
- * Proof that a feed's key signed two views of its history that cannot both be true: two
- * checkpoints of one origin and epoch with the same size and different roots, or a larger one
- * whose consistency proof from the smaller fails. Anyone with the feed's public key can check it
- * offline; it is what an `alert.equivocation` entry carries.
+ * Proof that a feed's key signed two views of its history that cannot both be true, checkable
+ * offline by anyone with the feed's public key:
+ *
+ * - two checkpoints of one origin and epoch with the same size and different roots; or
+ * - a smaller and a larger one, with `prefixRoot` and a consistency `proof` from the smaller size
+ *   to the larger checkpoint that verify against the LARGER root: the larger tree's first entries
+ *   then hash to `prefixRoot`, which differs from the smaller checkpoint's root.
+ *
+ * A proof that merely fails to verify proves nothing (anyone can make one), so it is never evidence.
  */
 export interface EquivocationEvidence {
   v: 1
   feed: string
-  /** The two signed notes, smaller tree first. */
+  /** The two signed notes, smaller tree first, with the feed's own signature lines only. */
   first: string
   second: string
-  /** For different sizes: the consistency proof the accused supplied (or [] when it supplied none). */
+  /** For different sizes: the root of the larger tree's first `first.size` entries, and the consistency proof to the larger root. */
+  prefixRoot: Uint8Array
   proof: Uint8Array[]
 }
 
+/** Evidence bytes are capped: two notes without cosignatures, a proof, a root. */
+export const EVIDENCE_LIMITS = { maxBytes: 32 * 1024 } as const
 
 function feedOf (checkpoint: VerifiedCheckpoint): string {
   return checkpoint.body.origin.slice(checkpoint.body.origin.lastIndexOf('/') + 1)
 }
 
+/** The note with only the signature lines of the keys named (in the note's order). */
+export function withSignaturesOf (note: string, names: readonly string[]): string {
+  const split = note.indexOf('\n\n')
+  if (split < 0) return note
+  const keep = new Set(names)
+  const lines = note.slice(split + 2, -1).split('\n').filter((line) => keep.has(line.slice(2, line.indexOf(' ', 2))))
+  return `${note.slice(0, split + 2)}${lines.map((line) => `${line}\n`).join('')}`
+}
+
+/** The note with only the signature lines of `name` (the feed's own pair): cosignatures dropped. */
+export function withoutCosignatures (note: string, name: string): string {
+  return withSignaturesOf(note, [name])
+}
+
 /**
- * Checks two verified checkpoints of one feed. Returns evidence when they conflict, undefined
- * when they are consistent (given the proof for different sizes).
+ * Checks two verified checkpoints of one feed. For different sizes the caller holds the larger
+ * tree and passes the root of its first `small.size` entries and a consistency proof from there
+ * to the larger root. Returns evidence when they conflict, undefined when they do not (or when
+ * the conflict cannot be shown).
  */
-export function detectEquivocation (a: VerifiedCheckpoint, b: VerifiedCheckpoint, proof: Uint8Array[] = []): EquivocationEvidence | undefined {
+export function detectEquivocation (a: VerifiedCheckpoint, b: VerifiedCheckpoint, prefix?: { root: Uint8Array, proof: Uint8Array[] }): EquivocationEvidence | undefined {
   if (a.body.origin !== b.body.origin || a.body.epoch !== b.body.epoch) return undefined
   const [small, large] = a.body.size <= b.body.size ? [a, b] : [b, a]
-  const evidence = { v: 1 as const, feed: feedOf(small), first: noteOf(small), second: noteOf(large), proof }
-  if (small.body.size === large.body.size) return bytesEqual(small.body.root, large.body.root) ? undefined : evidence
-  if (small.body.size === 0) return undefined
+  const feed = feedOf(small)
+  const make = (prefixRoot: Uint8Array, proof: Uint8Array[]): EquivocationEvidence =>
+    ({ v: 1, feed, first: withoutCosignatures(small.note, feed), second: withoutCosignatures(large.note, feed), prefixRoot, proof })
+  if (small.body.size === large.body.size) return bytesEqual(small.body.root, large.body.root) ? undefined : make(new Uint8Array(0), [])
+  if (small.body.size === 0 || prefix === undefined || bytesEqual(prefix.root, small.body.root)) return undefined
   try {
-    verifyConsistency(small.body.size, large.body.size, small.body.root, large.body.root, proof)
-    return undefined
+    verifyConsistency(small.body.size, large.body.size, prefix.root, large.body.root, prefix.proof)
   } catch {
-    return evidence
+    return undefined
   }
+  return make(prefix.root, prefix.proof)
 }
 
 /**
  * Verifies evidence offline: both notes carry valid signatures by the feed key, share origin and
- * epoch, and are inconsistent. Throws EvidenceRejectedError otherwise.
+ * epoch, and are shown inconsistent. Throws EvidenceRejectedError otherwise.
  */
-export function verifyEquivocationEvidence (evidence: EquivocationEvidence, key: HybridPublicKey): void {
+export function verifyEquivocationEvidence (evidence: EquivocationEvidence, key: HybridPublicKey): { epoch: number } {
   let first: VerifiedCheckpoint
   let second: VerifiedCheckpoint
   try {
@@ -59,9 +87,39 @@ export function verifyEquivocationEvidence (evidence: EquivocationEvidence, key:
   if (feedOf(first) !== evidence.feed || first.body.origin !== second.body.origin || first.body.epoch !== second.body.epoch) {
     throw new EvidenceRejectedError('the checkpoints are of different feeds or epochs')
   }
-  if (detectEquivocation(first, second, evidence.proof) === undefined) throw new EvidenceRejectedError('the checkpoints are consistent')
+  const prefix = first.body.size === second.body.size ? undefined : { root: evidence.prefixRoot, proof: evidence.proof }
+  if (detectEquivocation(first, second, prefix) === undefined) throw new EvidenceRejectedError('the checkpoints are not shown to be inconsistent')
+  return { epoch: first.body.epoch }
 }
 
-function noteOf (checkpoint: VerifiedCheckpoint): string {
-  return checkpoint.note
+export function encodeEvidence (evidence: EquivocationEvidence): Uint8Array {
+  // Notes travel as bytes (UTF-8): CBOR text strings are capped well below a note's size.
+  return encodeCanonical({ v: evidence.v, feed: evidence.feed, first: Buffer.from(evidence.first), second: Buffer.from(evidence.second), prefixRoot: evidence.prefixRoot, proof: evidence.proof })
+}
+
+/** Strict decoding of evidence bytes (an alert.equivocation body's `evidence`). */
+export function decodeEvidence (bytes: Uint8Array): EquivocationEvidence {
+  const fail = (reason: string): never => { throw new EvidenceRejectedError(`malformed evidence: ${reason}`) }
+  if (bytes.length > EVIDENCE_LIMITS.maxBytes) fail('too large')
+  let value: Record<string, unknown>
+  try {
+    value = decodeCanonical(bytes, { maxBytes: EVIDENCE_LIMITS.maxBytes }) as Record<string, unknown>
+  } catch (err) {
+    return fail((err as Error).message)
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) fail('not a map')
+  const keys = Object.keys(value).sort().join(',')
+  if (keys !== 'feed,first,prefixRoot,proof,second,v') fail(`fields ${keys}`)
+  const { v, feed, first, second, prefixRoot, proof } = value
+  if (v !== 1) fail('unknown version')
+  if (typeof feed !== 'string' || !/^[a-z2-7]{52}$/.test(feed)) fail('feed')
+  const text = (note: unknown): string => {
+    if (!(note instanceof Uint8Array) || note.length > CHECKPOINT_LIMITS.maxNoteBytes) return fail('note')
+    const decoded = Buffer.from(note).toString('utf8')
+    if (!Buffer.from(decoded).equals(note)) fail('a note is not UTF-8')
+    return decoded
+  }
+  if (!(prefixRoot instanceof Uint8Array) || (prefixRoot.length !== 0 && prefixRoot.length !== 32)) fail('prefixRoot')
+  if (!Array.isArray(proof) || proof.length > LEDGER_LIMITS.maxProofHashes || proof.some((p) => !(p instanceof Uint8Array) || p.length !== 32)) fail('proof')
+  return { v: 1, feed: feed as string, first: text(first), second: text(second), prefixRoot: prefixRoot as Uint8Array, proof: proof as Uint8Array[] }
 }

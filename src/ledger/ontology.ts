@@ -40,6 +40,7 @@ export const BASE_ONTOLOGY: Ontology = {
       }
     },
     'device.revoke': { roles: ['owner'], body: { deviceId: DEVICE_ID, reason: { kind: 'string', max: 256 } } },
+    'device.clear_quarantine': { roles: ['owner'], body: { deviceId: DEVICE_ID, epoch: { kind: 'uint' }, reason: { kind: 'string', max: 256 } } },
     'policy.set': { roles: ['owner'], body: { policyId: HEX_ID, policy: { kind: 'bytes', max: 32 * 1024 } } },
     'attest.verdict': {
       roles: ['agent'],

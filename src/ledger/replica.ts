@@ -3,17 +3,20 @@ import { bytesEqual, toHex } from '../common/bytes.js'
 import { FleetError } from '../common/errors.js'
 import type { HybridPublicKey } from '../identity/index.js'
 import { decodeCanonical, encodeCanonical } from './cbor.js'
-import { decodeEntry } from './entry.js'
+import { decodeEntry, type Entry } from './entry.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
 import { leafHash, MerkleFrontier, consistencyProof, verifyConsistency, subtreeRoot } from './merkle.js'
 import { parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
+import { detectEquivocation, withSignaturesOf, type EquivocationEvidence } from './equivocation.js'
 
 /** Caps of one sync batch. */
 export const SYNC_LIMITS = {
   maxBatchEntries: 2_000,
   maxBatchBytes: 1024 * 1024,
   /** Feeds named in one heads message. */
-  maxFeeds: 1024
+  maxFeeds: 1024,
+  /** Cosigners kept on one stored checkpoint (each pair is ~4.5 KB of note text). */
+  maxCosigners: 12
 } as const
 
 /** Entries [from, from + entries.length) of a feed, with a signed checkpoint of size ≥ their end and a consistency proof from their end to it. */
@@ -36,12 +39,12 @@ export class ReplicaRejectedError extends FleetError {
 
 /** Two signed checkpoints of one feed that cannot both be true: the feed's device equivocated. */
 export class EquivocationDetectedError extends ReplicaRejectedError {
-  readonly held: string
-  readonly offered: string
-  constructor (feed: string, held: string, offered: string) {
+  readonly evidence: EquivocationEvidence
+  readonly epoch: number
+  constructor (feed: string, evidence: EquivocationEvidence, epoch: number) {
     super(feed, 'its signed checkpoint is not consistent with one already held: the device equivocated')
-    this.held = held
-    this.offered = offered
+    this.evidence = evidence
+    this.epoch = epoch
   }
 }
 
@@ -78,6 +81,7 @@ export class FeedSource {
   private readonly checkpoints: Sub
   private leaves: Uint8Array[] = []
   private extending: Promise<void> = Promise.resolve()
+  private merging: Promise<unknown> = Promise.resolve()
 
   constructor (feed: string, entries: Sub, checkpoints: Sub) {
     this.feed = feed
@@ -130,8 +134,91 @@ export class FeedSource {
     return subtreeRoot(await this.leavesUpTo(size), 0, size)
   }
 
+  /** A consistency proof between two sizes of the stored tree. */
+  async proofBetween (m: number, n: number): Promise<Uint8Array[]> {
+    return consistencyProof(await this.leavesUpTo(n), m, n)
+  }
+
+  /** The stored checkpoint of exactly `size` entries, or the smallest above it. */
+  async checkpointAtOrAbove (size: number): Promise<{ size: number, note: string } | undefined> {
+    for await (const [key, note] of this.checkpoints.iterator({ gte: seqKey(size), limit: 1 })) return { size: Number.parseInt(key as string, 16), note: Buffer.from(note as Uint8Array).toString('utf8') }
+    return undefined
+  }
+
+  /**
+   * Adds the cosignature lines of `checkpoint` (verified, its cosigners counted) that the stored
+   * note of the same size lacks. Returns how many cosigners were added; 0 when no note of that
+   * size is stored, or its body differs (that is for the equivocation check, not here).
+   */
+  async mergeCosignatures (checkpoint: VerifiedCheckpoint): Promise<number> {
+    const size = checkpoint.body.size
+    const merge = this.merging.then(async () => {
+      const bytes = await this.checkpoints.get(seqKey(size)) as Uint8Array | undefined
+      if (bytes === undefined) return 0
+      const stored = Buffer.from(bytes).toString('utf8')
+      const parsed = parseCheckpoint(stored)
+      if (parsed.text !== checkpoint.text) return 0
+      const present = new Set(parsed.signatures.map((line) => line.name))
+      present.delete(this.feed)
+      const lines = checkpoint.note.slice(checkpoint.note.indexOf('\n\n') + 2, -1).split('\n')
+      let added = 0
+      let note = stored
+      for (const name of checkpoint.cosigners) {
+        if (present.has(name) || present.size >= SYNC_LIMITS.maxCosigners) continue
+        const pair = lines.filter((line) => line.startsWith(`\u2014 ${name} `))
+        if (pair.length !== 2) continue
+        note += pair.map((line) => `${line}\n`).join('')
+        present.add(name)
+        added++
+      }
+      if (added > 0) await this.checkpoints.put(seqKey(size), new Uint8Array(Buffer.from(note)))
+      return added
+    })
+    this.merging = merge.catch(() => 0)
+    return await merge
+  }
+
+  /**
+   * Checks a verified checkpoint of this feed against the stored tree: evidence when the feed's
+   * device signed something the stored history contradicts, undefined when they agree or when
+   * this store cannot tell (it holds fewer entries, or no signed checkpoint at or above them).
+   */
+  async contradiction (offered: VerifiedCheckpoint, heldSize: number, key: HybridPublicKey): Promise<EquivocationEvidence | undefined> {
+    const size = offered.body.size
+    if (size === 0 || size > heldSize) return undefined
+    const root = await this.rootAt(size)
+    if (bytesEqual(root, offered.body.root)) return undefined
+    const held = await this.checkpointAtOrAbove(size)
+    if (held === undefined || held.size > heldSize) return undefined
+    let heldCheckpoint: VerifiedCheckpoint
+    try {
+      heldCheckpoint = verifyCheckpoint(parseCheckpoint(held.note), { name: this.feed, key })
+    } catch {
+      return undefined
+    }
+    const prefix = held.size === size ? undefined : { root, proof: await this.proofBetween(size, held.size) }
+    return detectEquivocation(offered, heldCheckpoint, prefix)
+  }
+
+  /** The newest `count` stored entries, oldest first. */
+  async tail (count: number): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = []
+    for await (const bytes of this.entries.values({ reverse: true, limit: count })) out.unshift(bytes as Uint8Array)
+    return out
+  }
+
+  /** Stored checkpoints covering entry `seq` (size above it), smallest first. */
+  async checkpointsCovering (seq: number): Promise<Array<{ size: number, note: string }>> {
+    const out: Array<{ size: number, note: string }> = []
+    for await (const [key, note] of this.checkpoints.iterator({ gt: seqKey(seq) })) out.push({ size: Number.parseInt(key as string, 16), note: Buffer.from(note as Uint8Array).toString('utf8') })
+    return out
+  }
+
   forget (): void { this.leaves = [] }
 }
+
+/** What a verified batch added: its new entries, decoded (the caller acts on revocations and alerts). */
+export interface ApplyResult { added: number, checkpoint: VerifiedCheckpoint, entries: Entry[] }
 
 interface ReplicaMeta { size: number, head: Uint8Array, frontier: Uint8Array[], checkpointSize: number }
 
@@ -139,6 +226,8 @@ export interface ReplicaTrust {
   fleetId: Uint8Array
   feedKey: HybridPublicKey
   ontology: Ontology
+  /** Devices whose cosignatures on the feed's checkpoints are kept (others are dropped before storing). */
+  witnesses?: ReadonlyMap<string, HybridPublicKey>
 }
 
 /**
@@ -206,7 +295,7 @@ export class ReplicaStore {
   }
 
   /** Verifies a batch completely, then stores it atomically. Returns the number of new entries. */
-  async apply (batch: SyncBatch, trust: ReplicaTrust): Promise<{ added: number, checkpoint: VerifiedCheckpoint }> {
+  async apply (batch: SyncBatch, trust: ReplicaTrust): Promise<ApplyResult> {
     const previous = this.locks.get(batch.feed) ?? Promise.resolve()
     const run = previous.catch(() => undefined).then(async () => await this.applyLocked(batch, trust))
     this.locks.set(batch.feed, run)
@@ -217,7 +306,7 @@ export class ReplicaStore {
     }
   }
 
-  private async applyLocked (offered: SyncBatch, trust: ReplicaTrust): Promise<{ added: number, checkpoint: VerifiedCheckpoint }> {
+  private async applyLocked (offered: SyncBatch, trust: ReplicaTrust): Promise<ApplyResult> {
     let batch = offered
     const feed = batch.feed
     const fail = (reason: string): never => { throw new ReplicaRejectedError(feed, reason) }
@@ -225,7 +314,7 @@ export class ReplicaStore {
     if (batch.entries.length > SYNC_LIMITS.maxBatchEntries) fail('too many entries')
     let checkpoint: VerifiedCheckpoint
     try {
-      checkpoint = verifyCheckpoint(parseCheckpoint(batch.checkpoint), { name: feed, key: trust.feedKey })
+      checkpoint = verifyCheckpoint(parseCheckpoint(batch.checkpoint), { name: feed, key: trust.feedKey }, trust.witnesses)
     } catch (err) {
       return fail(`checkpoint: ${(err as Error).message}`)
     }
@@ -236,16 +325,17 @@ export class ReplicaStore {
     if (checkpoint.body.size <= meta.size) {
       const held = await source.rootAt(checkpoint.body.size)
       if (!bytesEqual(held, checkpoint.body.root)) {
-        const heldNote = (await this.nearestCheckpoint(feed, checkpoint.body.size)) ?? ''
-        throw new EquivocationDetectedError(feed, heldNote, batch.checkpoint)
+        const evidence = await source.contradiction(checkpoint, meta.size, trust.feedKey)
+        if (evidence !== undefined) throw new EquivocationDetectedError(feed, evidence, checkpoint.body.epoch)
+        fail('its signed checkpoint contradicts the entries held')
       }
-      if (batch.entries.length === 0 || batch.from + batch.entries.length <= meta.size) return { added: 0, checkpoint }
+      if (batch.entries.length === 0 || batch.from + batch.entries.length <= meta.size) return { added: 0, checkpoint, entries: [] }
     }
     // Batches of one feed can arrive from several peers at once: skip what is already held (the
     // rest must still extend this replica's tree to the signed root), and leave a gap for later.
-    if (batch.from > meta.size) return { added: 0, checkpoint }
+    if (batch.from > meta.size) return { added: 0, checkpoint, entries: [] }
     if (batch.from < meta.size) {
-      if (batch.from + batch.entries.length <= meta.size) return { added: 0, checkpoint }
+      if (batch.from + batch.entries.length <= meta.size) return { added: 0, checkpoint, entries: [] }
       batch = { ...batch, entries: batch.entries.slice(meta.size - batch.from), from: meta.size }
     }
     if (batch.entries.length === 0) fail('no entries')
@@ -254,6 +344,7 @@ export class ReplicaStore {
     const { entries, checkpoints, meta: metaSub } = this.feedSub(feed)
     const ops: Array<{ type: 'put', key: string, value: Uint8Array, sublevel: Sub }> = []
     const leaves: Uint8Array[] = []
+    const stored: Entry[] = []
     for (const bytes of batch.entries) {
       const seq = frontier.size
       let decoded
@@ -264,6 +355,7 @@ export class ReplicaStore {
         return fail(`entry ${seq}: ${(err as Error).message}`)
       }
       const e = decoded.entry
+      stored.push(e)
       if (e.seq !== seq || e.feed !== feed || !bytesEqual(e.fleet, trust.fleetId)) fail(`entry ${seq} is not entry ${seq} of this feed`)
       if (!bytesEqual(e.prev, prev)) fail(`entry ${seq} does not chain to entry ${seq - 1}`)
       prev = decoded.hash
@@ -280,19 +372,17 @@ export class ReplicaStore {
       return fail(`the entries are not in the signed tree: ${(err as Error).message}`)
     }
     const next: ReplicaMeta = { size: end, head: prev, frontier: [...frontier.roots], checkpointSize: end === checkpoint.body.size ? end : meta.checkpointSize }
-    if (end === checkpoint.body.size) ops.push({ type: 'put', key: seqKey(end), value: new Uint8Array(Buffer.from(batch.checkpoint)), sublevel: checkpoints })
+    if (end === checkpoint.body.size) {
+      const kept = withSignaturesOf(checkpoint.note, [feed, ...checkpoint.cosigners.slice(0, SYNC_LIMITS.maxCosigners)])
+      ops.push({ type: 'put', key: seqKey(end), value: new Uint8Array(Buffer.from(kept)), sublevel: checkpoints })
+    }
     ops.push({ type: 'put', key: 'state', value: encodeCanonical(next), sublevel: metaSub })
     ops.push({ type: 'put', key: feed, value: new Uint8Array(0), sublevel: this.indexSub })
     await this.db.batch(ops as never, { sync: true })
     this.metas.set(feed, next)
     await this.feeds()
     this.index?.add(feed)
-    return { added: batch.entries.length, checkpoint }
-  }
-
-  private async nearestCheckpoint (feed: string, size: number): Promise<string | undefined> {
-    for await (const [, note] of this.feedSub(feed).checkpoints.iterator({ gte: seqKey(size), limit: 1 })) return Buffer.from(note as Uint8Array).toString('utf8')
-    return undefined
+    return { added: batch.entries.length, checkpoint, entries: stored }
   }
 
   /** The entries of a held feed, in order (decoded later by the caller). */

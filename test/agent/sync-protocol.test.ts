@@ -44,7 +44,7 @@ describe('agent/sync-protocol (/fleet/ledger-sync/1 messages)', function () {
   it('an announce is read as such', async () => {
     const [client, server] = await pair()
     await sendAnnounce(client, FEED, 42)
-    assert.deepEqual(await readOpening(server), { t: 'announce', feed: FEED, size: 42 })
+    assert.deepEqual(await readOpening(server), { t: 'announce', feed: FEED, size: 42, checkpoint: '' })
   })
 
   it('a server serves at most maxBatchesPerPull batches and says there is more', async () => {
@@ -74,7 +74,7 @@ describe('agent/sync-protocol (/fleet/ledger-sync/1 messages)', function () {
     await refusedOpening(encodeCanonical({ t: 'pull', heads: [huge] }), /a head is malformed/)
     await refusedOpening(encodeCanonical({ t: 'pull', heads: [head, head] }), /named twice/)
     await refusedOpening(encodeCanonical({ t: 'pull', heads: Array.from({ length: 1025 }, () => head) }), /more than 1024/)
-    await refusedOpening(encodeCanonical({ t: 'announce', feed: 'NOT-A-FEED', size: 1 }), /wrong form/)
+    await refusedOpening(encodeCanonical({ t: 'announce', feed: 'NOT-A-FEED', size: 1, checkpoint: new Uint8Array(0) }), /wrong form/)
     await refusedOpening(encodeCanonical({ t: 'pull', heads: [], extra: 1 }), /unknown field/)
   })
 

@@ -4,7 +4,8 @@ import path from 'node:path'
 import { Level } from 'level'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
 import {
-  FeedLedger, BASE_ONTOLOGY, ReplicaStore, ownFeedSource, ReplicaRejectedError, EquivocationDetectedError, type FeedSource, type ReplicaTrust
+  FeedLedger, BASE_ONTOLOGY, ReplicaStore, ownFeedSource, ReplicaRejectedError, EquivocationDetectedError, verifyEquivocationEvidence, encodeEvidence, decodeEvidence,
+  cosignCheckpoint, verifyCheckpoint, parseCheckpoint, type FeedSource, type ReplicaTrust
 } from '../../src/ledger/index.js'
 import { tempDir } from '../helpers/devices.js'
 
@@ -146,15 +147,58 @@ describe('ledger/replica: verified feed replicas', function () {
     assert.equal((await store.meta(feed)).size, 3_000)
   })
 
-  it('a second history signed by the same device is equivocation, with both checkpoints as evidence', async () => {
-    const honest = await writer(30, 'alice', 30)
-    const forked = await writer(30, 'mallory', 30)
+  /** A replica of an honest history of `honestSize` entries offered a forked one of `forkSize`: the error it refuses it with. */
+  async function offerFork (honestSize: number, forkSize: number): Promise<{ err: EquivocationDetectedError, forked: Awaited<ReturnType<typeof writer>>, size: number }> {
+    const honest = await writer(honestSize, 'alice', honestSize)
+    const forked = await writer(forkSize, 'mallory', forkSize)
     closers.push(async () => { await honest.ledger.stop(); await honest.db.close(); await forked.ledger.stop(); await forked.db.close() })
     const r = await replica()
     closers.push(async () => { await r.db.close() })
     await syncAll(honest.source, r.store)
-    const other = (await forked.source.batch(0))!
-    await assert.rejects(r.store.apply(other, trust), (err: Error) => err instanceof EquivocationDetectedError && err.held.length > 0 && err.offered === other.checkpoint)
-    assert.equal((await r.store.meta(feed)).size, 30)
+    let caught: unknown
+    await r.store.apply((await forked.source.batch(0))!, trust).catch((err: unknown) => { caught = err })
+    assert.ok(caught instanceof EquivocationDetectedError, String(caught))
+    return { err: caught, forked, size: (await r.store.meta(feed)).size }
+  }
+
+  it('a second history signed by the same device is equivocation, with both checkpoints as evidence', async () => {
+    const { err, size } = await offerFork(30, 30)
+    assert.equal(err.evidence.feed, feed)
+    assert.equal(verifyEquivocationEvidence(decodeEvidence(encodeEvidence(err.evidence)), signer.publicKey).epoch, 1)
+    assert.equal(size, 30, 'nothing of the fork stored')
+  })
+
+  it('a shorter second history is equivocation too: the evidence carries the held tree\'s prefix root and a proof to the held checkpoint', async () => {
+    const { err, forked } = await offerFork(30, 20)
+    assert.equal(err.evidence.prefixRoot.length, 32)
+    assert.ok(err.evidence.proof.length > 0)
+    verifyEquivocationEvidence(err.evidence, signer.publicKey)
+    // The same evidence with the root the accused signed for 20 entries in place of the held prefix proves nothing.
+    const signedRoot = await forked.source.rootAt(20)
+    assert.throws(() => verifyEquivocationEvidence({ ...err.evidence, prefixRoot: signedRoot }, signer.publicKey), { name: 'EvidenceRejectedError' })
+  })
+
+  it('merges witnesses\' cosignatures into the stored checkpoint of the same size, and only verified ones', async () => {
+    const w = await writer(10, 'alice', 10)
+    closers.push(async () => { await w.ledger.stop(); await w.db.close() })
+    const r = await replica()
+    closers.push(async () => { await r.db.close() })
+    await syncAll(w.source, r.store)
+    const stored = (await r.store.source(feed).sealed())!
+    const witness = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
+    const name = 'w'.repeat(52)
+    const cosigned = await cosignCheckpoint(stored.note, witness, name)
+    const witnesses = new Map([[name, witness.publicKey]])
+    const verified = verifyCheckpoint(parseCheckpoint(cosigned), { name: feed, key: signer.publicKey }, witnesses)
+    assert.deepEqual(verified.cosigners, [name])
+    assert.equal(await r.store.source(feed).mergeCosignatures(verified), 1)
+    assert.equal(await r.store.source(feed).mergeCosignatures(verified), 0, 'already there')
+    const merged = (await r.store.source(feed).sealed())!.note
+    assert.deepEqual(verifyCheckpoint(parseCheckpoint(merged), { name: feed, key: signer.publicKey }, witnesses).cosigners, [name])
+    // A cosignature line that does not verify is not counted, so it is not merged either.
+    const impostor = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
+    const bad = verifyCheckpoint(parseCheckpoint(await cosignCheckpoint(stored.note, impostor, 'x'.repeat(52))), { name: feed, key: signer.publicKey }, new Map([['x'.repeat(52), witness.publicKey]]))
+    assert.deepEqual(bad.cosigners, [])
+    assert.equal(await r.store.source(feed).mergeCosignatures(bad), 0)
   })
 })

@@ -9,8 +9,9 @@ import {
 } from '../../attest/index.js'
 import {
   initDevice, unlockDevice, agentMeasurement, readDeviceState, writeDeviceState, loadConfig, createLogger, DEVICE_STATE_FILE,
-  readDeviceEnrolment, AgentRuntime, startControlServer, startMetricsServer, controlRequest, type PeerStatus
+  readDeviceEnrolment, AgentRuntime, startControlServer, startMetricsServer, controlRequest, deviceSigner, type PeerStatus, type RuntimeHooks
 } from '../../agent/index.js'
+import type { HybridSigner } from '../../identity/index.js'
 import { createFleetNode } from '../../p2p/index.js'
 import { UsageError, toHex } from '../../common/index.js'
 import { makeOutput } from '../output.js'
@@ -76,74 +77,87 @@ export function registerAgentCommands (program: Command): void {
 Example:
   fleet run --state /var/lib/fleet --listen /ip4/0.0.0.0/tcp/7000
 Exit codes: 0 stopped cleanly, 1 refused to start (another TPM, a bad boot or a changed agent: the reason on stderr).`)
-    .action(async (options: { state: string, tcti?: string, config?: string, listen?: string, peer?: string[], eventlog?: string, policy?: string, once?: boolean, json?: boolean }) => {
-      for (const address of options.peer ?? []) {
-        try {
-          multiaddr(address)
-        } catch {
-          throw new UsageError(`--peer ${address} is not a multiaddr`)
-        }
-      }
-      const state = await readDeviceState(options.state)
-      const config = await loadConfig({
-        ...(options.config === undefined ? {} : { file: options.config }),
-        env: { ...process.env, FLEET_TCTI: options.tcti ?? process.env.FLEET_TCTI ?? state.tcti },
-        flags: { state: options.state, ...(options.listen === undefined ? {} : { listen: [options.listen] }) }
-      })
-      const logger = createLogger({ level: config.logLevel, pretty: process.stderr.isTTY })
-      const tpm = await EsysTpm.open({ tcti: config.tcti })
-      const selection = state.sealing.selection as PcrSelection
-      const bootPcrs = selection.flatMap((bank) => bank.pcrs).filter((pcr) => pcr !== state.sealing.agentPcr)
-      let device
-      try {
-        device = await unlockDevice(tpm, state, await agentMeasurement({ bootPcrs, agentPcr: state.sealing.agentPcr }))
-      } catch (err) {
-        if (err instanceof KeyReleaseRefusedError) await explainBoot(tpm, state, options)
-        await tpm.close()
-        throw err
-      }
-      const enrolment = await readDeviceEnrolment(options.state, state.deviceId)
-      let runtime: AgentRuntime | undefined
-      let control: { close: () => Promise<void> } | undefined
-      let node
-      if (enrolment === undefined) {
-        // Not enrolled: nobody is admitted; fleet join opens the enrolment window.
-        node = await createFleetNode({ privateKey: device.peerKey, admission: { allows: () => false }, listen: config.listen, mdns: false })
-      } else {
-        const logFile = options.eventlog ?? DEFAULT_EVENT_LOG
-        runtime = await AgentRuntime.start({
-          dir: options.state, tpm, state, device, enrolment, logger, listen: config.listen, mdns: config.mdns,
-          attestIntervalMs: config.attestIntervalSec * 1000, batchMs: config.batchMs,
-          eventLog: async () => await readInputFile(logFile, 'event log', EVENTLOG_LIMITS.maxLogBytes),
-          onPeersChange: (peers) => { void writePeers(options.state, peers).catch(() => undefined) }
-        })
-        node = runtime.node
-        control = await startControlServer(runtime, options.state, state.deviceId)
-        if (config.metricsPort > 0) {
-          const metrics = await startMetricsServer(runtime, tpm, config.metricsPort)
-          const controlServer = control
-          control = { close: async () => { await metrics.close(); await controlServer.close() } }
-          logger.info({ url: `http://127.0.0.1:${metrics.port}/metrics` }, 'metrics')
-        }
-        for (const address of options.peer ?? []) {
-          void runtime.node.dial(multiaddr(address)).catch((err: unknown) => logger.warn({ address, err: (err as Error).message }, 'could not reach a peer given with --peer'))
-        }
-      }
-      const status = { deviceId: state.deviceId, peerId: node.peerId.toString(), enrolled: enrolment !== undefined, fleetId: enrolment === undefined ? null : toHex(enrolment.fleetId), addresses: node.getMultiaddrs().map((a) => a.toString()) }
-      logger.info(status, 'agent running: keys released after a verified boot and self-measurement')
-      makeOutput(options.json === true).result(status, `agent running as ${state.deviceId}${enrolment === undefined ? ' (not enrolled: run fleet join)' : ` in fleet ${status.fleetId ?? ''}`}\npeerId ${status.peerId}\nlistening on ${status.addresses.join(' ')}`)
-      if (options.once !== true) {
-        await new Promise<void>((resolve) => {
-          process.once('SIGTERM', () => resolve())
-          process.once('SIGINT', () => resolve())
-        })
-        logger.info('stopping')
-      }
-      await control?.close()
-      if (runtime !== undefined) await runtime.stop()
-      else await node.stop()
-      await tpm.close()
+    .action(async (options: RunOptions) => { await runAgent(options) })
+}
+
+export interface RunOptions { state: string, tcti?: string, config?: string, listen?: string, peer?: string[], eventlog?: string, policy?: string, once?: boolean, json?: boolean }
+
+/** What simnet's hostile agents add to a run (the CLI adds nothing). */
+export interface RunExtras {
+  hooks?: RuntimeHooks
+  onRuntime?: (runtime: AgentRuntime, signer: HybridSigner) => void
+}
+
+/** fleet run: releases the keys only on a verified boot, then runs the agent until SIGTERM/SIGINT. */
+export async function runAgent (options: RunOptions, extras: RunExtras = {}): Promise<void> {
+  for (const address of options.peer ?? []) {
+    try {
+      multiaddr(address)
+    } catch {
+      throw new UsageError(`--peer ${address} is not a multiaddr`)
+    }
+  }
+  const state = await readDeviceState(options.state)
+  const config = await loadConfig({
+    ...(options.config === undefined ? {} : { file: options.config }),
+    env: { ...process.env, FLEET_TCTI: options.tcti ?? process.env.FLEET_TCTI ?? state.tcti },
+    flags: { state: options.state, ...(options.listen === undefined ? {} : { listen: [options.listen] }) }
+  })
+  const logger = createLogger({ level: config.logLevel, pretty: process.stderr.isTTY })
+  const tpm = await EsysTpm.open({ tcti: config.tcti })
+  const selection = state.sealing.selection as PcrSelection
+  const bootPcrs = selection.flatMap((bank) => bank.pcrs).filter((pcr) => pcr !== state.sealing.agentPcr)
+  let device
+  try {
+    device = await unlockDevice(tpm, state, await agentMeasurement({ bootPcrs, agentPcr: state.sealing.agentPcr }))
+  } catch (err) {
+    if (err instanceof KeyReleaseRefusedError) await explainBoot(tpm, state, options)
+    await tpm.close()
+    throw err
+  }
+  const enrolment = await readDeviceEnrolment(options.state, state.deviceId)
+  let runtime: AgentRuntime | undefined
+  let control: { close: () => Promise<void> } | undefined
+  let node
+  if (enrolment === undefined) {
+    // Not enrolled: nobody is admitted; fleet join opens the enrolment window.
+    node = await createFleetNode({ privateKey: device.peerKey, admission: { allows: () => false }, listen: config.listen, mdns: false })
+  } else {
+    const logFile = options.eventlog ?? DEFAULT_EVENT_LOG
+    runtime = await AgentRuntime.start({
+      dir: options.state, tpm, state, device, enrolment, logger, listen: config.listen, mdns: config.mdns,
+      attestIntervalMs: config.attestIntervalSec * 1000, batchMs: config.batchMs,
+      eventLog: async () => await readInputFile(logFile, 'event log', EVENTLOG_LIMITS.maxLogBytes),
+      onPeersChange: (peers) => { void writePeers(options.state, peers).catch(() => undefined) },
+      ...(extras.hooks === undefined ? {} : { hooks: extras.hooks })
     })
+    extras.onRuntime?.(runtime, deviceSigner(tpm, device))
+    node = runtime.node
+    control = await startControlServer(runtime, options.state, state.deviceId)
+    if (config.metricsPort > 0) {
+      const metrics = await startMetricsServer(runtime, tpm, config.metricsPort)
+      const controlServer = control
+      control = { close: async () => { await metrics.close(); await controlServer.close() } }
+      logger.info({ url: `http://127.0.0.1:${metrics.port}/metrics` }, 'metrics')
+    }
+    for (const address of options.peer ?? []) {
+      void runtime.node.dial(multiaddr(address)).catch((err: unknown) => logger.warn({ address, err: (err as Error).message }, 'could not reach a peer given with --peer'))
+    }
+  }
+  const status = { deviceId: state.deviceId, peerId: node.peerId.toString(), enrolled: enrolment !== undefined, fleetId: enrolment === undefined ? null : toHex(enrolment.fleetId), addresses: node.getMultiaddrs().map((a) => a.toString()) }
+  logger.info(status, 'agent running: keys released after a verified boot and self-measurement')
+  makeOutput(options.json === true).result(status, `agent running as ${state.deviceId}${enrolment === undefined ? ' (not enrolled: run fleet join)' : ` in fleet ${status.fleetId ?? ''}`}\npeerId ${status.peerId}\nlistening on ${status.addresses.join(' ')}`)
+  if (options.once !== true) {
+    await new Promise<void>((resolve) => {
+      process.once('SIGTERM', () => resolve())
+      process.once('SIGINT', () => resolve())
+    })
+    logger.info('stopping')
+  }
+  await control?.close()
+  if (runtime !== undefined) await runtime.stop()
+  else await node.stop()
+  await tpm.close()
 }
 
 /** When keys stay sealed: quote the boot now and judge it, so the operator sees which events differ. */

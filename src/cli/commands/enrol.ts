@@ -10,7 +10,7 @@ import {
   readOwnerState, unlockOwner, readDeviceState, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry,
   writeDeviceEnrolment, readDeviceEnrolment, DEVICE_ROLES, ENROLMENT_FILE, publishOwnerFeed, fleetServiceTag, type DeviceRole
 } from '../../agent/index.js'
-import { decodeEntry } from '../../ledger/index.js'
+import { decodeEntry, type AppendInput, type Entry } from '../../ledger/index.js'
 import { createFleetNode } from '../../p2p/index.js'
 import { FleetError, UsageError } from '../../common/index.js'
 import { makeOutput } from '../output.js'
@@ -189,60 +189,93 @@ async function discover (node: Awaited<ReturnType<typeof createFleetNode>>, sign
   })
 }
 
+/** Options shared by the owner's statements handed to the fleet (revoke, clear-quarantine). */
+interface StatementOptions { state: string, reason: string, tcti?: string, peer?: string[], timeout: string, json?: boolean }
+
+/**
+ * Appends an owner-signed statement about an enrolled device to the owner's feed (unless `make`
+ * finds it already there) and hands the feed to the agents found. Returns the agents reached.
+ */
+async function publishStatement (deviceId: string, options: StatementOptions, make: (entries: Entry[], actor: { id: string, role: 'owner' }) => AppendInput | undefined): Promise<string[]> {
+  if (!/^[a-z2-7]{52}$/.test(deviceId)) throw new UsageError('the deviceId must be 52 base32 characters')
+  if (options.reason.length === 0 || options.reason.length > 256) throw new UsageError('--reason must be 1..256 characters')
+  const seconds = parseSeconds(options.timeout, '--timeout')
+  const peers = (options.peer ?? []).map(parsePeer)
+  const ownerState = await readOwnerState(options.state)
+  const tpm = await EsysTpm.open({ tcti: options.tcti ?? ownerState.tcti })
+  try {
+    const signer = await unlockOwner(tpm, ownerState)
+    const fleetId = new Uint8Array(Buffer.from(ownerState.fleetId, 'hex'))
+    const feedId = ownerFeedId(fleetId)
+    const feed = await openOwnFeed({ dir: options.state, tpm, signer, fleetId, feedId })
+    try {
+      const about: Entry[] = []
+      for (let seq = 0; seq < feed.ledger.size; seq++) {
+        const { entry } = decodeEntry((await feed.ledger.getEntry(seq))!)
+        if (entry.body.deviceId === deviceId) about.push(entry)
+      }
+      if (!about.some((entry) => entry.type === 'device.enrol')) throw new FleetError(`device ${deviceId} was never enrolled in this fleet`, { code: 'ERR_UNKNOWN_DEVICE' })
+      const statement = make(about, { id: `owner/${ownerState.name}`.slice(0, 128), role: 'owner' })
+      if (statement !== undefined) await feed.ledger.append(statement)
+      await feed.ledger.checkpoint()
+      const node = await createFleetNode({ privateKey: await generateKeyPair('Ed25519'), admission: { allows: () => true }, listen: ['/ip4/0.0.0.0/tcp/0'], mdns: peers.length === 0, serviceTag: fleetServiceTag(fleetId) })
+      try {
+        const targets = peers.length > 0 ? peers : await discover(node, AbortSignal.timeout(seconds * 1000 / 2), { first: false })
+        return await publishOwnerFeed(node, feed.db, feedId, feed.ledger.sealedSize, targets, { timeoutMs: seconds * 1000 })
+      } finally {
+        await node.stop()
+      }
+    } finally {
+      await feed.close()
+    }
+  } finally {
+    await tpm.close()
+  }
+}
+
+function statementCommand (program: Command, name: string, description: string): Command {
+  return program.command(name)
+    .description(description)
+    .requiredOption('--state <dir>', 'owner state directory')
+    .argument('<deviceId>', 'the device')
+    .requiredOption('--reason <text>', 'why (recorded in the ledger)')
+    .option('--tcti <tcti>', 'TPM of this machine (default: the one given to fleet owner init)')
+    .option('--peer <multiaddr...>', 'agents to hand the statement to (default: those found over mDNS)')
+    .option('--timeout <seconds>', 'how long to look for agents and wait for them', '10')
+    .option('--json', 'print the result as JSON')
+}
+
+const notReached = ' — none reached yet: run the command again near the fleet, or with --peer'
+
 /**
  * fleet revoke --state OWNERDIR DEVICEID --reason TEXT [--peer MA]... [--timeout S] [--json]
  */
 export function registerRevokeCommand (program: Command): void {
-  program.command('revoke')
-    .description('revoke an enrolled device: an owner-signed device.revoke in the owner\'s feed, handed to the agents found (they hang up on it and refuse it)')
-    .requiredOption('--state <dir>', 'owner state directory')
-    .argument('<deviceId>', 'the device to revoke')
-    .requiredOption('--reason <text>', 'why (recorded in the ledger)')
-    .option('--tcti <tcti>', 'TPM of this machine (default: the one given to fleet owner init)')
-    .option('--peer <multiaddr...>', 'agents to hand the revocation to (default: those found over mDNS)')
-    .option('--timeout <seconds>', 'how long to look for agents and wait for them', '10')
-    .option('--json', 'print the result as JSON')
+  statementCommand(program, 'revoke', 'revoke an enrolled device: an owner-signed device.revoke in the owner\'s feed, handed to the agents found (they hang up on it and refuse it)')
     .addHelpText('after', '\nRevocations spread agent to agent with the owner\'s feed, so reaching one agent is enough; more is faster.')
-    .action(async (deviceId: string, options: { state: string, reason: string, tcti?: string, peer?: string[], timeout: string, json?: boolean }) => {
-      if (!/^[a-z2-7]{52}$/.test(deviceId)) throw new UsageError('the deviceId must be 52 base32 characters')
-      if (options.reason.length === 0 || options.reason.length > 256) throw new UsageError('--reason must be 1..256 characters')
-      const seconds = parseSeconds(options.timeout, '--timeout')
-      const peers = (options.peer ?? []).map(parsePeer)
-      const ownerState = await readOwnerState(options.state)
-      const tpm = await EsysTpm.open({ tcti: options.tcti ?? ownerState.tcti })
-      try {
-        const signer = await unlockOwner(tpm, ownerState)
-        const fleetId = new Uint8Array(Buffer.from(ownerState.fleetId, 'hex'))
-        const feedId = ownerFeedId(fleetId)
-        const feed = await openOwnFeed({ dir: options.state, tpm, signer, fleetId, feedId })
-        let reached: string[] = []
-        try {
-          let enrolled = false
-          let revoked = false
-          for (let seq = 0; seq < feed.ledger.size; seq++) {
-            const { entry } = decodeEntry((await feed.ledger.getEntry(seq))!)
-            if (entry.body.deviceId !== deviceId) continue
-            if (entry.type === 'device.enrol') enrolled = true
-            if (entry.type === 'device.revoke') revoked = true
-          }
-          if (!enrolled) throw new FleetError(`device ${deviceId} was never enrolled in this fleet`, { code: 'ERR_UNKNOWN_DEVICE' })
-          if (!revoked) {
-            await feed.ledger.append({ type: 'device.revoke', actor: { id: `owner/${ownerState.name}`.slice(0, 128), role: 'owner' }, attest: null, body: { deviceId, reason: options.reason } })
-          }
-          await feed.ledger.checkpoint()
-          const node = await createFleetNode({ privateKey: await generateKeyPair('Ed25519'), admission: { allows: () => true }, listen: ['/ip4/0.0.0.0/tcp/0'], mdns: peers.length === 0, serviceTag: fleetServiceTag(fleetId) })
-          try {
-            const targets = peers.length > 0 ? peers : await discover(node, AbortSignal.timeout(seconds * 1000 / 2), { first: false })
-            reached = await publishOwnerFeed(node, feed.db, feedId, feed.ledger.sealedSize, targets, { timeoutMs: seconds * 1000 })
-          } finally {
-            await node.stop()
-          }
-        } finally {
-          await feed.close()
-        }
-        makeOutput(options.json === true).result({ deviceId, revoked: true, reached }, `revoked ${deviceId}; handed to ${reached.length} agent(s)${reached.length === 0 ? ' — none reached yet: run fleet revoke again near the fleet, or with --peer' : ''}`)
-      } finally {
-        await tpm.close()
-      }
+    .action(async (deviceId: string, options: StatementOptions) => {
+      const reached = await publishStatement(deviceId, options, (about, actor) =>
+        about.some((entry) => entry.type === 'device.revoke') ? undefined : { type: 'device.revoke', actor, attest: null, body: { deviceId, reason: options.reason } })
+      makeOutput(options.json === true).result({ deviceId, revoked: true, reached }, `revoked ${deviceId}; handed to ${reached.length} agent(s)${reached.length === 0 ? notReached : ''}`)
+    })
+}
+
+/**
+ * fleet clear-quarantine --state OWNERDIR DEVICEID --reason TEXT [--epoch N] [--peer MA]... [--json]
+ */
+export function registerClearQuarantineCommand (program: Command): void {
+  statementCommand(program, 'clear-quarantine', 'let a device quarantined for equivocation back in: an owner-signed device.clear_quarantine for its feed epoch, handed to the agents found')
+    .option('--epoch <n>', 'the feed epoch whose equivocation is cleared (the alert.equivocation entry names it)', '1')
+    .addHelpText('after', `
+Agents then admit and attest the device again; entries of the cleared epoch that contradict what an
+agent holds stay refused there. A revocation is not undone by this.`)
+    .action(async (deviceId: string, options: StatementOptions & { epoch: string }) => {
+      if (!/^[1-9]\d{0,8}$/.test(options.epoch)) throw new UsageError('--epoch must be a positive integer')
+      const epoch = Number(options.epoch)
+      const reached = await publishStatement(deviceId, options, (about, actor) =>
+        about.some((entry) => entry.type === 'device.clear_quarantine' && (entry.body.epoch as number) >= epoch)
+          ? undefined
+          : { type: 'device.clear_quarantine', actor, attest: null, body: { deviceId, epoch, reason: options.reason } })
+      makeOutput(options.json === true).result({ deviceId, epoch, cleared: true, reached }, `cleared the quarantine of ${deviceId} (epoch ${epoch}); handed to ${reached.length} agent(s)${reached.length === 0 ? notReached : ''}`)
     })
 }

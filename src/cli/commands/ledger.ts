@@ -7,10 +7,11 @@ import { Level } from 'level'
 import { EsysTpm, type PcrSelection } from '../../attest/index.js'
 import {
   feedIdentityOf, feedIdentityFromTrust, readDeviceState, readOwnerState, unlockDevice, unlockOwner, agentMeasurement, deviceSigner, openOwnFeed,
-  LEDGER_DIR, CONTROL_SOCKET, controlRequest, bodyFromJson, type FeedIdentity
+  LEDGER_DIR, CONTROL_SOCKET, controlRequest, bodyFromJson, knownFeedKeys, type FeedIdentity
 } from '../../agent/index.js'
 import {
-  BASE_ONTOLOGY, decodeEntry, verifyStoredFeed, exportFeed, verifyExport, EXPORT_LIMITS, makeProofBundle, verifyProofBundle, ROLES, FeedVerificationError, type Role
+  BASE_ONTOLOGY, decodeEntry, verifyStoredFeed, exportFeed, verifyExport, EXPORT_LIMITS, makeProofBundle, verifyProofBundle, ROLES, FeedVerificationError, type Role,
+  ReplicaStore, ownFeedSource, verifyCheckpoint, parseCheckpoint
 } from '../../ledger/index.js'
 import type { HybridSigner } from '../../identity/index.js'
 import { FleetError, MalformedInputError, UsageError, toHex } from '../../common/index.js'
@@ -132,28 +133,55 @@ Example:
     })
 
   ledger.command('tail')
-    .description('show the newest entries of the feed in a state directory')
+    .description('show the newest entries of a feed in a state directory (its own, or a replica it holds), with how many witnesses cosigned them')
     .requiredOption('--state <dir>', 'device or owner state directory')
+    .option('--feed <id>', 'a feed this device holds a replica of (default: its own)')
     .option('-n, --count <n>', 'how many entries', '10')
     .option('--json', 'print one JSON object per entry')
-    .action(async (options: { state: string, count: string, json?: boolean }) => {
+    .addHelpText('after', `
+"cosigned" counts the fleet devices whose cosignature on a checkpoint covering the entry verifies:
+they checked that checkpoint against every earlier one they held.`)
+    .action(async (options: { state: string, feed?: string, count: string, json?: boolean }) => {
       if (!/^\d{1,6}$/.test(options.count)) throw new UsageError('-n must be a number')
+      if (options.feed !== undefined && !/^[a-z2-7]{52}$/.test(options.feed)) throw new UsageError('--feed must be a feed id (52 base32 characters)')
       const identity = await feedIdentityOf(options.state)
       const db = await openStore(options.state)
       try {
-        let sealed = 0
-        for await (const key of db.sublevel<string, Uint8Array>('checkpoints', { valueEncoding: 'view' }).keys({ reverse: true, limit: 1 })) sealed = Number.parseInt(key, 16)
-        const rows: Array<Record<string, unknown>> = []
-        for await (const [, bytes] of db.sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' }).iterator({ reverse: true, limit: Number(options.count) })) {
-          const { entry, hash } = decodeEntry(bytes)
-          rows.unshift({ seq: entry.seq, time: new Date(entry.time).toISOString(), type: entry.type, actor: entry.actor, device: entry.device, body: entry.body, hash: toHex(hash), sealed: entry.seq < sealed })
+        const feed = options.feed ?? identity.feedId
+        const replicas = new ReplicaStore(db)
+        if (feed !== identity.feedId && !(await replicas.feeds()).has(feed)) throw new FleetError(`${options.state} holds no replica of feed ${feed}`, { code: 'ERR_UNKNOWN_FEED' })
+        const source = feed === identity.feedId ? ownFeedSource(db, feed) : replicas.source(feed)
+        const keys = await knownFeedKeys(db, identity)
+        const key = keys.get(feed)
+        const witnesses = new Map([...keys].filter(([id]) => id !== feed))
+        const entries = (await source.tail(Number(options.count))).map((bytes) => decodeEntry(bytes))
+        const first = entries[0]?.entry.seq ?? 0
+        // Witnesses of each entry: every verified cosigner of a checkpoint covering it.
+        const covering = await source.checkpointsCovering(first)
+        const sealed = covering.at(-1)?.size ?? (await source.sealed())?.size ?? 0
+        const cosigners: Array<{ size: number, names: Set<string> }> = []
+        let union = new Set<string>()
+        for (const checkpoint of covering.reverse()) {
+          if (key !== undefined) {
+            try {
+              union = new Set([...union, ...verifyCheckpoint(parseCheckpoint(checkpoint.note), { name: feed, key }, witnesses).cosigners])
+            } catch {
+              // A stored checkpoint that does not verify adds no witness (fleet ledger verify reports it).
+            }
+          }
+          cosigners.unshift({ size: checkpoint.size, names: union })
         }
+        const witnessesOf = (seq: number): number => cosigners.find((c) => c.size > seq)?.names.size ?? 0
+        const rows = entries.map(({ entry, hash }) => ({
+          seq: entry.seq, time: new Date(entry.time).toISOString(), type: entry.type, actor: entry.actor, device: entry.device, body: entry.body, hash: toHex(hash),
+          sealed: entry.seq < sealed, cosigned: witnessesOf(entry.seq)
+        }))
         const out = makeOutput(options.json === true)
         if (out.json) {
           for (const row of rows) process.stdout.write(JSON.stringify(row, jsonReplacer) + '\n')
         } else {
-          process.stdout.write(`feed ${identity.feedId} (${identity.kind}), sealed up to ${sealed}\n`)
-          for (const row of rows) process.stdout.write(`${String(row.seq).padStart(6)}  ${String(row.time)}  ${row.sealed === true ? 'sealed ' : 'pending'}  ${String(row.type).padEnd(24)} ${(row.actor as { id: string, role: string }).id} (${(row.actor as { role: string }).role})  ${JSON.stringify(row.body, jsonReplacer).slice(0, 120)}\n`)
+          process.stdout.write(`feed ${feed} (${feed === identity.feedId ? identity.kind : 'replica'}), sealed up to ${sealed}\n`)
+          for (const row of rows) process.stdout.write(`${String(row.seq).padStart(6)}  ${row.time}  ${row.sealed ? 'sealed ' : 'pending'}  cosigned ${String(row.cosigned).padStart(2)}  ${row.type.padEnd(24)} ${row.actor.id} (${row.actor.role})  ${JSON.stringify(row.body, jsonReplacer).slice(0, 120)}\n`)
         }
       } finally {
         await db.close()
