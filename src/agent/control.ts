@@ -41,7 +41,7 @@ export async function agentStatus (runtime: AgentRuntime, deviceId: string): Pro
     peerId: runtime.node.peerId.toString(),
     fleetId: toHex(runtime.membership.fleetId),
     addresses: runtime.node.getMultiaddrs().map((a) => a.toString()),
-    feed: { size: runtime.feed.ledger.size, sealed: runtime.feed.ledger.sealedSize },
+    feed: { size: runtime.feed.ledger.size, sealed: runtime.feed.ledger.sealedSize, witnessedBy: await runtime.witnessedBy() },
     heads: Object.fromEntries(await runtime.heads()),
     members: runtime.membership.list().map((m) => ({ deviceId: m.deviceId, revoked: runtime.membership.isRevoked(m.deviceId), quarantined: runtime.membership.isQuarantined(m.deviceId) })),
     peers: runtime.attestation.list(),

@@ -109,3 +109,37 @@ export async function knownFeedKeys (db: Level<string, Uint8Array>, identity: Fe
   }
   return keys
 }
+
+/** At most this many witness records in an export header. */
+const MAX_WITNESSES = 1024
+
+/** The signed enrolment records a store keeps of other members, base64, for an export header. */
+export async function storedWitnessRecords (db: Level<string, Uint8Array>): Promise<string[]> {
+  const out: string[] = []
+  for await (const bytes of db.sublevel<string, Uint8Array>('members', { valueEncoding: 'view' }).values({ limit: MAX_WITNESSES })) out.push(b64(bytes))
+  return out
+}
+
+/**
+ * Witness keys from an export header's `witnesses` (base64 signed enrolment records), each
+ * verified against the owner key of the header's genesis statement. Absent: no witnesses.
+ */
+export function witnessKeysFromHeader (value: unknown, identity: FeedIdentity): Map<string, HybridPublicKey> {
+  const keys = new Map<string, HybridPublicKey>()
+  if (value === undefined) return keys
+  if (!Array.isArray(value) || value.length > MAX_WITNESSES) throw new FeedTrustError(`witnesses must be a list of at most ${MAX_WITNESSES} records`)
+  const genesis = identity.trust.genesis
+  const { ownerKey } = verifyGenesis(unb64(genesis.statement), { p256: unb64(genesis.p256), mldsa65: unb64(genesis.mldsa65) })
+  for (const item of value) {
+    if (typeof item !== 'string' || item.length > 32 * 1024 || !BASE64.test(item)) throw new FeedTrustError('a witness record is not base64')
+    let record
+    try {
+      record = verifyEnrolmentRecord(decodeSignedEnrolment(unb64(item)), { key: ownerKey, fleetId: identity.fleetId })
+    } catch (err) {
+      throw new FeedTrustError(`a witness record does not verify: ${(err as Error).message}`)
+    }
+    keys.set(record.deviceId, { p256: eccPoint(parsePublic(record.dskPub)), mldsa65: record.pqPub })
+  }
+  keys.delete(identity.feedId)
+  return keys
+}

@@ -226,6 +226,17 @@ export class AgentRuntime {
     return lag
   }
 
+  /** The fleet devices whose cosignature on the newest checkpoint of the own feed verifies. */
+  async witnessedBy (): Promise<string[]> {
+    const sealed = await this.ownSource.sealed()
+    if (sealed === undefined) return []
+    try {
+      return [...verifyCheckpoint(parseCheckpoint(sealed.note), { name: this.feedId, key: this.signer.publicKey }, this.witnesses()).cosigners]
+    } catch {
+      return []
+    }
+  }
+
   /** Sizes of every feed held: the own feed (sealed part) and the replicas. */
   async heads (): Promise<Map<string, number>> {
     const heads = await this.replicas.feeds()

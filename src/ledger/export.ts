@@ -7,11 +7,12 @@ import { LEDGER_LIMITS } from './limits.js'
 import { leafHash, MerkleFrontier } from './merkle.js'
 import { CHECKPOINT_LIMITS, parseCheckpoint, verifyCheckpoint } from './checkpoint.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
-import type { FeedReport } from './verify.js'
+import { CosignatureTally, type FeedReport } from './verify.js'
 
 /**
  * A feed as JSON Lines, for auditors: every entry in order (its exact bytes, base64, with its hash,
- * type and time for reading), then every checkpoint in order of size (the signed-note text), then
+ * type and time for reading), then every checkpoint in order of size (the signed-note text, with
+ * the cosignature lines of the fleet devices that witnessed it), then
  * one end line with the counts, so a truncated or shortened file is noticed. Frozen format.
  *
  *   {"kind":"entry","seq":0,"hash":"<hex>","entry":"<base64>","type":"device.enrol","time":1795000000000}
@@ -102,7 +103,7 @@ function isUint (value: unknown): value is number {
  */
 export async function verifyExport (
   lines: AsyncIterable<string> | Iterable<string>,
-  trust: { feedKey: HybridPublicKey, fleetId: Uint8Array, feedId: string, ontology: Ontology },
+  trust: { feedKey: HybridPublicKey, fleetId: Uint8Array, feedId: string, ontology: Ontology, witnesses?: ReadonlyMap<string, HybridPublicKey> },
   limits: { maxLines?: number, maxLineLength?: number } = {}
 ): Promise<FeedReport> {
   const maxLines = limits.maxLines ?? EXPORT_LIMITS.maxLines
@@ -116,6 +117,7 @@ export async function verifyExport (
   let count = 0
   let checkpoints = 0
   let sealed = 0
+  const tally = new CosignatureTally()
   for await (const line of lines) {
     lineNo++
     const where = `line ${lineNo}`
@@ -169,7 +171,7 @@ export async function verifyExport (
       if (typeof note !== 'string' || note.length > CHECKPOINT_LIMITS.maxNoteBytes) throw new FeedVerificationError(`checkpoint ${size}: note is not text within the size cap`, { checkpointSize: size })
       let verified
       try {
-        verified = verifyCheckpoint(parseCheckpoint(note), { name: trust.feedId, key: trust.feedKey })
+        verified = verifyCheckpoint(parseCheckpoint(note), { name: trust.feedId, key: trust.feedKey }, trust.witnesses)
       } catch (err) {
         throw new FeedVerificationError(`checkpoint ${size}: ${(err as Error).message}`, { checkpointSize: size })
       }
@@ -180,6 +182,7 @@ export async function verifyExport (
       if (!bytesEqual(root, verified.body.root)) throw new FeedVerificationError(`checkpoint of ${size} entries signs root ${toHex(verified.body.root)}, the entries give ${toHex(root)}`, { checkpointSize: size })
       sealed = size
       checkpoints++
+      tally.add(size, verified.cosigners)
     } else if (kind === 'end') {
       const rec = record(value, ['kind', 'feed', 'entries', 'checkpoints'], where)
       if (rec.feed !== trust.feedId) throw new FeedVerificationError(`${where}: the export is of another feed`)
@@ -190,5 +193,5 @@ export async function verifyExport (
     }
   }
   if (phase !== 'done') throw new FeedVerificationError(`the export ends after ${lineNo} lines without its end line: it is truncated`)
-  return { entries: tree.size, checkpoints, sealed, root: toHex(tree.root()) }
+  return { entries: tree.size, checkpoints, sealed, root: toHex(tree.root()), ...tally.report }
 }

@@ -13,6 +13,22 @@ export interface FeedReport {
   checkpoints: number
   sealed: number
   root: string
+  /** Distinct witnesses (among those given) whose cosignature on some checkpoint verifies. */
+  cosigners: number
+  /** The largest checkpoint size with at least one verified cosignature (0: none). */
+  cosignedUpTo: number
+}
+
+/** Tallies verified cosignatures over a feed's checkpoints. */
+export class CosignatureTally {
+  private readonly names = new Set<string>()
+  private upTo = 0
+  add (size: number, cosigners: readonly string[]): void {
+    for (const name of cosigners) this.names.add(name)
+    if (cosigners.length > 0) this.upTo = Math.max(this.upTo, size)
+  }
+
+  get report (): { cosigners: number, cosignedUpTo: number } { return { cosigners: this.names.size, cosignedUpTo: this.upTo } }
 }
 
 /**
@@ -21,7 +37,8 @@ export interface FeedReport {
  * has a valid hybrid signature by the feed key and matches the tree at its size; the stored head
  * state matches the entries. Any altered byte in the store makes it throw.
  */
-export async function verifyStoredFeed (db: Level<string, Uint8Array>, feed: { fleetId: Uint8Array, feedId: string, key: HybridPublicKey, ontology: Ontology }): Promise<FeedReport> {
+export async function verifyStoredFeed (db: Level<string, Uint8Array>, feed: { fleetId: Uint8Array, feedId: string, key: HybridPublicKey, ontology: Ontology, witnesses?: ReadonlyMap<string, HybridPublicKey> }): Promise<FeedReport> {
+  const tally = new CosignatureTally()
   const entries = db.sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' })
   const checkpoints = db.sublevel<string, Uint8Array>('checkpoints', { valueEncoding: 'view' })
   const rootsBySize = new Map<number, Uint8Array>()
@@ -49,7 +66,7 @@ export async function verifyStoredFeed (db: Level<string, Uint8Array>, feed: { f
   for await (const [key, note] of checkpoints.iterator()) {
     let verified
     try {
-      verified = verifyCheckpoint(parseCheckpoint(Buffer.from(note).toString('utf8')), { name: feed.feedId, key: feed.key })
+      verified = verifyCheckpoint(parseCheckpoint(Buffer.from(note).toString('utf8')), { name: feed.feedId, key: feed.key }, feed.witnesses)
     } catch (err) {
       throw new FeedVerificationError(`checkpoint ${key}: ${(err as Error).message}`, { checkpointSize: Number.parseInt(key, 16) })
     }
@@ -60,6 +77,7 @@ export async function verifyStoredFeed (db: Level<string, Uint8Array>, feed: { f
     if (!bytesEqual(root, verified.body.root)) throw new FeedVerificationError(`checkpoint of ${size} entries signs root ${toHex(verified.body.root)}, the entries give ${toHex(root)}`, { checkpointSize: size })
     count++
     sealed = Math.max(sealed, size)
+    tally.add(size, verified.cosigners)
   }
-  return { entries: tree.size, checkpoints: count, sealed, root: toHex(tree.root()) }
+  return { entries: tree.size, checkpoints: count, sealed, root: toHex(tree.root()), ...tally.report }
 }

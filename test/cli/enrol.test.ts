@@ -172,11 +172,37 @@ describe('cli: fleet join / fleet enrol', function () {
       await new Promise((resolve) => setTimeout(resolve, 500))
     }
     assert.equal(trustedPeers('state1')[0]!.deviceId, deviceId3)
+    // Each witnesses the other: its cosignature reaches the writer's own newest checkpoint.
+    const witnessedBy = (state: string): string[] => {
+      const status = run(['status', '--state', path.join(dir, state), '--json'])
+      return status.status === 0 ? (JSON.parse(status.stdout) as { feed: { witnessedBy: string[] } }).feed.witnessedBy : []
+    }
+    while (witnessedBy('state3').length === 0) {
+      if (Date.now() - started > 90_000) assert.fail(`no cosignature reached state3: ${logs.map((l) => l()).join('\n----\n')}`)
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    }
+    const deviceId1 = (JSON.parse(run(['status', '--state', path.join(dir, 'state1'), '--json']).stdout) as { deviceId: string }).deviceId
+    assert.deepEqual(witnessedBy('state3'), [deviceId1])
     for (const child of agents) child.kill('SIGTERM')
     await Promise.all(agents.map(async (child) => await new Promise((resolve) => child.once('exit', resolve))))
     // The verdicts are in the agents' feeds.
     const tail = run(['ledger', 'tail', '--state', path.join(dir, 'state3'), '--json'])
     assert.ok(tail.stdout.includes('"attest.verdict"'), tail.stdout + tail.stderr)
+    // The cosignature is counted offline, from the store and from an export, and shown per entry.
+    const rows = tail.stdout.trim().split('\n').map((line) => JSON.parse(line) as { cosigned: number })
+    assert.equal(rows[0]!.cosigned, 1)
+    const verified = JSON.parse(run(['ledger', 'verify', '--state', path.join(dir, 'state3'), '--json']).stdout) as { cosigners: number }
+    assert.equal(verified.cosigners, 1)
+    const file = path.join(dir, 'state3.jsonl')
+    assert.equal(run(['ledger', 'export', '--state', path.join(dir, 'state3'), '--out', file]).status, 0)
+    const fromExport = JSON.parse(run(['ledger', 'verify', '--export', file, '--fleet', fleetId, '--json']).stdout) as { cosigners: number, cosignedUpTo: number }
+    assert.equal(fromExport.cosigners, 1)
+    assert.ok(fromExport.cosignedUpTo > 0)
+    // A replica held there can be listed too.
+    const replica = run(['ledger', 'tail', '--state', path.join(dir, 'state3'), '--feed', deviceId1, '--json'])
+    assert.equal(replica.status, 0, replica.stderr)
+    assert.ok(replica.stdout.includes('"attest.verdict"'))
+    assert.equal(run(['ledger', 'tail', '--state', path.join(dir, 'state3'), '--feed', 'a'.repeat(52)]).status, 1)
   })
 
   it('refuses a tampered boot at enrolment: exit 1 on both sides, nothing stored', async () => {

@@ -4,7 +4,7 @@ import path from 'node:path'
 import { Level } from 'level'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
 import {
-  FeedLedger, BASE_ONTOLOGY, makeProofBundle, verifyProofBundle, exportFeed, verifyExport, verifyStoredFeed, decodeEntry,
+  FeedLedger, BASE_ONTOLOGY, makeProofBundle, verifyProofBundle, exportFeed, verifyExport, verifyStoredFeed, decodeEntry, cosignCheckpoint,
   type ProofBundle, type TpmClockSource, type ExportLine
 } from '../../src/ledger/index.js'
 import { tempDir } from '../helpers/devices.js'
@@ -237,6 +237,21 @@ describe('ledger/proof: inclusion-proof bundles and JSONL export', function () {
       assert.deepEqual(await verifyExport(text.split('\n'), exportTrust), report)
       async function * stream (): AsyncGenerator<string> { for (const line of lines) yield line }
       assert.deepEqual(await verifyExport(stream(), exportTrust), report)
+    })
+
+    it('counts the witnesses whose cosignatures on the exported checkpoints verify, and only those', async () => {
+      const lines = await exported()
+      const at = lines.findIndex((line) => line.includes('"size":40'))
+      const line = JSON.parse(lines[at]!) as { kind: 'checkpoint', size: number, note: string }
+      const witness = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
+      const name = 'w'.repeat(52)
+      const cosigned = [...lines]
+      cosigned[at] = JSON.stringify({ ...line, note: await cosignCheckpoint(line.note, witness, name) })
+      const report = await verifyExport(cosigned, { ...exportTrust, witnesses: new Map([[name, witness.publicKey]]) })
+      assert.deepEqual({ cosigners: report.cosigners, cosignedUpTo: report.cosignedUpTo }, { cosigners: 1, cosignedUpTo: 40 })
+      // Without the witness's key, or under another key for that name, the cosignature counts for nothing.
+      assert.equal((await verifyExport(cosigned, exportTrust)).cosigners, 0)
+      assert.equal((await verifyExport(cosigned, { ...exportTrust, witnesses: new Map([[name, stranger.publicKey]]) })).cosigners, 0)
     })
 
     it('refuses the export under another key, fleet or feed', async () => {

@@ -7,11 +7,11 @@ import { Level } from 'level'
 import { EsysTpm, type PcrSelection } from '../../attest/index.js'
 import {
   feedIdentityOf, feedIdentityFromTrust, readDeviceState, readOwnerState, unlockDevice, unlockOwner, agentMeasurement, deviceSigner, openOwnFeed,
-  LEDGER_DIR, CONTROL_SOCKET, controlRequest, bodyFromJson, knownFeedKeys, type FeedIdentity
+  LEDGER_DIR, CONTROL_SOCKET, controlRequest, bodyFromJson, knownFeedKeys, storedWitnessRecords, witnessKeysFromHeader, type FeedIdentity
 } from '../../agent/index.js'
 import {
   BASE_ONTOLOGY, decodeEntry, verifyStoredFeed, exportFeed, verifyExport, EXPORT_LIMITS, makeProofBundle, verifyProofBundle, ROLES, FeedVerificationError, type Role,
-  ReplicaStore, ownFeedSource, verifyCheckpoint, parseCheckpoint
+  ReplicaStore, ownFeedSource, verifyCheckpoint, parseCheckpoint, type FeedReport
 } from '../../ledger/index.js'
 import type { HybridSigner } from '../../identity/index.js'
 import { FleetError, MalformedInputError, UsageError, toHex } from '../../common/index.js'
@@ -22,6 +22,10 @@ const EXPORT_FORMAT = 'fleet-export/1'
 const PROOF_FORMAT = 'fleet-proof-file/1'
 
 /** Opens DIR/ledger; a running agent holds its lock, which is reported as such. */
+function witnessed (report: FeedReport): string {
+  return report.cosigners === 0 ? ', no witness cosignatures' : `, cosigned by ${report.cosigners} fleet device(s) up to entry ${report.cosignedUpTo}`
+}
+
 async function openStore (dir: string): Promise<Level<string, Uint8Array>> {
   const location = path.join(dir, LEDGER_DIR)
   if (!existsSync(location)) throw new FleetError(`${dir} has no ledger yet (nothing appended)`, { code: 'ERR_NO_LEDGER' })
@@ -204,8 +208,9 @@ they checked that checkpoint against every earlier one they held.`)
         if (options.fleet !== undefined && toHex(identity.fleetId) !== options.fleet) throw new FeedVerificationError(`this feed belongs to fleet ${toHex(identity.fleetId)}, not ${options.fleet}`)
         const db = await openStore(options.state)
         try {
-          const report = await verifyStoredFeed(db, { fleetId: identity.fleetId, feedId: identity.feedId, key: identity.feedKey, ontology: BASE_ONTOLOGY })
-          out.result({ verified: true, fleetId: toHex(identity.fleetId), feed: identity.feedId, ...report }, `verified feed ${identity.feedId}: ${report.entries} entries, ${report.checkpoints} checkpoints, sealed ${report.sealed}, root ${report.root}`)
+          const witnesses = new Map([...await knownFeedKeys(db, identity)].filter(([id]) => id !== identity.feedId))
+          const report = await verifyStoredFeed(db, { fleetId: identity.fleetId, feedId: identity.feedId, key: identity.feedKey, ontology: BASE_ONTOLOGY, witnesses })
+          out.result({ verified: true, fleetId: toHex(identity.fleetId), feed: identity.feedId, ...report }, `verified feed ${identity.feedId}: ${report.entries} entries, ${report.checkpoints} checkpoints, sealed ${report.sealed}, root ${report.root}${witnessed(report)}`)
         } finally {
           await db.close()
         }
@@ -215,7 +220,7 @@ they checked that checkpoint against every earlier one they held.`)
       const first = await lines.next()
       if (first.done === true) throw new MalformedInputError(`${options.export} is empty`)
       if (first.value.length > EXPORT_LIMITS.maxLineLength) throw new MalformedInputError(`${options.export}: the header line is longer than ${EXPORT_LIMITS.maxLineLength} characters`)
-      let header: { format?: unknown, feed?: unknown, trust?: unknown }
+      let header: { format?: unknown, feed?: unknown, trust?: unknown, witnesses?: unknown }
       try {
         header = JSON.parse(first.value) as typeof header
       } catch {
@@ -223,9 +228,10 @@ they checked that checkpoint against every earlier one they held.`)
       }
       if (header?.format !== EXPORT_FORMAT || typeof header.feed !== 'string') throw new MalformedInputError(`${options.export}: not a ${EXPORT_FORMAT} file`)
       const identity = feedIdentityFromTrust(header.trust, header.feed, options.fleet)
-      const report = await verifyExport(lines, { feedKey: identity.feedKey, fleetId: identity.fleetId, feedId: identity.feedId, ontology: BASE_ONTOLOGY })
+      const witnesses = witnessKeysFromHeader(header.witnesses, identity)
+      const report = await verifyExport(lines, { feedKey: identity.feedKey, fleetId: identity.fleetId, feedId: identity.feedId, ontology: BASE_ONTOLOGY, witnesses })
       out.result({ verified: true, fleetId: toHex(identity.fleetId), feed: identity.feedId, pinned: options.fleet !== undefined, ...report },
-        `verified export of feed ${identity.feedId} (fleet ${toHex(identity.fleetId)}${options.fleet === undefined ? ', not pinned: pass --fleet' : ''}): ${report.entries} entries, ${report.checkpoints} checkpoints, sealed ${report.sealed}`)
+        `verified export of feed ${identity.feedId} (fleet ${toHex(identity.fleetId)}${options.fleet === undefined ? ', not pinned: pass --fleet' : ''}): ${report.entries} entries, ${report.checkpoints} checkpoints, sealed ${report.sealed}${witnessed(report)}`)
     })
 
   ledger.command('export')
@@ -240,7 +246,8 @@ they checked that checkpoint against every earlier one they held.`)
         const file = await openFile(temp, 'w', 0o644)
         let lines = 0
         try {
-          await file.write(JSON.stringify({ format: EXPORT_FORMAT, fleet: toHex(identity.fleetId), feed: identity.feedId, trust: identity.trust }) + '\n')
+          const witnesses = await storedWitnessRecords(db)
+          await file.write(JSON.stringify({ format: EXPORT_FORMAT, fleet: toHex(identity.fleetId), feed: identity.feedId, trust: identity.trust, ...(witnesses.length === 0 ? {} : { witnesses }) }) + '\n')
           for await (const line of exportFeed(db, { feedId: identity.feedId })) {
             await file.write(JSON.stringify(line) + '\n')
             lines++
