@@ -7,11 +7,15 @@
  * honest history. Honest agents must find the contradiction (in a batch or an announced
  * checkpoint), quarantine the device everywhere and record alert.equivocation with evidence.
  */
-import type { HybridSigner } from '../src/identity/index.js'
+import { randomBytes } from 'node:crypto'
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../src/identity/index.js'
 import {
-  decodeEntry, encodeEntry, entryHash, leafHash, subtreeRoot, signCheckpoint, parseCheckpoint, type SyncBatch, type Entry
+  decodeEntry, encodeEntry, entryHash, leafHash, subtreeRoot, signCheckpoint, parseCheckpoint, ownFeedSource, encodeEvidence, type SyncBatch, type Entry
 } from '../src/ledger/index.js'
-import type { AgentRuntime, RuntimeHooks } from '../src/agent/index.js'
+import { LEDGER_SYNC_PROTOCOL, sendAnnounce, type AgentRuntime, type RuntimeHooks } from '../src/agent/index.js'
+import { FramedStream } from '../src/p2p/index.js'
+import { base32 } from '../src/attest/index.js'
 
 export class Equivocator {
   private victims = new Set<string>()
@@ -68,4 +72,129 @@ export class Equivocator {
   }
 
   get forkNote (): string | undefined { return this.fork?.note }
+}
+
+/** How a HostileServer serves its own feed to pullers. */
+export type ServeMode = 'honest' | 'forged-entry' | 'forged-checkpoint' | 'replay' | 'stall'
+
+/**
+ * Serves the hostile agent's own feed wrongly, by mode: an entry with a flipped byte, a checkpoint
+ * signed by a key that is not the feed's, the first batch again whatever the puller holds, or the
+ * right batch after a long stall. Pullers must refuse (storing nothing) or simply wait it out.
+ */
+export class HostileServer {
+  private current: ServeMode = 'honest'
+  stallMs = 8_000
+  private runtime: AgentRuntime | undefined
+  private replayed: SyncBatch | undefined
+  private readonly stranger = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
+  readonly hooks: RuntimeHooks = {
+    ownBatch: async (_peerId, from) => {
+      const runtime = this.runtime
+      if (runtime === undefined || this.current === 'honest') return null
+      const source = ownFeedSource(runtime.feed.db, runtime.feed.ledger.feedId)
+      if (this.current === 'replay') return this.replayed
+      if (this.current === 'stall') {
+        await new Promise((resolve) => setTimeout(resolve, this.stallMs))
+        return null
+      }
+      const batch = await source.batch(from)
+      if (batch === undefined) return undefined
+      if (this.current === 'forged-entry') {
+        const entries = batch.entries.map((bytes) => new Uint8Array(bytes))
+        const last = entries[entries.length - 1]!
+        last[last.length - 1] = last[last.length - 1]! ^ 0x01
+        return { ...batch, entries }
+      }
+      const parsed = parseCheckpoint(batch.checkpoint)
+      return { ...batch, checkpoint: await signCheckpoint(parsed.body, this.stranger, runtime.feed.ledger.feedId) }
+    }
+  }
+
+  attach (runtime: AgentRuntime): void { this.runtime = runtime }
+
+  get mode (): ServeMode { return this.current }
+
+  /** Switches the mode; 'replay' serves, from then on, the first batch of the feed as it is now. */
+  async setMode (mode: ServeMode): Promise<void> {
+    if (mode === 'replay' && this.runtime !== undefined) this.replayed = await ownFeedSource(this.runtime.feed.db, this.runtime.feed.ledger.feedId).batch(0)
+    this.current = mode
+  }
+}
+
+/** Resolves true when the other side closes or resets the stream within `ms`. */
+async function cutOffWithin (stream: Stream, ms: number): Promise<boolean> {
+  if (stream.status !== 'open') return true
+  return await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => { resolve(false) }, ms)
+    stream.addEventListener('close', () => { clearTimeout(timer); resolve(true) }, { once: true })
+  })
+}
+
+function varint (n: number): Uint8Array {
+  const out: number[] = []
+  while (n >= 0x80) { out.push((n & 0x7f) | 0x80); n = Math.floor(n / 128) }
+  out.push(n)
+  return Uint8Array.from(out)
+}
+
+/** Attacks an enrolled, attested hostile agent mounts on a peer over /fleet/ledger-sync/1 (test-only). */
+export const attacks = {
+  /** A frame announcing 1 GiB: the target must cut the stream off. Returns whether it did. */
+  async oversizedFrame (node: Libp2p, target: PeerId): Promise<boolean> {
+    const stream = await node.dialProtocol(target, LEDGER_SYNC_PROTOCOL)
+    stream.send(varint(1 << 30))
+    stream.send(randomBytes(4096))
+    return await cutOffWithin(stream, 5_000)
+  },
+
+  /** Streams that send half a frame and then nothing: each must be cut off (or refused outright). */
+  async slowLoris (node: Libp2p, target: PeerId, streams: number, waitMs: number): Promise<{ opened: number, cutOff: number }> {
+    const opened: Stream[] = []
+    for (let i = 0; i < streams; i++) {
+      try {
+        const stream = await node.dialProtocol(target, LEDGER_SYNC_PROTOCOL)
+        stream.send(varint(100))
+        stream.send(randomBytes(10))
+        opened.push(stream)
+      } catch {
+        // Refused at once (the target's per-connection stream limit): as good as cut off.
+      }
+    }
+    const cut = await Promise.all(opened.map(async (stream) => await cutOffWithin(stream, waitMs)))
+    return { opened: opened.length, cutOff: cut.filter(Boolean).length }
+  },
+
+  /** Announces of made-up feeds with huge sizes, `concurrency` streams at a time. Returns how many went out. */
+  async announceFlood (node: Libp2p, target: PeerId, count: number, concurrency = 4): Promise<number> {
+    let sent = 0
+    let next = 0
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        next++
+        try {
+          const stream = await node.dialProtocol(target, LEDGER_SYNC_PROTOCOL)
+          const framed = new FramedStream(stream)
+          const feed = base32(randomBytes(32)).slice(0, 52)
+          await sendAnnounce(framed, feed, 2 ** 40, '')
+          sent++
+        } catch {
+          // A refused stream is part of the target's defence.
+        }
+      }
+    }))
+    return sent
+  },
+
+  /**
+   * Records an alert.equivocation against an honest device whose evidence proves nothing: two of
+   * its real checkpoints (consistent) with a made-up prefix root and proof.
+   */
+  async falseAccusation (runtime: AgentRuntime, accused: string): Promise<void> {
+    const notes = await runtime.replicas.source(accused).checkpointsCovering(0)
+    if (notes.length < 2) throw new Error('need two checkpoints of the accused')
+    const evidence = encodeEvidence({ v: 1, feed: accused, first: notes[0]!.note, second: notes[notes.length - 1]!.note, prefixRoot: randomBytes(32), proof: [randomBytes(32)] })
+    await runtime.feed.ledger.append({ type: 'alert.equivocation', actor: { id: `agent/${runtime.feed.ledger.feedId}`, role: 'agent' }, attest: null, body: { feed: accused, epoch: 1, evidence } })
+    await runtime.feed.ledger.checkpoint()
+  }
 }

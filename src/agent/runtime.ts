@@ -428,19 +428,25 @@ export class AgentRuntime {
         const connection = this.node.getConnections().find((c) => c.remotePeer.toString() === peerId && c.status === 'open')
         if (connection === undefined) return
         // One pull at a time across all peers: when several announce the same entries, the first
-        // pull fetches them and the next ones find nothing left to send.
+        // pull fetches them and the next ones find nothing left to send. A pull holds the turn for
+        // at most pullTurnMs (a slow or hostile server must not stall replication from the others),
+        // and a whole pull is cut off after pullDeadlineMs.
         const turn = this.pullTurn.then(async () => {
           const stream = await connection.newStream(LEDGER_SYNC_PROTOCOL)
           const framed = this.framed(stream)
+          const deadline = setTimeout(() => { framed.abort(new SyncProtocolError(`the pull took longer than ${SYNC_PROTOCOL_LIMITS.pullDeadlineMs} ms`)) }, SYNC_PROTOCOL_LIMITS.pullDeadlineMs)
           try {
             const { more } = await pull(framed, await this.heads(), async (batch) => { await this.applyBatch(batch, peerId) }, async (records) => { await this.onMembers(records) })
             return more
           } catch (err) {
             framed.abort(err as Error)
             throw err
+          } finally {
+            clearTimeout(deadline)
           }
         })
-        this.pullTurn = turn.then(() => undefined, () => undefined)
+        const settled = turn.then(() => undefined, () => undefined)
+        this.pullTurn = Promise.race([settled, new Promise<void>((resolve) => { setTimeout(resolve, SYNC_PROTOCOL_LIMITS.pullTurnMs).unref() })])
         try {
           if (await turn) state.again = true
         } catch (err) {

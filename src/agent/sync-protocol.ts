@@ -24,7 +24,11 @@ export const SYNC_PROTOCOL_LIMITS = {
   maxBatchesPerPull: 16,
   stepTimeoutMs: 10_000,
   /** A pull from a peer whose attestation is still being judged waits this long, then is refused. */
-  attestedWaitMs: 2_000
+  attestedWaitMs: 2_000,
+  /** Pulls take turns; one that runs longer than this lets the next one start. */
+  pullTurnMs: 2_000,
+  /** A whole pull (up to maxBatchesPerPull batches) is cut off after this long. */
+  pullDeadlineMs: 60_000
 } as const
 
 export class SyncProtocolError extends FleetError {

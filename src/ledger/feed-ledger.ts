@@ -118,6 +118,7 @@ export class FeedLedger {
   }
 
   get size (): number { return this.meta.size }
+  get feedId (): string { return this.init.feedId }
   get sealedSize (): number { return this.meta.checkpointSize }
 
   async start (): Promise<void> {

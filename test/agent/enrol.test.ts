@@ -3,6 +3,7 @@
  * nodes over Noise on loopback, the simulated measured boot, and the owner's LevelDB feed.
  */
 import assert from 'node:assert/strict'
+import { until as waitFor } from '../helpers/wait.js'
 import { randomBytes, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
@@ -282,14 +283,7 @@ describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', functi
       return runtime
     }
 
-    async function until (condition: () => Promise<boolean> | boolean, what: string, ms = 20_000): Promise<number> {
-      const started = Date.now()
-      while (!await condition()) {
-        if (Date.now() - started > ms) assert.fail(`timed out waiting for ${what}`)
-        await new Promise((resolve) => setTimeout(resolve, 25))
-      }
-      return Date.now() - started
-    }
+    const until = async (condition: () => Promise<boolean> | boolean, what: string, ms = 20_000): Promise<number> => await waitFor(condition, what, ms, 25)
 
     const size = async (runtime: AgentRuntime, feed: string): Promise<number> => (await runtime.heads()).get(feed) ?? 0
 

@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict'
+import { until as waitFor } from '../helpers/wait.js'
 import { AgentRuntime, deviceSigner, ownerFeedId, publishOwnerFeed } from '../../src/agent/index.js'
 import { decodeEntry, decodeEvidence, parseCheckpoint, verifyCheckpoint, verifyEquivocationEvidence, type Entry } from '../../src/ledger/index.js'
 import { SimFleet, type SimDevice } from '../../simnet/fleet.js'
 import { Equivocator } from '../../simnet/hostile.js'
 
-async function until (condition: () => Promise<boolean> | boolean, what: string, ms = 30_000): Promise<void> {
-  const started = Date.now()
-  while (!await condition()) {
-    if (Date.now() - started > ms) assert.fail(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
+const until = async (condition: () => Promise<boolean> | boolean, what: string, ms = 30_000): Promise<number> => await waitFor(condition, what, ms)
+
 
 /** Every entry an agent holds, its own and its replicas', decoded. */
 async function held (runtime: AgentRuntime): Promise<Entry[]> {
