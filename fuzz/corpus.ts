@@ -11,6 +11,7 @@ import { canonicalPolicyJson, createBootPolicy } from '../src/attest/policy/inde
 import { encodeEntry, type Entry } from '../src/ledger/entry.js'
 import { encodeCanonical } from '../src/ledger/cbor.js'
 import { signCheckpoint } from '../src/ledger/checkpoint.js'
+import { encodeEvidence } from '../src/ledger/equivocation.js'
 import { leafHash, nodeHash } from '../src/ledger/merkle.js'
 import { encodeMessage } from '../src/p2p/messages.js'
 import { fixedFeedSigner } from './targets/proof-bundle.js'
@@ -69,12 +70,21 @@ async function proofBundles (): Promise<Uint8Array[]> {
   return out
 }
 
+async function evidences (): Promise<Uint8Array[]> {
+  const signer = fixedFeedSigner()
+  const note = async (size: number, fill: number): Promise<string> => await signCheckpoint({ origin: `fleet/${Buffer.from(FLEET).toString('hex')}/${FEED}`, size, root: new Uint8Array(32).fill(fill), epoch: 1, tpm: { clock: 1n, resetCount: 0, restartCount: 0 }, peers: [] }, signer, FEED)
+  return [
+    encodeEvidence({ v: 1, feed: FEED, first: await note(2, 1), second: await note(2, 2), prefixRoot: new Uint8Array(0), proof: [] }),
+    encodeEvidence({ v: 1, feed: FEED, first: await note(2, 1), second: await note(3, 2), prefixRoot: new Uint8Array(32).fill(3), proof: [new Uint8Array(32).fill(4)] })
+  ]
+}
+
 function wireMessages (): Uint8Array[] {
   const sample = (field: WireSchemaField, key: string): unknown => {
     switch (field.kind) {
       case 'bytes': return new Uint8Array(field.size ?? Math.min(field.max, 4)).fill(7)
       case 'bytes?': return key === 'ekCert' ? null : new Uint8Array(2)
-      case 'string': return key === 'deviceId' ? 'a'.repeat(52) : key === 'peerId' ? '12D3KooWSUrN2qxQShDdsyEbWSBPAvbgR7BroUpatJ4Wxay7AFXq' : key === 'bank' ? 'sha256' : 'x'
+      case 'string': return key === 'deviceId' || key === 'feed' ? 'a'.repeat(52) : key === 'peerId' ? '12D3KooWSUrN2qxQShDdsyEbWSBPAvbgR7BroUpatJ4Wxay7AFXq' : key === 'bank' ? 'sha256' : 'x'
       case 'uint': return 1
       case 'bool': return true
       case 'list': return [new Uint8Array(32), new Uint8Array(32).fill(1)]
@@ -117,6 +127,7 @@ export const TARGETS: Record<string, TargetSpec> = {
   checkpoint: { generate: checkpoints },
   'proof-bundle': { generate: proofBundles },
   wire: { generate: wireMessages },
+  evidence: { generate: evidences },
   tcti: { generate: () => ['swtpm:path=/tmp/x', 'swtpm:host=h,port=1', 'device:/dev/tpmrm0', 'mssim:host=localhost,port=2321'].map(text) },
   config: {
     async: true,
