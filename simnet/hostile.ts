@@ -6,6 +6,9 @@
  * an honest entry there; the chosen victims are served and announced the fork, everyone else the
  * honest history. Honest agents must find the contradiction (in a batch or an announced
  * checkpoint), quarantine the device everywhere and record alert.equivocation with evidence.
+ *
+ * `QuoteRelay`: a TPM that answers later challenges with a quote made for an earlier session.
+ * `HostileServer` and `attacks`: wrong batches, oversized and half-sent frames, floods, false alerts.
  */
 import { randomBytes } from 'node:crypto'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
@@ -15,7 +18,7 @@ import {
 } from '../src/ledger/index.js'
 import { LEDGER_SYNC_PROTOCOL, sendAnnounce, type AgentRuntime, type RuntimeHooks } from '../src/agent/index.js'
 import { FramedStream } from '../src/p2p/index.js'
-import { base32 } from '../src/attest/index.js'
+import { base32, type AttestResult, type Tpm } from '../src/attest/index.js'
 
 export class Equivocator {
   private victims = new Set<string>()
@@ -196,5 +199,31 @@ export const attacks = {
     const evidence = encodeEvidence({ v: 1, feed: accused, first: notes[0]!.note, second: notes[notes.length - 1]!.note, prefixRoot: randomBytes(32), proof: [randomBytes(32)] })
     await runtime.feed.ledger.append({ type: 'alert.equivocation', actor: { id: `agent/${runtime.feed.ledger.feedId}`, role: 'agent' }, attest: null, body: { feed: accused, epoch: 1, evidence } })
     await runtime.feed.ledger.checkpoint()
+  }
+}
+
+/**
+ * A TPM whose quotes, once armed, are the first one it made: a quote from another session (another
+ * nonce, another verifier) presented again. Verifiers must refuse it.
+ */
+export class QuoteRelay {
+  armed = false
+  private recorded: AttestResult | undefined
+
+  wrap (tpm: Tpm): Tpm {
+    return new Proxy(tpm, {
+      get: (target, property, receiver) => {
+        if (property !== 'quote') {
+          const value = Reflect.get(target, property, receiver) as unknown
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+        }
+        return async (...args: Parameters<Tpm['quote']>): Promise<AttestResult> => {
+          if (this.armed && this.recorded !== undefined) return this.recorded
+          const quote = await target.quote(...args)
+          this.recorded ??= quote
+          return quote
+        }
+      }
+    })
   }
 }

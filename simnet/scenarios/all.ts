@@ -1,7 +1,7 @@
 import path from 'node:path'
 import { existsSync } from 'node:fs'
 import { fleetCli, until } from '../process-fleet.js'
-import { startFleet, appendVia, converged, meshAttested, type Scenario } from './index.js'
+import { startFleet, enrolFleet, appendVia, converged, meshAttested, type Scenario } from './index.js'
 
 export const convergence: Scenario = {
   name: 'convergence',
@@ -246,4 +246,41 @@ export const equivocate: Scenario = {
   }
 }
 
-export const SCENARIOS: Scenario[] = [convergence, tamperedBoot, clone, revoke, equivocate, killRestart, partitionHeal, scale]
+export const relayQuote: Scenario = {
+  name: 'relay-quote',
+  description: 'an agent answers a challenge with the quote it made for another session; the verifier refuses it, says why and records it',
+  minNodes: 3,
+  defaultNodes: 3,
+  async run (ctx) {
+    const devices = await enrolFleet(ctx, ctx.nodes)
+    const relayer = devices[devices.length - 1]!
+    const honest = devices.slice(0, -1)
+    await ctx.check('the honest agents run and attest each other', async () => {
+      for (const device of honest) await ctx.fleet.startAgent(device, honest.filter((d) => d.address !== undefined))
+      await meshAttested(ctx, honest)
+    })
+    await ctx.check('the relaying agent (simnet\'s test-only hostile process) first attests honestly to one agent', async () => {
+      await ctx.fleet.startAgent(relayer, [honest[0]!], { hostile: ['--mode', 'relay-quote'] })
+      await until(async () => (await ctx.fleet.status(honest[0]!)).peers.some((p) => p.deviceId === relayer.deviceId && p.trusted), 30_000, 'the honest first attestation')
+      await until(async () => (relayer.stderr?.() ?? '').includes('"armed":true'), 30_000, 'the relay armed')
+    })
+    await ctx.check('on a new connection, the quote from the other session is refused: not over this verifier\'s nonce', async () => {
+      await ctx.fleet.control(relayer, { cmd: 'dial', address: honest[1]!.address })
+      const refused = await until(async () => (await ctx.fleet.status(honest[1]!)).peers.find((p) => p.deviceId === relayer.deviceId && !p.trusted), 30_000, 'the refusal')
+      if (!refused.reasons.some((r) => /nonce/.test(r))) return `refused for another reason: ${refused.reasons.join('; ')}`
+      const status = await ctx.fleet.status(honest[1]!)
+      if (status.peers.some((p) => p.deviceId === relayer.deviceId && p.trusted)) return 'trusted anyway'
+    })
+    await ctx.check('the refusal is in the verifier\'s own feed: attest.verdict, trusted false (fleet ledger tail, after a clean stop)', async () => {
+      for (const device of devices) await ctx.fleet.stopAgent(device)
+      const tail = await fleetCli(['ledger', 'tail', '--state', honest[1]!.state, '-n', '100000', '--json'])
+      if (tail.code !== 0) return tail.stderr.trim()
+      const verdicts = tail.stdout.split('\n').filter((line) => line.length > 0).map((line) => JSON.parse(line) as { type: string, body: { subject?: string, trusted?: boolean } })
+        .filter((row) => row.type === 'attest.verdict' && row.body.subject === relayer.deviceId)
+      if (!verdicts.some((row) => row.body.trusted === false)) return `no refusal recorded (${verdicts.length} verdicts on the device)`
+      if (verdicts.some((row) => row.body.trusted === true)) return 'a trusted verdict was recorded'
+    })
+  }
+}
+
+export const SCENARIOS: Scenario[] = [convergence, tamperedBoot, clone, revoke, equivocate, relayQuote, killRestart, partitionHeal, scale]

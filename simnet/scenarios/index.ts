@@ -21,15 +21,7 @@ export interface Scenario {
 
 /** Devices added, enrolled through the ceremony, and started, each connecting to the ones before it. */
 export async function startFleet (ctx: ScenarioContext, count: number, options: { hostileLast?: string[] } = {}): Promise<ProcDevice[]> {
-  const devices: ProcDevice[] = []
-  await ctx.check(`${count} devices enrolled through the ceremony`, async () => {
-    for (let i = 0; i < count; i++) {
-      const device = await ctx.fleet.addDevice('good')
-      const { owner, device: side } = await ctx.fleet.enrol(device)
-      if (owner.code !== 0 || side.code !== 0) return `${device.name}: owner exit ${owner.code}, device exit ${side.code}: ${owner.stderr.trim()} ${side.stderr.trim()}`
-      devices.push(device)
-    }
-  })
+  const devices = await enrolFleet(ctx, count)
   await ctx.check(`${count} agents running (fleet run, one process each)`, async () => {
     for (const device of devices) {
       const hostile = device === devices[devices.length - 1] && options.hostileLast !== undefined ? { hostile: options.hostileLast } : {}
@@ -38,6 +30,20 @@ export async function startFleet (ctx: ScenarioContext, count: number, options: 
   })
   await ctx.check('every agent attested every other (mutual, per connection)', async () => {
     await meshAttested(ctx, devices)
+  })
+  return devices
+}
+
+/** Devices added and enrolled through the ceremony (not started). */
+export async function enrolFleet (ctx: ScenarioContext, count: number): Promise<ProcDevice[]> {
+  const devices: ProcDevice[] = []
+  await ctx.check(`${count} devices enrolled through the ceremony`, async () => {
+    for (let i = 0; i < count; i++) {
+      const device = await ctx.fleet.addDevice('good')
+      const { owner, device: side } = await ctx.fleet.enrol(device)
+      if (owner.code !== 0 || side.code !== 0) return `${device.name}: owner exit ${owner.code}, device exit ${side.code}: ${owner.stderr.trim()} ${side.stderr.trim()}`
+      devices.push(device)
+    }
   })
   return devices
 }

@@ -23,7 +23,7 @@ describe('simnet scenarios (agent processes on swtpm, loopback)', function () {
   this.timeout(300_000)
   before(function () { if (!haveSwtpm()) this.skip() })
 
-  for (const [scenario, nodes] of [['convergence', 3], ['tampered-boot', 2], ['clone', 2], ['revoke', 3], ['equivocate', 3], ['kill-restart', 2], ['partition-heal', 4]] as const) {
+  for (const [scenario, nodes] of [['convergence', 3], ['tampered-boot', 2], ['clone', 2], ['revoke', 3], ['equivocate', 3], ['relay-quote', 3], ['kill-restart', 2], ['partition-heal', 4]] as const) {
     it(`${scenario} (${nodes} agents) passes every check`, () => {
       const { status, summary, stderr } = simnet(['--scenario', scenario, '--nodes', String(nodes), '--json'])
       assert.ok(summary !== undefined, `no JSON summary: ${stderr}`)

@@ -5,7 +5,7 @@ import path from 'node:path'
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
-  EsysTpm, parseBootPolicy, parsePublic, verifyBoot, fingerprint, KeyReleaseRefusedError, EVENTLOG_LIMITS, PCR_COUNT, type PcrSelection
+  EsysTpm, parseBootPolicy, parsePublic, verifyBoot, fingerprint, KeyReleaseRefusedError, EVENTLOG_LIMITS, PCR_COUNT, type PcrSelection, type Tpm
 } from '../../attest/index.js'
 import {
   initDevice, unlockDevice, agentMeasurement, readDeviceState, writeDeviceState, loadConfig, createLogger, DEVICE_STATE_FILE,
@@ -85,6 +85,8 @@ export interface RunOptions { state: string, tcti?: string, config?: string, lis
 /** What simnet's hostile agents add to a run (the CLI adds nothing). */
 export interface RunExtras {
   hooks?: RuntimeHooks
+  /** Replaces the TPM the runtime uses (after the keys are released). */
+  wrapTpm?: (tpm: Tpm) => Tpm
   onRuntime?: (runtime: AgentRuntime, signer: HybridSigner) => void
 }
 
@@ -125,7 +127,7 @@ export async function runAgent (options: RunOptions, extras: RunExtras = {}): Pr
   } else {
     const logFile = options.eventlog ?? DEFAULT_EVENT_LOG
     runtime = await AgentRuntime.start({
-      dir: options.state, tpm, state, device, enrolment, logger, listen: config.listen, mdns: config.mdns,
+      dir: options.state, tpm: extras.wrapTpm?.(tpm) ?? tpm, state, device, enrolment, logger, listen: config.listen, mdns: config.mdns,
       attestIntervalMs: config.attestIntervalSec * 1000, batchMs: config.batchMs,
       eventLog: async () => await readInputFile(logFile, 'event log', EVENTLOG_LIMITS.maxLogBytes),
       onPeersChange: (peers) => { void writePeers(options.state, peers).catch(() => undefined) },
