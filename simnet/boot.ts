@@ -57,9 +57,9 @@ export async function bootDevice (tpm: Tpm, variant: BootVariant, options: { sig
   return log
 }
 
-/** The owner's reference policy for simulated devices: made from the known-good simulated boot. */
-export function simulatedBootPolicy (): BootPolicy {
-  const { log, pcrs } = simulatedBootLog('good')
+/** The owner's reference policy for simulated devices: made from the known-good simulated boot (or another variant's). */
+export function simulatedBootPolicy (variant: BootVariant = 'good'): BootPolicy {
+  const { log, pcrs } = simulatedBootLog(variant)
   const verified = verifyEventLog(parseEventLog(log), pcrs)
   return createBootPolicy(verified.events, bootFacts(verified, 'sha256').secureBoot)
 }

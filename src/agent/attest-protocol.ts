@@ -152,11 +152,13 @@ export interface AttesterInput {
   enrolment: DeviceEnrolment
   eventLog: () => Promise<Uint8Array>
   random: (n: number) => Uint8Array
+  /** The boot policy in force (the owner may have set another since enrolment): its PCRs are quoted. */
+  policy?: () => BootPolicy
 }
 
 async function makeEvidence (self: AttesterInput, verifierNonce: Uint8Array, verifierPeerId: string): Promise<Record<string, Uint8Array | Uint8Array[]>> {
   const ak = { public: unb64(self.state.attestationKey.public), private: unb64(self.state.attestationKey.private) }
-  const policy = self.enrolment.policy
+  const policy = self.policy?.() ?? self.enrolment.policy
   const selection: PcrSelection = [{ hash: policy.bank as HashAlg, pcrs: [...policy.pcrs] }]
   const quote = await self.tpm.quote(ak, attestationQuoteData(verifierNonce, self.state.peer.peerId, verifierPeerId), selection)
   const read = await self.tpm.readPcrs(selection)

@@ -1,5 +1,5 @@
 import type { Connection, Stream } from '@libp2p/interface'
-import { bootPolicyId, type ClockInfo } from '../attest/index.js'
+import { bootPolicyId, type BootPolicy, type ClockInfo } from '../attest/index.js'
 import type { FeedLedger } from '../ledger/index.js'
 import { FramedStream } from '../p2p/framing.js'
 import type { FleetNode, Admission } from '../p2p/index.js'
@@ -125,6 +125,16 @@ export class AttestationService {
       for (const connection of this.init.node.getConnections()) if (connection.remotePeer.toString() === status.peerId) await connection.close().catch(() => undefined)
     }
     this.changed()
+  }
+
+  /**
+   * The owner set another boot policy: judge every peer by it from now on, and re-attest the
+   * connections this agent dialled now (the other side re-attests those it dialled).
+   */
+  setPolicy (policy: BootPolicy): void {
+    this.judge.policy = policy
+    this.judge.policyId = bootPolicyId(policy)
+    for (const connection of this.init.node.getConnections()) if (connection.direction === 'outbound') this.track(this.dial(connection))
   }
 
   /** The owner cleared a quarantine: the device may connect and attest again (a revocation stays). */

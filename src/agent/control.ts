@@ -4,7 +4,8 @@ import path from 'node:path'
 import { FleetError, MalformedInputError } from '../common/errors.js'
 import { toHex } from '../common/bytes.js'
 import { multiaddr } from '@multiformats/multiaddr'
-import { BASE_ONTOLOGY, ROLES, type Role } from '../ledger/index.js'
+import { BASE_ONTOLOGY, ROLES, type Ontology, type Role } from '../ledger/index.js'
+import { bootPolicyId } from '../attest/index.js'
 import type { AgentRuntime } from './runtime.js'
 
 /** The running agent's local control socket: DIR/agent.sock, owner-only (0600). */
@@ -19,9 +20,9 @@ export class ControlError extends FleetError {
 }
 
 /** JSON body → entry body: hex strings become bytes where the action's schema wants bytes. */
-export function bodyFromJson (type: string, value: unknown): Record<string, unknown> {
+export function bodyFromJson (type: string, value: unknown, ontology: Ontology = BASE_ONTOLOGY): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new MalformedInputError('the body must be a JSON object', { code: 'ERR_BAD_BODY' })
-  const spec = Object.hasOwn(BASE_ONTOLOGY.actions, type) ? BASE_ONTOLOGY.actions[type] : undefined
+  const spec = Object.hasOwn(ontology.actions, type) ? ontology.actions[type] : undefined
   const body: Record<string, unknown> = {}
   for (const [key, field] of Object.entries(value as Record<string, unknown>)) {
     if (spec !== undefined && Object.hasOwn(spec.body, key) && spec.body[key]!.kind === 'bytes') {
@@ -43,6 +44,8 @@ export async function agentStatus (runtime: AgentRuntime, deviceId: string): Pro
     addresses: runtime.node.getMultiaddrs().map((a) => a.toString()),
     feed: { size: runtime.feed.ledger.size, sealed: runtime.feed.ledger.sealedSize, witnessedBy: await runtime.witnessedBy() },
     heads: Object.fromEntries(await runtime.heads()),
+    policyId: bootPolicyId(runtime.membership.policy),
+    ontologyVersion: runtime.membership.ontology.version,
     members: runtime.membership.list().map((m) => ({ deviceId: m.deviceId, revoked: runtime.membership.isRevoked(m.deviceId), quarantined: runtime.membership.isQuarantined(m.deviceId) })),
     peers: runtime.attestation.list(),
     connections: runtime.node.getConnections().length,
@@ -86,7 +89,7 @@ export async function startControlServer (runtime: AgentRuntime, dir: string, de
           if (typeof request.type !== 'string' || typeof actor?.id !== 'string' || actor.id.length === 0 || actor.id.length > 128 || !(ROLES as readonly string[]).includes(actor.role as string)) {
             throw new ControlError('append needs type, actor {id, role}, body', 'ERR_BAD_REQUEST')
           }
-          const { seq, hash } = await runtime.feed.ledger.append({ type: request.type, actor: { id: actor.id, role: actor.role as Role }, attest: null, body: bodyFromJson(request.type, request.body) })
+          const { seq, hash } = await runtime.feed.ledger.append({ type: request.type, actor: { id: actor.id, role: actor.role as Role }, attest: null, body: bodyFromJson(request.type, request.body, runtime.membership.ontology) })
           await runtime.feed.ledger.whenSealed(seq, { signal: AbortSignal.timeout(30_000) })
           return { ok: true, feed: deviceId, seq, hash: toHex(hash), sealed: true }
         }

@@ -7,6 +7,7 @@ import { readDeviceState, unb64, DEVICE_STATE_FILE } from './device-state.js'
 import { readOwnerState, verifyGenesis, OWNER_STATE_FILE } from './owner.js'
 import { readDeviceEnrolment, verifyDeviceEnrolment, verifyEnrolmentRecord, decodeSignedEnrolment, ownerFeedId } from './enrolment.js'
 import type { Level } from 'level'
+import { BASE_ONTOLOGY, ReplicaStore, decodeEntry, decodeCanonical, applyVerifiedOntologyUpdate, parseOntologyActions, type Ontology } from '../ledger/index.js'
 import { canonicalPolicyJson } from '../attest/index.js'
 
 /**
@@ -142,4 +143,25 @@ export function witnessKeysFromHeader (value: unknown, identity: FeedIdentity): 
   }
   keys.delete(identity.feedId)
   return keys
+}
+
+/**
+ * The ontology in force for a store: version 1 plus the owner's ontology.update entries that the
+ * store holds (its own feed for the owner, the verified replica of the owner's feed for a device).
+ */
+export async function storedOntology (db: Level<string, Uint8Array>, identity: FeedIdentity): Promise<Ontology> {
+  let ontology = BASE_ONTOLOGY
+  const owner = ownerFeedId(identity.fleetId)
+  const entries = identity.kind === 'owner' ? db.sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' }).values() : new ReplicaStore(db).entries(owner)
+  for await (const bytes of entries) {
+    const { entry } = decodeEntry(bytes)
+    if (entry.type !== 'ontology.update') continue
+    const b = entry.body as { version: number, actions: Uint8Array }
+    try {
+      ontology = applyVerifiedOntologyUpdate(ontology, b.version, parseOntologyActions(decodeCanonical(b.actions, { maxBytes: 32 * 1024 })))
+    } catch {
+      // An update that does not apply is skipped, as the agents skip it.
+    }
+  }
+  return ontology
 }

@@ -1,6 +1,6 @@
-import { eccPoint, parsePublic } from '../attest/index.js'
+import { eccPoint, parsePublic, parseBootPolicy, bootPolicyId, type BootPolicy } from '../attest/index.js'
 import type { HybridPublicKey } from '../identity/index.js'
-import { BASE_ONTOLOGY, type Entry, type ReplicaTrust } from '../ledger/index.js'
+import { BASE_ONTOLOGY, decodeCanonical, parseOntologyActions, applyVerifiedOntologyUpdate, type Entry, type Ontology, type ReplicaTrust } from '../ledger/index.js'
 import { ownerFeedId, verifyEnrolmentRecord, type DeviceEnrolment, type EnrolmentRecord, type SignedEnrolment } from './enrolment.js'
 
 export interface Member {
@@ -28,11 +28,16 @@ export class Membership {
   private readonly quarantined = new Map<string, { reason: string, epoch: number }>()
   /** Per device, the newest feed epoch whose equivocation the owner cleared. */
   private readonly cleared = new Map<string, number>()
+  /** The boot policy peers are judged by: the enrolment's, until the owner sets another (policy.set). */
+  policy: BootPolicy
+  /** The ontology entries are checked against: version 1, plus the owner's ontology.update entries. */
+  ontology: Ontology = BASE_ONTOLOGY
 
   constructor (enrolment: DeviceEnrolment) {
     this.fleetId = enrolment.fleetId
     this.ownerKey = enrolment.ownerKey
     this.ownerFeed = ownerFeedId(enrolment.fleetId)
+    this.policy = enrolment.policy
     this.addRecord(enrolment.record, enrolment.signed)
   }
 
@@ -63,8 +68,12 @@ export class Membership {
     return [...this.members.values()].flatMap((m) => m.signed === undefined ? [] : [m.signed])
   }
 
-  /** Applies a verified entry of the owner's feed; returns the device it revoked or released from quarantine, if any. */
-  applyOwnerEntry (entry: Entry): { revoked?: string, released?: string } {
+  /**
+   * Applies a verified entry of the owner's feed; returns what changed: a device revoked or
+   * released from quarantine, a new boot policy, a new ontology version. A statement that does
+   * not parse (it verified as an owner entry, so this would be the owner's mistake) is skipped.
+   */
+  applyOwnerEntry (entry: Entry): { revoked?: string, released?: string, policy?: BootPolicy, ontology?: Ontology } {
     if (entry.type === 'device.enrol') {
       const b = entry.body as { deviceId: string, peerId: string, akPub: Uint8Array, dskPub: Uint8Array, pqPub: Uint8Array }
       if (!this.members.has(b.deviceId)) this.members.set(b.deviceId, { deviceId: b.deviceId, peerId: b.peerId, akPub: b.akPub, feedKey: { p256: eccPoint(parsePublic(b.dskPub)), mldsa65: b.pqPub } })
@@ -73,6 +82,24 @@ export class Membership {
       if (!this.revoked.has(b.deviceId)) {
         this.revoked.set(b.deviceId, b.reason)
         return { revoked: b.deviceId }
+      }
+    } else if (entry.type === 'policy.set') {
+      const b = entry.body as { policyId: string, policy: Uint8Array }
+      try {
+        const policy = parseBootPolicy(b.policy)
+        if (bootPolicyId(policy) !== b.policyId || b.policyId === bootPolicyId(this.policy)) return {}
+        this.policy = policy
+        return { policy }
+      } catch {
+        return {}
+      }
+    } else if (entry.type === 'ontology.update') {
+      const b = entry.body as { version: number, actions: Uint8Array }
+      try {
+        this.ontology = applyVerifiedOntologyUpdate(this.ontology, b.version, parseOntologyActions(decodeCanonical(b.actions, { maxBytes: 32 * 1024 })))
+        return { ontology: this.ontology }
+      } catch {
+        return {}
       }
     } else if (entry.type === 'device.clear_quarantine') {
       const b = entry.body as { deviceId: string, epoch: number }
@@ -106,9 +133,9 @@ export class Membership {
 
   /** The key a feed must be signed with, or undefined when its writer is unknown, revoked or quarantined. */
   trustFor (feed: string): ReplicaTrust | undefined {
-    if (feed === this.ownerFeed) return { fleetId: this.fleetId, feedKey: this.ownerKey, ontology: BASE_ONTOLOGY }
+    if (feed === this.ownerFeed) return { fleetId: this.fleetId, feedKey: this.ownerKey, ontology: this.ontology }
     const member = this.members.get(feed)
     if (member === undefined || this.revoked.has(feed) || this.quarantined.has(feed)) return undefined
-    return { fleetId: this.fleetId, feedKey: member.feedKey, ontology: BASE_ONTOLOGY }
+    return { fleetId: this.fleetId, feedKey: member.feedKey, ontology: this.ontology }
   }
 }

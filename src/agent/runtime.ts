@@ -143,7 +143,7 @@ export class AgentRuntime {
       ...(init.logger === undefined ? {} : { logger: init.logger }),
       ...(init.attestIntervalMs === undefined ? {} : { intervalMs: init.attestIntervalMs }),
       ...(init.attestDeadlineMs === undefined ? {} : { deadlineMs: init.attestDeadlineMs }),
-      self: { tpm: init.tpm, state: init.state, enrolment: init.enrolment, eventLog: init.eventLog, random: randomBytes },
+      self: { tpm: init.tpm, state: init.state, enrolment: init.enrolment, eventLog: init.eventLog, random: randomBytes, policy: () => membership.policy },
       isExcluded: (deviceId) => membership.isRevoked(deviceId) || membership.isQuarantined(deviceId),
       onAttested: (peerId, signed, record) => {
         if (membership.addRecord(record, signed)) void runtime?.saveMember(signed)
@@ -183,6 +183,9 @@ export class AgentRuntime {
       const { released } = this.membership.applyOwnerEntry(decodeEntry(bytes).entry)
       if (released !== undefined) await this.quarantineStore.del(released)
     }
+    // The owner's newest policy and ontology, as its feed held here says.
+    if (this.membership.policy !== this.init.enrolment.policy) this.attestation.setPolicy(this.membership.policy)
+    this.feed.ledger.useOntology(this.membership.ontology)
     await this.node.handle(LEDGER_SYNC_PROTOCOL, async (stream: Stream, connection: Connection) => { await this.serve(stream, connection) }, { maxInboundStreams: 4 })
     await this.attestation.start()
     const self = this.node.peerId.toString()
@@ -471,7 +474,15 @@ export class AgentRuntime {
       this.changed.add(batch.feed)
       if (batch.feed === this.membership.ownerFeed) {
         for (const entry of entries) {
-          const { revoked, released } = this.membership.applyOwnerEntry(entry)
+          const { revoked, released, policy, ontology } = this.membership.applyOwnerEntry(entry)
+          if (policy !== undefined) {
+            this.init.logger?.warn({ policyId: entry.body.policyId }, 'the owner set a new boot policy: peers are judged by it from now on')
+            this.attestation.setPolicy(policy)
+          }
+          if (ontology !== undefined) {
+            this.init.logger?.info({ version: ontology.version }, 'the owner updated the ontology')
+            this.feed.ledger.useOntology(ontology)
+          }
           if (revoked !== undefined) {
             this.init.logger?.warn({ deviceId: revoked }, 'device revoked by the owner: hanging up and refusing it')
             await this.attestation.revoke(revoked)

@@ -13,7 +13,7 @@ import { registerTpmCommands } from './commands/tpm.js'
 import { registerSwtpmCommands } from './commands/swtpm.js'
 import { registerAttestCommands } from './commands/attest.js'
 import { registerEventlogCommands } from './commands/eventlog.js'
-import { registerPolicyCommands } from './commands/policy.js'
+import { registerPolicyCommands, registerOntologyCommands } from './commands/policy.js'
 import { registerAgentCommands, registerPeersCommand, registerStatusCommand } from './commands/agent.js'
 import { registerOwnerCommands } from './commands/owner.js'
 import { registerEnrolCommands, registerRevokeCommand, registerClearQuarantineCommand } from './commands/enrol.js'
@@ -43,6 +43,7 @@ Exit codes: 0 ok, 1 verification refused or operation failed, 2 bad usage or inp
   registerAttestCommands(program)
   registerEventlogCommands(program)
   registerPolicyCommands(program)
+  registerOntologyCommands(program)
   registerAgentCommands(program)
   registerPeersCommand(program)
   registerStatusCommand(program)

@@ -119,6 +119,8 @@ export class FeedLedger {
 
   get size (): number { return this.meta.size }
   get feedId (): string { return this.init.feedId }
+  /** Checks later appends against another ontology (an owner's update: it only adds actions). */
+  useOntology (ontology: Ontology): void { this.components.ontology = ontology }
   get sealedSize (): number { return this.meta.checkpointSize }
 
   async start (): Promise<void> {

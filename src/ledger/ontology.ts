@@ -131,3 +131,59 @@ export function applyVerifiedOntologyUpdate (ontology: Ontology, version: number
   }
   return { version, actions: { ...ontology.actions, ...added } }
 }
+
+const FIELD_KEYS: Record<FieldSpec['kind'], readonly string[]> = {
+  string: ['kind', 'max', 'pattern', 'oneOf', 'optional'],
+  bytes: ['kind', 'size', 'max', 'optional'],
+  uint: ['kind', 'max', 'optional'],
+  bool: ['kind', 'optional'],
+  strings: ['kind', 'maxItems', 'maxLength', 'optional']
+}
+/** Caps of an ontology update: actions added at once, fields per action, and field bounds. */
+export const ONTOLOGY_LIMITS = { maxActions: 64, maxFields: 32, maxFieldBytes: 32 * 1024, maxPattern: 256, maxChoices: 64 } as const
+
+/**
+ * Checks actions as an owner's ontology.update (or a file for `fleet ontology publish`) states
+ * them: plain data, known roles, known field kinds with bounded sizes. Throws BodySchemaError.
+ */
+export function parseOntologyActions (value: unknown): Record<string, ActionSpec> {
+  const fail = (path: string, reason: string): never => { throw new BodySchemaError('ontology.update', path, reason) }
+  const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array)
+  const uint = (v: unknown, max: number): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max
+  if (!isMap(value)) return fail('actions', 'must be a map of action names to specs')
+  const names = Object.keys(value)
+  if (names.length === 0 || names.length > ONTOLOGY_LIMITS.maxActions) fail('actions', `must name 1 to ${ONTOLOGY_LIMITS.maxActions} actions`)
+  const out: Record<string, ActionSpec> = {}
+  for (const name of names) {
+    const spec = value[name]
+    if (!isMap(spec) || Object.keys(spec).sort().join(',') !== 'body,roles') fail(`actions.${name}`, 'must have exactly roles and body')
+    const { roles, body } = spec as { roles: unknown, body: unknown }
+    if (!Array.isArray(roles) || roles.length === 0 || roles.length > ROLES.length || roles.some((r) => !(ROLES as readonly unknown[]).includes(r))) fail(`actions.${name}.roles`, `must be a list of ${ROLES.join(', ')}`)
+    if (!isMap(body) || Object.keys(body).length > ONTOLOGY_LIMITS.maxFields) fail(`actions.${name}.body`, `must be a map of at most ${ONTOLOGY_LIMITS.maxFields} fields`)
+    const fields: Record<string, FieldSpec> = {}
+    for (const [field, raw] of Object.entries(body as Record<string, unknown>)) {
+      const at = `actions.${name}.body.${field}`
+      if (!/^[a-zA-Z][a-zA-Z0-9_]{0,63}$/.test(field)) fail(at, 'is not a field name')
+      if (!isMap(raw) || typeof raw.kind !== 'string' || !Object.hasOwn(FIELD_KEYS, raw.kind)) fail(at, 'needs a kind: string, bytes, uint, bool or strings')
+      const f = raw as Record<string, unknown> & { kind: FieldSpec['kind'] }
+      for (const key of Object.keys(f)) if (!FIELD_KEYS[f.kind].includes(key)) fail(at, `${key} is not a property of a ${f.kind} field`)
+      if (f.optional !== undefined && typeof f.optional !== 'boolean') fail(at, 'optional must be true or false')
+      if ((f.kind === 'string' || f.kind === 'bytes') && !uint(f.max, ONTOLOGY_LIMITS.maxFieldBytes)) fail(at, `max must be 0..${ONTOLOGY_LIMITS.maxFieldBytes}`)
+      if (f.kind === 'bytes' && f.size !== undefined && !uint(f.size, f.max as number)) fail(at, 'size must be 0..max')
+      if (f.kind === 'uint' && f.max !== undefined && !uint(f.max, Number.MAX_SAFE_INTEGER)) fail(at, 'max must be a non-negative integer')
+      if (f.kind === 'string' && f.pattern !== undefined) {
+        if (typeof f.pattern !== 'string' || f.pattern.length > ONTOLOGY_LIMITS.maxPattern) fail(at, `pattern must be a string of at most ${ONTOLOGY_LIMITS.maxPattern}`)
+        try {
+          RegExp(f.pattern as string)
+        } catch {
+          fail(at, 'pattern is not a regular expression')
+        }
+      }
+      if (f.kind === 'string' && f.oneOf !== undefined && (!Array.isArray(f.oneOf) || f.oneOf.length > ONTOLOGY_LIMITS.maxChoices || f.oneOf.some((c) => typeof c !== 'string' || c.length > (f.max as number)))) fail(at, 'oneOf must be a short list of strings')
+      if (f.kind === 'strings' && (!uint(f.maxItems, 1024) || !uint(f.maxLength, ONTOLOGY_LIMITS.maxFieldBytes))) fail(at, 'maxItems (0..1024) and maxLength are required')
+      fields[field] = { ...f } as FieldSpec
+    }
+    out[name] = { roles: [...roles as Role[]], body: fields }
+  }
+  return out
+}

@@ -218,6 +218,32 @@ describe('cli: fleet join / fleet enrol', function () {
     assert.equal(existsSync(path.join(state, 'enrolment.json')), false)
   })
 
+  it('the owner publishes a boot policy and an ontology update once each; bad updates are refused; its feed still verifies', () => {
+    const owner = path.join(dir, 'owner')
+    const nobody = ['--peer', '/ip4/127.0.0.1/tcp/9/p2p/12D3KooWSUrN2qxQShDdsyEbWSBPAvbgR7BroUpatJ4Wxay7AFXq', '--timeout', '2', '--json']
+    const file = path.join(dir, 'ontology.json')
+    writeFileSync(file, JSON.stringify({ version: 2, actions: { 'operator.model_training': { roles: ['operator'], body: { dataset: { kind: 'string', max: 128 } } } } }))
+    for (let round = 0; round < 2; round++) {
+      const policy = run(['policy', 'publish', '--state', owner, '--policy', path.join(dir, 'policy.json'), ...nobody])
+      assert.equal(policy.status, 0, policy.stderr)
+      assert.deepEqual((JSON.parse(policy.stdout) as { reached: string[] }).reached, [])
+      const ontology = run(['ontology', 'publish', '--state', owner, '--file', file, ...nobody])
+      assert.equal(ontology.status, 0, ontology.stderr)
+    }
+    const rows = run(['ledger', 'tail', '--state', owner, '-n', '1000', '--json']).stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string })
+    assert.equal(rows.filter((r) => r.type === 'policy.set').length, 1)
+    assert.equal(rows.filter((r) => r.type === 'ontology.update').length, 1)
+    assert.equal(run(['ledger', 'verify', '--state', owner]).status, 0)
+    const bad = path.join(dir, 'bad-ontology.json')
+    writeFileSync(bad, JSON.stringify({ version: 3, actions: { 'operator.coronation': { roles: ['king'], body: {} } } }))
+    const refused = run(['ontology', 'publish', '--state', owner, '--file', bad, ...nobody])
+    assert.notEqual(refused.status, 0)
+    assert.match(refused.stderr, /roles/)
+    writeFileSync(bad, '{not json')
+    assert.equal(run(['ontology', 'publish', '--state', owner, '--file', bad, ...nobody]).status, 2)
+    assert.match(run(['ontology', 'show']).stdout, /operator\.data_access/)
+  })
+
   it('refuses bad usage with exit 2', () => {
     assert.equal(run(enrolArgs(['--yes'])).status, 2)
     assert.equal(run(enrolArgs(['--peer', '/ip4/127.0.0.1/tcp/1'])).status, 2)

@@ -189,16 +189,15 @@ async function discover (node: Awaited<ReturnType<typeof createFleetNode>>, sign
   })
 }
 
-/** Options shared by the owner's statements handed to the fleet (revoke, clear-quarantine). */
-interface StatementOptions { state: string, reason: string, tcti?: string, peer?: string[], timeout: string, json?: boolean }
+/** Options shared by the owner's statements handed to the fleet (revoke, clear-quarantine, policy and ontology publish). */
+export interface StatementOptions { state: string, tcti?: string, peer?: string[], timeout: string, json?: boolean }
 
 /**
- * Appends an owner-signed statement about an enrolled device to the owner's feed (unless `make`
- * finds it already there) and hands the feed to the agents found. Returns the agents reached.
+ * Appends an owner-signed statement to the owner's feed (unless `make`, given every entry of the
+ * feed, returns undefined: it is there already) and hands the feed to the agents found. Returns
+ * the agents reached.
  */
-async function publishStatement (deviceId: string, options: StatementOptions, make: (entries: Entry[], actor: { id: string, role: 'owner' }) => AppendInput | undefined): Promise<string[]> {
-  if (!/^[a-z2-7]{52}$/.test(deviceId)) throw new UsageError('the deviceId must be 52 base32 characters')
-  if (options.reason.length === 0 || options.reason.length > 256) throw new UsageError('--reason must be 1..256 characters')
+export async function publishOwnerStatement (options: StatementOptions, make: (entries: Entry[], actor: { id: string, role: 'owner' }) => AppendInput | undefined): Promise<string[]> {
   const seconds = parseSeconds(options.timeout, '--timeout')
   const peers = (options.peer ?? []).map(parsePeer)
   const ownerState = await readOwnerState(options.state)
@@ -209,13 +208,9 @@ async function publishStatement (deviceId: string, options: StatementOptions, ma
     const feedId = ownerFeedId(fleetId)
     const feed = await openOwnFeed({ dir: options.state, tpm, signer, fleetId, feedId })
     try {
-      const about: Entry[] = []
-      for (let seq = 0; seq < feed.ledger.size; seq++) {
-        const { entry } = decodeEntry((await feed.ledger.getEntry(seq))!)
-        if (entry.body.deviceId === deviceId) about.push(entry)
-      }
-      if (!about.some((entry) => entry.type === 'device.enrol')) throw new FleetError(`device ${deviceId} was never enrolled in this fleet`, { code: 'ERR_UNKNOWN_DEVICE' })
-      const statement = make(about, { id: `owner/${ownerState.name}`.slice(0, 128), role: 'owner' })
+      const entries: Entry[] = []
+      for (let seq = 0; seq < feed.ledger.size; seq++) entries.push(decodeEntry((await feed.ledger.getEntry(seq))!).entry)
+      const statement = make(entries, { id: `owner/${ownerState.name}`.slice(0, 128), role: 'owner' })
       if (statement !== undefined) await feed.ledger.append(statement)
       await feed.ledger.checkpoint()
       const node = await createFleetNode({ privateKey: await generateKeyPair('Ed25519'), admission: { allows: () => true }, listen: ['/ip4/0.0.0.0/tcp/0'], mdns: peers.length === 0, serviceTag: fleetServiceTag(fleetId) })
@@ -233,19 +228,35 @@ async function publishStatement (deviceId: string, options: StatementOptions, ma
   }
 }
 
-function statementCommand (program: Command, name: string, description: string): Command {
-  return program.command(name)
-    .description(description)
-    .requiredOption('--state <dir>', 'owner state directory')
-    .argument('<deviceId>', 'the device')
-    .requiredOption('--reason <text>', 'why (recorded in the ledger)')
+/** A statement about one enrolled device: `make` gets the feed's entries about it. */
+async function publishStatement (deviceId: string, options: StatementOptions & { reason: string }, make: (about: Entry[], actor: { id: string, role: 'owner' }) => AppendInput | undefined): Promise<string[]> {
+  if (!/^[a-z2-7]{52}$/.test(deviceId)) throw new UsageError('the deviceId must be 52 base32 characters')
+  if (options.reason.length === 0 || options.reason.length > 256) throw new UsageError('--reason must be 1..256 characters')
+  return await publishOwnerStatement(options, (entries, actor) => {
+    const about = entries.filter((entry) => entry.body.deviceId === deviceId)
+    if (!about.some((entry) => entry.type === 'device.enrol')) throw new FleetError(`device ${deviceId} was never enrolled in this fleet`, { code: 'ERR_UNKNOWN_DEVICE' })
+    return make(about, actor)
+  })
+}
+
+/** Adds the options every owner statement takes. */
+export function statementOptions (command: Command): Command {
+  return command
     .option('--tcti <tcti>', 'TPM of this machine (default: the one given to fleet owner init)')
     .option('--peer <multiaddr...>', 'agents to hand the statement to (default: those found over mDNS)')
     .option('--timeout <seconds>', 'how long to look for agents and wait for them', '10')
     .option('--json', 'print the result as JSON')
 }
 
-const notReached = ' — none reached yet: run the command again near the fleet, or with --peer'
+export const notReached = ' — none reached yet: run the command again near the fleet, or with --peer'
+
+function statementCommand (program: Command, name: string, description: string): Command {
+  return statementOptions(program.command(name)
+    .description(description)
+    .requiredOption('--state <dir>', 'owner state directory')
+    .argument('<deviceId>', 'the device')
+    .requiredOption('--reason <text>', 'why (recorded in the ledger)'))
+}
 
 /**
  * fleet revoke --state OWNERDIR DEVICEID --reason TEXT [--peer MA]... [--timeout S] [--json]
@@ -253,7 +264,7 @@ const notReached = ' — none reached yet: run the command again near the fleet,
 export function registerRevokeCommand (program: Command): void {
   statementCommand(program, 'revoke', 'revoke an enrolled device: an owner-signed device.revoke in the owner\'s feed, handed to the agents found (they hang up on it and refuse it)')
     .addHelpText('after', '\nRevocations spread agent to agent with the owner\'s feed, so reaching one agent is enough; more is faster.')
-    .action(async (deviceId: string, options: StatementOptions) => {
+    .action(async (deviceId: string, options: StatementOptions & { reason: string }) => {
       const reached = await publishStatement(deviceId, options, (about, actor) =>
         about.some((entry) => entry.type === 'device.revoke') ? undefined : { type: 'device.revoke', actor, attest: null, body: { deviceId, reason: options.reason } })
       makeOutput(options.json === true).result({ deviceId, revoked: true, reached }, `revoked ${deviceId}; handed to ${reached.length} agent(s)${reached.length === 0 ? notReached : ''}`)
@@ -269,7 +280,7 @@ export function registerClearQuarantineCommand (program: Command): void {
     .addHelpText('after', `
 Agents then admit and attest the device again; entries of the cleared epoch that contradict what an
 agent holds stay refused there. A revocation is not undone by this.`)
-    .action(async (deviceId: string, options: StatementOptions & { epoch: string }) => {
+    .action(async (deviceId: string, options: StatementOptions & { reason: string, epoch: string }) => {
       if (!/^[1-9]\d{0,8}$/.test(options.epoch)) throw new UsageError('--epoch must be a positive integer')
       const epoch = Number(options.epoch)
       const reached = await publishStatement(deviceId, options, (about, actor) =>

@@ -7,7 +7,7 @@ import { Level } from 'level'
 import { EsysTpm, type PcrSelection } from '../../attest/index.js'
 import {
   feedIdentityOf, feedIdentityFromTrust, readDeviceState, readOwnerState, unlockDevice, unlockOwner, agentMeasurement, deviceSigner, openOwnFeed,
-  LEDGER_DIR, CONTROL_SOCKET, controlRequest, bodyFromJson, knownFeedKeys, storedWitnessRecords, witnessKeysFromHeader, type FeedIdentity
+  LEDGER_DIR, CONTROL_SOCKET, controlRequest, bodyFromJson, knownFeedKeys, storedOntology, storedWitnessRecords, witnessKeysFromHeader, type FeedIdentity
 } from '../../agent/index.js'
 import {
   BASE_ONTOLOGY, decodeEntry, verifyStoredFeed, exportFeed, verifyExport, EXPORT_LIMITS, makeProofBundle, verifyProofBundle, ROLES, FeedVerificationError, type Role,
@@ -124,7 +124,9 @@ Example:
       try {
         const feed = await openOwnFeed({ dir: options.state, tpm, signer, fleetId: identity.fleetId, feedId: identity.feedId })
         try {
-          const { seq, hash } = await feed.ledger.append({ type: options.type, actor: { id: options.actor, role: options.role as Role }, attest: null, body })
+          const ontology = await storedOntology(feed.db, identity)
+          feed.ledger.useOntology(ontology)
+          const { seq, hash } = await feed.ledger.append({ type: options.type, actor: { id: options.actor, role: options.role as Role }, attest: null, body: bodyFromJson(options.type, json, ontology) })
           await feed.ledger.checkpoint()
           makeOutput(options.json === true).result({ feed: identity.feedId, seq, hash: toHex(hash), sealed: feed.ledger.sealedSize > seq },
             `appended ${options.type} as entry ${seq} of feed ${identity.feedId} (sealed)`)
@@ -209,7 +211,7 @@ they checked that checkpoint against every earlier one they held.`)
         const db = await openStore(options.state)
         try {
           const witnesses = new Map([...await knownFeedKeys(db, identity)].filter(([id]) => id !== identity.feedId))
-          const report = await verifyStoredFeed(db, { fleetId: identity.fleetId, feedId: identity.feedId, key: identity.feedKey, ontology: BASE_ONTOLOGY, witnesses })
+          const report = await verifyStoredFeed(db, { fleetId: identity.fleetId, feedId: identity.feedId, key: identity.feedKey, ontology: await storedOntology(db, identity), witnesses })
           out.result({ verified: true, fleetId: toHex(identity.fleetId), feed: identity.feedId, ...report }, `verified feed ${identity.feedId}: ${report.entries} entries, ${report.checkpoints} checkpoints, sealed ${report.sealed}, root ${report.root}${witnessed(report)}`)
         } finally {
           await db.close()

@@ -1,14 +1,17 @@
 import type { Command } from 'commander'
 import { writeFile } from 'node:fs/promises'
 import {
-  parseEventLog, replayEventLog, verifyEventLog, bootFacts, createBootPolicy, canonicalPolicyJson, bootPolicyId, EVENTLOG_LIMITS, PCR_COUNT
+  parseEventLog, replayEventLog, verifyEventLog, bootFacts, createBootPolicy, canonicalPolicyJson, bootPolicyId, parseBootPolicy, EVENTLOG_LIMITS, PCR_COUNT
 } from '../../attest/index.js'
 import { UsageError } from '../../common/index.js'
+import { BASE_ONTOLOGY, applyVerifiedOntologyUpdate, encodeCanonical, parseOntologyActions } from '../../ledger/index.js'
+import { publishOwnerStatement, statementOptions, notReached, type StatementOptions } from './enrol.js'
 import { makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
 
 /**
  * fleet policy create --from-eventlog FILE [--pcrs 0,1,2,3,4,7] [--secure-boot required|any] --out policy.json
+ * fleet policy publish --state OWNERDIR --policy policy.json [--peer MA]…
  */
 export function registerPolicyCommands (program: Command): void {
   const policy = program.command('policy').description('boot policies: what a known-good boot looks like')
@@ -40,5 +43,59 @@ export function registerPolicyCommands (program: Command): void {
       const id = bootPolicyId(created)
       makeOutput(options.json === true).result({ out: options.out, policyId: id, pcrs: created.pcrs, secureBoot: created.secureBoot },
         `policy ${id.slice(0, 16)}… written to ${options.out} (PCRs ${created.pcrs.join(',')}, Secure Boot ${created.secureBoot})`)
+    })
+
+  statementOptions(policy.command('publish')
+    .description('make a boot policy the fleet\'s: an owner-signed policy.set in the owner\'s feed, handed to the agents found; they judge every peer by it from then on')
+    .requiredOption('--state <dir>', 'owner state directory')
+    .requiredOption('--policy <file>', 'the boot policy (fleet policy create)'))
+    .addHelpText('after', '\nAgents re-attest their connections at once under the new policy; peers whose boot it does not allow are refused, naming the PCRs.')
+    .action(async (options: StatementOptions & { policy: string }) => {
+      const parsed = parseBootPolicy(await readInputFile(options.policy, 'boot policy', 1024 * 1024))
+      const text = canonicalPolicyJson(parsed)
+      const policyId = bootPolicyId(parsed)
+      const reached = await publishOwnerStatement(options, (entries, actor) => {
+        const sets = entries.filter((entry) => entry.type === 'policy.set')
+        return sets.at(-1)?.body.policyId === policyId ? undefined : { type: 'policy.set', actor, attest: null, body: { policyId, policy: new Uint8Array(Buffer.from(text)) } }
+      })
+      makeOutput(options.json === true).result({ policyId, reached }, `boot policy ${policyId.slice(0, 16)}… is the fleet's; handed to ${reached.length} agent(s)${reached.length === 0 ? notReached : ''}`)
+    })
+}
+
+/**
+ * fleet ontology publish --state OWNERDIR --file ACTIONS.json [--peer MA]…
+ */
+export function registerOntologyCommands (program: Command): void {
+  const ontology = program.command('ontology').description('the typed actions the ledger accepts')
+  ontology.command('show')
+    .description('the actions of version 1 with their roles and body fields')
+    .option('--json', 'print as JSON')
+    .action((options: { json?: boolean }) => {
+      makeOutput(options.json === true).result(BASE_ONTOLOGY, Object.entries(BASE_ONTOLOGY.actions).map(([name, spec]) => `${name.padEnd(26)} ${spec.roles.join(',').padEnd(16)} ${Object.keys(spec.body).join(' ')}`).join('\n'))
+    })
+  statementOptions(ontology.command('publish')
+    .description('add actions: an owner-signed ontology.update (the next version) in the owner\'s feed, handed to the agents found')
+    .requiredOption('--state <dir>', 'owner state directory')
+    .requiredOption('--file <file>', 'JSON: {"version": N, "actions": {"name.of_action": {"roles": ["operator"], "body": {"field": {"kind": "string", "max": 128}}}}}'))
+    .addHelpText('after', '\nUpdates only add actions; an action never changes meaning. Field kinds: string (max, pattern, oneOf), bytes (max, size), uint (max), bool, strings (maxItems, maxLength); any field may be optional.')
+    .action(async (options: StatementOptions & { file: string }) => {
+      let value: { version?: unknown, actions?: unknown }
+      try {
+        value = JSON.parse(Buffer.from(await readInputFile(options.file, 'ontology update', 64 * 1024)).toString('utf8')) as typeof value
+      } catch (err) {
+        if (err instanceof SyntaxError) throw new UsageError(`${options.file} is not JSON`)
+        throw err
+      }
+      if (typeof value !== 'object' || value === null || typeof value.version !== 'number') throw new UsageError(`${options.file}: needs a version and actions`)
+      const actions = parseOntologyActions(value.actions)
+      const version = value.version
+      const reached = await publishOwnerStatement(options, (entries, actor) => {
+        const current = entries.filter((entry) => entry.type === 'ontology.update').reduce((v, entry) => Math.max(v, entry.body.version as number), BASE_ONTOLOGY.version)
+        if (version <= current) return undefined
+        // Checked as the agents will check it, before anything is signed.
+        applyVerifiedOntologyUpdate({ ...BASE_ONTOLOGY, version: current }, version, actions)
+        return { type: 'ontology.update', actor, attest: null, body: { version, actions: encodeCanonical(actions) } }
+      })
+      makeOutput(options.json === true).result({ version, actions: Object.keys(actions), reached }, `ontology version ${version} (${Object.keys(actions).join(', ')}); handed to ${reached.length} agent(s)${reached.length === 0 ? notReached : ''}`)
     })
 }
