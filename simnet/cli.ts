@@ -1,11 +1,12 @@
 /**
- * `npm run simnet -- --scenario NAME [--nodes N] [--mode loopback] [--keep DIR] [--json]`
+ * `npm run simnet -- --scenario NAME [--nodes N] [--mode loopback|netns] [--keep DIR] [--json]`
  * Runs a scenario on a fleet of agent processes, each with its own swtpm and state directory,
  * tears everything down afterwards (also on failure or Ctrl-C), and reports each check with its
  * time. With --json the last line is {scenario, nodes, passed, checks: [{name, passed, ms}]}.
  */
 import { Command, CommanderError } from 'commander'
 import { ProcessFleet } from './process-fleet.js'
+import { NetnsLan } from './netns.js'
 import { SCENARIOS } from './scenarios/all.js'
 import type { Check } from './scenarios/index.js'
 
@@ -14,7 +15,7 @@ async function main (argv: string[]): Promise<number> {
     .description('run a scenario on a simulated fleet: agent processes with their own software TPMs')
     .requiredOption('--scenario <name>', `one of ${SCENARIOS.map((s) => s.name).join(', ')}`)
     .option('--nodes <n>', 'number of agents (default: the scenario\'s)')
-    .option('--mode <mode>', 'loopback (agents on 127.0.0.1, peers given by address)', 'loopback')
+    .option('--mode <mode>', 'loopback (agents on 127.0.0.1, peers given by address) or netns (each agent in its own network namespace on a bridge, peers found by mDNS; root only)', 'loopback')
     .option('--keep <dir>', 'run in DIR and leave the state directories there for inspection with the fleet CLI')
     .option('--json', 'print the summary as one JSON line at the end')
     .exitOverride()
@@ -26,17 +27,21 @@ async function main (argv: string[]): Promise<number> {
   const options = program.opts<{ scenario: string, nodes?: string, mode: string, keep?: string, json?: boolean }>()
   const scenario = SCENARIOS.find((s) => s.name === options.scenario)
   if (scenario === undefined) return usage(`unknown scenario "${options.scenario}"; known: ${SCENARIOS.map((s) => s.name).join(', ')}`)
-  if (options.mode !== 'loopback') return usage(`--mode ${options.mode} is not available: only loopback is implemented (network namespaces are not yet)`)
+  if (options.mode !== 'loopback' && options.mode !== 'netns') return usage(`--mode must be loopback or netns, not ${options.mode}`)
+  if (options.mode === 'netns') {
+    const missing = await NetnsLan.available()
+    if (missing !== undefined) return usage(`--mode netns needs network namespaces: ${missing}`)
+  }
   const nodes = options.nodes === undefined ? scenario.defaultNodes : Number(options.nodes)
   if (!Number.isInteger(nodes) || nodes < scenario.minNodes || nodes > 64) return usage(`--nodes must be ${scenario.minNodes}..64 for ${scenario.name}`)
 
   const checks: Check[] = []
   const log = (text: string): void => { process.stderr.write(`simnet: ${text}\n`) }
-  const fleet = await ProcessFleet.create(options.keep)
+  const fleet = await ProcessFleet.create(options.keep, { mode: options.mode as 'loopback' | 'netns' })
   const teardown = (): void => { void fleet.close({ keep: options.keep !== undefined }).finally(() => process.exit(130)) }
   process.once('SIGINT', teardown)
   process.once('SIGTERM', teardown)
-  log(`${scenario.name}: ${scenario.description} (${nodes} agents, in ${fleet.root})`)
+  log(`${scenario.name}: ${scenario.description} (${nodes} agents, ${options.mode}, in ${fleet.root})`)
   try {
     await scenario.run({
       fleet,

@@ -11,6 +11,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { controlRequest, type PeerStatus } from '../src/agent/index.js'
+import { NetnsLan } from './netns.js'
 
 const exec = promisify(execFile)
 export const FLEET_CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/fleet')
@@ -54,6 +55,8 @@ export interface ProcDevice {
   deviceId: string
   tcti: string
   agent?: ChildProcess
+  /** netns mode: the device's namespace and address. */
+  netns?: { ns: string, address: string }
   /** The last 16 KiB the agent wrote to stderr. */
   stderr?: () => string
   address?: string
@@ -76,10 +79,14 @@ export class ProcessFleet {
     this.policy = path.join(root, 'policy.json')
   }
 
-  static async create (root?: string): Promise<ProcessFleet> {
+  /** netns mode: the agents' namespaces and bridge (undefined on loopback). */
+  lan: NetnsLan | undefined
+
+  static async create (root?: string, options: { mode?: 'loopback' | 'netns' } = {}): Promise<ProcessFleet> {
     const dir = root ?? await mkdtemp(path.join(os.tmpdir(), 'fleet-simnet-'))
     await mkdir(dir, { recursive: true })
     const fleet = new ProcessFleet(dir)
+    if (options.mode === 'netns') fleet.lan = await NetnsLan.create()
     const tpm = await fleet.startTpm('owner-tpm', 'good')
     const owner = JSON.parse(await mustCli(['owner', 'init', '--state', fleet.ownerDir, '--tcti', `swtpm:path=${path.join(tpm, 'tpm.sock')}`, '--name', 'simnet', '--json'])) as { fleetId: string }
     fleet.fleetId = owner.fleetId
@@ -137,10 +144,15 @@ export class ProcessFleet {
    * `hostile` runs simnet's test-only hostile agent instead, with these extra arguments.
    */
   async startAgent (device: ProcDevice, peers: ProcDevice[] = [], options: { hostile?: string[] } = {}): Promise<void> {
-    const args = ['--state', device.state, '--eventlog', this.eventLog(device), '--listen', '/ip4/127.0.0.1/tcp/0', '--json']
+    // netns: the agent runs in its own namespace, listens on its bridge address, and finds its
+    // peers by mDNS; loopback: 127.0.0.1, peers given by address.
+    if (this.lan !== undefined && device.netns === undefined) device.netns = await this.lan.addHost(this.devices.indexOf(device))
+    const listen = device.netns === undefined ? '/ip4/127.0.0.1/tcp/0' : `/ip4/${device.netns.address}/tcp/0`
+    const args = ['--state', device.state, '--eventlog', this.eventLog(device), '--listen', listen, '--json']
     for (const peer of peers) if (peer.address !== undefined) args.push('--peer', peer.address)
-    const [command, argv] = options.hostile === undefined ? [FLEET_CLI, ['run', ...args]] : [process.execPath, [HOSTILE_AGENT, ...options.hostile, ...args]]
-    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLEET_MDNS: '0', FLEET_LOG_LEVEL: 'warn' } })
+    let [command, argv] = options.hostile === undefined ? [FLEET_CLI, ['run', ...args]] : [process.execPath, [HOSTILE_AGENT, ...options.hostile, ...args]]
+    if (device.netns !== undefined) [command, argv] = this.lan!.wrap(device.netns.ns, command, argv)
+    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLEET_MDNS: device.netns === undefined ? '0' : '1', FLEET_LOG_LEVEL: 'warn' } })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
@@ -154,7 +166,7 @@ export class ProcessFleet {
     }
     const status = JSON.parse(stdout.trim().split('\n').pop()!) as { peerId: string, addresses: string[] }
     device.peerId = status.peerId
-    const address = status.addresses.find((a) => a.includes('127.0.0.1'))!
+    const address = status.addresses.find((a) => a.includes(device.netns?.address ?? '127.0.0.1'))!
     device.address = address.includes('/p2p/') ? address : `${address}/p2p/${status.peerId}`
   }
 
@@ -193,6 +205,7 @@ export class ProcessFleet {
 
   async close (options: { keep?: boolean } = {}): Promise<void> {
     await Promise.all(this.devices.map(async (d) => await this.stopAgent(d, 'SIGTERM').catch(() => undefined)))
+    await this.lan?.close()
     for (const dir of this.tpms) await fleetCli(['swtpm', 'stop', '--dir', dir]).catch(() => undefined)
     if (options.keep !== true) await rm(this.root, { recursive: true, force: true })
   }

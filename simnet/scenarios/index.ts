@@ -25,7 +25,8 @@ export async function startFleet (ctx: ScenarioContext, count: number, options: 
   await ctx.check(`${count} agents running (fleet run, one process each)`, async () => {
     for (const device of devices) {
       const hostile = device === devices[devices.length - 1] && options.hostileLast !== undefined ? { hostile: options.hostileLast } : {}
-      await ctx.fleet.startAgent(device, devices.filter((d) => d.address !== undefined), hostile)
+      // netns: no addresses given, the agents find each other by mDNS.
+      await ctx.fleet.startAgent(device, ctx.fleet.lan === undefined ? devices.filter((d) => d.address !== undefined) : [], hostile)
     }
   })
   await ctx.check('every agent attested every other (mutual, per connection)', async () => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { haveSwtpm } from '../helpers/devices.js'
+import { NetnsLan } from '../../simnet/netns.js'
 
 const SIMNET = path.resolve('dist/simnet/cli.js')
 
@@ -37,9 +38,24 @@ describe('simnet scenarios (agent processes on swtpm, loopback)', function () {
     })
   }
 
+  it('convergence in netns mode (3 agents, each in its own network namespace on a bridge, found by mDNS) passes every check', async function () {
+    const missing = await NetnsLan.available()
+    if (missing !== undefined) {
+      console.log(`      (skipped: ${missing})`)
+      this.skip()
+    }
+    const { status, summary, stderr } = simnet(['--scenario', 'convergence', '--nodes', '3', '--mode', 'netns', '--json'])
+    assert.ok(summary !== undefined, `no JSON summary: ${stderr}`)
+    assert.deepEqual(summary.checks.filter((c) => !c.passed), [], stderr)
+    assert.match(stderr, /3 agents, netns/)
+    assert.equal(status, 0)
+    // Everything it made is gone.
+    assert.doesNotMatch(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout, /^fs[0-9a-f]{6}-/m)
+  })
+
   it('refuses bad usage with exit 2', () => {
     assert.equal(simnet(['--scenario', 'nonsense']).status, 2)
     assert.equal(simnet(['--scenario', 'revoke', '--nodes', '1']).status, 2)
-    assert.equal(simnet(['--scenario', 'convergence', '--mode', 'netns']).status, 2)
+    assert.equal(simnet(['--scenario', 'convergence', '--mode', 'carrier-pigeon']).status, 2)
   })
 })
