@@ -284,6 +284,56 @@ Napi::Value Context::NvRead(const Napi::CallbackInfo& info) {
     [=](Napi::Env env) -> Napi::Value { return ToBuffer(env, data->data(), data->size()); });
 }
 
+// nvCounter(nvIndex): bytes (8, big-endian) — reads a monotonic NV counter, first defining it
+// (TPM_NT_COUNTER, 8 bytes, read and written with its own empty authorisation, no DA) and
+// incrementing it once when the index does not exist yet. A new counter starts at the highest
+// value any counter of this TPM has had, never lower.
+Napi::Value Context::NvCounter(const Napi::CallbackInfo& info) {
+  uint32_t index = 0;
+  if (!GetHandle(info, 0, &index)) REJECT("nvCounter", "expected (nvIndex)");
+  auto data = std::make_shared<Bytes>();
+  return TpmWorker::Run(info, this, "nvCounter",
+    [=](ESYS_CONTEXT* ctx) {
+      ESYS_TR nv = ESYS_TR_NONE;
+      TSS2_RC rc = Esys_TR_FromTPMPublic(ctx, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv);
+      if (rc != TSS2_RC_SUCCESS) {
+        TPM2B_AUTH auth = {};
+        TPM2B_NV_PUBLIC pub = {};
+        pub.nvPublic.nvIndex = index;
+        pub.nvPublic.nameAlg = TPM2_ALG_SHA256;
+        pub.nvPublic.attributes = (TPM2_NT_COUNTER << TPMA_NV_TPM2_NT_SHIFT) | TPMA_NV_AUTHREAD | TPMA_NV_AUTHWRITE | TPMA_NV_NO_DA;
+        pub.nvPublic.dataSize = 8;
+        rc = Esys_NV_DefineSpace(ctx, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &auth, &pub, &nv);
+        if (rc != TSS2_RC_SUCCESS) return rc;
+        rc = Esys_NV_Increment(ctx, nv, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
+        if (rc != TSS2_RC_SUCCESS) { Esys_TR_Close(ctx, &nv); return rc; }
+      }
+      TPM2B_MAX_NV_BUFFER* value = nullptr;
+      rc = Esys_NV_Read(ctx, nv, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, 8, 0, &value);
+      if (rc == TSS2_RC_SUCCESS) data->insert(data->end(), value->buffer, value->buffer + value->size);
+      Esys_Free(value);
+      Esys_TR_Close(ctx, &nv);
+      return rc;
+    },
+    [=](Napi::Env env) -> Napi::Value { return ToBuffer(env, data->data(), data->size()); });
+}
+
+// nvIncrement(nvIndex): increments a counter made by nvCounter.
+Napi::Value Context::NvIncrement(const Napi::CallbackInfo& info) {
+  uint32_t index = 0;
+  if (!GetHandle(info, 0, &index)) REJECT("nvIncrement", "expected (nvIndex)");
+  return TpmWorker::Run(info, this, "nvIncrement",
+    [=](ESYS_CONTEXT* ctx) {
+      ESYS_TR nv = ESYS_TR_NONE;
+      TSS2_RC rc = Esys_TR_FromTPMPublic(ctx, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv);
+      if (rc != TSS2_RC_SUCCESS) return rc;
+      rc = Esys_NV_Increment(ctx, nv, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
+      Esys_TR_Close(ctx, &nv);
+      return rc;
+    },
+    [](Napi::Env env) { return env.Undefined(); });
+}
+
 // evictControl(object, persistentHandle): handle — makes a transient object persistent, or
 // removes a persistent one when given its own handle. Owner authorisation.
 Napi::Value Context::EvictControl(const Napi::CallbackInfo& info) {

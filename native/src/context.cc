@@ -39,6 +39,8 @@ Napi::Function Context::Define(Napi::Env env) {
     InstanceMethod<&Context::Certify>("certify"),
     InstanceMethod<&Context::ActivateCredential>("activateCredential"),
     InstanceMethod<&Context::NvRead>("nvRead"),
+    InstanceMethod<&Context::NvCounter>("nvCounter"),
+    InstanceMethod<&Context::NvIncrement>("nvIncrement"),
     InstanceMethod<&Context::EvictControl>("evictControl"),
     InstanceMethod<&Context::Flush>("flush"),
     InstanceMethod<&Context::ReadClock>("readClock"),

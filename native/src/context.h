@@ -50,6 +50,8 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value Certify(const Napi::CallbackInfo& info);
   Napi::Value ActivateCredential(const Napi::CallbackInfo& info);
   Napi::Value NvRead(const Napi::CallbackInfo& info);
+  Napi::Value NvCounter(const Napi::CallbackInfo& info);
+  Napi::Value NvIncrement(const Napi::CallbackInfo& info);
   Napi::Value EvictControl(const Napi::CallbackInfo& info);
   Napi::Value Flush(const Napi::CallbackInfo& info);
   Napi::Value ReadClock(const Napi::CallbackInfo& info);

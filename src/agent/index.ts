@@ -21,7 +21,7 @@ export type { DeviceRole, EnrolmentRecord, SignedEnrolment, DeviceEnrolment } fr
 export { ENROL_PROTOCOL, ENROL_LIMITS, EnrolmentRefusedError, CeremonyAbortedError, runDeviceCeremony, runOwnerCeremony, enrolmentQuoteData } from './enrol-protocol.js'
 export type { DeviceCeremonyInput, OwnerCeremonyInput, EnrolledDevice } from './enrol-protocol.js'
 export { acceptEnrolment, enrolPeer } from './enrol.js'
-export { openOwnFeed, LEDGER_DIR } from './ledgers.js'
+export { openOwnFeed, rollbackCounterIndex, LEDGER_DIR } from './ledgers.js'
 export type { OpenedLedger } from './ledgers.js'
 export { feedIdentityOf, feedIdentityFromTrust, knownFeedKeys, storedOntology, storedWitnessRecords, witnessKeysFromHeader, FeedTrustError } from './feed-identity.js'
 export type { FeedIdentity, FeedTrust } from './feed-identity.js'

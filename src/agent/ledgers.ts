@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import path from 'node:path'
 import { Level } from 'level'
 import type { Tpm } from '../attest/index.js'
@@ -13,8 +14,17 @@ export interface OpenedLedger {
 }
 
 /**
+ * The NV index of a feed's rollback counter: in the owner range (0x01000000-0x013FFFFF), from the
+ * feed id, so a device's and the owner's feeds on one machine have their own.
+ */
+export function rollbackCounterIndex (feedId: string): number {
+  return 0x01000000 + (createHash('sha256').update('fleet-rollback-counter-v1').update(feedId).digest().readUInt32BE(0) & 0x3fffff)
+}
+
+/**
  * Opens the feed this identity writes (a device's, or the owner's) in DIR/ledger: LevelDB, the
- * TPM-backed hybrid signer for checkpoints, and the TPM clock for rollback checks.
+ * TPM-backed hybrid signer for checkpoints, the TPM clock, and a TPM NV counter the store is
+ * bound to, for rollback checks.
  */
 export async function openOwnFeed (options: { dir: string, tpm: Tpm, signer: HybridSigner, fleetId: Uint8Array, feedId: string, ontology?: Ontology, batchMs?: number }): Promise<OpenedLedger> {
   const db = new Level<string, Uint8Array>(path.join(options.dir, LEDGER_DIR), { valueEncoding: 'view' })
@@ -24,7 +34,11 @@ export async function openOwnFeed (options: { dir: string, tpm: Tpm, signer: Hyb
     signer: options.signer,
     clock: { now: () => Date.now() },
     tpmClock: { readTpmClock: async () => await options.tpm.readClock() },
-    ontology: options.ontology ?? BASE_ONTOLOGY
+    ontology: options.ontology ?? BASE_ONTOLOGY,
+    rollbackCounter: {
+      read: async () => await options.tpm.readCounter(rollbackCounterIndex(options.feedId)),
+      increment: async () => await options.tpm.incrementCounter(rollbackCounterIndex(options.feedId))
+    }
   }, { fleetId: options.fleetId, feedId: options.feedId, ...(options.batchMs === undefined ? {} : { batchMs: options.batchMs }) })
   try {
     await ledger.start()

@@ -17,12 +17,21 @@ export interface TpmClockSource {
   readTpmClock (): Promise<{ clock: bigint, resetCount: number, restartCount: number }>
 }
 
+/** A monotonic counter the store is bound to (a TPM NV counter): it never goes back with the disk. */
+export interface RollbackCounter {
+  read (): Promise<bigint>
+  /** Adds one; returns the new value. */
+  increment (): Promise<bigint>
+}
+
 export interface FeedLedgerComponents {
   db: Level<string, Uint8Array>
   signer: HybridSigner
   clock: { now: () => number }
   tpmClock: TpmClockSource
   ontology: Ontology
+  /** When given, every start binds the store to the counter's next value and advances it. */
+  rollbackCounter?: RollbackCounter
 }
 
 export interface FeedLedgerInit {
@@ -150,8 +159,39 @@ export class FeedLedger {
         throw new RollbackDetectedError(`TPM counters went back (resetCount ${last.resetCount} → ${now.resetCount}, clock ${last.clock} → ${now.clock})`)
       }
     }
+    if (this.components.rollbackCounter !== undefined) await this.bindToCounter(this.components.rollbackCounter)
     this.started = true
     this.timer = setInterval(() => { void this.checkpoint().catch(() => undefined) }, this.init.batchMs)
+  }
+
+  /**
+   * Whole-store rollback: the store keeps the counter value it was bound to at its last start.
+   * Lower than the counter: this is an older copy of the store (a restored backup or disk image).
+   * On each start the store is bound to the next value first, then the counter is advanced, so a
+   * crash in between leaves the store exactly one ahead, which is accepted.
+   */
+  private async bindToCounter (counter: RollbackCounter): Promise<void> {
+    const stored = await this.metaStore.get('rollback')
+    const value = await counter.read()
+    let bound: bigint | undefined
+    if (stored !== undefined) {
+      if (stored.length !== 8) throw new RollbackDetectedError('the store\'s counter binding is malformed')
+      bound = Buffer.from(stored).readBigUInt64BE(0)
+      if (bound < value) throw new RollbackDetectedError(`the store was bound to TPM counter value ${bound} but the counter is at ${value}: this is an older copy of the store`)
+      if (bound > value + 1n) throw new RollbackDetectedError(`the store is bound to TPM counter value ${bound}, ahead of the counter (${value}): it was not made with this TPM`)
+    } else if (this.meta.size > 0) {
+      throw new RollbackDetectedError(`the store holds ${this.meta.size} entries but no TPM counter binding: it was not made here, or its binding was removed`)
+    }
+    const next = value + 1n
+    if (bound !== next) await this.writeBinding(next)
+    const advanced = await counter.increment()
+    if (advanced !== next) await this.writeBinding(advanced)
+  }
+
+  private async writeBinding (value: bigint): Promise<void> {
+    const bytes = Buffer.alloc(8)
+    bytes.writeBigUInt64BE(value)
+    await this.components.db.batch([{ type: 'put', key: 'rollback', value: new Uint8Array(bytes), sublevel: this.metaStore }], { sync: true })
   }
 
   async stop (): Promise<void> {

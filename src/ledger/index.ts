@@ -28,7 +28,7 @@ export {
 } from './checkpoint.js'
 export type { CheckpointBody, UnverifiedCheckpoint, VerifiedCheckpoint, SignatureLine } from './checkpoint.js'
 export { FeedLedger } from './feed-ledger.js'
-export type { FeedLedgerComponents, FeedLedgerInit, AppendInput, TpmClockSource } from './feed-ledger.js'
+export type { FeedLedgerComponents, FeedLedgerInit, AppendInput, TpmClockSource, RollbackCounter } from './feed-ledger.js'
 export { verifyStoredFeed } from './verify.js'
 export type { FeedReport } from './verify.js'
 export { detectEquivocation, verifyEquivocationEvidence, encodeEvidence, decodeEvidence, withoutCosignatures, withSignaturesOf, EVIDENCE_LIMITS } from './equivocation.js'

@@ -138,6 +138,17 @@ export class EsysTpm implements Tpm {
     await this.call('pcrExtend', async (c) => { await c.pcrExtend(pcr, encoded) }, options)
   }
 
+  async readCounter (nvIndex: number, options: TpmCallOptions = {}): Promise<bigint> {
+    return await this.call('nvCounter', async (c) => counterValue(await c.nvCounter(nvIndex)), options)
+  }
+
+  async incrementCounter (nvIndex: number, options: TpmCallOptions = {}): Promise<bigint> {
+    return await this.call('nvIncrement', async (c) => {
+      await c.nvIncrement(nvIndex)
+      return counterValue(await c.nvCounter(nvIndex))
+    }, options)
+  }
+
   async readClock (options: TpmCallOptions = {}): Promise<TpmClock> {
     return await this.call('readClock', async (c) => parseTimeInfo(await c.readClock()), options)
   }
@@ -298,4 +309,9 @@ export class EsysTpm implements Tpm {
     if (layer === 0x0a || rc === 0xffff0001) return new TpmUnavailableError(this.tcti, rcText)
     return new TpmCommandError(this.tcti, nativeOp ?? op, rc, rcText)
   }
+}
+
+function counterValue (bytes: Uint8Array): bigint {
+  if (bytes.length !== 8) throw new MalformedInputError(`an NV counter read ${bytes.length} bytes, not 8`, { code: 'ERR_TPM_COUNTER' })
+  return Buffer.from(bytes).readBigUInt64BE(0)
 }

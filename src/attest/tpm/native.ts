@@ -32,6 +32,8 @@ export interface NativeContext {
   certify (object: number, signer: number, qualifyingData: Uint8Array, scheme: Uint8Array): Promise<{ attest: Uint8Array, signature: Uint8Array }>
   activateCredential (activate: number, key: number, keySession: number, credentialBlob: Uint8Array, secret: Uint8Array): Promise<Uint8Array>
   nvRead (nvIndex: number, maxSize: number): Promise<Uint8Array>
+  nvCounter (nvIndex: number): Promise<Uint8Array>
+  nvIncrement (nvIndex: number): Promise<void>
   evictControl (object: number, persistentHandle: number): Promise<number>
   flush (handle: number, metadataOnly?: boolean): Promise<void>
   readClock (): Promise<Uint8Array>

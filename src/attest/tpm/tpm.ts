@@ -112,6 +112,13 @@ export interface Tpm {
   /** Seals `data` (≤128 bytes) under a policy digest: only a session satisfying it can unseal. */
   seal (data: Uint8Array, authPolicy: Uint8Array, options?: TpmCallOptions): Promise<KeyBlob>
   unseal (sealed: KeyBlob, policy: UnsealPolicy, options?: TpmCallOptions): Promise<Uint8Array>
+  /**
+   * A monotonic counter in the TPM's NV memory at `nvIndex` (an owner-range index), made on first
+   * use: its value. It never goes back, whatever is done to the disk.
+   */
+  readCounter (nvIndex: number, options?: TpmCallOptions): Promise<bigint>
+  /** Adds one to that counter; returns the new value. */
+  incrementCounter (nvIndex: number, options?: TpmCallOptions): Promise<bigint>
   /** Idempotent. */
   close (): Promise<void>
 }
