@@ -83,6 +83,8 @@ export class AgentRuntime {
   private readonly cosignDue = new Set<string>()
   /** The last checkpoint text checked per feed from announces (the same note comes from many peers). */
   private readonly announcedNotes = new Map<string, string>()
+  /** Cosigned checkpoints announced before this agent held their size: merged once it does. */
+  private readonly pendingCosigned = new Map<string, VerifiedCheckpoint[]>()
   private witnessKeys: { count: number, keys: Map<string, HybridPublicKey> } = { count: -1, keys: new Map() }
   private stopped = false
   private readonly blocked = new Set<string>()
@@ -337,7 +339,28 @@ export class AgentRuntime {
         return
       }
     }
-    if (checkpoint.cosigners.length > 0) await source.mergeCosignatures(checkpoint)
+    if (checkpoint.cosigners.length === 0) return
+    const held = feed === this.feedId ? this.feed.ledger.sealedSize : (await this.replicas.meta(feed)).size
+    if (checkpoint.body.size <= held) {
+      await source.mergeCosignatures(checkpoint)
+      return
+    }
+    // Not held yet (a pull is coming): keep it for when it is, a few per feed.
+    const pending = this.pendingCosigned.get(feed) ?? []
+    pending.push(checkpoint)
+    if (pending.length > 8) pending.shift()
+    if (this.pendingCosigned.size < 1024 || this.pendingCosigned.has(feed)) this.pendingCosigned.set(feed, pending)
+  }
+
+  /** Merges the cosignatures kept for a feed whose checkpoints are now held. */
+  private async mergePending (feed: string, held: number): Promise<void> {
+    const pending = this.pendingCosigned.get(feed)
+    if (pending === undefined) return
+    const ready = pending.filter((c) => c.body.size <= held)
+    const rest = pending.filter((c) => c.body.size > held)
+    if (rest.length === 0) this.pendingCosigned.delete(feed)
+    else this.pendingCosigned.set(feed, rest)
+    for (const checkpoint of ready) await this.sourceOf(feed).mergeCosignatures(checkpoint)
   }
 
   /**
@@ -472,6 +495,7 @@ export class AgentRuntime {
       const { added, entries } = await this.replicas.apply(batch, { ...trust, witnesses: this.witnesses() })
       if (added === 0) return
       this.changed.add(batch.feed)
+      await this.mergePending(batch.feed, (await this.replicas.meta(batch.feed)).size)
       if (batch.feed === this.membership.ownerFeed) {
         for (const entry of entries) {
           const { revoked, released, policy, ontology } = this.membership.applyOwnerEntry(entry)
