@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { toHex } from '../common/bytes.js'
 import {
   decodeEntry, ReplicaStore, ownFeedSource, EquivocationDetectedError, parseCheckpoint, verifyCheckpoint, cosignCheckpoint,
-  encodeEvidence, decodeEvidence, verifyEquivocationEvidence, type SyncBatch, type Entry, type EquivocationEvidence, type FeedSource, type VerifiedCheckpoint
+  encodeEvidence, decodeEvidence, verifyEquivocationEvidence, withoutCosignatures, type SyncBatch, type Entry, type EquivocationEvidence, type FeedSource, type VerifiedCheckpoint
 } from '../ledger/index.js'
 import type { HybridPublicKey, HybridSigner } from '../identity/index.js'
 import { createFleetNode, FramedStream, type FleetNode } from '../p2p/index.js'
@@ -81,10 +81,17 @@ export class AgentRuntime {
   /** Witnessing: when each feed's checkpoint was last cosigned here, and of what size. */
   private readonly cosigned = new Map<string, { at: number, size: number }>()
   private readonly cosignDue = new Set<string>()
+  /** When each replica last grew (witnesses wait for a feed to settle before cosigning it). */
+  private readonly grewAt = new Map<string, number>()
+  private readonly startedAt = Date.now()
+  /** Feeds this agent cosigned since it last announced them: their announce carries the cosignatures. */
+  private readonly cosignedSinceAnnounce = new Set<string>()
   /** The last checkpoint text checked per feed from announces (the same note comes from many peers). */
   private readonly announcedNotes = new Map<string, string>()
   /** Cosigned checkpoints announced before this agent held their size: merged once it does. */
   private readonly pendingCosigned = new Map<string, VerifiedCheckpoint[]>()
+  /** When an announced checkpoint of each feed was last checked against the stored tree. */
+  private readonly treeChecked = new Map<string, number>()
   private witnessKeys: { count: number, keys: Map<string, HybridPublicKey> } = { count: -1, keys: new Map() }
   private stopped = false
   private readonly blocked = new Set<string>()
@@ -100,7 +107,7 @@ export class AgentRuntime {
     this.membership = membership
     this.replicas = new ReplicaStore(feed.db)
     this.feedId = init.state.deviceId
-    this.ownSource = ownFeedSource(feed.db, this.feedId)
+    this.ownSource = ownFeedSource(feed.db, this.feedId, { memo: true })
     this.membersStore = feed.db.sublevel<string, Uint8Array>('members', { valueEncoding: 'view' })
     this.quarantineStore = feed.db.sublevel<string, Uint8Array>('quarantine', { valueEncoding: 'view' })
     this.signer = signer
@@ -266,14 +273,16 @@ export class AgentRuntime {
 
   /**
    * Witnessing: cosigns the newest stored checkpoint of a peer's feed (verified when it was
-   * stored, so it extends every earlier one held), at most once per interval per feed. Returns
-   * whether a cosignature was added.
+   * stored, so it extends every earlier one held) once the feed has been quiet for an interval,
+   * and at least every ten intervals while it keeps growing. Returns whether a cosignature was added.
    */
   private async cosign (feed: string): Promise<boolean> {
     const interval = this.init.cosignIntervalMs ?? 1_000
     if (interval <= 0 || feed === this.feedId || this.membership.trustFor(feed) === undefined) return false
     const last = this.cosigned.get(feed)
-    if (last !== undefined && Date.now() - last.at < interval) {
+    const now = Date.now()
+    const growing = now - (this.grewAt.get(feed) ?? 0) < interval
+    if ((last !== undefined && now - last.at < interval) || (growing && now - (last?.at ?? this.startedAt) < 10 * interval)) {
       this.cosignDue.add(feed)
       return false
     }
@@ -284,7 +293,9 @@ export class AgentRuntime {
     this.cosigned.set(feed, { at: Date.now(), size: sealed.size })
     const note = await cosignCheckpoint(sealed.note, this.signer, this.feedId)
     const verified = verifyCheckpoint(parseCheckpoint(note), { name: feed, key: this.membership.trustFor(feed)!.feedKey }, new Map([[this.feedId, this.signer.publicKey]]))
-    return await source.mergeCosignatures(verified) > 0
+    const added = await source.mergeCosignatures(verified) > 0
+    if (added) this.cosignedSinceAnnounce.add(feed)
+    return added
   }
 
   /** Announces feeds that grew (the own feed after a checkpoint, replicas after a batch or a cosignature) to attested peers. */
@@ -292,6 +303,7 @@ export class AgentRuntime {
     const sealed = this.feed.ledger.sealedSize
     if (sealed !== this.lastSealed) {
       this.lastSealed = sealed
+      this.ownSource.forgetSealed()
       this.changed.add(this.feedId)
     }
     for (const feed of [...this.cosignDue]) if (await this.cosign(feed)) this.changed.add(feed)
@@ -300,8 +312,13 @@ export class AgentRuntime {
     this.changed.clear()
     for (const feed of feeds) await this.cosign(feed)
     const heads = await this.heads()
+    // The checkpoint goes with every announce (peers compare it with theirs); its cosignatures only
+    // when this agent just added its own (the others' travel with their own announces and batches).
     const notes = new Map<string, string>()
-    for (const feed of feeds) notes.set(feed, (await this.sourceOf(feed).sealed())?.note ?? '')
+    for (const feed of feeds) {
+      const note = (await this.sourceOf(feed).sealed())?.note ?? ''
+      notes.set(feed, this.cosignedSinceAnnounce.delete(feed) || note === '' ? note : withoutCosignatures(note, feed))
+    }
     for (const connection of this.node.getConnections()) {
       const peerId = connection.remotePeer.toString()
       if (!this.attestation.attested(peerId)) continue
@@ -320,28 +337,45 @@ export class AgentRuntime {
    */
   private async checkAnnounced (feed: string, note: string, peerId: string): Promise<void> {
     if (note.length === 0 || this.announcedNotes.get(feed) === note) return
-    if (this.announcedNotes.size >= 4096) this.announcedNotes.clear()
-    this.announcedNotes.set(feed, note)
     const trust = this.membership.trustFor(feed)
     if (trust === undefined) return
+    const heldSize = feed === this.feedId ? this.feed.ledger.sealedSize : (await this.replicas.meta(feed)).size
     let checkpoint: VerifiedCheckpoint
     try {
-      checkpoint = verifyCheckpoint(parseCheckpoint(note), { name: feed, key: trust.feedKey }, this.witnesses())
+      const offered = parseCheckpoint(note)
+      // The same checkpoint as the one stored, with no signer it lacks: nothing to check or keep.
+      const stored = await this.sourceOf(feed).noteAt(offered.body.size)
+      if (stored !== undefined) {
+        const held = parseCheckpoint(stored)
+        const names = new Set(held.signatures.map((line) => line.name))
+        if (held.text === offered.text && offered.signatures.every((line) => names.has(line.name))) return
+      } else if (feed !== this.feedId && offered.body.size <= heldSize && Date.now() - (this.treeChecked.get(feed) ?? 0) < 1_000) {
+        // No checkpoint of that size is stored: checking it means recomputing the tree's root at
+        // that size, so it is done at most once a second per feed (those of a stored size always
+        // are). Not remembered as checked: the next announce of it is looked at again.
+        return
+      }
+      if (this.announcedNotes.size >= 4096) this.announcedNotes.clear()
+      this.announcedNotes.set(feed, note)
+      checkpoint = verifyCheckpoint(offered, { name: feed, key: trust.feedKey }, this.witnesses())
     } catch (err) {
       this.init.logger?.debug({ peerId, feed, err: (err as Error).message }, 'an announced checkpoint does not verify')
       return
     }
     const source = this.sourceOf(feed)
     if (feed !== this.feedId) {
-      const evidence = await source.contradiction(checkpoint, (await this.replicas.meta(feed)).size, trust.feedKey)
+      if (checkpoint.body.size <= heldSize) {
+        if (this.treeChecked.size >= 4096) this.treeChecked.clear()
+        this.treeChecked.set(feed, Date.now())
+      }
+      const evidence = await source.contradiction(checkpoint, heldSize, trust.feedKey)
       if (evidence !== undefined) {
         await this.quarantineFor(evidence, checkpoint.body.epoch, peerId)
         return
       }
     }
     if (checkpoint.cosigners.length === 0) return
-    const held = feed === this.feedId ? this.feed.ledger.sealedSize : (await this.replicas.meta(feed)).size
-    if (checkpoint.body.size <= held) {
+    if (checkpoint.body.size <= heldSize) {
       await source.mergeCosignatures(checkpoint)
       return
     }
@@ -495,6 +529,7 @@ export class AgentRuntime {
       const { added, entries } = await this.replicas.apply(batch, { ...trust, witnesses: this.witnesses() })
       if (added === 0) return
       this.changed.add(batch.feed)
+      this.grewAt.set(batch.feed, Date.now())
       await this.mergePending(batch.feed, (await this.replicas.meta(batch.feed)).size)
       if (batch.feed === this.membership.ownerFeed) {
         for (const entry of entries) {

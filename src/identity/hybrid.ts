@@ -49,12 +49,21 @@ export class HybridSigner {
  */
 export function verifyHybrid (publicKey: HybridPublicKey, domain: Domain, message: Uint8Array, signature: HybridSignature, mldsa: MlDsa65 = defaultMlDsa65()): void {
   const bytes = domainSeparated(domain, message)
+  // The same signature is often checked many times (a checkpoint announced by every peer): a
+  // verification that succeeded is remembered under a hash of everything it covered.
+  const memo = crypto.createHash('sha256').update(publicKey.p256).update(publicKey.mldsa65).update(signature.p256).update(signature.mldsa65).update(bytes).digest('base64')
+  if (verified.has(memo)) return
   if (!verifyP256(publicKey.p256, bytes, signature.p256)) throw new HybridSignatureError(domain, 'p256')
   if (publicKey.mldsa65.length !== MLDSA65_PUBLIC_KEY_SIZE || signature.mldsa65.length !== MLDSA65_SIGNATURE_SIZE ||
     !mldsa.verify(publicKey.mldsa65, bytes, signature.mldsa65)) {
     throw new HybridSignatureError(domain, 'mldsa65')
   }
+  if (verified.size >= 4096) verified.delete(verified.values().next().value as string)
+  verified.add(memo)
 }
+
+/** Hashes of (keys, signatures, signed bytes) that verified; oldest dropped first. */
+const verified = new Set<string>()
 
 const p256KeyCache = new Map<string, crypto.KeyObject>()
 

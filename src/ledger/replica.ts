@@ -82,18 +82,37 @@ export class FeedSource {
   private leaves: Uint8Array[] = []
   private extending: Promise<void> = Promise.resolve()
   private merging: Promise<unknown> = Promise.resolve()
+  private sealedMemo: Promise<{ size: number, note: string } | undefined> | undefined
+  private readonly memo: boolean
 
-  constructor (feed: string, entries: Sub, checkpoints: Sub) {
+  /** `memo`: remember the newest checkpoint until forgetSealed() (only when every writer calls it). */
+  constructor (feed: string, entries: Sub, checkpoints: Sub, options: { memo?: boolean } = {}) {
     this.feed = feed
     this.entries = entries
     this.checkpoints = checkpoints
+    this.memo = options.memo === true
   }
 
-  /** The size of the newest stored checkpoint (only sealed entries are served). */
+  /**
+   * The newest stored checkpoint (only sealed entries are served). Remembered until forgetSealed():
+   * the store that writes checkpoints calls it (a ReplicaStore does; for a device's own feed, the
+   * runtime does when its ledger seals more).
+   */
   async sealed (): Promise<{ size: number, note: string } | undefined> {
+    if (this.sealedMemo !== undefined) return await this.sealedMemo
+    if (!this.memo) return await this.readSealed()
+    const read = this.readSealed()
+    this.sealedMemo = read
+    read.catch(() => { if (this.sealedMemo === read) this.sealedMemo = undefined })
+    return await read
+  }
+
+  private async readSealed (): Promise<{ size: number, note: string } | undefined> {
     for await (const [key, note] of this.checkpoints.iterator({ reverse: true, limit: 1 })) return { size: Number.parseInt(key as string, 16), note: Buffer.from(note as Uint8Array).toString('utf8') }
     return undefined
   }
+
+  forgetSealed (): void { this.sealedMemo = undefined }
 
   private async leavesUpTo (size: number): Promise<Uint8Array[]> {
     // Peers are served concurrently: one reader extends the cache at a time, or leaves would be
@@ -139,6 +158,12 @@ export class FeedSource {
     return consistencyProof(await this.leavesUpTo(n), m, n)
   }
 
+  /** The stored checkpoint of exactly `size` entries, if any. */
+  async noteAt (size: number): Promise<string | undefined> {
+    const bytes = await this.checkpoints.get(seqKey(size)) as Uint8Array | undefined
+    return bytes === undefined ? undefined : Buffer.from(bytes).toString('utf8')
+  }
+
   /** The stored checkpoint of exactly `size` entries, or the smallest above it. */
   async checkpointAtOrAbove (size: number): Promise<{ size: number, note: string } | undefined> {
     for await (const [key, note] of this.checkpoints.iterator({ gte: seqKey(size), limit: 1 })) return { size: Number.parseInt(key as string, 16), note: Buffer.from(note as Uint8Array).toString('utf8') }
@@ -171,7 +196,10 @@ export class FeedSource {
         present.add(name)
         added++
       }
-      if (added > 0) await this.checkpoints.put(seqKey(size), new Uint8Array(Buffer.from(note)))
+      if (added > 0) {
+        await this.checkpoints.put(seqKey(size), new Uint8Array(Buffer.from(note)))
+        this.forgetSealed()
+      }
       return added
     })
     this.merging = merge.catch(() => 0)
@@ -267,7 +295,7 @@ export class ReplicaStore {
     let source = this.sources.get(feed)
     if (source === undefined) {
       const { entries, checkpoints } = this.feedSub(feed)
-      source = new FeedSource(feed, entries, checkpoints)
+      source = new FeedSource(feed, entries, checkpoints, { memo: true })
       this.sources.set(feed, source)
     }
     return source
@@ -380,6 +408,7 @@ export class ReplicaStore {
     ops.push({ type: 'put', key: feed, value: new Uint8Array(0), sublevel: this.indexSub })
     await this.db.batch(ops as never, { sync: true })
     this.metas.set(feed, next)
+    source.forgetSealed()
     await this.feeds()
     this.index?.add(feed)
     return { added: batch.entries.length, checkpoint, entries: stored }
@@ -391,7 +420,10 @@ export class ReplicaStore {
   }
 }
 
-/** A FeedSource over a FeedLedger's own store (sublevels 'entries' and 'checkpoints' of its db). */
-export function ownFeedSource (db: Level<string, Uint8Array>, feed: string): FeedSource {
-  return new FeedSource(feed, sub(db, 'entries'), sub(db, 'checkpoints'))
+/**
+ * A FeedSource over a FeedLedger's own store (sublevels 'entries' and 'checkpoints' of its db).
+ * With `memo`, the caller must call forgetSealed() whenever the ledger seals more.
+ */
+export function ownFeedSource (db: Level<string, Uint8Array>, feed: string, options: { memo?: boolean } = {}): FeedSource {
+  return new FeedSource(feed, sub(db, 'entries'), sub(db, 'checkpoints'), options)
 }

@@ -63,4 +63,16 @@ describe('identity/hybrid', () => {
     assert.throws(() => verifyHybrid(signer.publicKey, DOMAIN.statement, message, { p256: new Uint8Array(64), mldsa65: good.mldsa65 }),
       { name: 'HybridSignatureError' })
   })
+
+  it('a signature that verified once still binds: the same one for another message, key or domain is refused', async () => {
+    const signature = await signer.sign(DOMAIN.checkpoint, message)
+    for (let i = 0; i < 3; i++) verifyHybrid(signer.publicKey, DOMAIN.checkpoint, message, signature)
+    assert.throws(() => verifyHybrid(signer.publicKey, DOMAIN.checkpoint, Buffer.from('another body'), signature), { name: 'HybridSignatureError' })
+    assert.throws(() => verifyHybrid(signer.publicKey, DOMAIN.cosignature, message, signature), { name: 'HybridSignatureError' })
+    const stranger = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
+    assert.throws(() => verifyHybrid(stranger.publicKey, DOMAIN.checkpoint, message, signature), { name: 'HybridSignatureError' })
+    const flipped = new Uint8Array(signature.mldsa65)
+    flipped[100] = flipped[100]! ^ 1
+    assert.throws(() => verifyHybrid(signer.publicKey, DOMAIN.checkpoint, message, { p256: signature.p256, mldsa65: flipped }), { name: 'HybridSignatureError' })
+  })
 })
