@@ -22,14 +22,10 @@ import type { FramedStream } from '../p2p/framing.js'
 import { decodeMessage, encodeMessage, type WireMessage, type WireSchema } from '../p2p/messages.js'
 import { verifyEnrolmentRecord, type DeviceEnrolment, type EnrolmentRecord, type SignedEnrolment } from './enrolment.js'
 import { unb64, type DeviceState } from './device-state.js'
+import { ATTEST_LIMITS } from './limits.js'
 
 export const ATTEST_PROTOCOL = '/fleet/attest/1'
 
-export const ATTEST_LIMITS = {
-  maxEventLogBytes: 2 * 1024 * 1024,
-  maxFrameBytes: 2 * 1024 * 1024 + 32 * 1024,
-  stepTimeoutMs: 10_000
-} as const
 
 export class AttestationProtocolError extends FleetError {
   constructor (reason: string) {
@@ -213,3 +209,5 @@ export async function attestAsListener (stream: FramedStream, self: AttesterInpu
   await stream.close()
   return { outcome, evidence }
 }
+
+export { ATTEST_LIMITS }

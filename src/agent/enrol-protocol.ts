@@ -32,18 +32,10 @@ import { verifyGenesis, type OwnerState } from './owner.js'
 import {
   DEVICE_ROLES, ekPubHash, signEnrolmentRecord, verifyDeviceEnrolment, type DeviceEnrolment, type DeviceRole, type EnrolmentRecord, type SignedEnrolment
 } from './enrolment.js'
+import { ENROL_LIMITS } from './limits.js'
 
 export const ENROL_PROTOCOL = '/fleet/enrol/1'
 
-export const ENROL_LIMITS = {
-  /** An event log sent during enrolment (real logs are tens to hundreds of KiB). */
-  maxEventLogBytes: 2 * 1024 * 1024,
-  maxFrameBytes: 2 * 1024 * 1024 + 16 * 1024,
-  /** Per protocol step, for machines. */
-  stepTimeoutMs: 15_000,
-  /** While a person compares the digits. */
-  confirmTimeoutMs: 300_000
-} as const
 
 /** The owner refused the device (identity, hardware, or boot evidence did not check out). */
 export class EnrolmentRefusedError extends FleetError {
@@ -321,3 +313,5 @@ export async function runOwnerCeremony (stream: FramedStream, input: OwnerCeremo
     return await abortWith(stream, err)
   }
 }
+
+export { ENROL_LIMITS }

@@ -16,20 +16,9 @@ import { FleetError } from '../common/errors.js'
 import type { FramedStream } from '../p2p/framing.js'
 import { decodeMessage, encodeMessage, type WireSchema } from '../p2p/messages.js'
 import { SYNC_LIMITS, LEDGER_LIMITS, CHECKPOINT_LIMITS, type SyncBatch } from '../ledger/index.js'
+import { SYNC_PROTOCOL_LIMITS } from './limits.js'
 
 export const LEDGER_SYNC_PROTOCOL = '/fleet/ledger-sync/1'
-export const SYNC_PROTOCOL_LIMITS = {
-  maxFrameBytes: SYNC_LIMITS.maxBatchBytes + LEDGER_LIMITS.maxEntryBytes + 256 * 1024,
-  /** Batches served in one pull (the puller comes back for more). */
-  maxBatchesPerPull: 16,
-  stepTimeoutMs: 10_000,
-  /** A pull from a peer whose attestation is still being judged waits this long, then is refused. */
-  attestedWaitMs: 2_000,
-  /** Pulls take turns; one that runs longer than this lets the next one start. */
-  pullTurnMs: 2_000,
-  /** A whole pull (up to maxBatchesPerPull batches) is cut off after this long. */
-  pullDeadlineMs: 60_000
-} as const
 
 export class SyncProtocolError extends FleetError {
   constructor (reason: string) {
@@ -137,3 +126,5 @@ export async function pull (stream: FramedStream, heads: Map<string, number>, ap
     await apply({ feed: b.feed, from: b.from, entries: b.entries, checkpoint: Buffer.from(b.checkpoint).toString('utf8'), proof: b.proof })
   }
 }
+
+export { SYNC_PROTOCOL_LIMITS }

@@ -3,6 +3,7 @@ import { bytesEqual } from '../common/bytes.js'
 import { DOMAIN, verifyHybrid, type HybridPublicKey, type HybridSigner } from '../identity/index.js'
 import { MLDSA65_SIGNATURE_SIZE } from '../identity/index.js'
 import { MalformedInputError, FleetError } from '../common/errors.js'
+import { CHECKPOINT_LIMITS } from './limits.js'
 
 /**
  * Checkpoints as C2SP signed notes. The body:
@@ -29,7 +30,6 @@ export interface CheckpointBody {
   peers: Array<{ feed: string, size: number, root: Uint8Array }>
 }
 
-export const CHECKPOINT_LIMITS = { maxNoteBytes: 64 * 1024, maxLineLength: 6000, maxPeers: 256, maxSignatureLines: 64 } as const
 const P256 = 0x81
 const MLDSA = 0x82
 const DASH = '\u2014 '
@@ -194,3 +194,5 @@ export function verifyCheckpoint (checkpoint: UnverifiedCheckpoint, signer: { na
   }
   return { body: checkpoint.body, text: checkpoint.text, note: checkpoint.note, cosigners } as unknown as VerifiedCheckpoint
 }
+
+export { CHECKPOINT_LIMITS }

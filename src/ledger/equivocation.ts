@@ -2,7 +2,7 @@ import { bytesEqual } from '../common/bytes.js'
 import type { HybridPublicKey } from '../identity/index.js'
 import { decodeCanonical, encodeCanonical } from './cbor.js'
 import { CHECKPOINT_LIMITS, parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
-import { LEDGER_LIMITS } from './limits.js'
+import { LEDGER_LIMITS, EVIDENCE_LIMITS } from './limits.js'
 import { verifyConsistency } from './merkle.js'
 import { EvidenceRejectedError } from './errors.js'
 
@@ -28,8 +28,6 @@ export interface EquivocationEvidence {
   proof: Uint8Array[]
 }
 
-/** Evidence bytes are capped: two notes without cosignatures, a proof, a root. */
-export const EVIDENCE_LIMITS = { maxBytes: 32 * 1024 } as const
 
 function feedOf (checkpoint: VerifiedCheckpoint): string {
   return checkpoint.body.origin.slice(checkpoint.body.origin.lastIndexOf('/') + 1)
@@ -123,3 +121,5 @@ export function decodeEvidence (bytes: Uint8Array): EquivocationEvidence {
   if (!Array.isArray(proof) || proof.length > LEDGER_LIMITS.maxProofHashes || proof.some((p) => !(p instanceof Uint8Array) || p.length !== 32)) fail('proof')
   return { v: 1, feed: feed as string, first: text(first), second: text(second), prefixRoot: prefixRoot as Uint8Array, proof: proof as Uint8Array[] }
 }
+
+export { EVIDENCE_LIMITS }

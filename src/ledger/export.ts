@@ -3,7 +3,7 @@ import { bytesEqual, toHex } from '../common/bytes.js'
 import type { HybridPublicKey } from '../identity/index.js'
 import { decodeEntry } from './entry.js'
 import { FeedVerificationError } from './errors.js'
-import { LEDGER_LIMITS } from './limits.js'
+import { LEDGER_LIMITS, EXPORT_LIMITS } from './limits.js'
 import { leafHash, MerkleFrontier } from './merkle.js'
 import { CHECKPOINT_LIMITS, parseCheckpoint, verifyCheckpoint } from './checkpoint.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
@@ -27,12 +27,6 @@ export interface ExportCheckpointLine { kind: 'checkpoint', size: number, note: 
 export interface ExportEndLine { kind: 'end', feed: string, entries: number, checkpoints: number }
 export type ExportLine = ExportEntryLine | ExportCheckpointLine | ExportEndLine
 
-export const EXPORT_LIMITS = {
-  /** One line, in characters: an entry at its size cap, or an escaped checkpoint note at its cap. */
-  maxLineLength: 256 * 1024,
-  /** Lines in one export (entries, checkpoints and the end line). */
-  maxLines: 10_000_000
-} as const
 
 const seqKey = (n: number): string => n.toString(16).padStart(16, '0')
 const HEX32 = /^[0-9a-f]{64}$/
@@ -195,3 +189,5 @@ export async function verifyExport (
   if (phase !== 'done') throw new FeedVerificationError(`the export ends after ${lineNo} lines without its end line: it is truncated`)
   return { entries: tree.size, checkpoints, sealed, root: toHex(tree.root()), ...tally.report }
 }
+
+export { EXPORT_LIMITS }

@@ -13,3 +13,35 @@ export const LEDGER_LIMITS = {
   /** Proof length (a tree of 2^64 leaves needs at most 64 hashes per side). */
   maxProofHashes: 128
 } as const
+
+export const CHECKPOINT_LIMITS = { maxNoteBytes: 64 * 1024, maxLineLength: 6000, maxPeers: 256, maxSignatureLines: 64 } as const
+
+/** Caps of one sync batch. */
+export const SYNC_LIMITS = {
+  maxBatchEntries: 2_000,
+  maxBatchBytes: 1024 * 1024,
+  /** Feeds named in one heads message. */
+  maxFeeds: 1024,
+  /** Cosigners kept on one stored checkpoint (each pair is ~4.5 KB of note text). */
+  maxCosigners: 12
+} as const
+
+/** Evidence bytes are capped: two notes without cosignatures, a proof, a root. */
+export const EVIDENCE_LIMITS = { maxBytes: 32 * 1024 } as const
+
+/** Caps of an ontology update: actions added at once, fields per action, and field bounds. */
+export const ONTOLOGY_LIMITS = { maxActions: 64, maxFields: 32, maxFieldBytes: 32 * 1024, maxPattern: 256, maxChoices: 64 } as const
+
+export const PROOF_BUNDLE_LIMITS = {
+  /** Inclusion path length (a tree of 2^64 leaves needs 64). */
+  maxProofHashes: 64,
+  /** Checkpoint note text, UTF-8 bytes. */
+  maxCheckpointBytes: 16 * 1024
+} as const
+
+export const EXPORT_LIMITS = {
+  /** One line, in characters: an entry at its size cap, or an escaped checkpoint note at its cap. */
+  maxLineLength: 256 * 1024,
+  /** Lines in one export (entries, checkpoints and the end line). */
+  maxLines: 10_000_000
+} as const

@@ -1,5 +1,6 @@
 import { ActorRoleError, BodySchemaError, UnknownActionError } from './errors.js'
 import type { Entry } from './entry.js'
+import { ONTOLOGY_LIMITS } from './limits.js'
 
 export const ROLES = ['owner', 'agent', 'operator', 'auditor'] as const
 export type Role = typeof ROLES[number]
@@ -139,8 +140,6 @@ const FIELD_KEYS: Record<FieldSpec['kind'], readonly string[]> = {
   bool: ['kind', 'optional'],
   strings: ['kind', 'maxItems', 'maxLength', 'optional']
 }
-/** Caps of an ontology update: actions added at once, fields per action, and field bounds. */
-export const ONTOLOGY_LIMITS = { maxActions: 64, maxFields: 32, maxFieldBytes: 32 * 1024, maxPattern: 256, maxChoices: 64 } as const
 
 /**
  * Checks actions as an owner's ontology.update (or a file for `fleet ontology publish`) states
@@ -187,3 +186,5 @@ export function parseOntologyActions (value: unknown): Record<string, ActionSpec
   }
   return out
 }
+
+export { ONTOLOGY_LIMITS }

@@ -4,9 +4,10 @@ import { MalformedInputError } from '../common/errors.js'
 import type { HybridPublicKey } from '../identity/index.js'
 import { decodeEntry, type Entry } from './entry.js'
 import { ProofError } from './errors.js'
-import { LEDGER_LIMITS } from './limits.js'
+import { LEDGER_LIMITS, PROOF_BUNDLE_LIMITS } from './limits.js'
 import { inclusionProof, leafHash, subtreeRoot, verifyInclusion } from './merkle.js'
 import { parseCheckpoint, verifyCheckpoint } from './checkpoint.js'
+import { withoutCosignatures } from './equivocation.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
 
 /**
@@ -38,12 +39,6 @@ export interface VerifiedProof {
   root: string
 }
 
-export const PROOF_BUNDLE_LIMITS = {
-  /** Inclusion path length (a tree of 2^64 leaves needs 64). */
-  maxProofHashes: 64,
-  /** Checkpoint note text, UTF-8 bytes. */
-  maxCheckpointBytes: 16 * 1024
-} as const
 
 const FORMAT = 'fleet-proof/1'
 const FIELDS = ['format', 'feed', 'seq', 'entry', 'checkpoint', 'proof'] as const
@@ -95,6 +90,8 @@ export async function makeProofBundle (db: Level<string, Uint8Array>, options: {
   const checkpoint = parseCheckpoint(note)
   const size = checkpoint.body.size
   if (noteKey !== seqKey(size)) throw new ProofError('inclusion', `the checkpoint stored under ${noteKey} is of ${size} entries`)
+  // The feed's own signatures prove inclusion; witnesses' cosignatures (up to ~55 KB) stay out.
+  note = withoutCosignatures(note, feedId)
   if (Buffer.byteLength(note, 'utf8') > PROOF_BUNDLE_LIMITS.maxCheckpointBytes) throw new ProofError('inclusion', 'the sealing checkpoint is too large for a bundle')
 
   const leaves: Uint8Array[] = []
@@ -158,3 +155,5 @@ export function verifyProofBundle (value: unknown, trust: { feedKey: HybridPubli
   verifyInclusion(leafHash(entryBytes), seq, size, path, root)
   return { feed, seq, entry, checkpointSize: size, root: toHex(root) }
 }
+
+export { PROOF_BUNDLE_LIMITS }

@@ -5,19 +5,11 @@ import type { HybridPublicKey } from '../identity/index.js'
 import { decodeCanonical, encodeCanonical } from './cbor.js'
 import { decodeEntry, type Entry } from './entry.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
-import { leafHash, MerkleFrontier, consistencyProof, verifyConsistency, subtreeRoot } from './merkle.js'
+import { leafHash, nodeHash, MerkleFrontier, consistencyProof, verifyConsistency, subtreeRoot } from './merkle.js'
 import { parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
 import { detectEquivocation, withSignaturesOf, type EquivocationEvidence } from './equivocation.js'
+import { SYNC_LIMITS } from './limits.js'
 
-/** Caps of one sync batch. */
-export const SYNC_LIMITS = {
-  maxBatchEntries: 2_000,
-  maxBatchBytes: 1024 * 1024,
-  /** Feeds named in one heads message. */
-  maxFeeds: 1024,
-  /** Cosigners kept on one stored checkpoint (each pair is ~4.5 KB of note text). */
-  maxCosigners: 12
-} as const
 
 /** Entries [from, from + entries.length) of a feed, with a signed checkpoint of size ≥ their end and a consistency proof from their end to it. */
 export interface SyncBatch {
@@ -80,6 +72,8 @@ export class FeedSource {
   private readonly entries: Sub
   private readonly checkpoints: Sub
   private leaves: Uint8Array[] = []
+  /** levels[j][k]: root of the complete subtree of 2^j leaves starting at k·2^j (levels[0] is the leaves). */
+  private levels: Uint8Array[][] = [this.leaves]
   private extending: Promise<void> = Promise.resolve()
   private merging: Promise<unknown> = Promise.resolve()
   private sealedMemo: Promise<{ size: number, note: string } | undefined> | undefined
@@ -123,6 +117,11 @@ export class FeedSource {
       for (const bytes of await readValues(this.entries, seqKey(this.leaves.length), seqKey(size), size - this.leaves.length)) fresh.push(leafHash(bytes))
       if (this.leaves.length + fresh.length < size) throw new FleetError(`feed ${this.feed}: entries missing below ${size}`, { code: 'ERR_FEED_INCOMPLETE' })
       this.leaves.push(...fresh)
+      for (let j = 1; this.levels[j - 1]!.length >= 2; j++) {
+        const below = this.levels[j - 1]!
+        const level = (this.levels[j] ??= [])
+        while (level.length * 2 + 1 < below.length) level.push(nodeHash(below[level.length * 2]!, below[level.length * 2 + 1]!))
+      }
     })
     this.extending = extend.catch(() => undefined)
     await extend
@@ -148,9 +147,19 @@ export class FeedSource {
     return { feed: this.feed, from, entries, checkpoint: checkpoint.note, proof }
   }
 
-  /** Root of the stored tree at `size` (for equivocation checks). */
+  /** Root of the stored tree at `size` (for equivocation checks): O(log size) from the cached subtree roots. */
   async rootAt (size: number): Promise<Uint8Array> {
-    return subtreeRoot(await this.leavesUpTo(size), 0, size)
+    await this.leavesUpTo(size)
+    if (size === 0) return subtreeRoot([], 0, 0)
+    const roots: Uint8Array[] = []
+    let offset = 0
+    for (let j = Math.floor(Math.log2(size)); j >= 0; j--) {
+      const span = 2 ** j
+      if (offset + span > size) continue
+      roots.push(this.levels[j]![offset / span]!)
+      offset += span
+    }
+    return new MerkleFrontier(size, roots).root()
   }
 
   /** A consistency proof between two sizes of the stored tree. */
@@ -242,7 +251,10 @@ export class FeedSource {
     return out
   }
 
-  forget (): void { this.leaves = [] }
+  forget (): void {
+    this.leaves = []
+    this.levels = [this.leaves]
+  }
 }
 
 /** What a verified batch added: its new entries, decoded (the caller acts on revocations and alerts). */
@@ -427,3 +439,5 @@ export class ReplicaStore {
 export function ownFeedSource (db: Level<string, Uint8Array>, feed: string, options: { memo?: boolean } = {}): FeedSource {
   return new FeedSource(feed, sub(db, 'entries'), sub(db, 'checkpoints'), options)
 }
+
+export { SYNC_LIMITS }

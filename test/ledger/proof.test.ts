@@ -80,6 +80,23 @@ describe('ledger/proof: inclusion-proof bundles and JSONL export', function () {
       assert.equal(verifyProofBundle(await bundle(3), { feedKey: signer.publicKey }).seq, 3)
     })
 
+    it('makes a bundle under a checkpoint that many witnesses cosigned (their lines stay out of it)', async () => {
+      const checkpoints = db.sublevel<string, Uint8Array>('checkpoints', { valueEncoding: 'view' })
+      const key = (40).toString(16).padStart(16, '0')
+      const original = (await checkpoints.get(key))!
+      let note = Buffer.from(original).toString('utf8')
+      for (let i = 0; i < 6; i++) note = await cosignCheckpoint(note, new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32))), `${'w'.repeat(51)}${'abcdef'[i]!}`)
+      assert.ok(note.length > 16 * 1024)
+      await checkpoints.put(key, new Uint8Array(Buffer.from(note)))
+      try {
+        const made = await bundle(30)
+        assert.equal(made.checkpoint, Buffer.from(original).toString('utf8'))
+        assert.equal(verifyProofBundle(made, trust).checkpointSize, 40)
+      } finally {
+        await checkpoints.put(key, original)
+      }
+    })
+
     it('refuses to make a bundle for an entry not stored or not yet sealed', async () => {
       await assert.rejects(bundle(40), { name: 'ProofError' })
       await assert.rejects(bundle(42), { name: 'ProofError' })

@@ -5,7 +5,7 @@ import { Level } from 'level'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
 import {
   FeedLedger, BASE_ONTOLOGY, ReplicaStore, ownFeedSource, ReplicaRejectedError, EquivocationDetectedError, verifyEquivocationEvidence, encodeEvidence, decodeEvidence,
-  cosignCheckpoint, verifyCheckpoint, parseCheckpoint, type FeedSource, type ReplicaTrust
+  cosignCheckpoint, verifyCheckpoint, parseCheckpoint, leafHash, subtreeRoot, type FeedSource, type ReplicaTrust
 } from '../../src/ledger/index.js'
 import { tempDir } from '../helpers/devices.js'
 import { syncTrials } from '../../bench/crash.js'
@@ -129,6 +129,17 @@ describe('ledger/replica: verified feed replicas', function () {
     await Promise.all(replicas.map(async (r, i) => await r.store.apply(batches[i]!, trust)))
     for (const r of replicas) await syncAll(source, r.store)
     for (const r of replicas) assert.equal((await r.store.meta(feed)).size, 3_000)
+  })
+
+  it('the root at any size, from cached subtree roots, is the RFC 9162 root of that prefix', async () => {
+    const w = await writer(300, 'alice', 300)
+    closers.push(async () => { await w.ledger.stop(); await w.db.close() })
+    const leaves: Uint8Array[] = []
+    for (let seq = 0; seq < 300; seq++) leaves.push(leafHash((await w.ledger.getEntry(seq))!))
+    // Grown in steps, as a replica's cache is.
+    for (const size of [1, 2, 3, 5, 7, 8, 9, 100, 127, 128, 129, 255, 256, 257, 299, 300, 64, 1]) {
+      assert.deepEqual(Buffer.from(await w.source.rootAt(size)), Buffer.from(subtreeRoot(leaves, 0, size)), `size ${size}`)
+    }
   })
 
   it('resumes an interrupted copy where it stopped', async () => {

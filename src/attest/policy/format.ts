@@ -1,13 +1,8 @@
 import { createHash } from 'node:crypto'
 import { HASH_ALGS, DIGEST_SIZE, PCR_COUNT, type HashAlg } from '../pcrs.js'
 import { BootPolicyFormatError } from './errors.js'
+import { POLICY_LIMITS } from './limits.js'
 
-/** Caps for policy files: they come from operators and over the wire. */
-export const POLICY_LIMITS = {
-  maxBytes: 1024 * 1024,
-  maxDigestsPerEventType: 4096,
-  maxEventTypesPerPcr: 64
-} as const
 
 export type SecureBootRequirement = 'required' | 'any'
 
@@ -91,3 +86,5 @@ export function canonicalPolicyJson (policy: BootPolicy): string {
 export function bootPolicyId (policy: BootPolicy): string {
   return createHash('sha256').update(canonicalPolicyJson(policy)).digest('hex')
 }
+
+export { POLICY_LIMITS }

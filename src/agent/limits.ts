@@ -1,0 +1,31 @@
+/** Every cap of the agent's protocols: enrolment, attestation, ledger sync. */
+import { LEDGER_LIMITS, SYNC_LIMITS } from '../ledger/limits.js'
+
+export const ENROL_LIMITS = {
+  /** An event log sent during enrolment (real logs are tens to hundreds of KiB). */
+  maxEventLogBytes: 2 * 1024 * 1024,
+  maxFrameBytes: 2 * 1024 * 1024 + 16 * 1024,
+  /** Per protocol step, for machines. */
+  stepTimeoutMs: 15_000,
+  /** While a person compares the digits. */
+  confirmTimeoutMs: 300_000
+} as const
+
+export const ATTEST_LIMITS = {
+  maxEventLogBytes: 2 * 1024 * 1024,
+  maxFrameBytes: 2 * 1024 * 1024 + 32 * 1024,
+  stepTimeoutMs: 10_000
+} as const
+
+export const SYNC_PROTOCOL_LIMITS = {
+  maxFrameBytes: SYNC_LIMITS.maxBatchBytes + LEDGER_LIMITS.maxEntryBytes + 256 * 1024,
+  /** Batches served in one pull (the puller comes back for more). */
+  maxBatchesPerPull: 16,
+  stepTimeoutMs: 10_000,
+  /** A pull from a peer whose attestation is still being judged waits this long, then is refused. */
+  attestedWaitMs: 2_000,
+  /** Pulls take turns; one that runs longer than this lets the next one start. */
+  pullTurnMs: 2_000,
+  /** A whole pull (up to maxBatchesPerPull batches) is cut off after this long. */
+  pullDeadlineMs: 60_000
+} as const
