@@ -2,10 +2,9 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { randomBytes } from 'node:crypto'
 import { toHex } from '../common/bytes.js'
 import {
-  decodeEntry, ReplicaStore, ownFeedSource, EquivocationDetectedError, parseCheckpoint, verifyCheckpoint, cosignCheckpoint,
-  encodeEvidence, decodeEvidence, verifyEquivocationEvidence, withoutCosignatures, type SyncBatch, type Entry, type EquivocationEvidence, type FeedSource, type VerifiedCheckpoint
+  decodeEntry, ReplicaStore, ownFeedSource, EquivocationDetectedError, withoutCosignatures, type SyncBatch
 } from '../ledger/index.js'
-import type { HybridPublicKey, HybridSigner } from '../identity/index.js'
+import type { HybridSigner } from '../identity/index.js'
 import { createFleetNode, FramedStream, type FleetNode } from '../p2p/index.js'
 import type { Tpm } from '../attest/index.js'
 import { AttestationService, type PeerStatus } from './attest-service.js'
@@ -15,6 +14,7 @@ import type { DeviceEnrolment } from './enrolment.js'
 import { openOwnFeed, type OpenedLedger } from './ledgers.js'
 import type { Logger } from './logger.js'
 import { Membership } from './membership.js'
+import { Witnessing, quarantineSublevel } from './witnessing.js'
 import { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, readOpening, servePull, pull, sendAnnounce } from './sync-protocol.js'
 import { verifyEnrolmentRecord, encodeSignedEnrolment, decodeSignedEnrolment, type SignedEnrolment } from './enrolment.js'
 
@@ -77,22 +77,7 @@ export class AgentRuntime {
   private readonly ownSource
   private readonly membersStore
   private readonly quarantineStore
-  private readonly signer: HybridSigner
-  /** Witnessing: when each feed's checkpoint was last cosigned here, and of what size. */
-  private readonly cosigned = new Map<string, { at: number, size: number }>()
-  private readonly cosignDue = new Set<string>()
-  /** When each replica last grew (witnesses wait for a feed to settle before cosigning it). */
-  private readonly grewAt = new Map<string, number>()
-  private readonly startedAt = Date.now()
-  /** Feeds this agent cosigned since it last announced them: their announce carries the cosignatures. */
-  private readonly cosignedSinceAnnounce = new Set<string>()
-  /** The last checkpoint text checked per feed from announces (the same note comes from many peers). */
-  private readonly announcedNotes = new Map<string, string>()
-  /** Cosigned checkpoints announced before this agent held their size: merged once it does. */
-  private readonly pendingCosigned = new Map<string, VerifiedCheckpoint[]>()
-  /** When an announced checkpoint of each feed was last checked against the stored tree. */
-  private readonly treeChecked = new Map<string, number>()
-  private witnessKeys: { count: number, keys: Map<string, HybridPublicKey> } = { count: -1, keys: new Map() }
+  private readonly witnessing: Witnessing
   private stopped = false
   private readonly blocked = new Set<string>()
   /** The largest size announced per feed, for the sync-lag metric. */
@@ -109,9 +94,15 @@ export class AgentRuntime {
     this.feedId = init.state.deviceId
     this.ownSource = ownFeedSource(feed.db, this.feedId, { memo: true })
     this.membersStore = feed.db.sublevel<string, Uint8Array>('members', { valueEncoding: 'view' })
-    this.quarantineStore = feed.db.sublevel<string, Uint8Array>('quarantine', { valueEncoding: 'view' })
-    this.signer = signer
+    this.quarantineStore = quarantineSublevel(feed.db)
+    this.witnessing = new Witnessing({
+      feedId: this.feedId, signer, membership, replicas: this.replicas, ownSource: this.ownSource, feed, attestation,
+      quarantineStore: this.quarantineStore, init: { ...(init.cosignIntervalMs === undefined ? {} : { cosignIntervalMs: init.cosignIntervalMs }), ...(init.logger === undefined ? {} : { logger: init.logger }) }
+    })
   }
+
+  /** The fleet devices whose cosignature on the newest checkpoint of the own feed verifies. */
+  async witnessedBy (): Promise<string[]> { return await this.witnessing.witnessedBy() }
 
   /** Keeps a member's signed record, so the agent still knows the feed's key after a restart. */
   async saveMember (signed: SignedEnrolment): Promise<void> {
@@ -176,18 +167,7 @@ export class AgentRuntime {
     }
     // Quarantines decided earlier (each piece of evidence re-verified), then the owner's statements,
     // which may clear some of them.
-    for await (const [deviceId, bytes] of this.quarantineStore.iterator()) {
-      const key = this.membership.member(deviceId)?.feedKey
-      try {
-        if (key === undefined) throw new Error('unknown device')
-        const evidence = decodeEvidence(bytes)
-        const { epoch } = verifyEquivocationEvidence(evidence, key)
-        if (evidence.feed !== deviceId) throw new Error('evidence of another feed')
-        this.membership.quarantine(deviceId, 'equivocation', epoch)
-      } catch (err) {
-        this.init.logger?.warn({ deviceId, err: (err as Error).message }, 'a stored quarantine does not verify; ignored')
-      }
-    }
+    await this.witnessing.loadQuarantines()
     for await (const bytes of this.replicas.entries(this.membership.ownerFeed)) {
       const { released } = this.membership.applyOwnerEntry(decodeEntry(bytes).entry)
       if (released !== undefined) await this.quarantineStore.del(released)
@@ -238,16 +218,7 @@ export class AgentRuntime {
     return lag
   }
 
-  /** The fleet devices whose cosignature on the newest checkpoint of the own feed verifies. */
-  async witnessedBy (): Promise<string[]> {
-    const sealed = await this.ownSource.sealed()
-    if (sealed === undefined) return []
-    try {
-      return [...verifyCheckpoint(parseCheckpoint(sealed.note), { name: this.feedId, key: this.signer.publicKey }, this.witnesses()).cosigners]
-    } catch {
-      return []
-    }
-  }
+
 
   /** Sizes of every feed held: the own feed (sealed part) and the replicas. */
   async heads (): Promise<Map<string, number>> {
@@ -260,43 +231,9 @@ export class AgentRuntime {
     return new FramedStream(stream, { maxBytes: SYNC_PROTOCOL_LIMITS.maxFrameBytes, timeoutMs: SYNC_PROTOCOL_LIMITS.stepTimeoutMs })
   }
 
-  private sourceOf (feed: string): FeedSource {
-    return feed === this.feedId ? this.ownSource : this.replicas.source(feed)
-  }
 
-  /** Members' feed keys by deviceId: the witnesses whose cosignatures count. */
-  private witnesses (): Map<string, HybridPublicKey> {
-    const members = this.membership.list()
-    if (this.witnessKeys.count !== members.length) this.witnessKeys = { count: members.length, keys: new Map(members.map((m) => [m.deviceId, m.feedKey])) }
-    return this.witnessKeys.keys
-  }
 
-  /**
-   * Witnessing: cosigns the newest stored checkpoint of a peer's feed (verified when it was
-   * stored, so it extends every earlier one held) once the feed has been quiet for an interval,
-   * and at least every ten intervals while it keeps growing. Returns whether a cosignature was added.
-   */
-  private async cosign (feed: string): Promise<boolean> {
-    const interval = this.init.cosignIntervalMs ?? 1_000
-    if (interval <= 0 || feed === this.feedId || this.membership.trustFor(feed) === undefined) return false
-    const last = this.cosigned.get(feed)
-    const now = Date.now()
-    const growing = now - (this.grewAt.get(feed) ?? 0) < interval
-    if ((last !== undefined && now - last.at < interval) || (growing && now - (last?.at ?? this.startedAt) < 10 * interval)) {
-      this.cosignDue.add(feed)
-      return false
-    }
-    this.cosignDue.delete(feed)
-    const source = this.replicas.source(feed)
-    const sealed = await source.sealed()
-    if (sealed === undefined || (last !== undefined && sealed.size <= last.size)) return false
-    this.cosigned.set(feed, { at: Date.now(), size: sealed.size })
-    const note = await cosignCheckpoint(sealed.note, this.signer, this.feedId)
-    const verified = verifyCheckpoint(parseCheckpoint(note), { name: feed, key: this.membership.trustFor(feed)!.feedKey }, new Map([[this.feedId, this.signer.publicKey]]))
-    const added = await source.mergeCosignatures(verified) > 0
-    if (added) this.cosignedSinceAnnounce.add(feed)
-    return added
-  }
+
 
   /** Announces feeds that grew (the own feed after a checkpoint, replicas after a batch or a cosignature) to attested peers. */
   private async tick (): Promise<void> {
@@ -306,18 +243,18 @@ export class AgentRuntime {
       this.ownSource.forgetSealed()
       this.changed.add(this.feedId)
     }
-    for (const feed of [...this.cosignDue]) if (await this.cosign(feed)) this.changed.add(feed)
+    for (const feed of [...this.witnessing.cosignDue]) if (await this.witnessing.cosign(feed)) this.changed.add(feed)
     if (this.changed.size === 0 || this.stopped) return
     const feeds = [...this.changed]
     this.changed.clear()
-    for (const feed of feeds) await this.cosign(feed)
+    for (const feed of feeds) await this.witnessing.cosign(feed)
     const heads = await this.heads()
     // The checkpoint goes with every announce (peers compare it with theirs); its cosignatures only
     // when this agent just added its own (the others' travel with their own announces and batches).
     const notes = new Map<string, string>()
     for (const feed of feeds) {
-      const note = (await this.sourceOf(feed).sealed())?.note ?? ''
-      notes.set(feed, this.cosignedSinceAnnounce.delete(feed) || note === '' ? note : withoutCosignatures(note, feed))
+      const note = (await this.witnessing.sourceOf(feed).sealed())?.note ?? ''
+      notes.set(feed, this.witnessing.cosignedSinceAnnounce.delete(feed) || note === '' ? note : withoutCosignatures(note, feed))
     }
     for (const connection of this.node.getConnections()) {
       const peerId = connection.remotePeer.toString()
@@ -331,103 +268,13 @@ export class AgentRuntime {
     }
   }
 
-  /**
-   * A peer's announced checkpoint of a feed held here: a contradiction with the stored history is
-   * equivocation (evidence, quarantine, alert); otherwise its witnesses' cosignatures are kept.
-   */
-  private async checkAnnounced (feed: string, note: string, peerId: string): Promise<void> {
-    if (note.length === 0 || this.announcedNotes.get(feed) === note) return
-    const trust = this.membership.trustFor(feed)
-    if (trust === undefined) return
-    const heldSize = feed === this.feedId ? this.feed.ledger.sealedSize : (await this.replicas.meta(feed)).size
-    let checkpoint: VerifiedCheckpoint
-    try {
-      const offered = parseCheckpoint(note)
-      // The same checkpoint as the one stored, with no signer it lacks: nothing to check or keep.
-      const stored = await this.sourceOf(feed).noteAt(offered.body.size)
-      if (stored !== undefined) {
-        const held = parseCheckpoint(stored)
-        const names = new Set(held.signatures.map((line) => line.name))
-        if (held.text === offered.text && offered.signatures.every((line) => names.has(line.name))) return
-      } else if (feed !== this.feedId && offered.body.size <= heldSize && Date.now() - (this.treeChecked.get(feed) ?? 0) < 1_000) {
-        // No checkpoint of that size is stored: checking it means recomputing the tree's root at
-        // that size, so it is done at most once a second per feed (those of a stored size always
-        // are). Not remembered as checked: the next announce of it is looked at again.
-        return
-      }
-      if (this.announcedNotes.size >= 4096) this.announcedNotes.clear()
-      this.announcedNotes.set(feed, note)
-      checkpoint = verifyCheckpoint(offered, { name: feed, key: trust.feedKey }, this.witnesses())
-    } catch (err) {
-      this.init.logger?.debug({ peerId, feed, err: (err as Error).message }, 'an announced checkpoint does not verify')
-      return
-    }
-    const source = this.sourceOf(feed)
-    if (feed !== this.feedId) {
-      if (checkpoint.body.size <= heldSize) {
-        if (this.treeChecked.size >= 4096) this.treeChecked.clear()
-        this.treeChecked.set(feed, Date.now())
-      }
-      const evidence = await source.contradiction(checkpoint, heldSize, trust.feedKey)
-      if (evidence !== undefined) {
-        await this.quarantineFor(evidence, checkpoint.body.epoch, peerId)
-        return
-      }
-    }
-    if (checkpoint.cosigners.length === 0) return
-    if (checkpoint.body.size <= heldSize) {
-      await source.mergeCosignatures(checkpoint)
-      return
-    }
-    // Not held yet (a pull is coming): keep it for when it is, a few per feed.
-    const pending = this.pendingCosigned.get(feed) ?? []
-    pending.push(checkpoint)
-    if (pending.length > 8) pending.shift()
-    if (this.pendingCosigned.size < 1024 || this.pendingCosigned.has(feed)) this.pendingCosigned.set(feed, pending)
-  }
 
-  /** Merges the cosignatures kept for a feed whose checkpoints are now held. */
-  private async mergePending (feed: string, held: number): Promise<void> {
-    const pending = this.pendingCosigned.get(feed)
-    if (pending === undefined) return
-    const ready = pending.filter((c) => c.body.size <= held)
-    const rest = pending.filter((c) => c.body.size > held)
-    if (rest.length === 0) this.pendingCosigned.delete(feed)
-    else this.pendingCosigned.set(feed, rest)
-    for (const checkpoint of ready) await this.sourceOf(feed).mergeCosignatures(checkpoint)
-  }
 
-  /**
-   * A feed's device signed two histories (evidence verified): quarantine it, hang up on it, keep
-   * the evidence so the quarantine survives a restart, and (when this agent found it) record an
-   * alert.equivocation, which replicates and quarantines it everywhere.
-   */
-  private async quarantineFor (evidence: EquivocationEvidence, epoch: number, via: string, found = true): Promise<void> {
-    const feed = evidence.feed
-    if (feed === this.feedId || !this.membership.quarantine(feed, 'equivocation', epoch)) return
-    this.init.logger?.error({ feed, epoch, via }, found ? 'equivocation: quarantining the device' : 'equivocation reported by a peer: quarantining the device')
-    const bytes = encodeEvidence(evidence)
-    await this.feed.db.batch([{ type: 'put', key: feed, value: bytes, sublevel: this.quarantineStore }], { sync: true })
-    await this.attestation.revoke(feed, 'quarantined')
-    if (found) {
-      await this.feed.ledger.append({ type: 'alert.equivocation', actor: { id: `agent/${this.feedId}`, role: 'agent' }, attest: null, body: { feed, epoch, evidence: bytes } })
-    }
-  }
 
-  /** An alert.equivocation in a peer's feed: quarantine too, once its evidence verifies. */
-  private async onAlert (entry: Entry, from: string): Promise<void> {
-    const body = entry.body as { feed: string, epoch: number, evidence: Uint8Array }
-    const key = this.membership.member(body.feed)?.feedKey
-    if (key === undefined || this.membership.isQuarantined(body.feed) || this.membership.isCleared(body.feed, body.epoch)) return
-    try {
-      const evidence = decodeEvidence(body.evidence)
-      const { epoch } = verifyEquivocationEvidence(evidence, key)
-      if (evidence.feed !== body.feed) throw new Error('the evidence is about another feed')
-      await this.quarantineFor(evidence, epoch, from, false)
-    } catch (err) {
-      this.init.logger?.warn({ feed: body.feed, reporter: from, err: (err as Error).message }, 'an equivocation alert whose evidence does not verify; ignored')
-    }
-  }
+
+
+
+
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
     const framed = this.framed(stream)
@@ -440,7 +287,7 @@ export class AgentRuntime {
         await framed.close()
         if (opening.size > held) void this.pullFrom(peerId)
         // (The owner announces its feed without attesting: only attested peers' checkpoints are checked.)
-        if (this.attestation.attested(peerId)) await this.checkAnnounced(opening.feed, opening.checkpoint, peerId)
+        if (this.attestation.attested(peerId)) await this.witnessing.checkAnnounced(opening.feed, opening.checkpoint, peerId)
         return
       }
       // The ledger is served only to attested peers (the last verdict may be a moment behind).
@@ -526,11 +373,11 @@ export class AgentRuntime {
     const trust = this.membership.trustFor(batch.feed)
     if (trust === undefined) return
     try {
-      const { added, entries } = await this.replicas.apply(batch, { ...trust, witnesses: this.witnesses() })
+      const { added, entries } = await this.replicas.apply(batch, { ...trust, witnesses: this.witnessing.witnesses() })
       if (added === 0) return
       this.changed.add(batch.feed)
-      this.grewAt.set(batch.feed, Date.now())
-      await this.mergePending(batch.feed, (await this.replicas.meta(batch.feed)).size)
+      this.witnessing.grewAt.set(batch.feed, Date.now())
+      await this.witnessing.mergePending(batch.feed, (await this.replicas.meta(batch.feed)).size)
       if (batch.feed === this.membership.ownerFeed) {
         for (const entry of entries) {
           const { revoked, released, policy, ontology } = this.membership.applyOwnerEntry(entry)
@@ -553,12 +400,12 @@ export class AgentRuntime {
           }
         }
       } else {
-        for (const entry of entries) if (entry.type === 'alert.equivocation') await this.onAlert(entry, batch.feed)
+        for (const entry of entries) if (entry.type === 'alert.equivocation') await this.witnessing.onAlert(entry, batch.feed)
       }
     } catch (err) {
       if (!(err instanceof EquivocationDetectedError)) throw err
       // The feed's device signed two histories: quarantine it and tell the fleet (not the relaying peer's fault).
-      await this.quarantineFor(err.evidence, err.epoch, peerId)
+      await this.witnessing.quarantineFor(err.evidence, err.epoch, peerId)
     }
   }
 }

@@ -5,9 +5,10 @@ import type { HybridPublicKey } from '../identity/index.js'
 import { decodeCanonical, encodeCanonical } from './cbor.js'
 import { decodeEntry, type Entry } from './entry.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
-import { leafHash, nodeHash, MerkleFrontier, consistencyProof, verifyConsistency, subtreeRoot } from './merkle.js'
+import { leafHash, MerkleFrontier, verifyConsistency } from './merkle.js'
+import { FeedSource, seqKey, sub, type Sub } from './feed-source.js'
 import { parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
-import { detectEquivocation, withSignaturesOf, type EquivocationEvidence } from './equivocation.js'
+import { withSignaturesOf, type EquivocationEvidence } from './equivocation.js'
 import { SYNC_LIMITS } from './limits.js'
 
 
@@ -40,222 +41,7 @@ export class EquivocationDetectedError extends ReplicaRejectedError {
   }
 }
 
-type Sub = ReturnType<Level<string, Uint8Array>['sublevel']>
-const seqKey = (seq: number): string => seq.toString(16).padStart(16, '0')
-
-/** Values of keys in [gte, lt), at most `limit`, read in bulk (nextv) rather than one by one. */
-async function readValues (store: Sub, gte: string, lt: string, limit: number): Promise<Uint8Array[]> {
-  const out: Uint8Array[] = []
-  const iterator = store.values({ gte, lt, limit })
-  try {
-    while (out.length < limit) {
-      const chunk = await iterator.nextv(Math.min(1000, limit - out.length)) as Uint8Array[]
-      if (chunk.length === 0) break
-      out.push(...chunk)
-    }
-  } finally {
-    await iterator.close()
-  }
-  return out
-}
-
-function sub (parent: Level<string, Uint8Array> | Sub, name: string): Sub {
-  return (parent as Level<string, Uint8Array>).sublevel<string, Uint8Array>(name, { valueEncoding: 'view' }) as unknown as Sub
-}
-
-/**
- * Read access to one stored feed (the device's own, or a replica): its sealed size, and batches
- * for a peer that holds a prefix. Leaf hashes are cached so proofs do not re-read the store.
- */
-export class FeedSource {
-  readonly feed: string
-  private readonly entries: Sub
-  private readonly checkpoints: Sub
-  private leaves: Uint8Array[] = []
-  /** levels[j][k]: root of the complete subtree of 2^j leaves starting at k·2^j (levels[0] is the leaves). */
-  private levels: Uint8Array[][] = [this.leaves]
-  private extending: Promise<void> = Promise.resolve()
-  private merging: Promise<unknown> = Promise.resolve()
-  private sealedMemo: Promise<{ size: number, note: string } | undefined> | undefined
-  private readonly memo: boolean
-
-  /** `memo`: remember the newest checkpoint until forgetSealed() (only when every writer calls it). */
-  constructor (feed: string, entries: Sub, checkpoints: Sub, options: { memo?: boolean } = {}) {
-    this.feed = feed
-    this.entries = entries
-    this.checkpoints = checkpoints
-    this.memo = options.memo === true
-  }
-
-  /**
-   * The newest stored checkpoint (only sealed entries are served). Remembered until forgetSealed():
-   * the store that writes checkpoints calls it (a ReplicaStore does; for a device's own feed, the
-   * runtime does when its ledger seals more).
-   */
-  async sealed (): Promise<{ size: number, note: string } | undefined> {
-    if (this.sealedMemo !== undefined) return await this.sealedMemo
-    if (!this.memo) return await this.readSealed()
-    const read = this.readSealed()
-    this.sealedMemo = read
-    read.catch(() => { if (this.sealedMemo === read) this.sealedMemo = undefined })
-    return await read
-  }
-
-  private async readSealed (): Promise<{ size: number, note: string } | undefined> {
-    for await (const [key, note] of this.checkpoints.iterator({ reverse: true, limit: 1 })) return { size: Number.parseInt(key as string, 16), note: Buffer.from(note as Uint8Array).toString('utf8') }
-    return undefined
-  }
-
-  forgetSealed (): void { this.sealedMemo = undefined }
-
-  private async leavesUpTo (size: number): Promise<Uint8Array[]> {
-    // Peers are served concurrently: one reader extends the cache at a time, or leaves would be
-    // appended twice and every later proof would be wrong.
-    const extend = this.extending.then(async () => {
-      if (this.leaves.length >= size) return
-      const fresh: Uint8Array[] = []
-      for (const bytes of await readValues(this.entries, seqKey(this.leaves.length), seqKey(size), size - this.leaves.length)) fresh.push(leafHash(bytes))
-      if (this.leaves.length + fresh.length < size) throw new FleetError(`feed ${this.feed}: entries missing below ${size}`, { code: 'ERR_FEED_INCOMPLETE' })
-      this.leaves.push(...fresh)
-      for (let j = 1; this.levels[j - 1]!.length >= 2; j++) {
-        const below = this.levels[j - 1]!
-        const level = (this.levels[j] ??= [])
-        while (level.length * 2 + 1 < below.length) level.push(nodeHash(below[level.length * 2]!, below[level.length * 2 + 1]!))
-      }
-    })
-    this.extending = extend.catch(() => undefined)
-    await extend
-    return this.leaves
-  }
-
-  /** The next batch for a peer holding `from` entries, or undefined when it is up to date. */
-  async batch (from: number): Promise<SyncBatch | undefined> {
-    const sealed = await this.sealed()
-    if (sealed === undefined || sealed.size <= from) return undefined
-    const entries: Uint8Array[] = []
-    let bytes = 0
-    for (const entry of await readValues(this.entries, seqKey(from), seqKey(sealed.size), SYNC_LIMITS.maxBatchEntries)) {
-      if (entries.length > 0 && bytes + entry.length > SYNC_LIMITS.maxBatchBytes) break
-      entries.push(entry)
-      bytes += entry.length
-    }
-    const end = from + entries.length
-    // The smallest stored checkpoint at or above the batch's end.
-    let checkpoint = sealed
-    for await (const [key, note] of this.checkpoints.iterator({ gte: seqKey(end), limit: 1 })) checkpoint = { size: Number.parseInt(key as string, 16), note: Buffer.from(note as Uint8Array).toString('utf8') }
-    const proof = end === checkpoint.size ? [] : consistencyProof(await this.leavesUpTo(checkpoint.size), end, checkpoint.size)
-    return { feed: this.feed, from, entries, checkpoint: checkpoint.note, proof }
-  }
-
-  /** Root of the stored tree at `size` (for equivocation checks): O(log size) from the cached subtree roots. */
-  async rootAt (size: number): Promise<Uint8Array> {
-    await this.leavesUpTo(size)
-    if (size === 0) return subtreeRoot([], 0, 0)
-    const roots: Uint8Array[] = []
-    let offset = 0
-    for (let j = Math.floor(Math.log2(size)); j >= 0; j--) {
-      const span = 2 ** j
-      if (offset + span > size) continue
-      roots.push(this.levels[j]![offset / span]!)
-      offset += span
-    }
-    return new MerkleFrontier(size, roots).root()
-  }
-
-  /** A consistency proof between two sizes of the stored tree. */
-  async proofBetween (m: number, n: number): Promise<Uint8Array[]> {
-    return consistencyProof(await this.leavesUpTo(n), m, n)
-  }
-
-  /** The stored checkpoint of exactly `size` entries, if any. */
-  async noteAt (size: number): Promise<string | undefined> {
-    const bytes = await this.checkpoints.get(seqKey(size)) as Uint8Array | undefined
-    return bytes === undefined ? undefined : Buffer.from(bytes).toString('utf8')
-  }
-
-  /** The stored checkpoint of exactly `size` entries, or the smallest above it. */
-  async checkpointAtOrAbove (size: number): Promise<{ size: number, note: string } | undefined> {
-    for await (const [key, note] of this.checkpoints.iterator({ gte: seqKey(size), limit: 1 })) return { size: Number.parseInt(key as string, 16), note: Buffer.from(note as Uint8Array).toString('utf8') }
-    return undefined
-  }
-
-  /**
-   * Adds the cosignature lines of `checkpoint` (verified, its cosigners counted) that the stored
-   * note of the same size lacks. Returns how many cosigners were added; 0 when no note of that
-   * size is stored, or its body differs (that is for the equivocation check, not here).
-   */
-  async mergeCosignatures (checkpoint: VerifiedCheckpoint): Promise<number> {
-    const size = checkpoint.body.size
-    const merge = this.merging.then(async () => {
-      const bytes = await this.checkpoints.get(seqKey(size)) as Uint8Array | undefined
-      if (bytes === undefined) return 0
-      const stored = Buffer.from(bytes).toString('utf8')
-      const parsed = parseCheckpoint(stored)
-      if (parsed.text !== checkpoint.text) return 0
-      const present = new Set(parsed.signatures.map((line) => line.name))
-      present.delete(this.feed)
-      const lines = checkpoint.note.slice(checkpoint.note.indexOf('\n\n') + 2, -1).split('\n')
-      let added = 0
-      let note = stored
-      for (const name of checkpoint.cosigners) {
-        if (present.has(name) || present.size >= SYNC_LIMITS.maxCosigners) continue
-        const pair = lines.filter((line) => line.startsWith(`\u2014 ${name} `))
-        if (pair.length !== 2) continue
-        note += pair.map((line) => `${line}\n`).join('')
-        present.add(name)
-        added++
-      }
-      if (added > 0) {
-        await this.checkpoints.put(seqKey(size), new Uint8Array(Buffer.from(note)))
-        this.forgetSealed()
-      }
-      return added
-    })
-    this.merging = merge.catch(() => 0)
-    return await merge
-  }
-
-  /**
-   * Checks a verified checkpoint of this feed against the stored tree: evidence when the feed's
-   * device signed something the stored history contradicts, undefined when they agree or when
-   * this store cannot tell (it holds fewer entries, or no signed checkpoint at or above them).
-   */
-  async contradiction (offered: VerifiedCheckpoint, heldSize: number, key: HybridPublicKey): Promise<EquivocationEvidence | undefined> {
-    const size = offered.body.size
-    if (size === 0 || size > heldSize) return undefined
-    const root = await this.rootAt(size)
-    if (bytesEqual(root, offered.body.root)) return undefined
-    const held = await this.checkpointAtOrAbove(size)
-    if (held === undefined || held.size > heldSize) return undefined
-    let heldCheckpoint: VerifiedCheckpoint
-    try {
-      heldCheckpoint = verifyCheckpoint(parseCheckpoint(held.note), { name: this.feed, key })
-    } catch {
-      return undefined
-    }
-    const prefix = held.size === size ? undefined : { root, proof: await this.proofBetween(size, held.size) }
-    return detectEquivocation(offered, heldCheckpoint, prefix)
-  }
-
-  /** The newest `count` stored entries, oldest first. */
-  async tail (count: number): Promise<Uint8Array[]> {
-    const out: Uint8Array[] = []
-    for await (const bytes of this.entries.values({ reverse: true, limit: count })) out.unshift(bytes as Uint8Array)
-    return out
-  }
-
-  /** Stored checkpoints covering entry `seq` (size above it), smallest first. */
-  async checkpointsCovering (seq: number): Promise<Array<{ size: number, note: string }>> {
-    const out: Array<{ size: number, note: string }> = []
-    for await (const [key, note] of this.checkpoints.iterator({ gt: seqKey(seq) })) out.push({ size: Number.parseInt(key as string, 16), note: Buffer.from(note as Uint8Array).toString('utf8') })
-    return out
-  }
-
-  forget (): void {
-    this.leaves = []
-    this.levels = [this.leaves]
-  }
-}
+export { FeedSource, ownFeedSource } from './feed-source.js'
 
 /** What a verified batch added: its new entries, decoded (the caller acts on revocations and alerts). */
 export interface ApplyResult { added: number, checkpoint: VerifiedCheckpoint, entries: Entry[] }
@@ -430,14 +216,6 @@ export class ReplicaStore {
   async * entries (feed: string, from = 0): AsyncGenerator<Uint8Array> {
     for await (const [, bytes] of this.feedSub(feed).entries.iterator({ gte: seqKey(from) })) yield bytes as Uint8Array
   }
-}
-
-/**
- * A FeedSource over a FeedLedger's own store (sublevels 'entries' and 'checkpoints' of its db).
- * With `memo`, the caller must call forgetSealed() whenever the ledger seals more.
- */
-export function ownFeedSource (db: Level<string, Uint8Array>, feed: string, options: { memo?: boolean } = {}): FeedSource {
-  return new FeedSource(feed, sub(db, 'entries'), sub(db, 'checkpoints'), options)
 }
 
 export { SYNC_LIMITS }

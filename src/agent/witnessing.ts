@@ -1,0 +1,234 @@
+/**
+ * Witnessing and equivocation for an agent: cosigning peers' checkpoints it verified, checking the
+ * checkpoints peers announce against its own copies, keeping the cosignatures it lacks, and
+ * quarantining a device on verified evidence (found here, or in a peer's alert.equivocation).
+ */
+import type { Level } from 'level'
+import {
+  parseCheckpoint, verifyCheckpoint, cosignCheckpoint, encodeEvidence, decodeEvidence, verifyEquivocationEvidence,
+  type ReplicaStore, type FeedSource, type Entry, type EquivocationEvidence, type VerifiedCheckpoint
+} from '../ledger/index.js'
+import type { HybridPublicKey, HybridSigner } from '../identity/index.js'
+import type { AttestationService } from './attest-service.js'
+import type { OpenedLedger } from './ledgers.js'
+import type { Logger } from './logger.js'
+import type { Membership } from './membership.js'
+
+/** Where an agent keeps the evidence of each quarantine (re-verified on start). */
+export function quarantineSublevel (db: Level<string, Uint8Array>) {
+  return db.sublevel<string, Uint8Array>('quarantine', { valueEncoding: 'view' })
+}
+
+export interface WitnessingInit {
+  feedId: string
+  signer: HybridSigner
+  membership: Membership
+  replicas: ReplicaStore
+  ownSource: FeedSource
+  feed: OpenedLedger
+  attestation: AttestationService
+  quarantineStore: ReturnType<typeof quarantineSublevel>
+  init: { cosignIntervalMs?: number, logger?: Logger }
+}
+
+export class Witnessing {
+  private readonly feedId: string
+  private readonly signer: HybridSigner
+  private readonly membership: Membership
+  private readonly replicas: ReplicaStore
+  private readonly ownSource: FeedSource
+  private readonly feed: OpenedLedger
+  private readonly attestation: AttestationService
+  private readonly quarantineStore: WitnessingInit['quarantineStore']
+  private readonly init: WitnessingInit['init']
+  /** Witnessing: when each feed's checkpoint was last cosigned here, and of what size. */
+  private readonly cosigned = new Map<string, { at: number, size: number }>()
+  readonly cosignDue = new Set<string>()
+  /** When each replica last grew (witnesses wait for a feed to settle before cosigning it). */
+  readonly grewAt = new Map<string, number>()
+  private readonly startedAt = Date.now()
+  /** Feeds this agent cosigned since it last announced them: their announce carries the cosignatures. */
+  readonly cosignedSinceAnnounce = new Set<string>()
+  /** The last checkpoint text checked per feed from announces (the same note comes from many peers). */
+  private readonly announcedNotes = new Map<string, string>()
+  /** When an announced checkpoint of each feed was last checked against the stored tree. */
+  private readonly treeChecked = new Map<string, number>()
+  private witnessKeys: { count: number, keys: Map<string, HybridPublicKey> } = { count: -1, keys: new Map() }
+  /** Cosigned checkpoints announced before this agent held their size: merged once it does. */
+  private readonly pendingCosigned = new Map<string, VerifiedCheckpoint[]>()
+
+  constructor (deps: WitnessingInit) {
+    this.feedId = deps.feedId
+    this.signer = deps.signer
+    this.membership = deps.membership
+    this.replicas = deps.replicas
+    this.ownSource = deps.ownSource
+    this.feed = deps.feed
+    this.attestation = deps.attestation
+    this.quarantineStore = deps.quarantineStore
+    this.init = deps.init
+  }
+
+  sourceOf (feed: string): FeedSource {
+    return feed === this.feedId ? this.ownSource : this.replicas.source(feed)
+  }
+
+  /** The fleet devices whose cosignature on the newest checkpoint of the own feed verifies. */
+  async witnessedBy (): Promise<string[]> {
+    const sealed = await this.ownSource.sealed()
+    if (sealed === undefined) return []
+    try {
+      return [...verifyCheckpoint(parseCheckpoint(sealed.note), { name: this.feedId, key: this.signer.publicKey }, this.witnesses()).cosigners]
+    } catch {
+      return []
+    }
+  }
+
+  /** Members' feed keys by deviceId: the witnesses whose cosignatures count. */
+  witnesses (): Map<string, HybridPublicKey> {
+    const members = this.membership.list()
+    if (this.witnessKeys.count !== members.length) this.witnessKeys = { count: members.length, keys: new Map(members.map((m) => [m.deviceId, m.feedKey])) }
+    return this.witnessKeys.keys
+  }
+
+  /**
+   * Witnessing: cosigns the newest stored checkpoint of a peer's feed (verified when it was
+   * stored, so it extends every earlier one held) once the feed has been quiet for an interval,
+   * and at least every ten intervals while it keeps growing. Returns whether a cosignature was added.
+   */
+  async cosign (feed: string): Promise<boolean> {
+    const interval = this.init.cosignIntervalMs ?? 1_000
+    if (interval <= 0 || feed === this.feedId || this.membership.trustFor(feed) === undefined) return false
+    const last = this.cosigned.get(feed)
+    const now = Date.now()
+    const growing = now - (this.grewAt.get(feed) ?? 0) < interval
+    if ((last !== undefined && now - last.at < interval) || (growing && now - (last?.at ?? this.startedAt) < 10 * interval)) {
+      this.cosignDue.add(feed)
+      return false
+    }
+    this.cosignDue.delete(feed)
+    const source = this.replicas.source(feed)
+    const sealed = await source.sealed()
+    if (sealed === undefined || (last !== undefined && sealed.size <= last.size)) return false
+    this.cosigned.set(feed, { at: Date.now(), size: sealed.size })
+    const note = await cosignCheckpoint(sealed.note, this.signer, this.feedId)
+    const verified = verifyCheckpoint(parseCheckpoint(note), { name: feed, key: this.membership.trustFor(feed)!.feedKey }, new Map([[this.feedId, this.signer.publicKey]]))
+    const added = await source.mergeCosignatures(verified) > 0
+    if (added) this.cosignedSinceAnnounce.add(feed)
+    return added
+  }
+
+  /**
+   * A peer's announced checkpoint of a feed held here: a contradiction with the stored history is
+   * equivocation (evidence, quarantine, alert); otherwise its witnesses' cosignatures are kept.
+   */
+  async checkAnnounced (feed: string, note: string, peerId: string): Promise<void> {
+    if (note.length === 0 || this.announcedNotes.get(feed) === note) return
+    const trust = this.membership.trustFor(feed)
+    if (trust === undefined) return
+    const heldSize = feed === this.feedId ? this.feed.ledger.sealedSize : (await this.replicas.meta(feed)).size
+    let checkpoint: VerifiedCheckpoint
+    try {
+      const offered = parseCheckpoint(note)
+      // The same checkpoint as the one stored, with no signer it lacks: nothing to check or keep.
+      const stored = await this.sourceOf(feed).noteAt(offered.body.size)
+      if (stored !== undefined) {
+        const held = parseCheckpoint(stored)
+        const names = new Set(held.signatures.map((line) => line.name))
+        if (held.text === offered.text && offered.signatures.every((line) => names.has(line.name))) return
+      } else if (feed !== this.feedId && offered.body.size <= heldSize && Date.now() - (this.treeChecked.get(feed) ?? 0) < 1_000) {
+        // No checkpoint of that size is stored: checking it means recomputing the tree's root at
+        // that size, so it is done at most once a second per feed (those of a stored size always
+        // are). Not remembered as checked: the next announce of it is looked at again.
+        return
+      }
+      if (this.announcedNotes.size >= 4096) this.announcedNotes.clear()
+      this.announcedNotes.set(feed, note)
+      checkpoint = verifyCheckpoint(offered, { name: feed, key: trust.feedKey }, this.witnesses())
+    } catch (err) {
+      this.init.logger?.debug({ peerId, feed, err: (err as Error).message }, 'an announced checkpoint does not verify')
+      return
+    }
+    const source = this.sourceOf(feed)
+    if (feed !== this.feedId) {
+      if (checkpoint.body.size <= heldSize) {
+        if (this.treeChecked.size >= 4096) this.treeChecked.clear()
+        this.treeChecked.set(feed, Date.now())
+      }
+      const evidence = await source.contradiction(checkpoint, heldSize, trust.feedKey)
+      if (evidence !== undefined) {
+        await this.quarantineFor(evidence, checkpoint.body.epoch, peerId)
+        return
+      }
+    }
+    if (checkpoint.cosigners.length === 0) return
+    if (checkpoint.body.size <= heldSize) {
+      await source.mergeCosignatures(checkpoint)
+      return
+    }
+    // Not held yet (a pull is coming): keep it for when it is, a few per feed.
+    const pending = this.pendingCosigned.get(feed) ?? []
+    pending.push(checkpoint)
+    if (pending.length > 8) pending.shift()
+    if (this.pendingCosigned.size < 1024 || this.pendingCosigned.has(feed)) this.pendingCosigned.set(feed, pending)
+  }
+
+  /** Merges the cosignatures kept for a feed whose checkpoints are now held. */
+  async mergePending (feed: string, held: number): Promise<void> {
+    const pending = this.pendingCosigned.get(feed)
+    if (pending === undefined) return
+    const ready = pending.filter((c) => c.body.size <= held)
+    const rest = pending.filter((c) => c.body.size > held)
+    if (rest.length === 0) this.pendingCosigned.delete(feed)
+    else this.pendingCosigned.set(feed, rest)
+    for (const checkpoint of ready) await this.sourceOf(feed).mergeCosignatures(checkpoint)
+  }
+
+  /**
+   * A feed's device signed two histories (evidence verified): quarantine it, hang up on it, keep
+   * the evidence so the quarantine survives a restart, and (when this agent found it) record an
+   * alert.equivocation, which replicates and quarantines it everywhere.
+   */
+  async quarantineFor (evidence: EquivocationEvidence, epoch: number, via: string, found = true): Promise<void> {
+    const feed = evidence.feed
+    if (feed === this.feedId || !this.membership.quarantine(feed, 'equivocation', epoch)) return
+    this.init.logger?.error({ feed, epoch, via }, found ? 'equivocation: quarantining the device' : 'equivocation reported by a peer: quarantining the device')
+    const bytes = encodeEvidence(evidence)
+    await this.feed.db.batch([{ type: 'put', key: feed, value: bytes, sublevel: this.quarantineStore }], { sync: true })
+    await this.attestation.revoke(feed, 'quarantined')
+    if (found) {
+      await this.feed.ledger.append({ type: 'alert.equivocation', actor: { id: `agent/${this.feedId}`, role: 'agent' }, attest: null, body: { feed, epoch, evidence: bytes } })
+    }
+  }
+
+  /** An alert.equivocation in a peer's feed: quarantine too, once its evidence verifies. */
+  async onAlert (entry: Entry, from: string): Promise<void> {
+    const body = entry.body as { feed: string, epoch: number, evidence: Uint8Array }
+    const key = this.membership.member(body.feed)?.feedKey
+    if (key === undefined || this.membership.isQuarantined(body.feed) || this.membership.isCleared(body.feed, body.epoch)) return
+    try {
+      const evidence = decodeEvidence(body.evidence)
+      const { epoch } = verifyEquivocationEvidence(evidence, key)
+      if (evidence.feed !== body.feed) throw new Error('the evidence is about another feed')
+      await this.quarantineFor(evidence, epoch, from, false)
+    } catch (err) {
+      this.init.logger?.warn({ feed: body.feed, reporter: from, err: (err as Error).message }, 'an equivocation alert whose evidence does not verify; ignored')
+    }
+  }
+
+  /** Quarantines decided before a restart, each piece of evidence verified again. */
+  async loadQuarantines (): Promise<void> {
+    for await (const [deviceId, bytes] of this.quarantineStore.iterator()) {
+      const key = this.membership.member(deviceId)?.feedKey
+      try {
+        if (key === undefined) throw new Error('unknown device')
+        const evidence = decodeEvidence(bytes)
+        const { epoch } = verifyEquivocationEvidence(evidence, key)
+        if (evidence.feed !== deviceId) throw new Error('evidence of another feed')
+        this.membership.quarantine(deviceId, 'equivocation', epoch)
+      } catch (err) {
+        this.init.logger?.warn({ deviceId, err: (err as Error).message }, 'a stored quarantine does not verify; ignored')
+      }
+    }
+  }
+}
