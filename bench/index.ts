@@ -10,8 +10,9 @@ import { ledgerAppendBench } from './ledger-append.js'
 import { crashBench } from './crash.js'
 import { handshakeBench } from './handshake.js'
 import { replicationBench, convergenceBench } from './replication.js'
+import { scaleBench } from './scale.js'
 
-const benches: Bench[] = [quoteVerifyBench, tpmSignBench, eventlogReplayBench, ledgerAppendBench, crashBench, handshakeBench, replicationBench, convergenceBench]
+const benches: Bench[] = [quoteVerifyBench, tpmSignBench, eventlogReplayBench, ledgerAppendBench, crashBench, handshakeBench, replicationBench, convergenceBench, scaleBench]
 
 async function main (argv: string[]): Promise<number> {
   const json = argv.includes('--json')

@@ -1,0 +1,73 @@
+/**
+ * scale: N agents (default 20, FLEET_SCALE_AGENTS=50 for the goal), each with its own swtpm, in
+ * one process on loopback. Enrolment is setup and not timed; the time runs from starting the
+ * agents until the full mesh (N·(N-1)/2 connections) has attested both ways and entries appended
+ * at two agents are held, verified, by all. Goal ≤60 s for 50 agents. Gives up after 90 s and
+ * reports how far it got (attestedPairs, converged).
+ */
+import { SimFleet } from '../simnet/index.js'
+import type { AgentRuntime } from '../src/agent/index.js'
+import { type Bench, nowMs, round } from './types.js'
+
+const AGENTS = Number(process.env.FLEET_SCALE_AGENTS ?? 20)
+const DEADLINE_MS = 90_000
+
+/** Waits until `condition` holds or the deadline passes; returns whether it held. */
+async function until (condition: () => Promise<boolean> | boolean, deadline: number): Promise<boolean> {
+  while (!await condition()) {
+    if (nowMs() > deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return true
+}
+
+export const scaleBench: Bench = {
+  name: 'scale',
+  description: `${AGENTS} swtpm agents in one process: from start to a fully attested mesh and converged feeds (enrolment not timed)`,
+  async run (report) {
+    if (!Number.isInteger(AGENTS) || AGENTS < 2 || AGENTS > 200) throw new Error('FLEET_SCALE_AGENTS must be 2..200')
+    const fleet = await SimFleet.create()
+    try {
+      const devices = []
+      for (let i = 0; i < AGENTS; i++) {
+        devices.push(...await fleet.addEnrolled(1))
+        if ((i + 1) % 10 === 0) process.stderr.write(`bench: scale: ${i + 1}/${AGENTS} devices enrolled\n`)
+      }
+      const rssBefore = process.memoryUsage().rss
+      const start = nowMs()
+      const agents: AgentRuntime[] = []
+      for (const device of devices) {
+        const agent = await fleet.start(device, { syncIntervalMs: 2_000 })
+        // Full mesh: each new agent dials every earlier one, one connection at a time.
+        for (const earlier of agents) await agent.node.dial(earlier.node.getMultiaddrs()[0]!).catch(() => undefined)
+        agents.push(agent)
+      }
+      const deadline = start + DEADLINE_MS
+      const ids = agents.map((a) => a.node.peerId.toString())
+      const attestedPairs = (): number => agents.reduce((n, a, i) => n + ids.filter((id, j) => j > i && a.attestation.attested(id) && agents[j]!.attestation.attested(ids[i]!)).length, 0)
+      const meshed = await until(() => agents.every((a, i) => ids.every((id, j) => i === j || a.attestation.attested(id))), deadline)
+      const meshMs = nowMs() - start
+      const writers = [agents[0]!, agents[agents.length - 1]!]
+      for (const writer of writers) {
+        await Promise.all(Array.from({ length: 100 }, async (_, i) => await writer.feed.ledger.append({ type: 'operator.data_access', actor: { id: 'bench', role: 'operator' }, attest: null, body: { resource: `r-${i}`, purpose: 'scale' } })))
+        await writer.feed.ledger.checkpoint()
+      }
+      const feeds = writers.map((w) => w.feed.ledger.feedId)
+      const converged = meshed && await until(async () => {
+        for (const agent of agents) {
+          const heads = await agent.heads()
+          for (const [k, feed] of feeds.entries()) if ((heads.get(feed) ?? 0) < writers[k]!.feed.ledger.sealedSize) return false
+        }
+        return true
+      }, deadline)
+      const seconds = (nowMs() - start) / 1000
+      const rss = process.memoryUsage().rss
+      report({
+        bench: 'scale', value: round(seconds, 2), unit: converged ? 's' : 's (gave up: not converged)', peer: 'goal', peerValue: 60, ratio: converged ? round(60 / seconds, 2) : 0, agents: AGENTS,
+        meshSeconds: round(meshMs / 1000, 2), connections: AGENTS * (AGENTS - 1) / 2, attestedPairs: attestedPairs(), converged, processRssMiB: round(rss / 1048576, 0), perAgentRssMiB: round((rss - rssBefore) / AGENTS / 1048576, 1)
+      })
+    } finally {
+      await fleet.close()
+    }
+  }
+}
