@@ -14,6 +14,8 @@ import { signCheckpoint } from '../src/ledger/checkpoint.js'
 import { encodeEvidence } from '../src/ledger/equivocation.js'
 import { leafHash, nodeHash } from '../src/ledger/merkle.js'
 import { encodeMessage } from '../src/p2p/messages.js'
+import { policyPcr, ZERO_POLICY } from '../src/attest/tpm2/index.js'
+import { encodeReleaseRequest, encodeSignedApproval } from '../src/agent/release-approval.js'
 import { fixedFeedSigner } from './targets/proof-bundle.js'
 import { WIRE_SCHEMAS } from './targets/wire.js'
 
@@ -133,7 +135,24 @@ export const TARGETS: Record<string, TargetSpec> = {
     async: true,
     generate: () => [text(JSON.stringify({ state: '/var/lib/fleet', tcti: 'device:/dev/tpmrm0', listen: ['/ip4/0.0.0.0/tcp/0'], mdns: false, agentPcr: 23, bootPcrs: [0, 7], attestIntervalSec: 300, metricsPort: 0, logLevel: 'info', batchMs: 250, batchEntries: 10, allowSoftwareTpm: false }))]
   },
-  'device-state': { async: true, generate: () => [text(JSON.stringify(state))] }
+  'device-state': { async: true, generate: () => [text(JSON.stringify(state))] },
+  release: { generate: releaseSamples }
+}
+
+/** A parseable request and an approval whose policy digest matches its values (signatures are not checked by the decoders). */
+function releaseSamples (): Uint8Array[] {
+  const pcrs = [0, 4, 7, 23]
+  const values = pcrs.map((pcr) => new Uint8Array(32).fill(pcr))
+  const request = encodeReleaseRequest({
+    deviceId: FEED, pcrs, values, agentPcr: 23, agentMeasurement: new Uint8Array(32).fill(5), nonce: new Uint8Array(32).fill(6),
+    quoteAttest: new Uint8Array(100).fill(7), quoteSignature: new Uint8Array(72).fill(8), eventLog: new Uint8Array(200).fill(9)
+  })
+  const approvedPolicy = policyPcr(ZERO_POLICY, [{ hash: 'sha256', pcrs }], { sha256: new Map(pcrs.map((pcr, i) => [pcr, values[i]!])) })
+  const approval = encodeCanonical({
+    v: 1, kind: 'release-approval', fleet: FLEET, deviceId: FEED, pcrs: Uint8Array.from(pcrs), values, agentMeasurement: new Uint8Array(32).fill(5),
+    approvedPolicy, policyRef: new Uint8Array(32).fill(3), authorization: new Uint8Array(64).fill(2), policyId: 'c'.repeat(64), issuedAt: 1_795_000_000_000
+  })
+  return [text(request), approval, text(encodeSignedApproval({ approval, p256: new Uint8Array(64).fill(1), mldsa65: new Uint8Array(3309).fill(1) }))]
 }
 
 /** Writes a target's generated seeds into `dir` (created if needed); returns the shared seed files that exist. */

@@ -4,12 +4,14 @@ import { MalformedInputError } from '../common/errors.js'
 import type { PcrSelection, SealedSecret } from '../attest/index.js'
 
 /**
- * The device's state file (DIR/device.json), version 1. It holds public data and TPM-wrapped
- * blobs only: nothing in it is usable without this device's TPM. Frozen format: fields are only
- * added with a new version; readers refuse versions and fields they do not know.
+ * The device's state file (DIR/device.json). It holds public data and TPM-wrapped blobs only:
+ * nothing in it is usable without this device's TPM. Frozen format: fields are only added with a
+ * new version; readers refuse versions and fields they do not know.
+ *   version 1: seeds sealed to the PCR values at fleet init;
+ *   version 2: seeds sealed to the fleet owner (TPM2_PolicyAuthorize), with the owner's approvals.
  */
 export interface DeviceState {
-  version: 1
+  version: 1 | 2
   deviceId: string
   tcti: string
   endorsementKey: { kind: 'rsa', public: string, certificate?: string }
@@ -19,17 +21,25 @@ export interface DeviceState {
   peer: { peerId: string, sealed: SealedSecretJson }
   sealing: { selection: PcrSelection, agentPcr: number }
   createdAt: string
+  /** Version 2: owner-signed release approvals (release-approval.ts), newest last. */
+  approvals?: ApprovalJson[]
 }
+
+export interface ApprovalJson { approval: string, p256: string, mldsa65: string }
 
 export interface SealedSecretJson {
   blob: { public: string, private: string }
   selection: PcrSelection
   expected?: Record<string, string>
+  authority?: { point: string, policyRef: string }
 }
 
 export const DEVICE_STATE_FILE = 'device.json'
 const MAX_STATE_BYTES = 256 * 1024
-const FIELDS = ['version', 'deviceId', 'tcti', 'endorsementKey', 'attestationKey', 'signingKey', 'mldsa', 'peer', 'sealing', 'createdAt']
+const FIELDS_V1 = ['version', 'deviceId', 'tcti', 'endorsementKey', 'attestationKey', 'signingKey', 'mldsa', 'peer', 'sealing', 'createdAt']
+const FIELDS_V2 = [...FIELDS_V1, 'approvals']
+/** Approvals kept in the state (the newest). */
+export const MAX_STORED_APPROVALS = 8
 
 /** Thrown when the state file is missing, unreadable, or not a valid version-1 device state. Exit 2. */
 export class DeviceStateError extends MalformedInputError {
@@ -42,11 +52,21 @@ export const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('b
 export const unb64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'base64'))
 
 export function sealedToJson (sealed: SealedSecret): SealedSecretJson {
-  return { blob: { public: b64(sealed.blob.public), private: b64(sealed.blob.private) }, selection: sealed.selection, ...(sealed.expected === undefined ? {} : { expected: sealed.expected }) }
+  return {
+    blob: { public: b64(sealed.blob.public), private: b64(sealed.blob.private) },
+    selection: sealed.selection,
+    ...(sealed.expected === undefined ? {} : { expected: sealed.expected }),
+    ...(sealed.authority === undefined ? {} : { authority: sealed.authority })
+  }
 }
 
 export function sealedFromJson (json: SealedSecretJson): SealedSecret {
-  return { blob: { public: unb64(json.blob.public), private: unb64(json.blob.private) }, selection: json.selection, ...(json.expected === undefined ? {} : { expected: json.expected }) }
+  return {
+    blob: { public: unb64(json.blob.public), private: unb64(json.blob.private) },
+    selection: json.selection,
+    ...(json.expected === undefined ? {} : { expected: json.expected }),
+    ...(json.authority === undefined ? {} : { authority: json.authority })
+  }
 }
 
 export async function readDeviceState (dir: string): Promise<DeviceState> {
@@ -67,9 +87,10 @@ export async function readDeviceState (dir: string): Promise<DeviceState> {
   }
   const state = value as Record<string, unknown>
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new DeviceStateError(file, 'not a JSON object')
-  if (state.version !== 1) throw new DeviceStateError(file, `unsupported version ${JSON.stringify(state.version)}`)
-  for (const key of Object.keys(state)) if (!FIELDS.includes(key)) throw new DeviceStateError(file, `unknown field "${key}"`)
-  for (const key of FIELDS) if (state[key] === undefined) throw new DeviceStateError(file, `missing field "${key}"`)
+  if (state.version !== 1 && state.version !== 2) throw new DeviceStateError(file, `unsupported version ${JSON.stringify(state.version)}`)
+  const fields = state.version === 1 ? FIELDS_V1 : FIELDS_V2
+  for (const key of Object.keys(state)) if (!fields.includes(key)) throw new DeviceStateError(file, `unknown field "${key}"`)
+  for (const key of fields) if (state[key] === undefined) throw new DeviceStateError(file, `missing field "${key}"`)
   if (typeof state.deviceId !== 'string' || !/^[a-z2-7]{52}$/.test(state.deviceId)) throw new DeviceStateError(file, 'bad deviceId')
   checkNested(file, value as DeviceState)
   return value as DeviceState
@@ -106,6 +127,12 @@ function checkNested (file: string, state: DeviceState): void {
       const expected = object(s.expected, `${field}.expected`)
       for (const [pcr, hex] of Object.entries(expected)) if (!/^\d{1,2}$/.test(pcr) || typeof hex !== 'string' || !/^[0-9a-f]{64}$/.test(hex)) fail(`${field}.expected`)
     }
+    // Version 1 seals to PCR values; version 2 to the owner.
+    if ((state.version === 1) !== (s.authority === undefined) || (s.expected !== undefined && s.authority !== undefined)) fail(`${field}.authority`)
+    if (s.authority !== undefined) {
+      const authority = object(s.authority, `${field}.authority`)
+      if (typeof authority.point !== 'string' || !/^04[0-9a-f]{128}$/.test(authority.point) || typeof authority.policyRef !== 'string' || !/^[0-9a-f]{64}$/.test(authority.policyRef)) fail(`${field}.authority`)
+    }
   }
   const selection = (value: unknown, field: string): void => {
     if (!Array.isArray(value) || value.length === 0 || value.length > 4) fail(field)
@@ -137,4 +164,14 @@ function checkNested (file: string, state: DeviceState): void {
   selection(sealing.selection, 'sealing.selection')
   if (!Number.isInteger(sealing.agentPcr) || (sealing.agentPcr as number) < 16 || (sealing.agentPcr as number) > 23) fail('sealing.agentPcr')
   if (typeof state.createdAt !== 'string' || state.createdAt.length > 64) fail('createdAt')
+  if (state.version === 2) {
+    if (!Array.isArray(state.approvals) || state.approvals.length === 0 || state.approvals.length > MAX_STORED_APPROVALS) fail('approvals')
+    state.approvals!.forEach((value, i) => {
+      const a = object(value, `approvals[${i}]`)
+      if (Object.keys(a).length !== 3) fail(`approvals[${i}]`)
+      b64(a.approval, `approvals[${i}].approval`)
+      b64(a.p256, `approvals[${i}].p256`, 128)
+      b64(a.mldsa65, `approvals[${i}].mldsa65`)
+    })
+  }
 }

@@ -6,11 +6,16 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { FleetError } from '../common/errors.js'
 import {
-  deviceIdFromEndorsementKey, tpmP256Signer, extendAgentMeasurement, measureAgent, sealToPcrs, releaseSecret, parsePublic, verifyCertify,
-  type AgentMeasurement, type PcrSelection, type Tpm, type TpmCallOptions
+  deviceIdFromEndorsementKey, tpmP256Signer, extendAgentMeasurement, measureAgent, sealToPcrs, sealToAuthority, releaseSecret, parsePublic, verifyCertify,
+  KeyReleaseRefusedError, type AgentMeasurement, type PcrSelection, type SealedSecret, type Tpm, type TpmCallOptions
 } from '../attest/index.js'
+import { bytesEqual, toHex } from '../common/bytes.js'
 import { defaultMlDsa65, HybridSigner, type MlDsaKey } from '../identity/index.js'
-import { b64, unb64, sealedFromJson, sealedToJson, type DeviceState } from './device-state.js'
+import { b64, unb64, sealedFromJson, sealedToJson, MAX_STORED_APPROVALS, type DeviceState } from './device-state.js'
+import type { DeviceEnrolment } from './enrolment.js'
+import {
+  decodeReleaseApproval, verifyReleaseApproval, toPcrApproval, releasePolicyRef, approvalValues, ReleaseApprovalError, type ReleaseApproval, type SignedReleaseApproval
+} from './release-approval.js'
 
 /** Thrown when a state directory belongs to another TPM: it was copied. A clone gets nothing. */
 export class CloneDetectedError extends FleetError {
@@ -105,8 +110,9 @@ export async function unlockDevice (tpm: Tpm, state: DeviceState, measurement: A
   const here = deviceIdFromEndorsementKey(ek.public)
   if (here !== state.deviceId) throw new CloneDetectedError(state.deviceId, here)
   await extendAgentMeasurement(tpm, measurement, state.sealing.agentPcr, options)
-  const mldsaSeed = await releaseSecret(tpm, sealedFromJson(state.mldsa.sealed), undefined, options)
-  const peerSeed = await releaseSecret(tpm, sealedFromJson(state.peer.sealed), undefined, options)
+  const approval = state.version === 2 ? await approvalForNow(tpm, state, options) : undefined
+  const mldsaSeed = await releaseSecret(tpm, sealedFromJson(state.mldsa.sealed), approval, options)
+  const peerSeed = await releaseSecret(tpm, sealedFromJson(state.peer.sealed), approval, options)
   const mldsa = defaultMlDsa65().fromSeed(mldsaSeed)
   const peerKey = await generateKeyPairFromSeed('Ed25519', peerSeed)
   mldsaSeed.fill(0)
@@ -121,4 +127,74 @@ export async function unlockDevice (tpm: Tpm, state: DeviceState, measurement: A
 export function deviceSigner (tpm: Tpm, device: UnlockedDevice): HybridSigner {
   const dsk = { public: unb64(device.state.signingKey.public), private: unb64(device.state.signingKey.private) }
   return new HybridSigner(tpmP256Signer(tpm, dsk), device.mldsa)
+}
+
+/**
+ * Of the owner's approvals in the state, the one for the PCR values the TPM holds now. None: the
+ * keys stay sealed, naming the PCRs that differ from the newest approval.
+ */
+async function approvalForNow (tpm: Tpm, state: DeviceState, options: TpmCallOptions): Promise<ReturnType<typeof toPcrApproval>> {
+  const approvals = (state.approvals ?? []).map((a) => decodeReleaseApproval(unb64(a.approval)))
+  const selection = state.sealing.selection
+  const current = (await tpm.readPcrs(selection, options)).sha256
+  const matches = (a: ReleaseApproval): boolean => [...a.pcrs].every((pcr, i) => current?.get(pcr) !== undefined && bytesEqual(current.get(pcr)!, a.values[i]!))
+  const found = approvals.findLast(matches)
+  if (found !== undefined) return toPcrApproval(found)
+  const newest = approvals.at(-1)
+  const differences = newest === undefined
+    ? []
+    : [...newest.pcrs].flatMap((pcr, i) => {
+        const actual = current?.get(pcr) ?? new Uint8Array(0)
+        return bytesEqual(actual, newest.values[i]!) ? [] : [{ pcr, expected: toHex(newest.values[i]!), actual: toHex(actual) }]
+      })
+  throw new KeyReleaseRefusedError(differences, 'no owner approval covers this boot state', 'if this is a legitimate update, have the owner approve it: fleet release request, then fleet release approve and fleet release install')
+}
+
+/**
+ * Installs an owner-signed release approval (after checking both halves of the owner's signature
+ * and everything else verifyReleaseApproval checks). The first one re-seals the device's seeds
+ * from its PCR values to the owner (TPM2_PolicyAuthorize); that needs the keys to be releasable
+ * now, and the approval to cover this boot state, which is proved by releasing them with it
+ * before anything is written. Returns the new state, which the caller writes.
+ */
+export async function installReleaseApproval (tpm: Tpm, state: DeviceState, enrolment: DeviceEnrolment, signed: SignedReleaseApproval, measurement: AgentMeasurement, options: TpmCallOptions = {}): Promise<{ state: DeviceState, resealed: boolean }> {
+  const owner = { key: enrolment.ownerKey, fleetId: enrolment.fleetId }
+  const approval = verifyReleaseApproval(signed, owner, { deviceId: state.deviceId, selection: state.sealing.selection })
+  const entry = { approval: b64(signed.approval), p256: b64(signed.p256), mldsa65: b64(signed.mldsa65) }
+  const keep = (list: DeviceState['approvals'] & object): DeviceState['approvals'] & object => {
+    const others = list.filter((a) => !bytesEqual(decodeReleaseApproval(unb64(a.approval)).approvedPolicy, approval.approvedPolicy))
+    return [...others, entry].slice(-MAX_STORED_APPROVALS)
+  }
+  if (state.version === 2) {
+    const authority = state.mldsa.sealed.authority
+    if (authority?.point !== toHex(enrolment.ownerKey.p256)) throw new ReleaseApprovalError('this device\'s keys are sealed to another authority')
+    return { state: { ...state, approvals: keep(state.approvals ?? []) }, resealed: false }
+  }
+  // Re-seal: release the seeds under their PCR seal, seal them to the owner, and prove the new
+  // blobs release under this approval before the state changes.
+  await extendAgentMeasurement(tpm, measurement, state.sealing.agentPcr, options)
+  const current = await tpm.readPcrs(state.sealing.selection, options)
+  const wanted = approvalValues(approval).sha256!
+  const differ = [...wanted].filter(([pcr, value]) => !bytesEqual(current.sha256?.get(pcr) ?? new Uint8Array(0), value))
+  if (differ.length > 0) {
+    throw new ReleaseApprovalError(`it approves another boot state than this one (PCR ${differ.map(([pcr]) => pcr).join(', ')} differ): to move the keys to the owner, approve the state the device runs now`)
+  }
+  const reseal = async (json: DeviceState['mldsa']['sealed']): Promise<SealedSecret> => {
+    const seed = await releaseSecret(tpm, sealedFromJson(json), undefined, options)
+    try {
+      const sealed = await sealToAuthority(tpm, seed, state.sealing.selection, enrolment.ownerKey.p256, releasePolicyRef(state.deviceId), options)
+      const back = await releaseSecret(tpm, sealed, toPcrApproval(approval), options)
+      if (!bytesEqual(back, seed)) throw new FleetError('the re-sealed key did not come back unchanged', { code: 'ERR_RESEAL' })
+      back.fill(0)
+      return sealed
+    } finally {
+      seed.fill(0)
+    }
+  }
+  const mldsaSealed = await reseal(state.mldsa.sealed)
+  const peerSealed = await reseal(state.peer.sealed)
+  return {
+    state: { ...state, version: 2, mldsa: { ...state.mldsa, sealed: sealedToJson(mldsaSealed) }, peer: { ...state.peer, sealed: sealedToJson(peerSealed) }, approvals: [entry] },
+    resealed: true
+  }
 }

@@ -21,7 +21,7 @@ import type { X509Certificate } from 'node:crypto'
 import { FleetError } from '../common/errors.js'
 import {
   deviceIdFromEndorsementKey, fingerprint, parsePublic, objectName, isRestrictedSigningKey, verifyCertify, verifyEkCertificate, makeCredential,
-  verifyBoot, bootPolicyId, canonicalPolicyJson, EVENTLOG_LIMITS, type BootPolicy, type Tpm, type PcrSelection, type BootVerdict, type HashAlg
+  verifyBoot, bootPolicyId, canonicalPolicyJson, type BootPolicy, type Tpm, type PcrSelection, type BootVerdict, type HashAlg
 } from '../attest/index.js'
 import type { HybridSigner } from '../identity/index.js'
 import { FramedStream } from '../p2p/framing.js'

@@ -12,7 +12,12 @@ export { createLogger, silentLogger } from './logger.js'
 export type { Logger } from './logger.js'
 export { initOwner, unlockOwner, verifyGenesis, readOwnerState, writeOwnerState, fleetIdOf, GenesisError, OWNER_STATE_FILE } from './owner.js'
 export type { OwnerState, GenesisStatement } from './owner.js'
-export { deviceSigner } from './device.js'
+export { deviceSigner, installReleaseApproval } from './device.js'
+export {
+  makeReleaseRequest, encodeReleaseRequest, parseReleaseRequest, verifyReleaseRequest, signReleaseApproval, encodeSignedApproval, parseSignedApproval,
+  decodeReleaseApproval, ReleaseRequestRefusedError, ReleaseApprovalError, RELEASE_LIMITS
+} from './release-approval.js'
+export type { ReleaseRequest, ReleaseApproval, SignedReleaseApproval } from './release-approval.js'
 export {
   DEVICE_ROLES, ENROLMENT_FILE, EnrolmentRecordError, encodeEnrolmentRecord, signEnrolmentRecord, verifyEnrolmentRecord, verifyDeviceEnrolment,
   readDeviceEnrolment, writeDeviceEnrolment, ownerFeedId, ekPubHash, enrolmentEntry, encodeSignedEnrolment, decodeSignedEnrolment

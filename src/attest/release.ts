@@ -34,9 +34,9 @@ export interface PcrApproval {
 /** Thrown when key release is refused: the PCRs differ from what the secret is bound to. */
 export class KeyReleaseRefusedError extends FleetError {
   readonly differences: ReadonlyArray<{ pcr: number, expected: string, actual: string }>
-  constructor (differences: Array<{ pcr: number, expected: string, actual: string }>, detail: string) {
+  constructor (differences: Array<{ pcr: number, expected: string, actual: string }>, detail: string, hint?: string) {
     const list = differences.map((d) => `PCR ${d.pcr} is ${d.actual.slice(0, 16)}…, expected ${d.expected.slice(0, 16)}…`).join('; ')
-    super(`keys stay sealed: ${list === '' ? detail : list}`, { code: 'ERR_KEY_RELEASE_REFUSED' })
+    super(`keys stay sealed: ${list === '' ? detail : list}${hint === undefined ? '' : ` (${hint})`}`, { code: 'ERR_KEY_RELEASE_REFUSED' })
     this.differences = differences
   }
 }

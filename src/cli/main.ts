@@ -18,6 +18,7 @@ import { registerAgentCommands, registerPeersCommand, registerStatusCommand } fr
 import { registerOwnerCommands } from './commands/owner.js'
 import { registerEnrolCommands, registerRevokeCommand, registerClearQuarantineCommand } from './commands/enrol.js'
 import { registerLedgerCommands } from './commands/ledger.js'
+import { registerReleaseCommands } from './commands/release.js'
 
 export function buildProgram (): Command {
   const program = new Command('fleet')
@@ -52,6 +53,7 @@ Exit codes: 0 ok, 1 verification refused or operation failed, 2 bad usage or inp
   registerRevokeCommand(program)
   registerClearQuarantineCommand(program)
   registerLedgerCommands(program)
+  registerReleaseCommands(program)
   for (const command of program.commands) applyOverrides(command)
   return program
 }

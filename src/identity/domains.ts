@@ -9,7 +9,8 @@ export const DOMAIN = {
   enrolment: 'enrolment',
   statement: 'owner-statement',
   genesis: 'genesis',
-  policy: 'boot-policy'
+  policy: 'boot-policy',
+  release: 'release-approval'
 } as const
 
 export type Domain = typeof DOMAIN[keyof typeof DOMAIN]

@@ -41,6 +41,13 @@ export class HybridSigner {
     const p256 = await this.p256.sign(bytes, options)
     return { p256, mldsa65: this.mldsa.sign(bytes) }
   }
+
+  /**
+   * The P-256 half alone, for the one statement a TPM must check itself: a TPM2_PolicyAuthorize
+   * approval (the TPM verifies ECDSA only). Such a statement MUST travel inside a hybrid-signed
+   * envelope that the receiver checks before use.
+   */
+  get authority (): P256Signer { return this.p256 }
 }
 
 /**

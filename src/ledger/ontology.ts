@@ -42,6 +42,10 @@ export const BASE_ONTOLOGY: Ontology = {
     },
     'device.revoke': { roles: ['owner'], body: { deviceId: DEVICE_ID, reason: { kind: 'string', max: 256 } } },
     'device.clear_quarantine': { roles: ['owner'], body: { deviceId: DEVICE_ID, epoch: { kind: 'uint' }, reason: { kind: 'string', max: 256 } } },
+    'device.approve_release': {
+      roles: ['owner'],
+      body: { deviceId: DEVICE_ID, approvedPolicy: HASH, agentMeasurement: HASH, pcrs: { kind: 'bytes', max: 24 }, policyId: HEX_ID }
+    },
     'policy.set': { roles: ['owner'], body: { policyId: HEX_ID, policy: { kind: 'bytes', max: 32 * 1024 } } },
     'attest.verdict': {
       roles: ['agent'],

@@ -2,7 +2,6 @@ import type { Command } from 'commander'
 import { existsSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import os from 'node:os'
-import path from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { EsysTpm, parseBootPolicy, loadTrustStore, fingerprint, EVENTLOG_LIMITS, type PcrSelection } from '../../attest/index.js'
@@ -11,6 +10,7 @@ import {
   writeDeviceEnrolment, readDeviceEnrolment, DEVICE_ROLES, ENROLMENT_FILE, publishOwnerFeed, fleetServiceTag, type DeviceRole
 } from '../../agent/index.js'
 import { decodeEntry, type AppendInput, type Entry } from '../../ledger/index.js'
+import type { HybridSigner } from '../../identity/index.js'
 import { createFleetNode } from '../../p2p/index.js'
 import { FleetError, UsageError } from '../../common/index.js'
 import { makeOutput } from '../output.js'
@@ -197,7 +197,7 @@ export interface StatementOptions { state: string, tcti?: string, peer?: string[
  * feed, returns undefined: it is there already) and hands the feed to the agents found. Returns
  * the agents reached.
  */
-export async function publishOwnerStatement (options: StatementOptions, make: (entries: Entry[], actor: { id: string, role: 'owner' }) => AppendInput | undefined): Promise<string[]> {
+export async function publishOwnerStatement (options: StatementOptions, make: (entries: Entry[], actor: { id: string, role: 'owner' }, owner: { signer: HybridSigner, fleetId: Uint8Array }) => AppendInput | undefined | Promise<AppendInput | undefined>): Promise<string[]> {
   const seconds = parseSeconds(options.timeout, '--timeout')
   const peers = (options.peer ?? []).map(parsePeer)
   const ownerState = await readOwnerState(options.state)
@@ -210,7 +210,7 @@ export async function publishOwnerStatement (options: StatementOptions, make: (e
     try {
       const entries: Entry[] = []
       for (let seq = 0; seq < feed.ledger.size; seq++) entries.push(decodeEntry((await feed.ledger.getEntry(seq))!).entry)
-      const statement = make(entries, { id: `owner/${ownerState.name}`.slice(0, 128), role: 'owner' })
+      const statement = await make(entries, { id: `owner/${ownerState.name}`.slice(0, 128), role: 'owner' }, { signer, fleetId })
       if (statement !== undefined) await feed.ledger.append(statement)
       await feed.ledger.checkpoint()
       const node = await createFleetNode({ privateKey: await generateKeyPair('Ed25519'), admission: { allows: () => true }, listen: ['/ip4/0.0.0.0/tcp/0'], mdns: peers.length === 0, serviceTag: fleetServiceTag(fleetId) })

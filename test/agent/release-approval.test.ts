@@ -1,0 +1,70 @@
+/**
+ * Release approvals checked by the device before it keeps one (pure: software owner keys). The
+ * swtpm end-to-end path, with the TPM's own PolicyAuthorize check, is in test/cli/release.test.ts.
+ */
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import {
+  signReleaseApproval, verifyReleaseApproval, decodeReleaseApproval, parseReleaseRequest, encodeReleaseRequest, parseSignedApproval, encodeSignedApproval,
+  releasePolicyRef, ReleaseApprovalError
+} from '../../src/agent/release-approval.js'
+import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
+import { encodeCanonical, decodeCanonical } from '../../src/ledger/cbor.js'
+import type { PcrSelection } from '../../src/attest/index.js'
+
+describe('agent: release approvals', () => {
+  const fleetId = new Uint8Array(32).fill(1)
+  const deviceId = 'a'.repeat(52)
+  const pcrs = [0, 4, 7, 23]
+  const selection: PcrSelection = [{ hash: 'sha256', pcrs }]
+  const verified = { selection, values: { sha256: new Map(pcrs.map((pcr) => [pcr, new Uint8Array(32).fill(pcr + 1)])) }, verdict: { trusted: true, reasons: [] } } as unknown as Parameters<typeof signReleaseApproval>[1]['verified']
+  const makeOwner = (): HybridSigner => new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
+  const owner = makeOwner()
+  const ownerView = { key: owner.publicKey, fleetId }
+  const sign = async (signer = owner, id = deviceId): Promise<Awaited<ReturnType<typeof signReleaseApproval>>> =>
+    await signReleaseApproval(signer, { fleetId, deviceId: id, verified, agentMeasurement: new Uint8Array(32).fill(9), policyId: 'c'.repeat(64), now: new Date() })
+
+  it('an owner-signed approval of this device\'s sealing PCRs is kept; its file form round-trips', async () => {
+    const signed = parseSignedApproval(new Uint8Array(Buffer.from(encodeSignedApproval(await sign()))))
+    const approval = verifyReleaseApproval(signed, ownerView, { deviceId, selection })
+    assert.deepEqual([...approval.pcrs], pcrs)
+    assert.deepEqual(Buffer.from(approval.policyRef), Buffer.from(releasePolicyRef(deviceId)))
+  })
+
+  it('refuses another owner, another fleet, another device and other PCRs', async () => {
+    await assert.rejects(async () => verifyReleaseApproval(await sign(makeOwner()), ownerView, { deviceId, selection }), /not signed by this fleet's owner/)
+    assert.throws(() => verifyReleaseApproval(signedOnce!, { key: owner.publicKey, fleetId: new Uint8Array(32).fill(2) }, { deviceId, selection }), /another fleet/)
+    assert.throws(() => verifyReleaseApproval(signedOnce!, ownerView, { deviceId: 'b'.repeat(52), selection }), /for device a+, not this one/)
+    assert.throws(() => verifyReleaseApproval(signedOnce!, ownerView, { deviceId, selection: [{ hash: 'sha256', pcrs: [0, 7, 23] }] }), /covers PCRs 0,4,7,23/)
+  })
+
+  let signedOnce: Awaited<ReturnType<typeof signReleaseApproval>> | undefined
+  before(async () => { signedOnce = await sign() })
+
+  it('refuses a validly enveloped approval whose TPM authorization is not the owner\'s, or whose values were changed', async () => {
+    const fields = decodeCanonical(signedOnce!.approval) as Record<string, unknown>
+    const forgedAuth = encodeCanonical({ ...fields, authorization: new Uint8Array(64).fill(7) })
+    const resigned = await owner.sign('release-approval', forgedAuth)
+    assert.throws(() => verifyReleaseApproval({ approval: forgedAuth, ...resigned }, ownerView, { deviceId, selection }), /TPM authorization is not the owner's/)
+    const values = (fields.values as Uint8Array[]).map((v) => v.slice())
+    values[1]![0]! ^= 1
+    assert.throws(() => decodeReleaseApproval(encodeCanonical({ ...fields, values })), (err: Error) => err instanceof ReleaseApprovalError && /not the one of its PCR values/.test(err.message))
+    assert.throws(() => decodeReleaseApproval(encodeCanonical({ ...fields, extra: 1 })), /not a version-1 approval/)
+    assert.throws(() => decodeReleaseApproval(new Uint8Array([0xff])), ReleaseApprovalError)
+  })
+
+  it('parses requests strictly: unknown fields, short digests and oversized input are typed errors', () => {
+    const request = {
+      deviceId, pcrs, values: pcrs.map(() => new Uint8Array(32)), agentPcr: 23, agentMeasurement: new Uint8Array(32), nonce: new Uint8Array(32),
+      quoteAttest: new Uint8Array(10), quoteSignature: new Uint8Array(10), eventLog: new Uint8Array(10)
+    }
+    const text = encodeReleaseRequest(request)
+    assert.equal(parseReleaseRequest(new Uint8Array(Buffer.from(text))).agentPcr, 23)
+    const json = JSON.parse(text) as Record<string, unknown>
+    const bad = (value: unknown): Uint8Array => new Uint8Array(Buffer.from(JSON.stringify(value)))
+    assert.throws(() => parseReleaseRequest(bad({ ...json, extra: 1 })), /unknown field "extra"/)
+    assert.throws(() => parseReleaseRequest(bad({ ...json, nonce: 'ab' })), /nonce must be 32 bytes/)
+    assert.throws(() => parseReleaseRequest(bad({ ...json, agentPcr: 9 })), /agentPcr must be one of pcrs/)
+    assert.throws(() => parseReleaseRequest(new Uint8Array(30 * 1024 * 1024)), /over \d+ bytes/)
+  })
+})

@@ -1,0 +1,152 @@
+/**
+ * Owner-approved key release on swtpm, as separate processes: an enrolled device's keys move from
+ * its PCR values to the owner (TPM2_PolicyAuthorize); a kernel update keeps them sealed until the
+ * owner approves the new boot; a tampered boot and forged approvals are refused.
+ */
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { haveSwtpm, tempDir } from '../helpers/devices.js'
+import { runFleet as run, FLEET } from '../helpers/cli.js'
+
+describe('cli: fleet release (owner-approved key release)', function () {
+  this.timeout(240_000)
+  let dir: string
+  const swtpms: string[] = []
+  const children: ChildProcess[] = []
+  const tcti = (device: string): string => `swtpm:path=${path.join(device, 'tpm.sock')}`
+  let owner: string
+  let state: string
+  let device: string
+  let deviceId: string
+
+  function startSwtpm (name: string): string {
+    const at = path.join(dir, name)
+    assert.equal(run(['swtpm', 'start', '--dir', at, '--ca-dir', path.join(dir, 'ca')]).status, 0)
+    assert.equal(run(['swtpm', 'boot', '--dir', at]).status, 0)
+    swtpms.push(at)
+    return at
+  }
+
+  const log = (): string => path.join(device, 'binary_bios_measurements')
+  const request = (): ReturnType<typeof run> => run(['release', 'request', '--state', state, '--eventlog', log(), '--out', path.join(dir, 'request.json'), '--json'])
+  const approve = (extra: string[]): ReturnType<typeof run> =>
+    run(['release', 'approve', '--state', owner, '--request', path.join(dir, 'request.json'), '--out', path.join(dir, 'approval.json'), '--timeout', '1', '--json', ...extra])
+  const install = (file = path.join(dir, 'approval.json')): ReturnType<typeof run> => run(['release', 'install', '--state', state, '--approval', file, '--json'])
+  const start = (): ReturnType<typeof run> => run(['run', '--state', state, '--once', '--listen', '/ip4/127.0.0.1/tcp/0', '--json'])
+
+  before(async function () {
+    if (!haveSwtpm()) this.skip()
+    dir = await tempDir('fleet-cli-release-')
+    const ownerTpm = startSwtpm('owner-tpm')
+    owner = path.join(dir, 'owner')
+    const made = run(['owner', 'init', '--state', owner, '--tcti', tcti(ownerTpm), '--name', 'clinic', '--json'])
+    assert.equal(made.status, 0, made.stderr)
+    const fleetId = (JSON.parse(made.stdout) as { fleetId: string }).fleetId
+    assert.equal(run(['policy', 'create', '--from-eventlog', path.join(ownerTpm, 'binary_bios_measurements'), '--out', path.join(dir, 'policy.json')]).status, 0)
+
+    device = startSwtpm('dev1')
+    state = path.join(dir, 'state1')
+    const init = run(['init', '--state', state, '--tcti', tcti(device), '--json'])
+    assert.equal(init.status, 0, init.stderr)
+    deviceId = (JSON.parse(init.stdout) as { deviceId: string }).deviceId
+    const child = spawn(FLEET, ['join', '--state', state, '--eventlog', log(), '--listen', '/ip4/127.0.0.1/tcp/0', '--json', '--timeout', '60', '--yes', '--expect-fleet', fleetId], { stdio: ['ignore', 'pipe', 'pipe'] })
+    children.push(child)
+    let stdout = ''
+    child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
+    const joined = new Promise<number | null>((resolve) => child.once('exit', resolve))
+    const began = Date.now()
+    while (!stdout.includes('window-open')) {
+      if (Date.now() - began > 30_000 || child.exitCode !== null) assert.fail('fleet join did not open its window')
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    const address = (JSON.parse(stdout.split('\n')[0]!) as { addresses: string[] }).addresses.find((a) => a.includes('127.0.0.1'))!
+    const enrol = run(['enrol', '--state', owner, '--policy', path.join(dir, 'policy.json'), '--trust-store', path.join(dir, 'ca'), '--allow-software-tpm', '--json', '--timeout', '30', '--peer', address, '--yes', '--expect', deviceId])
+    assert.equal(enrol.status, 0, enrol.stderr)
+    assert.equal(await joined, 0)
+  })
+
+  after(() => {
+    for (const child of children) child.kill('SIGKILL')
+    for (const at of swtpms) run(['swtpm', 'stop', '--dir', at])
+  })
+
+  it('the first approval moves the keys from PCR values to the owner; they are released under it', () => {
+    assert.equal(start().status, 0)
+    assert.equal(request().status, 0)
+    const approved = approve(['--policy', path.join(dir, 'policy.json')])
+    assert.equal(approved.status, 0, approved.stderr)
+    const result = JSON.parse(approved.stdout) as { deviceId: string, pcrs: number[], agentMeasurement: string }
+    assert.equal(result.deviceId, deviceId)
+    assert.ok(result.pcrs.includes(23))
+    const installed = install()
+    assert.equal(installed.status, 0, installed.stderr)
+    assert.equal((JSON.parse(installed.stdout) as { resealed: boolean }).resealed, true)
+    const saved = JSON.parse(readFileSync(path.join(state, 'device.json'), 'utf8')) as { version: number, mldsa: { sealed: { authority?: unknown, expected?: unknown } }, approvals: unknown[] }
+    assert.equal(saved.version, 2)
+    assert.ok(saved.mldsa.sealed.authority !== undefined && saved.mldsa.sealed.expected === undefined)
+    assert.equal(saved.approvals.length, 1)
+    const started = start()
+    assert.equal(started.status, 0, started.stderr)
+    assert.equal((JSON.parse(started.stdout.trim().split('\n').pop()!) as { deviceId: string }).deviceId, deviceId)
+    // The approval is in the owner's audit trail.
+    const tail = run(['ledger', 'tail', '--state', owner, '--json'])
+    const rows = tail.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string })
+    assert.equal(rows.filter((r) => r.type === 'device.approve_release').length, 1)
+  })
+
+  it('a kernel update: keys stay sealed naming PCR 4 until the owner approves the new boot; no re-initialisation', () => {
+    assert.equal(run(['swtpm', 'boot', '--dir', device, '--variant', 'new-kernel']).status, 0)
+    const refused = start()
+    assert.equal(refused.status, 1)
+    assert.match(refused.stderr, /keys stay sealed: PCR 4 .*fleet release request/)
+    assert.equal(request().status, 0)
+    // The fleet's policy does not know the new kernel: refused, nothing signed.
+    const old = approve(['--policy', path.join(dir, 'policy.json')])
+    assert.equal(old.status, 1)
+    assert.match(old.stderr, /release request refused: the boot policy does not allow this boot: .*PCR 4/)
+    // The owner publishes a policy that allows it, then approves.
+    assert.equal(run(['policy', 'create', '--from-eventlog', log(), '--out', path.join(dir, 'policy-new.json')]).status, 0)
+    const published = run(['policy', 'publish', '--state', owner, '--policy', path.join(dir, 'policy-new.json'), '--timeout', '1', '--json'])
+    assert.equal(published.status, 0, published.stderr)
+    const approved = approve([])
+    assert.equal(approved.status, 0, approved.stderr)
+    const installed = install()
+    assert.equal(installed.status, 0, installed.stderr)
+    assert.equal((JSON.parse(installed.stdout) as { resealed: boolean, approvals: number }).resealed, false)
+    assert.equal((JSON.parse(installed.stdout) as { approvals: number }).approvals, 2)
+    assert.equal(start().status, 0)
+    // The previous boot is still approved too (rollback to the old kernel works).
+    assert.equal(run(['swtpm', 'boot', '--dir', device]).status, 0)
+    assert.equal(start().status, 0)
+  })
+
+  it('a tampered boot is not approved; a forged or altered approval is refused (exit 1) and nothing changes', () => {
+    assert.equal(run(['swtpm', 'boot', '--dir', device, '--variant', 'tampered-kernel']).status, 0)
+    assert.equal(request().status, 0)
+    const tampered = approve([])
+    assert.equal(tampered.status, 1)
+    assert.match(tampered.stderr, /does not allow this boot/)
+    assert.equal(run(['swtpm', 'boot', '--dir', device]).status, 0)
+
+    const before = readFileSync(path.join(state, 'device.json'), 'utf8')
+    const good = JSON.parse(readFileSync(path.join(dir, 'approval.json'), 'utf8')) as { approval: string, p256: string, mldsa65: string }
+    const altered = Buffer.from(good.approval, 'base64')
+    altered[altered.length - 1]! ^= 1
+    writeFileSync(path.join(dir, 'altered.json'), JSON.stringify({ ...good, approval: altered.toString('base64') }))
+    const refused = install(path.join(dir, 'altered.json'))
+    assert.equal(refused.status, 1)
+    assert.match(refused.stderr, /release approval/)
+    const p256 = Buffer.from(good.p256, 'base64')
+    p256[5]! ^= 1
+    writeFileSync(path.join(dir, 'forged.json'), JSON.stringify({ ...good, p256: p256.toString('base64') }))
+    const forged = install(path.join(dir, 'forged.json'))
+    assert.equal(forged.status, 1)
+    assert.match(forged.stderr, /not signed by this fleet's owner/)
+    writeFileSync(path.join(dir, 'garbage.json'), '{"version":1,"kind":"release-approval"')
+    assert.equal(install(path.join(dir, 'garbage.json')).status, 2)
+    assert.equal(readFileSync(path.join(state, 'device.json'), 'utf8'), before)
+    assert.equal(start().status, 0)
+  })
+})
