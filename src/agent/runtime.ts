@@ -11,7 +11,8 @@ import { openOwnFeed, type OpenedLedger } from './ledgers.js'
 import { Membership } from './membership.js'
 import { fleetServiceTag, type AgentRuntimeInit } from './runtime-init.js'
 import { Witnessing, quarantineSublevel } from './witnessing.js'
-import { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, readOpening, servePull, pull, sendAnnounce } from './sync-protocol.js'
+import { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, readOpening, servePull, pull, sendAnnounce, membersDigest } from './sync-protocol.js'
+import { bytesEqual } from '../common/bytes.js'
 import { verifyEnrolmentRecord, encodeSignedEnrolment, decodeSignedEnrolment, type SignedEnrolment } from './enrolment.js'
 
 
@@ -41,6 +42,7 @@ export class AgentRuntime {
   private readonly blocked = new Set<string>()
   /** The largest size announced per feed, for the sync-lag metric. */
   private readonly announced = new Map<string, number>()
+  private members: { count: number, records: Uint8Array[], digest: Uint8Array } | undefined
   private pullTurn: Promise<void> = Promise.resolve()
 
   private constructor (init: AgentRuntimeInit, node: FleetNode, attestation: AttestationService, feed: OpenedLedger, membership: Membership, signer: HybridSigner) {
@@ -263,11 +265,22 @@ export class AgentRuntime {
         { feed: this.feedId, batch: async (from: number) => await this.ownBatch(peerId, from) },
         ...feeds.filter((f) => f !== owner).map((feed) => ({ feed, batch: async (from: number) => await this.replicas.source(feed).batch(from) }))
       ]
-      await servePull(framed, opening.heads, held, this.membership.signedRecords().map(encodeSignedEnrolment))
+      const members = this.memberRecords()
+      await servePull(framed, opening.heads, held, bytesEqual(opening.members, members.digest) ? [] : members.records)
     } catch (err) {
       this.init.logger?.debug({ peerId, err: (err as Error).message }, 'sync stream failed')
       framed.abort(err as Error)
     }
+  }
+
+  /** The owner-signed enrolment records held, encoded, with their digest (re-made when one is added). */
+  private memberRecords (): { records: Uint8Array[], digest: Uint8Array } {
+    const signed = this.membership.signedRecords()
+    if (this.members?.count !== signed.length) {
+      const records = signed.map(encodeSignedEnrolment)
+      this.members = { count: signed.length, records, digest: membersDigest(records) }
+    }
+    return this.members
   }
 
   private async ownBatch (peerId: string, from: number): Promise<SyncBatch | undefined> {
@@ -302,7 +315,7 @@ export class AgentRuntime {
           const framed = this.framed(stream)
           const deadline = setTimeout(() => { framed.abort(new SyncProtocolError(`the pull took longer than ${SYNC_PROTOCOL_LIMITS.pullDeadlineMs} ms`)) }, SYNC_PROTOCOL_LIMITS.pullDeadlineMs)
           try {
-            const { more } = await pull(framed, await this.heads(), async (batch) => { await this.applyBatch(batch, peerId) }, async (records) => { await this.onMembers(records) })
+            const { more } = await pull(framed, await this.heads(), async (batch) => { await this.applyBatch(batch, peerId) }, async (records) => { await this.onMembers(records) }, this.memberRecords().digest)
             return more
           } catch (err) {
             framed.abort(err as Error)

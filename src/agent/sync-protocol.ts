@@ -1,8 +1,10 @@
 /**
  * Ledger replication, /fleet/ledger-sync/1. The stream opener says what it wants first:
  *
- *   pull      {heads}          the opener's size of every feed it holds; the other side answers
- *                              with the owner-signed enrolment records it knows (members), then
+ *   pull      {heads, members} the opener's size of every feed it holds and a digest of the
+ *                              enrolment records it holds; the other side answers with the
+ *                              owner-signed enrolment records it knows (only when its digest
+ *                              differs: they are ~6 KB each and rarely change), then
  *                              batches (entries + signed checkpoint + consistency proof) for
  *                              every feed it holds more of (the owner's feed first), then end {more}
  *   announce  {feed, size,     "I have this much of this feed", with the newest checkpoint held
@@ -12,6 +14,7 @@
  *
  * This module only turns messages into calls and back; storage and trust live elsewhere.
  */
+import { createHash } from 'node:crypto'
 import { FleetError } from '../common/errors.js'
 import type { FramedStream } from '../p2p/framing.js'
 import { decodeMessage, encodeMessage, type WireSchema } from '../p2p/messages.js'
@@ -27,7 +30,10 @@ export class SyncProtocolError extends FleetError {
 }
 
 const FEED = /^[a-z2-7]{52}$/
-export const PULL = { heads: { kind: 'list', maxItems: SYNC_LIMITS.maxFeeds, item: { kind: 'bytes', max: 60 } } } as const satisfies WireSchema
+export const PULL = {
+  heads: { kind: 'list', maxItems: SYNC_LIMITS.maxFeeds, item: { kind: 'bytes', max: 60 } },
+  members: { kind: 'bytes', size: 32, max: 32 }
+} as const satisfies WireSchema
 export const ANNOUNCE = { feed: { kind: 'string', max: 52, pattern: FEED }, size: { kind: 'uint' }, checkpoint: { kind: 'bytes', max: CHECKPOINT_LIMITS.maxNoteBytes } } as const satisfies WireSchema
 export const BATCH = {
   feed: { kind: 'string', max: 52, pattern: FEED },
@@ -54,7 +60,15 @@ function decodeHead (bytes: Uint8Array): [string, number] {
   return [feed, Number(size)]
 }
 
-export type OpeningMessage = { t: 'pull', heads: Map<string, number> } | { t: 'announce', feed: string, size: number, checkpoint: string }
+export type OpeningMessage = { t: 'pull', heads: Map<string, number>, members: Uint8Array } | { t: 'announce', feed: string, size: number, checkpoint: string }
+
+/** Digest of a set of encoded enrolment records (order-independent): equal sets, equal digests. */
+export function membersDigest (records: readonly Uint8Array[]): Uint8Array {
+  const hashes = records.map((record) => createHash('sha256').update(record).digest()).sort(Buffer.compare)
+  const digest = createHash('sha256').update('fleet-members-v1')
+  for (const h of hashes) digest.update(h)
+  return new Uint8Array(digest.digest())
+}
 
 /** Reads the opener's first message. */
 export async function readOpening (stream: FramedStream): Promise<OpeningMessage> {
@@ -66,12 +80,13 @@ export async function readOpening (stream: FramedStream): Promise<OpeningMessage
   }
   if (probe.t === 'abort') throw new SyncProtocolError(`the peer stopped: ${(probe as { reason: string }).reason}`)
   const heads = new Map<string, number>()
-  for (const head of (probe as { heads: Uint8Array[] }).heads) {
+  const pullMessage = probe as { heads: Uint8Array[], members: Uint8Array }
+  for (const head of pullMessage.heads) {
     const [feed, size] = decodeHead(head)
     if (heads.has(feed)) throw new SyncProtocolError(`feed ${feed} named twice`)
     heads.set(feed, size)
   }
-  return { t: 'pull', heads }
+  return { t: 'pull', heads, members: pullMessage.members }
 }
 
 export async function sendAnnounce (stream: FramedStream, feed: string, size: number, checkpoint = ''): Promise<void> {
@@ -103,9 +118,9 @@ export async function servePull (stream: FramedStream, heads: Map<string, number
 }
 
 /** Pulls from a peer: `apply` verifies and stores each batch (and throws to cut the peer off). Returns whether the peer has more. */
-export async function pull (stream: FramedStream, heads: Map<string, number>, apply: (batch: SyncBatch) => Promise<void>, onMembers: (records: Uint8Array[]) => Promise<void> = async () => {}): Promise<{ batches: number, more: boolean }> {
+export async function pull (stream: FramedStream, heads: Map<string, number>, apply: (batch: SyncBatch) => Promise<void>, onMembers: (records: Uint8Array[]) => Promise<void> = async () => {}, knownMembers: Uint8Array = new Uint8Array(32)): Promise<{ batches: number, more: boolean }> {
   if (heads.size > SYNC_LIMITS.maxFeeds) throw new SyncProtocolError('too many feeds')
-  await stream.write(encodeMessage('pull', { heads: [...heads].map(([feed, size]) => encodeHead(feed, size)) }))
+  await stream.write(encodeMessage('pull', { heads: [...heads].map(([feed, size]) => encodeHead(feed, size)), members: knownMembers }))
   let batches = 0
   for (;;) {
     const bytes = await stream.read()

@@ -5,7 +5,7 @@
  */
 import type { Level } from 'level'
 import {
-  parseCheckpoint, verifyCheckpoint, cosignCheckpoint, encodeEvidence, decodeEvidence, verifyEquivocationEvidence,
+  parseCheckpoint, peekCheckpoint, verifyCheckpoint, cosignCheckpoint, encodeEvidence, decodeEvidence, verifyEquivocationEvidence,
   type ReplicaStore, type FeedSource, type Entry, type EquivocationEvidence, type VerifiedCheckpoint
 } from '../ledger/index.js'
 import type { HybridPublicKey, HybridSigner } from '../identity/index.js'
@@ -127,6 +127,14 @@ export class Witnessing {
     const trust = this.membership.trustFor(feed)
     if (trust === undefined) return
     const heldSize = feed === this.feedId ? this.feed.ledger.sealedSize : (await this.replicas.meta(feed)).size
+    // Most announces repeat a checkpoint held here, with no signer it lacks: seen without parsing
+    // or decoding its signature lines (each pair is ~4.5 KB).
+    const peeked = peekCheckpoint(note)
+    if (peeked !== undefined && peeked.size <= heldSize) {
+      const stored = await this.sourceOf(feed).noteAt(peeked.size)
+      const held = stored === undefined ? undefined : peekCheckpoint(stored)
+      if (held !== undefined && held.text === peeked.text && [...peeked.names].every((name) => held.names.has(name))) return
+    }
     let checkpoint: VerifiedCheckpoint
     try {
       const offered = parseCheckpoint(note)

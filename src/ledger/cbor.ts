@@ -1,5 +1,4 @@
-import { encode as cborEncode, decode as cborDecode } from 'cborg'
-import { bytesEqual } from '../common/bytes.js'
+import { encode as cborEncode } from 'cborg'
 import { LEDGER_LIMITS } from './limits.js'
 import { MalformedCborError } from './errors.js'
 
@@ -13,81 +12,166 @@ export function encodeCanonical (value: unknown): Uint8Array {
 }
 
 /**
- * Strict decoding: a pre-scan bounds size, depth and item count and refuses indefinite lengths,
- * tags, floats and undefined before anything is materialised; cborg then decodes with strict
- * integer sizes and no duplicate keys; finally the value must re-encode to exactly these bytes
- * (which also fixes map key order).
+ * Strict decoding in one pass, without materialising anything first: size, depth, item count and
+ * text-string length are capped; every head must be in shortest form; only unsigned/negative
+ * integers (within 2^53), byte and text strings (valid UTF-8), arrays, maps with text keys in
+ * canonical order (length-first, then bytewise: strictly increasing, so no duplicates), false,
+ * true and null are accepted. Whatever passes is exactly the canonical encoding of the value it
+ * decodes to (encodeCanonical gives these bytes back), so no re-encoding is needed; `check` may
+ * refuse the value.
  */
-export function decodeCanonical (bytes: Uint8Array, limits: { maxBytes?: number, check?: (value: unknown) => void, encoder?: (value: unknown) => Uint8Array } = {}): unknown {
+export function decodeCanonical (bytes: Uint8Array, limits: { maxBytes?: number, check?: (value: unknown) => void } = {}): unknown {
   const maxBytes = limits.maxBytes ?? LEDGER_LIMITS.maxEntryBytes
   if (bytes.length > maxBytes) throw new MalformedCborError(0, `${bytes.length} bytes exceed ${maxBytes}`)
-  prescan(bytes)
-  let value: unknown
-  try {
-    value = cborDecode(bytes, { strict: true, rejectDuplicateMapKeys: true, allowIndefinite: false, allowUndefined: false, allowInfinity: false, allowNaN: false, allowBigInt: false })
-  } catch (err) {
-    throw new MalformedCborError(0, (err as Error).message)
-  }
-  // `check` may refuse the value before it is re-encoded; `encoder` is a faster canonical encoder
-  // for values that passed it (it must give exactly encodeCanonical's bytes).
+  const reader = new StrictReader(bytes)
+  const value = reader.item(0)
+  if (reader.offset !== bytes.length) throw new MalformedCborError(reader.offset, `${bytes.length - reader.offset} trailing bytes`)
   limits.check?.(value)
-  if (!bytesEqual((limits.encoder ?? encodeCanonical)(value), bytes)) throw new MalformedCborError(0, 'not in canonical form (key order or encoding)')
   return value
 }
 
-/** Walks the data item heads iteratively: no recursion, so hostile nesting cannot exhaust the stack. */
-function prescan (bytes: Uint8Array): void {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  let offset = 0
-  let items = 0
-  // Remaining children per open container (maps count keys and values).
-  const stack: number[] = []
-  const readLength = (info: number, at: number): number => {
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+const MIN_FOR_SIZE = [24, 0x100, 0x10000, 0x100000000]
+
+class StrictReader {
+  offset = 0
+  private items = 0
+  private readonly bytes: Uint8Array
+
+  constructor (bytes: Uint8Array) { this.bytes = bytes }
+
+  /** The argument of a head (shortest form enforced). */
+  private argument (info: number, at: number): number {
     if (info < 24) return info
-    const size = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0
-    if (size === 0) throw new MalformedCborError(at, info === 31 ? 'indefinite lengths are not allowed' : `reserved additional information ${info}`)
-    if (offset + size > bytes.length) throw new MalformedCborError(at, 'truncated length')
+    const b = this.bytes
+    let o = this.offset
     let value: number
-    if (size === 1) value = view.getUint8(offset)
-    else if (size === 2) value = view.getUint16(offset)
-    else if (size === 4) value = view.getUint32(offset)
-    else {
-      const big = view.getBigUint64(offset)
-      if (big > BigInt(Number.MAX_SAFE_INTEGER)) throw new MalformedCborError(at, 'integer beyond 2^53')
-      value = Number(big)
+    let size: number
+    if (info === 24) {
+      size = 1
+      if (o + 1 > b.length) throw new MalformedCborError(at, 'truncated length')
+      value = b[o]!
+    } else if (info === 25) {
+      size = 2
+      if (o + 2 > b.length) throw new MalformedCborError(at, 'truncated length')
+      value = (b[o]! << 8) | b[o + 1]!
+    } else if (info === 26) {
+      size = 4
+      if (o + 4 > b.length) throw new MalformedCborError(at, 'truncated length')
+      value = ((b[o]! << 24) >>> 0) + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!)
+    } else if (info === 27) {
+      size = 8
+      if (o + 8 > b.length) throw new MalformedCborError(at, 'truncated length')
+      const high = ((b[o]! << 24) >>> 0) + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!)
+      const low = ((b[o + 4]! << 24) >>> 0) + ((b[o + 5]! << 16) | (b[o + 6]! << 8) | b[o + 7]!)
+      if (high > 0x1fffff) throw new MalformedCborError(at, 'integer beyond 2^53')
+      value = high * 0x100000000 + low
+    } else {
+      throw new MalformedCborError(at, info === 31 ? 'indefinite lengths are not allowed' : `reserved additional information ${info}`)
     }
-    offset += size
+    if (value < MIN_FOR_SIZE[size === 1 ? 0 : size === 2 ? 1 : size === 4 ? 2 : 3]!) throw new MalformedCborError(at, 'not in canonical form (a longer head than needed)')
+    o += size
+    this.offset = o
     return value
   }
-  do {
-    if (offset >= bytes.length) throw new MalformedCborError(offset, 'truncated')
-    const at = offset
-    const head = view.getUint8(offset++)
+
+  item (depth: number): unknown {
+    const b = this.bytes
+    const at = this.offset
+    if (at >= b.length) throw new MalformedCborError(at, 'truncated')
+    if (++this.items > LEDGER_LIMITS.maxItems) throw new MalformedCborError(at, `more than ${LEDGER_LIMITS.maxItems} items`)
+    const head = b[this.offset++]!
     const major = head >> 5
     const info = head & 31
-    if (++items > LEDGER_LIMITS.maxItems) throw new MalformedCborError(at, `more than ${LEDGER_LIMITS.maxItems} items`)
-    if (stack.length > 0) stack[stack.length - 1]!--
-    if (major === 0 || major === 1) {
-      readLength(info, at)
-    } else if (major === 2 || major === 3) {
-      const length = readLength(info, at)
-      if (major === 3 && length > LEDGER_LIMITS.maxStringBytes) throw new MalformedCborError(at, `a text string of ${length} bytes`)
-      if (offset + length > bytes.length) throw new MalformedCborError(at, 'truncated string')
-      offset += length
-    } else if (major === 4 || major === 5) {
-      const length = readLength(info, at)
-      const children = major === 5 ? length * 2 : length
-      if (children > LEDGER_LIMITS.maxItems) throw new MalformedCborError(at, `a container of ${length} items`)
-      if (children > 0) {
-        if (stack.length >= LEDGER_LIMITS.maxDepth) throw new MalformedCborError(at, `nesting deeper than ${LEDGER_LIMITS.maxDepth}`)
-        stack.push(children)
+    switch (major) {
+      case 0: return this.argument(info, at)
+      case 1: {
+        const n = this.argument(info, at)
+        if (n >= Number.MAX_SAFE_INTEGER) throw new MalformedCborError(at, 'integer beyond 2^53')
+        return -1 - n
       }
-    } else if (major === 6) {
-      throw new MalformedCborError(at, 'tags are not allowed')
-    } else {
-      if (info !== 20 && info !== 21 && info !== 22) throw new MalformedCborError(at, info === 23 ? 'undefined is not allowed' : info >= 25 && info <= 27 ? 'floats are not allowed' : `simple value ${info} is not allowed`)
+      case 2: {
+        const length = this.argument(info, at)
+        if (this.offset + length > b.length) throw new MalformedCborError(at, 'truncated string')
+        const out = b.slice(this.offset, this.offset + length)
+        this.offset += length
+        return out
+      }
+      case 3: {
+        const length = this.argument(info, at)
+        if (length > LEDGER_LIMITS.maxStringBytes) throw new MalformedCborError(at, `a text string of ${length} bytes`)
+        if (this.offset + length > b.length) throw new MalformedCborError(at, 'truncated string')
+        return this.text(at, length)
+      }
+      case 4: {
+        const length = this.argument(info, at)
+        if (length > LEDGER_LIMITS.maxItems) throw new MalformedCborError(at, `a container of ${length} items`)
+        if (length > 0 && depth >= LEDGER_LIMITS.maxDepth) throw new MalformedCborError(at, `nesting deeper than ${LEDGER_LIMITS.maxDepth}`)
+        const out: unknown[] = new Array(length)
+        for (let i = 0; i < length; i++) out[i] = this.item(depth + 1)
+        return out
+      }
+      case 5: {
+        const length = this.argument(info, at)
+        if (length * 2 > LEDGER_LIMITS.maxItems) throw new MalformedCborError(at, `a container of ${length} items`)
+        if (length > 0 && depth >= LEDGER_LIMITS.maxDepth) throw new MalformedCborError(at, `nesting deeper than ${LEDGER_LIMITS.maxDepth}`)
+        const out: Record<string, unknown> = {}
+        let previous = -1
+        let previousEnd = -1
+        for (let i = 0; i < length; i++) {
+          const keyAt = this.offset
+          if (keyAt >= b.length) throw new MalformedCborError(keyAt, 'truncated')
+          if (b[keyAt]! >> 5 !== 3) throw new MalformedCborError(keyAt, 'map keys must be text strings')
+          const key = this.item(depth + 1) as string
+          // Canonical order: the encoded keys strictly increase, shorter first, then bytewise.
+          if (previous >= 0 && compareEncoded(b, previous, previousEnd, keyAt, this.offset) >= 0) throw new MalformedCborError(keyAt, 'map keys out of canonical order or repeated')
+          if (key === '__proto__') throw new MalformedCborError(keyAt, 'the map key "__proto__" is not allowed')
+          previous = keyAt
+          previousEnd = this.offset
+          out[key] = this.item(depth + 1)
+        }
+        return out
+      }
+      case 6: throw new MalformedCborError(at, 'tags are not allowed')
+      default:
+        if (info === 20) return false
+        if (info === 21) return true
+        if (info === 22) return null
+        throw new MalformedCborError(at, info === 23 ? 'undefined is not allowed' : info >= 25 && info <= 27 ? 'floats are not allowed' : `simple value ${info} is not allowed`)
     }
-    while (stack.length > 0 && stack[stack.length - 1] === 0) stack.pop()
-  } while (stack.length > 0)
-  if (offset !== bytes.length) throw new MalformedCborError(offset, `${bytes.length - offset} trailing bytes`)
+  }
+
+  private text (at: number, length: number): string {
+    const b = this.bytes
+    const start = this.offset
+    const end = start + length
+    this.offset = end
+    // ASCII (the common case) without a decoder call.
+    if (length <= 64) {
+      let ascii = ''
+      let i = start
+      for (; i < end; i++) {
+        const c = b[i]!
+        if (c >= 0x80) break
+        ascii += String.fromCharCode(c)
+      }
+      if (i === end) return ascii
+    }
+    try {
+      return utf8.decode(b.subarray(start, end))
+    } catch {
+      throw new MalformedCborError(at, 'a text string is not valid UTF-8')
+    }
+  }
+}
+
+/** Orders two encoded items: shorter first, then bytewise. */
+function compareEncoded (b: Uint8Array, aStart: number, aEnd: number, bStart: number, bEnd: number): number {
+  const lengths = (aEnd - aStart) - (bEnd - bStart)
+  if (lengths !== 0) return lengths
+  for (let i = 0; i < aEnd - aStart; i++) {
+    const d = b[aStart + i]! - b[bStart + i]!
+    if (d !== 0) return d
+  }
+  return 0
 }

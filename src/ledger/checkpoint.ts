@@ -85,6 +85,33 @@ export async function cosignCheckpoint (note: string, witness: HybridSigner, wit
 
 export interface SignatureLine { name: string, keyId: Uint8Array, signature: Uint8Array }
 
+/**
+ * A cheap look at a note, for telling whether it says anything new: its signed text, its size
+ * line, and the names on its signature lines. Nothing is decoded or verified, so it only serves
+ * to skip a note that equals (or is covered by) one already verified; undefined when the note
+ * does not have the expected shape (then parse and verify it).
+ */
+export function peekCheckpoint (note: string): { text: string, size: number, names: Set<string> } | undefined {
+  const split = note.indexOf('\n\n')
+  if (split < 0 || note.length > CHECKPOINT_LIMITS.maxNoteBytes) return undefined
+  const text = note.slice(0, split + 1)
+  const first = text.indexOf('\n')
+  const second = text.indexOf('\n', first + 1)
+  if (first < 0 || second < 0) return undefined
+  const sizeText = text.slice(first + 1, second)
+  if (!/^(0|[1-9]\d{0,15})$/.test(sizeText)) return undefined
+  const names = new Set<string>()
+  for (let at = split + 2; at < note.length;) {
+    const end = note.indexOf('\n', at)
+    if (end < 0 || !note.startsWith(DASH, at)) return undefined
+    const space = note.indexOf(' ', at + DASH.length)
+    if (space < 0 || space > end) return undefined
+    names.add(note.slice(at + DASH.length, space))
+    at = end + 1
+  }
+  return { text, size: Number(sizeText), names }
+}
+
 declare const unverified: unique symbol
 export interface UnverifiedCheckpoint {
   readonly [unverified]: true

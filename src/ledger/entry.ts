@@ -108,7 +108,7 @@ export function encodeEntry (entry: Entry): Uint8Array {
 /** Strict decoding (canonical CBOR, exact fields). The result is unverified. */
 export function decodeEntry (bytes: Uint8Array): UnverifiedEntry {
   let entry: Entry | undefined
-  decodeCanonical(bytes, { check: (value) => { entry = checkEntryShape(value) }, encoder: (value) => encodeEntryBytes(value as Entry) })
+  decodeCanonical(bytes, { check: (value) => { entry = checkEntryShape(value) } })
   return { entry, bytes, hash: entryHash(bytes) } as unknown as UnverifiedEntry
 }
 

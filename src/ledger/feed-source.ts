@@ -2,7 +2,7 @@ import type { Level } from 'level'
 import { bytesEqual } from '../common/bytes.js'
 import { FleetError } from '../common/errors.js'
 import type { HybridPublicKey } from '../identity/index.js'
-import { leafHash, nodeHash, MerkleFrontier, consistencyProof, subtreeRoot } from './merkle.js'
+import { leafHash, nodeHash, MerkleFrontier, consistencyProof, subtreeRoot, levelsRoot } from './merkle.js'
 import { parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
 import { detectEquivocation, type EquivocationEvidence } from './equivocation.js'
 import { SYNC_LIMITS } from './limits.js'
@@ -111,7 +111,7 @@ export class FeedSource {
     // The smallest stored checkpoint at or above the batch's end.
     let checkpoint = sealed
     for await (const [key, note] of this.checkpoints.iterator({ gte: seqKey(end), limit: 1 })) checkpoint = { size: Number.parseInt(key as string, 16), note: Buffer.from(note as Uint8Array).toString('utf8') }
-    const proof = end === checkpoint.size ? [] : consistencyProof(await this.leavesUpTo(checkpoint.size), end, checkpoint.size)
+    const proof = end === checkpoint.size ? [] : await this.proofBetween(end, checkpoint.size)
     return { feed: this.feed, from, entries, checkpoint: checkpoint.note, proof }
   }
 
@@ -132,7 +132,8 @@ export class FeedSource {
 
   /** A consistency proof between two sizes of the stored tree. */
   async proofBetween (m: number, n: number): Promise<Uint8Array[]> {
-    return consistencyProof(await this.leavesUpTo(n), m, n)
+    const leaves = await this.leavesUpTo(n)
+    return consistencyProof(leaves, m, n, (start, end) => levelsRoot(this.levels, start, end))
   }
 
   /** The stored checkpoint of exactly `size` entries, if any. */

@@ -15,7 +15,7 @@ export type { Entry, UnverifiedEntry } from './entry.js'
 export { BASE_ONTOLOGY, ROLES, checkEntryAgainstOntology, applyVerifiedOntologyUpdate, parseOntologyActions, ONTOLOGY_LIMITS } from './ontology.js'
 export type { Ontology, ActionSpec, FieldSpec, Role } from './ontology.js'
 export {
-  leafHash, nodeHash, subtreeRoot, MerkleFrontier, inclusionProof, verifyInclusion, consistencyProof, verifyConsistency, EMPTY_ROOT
+  leafHash, nodeHash, subtreeRoot, levelsRoot, MerkleFrontier, inclusionProof, verifyInclusion, consistencyProof, verifyConsistency, EMPTY_ROOT
 } from './merkle.js'
 export { LEDGER_LIMITS } from './limits.js'
 export {
@@ -23,7 +23,7 @@ export {
   FeedVerificationError, EvidenceRejectedError
 } from './errors.js'
 export {
-  formatCheckpointBody, signCheckpoint, cosignCheckpoint, parseCheckpoint, verifyCheckpoint, keyId, CHECKPOINT_LIMITS,
+  formatCheckpointBody, signCheckpoint, cosignCheckpoint, parseCheckpoint, peekCheckpoint, verifyCheckpoint, keyId, CHECKPOINT_LIMITS,
   MalformedCheckpointError, CheckpointSignatureError
 } from './checkpoint.js'
 export type { CheckpointBody, UnverifiedCheckpoint, VerifiedCheckpoint, SignatureLine } from './checkpoint.js'

@@ -31,6 +31,22 @@ export function subtreeRoot (leaves: readonly Uint8Array[], start = 0, end = lea
 }
 
 /**
+ * MTH over leaves [start, end) from cached levels (levels[j][i] is the root of the perfect subtree
+ * of leaves [i·2^j, (i+1)·2^j); levels[0] are the leaf hashes): O(log n) hashes instead of O(n).
+ */
+export function levelsRoot (levels: ReadonlyArray<readonly Uint8Array[]>, start: number, end: number): Uint8Array {
+  const n = end - start
+  if (n === 0) return EMPTY_ROOT
+  if ((n & (n - 1)) === 0 && start % n === 0) {
+    const cached = levels[Math.log2(n)]?.[start / n]
+    if (cached !== undefined) return cached
+  }
+  if (n === 1) return levels[0]![start]!
+  const k = split(n)
+  return nodeHash(levelsRoot(levels, start, start + k), levelsRoot(levels, start + k, end))
+}
+
+/**
  * The compact append state of a tree: the roots of its perfect subtrees, largest first (one per
  * set bit of the size). Appending is O(log n) and needs no reads.
  */
@@ -105,15 +121,15 @@ export function verifyInclusion (leaf: Uint8Array, index: number, size: number, 
 }
 
 /** RFC 9162 §2.1.4.1 PROOF(m, D[0:n]): consistency proof from size m to size n. */
-export function consistencyProof (leaves: readonly Uint8Array[], m: number, n: number = leaves.length): Uint8Array[] {
+export function consistencyProof (leaves: readonly Uint8Array[], m: number, n: number = leaves.length, rootOf: (start: number, end: number) => Uint8Array = (start, end) => subtreeRoot(leaves, start, end)): Uint8Array[] {
   if (!(m > 0 && m <= n && n <= leaves.length)) throw new ProofError('consistency', `no proof from ${m} to ${n}`)
   const subproof = (mm: number, start: number, end: number, complete: boolean): Uint8Array[] => {
     const size = end - start
-    if (mm === size) return complete ? [] : [subtreeRoot(leaves, start, end)]
+    if (mm === size) return complete ? [] : [rootOf(start, end)]
     const k = split(size)
     return mm <= k
-      ? [...subproof(mm, start, start + k, complete), subtreeRoot(leaves, start + k, end)]
-      : [...subproof(mm - k, start + k, end, false), subtreeRoot(leaves, start, start + k)]
+      ? [...subproof(mm, start, start + k, complete), rootOf(start + k, end)]
+      : [...subproof(mm - k, start + k, end, false), rootOf(start, start + k)]
   }
   return subproof(m, 0, n, true)
 }

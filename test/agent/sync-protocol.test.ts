@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict'
 import { streamPair } from '@libp2p/utils'
 import { readOpening, servePull, pull, sendAnnounce, SyncProtocolError, SYNC_PROTOCOL_LIMITS } from '../../src/agent/index.js'
+import { membersDigest } from '../../src/agent/sync-protocol.js'
 import { encodeCanonical, type SyncBatch } from '../../src/ledger/index.js'
 import { FramedStream } from '../../src/p2p/index.js'
 import { FleetError } from '../../src/common/index.js'
@@ -41,6 +42,24 @@ describe('agent/sync-protocol (/fleet/ledger-sync/1 messages)', function () {
     assert.deepEqual(members, [[Uint8Array.of(7)]])
   })
 
+  it('a pull carries the digest of the members the puller holds; the digest is order-independent', async () => {
+    const a = Uint8Array.of(1, 2)
+    const b = Uint8Array.of(3)
+    assert.deepEqual(membersDigest([a, b]), membersDigest([b, a]))
+    assert.notDeepEqual(membersDigest([a]), membersDigest([a, b]))
+    const [client, server] = await pair()
+    const serving = (async () => {
+      const opening = await readOpening(server) as { members: Uint8Array }
+      assert.deepEqual(opening.members, membersDigest([b, a]))
+      // Equal digests: the server leaves the members out.
+      return await servePull(server, new Map(), [], [])
+    })()
+    const members: Uint8Array[][] = []
+    await pull(client, new Map(), async () => {}, async (records) => { members.push(records) }, membersDigest([a, b]))
+    assert.equal(await serving, 0)
+    assert.deepEqual(members, [])
+  })
+
   it('an announce is read as such', async () => {
     const [client, server] = await pair()
     await sendAnnounce(client, FEED, 42)
@@ -67,15 +86,15 @@ describe('agent/sync-protocol (/fleet/ledger-sync/1 messages)', function () {
   it('refuses malformed openings with typed errors', async () => {
     await refusedOpening(Uint8Array.of(0xff, 0x00), /malformed message/)
     await refusedOpening(encodeCanonical({ t: 'delete-everything' }), /expected "pull"/)
-    await refusedOpening(encodeCanonical({ t: 'pull', heads: [new Uint8Array(59)] }), /a head is not 60 bytes/)
+    await refusedOpening(encodeCanonical({ t: 'pull', heads: [new Uint8Array(59)], members: new Uint8Array(32) }), /a head is not 60 bytes/)
     const head = new Uint8Array(60)
     head.fill(0x61, 0, 52)
     const huge = new Uint8Array(60).fill(0x61)
-    await refusedOpening(encodeCanonical({ t: 'pull', heads: [huge] }), /a head is malformed/)
-    await refusedOpening(encodeCanonical({ t: 'pull', heads: [head, head] }), /named twice/)
-    await refusedOpening(encodeCanonical({ t: 'pull', heads: Array.from({ length: 1025 }, () => head) }), /more than 1024/)
+    await refusedOpening(encodeCanonical({ t: 'pull', heads: [huge], members: new Uint8Array(32) }), /a head is malformed/)
+    await refusedOpening(encodeCanonical({ t: 'pull', heads: [head, head], members: new Uint8Array(32) }), /named twice/)
+    await refusedOpening(encodeCanonical({ t: 'pull', heads: Array.from({ length: 1025 }, () => head), members: new Uint8Array(32) }), /more than 1024/)
     await refusedOpening(encodeCanonical({ t: 'announce', feed: 'NOT-A-FEED', size: 1, checkpoint: new Uint8Array(0) }), /wrong form/)
-    await refusedOpening(encodeCanonical({ t: 'pull', heads: [], extra: 1 }), /unknown field/)
+    await refusedOpening(encodeCanonical({ t: 'pull', heads: [], members: new Uint8Array(32), extra: 1 }), /unknown field/)
   })
 
   const refusedPull = async (frames: Uint8Array[], why: RegExp): Promise<void> => {

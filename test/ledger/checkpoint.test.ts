@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
 import {
-  signCheckpoint, cosignCheckpoint, parseCheckpoint, verifyCheckpoint, formatCheckpointBody, type CheckpointBody
+  signCheckpoint, cosignCheckpoint, parseCheckpoint, peekCheckpoint, verifyCheckpoint, formatCheckpointBody, type CheckpointBody
 } from '../../src/ledger/index.js'
 
 const signer = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
@@ -65,6 +65,18 @@ describe('ledger/checkpoint (C2SP signed note, hybrid signatures)', () => {
     const forged = await signCheckpoint(body, witness, witnessName)
     const withForged = note + forged.slice(forged.indexOf('\n\n') + 2)
     assert.deepEqual(verifyCheckpoint(parseCheckpoint(withForged), key, witnesses).cosigners, [])
+  })
+
+  it('peekCheckpoint: the signed text, size and signer names without decoding; undefined for another shape', async () => {
+    const note = await signCheckpoint(body, signer, feed)
+    const cosigned = await cosignCheckpoint(note, witness, 'c'.repeat(52))
+    const peeked = peekCheckpoint(cosigned)!
+    assert.equal(peeked.text, parseCheckpoint(cosigned).text)
+    assert.equal(peeked.size, 1234)
+    assert.deepEqual([...peeked.names], [feed, 'c'.repeat(52)])
+    for (const bad of ['', 'no blank line', note.replace('\n1234\n', '\n01234\n'), note + 'trailing text without a newline', note + 'x\n']) {
+      assert.equal(peekCheckpoint(bad), undefined, JSON.stringify(bad.slice(-40)))
+    }
   })
 
   const malformed = [

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import {
-  leafHash, nodeHash, subtreeRoot, MerkleFrontier, inclusionProof, verifyInclusion, consistencyProof, verifyConsistency, EMPTY_ROOT
+  leafHash, nodeHash, subtreeRoot, levelsRoot, MerkleFrontier, inclusionProof, verifyInclusion, consistencyProof, verifyConsistency, EMPTY_ROOT
 } from '../../src/ledger/index.js'
 
 /** RFC 9162 §2.1.1 MTH written the slow, obvious way, as the reference. */
@@ -79,5 +79,25 @@ describe('ledger/merkle (RFC 9162)', () => {
     assert.throws(() => verifyInclusion(leaves[0]!, 5, 3, [], leaves[0]!), { name: 'ProofError' })
     assert.throws(() => verifyInclusion(leaves[0]!, 0, 2, [new Uint8Array(5)], leaves[0]!), { name: 'ProofError' })
     assert.throws(() => verifyConsistency(5, 3, leaves[0]!, leaves[0]!, []), { name: 'ProofError' })
+  })
+
+  it('levelsRoot (cached perfect subtrees, as a feed source keeps them) gives the roots and proofs the leaves give', () => {
+    // Levels as FeedSource builds them: complete pairs only, for a tree of 53 leaves (not a power of two).
+    const held = leaves.slice(0, 53)
+    const levels: Uint8Array[][] = [held]
+    for (let j = 1; levels[j - 1]!.length >= 2; j++) {
+      const below = levels[j - 1]!
+      const level: Uint8Array[] = []
+      while (level.length * 2 + 1 < below.length) level.push(nodeHash(below[level.length * 2]!, below[level.length * 2 + 1]!))
+      levels.push(level)
+    }
+    for (let start = 0; start <= 53; start++) {
+      for (let end = start; end <= 53; end++) assert.deepEqual(levelsRoot(levels, start, end), subtreeRoot(held, start, end), `[${start}, ${end})`)
+    }
+    for (let m = 1; m <= 53; m++) {
+      const proof = consistencyProof(held, m, 53, (start, end) => levelsRoot(levels, start, end))
+      assert.deepEqual(proof, consistencyProof(held, m, 53))
+      verifyConsistency(m, 53, subtreeRoot(held, 0, m), subtreeRoot(held), proof)
+    }
   })
 })
