@@ -1,13 +1,16 @@
 // N-API binding of tpm2-tss ESAPI. See context.h for the threading model and marshal.h for the
-// byte-buffer boundary. Only src/attest/tpm/native.ts imports this module.
+// byte-buffer boundary. Only src/attest/tpm/native.ts imports this module. It also carries the
+// ledger's batch hashing (ledger_hash.h), which the agent already loads and measures with it.
 #include <napi.h>
 
 #include "context.h"
+#include "ledger_hash.h"
 
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Context", fleet::Context::Define(env));
+  exports.Set("hashEntries", Napi::Function::New<fleet::HashEntries>(env, "hashEntries"));
   exports.Set("ESYS_TR_NONE", Napi::Number::New(env, ESYS_TR_NONE));
   exports.Set("ESYS_TR_PASSWORD", Napi::Number::New(env, ESYS_TR_PASSWORD));
   exports.Set("ESYS_TR_RH_OWNER", Napi::Number::New(env, ESYS_TR_RH_OWNER));

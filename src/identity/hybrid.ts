@@ -38,8 +38,13 @@ export class HybridSigner {
 
   async sign (domain: Domain, message: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<HybridSignature> {
     const bytes = domainSeparated(domain, message)
-    const p256 = await this.p256.sign(bytes, options)
-    return { p256, mldsa65: this.mldsa.sign(bytes) }
+    if (this.mldsa.signAsync === undefined) {
+      const p256 = await this.p256.sign(bytes, options)
+      return { p256, mldsa65: this.mldsa.sign(bytes) }
+    }
+    // Both halves at once: the ML-DSA half on the thread pool while the P-256 half is made.
+    const [p256, mldsa65] = await Promise.all([this.p256.sign(bytes, options), this.mldsa.signAsync(bytes)])
+    return { p256, mldsa65 }
   }
 
   /**

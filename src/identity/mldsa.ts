@@ -10,6 +10,12 @@ export const MLDSA65_SIGNATURE_SIZE = 3309
 export interface MlDsaKey {
   readonly publicKey: Uint8Array
   sign (message: Uint8Array): Uint8Array
+  /**
+   * The same signature made off the event loop (node:crypto's thread pool), where the
+   * implementation can: a signature takes milliseconds, and the ledger signs a checkpoint
+   * several times a second while it appends.
+   */
+  signAsync? (message: Uint8Array): Promise<Uint8Array>
 }
 
 /**
@@ -74,7 +80,13 @@ export const nodeMlDsa65: MlDsa65 = {
       key: { kty: 'AKP', alg: 'ML-DSA-65', pub: Buffer.from(publicKey).toString('base64url'), priv: Buffer.from(seed).toString('base64url') },
       format: 'jwk'
     })
-    return { publicKey, sign: (message) => new Uint8Array(crypto.sign(null, message, privateKey)) }
+    return {
+      publicKey,
+      sign: (message) => new Uint8Array(crypto.sign(null, message, privateKey)),
+      signAsync: async (message) => await new Promise((resolve, reject) => {
+        crypto.sign(null, message, privateKey, (err, signature) => { if (err !== null) reject(err); else resolve(new Uint8Array(signature)) })
+      })
+    }
   },
   verify (publicKey, message, signature) {
     if (!wellSized(publicKey, signature)) return false

@@ -67,8 +67,12 @@ function utf8Compare (a: Uint8Array, b: Uint8Array): number {
 export class CborWriter {
   buf: Buffer
   pos = 0
+  /** Where entry() wrote the 32 bytes of `prev` (FeedLedger fills them in after encoding). */
+  prevAt = 0
   private readonly sortCache = new Map<string, SortedKeys>()
   private lastSorted: SortedKeys | undefined
+  /** The last feed, type and device strings with their encodings: consecutive entries share them. */
+  private readonly recent: Array<{ text: string, encoded: Uint8Array } | undefined> = [undefined, undefined, undefined]
 
   constructor (capacity = 4096) {
     this.buf = Buffer.allocUnsafeSlow(Math.max(64, capacity))
@@ -171,6 +175,18 @@ export class CborWriter {
     this.pos = start + size + length
   }
 
+  /** text(), remembering the last string written in `slot` (comparing equal strings is cheaper than encoding). */
+  private recentText (slot: number, value: string): void {
+    const recent = this.recent[slot]
+    if (recent !== undefined && recent.text === value) {
+      this.raw(recent.encoded)
+      return
+    }
+    const start = this.pos
+    this.text(value)
+    if (value.length <= 256) this.recent[slot] = { text: value, encoded: new Uint8Array(this.buf.subarray(start, this.pos)) }
+  }
+
   /** Any value; the common shapes directly, the rest through encodeCanonical. */
   value (value: unknown, depth = 0): void {
     switch (typeof value) {
@@ -264,13 +280,16 @@ export class CborWriter {
     this.raw(KEY_BODY)
     this.value(entry.body)
     this.raw(KEY_FEED)
-    this.text(entry.feed)
+    this.recentText(0, entry.feed)
     this.raw(KEY_PREV)
-    this.bytes(entry.prev)
+    this.head(MAJOR_BYTES, entry.prev.length)
+    this.prevAt = this.pos
+    this.raw(entry.prev)
     this.raw(KEY_TIME)
     this.head(MAJOR_UINT, entry.time)
     this.raw(KEY_TYPE)
-    this.value(entry.type)
+    if (typeof entry.type === 'string') this.recentText(1, entry.type)
+    else this.value(entry.type)
     const actor = entry.actor as unknown
     if (isIdRole(actor)) {
       this.raw(KEY_ACTOR_ID)
@@ -286,7 +305,7 @@ export class CborWriter {
     this.raw(KEY_ATTEST)
     this.value(entry.attest)
     this.raw(KEY_DEVICE)
-    this.text(entry.device)
+    this.recentText(2, entry.device)
   }
 }
 

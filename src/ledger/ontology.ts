@@ -76,31 +76,49 @@ function patternOf (source: string): RegExp {
 }
 
 function checkField (type: string, path: string, spec: FieldSpec, value: unknown): void {
-  const fail = (reason: string): never => { throw new BodySchemaError(type, path, reason) }
   switch (spec.kind) {
     case 'string':
-      if (typeof value !== 'string') fail('must be a string')
-      if ((value as string).length > spec.max) fail(`longer than ${spec.max}`)
-      if (spec.pattern !== undefined && !patternOf(spec.pattern).test(value as string)) fail('has the wrong form')
-      if (spec.oneOf !== undefined && !spec.oneOf.includes(value as string)) fail(`must be one of ${spec.oneOf.join(', ')}`)
+      if (typeof value !== 'string') throw new BodySchemaError(type, path, 'must be a string')
+      if (value.length > spec.max) throw new BodySchemaError(type, path, `longer than ${spec.max}`)
+      if (spec.pattern !== undefined && !patternOf(spec.pattern).test(value)) throw new BodySchemaError(type, path, 'has the wrong form')
+      if (spec.oneOf !== undefined && !spec.oneOf.includes(value)) throw new BodySchemaError(type, path, `must be one of ${spec.oneOf.join(', ')}`)
       return
     case 'bytes':
-      if (!(value instanceof Uint8Array)) fail('must be bytes')
-      if (spec.size !== undefined && (value as Uint8Array).length !== spec.size) fail(`must be ${spec.size} bytes`)
-      if ((value as Uint8Array).length > spec.max) fail(`longer than ${spec.max} bytes`)
+      if (!(value instanceof Uint8Array)) throw new BodySchemaError(type, path, 'must be bytes')
+      if (spec.size !== undefined && value.length !== spec.size) throw new BodySchemaError(type, path, `must be ${spec.size} bytes`)
+      if (value.length > spec.max) throw new BodySchemaError(type, path, `longer than ${spec.max} bytes`)
       return
     case 'uint':
-      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) fail('must be a non-negative integer')
-      if (spec.max !== undefined && (value as number) > spec.max) fail(`above ${spec.max}`)
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new BodySchemaError(type, path, 'must be a non-negative integer')
+      if (spec.max !== undefined && value > spec.max) throw new BodySchemaError(type, path, `above ${spec.max}`)
       return
     case 'bool':
-      if (typeof value !== 'boolean') fail('must be true or false')
+      if (typeof value !== 'boolean') throw new BodySchemaError(type, path, 'must be true or false')
       return
     case 'strings':
-      if (!Array.isArray(value)) fail('must be a list of strings')
-      if ((value as unknown[]).length > spec.maxItems) fail(`more than ${spec.maxItems} items`)
-      for (const item of value as unknown[]) if (typeof item !== 'string' || item.length > spec.maxLength) fail(`items must be strings of at most ${spec.maxLength}`)
+      if (!Array.isArray(value)) throw new BodySchemaError(type, path, 'must be a list of strings')
+      if (value.length > spec.maxItems) throw new BodySchemaError(type, path, `more than ${spec.maxItems} items`)
+      for (const item of value as unknown[]) if (typeof item !== 'string' || item.length > spec.maxLength) throw new BodySchemaError(type, path, `items must be strings of at most ${spec.maxLength}`)
   }
+}
+
+/** An action's body schema as lists, with each field's error path made once. */
+interface BodyFields { readonly names: readonly string[], readonly paths: readonly string[], readonly specs: readonly FieldSpec[] }
+
+/**
+ * Per body schema object. Ontologies are never changed in place (an update makes a new one and
+ * existing actions never change meaning), so a schema's field list can be kept.
+ */
+const bodyFields = new WeakMap<object, BodyFields>()
+
+function fieldsOf (body: Readonly<Record<string, FieldSpec>>): BodyFields {
+  let fields = bodyFields.get(body)
+  if (fields === undefined) {
+    const entries = Object.entries(body)
+    fields = { names: entries.map(([name]) => name), paths: entries.map(([name]) => `body.${name}`), specs: entries.map(([, spec]) => spec) }
+    bodyFields.set(body, fields)
+  }
+  return fields
 }
 
 /**
@@ -111,15 +129,19 @@ export function checkEntryAgainstOntology (entry: Entry, ontology: Ontology): vo
   const spec = Object.hasOwn(ontology.actions, entry.type) ? ontology.actions[entry.type] : undefined
   if (spec === undefined) throw new UnknownActionError(entry.type, ontology.version)
   if (!(spec.roles as readonly string[]).includes(entry.actor.role)) throw new ActorRoleError(entry.type, entry.actor.role, spec.roles)
-  for (const key of Object.keys(entry.body)) {
+  const body = entry.body
+  for (const key of Object.keys(body)) {
     if (!Object.hasOwn(spec.body, key)) throw new BodySchemaError(entry.type, `body.${key}`, 'is not a field of this action')
   }
-  for (const [key, field] of Object.entries(spec.body)) {
-    if (!Object.hasOwn(entry.body, key)) {
+  const { names, paths, specs } = fieldsOf(spec.body)
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!
+    const field = specs[i]!
+    if (!Object.hasOwn(body, name)) {
       if (field.optional === true) continue
-      throw new BodySchemaError(entry.type, `body.${key}`, 'is missing')
+      throw new BodySchemaError(entry.type, paths[i]!, 'is missing')
     }
-    checkField(entry.type, `body.${key}`, field, entry.body[key])
+    checkField(entry.type, paths[i]!, field, body[name])
   }
 }
 

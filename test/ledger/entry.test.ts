@@ -172,18 +172,20 @@ describe('ledger/entry-encoder: the direct envelope writer', () => {
 
   it('writes many entries into one buffer, each a view equal to its own encoding', () => {
     const writer = new CborWriter(64)
-    const spans: Array<[number, number, Entry]> = []
+    const spans: Array<[number, number, number, Entry]> = []
     for (let i = 0; i < 300; i++) {
       const sample = entryAt(i)
       const start = writer.pos
       writer.byte(0)
       writer.entry(sample)
-      spans.push([start, writer.pos, sample])
+      spans.push([start, writer.pos, writer.prevAt, sample])
     }
-    for (const [start, end, sample] of spans) {
+    for (const [start, end, prevAt, sample] of spans) {
       const view = Buffer.from(writer.subarray(start, end))
       assert.equal(view[0], 0)
       assert.ok(view.subarray(1).equals(Buffer.from(encodeCanonical(sample))))
+      // prevAt locates the value of `prev`, which FeedLedger fills in after encoding.
+      assert.ok(Buffer.from(writer.subarray(prevAt, prevAt + 32)).equals(Buffer.from(sample.prev)))
     }
   })
 

@@ -76,6 +76,48 @@ describe('ledger/FeedLedger on LevelDB', function () {
     await db.close()
   })
 
+  it('a failed write rejects only its own appends: the batches staged after it are written in its place, and the chain holds', async () => {
+    const dir = path.join(await tempDir(), 'db')
+    const { db, ledger } = open(dir)
+    await ledger.start()
+    await ledger.append(action(0))
+    // The next write fails, as on a full disk.
+    let failures = 1
+    const batch = db.batch.bind(db) as () => ReturnType<typeof db.batch>
+    db.batch = ((...args: unknown[]) => {
+      const chained = (batch as (...a: unknown[]) => ReturnType<typeof db.batch>)(...args)
+      if (args.length === 0 && failures > 0) {
+        failures--
+        chained.write = async () => { throw new Error('no space left on device') }
+      }
+      return chained
+    }) as typeof db.batch
+    const results = await Promise.allSettled(Array.from({ length: 1500 }, async (_, i) => await ledger.append(action(1 + i))))
+    const failed = results.findIndex((r) => r.status === 'fulfilled')
+    assert.ok(failed > 0 && failed < results.length, `${failed} appends failed`)
+    for (const result of results.slice(0, failed)) assert.equal(result.status === 'rejected' && (result.reason as Error).name, 'LedgerWriteError')
+    const acks = results.slice(failed).map((r) => r.status === 'fulfilled' ? r.value.seq : -1)
+    assert.deepEqual(acks, Array.from({ length: results.length - failed }, (_, i) => 1 + i))
+    await ledger.stop()
+    await db.close()
+    const reopened = open(dir)
+    await reopened.ledger.start()
+    assert.equal(reopened.ledger.size, 1 + results.length - failed)
+    let prev: Uint8Array = new Uint8Array(32)
+    for (let seq = 0; seq < reopened.ledger.size; seq++) {
+      const bytes = (await reopened.ledger.getEntry(seq))!
+      const { entry } = decodeEntry(bytes)
+      assert.equal(entry.seq, seq)
+      assert.deepEqual(Buffer.from(entry.prev), Buffer.from(prev), `chain at ${seq}`)
+      prev = entryHash(bytes)
+    }
+    assert.equal(await reopened.ledger.getEntry(reopened.ledger.size), undefined)
+    await reopened.ledger.stop()
+    const report = await verifyStoredFeed(reopened.db, { fleetId: new Uint8Array(32).fill(1), feedId: feed, key: signer.publicKey, ontology: BASE_ONTOLOGY })
+    assert.equal(report.entries, 1 + results.length - failed)
+    await reopened.db.close()
+  })
+
   it('resumes after a restart where it left off', async () => {
     const dir = path.join(await tempDir(), 'db')
     let { db, ledger } = open(dir)

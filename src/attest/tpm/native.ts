@@ -1,6 +1,7 @@
 /**
  * The only importer of the native tpm2-tss binding (native/). Everything else talks to the TPM
- * through the `Tpm` interface.
+ * through the `Tpm` interface. The binding also carries the ledger's batch hashing
+ * (src/ledger/batch-hash.ts), so that the agent loads and measures one native module.
  */
 import { createRequire } from 'node:module'
 import { existsSync } from 'node:fs'
@@ -53,6 +54,8 @@ export interface NativeBinding {
   ESYS_TR_RH_NULL: number
   ESYS_TR_RH_ENDORSEMENT: number
   ESYS_TR_RH_PLATFORM: number
+  /** See HashEntries in src/ledger/batch-hash.ts; missing from bindings built before it existed. */
+  hashEntries?: (buf: Uint8Array, spans: Uint32Array, count: number, head: Uint8Array, size: number, roots: Uint8Array, out: Uint8Array) => void
 }
 
 /** Thrown when the native binding is not built (run the bootstrap) or fails to load. */

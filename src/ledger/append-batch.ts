@@ -1,0 +1,116 @@
+import type { Level } from 'level'
+import type { Entry } from './entry.js'
+import { CborWriter } from './entry-encoder.js'
+import { LEDGER_LIMITS } from './limits.js'
+import { MalformedEntryError } from './errors.js'
+import { batchHasher, popCount, ROOTS_CAPACITY, type HashEntries } from './batch-hash.js'
+
+/** One queued append. */
+export interface PendingAppend {
+  entry: Entry
+  resolve: (r: { seq: number, hash: Uint8Array }) => void
+  reject: (e: Error) => void
+}
+
+/** Where the feed stands: after the last committed batch, or after one still being written. */
+export interface FeedTip { size: number, head: Uint8Array, roots: Uint8Array[] }
+
+/** A batch encoded, hashed and staged in a LevelDB chained batch, not yet written. */
+export interface PreparedBatch extends FeedTip {
+  readonly accepted: PendingAppend[]
+  /** Entry hashes, 32 bytes each, in order. */
+  readonly hashes: Uint8Array
+  readonly first: number
+  readonly write: ReturnType<Level<string, Uint8Array>['batch']>
+}
+
+const ZERO_HASH = new Uint8Array(32)
+
+/** Above this many bytes the encoder's buffer is not kept for the next batch. */
+const KEEP_WRITER_BYTES = 4 << 20
+
+const seqKey = (seq: number): string => seq.toString(16).padStart(16, '0')
+
+/**
+ * Turns queued appends into a staged LevelDB batch: every entry CBOR-encoded into one buffer,
+ * chained and hashed in one call (batch-hash.ts), and put with the feed's new state record. The
+ * buffers are kept across batches: LevelDB copies each key and value when it is put, so they are
+ * free again as soon as prepare() returns.
+ */
+export class BatchEncoder {
+  private writer = new CborWriter(64 * 1024)
+  private spans = new Uint32Array(3 * 1024)
+  private readonly rootBytes = new Uint8Array(ROOTS_CAPACITY * 32)
+  private readonly hashEntries: HashEntries = batchHasher()
+
+  /**
+   * Encodes `batch` on top of `tip` at `time`, rejecting the appends that do not encode (over
+   * the size cap); returns undefined when none does. Puts onto a chained batch from `open`; if
+   * that throws (a closed database), rejects the encoded appends with what `failed` makes of it.
+   */
+  prepare (batch: PendingAppend[], tip: FeedTip, time: number, stage: {
+    open: () => PreparedBatch['write']
+    put: (write: PreparedBatch['write'], key: string, value: Uint8Array) => void
+    putState: (write: PreparedBatch['write'], tip: FeedTip) => void
+    failed: (err: unknown) => Error
+  }): PreparedBatch | undefined {
+    const accepted: PendingAppend[] = []
+    const first = tip.size
+    if (this.spans.length < 3 * batch.length) this.spans = new Uint32Array(3 * batch.length)
+    const spans = this.spans
+    // All entries go into one buffer, each after a 0x00 byte so that the leaf hash input
+    // (0x00 ‖ entry) is contiguous too; `prev` is left zero here and chained by hashEntries.
+    // Spans are offsets, which stay valid when the buffer grows.
+    const writer = this.writer
+    writer.pos = 0
+    for (const item of batch) {
+      const start = writer.pos
+      try {
+        writer.byte(0)
+        const entry = item.entry
+        entry.seq = first + accepted.length
+        entry.prev = ZERO_HASH
+        entry.time = time
+        writer.entry(entry)
+        if (writer.pos - start - 1 > LEDGER_LIMITS.maxEntryBytes) throw new MalformedEntryError(`encodes to ${writer.pos - start - 1} bytes, over ${LEDGER_LIMITS.maxEntryBytes}`)
+      } catch (err) {
+        writer.pos = start
+        item.reject(err as Error)
+        continue
+      }
+      const at = 3 * accepted.length
+      spans[at] = start
+      spans[at + 1] = writer.pos
+      spans[at + 2] = writer.prevAt
+      accepted.push(item)
+    }
+    const count = accepted.length
+    if (count === 0) return undefined
+    const buf = writer.buf
+    if (buf.length > KEEP_WRITER_BYTES) this.writer = new CborWriter(64 * 1024)
+    const hashes = new Uint8Array(32 * count)
+    const rootBytes = this.rootBytes
+    for (let i = 0; i < tip.roots.length; i++) rootBytes.set(tip.roots[i]!, 32 * i)
+    this.hashEntries(buf, spans, count, tip.head, first, rootBytes, hashes)
+    const size = first + count
+    const roots: Uint8Array[] = []
+    for (let i = 0, n = popCount(size); i < n; i++) roots.push(rootBytes.slice(32 * i, 32 * i + 32))
+    const head = hashes.subarray(32 * (count - 1))
+    let write: PreparedBatch['write'] | undefined
+    try {
+      write = stage.open()
+      const base = buf.byteOffset
+      for (let i = 0; i < count; i++) {
+        const start = spans[3 * i]! + 1
+        stage.put(write, seqKey(first + i), new Uint8Array(buf.buffer, base + start, spans[3 * i + 1]! - start))
+      }
+      stage.putState(write, { size, head, roots })
+    } catch (err) {
+      void write?.close().catch(() => undefined)
+      const error = stage.failed(err)
+      for (const item of accepted) item.reject(error)
+      return undefined
+    }
+    return { accepted, hashes, first, size, head, roots, write }
+  }
+}
