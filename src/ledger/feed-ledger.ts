@@ -300,7 +300,8 @@ export class FeedLedger {
     this.frontier = new MerkleFrontier(batch.size, batch.roots)
     this.meta = { ...this.meta, size: batch.size, head: batch.head, frontier: batch.roots }
     const { accepted, hashes, first } = batch
-    for (let i = 0; i < accepted.length; i++) accepted[i]!.resolve({ seq: first + i, hash: new Uint8Array(hashes.buffer, 32 * i, 32) })
+    // Each hash is copied out (32 bytes), so a caller keeping one does not keep the batch's buffer.
+    for (let i = 0; i < accepted.length; i++) accepted[i]!.resolve({ seq: first + i, hash: hashes.slice(32 * i, 32 * i + 32) })
     if (this.meta.size - this.meta.checkpointSize >= this.init.batchEntries) void this.checkpoint().catch(() => undefined)
   }
 
