@@ -7,7 +7,10 @@ import { readDeviceState, unb64, DEVICE_STATE_FILE } from './device-state.js'
 import { readOwnerState, verifyGenesis, OWNER_STATE_FILE } from './owner.js'
 import { readDeviceEnrolment, verifyDeviceEnrolment, verifyEnrolmentRecord, decodeSignedEnrolment, ownerFeedId } from './enrolment.js'
 import type { Level } from 'level'
-import { BASE_ONTOLOGY, ReplicaStore, decodeEntry, decodeCanonical, applyVerifiedOntologyUpdate, parseOntologyActions, type Ontology } from '../ledger/index.js'
+import {
+  BASE_ONTOLOGY, ReplicaStore, decodeEntry, decodeCanonical, applyVerifiedOntologyUpdate, parseOntologyActions, makeProofBundle, verifyProofBundle, ProofError,
+  type Ontology, type ProofBundle
+} from '../ledger/index.js'
 import { canonicalPolicyJson } from '../attest/index.js'
 
 /**
@@ -157,6 +160,64 @@ export async function storedOntology (db: Level<string, Uint8Array>, identity: F
     const { entry } = decodeEntry(bytes)
     if (entry.type !== 'ontology.update') continue
     const b = entry.body as { version: number, actions: Uint8Array }
+    try {
+      ontology = applyVerifiedOntologyUpdate(ontology, b.version, parseOntologyActions(decodeCanonical(b.actions, { maxBytes: 32 * 1024 })))
+    } catch {
+      // An update that does not apply is skipped, as the agents skip it.
+    }
+  }
+  return ontology
+}
+
+/** At most this many ontology updates in an export header (each proof bundle is up to ~8 KB of the 256 KB header line). */
+const MAX_ONTOLOGY_UPDATES = 16
+
+/**
+ * Proof bundles of the owner's sealed ontology.update entries that the store holds, for an export
+ * header: with them an auditor checks entries of actions added after version 1 from the export
+ * alone.
+ */
+export async function storedOntologyProofs (db: Level<string, Uint8Array>, identity: FeedIdentity): Promise<ProofBundle[]> {
+  const owner = ownerFeedId(identity.fleetId)
+  const store = identity.kind === 'owner' ? db : db.sublevel<string, Uint8Array>('replicas', { valueEncoding: 'view' }).sublevel<string, Uint8Array>(owner, { valueEncoding: 'view' }) as unknown as Level<string, Uint8Array>
+  const out: ProofBundle[] = []
+  for await (const [key, bytes] of store.sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' }).iterator()) {
+    if (decodeEntry(bytes).entry.type !== 'ontology.update') continue
+    try {
+      out.push(await makeProofBundle(store, { feedId: owner, seq: Number.parseInt(key, 16) }))
+    } catch (err) {
+      // Not sealed yet: it is not part of what an auditor can check.
+      if (!(err instanceof ProofError)) throw err
+    }
+    if (out.length >= MAX_ONTOLOGY_UPDATES) break
+  }
+  return out
+}
+
+/**
+ * The ontology an export's entries are checked by: version 1 plus the header's `ontology` updates,
+ * each an inclusion proof of an owner-signed ontology.update under an owner-signed checkpoint of
+ * the owner's feed (verified against the genesis statement's owner key), in feed order.
+ */
+export function ontologyFromHeader (value: unknown, identity: FeedIdentity): Ontology {
+  let ontology = BASE_ONTOLOGY
+  if (value === undefined) return ontology
+  if (!Array.isArray(value) || value.length > MAX_ONTOLOGY_UPDATES) throw new FeedTrustError(`ontology must be a list of at most ${MAX_ONTOLOGY_UPDATES} proof bundles`)
+  const genesis = identity.trust.genesis
+  const { ownerKey } = verifyGenesis(unb64(genesis.statement), { p256: unb64(genesis.p256), mldsa65: unb64(genesis.mldsa65) })
+  const owner = ownerFeedId(identity.fleetId)
+  let last = -1
+  for (const bundle of value) {
+    let proved
+    try {
+      proved = verifyProofBundle(bundle, { feedKey: ownerKey, fleetId: identity.fleetId })
+    } catch (err) {
+      throw new FeedTrustError(`an ontology update does not verify: ${(err as Error).message}`)
+    }
+    if (proved.feed !== owner || proved.entry.type !== 'ontology.update') throw new FeedTrustError('an ontology update is not an ontology.update of the owner\'s feed')
+    if (proved.seq <= last) throw new FeedTrustError('the ontology updates are not in feed order')
+    last = proved.seq
+    const b = proved.entry.body as { version: number, actions: Uint8Array }
     try {
       ontology = applyVerifiedOntologyUpdate(ontology, b.version, parseOntologyActions(decodeCanonical(b.actions, { maxBytes: 32 * 1024 })))
     } catch {

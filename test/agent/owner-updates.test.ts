@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { until } from '../helpers/wait.js'
-import { ownerFeedId, publishOwnerFeed, type AgentRuntime } from '../../src/agent/index.js'
+import { ownerFeedId, publishOwnerFeed, feedIdentityOf, storedOntologyProofs, ontologyFromHeader, type AgentRuntime } from '../../src/agent/index.js'
 import { bootPolicyId, canonicalPolicyJson, type BootPolicy } from '../../src/attest/index.js'
 import { encodeCanonical, type AppendInput } from '../../src/ledger/index.js'
 import { SimFleet } from '../../simnet/fleet.js'
@@ -61,5 +61,13 @@ describe('agent/owner statements: boot policy and ontology updates applied by th
     await until(async () => ((await b.heads()).get(feed) ?? 0) > seq, 'the new action replicated to b')
     // A body that does not fit the new action is still refused.
     await assert.rejects(a.feed.ledger.append({ ...action, body: { dataset: 7 } }), { name: 'BodySchemaError' })
+    // For exports: b proves the update from its replica of the owner's feed, and the proof gives
+    // the same ontology offline, from the genesis statement alone.
+    const identity = await feedIdentityOf(fleet.devices[1]!.dir)
+    const proofs = await storedOntologyProofs(b.feed.db, identity)
+    assert.equal(proofs.length, 1)
+    const offline = ontologyFromHeader(JSON.parse(JSON.stringify(proofs)), identity)
+    assert.equal(offline.version, 2)
+    assert.ok('operator.model_training' in offline.actions)
   })
 })

@@ -242,6 +242,28 @@ describe('cli: fleet join / fleet enrol', function () {
     writeFileSync(bad, '{not json')
     assert.equal(run(['ontology', 'publish', '--state', owner, '--file', bad, ...nobody]).status, 2)
     assert.match(run(['ontology', 'show']).stdout, /operator\.data_access/)
+
+    // An action added by the update is appended, and an export alone verifies it: its header
+    // carries the update's inclusion proof under an owner-signed checkpoint.
+    const added = run(['ledger', 'append', '--state', owner, '--type', 'operator.model_training', '--actor', 'ml-team', '--role', 'operator', '--body', JSON.stringify({ dataset: 'scans-2026' })])
+    assert.equal(added.status, 0, added.stderr)
+    const exported = path.join(dir, 'owner-feed.jsonl')
+    assert.equal(run(['ledger', 'export', '--state', owner, '--out', exported]).status, 0)
+    const verified = run(['ledger', 'verify', '--export', exported, '--fleet', fleetId, '--json'])
+    assert.equal(verified.status, 0, verified.stderr)
+    const lines = readFileSync(exported, 'utf8').split('\n')
+    const header = JSON.parse(lines[0]!) as { ontology?: Array<{ seq: number }> }
+    assert.equal(header.ontology?.length, 1)
+    // Without the update, or with a doctored one, the new action's entry is refused.
+    const stripped = path.join(dir, 'stripped.jsonl')
+    writeFileSync(stripped, [JSON.stringify({ ...header, ontology: undefined }), ...lines.slice(1)].join('\n'))
+    const unknown = run(['ledger', 'verify', '--export', stripped, '--fleet', fleetId])
+    assert.equal(unknown.status, 1)
+    assert.match(unknown.stderr, /operator\.model_training/)
+    writeFileSync(stripped, [JSON.stringify({ ...header, ontology: [{ ...header.ontology![0], seq: header.ontology![0]!.seq + 1 }] }), ...lines.slice(1)].join('\n'))
+    const doctored = run(['ledger', 'verify', '--export', stripped, '--fleet', fleetId])
+    assert.notEqual(doctored.status, 0)
+    assert.match(doctored.stderr, /ontology update/)
   })
 
   it('refuses bad usage with exit 2', () => {

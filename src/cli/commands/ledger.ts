@@ -7,7 +7,7 @@ import { Level } from 'level'
 import { EsysTpm, type PcrSelection } from '../../attest/index.js'
 import {
   feedIdentityOf, feedIdentityFromTrust, readDeviceState, readOwnerState, unlockDevice, unlockOwner, agentMeasurement, deviceSigner, openOwnFeed,
-  LEDGER_DIR, CONTROL_SOCKET, controlRequest, bodyFromJson, knownFeedKeys, storedOntology, storedWitnessRecords, witnessKeysFromHeader, type FeedIdentity
+  LEDGER_DIR, CONTROL_SOCKET, controlRequest, bodyFromJson, knownFeedKeys, storedOntology, storedWitnessRecords, witnessKeysFromHeader, storedOntologyProofs, ontologyFromHeader, type FeedIdentity
 } from '../../agent/index.js'
 import {
   BASE_ONTOLOGY, decodeEntry, verifyStoredFeed, exportFeed, verifyExport, EXPORT_LIMITS, makeProofBundle, verifyProofBundle, ROLES, FeedVerificationError, type Role,
@@ -222,7 +222,7 @@ they checked that checkpoint against every earlier one they held.`)
       const first = await lines.next()
       if (first.done === true) throw new MalformedInputError(`${options.export} is empty`)
       if (first.value.length > EXPORT_LIMITS.maxLineLength) throw new MalformedInputError(`${options.export}: the header line is longer than ${EXPORT_LIMITS.maxLineLength} characters`)
-      let header: { format?: unknown, feed?: unknown, trust?: unknown, witnesses?: unknown }
+      let header: { format?: unknown, feed?: unknown, trust?: unknown, witnesses?: unknown, ontology?: unknown }
       try {
         header = JSON.parse(first.value) as typeof header
       } catch {
@@ -231,7 +231,8 @@ they checked that checkpoint against every earlier one they held.`)
       if (header?.format !== EXPORT_FORMAT || typeof header.feed !== 'string') throw new MalformedInputError(`${options.export}: not a ${EXPORT_FORMAT} file`)
       const identity = feedIdentityFromTrust(header.trust, header.feed, options.fleet)
       const witnesses = witnessKeysFromHeader(header.witnesses, identity)
-      const report = await verifyExport(lines, { feedKey: identity.feedKey, fleetId: identity.fleetId, feedId: identity.feedId, ontology: BASE_ONTOLOGY, witnesses })
+      const ontology = ontologyFromHeader(header.ontology, identity)
+      const report = await verifyExport(lines, { feedKey: identity.feedKey, fleetId: identity.fleetId, feedId: identity.feedId, ontology, witnesses })
       out.result({ verified: true, fleetId: toHex(identity.fleetId), feed: identity.feedId, pinned: options.fleet !== undefined, ...report },
         `verified export of feed ${identity.feedId} (fleet ${toHex(identity.fleetId)}${options.fleet === undefined ? ', not pinned: pass --fleet' : ''}): ${report.entries} entries, ${report.checkpoints} checkpoints, sealed ${report.sealed}${witnessed(report)}`)
     })
@@ -249,7 +250,11 @@ they checked that checkpoint against every earlier one they held.`)
         let lines = 0
         try {
           const witnesses = await storedWitnessRecords(db)
-          await file.write(JSON.stringify({ format: EXPORT_FORMAT, fleet: toHex(identity.fleetId), feed: identity.feedId, trust: identity.trust, ...(witnesses.length === 0 ? {} : { witnesses }) }) + '\n')
+          const ontology = await storedOntologyProofs(db, identity)
+          await file.write(JSON.stringify({
+            format: EXPORT_FORMAT, fleet: toHex(identity.fleetId), feed: identity.feedId, trust: identity.trust,
+            ...(witnesses.length === 0 ? {} : { witnesses }), ...(ontology.length === 0 ? {} : { ontology })
+          }) + '\n')
           for await (const line of exportFeed(db, { feedId: identity.feedId })) {
             await file.write(JSON.stringify(line) + '\n')
             lines++
