@@ -20,10 +20,10 @@ export function encodeCanonical (value: unknown): Uint8Array {
  * decodes to (encodeCanonical gives these bytes back), so no re-encoding is needed; `check` may
  * refuse the value.
  */
-export function decodeCanonical (bytes: Uint8Array, limits: { maxBytes?: number, check?: (value: unknown) => void } = {}): unknown {
+export function decodeCanonical (bytes: Uint8Array, limits: { maxBytes?: number, check?: (value: unknown) => void, onTopLevelValue?: (key: string, offset: number) => void } = {}): unknown {
   const maxBytes = limits.maxBytes ?? LEDGER_LIMITS.maxEntryBytes
   if (bytes.length > maxBytes) throw new MalformedCborError(0, `${bytes.length} bytes exceed ${maxBytes}`)
-  const reader = new StrictReader(bytes)
+  const reader = new StrictReader(bytes, limits.onTopLevelValue)
   const value = reader.item(0)
   if (reader.offset !== bytes.length) throw new MalformedCborError(reader.offset, `${bytes.length - reader.offset} trailing bytes`)
   limits.check?.(value)
@@ -37,8 +37,13 @@ class StrictReader {
   offset = 0
   private items = 0
   private readonly bytes: Uint8Array
+  /** Told where each value of a top-level map starts (for callers that patch or hash in place). */
+  private readonly onTopLevelValue: ((key: string, offset: number) => void) | undefined
 
-  constructor (bytes: Uint8Array) { this.bytes = bytes }
+  constructor (bytes: Uint8Array, onTopLevelValue?: (key: string, offset: number) => void) {
+    this.bytes = bytes
+    this.onTopLevelValue = onTopLevelValue
+  }
 
   /** The argument of a head (shortest form enforced). */
   private argument (info: number, at: number): number {
@@ -128,6 +133,7 @@ class StrictReader {
           if (key === '__proto__') throw new MalformedCborError(keyAt, 'the map key "__proto__" is not allowed')
           previous = keyAt
           previousEnd = this.offset
+          if (depth === 0) this.onTopLevelValue?.(key, this.offset)
           out[key] = this.item(depth + 1)
         }
         return out

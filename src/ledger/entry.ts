@@ -112,6 +112,18 @@ export function decodeEntry (bytes: Uint8Array): UnverifiedEntry {
   return { entry, bytes, hash: entryHash(bytes) } as unknown as UnverifiedEntry
 }
 
+/**
+ * decodeEntry without the hash (for callers that hash a whole batch at once), with where the
+ * 32 bytes of `prev` are in `bytes`.
+ */
+export function decodeEntryUnhashed (bytes: Uint8Array): { entry: Entry, prevAt: number } {
+  let entry: Entry | undefined
+  let prevAt = -1
+  decodeCanonical(bytes, { check: (value) => { entry = checkEntryShape(value) }, onTopLevelValue: (key, offset) => { if (key === 'prev') prevAt = offset + 2 } })
+  // checkEntryShape made sure prev is a 32-byte string: its head is the two bytes 0x58 0x20.
+  return { entry: entry!, prevAt }
+}
+
 export function entryHash (bytes: Uint8Array): Uint8Array {
   const digest = hash('sha256', bytes, 'buffer')
   return new Uint8Array(digest.buffer, digest.byteOffset, digest.length)

@@ -28,7 +28,6 @@ export interface ExportEndLine { kind: 'end', feed: string, entries: number, che
 export type ExportLine = ExportEntryLine | ExportCheckpointLine | ExportEndLine
 
 
-const seqKey = (n: number): string => n.toString(16).padStart(16, '0')
 const HEX32 = /^[0-9a-f]{64}$/
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 

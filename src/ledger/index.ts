@@ -10,7 +10,7 @@
  * const frontier = new MerkleFrontier().append(leafHash(bytes))
  */
 export { encodeCanonical, decodeCanonical } from './cbor.js'
-export { encodeEntry, decodeEntry, entryHash, checkEntryShape } from './entry.js'
+export { encodeEntry, decodeEntry, decodeEntryUnhashed, entryHash, checkEntryShape } from './entry.js'
 export type { Entry, UnverifiedEntry } from './entry.js'
 export { BASE_ONTOLOGY, ROLES, checkEntryAgainstOntology, applyVerifiedOntologyUpdate, parseOntologyActions, ONTOLOGY_LIMITS } from './ontology.js'
 export type { Ontology, ActionSpec, FieldSpec, Role } from './ontology.js'

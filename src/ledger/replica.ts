@@ -3,9 +3,10 @@ import { bytesEqual, toHex } from '../common/bytes.js'
 import { FleetError } from '../common/errors.js'
 import type { HybridPublicKey } from '../identity/index.js'
 import { decodeCanonical, encodeCanonical } from './cbor.js'
-import { decodeEntry, type Entry } from './entry.js'
+import { decodeEntryUnhashed, type Entry } from './entry.js'
+import { batchHasher, popCount, ROOTS_CAPACITY } from './batch-hash.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
-import { leafHash, MerkleFrontier, verifyConsistency } from './merkle.js'
+import { MerkleFrontier, verifyConsistency } from './merkle.js'
 import { FeedSource, seqKey, sub, type Sub } from './feed-source.js'
 import { parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
 import { withSignaturesOf, type EquivocationEvidence } from './equivocation.js'
@@ -165,31 +166,51 @@ export class ReplicaStore {
       batch = { ...batch, entries: batch.entries.slice(meta.size - batch.from), from: meta.size }
     }
     if (batch.entries.length === 0) fail('no entries')
-    let frontier = new MerkleFrontier(meta.size, meta.frontier)
-    let prev = meta.head
+    // Decode and check every entry, then hash the batch in one call (batch-hash.ts): each entry
+    // after a 0x00 byte in one buffer; the hasher writes the chain into each copy's `prev`, so the
+    // prev each entry carries is compared with the chain below (the copies are discarded).
     const { entries, checkpoints, meta: metaSub } = this.feedSub(feed)
-    const ops: Array<{ type: 'put', key: string, value: Uint8Array, sublevel: Sub }> = []
-    const leaves: Uint8Array[] = []
+    const count = batch.entries.length
+    let total = 0
+    for (const bytes of batch.entries) total += bytes.length + 1
+    const buf = new Uint8Array(total)
+    const spans = new Uint32Array(3 * count)
     const stored: Entry[] = []
-    for (const bytes of batch.entries) {
-      const seq = frontier.size
+    const prevs: Uint8Array[] = []
+    let at = 0
+    for (let i = 0; i < count; i++) {
+      const bytes = batch.entries[i]!
+      const seq = meta.size + i
       let decoded
       try {
-        decoded = decodeEntry(bytes)
+        decoded = decodeEntryUnhashed(bytes)
         checkEntryAgainstOntology(decoded.entry, trust.ontology)
       } catch (err) {
         return fail(`entry ${seq}: ${(err as Error).message}`)
       }
       const e = decoded.entry
-      stored.push(e)
       if (e.seq !== seq || e.feed !== feed || !bytesEqual(e.fleet, trust.fleetId)) fail(`entry ${seq} is not entry ${seq} of this feed`)
-      if (!bytesEqual(e.prev, prev)) fail(`entry ${seq} does not chain to entry ${seq - 1}`)
-      prev = decoded.hash
-      const leaf = leafHash(bytes)
-      leaves.push(leaf)
-      frontier = frontier.append(leaf)
-      ops.push({ type: 'put', key: seqKey(seq), value: bytes, sublevel: entries })
+      stored.push(e)
+      prevs.push(e.prev)
+      buf.set(bytes, at + 1)
+      spans[3 * i] = at
+      spans[3 * i + 1] = at + 1 + bytes.length
+      spans[3 * i + 2] = at + 1 + decoded.prevAt
+      at += bytes.length + 1
     }
+    const hashes = new Uint8Array(32 * count)
+    const rootBytes = new Uint8Array(32 * ROOTS_CAPACITY)
+    meta.frontier.forEach((root, i) => rootBytes.set(root, 32 * i))
+    batchHasher()(buf, spans, count, meta.head, meta.size, rootBytes, hashes)
+    for (let i = 0; i < count; i++) {
+      if (!bytesEqual(prevs[i]!, i === 0 ? meta.head : hashes.subarray(32 * (i - 1), 32 * i))) fail(`entry ${meta.size + i} does not chain to entry ${meta.size + i - 1}`)
+    }
+    const ops: Array<{ type: 'put', key: string, value: Uint8Array, sublevel: Sub }> = []
+    for (let i = 0; i < count; i++) ops.push({ type: 'put', key: seqKey(meta.size + i), value: batch.entries[i]!, sublevel: entries })
+    const roots: Uint8Array[] = []
+    for (let i = 0, n = popCount(meta.size + count); i < n; i++) roots.push(rootBytes.slice(32 * i, 32 * i + 32))
+    const frontier = new MerkleFrontier(meta.size + count, roots)
+    const prev = hashes.slice(32 * (count - 1))
     const end = frontier.size
     if (checkpoint.body.size < end) fail(`the checkpoint covers ${checkpoint.body.size} entries, the batch ends at ${end}`)
     try {

@@ -5,7 +5,7 @@ import { Level } from 'level'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
 import {
   FeedLedger, BASE_ONTOLOGY, ReplicaStore, ownFeedSource, ReplicaRejectedError, EquivocationDetectedError, verifyEquivocationEvidence, encodeEvidence, decodeEvidence,
-  cosignCheckpoint, verifyCheckpoint, parseCheckpoint, leafHash, subtreeRoot, type FeedSource, type ReplicaTrust
+  cosignCheckpoint, verifyCheckpoint, parseCheckpoint, leafHash, subtreeRoot, decodeEntryUnhashed, type FeedSource, type ReplicaTrust
 } from '../../src/ledger/index.js'
 import { tempDir } from '../helpers/devices.js'
 import { syncTrials } from '../../bench/crash.js'
@@ -86,6 +86,11 @@ describe('ledger/replica: verified feed replicas', function () {
     flipped[20]![flipped[20]!.length - 3]! ^= 1
     await refused({ ...batch, entries: flipped }, /entry 20|not in the signed tree/)
     await refused({ ...batch, entries: [...batch.entries.slice(0, 10), batch.entries[11]!, batch.entries[10]!, ...batch.entries.slice(12)] }, /entry 10/)
+    // An entry whose own prev is not the hash of the one before (the batch is hashed in one call,
+    // with the chain written into copies: the carried prev must still equal it).
+    const rechained = batch.entries.map((e) => new Uint8Array(e))
+    rechained[20]![decodeEntryUnhashed(rechained[20]!).prevAt + 5]! ^= 1
+    await refused({ ...batch, entries: rechained }, /entry 20 does not chain to entry 19/)
     await refused({ ...batch, entries: batch.entries.slice(0, 49) }, /not in the signed tree/)
     // A batch that starts past the end leaves a gap: nothing is stored, the peer is not blamed.
     assert.equal((await r.store.apply({ ...batch, from: 1 }, trust)).added, 0)
