@@ -64,6 +64,13 @@ function applyOverrides (command: Command): void {
 }
 
 export async function main (argv: string[]): Promise<number> {
+  // A reader that stops early (fleet … | head): the output is not wanted any more; exit quietly.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+      throw err
+    })
+  }
   const major = Number(process.versions.node.split('.')[0])
   if (major < 24) {
     process.stderr.write(`fleet: Node.js ${process.versions.node} is too old; 24 or newer is required (run npm run bootstrap)\n`)
