@@ -6,7 +6,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { FleetError } from '../common/errors.js'
 import {
-  deviceIdFromEndorsementKey, tpmP256Signer, extendAgentMeasurement, measureAgent, sealToPcrs, sealToAuthority, releaseSecret, parsePublic, verifyCertify,
+  deviceIdFromEndorsementKey, tpmP256Signer, extendAgentMeasurement, measureAgent, sealToPcrs, sealToAuthority, releaseSecret, differingPcrs, parsePublic, verifyCertify,
   KeyReleaseRefusedError, type AgentMeasurement, type PcrSelection, type SealedSecret, type Tpm, type TpmCallOptions
 } from '../attest/index.js'
 import { bytesEqual, toHex } from '../common/bytes.js'
@@ -14,7 +14,7 @@ import { defaultMlDsa65, HybridSigner, type MlDsaKey } from '../identity/index.j
 import { b64, unb64, sealedFromJson, sealedToJson, MAX_STORED_APPROVALS, type DeviceState } from './device-state.js'
 import type { DeviceEnrolment } from './enrolment.js'
 import {
-  decodeReleaseApproval, verifyReleaseApproval, toPcrApproval, releasePolicyRef, approvalValues, ReleaseApprovalError, type ReleaseApproval, type SignedReleaseApproval
+  decodeReleaseApproval, verifyReleaseApproval, toPcrApproval, releasePolicyRef, approvalSelection, approvalValues, ReleaseApprovalError, type ReleaseApproval, type SignedReleaseApproval
 } from './release-approval.js'
 
 /** Thrown when a state directory belongs to another TPM: it was copied. A clone gets nothing. */
@@ -135,19 +135,12 @@ export function deviceSigner (tpm: Tpm, device: UnlockedDevice): HybridSigner {
  */
 async function approvalForNow (tpm: Tpm, state: DeviceState, options: TpmCallOptions): Promise<ReturnType<typeof toPcrApproval>> {
   const approvals = (state.approvals ?? []).map((a) => decodeReleaseApproval(unb64(a.approval)))
-  const selection = state.sealing.selection
-  const current = (await tpm.readPcrs(selection, options)).sha256
-  const matches = (a: ReleaseApproval): boolean => [...a.pcrs].every((pcr, i) => current?.get(pcr) !== undefined && bytesEqual(current.get(pcr)!, a.values[i]!))
-  const found = approvals.findLast(matches)
+  const current = await tpm.readPcrs(state.sealing.selection, options)
+  const differences = (a: ReleaseApproval): ReturnType<typeof differingPcrs> => differingPcrs(approvalSelection(a), current, approvalValues(a))
+  const found = approvals.findLast((a) => differences(a).length === 0)
   if (found !== undefined) return toPcrApproval(found)
   const newest = approvals.at(-1)
-  const differences = newest === undefined
-    ? []
-    : [...newest.pcrs].flatMap((pcr, i) => {
-        const actual = current?.get(pcr) ?? new Uint8Array(0)
-        return bytesEqual(actual, newest.values[i]!) ? [] : [{ pcr, expected: toHex(newest.values[i]!), actual: toHex(actual) }]
-      })
-  throw new KeyReleaseRefusedError(differences, 'no owner approval covers this boot state', 'if this is a legitimate update, have the owner approve it: fleet release request, then fleet release approve and fleet release install')
+  throw new KeyReleaseRefusedError(newest === undefined ? [] : differences(newest), 'no owner approval covers this boot state', 'if this is a legitimate update, have the owner approve it: fleet release request, then fleet release approve and fleet release install')
 }
 
 /**
@@ -173,11 +166,9 @@ export async function installReleaseApproval (tpm: Tpm, state: DeviceState, enro
   // Re-seal: release the seeds under their PCR seal, seal them to the owner, and prove the new
   // blobs release under this approval before the state changes.
   await extendAgentMeasurement(tpm, measurement, state.sealing.agentPcr, options)
-  const current = await tpm.readPcrs(state.sealing.selection, options)
-  const wanted = approvalValues(approval).sha256!
-  const differ = [...wanted].filter(([pcr, value]) => !bytesEqual(current.sha256?.get(pcr) ?? new Uint8Array(0), value))
+  const differ = differingPcrs(approvalSelection(approval), await tpm.readPcrs(state.sealing.selection, options), approvalValues(approval))
   if (differ.length > 0) {
-    throw new ReleaseApprovalError(`it approves another boot state than this one (PCR ${differ.map(([pcr]) => pcr).join(', ')} differ): to move the keys to the owner, approve the state the device runs now`)
+    throw new ReleaseApprovalError(`it approves another boot state than this one (PCR ${differ.map((d) => d.pcr).join(', ')} differ): to move the keys to the owner, approve the state the device runs now`)
   }
   const reseal = async (json: DeviceState['mldsa']['sealed']): Promise<SealedSecret> => {
     const seed = await releaseSecret(tpm, sealedFromJson(json), undefined, options)

@@ -19,6 +19,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { X509Certificate } from 'node:crypto'
 import { FleetError } from '../common/errors.js'
+import { sha256 } from '../common/bytes.js'
 import {
   deviceIdFromEndorsementKey, fingerprint, parsePublic, objectName, isRestrictedSigningKey, verifyCertify, verifyEkCertificate, makeCredential,
   verifyBoot, bootPolicyId, canonicalPolicyJson, type BootPolicy, type Tpm, type PcrSelection, type BootVerdict, type HashAlg
@@ -92,12 +93,6 @@ export const RECORD = {
   policy: { kind: 'bytes', max: 64 * 1024 }
 } as const satisfies WireSchema
 export const DONE = { ok: { kind: 'bool' } } as const satisfies WireSchema
-
-const sha256 = (...parts: Array<Uint8Array | string>): Uint8Array => {
-  const h = createHash('sha256')
-  for (const part of parts) h.update(part)
-  return new Uint8Array(h.digest())
-}
 
 /** The quote's qualifyingData during enrolment: bound to this ceremony's nonce and both Noise identities. */
 export function enrolmentQuoteData (nonce: Uint8Array, devicePeerId: string, ownerPeerId: string): Uint8Array {

@@ -8,7 +8,7 @@ import { readOwnerState, verifyGenesis, OWNER_STATE_FILE } from './owner.js'
 import { readDeviceEnrolment, verifyDeviceEnrolment, verifyEnrolmentRecord, decodeSignedEnrolment, ownerFeedId } from './enrolment.js'
 import type { Level } from 'level'
 import {
-  BASE_ONTOLOGY, ReplicaStore, decodeEntry, decodeCanonical, applyVerifiedOntologyUpdate, parseOntologyActions, makeProofBundle, verifyProofBundle, ProofError,
+  BASE_ONTOLOGY, ReplicaStore, decodeEntry, applyOntologyUpdateEntry, makeProofBundle, verifyProofBundle, ProofError,
   type Ontology, type ProofBundle
 } from '../ledger/index.js'
 import { canonicalPolicyJson } from '../attest/index.js'
@@ -94,14 +94,19 @@ export function feedIdentityFromTrust (value: unknown, feedId: string, expectFle
   return { kind: 'device', fleetId, feedId, feedKey: { p256: eccPoint(parsePublic(enrolment.record.dskPub)), mldsa65: enrolment.record.pqPub }, trust: t }
 }
 
+/** The owner key of a feed's fleet, from the genesis statement in its trust chain (verified again). */
+function ownerKeyOf (identity: FeedIdentity): HybridPublicKey {
+  const genesis = identity.trust.genesis
+  return verifyGenesis(unb64(genesis.statement), { p256: unb64(genesis.p256), mldsa65: unb64(genesis.mldsa65) }).ownerKey
+}
+
 /**
  * The keys a state directory's store knows, for checking signatures offline: the owner's (from
  * the genesis statement), the device's own, and every member whose owner-signed enrolment record
  * the agent kept (each re-verified here). Keyed by feed id.
  */
 export async function knownFeedKeys (db: Level<string, Uint8Array>, identity: FeedIdentity): Promise<Map<string, HybridPublicKey>> {
-  const genesis = identity.trust.genesis
-  const { ownerKey } = verifyGenesis(unb64(genesis.statement), { p256: unb64(genesis.p256), mldsa65: unb64(genesis.mldsa65) })
+  const ownerKey = ownerKeyOf(identity)
   const keys = new Map<string, HybridPublicKey>([[ownerFeedId(identity.fleetId), ownerKey], [identity.feedId, identity.feedKey]])
   for await (const bytes of db.sublevel<string, Uint8Array>('members', { valueEncoding: 'view' }).values()) {
     try {
@@ -132,8 +137,7 @@ export function witnessKeysFromHeader (value: unknown, identity: FeedIdentity): 
   const keys = new Map<string, HybridPublicKey>()
   if (value === undefined) return keys
   if (!Array.isArray(value) || value.length > MAX_WITNESSES) throw new FeedTrustError(`witnesses must be a list of at most ${MAX_WITNESSES} records`)
-  const genesis = identity.trust.genesis
-  const { ownerKey } = verifyGenesis(unb64(genesis.statement), { p256: unb64(genesis.p256), mldsa65: unb64(genesis.mldsa65) })
+  const ownerKey = ownerKeyOf(identity)
   for (const item of value) {
     if (typeof item !== 'string' || item.length > 32 * 1024 || !BASE64.test(item)) throw new FeedTrustError('a witness record is not base64')
     let record
@@ -159,9 +163,8 @@ export async function storedOntology (db: Level<string, Uint8Array>, identity: F
   for await (const bytes of entries) {
     const { entry } = decodeEntry(bytes)
     if (entry.type !== 'ontology.update') continue
-    const b = entry.body as { version: number, actions: Uint8Array }
     try {
-      ontology = applyVerifiedOntologyUpdate(ontology, b.version, parseOntologyActions(decodeCanonical(b.actions, { maxBytes: 32 * 1024 })))
+      ontology = applyOntologyUpdateEntry(ontology, entry)
     } catch {
       // An update that does not apply is skipped, as the agents skip it.
     }
@@ -203,8 +206,7 @@ export function ontologyFromHeader (value: unknown, identity: FeedIdentity): Ont
   let ontology = BASE_ONTOLOGY
   if (value === undefined) return ontology
   if (!Array.isArray(value) || value.length > MAX_ONTOLOGY_UPDATES) throw new FeedTrustError(`ontology must be a list of at most ${MAX_ONTOLOGY_UPDATES} proof bundles`)
-  const genesis = identity.trust.genesis
-  const { ownerKey } = verifyGenesis(unb64(genesis.statement), { p256: unb64(genesis.p256), mldsa65: unb64(genesis.mldsa65) })
+  const ownerKey = ownerKeyOf(identity)
   const owner = ownerFeedId(identity.fleetId)
   let last = -1
   for (const bundle of value) {
@@ -217,9 +219,8 @@ export function ontologyFromHeader (value: unknown, identity: FeedIdentity): Ont
     if (proved.feed !== owner || proved.entry.type !== 'ontology.update') throw new FeedTrustError('an ontology update is not an ontology.update of the owner\'s feed')
     if (proved.seq <= last) throw new FeedTrustError('the ontology updates are not in feed order')
     last = proved.seq
-    const b = proved.entry.body as { version: number, actions: Uint8Array }
     try {
-      ontology = applyVerifiedOntologyUpdate(ontology, b.version, parseOntologyActions(decodeCanonical(b.actions, { maxBytes: 32 * 1024 })))
+      ontology = applyOntologyUpdateEntry(ontology, proved.entry)
     } catch {
       // An update that does not apply is skipped, as the agents skip it.
     }

@@ -1,6 +1,6 @@
 import { eccPoint, parsePublic, parseBootPolicy, bootPolicyId, type BootPolicy } from '../attest/index.js'
 import type { HybridPublicKey } from '../identity/index.js'
-import { BASE_ONTOLOGY, decodeCanonical, parseOntologyActions, applyVerifiedOntologyUpdate, type Entry, type Ontology, type ReplicaTrust } from '../ledger/index.js'
+import { BASE_ONTOLOGY, applyOntologyUpdateEntry, type Entry, type Ontology, type ReplicaTrust } from '../ledger/index.js'
 import { ownerFeedId, verifyEnrolmentRecord, type DeviceEnrolment, type EnrolmentRecord, type SignedEnrolment } from './enrolment.js'
 
 export interface Member {
@@ -94,9 +94,8 @@ export class Membership {
         return {}
       }
     } else if (entry.type === 'ontology.update') {
-      const b = entry.body as { version: number, actions: Uint8Array }
       try {
-        this.ontology = applyVerifiedOntologyUpdate(this.ontology, b.version, parseOntologyActions(decodeCanonical(b.actions, { maxBytes: 32 * 1024 })))
+        this.ontology = applyOntologyUpdateEntry(this.ontology, entry)
         return { ontology: this.ontology }
       } catch {
         return {}

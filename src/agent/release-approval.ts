@@ -18,9 +18,8 @@
  * The TPM itself checks the owner's P-256 signature (PolicyAuthorize); the hybrid envelope is
  * checked when the approval is installed, so a forged approval is refused twice.
  */
-import { createHash } from 'node:crypto'
 import { FleetError, MalformedInputError } from '../common/errors.js'
-import { bytesEqual, toHex } from '../common/bytes.js'
+import { bytesEqual, sha256, toHex } from '../common/bytes.js'
 import {
   parsePublic, parseAttest, verifyQuote, parseEventLog, verifyEventLog, bootFacts, evaluateVerifiedBoot, expectedAgentPcr, policyPcr, ZERO_POLICY,
   approvePcrState, extendAgentMeasurement, EVENTLOG_LIMITS, type BootPolicy, type BootVerdict, type PcrApproval, type PcrSelection, type PcrValues, type Tpm, type AgentMeasurement
@@ -49,12 +48,6 @@ export class ReleaseApprovalError extends FleetError {
   constructor (reason: string) {
     super(`release approval: ${reason}`, { code: 'ERR_RELEASE_APPROVAL' })
   }
-}
-
-const sha256 = (...parts: Array<Uint8Array | string>): Uint8Array => {
-  const h = createHash('sha256')
-  for (const part of parts) h.update(part)
-  return new Uint8Array(h.digest())
 }
 
 /** policyRef of a device's approvals: an approval for one device is never one for another. */

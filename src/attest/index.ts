@@ -29,7 +29,7 @@ export {
   TpmCommandError, TpmUnavailableError, TpmTimeoutError, TpmClosedError, InvalidTctiError, TpmKeyLoadError, UnsealRefusedError, SwtpmError, TPM_RC
 } from './tpm/errors.js'
 export * from './eventlog/index.js'
-export { sealToPcrs, sealToAuthority, approvePcrState, releaseSecret, KeyReleaseRefusedError } from './release.js'
+export { sealToPcrs, sealToAuthority, approvePcrState, releaseSecret, differingPcrs, KeyReleaseRefusedError } from './release.js'
 export type { SealedSecret, PcrApproval } from './release.js'
 export { verifyBoot } from './verify-boot.js'
 export type { BootEvidence, VerifiedBoot } from './verify-boot.js'

@@ -102,13 +102,17 @@ export async function releaseSecret (tpm: Tpm, sealed: SealedSecret, approval?: 
     if (!(err instanceof UnsealRefusedError)) throw err
     const selection = approval?.selection ?? sealed.selection
     const current = await tpm.readPcrs(selection, options)
-    const wanted = hexToValues(selection, expected)
-    const differences: Array<{ pcr: number, expected: string, actual: string }> = []
-    for (const bank of selection) for (const pcr of bank.pcrs) {
-      const actual = current[bank.hash]?.get(pcr) ?? new Uint8Array(0)
-      const want = wanted[bank.hash]?.get(pcr) ?? new Uint8Array(0)
-      if (!bytesEqual(actual, want)) differences.push({ pcr, expected: toHex(want), actual: toHex(actual) })
-    }
-    throw new KeyReleaseRefusedError(differences, err.message)
+    throw new KeyReleaseRefusedError(differingPcrs(selection, current, hexToValues(selection, expected)), err.message)
   }
+}
+
+/** The PCRs of `selection` whose current value is not the wanted one (for KeyReleaseRefusedError). */
+export function differingPcrs (selection: PcrSelection, current: PcrValues, wanted: PcrValues): Array<{ pcr: number, expected: string, actual: string }> {
+  const differences: Array<{ pcr: number, expected: string, actual: string }> = []
+  for (const bank of selection) for (const pcr of bank.pcrs) {
+    const actual = current[bank.hash]?.get(pcr) ?? new Uint8Array(0)
+    const want = wanted[bank.hash]?.get(pcr) ?? new Uint8Array(0)
+    if (!bytesEqual(actual, want)) differences.push({ pcr, expected: toHex(want), actual: toHex(actual) })
+  }
+  return differences
 }

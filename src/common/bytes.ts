@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { MalformedInputError } from './errors.js'
 
 export function toHex (bytes: Uint8Array): string {
@@ -35,4 +36,11 @@ export function u32be (value: number): Uint8Array {
   const out = new Uint8Array(4)
   new DataView(out.buffer).setUint32(0, value)
   return out
+}
+
+/** SHA-256 over the parts in order (strings as UTF-8): for domain-tagged digests. */
+export function sha256 (...parts: Array<Uint8Array | string>): Uint8Array {
+  const h = createHash('sha256')
+  for (const part of parts) h.update(part)
+  return new Uint8Array(h.digest())
 }

@@ -2,4 +2,4 @@
  * Small pieces shared by every module: the error base classes and byte helpers.
  */
 export { FleetError, MalformedInputError, UsageError, AbortedError } from './errors.js'
-export { toHex, fromHex, concatBytes, bytesEqual, u32be } from './bytes.js'
+export { toHex, fromHex, concatBytes, bytesEqual, u32be, sha256 } from './bytes.js'

@@ -12,7 +12,7 @@
 export { encodeCanonical, decodeCanonical } from './cbor.js'
 export { encodeEntry, decodeEntry, decodeEntryUnhashed, entryHash, checkEntryShape } from './entry.js'
 export type { Entry, UnverifiedEntry } from './entry.js'
-export { BASE_ONTOLOGY, ROLES, checkEntryAgainstOntology, applyVerifiedOntologyUpdate, parseOntologyActions, ONTOLOGY_LIMITS } from './ontology.js'
+export { BASE_ONTOLOGY, ROLES, checkEntryAgainstOntology, applyVerifiedOntologyUpdate, applyOntologyUpdateEntry, parseOntologyActions, ONTOLOGY_LIMITS } from './ontology.js'
 export type { Ontology, ActionSpec, FieldSpec, Role } from './ontology.js'
 export {
   leafHash, nodeHash, subtreeRoot, levelsRoot, MerkleFrontier, inclusionProof, verifyInclusion, consistencyProof, verifyConsistency, EMPTY_ROOT

@@ -30,7 +30,8 @@ export const SYNC_LIMITS = {
 export const EVIDENCE_LIMITS = { maxBytes: 32 * 1024 } as const
 
 /** Caps of an ontology update: actions added at once, fields per action, and field bounds. */
-export const ONTOLOGY_LIMITS = { maxActions: 64, maxFields: 32, maxFieldBytes: 32 * 1024, maxPattern: 256, maxChoices: 64 } as const
+/** maxUpdateBytes: the encoded actions of one ontology.update (its body field's cap). */
+export const ONTOLOGY_LIMITS = { maxActions: 64, maxFields: 32, maxFieldBytes: 32 * 1024, maxPattern: 256, maxChoices: 64, maxUpdateBytes: 32 * 1024 } as const
 
 export const PROOF_BUNDLE_LIMITS = {
   /** Inclusion path length (a tree of 2^64 leaves needs 64). */

@@ -1,6 +1,7 @@
 import { ActorRoleError, BodySchemaError, UnknownActionError } from './errors.js'
 import type { Entry } from './entry.js'
 import { ONTOLOGY_LIMITS } from './limits.js'
+import { decodeCanonical } from './cbor.js'
 
 export const ROLES = ['owner', 'agent', 'operator', 'auditor'] as const
 export type Role = typeof ROLES[number]
@@ -60,7 +61,7 @@ export const BASE_ONTOLOGY: Ontology = {
       body: { resource: { kind: 'string', max: 256 }, purpose: { kind: 'string', max: 256 }, records: { kind: 'uint', optional: true } }
     },
     'operator.model_inference': { roles: ['operator'], body: { model: { kind: 'string', max: 128 }, inputHash: HASH, outputHash: HASH } },
-    'ontology.update': { roles: ['owner'], body: { version: { kind: 'uint' }, actions: { kind: 'bytes', max: 32 * 1024 } } }
+    'ontology.update': { roles: ['owner'], body: { version: { kind: 'uint' }, actions: { kind: 'bytes', max: ONTOLOGY_LIMITS.maxUpdateBytes } } }
   }
 }
 
@@ -157,6 +158,16 @@ export function applyVerifiedOntologyUpdate (ontology: Ontology, version: number
     if (spec.roles.length === 0 || spec.roles.some((role) => !(ROLES as readonly string[]).includes(role))) throw new BodySchemaError('ontology.update', `actions.${name}.roles`, 'unknown role')
   }
   return { version, actions: { ...ontology.actions, ...added } }
+}
+
+/**
+ * The ontology after an owner's ontology.update entry (body {version, actions: canonical CBOR}),
+ * as agents and offline verifiers apply it. Throws BodySchemaError (or a CBOR error) for an update
+ * that does not apply; callers skip it.
+ */
+export function applyOntologyUpdateEntry (ontology: Ontology, entry: Entry): Ontology {
+  const b = entry.body as { version: number, actions: Uint8Array }
+  return applyVerifiedOntologyUpdate(ontology, b.version, parseOntologyActions(decodeCanonical(b.actions, { maxBytes: ONTOLOGY_LIMITS.maxUpdateBytes })))
 }
 
 const FIELD_KEYS: Record<FieldSpec['kind'], readonly string[]> = {

@@ -37,7 +37,8 @@ describe('agent/owner statements: boot policy and ontology updates applied by th
   it('a policy the devices\' boot does not satisfy: peers are re-attested at once and refused, naming the PCR', async () => {
     const other = simulatedBootPolicy('new-kernel')
     await publish(policySet(other))
-    assert.equal(bootPolicyId(a.membership.policy), bootPolicyId(other))
+    // The owner counts an agent reached once it served the agent's pull; applying follows.
+    await until(() => bootPolicyId(a.membership.policy) === bootPolicyId(other), 'a to apply the new policy')
     await until(() => verdictOnB()?.trusted === false, 'the refusal under the new policy')
     assert.ok(verdictOnB()!.reasons.some((r) => /PCR 4/.test(r)), verdictOnB()!.reasons.join('; '))
     await until(() => a.node.getConnections(b.node.peerId).length === 0, 'the hang-up')
@@ -53,8 +54,7 @@ describe('agent/owner statements: boot policy and ontology updates applied by th
     const action = { type: 'operator.model_training', actor: { id: 'operator/alice', role: 'operator' }, attest: null, body: { dataset: 'cohort-7' } } as const
     await assert.rejects(a.feed.ledger.append(action), { name: 'UnknownActionError' })
     await publish({ type: 'ontology.update', body: { version: 2, actions: encodeCanonical({ 'operator.model_training': { roles: ['operator'], body: { dataset: { kind: 'string', max: 128 } } } }) } })
-    assert.equal(a.membership.ontology.version, 2)
-    assert.equal(b.membership.ontology.version, 2)
+    await until(() => a.membership.ontology.version === 2 && b.membership.ontology.version === 2, 'both agents to apply the update')
     const { seq } = await a.feed.ledger.append(action)
     await a.feed.ledger.checkpoint()
     const feed = a.feed.ledger.feedId

@@ -75,6 +75,25 @@ describe('cli: fleet release (owner-approved key release)', function () {
   it('the first approval moves the keys from PCR values to the owner; they are released under it', () => {
     assert.equal(start().status, 0)
     assert.equal(request().status, 0)
+    // Refused before anything is signed: another agent build than the one pinned, PCR values that
+    // are not the quoted ones, a device this fleet never enrolled.
+    const requestFile = path.join(dir, 'request.json')
+    const good = readFileSync(requestFile, 'utf8')
+    const pinned = approve(['--policy', path.join(dir, 'policy.json'), '--agent', '0'.repeat(64)])
+    assert.equal(pinned.status, 1)
+    assert.match(pinned.stderr, /release request refused: the agent measured is [0-9a-f]{64}, not the expected 0{64}/)
+    const edited = JSON.parse(good) as { values: string[], deviceId: string }
+    edited.values[0] = 'ab'.repeat(32)
+    writeFileSync(requestFile, JSON.stringify(edited))
+    const forged = approve(['--policy', path.join(dir, 'policy.json')])
+    assert.equal(forged.status, 1)
+    assert.match(forged.stderr, /the quote does not verify with the device's enrolled AK/)
+    writeFileSync(requestFile, JSON.stringify({ ...JSON.parse(good) as object, deviceId: 'a'.repeat(52) }))
+    const stranger = approve(['--policy', path.join(dir, 'policy.json')])
+    assert.equal(stranger.status, 1)
+    assert.match(stranger.stderr, /was never enrolled in this fleet/)
+    writeFileSync(requestFile, good)
+    assert.equal(run(['ledger', 'tail', '--state', owner, '--json']).stdout.includes('device.approve_release'), false)
     const approved = approve(['--policy', path.join(dir, 'policy.json')])
     assert.equal(approved.status, 0, approved.stderr)
     const result = JSON.parse(approved.stdout) as { deviceId: string, pcrs: number[], agentMeasurement: string }

@@ -112,7 +112,6 @@ Example:
       if (!(ROLES as readonly string[]).includes(options.role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`)
       if (options.actor.length === 0 || options.actor.length > 128) throw new UsageError('--actor must be 1..128 characters')
       const json = parseBody(options.body)
-      const body = bodyFromJson(options.type, json)
       const identity = await feedIdentityOf(options.state)
       // A running agent holds the TPM and the ledger: the append goes through its control socket.
       if (identity.kind === 'device' && existsSync(path.join(options.state, CONTROL_SOCKET))) {
