@@ -10,7 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { Level } from 'level'
 import Hypercore from 'hypercore'
-import { FeedLedger, BASE_ONTOLOGY } from '../src/ledger/index.js'
+import { FeedLedger, BASE_ONTOLOGY, LEVEL_OPTIONS } from '../src/ledger/index.js'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../src/identity/index.js'
 import { type Bench, nowMs, round } from './types.js'
 
@@ -24,7 +24,7 @@ export const ledgerAppendBench: Bench = {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'fleet-bench-ledger-'))
     try {
       const body = { resource: 'r'.repeat(200), purpose: 'p'.repeat(56) }
-      const db = new Level<string, Uint8Array>(path.join(dir, 'ledger'), { valueEncoding: 'view' })
+      const db = new Level<string, Uint8Array>(path.join(dir, 'ledger'), LEVEL_OPTIONS)
       const ledger = new FeedLedger({
         db,
         signer: new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(new Uint8Array(32).fill(9))),

@@ -16,6 +16,7 @@ import { leafHash, nodeHash } from '../src/ledger/merkle.js'
 import { encodeMessage } from '../src/p2p/messages.js'
 import { policyPcr, ZERO_POLICY } from '../src/attest/tpm2/index.js'
 import { encodeReleaseRequest, encodeSignedApproval } from '../src/agent/release-approval.js'
+import { encodeRun } from '../src/ledger/entry-runs.js'
 import { fixedFeedSigner } from './targets/proof-bundle.js'
 import { WIRE_SCHEMAS } from './targets/wire.js'
 
@@ -136,7 +137,8 @@ export const TARGETS: Record<string, TargetSpec> = {
     generate: () => [text(JSON.stringify({ state: '/var/lib/fleet', tcti: 'device:/dev/tpmrm0', listen: ['/ip4/0.0.0.0/tcp/0'], mdns: false, agentPcr: 23, bootPcrs: [0, 7], attestIntervalSec: 300, metricsPort: 0, logLevel: 'info', batchMs: 250, batchEntries: 10, allowSoftwareTpm: false }))]
   },
   'device-state': { async: true, generate: () => [text(JSON.stringify(state))] },
-  release: { generate: releaseSamples }
+  release: { generate: releaseSamples },
+  'entry-run': { generate: () => [encodeEntry(entry(0, new Uint8Array(32))), encodeRun([encodeEntry(entry(0, new Uint8Array(32))), encodeEntry(entry(1, new Uint8Array(32).fill(9)))])] }
 }
 
 /** A parseable request and an approval whose policy digest matches its values (signatures are not checked by the decoders). */

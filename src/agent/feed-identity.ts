@@ -8,7 +8,7 @@ import { readOwnerState, verifyGenesis, OWNER_STATE_FILE } from './owner.js'
 import { readDeviceEnrolment, verifyDeviceEnrolment, verifyEnrolmentRecord, decodeSignedEnrolment, ownerFeedId } from './enrolment.js'
 import type { Level } from 'level'
 import {
-  BASE_ONTOLOGY, ReplicaStore, decodeEntry, applyOntologyUpdateEntry, makeProofBundle, verifyProofBundle, ProofError,
+  BASE_ONTOLOGY, ReplicaStore, EntryRuns, decodeEntry, applyOntologyUpdateEntry, makeProofBundle, verifyProofBundle, ProofError,
   type Ontology, type ProofBundle
 } from '../ledger/index.js'
 import { canonicalPolicyJson } from '../attest/index.js'
@@ -152,6 +152,11 @@ export function witnessKeysFromHeader (value: unknown, identity: FeedIdentity): 
   return keys
 }
 
+/** The entries of a store's own feed, in order. */
+async function * ownEntries (db: Level<string, Uint8Array>): AsyncGenerator<Uint8Array> {
+  for await (const { bytes } of new EntryRuns(db.sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' })).entries()) yield bytes
+}
+
 /**
  * The ontology in force for a store: version 1 plus the owner's ontology.update entries that the
  * store holds (its own feed for the owner, the verified replica of the owner's feed for a device).
@@ -159,7 +164,7 @@ export function witnessKeysFromHeader (value: unknown, identity: FeedIdentity): 
 export async function storedOntology (db: Level<string, Uint8Array>, identity: FeedIdentity): Promise<Ontology> {
   let ontology = BASE_ONTOLOGY
   const owner = ownerFeedId(identity.fleetId)
-  const entries = identity.kind === 'owner' ? db.sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' }).values() : new ReplicaStore(db).entries(owner)
+  const entries = identity.kind === 'owner' ? ownEntries(db) : new ReplicaStore(db).entries(owner)
   for await (const bytes of entries) {
     const { entry } = decodeEntry(bytes)
     if (entry.type !== 'ontology.update') continue
@@ -184,10 +189,10 @@ export async function storedOntologyProofs (db: Level<string, Uint8Array>, ident
   const owner = ownerFeedId(identity.fleetId)
   const store = identity.kind === 'owner' ? db : db.sublevel<string, Uint8Array>('replicas', { valueEncoding: 'view' }).sublevel<string, Uint8Array>(owner, { valueEncoding: 'view' }) as unknown as Level<string, Uint8Array>
   const out: ProofBundle[] = []
-  for await (const [key, bytes] of store.sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' }).iterator()) {
+  for await (const { seq, bytes } of new EntryRuns(store.sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' })).entries()) {
     if (decodeEntry(bytes).entry.type !== 'ontology.update') continue
     try {
-      out.push(await makeProofBundle(store, { feedId: owner, seq: Number.parseInt(key, 16) }))
+      out.push(await makeProofBundle(store, { feedId: owner, seq }))
     } catch (err) {
       // Not sealed yet: it is not part of what an auditor can check.
       if (!(err instanceof ProofError)) throw err

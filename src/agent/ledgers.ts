@@ -3,7 +3,7 @@ import path from 'node:path'
 import { Level } from 'level'
 import type { Tpm } from '../attest/index.js'
 import type { HybridSigner } from '../identity/index.js'
-import { FeedLedger, BASE_ONTOLOGY, type Ontology } from '../ledger/index.js'
+import { FeedLedger, BASE_ONTOLOGY, LEVEL_OPTIONS, type Ontology } from '../ledger/index.js'
 
 export const LEDGER_DIR = 'ledger'
 
@@ -27,7 +27,7 @@ export function rollbackCounterIndex (feedId: string): number {
  * bound to, for rollback checks.
  */
 export async function openOwnFeed (options: { dir: string, tpm: Tpm, signer: HybridSigner, fleetId: Uint8Array, feedId: string, ontology?: Ontology, batchMs?: number }): Promise<OpenedLedger> {
-  const db = new Level<string, Uint8Array>(path.join(options.dir, LEDGER_DIR), { valueEncoding: 'view' })
+  const db = new Level<string, Uint8Array>(path.join(options.dir, LEDGER_DIR), LEVEL_OPTIONS)
   await db.open()
   const ledger = new FeedLedger({
     db,

@@ -4,6 +4,7 @@ import { CborWriter } from './entry-encoder.js'
 import { LEDGER_LIMITS } from './limits.js'
 import { MalformedEntryError } from './errors.js'
 import { batchHasher, popCount, ROOTS_CAPACITY, type HashEntries } from './batch-hash.js'
+import { encodeRunFromSpans, RUN_LIMITS, seqKey } from './entry-runs.js'
 
 /** One queued append. */
 export interface PendingAppend {
@@ -29,19 +30,20 @@ const ZERO_HASH = new Uint8Array(32)
 /** Above this many bytes the encoder's buffer is not kept for the next batch. */
 const KEEP_WRITER_BYTES = 4 << 20
 
-const seqKey = (seq: number): string => seq.toString(16).padStart(16, '0')
-
 /**
  * Turns queued appends into a staged LevelDB batch: every entry CBOR-encoded into one buffer,
- * chained and hashed in one call (batch-hash.ts), and put with the feed's new state record. The
- * buffers are kept across batches: LevelDB copies each key and value when it is put, so they are
- * free again as soon as prepare() returns.
+ * chained and hashed in one call (batch-hash.ts), and put as one run (entry-runs.ts) with the
+ * feed's new state record. The buffers are kept across batches: LevelDB copies each key and value
+ * when it is put, so they are free again as soon as prepare() returns.
  */
 export class BatchEncoder {
   private writer = new CborWriter(64 * 1024)
   private spans = new Uint32Array(3 * 1024)
   private readonly rootBytes = new Uint8Array(ROOTS_CAPACITY * 32)
   private readonly hashEntries: HashEntries = batchHasher()
+  private readonly stateWriter = new CborWriter(4096)
+  /** Where runs are put together; LevelDB copies a value when it is put, so it is reused. */
+  private runBuf = new Uint8Array(0)
 
   /**
    * Encodes `batch` on top of `tip` at `time`, rejecting the appends that do not encode (over
@@ -51,7 +53,8 @@ export class BatchEncoder {
   prepare (batch: PendingAppend[], tip: FeedTip, time: number, stage: {
     open: () => PreparedBatch['write']
     put: (write: PreparedBatch['write'], key: string, value: Uint8Array) => void
-    putState: (write: PreparedBatch['write'], tip: FeedTip) => void
+    /** The feed's state record, canonical CBOR of {size, head, frontier} (a view: put copies it). */
+    putState: (write: PreparedBatch['write'], state: Uint8Array) => void
     failed: (err: unknown) => Error
   }): PreparedBatch | undefined {
     const accepted: PendingAppend[] = []
@@ -99,12 +102,18 @@ export class BatchEncoder {
     let write: PreparedBatch['write'] | undefined
     try {
       write = stage.open()
-      const base = buf.byteOffset
-      for (let i = 0; i < count; i++) {
-        const start = spans[3 * i]! + 1
-        stage.put(write, seqKey(first + i), new Uint8Array(buf.buffer, base + start, spans[3 * i + 1]! - start))
+      // The small state record first: a LevelDB batch is one growing buffer, so a small put after
+      // a large one would copy the large one again.
+      const state = this.stateWriter
+      state.pos = 0
+      state.map({ size, head, frontier: roots })
+      stage.putState(write, state.subarray(0, state.pos))
+      for (let at = 0; at < count; at += RUN_LIMITS.maxEntries) {
+        const n = Math.min(RUN_LIMITS.maxEntries, count - at)
+        const need = spans[3 * (at + n - 1) + 1]! - spans[3 * at]! + 5 + 3 * n
+        if (this.runBuf.length < need && need <= KEEP_WRITER_BYTES) this.runBuf = new Uint8Array(Math.max(need, 2 * this.runBuf.length))
+        stage.put(write, seqKey(first + at + n - 1), encodeRunFromSpans(buf, spans.subarray(3 * at), n, 3, 1, this.runBuf))
       }
-      stage.putState(write, { size, head, roots })
     } catch (err) {
       void write?.close().catch(() => undefined)
       const error = stage.failed(err)

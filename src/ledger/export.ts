@@ -8,6 +8,7 @@ import { leafHash, MerkleFrontier } from './merkle.js'
 import { CHECKPOINT_LIMITS, parseCheckpoint, verifyCheckpoint } from './checkpoint.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
 import { CosignatureTally, type FeedReport } from './verify.js'
+import { EntryRuns } from './entry-runs.js'
 
 /**
  * A feed as JSON Lines, for auditors: every entry in order (its exact bytes, base64, with its hash,
@@ -36,8 +37,7 @@ export async function * exportFeed (db: Level<string, Uint8Array>, options: { fe
   const entries = db.sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' })
   const checkpoints = db.sublevel<string, Uint8Array>('checkpoints', { valueEncoding: 'view' })
   let count = 0
-  for await (const [key, bytes] of entries.iterator()) {
-    const seq = Number.parseInt(key, 16)
+  for await (const { seq, bytes } of new EntryRuns(entries).entries()) {
     const decoded = decodeEntry(bytes)
     if (decoded.entry.feed !== options.feedId) throw new FeedVerificationError(`entry ${seq} belongs to another feed`, { seq })
     yield { kind: 'entry', seq, hash: toHex(decoded.hash), entry: Buffer.from(bytes).toString('base64'), type: decoded.entry.type, time: decoded.entry.time }

@@ -9,6 +9,7 @@ import { BatchEncoder, type FeedTip, type PendingAppend, type PreparedBatch } fr
 import { parseCheckpoint, signCheckpoint } from './checkpoint.js'
 import { toHex } from '../common/bytes.js'
 import { RollbackDetectedError, LedgerWriteError } from './errors.js'
+import { EntryRuns, seqKey } from './entry-runs.js'
 
 export interface TpmClockSource {
   readTpmClock (): Promise<{ clock: bigint, resetCount: number, restartCount: number }>
@@ -56,7 +57,6 @@ function openSublevel (db: Level<string, Uint8Array>, name: string) {
 }
 type Store = ReturnType<typeof openSublevel>
 
-const seqKey = (seq: number): string => seq.toString(16).padStart(16, '0')
 
 const ZERO_HASH = new Uint8Array(32)
 
@@ -79,7 +79,7 @@ const WRITE_CHUNK = 1000
 export class FeedLedger {
   private readonly components: FeedLedgerComponents
   private readonly init: Required<FeedLedgerInit>
-  private readonly entries: Store
+  private readonly entries: EntryRuns
   private readonly metaStore: Store
   private readonly checkpoints: Store
   private readonly entriesOption: { sublevel: Store }
@@ -98,17 +98,18 @@ export class FeedLedger {
   private readonly stage = {
     open: () => this.components.db.batch(),
     put: (write: PreparedBatch['write'], key: string, value: Uint8Array) => { write.put(key, value, this.entriesOption) },
-    putState: (write: PreparedBatch['write'], tip: FeedTip) => { write.put('state', encodeCanonical({ size: tip.size, head: tip.head, frontier: tip.roots }), this.metaOption) },
+    putState: (write: PreparedBatch['write'], state: Uint8Array) => { write.put('state', state, this.metaOption) },
     failed: (err: unknown) => new LedgerWriteError(err)
   }
 
   constructor (components: FeedLedgerComponents, init: FeedLedgerInit) {
     this.components = components
     this.init = { batchMs: 250, batchEntries: 10_000, ...init }
-    this.entries = openSublevel(components.db, 'entries')
+    const entries = openSublevel(components.db, 'entries')
+    this.entries = new EntryRuns(entries)
     this.metaStore = openSublevel(components.db, 'meta')
     this.checkpoints = openSublevel(components.db, 'checkpoints')
-    this.entriesOption = { sublevel: this.entries }
+    this.entriesOption = { sublevel: entries }
     this.metaOption = { sublevel: this.metaStore }
   }
 
@@ -231,7 +232,8 @@ export class FeedLedger {
   }
 
   async getEntry (seq: number): Promise<Uint8Array | undefined> {
-    return await this.entries.get(seqKey(seq))
+    if (!Number.isSafeInteger(seq) || seq < 0) return undefined
+    return await this.entries.get(seq)
   }
 
   async latestCheckpoint (): Promise<string | undefined> {

@@ -7,25 +7,10 @@ import { parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './ch
 import { detectEquivocation, type EquivocationEvidence } from './equivocation.js'
 import { SYNC_LIMITS } from './limits.js'
 import type { SyncBatch } from './replica.js'
+import { EntryRuns, seqKey } from './entry-runs.js'
 
 export type Sub = ReturnType<Level<string, Uint8Array>['sublevel']>
-export const seqKey = (seq: number): string => seq.toString(16).padStart(16, '0')
-
-/** Values of keys in [gte, lt), at most `limit`, read in bulk (nextv) rather than one by one. */
-export async function readValues (store: Sub, gte: string, lt: string, limit: number): Promise<Uint8Array[]> {
-  const out: Uint8Array[] = []
-  const iterator = store.values({ gte, lt, limit })
-  try {
-    while (out.length < limit) {
-      const chunk = await iterator.nextv(Math.min(1000, limit - out.length)) as Uint8Array[]
-      if (chunk.length === 0) break
-      out.push(...chunk)
-    }
-  } finally {
-    await iterator.close()
-  }
-  return out
-}
+export { seqKey }
 
 export function sub (parent: Level<string, Uint8Array> | Sub, name: string): Sub {
   return (parent as Level<string, Uint8Array>).sublevel<string, Uint8Array>(name, { valueEncoding: 'view' }) as unknown as Sub
@@ -37,7 +22,7 @@ export function sub (parent: Level<string, Uint8Array> | Sub, name: string): Sub
  */
 export class FeedSource {
   readonly feed: string
-  private readonly entries: Sub
+  private readonly entries: EntryRuns
   private readonly checkpoints: Sub
   private leaves: Uint8Array[] = []
   /** levels[j][k]: root of the complete subtree of 2^j leaves starting at k·2^j (levels[0] is the leaves). */
@@ -50,7 +35,7 @@ export class FeedSource {
   /** `memo`: remember the newest checkpoint until forgetSealed() (only when every writer calls it). */
   constructor (feed: string, entries: Sub, checkpoints: Sub, options: { memo?: boolean } = {}) {
     this.feed = feed
-    this.entries = entries
+    this.entries = new EntryRuns(entries)
     this.checkpoints = checkpoints
     this.memo = options.memo === true
   }
@@ -82,7 +67,7 @@ export class FeedSource {
     const extend = this.extending.then(async () => {
       if (this.leaves.length >= size) return
       const fresh: Uint8Array[] = []
-      for (const bytes of await readValues(this.entries, seqKey(this.leaves.length), seqKey(size), size - this.leaves.length)) fresh.push(leafHash(bytes))
+      for (const bytes of await this.entries.read(this.leaves.length, size, size - this.leaves.length)) fresh.push(leafHash(bytes))
       if (this.leaves.length + fresh.length < size) throw new FleetError(`feed ${this.feed}: entries missing below ${size}`, { code: 'ERR_FEED_INCOMPLETE' })
       this.leaves.push(...fresh)
       for (let j = 1; this.levels[j - 1]!.length >= 2; j++) {
@@ -102,7 +87,7 @@ export class FeedSource {
     if (sealed === undefined || sealed.size <= from) return undefined
     const entries: Uint8Array[] = []
     let bytes = 0
-    for (const entry of await readValues(this.entries, seqKey(from), seqKey(sealed.size), SYNC_LIMITS.maxBatchEntries)) {
+    for (const entry of await this.entries.read(from, sealed.size, SYNC_LIMITS.maxBatchEntries)) {
       if (entries.length > 0 && bytes + entry.length > SYNC_LIMITS.maxBatchBytes) break
       entries.push(entry)
       bytes += entry.length
@@ -208,9 +193,7 @@ export class FeedSource {
 
   /** The newest `count` stored entries, oldest first. */
   async tail (count: number): Promise<Uint8Array[]> {
-    const out: Uint8Array[] = []
-    for await (const bytes of this.entries.values({ reverse: true, limit: count })) out.unshift(bytes as Uint8Array)
-    return out
+    return await this.entries.tail(count)
   }
 
   /** Stored checkpoints covering entry `seq` (size above it), smallest first. */

@@ -17,7 +17,7 @@ export type { Ontology, ActionSpec, FieldSpec, Role } from './ontology.js'
 export {
   leafHash, nodeHash, subtreeRoot, levelsRoot, MerkleFrontier, inclusionProof, verifyInclusion, consistencyProof, verifyConsistency, EMPTY_ROOT
 } from './merkle.js'
-export { LEDGER_LIMITS } from './limits.js'
+export { LEDGER_LIMITS, LEVEL_OPTIONS } from './limits.js'
 export {
   MalformedCborError, MalformedEntryError, UnknownActionError, ActorRoleError, BodySchemaError, ProofError, RollbackDetectedError, LedgerWriteError,
   FeedVerificationError, EvidenceRejectedError
@@ -37,5 +37,7 @@ export { makeProofBundle, verifyProofBundle, MalformedProofBundleError, PROOF_BU
 export type { ProofBundle, VerifiedProof } from './proof.js'
 export { exportFeed, verifyExport, EXPORT_LIMITS } from './export.js'
 export type { ExportLine, ExportEntryLine, ExportCheckpointLine, ExportEndLine } from './export.js'
+export { EntryRuns, encodeRun, decodeRun, MalformedRunError, RUN_LIMITS } from './entry-runs.js'
+export type { Run } from './entry-runs.js'
 export { ReplicaStore, FeedSource, ownFeedSource, ReplicaRejectedError, EquivocationDetectedError, SYNC_LIMITS } from './replica.js'
 export type { SyncBatch, ReplicaTrust, ApplyResult } from './replica.js'

@@ -8,6 +8,7 @@ import { LEDGER_LIMITS, PROOF_BUNDLE_LIMITS } from './limits.js'
 import { inclusionProof, leafHash, subtreeRoot, verifyInclusion } from './merkle.js'
 import { parseCheckpoint, verifyCheckpoint } from './checkpoint.js'
 import { withoutCosignatures } from './equivocation.js'
+import { EntryRuns, seqKey } from './entry-runs.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
 
 /**
@@ -52,7 +53,6 @@ export class MalformedProofBundleError extends MalformedInputError {
   }
 }
 
-const seqKey = (n: number): string => n.toString(16).padStart(16, '0')
 
 /** Strict base64: canonical padding, no whitespace, at most `maxBytes` decoded bytes. */
 function base64Bytes (text: string, what: string, maxBytes: number): Uint8Array {
@@ -73,9 +73,9 @@ function base64Bytes (text: string, what: string, maxBytes: number): Uint8Array 
 export async function makeProofBundle (db: Level<string, Uint8Array>, options: { feedId: string, seq: number }): Promise<ProofBundle> {
   const { feedId, seq } = options
   if (!Number.isSafeInteger(seq) || seq < 0) throw new ProofError('inclusion', `seq ${String(seq)} is not a non-negative integer`)
-  const entries = db.sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' })
+  const entries = new EntryRuns(db.sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' }))
   const checkpoints = db.sublevel<string, Uint8Array>('checkpoints', { valueEncoding: 'view' })
-  const entryBytes = await entries.get(seqKey(seq))
+  const entryBytes = await entries.get(seq)
   if (entryBytes === undefined) throw new ProofError('inclusion', `entry ${seq} is not stored`)
   const { entry } = decodeEntry(entryBytes)
   if (entry.feed !== feedId || entry.seq !== seq) throw new ProofError('inclusion', `the entry stored at ${seq} is not entry ${seq} of feed ${feedId}`)
@@ -95,8 +95,9 @@ export async function makeProofBundle (db: Level<string, Uint8Array>, options: {
   if (Buffer.byteLength(note, 'utf8') > PROOF_BUNDLE_LIMITS.maxCheckpointBytes) throw new ProofError('inclusion', 'the sealing checkpoint is too large for a bundle')
 
   const leaves: Uint8Array[] = []
-  for await (const [key, bytes] of entries.iterator({ lt: seqKey(size) })) {
-    if (key !== seqKey(leaves.length)) throw new ProofError('inclusion', `entry ${leaves.length} is missing from the store`)
+  for await (const { seq: at, bytes } of entries.entries()) {
+    if (at >= size) break
+    if (at !== leaves.length) throw new ProofError('inclusion', `entry ${leaves.length} is missing from the store`)
     leaves.push(leafHash(bytes))
   }
   if (leaves.length !== size) throw new ProofError('inclusion', `the checkpoint covers ${size} entries, the store holds ${leaves.length}`)

@@ -7,7 +7,8 @@ import { decodeEntryUnhashed, type Entry } from './entry.js'
 import { batchHasher, popCount, ROOTS_CAPACITY } from './batch-hash.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
 import { MerkleFrontier, verifyConsistency } from './merkle.js'
-import { FeedSource, seqKey, sub, type Sub } from './feed-source.js'
+import { FeedSource, sub, type Sub } from './feed-source.js'
+import { EntryRuns, encodeRun, RUN_LIMITS, seqKey } from './entry-runs.js'
 import { parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
 import { withSignaturesOf, type EquivocationEvidence } from './equivocation.js'
 import { SYNC_LIMITS } from './limits.js'
@@ -206,7 +207,11 @@ export class ReplicaStore {
       if (!bytesEqual(prevs[i]!, i === 0 ? meta.head : hashes.subarray(32 * (i - 1), 32 * i))) fail(`entry ${meta.size + i} does not chain to entry ${meta.size + i - 1}`)
     }
     const ops: Array<{ type: 'put', key: string, value: Uint8Array, sublevel: Sub }> = []
-    for (let i = 0; i < count; i++) ops.push({ type: 'put', key: seqKey(meta.size + i), value: batch.entries[i]!, sublevel: entries })
+    // One run per batch (SYNC_LIMITS.maxBatchEntries is below RUN_LIMITS.maxEntries; split anyway).
+    for (let at = 0; at < count; at += RUN_LIMITS.maxEntries) {
+      const run = batch.entries.slice(at, at + RUN_LIMITS.maxEntries)
+      ops.push({ type: 'put', key: seqKey(meta.size + at + run.length - 1), value: encodeRun(run), sublevel: entries })
+    }
     const roots: Uint8Array[] = []
     for (let i = 0, n = popCount(meta.size + count); i < n; i++) roots.push(rootBytes.slice(32 * i, 32 * i + 32))
     const frontier = new MerkleFrontier(meta.size + count, roots)
@@ -235,7 +240,7 @@ export class ReplicaStore {
 
   /** The entries of a held feed, in order (decoded later by the caller). */
   async * entries (feed: string, from = 0): AsyncGenerator<Uint8Array> {
-    for await (const [, bytes] of this.feedSub(feed).entries.iterator({ gte: seqKey(from) })) yield bytes as Uint8Array
+    for await (const { bytes } of new EntryRuns(this.feedSub(feed).entries).entries(from)) yield bytes
   }
 }
 

@@ -6,6 +6,7 @@ import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
 import { leafHash, MerkleFrontier } from './merkle.js'
 import { parseCheckpoint, verifyCheckpoint } from './checkpoint.js'
 import { FeedVerificationError } from './errors.js'
+import { EntryRuns, MalformedRunError, type Run } from './entry-runs.js'
 
 
 export interface FeedReport {
@@ -44,22 +45,34 @@ export async function verifyStoredFeed (db: Level<string, Uint8Array>, feed: { f
   const rootsBySize = new Map<number, Uint8Array>()
   let tree = new MerkleFrontier()
   let prev: Uint8Array = new Uint8Array(32)
-  for await (const [key, bytes] of entries.iterator()) {
-    const seq = tree.size
-    if (key !== seq.toString(16).padStart(16, '0')) throw new FeedVerificationError(`entry key ${key} out of sequence`, { seq })
-    let decoded
+  const runs = new EntryRuns(entries).runs()
+  for (;;) {
+    let run: Run
     try {
-      decoded = decodeEntry(bytes)
-      checkEntryAgainstOntology(decoded.entry, feed.ontology)
+      const next = await runs.next()
+      if (next.done === true) break
+      run = next.value
     } catch (err) {
-      throw new FeedVerificationError(`entry ${seq}: ${(err as Error).message}`, { seq })
+      if (err instanceof MalformedRunError) throw new FeedVerificationError(err.message, { seq: tree.size })
+      throw err
     }
-    const entry = decoded.entry
-    if (entry.seq !== seq || entry.feed !== feed.feedId || !bytesEqual(entry.fleet, feed.fleetId)) throw new FeedVerificationError(`entry ${seq} is not entry ${seq} of this feed`, { seq })
-    if (!bytesEqual(entry.prev, prev)) throw new FeedVerificationError(`entry ${seq} does not chain to entry ${seq - 1}`, { seq })
-    prev = decoded.hash
-    tree = tree.append(leafHash(bytes))
-    rootsBySize.set(tree.size, tree.root())
+    if (run.first !== tree.size) throw new FeedVerificationError(`entries ${run.first}–${run.last} stored under ${run.key} are out of sequence: entry ${tree.size} is next`, { seq: tree.size })
+    for (const bytes of run.entries) {
+      const seq = tree.size
+      let decoded
+      try {
+        decoded = decodeEntry(bytes)
+        checkEntryAgainstOntology(decoded.entry, feed.ontology)
+      } catch (err) {
+        throw new FeedVerificationError(`entry ${seq}: ${(err as Error).message}`, { seq })
+      }
+      const entry = decoded.entry
+      if (entry.seq !== seq || entry.feed !== feed.feedId || !bytesEqual(entry.fleet, feed.fleetId)) throw new FeedVerificationError(`entry ${seq} is not entry ${seq} of this feed`, { seq })
+      if (!bytesEqual(entry.prev, prev)) throw new FeedVerificationError(`entry ${seq} does not chain to entry ${seq - 1}`, { seq })
+      prev = decoded.hash
+      tree = tree.append(leafHash(bytes))
+      rootsBySize.set(tree.size, tree.root())
+    }
   }
   let count = 0
   let sealed = 0

@@ -11,7 +11,7 @@ import {
   parseEventLog, parseAttest, parsePublic, parseSignature, parseSerializedPcrs, readPcrsFile, parseBootPolicy, parseCapabilityData,
   parsePcrSelection, parseTcti, canonicalPolicyJson, createBootPolicy, marshalPublic, attestationKeyTemplate, rsaEkTemplate, sealedDataTemplate
 } from '../../src/attest/index.js'
-import { decodeEntry, decodeCanonical, parseCheckpoint, signCheckpoint, encodeEntry, type Entry } from '../../src/ledger/index.js'
+import { decodeEntry, decodeCanonical, parseCheckpoint, signCheckpoint, encodeEntry, decodeRun, encodeRun, type Entry } from '../../src/ledger/index.js'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
 import { readDeviceState } from '../../src/agent/index.js'
 import { writeFileSync } from 'node:fs'
@@ -78,6 +78,7 @@ describe('hardening: decoders under mutation', function () {
   fuzz('parseBootPolicy', [Buffer.from(canonicalPolicyJson(createBootPolicy([{ index: 1, pcr: 0, typeName: 'EV_S_CRTM_VERSION', digests: { sha256: new Uint8Array(32) } }], false)))], parseBootPolicy)
   fuzz('decodeEntry', [encodeEntry(entry)], decodeEntry)
   fuzz('decodeCanonical', [encodeEntry(entry), Buffer.from('9f01ff', 'hex')], decodeCanonical)
+  fuzz('decodeRun', [encodeRun([encodeEntry(entry), encodeEntry({ ...entry, seq: 2 })]), encodeRun([encodeEntry(entry), encodeEntry(entry), encodeEntry(entry)])], (b) => decodeRun('0000000000000002', b).map(decodeEntry))
   fuzz('parseTcti', [Buffer.from('swtpm:path=/tmp/x'), Buffer.from('swtpm:host=h,port=1')], (b) => parseTcti(Buffer.from(b).toString('latin1')))
 
   it('parseCheckpoint: 1500 mutations of a signed note give only typed errors', async () => {

@@ -10,7 +10,7 @@ import {
   LEDGER_DIR, CONTROL_SOCKET, controlRequest, bodyFromJson, knownFeedKeys, storedOntology, storedWitnessRecords, witnessKeysFromHeader, storedOntologyProofs, ontologyFromHeader, type FeedIdentity
 } from '../../agent/index.js'
 import {
-  BASE_ONTOLOGY, decodeEntry, verifyStoredFeed, exportFeed, verifyExport, EXPORT_LIMITS, makeProofBundle, verifyProofBundle, ROLES, FeedVerificationError, type Role,
+  BASE_ONTOLOGY, LEVEL_OPTIONS, decodeEntry, verifyStoredFeed, exportFeed, verifyExport, EXPORT_LIMITS, makeProofBundle, verifyProofBundle, ROLES, FeedVerificationError, type Role,
   ReplicaStore, ownFeedSource, verifyCheckpoint, parseCheckpoint, type FeedReport
 } from '../../ledger/index.js'
 import type { HybridSigner } from '../../identity/index.js'
@@ -29,7 +29,7 @@ function witnessed (report: FeedReport): string {
 async function openStore (dir: string): Promise<Level<string, Uint8Array>> {
   const location = path.join(dir, LEDGER_DIR)
   if (!existsSync(location)) throw new FleetError(`${dir} has no ledger yet (nothing appended)`, { code: 'ERR_NO_LEDGER' })
-  const db = new Level<string, Uint8Array>(location, { valueEncoding: 'view' })
+  const db = new Level<string, Uint8Array>(location, LEVEL_OPTIONS)
   try {
     await db.open()
   } catch (err) {
