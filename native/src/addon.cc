@@ -11,6 +11,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Context", fleet::Context::Define(env));
   exports.Set("hashEntries", Napi::Function::New<fleet::HashEntries>(env, "hashEntries"));
+  exports.Set("hashPairs", Napi::Function::New<fleet::HashPairs>(env, "hashPairs"));
   exports.Set("ESYS_TR_NONE", Napi::Number::New(env, ESYS_TR_NONE));
   exports.Set("ESYS_TR_PASSWORD", Napi::Number::New(env, ESYS_TR_PASSWORD));
   exports.Set("ESYS_TR_RH_OWNER", Napi::Number::New(env, ESYS_TR_RH_OWNER));

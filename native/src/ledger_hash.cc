@@ -59,6 +59,7 @@ int PopCount(uint64_t value) { return __builtin_popcountll(value); }
 //   roots  Uint8Array(64 * 32): the frontier's popcount(size) roots, largest subtree first;
 //          updated in place to the popcount(size + count) roots after the batch
 //   out    Uint8Array(32 * count): receives the entry hashes
+//   leaves optional Uint8Array(32 * count): receives the leaf hashes (for callers that cache them)
 Napi::Value HashEntries(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint8_t* buf;
@@ -69,11 +70,13 @@ Napi::Value HashEntries(const Napi::CallbackInfo& info) {
   size_t roots_length;
   uint8_t* out;
   size_t out_length;
-  if (info.Length() != 7 || !Bytes(info[0], &buf, &buf_length) || !info[1].IsTypedArray() ||
+  uint8_t* leaves = nullptr;
+  size_t leaves_length = 0;
+  if ((info.Length() != 7 && info.Length() != 8) || (info.Length() == 8 && !info[7].IsUndefined() && !Bytes(info[7], &leaves, &leaves_length)) || !Bytes(info[0], &buf, &buf_length) || !info[1].IsTypedArray() ||
       info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array || !info[2].IsNumber() ||
       !Bytes(info[3], &head, &head_length) || !info[4].IsNumber() || !Bytes(info[5], &roots, &roots_length) ||
       !Bytes(info[6], &out, &out_length)) {
-    Napi::TypeError::New(env, "hashEntries(buf, spans, count, head, size, roots, out)").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "hashEntries(buf, spans, count, head, size, roots, out[, leaves])").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   Napi::Uint32Array spans = info[1].As<Napi::Uint32Array>();
@@ -92,6 +95,7 @@ Napi::Value HashEntries(const Napi::CallbackInfo& info) {
   if (head_length != kHash) return Fail(env, "head must be 32 bytes");
   if (roots_length < kMaxRoots * kHash) return Fail(env, "roots must have room for 64 hashes");
   if (out_length < static_cast<size_t>(count) * kHash) return Fail(env, "out is shorter than 32 * count");
+  if (leaves != nullptr && leaves_length < static_cast<size_t>(count) * kHash) return Fail(env, "leaves is shorter than 32 * count");
   const uint32_t* span = spans.Data();
   // Every span first, so that a bad one leaves nothing half-written.
   for (uint32_t i = 0; i < count; i++) {
@@ -115,6 +119,7 @@ Napi::Value HashEntries(const Napi::CallbackInfo& info) {
     std::memcpy(chain, out + i * kHash, kHash);
     // The leaf, then one node hash per trailing 1 bit of size (as MerkleFrontier.append).
     Sha256(buf + start, end - start, roots + top * kHash);
+    if (leaves != nullptr) std::memcpy(leaves + i * kHash, roots + top * kHash, kHash);
     top++;
     for (uint64_t s = size; (s & 1) == 1; s >>= 1) {
       std::memcpy(node + 1, roots + (top - 2) * kHash, 2 * kHash);
@@ -123,6 +128,36 @@ Napi::Value HashEntries(const Napi::CallbackInfo& info) {
       top++;
     }
     size++;
+  }
+  return env.Undefined();
+}
+
+// hashPairs(input, count, out)
+//   input  Uint8Array of 2 * count hashes (32 bytes each): count pairs (left, right)
+//   out    Uint8Array(32 * count): receives SHA-256(0x01 ‖ left ‖ right) of each pair, the RFC 9162
+//          node hash (one level of a Merkle tree up from the one given)
+Napi::Value HashPairs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t* input;
+  size_t input_length;
+  uint8_t* out;
+  size_t out_length;
+  if (info.Length() != 3 || !Bytes(info[0], &input, &input_length) || !info[1].IsNumber() || !Bytes(info[2], &out, &out_length)) {
+    Napi::TypeError::New(env, "hashPairs(input, count, out)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const double count_value = info[1].As<Napi::Number>().DoubleValue();
+  if (!(count_value >= 0 && count_value <= 0xffffffffu && count_value == static_cast<double>(static_cast<uint32_t>(count_value)))) {
+    return Fail(env, "count must be a 32-bit unsigned integer");
+  }
+  const size_t count = static_cast<size_t>(count_value);
+  if (input_length < count * 2 * kHash) return Fail(env, "input is shorter than 64 * count");
+  if (out_length < count * kHash) return Fail(env, "out is shorter than 32 * count");
+  uint8_t node[1 + 2 * kHash];
+  node[0] = 1;
+  for (size_t i = 0; i < count; i++) {
+    std::memcpy(node + 1, input + i * 2 * kHash, 2 * kHash);
+    Sha256(node, sizeof node, out + i * kHash);
   }
   return env.Undefined();
 }

@@ -6,5 +6,6 @@
 namespace fleet {
 
 Napi::Value HashEntries(const Napi::CallbackInfo& info);
+Napi::Value HashPairs(const Napi::CallbackInfo& info);
 
 }  // namespace fleet

@@ -124,7 +124,8 @@ export async function pull (stream: FramedStream, heads: Map<string, number>, ap
   let batches = 0
   for (;;) {
     const bytes = await stream.read()
-    const m = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'batch', BATCH, SYNC_PROTOCOL_LIMITS.maxFrameBytes, { acceptTypes: ['end', 'members'] })
+    // Byte views: a batch's entries are verified and copied into the store's own buffers, then dropped.
+    const m = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'batch', BATCH, SYNC_PROTOCOL_LIMITS.maxFrameBytes, { acceptTypes: ['end', 'members'], byteViews: true })
     if (m.t === 'abort') throw new SyncProtocolError(`the peer stopped: ${(m as { reason: string }).reason}`)
     if (m.t === 'members') {
       if (batches > 0) throw new SyncProtocolError('members after batches')

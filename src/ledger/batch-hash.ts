@@ -7,12 +7,13 @@ import { loadNative } from '../attest/tpm/native.js'
  * buf[spans[3i], spans[3i + 1]) the RFC 9162 leaf input), writes the previous entry's hash into
  * its `prev` value at spans[3i + 2], puts SHA-256(entry) into out[32i, 32i + 32), and appends
  * SHA-256(0x00 ‖ entry) to the Merkle frontier held in `roots` (popcount(size) hashes, largest
- * subtree first, as MerkleFrontier.roots; updated in place, room for 64).
+ * subtree first, as MerkleFrontier.roots; updated in place, room for 64). With `leaves`, also puts
+ * each leaf hash into leaves[32i, 32i + 32).
  *
  * The entries chain, so the work is sequential; doing all of it in one native call saves three
  * crypto.hash calls and three 32-byte allocations per entry.
  */
-export type HashEntries = (buf: Uint8Array, spans: Uint32Array, count: number, head: Uint8Array, size: number, roots: Uint8Array, out: Uint8Array) => void
+export type HashEntries = (buf: Uint8Array, spans: Uint32Array, count: number, head: Uint8Array, size: number, roots: Uint8Array, out: Uint8Array, leaves?: Uint8Array) => void
 
 /** Room for the frontier of any tree whose size is a safe integer. */
 export const ROOTS_CAPACITY = 64
@@ -21,8 +22,8 @@ const nodeInput = new Uint8Array(65)
 nodeInput[0] = 1
 
 /** The same computation with node:crypto, where the native binding is not built. */
-export const jsHashEntries: HashEntries = (buf, spans, count, head, size, roots, out) => {
-  if (spans.length < 3 * count || out.length < 32 * count || head.length !== 32 || roots.length < ROOTS_CAPACITY * 32) throw new RangeError('hashEntries: buffers too short')
+export const jsHashEntries: HashEntries = (buf, spans, count, head, size, roots, out, leaves) => {
+  if (spans.length < 3 * count || out.length < 32 * count || head.length !== 32 || roots.length < ROOTS_CAPACITY * 32 || (leaves !== undefined && leaves.length < 32 * count)) throw new RangeError('hashEntries: buffers too short')
   for (let i = 0; i < count; i++) {
     const start = spans[3 * i]!
     const end = spans[3 * i + 1]!
@@ -38,7 +39,9 @@ export const jsHashEntries: HashEntries = (buf, spans, count, head, size, roots,
     buf.set(chain, spans[3 * i + 2]!)
     out.set(hash('sha256', buf.subarray(start + 1, end), 'buffer'), 32 * i)
     chain = out.subarray(32 * i, 32 * i + 32)
-    roots.set(hash('sha256', buf.subarray(start, end), 'buffer'), 32 * top++)
+    const leaf = hash('sha256', buf.subarray(start, end), 'buffer')
+    leaves?.set(leaf, 32 * i)
+    roots.set(leaf, 32 * top++)
     for (let s = size; s % 2 === 1; s = Math.floor(s / 2)) {
       nodeInput.set(roots.subarray(32 * (top - 2), 32 * top), 1)
       top -= 2
@@ -70,4 +73,29 @@ export function batchHasher (): HashEntries {
     chosen = jsHashEntries
   }
   return chosen
+}
+
+/** Node hashes of `count` pairs of 32-byte hashes in `input` (left, right, left, right…) into `out`. */
+export type HashPairs = (input: Uint8Array, count: number, out: Uint8Array) => void
+
+export const jsHashPairs: HashPairs = (input, count, out) => {
+  if (input.length < 64 * count || out.length < 32 * count) throw new RangeError('hashPairs: buffers too short')
+  for (let i = 0; i < count; i++) {
+    nodeInput.set(input.subarray(64 * i, 64 * i + 64), 1)
+    out.set(hash('sha256', nodeInput, 'buffer'), 32 * i)
+  }
+}
+
+let chosenPairs: HashPairs | undefined
+
+/** The native pair hasher when the binding loads, else the node:crypto one (same bytes). */
+export function pairHasher (): HashPairs {
+  if (chosenPairs !== undefined) return chosenPairs
+  try {
+    const native = loadNative().hashPairs
+    chosenPairs = typeof native === 'function' ? native : jsHashPairs
+  } catch {
+    chosenPairs = jsHashPairs
+  }
+  return chosenPairs
 }

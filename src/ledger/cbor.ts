@@ -18,16 +18,42 @@ export function encodeCanonical (value: unknown): Uint8Array {
  * canonical order (length-first, then bytewise: strictly increasing, so no duplicates), false,
  * true and null are accepted. Whatever passes is exactly the canonical encoding of the value it
  * decodes to (encodeCanonical gives these bytes back), so no re-encoding is needed; `check` may
- * refuse the value.
+ * refuse the value. Byte strings are copies, or with `byteViews` views into `bytes` (for a caller
+ * that is done with the value before `bytes` could change, and wants no copy of each).
  */
-export function decodeCanonical (bytes: Uint8Array, limits: { maxBytes?: number, check?: (value: unknown) => void, onTopLevelValue?: (key: string, offset: number) => void } = {}): unknown {
+export function decodeCanonical (bytes: Uint8Array, limits: { maxBytes?: number, check?: (value: unknown) => void, onTopLevelValue?: (key: string, offset: number) => void, byteViews?: boolean } = {}): unknown {
   const maxBytes = limits.maxBytes ?? LEDGER_LIMITS.maxEntryBytes
   if (bytes.length > maxBytes) throw new MalformedCborError(0, `${bytes.length} bytes exceed ${maxBytes}`)
-  const reader = new StrictReader(bytes, limits.onTopLevelValue)
+  const reader = new StrictReader(bytes, limits.onTopLevelValue, limits.byteViews === true)
   const value = reader.item(0)
   if (reader.offset !== bytes.length) throw new MalformedCborError(reader.offset, `${bytes.length - reader.offset} trailing bytes`)
   limits.check?.(value)
   return value
+}
+
+/**
+ * decodeCanonical for a map with exactly the given keys (each given as its encoded bytes, in
+ * canonical order): the values in that order, and where each starts. Undefined when the bytes
+ * are not such a map at the top level (another head or other keys): the caller then decodes them
+ * with decodeCanonical, which says what is wrong. The values are checked as strictly as there.
+ */
+export function decodeCanonicalFixedMap (bytes: Uint8Array, keys: readonly Uint8Array[], maxBytes = LEDGER_LIMITS.maxEntryBytes): { values: unknown[], offsets: number[] } | undefined {
+  if (bytes.length > maxBytes || keys.length >= 24 || bytes.length === 0 || bytes[0] !== (0xa0 | keys.length)) return undefined
+  const reader = new StrictReader(bytes)
+  reader.offset = 1
+  const values: unknown[] = new Array(keys.length)
+  const offsets: number[] = new Array(keys.length)
+  for (let k = 0; k < keys.length; k++) {
+    const key = keys[k]!
+    const at = reader.offset
+    if (at + key.length > bytes.length) return undefined
+    for (let i = 0; i < key.length; i++) if (bytes[at + i] !== key[i]) return undefined
+    reader.offset = at + key.length
+    offsets[k] = reader.offset
+    values[k] = reader.item(1)
+  }
+  if (reader.offset !== bytes.length) throw new MalformedCborError(reader.offset, `${bytes.length - reader.offset} trailing bytes`)
+  return { values, offsets }
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
@@ -40,9 +66,12 @@ class StrictReader {
   /** Told where each value of a top-level map starts (for callers that patch or hash in place). */
   private readonly onTopLevelValue: ((key: string, offset: number) => void) | undefined
 
-  constructor (bytes: Uint8Array, onTopLevelValue?: (key: string, offset: number) => void) {
+  private readonly byteViews: boolean
+
+  constructor (bytes: Uint8Array, onTopLevelValue?: (key: string, offset: number) => void, byteViews = false) {
     this.bytes = bytes
     this.onTopLevelValue = onTopLevelValue
+    this.byteViews = byteViews
   }
 
   /** The argument of a head (shortest form enforced). */
@@ -98,7 +127,7 @@ class StrictReader {
       case 2: {
         const length = this.argument(info, at)
         if (this.offset + length > b.length) throw new MalformedCborError(at, 'truncated string')
-        const out = b.slice(this.offset, this.offset + length)
+        const out = this.byteViews ? b.subarray(this.offset, this.offset + length) : b.slice(this.offset, this.offset + length)
         this.offset += length
         return out
       }
@@ -152,24 +181,48 @@ class StrictReader {
     const start = this.offset
     const end = start + length
     this.offset = end
+    if (length === 0) return ''
+    // Short strings repeat (map keys, feed and device ids, action names): a decoded string is
+    // kept with its bytes and given back when the same bytes come again.
+    let slot = -1
+    if (length <= TEXT_CACHE_MAX) {
+      slot = (length * 31 + b[start]! * 7 + b[end - 1]!) & (TEXT_CACHE_SLOTS - 1)
+      const cached = textCacheBytes[slot]
+      if (cached !== undefined && cached.length === length) {
+        let i = 0
+        while (i < length && cached[i] === b[start + i]) i++
+        if (i === length) return textCacheStrings[slot]!
+      }
+    }
+    let text: string | undefined
     // ASCII (the common case) without a decoder call.
     if (length <= 64) {
-      let ascii = ''
       let i = start
-      for (; i < end; i++) {
-        const c = b[i]!
-        if (c >= 0x80) break
-        ascii += String.fromCharCode(c)
+      while (i < end && b[i]! < 0x80) i++
+      if (i === end) text = String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[])
+    }
+    if (text === undefined) {
+      try {
+        text = utf8.decode(b.subarray(start, end))
+      } catch {
+        throw new MalformedCborError(at, 'a text string is not valid UTF-8')
       }
-      if (i === end) return ascii
     }
-    try {
-      return utf8.decode(b.subarray(start, end))
-    } catch {
-      throw new MalformedCborError(at, 'a text string is not valid UTF-8')
+    if (slot >= 0) {
+      // Kept as the engine's unique copy of the string, which is what property keys are made of.
+      text = Object.keys({ [text]: 0 })[0]!
+      textCacheBytes[slot] = b.slice(start, end)
+      textCacheStrings[slot] = text
     }
+    return text
   }
 }
+
+/** Text strings up to this many bytes are remembered, in a direct-mapped cache of this many slots. */
+const TEXT_CACHE_MAX = 64
+const TEXT_CACHE_SLOTS = 256
+const textCacheBytes: Array<Uint8Array | undefined> = new Array(TEXT_CACHE_SLOTS).fill(undefined)
+const textCacheStrings: Array<string | undefined> = new Array(TEXT_CACHE_SLOTS).fill(undefined)
 
 /** Orders two encoded items: shorter first, then bytewise. */
 function compareEncoded (b: Uint8Array, aStart: number, aEnd: number, bStart: number, bEnd: number): number {

@@ -51,8 +51,19 @@ export class CheckpointSignatureError extends FleetError {
   }
 }
 
+/** Key ids already computed, per public key (the same few keys verify every checkpoint). */
+const keyIds = new WeakMap<Uint8Array, Map<string, { key: Uint8Array, id: Uint8Array }>>()
+
 export function keyId (name: string, algorithm: number, publicKey: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(name).update(Uint8Array.of(0x0a, algorithm)).update(publicKey).digest().subarray(0, 4))
+  const memo = `${algorithm}\n${name}`
+  let known = keyIds.get(publicKey)
+  const hit = known?.get(memo)
+  // The key's bytes are compared too, in case the array was written to since.
+  if (hit !== undefined && Buffer.compare(hit.key, publicKey) === 0) return hit.id
+  const id = new Uint8Array(createHash('sha256').update(name).update(Uint8Array.of(0x0a, algorithm)).update(publicKey).digest().subarray(0, 4))
+  if (known === undefined) keyIds.set(publicKey, known = new Map())
+  if (known.size < 64) known.set(memo, { key: Uint8Array.from(publicKey), id })
+  return id
 }
 
 export function formatCheckpointBody (body: CheckpointBody): string {

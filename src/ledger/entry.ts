@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto'
 import { MalformedEntryError } from './errors.js'
-import { decodeCanonical } from './cbor.js'
+import { decodeCanonical, decodeCanonicalFixedMap } from './cbor.js'
 import { encodeEntryBytes } from './entry-encoder.js'
 import { LEDGER_LIMITS } from './limits.js'
 
@@ -105,10 +105,32 @@ export function encodeEntry (entry: Entry): Uint8Array {
   return bytes
 }
 
+/** The entry's keys in canonical order (length first, then bytewise), encoded. */
+const CANONICAL_KEYS = ['v', 'seq', 'body', 'feed', 'prev', 'time', 'type', 'actor', 'fleet', 'attest', 'device']
+const ENCODED_KEYS = CANONICAL_KEYS.map((key) => Uint8Array.from([0x60 | key.length, ...Buffer.from(key, 'ascii')]))
+const PREV_VALUE = CANONICAL_KEYS.indexOf('prev')
+
+/**
+ * The entry in `bytes` and where its `prev` value starts: read as a map of exactly the entry's
+ * keys when it is one (the object is then built with one fixed shape), else by the generic
+ * decoder, which refuses it or finds the same. Either way checkEntryShape has passed.
+ */
+function decodeEntryValue (bytes: Uint8Array): { entry: Entry, prevValueAt: number } {
+  const fixed = decodeCanonicalFixedMap(bytes, ENCODED_KEYS)
+  if (fixed !== undefined) {
+    const [v, seq, body, feed, prev, time, type, actor, fleet, attest, device] = fixed.values
+    const entry = checkEntryShape({ v, fleet, feed, seq, prev, time, type, actor, device, attest, body })
+    return { entry, prevValueAt: fixed.offsets[PREV_VALUE]! }
+  }
+  let entry: Entry | undefined
+  let prevValueAt = -1
+  decodeCanonical(bytes, { check: (value) => { entry = checkEntryShape(value) }, onTopLevelValue: (key, offset) => { if (key === 'prev') prevValueAt = offset } })
+  return { entry: entry!, prevValueAt }
+}
+
 /** Strict decoding (canonical CBOR, exact fields). The result is unverified. */
 export function decodeEntry (bytes: Uint8Array): UnverifiedEntry {
-  let entry: Entry | undefined
-  decodeCanonical(bytes, { check: (value) => { entry = checkEntryShape(value) } })
+  const { entry } = decodeEntryValue(bytes)
   return { entry, bytes, hash: entryHash(bytes) } as unknown as UnverifiedEntry
 }
 
@@ -117,11 +139,9 @@ export function decodeEntry (bytes: Uint8Array): UnverifiedEntry {
  * 32 bytes of `prev` are in `bytes`.
  */
 export function decodeEntryUnhashed (bytes: Uint8Array): { entry: Entry, prevAt: number } {
-  let entry: Entry | undefined
-  let prevAt = -1
-  decodeCanonical(bytes, { check: (value) => { entry = checkEntryShape(value) }, onTopLevelValue: (key, offset) => { if (key === 'prev') prevAt = offset + 2 } })
+  const { entry, prevValueAt } = decodeEntryValue(bytes)
   // checkEntryShape made sure prev is a 32-byte string: its head is the two bytes 0x58 0x20.
-  return { entry: entry!, prevAt }
+  return { entry, prevAt: prevValueAt + 2 }
 }
 
 export function entryHash (bytes: Uint8Array): Uint8Array {

@@ -6,6 +6,7 @@ import { leafHash, nodeHash, MerkleFrontier, consistencyProof, subtreeRoot, leve
 import { parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
 import { detectEquivocation, type EquivocationEvidence } from './equivocation.js'
 import { SYNC_LIMITS } from './limits.js'
+import { pairHasher } from './batch-hash.js'
 import type { SyncBatch } from './replica.js'
 import { EntryRuns, seqKey } from './entry-runs.js'
 
@@ -69,16 +70,45 @@ export class FeedSource {
       const fresh: Uint8Array[] = []
       for (const bytes of await this.entries.read(this.leaves.length, size, size - this.leaves.length)) fresh.push(leafHash(bytes))
       if (this.leaves.length + fresh.length < size) throw new FleetError(`feed ${this.feed}: entries missing below ${size}`, { code: 'ERR_FEED_INCOMPLETE' })
-      this.leaves.push(...fresh)
-      for (let j = 1; this.levels[j - 1]!.length >= 2; j++) {
-        const below = this.levels[j - 1]!
-        const level = (this.levels[j] ??= [])
-        while (level.length * 2 + 1 < below.length) level.push(nodeHash(below[level.length * 2]!, below[level.length * 2 + 1]!))
-      }
+      this.pushLeaves(fresh)
     })
     this.extending = extend.catch(() => undefined)
     await extend
     return this.leaves
+  }
+
+  private pushLeaves (fresh: Uint8Array[]): void {
+    for (const leaf of fresh) this.leaves.push(leaf)
+    for (let j = 1; this.levels[j - 1]!.length >= 2; j++) {
+      const below = this.levels[j - 1]!
+      const level = (this.levels[j] ??= [])
+      const count = Math.floor(below.length / 2) - level.length
+      if (count >= 8) {
+        // Many new nodes (a batch of leaves): hashed in one call.
+        const pairs = new Uint8Array(64 * count)
+        for (let i = 0; i < 2 * count; i++) pairs.set(below[2 * level.length + i]!, 32 * i)
+        const out = new Uint8Array(32 * count)
+        pairHasher()(pairs, count, out)
+        for (let i = 0; i < count; i++) level.push(out.subarray(32 * i, 32 * i + 32))
+      } else {
+        while (level.length * 2 + 1 < below.length) level.push(nodeHash(below[level.length * 2]!, below[level.length * 2 + 1]!))
+      }
+    }
+  }
+
+  /**
+   * The leaf hashes of entries [from, from + count) that were just stored (32 bytes each in
+   * `leaves`, as the batch hasher gives them), so that serving them does not read and hash them
+   * again. Taken only when the cache ends exactly at `from`; otherwise the entries are read when
+   * needed, as before.
+   */
+  addLeaves (from: number, leaves: Uint8Array, count: number): void {
+    this.extending = this.extending.then(() => {
+      if (this.leaves.length !== from) return
+      const fresh: Uint8Array[] = new Array(count)
+      for (let i = 0; i < count; i++) fresh[i] = leaves.subarray(32 * i, 32 * i + 32)
+      this.pushLeaves(fresh)
+    })
   }
 
   /** The next batch for a peer holding `from` entries, or undefined when it is up to date. */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, hash } from 'node:crypto'
 import { bytesEqual, toHex } from '../common/bytes.js'
 import { LEDGER_LIMITS } from './limits.js'
 import { ProofError } from './errors.js'
@@ -8,8 +8,15 @@ export function leafHash (data: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(Uint8Array.of(0)).update(data).digest())
 }
 
+const nodeInput = new Uint8Array(65)
+nodeInput[0] = 1
+
 export function nodeHash (left: Uint8Array, right: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(Uint8Array.of(1)).update(left).update(right).digest())
+  if (left.length !== 32 || right.length !== 32) return new Uint8Array(createHash('sha256').update(Uint8Array.of(1)).update(left).update(right).digest())
+  // One call on one buffer (0x01 ‖ left ‖ right) is about twice as fast as an incremental hash.
+  nodeInput.set(left, 1)
+  nodeInput.set(right, 33)
+  return new Uint8Array(hash('sha256', nodeInput, 'buffer'))
 }
 
 export const EMPTY_ROOT = new Uint8Array(createHash('sha256').digest())

@@ -200,9 +200,10 @@ export class ReplicaStore {
       at += bytes.length + 1
     }
     const hashes = new Uint8Array(32 * count)
+    const leaves = new Uint8Array(32 * count)
     const rootBytes = new Uint8Array(32 * ROOTS_CAPACITY)
     meta.frontier.forEach((root, i) => rootBytes.set(root, 32 * i))
-    batchHasher()(buf, spans, count, meta.head, meta.size, rootBytes, hashes)
+    batchHasher()(buf, spans, count, meta.head, meta.size, rootBytes, hashes, leaves)
     for (let i = 0; i < count; i++) {
       if (!bytesEqual(prevs[i]!, i === 0 ? meta.head : hashes.subarray(32 * (i - 1), 32 * i))) fail(`entry ${meta.size + i} does not chain to entry ${meta.size + i - 1}`)
     }
@@ -232,6 +233,7 @@ export class ReplicaStore {
     ops.push({ type: 'put', key: feed, value: new Uint8Array(0), sublevel: this.indexSub })
     await this.db.batch(ops as never, { sync: true })
     this.metas.set(feed, next)
+    source.addLeaves(meta.size, leaves, count)
     source.forgetSealed()
     await this.feeds()
     this.index?.add(feed)

@@ -40,12 +40,13 @@ export function encodeMessage (type: string, fields: Record<string, unknown>): U
  * Strict decoding of one wire message: canonical CBOR within `maxBytes`, exactly the fields of the
  * schema (and `t`), each of its kind and within its bounds. An `abort` message from the peer is
  * returned as such so protocols can report the peer's reason; a type in `acceptTypes` is returned
- * without checking its fields (decode it again with its own schema).
+ * without checking its fields (decode it again with its own schema). With `byteViews`, byte fields
+ * are views into `bytes` rather than copies (each frame read is a buffer of its own).
  */
-export function decodeMessage<S extends WireSchema> (protocol: string, bytes: Uint8Array, type: string, schema: S, maxBytes: number, options: { acceptTypes?: readonly string[] } = {}): WireMessage<S> | { t: 'abort', reason: string } {
+export function decodeMessage<S extends WireSchema> (protocol: string, bytes: Uint8Array, type: string, schema: S, maxBytes: number, options: { acceptTypes?: readonly string[], byteViews?: boolean } = {}): WireMessage<S> | { t: 'abort', reason: string } {
   let value: unknown
   try {
-    value = decodeCanonical(bytes, { maxBytes })
+    value = decodeCanonical(bytes, { maxBytes, byteViews: options.byteViews === true })
   } catch (err) {
     throw new MalformedMessageError(protocol, (err as Error).message)
   }

@@ -7,6 +7,7 @@ import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { P2P_LIMITS } from './limits.js'
+import { fleetNoiseCrypto } from './noise-crypto.js'
 
 /**
  * Who may hold an encrypted connection to this node. The gater asks it after the Noise handshake,
@@ -47,7 +48,7 @@ export async function createFleetNode (init: FleetNodeInit): Promise<FleetNode> 
     privateKey: init.privateKey,
     addresses: { listen: init.listen ?? ['/ip4/0.0.0.0/tcp/0'] },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: fleetNoiseCrypto })],
     streamMuxers: [yamux()],
     peerDiscovery: init.mdns === false
       ? []

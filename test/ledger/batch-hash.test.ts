@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { loadNative } from '../../src/attest/tpm/native.js'
-import { batchHasher, jsHashEntries, popCount, ROOTS_CAPACITY, type HashEntries } from '../../src/ledger/batch-hash.js'
+import { batchHasher, jsHashEntries, jsHashPairs, pairHasher, popCount, ROOTS_CAPACITY, type HashEntries } from '../../src/ledger/batch-hash.js'
 import { CborWriter } from '../../src/ledger/entry-encoder.js'
-import { entryHash, leafHash, MerkleFrontier, type Entry } from '../../src/ledger/index.js'
+import { entryHash, leafHash, nodeHash, MerkleFrontier, type Entry } from '../../src/ledger/index.js'
 
 const native = loadNative().hashEntries!
 
@@ -31,14 +31,15 @@ function randomFrontier (size: number): MerkleFrontier {
   return new MerkleFrontier(size, Array.from({ length: popCount(size) }, () => new Uint8Array(randomBytes(32))))
 }
 
-function run (hashEntries: HashEntries, count: number, frontier: MerkleFrontier, head: Uint8Array): { buf: Uint8Array, out: Uint8Array, roots: Uint8Array[] } {
+function run (hashEntries: HashEntries, count: number, frontier: MerkleFrontier, head: Uint8Array): { buf: Uint8Array, out: Uint8Array, roots: Uint8Array[], leaves: Uint8Array } {
   const { buf, spans } = encodeRun(count, frontier.size)
   const rootBytes = new Uint8Array(ROOTS_CAPACITY * 32)
   frontier.roots.forEach((root, i) => rootBytes.set(root, 32 * i))
   const out = new Uint8Array(32 * count)
-  hashEntries(buf, spans, count, head, frontier.size, rootBytes, out)
+  const leaves = new Uint8Array(32 * count)
+  hashEntries(buf, spans, count, head, frontier.size, rootBytes, out, count % 2 === 0 ? leaves : undefined)
   const roots = Array.from({ length: popCount(frontier.size + count) }, (_, i) => rootBytes.slice(32 * i, 32 * i + 32))
-  return { buf, out, roots }
+  return { buf, out, roots, leaves }
 }
 
 describe('ledger/batch-hash: chaining and hashing a batch of entries in one call', () => {
@@ -53,7 +54,7 @@ describe('ledger/batch-hash: chaining and hashing a batch of entries in one call
         for (const count of [1, 2, 33, 600]) {
           const frontier = randomFrontier(size)
           const head = new Uint8Array(randomBytes(32))
-          const { buf, out, roots } = run(hashEntries, count, frontier, head)
+          const { buf, out, roots, leaves } = run(hashEntries, count, frontier, head)
           const { spans } = encodeRun(count, size)
           let expected = frontier
           let prev: Uint8Array = head
@@ -63,6 +64,8 @@ describe('ledger/batch-hash: chaining and hashing a batch of entries in one call
             prev = entryHash(bytes)
             assert.deepEqual(Buffer.from(out.subarray(32 * i, 32 * i + 32)), Buffer.from(prev), `size ${size}, entry ${i}: hash`)
             expected = expected.append(leafHash(bytes))
+            // Leaf hashes are given when asked for (even counts here), and nothing is written otherwise.
+            assert.deepEqual(Buffer.from(leaves.subarray(32 * i, 32 * i + 32)), Buffer.from(count % 2 === 0 ? leafHash(bytes) : new Uint8Array(32)), `size ${size}, entry ${i}: leaf`)
           }
           assert.deepEqual(roots.map((r) => Buffer.from(r).toString('hex')), expected.roots.map((r) => Buffer.from(r).toString('hex')), `size ${size}, count ${count}: frontier`)
         }
@@ -88,6 +91,22 @@ describe('ledger/batch-hash: chaining and hashing a batch of entries in one call
       assert.throws(() => { hashEntries(buf, spans, 4, head, 0, roots, new Uint8Array(128)) }, RangeError)
       assert.throws(() => { hashEntries(buf, spans, 3, head, 0, roots, new Uint8Array(64)) }, RangeError)
       assert.throws(() => { hashEntries(buf, spans, 3, head, 0, new Uint8Array(32), new Uint8Array(96)) }, RangeError)
+      assert.throws(() => { hashEntries(buf, spans, 3, head, 0, roots, new Uint8Array(96), new Uint8Array(64)) }, RangeError)
     })
   }
+
+  it('hashPairs: the native and node:crypto pair hashers give nodeHash of each pair, and refuse short buffers', () => {
+    const nativePairs = loadNative().hashPairs!
+    assert.equal(pairHasher(), nativePairs)
+    for (const hashPairs of [nativePairs, jsHashPairs]) {
+      for (const count of [0, 1, 9, 300]) {
+        const input = new Uint8Array(randomBytes(64 * count))
+        const out = new Uint8Array(32 * count)
+        hashPairs(input, count, out)
+        for (let i = 0; i < count; i++) assert.deepEqual(Buffer.from(out.subarray(32 * i, 32 * i + 32)), Buffer.from(nodeHash(input.subarray(64 * i, 64 * i + 32), input.subarray(64 * i + 32, 64 * i + 64))))
+      }
+      assert.throws(() => { hashPairs(new Uint8Array(63), 1, new Uint8Array(32)) }, RangeError)
+      assert.throws(() => { hashPairs(new Uint8Array(64), 1, new Uint8Array(31)) }, RangeError)
+    }
+  })
 })

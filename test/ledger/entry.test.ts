@@ -63,6 +63,23 @@ describe('ledger/entry: deterministic CBOR, strict decoding', () => {
     })
   }
 
+  it('decodes strings that share length and first and last bytes to their own values (the decoder remembers short strings by their bytes)', () => {
+    const texts = ['a' + 'x'.repeat(50) + 'z', 'a' + 'y'.repeat(50) + 'z', 'a' + 'x'.repeat(49) + 'yz', 'aé' + 'x'.repeat(48) + 'z', 'a' + 'x'.repeat(50) + 'z']
+    for (let round = 0; round < 3; round++) {
+      for (const text of texts) assert.deepEqual(decodeCanonical(encodeCanonical([text, { [text]: text }])), [text, { [text]: text }])
+      for (const text of texts) assert.deepEqual(decodeCanonical(encodeCanonical({ [text]: [text] })), { [text]: [text] })
+    }
+    assert.throws(() => decodeCanonical(hex('62c328')), { name: 'MalformedCborError', message: /UTF-8/ })
+    assert.throws(() => decodeCanonical(hex('62c328')), { name: 'MalformedCborError', message: /UTF-8/ })
+  })
+
+  it('decodes an entry to the same value whether its keys are read as the fixed envelope or not', () => {
+    const bytes = encodeEntry(entry)
+    const generic = decodeCanonical(bytes)
+    assert.deepEqual(decodeEntry(bytes).entry, generic)
+    assert.deepEqual(Object.keys(decodeEntry(bytes).entry).sort(), Object.keys(generic as object).sort())
+  })
+
   it('refuses deep nesting without exhausting the stack (100k levels)', () => {
     assert.throws(() => decodeCanonical(new Uint8Array(65536).fill(0x81)), { name: 'MalformedCborError' })
   })

@@ -147,6 +147,28 @@ describe('ledger/replica: verified feed replicas', function () {
     }
   })
 
+  it('a replica keeps the leaf hashes of the batches it stores: its roots and proofs are those of a store read afresh', async () => {
+    const w = await writer(2_600, 'alice', 700)
+    closers.push(async () => { await w.ledger.stop(); await w.db.close() })
+    const r = await replica()
+    closers.push(async () => { await r.db.close() })
+    const source = r.store.source(feed)
+    // Every batch is applied at the end of the cache, so its leaves are taken as given.
+    await syncAll(w.source, r.store)
+    const fresh = new ReplicaStore(r.db).source(feed)
+    const leaves: Uint8Array[] = []
+    for await (const bytes of r.store.entries(feed)) leaves.push(leafHash(bytes))
+    assert.equal(leaves.length, 2_600)
+    for (const size of [1, 7, 700, 1400, 1401, 2100, 2599, 2600]) {
+      assert.deepEqual(Buffer.from(await source.rootAt(size)), Buffer.from(subtreeRoot(leaves, 0, size)), `size ${size}`)
+      assert.deepEqual(Buffer.from(await fresh.rootAt(size)), Buffer.from(subtreeRoot(leaves, 0, size)), `size ${size} (afresh)`)
+    }
+    assert.deepEqual((await source.proofBetween(700, 2600)).map((h) => Buffer.from(h)), (await fresh.proofBetween(700, 2600)).map((h) => Buffer.from(h)))
+    // Leaves offered out of place are ignored (the cache ends elsewhere), not appended.
+    source.addLeaves(5, new Uint8Array(32 * 3).fill(9), 3)
+    assert.deepEqual(Buffer.from(await source.rootAt(2600)), Buffer.from(subtreeRoot(leaves, 0, 2600)))
+  })
+
   it('resumes an interrupted copy where it stopped', async () => {
     const w = await writer(3_000)
     closers.push(async () => { await w.ledger.stop(); await w.db.close() })

@@ -55,7 +55,8 @@ export interface NativeBinding {
   ESYS_TR_RH_ENDORSEMENT: number
   ESYS_TR_RH_PLATFORM: number
   /** See HashEntries in src/ledger/batch-hash.ts; missing from bindings built before it existed. */
-  hashEntries?: (buf: Uint8Array, spans: Uint32Array, count: number, head: Uint8Array, size: number, roots: Uint8Array, out: Uint8Array) => void
+  hashEntries?: (buf: Uint8Array, spans: Uint32Array, count: number, head: Uint8Array, size: number, roots: Uint8Array, out: Uint8Array, leaves?: Uint8Array) => void
+  hashPairs?: (input: Uint8Array, count: number, out: Uint8Array) => void
 }
 
 /** Thrown when the native binding is not built (run the bootstrap) or fails to load. */
