@@ -1,7 +1,7 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { randomBytes } from 'node:crypto'
 import {
-  decodeEntry, ReplicaStore, ownFeedSource, EquivocationDetectedError, withoutCosignatures, type SyncBatch
+  decodeEntry, ReplicaStore, SYNC_LIMITS, ownFeedSource, EquivocationDetectedError, withoutCosignatures, type SyncBatch
 } from '../ledger/index.js'
 import type { HybridSigner } from '../identity/index.js'
 import { createFleetNode, FramedStream, type FleetNode } from '../p2p/index.js'
@@ -42,6 +42,12 @@ export class AgentRuntime {
   private readonly blocked = new Set<string>()
   /** The largest size announced per feed, for the sync-lag metric. */
   private readonly announced = new Map<string, number>()
+  /**
+   * What each connected peer is known to hold (from its announces and its pulls): a feed is not
+   * announced to a peer that already holds as much of it, unless the announce carries this
+   * agent's fresh cosignature. Forgotten when the peer disconnects.
+   */
+  private readonly peerHeads = new Map<string, Map<string, number>>()
   private members: { count: number, records: Uint8Array[], digest: Uint8Array } | undefined
   private pullTurn: Promise<void> = Promise.resolve()
 
@@ -145,6 +151,7 @@ export class AgentRuntime {
         void this.node.dial(peer).catch((err: unknown) => this.init.logger?.debug({ peer: peer.toString(), err: (err as Error).message }, 'dial failed'))
       }
     })
+    this.node.addEventListener('peer:disconnect', (evt) => { this.peerHeads.delete(evt.detail.toString()) })
     await this.node.start()
     this.lastSealed = this.feed.ledger.sealedSize
     this.timers.push(setInterval(() => { void this.tick().catch((err: unknown) => { if (!this.stopped) this.init.logger?.warn({ err: (err as Error).message }, 'announce failed') }) }, 100))
@@ -213,16 +220,21 @@ export class AgentRuntime {
     // The checkpoint goes with every announce (peers compare it with theirs); its cosignatures only
     // when this agent just added its own (the others' travel with their own announces and batches).
     const notes = new Map<string, string>()
+    const cosigned = new Set<string>()
     for (const feed of feeds) {
       const note = (await this.witnessing.sourceOf(feed).sealed())?.note ?? ''
-      notes.set(feed, this.witnessing.cosignedSinceAnnounce.delete(feed) || note === '' ? note : withoutCosignatures(note, feed))
+      if (this.witnessing.cosignedSinceAnnounce.delete(feed)) cosigned.add(feed)
+      notes.set(feed, cosigned.has(feed) || note === '' ? note : withoutCosignatures(note, feed))
     }
     for (const connection of this.node.getConnections()) {
       const peerId = connection.remotePeer.toString()
       if (!this.attestation.attested(peerId)) continue
+      const known = this.peerHeads.get(peerId)
       for (const feed of feeds) {
         const hooked = feed === this.feedId ? this.init.hooks?.ownAnnounce?.(peerId) : undefined
         const size = hooked?.size ?? heads.get(feed) ?? 0
+        // The peer holds as much already (it said so): nothing to tell it but a new cosignature.
+        if (hooked === undefined && !cosigned.has(feed) && (known?.get(feed) ?? -1) >= size) continue
         const note = hooked?.checkpoint ?? notes.get(feed) ?? ''
         void connection.newStream(LEDGER_SYNC_PROTOCOL).then(async (stream) => { await sendAnnounce(this.framed(stream), feed, size, note) }).catch(() => undefined)
       }
@@ -242,6 +254,8 @@ export class AgentRuntime {
     const peerId = connection.remotePeer.toString()
     try {
       const opening = await readOpening(framed)
+      if (opening.t === 'announce') this.learnHeads(peerId, [[opening.feed, opening.size]])
+      else this.learnHeads(peerId, opening.heads)
       if (opening.t === 'announce') {
         if (opening.size > (this.announced.get(opening.feed) ?? 0) && this.announced.size < 4096) this.announced.set(opening.feed, opening.size)
         const held = (await this.heads()).get(opening.feed) ?? 0
@@ -271,6 +285,14 @@ export class AgentRuntime {
       this.init.logger?.debug({ peerId, err: (err as Error).message }, 'sync stream failed')
       framed.abort(err as Error)
     }
+  }
+
+  /** Remembers how much of some feeds a connected peer holds (the most it has said). */
+  private learnHeads (peerId: string, heads: Iterable<[string, number]>): void {
+    if (this.node.getConnections().every((c) => c.remotePeer.toString() !== peerId)) return
+    let known = this.peerHeads.get(peerId)
+    if (known === undefined) this.peerHeads.set(peerId, known = new Map())
+    for (const [feed, size] of heads) if (size > (known.get(feed) ?? -1) && (known.size < SYNC_LIMITS.maxFeeds || known.has(feed))) known.set(feed, size)
   }
 
   /** The owner-signed enrolment records held, encoded, with their digest (re-made when one is added). */

@@ -58,22 +58,26 @@ export function popCount (size: number): number {
   return bits
 }
 
-let chosen: HashEntries | undefined
+/** A function of the agent's native binding when it loads and has it, else `fallback` (same results). */
+function nativeOr<F> (name: 'hashEntries' | 'hashPairs', fallback: F): () => F {
+  let chosen: F | undefined
+  return () => {
+    if (chosen !== undefined) return chosen
+    try {
+      const native = loadNative()[name]
+      chosen = typeof native === 'function' ? native as F : fallback
+    } catch {
+      chosen = fallback
+    }
+    return chosen
+  }
+}
 
 /**
  * The native batch hasher from the agent's binding (native/src/ledger_hash.cc) when it loads,
  * else the node:crypto one: both give the same bytes (test/ledger/batch-hash.test.ts).
  */
-export function batchHasher (): HashEntries {
-  if (chosen !== undefined) return chosen
-  try {
-    const native = loadNative().hashEntries
-    chosen = typeof native === 'function' ? native : jsHashEntries
-  } catch {
-    chosen = jsHashEntries
-  }
-  return chosen
-}
+export const batchHasher: () => HashEntries = nativeOr('hashEntries', jsHashEntries)
 
 /** Node hashes of `count` pairs of 32-byte hashes in `input` (left, right, left, right…) into `out`. */
 export type HashPairs = (input: Uint8Array, count: number, out: Uint8Array) => void
@@ -86,16 +90,5 @@ export const jsHashPairs: HashPairs = (input, count, out) => {
   }
 }
 
-let chosenPairs: HashPairs | undefined
-
 /** The native pair hasher when the binding loads, else the node:crypto one (same bytes). */
-export function pairHasher (): HashPairs {
-  if (chosenPairs !== undefined) return chosenPairs
-  try {
-    const native = loadNative().hashPairs
-    chosenPairs = typeof native === 'function' ? native : jsHashPairs
-  } catch {
-    chosenPairs = jsHashPairs
-  }
-  return chosenPairs
-}
+export const pairHasher: () => HashPairs = nativeOr('hashPairs', jsHashPairs)

@@ -127,7 +127,8 @@ class StrictReader {
       case 2: {
         const length = this.argument(info, at)
         if (this.offset + length > b.length) throw new MalformedCborError(at, 'truncated string')
-        const out = this.byteViews ? b.subarray(this.offset, this.offset + length) : b.slice(this.offset, this.offset + length)
+        // A copy is a plain Uint8Array of its own (Buffer#slice would give a view).
+        const out = this.byteViews ? b.subarray(this.offset, this.offset + length) : new Uint8Array(b.subarray(this.offset, this.offset + length))
         this.offset += length
         return out
       }
@@ -211,7 +212,8 @@ class StrictReader {
     if (slot >= 0) {
       // Kept as the engine's unique copy of the string, which is what property keys are made of.
       text = Object.keys({ [text]: 0 })[0]!
-      textCacheBytes[slot] = b.slice(start, end)
+      // A copy of its own: the input may be a Buffer (whose slice is a view) that is written to later.
+      textCacheBytes[slot] = new Uint8Array(b.subarray(start, end))
       textCacheStrings[slot] = text
     }
     return text

@@ -71,6 +71,16 @@ describe('ledger/entry: deterministic CBOR, strict decoding', () => {
     }
     assert.throws(() => decodeCanonical(hex('62c328')), { name: 'MalformedCborError', message: /UTF-8/ })
     assert.throws(() => decodeCanonical(hex('62c328')), { name: 'MalformedCborError', message: /UTF-8/ })
+    // A Buffer decoded and then written to must not change what the decoder remembers.
+    const reused = Buffer.from(encodeCanonical('q' + 'x'.repeat(40) + 'q'))
+    assert.equal(decodeCanonical(reused), 'q' + 'x'.repeat(40) + 'q')
+    reused.fill('y'.charCodeAt(0), 3, reused.length - 1)
+    assert.equal(decodeCanonical(Buffer.from(encodeCanonical('q' + 'y'.repeat(40) + 'q'))), 'q' + 'y'.repeat(40) + 'q')
+    // Byte strings decoded from a Buffer are copies of their own.
+    const source = Buffer.from(encodeCanonical([new Uint8Array([1, 2, 3])]))
+    const [copy] = decodeCanonical(source) as [Uint8Array]
+    source.fill(0)
+    assert.deepEqual([...copy], [1, 2, 3])
   })
 
   it('decodes an entry to the same value whether its keys are read as the fixed envelope or not', () => {
