@@ -1,7 +1,7 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { randomBytes } from 'node:crypto'
 import {
-  decodeEntry, ReplicaStore, SYNC_LIMITS, ownFeedSource, EquivocationDetectedError, withoutCosignatures, type SyncBatch
+  decodeEntry, ReplicaStore, ownFeedSource, EquivocationDetectedError, withoutCosignatures, type SyncBatch
 } from '../ledger/index.js'
 import type { HybridSigner } from '../identity/index.js'
 import { createFleetNode, FramedStream, type FleetNode } from '../p2p/index.js'
@@ -11,6 +11,7 @@ import { openOwnFeed, type OpenedLedger } from './ledgers.js'
 import { Membership } from './membership.js'
 import { fleetServiceTag, type AgentRuntimeInit } from './runtime-init.js'
 import { Witnessing, quarantineSublevel } from './witnessing.js'
+import { PeerHeads } from './peer-heads.js'
 import { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, readOpening, servePull, pull, sendAnnounce, membersDigest } from './sync-protocol.js'
 import { bytesEqual } from '../common/bytes.js'
 import { verifyEnrolmentRecord, encodeSignedEnrolment, decodeSignedEnrolment, type SignedEnrolment } from './enrolment.js'
@@ -42,12 +43,8 @@ export class AgentRuntime {
   private readonly blocked = new Set<string>()
   /** The largest size announced per feed, for the sync-lag metric. */
   private readonly announced = new Map<string, number>()
-  /**
-   * What each connected peer is known to hold (from its announces and its pulls): a feed is not
-   * announced to a peer that already holds as much of it, unless the announce carries this
-   * agent's fresh cosignature. Forgotten when the peer disconnects.
-   */
-  private readonly peerHeads = new Map<string, Map<string, number>>()
+  /** Not announced to a peer: what it holds already, unless with this agent's fresh cosignature. */
+  private readonly peerHeads = new PeerHeads()
   private members: { count: number, records: Uint8Array[], digest: Uint8Array } | undefined
   private pullTurn: Promise<void> = Promise.resolve()
 
@@ -151,7 +148,7 @@ export class AgentRuntime {
         void this.node.dial(peer).catch((err: unknown) => this.init.logger?.debug({ peer: peer.toString(), err: (err as Error).message }, 'dial failed'))
       }
     })
-    this.node.addEventListener('peer:disconnect', (evt) => { this.peerHeads.delete(evt.detail.toString()) })
+    this.node.addEventListener('peer:disconnect', (evt) => { this.peerHeads.forget(evt.detail.toString()) })
     await this.node.start()
     this.lastSealed = this.feed.ledger.sealedSize
     this.timers.push(setInterval(() => { void this.tick().catch((err: unknown) => { if (!this.stopped) this.init.logger?.warn({ err: (err as Error).message }, 'announce failed') }) }, 100))
@@ -229,12 +226,11 @@ export class AgentRuntime {
     for (const connection of this.node.getConnections()) {
       const peerId = connection.remotePeer.toString()
       if (!this.attestation.attested(peerId)) continue
-      const known = this.peerHeads.get(peerId)
       for (const feed of feeds) {
         const hooked = feed === this.feedId ? this.init.hooks?.ownAnnounce?.(peerId) : undefined
         const size = hooked?.size ?? heads.get(feed) ?? 0
         // The peer holds as much already (it said so): nothing to tell it but a new cosignature.
-        if (hooked === undefined && !cosigned.has(feed) && (known?.get(feed) ?? -1) >= size) continue
+        if (hooked === undefined && !cosigned.has(feed) && this.peerHeads.holds(peerId, feed, size)) continue
         const note = hooked?.checkpoint ?? notes.get(feed) ?? ''
         void connection.newStream(LEDGER_SYNC_PROTOCOL).then(async (stream) => { await sendAnnounce(this.framed(stream), feed, size, note) }).catch(() => undefined)
       }
@@ -254,8 +250,7 @@ export class AgentRuntime {
     const peerId = connection.remotePeer.toString()
     try {
       const opening = await readOpening(framed)
-      if (opening.t === 'announce') this.learnHeads(peerId, [[opening.feed, opening.size]])
-      else this.learnHeads(peerId, opening.heads)
+      if (this.node.getConnections().some((c) => c.remotePeer.toString() === peerId)) this.peerHeads.learn(peerId, opening.t === 'announce' ? [[opening.feed, opening.size]] : opening.heads)
       if (opening.t === 'announce') {
         if (opening.size > (this.announced.get(opening.feed) ?? 0) && this.announced.size < 4096) this.announced.set(opening.feed, opening.size)
         const held = (await this.heads()).get(opening.feed) ?? 0
@@ -285,14 +280,6 @@ export class AgentRuntime {
       this.init.logger?.debug({ peerId, err: (err as Error).message }, 'sync stream failed')
       framed.abort(err as Error)
     }
-  }
-
-  /** Remembers how much of some feeds a connected peer holds (the most it has said). */
-  private learnHeads (peerId: string, heads: Iterable<[string, number]>): void {
-    if (this.node.getConnections().every((c) => c.remotePeer.toString() !== peerId)) return
-    let known = this.peerHeads.get(peerId)
-    if (known === undefined) this.peerHeads.set(peerId, known = new Map())
-    for (const [feed, size] of heads) if (size > (known.get(feed) ?? -1) && (known.size < SYNC_LIMITS.maxFeeds || known.has(feed))) known.set(feed, size)
   }
 
   /** The owner-signed enrolment records held, encoded, with their digest (re-made when one is added). */

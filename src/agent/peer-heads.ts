@@ -1,0 +1,25 @@
+import { SYNC_LIMITS } from '../ledger/index.js'
+
+/**
+ * What each connected peer is known to hold, from its announces and the heads of its pulls (the
+ * most it has said per feed, at most SYNC_LIMITS.maxFeeds feeds a peer). A feed need not be
+ * announced to a peer that already holds as much of it. Forgotten when the peer disconnects.
+ */
+export class PeerHeads {
+  private readonly known = new Map<string, Map<string, number>>()
+
+  learn (peerId: string, heads: Iterable<[string, number]>): void {
+    let known = this.known.get(peerId)
+    if (known === undefined) this.known.set(peerId, known = new Map())
+    for (const [feed, size] of heads) if (size > (known.get(feed) ?? -1) && (known.size < SYNC_LIMITS.maxFeeds || known.has(feed))) known.set(feed, size)
+  }
+
+  /** True when the peer said it holds at least `size` entries of `feed`. */
+  holds (peerId: string, feed: string, size: number): boolean {
+    return (this.known.get(peerId)?.get(feed) ?? -1) >= size
+  }
+
+  forget (peerId: string): void {
+    this.known.delete(peerId)
+  }
+}
