@@ -68,6 +68,9 @@ export class AgentRuntime {
   /** The fleet devices whose cosignature on the newest checkpoint of the own feed verifies. */
   async witnessedBy (): Promise<string[]> { return await this.witnessing.witnessedBy() }
 
+  /** Peers' feeds this agent will cosign once they have been quiet long enough (0: witnessing has caught up). */
+  get cosignsDue (): number { return this.witnessing.cosignDue.size }
+
   /** Keeps a member's signed record, so the agent still knows the feed's key after a restart. */
   async saveMember (signed: SignedEnrolment): Promise<void> {
     const record = verifyEnrolmentRecord(signed, { key: this.membership.ownerKey, fleetId: this.membership.fleetId })
