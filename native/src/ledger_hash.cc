@@ -47,6 +47,15 @@ Napi::Value Fail(Napi::Env env, const char* message) {
 
 int PopCount(uint64_t value) { return __builtin_popcountll(value); }
 
+// A count argument: a number that is a 32-bit unsigned integer.
+bool Count32(const Napi::Value& value, uint32_t* count) {
+  if (!value.IsNumber()) return false;
+  const double number = value.As<Napi::Number>().DoubleValue();
+  if (!(number >= 0 && number <= 0xffffffffu && number == static_cast<double>(static_cast<uint32_t>(number)))) return false;
+  *count = static_cast<uint32_t>(number);
+  return true;
+}
+
 }  // namespace
 
 // hashEntries(buf, spans, count, head, size, roots, out)
@@ -80,16 +89,13 @@ Napi::Value HashEntries(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   Napi::Uint32Array spans = info[1].As<Napi::Uint32Array>();
-  const double count_value = info[2].As<Napi::Number>().DoubleValue();
+  uint32_t count;
+  if (!Count32(info[2], &count)) return Fail(env, "count must be a 32-bit unsigned integer");
   const double size_value = info[4].As<Napi::Number>().DoubleValue();
   // Sizes stay below 2^53 (LEDGER_LIMITS.maxFeedSize).
-  if (!(count_value >= 0 && count_value <= 0xffffffffu && count_value == static_cast<double>(static_cast<uint32_t>(count_value)))) {
-    return Fail(env, "count must be a 32-bit unsigned integer");
-  }
   if (!(size_value >= 0 && size_value <= 9007199254740991.0 && size_value == static_cast<double>(static_cast<uint64_t>(size_value)))) {
     return Fail(env, "size must be a safe non-negative integer");
   }
-  const uint32_t count = static_cast<uint32_t>(count_value);
   uint64_t size = static_cast<uint64_t>(size_value);
   if (spans.ElementLength() < static_cast<size_t>(count) * 3) return Fail(env, "spans is shorter than 3 * count");
   if (head_length != kHash) return Fail(env, "head must be 32 bytes");
@@ -146,11 +152,9 @@ Napi::Value HashPairs(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(env, "hashPairs(input, count, out)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  const double count_value = info[1].As<Napi::Number>().DoubleValue();
-  if (!(count_value >= 0 && count_value <= 0xffffffffu && count_value == static_cast<double>(static_cast<uint32_t>(count_value)))) {
-    return Fail(env, "count must be a 32-bit unsigned integer");
-  }
-  const size_t count = static_cast<size_t>(count_value);
+  uint32_t count32;
+  if (!Count32(info[1], &count32)) return Fail(env, "count must be a 32-bit unsigned integer");
+  const size_t count = count32;
   if (input_length < count * 2 * kHash) return Fail(env, "input is shorter than 64 * count");
   if (out_length < count * kHash) return Fail(env, "out is shorter than 32 * count");
   uint8_t node[1 + 2 * kHash];

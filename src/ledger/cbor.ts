@@ -210,8 +210,6 @@ class StrictReader {
       }
     }
     if (slot >= 0) {
-      // Kept as the engine's unique copy of the string, which is what property keys are made of.
-      text = Object.keys({ [text]: 0 })[0]!
       // A copy of its own: the input may be a Buffer (whose slice is a view) that is written to later.
       textCacheBytes[slot] = new Uint8Array(b.subarray(start, end))
       textCacheStrings[slot] = text

@@ -47,23 +47,19 @@ export function runLast (key: string): number {
   return last
 }
 
-/** The value of a run holding `entries` (at least one). */
+/** The value of a run holding `entries` (at least one); see encodeRunFromSpans for the hot paths. */
 export function encodeRun (entries: readonly Uint8Array[]): Uint8Array {
   if (entries.length === 1) return entries[0]!
-  let total = 5 + 4 * entries.length
-  for (const entry of entries) total += entry.length
-  const out = new Uint8Array(total)
-  const view = new DataView(out.buffer)
-  out[0] = RUN_MARKER
-  view.setUint32(1, entries.length)
-  let at = 5 + 4 * entries.length
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i]!
-    view.setUint32(5 + 4 * i, entry.length)
-    out.set(entry, at)
+  const buf = new Uint8Array(entries.reduce((n, entry) => n + entry.length, 0))
+  const spans = new Uint32Array(2 * entries.length)
+  let at = 0
+  entries.forEach((entry, i) => {
+    buf.set(entry, at)
+    spans[2 * i] = at
     at += entry.length
-  }
-  return out
+    spans[2 * i + 1] = at
+  })
+  return encodeRunFromSpans(buf, spans, entries.length, 2, 0)
 }
 
 /**

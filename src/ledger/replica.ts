@@ -8,7 +8,7 @@ import { batchHasher, popCount, ROOTS_CAPACITY } from './batch-hash.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
 import { MerkleFrontier, verifyConsistency } from './merkle.js'
 import { FeedSource, sub, type Sub } from './feed-source.js'
-import { EntryRuns, encodeRun, RUN_LIMITS, seqKey } from './entry-runs.js'
+import { EntryRuns, encodeRunFromSpans, RUN_LIMITS, seqKey } from './entry-runs.js'
 import { parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
 import { withSignaturesOf, type EquivocationEvidence } from './equivocation.js'
 import { SYNC_LIMITS } from './limits.js'
@@ -208,10 +208,12 @@ export class ReplicaStore {
       if (!bytesEqual(prevs[i]!, i === 0 ? meta.head : hashes.subarray(32 * (i - 1), 32 * i))) fail(`entry ${meta.size + i} does not chain to entry ${meta.size + i - 1}`)
     }
     const ops: Array<{ type: 'put', key: string, value: Uint8Array, sublevel: Sub }> = []
-    // One run per batch (SYNC_LIMITS.maxBatchEntries is below RUN_LIMITS.maxEntries; split anyway).
+    // One run per batch (SYNC_LIMITS.maxBatchEntries is below RUN_LIMITS.maxEntries; split anyway),
+    // from the hashed buffer: each entry there now carries the chain as its prev, which the check
+    // above found equal to the prev it came with, so these are the entries' own bytes.
     for (let at = 0; at < count; at += RUN_LIMITS.maxEntries) {
-      const run = batch.entries.slice(at, at + RUN_LIMITS.maxEntries)
-      ops.push({ type: 'put', key: seqKey(meta.size + at + run.length - 1), value: encodeRun(run), sublevel: entries })
+      const n = Math.min(RUN_LIMITS.maxEntries, count - at)
+      ops.push({ type: 'put', key: seqKey(meta.size + at + n - 1), value: encodeRunFromSpans(buf, spans.subarray(3 * at), n, 3, 1), sublevel: entries })
     }
     const roots: Uint8Array[] = []
     for (let i = 0, n = popCount(meta.size + count); i < n; i++) roots.push(rootBytes.slice(32 * i, 32 * i + 32))
