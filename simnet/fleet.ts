@@ -116,7 +116,7 @@ export class SimFleet {
   }
 
   /** Starts an enrolled device's agent in this process. */
-  async start (device: SimDevice, options: Partial<Pick<AgentRuntimeInit, 'syncIntervalMs' | 'attestIntervalMs' | 'batchMs' | 'mdns' | 'onPeersChange' | 'cosignIntervalMs' | 'hooks'>> & { logger?: Logger, enrolment?: DeviceEnrolment } = {}): Promise<AgentRuntime> {
+  async start (device: SimDevice, options: Partial<Pick<AgentRuntimeInit, 'syncIntervalMs' | 'attestIntervalMs' | 'batchMs' | 'mdns' | 'onPeersChange' | 'cosignIntervalMs' | 'witnessesPerFeed' | 'hooks'>> & { logger?: Logger, enrolment?: DeviceEnrolment } = {}): Promise<AgentRuntime> {
     // `enrolment` lets a test present another device's record (a clone attempt).
     const enrolment = options.enrolment ?? device.enrolment
     if (enrolment === undefined) throw new Error(`${device.name} is not enrolled`)
@@ -124,6 +124,7 @@ export class SimFleet {
       dir: device.dir, tpm: device.tpm, state: device.state, device: device.unlocked, enrolment, eventLog: async () => device.log,
       ...(options.onPeersChange === undefined ? {} : { onPeersChange: options.onPeersChange }),
       ...(options.cosignIntervalMs === undefined ? {} : { cosignIntervalMs: options.cosignIntervalMs }),
+      ...(options.witnessesPerFeed === undefined ? {} : { witnessesPerFeed: options.witnessesPerFeed }),
       ...(options.hooks === undefined ? {} : { hooks: options.hooks }),
       listen: ['/ip4/127.0.0.1/tcp/0'], mdns: options.mdns ?? false, batchMs: options.batchMs ?? 50, syncIntervalMs: options.syncIntervalMs ?? 1_000,
       ...(options.attestIntervalMs === undefined ? {} : { attestIntervalMs: options.attestIntervalMs }),

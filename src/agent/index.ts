@@ -35,6 +35,7 @@ export type { AttestationEvidence, AttestationOutcome, Judge, AttesterInput } fr
 export { AttestationService } from './attest-service.js'
 export type { PeerStatus, AttestationServiceInit } from './attest-service.js'
 export { Membership } from './membership.js'
+export { witnessSet, DEFAULT_WITNESSES_PER_FEED } from './witnessing.js'
 export type { Member } from './membership.js'
 export { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, readOpening, servePull, pull, sendAnnounce } from './sync-protocol.js'
 export { AgentRuntime, fleetServiceTag } from './runtime.js'

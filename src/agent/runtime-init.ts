@@ -25,9 +25,13 @@ export interface AgentRuntimeInit {
   attestDeadlineMs?: number
   /** Anti-entropy: pull from every attested peer this often (default 5 s). */
   syncIntervalMs?: number
+  /** Own feed: a checkpoint at least this often (default 250 ms) or every this many entries (default 10,000). */
   batchMs?: number
+  batchEntries?: number
   /** Witnessing: cosign each peer feed's newest verified checkpoint at most this often (default 1 s; 0: never). */
   cosignIntervalMs?: number
+  /** Witnessing: how many fleet devices cosign each feed (its witness set; default 4). */
+  witnessesPerFeed?: number
   onPeersChange?: (peers: PeerStatus[]) => void
   /** simnet's hostile agents only (the CLI never sets this): replace what this agent serves and announces of its own feed. */
   hooks?: RuntimeHooks

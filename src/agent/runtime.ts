@@ -1,7 +1,7 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { randomBytes } from 'node:crypto'
 import {
-  decodeEntry, ReplicaStore, ownFeedSource, EquivocationDetectedError, withoutCosignatures, type SyncBatch
+  decodeEntry, ReplicaStore, ownFeedSource, EquivocationDetectedError, withSignaturesOf, type SyncBatch
 } from '../ledger/index.js'
 import type { HybridSigner } from '../identity/index.js'
 import { createFleetNode, FramedStream, type FleetNode } from '../p2p/index.js'
@@ -15,7 +15,6 @@ import { PeerHeads } from './peer-heads.js'
 import { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, readOpening, servePull, pull, sendAnnounce, membersDigest } from './sync-protocol.js'
 import { bytesEqual } from '../common/bytes.js'
 import { verifyEnrolmentRecord, encodeSignedEnrolment, decodeSignedEnrolment, type SignedEnrolment } from './enrolment.js'
-
 
 /**
  * An enrolled agent at work: its libp2p node (gated), mutual attestation of every connection, its
@@ -61,7 +60,7 @@ export class AgentRuntime {
     this.quarantineStore = quarantineSublevel(feed.db)
     this.witnessing = new Witnessing({
       feedId: this.feedId, signer, membership, replicas: this.replicas, ownSource: this.ownSource, feed, attestation,
-      quarantineStore: this.quarantineStore, init: { ...(init.cosignIntervalMs === undefined ? {} : { cosignIntervalMs: init.cosignIntervalMs }), ...(init.logger === undefined ? {} : { logger: init.logger }) }
+      quarantineStore: this.quarantineStore, init: { ...(init.cosignIntervalMs === undefined ? {} : { cosignIntervalMs: init.cosignIntervalMs }), ...(init.witnessesPerFeed === undefined ? {} : { witnessesPerFeed: init.witnessesPerFeed }), ...(init.logger === undefined ? {} : { logger: init.logger }) }
     })
   }
 
@@ -103,7 +102,7 @@ export class AgentRuntime {
       start: false
     })
     const signer = deviceSigner(init.tpm, init.device)
-    const feed = await openOwnFeed({ dir: init.dir, tpm: init.tpm, signer, fleetId: init.enrolment.fleetId, feedId: init.state.deviceId, ...(init.batchMs === undefined ? {} : { batchMs: init.batchMs }) })
+    const feed = await openOwnFeed({ dir: init.dir, tpm: init.tpm, signer, fleetId: init.enrolment.fleetId, feedId: init.state.deviceId, ...(init.batchMs === undefined ? {} : { batchMs: init.batchMs }), ...(init.batchEntries === undefined ? {} : { batchEntries: init.batchEntries }) })
     attestation = new AttestationService({
       node,
       ledger: feed.ledger,
@@ -186,8 +185,6 @@ export class AgentRuntime {
     return lag
   }
 
-
-
   /** Sizes of every feed held: the own feed (sealed part) and the replicas. */
   async heads (): Promise<Map<string, number>> {
     const heads = await this.replicas.feeds()
@@ -198,10 +195,6 @@ export class AgentRuntime {
   private framed (stream: Stream): FramedStream {
     return new FramedStream(stream, { maxBytes: SYNC_PROTOCOL_LIMITS.maxFrameBytes, timeoutMs: SYNC_PROTOCOL_LIMITS.stepTimeoutMs })
   }
-
-
-
-
 
   /** Announces feeds that grew (the own feed after a checkpoint, replicas after a batch or a cosignature) to attested peers. */
   private async tick (): Promise<void> {
@@ -217,14 +210,15 @@ export class AgentRuntime {
     this.changed.clear()
     for (const feed of feeds) await this.witnessing.cosign(feed)
     const heads = await this.heads()
-    // The checkpoint goes with every announce (peers compare it with theirs); its cosignatures only
-    // when this agent just added its own (the others' travel with their own announces and batches).
+    // The checkpoint goes with every announce (peers compare it with theirs), with this agent's own
+    // cosignature when it just added one; the other witnesses' travel with their own announces and
+    // with batches. An announce so stays one or two signature pairs, however many witnesses signed.
     const notes = new Map<string, string>()
     const cosigned = new Set<string>()
     for (const feed of feeds) {
       const note = (await this.witnessing.sourceOf(feed).sealed())?.note ?? ''
       if (this.witnessing.cosignedSinceAnnounce.delete(feed)) cosigned.add(feed)
-      notes.set(feed, cosigned.has(feed) || note === '' ? note : withoutCosignatures(note, feed))
+      notes.set(feed, note === '' ? note : withSignaturesOf(note, cosigned.has(feed) ? [feed, this.feedId] : [feed]))
     }
     for (const connection of this.node.getConnections()) {
       const peerId = connection.remotePeer.toString()
@@ -239,14 +233,6 @@ export class AgentRuntime {
       }
     }
   }
-
-
-
-
-
-
-
-
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
     const framed = this.framed(stream)

@@ -3,6 +3,7 @@
  * checkpoints peers announce against its own copies, keeping the cosignatures it lacks, and
  * quarantining a device on verified evidence (found here, or in a peer's alert.equivocation).
  */
+import { createHash } from 'node:crypto'
 import type { Level } from 'level'
 import {
   parseCheckpoint, peekCheckpoint, verifyCheckpoint, cosignCheckpoint, encodeEvidence, decodeEvidence, verifyEquivocationEvidence,
@@ -28,7 +29,22 @@ export interface WitnessingInit {
   feed: OpenedLedger
   attestation: AttestationService
   quarantineStore: ReturnType<typeof quarantineSublevel>
-  init: { cosignIntervalMs?: number, logger?: Logger }
+  init: { cosignIntervalMs?: number, witnessesPerFeed?: number, logger?: Logger }
+}
+
+/** How many fleet devices cosign each feed by default (its witness set; see `witnessSet`). */
+export const DEFAULT_WITNESSES_PER_FEED = 4
+
+/**
+ * The devices that cosign `feed`: the first `count` of `candidates` (the feed's own device left
+ * out) ranked by SHA-256(feed ‖ deviceId). Every agent that knows the same members computes the
+ * same set, each feed gets its own, and the work of cosigning spreads evenly over the fleet. Every
+ * agent still checks every announced checkpoint against its own copy (equivocation); the set only
+ * bounds who signs, so that witnessing costs O(N) signatures per checkpoint, not O(N²) traffic.
+ */
+export function witnessSet (feed: string, candidates: readonly string[], count: number): string[] {
+  const rank = (deviceId: string): string => createHash('sha256').update(feed).update(deviceId).digest('hex')
+  return candidates.filter((d) => d !== feed).map((d) => ({ d, r: rank(d) })).sort((a, b) => a.r < b.r ? -1 : a.r > b.r ? 1 : 0).slice(0, Math.max(0, count)).map(({ d }) => d)
 }
 
 export class Witnessing {
@@ -54,6 +70,8 @@ export class Witnessing {
   /** When an announced checkpoint of each feed was last checked against the stored tree. */
   private readonly treeChecked = new Map<string, number>()
   private witnessKeys: { count: number, keys: Map<string, HybridPublicKey> } = { count: -1, keys: new Map() }
+  /** Per feed, whether this agent is in its witness set, for the member list it was computed from. */
+  private readonly witnessOf = new Map<string, { members: string, is: boolean }>()
   /** Cosigned checkpoints announced before this agent held their size: merged once it does. */
   private readonly pendingCosigned = new Map<string, VerifiedCheckpoint[]>()
 
@@ -91,14 +109,27 @@ export class Witnessing {
     return this.witnessKeys.keys
   }
 
+  /** Whether this agent is in the witness set of `feed`, among the members in good standing. */
+  isWitnessOf (feed: string): boolean {
+    const inGood = this.membership.list().map((m) => m.deviceId).filter((d) => !this.membership.isRevoked(d) && !this.membership.isQuarantined(d))
+    const members = inGood.join(',')
+    const known = this.witnessOf.get(feed)
+    if (known?.members === members) return known.is
+    const is = witnessSet(feed, inGood, this.init.witnessesPerFeed ?? DEFAULT_WITNESSES_PER_FEED).includes(this.feedId)
+    if (this.witnessOf.size >= 4096) this.witnessOf.clear()
+    this.witnessOf.set(feed, { members, is })
+    return is
+  }
+
   /**
    * Witnessing: cosigns the newest stored checkpoint of a peer's feed (verified when it was
    * stored, so it extends every earlier one held) once the feed has been quiet for an interval,
-   * and at least every ten intervals while it keeps growing. Returns whether a cosignature was added.
+   * and at least every ten intervals while it keeps growing, when this agent is in the feed's
+   * witness set. Returns whether a cosignature was added.
    */
   async cosign (feed: string): Promise<boolean> {
     const interval = this.init.cosignIntervalMs ?? 1_000
-    if (interval <= 0 || feed === this.feedId || this.membership.trustFor(feed) === undefined) return false
+    if (interval <= 0 || feed === this.feedId || this.membership.trustFor(feed) === undefined || !this.isWitnessOf(feed)) return false
     const last = this.cosigned.get(feed)
     const now = Date.now()
     const growing = now - (this.grewAt.get(feed) ?? 0) < interval

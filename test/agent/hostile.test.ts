@@ -108,6 +108,8 @@ describe('agent/hostile peers: an enrolled, attested peer that misbehaves', func
 
   it('an equivocation alert whose evidence proves nothing does not quarantine the accused', async () => {
     const accused = devices[1]!.state.deviceId
+    // The made-up evidence pairs two real checkpoints of the accused that the hostile agent holds.
+    await until(async () => (await hostile.replicas.source(accused).checkpointsCovering(0)).length >= 2, 'two checkpoints of the accused at the hostile agent')
     await attacks.falseAccusation(hostile, accused)
     const feed = devices[2]!.state.deviceId
     await until(async () => await held(target, feed) >= hostile.feed.ledger.sealedSize, 'the alert replicated to the target')
