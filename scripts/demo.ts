@@ -125,14 +125,17 @@ async function main (): Promise<void> {
     ].join('\n'))
 
     const revoked = devices[4]!
-    await fleet.owner.feed.ledger.append({ type: 'device.revoke', actor: { id: 'owner/clinic-west', role: 'owner' }, attest: null, body: { deviceId: revoked.state.deviceId, reason: 'laptop reported stolen' } })
+    // The owner cuts the device's feed at what dev1 holds of it: every agent keeps exactly those entries.
+    const keep = (await agents[0]!.heads()).get(revoked.state.deviceId) ?? 0
+    await fleet.owner.feed.ledger.append({ type: 'device.revoke', actor: { id: 'owner/clinic-west', role: 'owner' }, attest: null, body: { deviceId: revoked.state.deviceId, reason: 'laptop reported stolen', keep } })
     await fleet.owner.feed.ledger.checkpoint()
     const fleetId = new Uint8Array(Buffer.from(fleet.owner.state.fleetId, 'hex'))
     await publishOwnerFeed(fleet.owner.node, fleet.owner.feed.db, ownerFeedId(fleetId), fleet.owner.feed.ledger.sealedSize, [agents[0]!.node.getMultiaddrs()[0]!])
     const revokeMs = await until(() => agents.slice(0, 4).every((a) => a.membership.isRevoked(revoked.state.deviceId)), 30_000, 'the revocation')
     await until(() => agents.slice(0, 4).every((a) => a.node.getConnections(agents[4]!.node.peerId).length === 0), 30_000, 'hang-ups')
+    await until(async () => { for (const a of agents.slice(0, 4)) if ((await a.heads()).get(revoked.state.deviceId) !== keep) return false; return true }, 30_000, 'the cut everywhere')
     say(`The owner revokes ${revoked.name} ("laptop reported stolen"), handing it to one agent only`,
-      `the owner-signed device.revoke spread agent to agent; all four others hung up on ${revoked.name} and refuse it (${revokeMs} ms)`)
+      `the owner-signed device.revoke spread agent to agent; all four others hung up on ${revoked.name} and refuse it (${revokeMs} ms);\nits feed is cut at ${keep} entries: every agent holds exactly those`)
 
     const summary = [['device', 'deviceId', 'trusted by', 'own feed', 'feeds held', 'status']]
     for (let i = 0; i < agents.length; i++) {

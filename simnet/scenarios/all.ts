@@ -86,18 +86,38 @@ export const clone: Scenario = {
 
 export const revoke: Scenario = {
   name: 'revoke',
-  description: 'the owner revokes a device through one agent; every agent hangs up on it and refuses it',
+  description: 'the owner revokes a device through one agent, cutting its feed; every agent hangs up on it, refuses it and holds its feed up to the cut',
   minNodes: 3,
   defaultNodes: 3,
   async run (ctx) {
     const devices = await startFleet(ctx, ctx.nodes)
     const victim = devices[devices.length - 1]!
     const others = devices.slice(0, -1)
-    await ctx.check('fleet revoke hands the owner-signed revocation to one agent', async () => {
-      const revoked = await fleetCli(['revoke', '--state', ctx.fleet.ownerDir, victim.deviceId, '--reason', 'simnet', '--peer', others[0]!.address!, '--json'])
+    let keep = 0
+    await ctx.check('the device\'s entries replicated before the revocation', async () => {
+      await appendVia(ctx, victim, 20, 'before-revocation')
+      await converged(ctx, others, [victim])
+      keep = (await ctx.fleet.status(others[0]!)).heads[victim.deviceId] ?? 0
+      if (keep < 20) return `only ${keep} entries of the device held`
+    })
+    await ctx.check('fleet revoke --keep hands the owner-signed revocation and its cut to one agent', async () => {
+      const revoked = await fleetCli(['revoke', '--state', ctx.fleet.ownerDir, victim.deviceId, '--reason', 'simnet', '--keep', String(keep), '--peer', others[0]!.address!, '--json'])
       if (revoked.code !== 0) return revoked.stderr.trim()
-      const result = JSON.parse(revoked.stdout) as { reached: string[] }
+      const result = JSON.parse(revoked.stdout) as { reached: string[], keep: number }
       if (result.reached.length !== 1) return `reached ${result.reached.length} agents`
+      if (result.keep !== keep) return `the statement cut at ${result.keep}, not ${keep}`
+    })
+    await ctx.check('entries the device appends after it are held by no agent: every head of its feed is the cut', async () => {
+      await appendVia(ctx, victim, 10, 'after-revocation').catch(() => [])
+      await until(async () => {
+        for (const device of others) if ((await ctx.fleet.status(device)).heads[victim.deviceId] !== keep) return false
+        return true
+      }, 30_000, 'every agent at the cut')
+      await new Promise((resolve) => setTimeout(resolve, 2_000))
+      for (const device of others) {
+        const head = (await ctx.fleet.status(device)).heads[victim.deviceId]
+        if (head !== keep) return `${device.name} holds ${head} entries of the revoked feed, not ${keep}`
+      }
     })
     await ctx.check('every other agent learned it, hung up, and refuses the device', async () => {
       await until(async () => {

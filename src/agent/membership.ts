@@ -24,7 +24,8 @@ export class Membership {
   readonly ownerKey: HybridPublicKey
   readonly ownerFeed: string
   private readonly members = new Map<string, Member>()
-  private readonly revoked = new Map<string, string>()
+  /** Revoked devices: why, and where the owner cut their feeds (see `cutOf`). */
+  private readonly revoked = new Map<string, { reason: string, keep?: number }>()
   private readonly quarantined = new Map<string, { reason: string, epoch: number }>()
   /** Per device, the newest feed epoch whose equivocation the owner cleared. */
   private readonly cleared = new Map<string, number>()
@@ -78,9 +79,12 @@ export class Membership {
       const b = entry.body as { deviceId: string, peerId: string, akPub: Uint8Array, dskPub: Uint8Array, pqPub: Uint8Array }
       if (!this.members.has(b.deviceId)) this.members.set(b.deviceId, { deviceId: b.deviceId, peerId: b.peerId, akPub: b.akPub, feedKey: { p256: eccPoint(parsePublic(b.dskPub)), mldsa65: b.pqPub } })
     } else if (entry.type === 'device.revoke') {
-      const b = entry.body as { deviceId: string, reason: string }
-      if (!this.revoked.has(b.deviceId)) {
-        this.revoked.set(b.deviceId, b.reason)
+      const b = entry.body as { deviceId: string, reason: string, keep?: number }
+      const known = this.revoked.get(b.deviceId)
+      // Two revocations of one device (branches of the owner's feed): the earlier cut wins.
+      const keep = known === undefined ? b.keep : Math.min(known.keep ?? Number.POSITIVE_INFINITY, b.keep ?? Number.POSITIVE_INFINITY)
+      if (known === undefined || keep !== known.keep) {
+        this.revoked.set(b.deviceId, { reason: known?.reason ?? b.reason, ...(keep === undefined || keep === Number.POSITIVE_INFINITY ? {} : { keep }) })
         return { revoked: b.deviceId }
       }
     } else if (entry.type === 'policy.set') {
@@ -126,15 +130,25 @@ export class Membership {
   isCleared (deviceId: string, epoch: number): boolean { return (this.cleared.get(deviceId) ?? 0) >= epoch }
   quarantinedDevices (): string[] { return [...this.quarantined.keys()] }
   isRevoked (deviceId: string): boolean { return this.revoked.has(deviceId) }
+  /**
+   * How many entries of a revoked device's feed stay in the fleet's record, when the owner's
+   * revocation says (`keep`); undefined for a device in good standing or a revocation without it.
+   */
+  cutOf (deviceId: string): number | undefined { return this.revoked.get(deviceId)?.keep }
   isQuarantined (deviceId: string): boolean { return this.quarantined.has(deviceId) }
   member (deviceId: string): Member | undefined { return this.members.get(deviceId) }
   list (): Member[] { return [...this.members.values()] }
 
-  /** The key a feed must be signed with, or undefined when its writer is unknown, revoked or quarantined. */
+  /**
+   * The key a feed must be signed with, or undefined when its writer is unknown or quarantined, or
+   * revoked without a cut. A feed revoked with a cut is still taken up to it (with `cut`), so every
+   * agent ends up holding the same entries of it, whatever it held when it learnt of the revocation.
+   */
   trustFor (feed: string): ReplicaTrust | undefined {
     if (feed === this.ownerFeed) return { fleetId: this.fleetId, feedKey: this.ownerKey, ontology: this.ontology }
     const member = this.members.get(feed)
-    if (member === undefined || this.revoked.has(feed) || this.quarantined.has(feed)) return undefined
-    return { fleetId: this.fleetId, feedKey: member.feedKey, ontology: this.ontology }
+    const revoked = this.revoked.get(feed)
+    if (member === undefined || this.quarantined.has(feed) || (revoked !== undefined && revoked.keep === undefined)) return undefined
+    return { fleetId: this.fleetId, feedKey: member.feedKey, ontology: this.ontology, ...(revoked === undefined ? {} : { cut: revoked.keep }) }
   }
 }

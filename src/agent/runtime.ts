@@ -186,8 +186,13 @@ export class AgentRuntime {
   }
 
   /** Sizes of every feed held: the own feed (sealed part) and the replicas. */
+  /** Sizes of the feeds held; a revoked device's feed counts only up to the owner's cut. */
   async heads (): Promise<Map<string, number>> {
     const heads = await this.replicas.feeds()
+    for (const [feed, size] of heads) {
+      const cut = this.membership.cutOf(feed)
+      if (cut !== undefined && size > cut) heads.set(feed, cut)
+    }
     heads.set(this.feedId, this.feed.ledger.sealedSize)
     return heads
   }
@@ -258,10 +263,12 @@ export class AgentRuntime {
       }
       const owner = this.membership.ownerFeed
       const feeds = [...(await this.replicas.feeds()).keys()].sort((a, b) => (a === owner ? -1 : b === owner ? 1 : a.localeCompare(b)))
+      // A revoked device's feed is served up to the owner's cut only (what lies past it stays here, unserved).
+      const replica = (feed: string) => ({ feed, batch: async (from: number) => await this.replicas.source(feed).batch(from, this.membership.cutOf(feed)) })
       const held = [
-        ...feeds.filter((f) => f === owner).map((feed) => ({ feed, batch: async (from: number) => await this.replicas.source(feed).batch(from) })),
+        ...feeds.filter((f) => f === owner).map(replica),
         { feed: this.feedId, batch: async (from: number) => await this.ownBatch(peerId, from) },
-        ...feeds.filter((f) => f !== owner).map((feed) => ({ feed, batch: async (from: number) => await this.replicas.source(feed).batch(from) }))
+        ...feeds.filter((f) => f !== owner).map(replica)
       ]
       const members = this.memberRecords()
       await servePull(framed, opening.heads, held, bytesEqual(opening.members, members.digest) ? [] : members.records)
@@ -360,7 +367,11 @@ export class AgentRuntime {
             this.feed.ledger.useOntology(ontology)
           }
           if (revoked !== undefined) {
-            this.init.logger?.warn({ deviceId: revoked }, 'device revoked by the owner: hanging up and refusing it')
+            const keep = this.membership.cutOf(revoked)
+            const held = (await this.replicas.meta(revoked)).size
+            this.init.logger?.warn({ deviceId: revoked, keep, held }, keep === undefined
+              ? 'device revoked by the owner: hanging up and refusing it'
+              : `device revoked by the owner: hanging up and refusing it; its feed is cut at ${keep} entries${held > keep ? ` (${held - keep} held past the cut are kept apart, unserved)` : ''}`)
             await this.attestation.revoke(revoked)
           }
           if (released !== undefined && !this.membership.isRevoked(released)) {

@@ -111,13 +111,17 @@ export class FeedSource {
     })
   }
 
-  /** The next batch for a peer holding `from` entries, or undefined when it is up to date. */
-  async batch (from: number): Promise<SyncBatch | undefined> {
+  /**
+   * The next batch for a peer holding `from` entries, or undefined when it is up to date. With
+   * `cut` (a revoked device's feed), nothing from that seq on is served.
+   */
+  async batch (from: number, cut = Number.POSITIVE_INFINITY): Promise<SyncBatch | undefined> {
     const sealed = await this.sealed()
-    if (sealed === undefined || sealed.size <= from) return undefined
+    const until = Math.min(sealed?.size ?? 0, cut)
+    if (sealed === undefined || until <= from) return undefined
     const entries: Uint8Array[] = []
     let bytes = 0
-    for (const entry of await this.entries.read(from, sealed.size, SYNC_LIMITS.maxBatchEntries)) {
+    for (const entry of await this.entries.read(from, until, SYNC_LIMITS.maxBatchEntries)) {
       if (entries.length > 0 && bytes + entry.length > SYNC_LIMITS.maxBatchBytes) break
       entries.push(entry)
       bytes += entry.length

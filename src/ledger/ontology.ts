@@ -41,7 +41,9 @@ export const BASE_ONTOLOGY: Ontology = {
         role: { kind: 'string', max: 16, oneOf: ['workstation', 'server', 'hub'] }, policyId: HEX_ID
       }
     },
-    'device.revoke': { roles: ['owner'], body: { deviceId: DEVICE_ID, reason: { kind: 'string', max: 256 } } },
+    // keep: how many of the device's entries stay in the fleet's record (the revocation's cut);
+    // later ones are refused. Without it, each agent keeps what it held when it learnt.
+    'device.revoke': { roles: ['owner'], body: { deviceId: DEVICE_ID, reason: { kind: 'string', max: 256 }, keep: { kind: 'uint', optional: true } } },
     'device.clear_quarantine': { roles: ['owner'], body: { deviceId: DEVICE_ID, epoch: { kind: 'uint' }, reason: { kind: 'string', max: 256 } } },
     'device.approve_release': {
       roles: ['owner'],

@@ -13,7 +13,6 @@ import { parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './ch
 import { withSignaturesOf, type EquivocationEvidence } from './equivocation.js'
 import { SYNC_LIMITS } from './limits.js'
 
-
 /** Entries [from, from + entries.length) of a feed, with a signed checkpoint of size ≥ their end and a consistency proof from their end to it. */
 export interface SyncBatch {
   feed: string
@@ -56,6 +55,42 @@ export interface ReplicaTrust {
   ontology: Ontology
   /** Devices whose cosignatures on the feed's checkpoints are kept (others are dropped before storing). */
   witnesses?: ReadonlyMap<string, HybridPublicKey>
+  /**
+   * The owner revoked the feed's device and cut its feed here: entries from this seq on are not
+   * stored (a batch that crosses the cut is verified whole, then stored up to the cut).
+   */
+  cut?: number
+}
+
+interface Hashed { buf: Uint8Array, spans: Uint32Array, count: number, hashes: Uint8Array, leaves: Uint8Array, frontier: MerkleFrontier }
+
+/**
+ * Hashes the first `count` of `entries` onto a replica's chain and tree in one call (batch-hash.ts):
+ * each entry after a 0x00 byte in one buffer; the hasher writes the chain into each copy's `prev`
+ * (at `prevAts`), so the caller compares the prev each entry came with against the chain below.
+ */
+function hashOnto (meta: ReplicaMeta, entries: readonly Uint8Array[], prevAts: readonly number[], count: number): Hashed {
+  let total = 0
+  for (let i = 0; i < count; i++) total += entries[i]!.length + 1
+  const buf = new Uint8Array(total)
+  const spans = new Uint32Array(3 * count)
+  let at = 0
+  for (let i = 0; i < count; i++) {
+    const bytes = entries[i]!
+    buf.set(bytes, at + 1)
+    spans[3 * i] = at
+    spans[3 * i + 1] = at + 1 + bytes.length
+    spans[3 * i + 2] = at + 1 + prevAts[i]!
+    at += bytes.length + 1
+  }
+  const hashes = new Uint8Array(32 * count)
+  const leaves = new Uint8Array(32 * count)
+  const rootBytes = new Uint8Array(32 * ROOTS_CAPACITY)
+  meta.frontier.forEach((root, i) => rootBytes.set(root, 32 * i))
+  batchHasher()(buf, spans, count, meta.head, meta.size, rootBytes, hashes, leaves)
+  const roots: Uint8Array[] = []
+  for (let i = 0, n = popCount(meta.size + count); i < n; i++) roots.push(rootBytes.slice(32 * i, 32 * i + 32))
+  return { buf, spans, count, hashes, leaves, frontier: new MerkleFrontier(meta.size + count, roots) }
 }
 
 /**
@@ -161,30 +196,22 @@ export class ReplicaStore {
     }
     // Batches of one feed can arrive from several peers at once: skip what is already held (the
     // rest must still extend this replica's tree to the signed root), and leave a gap for later.
-    if (batch.from > meta.size) return { added: 0, checkpoint, entries: [] }
+    if (batch.from > meta.size || (trust.cut !== undefined && meta.size >= trust.cut)) return { added: 0, checkpoint, entries: [] }
     if (batch.from < meta.size) {
       if (batch.from + batch.entries.length <= meta.size) return { added: 0, checkpoint, entries: [] }
       batch = { ...batch, entries: batch.entries.slice(meta.size - batch.from), from: meta.size }
     }
     if (batch.entries.length === 0) fail('no entries')
-    // Decode and check every entry, then hash the batch in one call (batch-hash.ts): each entry
-    // after a 0x00 byte in one buffer; the hasher writes the chain into each copy's `prev`, so the
-    // prev each entry carries is compared with the chain below (the copies are discarded).
-    const { entries, checkpoints, meta: metaSub } = this.feedSub(feed)
+    // Decode and check every entry, then hash the batch onto the chain and tree in one call.
     const count = batch.entries.length
-    let total = 0
-    for (const bytes of batch.entries) total += bytes.length + 1
-    const buf = new Uint8Array(total)
-    const spans = new Uint32Array(3 * count)
     const stored: Entry[] = []
     const prevs: Uint8Array[] = []
-    let at = 0
+    const prevAts: number[] = []
     for (let i = 0; i < count; i++) {
-      const bytes = batch.entries[i]!
       const seq = meta.size + i
       let decoded
       try {
-        decoded = decodeEntryUnhashed(bytes)
+        decoded = decodeEntryUnhashed(batch.entries[i]!)
         checkEntryAgainstOntology(decoded.entry, trust.ontology)
       } catch (err) {
         return fail(`entry ${seq}: ${(err as Error).message}`)
@@ -193,20 +220,37 @@ export class ReplicaStore {
       if (e.seq !== seq || e.feed !== feed || !bytesEqual(e.fleet, trust.fleetId)) fail(`entry ${seq} is not entry ${seq} of this feed`)
       stored.push(e)
       prevs.push(e.prev)
-      buf.set(bytes, at + 1)
-      spans[3 * i] = at
-      spans[3 * i + 1] = at + 1 + bytes.length
-      spans[3 * i + 2] = at + 1 + decoded.prevAt
-      at += bytes.length + 1
+      prevAts.push(decoded.prevAt)
     }
-    const hashes = new Uint8Array(32 * count)
-    const leaves = new Uint8Array(32 * count)
-    const rootBytes = new Uint8Array(32 * ROOTS_CAPACITY)
-    meta.frontier.forEach((root, i) => rootBytes.set(root, 32 * i))
-    batchHasher()(buf, spans, count, meta.head, meta.size, rootBytes, hashes, leaves)
+    const hashed = hashOnto(meta, batch.entries, prevAts, count)
     for (let i = 0; i < count; i++) {
-      if (!bytesEqual(prevs[i]!, i === 0 ? meta.head : hashes.subarray(32 * (i - 1), 32 * i))) fail(`entry ${meta.size + i} does not chain to entry ${meta.size + i - 1}`)
+      if (!bytesEqual(prevs[i]!, i === 0 ? meta.head : hashed.hashes.subarray(32 * (i - 1), 32 * i))) fail(`entry ${meta.size + i} does not chain to entry ${meta.size + i - 1}`)
     }
+    const frontier = hashed.frontier
+    const end = frontier.size
+    if (checkpoint.body.size < end) fail(`the checkpoint covers ${checkpoint.body.size} entries, the batch ends at ${end}`)
+    try {
+      verifyConsistency(end, checkpoint.body.size, frontier.root(), checkpoint.body.root, batch.proof)
+    } catch (err) {
+      return fail(`the entries are not in the signed tree: ${(err as Error).message}`)
+    }
+    // Verified whole; past a revocation's cut nothing is stored: the entries up to it are (they
+    // are in the signed tree, as the whole batch is), with the tree state at the cut.
+    if (trust.cut !== undefined && end > trust.cut) return await this.storeUpToCut(feed, meta, batch, trust.cut - meta.size, checkpoint, stored)
+    return await this.store(feed, meta, hashed, checkpoint, stored)
+  }
+
+  /** Stores the first `count` entries of a verified batch (the rest lie past the revocation's cut). */
+  private async storeUpToCut (feed: string, meta: ReplicaMeta, batch: SyncBatch, count: number, checkpoint: VerifiedCheckpoint, stored: Entry[]): Promise<ApplyResult> {
+    const prevAts = batch.entries.slice(0, count).map((bytes) => decodeEntryUnhashed(bytes).prevAt)
+    return await this.store(feed, meta, hashOnto(meta, batch.entries, prevAts, count), checkpoint, stored.slice(0, count))
+  }
+
+  /** Writes verified entries (in `buf`, laid out by `spans`) and the new state in one atomic batch. */
+  private async store (feed: string, meta: ReplicaMeta, hashed: Hashed, checkpoint: VerifiedCheckpoint, stored: Entry[]): Promise<ApplyResult> {
+    const { buf, spans, count, leaves, frontier } = hashed
+    const { entries, checkpoints, meta: metaSub } = this.feedSub(feed)
+    const source = this.source(feed)
     const ops: Array<{ type: 'put', key: string, value: Uint8Array, sublevel: Sub }> = []
     // One run per batch (SYNC_LIMITS.maxBatchEntries is below RUN_LIMITS.maxEntries; split anyway),
     // from the hashed buffer: each entry there now carries the chain as its prev, which the check
@@ -215,18 +259,8 @@ export class ReplicaStore {
       const n = Math.min(RUN_LIMITS.maxEntries, count - at)
       ops.push({ type: 'put', key: seqKey(meta.size + at + n - 1), value: encodeRunFromSpans(buf, spans.subarray(3 * at), n, 3, 1), sublevel: entries })
     }
-    const roots: Uint8Array[] = []
-    for (let i = 0, n = popCount(meta.size + count); i < n; i++) roots.push(rootBytes.slice(32 * i, 32 * i + 32))
-    const frontier = new MerkleFrontier(meta.size + count, roots)
-    const prev = hashes.slice(32 * (count - 1))
     const end = frontier.size
-    if (checkpoint.body.size < end) fail(`the checkpoint covers ${checkpoint.body.size} entries, the batch ends at ${end}`)
-    try {
-      verifyConsistency(end, checkpoint.body.size, frontier.root(), checkpoint.body.root, batch.proof)
-    } catch (err) {
-      return fail(`the entries are not in the signed tree: ${(err as Error).message}`)
-    }
-    const next: ReplicaMeta = { size: end, head: prev, frontier: [...frontier.roots], checkpointSize: end === checkpoint.body.size ? end : meta.checkpointSize }
+    const next: ReplicaMeta = { size: end, head: hashed.hashes.slice(32 * (count - 1)), frontier: [...frontier.roots], checkpointSize: end === checkpoint.body.size ? end : meta.checkpointSize }
     if (end === checkpoint.body.size) {
       const kept = withSignaturesOf(checkpoint.note, [feed, ...checkpoint.cosigners.slice(0, SYNC_LIMITS.maxCosigners)])
       ops.push({ type: 'put', key: seqKey(end), value: new Uint8Array(Buffer.from(kept)), sublevel: checkpoints })
@@ -239,7 +273,7 @@ export class ReplicaStore {
     source.forgetSealed()
     await this.feeds()
     this.index?.add(feed)
-    return { added: batch.entries.length, checkpoint, entries: stored }
+    return { added: count, checkpoint, entries: stored }
   }
 
   /** The entries of a held feed, in order (decoded later by the caller). */

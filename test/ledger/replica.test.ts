@@ -72,6 +72,41 @@ describe('ledger/replica: verified feed replicas', function () {
     assert.equal((await r2.store.meta(feed)).size, 4_510)
   })
 
+  it('holds a revoked feed exactly up to the owner\'s cut: a batch across it is verified whole and stored up to it', async () => {
+    const w = await writer(300)
+    closers.push(async () => { await w.ledger.stop(); await w.db.close() })
+    const cut: ReplicaTrust = { ...trust, cut: 120 }
+    // One batch of all 300, checkpoint at 300: only 0..119 are stored, with the tree state at 120.
+    const r = await replica()
+    closers.push(async () => { await r.db.close() })
+    const all = (await w.source.batch(0))!
+    assert.equal(all.entries.length, 300)
+    assert.deepEqual({ added: (await r.store.apply(all, cut)).added, size: (await r.store.meta(feed)).size }, { added: 120, size: 120 })
+    let seq = 0
+    for await (const bytes of r.store.entries(feed)) assert.deepEqual(Buffer.from(bytes), Buffer.from((await w.ledger.getEntry(seq++))!))
+    assert.equal(seq, 120)
+    assert.deepEqual(await r.store.source(feed).rootAt(120), await w.source.rootAt(120))
+    // Nothing past the cut is taken later, and the held prefix still checks against the writer's checkpoints.
+    assert.equal((await r.store.apply(all, cut)).added, 0)
+    assert.equal((await r.store.apply((await w.source.batch(120))!, cut)).added, 0)
+    assert.equal((await r.store.meta(feed)).size, 120)
+    // A forged batch across the cut is still refused whole (verified before anything is cut).
+    const forged = { ...all, entries: all.entries.map((e, i) => i === 250 ? Uint8Array.from(e, (b, j) => j === e.length - 2 ? b ^ 1 : b) : e) }
+    const fresh = await replica()
+    closers.push(async () => { await fresh.db.close() })
+    await assert.rejects(fresh.store.apply(forged, cut), ReplicaRejectedError)
+    assert.equal((await fresh.store.meta(feed)).size, 0)
+    // A server that knows the cut serves up to it, in batches that verify on their own.
+    const capped = (await w.source.batch(0, 120))!
+    assert.equal(capped.entries.length, 120)
+    assert.deepEqual({ added: (await fresh.store.apply(capped, cut)).added, size: (await fresh.store.meta(feed)).size }, { added: 120, size: 120 })
+    assert.equal(await w.source.batch(120, 120), undefined)
+    // Without a cut the same replica would have taken everything.
+    const open = await replica()
+    closers.push(async () => { await open.db.close() })
+    assert.equal((await open.store.apply(all, trust)).added, 300)
+  })
+
   it('refuses forged, reordered or foreign batches and stores nothing of them', async () => {
     const w = await writer(50)
     closers.push(async () => { await w.ledger.stop(); await w.db.close() })

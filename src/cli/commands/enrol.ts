@@ -263,11 +263,24 @@ function statementCommand (program: Command, name: string, description: string):
  */
 export function registerRevokeCommand (program: Command): void {
   statementCommand(program, 'revoke', 'revoke an enrolled device: an owner-signed device.revoke in the owner\'s feed, handed to the agents found (they hang up on it and refuse it)')
-    .addHelpText('after', '\nRevocations spread agent to agent with the owner\'s feed, so reaching one agent is enough; more is faster.')
-    .action(async (deviceId: string, options: StatementOptions & { reason: string }) => {
-      const reached = await publishStatement(deviceId, options, (about, actor) =>
-        about.some((entry) => entry.type === 'device.revoke') ? undefined : { type: 'device.revoke', actor, attest: null, body: { deviceId, reason: options.reason } })
-      makeOutput(options.json === true).result({ deviceId, revoked: true, reached }, `revoked ${deviceId}; handed to ${reached.length} agent(s)${reached.length === 0 ? notReached : ''}`)
+    .option('--keep <n>', 'cut its feed here: how many of its entries stay in the fleet\'s record (every agent ends up holding exactly these, later ones are refused)')
+    .addHelpText('after', `
+Revocations spread agent to agent with the owner's feed, so reaching one agent is enough; more is faster.
+Without --keep, each agent keeps what it held of the device's feed when it learnt of the revocation.
+With it, every agent holds the same entries: those it lacks below the cut it still takes from its
+peers, and those it held past the cut are kept apart and not served. How much an agent holds of
+the feed: fleet status --state DIR --json (heads) or fleet ledger tail --state DIR --feed DEVICEID.`)
+    .action(async (deviceId: string, options: StatementOptions & { reason: string, keep?: string }) => {
+      if (options.keep !== undefined && !/^(0|[1-9]\d{0,14})$/.test(options.keep)) throw new UsageError('--keep must be a whole number of entries')
+      const keep = options.keep === undefined ? undefined : Number(options.keep)
+      // Once revoked, a device is revoked for good; a later statement can only cut its feed earlier.
+      const reached = await publishStatement(deviceId, options, (about, actor) => {
+        const earlier = about.filter((entry) => entry.type === 'device.revoke').map((entry) => entry.body.keep as number | undefined)
+        const cutEarlier = keep !== undefined && earlier.every((k) => k === undefined || k > keep)
+        return earlier.length > 0 && !cutEarlier ? undefined : { type: 'device.revoke', actor, attest: null, body: { deviceId, reason: options.reason, ...(keep === undefined ? {} : { keep }) } }
+      })
+      makeOutput(options.json === true).result({ deviceId, revoked: true, ...(keep === undefined ? {} : { keep }), reached },
+        `revoked ${deviceId}${keep === undefined ? '' : `, its feed cut at ${keep} entries`}; handed to ${reached.length} agent(s)${reached.length === 0 ? notReached : ''}`)
     })
 }
 
