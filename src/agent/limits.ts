@@ -27,5 +27,7 @@ export const SYNC_PROTOCOL_LIMITS = {
   /** Pulls take turns; one that runs longer than this lets the next one start. */
   pullTurnMs: 2_000,
   /** A whole pull (up to maxBatchesPerPull batches) is cut off after this long. */
-  pullDeadlineMs: 60_000
+  pullDeadlineMs: 60_000,
+  /** A peer's announce stream is closed after this long without an announce (the next opens another). */
+  announceIdleMs: 120_000
 } as const

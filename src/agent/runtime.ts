@@ -11,8 +11,9 @@ import { openOwnFeed, type OpenedLedger } from './ledgers.js'
 import { Membership } from './membership.js'
 import { fleetServiceTag, type AgentRuntimeInit } from './runtime-init.js'
 import { Witnessing, quarantineSublevel } from './witnessing.js'
-import { PeerHeads } from './peer-heads.js'
-import { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, readOpening, servePull, pull, sendAnnounce, membersDigest } from './sync-protocol.js'
+import { applyOwnerStatements } from './owner-statements.js'
+import { Gossip, pickRandom, ANTI_ENTROPY_PEERS, type AnnounceKind, type AnnounceTarget } from './gossip.js'
+import { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, readOpening, readNextAnnounce, servePull, pull, membersDigest } from './sync-protocol.js'
 import { bytesEqual } from '../common/bytes.js'
 import { verifyEnrolmentRecord, encodeSignedEnrolment, decodeSignedEnrolment, type SignedEnrolment } from './enrolment.js'
 
@@ -42,8 +43,7 @@ export class AgentRuntime {
   private readonly blocked = new Set<string>()
   /** The largest size announced per feed, for the sync-lag metric. */
   private readonly announced = new Map<string, number>()
-  /** Not announced to a peer: what it holds already, unless with this agent's fresh cosignature. */
-  private readonly peerHeads = new PeerHeads()
+  private readonly gossip = new Gossip(async (connection) => this.framed(await connection.newStream(LEDGER_SYNC_PROTOCOL)), { idleMs: SYNC_PROTOCOL_LIMITS.announceIdleMs / 2 })
   private members: { count: number, records: Uint8Array[], digest: Uint8Array } | undefined
   private pullTurn: Promise<void> = Promise.resolve()
 
@@ -150,15 +150,15 @@ export class AgentRuntime {
         void this.node.dial(peer).catch((err: unknown) => this.init.logger?.debug({ peer: peer.toString(), err: (err as Error).message }, 'dial failed'))
       }
     })
-    this.node.addEventListener('peer:disconnect', (evt) => { this.peerHeads.forget(evt.detail.toString()) })
+    this.node.addEventListener('peer:disconnect', (evt) => { this.gossip.forget(evt.detail.toString()) })
     await this.node.start()
     this.lastSealed = this.feed.ledger.sealedSize
     this.timers.push(setInterval(() => { void this.tick().catch((err: unknown) => { if (!this.stopped) this.init.logger?.warn({ err: (err as Error).message }, 'announce failed') }) }, 100))
+    // Anti-entropy: a pull from a few attested peers each interval, in turn (a pull also follows
+    // every attestation and every announce of something not held).
     this.timers.push(setInterval(() => {
-      for (const connection of this.node.getConnections()) {
-        const peerId = connection.remotePeer.toString()
-        if (this.attestation.attested(peerId)) void this.pullFrom(peerId)
-      }
+      const attested = this.node.getConnections().map((c) => c.remotePeer.toString()).filter((peerId) => this.attestation.attested(peerId))
+      for (const peerId of pickRandom(attested, ANTI_ENTROPY_PEERS)) void this.pullFrom(peerId)
     }, this.init.syncIntervalMs ?? 5_000))
   }
 
@@ -186,6 +186,15 @@ export class AgentRuntime {
   }
 
   /** Sizes of every feed held: the own feed (sealed part) and the replicas. */
+  /** How much of one feed is held (as in heads()). */
+  private async held (feed: string): Promise<number> {
+    if (feed === this.feedId) return this.feed.ledger.sealedSize
+    // Only feeds of the fleet are looked up (a peer may announce any name).
+    if (feed !== this.membership.ownerFeed && this.membership.member(feed) === undefined) return 0
+    const size = (await this.replicas.meta(feed)).size
+    return Math.min(size, this.membership.cutOf(feed) ?? size)
+  }
+
   /** Sizes of the feeds held; a revoked device's feed counts only up to the owner's cut. */
   async heads (): Promise<Map<string, number>> {
     const heads = await this.replicas.feeds()
@@ -211,8 +220,10 @@ export class AgentRuntime {
     }
     for (const feed of [...this.witnessing.cosignDue]) if (await this.witnessing.cosign(feed)) this.changed.add(feed)
     if (this.changed.size === 0 || this.stopped) return
-    const feeds = [...this.changed]
-    this.changed.clear()
+    const kindOf = (feed: string): AnnounceKind => feed === this.feedId || feed === this.membership.ownerFeed ? 'all' : this.witnessing.cosignedSinceAnnounce.has(feed) ? 'cosignature' : 'relay'
+    // A relay waits in `changed` until it is due (a feed growing in small steps is relayed once a second).
+    const feeds = [...this.changed].filter((feed) => kindOf(feed) !== 'relay' || this.gossip.relayDue(feed))
+    for (const feed of feeds) this.changed.delete(feed)
     for (const feed of feeds) await this.witnessing.cosign(feed)
     const heads = await this.heads()
     // The checkpoint goes with every announce (peers compare it with theirs), with this agent's own
@@ -225,18 +236,29 @@ export class AgentRuntime {
       if (this.witnessing.cosignedSinceAnnounce.delete(feed)) cosigned.add(feed)
       notes.set(feed, note === '' ? note : withSignaturesOf(note, cosigned.has(feed) ? [feed, this.feedId] : [feed]))
     }
-    for (const connection of this.node.getConnections()) {
-      const peerId = connection.remotePeer.toString()
-      if (!this.attestation.attested(peerId)) continue
-      for (const feed of feeds) {
+    const connections = this.node.getConnections().filter((c) => this.attestation.attested(c.remotePeer.toString()))
+    for (const feed of feeds) {
+      const targets: AnnounceTarget[] = []
+      for (const connection of connections) {
+        const peerId = connection.remotePeer.toString()
         const hooked = feed === this.feedId ? this.init.hooks?.ownAnnounce?.(peerId) : undefined
         const size = hooked?.size ?? heads.get(feed) ?? 0
         // The peer holds as much already (it said so): nothing to tell it but a new cosignature.
-        if (hooked === undefined && !cosigned.has(feed) && this.peerHeads.holds(peerId, feed, size)) continue
-        const note = hooked?.checkpoint ?? notes.get(feed) ?? ''
-        void connection.newStream(LEDGER_SYNC_PROTOCOL).then(async (stream) => { await sendAnnounce(this.framed(stream), feed, size, note) }).catch(() => undefined)
+        if (hooked === undefined && !cosigned.has(feed) && this.gossip.peerHeads.holds(peerId, feed, size)) continue
+        targets.push({ connection, size, note: hooked?.checkpoint ?? notes.get(feed) ?? '' })
       }
+      const writer = this.membership.member(feed)?.peerId
+      this.gossip.announce(feed, cosigned.has(feed) ? 'cosignature' : kindOf(feed), targets, writer === undefined ? undefined : { peerId: writer, attested: this.attestation.attested(writer) })
     }
+  }
+
+  /** A peer holds this much of a feed: pull if behind, and check its checkpoint against the copy here. */
+  private async onAnnounce (peerId: string, announce: { feed: string, size: number, checkpoint: string }): Promise<void> {
+    if (announce.size > (this.announced.get(announce.feed) ?? 0) && this.announced.size < 4096) this.announced.set(announce.feed, announce.size)
+    const held = await this.held(announce.feed)
+    if (announce.size > held) void this.pullFrom(peerId)
+    // (The owner announces its feed without attesting: only attested peers' checkpoints are checked.)
+    if (this.attestation.attested(peerId)) await this.witnessing.checkAnnounced(announce.feed, announce.checkpoint, peerId)
   }
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
@@ -244,14 +266,14 @@ export class AgentRuntime {
     const peerId = connection.remotePeer.toString()
     try {
       const opening = await readOpening(framed)
-      if (this.node.getConnections().some((c) => c.remotePeer.toString() === peerId)) this.peerHeads.learn(peerId, opening.t === 'announce' ? [[opening.feed, opening.size]] : opening.heads)
+      if (this.node.getConnections().some((c) => c.remotePeer.toString() === peerId)) this.gossip.peerHeads.learn(peerId, opening.t === 'announce' ? [[opening.feed, opening.size]] : opening.heads)
       if (opening.t === 'announce') {
-        if (opening.size > (this.announced.get(opening.feed) ?? 0) && this.announced.size < 4096) this.announced.set(opening.feed, opening.size)
-        const held = (await this.heads()).get(opening.feed) ?? 0
+        // Peers keep the stream open and send every announce on it.
+        for (let announce: { feed: string, size: number, checkpoint: string } | undefined = opening; announce !== undefined; announce = await readNextAnnounce(framed, SYNC_PROTOCOL_LIMITS.announceIdleMs)) {
+          if (announce !== opening) this.gossip.peerHeads.learn(peerId, [[announce.feed, announce.size]])
+          await this.onAnnounce(peerId, announce)
+        }
         await framed.close()
-        if (opening.size > held) void this.pullFrom(peerId)
-        // (The owner announces its feed without attesting: only attested peers' checkpoints are checked.)
-        if (this.attestation.attested(peerId)) await this.witnessing.checkAnnounced(opening.feed, opening.checkpoint, peerId)
         return
       }
       // The ledger is served only to attested peers (the last verdict may be a moment behind).
@@ -347,6 +369,8 @@ export class AgentRuntime {
 
   private async applyBatch (batch: SyncBatch, peerId: string): Promise<void> {
     if (batch.feed === this.feedId) return
+    // The server holds at least what it sent: no need to announce that much to it.
+    this.gossip.peerHeads.learn(peerId, [[batch.feed, batch.from + batch.entries.length]])
     const trust = this.membership.trustFor(batch.feed)
     if (trust === undefined) return
     try {
@@ -356,30 +380,7 @@ export class AgentRuntime {
       this.witnessing.grewAt.set(batch.feed, Date.now())
       await this.witnessing.mergePending(batch.feed, (await this.replicas.meta(batch.feed)).size)
       if (batch.feed === this.membership.ownerFeed) {
-        for (const entry of entries) {
-          const { revoked, released, policy, ontology } = this.membership.applyOwnerEntry(entry)
-          if (policy !== undefined) {
-            this.init.logger?.warn({ policyId: entry.body.policyId }, 'the owner set a new boot policy: peers are judged by it from now on')
-            this.attestation.setPolicy(policy)
-          }
-          if (ontology !== undefined) {
-            this.init.logger?.info({ version: ontology.version }, 'the owner updated the ontology')
-            this.feed.ledger.useOntology(ontology)
-          }
-          if (revoked !== undefined) {
-            const keep = this.membership.cutOf(revoked)
-            const held = (await this.replicas.meta(revoked)).size
-            this.init.logger?.warn({ deviceId: revoked, keep, held }, keep === undefined
-              ? 'device revoked by the owner: hanging up and refusing it'
-              : `device revoked by the owner: hanging up and refusing it; its feed is cut at ${keep} entries${held > keep ? ` (${held - keep} held past the cut are kept apart, unserved)` : ''}`)
-            await this.attestation.revoke(revoked)
-          }
-          if (released !== undefined && !this.membership.isRevoked(released)) {
-            this.init.logger?.warn({ deviceId: released }, 'the owner cleared a quarantine: the device may connect again')
-            await this.quarantineStore.del(released)
-            this.attestation.release(released)
-          }
-        }
+        await applyOwnerStatements(entries, { membership: this.membership, attestation: this.attestation, ledger: this.feed.ledger, replicas: this.replicas, quarantineStore: this.quarantineStore, ...(this.init.logger === undefined ? {} : { logger: this.init.logger }) })
       } else {
         for (const entry of entries) if (entry.type === 'alert.equivocation') await this.witnessing.onAlert(entry, batch.feed)
       }

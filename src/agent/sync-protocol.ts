@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto'
 import { FleetError } from '../common/errors.js'
 import type { FramedStream } from '../p2p/framing.js'
+import { FrameTimeoutError, StreamEndedError } from '../p2p/errors.js'
 import { decodeMessage, encodeMessage, type WireSchema } from '../p2p/messages.js'
 import { SYNC_LIMITS, LEDGER_LIMITS, CHECKPOINT_LIMITS, type SyncBatch } from '../ledger/index.js'
 import { SYNC_PROTOCOL_LIMITS } from './limits.js'
@@ -89,9 +90,32 @@ export async function readOpening (stream: FramedStream): Promise<OpeningMessage
   return { t: 'pull', heads, members: pullMessage.members }
 }
 
+export function encodeAnnounce (feed: string, size: number, checkpoint = ''): Uint8Array {
+  return encodeMessage('announce', { feed, size, checkpoint: Buffer.from(checkpoint) })
+}
+
+/** One announce on a stream of its own, then the stream is closed. */
 export async function sendAnnounce (stream: FramedStream, feed: string, size: number, checkpoint = ''): Promise<void> {
-  await stream.write(encodeMessage('announce', { feed, size, checkpoint: Buffer.from(checkpoint) }))
+  await stream.write(encodeAnnounce(feed, size, checkpoint))
   await stream.close()
+}
+
+/**
+ * The next announce on a stream that opened with one (peers keep one such stream open and send
+ * each announce on it); undefined when the sender closed it or stayed quiet for `idleMs`.
+ * Anything but an announce is a protocol error.
+ */
+export async function readNextAnnounce (stream: FramedStream, idleMs: number): Promise<{ feed: string, size: number, checkpoint: string } | undefined> {
+  let bytes: Uint8Array
+  try {
+    bytes = await stream.read({ timeoutMs: idleMs })
+  } catch (err) {
+    if (err instanceof StreamEndedError || err instanceof FrameTimeoutError) return undefined
+    throw err
+  }
+  const a = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'announce', ANNOUNCE, SYNC_PROTOCOL_LIMITS.maxFrameBytes) as { t: string, feed: string, size: number, checkpoint: Uint8Array }
+  if (a.t !== 'announce') throw new SyncProtocolError(`expected an announce, got "${String(a.t).slice(0, 20)}"`)
+  return { feed: a.feed, size: a.size, checkpoint: Buffer.from(a.checkpoint).toString('utf8') }
 }
 
 /** Serves a pull: batches for every feed the puller is behind on, owner's feed first. */

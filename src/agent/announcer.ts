@@ -1,0 +1,95 @@
+/**
+ * Announces to peers over one long-lived stream per peer: opening a libp2p stream (protocol
+ * negotiation, peer-store update, its own frames to open and close) costs more than the
+ * announce it carries, and a fleet sends many. Announces to one peer go out in order, one at a
+ * time; while one is being written, a newer announce of a feed replaces one still waiting.
+ * A stream that fails is dropped and the next announce opens another.
+ */
+import type { Connection } from '@libp2p/interface'
+import type { FramedStream } from '../p2p/framing.js'
+import { encodeAnnounce } from './sync-protocol.js'
+
+interface Waiting { size: number, note: string }
+interface Channel { connection: Connection, stream?: Promise<FramedStream>, waiting: Map<string, Waiting>, flushing: boolean, usedAt: number }
+
+export class Announcer {
+  private readonly channels = new Map<string, Channel>()
+  private readonly open: (connection: Connection) => Promise<FramedStream>
+  private readonly idleMs: number
+
+  /**
+   * `idleMs`: a stream quiet this long is closed here and a new one opened for the next announce
+   * (well before the receiver gives up on a quiet stream, so announces do not race its close).
+   */
+  constructor (open: (connection: Connection) => Promise<FramedStream>, options: { idleMs: number }) {
+    this.open = open
+    this.idleMs = options.idleMs
+  }
+
+  /** Queues an announce of `feed` to the peer at the other end of `connection`. */
+  send (connection: Connection, feed: string, size: number, note: string): void {
+    const peerId = connection.remotePeer.toString()
+    let channel = this.channels.get(peerId)
+    if (channel?.connection !== connection) {
+      if (channel !== undefined) this.forget(peerId)
+      channel = { connection, waiting: new Map(), flushing: false, usedAt: Date.now() }
+      this.channels.set(peerId, channel)
+    }
+    const waiting = channel.waiting.get(feed)
+    // A newer size wins; at the same size, the note with more signatures (an own cosignature) does.
+    if (waiting === undefined || size > waiting.size || (size === waiting.size && note.length >= waiting.note.length)) channel.waiting.set(feed, { size, note })
+    if (!channel.flushing) void this.flush(peerId, channel)
+  }
+
+  /** Forgets a peer (it disconnected): its stream is closed and what waited for it dropped. */
+  forget (peerId: string): void {
+    const channel = this.channels.get(peerId)
+    if (channel === undefined) return
+    this.channels.delete(peerId)
+    channel.waiting.clear()
+    this.close(channel)
+  }
+
+  /** Peers with a channel (for tests and status). */
+  get size (): number { return this.channels.size }
+
+  private close (channel: Channel): void {
+    void channel.stream?.then(async (stream) => { await stream.close() }).catch(() => undefined)
+    channel.stream = undefined
+  }
+
+  private async flush (peerId: string, channel: Channel): Promise<void> {
+    channel.flushing = true
+    try {
+      for (let next = channel.waiting.entries().next(); !next.done; next = channel.waiting.entries().next()) {
+        const [feed, { size, note }] = next.value
+        channel.waiting.delete(feed)
+        if (channel.connection.status !== 'open') {
+          if (this.channels.get(peerId) === channel) this.forget(peerId)
+          return
+        }
+        const frame = encodeAnnounce(feed, size, note)
+        // A stream the peer closed (it does after a quiet spell) fails the write: one more try on a
+        // new stream; after that the announce is dropped (anti-entropy catches up).
+        if (channel.stream !== undefined && Date.now() - channel.usedAt > this.idleMs) this.close(channel)
+        for (let attempt = 0; attempt < 2; attempt++) {
+          const stream = channel.stream ??= this.open(channel.connection)
+          try {
+            const framed = await stream
+            // The peer stops reading a stream by closing its end: then this one is done too.
+            const raw = framed.stream
+            if (raw.status !== 'open' || raw.writeStatus !== 'writable' || raw.remoteWriteStatus !== 'writable') throw new Error('the announce stream is closed')
+            await framed.write(frame)
+            channel.usedAt = Date.now()
+            break
+          } catch {
+            if (channel.stream === stream) channel.stream = undefined
+            void stream.then((s) => { s.abort(new Error('announce stream failed')) }, () => undefined)
+          }
+        }
+      }
+    } finally {
+      channel.flushing = false
+    }
+  }
+}

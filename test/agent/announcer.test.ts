@@ -1,0 +1,77 @@
+/**
+ * Announcer: announces to a peer go over one long-lived stream (in-memory libp2p stream pairs
+ * here), in order, newer ones replacing those still waiting, and a stream the peer closed is
+ * replaced by a new one.
+ */
+import assert from 'node:assert/strict'
+import { streamPair } from '@libp2p/utils'
+import type { Connection } from '@libp2p/interface'
+import { Announcer } from '../../src/agent/announcer.js'
+import { readOpening, readNextAnnounce } from '../../src/agent/sync-protocol.js'
+import { FramedStream } from '../../src/p2p/index.js'
+import { until } from '../helpers/wait.js'
+
+const feed = (i: number): string => String.fromCharCode(97 + (i % 26)).repeat(52)
+
+describe('agent/announcer: one announce stream per peer', function () {
+  this.timeout(20_000)
+
+  function peer (idleMs = 5_000): { connection: Connection, announcer: Announcer, got: Array<{ feed: string, size: number, checkpoint: string }>, streams: FramedStream[] } {
+    const got: Array<{ feed: string, size: number, checkpoint: string }> = []
+    const streams: FramedStream[] = []
+    const connection = { remotePeer: { toString: () => 'peer-b' }, status: 'open' } as unknown as Connection
+    const announcer = new Announcer(async () => {
+      const [a, b] = await streamPair()
+      const receiver = new FramedStream(b, { timeoutMs: 2_000 })
+      streams.push(receiver)
+      // The receiving side, as the runtime serves it: the opening announce, then the next ones until the stream ends or idles.
+      void (async () => {
+        const opening = await readOpening(receiver)
+        if (opening.t !== 'announce') throw new Error('not an announce')
+        for (let next: typeof got[number] | undefined = opening; next !== undefined; next = await readNextAnnounce(receiver, idleMs)) got.push(next)
+        await receiver.close()
+      })().catch(() => undefined)
+      return new FramedStream(a, { timeoutMs: 2_000 })
+    }, { idleMs: 60_000 })
+    return { connection, announcer, got, streams }
+  }
+
+  it('sends many announces on one stream, in order', async () => {
+    const { connection, announcer, got, streams } = peer()
+    for (let i = 0; i < 100; i++) announcer.send(connection, feed(i), i, `note ${i}`)
+    await until(() => got.length >= 26, 'the announces')
+    assert.equal(streams.length, 1)
+    // Each feed's newest size arrives, and nothing arrives twice for a size already sent.
+    const newest = new Map<string, number>()
+    for (const a of got) newest.set(a.feed, Math.max(newest.get(a.feed) ?? -1, a.size))
+    for (let i = 74; i < 100; i++) assert.equal(newest.get(feed(i)), i)
+    assert.ok(got.length <= 100)
+    announcer.forget('peer-b')
+  })
+
+  it('while a write is under way, a newer announce of a feed replaces the one waiting; at one size the note with more signatures wins', async () => {
+    const { connection, announcer, got } = peer()
+    announcer.send(connection, feed(0), 1, 'n1')
+    announcer.send(connection, feed(1), 5, 'n5 with a cosignature')
+    announcer.send(connection, feed(1), 5, 'n5')
+    announcer.send(connection, feed(0), 2, 'n2')
+    announcer.send(connection, feed(0), 3, 'n3')
+    await until(() => got.some((a) => a.feed === feed(0) && a.size === 3), 'the newest size of feed a')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    assert.deepEqual(got.filter((a) => a.feed === feed(0)).map((a) => a.size), [1, 3])
+    assert.deepEqual(got.filter((a) => a.feed === feed(1)).map((a) => a.checkpoint), ['n5 with a cosignature'])
+    announcer.forget('peer-b')
+  })
+
+  it('opens a new stream when the peer closed the old one (after its idle time), and loses no announce to it', async () => {
+    const { connection, announcer, got, streams } = peer(200)
+    announcer.send(connection, feed(0), 1, 'n1')
+    await until(() => got.length === 1, 'the first announce')
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    announcer.send(connection, feed(0), 2, 'n2')
+    await until(() => got.length === 2, 'the announce after the idle close')
+    assert.equal(streams.length, 2)
+    announcer.forget('peer-b')
+    assert.equal(announcer.size, 0)
+  })
+})
