@@ -129,7 +129,11 @@ export class Witnessing {
    */
   async cosign (feed: string): Promise<boolean> {
     const interval = this.init.cosignIntervalMs ?? 1_000
-    if (interval <= 0 || feed === this.feedId || this.membership.isRevoked(feed) || this.membership.trustFor(feed) === undefined || !this.isWitnessOf(feed)) return false
+    if (interval <= 0 || feed === this.feedId || this.membership.isRevoked(feed) || this.membership.trustFor(feed) === undefined || !this.isWitnessOf(feed)) {
+      // Not (or no longer: the fleet grew, or the device was revoked) this agent's to cosign.
+      this.cosignDue.delete(feed)
+      return false
+    }
     const last = this.cosigned.get(feed)
     const now = Date.now()
     const growing = now - (this.grewAt.get(feed) ?? 0) < interval

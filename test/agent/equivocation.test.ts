@@ -60,6 +60,9 @@ describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', fun
     await new Promise((resolve) => setTimeout(resolve, 5 * OPTIONS.cosignIntervalMs))
     assert.deepEqual(cosigners(await e.feed.ledger.latestCheckpoint()), chosen)
     for (const r of honest) assert.deepEqual(cosigners((await r.replicas.source(eId()).sealed())?.note), chosen)
+    // Witnessing settles: no agent keeps a cosignature due, also for feeds it stopped witnessing
+    // when it learnt of more members (its witness sets changed).
+    await until(() => [e, ...honest].every((a) => a.cosignsDue === 0), 'no cosignature due anywhere', 15_000)
   })
 
   it('a device that signs two histories is quarantined by every agent, with an alert whose evidence verifies offline', async () => {
