@@ -82,9 +82,10 @@ export class Membership {
       const b = entry.body as { deviceId: string, reason: string, keep?: number }
       const known = this.revoked.get(b.deviceId)
       // Two revocations of one device (branches of the owner's feed): the earlier cut wins.
-      const keep = known === undefined ? b.keep : Math.min(known.keep ?? Number.POSITIVE_INFINITY, b.keep ?? Number.POSITIVE_INFINITY)
+      const cuts = [known?.keep, b.keep].filter((k): k is number => k !== undefined)
+      const keep = cuts.length === 0 ? undefined : Math.min(...cuts)
       if (known === undefined || keep !== known.keep) {
-        this.revoked.set(b.deviceId, { reason: known?.reason ?? b.reason, ...(keep === undefined || keep === Number.POSITIVE_INFINITY ? {} : { keep }) })
+        this.revoked.set(b.deviceId, { reason: known?.reason ?? b.reason, ...(keep === undefined ? {} : { keep }) })
         return { revoked: b.deviceId }
       }
     } else if (entry.type === 'policy.set') {

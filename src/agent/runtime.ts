@@ -185,7 +185,6 @@ export class AgentRuntime {
     return lag
   }
 
-  /** Sizes of every feed held: the own feed (sealed part) and the replicas. */
   /** How much of one feed is held (as in heads()). */
   private async held (feed: string): Promise<number> {
     if (feed === this.feedId) return this.feed.ledger.sealedSize
@@ -195,7 +194,7 @@ export class AgentRuntime {
     return Math.min(size, this.membership.cutOf(feed) ?? size)
   }
 
-  /** Sizes of the feeds held; a revoked device's feed counts only up to the owner's cut. */
+  /** Sizes of every feed held: the own feed (sealed part) and the replicas, a revoked device's only up to the owner's cut. */
   async heads (): Promise<Map<string, number>> {
     const heads = await this.replicas.feeds()
     for (const [feed, size] of heads) {

@@ -236,14 +236,11 @@ export class ReplicaStore {
     }
     // Verified whole; past a revocation's cut nothing is stored: the entries up to it are (they
     // are in the signed tree, as the whole batch is), with the tree state at the cut.
-    if (trust.cut !== undefined && end > trust.cut) return await this.storeUpToCut(feed, meta, batch, trust.cut - meta.size, checkpoint, stored)
+    if (trust.cut !== undefined && end > trust.cut) {
+      const count = trust.cut - meta.size
+      return await this.store(feed, meta, hashOnto(meta, batch.entries, prevAts, count), checkpoint, stored.slice(0, count))
+    }
     return await this.store(feed, meta, hashed, checkpoint, stored)
-  }
-
-  /** Stores the first `count` entries of a verified batch (the rest lie past the revocation's cut). */
-  private async storeUpToCut (feed: string, meta: ReplicaMeta, batch: SyncBatch, count: number, checkpoint: VerifiedCheckpoint, stored: Entry[]): Promise<ApplyResult> {
-    const prevAts = batch.entries.slice(0, count).map((bytes) => decodeEntryUnhashed(bytes).prevAt)
-    return await this.store(feed, meta, hashOnto(meta, batch.entries, prevAts, count), checkpoint, stored.slice(0, count))
   }
 
   /** Writes verified entries (in `buf`, laid out by `spans`) and the new state in one atomic batch. */

@@ -44,10 +44,14 @@ describe('agent/revocation with a cut: every agent holds the revoked feed up to 
     assert.ok(past > keep)
 
     const owner = fleet.owner
-    await owner.feed.ledger.append({ type: 'device.revoke', actor: { id: 'owner/simnet', role: 'owner' }, attest: null, body: { deviceId: victim, reason: 'stolen', keep } })
-    await owner.feed.ledger.checkpoint()
-    const reached = await publishOwnerFeed(owner.node, owner.feed.db, ownerFeedId(new Uint8Array(Buffer.from(owner.state.fleetId, 'hex'))), owner.feed.ledger.sealedSize, [a.node.getMultiaddrs()[0]!])
-    assert.equal(reached.length, 1)
+    const ownerFeed = ownerFeedId(new Uint8Array(Buffer.from(owner.state.fleetId, 'hex')))
+    const revoke = async (cut: number): Promise<void> => {
+      await owner.feed.ledger.append({ type: 'device.revoke', actor: { id: 'owner/simnet', role: 'owner' }, attest: null, body: { deviceId: victim, reason: 'stolen', keep: cut } })
+      await owner.feed.ledger.checkpoint()
+      const reached = await publishOwnerFeed(owner.node, owner.feed.db, ownerFeed, owner.feed.ledger.sealedSize, [a.node.getMultiaddrs()[0]!])
+      assert.equal(reached.length, 1)
+    }
+    await revoke(keep)
 
     // a: revoked, hung up, and its head of the feed is the cut; what it held past it stays stored apart.
     await until(() => a.membership.cutOf(victim) === keep, 'the cut at a')
@@ -66,6 +70,13 @@ describe('agent/revocation with a cut: every agent holds the revoked feed up to 
     let seq = 0
     for await (const bytes of b.replicas.entries(victim)) assert.deepEqual(Buffer.from(bytes), Buffer.from((await v.feed.ledger.getEntry(seq++))!))
     assert.equal(seq, keep)
+
+    // A second revocation naming a later cut (as from another branch of the owner's feed) moves
+    // nothing: the earlier cut wins.
+    await revoke(past)
+    await until(async () => await heldBy(a, ownerFeed) >= owner.feed.ledger.sealedSize, 'the second revocation at a')
+    assert.equal(a.membership.cutOf(victim), keep)
+    assert.equal(await heldBy(a, victim), keep)
 
     // The revoked device cannot bring the rest in itself: b refuses it too.
     await v.node.dial(b.node.getMultiaddrs()[0]!).catch(() => undefined)
