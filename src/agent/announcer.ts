@@ -69,9 +69,9 @@ export class Announcer {
           return
         }
         const frame = encodeAnnounce(feed, size, note)
-        // A stream the peer closed (it does after a quiet spell) fails the write: one more try on a
-        // new stream; after that the announce is dropped (anti-entropy catches up).
         if (channel.stream !== undefined && Date.now() - channel.usedAt > this.idleMs) this.close(channel)
+        // A stream the peer closed fails the write: one more try on a new stream; after that the
+        // announce is dropped (anti-entropy catches up).
         for (let attempt = 0; attempt < 2; attempt++) {
           const stream = channel.stream ??= this.open(channel.connection)
           try {

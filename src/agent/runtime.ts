@@ -13,7 +13,7 @@ import { fleetServiceTag, type AgentRuntimeInit } from './runtime-init.js'
 import { Witnessing, quarantineSublevel } from './witnessing.js'
 import { applyOwnerStatements } from './owner-statements.js'
 import { Gossip, pickRandom, ANTI_ENTROPY_PEERS, type AnnounceKind, type AnnounceTarget } from './gossip.js'
-import { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, readOpening, readNextAnnounce, servePull, pull, membersDigest } from './sync-protocol.js'
+import { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, readOpening, readNextAnnounce, servePull, pull, membersDigest, type Announce } from './sync-protocol.js'
 import { bytesEqual } from '../common/bytes.js'
 import { verifyEnrolmentRecord, encodeSignedEnrolment, decodeSignedEnrolment, type SignedEnrolment } from './enrolment.js'
 
@@ -190,19 +190,20 @@ export class AgentRuntime {
     if (feed === this.feedId) return this.feed.ledger.sealedSize
     // Only feeds of the fleet are looked up (a peer may announce any name).
     if (feed !== this.membership.ownerFeed && this.membership.member(feed) === undefined) return 0
-    const size = (await this.replicas.meta(feed)).size
-    return Math.min(size, this.membership.cutOf(feed) ?? size)
+    return this.upToCut(feed, (await this.replicas.meta(feed)).size)
   }
 
-  /** Sizes of every feed held: the own feed (sealed part) and the replicas, a revoked device's only up to the owner's cut. */
+  /** Sizes of every feed held: the own feed (sealed part) and the replicas. */
   async heads (): Promise<Map<string, number>> {
     const heads = await this.replicas.feeds()
-    for (const [feed, size] of heads) {
-      const cut = this.membership.cutOf(feed)
-      if (cut !== undefined && size > cut) heads.set(feed, cut)
-    }
+    for (const [feed, size] of heads) heads.set(feed, this.upToCut(feed, size))
     heads.set(this.feedId, this.feed.ledger.sealedSize)
     return heads
+  }
+
+  /** A revoked device's feed counts only up to the owner's cut. */
+  private upToCut (feed: string, size: number): number {
+    return Math.min(size, this.membership.cutOf(feed) ?? size)
   }
 
   private framed (stream: Stream): FramedStream {
@@ -252,7 +253,7 @@ export class AgentRuntime {
   }
 
   /** A peer holds this much of a feed: pull if behind, and check its checkpoint against the copy here. */
-  private async onAnnounce (peerId: string, announce: { feed: string, size: number, checkpoint: string }): Promise<void> {
+  private async onAnnounce (peerId: string, announce: Announce): Promise<void> {
     if (announce.size > (this.announced.get(announce.feed) ?? 0) && this.announced.size < 4096) this.announced.set(announce.feed, announce.size)
     const held = await this.held(announce.feed)
     if (announce.size > held) void this.pullFrom(peerId)
@@ -268,7 +269,7 @@ export class AgentRuntime {
       if (this.node.getConnections().some((c) => c.remotePeer.toString() === peerId)) this.gossip.peerHeads.learn(peerId, opening.t === 'announce' ? [[opening.feed, opening.size]] : opening.heads)
       if (opening.t === 'announce') {
         // Peers keep the stream open and send every announce on it.
-        for (let announce: { feed: string, size: number, checkpoint: string } | undefined = opening; announce !== undefined; announce = await readNextAnnounce(framed, SYNC_PROTOCOL_LIMITS.announceIdleMs)) {
+        for (let announce: Announce | undefined = opening; announce !== undefined; announce = await readNextAnnounce(framed, SYNC_PROTOCOL_LIMITS.announceIdleMs)) {
           if (announce !== opening) this.gossip.peerHeads.learn(peerId, [[announce.feed, announce.size]])
           await this.onAnnounce(peerId, announce)
         }

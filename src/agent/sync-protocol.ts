@@ -61,7 +61,7 @@ function decodeHead (bytes: Uint8Array): [string, number] {
   return [feed, Number(size)]
 }
 
-export type OpeningMessage = { t: 'pull', heads: Map<string, number>, members: Uint8Array } | { t: 'announce', feed: string, size: number, checkpoint: string }
+export type OpeningMessage = { t: 'pull', heads: Map<string, number>, members: Uint8Array } | ({ t: 'announce' } & Announce)
 
 /** Digest of a set of encoded enrolment records (order-independent): equal sets, equal digests. */
 export function membersDigest (records: readonly Uint8Array[]): Uint8Array {
@@ -75,10 +75,7 @@ export function membersDigest (records: readonly Uint8Array[]): Uint8Array {
 export async function readOpening (stream: FramedStream): Promise<OpeningMessage> {
   const bytes = await stream.read()
   const probe = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'pull', PULL, SYNC_PROTOCOL_LIMITS.maxFrameBytes, { acceptTypes: ['announce'] })
-  if (probe.t === 'announce') {
-    const a = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'announce', ANNOUNCE, SYNC_PROTOCOL_LIMITS.maxFrameBytes) as { feed: string, size: number, checkpoint: Uint8Array }
-    return { t: 'announce', feed: a.feed, size: a.size, checkpoint: Buffer.from(a.checkpoint).toString('utf8') }
-  }
+  if (probe.t === 'announce') return { t: 'announce', ...decodeAnnounce(bytes) }
   if (probe.t === 'abort') throw new SyncProtocolError(`the peer stopped: ${(probe as { reason: string }).reason}`)
   const heads = new Map<string, number>()
   const pullMessage = probe as { heads: Uint8Array[], members: Uint8Array }
@@ -105,7 +102,7 @@ export async function sendAnnounce (stream: FramedStream, feed: string, size: nu
  * each announce on it); undefined when the sender closed it or stayed quiet for `idleMs`.
  * Anything but an announce is a protocol error.
  */
-export async function readNextAnnounce (stream: FramedStream, idleMs: number): Promise<{ feed: string, size: number, checkpoint: string } | undefined> {
+export async function readNextAnnounce (stream: FramedStream, idleMs: number): Promise<Announce | undefined> {
   let bytes: Uint8Array
   try {
     bytes = await stream.read({ timeoutMs: idleMs })
@@ -113,6 +110,13 @@ export async function readNextAnnounce (stream: FramedStream, idleMs: number): P
     if (err instanceof StreamEndedError || err instanceof FrameTimeoutError) return undefined
     throw err
   }
+  return decodeAnnounce(bytes)
+}
+
+export interface Announce { feed: string, size: number, checkpoint: string }
+
+/** An announce frame; anything else (an abort included) is a protocol error. */
+function decodeAnnounce (bytes: Uint8Array): Announce {
   const a = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'announce', ANNOUNCE, SYNC_PROTOCOL_LIMITS.maxFrameBytes) as { t: string, feed: string, size: number, checkpoint: Uint8Array }
   if (a.t !== 'announce') throw new SyncProtocolError(`expected an announce, got "${String(a.t).slice(0, 20)}"`)
   return { feed: a.feed, size: a.size, checkpoint: Buffer.from(a.checkpoint).toString('utf8') }

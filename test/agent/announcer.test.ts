@@ -16,7 +16,7 @@ const feed = (i: number): string => String.fromCharCode(97 + (i % 26)).repeat(52
 describe('agent/announcer: one announce stream per peer', function () {
   this.timeout(20_000)
 
-  function peer (idleMs = 5_000): { connection: Connection, announcer: Announcer, got: Array<{ feed: string, size: number, checkpoint: string }>, streams: FramedStream[] } {
+  function peer (idleMs = 5_000, senderIdleMs = 60_000): { connection: Connection, announcer: Announcer, got: Array<{ feed: string, size: number, checkpoint: string }>, streams: FramedStream[] } {
     const got: Array<{ feed: string, size: number, checkpoint: string }> = []
     const streams: FramedStream[] = []
     const connection = { remotePeer: { toString: () => 'peer-b' }, status: 'open' } as unknown as Connection
@@ -32,7 +32,7 @@ describe('agent/announcer: one announce stream per peer', function () {
         await receiver.close()
       })().catch(() => undefined)
       return new FramedStream(a, { timeoutMs: 2_000 })
-    }, { idleMs: 60_000 })
+    }, { idleMs: senderIdleMs })
     return { connection, announcer, got, streams }
   }
 
@@ -73,5 +73,16 @@ describe('agent/announcer: one announce stream per peer', function () {
     assert.equal(streams.length, 2)
     announcer.forget('peer-b')
     assert.equal(announcer.size, 0)
+  })
+
+  it('starts a new stream itself after its own quiet spell, before the peer would give up on the old one', async () => {
+    const { connection, announcer, got, streams } = peer(5_000, 100)
+    announcer.send(connection, feed(0), 1, 'n1')
+    await until(() => got.length === 1, 'the first announce')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    announcer.send(connection, feed(0), 2, 'n2')
+    await until(() => got.length === 2, 'the announce after the quiet spell')
+    assert.equal(streams.length, 2)
+    announcer.forget('peer-b')
   })
 })

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { streamPair } from '@libp2p/utils'
 import { readOpening, servePull, pull, sendAnnounce, SyncProtocolError, SYNC_PROTOCOL_LIMITS } from '../../src/agent/index.js'
-import { membersDigest } from '../../src/agent/sync-protocol.js'
+import { membersDigest, encodeAnnounce, readNextAnnounce } from '../../src/agent/sync-protocol.js'
 import { encodeCanonical, type SyncBatch } from '../../src/ledger/index.js'
 import { FramedStream } from '../../src/p2p/index.js'
 import { FleetError } from '../../src/common/index.js'
@@ -130,5 +130,28 @@ describe('agent/sync-protocol (/fleet/ledger-sync/1 messages)', function () {
       await servePull(server, opening.heads, [{ feed: FEED, batch: async (from) => from < 3 ? batchAt(from, 3) : undefined }]).catch(() => undefined)
     })()
     await assert.rejects(pull(client, new Map(), async () => { throw new SyncProtocolError('forged') }), /forged/)
+  })
+
+  it('announces follow one another on a kept-open stream; its end or a quiet spell ends it, anything else is refused', async () => {
+    const [sender, receiver] = await pair()
+    await sender.write(encodeAnnounce(FEED, 1, 'note 1'))
+    await sender.write(encodeAnnounce(FEED, 2, 'note 2'))
+    assert.deepEqual(await readOpening(receiver), { t: 'announce', feed: FEED, size: 1, checkpoint: 'note 1' })
+    assert.deepEqual(await readNextAnnounce(receiver, 1_000), { feed: FEED, size: 2, checkpoint: 'note 2' })
+    // Quiet for longer than the idle time: over (the sender opens another stream for its next one).
+    assert.equal(await readNextAnnounce(receiver, 50), undefined)
+    await sender.close()
+    assert.equal(await readNextAnnounce(receiver, 1_000), undefined)
+
+    // A pull, an abort, or bytes that are not a message, in the middle of an announce stream: refused by name.
+    const [s2, r2] = await pair()
+    await s2.write(encodeAnnounce(FEED, 1))
+    await s2.write(encodeCanonical({ t: 'pull', heads: [], members: new Uint8Array(32) }))
+    await s2.write(encodeCanonical({ t: 'abort', reason: 'bye' }))
+    await s2.write(Uint8Array.of(0xff, 0x00, 0x13))
+    await readOpening(r2)
+    await assert.rejects(readNextAnnounce(r2, 1_000), { name: 'MalformedMessageError' })
+    await assert.rejects(readNextAnnounce(r2, 1_000), SyncProtocolError)
+    await assert.rejects(readNextAnnounce(r2, 1_000), (err: Error) => err instanceof FleetError)
   })
 })
