@@ -5,7 +5,7 @@
  *
  *   <id>-hub   bridge br0 (multicast snooping off, so mDNS floods to every port)
  *   <id>-h<i>  veth <id>a<i> with 10.77.0.<i+2>/24, lo up, a route for 224.0.0.0/4 (without it
- *              multicast-dns fails silently)
+ *              multicast-dns fails silently); host 250 (10.77.0.252) is the owner's machine
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -69,9 +69,12 @@ export class NetnsLan {
     return lan
   }
 
+  /** The owner's machine: the host where the owner's ceremony and statements run. */
+  static readonly OWNER_HOST = 250
+
   /** A namespace for host `index` (0-based) on the bridge; returns its name and address. */
   async addHost (index: number): Promise<{ ns: string, address: string }> {
-    if (index < 0 || index > 200) throw new Error('at most 200 hosts')
+    if (!Number.isInteger(index) || index < 0 || index > NetnsLan.OWNER_HOST) throw new Error(`hosts are numbered 0..${NetnsLan.OWNER_HOST}`)
     const ns = `${this.id}-h${index}`
     const inside = `${this.id}a${index}`
     const outside = `${this.id}b${index}`

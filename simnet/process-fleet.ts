@@ -20,8 +20,12 @@ const HOSTILE_AGENT = path.resolve(path.dirname(fileURLToPath(import.meta.url)),
 export interface CliResult { code: number, stdout: string, stderr: string }
 
 export async function fleetCli (args: string[], options: { timeoutMs?: number } = {}): Promise<CliResult> {
+  return await runCli(FLEET_CLI, args, options)
+}
+
+async function runCli (command: string, args: string[], options: { timeoutMs?: number }): Promise<CliResult> {
   try {
-    const { stdout, stderr } = await exec(FLEET_CLI, args, { timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 })
+    const { stdout, stderr } = await exec(command, args, { timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 })
     return { code: 0, stdout, stderr }
   } catch (err) {
     const e = err as { code?: number | string, stdout?: string, stderr?: string }
@@ -81,16 +85,42 @@ export class ProcessFleet {
 
   /** netns mode: the agents' namespaces and bridge (undefined on loopback). */
   lan: NetnsLan | undefined
+  /** netns mode: the owner's machine, a namespace of its own on the bridge. */
+  private ownerHost: Promise<{ ns: string, address: string }> | undefined
+
+  /**
+   * Runs one of the owner's commands (`fleet enrol`, `revoke`, `clear-quarantine`, …) on the
+   * owner's machine: in netns mode, its own namespace on the bridge, so it reaches the agents only
+   * over the simulated LAN, as an owner's laptop would.
+   */
+  async ownerCli (args: string[], options: { timeoutMs?: number } = {}): Promise<CliResult> {
+    if (this.lan === undefined) return await fleetCli(args, options)
+    this.ownerHost ??= this.lan.addHost(NetnsLan.OWNER_HOST)
+    const [command, argv] = this.lan.wrap((await this.ownerHost).ns, FLEET_CLI, args)
+    return await runCli(command, argv, options)
+  }
+
+  /** netns mode: the device's namespace and address on the bridge, made at first use; loopback: undefined. */
+  private async hostOf (device: ProcDevice): Promise<{ ns: string, address: string } | undefined> {
+    if (this.lan !== undefined && device.netns === undefined) device.netns = await this.lan.addHost(this.devices.indexOf(device))
+    return device.netns
+  }
 
   static async create (root?: string, options: { mode?: 'loopback' | 'netns' } = {}): Promise<ProcessFleet> {
     const dir = root ?? await mkdtemp(path.join(os.tmpdir(), 'fleet-simnet-'))
     await mkdir(dir, { recursive: true })
     const fleet = new ProcessFleet(dir)
-    if (options.mode === 'netns') fleet.lan = await NetnsLan.create()
-    const tpm = await fleet.startTpm('owner-tpm', 'good')
-    const owner = JSON.parse(await mustCli(['owner', 'init', '--state', fleet.ownerDir, '--tcti', `swtpm:path=${path.join(tpm, 'tpm.sock')}`, '--name', 'simnet', '--json'])) as { fleetId: string }
-    fleet.fleetId = owner.fleetId
-    await mustCli(['policy', 'create', '--from-eventlog', path.join(tpm, 'binary_bios_measurements'), '--out', fleet.policy])
+    try {
+      if (options.mode === 'netns') fleet.lan = await NetnsLan.create()
+      const tpm = await fleet.startTpm('owner-tpm', 'good')
+      const owner = JSON.parse(await mustCli(['owner', 'init', '--state', fleet.ownerDir, '--tcti', `swtpm:path=${path.join(tpm, 'tpm.sock')}`, '--name', 'simnet', '--json'])) as { fleetId: string }
+      fleet.fleetId = owner.fleetId
+      await mustCli(['policy', 'create', '--from-eventlog', path.join(tpm, 'binary_bios_measurements'), '--out', fleet.policy])
+    } catch (err) {
+      // Nothing it started outlives it: namespaces, software TPMs, the directory it made.
+      await fleet.close({ keep: root !== undefined })
+      throw err
+    }
     return fleet
   }
 
@@ -120,7 +150,11 @@ export class ProcessFleet {
 
   /** The scripted ceremony: fleet join on the device, fleet enrol by the owner. Returns the owner's result. */
   async enrol (device: ProcDevice): Promise<{ owner: CliResult, device: CliResult }> {
-    const join = spawn(FLEET_CLI, ['join', '--state', device.state, '--eventlog', this.eventLog(device), '--listen', '/ip4/127.0.0.1/tcp/0', '--yes', '--expect-fleet', this.fleetId, '--timeout', '20', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const host = await this.hostOf(device)
+    const listen = host === undefined ? '/ip4/127.0.0.1/tcp/0' : `/ip4/${host.address}/tcp/0`
+    let [command, argv] = [FLEET_CLI, ['join', '--state', device.state, '--eventlog', this.eventLog(device), '--listen', listen, '--yes', '--expect-fleet', this.fleetId, '--timeout', '30', '--json']]
+    if (host !== undefined) [command, argv] = this.lan!.wrap(host.ns, command, argv)
+    const join = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     join.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
@@ -132,8 +166,11 @@ export class ProcessFleet {
       await new Promise((resolve) => setTimeout(resolve, 25))
     }
     const open = JSON.parse(stdout.split('\n')[0]!) as { addresses: string[] }
-    const owner = await fleetCli(['enrol', '--state', this.ownerDir, '--policy', this.policy, '--trust-store', this.caDir, '--allow-software-tpm',
-      '--peer', open.addresses.find((a) => a.includes('127.0.0.1'))!, '--yes', '--expect', device.deviceId, '--json'])
+    // Loopback: the owner is given the device's address. netns: the owner's machine finds the
+    // waiting device by mDNS on the bridge, as on a real LAN.
+    const peer = host === undefined ? ['--peer', open.addresses.find((a) => a.includes('127.0.0.1'))!] : []
+    const owner = await this.ownerCli(['enrol', '--state', this.ownerDir, '--policy', this.policy, '--trust-store', this.caDir, '--allow-software-tpm',
+      ...peer, '--yes', '--expect', device.deviceId, '--timeout', '25', '--json'])
     if (owner.code !== 0) join.kill('SIGTERM')
     const code = await exited
     return { owner, device: { code, stdout, stderr } }
@@ -146,13 +183,15 @@ export class ProcessFleet {
   async startAgent (device: ProcDevice, peers: ProcDevice[] = [], options: { hostile?: string[] } = {}): Promise<void> {
     // netns: the agent runs in its own namespace, listens on its bridge address, and finds its
     // peers by mDNS; loopback: 127.0.0.1, peers given by address.
-    if (this.lan !== undefined && device.netns === undefined) device.netns = await this.lan.addHost(this.devices.indexOf(device))
+    await this.hostOf(device)
     const listen = device.netns === undefined ? '/ip4/127.0.0.1/tcp/0' : `/ip4/${device.netns.address}/tcp/0`
     const args = ['--state', device.state, '--eventlog', this.eventLog(device), '--listen', listen, '--json']
     for (const peer of peers) if (peer.address !== undefined) args.push('--peer', peer.address)
     let [command, argv] = options.hostile === undefined ? [FLEET_CLI, ['run', ...args]] : [process.execPath, [HOSTILE_AGENT, ...options.hostile, ...args]]
     if (device.netns !== undefined) [command, argv] = this.lan!.wrap(device.netns.ns, command, argv)
-    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLEET_MDNS: device.netns === undefined ? '0' : '1', FLEET_LOG_LEVEL: 'warn' } })
+    // A hostile agent never uses mDNS: it talks only to the agents a scenario points it at.
+    const mdns = device.netns !== undefined && options.hostile === undefined
+    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLEET_MDNS: mdns ? '1' : '0', FLEET_LOG_LEVEL: 'warn' } })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })

@@ -101,7 +101,7 @@ export const revoke: Scenario = {
       if (keep < 20) return `only ${keep} entries of the device held`
     })
     await ctx.check('fleet revoke --keep hands the owner-signed revocation and its cut to one agent', async () => {
-      const revoked = await fleetCli(['revoke', '--state', ctx.fleet.ownerDir, victim.deviceId, '--reason', 'simnet', '--keep', String(keep), '--peer', others[0]!.address!, '--json'])
+      const revoked = await ctx.fleet.ownerCli(['revoke', '--state', ctx.fleet.ownerDir, victim.deviceId, '--reason', 'simnet', '--keep', String(keep), '--peer', others[0]!.address!, '--json'])
       if (revoked.code !== 0) return revoked.stderr.trim()
       const result = JSON.parse(revoked.stdout) as { reached: string[], keep: number }
       if (result.reached.length !== 1) return `reached ${result.reached.length} agents`
@@ -239,7 +239,7 @@ export const equivocate: Scenario = {
       await converged(ctx, honest, [honest[0]!])
     })
     await ctx.check('fleet clear-quarantine hands the owner\'s statement to one agent; every agent lets the device back in', async () => {
-      const cleared = await fleetCli(['clear-quarantine', '--state', ctx.fleet.ownerDir, liar.deviceId, '--reason', 'simnet: investigated', '--peer', honest[0]!.address!, '--json'])
+      const cleared = await ctx.fleet.ownerCli(['clear-quarantine', '--state', ctx.fleet.ownerDir, liar.deviceId, '--reason', 'simnet: investigated', '--peer', honest[0]!.address!, '--json'])
       if (cleared.code !== 0) return cleared.stderr.trim()
       await until(async () => {
         for (const device of honest) if ((await ctx.fleet.status(device)).members.find((m) => m.deviceId === liar.deviceId)?.quarantined !== false) return false

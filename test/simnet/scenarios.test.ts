@@ -38,20 +38,25 @@ describe('simnet scenarios (agent processes on swtpm, loopback)', function () {
     })
   }
 
-  it('convergence in netns mode (3 agents, each in its own network namespace on a bridge, found by mDNS) passes every check', async function () {
-    const missing = await NetnsLan.available()
-    if (missing !== undefined) {
-      console.log(`      (skipped: ${missing})`)
-      this.skip()
-    }
-    const { status, summary, stderr } = simnet(['--scenario', 'convergence', '--nodes', '3', '--mode', 'netns', '--json'])
-    assert.ok(summary !== undefined, `no JSON summary: ${stderr}`)
-    assert.deepEqual(summary.checks.filter((c) => !c.passed), [], stderr)
-    assert.match(stderr, /3 agents, netns/)
-    assert.equal(status, 0)
-    // Everything it made is gone.
-    assert.doesNotMatch(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout, /^fs[0-9a-f]{6}-/m)
-  })
+  // netns: each agent in its own network namespace on a bridge, peers found by mDNS; the owner's
+  // ceremony (the waiting device found by mDNS) and statements run from a namespace of their own.
+  for (const scenario of ['convergence', 'revoke']) {
+    it(`${scenario} in netns mode (3 agents and the owner, each in its own network namespace on a bridge) passes every check`, async function () {
+      const missing = await NetnsLan.available()
+      if (missing !== undefined) {
+        console.log(`      (skipped: ${missing})`)
+        this.skip()
+      }
+      const { status, summary, stderr } = simnet(['--scenario', scenario, '--nodes', '3', '--mode', 'netns', '--json'])
+      assert.ok(summary !== undefined, `no JSON summary: ${stderr}`)
+      assert.deepEqual(summary.checks.filter((c) => !c.passed), [], stderr)
+      assert.ok(summary.checks.some((c) => /enrolled through the ceremony/.test(c.name)))
+      assert.match(stderr, /3 agents, netns/)
+      assert.equal(status, 0)
+      // Everything it made is gone.
+      assert.doesNotMatch(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout, /^fs[0-9a-f]{6}-/m)
+    })
+  }
 
   it('refuses bad usage with exit 2', () => {
     assert.equal(simnet(['--scenario', 'nonsense']).status, 2)
