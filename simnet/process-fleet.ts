@@ -10,7 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import { controlRequest, type PeerStatus } from '../src/agent/index.js'
+import { controlRequest, type PeerStatus, type ResidentMemory } from '../src/agent/index.js'
 import { NetnsLan } from './netns.js'
 
 const exec = promisify(execFile)
@@ -50,6 +50,7 @@ export interface AgentStatus {
   peers: PeerStatus[]
   connections: number
   rssBytes: number
+  memory: ResidentMemory
 }
 
 export interface ProcDevice {

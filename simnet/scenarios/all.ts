@@ -39,8 +39,11 @@ export const scale: Scenario = {
       await converged(ctx, devices, [devices[0]!, devices[devices.length - 1]!])
     })
     await ctx.check('agent memory (RSS) reported', async () => {
-      const rss = await Promise.all(devices.map(async (d) => (await ctx.fleet.status(d)).rssBytes))
-      ctx.log(`RSS per agent: ${rss.map((r) => `${(r / 1048576).toFixed(0)} MiB`).join(', ')}`)
+      const mib = (bytes: number | undefined): string => bytes === undefined ? '?' : `${(bytes / 1048576).toFixed(0)} MiB`
+      const memory = await Promise.all(devices.map(async (d) => (await ctx.fleet.status(d)).memory))
+      // Anonymous: the agent's own memory; file-backed: mostly the Node binary's code, shared by every Node process.
+      ctx.log(`RSS per agent: ${memory.map((m) => `${mib(m.rssBytes)} (own ${mib(m.anonBytes)}, mapped from files ${mib(m.fileBytes)})`).join(', ')}`)
+      for (const m of memory) if (!(m.rssBytes > 0) || (m.anonBytes !== undefined && m.anonBytes > m.rssBytes)) return `implausible memory figures: ${JSON.stringify(m)}`
     })
   }
 }

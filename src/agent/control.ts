@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { chmod, rm } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
@@ -35,6 +36,37 @@ export function bodyFromJson (type: string, value: unknown, ontology: Ontology =
   return body
 }
 
+/** Resident memory of this process. */
+export interface ResidentMemory {
+  rssBytes: number
+  /** Anonymous pages: the agent's own memory (JS heap, buffers, LevelDB caches). Linux only. */
+  anonBytes?: number
+  /** Pages mapped from files: mostly the Node binary's code, shared with every Node process. Linux only. */
+  fileBytes?: number
+  heapUsedBytes: number
+}
+
+/** Resident memory, split by /proc/self/status on Linux into the process's own and what is mapped from files. */
+export function residentMemory (procStatus?: string): ResidentMemory {
+  const usage = process.memoryUsage()
+  const memory: ResidentMemory = { rssBytes: usage.rss, heapUsedBytes: usage.heapUsed }
+  let text: string
+  try {
+    text = procStatus ?? readFileSync('/proc/self/status', 'utf8')
+  } catch {
+    return memory
+  }
+  const kib = (field: string): number | undefined => {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(text)
+    return match === null ? undefined : Number(match[1]) * 1024
+  }
+  const anon = kib('RssAnon')
+  const file = kib('RssFile')
+  if (anon !== undefined) memory.anonBytes = anon
+  if (file !== undefined) memory.fileBytes = file
+  return memory
+}
+
 /** What `fleet status` shows. */
 export async function agentStatus (runtime: AgentRuntime, deviceId: string): Promise<Record<string, unknown>> {
   return {
@@ -49,7 +81,8 @@ export async function agentStatus (runtime: AgentRuntime, deviceId: string): Pro
     members: runtime.membership.list().map((m) => ({ deviceId: m.deviceId, revoked: runtime.membership.isRevoked(m.deviceId), quarantined: runtime.membership.isQuarantined(m.deviceId) })),
     peers: runtime.attestation.list(),
     connections: runtime.node.getConnections().length,
-    rssBytes: process.memoryUsage().rss
+    rssBytes: process.memoryUsage().rss,
+    memory: residentMemory()
   }
 }
 

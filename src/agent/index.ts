@@ -41,5 +41,5 @@ export { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, readOpen
 export { AgentRuntime, fleetServiceTag } from './runtime.js'
 export type { AgentRuntimeInit, RuntimeHooks } from './runtime.js'
 export { publishOwnerFeed } from './owner-publish.js'
-export { startControlServer, controlRequest, agentStatus, bodyFromJson, ControlError, CONTROL_SOCKET } from './control.js'
+export { startControlServer, controlRequest, agentStatus, residentMemory, bodyFromJson, ControlError, CONTROL_SOCKET, type ResidentMemory } from './control.js'
 export { startMetricsServer } from './metrics.js'

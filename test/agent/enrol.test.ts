@@ -11,7 +11,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { EsysTpm, type SwtpmDevice } from '../../src/attest/index.js'
 import {
   initOwner, unlockOwner, initDevice, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry,
-  verifyEnrolmentRecord, EnrolmentRefusedError, CeremonyAbortedError, AttestationService, AgentRuntime, publishOwnerFeed, LEDGER_SYNC_PROTOCOL, pull, startMetricsServer, startControlServer, controlRequest, attestationQuoteData, judgeAttestation, deviceSigner, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
+  verifyEnrolmentRecord, EnrolmentRefusedError, CeremonyAbortedError, AttestationService, AgentRuntime, publishOwnerFeed, LEDGER_SYNC_PROTOCOL, pull, startMetricsServer, startControlServer, controlRequest, attestationQuoteData, judgeAttestation, deviceSigner, type ResidentMemory, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
 } from '../../src/agent/index.js'
 import type { HybridSigner } from '../../src/identity/index.js'
 import { decodeEntry } from '../../src/ledger/index.js'
@@ -321,8 +321,11 @@ describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', functi
       const dir = await tempDir('fleet-control-')
       const control = await startControlServer(runtimes[0]!, dir, devices[0]!.state.deviceId)
       opened.push(control)
-      const status = (await controlRequest(dir, { cmd: 'status' })).status as { deviceId: string, peers: unknown[] }
+      const status = (await controlRequest(dir, { cmd: 'status' })).status as { deviceId: string, peers: unknown[], memory: ResidentMemory }
       assert.equal(status.deviceId, devices[0]!.state.deviceId)
+      // Linux: the resident set split into the process's own pages and those mapped from files.
+      assert.ok(status.memory.anonBytes! > 0 && status.memory.fileBytes! > 0)
+      assert.ok(status.memory.anonBytes! + status.memory.fileBytes! <= status.memory.rssBytes * 1.1)
       const appended = await controlRequest(dir, { cmd: 'append', type: 'operator.data_access', actor: { id: 'bob', role: 'operator' }, body: { resource: 'x', purpose: 'y' } })
       assert.equal(appended.sealed, true)
       assert.ok(runtimes[0]!.feed.ledger.sealedSize > (appended.seq as number))

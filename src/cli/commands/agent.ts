@@ -217,10 +217,10 @@ export function registerStatusCommand (program: Command): void {
     .addHelpText('after', '\nExit codes: 0 the agent answered, 1 no agent is running for this state directory.')
     .action(async (options: { state: string, json?: boolean }) => {
       const answer = await controlRequest(options.state, { cmd: 'status' }, 10_000)
-      const s = answer.status as { deviceId: string, peerId: string, fleetId: string, feed: { size: number, sealed: number }, heads: Record<string, number>, peers: PeerStatus[], connections: number, rssBytes: number }
+      const s = answer.status as { deviceId: string, peerId: string, fleetId: string, feed: { size: number, sealed: number }, heads: Record<string, number>, peers: PeerStatus[], connections: number, rssBytes: number, memory?: { anonBytes?: number, fileBytes?: number } }
       const text = [
         `device ${s.deviceId} in fleet ${s.fleetId}`,
-        `peerId ${s.peerId}; ${s.connections} connection(s); RSS ${(s.rssBytes / 1048576).toFixed(0)} MiB`,
+        `peerId ${s.peerId}; ${s.connections} connection(s); RSS ${(s.rssBytes / 1048576).toFixed(0)} MiB${s.memory?.anonBytes === undefined ? '' : ` (own ${(s.memory.anonBytes / 1048576).toFixed(0)} MiB)`}`,
         `own feed: ${s.feed.size} entries, ${s.feed.sealed} sealed`,
         `feeds held: ${Object.entries(s.heads).map(([feed, size]) => `${feed.slice(0, 12)}…=${size}`).join(' ')}`,
         ...s.peers.map((p) => `  ${p.trusted ? 'trusted  ' : (p.kind ?? 'refused').padEnd(9)} ${p.deviceId ?? '?'} ${p.hostname ?? ''}`)

@@ -1,0 +1,29 @@
+/**
+ * The memory figures of `fleet status`: the resident set split, from /proc/self/status, into the
+ * process's own pages and those mapped from files.
+ */
+import assert from 'node:assert/strict'
+import { residentMemory } from '../../src/agent/index.js'
+
+describe('agent/control: resident memory', () => {
+  it('reads the anonymous and file-backed resident sizes from /proc/self/status', () => {
+    const memory = residentMemory('Name:\tnode\nVmRSS:\t  113000 kB\nRssAnon:\t   58000 kB\nRssFile:\t   54000 kB\nRssShmem:\t       0 kB\n')
+    assert.equal(memory.anonBytes, 58000 * 1024)
+    assert.equal(memory.fileBytes, 54000 * 1024)
+    assert.ok(memory.rssBytes > 0 && memory.heapUsedBytes > 0)
+  })
+
+  it('leaves out what the status does not say, or says malformed', () => {
+    const memory = residentMemory('RssAnon:\tlots kB\nRssFile: 12 MB\n')
+    assert.equal(memory.anonBytes, undefined)
+    assert.equal(memory.fileBytes, undefined)
+    assert.ok(memory.rssBytes > 0)
+  })
+
+  it('on this machine, own and file-backed pages add up to about the resident set', function () {
+    if (process.platform !== 'linux') this.skip()
+    const memory = residentMemory()
+    assert.ok(memory.anonBytes! > 0 && memory.fileBytes! > 0)
+    assert.ok(memory.anonBytes! + memory.fileBytes! <= memory.rssBytes * 1.1)
+  })
+})
