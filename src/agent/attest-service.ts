@@ -52,9 +52,12 @@ export class AttestationService {
   private readonly refused = new Set<string>()
   private readonly revoked = new Set<string>()
   private readonly clocks = new Map<string, ClockInfo>()
-  /** Connections (by id) whose peer attested on them: a new connection must attest again. */
-  private readonly attestedConnections = new Set<string>()
-  private readonly onClose = (evt: CustomEvent<Connection>): void => { this.attestedConnections.delete(evt.detail.id) }
+  /**
+   * The open connections (by id) each peer attested on: a new connection must attest again.
+   * Kept per peer so that attested(), asked for every announce, is a lookup.
+   */
+  private readonly attestedOn = new Map<string, Set<string>>()
+  private readonly onClose = (evt: CustomEvent<Connection>): void => { this.unmark(evt.detail) }
   private readonly judge: Judge
   private timer: NodeJS.Timeout | undefined
   private readonly deadlines = new Set<NodeJS.Timeout>()
@@ -100,8 +103,21 @@ export class AttestationService {
 
   /** True when the peer's last verdict is trusted and it attested on a connection that is still open. */
   attested (peerId: string): boolean {
-    if (this.peers.get(peerId)?.trusted !== true) return false
-    return this.init.node.getConnections().some((c) => c.remotePeer.toString() === peerId && this.attestedConnections.has(c.id))
+    return this.peers.get(peerId)?.trusted === true && (this.attestedOn.get(peerId)?.size ?? 0) > 0
+  }
+
+  private mark (connection: Connection, peerId: string): void {
+    let ids = this.attestedOn.get(peerId)
+    if (ids === undefined) this.attestedOn.set(peerId, ids = new Set())
+    ids.add(connection.id)
+  }
+
+  private unmark (connection: Connection): void {
+    const peerId = connection.remotePeer.toString()
+    const ids = this.attestedOn.get(peerId)
+    if (ids === undefined) return
+    ids.delete(connection.id)
+    if (ids.size === 0) this.attestedOn.delete(peerId)
   }
 
   list (): PeerStatus[] {
@@ -215,12 +231,12 @@ export class AttestationService {
     }
     this.peers.set(peerId, status)
     if (outcome.trusted) {
-      if (connection.status === 'open') this.attestedConnections.add(connection.id)
+      if (connection.status === 'open') this.mark(connection, peerId)
       this.clocks.set(outcome.record.deviceId, outcome.clock)
       this.init.logger?.info({ peerId, deviceId: outcome.record.deviceId }, 'peer attested')
       this.init.onAttested?.(peerId, outcome.signed, outcome.record, connection)
     } else {
-      this.attestedConnections.delete(connection.id)
+      this.unmark(connection)
       this.init.logger?.warn({ peerId, kind: outcome.kind, reasons: outcome.reasons }, 'peer not trusted; hanging up')
       if (outcome.kind === 'clone' || outcome.kind === 'revoked') this.refused.add(peerId)
       await connection.close().catch(() => undefined)

@@ -266,7 +266,7 @@ export class AgentRuntime {
     const peerId = connection.remotePeer.toString()
     try {
       const opening = await readOpening(framed)
-      if (this.node.getConnections().some((c) => c.remotePeer.toString() === peerId)) this.gossip.peerHeads.learn(peerId, opening.t === 'announce' ? [[opening.feed, opening.size]] : opening.heads)
+      if (this.node.getConnections(connection.remotePeer).length > 0) this.gossip.peerHeads.learn(peerId, opening.t === 'announce' ? [[opening.feed, opening.size]] : opening.heads)
       if (opening.t === 'announce') {
         // Peers keep the stream open and send every announce on it.
         for (let announce: Announce | undefined = opening; announce !== undefined; announce = await readNextAnnounce(framed, SYNC_PROTOCOL_LIMITS.announceIdleMs)) {
