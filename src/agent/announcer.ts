@@ -4,12 +4,18 @@
  * announce it carries, and a fleet sends many. Announces to one peer go out in order, one at a
  * time; while one is being written, a newer announce of a feed replaces one still waiting.
  * A stream that fails is dropped and the next announce opens another.
+ *
+ * An announce may be a push (the entries themselves, from what the peer holds): a newer push
+ * replaces a waiting one only when it starts no later, so the peer is never handed a gap;
+ * otherwise the newer one goes as a plain announce (the peer pulls).
  */
 import type { Connection } from '@libp2p/interface'
 import type { FramedStream } from '../p2p/framing.js'
 import { encodeAnnounce } from './sync-protocol.js'
 
-interface Waiting { size: number, note: string }
+/** A push: the batch frame, and the size the peer holds that it starts from. */
+export interface Push { from: number, frame: Uint8Array }
+interface Waiting { size: number, note: string, push?: Push }
 interface Channel { connection: Connection, stream?: Promise<FramedStream>, waiting: Map<string, Waiting>, flushing: boolean, usedAt: number }
 
 export class Announcer {
@@ -26,8 +32,8 @@ export class Announcer {
     this.idleMs = options.idleMs
   }
 
-  /** Queues an announce of `feed` to the peer at the other end of `connection`. */
-  send (connection: Connection, feed: string, size: number, note: string): void {
+  /** Queues an announce of `feed` (or, with `push`, its entries) to the peer at the other end of `connection`. */
+  send (connection: Connection, feed: string, size: number, note: string, push?: Push): void {
     const peerId = connection.remotePeer.toString()
     let channel = this.channels.get(peerId)
     if (channel?.connection !== connection) {
@@ -37,7 +43,11 @@ export class Announcer {
     }
     const waiting = channel.waiting.get(feed)
     // A newer size wins; at the same size, the note with more signatures (an own cosignature) does.
-    if (waiting === undefined || size > waiting.size || (size === waiting.size && note.length >= waiting.note.length)) channel.waiting.set(feed, { size, note })
+    if (waiting === undefined || size > waiting.size || (size === waiting.size && note.length >= waiting.note.length)) {
+      // A push that would leave out the entries of the one it replaces goes as a plain announce.
+      const covers = push !== undefined && (waiting?.push === undefined || push.from <= waiting.push.from)
+      channel.waiting.set(feed, covers ? { size, note, push } : { size, note })
+    }
     if (!channel.flushing) void this.flush(peerId, channel)
   }
 
@@ -62,13 +72,13 @@ export class Announcer {
     channel.flushing = true
     try {
       for (let next = channel.waiting.entries().next(); !next.done; next = channel.waiting.entries().next()) {
-        const [feed, { size, note }] = next.value
+        const [feed, { size, note, push }] = next.value
         channel.waiting.delete(feed)
         if (channel.connection.status !== 'open') {
           if (this.channels.get(peerId) === channel) this.forget(peerId)
           return
         }
-        const frame = encodeAnnounce(feed, size, note)
+        const frame = push?.frame ?? encodeAnnounce(feed, size, note)
         if (channel.stream !== undefined && Date.now() - channel.usedAt > this.idleMs) this.close(channel)
         // A stream the peer closed fails the write: one more try on a new stream; after that the
         // announce is dropped (anti-entropy catches up).

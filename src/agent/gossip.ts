@@ -10,13 +10,15 @@
  */
 import type { Connection } from '@libp2p/interface'
 import type { FramedStream } from '../p2p/framing.js'
-import { Announcer } from './announcer.js'
+import { Announcer, type Push } from './announcer.js'
 import { PeerHeads } from './peer-heads.js'
 
 /** How many peers a relay or a cosignature goes to (besides the writer, for a cosignature). */
 export const RELAY_FANOUT = 3
 /** A peer's feed is passed on at most this often (with its newest size then). */
 export const RELAY_INTERVAL_MS = 1_000
+/** Most entries of the own feed pushed to a peer (from what it said it holds); a larger gap is announced and pulled. */
+export const PUSH_MAX_ENTRIES = 64
 /** How many attested peers each anti-entropy round pulls from. */
 export const ANTI_ENTROPY_PEERS = 2
 
@@ -33,7 +35,7 @@ export function pickRandom<T> (items: readonly T[], count: number): T[] {
 
 /** all: the own feed or the owner's; cosignature: a peer's feed this agent just cosigned; relay: a peer's feed that grew here. */
 export type AnnounceKind = 'all' | 'cosignature' | 'relay'
-export interface AnnounceTarget { connection: Connection, size: number, note: string }
+export interface AnnounceTarget { connection: Connection, size: number, note: string, push?: Push }
 
 export class Gossip {
   readonly peerHeads = new PeerHeads()
@@ -63,7 +65,7 @@ export class Gossip {
     } else if (kind === 'relay') {
       chosen = writer?.attested === true ? [] : pickRandom(targets, RELAY_FANOUT)
     }
-    for (const { connection, size, note } of chosen) this.announcer.send(connection, feed, size, note)
+    for (const { connection, size, note, push } of chosen) this.announcer.send(connection, feed, size, note, push)
   }
 
   /** A peer disconnected. */

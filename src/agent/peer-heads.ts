@@ -19,6 +19,11 @@ export class PeerHeads {
     return (this.known.get(peerId)?.get(feed) ?? -1) >= size
   }
 
+  /** The most the peer said it holds of `feed`, or undefined when it has not said. */
+  of (peerId: string, feed: string): number | undefined {
+    return this.known.get(peerId)?.get(feed)
+  }
+
   forget (peerId: string): void {
     this.known.delete(peerId)
   }

@@ -12,10 +12,11 @@ import { Membership } from './membership.js'
 import { fleetServiceTag, type AgentRuntimeInit } from './runtime-init.js'
 import { Witnessing, quarantineSublevel } from './witnessing.js'
 import { applyOwnerStatements } from './owner-statements.js'
-import { Gossip, pickRandom, ANTI_ENTROPY_PEERS, type AnnounceKind, type AnnounceTarget } from './gossip.js'
-import { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, readOpening, readNextAnnounce, servePull, pull, membersDigest, type Announce } from './sync-protocol.js'
+import { MemberRecords } from './member-records.js'
+import { Gossip, pickRandom, ANTI_ENTROPY_PEERS, PUSH_MAX_ENTRIES, type AnnounceKind, type AnnounceTarget } from './gossip.js'
+import { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, readOpening, readNextAnnounce, servePull, pull, encodeBatch, type Announce, type Announcement } from './sync-protocol.js'
+import type { Push } from './announcer.js'
 import { bytesEqual } from '../common/bytes.js'
-import { verifyEnrolmentRecord, encodeSignedEnrolment, decodeSignedEnrolment, type SignedEnrolment } from './enrolment.js'
 
 /**
  * An enrolled agent at work: its libp2p node (gated), mutual attestation of every connection, its
@@ -36,7 +37,8 @@ export class AgentRuntime {
   private timers: NodeJS.Timeout[] = []
   private lastSealed = 0
   private readonly ownSource
-  private readonly membersStore
+  /** The owner-signed enrolment records held (kept across restarts). */
+  readonly members: MemberRecords
   private readonly quarantineStore
   private readonly witnessing: Witnessing
   private stopped = false
@@ -44,7 +46,6 @@ export class AgentRuntime {
   /** The largest size announced per feed, for the sync-lag metric. */
   private readonly announced = new Map<string, number>()
   private readonly gossip = new Gossip(async (connection) => this.framed(await connection.newStream(LEDGER_SYNC_PROTOCOL)), { idleMs: SYNC_PROTOCOL_LIMITS.announceIdleMs / 2 })
-  private members: { count: number, records: Uint8Array[], digest: Uint8Array } | undefined
   private pullTurn: Promise<void> = Promise.resolve()
 
   private constructor (init: AgentRuntimeInit, node: FleetNode, attestation: AttestationService, feed: OpenedLedger, membership: Membership, signer: HybridSigner) {
@@ -56,7 +57,7 @@ export class AgentRuntime {
     this.replicas = new ReplicaStore(feed.db)
     this.feedId = init.state.deviceId
     this.ownSource = ownFeedSource(feed.db, this.feedId, { memo: true })
-    this.membersStore = feed.db.sublevel<string, Uint8Array>('members', { valueEncoding: 'view' })
+    this.members = new MemberRecords(membership, feed.db)
     this.quarantineStore = quarantineSublevel(feed.db)
     this.witnessing = new Witnessing({
       feedId: this.feedId, signer, membership, replicas: this.replicas, ownSource: this.ownSource, feed, attestation,
@@ -69,24 +70,6 @@ export class AgentRuntime {
 
   /** Peers' feeds this agent will cosign once they have been quiet long enough (0: witnessing has caught up). */
   get cosignsDue (): number { return this.witnessing.cosignDue.size }
-
-  /** Keeps a member's signed record, so the agent still knows the feed's key after a restart. */
-  async saveMember (signed: SignedEnrolment): Promise<void> {
-    const record = verifyEnrolmentRecord(signed, { key: this.membership.ownerKey, fleetId: this.membership.fleetId })
-    await this.feed.db.batch([{ type: 'put', key: record.deviceId, value: encodeSignedEnrolment(signed), sublevel: this.membersStore }], { sync: true })
-  }
-
-  private async onMembers (records: Uint8Array[]): Promise<void> {
-    for (const bytes of records) {
-      let signed: SignedEnrolment
-      try {
-        signed = decodeSignedEnrolment(bytes)
-      } catch (err) {
-        throw new SyncProtocolError(`a member record is malformed: ${(err as Error).message}`)
-      }
-      if (this.membership.addSigned(signed) !== undefined) await this.saveMember(signed)
-    }
-  }
 
   static async start (init: AgentRuntimeInit): Promise<AgentRuntime> {
     const membership = new Membership(init.enrolment)
@@ -112,7 +95,7 @@ export class AgentRuntime {
       self: { tpm: init.tpm, state: init.state, enrolment: init.enrolment, eventLog: init.eventLog, random: randomBytes, policy: () => membership.policy },
       isExcluded: (deviceId) => membership.isRevoked(deviceId) || membership.isQuarantined(deviceId),
       onAttested: (peerId, signed, record) => {
-        if (membership.addRecord(record, signed)) void runtime?.saveMember(signed)
+        if (membership.addRecord(record, signed)) void runtime?.members.save(signed)
         void runtime?.pullFrom(peerId)
       },
       ...(init.onPeersChange === undefined ? {} : { onChange: init.onPeersChange })
@@ -124,13 +107,7 @@ export class AgentRuntime {
 
   private async begin (): Promise<void> {
     // Members learned earlier (each record re-verified), then what the owner's feed says.
-    for await (const [, bytes] of this.membersStore.iterator()) {
-      try {
-        this.membership.addSigned(decodeSignedEnrolment(bytes))
-      } catch (err) {
-        this.init.logger?.warn({ err: (err as Error).message }, 'a stored member record does not verify; ignored')
-      }
-    }
+    await this.members.load(this.init.logger)
     // Quarantines decided earlier (each piece of evidence re-verified), then the owner's statements,
     // which may clear some of them.
     await this.witnessing.loadQuarantines()
@@ -237,6 +214,12 @@ export class AgentRuntime {
       notes.set(feed, note === '' ? note : withSignaturesOf(note, cosigned.has(feed) ? [feed, this.feedId] : [feed]))
     }
     const connections = this.node.getConnections().filter((c) => this.attestation.attested(c.remotePeer.toString()))
+    // The own feed goes to a peer a few entries behind as a push: the entries, from where it stands.
+    const pushes = new Map<number, Promise<Push | undefined>>()
+    const pushFrom = async (from: number, size: number): Promise<Push | undefined> => {
+      const batch = await this.ownSource.batch(from)
+      return batch === undefined || batch.from + batch.entries.length !== size ? undefined : { from, frame: encodeBatch(batch) }
+    }
     for (const feed of feeds) {
       const targets: AnnounceTarget[] = []
       for (const connection of connections) {
@@ -245,20 +228,35 @@ export class AgentRuntime {
         const size = hooked?.size ?? heads.get(feed) ?? 0
         // The peer holds as much already (it said so): nothing to tell it but a new cosignature.
         if (hooked === undefined && !cosigned.has(feed) && this.gossip.peerHeads.holds(peerId, feed, size)) continue
-        targets.push({ connection, size, note: hooked?.checkpoint ?? notes.get(feed) ?? '' })
+        const from = feed === this.feedId && this.init.hooks === undefined ? this.gossip.peerHeads.of(peerId, feed) : undefined
+        let push: Push | undefined
+        if (from !== undefined && size > from && size - from <= PUSH_MAX_ENTRIES) {
+          if (!pushes.has(from)) pushes.set(from, pushFrom(from, size))
+          push = await pushes.get(from)
+          // Taken as held: the next push starts here (one that finds a gap makes the peer pull).
+          if (push !== undefined) this.gossip.peerHeads.learn(peerId, [[feed, size]])
+        }
+        targets.push({ connection, size, note: hooked?.checkpoint ?? notes.get(feed) ?? '', ...(push === undefined ? {} : { push }) })
       }
       const writer = this.membership.member(feed)?.peerId
       this.gossip.announce(feed, cosigned.has(feed) ? 'cosignature' : kindOf(feed), targets, writer === undefined ? undefined : { peerId: writer, attested: this.attestation.attested(writer) })
     }
   }
 
-  /** A peer holds this much of a feed: pull if behind, and check its checkpoint against the copy here. */
-  private async onAnnounce (peerId: string, announce: Announce): Promise<void> {
+  /**
+   * A peer holds this much of a feed: pull if behind, and check its checkpoint against the copy
+   * here. A push (from an attested peer) is first verified and stored like a pulled batch; when
+   * it does not continue what is held here, the peer is pulled from.
+   */
+  private async onAnnounce (peerId: string, a: Announcement): Promise<void> {
+    const announce: Announce = a.t === 'announce' ? a : { feed: a.batch.feed, size: a.batch.from + a.batch.entries.length, checkpoint: a.batch.checkpoint }
+    this.gossip.peerHeads.learn(peerId, [[announce.feed, announce.size]])
     if (announce.size > (this.announced.get(announce.feed) ?? 0) && this.announced.size < 4096) this.announced.set(announce.feed, announce.size)
-    const held = await this.held(announce.feed)
-    if (announce.size > held) void this.pullFrom(peerId)
+    const attested = this.attestation.attested(peerId)
+    if (a.t === 'push' && attested && announce.size > await this.held(announce.feed)) await this.applyBatch(a.batch, peerId)
+    if (announce.size > await this.held(announce.feed)) void this.pullFrom(peerId)
     // (The owner announces its feed without attesting: only attested peers' checkpoints are checked.)
-    if (this.attestation.attested(peerId)) await this.witnessing.checkAnnounced(announce.feed, announce.checkpoint, peerId)
+    if (attested) await this.witnessing.checkAnnounced(announce.feed, announce.checkpoint, peerId)
   }
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
@@ -266,16 +264,15 @@ export class AgentRuntime {
     const peerId = connection.remotePeer.toString()
     try {
       const opening = await readOpening(framed)
-      if (this.node.getConnections(connection.remotePeer).length > 0) this.gossip.peerHeads.learn(peerId, opening.t === 'announce' ? [[opening.feed, opening.size]] : opening.heads)
-      if (opening.t === 'announce') {
-        // Peers keep the stream open and send every announce on it.
-        for (let announce: Announce | undefined = opening; announce !== undefined; announce = await readNextAnnounce(framed, SYNC_PROTOCOL_LIMITS.announceIdleMs)) {
-          if (announce !== opening) this.gossip.peerHeads.learn(peerId, [[announce.feed, announce.size]])
+      if (opening.t !== 'pull') {
+        // Peers keep the stream open and send every announce (and push) on it.
+        for (let announce: Announcement | undefined = opening; announce !== undefined && this.node.getConnections(connection.remotePeer).length > 0; announce = await readNextAnnounce(framed, SYNC_PROTOCOL_LIMITS.announceIdleMs)) {
           await this.onAnnounce(peerId, announce)
         }
         await framed.close()
         return
       }
+      if (this.node.getConnections(connection.remotePeer).length > 0) this.gossip.peerHeads.learn(peerId, opening.heads)
       // The ledger is served only to attested peers (the last verdict may be a moment behind).
       const started = Date.now()
       while (!this.attestation.attested(peerId) && Date.now() - started < SYNC_PROTOCOL_LIMITS.attestedWaitMs) await new Promise((resolve) => setTimeout(resolve, 20))
@@ -286,28 +283,23 @@ export class AgentRuntime {
       const owner = this.membership.ownerFeed
       const feeds = [...(await this.replicas.feeds()).keys()].sort((a, b) => (a === owner ? -1 : b === owner ? 1 : a.localeCompare(b)))
       // A revoked device's feed is served up to the owner's cut only (what lies past it stays here, unserved).
-      const replica = (feed: string) => ({ feed, batch: async (from: number) => await this.replicas.source(feed).batch(from, this.membership.cutOf(feed)) })
+      // What is served, the peer then holds (it verifies our own copy): announces and pushes start there.
+      const served = (batch: SyncBatch | undefined): SyncBatch | undefined => {
+        if (batch !== undefined) this.gossip.peerHeads.learn(peerId, [[batch.feed, batch.from + batch.entries.length]])
+        return batch
+      }
+      const replica = (feed: string) => ({ feed, batch: async (from: number) => served(await this.replicas.source(feed).batch(from, this.membership.cutOf(feed))) })
       const held = [
         ...feeds.filter((f) => f === owner).map(replica),
-        { feed: this.feedId, batch: async (from: number) => await this.ownBatch(peerId, from) },
+        { feed: this.feedId, batch: async (from: number) => served(await this.ownBatch(peerId, from)) },
         ...feeds.filter((f) => f !== owner).map(replica)
       ]
-      const members = this.memberRecords()
+      const members = this.members.held()
       await servePull(framed, opening.heads, held, bytesEqual(opening.members, members.digest) ? [] : members.records)
     } catch (err) {
       this.init.logger?.debug({ peerId, err: (err as Error).message }, 'sync stream failed')
       framed.abort(err as Error)
     }
-  }
-
-  /** The owner-signed enrolment records held, encoded, with their digest (re-made when one is added). */
-  private memberRecords (): { records: Uint8Array[], digest: Uint8Array } {
-    const signed = this.membership.signedRecords()
-    if (this.members?.count !== signed.length) {
-      const records = signed.map(encodeSignedEnrolment)
-      this.members = { count: signed.length, records, digest: membersDigest(records) }
-    }
-    return this.members
   }
 
   private async ownBatch (peerId: string, from: number): Promise<SyncBatch | undefined> {
@@ -342,7 +334,7 @@ export class AgentRuntime {
           const framed = this.framed(stream)
           const deadline = setTimeout(() => { framed.abort(new SyncProtocolError(`the pull took longer than ${SYNC_PROTOCOL_LIMITS.pullDeadlineMs} ms`)) }, SYNC_PROTOCOL_LIMITS.pullDeadlineMs)
           try {
-            const { more } = await pull(framed, await this.heads(), async (batch) => { await this.applyBatch(batch, peerId) }, async (records) => { await this.onMembers(records) }, this.memberRecords().digest)
+            const { more } = await pull(framed, await this.heads(), async (batch) => { await this.applyBatch(batch, peerId) }, async (records) => { await this.members.take(records) }, this.members.held().digest)
             return more
           } catch (err) {
             framed.abort(err as Error)

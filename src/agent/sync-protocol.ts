@@ -11,7 +11,13 @@
  *              checkpoint}     (its witnesses' cosignatures included, or empty): the other side
  *                              pulls if behind, checks the checkpoint against its own copy
  *                              (equivocation), and keeps cosignatures it lacks
+ *   batch     (a push)         on the announce stream, a writer's own feed from what the other
+ *                              side said it holds: an announce that carries its entries (as a
+ *                              pulled batch: entries + signed checkpoint + consistency proof).
+ *                              Verified and stored like a pulled batch; one that does not start
+ *                              where the receiver stands is a plain announce (it pulls)
  *
+ * An announce stream carries announces and pushes, in any order, until its sender closes it.
  * This module only turns messages into calls and back; storage and trust live elsewhere.
  */
 import { createHash } from 'node:crypto'
@@ -61,7 +67,7 @@ function decodeHead (bytes: Uint8Array): [string, number] {
   return [feed, Number(size)]
 }
 
-export type OpeningMessage = { t: 'pull', heads: Map<string, number>, members: Uint8Array } | ({ t: 'announce' } & Announce)
+export type OpeningMessage = { t: 'pull', heads: Map<string, number>, members: Uint8Array } | Announcement
 
 /** Digest of a set of encoded enrolment records (order-independent): equal sets, equal digests. */
 export function membersDigest (records: readonly Uint8Array[]): Uint8Array {
@@ -74,8 +80,8 @@ export function membersDigest (records: readonly Uint8Array[]): Uint8Array {
 /** Reads the opener's first message. */
 export async function readOpening (stream: FramedStream): Promise<OpeningMessage> {
   const bytes = await stream.read()
-  const probe = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'pull', PULL, SYNC_PROTOCOL_LIMITS.maxFrameBytes, { acceptTypes: ['announce'] })
-  if (probe.t === 'announce') return { t: 'announce', ...decodeAnnounce(bytes) }
+  const probe = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'pull', PULL, SYNC_PROTOCOL_LIMITS.maxFrameBytes, { acceptTypes: ['announce', 'batch'] })
+  if (probe.t === 'announce' || probe.t === 'batch') return decodeAnnouncement(bytes)
   if (probe.t === 'abort') throw new SyncProtocolError(`the peer stopped: ${(probe as { reason: string }).reason}`)
   const heads = new Map<string, number>()
   const pullMessage = probe as { heads: Uint8Array[], members: Uint8Array }
@@ -91,6 +97,11 @@ export function encodeAnnounce (feed: string, size: number, checkpoint = ''): Ui
   return encodeMessage('announce', { feed, size, checkpoint: Buffer.from(checkpoint) })
 }
 
+/** A batch frame: an answer to a pull, or a push on an announce stream. */
+export function encodeBatch (batch: SyncBatch): Uint8Array {
+  return encodeMessage('batch', { feed: batch.feed, from: batch.from, entries: batch.entries, checkpoint: Buffer.from(batch.checkpoint), proof: batch.proof })
+}
+
 /** One announce on a stream of its own, then the stream is closed. */
 export async function sendAnnounce (stream: FramedStream, feed: string, size: number, checkpoint = ''): Promise<void> {
   await stream.write(encodeAnnounce(feed, size, checkpoint))
@@ -98,11 +109,11 @@ export async function sendAnnounce (stream: FramedStream, feed: string, size: nu
 }
 
 /**
- * The next announce on a stream that opened with one (peers keep one such stream open and send
- * each announce on it); undefined when the sender closed it or stayed quiet for `idleMs`.
- * Anything but an announce is a protocol error.
+ * The next announce or push on a stream that opened with one (peers keep one such stream open and
+ * send each on it); undefined when the sender closed it or stayed quiet for `idleMs`. Anything
+ * else is a protocol error.
  */
-export async function readNextAnnounce (stream: FramedStream, idleMs: number): Promise<Announce | undefined> {
+export async function readNextAnnounce (stream: FramedStream, idleMs: number): Promise<Announcement | undefined> {
   let bytes: Uint8Array
   try {
     bytes = await stream.read({ timeoutMs: idleMs })
@@ -110,16 +121,25 @@ export async function readNextAnnounce (stream: FramedStream, idleMs: number): P
     if (err instanceof StreamEndedError || err instanceof FrameTimeoutError) return undefined
     throw err
   }
-  return decodeAnnounce(bytes)
+  return decodeAnnouncement(bytes)
 }
 
 export interface Announce { feed: string, size: number, checkpoint: string }
+/** What an announce stream carries: an announce, or a push of the sender's own feed. */
+export type Announcement = ({ t: 'announce' } & Announce) | { t: 'push', batch: SyncBatch }
 
-/** An announce frame; anything else (an abort included) is a protocol error. */
-function decodeAnnounce (bytes: Uint8Array): Announce {
-  const a = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'announce', ANNOUNCE, SYNC_PROTOCOL_LIMITS.maxFrameBytes) as { t: string, feed: string, size: number, checkpoint: Uint8Array }
+/** An announce or push frame; anything else (an abort included) is a protocol error. */
+function decodeAnnouncement (bytes: Uint8Array): Announcement {
+  const a = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'announce', ANNOUNCE, SYNC_PROTOCOL_LIMITS.maxFrameBytes, { acceptTypes: ['batch'], byteViews: true }) as { t: string, feed: string, size: number, checkpoint: Uint8Array }
+  if (a.t === 'batch') return { t: 'push', batch: decodeBatch(bytes) }
   if (a.t !== 'announce') throw new SyncProtocolError(`expected an announce, got "${String(a.t).slice(0, 20)}"`)
-  return { feed: a.feed, size: a.size, checkpoint: Buffer.from(a.checkpoint).toString('utf8') }
+  return { t: 'announce', feed: a.feed, size: a.size, checkpoint: Buffer.from(a.checkpoint).toString('utf8') }
+}
+
+/** A batch frame, its entries and proof as views of `bytes` (they are verified and copied when stored). */
+function decodeBatch (bytes: Uint8Array): SyncBatch {
+  const b = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'batch', BATCH, SYNC_PROTOCOL_LIMITS.maxFrameBytes, { byteViews: true }) as { feed: string, from: number, entries: Uint8Array[], checkpoint: Uint8Array, proof: Uint8Array[] }
+  return { feed: b.feed, from: b.from, entries: b.entries, checkpoint: Buffer.from(b.checkpoint).toString('utf8'), proof: b.proof }
 }
 
 /** Serves a pull: batches for every feed the puller is behind on, owner's feed first. */
@@ -134,7 +154,7 @@ export async function servePull (stream: FramedStream, heads: Map<string, number
       if (sent >= SYNC_PROTOCOL_LIMITS.maxBatchesPerPull) { more = true; break }
       const batch = await next(from)
       if (batch === undefined) break
-      await stream.write(encodeMessage('batch', { feed, from: batch.from, entries: batch.entries, checkpoint: Buffer.from(batch.checkpoint), proof: batch.proof }))
+      await stream.write(encodeBatch(batch))
       sent++
       from = batch.from + batch.entries.length
     }

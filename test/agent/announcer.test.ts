@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict'
 import { streamPair } from '@libp2p/utils'
 import type { Connection } from '@libp2p/interface'
-import { Announcer } from '../../src/agent/announcer.js'
-import { readOpening, readNextAnnounce } from '../../src/agent/sync-protocol.js'
+import { Announcer, type Push } from '../../src/agent/announcer.js'
+import { readOpening, readNextAnnounce, encodeBatch, type Announcement } from '../../src/agent/sync-protocol.js'
+import type { SyncBatch } from '../../src/ledger/index.js'
 import { FramedStream } from '../../src/p2p/index.js'
 import { until } from '../helpers/wait.js'
 
@@ -16,8 +17,9 @@ const feed = (i: number): string => String.fromCharCode(97 + (i % 26)).repeat(52
 describe('agent/announcer: one announce stream per peer', function () {
   this.timeout(20_000)
 
-  function peer (idleMs = 5_000, senderIdleMs = 60_000): { connection: Connection, announcer: Announcer, got: Array<{ feed: string, size: number, checkpoint: string }>, streams: FramedStream[] } {
+  function peer (idleMs = 5_000, senderIdleMs = 60_000): { connection: Connection, announcer: Announcer, got: Array<{ feed: string, size: number, checkpoint: string }>, pushed: SyncBatch[], streams: FramedStream[] } {
     const got: Array<{ feed: string, size: number, checkpoint: string }> = []
+    const pushed: SyncBatch[] = []
     const streams: FramedStream[] = []
     const connection = { remotePeer: { toString: () => 'peer-b' }, status: 'open' } as unknown as Connection
     const announcer = new Announcer(async () => {
@@ -27,14 +29,39 @@ describe('agent/announcer: one announce stream per peer', function () {
       // The receiving side, as the runtime serves it: the opening announce, then the next ones until the stream ends or idles.
       void (async () => {
         const opening = await readOpening(receiver)
-        if (opening.t !== 'announce') throw new Error('not an announce')
-        for (let next: typeof got[number] | undefined = opening; next !== undefined; next = await readNextAnnounce(receiver, idleMs)) got.push(next)
+        if (opening.t === 'pull') throw new Error('not an announce')
+        for (let next: Announcement | undefined = opening; next !== undefined; next = await readNextAnnounce(receiver, idleMs)) {
+          if (next.t === 'push') pushed.push(next.batch)
+          else got.push({ feed: next.feed, size: next.size, checkpoint: next.checkpoint })
+        }
         await receiver.close()
       })().catch(() => undefined)
       return new FramedStream(a, { timeoutMs: 2_000 })
     }, { idleMs: senderIdleMs })
-    return { connection, announcer, got, streams }
+    return { connection, announcer, got, pushed, streams }
   }
+
+  const push = (f: string, from: number, count: number): Push => ({
+    from,
+    frame: encodeBatch({ feed: f, from, entries: Array.from({ length: count }, (_, i) => new Uint8Array([0xa0 + from + i])), checkpoint: `checkpoint ${from + count}`, proof: [] })
+  })
+
+  it('a push replaces a waiting one only when it starts no later; one that would leave a gap goes as an announce', async () => {
+    const { connection, announcer, got, pushed } = peer()
+    announcer.send(connection, feed(9), 1, 'being written')
+    // Same start: the newer push (more entries) replaces the waiting one.
+    announcer.send(connection, feed(0), 12, 'checkpoint 12', push(feed(0), 10, 2))
+    announcer.send(connection, feed(0), 14, 'checkpoint 14', push(feed(0), 10, 4))
+    // A later start would skip the waiting push's entries: a plain announce of the newer size instead.
+    announcer.send(connection, feed(1), 5, 'checkpoint 5', push(feed(1), 3, 2))
+    announcer.send(connection, feed(1), 7, 'checkpoint 7', push(feed(1), 5, 2))
+    await until(() => got.some((a) => a.feed === feed(1)) && pushed.length > 0, 'the push and the announce')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    assert.deepEqual(pushed.map((b) => [b.feed, b.from, b.entries.length, b.checkpoint]), [[feed(0), 10, 4, 'checkpoint 14']])
+    assert.deepEqual(pushed[0]!.entries.map((e) => e[0]), [0xaa, 0xab, 0xac, 0xad])
+    assert.deepEqual(got.filter((a) => a.feed === feed(1)), [{ feed: feed(1), size: 7, checkpoint: 'checkpoint 7' }])
+    announcer.forget('peer-b')
+  })
 
   it('sends many announces on one stream, in order', async () => {
     const { connection, announcer, got, streams } = peer()

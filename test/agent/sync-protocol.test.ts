@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { streamPair } from '@libp2p/utils'
 import { readOpening, servePull, pull, sendAnnounce, SyncProtocolError, SYNC_PROTOCOL_LIMITS } from '../../src/agent/index.js'
-import { membersDigest, encodeAnnounce, readNextAnnounce } from '../../src/agent/sync-protocol.js'
+import { membersDigest, encodeAnnounce, encodeBatch, readNextAnnounce } from '../../src/agent/sync-protocol.js'
 import { encodeCanonical, type SyncBatch } from '../../src/ledger/index.js'
 import { FramedStream } from '../../src/p2p/index.js'
 import { FleetError } from '../../src/common/index.js'
@@ -137,7 +137,7 @@ describe('agent/sync-protocol (/fleet/ledger-sync/1 messages)', function () {
     await sender.write(encodeAnnounce(FEED, 1, 'note 1'))
     await sender.write(encodeAnnounce(FEED, 2, 'note 2'))
     assert.deepEqual(await readOpening(receiver), { t: 'announce', feed: FEED, size: 1, checkpoint: 'note 1' })
-    assert.deepEqual(await readNextAnnounce(receiver, 1_000), { feed: FEED, size: 2, checkpoint: 'note 2' })
+    assert.deepEqual(await readNextAnnounce(receiver, 1_000), { t: 'announce', feed: FEED, size: 2, checkpoint: 'note 2' })
     // Quiet for longer than the idle time: over (the sender opens another stream for its next one).
     assert.equal(await readNextAnnounce(receiver, 50), undefined)
     await sender.close()
@@ -153,5 +153,29 @@ describe('agent/sync-protocol (/fleet/ledger-sync/1 messages)', function () {
     await assert.rejects(readNextAnnounce(r2, 1_000), { name: 'MalformedMessageError' })
     await assert.rejects(readNextAnnounce(r2, 1_000), SyncProtocolError)
     await assert.rejects(readNextAnnounce(r2, 1_000), (err: Error) => err instanceof FleetError)
+  })
+
+  it('a push (a batch on the announce stream) is read as one, first or later; a malformed one is refused', async () => {
+    const [sender, receiver] = await pair()
+    const batch = { feed: FEED, from: 4, entries: [Uint8Array.of(1, 2), Uint8Array.of(3)], checkpoint: 'note 6', proof: [new Uint8Array(32).fill(7)] }
+    await sender.write(encodeBatch(batch))
+    await sender.write(encodeAnnounce(FEED, 7, 'note 7'))
+    await sender.write(encodeBatch({ ...batch, from: 7, entries: [Uint8Array.of(9)], checkpoint: 'note 8', proof: [] }))
+    const opening = await readOpening(receiver)
+    assert.equal(opening.t, 'push')
+    const first = (opening as { batch: SyncBatch }).batch
+    assert.deepEqual([first.feed, first.from, first.entries.map((e) => [...e]), first.checkpoint, first.proof.map((p) => p[0])], [FEED, 4, [[1, 2], [3]], 'note 6', [7]])
+    assert.equal((await readNextAnnounce(receiver, 1_000))?.t, 'announce')
+    const next = await readNextAnnounce(receiver, 1_000)
+    assert.ok(next?.t === 'push' && next.batch.from === 7 && next.batch.entries.length === 1)
+
+    // A batch missing its proof, or with a feed that is not a feed id: refused, not taken as an announce.
+    const [s2, r2] = await pair()
+    await s2.write(encodeAnnounce(FEED, 1))
+    await s2.write(encodeCanonical({ t: 'batch', feed: FEED, from: 0, entries: [], checkpoint: new Uint8Array(0) }))
+    await s2.write(encodeCanonical({ t: 'batch', feed: 'NOT A FEED', from: 0, entries: [], checkpoint: new Uint8Array(0), proof: [] }))
+    await readOpening(r2)
+    await assert.rejects(readNextAnnounce(r2, 1_000), { name: 'MalformedMessageError' })
+    await assert.rejects(readNextAnnounce(r2, 1_000), { name: 'MalformedMessageError' })
   })
 })

@@ -1,0 +1,63 @@
+/**
+ * The owner-signed enrolment records an agent holds: kept in its LevelDB (so that it still knows
+ * each feed's key after a restart, every record verified again when loaded), taken from the
+ * members message of a pull, and handed out with their digest to a puller whose digest differs.
+ */
+import type { Level } from 'level'
+import type { Logger } from 'pino'
+import { SyncProtocolError, membersDigest } from './sync-protocol.js'
+import { verifyEnrolmentRecord, encodeSignedEnrolment, decodeSignedEnrolment, type SignedEnrolment } from './enrolment.js'
+import type { Membership } from './membership.js'
+
+export class MemberRecords {
+  private readonly membership: Membership
+  private readonly db: Level<string, Uint8Array>
+  private readonly store
+  private encoded: { count: number, records: Uint8Array[], digest: Uint8Array } | undefined
+
+  constructor (membership: Membership, db: Level<string, Uint8Array>) {
+    this.membership = membership
+    this.db = db
+    this.store = db.sublevel<string, Uint8Array>('members', { valueEncoding: 'view' })
+  }
+
+  /** Adds the records kept earlier to the membership; one that no longer verifies is skipped. */
+  async load (logger?: Logger): Promise<void> {
+    for await (const [, bytes] of this.store.iterator()) {
+      try {
+        this.membership.addSigned(decodeSignedEnrolment(bytes))
+      } catch (err) {
+        logger?.warn({ err: (err as Error).message }, 'a stored member record does not verify; ignored')
+      }
+    }
+  }
+
+  /** Keeps a member's signed record (verified against the owner's key first). */
+  async save (signed: SignedEnrolment): Promise<void> {
+    const record = verifyEnrolmentRecord(signed, { key: this.membership.ownerKey, fleetId: this.membership.fleetId })
+    await this.db.batch([{ type: 'put', key: record.deviceId, value: encodeSignedEnrolment(signed), sublevel: this.store }], { sync: true })
+  }
+
+  /** Records a peer sent: each new one that verifies is added and kept; a malformed one ends the pull. */
+  async take (records: Uint8Array[]): Promise<void> {
+    for (const bytes of records) {
+      let signed: SignedEnrolment
+      try {
+        signed = decodeSignedEnrolment(bytes)
+      } catch (err) {
+        throw new SyncProtocolError(`a member record is malformed: ${(err as Error).message}`)
+      }
+      if (this.membership.addSigned(signed) !== undefined) await this.save(signed)
+    }
+  }
+
+  /** The records held, encoded, with their digest (made again when one is added). */
+  held (): { records: Uint8Array[], digest: Uint8Array } {
+    const signed = this.membership.signedRecords()
+    if (this.encoded?.count !== signed.length) {
+      const records = signed.map(encodeSignedEnrolment)
+      this.encoded = { count: signed.length, records, digest: membersDigest(records) }
+    }
+    return this.encoded
+  }
+}
