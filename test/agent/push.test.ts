@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict'
 import { until } from '../helpers/wait.js'
-import type { AgentRuntime } from '../../src/agent/index.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { LEDGER_SYNC_PROTOCOL, type AgentRuntime } from '../../src/agent/index.js'
 import { PUSH_MAX_ENTRIES } from '../../src/agent/gossip.js'
+import { encodeBatch } from '../../src/agent/sync-protocol.js'
+import { ownFeedSource } from '../../src/ledger/index.js'
+import { createFleetNode, FramedStream } from '../../src/p2p/index.js'
 import { SimFleet } from '../../simnet/fleet.js'
 
 /**
@@ -57,5 +61,27 @@ describe('agent/push: a writer\'s new entries reach its peers without a pull (2 
     const size = await append(a, PUSH_MAX_ENTRIES + 20, 'announced')
     await until(async () => await heldBy(b, aFeed()) >= size, 'b to hold the larger growth')
     assert.ok(pulls >= 1)
+  })
+
+  it('a push from a peer that has not attested stores nothing, even entries the writer signed', async () => {
+    const aPeer = a.node.peerId.toString()
+    b.block(aPeer)
+    for (const connection of b.node.getConnections(a.node.peerId)) await connection.close()
+    await until(() => !b.attestation.attested(aPeer), 'b apart from a')
+    const before = await heldBy(b, aFeed())
+    await append(a, 3, 'withheld')
+    const batch = await ownFeedSource(a.feed.db, aFeed()).batch(before)
+    assert.equal(batch?.entries.length, 3)
+    const stranger = await createFleetNode({ privateKey: await generateKeyPair('Ed25519'), admission: { allows: () => true }, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+    try {
+      const connection = await stranger.dial(b.node.getMultiaddrs()[0]!)
+      const framed = new FramedStream(await connection.newStream(LEDGER_SYNC_PROTOCOL))
+      await framed.write(encodeBatch(batch!))
+      await new Promise((resolve) => setTimeout(resolve, 1_000))
+      assert.equal(await heldBy(b, aFeed()), before)
+    } finally {
+      await stranger.stop()
+      b.unblock(aPeer)
+    }
   })
 })
