@@ -49,7 +49,6 @@ export interface AgentStatus {
   members: Array<{ deviceId: string, revoked: boolean, quarantined: boolean }>
   peers: PeerStatus[]
   connections: number
-  rssBytes: number
   memory: ResidentMemory
 }
 

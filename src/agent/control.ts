@@ -81,7 +81,6 @@ export async function agentStatus (runtime: AgentRuntime, deviceId: string): Pro
     members: runtime.membership.list().map((m) => ({ deviceId: m.deviceId, revoked: runtime.membership.isRevoked(m.deviceId), quarantined: runtime.membership.isQuarantined(m.deviceId) })),
     peers: runtime.attestation.list(),
     connections: runtime.node.getConnections().length,
-    rssBytes: process.memoryUsage().rss,
     memory: residentMemory()
   }
 }

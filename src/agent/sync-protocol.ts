@@ -24,7 +24,7 @@ import { createHash } from 'node:crypto'
 import { FleetError } from '../common/errors.js'
 import type { FramedStream } from '../p2p/framing.js'
 import { FrameTimeoutError, StreamEndedError } from '../p2p/errors.js'
-import { decodeMessage, encodeMessage, type WireSchema } from '../p2p/messages.js'
+import { decodeMessage, encodeMessage, checkFields, type WireSchema, type WireMessage } from '../p2p/messages.js'
 import { SYNC_LIMITS, LEDGER_LIMITS, CHECKPOINT_LIMITS, type SyncBatch } from '../ledger/index.js'
 import { SYNC_PROTOCOL_LIMITS } from './limits.js'
 
@@ -81,7 +81,8 @@ export function membersDigest (records: readonly Uint8Array[]): Uint8Array {
 export async function readOpening (stream: FramedStream): Promise<OpeningMessage> {
   const bytes = await stream.read()
   const probe = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'pull', PULL, SYNC_PROTOCOL_LIMITS.maxFrameBytes, { acceptTypes: ['announce', 'batch'] })
-  if (probe.t === 'announce' || probe.t === 'batch') return decodeAnnouncement(bytes)
+  if (probe.t === 'announce') return announceOf(checkFields(LEDGER_SYNC_PROTOCOL, probe, 'announce', ANNOUNCE))
+  if (probe.t === 'batch') return pushOf(probe)
   if (probe.t === 'abort') throw new SyncProtocolError(`the peer stopped: ${(probe as { reason: string }).reason}`)
   const heads = new Map<string, number>()
   const pullMessage = probe as { heads: Uint8Array[], members: Uint8Array }
@@ -128,17 +129,24 @@ export interface Announce { feed: string, size: number, checkpoint: string }
 /** What an announce stream carries: an announce, or a push of the sender's own feed. */
 export type Announcement = ({ t: 'announce' } & Announce) | { t: 'push', batch: SyncBatch }
 
-/** An announce or push frame; anything else (an abort included) is a protocol error. */
+/** An announce or push frame (decoded once; byte fields are views of it); anything else (an abort included) is a protocol error. */
 function decodeAnnouncement (bytes: Uint8Array): Announcement {
-  const a = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'announce', ANNOUNCE, SYNC_PROTOCOL_LIMITS.maxFrameBytes, { acceptTypes: ['batch'], byteViews: true }) as { t: string, feed: string, size: number, checkpoint: Uint8Array }
-  if (a.t === 'batch') return { t: 'push', batch: decodeBatch(bytes) }
-  if (a.t !== 'announce') throw new SyncProtocolError(`expected an announce, got "${String(a.t).slice(0, 20)}"`)
+  const m = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'announce', ANNOUNCE, SYNC_PROTOCOL_LIMITS.maxFrameBytes, { acceptTypes: ['batch'], byteViews: true })
+  if (m.t === 'batch') return pushOf(m)
+  if (m.t !== 'announce') throw new SyncProtocolError(`expected an announce, got "${String(m.t).slice(0, 20)}"`)
+  return announceOf(m)
+}
+
+function announceOf (a: WireMessage<typeof ANNOUNCE>): Announcement {
   return { t: 'announce', feed: a.feed, size: a.size, checkpoint: Buffer.from(a.checkpoint).toString('utf8') }
 }
 
-/** A batch frame, its entries and proof as views of `bytes` (they are verified and copied when stored). */
-function decodeBatch (bytes: Uint8Array): SyncBatch {
-  const b = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'batch', BATCH, SYNC_PROTOCOL_LIMITS.maxFrameBytes, { byteViews: true }) as { feed: string, from: number, entries: Uint8Array[], checkpoint: Uint8Array, proof: Uint8Array[] }
+/** A push: a batch frame decoded but not yet checked against its schema. */
+function pushOf (record: Record<string, unknown>): Announcement {
+  return { t: 'push', batch: syncBatchOf(checkFields(LEDGER_SYNC_PROTOCOL, record, 'batch', BATCH)) }
+}
+
+function syncBatchOf (b: WireMessage<typeof BATCH>): SyncBatch {
   return { feed: b.feed, from: b.from, entries: b.entries, checkpoint: Buffer.from(b.checkpoint).toString('utf8'), proof: b.proof }
 }
 
@@ -177,17 +185,17 @@ export async function pull (stream: FramedStream, heads: Map<string, number>, ap
     if (m.t === 'abort') throw new SyncProtocolError(`the peer stopped: ${(m as { reason: string }).reason}`)
     if (m.t === 'members') {
       if (batches > 0) throw new SyncProtocolError('members after batches')
-      await onMembers((decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'members', MEMBERS, SYNC_PROTOCOL_LIMITS.maxFrameBytes) as { records: Uint8Array[] }).records)
+      // Copies: the records are kept, and must not hold on to the frame.
+      await onMembers(checkFields(LEDGER_SYNC_PROTOCOL, m, 'members', MEMBERS).records.map((record) => record.slice()))
       continue
     }
     if (m.t === 'end') {
-      const end = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'end', END, 64)
+      const end = checkFields(LEDGER_SYNC_PROTOCOL, m, 'end', END)
       await stream.close()
-      return { batches, more: end.t === 'end' && (end as { more: boolean }).more }
+      return { batches, more: end.more }
     }
-    const b = m as { feed: string, from: number, entries: Uint8Array[], checkpoint: Uint8Array, proof: Uint8Array[] }
     if (++batches > SYNC_PROTOCOL_LIMITS.maxBatchesPerPull) throw new SyncProtocolError('the peer sent more batches than allowed')
-    await apply({ feed: b.feed, from: b.from, entries: b.entries, checkpoint: Buffer.from(b.checkpoint).toString('utf8'), proof: b.proof })
+    await apply(syncBatchOf(m as WireMessage<typeof BATCH>))
   }
 }
 

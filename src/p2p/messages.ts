@@ -69,8 +69,17 @@ export function decodeMessage<S extends WireSchema> (protocol: string, bytes: Ui
     if (Object.keys(record).length !== 2 || typeof record.reason !== 'string' || record.reason.length > 1024) throw new MalformedMessageError(protocol, 'malformed abort')
     return { t: 'abort', reason: record.reason }
   }
-  // Another message type the caller also expects here: returned undecoded, for its own schema.
+  // Another message type the caller also expects here: returned unchecked, for checkFields with its own schema.
   if (typeof record.t === 'string' && record.t !== type && options.acceptTypes?.includes(record.t) === true) return record as WireMessage<S>
+  return checkFields(protocol, record, type, schema)
+}
+
+/**
+ * Checks a decoded message against its schema: type `type`, exactly the schema's fields (and
+ * `t`), each of its kind and within its bounds. For a message decodeMessage returned unchecked
+ * (one of its `acceptTypes`): the bytes need not be decoded again.
+ */
+export function checkFields<S extends WireSchema> (protocol: string, record: Record<string, unknown>, type: string, schema: S): WireMessage<S> {
   if (record.t !== type) throw new MalformedMessageError(protocol, `expected "${type}", got "${String(record.t).slice(0, 32)}"`)
   const keys = Object.keys(record)
   for (const key of keys) if (key !== 't' && !Object.hasOwn(schema, key)) throw new MalformedMessageError(protocol, `${type}: unknown field "${key.slice(0, 32)}"`)

@@ -9,7 +9,7 @@ import {
 } from '../../attest/index.js'
 import {
   initDevice, unlockDevice, agentMeasurement, readDeviceState, writeDeviceState, loadConfig, createLogger, DEVICE_STATE_FILE,
-  readDeviceEnrolment, AgentRuntime, startControlServer, startMetricsServer, controlRequest, deviceSigner, type PeerStatus, type RuntimeHooks
+  readDeviceEnrolment, AgentRuntime, startControlServer, startMetricsServer, controlRequest, deviceSigner, type PeerStatus, type ResidentMemory, type RuntimeHooks
 } from '../../agent/index.js'
 import type { HybridSigner } from '../../identity/index.js'
 import { createFleetNode } from '../../p2p/index.js'
@@ -217,10 +217,10 @@ export function registerStatusCommand (program: Command): void {
     .addHelpText('after', '\nExit codes: 0 the agent answered, 1 no agent is running for this state directory.')
     .action(async (options: { state: string, json?: boolean }) => {
       const answer = await controlRequest(options.state, { cmd: 'status' }, 10_000)
-      const s = answer.status as { deviceId: string, peerId: string, fleetId: string, feed: { size: number, sealed: number }, heads: Record<string, number>, peers: PeerStatus[], connections: number, rssBytes: number, memory?: { anonBytes?: number, fileBytes?: number } }
+      const s = answer.status as { deviceId: string, peerId: string, fleetId: string, feed: { size: number, sealed: number }, heads: Record<string, number>, peers: PeerStatus[], connections: number, memory: ResidentMemory }
       const text = [
         `device ${s.deviceId} in fleet ${s.fleetId}`,
-        `peerId ${s.peerId}; ${s.connections} connection(s); RSS ${(s.rssBytes / 1048576).toFixed(0)} MiB${s.memory?.anonBytes === undefined ? '' : ` (own ${(s.memory.anonBytes / 1048576).toFixed(0)} MiB)`}`,
+        `peerId ${s.peerId}; ${s.connections} connection(s); RSS ${(s.memory.rssBytes / 1048576).toFixed(0)} MiB${s.memory.anonBytes === undefined ? '' : ` (own ${(s.memory.anonBytes / 1048576).toFixed(0)} MiB)`}`,
         `own feed: ${s.feed.size} entries, ${s.feed.sealed} sealed`,
         `feeds held: ${Object.entries(s.heads).map(([feed, size]) => `${feed.slice(0, 12)}…=${size}`).join(' ')}`,
         ...s.peers.map((p) => `  ${p.trusted ? 'trusted  ' : (p.kind ?? 'refused').padEnd(9)} ${p.deviceId ?? '?'} ${p.hostname ?? ''}`)
