@@ -32,6 +32,15 @@ export interface WitnessingInit {
   init: { cosignIntervalMs?: number, witnessesPerFeed?: number, logger?: Logger }
 }
 
+/**
+ * A witness cosigns a feed once it has been quiet this many cosign intervals, or after this many
+ * while it keeps growing. Each cosignature is one more signature pair and one more announce to a
+ * few peers; while many devices join, every feed grows every few seconds, and cosigning each step
+ * made up about a third of the announces at 30 devices.
+ */
+export const COSIGN_QUIET_INTERVALS = 5
+export const COSIGN_MAX_WAIT_INTERVALS = 30
+
 /** How many fleet devices cosign each feed by default (its witness set; see `witnessSet`). */
 export const DEFAULT_WITNESSES_PER_FEED = 4
 
@@ -123,9 +132,9 @@ export class Witnessing {
 
   /**
    * Witnessing: cosigns the newest stored checkpoint of a peer's feed (verified when it was
-   * stored, so it extends every earlier one held) once the feed has been quiet for an interval,
-   * and at least every ten intervals while it keeps growing, when this agent is in the feed's
-   * witness set. Returns whether a cosignature was added.
+   * stored, so it extends every earlier one held) once the feed has been quiet for
+   * COSIGN_QUIET_INTERVALS intervals, and at least every COSIGN_MAX_WAIT_INTERVALS while it keeps
+   * growing, when this agent is in the feed's witness set. Returns whether a cosignature was added.
    */
   async cosign (feed: string): Promise<boolean> {
     const interval = this.init.cosignIntervalMs ?? 1_000
@@ -136,8 +145,8 @@ export class Witnessing {
     }
     const last = this.cosigned.get(feed)
     const now = Date.now()
-    const growing = now - (this.grewAt.get(feed) ?? 0) < interval
-    if ((last !== undefined && now - last.at < interval) || (growing && now - (last?.at ?? this.startedAt) < 10 * interval)) {
+    const growing = now - (this.grewAt.get(feed) ?? 0) < COSIGN_QUIET_INTERVALS * interval
+    if ((last !== undefined && now - last.at < interval) || (growing && now - (last?.at ?? this.startedAt) < COSIGN_MAX_WAIT_INTERVALS * interval)) {
       this.cosignDue.add(feed)
       return false
     }

@@ -59,7 +59,7 @@ describe('agent/revocation with a cut: every agent holds the revoked feed up to 
     assert.equal(await heldBy(a, victim), keep)
     assert.equal((await a.replicas.meta(victim)).size, past)
     // a no longer witnesses the revoked feed: no cosignature of it stays due.
-    await until(() => a.cosignsDue === 0, 'no cosignature due at a', 5_000)
+    await until(() => a.cosignsDue === 0, 'no cosignature due at a', 15_000)
 
     // b never held the feed: from a it gets the revocation and the feed up to the cut, no further.
     await b.node.dial(a.node.getMultiaddrs()[0]!)
