@@ -209,7 +209,11 @@ export class AgentRuntime {
     const notes = new Map<string, string>()
     const cosigned = new Set<string>()
     for (const feed of feeds) {
-      const note = (await this.witnessing.sourceOf(feed).sealed())?.note ?? ''
+      const sealed = await this.witnessing.sourceOf(feed).sealed()
+      const note = sealed?.note ?? ''
+      // The own feed is announced at the size of the checkpoint that goes with it (the ledger may
+      // have sealed more since), so that its push ends where the announce says.
+      if (feed === this.feedId && sealed !== undefined) heads.set(feed, sealed.size)
       if (this.witnessing.cosignedSinceAnnounce.delete(feed)) cosigned.add(feed)
       notes.set(feed, note === '' ? note : withSignaturesOf(note, cosigned.has(feed) ? [feed, this.feedId] : [feed]))
     }
@@ -228,7 +232,10 @@ export class AgentRuntime {
         const size = hooked?.size ?? heads.get(feed) ?? 0
         // The peer holds as much already (it said so): nothing to tell it but a new cosignature.
         if (hooked === undefined && !cosigned.has(feed) && this.gossip.peerHeads.holds(peerId, feed, size)) continue
-        const from = feed === this.feedId && this.init.hooks === undefined ? this.gossip.peerHeads.of(peerId, feed) : undefined
+        // A peer that has not said yet where it stands (it has just attested) gets a small feed
+        // whole: it keeps what it lacks, instead of pulling on an announce.
+        const own = feed === this.feedId && this.init.hooks === undefined
+        const from = own ? this.gossip.peerHeads.of(peerId, feed) ?? (size <= PUSH_MAX_ENTRIES ? 0 : undefined) : undefined
         let push: Push | undefined
         if (from !== undefined && size > from && size - from <= PUSH_MAX_ENTRIES) {
           if (!pushes.has(from)) pushes.set(from, pushFrom(from, size))

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { until } from '../helpers/wait.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { LEDGER_SYNC_PROTOCOL, type AgentRuntime } from '../../src/agent/index.js'
-import { PUSH_MAX_ENTRIES } from '../../src/agent/gossip.js'
+import { PUSH_MAX_ENTRIES, type Gossip } from '../../src/agent/gossip.js'
 import { encodeBatch } from '../../src/agent/sync-protocol.js'
 import { ownFeedSource } from '../../src/ledger/index.js'
 import { createFleetNode, FramedStream } from '../../src/p2p/index.js'
@@ -55,6 +55,19 @@ describe('agent/push: a writer\'s new entries reach its peers without a pull (2 
     let seq = 0
     for await (const bytes of b.replicas.entries(aFeed())) assert.deepEqual(Buffer.from(bytes), Buffer.from((await a.feed.ledger.getEntry(seq++))!))
     assert.equal(seq, held)
+  })
+
+  it('a peer that has not said where it stands gets a small feed whole, keeps what it lacks, and makes no pull', async () => {
+    // As just after an attestation, before the peer's first pull: a does not know b's head.
+    ;(a as unknown as { gossip: Gossip }).gossip.peerHeads.forget(b.node.peerId.toString())
+    const before = await heldBy(b, aFeed())
+    const size = await append(a, 4, 'whole')
+    assert.ok(before > 0 && size <= PUSH_MAX_ENTRIES)
+    await until(async () => await heldBy(b, aFeed()) >= size, 'b to hold the feed pushed whole')
+    assert.equal(pulls, 0)
+    let seq = 0
+    for await (const bytes of b.replicas.entries(aFeed())) assert.deepEqual(Buffer.from(bytes), Buffer.from((await a.feed.ledger.getEntry(seq++))!))
+    assert.equal(seq, size)
   })
 
   it(`more than ${PUSH_MAX_ENTRIES} new entries are announced, and pulled`, async () => {
