@@ -90,7 +90,6 @@ export interface RunExtras {
   onRuntime?: (runtime: AgentRuntime, signer: HybridSigner) => void
 }
 
-/** fleet run: releases the keys only on a verified boot, then runs the agent until SIGTERM/SIGINT. */
 /**
  * The slab size of Node's pool for small Buffers while the agent runs: 64 KiB by default since
  * Node 24. A long-running agent keeps small buffers (peer ids, addresses, member records) from
@@ -99,6 +98,7 @@ export interface RunExtras {
  */
 export const AGENT_BUFFER_POOL_BYTES = 8192
 
+/** fleet run: releases the keys only on a verified boot, then runs the agent until SIGTERM/SIGINT. */
 export async function runAgent (options: RunOptions, extras: RunExtras = {}): Promise<void> {
   Buffer.poolSize = AGENT_BUFFER_POOL_BYTES
   for (const address of options.peer ?? []) {
