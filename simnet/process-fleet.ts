@@ -96,8 +96,13 @@ export class ProcessFleet {
   async ownerCli (args: string[], options: { timeoutMs?: number } = {}): Promise<CliResult> {
     if (this.lan === undefined) return await fleetCli(args, options)
     this.ownerHost ??= this.lan.addHost(NetnsLan.OWNER_HOST)
-    const [command, argv] = this.lan.wrap((await this.ownerHost).ns, FLEET_CLI, args)
+    const [command, argv] = this.inHost(await this.ownerHost, FLEET_CLI, args)
     return await runCli(command, argv, options)
+  }
+
+  /** A command as run on `host`: inside its namespace in netns mode, as it is on loopback. */
+  private inHost (host: { ns: string } | undefined, command: string, argv: string[]): [string, string[]] {
+    return host === undefined || this.lan === undefined ? [command, argv] : this.lan.wrap(host.ns, command, argv)
   }
 
   /** netns mode: the device's namespace and address on the bridge, made at first use; loopback: undefined. */
@@ -152,8 +157,7 @@ export class ProcessFleet {
   async enrol (device: ProcDevice): Promise<{ owner: CliResult, device: CliResult }> {
     const host = await this.hostOf(device)
     const listen = host === undefined ? '/ip4/127.0.0.1/tcp/0' : `/ip4/${host.address}/tcp/0`
-    let [command, argv] = [FLEET_CLI, ['join', '--state', device.state, '--eventlog', this.eventLog(device), '--listen', listen, '--yes', '--expect-fleet', this.fleetId, '--timeout', '30', '--json']]
-    if (host !== undefined) [command, argv] = this.lan!.wrap(host.ns, command, argv)
+    const [command, argv] = this.inHost(host, FLEET_CLI, ['join', '--state', device.state, '--eventlog', this.eventLog(device), '--listen', listen, '--yes', '--expect-fleet', this.fleetId, '--timeout', '30', '--json'])
     const join = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
@@ -187,8 +191,8 @@ export class ProcessFleet {
     const listen = device.netns === undefined ? '/ip4/127.0.0.1/tcp/0' : `/ip4/${device.netns.address}/tcp/0`
     const args = ['--state', device.state, '--eventlog', this.eventLog(device), '--listen', listen, '--json']
     for (const peer of peers) if (peer.address !== undefined) args.push('--peer', peer.address)
-    let [command, argv] = options.hostile === undefined ? [FLEET_CLI, ['run', ...args]] : [process.execPath, [HOSTILE_AGENT, ...options.hostile, ...args]]
-    if (device.netns !== undefined) [command, argv] = this.lan!.wrap(device.netns.ns, command, argv)
+    const agent = options.hostile === undefined ? { command: FLEET_CLI, argv: ['run', ...args] } : { command: process.execPath, argv: [HOSTILE_AGENT, ...options.hostile, ...args] }
+    const [command, argv] = this.inHost(device.netns, agent.command, agent.argv)
     // A hostile agent never uses mDNS: it talks only to the agents a scenario points it at.
     const mdns = device.netns !== undefined && options.hostile === undefined
     const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLEET_MDNS: mdns ? '1' : '0', FLEET_LOG_LEVEL: 'warn' } })

@@ -16,7 +16,7 @@ export class PeerHeads {
 
   /** True when the peer said it holds at least `size` entries of `feed`. */
   holds (peerId: string, feed: string, size: number): boolean {
-    return (this.known.get(peerId)?.get(feed) ?? -1) >= size
+    return (this.of(peerId, feed) ?? -1) >= size
   }
 
   /** The most the peer said it holds of `feed`, or undefined when it has not said. */
