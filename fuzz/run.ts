@@ -20,7 +20,17 @@ const HERE = import.meta.dirname
 const ROOT = path.resolve(HERE, '..', '..')
 export const WORK = path.join(ROOT, 'dist', 'fuzz-work')
 
-export interface FuzzOptions { runs?: number, time?: number, timeoutMs?: number, seed?: number, verbose?: boolean }
+export interface FuzzOptions {
+  runs?: number
+  time?: number
+  timeoutMs?: number
+  seed?: number
+  verbose?: boolean
+  /** More libFuzzer flags, after the ones set here. */
+  libFuzzerFlags?: string[]
+  /** Where the corpus and reproducers are kept: `work`/NAME (default WORK). */
+  work?: string
+}
 
 export interface FuzzResult {
   target: string
@@ -39,13 +49,39 @@ export interface FuzzResult {
   artifactHex?: string
   /** The fuzzer's report of the finding. */
   report?: string
+  /** Sessions that ended without a finding before the asked number of runs, with their last lines. */
+  earlyEnds?: string[]
 }
 
-/** Runs one target in a child process. */
+/** How many more sessions a target gets when one ends without a finding short of its runs. */
+const EARLY_END_RESUMES = 3
+
+/**
+ * Runs one target in a child process. A session asked for N runs that ends with exit 0 short of
+ * N (libFuzzer's graceful exit on a request) is resumed from the corpus it grew, for the runs
+ * still owed, at most EARLY_END_RESUMES times; each such end is kept in `earlyEnds`.
+ */
 export async function fuzzTarget (name: string, options: FuzzOptions = {}): Promise<FuzzResult> {
+  const wanted = options.time === undefined ? options.runs : undefined
+  const short = (r: FuzzResult & { tail?: string }): boolean => r.ok && wanted !== undefined && r.tail !== undefined
+  let result = await fuzzSession(name, options)
+  const earlyEnds: string[] = []
+  for (let round = 1; short(result); round++) {
+    earlyEnds.push(`ended with exit 0 after ${result.runs} of ${wanted} runs:\n${result.tail}`)
+    if (round > EARLY_END_RESUMES) break
+    const more = await fuzzSession(name, { ...options, runs: wanted! - result.runs, seed: (options.seed ?? 0) + round })
+    result = { ...more, runs: result.runs + more.runs, seconds: result.seconds + more.seconds, wallSeconds: result.wallSeconds + more.wallSeconds }
+    result.execPerSec = result.seconds > 0 ? Math.round(result.runs / result.seconds) : undefined
+  }
+  delete result.tail
+  if (earlyEnds.length > 0) result.earlyEnds = earlyEnds
+  return result
+}
+
+async function fuzzSession (name: string, options: FuzzOptions): Promise<FuzzResult & { tail?: string }> {
   const spec = TARGETS[name]
   if (spec === undefined) throw new Error(`unknown fuzz target "${name}" (known: ${Object.keys(TARGETS).join(', ')})`)
-  const work = path.join(WORK, name)
+  const work = path.join(options.work ?? WORK, name)
   const seeds = mkdtempSync(path.join(tmpdir(), `fleet-fuzz-seeds-${name}-`))
   const corpus = path.join(work, 'corpus')
   const artifacts = path.join(work, 'artifacts')
@@ -58,6 +94,7 @@ export async function fuzzTarget (name: string, options: FuzzOptions = {}): Prom
   if (options.runs !== undefined) libFuzzer.push(`-runs=${options.runs}`)
   if (options.time !== undefined) libFuzzer.push(`-max_total_time=${options.time}`)
   if (shared.length > 0) libFuzzer.push(`-seed_inputs=${shared.join(',')}`)
+  libFuzzer.push(...(options.libFuzzerFlags ?? []))
   const args = [
     path.join(HERE, 'jazzer.js'), path.join(HERE, 'targets', `${name}.js`), corpus, seeds,
     '--timeout', String(options.timeoutMs ?? 10_000), '-i', path.join(ROOT, 'dist'),
@@ -85,10 +122,10 @@ export async function fuzzTarget (name: string, options: FuzzOptions = {}): Prom
 
   const done = /Done (\d+) runs in (\d+) second/.exec(output)
   const stats = [...output.matchAll(/#(\d+)\s+\S+\s+cov: (\d+) ft: (\d+) corp: (\S+)/g)].at(-1)
-    const finalRuns = /stat::number_of_executed_units:\s*(\d+)/.exec(output)
+  const finalRuns = /stat::number_of_executed_units:\s*(\d+)/.exec(output)
   const runs = Number(done?.[1] ?? finalRuns?.[1] ?? stats?.[1] ?? 0)
   const seconds = Number(done?.[2] ?? 0)
-  const result: FuzzResult = {
+  const result: FuzzResult & { tail?: string } = {
     target: name,
     ok: exitCode === 0,
     exitCode,
@@ -109,14 +146,17 @@ export async function fuzzTarget (name: string, options: FuzzOptions = {}): Prom
     }
     const lines = output.split('\n').filter((l) => !/^#\d+\s|^INFO:|^\s*$|Recommended dictionary|^".*" # Uses/.test(l))
     result.report = lines.slice(-60).join('\n')
+  } else if (options.runs !== undefined && runs < options.runs) {
+    result.tail = output.split('\n').filter((l) => !/^\s*$/.test(l)).slice(-15).join('\n')
   }
   return result
 }
 
 export function formatResult (r: FuzzResult): string {
   const head = `${r.ok ? 'ok     ' : 'FINDING'} ${r.target.padEnd(15)} ${String(r.runs).padStart(10)} runs  ${(r.execPerSec === undefined ? '<1s' : String(r.execPerSec)).padStart(7)} exec/s  ${r.wallSeconds.toFixed(1).padStart(7)} s wall  cov ${r.cov} ft ${r.ft} corpus ${r.corpus}`
-  if (r.ok) return head
-  return [head, `  exit code ${r.exitCode}`, r.artifact !== undefined ? `  reproducer ${r.artifact}\n  hex ${r.artifactHex!.slice(0, 4096)}` : '  (no reproducer file)', r.report ?? ''].join('\n')
+  const early = (r.earlyEnds ?? []).map((e) => `  session ${e.replaceAll('\n', '\n    ')}`)
+  if (r.ok) return [head, ...early].join('\n')
+  return [head, ...early, `  exit code ${r.exitCode}`, r.artifact !== undefined ? `  reproducer ${r.artifact}\n  hex ${r.artifactHex!.slice(0, 4096)}` : '  (no reproducer file)', r.report ?? ''].join('\n')
 }
 
 /** Runs targets with at most `parallel` processes at once, in the given order. */

@@ -5,8 +5,12 @@
  * Longer runs: `npm run fuzz -- all --time 600`.
  */
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { TARGETS } from '../../fuzz/corpus.js'
-import { formatResult, fuzzTargets, type FuzzResult } from '../../fuzz/run.js'
+import { formatResult, fuzzTarget, fuzzTargets, type FuzzResult } from '../../fuzz/run.js'
 import { fuzz as config } from '../../fuzz/targets/config.js'
 
 const RUNS = Number(process.env.FLEET_FUZZ_RUNS ?? 1500)
@@ -20,6 +24,8 @@ describe('hardening/fuzz', function () {
     this.timeout(300_000)
     const list = await fuzzTargets(names, { runs: RUNS, seed: 1, parallel: 2 })
     results = new Map(list.map((r) => [r.target, r]))
+    // A session that ended short of its runs without a finding was resumed; show why it ended.
+    for (const r of list) if (r.earlyEnds !== undefined) console.log(formatResult(r))
   })
 
   for (const name of names) {
@@ -27,9 +33,35 @@ describe('hardening/fuzz', function () {
       const r = results?.get(name)
       assert.ok(r !== undefined, 'the target did not run')
       assert.ok(r.ok, formatResult(r))
-      assert.ok(r.runs >= RUNS, `only ${r.runs} inputs ran`)
+      assert.ok(r.runs >= RUNS, `only ${r.runs} inputs ran\n${formatResult(r)}`)
     })
   }
+
+  describe('sessions', () => {
+    let work: string
+    beforeEach(() => { work = mkdtempSync(path.join(tmpdir(), 'fleet-fuzz-work-')) })
+    afterEach(() => rmSync(work, { recursive: true, force: true }))
+
+    it('a session that ends without a finding short of its runs is resumed, and each such end is reported', async () => {
+      // libFuzzer exits 0 as soon as its corpus holds the unit named by -exit_on_item: here the
+      // smallest seed, which it runs first and always keeps, so every session ends among its seeds.
+      const seeds = await TARGETS.tcti!.generate()
+      const smallest = seeds.reduce((a, b) => (b.length < a.length ? b : a))
+      assert.equal(seeds.filter((s) => s.length === smallest.length).length, 1, 'the smallest tcti seed is not the only one of its size')
+      const item = createHash('sha1').update(smallest).digest('hex')
+      const r = await fuzzTarget('tcti', { runs: 1000, seed: 1, work, libFuzzerFlags: [`-exit_on_item=${item}`] })
+      assert.equal(r.ok, true, formatResult(r))
+      assert.ok(r.runs < 1000, `runs ${r.runs}`)
+      assert.equal(r.earlyEnds?.length, 4, formatResult(r))
+      for (const end of r.earlyEnds!) assert.match(end, new RegExp(`found item with checksum '${item}', exiting`))
+      assert.match(formatResult(r), /session ended with exit 0 after \d+ of 1000 runs/)
+
+      const whole = await fuzzTarget('tcti', { runs: 300, seed: 1, work })
+      assert.equal(whole.ok, true, formatResult(whole))
+      assert.equal(whole.earlyEnds, undefined)
+      assert.ok(whole.runs >= 300, formatResult(whole))
+    })
+  })
 
   describe('regressions', () => {
     // Found by the config target: config file fields are looked up on a plain object, so a key that
