@@ -257,6 +257,9 @@ export const equivocate: Scenario = {
         let found = false
         for (const feed of honest.map((d) => d.deviceId)) {
           const tail = await fleetCli(['ledger', 'tail', '--state', device.state, '--feed', feed, '-n', '100000', '--json'])
+          // A feed that held only routine entries (trusted verdicts) may not have been sealed, and
+          // so not replicated, before the stop: the alert is looked for in the feeds held.
+          if (tail.code !== 0 && tail.stderr.includes('holds no replica of feed')) continue
           if (tail.code !== 0) return `${device.name}: ${tail.stderr.trim()}`
           found ||= tail.stdout.split('\n').filter((line) => line.length > 0).some((line) => {
             const row = JSON.parse(line) as { type: string, body: { feed?: string } }

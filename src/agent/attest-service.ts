@@ -256,13 +256,14 @@ export class AttestationService {
         body: { peerId: peerId.slice(0, 128), claimedDeviceId: outcome.record.deviceId, presentedAkHash: outcome.quoteHash ?? new Uint8Array(32) }
       })
     }
+    // A trusted verdict is routine (one per peer and attestation); a refusal is sealed at once.
     await ledger.append({
       type: 'attest.verdict', actor, attest,
       body: {
         subject: outcome.record.deviceId, trusted: outcome.trusted, policyId: outcome.policyId, quoteHash: outcome.quoteHash ?? new Uint8Array(32),
         reasons: outcome.trusted ? [] : outcome.reasons.slice(0, 32).map((r) => r.slice(0, 512))
       }
-    })
+    }, { routine: outcome.trusted })
   }
 
   private changed (): void {

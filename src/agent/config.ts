@@ -20,6 +20,7 @@ import { MalformedInputError } from '../common/errors.js'
  * | logLevel           | FLEET_LOG_LEVEL      | info                         |
  * | batchMs            |                      | 250                          |
  * | batchEntries       |                      | 10000                        |
+ * | routineBatchSec    |                      | 30                           |
  * | witnessesPerFeed   |                      | 4                            |
  * | allowSoftwareTpm   |                      | false                        |
  */
@@ -35,6 +36,8 @@ export interface AgentConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   batchMs: number
   batchEntries: number
+  /** Routine entries (trusted attestation verdicts) are sealed within this long; others within batchMs. */
+  routineBatchSec: number
   /** How many fleet devices cosign each feed's checkpoints (the feed's witness set). */
   witnessesPerFeed: number
   allowSoftwareTpm: boolean
@@ -58,6 +61,7 @@ export const CONFIG_DEFAULTS: Omit<AgentConfig, 'state'> = {
   logLevel: 'info',
   batchMs: 250,
   batchEntries: 10_000,
+  routineBatchSec: 30,
   witnessesPerFeed: 4,
   allowSoftwareTpm: false
 }
@@ -111,6 +115,7 @@ const FIELDS: Record<keyof AgentConfig, { check: Check, env?: string }> = {
   logLevel: { check: logLevel, env: 'FLEET_LOG_LEVEL' },
   batchMs: { check: integer(1, 60_000) },
   batchEntries: { check: integer(1, 1_000_000) },
+  routineBatchSec: { check: integer(1, 3_600) },
   witnessesPerFeed: { check: integer(1, 64) },
   allowSoftwareTpm: { check: boolean }
 }

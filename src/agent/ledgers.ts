@@ -26,7 +26,7 @@ export function rollbackCounterIndex (feedId: string): number {
  * TPM-backed hybrid signer for checkpoints, the TPM clock, and a TPM NV counter the store is
  * bound to, for rollback checks.
  */
-export async function openOwnFeed (options: { dir: string, tpm: Tpm, signer: HybridSigner, fleetId: Uint8Array, feedId: string, ontology?: Ontology, batchMs?: number, batchEntries?: number }): Promise<OpenedLedger> {
+export async function openOwnFeed (options: { dir: string, tpm: Tpm, signer: HybridSigner, fleetId: Uint8Array, feedId: string, ontology?: Ontology, batchMs?: number, batchEntries?: number, routineBatchMs?: number }): Promise<OpenedLedger> {
   const db = new Level<string, Uint8Array>(path.join(options.dir, LEDGER_DIR), LEVEL_OPTIONS)
   await db.open()
   const ledger = new FeedLedger({
@@ -39,7 +39,7 @@ export async function openOwnFeed (options: { dir: string, tpm: Tpm, signer: Hyb
       read: async () => await options.tpm.readCounter(rollbackCounterIndex(options.feedId)),
       increment: async () => await options.tpm.incrementCounter(rollbackCounterIndex(options.feedId))
     }
-  }, { fleetId: options.fleetId, feedId: options.feedId, ...(options.batchMs === undefined ? {} : { batchMs: options.batchMs }), ...(options.batchEntries === undefined ? {} : { batchEntries: options.batchEntries }) })
+  }, { fleetId: options.fleetId, feedId: options.feedId, ...(options.batchMs === undefined ? {} : { batchMs: options.batchMs }), ...(options.batchEntries === undefined ? {} : { batchEntries: options.batchEntries }), ...(options.routineBatchMs === undefined ? {} : { routineBatchMs: options.routineBatchMs }) })
   try {
     await ledger.start()
   } catch (err) {

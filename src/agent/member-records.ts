@@ -1,11 +1,11 @@
 /**
  * The owner-signed enrolment records an agent holds: kept in its LevelDB (so that it still knows
  * each feed's key after a restart, every record verified again when loaded), taken from the
- * members message of a pull, and handed out with their digest to a puller whose digest differs.
+ * members message of a pull, and handed out to a puller that lacks them.
  */
 import type { Level } from 'level'
 import type { Logger } from 'pino'
-import { SyncProtocolError, membersDigest } from './sync-protocol.js'
+import { SyncProtocolError, membersDigest, memberId } from './sync-protocol.js'
 import { verifyEnrolmentRecord, encodeSignedEnrolment, decodeSignedEnrolment, type SignedEnrolment } from './enrolment.js'
 import type { Membership } from './membership.js'
 
@@ -13,7 +13,7 @@ export class MemberRecords {
   private readonly membership: Membership
   private readonly db: Level<string, Uint8Array>
   private readonly store
-  private encoded: { count: number, records: Uint8Array[], digest: Uint8Array } | undefined
+  private encoded: { count: number, records: Uint8Array[], digest: Uint8Array, ids: Uint8Array[] } | undefined
 
   constructor (membership: Membership, db: Level<string, Uint8Array>) {
     this.membership = membership
@@ -51,12 +51,12 @@ export class MemberRecords {
     }
   }
 
-  /** The records held, encoded, with their digest (made again when one is added). */
-  held (): { records: Uint8Array[], digest: Uint8Array } {
+  /** The records held, encoded, with their digest and ids (made again when one is added). */
+  held (): { records: Uint8Array[], digest: Uint8Array, ids: Uint8Array[] } {
     const signed = this.membership.signedRecords()
     if (this.encoded?.count !== signed.length) {
       const records = signed.map(encodeSignedEnrolment)
-      this.encoded = { count: signed.length, records, digest: membersDigest(records) }
+      this.encoded = { count: signed.length, records, digest: membersDigest(records), ids: records.map(memberId) }
     }
     return this.encoded
   }

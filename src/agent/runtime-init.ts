@@ -28,6 +28,8 @@ export interface AgentRuntimeInit {
   /** Own feed: a checkpoint at least this often (default 250 ms) or every this many entries (default 10,000). */
   batchMs?: number
   batchEntries?: number
+  /** Own feed: routine entries (trusted verdicts) are sealed within this long (default 30 s). */
+  routineBatchMs?: number
   /** Witnessing: cosign each peer feed's newest verified checkpoint at most this often (default 1 s; 0: never). */
   cosignIntervalMs?: number
   /** Witnessing: how many fleet devices cosign each feed (its witness set; default 4). */

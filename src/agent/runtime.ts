@@ -14,9 +14,8 @@ import { Witnessing, quarantineSublevel } from './witnessing.js'
 import { applyOwnerStatements } from './owner-statements.js'
 import { MemberRecords } from './member-records.js'
 import { Gossip, pickRandom, ANTI_ENTROPY_PEERS, PUSH_MAX_ENTRIES, type AnnounceKind, type AnnounceTarget } from './gossip.js'
-import { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, readOpening, readNextAnnounce, servePull, pull, encodeBatch, type Announce, type Announcement } from './sync-protocol.js'
+import { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, readOpening, readNextAnnounce, servePull, pull, encodeBatch, membersToSend, type Announce, type Announcement } from './sync-protocol.js'
 import type { Push } from './announcer.js'
-import { bytesEqual } from '../common/bytes.js'
 
 /**
  * An enrolled agent at work: its libp2p node (gated), mutual attestation of every connection, its
@@ -85,7 +84,7 @@ export class AgentRuntime {
       start: false
     })
     const signer = deviceSigner(init.tpm, init.device)
-    const feed = await openOwnFeed({ dir: init.dir, tpm: init.tpm, signer, fleetId: init.enrolment.fleetId, feedId: init.state.deviceId, ...(init.batchMs === undefined ? {} : { batchMs: init.batchMs }), ...(init.batchEntries === undefined ? {} : { batchEntries: init.batchEntries }) })
+    const feed = await openOwnFeed({ dir: init.dir, tpm: init.tpm, signer, fleetId: init.enrolment.fleetId, feedId: init.state.deviceId, ...(init.batchMs === undefined ? {} : { batchMs: init.batchMs }), ...(init.batchEntries === undefined ? {} : { batchEntries: init.batchEntries }), ...(init.routineBatchMs === undefined ? {} : { routineBatchMs: init.routineBatchMs }) })
     attestation = new AttestationService({
       node,
       ledger: feed.ledger,
@@ -302,8 +301,7 @@ export class AgentRuntime {
         { feed: this.feedId, batch: async (from: number) => served(await this.ownBatch(peerId, from)) },
         ...feeds.filter((f) => f !== owner).map(replica)
       ]
-      const members = this.members.held()
-      await servePull(framed, opening.heads, held, bytesEqual(opening.members, members.digest) ? [] : members.records)
+      await servePull(framed, opening.heads, held, membersToSend(opening, this.members.held()))
     } catch (err) {
       this.init.logger?.debug({ peerId, err: (err as Error).message }, 'sync stream failed')
       framed.abort(err as Error)
@@ -342,7 +340,7 @@ export class AgentRuntime {
           const framed = this.framed(stream)
           const deadline = setTimeout(() => { framed.abort(new SyncProtocolError(`the pull took longer than ${SYNC_PROTOCOL_LIMITS.pullDeadlineMs} ms`)) }, SYNC_PROTOCOL_LIMITS.pullDeadlineMs)
           try {
-            const { more } = await pull(framed, await this.heads(), async (batch) => { await this.applyBatch(batch, peerId) }, async (records) => { await this.members.take(records) }, this.members.held().digest)
+            const { more } = await pull(framed, await this.heads(), async (batch) => { await this.applyBatch(batch, peerId) }, async (records) => { await this.members.take(records) }, this.members.held())
             return more
           } catch (err) {
             framed.abort(err as Error)

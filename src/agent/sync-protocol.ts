@@ -1,10 +1,11 @@
 /**
  * Ledger replication, /fleet/ledger-sync/1. The stream opener says what it wants first:
  *
- *   pull      {heads, members} the opener's size of every feed it holds and a digest of the
- *                              enrolment records it holds; the other side answers with the
- *                              owner-signed enrolment records it knows (only when its digest
- *                              differs: they are ~6 KB each and rarely change), then
+ *   pull      {heads, members, the opener's size of every feed it holds, and a digest and the
+ *              memberIds}      ids (8 bytes of SHA-256 each) of the enrolment records it holds;
+ *                              the other side answers with the owner-signed enrolment records
+ *                              it knows and the opener lacks (only when the digests differ:
+ *                              they are ~6 KB each and rarely change), then
  *                              batches (entries + signed checkpoint + consistency proof) for
  *                              every feed it holds more of (the owner's feed first), then end {more}
  *   announce  {feed, size,     "I have this much of this feed", with the newest checkpoint held
@@ -37,9 +38,12 @@ export class SyncProtocolError extends FleetError {
 }
 
 const FEED = /^[a-z2-7]{52}$/
+/** A member record's id in a pull: the first bytes of its SHA-256. */
+const MEMBER_ID_BYTES = 8
 export const PULL = {
   heads: { kind: 'list', maxItems: SYNC_LIMITS.maxFeeds, item: { kind: 'bytes', max: 60 } },
-  members: { kind: 'bytes', size: 32, max: 32 }
+  members: { kind: 'bytes', size: 32, max: 32 },
+  memberIds: { kind: 'list', maxItems: SYNC_LIMITS.maxFeeds, item: { kind: 'bytes', max: MEMBER_ID_BYTES } }
 } as const satisfies WireSchema
 export const ANNOUNCE = { feed: { kind: 'string', max: 52, pattern: FEED }, size: { kind: 'uint' }, checkpoint: { kind: 'bytes', max: CHECKPOINT_LIMITS.maxNoteBytes } } as const satisfies WireSchema
 export const BATCH = {
@@ -67,7 +71,21 @@ function decodeHead (bytes: Uint8Array): [string, number] {
   return [feed, Number(size)]
 }
 
-export type OpeningMessage = { t: 'pull', heads: Map<string, number>, members: Uint8Array } | Announcement
+export type OpeningMessage = { t: 'pull', heads: Map<string, number>, members: Uint8Array, memberIds: Set<string> } | Announcement
+
+/** What a puller holds of the enrolment records: their digest, and each one's id. */
+export interface KnownMembers { digest: Uint8Array, ids: Uint8Array[] }
+
+/** A member record's id (see PULL). */
+export function memberId (record: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(record).digest().subarray(0, MEMBER_ID_BYTES))
+}
+
+/** The records to send a puller: none when the digests agree, else those whose ids it did not list. */
+export function membersToSend (opening: { members: Uint8Array, memberIds: Set<string> }, held: KnownMembers & { records: Uint8Array[] }): Uint8Array[] {
+  if (Buffer.from(opening.members).equals(held.digest)) return []
+  return held.records.filter((_, i) => !opening.memberIds.has(Buffer.from(held.ids[i]!).toString('hex')))
+}
 
 /** Digest of a set of encoded enrolment records (order-independent): equal sets, equal digests. */
 export function membersDigest (records: readonly Uint8Array[]): Uint8Array {
@@ -85,13 +103,14 @@ export async function readOpening (stream: FramedStream): Promise<OpeningMessage
   if (probe.t === 'batch') return pushOf(probe)
   if (probe.t === 'abort') throw new SyncProtocolError(`the peer stopped: ${(probe as { reason: string }).reason}`)
   const heads = new Map<string, number>()
-  const pullMessage = probe as { heads: Uint8Array[], members: Uint8Array }
+  const pullMessage = probe as { heads: Uint8Array[], members: Uint8Array, memberIds: Uint8Array[] }
   for (const head of pullMessage.heads) {
     const [feed, size] = decodeHead(head)
     if (heads.has(feed)) throw new SyncProtocolError(`feed ${feed} named twice`)
     heads.set(feed, size)
   }
-  return { t: 'pull', heads, members: pullMessage.members }
+  if (pullMessage.memberIds.some((id) => id.length !== MEMBER_ID_BYTES)) throw new SyncProtocolError(`a member id is not ${MEMBER_ID_BYTES} bytes`)
+  return { t: 'pull', heads, members: pullMessage.members, memberIds: new Set(pullMessage.memberIds.map((id) => Buffer.from(id).toString('hex'))) }
 }
 
 export function encodeAnnounce (feed: string, size: number, checkpoint = ''): Uint8Array {
@@ -174,9 +193,9 @@ export async function servePull (stream: FramedStream, heads: Map<string, number
 }
 
 /** Pulls from a peer: `apply` verifies and stores each batch (and throws to cut the peer off). Returns whether the peer has more. */
-export async function pull (stream: FramedStream, heads: Map<string, number>, apply: (batch: SyncBatch) => Promise<void>, onMembers: (records: Uint8Array[]) => Promise<void> = async () => {}, knownMembers: Uint8Array = new Uint8Array(32)): Promise<{ batches: number, more: boolean }> {
+export async function pull (stream: FramedStream, heads: Map<string, number>, apply: (batch: SyncBatch) => Promise<void>, onMembers: (records: Uint8Array[]) => Promise<void> = async () => {}, known: KnownMembers = { digest: new Uint8Array(32), ids: [] }): Promise<{ batches: number, more: boolean }> {
   if (heads.size > SYNC_LIMITS.maxFeeds) throw new SyncProtocolError('too many feeds')
-  await stream.write(encodeMessage('pull', { heads: [...heads].map(([feed, size]) => encodeHead(feed, size)), members: knownMembers }))
+  await stream.write(encodeMessage('pull', { heads: [...heads].map(([feed, size]) => encodeHead(feed, size)), members: known.digest, memberIds: known.ids.slice(0, SYNC_LIMITS.maxFeeds) }))
   let batches = 0
   for (;;) {
     const bytes = await stream.read()

@@ -9,6 +9,8 @@ import { encodeRunFromSpans, RUN_LIMITS, seqKey } from './entry-runs.js'
 /** One queued append. */
 export interface PendingAppend {
   entry: Entry
+  /** Sealed within the ledger's routineBatchMs, not its batchMs (see FeedLedger.append). */
+  routine?: boolean
   resolve: (r: { seq: number, hash: Uint8Array }) => void
   reject: (e: Error) => void
 }

@@ -40,6 +40,11 @@ export interface FeedLedgerInit {
   batchMs?: number
   /** …or as soon as this many entries wait (default 10,000). */
   batchEntries?: number
+  /**
+   * Entries appended as routine wait this long at most for a checkpoint (default 30 s), unless
+   * another entry or a caller of whenSealed or checkpoint() has one signed sooner.
+   */
+  routineBatchMs?: number
 }
 
 export interface AppendInput {
@@ -91,6 +96,10 @@ export class FeedLedger {
   private checkpointing: Promise<void> | undefined
   private timer: NodeJS.Timeout | undefined
   private sealedWaiters: Array<{ seq: number, resolve: () => void }> = []
+  /** An entry that is not routine waits for a checkpoint. */
+  private urgent = false
+  /** When the oldest routine entry that waits for a checkpoint was written. */
+  private routineSince: number | undefined
   private started = false
   private envelopeChecked = false
   private readonly encoder = new BatchEncoder()
@@ -104,7 +113,7 @@ export class FeedLedger {
 
   constructor (components: FeedLedgerComponents, init: FeedLedgerInit) {
     this.components = components
-    this.init = { batchMs: 250, batchEntries: 10_000, ...init }
+    this.init = { batchMs: 250, batchEntries: 10_000, routineBatchMs: 30_000, ...init }
     const entries = openSublevel(components.db, 'entries')
     this.entries = new EntryRuns(entries)
     this.metaStore = openSublevel(components.db, 'meta')
@@ -148,7 +157,13 @@ export class FeedLedger {
     }
     if (this.components.rollbackCounter !== undefined) await this.bindToCounter(this.components.rollbackCounter)
     this.started = true
-    this.timer = setInterval(() => { void this.checkpoint().catch(() => undefined) }, this.init.batchMs)
+    this.timer = setInterval(() => { if (this.due()) void this.checkpoint().catch(() => undefined) }, this.init.batchMs)
+  }
+
+  /** Whether the entries written since the last checkpoint should be signed now. */
+  private due (): boolean {
+    if (this.frontier.size <= this.meta.checkpointSize) return false
+    return this.urgent || this.sealedWaiters.length > 0 || Date.now() - (this.routineSince ?? 0) >= this.init.routineBatchMs
   }
 
   /**
@@ -189,8 +204,12 @@ export class FeedLedger {
     await this.checkpoint()
   }
 
-  /** Appends an action to this device's feed; resolves once it is durable. */
-  append (input: AppendInput, options: { signal?: AbortSignal } = {}): Promise<{ seq: number, hash: Uint8Array }> {
+  /**
+   * Appends an action to this device's feed; resolves once it is durable. It is sealed (a signed
+   * checkpoint covers it) within batchMs, or, when `routine`, within routineBatchMs: a fleet
+   * records a routine entry per peer and attestation, and every checkpoint goes to every peer.
+   */
+  append (input: AppendInput, options: { signal?: AbortSignal, routine?: boolean } = {}): Promise<{ seq: number, hash: Uint8Array }> {
     let draft: Entry
     try {
       if (!this.started) throw new FleetError('the ledger is not started', { code: 'ERR_LEDGER_STOPPED' })
@@ -211,7 +230,7 @@ export class FeedLedger {
       return Promise.reject(err)
     }
     return new Promise((resolve, reject) => {
-      this.pending.push({ entry: draft, resolve, reject })
+      this.pending.push({ entry: draft, resolve, reject, ...(options.routine === true ? { routine: true } : {}) })
       this.flushing ??= this.flush()
     })
   }
@@ -303,7 +322,12 @@ export class FeedLedger {
     this.meta = { ...this.meta, size: batch.size, head: batch.head, frontier: batch.roots }
     const { accepted, hashes, first } = batch
     // Each hash is copied out (32 bytes), so a caller keeping one does not keep the batch's buffer.
-    for (let i = 0; i < accepted.length; i++) accepted[i]!.resolve({ seq: first + i, hash: hashes.slice(32 * i, 32 * i + 32) })
+    for (let i = 0; i < accepted.length; i++) {
+      const item = accepted[i]!
+      if (item.routine !== true) this.urgent = true
+      else this.routineSince ??= Date.now()
+      item.resolve({ seq: first + i, hash: hashes.slice(32 * i, 32 * i + 32) })
+    }
     if (this.meta.size - this.meta.checkpointSize >= this.init.batchEntries) void this.checkpoint().catch(() => undefined)
   }
 
@@ -316,6 +340,9 @@ export class FeedLedger {
     this.checkpointing = (async () => {
       const size = this.frontier.size
       if (size === 0 || size <= this.meta.checkpointSize) return
+      // Everything written so far is covered: what commits from here on waits for the next one.
+      this.urgent = false
+      this.routineSince = undefined
       const root = this.frontier.root()
       const tpm = await this.components.tpmClock.readTpmClock()
       const note = await signCheckpoint({

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { streamPair } from '@libp2p/utils'
 import { readOpening, servePull, pull, sendAnnounce, SyncProtocolError, SYNC_PROTOCOL_LIMITS } from '../../src/agent/index.js'
-import { membersDigest, encodeAnnounce, encodeBatch, readNextAnnounce } from '../../src/agent/sync-protocol.js'
+import { membersDigest, memberId, membersToSend, encodeAnnounce, encodeBatch, readNextAnnounce } from '../../src/agent/sync-protocol.js'
 import { encodeCanonical, type SyncBatch } from '../../src/ledger/index.js'
 import { FramedStream } from '../../src/p2p/index.js'
 import { FleetError } from '../../src/common/index.js'
@@ -49,15 +49,35 @@ describe('agent/sync-protocol (/fleet/ledger-sync/1 messages)', function () {
     assert.notDeepEqual(membersDigest([a]), membersDigest([a, b]))
     const [client, server] = await pair()
     const serving = (async () => {
-      const opening = await readOpening(server) as { members: Uint8Array }
+      const opening = await readOpening(server) as { members: Uint8Array, memberIds: Set<string> }
       assert.deepEqual(opening.members, membersDigest([b, a]))
       // Equal digests: the server leaves the members out.
-      return await servePull(server, new Map(), [], [])
+      const toSend = membersToSend(opening, { records: [b, a], digest: membersDigest([b, a]), ids: [memberId(b), memberId(a)] })
+      assert.deepEqual(toSend, [])
+      return await servePull(server, new Map(), [], toSend)
     })()
     const members: Uint8Array[][] = []
-    await pull(client, new Map(), async () => {}, async (records) => { members.push(records) }, membersDigest([a, b]))
+    await pull(client, new Map(), async () => {}, async (records) => { members.push(records) }, { digest: membersDigest([a, b]), ids: [memberId(a), memberId(b)] })
     assert.equal(await serving, 0)
     assert.deepEqual(members, [])
+  })
+
+  it('a pull lists the ids of the members the puller holds; it is sent only the records it lacks', async () => {
+    const records = [Uint8Array.of(1, 2), Uint8Array.of(3), Uint8Array.of(4, 5, 6), Uint8Array.of(7)]
+    const held = { records, digest: membersDigest(records), ids: records.map(memberId) }
+    assert.ok(held.ids.every((id) => id.length === 8))
+    const [client, server] = await pair()
+    const serving = (async () => {
+      const opening = await readOpening(server) as { members: Uint8Array, memberIds: Set<string> }
+      assert.equal(opening.memberIds.size, 2)
+      return await servePull(server, new Map(), [], membersToSend(opening, held))
+    })()
+    const members: Uint8Array[][] = []
+    // The puller holds the second and the fourth record, and one the server does not know.
+    const other = Uint8Array.of(9)
+    await pull(client, new Map(), async () => {}, async (got) => { members.push(got) }, { digest: membersDigest([records[1]!, records[3]!, other]), ids: [memberId(records[1]!), memberId(records[3]!)] })
+    await serving
+    assert.deepEqual(members, [[records[0], records[2]]])
   })
 
   it('an announce is read as such', async () => {
@@ -86,15 +106,18 @@ describe('agent/sync-protocol (/fleet/ledger-sync/1 messages)', function () {
   it('refuses malformed openings with typed errors', async () => {
     await refusedOpening(Uint8Array.of(0xff, 0x00), /malformed message/)
     await refusedOpening(encodeCanonical({ t: 'delete-everything' }), /expected "pull"/)
-    await refusedOpening(encodeCanonical({ t: 'pull', heads: [new Uint8Array(59)], members: new Uint8Array(32) }), /a head is not 60 bytes/)
+    await refusedOpening(encodeCanonical({ t: 'pull', heads: [new Uint8Array(59)], members: new Uint8Array(32), memberIds: [] }), /a head is not 60 bytes/)
     const head = new Uint8Array(60)
     head.fill(0x61, 0, 52)
     const huge = new Uint8Array(60).fill(0x61)
-    await refusedOpening(encodeCanonical({ t: 'pull', heads: [huge], members: new Uint8Array(32) }), /a head is malformed/)
-    await refusedOpening(encodeCanonical({ t: 'pull', heads: [head, head], members: new Uint8Array(32) }), /named twice/)
-    await refusedOpening(encodeCanonical({ t: 'pull', heads: Array.from({ length: 1025 }, () => head), members: new Uint8Array(32) }), /more than 1024/)
+    await refusedOpening(encodeCanonical({ t: 'pull', heads: [huge], members: new Uint8Array(32), memberIds: [] }), /a head is malformed/)
+    await refusedOpening(encodeCanonical({ t: 'pull', heads: [head, head], members: new Uint8Array(32), memberIds: [] }), /named twice/)
+    await refusedOpening(encodeCanonical({ t: 'pull', heads: Array.from({ length: 1025 }, () => head), members: new Uint8Array(32), memberIds: [] }), /more than 1024/)
+    await refusedOpening(encodeCanonical({ t: 'pull', heads: [], members: new Uint8Array(32), memberIds: [new Uint8Array(7)] }), /a member id is not 8 bytes/)
+    await refusedOpening(encodeCanonical({ t: 'pull', heads: [], members: new Uint8Array(32), memberIds: Array.from({ length: 1025 }, () => new Uint8Array(8)) }), /more than 1024/)
+    await refusedOpening(encodeCanonical({ t: 'pull', heads: [], members: new Uint8Array(32) }), /memberIds/)
     await refusedOpening(encodeCanonical({ t: 'announce', feed: 'NOT-A-FEED', size: 1, checkpoint: new Uint8Array(0) }), /wrong form/)
-    await refusedOpening(encodeCanonical({ t: 'pull', heads: [], members: new Uint8Array(32), extra: 1 }), /unknown field/)
+    await refusedOpening(encodeCanonical({ t: 'pull', heads: [], members: new Uint8Array(32), memberIds: [], extra: 1 }), /unknown field/)
   })
 
   const refusedPull = async (frames: Uint8Array[], why: RegExp): Promise<void> => {
@@ -146,7 +169,7 @@ describe('agent/sync-protocol (/fleet/ledger-sync/1 messages)', function () {
     // A pull, an abort, or bytes that are not a message, in the middle of an announce stream: refused by name.
     const [s2, r2] = await pair()
     await s2.write(encodeAnnounce(FEED, 1))
-    await s2.write(encodeCanonical({ t: 'pull', heads: [], members: new Uint8Array(32) }))
+    await s2.write(encodeCanonical({ t: 'pull', heads: [], members: new Uint8Array(32), memberIds: [] }))
     await s2.write(encodeCanonical({ t: 'abort', reason: 'bye' }))
     await s2.write(Uint8Array.of(0xff, 0x00, 0x13))
     await readOpening(r2)

@@ -15,9 +15,9 @@ const clock = { now: () => 1_795_000_000_000 }
 let tpmNow = { clock: 1000n, resetCount: 3, restartCount: 0 }
 const tpmClock: TpmClockSource = { readTpmClock: async () => tpmNow }
 
-function open (dir: string, options: { tpm?: TpmClockSource } = {}): { db: Level<string, Uint8Array>, ledger: FeedLedger } {
+function open (dir: string, options: { tpm?: TpmClockSource, routineBatchMs?: number } = {}): { db: Level<string, Uint8Array>, ledger: FeedLedger } {
   const db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' })
-  const ledger = new FeedLedger({ db, signer, clock, tpmClock: options.tpm ?? tpmClock, ontology: BASE_ONTOLOGY }, { fleetId: new Uint8Array(32).fill(1), feedId: feed, batchMs: 20 })
+  const ledger = new FeedLedger({ db, signer, clock, tpmClock: options.tpm ?? tpmClock, ontology: BASE_ONTOLOGY }, { fleetId: new Uint8Array(32).fill(1), feedId: feed, batchMs: 20, ...(options.routineBatchMs === undefined ? {} : { routineBatchMs: options.routineBatchMs }) })
   return { db, ledger }
 }
 
@@ -116,6 +116,39 @@ describe('ledger/FeedLedger on LevelDB', function () {
     const report = await verifyStoredFeed(reopened.db, { fleetId: new Uint8Array(32).fill(1), feedId: feed, key: signer.publicKey, ontology: BASE_ONTOLOGY })
     assert.equal(report.entries, 1 + results.length - failed)
     await reopened.db.close()
+  })
+
+  it('seals routine entries within routineBatchMs, and at once with an entry that is not routine or for a caller of whenSealed', async () => {
+    const { db, ledger } = open(path.join(await tempDir(), 'db'), { routineBatchMs: 1500 })
+    const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+    await ledger.start()
+    // Routine entries wait: many batch intervals (20 ms) pass without a checkpoint…
+    let written = Date.now()
+    await ledger.append(action(0), { routine: true })
+    await ledger.append(action(1), { routine: true })
+    await sleep(400)
+    assert.equal(ledger.sealedSize, 0)
+    assert.equal(await ledger.latestCheckpoint(), undefined)
+    // …until routineBatchMs after the first of them.
+    while (ledger.sealedSize < 2) await sleep(10)
+    assert.ok(Date.now() - written >= 1500, `sealed after ${Date.now() - written} ms`)
+    assert.equal(parseCheckpoint((await ledger.latestCheckpoint())!).body.size, 2)
+
+    // An entry that is not routine is sealed within a batch interval, with the routine ones before it.
+    await ledger.append(action(2), { routine: true })
+    written = Date.now()
+    await ledger.append(action(3))
+    while (ledger.sealedSize < 4) await sleep(5)
+    assert.ok(Date.now() - written < 1000, `sealed after ${Date.now() - written} ms`)
+
+    // A caller waiting for a routine entry to be sealed does not wait routineBatchMs.
+    const { seq } = await ledger.append(action(4), { routine: true })
+    written = Date.now()
+    await ledger.whenSealed(seq)
+    assert.ok(Date.now() - written < 1000, `sealed after ${Date.now() - written} ms`)
+    assert.equal(ledger.sealedSize, 5)
+    await ledger.stop()
+    await db.close()
   })
 
   it('resumes after a restart where it left off', async () => {

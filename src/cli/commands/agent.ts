@@ -137,7 +137,7 @@ export async function runAgent (options: RunOptions, extras: RunExtras = {}): Pr
     const logFile = options.eventlog ?? DEFAULT_EVENT_LOG
     runtime = await AgentRuntime.start({
       dir: options.state, tpm: extras.wrapTpm?.(tpm) ?? tpm, state, device, enrolment, logger, listen: config.listen, mdns: config.mdns,
-      attestIntervalMs: config.attestIntervalSec * 1000, batchMs: config.batchMs, batchEntries: config.batchEntries, witnessesPerFeed: config.witnessesPerFeed,
+      attestIntervalMs: config.attestIntervalSec * 1000, batchMs: config.batchMs, batchEntries: config.batchEntries, routineBatchMs: config.routineBatchSec * 1000, witnessesPerFeed: config.witnessesPerFeed,
       eventLog: async () => await readInputFile(logFile, 'event log', EVENTLOG_LIMITS.maxLogBytes),
       onPeersChange: (peers) => { void writePeers(options.state, peers).catch(() => undefined) },
       ...(extras.hooks === undefined ? {} : { hooks: extras.hooks })
