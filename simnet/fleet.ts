@@ -21,7 +21,8 @@ import { bootDevice, simulatedBootPolicy, type BootVariant } from './boot.js'
 export interface SimOwner { swtpm: SwtpmDevice, tpm: EsysTpm, state: OwnerState, signer: HybridSigner, feed: OpenedLedger, node: FleetNode, dir: string }
 export interface SimDevice { name: string, swtpm: SwtpmDevice, tpm: EsysTpm, state: DeviceState, unlocked: UnlockedDevice, log: Uint8Array, dir: string, enrolment?: DeviceEnrolment }
 
-const SEALING = { bootPcrs: [0, 1, 2, 3, 4, 7], agentPcr: 23 }
+/** The PCRs a simulated device seals its keys to. */
+export const SEALING = { bootPcrs: [0, 1, 2, 3, 4, 7], agentPcr: 23 }
 
 export class SimFleet {
   readonly root: string

@@ -3,5 +3,5 @@
  */
 export { simulatedBootEvents, simulatedBootLog, simulatedBootPolicy, bootDevice, BOOT_VARIANTS } from './boot.js'
 export type { BootVariant } from './boot.js'
-export { SimFleet } from './fleet.js'
+export { SimFleet, SEALING } from './fleet.js'
 export type { SimOwner, SimDevice } from './fleet.js'
