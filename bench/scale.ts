@@ -68,7 +68,7 @@ class Shard {
   }
 
   async stop (): Promise<void> {
-    if (this.child.exitCode !== null) return
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return
     const exited = new Promise((resolve) => this.child.once('exit', resolve))
     await Promise.race([this.ask({ op: 'stop' }).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 20_000))])
     if (this.child.exitCode === null) this.child.kill('SIGKILL')
