@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { multiaddr } from '@multiformats/multiaddr'
 import { EsysTpm } from '../src/attest/index.js'
 import { AgentRuntime, agentMeasurement, readDeviceEnrolment, readDeviceState, unlockDevice, type AgentRuntimeInit } from '../src/agent/index.js'
 import { AGENT_BUFFER_POOL_BYTES } from '../src/cli/commands/agent.js'
@@ -52,11 +53,9 @@ async function handle (request: ShardRequest): Promise<unknown> {
       agents.push(...await Promise.all(prepared.map(async ({ init }) => await AgentRuntime.start({ ...init, ...request.options, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false }))))
       return agents.map((a): ShardAgent => ({ peerId: a.node.peerId.toString(), address: a.node.getMultiaddrs()[0]!.toString() }))
     }
-    case 'dial': {
-      const { multiaddr } = await import('@multiformats/multiaddr')
+    case 'dial':
       await agents[request.agent]!.node.dial(multiaddr(request.address)).catch(() => undefined)
       return null
-    }
     case 'attested':
       return agents.map((a): string[] => a.attestation.list().filter((p) => a.attestation.attested(p.peerId)).map((p) => p.peerId))
     case 'append': {
@@ -72,7 +71,7 @@ async function handle (request: ShardRequest): Promise<unknown> {
         return request.feeds.map((feed) => heads.get(feed) ?? 0)
       }))
     case 'stats':
-      return { rss: process.memoryUsage().rss, cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000, loopDelayP99Ms: loopDelay.percentile(99) / 1e6, loopDelayMaxMs: loopDelay.max / 1e6 }
+      return { rss: process.memoryUsage().rss, loopDelayP99Ms: loopDelay.percentile(99) / 1e6, loopDelayMaxMs: loopDelay.max / 1e6 }
     case 'stop':
       for (const agent of agents) await agent.stop().catch(() => undefined)
       for (const { tpm } of prepared) await tpm.close().catch(() => undefined)

@@ -10,7 +10,7 @@ import { encodeRunFromSpans, RUN_LIMITS, seqKey } from './entry-runs.js'
 export interface PendingAppend {
   entry: Entry
   /** Sealed within the ledger's routineBatchMs, not its batchMs (see FeedLedger.append). */
-  routine?: boolean
+  routine: boolean
   resolve: (r: { seq: number, hash: Uint8Array }) => void
   reject: (e: Error) => void
 }

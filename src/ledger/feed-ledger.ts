@@ -98,7 +98,7 @@ export class FeedLedger {
   private sealedWaiters: Array<{ seq: number, resolve: () => void }> = []
   /** An entry that is not routine waits for a checkpoint. */
   private urgent = false
-  /** When the oldest routine entry that waits for a checkpoint was written. */
+  /** When the oldest routine entry that waits for a checkpoint was written (unknown after a restart or a failed checkpoint: due now). */
   private routineSince: number | undefined
   private started = false
   private envelopeChecked = false
@@ -230,7 +230,7 @@ export class FeedLedger {
       return Promise.reject(err)
     }
     return new Promise((resolve, reject) => {
-      this.pending.push({ entry: draft, resolve, reject, ...(options.routine === true ? { routine: true } : {}) })
+      this.pending.push({ entry: draft, resolve, reject, routine: options.routine === true })
       this.flushing ??= this.flush()
     })
   }
@@ -324,7 +324,7 @@ export class FeedLedger {
     // Each hash is copied out (32 bytes), so a caller keeping one does not keep the batch's buffer.
     for (let i = 0; i < accepted.length; i++) {
       const item = accepted[i]!
-      if (item.routine !== true) this.urgent = true
+      if (!item.routine) this.urgent = true
       else this.routineSince ??= Date.now()
       item.resolve({ seq: first + i, hash: hashes.slice(32 * i, 32 * i + 32) })
     }
