@@ -8,6 +8,7 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { createServer, type AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { controlRequest, type PeerStatus, type ResidentMemory } from '../src/agent/index.js'
@@ -182,9 +183,10 @@ export class ProcessFleet {
 
   /**
    * Starts `fleet run` for a device, connecting to the given agents; resolves when it is up.
-   * `hostile` runs simnet's test-only hostile agent instead, with these extra arguments.
+   * `hostile` runs simnet's test-only hostile agent instead, with these extra arguments; `env`
+   * adds to the agent's environment (configuration by FLEET_* variables).
    */
-  async startAgent (device: ProcDevice, peers: ProcDevice[] = [], options: { hostile?: string[] } = {}): Promise<void> {
+  async startAgent (device: ProcDevice, peers: ProcDevice[] = [], options: { hostile?: string[], env?: Record<string, string> } = {}): Promise<void> {
     // netns: the agent runs in its own namespace, listens on its bridge address, and finds its
     // peers by mDNS; loopback: 127.0.0.1, peers given by address.
     await this.hostOf(device)
@@ -195,7 +197,7 @@ export class ProcessFleet {
     const [command, argv] = this.inHost(device.netns, agent.command, agent.argv)
     // A hostile agent never uses mDNS: it talks only to the agents a scenario points it at.
     const mdns = device.netns !== undefined && options.hostile === undefined
-    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLEET_MDNS: mdns ? '1' : '0', FLEET_LOG_LEVEL: 'warn' } })
+    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLEET_MDNS: mdns ? '1' : '0', FLEET_LOG_LEVEL: 'warn', ...options.env } })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
@@ -262,4 +264,13 @@ export async function until<T> (probe: () => Promise<T | undefined | false>, ms:
     if (Date.now() - started > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (for an agent's metrics). */
+export async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(0, '127.0.0.1', resolve) })
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
 }

@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { existsSync } from 'node:fs'
-import { fleetCli, until } from '../process-fleet.js'
+import { fleetCli, freePort, until } from '../process-fleet.js'
 import { startFleet, enrolFleet, appendVia, converged, meshAttested, type Scenario } from './index.js'
 
 export const convergence: Scenario = {
@@ -16,6 +16,19 @@ export const convergence: Scenario = {
       if (new Set(acked).size !== 200) return 'duplicate sequence numbers'
     })
     await ctx.check('every agent holds every feed, verified before storing', async () => { await converged(ctx, devices, devices) })
+    await ctx.check('an agent restarted with FLEET_METRICS_PORT serves Prometheus metrics on 127.0.0.1', async () => {
+      const device = devices[devices.length - 1]!
+      await ctx.fleet.stopAgent(device)
+      const port = await freePort()
+      await ctx.fleet.startAgent(device, devices.filter((d) => d !== device), { env: { FLEET_METRICS_PORT: String(port) } })
+      const text = await until(async () => {
+        const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+        return /^fleet_peers\{verdict="trusted"\} [1-9]/m.test(body) && body
+      }, 30_000, 'metrics with trusted peers')
+      for (const name of ['fleet_connections', 'fleet_own_feed_entries', 'fleet_tpm_operation_seconds', 'fleet_process_resident_memory_bytes']) {
+        if (!text.includes(name)) return `no ${name} in the metrics`
+      }
+    })
     await ctx.check('each agent\'s own store verifies offline after a clean stop (fleet ledger verify)', async () => {
       for (const device of devices) await ctx.fleet.stopAgent(device)
       for (const device of devices) {

@@ -1,4 +1,3 @@
-import http from 'node:http'
 import { Registry, Gauge, Histogram, collectDefaultMetrics } from 'prom-client'
 import type { EsysTpm } from '../attest/index.js'
 import type { AgentRuntime } from './runtime.js'
@@ -44,6 +43,8 @@ export async function startMetricsServer (runtime: AgentRuntime, tpm: EsysTpm | 
   const tpmLatency = new Histogram({ name: 'fleet_tpm_operation_seconds', help: 'TPM operation latency', labelNames: ['op', 'outcome'], buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry] })
   if (tpm !== undefined) tpm.observer = (op, ms, ok) => { tpmLatency.observe({ op, outcome: ok ? 'ok' : 'error' }, ms / 1000) }
 
+  // node:http is imported here, not at the top: it brings Node's fetch implementation with it.
+  const http = await import('node:http')
   const server = http.createServer((request, response) => {
     if (request.method !== 'GET' || request.url !== '/metrics') {
       response.writeHead(404).end()

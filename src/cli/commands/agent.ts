@@ -9,7 +9,7 @@ import {
 } from '../../attest/index.js'
 import {
   initDevice, unlockDevice, agentMeasurement, readDeviceState, writeDeviceState, loadConfig, createLogger, DEVICE_STATE_FILE,
-  readDeviceEnrolment, AgentRuntime, startControlServer, startMetricsServer, controlRequest, deviceSigner, type PeerStatus, type ResidentMemory, type RuntimeHooks
+  readDeviceEnrolment, AgentRuntime, startControlServer, controlRequest, deviceSigner, type PeerStatus, type ResidentMemory, type RuntimeHooks
 } from '../../agent/index.js'
 import type { HybridSigner } from '../../identity/index.js'
 import { createFleetNode } from '../../p2p/index.js'
@@ -146,6 +146,8 @@ export async function runAgent (options: RunOptions, extras: RunExtras = {}): Pr
     node = runtime.node
     control = await startControlServer(runtime, options.state, state.deviceId)
     if (config.metricsPort > 0) {
+      // Loaded only when asked for: node:http brings Node's fetch implementation with it (about 3 MB of heap with prom-client).
+      const { startMetricsServer } = await import('../../agent/metrics.js')
       const metrics = await startMetricsServer(runtime, tpm, config.metricsPort)
       const controlServer = control
       control = { close: async () => { await metrics.close(); await controlServer.close() } }
