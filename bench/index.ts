@@ -11,8 +11,9 @@ import { crashBench } from './crash.js'
 import { handshakeBench } from './handshake.js'
 import { replicationBench, convergenceBench } from './replication.js'
 import { scaleBench } from './scale.js'
+import { memoryBench } from './memory.js'
 
-const benches: Bench[] = [quoteVerifyBench, tpmSignBench, eventlogReplayBench, ledgerAppendBench, crashBench, handshakeBench, replicationBench, convergenceBench, scaleBench]
+const benches: Bench[] = [quoteVerifyBench, tpmSignBench, eventlogReplayBench, ledgerAppendBench, crashBench, handshakeBench, replicationBench, convergenceBench, scaleBench, memoryBench]
 
 async function main (argv: string[]): Promise<number> {
   const json = argv.includes('--json')

@@ -31,7 +31,7 @@ const SYNC_INTERVAL_MS = 5_000
 const POLL_MS = 100
 
 /** Waits until `condition` holds or the deadline passes; returns whether it held. */
-async function until (condition: () => Promise<boolean> | boolean, deadline: number, everyMs = 50): Promise<boolean> {
+export async function until (condition: () => Promise<boolean> | boolean, deadline: number, everyMs = 50): Promise<boolean> {
   while (!await condition()) {
     if (nowMs() > deadline) return false
     await new Promise((resolve) => setTimeout(resolve, everyMs))
@@ -40,7 +40,7 @@ async function until (condition: () => Promise<boolean> | boolean, deadline: num
 }
 
 /** A shard process and its requests in flight. */
-class Shard {
+export class Shard {
   private readonly child: ChildProcess
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
   private next = 0

@@ -1,0 +1,179 @@
+/**
+ * memory: the resident set of one agent as an operator runs it (`fleet run`, its own process, its
+ * own swtpm, the default configuration), read from /proc/PID/status: idle on its own, then idle
+ * again once FLEET_MEMORY_PEERS other agents (default 11: a fleet of 12) are connected, attested
+ * and in sync with it. Per-peer memory is the difference over the number of peers.
+ *
+ * Measured in the same run, with the agent's Node flags and malloc settings (read from its
+ * /proc/PID/cmdline and environ): a bare Node process, and a plain libp2p node with the agent's
+ * transport stack and none of the fleet's protocols, bundled as the fleet command is, alone and
+ * with as many plain peers connected. "Idle" is after SETTLE_MS without new work, as the median of SAMPLES readings.
+ * Goal: ≤80 MB idle.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { multiaddr } from '@multiformats/multiaddr'
+import { SimFleet, SEALING } from '../simnet/index.js'
+import { FLEET_CLI } from '../simnet/process-fleet.js'
+import { CONFIG_DEFAULTS, controlRequest, type PeerStatus } from '../src/agent/index.js'
+import { AGENT_BUFFER_POOL_BYTES } from '../src/cli/commands/agent.js'
+import { plainNode } from './memory-plain.js'
+import { Shard, until } from './scale.js'
+import { type Bench, nowMs, round } from './types.js'
+
+const PEERS = Number(process.env.FLEET_MEMORY_PEERS ?? 11)
+const SETTLE_MS = 10_000
+const SAMPLES = 5
+const SAMPLE_EVERY_MS = 1_000
+const GOAL_MB = 80
+const ROOT = path.resolve(import.meta.dirname, '../..')
+const execFileAsync = promisify(execFile)
+const CONNECT_DEADLINE_MS = 60_000
+
+interface Resident { rss: number, anon: number, file: number }
+
+/** VmRSS, RssAnon and RssFile of a process, in bytes. */
+async function resident (pid: number): Promise<Resident> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  const kib = (field: string): number => {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)
+    if (match === null) throw new Error(`/proc/${pid}/status has no ${field}`)
+    return Number(match[1]) * 1024
+  }
+  return { rss: kib('VmRSS'), anon: kib('RssAnon'), file: kib('RssFile') }
+}
+
+/** After SETTLE_MS, the median of SAMPLES readings of each process, taken together. */
+async function idle (pids: number[]): Promise<Resident[]> {
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
+  const readings: Resident[][] = pids.map(() => [])
+  for (let i = 0; i < SAMPLES; i++) {
+    if (i > 0) await new Promise((resolve) => setTimeout(resolve, SAMPLE_EVERY_MS))
+    const now = await Promise.all(pids.map(async (pid) => await resident(pid)))
+    now.forEach((r, k) => readings[k]!.push(r))
+  }
+  const median = (values: number[]): number => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+  return readings.map((r) => ({ rss: median(r.map((x) => x.rss)), anon: median(r.map((x) => x.anon)), file: median(r.map((x) => x.file)) }))
+}
+
+/** The Node flags and malloc settings the agent process runs with. */
+async function agentRuntimeSettings (pid: number): Promise<{ flags: string[], env: Record<string, string> }> {
+  const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter((a) => a !== '')
+  // node [flags…] script args…
+  const script = argv.findIndex((a, i) => i > 0 && !a.startsWith('--'))
+  const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0')
+  const env = Object.fromEntries(environ.filter((e) => e.startsWith('MALLOC_') || e.startsWith('GLIBC_TUNABLES=')).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]))
+  return { flags: argv.slice(1, script), env }
+}
+
+/** A child process whose first line on stdout is JSON. */
+async function spawnWithStatus (command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess, status: Record<string, unknown> }> {
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (c: Buffer) => { stdout += c.toString() })
+  child.stderr!.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-4096) })
+  const started = nowMs()
+  while (!stdout.includes('\n')) {
+    if (child.exitCode !== null || nowMs() - started > 30_000) {
+      child.kill('SIGKILL')
+      throw new Error(`${path.basename(args[0] === 'run' ? 'fleet run' : args.find((a) => a.endsWith('.js')) ?? command)} did not start (exit ${String(child.exitCode)}): ${stderr.trim().split('\n').pop() ?? ''}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  return { child, status: JSON.parse(stdout.slice(0, stdout.indexOf('\n'))) as Record<string, unknown> }
+}
+
+async function stopChild (child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill(signal)
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+  await exited
+  clearTimeout(timer)
+}
+
+const mb = (bytes: number): number => round(bytes / 1e6, 1)
+
+export const memoryBench: Bench = {
+  name: 'memory',
+  description: `resident memory of one agent (fleet run) idle alone and with ${PEERS} attested peers, against a bare Node process and a plain libp2p node`,
+  async run (report) {
+    if (process.platform !== 'linux') throw new Error('the memory bench reads /proc: Linux only')
+    if (!Number.isInteger(PEERS) || PEERS < 1 || PEERS > 64) throw new Error('FLEET_MEMORY_PEERS must be 1..64')
+    const scratch = await mkdtemp(path.join(os.tmpdir(), 'fleet-bench-memory-'))
+    const fleet = await SimFleet.create()
+    const shard = new Shard()
+    const children: ChildProcess[] = []
+    const dialers: Array<Awaited<ReturnType<typeof plainNode>>> = []
+    try {
+      const devices = await fleet.addEnrolled(PEERS + 1)
+      process.stderr.write(`bench: memory: ${devices.length} devices enrolled\n`)
+      for (const device of devices) await device.tpm.close()
+      const [subject, ...peers] = devices as [typeof devices[0], ...typeof devices]
+      const agent = await spawnWithStatus(FLEET_CLI, ['run', '--state', subject.dir, '--eventlog', path.join(subject.dir, 'binary_bios_measurements'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json'],
+        { ...process.env, FLEET_MDNS: '0', FLEET_LOG_LEVEL: 'warn' })
+      children.push(agent.child)
+      const settings = await agentRuntimeSettings(agent.child.pid!)
+      const env = { ...process.env, ...settings.env }
+      // The plain node is bundled as the fleet command is (scripts/bundle.mjs).
+      const plainBundle = path.join(scratch, 'memory-plain.mjs')
+      await execFileAsync(process.execPath, [path.join(ROOT, 'scripts/bundle.mjs'), path.join(import.meta.dirname, 'memory-plain.js'), plainBundle], { cwd: ROOT })
+      const plain = await spawnWithStatus(process.execPath, [...settings.flags, plainBundle, String(AGENT_BUFFER_POOL_BYTES)], env)
+      children.push(plain.child)
+      const bare = spawn(process.execPath, [...settings.flags, '-e', 'setInterval(() => {}, 60_000)'], { stdio: 'ignore', env })
+      children.push(bare)
+      const pids = [agent.child.pid!, plain.child.pid!, bare.pid!]
+      process.stderr.write(`bench: memory: agent started (node ${settings.flags.join(' ')}${Object.keys(settings.env).length > 0 ? `; ${Object.entries(settings.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}); idle alone\n`)
+      const [agentAlone, plainAlone, bareNode] = await idle(pids) as [Resident, Resident, Resident]
+
+      await shard.ask({ op: 'prepare', devices: peers.map((d) => ({ dir: d.dir, tcti: d.swtpm.tcti })), sealing: SEALING })
+      await shard.ask({ op: 'start', options: { batchMs: CONFIG_DEFAULTS.batchMs, routineBatchMs: CONFIG_DEFAULTS.routineBatchSec * 1000 } })
+      const withPeerId = (address: string, peerId: unknown): string => address.includes('/p2p/') ? address : `${address}/p2p/${String(peerId)}`
+      const address = withPeerId((agent.status.addresses as string[])[0]!, agent.status.peerId)
+      await Promise.all(peers.map(async (_, i) => await shard.ask({ op: 'dial', agent: i, address })))
+      const plainAddress = multiaddr(withPeerId(String(plain.status.address), plain.status.peerId))
+      for (let i = 0; i < PEERS; i++) {
+        const dialer = await plainNode()
+        dialers.push(dialer)
+        await dialer.dial(plainAddress)
+      }
+      const deadline = nowMs() + CONNECT_DEADLINE_MS
+      const status = async (): Promise<{ peers: PeerStatus[], connections: number }> => (await controlRequest(subject.dir, { cmd: 'status' }, 10_000)).status as { peers: PeerStatus[], connections: number }
+      const attested = await until(async () => {
+        const s = await status()
+        return s.connections >= PEERS && s.peers.filter((p) => p.trusted && p.attestations > 0).length >= PEERS
+      }, deadline, 200)
+      if (!attested) throw new Error(`the agent did not attest its ${PEERS} peers within ${CONNECT_DEADLINE_MS / 1000} s`)
+      if (!dialers.every((d) => d.getConnections().length > 0)) throw new Error('a plain libp2p peer lost its connection')
+      process.stderr.write(`bench: memory: ${PEERS} peers attested; idle with peers\n`)
+      const [agentPeers, plainPeers] = await idle(pids.slice(0, 2)) as [Resident, Resident]
+      const after = await status()
+      if (after.connections < PEERS) throw new Error(`the agent lost peers while idle: ${after.connections} connections`)
+
+      report({
+        bench: 'memory', metric: 'idle-rss', value: mb(agentAlone.rss), unit: 'MB', peer: 'goal', peerValue: GOAL_MB, ratio: round(GOAL_MB / (agentAlone.rss / 1e6), 2),
+        peers: 0, ownMB: mb(agentAlone.anon), fileMB: mb(agentAlone.file), bareNodeMB: mb(bareNode.rss), bareNodeOwnMB: mb(bareNode.anon), plainLibp2pMB: mb(plainAlone.rss), plainLibp2pOwnMB: mb(plainAlone.anon)
+      })
+      report({
+        bench: 'memory', metric: 'idle-rss-with-peers', value: mb(agentPeers.rss), unit: 'MB', peer: 'goal', peerValue: GOAL_MB, ratio: round(GOAL_MB / (agentPeers.rss / 1e6), 2),
+        peers: PEERS, ownMB: mb(agentPeers.anon), fileMB: mb(agentPeers.file), plainLibp2pMB: mb(plainPeers.rss)
+      })
+      const perPeer = (agentPeers.rss - agentAlone.rss) / PEERS
+      const plainPerPeer = (plainPeers.rss - plainAlone.rss) / PEERS
+      report({
+        bench: 'memory', metric: 'per-peer', value: round(perPeer / 1e6, 2), unit: 'MB', peer: 'plain libp2p node (TCP, Noise, Yamux, identify, ping)', peerValue: round(plainPerPeer / 1e6, 2),
+        ratio: perPeer > 0 ? round(plainPerPeer / perPeer, 2) : 0, peers: PEERS, ownPerPeerMB: round((agentPeers.anon - agentAlone.anon) / PEERS / 1e6, 2), plainOwnPerPeerMB: round((plainPeers.anon - plainAlone.anon) / PEERS / 1e6, 2)
+      })
+    } finally {
+      await Promise.all(dialers.map(async (d) => { await Promise.resolve(d.stop()).catch(() => undefined) }))
+      await Promise.all(children.map(async (c) => { await stopChild(c) }))
+      await shard.stop()
+      await fleet.close()
+      await rm(scratch, { recursive: true, force: true })
+    }
+  }
+}
