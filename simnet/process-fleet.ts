@@ -215,6 +215,15 @@ export class ProcessFleet {
     device.address = address.includes('/p2p/') ? address : `${address}/p2p/${status.peerId}`
   }
 
+  /** GET of a URL from the device's own machine (its namespace in netns mode), as a local client would. */
+  async fetchOnHost (device: ProcDevice, url: string): Promise<string> {
+    const script = 'fetch(process.argv[1]).then(async (r) => { if (!r.ok) process.exit(1); process.stdout.write(await r.text()) }, () => process.exit(1))'
+    const [command, argv] = this.inHost(device.netns, process.execPath, ['-e', script, url])
+    const result = await runCli(command, argv, { timeoutMs: 10_000 })
+    if (result.code !== 0) throw new Error(`GET ${url} on ${device.name}: exit ${result.code}`)
+    return result.stdout
+  }
+
   async status (device: ProcDevice): Promise<AgentStatus> {
     return (await controlRequest(device.state, { cmd: 'status' }, 10_000)).status as AgentStatus
   }

@@ -22,7 +22,7 @@ export const convergence: Scenario = {
       const port = await freePort()
       await ctx.fleet.startAgent(device, devices.filter((d) => d !== device), { env: { FLEET_METRICS_PORT: String(port) } })
       const text = await until(async () => {
-        const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+        const body = await ctx.fleet.fetchOnHost(device, `http://127.0.0.1:${port}/metrics`)
         return /^fleet_peers\{verdict="trusted"\} [1-9]/m.test(body) && body
       }, 30_000, 'metrics with trusted peers')
       for (const name of ['fleet_connections', 'fleet_own_feed_entries', 'fleet_tpm_operation_seconds', 'fleet_process_resident_memory_bytes']) {
