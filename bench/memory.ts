@@ -1,8 +1,8 @@
 /**
  * memory: the resident set of one agent as an operator runs it (`fleet run`, its own process, its
  * own swtpm, the default configuration), read from /proc/PID/status: idle on its own, then idle
- * again once FLEET_MEMORY_PEERS other agents (default 11: a fleet of 12) are connected, attested
- * and in sync with it. Per-peer memory is the difference over the number of peers.
+ * again once FLEET_MEMORY_PEERS other agents (default 11: a fleet of 12) are connected and attested by it.
+ * Per-peer memory is the difference over the number of peers.
  *
  * Measured in the same run, with the agent's Node flags and malloc settings (read from its
  * /proc/PID/cmdline and environ): a bare Node process, and a plain libp2p node with the agent's
