@@ -57,6 +57,8 @@ export interface NativeBinding {
   /** See HashEntries in src/ledger/batch-hash.ts; missing from bindings built before it existed. */
   hashEntries?: (buf: Uint8Array, spans: Uint32Array, count: number, head: Uint8Array, size: number, roots: Uint8Array, out: Uint8Array, leaves?: Uint8Array) => void
   hashPairs?: (input: Uint8Array, count: number, out: Uint8Array) => void
+  /** malloc_trim(0): returns freed malloc memory to the kernel (glibc); missing from older builds. */
+  trimHeap?: () => boolean
 }
 
 /** Thrown when the native binding is not built (run the bootstrap) or fails to load. */
@@ -73,7 +75,8 @@ export function loadNative (): NativeBinding {
   if (binding !== undefined) return binding
   process.env.TSS2_LOG ??= 'all+none'
   const here = path.dirname(fileURLToPath(import.meta.url))
-  // src/attest/tpm → project root, from both the sources and the compiled dist/ tree.
+  // The project root is three levels above src/attest/tpm (sources) and dist/src/cli (the bundle,
+  // scripts/bundle.mjs), four above dist/src/attest/tpm (the compiled tree).
   const candidates = [
     path.resolve(here, '../../../native/build/Release/fleet_tpm.node'),
     path.resolve(here, '../../../../native/build/Release/fleet_tpm.node')
