@@ -18,7 +18,7 @@ import { promisify } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import { SimFleet, SEALING } from '../simnet/index.js'
 import { FLEET_CLI } from '../simnet/process-fleet.js'
-import { CONFIG_DEFAULTS, controlRequest, type PeerStatus } from '../src/agent/index.js'
+import { CONFIG_DEFAULTS, controlRequest, procStatusMemory, type PeerStatus } from '../src/agent/index.js'
 import { AGENT_BUFFER_POOL_BYTES } from '../src/cli/commands/agent.js'
 import { plainNode } from './memory-plain.js'
 import { Shard, until } from './scale.js'
@@ -37,13 +37,9 @@ interface Resident { rss: number, anon: number, file: number }
 
 /** VmRSS, RssAnon and RssFile of a process, in bytes. */
 async function resident (pid: number): Promise<Resident> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8')
-  const kib = (field: string): number => {
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)
-    if (match === null) throw new Error(`/proc/${pid}/status has no ${field}`)
-    return Number(match[1]) * 1024
-  }
-  return { rss: kib('VmRSS'), anon: kib('RssAnon'), file: kib('RssFile') }
+  const { rss, anon, file } = procStatusMemory(await readFile(`/proc/${pid}/status`, 'utf8'))
+  if (rss === undefined || anon === undefined || file === undefined) throw new Error(`/proc/${pid}/status lacks VmRSS, RssAnon or RssFile`)
+  return { rss, anon, file }
 }
 
 /** After SETTLE_MS, the median of SAMPLES readings of each process, taken together. */

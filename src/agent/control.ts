@@ -46,6 +46,16 @@ export interface ResidentMemory {
   heapUsedBytes: number
 }
 
+/** VmRSS, RssAnon and RssFile of a Linux /proc/PID/status text, in bytes; a field it lacks is left out. */
+export function procStatusMemory (text: string): { rss?: number, anon?: number, file?: number } {
+  const kib = (field: string): number | undefined => {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(text)
+    return match === null ? undefined : Number(match[1]) * 1024
+  }
+  const fields = { rss: kib('VmRSS'), anon: kib('RssAnon'), file: kib('RssFile') }
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined))
+}
+
 /** Resident memory, split by /proc/self/status on Linux into the process's own and what is mapped from files. */
 export function residentMemory (procStatus?: string): ResidentMemory {
   const usage = process.memoryUsage()
@@ -56,12 +66,7 @@ export function residentMemory (procStatus?: string): ResidentMemory {
   } catch {
     return memory
   }
-  const kib = (field: string): number | undefined => {
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(text)
-    return match === null ? undefined : Number(match[1]) * 1024
-  }
-  const anon = kib('RssAnon')
-  const file = kib('RssFile')
+  const { anon, file } = procStatusMemory(text)
   if (anon !== undefined) memory.anonBytes = anon
   if (file !== undefined) memory.fileBytes = file
   return memory

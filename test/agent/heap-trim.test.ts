@@ -7,15 +7,15 @@ import { readFileSync } from 'node:fs'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { loadNative } from '../../src/attest/tpm/native.js'
-import { startHeapTrim } from '../../src/agent/index.js'
+import { procStatusMemory, startHeapTrim } from '../../src/agent/index.js'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
 
 function anonBytes (): number {
-  const match = /^RssAnon:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))
-  if (match === null) throw new Error('no RssAnon in /proc/self/status')
-  return Number(match[1]) * 1024
+  const { anon } = procStatusMemory(readFileSync('/proc/self/status', 'utf8'))
+  if (anon === undefined) throw new Error('no RssAnon in /proc/self/status')
+  return anon
 }
 
 /**
