@@ -104,6 +104,10 @@ export const memoryBench: Bench = {
     const fleet = await SimFleet.create()
     const shard = new Shard()
     const children: ChildProcess[] = []
+    // If this process dies without reaching `finally` (stdout closed under it: EPIPE), the agent
+    // and the plain node must not outlive it.
+    const killChildren = (): void => { for (const c of children) c.kill('SIGKILL') }
+    process.once('exit', killChildren)
     const dialers: Array<Awaited<ReturnType<typeof plainNode>>> = []
     try {
       const devices = await fleet.addEnrolled(PEERS + 1)
@@ -165,6 +169,7 @@ export const memoryBench: Bench = {
         ratio: perPeer > 0 ? round(plainPerPeer / perPeer, 2) : 0, peers: PEERS, ownPerPeerMB: round((agentPeers.anon - agentAlone.anon) / PEERS / 1e6, 2), plainOwnPerPeerMB: round((plainPeers.anon - plainAlone.anon) / PEERS / 1e6, 2)
       })
     } finally {
+      process.off('exit', killChildren)
       await Promise.all(dialers.map(async (d) => { await Promise.resolve(d.stop()).catch(() => undefined) }))
       await Promise.all(children.map(async (c) => { await stopChild(c) }))
       await shard.stop()
