@@ -66,7 +66,7 @@ async function agentRuntimeSettings (pid: number): Promise<{ flags: string[], en
 }
 
 /** A child process whose first line on stdout is JSON. */
-async function spawnWithStatus (command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess, status: Record<string, unknown> }> {
+async function spawnWithStatus (name: string, command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess, status: Record<string, unknown> }> {
   const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env })
   let stdout = ''
   let stderr = ''
@@ -76,7 +76,7 @@ async function spawnWithStatus (command: string, args: string[], env: NodeJS.Pro
   while (!stdout.includes('\n')) {
     if (child.exitCode !== null || nowMs() - started > 30_000) {
       child.kill('SIGKILL')
-      throw new Error(`${path.basename(args[0] === 'run' ? 'fleet run' : args.find((a) => a.endsWith('.js')) ?? command)} did not start (exit ${String(child.exitCode)}): ${stderr.trim().split('\n').pop() ?? ''}`)
+      throw new Error(`${name} did not start (exit ${String(child.exitCode)}): ${stderr.trim().split('\n').pop() ?? ''}`)
     }
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
@@ -114,7 +114,7 @@ export const memoryBench: Bench = {
       process.stderr.write(`bench: memory: ${devices.length} devices enrolled\n`)
       for (const device of devices) await device.tpm.close()
       const [subject, ...peers] = devices as [typeof devices[0], ...typeof devices]
-      const agent = await spawnWithStatus(FLEET_CLI, ['run', '--state', subject.dir, '--eventlog', path.join(subject.dir, 'binary_bios_measurements'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json'],
+      const agent = await spawnWithStatus('fleet run', FLEET_CLI, ['run', '--state', subject.dir, '--eventlog', path.join(subject.dir, 'binary_bios_measurements'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json'],
         { ...process.env, FLEET_MDNS: '0', FLEET_LOG_LEVEL: 'warn' })
       children.push(agent.child)
       const settings = await agentRuntimeSettings(agent.child.pid!)
@@ -122,7 +122,7 @@ export const memoryBench: Bench = {
       // The plain node is bundled as the fleet command is (scripts/bundle.mjs).
       const plainBundle = path.join(scratch, 'memory-plain.mjs')
       await execFileAsync(process.execPath, [path.join(ROOT, 'scripts/bundle.mjs'), path.join(import.meta.dirname, 'memory-plain.js'), plainBundle], { cwd: ROOT })
-      const plain = await spawnWithStatus(process.execPath, [...settings.flags, plainBundle, String(AGENT_BUFFER_POOL_BYTES)], env)
+      const plain = await spawnWithStatus('the plain libp2p node', process.execPath, [...settings.flags, plainBundle, String(AGENT_BUFFER_POOL_BYTES)], env)
       children.push(plain.child)
       const bare = spawn(process.execPath, [...settings.flags, '-e', 'setInterval(() => {}, 60_000)'], { stdio: 'ignore', env })
       children.push(bare)
