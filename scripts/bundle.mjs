@@ -7,12 +7,39 @@
  *     (npm run bench -- memory);
  *   - measurement: the agent measures dist/src into its PCR, so the JavaScript libraries it runs
  *     (libp2p, Noise, Yamux, noble, cborg, pino, …) are now measured with it.
+ *   - no WebAssembly: Noise's default crypto compiles a WebAssembly ChaCha20-Poly1305 and SHA-256
+ *     when its module loads, even when the node is given its own crypto (the agent gives it
+ *     src/p2p/noise-crypto.ts, all node:crypto). In the bundle that module is replaced by the
+ *     agent's, so it is never loaded.
  * LevelDB's binding (level, classic-level) stays in node_modules: it finds its native library
  * relative to its own files. The bundle sits beside main.js, three levels below the project root,
  * where the modules that resolve paths from their own location look from: the agent's measured
  * files (src/agent/device.ts) and the native binding (src/attest/tpm/native.ts).
  */
+import path from 'node:path'
 import { build } from 'esbuild'
+
+const ROOT = path.resolve(import.meta.dirname, '..')
+const NOISE_DIST = path.join(ROOT, 'node_modules/@chainsafe/libp2p-noise/dist/src')
+const FLEET_NOISE_CRYPTO = path.join(ROOT, 'dist/src/p2p/noise-crypto.js')
+
+/** Noise's `import { defaultCrypto } from './crypto/index.js'` gets the agent's crypto instead. */
+let noiseCryptoReplaced = 0
+const noiseCrypto = {
+  name: 'fleet-noise-crypto',
+  setup (bundle) {
+    bundle.onResolve({ filter: /^\.\/crypto\/index\.js$/ }, (args) => {
+      if (path.dirname(args.importer) !== NOISE_DIST) return undefined
+      noiseCryptoReplaced++
+      return { path: 'noise-default-crypto', namespace: 'fleet' }
+    })
+    bundle.onLoad({ filter: /^noise-default-crypto$/, namespace: 'fleet' }, () => ({
+      contents: `export { fleetNoiseCrypto as defaultCrypto } from ${JSON.stringify(FLEET_NOISE_CRYPTO)}`,
+      resolveDir: ROOT,
+      loader: 'js'
+    }))
+  }
+}
 
 // `node scripts/bundle.mjs [ENTRY OUTFILE]`: the memory bench bundles its plain libp2p peer alike.
 const [entry = 'dist/src/cli/main.js', outfile = 'dist/src/cli/fleet.mjs'] = process.argv.slice(2)
@@ -29,5 +56,11 @@ await build({
   external: ['level', 'classic-level'],
   // CommonJS libraries in the bundle call require() for Node's built-in modules.
   banner: { js: "import { createRequire as __fleetRequire } from 'node:module'; const require = __fleetRequire(import.meta.url);" },
+  plugins: [noiseCrypto],
   logLevel: 'error'
 })
+// Noise moved its default crypto: the bundle would carry (and load) the WebAssembly again.
+if (noiseCryptoReplaced === 0) {
+  console.error(`bundle: no import of Noise's default crypto was replaced (looked for ./crypto/index.js imported from ${NOISE_DIST})`)
+  process.exit(1)
+}
