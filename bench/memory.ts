@@ -2,12 +2,14 @@
  * memory: the resident set of one agent as an operator runs it (`fleet run`, its own process, its
  * own swtpm, the default configuration), read from /proc/PID/status: idle on its own, then idle
  * again once FLEET_MEMORY_PEERS other agents (default 11: a fleet of 12) are connected and attested by it.
- * Per-peer memory is the difference over the number of peers.
+ * Per-peer memory is the difference of own (anonymous) memory over the number of peers. Before that, the same agent idle on
+ * its own without its memory trim (trimMemory: false; see src/agent/memory-trim.ts).
  *
  * Measured in the same run, with the agent's Node flags and malloc settings (read from its
  * /proc/PID/cmdline and environ): a bare Node process, and a plain libp2p node with the agent's
  * transport stack and none of the fleet's protocols, bundled as the fleet command is, alone and
- * with as many plain peers connected. "Idle" is after SETTLE_MS without new work, as the median of SAMPLES readings.
+ * with as many plain peers connected (neither trims its memory; the plain node's Noise has the
+ * agent's crypto, as the bundle gives it). "Idle" is after SETTLE_MS without new work, as the median of SAMPLES readings.
  * Goal: ≤80 MB idle.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
@@ -25,6 +27,14 @@ import { Shard, until } from './scale.js'
 import { type Bench, nowMs, round } from './types.js'
 
 const PEERS = Number(process.env.FLEET_MEMORY_PEERS ?? 11)
+/**
+ * FLEET_MEMORY_LOAD_SEC > 0: instead of idling with its peers, the agent is re-attested by each of
+ * them every LOAD_ATTEST_MS for that many seconds, its memory read every LOAD_SAMPLE_MS. One line,
+ * `rss-under-load`, replaces `idle-rss-with-peers` and `per-peer`.
+ */
+const LOAD_SEC = Number(process.env.FLEET_MEMORY_LOAD_SEC ?? 0)
+const LOAD_ATTEST_MS = 5_000
+const LOAD_SAMPLE_MS = 30_000
 const SETTLE_MS = 10_000
 const SAMPLES = 5
 const SAMPLE_EVERY_MS = 1_000
@@ -40,6 +50,16 @@ async function resident (pid: number): Promise<Resident> {
   const { rss, anon, file } = procStatusMemory(await readFile(`/proc/${pid}/status`, 'utf8'))
   if (rss === undefined || anon === undefined || file === undefined) throw new Error(`/proc/${pid}/status lacks VmRSS, RssAnon or RssFile`)
   return { rss, anon, file }
+}
+
+/** CPU time (/proc/PID/schedstat, ns) and minor page faults (/proc/PID/stat) of a process so far. */
+async function usage (pid: number): Promise<{ cpuNs: number, minorFaults: number }> {
+  const cpuNs = Number((await readFile(`/proc/${pid}/schedstat`, 'utf8')).split(' ')[0])
+  // Fields after "pid (comm) ": state ppid pgrp session tty_nr tpgid flags minflt …
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  const minorFaults = Number(stat.slice(stat.lastIndexOf(') ') + 2).split(' ')[7])
+  if (!Number.isFinite(cpuNs) || !Number.isFinite(minorFaults)) throw new Error(`cannot read the CPU time or faults of process ${pid}`)
+  return { cpuNs, minorFaults }
 }
 
 /** After SETTLE_MS, the median of SAMPLES readings of each process, taken together. */
@@ -96,10 +116,11 @@ const mb = (bytes: number): number => round(bytes / 1e6, 1)
 
 export const memoryBench: Bench = {
   name: 'memory',
-  description: `resident memory of one agent (fleet run) idle alone and with ${PEERS} attested peers, against a bare Node process and a plain libp2p node`,
+  description: `resident memory of one agent (fleet run) idle alone and with ${PEERS} attested peers (or re-attested by them for FLEET_MEMORY_LOAD_SEC), against a bare Node process and a plain libp2p node`,
   async run (report) {
     if (process.platform !== 'linux') throw new Error('the memory bench reads /proc: Linux only')
     if (!Number.isInteger(PEERS) || PEERS < 1 || PEERS > 64) throw new Error('FLEET_MEMORY_PEERS must be 1..64')
+    if (!Number.isInteger(LOAD_SEC) || LOAD_SEC < 0 || LOAD_SEC > 3_600) throw new Error('FLEET_MEMORY_LOAD_SEC must be 0..3600')
     const scratch = await mkdtemp(path.join(os.tmpdir(), 'fleet-bench-memory-'))
     const fleet = await SimFleet.create()
     const shard = new Shard()
@@ -114,10 +135,15 @@ export const memoryBench: Bench = {
       process.stderr.write(`bench: memory: ${devices.length} devices enrolled\n`)
       for (const device of devices) await device.tpm.close()
       const [subject, ...peers] = devices as [typeof devices[0], ...typeof devices]
-      const agent = await spawnWithStatus('fleet run', FLEET_CLI, ['run', '--state', subject.dir, '--eventlog', path.join(subject.dir, 'binary_bios_measurements'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json'],
-        { ...process.env, FLEET_MDNS: '0', FLEET_LOG_LEVEL: 'warn' })
-      children.push(agent.child)
-      const settings = await agentRuntimeSettings(agent.child.pid!)
+      const startAgent = async (env: NodeJS.ProcessEnv = {}): Promise<Awaited<ReturnType<typeof spawnWithStatus>>> => {
+        const started = await spawnWithStatus('fleet run', FLEET_CLI, ['run', '--state', subject.dir, '--eventlog', path.join(subject.dir, 'binary_bios_measurements'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json'],
+          { ...process.env, FLEET_MDNS: '0', FLEET_LOG_LEVEL: 'warn', ...env })
+        children.push(started.child)
+        return started
+      }
+      // First without the memory trim (trimMemory: false), beside the bare and plain nodes, which are not trimmed either.
+      const untrimmedAgent = await startAgent({ FLEET_TRIM_MEMORY: '0' })
+      const settings = await agentRuntimeSettings(untrimmedAgent.child.pid!)
       const env = { ...process.env, ...settings.env }
       // The plain node is bundled as the fleet command is (scripts/bundle.mjs).
       const plainBundle = path.join(scratch, 'memory-plain.mjs')
@@ -126,12 +152,16 @@ export const memoryBench: Bench = {
       children.push(plain.child)
       const bare = spawn(process.execPath, [...settings.flags, '-e', 'setInterval(() => {}, 60_000)'], { stdio: 'ignore', env })
       children.push(bare)
-      const pids = [agent.child.pid!, plain.child.pid!, bare.pid!]
-      process.stderr.write(`bench: memory: agent started (node ${settings.flags.join(' ')}${Object.keys(settings.env).length > 0 ? `; ${Object.entries(settings.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}); idle alone\n`)
-      const [agentAlone, plainAlone, bareNode] = await idle(pids) as [Resident, Resident, Resident]
+      process.stderr.write(`bench: memory: agent started (node ${settings.flags.join(' ')}${Object.keys(settings.env).length > 0 ? `; ${Object.entries(settings.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}); idle alone, without the memory trim\n`)
+      const [agentUntrimmed, plainAlone, bareNode] = await idle([untrimmedAgent.child.pid!, plain.child.pid!, bare.pid!]) as [Resident, Resident, Resident]
+      await stopChild(untrimmedAgent.child)
+      const agent = await startAgent()
+      process.stderr.write('bench: memory: agent restarted with the default configuration; idle alone\n')
+      const [agentAlone] = await idle([agent.child.pid!]) as [Resident]
+      const pids = [agent.child.pid!, plain.child.pid!]
 
       await shard.ask({ op: 'prepare', devices: peers.map((d) => ({ dir: d.dir, tcti: d.swtpm.tcti })), sealing: SEALING })
-      await shard.ask({ op: 'start', options: { batchMs: CONFIG_DEFAULTS.batchMs, routineBatchMs: CONFIG_DEFAULTS.routineBatchSec * 1000 } })
+      await shard.ask({ op: 'start', options: { batchMs: CONFIG_DEFAULTS.batchMs, routineBatchMs: CONFIG_DEFAULTS.routineBatchSec * 1000, ...(LOAD_SEC > 0 ? { attestIntervalMs: LOAD_ATTEST_MS } : {}) } })
       const withPeerId = (address: string, peerId: unknown): string => address.includes('/p2p/') ? address : `${address}/p2p/${String(peerId)}`
       const address = withPeerId((agent.status.addresses as string[])[0]!, agent.status.peerId)
       await Promise.all(peers.map(async (_, i) => await shard.ask({ op: 'dial', agent: i, address })))
@@ -149,24 +179,55 @@ export const memoryBench: Bench = {
       }, deadline, 200)
       if (!attested) throw new Error(`the agent did not attest its ${PEERS} peers within ${CONNECT_DEADLINE_MS / 1000} s`)
       if (!dialers.every((d) => d.getConnections().length > 0)) throw new Error('a plain libp2p peer lost its connection')
+      const idleAlone = {
+        bench: 'memory', metric: 'idle-rss', value: mb(agentAlone.rss), unit: 'MB', peer: 'goal', peerValue: GOAL_MB, ratio: round(GOAL_MB / (agentAlone.rss / 1e6), 2),
+        peers: 0, ownMB: mb(agentAlone.anon), fileMB: mb(agentAlone.file),
+        untrimmedMB: mb(agentUntrimmed.rss), untrimmedOwnMB: mb(agentUntrimmed.anon), untrimmedFileMB: mb(agentUntrimmed.file), bareNodeMB: mb(bareNode.rss), bareNodeOwnMB: mb(bareNode.anon), plainLibp2pMB: mb(plainAlone.rss), plainLibp2pOwnMB: mb(plainAlone.anon)
+      }
+      const attestations = (s: { peers: PeerStatus[] }): number => s.peers.reduce((n, p) => n + p.attestations, 0)
+      if (LOAD_SEC > 0) {
+        process.stderr.write(`bench: memory: ${PEERS} peers attested; each re-attests the agent every ${LOAD_ATTEST_MS / 1000} s for ${LOAD_SEC} s\n`)
+        const pid = agent.child.pid!
+        const [startUsage, startStatus] = [await usage(pid), await status()]
+        const started = nowMs()
+        const samples: Resident[] = []
+        for (let i = 1; i <= Math.ceil(LOAD_SEC * 1000 / LOAD_SAMPLE_MS); i++) {
+          const at = started + Math.min(i * LOAD_SAMPLE_MS, LOAD_SEC * 1000)
+          await new Promise((resolve) => setTimeout(resolve, Math.max(0, at - nowMs())))
+          const now = await resident(pid)
+          samples.push(now)
+          process.stderr.write(`bench: memory: ${Math.round((nowMs() - started) / 1000)} s: ${mb(now.rss)} MB (own ${mb(now.anon)}, files ${mb(now.file)})\n`)
+        }
+        const [endUsage, endStatus] = [await usage(pid), await status()]
+        if (endStatus.connections < PEERS) throw new Error(`the agent lost peers under load: ${endStatus.connections} connections`)
+        const seconds = (nowMs() - started) / 1000
+        const max = (pick: (r: Resident) => number): number => Math.max(...samples.map(pick))
+        report(idleAlone)
+        report({
+          bench: 'memory', metric: 'rss-under-load', value: mb(max((r) => r.rss)), unit: 'MB', peer: 'goal (idle)', peerValue: GOAL_MB, ratio: round(GOAL_MB / (max((r) => r.rss) / 1e6), 2),
+          peers: PEERS, seconds: Math.round(seconds), samples: samples.length, minMB: mb(Math.min(...samples.map((r) => r.rss))), ownMaxMB: mb(max((r) => r.anon)), fileMaxMB: mb(max((r) => r.file)),
+          attestations: attestations(endStatus) - attestations(startStatus), cpuSec: round((endUsage.cpuNs - startUsage.cpuNs) / 1e9, 2),
+          minorFaultsPerSec: round((endUsage.minorFaults - startUsage.minorFaults) / seconds, 0), trimMemory: process.env.FLEET_TRIM_MEMORY !== '0'
+        })
+        return
+      }
       process.stderr.write(`bench: memory: ${PEERS} peers attested; idle with peers\n`)
-      const [agentPeers, plainPeers] = await idle(pids.slice(0, 2)) as [Resident, Resident]
+      const [agentPeers, plainPeers] = await idle(pids) as [Resident, Resident]
       const after = await status()
       if (after.connections < PEERS) throw new Error(`the agent lost peers while idle: ${after.connections} connections`)
 
-      report({
-        bench: 'memory', metric: 'idle-rss', value: mb(agentAlone.rss), unit: 'MB', peer: 'goal', peerValue: GOAL_MB, ratio: round(GOAL_MB / (agentAlone.rss / 1e6), 2),
-        peers: 0, ownMB: mb(agentAlone.anon), fileMB: mb(agentAlone.file), bareNodeMB: mb(bareNode.rss), bareNodeOwnMB: mb(bareNode.anon), plainLibp2pMB: mb(plainAlone.rss), plainLibp2pOwnMB: mb(plainAlone.anon)
-      })
+      report(idleAlone)
       report({
         bench: 'memory', metric: 'idle-rss-with-peers', value: mb(agentPeers.rss), unit: 'MB', peer: 'goal', peerValue: GOAL_MB, ratio: round(GOAL_MB / (agentPeers.rss / 1e6), 2),
         peers: PEERS, ownMB: mb(agentPeers.anon), fileMB: mb(agentPeers.file), plainLibp2pMB: mb(plainPeers.rss)
       })
-      const perPeer = (agentPeers.rss - agentAlone.rss) / PEERS
-      const plainPerPeer = (plainPeers.rss - plainAlone.rss) / PEERS
+      // Per peer: own (anonymous) memory. Pages mapped from files are shared, and the agent's are
+      // trimmed every 10 s, so their difference between two readings says little about a peer.
+      const perPeer = (agentPeers.anon - agentAlone.anon) / PEERS
+      const plainPerPeer = (plainPeers.anon - plainAlone.anon) / PEERS
       report({
         bench: 'memory', metric: 'per-peer', value: round(perPeer / 1e6, 2), unit: 'MB', peer: 'plain libp2p node (TCP, Noise, Yamux, identify, ping)', peerValue: round(plainPerPeer / 1e6, 2),
-        ratio: perPeer > 0 ? round(plainPerPeer / perPeer, 2) : 0, peers: PEERS, ownPerPeerMB: round((agentPeers.anon - agentAlone.anon) / PEERS / 1e6, 2), plainOwnPerPeerMB: round((plainPeers.anon - plainAlone.anon) / PEERS / 1e6, 2)
+        ratio: perPeer > 0 ? round(plainPerPeer / perPeer, 2) : 0, peers: PEERS, rssPerPeerMB: round((agentPeers.rss - agentAlone.rss) / PEERS / 1e6, 2), plainRssPerPeerMB: round((plainPeers.rss - plainAlone.rss) / PEERS / 1e6, 2)
       })
     } finally {
       process.off('exit', killChildren)

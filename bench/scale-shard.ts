@@ -15,7 +15,7 @@ import { AGENT_BUFFER_POOL_BYTES } from '../src/cli/commands/agent.js'
 /** What the bench asks of a shard. Agents are named by their index in the shard. */
 export type ShardRequest =
   | { op: 'prepare', devices: Array<{ dir: string, tcti: string }>, sealing: { bootPcrs: number[], agentPcr: number } }
-  | { op: 'start', options: Pick<AgentRuntimeInit, 'syncIntervalMs' | 'batchMs' | 'routineBatchMs'> }
+  | { op: 'start', options: Pick<AgentRuntimeInit, 'syncIntervalMs' | 'batchMs' | 'routineBatchMs' | 'attestIntervalMs'> }
   | { op: 'dial', agent: number, address: string }
   | { op: 'attested' }
   | { op: 'append', agent: number, count: number }

@@ -23,6 +23,7 @@ import { MalformedInputError } from '../common/errors.js'
  * | routineBatchSec    |                      | 30                           |
  * | witnessesPerFeed   |                      | 4                            |
  * | allowSoftwareTpm   |                      | false                        |
+ * | trimMemory         | FLEET_TRIM_MEMORY    | true (see agent/memory-trim) |
  */
 export interface AgentConfig {
   state: string
@@ -41,6 +42,8 @@ export interface AgentConfig {
   /** How many fleet devices cosign each feed's checkpoints (the feed's witness set). */
   witnessesPerFeed: number
   allowSoftwareTpm: boolean
+  /** Every 10 s, hand freed malloc memory and unused pages of Node's executable back to the kernel. */
+  trimMemory: boolean
 }
 
 /** Thrown when a config file, variable or flag has an unknown field or an invalid value. Exit code 2. */
@@ -63,7 +66,8 @@ export const CONFIG_DEFAULTS: Omit<AgentConfig, 'state'> = {
   batchEntries: 10_000,
   routineBatchSec: 30,
   witnessesPerFeed: 4,
-  allowSoftwareTpm: false
+  allowSoftwareTpm: false,
+  trimMemory: true
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -117,7 +121,8 @@ const FIELDS: Record<keyof AgentConfig, { check: Check, env?: string }> = {
   batchEntries: { check: integer(1, 1_000_000) },
   routineBatchSec: { check: integer(1, 3_600) },
   witnessesPerFeed: { check: integer(1, 64) },
-  allowSoftwareTpm: { check: boolean }
+  allowSoftwareTpm: { check: boolean },
+  trimMemory: { check: boolean, env: 'FLEET_TRIM_MEMORY' }
 }
 
 function apply (target: Partial<AgentConfig>, values: Record<string, unknown>, source: string): void {

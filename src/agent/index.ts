@@ -41,5 +41,5 @@ export { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, readOpen
 export { AgentRuntime, fleetServiceTag } from './runtime.js'
 export type { AgentRuntimeInit, RuntimeHooks } from './runtime.js'
 export { publishOwnerFeed } from './owner-publish.js'
-export { startHeapTrim, HEAP_TRIM } from './heap-trim.js'
+export { startMemoryTrim, MEMORY_TRIM } from './memory-trim.js'
 export { startControlServer, controlRequest, agentStatus, residentMemory, procStatusMemory, bodyFromJson, ControlError, CONTROL_SOCKET, type ResidentMemory } from './control.js'

@@ -16,6 +16,8 @@ describe('agent/config', () => {
     assert.equal(config.batchMs, 100)
     assert.equal(config.logLevel, 'warn')
     assert.equal(config.batchEntries, CONFIG_DEFAULTS.batchEntries)
+    assert.equal(config.trimMemory, true)
+    assert.equal((await loadConfig({ file, env: { FLEET_TRIM_MEMORY: '0' } })).trimMemory, false)
   })
 
   const bad: Array<[string, Record<string, unknown>]> = [
@@ -25,7 +27,8 @@ describe('agent/config', () => {
     ['an agent PCR outside 16..23', { state: '/s', agentPcr: 7 }],
     ['a bad log level', { state: '/s', logLevel: 'loud' }],
     ['a non-integer port', { state: '/s', metricsPort: 1.5 }],
-    ['a listen address that is not a multiaddr', { state: '/s', listen: ['0.0.0.0:80'] }]
+    ['a listen address that is not a multiaddr', { state: '/s', listen: ['0.0.0.0:80'] }],
+    ['a memory trim switch that is not a boolean', { state: '/s', trimMemory: 'sometimes' }]
   ]
   for (const [name, values] of bad) {
     it(`refuses ${name} with ConfigError (exit 2)`, async () => {

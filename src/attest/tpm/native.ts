@@ -59,6 +59,8 @@ export interface NativeBinding {
   hashPairs?: (input: Uint8Array, count: number, out: Uint8Array) => void
   /** malloc_trim(0): returns freed malloc memory to the kernel (glibc); missing from older builds. */
   trimHeap?: () => boolean
+  /** Unmaps the unused pages of Node's own code and read-only data (they stay in the page cache); the bytes released. Missing from older builds. */
+  releaseExecutablePages?: () => number
 }
 
 /** Thrown when the native binding is not built (run the bootstrap) or fails to load. */
