@@ -20,7 +20,7 @@ import { promisify } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import { SimFleet, SEALING } from '../simnet/index.js'
 import { FLEET_CLI } from '../simnet/process-fleet.js'
-import { CONFIG_DEFAULTS, controlRequest, procStatusMemory, type PeerStatus } from '../src/agent/index.js'
+import { CONFIG_DEFAULTS, controlRequest, loadConfig, procStatusMemory, type PeerStatus } from '../src/agent/index.js'
 import { AGENT_BUFFER_POOL_BYTES } from '../src/cli/commands/agent.js'
 import { plainNode } from './memory-plain.js'
 import { Shard, until } from './scale.js'
@@ -52,18 +52,31 @@ async function resident (pid: number): Promise<Resident> {
   return { rss, anon, file }
 }
 
-/** CPU time (/proc/PID/schedstat, ns) and minor page faults (/proc/PID/stat) of a process so far. */
-async function usage (pid: number): Promise<{ cpuNs: number, minorFaults: number }> {
-  const cpuNs = Number((await readFile(`/proc/${pid}/schedstat`, 'utf8')).split(' ')[0])
-  // Fields after "pid (comm) ": state ppid pgrp session tty_nr tpgid flags minflt …
+/** Linux reports CPU time in /proc in units of USER_HZ, 100 a second on every architecture. */
+const USER_HZ = 100
+
+interface Usage { cpuSec: number, minorFaults: number }
+
+/** CPU time (user + system) and minor page faults of a process so far, all its threads, from /proc/PID/stat. */
+async function usage (pid: number): Promise<Usage> {
+  // Fields after "pid (comm) ": state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime …
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
-  const minorFaults = Number(stat.slice(stat.lastIndexOf(') ') + 2).split(' ')[7])
-  if (!Number.isFinite(cpuNs) || !Number.isFinite(minorFaults)) throw new Error(`cannot read the CPU time or faults of process ${pid}`)
-  return { cpuNs, minorFaults }
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
+  const [minorFaults, utime, stime] = [fields[7], fields[11], fields[12]].map(Number) as [number, number, number]
+  if (![minorFaults, utime, stime].every(Number.isFinite)) throw new Error(`cannot read the CPU time or faults of process ${pid}`)
+  return { cpuSec: (utime + stime) / USER_HZ, minorFaults }
 }
 
-/** After SETTLE_MS, the median of SAMPLES readings of each process, taken together. */
-async function idle (pids: number[]): Promise<Resident[]> {
+/** A process over an idle window: its median memory, CPU seconds and minor faults a second. */
+type Idle = Resident & { cpuSec: number, minorFaultsPerSec: number }
+
+/**
+ * After SETTLE_MS, the median of SAMPLES readings of each process, taken together; and each
+ * process's CPU time and minor faults over the whole window.
+ */
+async function idle (pids: number[]): Promise<Idle[]> {
+  const started = nowMs()
+  const before = await Promise.all(pids.map(async (pid) => await usage(pid)))
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
   const readings: Resident[][] = pids.map(() => [])
   for (let i = 0; i < SAMPLES; i++) {
@@ -71,8 +84,16 @@ async function idle (pids: number[]): Promise<Resident[]> {
     const now = await Promise.all(pids.map(async (pid) => await resident(pid)))
     now.forEach((r, k) => readings[k]!.push(r))
   }
+  const after = await Promise.all(pids.map(async (pid) => await usage(pid)))
+  const seconds = (nowMs() - started) / 1000
   const median = (values: number[]): number => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!
-  return readings.map((r) => ({ rss: median(r.map((x) => x.rss)), anon: median(r.map((x) => x.anon)), file: median(r.map((x) => x.file)) }))
+  return readings.map((r, k) => ({
+    rss: median(r.map((x) => x.rss)),
+    anon: median(r.map((x) => x.anon)),
+    file: median(r.map((x) => x.file)),
+    cpuSec: round(after[k]!.cpuSec - before[k]!.cpuSec, 2),
+    minorFaultsPerSec: round((after[k]!.minorFaults - before[k]!.minorFaults) / seconds, 0)
+  }))
 }
 
 /** The Node flags and malloc settings the agent process runs with. */
@@ -135,6 +156,8 @@ export const memoryBench: Bench = {
       process.stderr.write(`bench: memory: ${devices.length} devices enrolled\n`)
       for (const device of devices) await device.tpm.close()
       const [subject, ...peers] = devices as [typeof devices[0], ...typeof devices]
+      // What the default-configured agent runs with: FLEET_TRIM_MEMORY from this environment, parsed as the agent does.
+      const trimMemory = (await loadConfig({ env: { FLEET_STATE: subject.dir, ...(process.env.FLEET_TRIM_MEMORY === undefined ? {} : { FLEET_TRIM_MEMORY: process.env.FLEET_TRIM_MEMORY }) } })).trimMemory
       const startAgent = async (env: NodeJS.ProcessEnv = {}): Promise<Awaited<ReturnType<typeof spawnWithStatus>>> => {
         const started = await spawnWithStatus('fleet run', FLEET_CLI, ['run', '--state', subject.dir, '--eventlog', path.join(subject.dir, 'binary_bios_measurements'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json'],
           { ...process.env, FLEET_MDNS: '0', FLEET_LOG_LEVEL: 'warn', ...env })
@@ -153,11 +176,11 @@ export const memoryBench: Bench = {
       const bare = spawn(process.execPath, [...settings.flags, '-e', 'setInterval(() => {}, 60_000)'], { stdio: 'ignore', env })
       children.push(bare)
       process.stderr.write(`bench: memory: agent started (node ${settings.flags.join(' ')}${Object.keys(settings.env).length > 0 ? `; ${Object.entries(settings.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}); idle alone, without the memory trim\n`)
-      const [agentUntrimmed, plainAlone, bareNode] = await idle([untrimmedAgent.child.pid!, plain.child.pid!, bare.pid!]) as [Resident, Resident, Resident]
+      const [agentUntrimmed, plainAlone, bareNode] = await idle([untrimmedAgent.child.pid!, plain.child.pid!, bare.pid!]) as [Idle, Idle, Idle]
       await stopChild(untrimmedAgent.child)
       const agent = await startAgent()
       process.stderr.write('bench: memory: agent restarted with the default configuration; idle alone\n')
-      const [agentAlone] = await idle([agent.child.pid!]) as [Resident]
+      const [agentAlone] = await idle([agent.child.pid!]) as [Idle]
       const pids = [agent.child.pid!, plain.child.pid!]
 
       await shard.ask({ op: 'prepare', devices: peers.map((d) => ({ dir: d.dir, tcti: d.swtpm.tcti })), sealing: SEALING })
@@ -181,8 +204,8 @@ export const memoryBench: Bench = {
       if (!dialers.every((d) => d.getConnections().length > 0)) throw new Error('a plain libp2p peer lost its connection')
       const idleAlone = {
         bench: 'memory', metric: 'idle-rss', value: mb(agentAlone.rss), unit: 'MB', peer: 'goal', peerValue: GOAL_MB, ratio: round(GOAL_MB / (agentAlone.rss / 1e6), 2),
-        peers: 0, ownMB: mb(agentAlone.anon), fileMB: mb(agentAlone.file),
-        untrimmedMB: mb(agentUntrimmed.rss), untrimmedOwnMB: mb(agentUntrimmed.anon), untrimmedFileMB: mb(agentUntrimmed.file), bareNodeMB: mb(bareNode.rss), bareNodeOwnMB: mb(bareNode.anon), plainLibp2pMB: mb(plainAlone.rss), plainLibp2pOwnMB: mb(plainAlone.anon)
+        peers: 0, ownMB: mb(agentAlone.anon), fileMB: mb(agentAlone.file), trimMemory, cpuSec: agentAlone.cpuSec, minorFaultsPerSec: agentAlone.minorFaultsPerSec,
+        untrimmedMB: mb(agentUntrimmed.rss), untrimmedOwnMB: mb(agentUntrimmed.anon), untrimmedFileMB: mb(agentUntrimmed.file), untrimmedCpuSec: agentUntrimmed.cpuSec, untrimmedMinorFaultsPerSec: agentUntrimmed.minorFaultsPerSec, bareNodeMB: mb(bareNode.rss), bareNodeOwnMB: mb(bareNode.anon), plainLibp2pMB: mb(plainAlone.rss), plainLibp2pOwnMB: mb(plainAlone.anon)
       }
       const attestations = (s: { peers: PeerStatus[] }): number => s.peers.reduce((n, p) => n + p.attestations, 0)
       if (LOAD_SEC > 0) {
@@ -206,20 +229,20 @@ export const memoryBench: Bench = {
         report({
           bench: 'memory', metric: 'rss-under-load', value: mb(max((r) => r.rss)), unit: 'MB', peer: 'goal (idle)', peerValue: GOAL_MB, ratio: round(GOAL_MB / (max((r) => r.rss) / 1e6), 2),
           peers: PEERS, seconds: Math.round(seconds), samples: samples.length, minMB: mb(Math.min(...samples.map((r) => r.rss))), ownMaxMB: mb(max((r) => r.anon)), fileMaxMB: mb(max((r) => r.file)),
-          attestations: attestations(endStatus) - attestations(startStatus), cpuSec: round((endUsage.cpuNs - startUsage.cpuNs) / 1e9, 2),
-          minorFaultsPerSec: round((endUsage.minorFaults - startUsage.minorFaults) / seconds, 0), trimMemory: process.env.FLEET_TRIM_MEMORY !== '0'
+          attestations: attestations(endStatus) - attestations(startStatus), cpuSec: round(endUsage.cpuSec - startUsage.cpuSec, 2),
+          minorFaultsPerSec: round((endUsage.minorFaults - startUsage.minorFaults) / seconds, 0), trimMemory
         })
         return
       }
       process.stderr.write(`bench: memory: ${PEERS} peers attested; idle with peers\n`)
-      const [agentPeers, plainPeers] = await idle(pids) as [Resident, Resident]
+      const [agentPeers, plainPeers] = await idle(pids) as [Idle, Idle]
       const after = await status()
       if (after.connections < PEERS) throw new Error(`the agent lost peers while idle: ${after.connections} connections`)
 
       report(idleAlone)
       report({
         bench: 'memory', metric: 'idle-rss-with-peers', value: mb(agentPeers.rss), unit: 'MB', peer: 'goal', peerValue: GOAL_MB, ratio: round(GOAL_MB / (agentPeers.rss / 1e6), 2),
-        peers: PEERS, ownMB: mb(agentPeers.anon), fileMB: mb(agentPeers.file), plainLibp2pMB: mb(plainPeers.rss)
+        peers: PEERS, ownMB: mb(agentPeers.anon), fileMB: mb(agentPeers.file), trimMemory, cpuSec: agentPeers.cpuSec, minorFaultsPerSec: agentPeers.minorFaultsPerSec, plainLibp2pMB: mb(plainPeers.rss)
       })
       // Per peer: own (anonymous) memory. Pages mapped from files are shared, and the agent's are
       // trimmed every 10 s, so their difference between two readings says little about a peer.

@@ -16,6 +16,7 @@
  * where the modules that resolve paths from their own location look from: the agent's measured
  * files (src/agent/device.ts) and the native binding (src/attest/tpm/native.ts).
  */
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { build } from 'esbuild'
 
@@ -59,8 +60,13 @@ await build({
   plugins: [noiseCrypto],
   logLevel: 'error'
 })
-// Noise moved its default crypto: the bundle would carry (and load) the WebAssembly again.
+// Noise moved its default crypto, another copy of Noise came in, or a library brought its own
+// WebAssembly: the bundle would load it again.
 if (noiseCryptoReplaced === 0) {
   console.error(`bundle: no import of Noise's default crypto was replaced (looked for ./crypto/index.js imported from ${NOISE_DIST})`)
+  process.exit(1)
+}
+if ((await readFile(outfile, 'utf8')).includes('WebAssembly')) {
+  console.error(`bundle: ${outfile} refers to WebAssembly; find which library brings it before shipping it`)
   process.exit(1)
 }

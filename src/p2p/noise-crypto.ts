@@ -35,10 +35,11 @@ const privateX25519 = (raw: Uint8Array): KeyObject =>
  *   - ChaCha20-Poly1305 is given the session key as a KeyObject made once per session. Noise's
  *     default hands node:crypto the raw key bytes for every message, and turning them into a key
  *     costs more than encrypting a 16 KiB frame (about 30 µs a message here).
- *   - No WebAssembly. Noise's default seals messages under 1200 bytes with a WebAssembly
- *     ChaCha20-Poly1305 and hashes with a WebAssembly SHA-256, both compiled when the module loads:
- *     about 13 MB of resident memory in a process that loads them (5 MB its own, 8 MB of Node's
- *     compiler code). Here a small message costs about 5 µs more (a round trip of 16 bytes: 7.7 µs
+ *   - No WebAssembly. Noise's default module compiles a WebAssembly ChaCha20-Poly1305 (which it
+ *     uses for messages under 1200 bytes) and a WebAssembly SHA-256 (which it does not use) when
+ *     it loads. Loading both costs a bare Node process 13 MB resident (5 MB its own, 8 MB of
+ *     Node's compiler code mapped in); the agent, which maps most of that code anyway, idled
+ *     3.1 MB lower without them (npm run bench -- memory). Here a small message costs about 5 µs more (a round trip of 16 bytes: 7.7 µs
  *     against 2.3 µs); from about 500 bytes node:crypto is as fast or faster. The fleet command's
  *     bundle gives Noise this module as its default (scripts/bundle.mjs), so the WebAssembly is
  *     never loaded.
