@@ -2,8 +2,9 @@
  * memory: the resident set of one agent as an operator runs it (`fleet run`, its own process, its
  * own swtpm, the default configuration), read from /proc/PID/status: idle on its own, then idle
  * again once FLEET_MEMORY_PEERS other agents (default 11: a fleet of 12) are connected and attested by it.
- * Per-peer memory is the difference of own (anonymous) memory over the number of peers. Before that, the same agent idle on
- * its own without its memory trim (trimMemory: false; see src/agent/memory-trim.ts).
+ * Per-peer memory is the difference of own (anonymous) memory over the number of peers. Before
+ * all that, the same agent idles on its own without its memory trim (trimMemory: false; see
+ * src/agent/memory-trim.ts).
  *
  * Measured in the same run, with the agent's Node flags and malloc settings (read from its
  * /proc/PID/cmdline and environ): a bare Node process, and a plain libp2p node with the agent's
@@ -67,6 +68,10 @@ async function usage (pid: number): Promise<Usage> {
   return { cpuSec: (utime + stime) / USER_HZ, minorFaults }
 }
 
+/** CPU seconds and minor faults a second between two readings `seconds` apart. */
+const usageBetween = (before: Usage, after: Usage, seconds: number): { cpuSec: number, minorFaultsPerSec: number } =>
+  ({ cpuSec: round(after.cpuSec - before.cpuSec, 2), minorFaultsPerSec: round((after.minorFaults - before.minorFaults) / seconds, 0) })
+
 /** A process over an idle window: its median memory, CPU seconds and minor faults a second. */
 type Idle = Resident & { cpuSec: number, minorFaultsPerSec: number }
 
@@ -91,8 +96,7 @@ async function idle (pids: number[]): Promise<Idle[]> {
     rss: median(r.map((x) => x.rss)),
     anon: median(r.map((x) => x.anon)),
     file: median(r.map((x) => x.file)),
-    cpuSec: round(after[k]!.cpuSec - before[k]!.cpuSec, 2),
-    minorFaultsPerSec: round((after[k]!.minorFaults - before[k]!.minorFaults) / seconds, 0)
+    ...usageBetween(before[k]!, after[k]!, seconds)
   }))
 }
 
@@ -157,7 +161,7 @@ export const memoryBench: Bench = {
       for (const device of devices) await device.tpm.close()
       const [subject, ...peers] = devices as [typeof devices[0], ...typeof devices]
       // What the default-configured agent runs with: FLEET_TRIM_MEMORY from this environment, parsed as the agent does.
-      const trimMemory = (await loadConfig({ env: { FLEET_STATE: subject.dir, ...(process.env.FLEET_TRIM_MEMORY === undefined ? {} : { FLEET_TRIM_MEMORY: process.env.FLEET_TRIM_MEMORY }) } })).trimMemory
+      const trimMemory = (await loadConfig({ env: { FLEET_STATE: subject.dir, FLEET_TRIM_MEMORY: process.env.FLEET_TRIM_MEMORY } })).trimMemory
       const startAgent = async (env: NodeJS.ProcessEnv = {}): Promise<Awaited<ReturnType<typeof spawnWithStatus>>> => {
         const started = await spawnWithStatus('fleet run', FLEET_CLI, ['run', '--state', subject.dir, '--eventlog', path.join(subject.dir, 'binary_bios_measurements'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json'],
           { ...process.env, FLEET_MDNS: '0', FLEET_LOG_LEVEL: 'warn', ...env })
@@ -229,8 +233,7 @@ export const memoryBench: Bench = {
         report({
           bench: 'memory', metric: 'rss-under-load', value: mb(max((r) => r.rss)), unit: 'MB', peer: 'goal (idle)', peerValue: GOAL_MB, ratio: round(GOAL_MB / (max((r) => r.rss) / 1e6), 2),
           peers: PEERS, seconds: Math.round(seconds), samples: samples.length, minMB: mb(Math.min(...samples.map((r) => r.rss))), ownMaxMB: mb(max((r) => r.anon)), fileMaxMB: mb(max((r) => r.file)),
-          attestations: attestations(endStatus) - attestations(startStatus), cpuSec: round(endUsage.cpuSec - startUsage.cpuSec, 2),
-          minorFaultsPerSec: round((endUsage.minorFaults - startUsage.minorFaults) / seconds, 0), trimMemory
+          attestations: attestations(endStatus) - attestations(startStatus), ...usageBetween(startUsage, endUsage, seconds), trimMemory
         })
         return
       }
