@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
+import { gc } from '../helpers/gc.js'
 import { until } from '../helpers/wait.js'
 import type { AgentRuntime } from '../../src/agent/index.js'
 import { SYNC_PROTOCOL_LIMITS } from '../../src/agent/index.js'
 import { SimFleet, type SimDevice } from '../../simnet/fleet.js'
 import { HostileServer, attacks } from '../../simnet/hostile.js'
-
 
 const action = (resource: string): Parameters<AgentRuntime['feed']['ledger']['append']>[0] =>
   ({ type: 'operator.data_access', actor: { id: 'operator/alice', role: 'operator' }, attest: null, body: { resource, purpose: 'care' } })
@@ -64,12 +64,18 @@ describe('agent/hostile peers: an enrolled, attested peer that misbehaves', func
   })
 
   it('a flood of announces leaves memory bounded and the honest peer served', async () => {
-    const rss = process.memoryUsage().rss
+    // What stays reachable after full collections: a flood that leaves state behind shows here.
+    // The resident set also holds the flood's garbage not yet collected and malloc's free lists
+    // (it grew by 90–150 MiB while 2–6 MiB stayed reachable), so it only bounds gross growth.
+    const retained = (): number => { gc(); gc(); const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers }
+    const [kept, rss] = [retained(), process.memoryUsage().rss]
     const sent = await attacks.announceFlood(hostile.node, target.node.peerId, 3_000)
     assert.ok(sent > 1_000, `only ${sent} announces went out`)
     await honestFlows()
     const grown = (process.memoryUsage().rss - rss) / 1048576
-    assert.ok(grown < 150, `RSS grew by ${grown.toFixed(0)} MiB`)
+    const stayed = (retained() - kept) / 1048576
+    assert.ok(stayed < 16, `${stayed.toFixed(1)} MiB stayed reachable after ${sent} announces`)
+    assert.ok(grown < 256, `RSS grew by ${grown.toFixed(0)} MiB`)
   })
 
   it('forged entries, forged checkpoints and replays store nothing; served honestly, the feed then arrives whole', async () => {

@@ -5,13 +5,10 @@
  */
 import assert from 'node:assert/strict'
 import { readFileSync, readlinkSync } from 'node:fs'
-import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { loadNative } from '../../src/attest/tpm/native.js'
 import { procStatusMemory, startMemoryTrim } from '../../src/agent/index.js'
-
-setFlagsFromString('--expose-gc')
-const gc = runInNewContext('gc') as () => void
+import { gc } from '../helpers/gc.js'
 
 function anonBytes (): number {
   const { anon } = procStatusMemory(readFileSync('/proc/self/status', 'utf8'))
