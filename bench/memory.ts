@@ -10,7 +10,8 @@
  * /proc/PID/cmdline and environ): a bare Node process, and a plain libp2p node with the agent's
  * transport stack and none of the fleet's protocols, bundled as the fleet command is, alone and
  * with as many plain peers connected (neither trims its memory; the plain node's Noise has the
- * agent's crypto, as the bundle gives it). "Idle" is after SETTLE_MS without new work, as the median of SAMPLES readings.
+ * agent's crypto, as the bundle gives it). "Idle" is after SETTLE_MS without new work, as the
+ * median of SAMPLES readings.
  * Goal: ≤80 MB idle.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'

@@ -38,8 +38,8 @@ Napi::Value TrimHeap(const Napi::CallbackInfo& info) {
 // private (copy-on-write) pages, such as the relocated read-only data, and locked ones are left
 // alone: the kernel would drop what was written there. The executable is mapped at exec and not
 // relocated after, so no mapping of it changes under this walk; only a breakpoint written into
-// its code (a debugger, a uprobe) between the reading of a mapping and its release would be lost. Returns the bytes that were
-// resident in the mappings released; 0 where /proc is missing.
+// its code (a debugger, a uprobe) between the reading of a mapping and its release would be lost.
+// Returns the bytes that were resident in the mappings released; 0 where /proc is missing.
 Napi::Value ReleaseExecutablePages(const Napi::CallbackInfo& info) {
   double released = 0;
 #ifdef __linux__

@@ -13,9 +13,10 @@ export const MEMORY_TRIM = { firstMs: 5_000, everyMs: 10_000 } as const
  *     agent with 11 peers held about 10 MB of it.
  *   - Pages of Node's own executable (its code and read-only data) that were touched once, at
  *     start or by a burst of work, and stay mapped: about 52 MB of them after start. Idle, the
- *     agent's pages mapped from files go from 57 to 16.5 MB with this. They are unmapped and stay in the page cache, shared with other processes;
- *     a page used again is mapped back on first touch (a minor fault, no disk read while the
- *     kernel keeps it cached). Each pass reads /proc/self/smaps: a few milliseconds.
+ *     agent's pages mapped from files go from 57 to 16.5 MB with this. They are unmapped and
+ *     stay in the page cache, shared with other processes; a page used again is mapped back on
+ *     first touch (a minor fault, no disk read while the kernel keeps it cached). Each pass reads
+ *     /proc/self/smaps: a few milliseconds.
  * Each part is skipped where the binding lacks it (another C library, an older build).
  */
 export function startMemoryTrim (options: { firstMs?: number, everyMs?: number } = {}): () => void {

@@ -10,10 +10,6 @@ const TAG_BYTES = 16
 const PKCS8_X25519 = Buffer.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20])
 const SPKI_X25519 = Buffer.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00])
 
-/** A message or key as Noise hands it over: one array, or a list of chunks (joined by its subarray()). */
-type Bytes = Uint8Array | { subarray: () => Uint8Array }
-const joined = (value: Bytes): Uint8Array => value.subarray()
-
 /** A session key as a KeyObject, kept per key array (Noise passes the same array for every message of a session). */
 const keyObjects = new WeakMap<Uint8Array, { bytes: Uint8Array, key: KeyObject }>()
 
@@ -69,13 +65,14 @@ export const fleetNoiseCrypto: ICryptoInterface = {
   },
   generateX25519SharedKey (privateKey, publicKey) {
     return diffieHellman({
-      privateKey: privateX25519(joined(privateKey)),
-      publicKey: createPublicKey({ key: Buffer.concat([SPKI_X25519, joined(publicKey)]), format: 'der', type: 'spki' })
+      privateKey: privateX25519(privateKey.subarray()),
+      publicKey: createPublicKey({ key: Buffer.concat([SPKI_X25519, publicKey.subarray()]), format: 'der', type: 'spki' })
     })
   },
   chaCha20Poly1305Encrypt (message, nonce, ad, k) {
-    // A list of chunks (what Noise mostly hands over) is joined first: one copy of at most 64 KiB.
-    const plaintext = joined(message)
+    // A list of chunks (what Noise mostly hands over) is joined first (subarray() of a
+    // Uint8ArrayList): one copy of at most 64 KiB.
+    const plaintext = message.subarray()
     const cipher = createCipheriv(CHACHA20_POLY1305, keyObject(k), nonce, { authTagLength: TAG_BYTES })
     cipher.setAAD(ad, { plaintextLength: plaintext.byteLength })
     const updated = cipher.update(plaintext)
@@ -84,7 +81,7 @@ export const fleetNoiseCrypto: ICryptoInterface = {
     return Buffer.concat([updated, final, tag], updated.byteLength + final.byteLength + tag.byteLength)
   },
   chaCha20Poly1305Decrypt (message, nonce, ad, k) {
-    const ciphertext = joined(message)
+    const ciphertext = message.subarray()
     if (ciphertext.byteLength < TAG_BYTES) throw new Error('Invalid chacha20poly1305 decryption: shorter than its tag')
     const text = ciphertext.subarray(0, ciphertext.byteLength - TAG_BYTES)
     const decipher = createDecipheriv(CHACHA20_POLY1305, keyObject(k), nonce, { authTagLength: TAG_BYTES })

@@ -53,7 +53,7 @@ function executableMappings (): Mapping[] {
 const releasableKb = (mappings: Mapping[]): number =>
   mappings.filter((m) => m.perms[1] === '-' && m.anonymousKb === 0).reduce((sum, m) => sum + m.rssKb, 0)
 
-/** Touches a spread of Node's code and data again: compiles, hashes, formats, parses. */
+/** Touches a spread of Node's code and data again: compiles, runs, formats numbers (ICU), parses JSON. */
 function work (): string {
   const source = Array.from({ length: 200 }, (_, i) => `function f${i} (x) { return x * ${i} + ${i % 7} }`).join('\n')
   const total = runInNewContext(`${source}; let t = 0; for (let i = 0; i < 200; i++) t += globalThis['f' + i](i); t`) as number
