@@ -17,11 +17,13 @@
  * files (src/agent/device.ts) and the native binding (src/attest/tpm/native.ts).
  */
 import { readFile } from 'node:fs/promises'
+import fs from 'node:fs'
 import path from 'node:path'
 import { build } from 'esbuild'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
-const NOISE_DIST = path.join(ROOT, 'node_modules/@chainsafe/libp2p-noise/dist/src')
+// esbuild reports importers by their real path: node_modules may be a link to another checkout's.
+const NOISE_DIST = fs.realpathSync(path.join(ROOT, 'node_modules/@chainsafe/libp2p-noise/dist/src'))
 const FLEET_NOISE_CRYPTO = path.join(ROOT, 'dist/src/p2p/noise-crypto.js')
 
 /** Noise's `import { defaultCrypto } from './crypto/index.js'` gets the agent's crypto instead. */
