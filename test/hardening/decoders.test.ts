@@ -17,6 +17,7 @@ import { readDeviceState } from '../../src/agent/index.js'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { tempDir } from '../helpers/devices.js'
+import { needsSharedTestdata, SHARED_TESTDATA } from '../helpers/shared.js'
 
 /** xorshift32: deterministic, so a failure reproduces from its iteration number. */
 function prng (seed: number): () => number {
@@ -41,8 +42,10 @@ function mutate (input: Uint8Array, next: () => number): Uint8Array {
   }
 }
 
-function fuzz (name: string, seeds: Uint8Array[], decode: (bytes: Uint8Array) => unknown, iterations = 3000): void {
-  it(`${name}: ${iterations} mutations give only typed errors`, () => {
+/** `seeds` may be a function, read when the test runs (seeds from ../shared/testdata). */
+function fuzz (name: string, seedsOrRead: Uint8Array[] | (() => Uint8Array[]), decode: (bytes: Uint8Array) => unknown, iterations = 3000): Mocha.Test {
+  return it(`${name}: ${iterations} mutations give only typed errors`, () => {
+    const seeds = typeof seedsOrRead === 'function' ? seedsOrRead() : seedsOrRead
     const next = prng(0x5eed ^ name.length)
     for (let i = 0; i < iterations; i++) {
       const input = mutate(seeds[i % seeds.length]!, next)
@@ -58,8 +61,8 @@ function fuzz (name: string, seeds: Uint8Array[], decode: (bytes: Uint8Array) =>
 }
 
 const read = (file: string): Uint8Array => new Uint8Array(readFileSync(file))
-const q = '../shared/testdata/quotes/tpm2-tools-rsa'
-const logs = ['debian-10', 'gdc-host', 'rhel8-uefi'].map((n) => read(`../shared/testdata/eventlogs/${n}.bin`))
+const q = `${SHARED_TESTDATA}/quotes/tpm2-tools-rsa`
+const logs = (): Uint8Array[] => ['debian-10', 'gdc-host', 'rhel8-uefi'].map((n) => read(`${SHARED_TESTDATA}/eventlogs/${n}.bin`))
 const entry: Entry = {
   v: 1, fleet: new Uint8Array(32).fill(1), feed: 'a'.repeat(52), seq: 1, prev: new Uint8Array(32), time: 5, type: 'operator.data_access',
   actor: { id: 'a', role: 'operator' }, device: 'b'.repeat(52), attest: null, body: { resource: 'r', purpose: 'p' }
@@ -67,10 +70,10 @@ const entry: Entry = {
 
 describe('hardening: decoders under mutation', function () {
   this.timeout(120_000)
-  fuzz('parseEventLog', logs, parseEventLog, 1500)
-  fuzz('parseAttest', [read(`${q}/quote.out`)], parseAttest)
-  fuzz('parseSignature', [read(`${q}/quotesig.out`)], parseSignature)
-  fuzz('parseSerializedPcrs', [read(`${q}/quotepcr.out`)], parseSerializedPcrs)
+  needsSharedTestdata(fuzz('parseEventLog', logs, parseEventLog, 1500))
+  needsSharedTestdata(fuzz('parseAttest', () => [read(`${q}/quote.out`)], parseAttest))
+  needsSharedTestdata(fuzz('parseSignature', () => [read(`${q}/quotesig.out`)], parseSignature))
+  needsSharedTestdata(fuzz('parseSerializedPcrs', () => [read(`${q}/quotepcr.out`)], parseSerializedPcrs))
   fuzz('readPcrsFile (JSON)', [Buffer.from('{"pcrs":{"sha256":{"0":"' + '00'.repeat(32) + '"}}}')], readPcrsFile)
   fuzz('parsePublic', [marshalPublic(attestationKeyTemplate()), marshalPublic(rsaEkTemplate()), marshalPublic(sealedDataTemplate(new Uint8Array(32)))], parsePublic)
   fuzz('parsePcrSelection', [Buffer.from('00000001000b03ff0000', 'hex')], parsePcrSelection)

@@ -10,6 +10,7 @@ import {
   MalformedEventLogError
 } from '../../../src/attest/eventlog/index.js'
 import { LOG_NAMES, loadLog } from './helpers.js'
+import { needsSharedTestdata } from '../../helpers/shared.js'
 
 const u16 = (n: number): number[] => [n & 0xff, n >>> 8]
 const u32 = (n: number): number[] => [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24]
@@ -45,7 +46,7 @@ const throwsNamed = (bytes: Uint8Array, name: string, message?: RegExp): void =>
 }
 
 describe('attest/eventlog: strict parsing', () => {
-  it('refuses every truncation of a real log (every prefix length); cuts on event boundaries are valid shorter logs', () => {
+  needsSharedTestdata(it('refuses every truncation of a real log (every prefix length); cuts on event boundaries are valid shorter logs', () => {
     const { bytes } = loadLog('glinux-alex')
     const full = parseEventLog(bytes)
     const boundaries = new Map(full.events.map((e) => [e.offset, e.index]))
@@ -62,9 +63,9 @@ describe('attest/eventlog: strict parsing', () => {
       }
     }
     assert.equal(valid, full.events.length - 1)
-  })
+  }))
 
-  it('refuses cuts a few bytes either side of every event boundary of every other real log', () => {
+  needsSharedTestdata(it('refuses cuts a few bytes either side of every event boundary of every other real log', () => {
     for (const name of LOG_NAMES) {
       const { bytes } = loadLog(name)
       const full = parseEventLog(bytes)
@@ -77,9 +78,9 @@ describe('attest/eventlog: strict parsing', () => {
         }
       }
     }
-  })
+  }))
 
-  it('refuses corrupted sizes and counts quickly, without allocating what they claim', () => {
+  needsSharedTestdata(it('refuses corrupted sizes and counts quickly, without allocating what they claim', () => {
     const { bytes } = loadLog('rhel8-uefi')
     const second = parseEventLog(bytes).events[1]!
     const digestBytes = Object.values(second.digests).reduce((n, d) => n + 2 + d.length, 0)
@@ -100,7 +101,7 @@ describe('attest/eventlog: strict parsing', () => {
       assert.ok(performance.now() - started < 50, `${what}: ${performance.now() - started} ms`)
       assert.ok(process.memoryUsage().arrayBuffers - memory < 4 * 1024 * 1024, `${what}: allocated`)
     }
-  })
+  }))
 
   it('refuses empty and oversized logs and too many events', () => {
     throwsNamed(new Uint8Array(0), 'EventLogTruncatedError')
@@ -165,7 +166,7 @@ describe('attest/eventlog: strict parsing', () => {
     throwsNamed(log(header, locality(3, [0])), 'EventLogFormatError', /not 17/)
   })
 
-  it('keeps its own copy of the bytes: changing the input afterwards changes nothing', () => {
+  needsSharedTestdata(it('keeps its own copy of the bytes: changing the input afterwards changes nothing', () => {
     const { bytes } = loadLog('rhel8-uefi')
     const copy = new Uint8Array(bytes)
     const parsed = parseEventLog(copy)
@@ -173,9 +174,9 @@ describe('attest/eventlog: strict parsing', () => {
     copy.fill(0)
     assert.equal(Buffer.from(parsed.events[3]!.data).toString('hex'), before)
     assert.ok(Object.isFrozen(parsed) && Object.isFrozen(parsed.events) && Object.isFrozen(parsed.events[3]))
-  })
+  }))
 
-  it('mutated real logs give only typed errors, and whatever parses can be replayed, verified, shown and read', () => {
+  needsSharedTestdata(it('mutated real logs give only typed errors, and whatever parses can be replayed, verified, shown and read', () => {
     const seeds = LOG_NAMES.map((name) => loadLog(name).bytes)
     let x = 0x5eed
     const next = (): number => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x }
@@ -194,5 +195,5 @@ describe('attest/eventlog: strict parsing', () => {
       }
     }
     assert.ok(parsedCount > 50, `only ${parsedCount} mutants parsed: the check downstream of the parser did not run`)
-  })
+  }))
 })

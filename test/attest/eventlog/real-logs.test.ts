@@ -7,8 +7,9 @@ import { parseEventLog, replayEventLog, verifyEventLog, formatEvents, EV } from 
 import {
   LOG_DIR, LOG_NAMES, loadLog, toHexPcrs, toPcrValues, runTpm2Eventlog, tpm2EventlogVersion, hasStartupLocalityBug, buggyToolReplay
 } from './helpers.js'
+import { needsSharedTestdata } from '../../helpers/shared.js'
 
-describe('attest/eventlog: real logs', () => {
+needsSharedTestdata(describe('attest/eventlog: real logs', () => {
   for (const name of LOG_NAMES) {
     it(`${name}: format, event count, StartupLocality and every PCR of every bank match the expected values`, () => {
       const { bytes, expected } = loadLog(name)
@@ -73,4 +74,4 @@ describe('attest/eventlog: real logs', () => {
       })
     }
   })
-})
+}))

@@ -9,6 +9,7 @@ import {
 } from '../../../src/attest/eventlog/index.js'
 import type { PcrValues } from '../../../src/attest/pcrs.js'
 import { loadLog, toPcrValues } from './helpers.js'
+import { needsSharedTestdata } from '../../helpers/shared.js'
 
 const rhel8 = (): { log: ReturnType<typeof parseEventLog>, quoted: PcrValues } => {
   const { bytes, expected } = loadLog('rhel8-uefi')
@@ -16,7 +17,7 @@ const rhel8 = (): { log: ReturnType<typeof parseEventLog>, quoted: PcrValues } =
 }
 const hex = (bytes: Uint8Array | undefined): string => Buffer.from(bytes ?? []).toString('hex')
 
-describe('attest/eventlog: verifyEventLog', () => {
+needsSharedTestdata(describe('attest/eventlog: verifyEventLog', () => {
   it('accepts the quoted values the log replays to, keeping only measured events of quoted PCRs', () => {
     const { log, quoted } = rhel8()
     const verified = verifyEventLog(log, quoted)
@@ -118,4 +119,4 @@ describe('attest/eventlog: verifyEventLog', () => {
     const Constructor = VerifiedEventLog as unknown as new (token: symbol, init: unknown) => VerifiedEventLog
     assert.throws(() => new Constructor(Symbol('VerifiedEventLog'), verified), { name: 'EventLogNotVerifiedError' })
   })
-})
+}))

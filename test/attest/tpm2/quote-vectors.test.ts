@@ -14,14 +14,10 @@ import {
   attestationKeyTemplate, TpmWriter, TPM_ST, TPM_GENERATED_VALUE, type TpmSignature
 } from '../../../src/attest/tpm2/index.js'
 import * as fx from './fixtures.js'
+import { hasSharedTestdata, needsSharedTestdata, SHARED_TESTDATA } from '../../helpers/shared.js'
 
-const dir = '../shared/testdata/quotes/tpm2-tools-rsa'
+const dir = `${SHARED_TESTDATA}/quotes/tpm2-tools-rsa`
 const read = (name: string): Uint8Array => new Uint8Array(readFileSync(`${dir}/${name}`))
-const ak = createPublicKey(readFileSync(`${dir}/akpub.pem`))
-const attest = read('quote.out')
-const signature = read('quotesig.out')
-const nonce = read('rand.out')
-const pcrFile = read('quotepcr.out')
 
 /** A TPMS_ATTEST for a quote, as a TPM would marshal it. */
 function quoteBytes (o: { magic?: number, type?: number, nonce: Uint8Array, selection: PcrSelection, pcrDigest: Uint8Array }): Uint8Array {
@@ -34,8 +30,18 @@ function ecdsa (key: KeyObject, message: Uint8Array, hash: 'sha1' | 'sha256' = '
   return marshalSignature({ kind: 'ecdsa', hash, r: p1363.subarray(0, 32), s: p1363.subarray(32) })
 }
 
-describe('attest/tpm2 quote verification: the tpm2-tools RSA quote vector', () => {
-  const pcrs = parseSerializedPcrs(pcrFile)
+needsSharedTestdata(describe('attest/tpm2 quote verification: the tpm2-tools RSA quote vector', () => {
+  let ak: KeyObject, attest: Uint8Array, signature: Uint8Array, nonce: Uint8Array, pcrFile: Uint8Array
+  let pcrs: ReturnType<typeof parseSerializedPcrs>
+  before(() => {
+    if (!hasSharedTestdata) return
+    ak = createPublicKey(readFileSync(`${dir}/akpub.pem`))
+    attest = read('quote.out')
+    signature = read('quotesig.out')
+    nonce = read('rand.out')
+    pcrFile = read('quotepcr.out')
+    pcrs = parseSerializedPcrs(pcrFile)
+  })
 
   it('reads the serialized PCR file: sha256 PCRs 15, 16, 22', () => {
     assert.deepEqual(pcrs.selection, [{ hash: 'sha256', pcrs: [15, 16, 22] }])
@@ -117,7 +123,7 @@ describe('attest/tpm2 quote verification: the tpm2-tools RSA quote vector', () =
       assert.throws(() => verifyQuote({ ak: pssKey, attest, signature: changed, nonce, pcrs: pcrs.values }), { name: 'QuoteSignatureError' })
     }
   })
-})
+}))
 
 describe('attest/tpm2 quote verification: the ECC quote from swtpm (fixtures)', () => {
   const akPublic = parsePublic(fx.eccAkPublic)

@@ -15,6 +15,7 @@ import {
   pcrValuesToJson, TpmWriter, TPM_ALG, TPM_ST, TPMA_OBJECT, TPM2_LIMITS, type TpmPublic
 } from '../../../src/attest/tpm2/index.js'
 import * as fx from './fixtures.js'
+import { needsSharedTestdata } from '../../helpers/shared.js'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const keylime = (name: string): Uint8Array => new Uint8Array(readFileSync(`../shared/testdata/quotes/tpm2-tools-rsa/${name}`))
@@ -171,7 +172,7 @@ describe('attest/tpm2 structures on real tpm2-tools bytes', () => {
       assertStrict('TPM2B_ATTEST', wrapped, parseTpm2bAttest)
     })
 
-    it('refuses other attestation types, a bad safe flag, every truncation', () => {
+    needsSharedTestdata(it('refuses other attestation types, a bad safe flag, every truncation', () => {
       for (const type of [TPM_ST.ATTEST_TIME, TPM_ST.ATTEST_NV, 0x1234]) {
         const bytes = new Uint8Array(fx.quoteAttest)
         new DataView(bytes.buffer).setUint16(4, type)
@@ -181,11 +182,11 @@ describe('attest/tpm2 structures on real tpm2-tools bytes', () => {
       unsafe[6 + 36 + 22 + 16] = 2
       assert.throws(() => parseAttest(unsafe), /TPMI_YES_NO/)
       for (const bytes of [fx.quoteAttest, fx.certifyAttest, keylime('quote.out')]) assertStrict('TPMS_ATTEST', bytes, parseAttest)
-    })
+    }))
   })
 
   describe('TPMT_SIGNATURE', () => {
-    it('round-trips ECDSA and RSASSA signatures; ECDSA converts to DER and P1363', () => {
+    needsSharedTestdata(it('round-trips ECDSA and RSASSA signatures; ECDSA converts to DER and P1363', () => {
       for (const bytes of [fx.quoteSignature, fx.certifySignature, keylime('quotesig.out')]) assert.equal(hex(marshalSignature(parseSignature(bytes))), hex(bytes))
       const sig = parseSignature(fx.quoteSignature)
       const key = publicKey(parsePublic(fx.eccAkPublic))
@@ -193,7 +194,7 @@ describe('attest/tpm2 structures on real tpm2-tools bytes', () => {
       assert.ok(verify('sha256', fx.quoteAttest, { key, dsaEncoding: 'ieee-p1363' }, signatureToP1363(sig)))
       assert.ok(verifyTpmSignature(key, fx.quoteAttest, sig))
       assert.equal(verifyTpmSignature(key, fx.certifyAttest, sig), false)
-    })
+    }))
 
     it('encodes long DER lengths (P-521 components)', () => {
       const { publicKey: key, privateKey } = generateKeyPairSync('ec', { namedCurve: 'secp521r1' })
@@ -205,7 +206,7 @@ describe('attest/tpm2 structures on real tpm2-tools bytes', () => {
       }
     })
 
-    it('refuses HMAC, ECDAA and NULL signatures, unknown hashes, every truncation', () => {
+    needsSharedTestdata(it('refuses HMAC, ECDAA and NULL signatures, unknown hashes, every truncation', () => {
       for (const alg of [TPM_ALG.HMAC, TPM_ALG.ECDAA, TPM_ALG.NULL, TPM_ALG.SM2]) {
         const bytes = new Uint8Array(fx.quoteSignature)
         new DataView(bytes.buffer).setUint16(0, alg)
@@ -215,7 +216,7 @@ describe('attest/tpm2 structures on real tpm2-tools bytes', () => {
       badHash[3] = 0x99
       assert.throws(() => parseSignature(badHash), { name: 'MalformedTpmStructureError' })
       for (const bytes of [fx.quoteSignature, fx.certifySignature, keylime('quotesig.out')]) assertStrict('TPMT_SIGNATURE', bytes, parseSignature)
-    })
+    }))
   })
 
   describe('PCR selections', () => {
