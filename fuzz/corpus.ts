@@ -47,7 +47,9 @@ function eventLogs (): Uint8Array[] {
   const sep = (pcr: number): { pcr: number, type: number, data: Uint8Array } => ({ pcr, type: EV.EV_SEPARATOR, data: new Uint8Array(4) })
   return [
     encodeEventLog({ algorithms: ['sha256'], events: [sep(0), sep(7)] }).log,
-    encodeEventLog({ algorithms: ['sha1', 'sha256'], startupLocality: 3, events: [{ pcr: 0, type: EV.EV_S_CRTM_VERSION, data: text('1.0\0') }, sep(0), sep(1)] }).log
+    encodeEventLog({ algorithms: ['sha1', 'sha256'], startupLocality: 3, events: [{ pcr: 0, type: EV.EV_S_CRTM_VERSION, data: text('1.0\0') }, sep(0), sep(1)] }).log,
+    // Windows logs end with EV_NO_ACTION events at PCR index 0xFFFFFFFF.
+    encodeEventLog({ algorithms: ['sha256'], events: [sep(0), { pcr: 0xffffffff, type: EV.EV_NO_ACTION, data: text('trailing') }] }).log
   ]
 }
 
