@@ -19,7 +19,7 @@ export {
 } from './merkle.js'
 export { LEDGER_LIMITS, LEVEL_OPTIONS } from './limits.js'
 export {
-  MalformedCborError, MalformedEntryError, UnknownActionError, ActorRoleError, BodySchemaError, ProofError, RollbackDetectedError, LedgerWriteError,
+  MalformedCborError, MalformedEntryError, UnknownActionError, ActorRoleError, BodySchemaError, ProofError, ProofHashLengthError, RollbackDetectedError, LedgerWriteError,
   FeedVerificationError, EvidenceRejectedError
 } from './errors.js'
 export {
