@@ -108,6 +108,15 @@ describe('attest/eventlog: EV_NO_ACTION events at any PCR index', function () {
     }
   })
 
+  it('a StartupLocality event at PCR index 0xFFFFFFFF sets no locality: PCR0 still replays from zero', () => {
+    const { bytes, expected } = loadLog('rhel8-uefi')
+    const locality = { pcr: WINDOWS_INDEX, type: EV.EV_NO_ACTION, data: Uint8Array.from([...latin1('StartupLocality\0'), 3]) }
+    const log = parseEventLog(appended(bytes, [locality], banksOf(parseEventLog(bytes))))
+    assert.equal(log.startupLocality, undefined)
+    assert.deepEqual(toHexPcrs(replayEventLog(log)), expected.pcrs)
+    assert.equal(formatEvents(log).at(-1)!.summary, 'StartupLocality 3 (not at PCR index 0: not used)')
+  })
+
   it('any other event type at a PCR index outside 0-23 is still refused, at its offset', () => {
     const { bytes } = loadLog('rhel8-uefi')
     const algorithms = banksOf(parseEventLog(bytes))
