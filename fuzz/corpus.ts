@@ -10,7 +10,7 @@ import { attestationKeyTemplate, marshalPublic, rsaEkTemplate, sealedDataTemplat
 import { canonicalPolicyJson, createBootPolicy } from '../src/attest/policy/index.js'
 import { encodeEntry, type Entry } from '../src/ledger/entry.js'
 import { encodeCanonical } from '../src/ledger/cbor.js'
-import { signCheckpoint } from '../src/ledger/checkpoint.js'
+import { cosignCheckpoint, signCheckpoint } from '../src/ledger/checkpoint.js'
 import { encodeEvidence } from '../src/ledger/equivocation.js'
 import { leafHash, nodeHash } from '../src/ledger/merkle.js'
 import { encodeMessage } from '../src/p2p/messages.js'
@@ -47,14 +47,19 @@ function eventLogs (): Uint8Array[] {
   const sep = (pcr: number): { pcr: number, type: number, data: Uint8Array } => ({ pcr, type: EV.EV_SEPARATOR, data: new Uint8Array(4) })
   return [
     encodeEventLog({ algorithms: ['sha256'], events: [sep(0), sep(7)] }).log,
-    encodeEventLog({ algorithms: ['sha1', 'sha256'], startupLocality: 3, events: [{ pcr: 0, type: EV.EV_S_CRTM_VERSION, data: text('1.0\0') }, sep(0), sep(1)] }).log
+    encodeEventLog({ algorithms: ['sha1', 'sha256'], startupLocality: 3, events: [{ pcr: 0, type: EV.EV_S_CRTM_VERSION, data: text('1.0\0') }, sep(0), sep(1)] }).log,
+    // Windows logs end with EV_NO_ACTION events at PCR index 0xFFFFFFFF.
+    encodeEventLog({ algorithms: ['sha256'], events: [sep(0), { pcr: 0xffffffff, type: EV.EV_NO_ACTION, data: text('trailing') }] }).log
   ]
 }
 
 async function checkpoints (): Promise<Uint8Array[]> {
   const signer = fixedFeedSigner()
   const note = await signCheckpoint({ origin: `fleet/${Buffer.from(FLEET).toString('hex')}/${FEED}`, size: 3, root: new Uint8Array(32), epoch: 1, tpm: { clock: 1n, resetCount: 0, restartCount: 0 }, peers: [] }, signer, FEED)
-  return [text(note)]
+  const cosigned = await cosignCheckpoint(note, signer, 'b'.repeat(52))
+  // Lines by keys a verifier does not know: a post-quantum size, a non-ASCII name, a short one.
+  const line = (name: string, size: number): string => `\u2014 ${name} ${Buffer.concat([Buffer.of(1, 2, 3, 4), Buffer.alloc(size, 9)]).toString('base64')}\n`
+  return [text(note), text(cosigned), text(note + line('witness.example/é', 3309) + line('k', 1))]
 }
 
 async function proofBundles (): Promise<Uint8Array[]> {

@@ -6,7 +6,7 @@ import { MalformedInputError, FleetError } from '../common/errors.js'
 import { CHECKPOINT_LIMITS } from './limits.js'
 
 /**
- * Checkpoints as C2SP signed notes. The body:
+ * Checkpoints as C2SP signed notes (c2sp.org/signed-note). The body:
  *
  *   fleet/<fleetId hex>/<feedId>        origin
  *   <size>                              tree size, decimal
@@ -18,8 +18,18 @@ import { CHECKPOINT_LIMITS } from './limits.js'
  * then a blank line and signature lines `— <keyName> <base64(keyId ‖ signature)>`: exactly one
  * P-256 (TPM) and one ML-DSA-65 line by the feed's key, both over DOMAIN.checkpoint ‖ body, and
  * optionally pairs of cosignature lines by other devices over DOMAIN.cosignature ‖ body.
- * keyId = SHA-256(keyName ‖ 0x0A ‖ algorithm ‖ public key)[0:4], algorithm 0x81 for P-256 and
- * 0x82 for ML-DSA-65 (C2SP reserves 0x01-0x80 for registered types). Frozen format.
+ *
+ * Format version 2 (CHECKPOINT_FORMAT_VERSION). C2SP assigns no signature type byte to these
+ * hybrid, domain-separated signatures, so they use its type 0xff followed by a longer identifier:
+ *   type    = 0xFF ‖ SHA-256(identifier), identifiers in SIGNATURE_TYPES
+ *   keyId   = SHA-256(keyName ‖ 0x0A ‖ type ‖ public key)[0:4]
+ * Version 1 used the private bytes 0x81 (P-256) and 0x82 (ML-DSA-65) as the type; its notes are
+ * refused with CheckpointVersionError. Frozen format: a change of type, identifier or key
+ * encoding is a new version.
+ *
+ * Following the spec, a verifier ignores lines whose (name, key ID) is not a key it was given,
+ * whatever their size up to CHECKPOINT_LIMITS; key names are non-empty, without Unicode
+ * whitespace or '+'; the signatures are separated from the text by the note's last blank line.
  */
 export interface CheckpointBody {
   origin: string
@@ -30,15 +40,54 @@ export interface CheckpointBody {
   peers: Array<{ feed: string, size: number, root: Uint8Array }>
 }
 
-const P256 = 0x81
-const MLDSA = 0x82
+/** The checkpoint format this code writes and reads. */
+export const CHECKPOINT_FORMAT_VERSION = 2
+
+/**
+ * The C2SP "0xff + longer identifier" signature types of format version 2. Do NOT change: every
+ * key ID, and so every stored checkpoint, depends on them.
+ */
+export const SIGNATURE_TYPES = {
+  p256: 'fleet-agent/checkpoint/v2/hybrid-ecdsa-p256-sha256',
+  mldsa65: 'fleet-agent/checkpoint/v2/hybrid-ml-dsa-65'
+} as const
+
+const typeBytes = (identifier: string): Uint8Array => Uint8Array.from([0xff, ...createHash('sha256').update(identifier).digest()])
+const P256 = typeBytes(SIGNATURE_TYPES.p256)
+const MLDSA = typeBytes(SIGNATURE_TYPES.mldsa65)
+/** Version 1's private type bytes, known only to name the version of an old note. */
+const V1_P256 = Uint8Array.of(0x81)
+const V1_MLDSA = Uint8Array.of(0x82)
 const DASH = '\u2014 '
-const NAME = /^[A-Za-z0-9._/+:-]{1,128}$/
+/** Names this code signs with: a conservative subset of what the spec allows (no '+', no space). */
+const NAME = /^[A-Za-z0-9._/:-]{1,128}$/
+/** The spec's rule for a key name on a line: non-empty, no Unicode White_Space, no '+'. */
+const LINE_NAME = /^[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000+]+$/u
+/** ASCII control characters other than newline (not allowed anywhere in a note), and lone surrogates (not UTF-8). */
+const FORBIDDEN = /[\u0000-\u0009\u000b-\u001f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
 /** Thrown when a note does not parse as a checkpoint. Exit code 2. */
 export class MalformedCheckpointError extends MalformedInputError {
   constructor (reason: string) {
     super(`checkpoint: ${reason}`, { code: 'ERR_MALFORMED_CHECKPOINT' })
+  }
+}
+
+/**
+ * Thrown when a note is signed by the expected key in a checkpoint format version this code no
+ * longer reads (version 1: private signature types 0x81/0x82). A ledger stored by such a version
+ * has to be made again; nothing converts it, since its signatures cannot be re-made. Exit code 2.
+ */
+export class CheckpointVersionError extends MalformedInputError {
+  readonly keyName: string
+  readonly version: number
+  readonly supported: number
+  constructor (keyName: string, version: number) {
+    super(`checkpoint signed by ${keyName} is in checkpoint format version ${version}, which is no longer read (this agent reads version ${CHECKPOINT_FORMAT_VERSION}, C2SP signature type 0xff)`, { code: 'ERR_CHECKPOINT_VERSION' })
+    this.keyName = keyName
+    this.version = version
+    this.supported = CHECKPOINT_FORMAT_VERSION
   }
 }
 
@@ -54,16 +103,22 @@ export class CheckpointSignatureError extends FleetError {
 /** Key ids already computed, per public key (the same few keys verify every checkpoint). */
 const keyIds = new WeakMap<Uint8Array, Map<string, { key: Uint8Array, id: Uint8Array }>>()
 
-export function keyId (name: string, algorithm: number, publicKey: Uint8Array): Uint8Array {
-  const memo = `${algorithm}\n${name}`
+/** C2SP key ID: SHA-256(name ‖ 0x0A ‖ signature type ‖ public key)[0:4]. */
+export function keyId (name: string, signatureType: Uint8Array, publicKey: Uint8Array): Uint8Array {
+  const memo = `${Buffer.from(signatureType).toString('hex')}\n${name}`
   let known = keyIds.get(publicKey)
   const hit = known?.get(memo)
   // The key's bytes are compared too, in case the array was written to since.
   if (hit !== undefined && Buffer.compare(hit.key, publicKey) === 0) return hit.id
-  const id = new Uint8Array(createHash('sha256').update(name).update(Uint8Array.of(0x0a, algorithm)).update(publicKey).digest().subarray(0, 4))
+  const id = new Uint8Array(createHash('sha256').update(name).update(Uint8Array.of(0x0a)).update(signatureType).update(publicKey).digest().subarray(0, 4))
   if (known === undefined) keyIds.set(publicKey, known = new Map())
   if (known.size < 64) known.set(memo, { key: Uint8Array.from(publicKey), id })
   return id
+}
+
+/** The key IDs of a hybrid key's two lines under `name`, in format version 2. */
+export function checkpointKeyIds (name: string, key: HybridPublicKey): { p256: Uint8Array, mldsa65: Uint8Array } {
+  return { p256: keyId(name, P256, key.p256), mldsa65: keyId(name, MLDSA, key.mldsa65) }
 }
 
 export function formatCheckpointBody (body: CheckpointBody): string {
@@ -74,8 +129,8 @@ export function formatCheckpointBody (body: CheckpointBody): string {
 }
 
 function signatureLines (name: string, publicKey: HybridPublicKey, p256: Uint8Array, mldsa: Uint8Array): string {
-  const line = (algorithm: number, key: Uint8Array, signature: Uint8Array): string =>
-    `${DASH}${name} ${Buffer.concat([keyId(name, algorithm, key), signature]).toString('base64')}\n`
+  const line = (type: Uint8Array, key: Uint8Array, signature: Uint8Array): string =>
+    `${DASH}${name} ${Buffer.concat([keyId(name, type, key), signature]).toString('base64')}\n`
   return line(P256, publicKey.p256, p256) + line(MLDSA, publicKey.mldsa65, mldsa)
 }
 
@@ -89,6 +144,7 @@ export async function signCheckpoint (body: CheckpointBody, signer: HybridSigner
 
 /** Adds a witness's cosignature (over DOMAIN.cosignature) to a checkpoint it verified. */
 export async function cosignCheckpoint (note: string, witness: HybridSigner, witnessName: string): Promise<string> {
+  if (!NAME.test(witnessName)) throw new MalformedCheckpointError(`bad key name "${witnessName}"`)
   const parsed = parseCheckpoint(note)
   const signature = await witness.sign(DOMAIN.cosignature, Buffer.from(parsed.text))
   return `${note}${signatureLines(witnessName, witness.publicKey, signature.p256, signature.mldsa65)}`
@@ -103,7 +159,7 @@ export interface SignatureLine { name: string, keyId: Uint8Array, signature: Uin
  * does not have the expected shape (then parse and verify it).
  */
 export function peekCheckpoint (note: string): { text: string, size: number, names: Set<string> } | undefined {
-  const split = note.indexOf('\n\n')
+  const split = note.lastIndexOf('\n\n')
   if (split < 0 || note.length > CHECKPOINT_LIMITS.maxNoteBytes) return undefined
   const text = note.slice(0, split + 1)
   const first = text.indexOf('\n')
@@ -155,14 +211,35 @@ function hash32 (text: string, what: string): Uint8Array {
   return new Uint8Array(bytes)
 }
 
-/** Strict parser with size caps. The result is unverified. */
+function signatureLine (line: string): SignatureLine {
+  if (!line.startsWith(DASH)) throw new MalformedCheckpointError('a signature line does not start with an em dash and a space')
+  const space = line.indexOf(' ', DASH.length)
+  if (space < 0) throw new MalformedCheckpointError('a signature line has no signature')
+  const name = line.slice(DASH.length, space)
+  const encoded = line.slice(space + 1)
+  if (!LINE_NAME.test(name)) throw new MalformedCheckpointError('a key name is empty, or holds whitespace or "+"')
+  if (Buffer.byteLength(name, 'utf8') > CHECKPOINT_LIMITS.maxKeyNameBytes) throw new MalformedCheckpointError(`a key name is longer than ${CHECKPOINT_LIMITS.maxKeyNameBytes} bytes`)
+  if (encoded.length > 4 * Math.ceil((4 + CHECKPOINT_LIMITS.maxSignatureBytes) / 3)) throw new MalformedCheckpointError(`a signature is longer than ${CHECKPOINT_LIMITS.maxSignatureBytes} bytes`)
+  if (!BASE64.test(encoded)) throw new MalformedCheckpointError('a signature is not base64')
+  const raw = Buffer.from(encoded, 'base64')
+  if (raw.length < 5) throw new MalformedCheckpointError('a signature is shorter than a key ID and one byte')
+  return { name, keyId: new Uint8Array(raw.subarray(0, 4)), signature: new Uint8Array(raw.subarray(4)) }
+}
+
+/**
+ * Strict parser with size caps. The result is unverified. Lines by any key are kept, up to
+ * CHECKPOINT_LIMITS (at least 16 lines with post-quantum signatures of 5,000 bytes fit); which
+ * of them count is up to verifyCheckpoint.
+ */
 export function parseCheckpoint (note: string): UnverifiedCheckpoint {
-  if (typeof note !== 'string' || note.length > CHECKPOINT_LIMITS.maxNoteBytes) throw new MalformedCheckpointError('too large')
-  const split = note.indexOf('\n\n')
+  if (typeof note !== 'string' || note.length > CHECKPOINT_LIMITS.maxNoteBytes || Buffer.byteLength(note, 'utf8') > CHECKPOINT_LIMITS.maxNoteBytes) throw new MalformedCheckpointError('too large')
+  if (FORBIDDEN.test(note)) throw new MalformedCheckpointError('holds a control character other than newline, or is not valid UTF-8')
+  // The signatures follow the note's LAST blank line (C2SP signed-note).
+  const split = note.lastIndexOf('\n\n')
   if (split < 0 || !note.endsWith('\n')) throw new MalformedCheckpointError('no blank line between body and signatures, or no final newline')
   const text = note.slice(0, split + 1)
+  if (text.length > CHECKPOINT_LIMITS.maxBodyBytes) throw new MalformedCheckpointError('body is too large')
   const lines = text.slice(0, -1).split('\n')
-  for (const line of note.split('\n')) if (line.length > CHECKPOINT_LIMITS.maxLineLength) throw new MalformedCheckpointError('line too long')
   if (lines.length < 5) throw new MalformedCheckpointError('body is too short')
   const [origin, sizeText, rootText, epochLine, tpmLine, ...peerLines] = lines as [string, string, string, string, string, ...string[]]
   const originMatch = /^fleet\/[0-9a-f]{64}\/[a-z2-7]{52}$/.exec(origin)
@@ -184,20 +261,14 @@ export function parseCheckpoint (note: string): UnverifiedCheckpoint {
   }
   if (formatCheckpointBody(body) !== text) throw new MalformedCheckpointError('body is not in canonical form')
   const signatureText = note.slice(split + 2, -1).split('\n')
-  if (signatureText.length > CHECKPOINT_LIMITS.maxSignatureLines) throw new MalformedCheckpointError('too many signature lines')
-  const signatures = signatureText.map((line) => {
-    const match = /^\u2014 (\S+) ([A-Za-z0-9+/=]+)$/.exec(line)
-    if (match === null || !NAME.test(match[1]!)) throw new MalformedCheckpointError('bad signature line')
-    const raw = Buffer.from(match[2]!, 'base64')
-    if (raw.length < 5 || raw.toString('base64') !== match[2]) throw new MalformedCheckpointError('bad signature encoding')
-    return { name: match[1]!, keyId: new Uint8Array(raw.subarray(0, 4)), signature: new Uint8Array(raw.subarray(4)) }
-  })
+  if (signatureText.length > CHECKPOINT_LIMITS.maxSignatureLines) throw new MalformedCheckpointError(`more than ${CHECKPOINT_LIMITS.maxSignatureLines} signature lines`)
+  const signatures = signatureText.map(signatureLine)
   return { note, body, text, signatures } as unknown as UnverifiedCheckpoint
 }
 
 function findPair (checkpoint: UnverifiedCheckpoint, name: string, key: HybridPublicKey): { p256: Uint8Array, mldsa65: Uint8Array } | undefined {
-  const byId = (algorithm: number, publicKey: Uint8Array): Uint8Array[] => {
-    const id = keyId(name, algorithm, publicKey)
+  const byId = (type: Uint8Array, publicKey: Uint8Array): Uint8Array[] => {
+    const id = keyId(name, type, publicKey)
     return checkpoint.signatures.filter((s) => s.name === name && bytesEqual(s.keyId, id)).map((s) => s.signature)
   }
   const p256 = byId(P256, key.p256)
@@ -212,7 +283,10 @@ function findPair (checkpoint: UnverifiedCheckpoint, name: string, key: HybridPu
  */
 export function verifyCheckpoint (checkpoint: UnverifiedCheckpoint, signer: { name: string, key: HybridPublicKey }, witnesses: ReadonlyMap<string, HybridPublicKey> = new Map()): VerifiedCheckpoint {
   const pair = findPair(checkpoint, signer.name, signer.key)
-  if (pair === undefined) throw new CheckpointSignatureError(signer.name, 'needs exactly one P-256 and one ML-DSA-65 signature line by this key')
+  if (pair === undefined) {
+    requireCurrentFormat(checkpoint, signer)
+    throw new CheckpointSignatureError(signer.name, 'needs exactly one P-256 and one ML-DSA-65 signature line by this key')
+  }
   try {
     verifyHybrid(signer.key, DOMAIN.checkpoint, Buffer.from(checkpoint.text), pair)
   } catch (err) {
@@ -233,6 +307,16 @@ export function verifyCheckpoint (checkpoint: UnverifiedCheckpoint, signer: { na
     }
   }
   return { body: checkpoint.body, text: checkpoint.text, note: checkpoint.note, cosigners } as unknown as VerifiedCheckpoint
+}
+
+/**
+ * Throws CheckpointVersionError when the note carries a line by `signer` under a key ID of an
+ * older format version (version 1: type bytes 0x81/0x82). Cheap (no signature is checked): for
+ * telling a store written by an older version from a damaged one.
+ */
+export function requireCurrentFormat (checkpoint: UnverifiedCheckpoint, signer: { name: string, key: HybridPublicKey }): void {
+  const old = [keyId(signer.name, V1_P256, signer.key.p256), keyId(signer.name, V1_MLDSA, signer.key.mldsa65)]
+  if (checkpoint.signatures.some((line) => line.name === signer.name && old.some((id) => bytesEqual(line.keyId, id)))) throw new CheckpointVersionError(signer.name, 1)
 }
 
 export { CHECKPOINT_LIMITS }

@@ -35,7 +35,7 @@ function feedOf (checkpoint: VerifiedCheckpoint): string {
 
 /** The note with only the signature lines of the keys named (in the note's order). */
 export function withSignaturesOf (note: string, names: readonly string[]): string {
-  const split = note.indexOf('\n\n')
+  const split = note.lastIndexOf('\n\n')
   if (split < 0) return note
   const keep = new Set(names)
   const lines = note.slice(split + 2, -1).split('\n').filter((line) => keep.has(line.slice(2, line.indexOf(' ', 2))))

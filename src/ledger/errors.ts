@@ -50,9 +50,24 @@ export class BodySchemaError extends FleetError {
 /** Thrown when an inclusion or consistency proof does not verify; carries what was compared. */
 export class ProofError extends FleetError {
   readonly kind: 'inclusion' | 'consistency'
-  constructor (kind: 'inclusion' | 'consistency', reason: string) {
-    super(`${kind} proof: ${reason}`, { code: 'ERR_PROOF' })
+  constructor (kind: 'inclusion' | 'consistency', reason: string, code = 'ERR_PROOF') {
+    super(`${kind} proof: ${reason}`, { code })
     this.kind = kind
+  }
+}
+
+/**
+ * Thrown when a hash given to verifyInclusion or verifyConsistency (the leaf, a root, or a proof
+ * element) is not 32 bytes: RFC 9162 trees here are SHA-256, and a hash of another length can
+ * only come from a malformed or forged proof. `which` names it (e.g. "proof[3]"), `length` is its size.
+ */
+export class ProofHashLengthError extends ProofError {
+  readonly which: string
+  readonly length: number
+  constructor (kind: 'inclusion' | 'consistency', which: string, length: number) {
+    super(kind, `${which} is ${length} bytes, not a 32-byte SHA-256 hash`, 'ERR_PROOF_HASH_LENGTH')
+    this.which = which
+    this.length = length
   }
 }
 

@@ -6,7 +6,7 @@ import { checkActionShape, checkEntryShape, type Entry } from './entry.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
 import { MerkleFrontier } from './merkle.js'
 import { BatchEncoder, type FeedTip, type PendingAppend, type PreparedBatch } from './append-batch.js'
-import { parseCheckpoint, signCheckpoint } from './checkpoint.js'
+import { parseCheckpoint, requireCurrentFormat, signCheckpoint } from './checkpoint.js'
 import { toHex } from '../common/bytes.js'
 import { RollbackDetectedError, LedgerWriteError } from './errors.js'
 import { EntryRuns, seqKey } from './entry-runs.js'
@@ -146,6 +146,8 @@ export class FeedLedger {
     // The newest checkpoint on disk must not be ahead of the tree, and the TPM must not have gone back.
     for await (const [, note] of this.checkpoints.iterator({ reverse: true, limit: 1 })) {
       const checkpoint = parseCheckpoint(Buffer.from(note).toString('utf8'))
+      // A store written by an older checkpoint format is named as such, not taken for a damaged one.
+      requireCurrentFormat(checkpoint, { name: this.init.feedId, key: this.components.signer.publicKey })
       if (checkpoint.body.size > this.meta.size) throw new RollbackDetectedError(`a checkpoint covers ${checkpoint.body.size} entries but the store holds ${this.meta.size}`)
     }
     if (this.meta.checkpointTpm !== null) {

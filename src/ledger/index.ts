@@ -19,12 +19,12 @@ export {
 } from './merkle.js'
 export { LEDGER_LIMITS, LEVEL_OPTIONS } from './limits.js'
 export {
-  MalformedCborError, MalformedEntryError, UnknownActionError, ActorRoleError, BodySchemaError, ProofError, RollbackDetectedError, LedgerWriteError,
+  MalformedCborError, MalformedEntryError, UnknownActionError, ActorRoleError, BodySchemaError, ProofError, ProofHashLengthError, RollbackDetectedError, LedgerWriteError,
   FeedVerificationError, EvidenceRejectedError
 } from './errors.js'
 export {
-  formatCheckpointBody, signCheckpoint, cosignCheckpoint, parseCheckpoint, peekCheckpoint, verifyCheckpoint, keyId, CHECKPOINT_LIMITS,
-  MalformedCheckpointError, CheckpointSignatureError
+  formatCheckpointBody, signCheckpoint, cosignCheckpoint, parseCheckpoint, peekCheckpoint, verifyCheckpoint, requireCurrentFormat, keyId, checkpointKeyIds,
+  CHECKPOINT_LIMITS, CHECKPOINT_FORMAT_VERSION, SIGNATURE_TYPES, MalformedCheckpointError, CheckpointSignatureError, CheckpointVersionError
 } from './checkpoint.js'
 export type { CheckpointBody, UnverifiedCheckpoint, VerifiedCheckpoint, SignatureLine } from './checkpoint.js'
 export { FeedLedger } from './feed-ledger.js'

@@ -14,7 +14,28 @@ export const LEDGER_LIMITS = {
   maxProofHashes: 128
 } as const
 
-export const CHECKPOINT_LIMITS = { maxNoteBytes: 64 * 1024, maxLineLength: 6000, maxPeers: 256, maxSignatureLines: 64 } as const
+/**
+ * Caps of a checkpoint note (C2SP signed-note: verifiers MUST accept at least 16 signatures, and
+ * post-quantum ones run to nearly 5 kB). Lines by keys a verifier does not know are parsed and
+ * ignored up to these caps.
+ */
+export const CHECKPOINT_LIMITS = {
+  /** Peer lines of one body. */
+  maxPeers: 256,
+  /** Body text (five lines and maxPeers peer lines of at most 130 bytes each). */
+  maxBodyBytes: 40 * 1024,
+  /** Signature lines of one note (ours: 2 by the feed, 2 per cosigner). */
+  maxSignatureLines: 64,
+  /** Key name of a signature line, UTF-8 bytes. */
+  maxKeyNameBytes: 256,
+  /** Signature bytes after the 4-byte key ID, on any line (ML-DSA-65: 3309, SLH-DSA-128s: 7856). */
+  maxSignatureBytes: 8 * 1024,
+  /**
+   * The whole note, UTF-8 bytes: a body at its cap and 16 lines whose signatures are 5,000 bytes
+   * (6.9 kB of text each) fit, as do 26 lines of ours (the feed's pair and SYNC_LIMITS.maxCosigners pairs).
+   */
+  maxNoteBytes: 192 * 1024
+} as const
 
 /** Caps of one sync batch. */
 export const SYNC_LIMITS = {

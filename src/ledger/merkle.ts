@@ -1,7 +1,7 @@
 import { createHash, hash } from 'node:crypto'
 import { bytesEqual, toHex } from '../common/bytes.js'
 import { LEDGER_LIMITS } from './limits.js'
-import { ProofError } from './errors.js'
+import { ProofError, ProofHashLengthError } from './errors.js'
 
 /** RFC 9162 §2.1.1: leaf hash SHA-256(0x00 ‖ data), node hash SHA-256(0x01 ‖ left ‖ right). */
 export function leafHash (data: Uint8Array): Uint8Array {
@@ -104,15 +104,26 @@ export function inclusionProof (leaves: readonly Uint8Array[], index: number, si
   return path(index, 0, size)
 }
 
-/** RFC 9162 §2.1.3.2: verifies that `leaf` is at `index` in the tree of `size` with `root`. */
+const HASH_BYTES = 32
+
+/** Throws ProofHashLengthError unless every hash is 32 bytes (checked before any is hashed). */
+function requireHashes (kind: 'inclusion' | 'consistency', named: ReadonlyArray<[string, Uint8Array]>, proof: readonly Uint8Array[]): void {
+  for (const [which, value] of named) if (value.length !== HASH_BYTES) throw new ProofHashLengthError(kind, which, value.length)
+  proof.forEach((value, i) => { if (value.length !== HASH_BYTES) throw new ProofHashLengthError(kind, `proof[${i}]`, value.length) })
+}
+
+/**
+ * RFC 9162 §2.1.3.2: verifies that `leaf` is at `index` in the tree of `size` with `root`.
+ * The leaf hash, the root and every proof element MUST be 32 bytes (ProofHashLengthError).
+ */
 export function verifyInclusion (leaf: Uint8Array, index: number, size: number, proof: readonly Uint8Array[], root: Uint8Array): void {
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) throw new ProofError('inclusion', `index ${index} is not below size ${size}`)
   if (proof.length > LEDGER_LIMITS.maxProofHashes) throw new ProofError('inclusion', 'proof too long')
+  requireHashes('inclusion', [['leaf', leaf], ['root', root]], proof)
   let fn = index
   let sn = size - 1
   let r = leaf
   for (const p of proof) {
-    if (p.length !== 32) throw new ProofError('inclusion', 'a proof hash is not 32 bytes')
     if (sn === 0) throw new ProofError('inclusion', 'proof longer than the tree is deep')
     if (fn % 2 === 1 || fn === sn) {
       r = nodeHash(p, r)
@@ -141,11 +152,14 @@ export function consistencyProof (leaves: readonly Uint8Array[], m: number, n: n
   return subproof(m, 0, n, true)
 }
 
-/** RFC 9162 §2.1.4.2: verifies that the tree (n, newRoot) extends the tree (m, oldRoot). */
+/**
+ * RFC 9162 §2.1.4.2: verifies that the tree (n, newRoot) extends the tree (m, oldRoot).
+ * Both roots and every proof element MUST be 32 bytes (ProofHashLengthError).
+ */
 export function verifyConsistency (m: number, n: number, oldRoot: Uint8Array, newRoot: Uint8Array, proof: readonly Uint8Array[]): void {
   if (!Number.isSafeInteger(m) || !Number.isSafeInteger(n) || m < 1 || m > n) throw new ProofError('consistency', `sizes ${m} → ${n} are not a growth`)
   if (proof.length > LEDGER_LIMITS.maxProofHashes) throw new ProofError('consistency', 'proof too long')
-  for (const p of proof) if (p.length !== 32) throw new ProofError('consistency', 'a proof hash is not 32 bytes')
+  requireHashes('consistency', [['old root', oldRoot], ['new root', newRoot]], proof)
   if (m === n) {
     if (proof.length !== 0) throw new ProofError('consistency', 'proof between equal sizes must be empty')
     if (!bytesEqual(oldRoot, newRoot)) throw new ProofError('consistency', 'equal sizes with different roots')

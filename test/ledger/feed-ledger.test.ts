@@ -8,6 +8,7 @@ import {
   FeedLedger, BASE_ONTOLOGY, decodeEntry, encodeEntry, entryHash, leafHash, MerkleFrontier, parseCheckpoint, verifyCheckpoint, encodeCanonical, verifyStoredFeed, decodeRun, type TpmClockSource
 } from '../../src/ledger/index.js'
 import { tempDir } from '../helpers/devices.js'
+import { asVersion1 } from './checkpoint-v1.js'
 
 const feed = 'a'.repeat(52)
 const signer = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
@@ -293,6 +294,35 @@ describe('ledger/verifyStoredFeed: offline re-verification for auditors', functi
     await assert.rejects(verifyStoredFeed(db, { ...feedInfo, key: impostor.publicKey }), { name: 'FeedVerificationError' })
     await verifyStoredFeed(db, feedInfo)
     await db.close()
+  })
+})
+
+describe('ledger/FeedLedger: a store written in an older checkpoint format', function () {
+  this.timeout(60_000)
+
+  it('a state directory holding format-1 checkpoints is refused at start and by verifyStoredFeed with CheckpointVersionError naming version 1', async () => {
+    const dir = path.join(await tempDir(), 'db')
+    const { db, ledger } = open(dir)
+    await ledger.start()
+    for (let i = 0; i < 3; i++) await ledger.append(action(i))
+    await ledger.checkpoint()
+    await ledger.stop()
+    // Rewrite every stored note as version 1 wrote it (same signatures, 0x81/0x82 key IDs).
+    const checkpoints = db.sublevel<string, Uint8Array>('checkpoints', { valueEncoding: 'view' })
+    for await (const [key, value] of checkpoints.iterator()) {
+      await checkpoints.put(key, new Uint8Array(Buffer.from(asVersion1(Buffer.from(value).toString('utf8'), feed, signer.publicKey))))
+    }
+    const feedInfo = { fleetId: new Uint8Array(32).fill(1), feedId: feed, key: signer.publicKey, ontology: BASE_ONTOLOGY }
+    await assert.rejects(verifyStoredFeed(db, feedInfo), { name: 'FeedVerificationError', message: /checkpoint format version 1/ })
+    await db.close()
+    const reopened = open(dir)
+    await assert.rejects(reopened.ledger.start(), (err: Error & { version: number }) => {
+      assert.equal(err.name, 'CheckpointVersionError')
+      assert.equal(err.version, 1)
+      assert.match(err.message, /format version 1, which is no longer read .*version 2/)
+      return true
+    })
+    await reopened.db.close()
   })
 })
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import {
-  leafHash, nodeHash, subtreeRoot, levelsRoot, MerkleFrontier, inclusionProof, verifyInclusion, consistencyProof, verifyConsistency, EMPTY_ROOT
+  leafHash, nodeHash, subtreeRoot, levelsRoot, MerkleFrontier, inclusionProof, verifyInclusion, consistencyProof, verifyConsistency, EMPTY_ROOT, ProofError
 } from '../../src/ledger/index.js'
 
 /** RFC 9162 §2.1.1 MTH written the slow, obvious way, as the reference. */
@@ -77,8 +77,36 @@ describe('ledger/merkle (RFC 9162)', () => {
   it('refuses malformed frontiers and proofs', () => {
     assert.throws(() => new MerkleFrontier(3, [leaves[0]!]), RangeError)
     assert.throws(() => verifyInclusion(leaves[0]!, 5, 3, [], leaves[0]!), { name: 'ProofError' })
-    assert.throws(() => verifyInclusion(leaves[0]!, 0, 2, [new Uint8Array(5)], leaves[0]!), { name: 'ProofError' })
+    assert.throws(() => verifyInclusion(leaves[0]!, 0, 2, [new Uint8Array(5)], leaves[0]!), { name: 'ProofHashLengthError' })
     assert.throws(() => verifyConsistency(5, 3, leaves[0]!, leaves[0]!, []), { name: 'ProofError' })
+  })
+
+  it('a leaf, root or proof hash that is not 32 bytes is refused with ProofHashLengthError, even where the arithmetic would accept it (it was hashed as given)', () => {
+    const refused = (run: () => void, which: string, length: number): void => {
+      assert.throws(run, (err: Error & { which: string, length: number, code: string, kind: string }) => {
+        assert.equal(err.name, 'ProofHashLengthError')
+        assert.ok(err instanceof ProofError)
+        assert.equal(err.code, 'ERR_PROOF_HASH_LENGTH')
+        assert.deepEqual([err.which, err.length], [which, length])
+        return true
+      })
+    }
+    // A one-leaf tree whose "leaf" and "root" are the same short or long value: old code accepted it.
+    for (const length of [0, 1, 31, 33, 64]) {
+      const odd = new Uint8Array(length).fill(7)
+      refused(() => verifyInclusion(odd, 0, 1, [], odd), 'leaf', length)
+      refused(() => verifyInclusion(leaves[0]!, 0, 1, [], odd), 'root', length)
+      // Equal sizes with equal (odd-sized) roots: old code accepted it as consistent.
+      refused(() => verifyConsistency(4, 4, odd, odd, []), 'old root', length)
+      refused(() => verifyConsistency(4, 8, subtreeRoot(leaves, 0, 4), odd, consistencyProof(leaves, 4, 8)), 'new root', length)
+    }
+    // A 64-byte "old root" made of two real children, offered where one 32-byte root belongs.
+    const joined = Uint8Array.from([...subtreeRoot(leaves, 0, 2), ...subtreeRoot(leaves, 2, 4)])
+    refused(() => verifyConsistency(4, 8, joined, subtreeRoot(leaves, 0, 8), consistencyProof(leaves, 4, 8)), 'old root', 64)
+    const proof = inclusionProof(leaves, 5, 16)
+    refused(() => verifyInclusion(leaves[5]!, 5, 16, proof.map((p, i) => i === 2 ? p.subarray(0, 16) : p), subtreeRoot(leaves, 0, 16)), 'proof[2]', 16)
+    const consistency = consistencyProof(leaves, 3, 16)
+    refused(() => verifyConsistency(3, 16, subtreeRoot(leaves, 0, 3), subtreeRoot(leaves, 0, 16), consistency.map((p, i) => i === 1 ? new Uint8Array(48) : p)), 'proof[1]', 48)
   })
 
   it('levelsRoot (cached perfect subtrees, as a feed source keeps them) gives the roots and proofs the leaves give', () => {

@@ -24,10 +24,12 @@ const latin1 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.by
 const quoted = (text: string): string => JSON.stringify(text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}…` : text)
 const u64 = (data: Uint8Array, at: number): bigint => new DataView(data.buffer, data.byteOffset, data.byteLength).getBigUint64(at, true)
 
-function noAction (data: Uint8Array): string | undefined {
+function noAction (event: LogEvent): string | undefined {
+  const data = event.data
   const signature = latin1(data.subarray(0, 16))
   if (signature === SPEC_ID_SIGNATURE) return 'Spec ID Event03 (crypto-agile log header)'
-  if (signature === STARTUP_LOCALITY_SIGNATURE && data.length === 17) return `StartupLocality ${data[16]!}`
+  // parseEventLog takes the locality only from PCR index 0, where the spec puts the event.
+  if (signature === STARTUP_LOCALITY_SIGNATURE && data.length === 17) return `StartupLocality ${data[16]!}${event.pcr === 0 ? '' : ' (not at PCR index 0: not used)'}`
   return undefined
 }
 
@@ -55,7 +57,7 @@ function image (data: Uint8Array): string | undefined {
 function decoded (event: LogEvent): string | undefined {
   const data = event.data
   switch (event.type) {
-    case EV.EV_NO_ACTION: return noAction(data)
+    case EV.EV_NO_ACTION: return noAction(event)
     case EV.EV_SEPARATOR:
       if (data.length === 4 && data.every((b) => b === 0xff)) return 'separator FFFFFFFF (error)'
       return data.length === 4 ? `separator ${toHex(data)}` : undefined

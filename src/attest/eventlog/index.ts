@@ -36,7 +36,7 @@ export {
   EFI_GLOBAL_VARIABLE, EFI_IMAGE_SECURITY_DATABASE, decodeUefiVariable, decodeImageLoad, decodeLoadOption, devicePathText, formatGuid, guidBytes
 } from './uefi.js'
 export type { UefiVariable, UefiImageLoad, LoadOption } from './uefi.js'
-export { encodeEventLog } from './writer.js'
+export { encodeEventLog, encodeEvent } from './writer.js'
 export type { EventToWrite, EventLogToWrite, EncodedEventLog } from './writer.js'
 export {
   uefiVariableData, secureBootVariableEvent, filePathDevicePath, imageLoadEventData, bootApplicationEvent, separatorEvent,

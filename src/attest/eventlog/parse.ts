@@ -96,18 +96,23 @@ function eventData (r: Reader, start: number): Uint8Array {
   return r.take(size, 'event data')
 }
 
-function pcrIndex (r: Reader, start: number): number {
+/**
+ * The PCR index and type of an event. EV_NO_ACTION events extend nothing (PC Client PFP, "Event
+ * Types": they MUST NOT be extended), so their index is not a PCR and may hold any value: Windows
+ * logs end with such events at 0xFFFFFFFF. Any other event must name one of the PCR_COUNT PCRs.
+ */
+function pcrAndType (r: Reader, start: number): { pcr: number, type: number } {
   const pcr = r.u32('PCR index')
-  if (pcr >= PCR_COUNT) throw new EventLogFormatError(start, `PCR index ${pcr} is out of range`)
-  return pcr
+  const type = r.u32('event type')
+  if (pcr >= PCR_COUNT && type !== EV.EV_NO_ACTION) throw new EventLogFormatError(start, `PCR index ${pcr} is out of range for an event of type ${eventTypeName(type)}`)
+  return { pcr, type }
 }
 
 function readLegacyEvent (r: Reader, index: number): LogEvent {
   const offset = r.offset
   // Check the whole fixed header first, so that a cut anywhere in it reports the header.
   r.need(LEGACY_HEADER_BYTES, 'event header')
-  const pcr = pcrIndex(r, offset)
-  const type = r.u32('event type')
+  const { pcr, type } = pcrAndType(r, offset)
   const sha1 = r.take(20, 'SHA-1 digest')
   const data = eventData(r, offset)
   return Object.freeze({ index, offset, pcr, type, typeName: eventTypeName(type), digests: Object.freeze({ sha1 }), data })
@@ -116,8 +121,7 @@ function readLegacyEvent (r: Reader, index: number): LogEvent {
 function readAgileEvent (r: Reader, index: number, algorithms: readonly DeclaredAlgorithm[]): LogEvent {
   const offset = r.offset
   r.need(12, 'event header')
-  const pcr = pcrIndex(r, offset)
-  const type = r.u32('event type')
+  const { pcr, type } = pcrAndType(r, offset)
   const count = r.u32('digest count')
   if (count > EVENTLOG_LIMITS.maxDigestsPerEvent) throw new EventLogLimitError(offset, 'digest count', count, EVENTLOG_LIMITS.maxDigestsPerEvent)
   const digests: Partial<Record<HashAlg, Uint8Array>> = {}
@@ -139,7 +143,8 @@ function readAgileEvent (r: Reader, index: number, algorithms: readonly Declared
 /**
  * Parses a TCG PC Client binary event log (Linux: /sys/kernel/security/tpm0/binary_bios_measurements):
  * crypto-agile (a legacy-format Spec ID Event03 header, then TCG_PCR_EVENT2 entries with any mix of
- * SHA-1/256/384/512 digests) or legacy SHA-1 (TCG_PCR_EVENT only).
+ * SHA-1/256/384/512 digests) or legacy SHA-1 (TCG_PCR_EVENT only). EV_NO_ACTION events may name
+ * any PCR index (they extend nothing); every other event must name PCR 0 to 23.
  *
  * The result is UNVERIFIED: only verifyEventLog, against quoted PCRs, makes its events usable.
  * Strict and bounded: a truncated, oversized or malformed log throws a MalformedEventLogError

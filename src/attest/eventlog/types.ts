@@ -56,6 +56,10 @@ export interface LogEvent {
   readonly index: number
   /** Byte offset of the event in the log. */
   readonly offset: number
+  /**
+   * The PCR the event extends, 0 to PCR_COUNT - 1. EV_NO_ACTION events extend nothing and may hold
+   * any 32-bit value here (Windows logs end with EV_NO_ACTION events at 0xFFFFFFFF).
+   */
   readonly pcr: number
   readonly type: number
   /** The spec name of `type` (see eventTypeName). */

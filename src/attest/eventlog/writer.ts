@@ -73,6 +73,39 @@ function digestsOf (event: EventToWrite, algorithms: readonly HashAlg[], at: num
   return out
 }
 
+function eventBytes (event: EventToWrite, algorithms: readonly HashAlg[], at: number): { parts: Uint8Array[], digests: Record<string, Uint8Array> } {
+  // EV_NO_ACTION events extend nothing, so their PCR index may be any 32-bit value (Windows writes 0xFFFFFFFF).
+  const pcrInRange = event.pcr < PCR_COUNT || (event.type === EV.EV_NO_ACTION && event.pcr <= 0xffffffff)
+  check(Number.isInteger(event.pcr) && event.pcr >= 0 && pcrInRange, `event ${at} has PCR ${event.pcr}`)
+  check(Number.isInteger(event.type) && event.type >= 0 && event.type <= 0xffffffff, `event ${at} has type ${event.type}`)
+  check(event.data.length <= EVENTLOG_LIMITS.maxEventDataBytes, `event ${at} has ${event.data.length} bytes of data`)
+  const digests = digestsOf(event, algorithms, at)
+  const parts = [u32(event.pcr), u32(event.type), u32(algorithms.length)]
+  for (const alg of algorithms) parts.push(u16(HASH_ALG_ID[alg]), digests[alg]!)
+  parts.push(u32(event.data.length), event.data)
+  return { parts, digests }
+}
+
+function concat (parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0))
+  let offset = 0
+  for (const part of parts) { out.set(part, offset); offset += part.length }
+  return out
+}
+
+/**
+ * One TCG_PCR_EVENT2, to append to a crypto-agile log whose Spec ID event declares exactly
+ * `algorithms` in this order (e.g. what a real log's header declares): digests as encodeEventLog
+ * computes them, zero for EV_NO_ACTION events.
+ *
+ * @throws EventLogEncodeError for an event that would not be valid in a log
+ */
+export function encodeEvent (event: EventToWrite, algorithms: readonly HashAlg[]): Uint8Array {
+  check(algorithms.length > 0 && algorithms.length <= EVENTLOG_LIMITS.maxDigestsPerEvent, `needs 1 to ${EVENTLOG_LIMITS.maxDigestsPerEvent} algorithms`)
+  check(algorithms.every((alg) => HASH_ALGS.includes(alg)) && new Set(algorithms).size === algorithms.length, `algorithms must be distinct, from ${HASH_ALGS.join(', ')}`)
+  return concat(eventBytes(event, algorithms, 0).parts)
+}
+
 /**
  * Writes a crypto-agile TCG PC Client log: the Spec ID Event03 header, an optional StartupLocality
  * event, then one TCG_PCR_EVENT2 per event with a digest per algorithm (over `measured`, else
@@ -92,15 +125,10 @@ export function encodeEventLog (input: EventLogToWrite): EncodedEventLog {
   const parts: Uint8Array[] = specIdEvent(algorithms)
   const written: LogEvent[] = []
   const append = (event: EventToWrite, at: number): void => {
-    check(Number.isInteger(event.pcr) && event.pcr >= 0 && event.pcr < PCR_COUNT, `event ${at} has PCR ${event.pcr}`)
-    check(Number.isInteger(event.type) && event.type >= 0 && event.type <= 0xffffffff, `event ${at} has type ${event.type}`)
-    check(event.data.length <= EVENTLOG_LIMITS.maxEventDataBytes, `event ${at} has ${event.data.length} bytes of data`)
     check(at < 0 || !isStartupLocality(event), `event ${at} is a StartupLocality event: pass startupLocality instead`)
-    const digests = digestsOf(event, algorithms, at)
-    parts.push(u32(event.pcr), u32(event.type), u32(algorithms.length))
-    for (const alg of algorithms) parts.push(u16(HASH_ALG_ID[alg]), digests[alg]!)
-    parts.push(u32(event.data.length), event.data)
-    written.push({ index: written.length + 1, offset: 0, pcr: event.pcr, type: event.type, typeName: eventTypeName(event.type), digests, data: event.data })
+    const encoded = eventBytes(event, algorithms, at)
+    parts.push(...encoded.parts)
+    written.push({ index: written.length + 1, offset: 0, pcr: event.pcr, type: event.type, typeName: eventTypeName(event.type), digests: encoded.digests, data: event.data })
   }
   if (locality !== undefined) {
     append({ pcr: 0, type: EV.EV_NO_ACTION, data: Uint8Array.from([...Buffer.from(STARTUP_LOCALITY_SIGNATURE, 'latin1'), locality]) }, -1)
@@ -109,9 +137,7 @@ export function encodeEventLog (input: EventLogToWrite): EncodedEventLog {
 
   const size = parts.reduce((n, part) => n + part.length, 0)
   check(size <= EVENTLOG_LIMITS.maxLogBytes, `the log would be ${size} bytes, more than ${EVENTLOG_LIMITS.maxLogBytes}`)
-  const log = new Uint8Array(size)
-  let offset = 0
-  for (const part of parts) { log.set(part, offset); offset += part.length }
+  const log = concat(parts)
 
   const pcrs: PcrValues = {}
   for (const alg of algorithms) pcrs[alg] = replayBank(written, alg, locality)
