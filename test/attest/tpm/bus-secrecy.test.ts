@@ -93,13 +93,21 @@ describe('attest/tpm: secrets on the TPM bus', function () {
     assert.ok(leaks(commands.traffic, random).length > 0, 'the proxy recorded the GetRandom response')
   })
 
-  it('a bus sniffer recording fleet init\'s sealing and a later unseal sees no 8 bytes of the sealed seed', async () => {
-    const selection: PcrSelection = [{ hash: 'sha256', pcrs: [0, 7, 23] }]
-    const policy = policyPcr(new Uint8Array(32), selection, await tpm.readPcrs(selection))
+  const selection: PcrSelection = [{ hash: 'sha256', pcrs: [0, 7, 23] }]
+  const sealPolicy = async (): Promise<Uint8Array> => policyPcr(new Uint8Array(32), selection, await tpm.readPcrs(selection))
+
+  it('a bus sniffer recording the sealing of a seed (fleet init, re-sealing to the owner) sees no 8 bytes of it', async () => {
+    const policy = await sealPolicy()
     const seed = randomBytes(32)
     commands.clear()
     const sealed = await tpm.seal(seed, policy)
     assert.deepEqual(leaks(commands.traffic, seed), [], 'the seed crossed the bus in clear on its way in (TPM2_Create inSensitive)')
+    assert.deepEqual(Buffer.from(await tpm.unseal(sealed, { pcrs: selection })), seed)
+  })
+
+  it('a bus sniffer recording an unseal (every agent start) sees no 8 bytes of the seed', async () => {
+    const seed = randomBytes(32)
+    const sealed = await tpm.seal(seed, await sealPolicy())
     commands.clear()
     const unsealed = await tpm.unseal(sealed, { pcrs: selection })
     assert.deepEqual(Buffer.from(unsealed), seed)
