@@ -28,10 +28,10 @@ export type { Tpm, TpmCallOptions, KeyBlob, KeyKind, EndorsementKey, Endorsement
 export {
   TpmCommandError, TpmUnavailableError, TpmTimeoutError, TpmClosedError, InvalidTctiError, TpmKeyLoadError, UnsealRefusedError, NvCounterUntrustedError, ApprovalWithdrawnError, SwtpmError, TPM_RC
 } from './tpm/errors.js'
-export { counterNvName, counterNvPublic, COUNTER_ATTRIBUTES } from './tpm/nv-counter.js'
+export { counterNvName, counterNvPublic, counterBytes, COUNTER_ATTRIBUTES } from './tpm/nv-counter.js'
 export * from './eventlog/index.js'
-export { sealToPcrs, sealToAuthority, approvePcrState, releaseSecret, differingPcrs, KeyReleaseRefusedError } from './release.js'
-export type { SealedSecret, PcrApproval } from './release.js'
+export { sealToPcrs, sealToAuthority, approvePcrState, approvedPolicyDigest, releaseSecret, differingPcrs, KeyReleaseRefusedError } from './release.js'
+export type { SealedSecret, PcrApproval, ApprovalEpoch } from './release.js'
 export { verifyBoot } from './verify-boot.js'
 export type { BootEvidence, VerifiedBoot } from './verify-boot.js'
 export { tpmP256Signer } from './tpm-signer.js'

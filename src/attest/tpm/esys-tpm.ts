@@ -10,7 +10,7 @@ import { SerialQueue } from './queue.js'
 import {
   TpmCommandError, TpmUnavailableError, TpmTimeoutError, TpmClosedError, UnsealRefusedError, ApprovalWithdrawnError, TPM_RC, tpmCode
 } from './errors.js'
-import { COUNTER_ATTRIBUTES, counterValue, verifyCounterPublic } from './nv-counter.js'
+import { COUNTER_ATTRIBUTES, counterBytes, counterValue, verifyCounterPublic } from './nv-counter.js'
 import { ObjectSlots } from './object-slots.js'
 import { ECDSA_SHA256_SCHEME, sensitiveCreate, digestValues, parseDigestList, parseTimeInfo } from './wire.js'
 import { decodeTpmInfo } from './info.js'
@@ -254,7 +254,7 @@ export class EsysTpm implements Tpm {
           await c.policyPcr(session, new Uint8Array(0), selection)
           if (epoch !== undefined) {
             step = 'policyNv'
-            await c.policyNv(session, epoch.nvIndex, epochOperand(epoch.epoch), 0, TPM_EO_UNSIGNED_LE)
+            await c.policyNv(session, epoch.nvIndex, counterBytes(epoch.epoch), 0, TPM_EO_UNSIGNED_LE)
           }
           step = 'policyAuthorize'
           if (approval !== undefined && policy.authorize !== undefined) {
@@ -345,11 +345,4 @@ export class EsysTpm implements Tpm {
     if (layer === 0x0a || rc === 0xffff0001) return new TpmUnavailableError(this.tcti, rcText)
     return new TpmCommandError(this.tcti, nativeOp ?? op, rc, rcText)
   }
-}
-
-/** PolicyNV's operandB for a counter: the epoch as 8 bytes, big-endian, as the counter is stored. */
-function epochOperand (epoch: bigint): Uint8Array {
-  const bytes = Buffer.alloc(8)
-  bytes.writeBigUInt64BE(epoch)
-  return new Uint8Array(bytes)
 }

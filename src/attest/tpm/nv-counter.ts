@@ -84,6 +84,13 @@ export function verifyCounterPublic (tcti: string, nvIndex: number, publicArea: 
   if (area.dataSize !== 8) refuse(`its size is ${area.dataSize}, not 8`)
 }
 
+/** A counter value as the counter stores it (8 bytes, big-endian): TPM2_PolicyNV's operandB. */
+export function counterBytes (value: bigint): Uint8Array {
+  const bytes = Buffer.alloc(8)
+  bytes.writeBigUInt64BE(value)
+  return new Uint8Array(bytes)
+}
+
 /** The 8-byte big-endian value of a counter. */
 export function counterValue (tcti: string, nvIndex: number, bytes: Uint8Array): bigint {
   if (bytes.length !== 8) throw new NvCounterUntrustedError(tcti, nvIndex, 0, 0, `reading it gave ${bytes.length} bytes, not 8`)
