@@ -181,6 +181,9 @@ describe('cli: fleet release (owner-approved key release)', function () {
   })
 
   it('an approval withdrawn by the owner\'s next one releases nothing, even booted into the state it approved with the old state file restored', () => {
+    // A request from the old kernel, kept by an attacker to replay later.
+    assert.equal(request().status, 0)
+    writeFileSync(path.join(dir, 'old-kernel-request.json'), readFileSync(path.join(dir, 'request.json')))
     assert.equal(run(['swtpm', 'boot', '--dir', device, '--variant', 'new-kernel']).status, 0)
     assert.equal(start().status, 0)
     const stateFile = path.join(state, 'device.json')
@@ -215,6 +218,13 @@ describe('cli: fleet release (owner-approved key release)', function () {
     assert.equal(again.status, 1)
     assert.match(again.stderr, /release approval: it is for approval epoch \d+, which this device has withdrawn/)
     assert.equal(readFileSync(stateFile, 'utf8'), withdrawing)
+
+    // Replaying the old kernel's request to the owner (whose old policy allows that kernel) to get
+    // it approved at the current epoch: refused, the owner has approved a later epoch.
+    const replayed = run(['release', 'approve', '--state', owner, '--request', path.join(dir, 'old-kernel-request.json'), '--out', path.join(dir, 'replayed.json'),
+      '--policy', path.join(dir, 'policy.json'), '--withdraw-previous', '--timeout', '1', '--json'])
+    assert.equal(replayed.status, 1)
+    assert.match(replayed.stderr, /release request refused: it reports approval epoch \d+, below epoch \d+ this owner already approved for the device: a replayed or stale request/)
 
     // The approved new kernel still works.
     assert.equal(run(['swtpm', 'boot', '--dir', device, '--variant', 'new-kernel']).status, 0)

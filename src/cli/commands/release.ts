@@ -96,6 +96,11 @@ approval-epoch counter in its TPM moves past them): booting an older approved st
           if (published === undefined) throw new UsageError('--policy is needed: this fleet has no published boot policy (fleet policy publish)')
           policy = parseBootPolicy(published.body.policy as Uint8Array)
         }
+        // A request reporting an epoch below one this owner approved is stale or replayed: approving
+        // it (above all with --withdraw-previous) could bring a withdrawn boot state back.
+        const approvedEpochs = about.filter((entry) => entry.type === 'device.approve_release' && entry.body.epoch instanceof Uint8Array).map((entry) => Buffer.from(entry.body.epoch as Uint8Array).readBigUInt64BE(0))
+        const highest = approvedEpochs.reduce((a, b) => (a > b ? a : b), -1n)
+        if (request.epoch < highest) throw new ReleaseRequestRefusedError(`it reports approval epoch ${request.epoch}, below epoch ${highest} this owner already approved for the device: a replayed or stale request (ask the device for a new one)`)
         const verified = verifyReleaseRequest(request, { deviceId: request.deviceId, akPub: enrol.body.akPub as Uint8Array }, policy, allowedAgents)
         if (!verified.verdict.trusted) throw new ReleaseRequestRefusedError(`the boot policy does not allow this boot: ${verified.verdict.reasons.map((r) => r.message).join('; ')}`)
         const signed = await signReleaseApproval(owner.signer, { fleetId: owner.fleetId, deviceId: request.deviceId, verified, agentMeasurement: request.agentMeasurement, policyId: bootPolicyId(policy), now: new Date(), withdrawPrevious: options.withdrawPrevious === true })
@@ -105,7 +110,7 @@ approval-epoch counter in its TPM moves past them): booting an older approved st
         epoch = approvalEpoch(decoded)!.epoch
         // Recorded once per approved state; a repeated approval is handed out again, not re-recorded.
         if (about.some((entry) => entry.type === 'device.approve_release' && Buffer.compare(entry.body.approvedPolicy as Uint8Array, decoded.approvedPolicy) === 0)) return undefined
-        return { type: 'device.approve_release', actor, attest: null, body: { deviceId: request.deviceId, approvedPolicy: decoded.approvedPolicy, agentMeasurement: request.agentMeasurement, pcrs: decoded.pcrs, policyId: decoded.policyId } }
+        return { type: 'device.approve_release', actor, attest: null, body: { deviceId: request.deviceId, approvedPolicy: decoded.approvedPolicy, agentMeasurement: request.agentMeasurement, pcrs: decoded.pcrs, policyId: decoded.policyId, epoch: decoded.epoch! } }
       })
       await writeFile(options.out, file)
       const withdraws = epoch > request.epoch
