@@ -121,6 +121,10 @@ export interface Tpm {
    * activateCredential's results on their way out (salted sessions with parameter encryption).
    */
   seal (data: Uint8Array, authPolicy: Uint8Array, options?: TpmCallOptions): Promise<KeyBlob>
+  /**
+   * Rejects with UnsealRefusedError when the policy is not satisfied, and ApprovalWithdrawnError
+   * when the approval's epoch counter has gone past its epoch.
+   */
   unseal (sealed: KeyBlob, policy: UnsealPolicy, options?: TpmCallOptions): Promise<Uint8Array>
   /**
    * A monotonic counter in the TPM's NV memory at `nvIndex` (an owner-range index), made on first
