@@ -15,7 +15,8 @@ import { encodeEvidence } from '../src/ledger/equivocation.js'
 import { leafHash, nodeHash } from '../src/ledger/merkle.js'
 import { encodeMessage } from '../src/p2p/messages.js'
 import { policyPcr, ZERO_POLICY } from '../src/attest/tpm2/index.js'
-import { encodeReleaseRequest, encodeSignedApproval } from '../src/agent/release-approval.js'
+import { encodeReleaseRequest, encodeSignedApproval, approvalEpochIndex } from '../src/agent/release-approval.js'
+import { approvedPolicyDigest } from '../src/attest/release.js'
 import { encodeRun } from '../src/ledger/entry-runs.js'
 import { fixedFeedSigner } from './targets/proof-bundle.js'
 import { WIRE_SCHEMAS } from './targets/wire.js'
@@ -151,7 +152,7 @@ function releaseSamples (): Uint8Array[] {
   const pcrs = [0, 4, 7, 23]
   const values = pcrs.map((pcr) => new Uint8Array(32).fill(pcr))
   const request = encodeReleaseRequest({
-    deviceId: FEED, pcrs, values, agentPcr: 23, agentMeasurement: new Uint8Array(32).fill(5), nonce: new Uint8Array(32).fill(6),
+    deviceId: FEED, pcrs, values, agentPcr: 23, agentMeasurement: new Uint8Array(32).fill(5), epoch: 1n, nonce: new Uint8Array(32).fill(6),
     quoteAttest: new Uint8Array(100).fill(7), quoteSignature: new Uint8Array(72).fill(8), eventLog: new Uint8Array(200).fill(9)
   })
   const approvedPolicy = policyPcr(ZERO_POLICY, [{ hash: 'sha256', pcrs }], { sha256: new Map(pcrs.map((pcr, i) => [pcr, values[i]!])) })
@@ -159,7 +160,14 @@ function releaseSamples (): Uint8Array[] {
     v: 1, kind: 'release-approval', fleet: FLEET, deviceId: FEED, pcrs: Uint8Array.from(pcrs), values, agentMeasurement: new Uint8Array(32).fill(5),
     approvedPolicy, policyRef: new Uint8Array(32).fill(3), authorization: new Uint8Array(64).fill(2), policyId: 'c'.repeat(64), issuedAt: 1_795_000_000_000
   })
-  return [text(request), approval, text(encodeSignedApproval({ approval, p256: new Uint8Array(64).fill(1), mldsa65: new Uint8Array(3309).fill(1) }))]
+  const epoch = new Uint8Array(8)
+  epoch[7] = 1
+  const v2 = encodeCanonical({
+    v: 2, kind: 'release-approval', fleet: FLEET, deviceId: FEED, pcrs: Uint8Array.from(pcrs), values, agentMeasurement: new Uint8Array(32).fill(5),
+    approvedPolicy: approvedPolicyDigest([{ hash: 'sha256', pcrs }], { sha256: new Map(pcrs.map((pcr, i) => [pcr, values[i]!])) }, { nvIndex: approvalEpochIndex(FEED), epoch: 1n }),
+    policyRef: new Uint8Array(32).fill(3), authorization: new Uint8Array(64).fill(2), policyId: 'c'.repeat(64), issuedAt: 1_795_000_000_000, epoch
+  })
+  return [text(request), approval, v2, text(encodeSignedApproval({ approval: v2, p256: new Uint8Array(64).fill(1), mldsa65: new Uint8Array(3309).fill(1) }))]
 }
 
 /** Writes a target's generated seeds into `dir` (created if needed); returns the shared seed files that exist. */

@@ -181,32 +181,41 @@ Napi::Value Context::CreatePrimary(const Napi::CallbackInfo& info) {
     });
 }
 
-// create(parent, sensitive, template): { private: TPM2B_PRIVATE, public: TPM2B_PUBLIC }
+// create(parent, sensitive, template, protect: boolean): { private: TPM2B_PRIVATE, public }
+// With `protect`, inSensitive (the data of a sealed object) travels encrypted: a second session,
+// salted with the parent key, decrypts it inside the TPM (TPMA_SESSION_DECRYPT).
 Napi::Value Context::Create(const Napi::CallbackInfo& info) {
   uint32_t parent = 0;
   if (!GetHandle(info, 0, &parent)) REJECT("create", "expected a parent handle");
   auto sensitive = ArgStruct(info, 1, Tss2_MU_TPM2B_SENSITIVE_CREATE_Unmarshal);
   auto templ = ArgStruct(info, 2, Tss2_MU_TPM2B_PUBLIC_Unmarshal);
   if (!sensitive || !templ) REJECT("create", "sensitive or template does not unmarshal");
+  bool protect = info[3].ToBoolean().Value();
   auto priv = std::make_shared<EsysPtr<TPM2B_PRIVATE>>();
   auto pub = std::make_shared<EsysPtr<TPM2B_PUBLIC>>();
   return TpmWorker::Run(info, this, "create",
     [=](ESYS_CONTEXT* ctx) {
-      TPM2B_DATA outside = {};
-      TPML_PCR_SELECTION creationPcr = {};
-      TPM2B_PRIVATE* outPrivate = nullptr;
-      TPM2B_PUBLIC* outPublic = nullptr;
-      TPM2B_CREATION_DATA* creationData = nullptr;
-      TPM2B_DIGEST* creationHash = nullptr;
-      TPMT_TK_CREATION* ticket = nullptr;
-      TSS2_RC rc = Esys_Create(ctx, parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-                               sensitive.get(), templ.get(), &outside, &creationPcr, &outPrivate,
-                               &outPublic, &creationData, &creationHash, &ticket);
-      priv->reset(outPrivate);
-      pub->reset(outPublic);
-      Esys_Free(creationData);
-      Esys_Free(creationHash);
-      Esys_Free(ticket);
+      auto run = [&](ESYS_TR encryption) -> TSS2_RC {
+        TPM2B_DATA outside = {};
+        TPML_PCR_SELECTION creationPcr = {};
+        TPM2B_PRIVATE* outPrivate = nullptr;
+        TPM2B_PUBLIC* outPublic = nullptr;
+        TPM2B_CREATION_DATA* creationData = nullptr;
+        TPM2B_DIGEST* creationHash = nullptr;
+        TPMT_TK_CREATION* ticket = nullptr;
+        TSS2_RC rc = Esys_Create(ctx, parent, ESYS_TR_PASSWORD, encryption, ESYS_TR_NONE,
+                                 sensitive.get(), templ.get(), &outside, &creationPcr, &outPrivate,
+                                 &outPublic, &creationData, &creationHash, &ticket);
+        priv->reset(outPrivate);
+        pub->reset(outPublic);
+        Esys_Free(creationData);
+        Esys_Free(creationHash);
+        Esys_Free(ticket);
+        return rc;
+      };
+      TSS2_RC rc = protect ? WithEncryptionSession(ctx, parent, TPMA_SESSION_DECRYPT, run) : run(ESYS_TR_NONE);
+      // The sealed data is secret: wipe this copy of it.
+      std::memset(sensitive->sensitive.data.buffer, 0, sizeof(sensitive->sensitive.data.buffer));
       return rc;
     },
     [=](Napi::Env env) -> Napi::Value {
@@ -284,41 +293,63 @@ Napi::Value Context::NvRead(const Napi::CallbackInfo& info) {
     [=](Napi::Env env) -> Napi::Value { return ToBuffer(env, data->data(), data->size()); });
 }
 
-// nvCounter(nvIndex): bytes (8, big-endian) — reads a monotonic NV counter, first defining it
-// (TPM_NT_COUNTER, 8 bytes, read and written with its own empty authorisation, no DA) and
-// incrementing it once when the index does not exist yet. A new counter starts at the highest
-// value any counter of this TPM has had, never lower.
-Napi::Value Context::NvCounter(const Napi::CallbackInfo& info) {
+// nvReadPublic(nvIndex): { public: TPM2B_NV_PUBLIC, name } — what the TPM says the index is; the
+// caller decides whether to trust it (src/attest/tpm/nv-counter.ts).
+Napi::Value Context::NvReadPublic(const Napi::CallbackInfo& info) {
   uint32_t index = 0;
-  if (!GetHandle(info, 0, &index)) REJECT("nvCounter", "expected (nvIndex)");
-  auto data = std::make_shared<Bytes>();
-  return TpmWorker::Run(info, this, "nvCounter",
+  if (!GetHandle(info, 0, &index)) REJECT("nvReadPublic", "expected (nvIndex)");
+  auto pub = std::make_shared<EsysPtr<TPM2B_NV_PUBLIC>>();
+  auto name = std::make_shared<EsysPtr<TPM2B_NAME>>();
+  return TpmWorker::Run(info, this, "nvReadPublic",
     [=](ESYS_CONTEXT* ctx) {
       ESYS_TR nv = ESYS_TR_NONE;
       TSS2_RC rc = Esys_TR_FromTPMPublic(ctx, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv);
-      if (rc != TSS2_RC_SUCCESS) {
-        TPM2B_AUTH auth = {};
-        TPM2B_NV_PUBLIC pub = {};
-        pub.nvPublic.nvIndex = index;
-        pub.nvPublic.nameAlg = TPM2_ALG_SHA256;
-        pub.nvPublic.attributes = (TPM2_NT_COUNTER << TPMA_NV_TPM2_NT_SHIFT) | TPMA_NV_AUTHREAD | TPMA_NV_AUTHWRITE | TPMA_NV_NO_DA;
-        pub.nvPublic.dataSize = 8;
-        rc = Esys_NV_DefineSpace(ctx, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &auth, &pub, &nv);
-        if (rc != TSS2_RC_SUCCESS) return rc;
-        rc = Esys_NV_Increment(ctx, nv, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
-        if (rc != TSS2_RC_SUCCESS) { Esys_TR_Close(ctx, &nv); return rc; }
-      }
-      TPM2B_MAX_NV_BUFFER* value = nullptr;
-      rc = Esys_NV_Read(ctx, nv, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, 8, 0, &value);
-      if (rc == TSS2_RC_SUCCESS) data->insert(data->end(), value->buffer, value->buffer + value->size);
-      Esys_Free(value);
+      if (rc != TSS2_RC_SUCCESS) return rc;
+      TPM2B_NV_PUBLIC* nvPublic = nullptr;
+      TPM2B_NAME* nvName = nullptr;
+      rc = Esys_NV_ReadPublic(ctx, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nvPublic, &nvName);
+      pub->reset(nvPublic);
+      name->reset(nvName);
       Esys_TR_Close(ctx, &nv);
       return rc;
     },
-    [=](Napi::Env env) -> Napi::Value { return ToBuffer(env, data->data(), data->size()); });
+    [=](Napi::Env env) -> Napi::Value {
+      Napi::Object result = Napi::Object::New(env);
+      result.Set("public", Marshal(env, pub->get(), Tss2_MU_TPM2B_NV_PUBLIC_Marshal));
+      result.Set("name", ToBuffer(env, (*name)->name, (*name)->size));
+      return result;
+    });
 }
 
-// nvIncrement(nvIndex): increments a counter made by nvCounter.
+// nvDefineCounter(nvIndex, attributes): defines a monotonic counter (TPM_NT_COUNTER in
+// `attributes`, 8 bytes, SHA-256 name, empty authorisation and policy) and increments it once, so
+// that it is readable. A new counter starts at the highest value any counter of this TPM has had,
+// never lower. Owner authorisation.
+Napi::Value Context::NvDefineCounter(const Napi::CallbackInfo& info) {
+  uint32_t index = 0, attributes = 0;
+  if (!GetHandle(info, 0, &index) || !GetHandle(info, 1, &attributes) ||
+      ((attributes & TPMA_NV_TPM2_NT_MASK) >> TPMA_NV_TPM2_NT_SHIFT) != TPM2_NT_COUNTER) {
+    REJECT("nvDefineCounter", "expected (nvIndex, counter attributes)");
+  }
+  return TpmWorker::Run(info, this, "nvDefineCounter",
+    [=](ESYS_CONTEXT* ctx) {
+      TPM2B_AUTH auth = {};
+      TPM2B_NV_PUBLIC pub = {};
+      pub.nvPublic.nvIndex = index;
+      pub.nvPublic.nameAlg = TPM2_ALG_SHA256;
+      pub.nvPublic.attributes = attributes;
+      pub.nvPublic.dataSize = 8;
+      ESYS_TR nv = ESYS_TR_NONE;
+      TSS2_RC rc = Esys_NV_DefineSpace(ctx, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &auth, &pub, &nv);
+      if (rc != TSS2_RC_SUCCESS) return rc;
+      rc = Esys_NV_Increment(ctx, nv, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
+      Esys_TR_Close(ctx, &nv);
+      return rc;
+    },
+    [](Napi::Env env) { return env.Undefined(); });
+}
+
+// nvIncrement(nvIndex): increments a counter made by nvDefineCounter.
 Napi::Value Context::NvIncrement(const Napi::CallbackInfo& info) {
   uint32_t index = 0;
   if (!GetHandle(info, 0, &index)) REJECT("nvIncrement", "expected (nvIndex)");

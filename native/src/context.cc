@@ -39,7 +39,8 @@ Napi::Function Context::Define(Napi::Env env) {
     InstanceMethod<&Context::Certify>("certify"),
     InstanceMethod<&Context::ActivateCredential>("activateCredential"),
     InstanceMethod<&Context::NvRead>("nvRead"),
-    InstanceMethod<&Context::NvCounter>("nvCounter"),
+    InstanceMethod<&Context::NvReadPublic>("nvReadPublic"),
+    InstanceMethod<&Context::NvDefineCounter>("nvDefineCounter"),
     InstanceMethod<&Context::NvIncrement>("nvIncrement"),
     InstanceMethod<&Context::EvictControl>("evictControl"),
     InstanceMethod<&Context::Flush>("flush"),
@@ -47,6 +48,7 @@ Napi::Function Context::Define(Napi::Env env) {
     InstanceMethod<&Context::StartAuthSession>("startAuthSession"),
     InstanceMethod<&Context::PolicyPcr>("policyPcr"),
     InstanceMethod<&Context::PolicySecret>("policySecret"),
+    InstanceMethod<&Context::PolicyNv>("policyNv"),
     InstanceMethod<&Context::PolicyAuthorize>("policyAuthorize"),
     InstanceMethod<&Context::PolicyGetDigest>("policyGetDigest"),
     InstanceMethod<&Context::Unseal>("unseal"),
@@ -178,6 +180,33 @@ Napi::Error TpmError(Napi::Env env, const std::string& op, TSS2_RC rc) {
   error.Set("rc", Napi::Number::New(env, rc));
   error.Set("rcText", Napi::String::New(env, text));
   return error;
+}
+
+TSS2_RC StartEncryptionSession(ESYS_CONTEXT* ctx, ESYS_TR saltKey, TPMA_SESSION attributes, ESYS_TR* session) {
+  TPMT_SYM_DEF symmetric = {};
+  symmetric.algorithm = TPM2_ALG_AES;
+  symmetric.keyBits.aes = 128;
+  symmetric.mode.aes = TPM2_ALG_CFB;
+  TSS2_RC rc = Esys_StartAuthSession(ctx, saltKey, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                     nullptr, TPM2_SE_HMAC, &symmetric, TPM2_ALG_SHA256, session);
+  if (rc != TSS2_RC_SUCCESS) return rc;
+  const TPMA_SESSION mask = TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION;
+  rc = Esys_TRSess_SetAttributes(ctx, *session, attributes | TPMA_SESSION_CONTINUESESSION, mask);
+  if (rc != TSS2_RC_SUCCESS) {
+    Esys_FlushContext(ctx, *session);
+    *session = ESYS_TR_NONE;
+  }
+  return rc;
+}
+
+TSS2_RC WithEncryptionSession(ESYS_CONTEXT* ctx, ESYS_TR saltKey, TPMA_SESSION attributes,
+                              const std::function<TSS2_RC(ESYS_TR)>& command) {
+  ESYS_TR session = ESYS_TR_NONE;
+  TSS2_RC rc = StartEncryptionSession(ctx, saltKey, attributes, &session);
+  if (rc != TSS2_RC_SUCCESS) return rc;
+  rc = command(session);
+  Esys_FlushContext(ctx, session);
+  return rc;
 }
 
 Napi::Value RejectArgument(Napi::Env env, const char* op, const std::string& message) {

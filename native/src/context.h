@@ -50,7 +50,8 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value Certify(const Napi::CallbackInfo& info);
   Napi::Value ActivateCredential(const Napi::CallbackInfo& info);
   Napi::Value NvRead(const Napi::CallbackInfo& info);
-  Napi::Value NvCounter(const Napi::CallbackInfo& info);
+  Napi::Value NvReadPublic(const Napi::CallbackInfo& info);
+  Napi::Value NvDefineCounter(const Napi::CallbackInfo& info);
   Napi::Value NvIncrement(const Napi::CallbackInfo& info);
   Napi::Value EvictControl(const Napi::CallbackInfo& info);
   Napi::Value Flush(const Napi::CallbackInfo& info);
@@ -58,6 +59,7 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value StartAuthSession(const Napi::CallbackInfo& info);
   Napi::Value PolicyPcr(const Napi::CallbackInfo& info);
   Napi::Value PolicySecret(const Napi::CallbackInfo& info);
+  Napi::Value PolicyNv(const Napi::CallbackInfo& info);
   Napi::Value PolicyAuthorize(const Napi::CallbackInfo& info);
   Napi::Value PolicyGetDigest(const Napi::CallbackInfo& info);
   Napi::Value Unseal(const Napi::CallbackInfo& info);
@@ -93,6 +95,19 @@ class TpmWorker : public Napi::AsyncWorker {
   Done done_;
   TSS2_RC rc_ = TSS2_RC_SUCCESS;
 };
+
+// Starts an HMAC session salted with `saltKey` (a loaded decryption key: the storage primary),
+// with AES-128-CFB parameter encryption and the given TPMA_SESSION_DECRYPT / _ENCRYPT attributes,
+// for use in a command's second or third session slot. The session key derives from a salt that
+// only the TPM can decrypt, so the parameters it encrypts never cross the TPM bus in clear. The
+// caller flushes the session (it is started with continueSession set, so it is never ambiguous
+// whether the TPM still holds it).
+TSS2_RC StartEncryptionSession(ESYS_CONTEXT* ctx, ESYS_TR saltKey, TPMA_SESSION attributes, ESYS_TR* session);
+
+// Runs `command` with a fresh encryption session (above), then flushes the session whatever the
+// command returned. Returns the command's response code, or the session's if it could not start.
+TSS2_RC WithEncryptionSession(ESYS_CONTEXT* ctx, ESYS_TR saltKey, TPMA_SESSION attributes,
+                              const std::function<TSS2_RC(ESYS_TR)>& command);
 
 // A rejected Promise for bad arguments (bytes that do not unmarshal, values out of range).
 Napi::Value RejectArgument(Napi::Env env, const char* op, const std::string& message);

@@ -1,5 +1,5 @@
-// Sessions and policy commands: startAuthSession, policyPcr, policySecret, policyAuthorize,
-// policyGetDigest, and unseal (which is authorised by a satisfied policy session).
+// Sessions and policy commands: startAuthSession, policyPcr, policySecret, policyNv,
+// policyAuthorize, policyGetDigest, and unseal (which is authorised by a satisfied policy session).
 #include "args.h"
 #include "context.h"
 
@@ -67,6 +67,29 @@ Napi::Value Context::PolicySecret(const Napi::CallbackInfo& info) {
     [](Napi::Env env) { return env.Undefined(); });
 }
 
+// policyNv(session, nvIndex, operandB, offset, operation): TPM2_PolicyNV, comparing the index's
+// contents at `offset` with operandB (TPM_EO operation), authorised by the index itself (empty
+// password: the counters this project defines are AUTHREAD).
+Napi::Value Context::PolicyNv(const Napi::CallbackInfo& info) {
+  uint32_t session = 0, index = 0, offset = 0, operation = 0;
+  if (!GetHandle(info, 0, &session) || !GetHandle(info, 1, &index)) REJECT("policyNv", "expected (session, nvIndex, …)");
+  auto operand = ArgTpm2b<TPM2B_OPERAND>(info, 2);
+  if (!operand || !GetHandle(info, 3, &offset) || offset > 0xffff || !GetHandle(info, 4, &operation) || operation > TPM2_EO_BITCLEAR) {
+    REJECT("policyNv", "operandB, offset or operation is invalid");
+  }
+  return TpmWorker::Run(info, this, "policyNv",
+    [=](ESYS_CONTEXT* ctx) {
+      ESYS_TR nv = ESYS_TR_NONE;
+      TSS2_RC rc = Esys_TR_FromTPMPublic(ctx, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv);
+      if (rc != TSS2_RC_SUCCESS) return rc;
+      rc = Esys_PolicyNV(ctx, nv, nv, session, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, operand.get(),
+                         static_cast<UINT16>(offset), static_cast<TPM2_EO>(operation));
+      Esys_TR_Close(ctx, &nv);
+      return rc;
+    },
+    [](Napi::Env env) { return env.Undefined(); });
+}
+
 // policyAuthorize(session, approvedPolicy, policyRef, keySignName, ticket: TPMT_TK_VERIFIED)
 Napi::Value Context::PolicyAuthorize(const Napi::CallbackInfo& info) {
   uint32_t session = 0;
@@ -105,17 +128,23 @@ Napi::Value Context::PolicyGetDigest(const Napi::CallbackInfo& info) {
     [=](Napi::Env env) -> Napi::Value { return ToBuffer(env, (*digest)->buffer, (*digest)->size); });
 }
 
-// unseal(item, session): the sealed bytes, if the policy session satisfies the item's policy.
+// unseal(item, session, saltKey): the sealed bytes, if the policy session satisfies the item's
+// policy. They come back encrypted (TPMA_SESSION_ENCRYPT) under a second session salted with
+// `saltKey`, the loaded storage primary: nothing on the TPM bus reveals them.
 Napi::Value Context::Unseal(const Napi::CallbackInfo& info) {
-  uint32_t item = 0, session = 0;
-  if (!GetHandle(info, 0, &item) || !GetHandle(info, 1, &session)) REJECT("unseal", "expected (item, session)");
+  uint32_t item = 0, session = 0, saltKey = 0;
+  if (!GetHandle(info, 0, &item) || !GetHandle(info, 1, &session) || !GetHandle(info, 2, &saltKey)) {
+    REJECT("unseal", "expected (item, session, saltKey)");
+  }
   auto data = std::make_shared<EsysPtr<TPM2B_SENSITIVE_DATA>>();
   return TpmWorker::Run(info, this, "unseal",
     [=](ESYS_CONTEXT* ctx) {
-      TPM2B_SENSITIVE_DATA* out = nullptr;
-      TSS2_RC rc = Esys_Unseal(ctx, item, session, ESYS_TR_NONE, ESYS_TR_NONE, &out);
-      data->reset(out);
-      return rc;
+      return WithEncryptionSession(ctx, saltKey, TPMA_SESSION_ENCRYPT, [&](ESYS_TR encryption) {
+        TPM2B_SENSITIVE_DATA* out = nullptr;
+        TSS2_RC rc = Esys_Unseal(ctx, item, session, encryption, ESYS_TR_NONE, &out);
+        data->reset(out);
+        return rc;
+      });
     },
     [=](Napi::Env env) -> Napi::Value {
       Napi::Buffer<uint8_t> result = ToBuffer(env, (*data)->buffer, (*data)->size);

@@ -108,12 +108,14 @@ Napi::Value Context::Certify(const Napi::CallbackInfo& info) {
 }
 
 // activateCredential(activate, key, keySession, credentialBlob: TPM2B_ID_OBJECT,
-//   secret: TPM2B_ENCRYPTED_SECRET): bytes. `key` (the EK) is authorised by `keySession`, a
-// policy session that has satisfied the EK policy (PolicySecret on the endorsement hierarchy).
+//   secret: TPM2B_ENCRYPTED_SECRET, saltKey): bytes. `key` (the EK) is authorised by `keySession`,
+// a policy session that has satisfied the EK policy (PolicySecret on the endorsement hierarchy).
+// The recovered credential comes back encrypted (TPMA_SESSION_ENCRYPT) under a third session
+// salted with `saltKey`, the loaded storage primary.
 Napi::Value Context::ActivateCredential(const Napi::CallbackInfo& info) {
-  uint32_t activate = 0, key = 0, session = 0;
-  if (!GetHandle(info, 0, &activate) || !GetHandle(info, 1, &key) || !GetHandle(info, 2, &session)) {
-    REJECT("activateCredential", "expected (activate, key, keySession, …)");
+  uint32_t activate = 0, key = 0, session = 0, saltKey = 0;
+  if (!GetHandle(info, 0, &activate) || !GetHandle(info, 1, &key) || !GetHandle(info, 2, &session) || !GetHandle(info, 5, &saltKey)) {
+    REJECT("activateCredential", "expected (activate, key, keySession, credentialBlob, secret, saltKey)");
   }
   auto blob = ArgStruct(info, 3, Tss2_MU_TPM2B_ID_OBJECT_Unmarshal);
   auto secret = ArgStruct(info, 4, Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal);
@@ -121,13 +123,19 @@ Napi::Value Context::ActivateCredential(const Napi::CallbackInfo& info) {
   auto certInfo = std::make_shared<EsysPtr<TPM2B_DIGEST>>();
   return TpmWorker::Run(info, this, "activateCredential",
     [=](ESYS_CONTEXT* ctx) {
-      TPM2B_DIGEST* out = nullptr;
-      TSS2_RC rc = Esys_ActivateCredential(ctx, activate, key, ESYS_TR_PASSWORD, session, ESYS_TR_NONE,
-                                           blob.get(), secret.get(), &out);
-      certInfo->reset(out);
-      return rc;
+      return WithEncryptionSession(ctx, saltKey, TPMA_SESSION_ENCRYPT, [&](ESYS_TR encryption) {
+        TPM2B_DIGEST* out = nullptr;
+        TSS2_RC rc = Esys_ActivateCredential(ctx, activate, key, ESYS_TR_PASSWORD, session, encryption,
+                                             blob.get(), secret.get(), &out);
+        certInfo->reset(out);
+        return rc;
+      });
     },
-    [=](Napi::Env env) -> Napi::Value { return ToBuffer(env, (*certInfo)->buffer, (*certInfo)->size); });
+    [=](Napi::Env env) -> Napi::Value {
+      Napi::Buffer<uint8_t> result = ToBuffer(env, (*certInfo)->buffer, (*certInfo)->size);
+      std::memset((*certInfo)->buffer, 0, sizeof((*certInfo)->buffer));
+      return result;
+    });
 }
 
 }  // namespace fleet

@@ -8,10 +8,13 @@ import type { PcrSelection, SealedSecret } from '../attest/index.js'
  * nothing in it is usable without this device's TPM. Frozen format: fields are only added with a
  * new version; readers refuse versions and fields they do not know.
  *   version 1: seeds sealed to the PCR values at fleet init;
- *   version 2: seeds sealed to the fleet owner (TPM2_PolicyAuthorize), with the owner's approvals.
+ *   version 2: seeds sealed to the fleet owner (TPM2_PolicyAuthorize, policyRef fleet-release-v1),
+ *              with the owner's version-1 approvals (PolicyPCR only: they cannot be withdrawn);
+ *   version 3: as version 2, with policyRef fleet-release-v2 and version-2 approvals (PolicyPCR
+ *              then PolicyNV on the approval-epoch counter: withdrawable). Same fields as 2.
  */
 export interface DeviceState {
-  version: 1 | 2
+  version: 1 | 2 | 3
   deviceId: string
   tcti: string
   endorsementKey: { kind: 'rsa', public: string, certificate?: string }
@@ -21,7 +24,7 @@ export interface DeviceState {
   peer: { peerId: string, sealed: SealedSecretJson }
   sealing: { selection: PcrSelection, agentPcr: number }
   createdAt: string
-  /** Version 2: owner-signed release approvals (release-approval.ts), newest last. */
+  /** Versions 2 and 3: owner-signed release approvals (release-approval.ts), newest last. */
   approvals?: ApprovalJson[]
 }
 
@@ -87,7 +90,7 @@ export async function readDeviceState (dir: string): Promise<DeviceState> {
   }
   const state = value as Record<string, unknown>
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new DeviceStateError(file, 'not a JSON object')
-  if (state.version !== 1 && state.version !== 2) throw new DeviceStateError(file, `unsupported version ${JSON.stringify(state.version)}`)
+  if (state.version !== 1 && state.version !== 2 && state.version !== 3) throw new DeviceStateError(file, `unsupported version ${JSON.stringify(state.version)}`)
   const fields = state.version === 1 ? FIELDS_V1 : FIELDS_V2
   for (const key of Object.keys(state)) if (!fields.includes(key)) throw new DeviceStateError(file, `unknown field "${key}"`)
   for (const key of fields) if (state[key] === undefined) throw new DeviceStateError(file, `missing field "${key}"`)
@@ -127,7 +130,7 @@ function checkNested (file: string, state: DeviceState): void {
       const expected = object(s.expected, `${field}.expected`)
       for (const [pcr, hex] of Object.entries(expected)) if (!/^\d{1,2}$/.test(pcr) || typeof hex !== 'string' || !/^[0-9a-f]{64}$/.test(hex)) fail(`${field}.expected`)
     }
-    // Version 1 seals to PCR values; version 2 to the owner.
+    // Version 1 seals to PCR values; versions 2 and 3 to the owner.
     if ((state.version === 1) !== (s.authority === undefined) || (s.expected !== undefined && s.authority !== undefined)) fail(`${field}.authority`)
     if (s.authority !== undefined) {
       const authority = object(s.authority, `${field}.authority`)
@@ -164,7 +167,7 @@ function checkNested (file: string, state: DeviceState): void {
   selection(sealing.selection, 'sealing.selection')
   if (!Number.isInteger(sealing.agentPcr) || (sealing.agentPcr as number) < 16 || (sealing.agentPcr as number) > 23) fail('sealing.agentPcr')
   if (typeof state.createdAt !== 'string' || state.createdAt.length > 64) fail('createdAt')
-  if (state.version === 2) {
+  if (state.version !== 1) {
     if (!Array.isArray(state.approvals) || state.approvals.length === 0 || state.approvals.length > MAX_STORED_APPROVALS) fail('approvals')
     state.approvals!.forEach((value, i) => {
       const a = object(value, `approvals[${i}]`)

@@ -14,7 +14,8 @@ import { defaultMlDsa65, HybridSigner, type MlDsaKey } from '../identity/index.j
 import { b64, unb64, sealedFromJson, sealedToJson, MAX_STORED_APPROVALS, type DeviceState } from './device-state.js'
 import type { DeviceEnrolment } from './enrolment.js'
 import {
-  decodeReleaseApproval, verifyReleaseApproval, toPcrApproval, releasePolicyRef, approvalSelection, approvalValues, ReleaseApprovalError, type ReleaseApproval, type SignedReleaseApproval
+  decodeReleaseApproval, verifyReleaseApproval, toPcrApproval, releasePolicyRef, approvalSelection, approvalValues, approvalEpoch, ReleaseApprovalError, RELEASE_LIMITS,
+  type ReleaseApproval, type SignedReleaseApproval
 } from './release-approval.js'
 
 /** Thrown when a state directory belongs to another TPM: it was copied. A clone gets nothing. */
@@ -111,7 +112,7 @@ export async function unlockDevice (tpm: Tpm, state: DeviceState, measurement: A
   const here = deviceIdFromEndorsementKey(ek.public)
   if (here !== state.deviceId) throw new CloneDetectedError(state.deviceId, here)
   await extendAgentMeasurement(tpm, measurement, state.sealing.agentPcr, options)
-  const approval = state.version === 2 ? await approvalForNow(tpm, state, options) : undefined
+  const approval = state.version === 1 ? undefined : await approvalForNow(tpm, state, options)
   const mldsaSeed = await releaseSecret(tpm, sealedFromJson(state.mldsa.sealed), approval, options)
   const peerSeed = await releaseSecret(tpm, sealedFromJson(state.peer.sealed), approval, options)
   const mldsa = defaultMlDsa65().fromSeed(mldsaSeed)
@@ -132,7 +133,8 @@ export function deviceSigner (tpm: Tpm, device: UnlockedDevice): HybridSigner {
 
 /**
  * Of the owner's approvals in the state, the one for the PCR values the TPM holds now. None: the
- * keys stay sealed, naming the PCRs that differ from the newest approval.
+ * keys stay sealed, naming the PCRs that differ from the newest approval. Whether its epoch has
+ * been withdrawn is for the TPM to say (ApprovalWithdrawnError).
  */
 async function approvalForNow (tpm: Tpm, state: DeviceState, options: TpmCallOptions): Promise<ReturnType<typeof toPcrApproval>> {
   const approvals = (state.approvals ?? []).map((a) => decodeReleaseApproval(unb64(a.approval)))
@@ -146,47 +148,81 @@ async function approvalForNow (tpm: Tpm, state: DeviceState, options: TpmCallOpt
 
 /**
  * Installs an owner-signed release approval (after checking both halves of the owner's signature
- * and everything else verifyReleaseApproval checks). The first one re-seals the device's seeds
- * from its PCR values to the owner (TPM2_PolicyAuthorize); that needs the keys to be releasable
- * now, and the approval to cover this boot state, which is proved by releasing them with it
- * before anything is written. Returns the new state, which the caller writes.
+ * and everything else verifyReleaseApproval checks). Returns the new state, which the caller
+ * writes; nothing is written here.
+ *
+ * - An approval of an epoch this device's counter has passed is refused: it is withdrawn.
+ * - An approval of a later epoch withdraws every earlier one: the approval-epoch counter is raised
+ *   to its epoch, which is done only while running the boot state it approves, and proved by
+ *   releasing the keys under it.
+ * - The first version-2 approval re-seals the device's seeds to the owner with the version-2
+ *   policyRef (from their PCR values at fleet init, or from the version-1 approval of the state
+ *   running now), so that no version-1 approval, which cannot be withdrawn, releases them again.
+ *   That needs the keys to be releasable now and the approval to cover this boot state, which is
+ *   proved by releasing them with it.
  */
-export async function installReleaseApproval (tpm: Tpm, state: DeviceState, enrolment: DeviceEnrolment, signed: SignedReleaseApproval, measurement: AgentMeasurement, options: TpmCallOptions = {}): Promise<{ state: DeviceState, resealed: boolean }> {
+export async function installReleaseApproval (tpm: Tpm, state: DeviceState, enrolment: DeviceEnrolment, signed: SignedReleaseApproval, measurement: AgentMeasurement, options: TpmCallOptions = {}): Promise<{ state: DeviceState, resealed: boolean, withdrawn: boolean }> {
   const owner = { key: enrolment.ownerKey, fleetId: enrolment.fleetId }
   const approval = verifyReleaseApproval(signed, owner, { deviceId: state.deviceId, selection: state.sealing.selection })
   const entry = { approval: b64(signed.approval), p256: b64(signed.p256), mldsa65: b64(signed.mldsa65) }
+  const epoch = approvalEpoch(approval)!
+  const counter = await tpm.readCounter(epoch.nvIndex, options)
+  if (epoch.epoch < counter) throw new ReleaseApprovalError(`it is for approval epoch ${epoch.epoch}, which this device has withdrawn (its counter is at ${counter}): ask the owner for a new one`)
+  if (epoch.epoch - counter > RELEASE_LIMITS.maxEpochStep) throw new ReleaseApprovalError(`it would raise this device's approval epoch from ${counter} to ${epoch.epoch}, more than ${RELEASE_LIMITS.maxEpochStep} at once`)
+  const raises = epoch.epoch > counter
+  // Kept: the approvals still valid once this one is installed (withdrawn ones are dropped).
   const keep = (list: DeviceState['approvals'] & object): DeviceState['approvals'] & object => {
-    const others = list.filter((a) => !bytesEqual(decodeReleaseApproval(unb64(a.approval)).approvedPolicy, approval.approvedPolicy))
+    const after = raises ? epoch.epoch : counter
+    const others = list.filter((a) => {
+      const kept = decodeReleaseApproval(unb64(a.approval))
+      const keptEpoch = approvalEpoch(kept)
+      return keptEpoch !== undefined && keptEpoch.epoch >= after && !bytesEqual(kept.approvedPolicy, approval.approvedPolicy)
+    })
     return [...others, entry].slice(-MAX_STORED_APPROVALS)
   }
-  if (state.version === 2) {
+  if (state.version !== 1) {
     const authority = state.mldsa.sealed.authority
     if (authority?.point !== toHex(enrolment.ownerKey.p256)) throw new ReleaseApprovalError('this device\'s keys are sealed to another authority')
-    return { state: { ...state, approvals: keep(state.approvals ?? []) }, resealed: false }
   }
-  // Re-seal: release the seeds under their PCR seal, seal them to the owner, and prove the new
-  // blobs release under this approval before the state changes.
+  if (state.version === 3 && !raises) return { state: { ...state, approvals: keep(state.approvals ?? []) }, resealed: false, withdrawn: false }
+
   await extendAgentMeasurement(tpm, measurement, state.sealing.agentPcr, options)
   const differ = differingPcrs(approvalSelection(approval), await tpm.readPcrs(state.sealing.selection, options), approvalValues(approval))
   if (differ.length > 0) {
-    throw new ReleaseApprovalError(`it approves another boot state than this one (PCR ${differ.map((d) => d.pcr).join(', ')} differ): to move the keys to the owner, approve the state the device runs now`)
+    throw new ReleaseApprovalError(`it approves another boot state than this one (PCR ${differ.map((d) => d.pcr).join(', ')} differ): ` +
+      (state.version === 3 ? 'an approval that withdraws earlier ones is installed while running the state it approves' : 'to move the keys to the owner, approve the state the device runs now'))
   }
-  const reseal = async (json: DeviceState['mldsa']['sealed']): Promise<SealedSecret> => {
-    const seed = await releaseSecret(tpm, sealedFromJson(json), undefined, options)
-    try {
-      const sealed = await sealToAuthority(tpm, seed, state.sealing.selection, enrolment.ownerKey.p256, releasePolicyRef(state.deviceId), options)
+  // The seeds are released with what they are sealed to now, before the counter moves: a device
+  // sealed for version 1 does not depend on it.
+  const source = state.version === 3 ? toPcrApproval(approval) : state.version === 2 ? await approvalForNow(tpm, state, options) : undefined
+  const seeds = [await releaseSecret(tpm, sealedFromJson(state.mldsa.sealed), source, options), await releaseSecret(tpm, sealedFromJson(state.peer.sealed), source, options)]
+  try {
+    // Every approval of an earlier epoch is withdrawn from here on, for good.
+    for (let value = counter; value < epoch.epoch;) value = await tpm.incrementCounter(epoch.nvIndex, options)
+    const check = async (sealed: SealedSecret, seed: Uint8Array): Promise<void> => {
       const back = await releaseSecret(tpm, sealed, toPcrApproval(approval), options)
-      if (!bytesEqual(back, seed)) throw new FleetError('the re-sealed key did not come back unchanged', { code: 'ERR_RESEAL' })
+      const same = bytesEqual(back, seed)
       back.fill(0)
-      return sealed
-    } finally {
-      seed.fill(0)
+      if (!same) throw new FleetError('the key released under the new approval is not the one sealed', { code: 'ERR_RESEAL' })
     }
-  }
-  const mldsaSealed = await reseal(state.mldsa.sealed)
-  const peerSealed = await reseal(state.peer.sealed)
-  return {
-    state: { ...state, version: 2, mldsa: { ...state.mldsa, sealed: sealedToJson(mldsaSealed) }, peer: { ...state.peer, sealed: sealedToJson(peerSealed) }, approvals: [entry] },
-    resealed: true
+    if (state.version === 3) {
+      await check(sealedFromJson(state.mldsa.sealed), seeds[0]!)
+      await check(sealedFromJson(state.peer.sealed), seeds[1]!)
+      return { state: { ...state, approvals: keep(state.approvals ?? []) }, resealed: false, withdrawn: true }
+    }
+    const reseal = async (seed: Uint8Array): Promise<SealedSecret> => {
+      const sealed = await sealToAuthority(tpm, seed, state.sealing.selection, enrolment.ownerKey.p256, releasePolicyRef(state.deviceId), options)
+      await check(sealed, seed)
+      return sealed
+    }
+    const mldsaSealed = await reseal(seeds[0]!)
+    const peerSealed = await reseal(seeds[1]!)
+    return {
+      state: { ...state, version: 3, mldsa: { ...state.mldsa, sealed: sealedToJson(mldsaSealed) }, peer: { ...state.peer, sealed: sealedToJson(peerSealed) }, approvals: [entry] },
+      resealed: true,
+      withdrawn: raises
+    }
+  } finally {
+    for (const seed of seeds) seed.fill(0)
   }
 }

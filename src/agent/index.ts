@@ -15,7 +15,7 @@ export type { OwnerState, GenesisStatement } from './owner.js'
 export { deviceSigner, installReleaseApproval } from './device.js'
 export {
   makeReleaseRequest, encodeReleaseRequest, parseReleaseRequest, verifyReleaseRequest, signReleaseApproval, encodeSignedApproval, parseSignedApproval,
-  decodeReleaseApproval, ReleaseRequestRefusedError, ReleaseApprovalError, RELEASE_LIMITS
+  decodeReleaseApproval, approvalEpoch, approvalEpochIndex, parseAgentAllowlist, ReleaseRequestRefusedError, ReleaseApprovalError, RELEASE_LIMITS, AGENT_ALLOWLIST_FILE
 } from './release-approval.js'
 export type { ReleaseRequest, ReleaseApproval, SignedReleaseApproval } from './release-approval.js'
 export {

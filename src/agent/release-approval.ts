@@ -17,12 +17,27 @@
  *
  * The TPM itself checks the owner's P-256 signature (PolicyAuthorize); the hybrid envelope is
  * checked when the approval is installed, so a forged approval is refused twice.
+ *
+ * Approvals can be withdrawn. Each device has an approval-epoch counter in its TPM (a monotonic NV
+ * counter, approvalEpochIndex); the policy the owner signs is PolicyPCR(boot and agent PCRs) then
+ * PolicyNV(counter ≤ epoch), so the owner's signature covers the epoch. An approval made with
+ * `withdrawPrevious` is for the epoch after the device's current one: installing it raises the
+ * counter, and from then on no approval of an earlier epoch releases the keys, even when the
+ * machine boots the state it approved (the counter never goes back). The agent measurement the
+ * owner approves must be on the owner's allowlist, not merely the one the device reports.
+ *
+ * Version 1 approvals (PolicyPCR only, policyRef fleet-release-v1) cannot be withdrawn. The owner
+ * signs version 2 only, with another policyRef, so a version-1 signature never satisfies a seal
+ * made for version 2; a device whose keys are sealed for version 1 re-seals them at its first
+ * version-2 approval.
  */
 import { FleetError, MalformedInputError } from '../common/errors.js'
 import { bytesEqual, sha256, toHex } from '../common/bytes.js'
+import { createHash } from 'node:crypto'
 import {
   parsePublic, parseAttest, verifyQuote, parseEventLog, verifyEventLog, bootFacts, evaluateVerifiedBoot, expectedAgentPcr, policyPcr, ZERO_POLICY,
-  approvePcrState, extendAgentMeasurement, EVENTLOG_LIMITS, type BootPolicy, type BootVerdict, type PcrApproval, type PcrSelection, type PcrValues, type Tpm, type AgentMeasurement
+  approvePcrState, approvedPolicyDigest, counterBytes, extendAgentMeasurement, EVENTLOG_LIMITS,
+  type BootPolicy, type BootVerdict, type PcrApproval, type PcrSelection, type PcrValues, type Tpm, type AgentMeasurement, type ApprovalEpoch
 } from '../attest/index.js'
 import { DOMAIN, verifyHybrid, verifyP256, type HybridPublicKey, type HybridSigner } from '../identity/index.js'
 import { decodeCanonical, encodeCanonical } from '../ledger/cbor.js'
@@ -33,7 +48,14 @@ export const RELEASE_LIMITS = {
   maxRequestBytes: Math.ceil(EVENTLOG_LIMITS.maxLogBytes * 4 / 3) + 16 * 1024,
   maxApprovalBytes: 16 * 1024,
   /** Approvals a device keeps: the newest ones, so a device can boot the previous state too. */
-  maxApprovals: 8
+  maxApprovals: 8,
+  /**
+   * How far one installed approval may raise the approval-epoch counter: each step is an NV
+   * write, which hardware TPMs rate-limit and wear.
+   */
+  maxEpochStep: 16n,
+  /** Agent measurements in an owner's allowlist file. */
+  maxAllowedAgents: 1024
 } as const
 
 /** Thrown when a release request does not verify or its boot is not allowed: nothing is signed. */
@@ -50,14 +72,25 @@ export class ReleaseApprovalError extends FleetError {
   }
 }
 
-/** policyRef of a device's approvals: an approval for one device is never one for another. */
-export function releasePolicyRef (deviceId: string): Uint8Array {
-  return sha256('fleet-release-v1\0', deviceId)
+/**
+ * policyRef of a device's approvals: an approval for one device is never one for another, and a
+ * version-2 (withdrawable) approval is never one of version 1.
+ */
+export function releasePolicyRef (deviceId: string, version: 1 | 2 = 2): Uint8Array {
+  return sha256(`fleet-release-v${version}\0`, deviceId)
 }
 
-/** The request quote's qualifyingData. */
-export function releaseQuoteData (nonce: Uint8Array, deviceId: string): Uint8Array {
-  return sha256('fleet-release-request-v1\0', nonce, deviceId)
+/**
+ * The NV index of a device's approval-epoch counter, in the owner range (0x01000000-0x013FFFFF)
+ * and apart from the rollback counters' derivation.
+ */
+export function approvalEpochIndex (deviceId: string): number {
+  return 0x01000000 + (createHash('sha256').update('fleet-approval-epoch-v1\0').update(deviceId).digest().readUInt32BE(0) & 0x3fffff)
+}
+
+/** The request quote's qualifyingData: the nonce, the device, and the epoch it reports. */
+export function releaseQuoteData (nonce: Uint8Array, deviceId: string, epoch: bigint): Uint8Array {
+  return sha256('fleet-release-request-v2\0', nonce, deviceId, counterBytes(epoch))
 }
 
 export interface ReleaseRequest {
@@ -68,6 +101,8 @@ export interface ReleaseRequest {
   values: Uint8Array[]
   agentPcr: number
   agentMeasurement: Uint8Array
+  /** The device's approval-epoch counter when it asked. */
+  epoch: bigint
   nonce: Uint8Array
   quoteAttest: Uint8Array
   quoteSignature: Uint8Array
@@ -80,24 +115,26 @@ export async function makeReleaseRequest (tpm: Tpm, state: DeviceState, measurem
   const selection = state.sealing.selection
   const pcrs = selection[0]!.pcrs.slice()
   const current = await tpm.readPcrs(selection)
+  const epoch = await tpm.readCounter(approvalEpochIndex(state.deviceId))
   const nonce = random(32)
   const ak = { public: unb64(state.attestationKey.public), private: unb64(state.attestationKey.private) }
-  const quote = await tpm.quote(ak, releaseQuoteData(nonce, state.deviceId), selection)
+  const quote = await tpm.quote(ak, releaseQuoteData(nonce, state.deviceId, epoch), selection)
   return {
     deviceId: state.deviceId, pcrs, values: pcrs.map((pcr) => current.sha256!.get(pcr)!), agentPcr: state.sealing.agentPcr,
-    agentMeasurement: measurement.digest, nonce, quoteAttest: quote.attest, quoteSignature: quote.signature, eventLog
+    agentMeasurement: measurement.digest, epoch, nonce, quoteAttest: quote.attest, quoteSignature: quote.signature, eventLog
   }
 }
 
 export function encodeReleaseRequest (request: ReleaseRequest): string {
   return JSON.stringify({
-    version: 1,
+    version: 2,
     kind: 'release-request',
     deviceId: request.deviceId,
     pcrs: request.pcrs,
     values: request.values.map(toHex),
     agentPcr: request.agentPcr,
     agentMeasurement: toHex(request.agentMeasurement),
+    epoch: toHex(counterBytes(request.epoch)),
     nonce: toHex(request.nonce),
     quote: { attest: b64(request.quoteAttest), signature: b64(request.quoteSignature) },
     eventLog: b64(request.eventLog)
@@ -114,8 +151,9 @@ export function parseReleaseRequest (bytes: Uint8Array): ReleaseRequest {
   } catch {
     return fail('not JSON')
   }
-  if (typeof json !== 'object' || json === null || json.version !== 1 || json.kind !== 'release-request') fail('not a version-1 release request')
-  const keys = ['version', 'kind', 'deviceId', 'pcrs', 'values', 'agentPcr', 'agentMeasurement', 'nonce', 'quote', 'eventLog']
+  if (typeof json === 'object' && json !== null && json.version === 1 && json.kind === 'release-request') fail('version 1 (from an agent without approval epochs): update the device\'s agent and ask again')
+  if (typeof json !== 'object' || json === null || json.version !== 2 || json.kind !== 'release-request') fail('not a version-2 release request')
+  const keys = ['version', 'kind', 'deviceId', 'pcrs', 'values', 'agentPcr', 'agentMeasurement', 'epoch', 'nonce', 'quote', 'eventLog']
   for (const key of Object.keys(json)) if (!keys.includes(key)) fail(`unknown field "${key}"`)
   const hex = (value: unknown, field: string): Uint8Array => {
     if (typeof value !== 'string' || !/^[0-9a-f]{64}$/.test(value)) fail(`${field} must be 32 bytes of hex`)
@@ -132,12 +170,14 @@ export function parseReleaseRequest (bytes: Uint8Array): ReleaseRequest {
   if (!Number.isInteger(json.agentPcr) || !(pcrs as number[]).includes(json.agentPcr as number)) fail('agentPcr must be one of pcrs')
   const quote = json.quote as Record<string, unknown> | null
   if (typeof quote !== 'object' || quote === null) fail('bad quote')
+  if (typeof json.epoch !== 'string' || !/^[0-9a-f]{16}$/.test(json.epoch)) fail('epoch must be 8 bytes of hex')
   return {
     deviceId: json.deviceId as string,
     pcrs: pcrs as number[],
     values: (json.values as unknown[]).map((value, i) => hex(value, `values[${i}]`)),
     agentPcr: json.agentPcr as number,
     agentMeasurement: hex(json.agentMeasurement, 'agentMeasurement'),
+    epoch: BigInt(`0x${json.epoch as string}`),
     nonce: hex(json.nonce, 'nonce'),
     quoteAttest: base64(quote!.attest, 'quote.attest', 2048),
     quoteSignature: base64(quote!.signature, 'quote.signature', 1024),
@@ -149,16 +189,19 @@ export interface VerifiedReleaseRequest {
   selection: PcrSelection
   values: PcrValues
   verdict: BootVerdict
+  /** The device's approval-epoch counter, as it reported it (bound to the quote). */
+  epoch: bigint
 }
 
 /**
  * The owner's check of a request, against the device's enrolled AK and the fleet's boot policy:
  * the quote is the AK's, over exactly the requested PCRs and values; the agent PCR holds one
  * extension with the stated measurement; the event log replays to the boot PCRs; the policy
- * allows the boot. Returns an untrusted verdict (with every reason) for a boot the policy does
+ * allows the boot; the measured agent is one of `allowedAgents`, the owner's allowlist (an empty
+ * list allows none). Returns an untrusted verdict (with every reason) for a boot the policy does
  * not allow; throws ReleaseRequestRefusedError for evidence that does not verify.
  */
-export function verifyReleaseRequest (request: ReleaseRequest, device: { deviceId: string, akPub: Uint8Array }, policy: BootPolicy, expectAgent?: Uint8Array): VerifiedReleaseRequest {
+export function verifyReleaseRequest (request: ReleaseRequest, device: { deviceId: string, akPub: Uint8Array }, policy: BootPolicy, allowedAgents: readonly Uint8Array[]): VerifiedReleaseRequest {
   const refuse = (reason: string): never => { throw new ReleaseRequestRefusedError(reason) }
   if (request.deviceId !== device.deviceId) refuse(`it is from ${request.deviceId}, not ${device.deviceId}`)
   if (policy.bank !== 'sha256') refuse(`the boot policy uses the ${policy.bank} bank; sealing uses sha256`)
@@ -172,7 +215,7 @@ export function verifyReleaseRequest (request: ReleaseRequest, device: { deviceI
     const attest = parseAttest(request.quoteAttest)
     const quoted = attest.attested.kind === 'quote' ? attest.attested.pcrSelect : []
     if (quoted.length !== 1 || quoted[0]!.hash !== 'sha256' || quoted[0]!.pcrs.join(',') !== selection[0]!.pcrs.join(',')) refuse('the quote does not cover exactly the requested PCRs')
-    verifyQuote({ ak: parsePublic(device.akPub), attest: request.quoteAttest, signature: request.quoteSignature, nonce: releaseQuoteData(request.nonce, request.deviceId), pcrs: values })
+    verifyQuote({ ak: parsePublic(device.akPub), attest: request.quoteAttest, signature: request.quoteSignature, nonce: releaseQuoteData(request.nonce, request.deviceId, request.epoch), pcrs: values })
   } catch (err) {
     if (err instanceof ReleaseRequestRefusedError) throw err
     refuse(`the quote does not verify with the device's enrolled AK: ${(err as Error).message}`)
@@ -180,8 +223,9 @@ export function verifyReleaseRequest (request: ReleaseRequest, device: { deviceI
   if (!bytesEqual(map.get(request.agentPcr)!, expectedAgentPcr({ digest: request.agentMeasurement } as AgentMeasurement))) {
     refuse(`PCR ${request.agentPcr} does not hold exactly one measurement of the agent (${toHex(request.agentMeasurement).slice(0, 16)}…)`)
   }
-  if (expectAgent !== undefined && !bytesEqual(expectAgent, request.agentMeasurement)) {
-    refuse(`the agent measured is ${toHex(request.agentMeasurement)}, not the expected ${toHex(expectAgent)}`)
+  // PCR agentPcr, quoted, holds exactly this measurement: the allowlist judges what was measured.
+  if (!allowedAgents.some((allowed) => bytesEqual(allowed, request.agentMeasurement))) {
+    refuse(`the agent measured is ${toHex(request.agentMeasurement)}, not one on the owner's allowlist (${allowedAgents.length} allowed)`)
   }
   const boot = new Map(map)
   boot.delete(request.agentPcr)
@@ -192,12 +236,17 @@ export function verifyReleaseRequest (request: ReleaseRequest, device: { deviceI
   } catch (err) {
     return refuse(`the event log does not match the quoted PCRs: ${(err as Error).message}`)
   }
-  return { selection, values, verdict }
+  return { selection, values, verdict, epoch: request.epoch }
 }
 
-/** What the owner signs (canonical CBOR, hybrid-signed with DOMAIN.release). */
+/**
+ * What the owner signs (canonical CBOR, hybrid-signed with DOMAIN.release). Frozen format:
+ *   v1: approvedPolicy = PolicyPCR; policyRef fleet-release-v1 (read only, for devices sealed so);
+ *   v2: approvedPolicy = PolicyPCR then PolicyNV(approval-epoch counter ≤ epoch); policyRef
+ *       fleet-release-v2; adds `epoch` (8 bytes, big-endian: PolicyNV's operandB).
+ */
 export interface ReleaseApproval {
-  v: 1
+  v: 1 | 2
   kind: 'release-approval'
   fleet: Uint8Array
   deviceId: string
@@ -210,6 +259,8 @@ export interface ReleaseApproval {
   authorization: Uint8Array
   policyId: string
   issuedAt: number
+  /** v2 */
+  epoch?: Uint8Array
 }
 
 export interface SignedReleaseApproval {
@@ -218,17 +269,25 @@ export interface SignedReleaseApproval {
   mldsa65: Uint8Array
 }
 
-const APPROVAL_FIELDS = ['v', 'kind', 'fleet', 'deviceId', 'pcrs', 'values', 'agentMeasurement', 'approvedPolicy', 'policyRef', 'authorization', 'policyId', 'issuedAt'].sort().join(',')
+const APPROVAL_FIELDS_V1 = ['v', 'kind', 'fleet', 'deviceId', 'pcrs', 'values', 'agentMeasurement', 'approvedPolicy', 'policyRef', 'authorization', 'policyId', 'issuedAt'].sort().join(',')
+const APPROVAL_FIELDS_V2 = [...APPROVAL_FIELDS_V1.split(','), 'epoch'].sort().join(',')
 
-export async function signReleaseApproval (owner: HybridSigner, input: { fleetId: Uint8Array, deviceId: string, verified: VerifiedReleaseRequest, agentMeasurement: Uint8Array, policyId: string, now: Date }): Promise<SignedReleaseApproval> {
+/**
+ * The owner signs an approval of the verified boot state, valid while the device's approval-epoch
+ * counter is at most its epoch: the device's current one, or with `withdrawPrevious` the next,
+ * which withdraws every earlier approval once the device installs it.
+ */
+export async function signReleaseApproval (owner: HybridSigner, input: { fleetId: Uint8Array, deviceId: string, verified: VerifiedReleaseRequest, agentMeasurement: Uint8Array, policyId: string, now: Date, withdrawPrevious?: boolean }): Promise<SignedReleaseApproval> {
   const pcrs = input.verified.selection[0]!.pcrs
   const policyRef = releasePolicyRef(input.deviceId)
-  const approval = await approvePcrState(owner.authority, input.verified.selection, input.verified.values, policyRef)
+  const epoch = input.verified.epoch + (input.withdrawPrevious === true ? 1n : 0n)
+  if (epoch > 0xffffffffffffffffn) throw new ReleaseRequestRefusedError('the device\'s approval-epoch counter is at its end')
+  const approval = await approvePcrState(owner.authority, input.verified.selection, input.verified.values, policyRef, { nvIndex: approvalEpochIndex(input.deviceId), epoch })
   const record: ReleaseApproval = {
-    v: 1, kind: 'release-approval', fleet: input.fleetId, deviceId: input.deviceId, pcrs: Uint8Array.from(pcrs),
+    v: 2, kind: 'release-approval', fleet: input.fleetId, deviceId: input.deviceId, pcrs: Uint8Array.from(pcrs),
     values: pcrs.map((pcr) => input.verified.values.sha256!.get(pcr)!), agentMeasurement: input.agentMeasurement,
     approvedPolicy: new Uint8Array(Buffer.from(approval.approvedPolicy, 'hex')), policyRef, authorization: new Uint8Array(Buffer.from(approval.signature, 'hex')),
-    policyId: input.policyId, issuedAt: input.now.getTime()
+    policyId: input.policyId, issuedAt: input.now.getTime(), epoch: counterBytes(epoch)
   }
   const bytes = encodeCanonical(record)
   const signature = await owner.sign(DOMAIN.release, bytes)
@@ -245,7 +304,9 @@ export function decodeReleaseApproval (bytes: Uint8Array): ReleaseApproval {
   }
   const a = value as ReleaseApproval
   const is32 = (v: unknown): boolean => v instanceof Uint8Array && v.length === 32
-  if (typeof value !== 'object' || value === null || Object.keys(value).sort().join(',') !== APPROVAL_FIELDS || a.v !== 1 || a.kind !== 'release-approval') throw new ReleaseApprovalError('not a version-1 approval')
+  const fields = typeof value === 'object' && value !== null ? Object.keys(value).sort().join(',') : ''
+  if (!((a?.v === 1 && fields === APPROVAL_FIELDS_V1) || (a?.v === 2 && fields === APPROVAL_FIELDS_V2)) || a.kind !== 'release-approval') throw new ReleaseApprovalError('not a version-1 or version-2 approval')
+  if (a.v === 2 && !(a.epoch instanceof Uint8Array && a.epoch.length === 8)) throw new ReleaseApprovalError('a field has the wrong type or size')
   if (!is32(a.fleet) || typeof a.deviceId !== 'string' || !/^[a-z2-7]{52}$/.test(a.deviceId) || !(a.pcrs instanceof Uint8Array) || a.pcrs.length === 0 || a.pcrs.length > 24 ||
     !Array.isArray(a.values) || a.values.length !== a.pcrs.length || !a.values.every(is32) || !is32(a.agentMeasurement) || !is32(a.approvedPolicy) || !is32(a.policyRef) ||
     !(a.authorization instanceof Uint8Array) || a.authorization.length !== 64 || typeof a.policyId !== 'string' || !/^[0-9a-f]{64}$/.test(a.policyId) || !Number.isSafeInteger(a.issuedAt)) {
@@ -253,8 +314,14 @@ export function decodeReleaseApproval (bytes: Uint8Array): ReleaseApproval {
   }
   const pcrs = [...a.pcrs]
   if (pcrs.some((pcr, i) => pcr > 23 || (i > 0 && pcr <= pcrs[i - 1]!))) throw new ReleaseApprovalError('the PCR list is not ascending PCR numbers')
-  if (!bytesEqual(policyPcr(ZERO_POLICY, approvalSelection(a), approvalValues(a)), a.approvedPolicy)) throw new ReleaseApprovalError('the approved policy is not the one of its PCR values')
+  const expected = a.v === 1 ? policyPcr(ZERO_POLICY, approvalSelection(a), approvalValues(a)) : approvedPolicyDigest(approvalSelection(a), approvalValues(a), approvalEpoch(a))
+  if (!bytesEqual(expected, a.approvedPolicy)) throw new ReleaseApprovalError(`the approved policy is not the one of its PCR values${a.v === 2 ? ' and epoch' : ''}`)
   return a
+}
+
+/** The counter and epoch a version-2 approval is bound to; undefined for version 1. */
+export function approvalEpoch (a: ReleaseApproval): ApprovalEpoch | undefined {
+  return a.v === 2 && a.epoch !== undefined ? { nvIndex: approvalEpochIndex(a.deviceId), epoch: Buffer.from(a.epoch).readBigUInt64BE(0) } : undefined
 }
 
 export function approvalSelection (a: ReleaseApproval): PcrSelection {
@@ -266,12 +333,13 @@ export function approvalValues (a: ReleaseApproval): PcrValues {
 }
 
 /**
- * Everything a device checks before it keeps an approval: both halves of the owner's signature,
- * this fleet and device, its sealing PCRs, the policyRef, and the P-256 authorization the TPM
- * will check.
+ * Everything a device checks before it keeps an approval: version 2 (withdrawable), both halves
+ * of the owner's signature, this fleet and device, its sealing PCRs, the policyRef, and the P-256
+ * authorization the TPM will check.
  */
 export function verifyReleaseApproval (signed: SignedReleaseApproval, owner: { key: HybridPublicKey, fleetId: Uint8Array }, device: { deviceId: string, selection: PcrSelection }): ReleaseApproval {
   const a = decodeReleaseApproval(signed.approval)
+  if (a.v !== 2) throw new ReleaseApprovalError('a version-1 approval cannot be withdrawn and is no longer installed: ask the owner for a new one')
   try {
     verifyHybrid(owner.key, DOMAIN.release, signed.approval, { p256: signed.p256, mldsa65: signed.mldsa65 })
   } catch (err) {
@@ -291,7 +359,30 @@ export function verifyReleaseApproval (signed: SignedReleaseApproval, owner: { k
 export function toPcrApproval (a: ReleaseApproval): PcrApproval {
   const values: Record<string, string> = {}
   ;[...a.pcrs].forEach((pcr, i) => { values[String(pcr)] = toHex(a.values[i]!) })
-  return { selection: approvalSelection(a), values, approvedPolicy: toHex(a.approvedPolicy), policyRef: toHex(a.policyRef), signature: toHex(a.authorization) }
+  const epoch = approvalEpoch(a)
+  const approval = { selection: approvalSelection(a), values, approvedPolicy: toHex(a.approvedPolicy), policyRef: toHex(a.policyRef), signature: toHex(a.authorization) }
+  return epoch === undefined ? approval : { ...approval, epoch }
+}
+
+/** The owner's allowlist of agent measurements, in its state directory unless named otherwise. */
+export const AGENT_ALLOWLIST_FILE = 'agent-allowlist'
+
+/**
+ * Parses an agent allowlist: one agent measurement (64 hex digits) per line; blank lines and
+ * lines starting with # are ignored; anything else is refused, as is a list with no entry.
+ */
+export function parseAgentAllowlist (bytes: Uint8Array): Uint8Array[] {
+  const fail = (reason: string): never => { throw new MalformedInputError(`agent allowlist: ${reason}`, { code: 'ERR_MALFORMED_AGENT_ALLOWLIST' }) }
+  const allowed: Uint8Array[] = []
+  Buffer.from(bytes).toString('utf8').split('\n').forEach((raw, i) => {
+    const line = raw.trim()
+    if (line === '' || line.startsWith('#')) return
+    if (!/^[0-9a-f]{64}$/.test(line)) fail(`line ${i + 1} is not an agent measurement (64 lowercase hex digits)`)
+    if (allowed.length >= RELEASE_LIMITS.maxAllowedAgents) fail(`more than ${RELEASE_LIMITS.maxAllowedAgents} entries`)
+    allowed.push(new Uint8Array(Buffer.from(line, 'hex')))
+  })
+  if (allowed.length === 0) fail('no agent measurement in it: it would allow none')
+  return allowed
 }
 
 export function encodeSignedApproval (signed: SignedReleaseApproval): string {

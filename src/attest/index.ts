@@ -26,11 +26,12 @@ export { parseTcti } from './tpm/tcti.js'
 export type { Tcti } from './tpm/tcti.js'
 export type { Tpm, TpmCallOptions, KeyBlob, KeyKind, EndorsementKey, EndorsementKeyKind, TpmClock, TpmInfo, AttestResult, UnsealPolicy, AuthorizedPolicy } from './tpm/tpm.js'
 export {
-  TpmCommandError, TpmUnavailableError, TpmTimeoutError, TpmClosedError, InvalidTctiError, TpmKeyLoadError, UnsealRefusedError, SwtpmError, TPM_RC
+  TpmCommandError, TpmUnavailableError, TpmTimeoutError, TpmClosedError, InvalidTctiError, TpmKeyLoadError, UnsealRefusedError, NvCounterUntrustedError, ApprovalWithdrawnError, SwtpmError, TPM_RC
 } from './tpm/errors.js'
+export { counterNvName, counterNvPublic, counterBytes, COUNTER_ATTRIBUTES } from './tpm/nv-counter.js'
 export * from './eventlog/index.js'
-export { sealToPcrs, sealToAuthority, approvePcrState, releaseSecret, differingPcrs, KeyReleaseRefusedError } from './release.js'
-export type { SealedSecret, PcrApproval } from './release.js'
+export { sealToPcrs, sealToAuthority, approvePcrState, approvedPolicyDigest, releaseSecret, differingPcrs, KeyReleaseRefusedError } from './release.js'
+export type { SealedSecret, PcrApproval, ApprovalEpoch } from './release.js'
 export { verifyBoot } from './verify-boot.js'
 export type { BootEvidence, VerifiedBoot } from './verify-boot.js'
 export { tpmP256Signer } from './tpm-signer.js'

@@ -3,8 +3,9 @@ import { bytesEqual, toHex } from '../common/bytes.js'
 import type { PcrSelection, PcrValues } from './pcrs.js'
 import type { P256Signer } from '../identity/index.js'
 import {
-  externalVerificationKey, marshalPublic, objectName, policyAuthorize, policyPcr, ZERO_POLICY, p1363ToSignature, marshalSignature
+  externalVerificationKey, marshalPublic, objectName, policyAuthorize, policyPcr, policyNv, TPM_EO, ZERO_POLICY, p1363ToSignature, marshalSignature
 } from './tpm2/index.js'
+import { counterBytes, counterNvName } from './tpm/nv-counter.js'
 import type { KeyBlob, Tpm, TpmCallOptions } from './tpm/tpm.js'
 import { UnsealRefusedError } from './tpm/errors.js'
 
@@ -21,7 +22,12 @@ export interface SealedSecret {
   readonly authority?: { readonly point: string, readonly policyRef: string }
 }
 
-/** An authority's signed approval of a PCR state, for secrets sealed to that authority. */
+/**
+ * An authority's signed approval of a PCR state, for secrets sealed to that authority. With an
+ * `epoch`, the approved policy is PolicyPCR then PolicyNV(counter ≤ epoch): the approval holds
+ * while the TPM's approval-epoch counter at `nvIndex` has not gone past `epoch`, and raising the
+ * counter withdraws it for good (TPM counters never go back).
+ */
 export interface PcrApproval {
   readonly selection: PcrSelection
   readonly values: Record<string, string>
@@ -29,6 +35,19 @@ export interface PcrApproval {
   readonly policyRef: string
   /** P-256 ECDSA over SHA-256(approvedPolicy ‖ policyRef), IEEE P1363. */
   readonly signature: string
+  readonly epoch?: ApprovalEpoch
+}
+
+/** The approval-epoch counter an approval is bound to, and the highest value it is valid at. */
+export interface ApprovalEpoch {
+  readonly nvIndex: number
+  readonly epoch: bigint
+}
+
+/** The policy an authority approves: these PCR values, and (with `epoch`) the counter at most at it. */
+export function approvedPolicyDigest (selection: PcrSelection, values: PcrValues, epoch?: ApprovalEpoch): Uint8Array {
+  const pcrs = policyPcr(ZERO_POLICY, selection, values)
+  return epoch === undefined ? pcrs : policyNv(pcrs, counterNvName(epoch.nvIndex), counterBytes(epoch.epoch), 0, TPM_EO.UNSIGNED_LE)
 }
 
 /** Thrown when key release is refused: the PCRs differ from what the secret is bound to. */
@@ -72,17 +91,19 @@ export async function sealToAuthority (tpm: Tpm, secret: Uint8Array, selection: 
   return { blob, selection, authority: { point: toHex(authorityPoint), policyRef: toHex(policyRef) } }
 }
 
-/** The authority approves a PCR state. */
-export async function approvePcrState (authority: P256Signer, selection: PcrSelection, values: PcrValues, policyRef: Uint8Array): Promise<PcrApproval> {
-  const approvedPolicy = policyPcr(ZERO_POLICY, selection, values)
+/** The authority approves a PCR state (while the approval-epoch counter is at most `epoch`, if given). */
+export async function approvePcrState (authority: P256Signer, selection: PcrSelection, values: PcrValues, policyRef: Uint8Array, epoch?: ApprovalEpoch): Promise<PcrApproval> {
+  const approvedPolicy = approvedPolicyDigest(selection, values, epoch)
   // ECDSA-SHA256 over (approvedPolicy ‖ policyRef) is a signature over aHash, as the TPM checks it.
   const signature = await authority.sign(new Uint8Array(Buffer.concat([approvedPolicy, policyRef])))
-  return { selection, values: valuesToHex(selection, values), approvedPolicy: toHex(approvedPolicy), policyRef: toHex(policyRef), signature: toHex(signature) }
+  const approval = { selection, values: valuesToHex(selection, values), approvedPolicy: toHex(approvedPolicy), policyRef: toHex(policyRef), signature: toHex(signature) }
+  return epoch === undefined ? approval : { ...approval, epoch }
 }
 
 /**
  * Unseals a secret. On refusal, reads the current PCRs and reports exactly which differ from the
- * values the secret (or the approval) is bound to.
+ * values the secret (or the approval) is bound to. An approval whose epoch has been withdrawn is
+ * refused by the TPM with ApprovalWithdrawnError.
  */
 export async function releaseSecret (tpm: Tpm, sealed: SealedSecret, approval?: PcrApproval, options: TpmCallOptions = {}): Promise<Uint8Array> {
   const expected = approval?.values ?? sealed.expected ?? {}
@@ -93,7 +114,8 @@ export async function releaseSecret (tpm: Tpm, sealed: SealedSecret, approval?: 
         approvedPolicy: new Uint8Array(Buffer.from(approval.approvedPolicy, 'hex')),
         policyRef: new Uint8Array(Buffer.from(approval.policyRef, 'hex')),
         authorityPublic: marshalPublic(externalVerificationKey(new Uint8Array(Buffer.from(sealed.authority.point, 'hex')))),
-        signature: marshalSignature(p1363ToSignature(new Uint8Array(Buffer.from(approval.signature, 'hex'))))
+        signature: marshalSignature(p1363ToSignature(new Uint8Array(Buffer.from(approval.signature, 'hex')))),
+        ...(approval.epoch === undefined ? {} : { epoch: approval.epoch })
       }
       return await tpm.unseal(sealed.blob, { pcrs: approval.selection, authorize }, options)
     }

@@ -47,7 +47,8 @@ export const BASE_ONTOLOGY: Ontology = {
     'device.clear_quarantine': { roles: ['owner'], body: { deviceId: DEVICE_ID, epoch: { kind: 'uint' }, reason: { kind: 'string', max: 256 } } },
     'device.approve_release': {
       roles: ['owner'],
-      body: { deviceId: DEVICE_ID, approvedPolicy: HASH, agentMeasurement: HASH, pcrs: { kind: 'bytes', max: 24 }, policyId: HEX_ID }
+      // epoch: the approval-epoch it is valid up to (8 bytes, big-endian), absent before approvals had one.
+      body: { deviceId: DEVICE_ID, approvedPolicy: HASH, agentMeasurement: HASH, pcrs: { kind: 'bytes', max: 24 }, policyId: HEX_ID, epoch: { kind: 'bytes', size: 8, max: 8, optional: true } }
     },
     'policy.set': { roles: ['owner'], body: { policyId: HEX_ID, policy: { kind: 'bytes', max: 32 * 1024 } } },
     'attest.verdict': {

@@ -74,14 +74,25 @@ describe('cli: fleet release (owner-approved key release)', function () {
 
   it('the first approval moves the keys from PCR values to the owner; they are released under it', () => {
     assert.equal(start().status, 0)
-    assert.equal(request().status, 0)
-    // Refused before anything is signed: another agent build than the one pinned, PCR values that
-    // are not the quoted ones, a device this fleet never enrolled.
+    const asked = request()
+    assert.equal(asked.status, 0, asked.stderr)
+    const agent = (JSON.parse(asked.stdout) as { agentMeasurement: string }).agentMeasurement
+    // Refused before anything is signed: no allowlist of agent builds at all (fail closed), an
+    // agent build the owner's allowlist does not name (whatever the device reports), PCR values
+    // that are not the quoted ones, a device this fleet never enrolled.
     const requestFile = path.join(dir, 'request.json')
     const good = readFileSync(requestFile, 'utf8')
-    const pinned = approve(['--policy', path.join(dir, 'policy.json'), '--agent', '0'.repeat(64)])
+    const noList = approve(['--policy', path.join(dir, 'policy.json')])
+    assert.equal(noList.status, 2)
+    assert.match(noList.stderr, /no agent allowlist/)
+    writeFileSync(path.join(owner, 'agent-allowlist'), `# an older build\n${'0'.repeat(64)}\n`)
+    const unlisted = approve(['--policy', path.join(dir, 'policy.json')])
+    assert.equal(unlisted.status, 1)
+    assert.match(unlisted.stderr, /release request refused: the agent measured is [0-9a-f]{64}, not one on the owner's allowlist \(1 allowed\)/)
+    const pinned = approve(['--policy', path.join(dir, 'policy.json'), '--agent', '1'.repeat(64)])
     assert.equal(pinned.status, 1)
-    assert.match(pinned.stderr, /release request refused: the agent measured is [0-9a-f]{64}, not the expected 0{64}/)
+    assert.match(pinned.stderr, /not one on the owner's allowlist/)
+    writeFileSync(path.join(owner, 'agent-allowlist'), `# an older build\n${'0'.repeat(64)}\n# this one\n${agent}\n`)
     const edited = JSON.parse(good) as { values: string[], deviceId: string }
     edited.values[0] = 'ab'.repeat(32)
     writeFileSync(requestFile, JSON.stringify(edited))
@@ -103,7 +114,7 @@ describe('cli: fleet release (owner-approved key release)', function () {
     assert.equal(installed.status, 0, installed.stderr)
     assert.equal((JSON.parse(installed.stdout) as { resealed: boolean }).resealed, true)
     const saved = JSON.parse(readFileSync(path.join(state, 'device.json'), 'utf8')) as { version: number, mldsa: { sealed: { authority?: unknown, expected?: unknown } }, approvals: unknown[] }
-    assert.equal(saved.version, 2)
+    assert.equal(saved.version, 3)
     assert.ok(saved.mldsa.sealed.authority !== undefined && saved.mldsa.sealed.expected === undefined)
     assert.equal(saved.approvals.length, 1)
     const started = start()
@@ -166,6 +177,57 @@ describe('cli: fleet release (owner-approved key release)', function () {
     writeFileSync(path.join(dir, 'garbage.json'), '{"version":1,"kind":"release-approval"')
     assert.equal(install(path.join(dir, 'garbage.json')).status, 2)
     assert.equal(readFileSync(path.join(state, 'device.json'), 'utf8'), before)
+    assert.equal(start().status, 0)
+  })
+
+  it('an approval withdrawn by the owner\'s next one releases nothing, even booted into the state it approved with the old state file restored', () => {
+    // A request from the old kernel, kept by an attacker to replay later.
+    assert.equal(request().status, 0)
+    writeFileSync(path.join(dir, 'old-kernel-request.json'), readFileSync(path.join(dir, 'request.json')))
+    assert.equal(run(['swtpm', 'boot', '--dir', device, '--variant', 'new-kernel']).status, 0)
+    assert.equal(start().status, 0)
+    const stateFile = path.join(state, 'device.json')
+    const before = readFileSync(stateFile, 'utf8')
+    writeFileSync(path.join(dir, 'before-withdrawal.json'), readFileSync(path.join(dir, 'approval.json')))
+    assert.equal(request().status, 0)
+    const approved = approve(['--withdraw-previous'])
+    assert.equal(approved.status, 0, approved.stderr)
+    assert.equal((JSON.parse(approved.stdout) as { withdrawsPrevious: boolean }).withdrawsPrevious, true)
+    writeFileSync(path.join(dir, 'withdrawing.json'), readFileSync(path.join(dir, 'approval.json')))
+    const installed = install(path.join(dir, 'withdrawing.json'))
+    assert.equal(installed.status, 0, installed.stderr)
+    const result = JSON.parse(installed.stdout) as { withdrawn: boolean, approvals: number }
+    assert.equal(result.withdrawn, true)
+    assert.equal(result.approvals, 1)
+    assert.equal(start().status, 0)
+
+    // The old kernel, which the owner had approved: withdrawn.
+    assert.equal(run(['swtpm', 'boot', '--dir', device]).status, 0)
+    const old = start()
+    assert.equal(old.status, 1)
+    assert.match(old.stderr, /keys stay sealed: PCR 4/)
+    // An attacker restores the state file that still holds the old approvals: the TPM refuses them.
+    const withdrawing = readFileSync(stateFile, 'utf8')
+    writeFileSync(stateFile, before)
+    const restored = start()
+    assert.equal(restored.status, 1)
+    assert.match(restored.stderr, /approval is for epoch \d+, withdrawn/)
+    writeFileSync(stateFile, withdrawing)
+    // Nor can an approval of the withdrawn epoch be installed again.
+    const again = install(path.join(dir, 'before-withdrawal.json'))
+    assert.equal(again.status, 1)
+    assert.match(again.stderr, /release approval: it is for approval epoch \d+, which this device has withdrawn/)
+    assert.equal(readFileSync(stateFile, 'utf8'), withdrawing)
+
+    // Replaying the old kernel's request to the owner (whose old policy allows that kernel) to get
+    // it approved at the current epoch: refused, the owner has approved a later epoch.
+    const replayed = run(['release', 'approve', '--state', owner, '--request', path.join(dir, 'old-kernel-request.json'), '--out', path.join(dir, 'replayed.json'),
+      '--policy', path.join(dir, 'policy.json'), '--withdraw-previous', '--timeout', '1', '--json'])
+    assert.equal(replayed.status, 1)
+    assert.match(replayed.stderr, /release request refused: it reports approval epoch \d+, below epoch \d+ this owner already approved for the device: a replayed or stale request/)
+
+    // The approved new kernel still works.
+    assert.equal(run(['swtpm', 'boot', '--dir', device, '--variant', 'new-kernel']).status, 0)
     assert.equal(start().status, 0)
   })
 })

@@ -16,6 +16,7 @@ export const TPM_RC = {
   VALUE: 0x084,
   HANDLE: 0x08b,
   POLICY_FAIL: 0x09d,
+  POLICY: 0x126,
   INTEGRITY: 0x09f,
   PCR_CHANGED: 0x128,
   OBJECT_MEMORY: 0x902,
@@ -106,6 +107,46 @@ export class UnsealRefusedError extends FleetError {
     super(`the TPM at ${tcti} refused to unseal: its policy is not satisfied (${rcText})`, { code: 'ERR_TPM_UNSEAL_REFUSED' })
     this.tcti = tcti
     this.rc = rc
+  }
+}
+
+/**
+ * Thrown when the NV index at a counter's handle is not a monotonic counter as this project
+ * defines it (another type, other attributes, another nameAlg, a policy): someone defined it
+ * first, and its value cannot be trusted never to go back.
+ */
+export class NvCounterUntrustedError extends FleetError {
+  readonly tcti: string
+  readonly nvIndex: number
+  /** TPMA_NV of the index found (0 when not read). */
+  readonly attributes: number
+  readonly nameAlg: number
+  readonly reason: string
+  constructor (tcti: string, nvIndex: number, attributes: number, nameAlg: number, reason: string) {
+    super(`the NV index 0x${nvIndex.toString(16)} on ${tcti} is not a trusted monotonic counter: ${reason}`, { code: 'ERR_TPM_NV_COUNTER_UNTRUSTED' })
+    this.tcti = tcti
+    this.nvIndex = nvIndex
+    this.attributes = attributes
+    this.nameAlg = nameAlg
+    this.reason = reason
+  }
+}
+
+/**
+ * Thrown when an approval's epoch has been withdrawn: the TPM's approval-epoch counter is past the
+ * epoch the approval is valid for (TPM2_PolicyNV fails), so it can never release keys again.
+ */
+export class ApprovalWithdrawnError extends FleetError {
+  readonly tcti: string
+  readonly nvIndex: number
+  readonly epoch: bigint
+  readonly counter: bigint | undefined
+  constructor (tcti: string, nvIndex: number, epoch: bigint, counter: bigint | undefined) {
+    super(`the TPM at ${tcti} refused to unseal: the approval is for epoch ${epoch}, withdrawn (the approval-epoch counter 0x${nvIndex.toString(16)} is at ${counter ?? 'a higher value'})`, { code: 'ERR_TPM_APPROVAL_WITHDRAWN' })
+    this.tcti = tcti
+    this.nvIndex = nvIndex
+    this.epoch = epoch
+    this.counter = counter
   }
 }
 

@@ -8,8 +8,9 @@ import { loadNative, type NativeBinding, type NativeContext } from './native.js'
 import { parseTcti } from './tcti.js'
 import { SerialQueue } from './queue.js'
 import {
-  TpmCommandError, TpmUnavailableError, TpmTimeoutError, TpmClosedError, UnsealRefusedError, TPM_RC, tpmCode
+  TpmCommandError, TpmUnavailableError, TpmTimeoutError, TpmClosedError, UnsealRefusedError, ApprovalWithdrawnError, TPM_RC, tpmCode
 } from './errors.js'
+import { COUNTER_ATTRIBUTES, counterBytes, counterValue, verifyCounterPublic } from './nv-counter.js'
 import { ObjectSlots } from './object-slots.js'
 import { ECDSA_SHA256_SCHEME, sensitiveCreate, digestValues, parseDigestList, parseTimeInfo } from './wire.js'
 import { decodeTpmInfo } from './info.js'
@@ -33,6 +34,7 @@ const TPM_CAP_PCRS = 0x00000005
 const TPM_CAP_TPM_PROPERTIES = 0x00000006
 const TPM_PT_FIXED = 0x100
 const TPM_SE_POLICY = 1
+const TPM_EO_UNSIGNED_LE = 0x0009
 
 /**
  * A TPM reached through tpm2-tss ESAPI (native/). One ESYS context, commands serialised.
@@ -139,14 +141,36 @@ export class EsysTpm implements Tpm {
   }
 
   async readCounter (nvIndex: number, options: TpmCallOptions = {}): Promise<bigint> {
-    return await this.call('nvCounter', async (c) => counterValue(await c.nvCounter(nvIndex)), options)
+    return await this.call('nvCounter', async (c) => {
+      await this.trustedCounter(c, nvIndex, true)
+      return counterValue(this.tcti, nvIndex, await c.nvRead(nvIndex, 8))
+    }, options)
   }
 
   async incrementCounter (nvIndex: number, options: TpmCallOptions = {}): Promise<bigint> {
     return await this.call('nvIncrement', async (c) => {
+      await this.trustedCounter(c, nvIndex, true)
       await c.nvIncrement(nvIndex)
-      return counterValue(await c.nvCounter(nvIndex))
+      return counterValue(this.tcti, nvIndex, await c.nvRead(nvIndex, 8))
     }, options)
+  }
+
+  /**
+   * Makes sure the index at `nvIndex` is a counter exactly as this project defines it, defining it
+   * when absent (and `define`). An index someone else defined there first is refused
+   * (NvCounterUntrustedError), never read or written.
+   */
+  private async trustedCounter (c: NativeContext, nvIndex: number, define: boolean): Promise<void> {
+    let found = await c.nvReadPublic(nvIndex).catch((err: unknown) => {
+      if (tpmCode(err) === TPM_RC.HANDLE) return undefined
+      throw err
+    })
+    if (found === undefined && define) {
+      await c.nvDefineCounter(nvIndex, COUNTER_ATTRIBUTES)
+      found = await c.nvReadPublic(nvIndex)
+    }
+    if (found === undefined) throw new TpmCommandError(this.tcti, 'nvReadPublic', TPM_RC.HANDLE, `no NV index 0x${nvIndex.toString(16)}`)
+    verifyCounterPublic(this.tcti, nvIndex, found.public)
   }
 
   async readClock (options: TpmCallOptions = {}): Promise<TpmClock> {
@@ -199,7 +223,7 @@ export class EsysTpm implements Tpm {
         const session = await c.startAuthSession(TPM_SE_POLICY)
         try {
           await c.policySecret(this.native.ESYS_TR_RH_ENDORSEMENT, session)
-          return await c.activateCredential(ak, ek, session, credentialBlob, secret)
+          return await c.activateCredential(ak, ek, session, credentialBlob, secret, await this.slots.storagePrimary(c))
         } finally {
           await c.flush(session).catch(() => undefined)
         }
@@ -211,27 +235,39 @@ export class EsysTpm implements Tpm {
     if (data.length === 0 || data.length > MAX_SEALED_DATA) throw new MalformedInputError(`sealed data must be 1..${MAX_SEALED_DATA} bytes`)
     const template = marshalPublic(sealedDataTemplate(authPolicy))
     return await this.call('seal', async (c) => {
-      const created = await c.create(await this.slots.storagePrimary(c), sensitiveCreate(data), template)
+      const created = await c.create(await this.slots.storagePrimary(c), sensitiveCreate(data), template, true)
       return { public: created.public, private: created.private }
     }, options)
   }
 
   async unseal (sealed: KeyBlob, policy: UnsealPolicy, options: TpmCallOptions = {}): Promise<Uint8Array> {
     const selection = marshalPcrSelection(policy.pcrs)
+    const epoch = policy.authorize?.epoch
     return await this.call('unseal', async (c) => {
       // The authority's signature is checked first and its key flushed before the sealed item is
       // loaded: the ticket stays valid, and swtpm's three object slots are never exceeded.
       const approval = policy.authorize === undefined ? undefined : await this.verifyApproval(c, policy.authorize)
       return await this.slots.withTemporary(c, sealed, async (item) => {
         const session = await c.startAuthSession(TPM_SE_POLICY)
+        let step = 'policyPcr'
         try {
           await c.policyPcr(session, new Uint8Array(0), selection)
+          if (epoch !== undefined) {
+            step = 'policyNv'
+            await c.policyNv(session, epoch.nvIndex, counterBytes(epoch.epoch), 0, TPM_EO_UNSIGNED_LE)
+          }
+          step = 'policyAuthorize'
           if (approval !== undefined && policy.authorize !== undefined) {
             await c.policyAuthorize(session, policy.authorize.approvedPolicy, policy.authorize.policyRef, approval.keyName, approval.ticket)
           }
-          return await c.unseal(item, session)
+          step = 'unseal'
+          return await c.unseal(item, session, await this.slots.storagePrimary(c))
         } catch (err) {
           const code = tpmCode(err)
+          if (step === 'policyNv' && epoch !== undefined && (code === TPM_RC.POLICY || code === TPM_RC.HANDLE)) {
+            const counter = code === TPM_RC.POLICY ? await c.nvRead(epoch.nvIndex, 8).then((bytes) => counterValue(this.tcti, epoch.nvIndex, bytes), () => undefined) : undefined
+            throw new ApprovalWithdrawnError(this.tcti, epoch.nvIndex, epoch.epoch, counter)
+          }
           if (code === TPM_RC.POLICY_FAIL || code === TPM_RC.PCR_CHANGED || code === TPM_RC.VALUE) {
             const e = err as { rc: number, rcText: string }
             throw new UnsealRefusedError(this.tcti, e.rc, e.rcText)
@@ -309,9 +345,4 @@ export class EsysTpm implements Tpm {
     if (layer === 0x0a || rc === 0xffff0001) return new TpmUnavailableError(this.tcti, rcText)
     return new TpmCommandError(this.tcti, nativeOp ?? op, rc, rcText)
   }
-}
-
-function counterValue (bytes: Uint8Array): bigint {
-  if (bytes.length !== 8) throw new MalformedInputError(`an NV counter read ${bytes.length} bytes, not 8`, { code: 'ERR_TPM_COUNTER' })
-  return Buffer.from(bytes).readBigUInt64BE(0)
 }

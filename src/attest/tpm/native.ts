@@ -24,16 +24,20 @@ export interface NativeContext {
   pcrRead (selection: Uint8Array): Promise<{ updateCounter: number, selection: Uint8Array, values: Uint8Array }>
   pcrExtend (pcr: number, digests: Uint8Array): Promise<void>
   createPrimary (hierarchy: number, sensitive: Uint8Array, template: Uint8Array): Promise<{ handle: number, public: Uint8Array }>
-  create (parent: number, sensitive: Uint8Array, template: Uint8Array): Promise<{ private: Uint8Array, public: Uint8Array }>
+  /** `protect`: inSensitive travels encrypted under a session salted with `parent` (for sealed data). */
+  create (parent: number, sensitive: Uint8Array, template: Uint8Array, protect?: boolean): Promise<{ private: Uint8Array, public: Uint8Array }>
   load (parent: number, privateBlob: Uint8Array, publicBlob: Uint8Array): Promise<number>
   loadExternal (publicBlob: Uint8Array, hierarchy: number): Promise<number>
   sign (key: number, digest: Uint8Array, scheme: Uint8Array): Promise<Uint8Array>
   verifySignature (key: number, digest: Uint8Array, signature: Uint8Array): Promise<Uint8Array>
   quote (key: number, qualifyingData: Uint8Array, scheme: Uint8Array, selection: Uint8Array): Promise<{ attest: Uint8Array, signature: Uint8Array }>
   certify (object: number, signer: number, qualifyingData: Uint8Array, scheme: Uint8Array): Promise<{ attest: Uint8Array, signature: Uint8Array }>
-  activateCredential (activate: number, key: number, keySession: number, credentialBlob: Uint8Array, secret: Uint8Array): Promise<Uint8Array>
+  /** The credential comes back encrypted under a session salted with `saltKey` (a loaded storage key). */
+  activateCredential (activate: number, key: number, keySession: number, credentialBlob: Uint8Array, secret: Uint8Array, saltKey: number): Promise<Uint8Array>
   nvRead (nvIndex: number, maxSize: number): Promise<Uint8Array>
-  nvCounter (nvIndex: number): Promise<Uint8Array>
+  nvReadPublic (nvIndex: number): Promise<{ public: Uint8Array, name: Uint8Array }>
+  /** Defines a TPM_NT_COUNTER index with these TPMA_NV attributes (8 bytes, SHA-256, empty auth) and increments it once. */
+  nvDefineCounter (nvIndex: number, attributes: number): Promise<void>
   nvIncrement (nvIndex: number): Promise<void>
   evictControl (object: number, persistentHandle: number): Promise<number>
   flush (handle: number, metadataOnly?: boolean): Promise<void>
@@ -41,9 +45,11 @@ export interface NativeContext {
   startAuthSession (type: number): Promise<number>
   policyPcr (session: number, pcrDigest: Uint8Array, selection: Uint8Array): Promise<void>
   policySecret (authEntity: number, session: number): Promise<void>
+  policyNv (session: number, nvIndex: number, operandB: Uint8Array, offset: number, operation: number): Promise<void>
   policyAuthorize (session: number, approvedPolicy: Uint8Array, policyRef: Uint8Array, keySignName: Uint8Array, ticket: Uint8Array): Promise<void>
   policyGetDigest (session: number): Promise<Uint8Array>
-  unseal (item: number, session: number): Promise<Uint8Array>
+  /** The data comes back encrypted under a session salted with `saltKey` (a loaded storage key). */
+  unseal (item: number, session: number, saltKey: number): Promise<Uint8Array>
 }
 
 export interface NativeBinding {

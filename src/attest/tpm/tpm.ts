@@ -65,19 +65,25 @@ export interface AttestResult {
  * without anything being re-sealed.
  */
 export interface AuthorizedPolicy {
-  /** The PolicyPCR digest the authority approved. */
+  /** The policy digest the authority approved: PolicyPCR, then PolicyNV when `epoch` is given. */
   readonly approvedPolicy: Uint8Array
   readonly policyRef: Uint8Array
   /** TPM2B_PUBLIC of the authority's verification key, loaded into the TPM to check `signature`. */
   readonly authorityPublic: Uint8Array
   /** TPMT_SIGNATURE by the authority over SHA-256(approvedPolicy ‖ policyRef). */
   readonly signature: Uint8Array
+  /**
+   * An approval valid while the TPM's approval-epoch counter at `nvIndex` is at most `epoch`
+   * (TPM2_PolicyNV, UNSIGNED_LE): raising the counter past it withdraws the approval for good.
+   */
+  readonly epoch?: { readonly nvIndex: number, readonly epoch: bigint }
 }
 
 /**
  * How a sealed object's policy is satisfied at unseal time. `pcrs`: TPM2_PolicyPCR with the
  * current values of these PCRs (the TPM compares, so nothing here can lie about them); then, when
- * `authorize` is given, TPM2_PolicyAuthorize with the authority's signed approval.
+ * `authorize` is given, TPM2_PolicyNV on its epoch counter (if it has an epoch) and
+ * TPM2_PolicyAuthorize with the authority's signed approval.
  */
 export interface UnsealPolicy {
   readonly pcrs: PcrSelection
@@ -109,12 +115,21 @@ export interface Tpm {
   certify (object: KeyBlob, attestationKey: KeyBlob, qualifyingData: Uint8Array, options?: TpmCallOptions): Promise<AttestResult>
   /** Recovers a MakeCredential secret: proves `attestationKey` lives in the TPM of this EK. */
   activateCredential (attestationKey: KeyBlob, endorsementKind: EndorsementKeyKind, credentialBlob: Uint8Array, secret: Uint8Array, options?: TpmCallOptions): Promise<Uint8Array>
-  /** Seals `data` (≤128 bytes) under a policy digest: only a session satisfying it can unseal. */
+  /**
+   * Seals `data` (≤128 bytes) under a policy digest: only a session satisfying it can unseal.
+   * Implementations on a real bus MUST encrypt `data` on its way in, and unseal's and
+   * activateCredential's results on their way out (salted sessions with parameter encryption).
+   */
   seal (data: Uint8Array, authPolicy: Uint8Array, options?: TpmCallOptions): Promise<KeyBlob>
+  /**
+   * Rejects with UnsealRefusedError when the policy is not satisfied, and ApprovalWithdrawnError
+   * when the approval's epoch counter has gone past its epoch.
+   */
   unseal (sealed: KeyBlob, policy: UnsealPolicy, options?: TpmCallOptions): Promise<Uint8Array>
   /**
    * A monotonic counter in the TPM's NV memory at `nvIndex` (an owner-range index), made on first
-   * use: its value. It never goes back, whatever is done to the disk.
+   * use: its value. It never goes back, whatever is done to the disk. An index found there that is
+   * not a counter as this project defines it (nv-counter.ts) is refused: NvCounterUntrustedError.
    */
   readCounter (nvIndex: number, options?: TpmCallOptions): Promise<bigint>
   /** Adds one to that counter; returns the new value. */

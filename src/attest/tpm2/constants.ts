@@ -90,6 +90,7 @@ export const TPM_CC = {
   Certify: 0x00000148,
   Duplicate: 0x0000014b,
   NV_Read: 0x0000014e,
+  PolicyNV: 0x00000149,
   PolicySecret: 0x00000151,
   Quote: 0x00000158,
   Sign: 0x0000015d,

@@ -47,7 +47,7 @@ export type { MadeCredential, MakeCredentialInput } from './credential.js'
 export { kdfa, kdfe } from './kdf.js'
 export { verifyEkCertificate, loadTrustStore } from './ekcert.js'
 export type { VerifiedEkCertificate, VerifyEkCertificateInput, ChainCertificate } from './ekcert.js'
-export { policyPcr, policySecret, policyAuthorize, policyCommandCode, pcrCompositeDigest, permanentHandleName, ZERO_POLICY } from './policy.js'
+export { policyPcr, policySecret, policyNv, TPM_EO, policyAuthorize, policyCommandCode, pcrCompositeDigest, permanentHandleName, ZERO_POLICY } from './policy.js'
 export {
   parseCapabilityData, decodeManufacturer, decodeVendorString, firmwareVersion, formatFirmwareVersion, decodeTpmProperties
 } from './capability.js'

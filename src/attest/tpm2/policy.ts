@@ -52,6 +52,20 @@ export function policySecret (previous: Uint8Array, authObjectName: Uint8Array, 
   return policyUpdate(previous, TPM_CC.PolicySecret, authObjectName, policyRef)
 }
 
+/** TPM_EO: how TPM2_PolicyNV compares the index's contents (A) with operandB (B). */
+export const TPM_EO = { EQ: 0x0000, UNSIGNED_LE: 0x0009 } as const
+
+/**
+ * TPM2_PolicyNV (Part 3, §23.9): H(old ‖ TPM_CC_PolicyNV ‖ H(operandB ‖ offset ‖ operation) ‖ nvName).
+ * The index's Name covers its attributes, so the policy names one exact index, not a handle.
+ */
+export function policyNv (previous: Uint8Array, nvName: Uint8Array, operandB: Uint8Array, offset: number, operation: number): Uint8Array {
+  checkPrevious(previous)
+  checkName(nvName)
+  const args = digest('sha256', new TpmWriter().raw(operandB).u16(offset).u16(operation).finish())
+  return digest('sha256', previous, cc(TPM_CC.PolicyNV), args, nvName)
+}
+
 /** TPM2_PolicyCommandCode: H(old ‖ TPM_CC_PolicyCommandCode ‖ commandCode). */
 export function policyCommandCode (previous: Uint8Array, commandCode: number): Uint8Array {
   checkPrevious(previous)

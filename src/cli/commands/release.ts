@@ -1,11 +1,13 @@
 import type { Command } from 'commander'
 import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import path from 'node:path'
 import { EsysTpm, parseBootPolicy, bootPolicyId, EVENTLOG_LIMITS, type BootPolicy } from '../../attest/index.js'
 import {
   readDeviceState, writeDeviceState, readDeviceEnrolment, agentMeasurement, installReleaseApproval, makeReleaseRequest, encodeReleaseRequest, parseReleaseRequest,
-  verifyReleaseRequest, signReleaseApproval, encodeSignedApproval, parseSignedApproval, decodeReleaseApproval, ReleaseRequestRefusedError, RELEASE_LIMITS, ENROLMENT_FILE,
-  type DeviceState
+  verifyReleaseRequest, signReleaseApproval, encodeSignedApproval, parseSignedApproval, decodeReleaseApproval, approvalEpoch, parseAgentAllowlist, ReleaseRequestRefusedError, RELEASE_LIMITS,
+  ENROLMENT_FILE, AGENT_ALLOWLIST_FILE, type DeviceState
 } from '../../agent/index.js'
 import { UsageError, toHex } from '../../common/index.js'
 import { publishOwnerStatement, statementOptions, notReached, type StatementOptions } from './enrol.js'
@@ -21,7 +23,7 @@ function measurementFor (state: DeviceState): ReturnType<typeof agentMeasurement
 
 /**
  * fleet release request --state DIR [--tcti T] [--eventlog FILE] --out FILE [--json]
- * fleet release approve --state OWNERDIR --request FILE --out FILE [--policy FILE] [--agent HEX] [--peer MA]… [--json]
+ * fleet release approve --state OWNERDIR --request FILE --out FILE [--policy FILE] [--agent-allowlist FILE | --agent HEX] [--withdraw-previous] [--peer MA]… [--json]
  * fleet release install --state DIR --approval FILE [--tcti T] [--json]
  */
 export function registerReleaseCommands (program: Command): void {
@@ -31,7 +33,10 @@ After a legitimate kernel, firmware or agent update the keys stay sealed until t
   device:  fleet release request --state DIR --out request.json
   owner:   fleet release approve --state OWNERDIR --request request.json --out approval.json
   device:  fleet release install --state DIR --approval approval.json
-The first approval installed on a device moves its keys from its PCR values at fleet init to the owner.`)
+The first approval installed on a device moves its keys from its PCR values at fleet init to the owner.
+The owner approves only agent builds on its allowlist (OWNERDIR/${AGENT_ALLOWLIST_FILE}: one measurement per line).
+With --withdraw-previous, installing the approval withdraws every earlier one for good (the device's
+approval-epoch counter in its TPM moves past them): booting an older approved state releases nothing.`)
 
   release.command('request')
     .description('device: quote this boot (sealing PCRs, event log, agent measurement) for the owner to approve')
@@ -48,7 +53,7 @@ The first approval installed on a device moves its keys from its PCR values at f
         const measurement = await measurementFor(state)
         const request = await makeReleaseRequest(tpm, state, measurement, eventLog, randomBytes)
         await writeFile(options.out, encodeReleaseRequest(request))
-        makeOutput(options.json === true).result({ deviceId: state.deviceId, out: options.out, pcrs: request.pcrs, agentMeasurement: toHex(request.agentMeasurement) },
+        makeOutput(options.json === true).result({ deviceId: state.deviceId, out: options.out, pcrs: request.pcrs, agentMeasurement: toHex(request.agentMeasurement), epoch: request.epoch.toString() },
           `release request for ${state.deviceId} written to ${options.out} (PCRs ${request.pcrs.join(',')}; agent ${toHex(request.agentMeasurement).slice(0, 16)}…): hand it to the owner`)
       } finally {
         await tpm.close()
@@ -61,13 +66,24 @@ The first approval installed on a device moves its keys from its PCR values at f
     .requiredOption('--request <file>', 'the device\'s request (fleet release request)')
     .requiredOption('--out <file>', 'where to write the approval (JSON)')
     .option('--policy <file>', 'judge the boot by this policy (default: the newest one published with fleet policy publish)')
-    .option('--agent <hex>', 'approve only this agent measurement (64 hex digits)'))
-    .addHelpText('after', '\nExit codes: 0 approved, 1 refused (the quote does not verify, or the policy does not allow the boot), 2 bad usage.')
-    .action(async (options: StatementOptions & { request: string, out: string, policy?: string, agent?: string }) => {
+    .option('--agent-allowlist <file>', `agent measurements the owner allows, one per line (default: ${AGENT_ALLOWLIST_FILE} in the owner state directory)`)
+    .option('--agent <hex>', 'allow only this agent measurement (64 hex digits), instead of the allowlist')
+    .option('--withdraw-previous', 'approve at the device\'s next approval epoch: installing it withdraws every earlier approval'))
+    .addHelpText('after', '\nExit codes: 0 approved, 1 refused (the quote does not verify, the policy does not allow the boot, or the agent measured is not on the allowlist), 2 bad usage (no allowlist).')
+    .action(async (options: StatementOptions & { request: string, out: string, policy?: string, agent?: string, agentAllowlist?: string, withdrawPrevious?: boolean }) => {
       if (options.agent !== undefined && !/^[0-9a-f]{64}$/.test(options.agent)) throw new UsageError('--agent must be 64 hex digits (an agent measurement)')
+      if (options.agent !== undefined && options.agentAllowlist !== undefined) throw new UsageError('give --agent or --agent-allowlist, not both')
+      const allowlistFile = options.agentAllowlist ?? path.join(options.state, AGENT_ALLOWLIST_FILE)
+      if (options.agent === undefined && options.agentAllowlist === undefined && !existsSync(allowlistFile)) {
+        throw new UsageError(`no agent allowlist: write the agent measurements this fleet runs to ${allowlistFile} (one per line), or give --agent-allowlist FILE or --agent HEX`)
+      }
+      const allowedAgents = options.agent !== undefined
+        ? [new Uint8Array(Buffer.from(options.agent, 'hex'))]
+        : parseAgentAllowlist(await readInputFile(allowlistFile, 'agent allowlist', RELEASE_LIMITS.maxAllowedAgents * 80))
       const request = parseReleaseRequest(await readInputFile(options.request, 'release request', RELEASE_LIMITS.maxRequestBytes))
       const given = options.policy === undefined ? undefined : parseBootPolicy(await readInputFile(options.policy, 'boot policy', 1024 * 1024))
       let approval: Uint8Array | undefined
+      let epoch = 0n
       let file = ''
       const reached = await publishOwnerStatement(options, async (entries, actor, owner) => {
         const about = entries.filter((entry) => entry.body.deviceId === request.deviceId)
@@ -80,20 +96,26 @@ The first approval installed on a device moves its keys from its PCR values at f
           if (published === undefined) throw new UsageError('--policy is needed: this fleet has no published boot policy (fleet policy publish)')
           policy = parseBootPolicy(published.body.policy as Uint8Array)
         }
-        const verified = verifyReleaseRequest(request, { deviceId: request.deviceId, akPub: enrol.body.akPub as Uint8Array }, policy,
-          options.agent === undefined ? undefined : new Uint8Array(Buffer.from(options.agent, 'hex')))
+        // A request reporting an epoch below one this owner approved is stale or replayed: approving
+        // it (above all with --withdraw-previous) could bring a withdrawn boot state back.
+        const approvedEpochs = about.filter((entry) => entry.type === 'device.approve_release' && entry.body.epoch instanceof Uint8Array).map((entry) => Buffer.from(entry.body.epoch as Uint8Array).readBigUInt64BE(0))
+        const highest = approvedEpochs.reduce((a, b) => (a > b ? a : b), -1n)
+        if (request.epoch < highest) throw new ReleaseRequestRefusedError(`it reports approval epoch ${request.epoch}, below epoch ${highest} this owner already approved for the device: a replayed or stale request (ask the device for a new one)`)
+        const verified = verifyReleaseRequest(request, { deviceId: request.deviceId, akPub: enrol.body.akPub as Uint8Array }, policy, allowedAgents)
         if (!verified.verdict.trusted) throw new ReleaseRequestRefusedError(`the boot policy does not allow this boot: ${verified.verdict.reasons.map((r) => r.message).join('; ')}`)
-        const signed = await signReleaseApproval(owner.signer, { fleetId: owner.fleetId, deviceId: request.deviceId, verified, agentMeasurement: request.agentMeasurement, policyId: bootPolicyId(policy), now: new Date() })
+        const signed = await signReleaseApproval(owner.signer, { fleetId: owner.fleetId, deviceId: request.deviceId, verified, agentMeasurement: request.agentMeasurement, policyId: bootPolicyId(policy), now: new Date(), withdrawPrevious: options.withdrawPrevious === true })
         file = encodeSignedApproval(signed)
         const decoded = decodeReleaseApproval(signed.approval)
         approval = decoded.approvedPolicy
+        epoch = approvalEpoch(decoded)!.epoch
         // Recorded once per approved state; a repeated approval is handed out again, not re-recorded.
         if (about.some((entry) => entry.type === 'device.approve_release' && Buffer.compare(entry.body.approvedPolicy as Uint8Array, decoded.approvedPolicy) === 0)) return undefined
-        return { type: 'device.approve_release', actor, attest: null, body: { deviceId: request.deviceId, approvedPolicy: decoded.approvedPolicy, agentMeasurement: request.agentMeasurement, pcrs: decoded.pcrs, policyId: decoded.policyId } }
+        return { type: 'device.approve_release', actor, attest: null, body: { deviceId: request.deviceId, approvedPolicy: decoded.approvedPolicy, agentMeasurement: request.agentMeasurement, pcrs: decoded.pcrs, policyId: decoded.policyId, epoch: decoded.epoch! } }
       })
       await writeFile(options.out, file)
-      makeOutput(options.json === true).result({ deviceId: request.deviceId, out: options.out, approvedPolicy: toHex(approval!), agentMeasurement: toHex(request.agentMeasurement), pcrs: request.pcrs, reached },
-        `approved boot state ${toHex(approval!).slice(0, 16)}… of ${request.deviceId} (PCRs ${request.pcrs.join(',')}; agent ${toHex(request.agentMeasurement).slice(0, 16)}…)\n` +
+      const withdraws = epoch > request.epoch
+      makeOutput(options.json === true).result({ deviceId: request.deviceId, out: options.out, approvedPolicy: toHex(approval!), agentMeasurement: toHex(request.agentMeasurement), pcrs: request.pcrs, epoch: epoch.toString(), withdrawsPrevious: withdraws, reached },
+        `approved boot state ${toHex(approval!).slice(0, 16)}… of ${request.deviceId} (PCRs ${request.pcrs.join(',')}; agent ${toHex(request.agentMeasurement).slice(0, 16)}…; approval epoch ${epoch}${withdraws ? ', withdrawing every earlier approval once installed' : ''})\n` +
         `approval written to ${options.out}: install it on the device with fleet release install; recorded in the owner's feed, handed to ${reached.length} agent(s)${reached.length === 0 ? notReached : ''}`)
     })
 
@@ -103,7 +125,7 @@ The first approval installed on a device moves its keys from its PCR values at f
     .requiredOption('--approval <file>', 'the owner\'s approval (fleet release approve)')
     .option('--tcti <tcti>', 'TPM to use (default: the one given to fleet init)')
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', '\nExit codes: 0 installed, 1 refused (not the owner\'s, not this device\'s, or another boot state for the first approval), 2 bad usage.')
+    .addHelpText('after', '\nExit codes: 0 installed, 1 refused (not the owner\'s, not this device\'s, withdrawn, or another boot state for the first approval or one that withdraws earlier ones), 2 bad usage.')
     .action(async (options: { state: string, approval: string, tcti?: string, json?: boolean }) => {
       const state = await readDeviceState(options.state)
       const enrolment = await readDeviceEnrolment(options.state, state.deviceId)
@@ -114,10 +136,11 @@ The first approval installed on a device moves its keys from its PCR values at f
         const installed = await installReleaseApproval(tpm, state, enrolment, signed, await measurementFor(state))
         await writeDeviceState(options.state, installed.state)
         const approvals = installed.state.approvals?.length ?? 0
-        makeOutput(options.json === true).result({ deviceId: state.deviceId, resealed: installed.resealed, approvals },
-          installed.resealed
+        makeOutput(options.json === true).result({ deviceId: state.deviceId, resealed: installed.resealed, withdrawn: installed.withdrawn, approvals },
+          (installed.resealed
             ? `keys re-sealed to the fleet owner: they are released under boot states the owner approves (${approvals} approval kept)`
-            : `approval kept (${approvals} in all): the keys are released under it from the next start`)
+            : `approval kept (${approvals} in all): the keys are released under it from the next start`) +
+          (installed.withdrawn ? '; every earlier approval is withdrawn for good' : ''))
       } finally {
         await tpm.close()
       }
