@@ -4,25 +4,27 @@
  */
 import assert from 'node:assert/strict'
 import { until as waitFor } from '../helpers/wait.js'
-import { randomBytes, X509Certificate } from 'node:crypto'
+import { createHash, randomBytes, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { EsysTpm, type SwtpmDevice } from '../../src/attest/index.js'
+import { EsysTpm, EV, HASH_ALG_ID, makeCredential, objectName, parseEventLog, parsePublic, type SwtpmDevice } from '../../src/attest/index.js'
 import {
   initOwner, unlockOwner, initDevice, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry,
-  verifyEnrolmentRecord, EnrolmentRefusedError, CeremonyAbortedError, AttestationService, AgentRuntime, publishOwnerFeed, LEDGER_SYNC_PROTOCOL, pull, startControlServer, controlRequest, attestationQuoteData, judgeAttestation, deviceSigner, type ResidentMemory, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
+  verifyEnrolmentRecord, EnrolmentRefusedError, CeremonyAbortedError, runDeviceCeremony, runOwnerCeremony, AttestationService, AgentRuntime, publishOwnerFeed, LEDGER_SYNC_PROTOCOL, pull, startControlServer, controlRequest, attestationQuoteData, judgeAttestation, deviceSigner, type ResidentMemory, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
 } from '../../src/agent/index.js'
 import type { HybridSigner } from '../../src/identity/index.js'
 import { decodeEntry } from '../../src/ledger/index.js'
 import { createFleetNode, FramedStream, type FleetNode } from '../../src/p2p/index.js'
+import { decodeMessage, encodeMessage } from '../../src/p2p/messages.js'
+import { EVIDENCE as ENROL_EVIDENCE } from '../../src/agent/enrol-protocol.js'
 import { startMetricsServer } from '../../src/agent/metrics.js'
 import { bootDevice, simulatedBootPolicy, type BootVariant } from '../../simnet/index.js'
 import { haveSwtpm, startDevice, tempDir } from '../helpers/devices.js'
 
 interface TestDevice { swtpm: SwtpmDevice, tpm: EsysTpm, state: DeviceState, unlocked: UnlockedDevice, log: Uint8Array, node: FleetNode }
 
-describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', function () {
+describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', function () {
   this.timeout(120_000)
   const opened: Array<{ close: () => Promise<void> }> = []
   let caDir: string
@@ -156,6 +158,131 @@ describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', functi
     assert.match(String((software.ownerResult as PromiseRejectedResult).reason), /software TPM/)
     const other = await ceremony(device, { expectDeviceId: 'a'.repeat(52) })
     assert.match(String((other.ownerResult as PromiseRejectedResult).reason), /expected a{52}/)
+  })
+
+  /** One end of an in-process frame pipe: what the ceremonies read and write, with a hook on each frame in flight. */
+  function framePipe (): { a: FramedStream, b: FramedStream, onAToB: (hook: (frame: Uint8Array, index: number) => Uint8Array) => void } {
+    const queue = (): { push: (f: Uint8Array | null) => void, next: () => Promise<Uint8Array | null> } => {
+      const frames: Array<Uint8Array | null> = []
+      const waiting: Array<(f: Uint8Array | null) => void> = []
+      return {
+        push: (f) => { const w = waiting.shift(); if (w !== undefined) w(f); else frames.push(f) },
+        next: async () => frames.length > 0 ? frames.shift()! : await new Promise((resolve) => waiting.push(resolve))
+      }
+    }
+    const toB = queue()
+    const toA = queue()
+    let hook = (frame: Uint8Array, _index: number): Uint8Array => frame
+    let sent = 0
+    const end = (read: () => Promise<Uint8Array | null>, write: (f: Uint8Array | null) => void): FramedStream => ({
+      read: async () => { const f = await read(); if (f === null) throw new Error('stream ended'); return f },
+      write: async (f: Uint8Array) => { write(f) },
+      close: async () => { write(null) },
+      abort: () => { write(null) }
+    }) as unknown as FramedStream
+    return {
+      a: end(toA.next, (f) => { toB.push(f === null ? null : hook(f, sent++)) }),
+      b: end(toB.next, toA.push),
+      onAToB: (h) => { hook = h }
+    }
+  }
+
+  /** The log with one more event, in a PCR the owner's policy does not quote (so nothing extends or vouches for it). */
+  function withUnquotedEvent (log: Uint8Array, pcr: number, data: string): Uint8Array {
+    const banks = parseEventLog(log).banks
+    const u32 = (n: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32LE(n); return b }
+    const parts = [Buffer.from(log), u32(pcr), u32(EV.EV_IPL), u32(banks.length)]
+    for (const bank of banks) {
+      const id = Buffer.alloc(2)
+      id.writeUInt16LE(HASH_ALG_ID[bank])
+      parts.push(id, createHash(bank).update(data).digest())
+    }
+    parts.push(u32(Buffer.byteLength(data)), Buffer.from(data))
+    return new Uint8Array(Buffer.concat(parts))
+  }
+
+  /** Randomness that repeats: the same seed gives the same bytes. */
+  function seeded (seed: string): (n: number) => Uint8Array {
+    let counter = 0
+    return (n) => {
+      const out = Buffer.alloc(Math.ceil(n / 32) * 32)
+      for (let at = 0; at < n; at += 32) createHash('sha256').update(seed).update(String(counter++)).digest().copy(out, at)
+      return new Uint8Array(out.subarray(0, n))
+    }
+  }
+
+  it('a man in the middle who grinds the event log after seeing nO (events in PCRs the quote does not cover) cannot move the owner\'s digits', async () => {
+    const device = await makeDevice('good')
+    const ownerPeerId = owner.node.peerId.toString()
+    for (let attempt = 0; attempt < 6; attempt++) {
+      const pipe = framePipe()
+      // Device → owner frames: 0 hello, 1 evidence, 2 confirm. The evidence is rewritten in flight,
+      // as a relay that has seen nO would, with one more event in PCR 16 each attempt.
+      pipe.onAToB((frame, index) => {
+        if (index !== 1) return frame
+        const { t: _type, ...evidence } = decodeMessage('/test', frame, 'evidence', ENROL_EVIDENCE, 4 * 1024 * 1024) as Record<string, unknown> & { eventLog: Uint8Array }
+        return encodeMessage('evidence', { ...evidence, eventLog: withUnquotedEvent(evidence.eventLog, 16, `grind ${attempt}`) })
+      })
+      const shown: { owner?: string, device?: string, unquoted?: Array<{ pcr: number, events: number }> } = {}
+      const deviceSide = runDeviceCeremony(pipe.a, {
+        tpm: device.tpm, state: device.state, eventLog: device.log, hostname: 'test-host', role: 'server', ownerPeerId, random: randomBytes,
+        confirm: async (sas) => { shown.device = sas; return true }
+      })
+      const ownerSide = runOwnerCeremony(pipe.b, {
+        ...ownerInput(),
+        devicePeerId: device.state.peer.peerId,
+        ownerPeerId,
+        confirm: async (sas, enrolled) => { shown.owner = sas; shown.unquoted = enrolled.unquoted; return false }
+      })
+      await Promise.allSettled([deviceSide, ownerSide])
+      assert.match(shown.owner ?? '', /^\d{6}$/, 'the altered evidence still verifies (nothing vouches for PCR 16)')
+      assert.deepEqual(shown.unquoted?.find((u) => u.pcr === 16), { pcr: 16, events: 1 }, 'the owner is told of the unquoted events')
+      assert.equal(shown.owner, shown.device, `attempt ${attempt}: bytes sent after nO changed the owner's digits`)
+    }
+  })
+
+  it('the digits depend on nothing said after the challenge: the same hello and challenge with other evidence show the same number', async () => {
+    const device = await makeDevice('good')
+    const ownerPeerId = owner.node.peerId.toString()
+    // A scripted owner that sends one fixed challenge (one nO) to a device whose nD is fixed too:
+    // only the evidence differs between attempts (an event in an unquoted PCR, the quote's clock).
+    const ek = parsePublic(Buffer.from(device.state.endorsementKey.public, 'base64'))
+    const credential = makeCredential({ ekPublic: ek, objectName: objectName(parsePublic(Buffer.from(device.state.attestationKey.public, 'base64'))), credential: new Uint8Array(32).fill(7), random: randomBytes })
+    const genesis = owner.state.genesis
+    const challenge = encodeMessage('challenge', {
+      genesis: Buffer.from(genesis.statement, 'base64'), genesisP256: Buffer.from(genesis.p256, 'base64'), genesisMldsa65: Buffer.from(genesis.mldsa65, 'base64'),
+      credentialBlob: credential.credentialBlob, encryptedSecret: credential.secret, quoteNonce: new Uint8Array(32).fill(1),
+      bank: policy.bank, pcrs: Uint8Array.from(policy.pcrs), nO: new Uint8Array(32).fill(2)
+    })
+    const digits = new Set<string>()
+    for (let attempt = 0; attempt < 6; attempt++) {
+      const pipe = framePipe()
+      const deviceSide = runDeviceCeremony(pipe.a, {
+        tpm: device.tpm, state: device.state, eventLog: withUnquotedEvent(device.log, 16, `attempt ${attempt}`), hostname: 'test-host', role: 'server', ownerPeerId,
+        random: seeded('fixed nD'), confirm: async (sas) => { digits.add(sas); return false }
+      })
+      await pipe.b.read()
+      await pipe.b.write(challenge)
+      await pipe.b.read()
+      await assert.rejects(deviceSide, CeremonyAbortedError)
+    }
+    assert.equal(digits.size, 1, `one hello and one challenge showed ${digits.size} different numbers`)
+  })
+
+  it('an owner speaking the old ceremony (/fleet/enrol/1, whose digits covered the evidence) is refused', async () => {
+    const device = await makeDevice('good')
+    const window = new AbortController()
+    const accepted = acceptEnrolment(device.node, {
+      tpm: device.tpm, state: device.state, eventLog: device.log, hostname: 'test-host', role: 'server', random: randomBytes, confirm: async () => true
+    }, { signal: window.signal })
+    accepted.catch(() => undefined)
+    try {
+      await waitFor(() => device.node.getProtocols().includes('/fleet/enrol/2'), 'the enrolment window')
+      const connection = await owner.node.dial(device.node.getMultiaddrs()[0]!)
+      await assert.rejects(connection.newStream('/fleet/enrol/1'), (err: Error) => /protocol/i.test(err.message) || err.name === 'UnsupportedProtocolError')
+    } finally {
+      window.abort()
+    }
   })
 
   describe('mutual attestation (/fleet/attest/1) between enrolled devices', () => {
