@@ -8,10 +8,13 @@ import { createHash, randomBytes, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { streamPair } from '@libp2p/utils'
+import type { Connection, Stream } from '@libp2p/interface'
 import { EsysTpm, EV, HASH_ALG_ID, makeCredential, objectName, parseEventLog, parsePublic, type SwtpmDevice } from '../../src/attest/index.js'
 import {
   initOwner, unlockOwner, initDevice, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry,
-  verifyEnrolmentRecord, EnrolmentRefusedError, CeremonyAbortedError, runDeviceCeremony, runOwnerCeremony, AttestationService, AgentRuntime, publishOwnerFeed, LEDGER_SYNC_PROTOCOL, pull, startControlServer, controlRequest, attestationQuoteData, judgeAttestation, deviceSigner, type ResidentMemory, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
+  verifyEnrolmentRecord, EnrolmentRefusedError, ATTEST_LIMITS, CeremonyAbortedError, runDeviceCeremony, runOwnerCeremony, AttestationService, AgentRuntime, publishOwnerFeed, LEDGER_SYNC_PROTOCOL, pull, startControlServer, controlRequest, attestationQuoteData, judgeAttestation, deviceSigner, type ResidentMemory, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
 } from '../../src/agent/index.js'
 import type { HybridSigner } from '../../src/identity/index.js'
 import { decodeEntry } from '../../src/ledger/index.js'
@@ -353,14 +356,14 @@ describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', functi
       assert.match((later as { reasons: string[] }).reasons[0]!, /clock went back|resetCount went back/)
     })
 
-    it('a device presenting another device\'s enrolment is refused as a clone, recorded, and kept out', async () => {
+    it('a device presenting another device\'s enrolment under its own PeerId is refused as a stranger, alerted, and kept out', async () => {
       const impostor = await makeDevice('good')
       const service = new AttestationService({ node: impostor.node, self: { tpm: impostor.tpm, state: impostor.state, enrolment: b.enrolment, eventLog: async () => impostor.log, random: randomBytes } })
       await service.start()
       opened.push({ close: async () => { await service.stop() } })
       await impostor.node.dial(a.node.getMultiaddrs()[0]!).catch(() => undefined)
       const impostorId = impostor.state.peer.peerId
-      await until(() => a.service.list().some((p) => p.peerId === impostorId && p.kind === 'clone'), 'the clone verdict')
+      await until(() => a.service.list().some((p) => p.peerId === impostorId && p.kind === 'stranger'), 'the stranger verdict')
       assert.equal(a.service.attested(impostorId), false)
       assert.equal(a.service.admission.allows(impostorId), false)
       // The alert is appended after the verdict: wait for it to be in the feed.
@@ -372,6 +375,65 @@ describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', functi
       assert.ok(alert !== undefined, 'alert.clone_suspected recorded')
       assert.equal(alert.body.claimedDeviceId, b.state.deviceId)
       assert.equal(alert.body.peerId, impostorId)
+    })
+
+    it('1,000 connections with fresh keys presenting a victim\'s record cost no TPM quote, add one alert and a count, and leave every per-peer map bounded', async () => {
+      let quotes = 0
+      const tpm = new Proxy(a.tpm, {
+        get (target, property) {
+          if (property === 'quote') return async (...args: Parameters<EsysTpm['quote']>) => { quotes++; return await target.quote(...args) }
+          const value = Reflect.get(target, property) as unknown
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+        }
+      })
+      const feed = await openOwnFeed({ dir: await tempDir('fleet-stranger-feed-'), tpm: a.tpm, signer: deviceSigner(a.tpm, a.unlocked), fleetId: a.enrolment.fleetId, feedId: a.state.deviceId, batchMs: 50 })
+      opened.push(feed)
+      // The listener as libp2p drives it, over in-memory streams: one connection per fresh key.
+      let handler: ((stream: Stream, connection: Connection) => Promise<void>) | undefined
+      const node = {
+        handle: async (_protocol: string, h: typeof handler) => { handler = h },
+        unhandle: async () => undefined,
+        addEventListener: () => undefined,
+        removeEventListener: () => undefined,
+        getConnections: () => []
+      } as unknown as FleetNode
+      let clock = Date.parse('2026-06-01T00:00:00Z')
+      const service = new AttestationService({ node, self: { tpm, state: a.state, enrolment: a.enrolment, eventLog: async () => a.log, random: randomBytes }, ledger: feed.ledger, now: () => new Date(clock) })
+      await service.start()
+      const victim = b.enrolment.signed
+      const attempt = async (i: number): Promise<void> => {
+        const remotePeer = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+        const [local, remote] = await streamPair()
+        const connection = { id: `stranger-${i}`, remotePeer, status: 'open', direction: 'inbound', close: async () => undefined } as unknown as Connection
+        const served = handler!(remote, connection)
+        const framed = new FramedStream(local)
+        await framed.write(encodeMessage('challenge', { nonce: randomBytes(32), record: victim.record, p256: victim.signature.p256, mldsa65: victim.signature.mldsa65 }))
+        // Whatever the listener answers (a refusal, or a quote it should not have made), the stranger stops there.
+        await framed.read().catch(() => undefined)
+        await framed.write(encodeMessage('abort', { reason: 'stranger' })).catch(() => undefined)
+        await framed.close()
+        await served
+      }
+      for (let i = 0; i < 1000; i++) await attempt(i)
+      await feed.ledger.checkpoint()
+      const types = (await entries({ feed } as typeof a)).map((e) => e.type)
+      assert.equal(quotes, 0, 'no quote was made for a peer whose PeerId is not the one its record enrols')
+      assert.deepEqual(types, ['alert.clone_suspected'], 'one alert for the claimed device in the window, and nothing else')
+      const footprint = service.footprint()
+      assert.ok(footprint.peers <= ATTEST_LIMITS.maxPeerStatuses, `peers: ${footprint.peers}`)
+      assert.ok(footprint.refused <= ATTEST_LIMITS.maxRefusedPeers, `refused: ${footprint.refused}`)
+      assert.equal(footprint.cloneTallies, 1)
+      assert.equal(footprint.attestedOn, 0)
+      assert.equal(footprint.deadlines, 0)
+      // The next window: a new alert, and the count of the last one's attempts.
+      clock += ATTEST_LIMITS.cloneAlertWindowMs
+      await attempt(1000)
+      await feed.ledger.checkpoint()
+      const after = await entries({ feed } as typeof a)
+      assert.deepEqual(after.map((e) => e.type), ['alert.clone_suspected', 'attest.verdict', 'alert.clone_suspected'])
+      assert.match((after[1]!.body.reasons as string[])[0]!, new RegExp(`^1000 connections presented the enrolment of device ${b.state.deviceId}`))
+      assert.equal(quotes, 0)
+      await service.stop()
     })
 
     it('re-attestation after the boot measurements change is refused, naming the PCR, and the peer is hung up on', async () => {
