@@ -45,6 +45,8 @@ export const SYNC_PROTOCOL_LIMITS = {
   pullTurnMs: 2_000,
   /** A whole pull (up to maxBatchesPerPull batches) is cut off after this long. */
   pullDeadlineMs: 60_000,
+  /** Pulls of the owner's feed, one after another, on one announce of it by a peer that is not attested. */
+  maxOwnerFeedPulls: 16,
   /** A peer's announce stream is closed after this long without an announce (the next opens another). */
   announceIdleMs: 120_000
 } as const

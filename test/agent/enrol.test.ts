@@ -21,6 +21,7 @@ import { decodeEntry } from '../../src/ledger/index.js'
 import { createFleetNode, FramedStream, type FleetNode } from '../../src/p2p/index.js'
 import { decodeMessage, encodeMessage } from '../../src/p2p/messages.js'
 import { EVIDENCE as ENROL_EVIDENCE } from '../../src/agent/enrol-protocol.js'
+import { encodeAnnounce } from '../../src/agent/sync-protocol.js'
 import { startMetricsServer } from '../../src/agent/metrics.js'
 import { bootDevice, simulatedBootPolicy, type BootVariant } from '../../simnet/index.js'
 import { haveSwtpm, startDevice, tempDir } from '../helpers/devices.js'
@@ -541,6 +542,35 @@ describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', functi
       // And after the deadline it is gone.
       await until(() => a.node.getConnections(stranger.peerId).length === 0, 'the hang-up', 10_000)
       assert.equal(a.attestation.attested(stranger.peerId.toString()), false)
+    })
+
+    it('a connected peer that has not attested cannot make an agent pull, nor learn its feed sizes or members, by announcing', async () => {
+      const a = runtimes[0]!
+      const heldBefore = await a.heads()
+      const lagBefore = await a.syncLag()
+      const forged = await createFleetNode({ privateKey: await generateKeyPair('Ed25519'), admission: { allows: () => true }, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+      opened.push({ close: async () => { await forged.stop() } })
+      // Whatever the agent opens towards the forged peer (a pull names every feed's size and the members held) is recorded.
+      const frames: Uint8Array[] = []
+      let streams = 0
+      await forged.handle(LEDGER_SYNC_PROTOCOL, async (stream) => {
+        streams++
+        const framed = new FramedStream(stream, { timeoutMs: 5_000 })
+        frames.push(await framed.read().catch(() => new Uint8Array(0)))
+        framed.abort(new Error('forged'))
+      })
+      const connection = await forged.dial(a.node.getMultiaddrs()[0]!)
+      // Announces of every feed the agent holds, far ahead, the owner's feed among them (without an owner-signed checkpoint).
+      const stream = new FramedStream(await connection.newStream(LEDGER_SYNC_PROTOCOL), { timeoutMs: 5_000 })
+      for (const feed of heldBefore.keys()) await stream.write(encodeAnnounce(feed, 1_000_000, ''))
+      await stream.write(encodeAnnounce(a.membership.ownerFeed, 1_000_000, ''))
+      await stream.close()
+      // The agent has read them all when it closes its end; a pull would start right after.
+      await stream.read().catch(() => undefined)
+      await new Promise((resolve) => setTimeout(resolve, 1_000))
+      assert.equal(streams, 0, `the agent opened ${streams} streams to an unattested peer: ${frames.map((f) => Buffer.from(f).toString('latin1').slice(0, 40)).join(' | ')}`)
+      assert.equal(await a.syncLag(), lagBefore, 'sizes announced by an unattested peer were believed')
+      assert.equal(a.attestation.attested(forged.peerId.toString()), false)
     })
 
     it('a revocation from the owner reaches the agents, which hang up on the device and refuse it', async () => {
