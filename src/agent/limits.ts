@@ -47,6 +47,8 @@ export const SYNC_PROTOCOL_LIMITS = {
   pullDeadlineMs: 60_000,
   /** Pulls of the owner's feed, one after another, on one announce of it by a peer that is not attested. */
   maxOwnerFeedPulls: 16,
+  /** Peers whose heads are kept (forgotten on disconnect; above P2P_LIMITS.maxConnections). */
+  maxPeersTracked: 512,
   /** A peer's announce stream is closed after this long without an announce (the next opens another). */
   announceIdleMs: 120_000
 } as const

@@ -44,7 +44,10 @@ export class AgentRuntime {
   private readonly blocked = new Set<string>()
   /** The largest size announced per feed, for the sync-lag metric. */
   private readonly announced = new Map<string, number>()
-  private readonly gossip = new Gossip(async (connection) => this.framed(await connection.newStream(LEDGER_SYNC_PROTOCOL)), { idleMs: SYNC_PROTOCOL_LIMITS.announceIdleMs / 2 })
+  private readonly gossip = new Gossip(async (connection) => this.framed(await connection.newStream(LEDGER_SYNC_PROTOCOL)), {
+    idleMs: SYNC_PROTOCOL_LIMITS.announceIdleMs / 2,
+    allowed: (peerId) => this.attestation.attested(peerId)
+  })
   private pullTurn: Promise<void> = Promise.resolve()
 
   private constructor (init: AgentRuntimeInit, node: FleetNode, attestation: AttestationService, feed: OpenedLedger, membership: Membership, signer: HybridSigner) {

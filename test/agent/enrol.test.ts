@@ -20,13 +20,22 @@ import type { HybridSigner } from '../../src/identity/index.js'
 import { decodeEntry } from '../../src/ledger/index.js'
 import { createFleetNode, FramedStream, type FleetNode } from '../../src/p2p/index.js'
 import { decodeMessage, encodeMessage } from '../../src/p2p/messages.js'
-import { EVIDENCE as ENROL_EVIDENCE } from '../../src/agent/enrol-protocol.js'
+import { EVIDENCE as ENROL_EVIDENCE, sasDigits } from '../../src/agent/enrol-protocol.js'
 import { encodeAnnounce } from '../../src/agent/sync-protocol.js'
 import { startMetricsServer } from '../../src/agent/metrics.js'
 import { bootDevice, simulatedBootPolicy, type BootVariant } from '../../simnet/index.js'
 import { haveSwtpm, startDevice, tempDir } from '../helpers/devices.js'
 
 interface TestDevice { swtpm: SwtpmDevice, tpm: EsysTpm, state: DeviceState, unlocked: UnlockedDevice, log: Uint8Array, node: FleetNode }
+
+describe('agent/enrolment digits (/fleet/enrol/2)', () => {
+  it('are SHA-256("fleet-sas-v2" ‖ transcript hash ‖ nO ‖ nD), its first 32 bits mod 10^6: golden digits', () => {
+    const [transcript, nO, nD] = [new Uint8Array(32), new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)]
+    assert.equal(sasDigits(transcript, nO, nD), '575374')
+    const digest = createHash('sha256').update('fleet-sas-v2').update(transcript).update(nO).update(nD).digest()
+    assert.equal(sasDigits(transcript, nO, nD), String(digest.readUInt32BE(0) % 1_000_000).padStart(6, '0'))
+  })
+})
 
 describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', function () {
   this.timeout(120_000)
