@@ -57,8 +57,13 @@ interface CloneTally { since: number, attempts: number, firstPeerId: string }
 export class AttestationService {
   private readonly init: AttestationServiceInit
   private readonly peers = new Map<string, PeerStatus>()
-  /** PeerIds kept out, oldest first (bounded by maxRefusedPeers). */
+  /** PeerIds of clones and revoked devices kept out, oldest first (bounded by maxRefusedPeers). */
   private readonly refused = new Set<string>()
+  /**
+   * PeerIds of strangers kept out, oldest first (bounded by maxStrangers): apart from `refused`,
+   * so that a flood of fresh keys does not push a revoked device's PeerId out of it.
+   */
+  private readonly strangers = new Set<string>()
   private readonly cloneTallies = new Map<string, CloneTally>()
   private readonly revoked = new Set<string>()
   private readonly clocks = new Map<string, ClockInfo>()
@@ -76,7 +81,7 @@ export class AttestationService {
   private readonly onOpen = (evt: CustomEvent<Connection>): void => { this.track(this.onConnection(evt.detail)) }
 
   /** For the connection gater: clones and revoked devices stay out. */
-  readonly admission: Admission = { allows: (peerId) => !this.refused.has(peerId) }
+  readonly admission: Admission = { allows: (peerId) => !this.refused.has(peerId) && !this.strangers.has(peerId) }
 
   constructor (init: AttestationServiceInit) {
     this.init = init
@@ -94,16 +99,19 @@ export class AttestationService {
   private now (): number { return (this.init.now?.() ?? new Date()).getTime() }
 
   /** How many entries each per-peer map holds (all bounded by ATTEST_LIMITS). */
-  footprint (): { peers: number, refused: number, clocks: number, attestedOn: number, deadlines: number, cloneTallies: number } {
-    return { peers: this.peers.size, refused: this.refused.size, clocks: this.clocks.size, attestedOn: this.attestedOn.size, deadlines: this.deadlines.size, cloneTallies: this.cloneTallies.size }
+  footprint (): { peers: number, refused: number, strangers: number, clocks: number, attestedOn: number, deadlines: number, cloneTallies: number } {
+    return {
+      peers: this.peers.size, refused: this.refused.size, strangers: this.strangers.size, clocks: this.clocks.size, attestedOn: this.attestedOn.size,
+      deadlines: this.deadlines.size, cloneTallies: this.cloneTallies.size
+    }
   }
 
-  private refuse (peerId: string): void {
-    this.refused.delete(peerId)
-    this.refused.add(peerId)
-    for (const oldest of this.refused) {
-      if (this.refused.size <= ATTEST_LIMITS.maxRefusedPeers) break
-      this.refused.delete(oldest)
+  private refuse (peerId: string, set = this.refused, max: number = ATTEST_LIMITS.maxRefusedPeers): void {
+    set.delete(peerId)
+    set.add(peerId)
+    for (const oldest of set) {
+      if (set.size <= max) break
+      set.delete(oldest)
     }
   }
 
@@ -304,7 +312,8 @@ export class AttestationService {
     } else {
       this.unmark(connection)
       this.init.logger?.warn({ peerId, kind: outcome.kind, reasons: outcome.reasons }, 'peer not trusted; hanging up')
-      if (outcome.kind === 'clone' || outcome.kind === 'revoked' || outcome.kind === 'stranger') this.refuse(peerId)
+      if (outcome.kind === 'clone' || outcome.kind === 'revoked') this.refuse(peerId)
+      if (outcome.kind === 'stranger') this.refuse(peerId, this.strangers, ATTEST_LIMITS.maxStrangers)
       this.clearDeadline(connection.id)
       await connection.close().catch(() => undefined)
     }

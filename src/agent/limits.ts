@@ -21,8 +21,10 @@ export const ATTEST_LIMITS = {
    * P2P_LIMITS.maxConnections, so every connected, attested peer fits.
    */
   maxPeerStatuses: 512,
-  /** PeerIds kept out by the connection gater (clones, revoked devices, strangers); the oldest go first. */
+  /** PeerIds of clones and revoked devices kept out by the connection gater; the oldest go first. */
   maxRefusedPeers: 512,
+  /** PeerIds of strangers (records that enrol another PeerId) kept out by the gater; the oldest go first. */
+  maxStrangers: 512,
   /** Devices whose last TPM clock is kept (one per member). */
   maxClocks: 4096,
   /**
