@@ -80,7 +80,7 @@ export class AttestationService {
   private readonly pending = new Set<Promise<unknown>>()
   private readonly onOpen = (evt: CustomEvent<Connection>): void => { this.track(this.onConnection(evt.detail)) }
 
-  /** For the connection gater: clones and revoked devices stay out. */
+  /** For the connection gater: clones, revoked devices and strangers seen lately stay out. */
   readonly admission: Admission = { allows: (peerId) => !this.refused.has(peerId) && !this.strangers.has(peerId) }
 
   constructor (init: AttestationServiceInit) {
