@@ -40,7 +40,10 @@ export class Announcer {
   send (connection: Connection, feed: string, size: number, note: string, push?: Push): void {
     const peerId = connection.remotePeer.toString()
     let channel = this.channels.get(peerId)
-    if (!this.allowed(peerId)) return
+    if (!this.allowed(peerId)) {
+      this.forget(peerId)
+      return
+    }
     if (channel?.connection !== connection) {
       if (channel !== undefined) this.forget(peerId)
       channel = { connection, waiting: new Map(), flushing: false, usedAt: Date.now() }
