@@ -72,7 +72,7 @@ describe('agent/announcer: one announce stream per peer', function () {
     announcer.send(connection, feed(1), 2, 'n2')
     announcer.send(connection, feed(2), 3, 'n3')
     attested = false
-    await until(() => announcer.size === 0, 'the peer forgotten')
+    await until(() => announcer.size === 0, 'the peer forgotten', 2_000)
     // And nothing new is queued for it.
     announcer.send(connection, feed(3), 4, 'n4')
     assert.equal(announcer.size, 0)
