@@ -17,11 +17,11 @@ import {
   verifyEnrolmentRecord, EnrolmentRefusedError, ATTEST_LIMITS, CeremonyAbortedError, runDeviceCeremony, runOwnerCeremony, AttestationService, AgentRuntime, publishOwnerFeed, LEDGER_SYNC_PROTOCOL, pull, startControlServer, controlRequest, attestationQuoteData, judgeAttestation, deviceSigner, type ResidentMemory, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
 } from '../../src/agent/index.js'
 import type { HybridSigner } from '../../src/identity/index.js'
-import { decodeEntry } from '../../src/ledger/index.js'
+import { decodeEntry, ownFeedSource } from '../../src/ledger/index.js'
 import { createFleetNode, FramedStream, type FleetNode } from '../../src/p2p/index.js'
 import { decodeMessage, encodeMessage } from '../../src/p2p/messages.js'
 import { EVIDENCE as ENROL_EVIDENCE, sasDigits } from '../../src/agent/enrol-protocol.js'
-import { encodeAnnounce } from '../../src/agent/sync-protocol.js'
+import { encodeAnnounce, readOpening } from '../../src/agent/sync-protocol.js'
 import { startMetricsServer } from '../../src/agent/metrics.js'
 import { bootDevice, simulatedBootPolicy, type BootVariant } from '../../simnet/index.js'
 import { haveSwtpm, startDevice, tempDir } from '../helpers/devices.js'
@@ -581,6 +581,33 @@ describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', functi
       assert.equal(streams, 0, `the agent opened ${streams} streams to an unattested peer: ${frames.map((f) => Buffer.from(f).toString('latin1').slice(0, 40)).join(' | ')}`)
       assert.equal(await a.syncLag(), lagBefore, 'sizes announced by an unattested peer were believed')
       assert.equal(a.attestation.attested(forged.peerId.toString()), false)
+    })
+
+    it('an unattested peer announcing a newer owner-signed checkpoint gets a pull of the owner\'s feed alone: no other feed\'s size, no member ids', async () => {
+      const a = runtimes[0]!
+      const ownerFeed = a.membership.ownerFeed
+      await owner.feed.ledger.checkpoint()
+      const sealed = await ownFeedSource(owner.feed.db, ownerFeed).sealed()
+      assert.ok(sealed !== undefined)
+      const relay = await createFleetNode({ privateKey: await generateKeyPair('Ed25519'), admission: { allows: () => true }, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+      opened.push({ close: async () => { await relay.stop() } })
+      const pulls: Array<Awaited<ReturnType<typeof readOpening>>> = []
+      await relay.handle(LEDGER_SYNC_PROTOCOL, async (stream) => {
+        const framed = new FramedStream(stream, { timeoutMs: 5_000 })
+        pulls.push(await readOpening(framed))
+        framed.abort(new Error('relay'))
+      })
+      const connection = await relay.dial(a.node.getMultiaddrs()[0]!)
+      const stream = new FramedStream(await connection.newStream(LEDGER_SYNC_PROTOCOL), { timeoutMs: 5_000 })
+      // Claimed one entry beyond the checkpoint's size: only the owner's signature over a newer tree counts, not the claim.
+      await stream.write(encodeAnnounce(ownerFeed, sealed.size + 1, sealed.note))
+      await stream.close()
+      assert.ok(((await a.heads()).get(ownerFeed) ?? 0) < sealed.size, 'the owner\'s feed has not been handed to the agent yet')
+      await until(() => pulls.length > 0, 'the pull of the owner\'s feed')
+      const pulled = pulls[0]!
+      assert.ok(pulled.t === 'pull')
+      assert.deepEqual([...pulled.heads.keys()], [ownerFeed], 'a pull from an unattested peer named another feed')
+      assert.equal(pulled.memberIds.size, 0, 'member ids were sent to an unattested peer')
     })
 
     it('a revocation from the owner reaches the agents, which hang up on the device and refuse it', async () => {
