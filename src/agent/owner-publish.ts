@@ -8,8 +8,8 @@ import { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, readOpening, servePull, sen
 /**
  * The owner hands its feed (enrolments, revocations) to agents: it serves pulls of its own feed
  * to anyone (every entry is owner-signed, so agents verify it against the genesis key without
- * attesting the owner), and announces it, with its newest checkpoint, to the agents it dials. Resolves with the agents that
- * pulled up to `size`.
+ * attesting the owner), and announces it, with its newest checkpoint, to the agents it dials.
+ * Resolves with the agents that pulled up to `size`.
  */
 export async function publishOwnerFeed (node: FleetNode, db: Level<string, Uint8Array>, feed: string, size: number, peers: Multiaddr[], options: { timeoutMs?: number, onServed?: (peerId: string) => void } = {}): Promise<string[]> {
   const source = ownFeedSource(db, feed)
