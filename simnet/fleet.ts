@@ -1,7 +1,7 @@
 /**
  * An in-process fleet on real parts: one software TPM per device and for the owner, the simulated
  * measured boot, real libp2p on loopback, and each device enrolled through the real ceremony
- * (/fleet/enrol/1). Used by benches and tests; simnet's process mode runs the fleet CLI instead.
+ * (/fleet/enrol/2). Used by benches and tests; simnet's process mode runs the fleet CLI instead.
  */
 import { randomBytes, X509Certificate } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'

@@ -22,20 +22,28 @@ export class Announcer {
   private readonly channels = new Map<string, Channel>()
   private readonly open: (connection: Connection) => Promise<FramedStream>
   private readonly idleMs: number
+  private readonly allowed: (peerId: string) => boolean
 
   /**
    * `idleMs`: a stream quiet this long is closed here and a new one opened for the next announce
    * (well before the receiver gives up on a quiet stream, so announces do not race its close).
+   * `allowed`: asked again just before each announce is written (a peer may have lost its
+   * attestation since it was queued); a peer no longer allowed is forgotten.
    */
-  constructor (open: (connection: Connection) => Promise<FramedStream>, options: { idleMs: number }) {
+  constructor (open: (connection: Connection) => Promise<FramedStream>, options: { idleMs: number, allowed?: (peerId: string) => boolean }) {
     this.open = open
     this.idleMs = options.idleMs
+    this.allowed = options.allowed ?? (() => true)
   }
 
   /** Queues an announce of `feed` (or, with `push`, its entries) to the peer at the other end of `connection`. */
   send (connection: Connection, feed: string, size: number, note: string, push?: Push): void {
     const peerId = connection.remotePeer.toString()
     let channel = this.channels.get(peerId)
+    if (!this.allowed(peerId)) {
+      this.forget(peerId)
+      return
+    }
     if (channel?.connection !== connection) {
       if (channel !== undefined) this.forget(peerId)
       channel = { connection, waiting: new Map(), flushing: false, usedAt: Date.now() }
@@ -74,7 +82,7 @@ export class Announcer {
       for (let next = channel.waiting.entries().next(); !next.done; next = channel.waiting.entries().next()) {
         const [feed, { size, note, push }] = next.value
         channel.waiting.delete(feed)
-        if (channel.connection.status !== 'open') {
+        if (channel.connection.status !== 'open' || !this.allowed(peerId)) {
           if (this.channels.get(peerId) === channel) this.forget(peerId)
           return
         }

@@ -8,10 +8,15 @@
  *   listener → dialer   verdict    {trusted}
  *
  * Each side judges the other with judgeAttestation: the record is signed by this fleet's owner,
- * names the PeerId that Noise authenticated, and is not revoked; the quoting AK is the enrolled AK
- * (else: a clone); the quote is over this session's nonce and both PeerIds (so a quote relayed
+ * names the PeerId that Noise authenticated (else: a stranger, who cannot be the enrolled device,
+ * whose Noise key is sealed in that device's TPM), and is not revoked; the quoting AK is the
+ * enrolled AK (else: a clone); the quote is over this session's nonce and both PeerIds (so a quote relayed
  * from another session fails); the event log replays to the quoted PCRs and satisfies the fleet's
  * boot policy; the TPM's resetCount, restartCount and clock never go back.
+ *
+ * The listener quotes for the dialer's nonce only after the dialer's record passed the checks
+ * that need no TPM (screenRecord): a stranger presenting another device's record, or a revoked
+ * device, costs it no TPM work.
  */
 import { createHash } from 'node:crypto'
 import {
@@ -68,7 +73,14 @@ export interface AttestationEvidence {
 
 export type AttestationOutcome =
   | { trusted: true, record: EnrolmentRecord, signed: SignedEnrolment, clock: ClockInfo, quoteHash: Uint8Array, policyId: string }
-  | { trusted: false, kind: 'refused' | 'clone' | 'revoked' | 'untrusted-boot', reasons: string[], record?: EnrolmentRecord, quoteHash?: Uint8Array, policyId: string }
+  | { trusted: false, kind: RefusalKind, reasons: string[], record?: EnrolmentRecord, quoteHash?: Uint8Array, policyId: string }
+
+/**
+ * Why a peer is not trusted. stranger: its record enrols another PeerId (anyone can copy a record;
+ * only the device holds its Noise key). clone: the enrolled PeerId quoted with another AK.
+ */
+export type RefusalKind = 'refused' | 'stranger' | 'clone' | 'revoked' | 'untrusted-boot'
+type Refusal = Extract<AttestationOutcome, { trusted: false }>
 
 export interface Judge {
   fleetId: Uint8Array
@@ -88,19 +100,31 @@ function clockWentBack (last: ClockInfo | undefined, now: ClockInfo): string | u
   return undefined
 }
 
-/** Judges one side's evidence. Never throws for bad evidence: it returns why it is not trusted. */
-export function judgeAttestation (evidence: AttestationEvidence, session: { nonce: Uint8Array, attesterPeerId: string, verifierPeerId: string }, judge: Judge): AttestationOutcome {
+/**
+ * The checks of a presented record that need no TPM and no quote: signed by this fleet's owner,
+ * not revoked, enrolling the PeerId that Noise authenticated. Returns the record, or why not.
+ */
+export function screenRecord (signed: SignedEnrolment, attesterPeerId: string, judge: Judge): { record: EnrolmentRecord } | Refusal {
   const policyId = judge.policyId
   let record: EnrolmentRecord
   try {
-    record = verifyEnrolmentRecord(evidence.signed, { key: judge.ownerKey, fleetId: judge.fleetId })
+    record = verifyEnrolmentRecord(signed, { key: judge.ownerKey, fleetId: judge.fleetId })
   } catch (err) {
     return { trusted: false, kind: 'refused', reasons: [(err as Error).message], policyId }
   }
   if (judge.isRevoked(record.deviceId)) return { trusted: false, kind: 'revoked', reasons: [`device ${record.deviceId} is revoked`], record, policyId }
-  if (record.peerId !== session.attesterPeerId) {
-    return { trusted: false, kind: 'clone', reasons: [`the record enrols PeerId ${record.peerId}, but the peer is ${session.attesterPeerId}`], record, policyId }
+  if (record.peerId !== attesterPeerId) {
+    return { trusted: false, kind: 'stranger', reasons: [`the record enrols PeerId ${record.peerId}, but the peer is ${attesterPeerId}`], record, policyId }
   }
+  return { record }
+}
+
+/** Judges one side's evidence. Never throws for bad evidence: it returns why it is not trusted. */
+export function judgeAttestation (evidence: AttestationEvidence, session: { nonce: Uint8Array, attesterPeerId: string, verifierPeerId: string }, judge: Judge): AttestationOutcome {
+  const policyId = judge.policyId
+  const screened = screenRecord(evidence.signed, session.attesterPeerId, judge)
+  if ('trusted' in screened) return screened
+  const record = screened.record
   if (Buffer.compare(evidence.akPub, record.akPub) !== 0) {
     return { trusted: false, kind: 'clone', reasons: [`device ${record.deviceId} quoted with an AK that is not its enrolled AK`], record, policyId }
   }
@@ -197,9 +221,18 @@ export async function attestAsDialer (stream: FramedStream, self: AttesterInput,
   return { outcome, trustedByPeer, evidence }
 }
 
-/** The listener's side: answers the challenge, then judges the dialer. */
+/**
+ * The listener's side: screens the dialer's record (no TPM work for a stranger or a revoked
+ * device), answers the challenge, then judges the dialer.
+ */
 export async function attestAsListener (stream: FramedStream, self: AttesterInput, judge: Judge, remotePeerId: string): Promise<{ outcome: AttestationOutcome, evidence?: AttestationEvidence }> {
   const challenge = await receive(stream, 'challenge', CHALLENGE)
+  const screened = screenRecord({ record: challenge.record, signature: { p256: challenge.p256, mldsa65: challenge.mldsa65 } }, remotePeerId, judge)
+  if ('trusted' in screened) {
+    await stream.write(encodeMessage('abort', { reason: `not trusted: ${screened.reasons.join('; ')}`.slice(0, 1024) })).catch(() => undefined)
+    await stream.close()
+    return { outcome: screened }
+  }
   const nonce = self.random(32)
   await stream.write(encodeMessage('response', { nonce, ...recordFields(self.enrolment), ...await makeEvidence(self, challenge.nonce, remotePeerId) }))
   const final = await receive(stream, 'final', FINAL)

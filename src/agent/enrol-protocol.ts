@@ -1,5 +1,5 @@
 /**
- * The enrolment ceremony, /fleet/enrol/1: trust on first use, confirmed by a person on both sides
+ * The enrolment ceremony, /fleet/enrol/2: trust on first use, confirmed by a person on both sides
  * and signed by the owner. One stream; the device speaks first.
  *
  *   device → owner  hello      EK public + certificate, AK, DSK + certify evidence, ML-DSA-65 public,
@@ -7,14 +7,27 @@
  *   owner → device  challenge  genesis statement, MakeCredential(EK, AK name), quote nonce, PCRs, nO
  *   device → owner  evidence   ActivateCredential result, quote over
  *                              SHA-256("fleet-enrol-v1" ‖ nonce ‖ devicePeerId ‖ ownerPeerId), event log, nD
- *   both            6-digit SAS = SHA-256(tag ‖ transcript ‖ nO ‖ nD) mod 10^6, confirmed by a person
+ *   both            6-digit SAS = SHA-256(tag ‖ both PeerIds ‖ hello ‖ challenge ‖ nO ‖ nD) mod 10^6,
+ *                   confirmed by a person
  *   device → owner  confirm    {ok}
  *   owner → device  record     owner-signed EnrolmentRecord + the boot policy
  *   device → owner  done
  *
- * Either side sends {t: 'abort', reason} and stops at the first failed check. The device commits
- * to nD before it sees nO, and the transcript holds both PeerIds (each authenticated by Noise), so
- * a relay between two ceremonies shows different digits on the two screens.
+ * Either side sends {t: 'abort', reason} and stops at the first failed check.
+ *
+ * Why the digits cannot be chosen (the numeric comparison of SAS-based key agreement): every byte
+ * they depend on was fixed before the other side's nonce was seen. The device sends its whole
+ * hello, committing to nD, before it sees nO; the owner sends its whole challenge, nO in it,
+ * before it sees nD. The evidence is NOT in the digits: it is made after nO is known, and an
+ * event log has bytes nothing vouches for (events of PCRs the quote does not cover), so a man in
+ * the middle could vary them until the digits on both screens agreed. The evidence is bound to the
+ * session instead by its quote (over both PeerIds) and by the Noise channel the digits confirm.
+ * A man in the middle runs two ceremonies with two different PeerId pairs, and on each side one
+ * of the nonces that make the digits was hidden from it when it had to fix its own: the two
+ * screens agree with probability 10^-6.
+ *
+ * Version 1 hashed the evidence into the digits; it is not spoken any more (a /fleet/enrol/1
+ * stream is refused at protocol negotiation).
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { X509Certificate } from 'node:crypto'
@@ -35,7 +48,7 @@ import {
 } from './enrolment.js'
 import { ENROL_LIMITS } from './limits.js'
 
-export const ENROL_PROTOCOL = '/fleet/enrol/1'
+export const ENROL_PROTOCOL = '/fleet/enrol/2'
 
 
 /** The owner refused the device (identity, hardware, or boot evidence did not check out). */
@@ -99,18 +112,34 @@ export function enrolmentQuoteData (nonce: Uint8Array, devicePeerId: string, own
   return sha256('fleet-enrol-v1', nonce, devicePeerId, ownerPeerId)
 }
 
-/** Hash of everything said, in order, with both PeerIds: what the digits are made from. */
+/**
+ * What the digits are made from: both PeerIds (each authenticated by Noise), then the hello and the
+ * challenge, each added as it is sent or received. Nothing said after the challenge is added
+ * (see the module comment).
+ */
 class Transcript {
   private readonly hash = createHash('sha256')
+  private frames = 0
   constructor (ownerPeerId: string, devicePeerId: string) {
-    this.hash.update('fleet-enrol-transcript-v1').update(lengthPrefixed(Buffer.from(ownerPeerId))).update(lengthPrefixed(Buffer.from(devicePeerId)))
+    this.hash.update('fleet-enrol-transcript-v2').update(lengthPrefixed(Buffer.from(ownerPeerId))).update(lengthPrefixed(Buffer.from(devicePeerId)))
   }
 
-  add (frame: Uint8Array): void { this.hash.update(lengthPrefixed(frame)) }
-  sas (nO: Uint8Array, nD: Uint8Array): string {
-    const digest = createHash('sha256').update('fleet-sas-v1').update(this.hash.copy().digest()).update(nO).update(nD).digest()
-    return (digest.readUInt32BE(0) % 1_000_000).toString().padStart(6, '0')
+  /** The hello, then the challenge: the only frames the digits depend on. */
+  add (frame: Uint8Array): void {
+    if (++this.frames > 2) throw new Error('only the hello and the challenge are part of the transcript')
+    this.hash.update(lengthPrefixed(frame))
   }
+
+  sas (nO: Uint8Array, nD: Uint8Array): string {
+    if (this.frames !== 2) throw new Error('the digits need the hello and the challenge')
+    return sasDigits(this.hash.copy().digest(), nO, nD)
+  }
+}
+
+/** The six digits: SHA-256(tag ‖ transcript hash ‖ nO ‖ nD), its first 32 bits mod 10^6. */
+export function sasDigits (transcript: Uint8Array, nO: Uint8Array, nD: Uint8Array): string {
+  const digest = createHash('sha256').update('fleet-sas-v2').update(transcript).update(nO).update(nD).digest()
+  return (digest.readUInt32BE(0) % 1_000_000).toString().padStart(6, '0')
 }
 
 function lengthPrefixed (bytes: Uint8Array): Buffer {
@@ -119,7 +148,7 @@ function lengthPrefixed (bytes: Uint8Array): Buffer {
   return Buffer.concat([head, bytes])
 }
 
-const commitment = (nD: Uint8Array): Uint8Array => sha256('fleet-sas-commit-v1', nD)
+const commitment = (nD: Uint8Array): Uint8Array => sha256('fleet-sas-commit-v2', nD)
 
 async function receive<S extends WireSchema> (framed: FramedStream, type: string, schema: S, options: { timeoutMs?: number } = {}): Promise<{ bytes: Uint8Array, message: WireMessage<S> }> {
   const bytes = await framed.read(options)
@@ -188,8 +217,8 @@ export async function runDeviceCeremony (stream: FramedStream, input: DeviceCere
     const selection: PcrSelection = [{ hash: c.bank as HashAlg, pcrs }]
     const quote = await input.tpm.quote(ak, enrolmentQuoteData(c.quoteNonce, state.peer.peerId, input.ownerPeerId), selection)
     const evidenceBytes = encodeMessage('evidence', { activated, quoteAttest: quote.attest, quoteSignature: quote.signature, eventLog: input.eventLog, nD })
+    // The evidence is not part of the digits: it was made after nO was known.
     await stream.write(evidenceBytes)
-    transcript.add(evidenceBytes)
 
     const sas = transcript.sas(c.nO, nD)
     const ok = await input.confirm(sas, { fleetId: genesis.fleetId, name: genesis.genesis.name })
@@ -223,6 +252,8 @@ export interface EnrolledDevice {
   peerId: string
   verdict: BootVerdict
   softwareTpm: boolean
+  /** Event-log PCRs the quote does not cover, with their event counts: unverified, shown to the owner, judged by nothing. */
+  unquoted: Array<{ pcr: number, events: number }>
 }
 
 export interface OwnerCeremonyInput {
@@ -277,15 +308,15 @@ export async function runOwnerCeremony (stream: FramedStream, input: OwnerCeremo
     await stream.write(challengeBytes)
     transcript.add(challengeBytes)
 
+    // Not part of the digits: the device (or a man in the middle) made it after seeing nO.
     const evidence = await receive(stream, 'evidence', EVIDENCE)
-    transcript.add(evidence.bytes)
     const e = evidence.message
     if (e.activated.length !== secret.length || !timingSafeEqual(e.activated, secret)) refuse('ActivateCredential failed: its AK is not in the TPM that holds its EK')
     if (!timingSafeEqual(commitment(e.nD), h.commit)) refuse('the device revealed a value it had not committed to')
     const boot = verifyBoot({ ak, attest: e.quoteAttest, signature: e.quoteSignature, nonce: enrolmentQuoteData(quoteNonce, input.devicePeerId, input.ownerPeerId), eventLog: e.eventLog }, input.policy)
     if (!boot.verdict.trusted) refuse(`its boot does not satisfy the policy: ${boot.verdict.reasons.map((r) => r.message).join('; ')}`)
 
-    const device: EnrolledDevice = { deviceId, fingerprint: fingerprint(deviceId), hostname: h.hostname, role: h.role as DeviceRole, peerId: h.peerId, verdict: boot.verdict, softwareTpm }
+    const device: EnrolledDevice = { deviceId, fingerprint: fingerprint(deviceId), hostname: h.hostname, role: h.role as DeviceRole, peerId: h.peerId, verdict: boot.verdict, softwareTpm, unquoted: boot.unquoted }
     const sas = transcript.sas(nO, e.nD)
     // The device's answer is read while the owner decides, so its abort is seen at once.
     const deviceAnswer = receive(stream, 'confirm', CONFIRM, { timeoutMs: ENROL_LIMITS.confirmTimeoutMs })

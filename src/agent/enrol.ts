@@ -10,7 +10,7 @@ import type { DeviceEnrolment, EnrolmentRecord, SignedEnrolment } from './enrolm
 const framed = (stream: Stream): FramedStream => new FramedStream(stream, { maxBytes: ENROL_LIMITS.maxFrameBytes, timeoutMs: ENROL_LIMITS.stepTimeoutMs })
 
 /**
- * The device opens its enrolment window: it serves /fleet/enrol/1 to one ceremony at a time until
+ * The device opens its enrolment window: it serves /fleet/enrol/2 to one ceremony at a time until
  * one succeeds (resolves) or `signal` closes the window. A failed ceremony is reported through
  * `onFailure` and the window stays open for the next attempt.
  */

@@ -42,7 +42,8 @@ export class Gossip {
   private readonly announcer: Announcer
   private readonly relayedAt = new Map<string, number>()
 
-  constructor (open: (connection: Connection) => Promise<FramedStream>, options: { idleMs: number }) {
+  /** `allowed`: the peers announces may go to (attested ones), asked again as each is written. */
+  constructor (open: (connection: Connection) => Promise<FramedStream>, options: { idleMs: number, allowed?: (peerId: string) => boolean }) {
     this.announcer = new Announcer(open, options)
   }
 

@@ -8,8 +8,8 @@ import { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, readOpening, servePull, sen
 /**
  * The owner hands its feed (enrolments, revocations) to agents: it serves pulls of its own feed
  * to anyone (every entry is owner-signed, so agents verify it against the genesis key without
- * attesting the owner), and announces it to the agents it dials. Resolves with the agents that
- * pulled up to `size`.
+ * attesting the owner), and announces it, with its newest checkpoint, to the agents it dials.
+ * Resolves with the agents that pulled up to `size`.
  */
 export async function publishOwnerFeed (node: FleetNode, db: Level<string, Uint8Array>, feed: string, size: number, peers: Multiaddr[], options: { timeoutMs?: number, onServed?: (peerId: string) => void } = {}): Promise<string[]> {
   const source = ownFeedSource(db, feed)
@@ -37,7 +37,8 @@ export async function publishOwnerFeed (node: FleetNode, db: Level<string, Uint8
         const connection = await node.dial(addr, { signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) })
         const peerId = connection.remotePeer.toString()
         const stream = await connection.newStream(LEDGER_SYNC_PROTOCOL)
-        await sendAnnounce(new FramedStream(stream), feed, size)
+        // With its owner-signed checkpoint: agents act on an unattested peer's announce only with one.
+        await sendAnnounce(new FramedStream(stream), feed, size, (await source.sealed())?.note ?? '')
         const deadline = Date.now() + (options.timeoutMs ?? 10_000)
         while (!served.has(peerId) && Date.now() < deadline) await new Promise<void>((resolve) => { wake = resolve; setTimeout(resolve, 100) })
         if (served.has(peerId)) reached.push(peerId)

@@ -1,7 +1,7 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { randomBytes } from 'node:crypto'
 import {
-  decodeEntry, ReplicaStore, ownFeedSource, EquivocationDetectedError, withSignaturesOf, type SyncBatch
+  decodeEntry, ReplicaStore, ownFeedSource, EquivocationDetectedError, withSignaturesOf, parseCheckpoint, verifyCheckpoint, type SyncBatch
 } from '../ledger/index.js'
 import type { HybridSigner } from '../identity/index.js'
 import { createFleetNode, FramedStream, type FleetNode } from '../p2p/index.js'
@@ -44,7 +44,10 @@ export class AgentRuntime {
   private readonly blocked = new Set<string>()
   /** The largest size announced per feed, for the sync-lag metric. */
   private readonly announced = new Map<string, number>()
-  private readonly gossip = new Gossip(async (connection) => this.framed(await connection.newStream(LEDGER_SYNC_PROTOCOL)), { idleMs: SYNC_PROTOCOL_LIMITS.announceIdleMs / 2 })
+  private readonly gossip = new Gossip(async (connection) => this.framed(await connection.newStream(LEDGER_SYNC_PROTOCOL)), {
+    idleMs: SYNC_PROTOCOL_LIMITS.announceIdleMs / 2,
+    allowed: (peerId) => this.attestation.attested(peerId)
+  })
   private pullTurn: Promise<void> = Promise.resolve()
 
   private constructor (init: AgentRuntimeInit, node: FleetNode, attestation: AttestationService, feed: OpenedLedger, membership: Membership, signer: HybridSigner) {
@@ -252,18 +255,75 @@ export class AgentRuntime {
 
   /**
    * A peer holds this much of a feed: pull if behind, and check its checkpoint against the copy
-   * here. A push (from an attested peer) is first verified and stored like a pulled batch; when
-   * it does not continue what is held here, the peer is pulled from.
+   * here. A push is first verified and stored like a pulled batch; when it does not continue what
+   * is held here, the peer is pulled from. Only an attested peer is heard: from any other (a
+   * stranger, a device revoked or not yet judged) nothing is believed, learnt or pulled, but an
+   * announce of the owner's feed with a newer owner-signed checkpoint (onOwnerAnnounce).
    */
   private async onAnnounce (peerId: string, a: Announcement): Promise<void> {
+    if (!this.attestation.attested(peerId)) {
+      if (a.t === 'announce' && a.feed === this.membership.ownerFeed) await this.onOwnerAnnounce(peerId, a)
+      return
+    }
     const announce: Announce = a.t === 'announce' ? a : { feed: a.batch.feed, size: a.batch.from + a.batch.entries.length, checkpoint: a.batch.checkpoint }
     this.gossip.peerHeads.learn(peerId, [[announce.feed, announce.size]])
     if (announce.size > (this.announced.get(announce.feed) ?? 0) && this.announced.size < 4096) this.announced.set(announce.feed, announce.size)
-    const attested = this.attestation.attested(peerId)
-    if (a.t === 'push' && attested && announce.size > await this.held(announce.feed)) await this.applyBatch(a.batch, peerId)
+    if (a.t === 'push' && announce.size > await this.held(announce.feed)) await this.applyBatch(a.batch, peerId)
     if (announce.size > await this.held(announce.feed)) void this.pullFrom(peerId)
-    // (The owner announces its feed without attesting: only attested peers' checkpoints are checked.)
-    if (attested) await this.witnessing.checkAnnounced(announce.feed, announce.checkpoint, peerId)
+    await this.witnessing.checkAnnounced(announce.feed, announce.checkpoint, peerId)
+  }
+
+  /**
+   * The owner hands its feed over without attesting (it has no enrolment, and a fresh key each
+   * time): an unattested peer's announce of the owner's feed is taken only with a checkpoint the
+   * owner's key signed, newer than the copy here. Then that feed alone is pulled, saying only how
+   * much of it is held: no other feed's size, no member ids.
+   */
+  private async onOwnerAnnounce (peerId: string, announce: Announce): Promise<void> {
+    const owner = this.membership.ownerFeed
+    const trust = this.membership.trustFor(owner)
+    if (trust === undefined || announce.checkpoint.length === 0) return
+    try {
+      const checkpoint = verifyCheckpoint(parseCheckpoint(announce.checkpoint), { name: owner, key: trust.feedKey })
+      if (checkpoint.body.size <= await this.held(owner)) return
+    } catch (err) {
+      this.init.logger?.debug({ peerId, err: (err as Error).message }, 'an unattested peer announced an owner checkpoint that does not verify')
+      return
+    }
+    await this.pullOwnerFeed(peerId)
+  }
+
+  /** Pulls the owner's feed, and nothing else, from a peer that need not be attested. */
+  private async pullOwnerFeed (peerId: string): Promise<void> {
+    const key = `owner-feed/${peerId}`
+    if (this.pulling.has(key) || this.stopped) return
+    const state = { again: false }
+    this.pulling.set(key, state)
+    const owner = this.membership.ownerFeed
+    try {
+      for (let round = 0; round < SYNC_PROTOCOL_LIMITS.maxOwnerFeedPulls; round++) {
+        const connection = this.node.getConnections().find((c) => c.remotePeer.toString() === peerId && c.status === 'open')
+        if (connection === undefined || this.stopped) return
+        const framed = this.framed(await connection.newStream(LEDGER_SYNC_PROTOCOL))
+        const deadline = setTimeout(() => { framed.abort(new SyncProtocolError(`the pull took longer than ${SYNC_PROTOCOL_LIMITS.pullDeadlineMs} ms`)) }, SYNC_PROTOCOL_LIMITS.pullDeadlineMs)
+        try {
+          const { more } = await pull(framed, new Map([[owner, await this.held(owner)]]), async (batch) => {
+            if (batch.feed !== owner) throw new SyncProtocolError(`an unattested peer sent feed ${batch.feed}, not the owner's`)
+            await this.applyBatch(batch, peerId)
+          }, async () => { throw new SyncProtocolError('an unattested peer sent enrolment records') }, { digest: new Uint8Array(32), ids: [] })
+          if (!more) return
+        } catch (err) {
+          framed.abort(err as Error)
+          throw err
+        } finally {
+          clearTimeout(deadline)
+        }
+      }
+    } catch (err) {
+      this.init.logger?.debug({ peerId, err: (err as Error).message }, 'pull of the owner\'s feed failed')
+    } finally {
+      this.pulling.delete(key)
+    }
   }
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
@@ -279,7 +339,6 @@ export class AgentRuntime {
         await framed.close()
         return
       }
-      if (this.node.getConnections(connection.remotePeer).length > 0) this.gossip.peerHeads.learn(peerId, opening.heads)
       // The ledger is served only to attested peers (the last verdict may be a moment behind).
       const started = Date.now()
       while (!this.attestation.attested(peerId) && Date.now() - started < SYNC_PROTOCOL_LIMITS.attestedWaitMs) await new Promise((resolve) => setTimeout(resolve, 20))
@@ -287,6 +346,7 @@ export class AgentRuntime {
         framed.abort(new Error('not attested'))
         return
       }
+      if (this.node.getConnections(connection.remotePeer).length > 0) this.gossip.peerHeads.learn(peerId, opening.heads)
       const owner = this.membership.ownerFeed
       const feeds = [...(await this.replicas.feeds()).keys()].sort((a, b) => (a === owner ? -1 : b === owner ? 1 : a.localeCompare(b)))
       // A revoked device's feed is served up to the owner's cut only (what lies past it stays here, unserved).
@@ -317,8 +377,13 @@ export class AgentRuntime {
     return await this.ownSource.batch(from)
   }
 
-  /** Pulls everything a peer holds more of; one pull per peer at a time, repeated while it has more. */
+  /**
+   * Pulls everything a peer holds more of; one pull per peer at a time, repeated while it has
+   * more. Only from an attested peer: a pull tells the other side every feed's size and the
+   * members known here.
+   */
   async pullFrom (peerId: string): Promise<void> {
+    if (!this.attestation.attested(peerId)) return
     const running = this.pulling.get(peerId)
     if (running !== undefined) {
       running.again = true
@@ -330,7 +395,7 @@ export class AgentRuntime {
       while (state.again && !this.stopped) {
         state.again = false
         const connection = this.node.getConnections().find((c) => c.remotePeer.toString() === peerId && c.status === 'open')
-        if (connection === undefined) return
+        if (connection === undefined || !this.attestation.attested(peerId)) return
         // One pull at a time across all peers: when several announce the same entries, the first
         // pull fetches them and the next ones find nothing left to send. A pull holds the turn for
         // at most pullTurnMs (a slow or hostile server must not stall replication from the others),

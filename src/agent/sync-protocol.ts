@@ -19,6 +19,9 @@
  *                              where the receiver stands is a plain announce (it pulls)
  *
  * An announce stream carries announces and pushes, in any order, until its sender closes it.
+ * Only attested peers are heard, pulled from and served: a pull names every feed's size and the
+ * members held, so it goes only to an attested peer; the one exception is the owner's feed,
+ * pulled alone from a peer that announced a newer checkpoint signed by the owner's key.
  * This module only turns messages into calls and back; storage and trust live elsewhere.
  */
 import { createHash } from 'node:crypto'

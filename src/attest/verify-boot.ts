@@ -1,7 +1,7 @@
 import type crypto from 'node:crypto'
 import type { PcrValues } from './pcrs.js'
 import { parseAttest, verifyQuote, type TpmPublic, type VerifiedQuote } from './tpm2/index.js'
-import { parseEventLog, replayEventLog, verifyEventLog, bootFacts, initialPcrValue, type BootFacts, type VerifiedEventLog } from './eventlog/index.js'
+import { parseEventLog, replayEventLog, verifyEventLog, bootFacts, initialPcrValue, EV, type BootFacts, type UnverifiedEventLog, type VerifiedEventLog } from './eventlog/index.js'
 import { evaluateVerifiedBoot, type BootPolicy, type BootVerdict } from './policy/index.js'
 
 export interface BootEvidence {
@@ -18,6 +18,12 @@ export interface VerifiedBoot {
   log: VerifiedEventLog
   facts: BootFacts
   verdict: BootVerdict
+  /**
+   * PCRs the log has events for (EV_NO_ACTION aside) that the quote does not cover, with how many:
+   * nothing vouches for those events, so they are left out of `log` and of everything judged or
+   * hashed, and are only reported.
+   */
+  unquoted: Array<{ pcr: number, events: number }>
 }
 
 /**
@@ -44,5 +50,17 @@ export function verifyBoot (evidence: BootEvidence, policy: BootPolicy): Verifie
   const verifiedLog = verifyEventLog(log, quote.pcrs)
   const facts = bootFacts(verifiedLog, policy.bank)
   const verdict = evaluateVerifiedBoot(policy, verifiedLog.events, quote.pcrs, facts.secureBoot)
-  return { quote, log: verifiedLog, facts, verdict }
+  return { quote, log: verifiedLog, facts, verdict, unquoted: unquotedEvents(log, quote.pcrs) }
+}
+
+/** Events of the log in PCRs no quoted bank covers, counted per PCR (EV_NO_ACTION extends nothing: not counted). */
+function unquotedEvents (log: UnverifiedEventLog, quoted: PcrValues): Array<{ pcr: number, events: number }> {
+  const covered = new Set<number>()
+  for (const bank of Object.values(quoted)) for (const pcr of bank?.keys() ?? []) covered.add(pcr)
+  const counts = new Map<number, number>()
+  for (const event of log.events) {
+    if (event.type === EV.EV_NO_ACTION || covered.has(event.pcr)) continue
+    counts.set(event.pcr, (counts.get(event.pcr) ?? 0) + 1)
+  }
+  return [...counts].sort((a, b) => a[0] - b[0]).map(([pcr, events]) => ({ pcr, events }))
 }

@@ -17,7 +17,7 @@ const feed = (i: number): string => String.fromCharCode(97 + (i % 26)).repeat(52
 describe('agent/announcer: one announce stream per peer', function () {
   this.timeout(20_000)
 
-  function peer (idleMs = 5_000, senderIdleMs = 60_000): { connection: Connection, announcer: Announcer, got: Array<{ feed: string, size: number, checkpoint: string }>, pushed: SyncBatch[], streams: FramedStream[] } {
+  function peer (idleMs = 5_000, senderIdleMs = 60_000, allowed?: (peerId: string) => boolean): { connection: Connection, announcer: Announcer, got: Array<{ feed: string, size: number, checkpoint: string }>, pushed: SyncBatch[], streams: FramedStream[] } {
     const got: Array<{ feed: string, size: number, checkpoint: string }> = []
     const pushed: SyncBatch[] = []
     const streams: FramedStream[] = []
@@ -37,7 +37,7 @@ describe('agent/announcer: one announce stream per peer', function () {
         await receiver.close()
       })().catch(() => undefined)
       return new FramedStream(a, { timeoutMs: 2_000 })
-    }, { idleMs: senderIdleMs })
+    }, { idleMs: senderIdleMs, ...(allowed === undefined ? {} : { allowed }) })
     return { connection, announcer, got, pushed, streams }
   }
 
@@ -61,6 +61,24 @@ describe('agent/announcer: one announce stream per peer', function () {
     assert.deepEqual(pushed[0]!.entries.map((e) => e[0]), [0xaa, 0xab, 0xac, 0xad])
     assert.deepEqual(got.filter((a) => a.feed === feed(1)), [{ feed: feed(1), size: 7, checkpoint: 'checkpoint 7' }])
     announcer.forget('peer-b')
+  })
+
+  it('an announce queued for a peer that lost its attestation before it was written is not sent, and the peer is forgotten', async () => {
+    let attested = true
+    const { connection, announcer, got, streams } = peer(5_000, 60_000, () => attested)
+    announcer.send(connection, feed(0), 1, 'n1')
+    await until(() => got.length === 1, 'the first announce')
+    // feed 1 is being written when feed 2 is queued; then the peer's attestation lapses.
+    announcer.send(connection, feed(1), 2, 'n2')
+    announcer.send(connection, feed(2), 3, 'n3')
+    attested = false
+    await until(() => announcer.size === 0, 'the peer forgotten', 2_000)
+    // And nothing new is queued for it.
+    announcer.send(connection, feed(3), 4, 'n4')
+    assert.equal(announcer.size, 0)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    assert.deepEqual(got.map((a) => a.feed), [feed(0), feed(1)])
+    assert.equal(streams.length, 1)
   })
 
   it('sends many announces on one stream, in order', async () => {

@@ -4,25 +4,40 @@
  */
 import assert from 'node:assert/strict'
 import { until as waitFor } from '../helpers/wait.js'
-import { randomBytes, X509Certificate } from 'node:crypto'
+import { createHash, randomBytes, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { EsysTpm, type SwtpmDevice } from '../../src/attest/index.js'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { streamPair } from '@libp2p/utils'
+import type { Connection, Stream } from '@libp2p/interface'
+import { EsysTpm, EV, HASH_ALG_ID, makeCredential, objectName, parseEventLog, parsePublic, type SwtpmDevice } from '../../src/attest/index.js'
 import {
   initOwner, unlockOwner, initDevice, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry,
-  verifyEnrolmentRecord, EnrolmentRefusedError, CeremonyAbortedError, AttestationService, AgentRuntime, publishOwnerFeed, LEDGER_SYNC_PROTOCOL, pull, startControlServer, controlRequest, attestationQuoteData, judgeAttestation, deviceSigner, type ResidentMemory, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
+  verifyEnrolmentRecord, EnrolmentRefusedError, ATTEST_LIMITS, CeremonyAbortedError, runDeviceCeremony, runOwnerCeremony, AttestationService, AgentRuntime, publishOwnerFeed, LEDGER_SYNC_PROTOCOL, pull, startControlServer, controlRequest, attestationQuoteData, judgeAttestation, deviceSigner, type ResidentMemory, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
 } from '../../src/agent/index.js'
 import type { HybridSigner } from '../../src/identity/index.js'
-import { decodeEntry } from '../../src/ledger/index.js'
+import { decodeEntry, ownFeedSource } from '../../src/ledger/index.js'
 import { createFleetNode, FramedStream, type FleetNode } from '../../src/p2p/index.js'
+import { decodeMessage, encodeMessage } from '../../src/p2p/messages.js'
+import { EVIDENCE as ENROL_EVIDENCE, sasDigits } from '../../src/agent/enrol-protocol.js'
+import { encodeAnnounce, readOpening } from '../../src/agent/sync-protocol.js'
 import { startMetricsServer } from '../../src/agent/metrics.js'
 import { bootDevice, simulatedBootPolicy, type BootVariant } from '../../simnet/index.js'
 import { haveSwtpm, startDevice, tempDir } from '../helpers/devices.js'
 
 interface TestDevice { swtpm: SwtpmDevice, tpm: EsysTpm, state: DeviceState, unlocked: UnlockedDevice, log: Uint8Array, node: FleetNode }
 
-describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', function () {
+describe('agent/enrolment digits (/fleet/enrol/2)', () => {
+  it('are SHA-256("fleet-sas-v2" ‖ transcript hash ‖ nO ‖ nD), its first 32 bits mod 10^6: golden digits', () => {
+    const [transcript, nO, nD] = [new Uint8Array(32), new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)]
+    assert.equal(sasDigits(transcript, nO, nD), '575374')
+    const digest = createHash('sha256').update('fleet-sas-v2').update(transcript).update(nO).update(nD).digest()
+    assert.equal(sasDigits(transcript, nO, nD), String(digest.readUInt32BE(0) % 1_000_000).padStart(6, '0'))
+  })
+})
+
+describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', function () {
   this.timeout(120_000)
   const opened: Array<{ close: () => Promise<void> }> = []
   let caDir: string
@@ -158,6 +173,131 @@ describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', functi
     assert.match(String((other.ownerResult as PromiseRejectedResult).reason), /expected a{52}/)
   })
 
+  /** One end of an in-process frame pipe: what the ceremonies read and write, with a hook on each frame in flight. */
+  function framePipe (): { a: FramedStream, b: FramedStream, onAToB: (hook: (frame: Uint8Array, index: number) => Uint8Array) => void } {
+    const queue = (): { push: (f: Uint8Array | null) => void, next: () => Promise<Uint8Array | null> } => {
+      const frames: Array<Uint8Array | null> = []
+      const waiting: Array<(f: Uint8Array | null) => void> = []
+      return {
+        push: (f) => { const w = waiting.shift(); if (w !== undefined) w(f); else frames.push(f) },
+        next: async () => frames.length > 0 ? frames.shift()! : await new Promise((resolve) => waiting.push(resolve))
+      }
+    }
+    const toB = queue()
+    const toA = queue()
+    let hook = (frame: Uint8Array, _index: number): Uint8Array => frame
+    let sent = 0
+    const end = (read: () => Promise<Uint8Array | null>, write: (f: Uint8Array | null) => void): FramedStream => ({
+      read: async () => { const f = await read(); if (f === null) throw new Error('stream ended'); return f },
+      write: async (f: Uint8Array) => { write(f) },
+      close: async () => { write(null) },
+      abort: () => { write(null) }
+    }) as unknown as FramedStream
+    return {
+      a: end(toA.next, (f) => { toB.push(f === null ? null : hook(f, sent++)) }),
+      b: end(toB.next, toA.push),
+      onAToB: (h) => { hook = h }
+    }
+  }
+
+  /** The log with one more event, in a PCR the owner's policy does not quote (so nothing extends or vouches for it). */
+  function withUnquotedEvent (log: Uint8Array, pcr: number, data: string): Uint8Array {
+    const banks = parseEventLog(log).banks
+    const u32 = (n: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32LE(n); return b }
+    const parts = [Buffer.from(log), u32(pcr), u32(EV.EV_IPL), u32(banks.length)]
+    for (const bank of banks) {
+      const id = Buffer.alloc(2)
+      id.writeUInt16LE(HASH_ALG_ID[bank])
+      parts.push(id, createHash(bank).update(data).digest())
+    }
+    parts.push(u32(Buffer.byteLength(data)), Buffer.from(data))
+    return new Uint8Array(Buffer.concat(parts))
+  }
+
+  /** Randomness that repeats: the same seed gives the same bytes. */
+  function seeded (seed: string): (n: number) => Uint8Array {
+    let counter = 0
+    return (n) => {
+      const out = Buffer.alloc(Math.ceil(n / 32) * 32)
+      for (let at = 0; at < n; at += 32) createHash('sha256').update(seed).update(String(counter++)).digest().copy(out, at)
+      return new Uint8Array(out.subarray(0, n))
+    }
+  }
+
+  it('a man in the middle who grinds the event log after seeing nO (events in PCRs the quote does not cover) cannot move the owner\'s digits', async () => {
+    const device = await makeDevice('good')
+    const ownerPeerId = owner.node.peerId.toString()
+    for (let attempt = 0; attempt < 6; attempt++) {
+      const pipe = framePipe()
+      // Device → owner frames: 0 hello, 1 evidence, 2 confirm. The evidence is rewritten in flight,
+      // as a relay that has seen nO would, with one more event in PCR 16 each attempt.
+      pipe.onAToB((frame, index) => {
+        if (index !== 1) return frame
+        const { t: _type, ...evidence } = decodeMessage('/test', frame, 'evidence', ENROL_EVIDENCE, 4 * 1024 * 1024) as Record<string, unknown> & { eventLog: Uint8Array }
+        return encodeMessage('evidence', { ...evidence, eventLog: withUnquotedEvent(evidence.eventLog, 16, `grind ${attempt}`) })
+      })
+      const shown: { owner?: string, device?: string, unquoted?: Array<{ pcr: number, events: number }> } = {}
+      const deviceSide = runDeviceCeremony(pipe.a, {
+        tpm: device.tpm, state: device.state, eventLog: device.log, hostname: 'test-host', role: 'server', ownerPeerId, random: randomBytes,
+        confirm: async (sas) => { shown.device = sas; return true }
+      })
+      const ownerSide = runOwnerCeremony(pipe.b, {
+        ...ownerInput(),
+        devicePeerId: device.state.peer.peerId,
+        ownerPeerId,
+        confirm: async (sas, enrolled) => { shown.owner = sas; shown.unquoted = enrolled.unquoted; return false }
+      })
+      await Promise.allSettled([deviceSide, ownerSide])
+      assert.match(shown.owner ?? '', /^\d{6}$/, 'the altered evidence still verifies (nothing vouches for PCR 16)')
+      assert.deepEqual(shown.unquoted?.find((u) => u.pcr === 16), { pcr: 16, events: 1 }, 'the owner is told of the unquoted events')
+      assert.equal(shown.owner, shown.device, `attempt ${attempt}: bytes sent after nO changed the owner's digits`)
+    }
+  })
+
+  it('the digits depend on nothing said after the challenge: the same hello and challenge with other evidence show the same number', async () => {
+    const device = await makeDevice('good')
+    const ownerPeerId = owner.node.peerId.toString()
+    // A scripted owner that sends one fixed challenge (one nO) to a device whose nD is fixed too:
+    // only the evidence differs between attempts (an event in an unquoted PCR, the quote's clock).
+    const ek = parsePublic(Buffer.from(device.state.endorsementKey.public, 'base64'))
+    const credential = makeCredential({ ekPublic: ek, objectName: objectName(parsePublic(Buffer.from(device.state.attestationKey.public, 'base64'))), credential: new Uint8Array(32).fill(7), random: randomBytes })
+    const genesis = owner.state.genesis
+    const challenge = encodeMessage('challenge', {
+      genesis: Buffer.from(genesis.statement, 'base64'), genesisP256: Buffer.from(genesis.p256, 'base64'), genesisMldsa65: Buffer.from(genesis.mldsa65, 'base64'),
+      credentialBlob: credential.credentialBlob, encryptedSecret: credential.secret, quoteNonce: new Uint8Array(32).fill(1),
+      bank: policy.bank, pcrs: Uint8Array.from(policy.pcrs), nO: new Uint8Array(32).fill(2)
+    })
+    const digits = new Set<string>()
+    for (let attempt = 0; attempt < 6; attempt++) {
+      const pipe = framePipe()
+      const deviceSide = runDeviceCeremony(pipe.a, {
+        tpm: device.tpm, state: device.state, eventLog: withUnquotedEvent(device.log, 16, `attempt ${attempt}`), hostname: 'test-host', role: 'server', ownerPeerId,
+        random: seeded('fixed nD'), confirm: async (sas) => { digits.add(sas); return false }
+      })
+      await pipe.b.read()
+      await pipe.b.write(challenge)
+      await pipe.b.read()
+      await assert.rejects(deviceSide, CeremonyAbortedError)
+    }
+    assert.equal(digits.size, 1, `one hello and one challenge showed ${digits.size} different numbers`)
+  })
+
+  it('an owner speaking the old ceremony (/fleet/enrol/1, whose digits covered the evidence) is refused', async () => {
+    const device = await makeDevice('good')
+    const window = new AbortController()
+    const accepted = acceptEnrolment(device.node, {
+      tpm: device.tpm, state: device.state, eventLog: device.log, hostname: 'test-host', role: 'server', random: randomBytes, confirm: async () => true
+    }, { signal: window.signal })
+    accepted.catch(() => undefined)
+    try {
+      await waitFor(() => device.node.getProtocols().includes('/fleet/enrol/2'), 'the enrolment window')
+      const connection = await owner.node.dial(device.node.getMultiaddrs()[0]!)
+      await assert.rejects(connection.newStream('/fleet/enrol/1'), (err: Error) => /protocol/i.test(err.message) || err.name === 'UnsupportedProtocolError')
+    } finally {
+      window.abort()
+    }
+  })
+
   describe('mutual attestation (/fleet/attest/1) between enrolled devices', () => {
     let a: TestDevice & { enrolment: DeviceEnrolment, feed: OpenedLedger, service: AttestationService }
     let b: typeof a
@@ -226,14 +366,14 @@ describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', functi
       assert.match((later as { reasons: string[] }).reasons[0]!, /clock went back|resetCount went back/)
     })
 
-    it('a device presenting another device\'s enrolment is refused as a clone, recorded, and kept out', async () => {
+    it('a device presenting another device\'s enrolment under its own PeerId is refused as a stranger, alerted, and kept out', async () => {
       const impostor = await makeDevice('good')
       const service = new AttestationService({ node: impostor.node, self: { tpm: impostor.tpm, state: impostor.state, enrolment: b.enrolment, eventLog: async () => impostor.log, random: randomBytes } })
       await service.start()
       opened.push({ close: async () => { await service.stop() } })
       await impostor.node.dial(a.node.getMultiaddrs()[0]!).catch(() => undefined)
       const impostorId = impostor.state.peer.peerId
-      await until(() => a.service.list().some((p) => p.peerId === impostorId && p.kind === 'clone'), 'the clone verdict')
+      await until(() => a.service.list().some((p) => p.peerId === impostorId && p.kind === 'stranger'), 'the stranger verdict')
       assert.equal(a.service.attested(impostorId), false)
       assert.equal(a.service.admission.allows(impostorId), false)
       // The alert is appended after the verdict: wait for it to be in the feed.
@@ -245,6 +385,66 @@ describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', functi
       assert.ok(alert !== undefined, 'alert.clone_suspected recorded')
       assert.equal(alert.body.claimedDeviceId, b.state.deviceId)
       assert.equal(alert.body.peerId, impostorId)
+    })
+
+    it('1,000 connections with fresh keys presenting a victim\'s record cost no TPM quote, add one alert and a count, and leave every per-peer map bounded', async () => {
+      let quotes = 0
+      const tpm = new Proxy(a.tpm, {
+        get (target, property) {
+          if (property === 'quote') return async (...args: Parameters<EsysTpm['quote']>) => { quotes++; return await target.quote(...args) }
+          const value = Reflect.get(target, property) as unknown
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+        }
+      })
+      const feed = await openOwnFeed({ dir: await tempDir('fleet-stranger-feed-'), tpm: a.tpm, signer: deviceSigner(a.tpm, a.unlocked), fleetId: a.enrolment.fleetId, feedId: a.state.deviceId, batchMs: 50 })
+      opened.push(feed)
+      // The listener as libp2p drives it, over in-memory streams: one connection per fresh key.
+      let handler: ((stream: Stream, connection: Connection) => Promise<void>) | undefined
+      const node = {
+        handle: async (_protocol: string, h: typeof handler) => { handler = h },
+        unhandle: async () => undefined,
+        addEventListener: () => undefined,
+        removeEventListener: () => undefined,
+        getConnections: () => []
+      } as unknown as FleetNode
+      let clock = Date.parse('2026-06-01T00:00:00Z')
+      const service = new AttestationService({ node, self: { tpm, state: a.state, enrolment: a.enrolment, eventLog: async () => a.log, random: randomBytes }, ledger: feed.ledger, now: () => new Date(clock) })
+      await service.start()
+      const victim = b.enrolment.signed
+      const attempt = async (i: number): Promise<void> => {
+        const remotePeer = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+        const [local, remote] = await streamPair()
+        const connection = { id: `stranger-${i}`, remotePeer, status: 'open', direction: 'inbound', close: async () => undefined } as unknown as Connection
+        const served = handler!(remote, connection)
+        const framed = new FramedStream(local)
+        await framed.write(encodeMessage('challenge', { nonce: randomBytes(32), record: victim.record, p256: victim.signature.p256, mldsa65: victim.signature.mldsa65 }))
+        // Whatever the listener answers (a refusal, or a quote it should not have made), the stranger stops there.
+        await framed.read().catch(() => undefined)
+        await framed.write(encodeMessage('abort', { reason: 'stranger' })).catch(() => undefined)
+        await framed.close()
+        await served
+      }
+      for (let i = 0; i < 1000; i++) await attempt(i)
+      await feed.ledger.checkpoint()
+      const types = (await entries({ feed } as typeof a)).map((e) => e.type)
+      assert.equal(quotes, 0, 'no quote was made for a peer whose PeerId is not the one its record enrols')
+      assert.deepEqual(types, ['alert.clone_suspected'], 'one alert for the claimed device in the window, and nothing else')
+      const footprint = service.footprint()
+      assert.ok(footprint.peers <= ATTEST_LIMITS.maxPeerStatuses, `peers: ${footprint.peers}`)
+      assert.equal(footprint.refused, 0, 'strangers do not push clones or revoked devices out of the gater')
+      assert.ok(footprint.strangers <= ATTEST_LIMITS.maxStrangers, `strangers: ${footprint.strangers}`)
+      assert.equal(footprint.cloneTallies, 1)
+      assert.equal(footprint.attestedOn, 0)
+      assert.equal(footprint.deadlines, 0)
+      // The next window: a new alert, and the count of the last one's attempts.
+      clock += ATTEST_LIMITS.cloneAlertWindowMs
+      await attempt(1000)
+      await feed.ledger.checkpoint()
+      const after = await entries({ feed } as typeof a)
+      assert.deepEqual(after.map((e) => e.type), ['alert.clone_suspected', 'attest.verdict', 'alert.clone_suspected'])
+      assert.match((after[1]!.body.reasons as string[])[0]!, new RegExp(`^1000 connections presented the enrolment of device ${b.state.deviceId}`))
+      assert.equal(quotes, 0)
+      await service.stop()
     })
 
     it('re-attestation after the boot measurements change is refused, naming the PCR, and the peer is hung up on', async () => {
@@ -352,6 +552,62 @@ describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', functi
       // And after the deadline it is gone.
       await until(() => a.node.getConnections(stranger.peerId).length === 0, 'the hang-up', 10_000)
       assert.equal(a.attestation.attested(stranger.peerId.toString()), false)
+    })
+
+    it('a connected peer that has not attested cannot make an agent pull, nor learn its feed sizes or members, by announcing', async () => {
+      const a = runtimes[0]!
+      const heldBefore = await a.heads()
+      const lagBefore = await a.syncLag()
+      const forged = await createFleetNode({ privateKey: await generateKeyPair('Ed25519'), admission: { allows: () => true }, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+      opened.push({ close: async () => { await forged.stop() } })
+      // Whatever the agent opens towards the forged peer (a pull names every feed's size and the members held) is recorded.
+      const frames: Uint8Array[] = []
+      let streams = 0
+      await forged.handle(LEDGER_SYNC_PROTOCOL, async (stream) => {
+        streams++
+        const framed = new FramedStream(stream, { timeoutMs: 5_000 })
+        frames.push(await framed.read().catch(() => new Uint8Array(0)))
+        framed.abort(new Error('forged'))
+      })
+      const connection = await forged.dial(a.node.getMultiaddrs()[0]!)
+      // Announces of every feed the agent holds, far ahead, the owner's feed among them (without an owner-signed checkpoint).
+      const stream = new FramedStream(await connection.newStream(LEDGER_SYNC_PROTOCOL), { timeoutMs: 5_000 })
+      for (const feed of heldBefore.keys()) await stream.write(encodeAnnounce(feed, 1_000_000, ''))
+      await stream.write(encodeAnnounce(a.membership.ownerFeed, 1_000_000, ''))
+      await stream.close()
+      // The agent has read them all when it closes its end; a pull would start right after.
+      await stream.read().catch(() => undefined)
+      await new Promise((resolve) => setTimeout(resolve, 1_000))
+      assert.equal(streams, 0, `the agent opened ${streams} streams to an unattested peer: ${frames.map((f) => Buffer.from(f).toString('latin1').slice(0, 40)).join(' | ')}`)
+      assert.equal(await a.syncLag(), lagBefore, 'sizes announced by an unattested peer were believed')
+      assert.equal(a.attestation.attested(forged.peerId.toString()), false)
+    })
+
+    it('an unattested peer announcing a newer owner-signed checkpoint gets a pull of the owner\'s feed alone: no other feed\'s size, no member ids', async () => {
+      const a = runtimes[0]!
+      const ownerFeed = a.membership.ownerFeed
+      await owner.feed.ledger.checkpoint()
+      const sealed = await ownFeedSource(owner.feed.db, ownerFeed).sealed()
+      assert.ok(sealed !== undefined)
+      const relay = await createFleetNode({ privateKey: await generateKeyPair('Ed25519'), admission: { allows: () => true }, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+      opened.push({ close: async () => { await relay.stop() } })
+      const pulls: Array<Awaited<ReturnType<typeof readOpening>>> = []
+      await relay.handle(LEDGER_SYNC_PROTOCOL, async (stream) => {
+        const framed = new FramedStream(stream, { timeoutMs: 5_000 })
+        pulls.push(await readOpening(framed))
+        framed.abort(new Error('relay'))
+      })
+      const connection = await relay.dial(a.node.getMultiaddrs()[0]!)
+      const stream = new FramedStream(await connection.newStream(LEDGER_SYNC_PROTOCOL), { timeoutMs: 5_000 })
+      // Claimed one entry beyond the checkpoint's size: only the owner's signature over a newer tree counts, not the claim.
+      await stream.write(encodeAnnounce(ownerFeed, sealed.size + 1, sealed.note))
+      await stream.close()
+      assert.ok(((await a.heads()).get(ownerFeed) ?? 0) < sealed.size, 'the owner\'s feed has not been handed to the agent yet')
+      await until(() => pulls.length > 0, 'the pull of the owner\'s feed')
+      const pulled = pulls[0]!
+      assert.ok(pulled.t === 'pull')
+      assert.deepEqual([...pulled.heads.keys()], [ownerFeed], 'a pull from an unattested peer named another feed')
+      assert.equal(pulled.memberIds.size, 0, 'member ids were sent to an unattested peer')
     })
 
     it('a revocation from the owner reaches the agents, which hang up on the device and refuse it', async () => {

@@ -92,6 +92,17 @@ describe('attest: measured boot and key release on swtpm', function () {
     assert.throws(() => verifyBoot({ ak: parsePublic(ak.public), ...quote, nonce: randomBytes(32), eventLog: goodLog }, policy), { name: 'QuoteNonceMismatchError' })
   })
 
+  it('events of PCRs the quote does not cover are reported and left out of what is judged', async () => {
+    const log = await boot('good')
+    const nonce = randomBytes(32)
+    const pcrs = [0, 1, 2, 3, 4, 7]
+    const quote = await tpm.quote(ak, nonce, [{ hash: 'sha256', pcrs }])
+    const result = verifyBoot({ ak: parsePublic(ak.public), attest: quote.attest, signature: quote.signature, nonce, eventLog: log }, { version: 1, bank: 'sha256', pcrs, secureBoot: 'any', events: {} })
+    assert.deepEqual(result.unquoted.map((u) => u.pcr), [5, 6, 8, 9])
+    assert.ok(result.unquoted.every((u) => u.events > 0))
+    assert.ok(result.log.events.every((e) => pcrs.includes(e.pcr)), 'an unquoted event reached the verified log')
+  })
+
   it('a changed agent (code or config) cannot unseal: PCR 23 differs', async () => {
     await boot('good', 'agent config v1')
     const secret = randomBytes(16)

@@ -145,7 +145,7 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`)
             ...(options.expect === undefined ? {} : { expectDeviceId: options.expect }),
             confirm: async (sas, device) => {
               shown = sas
-              out.note(`\n  device ${device.hostname} (${device.role})${device.softwareTpm ? ' — SOFTWARE TPM' : ''}\n  deviceId:    ${device.deviceId}\n  fingerprint: ${device.fingerprint}\n  boot:        trusted (policy ${device.verdict.policyId.slice(0, 16)}…)\n  digits:      ${sas.slice(0, 3)} ${sas.slice(3)}\n`)
+              out.note(`\n  device ${device.hostname} (${device.role})${device.softwareTpm ? ' — SOFTWARE TPM' : ''}\n  deviceId:    ${device.deviceId}\n  fingerprint: ${device.fingerprint}\n  boot:        trusted (policy ${device.verdict.policyId.slice(0, 16)}…)\n${device.unquoted.length === 0 ? '' : `  not quoted:  ${device.unquoted.map((u) => `PCR ${u.pcr} (${u.events} events)`).join(', ')}: unverified, judged by nothing\n`}  digits:      ${sas.slice(0, 3)} ${sas.slice(3)}\n`)
               if (options.yes === true) return true
               return await askYesNo(`Do the fingerprint and the digits ${sas} match the device's screen?`)
             },
