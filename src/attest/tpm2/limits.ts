@@ -35,6 +35,8 @@ export const TPM2_LIMITS = {
   maxCertificateSize: 64 * 1024,
   /** Files read from a trust-store folder. */
   maxTrustStoreFiles: 256,
+  /** Elements of one DER structure read from an EK certificate (extensions, names, attributes). */
+  maxCertificateElements: 64,
   /** Certificates from the EK certificate up to and including the root. */
   maxChainLength: 6,
   /** Attempts to draw a valid ephemeral ECC private key from the injected random source. */
