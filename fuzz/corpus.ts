@@ -134,7 +134,7 @@ export const TARGETS: Record<string, TargetSpec> = {
   tcti: { generate: () => ['swtpm:path=/tmp/x', 'swtpm:host=h,port=1', 'device:/dev/tpmrm0', 'mssim:host=localhost,port=2321'].map(text) },
   config: {
     async: true,
-    generate: () => [text(JSON.stringify({ state: '/var/lib/fleet', tcti: 'device:/dev/tpmrm0', listen: ['/ip4/0.0.0.0/tcp/0'], mdns: false, agentPcr: 23, bootPcrs: [0, 7], attestIntervalSec: 300, metricsPort: 0, logLevel: 'info', batchMs: 250, batchEntries: 10, allowSoftwareTpm: false }))]
+    generate: () => [text(JSON.stringify({ state: '/var/lib/fleet', tcti: 'device:/dev/tpmrm0', listen: ['/ip4/0.0.0.0/tcp/0'], mdns: false, agentPcr: 23, bootPcrs: [0, 7], attestIntervalSec: 300, metricsPort: 0, logLevel: 'info', batchMs: 250, batchEntries: 10 }))]
   },
   'device-state': { async: true, generate: () => [text(JSON.stringify(state))] },
   release: { generate: releaseSamples },

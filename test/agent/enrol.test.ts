@@ -8,10 +8,14 @@ import { randomBytes, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { EsysTpm, type SwtpmDevice } from '../../src/attest/index.js'
+import { EsysTpm, loadTrustStore, deviceIdFromEndorsementKey, type SwtpmDevice } from '../../src/attest/index.js'
+import { streamPair } from '@libp2p/utils'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { encodeMessage } from '../../src/p2p/messages.js'
+import { startOrSkip } from '../attest/tpm2/swtpm-fixture.js'
 import {
   initOwner, unlockOwner, initDevice, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry,
-  verifyEnrolmentRecord, EnrolmentRefusedError, CeremonyAbortedError, AttestationService, AgentRuntime, publishOwnerFeed, LEDGER_SYNC_PROTOCOL, pull, startControlServer, controlRequest, attestationQuoteData, judgeAttestation, deviceSigner, type ResidentMemory, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
+  verifyEnrolmentRecord, EnrolmentRefusedError, runOwnerCeremony, CeremonyAbortedError, AttestationService, AgentRuntime, publishOwnerFeed, LEDGER_SYNC_PROTOCOL, pull, startControlServer, controlRequest, attestationQuoteData, judgeAttestation, deviceSigner, type ResidentMemory, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
 } from '../../src/agent/index.js'
 import type { HybridSigner } from '../../src/identity/index.js'
 import { decodeEntry } from '../../src/ledger/index.js'
@@ -44,11 +48,13 @@ describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', functi
     return { swtpm, tpm, state, unlocked, log, node }
   }
 
-  function ownerInput (overrides: { confirm?: (sas: string) => Promise<boolean>, expectDeviceId?: string, allowSoftwareTpm?: boolean, sas?: string[] } = {}) {
+  function ownerInput (overrides: { confirm?: (sas: string) => Promise<boolean>, expectDeviceId?: string, allowSoftwareTpm?: boolean, sas?: string[], hardwareCas?: X509Certificate[] } = {}) {
     return {
       owner: { state: owner.state, signer: owner.signer },
       policy,
-      trustStore,
+      // swtpm's local CA is, as the owner lists it, a software TPM's CA (unless a test lists it as hardware).
+      trustStore: overrides.hardwareCas ?? [],
+      softwareTpmCas: overrides.hardwareCas === undefined ? trustStore : [],
       allowSoftwareTpm: overrides.allowSoftwareTpm ?? true,
       ...(overrides.expectDeviceId === undefined ? {} : { expectDeviceId: overrides.expectDeviceId }),
       confirm: overrides.confirm ?? (async (sas: string) => { overrides.sas?.push(sas); return true }),
@@ -58,7 +64,7 @@ describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', functi
     }
   }
 
-  async function ceremony (device: TestDevice, options: { ownerConfirm?: (sas: string) => Promise<boolean>, deviceConfirm?: (sas: string) => Promise<boolean>, expectDeviceId?: string, allowSoftwareTpm?: boolean } = {}) {
+  async function ceremony (device: TestDevice, options: { ownerConfirm?: (sas: string) => Promise<boolean>, deviceConfirm?: (sas: string) => Promise<boolean>, expectDeviceId?: string, allowSoftwareTpm?: boolean, hardwareCas?: X509Certificate[] } = {}) {
     const shown: { owner: string[], device: string[] } = { owner: [], device: [] }
     const window = new AbortController()
     const failures: Error[] = []
@@ -71,7 +77,8 @@ describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', functi
       sas: shown.owner,
       ...(options.ownerConfirm === undefined ? {} : { confirm: async (sas: string) => { shown.owner.push(sas); return await options.ownerConfirm!(sas) } }),
       ...(options.expectDeviceId === undefined ? {} : { expectDeviceId: options.expectDeviceId }),
-      ...(options.allowSoftwareTpm === undefined ? {} : { allowSoftwareTpm: options.allowSoftwareTpm })
+      ...(options.allowSoftwareTpm === undefined ? {} : { allowSoftwareTpm: options.allowSoftwareTpm }),
+      ...(options.hardwareCas === undefined ? {} : { hardwareCas: options.hardwareCas })
     }))
     const [ownerResult, deviceResult] = await Promise.allSettled([ownerSide, accepted])
     return { ownerResult, deviceResult, shown, failures }
@@ -154,6 +161,8 @@ describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', functi
     const device = await makeDevice('good')
     const software = await ceremony(device, { allowSoftwareTpm: false })
     assert.match(String((software.ownerResult as PromiseRejectedResult).reason), /software TPM/)
+    const allowed = await ceremony(device, { expectDeviceId: device.state.deviceId })
+    assert.equal((allowed.ownerResult as PromiseFulfilledResult<{ device: { softwareTpm: boolean } }>).value.device.softwareTpm, true)
     const other = await ceremony(device, { expectDeviceId: 'a'.repeat(52) })
     assert.match(String((other.ownerResult as PromiseRejectedResult).reason), /expected a{52}/)
   })
@@ -369,6 +378,42 @@ describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', functi
       await c.node.dial(a.node.getMultiaddrs()[0]!)
       await until(() => c.membership.isRevoked(victim), 'the revocation at c')
     })
+  })
+
+  it('a software TPM is told by the CA the owner listed it under, not by a CN: swtpm-localca listed as a hardware CA is hardware', async () => {
+    const device = await makeDevice('good')
+    const { ownerResult } = await ceremony(device, { allowSoftwareTpm: false, hardwareCas: trustStore, expectDeviceId: device.state.deviceId })
+    assert.equal(ownerResult.status, 'fulfilled', String((ownerResult as PromiseRejectedResult).reason))
+    assert.equal((ownerResult as PromiseFulfilledResult<{ device: { softwareTpm: boolean } }>).value.device.softwareTpm, false)
+  })
+
+  it('an AK made outside the TPM with tpm2_import is refused by the owner before any credential, naming the attributes', async function () {
+    // The device's TPM answers ActivateCredential for an imported key too, so the owner must refuse on the hello.
+    const tools = startOrSkip(this)
+    try {
+      tools.run('tpm2_readpublic', ['-c', '0x81010001', '-o', 'ek.pub'])
+      tools.run('tpm2_nvread', ['0x01c00002', '-o', 'ekcert.der'])
+      tools.run('tpm2_createprimary', ['-C', 'o', '-G', 'ecc256:null:aes128cfb', '-c', 'primary.ctx', '-a', 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|decrypt|noda'])
+      tools.run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'software.pem'], { flush: false })
+      tools.run('tpm2_import', ['-C', 'primary.ctx', '-G', 'ecc:ecdsa-sha256:null', '-i', 'software.pem', '-a', 'restricted|sign|userwithauth', '-u', 'imported.pub', '-r', 'imported.priv'])
+      tools.run('tpm2_create', ['-C', 'primary.ctx', '-G', 'ecc256:ecdsa-sha256', '-u', 'dsk.pub', '-r', 'dsk.priv', '-a', 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign'])
+      const devicePeerId = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+      const [a, b] = await streamPair()
+      const refused = runOwnerCeremony(new FramedStream(a, { timeoutMs: 10_000 }), {
+        ...ownerInput(), trustStore: await loadTrustStore(tools.caDir), softwareTpmCas: [], allowSoftwareTpm: false, devicePeerId, ownerPeerId: owner.node.peerId.toString()
+      })
+      refused.catch(() => undefined)
+      const deviceSide = new FramedStream(b, { timeoutMs: 10_000 })
+      await deviceSide.write(encodeMessage('hello', {
+        deviceId: deviceIdFromEndorsementKey(tools.read('ek.pub')), ekPub: tools.read('ek.pub'), ekCert: tools.read('ekcert.der'), akPub: tools.read('imported.pub'),
+        dskPub: tools.read('dsk.pub'), certifyAttest: randomBytes(64), certifySignature: randomBytes(72), pqPub: randomBytes(1952), peerId: devicePeerId,
+        hostname: 'imported-ak', role: 'server', commit: randomBytes(32)
+      }))
+      await assert.rejects(refused, (err: Error) => err instanceof EnrolmentRefusedError && /the AK is not fixedTPM\/fixedParent\/sensitiveDataOrigin: made outside the TPM/.test(err.message))
+      await deviceSide.close()
+    } finally {
+      tools.stop()
+    }
   })
 
   it('refuses a device whose EK certificate is not from the trust store', async () => {
