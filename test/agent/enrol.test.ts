@@ -15,9 +15,9 @@ import { encodeMessage } from '../../src/p2p/messages.js'
 import { startOrSkip } from '../attest/tpm2/swtpm-fixture.js'
 import {
   initOwner, unlockOwner, initDevice, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry,
-  verifyEnrolmentRecord, EnrolmentRefusedError, runOwnerCeremony, CeremonyAbortedError, AttestationService, AgentRuntime, publishOwnerFeed, LEDGER_SYNC_PROTOCOL, pull, startControlServer, controlRequest, attestationQuoteData, judgeAttestation, deviceSigner, type ResidentMemory, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
+  verifyEnrolmentRecord, EnrolmentRefusedError, runOwnerCeremony, signEnrolmentRecord, ekPubHash, encodeSignedEnrolment, decodeSignedEnrolment, type SignedEnrolment, CeremonyAbortedError, AttestationService, AgentRuntime, publishOwnerFeed, LEDGER_SYNC_PROTOCOL, pull, startControlServer, controlRequest, attestationQuoteData, judgeAttestation, deviceSigner, type ResidentMemory, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
 } from '../../src/agent/index.js'
-import type { HybridSigner } from '../../src/identity/index.js'
+import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
 import { decodeEntry } from '../../src/ledger/index.js'
 import { createFleetNode, FramedStream, type FleetNode } from '../../src/p2p/index.js'
 import { startMetricsServer } from '../../src/agent/metrics.js'
@@ -411,6 +411,23 @@ describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', functi
       }))
       await assert.rejects(refused, (err: Error) => err instanceof EnrolmentRefusedError && /the AK is not fixedTPM\/fixedParent\/sensitiveDataOrigin: made outside the TPM/.test(err.message))
       await deviceSide.close()
+
+      // Offline: a record an owner did sign for these keys (a mistaken or older owner) is not trusted by an auditor or a peer
+      // either: verifyEnrolmentRecord is what ledger verify --export, witness headers, stored members and peers' records go through.
+      const signer = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
+      const fleetId = new Uint8Array(32).fill(7)
+      const recordFor = async (akPub: Uint8Array, dskPub: Uint8Array): Promise<SignedEnrolment> => await signEnrolmentRecord({
+        v: 1, kind: 'enrolment', fleet: fleetId, deviceId: deviceIdFromEndorsementKey(tools.read('ek.pub')), ekPubHash: ekPubHash(tools.read('ek.pub')), akPub, dskPub,
+        pqPub: randomBytes(1952), peerId: devicePeerId, role: 'server', policyId: 'c'.repeat(64), hostname: 'imported-ak', issuedAt: 1
+      }, signer)
+      tools.run('tpm2_createak', ['-C', '0x81010001', '-c', 'ak.ctx', '-G', 'ecc', '-g', 'sha256', '-s', 'ecdsa', '-u', 'ak.pub'])
+      tools.run('tpm2_import', ['-C', 'primary.ctx', '-G', 'ecc', '-i', 'software.pem', '-a', 'sign|userwithauth', '-u', 'imported-dsk.pub', '-r', 'imported-dsk.priv'])
+      const signedBy = { key: signer.publicKey, fleetId }
+      verifyEnrolmentRecord(await recordFor(tools.read('ak.pub'), tools.read('dsk.pub')), signedBy)
+      const importedAk = decodeSignedEnrolment(encodeSignedEnrolment(await recordFor(tools.read('imported.pub'), tools.read('dsk.pub'))))
+      assert.throws(() => verifyEnrolmentRecord(importedAk, signedBy), { name: 'EnrolmentRecordError', message: /the AK is not fixedTPM.*made outside the TPM/ })
+      const importedDsk = await recordFor(tools.read('ak.pub'), tools.read('imported-dsk.pub'))
+      assert.throws(() => verifyEnrolmentRecord(importedDsk, signedBy), { name: 'EnrolmentRecordError', message: /the DSK is not fixedTPM.*made outside the TPM/ })
     } finally {
       tools.stop()
     }
