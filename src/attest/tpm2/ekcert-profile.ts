@@ -73,7 +73,7 @@ function children (der: Uint8Array, parent: Tlv): Tlv[] {
 
 function oidText (der: Uint8Array, t: Tlv): string {
   const bytes = der.subarray(t.start, t.end)
-  if (bytes.length === 0 || bytes.length > 64) throw new MalformedCertificateError('the EK certificate', 'an OID of unusual length')
+  if (bytes.length === 0 || bytes.length > TPM2_LIMITS.maxOidBytes) throw new MalformedCertificateError('the EK certificate', 'an OID of unusual length')
   const parts: number[] = [Math.min(2, Math.floor(bytes[0]! / 40)), 0]
   parts[1] = bytes[0]! - parts[0]! * 40
   let value = 0
@@ -145,7 +145,12 @@ export function checkEkCertificateProfile (cert: X509Certificate): EkCertificate
   const first = constraints?.valueTlv.tag === 0x30 ? children(der, constraints.valueTlv)[0] : undefined
   if (cert.ca || (first?.tag === 0x01 && der[first.start] !== 0)) refuse('is a CA certificate')
   const keyUsage = found.get(OID.keyUsage)
-  const keyType = cert.publicKey.asymmetricKeyType
+  let keyType: string | undefined
+  try {
+    keyType = cert.publicKey.asymmetricKeyType
+  } catch (err) {
+    throw new MalformedCertificateError('the EK certificate', `its public key is unreadable (${(err as Error).message})`, err)
+  }
   const [bit, usage] = keyType === 'rsa' ? [KEY_ENCIPHERMENT, 'keyEncipherment'] : keyType === 'ec' ? [KEY_AGREEMENT, 'keyAgreement'] : [-1, '']
   if (bit < 0) refuse(`certifies a ${keyType ?? 'unknown'} key, not an RSA or ECC EK`)
   if (keyUsage === undefined) refuse('has no keyUsage')
