@@ -426,6 +426,12 @@ describe('agent/enrolment ceremony (/fleet/enrol/1) on swtpm and libp2p', functi
       verifyEnrolmentRecord(await recordFor(tools.read('ak.pub'), tools.read('dsk.pub')), signedBy)
       const importedAk = decodeSignedEnrolment(encodeSignedEnrolment(await recordFor(tools.read('imported.pub'), tools.read('dsk.pub'))))
       assert.throws(() => verifyEnrolmentRecord(importedAk, signedBy), { name: 'EnrolmentRecordError', message: /the AK is not fixedTPM.*made outside the TPM/ })
+      // A peer presenting that record at attestation is refused before its quote is looked at.
+      const judged = judgeAttestation({ signed: importedAk, akPub: tools.read('imported.pub'), quoteAttest: randomBytes(64), quoteSignature: randomBytes(72), eventLog: new Uint8Array(0) },
+        { nonce: randomBytes(32), attesterPeerId: devicePeerId, verifierPeerId: owner.node.peerId.toString() },
+        { fleetId, ownerKey: signer.publicKey, policy, policyId: 'c'.repeat(64), isRevoked: () => false, lastClock: () => undefined })
+      assert.equal(judged.trusted, false)
+      assert.match((judged as { reasons: string[] }).reasons[0]!, /the AK is not fixedTPM.*made outside the TPM/)
       const importedDsk = await recordFor(tools.read('ak.pub'), tools.read('imported-dsk.pub'))
       assert.throws(() => verifyEnrolmentRecord(importedDsk, signedBy), { name: 'EnrolmentRecordError', message: /the DSK is not fixedTPM.*made outside the TPM/ })
     } finally {
