@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto'
 import { mkdirSync, readdirSync, writeFileSync, existsSync } from 'node:fs'
 import path from 'node:path'
 import { EV, encodeEventLog } from '../src/attest/eventlog/index.js'
-import { attestationKeyTemplate, marshalPublic, rsaEkTemplate, sealedDataTemplate } from '../src/attest/tpm2/index.js'
+import { attestationKeyTemplate, eccEkTemplate, marshalPublic, rsaEkTemplate, sealedDataTemplate } from '../src/attest/tpm2/index.js'
 import { canonicalPolicyJson, createBootPolicy } from '../src/attest/policy/index.js'
 import { encodeEntry, type Entry } from '../src/ledger/entry.js'
 import { encodeCanonical } from '../src/ledger/cbor.js'
@@ -121,7 +121,9 @@ export const TARGETS: Record<string, TargetSpec> = {
     shared: ['debian-10', 'gdc-host', 'glinux-alex', 'rhel8-uefi', 'ubuntu-2104-no-secure-boot'].map((n) => `eventlogs/${n}.bin`),
     generate: eventLogs
   },
-  'tpm-public': { generate: () => [marshalPublic(attestationKeyTemplate()), marshalPublic(rsaEkTemplate()), marshalPublic(sealedDataTemplate(new Uint8Array(32)))] },
+  'tpm-public': { generate: () => [marshalPublic(attestationKeyTemplate()), marshalPublic(rsaEkTemplate()), marshalPublic(eccEkTemplate()), marshalPublic(sealedDataTemplate(new Uint8Array(32)))] },
+  /** Seed: a self-signed P-256 certificate with the TCG EK extensions, made with openssl req. */
+  'ek-certificate': { generate: () => [hex('308201aa30820150a003020102021411e8856cae308902881a1475d4ddd8ae42bfe212300a06082a8648ce3d04030230003020170d3236313230353132313832315a180f32313236313131313132313832315a30003059301306072a8648ce3d020106082a8648ce3d03010703420004360a09a8ed1d028c5c8c298b261b0ecbe81f037226a6571db5a29924650b5438967f7c3c6899043044fb8a6f7b88963ab382d345523f8c5705513efa118d9148a381a53081a2300c0603551d130101ff04023000300e0603551d0f0101ff04040302030830100603551d25040930070605678105080130510603551d110101ff04473045a443304131163014060567810502010c0b69643a3030303031303134310f300d060567810502020c0466757a7a31163014060567810502030c0b69643a3030303030303031301d0603551d0e0416041487efb0f8d35ffa9aff71b5ddc088e14103c24757300a06082a8648ce3d040302034800304502210083f68b27541354fb83e545082b4b4cec3531184ecd415dc2088b25da1cb23ecc02207091f6ac4d20a76a1f1e54dd765b3b1ad0a2d10c6c175590f1ddeeddc5fe81d0')] },
   'tpm-attest': { shared: [`${QUOTE}/quote.out`], generate: () => [] },
   'tpm-signature': { shared: [`${QUOTE}/quotesig.out`], generate: () => [] },
   'tpm-pcrs': { shared: [`${QUOTE}/quotepcr.out`], generate: () => [] },
@@ -140,7 +142,7 @@ export const TARGETS: Record<string, TargetSpec> = {
   tcti: { generate: () => ['swtpm:path=/tmp/x', 'swtpm:host=h,port=1', 'device:/dev/tpmrm0', 'mssim:host=localhost,port=2321'].map(text) },
   config: {
     async: true,
-    generate: () => [text(JSON.stringify({ state: '/var/lib/fleet', tcti: 'device:/dev/tpmrm0', listen: ['/ip4/0.0.0.0/tcp/0'], mdns: false, agentPcr: 23, bootPcrs: [0, 7], attestIntervalSec: 300, metricsPort: 0, logLevel: 'info', batchMs: 250, batchEntries: 10, allowSoftwareTpm: false }))]
+    generate: () => [text(JSON.stringify({ state: '/var/lib/fleet', tcti: 'device:/dev/tpmrm0', listen: ['/ip4/0.0.0.0/tcp/0'], mdns: false, agentPcr: 23, bootPcrs: [0, 7], attestIntervalSec: 300, metricsPort: 0, logLevel: 'info', batchMs: 250, batchEntries: 10 }))]
   },
   'device-state': { async: true, generate: () => [text(JSON.stringify(state))] },
   release: { generate: releaseSamples },

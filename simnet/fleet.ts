@@ -92,7 +92,7 @@ export class SimFleet {
       }, { signal: window.signal, onFailure: (err) => window.abort(err) })
       accepted.catch(() => undefined)
       await enrolPeer(this.owner.node, node.getMultiaddrs()[0]!, {
-        owner: { state: this.owner.state, signer: this.owner.signer }, policy: this.policy, trustStore: this.trustStore, allowSoftwareTpm: true,
+        owner: { state: this.owner.state, signer: this.owner.signer }, policy: this.policy, trustStore: [], softwareTpmCas: this.trustStore, allowSoftwareTpm: true,
         expectDeviceId: device.state.deviceId, confirm: async (sas) => { options.onSas?.('owner', sas); return true },
         record: async (_signed, record) => { await this.owner.feed.ledger.append(enrolmentEntry(record, this.owner.state.name)) },
         random: randomBytes, now: () => new Date()

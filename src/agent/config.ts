@@ -22,7 +22,6 @@ import { MalformedInputError } from '../common/errors.js'
  * | batchEntries       |                      | 10000                        |
  * | routineBatchSec    |                      | 30                           |
  * | witnessesPerFeed   |                      | 4                            |
- * | allowSoftwareTpm   |                      | false                        |
  * | trimMemory         | FLEET_TRIM_MEMORY    | true (see agent/memory-trim) |
  */
 export interface AgentConfig {
@@ -41,7 +40,6 @@ export interface AgentConfig {
   routineBatchSec: number
   /** How many fleet devices cosign each feed's checkpoints (the feed's witness set). */
   witnessesPerFeed: number
-  allowSoftwareTpm: boolean
   /** Every 10 s, hand freed malloc memory and unused pages of Node's executable back to the kernel. */
   trimMemory: boolean
 }
@@ -66,7 +64,6 @@ export const CONFIG_DEFAULTS: Omit<AgentConfig, 'state'> = {
   batchEntries: 10_000,
   routineBatchSec: 30,
   witnessesPerFeed: 4,
-  allowSoftwareTpm: false,
   trimMemory: true
 }
 
@@ -121,7 +118,6 @@ const FIELDS: Record<keyof AgentConfig, { check: Check, env?: string }> = {
   batchEntries: { check: integer(1, 1_000_000) },
   routineBatchSec: { check: integer(1, 3_600) },
   witnessesPerFeed: { check: integer(1, 64) },
-  allowSoftwareTpm: { check: boolean },
   trimMemory: { check: boolean, env: 'FLEET_TRIM_MEMORY' }
 }
 

@@ -34,7 +34,8 @@ import type { X509Certificate } from 'node:crypto'
 import { FleetError } from '../common/errors.js'
 import { sha256 } from '../common/bytes.js'
 import {
-  deviceIdFromEndorsementKey, fingerprint, parsePublic, objectName, isRestrictedSigningKey, verifyCertify, verifyEkCertificate, makeCredential,
+  deviceIdFromEndorsementKey, fingerprint, parsePublic, objectName, checkAttestationKey, checkDeviceSigningKey, verifyCertify, verifyEkCertificate, makeCredential,
+  EkCertificateUntrustedError, KeyAttributesError, EkTemplateMismatchError, type TpmPublic, type VerifiedEkCertificate,
   verifyBoot, bootPolicyId, canonicalPolicyJson, type BootPolicy, type Tpm, type PcrSelection, type BootVerdict, type HashAlg
 } from '../attest/index.js'
 import type { HybridSigner } from '../identity/index.js'
@@ -259,8 +260,14 @@ export interface EnrolledDevice {
 export interface OwnerCeremonyInput {
   owner: { state: OwnerState, signer: HybridSigner }
   policy: BootPolicy
+  /** EK CA certificates of TPM makers: a chain ending in one of them is a hardware TPM's. */
   trustStore: X509Certificate[]
-  /** Accept EK certificates issued by a software TPM's local CA (simnet, tests). */
+  /**
+   * EK CA certificates of software TPMs (swtpm's local CA): a chain ending in one of them is a
+   * software TPM's, whatever its names say, and is accepted only with allowSoftwareTpm.
+   */
+  softwareTpmCas?: X509Certificate[]
+  /** Accept EK certificates that chain to softwareTpmCas (simnet, tests); EnrolledDevice.softwareTpm says so. */
   allowSoftwareTpm: boolean
   expectDeviceId?: string
   devicePeerId: string
@@ -283,17 +290,25 @@ export async function runOwnerCeremony (stream: FramedStream, input: OwnerCeremo
     const h = hello.message
     if (h.peerId !== input.devicePeerId) refuse(`the device claims PeerId ${h.peerId} but connected as ${input.devicePeerId}`)
     if (!(DEVICE_ROLES as readonly string[]).includes(h.role)) refuse(`unknown role "${h.role}"`)
-    const deviceId = deviceIdFromEndorsementKey(h.ekPub)
+    let deviceId = ''
+    try {
+      deviceId = deviceIdFromEndorsementKey(h.ekPub)
+    } catch (err) {
+      if (err instanceof EkTemplateMismatchError) refuse(err.message)
+      throw err
+    }
     if (deviceId !== h.deviceId) refuse(`the deviceId ${h.deviceId} is not the one of its EK (${deviceId})`)
     if (input.expectDeviceId !== undefined && deviceId !== input.expectDeviceId) refuse(`found device ${deviceId}, expected ${input.expectDeviceId}`)
     const ekPublic = parsePublic(h.ekPub)
     if (h.ekCert === null) refuse('the device has no EK certificate, so its TPM cannot be told from software')
-    const ekCert = await verifyEkCertificate({ certificate: h.ekCert!, trustStore: input.trustStore, ekPublic, now: input.now() })
-    const softwareTpm = ekCert.chain.some((cert) => /CN=swtpm-localca/.test(cert.subject))
-    if (softwareTpm && !input.allowSoftwareTpm) refuse('its EK certificate comes from a software TPM\'s local CA (allow software TPMs only for testing)')
+    const { softwareTpm } = await checkEkCertificate(h.ekCert!, ekPublic, input)
+    if (softwareTpm && !input.allowSoftwareTpm) refuse('its EK certificate chains to a software TPM\'s CA (allow software TPMs only for testing)')
     const ak = parsePublic(h.akPub)
-    if (!isRestrictedSigningKey(ak) || ak.type !== 'ecc') refuse('its AK is not a restricted ECC signing key')
+    checkKey(ak, checkAttestationKey)
+    if (ak.type !== 'ecc') refuse('its AK is not an ECC key')
     verifyCertify({ signer: ak, attest: h.certifyAttest, signature: h.certifySignature, nonce: sha256('fleet-dsk-certify-v1', h.dskPub), certifiedPublic: h.dskPub })
+    // Certified means loaded in the AK's TPM; the attributes say it was also made there and stays there.
+    checkKey(parsePublic(h.dskPub), checkDeviceSigningKey)
 
     const secret = input.random(32)
     const credential = makeCredential({ ekPublic, objectName: objectName(ak), credential: secret, random: input.random })
@@ -338,6 +353,37 @@ export async function runOwnerCeremony (stream: FramedStream, input: OwnerCeremo
   } catch (err) {
     return await abortWith(stream, err)
   }
+}
+
+/** A key whose attributes do not make it what it is trusted as refuses the device, naming them. */
+function checkKey (pub: TpmPublic, check: (pub: TpmPublic) => void): void {
+  try {
+    check(pub)
+  } catch (err) {
+    if (err instanceof KeyAttributesError) throw new EnrolmentRefusedError(err.message)
+    throw err
+  }
+}
+
+/**
+ * Verifies the EK certificate and tells by the anchor its chain ends in whether the TPM is a
+ * software TPM: software CAs are tried first, so a CA the owner listed in both counts as software.
+ * Names in the certificates play no part.
+ */
+async function checkEkCertificate (certificate: Uint8Array, ekPublic: TpmPublic, input: OwnerCeremonyInput): Promise<{ certificate: VerifiedEkCertificate, softwareTpm: boolean }> {
+  const software = input.softwareTpmCas ?? []
+  const stores = [{ anchors: software, softwareTpm: true }, { anchors: input.trustStore, softwareTpm: false }].filter((s) => s.anchors.length > 0)
+  if (stores.length === 0) throw new EnrolmentRefusedError('the owner has no EK CA certificate to check the device\'s EK certificate with')
+  let untrusted: unknown
+  for (const store of stores) {
+    try {
+      return { certificate: await verifyEkCertificate({ certificate, trustStore: store.anchors, ekPublic, now: input.now() }), softwareTpm: store.softwareTpm }
+    } catch (err) {
+      if (!(err instanceof EkCertificateUntrustedError)) throw err
+      untrusted = err
+    }
+  }
+  throw untrusted
 }
 
 export { ENROL_LIMITS }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { FleetError, MalformedInputError } from '../common/errors.js'
-import { base32, parseBootPolicy, bootPolicyId, canonicalPolicyJson, type BootPolicy } from '../attest/index.js'
+import { base32, parseBootPolicy, bootPolicyId, canonicalPolicyJson, parsePublic, checkAttestationKey, checkDeviceSigningKey, type BootPolicy } from '../attest/index.js'
 import { DOMAIN, verifyHybrid, type HybridPublicKey, type HybridSignature, type HybridSigner } from '../identity/index.js'
 import { decodeCanonical, encodeCanonical } from '../ledger/cbor.js'
 import { verifyGenesis } from './owner.js'
@@ -57,7 +57,11 @@ export async function signEnrolmentRecord (record: EnrolmentRecord, owner: Hybri
   return { record: bytes, signature: await owner.sign(DOMAIN.enrolment, bytes) }
 }
 
-/** Decodes a record strictly and checks the owner's hybrid signature and the fleet. */
+/**
+ * Decodes a record strictly and checks the owner's hybrid signature, the fleet, and that the AK
+ * and DSK it names were made inside a TPM (checkAttestationKey, checkDeviceSigningKey): a record
+ * signed for a software key, by a mistaken or older owner, is not trusted offline either.
+ */
 export function verifyEnrolmentRecord (signed: SignedEnrolment, owner: { key: HybridPublicKey, fleetId: Uint8Array }): EnrolmentRecord {
   let value: unknown
   try {
@@ -79,6 +83,12 @@ export function verifyEnrolmentRecord (signed: SignedEnrolment, owner: { key: Hy
     verifyHybrid(owner.key, DOMAIN.enrolment, signed.record, signed.signature)
   } catch (err) {
     throw new EnrolmentRecordError(`not signed by this fleet's owner (${(err as Error).message})`)
+  }
+  try {
+    checkAttestationKey(parsePublic(r.akPub))
+    checkDeviceSigningKey(parsePublic(r.dskPub))
+  } catch (err) {
+    throw new EnrolmentRecordError(`device ${r.deviceId}: ${(err as Error).message}`)
   }
   return r
 }

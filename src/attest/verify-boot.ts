@@ -31,7 +31,9 @@ export interface VerifiedBoot {
  * replays to (so a log that is not the measured one fails the quote's PCR digest), then the log is
  * verified against the quoted values, and only its verified events are judged by the policy.
  * Throws on evidence that does not verify; returns an untrusted verdict (with every reason) for
- * a verified boot that the policy does not allow.
+ * a verified boot that the policy does not allow. An AK given as a bare public key (PEM) never
+ * gives a trusted verdict: whether it was made inside the TPM and is restricted cannot be checked
+ * from it, and a software key signs any quote its holder likes.
  */
 export function verifyBoot (evidence: BootEvidence, policy: BootPolicy): VerifiedBoot {
   const log = parseEventLog(evidence.eventLog)
@@ -49,7 +51,17 @@ export function verifyBoot (evidence: BootEvidence, policy: BootPolicy): Verifie
   const quote = verifyQuote({ ak: evidence.ak, attest: evidence.attest, signature: evidence.signature, nonce: evidence.nonce, pcrs: values, allowSha1: evidence.allowSha1 === true })
   const verifiedLog = verifyEventLog(log, quote.pcrs)
   const facts = bootFacts(verifiedLog, policy.bank)
-  const verdict = evaluateVerifiedBoot(policy, verifiedLog.events, quote.pcrs, facts.secureBoot)
+  const judged = evaluateVerifiedBoot(policy, verifiedLog.events, quote.pcrs, facts.secureBoot)
+  const verdict: BootVerdict = quote.akRestrictionChecked
+    ? judged
+    : {
+        ...judged,
+        trusted: false,
+        reasons: [...judged.reasons, {
+          code: 'ak_attributes_unchecked',
+          message: 'the AK is a bare public key: whether it was made inside the TPM (fixedTPM, sensitiveDataOrigin) and is restricted cannot be checked; give its TPM2B_PUBLIC'
+        }]
+      }
   return { quote, log: verifiedLog, facts, verdict, unquoted: unquotedEvents(log, quote.pcrs) }
 }
 

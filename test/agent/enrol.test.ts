@@ -11,12 +11,18 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { streamPair } from '@libp2p/utils'
 import type { Connection, Stream } from '@libp2p/interface'
-import { EsysTpm, EV, HASH_ALG_ID, makeCredential, objectName, parseEventLog, parsePublic, type SwtpmDevice } from '../../src/attest/index.js'
+import {
+  EsysTpm, EV, HASH_ALG_ID, makeCredential, objectName, parseEventLog, parsePublic, loadTrustStore, deviceIdFromEndorsementKey, type SwtpmDevice
+} from '../../src/attest/index.js'
+import { startOrSkip } from '../attest/tpm2/swtpm-fixture.js'
 import {
   initOwner, unlockOwner, initDevice, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry,
-  verifyEnrolmentRecord, EnrolmentRefusedError, ATTEST_LIMITS, CeremonyAbortedError, runDeviceCeremony, runOwnerCeremony, AttestationService, AgentRuntime, publishOwnerFeed, LEDGER_SYNC_PROTOCOL, pull, startControlServer, controlRequest, attestationQuoteData, judgeAttestation, deviceSigner, type ResidentMemory, type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
+  verifyEnrolmentRecord, EnrolmentRefusedError, ATTEST_LIMITS, CeremonyAbortedError, runDeviceCeremony, runOwnerCeremony, signEnrolmentRecord, ekPubHash,
+  encodeSignedEnrolment, decodeSignedEnrolment, type SignedEnrolment, AttestationService, AgentRuntime, publishOwnerFeed, LEDGER_SYNC_PROTOCOL, pull,
+  startControlServer, controlRequest, attestationQuoteData, judgeAttestation, deviceSigner, type ResidentMemory, type OwnerState, type DeviceState,
+  type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
 } from '../../src/agent/index.js'
-import type { HybridSigner } from '../../src/identity/index.js'
+import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
 import { decodeEntry, ownFeedSource } from '../../src/ledger/index.js'
 import { createFleetNode, FramedStream, type FleetNode } from '../../src/p2p/index.js'
 import { decodeMessage, encodeMessage } from '../../src/p2p/messages.js'
@@ -59,11 +65,13 @@ describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', functi
     return { swtpm, tpm, state, unlocked, log, node }
   }
 
-  function ownerInput (overrides: { confirm?: (sas: string) => Promise<boolean>, expectDeviceId?: string, allowSoftwareTpm?: boolean, sas?: string[] } = {}) {
+  function ownerInput (overrides: { confirm?: (sas: string) => Promise<boolean>, expectDeviceId?: string, allowSoftwareTpm?: boolean, sas?: string[], hardwareCas?: X509Certificate[] } = {}) {
     return {
       owner: { state: owner.state, signer: owner.signer },
       policy,
-      trustStore,
+      // swtpm's local CA is, as the owner lists it, a software TPM's CA (unless a test lists it as hardware).
+      trustStore: overrides.hardwareCas ?? [],
+      softwareTpmCas: overrides.hardwareCas === undefined ? trustStore : [],
       allowSoftwareTpm: overrides.allowSoftwareTpm ?? true,
       ...(overrides.expectDeviceId === undefined ? {} : { expectDeviceId: overrides.expectDeviceId }),
       confirm: overrides.confirm ?? (async (sas: string) => { overrides.sas?.push(sas); return true }),
@@ -73,7 +81,7 @@ describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', functi
     }
   }
 
-  async function ceremony (device: TestDevice, options: { ownerConfirm?: (sas: string) => Promise<boolean>, deviceConfirm?: (sas: string) => Promise<boolean>, expectDeviceId?: string, allowSoftwareTpm?: boolean } = {}) {
+  async function ceremony (device: TestDevice, options: { ownerConfirm?: (sas: string) => Promise<boolean>, deviceConfirm?: (sas: string) => Promise<boolean>, expectDeviceId?: string, allowSoftwareTpm?: boolean, hardwareCas?: X509Certificate[] } = {}) {
     const shown: { owner: string[], device: string[] } = { owner: [], device: [] }
     const window = new AbortController()
     const failures: Error[] = []
@@ -86,7 +94,8 @@ describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', functi
       sas: shown.owner,
       ...(options.ownerConfirm === undefined ? {} : { confirm: async (sas: string) => { shown.owner.push(sas); return await options.ownerConfirm!(sas) } }),
       ...(options.expectDeviceId === undefined ? {} : { expectDeviceId: options.expectDeviceId }),
-      ...(options.allowSoftwareTpm === undefined ? {} : { allowSoftwareTpm: options.allowSoftwareTpm })
+      ...(options.allowSoftwareTpm === undefined ? {} : { allowSoftwareTpm: options.allowSoftwareTpm }),
+      ...(options.hardwareCas === undefined ? {} : { hardwareCas: options.hardwareCas })
     }))
     const [ownerResult, deviceResult] = await Promise.allSettled([ownerSide, accepted])
     return { ownerResult, deviceResult, shown, failures }
@@ -169,6 +178,8 @@ describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', functi
     const device = await makeDevice('good')
     const software = await ceremony(device, { allowSoftwareTpm: false })
     assert.match(String((software.ownerResult as PromiseRejectedResult).reason), /software TPM/)
+    const allowed = await ceremony(device, { expectDeviceId: device.state.deviceId })
+    assert.equal((allowed.ownerResult as PromiseFulfilledResult<{ device: { softwareTpm: boolean } }>).value.device.softwareTpm, true)
     const other = await ceremony(device, { expectDeviceId: 'a'.repeat(52) })
     assert.match(String((other.ownerResult as PromiseRejectedResult).reason), /expected a{52}/)
   })
@@ -625,6 +636,65 @@ describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', functi
       await c.node.dial(a.node.getMultiaddrs()[0]!)
       await until(() => c.membership.isRevoked(victim), 'the revocation at c')
     })
+  })
+
+  it('a software TPM is told by the CA the owner listed it under, not by a CN: swtpm-localca listed as a hardware CA is hardware', async () => {
+    const device = await makeDevice('good')
+    const { ownerResult } = await ceremony(device, { allowSoftwareTpm: false, hardwareCas: trustStore, expectDeviceId: device.state.deviceId })
+    assert.equal(ownerResult.status, 'fulfilled', String((ownerResult as PromiseRejectedResult).reason))
+    assert.equal((ownerResult as PromiseFulfilledResult<{ device: { softwareTpm: boolean } }>).value.device.softwareTpm, false)
+  })
+
+  it('an AK made outside the TPM with tpm2_import is refused by the owner before any credential, naming the attributes', async function () {
+    // The device's TPM answers ActivateCredential for an imported key too, so the owner must refuse on the hello.
+    const tools = startOrSkip(this)
+    try {
+      tools.run('tpm2_readpublic', ['-c', '0x81010001', '-o', 'ek.pub'])
+      tools.run('tpm2_nvread', ['0x01c00002', '-o', 'ekcert.der'])
+      tools.run('tpm2_createprimary', ['-C', 'o', '-G', 'ecc256:null:aes128cfb', '-c', 'primary.ctx', '-a', 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|decrypt|noda'])
+      tools.run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'software.pem'], { flush: false })
+      tools.run('tpm2_import', ['-C', 'primary.ctx', '-G', 'ecc:ecdsa-sha256:null', '-i', 'software.pem', '-a', 'restricted|sign|userwithauth', '-u', 'imported.pub', '-r', 'imported.priv'])
+      tools.run('tpm2_create', ['-C', 'primary.ctx', '-G', 'ecc256:ecdsa-sha256', '-u', 'dsk.pub', '-r', 'dsk.priv', '-a', 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign'])
+      const devicePeerId = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+      const [a, b] = await streamPair()
+      const refused = runOwnerCeremony(new FramedStream(a, { timeoutMs: 10_000 }), {
+        ...ownerInput(), trustStore: await loadTrustStore(tools.caDir), softwareTpmCas: [], allowSoftwareTpm: false, devicePeerId, ownerPeerId: owner.node.peerId.toString()
+      })
+      refused.catch(() => undefined)
+      const deviceSide = new FramedStream(b, { timeoutMs: 10_000 })
+      await deviceSide.write(encodeMessage('hello', {
+        deviceId: deviceIdFromEndorsementKey(tools.read('ek.pub')), ekPub: tools.read('ek.pub'), ekCert: tools.read('ekcert.der'), akPub: tools.read('imported.pub'),
+        dskPub: tools.read('dsk.pub'), certifyAttest: randomBytes(64), certifySignature: randomBytes(72), pqPub: randomBytes(1952), peerId: devicePeerId,
+        hostname: 'imported-ak', role: 'server', commit: randomBytes(32)
+      }))
+      await assert.rejects(refused, (err: Error) => err instanceof EnrolmentRefusedError && /the AK is not fixedTPM\/fixedParent\/sensitiveDataOrigin: made outside the TPM/.test(err.message))
+      await deviceSide.close()
+
+      // Offline: a record an owner did sign for these keys (a mistaken or older owner) is not trusted by an auditor or a peer
+      // either: verifyEnrolmentRecord is what ledger verify --export, witness headers, stored members and peers' records go through.
+      const signer = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
+      const fleetId = new Uint8Array(32).fill(7)
+      const recordFor = async (akPub: Uint8Array, dskPub: Uint8Array): Promise<SignedEnrolment> => await signEnrolmentRecord({
+        v: 1, kind: 'enrolment', fleet: fleetId, deviceId: deviceIdFromEndorsementKey(tools.read('ek.pub')), ekPubHash: ekPubHash(tools.read('ek.pub')), akPub, dskPub,
+        pqPub: randomBytes(1952), peerId: devicePeerId, role: 'server', policyId: 'c'.repeat(64), hostname: 'imported-ak', issuedAt: 1
+      }, signer)
+      tools.run('tpm2_createak', ['-C', '0x81010001', '-c', 'ak.ctx', '-G', 'ecc', '-g', 'sha256', '-s', 'ecdsa', '-u', 'ak.pub'])
+      tools.run('tpm2_import', ['-C', 'primary.ctx', '-G', 'ecc', '-i', 'software.pem', '-a', 'sign|userwithauth', '-u', 'imported-dsk.pub', '-r', 'imported-dsk.priv'])
+      const signedBy = { key: signer.publicKey, fleetId }
+      verifyEnrolmentRecord(await recordFor(tools.read('ak.pub'), tools.read('dsk.pub')), signedBy)
+      const importedAk = decodeSignedEnrolment(encodeSignedEnrolment(await recordFor(tools.read('imported.pub'), tools.read('dsk.pub'))))
+      assert.throws(() => verifyEnrolmentRecord(importedAk, signedBy), { name: 'EnrolmentRecordError', message: /the AK is not fixedTPM.*made outside the TPM/ })
+      // A peer presenting that record at attestation is refused before its quote is looked at.
+      const judged = judgeAttestation({ signed: importedAk, akPub: tools.read('imported.pub'), quoteAttest: randomBytes(64), quoteSignature: randomBytes(72), eventLog: new Uint8Array(0) },
+        { nonce: randomBytes(32), attesterPeerId: devicePeerId, verifierPeerId: owner.node.peerId.toString() },
+        { fleetId, ownerKey: signer.publicKey, policy, policyId: 'c'.repeat(64), isRevoked: () => false, lastClock: () => undefined })
+      assert.equal(judged.trusted, false)
+      assert.match((judged as { reasons: string[] }).reasons[0]!, /the AK is not fixedTPM.*made outside the TPM/)
+      const importedDsk = await recordFor(tools.read('ak.pub'), tools.read('imported-dsk.pub'))
+      assert.throws(() => verifyEnrolmentRecord(importedDsk, signedBy), { name: 'EnrolmentRecordError', message: /the DSK is not fixedTPM.*made outside the TPM/ })
+    } finally {
+      tools.stop()
+    }
   })
 
   it('refuses a device whose EK certificate is not from the trust store', async () => {

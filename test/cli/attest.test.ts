@@ -86,6 +86,23 @@ describe('cli: fleet swtpm / tpm info / attest', function () {
     assert.equal(other.status, 1)
   })
 
+  it('verify-quote: an AK made outside the TPM with tpm2_import is refused with exit 1, naming the attributes', () => {
+    const t = (name: string): string => path.join(dir, name)
+    tools('tpm2_createprimary', ['-C', 'o', '-G', 'ecc256:null:aes128cfb', '-c', t('primary.ctx'), '-a', 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|decrypt|noda'], tcti)
+    tools('tpm2_flushcontext', ['-t'], tcti)
+    execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', t('software.pem')])
+    tools('tpm2_import', ['-C', t('primary.ctx'), '-G', 'ecc:ecdsa-sha256:null', '-i', t('software.pem'), '-a', 'restricted|sign|userwithauth', '-u', t('imp.pub'), '-r', t('imp.priv')], tcti)
+    tools('tpm2_flushcontext', ['-t'], tcti)
+    tools('tpm2_load', ['-C', t('primary.ctx'), '-u', t('imp.pub'), '-r', t('imp.priv'), '-c', t('imp.ctx')], tcti)
+    tools('tpm2_flushcontext', ['-t'], tcti)
+    tools('tpm2_quote', ['-c', t('imp.ctx'), '-l', 'sha256:0,7', '-q', 'feedface', '-m', t('imp.msg'), '-s', t('imp.sig'), '-o', t('imp.pcrs'), '-g', 'sha256'], tcti)
+    tools('tpm2_flushcontext', ['-t'], tcti)
+    const result = run(['attest', 'verify-quote', '--ak', t('imp.pub'), '--message', t('imp.msg'), '--signature', t('imp.sig'), '--pcrs', t('imp.pcrs'), '--nonce', 'feedface'])
+    assert.equal(result.status, 1, result.stderr)
+    assert.match(result.stderr, /the AK is not fixedTPM\/fixedParent\/sensitiveDataOrigin: made outside the TPM/)
+    assertOneLineError(result.stderr)
+  })
+
   it('our RSA EK template matches the EK tpm2_createek makes (all but the key itself)', () => {
     const ek = parsePublic(new Uint8Array(readFileSync(path.join(dir, 'ek.pub'))))
     assert.equal(ek.type, 'rsa')

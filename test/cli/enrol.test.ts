@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { haveSwtpm, tempDir } from '../helpers/devices.js'
 import { runFleet as run, FLEET } from '../helpers/cli.js'
@@ -215,6 +215,21 @@ describe('cli: fleet join / fleet enrol', function () {
     assert.match(enrol.stderr, /enrolment refused: its boot does not satisfy the policy/)
     const ended = await joining.done
     assert.equal(ended.code, 1)
+    assert.equal(existsSync(path.join(state, 'enrolment.json')), false)
+  })
+
+  it('a device whose EK chains to a --software-tpm-ca CA is refused without --allow-software-tpm: exit 1, nothing stored', async () => {
+    const device = startSwtpm('dev-software')
+    const state = path.join(dir, 'state-software')
+    assert.equal(run(['init', '--state', state, '--tcti', tcti(device)]).status, 0)
+    const joining = await join(state, device, ['--yes', '--expect-fleet', fleetId, '--timeout', '3'])
+    const hardware = path.join(dir, 'no-hardware-cas')
+    mkdirSync(hardware)
+    const enrol = run(['enrol', '--state', path.join(dir, 'owner'), '--policy', path.join(dir, 'policy.json'), '--trust-store', hardware, '--software-tpm-ca', path.join(dir, 'ca'),
+      '--json', '--timeout', '30', '--peer', joining.address])
+    assert.equal(enrol.status, 1, enrol.stderr)
+    assert.match(enrol.stderr, /enrolment refused: its EK certificate chains to a software TPM's CA/)
+    assert.equal((await joining.done).code, 1)
     assert.equal(existsSync(path.join(state, 'enrolment.json')), false)
   })
 

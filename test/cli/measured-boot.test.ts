@@ -46,6 +46,12 @@ describe('cli: fleet swtpm boot / eventlog / policy create / attest verify', fun
     const good = quoteAndVerify(policy)
     assert.equal(good.status, 0, good.stderr)
     assert.equal((JSON.parse(good.stdout) as { trusted: boolean }).trusted, true)
+    // The same genuine quote with the AK as a bare PEM key: its attributes cannot be checked, so the boot is not trusted.
+    const out = path.join(dir, 'q')
+    const pem = run(['attest', 'verify', '--ak', `${out}/ak.pem`, '--message', `${out}/quote.msg`, '--signature', `${out}/quote.sig`, '--nonce', 'c0ffee',
+      '--eventlog', path.join(device, 'binary_bios_measurements'), '--policy', policy])
+    assert.equal(pem.status, 1)
+    assert.match(pem.stderr, /refused: the AK is a bare public key.*made inside the TPM/)
 
     assert.equal(run(['swtpm', 'boot', '--dir', device, '--variant', 'tampered-kernel']).status, 0)
     const bad = quoteAndVerify(policy)

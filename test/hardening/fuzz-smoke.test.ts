@@ -12,6 +12,7 @@ import path from 'node:path'
 import { TARGETS } from '../../fuzz/corpus.js'
 import { formatResult, fuzzTarget, fuzzTargets, type FuzzResult } from '../../fuzz/run.js'
 import { fuzz as config } from '../../fuzz/targets/config.js'
+import { fuzz as ekCertificate } from '../../fuzz/targets/ek-certificate.js'
 
 const RUNS = Number(process.env.FLEET_FUZZ_RUNS ?? 1500)
 
@@ -72,6 +73,11 @@ describe('hardening/fuzz', function () {
     })
     it('config crash-6cc6bc90 variant: {"__proto__":1} (7b225f5f70726f746f5f5f223a317d)', async () => {
       await config(Buffer.from('7b225f5f70726f746f5f5f223a317d', 'hex'))
+    })
+    // Found by the ek-certificate target: a certificate node:crypto parses, whose public key it
+    // cannot decode (a changed curve OID), made X509Certificate.publicKey throw an untyped error.
+    it('ek-certificate crash-056e1dfe: an unreadable public key is a MalformedCertificateError', () => {
+      ekCertificate(Buffer.from('308201aa30820150a003020102021411e8856cae308902881a1475d4ddd8ae42bfe212300a06082a8648ce3d044a0230003020170d3236313230353132313832315a180f32313236313131313132313832315a30003059301306072a8648ce3d020106082a8648ce3d03010703420004360a09a8ed1d028c5c8c298b261b0ecbe81f037226a6571db5a29924650b5438967f7c3c6899043044fb8a6f7b88963ab3822d45523f8c5705513efa118d9148a381a53081a2300c0603551d130101ff04023000300e0603551d0f0101ff04040302030830100603551d25040930070605678105080130510603551d110101ff04473045a443304131163014060567810502010c0b69643a3030303031303134310f300d060567810502020c0466757a7a31163014060567810502030c0b69643a3030303030303031301d0603551d0e0416041487efb0f8d35ffa9aff71b5ddc088e14103c24757300a06082a8648ce3d040302034800304502210083f68b27541354fb83e545082b4b4cec3531184ecd415dc2088b25da1cb23ecc02207091f6ac4d20a76a1f1e54dd765b3b1ad0a2d10c6c175590f1ddeeddc5fe81d0', 'hex'))
     })
   })
 })

@@ -17,6 +17,7 @@ export type PolicyReasonCode =
   | 'digest_missing'
   | 'secure_boot_off'
   | 'secure_boot_unknown'
+  | 'ak_attributes_unchecked'
 
 /** Why a boot is not trusted: everything a person needs to find the difference. */
 export interface PolicyReason {

@@ -3,6 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { TPM2_LIMITS } from './limits.js'
 import { publicKey, type TpmPublic } from './public.js'
+import { checkEkCertificateProfile, type EkCertificateProfile } from './ekcert-profile.js'
 import {
   MalformedCertificateError, TrustStoreUnreadableError, EmptyTrustStoreError, EkCertificateUntrustedError, EkCertificateExpiredError,
   EkCertificateNotYetValidError, EkCertificateIssuerNotCaError, EkCertificateKeyMismatchError, EkCertificateChainTooLongError
@@ -26,6 +27,8 @@ export interface VerifiedEkCertificate {
   chain: ChainCertificate[]
   /** True when `ekPublic` was given and the certificate certifies exactly that key. */
   ekPublicChecked: boolean
+  /** What the certificate says of the TPM (it kept the TCG EK certificate profile's rules). */
+  profile: EkCertificateProfile
   certificate: X509Certificate
 }
 
@@ -137,8 +140,10 @@ function isSelfSigned (cert: X509Certificate): boolean {
 /**
  * Checks an EK certificate: it chains through CA certificates of the trust store (each signature
  * verified, each issuer a CA allowed to sign certificates) to a self-signed root of the store,
- * every certificate is valid at `now`, and — when `ekPublic` is given — it certifies exactly that
- * key. Unusual but harmless content (empty subject, TCG-specific extensions) is not refused.
+ * every certificate is valid at `now`, the EK certificate keeps the TCG EK certificate profile
+ * (checkEkCertificateProfile: not a CA, keyUsage for an EK, TCG EKU, TPM manufacturer/model/
+ * version), and — when `ekPublic` is given — it certifies exactly that key. Unusual but harmless
+ * content (empty subject, other TCG-specific extensions) is not refused.
  */
 export async function verifyEkCertificate (input: VerifyEkCertificateInput): Promise<VerifiedEkCertificate> {
   if (!(input.now instanceof Date) || Number.isNaN(input.now.getTime())) throw new MalformedCertificateError('the verification time', 'not a valid Date')
@@ -159,13 +164,14 @@ export async function verifyEkCertificate (input: VerifyEkCertificateInput): Pro
     if (JSON.stringify(keyJwk(certified)) !== JSON.stringify(keyJwk(ek))) throw new EkCertificateKeyMismatchError(keyFingerprint(ek), keyFingerprint(certified))
   }
 
+  const profile = checkEkCertificateProfile(leaf)
   const chain: ChainCertificate[] = []
   let current = leaf
   for (let depth = 0; depth < TPM2_LIMITS.maxChainLength; depth++) {
     checkValidity(current, input.now)
     chain.push(describe(current))
     if (depth > 0 && store.some((c) => c.raw.equals(current.raw)) && isSelfSigned(current)) {
-      return { subject: leaf.subject, issuer: leaf.issuer, serialNumber: leaf.serialNumber, chain, ekPublicChecked: input.ekPublic !== undefined, certificate: leaf }
+      return { subject: leaf.subject, issuer: leaf.issuer, serialNumber: leaf.serialNumber, chain, ekPublicChecked: input.ekPublic !== undefined, profile, certificate: leaf }
     }
     const signers = store.filter((c) => !c.raw.equals(current.raw) && current.checkIssued(c) && current.verify(c.publicKey))
     if (signers.length === 0) throw new EkCertificateUntrustedError(current.subject || current.serialNumber, current.issuer)

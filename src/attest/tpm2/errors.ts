@@ -229,15 +229,83 @@ export class Sha1NotAllowedError extends AttestationVerificationError {
 }
 
 /**
+ * Base of refusals of a key's public area: its attributes (or nameAlg) do not make it the kind of
+ * key it is trusted as. `key` says which role it was checked for; `missing` and `forbidden` name
+ * TPMA_OBJECT attributes it lacks or must not have. Catch it to handle any of them.
+ */
+export class KeyAttributesError extends AttestationVerificationError {
+  readonly key: string
+  readonly objectAttributes: number
+  readonly missing: readonly string[]
+  readonly forbidden: readonly string[]
+  constructor (message: string, code: string, detail: { key: string, objectAttributes: number, missing?: readonly string[], forbidden?: readonly string[] }) {
+    super(message, { code })
+    this.key = detail.key
+    this.objectAttributes = detail.objectAttributes
+    this.missing = [...(detail.missing ?? [])]
+    this.forbidden = [...(detail.forbidden ?? [])]
+  }
+}
+
+/**
+ * Thrown when a key trusted as an AK or DSK lacks fixedTPM, fixedParent or sensitiveDataOrigin:
+ * it was made outside the TPM (e.g. a software key brought in with TPM2_Import) or can leave it,
+ * so whoever made it can sign anything with it, without the TPM.
+ */
+export class KeyNotMadeInTpmError extends KeyAttributesError {
+  constructor (key: string, objectAttributes: number, missing: readonly string[]) {
+    super(`the ${key} is not ${missing.join('/')}: made outside the TPM (attributes 0x${hex32(objectAttributes)})`, 'ERR_KEY_NOT_MADE_IN_TPM', { key, objectAttributes, missing })
+  }
+}
+
+/**
  * Thrown when the signing key is not a restricted signing key. A non-restricted key signs any
  * digest with TPM2_Sign, including the digest of bytes shaped like a quote (the TPM2_Sign forgery).
  */
-export class NotRestrictedKeyError extends AttestationVerificationError {
-  readonly objectAttributes: number
-  constructor (objectAttributes: number) {
-    super(`the attestation key is not a restricted signing key (attributes 0x${objectAttributes.toString(16).padStart(8, '0')}): it could have signed forged quote-shaped bytes`, { code: 'ERR_NOT_RESTRICTED_KEY' })
-    this.objectAttributes = objectAttributes
+export class NotRestrictedKeyError extends KeyAttributesError {
+  constructor (objectAttributes: number, detail: { key?: string, missing?: readonly string[], forbidden?: readonly string[] } = {}) {
+    const key = detail.key ?? 'AK'
+    const wrong = [...(detail.missing ?? []).map((a) => `not ${a}`), ...(detail.forbidden ?? [])]
+    super(`the ${key} is not a restricted signing key (${wrong.length > 0 ? `${wrong.join(', ')}; ` : ''}attributes 0x${hex32(objectAttributes)}): it could have signed forged quote-shaped bytes`,
+      'ERR_NOT_RESTRICTED_KEY', { key, objectAttributes, ...detail })
   }
+}
+
+/** Thrown when a key trusted as a signing key cannot sign, or also decrypts (one key, one purpose). */
+export class KeyUsageAttributesError extends KeyAttributesError {
+  constructor (key: string, objectAttributes: number, missing: readonly string[], forbidden: readonly string[]) {
+    const wrong = [...missing.map((a) => `not ${a}`), ...forbidden]
+    super(`the ${key} is not a signing-only key (${wrong.join(', ')}; attributes 0x${hex32(objectAttributes)})`, 'ERR_KEY_USAGE_ATTRIBUTES', { key, objectAttributes, missing, forbidden })
+  }
+}
+
+/** Thrown when a key's Name is not computed with SHA-256 (the Name is what certifications and credentials bind). */
+export class KeyNameAlgError extends KeyAttributesError {
+  readonly nameAlg: string
+  constructor (key: string, objectAttributes: number, nameAlg: string) {
+    super(`the ${key} has nameAlg ${nameAlg}, not sha256`, 'ERR_KEY_NAME_ALG', { key, objectAttributes })
+    this.nameAlg = nameAlg
+  }
+}
+
+/**
+ * Thrown when an EK public area is not exactly one of the TCG EK Credential Profile templates:
+ * the TPM derives a different key for every template, so accepting others would let one TPM
+ * present as many identities as it has templates. `closest` names the template it differs least
+ * from, `differences` the fields that differ.
+ */
+export class EkTemplateMismatchError extends AttestationVerificationError {
+  readonly closest: string
+  readonly differences: readonly string[]
+  constructor (closest: string, differences: readonly string[]) {
+    super(`the EK is not a TCG EK template (closest ${closest}: ${differences.join('; ')})`, { code: 'ERR_EK_TEMPLATE_MISMATCH' })
+    this.closest = closest
+    this.differences = [...differences]
+  }
+}
+
+function hex32 (value: number): string {
+  return (value >>> 0).toString(16).padStart(8, '0')
 }
 
 /** Thrown when a certification names another object than the one expected. */
@@ -308,6 +376,22 @@ export class EkCertificateKeyMismatchError extends EkCertificateError {
     super(`EK certificate refused: it certifies key ${actual}, not this TPM's EK ${expected} (SHA-256 of the SPKI)`, { code: 'ERR_EK_CERTIFICATE_KEY_MISMATCH' })
     this.expected = expected
     this.actual = actual
+  }
+}
+
+/**
+ * Thrown when the EK certificate breaks a rule of the TCG EK Credential Profile that every EK
+ * certificate keeps: it is a CA, its keyUsage does not allow keyEncipherment (RSA) or
+ * keyAgreement (ECC), its extendedKeyUsage leaves out tcg-kp-EKCertificate, or its
+ * subjectAltName has no TPM manufacturer, model and version.
+ */
+export class EkCertificateProfileError extends EkCertificateError {
+  readonly subject: string
+  readonly rule: string
+  constructor (subject: string, rule: string) {
+    super(`EK certificate refused: "${subject}" ${rule}`, { code: 'ERR_EK_CERTIFICATE_PROFILE' })
+    this.subject = subject
+    this.rule = rule
   }
 }
 

@@ -8,8 +8,10 @@
  *   credential files.
  * - Builders: key templates (AK, signing, storage, sealed data, TCG EK L-1/L-2), TPM2B_PUBLIC,
  *   TPMT_SIGNATURE, TPML_PCR_SELECTION, serialized PCR files, MakeCredential, policy digests.
- * - Verification: verifyQuote, verifyCertify (restricted keys only, unless the AK is a bare key,
- *   which the result records), verifyEkCertificate (chains to a trust store).
+ * - Verification: verifyQuote, verifyCertify (AKs made inside the TPM only — checkAttestationKey —
+ *   unless the AK is a bare key, which the result records), checkDeviceSigningKey,
+ *   checkEndorsementKey (one of the TCG EK templates), verifyEkCertificate (chains to a trust
+ *   store, keeps the TCG EK certificate profile).
  *
  * No I/O except verifyEkCertificate/loadTrustStore reading a trust-store folder; randomness and
  * time are parameters.
@@ -40,6 +42,8 @@ export { parseSignature, marshalSignature, signatureToDer, signatureToP1363, p13
 export type { TpmSignature } from './signature.js'
 export { parseSerializedPcrs, serializePcrs, parseJsonPcrs, readPcrsFile, pcrValuesToJson, orderedPcrValues } from './pcrs-file.js'
 export type { PcrFile } from './pcrs-file.js'
+export { checkAttestationKey, checkDeviceSigningKey, attributeNames } from './key-attributes.js'
+export { checkEndorsementKey, EK_TEMPLATES, EK_POLICY_B } from './ek-templates.js'
 export { verifyQuote, verifyCertify } from './quote.js'
 export type { VerifiedQuote, VerifyQuoteInput, VerifiedCertification, VerifyCertifyInput } from './quote.js'
 export { makeCredential, encodeTpm2ToolsCredential, parseTpm2ToolsCredential } from './credential.js'
@@ -47,6 +51,8 @@ export type { MadeCredential, MakeCredentialInput } from './credential.js'
 export { kdfa, kdfe } from './kdf.js'
 export { verifyEkCertificate, loadTrustStore } from './ekcert.js'
 export type { VerifiedEkCertificate, VerifyEkCertificateInput, ChainCertificate } from './ekcert.js'
+export { checkEkCertificateProfile } from './ekcert-profile.js'
+export type { EkCertificateProfile } from './ekcert-profile.js'
 export { policyPcr, policySecret, policyNv, TPM_EO, policyAuthorize, policyCommandCode, pcrCompositeDigest, permanentHandleName, ZERO_POLICY } from './policy.js'
 export {
   parseCapabilityData, decodeManufacturer, decodeVendorString, firmwareVersion, formatFirmwareVersion, decodeTpmProperties

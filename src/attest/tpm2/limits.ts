@@ -35,6 +35,10 @@ export const TPM2_LIMITS = {
   maxCertificateSize: 64 * 1024,
   /** Files read from a trust-store folder. */
   maxTrustStoreFiles: 256,
+  /** Elements of one DER structure read from an EK certificate (extensions, names, attributes). */
+  maxCertificateElements: 64,
+  /** Bytes of one OID in an EK certificate (TCG and X.509 OIDs have about ten). */
+  maxOidBytes: 64,
   /** Certificates from the EK certificate up to and including the root. */
   maxChainLength: 6,
   /** Attempts to draw a valid ephemeral ECC private key from the injected random source. */

@@ -4,7 +4,8 @@ import { digest, DIGEST_SIZE, hashAlgFromId, type PcrSelection, type PcrValues }
 import { TPM_ALG, TPM_GENERATED_VALUE, TPM_ST } from './constants.js'
 import { parseAttest, type ClockInfo, type UnverifiedAttest } from './attest.js'
 import { parseSignature, verifyTpmSignature, type TpmSignature } from './signature.js'
-import { isRestrictedSigningKey, objectName, parsePublic, publicKey, type TpmPublic } from './public.js'
+import { objectName, parsePublic, publicKey, type TpmPublic } from './public.js'
+import { checkAttestationKey } from './key-attributes.js'
 import {
   AttestMagicError, AttestTypeError, QuoteNonceMismatchError, QuotePcrDigestMismatchError, QuotePcrMissingError, QuoteSignatureError,
   Sha1NotAllowedError, NotRestrictedKeyError, CertifiedNameMismatchError, CertifySignatureError, CertifyNonceMismatchError,
@@ -25,12 +26,15 @@ export interface VerifiedQuote {
   readonly selection: PcrSelection
   /** The quoted PCR values (only those the quote covers). */
   readonly pcrs: PcrValues
-  /** False when the AK was given as a bare public key, so its restricted attribute is unknown. */
+  /**
+   * False when the AK was given as a bare public key, so whether it was made inside the TPM and is
+   * restricted (checkAttestationKey) is unknown: no trust decision may rest on such a quote.
+   */
   readonly akRestrictionChecked: boolean
 }
 
 export interface VerifyQuoteInput {
-  /** The AK: its TPMT_PUBLIC (then it must be a restricted signing key) or a bare public key. */
+  /** The AK: its TPMT_PUBLIC (then it must pass checkAttestationKey) or a bare public key. */
   ak: TpmPublic | crypto.KeyObject
   /** TPMS_ATTEST bytes (`tpm2_quote -m`). */
   attest: Uint8Array
@@ -50,7 +54,7 @@ function signingKey (ak: TpmPublic | crypto.KeyObject): { key: crypto.KeyObject,
     if (ak.type !== 'public') throw new InvalidPublicKeyError(`a ${ak.type} key was given where a public key belongs`)
     return { key: ak }
   }
-  if (!isRestrictedSigningKey(ak)) throw new NotRestrictedKeyError(ak.objectAttributes)
+  checkAttestationKey(ak)
   return { key: publicKey(ak), public: ak }
 }
 
@@ -136,7 +140,7 @@ export interface VerifiedCertification {
 }
 
 export interface VerifyCertifyInput {
-  /** The certifying key (an AK): must be a restricted signing key. */
+  /** The certifying key (an AK): must pass checkAttestationKey. */
   signer: TpmPublic
   /** TPMS_ATTEST bytes (`tpm2_certify -o`). */
   attest: Uint8Array

@@ -68,7 +68,7 @@ Example:
 
   attest.command('verify-quote')
     .description('verify a TPM quote: signature, magic, type, nonce and PCR digest')
-    .requiredOption('--ak <file>', 'attestation key: PEM, or TPM2B_PUBLIC (then it must be a restricted signing key)')
+    .requiredOption('--ak <file>', 'attestation key: TPM2B_PUBLIC (then it must be made inside the TPM: fixedTPM, fixedParent, sensitiveDataOrigin, restricted, sign), or PEM (attributes not checked)')
     .requiredOption('--message <file>', 'TPMS_ATTEST (quote.msg)')
     .requiredOption('--signature <file>', 'TPMT_SIGNATURE (quote.sig)')
     .requiredOption('--pcrs <file>', 'PCR values: tpm2-tools serialized format, or JSON {"pcrs":{"sha256":{"0":"hex"}}}')
@@ -78,6 +78,7 @@ Example:
     .addHelpText('after', `
 Example:
   fleet attest verify-quote --ak q/ak.pub --message q/quote.msg --signature q/quote.sig --pcrs q/quote.pcrs --nonce 1234
+A PEM AK only proves the signature: the result then says akRestrictionChecked: false.
 Exit codes: 0 valid, 1 refused (the reason on stderr), 2 unreadable input.`)
     .action(async (options: { ak: string, message: string, signature: string, pcrs: string, nonce: string, allowSha1?: boolean, json?: boolean }) => {
       const nonce = parseNonce(options.nonce)
@@ -92,11 +93,11 @@ Exit codes: 0 valid, 1 refused (the reason on stderr), 2 unreadable input.`)
         clock: verified.clockInfo,
         firmwareVersion: verified.attest.firmwareVersion,
         pcrs: pcrValuesToJson(verified.pcrs)
-      }, `quote valid${verified.akRestrictionChecked ? '' : ' (AK given as a bare public key: restricted attribute not checked)'}`)
+      }, `quote valid${verified.akRestrictionChecked ? '' : ' (AK given as a bare public key: whether it was made inside the TPM and is restricted was NOT checked)'}`)
     })
   attest.command('verify')
     .description('judge a boot: quote + event log + boot policy → trusted or refused, with every reason')
-    .requiredOption('--ak <file>', 'attestation key: PEM or TPM2B_PUBLIC')
+    .requiredOption('--ak <file>', 'attestation key: TPM2B_PUBLIC (tpm2_createak -u, tpm2_readpublic -o); a PEM AK is never trusted')
     .requiredOption('--message <file>', 'TPMS_ATTEST (quote.msg)')
     .requiredOption('--signature <file>', 'TPMT_SIGNATURE (quote.sig)')
     .requiredOption('--nonce <hex>', 'expected qualifying data (hex)')
@@ -108,6 +109,7 @@ Exit codes: 0 valid, 1 refused (the reason on stderr), 2 unreadable input.`)
 Example:
   fleet attest verify --ak q/ak.pub --message q/quote.msg --signature q/quote.sig --nonce 1234 \\
       --eventlog q/eventlog.bin --policy policy.json
+The AK must be made inside the TPM; a PEM AK is refused (its attributes cannot be checked).
 Exit codes: 0 trusted, 1 refused (every reason on stderr), 2 unreadable input.`)
     .action(async (options: { ak: string, message: string, signature: string, nonce: string, eventlog: string, policy: string, allowSha1?: boolean, json?: boolean }) => {
       const nonce = parseNonce(options.nonce)

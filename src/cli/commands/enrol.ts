@@ -33,7 +33,7 @@ function parsePeer (text: string): Multiaddr {
 
 /**
  * fleet join --state DIR [--tcti T] [--eventlog FILE] [--role server] [--hostname H] [--listen MA] [--yes --expect-fleet ID] [--timeout S] [--json]
- * fleet enrol --state OWNERDIR --policy FILE --trust-store DIR [--allow-software-tpm] [--peer MA] [--yes --expect DEVICEID] [--timeout S] [--json]
+ * fleet enrol --state OWNERDIR --policy FILE --trust-store DIR [--software-tpm-ca DIR] [--allow-software-tpm] [--peer MA] [--yes --expect DEVICEID] [--timeout S] [--json]
  */
 export function registerEnrolCommands (program: Command): void {
   program.command('join')
@@ -107,7 +107,8 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`)
     .option('--tcti <tcti>', 'TPM of this machine (default: the one given to fleet owner init)')
     .requiredOption('--policy <file>', 'boot policy the device must satisfy (fleet policy create)')
     .requiredOption('--trust-store <dir>', 'folder of EK CA certificates (PEM or DER) the device\'s EK certificate must chain to')
-    .option('--allow-software-tpm', 'accept EK certificates issued by a software TPM\'s local CA (testing only)')
+    .option('--software-tpm-ca <dir>', 'folder of software TPM EK CA certificates (swtpm\'s local CA): devices chaining to them are software TPMs')
+    .option('--allow-software-tpm', 'accept software TPMs (testing only); without --software-tpm-ca, every CA of --trust-store is taken as a software TPM\'s')
     .option('--peer <multiaddr>', 'the device\'s address with /p2p/PEERID (default: the first device found over mDNS)')
     .option('--yes', 'confirm without a person (only with --expect)')
     .option('--expect <deviceId>', 'enrol only this device')
@@ -116,15 +117,23 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`)
     .addHelpText('after', `
 Example:
   fleet enrol --state ~/.fleet-owner --policy policy.json --trust-store /etc/fleet/ek-cas
+  fleet enrol --state ~/.fleet-owner --policy policy.json --trust-store /tmp/dev1/ca --allow-software-tpm
+A device is a software TPM when its EK certificate chains to a CA given as a software TPM's CA,
+whatever the certificates' names say.
 Compare the device's fingerprint and the 6 digits with the device's screen before you confirm.
 Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`)
-    .action(async (options: { state: string, tcti?: string, policy: string, trustStore: string, allowSoftwareTpm?: boolean, peer?: string, yes?: boolean, expect?: string, timeout: string, json?: boolean }) => {
+    .action(async (options: { state: string, tcti?: string, policy: string, trustStore: string, softwareTpmCa?: string, allowSoftwareTpm?: boolean, peer?: string, yes?: boolean, expect?: string, timeout: string, json?: boolean }) => {
       if (options.yes === true && options.expect === undefined) throw new UsageError('--yes needs --expect: an unattended ceremony must know which device it enrols')
       if (options.expect !== undefined && !/^[a-z2-7]{52}$/.test(options.expect)) throw new UsageError('--expect must be a deviceId (52 base32 characters)')
       const seconds = parseSeconds(options.timeout, '--timeout')
       const peer = options.peer === undefined ? undefined : parsePeer(options.peer)
       if (!existsSync(options.trustStore)) throw new UsageError(`--trust-store ${options.trustStore}: no such folder`)
-      const trustStore = await loadTrustStore(options.trustStore)
+      if (options.softwareTpmCa !== undefined && !existsSync(options.softwareTpmCa)) throw new UsageError(`--software-tpm-ca ${options.softwareTpmCa}: no such folder`)
+      const anchors = await loadTrustStore(options.trustStore)
+      // --allow-software-tpm alone declares the store a software TPM's: its devices are marked so.
+      const softwareOnly = options.allowSoftwareTpm === true && options.softwareTpmCa === undefined
+      const trustStore = softwareOnly ? [] : anchors
+      const softwareTpmCas = softwareOnly ? anchors : options.softwareTpmCa === undefined ? [] : await loadTrustStore(options.softwareTpmCa)
       const policy = parseBootPolicy(await readInputFile(options.policy, 'boot policy', 1024 * 1024))
       const out = makeOutput(options.json === true)
       const ownerState = await readOwnerState(options.state)
@@ -141,7 +150,7 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`)
           out.note(`enrolling ${target.toString()}`)
           let shown = ''
           const result = await enrolPeer(node, target, {
-            owner: { state: ownerState, signer }, policy, trustStore, allowSoftwareTpm: options.allowSoftwareTpm === true,
+            owner: { state: ownerState, signer }, policy, trustStore, softwareTpmCas, allowSoftwareTpm: options.allowSoftwareTpm === true,
             ...(options.expect === undefined ? {} : { expectDeviceId: options.expect }),
             confirm: async (sas, device) => {
               shown = sas

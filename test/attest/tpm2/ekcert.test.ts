@@ -96,21 +96,51 @@ describe('attest/tpm2 EK certificates from swtpm_setup + swtpm_localca', functio
     await assert.rejects(verifyEkCertificate({ certificate: ekCert, trustStore: [impostor], now }), { name: 'EkCertificateUntrustedError' })
   })
 
-  it('refuses a chain through an issuer that is not a CA (and accepts the same chain through a CA)', async () => {
+  /** The extensions of an EK certificate as the TCG EK credential profile has them, for an ECC EK. */
+  const EK_EXTENSIONS = 'keyUsage=critical,keyAgreement\nextendedKeyUsage=2.23.133.8.1\nsubjectAltName=critical,dirName:tpm\n'
+  // openssl drops what precedes the first dot of a field name ("m."), which lets a dotted OID name a field.
+  const TPM_NAME = '[tpm]\nm.2.23.133.2.1=id:00001014\nm.2.23.133.2.2=test-tpm\nm.2.23.133.2.3=id:00000001\n'
+
+  /** A root and an intermediate CA (with `midExtensions`), and a leaf with `leafExtensions`, made with openssl. */
+  function makeChain (midExtensions: string, leafExtensions: string, extraSections = TPM_NAME): string {
     const dir = scratchDir('tpm2-chain-')
     const openssl = (...args: string[]): void => { execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' }) }
     const ext = (name: string, text: string): string => { writeFileSync(path.join(dir, name), text); return name }
     openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'root.key', '-out', 'root.pem', '-subj', '/CN=test-root', '-days', '2',
       '-addext', 'basicConstraints=critical,CA:TRUE')
-    const chain = async (midExtensions: string): Promise<void> => {
-      openssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'mid.key', '-out', 'mid.csr', '-subj', '/CN=test-mid')
-      openssl('x509', '-req', '-in', 'mid.csr', '-CA', 'root.pem', '-CAkey', 'root.key', '-set_serial', '2', '-days', '2', '-extfile', ext('mid.ext', midExtensions), '-out', 'mid.pem')
-      openssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=leaf')
-      openssl('x509', '-req', '-in', 'leaf.csr', '-CA', 'mid.pem', '-CAkey', 'mid.key', '-set_serial', '3', '-days', '2', '-out', 'leaf.pem')
-      await verifyEkCertificate({ certificate: readFileSync(path.join(dir, 'leaf.pem'), 'utf8'), trustStore: { dir }, now: new Date() })
+    openssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'mid.key', '-out', 'mid.csr', '-subj', '/CN=test-mid')
+    openssl('x509', '-req', '-in', 'mid.csr', '-CA', 'root.pem', '-CAkey', 'root.key', '-set_serial', '2', '-days', '2', '-extfile', ext('mid.ext', midExtensions), '-out', 'mid.pem')
+    openssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=leaf')
+    openssl('x509', '-req', '-in', 'leaf.csr', '-CA', 'mid.pem', '-CAkey', 'mid.key', '-set_serial', '3', '-days', '2',
+      '-extfile', ext('leaf.ext', `[ek]\n${leafExtensions}${extraSections}`), '-extensions', 'ek', '-out', 'leaf.pem')
+    return dir
+  }
+  const verifyChain = async (dir: string) => await verifyEkCertificate({ certificate: readFileSync(path.join(dir, 'leaf.pem'), 'utf8'), trustStore: { dir }, now: new Date() })
+
+  it('refuses a chain through an issuer that is not a CA (and accepts the same chain through a CA)', async () => {
+    const verified = await verifyChain(makeChain('basicConstraints=critical,CA:TRUE\n', EK_EXTENSIONS))
+    assert.deepEqual(verified.profile, { tpmManufacturer: 'id:00001014', tpmModel: 'test-tpm', tpmVersion: 'id:00000001', ekUsagePresent: true })
+    await assert.rejects(verifyChain(makeChain('basicConstraints=critical,CA:FALSE\n', EK_EXTENSIONS)), (err: Error & { issuer?: string }) => err.name === 'EkCertificateIssuerNotCaError' && err.issuer === 'CN=test-mid')
+  })
+
+  it('reads the TPM manufacturer, model and version that swtpm_localca puts in the EK certificate', async () => {
+    const verified = await verifyEkCertificate({ certificate: ekCert, trustStore: { dir: tpm.caDir }, ekPublic, now })
+    assert.deepEqual(verified.profile, { tpmManufacturer: 'id:00001014', tpmModel: 'swtpm', tpmVersion: 'id:20191023', ekUsagePresent: true })
+  })
+
+  it('an EK certificate breaking the TCG EK profile is refused, naming the rule, even from a trusted CA', async () => {
+    const ca = 'basicConstraints=critical,CA:TRUE\n'
+    const refusedFor = async (leafExtensions: string, rule: RegExp, extraSections?: string): Promise<void> => {
+      await assert.rejects(verifyChain(makeChain(ca, leafExtensions, extraSections)), (err: Error & { rule?: string }) => err.name === 'EkCertificateProfileError' && rule.test(err.rule ?? ''))
     }
-    await chain('basicConstraints=critical,CA:TRUE\n')
-    await assert.rejects(chain('basicConstraints=critical,CA:FALSE\n'), (err: Error & { issuer?: string }) => err.name === 'EkCertificateIssuerNotCaError' && err.issuer === 'CN=test-mid')
+    // A CA certificate (which could sign "EK certificates" of its own) is not an EK certificate.
+    await refusedFor(`basicConstraints=critical,CA:TRUE\n${EK_EXTENSIONS}`, /is a CA certificate/)
+    await refusedFor(EK_EXTENSIONS.replace('keyUsage=critical,keyAgreement\n', ''), /no keyUsage/)
+    // A signing key certified as an EK (keyUsage digitalSignature) is not one.
+    await refusedFor(EK_EXTENSIONS.replace('keyAgreement', 'digitalSignature'), /keyUsage without keyAgreement/)
+    // A TLS server certificate from the same CA is not an EK certificate.
+    await refusedFor(EK_EXTENSIONS.replace('2.23.133.8.1', 'serverAuth'), /tcg-kp-EKCertificate/)
+    await refusedFor(EK_EXTENSIONS.replace(',dirName:tpm', ',DNS:tpm.example'), /TPM manufacturer, model and version/, '')
   })
 
   it('refuses unreadable input with typed errors: garbage, several certificates, empty or missing stores', async () => {
