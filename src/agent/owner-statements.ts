@@ -1,9 +1,11 @@
 /** What an agent does with the owner's statements as they arrive in the owner's feed. */
-import type { Entry, ReplicaStore } from '../ledger/index.js'
+import { verifyProofBundle, type Entry, type ReplicaStore } from '../ledger/index.js'
+import { MEMBERSHIP_LIMITS } from './limits.js'
 import type { AttestationService } from './attest-service.js'
 import type { OpenedLedger } from './ledgers.js'
 import type { Logger } from './logger.js'
 import type { Membership } from './membership.js'
+import type { MemberRecords } from './member-records.js'
 import type { quarantineSublevel } from './witnessing.js'
 
 export interface OwnerStatementTargets {
@@ -13,6 +15,27 @@ export interface OwnerStatementTargets {
   replicas: ReplicaStore
   quarantineStore: ReturnType<typeof quarantineSublevel>
   logger?: Logger
+}
+
+/**
+ * The owner's device.revoke that a peer's alert.revocation proves (the entry, its inclusion proof
+ * and the owner-signed checkpoint, verified against the genesis owner key), or undefined when the
+ * proof does not verify or proves anything else. The revocation may be on a branch of a forked
+ * owner's feed that this agent does not hold: revocations are a union over branches.
+ */
+export function provenRevocation (entry: Entry, membership: Membership): Entry | undefined {
+  if (entry.type !== 'alert.revocation') return undefined
+  const body = entry.body as { deviceId: string, proof: Uint8Array }
+  if (body.proof.length > MEMBERSHIP_LIMITS.maxRevocationProofBytes) return undefined
+  try {
+    const text = Buffer.from(body.proof).toString('utf8')
+    if (!Buffer.from(text).equals(body.proof)) return undefined
+    const proved = verifyProofBundle(JSON.parse(text), { feedKey: membership.ownerKey, fleetId: membership.fleetId, ontology: membership.ontology })
+    if (proved.feed !== membership.ownerFeed || proved.entry.type !== 'device.revoke' || proved.entry.body.deviceId !== body.deviceId) return undefined
+    return proved.entry
+  } catch {
+    return undefined
+  }
 }
 
 /**
@@ -45,4 +68,18 @@ export async function applyOwnerStatements (entries: readonly Entry[], t: OwnerS
       t.attestation.release(released)
     }
   }
+}
+
+/**
+ * A peer's alert.revocation: when it proves an owner revocation (provenRevocation), the
+ * revocation is applied as if it came in the owner's feed held here, and kept across restarts.
+ */
+export async function applyRevocationAlert (alert: Entry, from: string, t: OwnerStatementTargets & { records: MemberRecords }): Promise<void> {
+  const revocation = provenRevocation(alert, t.membership)
+  if (revocation === undefined) {
+    t.logger?.warn({ reporter: from }, 'a revocation alert whose proof does not verify; ignored')
+    return
+  }
+  await applyOwnerStatements([revocation], t)
+  await t.records.saveRevocation(alert)
 }

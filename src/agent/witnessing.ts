@@ -6,9 +6,11 @@
 import { createHash } from 'node:crypto'
 import type { Level } from 'level'
 import {
-  parseCheckpoint, peekCheckpoint, verifyCheckpoint, cosignCheckpoint, encodeEvidence, decodeEvidence, verifyEquivocationEvidence,
-  type ReplicaStore, type FeedSource, type Entry, type EquivocationEvidence, type VerifiedCheckpoint
+  parseCheckpoint, peekCheckpoint, verifyCheckpoint, cosignCheckpoint, encodeEvidence, decodeEvidence, verifyEquivocationEvidence, forkOf, evidenceId,
+  makeProofBundle, decodeEntry, ProofError, type ReplicaStore, type FeedSource, type Entry, type EquivocationEvidence, type VerifiedCheckpoint
 } from '../ledger/index.js'
+import { toHex } from '../common/bytes.js'
+import { MEMBERSHIP_LIMITS } from './limits.js'
 import type { HybridPublicKey, HybridSigner } from '../identity/index.js'
 import type { AttestationService } from './attest-service.js'
 import type { OpenedLedger } from './ledgers.js'
@@ -239,25 +241,60 @@ export class Witnessing {
   /**
    * A feed's device signed two histories (evidence verified): quarantine it, hang up on it, keep
    * the evidence so the quarantine survives a restart, and (when this agent found it) record an
-   * alert.equivocation, which replicates and quarantines it everywhere.
+   * alert.equivocation, which replicates and quarantines it everywhere. Evidence the owner
+   * cleared, or of a fork the owner authorised (a new epoch), quarantines nothing. When the feed
+   * is the owner's, this agent passes on the revocations of the branch it holds (alert.revocation),
+   * so that agents holding the other branch apply them too.
    */
   async quarantineFor (evidence: EquivocationEvidence, epoch: number, via: string, found = true): Promise<void> {
     const feed = evidence.feed
-    if (feed === this.feedId || !this.membership.quarantine(feed, 'equivocation', epoch)) return
-    this.init.logger?.error({ feed, epoch, via }, found ? 'equivocation: quarantining the device' : 'equivocation reported by a peer: quarantining the device')
+    const fork = forkOf(evidence)
+    if (feed === this.feedId || fork === undefined || !this.membership.quarantine(feed, 'equivocation', evidence, fork)) return
+    const id = toHex(evidenceId(evidence))
+    this.init.logger?.error({ feed, epoch, evidence: id, via }, found ? 'equivocation: quarantining the device' : 'equivocation reported by a peer: quarantining the device')
     const bytes = encodeEvidence(evidence)
     await this.feed.db.batch([{ type: 'put', key: feed, value: bytes, sublevel: this.quarantineStore }], { sync: true })
-    await this.attestation.revoke(feed, 'quarantined')
+    if (feed === this.membership.ownerFeed) await this.passOnRevocations()
+    else await this.attestation.revoke(feed, 'quarantined')
     if (found) {
       await this.feed.ledger.append({ type: 'alert.equivocation', actor: { id: `agent/${this.feedId}`, role: 'agent' }, attest: null, body: { feed, epoch, evidence: bytes } })
     }
   }
 
+  /**
+   * The owner's feed forked: an alert.revocation for every sealed device.revoke of the branch held
+   * here, each with its proof (the entry under an owner-signed checkpoint).
+   */
+  private async passOnRevocations (): Promise<void> {
+    const owner = this.membership.ownerFeed
+    const store = ownerReplicaStore(this.feed.db, owner)
+    let seq = 0
+    let passed = 0
+    for await (const bytes of this.replicas.entries(owner)) {
+      const at = seq++
+      const { entry } = decodeEntry(bytes)
+      if (entry.type !== 'device.revoke') continue
+      if (passed >= MEMBERSHIP_LIMITS.maxRevocationsPassedOn) break
+      let proof: Uint8Array
+      try {
+        proof = new Uint8Array(Buffer.from(JSON.stringify(await makeProofBundle(store, { feedId: owner, seq: at }))))
+      } catch (err) {
+        // Not sealed here: there is nothing to prove it with.
+        if (err instanceof ProofError) continue
+        throw err
+      }
+      if (proof.length > MEMBERSHIP_LIMITS.maxRevocationProofBytes) continue
+      await this.feed.ledger.append({ type: 'alert.revocation', actor: { id: `agent/${this.feedId}`, role: 'agent' }, attest: null, body: { deviceId: entry.body.deviceId, proof } })
+      passed++
+    }
+    this.init.logger?.error({ feed: owner, revocations: passed }, 'the owner\'s feed forked: its revocations held here are passed on to the fleet')
+  }
+
   /** An alert.equivocation in a peer's feed: quarantine too, once its evidence verifies. */
   async onAlert (entry: Entry, from: string): Promise<void> {
     const body = entry.body as { feed: string, epoch: number, evidence: Uint8Array }
-    const key = this.membership.member(body.feed)?.feedKey
-    if (key === undefined || this.membership.isQuarantined(body.feed) || this.membership.isCleared(body.feed, body.epoch)) return
+    const key = body.feed === this.membership.ownerFeed ? this.membership.ownerKey : this.membership.member(body.feed)?.feedKey
+    if (key === undefined || this.membership.isQuarantined(body.feed)) return
     try {
       const evidence = decodeEvidence(body.evidence)
       const { epoch } = verifyEquivocationEvidence(evidence, key)
@@ -271,16 +308,21 @@ export class Witnessing {
   /** Quarantines decided before a restart, each piece of evidence verified again. */
   async loadQuarantines (): Promise<void> {
     for await (const [deviceId, bytes] of this.quarantineStore.iterator()) {
-      const key = this.membership.member(deviceId)?.feedKey
+      const key = deviceId === this.membership.ownerFeed ? this.membership.ownerKey : this.membership.member(deviceId)?.feedKey
       try {
         if (key === undefined) throw new Error('unknown device')
         const evidence = decodeEvidence(bytes)
-        const { epoch } = verifyEquivocationEvidence(evidence, key)
+        const { fork } = verifyEquivocationEvidence(evidence, key)
         if (evidence.feed !== deviceId) throw new Error('evidence of another feed')
-        this.membership.quarantine(deviceId, 'equivocation', epoch)
+        this.membership.quarantine(deviceId, 'equivocation', evidence, fork)
       } catch (err) {
         this.init.logger?.warn({ deviceId, err: (err as Error).message }, 'a stored quarantine does not verify; ignored')
       }
     }
   }
+}
+
+/** The replica of the owner's feed in an agent's store, in the layout a FeedLedger writes (for proofs). */
+function ownerReplicaStore (db: Level<string, Uint8Array>, owner: string): Level<string, Uint8Array> {
+  return db.sublevel<string, Uint8Array>('replicas', { valueEncoding: 'view' }).sublevel<string, Uint8Array>(owner, { valueEncoding: 'view' }) as unknown as Level<string, Uint8Array>
 }

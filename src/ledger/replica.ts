@@ -10,7 +10,9 @@ import { MerkleFrontier, verifyConsistency } from './merkle.js'
 import { FeedSource, sub, type Sub } from './feed-source.js'
 import { EntryRuns, encodeRunFromSpans, RUN_LIMITS, seqKey } from './entry-runs.js'
 import { parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
-import { withSignaturesOf, type EquivocationEvidence } from './equivocation.js'
+import { withSignaturesOf, forkOf, type EquivocationEvidence } from './equivocation.js'
+import { checkEpoch, isAuthorisedFork, type EpochAuthorisation } from './epochs.js'
+import { UnauthorisedEpochError } from './errors.js'
 import { SYNC_LIMITS } from './limits.js'
 
 /** Entries [from, from + entries.length) of a feed, with a signed checkpoint of size ≥ their end and a consistency proof from their end to it. */
@@ -22,11 +24,11 @@ export interface SyncBatch {
   proof: Uint8Array[]
 }
 
-/** Thrown when a batch from a peer does not verify; nothing of it is stored. */
+/** Thrown when a batch from a peer does not verify; nothing of it is stored. `cause`: the typed error of the failed check, when there is one. */
 export class ReplicaRejectedError extends FleetError {
   readonly feed: string
-  constructor (feed: string, reason: string) {
-    super(`feed ${feed}: refused a batch: ${reason}`, { code: 'ERR_REPLICA_REJECTED' })
+  constructor (feed: string, reason: string, cause?: unknown) {
+    super(`feed ${feed}: refused a batch: ${reason}`, { code: 'ERR_REPLICA_REJECTED', ...(cause === undefined ? {} : { cause }) })
     this.feed = feed
   }
 }
@@ -55,6 +57,8 @@ export interface ReplicaTrust {
   ontology: Ontology
   /** Devices whose cosignatures on the feed's checkpoints are kept (others are dropped before storing). */
   witnesses?: ReadonlyMap<string, HybridPublicKey>
+  /** Epochs the owner authorised for this feed (device.new_epoch), by epoch; none: epoch 1 only. */
+  epochs?: ReadonlyMap<number, EpochAuthorisation>
   /**
    * The owner revoked the feed's device and cut its feed here: entries from this seq on are not
    * stored (a batch that crosses the cut is verified whole, then stored up to the cut).
@@ -172,7 +176,7 @@ export class ReplicaStore {
   private async applyLocked (offered: SyncBatch, trust: ReplicaTrust): Promise<ApplyResult> {
     let batch = offered
     const feed = batch.feed
-    const fail = (reason: string): never => { throw new ReplicaRejectedError(feed, reason) }
+    const fail = (reason: string, cause?: unknown): never => { throw new ReplicaRejectedError(feed, reason, cause) }
     if (!/^[a-z2-7]{52}$/.test(feed)) fail('not a feed id')
     if (batch.entries.length > SYNC_LIMITS.maxBatchEntries) fail('too many entries')
     let checkpoint: VerifiedCheckpoint
@@ -189,7 +193,11 @@ export class ReplicaStore {
       const held = await source.rootAt(checkpoint.body.size)
       if (!bytesEqual(held, checkpoint.body.root)) {
         const evidence = await source.contradiction(checkpoint, meta.size, trust.feedKey)
-        if (evidence !== undefined) throw new EquivocationDetectedError(feed, evidence, checkpoint.body.epoch)
+        if (evidence !== undefined) {
+          const fork = forkOf(evidence)
+          if (fork === undefined || trust.epochs === undefined || !isAuthorisedFork(fork, trust.epochs)) throw new EquivocationDetectedError(feed, evidence, checkpoint.body.epoch)
+          fail(`its checkpoint in epoch ${checkpoint.body.epoch} is of the other side of a fork the owner authorised`)
+        }
         fail('its signed checkpoint contradicts the entries held')
       }
       if (batch.entries.length === 0 || batch.from + batch.entries.length <= meta.size) return { added: 0, checkpoint, entries: [] }
@@ -214,7 +222,7 @@ export class ReplicaStore {
         decoded = decodeEntryUnhashed(batch.entries[i]!)
         checkEntryAgainstOntology(decoded.entry, trust.ontology)
       } catch (err) {
-        return fail(`entry ${seq}: ${(err as Error).message}`)
+        return fail(`entry ${seq}: ${(err as Error).message}`, err)
       }
       const e = decoded.entry
       if (e.seq !== seq || e.feed !== feed || !bytesEqual(e.fleet, trust.fleetId)) fail(`entry ${seq} is not entry ${seq} of this feed`)
@@ -233,6 +241,20 @@ export class ReplicaStore {
       verifyConsistency(end, checkpoint.body.size, frontier.root(), checkpoint.body.root, batch.proof)
     } catch (err) {
       return fail(`the entries are not in the signed tree: ${(err as Error).message}`)
+    }
+    // A history in another epoch than 1 stands only as the owner authorised it, forking where it said.
+    const epoch = checkpoint.body.epoch
+    if (epoch !== 1) {
+      const forkSize = trust.epochs?.get(epoch)?.forkSize
+      let forkRoot: Uint8Array | undefined
+      if (forkSize !== undefined && forkSize > 0 && forkSize <= meta.size) forkRoot = await source.rootAt(forkSize)
+      else if (forkSize !== undefined && forkSize > meta.size && forkSize <= end) forkRoot = hashOnto(meta, batch.entries, prevAts, forkSize - meta.size).frontier.root()
+      try {
+        checkEpoch(feed, epoch, checkpoint.body.size, trust.epochs ?? new Map(), () => forkRoot)
+      } catch (err) {
+        if (err instanceof UnauthorisedEpochError) fail(err.message, err)
+        throw err
+      }
     }
     // Verified whole; past a revocation's cut nothing is stored: the entries up to it are (they
     // are in the signed tree, as the whole batch is), with the tree state at the cut.

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import { Level } from 'level'
+import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
+import {
+  FeedLedger, BASE_ONTOLOGY, ReplicaStore, EquivocationDetectedError, ReplicaRejectedError, encodeEntry, entryHash, leafHash, subtreeRoot,
+  signCheckpoint, verifyExport, ownerFeedId, EMPTY_ROOT, type Entry, type SyncBatch, type EpochAuthorisation, type ReplicaTrust
+} from '../../src/ledger/index.js'
+import { toHex } from '../../src/common/index.js'
+import { tempDir } from '../helpers/devices.js'
+
+/**
+ * Trust holes of a feed's history: a device speaking in the owner's name, and a device rewriting
+ * its feed by stating another epoch. Histories are signed with the feed's own key (the device
+ * attacks with its real key), built entry by entry as a forged peer would.
+ */
+const fleetId = new Uint8Array(32).fill(5)
+const feed = 'd'.repeat(52)
+const device = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
+const trust: ReplicaTrust = { fleetId, feedKey: device.publicKey, ontology: BASE_ONTOLOGY }
+const exportTrust = { feedKey: device.publicKey, fleetId, feedId: feed, ontology: BASE_ONTOLOGY }
+
+type Action = Pick<Entry, 'type' | 'actor' | 'body'>
+const access = (tag: string): Action => ({ type: 'operator.data_access', actor: { id: 'operator/alice', role: 'operator' }, body: { resource: tag, purpose: 'care' } })
+const revoke = (deviceId: string): Action => ({ type: 'device.revoke', actor: { id: 'owner/fleet', role: 'owner' }, body: { deviceId, reason: 'stolen' } })
+
+/** A history of `feed` as the device's key signs it: the entries' bytes, chained, and a checkpoint note over them. */
+async function history (actions: Action[], options: { epoch?: number, prefix?: Uint8Array[] } = {}): Promise<{ entries: Uint8Array[], note: string, root: Uint8Array }> {
+  const entries = [...(options.prefix ?? [])]
+  for (const action of actions) {
+    const seq = entries.length
+    const entry: Entry = { v: 1, fleet: fleetId, feed, seq, prev: seq === 0 ? new Uint8Array(32) : entryHash(entries[seq - 1]!), time: 1_795_000_000_000 + seq, device: feed, attest: null, ...action }
+    entries.push(encodeEntry(entry))
+  }
+  const root = subtreeRoot(entries.map(leafHash), 0, entries.length)
+  const note = await signCheckpoint({ origin: `fleet/${toHex(fleetId)}/${feed}`, size: entries.length, root, epoch: options.epoch ?? 1, tpm: { clock: 1n, resetCount: 1, restartCount: 0 }, peers: [] }, device, feed)
+  return { entries, note, root }
+}
+
+const batchOf = (h: { entries: Uint8Array[], note: string }, from = 0): SyncBatch => ({ feed, from, entries: h.entries.slice(from), checkpoint: h.note, proof: [] })
+
+/** The export lines of a history (as fleet ledger export writes them, without the header). */
+function exportLines (h: { entries: Uint8Array[], note: string }): string[] {
+  const lines = h.entries.map((bytes, seq) => JSON.stringify({ kind: 'entry', seq, hash: toHex(entryHash(bytes)), entry: Buffer.from(bytes).toString('base64'), type: 'operator.data_access', time: 1_795_000_000_000 + seq }))
+  return [...lines, JSON.stringify({ kind: 'checkpoint', size: h.entries.length, note: h.note }), JSON.stringify({ kind: 'end', feed, entries: h.entries.length, checkpoints: 1 })]
+}
+
+async function replica (): Promise<{ db: Level<string, Uint8Array>, store: ReplicaStore }> {
+  const db = new Level<string, Uint8Array>(path.join(await tempDir('fleet-trust-'), 'db'), { valueEncoding: 'view' })
+  await db.open()
+  return { db, store: new ReplicaStore(db) }
+}
+
+describe('ledger: roles are tied to feeds, and a feed\'s epoch is the owner\'s to change', function () {
+  this.timeout(60_000)
+  const closers: Array<() => Promise<void>> = []
+  after(async () => { for (const close of closers) await close().catch(() => undefined) })
+
+  it('a device\'s feed carrying a device.revoke is refused: appended through the API, injected by a forged peer, and in an export', async () => {
+    // Through the API: the device's own ledger refuses to write an owner statement, whatever role it claims.
+    const db = new Level<string, Uint8Array>(path.join(await tempDir('fleet-trust-'), 'db'), { valueEncoding: 'view' })
+    const ledger = new FeedLedger({ db, signer: device, clock: { now: () => 1_795_000_000_000 }, tpmClock: { readTpmClock: async () => ({ clock: 1n, resetCount: 1, restartCount: 0 }) }, ontology: BASE_ONTOLOGY }, { fleetId, feedId: feed, batchMs: 10_000 })
+    await ledger.start()
+    closers.push(async () => { await ledger.stop(); await db.close() })
+    const victim = 'v'.repeat(52)
+    await assert.rejects(ledger.append({ ...revoke(victim), attest: null }), (err: Error & { feed?: string, ownerFeed?: string }) =>
+      err.name === 'FeedRoleError' && err.feed === feed && err.ownerFeed === ownerFeedId(fleetId))
+    await assert.rejects(ledger.append({ type: 'key.rotate', actor: { id: 'owner/fleet', role: 'owner' }, attest: null, body: { key: 'ak', newPublic: new Uint8Array(8) } }), { name: 'FeedRoleError' })
+    assert.equal(ledger.size, 0)
+
+    // Injected by a forged peer: the device's key signs a history with the revocation in it.
+    const forged = await history([access('a'), revoke(victim), access('b')])
+    const r = await replica()
+    closers.push(async () => { await r.db.close() })
+    await assert.rejects(r.store.apply(batchOf(forged), trust), (err: Error) => err instanceof ReplicaRejectedError && (err.cause as Error)?.name === 'FeedRoleError' && /entry 1/.test(err.message))
+    assert.equal((await r.store.meta(feed)).size, 0)
+
+    // In an export: the auditor refuses it offline.
+    const lines = exportLines(forged).map((line, i) => i === 1 ? line.replace('"operator.data_access"', '"device.revoke"') : line)
+    await assert.rejects(verifyExport(lines, exportTrust), (err: Error & { seq?: number }) => err.name === 'FeedVerificationError' && (err.cause as Error)?.name === 'FeedRoleError' && err.seq === 1)
+
+    // The same statement in the owner's feed is the owner's to make.
+    const ownerDb = new Level<string, Uint8Array>(path.join(await tempDir('fleet-trust-'), 'db'), { valueEncoding: 'view' })
+    const owner = new FeedLedger({ db: ownerDb, signer: device, clock: { now: () => 1_795_000_000_000 }, tpmClock: { readTpmClock: async () => ({ clock: 1n, resetCount: 1, restartCount: 0 }) }, ontology: BASE_ONTOLOGY }, { fleetId, feedId: ownerFeedId(fleetId), batchMs: 10_000 })
+    await owner.start()
+    closers.push(async () => { await owner.stop(); await ownerDb.close() })
+    assert.equal((await owner.append({ ...revoke(victim), attest: null })).seq, 0)
+  })
+
+  it('a device that re-signs its feed under epoch 2 is refused as an equivocator by a replica that holds the first history', async () => {
+    const first = await history([access('a'), access('b'), access('c'), access('d'), access('e'), access('f')])
+    const r = await replica()
+    closers.push(async () => { await r.db.close() })
+    assert.equal((await r.store.apply(batchOf(first), trust)).added, 6)
+    // The second history keeps entries 0-1 and rewrites from 2 on, signed in "epoch 2".
+    const second = await history([access('x'), access('y'), access('z')], { epoch: 2, prefix: first.entries.slice(0, 2) })
+    await assert.rejects(r.store.apply(batchOf(second, 6), trust), (err: Error) => err instanceof EquivocationDetectedError && err.evidence.feed === feed)
+    // Of the same size as well.
+    const same = await history([access('x'), access('y'), access('z'), access('w')], { epoch: 2, prefix: first.entries.slice(0, 2) })
+    await assert.rejects(r.store.apply(batchOf(same, 6), trust), EquivocationDetectedError)
+    assert.equal((await r.store.meta(feed)).size, 6)
+  })
+
+  it('a new peer does not take a history in an epoch the owner never authorised; one the owner authorised it takes, forking where the owner said', async () => {
+    const first = await history([access('a'), access('b'), access('c'), access('d'), access('e'), access('f')])
+    const second = await history([access('x'), access('y'), access('z')], { epoch: 2, prefix: first.entries.slice(0, 2) })
+    const fresh = await replica()
+    closers.push(async () => { await fresh.db.close() })
+    await assert.rejects(fresh.store.apply(batchOf(second), trust), (err: Error) => err instanceof ReplicaRejectedError && (err.cause as Error)?.name === 'UnauthorisedEpochError')
+    assert.equal((await fresh.store.meta(feed)).size, 0)
+    // Authorised at another fork point: refused.
+    const forkRoot = subtreeRoot(first.entries.map(leafHash), 0, 2)
+    const wrong: EpochAuthorisation = { feed, epoch: 2, forkSize: 3, forkRoot: subtreeRoot(first.entries.map(leafHash), 0, 3) }
+    await assert.rejects(fresh.store.apply(batchOf(second), { ...trust, epochs: new Map([[2, wrong]]) }), (err: Error) => (err.cause as Error)?.name === 'UnauthorisedEpochError')
+    // Authorised where it forks: taken.
+    const authorised = new Map([[2, { feed, epoch: 2, forkSize: 2, forkRoot }]])
+    assert.equal((await fresh.store.apply(batchOf(second), { ...trust, epochs: authorised })).added, 5)
+    // A replica holding the old history does not take the authorised fork for equivocation.
+    const old = await replica()
+    closers.push(async () => { await old.db.close() })
+    await old.store.apply(batchOf(first), trust)
+    await assert.rejects(old.store.apply(batchOf(second, 6), { ...trust, epochs: authorised }), (err: Error) => err instanceof ReplicaRejectedError && !(err instanceof EquivocationDetectedError) && /fork the owner authorised/.test(err.message))
+    // But a fork within the new epoch is equivocation again.
+    const third = await history([access('p'), access('q'), access('r')], { epoch: 2, prefix: first.entries.slice(0, 2) })
+    await assert.rejects(fresh.store.apply(batchOf(third, 5), { ...trust, epochs: authorised }), EquivocationDetectedError)
+  })
+
+  it('an export whose epoch the owner never authorised is refused offline', async () => {
+    const first = await history([access('a'), access('b'), access('c'), access('d')])
+    const second = await history([access('x'), access('y'), access('z')], { epoch: 2, prefix: first.entries.slice(0, 2) })
+    // The auditor sees only the second history: its checkpoint says epoch 2, and nothing in the trust chain backs it.
+    await assert.rejects(verifyExport(exportLines(second), exportTrust), (err: Error & { checkpointSize?: number }) =>
+      err.name === 'FeedVerificationError' && (err.cause as Error)?.name === 'UnauthorisedEpochError' && err.checkpointSize === 5)
+    // With the owner's authorisation of epoch 2 at the fork point it verifies; at another fork point it does not.
+    const forkRoot = subtreeRoot(first.entries.map(leafHash), 0, 2)
+    assert.equal((await verifyExport(exportLines(second), { ...exportTrust, epochs: new Map([[2, { feed, epoch: 2, forkSize: 2, forkRoot }]]) })).entries, 5)
+    await assert.rejects(verifyExport(exportLines(second), { ...exportTrust, epochs: new Map([[2, { feed, epoch: 2, forkSize: 2, forkRoot: EMPTY_ROOT }]]) }), (err: Error) => (err.cause as Error)?.name === 'UnauthorisedEpochError')
+    await assert.rejects(verifyExport(exportLines(second), { ...exportTrust, epochs: new Map([[3, { feed, epoch: 3, forkSize: 2, forkRoot }]]) }), (err: Error) => (err.cause as Error)?.name === 'UnauthorisedEpochError')
+    // The first history in epoch 1 needs nothing.
+    assert.equal((await verifyExport(exportLines(first), exportTrust)).entries, 4)
+    // An epoch that goes back (the replaced history signed again after the new one) is refused.
+    const back = await history([access('w')], { prefix: second.entries })
+    const lines = exportLines(back)
+    const twoCheckpoints = [...lines.slice(0, 6), JSON.stringify({ kind: 'checkpoint', size: 5, note: second.note }), lines[6]!, JSON.stringify({ kind: 'end', feed, entries: 6, checkpoints: 2 })]
+    await assert.rejects(verifyExport(twoCheckpoints, { ...exportTrust, epochs: new Map([[2, { feed, epoch: 2, forkSize: 2, forkRoot }]]) }), (err: Error) => (err.cause as Error)?.name === 'UnauthorisedEpochError' && /went back/.test(err.message))
+  })
+})
