@@ -83,7 +83,7 @@ export class Witnessing {
   private witnessKeys: { count: number, keys: Map<string, HybridPublicKey> } = { count: -1, keys: new Map() }
   /** Per feed, whether this agent is in its witness set, for the member list it was computed from. */
   private readonly witnessOf = new Map<string, { members: string, is: boolean }>()
-  /** Cosigned checkpoints announced before this agent held their size: merged once it does. */
+  /** Checkpoints announced before this agent held their size: checked and merged once it does. */
   private readonly pendingCosigned = new Map<string, VerifiedCheckpoint[]>()
 
   constructor (deps: WitnessingInit) {
@@ -215,19 +215,23 @@ export class Witnessing {
         return
       }
     }
-    if (checkpoint.cosigners.length === 0) return
     if (checkpoint.body.size <= heldSize) {
-      await source.mergeCosignatures(checkpoint)
+      if (checkpoint.cosigners.length > 0) await source.mergeCosignatures(checkpoint)
       return
     }
-    // Not held yet (a pull is coming): keep it for when it is, a few per feed.
+    // Not held yet (a pull is coming): keep it for when it is, a few per feed, to check it against
+    // the history then (a device may show one peer a history the others never serve it, e.g. in an
+    // epoch its replicas refuse) and to keep its cosignatures.
     const pending = this.pendingCosigned.get(feed) ?? []
     pending.push(checkpoint)
     if (pending.length > 8) pending.shift()
     if (this.pendingCosigned.size < 1024 || this.pendingCosigned.has(feed)) this.pendingCosigned.set(feed, pending)
   }
 
-  /** Merges the cosignatures kept for a feed whose checkpoints are now held. */
+  /**
+   * Checks the checkpoints announced before this agent held their size against the history now
+   * held (equivocation: quarantine), and merges their cosignatures.
+   */
   async mergePending (feed: string, held: number): Promise<void> {
     const pending = this.pendingCosigned.get(feed)
     if (pending === undefined) return
@@ -235,7 +239,19 @@ export class Witnessing {
     const rest = pending.filter((c) => c.body.size > held)
     if (rest.length === 0) this.pendingCosigned.delete(feed)
     else this.pendingCosigned.set(feed, rest)
-    for (const checkpoint of ready) await this.sourceOf(feed).mergeCosignatures(checkpoint)
+    const source = this.sourceOf(feed)
+    for (const checkpoint of ready) {
+      const trust = this.membership.trustFor(feed)
+      if (trust === undefined) return
+      if (feed !== this.feedId) {
+        const evidence = await source.contradiction(checkpoint, held, trust.feedKey)
+        if (evidence !== undefined) {
+          await this.quarantineFor(evidence, checkpoint.body.epoch, 'announce')
+          return
+        }
+      }
+      if (checkpoint.cosigners.length > 0) await source.mergeCosignatures(checkpoint)
+    }
   }
 
   /**
