@@ -1,7 +1,7 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { randomBytes } from 'node:crypto'
 import {
-  decodeEntry, ReplicaStore, ownFeedSource, EquivocationDetectedError, withSignaturesOf, type SyncBatch
+  decodeEntry, ReplicaStore, ownFeedSource, EquivocationDetectedError, ReplicaRejectedError, withSignaturesOf, type SyncBatch
 } from '../ledger/index.js'
 import type { HybridSigner } from '../identity/index.js'
 import { createFleetNode, FramedStream, type FleetNode } from '../p2p/index.js'
@@ -392,6 +392,9 @@ export class AgentRuntime {
         }
       }
     } catch (err) {
+      // The owner's feed forked: a peer holding the other branch serves it in good faith (this
+      // agent keeps its branch; revocations cross over as alert.revocation).
+      if (batch.feed === this.membership.ownerFeed && this.membership.isQuarantined(batch.feed) && err instanceof ReplicaRejectedError && !(err instanceof EquivocationDetectedError)) return
       if (!(err instanceof EquivocationDetectedError)) throw err
       // The feed's device signed two histories: quarantine it and tell the fleet (not the relaying peer's fault).
       await this.witnessing.quarantineFor(err.evidence, err.epoch, peerId)
