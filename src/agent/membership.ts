@@ -174,6 +174,8 @@ export class Membership {
    */
   cutOf (deviceId: string): number | undefined { return this.revoked.get(deviceId)?.keep }
   isQuarantined (deviceId: string): boolean { return this.quarantined.has(deviceId) }
+  /** The evidenceId (hex) a device is quarantined for: what the owner's device.clear_quarantine names. */
+  quarantineEvidence (deviceId: string): string | undefined { return this.quarantined.get(deviceId)?.evidence }
   member (deviceId: string): Member | undefined { return this.members.get(deviceId) }
   list (): Member[] { return [...this.members.values()] }
 
