@@ -11,7 +11,8 @@ import type { EquivocationFork } from './equivocation.js'
  * history shares with the old one, and their tree root `forkRoot`. So:
  *
  * - a checkpoint of epoch 1, or of an epoch the owner authorised for that feed, may be accepted;
- *   one of any other epoch MUST be refused (UnauthorisedEpochError), by agents and auditors alike;
+ *   one of any other epoch MUST be refused (UnauthorisedEpochError), by agents and auditors alike,
+ *   and so MUST one of an older epoch past the fork point of a later one (the replaced history);
  * - a history of an authorised epoch MUST have root `forkRoot` at `forkSize` entries;
  * - two checkpoints of a feed that are not consistent are equivocation whatever epochs they state,
  *   except an older-epoch checkpoint past the fork point against one of the authorised epoch
@@ -40,12 +41,16 @@ export function epochsOf (feed: string, authorisations: Iterable<EpochAuthorisat
 }
 
 /**
- * Whether a checkpoint of `epoch` and `size` may stand for `feed`: epoch 1 always; another only
- * when authorised, and then its tree's root at the fork point (from `rootAt`, when the caller
+ * Whether a checkpoint of `epoch` and `size` may stand for `feed`: not past the fork point of a
+ * later authorised epoch; then epoch 1 always; another only when authorised, and then its tree's root at the fork point (from `rootAt`, when the caller
  * holds that many entries: undefined otherwise) must be the authorised one. Throws
  * UnauthorisedEpochError.
  */
 export function checkEpoch (feed: string, epoch: number, size: number, epochs: ReadonlyMap<number, EpochAuthorisation>, rootAt: (size: number) => Uint8Array | undefined): void {
+  // Past the fork point of a later epoch, an older epoch's history is the one the owner replaced.
+  for (const later of epochs.values()) {
+    if (later.epoch > epoch && size > later.forkSize) throw new UnauthorisedEpochError(feed, epoch, size, `is of the history the owner replaced with epoch ${later.epoch} after ${later.forkSize} entries`)
+  }
   if (epoch === 1) return
   const authorised = epochs.get(epoch)
   if (authorised === undefined) throw new UnauthorisedEpochError(feed, epoch, size, 'is of an epoch the owner never authorised for this feed')

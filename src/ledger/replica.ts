@@ -244,7 +244,7 @@ export class ReplicaStore {
     }
     // A history in another epoch than 1 stands only as the owner authorised it, forking where it said.
     const epoch = checkpoint.body.epoch
-    if (epoch !== 1) {
+    if (epoch !== 1 || trust.epochs !== undefined) {
       const forkSize = trust.epochs?.get(epoch)?.forkSize
       let forkRoot: Uint8Array | undefined
       if (forkSize !== undefined && forkSize > 0 && forkSize <= meta.size) forkRoot = await source.rootAt(forkSize)
