@@ -203,6 +203,11 @@ export class Witnessing {
       this.init.logger?.debug({ peerId, feed, err: (err as Error).message }, 'an announced checkpoint does not verify')
       return
     }
+    // The first checkpoint of a new epoch the owner authorised: the replica moves over to it (a pull follows).
+    if (feed !== this.feedId && trust.epochs !== undefined && await this.replicas.adoptEpoch(feed, checkpoint, trust)) {
+      this.init.logger?.warn({ feed, epoch: checkpoint.body.epoch }, 'the owner authorised a new epoch of this feed: its replica moves over to it from the fork point')
+      return
+    }
     const source = this.sourceOf(feed)
     if (feed !== this.feedId) {
       if (checkpoint.body.size <= heldSize) {

@@ -3,12 +3,12 @@ import { bytesEqual, toHex } from '../common/bytes.js'
 import { FleetError } from '../common/errors.js'
 import type { HybridPublicKey } from '../identity/index.js'
 import { decodeCanonical, encodeCanonical } from './cbor.js'
-import { decodeEntryUnhashed, type Entry } from './entry.js'
+import { decodeEntryUnhashed, entryHash, type Entry } from './entry.js'
 import { batchHasher, popCount, ROOTS_CAPACITY } from './batch-hash.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
 import { MerkleFrontier, verifyConsistency } from './merkle.js'
 import { FeedSource, sub, type Sub } from './feed-source.js'
-import { EntryRuns, encodeRunFromSpans, RUN_LIMITS, seqKey } from './entry-runs.js'
+import { EntryRuns, encodeRun, encodeRunFromSpans, RUN_LIMITS, seqKey } from './entry-runs.js'
 import { parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
 import { withSignaturesOf, forkOf, type EquivocationEvidence } from './equivocation.js'
 import { checkEpoch, isAuthorisedFork, type EpochAuthorisation } from './epochs.js'
@@ -186,8 +186,14 @@ export class ReplicaStore {
       return fail(`checkpoint: ${(err as Error).message}`)
     }
     if (checkpoint.body.origin !== `fleet/${toHex(trust.fleetId)}/${feed}`) fail(`the checkpoint names ${checkpoint.body.origin}`)
-    const meta = await this.meta(feed)
-    const source = this.source(feed)
+    let meta = await this.meta(feed)
+    let source = this.source(feed)
+    // The first checkpoint of an epoch the owner authorised moves this replica over to it.
+    const adopted = await this.replacedBy(meta, source, checkpoint, trust)
+    if (adopted !== undefined) {
+      meta = await this.rewind(feed, meta, adopted)
+      source = this.source(feed)
+    }
     // A checkpoint at or below what is held must agree with it; otherwise the device signed two histories.
     if (checkpoint.body.size <= meta.size) {
       const held = await source.rootAt(checkpoint.body.size)
@@ -263,6 +269,79 @@ export class ReplicaStore {
       return await this.store(feed, meta, hashOnto(meta, batch.entries, prevAts, count), checkpoint, stored.slice(0, count))
     }
     return await this.store(feed, meta, hashed, checkpoint, stored)
+  }
+
+  /**
+   * Moves a replica over to a new epoch of its feed when `checkpoint` (verified) is of an epoch the
+   * owner authorised and the history held is the older one past its fork point, with the fork's
+   * root. Returns whether it did. Taken under the feed's lock.
+   */
+  async adoptEpoch (feed: string, checkpoint: VerifiedCheckpoint, trust: ReplicaTrust): Promise<boolean> {
+    const previous = this.locks.get(feed) ?? Promise.resolve()
+    const run = previous.catch(() => undefined).then(async () => {
+      const meta = await this.meta(feed)
+      const adopted = await this.replacedBy(meta, this.source(feed), checkpoint, trust)
+      if (adopted === undefined) return false
+      await this.rewind(feed, meta, adopted)
+      return true
+    })
+    this.locks.set(feed, run)
+    try {
+      return await run
+    } finally {
+      if (this.locks.get(feed) === run) this.locks.delete(feed)
+    }
+  }
+
+  private async replacedBy (meta: ReplicaMeta, source: FeedSource, checkpoint: VerifiedCheckpoint, trust: ReplicaTrust): Promise<EpochAuthorisation | undefined> {
+    const authorised = trust.epochs?.get(checkpoint.body.epoch)
+    if (authorised === undefined || authorised.forkSize >= meta.size) return undefined
+    const sealed = await source.sealed()
+    if (sealed !== undefined && parseCheckpoint(sealed.note).body.epoch >= authorised.epoch) return undefined
+    return bytesEqual(await source.rootAt(authorised.forkSize), authorised.forkRoot) ? authorised : undefined
+  }
+
+  /**
+   * Rewinds a replica to the fork point of an epoch the owner authorised: the entries and
+   * checkpoints past it move to the feed's `replaced/<epoch>` sublevels (kept for audit, never
+   * served or counted), and the state is the tree at the fork point, in one atomic write.
+   */
+  private async rewind (feed: string, meta: ReplicaMeta, authorised: EpochAuthorisation): Promise<ReplicaMeta> {
+    const size = authorised.forkSize
+    const { entries, checkpoints, meta: metaSub } = this.feedSub(feed)
+    const replaced = sub(sub(sub(this.root, feed), 'replaced'), String(authorised.epoch))
+    const replacedEntries = sub(replaced, 'entries')
+    const replacedCheckpoints = sub(replaced, 'checkpoints')
+    const source = this.source(feed)
+    const frontier = await source.frontierAt(size)
+    const ops: Array<{ type: 'put', key: string, value: Uint8Array, sublevel: Sub } | { type: 'del', key: string, sublevel: Sub }> = []
+    let head: Uint8Array = new Uint8Array(32)
+    for await (const run of new EntryRuns(entries).runs(Math.max(0, size - 1))) {
+      if (run.last < size) {
+        head = entryHash(run.entries[run.entries.length - 1]!)
+        continue
+      }
+      ops.push({ type: 'del', key: run.key, sublevel: entries })
+      const keep = Math.max(0, size - run.first)
+      if (keep > 0) {
+        ops.push({ type: 'put', key: seqKey(size - 1), value: encodeRun(run.entries.slice(0, keep)), sublevel: entries })
+        head = entryHash(run.entries[keep - 1]!)
+      }
+      ops.push({ type: 'put', key: run.key, value: encodeRun(run.entries.slice(keep)), sublevel: replacedEntries })
+    }
+    let checkpointSize = 0
+    for await (const [key] of checkpoints.iterator({ lte: seqKey(size), reverse: true, limit: 1 })) checkpointSize = Number.parseInt(key as string, 16)
+    for await (const [key, note] of checkpoints.iterator({ gt: seqKey(size) })) {
+      ops.push({ type: 'del', key: key as string, sublevel: checkpoints })
+      ops.push({ type: 'put', key: key as string, value: note as Uint8Array, sublevel: replacedCheckpoints })
+    }
+    const next: ReplicaMeta = { size, head, frontier: [...frontier.roots], checkpointSize }
+    ops.push({ type: 'put', key: 'state', value: encodeCanonical(next), sublevel: metaSub })
+    await this.db.batch(ops as never, { sync: true })
+    this.metas.set(feed, next)
+    // The source's caches hold the replaced entries: a new one reads the store afresh.
+    this.sources.delete(feed)
+    return next
   }
 
   /** Writes verified entries (in `buf`, laid out by `spans`) and the new state in one atomic batch. */

@@ -116,11 +116,24 @@ describe('ledger: roles are tied to feeds, and a feed\'s epoch is the owner\'s t
     // Authorised where it forks: taken.
     const authorised = new Map([[2, { feed, epoch: 2, forkSize: 2, forkRoot }]])
     assert.equal((await fresh.store.apply(batchOf(second), { ...trust, epochs: authorised })).added, 5)
-    // A replica holding the old history does not take the authorised fork for equivocation.
+    // A replica holding the old history takes the authorised fork for no equivocation: it moves over
+    // to the new epoch from the fork point, and keeps the replaced entries apart, unserved.
     const old = await replica()
     closers.push(async () => { await old.db.close() })
     await old.store.apply(batchOf(first), trust)
-    await assert.rejects(old.store.apply(batchOf(second, 6), { ...trust, epochs: authorised }), (err: Error) => err instanceof ReplicaRejectedError && !(err instanceof EquivocationDetectedError) && /fork the owner authorised/.test(err.message))
+    assert.equal((await old.store.apply(batchOf(second, 6), { ...trust, epochs: authorised })).added, 0)
+    assert.equal((await old.store.meta(feed)).size, 2)
+    assert.equal((await old.store.apply(batchOf(second, 2), { ...trust, epochs: authorised })).added, 3)
+    const held: Uint8Array[] = []
+    for await (const bytes of old.store.entries(feed)) held.push(bytes)
+    assert.deepEqual(held.map((b) => Buffer.from(b).toString('hex')), second.entries.map((b) => Buffer.from(b).toString('hex')))
+    assert.deepEqual(await old.store.source(feed).rootAt(5), second.root)
+    assert.equal((await old.store.source(feed).sealed())?.size, 5)
+    const replaced: Uint8Array[] = []
+    for await (const value of old.db.sublevel('replicas', { valueEncoding: 'view' }).sublevel(feed, { valueEncoding: 'view' }).sublevel('replaced', { valueEncoding: 'view' }).sublevel('2', { valueEncoding: 'view' }).sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' }).values()) replaced.push(value)
+    assert.equal(replaced.length, 1, 'the replaced entries 2-5, in one run')
+    // The old history's checkpoint is refused from then on (it is the replaced one), not taken for equivocation.
+    await assert.rejects(old.store.apply(batchOf(first, 5), { ...trust, epochs: authorised }), (err: Error) => err instanceof ReplicaRejectedError && !(err instanceof EquivocationDetectedError))
     // A new peer that knows of the new epoch no longer takes the history it replaced past the fork point.
     const knowing = await replica()
     closers.push(async () => { await knowing.db.close() })
