@@ -1,5 +1,6 @@
 /** What an agent does with the owner's statements as they arrive in the owner's feed. */
-import { verifyProofBundle, type Entry, type ReplicaStore } from '../ledger/index.js'
+import { bytesEqual } from '../common/bytes.js'
+import { verifyProofBundle, type Entry, type FeedSource, type ReplicaStore } from '../ledger/index.js'
 import { MEMBERSHIP_LIMITS } from './limits.js'
 import type { AttestationService } from './attest-service.js'
 import type { OpenedLedger } from './ledgers.js'
@@ -14,7 +15,27 @@ export interface OwnerStatementTargets {
   ledger: OpenedLedger['ledger']
   replicas: ReplicaStore
   quarantineStore: ReturnType<typeof quarantineSublevel>
+  /** This device's own feed as stored (to check an epoch the owner authorised for it). */
+  ownSource?: FeedSource
   logger?: Logger
+}
+
+/**
+ * A new epoch the owner authorised for this device's own feed: its ledger signs in it from now
+ * on, when the store holds the history the owner named (the root at the fork point) and has
+ * signed nothing past that point (what it signed there is the history the owner replaced).
+ */
+export async function adoptOwnEpoch (t: OwnerStatementTargets): Promise<void> {
+  if (t.ownSource === undefined) return
+  const ledger = t.ledger
+  for (const authorised of [...t.membership.epochsOf(ledger.feedId).values()].sort((a, b) => b.epoch - a.epoch)) {
+    if (authorised.epoch <= ledger.epoch) return
+    if (ledger.sealedSize > authorised.forkSize || ledger.size < authorised.forkSize) continue
+    if (!bytesEqual(await t.ownSource.rootAt(authorised.forkSize), authorised.forkRoot)) continue
+    await ledger.startEpoch(authorised.epoch)
+    t.logger?.warn({ epoch: authorised.epoch, forkSize: authorised.forkSize }, 'the owner authorised a new epoch of this device\'s feed: its checkpoints are signed in it from now on')
+    return
+  }
 }
 
 /**
@@ -45,7 +66,8 @@ export function provenRevocation (entry: Entry, membership: Membership): Entry |
  */
 export async function applyOwnerStatements (entries: readonly Entry[], t: OwnerStatementTargets): Promise<void> {
   for (const entry of entries) {
-    const { revoked, released, policy, ontology } = t.membership.applyOwnerEntry(entry)
+    const { revoked, released, policy, ontology, epoch } = t.membership.applyOwnerEntry(entry)
+    if (epoch !== undefined && epoch.feed === t.ledger.feedId) await adoptOwnEpoch(t)
     if (policy !== undefined) {
       t.logger?.warn({ policyId: entry.body.policyId }, 'the owner set a new boot policy: peers are judged by it from now on')
       t.attestation.setPolicy(policy)

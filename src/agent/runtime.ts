@@ -11,7 +11,7 @@ import { openOwnFeed, type OpenedLedger } from './ledgers.js'
 import { Membership } from './membership.js'
 import { fleetServiceTag, type AgentRuntimeInit } from './runtime-init.js'
 import { Witnessing, quarantineSublevel } from './witnessing.js'
-import { applyOwnerStatements, applyRevocationAlert, provenRevocation, type OwnerStatementTargets } from './owner-statements.js'
+import { applyOwnerStatements, applyRevocationAlert, adoptOwnEpoch, provenRevocation, type OwnerStatementTargets } from './owner-statements.js'
 import { MemberRecords } from './member-records.js'
 import { Gossip, pickRandom, ANTI_ENTROPY_PEERS, PUSH_MAX_ENTRIES, type AnnounceKind, type AnnounceTarget } from './gossip.js'
 import { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, readOpening, readNextAnnounce, servePull, pull, encodeBatch, membersToSend, type Announce, type Announcement } from './sync-protocol.js'
@@ -116,6 +116,7 @@ export class AgentRuntime {
     }
     // Revocations proved by peers from another branch of the owner's feed.
     for (const revocation of await this.members.loadRevocations((alert) => provenRevocation(alert, this.membership), this.init.logger)) this.membership.applyOwnerEntry(revocation)
+    await adoptOwnEpoch(this.ownerTargets())
     // The owner's newest policy and ontology, as its feed held here says.
     if (this.membership.policy !== this.init.enrolment.policy) this.attestation.setPolicy(this.membership.policy)
     this.feed.ledger.useOntology(this.membership.ontology)
@@ -368,7 +369,7 @@ export class AgentRuntime {
   }
 
   private ownerTargets (): OwnerStatementTargets {
-    return { membership: this.membership, attestation: this.attestation, ledger: this.feed.ledger, replicas: this.replicas, quarantineStore: this.quarantineStore, ...(this.init.logger === undefined ? {} : { logger: this.init.logger }) }
+    return { membership: this.membership, attestation: this.attestation, ledger: this.feed.ledger, replicas: this.replicas, quarantineStore: this.quarantineStore, ownSource: this.ownSource, ...(this.init.logger === undefined ? {} : { logger: this.init.logger }) }
   }
 
   private async applyBatch (batch: SyncBatch, peerId: string): Promise<void> {

@@ -5,7 +5,7 @@ import { Level } from 'level'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
 import {
   FeedLedger, BASE_ONTOLOGY, ReplicaStore, EquivocationDetectedError, ReplicaRejectedError, encodeEntry, entryHash, leafHash, subtreeRoot,
-  signCheckpoint, verifyExport, ownerFeedId, EMPTY_ROOT, type Entry, type SyncBatch, type EpochAuthorisation, type ReplicaTrust
+  signCheckpoint, verifyExport, ownerFeedId, parseCheckpoint, EMPTY_ROOT, type Entry, type SyncBatch, type EpochAuthorisation, type ReplicaTrust
 } from '../../src/ledger/index.js'
 import { toHex } from '../../src/common/index.js'
 import { tempDir } from '../helpers/devices.js'
@@ -163,5 +163,30 @@ describe('ledger: roles are tied to feeds, and a feed\'s epoch is the owner\'s t
     const lines = exportLines(back)
     const twoCheckpoints = [...lines.slice(0, 6), JSON.stringify({ kind: 'checkpoint', size: 5, note: second.note }), lines[6]!, JSON.stringify({ kind: 'end', feed, entries: 6, checkpoints: 2 })]
     await assert.rejects(verifyExport(twoCheckpoints, { ...exportTrust, epochs: new Map([[2, { feed, epoch: 2, forkSize: 2, forkRoot }]]) }), (err: Error) => (err.cause as Error)?.name === 'UnauthorisedEpochError' && /replaced|went back/.test(err.message))
+  })
+
+  it('a device\'s ledger signs in a new epoch once told to, durably, and never goes back to an older one', async () => {
+    const location = path.join(await tempDir('fleet-trust-'), 'db')
+    const open = async (): Promise<{ db: Level<string, Uint8Array>, ledger: FeedLedger }> => {
+      const db = new Level<string, Uint8Array>(location, { valueEncoding: 'view' })
+      const ledger = new FeedLedger({ db, signer: device, clock: { now: () => 1_795_000_000_000 }, tpmClock: { readTpmClock: async () => ({ clock: 1n, resetCount: 1, restartCount: 0 }) }, ontology: BASE_ONTOLOGY }, { fleetId, feedId: feed, batchMs: 10_000 })
+      await ledger.start()
+      return { db, ledger }
+    }
+    let { db, ledger } = await open()
+    await ledger.append({ ...access('a'), attest: null })
+    await ledger.checkpoint()
+    assert.equal(parseCheckpoint((await ledger.latestCheckpoint())!).body.epoch, 1)
+    await ledger.startEpoch(2)
+    await ledger.append({ ...access('b'), attest: null })
+    await ledger.checkpoint()
+    assert.equal(parseCheckpoint((await ledger.latestCheckpoint())!).body.epoch, 2)
+    await ledger.stop()
+    await db.close();
+    ({ db, ledger } = await open())
+    closers.push(async () => { await ledger.stop(); await db.close() })
+    assert.equal(ledger.epoch, 2)
+    await ledger.startEpoch(1)
+    assert.equal(ledger.epoch, 2)
   })
 })
