@@ -17,6 +17,8 @@ export interface OwnerStatementTargets {
   quarantineStore: ReturnType<typeof quarantineSublevel>
   /** This device's own feed as stored (to check an epoch the owner authorised for it). */
   ownSource?: FeedSource
+  /** While the owner's feed is forked: passes a revocation of the branch held here on to the fleet. */
+  passOnRevocation?: (revocation: Entry) => Promise<unknown>
   logger?: Logger
 }
 
@@ -83,6 +85,7 @@ export async function applyOwnerStatements (entries: readonly Entry[], t: OwnerS
         ? 'device revoked by the owner: hanging up and refusing it'
         : `device revoked by the owner: hanging up and refusing it; its feed is cut at ${keep} entries${held > keep ? ` (${held - keep} held past the cut are kept apart, unserved)` : ''}`)
       await t.attestation.revoke(revoked)
+      if (entry.type === 'device.revoke' && t.membership.isQuarantined(t.membership.ownerFeed)) await t.passOnRevocation?.(entry)
     }
     if (released !== undefined && !t.membership.isRevoked(released)) {
       t.logger?.warn({ deviceId: released }, 'the owner cleared a quarantine: the device may connect again')
@@ -102,6 +105,8 @@ export async function applyRevocationAlert (alert: Entry, from: string, t: Owner
     t.logger?.warn({ reporter: from }, 'a revocation alert whose proof does not verify; ignored')
     return
   }
-  await applyOwnerStatements([revocation], t)
+  // Another branch's revocation: applied here, not passed on from here (the peer did that).
+  const { passOnRevocation: _, ...targets } = t
+  await applyOwnerStatements([revocation], targets)
   await t.records.saveRevocation(alert)
 }

@@ -369,7 +369,7 @@ export class AgentRuntime {
   }
 
   private ownerTargets (): OwnerStatementTargets {
-    return { membership: this.membership, attestation: this.attestation, ledger: this.feed.ledger, replicas: this.replicas, quarantineStore: this.quarantineStore, ownSource: this.ownSource, ...(this.init.logger === undefined ? {} : { logger: this.init.logger }) }
+    return { membership: this.membership, attestation: this.attestation, ledger: this.feed.ledger, replicas: this.replicas, quarantineStore: this.quarantineStore, ownSource: this.ownSource, passOnRevocation: async (revocation) => await this.witnessing.passOnRevocation(revocation), ...(this.init.logger === undefined ? {} : { logger: this.init.logger }) }
   }
 
   private async applyBatch (batch: SyncBatch, peerId: string): Promise<void> {

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import type { Level } from 'level'
 import {
   parseCheckpoint, peekCheckpoint, verifyCheckpoint, cosignCheckpoint, encodeEvidence, decodeEvidence, verifyEquivocationEvidence, forkOf, evidenceId,
-  makeProofBundle, decodeEntry, ProofError, type ReplicaStore, type FeedSource, type Entry, type EquivocationEvidence, type VerifiedCheckpoint
+  makeProofBundle, decodeEntry, encodeEntry, ProofError, type ReplicaStore, type FeedSource, type Entry, type EquivocationEvidence, type VerifiedCheckpoint
 } from '../ledger/index.js'
 import { toHex } from '../common/bytes.js'
 import { MEMBERSHIP_LIMITS } from './limits.js'
@@ -287,28 +287,36 @@ export class Witnessing {
    * here, each with its proof (the entry under an owner-signed checkpoint).
    */
   private async passOnRevocations (): Promise<void> {
-    const owner = this.membership.ownerFeed
-    const store = ownerReplicaStore(this.feed.db, owner)
-    let seq = 0
     let passed = 0
-    for await (const bytes of this.replicas.entries(owner)) {
-      const at = seq++
+    for await (const bytes of this.replicas.entries(this.membership.ownerFeed)) {
       const { entry } = decodeEntry(bytes)
       if (entry.type !== 'device.revoke') continue
       if (passed >= MEMBERSHIP_LIMITS.maxRevocationsPassedOn) break
-      let proof: Uint8Array
-      try {
-        proof = new Uint8Array(Buffer.from(JSON.stringify(await makeProofBundle(store, { feedId: owner, seq: at }))))
-      } catch (err) {
-        // Not sealed here: there is nothing to prove it with.
-        if (err instanceof ProofError) continue
-        throw err
-      }
-      if (proof.length > MEMBERSHIP_LIMITS.maxRevocationProofBytes) continue
-      await this.feed.ledger.append({ type: 'alert.revocation', actor: { id: `agent/${this.feedId}`, role: 'agent' }, attest: null, body: { deviceId: entry.body.deviceId, proof } })
-      passed++
+      if (await this.passOnRevocation(entry)) passed++
     }
-    this.init.logger?.error({ feed: owner, revocations: passed }, 'the owner\'s feed forked: its revocations held here are passed on to the fleet')
+    this.init.logger?.error({ feed: this.membership.ownerFeed, revocations: passed }, 'the owner\'s feed forked: its revocations held here are passed on to the fleet')
+  }
+
+  /**
+   * Records an alert.revocation for a device.revoke of the owner's feed held here (while that
+   * feed is forked, also for each one that arrives later). Returns false when it is not sealed
+   * here yet (nothing proves it).
+   */
+  async passOnRevocation (revocation: Entry): Promise<boolean> {
+    const owner = this.membership.ownerFeed
+    let proof: Uint8Array
+    try {
+      const bundle = await makeProofBundle(ownerReplicaStore(this.feed.db, owner), { feedId: owner, seq: revocation.seq })
+      // Only a revocation of the branch held here can be proved here.
+      if (bundle.entry !== Buffer.from(encodeEntry(revocation)).toString('base64')) return false
+      proof = new Uint8Array(Buffer.from(JSON.stringify(bundle)))
+    } catch (err) {
+      if (err instanceof ProofError) return false
+      throw err
+    }
+    if (proof.length > MEMBERSHIP_LIMITS.maxRevocationProofBytes) return false
+    await this.feed.ledger.append({ type: 'alert.revocation', actor: { id: `agent/${this.feedId}`, role: 'agent' }, attest: null, body: { deviceId: revocation.body.deviceId, proof } })
+    return true
   }
 
   /** An alert.equivocation in a peer's feed: quarantine too, once its evidence verifies. */

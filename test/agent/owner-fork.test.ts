@@ -61,14 +61,25 @@ describe('agent/a forked owner\'s feed: revocations are a union over its branche
       // Each kept its own branch.
       assert.equal((await p.replicas.meta(ownerFeed)).size, sizeA)
       assert.equal((await q.replicas.meta(ownerFeed)).size, sizeA + 1)
+      // Nothing of branch B was passed on as a revocation.
+      assert.equal(p.membership.isRevoked(devices[1]!.state.deviceId), false)
 
-      // Both survive a restart: p replays branch A, q the revocation proved by p's alert.
+      // A revocation the owner adds to branch A after the fork crosses over too.
+      const second = 'y'.repeat(52)
+      await owner.feed.ledger.append({ type: 'device.revoke', actor: { id: 'owner/simnet', role: 'owner' }, attest: null, body: { deviceId: second, reason: 'lost' } })
+      await owner.feed.ledger.checkpoint()
+      assert.equal((await publishOwnerFeed(owner.node, owner.feed.db, ownerFeed, owner.feed.ledger.sealedSize, [p.node.getMultiaddrs()[0]!])).length, 1)
+      await until(() => p.membership.isRevoked(second) && q.membership.isRevoked(second), 'the later revocation at p and q', 60_000)
+
+      // Both survive a restart: p replays branch A, q the revocations proved by p's alerts.
       await p.stop()
       await q.stop()
       p = await fleet.start(devices[0]!, options)
       q = await fleet.start(devices[1]!, options)
-      assert.equal(p.membership.isRevoked(victim), true)
-      assert.equal(q.membership.isRevoked(victim), true)
+      for (const deviceId of [victim, second]) {
+        assert.equal(p.membership.isRevoked(deviceId), true)
+        assert.equal(q.membership.isRevoked(deviceId), true)
+      }
     } finally {
       await branch.stop()
       await db.close()
