@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { Level } from 'level'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
 import {
   FeedLedger, BASE_ONTOLOGY, ReplicaStore, EquivocationDetectedError, ReplicaRejectedError, encodeEntry, entryHash, leafHash, subtreeRoot,
-  signCheckpoint, verifyExport, ownerFeedId, parseCheckpoint, EMPTY_ROOT, type Entry, type SyncBatch, type EpochAuthorisation, type ReplicaTrust
+  signCheckpoint, verifyExport, ownerFeedId, parseCheckpoint, checkEntryAgainstOntology, evidenceId, EMPTY_ROOT, type Entry, type SyncBatch, type EpochAuthorisation, type ReplicaTrust
 } from '../../src/ledger/index.js'
 import { toHex } from '../../src/common/index.js'
 import { tempDir } from '../helpers/devices.js'
@@ -190,3 +190,37 @@ describe('ledger: roles are tied to feeds, and a feed\'s epoch is the owner\'s t
     assert.equal(ledger.epoch, 2)
   })
 })
+
+describe('ledger: the version-2 statements (golden bytes)', () => {
+  const ownerFeed = ownerFeedId(fleetId)
+  const statement = (type: string, body: Record<string, unknown>): Entry =>
+    ({ v: 1, fleet: fleetId, feed: ownerFeed, seq: 7, prev: new Uint8Array(32).fill(1), time: 1_795_000_000_000, type, actor: { id: 'owner/fleet', role: 'owner' }, device: ownerFeed, attest: null, body })
+
+  it('device.new_epoch and device.clear_quarantine naming evidence encode to fixed bytes; the version-1 clear form still verifies', () => {
+    const newEpoch = statement('device.new_epoch', { deviceId: feed, epoch: 2, forkSize: 40, forkRoot: new Uint8Array(32).fill(2), reason: 'restored from backup' })
+    checkEntryAgainstOntology(newEpoch, BASE_ONTOLOGY)
+    assert.equal(createHash('sha256').update(encodeEntry(newEpoch)).digest('hex'), GOLDEN.newEpoch)
+    const clear = statement('device.clear_quarantine', { deviceId: feed, evidence: new Uint8Array(32).fill(3), reason: 'investigated' })
+    checkEntryAgainstOntology(clear, BASE_ONTOLOGY)
+    assert.equal(createHash('sha256').update(encodeEntry(clear)).digest('hex'), GOLDEN.clear)
+    // Version 1's form (an epoch) still verifies in old feeds; it clears nothing (membership.ts).
+    checkEntryAgainstOntology(statement('device.clear_quarantine', { deviceId: feed, epoch: 1, reason: 'investigated' }), BASE_ONTOLOGY)
+    assert.throws(() => checkEntryAgainstOntology(statement('device.clear_quarantine', { deviceId: feed, evidence: new Uint8Array(31), reason: 'x' }), BASE_ONTOLOGY), { name: 'BodySchemaError' })
+    assert.throws(() => checkEntryAgainstOntology(statement('device.new_epoch', { deviceId: feed, epoch: 2, forkSize: 1, reason: 'x' }), BASE_ONTOLOGY), { name: 'BodySchemaError' })
+  })
+
+  it('an evidence id is SHA-256 over a tag, the feed and the two signed texts, fixed', () => {
+    const note = (size: number): string => `fleet/${'0'.repeat(64)}/${feed}\n${size}\n${Buffer.alloc(32, size).toString('base64')}\nepoch 1\ntpm 1 0 0\n\n\u2014 ${feed} AAAA\n`
+    const evidence = { v: 1 as const, feed, first: note(3), second: note(4), prefixRoot: new Uint8Array(32), proof: [] }
+    assert.equal(toHex(evidenceId(evidence)), GOLDEN.evidenceId)
+    // Signature lines are not part of it.
+    assert.equal(toHex(evidenceId({ ...evidence, second: note(4).replace('AAAA', 'BBBB') })), GOLDEN.evidenceId)
+  })
+})
+
+/** SHA-256 of the statements' exact entry bytes, and the evidence id: frozen (a change here is a format change). */
+const GOLDEN = {
+  newEpoch: 'ab8f5787fcd98e5e38c80475a2646085dd38cd35d240eedca3ec55aace10ba28',
+  clear: '254b02e30fbe6e9db879ba827e997f3db437be7ab43634c59a8a92c44e2c9de5',
+  evidenceId: '9f47ce12f454f3951f7e1294f6900045842e71871f24dad00a65d84271266e80'
+}
