@@ -2,7 +2,7 @@
  * Test-only hostile behaviour for simnet agents and the suite (never part of `fleet run`).
  *
  * `Equivocator`: a device that signs two histories of its own feed with its real keys. At fork(),
- * it signs a checkpoint over an alternative entry at the next position (same epoch), then appends
+ * it signs a checkpoint over an alternative entry at the next position (in its epoch, or another), then appends
  * an honest entry there; the chosen victims are served and announced the fork, everyone else the
  * honest history. Honest agents must find the contradiction (in a batch or an announced
  * checkpoint), quarantine the device everywhere and record alert.equivocation with evidence.
@@ -40,10 +40,10 @@ export class Equivocator {
   }
 
   /**
-   * Signs the fork and appends the honest entry at the same position. `victims` are PeerIds.
+   * Signs the fork (in `epoch`: default the feed's own) and appends the honest entry at the same position. `victims` are PeerIds.
    * Returns the size of the forked checkpoint.
    */
-  async equivocate (runtime: AgentRuntime, signer: HybridSigner, victims: Iterable<string>): Promise<number> {
+  async equivocate (runtime: AgentRuntime, signer: HybridSigner, victims: Iterable<string>, options: { epoch?: number } = {}): Promise<number> {
     const ledger = runtime.feed.ledger
     await ledger.checkpoint()
     const size = ledger.sealedSize
@@ -64,7 +64,7 @@ export class Equivocator {
     }
     entries.push(encodeEntry(forged))
     const root = subtreeRoot(entries.map(leafHash), 0, size + 1)
-    const note = await signCheckpoint({ ...latest.body, size: size + 1, root, peers: [] }, signer, latest.body.origin.slice(latest.body.origin.lastIndexOf('/') + 1))
+    const note = await signCheckpoint({ ...latest.body, size: size + 1, root, peers: [], epoch: options.epoch ?? latest.body.epoch }, signer, latest.body.origin.slice(latest.body.origin.lastIndexOf('/') + 1))
     this.feed = last.feed
     this.victims = new Set(victims)
     this.fork = { size: size + 1, entries, note }

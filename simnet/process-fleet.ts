@@ -47,7 +47,7 @@ export interface AgentStatus {
   addresses: string[]
   feed: { size: number, sealed: number }
   heads: Record<string, number>
-  members: Array<{ deviceId: string, revoked: boolean, quarantined: boolean }>
+  members: Array<{ deviceId: string, revoked: boolean, quarantined: boolean, evidence?: string }>
   peers: PeerStatus[]
   connections: number
   memory: ResidentMemory

@@ -255,8 +255,16 @@ export const equivocate: Scenario = {
       await converged(ctx, honest, [honest[0]!])
     })
     await ctx.check('fleet clear-quarantine hands the owner\'s statement to one agent; every agent lets the device back in', async () => {
-      const cleared = await ctx.fleet.ownerCli(['clear-quarantine', '--state', ctx.fleet.ownerDir, liar.deviceId, '--reason', 'simnet: investigated', '--peer', honest[0]!.address!, '--json'])
-      if (cleared.code !== 0) return cleared.stderr.trim()
+      // Each piece of evidence the agents hold is cleared by its id (fleet status shows it).
+      const evidence = new Set<string>()
+      for (const device of honest) {
+        const id = (await ctx.fleet.status(device)).members.find((m) => m.deviceId === liar.deviceId)?.evidence
+        if (id !== undefined) evidence.add(id)
+      }
+      for (const id of evidence) {
+        const cleared = await ctx.fleet.ownerCli(['clear-quarantine', '--state', ctx.fleet.ownerDir, liar.deviceId, '--evidence', id, '--reason', 'simnet: investigated', '--peer', honest[0]!.address!, '--json'])
+        if (cleared.code !== 0) return cleared.stderr.trim()
+      }
       await until(async () => {
         for (const device of honest) if ((await ctx.fleet.status(device)).members.find((m) => m.deviceId === liar.deviceId)?.quarantined !== false) return false
         return true

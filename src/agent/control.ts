@@ -83,7 +83,10 @@ export async function agentStatus (runtime: AgentRuntime, deviceId: string): Pro
     heads: Object.fromEntries(await runtime.heads()),
     policyId: bootPolicyId(runtime.membership.policy),
     ontologyVersion: runtime.membership.ontology.version,
-    members: runtime.membership.list().map((m) => ({ deviceId: m.deviceId, revoked: runtime.membership.isRevoked(m.deviceId), quarantined: runtime.membership.isQuarantined(m.deviceId) })),
+    members: runtime.membership.list().map((m) => {
+      const evidence = runtime.membership.quarantineEvidence(m.deviceId)
+      return { deviceId: m.deviceId, revoked: runtime.membership.isRevoked(m.deviceId), quarantined: evidence !== undefined, ...(evidence === undefined ? {} : { evidence }) }
+    }),
     peers: runtime.attestation.list(),
     connections: runtime.node.getConnections().length,
     memory: residentMemory()

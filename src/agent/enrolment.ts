@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { FleetError, MalformedInputError } from '../common/errors.js'
-import { base32, parseBootPolicy, bootPolicyId, canonicalPolicyJson, parsePublic, checkAttestationKey, checkDeviceSigningKey, type BootPolicy } from '../attest/index.js'
+import { parseBootPolicy, bootPolicyId, canonicalPolicyJson, parsePublic, checkAttestationKey, checkDeviceSigningKey, type BootPolicy } from '../attest/index.js'
 import { DOMAIN, verifyHybrid, type HybridPublicKey, type HybridSignature, type HybridSigner } from '../identity/index.js'
 import { decodeCanonical, encodeCanonical } from '../ledger/cbor.js'
+import { ownerFeedId } from '../ledger/owner-feed.js'
 import { verifyGenesis } from './owner.js'
 import { b64, unb64 } from './device-state.js'
 
@@ -94,9 +95,7 @@ export function verifyEnrolmentRecord (signed: SignedEnrolment, owner: { key: Hy
 }
 
 /** The owner's own feed: named from the fleet, so it never collides with a device's feed. */
-export function ownerFeedId (fleetId: Uint8Array): string {
-  return base32(createHash('sha256').update('fleet-owner-feed-v1').update(fleetId).digest())
-}
+export { ownerFeedId }
 
 export function ekPubHash (ekPublic: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(ekPublic).digest())

@@ -8,8 +8,8 @@ import { readOwnerState, verifyGenesis, OWNER_STATE_FILE } from './owner.js'
 import { readDeviceEnrolment, verifyDeviceEnrolment, verifyEnrolmentRecord, decodeSignedEnrolment, ownerFeedId } from './enrolment.js'
 import type { Level } from 'level'
 import {
-  BASE_ONTOLOGY, ReplicaStore, EntryRuns, decodeEntry, applyOntologyUpdateEntry, makeProofBundle, verifyProofBundle, ProofError,
-  type Ontology, type ProofBundle
+  BASE_ONTOLOGY, ReplicaStore, EntryRuns, decodeEntry, applyOntologyUpdateEntry, makeProofBundle, verifyProofBundle, ProofError, epochAuthorisationOf, epochsOf,
+  type Ontology, type ProofBundle, type EpochAuthorisation
 } from '../ledger/index.js'
 import { canonicalPolicyJson } from '../attest/index.js'
 
@@ -231,4 +231,75 @@ export function ontologyFromHeader (value: unknown, identity: FeedIdentity): Ont
     }
   }
   return ontology
+}
+
+/** At most this many epoch authorisations in an export header. */
+const MAX_EPOCH_PROOFS = 16
+
+/** The owner's feed as a store directory holds it: its own for the owner, the replica for a device. */
+function ownerStoreOf (db: Level<string, Uint8Array>, identity: FeedIdentity): Level<string, Uint8Array> {
+  const owner = ownerFeedId(identity.fleetId)
+  return identity.kind === 'owner' ? db : db.sublevel<string, Uint8Array>('replicas', { valueEncoding: 'view' }).sublevel<string, Uint8Array>(owner, { valueEncoding: 'view' }) as unknown as Level<string, Uint8Array>
+}
+
+/**
+ * The feed epochs the owner authorised for the store's own feed (device.new_epoch entries of the
+ * owner's feed the store holds), by epoch.
+ */
+export async function storedEpochs (db: Level<string, Uint8Array>, identity: FeedIdentity): Promise<Map<number, EpochAuthorisation>> {
+  const found: EpochAuthorisation[] = []
+  if (identity.kind === 'device') {
+    for await (const { bytes } of new EntryRuns(ownerStoreOf(db, identity).sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' })).entries()) {
+      const authorised = epochAuthorisationOf(decodeEntry(bytes).entry)
+      if (authorised !== undefined) found.push(authorised)
+    }
+  }
+  return epochsOf(identity.feedId, found)
+}
+
+/**
+ * Proof bundles of the owner's sealed device.new_epoch entries about the store's own feed, for an
+ * export header: with them an auditor accepts a history in an epoch the owner authorised, and
+ * only such a history, from the export alone.
+ */
+export async function storedEpochProofs (db: Level<string, Uint8Array>, identity: FeedIdentity): Promise<ProofBundle[]> {
+  if (identity.kind !== 'device') return []
+  const owner = ownerFeedId(identity.fleetId)
+  const store = ownerStoreOf(db, identity)
+  const out: ProofBundle[] = []
+  for await (const { seq, bytes } of new EntryRuns(store.sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' })).entries()) {
+    if (epochAuthorisationOf(decodeEntry(bytes).entry)?.feed !== identity.feedId) continue
+    try {
+      out.push(await makeProofBundle(store, { feedId: owner, seq }))
+    } catch (err) {
+      if (!(err instanceof ProofError)) throw err
+    }
+    if (out.length >= MAX_EPOCH_PROOFS) break
+  }
+  return out
+}
+
+/**
+ * The epochs an export's checkpoints may state besides 1: the header's `epochs`, each an inclusion
+ * proof of an owner-signed device.new_epoch about this feed under an owner-signed checkpoint of the
+ * owner's feed (verified against the genesis statement's owner key). Absent: epoch 1 only.
+ */
+export function epochsFromHeader (value: unknown, identity: FeedIdentity): Map<number, EpochAuthorisation> {
+  if (value === undefined) return new Map()
+  if (!Array.isArray(value) || value.length > MAX_EPOCH_PROOFS) throw new FeedTrustError(`epochs must be a list of at most ${MAX_EPOCH_PROOFS} proof bundles`)
+  const ownerKey = ownerKeyOf(identity)
+  const owner = ownerFeedId(identity.fleetId)
+  const found: EpochAuthorisation[] = []
+  for (const bundle of value) {
+    let proved
+    try {
+      proved = verifyProofBundle(bundle, { feedKey: ownerKey, fleetId: identity.fleetId, ontology: BASE_ONTOLOGY })
+    } catch (err) {
+      throw new FeedTrustError(`an epoch authorisation does not verify: ${(err as Error).message}`)
+    }
+    const authorised = epochAuthorisationOf(proved.entry)
+    if (proved.feed !== owner || authorised === undefined || authorised.feed !== identity.feedId) throw new FeedTrustError('an epoch authorisation is not a device.new_epoch of the owner\'s feed about this feed')
+    found.push(authorised)
+  }
+  return epochsOf(identity.feedId, found)
 }

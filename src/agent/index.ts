@@ -28,7 +28,7 @@ export type { DeviceCeremonyInput, OwnerCeremonyInput, EnrolledDevice } from './
 export { acceptEnrolment, enrolPeer } from './enrol.js'
 export { openOwnFeed, rollbackCounterIndex, LEDGER_DIR } from './ledgers.js'
 export type { OpenedLedger } from './ledgers.js'
-export { feedIdentityOf, feedIdentityFromTrust, knownFeedKeys, storedOntology, storedWitnessRecords, witnessKeysFromHeader, storedOntologyProofs, ontologyFromHeader, FeedTrustError } from './feed-identity.js'
+export { feedIdentityOf, feedIdentityFromTrust, knownFeedKeys, storedOntology, storedWitnessRecords, witnessKeysFromHeader, storedOntologyProofs, ontologyFromHeader, storedEpochs, storedEpochProofs, epochsFromHeader, FeedTrustError } from './feed-identity.js'
 export type { FeedIdentity, FeedTrust } from './feed-identity.js'
 export { ATTEST_PROTOCOL, ATTEST_LIMITS, attestationQuoteData, judgeAttestation, attestAsDialer, attestAsListener, AttestationProtocolError } from './attest-protocol.js'
 export type { AttestationEvidence, AttestationOutcome, Judge, AttesterInput } from './attest-protocol.js'

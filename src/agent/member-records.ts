@@ -8,17 +8,46 @@ import type { Logger } from 'pino'
 import { SyncProtocolError, membersDigest, memberId } from './sync-protocol.js'
 import { verifyEnrolmentRecord, encodeSignedEnrolment, decodeSignedEnrolment, type SignedEnrolment } from './enrolment.js'
 import type { Membership } from './membership.js'
+import { decodeEntry, encodeEntry, type Entry } from '../ledger/index.js'
+import { MEMBERSHIP_LIMITS } from './limits.js'
 
 export class MemberRecords {
   private readonly membership: Membership
   private readonly db: Level<string, Uint8Array>
   private readonly store
+  /** Owner revocations proved by peers' alert.revocation entries: the alert entry, by the revoked deviceId. */
+  private readonly revocations
   private encoded: { count: number, records: Uint8Array[], digest: Uint8Array, ids: Uint8Array[] } | undefined
 
   constructor (membership: Membership, db: Level<string, Uint8Array>) {
     this.membership = membership
     this.db = db
     this.store = db.sublevel<string, Uint8Array>('members', { valueEncoding: 'view' })
+    this.revocations = db.sublevel<string, Uint8Array>('proven-revocations', { valueEncoding: 'view' })
+  }
+
+  /** Keeps the alert.revocation that proved an owner revocation (its proof is verified again on load). */
+  async saveRevocation (alert: Entry): Promise<void> {
+    const deviceId = alert.body.deviceId as string
+    if (await this.revocations.get(deviceId) !== undefined) return
+    let count = 0
+    for await (const _ of this.revocations.keys({ limit: MEMBERSHIP_LIMITS.maxProvenRevocations })) count++
+    if (count >= MEMBERSHIP_LIMITS.maxProvenRevocations) return
+    await this.db.batch([{ type: 'put', key: deviceId, value: encodeEntry(alert), sublevel: this.revocations }], { sync: true })
+  }
+
+  /** The owner revocations proved by alerts kept earlier, each proof verified again; one that no longer verifies is skipped. */
+  async loadRevocations (prove: (alert: Entry) => Entry | undefined, logger?: Logger): Promise<Entry[]> {
+    const out: Entry[] = []
+    for await (const [deviceId, bytes] of this.revocations.iterator()) {
+      let revocation: Entry | undefined
+      try {
+        revocation = prove(decodeEntry(bytes).entry)
+      } catch {}
+      if (revocation === undefined) logger?.warn({ deviceId }, 'a stored revocation proof does not verify; ignored')
+      else out.push(revocation)
+    }
+    return out
   }
 
   /** Adds the records kept earlier to the membership; one that no longer verifies is skipped. */

@@ -1,7 +1,14 @@
 import { eccPoint, parsePublic, parseBootPolicy, bootPolicyId, type BootPolicy } from '../attest/index.js'
 import type { HybridPublicKey } from '../identity/index.js'
-import { BASE_ONTOLOGY, applyOntologyUpdateEntry, type Entry, type Ontology, type ReplicaTrust } from '../ledger/index.js'
+import { toHex } from '../common/bytes.js'
+import { MEMBERSHIP_LIMITS } from './limits.js'
+import {
+  BASE_ONTOLOGY, applyOntologyUpdateEntry, epochAuthorisationOf, isAuthorisedFork, evidenceId,
+  type Entry, type EpochAuthorisation, type EquivocationEvidence, type EquivocationFork, type Ontology, type ReplicaTrust
+} from '../ledger/index.js'
 import { ownerFeedId, verifyEnrolmentRecord, type DeviceEnrolment, type EnrolmentRecord, type SignedEnrolment } from './enrolment.js'
+
+const NO_EPOCHS: ReadonlyMap<number, EpochAuthorisation> = new Map()
 
 export interface Member {
   deviceId: string
@@ -16,8 +23,10 @@ export interface Member {
  * Who belongs to the fleet, as this agent knows it: devices from owner-signed enrolment records
  * (its own, those peers present when they attest, and device.enrol entries of the owner's feed),
  * minus devices the owner revoked (device.revoke) and feeds quarantined for equivocation (until
- * the owner clears that feed epoch with device.clear_quarantine). Revocations are a union: once
- * seen, never undone by a later or another branch.
+ * the owner clears that piece of evidence with device.clear_quarantine: a later fork quarantines
+ * again). Revocations are a union: once seen, on any branch of the owner's feed (also one proved
+ * by a peer's alert.revocation), never undone by a later or another branch. A second history of a
+ * feed is no equivocation only where the owner authorised it (device.new_epoch).
  */
 export class Membership {
   readonly fleetId: Uint8Array
@@ -26,9 +35,12 @@ export class Membership {
   private readonly members = new Map<string, Member>()
   /** Revoked devices: why, and where the owner cut their feeds (see `cutOf`). */
   private readonly revoked = new Map<string, { reason: string, keep?: number }>()
-  private readonly quarantined = new Map<string, { reason: string, epoch: number }>()
-  /** Per device, the newest feed epoch whose equivocation the owner cleared. */
-  private readonly cleared = new Map<string, number>()
+  /** Quarantined devices: why, and the evidence (its evidenceId, hex, and the fork it shows). */
+  private readonly quarantined = new Map<string, { reason: string, evidence: string, fork: EquivocationFork }>()
+  /** Evidence the owner cleared, as `deviceId:evidenceId` (hex). */
+  private readonly cleared = new Set<string>()
+  /** Per device, the feed epochs the owner authorised (device.new_epoch), by epoch. */
+  private readonly epochs = new Map<string, Map<number, EpochAuthorisation>>()
   /** The boot policy peers are judged by: the enrolment's, until the owner sets another (policy.set). */
   policy: BootPolicy
   /** The ontology entries are checked against: version 1, plus the owner's ontology.update entries. */
@@ -74,7 +86,7 @@ export class Membership {
    * released from quarantine, a new boot policy, a new ontology version. A statement that does
    * not parse (it verified as an owner entry, so this would be the owner's mistake) is skipped.
    */
-  applyOwnerEntry (entry: Entry): { revoked?: string, released?: string, policy?: BootPolicy, ontology?: Ontology } {
+  applyOwnerEntry (entry: Entry): { revoked?: string, released?: string, policy?: BootPolicy, ontology?: Ontology, epoch?: EpochAuthorisation } {
     if (entry.type === 'device.enrol') {
       const b = entry.body as { deviceId: string, peerId: string, akPub: Uint8Array, dskPub: Uint8Array, pqPub: Uint8Array }
       if (!this.members.has(b.deviceId)) this.members.set(b.deviceId, { deviceId: b.deviceId, peerId: b.peerId, akPub: b.akPub, feedKey: { p256: eccPoint(parsePublic(b.dskPub)), mldsa65: b.pqPub } })
@@ -106,29 +118,54 @@ export class Membership {
         return {}
       }
     } else if (entry.type === 'device.clear_quarantine') {
-      const b = entry.body as { deviceId: string, epoch: number }
-      if ((this.cleared.get(b.deviceId) ?? 0) < b.epoch) this.cleared.set(b.deviceId, b.epoch)
-      const held = this.quarantined.get(b.deviceId)
-      if (held !== undefined && held.epoch <= b.epoch) {
+      // Version 1's form names an epoch only: it clears nothing (clearing a whole epoch made the
+      // device immune to any later fork).
+      const b = entry.body as { deviceId: string, evidence?: Uint8Array }
+      if (b.evidence === undefined) return {}
+      const id = toHex(b.evidence)
+      if (this.cleared.size < MEMBERSHIP_LIMITS.maxCleared) this.cleared.add(`${b.deviceId}:${id}`)
+      if (this.quarantined.get(b.deviceId)?.evidence === id) {
         this.quarantined.delete(b.deviceId)
         return { released: b.deviceId }
       }
+    } else if (entry.type === 'device.new_epoch') {
+      const authorised = epochAuthorisationOf(entry)
+      if (authorised === undefined) return {}
+      const epochs = this.epochs.get(authorised.feed) ?? new Map<number, EpochAuthorisation>()
+      if (epochs.has(authorised.epoch) || epochs.size >= MEMBERSHIP_LIMITS.maxEpochsPerFeed) return {}
+      epochs.set(authorised.epoch, authorised)
+      this.epochs.set(authorised.feed, epochs)
+      // A quarantine for the fork the owner has now authorised is lifted.
+      const held = this.quarantined.get(authorised.feed)
+      if (held !== undefined && isAuthorisedFork(held.fork, epochs)) {
+        this.quarantined.delete(authorised.feed)
+        return { epoch: authorised, released: authorised.feed }
+      }
+      return { epoch: authorised }
     }
     return {}
   }
 
   /**
-   * Quarantines a device for equivocating in a feed epoch (evidence already verified). Returns
-   * false when it already is, or when the owner cleared that epoch.
+   * Quarantines a device for equivocating (evidence already verified, showing `fork`). Returns
+   * false when it already is, when the owner cleared this evidence, or when the fork is one the
+   * owner authorised (a new epoch of the feed).
    */
-  quarantine (deviceId: string, reason: string, epoch: number): boolean {
-    if (this.quarantined.has(deviceId) || (this.cleared.get(deviceId) ?? 0) >= epoch) return false
-    this.quarantined.set(deviceId, { reason, epoch })
+  quarantine (deviceId: string, reason: string, evidence: EquivocationEvidence, fork: EquivocationFork): boolean {
+    if (this.quarantined.has(deviceId) || !this.isEquivocation(deviceId, evidence, fork)) return false
+    this.quarantined.set(deviceId, { reason, evidence: toHex(evidenceId(evidence)), fork })
     return true
   }
 
-  /** Whether the owner cleared equivocation of this device's feed in `epoch`. */
-  isCleared (deviceId: string, epoch: number): boolean { return (this.cleared.get(deviceId) ?? 0) >= epoch }
+  /** Whether verified evidence about a device stands: the owner neither cleared it nor authorised the fork it shows. */
+  isEquivocation (deviceId: string, evidence: EquivocationEvidence, fork: EquivocationFork): boolean {
+    if (this.cleared.has(`${deviceId}:${toHex(evidenceId(evidence))}`)) return false
+    const epochs = this.epochs.get(deviceId)
+    return epochs === undefined || !isAuthorisedFork(fork, epochs)
+  }
+
+  /** The feed epochs the owner authorised for a device, by epoch (empty: epoch 1 only). */
+  epochsOf (deviceId: string): ReadonlyMap<number, EpochAuthorisation> { return this.epochs.get(deviceId) ?? NO_EPOCHS }
   quarantinedDevices (): string[] { return [...this.quarantined.keys()] }
   isRevoked (deviceId: string): boolean { return this.revoked.has(deviceId) }
   /**
@@ -137,6 +174,8 @@ export class Membership {
    */
   cutOf (deviceId: string): number | undefined { return this.revoked.get(deviceId)?.keep }
   isQuarantined (deviceId: string): boolean { return this.quarantined.has(deviceId) }
+  /** The evidenceId (hex) a device is quarantined for: what the owner's device.clear_quarantine names. */
+  quarantineEvidence (deviceId: string): string | undefined { return this.quarantined.get(deviceId)?.evidence }
   member (deviceId: string): Member | undefined { return this.members.get(deviceId) }
   list (): Member[] { return [...this.members.values()] }
 
@@ -150,6 +189,7 @@ export class Membership {
     const member = this.members.get(feed)
     const revoked = this.revoked.get(feed)
     if (member === undefined || this.quarantined.has(feed) || (revoked !== undefined && revoked.keep === undefined)) return undefined
-    return { fleetId: this.fleetId, feedKey: member.feedKey, ontology: this.ontology, ...(revoked === undefined ? {} : { cut: revoked.keep }) }
+    const epochs = this.epochs.get(feed)
+    return { fleetId: this.fleetId, feedKey: member.feedKey, ontology: this.ontology, ...(revoked === undefined ? {} : { cut: revoked.keep }), ...(epochs === undefined ? {} : { epochs }) }
   }
 }

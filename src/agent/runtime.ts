@@ -1,7 +1,7 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { randomBytes } from 'node:crypto'
 import {
-  decodeEntry, ReplicaStore, ownFeedSource, EquivocationDetectedError, withSignaturesOf, parseCheckpoint, verifyCheckpoint, type SyncBatch
+  decodeEntry, ReplicaStore, ownFeedSource, EquivocationDetectedError, ReplicaRejectedError, withSignaturesOf, parseCheckpoint, verifyCheckpoint, type SyncBatch
 } from '../ledger/index.js'
 import type { HybridSigner } from '../identity/index.js'
 import { createFleetNode, FramedStream, type FleetNode } from '../p2p/index.js'
@@ -11,7 +11,7 @@ import { openOwnFeed, type OpenedLedger } from './ledgers.js'
 import { Membership } from './membership.js'
 import { fleetServiceTag, type AgentRuntimeInit } from './runtime-init.js'
 import { Witnessing, quarantineSublevel } from './witnessing.js'
-import { applyOwnerStatements } from './owner-statements.js'
+import { applyOwnerStatements, applyRevocationAlert, adoptOwnEpoch, provenRevocation, type OwnerStatementTargets } from './owner-statements.js'
 import { MemberRecords } from './member-records.js'
 import { Gossip, pickRandom, ANTI_ENTROPY_PEERS, PUSH_MAX_ENTRIES, type AnnounceKind, type AnnounceTarget } from './gossip.js'
 import { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, readOpening, readNextAnnounce, servePull, pull, encodeBatch, membersToSend, type Announce, type Announcement } from './sync-protocol.js'
@@ -117,6 +117,9 @@ export class AgentRuntime {
       const { released } = this.membership.applyOwnerEntry(decodeEntry(bytes).entry)
       if (released !== undefined) await this.quarantineStore.del(released)
     }
+    // Revocations proved by peers from another branch of the owner's feed.
+    for (const revocation of await this.members.loadRevocations((alert) => provenRevocation(alert, this.membership), this.init.logger)) this.membership.applyOwnerEntry(revocation)
+    await adoptOwnEpoch(this.ownerTargets())
     // The owner's newest policy and ontology, as its feed held here says.
     if (this.membership.policy !== this.init.enrolment.policy) this.attestation.setPolicy(this.membership.policy)
     this.feed.ledger.useOntology(this.membership.ontology)
@@ -430,6 +433,10 @@ export class AgentRuntime {
     }
   }
 
+  private ownerTargets (): OwnerStatementTargets {
+    return { membership: this.membership, attestation: this.attestation, ledger: this.feed.ledger, replicas: this.replicas, quarantineStore: this.quarantineStore, ownSource: this.ownSource, passOnRevocation: async (revocation) => await this.witnessing.passOnRevocation(revocation), ...(this.init.logger === undefined ? {} : { logger: this.init.logger }) }
+  }
+
   private async applyBatch (batch: SyncBatch, peerId: string): Promise<void> {
     if (batch.feed === this.feedId) return
     // The server holds at least what it sent: no need to announce that much to it.
@@ -443,11 +450,17 @@ export class AgentRuntime {
       this.witnessing.grewAt.set(batch.feed, Date.now())
       await this.witnessing.mergePending(batch.feed, (await this.replicas.meta(batch.feed)).size)
       if (batch.feed === this.membership.ownerFeed) {
-        await applyOwnerStatements(entries, { membership: this.membership, attestation: this.attestation, ledger: this.feed.ledger, replicas: this.replicas, quarantineStore: this.quarantineStore, ...(this.init.logger === undefined ? {} : { logger: this.init.logger }) })
+        await applyOwnerStatements(entries, this.ownerTargets())
       } else {
-        for (const entry of entries) if (entry.type === 'alert.equivocation') await this.witnessing.onAlert(entry, batch.feed)
+        for (const entry of entries) {
+          if (entry.type === 'alert.equivocation') await this.witnessing.onAlert(entry, batch.feed)
+          else if (entry.type === 'alert.revocation') await applyRevocationAlert(entry, batch.feed, { ...this.ownerTargets(), records: this.members })
+        }
       }
     } catch (err) {
+      // The owner's feed forked: a peer holding the other branch serves it in good faith (this
+      // agent keeps its branch; revocations cross over as alert.revocation).
+      if (batch.feed === this.membership.ownerFeed && this.membership.isQuarantined(batch.feed) && err instanceof ReplicaRejectedError && !(err instanceof EquivocationDetectedError)) return
       if (!(err instanceof EquivocationDetectedError)) throw err
       // The feed's device signed two histories: quarantine it and tell the fleet (not the relaying peer's fault).
       await this.witnessing.quarantineFor(err.evidence, err.epoch, peerId)

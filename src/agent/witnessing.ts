@@ -6,9 +6,11 @@
 import { createHash } from 'node:crypto'
 import type { Level } from 'level'
 import {
-  parseCheckpoint, peekCheckpoint, verifyCheckpoint, cosignCheckpoint, encodeEvidence, decodeEvidence, verifyEquivocationEvidence,
-  type ReplicaStore, type FeedSource, type Entry, type EquivocationEvidence, type VerifiedCheckpoint
+  parseCheckpoint, peekCheckpoint, verifyCheckpoint, cosignCheckpoint, encodeEvidence, decodeEvidence, verifyEquivocationEvidence, forkOf, evidenceId,
+  makeProofBundle, decodeEntry, encodeEntry, ProofError, type ReplicaStore, type FeedSource, type Entry, type EquivocationEvidence, type VerifiedCheckpoint
 } from '../ledger/index.js'
+import { toHex } from '../common/bytes.js'
+import { MEMBERSHIP_LIMITS } from './limits.js'
 import type { HybridPublicKey, HybridSigner } from '../identity/index.js'
 import type { AttestationService } from './attest-service.js'
 import type { OpenedLedger } from './ledgers.js'
@@ -81,7 +83,7 @@ export class Witnessing {
   private witnessKeys: { count: number, keys: Map<string, HybridPublicKey> } = { count: -1, keys: new Map() }
   /** Per feed, whether this agent is in its witness set, for the member list it was computed from. */
   private readonly witnessOf = new Map<string, { members: string, is: boolean }>()
-  /** Cosigned checkpoints announced before this agent held their size: merged once it does. */
+  /** Checkpoints announced before this agent held their size: checked and merged once it does. */
   private readonly pendingCosigned = new Map<string, VerifiedCheckpoint[]>()
 
   constructor (deps: WitnessingInit) {
@@ -201,6 +203,11 @@ export class Witnessing {
       this.init.logger?.debug({ peerId, feed, err: (err as Error).message }, 'an announced checkpoint does not verify')
       return
     }
+    // The first checkpoint of a new epoch the owner authorised: the replica moves over to it (a pull follows).
+    if (feed !== this.feedId && trust.epochs !== undefined && await this.replicas.adoptEpoch(feed, checkpoint, trust)) {
+      this.init.logger?.warn({ feed, epoch: checkpoint.body.epoch }, 'the owner authorised a new epoch of this feed: its replica moves over to it from the fork point')
+      return
+    }
     const source = this.sourceOf(feed)
     if (feed !== this.feedId) {
       if (checkpoint.body.size <= heldSize) {
@@ -213,19 +220,23 @@ export class Witnessing {
         return
       }
     }
-    if (checkpoint.cosigners.length === 0) return
     if (checkpoint.body.size <= heldSize) {
-      await source.mergeCosignatures(checkpoint)
+      if (checkpoint.cosigners.length > 0) await source.mergeCosignatures(checkpoint)
       return
     }
-    // Not held yet (a pull is coming): keep it for when it is, a few per feed.
+    // Not held yet (a pull is coming): keep it for when it is, a few per feed, to check it against
+    // the history then (a device may show one peer a history the others never serve it, e.g. in an
+    // epoch its replicas refuse) and to keep its cosignatures.
     const pending = this.pendingCosigned.get(feed) ?? []
     pending.push(checkpoint)
     if (pending.length > 8) pending.shift()
     if (this.pendingCosigned.size < 1024 || this.pendingCosigned.has(feed)) this.pendingCosigned.set(feed, pending)
   }
 
-  /** Merges the cosignatures kept for a feed whose checkpoints are now held. */
+  /**
+   * Checks the checkpoints announced before this agent held their size against the history now
+   * held (equivocation: quarantine), and merges their cosignatures.
+   */
   async mergePending (feed: string, held: number): Promise<void> {
     const pending = this.pendingCosigned.get(feed)
     if (pending === undefined) return
@@ -233,31 +244,86 @@ export class Witnessing {
     const rest = pending.filter((c) => c.body.size > held)
     if (rest.length === 0) this.pendingCosigned.delete(feed)
     else this.pendingCosigned.set(feed, rest)
-    for (const checkpoint of ready) await this.sourceOf(feed).mergeCosignatures(checkpoint)
+    const source = this.sourceOf(feed)
+    for (const checkpoint of ready) {
+      const trust = this.membership.trustFor(feed)
+      if (trust === undefined) return
+      if (feed !== this.feedId) {
+        const evidence = await source.contradiction(checkpoint, held, trust.feedKey)
+        if (evidence !== undefined) {
+          await this.quarantineFor(evidence, checkpoint.body.epoch, 'announce')
+          return
+        }
+      }
+      if (checkpoint.cosigners.length > 0) await source.mergeCosignatures(checkpoint)
+    }
   }
 
   /**
    * A feed's device signed two histories (evidence verified): quarantine it, hang up on it, keep
    * the evidence so the quarantine survives a restart, and (when this agent found it) record an
-   * alert.equivocation, which replicates and quarantines it everywhere.
+   * alert.equivocation, which replicates and quarantines it everywhere. Evidence the owner
+   * cleared, or of a fork the owner authorised (a new epoch), quarantines nothing. When the feed
+   * is the owner's, this agent passes on the revocations of the branch it holds (alert.revocation),
+   * so that agents holding the other branch apply them too.
    */
   async quarantineFor (evidence: EquivocationEvidence, epoch: number, via: string, found = true): Promise<void> {
     const feed = evidence.feed
-    if (feed === this.feedId || !this.membership.quarantine(feed, 'equivocation', epoch)) return
-    this.init.logger?.error({ feed, epoch, via }, found ? 'equivocation: quarantining the device' : 'equivocation reported by a peer: quarantining the device')
+    const fork = forkOf(evidence)
+    if (feed === this.feedId || fork === undefined || !this.membership.quarantine(feed, 'equivocation', evidence, fork)) return
+    const id = toHex(evidenceId(evidence))
+    this.init.logger?.error({ feed, epoch, evidence: id, via }, found ? 'equivocation: quarantining the device' : 'equivocation reported by a peer: quarantining the device')
     const bytes = encodeEvidence(evidence)
     await this.feed.db.batch([{ type: 'put', key: feed, value: bytes, sublevel: this.quarantineStore }], { sync: true })
-    await this.attestation.revoke(feed, 'quarantined')
+    if (feed === this.membership.ownerFeed) await this.passOnRevocations()
+    else await this.attestation.revoke(feed, 'quarantined')
     if (found) {
       await this.feed.ledger.append({ type: 'alert.equivocation', actor: { id: `agent/${this.feedId}`, role: 'agent' }, attest: null, body: { feed, epoch, evidence: bytes } })
     }
   }
 
+  /**
+   * The owner's feed forked: an alert.revocation for every sealed device.revoke of the branch held
+   * here, each with its proof (the entry under an owner-signed checkpoint).
+   */
+  private async passOnRevocations (): Promise<void> {
+    let passed = 0
+    for await (const bytes of this.replicas.entries(this.membership.ownerFeed)) {
+      const { entry } = decodeEntry(bytes)
+      if (entry.type !== 'device.revoke') continue
+      if (passed >= MEMBERSHIP_LIMITS.maxRevocationsPassedOn) break
+      if (await this.passOnRevocation(entry)) passed++
+    }
+    this.init.logger?.error({ feed: this.membership.ownerFeed, revocations: passed }, 'the owner\'s feed forked: its revocations held here are passed on to the fleet')
+  }
+
+  /**
+   * Records an alert.revocation for a device.revoke of the owner's feed held here (while that
+   * feed is forked, also for each one that arrives later). Returns false when it is not sealed
+   * here yet (nothing proves it).
+   */
+  async passOnRevocation (revocation: Entry): Promise<boolean> {
+    const owner = this.membership.ownerFeed
+    let proof: Uint8Array
+    try {
+      const bundle = await makeProofBundle(ownerReplicaStore(this.feed.db, owner), { feedId: owner, seq: revocation.seq })
+      // Only a revocation of the branch held here can be proved here.
+      if (bundle.entry !== Buffer.from(encodeEntry(revocation)).toString('base64')) return false
+      proof = new Uint8Array(Buffer.from(JSON.stringify(bundle)))
+    } catch (err) {
+      if (err instanceof ProofError) return false
+      throw err
+    }
+    if (proof.length > MEMBERSHIP_LIMITS.maxRevocationProofBytes) return false
+    await this.feed.ledger.append({ type: 'alert.revocation', actor: { id: `agent/${this.feedId}`, role: 'agent' }, attest: null, body: { deviceId: revocation.body.deviceId, proof } })
+    return true
+  }
+
   /** An alert.equivocation in a peer's feed: quarantine too, once its evidence verifies. */
   async onAlert (entry: Entry, from: string): Promise<void> {
     const body = entry.body as { feed: string, epoch: number, evidence: Uint8Array }
-    const key = this.membership.member(body.feed)?.feedKey
-    if (key === undefined || this.membership.isQuarantined(body.feed) || this.membership.isCleared(body.feed, body.epoch)) return
+    const key = body.feed === this.membership.ownerFeed ? this.membership.ownerKey : this.membership.member(body.feed)?.feedKey
+    if (key === undefined || this.membership.isQuarantined(body.feed)) return
     try {
       const evidence = decodeEvidence(body.evidence)
       const { epoch } = verifyEquivocationEvidence(evidence, key)
@@ -271,16 +337,21 @@ export class Witnessing {
   /** Quarantines decided before a restart, each piece of evidence verified again. */
   async loadQuarantines (): Promise<void> {
     for await (const [deviceId, bytes] of this.quarantineStore.iterator()) {
-      const key = this.membership.member(deviceId)?.feedKey
+      const key = deviceId === this.membership.ownerFeed ? this.membership.ownerKey : this.membership.member(deviceId)?.feedKey
       try {
         if (key === undefined) throw new Error('unknown device')
         const evidence = decodeEvidence(bytes)
-        const { epoch } = verifyEquivocationEvidence(evidence, key)
+        const { fork } = verifyEquivocationEvidence(evidence, key)
         if (evidence.feed !== deviceId) throw new Error('evidence of another feed')
-        this.membership.quarantine(deviceId, 'equivocation', epoch)
+        this.membership.quarantine(deviceId, 'equivocation', evidence, fork)
       } catch (err) {
         this.init.logger?.warn({ deviceId, err: (err as Error).message }, 'a stored quarantine does not verify; ignored')
       }
     }
   }
+}
+
+/** The replica of the owner's feed in an agent's store, in the layout a FeedLedger writes (for proofs). */
+function ownerReplicaStore (db: Level<string, Uint8Array>, owner: string): Level<string, Uint8Array> {
+  return db.sublevel<string, Uint8Array>('replicas', { valueEncoding: 'view' }).sublevel<string, Uint8Array>(owner, { valueEncoding: 'view' }) as unknown as Level<string, Uint8Array>
 }

@@ -16,7 +16,7 @@ import { registerEventlogCommands } from './commands/eventlog.js'
 import { registerPolicyCommands, registerOntologyCommands } from './commands/policy.js'
 import { registerAgentCommands, registerPeersCommand, registerStatusCommand } from './commands/agent.js'
 import { registerOwnerCommands } from './commands/owner.js'
-import { registerEnrolCommands, registerRevokeCommand, registerClearQuarantineCommand } from './commands/enrol.js'
+import { registerEnrolCommands, registerRevokeCommand, registerClearQuarantineCommand, registerNewEpochCommand } from './commands/enrol.js'
 import { registerLedgerCommands } from './commands/ledger.js'
 import { registerReleaseCommands } from './commands/release.js'
 
@@ -52,6 +52,7 @@ Exit codes: 0 ok, 1 verification refused or operation failed, 2 bad usage or inp
   registerEnrolCommands(program)
   registerRevokeCommand(program)
   registerClearQuarantineCommand(program)
+  registerNewEpochCommand(program)
   registerLedgerCommands(program)
   registerReleaseCommands(program)
   for (const command of program.commands) applyOverrides(command)

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { bytesEqual } from '../common/bytes.js'
 import type { HybridPublicKey } from '../identity/index.js'
 import { decodeCanonical, encodeCanonical } from './cbor.js'
@@ -10,12 +11,16 @@ import { EvidenceRejectedError } from './errors.js'
  * Proof that a feed's key signed two views of its history that cannot both be true, checkable
  * offline by anyone with the feed's public key:
  *
- * - two checkpoints of one origin and epoch with the same size and different roots; or
+ * - two checkpoints of one origin with the same size and different roots; or
  * - a smaller and a larger one, with `prefixRoot` and a consistency `proof` from the smaller size
  *   to the larger checkpoint that verify against the LARGER root: the larger tree's first entries
  *   then hash to `prefixRoot`, which differs from the smaller checkpoint's root.
  *
  * A proof that merely fails to verify proves nothing (anyone can make one), so it is never evidence.
+ *
+ * The epoch line does not matter: a device cannot excuse a second history by stating another
+ * epoch. Only the owner can (a device.new_epoch statement; see epochs.ts), and it is the caller
+ * that asks whether evidence shows a fork the owner authorised (`forkOf`).
  */
 export interface EquivocationEvidence {
   v: 1
@@ -54,8 +59,9 @@ export function withoutCosignatures (note: string, name: string): string {
  * the conflict cannot be shown).
  */
 export function detectEquivocation (a: VerifiedCheckpoint, b: VerifiedCheckpoint, prefix?: { root: Uint8Array, proof: Uint8Array[] }): EquivocationEvidence | undefined {
-  if (a.body.origin !== b.body.origin || a.body.epoch !== b.body.epoch) return undefined
-  const [small, large] = a.body.size <= b.body.size ? [a, b] : [b, a]
+  if (a.body.origin !== b.body.origin) return undefined
+  // Smaller first; of the same size, the smaller text first, so that evidence of one pair is one evidence.
+  const [small, large] = a.body.size < b.body.size || (a.body.size === b.body.size && a.text <= b.text) ? [a, b] : [b, a]
   const feed = feedOf(small)
   const make = (prefixRoot: Uint8Array, proof: Uint8Array[]): EquivocationEvidence =>
     ({ v: 1, feed, first: withoutCosignatures(small.note, feed), second: withoutCosignatures(large.note, feed), prefixRoot, proof })
@@ -69,11 +75,18 @@ export function detectEquivocation (a: VerifiedCheckpoint, b: VerifiedCheckpoint
   return make(prefix.root, prefix.proof)
 }
 
+/** What verified evidence shows: the two checkpoints' sizes and epochs (smaller tree first). */
+export interface EquivocationFork {
+  first: { size: number, epoch: number }
+  second: { size: number, epoch: number }
+}
+
 /**
- * Verifies evidence offline: both notes carry valid signatures by the feed key, share origin and
- * epoch, and are shown inconsistent. Throws EvidenceRejectedError otherwise.
+ * Verifies evidence offline: both notes carry valid signatures by the feed key, share the origin,
+ * and are shown inconsistent, whatever epochs they state. Throws EvidenceRejectedError otherwise.
+ * `epoch` is the larger of the two (what an alert.equivocation records).
  */
-export function verifyEquivocationEvidence (evidence: EquivocationEvidence, key: HybridPublicKey): { epoch: number } {
+export function verifyEquivocationEvidence (evidence: EquivocationEvidence, key: HybridPublicKey): { epoch: number, fork: EquivocationFork } {
   let first: VerifiedCheckpoint
   let second: VerifiedCheckpoint
   try {
@@ -82,12 +95,47 @@ export function verifyEquivocationEvidence (evidence: EquivocationEvidence, key:
   } catch (err) {
     throw new EvidenceRejectedError(`a checkpoint is not validly signed by ${evidence.feed}: ${(err as Error).message}`)
   }
-  if (feedOf(first) !== evidence.feed || first.body.origin !== second.body.origin || first.body.epoch !== second.body.epoch) {
-    throw new EvidenceRejectedError('the checkpoints are of different feeds or epochs')
+  if (feedOf(first) !== evidence.feed || first.body.origin !== second.body.origin) {
+    throw new EvidenceRejectedError('the checkpoints are of different feeds')
   }
+  if (first.body.size > second.body.size) throw new EvidenceRejectedError('the smaller checkpoint must come first')
   const prefix = first.body.size === second.body.size ? undefined : { root: evidence.prefixRoot, proof: evidence.proof }
   if (detectEquivocation(first, second, prefix) === undefined) throw new EvidenceRejectedError('the checkpoints are not shown to be inconsistent')
-  return { epoch: first.body.epoch }
+  return {
+    epoch: Math.max(first.body.epoch, second.body.epoch),
+    fork: { first: { size: first.body.size, epoch: first.body.epoch }, second: { size: second.body.size, epoch: second.body.epoch } }
+  }
+}
+
+/**
+ * The sizes and epochs of evidence's two checkpoints, read without verifying (for evidence
+ * verified before, e.g. when it was stored); undefined when a note does not parse.
+ */
+export function forkOf (evidence: EquivocationEvidence): EquivocationFork | undefined {
+  try {
+    const first = parseCheckpoint(evidence.first).body
+    const second = parseCheckpoint(evidence.second).body
+    return { first: { size: first.size, epoch: first.epoch }, second: { size: second.size, epoch: second.epoch } }
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The identity of a piece of evidence, which an owner's device.clear_quarantine names: SHA-256
+ * over a domain tag, the feed and the two checkpoints' signed texts (not their signature lines,
+ * so a re-encoded or re-signed copy of the same two checkpoints is the same evidence). Frozen.
+ */
+export function evidenceId (evidence: EquivocationEvidence): Uint8Array {
+  const text = (note: string): Buffer => {
+    const split = note.indexOf('\n\n')
+    return Buffer.from(split < 0 ? note : note.slice(0, split + 1))
+  }
+  const first = text(evidence.first)
+  const second = text(evidence.second)
+  const length = (bytes: Buffer): Buffer => { const b = Buffer.alloc(4); b.writeUInt32BE(bytes.length); return b }
+  return new Uint8Array(createHash('sha256').update('fleet-equivocation-evidence-v1\n').update(evidence.feed).update('\n')
+    .update(length(first)).update(first).update(length(second)).update(second).digest())
 }
 
 export function encodeEvidence (evidence: EquivocationEvidence): Uint8Array {

@@ -89,8 +89,9 @@ export class LedgerWriteError extends FleetError {
 export class FeedVerificationError extends FleetError {
   readonly seq: number | undefined
   readonly checkpointSize: number | undefined
-  constructor (reason: string, where: { seq?: number, checkpointSize?: number } = {}) {
-    super(`feed verification failed: ${reason}`, { code: 'ERR_FEED_VERIFICATION' })
+  /** `cause`: the typed error of the check that failed, when there is one. */
+  constructor (reason: string, where: { seq?: number, checkpointSize?: number, cause?: unknown } = {}) {
+    super(`feed verification failed: ${reason}`, { code: 'ERR_FEED_VERIFICATION', ...(where.cause === undefined ? {} : { cause: where.cause }) })
     this.seq = where.seq
     this.checkpointSize = where.checkpointSize
   }
@@ -100,5 +101,40 @@ export class FeedVerificationError extends FleetError {
 export class EvidenceRejectedError extends FleetError {
   constructor (reason: string) {
     super(`equivocation evidence rejected: ${reason}`, { code: 'ERR_EVIDENCE_REJECTED' })
+  }
+}
+
+/**
+ * Thrown when an owner-role entry is in a feed other than the owner's: owner statements (enrol,
+ * revoke, policy, ontology, quarantine, epochs, release approvals) are valid in the owner's feed
+ * only, whatever role a device's feed claims for its actor.
+ */
+export class FeedRoleError extends FleetError {
+  readonly type: string
+  readonly role: string
+  readonly feed: string
+  readonly ownerFeed: string
+  constructor (type: string, role: string, feed: string, ownerFeed: string) {
+    super(`"${type}" by a ${role} is valid only in the owner's feed ${ownerFeed}, not in feed ${feed}`, { code: 'ERR_FEED_ROLE' })
+    this.type = type
+    this.role = role
+    this.feed = feed
+    this.ownerFeed = ownerFeed
+  }
+}
+
+/**
+ * Thrown when a feed's checkpoint states an epoch the owner did not authorise for it (an owner
+ * device.new_epoch statement), or a history of that epoch that does not fork where the owner said.
+ */
+export class UnauthorisedEpochError extends FleetError {
+  readonly feed: string
+  readonly epoch: number
+  readonly size: number
+  constructor (feed: string, epoch: number, size: number, reason: string) {
+    super(`feed ${feed}: the checkpoint of ${size} entries in epoch ${epoch} ${reason}`, { code: 'ERR_UNAUTHORISED_EPOCH' })
+    this.feed = feed
+    this.epoch = epoch
+    this.size = size
   }
 }

@@ -9,6 +9,7 @@ import { CHECKPOINT_LIMITS, parseCheckpoint, verifyCheckpoint } from './checkpoi
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
 import { CosignatureTally, type FeedReport } from './verify.js'
 import { EntryRuns } from './entry-runs.js'
+import { EpochSequence, type EpochAuthorisation } from './epochs.js'
 
 /**
  * A feed as JSON Lines, for auditors: every entry in order (its exact bytes, base64, with its hash,
@@ -90,13 +91,15 @@ function isUint (value: unknown): value is number {
  * Re-verifies a feed from its export alone, as verifyStoredFeed does from the store: every entry
  * decodes strictly, belongs to this fleet and feed, has the right seq and prev, passes the
  * ontology, and matches the hash, type and time on its line; every checkpoint has a valid hybrid
- * signature by the feed key, names this fleet and feed, and matches the tree at its size; lines
+ * signature by the feed key, names this fleet and feed, and matches the tree at its size, and
+ * states epoch 1 or an epoch the owner authorised for the feed (`epochs`, from owner statements
+ * proved in the export's trust chain), forking where the owner said, never going back; lines
  * come in order and the end line's counts match. Any changed, dropped, added or reordered line
- * makes it throw FeedVerificationError.
+ * makes it throw FeedVerificationError (with the typed check's error as `cause` where there is one).
  */
 export async function verifyExport (
   lines: AsyncIterable<string> | Iterable<string>,
-  trust: { feedKey: HybridPublicKey, fleetId: Uint8Array, feedId: string, ontology: Ontology, witnesses?: ReadonlyMap<string, HybridPublicKey> },
+  trust: { feedKey: HybridPublicKey, fleetId: Uint8Array, feedId: string, ontology: Ontology, witnesses?: ReadonlyMap<string, HybridPublicKey>, epochs?: ReadonlyMap<number, EpochAuthorisation> },
   limits: { maxLines?: number, maxLineLength?: number } = {}
 ): Promise<FeedReport> {
   const maxLines = limits.maxLines ?? EXPORT_LIMITS.maxLines
@@ -111,6 +114,7 @@ export async function verifyExport (
   let checkpoints = 0
   let sealed = 0
   const tally = new CosignatureTally()
+  const epochs = new EpochSequence(trust.feedId, trust.epochs)
   for await (const line of lines) {
     lineNo++
     const where = `line ${lineNo}`
@@ -143,7 +147,7 @@ export async function verifyExport (
         decoded = decodeEntry(bytes)
         checkEntryAgainstOntology(decoded.entry, trust.ontology)
       } catch (err) {
-        throw new FeedVerificationError(`entry ${seq}: ${(err as Error).message}`, { seq })
+        throw new FeedVerificationError(`entry ${seq}: ${(err as Error).message}`, { seq, cause: err })
       }
       const entry = decoded.entry
       if (entry.seq !== seq || entry.feed !== trust.feedId || !bytesEqual(entry.fleet, trust.fleetId)) throw new FeedVerificationError(`entry ${seq} is not entry ${seq} of this feed`, { seq })
@@ -173,6 +177,11 @@ export async function verifyExport (
       const root = roots.at(size)
       if (root === undefined) throw new FeedVerificationError(`checkpoint of ${size} entries, but the feed holds ${tree.size}`, { checkpointSize: size })
       if (!bytesEqual(root, verified.body.root)) throw new FeedVerificationError(`checkpoint of ${size} entries signs root ${toHex(verified.body.root)}, the entries give ${toHex(root)}`, { checkpointSize: size })
+      try {
+        epochs.check(verified.body.epoch, size, (at) => roots.at(at))
+      } catch (err) {
+        throw new FeedVerificationError((err as Error).message, { checkpointSize: size, cause: err })
+      }
       sealed = size
       checkpoints++
       tally.add(size, verified.cosigners)

@@ -127,6 +127,20 @@ export class FeedLedger {
   /** Checks later appends against another ontology (an owner's update: it only adds actions). */
   useOntology (ontology: Ontology): void { this.components.ontology = ontology }
   get sealedSize (): number { return this.meta.checkpointSize }
+  /** The epoch this feed's checkpoints are signed in (1 unless the owner authorised another). */
+  get epoch (): number { return this.meta.epoch }
+
+  /**
+   * Signs the checkpoints from now on in `epoch`: a new history of this feed that the owner
+   * authorised (device.new_epoch). The caller MUST have checked that this store holds the history
+   * the owner named (its root at the fork point) and signed nothing past that point. Epochs only
+   * go up; the choice is durable when this resolves.
+   */
+  async startEpoch (epoch: number): Promise<void> {
+    if (!Number.isSafeInteger(epoch) || epoch <= this.meta.epoch) return
+    await this.components.db.batch([{ type: 'put', key: 'epoch', value: encodeCanonical({ epoch }), sublevel: this.metaStore }], { sync: true })
+    this.meta = { ...this.meta, epoch }
+  }
 
   async start (): Promise<void> {
     if (this.started) return
@@ -143,6 +157,8 @@ export class FeedLedger {
       this.meta = { ...this.meta, checkpointSize: c.size, checkpointTpm: { clock: BigInt(c.tpm[0]), resetCount: c.tpm[1], restartCount: c.tpm[2] }, epoch: c.epoch }
       if (c.size > this.meta.size) throw new RollbackDetectedError(`this device signed a checkpoint of ${c.size} entries but the store holds ${this.meta.size}`)
     }
+    const epoch = await this.metaStore.get('epoch')
+    if (epoch !== undefined) this.meta = { ...this.meta, epoch: Math.max(this.meta.epoch, (decodeCanonical(epoch) as { epoch: number }).epoch) }
     // The newest checkpoint on disk must not be ahead of the tree, and the TPM must not have gone back.
     for await (const [, note] of this.checkpoints.iterator({ reverse: true, limit: 1 })) {
       const checkpoint = parseCheckpoint(Buffer.from(note).toString('utf8'))

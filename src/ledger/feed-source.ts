@@ -136,8 +136,17 @@ export class FeedSource {
 
   /** Root of the stored tree at `size` (for equivocation checks): O(log size) from the cached subtree roots. */
   async rootAt (size: number): Promise<Uint8Array> {
+    if (size === 0) {
+      await this.leavesUpTo(0)
+      return subtreeRoot([], 0, 0)
+    }
+    return (await this.frontierAt(size)).root()
+  }
+
+  /** The stored tree's frontier (its complete subtrees' roots) at `size`. */
+  async frontierAt (size: number): Promise<MerkleFrontier> {
     await this.leavesUpTo(size)
-    if (size === 0) return subtreeRoot([], 0, 0)
+    if (size === 0) return new MerkleFrontier()
     const roots: Uint8Array[] = []
     let offset = 0
     for (let j = Math.floor(Math.log2(size)); j >= 0; j--) {
@@ -146,7 +155,7 @@ export class FeedSource {
       roots.push(this.levels[j]![offset / span]!)
       offset += span
     }
-    return new MerkleFrontier(size, roots).root()
+    return new MerkleFrontier(size, roots)
   }
 
   /** A consistency proof between two sizes of the stored tree. */

@@ -20,8 +20,11 @@ export {
 export { LEDGER_LIMITS, LEVEL_OPTIONS } from './limits.js'
 export {
   MalformedCborError, MalformedEntryError, UnknownActionError, ActorRoleError, BodySchemaError, ProofError, ProofHashLengthError, RollbackDetectedError, LedgerWriteError,
-  FeedVerificationError, EvidenceRejectedError
+  FeedVerificationError, EvidenceRejectedError, FeedRoleError, UnauthorisedEpochError
 } from './errors.js'
+export { ownerFeedId } from './owner-feed.js'
+export { epochAuthorisationOf, epochsOf, checkEpoch, isAuthorisedFork, EpochSequence } from './epochs.js'
+export type { EpochAuthorisation } from './epochs.js'
 export {
   formatCheckpointBody, signCheckpoint, cosignCheckpoint, parseCheckpoint, peekCheckpoint, verifyCheckpoint, requireCurrentFormat, keyId, checkpointKeyIds,
   CHECKPOINT_LIMITS, CHECKPOINT_FORMAT_VERSION, SIGNATURE_TYPES, MalformedCheckpointError, CheckpointSignatureError, CheckpointVersionError
@@ -31,8 +34,8 @@ export { FeedLedger } from './feed-ledger.js'
 export type { FeedLedgerComponents, FeedLedgerInit, AppendInput, TpmClockSource, RollbackCounter } from './feed-ledger.js'
 export { verifyStoredFeed } from './verify.js'
 export type { FeedReport } from './verify.js'
-export { detectEquivocation, verifyEquivocationEvidence, encodeEvidence, decodeEvidence, withoutCosignatures, withSignaturesOf, EVIDENCE_LIMITS } from './equivocation.js'
-export type { EquivocationEvidence } from './equivocation.js'
+export { detectEquivocation, verifyEquivocationEvidence, encodeEvidence, decodeEvidence, withoutCosignatures, withSignaturesOf, evidenceId, forkOf, EVIDENCE_LIMITS } from './equivocation.js'
+export type { EquivocationEvidence, EquivocationFork } from './equivocation.js'
 export { makeProofBundle, verifyProofBundle, MalformedProofBundleError, PROOF_BUNDLE_LIMITS } from './proof.js'
 export type { ProofBundle, VerifiedProof } from './proof.js'
 export { exportFeed, verifyExport, EXPORT_LIMITS } from './export.js'

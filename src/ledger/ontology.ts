@@ -1,4 +1,5 @@
-import { ActorRoleError, BodySchemaError, UnknownActionError } from './errors.js'
+import { ActorRoleError, BodySchemaError, FeedRoleError, UnknownActionError } from './errors.js'
+import { ownerFeedId } from './owner-feed.js'
 import type { Entry } from './entry.js'
 import { ONTOLOGY_LIMITS } from './limits.js'
 import { decodeCanonical } from './cbor.js'
@@ -29,9 +30,19 @@ const DEVICE_ID: FieldSpec = { kind: 'string', max: 52, pattern: '^[a-z2-7]{52}$
 const HASH: FieldSpec = { kind: 'bytes', size: 32, max: 32 }
 const HEX_ID: FieldSpec = { kind: 'string', max: 64, pattern: '^[0-9a-f]{64}$' }
 
-/** Version 1: the actions the fleet agent itself records, and the operator actions it audits. */
+/**
+ * The built-in actions. Version 2 (do NOT change a version once released: a new one adds to it):
+ *   version 1: the actions the fleet agent itself records, and the operator actions it audits;
+ *   version 2: device.clear_quarantine names the equivocation evidence it clears (`evidence`; a
+ *     version-1 statement naming only an `epoch` still verifies but clears nothing), the owner's
+ *     device.new_epoch authorises a second history of a device's feed from a fork point, and an
+ *     agent's alert.revocation carries an owner revocation (with its proof) between branches of
+ *     a forked owner's feed, and device.approve_release may name the approval epoch it is valid up
+ *     to (`epoch`).
+ * Owner updates (ontology.update) number on from here: the first one is version 3.
+ */
 export const BASE_ONTOLOGY: Ontology = {
-  version: 1,
+  version: 2,
   actions: {
     'device.enrol': {
       roles: ['owner'],
@@ -44,7 +55,15 @@ export const BASE_ONTOLOGY: Ontology = {
     // keep: how many of the device's entries stay in the fleet's record (the revocation's cut);
     // later ones are refused. Without it, each agent keeps what it held when it learnt.
     'device.revoke': { roles: ['owner'], body: { deviceId: DEVICE_ID, reason: { kind: 'string', max: 256 }, keep: { kind: 'uint', optional: true } } },
-    'device.clear_quarantine': { roles: ['owner'], body: { deviceId: DEVICE_ID, epoch: { kind: 'uint' }, reason: { kind: 'string', max: 256 } } },
+    // evidence: the evidenceId (equivocation.ts) of the equivocation cleared; only that evidence is
+    // cleared, a new fork quarantines again. epoch: version 1's form, which clears nothing now.
+    'device.clear_quarantine': { roles: ['owner'], body: { deviceId: DEVICE_ID, epoch: { kind: 'uint', optional: true }, evidence: { kind: 'bytes', size: 32, max: 32, optional: true }, reason: { kind: 'string', max: 256 } } },
+    // A second history of the device's feed in `epoch` (2 or more), sharing the old history's first
+    // forkSize entries, whose tree root is forkRoot (e.g. after re-provisioning from a backup).
+    'device.new_epoch': {
+      roles: ['owner'],
+      body: { deviceId: DEVICE_ID, epoch: { kind: 'uint', max: 0xffffffff }, forkSize: { kind: 'uint' }, forkRoot: HASH, reason: { kind: 'string', max: 256 } }
+    },
     'device.approve_release': {
       roles: ['owner'],
       // epoch: the approval-epoch it is valid up to (8 bytes, big-endian), absent before approvals had one.
@@ -57,6 +76,9 @@ export const BASE_ONTOLOGY: Ontology = {
     },
     'alert.clone_suspected': { roles: ['agent'], body: { peerId: { kind: 'string', max: 128 }, claimedDeviceId: DEVICE_ID, presentedAkHash: HASH } },
     'alert.equivocation': { roles: ['agent'], body: { feed: DEVICE_ID, epoch: { kind: 'uint' }, evidence: { kind: 'bytes', max: 32 * 1024 } } },
+    // An owner's device.revoke seen on one branch of the owner's forked feed, for agents holding
+    // another: the UTF-8 JSON of its proof bundle (proof.ts) under an owner-signed checkpoint.
+    'alert.revocation': { roles: ['agent'], body: { deviceId: DEVICE_ID, proof: { kind: 'bytes', max: 24 * 1024 } } },
     'alert.tamper': { roles: ['agent'], body: { subject: DEVICE_ID, pcr: { kind: 'uint', max: 23 }, detail: { kind: 'string', max: 512 } } },
     'key.rotate': { roles: ['agent', 'owner'], body: { key: { kind: 'string', max: 8, oneOf: ['ak', 'dsk', 'mldsa', 'peer'] }, newPublic: { kind: 'bytes', max: 2048 } } },
     'operator.data_access': {
@@ -126,13 +148,19 @@ function fieldsOf (body: Readonly<Record<string, FieldSpec>>): BodyFields {
 }
 
 /**
- * The ontology rule, checked on append and on accept from a peer: the action exists in this
- * ontology version, the actor's role may perform it, and the body matches its schema exactly.
+ * The ontology rule, checked on append, on accept from a peer and by offline verification: the
+ * action exists in this ontology version, the actor's role may perform it, an owner-role entry
+ * is in the owner's feed of the entry's fleet (FeedRoleError otherwise: a device cannot speak for
+ * the owner), and the body matches its schema exactly.
  */
 export function checkEntryAgainstOntology (entry: Entry, ontology: Ontology): void {
   const spec = Object.hasOwn(ontology.actions, entry.type) ? ontology.actions[entry.type] : undefined
   if (spec === undefined) throw new UnknownActionError(entry.type, ontology.version)
   if (!(spec.roles as readonly string[]).includes(entry.actor.role)) throw new ActorRoleError(entry.type, entry.actor.role, spec.roles)
+  if (entry.actor.role === 'owner') {
+    const ownerFeed = ownerFeedId(entry.fleet)
+    if (entry.feed !== ownerFeed) throw new FeedRoleError(entry.type, entry.actor.role, entry.feed, ownerFeed)
+  }
   const body = entry.body
   for (const key of Object.keys(body)) {
     if (!Object.hasOwn(spec.body, key)) throw new BodySchemaError(entry.type, `body.${key}`, 'is not a field of this action')

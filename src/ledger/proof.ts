@@ -3,7 +3,8 @@ import { bytesEqual, toHex } from '../common/bytes.js'
 import { MalformedInputError } from '../common/errors.js'
 import type { HybridPublicKey } from '../identity/index.js'
 import { decodeEntry, type Entry } from './entry.js'
-import { ProofError } from './errors.js'
+import { ProofError, UnauthorisedEpochError } from './errors.js'
+import type { EpochAuthorisation } from './epochs.js'
 import { LEDGER_LIMITS, PROOF_BUNDLE_LIMITS } from './limits.js'
 import { inclusionProof, leafHash, subtreeRoot, verifyInclusion } from './merkle.js'
 import { parseCheckpoint, verifyCheckpoint } from './checkpoint.js'
@@ -118,9 +119,10 @@ export async function makeProofBundle (db: Level<string, Uint8Array>, options: {
  * caps, the entry's strict encoding and position, the checkpoint's hybrid signature by the feed
  * key, and the entry's inclusion in the checkpoint's tree. Throws MalformedProofBundleError,
  * MalformedEntryError, MalformedCheckpointError, CheckpointSignatureError or ProofError (and the
- * ontology's errors when `trust.ontology` is given).
+ * ontology's errors when `trust.ontology` is given). A checkpoint of an epoch other than 1 stands
+ * only when the owner authorised that epoch for the feed (`trust.epochs`): UnauthorisedEpochError.
  */
-export function verifyProofBundle (value: unknown, trust: { feedKey: HybridPublicKey, ontology?: Ontology, fleetId?: Uint8Array }): VerifiedProof {
+export function verifyProofBundle (value: unknown, trust: { feedKey: HybridPublicKey, ontology?: Ontology, fleetId?: Uint8Array, epochs?: ReadonlyMap<number, EpochAuthorisation> }): VerifiedProof {
   if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype) throw new MalformedProofBundleError('not an object')
   const record = value as Record<string, unknown>
   const keys = Object.keys(record)
@@ -153,6 +155,8 @@ export function verifyProofBundle (value: unknown, trust: { feedKey: HybridPubli
   const { size, root, origin } = checkpoint.body
   if (origin !== `fleet/${toHex(entry.fleet)}/${feed}`) throw new ProofError('inclusion', 'the checkpoint is not of this fleet and feed')
   if (seq >= size) throw new ProofError('inclusion', `the checkpoint of ${size} entries does not cover entry ${seq}`)
+  const epoch = checkpoint.body.epoch
+  if (epoch !== 1 && trust.epochs?.has(epoch) !== true) throw new UnauthorisedEpochError(feed, epoch, size, 'is of an epoch the owner never authorised for this feed')
   verifyInclusion(leafHash(entryBytes), seq, size, path, root)
   return { feed, seq, entry, checkpointSize: size, root: toHex(root) }
 }

@@ -3,14 +3,16 @@ import { bytesEqual, toHex } from '../common/bytes.js'
 import { FleetError } from '../common/errors.js'
 import type { HybridPublicKey } from '../identity/index.js'
 import { decodeCanonical, encodeCanonical } from './cbor.js'
-import { decodeEntryUnhashed, type Entry } from './entry.js'
+import { decodeEntryUnhashed, entryHash, type Entry } from './entry.js'
 import { batchHasher, popCount, ROOTS_CAPACITY } from './batch-hash.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
 import { MerkleFrontier, verifyConsistency } from './merkle.js'
 import { FeedSource, sub, type Sub } from './feed-source.js'
-import { EntryRuns, encodeRunFromSpans, RUN_LIMITS, seqKey } from './entry-runs.js'
+import { EntryRuns, encodeRun, encodeRunFromSpans, RUN_LIMITS, seqKey } from './entry-runs.js'
 import { parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
-import { withSignaturesOf, type EquivocationEvidence } from './equivocation.js'
+import { withSignaturesOf, forkOf, type EquivocationEvidence } from './equivocation.js'
+import { checkEpoch, isAuthorisedFork, type EpochAuthorisation } from './epochs.js'
+import { UnauthorisedEpochError } from './errors.js'
 import { SYNC_LIMITS } from './limits.js'
 
 /** Entries [from, from + entries.length) of a feed, with a signed checkpoint of size ≥ their end and a consistency proof from their end to it. */
@@ -22,11 +24,11 @@ export interface SyncBatch {
   proof: Uint8Array[]
 }
 
-/** Thrown when a batch from a peer does not verify; nothing of it is stored. */
+/** Thrown when a batch from a peer does not verify; nothing of it is stored. `cause`: the typed error of the failed check, when there is one. */
 export class ReplicaRejectedError extends FleetError {
   readonly feed: string
-  constructor (feed: string, reason: string) {
-    super(`feed ${feed}: refused a batch: ${reason}`, { code: 'ERR_REPLICA_REJECTED' })
+  constructor (feed: string, reason: string, cause?: unknown) {
+    super(`feed ${feed}: refused a batch: ${reason}`, { code: 'ERR_REPLICA_REJECTED', ...(cause === undefined ? {} : { cause }) })
     this.feed = feed
   }
 }
@@ -55,6 +57,8 @@ export interface ReplicaTrust {
   ontology: Ontology
   /** Devices whose cosignatures on the feed's checkpoints are kept (others are dropped before storing). */
   witnesses?: ReadonlyMap<string, HybridPublicKey>
+  /** Epochs the owner authorised for this feed (device.new_epoch), by epoch; none: epoch 1 only. */
+  epochs?: ReadonlyMap<number, EpochAuthorisation>
   /**
    * The owner revoked the feed's device and cut its feed here: entries from this seq on are not
    * stored (a batch that crosses the cut is verified whole, then stored up to the cut).
@@ -172,7 +176,7 @@ export class ReplicaStore {
   private async applyLocked (offered: SyncBatch, trust: ReplicaTrust): Promise<ApplyResult> {
     let batch = offered
     const feed = batch.feed
-    const fail = (reason: string): never => { throw new ReplicaRejectedError(feed, reason) }
+    const fail = (reason: string, cause?: unknown): never => { throw new ReplicaRejectedError(feed, reason, cause) }
     if (!/^[a-z2-7]{52}$/.test(feed)) fail('not a feed id')
     if (batch.entries.length > SYNC_LIMITS.maxBatchEntries) fail('too many entries')
     let checkpoint: VerifiedCheckpoint
@@ -182,14 +186,24 @@ export class ReplicaStore {
       return fail(`checkpoint: ${(err as Error).message}`)
     }
     if (checkpoint.body.origin !== `fleet/${toHex(trust.fleetId)}/${feed}`) fail(`the checkpoint names ${checkpoint.body.origin}`)
-    const meta = await this.meta(feed)
-    const source = this.source(feed)
+    let meta = await this.meta(feed)
+    let source = this.source(feed)
+    // The first checkpoint of an epoch the owner authorised moves this replica over to it.
+    const adopted = await this.replacedBy(meta, source, checkpoint, trust)
+    if (adopted !== undefined) {
+      meta = await this.rewind(feed, meta, adopted)
+      source = this.source(feed)
+    }
     // A checkpoint at or below what is held must agree with it; otherwise the device signed two histories.
     if (checkpoint.body.size <= meta.size) {
       const held = await source.rootAt(checkpoint.body.size)
       if (!bytesEqual(held, checkpoint.body.root)) {
         const evidence = await source.contradiction(checkpoint, meta.size, trust.feedKey)
-        if (evidence !== undefined) throw new EquivocationDetectedError(feed, evidence, checkpoint.body.epoch)
+        if (evidence !== undefined) {
+          const fork = forkOf(evidence)
+          if (fork === undefined || trust.epochs === undefined || !isAuthorisedFork(fork, trust.epochs)) throw new EquivocationDetectedError(feed, evidence, checkpoint.body.epoch)
+          fail(`its checkpoint in epoch ${checkpoint.body.epoch} is of the other side of a fork the owner authorised`)
+        }
         fail('its signed checkpoint contradicts the entries held')
       }
       if (batch.entries.length === 0 || batch.from + batch.entries.length <= meta.size) return { added: 0, checkpoint, entries: [] }
@@ -214,7 +228,7 @@ export class ReplicaStore {
         decoded = decodeEntryUnhashed(batch.entries[i]!)
         checkEntryAgainstOntology(decoded.entry, trust.ontology)
       } catch (err) {
-        return fail(`entry ${seq}: ${(err as Error).message}`)
+        return fail(`entry ${seq}: ${(err as Error).message}`, err)
       }
       const e = decoded.entry
       if (e.seq !== seq || e.feed !== feed || !bytesEqual(e.fleet, trust.fleetId)) fail(`entry ${seq} is not entry ${seq} of this feed`)
@@ -234,6 +248,20 @@ export class ReplicaStore {
     } catch (err) {
       return fail(`the entries are not in the signed tree: ${(err as Error).message}`)
     }
+    // A history in another epoch than 1 stands only as the owner authorised it, forking where it said.
+    const epoch = checkpoint.body.epoch
+    if (epoch !== 1 || trust.epochs !== undefined) {
+      const forkSize = trust.epochs?.get(epoch)?.forkSize
+      let forkRoot: Uint8Array | undefined
+      if (forkSize !== undefined && forkSize > 0 && forkSize <= meta.size) forkRoot = await source.rootAt(forkSize)
+      else if (forkSize !== undefined && forkSize > meta.size && forkSize <= end) forkRoot = hashOnto(meta, batch.entries, prevAts, forkSize - meta.size).frontier.root()
+      try {
+        checkEpoch(feed, epoch, checkpoint.body.size, trust.epochs ?? new Map(), () => forkRoot)
+      } catch (err) {
+        if (err instanceof UnauthorisedEpochError) fail(err.message, err)
+        throw err
+      }
+    }
     // Verified whole; past a revocation's cut nothing is stored: the entries up to it are (they
     // are in the signed tree, as the whole batch is), with the tree state at the cut.
     if (trust.cut !== undefined && end > trust.cut) {
@@ -241,6 +269,79 @@ export class ReplicaStore {
       return await this.store(feed, meta, hashOnto(meta, batch.entries, prevAts, count), checkpoint, stored.slice(0, count))
     }
     return await this.store(feed, meta, hashed, checkpoint, stored)
+  }
+
+  /**
+   * Moves a replica over to a new epoch of its feed when `checkpoint` (verified) is of an epoch the
+   * owner authorised and the history held is the older one past its fork point, with the fork's
+   * root. Returns whether it did. Taken under the feed's lock.
+   */
+  async adoptEpoch (feed: string, checkpoint: VerifiedCheckpoint, trust: ReplicaTrust): Promise<boolean> {
+    const previous = this.locks.get(feed) ?? Promise.resolve()
+    const run = previous.catch(() => undefined).then(async () => {
+      const meta = await this.meta(feed)
+      const adopted = await this.replacedBy(meta, this.source(feed), checkpoint, trust)
+      if (adopted === undefined) return false
+      await this.rewind(feed, meta, adopted)
+      return true
+    })
+    this.locks.set(feed, run)
+    try {
+      return await run
+    } finally {
+      if (this.locks.get(feed) === run) this.locks.delete(feed)
+    }
+  }
+
+  private async replacedBy (meta: ReplicaMeta, source: FeedSource, checkpoint: VerifiedCheckpoint, trust: ReplicaTrust): Promise<EpochAuthorisation | undefined> {
+    const authorised = trust.epochs?.get(checkpoint.body.epoch)
+    if (authorised === undefined || authorised.forkSize >= meta.size) return undefined
+    const sealed = await source.sealed()
+    if (sealed !== undefined && parseCheckpoint(sealed.note).body.epoch >= authorised.epoch) return undefined
+    return bytesEqual(await source.rootAt(authorised.forkSize), authorised.forkRoot) ? authorised : undefined
+  }
+
+  /**
+   * Rewinds a replica to the fork point of an epoch the owner authorised: the entries and
+   * checkpoints past it move to the feed's `replaced/<epoch>` sublevels (kept for audit, never
+   * served or counted), and the state is the tree at the fork point, in one atomic write.
+   */
+  private async rewind (feed: string, meta: ReplicaMeta, authorised: EpochAuthorisation): Promise<ReplicaMeta> {
+    const size = authorised.forkSize
+    const { entries, checkpoints, meta: metaSub } = this.feedSub(feed)
+    const replaced = sub(sub(sub(this.root, feed), 'replaced'), String(authorised.epoch))
+    const replacedEntries = sub(replaced, 'entries')
+    const replacedCheckpoints = sub(replaced, 'checkpoints')
+    const source = this.source(feed)
+    const frontier = await source.frontierAt(size)
+    const ops: Array<{ type: 'put', key: string, value: Uint8Array, sublevel: Sub } | { type: 'del', key: string, sublevel: Sub }> = []
+    let head: Uint8Array = new Uint8Array(32)
+    for await (const run of new EntryRuns(entries).runs(Math.max(0, size - 1))) {
+      if (run.last < size) {
+        head = entryHash(run.entries[run.entries.length - 1]!)
+        continue
+      }
+      ops.push({ type: 'del', key: run.key, sublevel: entries })
+      const keep = Math.max(0, size - run.first)
+      if (keep > 0) {
+        ops.push({ type: 'put', key: seqKey(size - 1), value: encodeRun(run.entries.slice(0, keep)), sublevel: entries })
+        head = entryHash(run.entries[keep - 1]!)
+      }
+      ops.push({ type: 'put', key: run.key, value: encodeRun(run.entries.slice(keep)), sublevel: replacedEntries })
+    }
+    let checkpointSize = 0
+    for await (const [key] of checkpoints.iterator({ lte: seqKey(size), reverse: true, limit: 1 })) checkpointSize = Number.parseInt(key as string, 16)
+    for await (const [key, note] of checkpoints.iterator({ gt: seqKey(size) })) {
+      ops.push({ type: 'del', key: key as string, sublevel: checkpoints })
+      ops.push({ type: 'put', key: key as string, value: note as Uint8Array, sublevel: replacedCheckpoints })
+    }
+    const next: ReplicaMeta = { size, head, frontier: [...frontier.roots], checkpointSize }
+    ops.push({ type: 'put', key: 'state', value: encodeCanonical(next), sublevel: metaSub })
+    await this.db.batch(ops as never, { sync: true })
+    this.metas.set(feed, next)
+    // The source's caches hold the replaced entries: a new one reads the store afresh.
+    this.sources.delete(feed)
+    return next
   }
 
   /** Writes verified entries (in `buf`, laid out by `spans`) and the new state in one atomic batch. */

@@ -7,6 +7,7 @@ import { leafHash, MerkleFrontier } from './merkle.js'
 import { parseCheckpoint, verifyCheckpoint } from './checkpoint.js'
 import { FeedVerificationError } from './errors.js'
 import { EntryRuns, MalformedRunError, type Run } from './entry-runs.js'
+import { EpochSequence, type EpochAuthorisation } from './epochs.js'
 
 
 export interface FeedReport {
@@ -38,7 +39,7 @@ export class CosignatureTally {
  * has a valid hybrid signature by the feed key and matches the tree at its size; the stored head
  * state matches the entries. Any altered byte in the store makes it throw.
  */
-export async function verifyStoredFeed (db: Level<string, Uint8Array>, feed: { fleetId: Uint8Array, feedId: string, key: HybridPublicKey, ontology: Ontology, witnesses?: ReadonlyMap<string, HybridPublicKey> }): Promise<FeedReport> {
+export async function verifyStoredFeed (db: Level<string, Uint8Array>, feed: { fleetId: Uint8Array, feedId: string, key: HybridPublicKey, ontology: Ontology, witnesses?: ReadonlyMap<string, HybridPublicKey>, epochs?: ReadonlyMap<number, EpochAuthorisation> }): Promise<FeedReport> {
   const tally = new CosignatureTally()
   const entries = db.sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' })
   const checkpoints = db.sublevel<string, Uint8Array>('checkpoints', { valueEncoding: 'view' })
@@ -64,7 +65,7 @@ export async function verifyStoredFeed (db: Level<string, Uint8Array>, feed: { f
         decoded = decodeEntry(bytes)
         checkEntryAgainstOntology(decoded.entry, feed.ontology)
       } catch (err) {
-        throw new FeedVerificationError(`entry ${seq}: ${(err as Error).message}`, { seq })
+        throw new FeedVerificationError(`entry ${seq}: ${(err as Error).message}`, { seq, cause: err })
       }
       const entry = decoded.entry
       if (entry.seq !== seq || entry.feed !== feed.feedId || !bytesEqual(entry.fleet, feed.fleetId)) throw new FeedVerificationError(`entry ${seq} is not entry ${seq} of this feed`, { seq })
@@ -76,6 +77,7 @@ export async function verifyStoredFeed (db: Level<string, Uint8Array>, feed: { f
   }
   let count = 0
   let sealed = 0
+  const epochs = new EpochSequence(feed.feedId, feed.epochs)
   for await (const [key, note] of checkpoints.iterator()) {
     let verified
     try {
@@ -88,6 +90,11 @@ export async function verifyStoredFeed (db: Level<string, Uint8Array>, feed: { f
     const root = rootsBySize.get(size)
     if (root === undefined) throw new FeedVerificationError(`checkpoint of ${size} entries, but the feed holds ${tree.size}`, { checkpointSize: size })
     if (!bytesEqual(root, verified.body.root)) throw new FeedVerificationError(`checkpoint of ${size} entries signs root ${toHex(verified.body.root)}, the entries give ${toHex(root)}`, { checkpointSize: size })
+    try {
+      epochs.check(verified.body.epoch, size, (at) => rootsBySize.get(at))
+    } catch (err) {
+      throw new FeedVerificationError((err as Error).message, { checkpointSize: size, cause: err })
+    }
     count++
     sealed = Math.max(sealed, size)
     tally.add(size, verified.cosigners)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { until as waitFor } from '../helpers/wait.js'
 import { AgentRuntime, deviceSigner, ownerFeedId, publishOwnerFeed, witnessSet } from '../../src/agent/index.js'
-import { decodeEntry, decodeEvidence, parseCheckpoint, verifyCheckpoint, verifyEquivocationEvidence, type Entry } from '../../src/ledger/index.js'
+import { decodeEntry, decodeEvidence, evidenceId, parseCheckpoint, verifyCheckpoint, verifyEquivocationEvidence, type Entry } from '../../src/ledger/index.js'
 import { SimFleet, type SimDevice } from '../../simnet/fleet.js'
 import { Equivocator } from '../../simnet/hostile.js'
 
@@ -65,10 +65,10 @@ describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', fun
     await until(() => [e, ...honest].every((a) => a.cosignsDue === 0), 'no cosignature due anywhere', 15_000)
   })
 
-  it('a device that signs two histories is quarantined by every agent, with an alert whose evidence verifies offline', async () => {
+  it('a device that re-signs its feed under epoch 2 is quarantined as an equivocator by every agent, with an alert whose evidence verifies offline', async () => {
     const [a, b, c] = honest as [AgentRuntime, AgentRuntime, AgentRuntime]
-    // Only b is shown the other history.
-    await equivocator.equivocate(e, deviceSigner(devices[0]!.tpm, devices[0]!.unlocked), [peerId(b)])
+    // Only b is shown the other history, signed as if it were a new epoch of the feed.
+    await equivocator.equivocate(e, deviceSigner(devices[0]!.tpm, devices[0]!.unlocked), [peerId(b)], { epoch: 2 })
     await until(() => honest.every((r) => r.membership.isQuarantined(eId())), 'quarantine at every honest agent')
     await until(() => honest.every((r) => r.node.getConnections(e.node.peerId).length === 0), 'every honest agent hung up on the equivocator')
     const key = a.membership.member(eId())!.feedKey
@@ -99,9 +99,12 @@ describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', fun
     assert.equal(honest[1].membership.isQuarantined(eId()), true)
     for (const r of honest.slice(0, 1).concat(honest.slice(2))) await r.node.dial(honest[1].node.getMultiaddrs()[0]!)
     await until(() => honest[0]!.attestation.attested(peerId(honest[1]!)), 'b back in the fleet')
-    // The owner clears the equivocation of the device's feed (epoch 1) and hands the statement to one agent.
+    // The owner clears each piece of evidence the agents reported (by its id) and hands the statements to one agent.
     const owner = fleet.owner
-    await owner.feed.ledger.append({ type: 'device.clear_quarantine', actor: { id: 'owner/simnet', role: 'owner' }, attest: null, body: { deviceId: eId(), epoch: 1, reason: 'investigated' } })
+    const reported = new Set<string>()
+    for (const r of honest) for (const alert of (await held(r)).filter((entry) => entry.type === 'alert.equivocation')) reported.add(Buffer.from(evidenceId(decodeEvidence(alert.body.evidence as Uint8Array))).toString('hex'))
+    assert.ok(reported.size >= 1)
+    for (const id of reported) await owner.feed.ledger.append({ type: 'device.clear_quarantine', actor: { id: 'owner/simnet', role: 'owner' }, attest: null, body: { deviceId: eId(), evidence: new Uint8Array(Buffer.from(id, 'hex')), reason: 'investigated' } })
     await owner.feed.ledger.checkpoint()
     const fleetId = new Uint8Array(Buffer.from(owner.state.fleetId, 'hex'))
     const reached = await publishOwnerFeed(owner.node, owner.feed.db, ownerFeedId(fleetId), owner.feed.ledger.sealedSize, [honest[0]!.node.getMultiaddrs()[0]!])
@@ -110,5 +113,15 @@ describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', fun
     // The device may connect and attest again.
     await honest[0]!.node.dial(e.node.getMultiaddrs()[0]!)
     await until(() => honest[0]!.attestation.attested(peerId(e)), 'the released device attested')
+  })
+
+  it('a cleared quarantine does not make the device immune: a new fork quarantines it again', async () => {
+    const [a, , c] = honest as [AgentRuntime, AgentRuntime, AgentRuntime]
+    await c.node.dial(e.node.getMultiaddrs()[0]!)
+    await until(() => c.attestation.attested(peerId(e)) && a.attestation.attested(peerId(e)), 'the released device attested by a and c')
+    // This time a is shown the other history, in the feed's own epoch.
+    await equivocator.equivocate(e, deviceSigner(devices[0]!.tpm, devices[0]!.unlocked), [peerId(a)])
+    await until(() => honest.every((r) => r.membership.isQuarantined(eId())), 'quarantine again at every honest agent')
+    await until(() => honest.every((r) => r.node.getConnections(e.node.peerId).length === 0), 'every honest agent hung up on the equivocator again')
   })
 })

@@ -53,8 +53,8 @@ describe('agent/owner statements: boot policy and ontology updates applied by th
   it('an ontology update adds an action: refused before, appended and replicated after', async () => {
     const action = { type: 'operator.model_training', actor: { id: 'operator/alice', role: 'operator' }, attest: null, body: { dataset: 'cohort-7' } } as const
     await assert.rejects(a.feed.ledger.append(action), { name: 'UnknownActionError' })
-    await publish({ type: 'ontology.update', body: { version: 2, actions: encodeCanonical({ 'operator.model_training': { roles: ['operator'], body: { dataset: { kind: 'string', max: 128 } } } }) } })
-    await until(() => a.membership.ontology.version === 2 && b.membership.ontology.version === 2, 'both agents to apply the update')
+    await publish({ type: 'ontology.update', body: { version: 3, actions: encodeCanonical({ 'operator.model_training': { roles: ['operator'], body: { dataset: { kind: 'string', max: 128 } } } }) } })
+    await until(() => a.membership.ontology.version === 3 && b.membership.ontology.version === 3, 'both agents to apply the update')
     const { seq } = await a.feed.ledger.append(action)
     await a.feed.ledger.checkpoint()
     const feed = a.feed.ledger.feedId
@@ -67,7 +67,7 @@ describe('agent/owner statements: boot policy and ontology updates applied by th
     const proofs = await storedOntologyProofs(b.feed.db, identity)
     assert.equal(proofs.length, 1)
     const offline = ontologyFromHeader(JSON.parse(JSON.stringify(proofs)), identity)
-    assert.equal(offline.version, 2)
+    assert.equal(offline.version, 3)
     assert.ok('operator.model_training' in offline.actions)
   })
 })

@@ -237,7 +237,7 @@ describe('cli: fleet join / fleet enrol', function () {
     const owner = path.join(dir, 'owner')
     const nobody = ['--peer', '/ip4/127.0.0.1/tcp/9/p2p/12D3KooWSUrN2qxQShDdsyEbWSBPAvbgR7BroUpatJ4Wxay7AFXq', '--timeout', '2', '--json']
     const file = path.join(dir, 'ontology.json')
-    writeFileSync(file, JSON.stringify({ version: 2, actions: { 'operator.model_training': { roles: ['operator'], body: { dataset: { kind: 'string', max: 128 } } } } }))
+    writeFileSync(file, JSON.stringify({ version: 3, actions: { 'operator.model_training': { roles: ['operator'], body: { dataset: { kind: 'string', max: 128 } } } } }))
     for (let round = 0; round < 2; round++) {
       const policy = run(['policy', 'publish', '--state', owner, '--policy', path.join(dir, 'policy.json'), ...nobody])
       assert.equal(policy.status, 0, policy.stderr)
@@ -250,7 +250,7 @@ describe('cli: fleet join / fleet enrol', function () {
     assert.equal(rows.filter((r) => r.type === 'ontology.update').length, 1)
     assert.equal(run(['ledger', 'verify', '--state', owner]).status, 0)
     const bad = path.join(dir, 'bad-ontology.json')
-    writeFileSync(bad, JSON.stringify({ version: 3, actions: { 'operator.coronation': { roles: ['king'], body: {} } } }))
+    writeFileSync(bad, JSON.stringify({ version: 4, actions: { 'operator.coronation': { roles: ['king'], body: {} } } }))
     const refused = run(['ontology', 'publish', '--state', owner, '--file', bad, ...nobody])
     assert.notEqual(refused.status, 0)
     assert.match(refused.stderr, /roles/)

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
 import {
-  signCheckpoint, parseCheckpoint, verifyCheckpoint, detectEquivocation, verifyEquivocationEvidence, encodeEvidence, decodeEvidence, leafHash, subtreeRoot, consistencyProof,
+  signCheckpoint, parseCheckpoint, verifyCheckpoint, detectEquivocation, verifyEquivocationEvidence, encodeEvidence, decodeEvidence, evidenceId, leafHash, subtreeRoot, consistencyProof,
   type CheckpointBody, type VerifiedCheckpoint
 } from '../../src/ledger/index.js'
 
@@ -58,13 +58,43 @@ describe('ledger/equivocation', () => {
     assert.throws(() => verifyEquivocationEvidence({ v: 1, feed, first: small.note, second: large.note, prefixRoot: subtreeRoot(leaves, 0, 10), proof }, signer.publicKey), { name: 'EvidenceRejectedError' })
   })
 
-  it('forged evidence (a checkpoint signed by another key) and different epochs are refused', async () => {
+  it('forged evidence (a checkpoint signed by another key) is refused', async () => {
     const other = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
     const genuine = await checkpoint(leaves, 16)
     const forgedBy = await checkpoint(forked, 16, other)
     assert.throws(() => verifyEquivocationEvidence({ v: 1, feed, first: genuine.note, second: forgedBy.note, prefixRoot: new Uint8Array(0), proof: [] }, signer.publicKey), { name: 'EvidenceRejectedError' })
+  })
+
+  it('a history re-signed under epoch 2 is evidence of equivocation like any other: the epoch line excuses nothing', async () => {
+    const genuine = await checkpoint(leaves, 16)
     const nextEpoch = await checkpoint(forked, 16, signer, 2)
-    assert.equal(detectEquivocation(genuine, nextEpoch), undefined)
-    assert.throws(() => verifyEquivocationEvidence({ v: 1, feed, first: genuine.note, second: nextEpoch.note, prefixRoot: new Uint8Array(0), proof: [] }, signer.publicKey), { name: 'EvidenceRejectedError' })
+    const evidence = detectEquivocation(genuine, nextEpoch)
+    assert.ok(evidence !== undefined)
+    const verified = verifyEquivocationEvidence(decodeEvidence(encodeEvidence(evidence)), signer.publicKey)
+    assert.equal(verified.epoch, 2)
+    assert.deepEqual(verified.fork, { first: { size: 16, epoch: 1 }, second: { size: 16, epoch: 2 } })
+    // Of different sizes too: the larger tree in epoch 2 does not extend the smaller one of epoch 1.
+    const large = await checkpoint(forked, 20, signer, 2)
+    const grown = detectEquivocation(await checkpoint(leaves, 14), large, { root: subtreeRoot(forked, 0, 14), proof: consistencyProof(forked, 14, 20) })
+    assert.ok(grown !== undefined)
+    assert.equal(verifyEquivocationEvidence(grown, signer.publicKey).epoch, 2)
+    // A consistent history restated in another epoch is not equivocation (it is refused as unauthorised elsewhere).
+    assert.equal(detectEquivocation(genuine, await checkpoint(leaves, 16, signer, 2)), undefined)
+  })
+
+  it('evidence has one id whichever order its checkpoints come in, and the id does not depend on signature lines', async () => {
+    const a = await checkpoint(leaves, 16)
+    const b = await checkpoint(forked, 16)
+    const one = detectEquivocation(a, b)!
+    const other = detectEquivocation(b, a)!
+    assert.deepEqual(evidenceId(one), evidenceId(other))
+    // The same two checkpoints signed again (ML-DSA signatures differ each time) are the same evidence.
+    const again = detectEquivocation(await checkpoint(leaves, 16), await checkpoint(forked, 16))!
+    assert.deepEqual(evidenceId(again), evidenceId(one))
+    // Another pair is other evidence.
+    const elsewhere = detectEquivocation(await checkpoint(leaves, 12), await checkpoint(forked, 13), { root: subtreeRoot(forked, 0, 12), proof: consistencyProof(forked, 12, 13) })
+    assert.equal(elsewhere, undefined, 'entry 12 is the first rewritten: the first 12 agree')
+    const later = detectEquivocation(await checkpoint(leaves, 18), await checkpoint(forked, 18))!
+    assert.notDeepEqual(evidenceId(later), evidenceId(one))
   })
 })

@@ -294,21 +294,52 @@ the feed: fleet status --state DIR --json (heads) or fleet ledger tail --state D
 }
 
 /**
- * fleet clear-quarantine --state OWNERDIR DEVICEID --reason TEXT [--epoch N] [--peer MA]... [--json]
+ * fleet clear-quarantine --state OWNERDIR DEVICEID --reason TEXT --evidence HEX [--peer MA]... [--json]
  */
 export function registerClearQuarantineCommand (program: Command): void {
-  statementCommand(program, 'clear-quarantine', 'let a device quarantined for equivocation back in: an owner-signed device.clear_quarantine for its feed epoch, handed to the agents found')
-    .option('--epoch <n>', 'the feed epoch whose equivocation is cleared (the alert.equivocation entry names it)', '1')
+  statementCommand(program, 'clear-quarantine', 'let a device quarantined for equivocation back in: an owner-signed device.clear_quarantine of one piece of evidence, handed to the agents found')
+    .requiredOption('--evidence <id>', 'the evidence cleared: its id (64 hex digits), as the agents log it with the quarantine')
     .addHelpText('after', `
-Agents then admit and attest the device again; entries of the cleared epoch that contradict what an
-agent holds stay refused there. A revocation is not undone by this.`)
-    .action(async (deviceId: string, options: StatementOptions & { reason: string, epoch: string }) => {
-      if (!/^[1-9]\d{0,8}$/.test(options.epoch)) throw new UsageError('--epoch must be a positive integer')
-      const epoch = Number(options.epoch)
+Only that evidence is cleared: a new fork of the device's feed (in any epoch) quarantines it again.
+Agents then admit and attest the device again; entries that contradict what an agent holds stay
+refused there. A revocation is not undone by this. To let a device go on with a second history
+(e.g. re-provisioned from a backup), authorise it with fleet new-epoch instead.`)
+    .action(async (deviceId: string, options: StatementOptions & { reason: string, evidence: string }) => {
+      if (!/^[0-9a-f]{64}$/.test(options.evidence)) throw new UsageError('--evidence must be an evidence id (64 hex digits)')
+      const evidence = new Uint8Array(Buffer.from(options.evidence, 'hex'))
       const reached = await publishStatement(deviceId, options, (about, actor) =>
-        about.some((entry) => entry.type === 'device.clear_quarantine' && (entry.body.epoch as number) >= epoch)
+        about.some((entry) => entry.type === 'device.clear_quarantine' && entry.body.evidence instanceof Uint8Array && Buffer.from(entry.body.evidence).equals(evidence))
           ? undefined
-          : { type: 'device.clear_quarantine', actor, attest: null, body: { deviceId, epoch, reason: options.reason } })
-      makeOutput(options.json === true).result({ deviceId, epoch, cleared: true, reached }, `cleared the quarantine of ${deviceId} (epoch ${epoch}); handed to ${reached.length} agent(s)${reached.length === 0 ? notReached : ''}`)
+          : { type: 'device.clear_quarantine', actor, attest: null, body: { deviceId, evidence, reason: options.reason } })
+      makeOutput(options.json === true).result({ deviceId, evidence: options.evidence, cleared: true, reached }, `cleared evidence ${options.evidence} against ${deviceId}; handed to ${reached.length} agent(s)${reached.length === 0 ? notReached : ''}`)
+    })
+}
+
+/**
+ * fleet new-epoch --state OWNERDIR DEVICEID --reason TEXT --epoch N --fork-size N --fork-root HEX [--peer MA]... [--json]
+ */
+export function registerNewEpochCommand (program: Command): void {
+  statementCommand(program, 'new-epoch', 'authorise a second history of a device\'s feed (e.g. after re-provisioning from a backup): an owner-signed device.new_epoch, handed to the agents found')
+    .requiredOption('--epoch <n>', 'the new epoch (2 or more; each epoch once)')
+    .requiredOption('--fork-size <n>', 'how many entries of the old history the new one keeps')
+    .requiredOption('--fork-root <hex>', 'the tree root of those entries (64 hex digits; fleet ledger tail/verify on the device\'s store shows roots)')
+    .addHelpText('after', `
+Agents and auditors then accept checkpoints of the device's feed in that epoch whose tree has that
+root at that size, and no longer take the old history past the fork for equivocation. Any other
+epoch, or another fork, stays refused, and any fork within one epoch is equivocation.`)
+    .action(async (deviceId: string, options: StatementOptions & { reason: string, epoch: string, forkSize: string, forkRoot: string }) => {
+      if (!/^[1-9]\d{0,8}$/.test(options.epoch) || Number(options.epoch) < 2) throw new UsageError('--epoch must be an integer of at least 2')
+      if (!/^(0|[1-9]\d{0,14})$/.test(options.forkSize)) throw new UsageError('--fork-size must be a whole number of entries')
+      if (!/^[0-9a-f]{64}$/.test(options.forkRoot)) throw new UsageError('--fork-root must be a tree root (64 hex digits)')
+      const epoch = Number(options.epoch)
+      const forkSize = Number(options.forkSize)
+      const forkRoot = new Uint8Array(Buffer.from(options.forkRoot, 'hex'))
+      const reached = await publishStatement(deviceId, options, (about, actor) => {
+        const earlier = about.find((entry) => entry.type === 'device.new_epoch' && entry.body.epoch === epoch)
+        if (earlier === undefined) return { type: 'device.new_epoch', actor, attest: null, body: { deviceId, epoch, forkSize, forkRoot, reason: options.reason } }
+        if (earlier.body.forkSize !== forkSize || !Buffer.from(earlier.body.forkRoot as Uint8Array).equals(forkRoot)) throw new FleetError(`epoch ${epoch} of ${deviceId} is authorised already, with another fork point`, { code: 'ERR_EPOCH_TAKEN' })
+        return undefined
+      })
+      makeOutput(options.json === true).result({ deviceId, epoch, forkSize, forkRoot: options.forkRoot, reached }, `authorised epoch ${epoch} of ${deviceId}, forking after ${forkSize} entries; handed to ${reached.length} agent(s)${reached.length === 0 ? notReached : ''}`)
     })
 }

@@ -7,7 +7,7 @@ import { Level } from 'level'
 import { EsysTpm, type PcrSelection } from '../../attest/index.js'
 import {
   feedIdentityOf, feedIdentityFromTrust, readDeviceState, readOwnerState, unlockDevice, unlockOwner, agentMeasurement, deviceSigner, openOwnFeed,
-  LEDGER_DIR, CONTROL_SOCKET, controlRequest, bodyFromJson, knownFeedKeys, storedOntology, storedWitnessRecords, witnessKeysFromHeader, storedOntologyProofs, ontologyFromHeader, type FeedIdentity
+  LEDGER_DIR, CONTROL_SOCKET, controlRequest, bodyFromJson, knownFeedKeys, storedOntology, storedWitnessRecords, witnessKeysFromHeader, storedOntologyProofs, ontologyFromHeader, storedEpochs, storedEpochProofs, epochsFromHeader, type FeedIdentity
 } from '../../agent/index.js'
 import {
   BASE_ONTOLOGY, LEVEL_OPTIONS, decodeEntry, verifyStoredFeed, exportFeed, verifyExport, EXPORT_LIMITS, makeProofBundle, verifyProofBundle, ROLES, FeedVerificationError, type Role,
@@ -210,7 +210,7 @@ they checked that checkpoint against every earlier one they held.`)
         const db = await openStore(options.state)
         try {
           const witnesses = new Map([...await knownFeedKeys(db, identity)].filter(([id]) => id !== identity.feedId))
-          const report = await verifyStoredFeed(db, { fleetId: identity.fleetId, feedId: identity.feedId, key: identity.feedKey, ontology: await storedOntology(db, identity), witnesses })
+          const report = await verifyStoredFeed(db, { fleetId: identity.fleetId, feedId: identity.feedId, key: identity.feedKey, ontology: await storedOntology(db, identity), witnesses, epochs: await storedEpochs(db, identity) })
           out.result({ verified: true, fleetId: toHex(identity.fleetId), feed: identity.feedId, ...report }, `verified feed ${identity.feedId}: ${report.entries} entries, ${report.checkpoints} checkpoints, sealed ${report.sealed}, root ${report.root}${witnessed(report)}`)
         } finally {
           await db.close()
@@ -221,7 +221,7 @@ they checked that checkpoint against every earlier one they held.`)
       const first = await lines.next()
       if (first.done === true) throw new MalformedInputError(`${options.export} is empty`)
       if (first.value.length > EXPORT_LIMITS.maxLineLength) throw new MalformedInputError(`${options.export}: the header line is longer than ${EXPORT_LIMITS.maxLineLength} characters`)
-      let header: { format?: unknown, feed?: unknown, trust?: unknown, witnesses?: unknown, ontology?: unknown }
+      let header: { format?: unknown, feed?: unknown, trust?: unknown, witnesses?: unknown, ontology?: unknown, epochs?: unknown }
       try {
         header = JSON.parse(first.value) as typeof header
       } catch {
@@ -231,7 +231,8 @@ they checked that checkpoint against every earlier one they held.`)
       const identity = feedIdentityFromTrust(header.trust, header.feed, options.fleet)
       const witnesses = witnessKeysFromHeader(header.witnesses, identity)
       const ontology = ontologyFromHeader(header.ontology, identity)
-      const report = await verifyExport(lines, { feedKey: identity.feedKey, fleetId: identity.fleetId, feedId: identity.feedId, ontology, witnesses })
+      const epochs = epochsFromHeader(header.epochs, identity)
+      const report = await verifyExport(lines, { feedKey: identity.feedKey, fleetId: identity.fleetId, feedId: identity.feedId, ontology, witnesses, epochs })
       out.result({ verified: true, fleetId: toHex(identity.fleetId), feed: identity.feedId, pinned: options.fleet !== undefined, ...report },
         `verified export of feed ${identity.feedId} (fleet ${toHex(identity.fleetId)}${options.fleet === undefined ? ', not pinned: pass --fleet' : ''}): ${report.entries} entries, ${report.checkpoints} checkpoints, sealed ${report.sealed}${witnessed(report)}`)
     })
@@ -250,9 +251,10 @@ they checked that checkpoint against every earlier one they held.`)
         try {
           const witnesses = await storedWitnessRecords(db)
           const ontology = await storedOntologyProofs(db, identity)
+          const epochs = await storedEpochProofs(db, identity)
           await file.write(JSON.stringify({
             format: EXPORT_FORMAT, fleet: toHex(identity.fleetId), feed: identity.feedId, trust: identity.trust,
-            ...(witnesses.length === 0 ? {} : { witnesses }), ...(ontology.length === 0 ? {} : { ontology })
+            ...(witnesses.length === 0 ? {} : { witnesses }), ...(ontology.length === 0 ? {} : { ontology }), ...(epochs.length === 0 ? {} : { epochs })
           }) + '\n')
           for await (const line of exportFeed(db, { feedId: identity.feedId })) {
             await file.write(JSON.stringify(line) + '\n')
