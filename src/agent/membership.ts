@@ -1,4 +1,4 @@
-import { eccPoint, parsePublic, parseBootPolicy, bootPolicyId, type BootPolicy } from '../attest/index.js'
+import { eccPoint, parsePublic, parseBootPolicy, bootPolicyId, checkAttestationKey, checkDeviceSigningKey, type BootPolicy } from '../attest/index.js'
 import type { HybridPublicKey } from '../identity/index.js'
 import { toHex } from '../common/bytes.js'
 import { MEMBERSHIP_LIMITS } from './limits.js'
@@ -89,7 +89,18 @@ export class Membership {
   applyOwnerEntry (entry: Entry): { revoked?: string, released?: string, policy?: BootPolicy, ontology?: Ontology, epoch?: EpochAuthorisation } {
     if (entry.type === 'device.enrol') {
       const b = entry.body as { deviceId: string, peerId: string, akPub: Uint8Array, dskPub: Uint8Array, pqPub: Uint8Array }
-      if (!this.members.has(b.deviceId)) this.members.set(b.deviceId, { deviceId: b.deviceId, peerId: b.peerId, akPub: b.akPub, feedKey: { p256: eccPoint(parsePublic(b.dskPub)), mldsa65: b.pqPub } })
+      if (this.members.has(b.deviceId)) return {}
+      // The owner checked these at enrolment; a member whose keys were not made in a TPM is not
+      // taken from any feed, whoever signed it.
+      let dsk
+      try {
+        checkAttestationKey(parsePublic(b.akPub))
+        dsk = parsePublic(b.dskPub)
+        checkDeviceSigningKey(dsk)
+      } catch {
+        return {}
+      }
+      this.members.set(b.deviceId, { deviceId: b.deviceId, peerId: b.peerId, akPub: b.akPub, feedKey: { p256: eccPoint(dsk), mldsa65: b.pqPub } })
     } else if (entry.type === 'device.revoke') {
       const b = entry.body as { deviceId: string, reason: string, keep?: number }
       const known = this.revoked.get(b.deviceId)
