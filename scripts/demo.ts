@@ -117,11 +117,11 @@ async function main (): Promise<void> {
     }
     const impostor = await fleet.start(copyMachine, { enrolment: cloneTarget.enrolment! })
     await impostor.node.dial(agents[0]!.node.getMultiaddrs()[0]!).catch(() => undefined)
-    await until(() => agents[0]!.attestation.list().some((p) => p.peerId === impostor.node.peerId.toString() && p.kind === 'clone'), 20_000, 'the clone verdict')
+    await until(() => agents[0]!.attestation.list().some((p) => p.peerId === impostor.node.peerId.toString() && p.kind === 'stranger'), 20_000, 'the refusal of the copy')
     await impostor.stop()
     say(`${cloneTarget.name}'s state directory copied to another machine: nothing unseals there`, [
       'fleet run on the copy: CloneDetectedError (the TPM is another device); the sealed keys stay sealed',
-      `presenting ${cloneTarget.name}'s enrolment from the copy: refused by dev1 as a clone, recorded as alert.clone_suspected, kept out at the gate`
+      `presenting ${cloneTarget.name}'s enrolment from the copy (under another Noise key): refused by dev1 before any TPM work, recorded once as alert.clone_suspected, kept out at the gate`
     ].join('\n'))
 
     const revoked = devices[4]!
