@@ -14,7 +14,7 @@
  * LevelDB's binding (level, classic-level) stays in node_modules: it finds its native library
  * relative to its own files. The bundle sits beside main.js, three levels below the project root,
  * where the modules that resolve paths from their own location look from: the agent's measured
- * files (src/agent/device.ts) and the native binding (src/attest/tpm/native.ts).
+ * files (src/agent/device/identity.ts) and the native binding (src/attest/tpm/native.ts).
  */
 import { readFile } from 'node:fs/promises'
 import fs from 'node:fs'

@@ -1,7 +1,7 @@
 /** Input: an agent config file, read by loadConfig (no environment, no flags). */
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { loadConfig } from '../../src/agent/config.js'
+import { loadConfig } from '../../src/agent/ops/config.js'
 import { scratchDir, typedAsync } from '../common.js'
 
 export async function fuzz (data: Buffer): Promise<void> {

@@ -1,7 +1,7 @@
 /** Input: a device state file (device.json), read by readDeviceState. */
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { DEVICE_STATE_FILE, readDeviceState } from '../../src/agent/device-state.js'
+import { DEVICE_STATE_FILE, readDeviceState } from '../../src/agent/device/state.js'
 import { scratchDir, typedAsync } from '../common.js'
 
 export async function fuzz (data: Buffer): Promise<void> {

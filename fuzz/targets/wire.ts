@@ -1,8 +1,8 @@
 /** Input: one selector byte choosing a protocol message schema, then the message's CBOR. */
 import { decodeMessage, type WireSchema } from '../../src/p2p/messages.js'
-import * as enrol from '../../src/agent/enrol-protocol.js'
-import * as attest from '../../src/agent/attest-protocol.js'
-import * as sync from '../../src/agent/sync-protocol.js'
+import * as enrol from '../../src/agent/enrolment/ceremony.js'
+import * as attest from '../../src/agent/attestation/protocol.js'
+import * as sync from '../../src/agent/replication/messages.js'
 import { bytes, typed } from '../common.js'
 
 /** Every schema the enrolment, attestation and ledger-sync protocols decode with decodeMessage. */

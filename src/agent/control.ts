@@ -7,7 +7,7 @@ import { toHex } from '../common/bytes.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { BASE_ONTOLOGY, ROLES, type Ontology, type Role } from '../ledger/index.js'
 import { bootPolicyId } from '../attest/index.js'
-import type { AgentRuntime } from './runtime.js'
+import type { AgentRuntime } from './agent.js'
 
 /** The running agent's local control socket: DIR/agent.sock, owner-only (0600). */
 export const CONTROL_SOCKET = 'agent.sock'

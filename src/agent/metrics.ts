@@ -1,6 +1,6 @@
 import { Registry, Gauge, Histogram, collectDefaultMetrics } from 'prom-client'
 import type { EsysTpm } from '../attest/index.js'
-import type { AgentRuntime } from './runtime.js'
+import type { AgentRuntime } from './agent.js'
 
 /**
  * Prometheus metrics of a running agent, served on 127.0.0.1 only: peers and their verdicts,

@@ -3,3 +3,4 @@
  */
 export { FleetError, MalformedInputError, UsageError, AbortedError } from './errors.js'
 export { toHex, fromHex, concatBytes, bytesEqual, u32be, sha256 } from './bytes.js'
+export { projectRoot } from './project-root.js'

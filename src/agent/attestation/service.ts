@@ -1,0 +1,390 @@
+import type { Connection, Stream } from '@libp2p/interface'
+import { bootPolicyId, type BootPolicy, type ClockInfo } from '../../attest/index.js'
+import type { FeedLedger } from '../../ledger/index.js'
+import { FramedStream } from '../../p2p/framing.js'
+import type { FleetNode, Admission } from '../../p2p/index.js'
+import {
+  attestAsDialer, attestAsListener, ATTEST_PROTOCOL, ATTEST_LIMITS, type AttesterInput, type AttestationOutcome, type Judge
+} from './protocol.js'
+import type { Logger } from '../ops/logger.js'
+import type { EnrolmentRecord, SignedEnrolment } from '../enrolment/record.js'
+
+export interface PeerStatus {
+  peerId: string
+  deviceId?: string
+  hostname?: string
+  role?: string
+  trusted: boolean
+  /** Why not, when not trusted. */
+  kind?: string
+  reasons: string[]
+  at: string
+  /** Attestations of this peer that succeeded. */
+  attestations: number
+}
+
+export interface AttestationServiceInit {
+  node: FleetNode
+  self: AttesterInput
+  /** This device's own feed, where verdicts and alerts are recorded. */
+  ledger?: FeedLedger
+  /** Re-attest connected peers this often (default 5 minutes). */
+  intervalMs?: number
+  /** A new inbound peer must have attested within this long, or it is hung up on (default 30 s). */
+  deadlineMs?: number
+  logger?: Logger
+  now?: () => Date
+  onChange?: (peers: PeerStatus[]) => void
+  /** Called after a peer attested (its record verified against the owner key). */
+  onAttested?: (peerId: string, signed: SignedEnrolment, record: EnrolmentRecord, connection: Connection) => void
+  /** Devices refused besides those revoked here (e.g. quarantined, or revoked in the owner's feed). */
+  isExcluded?: (deviceId: string) => boolean
+}
+
+/** Attempts to pass as one claimed device within one alert window. */
+interface CloneTally { since: number, attempts: number, firstPeerId: string }
+
+/**
+ * Attests every connection, both ways, when it opens and then periodically; records each verdict
+ * in this device's feed; hangs up on peers that fail; refuses clones and revoked devices for good.
+ * `attested(peerId)` is what the ledger protocols ask before serving a peer.
+ *
+ * A stranger (a record that enrols another PeerId) or a clone is refused without a verdict in the
+ * feed: one alert.clone_suspected per claimed device and window (ATTEST_LIMITS.cloneAlertWindowMs),
+ * and the window's count of attempts when the next one opens. Every map kept per peer is bounded
+ * (ATTEST_LIMITS), so connections with fresh keys cannot grow this service.
+ */
+export class AttestationService {
+  private readonly init: AttestationServiceInit
+  private readonly peers = new Map<string, PeerStatus>()
+  /** PeerIds of clones and revoked devices kept out, oldest first (bounded by maxRefusedPeers). */
+  private readonly refused = new Set<string>()
+  /**
+   * PeerIds of strangers kept out, oldest first (bounded by maxStrangers): apart from `refused`,
+   * so that a flood of fresh keys does not push a revoked device's PeerId out of it.
+   */
+  private readonly strangers = new Set<string>()
+  private readonly cloneTallies = new Map<string, CloneTally>()
+  private readonly revoked = new Set<string>()
+  private readonly clocks = new Map<string, ClockInfo>()
+  /**
+   * The open connections (by id) each peer attested on: a new connection must attest again.
+   * Kept per peer so that attested(), asked for every announce, is a lookup.
+   */
+  private readonly attestedOn = new Map<string, Set<string>>()
+  private readonly onClose = (evt: CustomEvent<Connection>): void => { this.unmark(evt.detail); this.clearDeadline(evt.detail.id) }
+  private readonly judge: Judge
+  private timer: NodeJS.Timeout | undefined
+  /** The attestation deadline of each inbound connection still open and not yet attested, by connection id. */
+  private readonly deadlines = new Map<string, NodeJS.Timeout>()
+  private readonly pending = new Set<Promise<unknown>>()
+  private readonly onOpen = (evt: CustomEvent<Connection>): void => { this.track(this.onConnection(evt.detail)) }
+
+  /** For the connection gater: clones, revoked devices and strangers seen lately stay out. */
+  readonly admission: Admission = { allows: (peerId) => !this.refused.has(peerId) && !this.strangers.has(peerId) }
+
+  constructor (init: AttestationServiceInit) {
+    this.init = init
+    const enrolment = init.self.enrolment
+    this.judge = {
+      fleetId: enrolment.fleetId,
+      ownerKey: enrolment.ownerKey,
+      policy: enrolment.policy,
+      policyId: bootPolicyId(enrolment.policy),
+      isRevoked: (deviceId) => this.revoked.has(deviceId) || init.isExcluded?.(deviceId) === true,
+      lastClock: (deviceId) => this.clocks.get(deviceId)
+    }
+  }
+
+  private now (): number { return (this.init.now?.() ?? new Date()).getTime() }
+
+  /** How many entries each per-peer map holds (all bounded by ATTEST_LIMITS). */
+  footprint (): { peers: number, refused: number, strangers: number, clocks: number, attestedOn: number, deadlines: number, cloneTallies: number } {
+    return {
+      peers: this.peers.size, refused: this.refused.size, strangers: this.strangers.size, clocks: this.clocks.size, attestedOn: this.attestedOn.size,
+      deadlines: this.deadlines.size, cloneTallies: this.cloneTallies.size
+    }
+  }
+
+  private refuse (peerId: string, set = this.refused, max: number = ATTEST_LIMITS.maxRefusedPeers): void {
+    set.delete(peerId)
+    set.add(peerId)
+    for (const oldest of set) {
+      if (set.size <= max) break
+      set.delete(oldest)
+    }
+  }
+
+  /** Keeps a peer's status, forgetting the least recently judged peers that are not attested when over the cap. */
+  private setStatus (status: PeerStatus): void {
+    this.peers.delete(status.peerId)
+    this.peers.set(status.peerId, status)
+    if (this.peers.size <= ATTEST_LIMITS.maxPeerStatuses) return
+    for (const [peerId] of this.peers) {
+      if (this.peers.size <= ATTEST_LIMITS.maxPeerStatuses) return
+      if (!this.attestedOn.has(peerId)) this.peers.delete(peerId)
+    }
+    for (const [peerId] of this.peers) {
+      if (this.peers.size <= ATTEST_LIMITS.maxPeerStatuses) return
+      this.peers.delete(peerId)
+    }
+  }
+
+  private setClock (deviceId: string, clock: ClockInfo): void {
+    this.clocks.delete(deviceId)
+    this.clocks.set(deviceId, clock)
+    for (const [oldest] of this.clocks) {
+      if (this.clocks.size <= ATTEST_LIMITS.maxClocks) break
+      this.clocks.delete(oldest)
+    }
+  }
+
+  private clearDeadline (connectionId: string): void {
+    const timer = this.deadlines.get(connectionId)
+    if (timer === undefined) return
+    clearTimeout(timer)
+    this.deadlines.delete(connectionId)
+  }
+
+  async start (): Promise<void> {
+    await this.init.node.handle(ATTEST_PROTOCOL, async (stream: Stream, connection: Connection) => {
+      await this.track(this.listen(stream, connection))
+    }, { maxInboundStreams: 2 })
+    this.init.node.addEventListener('connection:open', this.onOpen)
+    this.init.node.addEventListener('connection:close', this.onClose)
+    this.timer = setInterval(() => {
+      for (const connection of this.init.node.getConnections()) if (connection.direction === 'outbound') this.track(this.dial(connection))
+    }, this.init.intervalMs ?? 5 * 60_000)
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.timer)
+    for (const timer of this.deadlines.values()) clearTimeout(timer)
+    this.deadlines.clear()
+    this.init.node.removeEventListener('connection:open', this.onOpen)
+    this.init.node.removeEventListener('connection:close', this.onClose)
+    await this.init.node.unhandle(ATTEST_PROTOCOL).catch(() => undefined)
+    await Promise.allSettled([...this.pending])
+    // The open windows' counts, so that a restart does not lose them.
+    for (const [deviceId, tally] of [...this.cloneTallies]) {
+      this.cloneTallies.delete(deviceId)
+      await this.appendCloneCount(deviceId, tally).catch((err: unknown) => this.init.logger?.error({ err: (err as Error).message }, 'could not record clone attempts'))
+    }
+  }
+
+  /** True when the peer's last verdict is trusted and it attested on a connection that is still open. */
+  attested (peerId: string): boolean {
+    return this.peers.get(peerId)?.trusted === true && (this.attestedOn.get(peerId)?.size ?? 0) > 0
+  }
+
+  private mark (connection: Connection, peerId: string): void {
+    let ids = this.attestedOn.get(peerId)
+    if (ids === undefined) this.attestedOn.set(peerId, ids = new Set())
+    ids.add(connection.id)
+  }
+
+  private unmark (connection: Connection): void {
+    const peerId = connection.remotePeer.toString()
+    const ids = this.attestedOn.get(peerId)
+    if (ids === undefined) return
+    ids.delete(connection.id)
+    if (ids.size === 0) this.attestedOn.delete(peerId)
+  }
+
+  list (): PeerStatus[] {
+    return [...this.peers.values()].sort((a, b) => a.peerId.localeCompare(b.peerId))
+  }
+
+  /** Attests one connection now (the dialer's side). */
+  async attestConnection (connection: Connection): Promise<AttestationOutcome | undefined> {
+    return await this.dial(connection)
+  }
+
+  /** A revocation learned from the owner (or a quarantine): refuse the device and hang up on it. */
+  async revoke (deviceId: string, kind: 'revoked' | 'quarantined' = 'revoked'): Promise<void> {
+    this.revoked.add(deviceId)
+    for (const status of this.peers.values()) {
+      if (status.deviceId !== deviceId) continue
+      this.refuse(status.peerId)
+      status.trusted = false
+      status.kind = kind
+      status.reasons = [`device ${deviceId} is ${kind}`]
+      for (const connection of this.init.node.getConnections()) if (connection.remotePeer.toString() === status.peerId) await connection.close().catch(() => undefined)
+    }
+    this.changed()
+  }
+
+  /**
+   * The owner set another boot policy: judge every peer by it from now on, and re-attest the
+   * connections this agent dialled now (the other side re-attests those it dialled).
+   */
+  setPolicy (policy: BootPolicy): void {
+    this.judge.policy = policy
+    this.judge.policyId = bootPolicyId(policy)
+    for (const connection of this.init.node.getConnections()) if (connection.direction === 'outbound') this.track(this.dial(connection))
+  }
+
+  /** The owner cleared a quarantine: the device may connect and attest again (a revocation stays). */
+  release (deviceId: string): void {
+    this.revoked.delete(deviceId)
+    for (const status of this.peers.values()) {
+      if (status.deviceId !== deviceId || status.kind === 'clone' || status.kind === 'stranger') continue
+      this.refused.delete(status.peerId)
+      status.reasons = [`device ${deviceId} was released from quarantine by the owner`]
+    }
+    this.changed()
+  }
+
+  private track<T> (work: Promise<T>): Promise<T> {
+    const settled = work.catch(() => undefined)
+    this.pending.add(settled)
+    void settled.finally(() => this.pending.delete(settled))
+    return work
+  }
+
+  private async onConnection (connection: Connection): Promise<void> {
+    if (connection.direction === 'outbound') {
+      await this.dial(connection)
+      return
+    }
+    // An inbound peer must attest within a deadline, or it is hung up on.
+    if (connection.status !== 'open') return
+    const timer = setTimeout(() => {
+      this.deadlines.delete(connection.id)
+      const peerId = connection.remotePeer.toString()
+      if (connection.status === 'open' && !this.attested(peerId)) {
+        this.init.logger?.warn({ peerId }, 'peer did not attest in time; hanging up')
+        void connection.close().catch(() => undefined)
+      }
+    }, this.init.deadlineMs ?? ATTEST_LIMITS.stepTimeoutMs * 3)
+    this.clearDeadline(connection.id)
+    this.deadlines.set(connection.id, timer)
+  }
+
+  private framed (stream: Stream): FramedStream {
+    return new FramedStream(stream, { maxBytes: ATTEST_LIMITS.maxFrameBytes, timeoutMs: ATTEST_LIMITS.stepTimeoutMs })
+  }
+
+  private async dial (connection: Connection): Promise<AttestationOutcome | undefined> {
+    const peerId = connection.remotePeer.toString()
+    try {
+      const stream = await connection.newStream(ATTEST_PROTOCOL)
+      const { outcome } = await attestAsDialer(this.framed(stream), this.init.self, this.judge, peerId)
+      await this.record(outcome, peerId, connection)
+      return outcome
+    } catch (err) {
+      this.init.logger?.warn({ peerId, err: (err as Error).message }, 'attestation failed')
+      await this.record({ trusted: false, kind: 'refused', reasons: [(err as Error).message], policyId: this.judge.policyId }, peerId, connection)
+      return undefined
+    }
+  }
+
+  private async listen (stream: Stream, connection: Connection): Promise<void> {
+    const peerId = connection.remotePeer.toString()
+    try {
+      const { outcome } = await attestAsListener(this.framed(stream), this.init.self, this.judge, peerId)
+      await this.record(outcome, peerId, connection)
+    } catch (err) {
+      this.init.logger?.warn({ peerId, err: (err as Error).message }, 'attestation failed')
+      await this.record({ trusted: false, kind: 'refused', reasons: [(err as Error).message], policyId: this.judge.policyId }, peerId, connection)
+    }
+  }
+
+  private async record (outcome: AttestationOutcome, peerId: string, connection: Connection): Promise<void> {
+    const record = outcome.record
+    const previous = this.peers.get(peerId)
+    const status: PeerStatus = {
+      peerId,
+      ...(record === undefined ? {} : { deviceId: record.deviceId, hostname: record.hostname, role: record.role }),
+      trusted: outcome.trusted,
+      ...(outcome.trusted ? {} : { kind: outcome.kind }),
+      reasons: outcome.trusted ? [] : outcome.reasons,
+      at: (this.init.now?.() ?? new Date()).toISOString(),
+      attestations: (previous?.attestations ?? 0) + (outcome.trusted ? 1 : 0)
+    }
+    this.setStatus(status)
+    if (outcome.trusted) {
+      if (connection.status === 'open') this.mark(connection, peerId)
+      this.clearDeadline(connection.id)
+      this.setClock(outcome.record.deviceId, outcome.clock)
+      this.init.logger?.info({ peerId, deviceId: outcome.record.deviceId }, 'peer attested')
+      this.init.onAttested?.(peerId, outcome.signed, outcome.record, connection)
+    } else {
+      this.unmark(connection)
+      this.init.logger?.warn({ peerId, kind: outcome.kind, reasons: outcome.reasons }, 'peer not trusted; hanging up')
+      if (outcome.kind === 'clone' || outcome.kind === 'revoked') this.refuse(peerId)
+      if (outcome.kind === 'stranger') this.refuse(peerId, this.strangers, ATTEST_LIMITS.maxStrangers)
+      this.clearDeadline(connection.id)
+      await connection.close().catch(() => undefined)
+    }
+    this.changed()
+    const recorded = !outcome.trusted && (outcome.kind === 'clone' || outcome.kind === 'stranger')
+      ? this.countCloneAttempt(outcome, peerId)
+      : this.appendVerdict(outcome)
+    await recorded.catch((err: unknown) => this.init.logger?.error({ err: (err as Error).message }, 'could not record a verdict'))
+  }
+
+  /**
+   * A peer tried to pass as an enrolled device (a stranger with its record, or a clone). The first
+   * attempt of a window is alerted at once; the others are counted, and the count is recorded when
+   * the next window opens (or the service stops).
+   */
+  private async countCloneAttempt (outcome: AttestationOutcome, peerId: string): Promise<void> {
+    const record = outcome.record
+    if (record === undefined || this.init.ledger === undefined) return
+    const now = this.now()
+    const open = this.cloneTallies.get(record.deviceId)
+    if (open !== undefined && now - open.since < ATTEST_LIMITS.cloneAlertWindowMs) {
+      open.attempts++
+      return
+    }
+    // The new window is open before anything is awaited: attempts arriving meanwhile count in it.
+    this.cloneTallies.delete(record.deviceId)
+    this.cloneTallies.set(record.deviceId, { since: now, attempts: 1, firstPeerId: peerId })
+    const closed: Array<[string, CloneTally]> = open === undefined ? [] : [[record.deviceId, open]]
+    for (const [oldest, tally] of this.cloneTallies) {
+      if (this.cloneTallies.size <= ATTEST_LIMITS.maxCloneTallies) break
+      this.cloneTallies.delete(oldest)
+      closed.push([oldest, tally])
+    }
+    for (const [deviceId, tally] of closed) await this.appendCloneCount(deviceId, tally)
+    await this.init.ledger.append({
+      type: 'alert.clone_suspected', actor: this.actor(), attest: outcome.quoteHash ?? null,
+      body: { peerId: peerId.slice(0, 128), claimedDeviceId: record.deviceId, presentedAkHash: outcome.quoteHash ?? new Uint8Array(32) }
+    })
+  }
+
+  /** A closed window with more attempts than its alert: how many, as a refusal of the claimed device's record. */
+  private async appendCloneCount (deviceId: string, tally: CloneTally): Promise<void> {
+    if (tally.attempts <= 1 || this.init.ledger === undefined) return
+    const reason = `${tally.attempts} connections presented the enrolment of device ${deviceId} without being it, from ${new Date(tally.since).toISOString()} ` +
+      `to ${new Date(Math.min(this.now(), tally.since + ATTEST_LIMITS.cloneAlertWindowMs)).toISOString()} (the first, ${tally.firstPeerId.slice(0, 64)}, was alerted)`
+    await this.init.ledger.append({
+      type: 'attest.verdict', actor: this.actor(), attest: null,
+      body: { subject: deviceId, trusted: false, policyId: this.judge.policyId, quoteHash: new Uint8Array(32), reasons: [reason.slice(0, 512)] }
+    }, { routine: true })
+  }
+
+  private actor (): { id: string, role: string } {
+    return { id: `agent/${this.init.self.state.deviceId}`, role: 'agent' }
+  }
+
+  private async appendVerdict (outcome: AttestationOutcome): Promise<void> {
+    const ledger = this.init.ledger
+    if (ledger === undefined || outcome.record === undefined) return
+    const actor = this.actor()
+    const attest = outcome.quoteHash ?? null
+    // A trusted verdict is routine (one per peer and attestation); a refusal is sealed at once.
+    await ledger.append({
+      type: 'attest.verdict', actor, attest,
+      body: {
+        subject: outcome.record.deviceId, trusted: outcome.trusted, policyId: outcome.policyId, quoteHash: outcome.quoteHash ?? new Uint8Array(32),
+        reasons: outcome.trusted ? [] : outcome.reasons.slice(0, 32).map((r) => r.slice(0, 512))
+      }
+    }, { routine: outcome.trusted })
+  }
+
+  private changed (): void {
+    this.init.onChange?.(this.list())
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Who hears of a feed that grew here. Announces go out over one stream per peer (Announcer); a
+ * peer that said it holds as much hears nothing (PeerHeads). The own feed and the owner's are
+ * announced to every attested peer. A peer's feed that grew here is passed on (relayed) only
+ * when its writer is not attested here (otherwise the writer told its peers itself: agents find
+ * each other by mDNS and mostly form a full mesh), to a few peers, at most once a second: it then
+ * spreads in O(log N) rounds with O(N) announces, not O(N²). An own cosignature goes to the
+ * feed's writer (its checkpoints then carry it to every puller) and a few others. Anti-entropy
+ * pulls catch up whoever a round missed.
+ */
+import type { Connection } from '@libp2p/interface'
+import type { FramedStream } from '../../p2p/framing.js'
+import { Announcer, type Push } from './announcer.js'
+import { PeerHeads } from './peer-heads.js'
+
+/** How many peers a relay or a cosignature goes to (besides the writer, for a cosignature). */
+export const RELAY_FANOUT = 3
+/** A peer's feed is passed on at most this often (with its newest size then). */
+export const RELAY_INTERVAL_MS = 1_000
+/** Most entries of the own feed pushed to a peer (from what it said it holds); a larger gap is announced and pulled. */
+export const PUSH_MAX_ENTRIES = 64
+/** How many attested peers each anti-entropy round pulls from. */
+export const ANTI_ENTROPY_PEERS = 2
+
+/** Up to `count` of `items`, chosen at random (all of them, in random order, when there are no more). */
+export function pickRandom<T> (items: readonly T[], count: number): T[] {
+  const pool = [...items]
+  const n = Math.min(count, pool.length)
+  for (let i = 0; i < n; i++) {
+    const j = i + Math.floor(Math.random() * (pool.length - i))
+    ;[pool[i], pool[j]] = [pool[j]!, pool[i]!]
+  }
+  return pool.slice(0, n)
+}
+
+/** all: the own feed or the owner's; cosignature: a peer's feed this agent just cosigned; relay: a peer's feed that grew here. */
+export type AnnounceKind = 'all' | 'cosignature' | 'relay'
+export interface AnnounceTarget { connection: Connection, size: number, note: string, push?: Push }
+
+export class Gossip {
+  readonly peerHeads = new PeerHeads()
+  private readonly announcer: Announcer
+  private readonly relayedAt = new Map<string, number>()
+
+  /** `allowed`: the peers announces may go to (attested ones), asked again as each is written. */
+  constructor (open: (connection: Connection) => Promise<FramedStream>, options: { idleMs: number, allowed?: (peerId: string) => boolean }) {
+    this.announcer = new Announcer(open, options)
+  }
+
+  /** Whether a relay of `feed` may go out now (and if so, that it does). */
+  relayDue (feed: string, now = Date.now()): boolean {
+    if (now - (this.relayedAt.get(feed) ?? 0) < RELAY_INTERVAL_MS) return false
+    this.relayedAt.set(feed, now)
+    return true
+  }
+
+  /**
+   * Announces `feed` to the chosen ones of `targets` (attested peers not known to hold it, or
+   * every attested peer for a cosignature). `writer`: the feed's device, as a peer, when known.
+   */
+  announce (feed: string, kind: AnnounceKind, targets: readonly AnnounceTarget[], writer?: { peerId: string, attested: boolean }): void {
+    let chosen: readonly AnnounceTarget[] = targets
+    if (kind === 'cosignature') {
+      const own = targets.filter((t) => t.connection.remotePeer.toString() === writer?.peerId)
+      chosen = [...own, ...pickRandom(targets.filter((t) => !own.includes(t)), RELAY_FANOUT)]
+    } else if (kind === 'relay') {
+      chosen = writer?.attested === true ? [] : pickRandom(targets, RELAY_FANOUT)
+    }
+    for (const { connection, size, note, push } of chosen) this.announcer.send(connection, feed, size, note, push)
+  }
+
+  /** A peer disconnected. */
+  forget (peerId: string): void {
+    this.peerHeads.forget(peerId)
+    this.announcer.forget(peerId)
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Devices whose keys were sealed to the owner before approvals had epochs (device state version
+ * 2: policyRef fleet-release-v1, PolicyPCR-only approvals, which can never be withdrawn). Their
+ * first withdrawable approval re-seals the keys, after which no version-1 approval releases them.
+ */
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import {
+  EsysTpm, approvePcrState, releaseSecret, sealToAuthority, type AgentMeasurement, type SwtpmDevice, type PcrSelection
+} from '../../../src/attest/index.js'
+import { initDevice, unlockDevice, installReleaseApproval } from '../../../src/agent/device/identity.js'
+import { sealedFromJson, sealedToJson, b64, type DeviceState } from '../../../src/agent/device/state.js'
+import { signReleaseApproval, releasePolicyRef, approvalEpochIndex, toPcrApproval, type ReleaseApproval } from '../../../src/agent/release/approval.js'
+import type { DeviceEnrolment } from '../../../src/agent/enrolment/record.js'
+import { HybridSigner, softwareP256Signer, nodeMlDsa65, DOMAIN } from '../../../src/identity/index.js'
+import { encodeCanonical } from '../../../src/ledger/cbor.js'
+import { haveSwtpm, startDevice, stopAllDevices } from '../../helpers/devices.js'
+
+describe('agent: version-2 device states move to withdrawable approvals (swtpm)', function () {
+  this.timeout(60_000)
+  let device: SwtpmDevice
+  let tpm: EsysTpm
+  const owner = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
+  const fleetId = new Uint8Array(32).fill(4)
+  const enrolment = { fleetId, ownerKey: owner.publicKey } as unknown as DeviceEnrolment
+  const digest = createHash('sha256').update('agent build').digest()
+  const measurement = { digest, bundleDigest: digest, configDigest: digest, files: 1 } as AgentMeasurement
+
+  before(async function () {
+    if (!haveSwtpm()) this.skip()
+    device = await startDevice()
+    tpm = await EsysTpm.open({ tcti: device.tcti })
+  })
+
+  after(async () => {
+    await tpm?.close()
+    await stopAllDevices()
+  })
+
+  /** What the previous release of the agent wrote: seeds sealed with policyRef v1, a v1 approval. */
+  async function versionTwoState (initial: DeviceState): Promise<{ state: DeviceState, v1: ReturnType<typeof toPcrApproval> }> {
+    const selection: PcrSelection = initial.sealing.selection
+    const values = await tpm.readPcrs(selection)
+    const policyRef = releasePolicyRef(initial.deviceId, 1)
+    const reseal = async (json: DeviceState['mldsa']['sealed']): Promise<DeviceState['mldsa']['sealed']> => {
+      const seed = await releaseSecret(tpm, sealedFromJson(json))
+      return sealedToJson(await sealToAuthority(tpm, seed, selection, owner.publicKey.p256, policyRef))
+    }
+    const approved = await approvePcrState(owner.authority, selection, values, policyRef)
+    const pcrs = selection[0]!.pcrs
+    const record: ReleaseApproval = {
+      v: 1, kind: 'release-approval', fleet: fleetId, deviceId: initial.deviceId, pcrs: Uint8Array.from(pcrs), values: pcrs.map((pcr) => values.sha256!.get(pcr)!),
+      agentMeasurement: digest, approvedPolicy: new Uint8Array(Buffer.from(approved.approvedPolicy, 'hex')), policyRef,
+      authorization: new Uint8Array(Buffer.from(approved.signature, 'hex')), policyId: 'c'.repeat(64), issuedAt: 1
+    }
+    const bytes = encodeCanonical(record)
+    const signature = await owner.sign(DOMAIN.release, bytes)
+    const state: DeviceState = {
+      ...initial, version: 2, mldsa: { ...initial.mldsa, sealed: await reseal(initial.mldsa.sealed) }, peer: { ...initial.peer, sealed: await reseal(initial.peer.sealed) },
+      approvals: [{ approval: b64(bytes), p256: b64(signature.p256), mldsa65: b64(signature.mldsa65) }]
+    }
+    return { state, v1: approved }
+  }
+
+  it('the first withdrawable approval re-seals the keys; the old version-1 approval, which could never be withdrawn, no longer releases them', async () => {
+    const initial = await initDevice(tpm, { tcti: device.tcti, bootPcrs: [0, 7], agentPcr: 23, measurement, random: randomBytes, now: () => new Date(0) })
+    const { state: v2, v1 } = await versionTwoState(initial)
+    await unlockDevice(tpm, v2, measurement)
+
+    const selection = v2.sealing.selection
+    const epoch = await tpm.readCounter(approvalEpochIndex(v2.deviceId))
+    const verified = { selection, values: await tpm.readPcrs(selection), verdict: { trusted: true, reasons: [] }, epoch } as unknown as Parameters<typeof signReleaseApproval>[1]['verified']
+    const signed = await signReleaseApproval(owner, { fleetId, deviceId: v2.deviceId, verified, agentMeasurement: digest, policyId: 'c'.repeat(64), now: new Date(0) })
+    const installed = await installReleaseApproval(tpm, v2, enrolment, signed, measurement)
+    assert.equal(installed.resealed, true)
+    assert.equal(installed.state.version, 3)
+    assert.equal(installed.state.approvals?.length, 1)
+    const unlocked = await unlockDevice(tpm, installed.state, measurement)
+    assert.equal(unlocked.state.deviceId, v2.deviceId)
+
+    // The version-1 approval is for this very boot state and the owner's signature on it is valid.
+    await assert.rejects(releaseSecret(tpm, sealedFromJson(installed.state.mldsa.sealed), v1), { name: 'KeyReleaseRefusedError' })
+  })
+})

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict'
+import { until as waitFor } from '../../helpers/wait.js'
+import { AgentRuntime, deviceSigner, ownerFeedId, publishOwnerFeed, witnessSet } from '../../../src/agent/index.js'
+import { decodeEntry, decodeEvidence, evidenceId, parseCheckpoint, verifyCheckpoint, verifyEquivocationEvidence, type Entry } from '../../../src/ledger/index.js'
+import { SimFleet, type SimDevice } from '../../../simnet/fleet.js'
+import { Equivocator } from '../../../simnet/hostile.js'
+
+const until = async (condition: () => Promise<boolean> | boolean, what: string, ms = 30_000): Promise<number> => await waitFor(condition, what, ms)
+
+/** Every entry an agent holds, its own and its replicas', decoded. */
+async function held (runtime: AgentRuntime): Promise<Entry[]> {
+  const out: Entry[] = []
+  for (let seq = 0; seq < runtime.feed.ledger.size; seq++) out.push(decodeEntry((await runtime.feed.ledger.getEntry(seq))!).entry)
+  for (const feed of (await runtime.replicas.feeds()).keys()) for await (const bytes of runtime.replicas.entries(feed)) out.push(decodeEntry(bytes).entry)
+  return out
+}
+
+// Each feed is cosigned by two of the other three devices: its witness set.
+const OPTIONS = { cosignIntervalMs: 200, syncIntervalMs: 1_000, batchMs: 50, witnessesPerFeed: 2 }
+
+describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', function () {
+  this.timeout(240_000)
+  let fleet: SimFleet
+  let devices: SimDevice[]
+  let e: AgentRuntime
+  let honest: AgentRuntime[]
+  const equivocator = new Equivocator()
+
+  const peerId = (runtime: AgentRuntime): string => runtime.node.peerId.toString()
+  const eId = (): string => devices[0]!.state.deviceId
+
+  before(async () => {
+    fleet = await SimFleet.create()
+    devices = await fleet.addEnrolled(4)
+    e = await fleet.start(devices[0]!, { ...OPTIONS, hooks: equivocator.hooks })
+    honest = []
+    for (const device of devices.slice(1)) honest.push(await fleet.start(device, OPTIONS))
+    const all = [e, ...honest]
+    for (let i = 0; i < all.length; i++) for (let j = i + 1; j < all.length; j++) await all[i]!.node.dial(all[j]!.node.getMultiaddrs()[0]!)
+    await until(() => all.every((a) => all.every((b) => a === b || a.attestation.attested(peerId(b)))), 'a fully attested mesh')
+  })
+  after(async () => { await fleet?.close() })
+
+  it('the feed\'s witnesses cosign the checkpoints they verified; the writer and every replica keep the cosignatures', async () => {
+    await e.feed.ledger.append({ type: 'operator.data_access', actor: { id: 'operator/alice', role: 'operator' }, attest: null, body: { resource: 'record-1', purpose: 'care' } })
+    await e.feed.ledger.checkpoint()
+    const size = e.feed.ledger.sealedSize
+    await until(async () => { for (const r of honest) if (((await r.heads()).get(eId()) ?? 0) < size) return false; return true }, 'replication of e\'s feed')
+    const witnesses = new Map(e.membership.list().map((m) => [m.deviceId, m.feedKey]))
+    const key = e.membership.member(eId())!.feedKey
+    const cosigners = (note: string | undefined): string[] => note === undefined ? [] : [...verifyCheckpoint(parseCheckpoint(note), { name: eId(), key }, witnesses).cosigners].sort()
+    const chosen = witnessSet(eId(), devices.map((d) => d.state.deviceId), 2).sort()
+    assert.equal(chosen.length, 2)
+    assert.ok(!chosen.includes(eId()))
+    // The writer's own stored checkpoint collects the cosignature of each device of the witness set.
+    await until(async () => cosigners(await e.feed.ledger.latestCheckpoint()).length === 2, 'two cosignatures at the writer')
+    assert.deepEqual(cosigners(await e.feed.ledger.latestCheckpoint()), chosen)
+    // Each replica ends up with them too, and the third device (not a witness of this feed) never cosigns.
+    for (const r of honest) await until(async () => cosigners((await r.replicas.source(eId()).sealed())?.note).length === 2, 'two cosignatures at a replica')
+    await new Promise((resolve) => setTimeout(resolve, 5 * OPTIONS.cosignIntervalMs))
+    assert.deepEqual(cosigners(await e.feed.ledger.latestCheckpoint()), chosen)
+    for (const r of honest) assert.deepEqual(cosigners((await r.replicas.source(eId()).sealed())?.note), chosen)
+    // Witnessing settles: no agent keeps a cosignature due, also for feeds it stopped witnessing
+    // when it learnt of more members (its witness sets changed).
+    await until(() => [e, ...honest].every((a) => a.cosignsDue === 0), 'no cosignature due anywhere', 15_000)
+  })
+
+  it('a device that re-signs its feed under epoch 2 is quarantined as an equivocator by every agent, with an alert whose evidence verifies offline', async () => {
+    const [a, b, c] = honest as [AgentRuntime, AgentRuntime, AgentRuntime]
+    // Only b is shown the other history, signed as if it were a new epoch of the feed.
+    await equivocator.equivocate(e, deviceSigner(devices[0]!.tpm, devices[0]!.unlocked), [peerId(b)], { epoch: 2 })
+    await until(() => honest.every((r) => r.membership.isQuarantined(eId())), 'quarantine at every honest agent')
+    await until(() => honest.every((r) => r.node.getConnections(e.node.peerId).length === 0), 'every honest agent hung up on the equivocator')
+    const key = a.membership.member(eId())!.feedKey
+    for (const r of honest) {
+      await until(async () => (await held(r)).some((entry) => entry.type === 'alert.equivocation'), 'the alert at every agent')
+      for (const alert of (await held(r)).filter((entry) => entry.type === 'alert.equivocation')) {
+        assert.equal(alert.body.feed, eId())
+        assert.equal(verifyEquivocationEvidence(decodeEvidence(alert.body.evidence as Uint8Array), key).epoch, alert.body.epoch)
+      }
+      const status = r.attestation.list().find((p) => p.peerId === peerId(e))
+      assert.equal(status?.trusted, false)
+    }
+    // The equivocator is refused when it comes back.
+    await e.node.dial(a.node.getMultiaddrs()[0]!).catch(() => undefined)
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    assert.equal(a.attestation.attested(peerId(e)), false)
+    // The honest agents keep replicating among themselves.
+    await a.feed.ledger.append({ type: 'operator.data_access', actor: { id: 'operator/bob', role: 'operator' }, attest: null, body: { resource: 'record-2', purpose: 'care' } })
+    await a.feed.ledger.checkpoint()
+    const aFeed = devices[1]!.state.deviceId
+    await until(async () => ((await b.heads()).get(aFeed) ?? 0) >= a.feed.ledger.sealedSize && ((await c.heads()).get(aFeed) ?? 0) >= a.feed.ledger.sealedSize, 'replication among the honest')
+  })
+
+  it('the quarantine survives a restart, and an owner statement clears it', async () => {
+    // b restarts: the quarantine is read back (its evidence re-verified).
+    await honest[1]!.stop()
+    honest[1] = await fleet.start(devices[2]!, OPTIONS)
+    assert.equal(honest[1].membership.isQuarantined(eId()), true)
+    for (const r of honest.slice(0, 1).concat(honest.slice(2))) await r.node.dial(honest[1].node.getMultiaddrs()[0]!)
+    await until(() => honest[0]!.attestation.attested(peerId(honest[1]!)), 'b back in the fleet')
+    // The owner clears each piece of evidence the agents reported (by its id) and hands the statements to one agent.
+    const owner = fleet.owner
+    const reported = new Set<string>()
+    for (const r of honest) for (const alert of (await held(r)).filter((entry) => entry.type === 'alert.equivocation')) reported.add(Buffer.from(evidenceId(decodeEvidence(alert.body.evidence as Uint8Array))).toString('hex'))
+    assert.ok(reported.size >= 1)
+    for (const id of reported) await owner.feed.ledger.append({ type: 'device.clear_quarantine', actor: { id: 'owner/simnet', role: 'owner' }, attest: null, body: { deviceId: eId(), evidence: new Uint8Array(Buffer.from(id, 'hex')), reason: 'investigated' } })
+    await owner.feed.ledger.checkpoint()
+    const fleetId = new Uint8Array(Buffer.from(owner.state.fleetId, 'hex'))
+    const reached = await publishOwnerFeed(owner.node, owner.feed.db, ownerFeedId(fleetId), owner.feed.ledger.sealedSize, [honest[0]!.node.getMultiaddrs()[0]!])
+    assert.equal(reached.length, 1)
+    await until(() => honest.every((r) => !r.membership.isQuarantined(eId())), 'the release at every agent')
+    // The device may connect and attest again.
+    await honest[0]!.node.dial(e.node.getMultiaddrs()[0]!)
+    await until(() => honest[0]!.attestation.attested(peerId(e)), 'the released device attested')
+  })
+
+  it('a cleared quarantine does not make the device immune: a new fork quarantines it again', async () => {
+    const [a, , c] = honest as [AgentRuntime, AgentRuntime, AgentRuntime]
+    await c.node.dial(e.node.getMultiaddrs()[0]!)
+    await until(() => c.attestation.attested(peerId(e)) && a.attestation.attested(peerId(e)), 'the released device attested by a and c')
+    // This time a is shown the other history, in the feed's own epoch.
+    await equivocator.equivocate(e, deviceSigner(devices[0]!.tpm, devices[0]!.unlocked), [peerId(a)])
+    await until(() => honest.every((r) => r.membership.isQuarantined(eId())), 'quarantine again at every honest agent')
+    await until(() => honest.every((r) => r.node.getConnections(e.node.peerId).length === 0), 'every honest agent hung up on the equivocator again')
+  })
+})

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict'
+import { until } from '../../helpers/wait.js'
+import { ownerFeedId, publishOwnerFeed, feedIdentityOf, storedOntologyProofs, ontologyFromHeader, type AgentRuntime } from '../../../src/agent/index.js'
+import { bootPolicyId, canonicalPolicyJson, type BootPolicy } from '../../../src/attest/index.js'
+import { encodeCanonical, type AppendInput } from '../../../src/ledger/index.js'
+import { SimFleet } from '../../../simnet/fleet.js'
+import { simulatedBootPolicy } from '../../../simnet/boot.js'
+
+/** Two agents on swtpm; the owner's policy and ontology statements reach them through its feed. */
+describe('agent/owner statements: boot policy and ontology updates applied by the agents', function () {
+  this.timeout(180_000)
+  let fleet: SimFleet
+  let a: AgentRuntime
+  let b: AgentRuntime
+
+  async function publish (statement: Omit<AppendInput, 'actor' | 'attest'>): Promise<void> {
+    const owner = fleet.owner
+    await owner.feed.ledger.append({ ...statement, actor: { id: 'owner/simnet', role: 'owner' }, attest: null })
+    await owner.feed.ledger.checkpoint()
+    const fleetId = new Uint8Array(Buffer.from(owner.state.fleetId, 'hex'))
+    const reached = await publishOwnerFeed(owner.node, owner.feed.db, ownerFeedId(fleetId), owner.feed.ledger.sealedSize, [a.node.getMultiaddrs()[0]!, b.node.getMultiaddrs()[0]!])
+    assert.equal(reached.length, 2)
+  }
+  const policySet = (policy: BootPolicy): Omit<AppendInput, 'actor' | 'attest'> => ({ type: 'policy.set', body: { policyId: bootPolicyId(policy), policy: new Uint8Array(Buffer.from(canonicalPolicyJson(policy))) } })
+  const verdictOnB = (): { trusted: boolean, reasons: string[] } | undefined => a.attestation.list().find((p) => p.peerId === b.node.peerId.toString())
+
+  before(async () => {
+    fleet = await SimFleet.create()
+    const [da, db] = await fleet.addEnrolled(2)
+    a = await fleet.start(da!, { syncIntervalMs: 1_000 })
+    b = await fleet.start(db!, { syncIntervalMs: 1_000 })
+    await a.node.dial(b.node.getMultiaddrs()[0]!)
+    await until(() => a.attestation.attested(b.node.peerId.toString()) && b.attestation.attested(a.node.peerId.toString()), 'mutual attestation')
+  })
+  after(async () => { await fleet?.close() })
+
+  it('a policy the devices\' boot does not satisfy: peers are re-attested at once and refused, naming the PCR', async () => {
+    const other = simulatedBootPolicy('new-kernel')
+    await publish(policySet(other))
+    // The owner counts an agent reached once it served the agent's pull; applying follows.
+    await until(() => bootPolicyId(a.membership.policy) === bootPolicyId(other), 'a to apply the new policy')
+    await until(() => verdictOnB()?.trusted === false, 'the refusal under the new policy')
+    assert.ok(verdictOnB()!.reasons.some((r) => /PCR 4/.test(r)), verdictOnB()!.reasons.join('; '))
+    await until(() => a.node.getConnections(b.node.peerId).length === 0, 'the hang-up')
+  })
+
+  it('the good policy again: the devices attest each other again', async () => {
+    await publish(policySet(simulatedBootPolicy('good')))
+    await a.node.dial(b.node.getMultiaddrs()[0]!)
+    await until(() => a.attestation.attested(b.node.peerId.toString()), 'attestation under the good policy')
+  })
+
+  it('an ontology update adds an action: refused before, appended and replicated after', async () => {
+    const action = { type: 'operator.model_training', actor: { id: 'operator/alice', role: 'operator' }, attest: null, body: { dataset: 'cohort-7' } } as const
+    await assert.rejects(a.feed.ledger.append(action), { name: 'UnknownActionError' })
+    await publish({ type: 'ontology.update', body: { version: 3, actions: encodeCanonical({ 'operator.model_training': { roles: ['operator'], body: { dataset: { kind: 'string', max: 128 } } } }) } })
+    await until(() => a.membership.ontology.version === 3 && b.membership.ontology.version === 3, 'both agents to apply the update')
+    const { seq } = await a.feed.ledger.append(action)
+    await a.feed.ledger.checkpoint()
+    const feed = a.feed.ledger.feedId
+    await until(async () => ((await b.heads()).get(feed) ?? 0) > seq, 'the new action replicated to b')
+    // A body that does not fit the new action is still refused.
+    await assert.rejects(a.feed.ledger.append({ ...action, body: { dataset: 7 } }), { name: 'BodySchemaError' })
+    // For exports: b proves the update from its replica of the owner's feed, and the proof gives
+    // the same ontology offline, from the genesis statement alone.
+    const identity = await feedIdentityOf(fleet.devices[1]!.dir)
+    const proofs = await storedOntologyProofs(b.feed.db, identity)
+    assert.equal(proofs.length, 1)
+    const offline = ontologyFromHeader(JSON.parse(JSON.stringify(proofs)), identity)
+    assert.equal(offline.version, 3)
+    assert.ok('operator.model_training' in offline.actions)
+  })
+})

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict'
+import { until } from '../../helpers/wait.js'
+import { ownerFeedId, publishOwnerFeed, type AgentRuntime } from '../../../src/agent/index.js'
+import { SimFleet, type SimDevice } from '../../../simnet/fleet.js'
+
+/**
+ * The owner revokes a device and cuts its feed at `keep` entries: an agent that held more keeps
+ * the rest apart and serves up to the cut, an agent that held less takes what it lacks up to the
+ * cut from its peers, and every agent ends up with the same entries of that feed.
+ */
+describe('agent/revocation with a cut: every agent holds the revoked feed up to the same entry (3 agents, swtpm)', function () {
+  this.timeout(180_000)
+  let fleet: SimFleet
+  let devices: SimDevice[]
+  let a: AgentRuntime
+  let b: AgentRuntime
+  let v: AgentRuntime
+
+  const heldBy = async (runtime: AgentRuntime, feed: string): Promise<number> => (await runtime.heads()).get(feed) ?? 0
+  const append = async (runtime: AgentRuntime, n: number, tag: string): Promise<number> => {
+    for (let i = 0; i < n; i++) await runtime.feed.ledger.append({ type: 'operator.data_access', actor: { id: 'operator/alice', role: 'operator' }, attest: null, body: { resource: `${tag}-${i}`, purpose: 'care' } })
+    await runtime.feed.ledger.checkpoint()
+    return runtime.feed.ledger.sealedSize
+  }
+
+  before(async () => {
+    fleet = await SimFleet.create()
+    devices = await fleet.addEnrolled(3)
+    a = await fleet.start(devices[0]!, { syncIntervalMs: 1_000 })
+    b = await fleet.start(devices[1]!, { syncIntervalMs: 1_000 })
+    v = await fleet.start(devices[2]!, { syncIntervalMs: 1_000 })
+    // The device to be revoked talks to a only; b stays apart for now.
+    await v.node.dial(a.node.getMultiaddrs()[0]!)
+    await until(() => a.attestation.attested(v.node.peerId.toString()) && v.attestation.attested(a.node.peerId.toString()), 'a and v attested')
+  })
+  after(async () => { await fleet?.close() })
+
+  it('a held more than the cut, b less: both end up with exactly the entries the owner kept', async () => {
+    const victim = devices[2]!.state.deviceId
+    const keep = await append(v, 10, 'kept')
+    await until(async () => await heldBy(a, victim) >= keep, 'a to hold the entries to keep')
+    const past = await append(v, 10, 'past')
+    await until(async () => await heldBy(a, victim) >= past, 'a to hold entries past the cut')
+    assert.ok(past > keep)
+
+    const owner = fleet.owner
+    const ownerFeed = ownerFeedId(new Uint8Array(Buffer.from(owner.state.fleetId, 'hex')))
+    const revoke = async (cut: number): Promise<void> => {
+      await owner.feed.ledger.append({ type: 'device.revoke', actor: { id: 'owner/simnet', role: 'owner' }, attest: null, body: { deviceId: victim, reason: 'stolen', keep: cut } })
+      await owner.feed.ledger.checkpoint()
+      const reached = await publishOwnerFeed(owner.node, owner.feed.db, ownerFeed, owner.feed.ledger.sealedSize, [a.node.getMultiaddrs()[0]!])
+      assert.equal(reached.length, 1)
+    }
+    await revoke(keep)
+
+    // a: revoked, hung up, and its head of the feed is the cut; what it held past it stays stored apart.
+    await until(() => a.membership.cutOf(victim) === keep, 'the cut at a')
+    await until(() => a.node.getConnections(v.node.peerId).length === 0, 'a to hang up on the revoked device')
+    assert.equal(await heldBy(a, victim), keep)
+    assert.equal((await a.replicas.meta(victim)).size, past)
+    // a no longer witnesses the revoked feed: no cosignature of it stays due.
+    await until(() => a.cosignsDue === 0, 'no cosignature due at a', 15_000)
+
+    // b never held the feed: from a it gets the revocation and the feed up to the cut, no further.
+    await b.node.dial(a.node.getMultiaddrs()[0]!)
+    await until(() => b.membership.cutOf(victim) === keep, 'the revocation with its cut at b')
+    await until(async () => await heldBy(b, victim) === keep, 'b to hold the revoked feed up to the cut')
+    await new Promise((resolve) => setTimeout(resolve, 2_500))
+    assert.equal((await b.replicas.meta(victim)).size, keep)
+    let seq = 0
+    for await (const bytes of b.replicas.entries(victim)) assert.deepEqual(Buffer.from(bytes), Buffer.from((await v.feed.ledger.getEntry(seq++))!))
+    assert.equal(seq, keep)
+
+    // A second revocation naming a later cut (as from another branch of the owner's feed) moves
+    // nothing: the earlier cut wins.
+    await revoke(past)
+    await until(async () => await heldBy(a, ownerFeed) >= owner.feed.ledger.sealedSize, 'the second revocation at a')
+    assert.equal(a.membership.cutOf(victim), keep)
+    assert.equal(await heldBy(a, victim), keep)
+
+    // The revoked device cannot bring the rest in itself: b refuses it too.
+    await v.node.dial(b.node.getMultiaddrs()[0]!).catch(() => undefined)
+    await new Promise((resolve) => setTimeout(resolve, 2_000))
+    assert.equal(b.attestation.attested(v.node.peerId.toString()), false)
+    assert.equal((await b.replicas.meta(victim)).size, keep)
+  })
+})
