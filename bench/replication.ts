@@ -12,13 +12,13 @@
  *   core to 9 in the same run.
  */
 import { SimFleet, type SimDevice } from '../simnet/index.js'
-import type { AgentRuntime } from '../src/agent/index.js'
+import type { Agent } from '../src/agent/index.js'
 import { hypercoreReplication } from './hypercore-peer.js'
 import { type Bench, nowMs, round } from './types.js'
 
 const body = { resource: 'r'.repeat(200), purpose: 'p'.repeat(56) }
 
-async function appendMany (agent: AgentRuntime, count: number): Promise<void> {
+async function appendMany (agent: Agent, count: number): Promise<void> {
   for (let done = 0; done < count; done += 1000) {
     await Promise.all(Array.from({ length: Math.min(1000, count - done) }, async () => await agent.feed.ledger.append({ type: 'operator.data_access', actor: { id: 'bench', role: 'operator' }, attest: null, body })))
   }
@@ -69,7 +69,7 @@ export const convergenceBench: Bench = {
   async run (report) {
     const fleet = await SimFleet.create()
     try {
-      const agents: AgentRuntime[] = []
+      const agents: Agent[] = []
       for (const device of await fleet.addEnrolled(AGENTS)) agents.push(await fleet.start(device, { syncIntervalMs: 2_000 }))
       for (let i = 0; i < AGENTS; i++) for (let j = i + 1; j < AGENTS; j++) await agents[i]!.node.dial(agents[j]!.node.getMultiaddrs()[0]!)
       const ids = agents.map((a) => a.node.peerId.toString())

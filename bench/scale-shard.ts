@@ -9,13 +9,13 @@ import path from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { multiaddr } from '@multiformats/multiaddr'
 import { EsysTpm } from '../src/attest/index.js'
-import { AgentRuntime, agentMeasurement, readDeviceEnrolment, readDeviceState, unlockDevice, type AgentRuntimeInit } from '../src/agent/index.js'
-import { AGENT_BUFFER_POOL_BYTES } from '../src/cli/commands/agent.js'
+import { createAgent, type Agent, agentMeasurement, readDeviceEnrolment, readDeviceState, unlockDevice, type AgentInit } from '../src/agent/index.js'
+import { AGENT_BUFFER_POOL_BYTES } from '../src/agent/index.js'
 
 /** What the bench asks of a shard. Agents are named by their index in the shard. */
 export type ShardRequest =
   | { op: 'prepare', devices: Array<{ dir: string, tcti: string }>, sealing: { bootPcrs: number[], agentPcr: number } }
-  | { op: 'start', options: Pick<AgentRuntimeInit, 'syncIntervalMs' | 'batchMs' | 'routineBatchMs' | 'attestIntervalMs'> }
+  | { op: 'start', options: Pick<AgentInit, 'syncIntervalMs' | 'batchMs' | 'routineBatchMs' | 'attestIntervalMs'> }
   | { op: 'dial', agent: number, address: string }
   | { op: 'attested' }
   | { op: 'append', agent: number, count: number }
@@ -30,8 +30,8 @@ export type ShardAttested = string[][]
 // As `fleet run` sets it.
 Buffer.poolSize = AGENT_BUFFER_POOL_BYTES
 const loopDelay = monitorEventLoopDelay({ resolution: 20 })
-const prepared: Array<{ dir: string, tpm: EsysTpm, init: Omit<AgentRuntimeInit, 'listen' | 'mdns'> }> = []
-const agents: AgentRuntime[] = []
+const prepared: Array<{ dir: string, tpm: EsysTpm, init: Omit<AgentInit, 'listen' | 'mdns'> }> = []
+const agents: Agent[] = []
 
 async function handle (request: ShardRequest): Promise<unknown> {
   switch (request.op) {
@@ -44,13 +44,17 @@ async function handle (request: ShardRequest): Promise<unknown> {
         const enrolment = await readDeviceEnrolment(dir, state.deviceId)
         if (enrolment === undefined) throw new Error(`${dir} is not enrolled`)
         const log = new Uint8Array(await readFile(path.join(dir, 'binary_bios_measurements')))
-        prepared.push({ dir, tpm, init: { dir, tpm, state, device, enrolment, eventLog: async () => log } })
+        prepared.push({ dir, tpm, init: { dir, state, device, enrolment, eventLog: async () => log } })
       }
       return prepared.length
     }
     case 'start': {
       loopDelay.enable()
-      agents.push(...await Promise.all(prepared.map(async ({ init }) => await AgentRuntime.start({ ...init, ...request.options, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false }))))
+      agents.push(...await Promise.all(prepared.map(async ({ tpm, init }) => {
+        const agent = await createAgent({ tpm }, { ...init, ...request.options, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+        await agent.start()
+        return agent
+      })))
       return agents.map((a): ShardAgent => ({ peerId: a.node.peerId.toString(), address: a.node.getMultiaddrs()[0]!.toString() }))
     }
     case 'dial':

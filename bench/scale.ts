@@ -25,7 +25,7 @@ const DEADLINE_MS = Math.max(90_000, 4_000 * AGENTS)
 const JOIN_CONCURRENCY = 16
 /** How long a dialled pair may take to attest both ways before it is dialled again. */
 const PAIR_WAIT_MS = 30_000
-/** The agent's own anti-entropy interval (AgentRuntimeInit.syncIntervalMs). */
+/** The agent's own anti-entropy interval (AgentInit.syncIntervalMs). */
 const SYNC_INTERVAL_MS = 5_000
 /** How often the bench asks the shards which peers their agents have attested. */
 const POLL_MS = 100

@@ -12,7 +12,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { fingerprint } from '../src/attest/index.js'
-import { unlockDevice, agentMeasurement, ownerFeedId, publishOwnerFeed, CloneDetectedError, EnrolmentRefusedError, type AgentRuntime } from '../src/agent/index.js'
+import { unlockDevice, agentMeasurement, ownerFeedId, publishOwnerFeed, CloneDetectedError, EnrolmentRefusedError, type Agent } from '../src/agent/index.js'
 import { SimFleet, type SimDevice } from '../simnet/index.js'
 
 const run = promisify(execFile)
@@ -48,7 +48,7 @@ async function main (): Promise<void> {
   await rm(demoDir, { recursive: true, force: true })
   const fleet = await SimFleet.create({ root: demoDir, name: 'clinic-west' })
   fleetIdHex = fleet.owner.state.fleetId
-  const agents: AgentRuntime[] = []
+  const agents: Agent[] = []
   try {
     say('The owner founds the fleet', `owner key in the owner machine's TPM (P-256) + ML-DSA-65 sealed to its boot\nfleetId ${fleet.owner.state.fleetId}`)
 

@@ -11,12 +11,12 @@ import path from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { EsysTpm, SwtpmDevice, type BootPolicy } from '../src/attest/index.js'
 import {
-  initOwner, unlockOwner, writeOwnerState, writeDeviceState, writeDeviceEnrolment, initDevice, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry, AgentRuntime,
-  type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment, type AgentRuntimeInit, type Logger
+  initOwner, unlockOwner, writeOwnerState, writeDeviceState, writeDeviceEnrolment, initDevice, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry, createAgent, type Agent,
+  type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment, type AgentInit, type AgentComponents, type Logger
 } from '../src/agent/index.js'
 import type { HybridSigner } from '../src/identity/index.js'
 import { createFleetNode, type FleetNode } from '../src/p2p/index.js'
-import { bootDevice, simulatedBootPolicy, type BootVariant } from './boot.js'
+import { bootDevice, simulatedBootPolicy, type BootVariant } from '../src/attest/index.js'
 
 export interface SimOwner { swtpm: SwtpmDevice, tpm: EsysTpm, state: OwnerState, signer: HybridSigner, feed: OpenedLedger, node: FleetNode, dir: string }
 export interface SimDevice { name: string, swtpm: SwtpmDevice, tpm: EsysTpm, state: DeviceState, unlocked: UnlockedDevice, log: Uint8Array, dir: string, enrolment?: DeviceEnrolment }
@@ -116,22 +116,26 @@ export class SimFleet {
     return devices
   }
 
-  /** Starts an enrolled device's agent in this process. */
-  async start (device: SimDevice, options: Partial<Pick<AgentRuntimeInit, 'syncIntervalMs' | 'attestIntervalMs' | 'batchMs' | 'mdns' | 'onPeersChange' | 'cosignIntervalMs' | 'witnessesPerFeed' | 'hooks'>> & { logger?: Logger, enrolment?: DeviceEnrolment } = {}): Promise<AgentRuntime> {
-    // `enrolment` lets a test present another device's record (a clone attempt).
+  /**
+   * Starts an enrolled device's agent in this process. `enrolment` lets a test present another
+   * device's record (a clone attempt); `ownFeedServer` stands in for how the agent serves its own
+   * feed (simnet's hostile servers).
+   */
+  async start (
+    device: SimDevice,
+    options: Partial<Pick<AgentInit, 'syncIntervalMs' | 'attestIntervalMs' | 'batchMs' | 'mdns' | 'onPeersChange' | 'cosignIntervalMs' | 'witnessesPerFeed'>>
+      & Pick<AgentComponents, 'logger' | 'ownFeedServer'> & { enrolment?: DeviceEnrolment } = {}
+  ): Promise<Agent> {
     const enrolment = options.enrolment ?? device.enrolment
     if (enrolment === undefined) throw new Error(`${device.name} is not enrolled`)
-    const runtime = await AgentRuntime.start({
-      dir: device.dir, tpm: device.tpm, state: device.state, device: device.unlocked, enrolment, eventLog: async () => device.log,
-      ...(options.onPeersChange === undefined ? {} : { onPeersChange: options.onPeersChange }),
-      ...(options.cosignIntervalMs === undefined ? {} : { cosignIntervalMs: options.cosignIntervalMs }),
-      ...(options.witnessesPerFeed === undefined ? {} : { witnessesPerFeed: options.witnessesPerFeed }),
-      ...(options.hooks === undefined ? {} : { hooks: options.hooks }),
-      listen: ['/ip4/127.0.0.1/tcp/0'], mdns: options.mdns ?? false, batchMs: options.batchMs ?? 50, syncIntervalMs: options.syncIntervalMs ?? 1_000,
-      ...(options.attestIntervalMs === undefined ? {} : { attestIntervalMs: options.attestIntervalMs }),
-      ...(options.logger === undefined ? {} : { logger: options.logger })
+    const runtime = await createAgent({ tpm: device.tpm, logger: options.logger, ownFeedServer: options.ownFeedServer }, {
+      dir: device.dir, state: device.state, device: device.unlocked, enrolment, eventLog: async () => device.log,
+      onPeersChange: options.onPeersChange, cosignIntervalMs: options.cosignIntervalMs, witnessesPerFeed: options.witnessesPerFeed,
+      listen: ['/ip4/127.0.0.1/tcp/0'], mdns: options.mdns ?? false, batchMs: options.batchMs ?? 50,
+      syncIntervalMs: options.syncIntervalMs ?? 1_000, attestIntervalMs: options.attestIntervalMs
     })
     this.closers.push(async () => { await runtime.stop() })
+    await runtime.start()
     return runtime
   }
 

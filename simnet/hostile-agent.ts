@@ -10,9 +10,16 @@
  *   challenge (new connections, re-attestation) with the quote it made for the first session.
  * See hostile.ts.
  */
-import { runAgent, type RunOptions } from '../src/cli/commands/agent.js'
+import { multiaddr } from '@multiformats/multiaddr'
+import { readFile } from 'node:fs/promises'
+import { EsysTpm, type Tpm } from '../src/attest/index.js'
+import {
+  AGENT_BUFFER_POOL_BYTES, createLogger, loadConfig, readDeviceState, startDeviceAgent, type Agent, type AgentComponents, type RunningDevice
+} from '../src/agent/index.js'
+import type { HybridSigner } from '../src/identity/index.js'
 import { Equivocator, QuoteRelay } from './hostile.js'
-import type { AgentRuntime } from '../src/agent/index.js'
+
+interface RunOptions { state: string, eventlog?: string, listen?: string, peer?: string[], json?: boolean }
 
 function parse (argv: string[]): { run: RunOptions, mode: string, victims: number } {
   const run: RunOptions = { state: '' }
@@ -43,7 +50,7 @@ function parse (argv: string[]): { run: RunOptions, mode: string, victims: numbe
 const say = (mode: string, what: Record<string, unknown>): void => { process.stderr.write(`${JSON.stringify({ hostile: mode, ...what })}\n`) }
 
 /** Calls `then` with the attested peers once every peer given with --peer attested this agent. */
-function whenAttested (runtime: AgentRuntime, expected: number, then: (attested: string[]) => void): void {
+function whenAttested (runtime: Agent, expected: number, then: (attested: string[]) => void): void {
   const timer = setInterval(() => {
     const attested = runtime.node.getConnections().map((c) => c.remotePeer.toString()).filter((id, i, all) => all.indexOf(id) === i && runtime.attestation.attested(id)).sort()
     if (attested.length < Math.max(1, expected)) return
@@ -52,31 +59,61 @@ function whenAttested (runtime: AgentRuntime, expected: number, then: (attested:
   }, 200)
 }
 
+/**
+ * Runs the agent as `fleet run` does (same key release, same service), with the hostile mode's
+ * components, until SIGTERM. `then` sees the running agent.
+ */
+async function run (options: RunOptions, components: Omit<AgentComponents, 'tpm' | 'logger'>, wrapTpm: (tpm: Tpm) => Tpm, then: (agent: Agent, signer: HybridSigner) => void): Promise<void> {
+  Buffer.poolSize = AGENT_BUFFER_POOL_BYTES
+  for (const address of options.peer ?? []) multiaddr(address)
+  const state = await readDeviceState(options.state)
+  const config = await loadConfig({
+    env: { ...process.env, FLEET_TCTI: process.env.FLEET_TCTI ?? state.tcti },
+    flags: { state: options.state, listen: options.listen === undefined ? undefined : [options.listen] }
+  })
+  const logger = createLogger({ level: config.logLevel, pretty: false })
+  const tpm = await EsysTpm.open({ tcti: config.tcti })
+  const eventLog = options.eventlog
+  let running: RunningDevice | undefined
+  try {
+    running = await startDeviceAgent({ ...components, tpm: wrapTpm(tpm), logger }, {
+      dir: options.state, state, config, peers: options.peer,
+      eventLog: async () => eventLog === undefined ? new Uint8Array() : new Uint8Array(await readFile(eventLog))
+    })
+    if (running.agent === undefined) throw new Error('the hostile agent is not enrolled')
+    process.stdout.write(`${JSON.stringify(running.status)}\n`)
+    then(running.agent, running.signer)
+    await new Promise<void>((resolve) => {
+      process.once('SIGTERM', () => resolve())
+      process.once('SIGINT', () => resolve())
+    })
+  } finally {
+    await running?.stop()
+    await tpm.close()
+  }
+}
+
 async function main (): Promise<void> {
-  const { run, mode, victims } = parse(process.argv.slice(2))
-  const expected = run.peer?.length ?? 0
+  const { run: options, mode, victims } = parse(process.argv.slice(2))
+  const expected = options.peer?.length ?? 0
   if (mode === 'relay-quote') {
     const relay = new QuoteRelay()
-    await runAgent(run, {
-      wrapTpm: (tpm) => relay.wrap(tpm),
-      onRuntime: (runtime) => { whenAttested(runtime, expected, (attested) => { relay.armed = true; say(mode, { armed: true, attestedBy: attested }) }) }
+    await run(options, {}, (tpm) => relay.wrap(tpm), (agent) => {
+      whenAttested(agent, expected, (attested) => { relay.armed = true; say(mode, { armed: true, attestedBy: attested }) })
     })
     return
   }
   const equivocator = new Equivocator()
-  await runAgent(run, {
-    hooks: equivocator.hooks,
-    onRuntime: (runtime, signer) => {
-      whenAttested(runtime, expected, (attested) => {
-        // Let the honest history replicate first, so the fork contradicts what peers hold.
-        setTimeout(() => {
-          void equivocator.equivocate(runtime, signer, attested.slice(0, victims)).then(
-            (size) => { say(mode, { forkSize: size, victims: attested.slice(0, victims) }) },
-            (err: Error) => { say(mode, { error: err.message }) }
-          )
-        }, 3_000)
-      })
-    }
+  await run(options, { ownFeedServer: equivocator.ownFeedServer }, (tpm) => tpm, (agent, signer) => {
+    whenAttested(agent, expected, (attested) => {
+      // Let the honest history replicate first, so the fork contradicts what peers hold.
+      setTimeout(() => {
+        void equivocator.equivocate(agent, signer, attested.slice(0, victims)).then(
+          (size) => { say(mode, { forkSize: size, victims: attested.slice(0, victims) }) },
+          (err: Error) => { say(mode, { error: err.message }) }
+        )
+      }, 3_000)
+    })
   })
 }
 

@@ -14,9 +14,10 @@ import { randomBytes } from 'node:crypto'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../src/identity/index.js'
 import {
-  decodeEntry, encodeEntry, entryHash, leafHash, subtreeRoot, signCheckpoint, parseCheckpoint, ownFeedSource, encodeEvidence, type SyncBatch, type Entry
+  decodeEntry, encodeEntry, entryHash, leafHash, subtreeRoot, signCheckpoint, parseCheckpoint, ownFeedSource, encodeEvidence, type SyncBatch, type Entry,
+  type FeedSource
 } from '../src/ledger/index.js'
-import { LEDGER_SYNC_PROTOCOL, sendAnnounce, type AgentRuntime, type RuntimeHooks } from '../src/agent/index.js'
+import { LEDGER_SYNC_PROTOCOL, sendAnnounce, type Agent, type OwnFeedServer } from '../src/agent/index.js'
 import { FramedStream } from '../src/p2p/index.js'
 import { base32, type AttestResult, type Tpm } from '../src/attest/index.js'
 
@@ -24,26 +25,27 @@ export class Equivocator {
   private victims = new Set<string>()
   private fork: { size: number, entries: Uint8Array[], note: string } | undefined
   private feed = ''
-  /** Pass to AgentRuntime.start. */
-  readonly hooks: RuntimeHooks = {
-    ownBatch: async (peerId, from) => {
+  /** The agent's ownFeedServer component: the fork to the victims, the held feed to everyone else. */
+  readonly ownFeedServer = (held: FeedSource): OwnFeedServer => ({
+    pushes: false,
+    batch: async (peerId, from) => {
       const fork = this.fork
-      if (fork === undefined || !this.victims.has(peerId)) return null
+      if (fork === undefined || !this.victims.has(peerId)) return await held.batch(from)
       if (from >= fork.size) return undefined
       return { feed: this.feed, from, entries: fork.entries.slice(from), checkpoint: fork.note, proof: [] } satisfies SyncBatch
     },
-    ownAnnounce: (peerId) => {
+    announced: (peerId) => {
       const fork = this.fork
       if (fork === undefined || !this.victims.has(peerId)) return undefined
       return { size: fork.size, checkpoint: fork.note }
     }
-  }
+  })
 
   /**
    * Signs the fork (in `epoch`: default the feed's own) and appends the honest entry at the same position. `victims` are PeerIds.
    * Returns the size of the forked checkpoint.
    */
-  async equivocate (runtime: AgentRuntime, signer: HybridSigner, victims: Iterable<string>, options: { epoch?: number } = {}): Promise<number> {
+  async equivocate (runtime: Agent, signer: HybridSigner, victims: Iterable<string>, options: { epoch?: number } = {}): Promise<number> {
     const ledger = runtime.feed.ledger
     await ledger.checkpoint()
     const size = ledger.sealedSize
@@ -88,18 +90,20 @@ export type ServeMode = 'honest' | 'forged-entry' | 'forged-checkpoint' | 'repla
 export class HostileServer {
   private current: ServeMode = 'honest'
   stallMs = 8_000
-  private runtime: AgentRuntime | undefined
+  private runtime: Agent | undefined
   private replayed: SyncBatch | undefined
   private readonly stranger = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
-  readonly hooks: RuntimeHooks = {
-    ownBatch: async (_peerId, from) => {
+  /** The agent's ownFeedServer component: the held feed while honest, else served wrongly by mode. */
+  readonly ownFeedServer = (held: FeedSource): OwnFeedServer => ({
+    pushes: false,
+    batch: async (_peerId, from) => {
       const runtime = this.runtime
-      if (runtime === undefined || this.current === 'honest') return null
+      if (runtime === undefined || this.current === 'honest') return await held.batch(from)
       const source = ownFeedSource(runtime.feed.db, runtime.feed.ledger.feedId)
       if (this.current === 'replay') return this.replayed
       if (this.current === 'stall') {
         await new Promise((resolve) => setTimeout(resolve, this.stallMs))
-        return null
+        return await held.batch(from)
       }
       const batch = await source.batch(from)
       if (batch === undefined) return undefined
@@ -112,9 +116,9 @@ export class HostileServer {
       const parsed = parseCheckpoint(batch.checkpoint)
       return { ...batch, checkpoint: await signCheckpoint(parsed.body, this.stranger, runtime.feed.ledger.feedId) }
     }
-  }
+  })
 
-  attach (runtime: AgentRuntime): void { this.runtime = runtime }
+  attach (runtime: Agent): void { this.runtime = runtime }
 
   get mode (): ServeMode { return this.current }
 
@@ -193,7 +197,7 @@ export const attacks = {
    * Records an alert.equivocation against an honest device whose evidence proves nothing: two of
    * its real checkpoints (consistent) with a made-up prefix root and proof.
    */
-  async falseAccusation (runtime: AgentRuntime, accused: string): Promise<void> {
+  async falseAccusation (runtime: Agent, accused: string): Promise<void> {
     const notes = await runtime.replicas.source(accused).checkpointsCovering(0)
     if (notes.length < 2) throw new Error('need two checkpoints of the accused')
     const evidence = encodeEvidence({ v: 1, feed: accused, first: notes[0]!.note, second: notes[notes.length - 1]!.note, prefixRoot: randomBytes(32), proof: [randomBytes(32)] })

@@ -1,29 +1,46 @@
-/** What an agent runtime is started with, and simnet's seams into it. */
+/** What an agent is made of (components) and what it is started with (init). */
 import { toHex } from '../common/bytes.js'
-import type { SyncBatch } from '../ledger/index.js'
+import type { Clock, Random } from '../common/index.js'
 import type { Tpm } from '../attest/index.js'
-import type { PeerStatus } from './attestation/service.js'
-import type { UnlockedDevice } from './device/identity.js'
-import type { DeviceState } from './device/state.js'
-import type { DeviceEnrolment } from './enrolment/record.js'
-import type { Logger } from './ops/logger.js'
+import type { FeedSource } from '../ledger/index.js'
+import type { PeerStatus } from './attestation/index.js'
+import type { UnlockedDevice, DeviceState } from './device/index.js'
+import type { DeviceEnrolment } from './enrolment/index.js'
+import type { Logger } from './ops/index.js'
+import type { OwnFeedServer } from './replication/index.js'
 
-export interface AgentRuntimeInit {
-  dir: string
+export interface AgentComponents {
+  /** The device's TPM, its keys released (see unlockDevice). */
   tpm: Tpm
+  logger?: Logger
+  /** Default: the system clock. */
+  clock?: Clock
+  /** Default: node:crypto. */
+  random?: Random
+  /**
+   * How the own feed is served and announced to peers, given the feed as the ledger holds it.
+   * Default: as the ledger holds it, with pushes. simnet's hostile agents (never `fleet run`) put
+   * a forked or forged feed here; see simnet/hostile.ts.
+   */
+  ownFeedServer?: (held: FeedSource) => OwnFeedServer
+}
+
+export interface AgentInit {
+  /** The state directory (the ledger lives in DIR/ledger). */
+  dir: string
   state: DeviceState
   device: UnlockedDevice
   enrolment: DeviceEnrolment
+  /** The boot event log sent with every attestation. */
   eventLog: () => Promise<Uint8Array>
   listen: string[]
   mdns?: boolean
   /** Default: one mDNS service per fleet. */
   serviceTag?: string
-  logger?: Logger
   attestIntervalMs?: number
   /** How long a new inbound peer has to attest before it is hung up on (default 30 s). */
   attestDeadlineMs?: number
-  /** Anti-entropy: pull from every attested peer this often (default 5 s). */
+  /** Anti-entropy: pull from a few attested peers this often (default 5 s). */
   syncIntervalMs?: number
   /** Own feed: a checkpoint at least this often (default 250 ms) or every this many entries (default 10,000). */
   batchMs?: number
@@ -35,16 +52,6 @@ export interface AgentRuntimeInit {
   /** Witnessing: how many fleet devices cosign each feed (its witness set; default 4). */
   witnessesPerFeed?: number
   onPeersChange?: (peers: PeerStatus[]) => void
-  /** simnet's hostile agents only (the CLI never sets this): replace what this agent serves and announces of its own feed. */
-  hooks?: RuntimeHooks
-}
-
-/** Seams for simnet's test-only hostile agents. */
-export interface RuntimeHooks {
-  /** The batch of the own feed served to `peerId` from `from`; null serves the real one. */
-  ownBatch?: (peerId: string, from: number) => Promise<SyncBatch | undefined | null>
-  /** What is announced of the own feed to `peerId`; undefined announces the real one. */
-  ownAnnounce?: (peerId: string) => { size: number, checkpoint: string } | undefined
 }
 
 /** The mDNS service of a fleet: agents of other fleets on the link do not see each other. */

@@ -7,7 +7,7 @@ import { toHex } from '../common/bytes.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { BASE_ONTOLOGY, ROLES, type Ontology, type Role } from '../ledger/index.js'
 import { bootPolicyId } from '../attest/index.js'
-import type { AgentRuntime } from './agent.js'
+import type { Agent } from './agent.js'
 
 /** The running agent's local control socket: DIR/agent.sock, owner-only (0600). */
 export const CONTROL_SOCKET = 'agent.sock'
@@ -73,7 +73,7 @@ export function residentMemory (procStatus?: string): ResidentMemory {
 }
 
 /** What `fleet status` shows. */
-export async function agentStatus (runtime: AgentRuntime, deviceId: string): Promise<Record<string, unknown>> {
+export async function agentStatus (runtime: Agent, deviceId: string): Promise<Record<string, unknown>> {
   return {
     deviceId,
     peerId: runtime.node.peerId.toString(),
@@ -100,7 +100,7 @@ export async function agentStatus (runtime: AgentRuntime, deviceId: string): Pro
  *   {cmd: 'dial', address} / {cmd: 'hangup', peerId}
  *   {cmd: 'block', peerId} / {cmd: 'unblock', peerId}   keep a peer out (maintenance, partitions)
  */
-export async function startControlServer (runtime: AgentRuntime, dir: string, deviceId: string): Promise<{ close: () => Promise<void> }> {
+export async function startControlServer (runtime: Agent, dir: string, deviceId: string): Promise<{ close: () => Promise<void> }> {
   const file = path.join(dir, CONTROL_SOCKET)
   await rm(file, { force: true })
   const server = net.createServer((socket) => {

@@ -1,12 +1,12 @@
-import { Registry, Gauge, Histogram, collectDefaultMetrics } from 'prom-client'
+import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client'
 import type { EsysTpm } from '../attest/index.js'
-import type { AgentRuntime } from './agent.js'
+import type { Agent } from './agent.js'
 
 /**
  * Prometheus metrics of a running agent, served on 127.0.0.1 only: peers and their verdicts,
  * ledger sizes, replication lag behind what peers announced, TPM latency, and the process's own.
  */
-export async function startMetricsServer (runtime: AgentRuntime, tpm: EsysTpm | undefined, port: number): Promise<{ port: number, close: () => Promise<void> }> {
+export async function startMetricsServer (runtime: Agent, tpm: EsysTpm | undefined, port: number): Promise<{ port: number, close: () => Promise<void> }> {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'fleet_' })
   new Gauge({
@@ -17,9 +17,21 @@ export async function startMetricsServer (runtime: AgentRuntime, tpm: EsysTpm | 
     }
   })
   new Gauge({ name: 'fleet_connections', help: 'open libp2p connections', registers: [registry], collect () { this.set(runtime.node.getConnections().length) } })
-  new Gauge({
+  // Counts since start, read from the services' own counters (which only grow) when scraped.
+  new Counter({
     name: 'fleet_attestations_total', help: 'successful attestations of peers since start', registers: [registry],
-    collect () { this.set(runtime.attestation.list().reduce((n, p) => n + p.attestations, 0)) }
+    collect () { this.reset(); this.inc(runtime.attestation.counts.trusted) }
+  })
+  new Counter({
+    name: 'fleet_attestation_refusals_total', help: 'peers refused since start, by kind', labelNames: ['kind'], registers: [registry],
+    collect () {
+      this.reset()
+      for (const [kind, count] of Object.entries(runtime.attestation.counts.refused)) this.inc({ kind }, count)
+    }
+  })
+  new Counter({
+    name: 'fleet_sync_pulls_total', help: 'pulls asked for since start (on attestation, announce or anti-entropy)', registers: [registry],
+    collect () { this.reset(); this.inc(runtime.replicator.counts.pullsAsked) }
   })
   new Gauge({ name: 'fleet_own_feed_entries', help: 'entries in this device\'s feed', registers: [registry], collect () { this.set(runtime.feed.ledger.size) } })
   new Gauge({ name: 'fleet_own_feed_sealed', help: 'entries of this device\'s feed covered by a signed checkpoint', registers: [registry], collect () { this.set(runtime.feed.ledger.sealedSize) } })

@@ -1,5 +1,5 @@
 import { FleetError } from '../common/errors.js'
-import { bytesEqual, toHex } from '../common/bytes.js'
+import { bytesEqual, toHex, toBase64, fromBase64 } from '../common/bytes.js'
 import type { PcrSelection, PcrValues } from './pcrs.js'
 import type { P256Signer } from '../identity/index.js'
 import {
@@ -137,4 +137,30 @@ export function differingPcrs (selection: PcrSelection, current: PcrValues, want
     if (!bytesEqual(actual, want)) differences.push({ pcr, expected: toHex(want), actual: toHex(actual) })
   }
   return differences
+}
+
+/** A sealed secret as stored in the state files (base64 blobs). */
+export interface SealedSecretJson {
+  blob: { public: string, private: string }
+  selection: PcrSelection
+  expected?: Record<string, string>
+  authority?: { point: string, policyRef: string }
+}
+
+export function sealedToJson (sealed: SealedSecret): SealedSecretJson {
+  return {
+    blob: { public: toBase64(sealed.blob.public), private: toBase64(sealed.blob.private) },
+    selection: sealed.selection,
+    ...(sealed.expected === undefined ? {} : { expected: sealed.expected }),
+    ...(sealed.authority === undefined ? {} : { authority: sealed.authority })
+  }
+}
+
+export function sealedFromJson (json: SealedSecretJson): SealedSecret {
+  return {
+    blob: { public: fromBase64(json.blob.public), private: fromBase64(json.blob.private) },
+    selection: json.selection,
+    ...(json.expected === undefined ? {} : { expected: json.expected }),
+    ...(json.authority === undefined ? {} : { authority: json.authority })
+  }
 }

@@ -44,3 +44,11 @@ export function sha256 (...parts: Array<Uint8Array | string>): Uint8Array {
   for (const part of parts) h.update(part)
   return new Uint8Array(h.digest())
 }
+
+export function toBase64 (bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
+}
+
+export function fromBase64 (text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, 'base64'))
+}

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
 import { gc } from '../helpers/gc.js'
 import { until } from '../helpers/wait.js'
-import type { AgentRuntime } from '../../src/agent/index.js'
+import type { Agent } from '../../src/agent/index.js'
 import { SYNC_PROTOCOL_LIMITS } from '../../src/agent/index.js'
 import { SimFleet, type SimDevice } from '../../simnet/fleet.js'
 import { HostileServer, attacks } from '../../simnet/hostile.js'
 
-const action = (resource: string): Parameters<AgentRuntime['feed']['ledger']['append']>[0] =>
+const action = (resource: string): Parameters<Agent['feed']['ledger']['append']>[0] =>
   ({ type: 'operator.data_access', actor: { id: 'operator/alice', role: 'operator' }, attest: null, body: { resource, purpose: 'care' } })
 
 /**
@@ -18,13 +18,13 @@ describe('agent/hostile peers: an enrolled, attested peer that misbehaves', func
   this.timeout(180_000)
   let fleet: SimFleet
   let devices: SimDevice[]
-  let target: AgentRuntime
-  let honest: AgentRuntime
-  let hostile: AgentRuntime
+  let target: Agent
+  let honest: Agent
+  let hostile: Agent
   const server = new HostileServer()
   let counter = 0
 
-  const held = async (runtime: AgentRuntime, feed: string): Promise<number> => (await runtime.heads()).get(feed) ?? 0
+  const held = async (runtime: Agent, feed: string): Promise<number> => (await runtime.heads()).get(feed) ?? 0
   /** The honest peer and the target still replicate both ways; returns how long it took. */
   async function honestFlows (ms = 10_000): Promise<number> {
     const started = Date.now()
@@ -44,7 +44,7 @@ describe('agent/hostile peers: an enrolled, attested peer that misbehaves', func
     const options = { syncIntervalMs: 1_000, batchMs: 50, cosignIntervalMs: 0 }
     target = await fleet.start(devices[0]!, options)
     honest = await fleet.start(devices[1]!, options)
-    hostile = await fleet.start(devices[2]!, { ...options, hooks: server.hooks })
+    hostile = await fleet.start(devices[2]!, { ...options, ownFeedServer: server.ownFeedServer })
     server.attach(hostile)
     await honest.node.dial(target.node.getMultiaddrs()[0]!)
     await hostile.node.dial(target.node.getMultiaddrs()[0]!)

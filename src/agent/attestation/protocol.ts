@@ -25,16 +25,20 @@ import {
 import { FleetError } from '../../common/errors.js'
 import type { FramedStream } from '../../p2p/framing.js'
 import { decodeMessage, encodeMessage, type WireMessage, type WireSchema } from '../../p2p/messages.js'
-import { verifyEnrolmentRecord, type DeviceEnrolment, type EnrolmentRecord, type SignedEnrolment } from '../enrolment/record.js'
-import { unb64, type DeviceState } from '../device/state.js'
-import { ATTEST_LIMITS } from '../limits.js'
+import { verifyEnrolmentRecord, type DeviceEnrolment, type EnrolmentRecord, type SignedEnrolment } from '../enrolment/index.js'
+import type { DeviceState } from '../device/index.js'
+import { fromBase64 } from '../../common/bytes.js'
+import { ATTEST_LIMITS } from './limits.js'
 
 export const ATTEST_PROTOCOL = '/fleet/attest/1'
 
 
+/** Thrown when a peer breaks /fleet/attest/1 or stops it; `peerReason` is the reason it gave, if any. */
 export class AttestationProtocolError extends FleetError {
-  constructor (reason: string) {
+  readonly peerReason: string | undefined
+  constructor (reason: string, evidence: { peerReason?: string } = {}) {
     super(`attestation: ${reason}`, { code: 'ERR_ATTESTATION_PROTOCOL' })
+    this.peerReason = evidence.peerReason
   }
 }
 
@@ -177,7 +181,7 @@ export interface AttesterInput {
 }
 
 async function makeEvidence (self: AttesterInput, verifierNonce: Uint8Array, verifierPeerId: string): Promise<Record<string, Uint8Array | Uint8Array[]>> {
-  const ak = { public: unb64(self.state.attestationKey.public), private: unb64(self.state.attestationKey.private) }
+  const ak = { public: fromBase64(self.state.attestationKey.public), private: fromBase64(self.state.attestationKey.private) }
   const policy = self.policy?.() ?? self.enrolment.policy
   const selection: PcrSelection = [{ hash: policy.bank as HashAlg, pcrs: [...policy.pcrs] }]
   const quote = await self.tpm.quote(ak, attestationQuoteData(verifierNonce, self.state.peer.peerId, verifierPeerId), selection)
@@ -192,7 +196,10 @@ function recordFields (enrolment: DeviceEnrolment): Record<string, Uint8Array> {
 
 async function receive<S extends WireSchema> (stream: FramedStream, type: string, schema: S): Promise<WireMessage<S>> {
   const message = decodeMessage(ATTEST_PROTOCOL, await stream.read(), type, schema, ATTEST_LIMITS.maxFrameBytes)
-  if (message.t === 'abort') throw new AttestationProtocolError(`the peer stopped: ${(message as { reason: string }).reason}`)
+  if (message.t === 'abort') {
+    const peerReason = String((message as { reason?: unknown }).reason).slice(0, 200)
+    throw new AttestationProtocolError(`the peer stopped: ${peerReason}`, { peerReason })
+  }
   return message as WireMessage<S>
 }
 

@@ -4,10 +4,11 @@ import type { FeedLedger } from '../../ledger/index.js'
 import { FramedStream } from '../../p2p/framing.js'
 import type { FleetNode, Admission } from '../../p2p/index.js'
 import {
-  attestAsDialer, attestAsListener, ATTEST_PROTOCOL, ATTEST_LIMITS, type AttesterInput, type AttestationOutcome, type Judge
+  attestAsDialer, attestAsListener, ATTEST_PROTOCOL, ATTEST_LIMITS, type AttesterInput, type AttestationOutcome, type Judge, type RefusalKind
 } from './protocol.js'
-import type { Logger } from '../ops/logger.js'
-import type { EnrolmentRecord, SignedEnrolment } from '../enrolment/record.js'
+import type { Logger } from '../ops/index.js'
+import type { EnrolmentRecord, SignedEnrolment } from '../enrolment/index.js'
+import { systemClock, type Clock } from '../../common/index.js'
 
 export interface PeerStatus {
   peerId: string
@@ -33,7 +34,8 @@ export interface AttestationServiceInit {
   /** A new inbound peer must have attested within this long, or it is hung up on (default 30 s). */
   deadlineMs?: number
   logger?: Logger
-  now?: () => Date
+  /** Default: the system clock. */
+  clock?: Clock
   onChange?: (peers: PeerStatus[]) => void
   /** Called after a peer attested (its record verified against the owner key). */
   onAttested?: (peerId: string, signed: SignedEnrolment, record: EnrolmentRecord, connection: Connection) => void
@@ -55,6 +57,11 @@ interface CloneTally { since: number, attempts: number, firstPeerId: string }
  * (ATTEST_LIMITS), so connections with fresh keys cannot grow this service.
  */
 export class AttestationService {
+  /** Verdicts since start: trusted ones, and refusals by kind (they only grow; metrics count them). */
+  readonly counts: { trusted: number, refused: Record<RefusalKind, number> } = {
+    trusted: 0,
+    refused: { refused: 0, stranger: 0, clone: 0, revoked: 0, 'untrusted-boot': 0 }
+  }
   private readonly init: AttestationServiceInit
   private readonly peers = new Map<string, PeerStatus>()
   /** PeerIds of clones and revoked devices kept out, oldest first (bounded by maxRefusedPeers). */
@@ -96,7 +103,7 @@ export class AttestationService {
     }
   }
 
-  private now (): number { return (this.init.now?.() ?? new Date()).getTime() }
+  private now (): number { return (this.init.clock ?? systemClock).now() }
 
   /** How many entries each per-peer map holds (all bounded by ATTEST_LIMITS). */
   footprint (): { peers: number, refused: number, strangers: number, clocks: number, attestedOn: number, deadlines: number, cloneTallies: number } {
@@ -299,10 +306,12 @@ export class AttestationService {
       trusted: outcome.trusted,
       ...(outcome.trusted ? {} : { kind: outcome.kind }),
       reasons: outcome.trusted ? [] : outcome.reasons,
-      at: (this.init.now?.() ?? new Date()).toISOString(),
+      at: new Date(this.now()).toISOString(),
       attestations: (previous?.attestations ?? 0) + (outcome.trusted ? 1 : 0)
     }
     this.setStatus(status)
+    if (outcome.trusted) this.counts.trusted++
+    else this.counts.refused[outcome.kind]++
     if (outcome.trusted) {
       if (connection.status === 'open') this.mark(connection, peerId)
       this.clearDeadline(connection.id)

@@ -7,16 +7,16 @@ import { FleetError } from '../../common/errors.js'
 import { projectRoot } from '../../common/project-root.js'
 import {
   deviceIdFromEndorsementKey, tpmP256Signer, extendAgentMeasurement, measureAgent, sealToPcrs, sealToAuthority, releaseSecret, differingPcrs, parsePublic, verifyCertify,
-  KeyReleaseRefusedError, type AgentMeasurement, type PcrSelection, type SealedSecret, type Tpm, type TpmCallOptions
+  KeyReleaseRefusedError, sealedFromJson, sealedToJson, type AgentMeasurement, type PcrSelection, type SealedSecret, type Tpm, type TpmCallOptions
 } from '../../attest/index.js'
 import { bytesEqual, toHex } from '../../common/bytes.js'
-import { defaultMlDsa65, HybridSigner, type MlDsaKey } from '../../identity/index.js'
-import { b64, unb64, sealedFromJson, sealedToJson, MAX_STORED_APPROVALS, type DeviceState } from './state.js'
-import type { DeviceEnrolment } from '../enrolment/record.js'
+import { defaultMlDsa65, HybridSigner, type HybridPublicKey, type MlDsaKey } from '../../identity/index.js'
+import { toBase64, fromBase64 } from '../../common/bytes.js'
+import { MAX_STORED_APPROVALS, type DeviceState } from './state.js'
 import {
   decodeReleaseApproval, verifyReleaseApproval, toPcrApproval, releasePolicyRef, approvalSelection, approvalValues, approvalEpoch, ReleaseApprovalError, RELEASE_LIMITS,
   type ReleaseApproval, type SignedReleaseApproval
-} from '../release/approval.js'
+} from '../release/index.js'
 
 /** Thrown when a state directory belongs to another TPM: it was copied. A clone gets nothing. */
 export class CloneDetectedError extends FleetError {
@@ -85,10 +85,10 @@ export async function initDevice (tpm: Tpm, options: InitDeviceOptions): Promise
     version: 1,
     deviceId,
     tcti: tpm.tcti,
-    endorsementKey: { kind: 'rsa', public: b64(ek.public), ...(ek.certificate === undefined ? {} : { certificate: b64(ek.certificate) }) },
-    attestationKey: { public: b64(ak.public), private: b64(ak.private) },
-    signingKey: { public: b64(dsk.public), private: b64(dsk.private), certify: { attest: b64(certified.attest), signature: b64(certified.signature), nonce: b64(certifyNonce) } },
-    mldsa: { publicKey: b64(mldsaPublic), sealed: sealedToJson(mldsaSealed) },
+    endorsementKey: { kind: 'rsa', public: toBase64(ek.public), ...(ek.certificate === undefined ? {} : { certificate: toBase64(ek.certificate) }) },
+    attestationKey: { public: toBase64(ak.public), private: toBase64(ak.private) },
+    signingKey: { public: toBase64(dsk.public), private: toBase64(dsk.private), certify: { attest: toBase64(certified.attest), signature: toBase64(certified.signature), nonce: toBase64(certifyNonce) } },
+    mldsa: { publicKey: toBase64(mldsaPublic), sealed: sealedToJson(mldsaSealed) },
     peer: { peerId, sealed: sealedToJson(peerSealed) },
     sealing: { selection, agentPcr: options.agentPcr },
     createdAt: options.now().toISOString()
@@ -119,7 +119,7 @@ export async function unlockDevice (tpm: Tpm, state: DeviceState, measurement: A
   const peerKey = await generateKeyPairFromSeed('Ed25519', peerSeed)
   mldsaSeed.fill(0)
   peerSeed.fill(0)
-  if (Buffer.compare(Buffer.from(mldsa.publicKey), Buffer.from(unb64(state.mldsa.publicKey))) !== 0 || peerIdFromPrivateKey(peerKey).toString() !== state.peer.peerId) {
+  if (Buffer.compare(Buffer.from(mldsa.publicKey), Buffer.from(fromBase64(state.mldsa.publicKey))) !== 0 || peerIdFromPrivateKey(peerKey).toString() !== state.peer.peerId) {
     throw new FleetError('the unsealed keys do not match the state file (it was altered)', { code: 'ERR_DEVICE_STATE_MISMATCH' })
   }
   return { state, mldsa, peerKey }
@@ -127,7 +127,7 @@ export async function unlockDevice (tpm: Tpm, state: DeviceState, measurement: A
 
 /** The device's hybrid signer: the TPM-held DSK and the unsealed ML-DSA-65 key. */
 export function deviceSigner (tpm: Tpm, device: UnlockedDevice): HybridSigner {
-  const dsk = { public: unb64(device.state.signingKey.public), private: unb64(device.state.signingKey.private) }
+  const dsk = { public: fromBase64(device.state.signingKey.public), private: fromBase64(device.state.signingKey.private) }
   return new HybridSigner(tpmP256Signer(tpm, dsk), device.mldsa)
 }
 
@@ -137,7 +137,7 @@ export function deviceSigner (tpm: Tpm, device: UnlockedDevice): HybridSigner {
  * been withdrawn is for the TPM to say (ApprovalWithdrawnError).
  */
 async function approvalForNow (tpm: Tpm, state: DeviceState, options: TpmCallOptions): Promise<ReturnType<typeof toPcrApproval>> {
-  const approvals = (state.approvals ?? []).map((a) => decodeReleaseApproval(unb64(a.approval)))
+  const approvals = (state.approvals ?? []).map((a) => decodeReleaseApproval(fromBase64(a.approval)))
   const current = await tpm.readPcrs(state.sealing.selection, options)
   const differences = (a: ReleaseApproval): ReturnType<typeof differingPcrs> => differingPcrs(approvalSelection(a), current, approvalValues(a))
   const found = approvals.findLast((a) => differences(a).length === 0)
@@ -161,10 +161,12 @@ async function approvalForNow (tpm: Tpm, state: DeviceState, options: TpmCallOpt
  *   That needs the keys to be releasable now and the approval to cover this boot state, which is
  *   proved by releasing them with it.
  */
-export async function installReleaseApproval (tpm: Tpm, state: DeviceState, enrolment: DeviceEnrolment, signed: SignedReleaseApproval, measurement: AgentMeasurement, options: TpmCallOptions = {}): Promise<{ state: DeviceState, resealed: boolean, withdrawn: boolean }> {
-  const owner = { key: enrolment.ownerKey, fleetId: enrolment.fleetId }
+export async function installReleaseApproval (
+  tpm: Tpm, state: DeviceState, owner: { key: HybridPublicKey, fleetId: Uint8Array }, signed: SignedReleaseApproval,
+  measurement: AgentMeasurement, options: TpmCallOptions = {}
+): Promise<{ state: DeviceState, resealed: boolean, withdrawn: boolean }> {
   const approval = verifyReleaseApproval(signed, owner, { deviceId: state.deviceId, selection: state.sealing.selection })
-  const entry = { approval: b64(signed.approval), p256: b64(signed.p256), mldsa65: b64(signed.mldsa65) }
+  const entry = { approval: toBase64(signed.approval), p256: toBase64(signed.p256), mldsa65: toBase64(signed.mldsa65) }
   const epoch = approvalEpoch(approval)!
   const counter = await tpm.readCounter(epoch.nvIndex, options)
   if (epoch.epoch < counter) throw new ReleaseApprovalError(`it is for approval epoch ${epoch.epoch}, which this device has withdrawn (its counter is at ${counter}): ask the owner for a new one`)
@@ -174,7 +176,7 @@ export async function installReleaseApproval (tpm: Tpm, state: DeviceState, enro
   const keep = (list: DeviceState['approvals'] & object): DeviceState['approvals'] & object => {
     const after = raises ? epoch.epoch : counter
     const others = list.filter((a) => {
-      const kept = decodeReleaseApproval(unb64(a.approval))
+      const kept = decodeReleaseApproval(fromBase64(a.approval))
       const keptEpoch = approvalEpoch(kept)
       return keptEpoch !== undefined && keptEpoch.epoch >= after && !bytesEqual(kept.approvedPolicy, approval.approvedPolicy)
     })
@@ -182,7 +184,7 @@ export async function installReleaseApproval (tpm: Tpm, state: DeviceState, enro
   }
   if (state.version !== 1) {
     const authority = state.mldsa.sealed.authority
-    if (authority?.point !== toHex(enrolment.ownerKey.p256)) throw new ReleaseApprovalError('this device\'s keys are sealed to another authority')
+    if (authority?.point !== toHex(owner.key.p256)) throw new ReleaseApprovalError('this device\'s keys are sealed to another authority')
   }
   if (state.version === 3 && !raises) return { state: { ...state, approvals: keep(state.approvals ?? []) }, resealed: false, withdrawn: false }
 
@@ -211,7 +213,7 @@ export async function installReleaseApproval (tpm: Tpm, state: DeviceState, enro
       return { state: { ...state, approvals: keep(state.approvals ?? []) }, resealed: false, withdrawn: true }
     }
     const reseal = async (seed: Uint8Array): Promise<SealedSecret> => {
-      const sealed = await sealToAuthority(tpm, seed, state.sealing.selection, enrolment.ownerKey.p256, releasePolicyRef(state.deviceId), options)
+      const sealed = await sealToAuthority(tpm, seed, state.sealing.selection, owner.key.p256, releasePolicyRef(state.deviceId), options)
       await check(sealed, seed)
       return sealed
     }

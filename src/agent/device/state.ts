@@ -1,7 +1,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { MalformedInputError } from '../../common/errors.js'
-import type { PcrSelection, SealedSecret } from '../../attest/index.js'
+import type { PcrSelection, SealedSecretJson } from '../../attest/index.js'
 
 /**
  * The device's state file (DIR/device.json). It holds public data and TPM-wrapped blobs only:
@@ -30,12 +30,6 @@ export interface DeviceState {
 
 export interface ApprovalJson { approval: string, p256: string, mldsa65: string }
 
-export interface SealedSecretJson {
-  blob: { public: string, private: string }
-  selection: PcrSelection
-  expected?: Record<string, string>
-  authority?: { point: string, policyRef: string }
-}
 
 export const DEVICE_STATE_FILE = 'device.json'
 const MAX_STATE_BYTES = 256 * 1024
@@ -48,27 +42,6 @@ export const MAX_STORED_APPROVALS = 8
 export class DeviceStateError extends MalformedInputError {
   constructor (file: string, reason: string) {
     super(`device state ${file}: ${reason}`, { code: 'ERR_DEVICE_STATE' })
-  }
-}
-
-export const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
-export const unb64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'base64'))
-
-export function sealedToJson (sealed: SealedSecret): SealedSecretJson {
-  return {
-    blob: { public: b64(sealed.blob.public), private: b64(sealed.blob.private) },
-    selection: sealed.selection,
-    ...(sealed.expected === undefined ? {} : { expected: sealed.expected }),
-    ...(sealed.authority === undefined ? {} : { authority: sealed.authority })
-  }
-}
-
-export function sealedFromJson (json: SealedSecretJson): SealedSecret {
-  return {
-    blob: { public: unb64(json.blob.public), private: unb64(json.blob.private) },
-    selection: json.selection,
-    ...(json.expected === undefined ? {} : { expected: json.expected }),
-    ...(json.authority === undefined ? {} : { authority: json.authority })
   }
 }
 
@@ -113,7 +86,7 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
 /** Every nested field the agent reads, checked here so a doctored file fails as input, not later. */
 function checkNested (file: string, state: DeviceState): void {
   const fail = (field: string): never => { throw new DeviceStateError(file, `bad field "${field}"`) }
-  const b64 = (value: unknown, field: string, max = 16 * 1024): void => {
+  const base64Field = (value: unknown, field: string, max = 16 * 1024): void => {
     if (typeof value !== 'string' || value.length === 0 || value.length > max || !BASE64.test(value)) fail(field)
   }
   const object = (value: unknown, field: string): Record<string, unknown> => {
@@ -123,8 +96,8 @@ function checkNested (file: string, state: DeviceState): void {
   const sealed = (value: unknown, field: string): void => {
     const s = object(value, field)
     const blob = object(s.blob, `${field}.blob`)
-    b64(blob.public, `${field}.blob.public`)
-    b64(blob.private, `${field}.blob.private`)
+    base64Field(blob.public, `${field}.blob.public`)
+    base64Field(blob.private, `${field}.blob.private`)
     selection(s.selection, `${field}.selection`)
     if (s.expected !== undefined) {
       const expected = object(s.expected, `${field}.expected`)
@@ -147,18 +120,18 @@ function checkNested (file: string, state: DeviceState): void {
   if (typeof state.tcti !== 'string' || state.tcti.length > 512) fail('tcti')
   const ek = object(state.endorsementKey, 'endorsementKey')
   if (ek.kind !== 'rsa') fail('endorsementKey.kind')
-  b64(ek.public, 'endorsementKey.public')
-  if (ek.certificate !== undefined) b64(ek.certificate, 'endorsementKey.certificate')
+  base64Field(ek.public, 'endorsementKey.public')
+  if (ek.certificate !== undefined) base64Field(ek.certificate, 'endorsementKey.certificate')
   const ak = object(state.attestationKey, 'attestationKey')
-  b64(ak.public, 'attestationKey.public')
-  b64(ak.private, 'attestationKey.private')
+  base64Field(ak.public, 'attestationKey.public')
+  base64Field(ak.private, 'attestationKey.private')
   const dsk = object(state.signingKey, 'signingKey')
-  b64(dsk.public, 'signingKey.public')
-  b64(dsk.private, 'signingKey.private')
+  base64Field(dsk.public, 'signingKey.public')
+  base64Field(dsk.private, 'signingKey.private')
   const certify = object(dsk.certify, 'signingKey.certify')
-  for (const key of ['attest', 'signature', 'nonce']) b64(certify[key], `signingKey.certify.${key}`)
+  for (const key of ['attest', 'signature', 'nonce']) base64Field(certify[key], `signingKey.certify.${key}`)
   const mldsa = object(state.mldsa, 'mldsa')
-  b64(mldsa.publicKey, 'mldsa.publicKey')
+  base64Field(mldsa.publicKey, 'mldsa.publicKey')
   sealed(mldsa.sealed, 'mldsa.sealed')
   const peer = object(state.peer, 'peer')
   if (typeof peer.peerId !== 'string' || !/^[1-9A-HJ-NP-Za-km-z]{40,64}$/.test(peer.peerId)) fail('peer.peerId')
@@ -172,9 +145,9 @@ function checkNested (file: string, state: DeviceState): void {
     state.approvals!.forEach((value, i) => {
       const a = object(value, `approvals[${i}]`)
       if (Object.keys(a).length !== 3) fail(`approvals[${i}]`)
-      b64(a.approval, `approvals[${i}].approval`)
-      b64(a.p256, `approvals[${i}].p256`, 128)
-      b64(a.mldsa65, `approvals[${i}].mldsa65`)
+      base64Field(a.approval, `approvals[${i}].approval`)
+      base64Field(a.p256, `approvals[${i}].p256`, 128)
+      base64Field(a.mldsa65, `approvals[${i}].mldsa65`)
     })
   }
 }

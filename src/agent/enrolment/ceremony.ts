@@ -41,13 +41,13 @@ import {
 import type { HybridSigner } from '../../identity/index.js'
 import { FramedStream } from '../../p2p/framing.js'
 import { decodeMessage, encodeMessage, MalformedMessageError, type WireMessage, type WireSchema } from '../../p2p/messages.js'
-import type { DeviceState } from '../device/state.js'
-import { unb64 } from '../device/state.js'
-import { verifyGenesis, type OwnerState } from '../owner/genesis.js'
+import type { DeviceState } from '../device/index.js'
+import { fromBase64 } from '../../common/bytes.js'
+import { verifyGenesis, type OwnerState } from '../owner/index.js'
 import {
   DEVICE_ROLES, ekPubHash, signEnrolmentRecord, verifyDeviceEnrolment, type DeviceEnrolment, type DeviceRole, type EnrolmentRecord, type SignedEnrolment
 } from './record.js'
-import { ENROL_LIMITS } from '../limits.js'
+import { ENROL_LIMITS } from './limits.js'
 
 export const ENROL_PROTOCOL = '/fleet/enrol/2'
 
@@ -189,13 +189,13 @@ export async function runDeviceCeremony (stream: FramedStream, input: DeviceCere
     const nD = input.random(32)
     const helloBytes = encodeMessage('hello', {
       deviceId: state.deviceId,
-      ekPub: unb64(state.endorsementKey.public),
-      ekCert: state.endorsementKey.certificate === undefined ? null : unb64(state.endorsementKey.certificate),
-      akPub: unb64(state.attestationKey.public),
-      dskPub: unb64(state.signingKey.public),
-      certifyAttest: unb64(state.signingKey.certify.attest),
-      certifySignature: unb64(state.signingKey.certify.signature),
-      pqPub: unb64(state.mldsa.publicKey),
+      ekPub: fromBase64(state.endorsementKey.public),
+      ekCert: state.endorsementKey.certificate === undefined ? null : fromBase64(state.endorsementKey.certificate),
+      akPub: fromBase64(state.attestationKey.public),
+      dskPub: fromBase64(state.signingKey.public),
+      certifyAttest: fromBase64(state.signingKey.certify.attest),
+      certifySignature: fromBase64(state.signingKey.certify.signature),
+      pqPub: fromBase64(state.mldsa.publicKey),
       peerId: state.peer.peerId,
       hostname: input.hostname,
       role: input.role,
@@ -213,7 +213,7 @@ export async function runDeviceCeremony (stream: FramedStream, input: DeviceCere
     }
     const pcrs = [...c.pcrs]
     if (pcrs.length === 0 || new Set(pcrs).size !== pcrs.length || pcrs.some((pcr) => pcr > 23)) throw new MalformedMessageError(ENROL_PROTOCOL, 'challenge.pcrs is not a PCR list')
-    const ak = { public: unb64(state.attestationKey.public), private: unb64(state.attestationKey.private) }
+    const ak = { public: fromBase64(state.attestationKey.public), private: fromBase64(state.attestationKey.private) }
     const activated = await input.tpm.activateCredential(ak, 'rsa', c.credentialBlob, c.encryptedSecret)
     const selection: PcrSelection = [{ hash: c.bank as HashAlg, pcrs }]
     const quote = await input.tpm.quote(ak, enrolmentQuoteData(c.quoteNonce, state.peer.peerId, input.ownerPeerId), selection)
@@ -233,8 +233,8 @@ export async function runDeviceCeremony (stream: FramedStream, input: DeviceCere
       policy: Buffer.from(signed.message.policy).toString('utf8')
     }, state.deviceId)
     const r = enrolment.record
-    if (r.peerId !== state.peer.peerId || Buffer.compare(r.akPub, ak.public) !== 0 || Buffer.compare(r.dskPub, unb64(state.signingKey.public)) !== 0 ||
-      Buffer.compare(r.pqPub, unb64(state.mldsa.publicKey)) !== 0 || Buffer.compare(r.ekPubHash, ekPubHash(unb64(state.endorsementKey.public))) !== 0) {
+    if (r.peerId !== state.peer.peerId || Buffer.compare(r.akPub, ak.public) !== 0 || Buffer.compare(r.dskPub, fromBase64(state.signingKey.public)) !== 0 ||
+      Buffer.compare(r.pqPub, fromBase64(state.mldsa.publicKey)) !== 0 || Buffer.compare(r.ekPubHash, ekPubHash(fromBase64(state.endorsementKey.public))) !== 0) {
       throw new EnrolmentRefusedError('the owner signed keys that are not this device\'s')
     }
     await stream.write(encodeMessage('done', { ok: true }))
@@ -316,7 +316,7 @@ export async function runOwnerCeremony (stream: FramedStream, input: OwnerCeremo
     const nO = input.random(32)
     const genesis = input.owner.state.genesis
     const challengeBytes = encodeMessage('challenge', {
-      genesis: unb64(genesis.statement), genesisP256: unb64(genesis.p256), genesisMldsa65: unb64(genesis.mldsa65),
+      genesis: fromBase64(genesis.statement), genesisP256: fromBase64(genesis.p256), genesisMldsa65: fromBase64(genesis.mldsa65),
       credentialBlob: credential.credentialBlob, encryptedSecret: credential.secret, quoteNonce,
       bank: input.policy.bank, pcrs: Uint8Array.from(input.policy.pcrs), nO
     })

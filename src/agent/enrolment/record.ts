@@ -6,8 +6,8 @@ import { parseBootPolicy, bootPolicyId, canonicalPolicyJson, parsePublic, checkA
 import { DOMAIN, verifyHybrid, type HybridPublicKey, type HybridSignature, type HybridSigner } from '../../identity/index.js'
 import { decodeCanonical, encodeCanonical } from '../../ledger/cbor.js'
 import { ownerFeedId } from '../../ledger/owner-feed.js'
-import { verifyGenesis } from '../owner/genesis.js'
-import { b64, unb64 } from '../device/state.js'
+import { verifyGenesis } from '../owner/index.js'
+import { toBase64, fromBase64 } from '../../common/bytes.js'
 
 /** What a device is enrolled as (the ontology's device.enrol roles). */
 export const DEVICE_ROLES = ['workstation', 'server', 'hub'] as const
@@ -135,8 +135,8 @@ export async function writeDeviceEnrolment (dir: string, enrolment: DeviceEnrolm
     version: 1,
     fleetId: Buffer.from(enrolment.fleetId).toString('hex'),
     deviceId: enrolment.record.deviceId,
-    genesis: { statement: b64(enrolment.genesis.statement), p256: b64(enrolment.genesis.signature.p256), mldsa65: b64(enrolment.genesis.signature.mldsa65) },
-    record: { bytes: b64(enrolment.signed.record), p256: b64(enrolment.signed.signature.p256), mldsa65: b64(enrolment.signed.signature.mldsa65) },
+    genesis: { statement: toBase64(enrolment.genesis.statement), p256: toBase64(enrolment.genesis.signature.p256), mldsa65: toBase64(enrolment.genesis.signature.mldsa65) },
+    record: { bytes: toBase64(enrolment.signed.record), p256: toBase64(enrolment.signed.signature.p256), mldsa65: toBase64(enrolment.signed.signature.mldsa65) },
     policy: canonicalPolicyJson(enrolment.policy)
   }
   await writeFile(`${file}.tmp-${process.pid}`, JSON.stringify(json, null, 2) + '\n', { mode: 0o600 })
@@ -163,7 +163,7 @@ export async function readDeviceEnrolment (dir: string, deviceId: string): Promi
   }
   const str = (value: unknown, field: string): Uint8Array => {
     if (typeof value !== 'string' || value.length > 64 * 1024 || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) fail(`bad field ${field}`)
-    return unb64(value as string)
+    return fromBase64(value as string)
   }
   if (json?.version !== 1 || typeof json.genesis !== 'object' || json.genesis === null || typeof json.record !== 'object' || json.record === null || typeof json.policy !== 'string') fail('not a version-1 enrolment')
   return verifyDeviceEnrolment({

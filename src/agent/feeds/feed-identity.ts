@@ -3,9 +3,10 @@ import path from 'node:path'
 import { eccPoint, parsePublic } from '../../attest/index.js'
 import type { HybridPublicKey, HybridSignature } from '../../identity/index.js'
 import { FleetError, MalformedInputError } from '../../common/errors.js'
-import { readDeviceState, unb64, DEVICE_STATE_FILE } from '../device/state.js'
-import { readOwnerState, verifyGenesis, OWNER_STATE_FILE } from '../owner/genesis.js'
-import { readDeviceEnrolment, verifyDeviceEnrolment, verifyEnrolmentRecord, decodeSignedEnrolment, ownerFeedId } from '../enrolment/record.js'
+import { readDeviceState, DEVICE_STATE_FILE } from '../device/index.js'
+import { toBase64, fromBase64 } from '../../common/bytes.js'
+import { readOwnerState, verifyGenesis, OWNER_STATE_FILE } from '../owner/index.js'
+import { readDeviceEnrolment, verifyDeviceEnrolment, verifyEnrolmentRecord, decodeSignedEnrolment, ownerFeedId } from '../enrolment/index.js'
 import type { Level } from 'level'
 import {
   BASE_ONTOLOGY, ReplicaStore, EntryRuns, decodeEntry, applyOntologyUpdateEntry, makeProofBundle, verifyProofBundle, ProofError, epochAuthorisationOf, epochsOf,
@@ -31,13 +32,12 @@ export interface FeedIdentity {
   trust: FeedTrust
 }
 
-const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
 
 /** The feed a state directory writes: a device's own (once enrolled), or the owner's. */
 export async function feedIdentityOf (dir: string): Promise<FeedIdentity> {
   if (existsSync(path.join(dir, OWNER_STATE_FILE))) {
     const owner = await readOwnerState(dir)
-    const verified = verifyGenesis(unb64(owner.genesis.statement), { p256: unb64(owner.genesis.p256), mldsa65: unb64(owner.genesis.mldsa65) })
+    const verified = verifyGenesis(fromBase64(owner.genesis.statement), { p256: fromBase64(owner.genesis.p256), mldsa65: fromBase64(owner.genesis.mldsa65) })
     const fleetId = new Uint8Array(Buffer.from(owner.fleetId, 'hex'))
     return { kind: 'owner', fleetId, feedId: ownerFeedId(fleetId), feedKey: verified.ownerKey, trust: { genesis: owner.genesis } }
   }
@@ -51,8 +51,8 @@ export async function feedIdentityOf (dir: string): Promise<FeedIdentity> {
     feedId: state.deviceId,
     feedKey: { p256: eccPoint(parsePublic(enrolment.record.dskPub)), mldsa65: enrolment.record.pqPub },
     trust: {
-      genesis: { statement: b64(enrolment.genesis.statement), p256: b64(enrolment.genesis.signature.p256), mldsa65: b64(enrolment.genesis.signature.mldsa65) },
-      enrolment: { record: b64(enrolment.signed.record), p256: b64(enrolment.signed.signature.p256), mldsa65: b64(enrolment.signed.signature.mldsa65), policy: canonicalPolicyJson(enrolment.policy) }
+      genesis: { statement: toBase64(enrolment.genesis.statement), p256: toBase64(enrolment.genesis.signature.p256), mldsa65: toBase64(enrolment.genesis.signature.mldsa65) },
+      enrolment: { record: toBase64(enrolment.signed.record), p256: toBase64(enrolment.signed.signature.p256), mldsa65: toBase64(enrolment.signed.signature.mldsa65), policy: canonicalPolicyJson(enrolment.policy) }
     }
   }
 }
@@ -74,7 +74,7 @@ export function feedIdentityFromTrust (value: unknown, feedId: string, expectFle
   const t = value as FeedTrust
   const str = (v: unknown, field: string, max = 64 * 1024): Uint8Array => {
     if (typeof v !== 'string' || v.length > max || !BASE64.test(v)) throw new FeedTrustError(`bad field ${field}`)
-    return unb64(v)
+    return fromBase64(v)
   }
   if (typeof value !== 'object' || value === null || typeof t.genesis !== 'object' || t.genesis === null) throw new FeedTrustError('no genesis statement')
   const genesis = { statement: str(t.genesis.statement, 'genesis.statement'), signature: { p256: str(t.genesis.p256, 'genesis.p256'), mldsa65: str(t.genesis.mldsa65, 'genesis.mldsa65') } }
@@ -97,7 +97,7 @@ export function feedIdentityFromTrust (value: unknown, feedId: string, expectFle
 /** The owner key of a feed's fleet, from the genesis statement in its trust chain (verified again). */
 function ownerKeyOf (identity: FeedIdentity): HybridPublicKey {
   const genesis = identity.trust.genesis
-  return verifyGenesis(unb64(genesis.statement), { p256: unb64(genesis.p256), mldsa65: unb64(genesis.mldsa65) }).ownerKey
+  return verifyGenesis(fromBase64(genesis.statement), { p256: fromBase64(genesis.p256), mldsa65: fromBase64(genesis.mldsa65) }).ownerKey
 }
 
 /**
@@ -125,7 +125,7 @@ const MAX_WITNESSES = 1024
 /** The signed enrolment records a store keeps of other members, base64, for an export header. */
 export async function storedWitnessRecords (db: Level<string, Uint8Array>): Promise<string[]> {
   const out: string[] = []
-  for await (const bytes of db.sublevel<string, Uint8Array>('members', { valueEncoding: 'view' }).values({ limit: MAX_WITNESSES })) out.push(b64(bytes))
+  for await (const bytes of db.sublevel<string, Uint8Array>('members', { valueEncoding: 'view' }).values({ limit: MAX_WITNESSES })) out.push(toBase64(bytes))
   return out
 }
 
@@ -142,7 +142,7 @@ export function witnessKeysFromHeader (value: unknown, identity: FeedIdentity): 
     if (typeof item !== 'string' || item.length > 32 * 1024 || !BASE64.test(item)) throw new FeedTrustError('a witness record is not base64')
     let record
     try {
-      record = verifyEnrolmentRecord(decodeSignedEnrolment(unb64(item)), { key: ownerKey, fleetId: identity.fleetId })
+      record = verifyEnrolmentRecord(decodeSignedEnrolment(fromBase64(item)), { key: ownerKey, fleetId: identity.fleetId })
     } catch (err) {
       throw new FeedTrustError(`a witness record does not verify: ${(err as Error).message}`)
     }

@@ -4,6 +4,7 @@ import { Level } from 'level'
 import type { Tpm } from '../../attest/index.js'
 import type { HybridSigner } from '../../identity/index.js'
 import { FeedLedger, BASE_ONTOLOGY, LEVEL_OPTIONS, type Ontology } from '../../ledger/index.js'
+import { systemClock, type Clock } from '../../common/index.js'
 
 export const LEDGER_DIR = 'ledger'
 
@@ -26,13 +27,13 @@ export function rollbackCounterIndex (feedId: string): number {
  * TPM-backed hybrid signer for checkpoints, the TPM clock, and a TPM NV counter the store is
  * bound to, for rollback checks.
  */
-export async function openOwnFeed (options: { dir: string, tpm: Tpm, signer: HybridSigner, fleetId: Uint8Array, feedId: string, ontology?: Ontology, batchMs?: number, batchEntries?: number, routineBatchMs?: number }): Promise<OpenedLedger> {
+export async function openOwnFeed (options: { dir: string, tpm: Tpm, signer: HybridSigner, fleetId: Uint8Array, feedId: string, ontology?: Ontology, batchMs?: number, batchEntries?: number, routineBatchMs?: number, clock?: Clock }): Promise<OpenedLedger> {
   const db = new Level<string, Uint8Array>(path.join(options.dir, LEDGER_DIR), LEVEL_OPTIONS)
   await db.open()
   const ledger = new FeedLedger({
     db,
     signer: options.signer,
-    clock: { now: () => Date.now() },
+    clock: options.clock ?? systemClock,
     tpmClock: { readTpmClock: async () => await options.tpm.readClock() },
     ontology: options.ontology ?? BASE_ONTOLOGY,
     rollbackCounter: {

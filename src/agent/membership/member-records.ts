@@ -5,11 +5,38 @@
  */
 import type { Level } from 'level'
 import type { Logger } from 'pino'
-import { SyncProtocolError, membersDigest, memberId } from '../replication/messages.js'
-import { verifyEnrolmentRecord, encodeSignedEnrolment, decodeSignedEnrolment, type SignedEnrolment } from '../enrolment/record.js'
+import { createHash } from 'node:crypto'
+import { FleetError } from '../../common/errors.js'
+import { verifyEnrolmentRecord, encodeSignedEnrolment, decodeSignedEnrolment, type SignedEnrolment } from '../enrolment/index.js'
 import type { Membership } from './members.js'
 import { decodeEntry, encodeEntry, type Entry } from '../../ledger/index.js'
-import { MEMBERSHIP_LIMITS } from '../limits.js'
+import { MEMBERSHIP_LIMITS } from './limits.js'
+
+/** A member record's id in a pull: the first bytes of its SHA-256. */
+export const MEMBER_ID_BYTES = 8
+
+/** What a puller holds of the enrolment records: their digest, and each one's id. */
+export interface KnownMembers { digest: Uint8Array, ids: Uint8Array[] }
+
+/** A member record's id (see PULL). */
+export function memberId (record: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(record).digest().subarray(0, MEMBER_ID_BYTES))
+}
+
+/** Digest of a set of encoded enrolment records (order-independent): equal sets, equal digests. */
+export function membersDigest (records: readonly Uint8Array[]): Uint8Array {
+  const hashes = records.map((record) => createHash('sha256').update(record).digest()).sort(Buffer.compare)
+  const digest = createHash('sha256').update('fleet-members-v1')
+  for (const h of hashes) digest.update(h)
+  return new Uint8Array(digest.digest())
+}
+
+/** Thrown when a peer hands over a member record that does not decode. */
+export class MemberRecordError extends FleetError {
+  constructor (reason: string) {
+    super(`member records: ${reason}`, { code: 'ERR_MEMBER_RECORD' })
+  }
+}
 
 export class MemberRecords {
   private readonly membership: Membership
@@ -74,7 +101,7 @@ export class MemberRecords {
       try {
         signed = decodeSignedEnrolment(bytes)
       } catch (err) {
-        throw new SyncProtocolError(`a member record is malformed: ${(err as Error).message}`)
+        throw new MemberRecordError(`a member record is malformed: ${(err as Error).message}`)
       }
       if (this.membership.addSigned(signed) !== undefined) await this.save(signed)
     }

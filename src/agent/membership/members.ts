@@ -1,12 +1,12 @@
 import { eccPoint, parsePublic, parseBootPolicy, bootPolicyId, checkAttestationKey, checkDeviceSigningKey, type BootPolicy } from '../../attest/index.js'
 import type { HybridPublicKey } from '../../identity/index.js'
 import { toHex } from '../../common/bytes.js'
-import { MEMBERSHIP_LIMITS } from '../limits.js'
+import { MEMBERSHIP_LIMITS } from './limits.js'
 import {
   BASE_ONTOLOGY, applyOntologyUpdateEntry, epochAuthorisationOf, isAuthorisedFork, evidenceId,
   type Entry, type EpochAuthorisation, type EquivocationEvidence, type EquivocationFork, type Ontology, type ReplicaTrust
 } from '../../ledger/index.js'
-import { ownerFeedId, verifyEnrolmentRecord, type DeviceEnrolment, type EnrolmentRecord, type SignedEnrolment } from '../enrolment/record.js'
+import { ownerFeedId, verifyEnrolmentRecord, type DeviceEnrolment, type EnrolmentRecord, type SignedEnrolment } from '../enrolment/index.js'
 
 const NO_EPOCHS: ReadonlyMap<number, EpochAuthorisation> = new Map()
 

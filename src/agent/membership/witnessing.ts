@@ -10,11 +10,12 @@ import {
   makeProofBundle, decodeEntry, encodeEntry, ProofError, type ReplicaStore, type FeedSource, type Entry, type EquivocationEvidence, type VerifiedCheckpoint
 } from '../../ledger/index.js'
 import { toHex } from '../../common/bytes.js'
-import { MEMBERSHIP_LIMITS } from '../limits.js'
+import { MEMBERSHIP_LIMITS } from './limits.js'
 import type { HybridPublicKey, HybridSigner } from '../../identity/index.js'
-import type { AttestationService } from '../attestation/service.js'
-import type { OpenedLedger } from '../feeds/own-feed.js'
-import type { Logger } from '../ops/logger.js'
+import type { AttestationService } from '../attestation/index.js'
+import type { OpenedLedger } from '../feeds/index.js'
+import type { Logger } from '../ops/index.js'
+import type { Clock } from '../../common/index.js'
 import type { Membership } from './members.js'
 
 /** Where an agent keeps the evidence of each quarantine (re-verified on start). */
@@ -31,6 +32,7 @@ export interface WitnessingInit {
   feed: OpenedLedger
   attestation: AttestationService
   quarantineStore: ReturnType<typeof quarantineSublevel>
+  clock: Clock
   init: { cosignIntervalMs?: number, witnessesPerFeed?: number, logger?: Logger }
 }
 
@@ -73,7 +75,8 @@ export class Witnessing {
   readonly cosignDue = new Set<string>()
   /** When each replica last grew (witnesses wait for a feed to settle before cosigning it). */
   readonly grewAt = new Map<string, number>()
-  private readonly startedAt = Date.now()
+  private readonly clock: Clock
+  private readonly startedAt: number
   /** Feeds this agent cosigned since it last announced them: their announce carries the cosignatures. */
   readonly cosignedSinceAnnounce = new Set<string>()
   /** The last checkpoint text checked per feed from announces (the same note comes from many peers). */
@@ -96,6 +99,8 @@ export class Witnessing {
     this.attestation = deps.attestation
     this.quarantineStore = deps.quarantineStore
     this.init = deps.init
+    this.clock = deps.clock
+    this.startedAt = deps.clock.now()
   }
 
   sourceOf (feed: string): FeedSource {
@@ -146,7 +151,7 @@ export class Witnessing {
       return false
     }
     const last = this.cosigned.get(feed)
-    const now = Date.now()
+    const now = this.clock.now()
     const growing = now - (this.grewAt.get(feed) ?? 0) < COSIGN_QUIET_INTERVALS * interval
     if ((last !== undefined && now - last.at < interval) || (growing && now - (last?.at ?? this.startedAt) < COSIGN_MAX_WAIT_INTERVALS * interval)) {
       this.cosignDue.add(feed)
@@ -156,7 +161,7 @@ export class Witnessing {
     const source = this.replicas.source(feed)
     const sealed = await source.sealed()
     if (sealed === undefined || (last !== undefined && sealed.size <= last.size)) return false
-    this.cosigned.set(feed, { at: Date.now(), size: sealed.size })
+    this.cosigned.set(feed, { at: this.clock.now(), size: sealed.size })
     const note = await cosignCheckpoint(sealed.note, this.signer, this.feedId)
     const verified = verifyCheckpoint(parseCheckpoint(note), { name: feed, key: this.membership.trustFor(feed)!.feedKey }, new Map([[this.feedId, this.signer.publicKey]]))
     const added = await source.mergeCosignatures(verified) > 0
@@ -190,7 +195,7 @@ export class Witnessing {
         const held = parseCheckpoint(stored)
         const names = new Set(held.signatures.map((line) => line.name))
         if (held.text === offered.text && offered.signatures.every((line) => names.has(line.name))) return
-      } else if (feed !== this.feedId && offered.body.size <= heldSize && Date.now() - (this.treeChecked.get(feed) ?? 0) < 1_000) {
+      } else if (feed !== this.feedId && offered.body.size <= heldSize && this.clock.now() - (this.treeChecked.get(feed) ?? 0) < 1_000) {
         // No checkpoint of that size is stored: checking it means recomputing the tree's root at
         // that size, so it is done at most once a second per feed (those of a stored size always
         // are). Not remembered as checked: the next announce of it is looked at again.
@@ -212,7 +217,7 @@ export class Witnessing {
     if (feed !== this.feedId) {
       if (checkpoint.body.size <= heldSize) {
         if (this.treeChecked.size >= 4096) this.treeChecked.clear()
-        this.treeChecked.set(feed, Date.now())
+        this.treeChecked.set(feed, this.clock.now())
       }
       const evidence = await source.contradiction(checkpoint, heldSize, trust.feedKey)
       if (evidence !== undefined) {

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { FleetError, MalformedInputError } from '../../common/errors.js'
-import { eccPoint, parsePublic, sealToPcrs, releaseSecret, tpmP256Signer, type PcrSelection, type Tpm, type KeyBlob } from '../../attest/index.js'
+import { eccPoint, parsePublic, sealToPcrs, releaseSecret, tpmP256Signer, sealedFromJson, sealedToJson, type SealedSecretJson, type PcrSelection, type Tpm, type KeyBlob } from '../../attest/index.js'
 import { DOMAIN, HybridSigner, defaultMlDsa65, verifyHybrid, type HybridPublicKey, type HybridSignature } from '../../identity/index.js'
 import { encodeCanonical, decodeCanonical } from '../../ledger/index.js'
-import { b64, unb64, sealedFromJson, sealedToJson, type SealedSecretJson } from '../device/state.js'
+import { toBase64, fromBase64 } from '../../common/bytes.js'
 
 /**
  * The fleet owner's identity: a P-256 key in the TPM of the machine where the ceremony runs and an
@@ -83,9 +83,9 @@ export async function initOwner (tpm: Tpm, options: { name: string, bootPcrs: nu
     fleetId: fleetIdOf(statement),
     name: options.name,
     tcti: tpm.tcti,
-    genesis: { statement: b64(statement), p256: b64(signature.p256), mldsa65: b64(signature.mldsa65) },
-    signingKey: { public: b64(key.public), private: b64(key.private) },
-    mldsa: { publicKey: b64(mldsa.publicKey), sealed: sealedToJson(sealed) }
+    genesis: { statement: toBase64(statement), p256: toBase64(signature.p256), mldsa65: toBase64(signature.mldsa65) },
+    signingKey: { public: toBase64(key.public), private: toBase64(key.private) },
+    mldsa: { publicKey: toBase64(mldsa.publicKey), sealed: sealedToJson(sealed) }
   }
 }
 
@@ -94,7 +94,7 @@ export async function unlockOwner (tpm: Tpm, state: OwnerState): Promise<HybridS
   const seed = await releaseSecret(tpm, sealedFromJson(state.mldsa.sealed))
   const mldsa = defaultMlDsa65().fromSeed(seed)
   seed.fill(0)
-  const key: KeyBlob = { public: unb64(state.signingKey.public), private: unb64(state.signingKey.private) }
+  const key: KeyBlob = { public: fromBase64(state.signingKey.public), private: fromBase64(state.signingKey.private) }
   return new HybridSigner(tpmP256Signer(tpm, key), mldsa)
 }
 
@@ -117,7 +117,7 @@ export async function readOwnerState (dir: string): Promise<OwnerState> {
     throw new MalformedInputError(`owner state ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found (run fleet owner init first)' : (err as Error).message}`, { code: 'ERR_OWNER_STATE' })
   }
   if (state?.version !== 1 || typeof state.genesis?.statement !== 'string') throw new MalformedInputError(`owner state ${file}: not a version-1 owner state`, { code: 'ERR_OWNER_STATE' })
-  const verified = verifyGenesis(unb64(state.genesis.statement), { p256: unb64(state.genesis.p256), mldsa65: unb64(state.genesis.mldsa65) })
+  const verified = verifyGenesis(fromBase64(state.genesis.statement), { p256: fromBase64(state.genesis.p256), mldsa65: fromBase64(state.genesis.mldsa65) })
   if (verified.fleetId !== state.fleetId) throw new GenesisError(`fleetId ${state.fleetId} is not the hash of the genesis statement (${verified.fleetId})`)
   return state
 }

@@ -41,7 +41,7 @@ import {
 } from '../../attest/index.js'
 import { DOMAIN, verifyHybrid, verifyP256, type HybridPublicKey, type HybridSigner } from '../../identity/index.js'
 import { decodeCanonical, encodeCanonical } from '../../ledger/cbor.js'
-import { b64, unb64, type DeviceState } from '../device/state.js'
+import { toBase64, fromBase64 } from '../../common/bytes.js'
 
 export const RELEASE_LIMITS = {
   /** A request file: the event log (base64) and a few hundred bytes more. */
@@ -109,15 +109,24 @@ export interface ReleaseRequest {
   eventLog: Uint8Array
 }
 
+/** What a release request needs of the device's state (its state file, read by the device room). */
+export interface ReleaseRequester {
+  deviceId: string
+  sealing: { selection: PcrSelection, agentPcr: number }
+  attestationKey: { public: string, private: string }
+}
+
 /** The device's side: quote the sealing PCRs (after measuring the agent) for the owner to judge. */
-export async function makeReleaseRequest (tpm: Tpm, state: DeviceState, measurement: AgentMeasurement, eventLog: Uint8Array, random: (n: number) => Uint8Array): Promise<ReleaseRequest> {
+export async function makeReleaseRequest (
+  tpm: Tpm, state: ReleaseRequester, measurement: AgentMeasurement, eventLog: Uint8Array, random: (n: number) => Uint8Array
+): Promise<ReleaseRequest> {
   await extendAgentMeasurement(tpm, measurement, state.sealing.agentPcr)
   const selection = state.sealing.selection
   const pcrs = selection[0]!.pcrs.slice()
   const current = await tpm.readPcrs(selection)
   const epoch = await tpm.readCounter(approvalEpochIndex(state.deviceId))
   const nonce = random(32)
-  const ak = { public: unb64(state.attestationKey.public), private: unb64(state.attestationKey.private) }
+  const ak = { public: fromBase64(state.attestationKey.public), private: fromBase64(state.attestationKey.private) }
   const quote = await tpm.quote(ak, releaseQuoteData(nonce, state.deviceId, epoch), selection)
   return {
     deviceId: state.deviceId, pcrs, values: pcrs.map((pcr) => current.sha256!.get(pcr)!), agentPcr: state.sealing.agentPcr,
@@ -136,8 +145,8 @@ export function encodeReleaseRequest (request: ReleaseRequest): string {
     agentMeasurement: toHex(request.agentMeasurement),
     epoch: toHex(counterBytes(request.epoch)),
     nonce: toHex(request.nonce),
-    quote: { attest: b64(request.quoteAttest), signature: b64(request.quoteSignature) },
-    eventLog: b64(request.eventLog)
+    quote: { attest: toBase64(request.quoteAttest), signature: toBase64(request.quoteSignature) },
+    eventLog: toBase64(request.eventLog)
   }, null, 2) + '\n'
 }
 
@@ -161,7 +170,7 @@ export function parseReleaseRequest (bytes: Uint8Array): ReleaseRequest {
   }
   const base64 = (value: unknown, field: string, max: number): Uint8Array => {
     if (typeof value !== 'string' || value.length === 0 || value.length > Math.ceil(max * 4 / 3) + 4 || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) fail(`bad ${field}`)
-    return unb64(value as string)
+    return fromBase64(value as string)
   }
   if (typeof json.deviceId !== 'string' || !/^[a-z2-7]{52}$/.test(json.deviceId)) fail('bad deviceId')
   const pcrs = json.pcrs
@@ -386,7 +395,7 @@ export function parseAgentAllowlist (bytes: Uint8Array): Uint8Array[] {
 }
 
 export function encodeSignedApproval (signed: SignedReleaseApproval): string {
-  return JSON.stringify({ version: 1, kind: 'release-approval', approval: b64(signed.approval), p256: b64(signed.p256), mldsa65: b64(signed.mldsa65) }, null, 2) + '\n'
+  return JSON.stringify({ version: 1, kind: 'release-approval', approval: toBase64(signed.approval), p256: toBase64(signed.p256), mldsa65: toBase64(signed.mldsa65) }, null, 2) + '\n'
 }
 
 export function parseSignedApproval (bytes: Uint8Array): SignedReleaseApproval {
@@ -402,7 +411,7 @@ export function parseSignedApproval (bytes: Uint8Array): SignedReleaseApproval {
   const field = (name: string, max: number): Uint8Array => {
     const value = json[name]
     if (typeof value !== 'string' || value.length === 0 || value.length > max || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) fail(`bad ${name}`)
-    return unb64(value as string)
+    return fromBase64(value as string)
   }
   return { approval: field('approval', RELEASE_LIMITS.maxApprovalBytes * 2), p256: field('p256', 128), mldsa65: field('mldsa65', 8192) }
 }

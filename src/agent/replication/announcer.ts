@@ -12,6 +12,7 @@
 import type { Connection } from '@libp2p/interface'
 import type { FramedStream } from '../../p2p/framing.js'
 import { encodeAnnounce } from './messages.js'
+import { systemClock, type Clock } from '../../common/index.js'
 
 /** A push: the batch frame, and the size the peer holds that it starts from. */
 export interface Push { from: number, frame: Uint8Array }
@@ -30,7 +31,13 @@ export class Announcer {
    * `allowed`: asked again just before each announce is written (a peer may have lost its
    * attestation since it was queued); a peer no longer allowed is forgotten.
    */
-  constructor (open: (connection: Connection) => Promise<FramedStream>, options: { idleMs: number, allowed?: (peerId: string) => boolean }) {
+  private readonly clock: Clock
+
+  constructor (
+    open: (connection: Connection) => Promise<FramedStream>,
+    options: { idleMs: number, allowed?: (peerId: string) => boolean, clock?: Clock }
+  ) {
+    this.clock = options.clock ?? systemClock
     this.open = open
     this.idleMs = options.idleMs
     this.allowed = options.allowed ?? (() => true)
@@ -46,7 +53,7 @@ export class Announcer {
     }
     if (channel?.connection !== connection) {
       if (channel !== undefined) this.forget(peerId)
-      channel = { connection, waiting: new Map(), flushing: false, usedAt: Date.now() }
+      channel = { connection, waiting: new Map(), flushing: false, usedAt: this.clock.now() }
       this.channels.set(peerId, channel)
     }
     const waiting = channel.waiting.get(feed)
@@ -87,7 +94,7 @@ export class Announcer {
           return
         }
         const frame = push?.frame ?? encodeAnnounce(feed, size, note)
-        if (channel.stream !== undefined && Date.now() - channel.usedAt > this.idleMs) this.close(channel)
+        if (channel.stream !== undefined && this.clock.now() - channel.usedAt > this.idleMs) this.close(channel)
         // A stream the peer closed fails the write: one more try on a new stream; after that the
         // announce is dropped (anti-entropy catches up).
         for (let attempt = 0; attempt < 2; attempt++) {
@@ -98,7 +105,7 @@ export class Announcer {
             const raw = framed.stream
             if (raw.status !== 'open' || raw.writeStatus !== 'writable' || raw.remoteWriteStatus !== 'writable') throw new Error('the announce stream is closed')
             await framed.write(frame)
-            channel.usedAt = Date.now()
+            channel.usedAt = this.clock.now()
             break
           } catch {
             if (channel.stream === stream) channel.stream = undefined

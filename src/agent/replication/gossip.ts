@@ -10,8 +10,10 @@
  */
 import type { Connection } from '@libp2p/interface'
 import type { FramedStream } from '../../p2p/framing.js'
+import type { Clock } from '../../common/index.js'
 import { Announcer, type Push } from './announcer.js'
 import { PeerHeads } from './peer-heads.js'
+import { pickRandom } from './planner.js'
 
 /** How many peers a relay or a cosignature goes to (besides the writer, for a cosignature). */
 export const RELAY_FANOUT = 3
@@ -22,17 +24,6 @@ export const PUSH_MAX_ENTRIES = 64
 /** How many attested peers each anti-entropy round pulls from. */
 export const ANTI_ENTROPY_PEERS = 2
 
-/** Up to `count` of `items`, chosen at random (all of them, in random order, when there are no more). */
-export function pickRandom<T> (items: readonly T[], count: number): T[] {
-  const pool = [...items]
-  const n = Math.min(count, pool.length)
-  for (let i = 0; i < n; i++) {
-    const j = i + Math.floor(Math.random() * (pool.length - i))
-    ;[pool[i], pool[j]] = [pool[j]!, pool[i]!]
-  }
-  return pool.slice(0, n)
-}
-
 /** all: the own feed or the owner's; cosignature: a peer's feed this agent just cosigned; relay: a peer's feed that grew here. */
 export type AnnounceKind = 'all' | 'cosignature' | 'relay'
 export interface AnnounceTarget { connection: Connection, size: number, note: string, push?: Push }
@@ -42,13 +33,22 @@ export class Gossip {
   private readonly announcer: Announcer
   private readonly relayedAt = new Map<string, number>()
 
-  /** `allowed`: the peers announces may go to (attested ones), asked again as each is written. */
-  constructor (open: (connection: Connection) => Promise<FramedStream>, options: { idleMs: number, allowed?: (peerId: string) => boolean }) {
+  private readonly random: () => number
+
+  /**
+   * `allowed`: the peers announces may go to (attested ones), asked again as each is written.
+   * `random`: a fraction in [0, 1), for choosing whom a relay goes to.
+   */
+  constructor (
+    open: (connection: Connection) => Promise<FramedStream>,
+    options: { idleMs: number, allowed?: (peerId: string) => boolean, random: () => number, clock?: Clock }
+  ) {
     this.announcer = new Announcer(open, options)
+    this.random = options.random
   }
 
-  /** Whether a relay of `feed` may go out now (and if so, that it does). */
-  relayDue (feed: string, now = Date.now()): boolean {
+  /** Whether a relay of `feed` may go out at `now` (and if so, that it does). */
+  relayDue (feed: string, now: number): boolean {
     if (now - (this.relayedAt.get(feed) ?? 0) < RELAY_INTERVAL_MS) return false
     this.relayedAt.set(feed, now)
     return true
@@ -62,9 +62,9 @@ export class Gossip {
     let chosen: readonly AnnounceTarget[] = targets
     if (kind === 'cosignature') {
       const own = targets.filter((t) => t.connection.remotePeer.toString() === writer?.peerId)
-      chosen = [...own, ...pickRandom(targets.filter((t) => !own.includes(t)), RELAY_FANOUT)]
+      chosen = [...own, ...pickRandom(targets.filter((t) => !own.includes(t)), RELAY_FANOUT, this.random)]
     } else if (kind === 'relay') {
-      chosen = writer?.attested === true ? [] : pickRandom(targets, RELAY_FANOUT)
+      chosen = writer?.attested === true ? [] : pickRandom(targets, RELAY_FANOUT, this.random)
     }
     for (const { connection, size, note, push } of chosen) this.announcer.send(connection, feed, size, note, push)
   }

@@ -24,25 +24,42 @@
  * pulled alone from a peer that announced a newer checkpoint signed by the owner's key.
  * This module only turns messages into calls and back; storage and trust live elsewhere.
  */
-import { createHash } from 'node:crypto'
 import { FleetError } from '../../common/errors.js'
 import type { FramedStream } from '../../p2p/framing.js'
 import { FrameTimeoutError, StreamEndedError } from '../../p2p/errors.js'
 import { decodeMessage, encodeMessage, checkFields, type WireSchema, type WireMessage } from '../../p2p/messages.js'
 import { SYNC_LIMITS, LEDGER_LIMITS, CHECKPOINT_LIMITS, type SyncBatch } from '../../ledger/index.js'
-import { SYNC_PROTOCOL_LIMITS } from '../limits.js'
+import { SYNC_PROTOCOL_LIMITS } from './limits.js'
+import { MEMBER_ID_BYTES, type KnownMembers } from '../membership/index.js'
 
 export const LEDGER_SYNC_PROTOCOL = '/fleet/ledger-sync/1'
 
+/** What a sync failure is about, as far as the message that caused it says. */
+export interface SyncEvidence {
+  /** The feed concerned. */
+  feed?: string
+  /** The reason the peer gave when it stopped the exchange (an abort message), cut to 200 characters. */
+  peerReason?: string
+  /** The cap that was exceeded, and how much the peer sent or named. */
+  limit?: number
+  got?: number
+}
+
+/** Thrown when a peer breaks /fleet/ledger-sync/1 (or stops it); the stream is then aborted. */
 export class SyncProtocolError extends FleetError {
-  constructor (reason: string) {
+  readonly evidence: SyncEvidence
+  constructor (reason: string, evidence: SyncEvidence = {}) {
     super(`ledger sync: ${reason}`, { code: 'ERR_SYNC_PROTOCOL' })
+    this.evidence = evidence
   }
 }
 
+/** The reason in a peer's abort message, bounded. */
+function peerReason (message: unknown): string {
+  return String((message as { reason?: unknown }).reason).slice(0, 200)
+}
+
 const FEED = /^[a-z2-7]{52}$/
-/** A member record's id in a pull: the first bytes of its SHA-256. */
-const MEMBER_ID_BYTES = 8
 export const PULL = {
   heads: { kind: 'list', maxItems: SYNC_LIMITS.maxFeeds, item: { kind: 'bytes', max: 60 } },
   members: { kind: 'bytes', size: 32, max: 32 },
@@ -76,27 +93,12 @@ function decodeHead (bytes: Uint8Array): [string, number] {
 
 export type OpeningMessage = { t: 'pull', heads: Map<string, number>, members: Uint8Array, memberIds: Set<string> } | Announcement
 
-/** What a puller holds of the enrolment records: their digest, and each one's id. */
-export interface KnownMembers { digest: Uint8Array, ids: Uint8Array[] }
-
-/** A member record's id (see PULL). */
-export function memberId (record: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(record).digest().subarray(0, MEMBER_ID_BYTES))
-}
-
 /** The records to send a puller: none when the digests agree, else those whose ids it did not list. */
 export function membersToSend (opening: { members: Uint8Array, memberIds: Set<string> }, held: KnownMembers & { records: Uint8Array[] }): Uint8Array[] {
   if (Buffer.from(opening.members).equals(held.digest)) return []
   return held.records.filter((_, i) => !opening.memberIds.has(Buffer.from(held.ids[i]!).toString('hex')))
 }
 
-/** Digest of a set of encoded enrolment records (order-independent): equal sets, equal digests. */
-export function membersDigest (records: readonly Uint8Array[]): Uint8Array {
-  const hashes = records.map((record) => createHash('sha256').update(record).digest()).sort(Buffer.compare)
-  const digest = createHash('sha256').update('fleet-members-v1')
-  for (const h of hashes) digest.update(h)
-  return new Uint8Array(digest.digest())
-}
 
 /** Reads the opener's first message. */
 export async function readOpening (stream: FramedStream): Promise<OpeningMessage> {
@@ -104,12 +106,12 @@ export async function readOpening (stream: FramedStream): Promise<OpeningMessage
   const probe = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'pull', PULL, SYNC_PROTOCOL_LIMITS.maxFrameBytes, { acceptTypes: ['announce', 'batch'] })
   if (probe.t === 'announce') return announceOf(checkFields(LEDGER_SYNC_PROTOCOL, probe, 'announce', ANNOUNCE))
   if (probe.t === 'batch') return pushOf(probe)
-  if (probe.t === 'abort') throw new SyncProtocolError(`the peer stopped: ${(probe as { reason: string }).reason}`)
+  if (probe.t === 'abort') throw new SyncProtocolError(`the peer stopped: ${peerReason(probe)}`, { peerReason: peerReason(probe) })
   const heads = new Map<string, number>()
   const pullMessage = probe as { heads: Uint8Array[], members: Uint8Array, memberIds: Uint8Array[] }
   for (const head of pullMessage.heads) {
     const [feed, size] = decodeHead(head)
-    if (heads.has(feed)) throw new SyncProtocolError(`feed ${feed} named twice`)
+    if (heads.has(feed)) throw new SyncProtocolError(`feed ${feed} named twice`, { feed })
     heads.set(feed, size)
   }
   if (pullMessage.memberIds.some((id) => id.length !== MEMBER_ID_BYTES)) throw new SyncProtocolError(`a member id is not ${MEMBER_ID_BYTES} bytes`)
@@ -197,14 +199,14 @@ export async function servePull (stream: FramedStream, heads: Map<string, number
 
 /** Pulls from a peer: `apply` verifies and stores each batch (and throws to cut the peer off). Returns whether the peer has more. */
 export async function pull (stream: FramedStream, heads: Map<string, number>, apply: (batch: SyncBatch) => Promise<void>, onMembers: (records: Uint8Array[]) => Promise<void> = async () => {}, known: KnownMembers = { digest: new Uint8Array(32), ids: [] }): Promise<{ batches: number, more: boolean }> {
-  if (heads.size > SYNC_LIMITS.maxFeeds) throw new SyncProtocolError('too many feeds')
+  if (heads.size > SYNC_LIMITS.maxFeeds) throw new SyncProtocolError('too many feeds', { limit: SYNC_LIMITS.maxFeeds, got: heads.size })
   await stream.write(encodeMessage('pull', { heads: [...heads].map(([feed, size]) => encodeHead(feed, size)), members: known.digest, memberIds: known.ids.slice(0, SYNC_LIMITS.maxFeeds) }))
   let batches = 0
   for (;;) {
     const bytes = await stream.read()
     // Byte views: a batch's entries are verified and copied into the store's own buffers, then dropped.
     const m = decodeMessage(LEDGER_SYNC_PROTOCOL, bytes, 'batch', BATCH, SYNC_PROTOCOL_LIMITS.maxFrameBytes, { acceptTypes: ['end', 'members'], byteViews: true })
-    if (m.t === 'abort') throw new SyncProtocolError(`the peer stopped: ${(m as { reason: string }).reason}`)
+    if (m.t === 'abort') throw new SyncProtocolError(`the peer stopped: ${peerReason(m)}`, { peerReason: peerReason(m) })
     if (m.t === 'members') {
       if (batches > 0) throw new SyncProtocolError('members after batches')
       // Copies: the records are kept, and must not hold on to the frame.
@@ -216,7 +218,7 @@ export async function pull (stream: FramedStream, heads: Map<string, number>, ap
       await stream.close()
       return { batches, more: end.more }
     }
-    if (++batches > SYNC_PROTOCOL_LIMITS.maxBatchesPerPull) throw new SyncProtocolError('the peer sent more batches than allowed')
+    if (++batches > SYNC_PROTOCOL_LIMITS.maxBatchesPerPull) throw new SyncProtocolError('the peer sent more batches than allowed', { limit: SYNC_PROTOCOL_LIMITS.maxBatchesPerPull, got: batches })
     await apply(syncBatchOf(m as WireMessage<typeof BATCH>))
   }
 }

@@ -4,6 +4,7 @@ import type { Level } from 'level'
 import { ownFeedSource } from '../../ledger/index.js'
 import { FramedStream, type FleetNode } from '../../p2p/index.js'
 import { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, readOpening, servePull, sendAnnounce } from './messages.js'
+import { systemClock, type Clock } from '../../common/index.js'
 
 /**
  * The owner hands its feed (enrolments, revocations) to agents: it serves pulls of its own feed
@@ -11,7 +12,7 @@ import { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, readOpening, servePull, sen
  * attesting the owner), and announces it, with its newest checkpoint, to the agents it dials.
  * Resolves with the agents that pulled up to `size`.
  */
-export async function publishOwnerFeed (node: FleetNode, db: Level<string, Uint8Array>, feed: string, size: number, peers: Multiaddr[], options: { timeoutMs?: number, onServed?: (peerId: string) => void } = {}): Promise<string[]> {
+export async function publishOwnerFeed (node: FleetNode, db: Level<string, Uint8Array>, feed: string, size: number, peers: Multiaddr[], options: { timeoutMs?: number, onServed?: (peerId: string) => void, clock?: Clock } = {}): Promise<string[]> {
   const source = ownFeedSource(db, feed)
   const served = new Set<string>()
   let wake: (() => void) | undefined
@@ -39,8 +40,9 @@ export async function publishOwnerFeed (node: FleetNode, db: Level<string, Uint8
         const stream = await connection.newStream(LEDGER_SYNC_PROTOCOL)
         // With its owner-signed checkpoint: agents act on an unattested peer's announce only with one.
         await sendAnnounce(new FramedStream(stream), feed, size, (await source.sealed())?.note ?? '')
-        const deadline = Date.now() + (options.timeoutMs ?? 10_000)
-        while (!served.has(peerId) && Date.now() < deadline) await new Promise<void>((resolve) => { wake = resolve; setTimeout(resolve, 100) })
+        const clock = options.clock ?? systemClock
+        const deadline = clock.now() + (options.timeoutMs ?? 10_000)
+        while (!served.has(peerId) && clock.now() < deadline) await new Promise<void>((resolve) => { wake = resolve; setTimeout(resolve, 100) })
         if (served.has(peerId)) reached.push(peerId)
       } catch {}
     }))

@@ -1,5 +1,5 @@
 import { SYNC_LIMITS } from '../../ledger/index.js'
-import { SYNC_PROTOCOL_LIMITS } from '../limits.js'
+import { SYNC_PROTOCOL_LIMITS } from './limits.js'
 
 /**
  * What each connected peer is known to hold, from its announces and the heads of its pulls (the

@@ -1,19 +1,15 @@
 import type { Command } from 'commander'
 import { existsSync } from 'node:fs'
-import { randomBytes } from 'node:crypto'
 import path from 'node:path'
-import { readFile, rename, writeFile } from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
-  EsysTpm, parseBootPolicy, parsePublic, verifyBoot, fingerprint, KeyReleaseRefusedError, EVENTLOG_LIMITS, PCR_COUNT, type PcrSelection, type Tpm
+  EsysTpm, parseBootPolicy, parsePublic, verifyBoot, fingerprint, KeyReleaseRefusedError, EVENTLOG_LIMITS, PCR_COUNT
 } from '../../attest/index.js'
 import {
-  initDevice, unlockDevice, agentMeasurement, readDeviceState, writeDeviceState, loadConfig, createLogger, DEVICE_STATE_FILE,
-  readDeviceEnrolment, AgentRuntime, startControlServer, startMemoryTrim, controlRequest, deviceSigner, type PeerStatus, type ResidentMemory, type RuntimeHooks
+  initDevice, agentMeasurement, readDeviceState, writeDeviceState, loadConfig, createLogger, DEVICE_STATE_FILE, controlRequest,
+  startDeviceAgent, readPeersFile, AGENT_BUFFER_POOL_BYTES, type PeerStatus, type ResidentMemory
 } from '../../agent/index.js'
-import type { HybridSigner } from '../../identity/index.js'
-import { createFleetNode } from '../../p2p/index.js'
-import { UsageError, toHex } from '../../common/index.js'
+import { UsageError, cryptoRandom, systemClock } from '../../common/index.js'
 import { makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
 
@@ -52,7 +48,7 @@ export function registerAgentCommands (program: Command): void {
       }
       const tpm = await EsysTpm.open({ tcti: options.tcti })
       try {
-        const state = await initDevice(tpm, { tcti: options.tcti, bootPcrs, agentPcr, measurement: await agentMeasurement({ bootPcrs, agentPcr }), random: randomBytes, now: () => new Date() })
+        const state = await initDevice(tpm, { tcti: options.tcti, bootPcrs, agentPcr, measurement: await agentMeasurement({ bootPcrs, agentPcr }), random: cryptoRandom.bytes, now: () => new Date(systemClock.now()) })
         await writeDeviceState(options.state, state)
         makeOutput(options.json === true).result(
           { state: path.resolve(options.state), deviceId: state.deviceId, fingerprint: fingerprint(state.deviceId), peerId: state.peer.peerId },
@@ -82,24 +78,8 @@ Exit codes: 0 stopped cleanly, 1 refused to start (another TPM, a bad boot or a 
 
 export interface RunOptions { state: string, tcti?: string, config?: string, listen?: string, peer?: string[], eventlog?: string, policy?: string, once?: boolean, json?: boolean }
 
-/** What simnet's hostile agents add to a run (the CLI adds nothing). */
-export interface RunExtras {
-  hooks?: RuntimeHooks
-  /** Replaces the TPM the runtime uses (after the keys are released). */
-  wrapTpm?: (tpm: Tpm) => Tpm
-  onRuntime?: (runtime: AgentRuntime, signer: HybridSigner) => void
-}
-
-/**
- * The slab size of Node's pool for small Buffers while the agent runs: 64 KiB by default since
- * Node 24. A long-running agent keeps small buffers (peer ids, addresses, member records) from
- * many slabs, and each keeps its whole slab. With 8 KiB slabs (Node's earlier default), 12
- * agents with 11 peers each held 7.0 MiB of buffer memory instead of 17.5 MiB.
- */
-export const AGENT_BUFFER_POOL_BYTES = 8192
-
 /** fleet run: releases the keys only on a verified boot, then runs the agent until SIGTERM/SIGINT. */
-export async function runAgent (options: RunOptions, extras: RunExtras = {}): Promise<void> {
+async function runAgent (options: RunOptions): Promise<void> {
   Buffer.poolSize = AGENT_BUFFER_POOL_BYTES
   for (const address of options.peer ?? []) {
     try {
@@ -110,57 +90,27 @@ export async function runAgent (options: RunOptions, extras: RunExtras = {}): Pr
   }
   const state = await readDeviceState(options.state)
   const config = await loadConfig({
-    ...(options.config === undefined ? {} : { file: options.config }),
+    file: options.config,
     env: { ...process.env, FLEET_TCTI: options.tcti ?? process.env.FLEET_TCTI ?? state.tcti },
-    flags: { state: options.state, ...(options.listen === undefined ? {} : { listen: [options.listen] }) }
+    flags: { state: options.state, listen: options.listen === undefined ? undefined : [options.listen] }
   })
   const logger = createLogger({ level: config.logLevel, pretty: process.stderr.isTTY })
   const tpm = await EsysTpm.open({ tcti: config.tcti })
-  const selection = state.sealing.selection as PcrSelection
-  const bootPcrs = selection.flatMap((bank) => bank.pcrs).filter((pcr) => pcr !== state.sealing.agentPcr)
-  let device
+  const logFile = options.eventlog ?? DEFAULT_EVENT_LOG
+  let running
   try {
-    device = await unlockDevice(tpm, state, await agentMeasurement({ bootPcrs, agentPcr: state.sealing.agentPcr }))
+    running = await startDeviceAgent({ tpm, logger }, {
+      dir: options.state, state, config, peers: options.peer,
+      eventLog: async () => await readInputFile(logFile, 'event log', EVENTLOG_LIMITS.maxLogBytes)
+    })
   } catch (err) {
     if (err instanceof KeyReleaseRefusedError) await explainBoot(tpm, state, options)
     await tpm.close()
     throw err
   }
-  const enrolment = await readDeviceEnrolment(options.state, state.deviceId)
-  let runtime: AgentRuntime | undefined
-  let control: { close: () => Promise<void> } | undefined
-  let node
-  if (enrolment === undefined) {
-    // Not enrolled: nobody is admitted; fleet join opens the enrolment window.
-    node = await createFleetNode({ privateKey: device.peerKey, admission: { allows: () => false }, listen: config.listen, mdns: false })
-  } else {
-    const logFile = options.eventlog ?? DEFAULT_EVENT_LOG
-    runtime = await AgentRuntime.start({
-      dir: options.state, tpm: extras.wrapTpm?.(tpm) ?? tpm, state, device, enrolment, logger, listen: config.listen, mdns: config.mdns,
-      attestIntervalMs: config.attestIntervalSec * 1000, batchMs: config.batchMs, batchEntries: config.batchEntries, routineBatchMs: config.routineBatchSec * 1000, witnessesPerFeed: config.witnessesPerFeed,
-      eventLog: async () => await readInputFile(logFile, 'event log', EVENTLOG_LIMITS.maxLogBytes),
-      onPeersChange: (peers) => { void writePeers(options.state, peers).catch(() => undefined) },
-      ...(extras.hooks === undefined ? {} : { hooks: extras.hooks })
-    })
-    extras.onRuntime?.(runtime, deviceSigner(tpm, device))
-    node = runtime.node
-    control = await startControlServer(runtime, options.state, state.deviceId)
-    if (config.metricsPort > 0) {
-      // Loaded only when asked for: node:http brings Node's fetch implementation with it (about 3 MB of heap with prom-client).
-      const { startMetricsServer } = await import('../../agent/metrics.js')
-      const metrics = await startMetricsServer(runtime, tpm, config.metricsPort)
-      const controlServer = control
-      control = { close: async () => { await metrics.close(); await controlServer.close() } }
-      logger.info({ url: `http://127.0.0.1:${metrics.port}/metrics` }, 'metrics')
-    }
-    for (const address of options.peer ?? []) {
-      void runtime.node.dial(multiaddr(address)).catch((err: unknown) => logger.warn({ address, err: (err as Error).message }, 'could not reach a peer given with --peer'))
-    }
-  }
-  const stopMemoryTrim = config.trimMemory ? startMemoryTrim() : () => {}
-  const status = { deviceId: state.deviceId, peerId: node.peerId.toString(), enrolled: enrolment !== undefined, fleetId: enrolment === undefined ? null : toHex(enrolment.fleetId), addresses: node.getMultiaddrs().map((a) => a.toString()) }
+  const { status } = running
   logger.info(status, 'agent running: keys released after a verified boot and self-measurement')
-  makeOutput(options.json === true).result(status, `agent running as ${state.deviceId}${enrolment === undefined ? ' (not enrolled: run fleet join)' : ` in fleet ${status.fleetId ?? ''}`}\npeerId ${status.peerId}\nlistening on ${status.addresses.join(' ')}`)
+  makeOutput(options.json === true).result(status, `agent running as ${state.deviceId}${status.enrolled ? ` in fleet ${status.fleetId ?? ''}` : ' (not enrolled: run fleet join)'}\npeerId ${status.peerId}\nlistening on ${status.addresses.join(' ')}`)
   if (options.once !== true) {
     await new Promise<void>((resolve) => {
       process.once('SIGTERM', () => resolve())
@@ -168,10 +118,7 @@ export async function runAgent (options: RunOptions, extras: RunExtras = {}): Pr
     })
     logger.info('stopping')
   }
-  stopMemoryTrim()
-  await control?.close()
-  if (runtime !== undefined) await runtime.stop()
-  else await node.stop()
+  await running.stop()
   await tpm.close()
 }
 
@@ -182,19 +129,10 @@ async function explainBoot (tpm: EsysTpm, state: Awaited<ReturnType<typeof readD
   const policy = parseBootPolicy(await readInputFile(options.policy, 'boot policy', 1024 * 1024))
   const eventLog = await readInputFile(logFile, 'event log', EVENTLOG_LIMITS.maxLogBytes)
   const ak = { public: new Uint8Array(Buffer.from(state.attestationKey.public, 'base64')), private: new Uint8Array(Buffer.from(state.attestationKey.private, 'base64')) }
-  const nonce = randomBytes(32)
+  const nonce = cryptoRandom.bytes(32)
   const quote = await tpm.quote(ak, nonce, [{ hash: policy.bank, pcrs: policy.pcrs.slice() }])
   const result = verifyBoot({ ak: parsePublic(ak.public), attest: quote.attest, signature: quote.signature, nonce, eventLog }, policy)
   for (const reason of result.verdict.reasons) process.stderr.write(`boot: ${reason.message}\n`)
-}
-
-export const PEERS_FILE = 'peers.json'
-
-/** The running agent's view of its peers, for fleet peers (written atomically on every change). */
-async function writePeers (dir: string, peers: PeerStatus[]): Promise<void> {
-  const file = path.join(dir, PEERS_FILE)
-  await writeFile(`${file}.tmp-${process.pid}`, JSON.stringify({ updatedAt: new Date().toISOString(), peers }, null, 2) + '\n')
-  await rename(`${file}.tmp-${process.pid}`, file)
 }
 
 /** fleet peers --state DIR [--json] */
@@ -204,16 +142,7 @@ export function registerPeersCommand (program: Command): void {
     .requiredOption('--state <dir>', 'device state directory')
     .option('--json', 'print as JSON')
     .action(async (options: { state: string, json?: boolean }) => {
-      let view: { updatedAt: string, peers: PeerStatus[] }
-      try {
-        const text = await readFile(path.join(options.state, PEERS_FILE), 'utf8')
-        if (text.length > 4 * 1024 * 1024) throw new Error('too large')
-        view = JSON.parse(text) as typeof view
-        if (!Array.isArray(view.peers)) throw new Error('no peers list')
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') view = { updatedAt: '', peers: [] }
-        else throw new UsageError(`${path.join(options.state, PEERS_FILE)}: ${(err as Error).message}`)
-      }
+      const view = await readPeersFile<PeerStatus>(options.state)
       const text = view.peers.length === 0
         ? 'no peers seen yet (is fleet run running?)'
         : view.peers.map((p) => `${p.trusted ? 'trusted  ' : (p.kind ?? 'refused').padEnd(9)} ${p.deviceId ?? '?'.padEnd(52)} ${p.hostname ?? ''} ${p.peerId} ${p.at}${p.reasons.length > 0 ? `\n          ${p.reasons.join('\n          ')}` : ''}`).join('\n')

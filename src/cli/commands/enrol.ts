@@ -1,6 +1,5 @@
 import type { Command } from 'commander'
 import { existsSync } from 'node:fs'
-import { randomBytes } from 'node:crypto'
 import os from 'node:os'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
@@ -12,7 +11,7 @@ import {
 import { decodeEntry, type AppendInput, type Entry } from '../../ledger/index.js'
 import type { HybridSigner } from '../../identity/index.js'
 import { createFleetNode } from '../../p2p/index.js'
-import { FleetError, UsageError } from '../../common/index.js'
+import { FleetError, UsageError, cryptoRandom, systemClock } from '../../common/index.js'
 import { makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
 import { askYesNo, parseSeconds } from '../confirm.js'
@@ -77,7 +76,7 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`)
           const window = AbortSignal.timeout(seconds * 1000)
           let shown = ''
           const enrolment = await acceptEnrolment(node, {
-            tpm, state, eventLog, hostname: options.hostname, role: options.role as DeviceRole, random: randomBytes,
+            tpm, state, eventLog, hostname: options.hostname, role: options.role as DeviceRole, random: cryptoRandom.bytes,
             ...(options.expectFleet === undefined ? {} : { expectFleetId: options.expectFleet }),
             confirm: async (sas, fleet) => {
               shown = sas
@@ -159,8 +158,8 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`)
               return await askYesNo(`Do the fingerprint and the digits ${sas} match the device's screen?`)
             },
             record: async (_signed, record) => { await feed.ledger.append(enrolmentEntry(record, ownerState.name)) },
-            random: randomBytes,
-            now: () => new Date()
+            random: cryptoRandom.bytes,
+            now: () => new Date(systemClock.now())
           }, { signal: deadline })
           await feed.ledger.checkpoint()
           out.result({ deviceId: result.device.deviceId, fingerprint: result.device.fingerprint, hostname: result.device.hostname, role: result.device.role, peerId: result.device.peerId, fleetId: ownerState.fleetId, policyId: result.record.policyId, sas: shown },

@@ -1,10 +1,9 @@
 import type { Command } from 'commander'
 import { existsSync } from 'node:fs'
-import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { EsysTpm, PCR_COUNT } from '../../attest/index.js'
 import { initOwner, writeOwnerState, OWNER_STATE_FILE } from '../../agent/index.js'
-import { UsageError } from '../../common/index.js'
+import { UsageError, cryptoRandom, systemClock } from '../../common/index.js'
 import { makeOutput } from '../output.js'
 
 /**
@@ -31,7 +30,7 @@ export function registerOwnerCommands (program: Command): void {
       if (existsSync(path.join(options.state, OWNER_STATE_FILE)) && options.yes !== true) throw new UsageError(`${options.state} already holds an owner identity; pass --yes to replace it`)
       const tpm = await EsysTpm.open({ tcti: options.tcti })
       try {
-        const state = await initOwner(tpm, { name: options.name, bootPcrs, random: randomBytes, now: () => new Date() })
+        const state = await initOwner(tpm, { name: options.name, bootPcrs, random: cryptoRandom.bytes, now: () => new Date(systemClock.now()) })
         await writeOwnerState(options.state, state)
         makeOutput(options.json === true).result({ state: path.resolve(options.state), fleetId: state.fleetId, name: state.name },
           `fleet "${state.name}" founded\nfleetId: ${state.fleetId}`)

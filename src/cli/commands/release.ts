@@ -1,5 +1,4 @@
 import type { Command } from 'commander'
-import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
@@ -9,7 +8,7 @@ import {
   verifyReleaseRequest, signReleaseApproval, encodeSignedApproval, parseSignedApproval, decodeReleaseApproval, approvalEpoch, parseAgentAllowlist, ReleaseRequestRefusedError, RELEASE_LIMITS,
   ENROLMENT_FILE, AGENT_ALLOWLIST_FILE, type DeviceState
 } from '../../agent/index.js'
-import { UsageError, toHex } from '../../common/index.js'
+import { UsageError, toHex, cryptoRandom, systemClock } from '../../common/index.js'
 import { publishOwnerStatement, statementOptions, notReached, type StatementOptions } from './enrol.js'
 import { makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
@@ -51,7 +50,7 @@ approval-epoch counter in its TPM moves past them): booting an older approved st
       const tpm = await EsysTpm.open({ tcti: options.tcti ?? state.tcti })
       try {
         const measurement = await measurementFor(state)
-        const request = await makeReleaseRequest(tpm, state, measurement, eventLog, randomBytes)
+        const request = await makeReleaseRequest(tpm, state, measurement, eventLog, cryptoRandom.bytes)
         await writeFile(options.out, encodeReleaseRequest(request))
         makeOutput(options.json === true).result({ deviceId: state.deviceId, out: options.out, pcrs: request.pcrs, agentMeasurement: toHex(request.agentMeasurement), epoch: request.epoch.toString() },
           `release request for ${state.deviceId} written to ${options.out} (PCRs ${request.pcrs.join(',')}; agent ${toHex(request.agentMeasurement).slice(0, 16)}…): hand it to the owner`)
@@ -103,7 +102,7 @@ approval-epoch counter in its TPM moves past them): booting an older approved st
         if (request.epoch < highest) throw new ReleaseRequestRefusedError(`it reports approval epoch ${request.epoch}, below epoch ${highest} this owner already approved for the device: a replayed or stale request (ask the device for a new one)`)
         const verified = verifyReleaseRequest(request, { deviceId: request.deviceId, akPub: enrol.body.akPub as Uint8Array }, policy, allowedAgents)
         if (!verified.verdict.trusted) throw new ReleaseRequestRefusedError(`the boot policy does not allow this boot: ${verified.verdict.reasons.map((r) => r.message).join('; ')}`)
-        const signed = await signReleaseApproval(owner.signer, { fleetId: owner.fleetId, deviceId: request.deviceId, verified, agentMeasurement: request.agentMeasurement, policyId: bootPolicyId(policy), now: new Date(), withdrawPrevious: options.withdrawPrevious === true })
+        const signed = await signReleaseApproval(owner.signer, { fleetId: owner.fleetId, deviceId: request.deviceId, verified, agentMeasurement: request.agentMeasurement, policyId: bootPolicyId(policy), now: new Date(systemClock.now()), withdrawPrevious: options.withdrawPrevious === true })
         file = encodeSignedApproval(signed)
         const decoded = decodeReleaseApproval(signed.approval)
         approval = decoded.approvedPolicy
@@ -133,7 +132,7 @@ approval-epoch counter in its TPM moves past them): booting an older approved st
       const signed = parseSignedApproval(await readInputFile(options.approval, 'release approval', RELEASE_LIMITS.maxApprovalBytes * 2))
       const tpm = await EsysTpm.open({ tcti: options.tcti ?? state.tcti })
       try {
-        const installed = await installReleaseApproval(tpm, state, enrolment, signed, await measurementFor(state))
+        const installed = await installReleaseApproval(tpm, state, { key: enrolment.ownerKey, fleetId: enrolment.fleetId }, signed, await measurementFor(state))
         await writeDeviceState(options.state, installed.state)
         const approvals = installed.state.approvals?.length ?? 0
         makeOutput(options.json === true).result({ deviceId: state.deviceId, resealed: installed.resealed, withdrawn: installed.withdrawn, approvals },

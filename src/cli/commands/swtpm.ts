@@ -3,7 +3,7 @@ import path from 'node:path'
 import { writeFile } from 'node:fs/promises'
 import { EsysTpm, SwtpmDevice } from '../../attest/index.js'
 import { UsageError } from '../../common/index.js'
-import { bootDevice, BOOT_VARIANTS, type BootVariant } from '../../../simnet/index.js'
+import { bootDevice, BOOT_VARIANTS, type BootVariant } from '../../attest/index.js'
 import { makeOutput } from '../output.js'
 
 /**

@@ -9,7 +9,9 @@ import {
   EsysTpm, approvePcrState, releaseSecret, sealToAuthority, type AgentMeasurement, type SwtpmDevice, type PcrSelection
 } from '../../../src/attest/index.js'
 import { initDevice, unlockDevice, installReleaseApproval } from '../../../src/agent/device/identity.js'
-import { sealedFromJson, sealedToJson, b64, type DeviceState } from '../../../src/agent/device/state.js'
+import type { DeviceState } from '../../../src/agent/device/state.js'
+import { sealedFromJson, sealedToJson } from '../../../src/attest/index.js'
+import { toBase64 } from '../../../src/common/bytes.js'
 import { signReleaseApproval, releasePolicyRef, approvalEpochIndex, toPcrApproval, type ReleaseApproval } from '../../../src/agent/release/approval.js'
 import type { DeviceEnrolment } from '../../../src/agent/enrolment/record.js'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65, DOMAIN } from '../../../src/identity/index.js'
@@ -57,7 +59,7 @@ describe('agent: version-2 device states move to withdrawable approvals (swtpm)'
     const signature = await owner.sign(DOMAIN.release, bytes)
     const state: DeviceState = {
       ...initial, version: 2, mldsa: { ...initial.mldsa, sealed: await reseal(initial.mldsa.sealed) }, peer: { ...initial.peer, sealed: await reseal(initial.peer.sealed) },
-      approvals: [{ approval: b64(bytes), p256: b64(signature.p256), mldsa65: b64(signature.mldsa65) }]
+      approvals: [{ approval: toBase64(bytes), p256: toBase64(signature.p256), mldsa65: toBase64(signature.mldsa65) }]
     }
     return { state, v1: approved }
   }
@@ -71,7 +73,7 @@ describe('agent: version-2 device states move to withdrawable approvals (swtpm)'
     const epoch = await tpm.readCounter(approvalEpochIndex(v2.deviceId))
     const verified = { selection, values: await tpm.readPcrs(selection), verdict: { trusted: true, reasons: [] }, epoch } as unknown as Parameters<typeof signReleaseApproval>[1]['verified']
     const signed = await signReleaseApproval(owner, { fleetId, deviceId: v2.deviceId, verified, agentMeasurement: digest, policyId: 'c'.repeat(64), now: new Date(0) })
-    const installed = await installReleaseApproval(tpm, v2, enrolment, signed, measurement)
+    const installed = await installReleaseApproval(tpm, v2, { key: enrolment.ownerKey, fleetId: enrolment.fleetId }, signed, measurement)
     assert.equal(installed.resealed, true)
     assert.equal(installed.state.version, 3)
     assert.equal(installed.state.approvals?.length, 1)

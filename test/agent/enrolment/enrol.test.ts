@@ -18,7 +18,7 @@ import { startOrSkip } from '../../attest/tpm2/swtpm-fixture.js'
 import {
   initOwner, unlockOwner, initDevice, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry,
   verifyEnrolmentRecord, EnrolmentRefusedError, ATTEST_LIMITS, CeremonyAbortedError, runDeviceCeremony, runOwnerCeremony, signEnrolmentRecord, ekPubHash,
-  encodeSignedEnrolment, decodeSignedEnrolment, type SignedEnrolment, AttestationService, AgentRuntime, publishOwnerFeed, LEDGER_SYNC_PROTOCOL, pull,
+  encodeSignedEnrolment, decodeSignedEnrolment, type SignedEnrolment, AttestationService, createAgent, type Agent, publishOwnerFeed, LEDGER_SYNC_PROTOCOL, pull,
   startControlServer, controlRequest, attestationQuoteData, judgeAttestation, deviceSigner, type ResidentMemory, type OwnerState, type DeviceState,
   type UnlockedDevice, type OpenedLedger, type DeviceEnrolment
 } from '../../../src/agent/index.js'
@@ -419,7 +419,7 @@ describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', functi
         getConnections: () => []
       } as unknown as FleetNode
       let clock = Date.parse('2026-06-01T00:00:00Z')
-      const service = new AttestationService({ node, self: { tpm, state: a.state, enrolment: a.enrolment, eventLog: async () => a.log, random: randomBytes }, ledger: feed.ledger, now: () => new Date(clock) })
+      const service = new AttestationService({ node, self: { tpm, state: a.state, enrolment: a.enrolment, eventLog: async () => a.log, random: randomBytes }, ledger: feed.ledger, clock: { now: () => clock } })
       await service.start()
       const victim = b.enrolment.signed
       const attempt = async (i: number): Promise<void> => {
@@ -476,19 +476,20 @@ describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', functi
   })
 
   describe('replication between enrolled agents (/fleet/ledger-sync/1)', () => {
-    const runtimes: AgentRuntime[] = []
+    const runtimes: Agent[] = []
     const devices: TestDevice[] = []
 
-    async function agent (): Promise<AgentRuntime> {
+    async function agent (): Promise<Agent> {
       const device = await makeDevice('good')
       const { deviceResult } = await ceremony(device)
       assert.equal(deviceResult.status, 'fulfilled', String((deviceResult as PromiseRejectedResult).reason))
       await device.node.stop()
-      const runtime = await AgentRuntime.start({
-        dir: await tempDir('fleet-agent-'), tpm: device.tpm, state: device.state, device: device.unlocked, enrolment: (deviceResult as PromiseFulfilledResult<DeviceEnrolment>).value,
+      const runtime = await createAgent({ tpm: device.tpm }, {
+        dir: await tempDir('fleet-agent-'), state: device.state, device: device.unlocked, enrolment: (deviceResult as PromiseFulfilledResult<DeviceEnrolment>).value,
         eventLog: async () => device.log, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, batchMs: 50, syncIntervalMs: 1_000, attestDeadlineMs: 5_000
       })
       opened.push({ close: async () => { await runtime.stop() } })
+      await runtime.start()
       runtimes.push(runtime)
       devices.push(device)
       return runtime
@@ -496,7 +497,7 @@ describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', functi
 
     const until = async (condition: () => Promise<boolean> | boolean, what: string, ms = 20_000): Promise<number> => await waitFor(condition, what, ms, 25)
 
-    const size = async (runtime: AgentRuntime, feed: string): Promise<number> => (await runtime.heads()).get(feed) ?? 0
+    const size = async (runtime: Agent, feed: string): Promise<number> => (await runtime.heads()).get(feed) ?? 0
 
     it('entries appended at one agent reach an agent two hops away, verified, in well under a second once connected', async () => {
       const [a, b, c] = [await agent(), await agent(), await agent()]
@@ -526,6 +527,12 @@ describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', functi
       assert.match(text, new RegExp(`^fleet_feed_entries\\{feed="${devices[0]!.state.deviceId}"\\} [1-9]`, 'm'))
       assert.match(text, /^fleet_tpm_operation_seconds_count\{op="[a-zA-Z]+",outcome="ok"\} [1-9]/m)
       assert.match(text, /^fleet_process_resident_memory_bytes [1-9]/m)
+      // Counts are Prometheus counters, read from the agent's own counters.
+      assert.match(text, /^# TYPE fleet_attestations_total counter$/m)
+      const attestations = Number(/^fleet_attestations_total (\d+)$/m.exec(text)?.[1])
+      assert.ok(attestations >= 1 && attestations <= runtimes[0]!.attestation.counts.trusted, `fleet_attestations_total ${attestations}`)
+      assert.match(text, /^# TYPE fleet_sync_pulls_total counter$/m)
+      assert.match(text, /^fleet_attestation_refusals_total\{kind="clone"\} \d+$/m)
       assert.equal((await fetch(`http://127.0.0.1:${metrics.port}/other`)).status, 404)
     })
 
@@ -622,7 +629,7 @@ describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', functi
     })
 
     it('a revocation from the owner reaches the agents, which hang up on the device and refuse it', async () => {
-      const [a, b] = runtimes as [AgentRuntime, AgentRuntime]
+      const [a, b] = runtimes as [Agent, Agent]
       const victim = devices[1]!.state.deviceId
       await owner.feed.ledger.append({ type: 'device.revoke', actor: { id: 'owner/test-fleet', role: 'owner' }, attest: null, body: { deviceId: victim, reason: 'stolen' } })
       await owner.feed.ledger.checkpoint()

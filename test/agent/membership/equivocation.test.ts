@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { until as waitFor } from '../../helpers/wait.js'
-import { AgentRuntime, deviceSigner, ownerFeedId, publishOwnerFeed, witnessSet } from '../../../src/agent/index.js'
+import { Agent, deviceSigner, ownerFeedId, publishOwnerFeed, witnessSet } from '../../../src/agent/index.js'
 import { decodeEntry, decodeEvidence, evidenceId, parseCheckpoint, verifyCheckpoint, verifyEquivocationEvidence, type Entry } from '../../../src/ledger/index.js'
 import { SimFleet, type SimDevice } from '../../../simnet/fleet.js'
 import { Equivocator } from '../../../simnet/hostile.js'
@@ -8,7 +8,7 @@ import { Equivocator } from '../../../simnet/hostile.js'
 const until = async (condition: () => Promise<boolean> | boolean, what: string, ms = 30_000): Promise<number> => await waitFor(condition, what, ms)
 
 /** Every entry an agent holds, its own and its replicas', decoded. */
-async function held (runtime: AgentRuntime): Promise<Entry[]> {
+async function held (runtime: Agent): Promise<Entry[]> {
   const out: Entry[] = []
   for (let seq = 0; seq < runtime.feed.ledger.size; seq++) out.push(decodeEntry((await runtime.feed.ledger.getEntry(seq))!).entry)
   for (const feed of (await runtime.replicas.feeds()).keys()) for await (const bytes of runtime.replicas.entries(feed)) out.push(decodeEntry(bytes).entry)
@@ -22,17 +22,17 @@ describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', fun
   this.timeout(240_000)
   let fleet: SimFleet
   let devices: SimDevice[]
-  let e: AgentRuntime
-  let honest: AgentRuntime[]
+  let e: Agent
+  let honest: Agent[]
   const equivocator = new Equivocator()
 
-  const peerId = (runtime: AgentRuntime): string => runtime.node.peerId.toString()
+  const peerId = (runtime: Agent): string => runtime.node.peerId.toString()
   const eId = (): string => devices[0]!.state.deviceId
 
   before(async () => {
     fleet = await SimFleet.create()
     devices = await fleet.addEnrolled(4)
-    e = await fleet.start(devices[0]!, { ...OPTIONS, hooks: equivocator.hooks })
+    e = await fleet.start(devices[0]!, { ...OPTIONS, ownFeedServer: equivocator.ownFeedServer })
     honest = []
     for (const device of devices.slice(1)) honest.push(await fleet.start(device, OPTIONS))
     const all = [e, ...honest]
@@ -66,7 +66,7 @@ describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', fun
   })
 
   it('a device that re-signs its feed under epoch 2 is quarantined as an equivocator by every agent, with an alert whose evidence verifies offline', async () => {
-    const [a, b, c] = honest as [AgentRuntime, AgentRuntime, AgentRuntime]
+    const [a, b, c] = honest as [Agent, Agent, Agent]
     // Only b is shown the other history, signed as if it were a new epoch of the feed.
     await equivocator.equivocate(e, deviceSigner(devices[0]!.tpm, devices[0]!.unlocked), [peerId(b)], { epoch: 2 })
     await until(() => honest.every((r) => r.membership.isQuarantined(eId())), 'quarantine at every honest agent')
@@ -116,7 +116,7 @@ describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', fun
   })
 
   it('a cleared quarantine does not make the device immune: a new fork quarantines it again', async () => {
-    const [a, , c] = honest as [AgentRuntime, AgentRuntime, AgentRuntime]
+    const [a, , c] = honest as [Agent, Agent, Agent]
     await c.node.dial(e.node.getMultiaddrs()[0]!)
     await until(() => c.attestation.attested(peerId(e)) && a.attestation.attested(peerId(e)), 'the released device attested by a and c')
     // This time a is shown the other history, in the feed's own epoch.

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { Level } from 'level'
 import { until } from '../../helpers/wait.js'
 import { tempDir } from '../../helpers/devices.js'
-import { ownerFeedId, publishOwnerFeed, type AgentRuntime } from '../../../src/agent/index.js'
+import { ownerFeedId, publishOwnerFeed, type Agent } from '../../../src/agent/index.js'
 import { BASE_ONTOLOGY, FeedLedger, LEVEL_OPTIONS } from '../../../src/ledger/index.js'
 import { SimFleet, type SimDevice } from '../../../simnet/fleet.js'
 
@@ -17,8 +17,8 @@ describe('agent/a forked owner\'s feed: revocations are a union over its branche
   this.timeout(180_000)
   let fleet: SimFleet
   let devices: SimDevice[]
-  let p: AgentRuntime
-  let q: AgentRuntime
+  let p: Agent
+  let q: Agent
   const victim = 'x'.repeat(52)
   const options = { syncIntervalMs: 1_000, cosignIntervalMs: 200 }
 

@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict'
 import { until } from '../../helpers/wait.js'
-import { ownerFeedId, publishOwnerFeed, feedIdentityOf, storedOntologyProofs, ontologyFromHeader, type AgentRuntime } from '../../../src/agent/index.js'
+import { ownerFeedId, publishOwnerFeed, feedIdentityOf, storedOntologyProofs, ontologyFromHeader, type Agent } from '../../../src/agent/index.js'
 import { bootPolicyId, canonicalPolicyJson, type BootPolicy } from '../../../src/attest/index.js'
 import { encodeCanonical, type AppendInput } from '../../../src/ledger/index.js'
 import { SimFleet } from '../../../simnet/fleet.js'
-import { simulatedBootPolicy } from '../../../simnet/boot.js'
+import { simulatedBootPolicy } from '../../../src/attest/simulated-boot.js'
 
 /** Two agents on swtpm; the owner's policy and ontology statements reach them through its feed. */
 describe('agent/owner statements: boot policy and ontology updates applied by the agents', function () {
   this.timeout(180_000)
   let fleet: SimFleet
-  let a: AgentRuntime
-  let b: AgentRuntime
+  let a: Agent
+  let b: Agent
 
   async function publish (statement: Omit<AppendInput, 'actor' | 'attest'>): Promise<void> {
     const owner = fleet.owner

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { until } from '../../helpers/wait.js'
-import { ownerFeedId, publishOwnerFeed, type AgentRuntime } from '../../../src/agent/index.js'
+import { ownerFeedId, publishOwnerFeed, type Agent } from '../../../src/agent/index.js'
 import { SimFleet, type SimDevice } from '../../../simnet/fleet.js'
 
 /**
@@ -12,12 +12,12 @@ describe('agent/revocation with a cut: every agent holds the revoked feed up to 
   this.timeout(180_000)
   let fleet: SimFleet
   let devices: SimDevice[]
-  let a: AgentRuntime
-  let b: AgentRuntime
-  let v: AgentRuntime
+  let a: Agent
+  let b: Agent
+  let v: Agent
 
-  const heldBy = async (runtime: AgentRuntime, feed: string): Promise<number> => (await runtime.heads()).get(feed) ?? 0
-  const append = async (runtime: AgentRuntime, n: number, tag: string): Promise<number> => {
+  const heldBy = async (runtime: Agent, feed: string): Promise<number> => (await runtime.heads()).get(feed) ?? 0
+  const append = async (runtime: Agent, n: number, tag: string): Promise<number> => {
     for (let i = 0; i < n; i++) await runtime.feed.ledger.append({ type: 'operator.data_access', actor: { id: 'operator/alice', role: 'operator' }, attest: null, body: { resource: `${tag}-${i}`, purpose: 'care' } })
     await runtime.feed.ledger.checkpoint()
     return runtime.feed.ledger.sealedSize

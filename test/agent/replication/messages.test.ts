@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict'
 import { streamPair } from '@libp2p/utils'
 import { readOpening, servePull, pull, sendAnnounce, SyncProtocolError, SYNC_PROTOCOL_LIMITS } from '../../../src/agent/index.js'
-import { membersDigest, memberId, membersToSend, encodeAnnounce, encodeBatch, readNextAnnounce } from '../../../src/agent/replication/messages.js'
+import { membersToSend, encodeAnnounce, encodeBatch, readNextAnnounce } from '../../../src/agent/replication/messages.js'
+import { membersDigest, memberId } from '../../../src/agent/membership/member-records.js'
 import { encodeCanonical, type SyncBatch } from '../../../src/ledger/index.js'
 import { FramedStream } from '../../../src/p2p/index.js'
 import { FleetError } from '../../../src/common/index.js'
@@ -138,6 +139,32 @@ describe('agent/sync-protocol (/fleet/ledger-sync/1 messages)', function () {
     await refusedPull([encodeCanonical(batch), encodeCanonical({ t: 'members', records: [] })], /members after batches/)
     await refusedPull(Array.from({ length: SYNC_PROTOCOL_LIMITS.maxBatchesPerPull + 1 }, () => encodeCanonical(batch)), /more batches than allowed/)
     await refusedPull([encodeCanonical({ t: 'abort', reason: 'no' })], /the peer stopped: no/)
+  })
+
+  it('a refusal carries its evidence as fields: the cap and the count, the feed, the reason the peer gave', async () => {
+    const batch = { t: 'batch', feed: FEED, from: 0, entries: [Uint8Array.of(1)], checkpoint: Uint8Array.of(0x61), proof: [] }
+    const refusal = async (frames: Uint8Array[]): Promise<SyncProtocolError> => {
+      const [client, server] = await pair()
+      const answering = (async () => {
+        await readOpening(server)
+        for (const frame of frames) await server.write(frame)
+      })()
+      const err = await pull(client, new Map(), async () => {}).then(() => undefined, (e: unknown) => e)
+      await answering.catch(() => undefined)
+      assert.ok(err instanceof SyncProtocolError, String(err))
+      return err
+    }
+    const tooMany = await refusal(Array.from({ length: SYNC_PROTOCOL_LIMITS.maxBatchesPerPull + 1 }, () => encodeCanonical(batch)))
+    assert.deepEqual(tooMany.evidence, { limit: SYNC_PROTOCOL_LIMITS.maxBatchesPerPull, got: SYNC_PROTOCOL_LIMITS.maxBatchesPerPull + 1 })
+    const stopped = await refusal([encodeCanonical({ t: 'abort', reason: 'x'.repeat(500) })])
+    assert.equal(stopped.evidence.peerReason, 'x'.repeat(200))
+    const head = new Uint8Array(60)
+    head.fill(0x61, 0, 52)
+    const [client, server] = await pair()
+    await client.write(encodeCanonical({ t: 'pull', heads: [head, head], members: new Uint8Array(32), memberIds: [] }))
+    const twice = await readOpening(server).then(() => undefined, (e: unknown) => e)
+    assert.ok(twice instanceof SyncProtocolError)
+    assert.equal(twice.evidence.feed, 'a'.repeat(52))
   })
 
   it('a server that stalls is cut off by the frame deadline', async () => {

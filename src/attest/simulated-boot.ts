@@ -5,9 +5,10 @@
  * Variants tamper with one thing each.
  */
 import { createHash } from 'node:crypto'
-import {
-  encodeEventLog, uefiVariableData, EV, parseEventLog, verifyEventLog, bootFacts, createBootPolicy, type EventToWrite, type Tpm, type PcrValues, type BootPolicy
-} from '../src/attest/index.js'
+import { encodeEventLog, uefiVariableData, EV, parseEventLog, verifyEventLog, bootFacts, type EventToWrite } from './eventlog/index.js'
+import { createBootPolicy, type BootPolicy } from './policy/index.js'
+import type { PcrValues } from './pcrs.js'
+import type { Tpm } from './tpm/tpm.js'
 
 export const BOOT_VARIANTS = ['good', 'tampered-kernel', 'secure-boot-off', 'extra-event', 'new-kernel'] as const
 export type BootVariant = typeof BOOT_VARIANTS[number]

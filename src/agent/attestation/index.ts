@@ -1,0 +1,10 @@
+/**
+ * Mutual attestation: the challenge-response protocol run on every connection, the judge that
+ * turns a quote, an event log and an enrolment record into a verdict, and the service that keeps
+ * each peer's verdict fresh and gates the connection on it.
+ */
+export {
+  ATTEST_LIMITS, ATTEST_PROTOCOL, AttestationProtocolError, attestAsDialer, attestAsListener, attestationQuoteData,
+  judgeAttestation, type AttestationEvidence, type AttestationOutcome, type AttesterInput, type Judge
+} from './protocol.js'
+export { AttestationService, type AttestationServiceInit, type PeerStatus } from './service.js'

@@ -1,0 +1,9 @@
+/**
+ * This device: its state file, its TPM-bound identity (init, clone check, self-measurement, key
+ * release) and the hybrid signer made from its TPM key and its sealed ML-DSA-65 seed.
+ */
+export {
+  CloneDetectedError, agentMeasurement, deviceSigner, initDevice, installReleaseApproval, unlockDevice,
+  type InitDeviceOptions, type UnlockedDevice
+} from './identity.js'
+export { DEVICE_STATE_FILE, DeviceStateError, readDeviceState, writeDeviceState, type DeviceState } from './state.js'

@@ -1,0 +1,11 @@
+/**
+ * Membership: who is in the fleet and in what standing. The enrolment records held, the owner's
+ * statements (revocations, policy, ontology, epochs), witnessing and the quarantine of devices that
+ * equivocate.
+ */
+export { MEMBER_ID_BYTES, MemberRecords, type KnownMembers } from './member-records.js'
+export { Membership, type Member } from './members.js'
+export {
+  adoptOwnEpoch, applyOwnerStatements, applyRevocationAlert, provenRevocation, type OwnerStatementTargets
+} from './owner-statements.js'
+export { DEFAULT_WITNESSES_PER_FEED, Witnessing, quarantineSublevel, witnessSet } from './witnessing.js'

@@ -1,0 +1,13 @@
+/** What owner statements and peers' alerts make an agent keep. */
+export const MEMBERSHIP_LIMITS = {
+  /** Pieces of equivocation evidence the owner cleared. */
+  maxCleared: 65_536,
+  /** Feed epochs the owner authorised, per device. */
+  maxEpochsPerFeed: 64,
+  /** Owner revocations an agent passes on (alert.revocation) when it finds the owner's feed forked. */
+  maxRevocationsPassedOn: 256,
+  /** A revocation proof carried by an alert.revocation, in bytes (the body field's cap). */
+  maxRevocationProofBytes: 24 * 1024,
+  /** Revocations proved by peers' alerts kept across restarts. */
+  maxProvenRevocations: 4096
+} as const

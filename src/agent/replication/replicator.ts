@@ -1,0 +1,419 @@
+/**
+ * The replicator runs the planner's decisions over /fleet/ledger-sync/1: it serves pulls, hears
+ * announces and pushes, pulls from peers that hold more (one pull at a time across peers), and
+ * announces feeds that grew here. Every batch is verified before it is stored (ReplicaStore), and
+ * what the owner's feed says (revocations, policy, epochs) or a peer's alert means is handed to
+ * membership.
+ */
+import type { Connection, Stream } from '@libp2p/interface'
+import {
+  ReplicaRejectedError, EquivocationDetectedError, withSignaturesOf, parseCheckpoint, verifyCheckpoint,
+  type ReplicaStore, type SyncBatch, type FeedSource
+} from '../../ledger/index.js'
+import { FramedStream, type FleetNode } from '../../p2p/index.js'
+import type { Clock, Random } from '../../common/index.js'
+import type { Logger } from '../ops/index.js'
+import {
+  applyOwnerStatements, applyRevocationAlert, type MemberRecords, type Membership, type OwnerStatementTargets, type Witnessing
+} from '../membership/index.js'
+import { Gossip, ANTI_ENTROPY_PEERS, PUSH_MAX_ENTRIES, type AnnounceTarget } from './gossip.js'
+import type { Push } from './announcer.js'
+import {
+  LEDGER_SYNC_PROTOCOL, SyncProtocolError, readOpening, readNextAnnounce, servePull, pull, encodeBatch, membersToSend,
+  type Announce, type Announcement
+} from './messages.js'
+import { SYNC_PROTOCOL_LIMITS } from './limits.js'
+import {
+  announceKind, feedsDue, headsToTell, isFleetFeed, pickRandom, planAnnounce, receive, serveOrder, shouldPull, upToCut
+} from './planner.js'
+
+/**
+ * How this agent serves and announces its own feed. The agent's own server serves what its ledger
+ * holds and pushes entries with its announces. simnet's hostile agents stand in with servers of
+ * their own (a forked history for some peers, forged or stale batches); such a server does not push.
+ */
+export interface OwnFeedServer {
+  /** The batch of the own feed served to `peerId` from `from` (undefined: nothing past `from`). */
+  batch: (peerId: string, from: number) => Promise<SyncBatch | undefined>
+  /** What is announced of the own feed to `peerId` instead of the held size and checkpoint. */
+  announced?: (peerId: string) => { size: number, checkpoint: string } | undefined
+  /** Whether entries of the own feed go along with its announces. */
+  readonly pushes: boolean
+}
+
+/** The own feed served as the ledger holds it. */
+export function ledgerFeedServer (source: FeedSource): OwnFeedServer {
+  return { batch: async (_peerId, from) => await source.batch(from), pushes: true }
+}
+
+export interface ReplicatorComponents {
+  node: FleetNode
+  /** Whether a peer holds a trusted verdict now. */
+  attested: (peerId: string) => boolean
+  membership: Membership
+  members: MemberRecords
+  replicas: ReplicaStore
+  /** The own feed, as its sealed part is served. */
+  ownSource: FeedSource
+  /** How the own feed is served and announced (default: ledgerFeedServer(ownSource)). */
+  ownServer?: OwnFeedServer
+  witnessing: Witnessing
+  ownerTargets: () => OwnerStatementTargets
+  clock: Clock
+  random: Random
+  logger?: Logger
+}
+
+export interface ReplicatorInit {
+  /** The own feed's id (the device's). */
+  feedId: string
+  /** The size of the own feed's sealed part now. */
+  sealedSize: () => number
+  /** Anti-entropy: a pull from a few attested peers this often (default 5 s). */
+  syncIntervalMs?: number
+}
+
+export class Replicator {
+  private readonly c: ReplicatorComponents
+  private readonly init: ReplicatorInit
+  private readonly server: OwnFeedServer
+  private readonly pulling = new Map<string, { again: boolean }>()
+  private readonly changed = new Set<string>()
+  /** The largest size announced per feed, for the sync-lag metric. */
+  private readonly announcedSizes = new Map<string, number>()
+  private readonly gossip: Gossip
+  /** Since start: pulls asked for (on attestation, announce or anti-entropy; one already running counts too). */
+  readonly counts = { pullsAsked: 0 }
+  private pullTurn: Promise<void> = Promise.resolve()
+  private timers: NodeJS.Timeout[] = []
+  private lastSealed = 0
+  private stopped = false
+
+  constructor (components: ReplicatorComponents, init: ReplicatorInit) {
+    this.c = components
+    this.init = init
+    this.server = components.ownServer ?? ledgerFeedServer(components.ownSource)
+    this.gossip = new Gossip(async (connection) => this.framed(await connection.newStream(LEDGER_SYNC_PROTOCOL)), {
+      idleMs: SYNC_PROTOCOL_LIMITS.announceIdleMs / 2,
+      allowed: (peerId) => components.attested(peerId),
+      random: components.random.fraction,
+      clock: components.clock
+    })
+  }
+
+  private get known (): { ownFeed: string, ownerFeed: string, isMember: (feed: string) => boolean } {
+    const membership = this.c.membership
+    return { ownFeed: this.init.feedId, ownerFeed: membership.ownerFeed, isMember: (feed) => membership.member(feed) !== undefined }
+  }
+
+  /** Serves pulls and hears announces; announces growth and pulls for anti-entropy on timers. */
+  async start (): Promise<void> {
+    const { node } = this.c
+    await node.handle(LEDGER_SYNC_PROTOCOL, async (stream: Stream, connection: Connection) => { await this.serve(stream, connection) }, { maxInboundStreams: 4 })
+    node.addEventListener('peer:disconnect', (evt) => { this.gossip.forget(evt.detail.toString()) })
+    this.lastSealed = this.init.sealedSize()
+    this.timers.push(setInterval(() => {
+      void this.tick().catch((err: unknown) => { if (!this.stopped) this.c.logger?.warn({ err: (err as Error).message }, 'announce failed') })
+    }, 100))
+    // Anti-entropy: a pull from a few attested peers each interval, in turn (a pull also follows
+    // every attestation and every announce of something not held).
+    this.timers.push(setInterval(() => {
+      const attested = node.getConnections().map((c) => c.remotePeer.toString()).filter((peerId) => this.c.attested(peerId))
+      for (const peerId of pickRandom(attested, ANTI_ENTROPY_PEERS, this.c.random.fraction)) void this.pullFrom(peerId)
+    }, this.init.syncIntervalMs ?? 5_000))
+  }
+
+  async stop (): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    for (const timer of this.timers) clearInterval(timer)
+    await this.c.node.unhandle(LEDGER_SYNC_PROTOCOL).catch(() => undefined)
+  }
+
+  /** Entries announced by peers that are not held here yet, summed over feeds. */
+  async syncLag (): Promise<number> {
+    const heads = await this.heads()
+    let lag = 0
+    for (const [feed, size] of this.announcedSizes) lag += Math.max(0, size - (heads.get(feed) ?? 0))
+    return lag
+  }
+
+  /** Sizes of every feed held: the own feed (sealed part) and the replicas (a revoked device's up to its cut). */
+  async heads (): Promise<Map<string, number>> {
+    return headsToTell(await this.c.replicas.feeds(), (feed) => this.c.membership.cutOf(feed), { feed: this.init.feedId, sealed: this.init.sealedSize() })
+  }
+
+  /** How much of one feed is held (as in heads()); 0 for a feed that is not the fleet's. */
+  private async held (feed: string): Promise<number> {
+    if (feed === this.init.feedId) return this.init.sealedSize()
+    if (!isFleetFeed(feed, this.known)) return 0
+    return upToCut((await this.c.replicas.meta(feed)).size, this.c.membership.cutOf(feed))
+  }
+
+  private framed (stream: Stream): FramedStream {
+    return new FramedStream(stream, { maxBytes: SYNC_PROTOCOL_LIMITS.maxFrameBytes, timeoutMs: SYNC_PROTOCOL_LIMITS.stepTimeoutMs })
+  }
+
+  /** Announces feeds that grew (the own feed after a checkpoint, replicas after a batch or a cosignature) to attested peers. */
+  private async tick (): Promise<void> {
+    const { witnessing, membership } = this.c
+    const sealed = this.init.sealedSize()
+    if (sealed !== this.lastSealed) {
+      this.lastSealed = sealed
+      this.c.ownSource.forgetSealed()
+      this.changed.add(this.init.feedId)
+    }
+    for (const feed of [...witnessing.cosignDue]) if (await witnessing.cosign(feed)) this.changed.add(feed)
+    if (this.changed.size === 0 || this.stopped) return
+    const kindOf = (feed: string): ReturnType<typeof announceKind> => announceKind(feed, this.known, witnessing.cosignedSinceAnnounce)
+    const now = this.c.clock.now()
+    const feeds = feedsDue(this.changed, kindOf, (feed) => this.gossip.relayDue(feed, now))
+    for (const feed of feeds) this.changed.delete(feed)
+    for (const feed of feeds) await witnessing.cosign(feed)
+    const heads = await this.heads()
+    // The checkpoint goes with every announce (peers compare it with theirs), with this agent's own
+    // cosignature when it just added one; the other witnesses' travel with their own announces and
+    // with batches. An announce so stays one or two signature pairs, however many witnesses signed.
+    const peers = this.c.node.getConnections().filter((c) => this.c.attested(c.remotePeer.toString()))
+    const pushes = new Map<number, Promise<Push | undefined>>()
+    for (const feed of feeds) {
+      const own = feed === this.init.feedId
+      const source = witnessing.sourceOf(feed)
+      const checkpoint = await source.sealed()
+      // The own feed is announced at the size of the checkpoint that goes with it (the ledger may
+      // have sealed more since), so that its push ends where the announce says.
+      const size = own && checkpoint !== undefined ? checkpoint.size : heads.get(feed) ?? 0
+      const cosigned = witnessing.cosignedSinceAnnounce.delete(feed)
+      const note = checkpoint === undefined || checkpoint.note === '' ? '' : withSignaturesOf(checkpoint.note, cosigned ? [feed, this.init.feedId] : [feed])
+      const plan = planAnnounce({
+        feed, size, note, cosigned, push: own && this.server.pushes, pushMaxEntries: PUSH_MAX_ENTRIES,
+        peers: peers.map((c) => c.remotePeer.toString()), peerHeads: this.gossip.peerHeads,
+        override: own ? this.server.announced : undefined
+      })
+      const targets: AnnounceTarget[] = []
+      for (const planned of plan) {
+        const connection = peers.find((c) => c.remotePeer.toString() === planned.peerId)!
+        let push: Push | undefined
+        if (planned.pushFrom !== undefined) {
+          const from = planned.pushFrom
+          if (!pushes.has(from)) pushes.set(from, this.pushFrom(from, planned.size))
+          push = await pushes.get(from)
+          // Taken as held: the next push starts here (one that finds a gap makes the peer pull).
+          if (push !== undefined) this.gossip.peerHeads.learn(planned.peerId, [[feed, planned.size]])
+        }
+        targets.push({ connection, size: planned.size, note: planned.note, push })
+      }
+      const writer = membership.member(feed)?.peerId
+      this.gossip.announce(feed, cosigned ? 'cosignature' : kindOf(feed), targets, writer === undefined ? undefined : { peerId: writer, attested: this.c.attested(writer) })
+    }
+  }
+
+  /** The own feed's entries from `from`, as a push frame ending at `size` (undefined when the ledger holds another end). */
+  private async pushFrom (from: number, size: number): Promise<Push | undefined> {
+    const batch = await this.c.ownSource.batch(from)
+    return batch === undefined || batch.from + batch.entries.length !== size ? undefined : { from, frame: encodeBatch(batch) }
+  }
+
+  /**
+   * A peer holds this much of a feed: pull if behind, and check its checkpoint against the copy
+   * here. A push is first verified and stored like a pulled batch; when it does not continue what
+   * is held here, the peer is pulled from.
+   */
+  private async onAnnounce (peerId: string, message: Announcement): Promise<void> {
+    const attested = this.c.attested(peerId)
+    // What is held matters only for a push from an attested peer (strangers cost no lookup).
+    const held = attested && message.t === 'push' ? await this.held(message.batch.feed) : 0
+    const decision = receive(message, { attested }, this.c.membership.ownerFeed, held)
+    if (decision.action === 'ignore') return
+    if (decision.action === 'owner-announce') {
+      await this.onOwnerAnnounce(peerId, decision.announce)
+      return
+    }
+    const { announce } = decision
+    this.gossip.peerHeads.learn(peerId, [[announce.feed, announce.size]])
+    if (announce.size > (this.announcedSizes.get(announce.feed) ?? 0) && this.announcedSizes.size < SYNC_PROTOCOL_LIMITS.maxFeedsAnnounced) {
+      this.announcedSizes.set(announce.feed, announce.size)
+    }
+    if (decision.applyPush !== undefined) await this.applyBatch(decision.applyPush, peerId)
+    if (shouldPull(announce, await this.held(announce.feed))) void this.pullFrom(peerId)
+    await this.c.witnessing.checkAnnounced(announce.feed, announce.checkpoint, peerId)
+  }
+
+  /**
+   * The owner hands its feed over without attesting (it has no enrolment, and a fresh key each
+   * time): an unattested peer's announce of the owner's feed is taken only with a checkpoint the
+   * owner's key signed, newer than the copy here. Then that feed alone is pulled, saying only how
+   * much of it is held: no other feed's size, no member ids.
+   */
+  private async onOwnerAnnounce (peerId: string, announce: Announce): Promise<void> {
+    const owner = this.c.membership.ownerFeed
+    const trust = this.c.membership.trustFor(owner)
+    if (trust === undefined || announce.checkpoint.length === 0) return
+    try {
+      const checkpoint = verifyCheckpoint(parseCheckpoint(announce.checkpoint), { name: owner, key: trust.feedKey })
+      if (checkpoint.body.size <= await this.held(owner)) return
+    } catch (err) {
+      this.c.logger?.debug({ peerId, err: (err as Error).message }, 'an unattested peer announced an owner checkpoint that does not verify')
+      return
+    }
+    await this.pullOwnerFeed(peerId)
+  }
+
+  private openConnection (peerId: string): Connection | undefined {
+    return this.c.node.getConnections().find((c) => c.remotePeer.toString() === peerId && c.status === 'open')
+  }
+
+  /** One pull over a new stream, cut off after pullDeadlineMs. Returns whether the peer has more. */
+  private async pullOnce (connection: Connection, heads: Map<string, number>, onBatch: (batch: SyncBatch) => Promise<void>, onMembers: (records: Uint8Array[]) => Promise<void>, known: Parameters<typeof pull>[4]): Promise<boolean> {
+    const framed = this.framed(await connection.newStream(LEDGER_SYNC_PROTOCOL))
+    const deadline = setTimeout(() => { framed.abort(new SyncProtocolError(`the pull took longer than ${SYNC_PROTOCOL_LIMITS.pullDeadlineMs} ms`, { limit: SYNC_PROTOCOL_LIMITS.pullDeadlineMs })) }, SYNC_PROTOCOL_LIMITS.pullDeadlineMs)
+    try {
+      const { more } = await pull(framed, heads, onBatch, onMembers, known)
+      return more
+    } catch (err) {
+      framed.abort(err as Error)
+      throw err
+    } finally {
+      clearTimeout(deadline)
+    }
+  }
+
+  /** Pulls the owner's feed, and nothing else, from a peer that need not be attested. */
+  private async pullOwnerFeed (peerId: string): Promise<void> {
+    const key = `owner-feed/${peerId}`
+    if (this.pulling.has(key) || this.stopped) return
+    this.pulling.set(key, { again: false })
+    const owner = this.c.membership.ownerFeed
+    try {
+      for (let round = 0; round < SYNC_PROTOCOL_LIMITS.maxOwnerFeedPulls; round++) {
+        const connection = this.openConnection(peerId)
+        if (connection === undefined || this.stopped) return
+        const more = await this.pullOnce(connection, new Map([[owner, await this.held(owner)]]), async (batch) => {
+          if (batch.feed !== owner) throw new SyncProtocolError(`an unattested peer sent feed ${batch.feed}, not the owner's`, { feed: batch.feed })
+          await this.applyBatch(batch, peerId)
+        }, async () => { throw new SyncProtocolError('an unattested peer sent enrolment records') }, { digest: new Uint8Array(32), ids: [] })
+        if (!more) return
+      }
+    } catch (err) {
+      this.c.logger?.debug({ peerId, err: (err as Error).message }, 'pull of the owner\'s feed failed')
+    } finally {
+      this.pulling.delete(key)
+    }
+  }
+
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
+    const framed = this.framed(stream)
+    const peerId = connection.remotePeer.toString()
+    const { node, membership } = this.c
+    try {
+      const opening = await readOpening(framed)
+      if (opening.t !== 'pull') {
+        // Peers keep the stream open and send every announce (and push) on it.
+        for (let announce: Announcement | undefined = opening; announce !== undefined && node.getConnections(connection.remotePeer).length > 0; announce = await readNextAnnounce(framed, SYNC_PROTOCOL_LIMITS.announceIdleMs)) {
+          await this.onAnnounce(peerId, announce)
+        }
+        await framed.close()
+        return
+      }
+      // The ledger is served only to attested peers (the last verdict may be a moment behind).
+      const started = this.c.clock.now()
+      while (!this.c.attested(peerId) && this.c.clock.now() - started < SYNC_PROTOCOL_LIMITS.attestedWaitMs) await new Promise((resolve) => setTimeout(resolve, 20))
+      if (!this.c.attested(peerId)) {
+        framed.abort(new Error('not attested'))
+        return
+      }
+      if (node.getConnections(connection.remotePeer).length > 0) this.gossip.peerHeads.learn(peerId, opening.heads)
+      // What is served, the peer then holds (it verifies our own copy): announces and pushes start there.
+      const served = (batch: SyncBatch | undefined): SyncBatch | undefined => {
+        if (batch !== undefined) this.gossip.peerHeads.learn(peerId, [[batch.feed, batch.from + batch.entries.length]])
+        return batch
+      }
+      const held = serveOrder((await this.c.replicas.feeds()).keys(), this.known).map(({ feed, own }) => ({
+        feed,
+        // A revoked device's feed is served up to the owner's cut only (what lies past it stays here, unserved).
+        batch: own
+          ? async (from: number) => served(await this.server.batch(peerId, from))
+          : async (from: number) => served(await this.c.replicas.source(feed).batch(from, membership.cutOf(feed)))
+      }))
+      await servePull(framed, opening.heads, held, membersToSend(opening, this.c.members.held()))
+    } catch (err) {
+      this.c.logger?.debug({ peerId, err: (err as Error).message }, 'sync stream failed')
+      framed.abort(err as Error)
+    }
+  }
+
+  /**
+   * Pulls everything a peer holds more of; one pull per peer at a time, repeated while it has
+   * more. Only from an attested peer: a pull tells the other side every feed's size and the
+   * members known here.
+   */
+  async pullFrom (peerId: string): Promise<void> {
+    this.counts.pullsAsked++
+    if (!this.c.attested(peerId)) return
+    const running = this.pulling.get(peerId)
+    if (running !== undefined) {
+      running.again = true
+      return
+    }
+    const state = { again: true }
+    this.pulling.set(peerId, state)
+    try {
+      while (state.again && !this.stopped) {
+        state.again = false
+        const connection = this.openConnection(peerId)
+        if (connection === undefined || !this.c.attested(peerId)) return
+        // One pull at a time across all peers: when several announce the same entries, the first
+        // pull fetches them and the next ones find nothing left to send. A pull holds the turn for
+        // at most pullTurnMs (a slow or hostile server must not stall replication from the others),
+        // and a whole pull is cut off after pullDeadlineMs.
+        const turn = this.pullTurn.then(async () => await this.pullOnce(
+          connection, await this.heads(), async (batch) => { await this.applyBatch(batch, peerId) },
+          async (records) => { await this.c.members.take(records) }, this.c.members.held()
+        ))
+        const settled = turn.then(() => undefined, () => undefined)
+        this.pullTurn = Promise.race([settled, new Promise<void>((resolve) => { setTimeout(resolve, SYNC_PROTOCOL_LIMITS.pullTurnMs).unref() })])
+        try {
+          if (await turn) state.again = true
+        } catch (err) {
+          this.c.logger?.warn({ peerId, err: (err as Error).message }, 'replication from a peer failed')
+          return
+        }
+      }
+    } catch (err) {
+      this.c.logger?.debug({ peerId, err: (err as Error).message }, 'pull failed')
+    } finally {
+      this.pulling.delete(peerId)
+    }
+  }
+
+  private async applyBatch (batch: SyncBatch, peerId: string): Promise<void> {
+    if (batch.feed === this.init.feedId) return
+    const { membership, witnessing, replicas } = this.c
+    // The server holds at least what it sent: no need to announce that much to it.
+    this.gossip.peerHeads.learn(peerId, [[batch.feed, batch.from + batch.entries.length]])
+    const trust = membership.trustFor(batch.feed)
+    if (trust === undefined) return
+    try {
+      const { added, entries } = await replicas.apply(batch, { ...trust, witnesses: witnessing.witnesses() })
+      if (added === 0) return
+      this.changed.add(batch.feed)
+      witnessing.grewAt.set(batch.feed, this.c.clock.now())
+      await witnessing.mergePending(batch.feed, (await replicas.meta(batch.feed)).size)
+      if (batch.feed === membership.ownerFeed) {
+        await applyOwnerStatements(entries, this.c.ownerTargets())
+      } else {
+        for (const entry of entries) {
+          if (entry.type === 'alert.equivocation') await witnessing.onAlert(entry, batch.feed)
+          else if (entry.type === 'alert.revocation') await applyRevocationAlert(entry, batch.feed, { ...this.c.ownerTargets(), records: this.c.members })
+        }
+      }
+    } catch (err) {
+      // The owner's feed forked: a peer holding the other branch serves it in good faith (this
+      // agent keeps its branch; revocations cross over as alert.revocation).
+      if (batch.feed === membership.ownerFeed && membership.isQuarantined(batch.feed) && err instanceof ReplicaRejectedError && !(err instanceof EquivocationDetectedError)) return
+      if (!(err instanceof EquivocationDetectedError)) throw err
+      // The feed's device signed two histories: quarantine it and tell the fleet (not the relaying peer's fault).
+      await witnessing.quarantineFor(err.evidence, err.epoch, peerId)
+    }
+  }
+}
