@@ -7,4 +7,5 @@ export {
   LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, pull, readOpening, sendAnnounce, servePull
 } from './messages.js'
 export { publishOwnerFeed } from './owner-publish.js'
-export { Replicator, ledgerFeedServer, type OwnFeedServer } from './replicator.js'
+export { Replicator } from './replicator.js'
+export { ledgerFeedServer, type OwnFeedServer } from './own-feed-server.js'

@@ -18,6 +18,7 @@ import {
 } from '../membership/index.js'
 import { Gossip, ANTI_ENTROPY_PEERS, PUSH_MAX_ENTRIES, type AnnounceTarget } from './gossip.js'
 import type { Push } from './announcer.js'
+import { ledgerFeedServer, type OwnFeedServer } from './own-feed-server.js'
 import {
   LEDGER_SYNC_PROTOCOL, SyncProtocolError, readOpening, readNextAnnounce, servePull, pull, encodeBatch, membersToSend,
   type Announce, type Announcement
@@ -26,25 +27,6 @@ import { SYNC_PROTOCOL_LIMITS } from './limits.js'
 import {
   announceKind, feedsDue, headsToTell, isFleetFeed, pickRandom, planAnnounce, receive, serveOrder, shouldPull, upToCut
 } from './planner.js'
-
-/**
- * How this agent serves and announces its own feed. The agent's own server serves what its ledger
- * holds and pushes entries with its announces. simnet's hostile agents stand in with servers of
- * their own (a forked history for some peers, forged or stale batches); such a server does not push.
- */
-export interface OwnFeedServer {
-  /** The batch of the own feed served to `peerId` from `from` (undefined: nothing past `from`). */
-  batch: (peerId: string, from: number) => Promise<SyncBatch | undefined>
-  /** What is announced of the own feed to `peerId` instead of the held size and checkpoint. */
-  announced?: (peerId: string) => { size: number, checkpoint: string } | undefined
-  /** Whether entries of the own feed go along with its announces. */
-  readonly pushes: boolean
-}
-
-/** The own feed served as the ledger holds it. */
-export function ledgerFeedServer (source: FeedSource): OwnFeedServer {
-  return { batch: async (_peerId, from) => await source.batch(from), pushes: true }
-}
 
 export interface ReplicatorComponents {
   node: FleetNode

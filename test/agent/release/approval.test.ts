@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import {
   signReleaseApproval, verifyReleaseApproval, decodeReleaseApproval, parseReleaseRequest, encodeReleaseRequest, parseSignedApproval, encodeSignedApproval,
   releasePolicyRef, approvalEpoch, approvalEpochIndex, parseAgentAllowlist, toPcrApproval, ReleaseApprovalError
-} from '../../../src/agent/release/approval.js'
+} from '../../../src/agent/release/index.js'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../../src/identity/index.js'
 import { encodeCanonical, decodeCanonical } from '../../../src/ledger/cbor.js'
 import { approvedPolicyDigest, policyPcr, ZERO_POLICY, type PcrSelection } from '../../../src/attest/index.js'
