@@ -21,7 +21,7 @@ export const eventlogReplayBench: Bench = {
       let count = 0
       const start = nowMs()
       while (nowMs() - start < 2_000) {
-        replayEventLog(parseEventLog(bytes), banks === undefined ? {} : { banks })
+        replayEventLog(parseEventLog(bytes), { banks })
         count++
       }
       return count / ((nowMs() - start) / 1000)

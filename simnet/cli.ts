@@ -56,7 +56,7 @@ async function main (argv: string[]): Promise<number> {
         } catch (err) {
           detail = err instanceof Error ? err.message : String(err)
         }
-        const check: Check = { name, passed: detail === undefined, ms: Date.now() - started, ...(detail === undefined ? {} : { detail }) }
+        const check: Check = { name, passed: detail === undefined, ms: Date.now() - started, detail }
         checks.push(check)
         log(`${check.passed ? 'pass' : 'FAIL'} ${name} (${check.ms} ms)${detail === undefined ? '' : `: ${detail}`}`)
         if (!check.passed) throw new ScenarioStopped()

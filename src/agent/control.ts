@@ -85,7 +85,7 @@ export async function agentStatus (runtime: Agent, deviceId: string): Promise<Re
     ontologyVersion: runtime.membership.ontology.version,
     members: runtime.membership.list().map((m) => {
       const evidence = runtime.membership.quarantineEvidence(m.deviceId)
-      return { deviceId: m.deviceId, revoked: runtime.membership.isRevoked(m.deviceId), quarantined: evidence !== undefined, ...(evidence === undefined ? {} : { evidence }) }
+      return { deviceId: m.deviceId, revoked: runtime.membership.isRevoked(m.deviceId), quarantined: evidence !== undefined, evidence }
     }),
     peers: runtime.attestation.list(),
     connections: runtime.node.getConnections().length,

@@ -115,7 +115,7 @@ export async function releaseSecret (tpm: Tpm, sealed: SealedSecret, approval?: 
         policyRef: new Uint8Array(Buffer.from(approval.policyRef, 'hex')),
         authorityPublic: marshalPublic(externalVerificationKey(new Uint8Array(Buffer.from(sealed.authority.point, 'hex')))),
         signature: marshalSignature(p1363ToSignature(new Uint8Array(Buffer.from(approval.signature, 'hex')))),
-        ...(approval.epoch === undefined ? {} : { epoch: approval.epoch })
+        epoch: approval.epoch
       }
       return await tpm.unseal(sealed.blob, { pcrs: approval.selection, authorize }, options)
     }
@@ -151,8 +151,8 @@ export function sealedToJson (sealed: SealedSecret): SealedSecretJson {
   return {
     blob: { public: toBase64(sealed.blob.public), private: toBase64(sealed.blob.private) },
     selection: sealed.selection,
-    ...(sealed.expected === undefined ? {} : { expected: sealed.expected }),
-    ...(sealed.authority === undefined ? {} : { authority: sealed.authority })
+    expected: sealed.expected,
+    authority: sealed.authority
   }
 }
 
@@ -160,7 +160,7 @@ export function sealedFromJson (json: SealedSecretJson): SealedSecret {
   return {
     blob: { public: fromBase64(json.blob.public), private: fromBase64(json.blob.private) },
     selection: json.selection,
-    ...(json.expected === undefined ? {} : { expected: json.expected }),
-    ...(json.authority === undefined ? {} : { authority: json.authority })
+    expected: json.expected,
+    authority: json.authority
   }
 }

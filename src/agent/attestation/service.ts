@@ -302,7 +302,9 @@ export class AttestationService {
     const previous = this.peers.get(peerId)
     const status: PeerStatus = {
       peerId,
-      ...(record === undefined ? {} : { deviceId: record.deviceId, hostname: record.hostname, role: record.role }),
+      deviceId: record?.deviceId,
+      hostname: record?.hostname,
+      role: record?.role,
       trusted: outcome.trusted,
       ...(outcome.trusted ? {} : { kind: outcome.kind }),
       reasons: outcome.trusted ? [] : outcome.reasons,

@@ -57,7 +57,7 @@ export interface InitDeviceOptions extends TpmCallOptions {
  * a libp2p Ed25519 seed sealed to the boot PCRs and the agent's own measurement.
  */
 export async function initDevice (tpm: Tpm, options: InitDeviceOptions): Promise<DeviceState> {
-  const signal = options.signal === undefined ? {} : { signal: options.signal }
+  const signal = { signal: options.signal }
   await extendAgentMeasurement(tpm, options.measurement, options.agentPcr, signal)
   const ek = await tpm.endorsementKey('rsa', signal)
   const deviceId = deviceIdFromEndorsementKey(ek.public)
@@ -85,7 +85,7 @@ export async function initDevice (tpm: Tpm, options: InitDeviceOptions): Promise
     version: 1,
     deviceId,
     tcti: tpm.tcti,
-    endorsementKey: { kind: 'rsa', public: toBase64(ek.public), ...(ek.certificate === undefined ? {} : { certificate: toBase64(ek.certificate) }) },
+    endorsementKey: { kind: 'rsa', public: toBase64(ek.public), certificate: ek.certificate === undefined ? undefined : toBase64(ek.certificate) },
     attestationKey: { public: toBase64(ak.public), private: toBase64(ak.private) },
     signingKey: { public: toBase64(dsk.public), private: toBase64(dsk.private), certify: { attest: toBase64(certified.attest), signature: toBase64(certified.signature), nonce: toBase64(certifyNonce) } },
     mldsa: { publicKey: toBase64(mldsaPublic), sealed: sealedToJson(mldsaSealed) },

@@ -61,7 +61,7 @@ export class Membership {
       if (known.signed === undefined && signed !== undefined) known.signed = signed
       return false
     }
-    this.members.set(record.deviceId, { deviceId: record.deviceId, peerId: record.peerId, akPub: record.akPub, feedKey: { p256: eccPoint(parsePublic(record.dskPub)), mldsa65: record.pqPub }, ...(signed === undefined ? {} : { signed }) })
+    this.members.set(record.deviceId, { deviceId: record.deviceId, peerId: record.peerId, akPub: record.akPub, feedKey: { p256: eccPoint(parsePublic(record.dskPub)), mldsa65: record.pqPub }, signed })
     return true
   }
 
@@ -108,7 +108,7 @@ export class Membership {
       const cuts = [known?.keep, b.keep].filter((k): k is number => k !== undefined)
       const keep = cuts.length === 0 ? undefined : Math.min(...cuts)
       if (known === undefined || keep !== known.keep) {
-        this.revoked.set(b.deviceId, { reason: known?.reason ?? b.reason, ...(keep === undefined ? {} : { keep }) })
+        this.revoked.set(b.deviceId, { reason: known?.reason ?? b.reason, keep })
         return { revoked: b.deviceId }
       }
     } else if (entry.type === 'policy.set') {
@@ -201,6 +201,6 @@ export class Membership {
     const revoked = this.revoked.get(feed)
     if (member === undefined || this.quarantined.has(feed) || (revoked !== undefined && revoked.keep === undefined)) return undefined
     const epochs = this.epochs.get(feed)
-    return { fleetId: this.fleetId, feedKey: member.feedKey, ontology: this.ontology, ...(revoked === undefined ? {} : { cut: revoked.keep }), ...(epochs === undefined ? {} : { epochs }) }
+    return { fleetId: this.fleetId, feedKey: member.feedKey, ontology: this.ontology, cut: revoked?.keep, epochs }
   }
 }

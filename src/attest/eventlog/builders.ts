@@ -58,7 +58,7 @@ export function imageLoadEventData (image: { devicePath?: Uint8Array, locationIn
  */
 export function bootApplicationEvent (image: { digests: Partial<Record<HashAlg, Uint8Array>>, path?: string, devicePath?: Uint8Array, pcr?: number }): EventToWrite {
   const devicePath = image.devicePath ?? (image.path === undefined ? undefined : filePathDevicePath(image.path))
-  return { pcr: image.pcr ?? 4, type: EV.EV_EFI_BOOT_SERVICES_APPLICATION, data: imageLoadEventData(devicePath === undefined ? {} : { devicePath }), digests: image.digests }
+  return { pcr: image.pcr ?? 4, type: EV.EV_EFI_BOOT_SERVICES_APPLICATION, data: imageLoadEventData({ devicePath }), digests: image.digests }
 }
 
 /** EV_SEPARATOR: 00000000, or FFFFFFFF when the firmware reports an error. */

@@ -77,7 +77,7 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`)
           let shown = ''
           const enrolment = await acceptEnrolment(node, {
             tpm, state, eventLog, hostname: options.hostname, role: options.role as DeviceRole, random: cryptoRandom.bytes,
-            ...(options.expectFleet === undefined ? {} : { expectFleetId: options.expectFleet }),
+            expectFleetId: options.expectFleet,
             confirm: async (sas, fleet) => {
               shown = sas
               out.note(`\n  fleet "${fleet.name}" (${fleet.fleetId})\n  digits: ${sas.slice(0, 3)} ${sas.slice(3)}\n`)
@@ -150,7 +150,7 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`)
           let shown = ''
           const result = await enrolPeer(node, target, {
             owner: { state: ownerState, signer }, policy, trustStore, softwareTpmCas, allowSoftwareTpm: options.allowSoftwareTpm === true,
-            ...(options.expect === undefined ? {} : { expectDeviceId: options.expect }),
+            expectDeviceId: options.expect,
             confirm: async (sas, device) => {
               shown = sas
               out.note(`\n  device ${device.hostname} (${device.role})${device.softwareTpm ? ' — SOFTWARE TPM' : ''}\n  deviceId:    ${device.deviceId}\n  fingerprint: ${device.fingerprint}\n  boot:        trusted (policy ${device.verdict.policyId.slice(0, 16)}…)\n${device.unquoted.length === 0 ? '' : `  not quoted:  ${device.unquoted.map((u) => `PCR ${u.pcr} (${u.events} events)`).join(', ')}: unverified, judged by nothing\n`}  digits:      ${sas.slice(0, 3)} ${sas.slice(3)}\n`)
@@ -285,9 +285,13 @@ the feed: fleet status --state DIR --json (heads) or fleet ledger tail --state D
       const reached = await publishStatement(deviceId, options, (about, actor) => {
         const earlier = about.filter((entry) => entry.type === 'device.revoke').map((entry) => entry.body.keep as number | undefined)
         const cutEarlier = keep !== undefined && earlier.every((k) => k === undefined || k > keep)
-        return earlier.length > 0 && !cutEarlier ? undefined : { type: 'device.revoke', actor, attest: null, body: { deviceId, reason: options.reason, ...(keep === undefined ? {} : { keep }) } }
+        if (earlier.length > 0 && !cutEarlier) return undefined
+        // No cut is no field in the signed body (the ledger's bodies have no undefined values).
+        const body: Record<string, unknown> = { deviceId, reason: options.reason }
+        if (keep !== undefined) body.keep = keep
+        return { type: 'device.revoke', actor, attest: null, body }
       })
-      makeOutput(options.json === true).result({ deviceId, revoked: true, ...(keep === undefined ? {} : { keep }), reached },
+      makeOutput(options.json === true).result({ deviceId, revoked: true, keep, reached },
         `revoked ${deviceId}${keep === undefined ? '' : `, its feed cut at ${keep} entries`}; handed to ${reached.length} agent(s)${reached.length === 0 ? notReached : ''}`)
     })
 }

@@ -36,7 +36,7 @@ export function registerPolicyCommands (program: Command): void {
       const verified = verifyEventLog(log, replayEventLog(log))
       const bank = verified.banks.includes('sha256') ? 'sha256' : verified.banks[0]!
       const created = createBootPolicy(verified.events, bootFacts(verified, bank).secureBoot, {
-        pcrs, bank, ...(options.secureBoot === undefined ? {} : { secureBoot: options.secureBoot as 'required' | 'any' })
+        pcrs, bank, secureBoot: options.secureBoot as 'required' | 'any' | undefined
       })
       const json = canonicalPolicyJson(created)
       await writeFile(options.out, JSON.stringify(JSON.parse(json), null, 2) + '\n')
