@@ -19,7 +19,8 @@ import {
 } from '../src/ledger/index.js'
 import { LEDGER_SYNC_PROTOCOL, sendAnnounce, type Agent, type OwnFeedServer } from '../src/agent/index.js'
 import { FramedStream } from '../src/p2p/index.js'
-import { base32, type AttestResult, type Tpm } from '../src/attest/index.js'
+import type { AttestResult, Tpm } from '../src/attest/index.js'
+import { base32 } from '../src/common/index.js'
 
 export class Equivocator {
   private victims = new Set<string>()

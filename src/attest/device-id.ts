@@ -1,26 +1,7 @@
 import { createHash } from 'node:crypto'
 import { MalformedInputError } from '../common/errors.js'
+import { base32 } from '../common/base32.js'
 import { checkEndorsementKey, parsePublic } from './tpm2/index.js'
-
-const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
-
-/** RFC 4648 base32, lowercase, without padding. */
-export function base32 (bytes: Uint8Array): string {
-  let out = ''
-  let buffer = 0
-  let bits = 0
-  for (const byte of bytes) {
-    buffer = (buffer << 8) | byte
-    bits += 8
-    while (bits >= 5) {
-      out += BASE32[(buffer >>> (bits - 5)) & 31]
-      bits -= 5
-    }
-    buffer &= (1 << bits) - 1
-  }
-  if (bits > 0) out += BASE32[(buffer << (5 - bits)) & 31]
-  return out
-}
 
 /**
  * The device's identity: lowercase base32 of SHA-256 over the EK public area (the TPMT_PUBLIC

@@ -12,7 +12,7 @@
  * const verified = verifyQuote({ ak: parsePublic(ak.public), ...quote, nonce, pcrs: await tpm.readPcrs(selection) })
  */
 export * from './pcrs.js'
-export { deviceIdFromEndorsementKey, fingerprint, base32 } from './device-id.js'
+export { deviceIdFromEndorsementKey, fingerprint } from './device-id.js'
 export { readAttestationKey } from './ak-file.js'
 export { measureAgent, extendAgentMeasurement, expectedAgentPcr, AgentMeasurementMismatchError, DEFAULT_AGENT_PCR } from './measure.js'
 export type { AgentMeasurement } from './measure.js'

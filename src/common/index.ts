@@ -6,3 +6,4 @@ export { toHex, fromHex, toBase64, fromBase64, concatBytes, bytesEqual, u32be, s
 export { projectRoot } from './project-root.js'
 export { systemClock, type Clock } from './clock.js'
 export { cryptoRandom, type Random } from './random.js'
+export { base32 } from './base32.js'
