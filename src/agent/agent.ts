@@ -56,11 +56,11 @@ export class AgentRuntime {
     this.attestation = attestation
     this.feed = feed
     this.membership = membership
-    this.replicas = new ReplicaStore(feed.db)
+    this.replicas = new ReplicaStore(feed.store)
     this.feedId = init.state.deviceId
-    this.ownSource = ownFeedSource(feed.db, this.feedId, { memo: true })
-    this.members = new MemberRecords(membership, feed.db)
-    this.quarantineStore = quarantineSublevel(feed.db)
+    this.ownSource = ownFeedSource(feed.store, this.feedId, { memo: true })
+    this.members = new MemberRecords(membership, feed.store)
+    this.quarantineStore = quarantineSublevel(feed.store)
     this.witnessing = new Witnessing({
       feedId: this.feedId, signer, membership, replicas: this.replicas, ownSource: this.ownSource, feed, attestation,
       quarantineStore: this.quarantineStore, init: { ...(init.cosignIntervalMs === undefined ? {} : { cosignIntervalMs: init.cosignIntervalMs }), ...(init.witnessesPerFeed === undefined ? {} : { witnessesPerFeed: init.witnessesPerFeed }), ...(init.logger === undefined ? {} : { logger: init.logger }) }
