@@ -15,8 +15,7 @@ import { cp, mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Level } from 'level'
-import { FeedLedger, BASE_ONTOLOGY, ReplicaStore, ownFeedSource, decodeEntry, entryHash } from '../src/ledger/index.js'
+import { FeedLedger, BASE_ONTOLOGY, ReplicaStore, ownFeedSource, decodeEntry, entryHash, LevelLedgerStore, type LedgerStore } from '../src/ledger/index.js'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../src/identity/index.js'
 import type { Bench } from './types.js'
 
@@ -46,9 +45,9 @@ async function killed (args: string[], afterMs: number): Promise<number[]> {
   return output.split('\n').filter((line) => /^\d+$/.test(line)).map(Number)
 }
 
-function ledgerOn (db: Level<string, Uint8Array>, signer: HybridSigner, batchEntries?: number): FeedLedger {
+function ledgerOn (store: LedgerStore, signer: HybridSigner, batchEntries?: number): FeedLedger {
   return new FeedLedger({
-    db, signer, clock: { now: () => Date.now() },
+    store, signer, clock: { now: () => Date.now() },
     tpmClock: { readTpmClock: async () => ({ clock: BigInt(Date.now()), resetCount: 1, restartCount: 0 }) }, ontology: BASE_ONTOLOGY
   }, { fleetId: FLEET, feedId: FEED, ...(batchEntries === undefined ? {} : { batchEntries }) })
 }
@@ -61,9 +60,10 @@ async function appendTrials (root: string): Promise<{ lost: number, corrupt: num
     const dir = path.join(root, `append-${trial}`)
     const acked = await killed([path.join(FIXTURES, 'append-loop.js'), dir], 20 + Math.floor(Math.random() * 300))
     acknowledged += acked.length
-    const db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' })
-    const ledger = ledgerOn(db, new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(new Uint8Array(32).fill(5))))
+    const store = new LevelLedgerStore(dir)
+    const ledger = ledgerOn(store, new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(new Uint8Array(32).fill(5))))
     try {
+      await store.open()
       await ledger.start()
       for (const seq of acked) if (seq >= ledger.size) lost++
       let prev: Uint8Array = new Uint8Array(32)
@@ -76,7 +76,7 @@ async function appendTrials (root: string): Promise<{ lost: number, corrupt: num
     } catch {
       corrupt++
     }
-    await db.close()
+    await store.close()
     await rm(dir, { recursive: true, force: true })
   })
   return { lost, corrupt, acknowledged }
@@ -87,8 +87,9 @@ export async function syncTrials (root: string, trials = TRIALS): Promise<{ lost
   // The writer's store: checkpoints every 700 entries, so batch ends (2,000) often fall between them.
   const sourceDir = path.join(root, 'source')
   const signer = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(new Uint8Array(32).fill(6)))
-  const sourceDb = new Level<string, Uint8Array>(sourceDir, { valueEncoding: 'view' })
-  const writer = ledgerOn(sourceDb, signer, 700)
+  const sourceStore = new LevelLedgerStore(sourceDir)
+  await sourceStore.open()
+  const writer = ledgerOn(sourceStore, signer, 700)
   await writer.start()
   for (let i = 0; i < SOURCE_ENTRIES; i += 1000) {
     await Promise.all(Array.from({ length: 1000 }, async (_, j) => await writer.append({ type: 'operator.data_access', actor: { id: 'crash-trial', role: 'operator' }, attest: null, body: { resource: `r-${i + j}`, purpose: 'trial' } })))
@@ -97,7 +98,7 @@ export async function syncTrials (root: string, trials = TRIALS): Promise<{ lost
   const written: Buffer[] = []
   for (let seq = 0; seq < SOURCE_ENTRIES; seq++) written.push(Buffer.from((await writer.getEntry(seq))!))
   await writer.stop()
-  await sourceDb.close()
+  await sourceStore.close()
   const keyArgs = [Buffer.from(signer.publicKey.p256).toString('hex'), Buffer.from(signer.publicKey.mldsa65).toString('hex')]
   const trust = { fleetId: FLEET, feedKey: signer.publicKey, ontology: BASE_ONTOLOGY }
 
@@ -124,12 +125,12 @@ export async function syncTrials (root: string, trials = TRIALS): Promise<{ lost
     const acked = await killed([path.join(FIXTURES, 'sync-loop.js'), sourceDir, dir, FEED, ...keyArgs], 10 + Math.floor(Math.random() * 1_200))
     const last = acked.length === 0 ? 0 : Math.max(...acked)
     acknowledged += last
-    const db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' })
-    const source = new Level<string, Uint8Array>(sourceDir, { valueEncoding: 'view' })
+    const replica = new LevelLedgerStore(dir)
+    const source = new LevelLedgerStore(sourceDir)
     try {
-      await db.open()
+      await replica.open()
       await source.open()
-      const store = new ReplicaStore(db)
+      const store = new ReplicaStore(replica)
       const size = (await store.meta(FEED)).size
       if (size < last) lost += last - size
       let seq = 0
@@ -142,7 +143,7 @@ export async function syncTrials (root: string, trials = TRIALS): Promise<{ lost
     } catch {
       corrupt++
     }
-    await db.close()
+    await replica.close()
     await source.close()
     await rm(dir, { recursive: true, force: true })
   }

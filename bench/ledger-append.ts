@@ -8,9 +8,8 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { Level } from 'level'
 import Hypercore from 'hypercore'
-import { FeedLedger, BASE_ONTOLOGY, LEVEL_OPTIONS } from '../src/ledger/index.js'
+import { FeedLedger, BASE_ONTOLOGY, LevelLedgerStore } from '../src/ledger/index.js'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../src/identity/index.js'
 import { type Bench, nowMs, round } from './types.js'
 
@@ -24,9 +23,10 @@ export const ledgerAppendBench: Bench = {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'fleet-bench-ledger-'))
     try {
       const body = { resource: 'r'.repeat(200), purpose: 'p'.repeat(56) }
-      const db = new Level<string, Uint8Array>(path.join(dir, 'ledger'), LEVEL_OPTIONS)
+      const store = new LevelLedgerStore(path.join(dir, 'ledger'))
+      await store.open()
       const ledger = new FeedLedger({
-        db,
+        store,
         signer: new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(new Uint8Array(32).fill(9))),
         clock: { now: () => Date.now() },
         tpmClock: { readTpmClock: async () => ({ clock: BigInt(Date.now()), resetCount: 1, restartCount: 0 }) },
@@ -43,7 +43,7 @@ export const ledgerAppendBench: Bench = {
       await ledger.whenSealed(count - 1)
       const sealed = ledger.sealedSize >= count
       await ledger.stop()
-      await db.close()
+      await store.close()
 
       const core = new Hypercore(path.join(dir, 'hypercore'))
       await core.ready()

@@ -130,7 +130,7 @@ async function main (): Promise<void> {
     await fleet.owner.feed.ledger.append({ type: 'device.revoke', actor: { id: 'owner/clinic-west', role: 'owner' }, attest: null, body: { deviceId: revoked.state.deviceId, reason: 'laptop reported stolen', keep } })
     await fleet.owner.feed.ledger.checkpoint()
     const fleetId = new Uint8Array(Buffer.from(fleet.owner.state.fleetId, 'hex'))
-    await publishOwnerFeed(fleet.owner.node, fleet.owner.feed.db, ownerFeedId(fleetId), fleet.owner.feed.ledger.sealedSize, [agents[0]!.node.getMultiaddrs()[0]!])
+    await publishOwnerFeed(fleet.owner.node, fleet.owner.feed.store, ownerFeedId(fleetId), fleet.owner.feed.ledger.sealedSize, [agents[0]!.node.getMultiaddrs()[0]!])
     const revokeMs = await until(() => agents.slice(0, 4).every((a) => a.membership.isRevoked(revoked.state.deviceId)), 30_000, 'the revocation')
     await until(() => agents.slice(0, 4).every((a) => a.node.getConnections(agents[4]!.node.peerId).length === 0), 30_000, 'hang-ups')
     await until(async () => { for (const a of agents.slice(0, 4)) if ((await a.heads()).get(revoked.state.deviceId) !== keep) return false; return true }, 30_000, 'the cut everywhere')

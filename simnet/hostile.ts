@@ -100,7 +100,7 @@ export class HostileServer {
     batch: async (_peerId, from) => {
       const runtime = this.runtime
       if (runtime === undefined || this.current === 'honest') return await held.batch(from)
-      const source = ownFeedSource(runtime.feed.db, runtime.feed.ledger.feedId)
+      const source = ownFeedSource(runtime.feed.store, runtime.feed.ledger.feedId)
       if (this.current === 'replay') return this.replayed
       if (this.current === 'stall') {
         await new Promise((resolve) => setTimeout(resolve, this.stallMs))
@@ -125,7 +125,7 @@ export class HostileServer {
 
   /** Switches the mode; 'replay' serves, from then on, the first batch of the feed as it is now. */
   async setMode (mode: ServeMode): Promise<void> {
-    if (mode === 'replay' && this.runtime !== undefined) this.replayed = await ownFeedSource(this.runtime.feed.db, this.runtime.feed.ledger.feedId).batch(0)
+    if (mode === 'replay' && this.runtime !== undefined) this.replayed = await ownFeedSource(this.runtime.feed.store, this.runtime.feed.ledger.feedId).batch(0)
     this.current = mode
   }
 }

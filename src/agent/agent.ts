@@ -44,11 +44,11 @@ export class Agent {
     this.feed = parts.feed
     this.membership = parts.membership
     const feedId = init.state.deviceId
-    this.replicas = new ReplicaStore(this.feed.db)
-    const ownSource = ownFeedSource(this.feed.db, feedId, { memo: true })
+    this.replicas = new ReplicaStore(this.feed.store)
+    const ownSource = ownFeedSource(this.feed.store, feedId, { memo: true })
     this.ownSource = ownSource
-    this.members = new MemberRecords(this.membership, this.feed.db)
-    this.quarantineStore = quarantineSublevel(this.feed.db)
+    this.members = new MemberRecords(this.membership, this.feed.store)
+    this.quarantineStore = quarantineSublevel(this.feed.store)
     this.witnessing = new Witnessing({
       feedId, signer: parts.signer, membership: this.membership, replicas: this.replicas, ownSource, feed: this.feed,
       attestation: this.attestation, quarantineStore: this.quarantineStore, clock: components.clock ?? systemClock,
@@ -170,7 +170,8 @@ export async function createAgent (components: AgentComponents, init: AgentInit)
   const signer = deviceSigner(components.tpm, init.device)
   const feed = await openOwnFeed({
     dir: init.dir, tpm: components.tpm, signer, fleetId: init.enrolment.fleetId, feedId: init.state.deviceId,
-    batchMs: init.batchMs, batchEntries: init.batchEntries, routineBatchMs: init.routineBatchMs, clock: components.clock
+    batchMs: init.batchMs, batchEntries: init.batchEntries, routineBatchMs: init.routineBatchMs, clock: components.clock,
+    store: components.store
   })
   attestation = new AttestationService({
     node,

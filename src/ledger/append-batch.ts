@@ -1,10 +1,10 @@
-import type { Level } from 'level'
 import type { Entry } from './entry.js'
 import { CborWriter } from './entry-encoder.js'
 import { LEDGER_LIMITS } from './limits.js'
 import { MalformedEntryError } from './errors.js'
 import { batchHasher, popCount, ROOTS_CAPACITY, type HashEntries } from './batch-hash.js'
 import { encodeRunFromSpans, RUN_LIMITS, seqKey } from './entry-runs.js'
+import type { LedgerBatch } from './store/index.js'
 
 /** One queued append. */
 export interface PendingAppend {
@@ -18,13 +18,13 @@ export interface PendingAppend {
 /** Where the feed stands: after the last committed batch, or after one still being written. */
 export interface FeedTip { size: number, head: Uint8Array, roots: Uint8Array[] }
 
-/** A batch encoded, hashed and staged in a LevelDB chained batch, not yet written. */
+/** A batch encoded, hashed and staged in a store's batch, not yet written. */
 export interface PreparedBatch extends FeedTip {
   readonly accepted: PendingAppend[]
   /** Entry hashes, 32 bytes each, in order. */
   readonly hashes: Uint8Array
   readonly first: number
-  readonly write: ReturnType<Level<string, Uint8Array>['batch']>
+  readonly write: LedgerBatch
 }
 
 const ZERO_HASH = new Uint8Array(32)
@@ -33,10 +33,10 @@ const ZERO_HASH = new Uint8Array(32)
 const KEEP_WRITER_BYTES = 4 << 20
 
 /**
- * Turns queued appends into a staged LevelDB batch: every entry CBOR-encoded into one buffer,
+ * Turns queued appends into a staged store batch: every entry CBOR-encoded into one buffer,
  * chained and hashed in one call (batch-hash.ts), and put as one run (entry-runs.ts) with the
- * feed's new state record. The buffers are kept across batches: LevelDB copies each key and value
- * when it is put, so they are free again as soon as prepare() returns.
+ * feed's new state record. The buffers are kept across batches: a LedgerBatch copies each key and
+ * value when it is put, so they are free again as soon as prepare() returns.
  */
 export class BatchEncoder {
   private writer = new CborWriter(64 * 1024)
@@ -44,7 +44,7 @@ export class BatchEncoder {
   private readonly rootBytes = new Uint8Array(ROOTS_CAPACITY * 32)
   private readonly hashEntries: HashEntries = batchHasher()
   private readonly stateWriter = new CborWriter(4096)
-  /** Where runs are put together; LevelDB copies a value when it is put, so it is reused. */
+  /** Where runs are put together; a batch copies a value when it is put, so it is reused. */
   private runBuf = new Uint8Array(0)
 
   /**

@@ -1,6 +1,6 @@
-import type { Level } from 'level'
 import { FleetError } from '../common/errors.js'
 import { LEDGER_LIMITS } from './limits.js'
+import type { LedgerSublevel } from './store/index.js'
 
 /**
  * How a feed's entries lie in LevelDB: in runs of consecutive entries, one value per run, under
@@ -115,15 +115,6 @@ export function decodeRun (key: string, value: Uint8Array): Uint8Array[] {
   return out
 }
 
-/** A feed's 'entries' sublevel, typed (as FeedLedger opens it) or not (as replica stores do). */
-type EntriesStore = ReturnType<Level<string, Uint8Array>['sublevel']> | ReturnType<typeof typedSublevel>
-const typedSublevel = (db: Level<string, Uint8Array>) => db.sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' })
-interface RunIterator extends AsyncIterable<[string, Uint8Array]> {
-  nextv: (size: number) => Promise<Array<[string, Uint8Array]>>
-  close: () => Promise<void>
-}
-type RunStore = { iterator: (options: { gte?: string, reverse?: boolean, limit?: number }) => RunIterator }
-
 /** One stored run: entries [first, last]. */
 export interface Run { key: string, first: number, last: number, entries: Uint8Array[] }
 
@@ -140,11 +131,12 @@ function runOf (key: string, value: Uint8Array): Run {
  * feed entry by entry decodes each run once.
  */
 export class EntryRuns {
-  private readonly store: RunStore
+  private readonly store: LedgerSublevel
   private recent: Run | undefined
 
-  constructor (store: EntriesStore) {
-    this.store = store as unknown as RunStore
+  /** `store`: a feed's 'entries' sublevel (feedSublevels). */
+  constructor (store: LedgerSublevel) {
+    this.store = store
   }
 
   /** Entry `seq`, or undefined when it is not stored. */

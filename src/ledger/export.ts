@@ -1,4 +1,3 @@
-import type { Level } from 'level'
 import { bytesEqual, toHex } from '../common/bytes.js'
 import type { HybridPublicKey } from '../identity/index.js'
 import { decodeEntry } from './entry.js'
@@ -10,6 +9,7 @@ import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
 import { CosignatureTally, type FeedReport } from './verify.js'
 import { EntryRuns } from './entry-runs.js'
 import { EpochSequence, type EpochAuthorisation } from './epochs.js'
+import { feedSublevels, type LedgerSpace } from './store/index.js'
 
 /**
  * A feed as JSON Lines, for auditors: every entry in order (its exact bytes, base64, with its hash,
@@ -33,10 +33,9 @@ export type ExportLine = ExportEntryLine | ExportCheckpointLine | ExportEndLine
 const HEX32 = /^[0-9a-f]{64}$/
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
-/** Exports a feed's store (the layout FeedLedger writes) as JSONL-ready objects, in order. */
-export async function * exportFeed (db: Level<string, Uint8Array>, options: { feedId: string }): AsyncGenerator<ExportLine, void, undefined> {
-  const entries = db.sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' })
-  const checkpoints = db.sublevel<string, Uint8Array>('checkpoints', { valueEncoding: 'view' })
+/** Exports a feed as stored at `space` (the layout FeedLedger writes) as JSONL-ready objects, in order. */
+export async function * exportFeed (space: LedgerSpace, options: { feedId: string }): AsyncGenerator<ExportLine, void, undefined> {
+  const { entries, checkpoints } = feedSublevels(space)
   let count = 0
   for await (const { seq, bytes } of new EntryRuns(entries).entries()) {
     const decoded = decodeEntry(bytes)

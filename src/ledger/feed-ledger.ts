@@ -1,4 +1,3 @@
-import type { Level } from 'level'
 import { AbortedError, FleetError } from '../common/errors.js'
 import type { HybridSigner } from '../identity/index.js'
 import { decodeCanonical, encodeCanonical } from './cbor.js'
@@ -10,6 +9,7 @@ import { parseCheckpoint, requireCurrentFormat, signCheckpoint } from './checkpo
 import { toHex } from '../common/bytes.js'
 import { RollbackDetectedError, LedgerWriteError } from './errors.js'
 import { EntryRuns, seqKey } from './entry-runs.js'
+import { feedSublevels, type LedgerStore, type LedgerSublevel } from './store/index.js'
 
 export interface TpmClockSource {
   readTpmClock (): Promise<{ clock: bigint, resetCount: number, restartCount: number }>
@@ -23,7 +23,8 @@ export interface RollbackCounter {
 }
 
 export interface FeedLedgerComponents {
-  db: Level<string, Uint8Array>
+  /** Where the feed lies (its sublevels at the store's root: feedSublevels); opened and closed by the caller. */
+  store: LedgerStore
   signer: HybridSigner
   clock: { now: () => number }
   tpmClock: TpmClockSource
@@ -57,16 +58,12 @@ export interface AppendInput {
 
 
 interface Meta { size: number, head: Uint8Array, frontier: Uint8Array[], checkpointSize: number, checkpointTpm: { clock: bigint, resetCount: number, restartCount: number } | null, epoch: number }
-function openSublevel (db: Level<string, Uint8Array>, name: string) {
-  return db.sublevel<string, Uint8Array>(name, { valueEncoding: 'view' })
-}
-type Store = ReturnType<typeof openSublevel>
 
 
 const ZERO_HASH = new Uint8Array(32)
 
 /**
- * Appends per LevelDB batch. Smaller batches let the encoding of one overlap the write of the
+ * Appends per store batch. Smaller batches let the encoding of one overlap the write of the
  * one before (see flush), but each costs one more sync: on the ledger-append bench (waves of
  * 2000) 1000 was as fast as 2000 or faster, and 500 slower.
  */
@@ -75,7 +72,7 @@ const WRITE_CHUNK = 1000
 /**
  * This device's own feed: entries appended durably, checkpoints signed in batches.
  *
- * append() MUST resolve only after the LevelDB batch holding the entry is written with sync; the
+ * append() MUST resolve only after the store batch holding the entry is written with sync; the
  * appends waiting at that moment share batches of up to WRITE_CHUNK (group commit). An entry is
  * sealed when a signed checkpoint covers it (whenSealed). The device never signs a checkpoint that
  * does not extend the last one it signed: the tree only grows, and size and TPM clock are checked
@@ -85,10 +82,9 @@ export class FeedLedger {
   private readonly components: FeedLedgerComponents
   private readonly init: Required<FeedLedgerInit>
   private readonly entries: EntryRuns
-  private readonly metaStore: Store
-  private readonly checkpoints: Store
-  private readonly entriesOption: { sublevel: Store }
-  private readonly metaOption: { sublevel: Store }
+  private readonly entriesSublevel: LedgerSublevel
+  private readonly metaSublevel: LedgerSublevel
+  private readonly checkpoints: LedgerSublevel
   private meta: Meta = { size: 0, head: new Uint8Array(32), frontier: [], checkpointSize: 0, checkpointTpm: null, epoch: 1 }
   private frontier = new MerkleFrontier()
   private pending: PendingAppend[] = []
@@ -105,21 +101,20 @@ export class FeedLedger {
   private readonly encoder = new BatchEncoder()
   /** How a prepared batch is staged: entries and the state record, in this ledger's sublevels. */
   private readonly stage = {
-    open: () => this.components.db.batch(),
-    put: (write: PreparedBatch['write'], key: string, value: Uint8Array) => { write.put(key, value, this.entriesOption) },
-    putState: (write: PreparedBatch['write'], state: Uint8Array) => { write.put('state', state, this.metaOption) },
+    open: () => this.components.store.batch(),
+    put: (write: PreparedBatch['write'], key: string, run: Uint8Array) => { write.put(this.entriesSublevel, key, run) },
+    putState: (write: PreparedBatch['write'], state: Uint8Array) => { write.put(this.metaSublevel, 'state', state) },
     failed: (err: unknown) => new LedgerWriteError(err)
   }
 
   constructor (components: FeedLedgerComponents, init: FeedLedgerInit) {
     this.components = components
     this.init = { batchMs: 250, batchEntries: 10_000, routineBatchMs: 30_000, ...init }
-    const entries = openSublevel(components.db, 'entries')
+    const { entries, meta, checkpoints } = feedSublevels(components.store)
     this.entries = new EntryRuns(entries)
-    this.metaStore = openSublevel(components.db, 'meta')
-    this.checkpoints = openSublevel(components.db, 'checkpoints')
-    this.entriesOption = { sublevel: entries }
-    this.metaOption = { sublevel: this.metaStore }
+    this.entriesSublevel = entries
+    this.metaSublevel = meta
+    this.checkpoints = checkpoints
   }
 
   get size (): number { return this.meta.size }
@@ -138,26 +133,27 @@ export class FeedLedger {
    */
   async startEpoch (epoch: number): Promise<void> {
     if (!Number.isSafeInteger(epoch) || epoch <= this.meta.epoch) return
-    await this.components.db.batch([{ type: 'put', key: 'epoch', value: encodeCanonical({ epoch }), sublevel: this.metaStore }], { sync: true })
+    const value = encodeCanonical({ epoch })
+    await this.components.store.write([{ type: 'put', sublevel: this.metaSublevel, key: 'epoch', value }], { sync: true })
     this.meta = { ...this.meta, epoch }
   }
 
   async start (): Promise<void> {
     if (this.started) return
     // Two records, each with one writer: 'state' (appends) and 'checkpoint' (the checkpointer).
-    const state = await this.metaStore.get('state')
+    const state = await this.metaSublevel.get('state')
     if (state !== undefined) {
       const m = decodeCanonical(state, { maxBytes: 1 << 20 }) as { size: number, head: Uint8Array, frontier: Uint8Array[] }
       this.meta = { ...this.meta, size: m.size, head: m.head, frontier: m.frontier }
       this.frontier = new MerkleFrontier(this.meta.size, this.meta.frontier)
     }
-    const signed = await this.metaStore.get('checkpoint')
+    const signed = await this.metaSublevel.get('checkpoint')
     if (signed !== undefined) {
       const c = decodeCanonical(signed) as { size: number, tpm: [string, number, number], epoch: number }
       this.meta = { ...this.meta, checkpointSize: c.size, checkpointTpm: { clock: BigInt(c.tpm[0]), resetCount: c.tpm[1], restartCount: c.tpm[2] }, epoch: c.epoch }
       if (c.size > this.meta.size) throw new RollbackDetectedError(`this device signed a checkpoint of ${c.size} entries but the store holds ${this.meta.size}`)
     }
-    const epoch = await this.metaStore.get('epoch')
+    const epoch = await this.metaSublevel.get('epoch')
     if (epoch !== undefined) this.meta = { ...this.meta, epoch: Math.max(this.meta.epoch, (decodeCanonical(epoch) as { epoch: number }).epoch) }
     // The newest checkpoint on disk must not be ahead of the tree, and the TPM must not have gone back.
     for await (const [, note] of this.checkpoints.iterator({ reverse: true, limit: 1 })) {
@@ -191,7 +187,7 @@ export class FeedLedger {
    * crash in between leaves the store exactly one ahead, which is accepted.
    */
   private async bindToCounter (counter: RollbackCounter): Promise<void> {
-    const stored = await this.metaStore.get('rollback')
+    const stored = await this.metaSublevel.get('rollback')
     const value = await counter.read()
     let bound: bigint | undefined
     if (stored !== undefined) {
@@ -211,7 +207,8 @@ export class FeedLedger {
   private async writeBinding (value: bigint): Promise<void> {
     const bytes = Buffer.alloc(8)
     bytes.writeBigUInt64BE(value)
-    await this.components.db.batch([{ type: 'put', key: 'rollback', value: new Uint8Array(bytes), sublevel: this.metaStore }], { sync: true })
+    const binding = new Uint8Array(bytes)
+    await this.components.store.write([{ type: 'put', sublevel: this.metaSublevel, key: 'rollback', value: binding }], { sync: true })
   }
 
   async stop (): Promise<void> {
@@ -367,9 +364,9 @@ export class FeedLedger {
         origin: `fleet/${toHex(this.init.fleetId)}/${this.init.feedId}`, size, root, epoch: this.meta.epoch, tpm, peers: []
       }, this.components.signer, this.init.feedId)
       const record = encodeCanonical({ size, tpm: [tpm.clock.toString(), tpm.resetCount, tpm.restartCount], epoch: this.meta.epoch })
-      await this.components.db.batch([
-        { type: 'put', key: seqKey(size), value: new Uint8Array(Buffer.from(note)), sublevel: this.checkpoints },
-        { type: 'put', key: 'checkpoint', value: record, sublevel: this.metaStore }
+      await this.components.store.write([
+        { type: 'put', sublevel: this.checkpoints, key: seqKey(size), value: new Uint8Array(Buffer.from(note)) },
+        { type: 'put', sublevel: this.metaSublevel, key: 'checkpoint', value: record }
       ], { sync: true })
       this.meta = { ...this.meta, checkpointSize: size, checkpointTpm: tpm }
       const ready = this.sealedWaiters.filter((w) => w.seq < size)

@@ -1,4 +1,3 @@
-import type { Level } from 'level'
 import { bytesEqual } from '../common/bytes.js'
 import { FleetError } from '../common/errors.js'
 import type { HybridPublicKey } from '../identity/index.js'
@@ -9,13 +8,7 @@ import { SYNC_LIMITS } from './limits.js'
 import { pairHasher } from './batch-hash.js'
 import type { SyncBatch } from './replica.js'
 import { EntryRuns, seqKey } from './entry-runs.js'
-
-export type Sub = ReturnType<Level<string, Uint8Array>['sublevel']>
-export { seqKey }
-
-export function sub (parent: Level<string, Uint8Array> | Sub, name: string): Sub {
-  return (parent as Level<string, Uint8Array>).sublevel<string, Uint8Array>(name, { valueEncoding: 'view' }) as unknown as Sub
-}
+import { feedSublevels, type FeedSublevels, type LedgerStore, type LedgerSublevel } from './store/index.js'
 
 /**
  * Read access to one stored feed (the device's own, or a replica): its sealed size, and batches
@@ -23,8 +16,9 @@ export function sub (parent: Level<string, Uint8Array> | Sub, name: string): Sub
  */
 export class FeedSource {
   readonly feed: string
+  private readonly store: LedgerStore
   private readonly entries: EntryRuns
-  private readonly checkpoints: Sub
+  private readonly checkpoints: LedgerSublevel
   private leaves: Uint8Array[] = []
   /** levels[j][k]: root of the complete subtree of 2^j leaves starting at k·2^j (levels[0] is the leaves). */
   private levels: Uint8Array[][] = [this.leaves]
@@ -33,11 +27,17 @@ export class FeedSource {
   private sealedMemo: Promise<{ size: number, note: string } | undefined> | undefined
   private readonly memo: boolean
 
-  /** `memo`: remember the newest checkpoint until forgetSealed() (only when every writer calls it). */
-  constructor (feed: string, entries: Sub, checkpoints: Sub, options: { memo?: boolean } = {}) {
+  /**
+   * The feed whose sublevels in `store` are `sublevels` (feedSublevels). `memo`: remember the
+   * newest checkpoint until forgetSealed() (only when every writer calls it).
+   */
+  constructor (
+    store: LedgerStore, feed: string, sublevels: Pick<FeedSublevels, 'entries' | 'checkpoints'>, options: { memo?: boolean } = {}
+  ) {
     this.feed = feed
-    this.entries = new EntryRuns(entries)
-    this.checkpoints = checkpoints
+    this.store = store
+    this.entries = new EntryRuns(sublevels.entries)
+    this.checkpoints = sublevels.checkpoints
     this.memo = options.memo === true
   }
 
@@ -56,7 +56,7 @@ export class FeedSource {
   }
 
   private async readSealed (): Promise<{ size: number, note: string } | undefined> {
-    for await (const [key, note] of this.checkpoints.iterator({ reverse: true, limit: 1 })) return { size: Number.parseInt(key as string, 16), note: Buffer.from(note as Uint8Array).toString('utf8') }
+    for await (const [key, note] of this.checkpoints.iterator({ reverse: true, limit: 1 })) return { size: Number.parseInt(key, 16), note: Buffer.from(note).toString('utf8') }
     return undefined
   }
 
@@ -129,7 +129,7 @@ export class FeedSource {
     const end = from + entries.length
     // The smallest stored checkpoint at or above the batch's end.
     let checkpoint = sealed
-    for await (const [key, note] of this.checkpoints.iterator({ gte: seqKey(end), limit: 1 })) checkpoint = { size: Number.parseInt(key as string, 16), note: Buffer.from(note as Uint8Array).toString('utf8') }
+    for await (const [key, note] of this.checkpoints.iterator({ gte: seqKey(end), limit: 1 })) checkpoint = { size: Number.parseInt(key, 16), note: Buffer.from(note).toString('utf8') }
     const proof = end === checkpoint.size ? [] : await this.proofBetween(end, checkpoint.size)
     return { feed: this.feed, from, entries, checkpoint: checkpoint.note, proof }
   }
@@ -166,13 +166,13 @@ export class FeedSource {
 
   /** The stored checkpoint of exactly `size` entries, if any. */
   async noteAt (size: number): Promise<string | undefined> {
-    const bytes = await this.checkpoints.get(seqKey(size)) as Uint8Array | undefined
+    const bytes = await this.checkpoints.get(seqKey(size))
     return bytes === undefined ? undefined : Buffer.from(bytes).toString('utf8')
   }
 
   /** The stored checkpoint of exactly `size` entries, or the smallest above it. */
   async checkpointAtOrAbove (size: number): Promise<{ size: number, note: string } | undefined> {
-    for await (const [key, note] of this.checkpoints.iterator({ gte: seqKey(size), limit: 1 })) return { size: Number.parseInt(key as string, 16), note: Buffer.from(note as Uint8Array).toString('utf8') }
+    for await (const [key, note] of this.checkpoints.iterator({ gte: seqKey(size), limit: 1 })) return { size: Number.parseInt(key, 16), note: Buffer.from(note).toString('utf8') }
     return undefined
   }
 
@@ -184,7 +184,7 @@ export class FeedSource {
   async mergeCosignatures (checkpoint: VerifiedCheckpoint): Promise<number> {
     const size = checkpoint.body.size
     const merge = this.merging.then(async () => {
-      const bytes = await this.checkpoints.get(seqKey(size)) as Uint8Array | undefined
+      const bytes = await this.checkpoints.get(seqKey(size))
       if (bytes === undefined) return 0
       const stored = Buffer.from(bytes).toString('utf8')
       const parsed = parseCheckpoint(stored)
@@ -203,7 +203,9 @@ export class FeedSource {
         added++
       }
       if (added > 0) {
-        await this.checkpoints.put(seqKey(size), new Uint8Array(Buffer.from(note)))
+        // Not synced: a cosignature lost in a power cut is merged again when a peer next offers it.
+        const value = new Uint8Array(Buffer.from(note))
+        await this.store.write([{ type: 'put', sublevel: this.checkpoints, key: seqKey(size), value }], { sync: false })
         this.forgetSealed()
       }
       return added
@@ -242,7 +244,7 @@ export class FeedSource {
   /** Stored checkpoints covering entry `seq` (size above it), smallest first. */
   async checkpointsCovering (seq: number): Promise<Array<{ size: number, note: string }>> {
     const out: Array<{ size: number, note: string }> = []
-    for await (const [key, note] of this.checkpoints.iterator({ gt: seqKey(seq) })) out.push({ size: Number.parseInt(key as string, 16), note: Buffer.from(note as Uint8Array).toString('utf8') })
+    for await (const [key, note] of this.checkpoints.iterator({ gt: seqKey(seq) })) out.push({ size: Number.parseInt(key, 16), note: Buffer.from(note).toString('utf8') })
     return out
   }
 
@@ -253,9 +255,9 @@ export class FeedSource {
 }
 
 /**
- * A FeedSource over a FeedLedger's own store (sublevels 'entries' and 'checkpoints' of its db).
+ * A FeedSource over a FeedLedger's own store (the feed's sublevels at its root).
  * With `memo`, the caller must call forgetSealed() whenever the ledger seals more.
  */
-export function ownFeedSource (db: Level<string, Uint8Array>, feed: string, options: { memo?: boolean } = {}): FeedSource {
-  return new FeedSource(feed, sub(db, 'entries'), sub(db, 'checkpoints'), options)
+export function ownFeedSource (store: LedgerStore, feed: string, options: { memo?: boolean } = {}): FeedSource {
+  return new FeedSource(store, feed, feedSublevels(store), options)
 }

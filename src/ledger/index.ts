@@ -1,7 +1,8 @@
 /**
  * The audit ledger's pure core: entries in deterministic, strictly decoded CBOR; the ontology of
  * typed actions and the roles allowed to perform them; RFC 9162 Merkle trees with inclusion and
- * consistency proofs. (Storage, checkpoints and replication build on these.)
+ * consistency proofs. (Storage, checkpoints and replication build on these.) Every store is a
+ * LedgerStore given to the code that uses it: LevelDB on disk by default, or in memory.
  *
  * @example
  * const bytes = encodeEntry(entry)
@@ -17,7 +18,7 @@ export type { Ontology, ActionSpec, FieldSpec, Role } from './ontology.js'
 export {
   leafHash, nodeHash, subtreeRoot, levelsRoot, MerkleFrontier, inclusionProof, verifyInclusion, consistencyProof, verifyConsistency, EMPTY_ROOT
 } from './merkle.js'
-export { LEDGER_LIMITS, LEVEL_OPTIONS } from './limits.js'
+export { LEDGER_LIMITS } from './limits.js'
 export {
   MalformedCborError, MalformedEntryError, UnknownActionError, ActorRoleError, BodySchemaError, ProofError, ProofHashLengthError, RollbackDetectedError, LedgerWriteError,
   FeedVerificationError, EvidenceRejectedError, FeedRoleError, UnauthorisedEpochError
@@ -42,5 +43,13 @@ export { exportFeed, verifyExport, EXPORT_LIMITS } from './export.js'
 export type { ExportLine, ExportEntryLine, ExportCheckpointLine, ExportEndLine } from './export.js'
 export { EntryRuns, encodeRun, decodeRun, MalformedRunError, RUN_LIMITS } from './entry-runs.js'
 export type { Run } from './entry-runs.js'
+export {
+  LevelLedgerStore, MemoryLedgerStore, LEVEL_OPTIONS, LEDGER_SUBLEVELS, feedSublevels, replicaSpace, checkSublevelName,
+  LedgerStoreClosedError, LedgerStoreLockedError, InvalidSublevelNameError, ForeignSublevelError, LedgerBatchClosedError,
+  LedgerIteratorClosedError
+} from './store/index.js'
+export type {
+  LedgerStore, LedgerSpace, LedgerSublevel, LedgerRange, LedgerIterator, LedgerWrite, LedgerBatch, WriteOptions, FeedSublevels
+} from './store/index.js'
 export { ReplicaStore, FeedSource, ownFeedSource, ReplicaRejectedError, EquivocationDetectedError, SYNC_LIMITS } from './replica.js'
 export type { SyncBatch, ReplicaTrust, ApplyResult } from './replica.js'

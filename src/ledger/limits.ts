@@ -68,10 +68,3 @@ export const EXPORT_LIMITS = {
   maxLines: 10_000_000
 } as const
 
-/**
- * How a ledger's LevelDB is opened. A 16 MiB write buffer (LevelDB's default is 4 MiB) means a
- * quarter as many level-0 tables under a burst of appends, so synced writes are seldom held up
- * by compaction: ledger-append measured about 10% more appends/s. The memory is taken only while
- * the buffer fills; an idle agent's buffer is nearly empty.
- */
-export const LEVEL_OPTIONS = { valueEncoding: 'view', writeBufferSize: 16 * 1024 * 1024 } as const

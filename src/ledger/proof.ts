@@ -1,4 +1,3 @@
-import type { Level } from 'level'
 import { bytesEqual, toHex } from '../common/bytes.js'
 import { MalformedInputError } from '../common/errors.js'
 import type { HybridPublicKey } from '../identity/index.js'
@@ -11,6 +10,7 @@ import { parseCheckpoint, verifyCheckpoint } from './checkpoint.js'
 import { withoutCosignatures } from './equivocation.js'
 import { EntryRuns, seqKey } from './entry-runs.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
+import { feedSublevels, type LedgerSpace } from './store/index.js'
 
 /**
  * A self-contained inclusion proof: one entry's exact bytes, the signed checkpoint that seals it,
@@ -66,16 +66,18 @@ function base64Bytes (text: string, what: string, maxBytes: number): Uint8Array 
 }
 
 /**
- * Builds the inclusion-proof bundle of entry `seq` from a feed's store (the layout FeedLedger
- * writes). The bundle names the smallest stored checkpoint covering `seq`; the path is computed
- * from the stored entries and checked against that checkpoint's root before it is returned.
+ * Builds the inclusion-proof bundle of entry `seq` from a feed as stored at `space` (a store's
+ * root for its own feed, replicaSpace for a replica: the layout FeedLedger writes). The bundle
+ * names the smallest stored checkpoint covering `seq`; the path is computed from the stored
+ * entries and checked against that checkpoint's root before it is returned.
  * Throws ProofError when `seq` is not stored or not yet sealed, or the store does not add up.
  */
-export async function makeProofBundle (db: Level<string, Uint8Array>, options: { feedId: string, seq: number }): Promise<ProofBundle> {
+export async function makeProofBundle (space: LedgerSpace, options: { feedId: string, seq: number }): Promise<ProofBundle> {
   const { feedId, seq } = options
   if (!Number.isSafeInteger(seq) || seq < 0) throw new ProofError('inclusion', `seq ${String(seq)} is not a non-negative integer`)
-  const entries = new EntryRuns(db.sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' }))
-  const checkpoints = db.sublevel<string, Uint8Array>('checkpoints', { valueEncoding: 'view' })
+  const sublevels = feedSublevels(space)
+  const entries = new EntryRuns(sublevels.entries)
+  const checkpoints = sublevels.checkpoints
   const entryBytes = await entries.get(seq)
   if (entryBytes === undefined) throw new ProofError('inclusion', `entry ${seq} is not stored`)
   const { entry } = decodeEntry(entryBytes)

@@ -1,4 +1,3 @@
-import type { Level } from 'level'
 import { bytesEqual, toHex } from '../common/bytes.js'
 import { FleetError } from '../common/errors.js'
 import type { HybridPublicKey } from '../identity/index.js'
@@ -7,13 +6,16 @@ import { decodeEntryUnhashed, entryHash, type Entry } from './entry.js'
 import { batchHasher, popCount, ROOTS_CAPACITY } from './batch-hash.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
 import { MerkleFrontier, verifyConsistency } from './merkle.js'
-import { FeedSource, sub, type Sub } from './feed-source.js'
+import { FeedSource } from './feed-source.js'
 import { EntryRuns, encodeRun, encodeRunFromSpans, RUN_LIMITS, seqKey } from './entry-runs.js'
 import { parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
 import { withSignaturesOf, forkOf, type EquivocationEvidence } from './equivocation.js'
 import { checkEpoch, isAuthorisedFork, type EpochAuthorisation } from './epochs.js'
 import { UnauthorisedEpochError } from './errors.js'
 import { SYNC_LIMITS } from './limits.js'
+import {
+  LEDGER_SUBLEVELS, feedSublevels, replicaSpace, type FeedSublevels, type LedgerStore, type LedgerSublevel, type LedgerWrite
+} from './store/index.js'
 
 /** Entries [from, from + entries.length) of a feed, with a signed checkpoint of size ≥ their end and a consistency proof from their end to it. */
 export interface SyncBatch {
@@ -101,30 +103,28 @@ function hashOnto (meta: ReplicaMeta, entries: readonly Uint8Array[], prevAts: r
  * Feeds of other devices, held for the fleet: each under its own sublevels, appended only with
  * batches that verify completely (strict entries, chain, ontology, a hybrid-signed checkpoint of
  * this fleet and feed, and a consistency proof from the batch's end to that checkpoint). One batch
- * is stored in one atomic LevelDB write; a bad batch stores nothing.
+ * is stored in one atomic, synced store write; a bad batch stores nothing.
  */
 export class ReplicaStore {
-  private readonly db: Level<string, Uint8Array>
-  private readonly root: Sub
+  private readonly store: LedgerStore
   private readonly sources = new Map<string, FeedSource>()
   private readonly locks = new Map<string, Promise<unknown>>()
-  private readonly subs = new Map<string, { entries: Sub, checkpoints: Sub, meta: Sub }>()
+  private readonly subs = new Map<string, FeedSublevels>()
   /** Each held feed's state, read once from the store and then kept current by apply(). */
   private readonly metas = new Map<string, ReplicaMeta>()
   private index: Set<string> | undefined
-  private readonly indexSub: Sub
+  private readonly indexSub: LedgerSublevel
 
-  constructor (db: Level<string, Uint8Array>) {
-    this.db = db
-    this.root = sub(db, 'replicas')
-    this.indexSub = sub(db, 'replica-index')
+  /** `store`: opened and closed by the caller. */
+  constructor (store: LedgerStore) {
+    this.store = store
+    this.indexSub = store.sublevel(LEDGER_SUBLEVELS.replicaIndex)
   }
 
-  private feedSub (feed: string): { entries: Sub, checkpoints: Sub, meta: Sub } {
+  private feedSub (feed: string): FeedSublevels {
     let subs = this.subs.get(feed)
     if (subs === undefined) {
-      const base = sub(this.root, feed)
-      subs = { entries: sub(base, 'entries'), checkpoints: sub(base, 'checkpoints'), meta: sub(base, 'meta') }
+      subs = feedSublevels(replicaSpace(this.store, feed))
       this.subs.set(feed, subs)
     }
     return subs
@@ -133,8 +133,7 @@ export class ReplicaStore {
   source (feed: string): FeedSource {
     let source = this.sources.get(feed)
     if (source === undefined) {
-      const { entries, checkpoints } = this.feedSub(feed)
-      source = new FeedSource(feed, entries, checkpoints, { memo: true })
+      source = new FeedSource(this.store, feed, this.feedSub(feed), { memo: true })
       this.sources.set(feed, source)
     }
     return source
@@ -143,7 +142,7 @@ export class ReplicaStore {
   async meta (feed: string): Promise<ReplicaMeta> {
     const cached = this.metas.get(feed)
     if (cached !== undefined) return cached
-    const bytes = await this.feedSub(feed).meta.get('state') as Uint8Array | undefined
+    const bytes = await this.feedSub(feed).meta.get('state')
     const meta = bytes === undefined ? { size: 0, head: new Uint8Array(32), frontier: [], checkpointSize: 0 } : decodeCanonical(bytes, { maxBytes: 1 << 20 }) as ReplicaMeta
     this.metas.set(feed, meta)
     return meta
@@ -153,7 +152,7 @@ export class ReplicaStore {
   async feeds (): Promise<Map<string, number>> {
     if (this.index === undefined) {
       const index = new Set<string>()
-      for await (const key of this.indexSub.keys()) index.add(key as string)
+      for await (const key of this.indexSub.keys()) index.add(key)
       this.index ??= index
     }
     const out = new Map<string, number>()
@@ -266,9 +265,9 @@ export class ReplicaStore {
     // are in the signed tree, as the whole batch is), with the tree state at the cut.
     if (trust.cut !== undefined && end > trust.cut) {
       const count = trust.cut - meta.size
-      return await this.store(feed, meta, hashOnto(meta, batch.entries, prevAts, count), checkpoint, stored.slice(0, count))
+      return await this.storeBatch(feed, meta, hashOnto(meta, batch.entries, prevAts, count), checkpoint, stored.slice(0, count))
     }
-    return await this.store(feed, meta, hashed, checkpoint, stored)
+    return await this.storeBatch(feed, meta, hashed, checkpoint, stored)
   }
 
   /**
@@ -309,12 +308,13 @@ export class ReplicaStore {
   private async rewind (feed: string, meta: ReplicaMeta, authorised: EpochAuthorisation): Promise<ReplicaMeta> {
     const size = authorised.forkSize
     const { entries, checkpoints, meta: metaSub } = this.feedSub(feed)
-    const replaced = sub(sub(sub(this.root, feed), 'replaced'), String(authorised.epoch))
-    const replacedEntries = sub(replaced, 'entries')
-    const replacedCheckpoints = sub(replaced, 'checkpoints')
+    const epochSpace = replicaSpace(this.store, feed).sublevel(LEDGER_SUBLEVELS.replaced).sublevel(String(authorised.epoch))
+    const replaced = feedSublevels(epochSpace)
+    const replacedEntries = replaced.entries
+    const replacedCheckpoints = replaced.checkpoints
     const source = this.source(feed)
     const frontier = await source.frontierAt(size)
-    const ops: Array<{ type: 'put', key: string, value: Uint8Array, sublevel: Sub } | { type: 'del', key: string, sublevel: Sub }> = []
+    const ops: LedgerWrite[] = []
     let head: Uint8Array = new Uint8Array(32)
     for await (const run of new EntryRuns(entries).runs(Math.max(0, size - 1))) {
       if (run.last < size) {
@@ -330,14 +330,14 @@ export class ReplicaStore {
       ops.push({ type: 'put', key: run.key, value: encodeRun(run.entries.slice(keep)), sublevel: replacedEntries })
     }
     let checkpointSize = 0
-    for await (const [key] of checkpoints.iterator({ lte: seqKey(size), reverse: true, limit: 1 })) checkpointSize = Number.parseInt(key as string, 16)
+    for await (const [key] of checkpoints.iterator({ lte: seqKey(size), reverse: true, limit: 1 })) checkpointSize = Number.parseInt(key, 16)
     for await (const [key, note] of checkpoints.iterator({ gt: seqKey(size) })) {
-      ops.push({ type: 'del', key: key as string, sublevel: checkpoints })
-      ops.push({ type: 'put', key: key as string, value: note as Uint8Array, sublevel: replacedCheckpoints })
+      ops.push({ type: 'del', key, sublevel: checkpoints })
+      ops.push({ type: 'put', key, value: note, sublevel: replacedCheckpoints })
     }
     const next: ReplicaMeta = { size, head, frontier: [...frontier.roots], checkpointSize }
     ops.push({ type: 'put', key: 'state', value: encodeCanonical(next), sublevel: metaSub })
-    await this.db.batch(ops as never, { sync: true })
+    await this.store.write(ops, { sync: true })
     this.metas.set(feed, next)
     // The source's caches hold the replaced entries: a new one reads the store afresh.
     this.sources.delete(feed)
@@ -345,11 +345,11 @@ export class ReplicaStore {
   }
 
   /** Writes verified entries (in `buf`, laid out by `spans`) and the new state in one atomic batch. */
-  private async store (feed: string, meta: ReplicaMeta, hashed: Hashed, checkpoint: VerifiedCheckpoint, stored: Entry[]): Promise<ApplyResult> {
+  private async storeBatch (feed: string, meta: ReplicaMeta, hashed: Hashed, checkpoint: VerifiedCheckpoint, stored: Entry[]): Promise<ApplyResult> {
     const { buf, spans, count, leaves, frontier } = hashed
     const { entries, checkpoints, meta: metaSub } = this.feedSub(feed)
     const source = this.source(feed)
-    const ops: Array<{ type: 'put', key: string, value: Uint8Array, sublevel: Sub }> = []
+    const ops: LedgerWrite[] = []
     // One run per batch (SYNC_LIMITS.maxBatchEntries is below RUN_LIMITS.maxEntries; split anyway),
     // from the hashed buffer: each entry there now carries the chain as its prev, which the check
     // above found equal to the prev it came with, so these are the entries' own bytes.
@@ -365,7 +365,7 @@ export class ReplicaStore {
     }
     ops.push({ type: 'put', key: 'state', value: encodeCanonical(next), sublevel: metaSub })
     ops.push({ type: 'put', key: feed, value: new Uint8Array(0), sublevel: this.indexSub })
-    await this.db.batch(ops as never, { sync: true })
+    await this.store.write(ops, { sync: true })
     this.metas.set(feed, next)
     source.addLeaves(meta.size, leaves, count)
     source.forgetSealed()

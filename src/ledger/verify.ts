@@ -1,4 +1,3 @@
-import type { Level } from 'level'
 import { bytesEqual, toHex } from '../common/bytes.js'
 import type { HybridPublicKey } from '../identity/index.js'
 import { decodeEntry } from './entry.js'
@@ -8,6 +7,7 @@ import { parseCheckpoint, verifyCheckpoint } from './checkpoint.js'
 import { FeedVerificationError } from './errors.js'
 import { EntryRuns, MalformedRunError, type Run } from './entry-runs.js'
 import { EpochSequence, type EpochAuthorisation } from './epochs.js'
+import { feedSublevels, type LedgerSpace } from './store/index.js'
 
 
 export interface FeedReport {
@@ -34,15 +34,15 @@ export class CosignatureTally {
 }
 
 /**
- * Re-verifies a stored feed from scratch, for auditors: every entry decodes strictly, belongs to
- * this fleet and feed, has the right seq and prev, passes the ontology; every stored checkpoint
+ * Re-verifies a feed as stored at `space` (the layout FeedLedger writes) from scratch, for
+ * auditors: every entry decodes strictly, belongs to this fleet and feed, has the right seq and
+ * prev, passes the ontology; every stored checkpoint
  * has a valid hybrid signature by the feed key and matches the tree at its size; the stored head
  * state matches the entries. Any altered byte in the store makes it throw.
  */
-export async function verifyStoredFeed (db: Level<string, Uint8Array>, feed: { fleetId: Uint8Array, feedId: string, key: HybridPublicKey, ontology: Ontology, witnesses?: ReadonlyMap<string, HybridPublicKey>, epochs?: ReadonlyMap<number, EpochAuthorisation> }): Promise<FeedReport> {
+export async function verifyStoredFeed (space: LedgerSpace, feed: { fleetId: Uint8Array, feedId: string, key: HybridPublicKey, ontology: Ontology, witnesses?: ReadonlyMap<string, HybridPublicKey>, epochs?: ReadonlyMap<number, EpochAuthorisation> }): Promise<FeedReport> {
   const tally = new CosignatureTally()
-  const entries = db.sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' })
-  const checkpoints = db.sublevel<string, Uint8Array>('checkpoints', { valueEncoding: 'view' })
+  const { entries, checkpoints } = feedSublevels(space)
   const rootsBySize = new Map<number, Uint8Array>()
   let tree = new MerkleFrontier()
   let prev: Uint8Array = new Uint8Array(32)

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict'
-import path from 'node:path'
-import { Level } from 'level'
-import { EntryRuns, encodeRun, decodeRun, MalformedRunError, RUN_LIMITS, encodeEntry, type Entry } from '../../src/ledger/index.js'
+import { EntryRuns, encodeRun, decodeRun, MalformedRunError, RUN_LIMITS, encodeEntry, type Entry, type LedgerSublevel } from '../../src/ledger/index.js'
 import { encodeRunFromSpans } from '../../src/ledger/entry-runs.js'
-import { tempDir } from '../helpers/devices.js'
+import { STORE_KINDS } from './store/kinds.js'
 
 const entry = (seq: number): Uint8Array => encodeEntry({
   v: 1, fleet: new Uint8Array(32).fill(1), feed: 'a'.repeat(52), seq, prev: new Uint8Array(32), time: 5, type: 'operator.data_access',
@@ -50,12 +48,13 @@ describe('ledger/entry-runs: a feed\'s entries stored as runs, one LevelDB value
     bad((b) => new Uint8Array([...b, 0]), /1 bytes after the last entry/)
   })
 
-  it('reads entries by seq and by range across runs of different lengths, stops at a gap, and reads the tail', async () => {
-    const db = new Level<string, Uint8Array>(path.join(await tempDir(), 'db'), { valueEncoding: 'view' })
-    const store = db.sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' })
+  for (const kind of STORE_KINDS) it(`reads entries by seq and by range across runs of different lengths, stops at a gap, and reads the tail (${kind.name})`, async () => {
+    const db = await kind.make()
+    const put = async (sublevel: LedgerSublevel, key: string, value: Uint8Array): Promise<void> => { await db.write([{ type: 'put', sublevel, key, value }], { sync: false }) }
+    const store = db.sublevel('entries')
     const all = Array.from({ length: 30 }, (_, i) => entry(i))
     // Runs [0..9], [10], [11..19], then a gap (20..24 missing), then [25..29].
-    for (const [first, last] of [[0, 9], [10, 10], [11, 19], [25, 29]] as const) await store.put(key(last), encodeRun(all.slice(first, last + 1)))
+    for (const [first, last] of [[0, 9], [10, 10], [11, 19], [25, 29]] as const) await put(store, key(last), encodeRun(all.slice(first, last + 1)))
     const runs = new EntryRuns(store)
     for (const seq of [0, 5, 9, 10, 11, 19, 25, 29]) assert.deepEqual(Buffer.from((await runs.get(seq))!), Buffer.from(all[seq]!), `seq ${seq}`)
     for (const seq of [20, 24, 30, 1000]) assert.equal(await runs.get(seq), undefined, `seq ${seq}`)
@@ -73,14 +72,14 @@ describe('ledger/entry-runs: a feed\'s entries stored as runs, one LevelDB value
     assert.deepEqual(seen, [8, 9, ...Array.from({ length: 10 }, (_, i) => 10 + i), 25, 26, 27, 28, 29])
 
     // A damaged run is refused by name; so is one longer than its key allows, and a key that is not a seq.
-    await store.put(key(40), new Uint8Array([0x01, 0, 0, 0, 9]))
+    await put(store, key(40), new Uint8Array([0x01, 0, 0, 0, 9]))
     await assert.rejects(new EntryRuns(store).get(40), (err: unknown) => err instanceof MalformedRunError && err.key === key(40))
     await assert.rejects(new EntryRuns(store).read(30, 50, 10), MalformedRunError)
-    await store.put(key(40), encodeRun(all.slice(0, 3)))
-    const other = db.sublevel<string, Uint8Array>('other', { valueEncoding: 'view' })
-    await other.put(key(1), encodeRun(all.slice(0, 3)))
+    await put(store, key(40), encodeRun(all.slice(0, 3)))
+    const other = db.sublevel('other')
+    await put(other, key(1), encodeRun(all.slice(0, 3)))
     await assert.rejects(new EntryRuns(other).get(0), /a run of 3 entries cannot end at 1/)
-    await other.put('zz', entry(0))
+    await put(other, 'zz', entry(0))
     await assert.rejects(new EntryRuns(other).get(1000), /the key is not a seq/)
     await db.close()
   })

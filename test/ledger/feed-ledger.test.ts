@@ -5,7 +5,8 @@ import path from 'node:path'
 import { Level } from 'level'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
 import {
-  FeedLedger, BASE_ONTOLOGY, decodeEntry, encodeEntry, entryHash, leafHash, MerkleFrontier, parseCheckpoint, verifyCheckpoint, encodeCanonical, verifyStoredFeed, decodeRun, type TpmClockSource
+  FeedLedger, BASE_ONTOLOGY, decodeEntry, encodeEntry, entryHash, leafHash, MerkleFrontier, parseCheckpoint, verifyCheckpoint, encodeCanonical, verifyStoredFeed, decodeRun,
+  LevelLedgerStore, feedSublevels, type TpmClockSource, type LedgerStore, type LedgerSublevel
 } from '../../src/ledger/index.js'
 import { tempDir } from '../helpers/devices.js'
 import { asVersion1 } from './checkpoint-v1.js'
@@ -16,10 +17,11 @@ const clock = { now: () => 1_795_000_000_000 }
 let tpmNow = { clock: 1000n, resetCount: 3, restartCount: 0 }
 const tpmClock: TpmClockSource = { readTpmClock: async () => tpmNow }
 
-function open (dir: string, options: { tpm?: TpmClockSource, routineBatchMs?: number } = {}): { db: Level<string, Uint8Array>, ledger: FeedLedger } {
-  const db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' })
-  const ledger = new FeedLedger({ db, signer, clock, tpmClock: options.tpm ?? tpmClock, ontology: BASE_ONTOLOGY }, { fleetId: new Uint8Array(32).fill(1), feedId: feed, batchMs: 20, ...(options.routineBatchMs === undefined ? {} : { routineBatchMs: options.routineBatchMs }) })
-  return { db, ledger }
+async function open (dir: string, options: { tpm?: TpmClockSource, routineBatchMs?: number } = {}): Promise<{ store: LedgerStore, ledger: FeedLedger }> {
+  const store = new LevelLedgerStore(dir)
+  await store.open()
+  const ledger = new FeedLedger({ store, signer, clock, tpmClock: options.tpm ?? tpmClock, ontology: BASE_ONTOLOGY }, { fleetId: new Uint8Array(32).fill(1), feedId: feed, batchMs: 20, ...(options.routineBatchMs === undefined ? {} : { routineBatchMs: options.routineBatchMs }) })
+  return { store, ledger }
 }
 
 const action = (i: number): Parameters<FeedLedger['append']>[0] => ({ type: 'operator.data_access', actor: { id: 'alice', role: 'operator' }, attest: null, body: { resource: `record-${i}`, purpose: 'care' } })
@@ -28,7 +30,7 @@ describe('ledger/FeedLedger on LevelDB', function () {
   this.timeout(120_000)
 
   it('group-commits concurrent appends, seals them in a signed checkpoint, and the chain and tree check out', async () => {
-    const { db, ledger } = open(path.join(await tempDir(), 'db'))
+    const { store, ledger } = await open(path.join(await tempDir(), 'db'))
     await ledger.start()
     const acks = await Promise.all(Array.from({ length: 1000 }, async (_, i) => await ledger.append(action(i))))
     assert.deepEqual(acks.map((a) => a.seq), Array.from({ length: 1000 }, (_, i) => i))
@@ -47,11 +49,11 @@ describe('ledger/FeedLedger on LevelDB', function () {
     assert.equal(checkpoint.body.size, 1000)
     assert.deepEqual(Buffer.from(checkpoint.body.root), Buffer.from(tree.root()))
     await ledger.stop()
-    await db.close()
+    await store.close()
   })
 
   it('stores every entry exactly as the generic canonical encoding, one at a time and in batches', async () => {
-    const { db, ledger } = open(path.join(await tempDir(), 'db'))
+    const { store, ledger } = await open(path.join(await tempDir(), 'db'))
     await ledger.start()
     const resources = ['r', 'é'.repeat(100), '😀'.repeat(64), 'x'.repeat(23), 'x'.repeat(24), 'y'.repeat(256), '中文/记录', '\ud800 lone']
     const records = [undefined, 0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER]
@@ -74,25 +76,25 @@ describe('ledger/FeedLedger on LevelDB', function () {
       assert.equal(acks[seq]!.seq, seq)
     }
     await ledger.stop()
-    await db.close()
+    await store.close()
   })
 
   it('a failed write rejects only its own appends: the batches staged after it are written in its place, and the chain holds', async () => {
     const dir = path.join(await tempDir(), 'db')
-    const { db, ledger } = open(dir)
+    const { store, ledger } = await open(dir)
     await ledger.start()
     await ledger.append(action(0))
     // The next write fails, as on a full disk.
     let failures = 1
-    const batch = db.batch.bind(db) as () => ReturnType<typeof db.batch>
-    db.batch = ((...args: unknown[]) => {
-      const chained = (batch as (...a: unknown[]) => ReturnType<typeof db.batch>)(...args)
-      if (args.length === 0 && failures > 0) {
+    const batch = store.batch.bind(store)
+    store.batch = () => {
+      const chained = batch()
+      if (failures > 0) {
         failures--
         chained.write = async () => { throw new Error('no space left on device') }
       }
       return chained
-    }) as typeof db.batch
+    }
     const results = await Promise.allSettled(Array.from({ length: 1500 }, async (_, i) => await ledger.append(action(1 + i))))
     const failed = results.findIndex((r) => r.status === 'fulfilled')
     assert.ok(failed > 0 && failed < results.length, `${failed} appends failed`)
@@ -100,8 +102,8 @@ describe('ledger/FeedLedger on LevelDB', function () {
     const acks = results.slice(failed).map((r) => r.status === 'fulfilled' ? r.value.seq : -1)
     assert.deepEqual(acks, Array.from({ length: results.length - failed }, (_, i) => 1 + i))
     await ledger.stop()
-    await db.close()
-    const reopened = open(dir)
+    await store.close()
+    const reopened = await open(dir)
     await reopened.ledger.start()
     assert.equal(reopened.ledger.size, 1 + results.length - failed)
     let prev: Uint8Array = new Uint8Array(32)
@@ -114,13 +116,13 @@ describe('ledger/FeedLedger on LevelDB', function () {
     }
     assert.equal(await reopened.ledger.getEntry(reopened.ledger.size), undefined)
     await reopened.ledger.stop()
-    const report = await verifyStoredFeed(reopened.db, { fleetId: new Uint8Array(32).fill(1), feedId: feed, key: signer.publicKey, ontology: BASE_ONTOLOGY })
+    const report = await verifyStoredFeed(reopened.store, { fleetId: new Uint8Array(32).fill(1), feedId: feed, key: signer.publicKey, ontology: BASE_ONTOLOGY })
     assert.equal(report.entries, 1 + results.length - failed)
-    await reopened.db.close()
+    await reopened.store.close()
   })
 
   it('seals routine entries within routineBatchMs, and at once with an entry that is not routine or for a caller of whenSealed', async () => {
-    const { db, ledger } = open(path.join(await tempDir(), 'db'), { routineBatchMs: 1500 })
+    const { store, ledger } = await open(path.join(await tempDir(), 'db'), { routineBatchMs: 1500 })
     const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
     await ledger.start()
     // Routine entries wait: many batch intervals (20 ms) pass without a checkpoint…
@@ -149,27 +151,27 @@ describe('ledger/FeedLedger on LevelDB', function () {
     assert.ok(Date.now() - written < 1000, `sealed after ${Date.now() - written} ms`)
     assert.equal(ledger.sealedSize, 5)
     await ledger.stop()
-    await db.close()
+    await store.close()
   })
 
   it('resumes after a restart where it left off', async () => {
     const dir = path.join(await tempDir(), 'db')
-    let { db, ledger } = open(dir)
+    let { store, ledger } = await open(dir)
     await ledger.start()
     const last = await ledger.append(action(0))
     await ledger.stop()
-    await db.close();
-    ({ db, ledger } = open(dir))
+    await store.close();
+    ({ store, ledger } = await open(dir))
     await ledger.start()
     const next = await ledger.append(action(1))
     assert.equal(next.seq, 1)
     assert.deepEqual(Buffer.from(decodeEntry((await ledger.getEntry(1))!).entry.prev), Buffer.from(last.hash))
     await ledger.stop()
-    await db.close()
+    await store.close()
   })
 
   it('refuses actions the ontology does not allow, and stores nothing for them', async () => {
-    const { db, ledger } = open(path.join(await tempDir(), 'db'))
+    const { store, ledger } = await open(path.join(await tempDir(), 'db'))
     await ledger.start()
     await assert.rejects(ledger.append({ ...action(0), actor: { id: 'x', role: 'agent' } }), { name: 'ActorRoleError' })
     await assert.rejects(ledger.append({ ...action(0), type: 'operator.exfiltrate' }), { name: 'UnknownActionError' })
@@ -177,28 +179,29 @@ describe('ledger/FeedLedger on LevelDB', function () {
     assert.equal(ledger.size, 0)
     assert.equal(await ledger.getEntry(0), undefined)
     await ledger.stop()
-    await db.close()
+    await store.close()
   })
 
   it('detects rollback: TPM counters going back, or a signed checkpoint ahead of the store', async () => {
     const dir = path.join(await tempDir(), 'db')
-    let { db, ledger } = open(dir)
+    let { store, ledger } = await open(dir)
     await ledger.start()
     await ledger.append(action(0))
     await ledger.checkpoint()
     await ledger.stop()
-    await db.close()
+    await store.close()
     const earlier = { readTpmClock: async () => ({ clock: 999n, resetCount: 2, restartCount: 0 }) };
-    ({ db, ledger } = open(dir, { tpm: earlier }))
+    ({ store, ledger } = await open(dir, { tpm: earlier }))
     await assert.rejects(ledger.start(), { name: 'RollbackDetectedError' })
-    await db.close()
-    // A store older than the checkpoint its device signed (e.g. an older copy of the entries).
+    await store.close()
+    // A store older than the checkpoint its device signed (e.g. an older copy of the entries),
+    // written with LevelDB's own sublevels: the layout LevelLedgerStore reads.
     const raw = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' })
     await raw.sublevel<string, Uint8Array>('meta', { valueEncoding: 'view' }).put('checkpoint', encodeCanonical({ size: 50, tpm: ['1000', 3, 0], epoch: 1 }))
     await raw.close();
-    ({ db, ledger } = open(dir))
+    ({ store, ledger } = await open(dir))
     await assert.rejects(ledger.start(), { name: 'RollbackDetectedError' })
-    await db.close()
+    await store.close()
   })
 
   it('kill -9 during appends loses no acknowledged entry (20 trials)', async () => {
@@ -216,7 +219,7 @@ describe('ledger/FeedLedger on LevelDB', function () {
       const acked = output.split('\n').filter((line) => /^\d+$/.test(line)).map(Number)
       const highest = acked.length === 0 ? -1 : Math.max(...acked)
       acknowledged += acked.length
-      const { db, ledger } = open(dir)
+      const { store, ledger } = await open(dir)
       await ledger.start()
       assert.ok(ledger.size > highest, `trial ${trial}: acknowledged up to ${highest}, store holds ${ledger.size}`)
       let prev: Uint8Array = new Uint8Array(32)
@@ -227,7 +230,7 @@ describe('ledger/FeedLedger on LevelDB', function () {
         prev = entryHash(bytes)
       }
       await ledger.stop()
-      await db.close()
+      await store.close()
     }
     assert.ok(acknowledged > 0, 'the trials acknowledged nothing: the test proved nothing')
   })
@@ -238,7 +241,7 @@ describe('ledger/verifyStoredFeed: offline re-verification for auditors', functi
 
   it('verifies an intact store, and detects a flipped byte in every run header, at the start, middle and end of every stored entry, and in every checkpoint', async () => {
     const dir = path.join(await tempDir(), 'db')
-    const { db, ledger } = open(dir)
+    const { store, ledger } = await open(dir)
     await ledger.start()
     // 40 concurrent appends share runs; 20 one at a time are stored one entry per key.
     await Promise.all(Array.from({ length: 40 }, async (_, i) => await ledger.append(action(i))))
@@ -246,23 +249,24 @@ describe('ledger/verifyStoredFeed: offline re-verification for auditors', functi
     for (let i = 40; i < 60; i++) await ledger.append(action(i))
     await ledger.stop()
     const feedInfo = { fleetId: new Uint8Array(32).fill(1), feedId: feed, key: signer.publicKey, ontology: BASE_ONTOLOGY }
-    const report = await verifyStoredFeed(db, feedInfo)
+    const report = await verifyStoredFeed(store, feedInfo)
     assert.equal(report.entries, 60)
     assert.ok(report.checkpoints >= 2)
 
-    const entries = db.sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' })
-    const checkpoints = db.sublevel<string, Uint8Array>('checkpoints', { valueEncoding: 'view' })
+    const { entries, checkpoints } = feedSublevels(store)
+    const put = async (sublevel: LedgerSublevel, key: string, value: Uint8Array): Promise<void> => { await store.write([{ type: 'put', sublevel, key, value }], { sync: false }) }
+    const del = async (sublevel: LedgerSublevel, key: string): Promise<void> => { await store.write([{ type: 'del', sublevel, key }], { sync: false }) }
     const runs: Array<[string, Uint8Array]> = []
     for await (const pair of entries.iterator()) runs.push(pair)
     assert.ok(runs.some(([key, value]) => decodeRun(key, value).length > 1), 'no run holds more than one entry')
     assert.ok(runs.some(([key, value]) => decodeRun(key, value).length === 1), 'no entry is stored alone')
 
-    const flip = async (store: typeof entries, key: string, value: Uint8Array, at: number): Promise<void> => {
+    const flip = async (sublevel: LedgerSublevel, key: string, value: Uint8Array, at: number): Promise<void> => {
       const changed = new Uint8Array(value)
       changed[at]! ^= 0x01
-      await store.put(key, changed)
-      await assert.rejects(verifyStoredFeed(db, feedInfo), { name: 'FeedVerificationError' }, `${key} byte ${at}`)
-      await store.put(key, value)
+      await put(sublevel, key, changed)
+      await assert.rejects(verifyStoredFeed(store, feedInfo), { name: 'FeedVerificationError' }, `${key} byte ${at}`)
+      await put(sublevel, key, value)
     }
     let flips = 0
     for (const [key, value] of runs) {
@@ -284,16 +288,16 @@ describe('ledger/verifyStoredFeed: offline re-verification for auditors', functi
     assert.ok(flips >= 186)
     // A removed run, a run under another key, or a checkpoint signed by another key is detected too.
     const holding5 = runs.find(([key, value]) => Number.parseInt(key, 16) >= 5 && Number.parseInt(key, 16) - decodeRun(key, value).length < 5)!
-    await entries.del(holding5[0])
-    await assert.rejects(verifyStoredFeed(db, feedInfo), { name: 'FeedVerificationError', message: /out of sequence/ })
-    await entries.put(holding5[0], holding5[1])
-    await entries.put('00000000000003e8', holding5[1])
-    await assert.rejects(verifyStoredFeed(db, feedInfo), { name: 'FeedVerificationError', message: /out of sequence/ })
-    await entries.del('00000000000003e8')
+    await del(entries, holding5[0])
+    await assert.rejects(verifyStoredFeed(store, feedInfo), { name: 'FeedVerificationError', message: /out of sequence/ })
+    await put(entries, holding5[0], holding5[1])
+    await put(entries, '00000000000003e8', holding5[1])
+    await assert.rejects(verifyStoredFeed(store, feedInfo), { name: 'FeedVerificationError', message: /out of sequence/ })
+    await del(entries, '00000000000003e8')
     const impostor = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
-    await assert.rejects(verifyStoredFeed(db, { ...feedInfo, key: impostor.publicKey }), { name: 'FeedVerificationError' })
-    await verifyStoredFeed(db, feedInfo)
-    await db.close()
+    await assert.rejects(verifyStoredFeed(store, { ...feedInfo, key: impostor.publicKey }), { name: 'FeedVerificationError' })
+    await verifyStoredFeed(store, feedInfo)
+    await store.close()
   })
 })
 
@@ -302,33 +306,34 @@ describe('ledger/FeedLedger: a store written in an older checkpoint format', fun
 
   it('a state directory holding format-1 checkpoints is refused at start and by verifyStoredFeed with CheckpointVersionError naming version 1', async () => {
     const dir = path.join(await tempDir(), 'db')
-    const { db, ledger } = open(dir)
+    const { store, ledger } = await open(dir)
     await ledger.start()
     for (let i = 0; i < 3; i++) await ledger.append(action(i))
     await ledger.checkpoint()
     await ledger.stop()
     // Rewrite every stored note as version 1 wrote it (same signatures, 0x81/0x82 key IDs).
-    const checkpoints = db.sublevel<string, Uint8Array>('checkpoints', { valueEncoding: 'view' })
+    const { checkpoints } = feedSublevels(store)
     for await (const [key, value] of checkpoints.iterator()) {
-      await checkpoints.put(key, new Uint8Array(Buffer.from(asVersion1(Buffer.from(value).toString('utf8'), feed, signer.publicKey))))
+      const note = new Uint8Array(Buffer.from(asVersion1(Buffer.from(value).toString('utf8'), feed, signer.publicKey)))
+      await store.write([{ type: 'put', sublevel: checkpoints, key, value: note }], { sync: false })
     }
     const feedInfo = { fleetId: new Uint8Array(32).fill(1), feedId: feed, key: signer.publicKey, ontology: BASE_ONTOLOGY }
-    await assert.rejects(verifyStoredFeed(db, feedInfo), { name: 'FeedVerificationError', message: /checkpoint format version 1/ })
-    await db.close()
-    const reopened = open(dir)
+    await assert.rejects(verifyStoredFeed(store, feedInfo), { name: 'FeedVerificationError', message: /checkpoint format version 1/ })
+    await store.close()
+    const reopened = await open(dir)
     await assert.rejects(reopened.ledger.start(), (err: Error & { version: number }) => {
       assert.equal(err.name, 'CheckpointVersionError')
       assert.equal(err.version, 1)
       assert.match(err.message, /format version 1, which is no longer read .*version 2/)
       return true
     })
-    await reopened.db.close()
+    await reopened.store.close()
   })
 })
 
 describe('ledger/FeedLedger.whenSealed', () => {
   it('can be cancelled through its AbortSignal', async () => {
-    const { db, ledger } = open(path.join(await tempDir(), 'db'))
+    const { store, ledger } = await open(path.join(await tempDir(), 'db'))
     await ledger.start()
     await ledger.append(action(0))
     const controller = new AbortController()
@@ -336,6 +341,6 @@ describe('ledger/FeedLedger.whenSealed', () => {
     controller.abort()
     await assert.rejects(waiting, { name: 'AbortedError' })
     await ledger.stop()
-    await db.close()
+    await store.close()
   })
 })

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import path from 'node:path'
-import { Level } from 'level'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
 import {
   FeedLedger, BASE_ONTOLOGY, ReplicaStore, EquivocationDetectedError, ReplicaRejectedError, encodeEntry, entryHash, leafHash, subtreeRoot,
-  signCheckpoint, verifyExport, ownerFeedId, parseCheckpoint, checkEntryAgainstOntology, evidenceId, EMPTY_ROOT, type Entry, type SyncBatch, type EpochAuthorisation, type ReplicaTrust
+  signCheckpoint, verifyExport, ownerFeedId, parseCheckpoint, checkEntryAgainstOntology, evidenceId, EMPTY_ROOT, LevelLedgerStore, LEDGER_SUBLEVELS, feedSublevels, replicaSpace,
+  type Entry, type SyncBatch, type EpochAuthorisation, type ReplicaTrust
 } from '../../src/ledger/index.js'
 import { toHex } from '../../src/common/index.js'
 import { tempDir } from '../helpers/devices.js'
@@ -46,8 +46,8 @@ function exportLines (h: { entries: Uint8Array[], note: string }): string[] {
   return [...lines, JSON.stringify({ kind: 'checkpoint', size: h.entries.length, note: h.note }), JSON.stringify({ kind: 'end', feed, entries: h.entries.length, checkpoints: 1 })]
 }
 
-async function replica (): Promise<{ db: Level<string, Uint8Array>, store: ReplicaStore }> {
-  const db = new Level<string, Uint8Array>(path.join(await tempDir('fleet-trust-'), 'db'), { valueEncoding: 'view' })
+async function replica (): Promise<{ db: LevelLedgerStore, store: ReplicaStore }> {
+  const db = new LevelLedgerStore(path.join(await tempDir('fleet-trust-'), 'db'))
   await db.open()
   return { db, store: new ReplicaStore(db) }
 }
@@ -59,8 +59,9 @@ describe('ledger: roles are tied to feeds, and a feed\'s epoch is the owner\'s t
 
   it('a device\'s feed carrying a device.revoke is refused: appended through the API, injected by a forged peer, and in an export', async () => {
     // Through the API: the device's own ledger refuses to write an owner statement, whatever role it claims.
-    const db = new Level<string, Uint8Array>(path.join(await tempDir('fleet-trust-'), 'db'), { valueEncoding: 'view' })
-    const ledger = new FeedLedger({ db, signer: device, clock: { now: () => 1_795_000_000_000 }, tpmClock: { readTpmClock: async () => ({ clock: 1n, resetCount: 1, restartCount: 0 }) }, ontology: BASE_ONTOLOGY }, { fleetId, feedId: feed, batchMs: 10_000 })
+    const db = new LevelLedgerStore(path.join(await tempDir('fleet-trust-'), 'db'))
+    await db.open()
+    const ledger = new FeedLedger({ store: db, signer: device, clock: { now: () => 1_795_000_000_000 }, tpmClock: { readTpmClock: async () => ({ clock: 1n, resetCount: 1, restartCount: 0 }) }, ontology: BASE_ONTOLOGY }, { fleetId, feedId: feed, batchMs: 10_000 })
     await ledger.start()
     closers.push(async () => { await ledger.stop(); await db.close() })
     const victim = 'v'.repeat(52)
@@ -81,8 +82,9 @@ describe('ledger: roles are tied to feeds, and a feed\'s epoch is the owner\'s t
     await assert.rejects(verifyExport(lines, exportTrust), (err: Error & { seq?: number }) => err.name === 'FeedVerificationError' && (err.cause as Error)?.name === 'FeedRoleError' && err.seq === 1)
 
     // The same statement in the owner's feed is the owner's to make.
-    const ownerDb = new Level<string, Uint8Array>(path.join(await tempDir('fleet-trust-'), 'db'), { valueEncoding: 'view' })
-    const owner = new FeedLedger({ db: ownerDb, signer: device, clock: { now: () => 1_795_000_000_000 }, tpmClock: { readTpmClock: async () => ({ clock: 1n, resetCount: 1, restartCount: 0 }) }, ontology: BASE_ONTOLOGY }, { fleetId, feedId: ownerFeedId(fleetId), batchMs: 10_000 })
+    const ownerDb = new LevelLedgerStore(path.join(await tempDir('fleet-trust-'), 'db'))
+    await ownerDb.open()
+    const owner = new FeedLedger({ store: ownerDb, signer: device, clock: { now: () => 1_795_000_000_000 }, tpmClock: { readTpmClock: async () => ({ clock: 1n, resetCount: 1, restartCount: 0 }) }, ontology: BASE_ONTOLOGY }, { fleetId, feedId: ownerFeedId(fleetId), batchMs: 10_000 })
     await owner.start()
     closers.push(async () => { await owner.stop(); await ownerDb.close() })
     assert.equal((await owner.append({ ...revoke(victim), attest: null })).seq, 0)
@@ -130,7 +132,7 @@ describe('ledger: roles are tied to feeds, and a feed\'s epoch is the owner\'s t
     assert.deepEqual(await old.store.source(feed).rootAt(5), second.root)
     assert.equal((await old.store.source(feed).sealed())?.size, 5)
     const replaced: Uint8Array[] = []
-    for await (const value of old.db.sublevel('replicas', { valueEncoding: 'view' }).sublevel(feed, { valueEncoding: 'view' }).sublevel('replaced', { valueEncoding: 'view' }).sublevel('2', { valueEncoding: 'view' }).sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' }).values()) replaced.push(value)
+    for await (const value of feedSublevels(replicaSpace(old.db, feed).sublevel(LEDGER_SUBLEVELS.replaced).sublevel('2')).entries.values()) replaced.push(value)
     assert.equal(replaced.length, 1, 'the replaced entries 2-5, in one run')
     // The old history's checkpoint is refused from then on (it is the replaced one), not taken for equivocation.
     await assert.rejects(old.store.apply(batchOf(first, 5), { ...trust, epochs: authorised }), (err: Error) => err instanceof ReplicaRejectedError && !(err instanceof EquivocationDetectedError))
@@ -167,9 +169,10 @@ describe('ledger: roles are tied to feeds, and a feed\'s epoch is the owner\'s t
 
   it('a device\'s ledger signs in a new epoch once told to, durably, and never goes back to an older one', async () => {
     const location = path.join(await tempDir('fleet-trust-'), 'db')
-    const open = async (): Promise<{ db: Level<string, Uint8Array>, ledger: FeedLedger }> => {
-      const db = new Level<string, Uint8Array>(location, { valueEncoding: 'view' })
-      const ledger = new FeedLedger({ db, signer: device, clock: { now: () => 1_795_000_000_000 }, tpmClock: { readTpmClock: async () => ({ clock: 1n, resetCount: 1, restartCount: 0 }) }, ontology: BASE_ONTOLOGY }, { fleetId, feedId: feed, batchMs: 10_000 })
+    const open = async (): Promise<{ db: LevelLedgerStore, ledger: FeedLedger }> => {
+      const db = new LevelLedgerStore(location)
+      await db.open()
+      const ledger = new FeedLedger({ store: db, signer: device, clock: { now: () => 1_795_000_000_000 }, tpmClock: { readTpmClock: async () => ({ clock: 1n, resetCount: 1, restartCount: 0 }) }, ontology: BASE_ONTOLOGY }, { fleetId, feedId: feed, batchMs: 10_000 })
       await ledger.start()
       return { db, ledger }
     }

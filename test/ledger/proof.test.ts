@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
-import { Level } from 'level'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
 import {
   FeedLedger, BASE_ONTOLOGY, makeProofBundle, verifyProofBundle, exportFeed, verifyExport, verifyStoredFeed, decodeEntry, cosignCheckpoint,
-  type ProofBundle, type TpmClockSource, type ExportLine
+  LevelLedgerStore, feedSublevels, type ProofBundle, type TpmClockSource, type ExportLine
 } from '../../src/ledger/index.js'
 import { tempDir } from '../helpers/devices.js'
 
@@ -38,12 +37,13 @@ function flipChar (text: string, at: number): string {
 
 describe('ledger/proof: inclusion-proof bundles and JSONL export', function () {
   this.timeout(120_000)
-  let db: Level<string, Uint8Array>
+  let db: LevelLedgerStore
   let ledger: FeedLedger
 
   before(async () => {
-    db = new Level<string, Uint8Array>(path.join(await tempDir(), 'db'), { valueEncoding: 'view' })
-    ledger = new FeedLedger({ db, signer, clock, tpmClock, ontology: BASE_ONTOLOGY }, { fleetId, feedId: feed, batchMs: 3_600_000 })
+    db = new LevelLedgerStore(path.join(await tempDir(), 'db'))
+    await db.open()
+    ledger = new FeedLedger({ store: db, signer, clock, tpmClock, ontology: BASE_ONTOLOGY }, { fleetId, feedId: feed, batchMs: 3_600_000 })
     await ledger.start()
     // Checkpoints of 25 and 40 entries, then 3 entries not yet sealed.
     for (let i = 0; i < 25; i++) await ledger.append(action(i))
@@ -81,19 +81,19 @@ describe('ledger/proof: inclusion-proof bundles and JSONL export', function () {
     })
 
     it('makes a bundle under a checkpoint that many witnesses cosigned (their lines stay out of it)', async () => {
-      const checkpoints = db.sublevel<string, Uint8Array>('checkpoints', { valueEncoding: 'view' })
+      const { checkpoints } = feedSublevels(db)
       const key = (40).toString(16).padStart(16, '0')
       const original = (await checkpoints.get(key))!
       let note = Buffer.from(original).toString('utf8')
       for (let i = 0; i < 6; i++) note = await cosignCheckpoint(note, new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32))), `${'w'.repeat(51)}${'abcdef'[i]!}`)
       assert.ok(note.length > 16 * 1024)
-      await checkpoints.put(key, new Uint8Array(Buffer.from(note)))
+      await db.write([{ type: 'put', sublevel: checkpoints, key, value: new Uint8Array(Buffer.from(note)) }], { sync: false })
       try {
         const made = await bundle(30)
         assert.equal(made.checkpoint, Buffer.from(original).toString('utf8'))
         assert.equal(verifyProofBundle(made, trust).checkpointSize, 40)
       } finally {
-        await checkpoints.put(key, original)
+        await db.write([{ type: 'put', sublevel: checkpoints, key, value: original }], { sync: false })
       }
     })
 

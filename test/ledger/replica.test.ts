@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
-import { Level } from 'level'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
 import {
   FeedLedger, BASE_ONTOLOGY, ReplicaStore, ownFeedSource, ReplicaRejectedError, EquivocationDetectedError, verifyEquivocationEvidence, encodeEvidence, decodeEvidence,
-  cosignCheckpoint, verifyCheckpoint, parseCheckpoint, leafHash, subtreeRoot, decodeEntryUnhashed, type FeedSource, type ReplicaTrust
+  cosignCheckpoint, verifyCheckpoint, parseCheckpoint, leafHash, subtreeRoot, decodeEntryUnhashed, LevelLedgerStore, type FeedSource, type ReplicaTrust
 } from '../../src/ledger/index.js'
 import { tempDir } from '../helpers/devices.js'
 import { syncTrials } from '../../bench/crash.js'
@@ -16,9 +15,10 @@ const signer = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(rando
 const trust: ReplicaTrust = { fleetId, feedKey: signer.publicKey, ontology: BASE_ONTOLOGY }
 const action = (i: number, who = 'alice'): Parameters<FeedLedger['append']>[0] => ({ type: 'operator.data_access', actor: { id: who, role: 'operator' }, attest: null, body: { resource: `record-${i}`, purpose: 'care' } })
 
-async function writer (count: number, who = 'alice', batchEntries = 1_000): Promise<{ db: Level<string, Uint8Array>, ledger: FeedLedger, source: FeedSource }> {
-  const db = new Level<string, Uint8Array>(path.join(await tempDir('fleet-replica-'), 'db'), { valueEncoding: 'view' })
-  const ledger = new FeedLedger({ db, signer, clock: { now: () => 1_795_000_000_000 }, tpmClock: { readTpmClock: async () => ({ clock: 1n, resetCount: 1, restartCount: 0 }) }, ontology: BASE_ONTOLOGY },
+async function writer (count: number, who = 'alice', batchEntries = 1_000): Promise<{ db: LevelLedgerStore, ledger: FeedLedger, source: FeedSource }> {
+  const db = new LevelLedgerStore(path.join(await tempDir('fleet-replica-'), 'db'))
+  await db.open()
+  const ledger = new FeedLedger({ store: db, signer, clock: { now: () => 1_795_000_000_000 }, tpmClock: { readTpmClock: async () => ({ clock: 1n, resetCount: 1, restartCount: 0 }) }, ontology: BASE_ONTOLOGY },
     { fleetId, feedId: feed, batchMs: 10_000, batchEntries })
   await ledger.start()
   await Promise.all(Array.from({ length: count }, async (_, i) => await ledger.append(action(i, who))))
@@ -26,8 +26,8 @@ async function writer (count: number, who = 'alice', batchEntries = 1_000): Prom
   return { db, ledger, source: ownFeedSource(db, feed) }
 }
 
-async function replica (): Promise<{ db: Level<string, Uint8Array>, store: ReplicaStore }> {
-  const db = new Level<string, Uint8Array>(path.join(await tempDir('fleet-replica-'), 'db'), { valueEncoding: 'view' })
+async function replica (): Promise<{ db: LevelLedgerStore, store: ReplicaStore }> {
+  const db = new LevelLedgerStore(path.join(await tempDir('fleet-replica-'), 'db'))
   await db.open()
   return { db, store: new ReplicaStore(db) }
 }
@@ -212,7 +212,7 @@ describe('ledger/replica: verified feed replicas', function () {
     const partial = (await r.store.meta(feed)).size
     assert.ok(partial > 0 && partial < 3_000)
     await r.db.close()
-    const reopened = new Level<string, Uint8Array>(r.db.location, { valueEncoding: 'view' })
+    const reopened = new LevelLedgerStore(r.db.location)
     await reopened.open()
     closers.push(async () => { await reopened.close() })
     const store = new ReplicaStore(reopened)

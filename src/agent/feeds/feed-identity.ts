@@ -7,10 +7,9 @@ import { readDeviceState, DEVICE_STATE_FILE } from '../device/index.js'
 import { toBase64, fromBase64 } from '../../common/bytes.js'
 import { readOwnerState, verifyGenesis, OWNER_STATE_FILE } from '../owner/index.js'
 import { readDeviceEnrolment, verifyDeviceEnrolment, verifyEnrolmentRecord, decodeSignedEnrolment, ownerFeedId } from '../enrolment/index.js'
-import type { Level } from 'level'
 import {
   BASE_ONTOLOGY, ReplicaStore, EntryRuns, decodeEntry, applyOntologyUpdateEntry, makeProofBundle, verifyProofBundle, ProofError, epochAuthorisationOf, epochsOf,
-  type Ontology, type ProofBundle, type EpochAuthorisation
+  LEDGER_SUBLEVELS, feedSublevels, replicaSpace, type Ontology, type ProofBundle, type EpochAuthorisation, type LedgerSpace, type LedgerStore
 } from '../../ledger/index.js'
 import { canonicalPolicyJson } from '../../attest/index.js'
 
@@ -105,10 +104,10 @@ function ownerKeyOf (identity: FeedIdentity): HybridPublicKey {
  * the genesis statement), the device's own, and every member whose owner-signed enrolment record
  * the agent kept (each re-verified here). Keyed by feed id.
  */
-export async function knownFeedKeys (db: Level<string, Uint8Array>, identity: FeedIdentity): Promise<Map<string, HybridPublicKey>> {
+export async function knownFeedKeys (store: LedgerStore, identity: FeedIdentity): Promise<Map<string, HybridPublicKey>> {
   const ownerKey = ownerKeyOf(identity)
   const keys = new Map<string, HybridPublicKey>([[ownerFeedId(identity.fleetId), ownerKey], [identity.feedId, identity.feedKey]])
-  for await (const bytes of db.sublevel<string, Uint8Array>('members', { valueEncoding: 'view' }).values()) {
+  for await (const bytes of store.sublevel(LEDGER_SUBLEVELS.members).values()) {
     try {
       const record = verifyEnrolmentRecord(decodeSignedEnrolment(bytes), { key: ownerKey, fleetId: identity.fleetId })
       keys.set(record.deviceId, { p256: eccPoint(parsePublic(record.dskPub)), mldsa65: record.pqPub })
@@ -123,9 +122,9 @@ export async function knownFeedKeys (db: Level<string, Uint8Array>, identity: Fe
 const MAX_WITNESSES = 1024
 
 /** The signed enrolment records a store keeps of other members, base64, for an export header. */
-export async function storedWitnessRecords (db: Level<string, Uint8Array>): Promise<string[]> {
+export async function storedWitnessRecords (store: LedgerStore): Promise<string[]> {
   const out: string[] = []
-  for await (const bytes of db.sublevel<string, Uint8Array>('members', { valueEncoding: 'view' }).values({ limit: MAX_WITNESSES })) out.push(toBase64(bytes))
+  for await (const bytes of store.sublevel(LEDGER_SUBLEVELS.members).values({ limit: MAX_WITNESSES })) out.push(toBase64(bytes))
   return out
 }
 
@@ -153,18 +152,18 @@ export function witnessKeysFromHeader (value: unknown, identity: FeedIdentity): 
 }
 
 /** The entries of a store's own feed, in order. */
-async function * ownEntries (db: Level<string, Uint8Array>): AsyncGenerator<Uint8Array> {
-  for await (const { bytes } of new EntryRuns(db.sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' })).entries()) yield bytes
+async function * ownEntries (store: LedgerStore): AsyncGenerator<Uint8Array> {
+  for await (const { bytes } of new EntryRuns(feedSublevels(store).entries).entries()) yield bytes
 }
 
 /**
  * The ontology in force for a store: version 1 plus the owner's ontology.update entries that the
  * store holds (its own feed for the owner, the verified replica of the owner's feed for a device).
  */
-export async function storedOntology (db: Level<string, Uint8Array>, identity: FeedIdentity): Promise<Ontology> {
+export async function storedOntology (store: LedgerStore, identity: FeedIdentity): Promise<Ontology> {
   let ontology = BASE_ONTOLOGY
   const owner = ownerFeedId(identity.fleetId)
-  const entries = identity.kind === 'owner' ? ownEntries(db) : new ReplicaStore(db).entries(owner)
+  const entries = identity.kind === 'owner' ? ownEntries(store) : new ReplicaStore(store).entries(owner)
   for await (const bytes of entries) {
     const { entry } = decodeEntry(bytes)
     if (entry.type !== 'ontology.update') continue
@@ -185,14 +184,14 @@ const MAX_ONTOLOGY_UPDATES = 16
  * header: with them an auditor checks entries of actions added after version 1 from the export
  * alone.
  */
-export async function storedOntologyProofs (db: Level<string, Uint8Array>, identity: FeedIdentity): Promise<ProofBundle[]> {
+export async function storedOntologyProofs (store: LedgerStore, identity: FeedIdentity): Promise<ProofBundle[]> {
   const owner = ownerFeedId(identity.fleetId)
-  const store = identity.kind === 'owner' ? db : db.sublevel<string, Uint8Array>('replicas', { valueEncoding: 'view' }).sublevel<string, Uint8Array>(owner, { valueEncoding: 'view' }) as unknown as Level<string, Uint8Array>
+  const space = ownerSpaceOf(store, identity)
   const out: ProofBundle[] = []
-  for await (const { seq, bytes } of new EntryRuns(store.sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' })).entries()) {
+  for await (const { seq, bytes } of new EntryRuns(feedSublevels(space).entries).entries()) {
     if (decodeEntry(bytes).entry.type !== 'ontology.update') continue
     try {
-      out.push(await makeProofBundle(store, { feedId: owner, seq }))
+      out.push(await makeProofBundle(space, { feedId: owner, seq }))
     } catch (err) {
       // Not sealed yet: it is not part of what an auditor can check.
       if (!(err instanceof ProofError)) throw err
@@ -236,20 +235,19 @@ export function ontologyFromHeader (value: unknown, identity: FeedIdentity): Ont
 /** At most this many epoch authorisations in an export header. */
 const MAX_EPOCH_PROOFS = 16
 
-/** The owner's feed as a store directory holds it: its own for the owner, the replica for a device. */
-function ownerStoreOf (db: Level<string, Uint8Array>, identity: FeedIdentity): Level<string, Uint8Array> {
-  const owner = ownerFeedId(identity.fleetId)
-  return identity.kind === 'owner' ? db : db.sublevel<string, Uint8Array>('replicas', { valueEncoding: 'view' }).sublevel<string, Uint8Array>(owner, { valueEncoding: 'view' }) as unknown as Level<string, Uint8Array>
+/** The owner's feed as a store holds it: its own for the owner, the replica for a device. */
+function ownerSpaceOf (store: LedgerStore, identity: FeedIdentity): LedgerSpace {
+  return identity.kind === 'owner' ? store : replicaSpace(store, ownerFeedId(identity.fleetId))
 }
 
 /**
  * The feed epochs the owner authorised for the store's own feed (device.new_epoch entries of the
  * owner's feed the store holds), by epoch.
  */
-export async function storedEpochs (db: Level<string, Uint8Array>, identity: FeedIdentity): Promise<Map<number, EpochAuthorisation>> {
+export async function storedEpochs (store: LedgerStore, identity: FeedIdentity): Promise<Map<number, EpochAuthorisation>> {
   const found: EpochAuthorisation[] = []
   if (identity.kind === 'device') {
-    for await (const { bytes } of new EntryRuns(ownerStoreOf(db, identity).sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' })).entries()) {
+    for await (const { bytes } of new EntryRuns(feedSublevels(ownerSpaceOf(store, identity)).entries).entries()) {
       const authorised = epochAuthorisationOf(decodeEntry(bytes).entry)
       if (authorised !== undefined) found.push(authorised)
     }
@@ -262,15 +260,15 @@ export async function storedEpochs (db: Level<string, Uint8Array>, identity: Fee
  * export header: with them an auditor accepts a history in an epoch the owner authorised, and
  * only such a history, from the export alone.
  */
-export async function storedEpochProofs (db: Level<string, Uint8Array>, identity: FeedIdentity): Promise<ProofBundle[]> {
+export async function storedEpochProofs (store: LedgerStore, identity: FeedIdentity): Promise<ProofBundle[]> {
   if (identity.kind !== 'device') return []
   const owner = ownerFeedId(identity.fleetId)
-  const store = ownerStoreOf(db, identity)
+  const space = ownerSpaceOf(store, identity)
   const out: ProofBundle[] = []
-  for await (const { seq, bytes } of new EntryRuns(store.sublevel<string, Uint8Array>('entries', { valueEncoding: 'view' })).entries()) {
+  for await (const { seq, bytes } of new EntryRuns(feedSublevels(space).entries).entries()) {
     if (epochAuthorisationOf(decodeEntry(bytes).entry)?.feed !== identity.feedId) continue
     try {
-      out.push(await makeProofBundle(store, { feedId: owner, seq }))
+      out.push(await makeProofBundle(space, { feedId: owner, seq }))
     } catch (err) {
       if (!(err instanceof ProofError)) throw err
     }

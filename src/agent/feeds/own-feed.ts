@@ -1,15 +1,14 @@
 import { createHash } from 'node:crypto'
 import path from 'node:path'
-import { Level } from 'level'
 import type { Tpm } from '../../attest/index.js'
 import type { HybridSigner } from '../../identity/index.js'
-import { FeedLedger, BASE_ONTOLOGY, LEVEL_OPTIONS, type Ontology } from '../../ledger/index.js'
+import { FeedLedger, BASE_ONTOLOGY, LevelLedgerStore, type LedgerStore, type Ontology } from '../../ledger/index.js'
 import { systemClock, type Clock } from '../../common/index.js'
 
 export const LEDGER_DIR = 'ledger'
 
 export interface OpenedLedger {
-  db: Level<string, Uint8Array>
+  store: LedgerStore
   ledger: FeedLedger
   close: () => Promise<void>
 }
@@ -23,15 +22,15 @@ export function rollbackCounterIndex (feedId: string): number {
 }
 
 /**
- * Opens the feed this identity writes (a device's, or the owner's) in DIR/ledger: LevelDB, the
- * TPM-backed hybrid signer for checkpoints, the TPM clock, and a TPM NV counter the store is
- * bound to, for rollback checks.
+ * Opens the feed this identity writes (a device's, or the owner's): its store (`store`, or by
+ * default LevelDB in DIR/ledger; opened here, closed by close()), the TPM-backed hybrid signer for
+ * checkpoints, the TPM clock, and a TPM NV counter the store is bound to, for rollback checks.
  */
-export async function openOwnFeed (options: { dir: string, tpm: Tpm, signer: HybridSigner, fleetId: Uint8Array, feedId: string, ontology?: Ontology, batchMs?: number, batchEntries?: number, routineBatchMs?: number, clock?: Clock }): Promise<OpenedLedger> {
-  const db = new Level<string, Uint8Array>(path.join(options.dir, LEDGER_DIR), LEVEL_OPTIONS)
-  await db.open()
+export async function openOwnFeed (options: { dir: string, tpm: Tpm, signer: HybridSigner, fleetId: Uint8Array, feedId: string, ontology?: Ontology, batchMs?: number, batchEntries?: number, routineBatchMs?: number, store?: LedgerStore, clock?: Clock }): Promise<OpenedLedger> {
+  const store = options.store ?? new LevelLedgerStore(path.join(options.dir, LEDGER_DIR))
+  await store.open()
   const ledger = new FeedLedger({
-    db,
+    store,
     signer: options.signer,
     clock: options.clock ?? systemClock,
     tpmClock: { readTpmClock: async () => await options.tpm.readClock() },
@@ -44,15 +43,15 @@ export async function openOwnFeed (options: { dir: string, tpm: Tpm, signer: Hyb
   try {
     await ledger.start()
   } catch (err) {
-    await db.close()
+    await store.close()
     throw err
   }
   return {
-    db,
+    store,
     ledger,
     close: async () => {
       await ledger.stop()
-      await db.close()
+      await store.close()
     }
   }
 }

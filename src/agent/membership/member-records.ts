@@ -1,15 +1,14 @@
 /**
- * The owner-signed enrolment records an agent holds: kept in its LevelDB (so that it still knows
+ * The owner-signed enrolment records an agent holds: kept in its ledger store (so that it still knows
  * each feed's key after a restart, every record verified again when loaded), taken from the
  * members message of a pull, and handed out to a puller that lacks them.
  */
-import type { Level } from 'level'
 import type { Logger } from 'pino'
 import { createHash } from 'node:crypto'
 import { FleetError } from '../../common/errors.js'
 import { verifyEnrolmentRecord, encodeSignedEnrolment, decodeSignedEnrolment, type SignedEnrolment } from '../enrolment/index.js'
 import type { Membership } from './members.js'
-import { decodeEntry, encodeEntry, type Entry } from '../../ledger/index.js'
+import { decodeEntry, encodeEntry, LEDGER_SUBLEVELS, type Entry, type LedgerStore, type LedgerSublevel } from '../../ledger/index.js'
 import { MEMBERSHIP_LIMITS } from './limits.js'
 
 /** A member record's id in a pull: the first bytes of its SHA-256. */
@@ -40,17 +39,17 @@ export class MemberRecordError extends FleetError {
 
 export class MemberRecords {
   private readonly membership: Membership
-  private readonly db: Level<string, Uint8Array>
-  private readonly store
+  private readonly db: LedgerStore
+  private readonly store: LedgerSublevel
   /** Owner revocations proved by peers' alert.revocation entries: the alert entry, by the revoked deviceId. */
-  private readonly revocations
+  private readonly revocations: LedgerSublevel
   private encoded: { count: number, records: Uint8Array[], digest: Uint8Array, ids: Uint8Array[] } | undefined
 
-  constructor (membership: Membership, db: Level<string, Uint8Array>) {
+  constructor (membership: Membership, db: LedgerStore) {
     this.membership = membership
     this.db = db
-    this.store = db.sublevel<string, Uint8Array>('members', { valueEncoding: 'view' })
-    this.revocations = db.sublevel<string, Uint8Array>('proven-revocations', { valueEncoding: 'view' })
+    this.store = db.sublevel(LEDGER_SUBLEVELS.members)
+    this.revocations = db.sublevel(LEDGER_SUBLEVELS.provenRevocations)
   }
 
   /** Keeps the alert.revocation that proved an owner revocation (its proof is verified again on load). */
@@ -60,7 +59,7 @@ export class MemberRecords {
     let count = 0
     for await (const _ of this.revocations.keys({ limit: MEMBERSHIP_LIMITS.maxProvenRevocations })) count++
     if (count >= MEMBERSHIP_LIMITS.maxProvenRevocations) return
-    await this.db.batch([{ type: 'put', key: deviceId, value: encodeEntry(alert), sublevel: this.revocations }], { sync: true })
+    await this.db.write([{ type: 'put', sublevel: this.revocations, key: deviceId, value: encodeEntry(alert) }], { sync: true })
   }
 
   /** The owner revocations proved by alerts kept earlier, each proof verified again; one that no longer verifies is skipped. */
@@ -91,7 +90,8 @@ export class MemberRecords {
   /** Keeps a member's signed record (verified against the owner's key first). */
   async save (signed: SignedEnrolment): Promise<void> {
     const record = verifyEnrolmentRecord(signed, { key: this.membership.ownerKey, fleetId: this.membership.fleetId })
-    await this.db.batch([{ type: 'put', key: record.deviceId, value: encodeSignedEnrolment(signed), sublevel: this.store }], { sync: true })
+    const value = encodeSignedEnrolment(signed)
+    await this.db.write([{ type: 'put', sublevel: this.store, key: record.deviceId, value }], { sync: true })
   }
 
   /** Records a peer sent: each new one that verifies is added and kept; a malformed one ends the pull. */

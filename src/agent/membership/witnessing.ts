@@ -4,10 +4,10 @@
  * quarantining a device on verified evidence (found here, or in a peer's alert.equivocation).
  */
 import { createHash } from 'node:crypto'
-import type { Level } from 'level'
 import {
   parseCheckpoint, peekCheckpoint, verifyCheckpoint, cosignCheckpoint, encodeEvidence, decodeEvidence, verifyEquivocationEvidence, forkOf, evidenceId,
-  makeProofBundle, decodeEntry, encodeEntry, ProofError, type ReplicaStore, type FeedSource, type Entry, type EquivocationEvidence, type VerifiedCheckpoint
+  makeProofBundle, decodeEntry, encodeEntry, ProofError, LEDGER_SUBLEVELS, replicaSpace,
+  type ReplicaStore, type FeedSource, type Entry, type EquivocationEvidence, type VerifiedCheckpoint, type LedgerStore
 } from '../../ledger/index.js'
 import { toHex } from '../../common/bytes.js'
 import { MEMBERSHIP_LIMITS } from './limits.js'
@@ -18,9 +18,19 @@ import type { Logger } from '../ops/index.js'
 import type { Clock } from '../../common/index.js'
 import type { Membership } from './members.js'
 
-/** Where an agent keeps the evidence of each quarantine (re-verified on start). */
-export function quarantineSublevel (db: Level<string, Uint8Array>) {
-  return db.sublevel<string, Uint8Array>('quarantine', { valueEncoding: 'view' })
+/** Where an agent keeps the evidence of each quarantine (re-verified on start), by deviceId. */
+export function quarantineSublevel (store: LedgerStore) {
+  const sublevel = store.sublevel(LEDGER_SUBLEVELS.quarantine)
+  return {
+    iterator: () => sublevel.iterator(),
+    put: async (deviceId: string, evidence: Uint8Array): Promise<void> => {
+      await store.write([{ type: 'put', sublevel, key: deviceId, value: evidence }], { sync: true })
+    },
+    /** Not synced: a clearing lost with the power is made again on start, from the owner's feed. */
+    del: async (deviceId: string): Promise<void> => {
+      await store.write([{ type: 'del', sublevel, key: deviceId }], { sync: false })
+    }
+  }
 }
 
 export interface WitnessingInit {
@@ -279,7 +289,7 @@ export class Witnessing {
     const id = toHex(evidenceId(evidence))
     this.init.logger?.error({ feed, epoch, evidence: id, via }, found ? 'equivocation: quarantining the device' : 'equivocation reported by a peer: quarantining the device')
     const bytes = encodeEvidence(evidence)
-    await this.feed.db.batch([{ type: 'put', key: feed, value: bytes, sublevel: this.quarantineStore }], { sync: true })
+    await this.quarantineStore.put(feed, bytes)
     if (feed === this.membership.ownerFeed) await this.passOnRevocations()
     else await this.attestation.revoke(feed, 'quarantined')
     if (found) {
@@ -311,7 +321,7 @@ export class Witnessing {
     const owner = this.membership.ownerFeed
     let proof: Uint8Array
     try {
-      const bundle = await makeProofBundle(ownerReplicaStore(this.feed.db, owner), { feedId: owner, seq: revocation.seq })
+      const bundle = await makeProofBundle(replicaSpace(this.feed.store, owner), { feedId: owner, seq: revocation.seq })
       // Only a revocation of the branch held here can be proved here.
       if (bundle.entry !== Buffer.from(encodeEntry(revocation)).toString('base64')) return false
       proof = new Uint8Array(Buffer.from(JSON.stringify(bundle)))
@@ -354,9 +364,4 @@ export class Witnessing {
       }
     }
   }
-}
-
-/** The replica of the owner's feed in an agent's store, in the layout a FeedLedger writes (for proofs). */
-function ownerReplicaStore (db: Level<string, Uint8Array>, owner: string): Level<string, Uint8Array> {
-  return db.sublevel<string, Uint8Array>('replicas', { valueEncoding: 'view' }).sublevel<string, Uint8Array>(owner, { valueEncoding: 'view' }) as unknown as Level<string, Uint8Array>
 }

@@ -1,7 +1,6 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { Level } from 'level'
-import { ownFeedSource } from '../../ledger/index.js'
+import { ownFeedSource, type LedgerStore } from '../../ledger/index.js'
 import { FramedStream, type FleetNode } from '../../p2p/index.js'
 import { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, readOpening, servePull, sendAnnounce } from './messages.js'
 import { systemClock, type Clock } from '../../common/index.js'
@@ -12,8 +11,8 @@ import { systemClock, type Clock } from '../../common/index.js'
  * attesting the owner), and announces it, with its newest checkpoint, to the agents it dials.
  * Resolves with the agents that pulled up to `size`.
  */
-export async function publishOwnerFeed (node: FleetNode, db: Level<string, Uint8Array>, feed: string, size: number, peers: Multiaddr[], options: { timeoutMs?: number, onServed?: (peerId: string) => void, clock?: Clock } = {}): Promise<string[]> {
-  const source = ownFeedSource(db, feed)
+export async function publishOwnerFeed (node: FleetNode, store: LedgerStore, feed: string, size: number, peers: Multiaddr[], options: { timeoutMs?: number, onServed?: (peerId: string) => void, clock?: Clock } = {}): Promise<string[]> {
+  const source = ownFeedSource(store, feed)
   const served = new Set<string>()
   let wake: (() => void) | undefined
   await node.handle(LEDGER_SYNC_PROTOCOL, async (stream: Stream, connection: Connection) => {

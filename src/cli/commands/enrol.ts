@@ -224,7 +224,7 @@ export async function publishOwnerStatement (options: StatementOptions, make: (e
       const node = await createFleetNode({ privateKey: await generateKeyPair('Ed25519'), admission: { allows: () => true }, listen: ['/ip4/0.0.0.0/tcp/0'], mdns: peers.length === 0, serviceTag: fleetServiceTag(fleetId) })
       try {
         const targets = peers.length > 0 ? peers : await discover(node, AbortSignal.timeout(seconds * 1000 / 2), { first: false })
-        return await publishOwnerFeed(node, feed.db, feedId, feed.ledger.sealedSize, targets, { timeoutMs: seconds * 1000 })
+        return await publishOwnerFeed(node, feed.store, feedId, feed.ledger.sealedSize, targets, { timeoutMs: seconds * 1000 })
       } finally {
         await node.stop()
       }

@@ -3,15 +3,14 @@ import { createReadStream, existsSync } from 'node:fs'
 import { open as openFile, rename } from 'node:fs/promises'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
-import { Level } from 'level'
 import { EsysTpm, type PcrSelection } from '../../attest/index.js'
 import {
   feedIdentityOf, feedIdentityFromTrust, readDeviceState, readOwnerState, unlockDevice, unlockOwner, agentMeasurement, deviceSigner, openOwnFeed,
   LEDGER_DIR, CONTROL_SOCKET, controlRequest, bodyFromJson, knownFeedKeys, storedOntology, storedWitnessRecords, witnessKeysFromHeader, storedOntologyProofs, ontologyFromHeader, storedEpochs, storedEpochProofs, epochsFromHeader, type FeedIdentity
 } from '../../agent/index.js'
 import {
-  BASE_ONTOLOGY, LEVEL_OPTIONS, decodeEntry, verifyStoredFeed, exportFeed, verifyExport, EXPORT_LIMITS, makeProofBundle, verifyProofBundle, ROLES, FeedVerificationError, type Role,
-  ReplicaStore, ownFeedSource, verifyCheckpoint, parseCheckpoint, type FeedReport
+  BASE_ONTOLOGY, LevelLedgerStore, LedgerStoreLockedError, decodeEntry, verifyStoredFeed, exportFeed, verifyExport, EXPORT_LIMITS, makeProofBundle, verifyProofBundle, ROLES, FeedVerificationError, type Role,
+  ReplicaStore, ownFeedSource, verifyCheckpoint, parseCheckpoint, type FeedReport, type LedgerStore
 } from '../../ledger/index.js'
 import type { HybridSigner } from '../../identity/index.js'
 import { FleetError, MalformedInputError, UsageError, toHex } from '../../common/index.js'
@@ -26,18 +25,20 @@ function witnessed (report: FeedReport): string {
   return report.cosigners === 0 ? ', no witness cosignatures' : `, cosigned by ${report.cosigners} fleet device(s) up to entry ${report.cosignedUpTo}`
 }
 
-async function openStore (dir: string): Promise<Level<string, Uint8Array>> {
+async function openStore (dir: string): Promise<LedgerStore> {
   const location = path.join(dir, LEDGER_DIR)
   if (!existsSync(location)) throw new FleetError(`${dir} has no ledger yet (nothing appended)`, { code: 'ERR_NO_LEDGER' })
-  const db = new Level<string, Uint8Array>(location, LEVEL_OPTIONS)
+  const store = new LevelLedgerStore(location)
   try {
-    await db.open()
+    await store.open()
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause
-    if (cause?.code === 'LEVEL_LOCKED') throw new FleetError(`the ledger in ${dir} is in use by a running agent; stop it or ask it (fleet status)`, { code: 'ERR_LEDGER_LOCKED' })
+    if (err instanceof LedgerStoreLockedError) {
+      const message = `the ledger in ${dir} is in use by a running agent; stop it or ask it (fleet status)`
+      throw new FleetError(message, { code: 'ERR_LEDGER_LOCKED', cause: err })
+    }
     throw new FleetError(`cannot open the ledger in ${dir}: ${(err as Error).message}`, { code: 'ERR_LEDGER_OPEN', cause: err })
   }
-  return db
+  return store
 }
 
 function parseBody (text: string): unknown {
@@ -123,7 +124,7 @@ Example:
       try {
         const feed = await openOwnFeed({ dir: options.state, tpm, signer, fleetId: identity.fleetId, feedId: identity.feedId })
         try {
-          const ontology = await storedOntology(feed.db, identity)
+          const ontology = await storedOntology(feed.store, identity)
           feed.ledger.useOntology(ontology)
           const { seq, hash } = await feed.ledger.append({ type: options.type, actor: { id: options.actor, role: options.role as Role }, attest: null, body: bodyFromJson(options.type, json, ontology) })
           await feed.ledger.checkpoint()
@@ -150,13 +151,13 @@ they checked that checkpoint against every earlier one they held.`)
       if (!/^\d{1,6}$/.test(options.count)) throw new UsageError('-n must be a number')
       if (options.feed !== undefined && !/^[a-z2-7]{52}$/.test(options.feed)) throw new UsageError('--feed must be a feed id (52 base32 characters)')
       const identity = await feedIdentityOf(options.state)
-      const db = await openStore(options.state)
+      const store = await openStore(options.state)
       try {
         const feed = options.feed ?? identity.feedId
-        const replicas = new ReplicaStore(db)
+        const replicas = new ReplicaStore(store)
         if (feed !== identity.feedId && !(await replicas.feeds()).has(feed)) throw new FleetError(`${options.state} holds no replica of feed ${feed}`, { code: 'ERR_UNKNOWN_FEED' })
-        const source = feed === identity.feedId ? ownFeedSource(db, feed) : replicas.source(feed)
-        const keys = await knownFeedKeys(db, identity)
+        const source = feed === identity.feedId ? ownFeedSource(store, feed) : replicas.source(feed)
+        const keys = await knownFeedKeys(store, identity)
         const key = keys.get(feed)
         const witnesses = new Map([...keys].filter(([id]) => id !== feed))
         const entries = (await source.tail(Number(options.count))).map((bytes) => decodeEntry(bytes))
@@ -189,7 +190,7 @@ they checked that checkpoint against every earlier one they held.`)
           for (const row of rows) process.stdout.write(`${String(row.seq).padStart(6)}  ${row.time}  ${row.sealed ? 'sealed ' : 'pending'}  cosigned ${String(row.cosigned).padStart(2)}  ${row.type.padEnd(24)} ${row.actor.id} (${row.actor.role})  ${JSON.stringify(row.body, jsonReplacer).slice(0, 120)}\n`)
         }
       } finally {
-        await db.close()
+        await store.close()
       }
     })
 
@@ -207,13 +208,13 @@ they checked that checkpoint against every earlier one they held.`)
       if (options.state !== undefined) {
         const identity = await feedIdentityOf(options.state)
         if (options.fleet !== undefined && toHex(identity.fleetId) !== options.fleet) throw new FeedVerificationError(`this feed belongs to fleet ${toHex(identity.fleetId)}, not ${options.fleet}`)
-        const db = await openStore(options.state)
+        const store = await openStore(options.state)
         try {
-          const witnesses = new Map([...await knownFeedKeys(db, identity)].filter(([id]) => id !== identity.feedId))
-          const report = await verifyStoredFeed(db, { fleetId: identity.fleetId, feedId: identity.feedId, key: identity.feedKey, ontology: await storedOntology(db, identity), witnesses, epochs: await storedEpochs(db, identity) })
+          const witnesses = new Map([...await knownFeedKeys(store, identity)].filter(([id]) => id !== identity.feedId))
+          const report = await verifyStoredFeed(store, { fleetId: identity.fleetId, feedId: identity.feedId, key: identity.feedKey, ontology: await storedOntology(store, identity), witnesses, epochs: await storedEpochs(store, identity) })
           out.result({ verified: true, fleetId: toHex(identity.fleetId), feed: identity.feedId, ...report }, `verified feed ${identity.feedId}: ${report.entries} entries, ${report.checkpoints} checkpoints, sealed ${report.sealed}, root ${report.root}${witnessed(report)}`)
         } finally {
-          await db.close()
+          await store.close()
         }
         return
       }
@@ -243,20 +244,20 @@ they checked that checkpoint against every earlier one they held.`)
     .requiredOption('--out <file>', 'output file (.jsonl)')
     .action(async (options: { state: string, out: string }) => {
       const identity = await feedIdentityOf(options.state)
-      const db = await openStore(options.state)
+      const store = await openStore(options.state)
       const temp = `${options.out}.tmp-${process.pid}`
       try {
         const file = await openFile(temp, 'w', 0o644)
         let lines = 0
         try {
-          const witnesses = await storedWitnessRecords(db)
-          const ontology = await storedOntologyProofs(db, identity)
-          const epochs = await storedEpochProofs(db, identity)
+          const witnesses = await storedWitnessRecords(store)
+          const ontology = await storedOntologyProofs(store, identity)
+          const epochs = await storedEpochProofs(store, identity)
           await file.write(JSON.stringify({
             format: EXPORT_FORMAT, fleet: toHex(identity.fleetId), feed: identity.feedId, trust: identity.trust,
             ...(witnesses.length === 0 ? {} : { witnesses }), ...(ontology.length === 0 ? {} : { ontology }), ...(epochs.length === 0 ? {} : { epochs })
           }) + '\n')
-          for await (const line of exportFeed(db, { feedId: identity.feedId })) {
+          for await (const line of exportFeed(store, { feedId: identity.feedId })) {
             await file.write(JSON.stringify(line) + '\n')
             lines++
           }
@@ -267,7 +268,7 @@ they checked that checkpoint against every earlier one they held.`)
         await rename(temp, options.out)
         process.stderr.write(`exported ${lines} lines of feed ${identity.feedId} to ${options.out}\n`)
       } finally {
-        await db.close()
+        await store.close()
       }
     })
 
@@ -281,9 +282,9 @@ they checked that checkpoint against every earlier one they held.`)
       const seq = parseSeq(options.seq)
       const identity = await feedIdentityOf(options.state)
       if (options.feed !== undefined && options.feed !== identity.feedId) throw new UsageError(`${options.state} holds feed ${identity.feedId} only`)
-      const db = await openStore(options.state)
+      const store = await openStore(options.state)
       try {
-        const bundle = await makeProofBundle(db, { feedId: identity.feedId, seq })
+        const bundle = await makeProofBundle(store, { feedId: identity.feedId, seq })
         const text = JSON.stringify({ format: PROOF_FORMAT, fleet: toHex(identity.fleetId), trust: identity.trust, bundle }, null, 2) + '\n'
         if (options.out === undefined) process.stdout.write(text)
         else {
@@ -291,7 +292,7 @@ they checked that checkpoint against every earlier one they held.`)
           await writeFile(options.out, text)
         }
       } finally {
-        await db.close()
+        await store.close()
       }
     })
 

@@ -605,7 +605,7 @@ describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', functi
       const a = runtimes[0]!
       const ownerFeed = a.membership.ownerFeed
       await owner.feed.ledger.checkpoint()
-      const sealed = await ownFeedSource(owner.feed.db, ownerFeed).sealed()
+      const sealed = await ownFeedSource(owner.feed.store, ownerFeed).sealed()
       assert.ok(sealed !== undefined)
       const relay = await createFleetNode({ privateKey: await generateKeyPair('Ed25519'), admission: { allows: () => true }, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
       opened.push({ close: async () => { await relay.stop() } })
@@ -633,7 +633,7 @@ describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', functi
       const victim = devices[1]!.state.deviceId
       await owner.feed.ledger.append({ type: 'device.revoke', actor: { id: 'owner/test-fleet', role: 'owner' }, attest: null, body: { deviceId: victim, reason: 'stolen' } })
       await owner.feed.ledger.checkpoint()
-      const reached = await publishOwnerFeed(owner.node, owner.feed.db, ownerFeedId(new Uint8Array(Buffer.from(owner.state.fleetId, 'hex'))), owner.feed.ledger.sealedSize, [a.node.getMultiaddrs()[0]!])
+      const reached = await publishOwnerFeed(owner.node, owner.feed.store, ownerFeedId(new Uint8Array(Buffer.from(owner.state.fleetId, 'hex'))), owner.feed.ledger.sealedSize, [a.node.getMultiaddrs()[0]!])
       assert.equal(reached.length, 1)
       await until(() => a.membership.isRevoked(victim), 'the revocation at a')
       await until(() => a.node.getConnections(b.node.peerId).length === 0, 'hang-up')

@@ -107,7 +107,7 @@ describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', fun
     for (const id of reported) await owner.feed.ledger.append({ type: 'device.clear_quarantine', actor: { id: 'owner/simnet', role: 'owner' }, attest: null, body: { deviceId: eId(), evidence: new Uint8Array(Buffer.from(id, 'hex')), reason: 'investigated' } })
     await owner.feed.ledger.checkpoint()
     const fleetId = new Uint8Array(Buffer.from(owner.state.fleetId, 'hex'))
-    const reached = await publishOwnerFeed(owner.node, owner.feed.db, ownerFeedId(fleetId), owner.feed.ledger.sealedSize, [honest[0]!.node.getMultiaddrs()[0]!])
+    const reached = await publishOwnerFeed(owner.node, owner.feed.store, ownerFeedId(fleetId), owner.feed.ledger.sealedSize, [honest[0]!.node.getMultiaddrs()[0]!])
     assert.equal(reached.length, 1)
     await until(() => honest.every((r) => !r.membership.isQuarantined(eId())), 'the release at every agent')
     // The device may connect and attest again.

@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict'
-import path from 'node:path'
-import { Level } from 'level'
 import { until } from '../../helpers/wait.js'
-import { tempDir } from '../../helpers/devices.js'
 import { ownerFeedId, publishOwnerFeed, type Agent } from '../../../src/agent/index.js'
-import { BASE_ONTOLOGY, FeedLedger, LEVEL_OPTIONS } from '../../../src/ledger/index.js'
+import { BASE_ONTOLOGY, FeedLedger, MemoryLedgerStore } from '../../../src/ledger/index.js'
 import { SimFleet, type SimDevice } from '../../../simnet/fleet.js'
 
 /**
@@ -39,16 +36,17 @@ describe('agent/a forked owner\'s feed: revocations are a union over its branche
     await owner.feed.ledger.checkpoint()
     const sizeA = owner.feed.ledger.sealedSize
     // Branch B: another history under the same owner key, one entry longer, without the revocation.
-    const db = new Level<string, Uint8Array>(path.join(await tempDir('fleet-branch-'), 'ledger'), LEVEL_OPTIONS)
-    const branch = new FeedLedger({ db, signer: owner.signer, clock: { now: () => Date.now() }, tpmClock: { readTpmClock: async () => await owner.tpm.readClock() }, ontology: BASE_ONTOLOGY },
+    const store = new MemoryLedgerStore()
+    await store.open()
+    const branch = new FeedLedger({ store, signer: owner.signer, clock: { now: () => Date.now() }, tpmClock: { readTpmClock: async () => await owner.tpm.readClock() }, ontology: BASE_ONTOLOGY },
       { fleetId, feedId: ownerFeed, batchMs: 50 })
     await branch.start()
     for (let i = 0; i <= sizeA; i++) await branch.append({ type: 'key.rotate', actor: { id: 'owner/simnet', role: 'owner' }, attest: null, body: { key: 'peer', newPublic: Uint8Array.of(i) } })
     await branch.checkpoint()
     try {
       // p holds branch A, q branch B, before they meet.
-      assert.deepEqual(await publishOwnerFeed(owner.node, owner.feed.db, ownerFeed, sizeA, [p.node.getMultiaddrs()[0]!]), [p.node.peerId.toString()])
-      assert.deepEqual(await publishOwnerFeed(owner.node, db, ownerFeed, branch.sealedSize, [q.node.getMultiaddrs()[0]!]), [q.node.peerId.toString()])
+      assert.deepEqual(await publishOwnerFeed(owner.node, owner.feed.store, ownerFeed, sizeA, [p.node.getMultiaddrs()[0]!]), [p.node.peerId.toString()])
+      assert.deepEqual(await publishOwnerFeed(owner.node, store, ownerFeed, branch.sealedSize, [q.node.getMultiaddrs()[0]!]), [q.node.peerId.toString()])
       await until(() => p.membership.isRevoked(victim), 'the revocation at p')
       assert.equal(q.membership.isRevoked(victim), false)
 
@@ -68,7 +66,7 @@ describe('agent/a forked owner\'s feed: revocations are a union over its branche
       const second = 'y'.repeat(52)
       await owner.feed.ledger.append({ type: 'device.revoke', actor: { id: 'owner/simnet', role: 'owner' }, attest: null, body: { deviceId: second, reason: 'lost' } })
       await owner.feed.ledger.checkpoint()
-      assert.equal((await publishOwnerFeed(owner.node, owner.feed.db, ownerFeed, owner.feed.ledger.sealedSize, [p.node.getMultiaddrs()[0]!])).length, 1)
+      assert.equal((await publishOwnerFeed(owner.node, owner.feed.store, ownerFeed, owner.feed.ledger.sealedSize, [p.node.getMultiaddrs()[0]!])).length, 1)
       await until(() => p.membership.isRevoked(second) && q.membership.isRevoked(second), 'the later revocation at p and q', 60_000)
 
       // Both survive a restart: p replays branch A, q the revocations proved by p's alerts.
@@ -82,7 +80,7 @@ describe('agent/a forked owner\'s feed: revocations are a union over its branche
       }
     } finally {
       await branch.stop()
-      await db.close()
+      await store.close()
     }
   })
 })

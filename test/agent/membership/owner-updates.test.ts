@@ -18,7 +18,7 @@ describe('agent/owner statements: boot policy and ontology updates applied by th
     await owner.feed.ledger.append({ ...statement, actor: { id: 'owner/simnet', role: 'owner' }, attest: null })
     await owner.feed.ledger.checkpoint()
     const fleetId = new Uint8Array(Buffer.from(owner.state.fleetId, 'hex'))
-    const reached = await publishOwnerFeed(owner.node, owner.feed.db, ownerFeedId(fleetId), owner.feed.ledger.sealedSize, [a.node.getMultiaddrs()[0]!, b.node.getMultiaddrs()[0]!])
+    const reached = await publishOwnerFeed(owner.node, owner.feed.store, ownerFeedId(fleetId), owner.feed.ledger.sealedSize, [a.node.getMultiaddrs()[0]!, b.node.getMultiaddrs()[0]!])
     assert.equal(reached.length, 2)
   }
   const policySet = (policy: BootPolicy): Omit<AppendInput, 'actor' | 'attest'> => ({ type: 'policy.set', body: { policyId: bootPolicyId(policy), policy: new Uint8Array(Buffer.from(canonicalPolicyJson(policy))) } })
@@ -64,7 +64,7 @@ describe('agent/owner statements: boot policy and ontology updates applied by th
     // For exports: b proves the update from its replica of the owner's feed, and the proof gives
     // the same ontology offline, from the genesis statement alone.
     const identity = await feedIdentityOf(fleet.devices[1]!.dir)
-    const proofs = await storedOntologyProofs(b.feed.db, identity)
+    const proofs = await storedOntologyProofs(b.feed.store, identity)
     assert.equal(proofs.length, 1)
     const offline = ontologyFromHeader(JSON.parse(JSON.stringify(proofs)), identity)
     assert.equal(offline.version, 3)

@@ -48,7 +48,7 @@ describe('agent/revocation with a cut: every agent holds the revoked feed up to 
     const revoke = async (cut: number): Promise<void> => {
       await owner.feed.ledger.append({ type: 'device.revoke', actor: { id: 'owner/simnet', role: 'owner' }, attest: null, body: { deviceId: victim, reason: 'stolen', keep: cut } })
       await owner.feed.ledger.checkpoint()
-      const reached = await publishOwnerFeed(owner.node, owner.feed.db, ownerFeed, owner.feed.ledger.sealedSize, [a.node.getMultiaddrs()[0]!])
+      const reached = await publishOwnerFeed(owner.node, owner.feed.store, ownerFeed, owner.feed.ledger.sealedSize, [a.node.getMultiaddrs()[0]!])
       assert.equal(reached.length, 1)
     }
     await revoke(keep)

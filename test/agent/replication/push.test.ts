@@ -84,7 +84,7 @@ describe('agent/push: a writer\'s new entries reach its peers without a pull (2 
     await until(() => !b.attestation.attested(aPeer), 'b apart from a')
     const before = await heldBy(b, aFeed())
     await append(a, 3, 'withheld')
-    const batch = await ownFeedSource(a.feed.db, aFeed()).batch(before)
+    const batch = await ownFeedSource(a.feed.store, aFeed()).batch(before)
     assert.equal(batch?.entries.length, 3)
     const stranger = await createFleetNode({ privateKey: await generateKeyPair('Ed25519'), admission: { allows: () => true }, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
     try {
