@@ -91,7 +91,7 @@ export class FeedVerificationError extends FleetError {
   readonly checkpointSize: number | undefined
   /** `cause`: the typed error of the check that failed, when there is one. */
   constructor (reason: string, where: { seq?: number, checkpointSize?: number, cause?: unknown } = {}) {
-    super(`feed verification failed: ${reason}`, { code: 'ERR_FEED_VERIFICATION', ...(where.cause === undefined ? {} : { cause: where.cause }) })
+    super(`feed verification failed: ${reason}`, { code: 'ERR_FEED_VERIFICATION', cause: where.cause })
     this.seq = where.seq
     this.checkpointSize = where.checkpointSize
   }

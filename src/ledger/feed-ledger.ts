@@ -109,7 +109,13 @@ export class FeedLedger {
 
   constructor (components: FeedLedgerComponents, init: FeedLedgerInit) {
     this.components = components
-    this.init = { batchMs: 250, batchEntries: 10_000, routineBatchMs: 30_000, ...init }
+    this.init = {
+      fleetId: init.fleetId,
+      feedId: init.feedId,
+      batchMs: init.batchMs ?? 250,
+      batchEntries: init.batchEntries ?? 10_000,
+      routineBatchMs: init.routineBatchMs ?? 30_000
+    }
     const { entries, meta, checkpoints } = feedSublevels(components.store)
     this.entries = new EntryRuns(entries)
     this.entriesSublevel = entries
@@ -177,7 +183,7 @@ export class FeedLedger {
   /** Whether the entries written since the last checkpoint should be signed now. */
   private due (): boolean {
     if (this.frontier.size <= this.meta.checkpointSize) return false
-    return this.urgent || this.sealedWaiters.length > 0 || Date.now() - (this.routineSince ?? 0) >= this.init.routineBatchMs
+    return this.urgent || this.sealedWaiters.length > 0 || this.components.clock.now() - (this.routineSince ?? 0) >= this.init.routineBatchMs
   }
 
   /**
@@ -340,7 +346,7 @@ export class FeedLedger {
     for (let i = 0; i < accepted.length; i++) {
       const item = accepted[i]!
       if (!item.routine) this.urgent = true
-      else this.routineSince ??= Date.now()
+      else this.routineSince ??= this.components.clock.now()
       item.resolve({ seq: first + i, hash: hashes.slice(32 * i, 32 * i + 32) })
     }
     if (this.meta.size - this.meta.checkpointSize >= this.init.batchEntries) void this.checkpoint().catch(() => undefined)

@@ -26,12 +26,27 @@ export interface SyncBatch {
   proof: Uint8Array[]
 }
 
-/** Thrown when a batch from a peer does not verify; nothing of it is stored. `cause`: the typed error of the failed check, when there is one. */
+/** Where in a refused batch the fault lies: the batch's span and checkpoint, and the entry at fault, if one is. */
+export interface RejectedBatch {
+  from: number
+  entries: number
+  /** The batch's signed checkpoint, as sent (cut to 4 KiB). */
+  checkpoint: string
+  /** The position of the entry that failed its check. */
+  seq?: number
+}
+
+/**
+ * Thrown when a batch from a peer does not verify; nothing of it is stored. `cause`: the typed
+ * error of the failed check, when there is one; `batch`: what was refused, as evidence.
+ */
 export class ReplicaRejectedError extends FleetError {
   readonly feed: string
-  constructor (feed: string, reason: string, cause?: unknown) {
-    super(`feed ${feed}: refused a batch: ${reason}`, { code: 'ERR_REPLICA_REJECTED', ...(cause === undefined ? {} : { cause }) })
+  readonly batch: RejectedBatch | undefined
+  constructor (feed: string, reason: string, cause?: unknown, batch?: RejectedBatch) {
+    super(`feed ${feed}: refused a batch: ${reason}`, { code: 'ERR_REPLICA_REJECTED', cause })
     this.feed = feed
+    this.batch = batch
   }
 }
 
@@ -175,7 +190,10 @@ export class ReplicaStore {
   private async applyLocked (offered: SyncBatch, trust: ReplicaTrust): Promise<ApplyResult> {
     let batch = offered
     const feed = batch.feed
-    const fail = (reason: string, cause?: unknown): never => { throw new ReplicaRejectedError(feed, reason, cause) }
+    const fail = (reason: string, cause?: unknown, seq?: number): never => {
+      const evidence = { from: offered.from, entries: offered.entries.length, checkpoint: offered.checkpoint.slice(0, 4096), seq }
+      throw new ReplicaRejectedError(feed, reason, cause, evidence)
+    }
     if (!/^[a-z2-7]{52}$/.test(feed)) fail('not a feed id')
     if (batch.entries.length > SYNC_LIMITS.maxBatchEntries) fail('too many entries')
     let checkpoint: VerifiedCheckpoint
@@ -227,17 +245,17 @@ export class ReplicaStore {
         decoded = decodeEntryUnhashed(batch.entries[i]!)
         checkEntryAgainstOntology(decoded.entry, trust.ontology)
       } catch (err) {
-        return fail(`entry ${seq}: ${(err as Error).message}`, err)
+        return fail(`entry ${seq}: ${(err as Error).message}`, err, seq)
       }
       const e = decoded.entry
-      if (e.seq !== seq || e.feed !== feed || !bytesEqual(e.fleet, trust.fleetId)) fail(`entry ${seq} is not entry ${seq} of this feed`)
+      if (e.seq !== seq || e.feed !== feed || !bytesEqual(e.fleet, trust.fleetId)) fail(`entry ${seq} is not entry ${seq} of this feed`, undefined, seq)
       stored.push(e)
       prevs.push(e.prev)
       prevAts.push(decoded.prevAt)
     }
     const hashed = hashOnto(meta, batch.entries, prevAts, count)
     for (let i = 0; i < count; i++) {
-      if (!bytesEqual(prevs[i]!, i === 0 ? meta.head : hashed.hashes.subarray(32 * (i - 1), 32 * i))) fail(`entry ${meta.size + i} does not chain to entry ${meta.size + i - 1}`)
+      if (!bytesEqual(prevs[i]!, i === 0 ? meta.head : hashed.hashes.subarray(32 * (i - 1), 32 * i))) fail(`entry ${meta.size + i} does not chain to entry ${meta.size + i - 1}`, undefined, meta.size + i)
     }
     const frontier = hashed.frontier
     const end = frontier.size

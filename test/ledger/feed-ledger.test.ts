@@ -9,6 +9,7 @@ import {
   LevelLedgerStore, feedSublevels, type TpmClockSource, type LedgerStore, type LedgerSublevel
 } from '../../src/ledger/index.js'
 import { tempDir } from '../helpers/devices.js'
+import { until } from '../helpers/wait.js'
 import { asVersion1 } from './checkpoint-v1.js'
 
 const feed = 'a'.repeat(52)
@@ -17,10 +18,13 @@ const clock = { now: () => 1_795_000_000_000 }
 let tpmNow = { clock: 1000n, resetCount: 3, restartCount: 0 }
 const tpmClock: TpmClockSource = { readTpmClock: async () => tpmNow }
 
-async function open (dir: string, options: { tpm?: TpmClockSource, routineBatchMs?: number } = {}): Promise<{ store: LedgerStore, ledger: FeedLedger }> {
+async function open (dir: string, options: { tpm?: TpmClockSource, routineBatchMs?: number, clock?: { now: () => number } } = {}): Promise<{ store: LedgerStore, ledger: FeedLedger }> {
   const store = new LevelLedgerStore(dir)
   await store.open()
-  const ledger = new FeedLedger({ store, signer, clock, tpmClock: options.tpm ?? tpmClock, ontology: BASE_ONTOLOGY }, { fleetId: new Uint8Array(32).fill(1), feedId: feed, batchMs: 20, ...(options.routineBatchMs === undefined ? {} : { routineBatchMs: options.routineBatchMs }) })
+  const ledger = new FeedLedger(
+    { store, signer, clock: options.clock ?? clock, tpmClock: options.tpm ?? tpmClock, ontology: BASE_ONTOLOGY },
+    { fleetId: new Uint8Array(32).fill(1), feedId: feed, batchMs: 20, routineBatchMs: options.routineBatchMs }
+  )
   return { store, ledger }
 }
 
@@ -122,33 +126,32 @@ describe('ledger/FeedLedger on LevelDB', function () {
   })
 
   it('seals routine entries within routineBatchMs, and at once with an entry that is not routine or for a caller of whenSealed', async () => {
-    const { store, ledger } = await open(path.join(await tempDir(), 'db'), { routineBatchMs: 1500 })
-    const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+    // The ledger's clock is set by the test: routine entries become due when it says so, not when wall time passes.
+    const manual = { at: 1_795_000_000_000, now (): number { return this.at } }
+    const { store, ledger } = await open(path.join(await tempDir(), 'db'), { routineBatchMs: 1500, clock: manual })
+    /** Several of the ledger's batch intervals (20 ms): long enough for its timer to have sealed anything due. */
+    const BATCH_INTERVALS = 200
     await ledger.start()
-    // Routine entries wait: many batch intervals (20 ms) pass without a checkpoint…
-    let written = Date.now()
+    // Routine entries wait: at 1,499 ms after the first, many batch intervals pass without a checkpoint…
     await ledger.append(action(0), { routine: true })
     await ledger.append(action(1), { routine: true })
-    await sleep(400)
+    manual.at += 1499
+    await new Promise((resolve) => setTimeout(resolve, BATCH_INTERVALS))
     assert.equal(ledger.sealedSize, 0)
     assert.equal(await ledger.latestCheckpoint(), undefined)
-    // …until routineBatchMs after the first of them.
-    while (ledger.sealedSize < 2) await sleep(10)
-    assert.ok(Date.now() - written >= 1500, `sealed after ${Date.now() - written} ms`)
+    // …and at routineBatchMs after the first of them, they are sealed.
+    manual.at += 1
+    await until(() => ledger.sealedSize >= 2, 'the routine entries sealed once due', 10_000, 5)
     assert.equal(parseCheckpoint((await ledger.latestCheckpoint())!).body.size, 2)
 
-    // An entry that is not routine is sealed within a batch interval, with the routine ones before it.
+    // An entry that is not routine is sealed without the clock moving, with the routine ones before it.
     await ledger.append(action(2), { routine: true })
-    written = Date.now()
     await ledger.append(action(3))
-    while (ledger.sealedSize < 4) await sleep(5)
-    assert.ok(Date.now() - written < 1000, `sealed after ${Date.now() - written} ms`)
+    await until(() => ledger.sealedSize >= 4, 'a non-routine entry sealed at the next batch', 10_000, 5)
 
-    // A caller waiting for a routine entry to be sealed does not wait routineBatchMs.
+    // A caller waiting for a routine entry to be sealed does not wait routineBatchMs (the clock stands still).
     const { seq } = await ledger.append(action(4), { routine: true })
-    written = Date.now()
     await ledger.whenSealed(seq)
-    assert.ok(Date.now() - written < 1000, `sealed after ${Date.now() - written} ms`)
     assert.equal(ledger.sealedSize, 5)
     await ledger.stop()
     await store.close()

@@ -74,7 +74,9 @@ describe('ledger: roles are tied to feeds, and a feed\'s epoch is the owner\'s t
     const forged = await history([access('a'), revoke(victim), access('b')])
     const r = await replica()
     closers.push(async () => { await r.db.close() })
-    await assert.rejects(r.store.apply(batchOf(forged), trust), (err: Error) => err instanceof ReplicaRejectedError && (err.cause as Error)?.name === 'FeedRoleError' && /entry 1/.test(err.message))
+    await assert.rejects(r.store.apply(batchOf(forged), trust), (err: Error) => err instanceof ReplicaRejectedError && (err.cause as Error)?.name === 'FeedRoleError' && /entry 1/.test(err.message) &&
+      // The refusal carries its evidence: which batch, and the entry at fault.
+      err.batch?.seq === 1 && err.batch.from === 0 && err.batch.entries === batchOf(forged).entries.length && err.batch.checkpoint.length > 0)
     assert.equal((await r.store.meta(feed)).size, 0)
 
     // In an export: the auditor refuses it offline.
