@@ -49,7 +49,7 @@ function ledgerOn (store: LedgerStore, signer: HybridSigner, batchEntries?: numb
   return new FeedLedger({
     store, signer, clock: { now: () => Date.now() },
     tpmClock: { readTpmClock: async () => ({ clock: BigInt(Date.now()), resetCount: 1, restartCount: 0 }) }, ontology: BASE_ONTOLOGY
-  }, { fleetId: FLEET, feedId: FEED, ...(batchEntries === undefined ? {} : { batchEntries }) })
+  }, { fleetId: FLEET, feedId: FEED, batchEntries })
 }
 
 async function appendTrials (root: string): Promise<{ lost: number, corrupt: number, acknowledged: number }> {

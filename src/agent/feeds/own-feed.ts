@@ -39,7 +39,10 @@ export async function openOwnFeed (options: { dir: string, tpm: Tpm, signer: Hyb
       read: async () => await options.tpm.readCounter(rollbackCounterIndex(options.feedId)),
       increment: async () => await options.tpm.incrementCounter(rollbackCounterIndex(options.feedId))
     }
-  }, { fleetId: options.fleetId, feedId: options.feedId, ...(options.batchMs === undefined ? {} : { batchMs: options.batchMs }), ...(options.batchEntries === undefined ? {} : { batchEntries: options.batchEntries }), ...(options.routineBatchMs === undefined ? {} : { routineBatchMs: options.routineBatchMs }) })
+    }, {
+    fleetId: options.fleetId, feedId: options.feedId,
+    batchMs: options.batchMs, batchEntries: options.batchEntries, routineBatchMs: options.routineBatchMs
+  })
   try {
     await ledger.start()
   } catch (err) {

@@ -4,6 +4,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { AbortedError } from '../../common/errors.js'
+import { systemClock, type Clock } from '../../common/clock.js'
 import { SwtpmError } from './errors.js'
 
 const run = promisify(execFile)
@@ -16,6 +17,8 @@ export interface SwtpmInit {
    * folder share one CA, as TPMs of one vendor do. Default: `dir/ca`.
    */
   caDir?: string
+  /** Times the waits for swtpm's sockets and exit. Default: the system clock. */
+  clock?: Clock
 }
 
 export interface SwtpmCallOptions {
@@ -36,8 +39,10 @@ export class SwtpmDevice {
   readonly controlPath: string
   readonly pidFile: string
   readonly logFile: string
+  private readonly clock: Clock
 
   constructor (init: SwtpmInit) {
+    this.clock = init.clock ?? systemClock
     this.dir = path.resolve(init.dir)
     this.caDir = path.resolve(init.caDir ?? path.join(this.dir, 'ca'))
     this.stateDir = path.join(this.dir, 'state')
@@ -73,9 +78,9 @@ export class SwtpmDevice {
       '--log', `file=${this.logFile},level=1`,
       '--daemon'
     ], options)
-    const deadline = Date.now() + 5_000
+    const deadline = this.clock.now() + 5_000
     while (!(existsSync(this.socketPath) && existsSync(this.controlPath))) {
-      if (Date.now() > deadline) throw new SwtpmError(this.dir, 'swtpm started but its sockets did not appear within 5 s')
+      if (this.clock.now() > deadline) throw new SwtpmError(this.dir, 'swtpm started but its sockets did not appear within 5 s')
       checkAborted(options.signal)
       await sleep(10)
     }
@@ -89,9 +94,9 @@ export class SwtpmDevice {
       await run('swtpm_ioctl', ['-s', '--unix', this.controlPath], { timeout: 5_000 }).catch(() => {
         if (isAlive(pid)) process.kill(pid, 'SIGTERM')
       })
-      const deadline = Date.now() + 3_000
+      const deadline = this.clock.now() + 3_000
       while (isAlive(pid)) {
-        if (Date.now() > deadline) {
+        if (this.clock.now() > deadline) {
           process.kill(pid, 'SIGKILL')
           break
         }
