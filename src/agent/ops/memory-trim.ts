@@ -19,12 +19,13 @@ export const MEMORY_TRIM = { firstMs: 5_000, everyMs: 10_000 } as const
  *     /proc/self/smaps: a few milliseconds.
  * Each part is skipped where the binding lacks it (another C library, an older build).
  */
-export function startMemoryTrim (options: { firstMs?: number, everyMs?: number } = {}): () => void {
+export function startMemoryTrim (options: { firstMs?: number, everyMs?: number, onTrimmed?: () => void } = {}): () => void {
   const { trimHeap, releaseExecutablePages } = loadNative()
   if (trimHeap === undefined && releaseExecutablePages === undefined) return () => {}
   let timer = setTimeout(function tick () {
     trimHeap?.()
     releaseExecutablePages?.()
+    options.onTrimmed?.()
     timer = setTimeout(tick, options.everyMs ?? MEMORY_TRIM.everyMs)
     timer.unref()
   }, options.firstMs ?? MEMORY_TRIM.firstMs)
