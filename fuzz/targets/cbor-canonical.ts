@@ -7,15 +7,12 @@
  */
 import { decode as cborDecode } from 'cborg'
 import { isDeepStrictEqual } from 'node:util'
-import { decodeCanonical, encodeCanonical } from '../../src/ledger/cbor.js'
-import { MalformedCborError } from '../../src/ledger/errors.js'
+import { decodeCanonical, encodeCanonical, MalformedCborError } from '../../src/codec/index.js'
 import { bytes } from '../common.js'
-
-const CAPS = /exceed|deeper than|more than \d+ items|a container of|a text string of/
 
 export function fuzz (data: Buffer): void {
   const input = bytes(data)
-  let ours: { value: unknown } | { error: Error }
+  let ours: { value: unknown } | { error: MalformedCborError }
   try {
     ours = { value: decodeCanonical(input) }
   } catch (err) {
@@ -32,7 +29,7 @@ export function fuzz (data: Buffer): void {
     if (Buffer.compare(encodeCanonical(ours.value), input) !== 0) throw new Error('accepted bytes that are not the canonical encoding of what they decode to')
     if (reference === undefined) throw new Error('accepted what cborg refuses')
     if (!isDeepStrictEqual(ours.value, reference.value)) throw new Error('decoded to another value than cborg')
-  } else if (reference !== undefined && !CAPS.test(ours.error.message)) {
+  } else if (reference !== undefined && ours.error.limit === undefined) {
     throw new Error(`refused canonical CBOR that cborg accepts: ${ours.error.message}`)
   }
 }

@@ -1,5 +1,6 @@
 import type { Entry } from './entry.js'
-import { CborWriter } from './entry-encoder.js'
+import { CborWriter } from '../codec/index.js'
+import { EntryWriter } from './entry-encoder.js'
 import { LEDGER_LIMITS } from './limits.js'
 import { MalformedEntryError } from './errors.js'
 import { batchHasher, popCount, ROOTS_CAPACITY, type HashEntries } from './batch-hash.js'
@@ -39,7 +40,7 @@ const KEEP_WRITER_BYTES = 4 << 20
  * value when it is put, so they are free again as soon as prepare() returns.
  */
 export class BatchEncoder {
-  private writer = new CborWriter(64 * 1024)
+  private writer = new EntryWriter(64 * 1024)
   private spans = new Uint32Array(3 * 1024)
   private readonly rootBytes = new Uint8Array(ROOTS_CAPACITY * 32)
   private readonly hashEntries: HashEntries = batchHasher()
@@ -92,7 +93,7 @@ export class BatchEncoder {
     const count = accepted.length
     if (count === 0) return undefined
     const buf = writer.buf
-    if (buf.length > KEEP_WRITER_BYTES) this.writer = new CborWriter(64 * 1024)
+    if (buf.length > KEEP_WRITER_BYTES) this.writer = new EntryWriter(64 * 1024)
     const hashes = new Uint8Array(32 * count)
     const rootBytes = this.rootBytes
     for (let i = 0; i < tip.roots.length; i++) rootBytes.set(tip.roots[i]!, 32 * i)

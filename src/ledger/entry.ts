@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto'
 import { MalformedEntryError } from './errors.js'
-import { decodeCanonical, decodeCanonicalFixedMap } from './cbor.js'
+import { decodeCanonical, decodeCanonicalFixedMap } from '../codec/index.js'
 import { encodeEntryBytes } from './entry-encoder.js'
 import { LEDGER_LIMITS } from './limits.js'
 
@@ -126,7 +126,7 @@ const PREV_VALUE = CANONICAL_KEYS.indexOf('prev')
  * decoder, which refuses it or finds the same. Either way checkEntryShape has passed.
  */
 function decodeEntryValue (bytes: Uint8Array): { entry: Entry, prevValueAt: number } {
-  const fixed = decodeCanonicalFixedMap(bytes, ENCODED_KEYS)
+  const fixed = decodeCanonicalFixedMap(bytes, ENCODED_KEYS, LEDGER_LIMITS.maxEntryBytes)
   if (fixed !== undefined) {
     const [v, seq, body, feed, prev, time, type, actor, fleet, attest, device] = fixed.values
     const entry = checkEntryShape({ v, fleet, feed, seq, prev, time, type, actor, device, attest, body })
@@ -134,7 +134,11 @@ function decodeEntryValue (bytes: Uint8Array): { entry: Entry, prevValueAt: numb
   }
   let entry: Entry | undefined
   let prevValueAt = -1
-  decodeCanonical(bytes, { check: (value) => { entry = checkEntryShape(value) }, onTopLevelValue: (key, offset) => { if (key === 'prev') prevValueAt = offset } })
+  decodeCanonical(bytes, {
+    maxBytes: LEDGER_LIMITS.maxEntryBytes,
+    check: (value) => { entry = checkEntryShape(value) },
+    onTopLevelValue: (key, offset) => { if (key === 'prev') prevValueAt = offset }
+  })
   return { entry: entry!, prevValueAt }
 }
 

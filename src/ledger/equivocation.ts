@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { bytesEqual } from '../common/bytes.js'
 import type { HybridPublicKey } from '../identity/index.js'
-import { decodeCanonical, encodeCanonical } from './cbor.js'
+import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import { CHECKPOINT_LIMITS, parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
 import { LEDGER_LIMITS, EVIDENCE_LIMITS } from './limits.js'
 import { verifyConsistency } from './merkle.js'

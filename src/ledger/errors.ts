@@ -1,14 +1,5 @@
 import { FleetError, MalformedInputError } from '../common/errors.js'
 
-/** Thrown when bytes are not the strict, canonical CBOR this ledger writes. Exit code 2. */
-export class MalformedCborError extends MalformedInputError {
-  readonly offset: number
-  constructor (offset: number, reason: string) {
-    super(`CBOR: ${reason} (at byte ${offset})`, { code: 'ERR_MALFORMED_CBOR' })
-    this.offset = offset
-  }
-}
-
 /** Thrown when a decoded value is not a valid entry (missing, extra or mistyped fields). Exit code 2. */
 export class MalformedEntryError extends MalformedInputError {
   constructor (reason: string) {

@@ -1,6 +1,6 @@
 import { AbortedError, FleetError } from '../common/errors.js'
 import type { HybridSigner } from '../identity/index.js'
-import { decodeCanonical, encodeCanonical } from './cbor.js'
+import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import { checkActionShape, checkEntryShape, type Entry } from './entry.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
 import { MerkleFrontier } from './merkle.js'

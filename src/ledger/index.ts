@@ -1,5 +1,6 @@
 /**
- * The audit ledger's pure core: entries in deterministic, strictly decoded CBOR; the ontology of
+ * The audit ledger's pure core: entries in deterministic, strictly decoded CBOR (the codec
+ * module's); the ontology of
  * typed actions and the roles allowed to perform them; RFC 9162 Merkle trees with inclusion and
  * consistency proofs. (Storage, checkpoints and replication build on these.) Every store is a
  * LedgerStore given to the code that uses it: LevelDB on disk by default, or in memory.
@@ -10,7 +11,6 @@
  * checkEntryAgainstOntology(decoded, BASE_ONTOLOGY)             // typed action, allowed role, exact body
  * const frontier = new MerkleFrontier().append(leafHash(bytes))
  */
-export { encodeCanonical, decodeCanonical } from './cbor.js'
 export { encodeEntry, decodeEntry, decodeEntryUnhashed, entryHash, checkEntryShape } from './entry.js'
 export type { Entry, UnverifiedEntry } from './entry.js'
 export { BASE_ONTOLOGY, ROLES, checkEntryAgainstOntology, applyVerifiedOntologyUpdate, applyOntologyUpdateEntry, parseOntologyActions, ONTOLOGY_LIMITS } from './ontology.js'
@@ -20,7 +20,7 @@ export {
 } from './merkle.js'
 export { LEDGER_LIMITS } from './limits.js'
 export {
-  MalformedCborError, MalformedEntryError, UnknownActionError, ActorRoleError, BodySchemaError, ProofError, ProofHashLengthError, RollbackDetectedError, LedgerWriteError,
+  MalformedEntryError, UnknownActionError, ActorRoleError, BodySchemaError, ProofError, ProofHashLengthError, RollbackDetectedError, LedgerWriteError,
   FeedVerificationError, EvidenceRejectedError, FeedRoleError, UnauthorisedEpochError
 } from './errors.js'
 export { ownerFeedId } from './owner-feed.js'

@@ -2,7 +2,7 @@ import { ActorRoleError, BodySchemaError, FeedRoleError, UnknownActionError } fr
 import { ownerFeedId } from './owner-feed.js'
 import type { Entry } from './entry.js'
 import { ONTOLOGY_LIMITS } from './limits.js'
-import { decodeCanonical } from './cbor.js'
+import { decodeCanonical } from '../codec/index.js'
 
 export const ROLES = ['owner', 'agent', 'operator', 'auditor'] as const
 export type Role = typeof ROLES[number]

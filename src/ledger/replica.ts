@@ -1,7 +1,7 @@
 import { bytesEqual, toHex } from '../common/bytes.js'
 import { FleetError } from '../common/errors.js'
 import type { HybridPublicKey } from '../identity/index.js'
-import { decodeCanonical, encodeCanonical } from './cbor.js'
+import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import { decodeEntryUnhashed, entryHash, type Entry } from './entry.js'
 import { batchHasher, popCount, ROOTS_CAPACITY } from './batch-hash.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'

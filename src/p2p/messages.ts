@@ -1,5 +1,4 @@
-import { decodeCanonical } from '../ledger/cbor.js'
-import { CborWriter } from '../ledger/entry-encoder.js'
+import { CborWriter, decodeCanonical } from '../codec/index.js'
 import { MalformedInputError } from '../common/errors.js'
 
 /** Thrown for a wire message that does not decode, or is not the message the protocol expects next. */

@@ -11,7 +11,8 @@ import {
   parseEventLog, parseAttest, parsePublic, parseSignature, parseSerializedPcrs, readPcrsFile, parseBootPolicy, parseCapabilityData,
   parsePcrSelection, parseTcti, canonicalPolicyJson, createBootPolicy, marshalPublic, attestationKeyTemplate, rsaEkTemplate, sealedDataTemplate
 } from '../../src/attest/index.js'
-import { decodeEntry, decodeCanonical, parseCheckpoint, signCheckpoint, encodeEntry, decodeRun, encodeRun, type Entry } from '../../src/ledger/index.js'
+import { decodeCanonical } from '../../src/codec/index.js'
+import { decodeEntry, parseCheckpoint, signCheckpoint, encodeEntry, decodeRun, encodeRun, type Entry } from '../../src/ledger/index.js'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
 import { readDeviceState } from '../../src/agent/index.js'
 import { writeFileSync } from 'node:fs'

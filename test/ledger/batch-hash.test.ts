@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { loadNative } from '../../src/attest/tpm/native.js'
 import { batchHasher, jsHashEntries, jsHashPairs, pairHasher, popCount, ROOTS_CAPACITY, type HashEntries } from '../../src/ledger/batch-hash.js'
-import { CborWriter } from '../../src/ledger/entry-encoder.js'
+import { EntryWriter } from '../../src/ledger/entry-encoder.js'
 import { entryHash, leafHash, nodeHash, MerkleFrontier, type Entry } from '../../src/ledger/index.js'
 
 const native = loadNative().hashEntries!
@@ -14,7 +14,7 @@ const entryAt = (seq: number, resource: string): Entry => ({
 
 /** A run of encoded entries as FeedLedger stages them: 0x00 ‖ entry, prev left zero. */
 function encodeRun (count: number, first: number): { buf: Uint8Array, spans: Uint32Array } {
-  const writer = new CborWriter(64)
+  const writer = new EntryWriter(64)
   const spans = new Uint32Array(3 * count)
   for (let i = 0; i < count; i++) {
     spans[3 * i] = writer.pos

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { encode } from 'cborg'
 import {
-  encodeEntry, decodeEntry, decodeCanonical, checkEntryAgainstOntology, applyVerifiedOntologyUpdate, BASE_ONTOLOGY, type Entry
+  encodeEntry, decodeEntry, checkEntryAgainstOntology, applyVerifiedOntologyUpdate, BASE_ONTOLOGY, type Entry
 } from '../../src/ledger/index.js'
-import { encodeCanonical } from '../../src/ledger/cbor.js'
-import { CborWriter, encodeEntryBytes } from '../../src/ledger/entry-encoder.js'
+import { decodeCanonical, encodeCanonical } from '../../src/codec/index.js'
+import { EntryWriter, encodeEntryBytes } from '../../src/ledger/entry-encoder.js'
 
 const entry: Entry = {
   v: 1, fleet: new Uint8Array(32).fill(0xf1), feed: 'a'.repeat(52), seq: 7, prev: new Uint8Array(32).fill(0xaa), time: 1795000000000,
@@ -198,7 +198,7 @@ describe('ledger/entry-encoder: the direct envelope writer', () => {
   })
 
   it('writes many entries into one buffer, each a view equal to its own encoding', () => {
-    const writer = new CborWriter(64)
+    const writer = new EntryWriter(64)
     const spans: Array<[number, number, number, Entry]> = []
     for (let i = 0; i < 300; i++) {
       const sample = entryAt(i)

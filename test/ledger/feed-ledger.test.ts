@@ -5,9 +5,10 @@ import path from 'node:path'
 import { Level } from 'level'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
 import {
-  FeedLedger, BASE_ONTOLOGY, decodeEntry, encodeEntry, entryHash, leafHash, MerkleFrontier, parseCheckpoint, verifyCheckpoint, encodeCanonical, verifyStoredFeed, decodeRun,
+  FeedLedger, BASE_ONTOLOGY, decodeEntry, encodeEntry, entryHash, leafHash, MerkleFrontier, parseCheckpoint, verifyCheckpoint, verifyStoredFeed, decodeRun,
   LevelLedgerStore, feedSublevels, type TpmClockSource, type LedgerStore, type LedgerSublevel
 } from '../../src/ledger/index.js'
+import { encodeCanonical } from '../../src/codec/index.js'
 import { tempDir } from '../helpers/devices.js'
 import { until } from '../helpers/wait.js'
 import { asVersion1 } from './checkpoint-v1.js'

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { encodeCanonical } from '../../src/ledger/cbor.js'
+import { encodeCanonical } from '../../src/codec/index.js'
 import { decodeMessage, encodeMessage } from '../../src/p2p/messages.js'
 
 describe('p2p/messages: wire messages in canonical CBOR', () => {

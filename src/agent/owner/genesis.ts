@@ -4,7 +4,7 @@ import path from 'node:path'
 import { FleetError, MalformedInputError } from '../../common/errors.js'
 import { eccPoint, parsePublic, sealToPcrs, releaseSecret, tpmP256Signer, sealedFromJson, sealedToJson, type SealedSecretJson, type PcrSelection, type Tpm, type KeyBlob } from '../../attest/index.js'
 import { DOMAIN, HybridSigner, defaultMlDsa65, verifyHybrid, type HybridPublicKey, type HybridSignature } from '../../identity/index.js'
-import { encodeCanonical, decodeCanonical } from '../../ledger/index.js'
+import { encodeCanonical, decodeCanonical } from '../../codec/index.js'
 import { toBase64, fromBase64 } from '../../common/bytes.js'
 
 /**

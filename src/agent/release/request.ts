@@ -11,7 +11,7 @@ import {
   type BootPolicy, type BootVerdict, type PcrApproval, type PcrSelection, type PcrValues, type Tpm, type AgentMeasurement, type ApprovalEpoch
 } from '../../attest/index.js'
 import { DOMAIN, verifyHybrid, verifyP256, type HybridPublicKey, type HybridSigner } from '../../identity/index.js'
-import { decodeCanonical, encodeCanonical } from '../../ledger/cbor.js'
+import { decodeCanonical, encodeCanonical } from '../../codec/index.js'
 import { toBase64, fromBase64 } from '../../common/bytes.js'
 import { RELEASE_LIMITS } from './limits.js'
 import { ReleaseRequestRefusedError } from './errors.js'

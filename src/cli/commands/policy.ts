@@ -4,7 +4,8 @@ import {
   parseEventLog, replayEventLog, verifyEventLog, bootFacts, createBootPolicy, canonicalPolicyJson, bootPolicyId, parseBootPolicy, EVENTLOG_LIMITS, PCR_COUNT
 } from '../../attest/index.js'
 import { UsageError } from '../../common/index.js'
-import { BASE_ONTOLOGY, applyVerifiedOntologyUpdate, encodeCanonical, parseOntologyActions } from '../../ledger/index.js'
+import { BASE_ONTOLOGY, applyVerifiedOntologyUpdate, parseOntologyActions } from '../../ledger/index.js'
+import { encodeCanonical } from '../../codec/index.js'
 import { publishOwnerStatement, statementOptions, notReached, type StatementOptions } from './enrol.js'
 import { makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'

@@ -15,7 +15,7 @@ import { toBase64 } from '../../../src/common/bytes.js'
 import { signReleaseApproval, releasePolicyRef, approvalEpochIndex, toPcrApproval, type ReleaseApproval } from '../../../src/agent/release/approval.js'
 import type { DeviceEnrolment } from '../../../src/agent/enrolment/record.js'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65, DOMAIN } from '../../../src/identity/index.js'
-import { encodeCanonical } from '../../../src/ledger/cbor.js'
+import { encodeCanonical } from '../../../src/codec/index.js'
 import { haveSwtpm, startDevice, stopAllDevices } from '../../helpers/devices.js'
 
 describe('agent: version-2 device states move to withdrawable approvals (swtpm)', function () {

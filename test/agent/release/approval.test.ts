@@ -9,7 +9,7 @@ import {
   releasePolicyRef, approvalEpoch, approvalEpochIndex, parseAgentAllowlist, toPcrApproval, ReleaseApprovalError
 } from '../../../src/agent/release/index.js'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../../src/identity/index.js'
-import { encodeCanonical, decodeCanonical } from '../../../src/ledger/cbor.js'
+import { encodeCanonical, decodeCanonical } from '../../../src/codec/index.js'
 import { approvedPolicyDigest, policyPcr, ZERO_POLICY, type PcrSelection } from '../../../src/attest/index.js'
 
 describe('agent: release approvals', () => {

@@ -1,14 +1,16 @@
-import { encode as cborEncode } from 'cborg'
-import { LEDGER_LIMITS } from './limits.js'
+import { CBOR_LIMITS } from './limits.js'
 import { MalformedCborError } from './errors.js'
 
-/**
- * Deterministic CBOR (cborg's canonical encoding: shortest integers and lengths, map keys sorted
- * length-first then bytewise). Entries use only unsigned/negative integers, byte and text strings,
- * arrays, maps with text keys, booleans and null: no floats, tags, undefined or indefinite lengths.
- */
-export function encodeCanonical (value: unknown): Uint8Array {
-  return cborEncode(value)
+/** Options of decodeCanonical. */
+export interface DecodeOptions {
+  /** Size cap of the input (default CBOR_LIMITS.maxBytes). */
+  maxBytes?: number
+  /** Called with the decoded value; may throw to refuse it. */
+  check?: (value: unknown) => void
+  /** Told where each value of a top-level map starts (for callers that patch or hash in place). */
+  onTopLevelValue?: (key: string, offset: number) => void
+  /** Byte strings as views into the input rather than copies. */
+  byteViews?: boolean
 }
 
 /**
@@ -21,13 +23,13 @@ export function encodeCanonical (value: unknown): Uint8Array {
  * refuse the value. Byte strings are copies, or with `byteViews` views into `bytes` (for a caller
  * that is done with the value before `bytes` could change, and wants no copy of each).
  */
-export function decodeCanonical (bytes: Uint8Array, limits: { maxBytes?: number, check?: (value: unknown) => void, onTopLevelValue?: (key: string, offset: number) => void, byteViews?: boolean } = {}): unknown {
-  const maxBytes = limits.maxBytes ?? LEDGER_LIMITS.maxEntryBytes
-  if (bytes.length > maxBytes) throw new MalformedCborError(0, `${bytes.length} bytes exceed ${maxBytes}`)
-  const reader = new StrictReader(bytes, limits.onTopLevelValue, limits.byteViews === true)
+export function decodeCanonical (bytes: Uint8Array, options: DecodeOptions = {}): unknown {
+  const maxBytes = options.maxBytes ?? CBOR_LIMITS.maxBytes
+  if (bytes.length > maxBytes) throw new MalformedCborError(0, `${bytes.length} bytes exceed ${maxBytes}`, 'maxBytes')
+  const reader = new StrictReader(bytes, options.onTopLevelValue, options.byteViews === true)
   const value = reader.item(0)
-  if (reader.offset !== bytes.length) throw new MalformedCborError(reader.offset, `${bytes.length - reader.offset} trailing bytes`)
-  limits.check?.(value)
+  if (reader.offset !== bytes.length) throw trailing(reader.offset, bytes.length)
+  options.check?.(value)
   return value
 }
 
@@ -37,8 +39,11 @@ export function decodeCanonical (bytes: Uint8Array, limits: { maxBytes?: number,
  * are not such a map at the top level (another head or other keys): the caller then decodes them
  * with decodeCanonical, which says what is wrong. The values are checked as strictly as there.
  */
-export function decodeCanonicalFixedMap (bytes: Uint8Array, keys: readonly Uint8Array[], maxBytes = LEDGER_LIMITS.maxEntryBytes): { values: unknown[], offsets: number[] } | undefined {
-  if (bytes.length > maxBytes || keys.length >= 24 || bytes.length === 0 || bytes[0] !== (0xa0 | keys.length)) return undefined
+export function decodeCanonicalFixedMap (
+  bytes: Uint8Array, keys: readonly Uint8Array[], maxBytes: number = CBOR_LIMITS.maxBytes
+): { values: unknown[], offsets: number[] } | undefined {
+  if (bytes.length > maxBytes || keys.length >= 24 || bytes.length === 0) return undefined
+  if (bytes[0] !== (0xa0 | keys.length)) return undefined
   const reader = new StrictReader(bytes)
   reader.offset = 1
   const values: unknown[] = new Array(keys.length)
@@ -52,7 +57,7 @@ export function decodeCanonicalFixedMap (bytes: Uint8Array, keys: readonly Uint8
     offsets[k] = reader.offset
     values[k] = reader.item(1)
   }
-  if (reader.offset !== bytes.length) throw new MalformedCborError(reader.offset, `${bytes.length - reader.offset} trailing bytes`)
+  if (reader.offset !== bytes.length) throw trailing(reader.offset, bytes.length)
   return { values, offsets }
 }
 
@@ -101,9 +106,12 @@ class StrictReader {
       if (high > 0x1fffff) throw new MalformedCborError(at, 'integer beyond 2^53')
       value = high * 0x100000000 + low
     } else {
-      throw new MalformedCborError(at, info === 31 ? 'indefinite lengths are not allowed' : `reserved additional information ${info}`)
+      const reason = info === 31 ? 'indefinite lengths are not allowed' : `reserved additional information ${info}`
+      throw new MalformedCborError(at, reason)
     }
-    if (value < MIN_FOR_SIZE[size === 1 ? 0 : size === 2 ? 1 : size === 4 ? 2 : 3]!) throw new MalformedCborError(at, 'not in canonical form (a longer head than needed)')
+    if (value < MIN_FOR_SIZE[size === 1 ? 0 : size === 2 ? 1 : size === 4 ? 2 : 3]!) {
+      throw new MalformedCborError(at, 'not in canonical form (a longer head than needed)')
+    }
     o += size
     this.offset = o
     return value
@@ -113,7 +121,9 @@ class StrictReader {
     const b = this.bytes
     const at = this.offset
     if (at >= b.length) throw new MalformedCborError(at, 'truncated')
-    if (++this.items > LEDGER_LIMITS.maxItems) throw new MalformedCborError(at, `more than ${LEDGER_LIMITS.maxItems} items`)
+    if (++this.items > CBOR_LIMITS.maxItems) {
+      throw new MalformedCborError(at, `more than ${CBOR_LIMITS.maxItems} items`, 'maxItems')
+    }
     const head = b[this.offset++]!
     const major = head >> 5
     const info = head & 31
@@ -128,28 +138,31 @@ class StrictReader {
         const length = this.argument(info, at)
         if (this.offset + length > b.length) throw new MalformedCborError(at, 'truncated string')
         // A copy is a plain Uint8Array of its own (Buffer#slice would give a view).
-        const out = this.byteViews ? b.subarray(this.offset, this.offset + length) : new Uint8Array(b.subarray(this.offset, this.offset + length))
+        const view = b.subarray(this.offset, this.offset + length)
+        const out = this.byteViews ? view : new Uint8Array(view)
         this.offset += length
         return out
       }
       case 3: {
         const length = this.argument(info, at)
-        if (length > LEDGER_LIMITS.maxStringBytes) throw new MalformedCborError(at, `a text string of ${length} bytes`)
+        if (length > CBOR_LIMITS.maxStringBytes) {
+          throw new MalformedCborError(at, `a text string of ${length} bytes`, 'maxStringBytes')
+        }
         if (this.offset + length > b.length) throw new MalformedCborError(at, 'truncated string')
         return this.text(at, length)
       }
       case 4: {
         const length = this.argument(info, at)
-        if (length > LEDGER_LIMITS.maxItems) throw new MalformedCborError(at, `a container of ${length} items`)
-        if (length > 0 && depth >= LEDGER_LIMITS.maxDepth) throw new MalformedCborError(at, `nesting deeper than ${LEDGER_LIMITS.maxDepth}`)
+        if (length > CBOR_LIMITS.maxItems) throw tooMany(at, length)
+        if (length > 0 && depth >= CBOR_LIMITS.maxDepth) throw tooDeep(at)
         const out: unknown[] = new Array(length)
         for (let i = 0; i < length; i++) out[i] = this.item(depth + 1)
         return out
       }
       case 5: {
         const length = this.argument(info, at)
-        if (length * 2 > LEDGER_LIMITS.maxItems) throw new MalformedCborError(at, `a container of ${length} items`)
-        if (length > 0 && depth >= LEDGER_LIMITS.maxDepth) throw new MalformedCborError(at, `nesting deeper than ${LEDGER_LIMITS.maxDepth}`)
+        if (length * 2 > CBOR_LIMITS.maxItems) throw tooMany(at, length)
+        if (length > 0 && depth >= CBOR_LIMITS.maxDepth) throw tooDeep(at)
         const out: Record<string, unknown> = {}
         let previous = -1
         let previousEnd = -1
@@ -159,7 +172,9 @@ class StrictReader {
           if (b[keyAt]! >> 5 !== 3) throw new MalformedCborError(keyAt, 'map keys must be text strings')
           const key = this.item(depth + 1) as string
           // Canonical order: the encoded keys strictly increase, shorter first, then bytewise.
-          if (previous >= 0 && compareEncoded(b, previous, previousEnd, keyAt, this.offset) >= 0) throw new MalformedCborError(keyAt, 'map keys out of canonical order or repeated')
+          if (previous >= 0 && compareEncoded(b, previous, previousEnd, keyAt, this.offset) >= 0) {
+            throw new MalformedCborError(keyAt, 'map keys out of canonical order or repeated')
+          }
           if (key === '__proto__') throw new MalformedCborError(keyAt, 'the map key "__proto__" is not allowed')
           previous = keyAt
           previousEnd = this.offset
@@ -173,7 +188,9 @@ class StrictReader {
         if (info === 20) return false
         if (info === 21) return true
         if (info === 22) return null
-        throw new MalformedCborError(at, info === 23 ? 'undefined is not allowed' : info >= 25 && info <= 27 ? 'floats are not allowed' : `simple value ${info} is not allowed`)
+        if (info === 23) throw new MalformedCborError(at, 'undefined is not allowed')
+        if (info >= 25 && info <= 27) throw new MalformedCborError(at, 'floats are not allowed')
+        throw new MalformedCborError(at, `simple value ${info} is not allowed`)
     }
   }
 
@@ -223,6 +240,18 @@ const TEXT_CACHE_MAX = 64
 const TEXT_CACHE_SLOTS = 256
 const textCacheBytes: Array<Uint8Array | undefined> = new Array(TEXT_CACHE_SLOTS).fill(undefined)
 const textCacheStrings: Array<string | undefined> = new Array(TEXT_CACHE_SLOTS).fill(undefined)
+
+function trailing (offset: number, length: number): MalformedCborError {
+  return new MalformedCborError(offset, `${length - offset} trailing bytes`)
+}
+
+function tooMany (at: number, length: number): MalformedCborError {
+  return new MalformedCborError(at, `a container of ${length} items`, 'maxItems')
+}
+
+function tooDeep (at: number): MalformedCborError {
+  return new MalformedCborError(at, `nesting deeper than ${CBOR_LIMITS.maxDepth}`, 'maxDepth')
+}
 
 /** Orders two encoded items: shorter first, then bytewise. */
 function compareEncoded (b: Uint8Array, aStart: number, aEnd: number, bStart: number, bEnd: number): number {
