@@ -12,3 +12,9 @@ export const CBOR_LIMITS = {
   /** Any text string, UTF-8 bytes. */
   maxStringBytes: 4096
 } as const
+
+/** Caps of schema refusals. */
+export const SCHEMA_LIMITS = {
+  /** A field name or map key as quoted in an error's path, characters. */
+  maxPathKey: 64
+} as const
