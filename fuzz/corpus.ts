@@ -91,12 +91,12 @@ async function evidences (): Promise<Uint8Array[]> {
 function wireMessages (): Uint8Array[] {
   const sample = (field: WireSchemaField, key: string): unknown => {
     switch (field.kind) {
-      case 'bytes': return new Uint8Array(field.size ?? Math.min(field.max, 4)).fill(7)
-      case 'bytes?': return key === 'ekCert' ? null : new Uint8Array(2)
+      case 'bytes': return field.nullable === true ? null : new Uint8Array(field.size ?? Math.min(field.max, 4)).fill(7)
       case 'string': return key === 'deviceId' || key === 'feed' ? 'a'.repeat(52) : key === 'peerId' ? '12D3KooWSUrN2qxQShDdsyEbWSBPAvbgR7BroUpatJ4Wxay7AFXq' : key === 'bank' ? 'sha256' : 'x'
       case 'uint': return 1
       case 'bool': return true
       case 'list': return [new Uint8Array(32), new Uint8Array(32).fill(1)]
+      default: throw new Error(`no sample of a ${field.kind} field`)
     }
   }
   const out = WIRE_SCHEMAS.map(({ type, schema }, i) => {

@@ -1,4 +1,6 @@
-import { CborWriter, decodeCanonical } from '../codec/index.js'
+import {
+  CborWriter, checkRecord, decodeCanonical, isMap, SchemaError, type RecordOf, type Schema
+} from '../codec/index.js'
 import { MalformedInputError } from '../common/errors.js'
 
 /** Thrown for a wire message that does not decode, or is not the message the protocol expects next. */
@@ -10,26 +12,27 @@ export class MalformedMessageError extends MalformedInputError {
   }
 }
 
-/** A field of a wire message: its type and size bounds. */
-export type WireField =
-  | { kind: 'bytes', size?: number, max: number }
-  | { kind: 'bytes?', max: number }
-  | { kind: 'string', max: number, pattern?: RegExp }
-  | { kind: 'uint', max?: number }
-  | { kind: 'bool' }
-  | { kind: 'list', maxItems: number, item: { kind: 'bytes', max: number } }
+/** The fields of a wire message (besides its type `t`), in the codec's schema language. */
+export type WireSchema = Schema
 
-export type WireSchema = Readonly<Record<string, WireField>>
+/** A message checked against its schema: its type `t` and the schema's fields. */
+export type WireMessage<S extends WireSchema> = { t: string } & RecordOf<S>
 
-type FieldValue<F extends WireField> =
-  F extends { kind: 'bytes' } ? Uint8Array
-    : F extends { kind: 'bytes?' } ? Uint8Array | null
-      : F extends { kind: 'string' } ? string
-        : F extends { kind: 'uint' } ? number
-          : F extends { kind: 'bool' } ? boolean
-            : F extends { kind: 'list' } ? Uint8Array[] : never
+/** Every message's type, and an abort's reason (sent by either side to stop a protocol). */
+const TYPE = { kind: 'string' } as const
+const ABORT = { t: TYPE, reason: { kind: 'string', max: 1024 } } as const satisfies Schema
 
-export type WireMessage<S extends WireSchema> = { t: string } & { [K in keyof S]: FieldValue<S[K]> }
+/** Each schema with the type field added, made once per schema (schemas never change once used). */
+const withType = new WeakMap<WireSchema, Schema>()
+
+function messageSchema (schema: WireSchema): Schema {
+  let full = withType.get(schema)
+  if (full === undefined) {
+    full = { t: TYPE, ...schema }
+    withType.set(schema, full)
+  }
+  return full
+}
 
 /**
  * Encodes a message as canonical CBOR: `{t: type, ...fields}`. Written by the direct CBOR writer
@@ -62,11 +65,15 @@ export function decodeMessage<S extends WireSchema> (protocol: string, bytes: Ui
   } catch (err) {
     throw new MalformedMessageError(protocol, (err as Error).message)
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) throw new MalformedMessageError(protocol, 'not a map')
-  const record = value as Record<string, unknown>
+  if (!isMap(value)) throw new MalformedMessageError(protocol, 'not a map')
+  const record = value
   if (record.t === 'abort' && type !== 'abort') {
-    if (Object.keys(record).length !== 2 || typeof record.reason !== 'string' || record.reason.length > 1024) throw new MalformedMessageError(protocol, 'malformed abort')
-    return { t: 'abort', reason: record.reason }
+    try {
+      return { t: 'abort', reason: checkRecord(record, ABORT).reason }
+    } catch (err) {
+      if (err instanceof SchemaError) throw new MalformedMessageError(protocol, `malformed abort: ${err.message}`)
+      throw err
+    }
   }
   // Another message type the caller also expects here: returned unchecked, for checkFields with its own schema.
   if (typeof record.t === 'string' && record.t !== type && options.acceptTypes?.includes(record.t) === true) return record as WireMessage<S>
@@ -80,40 +87,10 @@ export function decodeMessage<S extends WireSchema> (protocol: string, bytes: Ui
  */
 export function checkFields<S extends WireSchema> (protocol: string, record: Record<string, unknown>, type: string, schema: S): WireMessage<S> {
   if (record.t !== type) throw new MalformedMessageError(protocol, `expected "${type}", got "${String(record.t).slice(0, 32)}"`)
-  const keys = Object.keys(record)
-  for (const key of keys) if (key !== 't' && !Object.hasOwn(schema, key)) throw new MalformedMessageError(protocol, `${type}: unknown field "${key.slice(0, 32)}"`)
-  for (const [key, field] of Object.entries(schema)) {
-    if (!Object.hasOwn(record, key)) throw new MalformedMessageError(protocol, `${type}: missing field "${key}"`)
-    const v = record[key]
-    const bad = (why: string): never => { throw new MalformedMessageError(protocol, `${type}.${key} ${why}`) }
-    switch (field.kind) {
-      case 'bytes':
-        if (!(v instanceof Uint8Array)) bad('must be bytes')
-        if ((v as Uint8Array).length > field.max) bad(`exceeds ${field.max} bytes`)
-        if (field.size !== undefined && (v as Uint8Array).length !== field.size) bad(`must be ${field.size} bytes`)
-        break
-      case 'bytes?':
-        if (v !== null && !(v instanceof Uint8Array)) bad('must be bytes or null')
-        if (v instanceof Uint8Array && v.length > field.max) bad(`exceeds ${field.max} bytes`)
-        break
-      case 'string':
-        if (typeof v !== 'string') bad('must be text')
-        if ((v as string).length > field.max) bad(`exceeds ${field.max} characters`)
-        if (field.pattern !== undefined && !field.pattern.test(v as string)) bad('has the wrong form')
-        break
-      case 'uint':
-        if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad('must be a non-negative integer')
-        if (field.max !== undefined && (v as number) > field.max) bad(`exceeds ${field.max}`)
-        break
-      case 'bool':
-        if (typeof v !== 'boolean') bad('must be true or false')
-        break
-      case 'list':
-        if (!Array.isArray(v)) bad('must be a list')
-        if ((v as unknown[]).length > field.maxItems) bad(`has more than ${field.maxItems} items`)
-        for (const item of v as unknown[]) if (!(item instanceof Uint8Array) || item.length > field.item.max) bad(`items must be bytes of at most ${field.item.max}`)
-        break
-    }
+  try {
+    return checkRecord(record, messageSchema(schema), type) as WireMessage<S>
+  } catch (err) {
+    if (err instanceof SchemaError) throw new MalformedMessageError(protocol, err.message)
+    throw err
   }
-  return record as WireMessage<S>
 }

@@ -66,11 +66,11 @@ export class CeremonyAbortedError extends FleetError {
   }
 }
 
-const BASE58 = /^[1-9A-HJ-NP-Za-km-z]{40,64}$/
+const BASE58 = '^[1-9A-HJ-NP-Za-km-z]{40,64}$'
 export const HELLO = {
-  deviceId: { kind: 'string', max: 52, pattern: /^[a-z2-7]{52}$/ },
+  deviceId: { kind: 'string', max: 52, pattern: '^[a-z2-7]{52}$' },
   ekPub: { kind: 'bytes', max: 1024 },
-  ekCert: { kind: 'bytes?', max: 8192 },
+  ekCert: { kind: 'bytes', max: 8192, nullable: true },
   akPub: { kind: 'bytes', max: 1024 },
   dskPub: { kind: 'bytes', max: 1024 },
   certifyAttest: { kind: 'bytes', max: 1024 },
@@ -88,7 +88,7 @@ export const CHALLENGE = {
   credentialBlob: { kind: 'bytes', max: 1024 },
   encryptedSecret: { kind: 'bytes', max: 1024 },
   quoteNonce: { kind: 'bytes', size: 32, max: 32 },
-  bank: { kind: 'string', max: 8, pattern: /^sha(1|256|384|512)$/ },
+  bank: { kind: 'string', max: 8, pattern: '^sha(1|256|384|512)$' },
   pcrs: { kind: 'bytes', max: 24 },
   nO: { kind: 'bytes', size: 32, max: 32 }
 } as const satisfies WireSchema

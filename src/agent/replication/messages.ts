@@ -65,9 +65,9 @@ export const PULL = {
   members: { kind: 'bytes', size: 32, max: 32 },
   memberIds: { kind: 'list', maxItems: SYNC_LIMITS.maxFeeds, item: { kind: 'bytes', max: MEMBER_ID_BYTES } }
 } as const satisfies WireSchema
-export const ANNOUNCE = { feed: { kind: 'string', max: 52, pattern: FEED }, size: { kind: 'uint' }, checkpoint: { kind: 'bytes', max: CHECKPOINT_LIMITS.maxNoteBytes } } as const satisfies WireSchema
+export const ANNOUNCE = { feed: { kind: 'string', max: 52, pattern: FEED.source }, size: { kind: 'uint' }, checkpoint: { kind: 'bytes', max: CHECKPOINT_LIMITS.maxNoteBytes } } as const satisfies WireSchema
 export const BATCH = {
-  feed: { kind: 'string', max: 52, pattern: FEED },
+  feed: { kind: 'string', max: 52, pattern: FEED.source },
   from: { kind: 'uint' },
   entries: { kind: 'list', maxItems: SYNC_LIMITS.maxBatchEntries, item: { kind: 'bytes', max: LEDGER_LIMITS.maxEntryBytes } },
   checkpoint: { kind: 'bytes', max: CHECKPOINT_LIMITS.maxNoteBytes },
