@@ -27,12 +27,15 @@ export class ActorRoleError extends FleetError {
   }
 }
 
-/** Thrown when an action's body does not match its schema; `path` names the offending field. */
+/**
+ * Thrown when an action's body does not match its schema; `path` names the offending field.
+ * `cause`: the codec's SchemaError, when the schema check refused it.
+ */
 export class BodySchemaError extends FleetError {
   readonly type: string
   readonly path: string
-  constructor (type: string, path: string, reason: string) {
-    super(`body of "${type}" at ${path}: ${reason}`, { code: 'ERR_BODY_SCHEMA' })
+  constructor (type: string, path: string, reason: string, cause?: unknown) {
+    super(`body of "${type}" at ${path}: ${reason}`, { code: 'ERR_BODY_SCHEMA', cause })
     this.type = type
     this.path = path
   }

@@ -1,9 +1,9 @@
 /**
  * The audit ledger's pure core: entries in deterministic, strictly decoded CBOR (the codec
- * module's); the ontology of
- * typed actions and the roles allowed to perform them; RFC 9162 Merkle trees with inclusion and
- * consistency proofs. (Storage, checkpoints and replication build on these.) Every store is a
- * LedgerStore given to the code that uses it: LevelDB on disk by default, or in memory.
+ * module's); the ontology of typed actions, their bodies described in the codec's schema language,
+ * and the roles allowed to perform them; RFC 9162 Merkle trees with inclusion and consistency
+ * proofs. (Storage, checkpoints and replication build on these.) Every store is a LedgerStore
+ * given to the code that uses it: LevelDB on disk by default, or in memory.
  *
  * @example
  * const bytes = encodeEntry(entry)
@@ -13,8 +13,11 @@
  */
 export { encodeEntry, decodeEntry, decodeEntryUnhashed, entryHash, checkEntryShape } from './entry.js'
 export type { Entry, UnverifiedEntry } from './entry.js'
-export { BASE_ONTOLOGY, ROLES, checkEntryAgainstOntology, applyVerifiedOntologyUpdate, applyOntologyUpdateEntry, parseOntologyActions, ONTOLOGY_LIMITS } from './ontology.js'
-export type { Ontology, ActionSpec, FieldSpec, Role } from './ontology.js'
+export {
+  BASE_ONTOLOGY, ROLES, checkEntryAgainstOntology, applyVerifiedOntologyUpdate, ONTOLOGY_LIMITS
+} from './ontology.js'
+export type { Ontology, ActionSpec, Role } from './ontology.js'
+export { parseOntologyActions, formatOntologyActions, applyOntologyUpdateEntry } from './ontology-update.js'
 export {
   leafHash, nodeHash, subtreeRoot, levelsRoot, MerkleFrontier, inclusionProof, verifyInclusion, consistencyProof, verifyConsistency, EMPTY_ROOT
 } from './merkle.js'

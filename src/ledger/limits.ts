@@ -44,9 +44,14 @@ export const SYNC_LIMITS = {
 /** Evidence bytes are capped: two notes without cosignatures, a proof, a root. */
 export const EVIDENCE_LIMITS = { maxBytes: 32 * 1024 } as const
 
-/** Caps of an ontology update: actions added at once, fields per action, and field bounds. */
-/** maxUpdateBytes: the encoded actions of one ontology.update (its body field's cap). */
-export const ONTOLOGY_LIMITS = { maxActions: 64, maxFields: 32, maxFieldBytes: 32 * 1024, maxPattern: 256, maxChoices: 64, maxUpdateBytes: 32 * 1024 } as const
+/**
+ * Caps of an ontology update: actions added at once, fields per action, and field bounds (a
+ * strings field's maxItems at most maxListItems). maxUpdateBytes: the encoded actions of one
+ * ontology.update (its body field's cap).
+ */
+export const ONTOLOGY_LIMITS = {
+  maxActions: 64, maxFields: 32, maxFieldBytes: 32 * 1024, maxPattern: 256, maxChoices: 64, maxListItems: 1024, maxUpdateBytes: 32 * 1024
+} as const
 
 export const PROOF_BUNDLE_LIMITS = {
   /** Inclusion path length (a tree of 2^64 leaves needs 64). */

@@ -4,7 +4,9 @@ import {
   parseEventLog, replayEventLog, verifyEventLog, bootFacts, createBootPolicy, canonicalPolicyJson, bootPolicyId, parseBootPolicy, EVENTLOG_LIMITS, PCR_COUNT
 } from '../../attest/index.js'
 import { UsageError } from '../../common/index.js'
-import { BASE_ONTOLOGY, applyVerifiedOntologyUpdate, parseOntologyActions } from '../../ledger/index.js'
+import {
+  BASE_ONTOLOGY, applyVerifiedOntologyUpdate, formatOntologyActions, parseOntologyActions
+} from '../../ledger/index.js'
 import { encodeCanonical } from '../../codec/index.js'
 import { publishOwnerStatement, statementOptions, notReached, type StatementOptions } from './enrol.js'
 import { makeOutput } from '../output.js'
@@ -72,7 +74,8 @@ export function registerOntologyCommands (program: Command): void {
     .description('the actions of version 1 with their roles and body fields')
     .option('--json', 'print as JSON')
     .action((options: { json?: boolean }) => {
-      makeOutput(options.json === true).result(BASE_ONTOLOGY, Object.entries(BASE_ONTOLOGY.actions).map(([name, spec]) => `${name.padEnd(26)} ${spec.roles.join(',').padEnd(16)} ${Object.keys(spec.body).join(' ')}`).join('\n'))
+      const stated = { version: BASE_ONTOLOGY.version, actions: formatOntologyActions(BASE_ONTOLOGY.actions) }
+      makeOutput(options.json === true).result(stated, Object.entries(BASE_ONTOLOGY.actions).map(([name, spec]) => `${name.padEnd(26)} ${spec.roles.join(',').padEnd(16)} ${Object.keys(spec.body).join(' ')}`).join('\n'))
     })
   statementOptions(ontology.command('publish')
     .description('add actions: an owner-signed ontology.update (the next version) in the owner\'s feed, handed to the agents found')
@@ -95,7 +98,8 @@ export function registerOntologyCommands (program: Command): void {
         if (version <= current) return undefined
         // Checked as the agents will check it, before anything is signed.
         applyVerifiedOntologyUpdate({ ...BASE_ONTOLOGY, version: current }, version, actions)
-        return { type: 'ontology.update', actor, attest: null, body: { version, actions: encodeCanonical(actions) } }
+        const stated = encodeCanonical(formatOntologyActions(actions))
+        return { type: 'ontology.update', actor, attest: null, body: { version, actions: stated } }
       })
       makeOutput(options.json === true).result({ version, actions: Object.keys(actions), reached }, `ontology version ${version} (${Object.keys(actions).join(', ')}); handed to ${reached.length} agent(s)${reached.length === 0 ? notReached : ''}`)
     })
