@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { MalformedInputError } from '../../common/errors.js'
+import { checkRecord, SchemaError, type Field } from '../../codec/index.js'
 
 /**
  * Agent configuration. Sources, later ones winning: defaults < config file < environment
@@ -70,64 +71,60 @@ export const CONFIG_DEFAULTS: Omit<AgentConfig, 'state'> = {
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 const MAX_CONFIG_BYTES = 64 * 1024
 
-type Check = (value: unknown, source: string, field: string) => unknown
+/** Integers may be given as decimal text (environment variables, flags), as may booleans and lists. */
+const integer = (min: number, max: number): Field =>
+  ({ kind: 'uint', min, max, text: true, optional: true, expected: `an integer in ${min}..${max}` })
+const text: Field = { kind: 'string', min: 1, max: 4096, optional: true, expected: 'a non-empty string' }
+const boolean: Field = { kind: 'bool', text: true, optional: true, expected: 'true or false' }
 
-const integer = (min: number, max: number): Check => (value, source, field) => {
-  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) throw new ConfigError(source, `${field} must be an integer in ${min}..${max}`)
-  return n
-}
-const boolean: Check = (value, source, field) => {
-  if (value === true || value === '1' || value === 'true') return true
-  if (value === false || value === '0' || value === 'false') return false
-  throw new ConfigError(source, `${field} must be true or false`)
-}
-const string: Check = (value, source, field) => {
-  if (typeof value !== 'string' || value.length === 0 || value.length > 4096) throw new ConfigError(source, `${field} must be a non-empty string`)
-  return value
-}
-const stringList: Check = (value, source, field) => {
-  const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter((s) => s !== '') : value
-  if (!Array.isArray(list) || list.length === 0 || list.length > 16 || !list.every((s) => typeof s === 'string' && s.startsWith('/'))) {
-    throw new ConfigError(source, `${field} must be a list of multiaddrs`)
-  }
-  return list
-}
-const pcrList: Check = (value, source, field) => {
-  if (!Array.isArray(value) || value.length === 0 || !value.every((p) => Number.isInteger(p) && p >= 0 && p < 24) || new Set(value).size !== value.length) {
-    throw new ConfigError(source, `${field} must be a list of distinct PCR numbers 0..23`)
-  }
-  return value
-}
-const logLevel: Check = (value, source, field) => {
-  if (typeof value !== 'string' || !LOG_LEVELS.includes(value)) throw new ConfigError(source, `${field} must be one of ${LOG_LEVELS.join(', ')}`)
-  return value
+/** The config's fields, each optional in one source (`state` is required once all are merged). */
+const CONFIG_SCHEMA: Record<keyof AgentConfig, Field> = {
+  state: text,
+  tcti: text,
+  listen: {
+    kind: 'list', minItems: 1, maxItems: 16, item: { kind: 'string', pattern: '^/' }, text: true, optional: true,
+    expected: 'a list of multiaddrs'
+  },
+  mdns: boolean,
+  agentPcr: integer(16, 23),
+  bootPcrs: {
+    kind: 'list', minItems: 1, maxItems: 24, unique: true, item: { kind: 'uint', max: 23 }, optional: true,
+    expected: 'a list of distinct PCR numbers 0..23'
+  },
+  attestIntervalSec: integer(5, 86_400),
+  metricsPort: integer(0, 65_535),
+  logLevel: { kind: 'string', oneOf: LOG_LEVELS, optional: true, expected: `one of ${LOG_LEVELS.join(', ')}` },
+  batchMs: integer(1, 60_000),
+  batchEntries: integer(1, 1_000_000),
+  routineBatchSec: integer(1, 3_600),
+  witnessesPerFeed: integer(1, 64),
+  trimMemory: boolean
 }
 
-const FIELDS: Record<keyof AgentConfig, { check: Check, env?: string }> = {
-  state: { check: string, env: 'FLEET_STATE' },
-  tcti: { check: string, env: 'FLEET_TCTI' },
-  listen: { check: stringList, env: 'FLEET_LISTEN' },
-  mdns: { check: boolean, env: 'FLEET_MDNS' },
-  agentPcr: { check: integer(16, 23) },
-  bootPcrs: { check: pcrList },
-  attestIntervalSec: { check: integer(5, 86_400) },
-  metricsPort: { check: integer(0, 65_535), env: 'FLEET_METRICS_PORT' },
-  logLevel: { check: logLevel, env: 'FLEET_LOG_LEVEL' },
-  batchMs: { check: integer(1, 60_000) },
-  batchEntries: { check: integer(1, 1_000_000) },
-  routineBatchSec: { check: integer(1, 3_600) },
-  witnessesPerFeed: { check: integer(1, 64) },
-  trimMemory: { check: boolean, env: 'FLEET_TRIM_MEMORY' }
+/** The environment variable of each field that has one. */
+const ENV: Partial<Record<keyof AgentConfig, string>> = {
+  state: 'FLEET_STATE',
+  tcti: 'FLEET_TCTI',
+  listen: 'FLEET_LISTEN',
+  mdns: 'FLEET_MDNS',
+  metricsPort: 'FLEET_METRICS_PORT',
+  logLevel: 'FLEET_LOG_LEVEL',
+  trimMemory: 'FLEET_TRIM_MEMORY'
 }
 
 function apply (target: Partial<AgentConfig>, values: Record<string, unknown>, source: string): void {
+  // Values not given (flags left out) are not fields; the rest are defined, not assigned, so that a
+  // "__proto__" key is a field like any other (and unknown).
+  const given: Record<string, unknown> = {}
   for (const [field, value] of Object.entries(values)) {
     if (value === undefined) continue
-    // Own fields only: "constructor", "__proto__" and the like are unknown fields, not lookups.
-    const spec = Object.hasOwn(FIELDS, field) ? FIELDS[field as keyof AgentConfig] : undefined
-    if (spec === undefined) throw new ConfigError(source, `unknown field "${field.slice(0, 64)}"`)
-    ;(target as Record<string, unknown>)[field] = spec.check(value, source, field)
+    Object.defineProperty(given, field, { value, enumerable: true, writable: true, configurable: true })
+  }
+  try {
+    Object.assign(target, checkRecord(given, CONFIG_SCHEMA))
+  } catch (err) {
+    if (err instanceof SchemaError) throw new ConfigError(source, err.message)
+    throw err
   }
 }
 
@@ -153,7 +150,7 @@ export async function loadConfig (sources: { file?: string, env?: NodeJS.Process
   }
   const env = sources.env ?? {}
   const fromEnv: Record<string, unknown> = {}
-  for (const [field, spec] of Object.entries(FIELDS)) if (spec.env !== undefined && env[spec.env] !== undefined) fromEnv[field] = env[spec.env]
+  for (const [field, name] of Object.entries(ENV)) if (env[name] !== undefined) fromEnv[field] = env[name]
   apply(config, fromEnv, 'environment')
   apply(config, sources.flags ?? {}, 'flags')
   if (config.state === undefined) throw new ConfigError('flags', 'the state directory is required (--state DIR, FLEET_STATE or "state")')

@@ -8,7 +8,10 @@ describe('agent/config', () => {
   it('layers defaults < file < environment < flags', async () => {
     const dir = await tempDir()
     const file = path.join(dir, 'fleet.json')
-    await writeFile(file, JSON.stringify({ state: '/var/lib/fleet', tcti: 'swtpm:path=/a', batchMs: 100, logLevel: 'debug' }))
+    await writeFile(
+      file,
+      JSON.stringify({ state: '/var/lib/fleet', tcti: 'swtpm:path=/a', batchMs: 100, logLevel: 'debug' })
+    )
     const config = await loadConfig({ file, env: { FLEET_TCTI: 'swtpm:path=/b', FLEET_MDNS: '0' }, flags: { logLevel: 'warn' } })
     assert.equal(config.state, '/var/lib/fleet')
     assert.equal(config.tcti, 'swtpm:path=/b')
@@ -32,7 +35,10 @@ describe('agent/config', () => {
   ]
   for (const [name, values] of bad) {
     it(`refuses ${name} with ConfigError (exit 2)`, async () => {
-      await assert.rejects(loadConfig({ flags: values }), (err: Error & { exitCode?: number }) => err.name === 'ConfigError' && err.exitCode === 2)
+      await assert.rejects(
+        loadConfig({ flags: values }),
+        (err: Error & { exitCode?: number }) => err.name === 'ConfigError' && err.exitCode === 2
+      )
     })
   }
 
@@ -42,5 +48,52 @@ describe('agent/config', () => {
     await writeFile(file, '{ state: nope')
     await assert.rejects(loadConfig({ file }), { name: 'ConfigError' })
     await assert.rejects(loadConfig({}), { name: 'ConfigError' })
+  })
+
+  it('says which field is wrong and what it must be, in the source it came from', async () => {
+    const PCRS = 'must be a list of distinct PCR numbers 0..23'
+    const LEVELS = 'fatal, error, warn, info, debug, trace, silent'
+    const PORT = 'must be an integer in 0..65535'
+    const refusals: Array<[Parameters<typeof loadConfig>[0], string]> = [
+      [{ flags: { state: '/s', bootPcrs: [0, 24] } }, `config (flags): bootPcrs ${PCRS}`],
+      [{ flags: { state: '/s', bootPcrs: [3, 3] } }, `config (flags): bootPcrs ${PCRS}`],
+      [{ flags: { state: '/s', tcit: 'typo' } as Record<string, unknown> }, 'config (flags): unknown field "tcit"'],
+      [{ flags: { state: '/s', agentPcr: 7 } }, 'config (flags): agentPcr must be an integer in 16..23'],
+      [{ flags: { state: '/s', logLevel: 'loud' } }, `config (flags): logLevel must be one of ${LEVELS}`],
+      [{ flags: { state: '/s', listen: ['0.0.0.0:80'] } }, 'config (flags): listen must be a list of multiaddrs'],
+      [{ flags: { state: '/s', trimMemory: 'sometimes' } }, 'config (flags): trimMemory must be true or false'],
+      [{ flags: { state: '' } }, 'config (flags): state must be a non-empty string'],
+      [{ env: { FLEET_STATE: '/s', FLEET_METRICS_PORT: 'x' } }, `config (environment): metricsPort ${PORT}`]
+    ]
+    for (const [sources, message] of refusals) {
+      await assert.rejects(loadConfig(sources), { name: 'ConfigError', code: 'ERR_CONFIG', message })
+    }
+  })
+
+  it('reads numbers, switches and address lists written as text, from the environment and the file alike', async () => {
+    const env = {
+      FLEET_STATE: '/e', FLEET_METRICS_PORT: '9100', FLEET_LISTEN: '/ip4/1.2.3.4/tcp/1, /ip6/::/tcp/2',
+      FLEET_MDNS: 'false'
+    }
+    const fromEnv = await loadConfig({ env })
+    assert.equal(fromEnv.metricsPort, 9100)
+    assert.deepEqual(fromEnv.listen, ['/ip4/1.2.3.4/tcp/1', '/ip6/::/tcp/2'])
+    assert.equal(fromEnv.mdns, false)
+    const dir = await tempDir()
+    const file = path.join(dir, 'fleet.json')
+    await writeFile(file, JSON.stringify({ state: '/f', batchMs: '100', mdns: '1', listen: '/a,/b', bootPcrs: [7, 0] }))
+    const fromFile = await loadConfig({ file, env: {}, flags: { tcti: undefined } })
+    assert.deepEqual(
+      [fromFile.batchMs, fromFile.mdns, fromFile.listen, fromFile.bootPcrs],
+      [100, true, ['/a', '/b'], [7, 0]]
+    )
+    // PCR lists have no text form; a "__proto__" key is a field like any other, and unknown.
+    await writeFile(file, '{"state": "/f", "bootPcrs": "0,1"}')
+    await assert.rejects(
+      loadConfig({ file }),
+      { name: 'ConfigError', message: /bootPcrs must be a list of distinct PCR numbers/ }
+    )
+    await writeFile(file, '{"state": "/f", "__proto__": {"batchMs": 1}}')
+    await assert.rejects(loadConfig({ file }), { name: 'ConfigError', message: /unknown field "__proto__"/ })
   })
 })
