@@ -10,6 +10,7 @@ import { parseCheckpoint, requireCurrentFormat, signCheckpoint } from './checkpo
 import { toHex } from '../common/bytes.js'
 import { RollbackDetectedError, LedgerWriteError } from './errors.js'
 import { EntryRuns, seqKey } from './entry-runs.js'
+import { nodeCryptoHasher, type Hasher } from './hasher.js'
 
 export interface TpmClockSource {
   readTpmClock (): Promise<{ clock: bigint, resetCount: number, restartCount: number }>
@@ -30,6 +31,8 @@ export interface FeedLedgerComponents {
   ontology: Ontology
   /** When given, every start binds the store to the counter's next value and advances it. */
   rollbackCounter?: RollbackCounter
+  /** The batch hashing of the append path (hasher.ts); default nodeCryptoHasher. */
+  hasher?: Hasher
 }
 
 export interface FeedLedgerInit {
@@ -102,7 +105,7 @@ export class FeedLedger {
   private routineSince: number | undefined
   private started = false
   private envelopeChecked = false
-  private readonly encoder = new BatchEncoder()
+  private readonly encoder: BatchEncoder
   /** How a prepared batch is staged: entries and the state record, in this ledger's sublevels. */
   private readonly stage = {
     open: () => this.components.db.batch(),
@@ -114,6 +117,7 @@ export class FeedLedger {
   constructor (components: FeedLedgerComponents, init: FeedLedgerInit) {
     this.components = components
     this.init = { batchMs: 250, batchEntries: 10_000, routineBatchMs: 30_000, ...init }
+    this.encoder = new BatchEncoder(components.hasher ?? nodeCryptoHasher)
     const entries = openSublevel(components.db, 'entries')
     this.entries = new EntryRuns(entries)
     this.metaStore = openSublevel(components.db, 'meta')

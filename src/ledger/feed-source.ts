@@ -6,7 +6,7 @@ import { leafHash, nodeHash, MerkleFrontier, consistencyProof, subtreeRoot, leve
 import { parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
 import { detectEquivocation, type EquivocationEvidence } from './equivocation.js'
 import { SYNC_LIMITS } from './limits.js'
-import { pairHasher } from './batch-hash.js'
+import { nodeCryptoHasher, type Hasher } from './hasher.js'
 import type { SyncBatch } from './replica.js'
 import { EntryRuns, seqKey } from './entry-runs.js'
 
@@ -32,13 +32,18 @@ export class FeedSource {
   private merging: Promise<unknown> = Promise.resolve()
   private sealedMemo: Promise<{ size: number, note: string } | undefined> | undefined
   private readonly memo: boolean
+  private readonly hasher: Hasher
 
-  /** `memo`: remember the newest checkpoint until forgetSealed() (only when every writer calls it). */
-  constructor (feed: string, entries: Sub, checkpoints: Sub, options: { memo?: boolean } = {}) {
+  /**
+   * `memo`: remember the newest checkpoint until forgetSealed() (only when every writer calls it).
+   * `hasher`: for the Merkle levels of many new leaves (hasher.ts); default nodeCryptoHasher.
+   */
+  constructor (feed: string, entries: Sub, checkpoints: Sub, options: { memo?: boolean, hasher?: Hasher } = {}) {
     this.feed = feed
     this.entries = new EntryRuns(entries)
     this.checkpoints = checkpoints
     this.memo = options.memo === true
+    this.hasher = options.hasher ?? nodeCryptoHasher
   }
 
   /**
@@ -88,7 +93,7 @@ export class FeedSource {
         const pairs = new Uint8Array(64 * count)
         for (let i = 0; i < 2 * count; i++) pairs.set(below[2 * level.length + i]!, 32 * i)
         const out = new Uint8Array(32 * count)
-        pairHasher()(pairs, count, out)
+        this.hasher.hashPairs(pairs, count, out)
         for (let i = 0; i < count; i++) level.push(out.subarray(32 * i, 32 * i + 32))
       } else {
         while (level.length * 2 + 1 < below.length) level.push(nodeHash(below[level.length * 2]!, below[level.length * 2 + 1]!))
@@ -256,6 +261,6 @@ export class FeedSource {
  * A FeedSource over a FeedLedger's own store (sublevels 'entries' and 'checkpoints' of its db).
  * With `memo`, the caller must call forgetSealed() whenever the ledger seals more.
  */
-export function ownFeedSource (db: Level<string, Uint8Array>, feed: string, options: { memo?: boolean } = {}): FeedSource {
+export function ownFeedSource (db: Level<string, Uint8Array>, feed: string, options: { memo?: boolean, hasher?: Hasher } = {}): FeedSource {
   return new FeedSource(feed, sub(db, 'entries'), sub(db, 'checkpoints'), options)
 }
