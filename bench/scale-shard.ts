@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { multiaddr } from '@multiformats/multiaddr'
-import { EsysTpm } from '../src/attest/index.js'
+import { EsysTpm, nativeHasher } from '../src/attest/index.js'
 import { AgentRuntime, agentMeasurement, readDeviceEnrolment, readDeviceState, unlockDevice, type AgentRuntimeInit } from '../src/agent/index.js'
 import { AGENT_BUFFER_POOL_BYTES } from '../src/cli/commands/agent.js'
 
@@ -44,7 +44,7 @@ async function handle (request: ShardRequest): Promise<unknown> {
         const enrolment = await readDeviceEnrolment(dir, state.deviceId)
         if (enrolment === undefined) throw new Error(`${dir} is not enrolled`)
         const log = new Uint8Array(await readFile(path.join(dir, 'binary_bios_measurements')))
-        prepared.push({ dir, tpm, init: { dir, tpm, state, device, enrolment, eventLog: async () => log } })
+        prepared.push({ dir, tpm, init: { dir, tpm, state, device, enrolment, eventLog: async () => log, hasher: nativeHasher() } })
       }
       return prepared.length
     }

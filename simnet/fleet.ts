@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { EsysTpm, SwtpmDevice, type BootPolicy } from '../src/attest/index.js'
+import { EsysTpm, SwtpmDevice, nativeHasher, type BootPolicy } from '../src/attest/index.js'
 import {
   initOwner, unlockOwner, writeOwnerState, writeDeviceState, writeDeviceEnrolment, initDevice, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry, AgentRuntime,
   type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment, type AgentRuntimeInit, type Logger
@@ -117,12 +117,14 @@ export class SimFleet {
   }
 
   /** Starts an enrolled device's agent in this process. */
-  async start (device: SimDevice, options: Partial<Pick<AgentRuntimeInit, 'syncIntervalMs' | 'attestIntervalMs' | 'batchMs' | 'mdns' | 'onPeersChange' | 'cosignIntervalMs' | 'witnessesPerFeed' | 'hooks'>> & { logger?: Logger, enrolment?: DeviceEnrolment } = {}): Promise<AgentRuntime> {
+  async start (device: SimDevice, options: Partial<Pick<AgentRuntimeInit, 'syncIntervalMs' | 'attestIntervalMs' | 'batchMs' | 'mdns' | 'onPeersChange' | 'cosignIntervalMs' | 'witnessesPerFeed' | 'hooks' | 'hasher'>> & { logger?: Logger, enrolment?: DeviceEnrolment } = {}): Promise<AgentRuntime> {
     // `enrolment` lets a test present another device's record (a clone attempt).
     const enrolment = options.enrolment ?? device.enrolment
     if (enrolment === undefined) throw new Error(`${device.name} is not enrolled`)
     const runtime = await AgentRuntime.start({
       dir: device.dir, tpm: device.tpm, state: device.state, device: device.unlocked, enrolment, eventLog: async () => device.log,
+      // As `fleet run` composes it: the native batch hasher, unless given another.
+      hasher: options.hasher ?? nativeHasher(),
       ...(options.onPeersChange === undefined ? {} : { onPeersChange: options.onPeersChange }),
       ...(options.cosignIntervalMs === undefined ? {} : { cosignIntervalMs: options.cosignIntervalMs }),
       ...(options.witnessesPerFeed === undefined ? {} : { witnessesPerFeed: options.witnessesPerFeed }),

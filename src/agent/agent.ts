@@ -56,9 +56,9 @@ export class AgentRuntime {
     this.attestation = attestation
     this.feed = feed
     this.membership = membership
-    this.replicas = new ReplicaStore(feed.db)
+    this.replicas = new ReplicaStore(feed.db, { hasher: init.hasher })
     this.feedId = init.state.deviceId
-    this.ownSource = ownFeedSource(feed.db, this.feedId, { memo: true })
+    this.ownSource = ownFeedSource(feed.db, this.feedId, { memo: true, hasher: init.hasher })
     this.members = new MemberRecords(membership, feed.db)
     this.quarantineStore = quarantineSublevel(feed.db)
     this.witnessing = new Witnessing({
@@ -87,7 +87,7 @@ export class AgentRuntime {
       start: false
     })
     const signer = deviceSigner(init.tpm, init.device)
-    const feed = await openOwnFeed({ dir: init.dir, tpm: init.tpm, signer, fleetId: init.enrolment.fleetId, feedId: init.state.deviceId, ...(init.batchMs === undefined ? {} : { batchMs: init.batchMs }), ...(init.batchEntries === undefined ? {} : { batchEntries: init.batchEntries }), ...(init.routineBatchMs === undefined ? {} : { routineBatchMs: init.routineBatchMs }) })
+    const feed = await openOwnFeed({ dir: init.dir, tpm: init.tpm, signer, fleetId: init.enrolment.fleetId, feedId: init.state.deviceId, hasher: init.hasher, ...(init.batchMs === undefined ? {} : { batchMs: init.batchMs }), ...(init.batchEntries === undefined ? {} : { batchEntries: init.batchEntries }), ...(init.routineBatchMs === undefined ? {} : { routineBatchMs: init.routineBatchMs }) })
     attestation = new AttestationService({
       node,
       ledger: feed.ledger,

@@ -1,6 +1,6 @@
 /** What an agent runtime is started with, and simnet's seams into it. */
 import { toHex } from '../common/bytes.js'
-import type { SyncBatch } from '../ledger/index.js'
+import type { Hasher, SyncBatch } from '../ledger/index.js'
 import type { Tpm } from '../attest/index.js'
 import type { PeerStatus } from './attestation/service.js'
 import type { UnlockedDevice } from './device/identity.js'
@@ -35,6 +35,8 @@ export interface AgentRuntimeInit {
   /** Witnessing: how many fleet devices cosign each feed (its witness set; default 4). */
   witnessesPerFeed?: number
   onPeersChange?: (peers: PeerStatus[]) => void
+  /** The ledger's batch hashing (own feed, replicas, served proofs); default node:crypto. */
+  hasher?: Hasher
   /** simnet's hostile agents only (the CLI never sets this): replace what this agent serves and announces of its own feed. */
   hooks?: RuntimeHooks
 }

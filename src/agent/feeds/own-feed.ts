@@ -3,7 +3,7 @@ import path from 'node:path'
 import { Level } from 'level'
 import type { Tpm } from '../../attest/index.js'
 import type { HybridSigner } from '../../identity/index.js'
-import { FeedLedger, BASE_ONTOLOGY, LEVEL_OPTIONS, type Ontology } from '../../ledger/index.js'
+import { FeedLedger, BASE_ONTOLOGY, LEVEL_OPTIONS, type Hasher, type Ontology } from '../../ledger/index.js'
 
 export const LEDGER_DIR = 'ledger'
 
@@ -26,7 +26,7 @@ export function rollbackCounterIndex (feedId: string): number {
  * TPM-backed hybrid signer for checkpoints, the TPM clock, and a TPM NV counter the store is
  * bound to, for rollback checks.
  */
-export async function openOwnFeed (options: { dir: string, tpm: Tpm, signer: HybridSigner, fleetId: Uint8Array, feedId: string, ontology?: Ontology, batchMs?: number, batchEntries?: number, routineBatchMs?: number }): Promise<OpenedLedger> {
+export async function openOwnFeed (options: { dir: string, tpm: Tpm, signer: HybridSigner, fleetId: Uint8Array, feedId: string, ontology?: Ontology, batchMs?: number, batchEntries?: number, routineBatchMs?: number, hasher?: Hasher }): Promise<OpenedLedger> {
   const db = new Level<string, Uint8Array>(path.join(options.dir, LEDGER_DIR), LEVEL_OPTIONS)
   await db.open()
   const ledger = new FeedLedger({
@@ -35,6 +35,7 @@ export async function openOwnFeed (options: { dir: string, tpm: Tpm, signer: Hyb
     clock: { now: () => Date.now() },
     tpmClock: { readTpmClock: async () => await options.tpm.readClock() },
     ontology: options.ontology ?? BASE_ONTOLOGY,
+    hasher: options.hasher,
     rollbackCounter: {
       read: async () => await options.tpm.readCounter(rollbackCounterIndex(options.feedId)),
       increment: async () => await options.tpm.incrementCounter(rollbackCounterIndex(options.feedId))

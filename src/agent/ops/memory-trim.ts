@@ -1,4 +1,4 @@
-import { loadNative } from '../../attest/tpm/native.js'
+import { nativeMemory } from '../../attest/index.js'
 
 /** When `fleet run` first hands unused memory back to the kernel, and how often after that. */
 export const MEMORY_TRIM = { firstMs: 5_000, everyMs: 10_000 } as const
@@ -17,14 +17,12 @@ export const MEMORY_TRIM = { firstMs: 5_000, everyMs: 10_000 } as const
  *     stay in the page cache, shared with other processes; a page used again is mapped back on
  *     first touch (a minor fault, no disk read while the kernel keeps it cached). Each pass reads
  *     /proc/self/smaps: a few milliseconds.
- * Each part is skipped where the binding lacks it (another C library, an older build).
  */
 export function startMemoryTrim (options: { firstMs?: number, everyMs?: number } = {}): () => void {
-  const { trimHeap, releaseExecutablePages } = loadNative()
-  if (trimHeap === undefined && releaseExecutablePages === undefined) return () => {}
+  const { trimHeap, releaseExecutablePages } = nativeMemory()
   let timer = setTimeout(function tick () {
-    trimHeap?.()
-    releaseExecutablePages?.()
+    trimHeap()
+    releaseExecutablePages()
     timer = setTimeout(tick, options.everyMs ?? MEMORY_TRIM.everyMs)
     timer.unref()
   }, options.firstMs ?? MEMORY_TRIM.firstMs)

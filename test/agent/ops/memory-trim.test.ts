@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { readFileSync, readlinkSync } from 'node:fs'
 import { runInNewContext } from 'node:vm'
-import { loadNative } from '../../../src/attest/tpm/native.js'
+import { nativeMemory } from '../../../src/attest/index.js'
 import { procStatusMemory, startMemoryTrim } from '../../../src/agent/index.js'
 import { gc } from '../../helpers/gc.js'
 
@@ -75,7 +75,7 @@ describe('agent/memory-trim: unused memory back to the kernel', function () {
   })
 
   it('trimHeap returns the free pages of fragmented arenas (tens of MB), and nothing is lost', () => {
-    const trim = loadNative().trimHeap
+    const trim = nativeMemory().trimHeap
     assert.equal(typeof trim, 'function')
     const kept = fragmentHeap()
     const before = anonBytes()
@@ -86,7 +86,7 @@ describe('agent/memory-trim: unused memory back to the kernel', function () {
   })
 
   it('releaseExecutablePages unmaps the resident read-only pages of Node\'s executable, keeps its written pages, and Node runs on', () => {
-    const release = loadNative().releaseExecutablePages
+    const release = nativeMemory().releaseExecutablePages
     assert.equal(typeof release, 'function')
     const expected = work()
     const before = executableMappings()
