@@ -41,5 +41,4 @@ export { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, readOpen
 export { AgentRuntime, fleetServiceTag } from './agent.js'
 export type { AgentRuntimeInit, RuntimeHooks } from './agent.js'
 export { publishOwnerFeed } from './replication/owner-publish.js'
-export { startMemoryTrim, MEMORY_TRIM } from './ops/memory-trim.js'
 export { startControlServer, controlRequest, agentStatus, residentMemory, procStatusMemory, bodyFromJson, ControlError, CONTROL_SOCKET, type ResidentMemory } from './control.js'

@@ -22,7 +22,6 @@ import { MalformedInputError } from '../../common/errors.js'
  * | batchEntries       |                      | 10000                        |
  * | routineBatchSec    |                      | 30                           |
  * | witnessesPerFeed   |                      | 4                            |
- * | trimMemory         | FLEET_TRIM_MEMORY    | true (see agent/memory-trim) |
  */
 export interface AgentConfig {
   state: string
@@ -40,8 +39,6 @@ export interface AgentConfig {
   routineBatchSec: number
   /** How many fleet devices cosign each feed's checkpoints (the feed's witness set). */
   witnessesPerFeed: number
-  /** Every 10 s, hand freed malloc memory and unused pages of Node's executable back to the kernel. */
-  trimMemory: boolean
 }
 
 /** Thrown when a config file, variable or flag has an unknown field or an invalid value. Exit code 2. */
@@ -63,8 +60,7 @@ export const CONFIG_DEFAULTS: Omit<AgentConfig, 'state'> = {
   batchMs: 250,
   batchEntries: 10_000,
   routineBatchSec: 30,
-  witnessesPerFeed: 4,
-  trimMemory: true
+  witnessesPerFeed: 4
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -117,8 +113,7 @@ const FIELDS: Record<keyof AgentConfig, { check: Check, env?: string }> = {
   batchMs: { check: integer(1, 60_000) },
   batchEntries: { check: integer(1, 1_000_000) },
   routineBatchSec: { check: integer(1, 3_600) },
-  witnessesPerFeed: { check: integer(1, 64) },
-  trimMemory: { check: boolean, env: 'FLEET_TRIM_MEMORY' }
+  witnessesPerFeed: { check: integer(1, 64) }
 }
 
 function apply (target: Partial<AgentConfig>, values: Record<string, unknown>, source: string): void {

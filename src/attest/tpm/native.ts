@@ -1,9 +1,8 @@
 /**
  * The only file that loads the native binding (native/): tpm2-tss ESAPI, which EsysTpm wraps
- * behind the `Tpm` interface, and the few calls beside it that the agent needs from native code:
- * the ledger's batch hashing (`nativeHasher`, given to src/ledger by the composition code) and
- * handing unused memory back to the kernel (`nativeMemory`). Everything else uses the typed
- * surface below; the binding's own object never leaves this folder.
+ * behind the `Tpm` interface, and beside it the ledger's batch hashing (`nativeHasher`, given to
+ * src/ledger by the composition code), which measured faster than node:crypto on the append
+ * path (docs/benchmarks.md). Everything else uses the typed surface below.
  */
 import { createRequire } from 'node:module'
 import { existsSync } from 'node:fs'
@@ -64,8 +63,6 @@ export interface NativeBinding {
   ESYS_TR_RH_PLATFORM: number
   hashEntries: NativeHasher['hashEntries']
   hashPairs: NativeHasher['hashPairs']
-  trimHeap: NativeMemory['trimHeap']
-  releaseExecutablePages: NativeMemory['releaseExecutablePages']
 }
 
 /**
@@ -77,13 +74,6 @@ export interface NativeHasher {
   hashPairs: (input: Uint8Array, count: number, out: Uint8Array) => void
 }
 
-/** Memory the process holds but does not use, handed back to the kernel (native/src/memory.cc). */
-export interface NativeMemory {
-  /** malloc_trim(0): returns freed malloc memory to the kernel (glibc); false where there is none. */
-  trimHeap: () => boolean
-  /** Unmaps the unused pages of Node's own code and read-only data (they stay in the page cache); the bytes released. */
-  releaseExecutablePages: () => number
-}
 
 /** Thrown when the native binding is not built (run the bootstrap) or fails to load. */
 export class NativeBindingError extends FleetError {
@@ -122,10 +112,4 @@ export function loadNative (): NativeBinding {
 export function nativeHasher (): NativeHasher {
   const { hashEntries, hashPairs } = loadNative()
   return { hashEntries, hashPairs }
-}
-
-/** The binding's memory calls. Throws NativeBindingError when it does not load. */
-export function nativeMemory (): NativeMemory {
-  const { trimHeap, releaseExecutablePages } = loadNative()
-  return { trimHeap, releaseExecutablePages }
 }

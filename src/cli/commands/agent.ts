@@ -9,7 +9,7 @@ import {
 } from '../../attest/index.js'
 import {
   initDevice, unlockDevice, agentMeasurement, readDeviceState, writeDeviceState, loadConfig, createLogger, DEVICE_STATE_FILE,
-  readDeviceEnrolment, AgentRuntime, startControlServer, startMemoryTrim, controlRequest, deviceSigner, type PeerStatus, type ResidentMemory, type RuntimeHooks
+  readDeviceEnrolment, AgentRuntime, startControlServer, controlRequest, deviceSigner, type PeerStatus, type ResidentMemory, type RuntimeHooks
 } from '../../agent/index.js'
 import type { HybridSigner } from '../../identity/index.js'
 import { createFleetNode } from '../../p2p/index.js'
@@ -159,7 +159,6 @@ export async function runAgent (options: RunOptions, extras: RunExtras = {}): Pr
       void runtime.node.dial(multiaddr(address)).catch((err: unknown) => logger.warn({ address, err: (err as Error).message }, 'could not reach a peer given with --peer'))
     }
   }
-  const stopMemoryTrim = config.trimMemory ? startMemoryTrim() : () => {}
   const status = { deviceId: state.deviceId, peerId: node.peerId.toString(), enrolled: enrolment !== undefined, fleetId: enrolment === undefined ? null : toHex(enrolment.fleetId), addresses: node.getMultiaddrs().map((a) => a.toString()) }
   logger.info(status, 'agent running: keys released after a verified boot and self-measurement')
   makeOutput(options.json === true).result(status, `agent running as ${state.deviceId}${enrolment === undefined ? ' (not enrolled: run fleet join)' : ` in fleet ${status.fleetId ?? ''}`}\npeerId ${status.peerId}\nlistening on ${status.addresses.join(' ')}`)
@@ -170,7 +169,6 @@ export async function runAgent (options: RunOptions, extras: RunExtras = {}): Pr
     })
     logger.info('stopping')
   }
-  stopMemoryTrim()
   await control?.close()
   if (runtime !== undefined) await runtime.stop()
   else await node.stop()
