@@ -58,7 +58,8 @@ try {
       const args = ['--max-semi-space-size=2', `${WT}/dist/src/cli/fleet.mjs`, 'run', '--state', device.dir,
         '--eventlog', path.join(device.dir, 'binary_bios_measurements'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json']
       const env = { ...process.env, FLEET_MDNS: '0', FLEET_LOG_LEVEL: 'warn', FLEET_TRIM_MEMORY: trim }
-      const child = spawn('sh', ['-c', `echo $$ > ${cg}/cgroup.procs && exec "$@"`, 'sh', node, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
+      const script = `echo $$ > ${cg}/cgroup.procs && exec "$@"`
+      const child = spawn('sh', ['-c', script, 'sh', node, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
       let out = ''
       let err = ''
       child.stdout.on('data', (c) => { out += c })
@@ -76,7 +77,8 @@ try {
       }
       const median = (k) => +rs.map((r) => r[k]).sort((a, b) => a - b)[2].toFixed(1)
       const failcnt = Number(readFileSync(`${cg}/memory.failcnt`, 'utf8'))
-      const row = { run, trimMemory: trim === '1', ...Object.fromEntries(Object.keys(rs[0]).map((k) => [k, median(k)])), failcnt }
+      const medians = Object.fromEntries(Object.keys(rs[0]).map((k) => [k, median(k)]))
+      const row = { run, trimMemory: trim === '1', ...medians, failcnt }
       results.push(row)
       console.log(JSON.stringify(row))
       const exited = new Promise((r) => child.once('exit', r))
