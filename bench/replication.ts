@@ -73,7 +73,9 @@ export const convergenceBench: Bench = {
     const fleet = await SimFleet.create()
     try {
       const agents: AgentRuntime[] = []
-      for (const device of await fleet.addEnrolled(AGENTS)) agents.push(await fleet.start(device, { syncIntervalMs: 2_000, hasher }))
+      for (const device of await fleet.addEnrolled(AGENTS)) {
+        agents.push(await fleet.start(device, { syncIntervalMs: 2_000, hasher }))
+      }
       for (let i = 0; i < AGENTS; i++) for (let j = i + 1; j < AGENTS; j++) await agents[i]!.node.dial(agents[j]!.node.getMultiaddrs()[0]!)
       const ids = agents.map((a) => a.node.peerId.toString())
       await waitFor(async () => agents.every((a, i) => ids.every((id, j) => i === j || a.attestation.attested(id))), 60_000, 'the mesh to attest')

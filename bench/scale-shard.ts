@@ -44,7 +44,8 @@ async function handle (request: ShardRequest): Promise<unknown> {
         const enrolment = await readDeviceEnrolment(dir, state.deviceId)
         if (enrolment === undefined) throw new Error(`${dir} is not enrolled`)
         const log = new Uint8Array(await readFile(path.join(dir, 'binary_bios_measurements')))
-        prepared.push({ dir, tpm, init: { dir, tpm, state, device, enrolment, eventLog: async () => log, hasher: nativeHasher() } })
+        const init = { dir, tpm, state, device, enrolment, eventLog: async () => log, hasher: nativeHasher() }
+        prepared.push({ dir, tpm, init })
       }
       return prepared.length
     }

@@ -261,6 +261,8 @@ export class FeedSource {
  * A FeedSource over a FeedLedger's own store (sublevels 'entries' and 'checkpoints' of its db).
  * With `memo`, the caller must call forgetSealed() whenever the ledger seals more.
  */
-export function ownFeedSource (db: Level<string, Uint8Array>, feed: string, options: { memo?: boolean, hasher?: Hasher } = {}): FeedSource {
+export function ownFeedSource (
+  db: Level<string, Uint8Array>, feed: string, options: { memo?: boolean, hasher?: Hasher } = {}
+): FeedSource {
   return new FeedSource(feed, sub(db, 'entries'), sub(db, 'checkpoints'), options)
 }

@@ -20,7 +20,10 @@ export interface Hasher {
    * MerkleFrontier.roots; updated in place, room for ROOTS_CAPACITY). With `leaves`, also puts
    * each leaf hash into leaves[32i, 32i + 32).
    */
-  hashEntries: (buf: Uint8Array, spans: Uint32Array, count: number, head: Uint8Array, size: number, roots: Uint8Array, out: Uint8Array, leaves?: Uint8Array) => void
+  hashEntries: (
+    buf: Uint8Array, spans: Uint32Array, count: number, head: Uint8Array,
+    size: number, roots: Uint8Array, out: Uint8Array, leaves?: Uint8Array
+  ) => void
   /** Node hashes of `count` pairs of 32-byte hashes in `input` (left, right, left, right…) into `out`. */
   hashPairs: (input: Uint8Array, count: number, out: Uint8Array) => void
 }

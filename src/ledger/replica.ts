@@ -74,7 +74,9 @@ interface Hashed { buf: Uint8Array, spans: Uint32Array, count: number, hashes: U
  * each entry after a 0x00 byte in one buffer; the hasher writes the chain into each copy's `prev`
  * (at `prevAts`), so the caller compares the prev each entry came with against the chain below.
  */
-function hashOnto (hasher: Hasher, meta: ReplicaMeta, entries: readonly Uint8Array[], prevAts: readonly number[], count: number): Hashed {
+function hashOnto (
+  hasher: Hasher, meta: ReplicaMeta, entries: readonly Uint8Array[], prevAts: readonly number[], count: number
+): Hashed {
   let total = 0
   for (let i = 0; i < count; i++) total += entries[i]!.length + 1
   const buf = new Uint8Array(total)

@@ -3,7 +3,9 @@ import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { Level } from 'level'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
-import { FeedLedger, BASE_ONTOLOGY, ReplicaStore, ownFeedSource, nodeCryptoHasher, type Hasher } from '../../src/ledger/index.js'
+import {
+  FeedLedger, BASE_ONTOLOGY, ReplicaStore, ownFeedSource, nodeCryptoHasher, type Hasher
+} from '../../src/ledger/index.js'
 import { popCount } from '../../src/ledger/batch-hash.js'
 import { tempDir } from '../helpers/devices.js'
 import { hasherConformance } from '../helpers/hasher-conformance.js'
@@ -13,8 +15,14 @@ function countingHasher (): Hasher & { entries: number, pairs: number } {
   const counted = {
     entries: 0,
     pairs: 0,
-    hashEntries: (...args: Parameters<Hasher['hashEntries']>) => { counted.entries++; nodeCryptoHasher.hashEntries(...args) },
-    hashPairs: (...args: Parameters<Hasher['hashPairs']>) => { counted.pairs++; nodeCryptoHasher.hashPairs(...args) }
+    hashEntries: (...args: Parameters<Hasher['hashEntries']>) => {
+      counted.entries++
+      nodeCryptoHasher.hashEntries(...args)
+    },
+    hashPairs: (...args: Parameters<Hasher['hashPairs']>) => {
+      counted.pairs++
+      nodeCryptoHasher.hashPairs(...args)
+    }
   }
   return counted
 }
@@ -25,7 +33,8 @@ describe('ledger/batch-hash: chaining and hashing a batch of entries in one call
   })
 
   it('popCount counts the set bits of safe integers (the roots of a frontier of that size)', () => {
-    for (const [size, bits] of [[0, 0], [1, 1], [6, 2], [255, 8], [2 ** 32, 1], [Number.MAX_SAFE_INTEGER, 53]] as const) assert.equal(popCount(size), bits)
+    const cases = [[0, 0], [1, 1], [6, 2], [255, 8], [2 ** 32, 1], [Number.MAX_SAFE_INTEGER, 53]] as const
+    for (const [size, bits] of cases) assert.equal(popCount(size), bits)
   })
 
   it('the ledger, a feed source and a replica store hash with the hasher they are given', async () => {
@@ -33,14 +42,20 @@ describe('ledger/batch-hash: chaining and hashing a batch of entries in one call
     const fleetId = new Uint8Array(32).fill(7)
     const signer = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
     const [ledgerHasher, sourceHasher, replicaHasher] = [countingHasher(), countingHasher(), countingHasher()]
-    const db = new Level<string, Uint8Array>(path.join(await tempDir('fleet-hasher-'), 'db'), { valueEncoding: 'view' })
-    const replicaDb = new Level<string, Uint8Array>(path.join(await tempDir('fleet-hasher-'), 'db'), { valueEncoding: 'view' })
+    const openDb = async (): Promise<Level<string, Uint8Array>> =>
+      new Level<string, Uint8Array>(path.join(await tempDir('fleet-hasher-'), 'db'), { valueEncoding: 'view' })
+    const [db, replicaDb] = [await openDb(), await openDb()]
+    const tpmClock = { readTpmClock: async () => ({ clock: 1n, resetCount: 1, restartCount: 0 }) }
     const ledger = new FeedLedger({
-      db, signer, clock: { now: () => 1_795_000_000_000 }, tpmClock: { readTpmClock: async () => ({ clock: 1n, resetCount: 1, restartCount: 0 }) }, ontology: BASE_ONTOLOGY, hasher: ledgerHasher
+      db, signer, clock: { now: () => 1_795_000_000_000 }, tpmClock, ontology: BASE_ONTOLOGY, hasher: ledgerHasher
     }, { fleetId, feedId: feed, batchMs: 10_000 })
     try {
       await ledger.start()
-      await Promise.all(Array.from({ length: 100 }, async (_, i) => await ledger.append({ type: 'operator.data_access', actor: { id: 'alice', role: 'operator' }, attest: null, body: { resource: `r-${i}`, purpose: 'care' } })))
+      const append = async (i: number): Promise<unknown> => await ledger.append({
+        type: 'operator.data_access', actor: { id: 'alice', role: 'operator' }, attest: null,
+        body: { resource: `r-${i}`, purpose: 'care' }
+      })
+      await Promise.all(Array.from({ length: 100 }, async (_, i) => await append(i)))
       await ledger.checkpoint()
       assert.ok(ledgerHasher.entries > 0, 'the ledger hashed its appends with its hasher')
       await replicaDb.open()
@@ -50,7 +65,8 @@ describe('ledger/batch-hash: chaining and hashing a batch of entries in one call
       assert.ok(sourceHasher.pairs > 0, 'the source hashed the Merkle levels of its leaves with its hasher')
       const batch = await source.batch(0)
       assert.ok(batch !== undefined)
-      assert.equal((await store.apply(batch, { fleetId, feedKey: signer.publicKey, ontology: BASE_ONTOLOGY })).added, 100)
+      const trust = { fleetId, feedKey: signer.publicKey, ontology: BASE_ONTOLOGY }
+      assert.equal((await store.apply(batch, trust)).added, 100)
       assert.ok(replicaHasher.entries > 0, 'the replica verified the batch with its hasher')
       assert.deepEqual([ledgerHasher.pairs, sourceHasher.entries], [0, 0])
     } finally {

@@ -70,10 +70,12 @@ export interface NativeBinding {
  * contract of src/ledger's `Hasher` (hasher.ts), which this type matches.
  */
 export interface NativeHasher {
-  hashEntries: (buf: Uint8Array, spans: Uint32Array, count: number, head: Uint8Array, size: number, roots: Uint8Array, out: Uint8Array, leaves?: Uint8Array) => void
+  hashEntries: (
+    buf: Uint8Array, spans: Uint32Array, count: number, head: Uint8Array,
+    size: number, roots: Uint8Array, out: Uint8Array, leaves?: Uint8Array
+  ) => void
   hashPairs: (input: Uint8Array, count: number, out: Uint8Array) => void
 }
-
 
 /** Thrown when the native binding is not built (run the bootstrap) or fails to load. */
 export class NativeBindingError extends FleetError {
@@ -108,7 +110,7 @@ export function loadNative (): NativeBinding {
   return binding
 }
 
-/** The binding's batch hasher, for src/ledger's `Hasher`. Throws NativeBindingError when it does not load. */
+/** The binding's batch hasher, for src/ledger's `Hasher`. Throws NativeBindingError when the binding does not load. */
 export function nativeHasher (): NativeHasher {
   const { hashEntries, hashPairs } = loadNative()
   return { hashEntries, hashPairs }
