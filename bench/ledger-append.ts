@@ -9,7 +9,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import Hypercore from 'hypercore'
-import { FeedLedger, BASE_ONTOLOGY, LevelLedgerStore } from '../src/ledger/index.js'
+import { FeedLedger, BASE_ONTOLOGY, LevelLedgerStore, nodeCryptoHasher } from '../src/ledger/index.js'
+import { nativeHasher } from '../src/attest/index.js'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../src/identity/index.js'
 import { type Bench, nowMs, round } from './types.js'
 
@@ -30,7 +31,9 @@ export const ledgerAppendBench: Bench = {
         signer: new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(new Uint8Array(32).fill(9))),
         clock: { now: () => Date.now() },
         tpmClock: { readTpmClock: async () => ({ clock: BigInt(Date.now()), resetCount: 1, restartCount: 0 }) },
-        ontology: BASE_ONTOLOGY
+        ontology: BASE_ONTOLOGY,
+        // As the agent composes it (src/agent/service.ts); FLEET_BENCH_HASHER=node-crypto for the default.
+        hasher: process.env.FLEET_BENCH_HASHER === 'node-crypto' ? nodeCryptoHasher : nativeHasher()
       }, { fleetId: new Uint8Array(32).fill(1), feedId: 'a'.repeat(52), batchMs: 250 })
       await ledger.start()
       let count = 0

@@ -2,14 +2,12 @@
  * memory: the resident set of one agent as an operator runs it (`fleet run`, its own process, its
  * own swtpm, the default configuration), read from /proc/PID/status: idle on its own, then idle
  * again once FLEET_MEMORY_PEERS other agents (default 11: a fleet of 12) are connected and attested by it.
- * Per-peer memory is the difference of own (anonymous) memory over the number of peers. Before
- * all that, the same agent idles on its own without its memory trim (trimMemory: false; see
- * src/agent/memory-trim.ts).
+ * Per-peer memory is the difference of own (anonymous) memory over the number of peers.
  *
  * Measured in the same run, with the agent's Node flags and malloc settings (read from its
  * /proc/PID/cmdline and environ): a bare Node process, and a plain libp2p node with the agent's
  * transport stack and none of the fleet's protocols, bundled as the fleet command is, alone and
- * with as many plain peers connected (neither trims its memory; the plain node's Noise has the
+ * with as many plain peers connected (the plain node's Noise has the
  * agent's crypto, as the bundle gives it). "Idle" is after SETTLE_MS without new work, as the
  * median of SAMPLES readings.
  * Goal: ≤80 MB idle.
@@ -22,8 +20,7 @@ import { promisify } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import { SimFleet, SEALING } from '../simnet/index.js'
 import { FLEET_CLI } from '../simnet/process-fleet.js'
-import { CONFIG_DEFAULTS, controlRequest, loadConfig, procStatusMemory, type PeerStatus } from '../src/agent/index.js'
-import { AGENT_BUFFER_POOL_BYTES } from '../src/agent/index.js'
+import { AGENT_BUFFER_POOL_BYTES, CONFIG_DEFAULTS, controlRequest, procStatusMemory, type PeerStatus } from '../src/agent/index.js'
 import { plainNode } from './memory-plain.js'
 import { Shard, until } from './scale.js'
 import { type Bench, nowMs, round } from './types.js'
@@ -161,17 +158,10 @@ export const memoryBench: Bench = {
       process.stderr.write(`bench: memory: ${devices.length} devices enrolled\n`)
       for (const device of devices) await device.tpm.close()
       const [subject, ...peers] = devices as [typeof devices[0], ...typeof devices]
-      // What the default-configured agent runs with: FLEET_TRIM_MEMORY from this environment, parsed as the agent does.
-      const trimMemory = (await loadConfig({ env: { FLEET_STATE: subject.dir, FLEET_TRIM_MEMORY: process.env.FLEET_TRIM_MEMORY } })).trimMemory
-      const startAgent = async (env: NodeJS.ProcessEnv = {}): Promise<Awaited<ReturnType<typeof spawnWithStatus>>> => {
-        const started = await spawnWithStatus('fleet run', FLEET_CLI, ['run', '--state', subject.dir, '--eventlog', path.join(subject.dir, 'binary_bios_measurements'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json'],
-          { ...process.env, FLEET_MDNS: '0', FLEET_LOG_LEVEL: 'warn', ...env })
-        children.push(started.child)
-        return started
-      }
-      // First without the memory trim (trimMemory: false), beside the bare and plain nodes, which are not trimmed either.
-      const untrimmedAgent = await startAgent({ FLEET_TRIM_MEMORY: '0' })
-      const settings = await agentRuntimeSettings(untrimmedAgent.child.pid!)
+      const agent = await spawnWithStatus('fleet run', FLEET_CLI, ['run', '--state', subject.dir, '--eventlog', path.join(subject.dir, 'binary_bios_measurements'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json'],
+        { ...process.env, FLEET_MDNS: '0', FLEET_LOG_LEVEL: 'warn' })
+      children.push(agent.child)
+      const settings = await agentRuntimeSettings(agent.child.pid!)
       const env = { ...process.env, ...settings.env }
       // The plain node is bundled as the fleet command is (scripts/bundle.mjs).
       const plainBundle = path.join(scratch, 'memory-plain.mjs')
@@ -180,12 +170,8 @@ export const memoryBench: Bench = {
       children.push(plain.child)
       const bare = spawn(process.execPath, [...settings.flags, '-e', 'setInterval(() => {}, 60_000)'], { stdio: 'ignore', env })
       children.push(bare)
-      process.stderr.write(`bench: memory: agent started (node ${settings.flags.join(' ')}${Object.keys(settings.env).length > 0 ? `; ${Object.entries(settings.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}); idle alone, without the memory trim\n`)
-      const [agentUntrimmed, plainAlone, bareNode] = await idle([untrimmedAgent.child.pid!, plain.child.pid!, bare.pid!]) as [Idle, Idle, Idle]
-      await stopChild(untrimmedAgent.child)
-      const agent = await startAgent()
-      process.stderr.write('bench: memory: agent restarted with the default configuration; idle alone\n')
-      const [agentAlone] = await idle([agent.child.pid!]) as [Idle]
+      process.stderr.write(`bench: memory: agent started (node ${settings.flags.join(' ')}${Object.keys(settings.env).length > 0 ? `; ${Object.entries(settings.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}); idle alone\n`)
+      const [agentAlone, plainAlone, bareNode] = await idle([agent.child.pid!, plain.child.pid!, bare.pid!]) as [Idle, Idle, Idle]
       const pids = [agent.child.pid!, plain.child.pid!]
 
       await shard.ask({ op: 'prepare', devices: peers.map((d) => ({ dir: d.dir, tcti: d.swtpm.tcti })), sealing: SEALING })
@@ -209,8 +195,8 @@ export const memoryBench: Bench = {
       if (!dialers.every((d) => d.getConnections().length > 0)) throw new Error('a plain libp2p peer lost its connection')
       const idleAlone = {
         bench: 'memory', metric: 'idle-rss', value: mb(agentAlone.rss), unit: 'MB', peer: 'goal', peerValue: GOAL_MB, ratio: round(GOAL_MB / (agentAlone.rss / 1e6), 2),
-        peers: 0, ownMB: mb(agentAlone.anon), fileMB: mb(agentAlone.file), trimMemory, cpuSec: agentAlone.cpuSec, minorFaultsPerSec: agentAlone.minorFaultsPerSec,
-        untrimmedMB: mb(agentUntrimmed.rss), untrimmedOwnMB: mb(agentUntrimmed.anon), untrimmedFileMB: mb(agentUntrimmed.file), untrimmedCpuSec: agentUntrimmed.cpuSec, untrimmedMinorFaultsPerSec: agentUntrimmed.minorFaultsPerSec, bareNodeMB: mb(bareNode.rss), bareNodeOwnMB: mb(bareNode.anon), plainLibp2pMB: mb(plainAlone.rss), plainLibp2pOwnMB: mb(plainAlone.anon)
+        peers: 0, ownMB: mb(agentAlone.anon), fileMB: mb(agentAlone.file), cpuSec: agentAlone.cpuSec, minorFaultsPerSec: agentAlone.minorFaultsPerSec,
+        bareNodeMB: mb(bareNode.rss), bareNodeOwnMB: mb(bareNode.anon), plainLibp2pMB: mb(plainAlone.rss), plainLibp2pOwnMB: mb(plainAlone.anon)
       }
       const attestations = (s: { peers: PeerStatus[] }): number => s.peers.reduce((n, p) => n + p.attestations, 0)
       if (LOAD_SEC > 0) {
@@ -234,7 +220,7 @@ export const memoryBench: Bench = {
         report({
           bench: 'memory', metric: 'rss-under-load', value: mb(max((r) => r.rss)), unit: 'MB', peer: 'goal (idle)', peerValue: GOAL_MB, ratio: round(GOAL_MB / (max((r) => r.rss) / 1e6), 2),
           peers: PEERS, seconds: Math.round(seconds), samples: samples.length, minMB: mb(Math.min(...samples.map((r) => r.rss))), ownMaxMB: mb(max((r) => r.anon)), fileMaxMB: mb(max((r) => r.file)),
-          attestations: attestations(endStatus) - attestations(startStatus), ...usageBetween(startUsage, endUsage, seconds), trimMemory
+          attestations: attestations(endStatus) - attestations(startStatus), ...usageBetween(startUsage, endUsage, seconds)
         })
         return
       }
@@ -246,10 +232,10 @@ export const memoryBench: Bench = {
       report(idleAlone)
       report({
         bench: 'memory', metric: 'idle-rss-with-peers', value: mb(agentPeers.rss), unit: 'MB', peer: 'goal', peerValue: GOAL_MB, ratio: round(GOAL_MB / (agentPeers.rss / 1e6), 2),
-        peers: PEERS, ownMB: mb(agentPeers.anon), fileMB: mb(agentPeers.file), trimMemory, cpuSec: agentPeers.cpuSec, minorFaultsPerSec: agentPeers.minorFaultsPerSec, plainLibp2pMB: mb(plainPeers.rss)
+        peers: PEERS, ownMB: mb(agentPeers.anon), fileMB: mb(agentPeers.file), cpuSec: agentPeers.cpuSec, minorFaultsPerSec: agentPeers.minorFaultsPerSec, plainLibp2pMB: mb(plainPeers.rss)
       })
-      // Per peer: own (anonymous) memory. Pages mapped from files are shared, and the agent's are
-      // trimmed every 10 s, so their difference between two readings says little about a peer.
+      // Per peer: own (anonymous) memory. Pages mapped from files are shared, so their difference
+      // between two readings says little about a peer.
       const perPeer = (agentPeers.anon - agentAlone.anon) / PEERS
       const plainPerPeer = (plainPeers.anon - plainAlone.anon) / PEERS
       report({

@@ -13,6 +13,7 @@
  */
 import { SimFleet, type SimDevice } from '../simnet/index.js'
 import type { Agent } from '../src/agent/index.js'
+import { nodeCryptoHasher } from '../src/ledger/index.js'
 import { hypercoreReplication } from './hypercore-peer.js'
 import { type Bench, nowMs, round } from './types.js'
 
@@ -34,6 +35,8 @@ async function waitFor (condition: () => Promise<boolean>, ms: number, what: str
 }
 
 const ENTRIES = 20_000
+/** FLEET_BENCH_HASHER=node-crypto: the ledger's default hasher instead of the native one the agent is given. */
+const hasher = process.env.FLEET_BENCH_HASHER === 'node-crypto' ? nodeCryptoHasher : undefined
 
 export const replicationBench: Bench = {
   name: 'replication',
@@ -42,10 +45,10 @@ export const replicationBench: Bench = {
     const fleet = await SimFleet.create()
     try {
       const [da, db] = await fleet.addEnrolled(2) as [SimDevice, SimDevice]
-      const a = await fleet.start(da, { syncIntervalMs: 3_600_000 })
+      const a = await fleet.start(da, { syncIntervalMs: 3_600_000, hasher })
       await appendMany(a, ENTRIES)
       const target = a.feed.ledger.sealedSize
-      const b = await fleet.start(db, { syncIntervalMs: 3_600_000 })
+      const b = await fleet.start(db, { syncIntervalMs: 3_600_000, hasher })
       const start = nowMs()
       await b.node.dial(a.node.getMultiaddrs()[0]!)
       await waitFor(async () => ((await b.heads()).get(da.state.deviceId) ?? 0) >= target, 120_000, 'replication')
@@ -70,7 +73,7 @@ export const convergenceBench: Bench = {
     const fleet = await SimFleet.create()
     try {
       const agents: Agent[] = []
-      for (const device of await fleet.addEnrolled(AGENTS)) agents.push(await fleet.start(device, { syncIntervalMs: 2_000 }))
+      for (const device of await fleet.addEnrolled(AGENTS)) agents.push(await fleet.start(device, { syncIntervalMs: 2_000, hasher }))
       for (let i = 0; i < AGENTS; i++) for (let j = i + 1; j < AGENTS; j++) await agents[i]!.node.dial(agents[j]!.node.getMultiaddrs()[0]!)
       const ids = agents.map((a) => a.node.peerId.toString())
       await waitFor(async () => agents.every((a, i) => ids.every((id, j) => i === j || a.attestation.attested(id))), 60_000, 'the mesh to attest')

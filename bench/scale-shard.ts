@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { multiaddr } from '@multiformats/multiaddr'
-import { EsysTpm } from '../src/attest/index.js'
+import { EsysTpm, nativeHasher } from '../src/attest/index.js'
 import { createAgent, type Agent, agentMeasurement, readDeviceEnrolment, readDeviceState, unlockDevice, type AgentInit } from '../src/agent/index.js'
 import { AGENT_BUFFER_POOL_BYTES } from '../src/agent/index.js'
 
@@ -51,7 +51,7 @@ async function handle (request: ShardRequest): Promise<unknown> {
     case 'start': {
       loopDelay.enable()
       agents.push(...await Promise.all(prepared.map(async ({ tpm, init }) => {
-        const agent = await createAgent({ tpm }, { ...init, ...request.options, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+        const agent = await createAgent({ tpm, hasher: nativeHasher() }, { ...init, ...request.options, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
         await agent.start()
         return agent
       })))

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { EsysTpm, SwtpmDevice, type BootPolicy } from '../src/attest/index.js'
+import { EsysTpm, SwtpmDevice, nativeHasher, type BootPolicy } from '../src/attest/index.js'
 import {
   initOwner, unlockOwner, writeOwnerState, writeDeviceState, writeDeviceEnrolment, initDevice, unlockDevice, agentMeasurement, acceptEnrolment, enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry, createAgent, type Agent,
   type OwnerState, type DeviceState, type UnlockedDevice, type OpenedLedger, type DeviceEnrolment, type AgentInit, type AgentComponents, type Logger
@@ -119,16 +119,18 @@ export class SimFleet {
   /**
    * Starts an enrolled device's agent in this process. `enrolment` lets a test present another
    * device's record (a clone attempt); `ownFeedServer` stands in for how the agent serves its own
-   * feed (simnet's hostile servers).
+   * feed (simnet's hostile servers); `hasher` replaces the native one `fleet run` uses.
    */
   async start (
     device: SimDevice,
     options: Partial<Pick<AgentInit, 'syncIntervalMs' | 'attestIntervalMs' | 'batchMs' | 'mdns' | 'onPeersChange' | 'cosignIntervalMs' | 'witnessesPerFeed'>>
-      & Pick<AgentComponents, 'logger' | 'ownFeedServer'> & { enrolment?: DeviceEnrolment } = {}
+      & Pick<AgentComponents, 'logger' | 'ownFeedServer' | 'hasher'> & { enrolment?: DeviceEnrolment } = {}
   ): Promise<Agent> {
     const enrolment = options.enrolment ?? device.enrolment
     if (enrolment === undefined) throw new Error(`${device.name} is not enrolled`)
-    const runtime = await createAgent({ tpm: device.tpm, logger: options.logger, ownFeedServer: options.ownFeedServer }, {
+    // As `fleet run` composes it: the native batch hasher, unless given another.
+    const components = { tpm: device.tpm, logger: options.logger, ownFeedServer: options.ownFeedServer, hasher: options.hasher ?? nativeHasher() }
+    const runtime = await createAgent(components, {
       dir: device.dir, state: device.state, device: device.unlocked, enrolment, eventLog: async () => device.log,
       onPeersChange: options.onPeersChange, cosignIntervalMs: options.cosignIntervalMs, witnessesPerFeed: options.witnessesPerFeed,
       listen: ['/ip4/127.0.0.1/tcp/0'], mdns: options.mdns ?? false, batchMs: options.batchMs ?? 50,

@@ -31,7 +31,7 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value Open(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Abort(const Napi::CallbackInfo& info);
-  // Commands, defined in commands.cc and policy.cc.
+  // Commands, defined in device.cc, objects.cc, nv.cc, signing.cc and policy.cc.
   Napi::Value Startup(const Napi::CallbackInfo& info);
   Napi::Value GetRandom(const Napi::CallbackInfo& info);
   Napi::Value GetCapability(const Napi::CallbackInfo& info);

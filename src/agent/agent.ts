@@ -44,8 +44,8 @@ export class Agent {
     this.feed = parts.feed
     this.membership = parts.membership
     const feedId = init.state.deviceId
-    this.replicas = new ReplicaStore(this.feed.store)
-    const ownSource = ownFeedSource(this.feed.store, feedId, { memo: true })
+    this.replicas = new ReplicaStore(this.feed.store, { hasher: components.hasher })
+    const ownSource = ownFeedSource(this.feed.store, feedId, { memo: true, hasher: components.hasher })
     this.ownSource = ownSource
     this.members = new MemberRecords(this.membership, this.feed.store)
     this.quarantineStore = quarantineSublevel(this.feed.store)
@@ -171,7 +171,7 @@ export async function createAgent (components: AgentComponents, init: AgentInit)
   const feed = await openOwnFeed({
     dir: init.dir, tpm: components.tpm, signer, fleetId: init.enrolment.fleetId, feedId: init.state.deviceId,
     batchMs: init.batchMs, batchEntries: init.batchEntries, routineBatchMs: init.routineBatchMs, clock: components.clock,
-    store: components.store
+    store: components.store, hasher: components.hasher
   })
   attestation = new AttestationService({
     node,

@@ -2,7 +2,7 @@
 import { toHex } from '../common/bytes.js'
 import type { Clock, Random } from '../common/index.js'
 import type { Tpm } from '../attest/index.js'
-import type { FeedSource, LedgerStore } from '../ledger/index.js'
+import type { FeedSource, Hasher, LedgerStore } from '../ledger/index.js'
 import type { PeerStatus } from './attestation/index.js'
 import type { UnlockedDevice, DeviceState } from './device/index.js'
 import type { DeviceEnrolment } from './enrolment/index.js'
@@ -19,6 +19,8 @@ export interface AgentComponents {
   random?: Random
   /** Where the ledger lives. Default: LevelDB in DIR/ledger (see LevelLedgerStore); MemoryLedgerStore for simulations. */
   store?: LedgerStore
+  /** The ledger's batch hashing (own feed, replicas, served proofs). Default: node:crypto; `fleet run` gives the native one. */
+  hasher?: Hasher
   /**
    * How the own feed is served and announced to peers, given the feed as the ledger holds it.
    * Default: as the ledger holds it, with pushes. simnet's hostile agents (never `fleet run`) put

@@ -3,7 +3,8 @@ import { CborWriter } from '../codec/index.js'
 import { EntryWriter } from './entry-encoder.js'
 import { LEDGER_LIMITS } from './limits.js'
 import { MalformedEntryError } from './errors.js'
-import { batchHasher, popCount, ROOTS_CAPACITY, type HashEntries } from './batch-hash.js'
+import { popCount, ROOTS_CAPACITY } from './batch-hash.js'
+import type { Hasher } from './hasher.js'
 import { encodeRunFromSpans, RUN_LIMITS, seqKey } from './entry-runs.js'
 import type { LedgerBatch } from './store/index.js'
 
@@ -35,7 +36,7 @@ const KEEP_WRITER_BYTES = 4 << 20
 
 /**
  * Turns queued appends into a staged store batch: every entry CBOR-encoded into one buffer,
- * chained and hashed in one call (batch-hash.ts), and put as one run (entry-runs.ts) with the
+ * chained and hashed in one call (the injected Hasher), and put as one run (entry-runs.ts) with the
  * feed's new state record. The buffers are kept across batches: a LedgerBatch copies each key and
  * value when it is put, so they are free again as soon as prepare() returns.
  */
@@ -43,10 +44,14 @@ export class BatchEncoder {
   private writer = new EntryWriter(64 * 1024)
   private spans = new Uint32Array(3 * 1024)
   private readonly rootBytes = new Uint8Array(ROOTS_CAPACITY * 32)
-  private readonly hashEntries: HashEntries = batchHasher()
+  private readonly hasher: Hasher
   private readonly stateWriter = new CborWriter(4096)
   /** Where runs are put together; a batch copies a value when it is put, so it is reused. */
   private runBuf = new Uint8Array(0)
+
+  constructor (hasher: Hasher) {
+    this.hasher = hasher
+  }
 
   /**
    * Encodes `batch` on top of `tip` at `time`, rejecting the appends that do not encode (over
@@ -97,7 +102,7 @@ export class BatchEncoder {
     const hashes = new Uint8Array(32 * count)
     const rootBytes = this.rootBytes
     for (let i = 0; i < tip.roots.length; i++) rootBytes.set(tip.roots[i]!, 32 * i)
-    this.hashEntries(buf, spans, count, tip.head, first, rootBytes, hashes)
+    this.hasher.hashEntries(buf, spans, count, tip.head, first, rootBytes, hashes)
     const size = first + count
     const roots: Uint8Array[] = []
     for (let i = 0, n = popCount(size); i < n; i++) roots.push(rootBytes.slice(32 * i, 32 * i + 32))

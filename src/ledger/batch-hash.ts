@@ -1,19 +1,8 @@
 import { hash } from 'node:crypto'
-import { loadNative } from '../attest/tpm/native.js'
+import type { Hasher } from './hasher.js'
 
-/**
- * Hashes a run of encoded entries in one buffer, as FeedLedger's group commit needs them: for
- * entry i (bytes buf[spans[3i] + 1, spans[3i + 1]), after a 0x00 byte at spans[3i] that makes
- * buf[spans[3i], spans[3i + 1]) the RFC 9162 leaf input), writes the previous entry's hash into
- * its `prev` value at spans[3i + 2], puts SHA-256(entry) into out[32i, 32i + 32), and appends
- * SHA-256(0x00 ‖ entry) to the Merkle frontier held in `roots` (popcount(size) hashes, largest
- * subtree first, as MerkleFrontier.roots; updated in place, room for 64). With `leaves`, also puts
- * each leaf hash into leaves[32i, 32i + 32).
- *
- * The entries chain, so the work is sequential; doing all of it in one native call saves three
- * crypto.hash calls and three 32-byte allocations per entry.
- */
-export type HashEntries = (buf: Uint8Array, spans: Uint32Array, count: number, head: Uint8Array, size: number, roots: Uint8Array, out: Uint8Array, leaves?: Uint8Array) => void
+/** Hasher.hashEntries (hasher.ts): chains, hashes and appends a run of entries to a frontier. */
+export type HashEntries = Hasher['hashEntries']
 
 /** Room for the frontier of any tree whose size is a safe integer. */
 export const ROOTS_CAPACITY = 64
@@ -21,7 +10,7 @@ export const ROOTS_CAPACITY = 64
 const nodeInput = new Uint8Array(65)
 nodeInput[0] = 1
 
-/** The same computation with node:crypto, where the native binding is not built. */
+/** Hasher.hashEntries with node:crypto: three crypto.hash calls per entry. */
 export const jsHashEntries: HashEntries = (buf, spans, count, head, size, roots, out, leaves) => {
   if (spans.length < 3 * count || out.length < 32 * count || head.length !== 32 || roots.length < ROOTS_CAPACITY * 32 || (leaves !== undefined && leaves.length < 32 * count)) throw new RangeError('hashEntries: buffers too short')
   for (let i = 0; i < count; i++) {
@@ -58,37 +47,11 @@ export function popCount (size: number): number {
   return bits
 }
 
-/** A function of the agent's native binding when it loads and has it, else `fallback` (same results). */
-function nativeOr<F> (name: 'hashEntries' | 'hashPairs', fallback: F): () => F {
-  let chosen: F | undefined
-  return () => {
-    if (chosen !== undefined) return chosen
-    try {
-      const native = loadNative()[name]
-      chosen = typeof native === 'function' ? native as F : fallback
-    } catch {
-      chosen = fallback
-    }
-    return chosen
-  }
-}
-
-/**
- * The native batch hasher from the agent's binding (native/src/ledger_hash.cc) when it loads,
- * else the node:crypto one: both give the same bytes (test/ledger/batch-hash.test.ts).
- */
-export const batchHasher: () => HashEntries = nativeOr('hashEntries', jsHashEntries)
-
-/** Node hashes of `count` pairs of 32-byte hashes in `input` (left, right, left, right…) into `out`. */
-export type HashPairs = (input: Uint8Array, count: number, out: Uint8Array) => void
-
-export const jsHashPairs: HashPairs = (input, count, out) => {
+/** Hasher.hashPairs with node:crypto. */
+export const jsHashPairs: Hasher['hashPairs'] = (input, count, out) => {
   if (input.length < 64 * count || out.length < 32 * count) throw new RangeError('hashPairs: buffers too short')
   for (let i = 0; i < count; i++) {
     nodeInput.set(input.subarray(64 * i, 64 * i + 64), 1)
     out.set(hash('sha256', nodeInput, 'buffer'), 32 * i)
   }
 }
-
-/** The native pair hasher when the binding loads, else the node:crypto one (same bytes). */
-export const pairHasher: () => HashPairs = nativeOr('hashPairs', jsHashPairs)

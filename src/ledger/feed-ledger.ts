@@ -10,6 +10,7 @@ import { toHex } from '../common/bytes.js'
 import { RollbackDetectedError, LedgerWriteError } from './errors.js'
 import { EntryRuns, seqKey } from './entry-runs.js'
 import { feedSublevels, type LedgerStore, type LedgerSublevel } from './store/index.js'
+import { nodeCryptoHasher, type Hasher } from './hasher.js'
 
 export interface TpmClockSource {
   readTpmClock (): Promise<{ clock: bigint, resetCount: number, restartCount: number }>
@@ -31,6 +32,8 @@ export interface FeedLedgerComponents {
   ontology: Ontology
   /** When given, every start binds the store to the counter's next value and advances it. */
   rollbackCounter?: RollbackCounter
+  /** The batch hashing of the append path (hasher.ts); default nodeCryptoHasher. */
+  hasher?: Hasher
 }
 
 export interface FeedLedgerInit {
@@ -98,7 +101,7 @@ export class FeedLedger {
   private routineSince: number | undefined
   private started = false
   private envelopeChecked = false
-  private readonly encoder = new BatchEncoder()
+  private readonly encoder: BatchEncoder
   /** How a prepared batch is staged: entries and the state record, in this ledger's sublevels. */
   private readonly stage = {
     open: () => this.components.store.batch(),
@@ -116,6 +119,7 @@ export class FeedLedger {
       batchEntries: init.batchEntries ?? 10_000,
       routineBatchMs: init.routineBatchMs ?? 30_000
     }
+    this.encoder = new BatchEncoder(components.hasher ?? nodeCryptoHasher)
     const { entries, meta, checkpoints } = feedSublevels(components.store)
     this.entries = new EntryRuns(entries)
     this.entriesSublevel = entries

@@ -5,7 +5,7 @@ import { leafHash, nodeHash, MerkleFrontier, consistencyProof, subtreeRoot, leve
 import { parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
 import { detectEquivocation, type EquivocationEvidence } from './equivocation.js'
 import { SYNC_LIMITS } from './limits.js'
-import { pairHasher } from './batch-hash.js'
+import { nodeCryptoHasher, type Hasher } from './hasher.js'
 import type { SyncBatch } from './replica.js'
 import { EntryRuns, seqKey } from './entry-runs.js'
 import { feedSublevels, type FeedSublevels, type LedgerStore, type LedgerSublevel } from './store/index.js'
@@ -26,19 +26,23 @@ export class FeedSource {
   private merging: Promise<unknown> = Promise.resolve()
   private sealedMemo: Promise<{ size: number, note: string } | undefined> | undefined
   private readonly memo: boolean
+  private readonly hasher: Hasher
 
   /**
    * The feed whose sublevels in `store` are `sublevels` (feedSublevels). `memo`: remember the
-   * newest checkpoint until forgetSealed() (only when every writer calls it).
+   * newest checkpoint until forgetSealed() (only when every writer calls it). `hasher`: for the
+   * Merkle levels of many new leaves (hasher.ts); default nodeCryptoHasher.
    */
   constructor (
-    store: LedgerStore, feed: string, sublevels: Pick<FeedSublevels, 'entries' | 'checkpoints'>, options: { memo?: boolean } = {}
+    store: LedgerStore, feed: string, sublevels: Pick<FeedSublevels, 'entries' | 'checkpoints'>,
+    options: { memo?: boolean, hasher?: Hasher } = {}
   ) {
     this.feed = feed
     this.store = store
     this.entries = new EntryRuns(sublevels.entries)
     this.checkpoints = sublevels.checkpoints
     this.memo = options.memo === true
+    this.hasher = options.hasher ?? nodeCryptoHasher
   }
 
   /**
@@ -88,7 +92,7 @@ export class FeedSource {
         const pairs = new Uint8Array(64 * count)
         for (let i = 0; i < 2 * count; i++) pairs.set(below[2 * level.length + i]!, 32 * i)
         const out = new Uint8Array(32 * count)
-        pairHasher()(pairs, count, out)
+        this.hasher.hashPairs(pairs, count, out)
         for (let i = 0; i < count; i++) level.push(out.subarray(32 * i, 32 * i + 32))
       } else {
         while (level.length * 2 + 1 < below.length) level.push(nodeHash(below[level.length * 2]!, below[level.length * 2 + 1]!))
@@ -258,6 +262,6 @@ export class FeedSource {
  * A FeedSource over a FeedLedger's own store (the feed's sublevels at its root).
  * With `memo`, the caller must call forgetSealed() whenever the ledger seals more.
  */
-export function ownFeedSource (store: LedgerStore, feed: string, options: { memo?: boolean } = {}): FeedSource {
+export function ownFeedSource (store: LedgerStore, feed: string, options: { memo?: boolean, hasher?: Hasher } = {}): FeedSource {
   return new FeedSource(store, feed, feedSublevels(store), options)
 }

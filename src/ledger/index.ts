@@ -44,6 +44,8 @@ export { makeProofBundle, verifyProofBundle, MalformedProofBundleError, PROOF_BU
 export type { ProofBundle, VerifiedProof } from './proof.js'
 export { exportFeed, verifyExport, EXPORT_LIMITS } from './export.js'
 export type { ExportLine, ExportEntryLine, ExportCheckpointLine, ExportEndLine } from './export.js'
+export { nodeCryptoHasher } from './hasher.js'
+export type { Hasher } from './hasher.js'
 export { EntryRuns, encodeRun, decodeRun, MalformedRunError, RUN_LIMITS } from './entry-runs.js'
 export type { Run } from './entry-runs.js'
 export {

@@ -3,7 +3,8 @@ import { FleetError } from '../common/errors.js'
 import type { HybridPublicKey } from '../identity/index.js'
 import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import { decodeEntryUnhashed, entryHash, type Entry } from './entry.js'
-import { batchHasher, popCount, ROOTS_CAPACITY } from './batch-hash.js'
+import { popCount, ROOTS_CAPACITY } from './batch-hash.js'
+import { nodeCryptoHasher, type Hasher } from './hasher.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
 import { MerkleFrontier, verifyConsistency } from './merkle.js'
 import { FeedSource } from './feed-source.js'
@@ -86,11 +87,13 @@ export interface ReplicaTrust {
 interface Hashed { buf: Uint8Array, spans: Uint32Array, count: number, hashes: Uint8Array, leaves: Uint8Array, frontier: MerkleFrontier }
 
 /**
- * Hashes the first `count` of `entries` onto a replica's chain and tree in one call (batch-hash.ts):
+ * Hashes the first `count` of `entries` onto a replica's chain and tree in one call (the Hasher):
  * each entry after a 0x00 byte in one buffer; the hasher writes the chain into each copy's `prev`
  * (at `prevAts`), so the caller compares the prev each entry came with against the chain below.
  */
-function hashOnto (meta: ReplicaMeta, entries: readonly Uint8Array[], prevAts: readonly number[], count: number): Hashed {
+function hashOnto (
+  hasher: Hasher, meta: ReplicaMeta, entries: readonly Uint8Array[], prevAts: readonly number[], count: number
+): Hashed {
   let total = 0
   for (let i = 0; i < count; i++) total += entries[i]!.length + 1
   const buf = new Uint8Array(total)
@@ -108,7 +111,7 @@ function hashOnto (meta: ReplicaMeta, entries: readonly Uint8Array[], prevAts: r
   const leaves = new Uint8Array(32 * count)
   const rootBytes = new Uint8Array(32 * ROOTS_CAPACITY)
   meta.frontier.forEach((root, i) => rootBytes.set(root, 32 * i))
-  batchHasher()(buf, spans, count, meta.head, meta.size, rootBytes, hashes, leaves)
+  hasher.hashEntries(buf, spans, count, meta.head, meta.size, rootBytes, hashes, leaves)
   const roots: Uint8Array[] = []
   for (let i = 0, n = popCount(meta.size + count); i < n; i++) roots.push(rootBytes.slice(32 * i, 32 * i + 32))
   return { buf, spans, count, hashes, leaves, frontier: new MerkleFrontier(meta.size + count, roots) }
@@ -129,10 +132,15 @@ export class ReplicaStore {
   private readonly metas = new Map<string, ReplicaMeta>()
   private index: Set<string> | undefined
   private readonly indexSub: LedgerSublevel
+  private readonly hasher: Hasher
 
-  /** `store`: opened and closed by the caller. */
-  constructor (store: LedgerStore) {
+  /**
+   * `store`: opened and closed by the caller. `hasher`: the batch hashing of verification and of
+   * served proofs (hasher.ts); default nodeCryptoHasher.
+   */
+  constructor (store: LedgerStore, options: { hasher?: Hasher } = {}) {
     this.store = store
+    this.hasher = options.hasher ?? nodeCryptoHasher
     this.indexSub = store.sublevel(LEDGER_SUBLEVELS.replicaIndex)
   }
 
@@ -148,7 +156,7 @@ export class ReplicaStore {
   source (feed: string): FeedSource {
     let source = this.sources.get(feed)
     if (source === undefined) {
-      source = new FeedSource(this.store, feed, this.feedSub(feed), { memo: true })
+      source = new FeedSource(this.store, feed, this.feedSub(feed), { memo: true, hasher: this.hasher })
       this.sources.set(feed, source)
     }
     return source
@@ -253,7 +261,7 @@ export class ReplicaStore {
       prevs.push(e.prev)
       prevAts.push(decoded.prevAt)
     }
-    const hashed = hashOnto(meta, batch.entries, prevAts, count)
+    const hashed = hashOnto(this.hasher, meta, batch.entries, prevAts, count)
     for (let i = 0; i < count; i++) {
       if (!bytesEqual(prevs[i]!, i === 0 ? meta.head : hashed.hashes.subarray(32 * (i - 1), 32 * i))) fail(`entry ${meta.size + i} does not chain to entry ${meta.size + i - 1}`, undefined, meta.size + i)
     }
@@ -271,7 +279,7 @@ export class ReplicaStore {
       const forkSize = trust.epochs?.get(epoch)?.forkSize
       let forkRoot: Uint8Array | undefined
       if (forkSize !== undefined && forkSize > 0 && forkSize <= meta.size) forkRoot = await source.rootAt(forkSize)
-      else if (forkSize !== undefined && forkSize > meta.size && forkSize <= end) forkRoot = hashOnto(meta, batch.entries, prevAts, forkSize - meta.size).frontier.root()
+      else if (forkSize !== undefined && forkSize > meta.size && forkSize <= end) forkRoot = hashOnto(this.hasher, meta, batch.entries, prevAts, forkSize - meta.size).frontier.root()
       try {
         checkEpoch(feed, epoch, checkpoint.body.size, trust.epochs ?? new Map(), () => forkRoot)
       } catch (err) {
@@ -283,7 +291,7 @@ export class ReplicaStore {
     // are in the signed tree, as the whole batch is), with the tree state at the cut.
     if (trust.cut !== undefined && end > trust.cut) {
       const count = trust.cut - meta.size
-      return await this.storeBatch(feed, meta, hashOnto(meta, batch.entries, prevAts, count), checkpoint, stored.slice(0, count))
+      return await this.storeBatch(feed, meta, hashOnto(this.hasher, meta, batch.entries, prevAts, count), checkpoint, stored.slice(0, count))
     }
     return await this.storeBatch(feed, meta, hashed, checkpoint, stored)
   }

@@ -1,112 +1,74 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { loadNative } from '../../src/attest/tpm/native.js'
-import { batchHasher, jsHashEntries, jsHashPairs, pairHasher, popCount, ROOTS_CAPACITY, type HashEntries } from '../../src/ledger/batch-hash.js'
-import { EntryWriter } from '../../src/ledger/entry-encoder.js'
-import { entryHash, leafHash, nodeHash, MerkleFrontier, type Entry } from '../../src/ledger/index.js'
+import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
+import {
+  FeedLedger, BASE_ONTOLOGY, MemoryLedgerStore, ReplicaStore, ownFeedSource, nodeCryptoHasher, type Hasher
+} from '../../src/ledger/index.js'
+import { popCount } from '../../src/ledger/batch-hash.js'
+import { hasherConformance } from '../helpers/hasher-conformance.js'
 
-const native = loadNative().hashEntries!
-
-const entryAt = (seq: number, resource: string): Entry => ({
-  v: 1, fleet: new Uint8Array(32).fill(1), feed: 'a'.repeat(52), seq, prev: new Uint8Array(32), time: 1795000000000 + seq,
-  type: 'operator.data_access', actor: { id: 'alice', role: 'operator' }, device: 'a'.repeat(52), attest: null, body: { resource, purpose: 'care' }
-})
-
-/** A run of encoded entries as FeedLedger stages them: 0x00 ‖ entry, prev left zero. */
-function encodeRun (count: number, first: number): { buf: Uint8Array, spans: Uint32Array } {
-  const writer = new EntryWriter(64)
-  const spans = new Uint32Array(3 * count)
-  for (let i = 0; i < count; i++) {
-    spans[3 * i] = writer.pos
-    writer.byte(0)
-    writer.entry(entryAt(first + i, 'r'.repeat(i % 300)))
-    spans[3 * i + 1] = writer.pos
-    spans[3 * i + 2] = writer.prevAt
+/** nodeCryptoHasher, counting its calls. */
+function countingHasher (): Hasher & { entries: number, pairs: number } {
+  const counted = {
+    entries: 0,
+    pairs: 0,
+    hashEntries: (...args: Parameters<Hasher['hashEntries']>) => {
+      counted.entries++
+      nodeCryptoHasher.hashEntries(...args)
+    },
+    hashPairs: (...args: Parameters<Hasher['hashPairs']>) => {
+      counted.pairs++
+      nodeCryptoHasher.hashPairs(...args)
+    }
   }
-  return { buf: Uint8Array.from(writer.buf.subarray(0, writer.pos)), spans }
-}
-
-/** A frontier of `size` leaves with random roots (only its shape matters to appending). */
-function randomFrontier (size: number): MerkleFrontier {
-  return new MerkleFrontier(size, Array.from({ length: popCount(size) }, () => new Uint8Array(randomBytes(32))))
-}
-
-function run (hashEntries: HashEntries, count: number, frontier: MerkleFrontier, head: Uint8Array): { buf: Uint8Array, out: Uint8Array, roots: Uint8Array[], leaves: Uint8Array } {
-  const { buf, spans } = encodeRun(count, frontier.size)
-  const rootBytes = new Uint8Array(ROOTS_CAPACITY * 32)
-  frontier.roots.forEach((root, i) => rootBytes.set(root, 32 * i))
-  const out = new Uint8Array(32 * count)
-  const leaves = new Uint8Array(32 * count)
-  hashEntries(buf, spans, count, head, frontier.size, rootBytes, out, count % 2 === 0 ? leaves : undefined)
-  const roots = Array.from({ length: popCount(frontier.size + count) }, (_, i) => rootBytes.slice(32 * i, 32 * i + 32))
-  return { buf, out, roots, leaves }
+  return counted
 }
 
 describe('ledger/batch-hash: chaining and hashing a batch of entries in one call', () => {
-  it('the native binding has the batch hasher, and the ledger uses it', () => {
-    assert.equal(typeof native, 'function')
-    assert.equal(batchHasher(), native)
+  describe('the node:crypto hasher (the default)', () => {
+    hasherConformance(nodeCryptoHasher)
   })
 
-  for (const [name, hashEntries] of [['native', native], ['node:crypto', jsHashEntries]] as const) {
-    it(`${name}: chains prev, and gives the entry hashes and frontier that entryHash, leafHash and MerkleFrontier do`, () => {
-      for (const size of [0, 1, 2, 3, 7, 8, 255, 1000, 2 ** 32 - 1, 2 ** 40 + 5, Number.MAX_SAFE_INTEGER - 700]) {
-        for (const count of [1, 2, 33, 600]) {
-          const frontier = randomFrontier(size)
-          const head = new Uint8Array(randomBytes(32))
-          const { buf, out, roots, leaves } = run(hashEntries, count, frontier, head)
-          const { spans } = encodeRun(count, size)
-          let expected = frontier
-          let prev: Uint8Array = head
-          for (let i = 0; i < count; i++) {
-            const bytes = buf.subarray(spans[3 * i]! + 1, spans[3 * i + 1]!)
-            assert.deepEqual(Buffer.from(bytes.subarray(spans[3 * i + 2]! - spans[3 * i]! - 1, spans[3 * i + 2]! - spans[3 * i]! + 31)), Buffer.from(prev), `size ${size}, entry ${i}: prev`)
-            prev = entryHash(bytes)
-            assert.deepEqual(Buffer.from(out.subarray(32 * i, 32 * i + 32)), Buffer.from(prev), `size ${size}, entry ${i}: hash`)
-            expected = expected.append(leafHash(bytes))
-            // Leaf hashes are given when asked for (even counts here), and nothing is written otherwise.
-            assert.deepEqual(Buffer.from(leaves.subarray(32 * i, 32 * i + 32)), Buffer.from(count % 2 === 0 ? leafHash(bytes) : new Uint8Array(32)), `size ${size}, entry ${i}: leaf`)
-          }
-          assert.deepEqual(roots.map((r) => Buffer.from(r).toString('hex')), expected.roots.map((r) => Buffer.from(r).toString('hex')), `size ${size}, count ${count}: frontier`)
-        }
-      }
-    })
+  it('popCount counts the set bits of safe integers (the roots of a frontier of that size)', () => {
+    const cases = [[0, 0], [1, 1], [6, 2], [255, 8], [2 ** 32, 1], [Number.MAX_SAFE_INTEGER, 53]] as const
+    for (const [size, bits] of cases) assert.equal(popCount(size), bits)
+  })
 
-    it(`${name}: refuses spans outside the buffer or without the leaf prefix, and then writes nothing`, () => {
-      const { buf, spans } = encodeRun(3, 0)
-      const original = Uint8Array.from(buf)
-      const roots = new Uint8Array(ROOTS_CAPACITY * 32)
-      const head = new Uint8Array(32).fill(7)
-      const bad = (mutate: (s: Uint32Array, b: Uint8Array) => void): void => {
-        const s = Uint32Array.from(spans)
-        const b = Uint8Array.from(buf)
-        mutate(s, b)
-        assert.throws(() => { hashEntries(b, s, 3, head, 0, roots, new Uint8Array(96)) }, RangeError)
-        if (b[s[3]!] === 0 && b[s[0]!] === 0 && b[s[6]!] === 0) assert.deepEqual(b, original)
-      }
-      bad((s) => { s[7] = buf.length + 1 })
-      bad((s) => { s[5] = s[4]! - 10 })
-      bad((s) => { s[3] = s[4]! })
-      bad((_, b) => { b[spans[6]!] = 1 })
-      assert.throws(() => { hashEntries(buf, spans, 4, head, 0, roots, new Uint8Array(128)) }, RangeError)
-      assert.throws(() => { hashEntries(buf, spans, 3, head, 0, roots, new Uint8Array(64)) }, RangeError)
-      assert.throws(() => { hashEntries(buf, spans, 3, head, 0, new Uint8Array(32), new Uint8Array(96)) }, RangeError)
-      assert.throws(() => { hashEntries(buf, spans, 3, head, 0, roots, new Uint8Array(96), new Uint8Array(64)) }, RangeError)
-    })
-  }
-
-  it('hashPairs: the native and node:crypto pair hashers give nodeHash of each pair, and refuse short buffers', () => {
-    const nativePairs = loadNative().hashPairs!
-    assert.equal(pairHasher(), nativePairs)
-    for (const hashPairs of [nativePairs, jsHashPairs]) {
-      for (const count of [0, 1, 9, 300]) {
-        const input = new Uint8Array(randomBytes(64 * count))
-        const out = new Uint8Array(32 * count)
-        hashPairs(input, count, out)
-        for (let i = 0; i < count; i++) assert.deepEqual(Buffer.from(out.subarray(32 * i, 32 * i + 32)), Buffer.from(nodeHash(input.subarray(64 * i, 64 * i + 32), input.subarray(64 * i + 32, 64 * i + 64))))
-      }
-      assert.throws(() => { hashPairs(new Uint8Array(63), 1, new Uint8Array(32)) }, RangeError)
-      assert.throws(() => { hashPairs(new Uint8Array(64), 1, new Uint8Array(31)) }, RangeError)
+  it('the ledger, a feed source and a replica store hash with the hasher they are given', async () => {
+    const feed = 'b'.repeat(52)
+    const fleetId = new Uint8Array(32).fill(7)
+    const signer = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
+    const [ledgerHasher, sourceHasher, replicaHasher] = [countingHasher(), countingHasher(), countingHasher()]
+    const [db, replicaDb] = [new MemoryLedgerStore(), new MemoryLedgerStore()]
+    await db.open()
+    const tpmClock = { readTpmClock: async () => ({ clock: 1n, resetCount: 1, restartCount: 0 }) }
+    const ledger = new FeedLedger({
+      store: db, signer, clock: { now: () => 1_795_000_000_000 }, tpmClock, ontology: BASE_ONTOLOGY, hasher: ledgerHasher
+    }, { fleetId, feedId: feed, batchMs: 10_000 })
+    try {
+      await ledger.start()
+      const append = async (i: number): Promise<unknown> => await ledger.append({
+        type: 'operator.data_access', actor: { id: 'alice', role: 'operator' }, attest: null,
+        body: { resource: `r-${i}`, purpose: 'care' }
+      })
+      await Promise.all(Array.from({ length: 100 }, async (_, i) => await append(i)))
+      await ledger.checkpoint()
+      assert.ok(ledgerHasher.entries > 0, 'the ledger hashed its appends with its hasher')
+      await replicaDb.open()
+      const store = new ReplicaStore(replicaDb, { hasher: replicaHasher })
+      const source = ownFeedSource(db, feed, { hasher: sourceHasher })
+      await source.proofBetween(40, 100)
+      assert.ok(sourceHasher.pairs > 0, 'the source hashed the Merkle levels of its leaves with its hasher')
+      const batch = await source.batch(0)
+      assert.ok(batch !== undefined)
+      const trust = { fleetId, feedKey: signer.publicKey, ontology: BASE_ONTOLOGY }
+      assert.equal((await store.apply(batch, trust)).added, 100)
+      assert.ok(replicaHasher.entries > 0, 'the replica verified the batch with its hasher')
+      assert.deepEqual([ledgerHasher.pairs, sourceHasher.entries], [0, 0])
+    } finally {
+      await ledger.stop()
+      await db.close()
+      await replicaDb.close()
     }
   })
 })

@@ -6,7 +6,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { FleetError } from '../../common/errors.js'
 import { projectRoot } from '../../common/project-root.js'
 import {
-  deviceIdFromEndorsementKey, tpmP256Signer, extendAgentMeasurement, measureAgent, sealToPcrs, sealToAuthority, releaseSecret, differingPcrs, parsePublic, verifyCertify,
+  deviceIdFromEndorsementKey, tpmP256Signer, extendAgentMeasurement, measureAgent, nativeBindingFile, sealToPcrs, sealToAuthority, releaseSecret, differingPcrs, parsePublic, verifyCertify,
   KeyReleaseRefusedError, sealedFromJson, sealedToJson, type AgentMeasurement, type PcrSelection, type SealedSecret, type Tpm, type TpmCallOptions
 } from '../../attest/index.js'
 import { bytesEqual, toHex } from '../../common/bytes.js'
@@ -40,7 +40,7 @@ const ROOT = projectRoot(import.meta.url)
  */
 export async function agentMeasurement (sealing: { bootPcrs: number[], agentPcr: number }): Promise<AgentMeasurement> {
   const config = Buffer.from(JSON.stringify({ bootPcrs: [...sealing.bootPcrs].sort((a, b) => a - b), agentPcr: sealing.agentPcr }))
-  return await measureAgent([path.join(ROOT, 'dist/src'), path.join(ROOT, 'native/build/Release/fleet_tpm.node')], config)
+  return await measureAgent([path.join(ROOT, 'dist/src'), nativeBindingFile()], config)
 }
 
 export interface InitDeviceOptions extends TpmCallOptions {

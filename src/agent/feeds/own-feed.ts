@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import path from 'node:path'
 import type { Tpm } from '../../attest/index.js'
 import type { HybridSigner } from '../../identity/index.js'
-import { FeedLedger, BASE_ONTOLOGY, LevelLedgerStore, type LedgerStore, type Ontology } from '../../ledger/index.js'
+import { FeedLedger, BASE_ONTOLOGY, LevelLedgerStore, type Hasher, type LedgerStore, type Ontology } from '../../ledger/index.js'
 import { systemClock, type Clock } from '../../common/index.js'
 
 export const LEDGER_DIR = 'ledger'
@@ -26,7 +26,7 @@ export function rollbackCounterIndex (feedId: string): number {
  * default LevelDB in DIR/ledger; opened here, closed by close()), the TPM-backed hybrid signer for
  * checkpoints, the TPM clock, and a TPM NV counter the store is bound to, for rollback checks.
  */
-export async function openOwnFeed (options: { dir: string, tpm: Tpm, signer: HybridSigner, fleetId: Uint8Array, feedId: string, ontology?: Ontology, batchMs?: number, batchEntries?: number, routineBatchMs?: number, store?: LedgerStore, clock?: Clock }): Promise<OpenedLedger> {
+export async function openOwnFeed (options: { dir: string, tpm: Tpm, signer: HybridSigner, fleetId: Uint8Array, feedId: string, ontology?: Ontology, batchMs?: number, batchEntries?: number, routineBatchMs?: number, store?: LedgerStore, clock?: Clock, hasher?: Hasher }): Promise<OpenedLedger> {
   const store = options.store ?? new LevelLedgerStore(path.join(options.dir, LEDGER_DIR))
   await store.open()
   const ledger = new FeedLedger({
@@ -35,6 +35,7 @@ export async function openOwnFeed (options: { dir: string, tpm: Tpm, signer: Hyb
     clock: options.clock ?? systemClock,
     tpmClock: { readTpmClock: async () => await options.tpm.readClock() },
     ontology: options.ontology ?? BASE_ONTOLOGY,
+    hasher: options.hasher,
     rollbackCounter: {
       read: async () => await options.tpm.readCounter(rollbackCounterIndex(options.feedId)),
       increment: async () => await options.tpm.incrementCounter(rollbackCounterIndex(options.feedId))

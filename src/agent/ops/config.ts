@@ -23,7 +23,6 @@ import { checkRecord, SchemaError, type Field } from '../../codec/index.js'
  * | batchEntries       |                      | 10000                        |
  * | routineBatchSec    |                      | 30                           |
  * | witnessesPerFeed   |                      | 4                            |
- * | trimMemory         | FLEET_TRIM_MEMORY    | true (see agent/memory-trim) |
  */
 export interface AgentConfig {
   state: string
@@ -41,8 +40,6 @@ export interface AgentConfig {
   routineBatchSec: number
   /** How many fleet devices cosign each feed's checkpoints (the feed's witness set). */
   witnessesPerFeed: number
-  /** Every 10 s, hand freed malloc memory and unused pages of Node's executable back to the kernel. */
-  trimMemory: boolean
 }
 
 /** Thrown when a config file, variable or flag has an unknown field or an invalid value. Exit code 2. */
@@ -64,8 +61,7 @@ export const CONFIG_DEFAULTS: Omit<AgentConfig, 'state'> = {
   batchMs: 250,
   batchEntries: 10_000,
   routineBatchSec: 30,
-  witnessesPerFeed: 4,
-  trimMemory: true
+  witnessesPerFeed: 4
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -97,8 +93,7 @@ const CONFIG_SCHEMA: Record<keyof AgentConfig, Field> = {
   batchMs: integer(1, 60_000),
   batchEntries: integer(1, 1_000_000),
   routineBatchSec: integer(1, 3_600),
-  witnessesPerFeed: integer(1, 64),
-  trimMemory: boolean
+  witnessesPerFeed: integer(1, 64)
 }
 
 /** The environment variable of each field that has one. */
@@ -108,8 +103,7 @@ const ENV: Partial<Record<keyof AgentConfig, string>> = {
   listen: 'FLEET_LISTEN',
   mdns: 'FLEET_MDNS',
   metricsPort: 'FLEET_METRICS_PORT',
-  logLevel: 'FLEET_LOG_LEVEL',
-  trimMemory: 'FLEET_TRIM_MEMORY'
+  logLevel: 'FLEET_LOG_LEVEL'
 }
 
 function apply (target: Partial<AgentConfig>, values: Record<string, unknown>, source: string): void {

@@ -3,5 +3,4 @@
  */
 export { CONFIG_DEFAULTS, ConfigError, loadConfig, type AgentConfig } from './config.js'
 export { createLogger, silentLogger, type Logger } from './logger.js'
-export { MEMORY_TRIM, startMemoryTrim } from './memory-trim.js'
 export { PEERS_FILE, readPeersFile, writePeersFile, type PeersView } from './peers-file.js'

@@ -1,13 +1,14 @@
 /**
- * The only importer of the native tpm2-tss binding (native/). Everything else talks to the TPM
- * through the `Tpm` interface. The binding also carries the ledger's batch hashing
- * (src/ledger/batch-hash.ts), so that the agent loads and measures one native module.
+ * The only file that loads the native binding (native/): tpm2-tss ESAPI, which EsysTpm wraps
+ * behind the `Tpm` interface, and beside it the ledger's batch hashing (`nativeHasher`, given to
+ * src/ledger by the composition code), which measured faster than node:crypto on the append
+ * path (docs/benchmarks.md). Everything else uses the typed surface below.
  */
 import { createRequire } from 'node:module'
 import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 import { FleetError } from '../../common/errors.js'
+import { projectRoot } from '../../common/project-root.js'
 
 /** The raw binding: every method returns a Promise and takes/returns TPM wire-format bytes. */
 export interface NativeContext {
@@ -60,13 +61,20 @@ export interface NativeBinding {
   ESYS_TR_RH_NULL: number
   ESYS_TR_RH_ENDORSEMENT: number
   ESYS_TR_RH_PLATFORM: number
-  /** See HashEntries in src/ledger/batch-hash.ts; missing from bindings built before it existed. */
-  hashEntries?: (buf: Uint8Array, spans: Uint32Array, count: number, head: Uint8Array, size: number, roots: Uint8Array, out: Uint8Array, leaves?: Uint8Array) => void
-  hashPairs?: (input: Uint8Array, count: number, out: Uint8Array) => void
-  /** malloc_trim(0): returns freed malloc memory to the kernel (glibc); missing from older builds. */
-  trimHeap?: () => boolean
-  /** Unmaps the unused pages of Node's own code and read-only data (they stay in the page cache); the bytes released. Missing from older builds. */
-  releaseExecutablePages?: () => number
+  hashEntries: NativeHasher['hashEntries']
+  hashPairs: NativeHasher['hashPairs']
+}
+
+/**
+ * The ledger's batch hashing in one native call per batch (native/src/ledger_hash.cc): the
+ * contract of src/ledger's `Hasher` (hasher.ts), which this type matches.
+ */
+export interface NativeHasher {
+  hashEntries: (
+    buf: Uint8Array, spans: Uint32Array, count: number, head: Uint8Array,
+    size: number, roots: Uint8Array, out: Uint8Array, leaves?: Uint8Array
+  ) => void
+  hashPairs: (input: Uint8Array, count: number, out: Uint8Array) => void
 }
 
 /** Thrown when the native binding is not built (run the bootstrap) or fails to load. */
@@ -78,19 +86,20 @@ export class NativeBindingError extends FleetError {
 
 let binding: NativeBinding | undefined
 
+/**
+ * Where the binding is built: the file the agent measures with its code (src/agent/device), and
+ * the one loadNative loads. Found from the project root, as compiled (dist/src/…) and bundled.
+ */
+export function nativeBindingFile (): string {
+  return path.join(projectRoot(import.meta.url), 'native/build/Release/fleet_tpm.node')
+}
+
 /** Loads the binding once. tpm2-tss's own logging to stderr is silenced unless TSS2_LOG is set. */
 export function loadNative (): NativeBinding {
   if (binding !== undefined) return binding
   process.env.TSS2_LOG ??= 'all+none'
-  const here = path.dirname(fileURLToPath(import.meta.url))
-  // The project root is three levels above src/attest/tpm (sources) and dist/src/cli (the bundle,
-  // scripts/bundle.mjs), four above dist/src/attest/tpm (the compiled tree).
-  const candidates = [
-    path.resolve(here, '../../../native/build/Release/fleet_tpm.node'),
-    path.resolve(here, '../../../../native/build/Release/fleet_tpm.node')
-  ]
-  const file = candidates.find((candidate) => existsSync(candidate))
-  if (file === undefined) {
+  const file = nativeBindingFile()
+  if (!existsSync(file)) {
     throw new NativeBindingError('the native TPM binding is not built: run `npm run bootstrap`')
   }
   try {
@@ -99,4 +108,10 @@ export function loadNative (): NativeBinding {
     throw new NativeBindingError(`the native TPM binding failed to load from ${file}: ${(err as Error).message}`, err)
   }
   return binding
+}
+
+/** The binding's batch hasher, for src/ledger's `Hasher`. Throws NativeBindingError when the binding does not load. */
+export function nativeHasher (): NativeHasher {
+  const { hashEntries, hashPairs } = loadNative()
+  return { hashEntries, hashPairs }
 }

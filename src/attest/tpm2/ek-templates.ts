@@ -4,7 +4,7 @@ import { TPM_ALG, TPMA_OBJECT, TPM_ECC_CURVE } from './constants.js'
 import { EK_POLICY_A } from './templates.js'
 import type { TpmPublic } from './public.js'
 import { attributeNames } from './key-attributes.js'
-import { EkTemplateMismatchError } from './errors.js'
+import { EkTemplateMismatchError } from './verification-errors.js'
 
 /**
  * The EK templates of the TCG EK Credential Profile for TPM 2.0 (version 2.x, Annex B): the

@@ -1,6 +1,7 @@
 import type { X509Certificate } from 'node:crypto'
 import { TPM2_LIMITS } from './limits.js'
-import { EkCertificateProfileError, MalformedCertificateError } from './errors.js'
+import { MalformedCertificateError } from './errors.js'
+import { EkCertificateProfileError } from './ekcert-errors.js'
 
 /**
  * The rules of the TCG EK Credential Profile (TPM 2.0, §3.2) that this project enforces on an EK

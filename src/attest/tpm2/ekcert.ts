@@ -4,10 +4,11 @@ import path from 'node:path'
 import { TPM2_LIMITS } from './limits.js'
 import { publicKey, type TpmPublic } from './public.js'
 import { checkEkCertificateProfile, type EkCertificateProfile } from './ekcert-profile.js'
+import { MalformedCertificateError, TrustStoreUnreadableError, EmptyTrustStoreError } from './errors.js'
 import {
-  MalformedCertificateError, TrustStoreUnreadableError, EmptyTrustStoreError, EkCertificateUntrustedError, EkCertificateExpiredError,
-  EkCertificateNotYetValidError, EkCertificateIssuerNotCaError, EkCertificateKeyMismatchError, EkCertificateChainTooLongError
-} from './errors.js'
+  EkCertificateUntrustedError, EkCertificateExpiredError, EkCertificateNotYetValidError, EkCertificateIssuerNotCaError,
+  EkCertificateKeyMismatchError, EkCertificateChainTooLongError
+} from './ekcert-errors.js'
 
 /** One certificate of a verified chain. */
 export interface ChainCertificate {

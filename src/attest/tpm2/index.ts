@@ -59,3 +59,5 @@ export {
 } from './capability.js'
 export type { CapabilityData, TpmProperties } from './capability.js'
 export * from './errors.js'
+export * from './verification-errors.js'
+export * from './ekcert-errors.js'

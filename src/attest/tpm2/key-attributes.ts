@@ -1,6 +1,6 @@
 import { TPMA_OBJECT } from './constants.js'
 import type { TpmPublic } from './public.js'
-import { KeyNameAlgError, KeyNotMadeInTpmError, KeyUsageAttributesError, NotRestrictedKeyError } from './errors.js'
+import { KeyNameAlgError, KeyNotMadeInTpmError, KeyUsageAttributesError, NotRestrictedKeyError } from './verification-errors.js'
 
 /**
  * What makes a key's public area trustworthy for its role. The TPM enforces these attributes for

@@ -9,8 +9,9 @@ import { checkAttestationKey } from './key-attributes.js'
 import {
   AttestMagicError, AttestTypeError, QuoteNonceMismatchError, QuotePcrDigestMismatchError, QuotePcrMissingError, QuoteSignatureError,
   Sha1NotAllowedError, NotRestrictedKeyError, CertifiedNameMismatchError, CertifySignatureError, CertifyNonceMismatchError,
-  SignatureSchemeMismatchError, InvalidPcrSelectionError, InvalidPublicKeyError
-} from './errors.js'
+  SignatureSchemeMismatchError
+} from './verification-errors.js'
+import { InvalidPcrSelectionError, InvalidPublicKeyError } from './errors.js'
 
 declare const verifiedQuote: unique symbol
 declare const verifiedCertification: unique symbol

@@ -19,8 +19,6 @@ describe('agent/config', () => {
     assert.equal(config.batchMs, 100)
     assert.equal(config.logLevel, 'warn')
     assert.equal(config.batchEntries, CONFIG_DEFAULTS.batchEntries)
-    assert.equal(config.trimMemory, true)
-    assert.equal((await loadConfig({ file, env: { FLEET_TRIM_MEMORY: '0' } })).trimMemory, false)
   })
 
   const bad: Array<[string, Record<string, unknown>]> = [
@@ -31,7 +29,9 @@ describe('agent/config', () => {
     ['a bad log level', { state: '/s', logLevel: 'loud' }],
     ['a non-integer port', { state: '/s', metricsPort: 1.5 }],
     ['a listen address that is not a multiaddr', { state: '/s', listen: ['0.0.0.0:80'] }],
-    ['a memory trim switch that is not a boolean', { state: '/s', trimMemory: 'sometimes' }]
+    ['an mDNS switch that is not a boolean', { state: '/s', mdns: 'sometimes' }],
+    // The memory trim is gone (it did not lower the cgroup's memory.current: docs/benchmarks.md).
+    ['the removed memory trim switch', { state: '/s', trimMemory: true }]
   ]
   for (const [name, values] of bad) {
     it(`refuses ${name} with ConfigError (exit 2)`, async () => {
@@ -61,7 +61,7 @@ describe('agent/config', () => {
       [{ flags: { state: '/s', agentPcr: 7 } }, 'config (flags): agentPcr must be an integer in 16..23'],
       [{ flags: { state: '/s', logLevel: 'loud' } }, `config (flags): logLevel must be one of ${LEVELS}`],
       [{ flags: { state: '/s', listen: ['0.0.0.0:80'] } }, 'config (flags): listen must be a list of multiaddrs'],
-      [{ flags: { state: '/s', trimMemory: 'sometimes' } }, 'config (flags): trimMemory must be true or false'],
+      [{ flags: { state: '/s', mdns: 'sometimes' } }, 'config (flags): mdns must be true or false'],
       [{ flags: { state: '' } }, 'config (flags): state must be a non-empty string'],
       [{ env: { FLEET_STATE: '/s', FLEET_METRICS_PORT: 'x' } }, `config (environment): metricsPort ${PORT}`]
     ]
