@@ -8,8 +8,16 @@ import { randomBytes } from 'node:crypto'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { EsysTpm, SwtpmDevice, parsePublic, publicToPem, serializePcrs, verifyQuote } from '../src/attest/index.js'
-import type { PcrSelection, PcrValues } from '../src/attest/pcrs.js'
+import {
+  EsysTpm,
+  SwtpmDevice,
+  parsePublic,
+  publicToPem,
+  serializePcrs,
+  verifyQuote,
+  type PcrSelection,
+  type PcrValues
+} from '../src/attest/index.js'
 import { type Bench, nowMs, round } from './types.js'
 
 const run = promisify(execFile)

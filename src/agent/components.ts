@@ -1,6 +1,5 @@
 /** What an agent is made of (components) and what it is started with (init). */
-import { toHex } from '../common/bytes.js'
-import type { Clock, Random } from '../common/index.js'
+import { toHex, type Clock, type Random } from '../common/index.js'
 import type { Tpm } from '../attest/index.js'
 import type { FeedSource, Hasher, LedgerStore } from '../ledger/index.js'
 import type { PeerStatus } from './attestation/index.js'

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto'
-import { MalformedInputError } from '../common/errors.js'
+import { MalformedInputError } from '../common/index.js'
 import { parsePublic, type TpmPublic } from './tpm2/index.js'
 
 /**

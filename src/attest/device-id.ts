@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto'
-import { MalformedInputError } from '../common/errors.js'
-import { base32 } from '../common/base32.js'
+import { MalformedInputError, base32 } from '../common/index.js'
 import { checkEndorsementKey, parsePublic } from './tpm2/index.js'
 
 /**

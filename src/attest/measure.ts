@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto'
 import { readdir, readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
-import { FleetError } from '../common/errors.js'
-import { bytesEqual, toHex } from '../common/bytes.js'
+import { FleetError, bytesEqual, toHex } from '../common/index.js'
 import { digest } from './pcrs.js'
 import type { Tpm, TpmCallOptions } from './tpm/tpm.js'
 

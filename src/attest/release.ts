@@ -1,5 +1,4 @@
-import { FleetError } from '../common/errors.js'
-import { bytesEqual, toHex, toBase64, fromBase64 } from '../common/bytes.js'
+import { FleetError, bytesEqual, toHex, toBase64, fromBase64 } from '../common/index.js'
 import type { PcrSelection, PcrValues } from './pcrs.js'
 import type { P256Signer } from '../identity/index.js'
 import {

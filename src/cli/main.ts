@@ -8,7 +8,7 @@
  * Set FLEET_DEBUG=1 to see stack traces of unexpected errors.
  */
 import { Command, CommanderError } from 'commander'
-import { FleetError } from '../common/errors.js'
+import { FleetError } from '../common/index.js'
 import { registerTpmCommands } from './commands/tpm.js'
 import { registerSwtpmCommands } from './commands/swtpm.js'
 import { registerAttestCommands } from './commands/attest.js'

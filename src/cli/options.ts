@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { MalformedInputError, UsageError } from '../common/errors.js'
+import { MalformedInputError, UsageError } from '../common/index.js'
 
 /** Upper bound for any input file the CLI reads whole (event logs, quotes, keys, policies). */
 export const MAX_INPUT_FILE = 16 * 1024 * 1024

@@ -1,4 +1,4 @@
-import { FleetError } from '../common/errors.js'
+import { FleetError } from '../common/index.js'
 
 /** Thrown when a hybrid signature does not verify; `half` names the part that failed. */
 export class HybridSignatureError extends FleetError {

@@ -1,8 +1,12 @@
 import { createHash } from 'node:crypto'
-import { bytesEqual } from '../common/bytes.js'
-import { DOMAIN, verifyHybrid, type HybridPublicKey, type HybridSigner } from '../identity/index.js'
-import { MLDSA65_SIGNATURE_SIZE } from '../identity/index.js'
-import { MalformedInputError, FleetError } from '../common/errors.js'
+import { bytesEqual, MalformedInputError, FleetError } from '../common/index.js'
+import {
+  DOMAIN,
+  verifyHybrid,
+  type HybridPublicKey,
+  type HybridSigner,
+  MLDSA65_SIGNATURE_SIZE
+} from '../identity/index.js'
 import { CHECKPOINT_LIMITS } from './limits.js'
 
 /**

@@ -1,4 +1,4 @@
-import { FleetError } from '../common/errors.js'
+import { FleetError } from '../common/index.js'
 import { LEDGER_LIMITS } from './limits.js'
 import type { LedgerSublevel } from './store/index.js'
 

@@ -1,4 +1,4 @@
-import { bytesEqual, toHex } from '../common/bytes.js'
+import { bytesEqual, toHex } from '../common/index.js'
 import type { Entry } from './entry.js'
 import { UnauthorisedEpochError } from './errors.js'
 import { EMPTY_ROOT } from './merkle.js'

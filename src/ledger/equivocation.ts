@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { bytesEqual } from '../common/bytes.js'
+import { bytesEqual } from '../common/index.js'
 import type { HybridPublicKey } from '../identity/index.js'
 import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import { CHECKPOINT_LIMITS, parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'

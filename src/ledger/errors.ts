@@ -1,4 +1,4 @@
-import { FleetError, MalformedInputError } from '../common/errors.js'
+import { FleetError, MalformedInputError } from '../common/index.js'
 
 /** Thrown when a decoded value is not a valid entry (missing, extra or mistyped fields). Exit code 2. */
 export class MalformedEntryError extends MalformedInputError {

@@ -1,4 +1,4 @@
-import { bytesEqual, toHex } from '../common/bytes.js'
+import { bytesEqual, toHex } from '../common/index.js'
 import type { HybridPublicKey } from '../identity/index.js'
 import { decodeEntry } from './entry.js'
 import { FeedVerificationError } from './errors.js'

@@ -21,7 +21,7 @@ export { parseOntologyActions, formatOntologyActions, applyOntologyUpdateEntry }
 export {
   leafHash, nodeHash, subtreeRoot, levelsRoot, MerkleFrontier, inclusionProof, verifyInclusion, consistencyProof, verifyConsistency, EMPTY_ROOT
 } from './merkle.js'
-export { LEDGER_LIMITS } from './limits.js'
+export { LEDGER_LIMITS, SYNC_LIMITS } from './limits.js'
 export {
   MalformedEntryError, UnknownActionError, ActorRoleError, BodySchemaError, ProofError, ProofHashLengthError, RollbackDetectedError, LedgerWriteError,
   FeedVerificationError, EvidenceRejectedError, FeedRoleError, UnauthorisedEpochError
@@ -56,5 +56,9 @@ export {
 export type {
   LedgerStore, LedgerSpace, LedgerSublevel, LedgerRange, LedgerIterator, LedgerWrite, LedgerBatch, WriteOptions, FeedSublevels
 } from './store/index.js'
-export { ReplicaStore, FeedSource, ownFeedSource, ReplicaRejectedError, EquivocationDetectedError, SYNC_LIMITS } from './replica.js'
-export type { SyncBatch, ReplicaTrust, ApplyResult } from './replica.js'
+export { ReplicaStore } from './replica.js'
+export type { ReplicaTrust, ApplyResult } from './replica.js'
+export { FeedSource, ownFeedSource } from './feed-source.js'
+export { ReplicaRejectedError, EquivocationDetectedError } from './replica-errors.js'
+export type { RejectedBatch } from './replica-errors.js'
+export type { SyncBatch } from './sync-batch.js'

@@ -1,5 +1,5 @@
 import { createHash, hash } from 'node:crypto'
-import { bytesEqual, toHex } from '../common/bytes.js'
+import { bytesEqual, toHex } from '../common/index.js'
 import { LEDGER_LIMITS } from './limits.js'
 import { ProofError, ProofHashLengthError } from './errors.js'
 

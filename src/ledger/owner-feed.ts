@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { base32 } from '../common/base32.js'
+import { base32 } from '../common/index.js'
 
 /**
  * The owner's feed of a fleet: base32(SHA-256("fleet-owner-feed-v1" ‖ fleetId)). Owner-role

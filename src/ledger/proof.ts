@@ -1,5 +1,4 @@
-import { bytesEqual, toHex } from '../common/bytes.js'
-import { MalformedInputError } from '../common/errors.js'
+import { bytesEqual, toHex, MalformedInputError } from '../common/index.js'
 import type { HybridPublicKey } from '../identity/index.js'
 import { decodeEntry, type Entry } from './entry.js'
 import { ProofError, UnauthorisedEpochError } from './errors.js'

@@ -1,5 +1,4 @@
-import { bytesEqual, toHex } from '../common/bytes.js'
-import { FleetError } from '../common/errors.js'
+import { bytesEqual, toHex } from '../common/index.js'
 import type { HybridPublicKey } from '../identity/index.js'
 import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import { decodeEntryUnhashed, entryHash, type Entry } from './entry.js'
@@ -13,56 +12,12 @@ import { parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './ch
 import { withSignaturesOf, forkOf, type EquivocationEvidence } from './equivocation.js'
 import { checkEpoch, isAuthorisedFork, type EpochAuthorisation } from './epochs.js'
 import { UnauthorisedEpochError } from './errors.js'
+import { ReplicaRejectedError, EquivocationDetectedError } from './replica-errors.js'
+import type { SyncBatch } from './sync-batch.js'
 import { SYNC_LIMITS } from './limits.js'
 import {
   LEDGER_SUBLEVELS, feedSublevels, replicaSpace, type FeedSublevels, type LedgerStore, type LedgerSublevel, type LedgerWrite
 } from './store/index.js'
-
-/** Entries [from, from + entries.length) of a feed, with a signed checkpoint of size ≥ their end and a consistency proof from their end to it. */
-export interface SyncBatch {
-  feed: string
-  from: number
-  entries: Uint8Array[]
-  checkpoint: string
-  proof: Uint8Array[]
-}
-
-/** Where in a refused batch the fault lies: the batch's span and checkpoint, and the entry at fault, if one is. */
-export interface RejectedBatch {
-  from: number
-  entries: number
-  /** The batch's signed checkpoint, as sent (cut to 4 KiB). */
-  checkpoint: string
-  /** The position of the entry that failed its check. */
-  seq?: number
-}
-
-/**
- * Thrown when a batch from a peer does not verify; nothing of it is stored. `cause`: the typed
- * error of the failed check, when there is one; `batch`: what was refused, as evidence.
- */
-export class ReplicaRejectedError extends FleetError {
-  readonly feed: string
-  readonly batch: RejectedBatch | undefined
-  constructor (feed: string, reason: string, cause?: unknown, batch?: RejectedBatch) {
-    super(`feed ${feed}: refused a batch: ${reason}`, { code: 'ERR_REPLICA_REJECTED', cause })
-    this.feed = feed
-    this.batch = batch
-  }
-}
-
-/** Two signed checkpoints of one feed that cannot both be true: the feed's device equivocated. */
-export class EquivocationDetectedError extends ReplicaRejectedError {
-  readonly evidence: EquivocationEvidence
-  readonly epoch: number
-  constructor (feed: string, evidence: EquivocationEvidence, epoch: number) {
-    super(feed, 'its signed checkpoint is not consistent with one already held: the device equivocated')
-    this.evidence = evidence
-    this.epoch = epoch
-  }
-}
-
-export { FeedSource, ownFeedSource } from './feed-source.js'
 
 /** What a verified batch added: its new entries, decoded (the caller acts on revocations and alerts). */
 export interface ApplyResult { added: number, checkpoint: VerifiedCheckpoint, entries: Entry[] }
@@ -406,4 +361,3 @@ export class ReplicaStore {
   }
 }
 
-export { SYNC_LIMITS }

@@ -1,4 +1,4 @@
-import { FleetError } from '../common/errors.js'
+import { FleetError } from '../common/index.js'
 
 /** Thrown when a peer sends a frame larger than allowed, or a length prefix that is not valid. */
 export class FrameTooLargeError extends FleetError {

@@ -1,7 +1,7 @@
 import {
   CborWriter, checkRecord, decodeCanonical, isMap, SchemaError, type RecordOf, type Schema
 } from '../codec/index.js'
-import { MalformedInputError } from '../common/errors.js'
+import { MalformedInputError } from '../common/index.js'
 
 /** Thrown for a wire message that does not decode, or is not the message the protocol expects next. */
 export class MalformedMessageError extends MalformedInputError {

@@ -22,12 +22,10 @@ import { createHash } from 'node:crypto'
 import {
   verifyBoot, verifyQuote, parsePublic, parseEventLog, replayEventLog, initialPcrValue, type BootPolicy, type ClockInfo, type Tpm, type PcrSelection, type HashAlg, type PcrValues
 } from '../../attest/index.js'
-import { FleetError } from '../../common/errors.js'
-import type { FramedStream } from '../../p2p/framing.js'
-import { decodeMessage, encodeMessage, type WireMessage, type WireSchema } from '../../p2p/messages.js'
+import { FleetError, fromBase64 } from '../../common/index.js'
+import { type FramedStream, decodeMessage, encodeMessage, type WireMessage, type WireSchema } from '../../p2p/index.js'
 import { verifyEnrolmentRecord, type DeviceEnrolment, type EnrolmentRecord, type SignedEnrolment } from '../enrolment/index.js'
 import type { DeviceState } from '../device/index.js'
-import { fromBase64 } from '../../common/bytes.js'
 import { ATTEST_LIMITS } from './limits.js'
 
 export const ATTEST_PROTOCOL = '/fleet/attest/1'

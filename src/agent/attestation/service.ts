@@ -1,8 +1,7 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { bootPolicyId, type BootPolicy, type ClockInfo } from '../../attest/index.js'
 import type { FeedLedger } from '../../ledger/index.js'
-import { FramedStream } from '../../p2p/framing.js'
-import type { FleetNode, Admission } from '../../p2p/index.js'
+import { FramedStream, type FleetNode, type Admission } from '../../p2p/index.js'
 import {
   attestAsDialer, attestAsListener, ATTEST_PROTOCOL, ATTEST_LIMITS, type AttesterInput, type AttestationOutcome, type Judge, type RefusalKind
 } from './protocol.js'

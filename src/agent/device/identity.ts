@@ -3,15 +3,12 @@ import path from 'node:path'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { FleetError } from '../../common/errors.js'
-import { projectRoot } from '../../common/project-root.js'
+import { FleetError, projectRoot, bytesEqual, toHex, toBase64, fromBase64 } from '../../common/index.js'
 import {
   deviceIdFromEndorsementKey, tpmP256Signer, extendAgentMeasurement, measureAgent, nativeBindingFile, sealToPcrs, sealToAuthority, releaseSecret, differingPcrs, parsePublic, verifyCertify,
   KeyReleaseRefusedError, sealedFromJson, sealedToJson, type AgentMeasurement, type PcrSelection, type SealedSecret, type Tpm, type TpmCallOptions
 } from '../../attest/index.js'
-import { bytesEqual, toHex } from '../../common/bytes.js'
 import { defaultMlDsa65, HybridSigner, type HybridPublicKey, type MlDsaKey } from '../../identity/index.js'
-import { toBase64, fromBase64 } from '../../common/bytes.js'
 import { MAX_STORED_APPROVALS, type DeviceState } from './state.js'
 import {
   decodeReleaseApproval, verifyReleaseApproval, toPcrApproval, releasePolicyRef, approvalSelection, approvalValues, approvalEpoch, ReleaseApprovalError, RELEASE_LIMITS,

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { MalformedInputError } from '../../common/errors.js'
+import { MalformedInputError } from '../../common/index.js'
 import type { PcrSelection, SealedSecretJson } from '../../attest/index.js'
 
 /**

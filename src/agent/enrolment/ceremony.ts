@@ -29,20 +29,23 @@
  * Version 1 hashed the evidence into the digits; it is not spoken any more (a /fleet/enrol/1
  * stream is refused at protocol negotiation).
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
-import type { X509Certificate } from 'node:crypto'
-import { FleetError } from '../../common/errors.js'
-import { sha256 } from '../../common/bytes.js'
+import { createHash, timingSafeEqual, type X509Certificate } from 'node:crypto'
+import { FleetError, sha256, fromBase64 } from '../../common/index.js'
 import {
   deviceIdFromEndorsementKey, fingerprint, parsePublic, objectName, checkAttestationKey, checkDeviceSigningKey, verifyCertify, verifyEkCertificate, makeCredential,
   EkCertificateUntrustedError, KeyAttributesError, EkTemplateMismatchError, type TpmPublic, type VerifiedEkCertificate,
   verifyBoot, bootPolicyId, canonicalPolicyJson, type BootPolicy, type Tpm, type PcrSelection, type BootVerdict, type HashAlg
 } from '../../attest/index.js'
 import type { HybridSigner } from '../../identity/index.js'
-import { FramedStream } from '../../p2p/framing.js'
-import { decodeMessage, encodeMessage, MalformedMessageError, type WireMessage, type WireSchema } from '../../p2p/messages.js'
+import {
+  FramedStream,
+  decodeMessage,
+  encodeMessage,
+  MalformedMessageError,
+  type WireMessage,
+  type WireSchema
+} from '../../p2p/index.js'
 import type { DeviceState } from '../device/index.js'
-import { fromBase64 } from '../../common/bytes.js'
 import { verifyGenesis, type OwnerState } from '../owner/index.js'
 import {
   DEVICE_ROLES, ekPubHash, signEnrolmentRecord, verifyDeviceEnrolment, type DeviceEnrolment, type DeviceRole, type EnrolmentRecord, type SignedEnrolment

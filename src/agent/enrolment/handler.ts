@@ -1,7 +1,6 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { FleetNode } from '../../p2p/index.js'
-import { FramedStream } from '../../p2p/framing.js'
+import { type FleetNode, FramedStream } from '../../p2p/index.js'
 import {
   runDeviceCeremony, runOwnerCeremony, ENROL_PROTOCOL, ENROL_LIMITS, type DeviceCeremonyInput, type OwnerCeremonyInput, type EnrolledDevice
 } from './ceremony.js'

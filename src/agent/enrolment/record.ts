@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { FleetError, MalformedInputError } from '../../common/errors.js'
+import { FleetError, MalformedInputError, toBase64, fromBase64 } from '../../common/index.js'
 import { parseBootPolicy, bootPolicyId, canonicalPolicyJson, parsePublic, checkAttestationKey, checkDeviceSigningKey, type BootPolicy } from '../../attest/index.js'
 import { DOMAIN, verifyHybrid, type HybridPublicKey, type HybridSignature, type HybridSigner } from '../../identity/index.js'
 import { decodeCanonical, encodeCanonical } from '../../codec/index.js'
-import { ownerFeedId } from '../../ledger/owner-feed.js'
+import { ownerFeedId } from '../../ledger/index.js'
 import { verifyGenesis } from '../owner/index.js'
-import { toBase64, fromBase64 } from '../../common/bytes.js'
 
 /** What a device is enrolled as (the ontology's device.enrol roles). */
 export const DEVICE_ROLES = ['workstation', 'server', 'hub'] as const

@@ -1,17 +1,15 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { eccPoint, parsePublic } from '../../attest/index.js'
+import { eccPoint, parsePublic, canonicalPolicyJson } from '../../attest/index.js'
 import type { HybridPublicKey, HybridSignature } from '../../identity/index.js'
-import { FleetError, MalformedInputError } from '../../common/errors.js'
+import { FleetError, MalformedInputError, toBase64, fromBase64 } from '../../common/index.js'
 import { readDeviceState, DEVICE_STATE_FILE } from '../device/index.js'
-import { toBase64, fromBase64 } from '../../common/bytes.js'
 import { readOwnerState, verifyGenesis, OWNER_STATE_FILE } from '../owner/index.js'
 import { readDeviceEnrolment, verifyDeviceEnrolment, verifyEnrolmentRecord, decodeSignedEnrolment, ownerFeedId } from '../enrolment/index.js'
 import {
   BASE_ONTOLOGY, ReplicaStore, EntryRuns, decodeEntry, applyOntologyUpdateEntry, makeProofBundle, verifyProofBundle, ProofError, epochAuthorisationOf, epochsOf,
   LEDGER_SUBLEVELS, feedSublevels, replicaSpace, type Ontology, type ProofBundle, type EpochAuthorisation, type LedgerSpace, type LedgerStore
 } from '../../ledger/index.js'
-import { canonicalPolicyJson } from '../../attest/index.js'
 
 /**
  * Everything an auditor needs to trust a feed, rooted in the fleetId: the genesis statement (whose

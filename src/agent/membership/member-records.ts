@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino'
 import { createHash } from 'node:crypto'
-import { FleetError } from '../../common/errors.js'
+import { FleetError } from '../../common/index.js'
 import { verifyEnrolmentRecord, encodeSignedEnrolment, decodeSignedEnrolment, type SignedEnrolment } from '../enrolment/index.js'
 import type { Membership } from './members.js'
 import { decodeEntry, encodeEntry, LEDGER_SUBLEVELS, type Entry, type LedgerStore, type LedgerSublevel } from '../../ledger/index.js'

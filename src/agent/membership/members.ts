@@ -1,6 +1,6 @@
 import { eccPoint, parsePublic, parseBootPolicy, bootPolicyId, checkAttestationKey, checkDeviceSigningKey, type BootPolicy } from '../../attest/index.js'
 import type { HybridPublicKey } from '../../identity/index.js'
-import { toHex } from '../../common/bytes.js'
+import { toHex } from '../../common/index.js'
 import { MEMBERSHIP_LIMITS } from './limits.js'
 import {
   BASE_ONTOLOGY, applyOntologyUpdateEntry, epochAuthorisationOf, isAuthorisedFork, evidenceId,

@@ -1,5 +1,5 @@
 /** What an agent does with the owner's statements as they arrive in the owner's feed. */
-import { bytesEqual } from '../../common/bytes.js'
+import { bytesEqual } from '../../common/index.js'
 import { verifyProofBundle, type Entry, type FeedSource, type ReplicaStore } from '../../ledger/index.js'
 import { MEMBERSHIP_LIMITS } from './limits.js'
 import type { AttestationService } from '../attestation/index.js'

@@ -9,13 +9,12 @@ import {
   makeProofBundle, decodeEntry, encodeEntry, ProofError, LEDGER_SUBLEVELS, replicaSpace,
   type ReplicaStore, type FeedSource, type Entry, type EquivocationEvidence, type VerifiedCheckpoint, type LedgerStore
 } from '../../ledger/index.js'
-import { toHex } from '../../common/bytes.js'
+import { toHex, type Clock } from '../../common/index.js'
 import { MEMBERSHIP_LIMITS } from './limits.js'
 import type { HybridPublicKey, HybridSigner } from '../../identity/index.js'
 import type { AttestationService } from '../attestation/index.js'
 import type { OpenedLedger } from '../feeds/index.js'
 import type { Logger } from '../ops/index.js'
-import type { Clock } from '../../common/index.js'
 import type { Membership } from './members.js'
 
 /** Where an agent keeps the evidence of each quarantine (re-verified on start), by deviceId. */

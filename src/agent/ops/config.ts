@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { MalformedInputError } from '../../common/errors.js'
+import { MalformedInputError } from '../../common/index.js'
 import { checkRecord, SchemaError, type Field } from '../../codec/index.js'
 
 /**

@@ -4,7 +4,7 @@
  */
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { MalformedInputError } from '../../common/errors.js'
+import { MalformedInputError } from '../../common/index.js'
 
 export const PEERS_FILE = 'peers.json'
 /** The most a peers file read back may hold. */

@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { FleetError, MalformedInputError } from '../../common/errors.js'
+import { FleetError, MalformedInputError, toBase64, fromBase64 } from '../../common/index.js'
 import { eccPoint, parsePublic, sealToPcrs, releaseSecret, tpmP256Signer, sealedFromJson, sealedToJson, type SealedSecretJson, type PcrSelection, type Tpm, type KeyBlob } from '../../attest/index.js'
 import { DOMAIN, HybridSigner, defaultMlDsa65, verifyHybrid, type HybridPublicKey, type HybridSignature } from '../../identity/index.js'
 import { encodeCanonical, decodeCanonical } from '../../codec/index.js'
-import { toBase64, fromBase64 } from '../../common/bytes.js'
 
 /**
  * The fleet owner's identity: a P-256 key in the TPM of the machine where the ceremony runs and an

@@ -1,6 +1,5 @@
 /** The owner's signed approval of a boot state for one device, and the names its policy binds to. */
-import { FleetError, MalformedInputError } from '../../common/errors.js'
-import { bytesEqual, sha256, toHex } from '../../common/bytes.js'
+import { FleetError, MalformedInputError, bytesEqual, sha256, toHex, toBase64, fromBase64 } from '../../common/index.js'
 import { createHash } from 'node:crypto'
 import {
   parsePublic, parseAttest, verifyQuote, parseEventLog, verifyEventLog, bootFacts, evaluateVerifiedBoot, expectedAgentPcr, policyPcr, ZERO_POLICY,
@@ -9,7 +8,6 @@ import {
 } from '../../attest/index.js'
 import { DOMAIN, verifyHybrid, verifyP256, type HybridPublicKey, type HybridSigner } from '../../identity/index.js'
 import { decodeCanonical, encodeCanonical } from '../../codec/index.js'
-import { toBase64, fromBase64 } from '../../common/bytes.js'
 import { RELEASE_LIMITS } from './limits.js'
 import { ReleaseApprovalError, ReleaseRequestRefusedError } from './errors.js'
 import type { VerifiedReleaseRequest } from './request.js'

@@ -1,4 +1,4 @@
-import { FleetError } from '../../common/errors.js'
+import { FleetError } from '../../common/index.js'
 
 /** Thrown when a release request does not verify or its boot is not allowed: nothing is signed. */
 export class ReleaseRequestRefusedError extends FleetError {

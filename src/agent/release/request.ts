@@ -2,8 +2,7 @@
  * The device's release request: a quote of its sealing PCRs, its boot event log and its agent
  * measurement, for the owner to judge; and the owner's allowlist of agent measurements.
  */
-import { FleetError, MalformedInputError } from '../../common/errors.js'
-import { bytesEqual, sha256, toHex } from '../../common/bytes.js'
+import { FleetError, MalformedInputError, bytesEqual, sha256, toHex, toBase64, fromBase64 } from '../../common/index.js'
 import { createHash } from 'node:crypto'
 import {
   parsePublic, parseAttest, verifyQuote, parseEventLog, verifyEventLog, bootFacts, evaluateVerifiedBoot, expectedAgentPcr, policyPcr, ZERO_POLICY,
@@ -12,7 +11,6 @@ import {
 } from '../../attest/index.js'
 import { DOMAIN, verifyHybrid, verifyP256, type HybridPublicKey, type HybridSigner } from '../../identity/index.js'
 import { decodeCanonical, encodeCanonical } from '../../codec/index.js'
-import { toBase64, fromBase64 } from '../../common/bytes.js'
 import { RELEASE_LIMITS } from './limits.js'
 import { ReleaseRequestRefusedError } from './errors.js'
 import { approvalEpochIndex } from './approval.js'

@@ -10,7 +10,7 @@
  * otherwise the newer one goes as a plain announce (the peer pulls).
  */
 import type { Connection } from '@libp2p/interface'
-import type { FramedStream } from '../../p2p/framing.js'
+import type { FramedStream } from '../../p2p/index.js'
 import { encodeAnnounce } from './messages.js'
 import { systemClock, type Clock } from '../../common/index.js'
 

@@ -9,7 +9,7 @@
  * pulls catch up whoever a round missed.
  */
 import type { Connection } from '@libp2p/interface'
-import type { FramedStream } from '../../p2p/framing.js'
+import type { FramedStream } from '../../p2p/index.js'
 import type { Clock } from '../../common/index.js'
 import { Announcer, type Push } from './announcer.js'
 import { PeerHeads } from './peer-heads.js'

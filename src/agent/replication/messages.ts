@@ -24,10 +24,17 @@
  * pulled alone from a peer that announced a newer checkpoint signed by the owner's key.
  * This module only turns messages into calls and back; storage and trust live elsewhere.
  */
-import { FleetError } from '../../common/errors.js'
-import type { FramedStream } from '../../p2p/framing.js'
-import { FrameTimeoutError, StreamEndedError } from '../../p2p/errors.js'
-import { decodeMessage, encodeMessage, checkFields, type WireSchema, type WireMessage } from '../../p2p/messages.js'
+import { FleetError } from '../../common/index.js'
+import {
+  type FramedStream,
+  FrameTimeoutError,
+  StreamEndedError,
+  decodeMessage,
+  encodeMessage,
+  checkFields,
+  type WireSchema,
+  type WireMessage
+} from '../../p2p/index.js'
 import { SYNC_LIMITS, LEDGER_LIMITS, CHECKPOINT_LIMITS, type SyncBatch } from '../../ledger/index.js'
 import { SYNC_PROTOCOL_LIMITS } from './limits.js'
 import { MEMBER_ID_BYTES, type KnownMembers } from '../membership/index.js'

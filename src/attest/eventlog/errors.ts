@@ -1,4 +1,4 @@
-import { FleetError, MalformedInputError } from '../../common/errors.js'
+import { FleetError, MalformedInputError } from '../../common/index.js'
 import type { HashAlg } from '../pcrs.js'
 
 /**

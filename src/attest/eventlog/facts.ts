@@ -5,7 +5,7 @@
  * from are listed in `unboundEvents` and their data is ignored (or, for mere descriptions such as
  * a device path, reported as a hint and said to be one).
  */
-import { bytesEqual, toHex } from '../../common/bytes.js'
+import { bytesEqual, toHex } from '../../common/index.js'
 import { digest, type HashAlg } from '../pcrs.js'
 import { EV, type LogEvent } from './types.js'
 import {

@@ -1,4 +1,4 @@
-import { toHex } from '../../common/bytes.js'
+import { toHex } from '../../common/index.js'
 import type { HashAlg } from '../pcrs.js'
 import { STARTUP_LOCALITY_SIGNATURE, SPEC_ID_SIGNATURE } from './parse.js'
 import { EV, type LogEvent, type UnverifiedEventLog } from './types.js'

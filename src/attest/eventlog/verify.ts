@@ -1,4 +1,4 @@
-import { bytesEqual, toHex } from '../../common/bytes.js'
+import { bytesEqual, toHex } from '../../common/index.js'
 import { digest, type HashAlg, type PcrValues } from '../pcrs.js'
 import {
   EventLogBankError, EventLogMissingEventsError, EventLogNotVerifiedError, EventLogPcrNotQuotedError, EventLogReplayMismatchError

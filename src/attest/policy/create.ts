@@ -1,4 +1,4 @@
-import { toHex } from '../../common/bytes.js'
+import { toHex } from '../../common/index.js'
 import type { HashAlg } from '../pcrs.js'
 import type { BootPolicy, SecureBootRequirement } from './format.js'
 import type { PolicyEvent } from './evaluate.js'

@@ -1,4 +1,4 @@
-import { FleetError, MalformedInputError } from '../../common/errors.js'
+import { FleetError, MalformedInputError } from '../../common/index.js'
 
 /** Thrown when a boot policy file is not a valid v1 policy (unknown version or field, bad value). */
 export class BootPolicyFormatError extends MalformedInputError {

@@ -1,4 +1,4 @@
-import { toHex } from '../../common/bytes.js'
+import { toHex } from '../../common/index.js'
 import type { HashAlg, PcrValues } from '../pcrs.js'
 import { bootPolicyId, type BootPolicy } from './format.js'
 

@@ -1,4 +1,4 @@
-import { FleetError, MalformedInputError } from '../../common/errors.js'
+import { FleetError, MalformedInputError } from '../../common/index.js'
 
 /** TSS2 error layers (bits 16..23 of a TSS2_RC). Layer 0 is a response code from the TPM itself. */
 const LAYER_TPM = 0

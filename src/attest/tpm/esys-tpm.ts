@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { FleetError, MalformedInputError } from '../../common/errors.js'
+import { FleetError, MalformedInputError } from '../../common/index.js'
 import type { HashAlg, PcrSelection, PcrValues } from '../pcrs.js'
 import {
   attestationKeyTemplate, signingKeyTemplate, sealedDataTemplate, marshalPublic, marshalPcrSelection, parsePcrSelection, parseCapabilityData, EK_CERTIFICATE_NV_INDEX

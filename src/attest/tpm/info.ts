@@ -1,4 +1,4 @@
-import { MalformedInputError } from '../../common/errors.js'
+import { MalformedInputError } from '../../common/index.js'
 import type { CapabilityData } from '../tpm2/index.js'
 import type { TpmInfo } from './tpm.js'
 

@@ -7,8 +7,7 @@
 import { createRequire } from 'node:module'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { FleetError } from '../../common/errors.js'
-import { projectRoot } from '../../common/project-root.js'
+import { FleetError, projectRoot } from '../../common/index.js'
 
 /** The raw binding: every method returns a Promise and takes/returns TPM wire-format bytes. */
 export interface NativeContext {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { FleetError } from '../../common/errors.js'
+import { FleetError } from '../../common/index.js'
 import { storageKeyTemplate, rsaEkTemplate, eccEkTemplate, marshalPublic } from '../tpm2/index.js'
 import type { NativeBinding, NativeContext } from './native.js'
 import { TpmKeyLoadError, TPM_RC, tpmCode } from './errors.js'

@@ -1,4 +1,4 @@
-import { AbortedError } from '../../common/errors.js'
+import { AbortedError } from '../../common/index.js'
 
 /**
  * Runs tasks one at a time (an ESYS context serves one command at a time) with a deadline per

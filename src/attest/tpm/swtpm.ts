@@ -3,8 +3,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { AbortedError } from '../../common/errors.js'
-import { systemClock, type Clock } from '../../common/clock.js'
+import { AbortedError, systemClock, type Clock } from '../../common/index.js'
 import { SwtpmError } from './errors.js'
 
 const run = promisify(execFile)

@@ -2,7 +2,7 @@
  * Wire encodings of the few structures the device layer sends that src/attest/tpm2 does not model
  * (command parameters rather than attestation data).
  */
-import { MalformedInputError } from '../../common/errors.js'
+import { MalformedInputError } from '../../common/index.js'
 import { HASH_ALG_ID, hashAlgFromId, DIGEST_SIZE, type HashAlg } from '../pcrs.js'
 import type { TpmClock } from './tpm.js'
 

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto'
-import { toHex } from '../../common/bytes.js'
+import { toHex } from '../../common/index.js'
 import { DIGEST_SIZE, hashAlgFromId } from '../pcrs.js'
 import { TPM_ALG, TPMA_OBJECT, TPM_ECC_CURVE } from './constants.js'
 import { TPM2_LIMITS } from './limits.js'

@@ -1,4 +1,4 @@
-import { fromHex } from '../../common/bytes.js'
+import { fromHex } from '../../common/index.js'
 import type { HashAlg } from '../pcrs.js'
 import { TPM_ALG, TPMA_OBJECT, TPM_ECC_CURVE } from './constants.js'
 import { EK_POLICY_A } from './templates.js'

@@ -1,4 +1,4 @@
-import { FleetError, MalformedInputError } from '../../common/errors.js'
+import { FleetError, MalformedInputError } from '../../common/index.js'
 
 /*
  * Errors of input that does not decode or cannot be used (exit code 2): nothing was verified. The

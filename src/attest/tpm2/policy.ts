@@ -1,6 +1,5 @@
-import { digest, type PcrSelection, type PcrValues } from '../pcrs.js'
-import { toHex } from '../../common/bytes.js'
-import { hashAlgFromId, DIGEST_SIZE } from '../pcrs.js'
+import { digest, type PcrSelection, type PcrValues, hashAlgFromId, DIGEST_SIZE } from '../pcrs.js'
+import { toHex } from '../../common/index.js'
 import { TPM_CC, TPM_RH } from './constants.js'
 import { TpmWriter } from './writer.js'
 import { marshalPcrSelection, normalizePcrSelection } from './pcr-selection.js'

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto'
 import { hashAlgFromId, HASH_ALG_ID, digest, type HashAlg } from '../pcrs.js'
-import { bytesEqual } from '../../common/bytes.js'
+import { bytesEqual } from '../../common/index.js'
 import { TPM_ALG, TPMA_OBJECT, TPM_ECC_CURVE } from './constants.js'
 import { TPM2_LIMITS } from './limits.js'
 import { TpmReader } from './reader.js'

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto'
-import { toHex } from '../../common/bytes.js'
+import { toHex } from '../../common/index.js'
 import { digest, DIGEST_SIZE, hashAlgFromId, type PcrSelection, type PcrValues } from '../pcrs.js'
 import { TPM_ALG, TPM_GENERATED_VALUE, TPM_ST } from './constants.js'
 import { parseAttest, type ClockInfo, type UnverifiedAttest } from './attest.js'

@@ -1,4 +1,4 @@
-import { fromHex } from '../../common/bytes.js'
+import { fromHex } from '../../common/index.js'
 import { TPM_ALG, TPMA_OBJECT, TPM_ECC_CURVE } from './constants.js'
 import { InvalidPublicKeyError } from './errors.js'
 import type { EccPublic, KeyedHashPublic, RsaPublic, Scheme, SymmetricDef } from './public.js'

@@ -1,4 +1,4 @@
-import { FleetError } from '../../common/errors.js'
+import { FleetError } from '../../common/index.js'
 
 /* Refused verification of quotes, certifications and keys (exit code 1); each error carries its evidence. */
 

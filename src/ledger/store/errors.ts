@@ -1,4 +1,4 @@
-import { FleetError } from '../../common/errors.js'
+import { FleetError } from '../../common/index.js'
 
 /** Thrown when a store is read or written while it is not open (before open(), or after close()). */
 export class LedgerStoreClosedError extends FleetError {
