@@ -1,9 +1,8 @@
 /**
  * The replicator runs the planner's decisions over /fleet/ledger-sync/1: it serves pulls, hears
- * announces and pushes, pulls from peers that hold more (one pull at a time across peers), and
- * announces feeds that grew here. Every batch is verified before it is stored (ReplicaStore), and
- * what the owner's feed says (revocations, policy, epochs) or a peer's alert means is handed to
- * membership.
+ * announces and pushes, pulls from peers that hold more (Puller), and announces feeds that grew
+ * here. Every batch is verified before it is stored (ReplicaStore), and what the owner's feed says
+ * (revocations, policy, epochs) or a peer's alert means is handed to membership.
  */
 import type { Connection, Stream } from '@libp2p/interface'
 import {
@@ -20,13 +19,14 @@ import { Gossip, ANTI_ENTROPY_PEERS, PUSH_MAX_ENTRIES, type AnnounceTarget } fro
 import type { Push } from './announcer.js'
 import { ledgerFeedServer, type OwnFeedServer } from './own-feed-server.js'
 import {
-  LEDGER_SYNC_PROTOCOL, SyncProtocolError, readOpening, readNextAnnounce, servePull, pull, encodeBatch, membersToSend,
+  LEDGER_SYNC_PROTOCOL, readOpening, readNextAnnounce, servePull, encodeBatch, membersToSend,
   type Announce, type Announcement
 } from './messages.js'
 import { SYNC_PROTOCOL_LIMITS } from './limits.js'
 import {
   announceKind, feedsDue, headsToTell, isFleetFeed, pickRandom, planAnnounce, receive, serveOrder, shouldPull, upToCut
 } from './planner.js'
+import { Puller } from './puller.js'
 
 export interface ReplicatorComponents {
   node: FleetNode
@@ -59,14 +59,11 @@ export class Replicator {
   private readonly c: ReplicatorComponents
   private readonly init: ReplicatorInit
   private readonly server: OwnFeedServer
-  private readonly pulling = new Map<string, { again: boolean }>()
+  private readonly puller: Puller
   private readonly changed = new Set<string>()
   /** The largest size announced per feed, for the sync-lag metric. */
   private readonly announcedSizes = new Map<string, number>()
   private readonly gossip: Gossip
-  /** Since start: pulls asked for (on attestation, announce or anti-entropy; one already running counts too). */
-  readonly counts = { pullsAsked: 0 }
-  private pullTurn: Promise<void> = Promise.resolve()
   private timers: NodeJS.Timeout[] = []
   private lastSealed = 0
   private stopped = false
@@ -81,7 +78,17 @@ export class Replicator {
       random: components.random.fraction,
       clock: components.clock
     })
+    this.puller = new Puller(components, {
+      ownerFeed: components.membership.ownerFeed,
+      open: async (connection) => this.framed(await connection.newStream(LEDGER_SYNC_PROTOCOL)),
+      heads: async () => await this.heads(),
+      held: async (feed) => await this.held(feed),
+      apply: async (batch, peerId) => { await this.applyBatch(batch, peerId) }
+    })
   }
+
+  /** Since start: pulls asked for (on attestation, announce or anti-entropy; one already running counts too). */
+  get counts (): { readonly pullsAsked: number } { return this.puller.counts }
 
   private get known (): { ownFeed: string, ownerFeed: string, isMember: (feed: string) => boolean } {
     const membership = this.c.membership
@@ -101,13 +108,15 @@ export class Replicator {
     // every attestation and every announce of something not held).
     this.timers.push(setInterval(() => {
       const attested = node.getConnections().map((c) => c.remotePeer.toString()).filter((peerId) => this.c.attested(peerId))
-      for (const peerId of pickRandom(attested, ANTI_ENTROPY_PEERS, this.c.random.fraction)) void this.pullFrom(peerId)
+      const chosen = pickRandom(attested, ANTI_ENTROPY_PEERS, this.c.random.fraction)
+      for (const peerId of chosen) void this.puller.pullFrom(peerId)
     }, this.init.syncIntervalMs ?? 5_000))
   }
 
   async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    this.puller.stop()
     for (const timer of this.timers) clearInterval(timer)
     await this.c.node.unhandle(LEDGER_SYNC_PROTOCOL).catch(() => undefined)
   }
@@ -217,7 +226,7 @@ export class Replicator {
       this.announcedSizes.set(announce.feed, announce.size)
     }
     if (decision.applyPush !== undefined) await this.applyBatch(decision.applyPush, peerId)
-    if (shouldPull(announce, await this.held(announce.feed))) void this.pullFrom(peerId)
+    if (shouldPull(announce, await this.held(announce.feed))) void this.puller.pullFrom(peerId)
     await this.c.witnessing.checkAnnounced(announce.feed, announce.checkpoint, peerId)
   }
 
@@ -238,49 +247,7 @@ export class Replicator {
       this.c.logger?.debug({ peerId, err: (err as Error).message }, 'an unattested peer announced an owner checkpoint that does not verify')
       return
     }
-    await this.pullOwnerFeed(peerId)
-  }
-
-  private openConnection (peerId: string): Connection | undefined {
-    return this.c.node.getConnections().find((c) => c.remotePeer.toString() === peerId && c.status === 'open')
-  }
-
-  /** One pull over a new stream, cut off after pullDeadlineMs. Returns whether the peer has more. */
-  private async pullOnce (connection: Connection, heads: Map<string, number>, onBatch: (batch: SyncBatch) => Promise<void>, onMembers: (records: Uint8Array[]) => Promise<void>, known: Parameters<typeof pull>[4]): Promise<boolean> {
-    const framed = this.framed(await connection.newStream(LEDGER_SYNC_PROTOCOL))
-    const deadline = setTimeout(() => { framed.abort(new SyncProtocolError(`the pull took longer than ${SYNC_PROTOCOL_LIMITS.pullDeadlineMs} ms`, { limit: SYNC_PROTOCOL_LIMITS.pullDeadlineMs })) }, SYNC_PROTOCOL_LIMITS.pullDeadlineMs)
-    try {
-      const { more } = await pull(framed, heads, onBatch, onMembers, known)
-      return more
-    } catch (err) {
-      framed.abort(err as Error)
-      throw err
-    } finally {
-      clearTimeout(deadline)
-    }
-  }
-
-  /** Pulls the owner's feed, and nothing else, from a peer that need not be attested. */
-  private async pullOwnerFeed (peerId: string): Promise<void> {
-    const key = `owner-feed/${peerId}`
-    if (this.pulling.has(key) || this.stopped) return
-    this.pulling.set(key, { again: false })
-    const owner = this.c.membership.ownerFeed
-    try {
-      for (let round = 0; round < SYNC_PROTOCOL_LIMITS.maxOwnerFeedPulls; round++) {
-        const connection = this.openConnection(peerId)
-        if (connection === undefined || this.stopped) return
-        const more = await this.pullOnce(connection, new Map([[owner, await this.held(owner)]]), async (batch) => {
-          if (batch.feed !== owner) throw new SyncProtocolError(`an unattested peer sent feed ${batch.feed}, not the owner's`, { feed: batch.feed })
-          await this.applyBatch(batch, peerId)
-        }, async () => { throw new SyncProtocolError('an unattested peer sent enrolment records') }, { digest: new Uint8Array(32), ids: [] })
-        if (!more) return
-      }
-    } catch (err) {
-      this.c.logger?.debug({ peerId, err: (err as Error).message }, 'pull of the owner\'s feed failed')
-    } finally {
-      this.pulling.delete(key)
-    }
+    await this.puller.pullOwnerFeed(peerId)
   }
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
@@ -324,49 +291,8 @@ export class Replicator {
     }
   }
 
-  /**
-   * Pulls everything a peer holds more of; one pull per peer at a time, repeated while it has
-   * more. Only from an attested peer: a pull tells the other side every feed's size and the
-   * members known here.
-   */
-  async pullFrom (peerId: string): Promise<void> {
-    this.counts.pullsAsked++
-    if (!this.c.attested(peerId)) return
-    const running = this.pulling.get(peerId)
-    if (running !== undefined) {
-      running.again = true
-      return
-    }
-    const state = { again: true }
-    this.pulling.set(peerId, state)
-    try {
-      while (state.again && !this.stopped) {
-        state.again = false
-        const connection = this.openConnection(peerId)
-        if (connection === undefined || !this.c.attested(peerId)) return
-        // One pull at a time across all peers: when several announce the same entries, the first
-        // pull fetches them and the next ones find nothing left to send. A pull holds the turn for
-        // at most pullTurnMs (a slow or hostile server must not stall replication from the others),
-        // and a whole pull is cut off after pullDeadlineMs.
-        const turn = this.pullTurn.then(async () => await this.pullOnce(
-          connection, await this.heads(), async (batch) => { await this.applyBatch(batch, peerId) },
-          async (records) => { await this.c.members.take(records) }, this.c.members.held()
-        ))
-        const settled = turn.then(() => undefined, () => undefined)
-        this.pullTurn = Promise.race([settled, new Promise<void>((resolve) => { setTimeout(resolve, SYNC_PROTOCOL_LIMITS.pullTurnMs).unref() })])
-        try {
-          if (await turn) state.again = true
-        } catch (err) {
-          this.c.logger?.warn({ peerId, err: (err as Error).message }, 'replication from a peer failed')
-          return
-        }
-      }
-    } catch (err) {
-      this.c.logger?.debug({ peerId, err: (err as Error).message }, 'pull failed')
-    } finally {
-      this.pulling.delete(peerId)
-    }
-  }
+  /** Pulls what an attested peer holds more of (see Puller.pullFrom). */
+  async pullFrom (peerId: string): Promise<void> { await this.puller.pullFrom(peerId) }
 
   private async applyBatch (batch: SyncBatch, peerId: string): Promise<void> {
     if (batch.feed === this.init.feedId) return
