@@ -123,7 +123,10 @@ export class SimFleet {
    */
   async start (
     device: SimDevice,
-    options: Partial<Pick<AgentInit, 'syncIntervalMs' | 'attestIntervalMs' | 'batchMs' | 'mdns' | 'onPeersChange' | 'cosignIntervalMs' | 'witnessesPerFeed'>>
+    options: Partial<Pick<AgentInit,
+      'syncIntervalMs' | 'attestIntervalMs' | 'batchMs' | 'mdns' | 'onPeersChange' | 'onReplication' |
+      'cosignIntervalMs' | 'witnessesPerFeed'
+    >>
       & Pick<AgentComponents, 'logger' | 'ownFeedServer' | 'hasher'> & { enrolment?: DeviceEnrolment } = {}
   ): Promise<Agent> {
     const enrolment = options.enrolment ?? device.enrolment
@@ -132,7 +135,8 @@ export class SimFleet {
     const components = { tpm: device.tpm, logger: options.logger, ownFeedServer: options.ownFeedServer, hasher: options.hasher ?? nativeHasher() }
     const runtime = await createAgent(components, {
       dir: device.dir, state: device.state, device: device.unlocked, enrolment, eventLog: async () => device.log,
-      onPeersChange: options.onPeersChange, cosignIntervalMs: options.cosignIntervalMs, witnessesPerFeed: options.witnessesPerFeed,
+      onPeersChange: options.onPeersChange, onReplication: options.onReplication,
+      cosignIntervalMs: options.cosignIntervalMs, witnessesPerFeed: options.witnessesPerFeed,
       listen: ['/ip4/127.0.0.1/tcp/0'], mdns: options.mdns ?? false, batchMs: options.batchMs ?? 50,
       syncIntervalMs: options.syncIntervalMs ?? 1_000, attestIntervalMs: options.attestIntervalMs
     })

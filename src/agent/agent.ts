@@ -67,7 +67,10 @@ export class Agent {
       clock: components.clock ?? systemClock,
       random: components.random ?? cryptoRandom,
       logger: components.logger
-    }, { feedId, sealedSize: () => this.feed.ledger.sealedSize, syncIntervalMs: init.syncIntervalMs })
+    }, {
+      feedId, sealedSize: () => this.feed.ledger.sealedSize, syncIntervalMs: init.syncIntervalMs,
+      onEvent: init.onReplication
+    })
   }
 
   /** The fleet devices whose cosignature on the newest checkpoint of the own feed verifies. */

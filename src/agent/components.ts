@@ -6,7 +6,7 @@ import type { PeerStatus } from './attestation/index.js'
 import type { UnlockedDevice, DeviceState } from './device/index.js'
 import type { DeviceEnrolment } from './enrolment/index.js'
 import type { Logger } from './ops/index.js'
-import type { OwnFeedServer } from './replication/index.js'
+import type { OwnFeedServer, ReplicationEvent } from './replication/index.js'
 
 export interface AgentComponents {
   /** The device's TPM, its keys released (see unlockDevice). */
@@ -55,6 +55,8 @@ export interface AgentInit {
   /** Witnessing: how many fleet devices cosign each feed (its witness set; default 4). */
   witnessesPerFeed?: number
   onPeersChange?: (peers: PeerStatus[]) => void
+  /** Told what replication did, as it happens: pulls ended, batches refused, alerts read, announces dropped. */
+  onReplication?: (event: ReplicationEvent) => void
 }
 
 /** The mDNS service of a fleet: agents of other fleets on the link do not see each other. */

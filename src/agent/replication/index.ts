@@ -8,4 +8,5 @@ export {
 } from './messages.js'
 export { publishOwnerFeed } from './owner-publish.js'
 export { Replicator } from './replicator.js'
+export type { ReplicationEvent } from './events.js'
 export { ledgerFeedServer, type OwnFeedServer } from './own-feed-server.js'

@@ -11,6 +11,7 @@ import type { Logger } from '../ops/index.js'
 import type { MemberRecords } from '../membership/index.js'
 import { SyncProtocolError, pull } from './messages.js'
 import { SYNC_PROTOCOL_LIMITS } from './limits.js'
+import type { ReplicationEvent } from './events.js'
 
 export interface PullerComponents {
   node: FleetNode
@@ -30,6 +31,7 @@ export interface PullerInit {
   held: (feed: string) => Promise<number>
   /** Verifies and stores a batch a peer sent (throws when the pull must stop). */
   apply: (batch: SyncBatch, peerId: string) => Promise<void>
+  onEvent?: (event: ReplicationEvent) => void
 }
 
 export class Puller {
@@ -63,14 +65,17 @@ export class Puller {
     const deadline = setTimeout(() => {
       framed.abort(new SyncProtocolError(`the pull took longer than ${limit} ms`, { limit }))
     }, limit)
+    let ok = false
     try {
       const { more } = await pull(framed, heads, onBatch, onMembers, known)
+      ok = true
       return more
     } catch (err) {
       framed.abort(err as Error)
       throw err
     } finally {
       clearTimeout(deadline)
+      this.init.onEvent?.({ type: 'pull-ended', peerId: connection.remotePeer.toString(), ok })
     }
   }
 

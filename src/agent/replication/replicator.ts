@@ -2,7 +2,8 @@
  * The replicator runs the planner's decisions over /fleet/ledger-sync/1: it serves pulls, hears
  * announces and pushes, pulls from peers that hold more (Puller), and announces feeds that grew
  * here. Every batch is verified before it is stored (ReplicaStore), and what the owner's feed says
- * (revocations, policy, epochs) or a peer's alert means is handed to membership.
+ * (revocations, policy, epochs) or a peer's alert means is handed to membership. What it does is
+ * reported, as it happens, to `onEvent` (ReplicationEvent).
  */
 import type { Connection, Stream } from '@libp2p/interface'
 import {
@@ -27,6 +28,7 @@ import {
   announceKind, feedsDue, headsToTell, isFleetFeed, pickRandom, planAnnounce, receive, serveOrder, shouldPull, upToCut
 } from './planner.js'
 import { Puller } from './puller.js'
+import type { ReplicationEvent } from './events.js'
 
 export interface ReplicatorComponents {
   node: FleetNode
@@ -53,6 +55,8 @@ export interface ReplicatorInit {
   sealedSize: () => number
   /** Anti-entropy: a pull from a few attested peers this often (default 5 s). */
   syncIntervalMs?: number
+  /** Told what replication did, as it happens (see ReplicationEvent). */
+  onEvent?: (event: ReplicationEvent) => void
 }
 
 export class Replicator {
@@ -83,7 +87,8 @@ export class Replicator {
       open: async (connection) => this.framed(await connection.newStream(LEDGER_SYNC_PROTOCOL)),
       heads: async () => await this.heads(),
       held: async (feed) => await this.held(feed),
-      apply: async (batch, peerId) => { await this.applyBatch(batch, peerId) }
+      apply: async (batch, peerId) => { await this.applyBatch(batch, peerId) },
+      onEvent: init.onEvent
     })
   }
 
@@ -154,13 +159,13 @@ export class Replicator {
       this.c.ownSource.forgetSealed()
       this.changed.add(this.init.feedId)
     }
-    for (const feed of [...witnessing.cosignDue]) if (await witnessing.cosign(feed)) this.changed.add(feed)
+    for (const feed of [...witnessing.cosignDue]) if (await this.cosign(feed)) this.changed.add(feed)
     if (this.changed.size === 0 || this.stopped) return
     const kindOf = (feed: string): ReturnType<typeof announceKind> => announceKind(feed, this.known, witnessing.cosignedSinceAnnounce)
     const now = this.c.clock.now()
     const feeds = feedsDue(this.changed, kindOf, (feed) => this.gossip.relayDue(feed, now))
     for (const feed of feeds) this.changed.delete(feed)
-    for (const feed of feeds) await witnessing.cosign(feed)
+    for (const feed of feeds) await this.cosign(feed)
     const heads = await this.heads()
     // The checkpoint goes with every announce (peers compare it with theirs), with this agent's own
     // cosignature when it just added one; the other witnesses' travel with their own announces and
@@ -199,6 +204,15 @@ export class Replicator {
     }
   }
 
+  /** Witnessing's cosign of a feed; onEvent hears of it once nothing is left due for a peer's feed. */
+  private async cosign (feed: string): Promise<boolean> {
+    const cosigned = await this.c.witnessing.cosign(feed)
+    if (feed !== this.init.feedId && !this.c.witnessing.cosignDue.has(feed)) {
+      this.init.onEvent?.({ type: 'cosign-decided', feed, cosigned })
+    }
+    return cosigned
+  }
+
   /** The own feed's entries from `from`, as a push frame ending at `size` (undefined when the ledger holds another end). */
   private async pushFrom (from: number, size: number): Promise<Push | undefined> {
     const batch = await this.c.ownSource.batch(from)
@@ -215,9 +229,13 @@ export class Replicator {
     // What is held matters only for a push from an attested peer (strangers cost no lookup).
     const held = attested && message.t === 'push' ? await this.held(message.batch.feed) : 0
     const decision = receive(message, { attested }, this.c.membership.ownerFeed, held)
-    if (decision.action === 'ignore') return
+    if (decision.action === 'ignore') {
+      this.init.onEvent?.({ type: 'announce-dropped', peerId })
+      return
+    }
     if (decision.action === 'owner-announce') {
-      await this.onOwnerAnnounce(peerId, decision.announce)
+      const taken = await this.onOwnerAnnounce(peerId, decision.announce)
+      if (!taken) this.init.onEvent?.({ type: 'announce-dropped', peerId })
       return
     }
     const { announce } = decision
@@ -234,20 +252,21 @@ export class Replicator {
    * The owner hands its feed over without attesting (it has no enrolment, and a fresh key each
    * time): an unattested peer's announce of the owner's feed is taken only with a checkpoint the
    * owner's key signed, newer than the copy here. Then that feed alone is pulled, saying only how
-   * much of it is held: no other feed's size, no member ids.
+   * much of it is held: no other feed's size, no member ids. Returns whether it was taken.
    */
-  private async onOwnerAnnounce (peerId: string, announce: Announce): Promise<void> {
+  private async onOwnerAnnounce (peerId: string, announce: Announce): Promise<boolean> {
     const owner = this.c.membership.ownerFeed
     const trust = this.c.membership.trustFor(owner)
-    if (trust === undefined || announce.checkpoint.length === 0) return
+    if (trust === undefined || announce.checkpoint.length === 0) return false
     try {
       const checkpoint = verifyCheckpoint(parseCheckpoint(announce.checkpoint), { name: owner, key: trust.feedKey })
-      if (checkpoint.body.size <= await this.held(owner)) return
+      if (checkpoint.body.size <= await this.held(owner)) return false
     } catch (err) {
       this.c.logger?.debug({ peerId, err: (err as Error).message }, 'an unattested peer announced an owner checkpoint that does not verify')
-      return
+      return false
     }
     await this.puller.pullOwnerFeed(peerId)
+    return true
   }
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
@@ -313,9 +332,14 @@ export class Replicator {
         for (const entry of entries) {
           if (entry.type === 'alert.equivocation') await witnessing.onAlert(entry, batch.feed)
           else if (entry.type === 'alert.revocation') await applyRevocationAlert(entry, batch.feed, { ...this.c.ownerTargets(), records: this.c.members })
+          else continue
+          this.init.onEvent?.({ type: 'alert-read', peerId, feed: batch.feed, alert: entry.type })
         }
       }
     } catch (err) {
+      if (err instanceof ReplicaRejectedError) {
+        this.init.onEvent?.({ type: 'batch-refused', peerId, feed: batch.feed, reason: err.message })
+      }
       // The owner's feed forked: a peer holding the other branch serves it in good faith (this
       // agent keeps its branch; revocations cross over as alert.revocation).
       if (batch.feed === membership.ownerFeed && membership.isQuarantined(batch.feed) && err instanceof ReplicaRejectedError && !(err instanceof EquivocationDetectedError)) return
