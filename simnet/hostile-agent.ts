@@ -49,14 +49,22 @@ function parse (argv: string[]): { run: RunOptions, mode: string, victims: numbe
 /** What the hostile agent did, as a JSON line on stderr (simnet reads it). */
 const say = (mode: string, what: Record<string, unknown>): void => { process.stderr.write(`${JSON.stringify({ hostile: mode, ...what })}\n`) }
 
-/** Calls `then` with the attested peers once every peer given with --peer attested this agent. */
+/** Listeners of the agent's peers' verdicts (its onPeersChange). */
+const peersChanged = new Set<() => void>()
+
+/**
+ * Calls `then` with the attested peers once every peer given with --peer attested this agent
+ * (looked at now and on each change of the peers' verdicts).
+ */
 function whenAttested (runtime: Agent, expected: number, then: (attested: string[]) => void): void {
-  const timer = setInterval(() => {
+  const check = (): void => {
     const attested = runtime.node.getConnections().map((c) => c.remotePeer.toString()).filter((id, i, all) => all.indexOf(id) === i && runtime.attestation.attested(id)).sort()
     if (attested.length < Math.max(1, expected)) return
-    clearInterval(timer)
+    peersChanged.delete(check)
     then(attested)
-  }, 200)
+  }
+  peersChanged.add(check)
+  check()
 }
 
 /**
@@ -78,6 +86,7 @@ async function run (options: RunOptions, components: Omit<AgentComponents, 'tpm'
   try {
     running = await startDeviceAgent({ ...components, tpm: wrapTpm(tpm), logger }, {
       dir: options.state, state, config, peers: options.peer,
+      onPeersChange: () => { for (const check of [...peersChanged]) check() },
       eventLog: async () => eventLog === undefined ? new Uint8Array() : new Uint8Array(await readFile(eventLog))
     })
     if (running.agent === undefined) throw new Error('the hostile agent is not enrolled')
@@ -106,13 +115,20 @@ async function main (): Promise<void> {
   const equivocator = new Equivocator()
   await run(options, { ownFeedServer: equivocator.ownFeedServer }, (tpm) => tpm, (agent, signer) => {
     whenAttested(agent, expected, (attested) => {
-      // Let the honest history replicate first, so the fork contradicts what peers hold.
-      setTimeout(() => {
-        void equivocator.equivocate(agent, signer, attested.slice(0, victims)).then(
-          (size) => { say(mode, { forkSize: size, victims: attested.slice(0, victims) }) },
-          (err: Error) => { say(mode, { error: err.message }) }
-        )
-      }, 3_000)
+      // The honest history replicates first (an entry of its own and the verdicts recorded with
+      // it, sealed and served to every attested peer), so that the fork contradicts what peers hold.
+      void (async () => {
+        await agent.feed.ledger.append({
+          type: 'operator.data_access', actor: { id: 'operator/alice', role: 'operator' }, attest: null,
+          body: { resource: 'before-the-fork', purpose: 'equivocation' }
+        })
+        await agent.feed.ledger.checkpoint()
+        await equivocator.whenServed(attested, agent.feed.ledger.sealedSize)
+        return await equivocator.equivocate(agent, signer, attested.slice(0, victims))
+      })().then(
+        (size) => { say(mode, { forkSize: size, victims: attested.slice(0, victims) }) },
+        (err: Error) => { say(mode, { error: err.message }) }
+      )
     })
   })
 }

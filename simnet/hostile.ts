@@ -26,12 +26,22 @@ export class Equivocator {
   private victims = new Set<string>()
   private fork: { size: number, entries: Uint8Array[], note: string } | undefined
   private feed = ''
+  /** How much of the honest history each peer (PeerId) was served, and who waits for that to grow. */
+  private readonly served = new Map<string, number>()
+  private readonly servedWaiters = new Set<() => void>()
   /** The agent's ownFeedServer component: the fork to the victims, the held feed to everyone else. */
   readonly ownFeedServer = (held: FeedSource): OwnFeedServer => ({
     pushes: false,
     batch: async (peerId, from) => {
       const fork = this.fork
-      if (fork === undefined || !this.victims.has(peerId)) return await held.batch(from)
+      if (fork === undefined || !this.victims.has(peerId)) {
+        const batch = await held.batch(from)
+        // Nothing past `from`: the peer holds all that is sealed.
+        if (fork === undefined) {
+          this.servedHonestly(peerId, batch === undefined ? from : batch.from + batch.entries.length)
+        }
+        return batch
+      }
       if (from >= fork.size) return undefined
       return { feed: this.feed, from, entries: fork.entries.slice(from), checkpoint: fork.note, proof: [] } satisfies SyncBatch
     },
@@ -78,6 +88,26 @@ export class Equivocator {
   }
 
   get forkNote (): string | undefined { return this.fork?.note }
+
+  private servedHonestly (peerId: string, size: number): void {
+    if (size <= (this.served.get(peerId) ?? 0)) return
+    this.served.set(peerId, size)
+    for (const check of [...this.servedWaiters]) check()
+  }
+
+  /** Resolves once each of `peers` (PeerIds) was served the honest history up to `size`, before any fork. */
+  async whenServed (peers: readonly string[], size: number): Promise<void> {
+    const done = (): boolean => peers.every((peerId) => (this.served.get(peerId) ?? 0) >= size)
+    if (done()) return
+    await new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (!done()) return
+        this.servedWaiters.delete(check)
+        resolve()
+      }
+      this.servedWaiters.add(check)
+    })
+  }
 }
 
 /** How a HostileServer serves its own feed to pullers. */

@@ -14,6 +14,7 @@ import { readDeviceEnrolment } from './enrolment/index.js'
 import { writePeersFile, type AgentConfig } from './ops/index.js'
 import { createAgent, type Agent } from './agent.js'
 import type { AgentComponents } from './components.js'
+import type { PeerStatus } from './attestation/index.js'
 import { startControlServer } from './control.js'
 
 /**
@@ -33,6 +34,11 @@ export interface DeviceAgentInit {
   peers?: string[]
   /** The boot event log sent with every attestation. */
   eventLog: () => Promise<Uint8Array>
+  /**
+   * Told of every change of the peers' verdicts, after DIR/peers.json is asked to be written
+   * (simnet's hostile agents wait on it).
+   */
+  onPeersChange?: (peers: PeerStatus[]) => void
 }
 
 export interface RunningDevice {
@@ -70,7 +76,10 @@ export async function startDeviceAgent (components: AgentComponents, init: Devic
       dir, state, device, enrolment, eventLog: init.eventLog, listen: config.listen, mdns: config.mdns,
       attestIntervalMs: config.attestIntervalSec * 1000, batchMs: config.batchMs, batchEntries: config.batchEntries,
       routineBatchMs: config.routineBatchSec * 1000, witnessesPerFeed: config.witnessesPerFeed,
-      onPeersChange: (peers) => { void writePeersFile(dir, peers, new Date(clock.now())).catch(() => undefined) }
+      onPeersChange: (peers) => {
+        void writePeersFile(dir, peers, new Date(clock.now())).catch(() => undefined)
+        init.onPeersChange?.(peers)
+      }
     })
     const running = agent
     closers.push(async () => { await running.stop() })
