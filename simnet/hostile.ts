@@ -116,29 +116,40 @@ export type ServeMode = 'honest' | 'forged-entry' | 'forged-checkpoint' | 'repla
 /**
  * Serves the hostile agent's own feed wrongly, by mode: an entry with a flipped byte, a checkpoint
  * signed by a key that is not the feed's, the first batch again whatever the puller holds, or the
- * right batch after a long stall. Pullers must refuse (storing nothing) or simply wait it out.
+ * right batch after a stall that lasts until the mode changes. Pullers must refuse (storing
+ * nothing) or wait it out without holding up replication from others.
  */
 export class HostileServer {
   private current: ServeMode = 'honest'
-  stallMs = 8_000
+  /**
+   * Told of each batch served wrongly, to whom and in which mode, as it is served (forged modes:
+   * only when there is something to forge; 'stall': as the stall begins).
+   */
+  onServed: ((peerId: string, mode: ServeMode) => void) | undefined
+  /** Ends the stalls of the current 'stall' mode (setMode calls it). */
+  private release: () => void = () => {}
+  private stalled: Promise<void> = Promise.resolve()
   private runtime: Agent | undefined
   private replayed: SyncBatch | undefined
   private readonly stranger = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
   /** The agent's ownFeedServer component: the held feed while honest, else served wrongly by mode. */
   readonly ownFeedServer = (held: FeedSource): OwnFeedServer => ({
     pushes: false,
-    batch: async (_peerId, from) => {
+    batch: async (peerId, from) => {
       const runtime = this.runtime
-      if (runtime === undefined || this.current === 'honest') return await held.batch(from)
+      const mode = this.current
+      if (runtime === undefined || mode === 'honest') return await held.batch(from)
       const source = ownFeedSource(runtime.feed.store, runtime.feed.ledger.feedId)
-      if (this.current === 'replay') return this.replayed
-      if (this.current === 'stall') {
-        await new Promise((resolve) => setTimeout(resolve, this.stallMs))
+      if (mode === 'replay' || mode === 'stall') this.onServed?.(peerId, mode)
+      if (mode === 'replay') return this.replayed
+      if (mode === 'stall') {
+        await this.stalled
         return await held.batch(from)
       }
       const batch = await source.batch(from)
       if (batch === undefined) return undefined
-      if (this.current === 'forged-entry') {
+      this.onServed?.(peerId, mode)
+      if (mode === 'forged-entry') {
         const entries = batch.entries.map((bytes) => new Uint8Array(bytes))
         const last = entries[entries.length - 1]!
         last[last.length - 1] = last[last.length - 1]! ^ 0x01
@@ -153,9 +164,14 @@ export class HostileServer {
 
   get mode (): ServeMode { return this.current }
 
-  /** Switches the mode; 'replay' serves, from then on, the first batch of the feed as it is now. */
+  /**
+   * Switches the mode, ending the stalls of 'stall' (their pullers get the right batch); 'replay'
+   * serves, from then on, the first batch of the feed as it is now.
+   */
   async setMode (mode: ServeMode): Promise<void> {
     if (mode === 'replay' && this.runtime !== undefined) this.replayed = await ownFeedSource(this.runtime.feed.store, this.runtime.feed.ledger.feedId).batch(0)
+    this.release()
+    if (mode === 'stall') this.stalled = new Promise((resolve) => { this.release = resolve })
     this.current = mode
   }
 }

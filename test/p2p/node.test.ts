@@ -4,6 +4,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { createFleetNode, FramedStream, type FleetNode } from '../../src/p2p/index.js'
+import { nextEvent } from '../helpers/events.js'
 
 const PROTOCOL = '/fleet/test-echo/1'
 const discovered = new Map<FleetNode, Set<string>>()
@@ -32,6 +33,12 @@ async function makeNode (key: PrivateKey, admitted: Set<string>, serviceTag: str
   return node
 }
 
+/** Resolves once `node` has discovered `peerId` (over mDNS); fails the test after `ms`. */
+async function discovery (node: FleetNode, peerId: string, ms: number): Promise<void> {
+  if (discovered.get(node)?.has(peerId) === true) return
+  await nextEvent(node, 'peer:discovery', (peer) => peer.id.toString() === peerId, 'mDNS discovery', ms)
+}
+
 function nextHandlerError (node: FleetNode): Promise<Error> {
   return new Promise((resolve) => node.addEventListener('test:handler-error' as never, (evt: CustomEvent<Error>) => resolve(evt.detail), { once: true }))
 }
@@ -58,11 +65,7 @@ describe('p2p/node: real libp2p (TCP, Noise, Yamux, mDNS) on loopback', function
 
   it('finds an admitted peer over mDNS and exchanges a frame over Noise', async () => {
     const [a, b] = nodes as [FleetNode, FleetNode]
-    const started = Date.now()
-    while (discovered.get(a)?.has(b.peerId.toString()) !== true) {
-      if (Date.now() - started > 10_000) assert.fail('no mDNS discovery within 10 s')
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
+    await discovery(a, b.peerId.toString(), 10_000)
     const stream = await a.dialProtocol(b.peerId, PROTOCOL)
     const framed = new FramedStream(stream)
     await framed.write(Buffer.from('hello fleet'))

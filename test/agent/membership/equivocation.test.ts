@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict'
 import { until as waitFor } from '../../helpers/wait.js'
-import { Agent, deviceSigner, ownerFeedId, publishOwnerFeed, witnessSet } from '../../../src/agent/index.js'
+import { EventLog, disconnected } from '../../helpers/events.js'
+import {
+  Agent, deviceSigner, ownerFeedId, publishOwnerFeed, witnessSet, type ReplicationEvent
+} from '../../../src/agent/index.js'
 import { decodeEntry, decodeEvidence, evidenceId, parseCheckpoint, verifyCheckpoint, verifyEquivocationEvidence, type Entry } from '../../../src/ledger/index.js'
 import { SimFleet, type SimDevice } from '../../../simnet/fleet.js'
 import { Equivocator } from '../../../simnet/hostile.js'
@@ -25,6 +28,8 @@ describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', fun
   let e: Agent
   let honest: Agent[]
   const equivocator = new Equivocator()
+  /** What each device's replication did, by deviceId (the first agents started; a restarted one not). */
+  const replication = new Map<string, EventLog<ReplicationEvent>>()
 
   const peerId = (runtime: Agent): string => runtime.node.peerId.toString()
   const eId = (): string => devices[0]!.state.deviceId
@@ -34,7 +39,11 @@ describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', fun
     devices = await fleet.addEnrolled(4)
     e = await fleet.start(devices[0]!, { ...OPTIONS, ownFeedServer: equivocator.ownFeedServer })
     honest = []
-    for (const device of devices.slice(1)) honest.push(await fleet.start(device, OPTIONS))
+    for (const device of devices.slice(1)) {
+      const log = new EventLog<ReplicationEvent>()
+      replication.set(device.state.deviceId, log)
+      honest.push(await fleet.start(device, { ...OPTIONS, onReplication: log.record }))
+    }
     const all = [e, ...honest]
     for (let i = 0; i < all.length; i++) for (let j = i + 1; j < all.length; j++) await all[i]!.node.dial(all[j]!.node.getMultiaddrs()[0]!)
     await until(() => all.every((a) => all.every((b) => a === b || a.attestation.attested(peerId(b)))), 'a fully attested mesh')
@@ -42,6 +51,7 @@ describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', fun
   after(async () => { await fleet?.close() })
 
   it('the feed\'s witnesses cosign the checkpoints they verified; the writer and every replica keep the cosignatures', async () => {
+    const from = new Map([...replication].map(([deviceId, log]) => [deviceId, log.mark]))
     await e.feed.ledger.append({ type: 'operator.data_access', actor: { id: 'operator/alice', role: 'operator' }, attest: null, body: { resource: 'record-1', purpose: 'care' } })
     await e.feed.ledger.checkpoint()
     const size = e.feed.ledger.sealedSize
@@ -55,9 +65,14 @@ describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', fun
     // The writer's own stored checkpoint collects the cosignature of each device of the witness set.
     await until(async () => cosigners(await e.feed.ledger.latestCheckpoint()).length === 2, 'two cosignatures at the writer')
     assert.deepEqual(cosigners(await e.feed.ledger.latestCheckpoint()), chosen)
-    // Each replica ends up with them too, and the third device (not a witness of this feed) never cosigns.
+    // Each replica ends up with them too, and the third device (not a witness of this feed) never
+    // cosigns: once it held the feed, it looked at it for witnessing and decided so.
     for (const r of honest) await until(async () => cosigners((await r.replicas.source(eId()).sealed())?.note).length === 2, 'two cosignatures at a replica')
-    await new Promise((resolve) => setTimeout(resolve, 5 * OPTIONS.cosignIntervalMs))
+    const third = devices.slice(1).map((d) => d.state.deviceId).find((d) => !chosen.includes(d))!
+    const decided = (event: ReplicationEvent): boolean => event.type === 'cosign-decided' && event.feed === eId()
+    const thirds = replication.get(third)!
+    const [decision] = await thirds.next(decided, 'the third\'s witnessing of e\'s feed', { from: from.get(third) })
+    assert.deepEqual(decision, { type: 'cosign-decided', feed: eId(), cosigned: false })
     assert.deepEqual(cosigners(await e.feed.ledger.latestCheckpoint()), chosen)
     for (const r of honest) assert.deepEqual(cosigners((await r.replicas.source(eId()).sealed())?.note), chosen)
     // Witnessing settles: no agent keeps a cosignature due, also for feeds it stopped witnessing
@@ -70,7 +85,10 @@ describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', fun
     // Only b is shown the other history, signed as if it were a new epoch of the feed.
     await equivocator.equivocate(e, deviceSigner(devices[0]!.tpm, devices[0]!.unlocked), [peerId(b)], { epoch: 2 })
     await until(() => honest.every((r) => r.membership.isQuarantined(eId())), 'quarantine at every honest agent')
-    await until(() => honest.every((r) => r.node.getConnections(e.node.peerId).length === 0), 'every honest agent hung up on the equivocator')
+    const hungUp = async (r: Agent): Promise<void> => {
+      await disconnected(r.node, e.node.peerId, 'every honest agent hung up on the equivocator')
+    }
+    await Promise.all(honest.map(hungUp))
     const key = a.membership.member(eId())!.feedKey
     for (const r of honest) {
       await until(async () => (await held(r)).some((entry) => entry.type === 'alert.equivocation'), 'the alert at every agent')
@@ -81,9 +99,9 @@ describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', fun
       const status = r.attestation.list().find((p) => p.peerId === peerId(e))
       assert.equal(status?.trusted, false)
     }
-    // The equivocator is refused when it comes back.
+    // The equivocator is refused when it comes back: kept out at the gate, or hung up on after its verdict.
     await e.node.dial(a.node.getMultiaddrs()[0]!).catch(() => undefined)
-    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    await disconnected(e.node, a.node.peerId, 'a to refuse the equivocator')
     assert.equal(a.attestation.attested(peerId(e)), false)
     // The honest agents keep replicating among themselves.
     await a.feed.ledger.append({ type: 'operator.data_access', actor: { id: 'operator/bob', role: 'operator' }, attest: null, body: { resource: 'record-2', purpose: 'care' } })
@@ -122,6 +140,9 @@ describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', fun
     // This time a is shown the other history, in the feed's own epoch.
     await equivocator.equivocate(e, deviceSigner(devices[0]!.tpm, devices[0]!.unlocked), [peerId(a)])
     await until(() => honest.every((r) => r.membership.isQuarantined(eId())), 'quarantine again at every honest agent')
-    await until(() => honest.every((r) => r.node.getConnections(e.node.peerId).length === 0), 'every honest agent hung up on the equivocator again')
+    const hungUp = async (r: Agent): Promise<void> => {
+      await disconnected(r.node, e.node.peerId, 'every honest agent hung up on the equivocator again')
+    }
+    await Promise.all(honest.map(hungUp))
   })
 })

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { until } from '../../helpers/wait.js'
+import { disconnected } from '../../helpers/events.js'
 import { ownerFeedId, publishOwnerFeed, feedIdentityOf, storedOntologyProofs, ontologyFromHeader, type Agent } from '../../../src/agent/index.js'
 import { bootPolicyId, canonicalPolicyJson, type BootPolicy } from '../../../src/attest/index.js'
 import type { AppendInput } from '../../../src/ledger/index.js'
@@ -42,7 +43,7 @@ describe('agent/owner statements: boot policy and ontology updates applied by th
     await until(() => bootPolicyId(a.membership.policy) === bootPolicyId(other), 'a to apply the new policy')
     await until(() => verdictOnB()?.trusted === false, 'the refusal under the new policy')
     assert.ok(verdictOnB()!.reasons.some((r) => /PCR 4/.test(r)), verdictOnB()!.reasons.join('; '))
-    await until(() => a.node.getConnections(b.node.peerId).length === 0, 'the hang-up')
+    await disconnected(a.node, b.node.peerId, 'the hang-up')
   })
 
   it('the good policy again: the devices attest each other again', async () => {

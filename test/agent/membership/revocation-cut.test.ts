@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict'
 import { until } from '../../helpers/wait.js'
-import { ownerFeedId, publishOwnerFeed, type Agent } from '../../../src/agent/index.js'
+import { EventLog, disconnected } from '../../helpers/events.js'
+import {
+  ownerFeedId, publishOwnerFeed, type Agent, type PeerStatus, type ReplicationEvent
+} from '../../../src/agent/index.js'
 import { SimFleet, type SimDevice } from '../../../simnet/fleet.js'
 
 /**
@@ -15,6 +18,9 @@ describe('agent/revocation with a cut: every agent holds the revoked feed up to 
   let a: Agent
   let b: Agent
   let v: Agent
+  /** What b's replication did, and each change of its peers' verdicts. */
+  const bReplication = new EventLog<ReplicationEvent>()
+  const bPeers = new EventLog<PeerStatus[]>()
 
   const heldBy = async (runtime: Agent, feed: string): Promise<number> => (await runtime.heads()).get(feed) ?? 0
   const append = async (runtime: Agent, n: number, tag: string): Promise<number> => {
@@ -27,7 +33,9 @@ describe('agent/revocation with a cut: every agent holds the revoked feed up to 
     fleet = await SimFleet.create()
     devices = await fleet.addEnrolled(3)
     a = await fleet.start(devices[0]!, { syncIntervalMs: 1_000 })
-    b = await fleet.start(devices[1]!, { syncIntervalMs: 1_000 })
+    b = await fleet.start(devices[1]!, {
+      syncIntervalMs: 1_000, onReplication: bReplication.record, onPeersChange: bPeers.record
+    })
     v = await fleet.start(devices[2]!, { syncIntervalMs: 1_000 })
     // The device to be revoked talks to a only; b stays apart for now.
     await v.node.dial(a.node.getMultiaddrs()[0]!)
@@ -55,7 +63,7 @@ describe('agent/revocation with a cut: every agent holds the revoked feed up to 
 
     // a: revoked, hung up, and its head of the feed is the cut; what it held past it stays stored apart.
     await until(() => a.membership.cutOf(victim) === keep, 'the cut at a')
-    await until(() => a.node.getConnections(v.node.peerId).length === 0, 'a to hang up on the revoked device')
+    await disconnected(a.node, v.node.peerId, 'a to hang up on the revoked device')
     assert.equal(await heldBy(a, victim), keep)
     assert.equal((await a.replicas.meta(victim)).size, past)
     // a no longer witnesses the revoked feed: no cosignature of it stays due.
@@ -65,7 +73,10 @@ describe('agent/revocation with a cut: every agent holds the revoked feed up to 
     await b.node.dial(a.node.getMultiaddrs()[0]!)
     await until(() => b.membership.cutOf(victim) === keep, 'the revocation with its cut at b')
     await until(async () => await heldBy(b, victim) === keep, 'b to hold the revoked feed up to the cut')
-    await new Promise((resolve) => setTimeout(resolve, 2_500))
+    // b's only peer is a, and its pulls from a take turns: the second pull to end from now on
+    // started after this point, when a had the entries past the cut to serve.
+    const aId = a.node.peerId.toString()
+    await bReplication.next((e) => e.type === 'pull-ended' && e.peerId === aId, 'b to pull from a again', { count: 2 })
     assert.equal((await b.replicas.meta(victim)).size, keep)
     let seq = 0
     for await (const bytes of b.replicas.entries(victim)) assert.deepEqual(Buffer.from(bytes), Buffer.from((await v.feed.ledger.getEntry(seq++))!))
@@ -78,9 +89,14 @@ describe('agent/revocation with a cut: every agent holds the revoked feed up to 
     assert.equal(a.membership.cutOf(victim), keep)
     assert.equal(await heldBy(a, victim), keep)
 
-    // The revoked device cannot bring the rest in itself: b refuses it too.
+    // The revoked device cannot bring the rest in itself: b refuses it too (a verdict, then the hang-up).
+    const vId = v.node.peerId.toString()
+    const from = bPeers.mark
     await v.node.dial(b.node.getMultiaddrs()[0]!).catch(() => undefined)
-    await new Promise((resolve) => setTimeout(resolve, 2_000))
+    const revoked = (peers: PeerStatus[]): boolean =>
+      peers.some((p) => p.peerId === vId && !p.trusted && p.kind === 'revoked')
+    await bPeers.next(revoked, 'b\'s verdict on the revoked device', { from })
+    await disconnected(v.node, b.node.peerId, 'b to hang up on the revoked device')
     assert.equal(b.attestation.attested(v.node.peerId.toString()), false)
     assert.equal((await b.replicas.meta(victim)).size, keep)
   })

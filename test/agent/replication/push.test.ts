@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { until } from '../../helpers/wait.js'
+import { EventLog, disconnected } from '../../helpers/events.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { LEDGER_SYNC_PROTOCOL, type Agent } from '../../../src/agent/index.js'
+import { LEDGER_SYNC_PROTOCOL, type Agent, type ReplicationEvent } from '../../../src/agent/index.js'
 import { PUSH_MAX_ENTRIES, type Gossip } from '../../../src/agent/replication/gossip.js'
 import { encodeBatch } from '../../../src/agent/replication/messages.js'
 import { ownFeedSource } from '../../../src/ledger/index.js'
@@ -19,6 +20,8 @@ describe('agent/push: a writer\'s new entries reach its peers without a pull (2 
   let a: Agent
   let b: Agent
   let baseline = 0
+  /** What b's replication did. */
+  const bReplication = new EventLog<ReplicationEvent>()
   /** Pulls b asked for since the setup (on announces; anti-entropy is off). */
   const pulls = (): number => b.replicator.counts.pullsAsked - baseline
   const aFeed = (): string => a.feed.ledger.feedId
@@ -35,7 +38,7 @@ describe('agent/push: a writer\'s new entries reach its peers without a pull (2 
     const devices = await fleet.addEnrolled(2)
     // No anti-entropy rounds during the test: a pull then comes only from an announce.
     a = await fleet.start(devices[0]!, { syncIntervalMs: 600_000 })
-    b = await fleet.start(devices[1]!, { syncIntervalMs: 600_000 })
+    b = await fleet.start(devices[1]!, { syncIntervalMs: 600_000, onReplication: bReplication.record })
     await b.node.dial(a.node.getMultiaddrs()[0]!)
     await until(() => a.attestation.attested(b.node.peerId.toString()) && b.attestation.attested(a.node.peerId.toString()), 'a and b attested')
     // b's first copy of a's feed comes by a pull (a then knows where b stands).
@@ -81,7 +84,8 @@ describe('agent/push: a writer\'s new entries reach its peers without a pull (2 
     const aPeer = a.node.peerId.toString()
     b.block(aPeer)
     for (const connection of b.node.getConnections(a.node.peerId)) await connection.close()
-    await until(() => !b.attestation.attested(aPeer), 'b apart from a')
+    await disconnected(b.node, a.node.peerId, 'b apart from a')
+    assert.equal(b.attestation.attested(aPeer), false)
     const before = await heldBy(b, aFeed())
     await append(a, 3, 'withheld')
     const batch = await ownFeedSource(a.feed.store, aFeed()).batch(before)
@@ -90,8 +94,14 @@ describe('agent/push: a writer\'s new entries reach its peers without a pull (2 
     try {
       const connection = await stranger.dial(b.node.getMultiaddrs()[0]!)
       const framed = new FramedStream(await connection.newStream(LEDGER_SYNC_PROTOCOL))
+      const from = bReplication.mark
       await framed.write(encodeBatch(batch!))
-      await new Promise((resolve) => setTimeout(resolve, 1_000))
+      await framed.close()
+      // b reads the push, deals with it, then finds the stream ended and closes its end.
+      await assert.rejects(framed.read(), { name: 'StreamEndedError' })
+      const strangerId = stranger.peerId.toString()
+      const heard = bReplication.since(from, (e) => 'peerId' in e && e.peerId === strangerId)
+      assert.deepEqual(heard, [{ type: 'announce-dropped', peerId: strangerId }])
       assert.equal(await heldBy(b, aFeed()), before)
     } finally {
       await stranger.stop()
