@@ -13,6 +13,7 @@ import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { controlRequest, type PeerStatus, type ResidentMemory } from '../src/agent/index.js'
 import { NetnsLan } from './netns.js'
+import { printed } from './printed.js'
 
 const exec = promisify(execFile)
 export const FLEET_CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/fleet')
@@ -165,11 +166,9 @@ export class ProcessFleet {
     join.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
     join.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
     const exited = new Promise<number>((resolve) => join.once('exit', (code) => resolve(code ?? 1)))
-    const started = Date.now()
-    while (!stdout.includes('window-open')) {
-      if (join.exitCode !== null || Date.now() - started > 30_000) throw new Error(`fleet join did not open its window: ${stderr}`)
-      await new Promise((resolve) => setTimeout(resolve, 25))
-    }
+    await printed(join, 'window-open', 30_000).catch(() => {
+      throw new Error(`fleet join did not open its window: ${stderr}`)
+    })
     const open = JSON.parse(stdout.split('\n')[0]!) as { addresses: string[] }
     // Loopback: the owner is given the device's address. netns: the owner's machine finds the
     // waiting device by mDNS on the bridge, as on a real LAN.
@@ -204,15 +203,27 @@ export class ProcessFleet {
     child.stderr.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-16_384) })
     device.agent = child
     device.stderr = () => stderr
-    const started = Date.now()
-    while (!stdout.includes('"peerId"')) {
-      if (child.exitCode !== null || Date.now() - started > 30_000) throw new Error(`${device.name}: fleet run did not start (exit ${String(child.exitCode)}): ${stderr.trim().split('\n').pop() ?? ''}`)
-      await new Promise((resolve) => setTimeout(resolve, 25))
-    }
+    await printed(child, '"peerId"', 30_000).catch(() => {
+      const last = stderr.trim().split('\n').pop() ?? ''
+      throw new Error(`${device.name}: fleet run did not start (exit ${String(child.exitCode)}): ${last}`)
+    })
     const status = JSON.parse(stdout.trim().split('\n').pop()!) as { peerId: string, addresses: string[] }
     device.peerId = status.peerId
     const address = status.addresses.find((a) => a.includes(device.netns?.address ?? '127.0.0.1'))!
     device.address = address.includes('/p2p/') ? address : `${address}/p2p/${status.peerId}`
+  }
+
+  /**
+   * Resolves once the device's agent has written `text` to stderr (at once if it already has);
+   * rejects after `ms`, or when the agent exits first.
+   */
+  async said (device: ProcDevice, text: string, ms: number): Promise<void> {
+    const agent = device.agent
+    const written = device.stderr
+    if (agent === undefined || written === undefined) throw new Error(`${device.name}: no agent running`)
+    if (written().includes(text)) return
+    // The agent's own stderr listener runs first (it was added at spawn): `written` holds the new chunk too.
+    await printed(agent, () => written().includes(text), ms, 'stderr')
   }
 
   /** GET of a URL from the device's own machine (its namespace in netns mode), as a local client would. */

@@ -8,6 +8,7 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { haveSwtpm, tempDir } from '../helpers/devices.js'
 import { runFleet as run } from '../helpers/cli.js'
+import { printed } from '../../simnet/printed.js'
 
 describe('cli: fleet init / fleet run', function () {
   this.timeout(120_000)
@@ -49,16 +50,16 @@ describe('cli: fleet init / fleet run', function () {
     const { spawn } = await import('node:child_process')
     const { FLEET } = await import('../helpers/cli.js')
     const child = spawn(FLEET, ['run', '--state', path.join(dir, 'state1'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let output = ''
-    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
-    const started = Date.now()
-    while (!output.includes('peerId')) {
-      if (Date.now() - started > 20_000 || child.exitCode !== null) assert.fail(`the agent did not start: ${output}`)
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
+    let log = ''
+    child.stderr.on('data', (chunk: Buffer) => { log = (log + chunk.toString()).slice(-2000) })
+    // Started: it printed its status line.
+    await printed(child, 'peerId', 20_000)
     child.kill('SIGTERM')
-    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)))
-    assert.equal(code, 0)
+    const exited = new Promise<[number | null, string | null]>((resolve) => {
+      child.once('exit', (c, s) => resolve([c, s]))
+    })
+    const [code, signal] = await exited
+    assert.equal(code, 0, `the agent exited with ${code ?? signal}: ${log}`)
     // The TPM is free again: the next start works.
     assert.equal(run(['run', '--state', path.join(dir, 'state1'), '--once']).status, 0)
   })

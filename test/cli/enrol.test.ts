@@ -8,6 +8,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { haveSwtpm, tempDir } from '../helpers/devices.js'
 import { runFleet as run, FLEET } from '../helpers/cli.js'
+import { until } from '../helpers/wait.js'
+import { printed } from '../../simnet/printed.js'
 
 describe('cli: fleet join / fleet enrol', function () {
   this.timeout(180_000)
@@ -36,11 +38,8 @@ describe('cli: fleet join / fleet enrol', function () {
     child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
     child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
     const done = new Promise<{ code: number | null, stdout: string, stderr: string }>((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })))
-    const started = Date.now()
-    while (!stdout.includes('window-open')) {
-      if (Date.now() - started > 30_000 || child.exitCode !== null) assert.fail(`fleet join did not open its window: ${stderr}`)
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
+    await printed(child, 'window-open', 30_000)
+      .catch((err: Error) => assert.fail(`fleet join did not open its window: ${err.message} ${stderr}`))
     const open = JSON.parse(stdout.split('\n')[0]!) as { peerId: string, addresses: string[] }
     return { child, address: open.addresses.find((a) => a.includes('127.0.0.1'))!, done }
   }
@@ -162,25 +161,23 @@ describe('cli: fleet join / fleet enrol', function () {
       children.push(child)
       return child
     })
-    const started = Date.now()
+    // The agents run in their own processes: their state is asked for with the CLI, every half second.
+    const withLogs = (err: Error): never => assert.fail(`${err.message}: ${logs.map((l) => l()).join('\n----\n')}`)
     const trustedPeers = (state: string): Array<{ deviceId: string, trusted: boolean }> => {
       const peers = run(['peers', '--state', path.join(dir, state), '--json'])
       return (JSON.parse(peers.stdout) as { peers: Array<{ deviceId: string, trusted: boolean }> }).peers.filter((p) => p.trusted)
     }
-    while (trustedPeers('state1').length === 0 || trustedPeers('state3').length === 0) {
-      if (Date.now() - started > 90_000) assert.fail(`the agents did not attest each other: ${logs.map((l) => l()).join('\n----\n')} ${run(['peers', '--state', path.join(dir, 'state1'), '--json']).stdout}`)
-      await new Promise((resolve) => setTimeout(resolve, 500))
-    }
+    const attested = (): boolean => trustedPeers('state1').length > 0 && trustedPeers('state3').length > 0
+    await until(attested, 'the agents to attest each other', 90_000, 500).catch((err: Error) => {
+      withLogs(new Error(`${err.message} ${run(['peers', '--state', path.join(dir, 'state1'), '--json']).stdout}`))
+    })
     assert.equal(trustedPeers('state1')[0]!.deviceId, deviceId3)
     // Each witnesses the other: its cosignature reaches the writer's own newest checkpoint.
     const witnessedBy = (state: string): string[] => {
       const status = run(['status', '--state', path.join(dir, state), '--json'])
       return status.status === 0 ? (JSON.parse(status.stdout) as { feed: { witnessedBy: string[] } }).feed.witnessedBy : []
     }
-    while (witnessedBy('state3').length === 0) {
-      if (Date.now() - started > 90_000) assert.fail(`no cosignature reached state3: ${logs.map((l) => l()).join('\n----\n')}`)
-      await new Promise((resolve) => setTimeout(resolve, 500))
-    }
+    await until(() => witnessedBy('state3').length > 0, 'a cosignature to reach state3', 90_000, 500).catch(withLogs)
     const deviceId1 = (JSON.parse(run(['status', '--state', path.join(dir, 'state1'), '--json']).stdout) as { deviceId: string }).deviceId
     assert.deepEqual(witnessedBy('state3'), [deviceId1])
     for (const child of agents) child.kill('SIGTERM')

@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { haveSwtpm, tempDir } from '../helpers/devices.js'
 import { runFleet as run, FLEET } from '../helpers/cli.js'
+import { printed } from '../../simnet/printed.js'
 
 describe('cli: fleet release (owner-approved key release)', function () {
   this.timeout(240_000)
@@ -53,14 +54,8 @@ describe('cli: fleet release (owner-approved key release)', function () {
     deviceId = (JSON.parse(init.stdout) as { deviceId: string }).deviceId
     const child = spawn(FLEET, ['join', '--state', state, '--eventlog', log(), '--listen', '/ip4/127.0.0.1/tcp/0', '--json', '--timeout', '60', '--yes', '--expect-fleet', fleetId], { stdio: ['ignore', 'pipe', 'pipe'] })
     children.push(child)
-    let stdout = ''
-    child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
     const joined = new Promise<number | null>((resolve) => child.once('exit', resolve))
-    const began = Date.now()
-    while (!stdout.includes('window-open')) {
-      if (Date.now() - began > 30_000 || child.exitCode !== null) assert.fail('fleet join did not open its window')
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
+    const stdout = await printed(child, 'window-open', 30_000)
     const address = (JSON.parse(stdout.split('\n')[0]!) as { addresses: string[] }).addresses.find((a) => a.includes('127.0.0.1'))!
     const enrol = run(['enrol', '--state', owner, '--policy', path.join(dir, 'policy.json'), '--trust-store', path.join(dir, 'ca'), '--allow-software-tpm', '--json', '--timeout', '30', '--peer', address, '--yes', '--expect', deviceId])
     assert.equal(enrol.status, 0, enrol.stderr)
