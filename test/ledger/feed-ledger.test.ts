@@ -10,7 +10,8 @@ import {
 } from '../../src/ledger/index.js'
 import { encodeCanonical } from '../../src/codec/index.js'
 import { tempDir } from '../helpers/devices.js'
-import { until } from '../helpers/wait.js'
+import { EventLog } from '../helpers/events.js'
+import { printed } from '../../simnet/printed.js'
 import { asVersion1 } from './checkpoint-v1.js'
 
 const feed = 'a'.repeat(52)
@@ -28,6 +29,9 @@ async function open (dir: string, options: { tpm?: TpmClockSource, routineBatchM
   )
   return { store, ledger }
 }
+
+/** The seqs the crash-trial child printed, one a line (a line it is still printing may be cut short). */
+const acknowledgedIn = (output: string): number[] => output.split('\n').filter((line) => /^\d+$/.test(line)).map(Number)
 
 const action = (i: number): Parameters<FeedLedger['append']>[0] => ({ type: 'operator.data_access', actor: { id: 'alice', role: 'operator' }, attest: null, body: { resource: `record-${i}`, purpose: 'care' } })
 
@@ -128,27 +132,41 @@ describe('ledger/FeedLedger on LevelDB', function () {
 
   it('seals routine entries within routineBatchMs, and at once with an entry that is not routine or for a caller of whenSealed', async () => {
     // The ledger's clock is set by the test: routine entries become due when it says so, not when wall time passes.
-    const manual = { at: 1_795_000_000_000, now (): number { return this.at } }
-    const { store, ledger } = await open(path.join(await tempDir(), 'db'), { routineBatchMs: 1500, clock: manual })
-    /** Several of the ledger's batch intervals (20 ms): long enough for its timer to have sealed anything due. */
-    const BATCH_INTERVALS = 200
+    // Its timer reads that clock each batch interval while routine entries wait, and a checkpoint begins by reading
+    // the TPM's clock: both readings are kept, in order.
+    const clockReads = new EventLog<number>()
+    const manual = { at: 1_795_000_000_000, now (): number { clockReads.record(this.at); return this.at } }
+    const checkpoints = new EventLog<true>()
+    const tpm: TpmClockSource = { readTpmClock: async () => { checkpoints.record(true); return tpmNow } }
+    const { store, ledger } = await open(path.join(await tempDir(), 'db'), { routineBatchMs: 1500, clock: manual, tpm })
     await ledger.start()
-    // Routine entries wait: at 1,499 ms after the first, many batch intervals pass without a checkpoint…
+    // Routine entries wait: at 1,499 ms after the first, the timer looks at the clock and starts no checkpoint
+    // (it would have started it in the same turn)…
     await ledger.append(action(0), { routine: true })
     await ledger.append(action(1), { routine: true })
     manual.at += 1499
-    await new Promise((resolve) => setTimeout(resolve, BATCH_INTERVALS))
+    const begun = checkpoints.mark
+    const read = await clockReads.next(() => true, 'the ledger\'s timer to read the clock', { ms: 10_000 })
+    assert.deepEqual(read, [manual.at])
+    assert.equal(checkpoints.mark, begun)
     assert.equal(ledger.sealedSize, 0)
     assert.equal(await ledger.latestCheckpoint(), undefined)
-    // …and at routineBatchMs after the first of them, they are sealed.
+    // …and at routineBatchMs after the first of them, the timer seals them.
     manual.at += 1
-    await until(() => ledger.sealedSize >= 2, 'the routine entries sealed once due', 10_000, 5)
+    await checkpoints.next(() => true, 'a checkpoint of the routine entries once due', { from: begun, ms: 10_000 })
+    await ledger.checkpoint()
+    assert.equal(checkpoints.mark, begun + 1, 'the routine entries were not sealed by the timer')
+    assert.equal(ledger.sealedSize, 2)
     assert.equal(parseCheckpoint((await ledger.latestCheckpoint())!).body.size, 2)
 
     // An entry that is not routine is sealed without the clock moving, with the routine ones before it.
+    const next = checkpoints.mark
     await ledger.append(action(2), { routine: true })
     await ledger.append(action(3))
-    await until(() => ledger.sealedSize >= 4, 'a non-routine entry sealed at the next batch', 10_000, 5)
+    await checkpoints.next(() => true, 'a non-routine entry sealed at the next batch', { from: next, ms: 10_000 })
+    await ledger.checkpoint()
+    assert.equal(checkpoints.mark, next + 1, 'the non-routine entry was not sealed by the timer')
+    assert.equal(ledger.sealedSize, 4)
 
     // A caller waiting for a routine entry to be sealed does not wait routineBatchMs (the clock stands still).
     const { seq } = await ledger.append(action(4), { routine: true })
@@ -216,11 +234,12 @@ describe('ledger/FeedLedger on LevelDB', function () {
       const child = spawn(process.execPath, [fixture, dir], { stdio: ['ignore', 'pipe', 'inherit'] })
       let output = ''
       child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
-      await new Promise<void>((resolve) => { const check = setInterval(() => { if (output.includes('ready')) { clearInterval(check); resolve() } }, 5) })
-      await new Promise((resolve) => setTimeout(resolve, 50 + Math.floor(Math.random() * 250)))
+      // Killed at a random point of its appends: once it has acknowledged a random number of them.
+      const kill = Math.floor(Math.random() * 2_000)
+      await printed(child, (seen) => seen.startsWith('ready\n') && acknowledgedIn(seen).length >= kill, 60_000)
       child.kill('SIGKILL')
       await new Promise((resolve) => child.once('exit', resolve))
-      const acked = output.split('\n').filter((line) => /^\d+$/.test(line)).map(Number)
+      const acked = acknowledgedIn(output)
       const highest = acked.length === 0 ? -1 : Math.max(...acked)
       acknowledged += acked.length
       const { store, ledger } = await open(dir)

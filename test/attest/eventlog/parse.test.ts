@@ -80,7 +80,8 @@ describe('attest/eventlog: strict parsing', () => {
     }
   }))
 
-  needsSharedTestdata(it('refuses corrupted sizes and counts quickly, without allocating what they claim', () => {
+  // Without looping over what they claim either: a loop over 2^32 digests or bytes would outlast the test's timeout.
+  needsSharedTestdata(it('refuses corrupted sizes and counts without allocating what they claim', () => {
     const { bytes } = loadLog('rhel8-uefi')
     const second = parseEventLog(bytes).events[1]!
     const digestBytes = Object.values(second.digests).reduce((n, d) => n + 2 + d.length, 0)
@@ -96,9 +97,7 @@ describe('attest/eventlog: strict parsing', () => {
       const corrupted = new Uint8Array(bytes)
       new DataView(corrupted.buffer).setUint32(at, value, true)
       const memory = process.memoryUsage().arrayBuffers
-      const started = performance.now()
       assert.throws(() => parseEventLog(corrupted), { name }, what)
-      assert.ok(performance.now() - started < 50, `${what}: ${performance.now() - started} ms`)
       assert.ok(process.memoryUsage().arrayBuffers - memory < 4 * 1024 * 1024, `${what}: allocated`)
     }
   }))
