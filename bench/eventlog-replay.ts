@@ -15,7 +15,7 @@ const PEER_RUNS = 30
 export const eventlogReplayBench: Bench = {
   name: 'eventlog-replay',
   description: `parse+replay/s of ${FILE} in process vs tpm2_eventlog per log`,
-  async run (report) {
+  async run(report) {
     const bytes = new Uint8Array(readFileSync(FILE))
     const rate = (banks: Array<'sha1' | 'sha256'> | undefined): number => {
       let count = 0
@@ -37,7 +37,25 @@ export const eventlogReplayBench: Bench = {
     const peerName = 'tpm2_eventlog (per log, all banks)'
     // all-banks replays every bank of the log (SHA-1, SHA-256, SHA-384 here) like the peer; sha256-bank is what a verifier of a
     // sha256 quote does (verifyEventLog replays quoted banks only).
-    report({ bench: 'eventlog-replay', metric: 'all-banks', value: round(allBanks, 0), unit: 'replays/s', peer: peerName, peerValue: round(peer, 1), ratio: round(allBanks / peer, 1), logBytes: bytes.length })
-    report({ bench: 'eventlog-replay', metric: 'sha256-bank', value: round(quotedBank, 0), unit: 'replays/s', peer: peerName, peerValue: round(peer, 1), ratio: round(quotedBank / peer, 1), logBytes: bytes.length })
+    report({
+      bench: 'eventlog-replay',
+      metric: 'all-banks',
+      value: round(allBanks, 0),
+      unit: 'replays/s',
+      peer: peerName,
+      peerValue: round(peer, 1),
+      ratio: round(allBanks / peer, 1),
+      logBytes: bytes.length
+    })
+    report({
+      bench: 'eventlog-replay',
+      metric: 'sha256-bank',
+      value: round(quotedBank, 0),
+      unit: 'replays/s',
+      peer: peerName,
+      peerValue: round(peer, 1),
+      ratio: round(quotedBank / peer, 1),
+      logBytes: bytes.length
+    })
   }
 }

@@ -9,7 +9,7 @@ import { nowMs } from './types.js'
  * `replicas` fresh cores in this process (each over its own replication stream, all at once).
  * Returns the milliseconds until every replica holds every block.
  */
-export async function hypercoreReplication (entries: number, replicas: number): Promise<number> {
+export async function hypercoreReplication(entries: number, replicas: number): Promise<number> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'fleet-bench-hypercore-'))
   const cores: Hypercore[] = []
   try {
@@ -17,19 +17,23 @@ export async function hypercoreReplication (entries: number, replicas: number): 
     cores.push(source)
     await source.ready()
     const payload = Buffer.alloc(256, 0x61)
-    for (let i = 0; i < entries; i += 1000) await source.append(Array.from({ length: Math.min(1000, entries - i) }, () => payload))
+    for (let i = 0; i < entries; i += 1000)
+      await source.append(Array.from({ length: Math.min(1000, entries - i) }, () => payload))
     const start = nowMs()
-    await Promise.all(Array.from({ length: replicas }, async (_, i) => {
-      const replica = new Hypercore(path.join(dir, `replica-${i}`), source.key)
-      cores.push(replica)
-      await replica.ready()
-      const a = source.replicate(true)
-      const b = replica.replicate(false)
-      a.pipe(b).pipe(a)
-      await replica.update({ wait: true })
-      await replica.download({ start: 0, end: source.length }).done()
-      if (replica.contiguousLength !== entries) throw new Error(`a hypercore replica holds ${replica.contiguousLength} of ${entries}`)
-    }))
+    await Promise.all(
+      Array.from({ length: replicas }, async (_, i) => {
+        const replica = new Hypercore(path.join(dir, `replica-${i}`), source.key)
+        cores.push(replica)
+        await replica.ready()
+        const a = source.replicate(true)
+        const b = replica.replicate(false)
+        a.pipe(b).pipe(a)
+        await replica.update({ wait: true })
+        await replica.download({ start: 0, end: source.length }).done()
+        if (replica.contiguousLength !== entries)
+          throw new Error(`a hypercore replica holds ${replica.contiguousLength} of ${entries}`)
+      })
+    )
     return nowMs() - start
   } finally {
     for (const core of cores) await core.close().catch(() => undefined)

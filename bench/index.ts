@@ -13,18 +13,33 @@ import { replicationBench, convergenceBench } from './replication.js'
 import { scaleBench } from './scale.js'
 import { memoryBench } from './memory.js'
 
-const benches: Bench[] = [quoteVerifyBench, tpmSignBench, eventlogReplayBench, ledgerAppendBench, crashBench, handshakeBench, replicationBench, convergenceBench, scaleBench, memoryBench]
+const benches: Bench[] = [
+  quoteVerifyBench,
+  tpmSignBench,
+  eventlogReplayBench,
+  ledgerAppendBench,
+  crashBench,
+  handshakeBench,
+  replicationBench,
+  convergenceBench,
+  scaleBench,
+  memoryBench
+]
 
-async function main (argv: string[]): Promise<number> {
+async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json')
   const names = argv.filter((arg) => !arg.startsWith('--'))
   if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`usage: npm run bench -- [NAME…] [--json]\n\n${benches.map((b) => `  ${b.name.padEnd(16)} ${b.description}`).join('\n')}\n`)
+    process.stdout.write(
+      `usage: npm run bench -- [NAME…] [--json]\n\n${benches.map((b) => `  ${b.name.padEnd(16)} ${b.description}`).join('\n')}\n`
+    )
     return 0
   }
   const unknown = names.filter((name) => !benches.some((b) => b.name === name))
   if (unknown.length > 0) {
-    process.stderr.write(`bench: unknown bench ${unknown.join(', ')}; known: ${benches.map((b) => b.name).join(', ')}\n`)
+    process.stderr.write(
+      `bench: unknown bench ${unknown.join(', ')}; known: ${benches.map((b) => b.name).join(', ')}\n`
+    )
     return 2
   }
   const selected = names.length === 0 ? benches : benches.filter((b) => names.includes(b.name))
@@ -33,7 +48,7 @@ async function main (argv: string[]): Promise<number> {
     process.stderr.write(`bench: ${bench.name}: ${bench.description}\n`)
     try {
       await bench.run((line: BenchLine) => {
-        process.stdout.write(json ? JSON.stringify(line) + '\n' : formatLine(line) + '\n')
+        process.stdout.write(json ? `${JSON.stringify(line)}\n` : `${formatLine(line)}\n`)
       })
     } catch (err) {
       failed++
@@ -43,12 +58,17 @@ async function main (argv: string[]): Promise<number> {
   return failed === 0 ? 0 : 1
 }
 
-function formatLine (line: BenchLine): string {
+function formatLine(line: BenchLine): string {
   const metric = typeof line.metric === 'string' ? ` ${line.metric}` : ''
   return `${line.bench}${metric}: ${line.value} ${line.unit}  (${line.peer}: ${line.peerValue} ${line.unit}; ${line.ratio}x)`
 }
 
-main(process.argv.slice(2)).then((code) => { process.exitCode = code }, (err: unknown) => {
-  process.stderr.write(`bench: ${String(err)}\n`)
-  process.exitCode = 1
-})
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err: unknown) => {
+    process.stderr.write(`bench: ${String(err)}\n`)
+    process.exitCode = 1
+  }
+)

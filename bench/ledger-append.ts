@@ -20,26 +20,38 @@ const WAVE = 2000
 export const ledgerAppendBench: Bench = {
   name: 'ledger-append',
   description: `durable appends/s (256-byte bodies, signed checkpoints every 250 ms) for ${SECONDS} s vs hypercore`,
-  async run (report) {
+  async run(report) {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'fleet-bench-ledger-'))
     try {
       const body = { resource: 'r'.repeat(200), purpose: 'p'.repeat(56) }
       const store = new LevelLedgerStore(path.join(dir, 'ledger'))
       await store.open()
-      const ledger = new FeedLedger({
-        store,
-        signer: new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(new Uint8Array(32).fill(9))),
-        clock: { now: () => Date.now() },
-        tpmClock: { readTpmClock: async () => ({ clock: BigInt(Date.now()), resetCount: 1, restartCount: 0 }) },
-        ontology: BASE_ONTOLOGY,
-        // As the agent composes it (src/agent/service.ts); FLEET_BENCH_HASHER=node-crypto for the default.
-        hasher: process.env.FLEET_BENCH_HASHER === 'node-crypto' ? nodeCryptoHasher : nativeHasher()
-      }, { fleetId: new Uint8Array(32).fill(1), feedId: 'a'.repeat(52), batchMs: 250 })
+      const ledger = new FeedLedger(
+        {
+          store,
+          signer: new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(new Uint8Array(32).fill(9))),
+          clock: { now: () => Date.now() },
+          tpmClock: { readTpmClock: async () => ({ clock: BigInt(Date.now()), resetCount: 1, restartCount: 0 }) },
+          ontology: BASE_ONTOLOGY,
+          // As the agent composes it (src/agent/service.ts); FLEET_BENCH_HASHER=node-crypto for the default.
+          hasher: process.env.FLEET_BENCH_HASHER === 'node-crypto' ? nodeCryptoHasher : nativeHasher()
+        },
+        { fleetId: new Uint8Array(32).fill(1), feedId: 'a'.repeat(52), batchMs: 250 }
+      )
       await ledger.start()
       let count = 0
       const start = nowMs()
       while (nowMs() - start < SECONDS * 1000) {
-        await Promise.all(Array.from({ length: WAVE }, () => ledger.append({ type: 'operator.data_access', actor: { id: 'bench', role: 'operator' }, attest: null, body })))
+        await Promise.all(
+          Array.from({ length: WAVE }, () =>
+            ledger.append({
+              type: 'operator.data_access',
+              actor: { id: 'bench', role: 'operator' },
+              attest: null,
+              body
+            })
+          )
+        )
         count += WAVE
       }
       const ours = count / ((nowMs() - start) / 1000)
@@ -59,7 +71,16 @@ export const ledgerAppendBench: Bench = {
       }
       const peer = peerCount / ((nowMs() - peerStart) / 1000)
       await core.close()
-      report({ bench: 'ledger-append', value: round(ours, 0), unit: 'appends/s', peer: `hypercore (batches of ${WAVE}, one signature each)`, peerValue: round(peer, 0), ratio: round(ours / peer, 2), entries: count, sealed })
+      report({
+        bench: 'ledger-append',
+        value: round(ours, 0),
+        unit: 'appends/s',
+        peer: `hypercore (batches of ${WAVE}, one signature each)`,
+        peerValue: round(peer, 0),
+        ratio: round(ours / peer, 2),
+        entries: count,
+        sealed
+      })
     } finally {
       await rm(dir, { recursive: true, force: true })
     }

@@ -13,7 +13,7 @@ import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 
 /** A plain node that listens on 127.0.0.1 and admits every connection from loopback. */
-export async function plainNode (): Promise<Awaited<ReturnType<typeof createLibp2p>>> {
+export async function plainNode(): Promise<Awaited<ReturnType<typeof createLibp2p>>> {
   return await createLibp2p({
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
@@ -28,7 +28,11 @@ export async function plainNode (): Promise<Awaited<ReturnType<typeof createLibp
 if (process.argv[1] === import.meta.filename) {
   Buffer.poolSize = Number(process.argv[2])
   const node = await plainNode()
-  process.stdout.write(JSON.stringify({ peerId: node.peerId.toString(), address: node.getMultiaddrs()[0]!.toString() }) + '\n')
+  process.stdout.write(
+    `${JSON.stringify({ peerId: node.peerId.toString(), address: node.getMultiaddrs()[0]!.toString() })}\n`
+  )
   process.stdin.resume()
-  process.stdin.on('end', () => { void Promise.resolve(node.stop()).then(() => process.exit(0)) })
+  process.stdin.on('end', () => {
+    void Promise.resolve(node.stop()).then(() => process.exit(0))
+  })
 }

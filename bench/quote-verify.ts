@@ -28,7 +28,7 @@ const OURS_SECONDS = 3
 export const quoteVerifyBench: Bench = {
   name: 'quote-verify',
   description: `verifications/s of ${QUOTES} swtpm quotes in process vs tpm2_checkquote per quote`,
-  async run (report) {
+  async run(report) {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'fleet-bench-qv-'))
     const device = new SwtpmDevice({ dir: path.join(dir, 'dev') })
     try {
@@ -38,7 +38,7 @@ export const quoteVerifyBench: Bench = {
       const ak = await tpm.createKey('attestation')
       const akPublic = parsePublic(ak.public)
       const pcrs: PcrValues = await tpm.readPcrs(selection)
-      const quotes: Array<{ attest: Uint8Array, signature: Uint8Array, nonce: Uint8Array }> = []
+      const quotes: Array<{ attest: Uint8Array; signature: Uint8Array; nonce: Uint8Array }> = []
       for (let i = 0; i < QUOTES; i++) {
         const nonce = randomBytes(32)
         quotes.push({ ...(await tpm.quote(ak, nonce, selection)), nonce })
@@ -64,11 +64,30 @@ export const quoteVerifyBench: Bench = {
         const q = quotes[i % quotes.length]!
         await writeFile(path.join(dir, 'quote.msg'), q.attest)
         await writeFile(path.join(dir, 'quote.sig'), q.signature)
-        await run('tpm2_checkquote', ['-u', path.join(dir, 'ak.pem'), '-m', path.join(dir, 'quote.msg'), '-s', path.join(dir, 'quote.sig'),
-          '-f', path.join(dir, 'quote.pcrs'), '-g', 'sha256', '-q', Buffer.from(q.nonce).toString('hex')])
+        await run('tpm2_checkquote', [
+          '-u',
+          path.join(dir, 'ak.pem'),
+          '-m',
+          path.join(dir, 'quote.msg'),
+          '-s',
+          path.join(dir, 'quote.sig'),
+          '-f',
+          path.join(dir, 'quote.pcrs'),
+          '-g',
+          'sha256',
+          '-q',
+          Buffer.from(q.nonce).toString('hex')
+        ])
       }
       const peer = PEER_QUOTES / ((nowMs() - peerStart) / 1000)
-      report({ bench: 'quote-verify', value: round(ours, 0), unit: 'verifications/s', peer: 'tpm2_checkquote (per quote)', peerValue: round(peer, 1), ratio: round(ours / peer, 1) })
+      report({
+        bench: 'quote-verify',
+        value: round(ours, 0),
+        unit: 'verifications/s',
+        peer: 'tpm2_checkquote (per quote)',
+        peerValue: round(peer, 1),
+        ratio: round(ours / peer, 1)
+      })
     } finally {
       await device.stop()
       await rm(dir, { recursive: true, force: true })

@@ -9,31 +9,42 @@ import path from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { multiaddr } from '@multiformats/multiaddr'
 import { EsysTpm, nativeHasher } from '../src/attest/index.js'
-import { createAgent, type Agent, agentMeasurement, readDeviceEnrolment, readDeviceState, unlockDevice, type AgentInit } from '../src/agent/index.js'
+import {
+  createAgent,
+  type Agent,
+  agentMeasurement,
+  readDeviceEnrolment,
+  readDeviceState,
+  unlockDevice,
+  type AgentInit
+} from '../src/agent/index.js'
 import { AGENT_BUFFER_POOL_BYTES } from '../src/agent/index.js'
 
 /** What the bench asks of a shard. Agents are named by their index in the shard. */
 export type ShardRequest =
-  | { op: 'prepare', devices: Array<{ dir: string, tcti: string }>, sealing: { bootPcrs: number[], agentPcr: number } }
-  | { op: 'start', options: Pick<AgentInit, 'syncIntervalMs' | 'batchMs' | 'routineBatchMs' | 'attestIntervalMs'> }
-  | { op: 'dial', agent: number, address: string }
+  | { op: 'prepare'; devices: Array<{ dir: string; tcti: string }>; sealing: { bootPcrs: number[]; agentPcr: number } }
+  | { op: 'start'; options: Pick<AgentInit, 'syncIntervalMs' | 'batchMs' | 'routineBatchMs' | 'attestIntervalMs'> }
+  | { op: 'dial'; agent: number; address: string }
   | { op: 'attested' }
-  | { op: 'append', agent: number, count: number }
-  | { op: 'heads', feeds: string[] }
+  | { op: 'append'; agent: number; count: number }
+  | { op: 'heads'; feeds: string[] }
   | { op: 'stats' }
   | { op: 'stop' }
 
-export interface ShardAgent { peerId: string, address: string }
+export interface ShardAgent {
+  peerId: string
+  address: string
+}
 /** For each agent of the shard, the peer ids it has attested on an open connection. */
 export type ShardAttested = string[][]
 
 // As `fleet run` sets it.
 Buffer.poolSize = AGENT_BUFFER_POOL_BYTES
 const loopDelay = monitorEventLoopDelay({ resolution: 20 })
-const prepared: Array<{ dir: string, tpm: EsysTpm, init: Omit<AgentInit, 'listen' | 'mdns'> }> = []
+const prepared: Array<{ dir: string; tpm: EsysTpm; init: Omit<AgentInit, 'listen' | 'mdns'> }> = []
 const agents: Agent[] = []
 
-async function handle (request: ShardRequest): Promise<unknown> {
+async function handle(request: ShardRequest): Promise<unknown> {
   switch (request.op) {
     case 'prepare': {
       const measurement = await agentMeasurement(request.sealing)
@@ -50,32 +61,63 @@ async function handle (request: ShardRequest): Promise<unknown> {
     }
     case 'start': {
       loopDelay.enable()
-      agents.push(...await Promise.all(prepared.map(async ({ tpm, init }) => {
-        const agent = await createAgent({ tpm, hasher: nativeHasher() }, { ...init, ...request.options, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
-        await agent.start()
-        return agent
-      })))
-      return agents.map((a): ShardAgent => ({ peerId: a.node.peerId.toString(), address: a.node.getMultiaddrs()[0]!.toString() }))
+      agents.push(
+        ...(await Promise.all(
+          prepared.map(async ({ tpm, init }) => {
+            const agent = await createAgent(
+              { tpm, hasher: nativeHasher() },
+              { ...init, ...request.options, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false }
+            )
+            await agent.start()
+            return agent
+          })
+        ))
+      )
+      return agents.map(
+        (a): ShardAgent => ({ peerId: a.node.peerId.toString(), address: a.node.getMultiaddrs()[0]!.toString() })
+      )
     }
     case 'dial':
       await agents[request.agent]!.node.dial(multiaddr(request.address)).catch(() => undefined)
       return null
     case 'attested':
-      return agents.map((a): string[] => a.attestation.list().filter((p) => a.attestation.attested(p.peerId)).map((p) => p.peerId))
+      return agents.map((a): string[] =>
+        a.attestation
+          .list()
+          .filter((p) => a.attestation.attested(p.peerId))
+          .map((p) => p.peerId)
+      )
     case 'append': {
       const writer = agents[request.agent]!
-      await Promise.all(Array.from({ length: request.count }, async (_, i) => await writer.feed.ledger.append({ type: 'operator.data_access', actor: { id: 'bench', role: 'operator' }, attest: null, body: { resource: `r-${i}`, purpose: 'scale' } })))
+      await Promise.all(
+        Array.from(
+          { length: request.count },
+          async (_, i) =>
+            await writer.feed.ledger.append({
+              type: 'operator.data_access',
+              actor: { id: 'bench', role: 'operator' },
+              attest: null,
+              body: { resource: `r-${i}`, purpose: 'scale' }
+            })
+        )
+      )
       await writer.feed.ledger.checkpoint()
       return { feed: writer.feed.ledger.feedId, size: writer.feed.ledger.sealedSize }
     }
     case 'heads':
       // For each agent, the size it holds of each feed asked about.
-      return await Promise.all(agents.map(async (a) => {
-        const heads = await a.heads()
-        return request.feeds.map((feed) => heads.get(feed) ?? 0)
-      }))
+      return await Promise.all(
+        agents.map(async (a) => {
+          const heads = await a.heads()
+          return request.feeds.map((feed) => heads.get(feed) ?? 0)
+        })
+      )
     case 'stats':
-      return { rss: process.memoryUsage().rss, loopDelayP99Ms: loopDelay.percentile(99) / 1e6, loopDelayMaxMs: loopDelay.max / 1e6 }
+      return {
+        rss: process.memoryUsage().rss,
+        loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+        loopDelayMaxMs: loopDelay.max / 1e6
+      }
     case 'stop':
       for (const agent of agents) await agent.stop().catch(() => undefined)
       for (const { tpm } of prepared) await tpm.close().catch(() => undefined)
@@ -84,7 +126,7 @@ async function handle (request: ShardRequest): Promise<unknown> {
   }
 }
 
-process.on('message', (message: { id: number, request: ShardRequest }) => {
+process.on('message', (message: { id: number; request: ShardRequest }) => {
   handle(message.request).then(
     (result) => process.send?.({ id: message.id, result }),
     (err: unknown) => process.send?.({ id: message.id, error: (err as Error).message })

@@ -31,8 +31,12 @@ const SYNC_INTERVAL_MS = 5_000
 const POLL_MS = 100
 
 /** Waits until `condition` holds or the deadline passes; returns whether it held. */
-export async function until (condition: () => Promise<boolean> | boolean, deadline: number, everyMs = 50): Promise<boolean> {
-  while (!await condition()) {
+export async function until(
+  condition: () => Promise<boolean> | boolean,
+  deadline: number,
+  everyMs = 50
+): Promise<boolean> {
+  while (!(await condition())) {
     if (nowMs() > deadline) return false
     await new Promise((resolve) => setTimeout(resolve, everyMs))
   }
@@ -42,12 +46,14 @@ export async function until (condition: () => Promise<boolean> | boolean, deadli
 /** A shard process and its requests in flight. */
 export class Shard {
   private readonly child: ChildProcess
-  private readonly waiting = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
+  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
   private next = 0
 
-  constructor () {
-    this.child = fork(path.join(import.meta.dirname, 'scale-shard.js'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
-    this.child.on('message', (m: { id: number, result?: unknown, error?: string }) => {
+  constructor() {
+    this.child = fork(path.join(import.meta.dirname, 'scale-shard.js'), [], {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc']
+    })
+    this.child.on('message', (m: { id: number; result?: unknown; error?: string }) => {
       const w = this.waiting.get(m.id)
       this.waiting.delete(m.id)
       if (m.error !== undefined) w?.reject(new Error(`scale shard: ${m.error}`))
@@ -59,7 +65,7 @@ export class Shard {
     })
   }
 
-  async ask<T> (request: ShardRequest): Promise<T> {
+  async ask<T>(request: ShardRequest): Promise<T> {
     const id = this.next++
     return await new Promise<T>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject })
@@ -67,10 +73,13 @@ export class Shard {
     })
   }
 
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return
     const exited = new Promise((resolve) => this.child.once('exit', resolve))
-    await Promise.race([this.ask({ op: 'stop' }).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 20_000))])
+    await Promise.race([
+      this.ask({ op: 'stop' }).catch(() => undefined),
+      new Promise((resolve) => setTimeout(resolve, 20_000))
+    ])
     if (this.child.exitCode === null) this.child.kill('SIGKILL')
     await exited
   }
@@ -79,74 +88,142 @@ export class Shard {
 export const scaleBench: Bench = {
   name: 'scale',
   description: `${AGENTS} swtpm agents in ${PROCESSES} processes: from start to a fully attested mesh and converged feeds (enrolment not timed)`,
-  async run (report) {
+  async run(report) {
     if (!Number.isInteger(AGENTS) || AGENTS < 2 || AGENTS > 200) throw new Error('FLEET_SCALE_AGENTS must be 2..200')
-    if (!Number.isInteger(PROCESSES) || PROCESSES < 1 || PROCESSES > 64) throw new Error('FLEET_SCALE_PROCESSES must be 1..64')
+    if (!Number.isInteger(PROCESSES) || PROCESSES < 1 || PROCESSES > 64)
+      throw new Error('FLEET_SCALE_PROCESSES must be 1..64')
     const fleet = await SimFleet.create()
     const shards = Array.from({ length: Math.min(PROCESSES, AGENTS) }, () => new Shard())
     try {
       const devices: SimDevice[] = []
       for (let i = 0; i < AGENTS; i++) {
-        devices.push(...await fleet.addEnrolled(1))
+        devices.push(...(await fleet.addEnrolled(1)))
         if ((i + 1) % 10 === 0) process.stderr.write(`bench: scale: ${i + 1}/${AGENTS} devices enrolled\n`)
       }
       // The shards open the devices' TPMs again: this process lets go of them first.
       for (const device of devices) await device.tpm.close()
       // Agent k runs in shard k mod P, as its agent number (k div P) there.
       const shardOf = (k: number): [Shard, number] => [shards[k % shards.length]!, Math.floor(k / shards.length)]
-      await Promise.all(shards.map(async (shard, s) => await shard.ask({ op: 'prepare', devices: devices.filter((_, k) => k % shards.length === s).map((d) => ({ dir: d.dir, tcti: d.swtpm.tcti })), sealing: SEALING })))
+      await Promise.all(
+        shards.map(
+          async (shard, s) =>
+            await shard.ask({
+              op: 'prepare',
+              devices: devices
+                .filter((_, k) => k % shards.length === s)
+                .map((d) => ({ dir: d.dir, tcti: d.swtpm.tcti })),
+              sealing: SEALING
+            })
+        )
+      )
       const start = nowMs()
-      const started = await Promise.all(shards.map(async (shard) => await shard.ask<ShardAgent[]>({ op: 'start', options: { syncIntervalMs: SYNC_INTERVAL_MS, batchMs: CONFIG_DEFAULTS.batchMs, routineBatchMs: CONFIG_DEFAULTS.routineBatchSec * 1000 } })))
+      const started = await Promise.all(
+        shards.map(
+          async (shard) =>
+            await shard.ask<ShardAgent[]>({
+              op: 'start',
+              options: {
+                syncIntervalMs: SYNC_INTERVAL_MS,
+                batchMs: CONFIG_DEFAULTS.batchMs,
+                routineBatchMs: CONFIG_DEFAULTS.routineBatchSec * 1000
+              }
+            })
+        )
+      )
       const agents = devices.map((_, k) => started[k % shards.length]![Math.floor(k / shards.length)]!)
       const deadline = start + DEADLINE_MS
       // What each agent has attested, as last polled.
       let attested: Array<Set<string>> = agents.map(() => new Set())
       const poll = async (): Promise<void> => {
-        const answers = await Promise.all(shards.map(async (shard) => await shard.ask<ShardAttested>({ op: 'attested' })))
+        const answers = await Promise.all(
+          shards.map(async (shard) => await shard.ask<ShardAttested>({ op: 'attested' }))
+        )
         attested = agents.map((_, k) => new Set(answers[k % shards.length]![Math.floor(k / shards.length)]))
       }
       let polling = true
-      const poller = (async () => { while (polling) { await poll().catch(() => undefined); await new Promise((resolve) => setTimeout(resolve, POLL_MS)) } })()
-      const attestedBoth = (a: number, b: number): boolean => attested[a]!.has(agents[b]!.peerId) && attested[b]!.has(agents[a]!.peerId)
+      const poller = (async () => {
+        while (polling) {
+          await poll().catch(() => undefined)
+          await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+        }
+      })()
+      const attestedBoth = (a: number, b: number): boolean =>
+        attested[a]!.has(agents[b]!.peerId) && attested[b]!.has(agents[a]!.peerId)
       // Full mesh: every pair once, the later agent dialling the earlier one.
       const pairs: Array<[number, number]> = []
       for (let j = 1; j < agents.length; j++) for (let i = 0; i < j; i++) pairs.push([j, i])
-      await Promise.all(Array.from({ length: JOIN_CONCURRENCY }, async () => {
-        for (let pair = pairs.shift(); pair !== undefined && nowMs() < deadline; pair = pairs.shift()) {
-          const [a, b] = pair
-          // A pair whose attestation failed (it hangs up) is dialled once more, not waited on for good.
-          for (let attempt = 0; attempt < 2 && !attestedBoth(a, b); attempt++) {
-            const [shard, local] = shardOf(a)
-            await shard.ask({ op: 'dial', agent: local, address: agents[b]!.address })
-            await until(() => attestedBoth(a, b), Math.min(deadline, nowMs() + PAIR_WAIT_MS))
+      await Promise.all(
+        Array.from({ length: JOIN_CONCURRENCY }, async () => {
+          for (let pair = pairs.shift(); pair !== undefined && nowMs() < deadline; pair = pairs.shift()) {
+            const [a, b] = pair
+            // A pair whose attestation failed (it hangs up) is dialled once more, not waited on for good.
+            for (let attempt = 0; attempt < 2 && !attestedBoth(a, b); attempt++) {
+              const [shard, local] = shardOf(a)
+              await shard.ask({ op: 'dial', agent: local, address: agents[b]!.address })
+              await until(() => attestedBoth(a, b), Math.min(deadline, nowMs() + PAIR_WAIT_MS))
+            }
           }
-        }
-      }))
-      const attestedPairs = (): number => agents.reduce((n, _, i) => n + agents.filter((__, j) => j > i && attestedBoth(i, j)).length, 0)
-      const meshed = await until(() => agents.every((_, i) => agents.every((b, j) => i === j || attested[i]!.has(b.peerId))), deadline)
+        })
+      )
+      const attestedPairs = (): number =>
+        agents.reduce((n, _, i) => n + agents.filter((__, j) => j > i && attestedBoth(i, j)).length, 0)
+      const meshed = await until(
+        () => agents.every((_, i) => agents.every((b, j) => i === j || attested[i]!.has(b.peerId))),
+        deadline
+      )
       polling = false
       await poller
       await poll()
       const meshMs = nowMs() - start
       const writers = [0, agents.length - 1].map((k) => shardOf(k))
-      const written: Array<{ feed: string, size: number }> = []
-      for (const [shard, local] of writers) written.push(await shard.ask<{ feed: string, size: number }>({ op: 'append', agent: local, count: 100 }))
+      const written: Array<{ feed: string; size: number }> = []
+      for (const [shard, local] of writers)
+        written.push(await shard.ask<{ feed: string; size: number }>({ op: 'append', agent: local, count: 100 }))
       const feeds = written.map((w) => w.feed)
-      const converged = meshed && await until(async () => {
-        const held = await Promise.all(shards.map(async (shard) => await shard.ask<number[][]>({ op: 'heads', feeds })))
-        return held.every((sizes) => sizes.every((agent) => agent.every((size, f) => size >= written[f]!.size)))
-      }, deadline, 100)
+      const converged =
+        meshed &&
+        (await until(
+          async () => {
+            const held = await Promise.all(
+              shards.map(async (shard) => await shard.ask<number[][]>({ op: 'heads', feeds }))
+            )
+            return held.every((sizes) => sizes.every((agent) => agent.every((size, f) => size >= written[f]!.size)))
+          },
+          deadline,
+          100
+        ))
       const seconds = (nowMs() - start) / 1000
-      const stats = await Promise.all(shards.map(async (shard) => await shard.ask<{ rss: number, loopDelayP99Ms: number, loopDelayMaxMs: number }>({ op: 'stats' })))
+      const stats = await Promise.all(
+        shards.map(
+          async (shard) =>
+            await shard.ask<{ rss: number; loopDelayP99Ms: number; loopDelayMaxMs: number }>({ op: 'stats' })
+        )
+      )
       const rss = stats.reduce((n, s) => n + s.rss, 0)
       report({
-        bench: 'scale', value: round(seconds, 2), unit: converged ? 's' : 's (gave up: not converged)', peer: 'goal', peerValue: 60, ratio: converged ? round(60 / seconds, 2) : 0, agents: AGENTS, processes: shards.length,
-        meshSeconds: round(meshMs / 1000, 2), connections: AGENTS * (AGENTS - 1) / 2, attestedPairs: attestedPairs(), converged,
-        loopDelayP99Ms: round(Math.max(...stats.map((s) => s.loopDelayP99Ms)), 0), loopDelayMaxMs: round(Math.max(...stats.map((s) => s.loopDelayMaxMs)), 0),
-        processRssMiB: round(rss / 1048576, 0), perAgentRssMiB: round(rss / AGENTS / 1048576, 1)
+        bench: 'scale',
+        value: round(seconds, 2),
+        unit: converged ? 's' : 's (gave up: not converged)',
+        peer: 'goal',
+        peerValue: 60,
+        ratio: converged ? round(60 / seconds, 2) : 0,
+        agents: AGENTS,
+        processes: shards.length,
+        meshSeconds: round(meshMs / 1000, 2),
+        connections: (AGENTS * (AGENTS - 1)) / 2,
+        attestedPairs: attestedPairs(),
+        converged,
+        loopDelayP99Ms: round(Math.max(...stats.map((s) => s.loopDelayP99Ms)), 0),
+        loopDelayMaxMs: round(Math.max(...stats.map((s) => s.loopDelayMaxMs)), 0),
+        processRssMiB: round(rss / 1048576, 0),
+        perAgentRssMiB: round(rss / AGENTS / 1048576, 1)
       })
     } finally {
-      await Promise.all(shards.map(async (shard) => { await shard.stop() }))
+      await Promise.all(
+        shards.map(async (shard) => {
+          await shard.stop()
+        })
+      )
       await fleet.close()
     }
   }

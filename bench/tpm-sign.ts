@@ -18,7 +18,7 @@ const PEER = 30
 export const tpmSignBench: Bench = {
   name: 'tpm-sign',
   description: `p50/p99 sign and quote latency through the addon on swtpm (${OURS} each) vs tpm2-tools per call`,
-  async run (report) {
+  async run(report) {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'fleet-bench-sign-'))
     const device = new SwtpmDevice({ dir: path.join(dir, 'dev') })
     try {
@@ -51,27 +51,99 @@ export const tpmSignBench: Bench = {
         await run('tpm2_flushcontext', ['-t'], { env })
       }
       await tool('tpm2_createprimary', ['-C', 'o', '-g', 'sha256', '-G', 'ecc256', '-c', file('primary.ctx')])
-      await tool('tpm2_create', ['-C', file('primary.ctx'), '-G', 'ecc256', '-u', file('key.pub'), '-r', file('key.priv')])
-      await tool('tpm2_load', ['-C', file('primary.ctx'), '-u', file('key.pub'), '-r', file('key.priv'), '-c', file('key.ctx')])
-      await tool('tpm2_create', ['-C', file('primary.ctx'), '-G', 'ecc256:ecdsa-sha256:null', '-a', 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign', '-u', file('ak.pub'), '-r', file('ak.priv')])
-      await tool('tpm2_load', ['-C', file('primary.ctx'), '-u', file('ak.pub'), '-r', file('ak.priv'), '-c', file('ak.ctx')])
+      await tool('tpm2_create', [
+        '-C',
+        file('primary.ctx'),
+        '-G',
+        'ecc256',
+        '-u',
+        file('key.pub'),
+        '-r',
+        file('key.priv')
+      ])
+      await tool('tpm2_load', [
+        '-C',
+        file('primary.ctx'),
+        '-u',
+        file('key.pub'),
+        '-r',
+        file('key.priv'),
+        '-c',
+        file('key.ctx')
+      ])
+      await tool('tpm2_create', [
+        '-C',
+        file('primary.ctx'),
+        '-G',
+        'ecc256:ecdsa-sha256:null',
+        '-a',
+        'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign',
+        '-u',
+        file('ak.pub'),
+        '-r',
+        file('ak.priv')
+      ])
+      await tool('tpm2_load', [
+        '-C',
+        file('primary.ctx'),
+        '-u',
+        file('ak.pub'),
+        '-r',
+        file('ak.priv'),
+        '-c',
+        file('ak.ctx')
+      ])
       await writeFile(file('digest.bin'), randomBytes(32))
       const peerSign: number[] = []
       const peerQuote: number[] = []
       for (let i = 0; i < PEER; i++) {
         let t = nowMs()
-        await run('tpm2_sign', ['-c', file('key.ctx'), '-g', 'sha256', '-d', '-o', file('sig.out'), file('digest.bin')], { env })
+        await run(
+          'tpm2_sign',
+          ['-c', file('key.ctx'), '-g', 'sha256', '-d', '-o', file('sig.out'), file('digest.bin')],
+          { env }
+        )
         peerSign.push(nowMs() - t)
         await run('tpm2_flushcontext', ['-t'], { env })
         t = nowMs()
-        await run('tpm2_quote', ['-c', file('ak.ctx'), '-l', 'sha256:0,1,2,3,7', '-q', randomBytes(16).toString('hex'), '-m', file('q.msg'), '-s', file('q.sig')], { env })
+        await run(
+          'tpm2_quote',
+          [
+            '-c',
+            file('ak.ctx'),
+            '-l',
+            'sha256:0,1,2,3,7',
+            '-q',
+            randomBytes(16).toString('hex'),
+            '-m',
+            file('q.msg'),
+            '-s',
+            file('q.sig')
+          ],
+          { env }
+        )
         peerQuote.push(nowMs() - t)
         await run('tpm2_flushcontext', ['-t'], { env })
       }
       const line = (metric: string, ours: number[], peer: number[], p: number, peerName: string): void => {
-        const a = percentile([...ours].sort((x, y) => x - y), p)
-        const b = percentile([...peer].sort((x, y) => x - y), p)
-        report({ bench: 'tpm-sign', metric, value: round(a), unit: 'ms', peer: peerName, peerValue: round(b), ratio: round(b / a, 1), samples: ours.length })
+        const a = percentile(
+          [...ours].sort((x, y) => x - y),
+          p
+        )
+        const b = percentile(
+          [...peer].sort((x, y) => x - y),
+          p
+        )
+        report({
+          bench: 'tpm-sign',
+          metric,
+          value: round(a),
+          unit: 'ms',
+          peer: peerName,
+          peerValue: round(b),
+          ratio: round(b / a, 1),
+          samples: ours.length
+        })
       }
       line('sign-p50', sign, peerSign, 50, 'tpm2_sign (per call)')
       line('sign-p99', sign, peerSign, 99, 'tpm2_sign (per call)')

@@ -15,20 +15,20 @@ export interface BenchLine {
 export interface Bench {
   name: string
   description: string
-  run (report: (line: BenchLine) => void): Promise<void>
+  run(report: (line: BenchLine) => void): Promise<void>
 }
 
-export function round (value: number, digits = 3): number {
+export function round(value: number, digits = 3): number {
   const factor = 10 ** digits
   return Math.round(value * factor) / factor
 }
 
-export function percentile (sorted: number[], p: number): number {
+export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p / 100 * sorted.length) - 1))
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
   return sorted[index]!
 }
 
-export function nowMs (): number {
+export function nowMs(): number {
   return Number(process.hrtime.bigint()) / 1e6
 }

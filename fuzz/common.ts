@@ -10,7 +10,7 @@ import path from 'node:path'
 import { FleetError } from '../src/common/errors.js'
 
 /** Runs `decode`, swallowing only typed errors. */
-export function typed (decode: () => unknown): void {
+export function typed(decode: () => unknown): void {
   try {
     decode()
   } catch (err) {
@@ -18,7 +18,7 @@ export function typed (decode: () => unknown): void {
   }
 }
 
-export async function typedAsync (decode: () => Promise<unknown>): Promise<void> {
+export async function typedAsync(decode: () => Promise<unknown>): Promise<void> {
   try {
     await decode()
   } catch (err) {
@@ -27,7 +27,8 @@ export async function typedAsync (decode: () => Promise<unknown>): Promise<void>
 }
 
 export const bytes = (data: Uint8Array): Uint8Array => new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-export const utf8 = (data: Uint8Array): string => Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')
+export const utf8 = (data: Uint8Array): string =>
+  Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')
 
 let scratch: string | undefined
 /** A private temporary folder of this process, for targets whose decoder reads a file. */

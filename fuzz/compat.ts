@@ -25,7 +25,7 @@ const SHT_GNU_VERNEED = 0x6ffffffe
 const SHT_GNU_VERSYM = 0x6fffffff
 
 /** The System V ELF hash of a version name, as stored in vna_hash. */
-function elfHash (name: string): number {
+function elfHash(name: string): number {
   let h = 0
   for (const c of Buffer.from(name, 'latin1')) {
     h = ((h << 4) + c) >>> 0
@@ -36,24 +36,38 @@ function elfHash (name: string): number {
   return h
 }
 
-interface Section { type: number, offset: number, size: number, link: number, entsize: number }
+interface Section {
+  type: number
+  offset: number
+  size: number
+  link: number
+  entsize: number
+}
 
 /** Returns a copy of the ELF image with the three symbols above rebound; throws if the layout is not the expected one. */
-export function rebindForOldLibc (image: Buffer): Buffer {
+export function rebindForOldLibc(image: Buffer): Buffer {
   const elf = Buffer.from(image)
-  if (elf.readUInt32BE(0) !== 0x7f454c46 || elf[4] !== 2 || elf[5] !== 1) throw new Error('not a little-endian ELF64 file')
+  if (elf.readUInt32BE(0) !== 0x7f454c46 || elf[4] !== 2 || elf[5] !== 1)
+    throw new Error('not a little-endian ELF64 file')
   const shoff = Number(elf.readBigUInt64LE(0x28))
   const shentsize = elf.readUInt16LE(0x3a)
   const shnum = elf.readUInt16LE(0x3c)
   const sections: Section[] = []
   for (let i = 0; i < shnum; i++) {
     const at = shoff + i * shentsize
-    sections.push({ type: elf.readUInt32LE(at + 4), offset: Number(elf.readBigUInt64LE(at + 0x18)), size: Number(elf.readBigUInt64LE(at + 0x20)), link: elf.readUInt32LE(at + 0x28), entsize: Number(elf.readBigUInt64LE(at + 0x38)) })
+    sections.push({
+      type: elf.readUInt32LE(at + 4),
+      offset: Number(elf.readBigUInt64LE(at + 0x18)),
+      size: Number(elf.readBigUInt64LE(at + 0x20)),
+      link: elf.readUInt32LE(at + 0x28),
+      entsize: Number(elf.readBigUInt64LE(at + 0x38))
+    })
   }
   const dynsym = sections.find((s) => s.type === SHT_DYNSYM)
   const verneed = sections.find((s) => s.type === SHT_GNU_VERNEED)
   const versym = sections.find((s) => s.type === SHT_GNU_VERSYM)
-  if (dynsym === undefined || verneed === undefined || versym === undefined) throw new Error('no dynamic symbol versioning sections')
+  if (dynsym === undefined || verneed === undefined || versym === undefined)
+    throw new Error('no dynamic symbol versioning sections')
   const dynstr = sections[dynsym.link]!
   const str = (off: number): string => {
     const start = dynstr.offset + off
@@ -89,7 +103,11 @@ export function rebindForOldLibc (image: Buffer): Buffer {
   }
 
   // Symbols: point each one that used a renamed version at an equivalent older symbol.
-  const symbolRenames: Record<string, string> = { __isoc23_strtol: 'strtol', __isoc23_strtoul: 'strtoul', _ZSt21ios_base_library_initv: '_ZNSt8ios_base4InitC1Ev' }
+  const symbolRenames: Record<string, string> = {
+    __isoc23_strtol: 'strtol',
+    __isoc23_strtoul: 'strtoul',
+    _ZSt21ios_base_library_initv: '_ZNSt8ios_base4InitC1Ev'
+  }
   const count = dynsym.size / dynsym.entsize
   for (let i = 0; i < count; i++) {
     const sym = dynsym.offset + i * dynsym.entsize
@@ -114,7 +132,7 @@ export function rebindForOldLibc (image: Buffer): Buffer {
 }
 
 /** Makes `process.dlopen` fall back to the rebound copy of Jazzer.js's addon when the original needs newer libraries. */
-export function installJazzerAddonFallback (): void {
+export function installJazzerAddonFallback(): void {
   const original = process.dlopen.bind(process)
   process.dlopen = ((module: { exports: unknown }, filename: string, flags?: number) => {
     try {
@@ -123,7 +141,11 @@ export function installJazzerAddonFallback (): void {
       if (!ADDON.test(filename) || !MISSING.test(String((err as Error).message))) throw err
       const image = readFileSync(filename)
       const digest = createHash('sha256').update(image).digest('hex').slice(0, 16)
-      const dir = path.join(filename.slice(0, filename.lastIndexOf(`${path.sep}@jazzer.js${path.sep}`)), '.cache', 'fleet-fuzz')
+      const dir = path.join(
+        filename.slice(0, filename.lastIndexOf(`${path.sep}@jazzer.js${path.sep}`)),
+        '.cache',
+        'fleet-fuzz'
+      )
       const copy = path.join(dir, `fuzzer-linux-x64-${digest}.node`)
       if (!existsSync(copy)) {
         mkdirSync(dir, { recursive: true })

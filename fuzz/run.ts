@@ -61,7 +61,7 @@ const EARLY_END_RESUMES = 3
  * N (libFuzzer's graceful exit on a request) is resumed from the corpus it grew, for the runs
  * still owed, at most EARLY_END_RESUMES times; each such end is kept in `earlyEnds`.
  */
-export async function fuzzTarget (name: string, options: FuzzOptions = {}): Promise<FuzzResult> {
+export async function fuzzTarget(name: string, options: FuzzOptions = {}): Promise<FuzzResult> {
   const wanted = options.time === undefined ? options.runs : undefined
   const short = (r: FuzzResult & { tail?: string }): boolean => r.ok && wanted !== undefined && r.tail !== undefined
   let result = await fuzzSession(name, options)
@@ -70,7 +70,12 @@ export async function fuzzTarget (name: string, options: FuzzOptions = {}): Prom
     earlyEnds.push(`ended with exit 0 after ${result.runs} of ${wanted} runs:\n${result.tail}`)
     if (round > EARLY_END_RESUMES) break
     const more = await fuzzSession(name, { ...options, runs: wanted! - result.runs, seed: (options.seed ?? 0) + round })
-    result = { ...more, runs: result.runs + more.runs, seconds: result.seconds + more.seconds, wallSeconds: result.wallSeconds + more.wallSeconds }
+    result = {
+      ...more,
+      runs: result.runs + more.runs,
+      seconds: result.seconds + more.seconds,
+      wallSeconds: result.wallSeconds + more.wallSeconds
+    }
     result.execPerSec = result.seconds > 0 ? Math.round(result.runs / result.seconds) : undefined
   }
   delete result.tail
@@ -78,7 +83,7 @@ export async function fuzzTarget (name: string, options: FuzzOptions = {}): Prom
   return result
 }
 
-async function fuzzSession (name: string, options: FuzzOptions): Promise<FuzzResult & { tail?: string }> {
+async function fuzzSession(name: string, options: FuzzOptions): Promise<FuzzResult & { tail?: string }> {
   const spec = TARGETS[name]
   if (spec === undefined) throw new Error(`unknown fuzz target "${name}" (known: ${Object.keys(TARGETS).join(', ')})`)
   const work = path.join(options.work ?? WORK, name)
@@ -96,12 +101,20 @@ async function fuzzSession (name: string, options: FuzzOptions): Promise<FuzzRes
   if (shared.length > 0) libFuzzer.push(`-seed_inputs=${shared.join(',')}`)
   libFuzzer.push(...(options.libFuzzerFlags ?? []))
   const args = [
-    path.join(HERE, 'jazzer.js'), path.join(HERE, 'targets', `${name}.js`), corpus, seeds,
-    '--timeout', String(options.timeoutMs ?? 10_000), '-i', path.join(ROOT, 'dist'),
+    path.join(HERE, 'jazzer.js'),
+    path.join(HERE, 'targets', `${name}.js`),
+    corpus,
+    seeds,
+    '--timeout',
+    String(options.timeoutMs ?? 10_000),
+    '-i',
+    path.join(ROOT, 'dist'),
     // Decoders are given paths by design (a config file names the state directory): not a finding here.
-    '--disable_bug_detectors', 'path-traversal',
+    '--disable_bug_detectors',
+    'path-traversal',
     ...(spec.async === true ? [] : ['--sync']),
-    '--', ...libFuzzer
+    '--',
+    ...libFuzzer
   ]
   const started = Date.now()
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -114,7 +127,10 @@ async function fuzzSession (name: string, options: FuzzOptions): Promise<FuzzRes
   child.stdout.on('data', collect)
   child.stderr.on('data', collect)
   const exitCode = await new Promise<number | null>((resolve) => {
-    child.on('error', (err) => { output += `\nspawn failed: ${err.message}\n`; resolve(null) })
+    child.on('error', (err) => {
+      output += `\nspawn failed: ${err.message}\n`
+      resolve(null)
+    })
     child.on('close', (code, signal) => resolve(code ?? (signal === null ? null : 128)))
   })
   const wallSeconds = (Date.now() - started) / 1000
@@ -138,7 +154,9 @@ async function fuzzSession (name: string, options: FuzzOptions): Promise<FuzzRes
     corpus: stats?.[4] ?? '?'
   }
   if (!result.ok) {
-    const fresh = readdirSync(artifacts).filter((f) => !before.has(f)).map((f) => path.join(artifacts, f))
+    const fresh = readdirSync(artifacts)
+      .filter((f) => !before.has(f))
+      .map((f) => path.join(artifacts, f))
     const artifact = fresh.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0]
     if (artifact !== undefined) {
       result.artifact = artifact
@@ -147,20 +165,42 @@ async function fuzzSession (name: string, options: FuzzOptions): Promise<FuzzRes
     const lines = output.split('\n').filter((l) => !/^#\d+\s|^INFO:|^\s*$|Recommended dictionary|^".*" # Uses/.test(l))
     result.report = lines.slice(-60).join('\n')
   } else if (options.runs !== undefined && runs < options.runs) {
-    result.tail = output.split('\n').filter((l) => !/^\s*$/.test(l)).slice(-15).join('\n')
+    result.tail = output
+      .split('\n')
+      .filter((l) => !/^\s*$/.test(l))
+      .slice(-15)
+      .join('\n')
   }
   return result
 }
 
-export function formatResult (r: FuzzResult): string {
-  const head = `${r.ok ? 'ok     ' : 'FINDING'} ${r.target.padEnd(15)} ${String(r.runs).padStart(10)} runs  ${(r.execPerSec === undefined ? '<1s' : String(r.execPerSec)).padStart(7)} exec/s  ${r.wallSeconds.toFixed(1).padStart(7)} s wall  cov ${r.cov} ft ${r.ft} corpus ${r.corpus}`
+export function formatResult(r: FuzzResult): string {
+  const execPerSec = (r.execPerSec === undefined ? '<1s' : String(r.execPerSec)).padStart(7)
+  const head = [
+    `${r.ok ? 'ok     ' : 'FINDING'} ${r.target.padEnd(15)} ${String(r.runs).padStart(10)} runs`,
+    `${execPerSec} exec/s`,
+    `${r.wallSeconds.toFixed(1).padStart(7)} s wall`,
+    `cov ${r.cov} ft ${r.ft} corpus ${r.corpus}`
+  ].join('  ')
   const early = (r.earlyEnds ?? []).map((e) => `  session ${e.replaceAll('\n', '\n    ')}`)
   if (r.ok) return [head, ...early].join('\n')
-  return [head, ...early, `  exit code ${r.exitCode}`, r.artifact !== undefined ? `  reproducer ${r.artifact}\n  hex ${r.artifactHex!.slice(0, 4096)}` : '  (no reproducer file)', r.report ?? ''].join('\n')
+  return [
+    head,
+    ...early,
+    `  exit code ${r.exitCode}`,
+    r.artifact !== undefined
+      ? `  reproducer ${r.artifact}\n  hex ${r.artifactHex!.slice(0, 4096)}`
+      : '  (no reproducer file)',
+    r.report ?? ''
+  ].join('\n')
 }
 
 /** Runs targets with at most `parallel` processes at once, in the given order. */
-export async function fuzzTargets (names: string[], options: FuzzOptions & { parallel?: number }, each?: (r: FuzzResult) => void): Promise<FuzzResult[]> {
+export async function fuzzTargets(
+  names: string[],
+  options: FuzzOptions & { parallel?: number },
+  each?: (r: FuzzResult) => void
+): Promise<FuzzResult[]> {
   const results: FuzzResult[] = new Array(names.length)
   let next = 0
   const worker = async (): Promise<void> => {
@@ -174,7 +214,7 @@ export async function fuzzTargets (names: string[], options: FuzzOptions & { par
   return results
 }
 
-async function main (argv: string[]): Promise<number> {
+async function main(argv: string[]): Promise<number> {
   const options: FuzzOptions & { parallel?: number } = {}
   const names: string[] = []
   for (let i = 0; i < argv.length; i++) {
@@ -190,21 +230,38 @@ async function main (argv: string[]): Promise<number> {
     else if (arg === '--timeout') options.timeoutMs = value()
     else if (arg === '--seed') options.seed = value()
     else if (arg === '--verbose') options.verbose = true
-    else if (arg === '--list') { console.log(Object.keys(TARGETS).join('\n')); return 0 }
-    else if (arg.startsWith('-')) throw new Error(`unknown option ${arg}`)
+    else if (arg === '--list') {
+      console.log(Object.keys(TARGETS).join('\n'))
+      return 0
+    } else if (arg.startsWith('-')) throw new Error(`unknown option ${arg}`)
     else names.push(arg)
   }
-  if (names.length === 0) throw new Error('usage: npm run fuzz -- NAME|all [--runs N] [--time SECONDS] [--parallel K] [--timeout MS] [--seed S] [--verbose] | --list')
+  if (names.length === 0)
+    throw new Error(
+      'usage: npm run fuzz -- NAME|all [--runs N] [--time SECONDS] [--parallel K] [--timeout MS] [--seed S] [--verbose] | --list'
+    )
   const targets = names.includes('all') ? Object.keys(TARGETS) : names
-  for (const t of targets) if (TARGETS[t] === undefined) throw new Error(`unknown fuzz target "${t}" (known: ${Object.keys(TARGETS).join(', ')})`)
+  for (const t of targets)
+    if (TARGETS[t] === undefined)
+      throw new Error(`unknown fuzz target "${t}" (known: ${Object.keys(TARGETS).join(', ')})`)
   if (options.runs === undefined && options.time === undefined) options.runs = 10_000
   const results = await fuzzTargets(targets, options, (r) => console.log(formatResult(r)))
   const findings = results.filter((r) => !r.ok)
   const total = results.reduce((n, r) => n + r.runs, 0)
-  console.log(`fuzz: ${results.length} targets, ${total} inputs, ${findings.length} with findings${findings.length > 0 ? ': ' + findings.map((r) => r.target).join(', ') : ''}`)
+  console.log(
+    `fuzz: ${results.length} targets, ${total} inputs, ${findings.length} with findings${findings.length > 0 ? `: ${findings.map((r) => r.target).join(', ')}` : ''}`
+  )
   return findings.length > 0 ? 1 : 0
 }
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === path.join(HERE, 'run.js')) {
-  main(process.argv.slice(2)).then((code) => { process.exitCode = code }, (err: Error) => { console.error(`fuzz: ${err.message}`); process.exitCode = 2 })
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code
+    },
+    (err: Error) => {
+      console.error(`fuzz: ${err.message}`)
+      process.exitCode = 2
+    }
+  )
 }

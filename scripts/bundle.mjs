@@ -29,7 +29,7 @@ const FLEET_NOISE_CRYPTO = path.join(ROOT, 'dist/src/p2p/noise-crypto.js')
 /** Noise's `import { defaultCrypto } from './crypto/index.js'` gets the agent's crypto instead. */
 const noiseCrypto = {
   name: 'fleet-noise-crypto',
-  setup (bundle) {
+  setup(bundle) {
     bundle.onResolve({ filter: /^\.\/crypto\/index\.js$/ }, (args) => {
       if (path.dirname(args.importer) !== NOISE_DIST) return undefined
       return { path: 'noise-default-crypto', namespace: 'fleet' }
@@ -56,13 +56,17 @@ await build({
   target: 'node24',
   external: ['level', 'classic-level'],
   // CommonJS libraries in the bundle call require() for Node's built-in modules.
-  banner: { js: "import { createRequire as __fleetRequire } from 'node:module'; const require = __fleetRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __fleetRequire } from 'node:module'; const require = __fleetRequire(import.meta.url);"
+  },
   plugins: [noiseCrypto],
   logLevel: 'error'
 })
 // Noise moved its default crypto (the import above was not replaced), another copy of Noise came
 // in, or a library brought its own WebAssembly: the bundle would load it again.
 if ((await readFile(outfile, 'utf8')).includes('WebAssembly')) {
-  console.error(`bundle: ${outfile} refers to WebAssembly (Noise's default crypto is replaced when ${NOISE_DIST}/noise.js imports ./crypto/index.js); find which library brings it before shipping it`)
+  console.error(
+    `bundle: ${outfile} refers to WebAssembly (Noise's default crypto is replaced when ${NOISE_DIST}/noise.js imports ./crypto/index.js); find which library brings it before shipping it`
+  )
   process.exit(1)
 }

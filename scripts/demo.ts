@@ -12,7 +12,15 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { fingerprint } from '../src/attest/index.js'
-import { unlockDevice, agentMeasurement, ownerFeedId, publishOwnerFeed, CloneDetectedError, EnrolmentRefusedError, type Agent } from '../src/agent/index.js'
+import {
+  unlockDevice,
+  agentMeasurement,
+  ownerFeedId,
+  publishOwnerFeed,
+  CloneDetectedError,
+  EnrolmentRefusedError,
+  type Agent
+} from '../src/agent/index.js'
 import { SimFleet, type SimDevice } from '../simnet/index.js'
 
 const run = promisify(execFile)
@@ -22,71 +30,109 @@ const fleetCli = path.join(root, 'bin/fleet')
 const short = (id: string): string => `${id.slice(0, 12)}…`
 
 let step = 0
-function say (title: string, detail = ''): void {
+function say(title: string, detail = ''): void {
   step++
-  process.stdout.write(`\n[${step}] ${title}\n${detail === '' ? '' : detail.replace(/^/gm, '    ') + '\n'}`)
+  process.stdout.write(`\n[${step}] ${title}\n${detail === '' ? '' : `${detail.replace(/^/gm, '    ')}\n`}`)
 }
 
-async function until (condition: () => Promise<boolean> | boolean, ms: number, what: string): Promise<number> {
+async function until(condition: () => Promise<boolean> | boolean, ms: number, what: string): Promise<number> {
   const started = Date.now()
-  while (!await condition()) {
+  while (!(await condition())) {
     if (Date.now() - started > ms) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
   return Date.now() - started
 }
 
-function table (rows: string[][]): string {
+function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
   return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')).join('\n')
 }
 
 let fleetIdHex = ''
 
-async function main (): Promise<void> {
+async function main(): Promise<void> {
   await stopLeftovers()
   await rm(demoDir, { recursive: true, force: true })
   const fleet = await SimFleet.create({ root: demoDir, name: 'clinic-west' })
   fleetIdHex = fleet.owner.state.fleetId
   const agents: Agent[] = []
   try {
-    say('The owner founds the fleet', `owner key in the owner machine's TPM (P-256) + ML-DSA-65 sealed to its boot\nfleetId ${fleet.owner.state.fleetId}`)
+    say(
+      'The owner founds the fleet',
+      `owner key in the owner machine's TPM (P-256) + ML-DSA-65 sealed to its boot\nfleetId ${fleet.owner.state.fleetId}`
+    )
 
     const devices: SimDevice[] = []
     const rows = [['device', 'deviceId (fingerprint)', 'owner sees', 'device sees']]
     for (let i = 0; i < 5; i++) {
       const device = await fleet.addDevice('good')
       const shown: Record<string, string> = {}
-      await fleet.enrol(device, { onSas: (side, sas) => { shown[side] = `${sas.slice(0, 3)} ${sas.slice(3)}` } })
+      await fleet.enrol(device, {
+        onSas: (side, sas) => {
+          shown[side] = `${sas.slice(0, 3)} ${sas.slice(3)}`
+        }
+      })
       devices.push(device)
       rows.push([device.name, fingerprint(device.state.deviceId), shown.owner ?? '', shown.device ?? ''])
     }
-    say('Five devices booted (simulated UEFI Secure Boot), made their keys in their own TPMs, and were enrolled', [
-      'ceremony per device: EK certificate checked, MakeCredential/ActivateCredential, quote + event log judged by the boot policy,',
-      'then the same 6 digits on both screens (commit-then-reveal over the whole transcript) before the owner signs:',
-      table(rows)
-    ].join('\n'))
+    say(
+      'Five devices booted (simulated UEFI Secure Boot), made their keys in their own TPMs, and were enrolled',
+      [
+        'ceremony per device: EK certificate checked, MakeCredential/ActivateCredential, quote + event log judged by the boot policy,',
+        'then the same 6 digits on both screens (commit-then-reveal over the whole transcript) before the owner signs:',
+        table(rows)
+      ].join('\n')
+    )
 
     for (const device of devices) agents.push(await fleet.start(device, { syncIntervalMs: 1_000 }))
-    for (let i = 0; i < agents.length; i++) for (let j = i + 1; j < agents.length; j++) await agents[i]!.node.dial(agents[j]!.node.getMultiaddrs()[0]!)
+    for (let i = 0; i < agents.length; i++)
+      for (let j = i + 1; j < agents.length; j++) await agents[i]!.node.dial(agents[j]!.node.getMultiaddrs()[0]!)
     const ids = agents.map((a) => a.node.peerId.toString())
-    const meshMs = await until(() => agents.every((a, i) => ids.every((id, j) => i === j || a.attestation.attested(id))), 60_000, 'mutual attestation')
-    say('Agents connected over Noise and attested each other (quotes bound to nonce + both PeerIds, event logs replayed, policy applied)',
-      `${agents.length * (agents.length - 1)} verdicts, all trusted, in ${meshMs} ms; each verdict is an attest.verdict entry in the verifier's feed`)
+    const meshMs = await until(
+      () => agents.every((a, i) => ids.every((id, j) => i === j || a.attestation.attested(id))),
+      60_000,
+      'mutual attestation'
+    )
+    say(
+      'Agents connected over Noise and attested each other (quotes bound to nonce + both PeerIds, event logs replayed, policy applied)',
+      `${agents.length * (agents.length - 1)} verdicts, all trusted, in ${meshMs} ms; each verdict is an attest.verdict entry in the verifier's feed`
+    )
 
-    await agents[0]!.feed.ledger.append({ type: 'operator.data_access', actor: { id: 'dr.smith', role: 'operator' }, attest: null, body: { resource: 'patient/4711', purpose: 'treatment', records: 3 } })
+    await agents[0]!.feed.ledger.append({
+      type: 'operator.data_access',
+      actor: { id: 'dr.smith', role: 'operator' },
+      attest: null,
+      body: { resource: 'patient/4711', purpose: 'treatment', records: 3 }
+    })
     const hash = (text: string): Uint8Array => new Uint8Array(createHash('sha256').update(text).digest())
-    await agents[1]!.feed.ledger.append({ type: 'operator.model_inference', actor: { id: 'triage-service', role: 'operator' }, attest: null, body: { model: 'triage-v3', inputHash: hash('input'), outputHash: hash('output') } })
-    await agents[2]!.feed.ledger.append({ type: 'operator.data_access', actor: { id: 'auditor.jones', role: 'operator' }, attest: null, body: { resource: 'ward/7/roster', purpose: 'audit' } })
+    await agents[1]!.feed.ledger.append({
+      type: 'operator.model_inference',
+      actor: { id: 'triage-service', role: 'operator' },
+      attest: null,
+      body: { model: 'triage-v3', inputHash: hash('input'), outputHash: hash('output') }
+    })
+    await agents[2]!.feed.ledger.append({
+      type: 'operator.data_access',
+      actor: { id: 'auditor.jones', role: 'operator' },
+      attest: null,
+      body: { resource: 'ward/7/roster', purpose: 'audit' }
+    })
     for (const agent of agents) await agent.feed.ledger.checkpoint()
-    say('Typed actions appended (checked against the ontology, bound to actor and attested device)',
-      'dev1 operator.data_access by dr.smith · dev2 operator.model_inference by triage-service · dev3 operator.data_access by auditor.jones\nsealed by checkpoints signed with each TPM-held DSK and ML-DSA-65')
+    say(
+      'Typed actions appended (checked against the ontology, bound to actor and attested device)',
+      [
+        'dev1 operator.data_access by dr.smith · dev2 operator.model_inference by triage-service',
+        ' · dev3 operator.data_access by auditor.jones\nsealed by checkpoints signed with each TPM-held DSK and ML-DSA-65'
+      ].join('')
+    )
 
     const feeds = devices.map((d) => d.state.deviceId)
     const converged = async (): Promise<boolean> => {
       for (const agent of agents) {
         const heads = await agent.heads()
-        for (let i = 0; i < feeds.length; i++) if ((heads.get(feeds[i]!) ?? 0) < agents[i]!.feed.ledger.sealedSize) return false
+        for (let i = 0; i < feeds.length; i++)
+          if ((heads.get(feeds[i]!) ?? 0) < agents[i]!.feed.ledger.sealedSize) return false
       }
       return true
     }
@@ -96,7 +142,10 @@ async function main (): Promise<void> {
       const h = await agents[i]!.heads()
       heads.push([devices[i]!.name, ...feeds.map((f) => String(h.get(f) ?? 0))])
     }
-    say(`Replicated peer to peer, no master: every agent holds and has verified every feed (${syncMs} ms)`, table(heads))
+    say(
+      `Replicated peer to peer, no master: every agent holds and has verified every feed (${syncMs} ms)`,
+      table(heads)
+    )
 
     const tampered = await fleet.addDevice('tampered-kernel')
     try {
@@ -110,45 +159,109 @@ async function main (): Promise<void> {
     const cloneTarget = devices[2]!
     const copyMachine = await fleet.addDevice('good')
     try {
-      await unlockDevice(copyMachine.tpm, cloneTarget.state, await agentMeasurement({ bootPcrs: [0, 1, 2, 3, 4, 7], agentPcr: 23 }))
+      await unlockDevice(
+        copyMachine.tpm,
+        cloneTarget.state,
+        await agentMeasurement({ bootPcrs: [0, 1, 2, 3, 4, 7], agentPcr: 23 })
+      )
       throw new Error('a copied state directory unlocked')
     } catch (err) {
       if (!(err instanceof CloneDetectedError)) throw err
     }
     const impostor = await fleet.start(copyMachine, { enrolment: cloneTarget.enrolment! })
     await impostor.node.dial(agents[0]!.node.getMultiaddrs()[0]!).catch(() => undefined)
-    await until(() => agents[0]!.attestation.list().some((p) => p.peerId === impostor.node.peerId.toString() && p.kind === 'stranger'), 20_000, 'the refusal of the copy')
+    await until(
+      () =>
+        agents[0]!.attestation
+          .list()
+          .some((p) => p.peerId === impostor.node.peerId.toString() && p.kind === 'stranger'),
+      20_000,
+      'the refusal of the copy'
+    )
     await impostor.stop()
-    say(`${cloneTarget.name}'s state directory copied to another machine: nothing unseals there`, [
-      'fleet run on the copy: CloneDetectedError (the TPM is another device); the sealed keys stay sealed',
-      `presenting ${cloneTarget.name}'s enrolment from the copy (under another Noise key): refused by dev1 before any TPM work, recorded once as alert.clone_suspected, kept out at the gate`
-    ].join('\n'))
+    say(
+      `${cloneTarget.name}'s state directory copied to another machine: nothing unseals there`,
+      [
+        'fleet run on the copy: CloneDetectedError (the TPM is another device); the sealed keys stay sealed',
+        `presenting ${cloneTarget.name}'s enrolment from the copy (under another Noise key): refused by dev1 before any TPM work, recorded once as alert.clone_suspected, kept out at the gate`
+      ].join('\n')
+    )
 
     const revoked = devices[4]!
     // The owner cuts the device's feed at what dev1 holds of it: every agent keeps exactly those entries.
     const keep = (await agents[0]!.heads()).get(revoked.state.deviceId) ?? 0
-    await fleet.owner.feed.ledger.append({ type: 'device.revoke', actor: { id: 'owner/clinic-west', role: 'owner' }, attest: null, body: { deviceId: revoked.state.deviceId, reason: 'laptop reported stolen', keep } })
+    await fleet.owner.feed.ledger.append({
+      type: 'device.revoke',
+      actor: { id: 'owner/clinic-west', role: 'owner' },
+      attest: null,
+      body: { deviceId: revoked.state.deviceId, reason: 'laptop reported stolen', keep }
+    })
     await fleet.owner.feed.ledger.checkpoint()
     const fleetId = new Uint8Array(Buffer.from(fleet.owner.state.fleetId, 'hex'))
-    await publishOwnerFeed(fleet.owner.node, fleet.owner.feed.store, ownerFeedId(fleetId), fleet.owner.feed.ledger.sealedSize, [agents[0]!.node.getMultiaddrs()[0]!])
-    const revokeMs = await until(() => agents.slice(0, 4).every((a) => a.membership.isRevoked(revoked.state.deviceId)), 30_000, 'the revocation')
-    await until(() => agents.slice(0, 4).every((a) => a.node.getConnections(agents[4]!.node.peerId).length === 0), 30_000, 'hang-ups')
-    await until(async () => { for (const a of agents.slice(0, 4)) if ((await a.heads()).get(revoked.state.deviceId) !== keep) return false; return true }, 30_000, 'the cut everywhere')
-    say(`The owner revokes ${revoked.name} ("laptop reported stolen"), handing it to one agent only`,
-      `the owner-signed device.revoke spread agent to agent; all four others hung up on ${revoked.name} and refuse it (${revokeMs} ms);\nits feed is cut at ${keep} entries: every agent holds exactly those`)
+    await publishOwnerFeed(
+      fleet.owner.node,
+      fleet.owner.feed.store,
+      ownerFeedId(fleetId),
+      fleet.owner.feed.ledger.sealedSize,
+      [agents[0]!.node.getMultiaddrs()[0]!]
+    )
+    const revokeMs = await until(
+      () => agents.slice(0, 4).every((a) => a.membership.isRevoked(revoked.state.deviceId)),
+      30_000,
+      'the revocation'
+    )
+    await until(
+      () => agents.slice(0, 4).every((a) => a.node.getConnections(agents[4]!.node.peerId).length === 0),
+      30_000,
+      'hang-ups'
+    )
+    await until(
+      async () => {
+        for (const a of agents.slice(0, 4)) if ((await a.heads()).get(revoked.state.deviceId) !== keep) return false
+        return true
+      },
+      30_000,
+      'the cut everywhere'
+    )
+    say(
+      `The owner revokes ${revoked.name} ("laptop reported stolen"), handing it to one agent only`,
+      [
+        `the owner-signed device.revoke spread agent to agent; all four others hung up on ${revoked.name}`,
+        ` and refuse it (${revokeMs} ms);\nits feed is cut at ${keep} entries: every agent holds exactly those`
+      ].join('')
+    )
 
     const summary = [['device', 'deviceId', 'trusted by', 'own feed', 'feeds held', 'status']]
     for (let i = 0; i < agents.length; i++) {
       const id = ids[i]!
-      const trustedBy = agents.filter((a, j) => j !== i && a.attestation.list().some((p) => p.peerId === id && p.trusted)).length
+      const trustedBy = agents.filter(
+        (a, j) => j !== i && a.attestation.list().some((p) => p.peerId === id && p.trusted)
+      ).length
       const held = (await agents[i]!.heads()).size
-      summary.push([devices[i]!.name, short(devices[i]!.state.deviceId), `${trustedBy}/4`, String(agents[i]!.feed.ledger.size), String(held), i === 4 ? 'REVOKED' : 'enrolled'])
+      summary.push([
+        devices[i]!.name,
+        short(devices[i]!.state.deviceId),
+        `${trustedBy}/4`,
+        String(agents[i]!.feed.ledger.size),
+        String(held),
+        i === 4 ? 'REVOKED' : 'enrolled'
+      ])
     }
     for (let i = 0; i < agents.length; i++) {
-      await writeFile(path.join(devices[i]!.dir, 'peers.json'), JSON.stringify({ updatedAt: new Date().toISOString(), peers: agents[i]!.attestation.list() }, null, 2) + '\n')
+      await writeFile(
+        path.join(devices[i]!.dir, 'peers.json'),
+        `${JSON.stringify({ updatedAt: new Date().toISOString(), peers: agents[i]!.attestation.list() }, null, 2)}\n`
+      )
     }
     for (const agent of agents.splice(0)) await agent.stop()
-    const verified = await run(fleetCli, ['ledger', 'verify', '--state', path.join(demoDir, 'dev1'), '--fleet', fleet.owner.state.fleetId])
+    const verified = await run(fleetCli, [
+      'ledger',
+      'verify',
+      '--state',
+      path.join(demoDir, 'dev1'),
+      '--fleet',
+      fleet.owner.state.fleetId
+    ])
     say('Fleet summary', `${table(summary)}\n\n${verified.stdout.trim()}`)
   } finally {
     for (const agent of agents) await agent.stop().catch(() => undefined)
@@ -165,7 +278,7 @@ Left in ${demoDir} (the software TPMs are stopped; nothing there is secret):
 }
 
 /** A previous run may have left software TPMs running. */
-async function stopLeftovers (): Promise<void> {
+async function stopLeftovers(): Promise<void> {
   await run('pkill', ['-f', `swtpm socket.*${demoDir}`]).catch(() => undefined)
 }
 

@@ -8,8 +8,14 @@ import path from 'node:path'
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const args = [
   path.join(root, 'node_modules/mocha/bin/mocha.js'),
-  '--recursive', '--timeout', '60000', '--reporter', 'spec', '--exit',
-  '--require', 'dist/test/helpers/hooks.js',
+  '--recursive',
+  '--timeout',
+  '60000',
+  '--reporter',
+  'spec',
+  '--exit',
+  '--require',
+  'dist/test/helpers/hooks.js',
   'dist/test/**/*.test.js',
   ...process.argv.slice(2)
 ]
@@ -21,8 +27,11 @@ child.stdout.on('data', (chunk) => {
   output += chunk.toString()
 })
 child.on('exit', (code, signal) => {
-  const count = (word) => Number(/(\d+) (?:passing|failing|pending)/.test(output) ? (new RegExp(`(\\d+) ${word}`).exec(output)?.[1] ?? 0) : 0)
+  const count = (word) =>
+    Number(/(\d+) (?:passing|failing|pending)/.test(output) ? (new RegExp(`(\\d+) ${word}`).exec(output)?.[1] ?? 0) : 0)
   const skipped = count('pending')
-  process.stdout.write(`\ntests: ${count('passing')} passed, ${count('failing')} failed${skipped > 0 ? `, ${skipped} skipped` : ''}\n`)
+  process.stdout.write(
+    `\ntests: ${count('passing')} passed, ${count('failing')} failed${skipped > 0 ? `, ${skipped} skipped` : ''}\n`
+  )
   process.exitCode = code ?? (signal === null ? 1 : 1)
 })

@@ -10,35 +10,48 @@ import { NetnsLan } from './netns.js'
 import { SCENARIOS } from './scenarios/all.js'
 import type { Check } from './scenarios/index.js'
 
-async function main (argv: string[]): Promise<number> {
+async function main(argv: string[]): Promise<number> {
   const program = new Command('simnet')
     .description('run a scenario on a simulated fleet: agent processes with their own software TPMs')
     .requiredOption('--scenario <name>', `one of ${SCENARIOS.map((s) => s.name).join(', ')}`)
-    .option('--nodes <n>', 'number of agents (default: the scenario\'s)')
-    .option('--mode <mode>', 'loopback (agents on 127.0.0.1, peers given by address) or netns (each agent in its own network namespace on a bridge, peers found by mDNS; root only)', 'loopback')
+    .option('--nodes <n>', "number of agents (default: the scenario's)")
+    .option(
+      '--mode <mode>',
+      'loopback (agents on 127.0.0.1, peers given by address) or netns (each agent in its own network namespace on a bridge, peers found by mDNS; root only)',
+      'loopback'
+    )
     .option('--keep <dir>', 'run in DIR and leave the state directories there for inspection with the fleet CLI')
     .option('--json', 'print the summary as one JSON line at the end')
     .exitOverride()
   try {
     program.parse(argv, { from: 'user' })
   } catch (err) {
-    return err instanceof CommanderError && (err.code === 'commander.helpDisplayed' || err.code === 'commander.help') ? 0 : 2
+    return err instanceof CommanderError && (err.code === 'commander.helpDisplayed' || err.code === 'commander.help')
+      ? 0
+      : 2
   }
-  const options = program.opts<{ scenario: string, nodes?: string, mode: string, keep?: string, json?: boolean }>()
+  const options = program.opts<{ scenario: string; nodes?: string; mode: string; keep?: string; json?: boolean }>()
   const scenario = SCENARIOS.find((s) => s.name === options.scenario)
-  if (scenario === undefined) return usage(`unknown scenario "${options.scenario}"; known: ${SCENARIOS.map((s) => s.name).join(', ')}`)
-  if (options.mode !== 'loopback' && options.mode !== 'netns') return usage(`--mode must be loopback or netns, not ${options.mode}`)
+  if (scenario === undefined)
+    return usage(`unknown scenario "${options.scenario}"; known: ${SCENARIOS.map((s) => s.name).join(', ')}`)
+  if (options.mode !== 'loopback' && options.mode !== 'netns')
+    return usage(`--mode must be loopback or netns, not ${options.mode}`)
   if (options.mode === 'netns') {
     const missing = await NetnsLan.available()
     if (missing !== undefined) return usage(`--mode netns needs network namespaces: ${missing}`)
   }
   const nodes = options.nodes === undefined ? scenario.defaultNodes : Number(options.nodes)
-  if (!Number.isInteger(nodes) || nodes < scenario.minNodes || nodes > 64) return usage(`--nodes must be ${scenario.minNodes}..64 for ${scenario.name}`)
+  if (!Number.isInteger(nodes) || nodes < scenario.minNodes || nodes > 64)
+    return usage(`--nodes must be ${scenario.minNodes}..64 for ${scenario.name}`)
 
   const checks: Check[] = []
-  const log = (text: string): void => { process.stderr.write(`simnet: ${text}\n`) }
+  const log = (text: string): void => {
+    process.stderr.write(`simnet: ${text}\n`)
+  }
   const fleet = await ProcessFleet.create(options.keep, { mode: options.mode as 'loopback' | 'netns' })
-  const teardown = (): void => { void fleet.close({ keep: options.keep !== undefined }).finally(() => process.exit(130)) }
+  const teardown = (): void => {
+    void fleet.close({ keep: options.keep !== undefined }).finally(() => process.exit(130))
+  }
   process.once('SIGINT', teardown)
   process.once('SIGTERM', teardown)
   log(`${scenario.name}: ${scenario.description} (${nodes} agents, ${options.mode}, in ${fleet.root})`)
@@ -64,27 +77,38 @@ async function main (argv: string[]): Promise<number> {
       }
     })
   } catch (err) {
-    if (!(err instanceof ScenarioStopped)) checks.push({ name: 'scenario ran to the end', passed: false, ms: 0, detail: (err as Error).message })
+    if (!(err instanceof ScenarioStopped))
+      checks.push({ name: 'scenario ran to the end', passed: false, ms: 0, detail: (err as Error).message })
   } finally {
     process.removeListener('SIGINT', teardown)
     process.removeListener('SIGTERM', teardown)
     await fleet.close({ keep: options.keep !== undefined })
   }
   const passed = checks.length > 0 && checks.every((c) => c.passed)
-  if (options.keep !== undefined) log(`state left in ${fleet.root}: try ./bin/fleet ledger verify --state ${fleet.root}/dev1`)
-  if (options.json === true) process.stdout.write(JSON.stringify({ scenario: scenario.name, nodes, passed, checks }) + '\n')
-  else process.stdout.write(`${scenario.name}: ${passed ? 'passed' : 'FAILED'} (${checks.filter((c) => c.passed).length}/${checks.length} checks)\n`)
+  if (options.keep !== undefined)
+    log(`state left in ${fleet.root}: try ./bin/fleet ledger verify --state ${fleet.root}/dev1`)
+  if (options.json === true)
+    process.stdout.write(`${JSON.stringify({ scenario: scenario.name, nodes, passed, checks })}\n`)
+  else
+    process.stdout.write(
+      `${scenario.name}: ${passed ? 'passed' : 'FAILED'} (${checks.filter((c) => c.passed).length}/${checks.length} checks)\n`
+    )
   return passed ? 0 : 1
 }
 
 class ScenarioStopped extends Error {}
 
-function usage (message: string): number {
+function usage(message: string): number {
   process.stderr.write(`simnet: ${message}\n`)
   return 2
 }
 
-main(process.argv.slice(2)).then((code) => { process.exitCode = code }, (err: unknown) => {
-  process.stderr.write(`simnet: ${err instanceof Error ? err.message : String(err)}\n`)
-  process.exitCode = 1
-})
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err: unknown) => {
+    process.stderr.write(`simnet: ${err instanceof Error ? err.message : String(err)}\n`)
+    process.exitCode = 1
+  }
+)

@@ -14,7 +14,17 @@ import { randomBytes } from 'node:crypto'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../src/identity/index.js'
 import {
-  decodeEntry, encodeEntry, entryHash, leafHash, subtreeRoot, signCheckpoint, parseCheckpoint, ownFeedSource, encodeEvidence, type SyncBatch, type Entry,
+  decodeEntry,
+  encodeEntry,
+  entryHash,
+  leafHash,
+  subtreeRoot,
+  signCheckpoint,
+  parseCheckpoint,
+  ownFeedSource,
+  encodeEvidence,
+  type SyncBatch,
+  type Entry,
   type FeedSource
 } from '../src/ledger/index.js'
 import { LEDGER_SYNC_PROTOCOL, sendAnnounce, type Agent, type OwnFeedServer } from '../src/agent/index.js'
@@ -24,7 +34,7 @@ import { base32 } from '../src/common/index.js'
 
 export class Equivocator {
   private victims = new Set<string>()
-  private fork: { size: number, entries: Uint8Array[], note: string } | undefined
+  private fork: { size: number; entries: Uint8Array[]; note: string } | undefined
   private feed = ''
   /** How much of the honest history each peer (PeerId) was served, and who waits for that to grow. */
   private readonly served = new Map<string, number>()
@@ -43,7 +53,13 @@ export class Equivocator {
         return batch
       }
       if (from >= fork.size) return undefined
-      return { feed: this.feed, from, entries: fork.entries.slice(from), checkpoint: fork.note, proof: [] } satisfies SyncBatch
+      return {
+        feed: this.feed,
+        from,
+        entries: fork.entries.slice(from),
+        checkpoint: fork.note,
+        proof: []
+      } satisfies SyncBatch
     },
     announced: (peerId) => {
       const fork = this.fork
@@ -56,7 +72,12 @@ export class Equivocator {
    * Signs the fork (in `epoch`: default the feed's own) and appends the honest entry at the same position. `victims` are PeerIds.
    * Returns the size of the forked checkpoint.
    */
-  async equivocate (runtime: Agent, signer: HybridSigner, victims: Iterable<string>, options: { epoch?: number } = {}): Promise<number> {
+  async equivocate(
+    runtime: Agent,
+    signer: HybridSigner,
+    victims: Iterable<string>,
+    options: { epoch?: number } = {}
+  ): Promise<number> {
     const ledger = runtime.feed.ledger
     await ledger.checkpoint()
     const size = ledger.sealedSize
@@ -77,26 +98,37 @@ export class Equivocator {
     }
     entries.push(encodeEntry(forged))
     const root = subtreeRoot(entries.map(leafHash), 0, size + 1)
-    const note = await signCheckpoint({ ...latest.body, size: size + 1, root, peers: [], epoch: options.epoch ?? latest.body.epoch }, signer, latest.body.origin.slice(latest.body.origin.lastIndexOf('/') + 1))
+    const note = await signCheckpoint(
+      { ...latest.body, size: size + 1, root, peers: [], epoch: options.epoch ?? latest.body.epoch },
+      signer,
+      latest.body.origin.slice(latest.body.origin.lastIndexOf('/') + 1)
+    )
     this.feed = last.feed
     this.victims = new Set(victims)
     this.fork = { size: size + 1, entries, note }
     // The honest history takes the same position with another entry.
-    await ledger.append({ type: 'operator.data_access', actor: { id: 'operator/alice', role: 'operator' }, attest: null, body: { resource: 'the-honest-history', purpose: 'equivocation' } })
+    await ledger.append({
+      type: 'operator.data_access',
+      actor: { id: 'operator/alice', role: 'operator' },
+      attest: null,
+      body: { resource: 'the-honest-history', purpose: 'equivocation' }
+    })
     await ledger.checkpoint()
     return size + 1
   }
 
-  get forkNote (): string | undefined { return this.fork?.note }
+  get forkNote(): string | undefined {
+    return this.fork?.note
+  }
 
-  private servedHonestly (peerId: string, size: number): void {
+  private servedHonestly(peerId: string, size: number): void {
     if (size <= (this.served.get(peerId) ?? 0)) return
     this.served.set(peerId, size)
     for (const check of [...this.servedWaiters]) check()
   }
 
   /** Resolves once each of `peers` (PeerIds) was served the honest history up to `size`, before any fork. */
-  async whenServed (peers: readonly string[], size: number): Promise<void> {
+  async whenServed(peers: readonly string[], size: number): Promise<void> {
     const done = (): boolean => peers.every((peerId) => (this.served.get(peerId) ?? 0) >= size)
     if (done()) return
     await new Promise<void>((resolve) => {
@@ -160,34 +192,54 @@ export class HostileServer {
     }
   })
 
-  attach (runtime: Agent): void { this.runtime = runtime }
+  attach(runtime: Agent): void {
+    this.runtime = runtime
+  }
 
-  get mode (): ServeMode { return this.current }
+  get mode(): ServeMode {
+    return this.current
+  }
 
   /**
    * Switches the mode, ending the stalls of 'stall' (their pullers get the right batch); 'replay'
    * serves, from then on, the first batch of the feed as it is now.
    */
-  async setMode (mode: ServeMode): Promise<void> {
-    if (mode === 'replay' && this.runtime !== undefined) this.replayed = await ownFeedSource(this.runtime.feed.store, this.runtime.feed.ledger.feedId).batch(0)
+  async setMode(mode: ServeMode): Promise<void> {
+    if (mode === 'replay' && this.runtime !== undefined)
+      this.replayed = await ownFeedSource(this.runtime.feed.store, this.runtime.feed.ledger.feedId).batch(0)
     this.release()
-    if (mode === 'stall') this.stalled = new Promise((resolve) => { this.release = resolve })
+    if (mode === 'stall')
+      this.stalled = new Promise((resolve) => {
+        this.release = resolve
+      })
     this.current = mode
   }
 }
 
 /** Resolves true when the other side closes or resets the stream within `ms`. */
-async function cutOffWithin (stream: Stream, ms: number): Promise<boolean> {
+async function cutOffWithin(stream: Stream, ms: number): Promise<boolean> {
   if (stream.status !== 'open') return true
   return await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => { resolve(false) }, ms)
-    stream.addEventListener('close', () => { clearTimeout(timer); resolve(true) }, { once: true })
+    const timer = setTimeout(() => {
+      resolve(false)
+    }, ms)
+    stream.addEventListener(
+      'close',
+      () => {
+        clearTimeout(timer)
+        resolve(true)
+      },
+      { once: true }
+    )
   })
 }
 
-function varint (n: number): Uint8Array {
+function varint(n: number): Uint8Array {
   const out: number[] = []
-  while (n >= 0x80) { out.push((n & 0x7f) | 0x80); n = Math.floor(n / 128) }
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80)
+    n = Math.floor(n / 128)
+  }
   out.push(n)
   return Uint8Array.from(out)
 }
@@ -195,7 +247,7 @@ function varint (n: number): Uint8Array {
 /** Attacks an enrolled, attested hostile agent mounts on a peer over /fleet/ledger-sync/1 (test-only). */
 export const attacks = {
   /** A frame announcing 1 GiB: the target must cut the stream off. Returns whether it did. */
-  async oversizedFrame (node: Libp2p, target: PeerId): Promise<boolean> {
+  async oversizedFrame(node: Libp2p, target: PeerId): Promise<boolean> {
     const stream = await node.dialProtocol(target, LEDGER_SYNC_PROTOCOL)
     stream.send(varint(1 << 30))
     stream.send(randomBytes(4096))
@@ -203,7 +255,12 @@ export const attacks = {
   },
 
   /** Streams that send half a frame and then nothing: each must be cut off (or refused outright). */
-  async slowLoris (node: Libp2p, target: PeerId, streams: number, waitMs: number): Promise<{ opened: number, cutOff: number }> {
+  async slowLoris(
+    node: Libp2p,
+    target: PeerId,
+    streams: number,
+    waitMs: number
+  ): Promise<{ opened: number; cutOff: number }> {
     const opened: Stream[] = []
     for (let i = 0; i < streams; i++) {
       try {
@@ -220,23 +277,25 @@ export const attacks = {
   },
 
   /** Announces of made-up feeds with huge sizes, `concurrency` streams at a time. Returns how many went out. */
-  async announceFlood (node: Libp2p, target: PeerId, count: number, concurrency = 4): Promise<number> {
+  async announceFlood(node: Libp2p, target: PeerId, count: number, concurrency = 4): Promise<number> {
     let sent = 0
     let next = 0
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (next < count) {
-        next++
-        try {
-          const stream = await node.dialProtocol(target, LEDGER_SYNC_PROTOCOL)
-          const framed = new FramedStream(stream)
-          const feed = base32(randomBytes(32)).slice(0, 52)
-          await sendAnnounce(framed, feed, 2 ** 40, '')
-          sent++
-        } catch {
-          // A refused stream is part of the target's defence.
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < count) {
+          next++
+          try {
+            const stream = await node.dialProtocol(target, LEDGER_SYNC_PROTOCOL)
+            const framed = new FramedStream(stream)
+            const feed = base32(randomBytes(32)).slice(0, 52)
+            await sendAnnounce(framed, feed, 2 ** 40, '')
+            sent++
+          } catch {
+            // A refused stream is part of the target's defence.
+          }
         }
-      }
-    }))
+      })
+    )
     return sent
   },
 
@@ -244,11 +303,23 @@ export const attacks = {
    * Records an alert.equivocation against an honest device whose evidence proves nothing: two of
    * its real checkpoints (consistent) with a made-up prefix root and proof.
    */
-  async falseAccusation (runtime: Agent, accused: string): Promise<void> {
+  async falseAccusation(runtime: Agent, accused: string): Promise<void> {
     const notes = await runtime.replicas.source(accused).checkpointsCovering(0)
     if (notes.length < 2) throw new Error('need two checkpoints of the accused')
-    const evidence = encodeEvidence({ v: 1, feed: accused, first: notes[0]!.note, second: notes[notes.length - 1]!.note, prefixRoot: randomBytes(32), proof: [randomBytes(32)] })
-    await runtime.feed.ledger.append({ type: 'alert.equivocation', actor: { id: `agent/${runtime.feed.ledger.feedId}`, role: 'agent' }, attest: null, body: { feed: accused, epoch: 1, evidence } })
+    const evidence = encodeEvidence({
+      v: 1,
+      feed: accused,
+      first: notes[0]!.note,
+      second: notes[notes.length - 1]!.note,
+      prefixRoot: randomBytes(32),
+      proof: [randomBytes(32)]
+    })
+    await runtime.feed.ledger.append({
+      type: 'alert.equivocation',
+      actor: { id: `agent/${runtime.feed.ledger.feedId}`, role: 'agent' },
+      attest: null,
+      body: { feed: accused, epoch: 1, evidence }
+    })
     await runtime.feed.ledger.checkpoint()
   }
 }
@@ -261,7 +332,7 @@ export class QuoteRelay {
   armed = false
   private recorded: AttestResult | undefined
 
-  wrap (tpm: Tpm): Tpm {
+  wrap(tpm: Tpm): Tpm {
     return new Proxy(tpm, {
       get: (target, property, receiver) => {
         if (property !== 'quote') {

@@ -14,13 +14,13 @@ import { promisify } from 'node:util'
 const exec = promisify(execFile)
 
 export class NetnsUnavailableError extends Error {
-  constructor (reason: string) {
+  constructor(reason: string) {
     super(`network namespaces are not available here: ${reason}`)
     this.name = 'NetnsUnavailableError'
   }
 }
 
-async function ip (...args: string[]): Promise<void> {
+async function ip(...args: string[]): Promise<void> {
   await exec('ip', args, { timeout: 10_000 })
 }
 
@@ -30,13 +30,13 @@ export class NetnsLan {
   private readonly hosts: string[] = []
   private closed = false
 
-  private constructor (id: string) {
+  private constructor(id: string) {
     this.id = id
     this.hub = `${id}-hub`
   }
 
   /** Why this process may not make namespaces (not root, no iproute2, no CAP_NET_ADMIN), or undefined when it may. */
-  static async available (): Promise<string | undefined> {
+  static async available(): Promise<string | undefined> {
     if (process.getuid?.() !== 0) return 'not root'
     try {
       await exec('ip', ['-V'], { timeout: 5_000 })
@@ -53,7 +53,7 @@ export class NetnsLan {
     return undefined
   }
 
-  static async create (): Promise<NetnsLan> {
+  static async create(): Promise<NetnsLan> {
     const missing = await NetnsLan.available()
     if (missing !== undefined) throw new NetnsUnavailableError(missing)
     const lan = new NetnsLan(`fs${randomBytes(3).toString('hex')}`)
@@ -73,8 +73,9 @@ export class NetnsLan {
   static readonly OWNER_HOST = 250
 
   /** A namespace for host `index` (0-based) on the bridge; returns its name and address. */
-  async addHost (index: number): Promise<{ ns: string, address: string }> {
-    if (!Number.isInteger(index) || index < 0 || index > NetnsLan.OWNER_HOST) throw new Error(`hosts are numbered 0..${NetnsLan.OWNER_HOST}`)
+  async addHost(index: number): Promise<{ ns: string; address: string }> {
+    if (!Number.isInteger(index) || index < 0 || index > NetnsLan.OWNER_HOST)
+      throw new Error(`hosts are numbered 0..${NetnsLan.OWNER_HOST}`)
     const ns = `${this.id}-h${index}`
     const inside = `${this.id}a${index}`
     const outside = `${this.id}b${index}`
@@ -92,12 +93,12 @@ export class NetnsLan {
   }
 
   /** The command line that runs `command args…` inside namespace `ns`. */
-  wrap (ns: string, command: string, args: string[]): [string, string[]] {
+  wrap(ns: string, command: string, args: string[]): [string, string[]] {
     return ['ip', ['netns', 'exec', ns, command, ...args]]
   }
 
   /** Deletes every namespace made (their veths go with them). Safe to call twice. */
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
     for (const ns of [...this.hosts, this.hub]) await ip('netns', 'del', ns).catch(() => undefined)

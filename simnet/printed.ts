@@ -6,8 +6,11 @@ import type { ChildProcess } from 'node:child_process'
  * `text` (or satisfies it, when a function). Rejects when the command exits first, or after `ms`
  * (a deadline, not a pause). Call it before the command can print what is waited for.
  */
-export async function printed (
-  child: ChildProcess, text: string | ((output: string) => boolean), ms: number, stream: 'stdout' | 'stderr' = 'stdout'
+export async function printed(
+  child: ChildProcess,
+  text: string | ((output: string) => boolean),
+  ms: number,
+  stream: 'stdout' | 'stderr' = 'stdout'
 ): Promise<string> {
   const output = child[stream]
   const what = typeof text === 'string' ? text : 'what was waited for'

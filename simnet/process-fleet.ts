@@ -19,25 +19,33 @@ const exec = promisify(execFile)
 export const FLEET_CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/fleet')
 const HOSTILE_AGENT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'hostile-agent.js')
 
-export interface CliResult { code: number, stdout: string, stderr: string }
+export interface CliResult {
+  code: number
+  stdout: string
+  stderr: string
+}
 
-export async function fleetCli (args: string[], options: { timeoutMs?: number } = {}): Promise<CliResult> {
+export async function fleetCli(args: string[], options: { timeoutMs?: number } = {}): Promise<CliResult> {
   return await runCli(FLEET_CLI, args, options)
 }
 
-async function runCli (command: string, args: string[], options: { timeoutMs?: number }): Promise<CliResult> {
+async function runCli(command: string, args: string[], options: { timeoutMs?: number }): Promise<CliResult> {
   try {
-    const { stdout, stderr } = await exec(command, args, { timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 })
+    const { stdout, stderr } = await exec(command, args, {
+      timeout: options.timeoutMs ?? 120_000,
+      maxBuffer: 64 * 1024 * 1024
+    })
     return { code: 0, stdout, stderr }
   } catch (err) {
-    const e = err as { code?: number | string, stdout?: string, stderr?: string }
+    const e = err as { code?: number | string; stdout?: string; stderr?: string }
     return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? String(err) }
   }
 }
 
-async function mustCli (args: string[]): Promise<string> {
+async function mustCli(args: string[]): Promise<string> {
   const result = await fleetCli(args)
-  if (result.code !== 0) throw new Error(`fleet ${args.slice(0, 2).join(' ')} failed (${result.code}): ${result.stderr.trim()}`)
+  if (result.code !== 0)
+    throw new Error(`fleet ${args.slice(0, 2).join(' ')} failed (${result.code}): ${result.stderr.trim()}`)
   return result.stdout
 }
 
@@ -46,9 +54,9 @@ export interface AgentStatus {
   peerId: string
   fleetId: string
   addresses: string[]
-  feed: { size: number, sealed: number }
+  feed: { size: number; sealed: number }
   heads: Record<string, number>
-  members: Array<{ deviceId: string, revoked: boolean, quarantined: boolean, evidence?: string }>
+  members: Array<{ deviceId: string; revoked: boolean; quarantined: boolean; evidence?: string }>
   peers: PeerStatus[]
   connections: number
   memory: ResidentMemory
@@ -62,7 +70,7 @@ export interface ProcDevice {
   tcti: string
   agent?: ChildProcess
   /** netns mode: the device's namespace and address. */
-  netns?: { ns: string, address: string }
+  netns?: { ns: string; address: string }
   /** The last 16 KiB the agent wrote to stderr. */
   stderr?: () => string
   address?: string
@@ -78,7 +86,7 @@ export class ProcessFleet {
   readonly devices: ProcDevice[] = []
   private readonly tpms: string[] = []
 
-  private constructor (root: string) {
+  private constructor(root: string) {
     this.root = root
     this.caDir = path.join(root, 'ca')
     this.ownerDir = path.join(root, 'owner')
@@ -88,14 +96,14 @@ export class ProcessFleet {
   /** netns mode: the agents' namespaces and bridge (undefined on loopback). */
   lan: NetnsLan | undefined
   /** netns mode: the owner's machine, a namespace of its own on the bridge. */
-  private ownerHost: Promise<{ ns: string, address: string }> | undefined
+  private ownerHost: Promise<{ ns: string; address: string }> | undefined
 
   /**
    * Runs one of the owner's commands (`fleet enrol`, `revoke`, `clear-quarantine`, …) on the
    * owner's machine: in netns mode, its own namespace on the bridge, so it reaches the agents only
    * over the simulated LAN, as an owner's laptop would.
    */
-  async ownerCli (args: string[], options: { timeoutMs?: number } = {}): Promise<CliResult> {
+  async ownerCli(args: string[], options: { timeoutMs?: number } = {}): Promise<CliResult> {
     if (this.lan === undefined) return await fleetCli(args, options)
     this.ownerHost ??= this.lan.addHost(NetnsLan.OWNER_HOST)
     const [command, argv] = this.inHost(await this.ownerHost, FLEET_CLI, args)
@@ -103,26 +111,46 @@ export class ProcessFleet {
   }
 
   /** A command as run on `host`: inside its namespace in netns mode, as it is on loopback. */
-  private inHost (host: { ns: string } | undefined, command: string, argv: string[]): [string, string[]] {
+  private inHost(host: { ns: string } | undefined, command: string, argv: string[]): [string, string[]] {
     return host === undefined || this.lan === undefined ? [command, argv] : this.lan.wrap(host.ns, command, argv)
   }
 
   /** netns mode: the device's namespace and address on the bridge, made at first use; loopback: undefined. */
-  private async hostOf (device: ProcDevice): Promise<{ ns: string, address: string } | undefined> {
-    if (this.lan !== undefined && device.netns === undefined) device.netns = await this.lan.addHost(this.devices.indexOf(device))
+  private async hostOf(device: ProcDevice): Promise<{ ns: string; address: string } | undefined> {
+    if (this.lan !== undefined && device.netns === undefined)
+      device.netns = await this.lan.addHost(this.devices.indexOf(device))
     return device.netns
   }
 
-  static async create (root?: string, options: { mode?: 'loopback' | 'netns' } = {}): Promise<ProcessFleet> {
-    const dir = root ?? await mkdtemp(path.join(os.tmpdir(), 'fleet-simnet-'))
+  static async create(root?: string, options: { mode?: 'loopback' | 'netns' } = {}): Promise<ProcessFleet> {
+    const dir = root ?? (await mkdtemp(path.join(os.tmpdir(), 'fleet-simnet-')))
     await mkdir(dir, { recursive: true })
     const fleet = new ProcessFleet(dir)
     try {
       if (options.mode === 'netns') fleet.lan = await NetnsLan.create()
       const tpm = await fleet.startTpm('owner-tpm', 'good')
-      const owner = JSON.parse(await mustCli(['owner', 'init', '--state', fleet.ownerDir, '--tcti', `swtpm:path=${path.join(tpm, 'tpm.sock')}`, '--name', 'simnet', '--json'])) as { fleetId: string }
+      const owner = JSON.parse(
+        await mustCli([
+          'owner',
+          'init',
+          '--state',
+          fleet.ownerDir,
+          '--tcti',
+          `swtpm:path=${path.join(tpm, 'tpm.sock')}`,
+          '--name',
+          'simnet',
+          '--json'
+        ])
+      ) as { fleetId: string }
       fleet.fleetId = owner.fleetId
-      await mustCli(['policy', 'create', '--from-eventlog', path.join(tpm, 'binary_bios_measurements'), '--out', fleet.policy])
+      await mustCli([
+        'policy',
+        'create',
+        '--from-eventlog',
+        path.join(tpm, 'binary_bios_measurements'),
+        '--out',
+        fleet.policy
+      ])
     } catch (err) {
       // Nothing it started outlives it: namespaces, software TPMs, the directory it made.
       await fleet.close({ keep: root !== undefined })
@@ -131,7 +159,7 @@ export class ProcessFleet {
     return fleet
   }
 
-  private async startTpm (name: string, variant: string): Promise<string> {
+  private async startTpm(name: string, variant: string): Promise<string> {
     const dir = path.join(this.root, name)
     await mustCli(['swtpm', 'start', '--dir', dir, '--ca-dir', this.caDir])
     this.tpms.push(dir)
@@ -140,7 +168,7 @@ export class ProcessFleet {
   }
 
   /** A device: its software TPM, a simulated boot, and `fleet init`. */
-  async addDevice (variant = 'good'): Promise<ProcDevice> {
+  async addDevice(variant = 'good'): Promise<ProcDevice> {
     const name = `dev${this.devices.length + 1}`
     const tpmDir = await this.startTpm(`${name}-tpm`, variant)
     const tcti = `swtpm:path=${path.join(tpmDir, 'tpm.sock')}`
@@ -151,20 +179,38 @@ export class ProcessFleet {
     return device
   }
 
-  eventLog (device: ProcDevice): string {
+  eventLog(device: ProcDevice): string {
     return path.join(device.tpmDir, 'binary_bios_measurements')
   }
 
   /** The scripted ceremony: fleet join on the device, fleet enrol by the owner. Returns the owner's result. */
-  async enrol (device: ProcDevice): Promise<{ owner: CliResult, device: CliResult }> {
+  async enrol(device: ProcDevice): Promise<{ owner: CliResult; device: CliResult }> {
     const host = await this.hostOf(device)
     const listen = host === undefined ? '/ip4/127.0.0.1/tcp/0' : `/ip4/${host.address}/tcp/0`
-    const [command, argv] = this.inHost(host, FLEET_CLI, ['join', '--state', device.state, '--eventlog', this.eventLog(device), '--listen', listen, '--yes', '--expect-fleet', this.fleetId, '--timeout', '30', '--json'])
+    const [command, argv] = this.inHost(host, FLEET_CLI, [
+      'join',
+      '--state',
+      device.state,
+      '--eventlog',
+      this.eventLog(device),
+      '--listen',
+      listen,
+      '--yes',
+      '--expect-fleet',
+      this.fleetId,
+      '--timeout',
+      '30',
+      '--json'
+    ])
     const join = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
-    join.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
-    join.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+    join.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString()
+    })
+    join.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString()
+    })
     const exited = new Promise<number>((resolve) => join.once('exit', (code) => resolve(code ?? 1)))
     await printed(join, 'window-open', 30_000).catch(() => {
       throw new Error(`fleet join did not open its window: ${stderr}`)
@@ -173,8 +219,23 @@ export class ProcessFleet {
     // Loopback: the owner is given the device's address. netns: the owner's machine finds the
     // waiting device by mDNS on the bridge, as on a real LAN.
     const peer = host === undefined ? ['--peer', open.addresses.find((a) => a.includes('127.0.0.1'))!] : []
-    const owner = await this.ownerCli(['enrol', '--state', this.ownerDir, '--policy', this.policy, '--trust-store', this.caDir, '--allow-software-tpm',
-      ...peer, '--yes', '--expect', device.deviceId, '--timeout', '25', '--json'])
+    const owner = await this.ownerCli([
+      'enrol',
+      '--state',
+      this.ownerDir,
+      '--policy',
+      this.policy,
+      '--trust-store',
+      this.caDir,
+      '--allow-software-tpm',
+      ...peer,
+      '--yes',
+      '--expect',
+      device.deviceId,
+      '--timeout',
+      '25',
+      '--json'
+    ])
     if (owner.code !== 0) join.kill('SIGTERM')
     const code = await exited
     return { owner, device: { code, stdout, stderr } }
@@ -185,29 +246,43 @@ export class ProcessFleet {
    * `hostile` runs simnet's test-only hostile agent instead, with these extra arguments; `env`
    * adds to the agent's environment (configuration by FLEET_* variables).
    */
-  async startAgent (device: ProcDevice, peers: ProcDevice[] = [], options: { hostile?: string[], env?: Record<string, string> } = {}): Promise<void> {
+  async startAgent(
+    device: ProcDevice,
+    peers: ProcDevice[] = [],
+    options: { hostile?: string[]; env?: Record<string, string> } = {}
+  ): Promise<void> {
     // netns: the agent runs in its own namespace, listens on its bridge address, and finds its
     // peers by mDNS; loopback: 127.0.0.1, peers given by address.
     await this.hostOf(device)
     const listen = device.netns === undefined ? '/ip4/127.0.0.1/tcp/0' : `/ip4/${device.netns.address}/tcp/0`
     const args = ['--state', device.state, '--eventlog', this.eventLog(device), '--listen', listen, '--json']
     for (const peer of peers) if (peer.address !== undefined) args.push('--peer', peer.address)
-    const agent = options.hostile === undefined ? { command: FLEET_CLI, argv: ['run', ...args] } : { command: process.execPath, argv: [HOSTILE_AGENT, ...options.hostile, ...args] }
+    const agent =
+      options.hostile === undefined
+        ? { command: FLEET_CLI, argv: ['run', ...args] }
+        : { command: process.execPath, argv: [HOSTILE_AGENT, ...options.hostile, ...args] }
     const [command, argv] = this.inHost(device.netns, agent.command, agent.argv)
     // A hostile agent never uses mDNS: it talks only to the agents a scenario points it at.
     const mdns = device.netns !== undefined && options.hostile === undefined
-    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLEET_MDNS: mdns ? '1' : '0', FLEET_LOG_LEVEL: 'warn', ...options.env } })
+    const child = spawn(command, argv, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, FLEET_MDNS: mdns ? '1' : '0', FLEET_LOG_LEVEL: 'warn', ...options.env }
+    })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
-    child.stderr.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-16_384) })
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString()
+    })
+    child.stderr.on('data', (c: Buffer) => {
+      stderr = (stderr + c.toString()).slice(-16_384)
+    })
     device.agent = child
     device.stderr = () => stderr
     await printed(child, '"peerId"', 30_000).catch(() => {
       const last = stderr.trim().split('\n').pop() ?? ''
       throw new Error(`${device.name}: fleet run did not start (exit ${String(child.exitCode)}): ${last}`)
     })
-    const status = JSON.parse(stdout.trim().split('\n').pop()!) as { peerId: string, addresses: string[] }
+    const status = JSON.parse(stdout.trim().split('\n').pop()!) as { peerId: string; addresses: string[] }
     device.peerId = status.peerId
     const address = status.addresses.find((a) => a.includes(device.netns?.address ?? '127.0.0.1'))!
     device.address = address.includes('/p2p/') ? address : `${address}/p2p/${status.peerId}`
@@ -217,7 +292,7 @@ export class ProcessFleet {
    * Resolves once the device's agent has written `text` to stderr (at once if it already has);
    * rejects after `ms`, or when the agent exits first.
    */
-  async said (device: ProcDevice, text: string, ms: number): Promise<void> {
+  async said(device: ProcDevice, text: string, ms: number): Promise<void> {
     const agent = device.agent
     const written = device.stderr
     if (agent === undefined || written === undefined) throw new Error(`${device.name}: no agent running`)
@@ -227,24 +302,25 @@ export class ProcessFleet {
   }
 
   /** GET of a URL from the device's own machine (its namespace in netns mode), as a local client would. */
-  async fetchOnHost (device: ProcDevice, url: string): Promise<string> {
-    const script = 'fetch(process.argv[1]).then(async (r) => { if (!r.ok) process.exit(1); process.stdout.write(await r.text()) }, () => process.exit(1))'
+  async fetchOnHost(device: ProcDevice, url: string): Promise<string> {
+    const script =
+      'fetch(process.argv[1]).then(async (r) => { if (!r.ok) process.exit(1); process.stdout.write(await r.text()) }, () => process.exit(1))'
     const [command, argv] = this.inHost(device.netns, process.execPath, ['-e', script, url])
     const result = await runCli(command, argv, { timeoutMs: 10_000 })
     if (result.code !== 0) throw new Error(`GET ${url} on ${device.name}: exit ${result.code}`)
     return result.stdout
   }
 
-  async status (device: ProcDevice): Promise<AgentStatus> {
+  async status(device: ProcDevice): Promise<AgentStatus> {
     return (await controlRequest(device.state, { cmd: 'status' }, 10_000)).status as AgentStatus
   }
 
-  async control (device: ProcDevice, request: Record<string, unknown>): Promise<Record<string, unknown>> {
+  async control(device: ProcDevice, request: Record<string, unknown>): Promise<Record<string, unknown>> {
     return await controlRequest(device.state, request)
   }
 
   /** Stops an agent: SIGTERM (graceful) or SIGKILL (a crash). */
-  async stopAgent (device: ProcDevice, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+  async stopAgent(device: ProcDevice, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     const child = device.agent
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
     const exited = new Promise((resolve) => child.once('exit', resolve))
@@ -261,14 +337,14 @@ export class ProcessFleet {
   }
 
   /** A copy of a device's state directory, as if taken to another machine with another TPM. */
-  async cloneTo (device: ProcDevice, name: string): Promise<{ state: string, tcti: string }> {
+  async cloneTo(device: ProcDevice, name: string): Promise<{ state: string; tcti: string }> {
     const tpm = await this.startTpm(`${name}-tpm`, 'good')
     const state = path.join(this.root, name)
     await cp(device.state, state, { recursive: true, filter: (src) => !src.endsWith('agent.sock') })
     return { state, tcti: `swtpm:path=${path.join(tpm, 'tpm.sock')}` }
   }
 
-  async close (options: { keep?: boolean } = {}): Promise<void> {
+  async close(options: { keep?: boolean } = {}): Promise<void> {
     await Promise.all(this.devices.map(async (d) => await this.stopAgent(d, 'SIGTERM').catch(() => undefined)))
     await this.lan?.close()
     for (const dir of this.tpms) await fleetCli(['swtpm', 'stop', '--dir', dir]).catch(() => undefined)
@@ -276,7 +352,7 @@ export class ProcessFleet {
   }
 }
 
-export async function until<T> (probe: () => Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
+export async function until<T>(probe: () => Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
   const started = Date.now()
   for (;;) {
     const value = await probe().catch(() => undefined)
@@ -287,9 +363,12 @@ export async function until<T> (probe: () => Promise<T | undefined | false>, ms:
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago (for an agent's metrics). */
-export async function freePort (): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer()
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(0, '127.0.0.1', resolve) })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', resolve)
+  })
   const { port } = server.address() as AddressInfo
   await new Promise((resolve) => server.close(resolve))
   return port

@@ -10,7 +10,7 @@ const { hashEntries: jsHashEntries, hashPairs: jsHashPairs } = nodeCryptoHasher
 const nat = nativeHasher()
 const ENTRY = Number(process.env.ENTRY ?? 380) // a 256-byte-body entry encodes to about this
 /** `count` entries of ENTRY bytes, each after its 0x00 leaf prefix, `prev` at byte 40 of each. */
-function make (count) {
+function make(count) {
   const buf = new Uint8Array(count * (ENTRY + 1))
   const spans = new Uint32Array(3 * count)
   for (let i = 0; i < count; i++) {
@@ -22,7 +22,7 @@ function make (count) {
 }
 
 /** Entries/s of `hashEntries` over batches of `count`, for at least `minMs`. */
-function time (hashEntries, count, minMs = 300) {
+function time(hashEntries, count, minMs = 300) {
   const { buf, spans } = make(count)
   const head = new Uint8Array(32)
   const roots = new Uint8Array(64 * 32)
@@ -30,25 +30,27 @@ function time (hashEntries, count, minMs = 300) {
   const leaves = new Uint8Array(32 * count)
   let n = 0
   const t0 = performance.now()
-  let t
+  let t = 0
   do {
     hashEntries(buf, spans, count, head, 1000, roots.fill(0), out, leaves)
     n++
-  } while ((t = performance.now() - t0) < minMs)
+    t = performance.now() - t0
+  } while (t < minMs)
   return (n * count) / (t / 1000)
 }
 
 /** Pairs/s of `hashPairs` over `count` pairs at a time, for at least `minMs`. */
-function timePairs (hashPairs, count, minMs = 300) {
+function timePairs(hashPairs, count, minMs = 300) {
   const input = new Uint8Array(64 * count).map((_, i) => i)
   const out = new Uint8Array(32 * count)
   let n = 0
   const t0 = performance.now()
-  let t
+  let t = 0
   do {
     hashPairs(input, count, out)
     n++
-  } while ((t = performance.now() - t0) < minMs)
+    t = performance.now() - t0
+  } while (t < minMs)
   return (n * count) / (t / 1000)
 }
 

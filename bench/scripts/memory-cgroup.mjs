@@ -16,14 +16,17 @@ const WT = path.resolve(import.meta.dirname, '../..')
 const { SimFleet } = await import(`${WT}/dist/simnet/index.js`)
 const [RUNS, SETTLE_SEC, LIMIT_MB] = process.argv.slice(2).map(Number)
 const MODES = (process.env.MODES ?? '0,1').split(',')
-const own = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.includes(':memory:')).split(':')[2]
+const own = readFileSync('/proc/self/cgroup', 'utf8')
+  .split('\n')
+  .find((l) => l.includes(':memory:'))
+  .split(':')[2]
 const CG_ROOT = `/sys/fs/cgroup/memory${own}`
 const NODE = path.join(WT, 'node_modules/.bin/node')
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const kb = (text, key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1])
 const stat = (text, key) => Number(new RegExp(`^${key} (\\d+)$`, 'm').exec(text)?.[1])
 
-function reading (cg, pid) {
+function reading(cg, pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8')
   const mstat = readFileSync(`${cg}/memory.stat`, 'utf8')
@@ -32,8 +35,11 @@ function reading (cg, pid) {
     cgAnon: stat(mstat, 'rss') / 2 ** 20,
     cgFile: stat(mstat, 'cache') / 2 ** 20,
     cgMapped: stat(mstat, 'mapped_file') / 2 ** 20,
-    rss: kb(status, 'VmRSS') / 1024, rssAnon: kb(status, 'RssAnon') / 1024, rssFile: kb(status, 'RssFile') / 1024,
-    pss: kb(rollup, 'Pss') / 1024, uss: (kb(rollup, 'Private_Clean') + kb(rollup, 'Private_Dirty')) / 1024
+    rss: kb(status, 'VmRSS') / 1024,
+    rssAnon: kb(status, 'RssAnon') / 1024,
+    rssFile: kb(status, 'RssFile') / 1024,
+    pss: kb(rollup, 'Pss') / 1024,
+    uss: (kb(rollup, 'Private_Clean') + kb(rollup, 'Private_Dirty')) / 1024
   }
 }
 
@@ -55,15 +61,29 @@ try {
       mkdirSync(cg)
       writeFileSync(`${cg}/memory.limit_in_bytes`, String(LIMIT_MB * 2 ** 20))
       // As bin/fleet starts `fleet run`, the shell first moving itself into the cgroup.
-      const args = ['--max-semi-space-size=2', `${WT}/dist/src/cli/fleet.mjs`, 'run', '--state', device.dir,
-        '--eventlog', path.join(device.dir, 'binary_bios_measurements'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json']
+      const args = [
+        '--max-semi-space-size=2',
+        `${WT}/dist/src/cli/fleet.mjs`,
+        'run',
+        '--state',
+        device.dir,
+        '--eventlog',
+        path.join(device.dir, 'binary_bios_measurements'),
+        '--listen',
+        '/ip4/127.0.0.1/tcp/0',
+        '--json'
+      ]
       const env = { ...process.env, FLEET_MDNS: '0', FLEET_LOG_LEVEL: 'warn', FLEET_TRIM_MEMORY: trim }
       const script = `echo $$ > ${cg}/cgroup.procs && exec "$@"`
       const child = spawn('sh', ['-c', script, 'sh', node, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
       let out = ''
       let err = ''
-      child.stdout.on('data', (c) => { out += c })
-      child.stderr.on('data', (c) => { err = (err + c).slice(-2000) })
+      child.stdout.on('data', (c) => {
+        out += c
+      })
+      child.stderr.on('data', (c) => {
+        err = (err + c).slice(-2000)
+      })
       const t0 = Date.now()
       while (!out.includes('\n')) {
         if (child.exitCode !== null || Date.now() - t0 > 60000) throw new Error(`agent did not start: ${err}`)
@@ -75,7 +95,11 @@ try {
         rs.push(reading(cg, child.pid))
         await sleep(2000)
       }
-      const median = (k) => +rs.map((r) => r[k]).sort((a, b) => a - b)[2].toFixed(1)
+      const median = (k) =>
+        +rs
+          .map((r) => r[k])
+          .sort((a, b) => a - b)[2]
+          .toFixed(1)
       const failcnt = Number(readFileSync(`${cg}/memory.failcnt`, 'utf8'))
       const medians = Object.fromEntries(Object.keys(rs[0]).map((k) => [k, median(k)]))
       const row = { run, trimMemory: trim === '1', ...medians, failcnt }
@@ -85,7 +109,8 @@ try {
       child.kill('SIGTERM')
       await exited
       await sleep(500)
-      rmdirSync(cg); rmSync(node)
+      rmdirSync(cg)
+      rmSync(node)
     }
   }
 } finally {

@@ -2,6 +2,6 @@
 import { parseBootPolicy } from '../../src/attest/policy/index.js'
 import { bytes, typed } from '../common.js'
 
-export function fuzz (data: Buffer): void {
+export function fuzz(data: Buffer): void {
   typed(() => parseBootPolicy(bytes(data)))
 }

@@ -2,6 +2,6 @@
 import { decodeEntry } from '../../src/ledger/entry.js'
 import { bytes, typed } from '../common.js'
 
-export function fuzz (data: Buffer): void {
+export function fuzz(data: Buffer): void {
   typed(() => decodeEntry(bytes(data)))
 }

@@ -2,6 +2,6 @@
 import { parseCheckpoint } from '../../src/ledger/checkpoint.js'
 import { typed, utf8 } from '../common.js'
 
-export function fuzz (data: Buffer): void {
+export function fuzz(data: Buffer): void {
   typed(() => parseCheckpoint(utf8(data)))
 }

@@ -4,7 +4,7 @@ import path from 'node:path'
 import { loadConfig } from '../../src/agent/ops/config.js'
 import { scratchDir, typedAsync } from '../common.js'
 
-export async function fuzz (data: Buffer): Promise<void> {
+export async function fuzz(data: Buffer): Promise<void> {
   const file = path.join(scratchDir(), 'config.json')
   writeFileSync(file, data)
   await typedAsync(() => loadConfig({ file, env: {} }))

@@ -4,7 +4,7 @@ import path from 'node:path'
 import { DEVICE_STATE_FILE, readDeviceState } from '../../src/agent/device/state.js'
 import { scratchDir, typedAsync } from '../common.js'
 
-export async function fuzz (data: Buffer): Promise<void> {
+export async function fuzz(data: Buffer): Promise<void> {
   const dir = scratchDir()
   writeFileSync(path.join(dir, DEVICE_STATE_FILE), data)
   await typedAsync(() => readDeviceState(dir))

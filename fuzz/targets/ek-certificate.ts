@@ -3,7 +3,7 @@ import { X509Certificate } from 'node:crypto'
 import { checkEkCertificateProfile } from '../../src/attest/tpm2/index.js'
 import { typed } from '../common.js'
 
-export function fuzz (data: Buffer): void {
+export function fuzz(data: Buffer): void {
   let certificate: X509Certificate
   try {
     certificate = new X509Certificate(data)

@@ -2,6 +2,6 @@
 import { parseEventLog, replayEventLog } from '../../src/attest/eventlog/index.js'
 import { bytes, typed } from '../common.js'
 
-export function fuzz (data: Buffer): void {
+export function fuzz(data: Buffer): void {
   typed(() => replayEventLog(parseEventLog(bytes(data))))
 }

@@ -5,7 +5,8 @@ import { fixedFeedSigner } from './proof-bundle.js'
 
 let feedKey: ReturnType<typeof fixedFeedSigner>['publicKey'] | undefined
 
-export function fuzz (data: Buffer): void {
-  const key = (feedKey ??= fixedFeedSigner().publicKey)
+export function fuzz(data: Buffer): void {
+  feedKey ??= fixedFeedSigner().publicKey
+  const key = feedKey
   typed(() => verifyEquivocationEvidence(decodeEvidence(bytes(data)), key))
 }

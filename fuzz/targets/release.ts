@@ -2,7 +2,7 @@
 import { decodeReleaseApproval, parseReleaseRequest, parseSignedApproval } from '../../src/agent/release/index.js'
 import { bytes, typed } from '../common.js'
 
-export function fuzz (data: Buffer): void {
+export function fuzz(data: Buffer): void {
   const input = bytes(data)
   typed(() => parseReleaseRequest(input))
   typed(() => decodeReleaseApproval(parseSignedApproval(input).approval))

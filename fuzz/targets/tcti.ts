@@ -2,6 +2,6 @@
 import { parseTcti } from '../../src/attest/tpm/tcti.js'
 import { typed } from '../common.js'
 
-export function fuzz (data: Buffer): void {
+export function fuzz(data: Buffer): void {
   typed(() => parseTcti(data.toString('latin1')))
 }

@@ -2,6 +2,6 @@
 import { parseSerializedPcrs } from '../../src/attest/tpm2/index.js'
 import { bytes, typed } from '../common.js'
 
-export function fuzz (data: Buffer): void {
+export function fuzz(data: Buffer): void {
   typed(() => parseSerializedPcrs(bytes(data)))
 }

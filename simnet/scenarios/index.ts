@@ -1,12 +1,18 @@
 import type { ProcessFleet, ProcDevice } from '../process-fleet.js'
 import { until } from '../process-fleet.js'
 
-export interface Check { name: string, passed: boolean, ms: number, detail?: string }
+export interface Check {
+  name: string
+  passed: boolean
+  ms: number
+  detail?: string
+}
 
 export interface ScenarioContext {
   fleet: ProcessFleet
   nodes: number
   /** Runs one check, timing it; a thrown error or a returned string (the reason) fails it. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a check returns nothing, or a detail to report
   check: (name: string, fn: () => Promise<void | string>) => Promise<boolean>
   log: (text: string) => void
 }
@@ -20,13 +26,24 @@ export interface Scenario {
 }
 
 /** Devices added, enrolled through the ceremony, and started, each connecting to the ones before it. */
-export async function startFleet (ctx: ScenarioContext, count: number, options: { hostileLast?: string[] } = {}): Promise<ProcDevice[]> {
+export async function startFleet(
+  ctx: ScenarioContext,
+  count: number,
+  options: { hostileLast?: string[] } = {}
+): Promise<ProcDevice[]> {
   const devices = await enrolFleet(ctx, count)
   await ctx.check(`${count} agents running (fleet run, one process each)`, async () => {
     for (const device of devices) {
-      const hostile = device === devices[devices.length - 1] && options.hostileLast !== undefined ? { hostile: options.hostileLast } : {}
+      const hostile =
+        device === devices[devices.length - 1] && options.hostileLast !== undefined
+          ? { hostile: options.hostileLast }
+          : {}
       // netns: no addresses given, the agents find each other by mDNS.
-      await ctx.fleet.startAgent(device, ctx.fleet.lan === undefined ? devices.filter((d) => d.address !== undefined) : [], hostile)
+      await ctx.fleet.startAgent(
+        device,
+        ctx.fleet.lan === undefined ? devices.filter((d) => d.address !== undefined) : [],
+        hostile
+      )
     }
   })
   await ctx.check('every agent attested every other (mutual, per connection)', async () => {
@@ -36,51 +53,79 @@ export async function startFleet (ctx: ScenarioContext, count: number, options: 
 }
 
 /** Devices added and enrolled through the ceremony (not started). */
-export async function enrolFleet (ctx: ScenarioContext, count: number): Promise<ProcDevice[]> {
+export async function enrolFleet(ctx: ScenarioContext, count: number): Promise<ProcDevice[]> {
   const devices: ProcDevice[] = []
   await ctx.check(`${count} devices enrolled through the ceremony`, async () => {
     for (let i = 0; i < count; i++) {
       const device = await ctx.fleet.addDevice('good')
       const { owner, device: side } = await ctx.fleet.enrol(device)
-      if (owner.code !== 0 || side.code !== 0) return `${device.name}: owner exit ${owner.code}, device exit ${side.code}: ${owner.stderr.trim()} ${side.stderr.trim()}`
+      if (owner.code !== 0 || side.code !== 0)
+        return `${device.name}: owner exit ${owner.code}, device exit ${side.code}: ${owner.stderr.trim()} ${side.stderr.trim()}`
       devices.push(device)
     }
   })
   return devices
 }
 
-export async function meshAttested (ctx: ScenarioContext, devices: ProcDevice[], ms = 60_000): Promise<void> {
-  await until(async () => {
-    for (const device of devices) {
-      const status = await ctx.fleet.status(device)
-      const trusted = new Set(status.peers.filter((p) => p.trusted).map((p) => p.deviceId))
-      if (devices.some((d) => d !== device && !trusted.has(d.deviceId))) return false
-    }
-    return true
-  }, ms, 'mutual attestation across the mesh')
+export async function meshAttested(ctx: ScenarioContext, devices: ProcDevice[], ms = 60_000): Promise<void> {
+  await until(
+    async () => {
+      for (const device of devices) {
+        const status = await ctx.fleet.status(device)
+        const trusted = new Set(status.peers.filter((p) => p.trusted).map((p) => p.deviceId))
+        if (devices.some((d) => d !== device && !trusted.has(d.deviceId))) return false
+      }
+      return true
+    },
+    ms,
+    'mutual attestation across the mesh'
+  )
 }
 
 /** Appends through the agent's control socket; resolves with the acknowledged (sealed) seqs. */
-export async function appendVia (ctx: ScenarioContext, device: ProcDevice, count: number, tag: string): Promise<number[]> {
+export async function appendVia(
+  ctx: ScenarioContext,
+  device: ProcDevice,
+  count: number,
+  tag: string
+): Promise<number[]> {
   const acked: number[] = []
   for (let i = 0; i < count; i += 25) {
-    const wave = await Promise.all(Array.from({ length: Math.min(25, count - i) }, async (_, j) => await ctx.fleet.control(device, {
-      cmd: 'append', type: 'operator.data_access', actor: { id: 'simnet', role: 'operator' }, body: { resource: `${tag}/${i + j}`, purpose: 'simnet' }
-    })))
+    const wave = await Promise.all(
+      Array.from(
+        { length: Math.min(25, count - i) },
+        async (_, j) =>
+          await ctx.fleet.control(device, {
+            cmd: 'append',
+            type: 'operator.data_access',
+            actor: { id: 'simnet', role: 'operator' },
+            body: { resource: `${tag}/${i + j}`, purpose: 'simnet' }
+          })
+      )
+    )
     for (const answer of wave) acked.push(answer.seq as number)
   }
   return acked
 }
 
 /** Every agent holds every given feed at least at the size its writer has sealed. */
-export async function converged (ctx: ScenarioContext, devices: ProcDevice[], feeds: ProcDevice[], ms = 60_000): Promise<void> {
-  await until(async () => {
-    const want = new Map<string, number>()
-    for (const writer of feeds) want.set(writer.deviceId, (await ctx.fleet.status(writer)).feed.sealed)
-    for (const device of devices) {
-      const status = await ctx.fleet.status(device)
-      for (const [feed, size] of want) if ((status.heads[feed] ?? 0) < size) return false
-    }
-    return true
-  }, ms, 'convergence')
+export async function converged(
+  ctx: ScenarioContext,
+  devices: ProcDevice[],
+  feeds: ProcDevice[],
+  ms = 60_000
+): Promise<void> {
+  await until(
+    async () => {
+      const want = new Map<string, number>()
+      for (const writer of feeds) want.set(writer.deviceId, (await ctx.fleet.status(writer)).feed.sealed)
+      for (const device of devices) {
+        const status = await ctx.fleet.status(device)
+        for (const [feed, size] of want) if ((status.heads[feed] ?? 0) < size) return false
+      }
+      return true
+    },
+    ms,
+    'convergence'
+  )
 }

@@ -12,7 +12,13 @@ import { AttestationService } from './attestation/index.js'
 import { deviceSigner } from './device/index.js'
 import { openOwnFeed, type OpenedLedger } from './feeds/index.js'
 import {
-  Membership, MemberRecords, Witnessing, quarantineSublevel, adoptOwnEpoch, provenRevocation, type OwnerStatementTargets
+  Membership,
+  MemberRecords,
+  Witnessing,
+  quarantineSublevel,
+  adoptOwnEpoch,
+  provenRevocation,
+  type OwnerStatementTargets
 } from './membership/index.js'
 import { Replicator } from './replication/index.js'
 import { fleetServiceTag, type AgentComponents, type AgentInit } from './components.js'
@@ -36,7 +42,17 @@ export class Agent {
   private state: 'new' | 'started' | 'stopped' = 'new'
 
   /** Use createAgent. */
-  constructor (parts: { node: FleetNode, attestation: AttestationService, feed: OpenedLedger, membership: Membership, signer: HybridSigner }, components: AgentComponents, init: AgentInit) {
+  constructor(
+    parts: {
+      node: FleetNode
+      attestation: AttestationService
+      feed: OpenedLedger
+      membership: Membership
+      signer: HybridSigner
+    },
+    components: AgentComponents,
+    init: AgentInit
+  ) {
     this.components = components
     this.init = init
     this.node = parts.node
@@ -50,37 +66,57 @@ export class Agent {
     this.members = new MemberRecords(this.membership, this.feed.store)
     this.quarantineStore = quarantineSublevel(this.feed.store)
     this.witnessing = new Witnessing({
-      feedId, signer: parts.signer, membership: this.membership, replicas: this.replicas, ownSource, feed: this.feed,
-      attestation: this.attestation, quarantineStore: this.quarantineStore, clock: components.clock ?? systemClock,
-      init: { cosignIntervalMs: init.cosignIntervalMs, witnessesPerFeed: init.witnessesPerFeed, logger: components.logger }
-    })
-    this.replicator = new Replicator({
-      node: this.node,
-      attested: (peerId) => this.attestation.attested(peerId),
+      feedId,
+      signer: parts.signer,
       membership: this.membership,
-      members: this.members,
       replicas: this.replicas,
       ownSource,
-      ownServer: components.ownFeedServer?.(ownSource),
-      witnessing: this.witnessing,
-      ownerTargets: () => this.ownerTargets(),
+      feed: this.feed,
+      attestation: this.attestation,
+      quarantineStore: this.quarantineStore,
       clock: components.clock ?? systemClock,
-      random: components.random ?? cryptoRandom,
-      logger: components.logger
-    }, {
-      feedId, sealedSize: () => this.feed.ledger.sealedSize, syncIntervalMs: init.syncIntervalMs,
-      onEvent: init.onReplication
+      init: {
+        cosignIntervalMs: init.cosignIntervalMs,
+        witnessesPerFeed: init.witnessesPerFeed,
+        logger: components.logger
+      }
     })
+    this.replicator = new Replicator(
+      {
+        node: this.node,
+        attested: (peerId) => this.attestation.attested(peerId),
+        membership: this.membership,
+        members: this.members,
+        replicas: this.replicas,
+        ownSource,
+        ownServer: components.ownFeedServer?.(ownSource),
+        witnessing: this.witnessing,
+        ownerTargets: () => this.ownerTargets(),
+        clock: components.clock ?? systemClock,
+        random: components.random ?? cryptoRandom,
+        logger: components.logger
+      },
+      {
+        feedId,
+        sealedSize: () => this.feed.ledger.sealedSize,
+        syncIntervalMs: init.syncIntervalMs,
+        onEvent: init.onReplication
+      }
+    )
   }
 
   /** The fleet devices whose cosignature on the newest checkpoint of the own feed verifies. */
-  async witnessedBy (): Promise<string[]> { return await this.witnessing.witnessedBy() }
+  async witnessedBy(): Promise<string[]> {
+    return await this.witnessing.witnessedBy()
+  }
 
   /** Peers' feeds this agent will cosign once they have been quiet long enough (0: witnessing has caught up). */
-  get cosignsDue (): number { return this.witnessing.cosignDue.size }
+  get cosignsDue(): number {
+    return this.witnessing.cosignDue.size
+  }
 
   /** Loads what was decided before (members, quarantines, the owner's statements), then joins the network. Idempotent. */
-  async start (): Promise<void> {
+  async start(): Promise<void> {
     if (this.state !== 'new') return
     this.state = 'started'
     const logger = this.components.logger
@@ -106,15 +142,21 @@ export class Agent {
     this.node.addEventListener('peer:discovery', (evt) => {
       const peer = evt.detail.id
       // Of two peers that find each other, the one with the smaller PeerId dials.
-      if (self < peer.toString() && this.node.getConnections(peer).length === 0 && this.attestation.admission.allows(peer.toString())) {
-        void this.node.dial(peer).catch((err: unknown) => logger?.debug({ peer: peer.toString(), err: (err as Error).message }, 'dial failed'))
+      if (
+        self < peer.toString() &&
+        this.node.getConnections(peer).length === 0 &&
+        this.attestation.admission.allows(peer.toString())
+      ) {
+        void this.node
+          .dial(peer)
+          .catch((err: unknown) => logger?.debug({ peer: peer.toString(), err: (err as Error).message }, 'dial failed'))
       }
     })
     await this.node.start()
   }
 
   /** Idempotent. */
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     if (this.state === 'stopped') return
     this.state = 'stopped'
     await this.replicator.stop()
@@ -124,20 +166,32 @@ export class Agent {
   }
 
   /** Keeps a peer out until unblock (operator maintenance; simnet partitions). */
-  block (peerId: string): void { this.blocked.add(peerId) }
-  unblock (peerId: string): void { this.blocked.delete(peerId) }
-  isBlocked (peerId: string): boolean { return this.blocked.has(peerId) }
+  block(peerId: string): void {
+    this.blocked.add(peerId)
+  }
+  unblock(peerId: string): void {
+    this.blocked.delete(peerId)
+  }
+  isBlocked(peerId: string): boolean {
+    return this.blocked.has(peerId)
+  }
 
   /** Entries announced by peers that are not held here yet, summed over feeds. */
-  async syncLag (): Promise<number> { return await this.replicator.syncLag() }
+  async syncLag(): Promise<number> {
+    return await this.replicator.syncLag()
+  }
 
   /** Sizes of every feed held: the own feed (sealed part) and the replicas (a revoked device's up to the owner's cut). */
-  async heads (): Promise<Map<string, number>> { return await this.replicator.heads() }
+  async heads(): Promise<Map<string, number>> {
+    return await this.replicator.heads()
+  }
 
   /** Pulls what an attested peer holds more of (replication does this on its own; for tests and tools). */
-  async pullFrom (peerId: string): Promise<void> { await this.replicator.pullFrom(peerId) }
+  async pullFrom(peerId: string): Promise<void> {
+    await this.replicator.pullFrom(peerId)
+  }
 
-  private ownerTargets (): OwnerStatementTargets {
+  private ownerTargets(): OwnerStatementTargets {
     return {
       membership: this.membership,
       attestation: this.attestation,
@@ -156,14 +210,17 @@ export class Agent {
  * clock, randomness and how its own feed is served) and its init (state, enrolment, listen
  * addresses, intervals). The agent is not started: call start().
  */
-export async function createAgent (components: AgentComponents, init: AgentInit): Promise<Agent> {
+export async function createAgent(components: AgentComponents, init: AgentInit): Promise<Agent> {
   const membership = new Membership(init.enrolment)
   const random = components.random ?? cryptoRandom
   let attestation: AttestationService | undefined
   let agent: Agent | undefined
   const node = await createFleetNode({
     privateKey: init.device.peerKey,
-    admission: { allows: (peerId) => (agent === undefined || !agent.isBlocked(peerId)) && (attestation?.admission.allows(peerId) ?? false) },
+    admission: {
+      allows: (peerId) =>
+        (agent === undefined || !agent.isBlocked(peerId)) && (attestation?.admission.allows(peerId) ?? false)
+    },
     listen: init.listen,
     mdns: init.mdns ?? true,
     serviceTag: init.serviceTag ?? fleetServiceTag(init.enrolment.fleetId),
@@ -172,9 +229,17 @@ export async function createAgent (components: AgentComponents, init: AgentInit)
   })
   const signer = deviceSigner(components.tpm, init.device)
   const feed = await openOwnFeed({
-    dir: init.dir, tpm: components.tpm, signer, fleetId: init.enrolment.fleetId, feedId: init.state.deviceId,
-    batchMs: init.batchMs, batchEntries: init.batchEntries, routineBatchMs: init.routineBatchMs, clock: components.clock,
-    store: components.store, hasher: components.hasher
+    dir: init.dir,
+    tpm: components.tpm,
+    signer,
+    fleetId: init.enrolment.fleetId,
+    feedId: init.state.deviceId,
+    batchMs: init.batchMs,
+    batchEntries: init.batchEntries,
+    routineBatchMs: init.routineBatchMs,
+    clock: components.clock,
+    store: components.store,
+    hasher: components.hasher
   })
   attestation = new AttestationService({
     node,
@@ -183,7 +248,14 @@ export async function createAgent (components: AgentComponents, init: AgentInit)
     clock: components.clock,
     intervalMs: init.attestIntervalMs,
     deadlineMs: init.attestDeadlineMs,
-    self: { tpm: components.tpm, state: init.state, enrolment: init.enrolment, eventLog: init.eventLog, random: random.bytes, policy: () => membership.policy },
+    self: {
+      tpm: components.tpm,
+      state: init.state,
+      enrolment: init.enrolment,
+      eventLog: init.eventLog,
+      random: random.bytes,
+      policy: () => membership.policy
+    },
     isExcluded: (deviceId) => membership.isRevoked(deviceId) || membership.isQuarantined(deviceId),
     onAttested: (peerId, signed, record) => {
       if (membership.addRecord(record, signed)) void agent?.members.save(signed)

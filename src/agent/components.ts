@@ -60,6 +60,6 @@ export interface AgentInit {
 }
 
 /** The mDNS service of a fleet: agents of other fleets on the link do not see each other. */
-export function fleetServiceTag (fleetId: Uint8Array): string {
+export function fleetServiceTag(fleetId: Uint8Array): string {
   return `_fleet-${toHex(fleetId).slice(0, 16)}._udp.local`
 }

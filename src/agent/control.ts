@@ -14,19 +14,25 @@ const MAX_REQUEST = 64 * 1024
 const MAX_RESPONSE = 16 * 1024 * 1024
 
 export class ControlError extends FleetError {
-  constructor (message: string, code = 'ERR_CONTROL') {
+  constructor(message: string, code = 'ERR_CONTROL') {
     super(message, { code })
   }
 }
 
 /** JSON body → entry body: hex strings become bytes where the action's schema wants bytes. */
-export function bodyFromJson (type: string, value: unknown, ontology: Ontology = BASE_ONTOLOGY): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new MalformedInputError('the body must be a JSON object', { code: 'ERR_BAD_BODY' })
+export function bodyFromJson(
+  type: string,
+  value: unknown,
+  ontology: Ontology = BASE_ONTOLOGY
+): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new MalformedInputError('the body must be a JSON object', { code: 'ERR_BAD_BODY' })
   const spec = Object.hasOwn(ontology.actions, type) ? ontology.actions[type] : undefined
   const body: Record<string, unknown> = {}
   for (const [key, field] of Object.entries(value as Record<string, unknown>)) {
     if (spec !== undefined && Object.hasOwn(spec.body, key) && spec.body[key]!.kind === 'bytes') {
-      if (typeof field !== 'string' || !/^([0-9a-f]{2})*$/i.test(field)) throw new MalformedInputError(`body.${key} must be hex (it is a byte field)`, { code: 'ERR_BAD_BODY' })
+      if (typeof field !== 'string' || !/^([0-9a-f]{2})*$/i.test(field))
+        throw new MalformedInputError(`body.${key} must be hex (it is a byte field)`, { code: 'ERR_BAD_BODY' })
       body[key] = new Uint8Array(Buffer.from(field, 'hex'))
     } else {
       body[key] = field
@@ -46,7 +52,7 @@ export interface ResidentMemory {
 }
 
 /** VmRSS, RssAnon and RssFile of a Linux /proc/PID/status text, in bytes; a field it lacks is left out. */
-export function procStatusMemory (text: string): { rss?: number, anon?: number, file?: number } {
+export function procStatusMemory(text: string): { rss?: number; anon?: number; file?: number } {
   const kib = (field: string): number | undefined => {
     const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(text)
     return match === null ? undefined : Number(match[1]) * 1024
@@ -56,7 +62,7 @@ export function procStatusMemory (text: string): { rss?: number, anon?: number, 
 }
 
 /** Resident memory, split by /proc/self/status on Linux into the process's own and what is mapped from files. */
-export function residentMemory (procStatus?: string): ResidentMemory {
+export function residentMemory(procStatus?: string): ResidentMemory {
   const usage = process.memoryUsage()
   const memory: ResidentMemory = { rssBytes: usage.rss, heapUsedBytes: usage.heapUsed }
   let text: string
@@ -72,19 +78,28 @@ export function residentMemory (procStatus?: string): ResidentMemory {
 }
 
 /** What `fleet status` shows. */
-export async function agentStatus (runtime: Agent, deviceId: string): Promise<Record<string, unknown>> {
+export async function agentStatus(runtime: Agent, deviceId: string): Promise<Record<string, unknown>> {
   return {
     deviceId,
     peerId: runtime.node.peerId.toString(),
     fleetId: toHex(runtime.membership.fleetId),
     addresses: runtime.node.getMultiaddrs().map((a) => a.toString()),
-    feed: { size: runtime.feed.ledger.size, sealed: runtime.feed.ledger.sealedSize, witnessedBy: await runtime.witnessedBy() },
+    feed: {
+      size: runtime.feed.ledger.size,
+      sealed: runtime.feed.ledger.sealedSize,
+      witnessedBy: await runtime.witnessedBy()
+    },
     heads: Object.fromEntries(await runtime.heads()),
     policyId: bootPolicyId(runtime.membership.policy),
     ontologyVersion: runtime.membership.ontology.version,
     members: runtime.membership.list().map((m) => {
       const evidence = runtime.membership.quarantineEvidence(m.deviceId)
-      return { deviceId: m.deviceId, revoked: runtime.membership.isRevoked(m.deviceId), quarantined: evidence !== undefined, evidence }
+      return {
+        deviceId: m.deviceId,
+        revoked: runtime.membership.isRevoked(m.deviceId),
+        quarantined: evidence !== undefined,
+        evidence
+      }
     }),
     peers: runtime.attestation.list(),
     connections: runtime.node.getConnections().length,
@@ -99,7 +114,11 @@ export async function agentStatus (runtime: Agent, deviceId: string): Promise<Re
  *   {cmd: 'dial', address} / {cmd: 'hangup', peerId}
  *   {cmd: 'block', peerId} / {cmd: 'unblock', peerId}   keep a peer out (maintenance, partitions)
  */
-export async function startControlServer (runtime: Agent, dir: string, deviceId: string): Promise<{ close: () => Promise<void> }> {
+export async function startControlServer(
+  runtime: Agent,
+  dir: string,
+  deviceId: string
+): Promise<{ close: () => Promise<void> }> {
   const file = path.join(dir, CONTROL_SOCKET)
   await rm(file, { force: true })
   const server = net.createServer((socket) => {
@@ -109,12 +128,21 @@ export async function startControlServer (runtime: Agent, dir: string, deviceId:
     socket.on('error', () => undefined)
     socket.on('data', (chunk: string) => {
       buffer += chunk
-      if (buffer.length > MAX_REQUEST) { socket.end(JSON.stringify({ ok: false, error: 'request too large' }) + '\n'); return }
+      if (buffer.length > MAX_REQUEST) {
+        socket.end(`${JSON.stringify({ ok: false, error: 'request too large' })}\n`)
+        return
+      }
       const newline = buffer.indexOf('\n')
       if (newline < 0) return
       const line = buffer.slice(0, newline)
       socket.removeAllListeners('data')
-      void handle(line).then((answer) => socket.end(JSON.stringify(answer, (_k, v: unknown) => v instanceof Uint8Array ? toHex(v) : typeof v === 'bigint' ? v.toString() : v) + '\n'))
+      void handle(line).then((answer) =>
+        socket.end(
+          `${JSON.stringify(answer, (_k, v: unknown) =>
+            v instanceof Uint8Array ? toHex(v) : typeof v === 'bigint' ? v.toString() : v
+          )}\n`
+        )
+      )
     })
   })
   const handle = async (line: string): Promise<Record<string, unknown>> => {
@@ -124,11 +152,22 @@ export async function startControlServer (runtime: Agent, dir: string, deviceId:
         case 'status':
           return { ok: true, status: await agentStatus(runtime, deviceId) }
         case 'append': {
-          const actor = request.actor as { id?: unknown, role?: unknown } | undefined
-          if (typeof request.type !== 'string' || typeof actor?.id !== 'string' || actor.id.length === 0 || actor.id.length > 128 || !(ROLES as readonly string[]).includes(actor.role as string)) {
+          const actor = request.actor as { id?: unknown; role?: unknown } | undefined
+          if (
+            typeof request.type !== 'string' ||
+            typeof actor?.id !== 'string' ||
+            actor.id.length === 0 ||
+            actor.id.length > 128 ||
+            !(ROLES as readonly string[]).includes(actor.role as string)
+          ) {
             throw new ControlError('append needs type, actor {id, role}, body', 'ERR_BAD_REQUEST')
           }
-          const { seq, hash } = await runtime.feed.ledger.append({ type: request.type, actor: { id: actor.id, role: actor.role as Role }, attest: null, body: bodyFromJson(request.type, request.body, runtime.membership.ontology) })
+          const { seq, hash } = await runtime.feed.ledger.append({
+            type: request.type,
+            actor: { id: actor.id, role: actor.role as Role },
+            attest: null,
+            body: bodyFromJson(request.type, request.body, runtime.membership.ontology)
+          })
           await runtime.feed.ledger.whenSealed(seq, { signal: AbortSignal.timeout(30_000) })
           return { ok: true, feed: deviceId, seq, hash: toHex(hash), sealed: true }
         }
@@ -139,20 +178,30 @@ export async function startControlServer (runtime: Agent, dir: string, deviceId:
         case 'hangup':
         case 'block':
         case 'unblock': {
-          if (typeof request.peerId !== 'string') throw new ControlError(`${request.cmd} needs a peerId`, 'ERR_BAD_REQUEST')
+          if (typeof request.peerId !== 'string')
+            throw new ControlError(`${request.cmd} needs a peerId`, 'ERR_BAD_REQUEST')
           if (request.cmd === 'block') runtime.block(request.peerId)
           if (request.cmd === 'unblock') runtime.unblock(request.peerId)
-          if (request.cmd !== 'unblock') for (const c of runtime.node.getConnections()) if (c.remotePeer.toString() === request.peerId) await c.close().catch(() => undefined)
+          if (request.cmd !== 'unblock')
+            for (const c of runtime.node.getConnections())
+              if (c.remotePeer.toString() === request.peerId) await c.close().catch(() => undefined)
           return { ok: true }
         }
         default:
           throw new ControlError(`unknown command ${JSON.stringify(request.cmd)?.slice(0, 32)}`, 'ERR_BAD_REQUEST')
       }
     } catch (err) {
-      return { ok: false, error: err instanceof Error ? err.message : String(err), code: (err as { code?: string }).code ?? 'ERR_CONTROL' }
+      return {
+        ok: false,
+        error: err instanceof Error ? err.message : String(err),
+        code: (err as { code?: string }).code ?? 'ERR_CONTROL'
+      }
     }
   }
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(file, () => resolve()) })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(file, () => resolve())
+  })
   await chmod(file, 0o600)
   return {
     close: async () => {
@@ -163,27 +212,44 @@ export async function startControlServer (runtime: Agent, dir: string, deviceId:
 }
 
 /** Sends one request to a running agent; ControlError when no agent answers. */
-export async function controlRequest (dir: string, request: Record<string, unknown>, timeoutMs = 35_000): Promise<Record<string, unknown>> {
+export async function controlRequest(
+  dir: string,
+  request: Record<string, unknown>,
+  timeoutMs = 35_000
+): Promise<Record<string, unknown>> {
   const file = path.join(dir, CONTROL_SOCKET)
   return await new Promise((resolve, reject) => {
     const socket = net.createConnection(file)
     let data = ''
-    const timer = setTimeout(() => { socket.destroy(); reject(new ControlError(`the agent did not answer within ${timeoutMs} ms`, 'ERR_CONTROL_TIMEOUT')) }, timeoutMs)
+    const timer = setTimeout(() => {
+      socket.destroy()
+      reject(new ControlError(`the agent did not answer within ${timeoutMs} ms`, 'ERR_CONTROL_TIMEOUT'))
+    }, timeoutMs)
     socket.setEncoding('utf8')
-    socket.on('connect', () => socket.write(JSON.stringify(request) + '\n'))
+    socket.on('connect', () => socket.write(`${JSON.stringify(request)}\n`))
     socket.on('data', (chunk: string) => {
       data += chunk
       if (data.length > MAX_RESPONSE) socket.destroy(new Error('answer too large'))
     })
     socket.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer)
-      reject(err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? new ControlError(`no agent is running for ${dir} (fleet run)`, 'ERR_NO_AGENT') : new ControlError(err.message))
+      reject(
+        err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
+          ? new ControlError(`no agent is running for ${dir} (fleet run)`, 'ERR_NO_AGENT')
+          : new ControlError(err.message)
+      )
     })
     socket.on('close', () => {
       clearTimeout(timer)
       try {
         const answer = JSON.parse(data) as Record<string, unknown>
-        if (answer.ok !== true) reject(new ControlError(`the agent refused: ${String(answer.error)}`, typeof answer.code === 'string' ? answer.code : 'ERR_CONTROL'))
+        if (answer.ok !== true)
+          reject(
+            new ControlError(
+              `the agent refused: ${String(answer.error)}`,
+              typeof answer.code === 'string' ? answer.code : 'ERR_CONTROL'
+            )
+          )
         else resolve(answer)
       } catch {
         reject(new ControlError('the agent sent an unreadable answer'))

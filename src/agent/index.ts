@@ -30,7 +30,14 @@ export * from './replication/index.js'
 export { Agent, createAgent } from './agent.js'
 export { fleetServiceTag, type AgentComponents, type AgentInit } from './components.js'
 export {
-  startControlServer, controlRequest, agentStatus, residentMemory, procStatusMemory, bodyFromJson, ControlError, CONTROL_SOCKET,
+  startControlServer,
+  controlRequest,
+  agentStatus,
+  residentMemory,
+  procStatusMemory,
+  bodyFromJson,
+  ControlError,
+  CONTROL_SOCKET,
   type ResidentMemory
 } from './control.js'
 export { startDeviceAgent, AGENT_BUFFER_POOL_BYTES, type DeviceAgentInit, type RunningDevice } from './service.js'

@@ -46,7 +46,7 @@ export interface RunningDevice {
   agent?: Agent
   node: FleetNode
   signer: HybridSigner
-  status: { deviceId: string, peerId: string, enrolled: boolean, fleetId: string | null, addresses: string[] }
+  status: { deviceId: string; peerId: string; enrolled: boolean; fleetId: string | null; addresses: string[] }
   /** Stops everything started here (not the TPM, which the caller opened). Idempotent. */
   stop: () => Promise<void>
 }
@@ -55,7 +55,7 @@ export interface RunningDevice {
  * Releases this device's keys (throws KeyReleaseRefusedError on a boot or agent the owner did not
  * approve) and runs the agent. The caller owns the TPM: it opens it before and closes it after stop().
  */
-export async function startDeviceAgent (components: AgentComponents, init: DeviceAgentInit): Promise<RunningDevice> {
+export async function startDeviceAgent(components: AgentComponents, init: DeviceAgentInit): Promise<RunningDevice> {
   const { tpm, logger } = components
   const { state, config, dir } = init
   const clock = components.clock ?? systemClock
@@ -68,45 +68,82 @@ export async function startDeviceAgent (components: AgentComponents, init: Devic
   let node: FleetNode
   if (enrolment === undefined) {
     // Not enrolled: nobody is admitted; fleet join opens the enrolment window.
-    node = await createFleetNode({ privateKey: device.peerKey, admission: { allows: () => false }, listen: config.listen, mdns: false })
-    closers.push(async () => { await node.stop() })
+    node = await createFleetNode({
+      privateKey: device.peerKey,
+      admission: { allows: () => false },
+      listen: config.listen,
+      mdns: false
+    })
+    closers.push(async () => {
+      await node.stop()
+    })
   } else {
     // The agent runs on the native binding anyway (EsysTpm): its batch hasher is the faster one.
-    agent = await createAgent({ ...components, hasher: components.hasher ?? nativeHasher() }, {
-      dir, state, device, enrolment, eventLog: init.eventLog, listen: config.listen, mdns: config.mdns,
-      attestIntervalMs: config.attestIntervalSec * 1000, batchMs: config.batchMs, batchEntries: config.batchEntries,
-      routineBatchMs: config.routineBatchSec * 1000, witnessesPerFeed: config.witnessesPerFeed,
-      onPeersChange: (peers) => {
-        void writePeersFile(dir, peers, new Date(clock.now())).catch(() => undefined)
-        init.onPeersChange?.(peers)
+    agent = await createAgent(
+      { ...components, hasher: components.hasher ?? nativeHasher() },
+      {
+        dir,
+        state,
+        device,
+        enrolment,
+        eventLog: init.eventLog,
+        listen: config.listen,
+        mdns: config.mdns,
+        attestIntervalMs: config.attestIntervalSec * 1000,
+        batchMs: config.batchMs,
+        batchEntries: config.batchEntries,
+        routineBatchMs: config.routineBatchSec * 1000,
+        witnessesPerFeed: config.witnessesPerFeed,
+        onPeersChange: (peers) => {
+          void writePeersFile(dir, peers, new Date(clock.now())).catch(() => undefined)
+          init.onPeersChange?.(peers)
+        }
       }
-    })
+    )
     const running = agent
-    closers.push(async () => { await running.stop() })
+    closers.push(async () => {
+      await running.stop()
+    })
     await agent.start()
     node = agent.node
     const control = await startControlServer(agent, dir, state.deviceId)
-    closers.push(async () => { await control.close() })
+    closers.push(async () => {
+      await control.close()
+    })
     if (config.metricsPort > 0) {
       // Loaded only when asked for: node:http brings Node's fetch implementation with it (about 3 MB of heap with prom-client).
       const { startMetricsServer } = await import('./metrics.js')
       const metrics = await startMetricsServer(agent, tpm instanceof EsysTpm ? tpm : undefined, config.metricsPort)
-      closers.push(async () => { await metrics.close() })
+      closers.push(async () => {
+        await metrics.close()
+      })
       logger?.info({ url: `http://127.0.0.1:${metrics.port}/metrics` }, 'metrics')
     }
     for (const address of init.peers ?? []) {
-      void agent.node.dial(multiaddr(address)).catch((err: unknown) => logger?.warn({ address, err: (err as Error).message }, 'could not reach a peer given with --peer'))
+      void agent.node
+        .dial(multiaddr(address))
+        .catch((err: unknown) =>
+          logger?.warn({ address, err: (err as Error).message }, 'could not reach a peer given with --peer')
+        )
     }
   }
   const status = {
-    deviceId: state.deviceId, peerId: node.peerId.toString(), enrolled: enrolment !== undefined,
-    fleetId: enrolment === undefined ? null : toHex(enrolment.fleetId), addresses: node.getMultiaddrs().map((a) => a.toString())
+    deviceId: state.deviceId,
+    peerId: node.peerId.toString(),
+    enrolled: enrolment !== undefined,
+    fleetId: enrolment === undefined ? null : toHex(enrolment.fleetId),
+    addresses: node.getMultiaddrs().map((a) => a.toString())
   }
   let stopped: Promise<void> | undefined
   return {
-    agent, node, signer: deviceSigner(tpm, device), status,
+    agent,
+    node,
+    signer: deviceSigner(tpm, device),
+    status,
     stop: async () => {
-      stopped ??= (async () => { for (const close of closers.reverse()) await close() })()
+      stopped ??= (async () => {
+        for (const close of closers.reverse()) await close()
+      })()
       await stopped
     }
   }

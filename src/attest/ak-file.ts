@@ -6,7 +6,7 @@ import { parsePublic, type TpmPublic } from './tpm2/index.js'
  * An attestation key file: PEM (SubjectPublicKeyInfo, as tpm2-tools writes it) gives a bare
  * public key; TPM2B_PUBLIC gives the full public area, whose restricted attribute is then checked.
  */
-export function readAttestationKey (bytes: Uint8Array): TpmPublic | crypto.KeyObject {
+export function readAttestationKey(bytes: Uint8Array): TpmPublic | crypto.KeyObject {
   const text = Buffer.from(bytes).toString('latin1')
   if (text.includes('-----BEGIN')) {
     try {

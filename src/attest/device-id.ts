@@ -11,7 +11,7 @@ import { checkEndorsementKey, parsePublic } from './tpm2/index.js'
  * EkTemplateMismatchError): the endorsement seed gives a key for any template, so one TPM could
  * otherwise present a new deviceId per attribute toggled.
  */
-export function deviceIdFromEndorsementKey (ekPublic: Uint8Array): string {
+export function deviceIdFromEndorsementKey(ekPublic: Uint8Array): string {
   if (ekPublic.length < 2) throw new MalformedInputError('EK public is truncated')
   const size = (ekPublic[0]! << 8) | ekPublic[1]!
   if (size !== ekPublic.length - 2) throw new MalformedInputError('EK public is not a TPM2B_PUBLIC')
@@ -20,6 +20,6 @@ export function deviceIdFromEndorsementKey (ekPublic: Uint8Array): string {
 }
 
 /** A short form for people to compare (e.g. on the enrolment screen): groups of 4 of the first 20. */
-export function fingerprint (deviceId: string): string {
+export function fingerprint(deviceId: string): string {
   return (deviceId.slice(0, 20).match(/.{1,4}/g) ?? []).join('-')
 }

@@ -14,7 +14,13 @@
 export * from './pcrs.js'
 export { deviceIdFromEndorsementKey, fingerprint } from './device-id.js'
 export { readAttestationKey } from './ak-file.js'
-export { measureAgent, extendAgentMeasurement, expectedAgentPcr, AgentMeasurementMismatchError, DEFAULT_AGENT_PCR } from './measure.js'
+export {
+  measureAgent,
+  extendAgentMeasurement,
+  expectedAgentPcr,
+  AgentMeasurementMismatchError,
+  DEFAULT_AGENT_PCR
+} from './measure.js'
 export type { AgentMeasurement } from './measure.js'
 export * from './policy/index.js'
 export * from './tpm2/index.js'
@@ -26,16 +32,54 @@ export { SwtpmDevice } from './tpm/swtpm.js'
 export type { SwtpmInit } from './tpm/swtpm.js'
 export { parseTcti } from './tpm/tcti.js'
 export type { Tcti } from './tpm/tcti.js'
-export type { Tpm, TpmCallOptions, KeyBlob, KeyKind, EndorsementKey, EndorsementKeyKind, TpmClock, TpmInfo, AttestResult, UnsealPolicy, AuthorizedPolicy } from './tpm/tpm.js'
+export type {
+  Tpm,
+  TpmCallOptions,
+  KeyBlob,
+  KeyKind,
+  EndorsementKey,
+  EndorsementKeyKind,
+  TpmClock,
+  TpmInfo,
+  AttestResult,
+  UnsealPolicy,
+  AuthorizedPolicy
+} from './tpm/tpm.js'
 export {
-  TpmCommandError, TpmUnavailableError, TpmTimeoutError, TpmClosedError, InvalidTctiError, TpmKeyLoadError, UnsealRefusedError, NvCounterUntrustedError, ApprovalWithdrawnError, SwtpmError, TPM_RC
+  TpmCommandError,
+  TpmUnavailableError,
+  TpmTimeoutError,
+  TpmClosedError,
+  InvalidTctiError,
+  TpmKeyLoadError,
+  UnsealRefusedError,
+  NvCounterUntrustedError,
+  ApprovalWithdrawnError,
+  SwtpmError,
+  TPM_RC
 } from './tpm/errors.js'
 export { counterNvName, counterNvPublic, counterBytes, COUNTER_ATTRIBUTES } from './tpm/nv-counter.js'
 export * from './eventlog/index.js'
-export { sealedToJson, sealedFromJson, sealToPcrs, sealToAuthority, approvePcrState, approvedPolicyDigest, releaseSecret, differingPcrs, KeyReleaseRefusedError } from './release.js'
+export {
+  sealedToJson,
+  sealedFromJson,
+  sealToPcrs,
+  sealToAuthority,
+  approvePcrState,
+  approvedPolicyDigest,
+  releaseSecret,
+  differingPcrs,
+  KeyReleaseRefusedError
+} from './release.js'
 export type { SealedSecretJson, SealedSecret, PcrApproval, ApprovalEpoch } from './release.js'
 export { verifyBoot } from './verify-boot.js'
 export type { BootEvidence, VerifiedBoot } from './verify-boot.js'
 export { tpmP256Signer } from './tpm-signer.js'
-export { simulatedBootEvents, simulatedBootLog, simulatedBootPolicy, bootDevice, BOOT_VARIANTS } from './simulated-boot.js'
+export {
+  simulatedBootEvents,
+  simulatedBootLog,
+  simulatedBootPolicy,
+  bootDevice,
+  BOOT_VARIANTS
+} from './simulated-boot.js'
 export type { BootVariant } from './simulated-boot.js'

@@ -22,7 +22,7 @@ export const DIGEST_SIZE: Readonly<Record<HashAlg, number>> = {
   sha512: 64
 }
 
-export function hashAlgFromId (id: number): HashAlg | undefined {
+export function hashAlgFromId(id: number): HashAlg | undefined {
   for (const alg of HASH_ALGS) if (HASH_ALG_ID[alg] === id) return alg
   return undefined
 }
@@ -37,9 +37,9 @@ export type PcrBank = Map<number, Uint8Array>
 export type PcrValues = Partial<Record<HashAlg, PcrBank>>
 
 /** A PCR selection: for each bank, the PCR indexes selected (sorted ascending, no duplicates). */
-export type PcrSelection = Array<{ hash: HashAlg, pcrs: number[] }>
+export type PcrSelection = Array<{ hash: HashAlg; pcrs: number[] }>
 
-export function digest (alg: HashAlg, ...parts: Uint8Array[]): Uint8Array {
+export function digest(alg: HashAlg, ...parts: Uint8Array[]): Uint8Array {
   const h = createHash(alg)
   for (const part of parts) h.update(part)
   return new Uint8Array(h.digest())

@@ -2,7 +2,16 @@ import { FleetError, bytesEqual, toHex, toBase64, fromBase64 } from '../common/i
 import type { PcrSelection, PcrValues } from './pcrs.js'
 import type { P256Signer } from '../identity/index.js'
 import {
-  externalVerificationKey, marshalPublic, objectName, policyAuthorize, policyPcr, policyNv, TPM_EO, ZERO_POLICY, p1363ToSignature, marshalSignature
+  externalVerificationKey,
+  marshalPublic,
+  objectName,
+  policyAuthorize,
+  policyPcr,
+  policyNv,
+  TPM_EO,
+  ZERO_POLICY,
+  p1363ToSignature,
+  marshalSignature
 } from './tpm2/index.js'
 import { counterBytes, counterNvName } from './tpm/nv-counter.js'
 import type { KeyBlob, Tpm, TpmCallOptions } from './tpm/tpm.js'
@@ -18,7 +27,7 @@ export interface SealedSecret {
   /** sha256 PCR values the secret is released under (for a direct PCR policy). */
   readonly expected?: Record<string, string>
   /** For PolicyAuthorize: the authority's P-256 point and the policyRef. */
-  readonly authority?: { readonly point: string, readonly policyRef: string }
+  readonly authority?: { readonly point: string; readonly policyRef: string }
 }
 
 /**
@@ -44,38 +53,52 @@ export interface ApprovalEpoch {
 }
 
 /** The policy an authority approves: these PCR values, and (with `epoch`) the counter at most at it. */
-export function approvedPolicyDigest (selection: PcrSelection, values: PcrValues, epoch?: ApprovalEpoch): Uint8Array {
+export function approvedPolicyDigest(selection: PcrSelection, values: PcrValues, epoch?: ApprovalEpoch): Uint8Array {
   const pcrs = policyPcr(ZERO_POLICY, selection, values)
-  return epoch === undefined ? pcrs : policyNv(pcrs, counterNvName(epoch.nvIndex), counterBytes(epoch.epoch), 0, TPM_EO.UNSIGNED_LE)
+  return epoch === undefined
+    ? pcrs
+    : policyNv(pcrs, counterNvName(epoch.nvIndex), counterBytes(epoch.epoch), 0, TPM_EO.UNSIGNED_LE)
 }
 
 /** Thrown when key release is refused: the PCRs differ from what the secret is bound to. */
 export class KeyReleaseRefusedError extends FleetError {
-  readonly differences: ReadonlyArray<{ pcr: number, expected: string, actual: string }>
-  constructor (differences: Array<{ pcr: number, expected: string, actual: string }>, detail: string, hint?: string) {
-    const list = differences.map((d) => `PCR ${d.pcr} is ${d.actual.slice(0, 16)}…, expected ${d.expected.slice(0, 16)}…`).join('; ')
-    super(`keys stay sealed: ${list === '' ? detail : list}${hint === undefined ? '' : ` (${hint})`}`, { code: 'ERR_KEY_RELEASE_REFUSED' })
+  readonly differences: ReadonlyArray<{ pcr: number; expected: string; actual: string }>
+  constructor(differences: Array<{ pcr: number; expected: string; actual: string }>, detail: string, hint?: string) {
+    const list = differences
+      .map((d) => `PCR ${d.pcr} is ${d.actual.slice(0, 16)}…, expected ${d.expected.slice(0, 16)}…`)
+      .join('; ')
+    super(`keys stay sealed: ${list === '' ? detail : list}${hint === undefined ? '' : ` (${hint})`}`, {
+      code: 'ERR_KEY_RELEASE_REFUSED'
+    })
     this.differences = differences
   }
 }
 
-function valuesToHex (selection: PcrSelection, values: PcrValues): Record<string, string> {
+function valuesToHex(selection: PcrSelection, values: PcrValues): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const bank of selection) for (const pcr of bank.pcrs) {
-    const value = values[bank.hash]?.get(pcr)
-    if (value !== undefined) out[String(pcr)] = toHex(value)
-  }
+  for (const bank of selection)
+    for (const pcr of bank.pcrs) {
+      const value = values[bank.hash]?.get(pcr)
+      if (value !== undefined) out[String(pcr)] = toHex(value)
+    }
   return out
 }
 
-function hexToValues (selection: PcrSelection, hex: Record<string, string>): PcrValues {
+function hexToValues(selection: PcrSelection, hex: Record<string, string>): PcrValues {
   const out: PcrValues = {}
-  for (const bank of selection) out[bank.hash] = new Map(bank.pcrs.map((pcr) => [pcr, new Uint8Array(Buffer.from(hex[String(pcr)] ?? '', 'hex'))]))
+  for (const bank of selection)
+    out[bank.hash] = new Map(bank.pcrs.map((pcr) => [pcr, new Uint8Array(Buffer.from(hex[String(pcr)] ?? '', 'hex'))]))
   return out
 }
 
 /** Seals `secret` to exactly these PCR values (TPM2_PolicyPCR). */
-export async function sealToPcrs (tpm: Tpm, secret: Uint8Array, selection: PcrSelection, values: PcrValues, options: TpmCallOptions = {}): Promise<SealedSecret> {
+export async function sealToPcrs(
+  tpm: Tpm,
+  secret: Uint8Array,
+  selection: PcrSelection,
+  values: PcrValues,
+  options: TpmCallOptions = {}
+): Promise<SealedSecret> {
   const blob = await tpm.seal(secret, policyPcr(ZERO_POLICY, selection, values), options)
   return { blob, selection, expected: valuesToHex(selection, values) }
 }
@@ -84,18 +107,37 @@ export async function sealToPcrs (tpm: Tpm, secret: Uint8Array, selection: PcrSe
  * Seals `secret` to an authority (TPM2_PolicyAuthorize): released under any PCR state the
  * authority signs an approval for, so an approved new boot state needs no re-sealing.
  */
-export async function sealToAuthority (tpm: Tpm, secret: Uint8Array, selection: PcrSelection, authorityPoint: Uint8Array, policyRef: Uint8Array, options: TpmCallOptions = {}): Promise<SealedSecret> {
+export async function sealToAuthority(
+  tpm: Tpm,
+  secret: Uint8Array,
+  selection: PcrSelection,
+  authorityPoint: Uint8Array,
+  policyRef: Uint8Array,
+  options: TpmCallOptions = {}
+): Promise<SealedSecret> {
   const name = objectName(externalVerificationKey(authorityPoint))
   const blob = await tpm.seal(secret, policyAuthorize(name, policyRef), options)
   return { blob, selection, authority: { point: toHex(authorityPoint), policyRef: toHex(policyRef) } }
 }
 
 /** The authority approves a PCR state (while the approval-epoch counter is at most `epoch`, if given). */
-export async function approvePcrState (authority: P256Signer, selection: PcrSelection, values: PcrValues, policyRef: Uint8Array, epoch?: ApprovalEpoch): Promise<PcrApproval> {
+export async function approvePcrState(
+  authority: P256Signer,
+  selection: PcrSelection,
+  values: PcrValues,
+  policyRef: Uint8Array,
+  epoch?: ApprovalEpoch
+): Promise<PcrApproval> {
   const approvedPolicy = approvedPolicyDigest(selection, values, epoch)
   // ECDSA-SHA256 over (approvedPolicy ‖ policyRef) is a signature over aHash, as the TPM checks it.
   const signature = await authority.sign(new Uint8Array(Buffer.concat([approvedPolicy, policyRef])))
-  const approval = { selection, values: valuesToHex(selection, values), approvedPolicy: toHex(approvedPolicy), policyRef: toHex(policyRef), signature: toHex(signature) }
+  const approval = {
+    selection,
+    values: valuesToHex(selection, values),
+    approvedPolicy: toHex(approvedPolicy),
+    policyRef: toHex(policyRef),
+    signature: toHex(signature)
+  }
   return epoch === undefined ? approval : { ...approval, epoch }
 }
 
@@ -104,15 +146,23 @@ export async function approvePcrState (authority: P256Signer, selection: PcrSele
  * values the secret (or the approval) is bound to. An approval whose epoch has been withdrawn is
  * refused by the TPM with ApprovalWithdrawnError.
  */
-export async function releaseSecret (tpm: Tpm, sealed: SealedSecret, approval?: PcrApproval, options: TpmCallOptions = {}): Promise<Uint8Array> {
+export async function releaseSecret(
+  tpm: Tpm,
+  sealed: SealedSecret,
+  approval?: PcrApproval,
+  options: TpmCallOptions = {}
+): Promise<Uint8Array> {
   const expected = approval?.values ?? sealed.expected ?? {}
   try {
     if (sealed.authority !== undefined) {
-      if (approval === undefined) throw new KeyReleaseRefusedError([], 'the secret is sealed to an authority and no approval was given')
+      if (approval === undefined)
+        throw new KeyReleaseRefusedError([], 'the secret is sealed to an authority and no approval was given')
       const authorize = {
         approvedPolicy: new Uint8Array(Buffer.from(approval.approvedPolicy, 'hex')),
         policyRef: new Uint8Array(Buffer.from(approval.policyRef, 'hex')),
-        authorityPublic: marshalPublic(externalVerificationKey(new Uint8Array(Buffer.from(sealed.authority.point, 'hex')))),
+        authorityPublic: marshalPublic(
+          externalVerificationKey(new Uint8Array(Buffer.from(sealed.authority.point, 'hex')))
+        ),
         signature: marshalSignature(p1363ToSignature(new Uint8Array(Buffer.from(approval.signature, 'hex')))),
         epoch: approval.epoch
       }
@@ -128,25 +178,30 @@ export async function releaseSecret (tpm: Tpm, sealed: SealedSecret, approval?: 
 }
 
 /** The PCRs of `selection` whose current value is not the wanted one (for KeyReleaseRefusedError). */
-export function differingPcrs (selection: PcrSelection, current: PcrValues, wanted: PcrValues): Array<{ pcr: number, expected: string, actual: string }> {
-  const differences: Array<{ pcr: number, expected: string, actual: string }> = []
-  for (const bank of selection) for (const pcr of bank.pcrs) {
-    const actual = current[bank.hash]?.get(pcr) ?? new Uint8Array(0)
-    const want = wanted[bank.hash]?.get(pcr) ?? new Uint8Array(0)
-    if (!bytesEqual(actual, want)) differences.push({ pcr, expected: toHex(want), actual: toHex(actual) })
-  }
+export function differingPcrs(
+  selection: PcrSelection,
+  current: PcrValues,
+  wanted: PcrValues
+): Array<{ pcr: number; expected: string; actual: string }> {
+  const differences: Array<{ pcr: number; expected: string; actual: string }> = []
+  for (const bank of selection)
+    for (const pcr of bank.pcrs) {
+      const actual = current[bank.hash]?.get(pcr) ?? new Uint8Array(0)
+      const want = wanted[bank.hash]?.get(pcr) ?? new Uint8Array(0)
+      if (!bytesEqual(actual, want)) differences.push({ pcr, expected: toHex(want), actual: toHex(actual) })
+    }
   return differences
 }
 
 /** A sealed secret as stored in the state files (base64 blobs). */
 export interface SealedSecretJson {
-  blob: { public: string, private: string }
+  blob: { public: string; private: string }
   selection: PcrSelection
   expected?: Record<string, string>
-  authority?: { point: string, policyRef: string }
+  authority?: { point: string; policyRef: string }
 }
 
-export function sealedToJson (sealed: SealedSecret): SealedSecretJson {
+export function sealedToJson(sealed: SealedSecret): SealedSecretJson {
   return {
     blob: { public: toBase64(sealed.blob.public), private: toBase64(sealed.blob.private) },
     selection: sealed.selection,
@@ -155,7 +210,7 @@ export function sealedToJson (sealed: SealedSecret): SealedSecretJson {
   }
 }
 
-export function sealedFromJson (json: SealedSecretJson): SealedSecret {
+export function sealedFromJson(json: SealedSecretJson): SealedSecret {
   return {
     blob: { public: fromBase64(json.blob.public), private: fromBase64(json.blob.private) },
     selection: json.selection,

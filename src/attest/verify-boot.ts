@@ -1,7 +1,17 @@
 import type crypto from 'node:crypto'
 import type { PcrValues } from './pcrs.js'
 import { parseAttest, verifyQuote, type TpmPublic, type VerifiedQuote } from './tpm2/index.js'
-import { parseEventLog, replayEventLog, verifyEventLog, bootFacts, initialPcrValue, EV, type BootFacts, type UnverifiedEventLog, type VerifiedEventLog } from './eventlog/index.js'
+import {
+  parseEventLog,
+  replayEventLog,
+  verifyEventLog,
+  bootFacts,
+  initialPcrValue,
+  EV,
+  type BootFacts,
+  type UnverifiedEventLog,
+  type VerifiedEventLog
+} from './eventlog/index.js'
 import { evaluateVerifiedBoot, type BootPolicy, type BootVerdict } from './policy/index.js'
 
 export interface BootEvidence {
@@ -23,7 +33,7 @@ export interface VerifiedBoot {
    * nothing vouches for those events, so they are left out of `log` and of everything judged or
    * hashed, and are only reported.
    */
-  unquoted: Array<{ pcr: number, events: number }>
+  unquoted: Array<{ pcr: number; events: number }>
 }
 
 /**
@@ -35,7 +45,7 @@ export interface VerifiedBoot {
  * gives a trusted verdict: whether it was made inside the TPM and is restricted cannot be checked
  * from it, and a software key signs any quote its holder likes.
  */
-export function verifyBoot (evidence: BootEvidence, policy: BootPolicy): VerifiedBoot {
+export function verifyBoot(evidence: BootEvidence, policy: BootPolicy): VerifiedBoot {
   const log = parseEventLog(evidence.eventLog)
   const claimed = parseAttest(evidence.attest)
   const quotedBanks = claimed.attested.kind === 'quote' ? claimed.attested.pcrSelect.map((bank) => bank.hash) : []
@@ -44,11 +54,19 @@ export function verifyBoot (evidence: BootEvidence, policy: BootPolicy): Verifie
   if (claimed.attested.kind === 'quote') {
     for (const bank of claimed.attested.pcrSelect) {
       const map = new Map<number, Uint8Array>()
-      for (const pcr of bank.pcrs) map.set(pcr, replayed[bank.hash]?.get(pcr) ?? initialPcrValue(bank.hash, pcr, log.startupLocality))
+      for (const pcr of bank.pcrs)
+        map.set(pcr, replayed[bank.hash]?.get(pcr) ?? initialPcrValue(bank.hash, pcr, log.startupLocality))
       values[bank.hash] = map
     }
   }
-  const quote = verifyQuote({ ak: evidence.ak, attest: evidence.attest, signature: evidence.signature, nonce: evidence.nonce, pcrs: values, allowSha1: evidence.allowSha1 === true })
+  const quote = verifyQuote({
+    ak: evidence.ak,
+    attest: evidence.attest,
+    signature: evidence.signature,
+    nonce: evidence.nonce,
+    pcrs: values,
+    allowSha1: evidence.allowSha1 === true
+  })
   const verifiedLog = verifyEventLog(log, quote.pcrs)
   const facts = bootFacts(verifiedLog, policy.bank)
   const judged = evaluateVerifiedBoot(policy, verifiedLog.events, quote.pcrs, facts.secureBoot)
@@ -57,16 +75,20 @@ export function verifyBoot (evidence: BootEvidence, policy: BootPolicy): Verifie
     : {
         ...judged,
         trusted: false,
-        reasons: [...judged.reasons, {
-          code: 'ak_attributes_unchecked',
-          message: 'the AK is a bare public key: whether it was made inside the TPM (fixedTPM, sensitiveDataOrigin) and is restricted cannot be checked; give its TPM2B_PUBLIC'
-        }]
+        reasons: [
+          ...judged.reasons,
+          {
+            code: 'ak_attributes_unchecked',
+            message:
+              'the AK is a bare public key: whether it was made inside the TPM (fixedTPM, sensitiveDataOrigin) and is restricted cannot be checked; give its TPM2B_PUBLIC'
+          }
+        ]
       }
   return { quote, log: verifiedLog, facts, verdict, unquoted: unquotedEvents(log, quote.pcrs) }
 }
 
 /** Events of the log in PCRs no quoted bank covers, counted per PCR (EV_NO_ACTION extends nothing: not counted). */
-function unquotedEvents (log: UnverifiedEventLog, quoted: PcrValues): Array<{ pcr: number, events: number }> {
+function unquotedEvents(log: UnverifiedEventLog, quoted: PcrValues): Array<{ pcr: number; events: number }> {
   const covered = new Set<number>()
   for (const bank of Object.values(quoted)) for (const pcr of bank?.keys() ?? []) covered.add(pcr)
   const counts = new Map<number, number>()

@@ -16,17 +16,24 @@ import { registerEventlogCommands } from './commands/eventlog.js'
 import { registerPolicyCommands, registerOntologyCommands } from './commands/policy.js'
 import { registerAgentCommands, registerPeersCommand, registerStatusCommand } from './commands/agent.js'
 import { registerOwnerCommands } from './commands/owner.js'
-import { registerEnrolCommands, registerRevokeCommand, registerClearQuarantineCommand, registerNewEpochCommand } from './commands/enrol.js'
+import {
+  registerEnrolCommands,
+  registerRevokeCommand,
+  registerClearQuarantineCommand,
+  registerNewEpochCommand
+} from './commands/enrol.js'
 import { registerLedgerCommands } from './commands/ledger.js'
 import { registerReleaseCommands } from './commands/release.js'
 
-export function buildProgram (): Command {
+export function buildProgram(): Command {
   const program = new Command('fleet')
     .description('Hardware-rooted, peer-to-peer fleet agent: TPM-bound identity, measured boot, attested audit ledger.')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   fleet swtpm start --dir /tmp/dev1            # a software TPM for trying things out
   fleet tpm info --tcti swtpm:path=/tmp/dev1/tpm.sock
@@ -38,7 +45,8 @@ Examples:
   fleet attest verify --ak /tmp/q/ak.pub --message /tmp/q/quote.msg --signature /tmp/q/quote.sig --nonce 0011 \\
       --eventlog /tmp/dev1/binary_bios_measurements --policy /tmp/policy.json
 
-Exit codes: 0 ok, 1 verification refused or operation failed, 2 bad usage or input.`)
+Exit codes: 0 ok, 1 verification refused or operation failed, 2 bad usage or input.`
+    )
   registerTpmCommands(program)
   registerSwtpmCommands(program)
   registerAttestCommands(program)
@@ -59,12 +67,12 @@ Exit codes: 0 ok, 1 verification refused or operation failed, 2 bad usage or inp
   return program
 }
 
-function applyOverrides (command: Command): void {
+function applyOverrides(command: Command): void {
   command.exitOverride().showHelpAfterError('(run with --help for usage)')
   for (const sub of command.commands) applyOverrides(sub)
 }
 
-export async function main (argv: string[]): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   // A reader that stops early (fleet … | head): the output is not wanted any more; exit quietly.
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (err: NodeJS.ErrnoException) => {
@@ -74,7 +82,9 @@ export async function main (argv: string[]): Promise<number> {
   }
   const major = Number(process.versions.node.split('.')[0])
   if (major < 24) {
-    process.stderr.write(`fleet: Node.js ${process.versions.node} is too old; 24 or newer is required (run npm run bootstrap)\n`)
+    process.stderr.write(
+      `fleet: Node.js ${process.versions.node} is too old; 24 or newer is required (run npm run bootstrap)\n`
+    )
     return 2
   }
   try {
@@ -86,10 +96,11 @@ export async function main (argv: string[]): Promise<number> {
   }
 }
 
-function reportError (err: unknown): number {
+function reportError(err: unknown): number {
   if (err instanceof CommanderError) {
     // Commander has printed its message (or the help) already.
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
+      return 0
     return 2
   }
   if (err instanceof FleetError) {
@@ -102,9 +113,12 @@ function reportError (err: unknown): number {
   return 1
 }
 
-main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code
-}, (err: unknown) => {
-  process.stderr.write(`fleet: ${String(err)}\n`)
-  process.exitCode = 1
-})
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err: unknown) => {
+    process.stderr.write(`fleet: ${String(err)}\n`)
+    process.exitCode = 1
+  }
+)

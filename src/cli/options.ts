@@ -5,19 +5,21 @@ import { MalformedInputError, UsageError } from '../common/index.js'
 export const MAX_INPUT_FILE = 16 * 1024 * 1024
 
 /** Reads an input file, refusing missing, unreadable or oversized files with exit code 2. */
-export async function readInputFile (file: string, what: string, maxBytes = MAX_INPUT_FILE): Promise<Uint8Array> {
+export async function readInputFile(file: string, what: string, maxBytes = MAX_INPUT_FILE): Promise<Uint8Array> {
   let data: Buffer
   try {
     data = await readFile(file)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    throw new MalformedInputError(`cannot read ${what} ${file}: ${code === 'ENOENT' ? 'no such file' : code ?? String(err)}`)
+    throw new MalformedInputError(
+      `cannot read ${what} ${file}: ${code === 'ENOENT' ? 'no such file' : (code ?? String(err))}`
+    )
   }
   if (data.length > maxBytes) throw new MalformedInputError(`${what} ${file} is larger than ${maxBytes} bytes`)
   return new Uint8Array(data)
 }
 
-export function requireOption<T> (value: T | undefined, flag: string): T {
+export function requireOption<T>(value: T | undefined, flag: string): T {
   if (value === undefined) throw new UsageError(`missing required option ${flag}`)
   return value
 }

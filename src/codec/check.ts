@@ -1,5 +1,10 @@
 import {
-  FieldBoundError, FieldFormError, FieldTypeError, MissingFieldError, SchemaError, UnknownFieldError
+  FieldBoundError,
+  FieldFormError,
+  FieldTypeError,
+  MissingFieldError,
+  SchemaError,
+  UnknownFieldError
 } from './errors.js'
 import { SCHEMA_LIMITS } from './limits.js'
 import type { Field, FieldValue, ListField, MapField, RecordOf, Schema, VariantField } from './schema.js'
@@ -10,17 +15,17 @@ import type { Field, FieldValue, ListField, MapField, RecordOf, Schema, VariantF
  * bounds. Returns the record, typed: the same object, or a copy when a `text` field converted its
  * value. Throws a SchemaError naming the offending value by its path from `path`.
  */
-export function checkRecord<S extends Schema> (value: unknown, schema: S, path = ''): RecordOf<S> {
+export function checkRecord<S extends Schema>(value: unknown, schema: S, path = ''): RecordOf<S> {
   return recordCheckOf(schema)(value, path) as RecordOf<S>
 }
 
 /** checkRecord for one field of any kind. */
-export function checkField<F extends Field> (value: unknown, field: F, path = ''): FieldValue<F> {
+export function checkField<F extends Field>(value: unknown, field: F, path = ''): FieldValue<F> {
   return checkOf(field)(value, path, '') as FieldValue<F>
 }
 
 /** Whether a decoded value is a map (an object that is not an array or a byte string). */
-export function isMap (value: unknown): value is Record<string, unknown> {
+export function isMap(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
 }
 
@@ -38,14 +43,14 @@ const checks = new WeakMap<Field, Check>()
 const recordChecks = new WeakMap<Schema, RecordCheck>()
 
 /** The path of `key` within `parent`. */
-function pathOf (parent: string, key: string | number): string {
+function pathOf(parent: string, key: string | number): string {
   if (typeof key === 'number') return `${parent}[${key}]`
   if (key === '') return parent
   const cut = key.slice(0, SCHEMA_LIMITS.maxPathKey)
   return parent === '' ? cut : `${parent}.${cut}`
 }
 
-function checkOf (field: Field): Check {
+function checkOf(field: Field): Check {
   let check = checks.get(field)
   if (check === undefined) {
     check = compile(field)
@@ -54,7 +59,7 @@ function checkOf (field: Field): Check {
   return check
 }
 
-function recordCheckOf (schema: Schema): RecordCheck {
+function recordCheckOf(schema: Schema): RecordCheck {
   let check = recordChecks.get(schema)
   if (check === undefined) {
     check = compileRecord(schema)
@@ -63,7 +68,7 @@ function recordCheckOf (schema: Schema): RecordCheck {
   return check
 }
 
-function compile (field: Field): Check {
+function compile(field: Field): Check {
   const check = compileKind(field)
   const expected = field.expected
   if (expected === undefined) return check
@@ -77,7 +82,7 @@ function compile (field: Field): Check {
   }
 }
 
-function compileKind (field: Field): Check {
+function compileKind(field: Field): Check {
   switch (field.kind) {
     case 'string': {
       const { max, min, oneOf } = field
@@ -138,17 +143,20 @@ function compileKind (field: Field): Check {
         throw new FieldTypeError(pathOf(parent, key), 'true or false')
       }
     }
-    case 'list': return compileList(field)
+    case 'list':
+      return compileList(field)
     case 'record': {
       const check = recordCheckOf(field.fields)
       return (value, parent, key) => check(value, pathOf(parent, key))
     }
-    case 'map': return compileMap(field)
-    case 'variant': return compileVariant(field)
+    case 'map':
+      return compileMap(field)
+    case 'variant':
+      return compileVariant(field)
   }
 }
 
-function compileRecord (schema: Schema): RecordCheck {
+function compileRecord(schema: Schema): RecordCheck {
   const names = Object.keys(schema)
   const fields = names.map((name) => schema[name]!)
   const optional = fields.map((field) => field.optional === true)
@@ -177,7 +185,7 @@ function compileRecord (schema: Schema): RecordCheck {
 }
 
 /** What the items of a list must be, in words; undefined for items of many values (records, lists, maps). */
-function itemsPhrase (item: Field): string | undefined {
+function itemsPhrase(item: Field): string | undefined {
   if (item.expected !== undefined) return item.expected
   switch (item.kind) {
     case 'string': {
@@ -189,19 +197,25 @@ function itemsPhrase (item: Field): string | undefined {
       const kind = item.nullable === true ? 'bytes or null' : 'bytes'
       return item.size === undefined ? `${kind} of at most ${item.max}` : `${kind} of ${item.size}`
     }
-    case 'uint': return `integers in ${item.min ?? 0}..${item.max ?? Number.MAX_SAFE_INTEGER}`
-    case 'bool': return 'true or false'
-    default: return undefined
+    case 'uint':
+      return `integers in ${item.min ?? 0}..${item.max ?? Number.MAX_SAFE_INTEGER}`
+    case 'bool':
+      return 'true or false'
+    default:
+      return undefined
   }
 }
 
 /** A list written as text: comma-separated items, trimmed, empty ones left out. */
-function itemsOfText (text: string): string[] {
-  return text.split(',').map((item) => item.trim()).filter((item) => item !== '')
+function itemsOfText(text: string): string[] {
+  return text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '')
 }
 
 /** The key that tells items apart for `unique`: bytes by their hex, other items as they are. */
-function identity (item: unknown): unknown {
+function identity(item: unknown): unknown {
   return item instanceof Uint8Array ? Buffer.from(item.buffer, item.byteOffset, item.byteLength).toString('hex') : item
 }
 
@@ -210,7 +224,7 @@ function identity (item: unknown): unknown {
  * item of a list passes, in one loop without a call per item (a sync batch holds 2,000 entries).
  * The items of a list it says no to are checked one by one, which says why.
  */
-function quickItems (item: Field): ((list: unknown[]) => boolean) | undefined {
+function quickItems(item: Field): ((list: unknown[]) => boolean) | undefined {
   const plain = (allowed: readonly string[]): boolean => Object.keys(item).every((key) => allowed.includes(key))
   if (item.kind === 'bytes' && plain(['kind', 'max'])) {
     const max = item.max
@@ -235,7 +249,7 @@ function quickItems (item: Field): ((list: unknown[]) => boolean) | undefined {
   return undefined
 }
 
-function compileList (field: ListField): Check {
+function compileList(field: ListField): Check {
   const { maxItems, minItems } = field
   const text = field.text === true
   const unique = field.unique === true
@@ -290,7 +304,7 @@ function compileList (field: ListField): Check {
   }
 }
 
-function compileMap (field: MapField): Check {
+function compileMap(field: MapField): Check {
   const { maxEntries, minEntries } = field
   const keyPattern = field.keyPattern === undefined ? undefined : new RegExp(field.keyPattern)
   const entry = checkOf(field.value)
@@ -321,7 +335,7 @@ function compileMap (field: MapField): Check {
   }
 }
 
-function compileVariant (field: VariantField): Check {
+function compileVariant(field: VariantField): Check {
   const { tag, variants } = field
   const names = Object.keys(variants).join(', ')
   return (value, parent, key) => {

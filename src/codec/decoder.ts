@@ -23,7 +23,7 @@ export interface DecodeOptions {
  * refuse the value. Byte strings are copies, or with `byteViews` views into `bytes` (for a caller
  * that is done with the value before `bytes` could change, and wants no copy of each).
  */
-export function decodeCanonical (bytes: Uint8Array, options: DecodeOptions = {}): unknown {
+export function decodeCanonical(bytes: Uint8Array, options: DecodeOptions = {}): unknown {
   const maxBytes = options.maxBytes ?? CBOR_LIMITS.maxBytes
   if (bytes.length > maxBytes) throw new MalformedCborError(0, `${bytes.length} bytes exceed ${maxBytes}`, 'maxBytes')
   const reader = new StrictReader(bytes, options.onTopLevelValue, options.byteViews === true)
@@ -39,9 +39,11 @@ export function decodeCanonical (bytes: Uint8Array, options: DecodeOptions = {})
  * are not such a map at the top level (another head or other keys): the caller then decodes them
  * with decodeCanonical, which says what is wrong. The values are checked as strictly as there.
  */
-export function decodeCanonicalFixedMap (
-  bytes: Uint8Array, keys: readonly Uint8Array[], maxBytes: number = CBOR_LIMITS.maxBytes
-): { values: unknown[], offsets: number[] } | undefined {
+export function decodeCanonicalFixedMap(
+  bytes: Uint8Array,
+  keys: readonly Uint8Array[],
+  maxBytes: number = CBOR_LIMITS.maxBytes
+): { values: unknown[]; offsets: number[] } | undefined {
   if (bytes.length > maxBytes || keys.length >= 24 || bytes.length === 0) return undefined
   if (bytes[0] !== (0xa0 | keys.length)) return undefined
   const reader = new StrictReader(bytes)
@@ -73,14 +75,14 @@ class StrictReader {
 
   private readonly byteViews: boolean
 
-  constructor (bytes: Uint8Array, onTopLevelValue?: (key: string, offset: number) => void, byteViews = false) {
+  constructor(bytes: Uint8Array, onTopLevelValue?: (key: string, offset: number) => void, byteViews = false) {
     this.bytes = bytes
     this.onTopLevelValue = onTopLevelValue
     this.byteViews = byteViews
   }
 
   /** The argument of a head (shortest form enforced). */
-  private argument (info: number, at: number): number {
+  private argument(info: number, at: number): number {
     if (info < 24) return info
     const b = this.bytes
     let o = this.offset
@@ -117,7 +119,7 @@ class StrictReader {
     return value
   }
 
-  item (depth: number): unknown {
+  item(depth: number): unknown {
     const b = this.bytes
     const at = this.offset
     if (at >= b.length) throw new MalformedCborError(at, 'truncated')
@@ -128,7 +130,8 @@ class StrictReader {
     const major = head >> 5
     const info = head & 31
     switch (major) {
-      case 0: return this.argument(info, at)
+      case 0:
+        return this.argument(info, at)
       case 1: {
         const n = this.argument(info, at)
         if (n >= Number.MAX_SAFE_INTEGER) throw new MalformedCborError(at, 'integer beyond 2^53')
@@ -183,7 +186,8 @@ class StrictReader {
         }
         return out
       }
-      case 6: throw new MalformedCborError(at, 'tags are not allowed')
+      case 6:
+        throw new MalformedCborError(at, 'tags are not allowed')
       default:
         if (info === 20) return false
         if (info === 21) return true
@@ -194,7 +198,7 @@ class StrictReader {
     }
   }
 
-  private text (at: number, length: number): string {
+  private text(at: number, length: number): string {
     const b = this.bytes
     const start = this.offset
     const end = start + length
@@ -241,21 +245,21 @@ const TEXT_CACHE_SLOTS = 256
 const textCacheBytes: Array<Uint8Array | undefined> = new Array(TEXT_CACHE_SLOTS).fill(undefined)
 const textCacheStrings: Array<string | undefined> = new Array(TEXT_CACHE_SLOTS).fill(undefined)
 
-function trailing (offset: number, length: number): MalformedCborError {
+function trailing(offset: number, length: number): MalformedCborError {
   return new MalformedCborError(offset, `${length - offset} trailing bytes`)
 }
 
-function tooMany (at: number, length: number): MalformedCborError {
+function tooMany(at: number, length: number): MalformedCborError {
   return new MalformedCborError(at, `a container of ${length} items`, 'maxItems')
 }
 
-function tooDeep (at: number): MalformedCborError {
+function tooDeep(at: number): MalformedCborError {
   return new MalformedCborError(at, `nesting deeper than ${CBOR_LIMITS.maxDepth}`, 'maxDepth')
 }
 
 /** Orders two encoded items: shorter first, then bytewise. */
-function compareEncoded (b: Uint8Array, aStart: number, aEnd: number, bStart: number, bEnd: number): number {
-  const lengths = (aEnd - aStart) - (bEnd - bStart)
+function compareEncoded(b: Uint8Array, aStart: number, aEnd: number, bStart: number, bEnd: number): number {
+  const lengths = aEnd - aStart - (bEnd - bStart)
   if (lengths !== 0) return lengths
   for (let i = 0; i < aEnd - aStart; i++) {
     const d = b[aStart + i]! - b[bStart + i]!

@@ -10,7 +10,7 @@ export class MalformedCborError extends MalformedInputError {
   readonly offset: number
   readonly reason: string
   readonly limit: keyof typeof CBOR_LIMITS | undefined
-  constructor (offset: number, reason: string, limit?: keyof typeof CBOR_LIMITS) {
+  constructor(offset: number, reason: string, limit?: keyof typeof CBOR_LIMITS) {
     super(`CBOR: ${reason} (at byte ${offset})`, { code: 'ERR_MALFORMED_CBOR' })
     this.offset = offset
     this.reason = reason
@@ -29,30 +29,35 @@ export class MalformedCborError extends MalformedInputError {
 export abstract class SchemaError extends MalformedInputError {
   readonly path: string
   readonly reason: string
-  constructor (path: string, reason: string, code: string, message = `${path === '' ? 'the value' : path} ${reason}`) {
+  constructor(path: string, reason: string, code: string, message = `${path === '' ? 'the value' : path} ${reason}`) {
     super(message, { code })
     this.path = path
     this.reason = reason
   }
 
   /** The same refusal said at another path, in other words. */
-  abstract restate (path: string, reason: string): SchemaError
+  abstract restate(path: string, reason: string): SchemaError
 }
 
 /** Thrown when a value is of another kind than its field's (text where bytes are wanted, a float for a uint…). */
 export class FieldTypeError extends SchemaError {
   /** What the field wants, in words ("a string", "bytes or null", "a map"…). */
   readonly expected: string
-  constructor (path: string, expected: string, reason = `must be ${expected}`) {
+  constructor(path: string, expected: string, reason = `must be ${expected}`) {
     super(path, reason, 'ERR_FIELD_TYPE')
     this.expected = expected
   }
 
-  restate (path: string, reason: string): FieldTypeError { return new FieldTypeError(path, this.expected, reason) }
+  restate(path: string, reason: string): FieldTypeError {
+    return new FieldTypeError(path, this.expected, reason)
+  }
 }
 
 /** A refusal said again elsewhere (SchemaError.restate). */
-interface Restated { readonly path: string, readonly reason: string }
+interface Restated {
+  readonly path: string
+  readonly reason: string
+}
 
 /**
  * A refusal about which fields a record has, said as the project's decoders say it: "record:
@@ -60,7 +65,7 @@ interface Restated { readonly path: string, readonly reason: string }
  */
 abstract class RecordFieldError extends SchemaError {
   readonly field: string
-  constructor (record: string, field: string, code: string, reason: string, restated?: Restated) {
+  constructor(record: string, field: string, code: string, reason: string, restated?: Restated) {
     const path = restated?.path ?? (record === '' ? field : `${record}.${field}`)
     const message = restated !== undefined ? undefined : record === '' ? reason : `${record}: ${reason}`
     super(path, restated?.reason ?? reason, code, message)
@@ -70,22 +75,22 @@ abstract class RecordFieldError extends SchemaError {
 
 /** Thrown when a record lacks a field its schema requires. */
 export class MissingFieldError extends RecordFieldError {
-  constructor (record: string, field: string, restated?: Restated) {
+  constructor(record: string, field: string, restated?: Restated) {
     super(record, field, 'ERR_MISSING_FIELD', `missing field "${field}"`, restated)
   }
 
-  restate (path: string, reason: string): MissingFieldError {
+  restate(path: string, reason: string): MissingFieldError {
     return new MissingFieldError('', this.field, { path, reason })
   }
 }
 
 /** Thrown when a record has a field its schema does not name (`field` is cut to SCHEMA_LIMITS.maxPathKey). */
 export class UnknownFieldError extends RecordFieldError {
-  constructor (record: string, field: string, restated?: Restated) {
+  constructor(record: string, field: string, restated?: Restated) {
     super(record, field, 'ERR_UNKNOWN_FIELD', `unknown field "${field}"`, restated)
   }
 
-  restate (path: string, reason: string): UnknownFieldError {
+  restate(path: string, reason: string): UnknownFieldError {
     return new UnknownFieldError('', this.field, { path, reason })
   }
 }
@@ -102,14 +107,14 @@ export class FieldBoundError extends SchemaError {
   readonly rule: BoundRule
   readonly bound: number
   readonly actual: number
-  constructor (path: string, rule: BoundRule, bound: number, actual: number, reason: string) {
+  constructor(path: string, rule: BoundRule, bound: number, actual: number, reason: string) {
     super(path, reason, 'ERR_FIELD_BOUND')
     this.rule = rule
     this.bound = bound
     this.actual = actual
   }
 
-  restate (path: string, reason: string): FieldBoundError {
+  restate(path: string, reason: string): FieldBoundError {
     return new FieldBoundError(path, this.rule, this.bound, this.actual, reason)
   }
 }
@@ -124,10 +129,12 @@ export type FormRule = 'pattern' | 'oneOf' | 'unique' | 'key' | 'variant'
  */
 export class FieldFormError extends SchemaError {
   readonly rule: FormRule
-  constructor (path: string, rule: FormRule, reason: string) {
+  constructor(path: string, rule: FormRule, reason: string) {
     super(path, reason, 'ERR_FIELD_FORM')
     this.rule = rule
   }
 
-  restate (path: string, reason: string): FieldFormError { return new FieldFormError(path, this.rule, reason) }
+  restate(path: string, reason: string): FieldFormError {
+    return new FieldFormError(path, this.rule, reason)
+  }
 }

@@ -26,11 +26,27 @@ export { checkRecord, checkField, isMap } from './check.js'
 export { decodeRecord } from './record-decoder.js'
 export type { RecordDecodeOptions } from './record-decoder.js'
 export type {
-  Field, Schema, FieldValue, RecordOf,
-  StringField, BytesField, UintField, BoolField, ListField, RecordField, MapField, VariantField
+  Field,
+  Schema,
+  FieldValue,
+  RecordOf,
+  StringField,
+  BytesField,
+  UintField,
+  BoolField,
+  ListField,
+  RecordField,
+  MapField,
+  VariantField
 } from './schema.js'
 export { CBOR_LIMITS, SCHEMA_LIMITS } from './limits.js'
 export {
-  MalformedCborError, SchemaError, FieldTypeError, MissingFieldError, UnknownFieldError, FieldBoundError, FieldFormError
+  MalformedCborError,
+  SchemaError,
+  FieldTypeError,
+  MissingFieldError,
+  UnknownFieldError,
+  FieldBoundError,
+  FieldFormError
 } from './errors.js'
 export type { BoundRule, FormRule } from './errors.js'

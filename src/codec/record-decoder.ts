@@ -7,8 +7,10 @@ import type { RecordOf, Schema } from './schema.js'
  * otherwise), then exactly the schema's fields, each of its kind and within its bounds (a
  * SchemaError otherwise). With `byteViews`, byte fields are views into `bytes`, not copies.
  */
-export function decodeRecord<S extends Schema> (
-  bytes: Uint8Array, schema: S, options: RecordDecodeOptions = {}
+export function decodeRecord<S extends Schema>(
+  bytes: Uint8Array,
+  schema: S,
+  options: RecordDecodeOptions = {}
 ): RecordOf<S> {
   const value = decodeCanonical(bytes, { maxBytes: options.maxBytes, byteViews: options.byteViews })
   return checkRecord(value, schema, options.path)

@@ -92,17 +92,25 @@ export interface VariantField extends Common {
 /** The value a field holds once checked (unknown for a field known only as some Field). */
 export type FieldValue<F extends Field> = Field extends F ? unknown : ValueOf<F>
 
-type ValueOf<F extends Field> =
-  F extends { kind: 'string' } ? string
-    : F extends { kind: 'bytes', nullable: true } ? Uint8Array | null
-      : F extends { kind: 'bytes' } ? Uint8Array
-        : F extends { kind: 'uint' } ? number
-          : F extends { kind: 'bool' } ? boolean
-            : F extends { kind: 'list', item: infer I extends Field } ? Array<FieldValue<I>>
-              : F extends { kind: 'record', fields: infer S extends Schema } ? RecordOf<S>
-                : F extends { kind: 'map', value: infer V extends Field } ? Record<string, FieldValue<V>>
-                  : F extends { kind: 'variant', variants: infer V extends Variants } ? RecordOf<V[keyof V]>
-                    : never
+type ValueOf<F extends Field> = F extends { kind: 'string' }
+  ? string
+  : F extends { kind: 'bytes'; nullable: true }
+    ? Uint8Array | null
+    : F extends { kind: 'bytes' }
+      ? Uint8Array
+      : F extends { kind: 'uint' }
+        ? number
+        : F extends { kind: 'bool' }
+          ? boolean
+          : F extends { kind: 'list'; item: infer I extends Field }
+            ? Array<FieldValue<I>>
+            : F extends { kind: 'record'; fields: infer S extends Schema }
+              ? RecordOf<S>
+              : F extends { kind: 'map'; value: infer V extends Field }
+                ? Record<string, FieldValue<V>>
+                : F extends { kind: 'variant'; variants: infer V extends Variants }
+                  ? RecordOf<V[keyof V]>
+                  : never
 
 type Variants = Readonly<Record<string, Schema>>
 

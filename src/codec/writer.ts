@@ -6,7 +6,7 @@ import { encode as cborEncode } from 'cborg'
  * strings, arrays, maps with text keys, booleans and null: no floats, tags, undefined or
  * indefinite lengths.
  */
-export function encodeCanonical (value: unknown): Uint8Array {
+export function encodeCanonical(value: unknown): Uint8Array {
   return cborEncode(value)
 }
 
@@ -27,19 +27,23 @@ const NULL = 0xf6
 const MAX_FAST_DEPTH = 16
 
 /** Bytes of a head with this argument. */
-function headSize (value: number): number {
+function headSize(value: number): number {
   return value < 24 ? 1 : value < 0x100 ? 2 : value < 0x10000 ? 3 : value < 0x100000000 ? 5 : 9
 }
 
-interface SortedKeys { readonly order: readonly string[], readonly keys: string[], readonly encoded: Uint8Array[] }
+interface SortedKeys {
+  readonly order: readonly string[]
+  readonly keys: string[]
+  readonly encoded: Uint8Array[]
+}
 
-function sameKeys (a: readonly string[], b: readonly string[]): boolean {
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
   return true
 }
 
-function utf8Compare (a: Uint8Array, b: Uint8Array): number {
+function utf8Compare(a: Uint8Array, b: Uint8Array): number {
   if (a.length !== b.length) return a.length - b.length
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!
   return 0
@@ -60,12 +64,12 @@ export class CborWriter {
   private readonly sortCache = new Map<string, SortedKeys>()
   private lastSorted: SortedKeys | undefined
 
-  constructor (capacity = 4096) {
+  constructor(capacity = 4096) {
     this.buf = Buffer.allocUnsafeSlow(Math.max(64, capacity))
   }
 
   /** Makes room for `n` more bytes. */
-  ensure (n: number): void {
+  ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return
     let size = this.buf.length * 2
     while (size < this.pos + n) size *= 2
@@ -75,16 +79,16 @@ export class CborWriter {
   }
 
   /** A view of bytes [start, end) of the current buffer. */
-  subarray (start: number, end: number): Uint8Array {
+  subarray(start: number, end: number): Uint8Array {
     return new Uint8Array(this.buf.buffer, this.buf.byteOffset + start, end - start)
   }
 
-  byte (value: number): void {
+  byte(value: number): void {
     this.ensure(1)
     this.buf[this.pos++] = value
   }
 
-  raw (bytes: Uint8Array): void {
+  raw(bytes: Uint8Array): void {
     const n = bytes.length
     this.ensure(n)
     if (n <= 16) {
@@ -99,7 +103,7 @@ export class CborWriter {
   }
 
   /** A head: major type with a shortest-form argument (0 ≤ value ≤ 2^53 - 1). */
-  head (major: number, value: number): void {
+  head(major: number, value: number): void {
     this.ensure(9)
     const buf = this.buf
     let p = this.pos
@@ -125,12 +129,12 @@ export class CborWriter {
     this.pos = p
   }
 
-  bytes (value: Uint8Array): void {
+  bytes(value: Uint8Array): void {
     this.head(MAJOR_BYTES, value.length)
     this.raw(value)
   }
 
-  text (value: string): void {
+  text(value: string): void {
     const n = value.length
     if (n <= 16) {
       // Short strings: ASCII directly (byte length = string length).
@@ -162,7 +166,7 @@ export class CborWriter {
   }
 
   /** Any value; the common shapes directly, the rest through encodeCanonical. */
-  value (value: unknown, depth = 0): void {
+  value(value: unknown, depth = 0): void {
     switch (typeof value) {
       case 'string':
         this.text(value)
@@ -202,7 +206,7 @@ export class CborWriter {
   }
 
   /** A plain object as a map with canonically sorted keys. */
-  map (value: Record<string, unknown>, depth = 0): void {
+  map(value: Record<string, unknown>, depth = 0): void {
     const keys = Object.keys(value)
     if (keys.length === 0) {
       this.byte(MAJOR_MAP)
@@ -217,14 +221,14 @@ export class CborWriter {
   }
 
   /** Key order for a key list, remembered per list (bodies of one action share their keys). */
-  private sortedKeys (keys: string[]): SortedKeys {
+  private sortedKeys(keys: string[]): SortedKeys {
     if (this.lastSorted !== undefined && sameKeys(this.lastSorted.order, keys)) return this.lastSorted
     const result = this.sortKeys(keys)
     this.lastSorted = result
     return result
   }
 
-  private sortKeys (keys: string[]): SortedKeys {
+  private sortKeys(keys: string[]): SortedKeys {
     const id = keys.join('\u0000')
     const cached = this.sortCache.get(id)
     if (cached !== undefined && sameKeys(cached.order, keys)) return cached

@@ -1,7 +1,7 @@
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
 
 /** RFC 4648 base32, lowercase, without padding: the alphabet of deviceIds and feed ids. */
-export function base32 (bytes: Uint8Array): string {
+export function base32(bytes: Uint8Array): string {
   let out = ''
   let buffer = 0
   let bits = 0

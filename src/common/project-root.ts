@@ -10,7 +10,7 @@ const MAX_LEVELS = 8
  * package.json names this project. The same whether the module runs compiled (dist/src/…, at
  * any depth) or from the one-file bundle (dist/src/cli/fleet.mjs).
  */
-export function projectRoot (moduleUrl: string): string {
+export function projectRoot(moduleUrl: string): string {
   let dir = path.dirname(fileURLToPath(moduleUrl))
   for (let level = 0; level < MAX_LEVELS; level++) {
     try {

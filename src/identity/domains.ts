@@ -13,10 +13,10 @@ export const DOMAIN = {
   release: 'release-approval'
 } as const
 
-export type Domain = typeof DOMAIN[keyof typeof DOMAIN]
+export type Domain = (typeof DOMAIN)[keyof typeof DOMAIN]
 
 const PREFIX = Buffer.from('fleet-v1/', 'ascii')
 
-export function domainSeparated (domain: Domain, message: Uint8Array): Uint8Array {
+export function domainSeparated(domain: Domain, message: Uint8Array): Uint8Array {
   return new Uint8Array(Buffer.concat([PREFIX, Buffer.from(domain, 'ascii'), Buffer.of(0), message]))
 }

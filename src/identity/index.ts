@@ -8,7 +8,14 @@
  * const signature = await signer.sign(DOMAIN.checkpoint, noteBytes)
  * verifyHybrid(signer.publicKey, DOMAIN.checkpoint, noteBytes, signature) // throws if either half fails
  */
-export { nodeMlDsa65, nobleMlDsa65, defaultMlDsa65, MLDSA65_SEED_SIZE, MLDSA65_PUBLIC_KEY_SIZE, MLDSA65_SIGNATURE_SIZE } from './mldsa.js'
+export {
+  nodeMlDsa65,
+  nobleMlDsa65,
+  defaultMlDsa65,
+  MLDSA65_SEED_SIZE,
+  MLDSA65_PUBLIC_KEY_SIZE,
+  MLDSA65_SIGNATURE_SIZE
+} from './mldsa.js'
 export type { MlDsa65, MlDsaKey } from './mldsa.js'
 export { DOMAIN, domainSeparated } from './domains.js'
 export type { Domain } from './domains.js'

@@ -9,13 +9,13 @@ export const MLDSA65_SIGNATURE_SIZE = 3309
 /** A private ML-DSA-65 key made from its 32-byte seed (the only secret kept, sealed in the TPM). */
 export interface MlDsaKey {
   readonly publicKey: Uint8Array
-  sign (message: Uint8Array): Uint8Array
+  sign(message: Uint8Array): Uint8Array
   /**
    * The same signature made off the event loop (node:crypto's thread pool), where the
    * implementation can: a signature takes milliseconds, and the ledger signs a checkpoint
    * several times a second while it appends.
    */
-  signAsync? (message: Uint8Array): Promise<Uint8Array>
+  signAsync?(message: Uint8Array): Promise<Uint8Array>
 }
 
 /**
@@ -25,27 +25,27 @@ export interface MlDsaKey {
  */
 export interface MlDsa65 {
   readonly name: 'node:crypto' | '@noble/post-quantum'
-  fromSeed (seed: Uint8Array): MlDsaKey
+  fromSeed(seed: Uint8Array): MlDsaKey
   /** False for any malformed key or signature; never throws. */
-  verify (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean
 }
 
-function checkSeed (seed: Uint8Array): void {
+function checkSeed(seed: Uint8Array): void {
   if (seed.length !== MLDSA65_SEED_SIZE) throw new RangeError(`an ML-DSA-65 seed is ${MLDSA65_SEED_SIZE} bytes`)
 }
 
-function wellSized (publicKey: Uint8Array, signature: Uint8Array): boolean {
+function wellSized(publicKey: Uint8Array, signature: Uint8Array): boolean {
   return publicKey.length === MLDSA65_PUBLIC_KEY_SIZE && signature.length === MLDSA65_SIGNATURE_SIZE
 }
 
 export const nobleMlDsa65: MlDsa65 = {
   name: '@noble/post-quantum',
-  fromSeed (seed) {
+  fromSeed(seed) {
     checkSeed(seed)
     const keys = noble.keygen(seed)
     return { publicKey: keys.publicKey, sign: (message) => noble.sign(message, keys.secretKey) }
   },
-  verify (publicKey, message, signature) {
+  verify(publicKey, message, signature) {
     if (!wellSized(publicKey, signature)) return false
     try {
       return noble.verify(signature, message, publicKey)
@@ -59,12 +59,13 @@ export const nobleMlDsa65: MlDsa65 = {
 const publicKeyCache = new Map<string, crypto.KeyObject>()
 const PUBLIC_KEY_CACHE_SIZE = 256
 
-function nodePublicKey (publicKey: Uint8Array): crypto.KeyObject {
+function nodePublicKey(publicKey: Uint8Array): crypto.KeyObject {
   const id = Buffer.from(publicKey).toString('base64url')
   let key = publicKeyCache.get(id)
   if (key === undefined) {
     key = crypto.createPublicKey({ key: { kty: 'AKP', alg: 'ML-DSA-65', pub: id }, format: 'jwk' })
-    if (publicKeyCache.size >= PUBLIC_KEY_CACHE_SIZE) publicKeyCache.delete(publicKeyCache.keys().next().value as string)
+    if (publicKeyCache.size >= PUBLIC_KEY_CACHE_SIZE)
+      publicKeyCache.delete(publicKeyCache.keys().next().value as string)
     publicKeyCache.set(id, key)
   }
   return key
@@ -72,23 +73,32 @@ function nodePublicKey (publicKey: Uint8Array): crypto.KeyObject {
 
 export const nodeMlDsa65: MlDsa65 = {
   name: 'node:crypto',
-  fromSeed (seed) {
+  fromSeed(seed) {
     checkSeed(seed)
     // JWK import needs the public key beside the seed; derive it once.
     const publicKey = noble.keygen(seed).publicKey
     const privateKey = crypto.createPrivateKey({
-      key: { kty: 'AKP', alg: 'ML-DSA-65', pub: Buffer.from(publicKey).toString('base64url'), priv: Buffer.from(seed).toString('base64url') },
+      key: {
+        kty: 'AKP',
+        alg: 'ML-DSA-65',
+        pub: Buffer.from(publicKey).toString('base64url'),
+        priv: Buffer.from(seed).toString('base64url')
+      },
       format: 'jwk'
     })
     return {
       publicKey,
       sign: (message) => new Uint8Array(crypto.sign(null, message, privateKey)),
-      signAsync: async (message) => await new Promise((resolve, reject) => {
-        crypto.sign(null, message, privateKey, (err, signature) => { if (err !== null) reject(err); else resolve(new Uint8Array(signature)) })
-      })
+      signAsync: async (message) =>
+        await new Promise((resolve, reject) => {
+          crypto.sign(null, message, privateKey, (err, signature) => {
+            if (err !== null) reject(err)
+            else resolve(new Uint8Array(signature))
+          })
+        })
     }
   },
-  verify (publicKey, message, signature) {
+  verify(publicKey, message, signature) {
     if (!wellSized(publicKey, signature)) return false
     try {
       return crypto.verify(null, message, nodePublicKey(publicKey), signature)
@@ -99,12 +109,12 @@ export const nodeMlDsa65: MlDsa65 = {
 }
 
 /** node:crypto when this Node has ML-DSA-65, else the portable implementation. */
-export function defaultMlDsa65 (): MlDsa65 {
+export function defaultMlDsa65(): MlDsa65 {
   return crypto.getHashes !== undefined && supportsNodeMlDsa() ? nodeMlDsa65 : nobleMlDsa65
 }
 
 let nodeSupport: boolean | undefined
-function supportsNodeMlDsa (): boolean {
+function supportsNodeMlDsa(): boolean {
   if (nodeSupport === undefined) {
     try {
       crypto.generateKeyPairSync('ml-dsa-65' as Parameters<typeof crypto.generateKeyPairSync>[0] as 'ed25519')

@@ -13,12 +13,16 @@ export interface PendingAppend {
   entry: Entry
   /** Sealed within the ledger's routineBatchMs, not its batchMs (see FeedLedger.append). */
   routine: boolean
-  resolve: (r: { seq: number, hash: Uint8Array }) => void
+  resolve: (r: { seq: number; hash: Uint8Array }) => void
   reject: (e: Error) => void
 }
 
 /** Where the feed stands: after the last committed batch, or after one still being written. */
-export interface FeedTip { size: number, head: Uint8Array, roots: Uint8Array[] }
+export interface FeedTip {
+  size: number
+  head: Uint8Array
+  roots: Uint8Array[]
+}
 
 /** A batch encoded, hashed and staged in a store's batch, not yet written. */
 export interface PreparedBatch extends FeedTip {
@@ -49,7 +53,7 @@ export class BatchEncoder {
   /** Where runs are put together; a batch copies a value when it is put, so it is reused. */
   private runBuf = new Uint8Array(0)
 
-  constructor (hasher: Hasher) {
+  constructor(hasher: Hasher) {
     this.hasher = hasher
   }
 
@@ -58,13 +62,18 @@ export class BatchEncoder {
    * the size cap); returns undefined when none does. Puts onto a chained batch from `open`; if
    * that throws (a closed database), rejects the encoded appends with what `failed` makes of it.
    */
-  prepare (batch: PendingAppend[], tip: FeedTip, time: number, stage: {
-    open: () => PreparedBatch['write']
-    put: (write: PreparedBatch['write'], key: string, value: Uint8Array) => void
-    /** The feed's state record, canonical CBOR of {size, head, frontier} (a view: put copies it). */
-    putState: (write: PreparedBatch['write'], state: Uint8Array) => void
-    failed: (err: unknown) => Error
-  }): PreparedBatch | undefined {
+  prepare(
+    batch: PendingAppend[],
+    tip: FeedTip,
+    time: number,
+    stage: {
+      open: () => PreparedBatch['write']
+      put: (write: PreparedBatch['write'], key: string, value: Uint8Array) => void
+      /** The feed's state record, canonical CBOR of {size, head, frontier} (a view: put copies it). */
+      putState: (write: PreparedBatch['write'], state: Uint8Array) => void
+      failed: (err: unknown) => Error
+    }
+  ): PreparedBatch | undefined {
     const accepted: PendingAppend[] = []
     const first = tip.size
     if (this.spans.length < 3 * batch.length) this.spans = new Uint32Array(3 * batch.length)
@@ -83,7 +92,10 @@ export class BatchEncoder {
         entry.prev = ZERO_HASH
         entry.time = time
         writer.entry(entry)
-        if (writer.pos - start - 1 > LEDGER_LIMITS.maxEntryBytes) throw new MalformedEntryError(`encodes to ${writer.pos - start - 1} bytes, over ${LEDGER_LIMITS.maxEntryBytes}`)
+        if (writer.pos - start - 1 > LEDGER_LIMITS.maxEntryBytes)
+          throw new MalformedEntryError(
+            `encodes to ${writer.pos - start - 1} bytes, over ${LEDGER_LIMITS.maxEntryBytes}`
+          )
       } catch (err) {
         writer.pos = start
         item.reject(err as Error)
@@ -119,8 +131,13 @@ export class BatchEncoder {
       for (let at = 0; at < count; at += RUN_LIMITS.maxEntries) {
         const n = Math.min(RUN_LIMITS.maxEntries, count - at)
         const need = spans[3 * (at + n - 1) + 1]! - spans[3 * at]! + 5 + 3 * n
-        if (this.runBuf.length < need && need <= KEEP_WRITER_BYTES) this.runBuf = new Uint8Array(Math.max(need, 2 * this.runBuf.length))
-        stage.put(write, seqKey(first + at + n - 1), encodeRunFromSpans(buf, spans.subarray(3 * at), n, 3, 1, this.runBuf))
+        if (this.runBuf.length < need && need <= KEEP_WRITER_BYTES)
+          this.runBuf = new Uint8Array(Math.max(need, 2 * this.runBuf.length))
+        stage.put(
+          write,
+          seqKey(first + at + n - 1),
+          encodeRunFromSpans(buf, spans.subarray(3 * at), n, 3, 1, this.runBuf)
+        )
       }
     } catch (err) {
       void write?.close().catch(() => undefined)

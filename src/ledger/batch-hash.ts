@@ -12,12 +12,20 @@ nodeInput[0] = 1
 
 /** Hasher.hashEntries with node:crypto: three crypto.hash calls per entry. */
 export const jsHashEntries: HashEntries = (buf, spans, count, head, size, roots, out, leaves) => {
-  if (spans.length < 3 * count || out.length < 32 * count || head.length !== 32 || roots.length < ROOTS_CAPACITY * 32 || (leaves !== undefined && leaves.length < 32 * count)) throw new RangeError('hashEntries: buffers too short')
+  if (
+    spans.length < 3 * count ||
+    out.length < 32 * count ||
+    head.length !== 32 ||
+    roots.length < ROOTS_CAPACITY * 32 ||
+    (leaves !== undefined && leaves.length < 32 * count)
+  )
+    throw new RangeError('hashEntries: buffers too short')
   for (let i = 0; i < count; i++) {
     const start = spans[3 * i]!
     const end = spans[3 * i + 1]!
     const prev = spans[3 * i + 2]!
-    if (!(start < end && end <= buf.length && prev > start && prev + 32 <= end)) throw new RangeError('hashEntries: a span is outside the buffer')
+    if (!(start < end && end <= buf.length && prev > start && prev + 32 <= end))
+      throw new RangeError('hashEntries: a span is outside the buffer')
     if (buf[start] !== 0) throw new RangeError('hashEntries: a leaf prefix byte is not 0x00')
   }
   let top = popCount(size)
@@ -41,7 +49,7 @@ export const jsHashEntries: HashEntries = (buf, spans, count, head, size, roots,
 }
 
 /** Set bits of a safe integer (the number of frontier roots of a tree of that size). */
-export function popCount (size: number): number {
+export function popCount(size: number): number {
   let bits = 0
   for (let s = size; s > 0; s = Math.floor(s / 2)) bits += s % 2
   return bits

@@ -40,8 +40,8 @@ export interface CheckpointBody {
   size: number
   root: Uint8Array
   epoch: number
-  tpm: { clock: bigint, resetCount: number, restartCount: number }
-  peers: Array<{ feed: string, size: number, root: Uint8Array }>
+  tpm: { clock: bigint; resetCount: number; restartCount: number }
+  peers: Array<{ feed: string; size: number; root: Uint8Array }>
 }
 
 /** The checkpoint format this code writes and reads. */
@@ -56,7 +56,8 @@ export const SIGNATURE_TYPES = {
   mldsa65: 'fleet-agent/checkpoint/v2/hybrid-ml-dsa-65'
 } as const
 
-const typeBytes = (identifier: string): Uint8Array => Uint8Array.from([0xff, ...createHash('sha256').update(identifier).digest()])
+const typeBytes = (identifier: string): Uint8Array =>
+  Uint8Array.from([0xff, ...createHash('sha256').update(identifier).digest()])
 const P256 = typeBytes(SIGNATURE_TYPES.p256)
 const MLDSA = typeBytes(SIGNATURE_TYPES.mldsa65)
 /** Version 1's private type bytes, known only to name the version of an old note. */
@@ -68,12 +69,13 @@ const NAME = /^[A-Za-z0-9._/:-]{1,128}$/
 /** The spec's rule for a key name on a line: non-empty, no Unicode White_Space, no '+'. */
 const LINE_NAME = /^[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000+]+$/u
 /** ASCII control characters other than newline (not allowed anywhere in a note), and lone surrogates (not UTF-8). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
 const FORBIDDEN = /[\u0000-\u0009\u000b-\u001f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
 /** Thrown when a note does not parse as a checkpoint. Exit code 2. */
 export class MalformedCheckpointError extends MalformedInputError {
-  constructor (reason: string) {
+  constructor(reason: string) {
     super(`checkpoint: ${reason}`, { code: 'ERR_MALFORMED_CHECKPOINT' })
   }
 }
@@ -87,8 +89,11 @@ export class CheckpointVersionError extends MalformedInputError {
   readonly keyName: string
   readonly version: number
   readonly supported: number
-  constructor (keyName: string, version: number) {
-    super(`checkpoint signed by ${keyName} is in checkpoint format version ${version}, which is no longer read (this agent reads version ${CHECKPOINT_FORMAT_VERSION}, C2SP signature type 0xff)`, { code: 'ERR_CHECKPOINT_VERSION' })
+  constructor(keyName: string, version: number) {
+    super(
+      `checkpoint signed by ${keyName} is in checkpoint format version ${version}, which is no longer read (this agent reads version ${CHECKPOINT_FORMAT_VERSION}, C2SP signature type 0xff)`,
+      { code: 'ERR_CHECKPOINT_VERSION' }
+    )
     this.keyName = keyName
     this.version = version
     this.supported = CHECKPOINT_FORMAT_VERSION
@@ -98,48 +103,65 @@ export class CheckpointVersionError extends MalformedInputError {
 /** Thrown when a checkpoint lacks a valid signature pair by the expected key. */
 export class CheckpointSignatureError extends FleetError {
   readonly keyName: string
-  constructor (keyName: string, reason: string) {
+  constructor(keyName: string, reason: string) {
     super(`checkpoint signed by ${keyName}: ${reason}`, { code: 'ERR_CHECKPOINT_SIGNATURE' })
     this.keyName = keyName
   }
 }
 
 /** Key ids already computed, per public key (the same few keys verify every checkpoint). */
-const keyIds = new WeakMap<Uint8Array, Map<string, { key: Uint8Array, id: Uint8Array }>>()
+const keyIds = new WeakMap<Uint8Array, Map<string, { key: Uint8Array; id: Uint8Array }>>()
 
 /** C2SP key ID: SHA-256(name ‖ 0x0A ‖ signature type ‖ public key)[0:4]. */
-export function keyId (name: string, signatureType: Uint8Array, publicKey: Uint8Array): Uint8Array {
+export function keyId(name: string, signatureType: Uint8Array, publicKey: Uint8Array): Uint8Array {
   const memo = `${Buffer.from(signatureType).toString('hex')}\n${name}`
   let known = keyIds.get(publicKey)
   const hit = known?.get(memo)
   // The key's bytes are compared too, in case the array was written to since.
   if (hit !== undefined && Buffer.compare(hit.key, publicKey) === 0) return hit.id
-  const id = new Uint8Array(createHash('sha256').update(name).update(Uint8Array.of(0x0a)).update(signatureType).update(publicKey).digest().subarray(0, 4))
-  if (known === undefined) keyIds.set(publicKey, known = new Map())
+  const id = new Uint8Array(
+    createHash('sha256')
+      .update(name)
+      .update(Uint8Array.of(0x0a))
+      .update(signatureType)
+      .update(publicKey)
+      .digest()
+      .subarray(0, 4)
+  )
+  if (known === undefined) {
+    known = new Map()
+    keyIds.set(publicKey, known)
+  }
   if (known.size < 64) known.set(memo, { key: Uint8Array.from(publicKey), id })
   return id
 }
 
 /** The key IDs of a hybrid key's two lines under `name`, in format version 2. */
-export function checkpointKeyIds (name: string, key: HybridPublicKey): { p256: Uint8Array, mldsa65: Uint8Array } {
+export function checkpointKeyIds(name: string, key: HybridPublicKey): { p256: Uint8Array; mldsa65: Uint8Array } {
   return { p256: keyId(name, P256, key.p256), mldsa65: keyId(name, MLDSA, key.mldsa65) }
 }
 
-export function formatCheckpointBody (body: CheckpointBody): string {
-  const lines = [body.origin, String(body.size), Buffer.from(body.root).toString('base64'), `epoch ${body.epoch}`,
-    `tpm ${body.tpm.clock} ${body.tpm.resetCount} ${body.tpm.restartCount}`]
-  for (const peer of body.peers) lines.push(`peer ${peer.feed} ${peer.size} ${Buffer.from(peer.root).toString('base64')}`)
-  return lines.join('\n') + '\n'
+export function formatCheckpointBody(body: CheckpointBody): string {
+  const lines = [
+    body.origin,
+    String(body.size),
+    Buffer.from(body.root).toString('base64'),
+    `epoch ${body.epoch}`,
+    `tpm ${body.tpm.clock} ${body.tpm.resetCount} ${body.tpm.restartCount}`
+  ]
+  for (const peer of body.peers)
+    lines.push(`peer ${peer.feed} ${peer.size} ${Buffer.from(peer.root).toString('base64')}`)
+  return `${lines.join('\n')}\n`
 }
 
-function signatureLines (name: string, publicKey: HybridPublicKey, p256: Uint8Array, mldsa: Uint8Array): string {
+function signatureLines(name: string, publicKey: HybridPublicKey, p256: Uint8Array, mldsa: Uint8Array): string {
   const line = (type: Uint8Array, key: Uint8Array, signature: Uint8Array): string =>
     `${DASH}${name} ${Buffer.concat([keyId(name, type, key), signature]).toString('base64')}\n`
   return line(P256, publicKey.p256, p256) + line(MLDSA, publicKey.mldsa65, mldsa)
 }
 
 /** Signs a checkpoint body: the note text with its two signature lines. */
-export async function signCheckpoint (body: CheckpointBody, signer: HybridSigner, keyName: string): Promise<string> {
+export async function signCheckpoint(body: CheckpointBody, signer: HybridSigner, keyName: string): Promise<string> {
   if (!NAME.test(keyName)) throw new MalformedCheckpointError(`bad key name "${keyName}"`)
   const text = formatCheckpointBody(body)
   const signature = await signer.sign(DOMAIN.checkpoint, Buffer.from(text))
@@ -147,14 +169,18 @@ export async function signCheckpoint (body: CheckpointBody, signer: HybridSigner
 }
 
 /** Adds a witness's cosignature (over DOMAIN.cosignature) to a checkpoint it verified. */
-export async function cosignCheckpoint (note: string, witness: HybridSigner, witnessName: string): Promise<string> {
+export async function cosignCheckpoint(note: string, witness: HybridSigner, witnessName: string): Promise<string> {
   if (!NAME.test(witnessName)) throw new MalformedCheckpointError(`bad key name "${witnessName}"`)
   const parsed = parseCheckpoint(note)
   const signature = await witness.sign(DOMAIN.cosignature, Buffer.from(parsed.text))
   return `${note}${signatureLines(witnessName, witness.publicKey, signature.p256, signature.mldsa65)}`
 }
 
-export interface SignatureLine { name: string, keyId: Uint8Array, signature: Uint8Array }
+export interface SignatureLine {
+  name: string
+  keyId: Uint8Array
+  signature: Uint8Array
+}
 
 /**
  * A cheap look at a note, for telling whether it says anything new: its signed text, its size
@@ -162,7 +188,7 @@ export interface SignatureLine { name: string, keyId: Uint8Array, signature: Uin
  * to skip a note that equals (or is covered by) one already verified; undefined when the note
  * does not have the expected shape (then parse and verify it).
  */
-export function peekCheckpoint (note: string): { text: string, size: number, names: Set<string> } | undefined {
+export function peekCheckpoint(note: string): { text: string; size: number; names: Set<string> } | undefined {
   const split = note.lastIndexOf('\n\n')
   if (split < 0 || note.length > CHECKPOINT_LIMITS.maxNoteBytes) return undefined
   const text = note.slice(0, split + 1)
@@ -172,7 +198,7 @@ export function peekCheckpoint (note: string): { text: string, size: number, nam
   const sizeText = text.slice(first + 1, second)
   if (!/^(0|[1-9]\d{0,15})$/.test(sizeText)) return undefined
   const names = new Set<string>()
-  for (let at = split + 2; at < note.length;) {
+  for (let at = split + 2; at < note.length; ) {
     const end = note.indexOf('\n', at)
     if (end < 0 || !note.startsWith(DASH, at)) return undefined
     const space = note.indexOf(' ', at + DASH.length)
@@ -204,26 +230,31 @@ export interface VerifiedCheckpoint {
   readonly cosigners: readonly string[]
 }
 
-function uint (text: string, what: string): number {
-  if (!/^(0|[1-9]\d{0,15})$/.test(text) || !Number.isSafeInteger(Number(text))) throw new MalformedCheckpointError(`${what} "${text.slice(0, 20)}" is not a decimal integer`)
+function uint(text: string, what: string): number {
+  if (!/^(0|[1-9]\d{0,15})$/.test(text) || !Number.isSafeInteger(Number(text)))
+    throw new MalformedCheckpointError(`${what} "${text.slice(0, 20)}" is not a decimal integer`)
   return Number(text)
 }
 
-function hash32 (text: string, what: string): Uint8Array {
+function hash32(text: string, what: string): Uint8Array {
   const bytes = Buffer.from(text, 'base64')
-  if (bytes.length !== 32 || bytes.toString('base64') !== text) throw new MalformedCheckpointError(`${what} is not a base64 SHA-256 hash`)
+  if (bytes.length !== 32 || bytes.toString('base64') !== text)
+    throw new MalformedCheckpointError(`${what} is not a base64 SHA-256 hash`)
   return new Uint8Array(bytes)
 }
 
-function signatureLine (line: string): SignatureLine {
-  if (!line.startsWith(DASH)) throw new MalformedCheckpointError('a signature line does not start with an em dash and a space')
+function signatureLine(line: string): SignatureLine {
+  if (!line.startsWith(DASH))
+    throw new MalformedCheckpointError('a signature line does not start with an em dash and a space')
   const space = line.indexOf(' ', DASH.length)
   if (space < 0) throw new MalformedCheckpointError('a signature line has no signature')
   const name = line.slice(DASH.length, space)
   const encoded = line.slice(space + 1)
   if (!LINE_NAME.test(name)) throw new MalformedCheckpointError('a key name is empty, or holds whitespace or "+"')
-  if (Buffer.byteLength(name, 'utf8') > CHECKPOINT_LIMITS.maxKeyNameBytes) throw new MalformedCheckpointError(`a key name is longer than ${CHECKPOINT_LIMITS.maxKeyNameBytes} bytes`)
-  if (encoded.length > 4 * Math.ceil((4 + CHECKPOINT_LIMITS.maxSignatureBytes) / 3)) throw new MalformedCheckpointError(`a signature is longer than ${CHECKPOINT_LIMITS.maxSignatureBytes} bytes`)
+  if (Buffer.byteLength(name, 'utf8') > CHECKPOINT_LIMITS.maxKeyNameBytes)
+    throw new MalformedCheckpointError(`a key name is longer than ${CHECKPOINT_LIMITS.maxKeyNameBytes} bytes`)
+  if (encoded.length > 4 * Math.ceil((4 + CHECKPOINT_LIMITS.maxSignatureBytes) / 3))
+    throw new MalformedCheckpointError(`a signature is longer than ${CHECKPOINT_LIMITS.maxSignatureBytes} bytes`)
   if (!BASE64.test(encoded)) throw new MalformedCheckpointError('a signature is not base64')
   const raw = Buffer.from(encoded, 'base64')
   if (raw.length < 5) throw new MalformedCheckpointError('a signature is shorter than a key ID and one byte')
@@ -235,17 +266,31 @@ function signatureLine (line: string): SignatureLine {
  * CHECKPOINT_LIMITS (at least 16 lines with post-quantum signatures of 5,000 bytes fit); which
  * of them count is up to verifyCheckpoint.
  */
-export function parseCheckpoint (note: string): UnverifiedCheckpoint {
-  if (typeof note !== 'string' || note.length > CHECKPOINT_LIMITS.maxNoteBytes || Buffer.byteLength(note, 'utf8') > CHECKPOINT_LIMITS.maxNoteBytes) throw new MalformedCheckpointError('too large')
-  if (FORBIDDEN.test(note)) throw new MalformedCheckpointError('holds a control character other than newline, or is not valid UTF-8')
+export function parseCheckpoint(note: string): UnverifiedCheckpoint {
+  if (
+    typeof note !== 'string' ||
+    note.length > CHECKPOINT_LIMITS.maxNoteBytes ||
+    Buffer.byteLength(note, 'utf8') > CHECKPOINT_LIMITS.maxNoteBytes
+  )
+    throw new MalformedCheckpointError('too large')
+  if (FORBIDDEN.test(note))
+    throw new MalformedCheckpointError('holds a control character other than newline, or is not valid UTF-8')
   // The signatures follow the note's LAST blank line (C2SP signed-note).
   const split = note.lastIndexOf('\n\n')
-  if (split < 0 || !note.endsWith('\n')) throw new MalformedCheckpointError('no blank line between body and signatures, or no final newline')
+  if (split < 0 || !note.endsWith('\n'))
+    throw new MalformedCheckpointError('no blank line between body and signatures, or no final newline')
   const text = note.slice(0, split + 1)
   if (text.length > CHECKPOINT_LIMITS.maxBodyBytes) throw new MalformedCheckpointError('body is too large')
   const lines = text.slice(0, -1).split('\n')
   if (lines.length < 5) throw new MalformedCheckpointError('body is too short')
-  const [origin, sizeText, rootText, epochLine, tpmLine, ...peerLines] = lines as [string, string, string, string, string, ...string[]]
+  const [origin, sizeText, rootText, epochLine, tpmLine, ...peerLines] = lines as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    ...string[]
+  ]
   const originMatch = /^fleet\/[0-9a-f]{64}\/[a-z2-7]{52}$/.exec(origin)
   if (originMatch === null) throw new MalformedCheckpointError('origin is not fleet/<fleetId>/<feedId>')
   const epoch = /^epoch (\S+)$/.exec(epochLine)
@@ -259,25 +304,38 @@ export function parseCheckpoint (note: string): UnverifiedCheckpoint {
   })
   if (!/^(0|[1-9]\d{0,19})$/.test(tpm[1]!)) throw new MalformedCheckpointError('tpm clock is not a decimal integer')
   const body: CheckpointBody = {
-    origin, size: uint(sizeText, 'size'), root: hash32(rootText, 'root'), epoch: uint(epoch[1]!, 'epoch'),
-    tpm: { clock: BigInt(tpm[1]!), resetCount: uint(tpm[2]!, 'resetCount'), restartCount: uint(tpm[3]!, 'restartCount') },
+    origin,
+    size: uint(sizeText, 'size'),
+    root: hash32(rootText, 'root'),
+    epoch: uint(epoch[1]!, 'epoch'),
+    tpm: {
+      clock: BigInt(tpm[1]!),
+      resetCount: uint(tpm[2]!, 'resetCount'),
+      restartCount: uint(tpm[3]!, 'restartCount')
+    },
     peers
   }
   if (formatCheckpointBody(body) !== text) throw new MalformedCheckpointError('body is not in canonical form')
   const signatureText = note.slice(split + 2, -1).split('\n')
-  if (signatureText.length > CHECKPOINT_LIMITS.maxSignatureLines) throw new MalformedCheckpointError(`more than ${CHECKPOINT_LIMITS.maxSignatureLines} signature lines`)
+  if (signatureText.length > CHECKPOINT_LIMITS.maxSignatureLines)
+    throw new MalformedCheckpointError(`more than ${CHECKPOINT_LIMITS.maxSignatureLines} signature lines`)
   const signatures = signatureText.map(signatureLine)
   return { note, body, text, signatures } as unknown as UnverifiedCheckpoint
 }
 
-function findPair (checkpoint: UnverifiedCheckpoint, name: string, key: HybridPublicKey): { p256: Uint8Array, mldsa65: Uint8Array } | undefined {
+function findPair(
+  checkpoint: UnverifiedCheckpoint,
+  name: string,
+  key: HybridPublicKey
+): { p256: Uint8Array; mldsa65: Uint8Array } | undefined {
   const byId = (type: Uint8Array, publicKey: Uint8Array): Uint8Array[] => {
     const id = keyId(name, type, publicKey)
     return checkpoint.signatures.filter((s) => s.name === name && bytesEqual(s.keyId, id)).map((s) => s.signature)
   }
   const p256 = byId(P256, key.p256)
   const mldsa = byId(MLDSA, key.mldsa65)
-  if (p256.length !== 1 || mldsa.length !== 1 || p256[0]!.length !== 64 || mldsa[0]!.length !== MLDSA65_SIGNATURE_SIZE) return undefined
+  if (p256.length !== 1 || mldsa.length !== 1 || p256[0]!.length !== 64 || mldsa[0]!.length !== MLDSA65_SIGNATURE_SIZE)
+    return undefined
   return { p256: p256[0]!, mldsa65: mldsa[0]! }
 }
 
@@ -285,11 +343,18 @@ function findPair (checkpoint: UnverifiedCheckpoint, name: string, key: HybridPu
  * Verifies the feed's own signature pair (both halves MUST verify) and counts the cosigners, among
  * `witnesses`, whose pairs verify. Only a VerifiedCheckpoint may be stored or relied on.
  */
-export function verifyCheckpoint (checkpoint: UnverifiedCheckpoint, signer: { name: string, key: HybridPublicKey }, witnesses: ReadonlyMap<string, HybridPublicKey> = new Map()): VerifiedCheckpoint {
+export function verifyCheckpoint(
+  checkpoint: UnverifiedCheckpoint,
+  signer: { name: string; key: HybridPublicKey },
+  witnesses: ReadonlyMap<string, HybridPublicKey> = new Map()
+): VerifiedCheckpoint {
   const pair = findPair(checkpoint, signer.name, signer.key)
   if (pair === undefined) {
     requireCurrentFormat(checkpoint, signer)
-    throw new CheckpointSignatureError(signer.name, 'needs exactly one P-256 and one ML-DSA-65 signature line by this key')
+    throw new CheckpointSignatureError(
+      signer.name,
+      'needs exactly one P-256 and one ML-DSA-65 signature line by this key'
+    )
   }
   try {
     verifyHybrid(signer.key, DOMAIN.checkpoint, Buffer.from(checkpoint.text), pair)
@@ -310,7 +375,12 @@ export function verifyCheckpoint (checkpoint: UnverifiedCheckpoint, signer: { na
       // An invalid cosignature is not counted; it does not invalidate the checkpoint.
     }
   }
-  return { body: checkpoint.body, text: checkpoint.text, note: checkpoint.note, cosigners } as unknown as VerifiedCheckpoint
+  return {
+    body: checkpoint.body,
+    text: checkpoint.text,
+    note: checkpoint.note,
+    cosigners
+  } as unknown as VerifiedCheckpoint
 }
 
 /**
@@ -318,9 +388,13 @@ export function verifyCheckpoint (checkpoint: UnverifiedCheckpoint, signer: { na
  * older format version (version 1: type bytes 0x81/0x82). Cheap (no signature is checked): for
  * telling a store written by an older version from a damaged one.
  */
-export function requireCurrentFormat (checkpoint: UnverifiedCheckpoint, signer: { name: string, key: HybridPublicKey }): void {
+export function requireCurrentFormat(
+  checkpoint: UnverifiedCheckpoint,
+  signer: { name: string; key: HybridPublicKey }
+): void {
   const old = [keyId(signer.name, V1_P256, signer.key.p256), keyId(signer.name, V1_MLDSA, signer.key.mldsa65)]
-  if (checkpoint.signatures.some((line) => line.name === signer.name && old.some((id) => bytesEqual(line.keyId, id)))) throw new CheckpointVersionError(signer.name, 1)
+  if (checkpoint.signatures.some((line) => line.name === signer.name && old.some((id) => bytesEqual(line.keyId, id))))
+    throw new CheckpointVersionError(signer.name, 1)
 }
 
 export { CHECKPOINT_LIMITS }

@@ -28,10 +28,10 @@ export class EntryWriter extends CborWriter {
   /** Where entry() wrote the 32 bytes of `prev` (FeedLedger fills them in after encoding). */
   prevAt = 0
   /** The last feed, type and device strings with their encodings: consecutive entries share them. */
-  private readonly recent: Array<{ text: string, encoded: Uint8Array } | undefined> = [undefined, undefined, undefined]
+  private readonly recent: Array<{ text: string; encoded: Uint8Array } | undefined> = [undefined, undefined, undefined]
 
   /** text(), remembering the last string written in `slot` (comparing equal strings is cheaper than encoding). */
-  private recentText (slot: number, value: string): void {
+  private recentText(slot: number, value: string): void {
     const recent = this.recent[slot]
     if (recent !== undefined && recent.text === value) {
       this.raw(recent.encoded)
@@ -39,7 +39,8 @@ export class EntryWriter extends CborWriter {
     }
     const start = this.pos
     this.text(value)
-    if (value.length <= 256) this.recent[slot] = { text: value, encoded: new Uint8Array(this.buf.subarray(start, this.pos)) }
+    if (value.length <= 256)
+      this.recent[slot] = { text: value, encoded: new Uint8Array(this.buf.subarray(start, this.pos)) }
   }
 
   /**
@@ -48,7 +49,7 @@ export class EntryWriter extends CborWriter {
    * integers; type, actor, attest and body may be anything (the common shapes are written
    * directly, the rest through the generic encoder).
    */
-  entry (entry: Entry): void {
+  entry(entry: Entry): void {
     this.raw(HEAD_TO_SEQ)
     this.head(CBOR_MAJOR.uint, entry.seq)
     this.raw(KEY_BODY)
@@ -84,25 +85,41 @@ export class EntryWriter extends CborWriter {
 }
 
 /** Exactly two own keys, "id" and "role", both strings. */
-function isIdRole (value: unknown): value is { id: string, role: string } {
-  return typeof value === 'object' && value !== null && typeof (value as { id?: unknown }).id === 'string' && typeof (value as { role?: unknown }).role === 'string' &&
-    Object.hasOwn(value, 'id') && Object.hasOwn(value, 'role') && Object.keys(value).length === 2
+function isIdRole(value: unknown): value is { id: string; role: string } {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { id?: unknown }).id === 'string' &&
+    typeof (value as { role?: unknown }).role === 'string' &&
+    Object.hasOwn(value, 'id') &&
+    Object.hasOwn(value, 'role') &&
+    Object.keys(value).length === 2
+  )
 }
 
 const ENTRY_KEYS = ['v', 'fleet', 'feed', 'seq', 'prev', 'time', 'type', 'actor', 'device', 'attest', 'body']
 
 /** True when the envelope writer applies: exactly the v1 keys (own), with the envelope's own types. */
-function fitsEnvelope (entry: Entry): boolean {
+function fitsEnvelope(entry: Entry): boolean {
   if (typeof entry !== 'object' || entry === null || Object.keys(entry).length !== ENTRY_KEYS.length) return false
   for (const name of ENTRY_KEYS) if (!Object.hasOwn(entry, name)) return false
-  return entry.v === 1 && Number.isSafeInteger(entry.seq) && entry.seq >= 0 && Number.isSafeInteger(entry.time) && entry.time >= 0 &&
-    typeof entry.feed === 'string' && typeof entry.device === 'string' && entry.fleet instanceof Uint8Array && entry.prev instanceof Uint8Array
+  return (
+    entry.v === 1 &&
+    Number.isSafeInteger(entry.seq) &&
+    entry.seq >= 0 &&
+    Number.isSafeInteger(entry.time) &&
+    entry.time >= 0 &&
+    typeof entry.feed === 'string' &&
+    typeof entry.device === 'string' &&
+    entry.fleet instanceof Uint8Array &&
+    entry.prev instanceof Uint8Array
+  )
 }
 
 let spare: EntryWriter | undefined
 
 /** encodeCanonical(entry), written directly (byte-identical). */
-export function encodeEntryBytes (entry: Entry): Uint8Array {
+export function encodeEntryBytes(entry: Entry): Uint8Array {
   if (!fitsEnvelope(entry)) return encodeCanonical(entry)
   const writer = spare ?? new EntryWriter(16 * 1024)
   spare = undefined

@@ -30,7 +30,7 @@ export const RUN_LIMITS = {
 /** Thrown when a stored run does not parse: the store was altered or damaged. */
 export class MalformedRunError extends FleetError {
   readonly key: string
-  constructor (key: string, reason: string) {
+  constructor(key: string, reason: string) {
     super(`stored entries under ${key}: ${reason}`, { code: 'ERR_MALFORMED_RUN' })
     this.key = key
   }
@@ -41,14 +41,14 @@ export const seqKey = (seq: number): string => seq.toString(16).padStart(16, '0'
 const SEQ_KEY = /^[0-9a-f]{16}$/
 
 /** The last seq of a run from its key. */
-export function runLast (key: string): number {
+export function runLast(key: string): number {
   const last = SEQ_KEY.test(key) ? Number.parseInt(key, 16) : Number.NaN
   if (!Number.isSafeInteger(last)) throw new MalformedRunError(key, 'the key is not a seq')
   return last
 }
 
 /** The value of a run holding `entries` (at least one); see encodeRunFromSpans for the hot paths. */
-export function encodeRun (entries: readonly Uint8Array[]): Uint8Array {
+export function encodeRun(entries: readonly Uint8Array[]): Uint8Array {
   if (entries.length === 1) return entries[0]!
   const buf = new Uint8Array(entries.reduce((n, entry) => n + entry.length, 0))
   const spans = new Uint32Array(2 * entries.length)
@@ -67,7 +67,14 @@ export function encodeRun (entries: readonly Uint8Array[]): Uint8Array {
  * (the layout BatchEncoder hashes: each entry after its 0x00 leaf prefix). Written into `scratch`
  * when it is large enough (the result is then a view of it), else into a new buffer.
  */
-export function encodeRunFromSpans (buf: Uint8Array, spans: Uint32Array, count: number, stride: number, skip: number, scratch?: Uint8Array): Uint8Array {
+export function encodeRunFromSpans(
+  buf: Uint8Array,
+  spans: Uint32Array,
+  count: number,
+  stride: number,
+  skip: number,
+  scratch?: Uint8Array
+): Uint8Array {
   if (count === 1) return buf.subarray(spans[0]! + skip, spans[1]!)
   let total = 5 + 4 * count
   for (let i = 0; i < count; i++) total += spans[stride * i + 1]! - spans[stride * i]! - skip
@@ -89,24 +96,28 @@ export function encodeRunFromSpans (buf: Uint8Array, spans: Uint32Array, count: 
 }
 
 /** The entries of a stored run (views into `value`), checked against the run format and caps. */
-export function decodeRun (key: string, value: Uint8Array): Uint8Array[] {
+export function decodeRun(key: string, value: Uint8Array): Uint8Array[] {
   if (value.length === 0) throw new MalformedRunError(key, 'empty')
-  if (value.length > RUN_LIMITS.maxBytes) throw new MalformedRunError(key, `${value.length} bytes, over ${RUN_LIMITS.maxBytes}`)
+  if (value.length > RUN_LIMITS.maxBytes)
+    throw new MalformedRunError(key, `${value.length} bytes, over ${RUN_LIMITS.maxBytes}`)
   if (value[0] !== RUN_MARKER) {
     // One entry; the entry decoder judges its bytes.
-    if (value.length > LEDGER_LIMITS.maxEntryBytes) throw new MalformedRunError(key, `an entry of ${value.length} bytes, over ${LEDGER_LIMITS.maxEntryBytes}`)
+    if (value.length > LEDGER_LIMITS.maxEntryBytes)
+      throw new MalformedRunError(key, `an entry of ${value.length} bytes, over ${LEDGER_LIMITS.maxEntryBytes}`)
     return [value]
   }
   if (value.length < 5) throw new MalformedRunError(key, 'truncated header')
   const view = new DataView(value.buffer, value.byteOffset, value.byteLength)
   const count = view.getUint32(1)
-  if (count < 2 || count > RUN_LIMITS.maxEntries) throw new MalformedRunError(key, `a run of ${count} entries (2 to ${RUN_LIMITS.maxEntries})`)
+  if (count < 2 || count > RUN_LIMITS.maxEntries)
+    throw new MalformedRunError(key, `a run of ${count} entries (2 to ${RUN_LIMITS.maxEntries})`)
   let at = 5 + 4 * count
   if (at > value.length) throw new MalformedRunError(key, 'truncated header')
   const out: Uint8Array[] = new Array(count)
   for (let i = 0; i < count; i++) {
     const length = view.getUint32(5 + 4 * i)
-    if (length === 0 || length > LEDGER_LIMITS.maxEntryBytes) throw new MalformedRunError(key, `entry ${i} of the run is ${length} bytes (1 to ${LEDGER_LIMITS.maxEntryBytes})`)
+    if (length === 0 || length > LEDGER_LIMITS.maxEntryBytes)
+      throw new MalformedRunError(key, `entry ${i} of the run is ${length} bytes (1 to ${LEDGER_LIMITS.maxEntryBytes})`)
     if (at + length > value.length) throw new MalformedRunError(key, `entry ${i} of the run runs past its end`)
     out[i] = value.subarray(at, at + length)
     at += length
@@ -116,9 +127,14 @@ export function decodeRun (key: string, value: Uint8Array): Uint8Array[] {
 }
 
 /** One stored run: entries [first, last]. */
-export interface Run { key: string, first: number, last: number, entries: Uint8Array[] }
+export interface Run {
+  key: string
+  first: number
+  last: number
+  entries: Uint8Array[]
+}
 
-function runOf (key: string, value: Uint8Array): Run {
+function runOf(key: string, value: Uint8Array): Run {
   const last = runLast(key)
   const entries = decodeRun(key, value)
   const first = last - entries.length + 1
@@ -135,12 +151,12 @@ export class EntryRuns {
   private recent: Run | undefined
 
   /** `store`: a feed's 'entries' sublevel (feedSublevels). */
-  constructor (store: LedgerSublevel) {
+  constructor(store: LedgerSublevel) {
     this.store = store
   }
 
   /** Entry `seq`, or undefined when it is not stored. */
-  async get (seq: number): Promise<Uint8Array | undefined> {
+  async get(seq: number): Promise<Uint8Array | undefined> {
     const recent = this.recent
     if (recent !== undefined && seq >= recent.first && seq <= recent.last) return recent.entries[seq - recent.first]
     for await (const [key, value] of this.store.iterator({ gte: seqKey(seq), limit: 1 })) {
@@ -155,7 +171,7 @@ export class EntryRuns {
    * Consecutive entries from `from`, below `to`, at most `limit`: fewer when the store has a gap
    * or ends. Runs are fetched a few at a time, as many as the runs seen so far suggest are needed.
    */
-  async read (from: number, to: number, limit: number): Promise<Uint8Array[]> {
+  async read(from: number, to: number, limit: number): Promise<Uint8Array[]> {
     const out: Uint8Array[] = []
     const want = Math.min(to - from, limit)
     if (want <= 0) return out
@@ -184,19 +200,20 @@ export class EntryRuns {
   }
 
   /** Stored runs in order, from the one holding `from` (decoded; a malformed one throws). */
-  async * runs (from = 0): AsyncGenerator<Run> {
+  async *runs(from = 0): AsyncGenerator<Run> {
     for await (const [key, value] of this.store.iterator({ gte: seqKey(from) })) yield runOf(key, value)
   }
 
   /** Entries in order from `from`, with their seqs, as stored (the caller checks for gaps). */
-  async * entries (from = 0): AsyncGenerator<{ seq: number, bytes: Uint8Array }> {
+  async *entries(from = 0): AsyncGenerator<{ seq: number; bytes: Uint8Array }> {
     for await (const run of this.runs(from)) {
-      for (let seq = Math.max(from, run.first); seq <= run.last; seq++) yield { seq, bytes: run.entries[seq - run.first]! }
+      for (let seq = Math.max(from, run.first); seq <= run.last; seq++)
+        yield { seq, bytes: run.entries[seq - run.first]! }
     }
   }
 
   /** The newest `count` stored entries, oldest first. */
-  async tail (count: number): Promise<Uint8Array[]> {
+  async tail(count: number): Promise<Uint8Array[]> {
     const out: Uint8Array[] = []
     if (count <= 0) return out
     for await (const [key, value] of this.store.iterator({ reverse: true })) {

@@ -24,7 +24,7 @@ export interface Entry {
   /** Action name from the ontology, e.g. "device.enrol". */
   type: string
   /** Who acted, and in which role. */
-  actor: { id: string, role: string }
+  actor: { id: string; role: string }
   /** The attested device the action happened on. */
   device: string
   /** Hash of the attestation verdict the action is bound to, or null. */
@@ -50,68 +50,85 @@ const ACTION = /^[a-z]+(\.[a-z_]+)+$/
 /** The last string found to be a deviceId: entries of a feed name the same one again and again. */
 let lastDeviceId = ''
 
-function isDeviceId (value: string): boolean {
+function isDeviceId(value: string): boolean {
   if (value === lastDeviceId) return true
   if (!DEVICE_ID.test(value)) return false
   lastDeviceId = value
   return true
 }
 
-function isBytes (value: unknown, size?: number): value is Uint8Array {
+function isBytes(value: unknown, size?: number): value is Uint8Array {
   return value instanceof Uint8Array && (size === undefined || value.length === size)
 }
 
-function isUint (value: unknown): value is number {
+function isUint(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
 }
 
-function checkActor (value: unknown): void {
+function checkActor(value: unknown): void {
   const actor = value as Record<string, unknown>
-  if (typeof actor !== 'object' || actor === null || Array.isArray(actor) || actor instanceof Uint8Array || Object.keys(actor).length !== 2 ||
-    typeof actor.id !== 'string' || actor.id.length === 0 || actor.id.length > 128 || typeof actor.role !== 'string' || actor.role.length > 32) {
+  if (
+    typeof actor !== 'object' ||
+    actor === null ||
+    Array.isArray(actor) ||
+    actor instanceof Uint8Array ||
+    Object.keys(actor).length !== 2 ||
+    typeof actor.id !== 'string' ||
+    actor.id.length === 0 ||
+    actor.id.length > 128 ||
+    typeof actor.role !== 'string' ||
+    actor.role.length > 32
+  ) {
     throw new MalformedEntryError('actor must be {id, role}')
   }
 }
 
-function checkAttestAndBody (attest: unknown, body: unknown): void {
+function checkAttestAndBody(attest: unknown, body: unknown): void {
   if (attest !== null && !isBytes(attest, 32)) throw new MalformedEntryError('attest must be 32 bytes or null')
-  if (typeof body !== 'object' || body === null || Array.isArray(body) || body instanceof Uint8Array) throw new MalformedEntryError('body must be a map')
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || body instanceof Uint8Array)
+    throw new MalformedEntryError('body must be a map')
 }
 
 /**
  * The checks of checkEntryShape on the fields an appended action supplies (type, actor, attest,
  * body), for an entry whose other fields are already known to be valid.
  */
-export function checkActionShape (action: { type: unknown, actor: unknown, attest: unknown, body: unknown }): void {
-  if (typeof action.type !== 'string' || action.type.length > 64 || !ACTION.test(action.type)) throw new MalformedEntryError('type must be an action name')
+export function checkActionShape(action: { type: unknown; actor: unknown; attest: unknown; body: unknown }): void {
+  if (typeof action.type !== 'string' || action.type.length > 64 || !ACTION.test(action.type))
+    throw new MalformedEntryError('type must be an action name')
   checkActor(action.actor)
   checkAttestAndBody(action.attest, action.body)
 }
 
 /** Checks the shape every entry must have (the ontology checks the body). */
-export function checkEntryShape (value: unknown): Entry {
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) throw new MalformedEntryError('not a map')
+export function checkEntryShape(value: unknown): Entry {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array)
+    throw new MalformedEntryError('not a map')
   const record = value as Record<string, unknown>
   const keys = Object.keys(record)
   for (const key of keys) if (!KEYS.includes(key)) throw new MalformedEntryError(`unknown field "${key}"`)
   for (const key of KEYS) if (!(key in record)) throw new MalformedEntryError(`missing field "${key}"`)
   if (record.v !== 1) throw new MalformedEntryError(`unsupported version ${String(record.v)}`)
   if (!isBytes(record.fleet, 32)) throw new MalformedEntryError('fleet must be 32 bytes')
-  if (typeof record.feed !== 'string' || !isDeviceId(record.feed)) throw new MalformedEntryError('feed must be a deviceId')
+  if (typeof record.feed !== 'string' || !isDeviceId(record.feed))
+    throw new MalformedEntryError('feed must be a deviceId')
   if (!isUint(record.seq)) throw new MalformedEntryError('seq must be a non-negative integer')
   if (!isBytes(record.prev, 32)) throw new MalformedEntryError('prev must be 32 bytes')
   if (!isUint(record.time)) throw new MalformedEntryError('time must be a non-negative integer')
-  if (typeof record.type !== 'string' || record.type.length > 64 || !ACTION.test(record.type)) throw new MalformedEntryError('type must be an action name')
+  if (typeof record.type !== 'string' || record.type.length > 64 || !ACTION.test(record.type))
+    throw new MalformedEntryError('type must be an action name')
   checkActor(record.actor)
-  if (typeof record.device !== 'string' || !isDeviceId(record.device)) throw new MalformedEntryError('device must be a deviceId')
+  if (typeof record.device !== 'string' || !isDeviceId(record.device))
+    throw new MalformedEntryError('device must be a deviceId')
   checkAttestAndBody(record.attest, record.body)
   return record as unknown as Entry
 }
 
-export function encodeEntry (entry: Entry): Uint8Array {
+export function encodeEntry(entry: Entry): Uint8Array {
   checkEntryShape(entry)
   const bytes = encodeEntryBytes(entry)
-  if (bytes.length > LEDGER_LIMITS.maxEntryBytes) throw new MalformedEntryError(`encodes to ${bytes.length} bytes, over ${LEDGER_LIMITS.maxEntryBytes}`)
+  if (bytes.length > LEDGER_LIMITS.maxEntryBytes)
+    throw new MalformedEntryError(`encodes to ${bytes.length} bytes, over ${LEDGER_LIMITS.maxEntryBytes}`)
   return bytes
 }
 
@@ -125,7 +142,7 @@ const PREV_VALUE = CANONICAL_KEYS.indexOf('prev')
  * keys when it is one (the object is then built with one fixed shape), else by the generic
  * decoder, which refuses it or finds the same. Either way checkEntryShape has passed.
  */
-function decodeEntryValue (bytes: Uint8Array): { entry: Entry, prevValueAt: number } {
+function decodeEntryValue(bytes: Uint8Array): { entry: Entry; prevValueAt: number } {
   const fixed = decodeCanonicalFixedMap(bytes, ENCODED_KEYS, LEDGER_LIMITS.maxEntryBytes)
   if (fixed !== undefined) {
     const [v, seq, body, feed, prev, time, type, actor, fleet, attest, device] = fixed.values
@@ -136,14 +153,18 @@ function decodeEntryValue (bytes: Uint8Array): { entry: Entry, prevValueAt: numb
   let prevValueAt = -1
   decodeCanonical(bytes, {
     maxBytes: LEDGER_LIMITS.maxEntryBytes,
-    check: (value) => { entry = checkEntryShape(value) },
-    onTopLevelValue: (key, offset) => { if (key === 'prev') prevValueAt = offset }
+    check: (value) => {
+      entry = checkEntryShape(value)
+    },
+    onTopLevelValue: (key, offset) => {
+      if (key === 'prev') prevValueAt = offset
+    }
   })
   return { entry: entry!, prevValueAt }
 }
 
 /** Strict decoding (canonical CBOR, exact fields). The result is unverified. */
-export function decodeEntry (bytes: Uint8Array): UnverifiedEntry {
+export function decodeEntry(bytes: Uint8Array): UnverifiedEntry {
   const { entry } = decodeEntryValue(bytes)
   return { entry, bytes, hash: entryHash(bytes) } as unknown as UnverifiedEntry
 }
@@ -152,13 +173,13 @@ export function decodeEntry (bytes: Uint8Array): UnverifiedEntry {
  * decodeEntry without the hash (for callers that hash a whole batch at once), with where the
  * 32 bytes of `prev` are in `bytes`.
  */
-export function decodeEntryUnhashed (bytes: Uint8Array): { entry: Entry, prevAt: number } {
+export function decodeEntryUnhashed(bytes: Uint8Array): { entry: Entry; prevAt: number } {
   const { entry, prevValueAt } = decodeEntryValue(bytes)
   // checkEntryShape made sure prev is a 32-byte string: its head is the two bytes 0x58 0x20.
   return { entry, prevAt: prevValueAt + 2 }
 }
 
-export function entryHash (bytes: Uint8Array): Uint8Array {
+export function entryHash(bytes: Uint8Array): Uint8Array {
   const digest = hash('sha256', bytes, 'buffer')
   return new Uint8Array(digest.buffer, digest.byteOffset, digest.length)
 }

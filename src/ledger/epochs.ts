@@ -26,15 +26,15 @@ export interface EpochAuthorisation {
 }
 
 /** The authorisation in an owner's device.new_epoch entry (already verified as the owner's); undefined for any other entry or an epoch below 2. */
-export function epochAuthorisationOf (entry: Entry): EpochAuthorisation | undefined {
+export function epochAuthorisationOf(entry: Entry): EpochAuthorisation | undefined {
   if (entry.type !== 'device.new_epoch') return undefined
-  const b = entry.body as { deviceId: string, epoch: number, forkSize: number, forkRoot: Uint8Array }
+  const b = entry.body as { deviceId: string; epoch: number; forkSize: number; forkRoot: Uint8Array }
   if (b.epoch < 2) return undefined
   return { feed: b.deviceId, epoch: b.epoch, forkSize: b.forkSize, forkRoot: b.forkRoot }
 }
 
 /** The authorisations of one feed, by epoch (the first statement of an epoch holds; later ones are ignored). */
-export function epochsOf (feed: string, authorisations: Iterable<EpochAuthorisation>): Map<number, EpochAuthorisation> {
+export function epochsOf(feed: string, authorisations: Iterable<EpochAuthorisation>): Map<number, EpochAuthorisation> {
   const out = new Map<number, EpochAuthorisation>()
   for (const a of authorisations) if (a.feed === feed && !out.has(a.epoch)) out.set(a.epoch, a)
   return out
@@ -46,18 +46,36 @@ export function epochsOf (feed: string, authorisations: Iterable<EpochAuthorisat
  * holds that many entries: undefined otherwise) must be the authorised one. Throws
  * UnauthorisedEpochError.
  */
-export function checkEpoch (feed: string, epoch: number, size: number, epochs: ReadonlyMap<number, EpochAuthorisation>, rootAt: (size: number) => Uint8Array | undefined): void {
+export function checkEpoch(
+  feed: string,
+  epoch: number,
+  size: number,
+  epochs: ReadonlyMap<number, EpochAuthorisation>,
+  rootAt: (size: number) => Uint8Array | undefined
+): void {
   // Past the fork point of a later epoch, an older epoch's history is the one the owner replaced.
   for (const later of epochs.values()) {
-    if (later.epoch > epoch && size > later.forkSize) throw new UnauthorisedEpochError(feed, epoch, size, `is of the history the owner replaced with epoch ${later.epoch} after ${later.forkSize} entries`)
+    if (later.epoch > epoch && size > later.forkSize)
+      throw new UnauthorisedEpochError(
+        feed,
+        epoch,
+        size,
+        `is of the history the owner replaced with epoch ${later.epoch} after ${later.forkSize} entries`
+      )
   }
   if (epoch === 1) return
   const authorised = epochs.get(epoch)
-  if (authorised === undefined) throw new UnauthorisedEpochError(feed, epoch, size, 'is of an epoch the owner never authorised for this feed')
+  if (authorised === undefined)
+    throw new UnauthorisedEpochError(feed, epoch, size, 'is of an epoch the owner never authorised for this feed')
   if (size < authorised.forkSize) return
   const root = authorised.forkSize === 0 ? EMPTY_ROOT : rootAt(authorised.forkSize)
   if (root !== undefined && !bytesEqual(root, authorised.forkRoot)) {
-    throw new UnauthorisedEpochError(feed, epoch, size, `does not fork where the owner said: its root at ${authorised.forkSize} entries is ${toHex(root)}, not ${toHex(authorised.forkRoot)}`)
+    throw new UnauthorisedEpochError(
+      feed,
+      epoch,
+      size,
+      `does not fork where the owner said: its root at ${authorised.forkSize} entries is ${toHex(root)}, not ${toHex(authorised.forkRoot)}`
+    )
   }
 }
 
@@ -66,7 +84,7 @@ export function checkEpoch (feed: string, epoch: number, size: number, epochs: R
  * checkpoints are of different epochs, the later one authorised, and the older-epoch checkpoint
  * lies past that epoch's fork point (before it, the two histories are one).
  */
-export function isAuthorisedFork (fork: EquivocationFork, epochs: ReadonlyMap<number, EpochAuthorisation>): boolean {
+export function isAuthorisedFork(fork: EquivocationFork, epochs: ReadonlyMap<number, EpochAuthorisation>): boolean {
   const [older, newer] = fork.first.epoch < fork.second.epoch ? [fork.first, fork.second] : [fork.second, fork.first]
   if (older.epoch === newer.epoch) return false
   const authorised = epochs.get(newer.epoch)
@@ -83,14 +101,15 @@ export class EpochSequence {
   private readonly feed: string
   private readonly epochs: ReadonlyMap<number, EpochAuthorisation>
 
-  constructor (feed: string, epochs: ReadonlyMap<number, EpochAuthorisation> = new Map()) {
+  constructor(feed: string, epochs: ReadonlyMap<number, EpochAuthorisation> = new Map()) {
     this.feed = feed
     this.epochs = epochs
   }
 
-  check (epoch: number, size: number, rootAt: (size: number) => Uint8Array | undefined): void {
+  check(epoch: number, size: number, rootAt: (size: number) => Uint8Array | undefined): void {
     checkEpoch(this.feed, epoch, size, this.epochs, rootAt)
-    if (epoch < this.last) throw new UnauthorisedEpochError(this.feed, epoch, size, `follows one in epoch ${this.last}: the epoch went back`)
+    if (epoch < this.last)
+      throw new UnauthorisedEpochError(this.feed, epoch, size, `follows one in epoch ${this.last}: the epoch went back`)
     this.last = epoch
   }
 }

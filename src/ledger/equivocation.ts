@@ -33,22 +33,24 @@ export interface EquivocationEvidence {
   proof: Uint8Array[]
 }
 
-
-function feedOf (checkpoint: VerifiedCheckpoint): string {
+function feedOf(checkpoint: VerifiedCheckpoint): string {
   return checkpoint.body.origin.slice(checkpoint.body.origin.lastIndexOf('/') + 1)
 }
 
 /** The note with only the signature lines of the keys named (in the note's order). */
-export function withSignaturesOf (note: string, names: readonly string[]): string {
+export function withSignaturesOf(note: string, names: readonly string[]): string {
   const split = note.lastIndexOf('\n\n')
   if (split < 0) return note
   const keep = new Set(names)
-  const lines = note.slice(split + 2, -1).split('\n').filter((line) => keep.has(line.slice(2, line.indexOf(' ', 2))))
+  const lines = note
+    .slice(split + 2, -1)
+    .split('\n')
+    .filter((line) => keep.has(line.slice(2, line.indexOf(' ', 2))))
   return `${note.slice(0, split + 2)}${lines.map((line) => `${line}\n`).join('')}`
 }
 
 /** The note with only the signature lines of `name` (the feed's own pair): cosignatures dropped. */
-export function withoutCosignatures (note: string, name: string): string {
+export function withoutCosignatures(note: string, name: string): string {
   return withSignaturesOf(note, [name])
 }
 
@@ -58,14 +60,26 @@ export function withoutCosignatures (note: string, name: string): string {
  * to the larger root. Returns evidence when they conflict, undefined when they do not (or when
  * the conflict cannot be shown).
  */
-export function detectEquivocation (a: VerifiedCheckpoint, b: VerifiedCheckpoint, prefix?: { root: Uint8Array, proof: Uint8Array[] }): EquivocationEvidence | undefined {
+export function detectEquivocation(
+  a: VerifiedCheckpoint,
+  b: VerifiedCheckpoint,
+  prefix?: { root: Uint8Array; proof: Uint8Array[] }
+): EquivocationEvidence | undefined {
   if (a.body.origin !== b.body.origin) return undefined
   // Smaller first; of the same size, the smaller text first, so that evidence of one pair is one evidence.
-  const [small, large] = a.body.size < b.body.size || (a.body.size === b.body.size && a.text <= b.text) ? [a, b] : [b, a]
+  const [small, large] =
+    a.body.size < b.body.size || (a.body.size === b.body.size && a.text <= b.text) ? [a, b] : [b, a]
   const feed = feedOf(small)
-  const make = (prefixRoot: Uint8Array, proof: Uint8Array[]): EquivocationEvidence =>
-    ({ v: 1, feed, first: withoutCosignatures(small.note, feed), second: withoutCosignatures(large.note, feed), prefixRoot, proof })
-  if (small.body.size === large.body.size) return bytesEqual(small.body.root, large.body.root) ? undefined : make(new Uint8Array(0), [])
+  const make = (prefixRoot: Uint8Array, proof: Uint8Array[]): EquivocationEvidence => ({
+    v: 1,
+    feed,
+    first: withoutCosignatures(small.note, feed),
+    second: withoutCosignatures(large.note, feed),
+    prefixRoot,
+    proof
+  })
+  if (small.body.size === large.body.size)
+    return bytesEqual(small.body.root, large.body.root) ? undefined : make(new Uint8Array(0), [])
   if (small.body.size === 0 || prefix === undefined || bytesEqual(prefix.root, small.body.root)) return undefined
   try {
     verifyConsistency(small.body.size, large.body.size, prefix.root, large.body.root, prefix.proof)
@@ -77,8 +91,8 @@ export function detectEquivocation (a: VerifiedCheckpoint, b: VerifiedCheckpoint
 
 /** What verified evidence shows: the two checkpoints' sizes and epochs (smaller tree first). */
 export interface EquivocationFork {
-  first: { size: number, epoch: number }
-  second: { size: number, epoch: number }
+  first: { size: number; epoch: number }
+  second: { size: number; epoch: number }
 }
 
 /**
@@ -86,7 +100,10 @@ export interface EquivocationFork {
  * and are shown inconsistent, whatever epochs they state. Throws EvidenceRejectedError otherwise.
  * `epoch` is the larger of the two (what an alert.equivocation records).
  */
-export function verifyEquivocationEvidence (evidence: EquivocationEvidence, key: HybridPublicKey): { epoch: number, fork: EquivocationFork } {
+export function verifyEquivocationEvidence(
+  evidence: EquivocationEvidence,
+  key: HybridPublicKey
+): { epoch: number; fork: EquivocationFork } {
   let first: VerifiedCheckpoint
   let second: VerifiedCheckpoint
   try {
@@ -100,10 +117,14 @@ export function verifyEquivocationEvidence (evidence: EquivocationEvidence, key:
   }
   if (first.body.size > second.body.size) throw new EvidenceRejectedError('the smaller checkpoint must come first')
   const prefix = first.body.size === second.body.size ? undefined : { root: evidence.prefixRoot, proof: evidence.proof }
-  if (detectEquivocation(first, second, prefix) === undefined) throw new EvidenceRejectedError('the checkpoints are not shown to be inconsistent')
+  if (detectEquivocation(first, second, prefix) === undefined)
+    throw new EvidenceRejectedError('the checkpoints are not shown to be inconsistent')
   return {
     epoch: Math.max(first.body.epoch, second.body.epoch),
-    fork: { first: { size: first.body.size, epoch: first.body.epoch }, second: { size: second.body.size, epoch: second.body.epoch } }
+    fork: {
+      first: { size: first.body.size, epoch: first.body.epoch },
+      second: { size: second.body.size, epoch: second.body.epoch }
+    }
   }
 }
 
@@ -111,7 +132,7 @@ export function verifyEquivocationEvidence (evidence: EquivocationEvidence, key:
  * The sizes and epochs of evidence's two checkpoints, read without verifying (for evidence
  * verified before, e.g. when it was stored); undefined when a note does not parse.
  */
-export function forkOf (evidence: EquivocationEvidence): EquivocationFork | undefined {
+export function forkOf(evidence: EquivocationEvidence): EquivocationFork | undefined {
   try {
     const first = parseCheckpoint(evidence.first).body
     const second = parseCheckpoint(evidence.second).body
@@ -126,26 +147,48 @@ export function forkOf (evidence: EquivocationEvidence): EquivocationFork | unde
  * over a domain tag, the feed and the two checkpoints' signed texts (not their signature lines,
  * so a re-encoded or re-signed copy of the same two checkpoints is the same evidence). Frozen.
  */
-export function evidenceId (evidence: EquivocationEvidence): Uint8Array {
+export function evidenceId(evidence: EquivocationEvidence): Uint8Array {
   const text = (note: string): Buffer => {
     const split = note.indexOf('\n\n')
     return Buffer.from(split < 0 ? note : note.slice(0, split + 1))
   }
   const first = text(evidence.first)
   const second = text(evidence.second)
-  const length = (bytes: Buffer): Buffer => { const b = Buffer.alloc(4); b.writeUInt32BE(bytes.length); return b }
-  return new Uint8Array(createHash('sha256').update('fleet-equivocation-evidence-v1\n').update(evidence.feed).update('\n')
-    .update(length(first)).update(first).update(length(second)).update(second).digest())
+  const length = (bytes: Buffer): Buffer => {
+    const b = Buffer.alloc(4)
+    b.writeUInt32BE(bytes.length)
+    return b
+  }
+  return new Uint8Array(
+    createHash('sha256')
+      .update('fleet-equivocation-evidence-v1\n')
+      .update(evidence.feed)
+      .update('\n')
+      .update(length(first))
+      .update(first)
+      .update(length(second))
+      .update(second)
+      .digest()
+  )
 }
 
-export function encodeEvidence (evidence: EquivocationEvidence): Uint8Array {
+export function encodeEvidence(evidence: EquivocationEvidence): Uint8Array {
   // Notes travel as bytes (UTF-8): CBOR text strings are capped well below a note's size.
-  return encodeCanonical({ v: evidence.v, feed: evidence.feed, first: Buffer.from(evidence.first), second: Buffer.from(evidence.second), prefixRoot: evidence.prefixRoot, proof: evidence.proof })
+  return encodeCanonical({
+    v: evidence.v,
+    feed: evidence.feed,
+    first: Buffer.from(evidence.first),
+    second: Buffer.from(evidence.second),
+    prefixRoot: evidence.prefixRoot,
+    proof: evidence.proof
+  })
 }
 
 /** Strict decoding of evidence bytes (an alert.equivocation body's `evidence`). */
-export function decodeEvidence (bytes: Uint8Array): EquivocationEvidence {
-  const fail = (reason: string): never => { throw new EvidenceRejectedError(`malformed evidence: ${reason}`) }
+export function decodeEvidence(bytes: Uint8Array): EquivocationEvidence {
+  const fail = (reason: string): never => {
+    throw new EvidenceRejectedError(`malformed evidence: ${reason}`)
+  }
   if (bytes.length > EVIDENCE_LIMITS.maxBytes) fail('too large')
   let value: Record<string, unknown>
   try {
@@ -153,7 +196,8 @@ export function decodeEvidence (bytes: Uint8Array): EquivocationEvidence {
   } catch (err) {
     return fail((err as Error).message)
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) fail('not a map')
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array)
+    fail('not a map')
   const keys = Object.keys(value).sort().join(',')
   if (keys !== 'feed,first,prefixRoot,proof,second,v') fail(`fields ${keys}`)
   const { v, feed, first, second, prefixRoot, proof } = value
@@ -166,8 +210,20 @@ export function decodeEvidence (bytes: Uint8Array): EquivocationEvidence {
     return decoded
   }
   if (!(prefixRoot instanceof Uint8Array) || (prefixRoot.length !== 0 && prefixRoot.length !== 32)) fail('prefixRoot')
-  if (!Array.isArray(proof) || proof.length > LEDGER_LIMITS.maxProofHashes || proof.some((p) => !(p instanceof Uint8Array) || p.length !== 32)) fail('proof')
-  return { v: 1, feed: feed as string, first: text(first), second: text(second), prefixRoot: prefixRoot as Uint8Array, proof: proof as Uint8Array[] }
+  if (
+    !Array.isArray(proof) ||
+    proof.length > LEDGER_LIMITS.maxProofHashes ||
+    proof.some((p) => !(p instanceof Uint8Array) || p.length !== 32)
+  )
+    fail('proof')
+  return {
+    v: 1,
+    feed: feed as string,
+    first: text(first),
+    second: text(second),
+    prefixRoot: prefixRoot as Uint8Array,
+    proof: proof as Uint8Array[]
+  }
 }
 
 export { EVIDENCE_LIMITS }

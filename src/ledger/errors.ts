@@ -2,7 +2,7 @@ import { FleetError, MalformedInputError } from '../common/index.js'
 
 /** Thrown when a decoded value is not a valid entry (missing, extra or mistyped fields). Exit code 2. */
 export class MalformedEntryError extends MalformedInputError {
-  constructor (reason: string) {
+  constructor(reason: string) {
     super(`ledger entry: ${reason}`, { code: 'ERR_MALFORMED_ENTRY' })
   }
 }
@@ -10,7 +10,7 @@ export class MalformedEntryError extends MalformedInputError {
 /** Thrown when an entry's type is unknown to the ontology, or its version is not supported. */
 export class UnknownActionError extends FleetError {
   readonly type: string
-  constructor (type: string, ontologyVersion: number) {
+  constructor(type: string, ontologyVersion: number) {
     super(`action "${type}" is not in ontology version ${ontologyVersion}`, { code: 'ERR_UNKNOWN_ACTION' })
     this.type = type
   }
@@ -20,7 +20,7 @@ export class UnknownActionError extends FleetError {
 export class ActorRoleError extends FleetError {
   readonly type: string
   readonly role: string
-  constructor (type: string, role: string, allowed: readonly string[]) {
+  constructor(type: string, role: string, allowed: readonly string[]) {
     super(`a ${role} may not perform "${type}" (allowed: ${allowed.join(', ')})`, { code: 'ERR_ACTOR_ROLE' })
     this.type = type
     this.role = role
@@ -34,7 +34,7 @@ export class ActorRoleError extends FleetError {
 export class BodySchemaError extends FleetError {
   readonly type: string
   readonly path: string
-  constructor (type: string, path: string, reason: string, cause?: unknown) {
+  constructor(type: string, path: string, reason: string, cause?: unknown) {
     super(`body of "${type}" at ${path}: ${reason}`, { code: 'ERR_BODY_SCHEMA', cause })
     this.type = type
     this.path = path
@@ -44,7 +44,7 @@ export class BodySchemaError extends FleetError {
 /** Thrown when an inclusion or consistency proof does not verify; carries what was compared. */
 export class ProofError extends FleetError {
   readonly kind: 'inclusion' | 'consistency'
-  constructor (kind: 'inclusion' | 'consistency', reason: string, code = 'ERR_PROOF') {
+  constructor(kind: 'inclusion' | 'consistency', reason: string, code = 'ERR_PROOF') {
     super(`${kind} proof: ${reason}`, { code })
     this.kind = kind
   }
@@ -58,7 +58,7 @@ export class ProofError extends FleetError {
 export class ProofHashLengthError extends ProofError {
   readonly which: string
   readonly length: number
-  constructor (kind: 'inclusion' | 'consistency', which: string, length: number) {
+  constructor(kind: 'inclusion' | 'consistency', which: string, length: number) {
     super(kind, `${which} is ${length} bytes, not a 32-byte SHA-256 hash`, 'ERR_PROOF_HASH_LENGTH')
     this.which = which
     this.length = length
@@ -67,15 +67,18 @@ export class ProofHashLengthError extends ProofError {
 
 /** Thrown when the stored feed is older than what this device already signed, or the TPM clock went back. */
 export class RollbackDetectedError extends FleetError {
-  constructor (reason: string) {
+  constructor(reason: string) {
     super(`the ledger was rolled back: ${reason}`, { code: 'ERR_ROLLBACK_DETECTED' })
   }
 }
 
 /** Thrown when a write to the store fails; the entries of that batch were not appended. */
 export class LedgerWriteError extends FleetError {
-  constructor (cause: unknown) {
-    super(`the ledger could not write to its store: ${(cause as Error)?.message ?? String(cause)}`, { code: 'ERR_LEDGER_WRITE', cause })
+  constructor(cause: unknown) {
+    super(`the ledger could not write to its store: ${(cause as Error)?.message ?? String(cause)}`, {
+      code: 'ERR_LEDGER_WRITE',
+      cause
+    })
   }
 }
 
@@ -84,7 +87,7 @@ export class FeedVerificationError extends FleetError {
   readonly seq: number | undefined
   readonly checkpointSize: number | undefined
   /** `cause`: the typed error of the check that failed, when there is one. */
-  constructor (reason: string, where: { seq?: number, checkpointSize?: number, cause?: unknown } = {}) {
+  constructor(reason: string, where: { seq?: number; checkpointSize?: number; cause?: unknown } = {}) {
     super(`feed verification failed: ${reason}`, { code: 'ERR_FEED_VERIFICATION', cause: where.cause })
     this.seq = where.seq
     this.checkpointSize = where.checkpointSize
@@ -93,7 +96,7 @@ export class FeedVerificationError extends FleetError {
 
 /** Thrown when offered evidence does not prove equivocation (it may be forged, or consistent). */
 export class EvidenceRejectedError extends FleetError {
-  constructor (reason: string) {
+  constructor(reason: string) {
     super(`equivocation evidence rejected: ${reason}`, { code: 'ERR_EVIDENCE_REJECTED' })
   }
 }
@@ -108,8 +111,10 @@ export class FeedRoleError extends FleetError {
   readonly role: string
   readonly feed: string
   readonly ownerFeed: string
-  constructor (type: string, role: string, feed: string, ownerFeed: string) {
-    super(`"${type}" by a ${role} is valid only in the owner's feed ${ownerFeed}, not in feed ${feed}`, { code: 'ERR_FEED_ROLE' })
+  constructor(type: string, role: string, feed: string, ownerFeed: string) {
+    super(`"${type}" by a ${role} is valid only in the owner's feed ${ownerFeed}, not in feed ${feed}`, {
+      code: 'ERR_FEED_ROLE'
+    })
     this.type = type
     this.role = role
     this.feed = feed
@@ -125,8 +130,10 @@ export class UnauthorisedEpochError extends FleetError {
   readonly feed: string
   readonly epoch: number
   readonly size: number
-  constructor (feed: string, epoch: number, size: number, reason: string) {
-    super(`feed ${feed}: the checkpoint of ${size} entries in epoch ${epoch} ${reason}`, { code: 'ERR_UNAUTHORISED_EPOCH' })
+  constructor(feed: string, epoch: number, size: number, reason: string) {
+    super(`feed ${feed}: the checkpoint of ${size} entries in epoch ${epoch} ${reason}`, {
+      code: 'ERR_UNAUTHORISED_EPOCH'
+    })
     this.feed = feed
     this.epoch = epoch
     this.size = size

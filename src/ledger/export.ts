@@ -24,23 +24,49 @@ import { feedSublevels, type LedgerSpace } from './store/index.js'
  * The end line is not signed: against deliberate removal of the newest checkpoints, compare the
  * report with a checkpoint known from elsewhere (e.g. gossip).
  */
-export interface ExportEntryLine { kind: 'entry', seq: number, hash: string, entry: string, type: string, time: number }
-export interface ExportCheckpointLine { kind: 'checkpoint', size: number, note: string }
-export interface ExportEndLine { kind: 'end', feed: string, entries: number, checkpoints: number }
+export interface ExportEntryLine {
+  kind: 'entry'
+  seq: number
+  hash: string
+  entry: string
+  type: string
+  time: number
+}
+export interface ExportCheckpointLine {
+  kind: 'checkpoint'
+  size: number
+  note: string
+}
+export interface ExportEndLine {
+  kind: 'end'
+  feed: string
+  entries: number
+  checkpoints: number
+}
 export type ExportLine = ExportEntryLine | ExportCheckpointLine | ExportEndLine
-
 
 const HEX32 = /^[0-9a-f]{64}$/
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
 /** Exports a feed as stored at `space` (the layout FeedLedger writes) as JSONL-ready objects, in order. */
-export async function * exportFeed (space: LedgerSpace, options: { feedId: string }): AsyncGenerator<ExportLine, void, undefined> {
+export async function* exportFeed(
+  space: LedgerSpace,
+  options: { feedId: string }
+): AsyncGenerator<ExportLine, void, undefined> {
   const { entries, checkpoints } = feedSublevels(space)
   let count = 0
   for await (const { seq, bytes } of new EntryRuns(entries).entries()) {
     const decoded = decodeEntry(bytes)
-    if (decoded.entry.feed !== options.feedId) throw new FeedVerificationError(`entry ${seq} belongs to another feed`, { seq })
-    yield { kind: 'entry', seq, hash: toHex(decoded.hash), entry: Buffer.from(bytes).toString('base64'), type: decoded.entry.type, time: decoded.entry.time }
+    if (decoded.entry.feed !== options.feedId)
+      throw new FeedVerificationError(`entry ${seq} belongs to another feed`, { seq })
+    yield {
+      kind: 'entry',
+      seq,
+      hash: toHex(decoded.hash),
+      entry: Buffer.from(bytes).toString('base64'),
+      type: decoded.entry.type,
+      time: decoded.entry.time
+    }
     count++
   }
   let notes = 0
@@ -57,7 +83,7 @@ class RootLog {
   private count = 0
   private static readonly PER_CHUNK = 4096
 
-  push (root: Uint8Array): void {
+  push(root: Uint8Array): void {
     const at = this.count % RootLog.PER_CHUNK
     if (at === 0) this.chunks.push(new Uint8Array(32 * RootLog.PER_CHUNK))
     this.chunks[this.chunks.length - 1]!.set(root, at * 32)
@@ -65,7 +91,7 @@ class RootLog {
   }
 
   /** The root of the tree of `size` entries (1 ≤ size ≤ count), or undefined. */
-  at (size: number): Uint8Array | undefined {
+  at(size: number): Uint8Array | undefined {
     if (!Number.isSafeInteger(size) || size < 1 || size > this.count) return undefined
     const i = size - 1
     const chunk = this.chunks[Math.floor(i / RootLog.PER_CHUNK)]!
@@ -74,15 +100,17 @@ class RootLog {
   }
 }
 
-function record (value: unknown, fields: readonly string[], where: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new FeedVerificationError(`${where}: not an object`)
+function record(value: unknown, fields: readonly string[], where: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new FeedVerificationError(`${where}: not an object`)
   const rec = value as Record<string, unknown>
   const keys = Object.keys(rec)
-  if (keys.length !== fields.length || !fields.every((f) => Object.hasOwn(rec, f))) throw new FeedVerificationError(`${where}: fields must be exactly ${fields.join(', ')}`)
+  if (keys.length !== fields.length || !fields.every((f) => Object.hasOwn(rec, f)))
+    throw new FeedVerificationError(`${where}: fields must be exactly ${fields.join(', ')}`)
   return rec
 }
 
-function isUint (value: unknown): value is number {
+function isUint(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
 }
 
@@ -96,10 +124,17 @@ function isUint (value: unknown): value is number {
  * come in order and the end line's counts match. Any changed, dropped, added or reordered line
  * makes it throw FeedVerificationError (with the typed check's error as `cause` where there is one).
  */
-export async function verifyExport (
+export async function verifyExport(
   lines: AsyncIterable<string> | Iterable<string>,
-  trust: { feedKey: HybridPublicKey, fleetId: Uint8Array, feedId: string, ontology: Ontology, witnesses?: ReadonlyMap<string, HybridPublicKey>, epochs?: ReadonlyMap<number, EpochAuthorisation> },
-  limits: { maxLines?: number, maxLineLength?: number } = {}
+  trust: {
+    feedKey: HybridPublicKey
+    fleetId: Uint8Array
+    feedId: string
+    ontology: Ontology
+    witnesses?: ReadonlyMap<string, HybridPublicKey>
+    epochs?: ReadonlyMap<number, EpochAuthorisation>
+  },
+  limits: { maxLines?: number; maxLineLength?: number } = {}
 ): Promise<FeedReport> {
   const maxLines = limits.maxLines ?? EXPORT_LIMITS.maxLines
   const maxLineLength = limits.maxLineLength ?? EXPORT_LIMITS.maxLineLength
@@ -123,7 +158,8 @@ export async function verifyExport (
       throw new FeedVerificationError(`${where}: content after the end line`)
     }
     if (lineNo > maxLines) throw new FeedVerificationError(`more than ${maxLines} lines`)
-    if (line.length > maxLineLength) throw new FeedVerificationError(`${where}: longer than ${maxLineLength} characters`)
+    if (line.length > maxLineLength)
+      throw new FeedVerificationError(`${where}: longer than ${maxLineLength} characters`)
     let value: unknown
     try {
       value = JSON.parse(line)
@@ -136,12 +172,19 @@ export async function verifyExport (
       const seq = tree.size
       if (phase !== 'entries') throw new FeedVerificationError(`${where}: entry after the checkpoints`, { seq })
       const rec = record(value, ['kind', 'seq', 'hash', 'entry', 'type', 'time'], where)
-      if (rec.seq !== seq) throw new FeedVerificationError(`${where}: entry ${String(rec.seq)} out of sequence, expected ${seq}`, { seq })
+      if (rec.seq !== seq)
+        throw new FeedVerificationError(`${where}: entry ${String(rec.seq)} out of sequence, expected ${seq}`, { seq })
       const text = rec.entry
-      if (typeof text !== 'string' || text.length > 4 * Math.ceil(LEDGER_LIMITS.maxEntryBytes / 3) || !BASE64.test(text)) throw new FeedVerificationError(`entry ${seq}: not base64 within the size cap`, { seq })
+      if (
+        typeof text !== 'string' ||
+        text.length > 4 * Math.ceil(LEDGER_LIMITS.maxEntryBytes / 3) ||
+        !BASE64.test(text)
+      )
+        throw new FeedVerificationError(`entry ${seq}: not base64 within the size cap`, { seq })
       const bytes = new Uint8Array(Buffer.from(text, 'base64'))
-      if (Buffer.from(bytes).toString('base64') !== text || bytes.length > LEDGER_LIMITS.maxEntryBytes) throw new FeedVerificationError(`entry ${seq}: not canonical base64 within the size cap`, { seq })
-      let decoded
+      if (Buffer.from(bytes).toString('base64') !== text || bytes.length > LEDGER_LIMITS.maxEntryBytes)
+        throw new FeedVerificationError(`entry ${seq}: not canonical base64 within the size cap`, { seq })
+      let decoded: ReturnType<typeof decodeEntry>
       try {
         decoded = decodeEntry(bytes)
         checkEntryAgainstOntology(decoded.entry, trust.ontology)
@@ -149,10 +192,14 @@ export async function verifyExport (
         throw new FeedVerificationError(`entry ${seq}: ${(err as Error).message}`, { seq, cause: err })
       }
       const entry = decoded.entry
-      if (entry.seq !== seq || entry.feed !== trust.feedId || !bytesEqual(entry.fleet, trust.fleetId)) throw new FeedVerificationError(`entry ${seq} is not entry ${seq} of this feed`, { seq })
-      if (!bytesEqual(entry.prev, prev)) throw new FeedVerificationError(`entry ${seq} does not chain to entry ${seq - 1}`, { seq })
-      if (typeof rec.hash !== 'string' || !HEX32.test(rec.hash) || rec.hash !== toHex(decoded.hash)) throw new FeedVerificationError(`entry ${seq}: the hash on its line is not the entry's`, { seq })
-      if (rec.type !== entry.type || rec.time !== entry.time) throw new FeedVerificationError(`entry ${seq}: the type or time on its line is not the entry's`, { seq })
+      if (entry.seq !== seq || entry.feed !== trust.feedId || !bytesEqual(entry.fleet, trust.fleetId))
+        throw new FeedVerificationError(`entry ${seq} is not entry ${seq} of this feed`, { seq })
+      if (!bytesEqual(entry.prev, prev))
+        throw new FeedVerificationError(`entry ${seq} does not chain to entry ${seq - 1}`, { seq })
+      if (typeof rec.hash !== 'string' || !HEX32.test(rec.hash) || rec.hash !== toHex(decoded.hash))
+        throw new FeedVerificationError(`entry ${seq}: the hash on its line is not the entry's`, { seq })
+      if (rec.type !== entry.type || rec.time !== entry.time)
+        throw new FeedVerificationError(`entry ${seq}: the type or time on its line is not the entry's`, { seq })
       prev = decoded.hash
       tree = tree.append(leafHash(bytes))
       roots.push(tree.root())
@@ -162,20 +209,39 @@ export async function verifyExport (
       const rec = record(value, ['kind', 'size', 'note'], where)
       const size = rec.size
       if (!isUint(size)) throw new FeedVerificationError(`${where}: checkpoint size is not an integer`)
-      if (size <= sealed) throw new FeedVerificationError(`${where}: checkpoint of ${size} entries out of order`, { checkpointSize: size })
+      if (size <= sealed)
+        throw new FeedVerificationError(`${where}: checkpoint of ${size} entries out of order`, {
+          checkpointSize: size
+        })
       const note = rec.note
-      if (typeof note !== 'string' || note.length > CHECKPOINT_LIMITS.maxNoteBytes) throw new FeedVerificationError(`checkpoint ${size}: note is not text within the size cap`, { checkpointSize: size })
-      let verified
+      if (typeof note !== 'string' || note.length > CHECKPOINT_LIMITS.maxNoteBytes)
+        throw new FeedVerificationError(`checkpoint ${size}: note is not text within the size cap`, {
+          checkpointSize: size
+        })
+      let verified: ReturnType<typeof verifyCheckpoint>
       try {
         verified = verifyCheckpoint(parseCheckpoint(note), { name: trust.feedId, key: trust.feedKey }, trust.witnesses)
       } catch (err) {
         throw new FeedVerificationError(`checkpoint ${size}: ${(err as Error).message}`, { checkpointSize: size })
       }
-      if (verified.body.size !== size) throw new FeedVerificationError(`checkpoint listed as ${size} entries signs ${verified.body.size}`, { checkpointSize: size })
-      if (verified.body.origin !== origin) throw new FeedVerificationError(`checkpoint of ${size} entries is not of this fleet and feed`, { checkpointSize: size })
+      if (verified.body.size !== size)
+        throw new FeedVerificationError(`checkpoint listed as ${size} entries signs ${verified.body.size}`, {
+          checkpointSize: size
+        })
+      if (verified.body.origin !== origin)
+        throw new FeedVerificationError(`checkpoint of ${size} entries is not of this fleet and feed`, {
+          checkpointSize: size
+        })
       const root = roots.at(size)
-      if (root === undefined) throw new FeedVerificationError(`checkpoint of ${size} entries, but the feed holds ${tree.size}`, { checkpointSize: size })
-      if (!bytesEqual(root, verified.body.root)) throw new FeedVerificationError(`checkpoint of ${size} entries signs root ${toHex(verified.body.root)}, the entries give ${toHex(root)}`, { checkpointSize: size })
+      if (root === undefined)
+        throw new FeedVerificationError(`checkpoint of ${size} entries, but the feed holds ${tree.size}`, {
+          checkpointSize: size
+        })
+      if (!bytesEqual(root, verified.body.root))
+        throw new FeedVerificationError(
+          `checkpoint of ${size} entries signs root ${toHex(verified.body.root)}, the entries give ${toHex(root)}`,
+          { checkpointSize: size }
+        )
       try {
         epochs.check(verified.body.epoch, size, (at) => roots.at(at))
       } catch (err) {
@@ -187,13 +253,17 @@ export async function verifyExport (
     } else if (kind === 'end') {
       const rec = record(value, ['kind', 'feed', 'entries', 'checkpoints'], where)
       if (rec.feed !== trust.feedId) throw new FeedVerificationError(`${where}: the export is of another feed`)
-      if (rec.entries !== count || rec.checkpoints !== checkpoints) throw new FeedVerificationError(`${where}: the export lists ${String(rec.entries)} entries and ${String(rec.checkpoints)} checkpoints, it holds ${count} and ${checkpoints}`)
+      if (rec.entries !== count || rec.checkpoints !== checkpoints)
+        throw new FeedVerificationError(
+          `${where}: the export lists ${String(rec.entries)} entries and ${String(rec.checkpoints)} checkpoints, it holds ${count} and ${checkpoints}`
+        )
       phase = 'done'
     } else {
       throw new FeedVerificationError(`${where}: unknown line kind`)
     }
   }
-  if (phase !== 'done') throw new FeedVerificationError(`the export ends after ${lineNo} lines without its end line: it is truncated`)
+  if (phase !== 'done')
+    throw new FeedVerificationError(`the export ends after ${lineNo} lines without its end line: it is truncated`)
   return { entries: tree.size, checkpoints, sealed, root: toHex(tree.root()), ...tally.report }
 }
 

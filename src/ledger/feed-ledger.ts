@@ -12,14 +12,14 @@ import { feedSublevels, type LedgerStore, type LedgerSublevel } from './store/in
 import { nodeCryptoHasher, type Hasher } from './hasher.js'
 
 export interface TpmClockSource {
-  readTpmClock (): Promise<{ clock: bigint, resetCount: number, restartCount: number }>
+  readTpmClock(): Promise<{ clock: bigint; resetCount: number; restartCount: number }>
 }
 
 /** A monotonic counter the store is bound to (a TPM NV counter): it never goes back with the disk. */
 export interface RollbackCounter {
-  read (): Promise<bigint>
+  read(): Promise<bigint>
   /** Adds one; returns the new value. */
-  increment (): Promise<bigint>
+  increment(): Promise<bigint>
 }
 
 export interface FeedLedgerComponents {
@@ -52,15 +52,19 @@ export interface FeedLedgerInit {
 
 export interface AppendInput {
   type: string
-  actor: { id: string, role: string }
+  actor: { id: string; role: string }
   attest: Uint8Array | null
   body: Record<string, unknown>
 }
 
-
-
-interface Meta { size: number, head: Uint8Array, frontier: Uint8Array[], checkpointSize: number, checkpointTpm: { clock: bigint, resetCount: number, restartCount: number } | null, epoch: number }
-
+interface Meta {
+  size: number
+  head: Uint8Array
+  frontier: Uint8Array[]
+  checkpointSize: number
+  checkpointTpm: { clock: bigint; resetCount: number; restartCount: number } | null
+  epoch: number
+}
 
 const ZERO_HASH = new Uint8Array(32)
 
@@ -87,13 +91,20 @@ export class FeedLedger {
   private readonly entriesSublevel: LedgerSublevel
   private readonly metaSublevel: LedgerSublevel
   private readonly checkpoints: LedgerSublevel
-  private meta: Meta = { size: 0, head: new Uint8Array(32), frontier: [], checkpointSize: 0, checkpointTpm: null, epoch: 1 }
+  private meta: Meta = {
+    size: 0,
+    head: new Uint8Array(32),
+    frontier: [],
+    checkpointSize: 0,
+    checkpointTpm: null,
+    epoch: 1
+  }
   private frontier = new MerkleFrontier()
   private pending: PendingAppend[] = []
   private flushing: Promise<void> | undefined
   private checkpointing: Promise<void> | undefined
   private timer: NodeJS.Timeout | undefined
-  private sealedWaiters: Array<{ seq: number, resolve: () => void }> = []
+  private sealedWaiters: Array<{ seq: number; resolve: () => void }> = []
   /** An entry that is not routine waits for a checkpoint. */
   private urgent = false
   /** When the oldest routine entry that waits for a checkpoint was written (unknown after a restart or a failed checkpoint: due now). */
@@ -104,12 +115,16 @@ export class FeedLedger {
   /** How a prepared batch is staged: entries and the state record, in this ledger's sublevels. */
   private readonly stage = {
     open: () => this.components.store.batch(),
-    put: (write: PreparedBatch['write'], key: string, run: Uint8Array) => { write.put(this.entriesSublevel, key, run) },
-    putState: (write: PreparedBatch['write'], state: Uint8Array) => { write.put(this.metaSublevel, 'state', state) },
+    put: (write: PreparedBatch['write'], key: string, run: Uint8Array) => {
+      write.put(this.entriesSublevel, key, run)
+    },
+    putState: (write: PreparedBatch['write'], state: Uint8Array) => {
+      write.put(this.metaSublevel, 'state', state)
+    },
     failed: (err: unknown) => new LedgerWriteError(err)
   }
 
-  constructor (components: FeedLedgerComponents, init: FeedLedgerInit) {
+  constructor(components: FeedLedgerComponents, init: FeedLedgerInit) {
     this.components = components
     this.init = {
       fleetId: init.fleetId,
@@ -126,13 +141,23 @@ export class FeedLedger {
     this.checkpoints = checkpoints
   }
 
-  get size (): number { return this.meta.size }
-  get feedId (): string { return this.init.feedId }
+  get size(): number {
+    return this.meta.size
+  }
+  get feedId(): string {
+    return this.init.feedId
+  }
   /** Checks later appends against another ontology (an owner's update: it only adds actions). */
-  useOntology (ontology: Ontology): void { this.components.ontology = ontology }
-  get sealedSize (): number { return this.meta.checkpointSize }
+  useOntology(ontology: Ontology): void {
+    this.components.ontology = ontology
+  }
+  get sealedSize(): number {
+    return this.meta.checkpointSize
+  }
   /** The epoch this feed's checkpoints are signed in (1 unless the owner authorised another). */
-  get epoch (): number { return this.meta.epoch }
+  get epoch(): number {
+    return this.meta.epoch
+  }
 
   /**
    * Signs the checkpoints from now on in `epoch`: a new history of this feed that the owner
@@ -140,53 +165,86 @@ export class FeedLedger {
    * the owner named (its root at the fork point) and signed nothing past that point. Epochs only
    * go up; the choice is durable when this resolves.
    */
-  async startEpoch (epoch: number): Promise<void> {
+  async startEpoch(epoch: number): Promise<void> {
     if (!Number.isSafeInteger(epoch) || epoch <= this.meta.epoch) return
     const value = encodeCanonical({ epoch })
-    await this.components.store.write([{ type: 'put', sublevel: this.metaSublevel, key: 'epoch', value }], { sync: true })
+    await this.components.store.write([{ type: 'put', sublevel: this.metaSublevel, key: 'epoch', value }], {
+      sync: true
+    })
     this.meta = { ...this.meta, epoch }
   }
 
-  async start (): Promise<void> {
+  async start(): Promise<void> {
     if (this.started) return
     // Two records, each with one writer: 'state' (appends) and 'checkpoint' (the checkpointer).
     const state = await this.metaSublevel.get('state')
     if (state !== undefined) {
-      const m = decodeCanonical(state, { maxBytes: 1 << 20 }) as { size: number, head: Uint8Array, frontier: Uint8Array[] }
+      const m = decodeCanonical(state, { maxBytes: 1 << 20 }) as {
+        size: number
+        head: Uint8Array
+        frontier: Uint8Array[]
+      }
       this.meta = { ...this.meta, size: m.size, head: m.head, frontier: m.frontier }
       this.frontier = new MerkleFrontier(this.meta.size, this.meta.frontier)
     }
     const signed = await this.metaSublevel.get('checkpoint')
     if (signed !== undefined) {
-      const c = decodeCanonical(signed) as { size: number, tpm: [string, number, number], epoch: number }
-      this.meta = { ...this.meta, checkpointSize: c.size, checkpointTpm: { clock: BigInt(c.tpm[0]), resetCount: c.tpm[1], restartCount: c.tpm[2] }, epoch: c.epoch }
-      if (c.size > this.meta.size) throw new RollbackDetectedError(`this device signed a checkpoint of ${c.size} entries but the store holds ${this.meta.size}`)
+      const c = decodeCanonical(signed) as { size: number; tpm: [string, number, number]; epoch: number }
+      this.meta = {
+        ...this.meta,
+        checkpointSize: c.size,
+        checkpointTpm: { clock: BigInt(c.tpm[0]), resetCount: c.tpm[1], restartCount: c.tpm[2] },
+        epoch: c.epoch
+      }
+      if (c.size > this.meta.size)
+        throw new RollbackDetectedError(
+          `this device signed a checkpoint of ${c.size} entries but the store holds ${this.meta.size}`
+        )
     }
     const epoch = await this.metaSublevel.get('epoch')
-    if (epoch !== undefined) this.meta = { ...this.meta, epoch: Math.max(this.meta.epoch, (decodeCanonical(epoch) as { epoch: number }).epoch) }
+    if (epoch !== undefined)
+      this.meta = {
+        ...this.meta,
+        epoch: Math.max(this.meta.epoch, (decodeCanonical(epoch) as { epoch: number }).epoch)
+      }
     // The newest checkpoint on disk must not be ahead of the tree, and the TPM must not have gone back.
     for await (const [, note] of this.checkpoints.iterator({ reverse: true, limit: 1 })) {
       const checkpoint = parseCheckpoint(Buffer.from(note).toString('utf8'))
       // A store written by an older checkpoint format is named as such, not taken for a damaged one.
       requireCurrentFormat(checkpoint, { name: this.init.feedId, key: this.components.signer.publicKey })
-      if (checkpoint.body.size > this.meta.size) throw new RollbackDetectedError(`a checkpoint covers ${checkpoint.body.size} entries but the store holds ${this.meta.size}`)
+      if (checkpoint.body.size > this.meta.size)
+        throw new RollbackDetectedError(
+          `a checkpoint covers ${checkpoint.body.size} entries but the store holds ${this.meta.size}`
+        )
     }
     if (this.meta.checkpointTpm !== null) {
       const now = await this.components.tpmClock.readTpmClock()
       const last = this.meta.checkpointTpm
-      if (now.resetCount < last.resetCount || (now.resetCount === last.resetCount && (now.restartCount < last.restartCount || (now.restartCount === last.restartCount && now.clock < last.clock)))) {
-        throw new RollbackDetectedError(`TPM counters went back (resetCount ${last.resetCount} → ${now.resetCount}, clock ${last.clock} → ${now.clock})`)
+      if (
+        now.resetCount < last.resetCount ||
+        (now.resetCount === last.resetCount &&
+          (now.restartCount < last.restartCount || (now.restartCount === last.restartCount && now.clock < last.clock)))
+      ) {
+        throw new RollbackDetectedError(
+          `TPM counters went back (resetCount ${last.resetCount} → ${now.resetCount}, clock ${last.clock} → ${now.clock})`
+        )
       }
     }
     if (this.components.rollbackCounter !== undefined) await this.bindToCounter(this.components.rollbackCounter)
     this.started = true
-    this.timer = setInterval(() => { if (this.due()) void this.checkpoint().catch(() => undefined) }, this.init.batchMs)
+    this.timer = setInterval(() => {
+      if (this.due()) void this.checkpoint().catch(() => undefined)
+    }, this.init.batchMs)
   }
 
   /** Whether the entries written since the last checkpoint should be signed now. */
-  private due (): boolean {
+  private due(): boolean {
     if (this.frontier.size <= this.meta.checkpointSize) return false
-    return this.urgent || this.sealedWaiters.length > 0 || this.components.clock.now() - (this.routineSince ?? 0) >= this.init.routineBatchMs
+    return (
+      this.urgent ||
+      this.sealedWaiters.length > 0 ||
+      this.components.clock.now() - (this.routineSince ?? 0) >= this.init.routineBatchMs
+    )
   }
 
   /**
@@ -195,17 +253,25 @@ export class FeedLedger {
    * On each start the store is bound to the next value first, then the counter is advanced, so a
    * crash in between leaves the store exactly one ahead, which is accepted.
    */
-  private async bindToCounter (counter: RollbackCounter): Promise<void> {
+  private async bindToCounter(counter: RollbackCounter): Promise<void> {
     const stored = await this.metaSublevel.get('rollback')
     const value = await counter.read()
     let bound: bigint | undefined
     if (stored !== undefined) {
-      if (stored.length !== 8) throw new RollbackDetectedError('the store\'s counter binding is malformed')
+      if (stored.length !== 8) throw new RollbackDetectedError("the store's counter binding is malformed")
       bound = Buffer.from(stored).readBigUInt64BE(0)
-      if (bound < value) throw new RollbackDetectedError(`the store was bound to TPM counter value ${bound} but the counter is at ${value}: this is an older copy of the store`)
-      if (bound > value + 1n) throw new RollbackDetectedError(`the store is bound to TPM counter value ${bound}, ahead of the counter (${value}): it was not made with this TPM`)
+      if (bound < value)
+        throw new RollbackDetectedError(
+          `the store was bound to TPM counter value ${bound} but the counter is at ${value}: this is an older copy of the store`
+        )
+      if (bound > value + 1n)
+        throw new RollbackDetectedError(
+          `the store is bound to TPM counter value ${bound}, ahead of the counter (${value}): it was not made with this TPM`
+        )
     } else if (this.meta.size > 0) {
-      throw new RollbackDetectedError(`the store holds ${this.meta.size} entries but no TPM counter binding: it was not made here, or its binding was removed`)
+      throw new RollbackDetectedError(
+        `the store holds ${this.meta.size} entries but no TPM counter binding: it was not made here, or its binding was removed`
+      )
     }
     const next = value + 1n
     if (bound !== next) await this.writeBinding(next)
@@ -213,14 +279,16 @@ export class FeedLedger {
     if (advanced !== next) await this.writeBinding(advanced)
   }
 
-  private async writeBinding (value: bigint): Promise<void> {
+  private async writeBinding(value: bigint): Promise<void> {
     const bytes = Buffer.alloc(8)
     bytes.writeBigUInt64BE(value)
     const binding = new Uint8Array(bytes)
-    await this.components.store.write([{ type: 'put', sublevel: this.metaSublevel, key: 'rollback', value: binding }], { sync: true })
+    await this.components.store.write([{ type: 'put', sublevel: this.metaSublevel, key: 'rollback', value: binding }], {
+      sync: true
+    })
   }
 
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     if (!this.started) return
     this.started = false
     clearInterval(this.timer)
@@ -233,7 +301,10 @@ export class FeedLedger {
    * checkpoint covers it) within batchMs, or, when `routine`, within routineBatchMs: a fleet
    * records a routine entry per peer and attestation, and every checkpoint goes to every peer.
    */
-  append (input: AppendInput, options: { signal?: AbortSignal, routine?: boolean } = {}): Promise<{ seq: number, hash: Uint8Array }> {
+  append(
+    input: AppendInput,
+    options: { signal?: AbortSignal; routine?: boolean } = {}
+  ): Promise<{ seq: number; hash: Uint8Array }> {
     let draft: Entry
     try {
       if (!this.started) throw new FleetError('the ledger is not started', { code: 'ERR_LEDGER_STOPPED' })
@@ -260,11 +331,17 @@ export class FeedLedger {
   }
 
   /** Resolves when a signed checkpoint covers entry `seq`. */
-  async whenSealed (seq: number, options: { signal?: AbortSignal } = {}): Promise<void> {
+  async whenSealed(seq: number, options: { signal?: AbortSignal } = {}): Promise<void> {
     if (seq < this.meta.checkpointSize) return
     options.signal?.throwIfAborted()
     await new Promise<void>((resolve, reject) => {
-      const waiter = { seq, resolve: () => { options.signal?.removeEventListener('abort', onAbort); resolve() } }
+      const waiter = {
+        seq,
+        resolve: () => {
+          options.signal?.removeEventListener('abort', onAbort)
+          resolve()
+        }
+      }
       const onAbort = (): void => {
         this.sealedWaiters = this.sealedWaiters.filter((w) => w !== waiter)
         reject(new AbortedError())
@@ -274,18 +351,31 @@ export class FeedLedger {
     })
   }
 
-  async getEntry (seq: number): Promise<Uint8Array | undefined> {
+  async getEntry(seq: number): Promise<Uint8Array | undefined> {
     if (!Number.isSafeInteger(seq) || seq < 0) return undefined
     return await this.entries.get(seq)
   }
 
-  async latestCheckpoint (): Promise<string | undefined> {
-    for await (const [, note] of this.checkpoints.iterator({ reverse: true, limit: 1 })) return Buffer.from(note).toString('utf8')
+  async latestCheckpoint(): Promise<string | undefined> {
+    for await (const [, note] of this.checkpoints.iterator({ reverse: true, limit: 1 }))
+      return Buffer.from(note).toString('utf8')
     return undefined
   }
 
-  private entryFor (input: AppendInput, seq: number, prev: Uint8Array, time: number): Entry {
-    return { v: 1, fleet: this.init.fleetId, feed: this.init.feedId, seq, prev, time, type: input.type, actor: input.actor, device: this.init.feedId, attest: input.attest, body: input.body }
+  private entryFor(input: AppendInput, seq: number, prev: Uint8Array, time: number): Entry {
+    return {
+      v: 1,
+      fleet: this.init.fleetId,
+      feed: this.init.feedId,
+      seq,
+      prev,
+      time,
+      type: input.type,
+      actor: input.actor,
+      device: this.init.feedId,
+      attest: input.attest,
+      body: input.body
+    }
   }
 
   /**
@@ -296,10 +386,10 @@ export class FeedLedger {
    * back to the queue. `flushing` is cleared in the same synchronous step that finds the queue
    * empty, so an append queued after that starts a new flush.
    */
-  private async flush (): Promise<void> {
+  private async flush(): Promise<void> {
     // Start after the current task's synchronous appends have queued, so they share the batches.
     await Promise.resolve()
-    let inFlight: { batch: PreparedBatch, done: Promise<{ err: unknown } | null> } | undefined
+    let inFlight: { batch: PreparedBatch; done: Promise<{ err: unknown } | null> } | undefined
     try {
       while (this.pending.length > 0 || inFlight !== undefined) {
         let next: PreparedBatch | undefined
@@ -328,7 +418,16 @@ export class FeedLedger {
             }
           }
         }
-        inFlight = next === undefined ? undefined : { batch: next, done: next.write.write({ sync: true }).then(() => null, (err: unknown) => ({ err })) }
+        inFlight =
+          next === undefined
+            ? undefined
+            : {
+                batch: next,
+                done: next.write.write({ sync: true }).then(
+                  () => null,
+                  (err: unknown) => ({ err })
+                )
+              }
       }
     } finally {
       this.flushing = undefined
@@ -336,12 +435,12 @@ export class FeedLedger {
   }
 
   /** The committed end of the feed. */
-  private tip (): FeedTip {
+  private tip(): FeedTip {
     return { size: this.frontier.size, head: this.meta.head, roots: this.frontier.roots as Uint8Array[] }
   }
 
   /** A batch is on disk (written with sync): it becomes the feed's state, and its appends resolve. */
-  private commit (batch: PreparedBatch): void {
+  private commit(batch: PreparedBatch): void {
     this.frontier = new MerkleFrontier(batch.size, batch.roots)
     this.meta = { ...this.meta, size: batch.size, head: batch.head, frontier: batch.roots }
     const { accepted, hashes, first } = batch
@@ -352,11 +451,12 @@ export class FeedLedger {
       else this.routineSince ??= this.components.clock.now()
       item.resolve({ seq: first + i, hash: hashes.slice(32 * i, 32 * i + 32) })
     }
-    if (this.meta.size - this.meta.checkpointSize >= this.init.batchEntries) void this.checkpoint().catch(() => undefined)
+    if (this.meta.size - this.meta.checkpointSize >= this.init.batchEntries)
+      void this.checkpoint().catch(() => undefined)
   }
 
   /** Signs one checkpoint over everything appended since the last one. */
-  async checkpoint (): Promise<void> {
+  async checkpoint(): Promise<void> {
     // One already running may have started before the latest appends: wait for it, then cover
     // the rest, so a caller's entries are sealed when this resolves.
     while (this.checkpointing !== undefined) await this.checkpointing
@@ -369,19 +469,37 @@ export class FeedLedger {
       this.routineSince = undefined
       const root = this.frontier.root()
       const tpm = await this.components.tpmClock.readTpmClock()
-      const note = await signCheckpoint({
-        origin: `fleet/${toHex(this.init.fleetId)}/${this.init.feedId}`, size, root, epoch: this.meta.epoch, tpm, peers: []
-      }, this.components.signer, this.init.feedId)
-      const record = encodeCanonical({ size, tpm: [tpm.clock.toString(), tpm.resetCount, tpm.restartCount], epoch: this.meta.epoch })
-      await this.components.store.write([
-        { type: 'put', sublevel: this.checkpoints, key: seqKey(size), value: new Uint8Array(Buffer.from(note)) },
-        { type: 'put', sublevel: this.metaSublevel, key: 'checkpoint', value: record }
-      ], { sync: true })
+      const note = await signCheckpoint(
+        {
+          origin: `fleet/${toHex(this.init.fleetId)}/${this.init.feedId}`,
+          size,
+          root,
+          epoch: this.meta.epoch,
+          tpm,
+          peers: []
+        },
+        this.components.signer,
+        this.init.feedId
+      )
+      const record = encodeCanonical({
+        size,
+        tpm: [tpm.clock.toString(), tpm.resetCount, tpm.restartCount],
+        epoch: this.meta.epoch
+      })
+      await this.components.store.write(
+        [
+          { type: 'put', sublevel: this.checkpoints, key: seqKey(size), value: new Uint8Array(Buffer.from(note)) },
+          { type: 'put', sublevel: this.metaSublevel, key: 'checkpoint', value: record }
+        ],
+        { sync: true }
+      )
       this.meta = { ...this.meta, checkpointSize: size, checkpointTpm: tpm }
       const ready = this.sealedWaiters.filter((w) => w.seq < size)
       this.sealedWaiters = this.sealedWaiters.filter((w) => w.seq >= size)
       for (const waiter of ready) waiter.resolve()
-    })().finally(() => { this.checkpointing = undefined })
+    })().finally(() => {
+      this.checkpointing = undefined
+    })
     return await this.checkpointing
   }
 }

@@ -23,7 +23,7 @@ export class FeedSource {
   private levels: Uint8Array[][] = [this.leaves]
   private extending: Promise<void> = Promise.resolve()
   private merging: Promise<unknown> = Promise.resolve()
-  private sealedMemo: Promise<{ size: number, note: string } | undefined> | undefined
+  private sealedMemo: Promise<{ size: number; note: string } | undefined> | undefined
   private readonly memo: boolean
   private readonly hasher: Hasher
 
@@ -32,9 +32,11 @@ export class FeedSource {
    * newest checkpoint until forgetSealed() (only when every writer calls it). `hasher`: for the
    * Merkle levels of many new leaves (hasher.ts); default nodeCryptoHasher.
    */
-  constructor (
-    store: LedgerStore, feed: string, sublevels: Pick<FeedSublevels, 'entries' | 'checkpoints'>,
-    options: { memo?: boolean, hasher?: Hasher } = {}
+  constructor(
+    store: LedgerStore,
+    feed: string,
+    sublevels: Pick<FeedSublevels, 'entries' | 'checkpoints'>,
+    options: { memo?: boolean; hasher?: Hasher } = {}
   ) {
     this.feed = feed
     this.store = store
@@ -49,30 +51,37 @@ export class FeedSource {
    * the store that writes checkpoints calls it (a ReplicaStore does; for a device's own feed, the
    * runtime does when its ledger seals more).
    */
-  async sealed (): Promise<{ size: number, note: string } | undefined> {
+  async sealed(): Promise<{ size: number; note: string } | undefined> {
     if (this.sealedMemo !== undefined) return await this.sealedMemo
     if (!this.memo) return await this.readSealed()
     const read = this.readSealed()
     this.sealedMemo = read
-    read.catch(() => { if (this.sealedMemo === read) this.sealedMemo = undefined })
+    read.catch(() => {
+      if (this.sealedMemo === read) this.sealedMemo = undefined
+    })
     return await read
   }
 
-  private async readSealed (): Promise<{ size: number, note: string } | undefined> {
-    for await (const [key, note] of this.checkpoints.iterator({ reverse: true, limit: 1 })) return { size: Number.parseInt(key, 16), note: Buffer.from(note).toString('utf8') }
+  private async readSealed(): Promise<{ size: number; note: string } | undefined> {
+    for await (const [key, note] of this.checkpoints.iterator({ reverse: true, limit: 1 }))
+      return { size: Number.parseInt(key, 16), note: Buffer.from(note).toString('utf8') }
     return undefined
   }
 
-  forgetSealed (): void { this.sealedMemo = undefined }
+  forgetSealed(): void {
+    this.sealedMemo = undefined
+  }
 
-  private async leavesUpTo (size: number): Promise<Uint8Array[]> {
+  private async leavesUpTo(size: number): Promise<Uint8Array[]> {
     // Peers are served concurrently: one reader extends the cache at a time, or leaves would be
     // appended twice and every later proof would be wrong.
     const extend = this.extending.then(async () => {
       if (this.leaves.length >= size) return
       const fresh: Uint8Array[] = []
-      for (const bytes of await this.entries.read(this.leaves.length, size, size - this.leaves.length)) fresh.push(leafHash(bytes))
-      if (this.leaves.length + fresh.length < size) throw new FleetError(`feed ${this.feed}: entries missing below ${size}`, { code: 'ERR_FEED_INCOMPLETE' })
+      for (const bytes of await this.entries.read(this.leaves.length, size, size - this.leaves.length))
+        fresh.push(leafHash(bytes))
+      if (this.leaves.length + fresh.length < size)
+        throw new FleetError(`feed ${this.feed}: entries missing below ${size}`, { code: 'ERR_FEED_INCOMPLETE' })
       this.pushLeaves(fresh)
     })
     this.extending = extend.catch(() => undefined)
@@ -80,11 +89,12 @@ export class FeedSource {
     return this.leaves
   }
 
-  private pushLeaves (fresh: Uint8Array[]): void {
+  private pushLeaves(fresh: Uint8Array[]): void {
     for (const leaf of fresh) this.leaves.push(leaf)
     for (let j = 1; this.levels[j - 1]!.length >= 2; j++) {
       const below = this.levels[j - 1]!
-      const level = (this.levels[j] ??= [])
+      const level = this.levels[j] ?? []
+      this.levels[j] = level
       const count = Math.floor(below.length / 2) - level.length
       if (count >= 8) {
         // Many new nodes (a batch of leaves): hashed in one call.
@@ -94,7 +104,8 @@ export class FeedSource {
         this.hasher.hashPairs(pairs, count, out)
         for (let i = 0; i < count; i++) level.push(out.subarray(32 * i, 32 * i + 32))
       } else {
-        while (level.length * 2 + 1 < below.length) level.push(nodeHash(below[level.length * 2]!, below[level.length * 2 + 1]!))
+        while (level.length * 2 + 1 < below.length)
+          level.push(nodeHash(below[level.length * 2]!, below[level.length * 2 + 1]!))
       }
     }
   }
@@ -105,7 +116,7 @@ export class FeedSource {
    * again. Taken only when the cache ends exactly at `from`; otherwise the entries are read when
    * needed, as before.
    */
-  addLeaves (from: number, leaves: Uint8Array, count: number): void {
+  addLeaves(from: number, leaves: Uint8Array, count: number): void {
     this.extending = this.extending.then(() => {
       if (this.leaves.length !== from) return
       const fresh: Uint8Array[] = new Array(count)
@@ -118,7 +129,7 @@ export class FeedSource {
    * The next batch for a peer holding `from` entries, or undefined when it is up to date. With
    * `cut` (a revoked device's feed), nothing from that seq on is served.
    */
-  async batch (from: number, cut = Number.POSITIVE_INFINITY): Promise<SyncBatch | undefined> {
+  async batch(from: number, cut = Number.POSITIVE_INFINITY): Promise<SyncBatch | undefined> {
     const sealed = await this.sealed()
     const until = Math.min(sealed?.size ?? 0, cut)
     if (sealed === undefined || until <= from) return undefined
@@ -132,13 +143,14 @@ export class FeedSource {
     const end = from + entries.length
     // The smallest stored checkpoint at or above the batch's end.
     let checkpoint = sealed
-    for await (const [key, note] of this.checkpoints.iterator({ gte: seqKey(end), limit: 1 })) checkpoint = { size: Number.parseInt(key, 16), note: Buffer.from(note).toString('utf8') }
+    for await (const [key, note] of this.checkpoints.iterator({ gte: seqKey(end), limit: 1 }))
+      checkpoint = { size: Number.parseInt(key, 16), note: Buffer.from(note).toString('utf8') }
     const proof = end === checkpoint.size ? [] : await this.proofBetween(end, checkpoint.size)
     return { feed: this.feed, from, entries, checkpoint: checkpoint.note, proof }
   }
 
   /** Root of the stored tree at `size` (for equivocation checks): O(log size) from the cached subtree roots. */
-  async rootAt (size: number): Promise<Uint8Array> {
+  async rootAt(size: number): Promise<Uint8Array> {
     if (size === 0) {
       await this.leavesUpTo(0)
       return subtreeRoot([], 0, 0)
@@ -147,7 +159,7 @@ export class FeedSource {
   }
 
   /** The stored tree's frontier (its complete subtrees' roots) at `size`. */
-  async frontierAt (size: number): Promise<MerkleFrontier> {
+  async frontierAt(size: number): Promise<MerkleFrontier> {
     await this.leavesUpTo(size)
     if (size === 0) return new MerkleFrontier()
     const roots: Uint8Array[] = []
@@ -162,20 +174,21 @@ export class FeedSource {
   }
 
   /** A consistency proof between two sizes of the stored tree. */
-  async proofBetween (m: number, n: number): Promise<Uint8Array[]> {
+  async proofBetween(m: number, n: number): Promise<Uint8Array[]> {
     const leaves = await this.leavesUpTo(n)
     return consistencyProof(leaves, m, n, (start, end) => levelsRoot(this.levels, start, end))
   }
 
   /** The stored checkpoint of exactly `size` entries, if any. */
-  async noteAt (size: number): Promise<string | undefined> {
+  async noteAt(size: number): Promise<string | undefined> {
     const bytes = await this.checkpoints.get(seqKey(size))
     return bytes === undefined ? undefined : Buffer.from(bytes).toString('utf8')
   }
 
   /** The stored checkpoint of exactly `size` entries, or the smallest above it. */
-  async checkpointAtOrAbove (size: number): Promise<{ size: number, note: string } | undefined> {
-    for await (const [key, note] of this.checkpoints.iterator({ gte: seqKey(size), limit: 1 })) return { size: Number.parseInt(key, 16), note: Buffer.from(note).toString('utf8') }
+  async checkpointAtOrAbove(size: number): Promise<{ size: number; note: string } | undefined> {
+    for await (const [key, note] of this.checkpoints.iterator({ gte: seqKey(size), limit: 1 }))
+      return { size: Number.parseInt(key, 16), note: Buffer.from(note).toString('utf8') }
     return undefined
   }
 
@@ -184,7 +197,7 @@ export class FeedSource {
    * note of the same size lacks. Returns how many cosigners were added; 0 when no note of that
    * size is stored, or its body differs (that is for the equivocation check, not here).
    */
-  async mergeCosignatures (checkpoint: VerifiedCheckpoint): Promise<number> {
+  async mergeCosignatures(checkpoint: VerifiedCheckpoint): Promise<number> {
     const size = checkpoint.body.size
     const merge = this.merging.then(async () => {
       const bytes = await this.checkpoints.get(seqKey(size))
@@ -222,7 +235,11 @@ export class FeedSource {
    * device signed something the stored history contradicts, undefined when they agree or when
    * this store cannot tell (it holds fewer entries, or no signed checkpoint at or above them).
    */
-  async contradiction (offered: VerifiedCheckpoint, heldSize: number, key: HybridPublicKey): Promise<EquivocationEvidence | undefined> {
+  async contradiction(
+    offered: VerifiedCheckpoint,
+    heldSize: number,
+    key: HybridPublicKey
+  ): Promise<EquivocationEvidence | undefined> {
     const size = offered.body.size
     if (size === 0 || size > heldSize) return undefined
     const root = await this.rootAt(size)
@@ -240,18 +257,19 @@ export class FeedSource {
   }
 
   /** The newest `count` stored entries, oldest first. */
-  async tail (count: number): Promise<Uint8Array[]> {
+  async tail(count: number): Promise<Uint8Array[]> {
     return await this.entries.tail(count)
   }
 
   /** Stored checkpoints covering entry `seq` (size above it), smallest first. */
-  async checkpointsCovering (seq: number): Promise<Array<{ size: number, note: string }>> {
-    const out: Array<{ size: number, note: string }> = []
-    for await (const [key, note] of this.checkpoints.iterator({ gt: seqKey(seq) })) out.push({ size: Number.parseInt(key, 16), note: Buffer.from(note).toString('utf8') })
+  async checkpointsCovering(seq: number): Promise<Array<{ size: number; note: string }>> {
+    const out: Array<{ size: number; note: string }> = []
+    for await (const [key, note] of this.checkpoints.iterator({ gt: seqKey(seq) }))
+      out.push({ size: Number.parseInt(key, 16), note: Buffer.from(note).toString('utf8') })
     return out
   }
 
-  forget (): void {
+  forget(): void {
     this.leaves = []
     this.levels = [this.leaves]
   }
@@ -261,6 +279,10 @@ export class FeedSource {
  * A FeedSource over a FeedLedger's own store (the feed's sublevels at its root).
  * With `memo`, the caller must call forgetSealed() whenever the ledger seals more.
  */
-export function ownFeedSource (store: LedgerStore, feed: string, options: { memo?: boolean, hasher?: Hasher } = {}): FeedSource {
+export function ownFeedSource(
+  store: LedgerStore,
+  feed: string,
+  options: { memo?: boolean; hasher?: Hasher } = {}
+): FeedSource {
   return new FeedSource(store, feed, feedSublevels(store), options)
 }

@@ -21,8 +21,14 @@ export interface Hasher {
    * each leaf hash into leaves[32i, 32i + 32).
    */
   hashEntries: (
-    buf: Uint8Array, spans: Uint32Array, count: number, head: Uint8Array,
-    size: number, roots: Uint8Array, out: Uint8Array, leaves?: Uint8Array
+    buf: Uint8Array,
+    spans: Uint32Array,
+    count: number,
+    head: Uint8Array,
+    size: number,
+    roots: Uint8Array,
+    out: Uint8Array,
+    leaves?: Uint8Array
   ) => void
   /** Node hashes of `count` pairs of 32-byte hashes in `input` (left, right, left, right…) into `out`. */
   hashPairs: (input: Uint8Array, count: number, out: Uint8Array) => void

@@ -14,31 +14,83 @@
 export { encodeEntry, decodeEntry, decodeEntryUnhashed, entryHash, checkEntryShape } from './entry.js'
 export type { Entry, UnverifiedEntry } from './entry.js'
 export {
-  BASE_ONTOLOGY, ROLES, checkEntryAgainstOntology, applyVerifiedOntologyUpdate, ONTOLOGY_LIMITS
+  BASE_ONTOLOGY,
+  ROLES,
+  checkEntryAgainstOntology,
+  applyVerifiedOntologyUpdate,
+  ONTOLOGY_LIMITS
 } from './ontology.js'
 export type { Ontology, ActionSpec, Role } from './ontology.js'
 export { parseOntologyActions, formatOntologyActions, applyOntologyUpdateEntry } from './ontology-update.js'
 export {
-  leafHash, nodeHash, subtreeRoot, levelsRoot, MerkleFrontier, inclusionProof, verifyInclusion, consistencyProof, verifyConsistency, EMPTY_ROOT
+  leafHash,
+  nodeHash,
+  subtreeRoot,
+  levelsRoot,
+  MerkleFrontier,
+  inclusionProof,
+  verifyInclusion,
+  consistencyProof,
+  verifyConsistency,
+  EMPTY_ROOT
 } from './merkle.js'
 export { LEDGER_LIMITS, SYNC_LIMITS } from './limits.js'
 export {
-  MalformedEntryError, UnknownActionError, ActorRoleError, BodySchemaError, ProofError, ProofHashLengthError, RollbackDetectedError, LedgerWriteError,
-  FeedVerificationError, EvidenceRejectedError, FeedRoleError, UnauthorisedEpochError
+  MalformedEntryError,
+  UnknownActionError,
+  ActorRoleError,
+  BodySchemaError,
+  ProofError,
+  ProofHashLengthError,
+  RollbackDetectedError,
+  LedgerWriteError,
+  FeedVerificationError,
+  EvidenceRejectedError,
+  FeedRoleError,
+  UnauthorisedEpochError
 } from './errors.js'
 export { ownerFeedId } from './owner-feed.js'
 export { epochAuthorisationOf, epochsOf, checkEpoch, isAuthorisedFork, EpochSequence } from './epochs.js'
 export type { EpochAuthorisation } from './epochs.js'
 export {
-  formatCheckpointBody, signCheckpoint, cosignCheckpoint, parseCheckpoint, peekCheckpoint, verifyCheckpoint, requireCurrentFormat, keyId, checkpointKeyIds,
-  CHECKPOINT_LIMITS, CHECKPOINT_FORMAT_VERSION, SIGNATURE_TYPES, MalformedCheckpointError, CheckpointSignatureError, CheckpointVersionError
+  formatCheckpointBody,
+  signCheckpoint,
+  cosignCheckpoint,
+  parseCheckpoint,
+  peekCheckpoint,
+  verifyCheckpoint,
+  requireCurrentFormat,
+  keyId,
+  checkpointKeyIds,
+  CHECKPOINT_LIMITS,
+  CHECKPOINT_FORMAT_VERSION,
+  SIGNATURE_TYPES,
+  MalformedCheckpointError,
+  CheckpointSignatureError,
+  CheckpointVersionError
 } from './checkpoint.js'
 export type { CheckpointBody, UnverifiedCheckpoint, VerifiedCheckpoint, SignatureLine } from './checkpoint.js'
 export { FeedLedger } from './feed-ledger.js'
-export type { FeedLedgerComponents, FeedLedgerInit, AppendInput, TpmClockSource, RollbackCounter } from './feed-ledger.js'
+export type {
+  FeedLedgerComponents,
+  FeedLedgerInit,
+  AppendInput,
+  TpmClockSource,
+  RollbackCounter
+} from './feed-ledger.js'
 export { verifyStoredFeed } from './verify.js'
 export type { FeedReport } from './verify.js'
-export { detectEquivocation, verifyEquivocationEvidence, encodeEvidence, decodeEvidence, withoutCosignatures, withSignaturesOf, evidenceId, forkOf, EVIDENCE_LIMITS } from './equivocation.js'
+export {
+  detectEquivocation,
+  verifyEquivocationEvidence,
+  encodeEvidence,
+  decodeEvidence,
+  withoutCosignatures,
+  withSignaturesOf,
+  evidenceId,
+  forkOf,
+  EVIDENCE_LIMITS
+} from './equivocation.js'
 export type { EquivocationEvidence, EquivocationFork } from './equivocation.js'
 export { makeProofBundle, verifyProofBundle, MalformedProofBundleError, PROOF_BUNDLE_LIMITS } from './proof.js'
 export type { ProofBundle, VerifiedProof } from './proof.js'
@@ -49,12 +101,30 @@ export type { Hasher } from './hasher.js'
 export { EntryRuns, encodeRun, decodeRun, MalformedRunError, RUN_LIMITS } from './entry-runs.js'
 export type { Run } from './entry-runs.js'
 export {
-  LevelLedgerStore, MemoryLedgerStore, LEVEL_OPTIONS, LEDGER_SUBLEVELS, feedSublevels, replicaSpace, checkSublevelName,
-  LedgerStoreClosedError, LedgerStoreLockedError, InvalidSublevelNameError, ForeignSublevelError, LedgerBatchClosedError,
+  LevelLedgerStore,
+  MemoryLedgerStore,
+  LEVEL_OPTIONS,
+  LEDGER_SUBLEVELS,
+  feedSublevels,
+  replicaSpace,
+  checkSublevelName,
+  LedgerStoreClosedError,
+  LedgerStoreLockedError,
+  InvalidSublevelNameError,
+  ForeignSublevelError,
+  LedgerBatchClosedError,
   LedgerIteratorClosedError
 } from './store/index.js'
 export type {
-  LedgerStore, LedgerSpace, LedgerSublevel, LedgerRange, LedgerIterator, LedgerWrite, LedgerBatch, WriteOptions, FeedSublevels
+  LedgerStore,
+  LedgerSpace,
+  LedgerSublevel,
+  LedgerRange,
+  LedgerIterator,
+  LedgerWrite,
+  LedgerBatch,
+  WriteOptions,
+  FeedSublevels
 } from './store/index.js'
 export { ReplicaStore } from './replica.js'
 export type { ReplicaTrust, ApplyResult } from './replica.js'

@@ -50,7 +50,13 @@ export const EVIDENCE_LIMITS = { maxBytes: 32 * 1024 } as const
  * ontology.update (its body field's cap).
  */
 export const ONTOLOGY_LIMITS = {
-  maxActions: 64, maxFields: 32, maxFieldBytes: 32 * 1024, maxPattern: 256, maxChoices: 64, maxListItems: 1024, maxUpdateBytes: 32 * 1024
+  maxActions: 64,
+  maxFields: 32,
+  maxFieldBytes: 32 * 1024,
+  maxPattern: 256,
+  maxChoices: 64,
+  maxListItems: 1024,
+  maxUpdateBytes: 32 * 1024
 } as const
 
 export const PROOF_BUNDLE_LIMITS = {
@@ -66,4 +72,3 @@ export const EXPORT_LIMITS = {
   /** Lines in one export (entries, checkpoints and the end line). */
   maxLines: 10_000_000
 } as const
-

@@ -33,7 +33,12 @@ const FIELD_FORMATS: Readonly<Record<string, Schema>> = {
   bytes: { kind: kind('bytes'), max: fieldBytes, size: { ...fieldBytes, optional: true }, optional },
   uint: { kind: kind('uint'), max: { kind: 'uint', optional: true }, optional },
   bool: { kind: kind('bool'), optional },
-  strings: { kind: kind('strings'), maxItems: { kind: 'uint', max: ONTOLOGY_LIMITS.maxListItems }, maxLength: fieldBytes, optional }
+  strings: {
+    kind: kind('strings'),
+    maxItems: { kind: 'uint', max: ONTOLOGY_LIMITS.maxListItems },
+    maxLength: fieldBytes,
+    optional
+  }
 }
 
 const UPDATE_ACTIONS: MapField = {
@@ -67,16 +72,18 @@ interface StatedField {
 }
 
 /** Actions as the format states them. */
-export type StatedActions = Record<string, { roles: Role[], body: Record<string, StatedField> }>
+export type StatedActions = Record<string, { roles: Role[]; body: Record<string, StatedField> }>
 
-const fail = (path: string, reason: string): never => { throw new BodySchemaError('ontology.update', path, reason) }
+const fail = (path: string, reason: string): never => {
+  throw new BodySchemaError('ontology.update', path, reason)
+}
 
 /**
  * Checks actions as an owner's ontology.update (or a file for `fleet ontology publish`) states
  * them: plain data, known roles, known field kinds with bounded sizes, patterns that compile;
  * returns them with each body as a codec schema. Throws BodySchemaError.
  */
-export function parseOntologyActions (value: unknown): Record<string, ActionSpec> {
+export function parseOntologyActions(value: unknown): Record<string, ActionSpec> {
   let actions: StatedActions
   try {
     actions = checkField(value, UPDATE_ACTIONS, 'actions') as StatedActions
@@ -103,7 +110,7 @@ export function parseOntologyActions (value: unknown): Record<string, ActionSpec
   return out
 }
 
-function compiles (pattern: string): boolean {
+function compiles(pattern: string): boolean {
   try {
     RegExp(pattern)
     return true
@@ -113,7 +120,7 @@ function compiles (pattern: string): boolean {
 }
 
 /** The codec field a stated field means. */
-function fieldOf (stated: StatedField): Field {
+function fieldOf(stated: StatedField): Field {
   if (stated.kind !== 'strings') return { ...stated } as Field
   const list: Field = { kind: 'list', maxItems: stated.maxItems!, item: { kind: 'string', max: stated.maxLength! } }
   return stated.optional === undefined ? list : { ...list, optional: stated.optional }
@@ -131,7 +138,7 @@ const STATED_KEYS: Readonly<Record<string, readonly string[]>> = {
  * Actions as an ontology.update states them (the inverse of parseOntologyActions), for publishing
  * and showing them. Throws BodySchemaError for a field the format cannot state.
  */
-export function formatOntologyActions (actions: Readonly<Record<string, ActionSpec>>): StatedActions {
+export function formatOntologyActions(actions: Readonly<Record<string, ActionSpec>>): StatedActions {
   const out: StatedActions = {}
   for (const [name, spec] of Object.entries(actions)) {
     const body: Record<string, StatedField> = {}
@@ -145,12 +152,14 @@ export function formatOntologyActions (actions: Readonly<Record<string, ActionSp
 
 const UNSTATABLE = 'cannot be stated in an ontology update'
 
-function statedOf (field: Field, at: string): StatedField {
+function statedOf(field: Field, at: string): StatedField {
   const keys = Object.keys(field).filter((key) => key !== 'kind')
   if (field.kind === 'list') {
     const item = field.item
     const plainList = keys.every((key) => key === 'maxItems' || key === 'item' || key === 'optional')
-    const plainItem = item.kind === 'string' && item.max !== undefined &&
+    const plainItem =
+      item.kind === 'string' &&
+      item.max !== undefined &&
       Object.keys(item).every((key) => key === 'kind' || key === 'max')
     if (!plainList || !plainItem) return fail(at, UNSTATABLE)
     const stated: StatedField = { kind: 'strings', maxItems: field.maxItems, maxLength: item.max }
@@ -167,8 +176,8 @@ function statedOf (field: Field, at: string): StatedField {
  * as agents and offline verifiers apply it. Throws BodySchemaError (or a CBOR error) for an update
  * that does not apply; callers skip it.
  */
-export function applyOntologyUpdateEntry (ontology: Ontology, entry: Entry): Ontology {
-  const b = entry.body as { version: number, actions: Uint8Array }
+export function applyOntologyUpdateEntry(ontology: Ontology, entry: Entry): Ontology {
+  const b = entry.body as { version: number; actions: Uint8Array }
   const actions = parseOntologyActions(decodeCanonical(b.actions, { maxBytes: ONTOLOGY_LIMITS.maxUpdateBytes }))
   return applyVerifiedOntologyUpdate(ontology, b.version, actions)
 }

@@ -5,7 +5,7 @@ import type { Entry } from './entry.js'
 import { ONTOLOGY_LIMITS } from './limits.js'
 
 export const ROLES = ['owner', 'agent', 'operator', 'auditor'] as const
-export type Role = typeof ROLES[number]
+export type Role = (typeof ROLES)[number]
 
 /**
  * An action: the roles that may perform it, and its body as a record schema (the codec's schema
@@ -43,46 +43,106 @@ export const BASE_ONTOLOGY: Ontology = {
     'device.enrol': {
       roles: ['owner'],
       body: {
-        deviceId: DEVICE_ID, ekPubHash: HASH, akPub: { kind: 'bytes', max: 1024 }, dskPub: { kind: 'bytes', max: 1024 },
-        pqPub: { kind: 'bytes', size: 1952, max: 1952 }, peerId: { kind: 'string', max: 128 },
-        role: { kind: 'string', max: 16, oneOf: ['workstation', 'server', 'hub'] }, policyId: HEX_ID
+        deviceId: DEVICE_ID,
+        ekPubHash: HASH,
+        akPub: { kind: 'bytes', max: 1024 },
+        dskPub: { kind: 'bytes', max: 1024 },
+        pqPub: { kind: 'bytes', size: 1952, max: 1952 },
+        peerId: { kind: 'string', max: 128 },
+        role: { kind: 'string', max: 16, oneOf: ['workstation', 'server', 'hub'] },
+        policyId: HEX_ID
       }
     },
     // keep: how many of the device's entries stay in the fleet's record (the revocation's cut);
     // later ones are refused. Without it, each agent keeps what it held when it learnt.
-    'device.revoke': { roles: ['owner'], body: { deviceId: DEVICE_ID, reason: { kind: 'string', max: 256 }, keep: { kind: 'uint', optional: true } } },
+    'device.revoke': {
+      roles: ['owner'],
+      body: { deviceId: DEVICE_ID, reason: { kind: 'string', max: 256 }, keep: { kind: 'uint', optional: true } }
+    },
     // evidence: the evidenceId (equivocation.ts) of the equivocation cleared; only that evidence is
     // cleared, a new fork quarantines again. epoch: version 1's form, which clears nothing now.
-    'device.clear_quarantine': { roles: ['owner'], body: { deviceId: DEVICE_ID, epoch: { kind: 'uint', optional: true }, evidence: { kind: 'bytes', size: 32, max: 32, optional: true }, reason: { kind: 'string', max: 256 } } },
+    'device.clear_quarantine': {
+      roles: ['owner'],
+      body: {
+        deviceId: DEVICE_ID,
+        epoch: { kind: 'uint', optional: true },
+        evidence: { kind: 'bytes', size: 32, max: 32, optional: true },
+        reason: { kind: 'string', max: 256 }
+      }
+    },
     // A second history of the device's feed in `epoch` (2 or more), sharing the old history's first
     // forkSize entries, whose tree root is forkRoot (e.g. after re-provisioning from a backup).
     'device.new_epoch': {
       roles: ['owner'],
-      body: { deviceId: DEVICE_ID, epoch: { kind: 'uint', max: 0xffffffff }, forkSize: { kind: 'uint' }, forkRoot: HASH, reason: { kind: 'string', max: 256 } }
+      body: {
+        deviceId: DEVICE_ID,
+        epoch: { kind: 'uint', max: 0xffffffff },
+        forkSize: { kind: 'uint' },
+        forkRoot: HASH,
+        reason: { kind: 'string', max: 256 }
+      }
     },
     'device.approve_release': {
       roles: ['owner'],
       // epoch: the approval-epoch it is valid up to (8 bytes, big-endian), absent before approvals had one.
-      body: { deviceId: DEVICE_ID, approvedPolicy: HASH, agentMeasurement: HASH, pcrs: { kind: 'bytes', max: 24 }, policyId: HEX_ID, epoch: { kind: 'bytes', size: 8, max: 8, optional: true } }
+      body: {
+        deviceId: DEVICE_ID,
+        approvedPolicy: HASH,
+        agentMeasurement: HASH,
+        pcrs: { kind: 'bytes', max: 24 },
+        policyId: HEX_ID,
+        epoch: { kind: 'bytes', size: 8, max: 8, optional: true }
+      }
     },
     'policy.set': { roles: ['owner'], body: { policyId: HEX_ID, policy: { kind: 'bytes', max: 32 * 1024 } } },
     'attest.verdict': {
       roles: ['agent'],
-      body: { subject: DEVICE_ID, trusted: { kind: 'bool' }, policyId: HEX_ID, quoteHash: HASH, reasons: { kind: 'list', maxItems: 32, item: { kind: 'string', max: 512 } } }
+      body: {
+        subject: DEVICE_ID,
+        trusted: { kind: 'bool' },
+        policyId: HEX_ID,
+        quoteHash: HASH,
+        reasons: { kind: 'list', maxItems: 32, item: { kind: 'string', max: 512 } }
+      }
     },
-    'alert.clone_suspected': { roles: ['agent'], body: { peerId: { kind: 'string', max: 128 }, claimedDeviceId: DEVICE_ID, presentedAkHash: HASH } },
-    'alert.equivocation': { roles: ['agent'], body: { feed: DEVICE_ID, epoch: { kind: 'uint' }, evidence: { kind: 'bytes', max: 32 * 1024 } } },
+    'alert.clone_suspected': {
+      roles: ['agent'],
+      body: { peerId: { kind: 'string', max: 128 }, claimedDeviceId: DEVICE_ID, presentedAkHash: HASH }
+    },
+    'alert.equivocation': {
+      roles: ['agent'],
+      body: { feed: DEVICE_ID, epoch: { kind: 'uint' }, evidence: { kind: 'bytes', max: 32 * 1024 } }
+    },
     // An owner's device.revoke seen on one branch of the owner's forked feed, for agents holding
     // another: the UTF-8 JSON of its proof bundle (proof.ts) under an owner-signed checkpoint.
     'alert.revocation': { roles: ['agent'], body: { deviceId: DEVICE_ID, proof: { kind: 'bytes', max: 24 * 1024 } } },
-    'alert.tamper': { roles: ['agent'], body: { subject: DEVICE_ID, pcr: { kind: 'uint', max: 23 }, detail: { kind: 'string', max: 512 } } },
-    'key.rotate': { roles: ['agent', 'owner'], body: { key: { kind: 'string', max: 8, oneOf: ['ak', 'dsk', 'mldsa', 'peer'] }, newPublic: { kind: 'bytes', max: 2048 } } },
+    'alert.tamper': {
+      roles: ['agent'],
+      body: { subject: DEVICE_ID, pcr: { kind: 'uint', max: 23 }, detail: { kind: 'string', max: 512 } }
+    },
+    'key.rotate': {
+      roles: ['agent', 'owner'],
+      body: {
+        key: { kind: 'string', max: 8, oneOf: ['ak', 'dsk', 'mldsa', 'peer'] },
+        newPublic: { kind: 'bytes', max: 2048 }
+      }
+    },
     'operator.data_access': {
       roles: ['operator'],
-      body: { resource: { kind: 'string', max: 256 }, purpose: { kind: 'string', max: 256 }, records: { kind: 'uint', optional: true } }
+      body: {
+        resource: { kind: 'string', max: 256 },
+        purpose: { kind: 'string', max: 256 },
+        records: { kind: 'uint', optional: true }
+      }
     },
-    'operator.model_inference': { roles: ['operator'], body: { model: { kind: 'string', max: 128 }, inputHash: HASH, outputHash: HASH } },
-    'ontology.update': { roles: ['owner'], body: { version: { kind: 'uint' }, actions: { kind: 'bytes', max: ONTOLOGY_LIMITS.maxUpdateBytes } } }
+    'operator.model_inference': {
+      roles: ['operator'],
+      body: { model: { kind: 'string', max: 128 }, inputHash: HASH, outputHash: HASH }
+    },
+    'ontology.update': {
+      roles: ['owner'],
+      body: { version: { kind: 'uint' }, actions: { kind: 'bytes', max: ONTOLOGY_LIMITS.maxUpdateBytes } }
+    }
   }
 }
 
@@ -92,10 +152,11 @@ export const BASE_ONTOLOGY: Ontology = {
  * is in the owner's feed of the entry's fleet (FeedRoleError otherwise: a device cannot speak for
  * the owner), and the body matches its schema exactly.
  */
-export function checkEntryAgainstOntology (entry: Entry, ontology: Ontology): void {
+export function checkEntryAgainstOntology(entry: Entry, ontology: Ontology): void {
   const spec = Object.hasOwn(ontology.actions, entry.type) ? ontology.actions[entry.type] : undefined
   if (spec === undefined) throw new UnknownActionError(entry.type, ontology.version)
-  if (!(spec.roles as readonly string[]).includes(entry.actor.role)) throw new ActorRoleError(entry.type, entry.actor.role, spec.roles)
+  if (!(spec.roles as readonly string[]).includes(entry.actor.role))
+    throw new ActorRoleError(entry.type, entry.actor.role, spec.roles)
   if (entry.actor.role === 'owner') {
     const ownerFeed = ownerFeedId(entry.fleet)
     if (entry.feed !== ownerFeed) throw new FeedRoleError(entry.type, entry.actor.role, entry.feed, ownerFeed)
@@ -112,12 +173,20 @@ export function checkEntryAgainstOntology (entry: Entry, ontology: Ontology): vo
  * Applies a verified owner ontology update: the next version, adding actions. An update that
  * skips a version or redefines an existing action is refused.
  */
-export function applyVerifiedOntologyUpdate (ontology: Ontology, version: number, added: Record<string, ActionSpec>): Ontology {
-  if (version !== ontology.version + 1) throw new BodySchemaError('ontology.update', 'body.version', `must be ${ontology.version + 1}`)
+export function applyVerifiedOntologyUpdate(
+  ontology: Ontology,
+  version: number,
+  added: Record<string, ActionSpec>
+): Ontology {
+  if (version !== ontology.version + 1)
+    throw new BodySchemaError('ontology.update', 'body.version', `must be ${ontology.version + 1}`)
   for (const [name, spec] of Object.entries(added)) {
-    if (Object.hasOwn(ontology.actions, name)) throw new BodySchemaError('ontology.update', `actions.${name}`, 'already exists; actions never change meaning')
-    if (!/^[a-z]+(\.[a-z_]+)+$/.test(name)) throw new BodySchemaError('ontology.update', `actions.${name}`, 'is not an action name')
-    if (spec.roles.length === 0 || spec.roles.some((role) => !(ROLES as readonly string[]).includes(role))) throw new BodySchemaError('ontology.update', `actions.${name}.roles`, 'unknown role')
+    if (Object.hasOwn(ontology.actions, name))
+      throw new BodySchemaError('ontology.update', `actions.${name}`, 'already exists; actions never change meaning')
+    if (!/^[a-z]+(\.[a-z_]+)+$/.test(name))
+      throw new BodySchemaError('ontology.update', `actions.${name}`, 'is not an action name')
+    if (spec.roles.length === 0 || spec.roles.some((role) => !(ROLES as readonly string[]).includes(role)))
+      throw new BodySchemaError('ontology.update', `actions.${name}.roles`, 'unknown role')
   }
   return { version, actions: { ...ontology.actions, ...added } }
 }

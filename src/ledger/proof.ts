@@ -40,7 +40,6 @@ export interface VerifiedProof {
   root: string
 }
 
-
 const FORMAT = 'fleet-proof/1'
 const FIELDS = ['format', 'feed', 'seq', 'entry', 'checkpoint', 'proof'] as const
 const DEVICE_ID = /^[a-z2-7]{52}$/
@@ -48,14 +47,13 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 
 /** Thrown when a proof bundle is not the exact structure verifyProofBundle accepts. Exit code 2. */
 export class MalformedProofBundleError extends MalformedInputError {
-  constructor (reason: string) {
+  constructor(reason: string) {
     super(`proof bundle: ${reason}`, { code: 'ERR_MALFORMED_PROOF_BUNDLE' })
   }
 }
 
-
 /** Strict base64: canonical padding, no whitespace, at most `maxBytes` decoded bytes. */
-function base64Bytes (text: string, what: string, maxBytes: number): Uint8Array {
+function base64Bytes(text: string, what: string, maxBytes: number): Uint8Array {
   if (text.length > 4 * Math.ceil(maxBytes / 3)) throw new MalformedProofBundleError(`${what} is too large`)
   if (!BASE64.test(text)) throw new MalformedProofBundleError(`${what} is not base64`)
   const bytes = Buffer.from(text, 'base64')
@@ -71,16 +69,21 @@ function base64Bytes (text: string, what: string, maxBytes: number): Uint8Array 
  * entries and checked against that checkpoint's root before it is returned.
  * Throws ProofError when `seq` is not stored or not yet sealed, or the store does not add up.
  */
-export async function makeProofBundle (space: LedgerSpace, options: { feedId: string, seq: number }): Promise<ProofBundle> {
+export async function makeProofBundle(
+  space: LedgerSpace,
+  options: { feedId: string; seq: number }
+): Promise<ProofBundle> {
   const { feedId, seq } = options
-  if (!Number.isSafeInteger(seq) || seq < 0) throw new ProofError('inclusion', `seq ${String(seq)} is not a non-negative integer`)
+  if (!Number.isSafeInteger(seq) || seq < 0)
+    throw new ProofError('inclusion', `seq ${String(seq)} is not a non-negative integer`)
   const sublevels = feedSublevels(space)
   const entries = new EntryRuns(sublevels.entries)
   const checkpoints = sublevels.checkpoints
   const entryBytes = await entries.get(seq)
   if (entryBytes === undefined) throw new ProofError('inclusion', `entry ${seq} is not stored`)
   const { entry } = decodeEntry(entryBytes)
-  if (entry.feed !== feedId || entry.seq !== seq) throw new ProofError('inclusion', `the entry stored at ${seq} is not entry ${seq} of feed ${feedId}`)
+  if (entry.feed !== feedId || entry.seq !== seq)
+    throw new ProofError('inclusion', `the entry stored at ${seq} is not entry ${seq} of feed ${feedId}`)
 
   let note: string | undefined
   let noteKey: string | undefined
@@ -88,13 +91,16 @@ export async function makeProofBundle (space: LedgerSpace, options: { feedId: st
     noteKey = key
     note = Buffer.from(value).toString('utf8')
   }
-  if (note === undefined || noteKey === undefined) throw new ProofError('inclusion', `entry ${seq} is not sealed by a checkpoint yet`)
+  if (note === undefined || noteKey === undefined)
+    throw new ProofError('inclusion', `entry ${seq} is not sealed by a checkpoint yet`)
   const checkpoint = parseCheckpoint(note)
   const size = checkpoint.body.size
-  if (noteKey !== seqKey(size)) throw new ProofError('inclusion', `the checkpoint stored under ${noteKey} is of ${size} entries`)
+  if (noteKey !== seqKey(size))
+    throw new ProofError('inclusion', `the checkpoint stored under ${noteKey} is of ${size} entries`)
   // The feed's own signatures prove inclusion; witnesses' cosignatures (up to ~55 KB) stay out.
   note = withoutCosignatures(note, feedId)
-  if (Buffer.byteLength(note, 'utf8') > PROOF_BUNDLE_LIMITS.maxCheckpointBytes) throw new ProofError('inclusion', 'the sealing checkpoint is too large for a bundle')
+  if (Buffer.byteLength(note, 'utf8') > PROOF_BUNDLE_LIMITS.maxCheckpointBytes)
+    throw new ProofError('inclusion', 'the sealing checkpoint is too large for a bundle')
 
   const leaves: Uint8Array[] = []
   for await (const { seq: at, bytes } of entries.entries()) {
@@ -102,8 +108,10 @@ export async function makeProofBundle (space: LedgerSpace, options: { feedId: st
     if (at !== leaves.length) throw new ProofError('inclusion', `entry ${leaves.length} is missing from the store`)
     leaves.push(leafHash(bytes))
   }
-  if (leaves.length !== size) throw new ProofError('inclusion', `the checkpoint covers ${size} entries, the store holds ${leaves.length}`)
-  if (!bytesEqual(subtreeRoot(leaves), checkpoint.body.root)) throw new ProofError('inclusion', `the stored entries do not give the root of the checkpoint of ${size}`)
+  if (leaves.length !== size)
+    throw new ProofError('inclusion', `the checkpoint covers ${size} entries, the store holds ${leaves.length}`)
+  if (!bytesEqual(subtreeRoot(leaves), checkpoint.body.root))
+    throw new ProofError('inclusion', `the stored entries do not give the root of the checkpoint of ${size}`)
   const path = inclusionProof(leaves, seq, size)
   return {
     format: FORMAT,
@@ -123,21 +131,44 @@ export async function makeProofBundle (space: LedgerSpace, options: { feedId: st
  * ontology's errors when `trust.ontology` is given). A checkpoint of an epoch other than 1 stands
  * only when the owner authorised that epoch for the feed (`trust.epochs`): UnauthorisedEpochError.
  */
-export function verifyProofBundle (value: unknown, trust: { feedKey: HybridPublicKey, ontology?: Ontology, fleetId?: Uint8Array, epochs?: ReadonlyMap<number, EpochAuthorisation> }): VerifiedProof {
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype) throw new MalformedProofBundleError('not an object')
+export function verifyProofBundle(
+  value: unknown,
+  trust: {
+    feedKey: HybridPublicKey
+    ontology?: Ontology
+    fleetId?: Uint8Array
+    epochs?: ReadonlyMap<number, EpochAuthorisation>
+  }
+): VerifiedProof {
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    Array.isArray(value) ||
+    Object.getPrototypeOf(value) !== Object.prototype
+  )
+    throw new MalformedProofBundleError('not an object')
   const record = value as Record<string, unknown>
   const keys = Object.keys(record)
-  for (const key of keys) if (!(FIELDS as readonly string[]).includes(key)) throw new MalformedProofBundleError(`unknown field "${key.slice(0, 40)}"`)
-  for (const key of FIELDS) if (!Object.hasOwn(record, key)) throw new MalformedProofBundleError(`missing field "${key}"`)
+  for (const key of keys)
+    if (!(FIELDS as readonly string[]).includes(key))
+      throw new MalformedProofBundleError(`unknown field "${key.slice(0, 40)}"`)
+  for (const key of FIELDS)
+    if (!Object.hasOwn(record, key)) throw new MalformedProofBundleError(`missing field "${key}"`)
   if (record.format !== FORMAT) throw new MalformedProofBundleError(`format is not "${FORMAT}"`)
   const { feed, seq, checkpoint: note, proof } = record
   if (typeof feed !== 'string' || !DEVICE_ID.test(feed)) throw new MalformedProofBundleError('feed is not a deviceId')
-  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) throw new MalformedProofBundleError('seq is not a non-negative integer')
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0)
+    throw new MalformedProofBundleError('seq is not a non-negative integer')
   if (typeof record.entry !== 'string') throw new MalformedProofBundleError('entry is not a string')
   if (typeof note !== 'string') throw new MalformedProofBundleError('checkpoint is not a string')
-  if (note.length > PROOF_BUNDLE_LIMITS.maxCheckpointBytes || Buffer.byteLength(note, 'utf8') > PROOF_BUNDLE_LIMITS.maxCheckpointBytes) throw new MalformedProofBundleError('checkpoint is too large')
+  if (
+    note.length > PROOF_BUNDLE_LIMITS.maxCheckpointBytes ||
+    Buffer.byteLength(note, 'utf8') > PROOF_BUNDLE_LIMITS.maxCheckpointBytes
+  )
+    throw new MalformedProofBundleError('checkpoint is too large')
   if (!Array.isArray(proof)) throw new MalformedProofBundleError('proof is not an array')
-  if (proof.length > PROOF_BUNDLE_LIMITS.maxProofHashes) throw new MalformedProofBundleError(`proof has more than ${PROOF_BUNDLE_LIMITS.maxProofHashes} hashes`)
+  if (proof.length > PROOF_BUNDLE_LIMITS.maxProofHashes)
+    throw new MalformedProofBundleError(`proof has more than ${PROOF_BUNDLE_LIMITS.maxProofHashes} hashes`)
   const path = proof.map((item: unknown, i) => {
     if (typeof item !== 'string') throw new MalformedProofBundleError(`proof[${i}] is not a string`)
     const hash = base64Bytes(item, `proof[${i}]`, 32)
@@ -149,15 +180,18 @@ export function verifyProofBundle (value: unknown, trust: { feedKey: HybridPubli
   const { entry } = decodeEntry(entryBytes)
   if (entry.feed !== feed) throw new ProofError('inclusion', 'the entry belongs to another feed')
   if (entry.seq !== seq) throw new ProofError('inclusion', `the entry is entry ${entry.seq}, not ${seq}`)
-  if (trust.fleetId !== undefined && !bytesEqual(entry.fleet, trust.fleetId)) throw new ProofError('inclusion', 'the entry belongs to another fleet')
+  if (trust.fleetId !== undefined && !bytesEqual(entry.fleet, trust.fleetId))
+    throw new ProofError('inclusion', 'the entry belongs to another fleet')
   if (trust.ontology !== undefined) checkEntryAgainstOntology(entry, trust.ontology)
 
   const checkpoint = verifyCheckpoint(parseCheckpoint(note), { name: feed, key: trust.feedKey })
   const { size, root, origin } = checkpoint.body
-  if (origin !== `fleet/${toHex(entry.fleet)}/${feed}`) throw new ProofError('inclusion', 'the checkpoint is not of this fleet and feed')
+  if (origin !== `fleet/${toHex(entry.fleet)}/${feed}`)
+    throw new ProofError('inclusion', 'the checkpoint is not of this fleet and feed')
   if (seq >= size) throw new ProofError('inclusion', `the checkpoint of ${size} entries does not cover entry ${seq}`)
   const epoch = checkpoint.body.epoch
-  if (epoch !== 1 && trust.epochs?.has(epoch) !== true) throw new UnauthorisedEpochError(feed, epoch, size, 'is of an epoch the owner never authorised for this feed')
+  if (epoch !== 1 && trust.epochs?.has(epoch) !== true)
+    throw new UnauthorisedEpochError(feed, epoch, size, 'is of an epoch the owner never authorised for this feed')
   verifyInclusion(leafHash(entryBytes), seq, size, path, root)
   return { feed, seq, entry, checkpointSize: size, root: toHex(root) }
 }

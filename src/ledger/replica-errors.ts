@@ -18,7 +18,7 @@ export interface RejectedBatch {
 export class ReplicaRejectedError extends FleetError {
   readonly feed: string
   readonly batch: RejectedBatch | undefined
-  constructor (feed: string, reason: string, cause?: unknown, batch?: RejectedBatch) {
+  constructor(feed: string, reason: string, cause?: unknown, batch?: RejectedBatch) {
     super(`feed ${feed}: refused a batch: ${reason}`, { code: 'ERR_REPLICA_REJECTED', cause })
     this.feed = feed
     this.batch = batch
@@ -29,7 +29,7 @@ export class ReplicaRejectedError extends FleetError {
 export class EquivocationDetectedError extends ReplicaRejectedError {
   readonly evidence: EquivocationEvidence
   readonly epoch: number
-  constructor (feed: string, evidence: EquivocationEvidence, epoch: number) {
+  constructor(feed: string, evidence: EquivocationEvidence, epoch: number) {
     super(feed, 'its signed checkpoint is not consistent with one already held: the device equivocated')
     this.evidence = evidence
     this.epoch = epoch

@@ -9,20 +9,35 @@ import { MerkleFrontier, verifyConsistency } from './merkle.js'
 import { FeedSource } from './feed-source.js'
 import { EntryRuns, encodeRun, encodeRunFromSpans, RUN_LIMITS, seqKey } from './entry-runs.js'
 import { parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
-import { withSignaturesOf, forkOf, type EquivocationEvidence } from './equivocation.js'
+import { withSignaturesOf, forkOf } from './equivocation.js'
 import { checkEpoch, isAuthorisedFork, type EpochAuthorisation } from './epochs.js'
 import { UnauthorisedEpochError } from './errors.js'
 import { ReplicaRejectedError, EquivocationDetectedError } from './replica-errors.js'
 import type { SyncBatch } from './sync-batch.js'
 import { SYNC_LIMITS } from './limits.js'
 import {
-  LEDGER_SUBLEVELS, feedSublevels, replicaSpace, type FeedSublevels, type LedgerStore, type LedgerSublevel, type LedgerWrite
+  LEDGER_SUBLEVELS,
+  feedSublevels,
+  replicaSpace,
+  type FeedSublevels,
+  type LedgerStore,
+  type LedgerSublevel,
+  type LedgerWrite
 } from './store/index.js'
 
 /** What a verified batch added: its new entries, decoded (the caller acts on revocations and alerts). */
-export interface ApplyResult { added: number, checkpoint: VerifiedCheckpoint, entries: Entry[] }
+export interface ApplyResult {
+  added: number
+  checkpoint: VerifiedCheckpoint
+  entries: Entry[]
+}
 
-interface ReplicaMeta { size: number, head: Uint8Array, frontier: Uint8Array[], checkpointSize: number }
+interface ReplicaMeta {
+  size: number
+  head: Uint8Array
+  frontier: Uint8Array[]
+  checkpointSize: number
+}
 
 export interface ReplicaTrust {
   fleetId: Uint8Array
@@ -39,15 +54,26 @@ export interface ReplicaTrust {
   cut?: number
 }
 
-interface Hashed { buf: Uint8Array, spans: Uint32Array, count: number, hashes: Uint8Array, leaves: Uint8Array, frontier: MerkleFrontier }
+interface Hashed {
+  buf: Uint8Array
+  spans: Uint32Array
+  count: number
+  hashes: Uint8Array
+  leaves: Uint8Array
+  frontier: MerkleFrontier
+}
 
 /**
  * Hashes the first `count` of `entries` onto a replica's chain and tree in one call (the Hasher):
  * each entry after a 0x00 byte in one buffer; the hasher writes the chain into each copy's `prev`
  * (at `prevAts`), so the caller compares the prev each entry came with against the chain below.
  */
-function hashOnto (
-  hasher: Hasher, meta: ReplicaMeta, entries: readonly Uint8Array[], prevAts: readonly number[], count: number
+function hashOnto(
+  hasher: Hasher,
+  meta: ReplicaMeta,
+  entries: readonly Uint8Array[],
+  prevAts: readonly number[],
+  count: number
 ): Hashed {
   let total = 0
   for (let i = 0; i < count; i++) total += entries[i]!.length + 1
@@ -65,7 +91,7 @@ function hashOnto (
   const hashes = new Uint8Array(32 * count)
   const leaves = new Uint8Array(32 * count)
   const rootBytes = new Uint8Array(32 * ROOTS_CAPACITY)
-  meta.frontier.forEach((root, i) => rootBytes.set(root, 32 * i))
+  for (const [i, root] of meta.frontier.entries()) rootBytes.set(root, 32 * i)
   hasher.hashEntries(buf, spans, count, meta.head, meta.size, rootBytes, hashes, leaves)
   const roots: Uint8Array[] = []
   for (let i = 0, n = popCount(meta.size + count); i < n; i++) roots.push(rootBytes.slice(32 * i, 32 * i + 32))
@@ -93,13 +119,13 @@ export class ReplicaStore {
    * `store`: opened and closed by the caller. `hasher`: the batch hashing of verification and of
    * served proofs (hasher.ts); default nodeCryptoHasher.
    */
-  constructor (store: LedgerStore, options: { hasher?: Hasher } = {}) {
+  constructor(store: LedgerStore, options: { hasher?: Hasher } = {}) {
     this.store = store
     this.hasher = options.hasher ?? nodeCryptoHasher
     this.indexSub = store.sublevel(LEDGER_SUBLEVELS.replicaIndex)
   }
 
-  private feedSub (feed: string): FeedSublevels {
+  private feedSub(feed: string): FeedSublevels {
     let subs = this.subs.get(feed)
     if (subs === undefined) {
       subs = feedSublevels(replicaSpace(this.store, feed))
@@ -108,7 +134,7 @@ export class ReplicaStore {
     return subs
   }
 
-  source (feed: string): FeedSource {
+  source(feed: string): FeedSource {
     let source = this.sources.get(feed)
     if (source === undefined) {
       source = new FeedSource(this.store, feed, this.feedSub(feed), { memo: true, hasher: this.hasher })
@@ -117,17 +143,20 @@ export class ReplicaStore {
     return source
   }
 
-  async meta (feed: string): Promise<ReplicaMeta> {
+  async meta(feed: string): Promise<ReplicaMeta> {
     const cached = this.metas.get(feed)
     if (cached !== undefined) return cached
     const bytes = await this.feedSub(feed).meta.get('state')
-    const meta = bytes === undefined ? { size: 0, head: new Uint8Array(32), frontier: [], checkpointSize: 0 } : decodeCanonical(bytes, { maxBytes: 1 << 20 }) as ReplicaMeta
+    const meta =
+      bytes === undefined
+        ? { size: 0, head: new Uint8Array(32), frontier: [], checkpointSize: 0 }
+        : (decodeCanonical(bytes, { maxBytes: 1 << 20 }) as ReplicaMeta)
     this.metas.set(feed, meta)
     return meta
   }
 
   /** Feeds held, with their sizes. */
-  async feeds (): Promise<Map<string, number>> {
+  async feeds(): Promise<Map<string, number>> {
     if (this.index === undefined) {
       const index = new Set<string>()
       for await (const key of this.indexSub.keys()) index.add(key)
@@ -139,7 +168,7 @@ export class ReplicaStore {
   }
 
   /** Verifies a batch completely, then stores it atomically. Returns the number of new entries. */
-  async apply (batch: SyncBatch, trust: ReplicaTrust): Promise<ApplyResult> {
+  async apply(batch: SyncBatch, trust: ReplicaTrust): Promise<ApplyResult> {
     const previous = this.locks.get(batch.feed) ?? Promise.resolve()
     const run = previous.catch(() => undefined).then(async () => await this.applyLocked(batch, trust))
     this.locks.set(batch.feed, run)
@@ -150,28 +179,38 @@ export class ReplicaStore {
     }
   }
 
-  private async applyLocked (offered: SyncBatch, trust: ReplicaTrust): Promise<ApplyResult> {
+  private async applyLocked(offered: SyncBatch, trust: ReplicaTrust): Promise<ApplyResult> {
     let batch = offered
     const feed = batch.feed
     const fail = (reason: string, cause?: unknown, seq?: number): never => {
-      const evidence = { from: offered.from, entries: offered.entries.length, checkpoint: offered.checkpoint.slice(0, 4096), seq }
+      const evidence = {
+        from: offered.from,
+        entries: offered.entries.length,
+        checkpoint: offered.checkpoint.slice(0, 4096),
+        seq
+      }
       throw new ReplicaRejectedError(feed, reason, cause, evidence)
     }
     if (!/^[a-z2-7]{52}$/.test(feed)) fail('not a feed id')
     if (batch.entries.length > SYNC_LIMITS.maxBatchEntries) fail('too many entries')
     let checkpoint: VerifiedCheckpoint
     try {
-      checkpoint = verifyCheckpoint(parseCheckpoint(batch.checkpoint), { name: feed, key: trust.feedKey }, trust.witnesses)
+      checkpoint = verifyCheckpoint(
+        parseCheckpoint(batch.checkpoint),
+        { name: feed, key: trust.feedKey },
+        trust.witnesses
+      )
     } catch (err) {
       return fail(`checkpoint: ${(err as Error).message}`)
     }
-    if (checkpoint.body.origin !== `fleet/${toHex(trust.fleetId)}/${feed}`) fail(`the checkpoint names ${checkpoint.body.origin}`)
+    if (checkpoint.body.origin !== `fleet/${toHex(trust.fleetId)}/${feed}`)
+      fail(`the checkpoint names ${checkpoint.body.origin}`)
     let meta = await this.meta(feed)
     let source = this.source(feed)
     // The first checkpoint of an epoch the owner authorised moves this replica over to it.
     const adopted = await this.replacedBy(meta, source, checkpoint, trust)
     if (adopted !== undefined) {
-      meta = await this.rewind(feed, meta, adopted)
+      meta = await this.rewind(feed, adopted)
       source = this.source(feed)
     }
     // A checkpoint at or below what is held must agree with it; otherwise the device signed two histories.
@@ -181,16 +220,19 @@ export class ReplicaStore {
         const evidence = await source.contradiction(checkpoint, meta.size, trust.feedKey)
         if (evidence !== undefined) {
           const fork = forkOf(evidence)
-          if (fork === undefined || trust.epochs === undefined || !isAuthorisedFork(fork, trust.epochs)) throw new EquivocationDetectedError(feed, evidence, checkpoint.body.epoch)
+          if (fork === undefined || trust.epochs === undefined || !isAuthorisedFork(fork, trust.epochs))
+            throw new EquivocationDetectedError(feed, evidence, checkpoint.body.epoch)
           fail(`its checkpoint in epoch ${checkpoint.body.epoch} is of the other side of a fork the owner authorised`)
         }
         fail('its signed checkpoint contradicts the entries held')
       }
-      if (batch.entries.length === 0 || batch.from + batch.entries.length <= meta.size) return { added: 0, checkpoint, entries: [] }
+      if (batch.entries.length === 0 || batch.from + batch.entries.length <= meta.size)
+        return { added: 0, checkpoint, entries: [] }
     }
     // Batches of one feed can arrive from several peers at once: skip what is already held (the
     // rest must still extend this replica's tree to the signed root), and leave a gap for later.
-    if (batch.from > meta.size || (trust.cut !== undefined && meta.size >= trust.cut)) return { added: 0, checkpoint, entries: [] }
+    if (batch.from > meta.size || (trust.cut !== undefined && meta.size >= trust.cut))
+      return { added: 0, checkpoint, entries: [] }
     if (batch.from < meta.size) {
       if (batch.from + batch.entries.length <= meta.size) return { added: 0, checkpoint, entries: [] }
       batch = { ...batch, entries: batch.entries.slice(meta.size - batch.from), from: meta.size }
@@ -203,7 +245,7 @@ export class ReplicaStore {
     const prevAts: number[] = []
     for (let i = 0; i < count; i++) {
       const seq = meta.size + i
-      let decoded
+      let decoded: ReturnType<typeof decodeEntryUnhashed>
       try {
         decoded = decodeEntryUnhashed(batch.entries[i]!)
         checkEntryAgainstOntology(decoded.entry, trust.ontology)
@@ -211,18 +253,21 @@ export class ReplicaStore {
         return fail(`entry ${seq}: ${(err as Error).message}`, err, seq)
       }
       const e = decoded.entry
-      if (e.seq !== seq || e.feed !== feed || !bytesEqual(e.fleet, trust.fleetId)) fail(`entry ${seq} is not entry ${seq} of this feed`, undefined, seq)
+      if (e.seq !== seq || e.feed !== feed || !bytesEqual(e.fleet, trust.fleetId))
+        fail(`entry ${seq} is not entry ${seq} of this feed`, undefined, seq)
       stored.push(e)
       prevs.push(e.prev)
       prevAts.push(decoded.prevAt)
     }
     const hashed = hashOnto(this.hasher, meta, batch.entries, prevAts, count)
     for (let i = 0; i < count; i++) {
-      if (!bytesEqual(prevs[i]!, i === 0 ? meta.head : hashed.hashes.subarray(32 * (i - 1), 32 * i))) fail(`entry ${meta.size + i} does not chain to entry ${meta.size + i - 1}`, undefined, meta.size + i)
+      if (!bytesEqual(prevs[i]!, i === 0 ? meta.head : hashed.hashes.subarray(32 * (i - 1), 32 * i)))
+        fail(`entry ${meta.size + i} does not chain to entry ${meta.size + i - 1}`, undefined, meta.size + i)
     }
     const frontier = hashed.frontier
     const end = frontier.size
-    if (checkpoint.body.size < end) fail(`the checkpoint covers ${checkpoint.body.size} entries, the batch ends at ${end}`)
+    if (checkpoint.body.size < end)
+      fail(`the checkpoint covers ${checkpoint.body.size} entries, the batch ends at ${end}`)
     try {
       verifyConsistency(end, checkpoint.body.size, frontier.root(), checkpoint.body.root, batch.proof)
     } catch (err) {
@@ -234,7 +279,8 @@ export class ReplicaStore {
       const forkSize = trust.epochs?.get(epoch)?.forkSize
       let forkRoot: Uint8Array | undefined
       if (forkSize !== undefined && forkSize > 0 && forkSize <= meta.size) forkRoot = await source.rootAt(forkSize)
-      else if (forkSize !== undefined && forkSize > meta.size && forkSize <= end) forkRoot = hashOnto(this.hasher, meta, batch.entries, prevAts, forkSize - meta.size).frontier.root()
+      else if (forkSize !== undefined && forkSize > meta.size && forkSize <= end)
+        forkRoot = hashOnto(this.hasher, meta, batch.entries, prevAts, forkSize - meta.size).frontier.root()
       try {
         checkEpoch(feed, epoch, checkpoint.body.size, trust.epochs ?? new Map(), () => forkRoot)
       } catch (err) {
@@ -246,7 +292,13 @@ export class ReplicaStore {
     // are in the signed tree, as the whole batch is), with the tree state at the cut.
     if (trust.cut !== undefined && end > trust.cut) {
       const count = trust.cut - meta.size
-      return await this.storeBatch(feed, meta, hashOnto(this.hasher, meta, batch.entries, prevAts, count), checkpoint, stored.slice(0, count))
+      return await this.storeBatch(
+        feed,
+        meta,
+        hashOnto(this.hasher, meta, batch.entries, prevAts, count),
+        checkpoint,
+        stored.slice(0, count)
+      )
     }
     return await this.storeBatch(feed, meta, hashed, checkpoint, stored)
   }
@@ -256,15 +308,17 @@ export class ReplicaStore {
    * owner authorised and the history held is the older one past its fork point, with the fork's
    * root. Returns whether it did. Taken under the feed's lock.
    */
-  async adoptEpoch (feed: string, checkpoint: VerifiedCheckpoint, trust: ReplicaTrust): Promise<boolean> {
+  async adoptEpoch(feed: string, checkpoint: VerifiedCheckpoint, trust: ReplicaTrust): Promise<boolean> {
     const previous = this.locks.get(feed) ?? Promise.resolve()
-    const run = previous.catch(() => undefined).then(async () => {
-      const meta = await this.meta(feed)
-      const adopted = await this.replacedBy(meta, this.source(feed), checkpoint, trust)
-      if (adopted === undefined) return false
-      await this.rewind(feed, meta, adopted)
-      return true
-    })
+    const run = previous
+      .catch(() => undefined)
+      .then(async () => {
+        const meta = await this.meta(feed)
+        const adopted = await this.replacedBy(meta, this.source(feed), checkpoint, trust)
+        if (adopted === undefined) return false
+        await this.rewind(feed, adopted)
+        return true
+      })
     this.locks.set(feed, run)
     try {
       return await run
@@ -273,7 +327,12 @@ export class ReplicaStore {
     }
   }
 
-  private async replacedBy (meta: ReplicaMeta, source: FeedSource, checkpoint: VerifiedCheckpoint, trust: ReplicaTrust): Promise<EpochAuthorisation | undefined> {
+  private async replacedBy(
+    meta: ReplicaMeta,
+    source: FeedSource,
+    checkpoint: VerifiedCheckpoint,
+    trust: ReplicaTrust
+  ): Promise<EpochAuthorisation | undefined> {
     const authorised = trust.epochs?.get(checkpoint.body.epoch)
     if (authorised === undefined || authorised.forkSize >= meta.size) return undefined
     const sealed = await source.sealed()
@@ -286,10 +345,12 @@ export class ReplicaStore {
    * checkpoints past it move to the feed's `replaced/<epoch>` sublevels (kept for audit, never
    * served or counted), and the state is the tree at the fork point, in one atomic write.
    */
-  private async rewind (feed: string, meta: ReplicaMeta, authorised: EpochAuthorisation): Promise<ReplicaMeta> {
+  private async rewind(feed: string, authorised: EpochAuthorisation): Promise<ReplicaMeta> {
     const size = authorised.forkSize
     const { entries, checkpoints, meta: metaSub } = this.feedSub(feed)
-    const epochSpace = replicaSpace(this.store, feed).sublevel(LEDGER_SUBLEVELS.replaced).sublevel(String(authorised.epoch))
+    const epochSpace = replicaSpace(this.store, feed)
+      .sublevel(LEDGER_SUBLEVELS.replaced)
+      .sublevel(String(authorised.epoch))
     const replaced = feedSublevels(epochSpace)
     const replacedEntries = replaced.entries
     const replacedCheckpoints = replaced.checkpoints
@@ -305,13 +366,19 @@ export class ReplicaStore {
       ops.push({ type: 'del', key: run.key, sublevel: entries })
       const keep = Math.max(0, size - run.first)
       if (keep > 0) {
-        ops.push({ type: 'put', key: seqKey(size - 1), value: encodeRun(run.entries.slice(0, keep)), sublevel: entries })
+        ops.push({
+          type: 'put',
+          key: seqKey(size - 1),
+          value: encodeRun(run.entries.slice(0, keep)),
+          sublevel: entries
+        })
         head = entryHash(run.entries[keep - 1]!)
       }
       ops.push({ type: 'put', key: run.key, value: encodeRun(run.entries.slice(keep)), sublevel: replacedEntries })
     }
     let checkpointSize = 0
-    for await (const [key] of checkpoints.iterator({ lte: seqKey(size), reverse: true, limit: 1 })) checkpointSize = Number.parseInt(key, 16)
+    for await (const [key] of checkpoints.iterator({ lte: seqKey(size), reverse: true, limit: 1 }))
+      checkpointSize = Number.parseInt(key, 16)
     for await (const [key, note] of checkpoints.iterator({ gt: seqKey(size) })) {
       ops.push({ type: 'del', key, sublevel: checkpoints })
       ops.push({ type: 'put', key, value: note, sublevel: replacedCheckpoints })
@@ -326,7 +393,13 @@ export class ReplicaStore {
   }
 
   /** Writes verified entries (in `buf`, laid out by `spans`) and the new state in one atomic batch. */
-  private async storeBatch (feed: string, meta: ReplicaMeta, hashed: Hashed, checkpoint: VerifiedCheckpoint, stored: Entry[]): Promise<ApplyResult> {
+  private async storeBatch(
+    feed: string,
+    meta: ReplicaMeta,
+    hashed: Hashed,
+    checkpoint: VerifiedCheckpoint,
+    stored: Entry[]
+  ): Promise<ApplyResult> {
     const { buf, spans, count, leaves, frontier } = hashed
     const { entries, checkpoints, meta: metaSub } = this.feedSub(feed)
     const source = this.source(feed)
@@ -336,10 +409,20 @@ export class ReplicaStore {
     // above found equal to the prev it came with, so these are the entries' own bytes.
     for (let at = 0; at < count; at += RUN_LIMITS.maxEntries) {
       const n = Math.min(RUN_LIMITS.maxEntries, count - at)
-      ops.push({ type: 'put', key: seqKey(meta.size + at + n - 1), value: encodeRunFromSpans(buf, spans.subarray(3 * at), n, 3, 1), sublevel: entries })
+      ops.push({
+        type: 'put',
+        key: seqKey(meta.size + at + n - 1),
+        value: encodeRunFromSpans(buf, spans.subarray(3 * at), n, 3, 1),
+        sublevel: entries
+      })
     }
     const end = frontier.size
-    const next: ReplicaMeta = { size: end, head: hashed.hashes.slice(32 * (count - 1)), frontier: [...frontier.roots], checkpointSize: end === checkpoint.body.size ? end : meta.checkpointSize }
+    const next: ReplicaMeta = {
+      size: end,
+      head: hashed.hashes.slice(32 * (count - 1)),
+      frontier: [...frontier.roots],
+      checkpointSize: end === checkpoint.body.size ? end : meta.checkpointSize
+    }
     if (end === checkpoint.body.size) {
       const kept = withSignaturesOf(checkpoint.note, [feed, ...checkpoint.cosigners.slice(0, SYNC_LIMITS.maxCosigners)])
       ops.push({ type: 'put', key: seqKey(end), value: new Uint8Array(Buffer.from(kept)), sublevel: checkpoints })
@@ -356,8 +439,7 @@ export class ReplicaStore {
   }
 
   /** The entries of a held feed, in order (decoded later by the caller). */
-  async * entries (feed: string, from = 0): AsyncGenerator<Uint8Array> {
+  async *entries(feed: string, from = 0): AsyncGenerator<Uint8Array> {
     for await (const { bytes } of new EntryRuns(this.feedSub(feed).entries).entries(from)) yield bytes
   }
 }
-

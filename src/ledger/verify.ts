@@ -9,7 +9,6 @@ import { EntryRuns, MalformedRunError, type Run } from './entry-runs.js'
 import { EpochSequence, type EpochAuthorisation } from './epochs.js'
 import { feedSublevels, type LedgerSpace } from './store/index.js'
 
-
 export interface FeedReport {
   entries: number
   checkpoints: number
@@ -25,12 +24,14 @@ export interface FeedReport {
 export class CosignatureTally {
   private readonly names = new Set<string>()
   private upTo = 0
-  add (size: number, cosigners: readonly string[]): void {
+  add(size: number, cosigners: readonly string[]): void {
     for (const name of cosigners) this.names.add(name)
     if (cosigners.length > 0) this.upTo = Math.max(this.upTo, size)
   }
 
-  get report (): { cosigners: number, cosignedUpTo: number } { return { cosigners: this.names.size, cosignedUpTo: this.upTo } }
+  get report(): { cosigners: number; cosignedUpTo: number } {
+    return { cosigners: this.names.size, cosignedUpTo: this.upTo }
+  }
 }
 
 /**
@@ -40,7 +41,17 @@ export class CosignatureTally {
  * has a valid hybrid signature by the feed key and matches the tree at its size; the stored head
  * state matches the entries. Any altered byte in the store makes it throw.
  */
-export async function verifyStoredFeed (space: LedgerSpace, feed: { fleetId: Uint8Array, feedId: string, key: HybridPublicKey, ontology: Ontology, witnesses?: ReadonlyMap<string, HybridPublicKey>, epochs?: ReadonlyMap<number, EpochAuthorisation> }): Promise<FeedReport> {
+export async function verifyStoredFeed(
+  space: LedgerSpace,
+  feed: {
+    fleetId: Uint8Array
+    feedId: string
+    key: HybridPublicKey
+    ontology: Ontology
+    witnesses?: ReadonlyMap<string, HybridPublicKey>
+    epochs?: ReadonlyMap<number, EpochAuthorisation>
+  }
+): Promise<FeedReport> {
   const tally = new CosignatureTally()
   const { entries, checkpoints } = feedSublevels(space)
   const rootsBySize = new Map<number, Uint8Array>()
@@ -57,10 +68,14 @@ export async function verifyStoredFeed (space: LedgerSpace, feed: { fleetId: Uin
       if (err instanceof MalformedRunError) throw new FeedVerificationError(err.message, { seq: tree.size })
       throw err
     }
-    if (run.first !== tree.size) throw new FeedVerificationError(`entries ${run.first}–${run.last} stored under ${run.key} are out of sequence: entry ${tree.size} is next`, { seq: tree.size })
+    if (run.first !== tree.size)
+      throw new FeedVerificationError(
+        `entries ${run.first}–${run.last} stored under ${run.key} are out of sequence: entry ${tree.size} is next`,
+        { seq: tree.size }
+      )
     for (const bytes of run.entries) {
       const seq = tree.size
-      let decoded
+      let decoded: ReturnType<typeof decodeEntry>
       try {
         decoded = decodeEntry(bytes)
         checkEntryAgainstOntology(decoded.entry, feed.ontology)
@@ -68,8 +83,10 @@ export async function verifyStoredFeed (space: LedgerSpace, feed: { fleetId: Uin
         throw new FeedVerificationError(`entry ${seq}: ${(err as Error).message}`, { seq, cause: err })
       }
       const entry = decoded.entry
-      if (entry.seq !== seq || entry.feed !== feed.feedId || !bytesEqual(entry.fleet, feed.fleetId)) throw new FeedVerificationError(`entry ${seq} is not entry ${seq} of this feed`, { seq })
-      if (!bytesEqual(entry.prev, prev)) throw new FeedVerificationError(`entry ${seq} does not chain to entry ${seq - 1}`, { seq })
+      if (entry.seq !== seq || entry.feed !== feed.feedId || !bytesEqual(entry.fleet, feed.fleetId))
+        throw new FeedVerificationError(`entry ${seq} is not entry ${seq} of this feed`, { seq })
+      if (!bytesEqual(entry.prev, prev))
+        throw new FeedVerificationError(`entry ${seq} does not chain to entry ${seq - 1}`, { seq })
       prev = decoded.hash
       tree = tree.append(leafHash(bytes))
       rootsBySize.set(tree.size, tree.root())
@@ -79,17 +96,31 @@ export async function verifyStoredFeed (space: LedgerSpace, feed: { fleetId: Uin
   let sealed = 0
   const epochs = new EpochSequence(feed.feedId, feed.epochs)
   for await (const [key, note] of checkpoints.iterator()) {
-    let verified
+    let verified: ReturnType<typeof verifyCheckpoint>
     try {
-      verified = verifyCheckpoint(parseCheckpoint(Buffer.from(note).toString('utf8')), { name: feed.feedId, key: feed.key }, feed.witnesses)
+      verified = verifyCheckpoint(
+        parseCheckpoint(Buffer.from(note).toString('utf8')),
+        { name: feed.feedId, key: feed.key },
+        feed.witnesses
+      )
     } catch (err) {
-      throw new FeedVerificationError(`checkpoint ${key}: ${(err as Error).message}`, { checkpointSize: Number.parseInt(key, 16) })
+      throw new FeedVerificationError(`checkpoint ${key}: ${(err as Error).message}`, {
+        checkpointSize: Number.parseInt(key, 16)
+      })
     }
     const size = verified.body.size
-    if (key !== size.toString(16).padStart(16, '0')) throw new FeedVerificationError(`checkpoint stored under the wrong size ${key}`, { checkpointSize: size })
+    if (key !== size.toString(16).padStart(16, '0'))
+      throw new FeedVerificationError(`checkpoint stored under the wrong size ${key}`, { checkpointSize: size })
     const root = rootsBySize.get(size)
-    if (root === undefined) throw new FeedVerificationError(`checkpoint of ${size} entries, but the feed holds ${tree.size}`, { checkpointSize: size })
-    if (!bytesEqual(root, verified.body.root)) throw new FeedVerificationError(`checkpoint of ${size} entries signs root ${toHex(verified.body.root)}, the entries give ${toHex(root)}`, { checkpointSize: size })
+    if (root === undefined)
+      throw new FeedVerificationError(`checkpoint of ${size} entries, but the feed holds ${tree.size}`, {
+        checkpointSize: size
+      })
+    if (!bytesEqual(root, verified.body.root))
+      throw new FeedVerificationError(
+        `checkpoint of ${size} entries signs root ${toHex(verified.body.root)}, the entries give ${toHex(root)}`,
+        { checkpointSize: size }
+      )
     try {
       epochs.check(verified.body.epoch, size, (at) => rootsBySize.get(at))
     } catch (err) {

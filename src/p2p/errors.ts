@@ -3,7 +3,7 @@ import { FleetError } from '../common/index.js'
 /** Thrown when a peer sends a frame larger than allowed, or a length prefix that is not valid. */
 export class FrameTooLargeError extends FleetError {
   readonly limit: number
-  constructor (limit: number, cause?: unknown) {
+  constructor(limit: number, cause?: unknown) {
     super(`a peer sent a frame larger than ${limit} bytes`, { code: 'ERR_FRAME_TOO_LARGE', cause })
     this.limit = limit
   }
@@ -11,14 +11,14 @@ export class FrameTooLargeError extends FleetError {
 
 /** Thrown when a peer does not send the next frame in time (slow-loris defence). */
 export class FrameTimeoutError extends FleetError {
-  constructor (timeoutMs: number) {
+  constructor(timeoutMs: number) {
     super(`a peer did not send the next frame within ${timeoutMs} ms`, { code: 'ERR_FRAME_TIMEOUT' })
   }
 }
 
 /** Thrown when a peer closes a stream before sending an expected frame. */
 export class StreamEndedError extends FleetError {
-  constructor () {
+  constructor() {
     super('the peer closed the stream early', { code: 'ERR_STREAM_ENDED' })
   }
 }

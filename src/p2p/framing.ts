@@ -13,7 +13,7 @@ export class FramedStream {
   private readonly maxBytes: number
   private readonly timeoutMs: number
 
-  constructor (stream: Stream, options: { maxBytes?: number, timeoutMs?: number } = {}) {
+  constructor(stream: Stream, options: { maxBytes?: number; timeoutMs?: number } = {}) {
     this.stream = stream
     this.maxBytes = options.maxBytes ?? P2P_LIMITS.maxFrameBytes
     this.timeoutMs = options.timeoutMs ?? P2P_LIMITS.frameTimeoutMs
@@ -21,7 +21,7 @@ export class FramedStream {
   }
 
   /** Reads the next frame; `timeoutMs` overrides the stream's deadline for this frame (e.g. while a human confirms). */
-  async read (options: { signal?: AbortSignal, timeoutMs?: number } = {}): Promise<Uint8Array> {
+  async read(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<Uint8Array> {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs
     const deadline = AbortSignal.timeout(timeoutMs)
     const signal = options.signal === undefined ? deadline : AbortSignal.any([deadline, options.signal])
@@ -31,7 +31,11 @@ export class FramedStream {
     } catch (err) {
       const name = (err as Error).name
       if (deadline.aborted) throw new FrameTimeoutError(timeoutMs)
-      if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError' || name === 'InvalidMessageLengthError') {
+      if (
+        name === 'InvalidDataLengthError' ||
+        name === 'InvalidDataLengthLengthError' ||
+        name === 'InvalidMessageLengthError'
+      ) {
         throw new FrameTooLargeError(this.maxBytes, err)
       }
       if (name === 'UnexpectedEOFError') throw new StreamEndedError()
@@ -39,16 +43,16 @@ export class FramedStream {
     }
   }
 
-  async write (frame: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<void> {
+  async write(frame: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<void> {
     if (frame.length > this.maxBytes) throw new FrameTooLargeError(this.maxBytes)
     await this.lp.write(frame, options)
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     await this.stream.close().catch(() => undefined)
   }
 
-  abort (reason: Error): void {
+  abort(reason: Error): void {
     this.stream.abort(reason)
   }
 }

@@ -1,12 +1,18 @@
 import {
-  CborWriter, checkRecord, decodeCanonical, isMap, SchemaError, type RecordOf, type Schema
+  CborWriter,
+  checkRecord,
+  decodeCanonical,
+  isMap,
+  SchemaError,
+  type RecordOf,
+  type Schema
 } from '../codec/index.js'
 import { MalformedInputError } from '../common/index.js'
 
 /** Thrown for a wire message that does not decode, or is not the message the protocol expects next. */
 export class MalformedMessageError extends MalformedInputError {
   readonly protocol: string
-  constructor (protocol: string, reason: string) {
+  constructor(protocol: string, reason: string) {
     super(`${protocol}: malformed message: ${reason}`, { code: 'ERR_MALFORMED_MESSAGE' })
     this.protocol = protocol
   }
@@ -25,7 +31,7 @@ const ABORT = { t: TYPE, reason: { kind: 'string', max: 1024 } } as const satisf
 /** Each schema with the type field added, made once per schema (schemas never change once used). */
 const withType = new WeakMap<WireSchema, Schema>()
 
-function messageSchema (schema: WireSchema): Schema {
+function messageSchema(schema: WireSchema): Schema {
   let full = withType.get(schema)
   if (full === undefined) {
     full = { t: TYPE, ...schema }
@@ -39,7 +45,7 @@ function messageSchema (schema: WireSchema): Schema {
  * (byte-identical to encodeCanonical, which it falls back to for unusual values): a sync batch is
  * a megabyte of entries, which the generic encoder walks item by item.
  */
-export function encodeMessage (type: string, fields: Record<string, unknown>): Uint8Array {
+export function encodeMessage(type: string, fields: Record<string, unknown>): Uint8Array {
   let size = 64
   for (const value of Object.values(fields)) {
     if (value instanceof Uint8Array) size += value.length + 9
@@ -58,7 +64,14 @@ export function encodeMessage (type: string, fields: Record<string, unknown>): U
  * without checking its fields (decode it again with its own schema). With `byteViews`, byte fields
  * are views into `bytes` rather than copies (each frame read is a buffer of its own).
  */
-export function decodeMessage<S extends WireSchema> (protocol: string, bytes: Uint8Array, type: string, schema: S, maxBytes: number, options: { acceptTypes?: readonly string[], byteViews?: boolean } = {}): WireMessage<S> | { t: 'abort', reason: string } {
+export function decodeMessage<S extends WireSchema>(
+  protocol: string,
+  bytes: Uint8Array,
+  type: string,
+  schema: S,
+  maxBytes: number,
+  options: { acceptTypes?: readonly string[]; byteViews?: boolean } = {}
+): WireMessage<S> | { t: 'abort'; reason: string } {
   let value: unknown
   try {
     value = decodeCanonical(bytes, { maxBytes, byteViews: options.byteViews === true })
@@ -76,7 +89,8 @@ export function decodeMessage<S extends WireSchema> (protocol: string, bytes: Ui
     }
   }
   // Another message type the caller also expects here: returned unchecked, for checkFields with its own schema.
-  if (typeof record.t === 'string' && record.t !== type && options.acceptTypes?.includes(record.t) === true) return record as WireMessage<S>
+  if (typeof record.t === 'string' && record.t !== type && options.acceptTypes?.includes(record.t) === true)
+    return record as WireMessage<S>
   return checkFields(protocol, record, type, schema)
 }
 
@@ -85,8 +99,14 @@ export function decodeMessage<S extends WireSchema> (protocol: string, bytes: Ui
  * `t`), each of its kind and within its bounds. For a message decodeMessage returned unchecked
  * (one of its `acceptTypes`): the bytes need not be decoded again.
  */
-export function checkFields<S extends WireSchema> (protocol: string, record: Record<string, unknown>, type: string, schema: S): WireMessage<S> {
-  if (record.t !== type) throw new MalformedMessageError(protocol, `expected "${type}", got "${String(record.t).slice(0, 32)}"`)
+export function checkFields<S extends WireSchema>(
+  protocol: string,
+  record: Record<string, unknown>,
+  type: string,
+  schema: S
+): WireMessage<S> {
+  if (record.t !== type)
+    throw new MalformedMessageError(protocol, `expected "${type}", got "${String(record.t).slice(0, 32)}"`)
   try {
     return checkRecord(record, messageSchema(schema), type) as WireMessage<S>
   } catch (err) {

@@ -15,7 +15,7 @@ import { fleetNoiseCrypto } from './noise-crypto.js'
  */
 export interface Admission {
   /** True for enrolled, unrevoked, unquarantined peers, and for anyone while an enrolment window is open. */
-  allows (peerId: string): boolean
+  allows(peerId: string): boolean
 }
 
 export interface FleetNodeInit {
@@ -33,7 +33,10 @@ export interface FleetNodeInit {
   start?: boolean
 }
 
-export type FleetNode = Libp2p<{ identify: ReturnType<ReturnType<typeof identify>>, ping: ReturnType<ReturnType<typeof ping>> }>
+export type FleetNode = Libp2p<{
+  identify: ReturnType<ReturnType<typeof identify>>
+  ping: ReturnType<ReturnType<typeof ping>>
+}>
 
 /**
  * A libp2p node with the fleet's stack: TCP, Noise, Yamux, mDNS, identify, ping. Connections are
@@ -41,18 +44,19 @@ export type FleetNode = Libp2p<{ identify: ReturnType<ReturnType<typeof identify
  * connection manager's rate limits, since simnet runs many agents on 127.0.0.1; the connection
  * monitor is off because the fleet's own attestation traffic already proves liveness.
  */
-export async function createFleetNode (init: FleetNodeInit): Promise<FleetNode> {
+export async function createFleetNode(init: FleetNodeInit): Promise<FleetNode> {
   const deny = (peerId: PeerId): boolean => !init.admission.allows(peerId.toString())
-  return await createLibp2p({
+  return (await createLibp2p({
     start: init.start ?? true,
     privateKey: init.privateKey,
     addresses: { listen: init.listen ?? ['/ip4/0.0.0.0/tcp/0'] },
     transports: [tcp()],
     connectionEncrypters: [noise({ crypto: fleetNoiseCrypto })],
     streamMuxers: [yamux()],
-    peerDiscovery: init.mdns === false
-      ? []
-      : [mdns({ serviceTag: init.serviceTag ?? '_fleet._udp.local', interval: init.mdnsIntervalMs ?? 2_000 })],
+    peerDiscovery:
+      init.mdns === false
+        ? []
+        : [mdns({ serviceTag: init.serviceTag ?? '_fleet._udp.local', interval: init.mdnsIntervalMs ?? 2_000 })],
     connectionGater: {
       denyDialMultiaddr: () => false,
       denyDialPeer: deny,
@@ -65,5 +69,5 @@ export async function createFleetNode (init: FleetNodeInit): Promise<FleetNode> 
     },
     connectionMonitor: { enabled: false },
     services: { identify: identify(), ping: ping() }
-  }) as FleetNode
+  })) as FleetNode
 }

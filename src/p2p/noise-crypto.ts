@@ -1,19 +1,29 @@
 import {
-  createCipheriv, createDecipheriv, createHash, createPrivateKey, createPublicKey, createSecretKey, diffieHellman,
-  generateKeyPairSync, hkdfSync, type KeyObject
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  createSecretKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  type KeyObject
 } from 'node:crypto'
 import type { ICryptoInterface } from '@chainsafe/libp2p-noise'
 
 const CHACHA20_POLY1305 = 'chacha20-poly1305'
 const TAG_BYTES = 16
 /** DER wrappers of a raw X25519 key (RFC 8410): PKCS#8 for a private key, SPKI for a public one. */
-const PKCS8_X25519 = Buffer.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20])
+const PKCS8_X25519 = Buffer.from([
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20
+])
 const SPKI_X25519 = Buffer.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00])
 
 /** A session key as a KeyObject, kept per key array (Noise passes the same array for every message of a session). */
-const keyObjects = new WeakMap<Uint8Array, { bytes: Uint8Array, key: KeyObject }>()
+const keyObjects = new WeakMap<Uint8Array, { bytes: Uint8Array; key: KeyObject }>()
 
-function keyObject (k: Uint8Array): KeyObject {
+function keyObject(k: Uint8Array): KeyObject {
   const known = keyObjects.get(k)
   // The bytes are compared too: a key array written to since (a rekey) gets a new KeyObject.
   if (known !== undefined && Buffer.compare(known.bytes, k) === 0) return known.key
@@ -41,35 +51,41 @@ const privateX25519 = (raw: Uint8Array): KeyObject =>
  *     never loaded.
  */
 export const fleetNoiseCrypto: ICryptoInterface = {
-  hashSHA256 (data) {
+  hashSHA256(data) {
     const hash = createHash('sha256')
     if (data instanceof Uint8Array) return hash.update(data).digest()
     for (const chunk of data) hash.update(chunk)
     return hash.digest()
   },
-  getHKDF (ck, ikm) {
+  getHKDF(ck, ikm) {
     // Noise's HKDF(ck, ikm, 3) is RFC 5869 HKDF-SHA-256 with ck as salt, no info, 96 bytes out.
     const okm = new Uint8Array(hkdfSync('sha256', ikm, ck, new Uint8Array(0), 96))
     return [okm.subarray(0, 32), okm.subarray(32, 64), okm.subarray(64, 96)]
   },
-  generateX25519KeyPair () {
+  generateX25519KeyPair() {
     const { publicKey, privateKey } = generateKeyPairSync('x25519', {
       publicKeyEncoding: { type: 'spki', format: 'der' },
       privateKeyEncoding: { type: 'pkcs8', format: 'der' }
     })
     return { publicKey: publicKey.subarray(SPKI_X25519.length), privateKey: privateKey.subarray(PKCS8_X25519.length) }
   },
-  generateX25519KeyPairFromSeed (seed) {
-    const publicKey = createPublicKey(privateX25519(seed)).export({ type: 'spki', format: 'der' }).subarray(SPKI_X25519.length)
+  generateX25519KeyPairFromSeed(seed) {
+    const publicKey = createPublicKey(privateX25519(seed))
+      .export({ type: 'spki', format: 'der' })
+      .subarray(SPKI_X25519.length)
     return { publicKey, privateKey: seed }
   },
-  generateX25519SharedKey (privateKey, publicKey) {
+  generateX25519SharedKey(privateKey, publicKey) {
     return diffieHellman({
       privateKey: privateX25519(privateKey.subarray()),
-      publicKey: createPublicKey({ key: Buffer.concat([SPKI_X25519, publicKey.subarray()]), format: 'der', type: 'spki' })
+      publicKey: createPublicKey({
+        key: Buffer.concat([SPKI_X25519, publicKey.subarray()]),
+        format: 'der',
+        type: 'spki'
+      })
     })
   },
-  chaCha20Poly1305Encrypt (message, nonce, ad, k) {
+  chaCha20Poly1305Encrypt(message, nonce, ad, k) {
     // A list of chunks (what Noise mostly hands over) is joined first (subarray() of a
     // Uint8ArrayList): one copy of at most 64 KiB.
     const plaintext = message.subarray()
@@ -80,7 +96,7 @@ export const fleetNoiseCrypto: ICryptoInterface = {
     const tag = cipher.getAuthTag()
     return Buffer.concat([updated, final, tag], updated.byteLength + final.byteLength + tag.byteLength)
   },
-  chaCha20Poly1305Decrypt (message, nonce, ad, k) {
+  chaCha20Poly1305Decrypt(message, nonce, ad, k) {
     const ciphertext = message.subarray()
     if (ciphertext.byteLength < TAG_BYTES) throw new Error('Invalid chacha20poly1305 decryption: shorter than its tag')
     const text = ciphertext.subarray(0, ciphertext.byteLength - TAG_BYTES)

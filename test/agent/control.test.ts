@@ -7,14 +7,20 @@ import { procStatusMemory, residentMemory } from '../../src/agent/index.js'
 
 describe('agent/control: resident memory', () => {
   it('reads the anonymous and file-backed resident sizes from /proc/self/status', () => {
-    const memory = residentMemory('Name:\tnode\nVmRSS:\t  113000 kB\nRssAnon:\t   58000 kB\nRssFile:\t   54000 kB\nRssShmem:\t       0 kB\n')
+    const memory = residentMemory(
+      'Name:\tnode\nVmRSS:\t  113000 kB\nRssAnon:\t   58000 kB\nRssFile:\t   54000 kB\nRssShmem:\t       0 kB\n'
+    )
     assert.equal(memory.anonBytes, 58000 * 1024)
     assert.equal(memory.fileBytes, 54000 * 1024)
     assert.ok(memory.rssBytes > 0 && memory.heapUsedBytes > 0)
   })
 
-  it('reads VmRSS, RssAnon and RssFile of any process\'s status (the memory bench reads the agent\'s)', () => {
-    assert.deepEqual(procStatusMemory('VmRSS:\t  113000 kB\nRssAnon:\t   58000 kB\nRssFile:\t   54000 kB\n'), { rss: 113000 * 1024, anon: 58000 * 1024, file: 54000 * 1024 })
+  it("reads VmRSS, RssAnon and RssFile of any process's status (the memory bench reads the agent's)", () => {
+    assert.deepEqual(procStatusMemory('VmRSS:\t  113000 kB\nRssAnon:\t   58000 kB\nRssFile:\t   54000 kB\n'), {
+      rss: 113000 * 1024,
+      anon: 58000 * 1024,
+      file: 54000 * 1024
+    })
     assert.deepEqual(procStatusMemory('VmRSS: 1 MB\nRssAnon:\t-5 kB\nRssFile:\t7 kB\n'), { file: 7 * 1024 })
   })
 

@@ -8,10 +8,14 @@ import { PUSH_MAX_ENTRIES } from '../../src/agent/replication/gossip.js'
 import { SimFleet, type SimDevice } from '../../simnet/fleet.js'
 import { HostileServer, attacks, type ServeMode } from '../../simnet/hostile.js'
 
-type Logged = ReplicationEvent | { type: 'served', peerId: string, mode: ServeMode }
+type Logged = ReplicationEvent | { type: 'served'; peerId: string; mode: ServeMode }
 
-const action = (resource: string): Parameters<Agent['feed']['ledger']['append']>[0] =>
-  ({ type: 'operator.data_access', actor: { id: 'operator/alice', role: 'operator' }, attest: null, body: { resource, purpose: 'care' } })
+const action = (resource: string): Parameters<Agent['feed']['ledger']['append']>[0] => ({
+  type: 'operator.data_access',
+  actor: { id: 'operator/alice', role: 'operator' },
+  attest: null,
+  body: { resource, purpose: 'care' }
+})
 
 /**
  * A target agent, an honest peer and a hostile peer (enrolled and attested, so it gets past the
@@ -28,21 +32,26 @@ describe('agent/hostile peers: an enrolled, attested peer that misbehaves', func
   const server = new HostileServer()
   /** In one order: what the target's replication did, and what the hostile server served wrongly to whom. */
   const log = new EventLog<Logged>()
-  server.onServed = (peerId, mode) => { log.record({ type: 'served', peerId, mode }) }
+  server.onServed = (peerId, mode) => {
+    log.record({ type: 'served', peerId, mode })
+  }
   const pullFromHostileEnded = (e: Logged): boolean =>
     e.type === 'pull-ended' && e.peerId === hostile.node.peerId.toString()
   let counter = 0
 
   const held = async (runtime: Agent, feed: string): Promise<number> => (await runtime.heads()).get(feed) ?? 0
   /** The honest peer and the target still replicate both ways (`entries` each way). */
-  async function honestFlows (ms = 10_000, entries = 1): Promise<void> {
-    for (const [from, to] of [[honest, target], [target, honest]] as const) {
+  async function honestFlows(ms = 10_000, entries = 1): Promise<void> {
+    for (const [from, to] of [
+      [honest, target],
+      [target, honest]
+    ] as const) {
       const append = async (): Promise<unknown> => await from.feed.ledger.append(action(`honest-${counter++}`))
       await Promise.all(Array.from({ length: entries }, append))
       await from.feed.ledger.checkpoint()
       const size = from.feed.ledger.sealedSize
       const feed = from === honest ? devices[1]!.state.deviceId : devices[0]!.state.deviceId
-      await until(async () => await held(to, feed) >= size, 'honest replication', ms)
+      await until(async () => (await held(to, feed)) >= size, 'honest replication', ms)
     }
   }
 
@@ -51,7 +60,7 @@ describe('agent/hostile peers: an enrolled, attested peer that misbehaves', func
    * and the pull it went out on ended: everything that pull brought had been dealt with. Returns
    * the log mark of the serving.
    */
-  async function servedAndDealtWith (mode: ServeMode, from: number): Promise<number> {
+  async function servedAndDealtWith(mode: ServeMode, from: number): Promise<number> {
     const targetId = target.node.peerId.toString()
     const servedHere = (e: Logged): boolean => e.type === 'served' && e.mode === mode && e.peerId === targetId
     const [served] = await log.next(servedHere, `a batch served in ${mode}`, { from })
@@ -72,13 +81,24 @@ describe('agent/hostile peers: an enrolled, attested peer that misbehaves', func
     await honest.node.dial(target.node.getMultiaddrs()[0]!)
     await hostile.node.dial(target.node.getMultiaddrs()[0]!)
     await hostile.node.dial(honest.node.getMultiaddrs()[0]!)
-    await until(() => target.attestation.attested(honest.node.peerId.toString()) && target.attestation.attested(hostile.node.peerId.toString()), 'attestation')
+    await until(
+      () =>
+        target.attestation.attested(honest.node.peerId.toString()) &&
+        target.attestation.attested(hostile.node.peerId.toString()),
+      'attestation'
+    )
     await honestFlows()
   })
-  after(async () => { await fleet?.close() })
+  after(async () => {
+    await fleet?.close()
+  })
 
   it('cuts off an oversized frame and half-sent frames (slow loris) while serving the honest peer', async () => {
-    assert.equal(await attacks.oversizedFrame(hostile.node, target.node.peerId), true, 'the oversized frame was not cut off')
+    assert.equal(
+      await attacks.oversizedFrame(hostile.node, target.node.peerId),
+      true,
+      'the oversized frame was not cut off'
+    )
     const loris = attacks.slowLoris(hostile.node, target.node.peerId, 6, SYNC_PROTOCOL_LIMITS.stepTimeoutMs + 5_000)
     await honestFlows()
     const { opened, cutOff } = await loris
@@ -90,7 +110,12 @@ describe('agent/hostile peers: an enrolled, attested peer that misbehaves', func
     // What stays reachable after full collections: a flood that leaves state behind shows here.
     // The resident set also holds the flood's garbage not yet collected and malloc's free lists
     // (it grew by 90–150 MiB while 2–6 MiB stayed reachable), so it only bounds gross growth.
-    const retained = (): number => { gc(); gc(); const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers }
+    const retained = (): number => {
+      gc()
+      gc()
+      const m = process.memoryUsage()
+      return m.heapUsed + m.arrayBuffers
+    }
     const [kept, rss] = [retained(), process.memoryUsage().rss]
     const sent = await attacks.announceFlood(hostile.node, target.node.peerId, 3_000)
     assert.ok(sent > 1_000, `only ${sent} announces went out`)
@@ -106,7 +131,7 @@ describe('agent/hostile peers: an enrolled, attested peer that misbehaves', func
     // Something to replay: entries of the hostile feed that the target holds.
     for (let i = 0; i < 3; i++) await hostile.feed.ledger.append(action(`held-${i}`))
     await hostile.feed.ledger.checkpoint()
-    await until(async () => await held(target, feed) >= hostile.feed.ledger.sealedSize, 'the hostile feed so far')
+    await until(async () => (await held(target, feed)) >= hostile.feed.ledger.sealedSize, 'the hostile feed so far')
     const before = await held(target, feed)
     for (const mode of ['replay', 'forged-entry', 'forged-checkpoint'] as const) {
       const from = log.mark
@@ -121,10 +146,14 @@ describe('agent/hostile peers: an enrolled, attested peer that misbehaves', func
       await honestFlows()
     }
     await server.setMode('honest')
-    await until(async () => await held(target, feed) >= hostile.feed.ledger.sealedSize, 'the hostile feed served honestly')
+    await until(
+      async () => (await held(target, feed)) >= hostile.feed.ledger.sealedSize,
+      'the hostile feed served honestly'
+    )
     // What the target holds is exactly what the writer wrote.
     let seq = 0
-    for await (const bytes of target.replicas.entries(feed)) assert.deepEqual(Buffer.from(bytes), Buffer.from((await hostile.feed.ledger.getEntry(seq++))!))
+    for await (const bytes of target.replicas.entries(feed))
+      assert.deepEqual(Buffer.from(bytes), Buffer.from((await hostile.feed.ledger.getEntry(seq++))!))
     assert.equal(seq, hostile.feed.ledger.sealedSize)
   })
 
@@ -152,13 +181,16 @@ describe('agent/hostile peers: an enrolled, attested peer that misbehaves', func
     }
     // Once the stall ends, the waiting pull brings the entry.
     await log.next(pullFromHostileEnded, 'the stalled pull to end', { from: at })
-    assert.ok(await held(target, feed) >= size, 'the stalled entry did not arrive')
+    assert.ok((await held(target, feed)) >= size, 'the stalled entry did not arrive')
   })
 
   it('an equivocation alert whose evidence proves nothing does not quarantine the accused', async () => {
     const accused = devices[1]!.state.deviceId
     // The made-up evidence pairs two real checkpoints of the accused that the hostile agent holds.
-    await until(async () => (await hostile.replicas.source(accused).checkpointsCovering(0)).length >= 2, 'two checkpoints of the accused at the hostile agent')
+    await until(
+      async () => (await hostile.replicas.source(accused).checkpointsCovering(0)).length >= 2,
+      'two checkpoints of the accused at the hostile agent'
+    )
     const from = log.mark
     await attacks.falseAccusation(hostile, accused)
     // The alert replicates to the target, which judges it.

@@ -7,8 +7,20 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import {
-  EsysTpm, type SwtpmDevice, parsePublic, verifyBoot, createBootPolicy, measureAgent, extendAgentMeasurement, sealToPcrs, sealToAuthority,
-  approvePcrState, releaseSecret, type PcrSelection, type KeyBlob, type BootPolicy
+  EsysTpm,
+  type SwtpmDevice,
+  parsePublic,
+  verifyBoot,
+  createBootPolicy,
+  measureAgent,
+  extendAgentMeasurement,
+  sealToPcrs,
+  sealToAuthority,
+  approvePcrState,
+  releaseSecret,
+  type PcrSelection,
+  type KeyBlob,
+  type BootPolicy
 } from '../../src/attest/index.js'
 import { softwareP256Signer } from '../../src/identity/index.js'
 import { bootDevice, type BootVariant } from '../../simnet/index.js'
@@ -24,7 +36,7 @@ describe('attest: measured boot and key release on swtpm', function () {
   let tpm: EsysTpm
   let ak: KeyBlob
 
-  async function boot (variant: BootVariant, config = 'agent config v1'): Promise<Uint8Array> {
+  async function boot(variant: BootVariant, config = 'agent config v1'): Promise<Uint8Array> {
     await tpm?.close()
     await device.reboot()
     tpm = await EsysTpm.open({ tcti: device.tcti })
@@ -33,10 +45,13 @@ describe('attest: measured boot and key release on swtpm', function () {
     return log
   }
 
-  async function attest (log: Uint8Array, policy: BootPolicy): Promise<ReturnType<typeof verifyBoot>> {
+  async function attest(log: Uint8Array, policy: BootPolicy): Promise<ReturnType<typeof verifyBoot>> {
     const nonce = randomBytes(32)
     const quote = await tpm.quote(ak, nonce, QUOTED)
-    return verifyBoot({ ak: parsePublic(ak.public), attest: quote.attest, signature: quote.signature, nonce, eventLog: log }, policy)
+    return verifyBoot(
+      { ak: parsePublic(ak.public), attest: quote.attest, signature: quote.signature, nonce, eventLog: log },
+      policy
+    )
   }
 
   before(async function () {
@@ -67,19 +82,31 @@ describe('attest: measured boot and key release on swtpm', function () {
     const tamperedLog = await boot('tampered-kernel')
     const tampered = await attest(tamperedLog, policy)
     assert.equal(tampered.verdict.trusted, false)
-    assert.deepEqual(tampered.verdict.reasons.map((r) => [r.code, r.pcr]), [['event_not_allowed', 4]])
-    await assert.rejects(releaseSecret(tpm, sealed), (err: Error & { differences?: Array<{ pcr: number }> }) =>
-      err.name === 'KeyReleaseRefusedError' && JSON.stringify(err.differences?.map((d) => d.pcr)) === '[4]')
+    assert.deepEqual(
+      tampered.verdict.reasons.map((r) => [r.code, r.pcr]),
+      [['event_not_allowed', 4]]
+    )
+    await assert.rejects(
+      releaseSecret(tpm, sealed),
+      (err: Error & { differences?: Array<{ pcr: number }> }) =>
+        err.name === 'KeyReleaseRefusedError' && JSON.stringify(err.differences?.map((d) => d.pcr)) === '[4]'
+    )
   })
 
   it('Secure Boot off and an extra boot application are refused by the policy', async () => {
     const goodLog = await boot('good')
-    const policy = createBootPolicy((await attest(goodLog, { version: 1, bank: 'sha256', pcrs: [0], secureBoot: 'any', events: {} })).log.events, true)
+    const policy = createBootPolicy(
+      (await attest(goodLog, { version: 1, bank: 'sha256', pcrs: [0], secureBoot: 'any', events: {} })).log.events,
+      true
+    )
     const off = await attest(await boot('secure-boot-off'), policy)
     assert.ok(off.verdict.reasons.some((r) => r.code === 'secure_boot_off'))
     assert.ok(off.verdict.reasons.some((r) => r.code === 'event_not_allowed' && r.pcr === 7))
     const extra = await attest(await boot('extra-event'), policy)
-    assert.deepEqual(extra.verdict.reasons.map((r) => [r.code, r.pcr]), [['event_not_allowed', 4]])
+    assert.deepEqual(
+      extra.verdict.reasons.map((r) => [r.code, r.pcr]),
+      [['event_not_allowed', 4]]
+    )
   })
 
   it('a log that is not the measured one fails the quote, and a replayed quote fails the nonce', async () => {
@@ -88,8 +115,13 @@ describe('attest: measured boot and key release on swtpm', function () {
     const otherLog = (await import('../../simnet/index.js')).simulatedBootLog('tampered-kernel').log
     const nonce = randomBytes(32)
     const quote = await tpm.quote(ak, nonce, QUOTED)
-    assert.throws(() => verifyBoot({ ak: parsePublic(ak.public), ...quote, nonce, eventLog: otherLog }, policy), { name: 'QuotePcrDigestMismatchError' })
-    assert.throws(() => verifyBoot({ ak: parsePublic(ak.public), ...quote, nonce: randomBytes(32), eventLog: goodLog }, policy), { name: 'QuoteNonceMismatchError' })
+    assert.throws(() => verifyBoot({ ak: parsePublic(ak.public), ...quote, nonce, eventLog: otherLog }, policy), {
+      name: 'QuotePcrDigestMismatchError'
+    })
+    assert.throws(
+      () => verifyBoot({ ak: parsePublic(ak.public), ...quote, nonce: randomBytes(32), eventLog: goodLog }, policy),
+      { name: 'QuoteNonceMismatchError' }
+    )
   })
 
   it('events of PCRs the quote does not cover are reported and left out of what is judged', async () => {
@@ -97,10 +129,19 @@ describe('attest: measured boot and key release on swtpm', function () {
     const nonce = randomBytes(32)
     const pcrs = [0, 1, 2, 3, 4, 7]
     const quote = await tpm.quote(ak, nonce, [{ hash: 'sha256', pcrs }])
-    const result = verifyBoot({ ak: parsePublic(ak.public), attest: quote.attest, signature: quote.signature, nonce, eventLog: log }, { version: 1, bank: 'sha256', pcrs, secureBoot: 'any', events: {} })
-    assert.deepEqual(result.unquoted.map((u) => u.pcr), [5, 6, 8, 9])
+    const result = verifyBoot(
+      { ak: parsePublic(ak.public), attest: quote.attest, signature: quote.signature, nonce, eventLog: log },
+      { version: 1, bank: 'sha256', pcrs, secureBoot: 'any', events: {} }
+    )
+    assert.deepEqual(
+      result.unquoted.map((u) => u.pcr),
+      [5, 6, 8, 9]
+    )
     assert.ok(result.unquoted.every((u) => u.events > 0))
-    assert.ok(result.log.events.every((e) => pcrs.includes(e.pcr)), 'an unquoted event reached the verified log')
+    assert.ok(
+      result.log.events.every((e) => pcrs.includes(e.pcr)),
+      'an unquoted event reached the verified log'
+    )
   })
 
   it('a changed agent (code or config) cannot unseal: PCR 23 differs', async () => {
@@ -108,13 +149,18 @@ describe('attest: measured boot and key release on swtpm', function () {
     const secret = randomBytes(16)
     const sealed = await sealToPcrs(tpm, secret, SEALED, await tpm.readPcrs(SEALED))
     await boot('good', 'agent config v2 (changed)')
-    await assert.rejects(releaseSecret(tpm, sealed), (err: Error & { differences?: Array<{ pcr: number }> }) =>
-      err.name === 'KeyReleaseRefusedError' && JSON.stringify(err.differences?.map((d) => d.pcr)) === '[23]')
+    await assert.rejects(
+      releaseSecret(tpm, sealed),
+      (err: Error & { differences?: Array<{ pcr: number }> }) =>
+        err.name === 'KeyReleaseRefusedError' && JSON.stringify(err.differences?.map((d) => d.pcr)) === '[23]'
+    )
   })
 
-  it('the agent refuses to start when PCR 23 already holds another agent\'s measurement', async () => {
+  it("the agent refuses to start when PCR 23 already holds another agent's measurement", async () => {
     await boot('good', 'agent config v1')
-    await assert.rejects(extendAgentMeasurement(tpm, await measureAgent(bundle, Buffer.from('another config'))), { name: 'AgentMeasurementMismatchError' })
+    await assert.rejects(extendAgentMeasurement(tpm, await measureAgent(bundle, Buffer.from('another config'))), {
+      name: 'AgentMeasurementMismatchError'
+    })
     // The same agent restarting without a reboot is fine (already measured).
     await extendAgentMeasurement(tpm, await measureAgent(bundle, Buffer.from('agent config v1')))
   })

@@ -6,7 +6,15 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import {
-  EsysTpm, sealToAuthority, approvePcrState, releaseSecret, approvedPolicyDigest, policyPcr, ZERO_POLICY, type SwtpmDevice, type PcrSelection
+  EsysTpm,
+  sealToAuthority,
+  approvePcrState,
+  releaseSecret,
+  approvedPolicyDigest,
+  policyPcr,
+  ZERO_POLICY,
+  type SwtpmDevice,
+  type PcrSelection
 } from '../../src/attest/index.js'
 import { softwareP256Signer } from '../../src/identity/index.js'
 import { haveSwtpm, startDevice, stopAllDevices } from '../helpers/devices.js'
@@ -54,8 +62,11 @@ describe('attest: approvals withdrawn through the approval-epoch counter (swtpm)
     await device.reboot()
     tpm = await EsysTpm.open({ tcti: device.tcti })
     assert.deepEqual(await tpm.readPcrs(selection), bootA)
-    await assert.rejects(releaseSecret(tpm, sealed, approvalA), (err: Error & { epoch?: bigint, counter?: bigint }) =>
-      err.name === 'ApprovalWithdrawnError' && err.epoch === epoch && err.counter === epoch + 1n)
+    await assert.rejects(
+      releaseSecret(tpm, sealed, approvalA),
+      (err: Error & { epoch?: bigint; counter?: bigint }) =>
+        err.name === 'ApprovalWithdrawnError' && err.epoch === epoch && err.counter === epoch + 1n
+    )
     // Booted into B again: released.
     await tpm.extendPcr(16, { sha256: update })
     assert.deepEqual(Buffer.from(await releaseSecret(tpm, sealed, approvalB)), secret)
@@ -66,6 +77,9 @@ describe('attest: approvals withdrawn through the approval-epoch counter (swtpm)
     const a = approvedPolicyDigest(selection, values, { nvIndex, epoch: 5n })
     assert.notDeepEqual(Buffer.from(a), Buffer.from(policyPcr(ZERO_POLICY, selection, values)))
     assert.notDeepEqual(Buffer.from(a), Buffer.from(approvedPolicyDigest(selection, values, { nvIndex, epoch: 6n })))
-    assert.notDeepEqual(Buffer.from(a), Buffer.from(approvedPolicyDigest(selection, values, { nvIndex: nvIndex + 1, epoch: 5n })))
+    assert.notDeepEqual(
+      Buffer.from(a),
+      Buffer.from(approvedPolicyDigest(selection, values, { nvIndex: nvIndex + 1, epoch: 5n }))
+    )
   })
 })

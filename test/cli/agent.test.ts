@@ -25,7 +25,17 @@ describe('cli: fleet init / fleet run', function () {
       assert.equal(run(['swtpm', 'boot', '--dir', device]).status, 0)
       devices.push(device)
     }
-    assert.equal(run(['policy', 'create', '--from-eventlog', path.join(devices[0]!, 'binary_bios_measurements'), '--out', path.join(dir, 'policy.json')]).status, 0)
+    assert.equal(
+      run([
+        'policy',
+        'create',
+        '--from-eventlog',
+        path.join(devices[0]!, 'binary_bios_measurements'),
+        '--out',
+        path.join(dir, 'policy.json')
+      ]).status,
+      0
+    )
   })
 
   after(() => {
@@ -35,10 +45,18 @@ describe('cli: fleet init / fleet run', function () {
   it('init makes an identity; run releases its keys after a good boot', () => {
     const init = run(['init', '--state', path.join(dir, 'state1'), '--tcti', tcti(devices[0]!), '--json'])
     assert.equal(init.status, 0, init.stderr)
-    const identity = JSON.parse(init.stdout) as { deviceId: string, peerId: string }
-    const started = run(['run', '--state', path.join(dir, 'state1'), '--once', '--listen', '/ip4/127.0.0.1/tcp/0', '--json'])
+    const identity = JSON.parse(init.stdout) as { deviceId: string; peerId: string }
+    const started = run([
+      'run',
+      '--state',
+      path.join(dir, 'state1'),
+      '--once',
+      '--listen',
+      '/ip4/127.0.0.1/tcp/0',
+      '--json'
+    ])
     assert.equal(started.status, 0, started.stderr)
-    const status = JSON.parse(started.stdout.trim().split('\n').pop()!) as { deviceId: string, peerId: string }
+    const status = JSON.parse(started.stdout.trim().split('\n').pop()!) as { deviceId: string; peerId: string }
     assert.equal(status.deviceId, identity.deviceId)
     assert.equal(status.peerId, identity.peerId)
     // Nothing secret on disk: the state file holds public data and TPM-wrapped blobs.
@@ -49,9 +67,15 @@ describe('cli: fleet init / fleet run', function () {
   it('runs until SIGTERM, then stops cleanly (exit 0)', async () => {
     const { spawn } = await import('node:child_process')
     const { FLEET } = await import('../helpers/cli.js')
-    const child = spawn(FLEET, ['run', '--state', path.join(dir, 'state1'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(
+      FLEET,
+      ['run', '--state', path.join(dir, 'state1'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json'],
+      { stdio: ['ignore', 'pipe', 'pipe'] }
+    )
     let log = ''
-    child.stderr.on('data', (chunk: Buffer) => { log = (log + chunk.toString()).slice(-2000) })
+    child.stderr.on('data', (chunk: Buffer) => {
+      log = (log + chunk.toString()).slice(-2000)
+    })
     // Started: it printed its status line.
     await printed(child, 'peerId', 20_000)
     child.kill('SIGTERM')
@@ -70,7 +94,16 @@ describe('cli: fleet init / fleet run', function () {
 
   it('a tampered boot: exit 1, keys stay sealed, the PCR and the event are named', () => {
     assert.equal(run(['swtpm', 'boot', '--dir', devices[0]!, '--variant', 'tampered-kernel']).status, 0)
-    const result = run(['run', '--state', path.join(dir, 'state1'), '--once', '--eventlog', path.join(devices[0]!, 'binary_bios_measurements'), '--policy', path.join(dir, 'policy.json')])
+    const result = run([
+      'run',
+      '--state',
+      path.join(dir, 'state1'),
+      '--once',
+      '--eventlog',
+      path.join(devices[0]!, 'binary_bios_measurements'),
+      '--policy',
+      path.join(dir, 'policy.json')
+    ])
     assert.equal(result.status, 1)
     assert.match(result.stderr, /keys stay sealed: PCR 4 /)
     assert.match(result.stderr, /PCR 4 event #\d+ EV_EFI_BOOT_SERVICES_APPLICATION digest [0-9a-f]{64} is not allowed/)
@@ -79,7 +112,9 @@ describe('cli: fleet init / fleet run', function () {
   })
 
   it('another agent measured this boot: exit 1', () => {
-    execFileSync('tpm2_pcrextend', ['23:sha256=' + 'ab'.repeat(32)], { env: { ...process.env, TPM2TOOLS_TCTI: tcti(devices[0]!) } })
+    execFileSync('tpm2_pcrextend', [`23:sha256=${'ab'.repeat(32)}`], {
+      env: { ...process.env, TPM2TOOLS_TCTI: tcti(devices[0]!) }
+    })
     const result = run(['run', '--state', path.join(dir, 'state1'), '--once'])
     assert.equal(result.status, 1)
     assert.match(result.stderr, /PCR 23 already holds/)
@@ -94,7 +129,10 @@ describe('cli: fleet init / fleet run', function () {
     // Claiming to be the other device does not help: its TPM cannot load or unseal the blobs.
     const other = JSON.parse(run(['tpm', 'info', '--tcti', tcti(devices[1]!), '--json']).stdout) as { deviceId: string }
     const file = path.join(dir, 'copy', 'device.json')
-    writeFileSync(file, readFileSync(file, 'utf8').replace(/"deviceId": "[a-z2-7]+"/, `"deviceId": "${other.deviceId}"`))
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace(/"deviceId": "[a-z2-7]+"/, `"deviceId": "${other.deviceId}"`)
+    )
     const doctored = run(['run', '--state', path.join(dir, 'copy'), '--tcti', tcti(devices[1]!), '--once'])
     assert.equal(doctored.status, 1)
     assert.match(doctored.stderr, /does not load|refused to unseal|keys stay sealed/)

@@ -11,11 +11,15 @@ import { haveSwtpm, tempDir } from '../helpers/devices.js'
 
 import { runFleet as run } from '../helpers/cli.js'
 
-function tools (command: string, args: string[], tcti: string): string {
-  return execFileSync(command, args, { env: { ...process.env, TPM2TOOLS_TCTI: tcti }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+function tools(command: string, args: string[], tcti: string): string {
+  return execFileSync(command, args, {
+    env: { ...process.env, TPM2TOOLS_TCTI: tcti },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
 }
 
-function assertOneLineError (stderr: string): void {
+function assertOneLineError(stderr: string): void {
   const lines = stderr.trim().split('\n')
   assert.ok(lines.length <= 2, `more than one line of error: ${stderr}`)
   assert.doesNotMatch(stderr, /\n\s+at /, 'a stack trace was printed')
@@ -41,7 +45,11 @@ describe('cli: fleet swtpm / tpm info / attest', function () {
   it('tpm info reports the deviceId from the EK', () => {
     const result = run(['tpm', 'info', '--tcti', tcti, '--json'])
     assert.equal(result.status, 0, result.stderr)
-    const info = JSON.parse(result.stdout) as { deviceId: string, banks: string[], endorsementKey: { certificate: boolean } }
+    const info = JSON.parse(result.stdout) as {
+      deviceId: string
+      banks: string[]
+      endorsementKey: { certificate: boolean }
+    }
     assert.match(info.deviceId, /^[a-z2-7]{52}$/)
     assert.deepEqual(info.banks, ['sha256'])
     assert.equal(info.endorsementKey.certificate, true)
@@ -49,16 +57,47 @@ describe('cli: fleet swtpm / tpm info / attest', function () {
 
   it('our quote files pass tpm2_checkquote, and a wrong nonce fails it', () => {
     const out = path.join(dir, 'ours')
-    const result = run(['attest', 'quote', '--tcti', tcti, '--nonce', 'a1b2c3', '--pcrs', 'sha256:0,1,2,3,7', '--out', out])
+    const result = run([
+      'attest',
+      'quote',
+      '--tcti',
+      tcti,
+      '--nonce',
+      'a1b2c3',
+      '--pcrs',
+      'sha256:0,1,2,3,7',
+      '--out',
+      out
+    ])
     assert.equal(result.status, 0, result.stderr)
-    const args = ['-u', `${out}/ak.pem`, '-m', `${out}/quote.msg`, '-s', `${out}/quote.sig`, '-f', `${out}/quote.pcrs`, '-g', 'sha256']
+    const args = [
+      '-u',
+      `${out}/ak.pem`,
+      '-m',
+      `${out}/quote.msg`,
+      '-s',
+      `${out}/quote.sig`,
+      '-f',
+      `${out}/quote.pcrs`,
+      '-g',
+      'sha256'
+    ]
     tools('tpm2_checkquote', [...args, '-q', 'a1b2c3'], tcti)
     assert.throws(() => tools('tpm2_checkquote', [...args, '-q', 'a1b2c4'], tcti))
   })
 
   it('verify-quote: 0 for a valid quote (TPM2B_PUBLIC or PEM AK), 1 with one line for a refused one', () => {
     const out = path.join(dir, 'ours')
-    const base = ['attest', 'verify-quote', '--message', `${out}/quote.msg`, '--signature', `${out}/quote.sig`, '--pcrs', `${out}/quote.pcrs`]
+    const base = [
+      'attest',
+      'verify-quote',
+      '--message',
+      `${out}/quote.msg`,
+      '--signature',
+      `${out}/quote.sig`,
+      '--pcrs',
+      `${out}/quote.pcrs`
+    ]
     const valid = run([...base, '--ak', `${out}/ak.pub`, '--nonce', 'a1b2c3', '--json'])
     assert.equal(valid.status, 0, valid.stderr)
     assert.equal((JSON.parse(valid.stdout) as { akRestrictionChecked: boolean }).akRestrictionChecked, true)
@@ -76,28 +115,148 @@ describe('cli: fleet swtpm / tpm info / attest', function () {
     // tpm2-tools leaves transient objects loaded; swtpm has three slots.
     tools('tpm2_createek', ['-c', t('ek.ctx'), '-G', 'rsa', '-u', t('ek.pub')], tcti)
     tools('tpm2_flushcontext', ['-t'], tcti)
-    tools('tpm2_createak', ['-C', t('ek.ctx'), '-c', t('ak.ctx'), '-G', 'ecc', '-g', 'sha256', '-s', 'ecdsa', '-u', t('ak.pub')], tcti)
+    tools(
+      'tpm2_createak',
+      ['-C', t('ek.ctx'), '-c', t('ak.ctx'), '-G', 'ecc', '-g', 'sha256', '-s', 'ecdsa', '-u', t('ak.pub')],
+      tcti
+    )
     tools('tpm2_flushcontext', ['-t'], tcti)
-    tools('tpm2_quote', ['-c', t('ak.ctx'), '-l', 'sha256:0,1,2,3,7,16', '-q', 'feedface', '-m', t('q.msg'), '-s', t('q.sig'), '-o', t('q.pcrs'), '-g', 'sha256'], tcti)
+    tools(
+      'tpm2_quote',
+      [
+        '-c',
+        t('ak.ctx'),
+        '-l',
+        'sha256:0,1,2,3,7,16',
+        '-q',
+        'feedface',
+        '-m',
+        t('q.msg'),
+        '-s',
+        t('q.sig'),
+        '-o',
+        t('q.pcrs'),
+        '-g',
+        'sha256'
+      ],
+      tcti
+    )
     tools('tpm2_flushcontext', ['-t'], tcti)
-    const result = run(['attest', 'verify-quote', '--ak', t('ak.pub'), '--message', t('q.msg'), '--signature', t('q.sig'), '--pcrs', t('q.pcrs'), '--nonce', 'feedface', '--json'])
+    const result = run([
+      'attest',
+      'verify-quote',
+      '--ak',
+      t('ak.pub'),
+      '--message',
+      t('q.msg'),
+      '--signature',
+      t('q.sig'),
+      '--pcrs',
+      t('q.pcrs'),
+      '--nonce',
+      'feedface',
+      '--json'
+    ])
     assert.equal(result.status, 0, result.stderr)
-    const other = run(['attest', 'verify-quote', '--ak', t('ak.pub'), '--message', t('q.msg'), '--signature', t('q.sig'), '--pcrs', t('q.pcrs'), '--nonce', 'feedfacf'])
+    const other = run([
+      'attest',
+      'verify-quote',
+      '--ak',
+      t('ak.pub'),
+      '--message',
+      t('q.msg'),
+      '--signature',
+      t('q.sig'),
+      '--pcrs',
+      t('q.pcrs'),
+      '--nonce',
+      'feedfacf'
+    ])
     assert.equal(other.status, 1)
   })
 
   it('verify-quote: an AK made outside the TPM with tpm2_import is refused with exit 1, naming the attributes', () => {
     const t = (name: string): string => path.join(dir, name)
-    tools('tpm2_createprimary', ['-C', 'o', '-G', 'ecc256:null:aes128cfb', '-c', t('primary.ctx'), '-a', 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|decrypt|noda'], tcti)
+    tools(
+      'tpm2_createprimary',
+      [
+        '-C',
+        'o',
+        '-G',
+        'ecc256:null:aes128cfb',
+        '-c',
+        t('primary.ctx'),
+        '-a',
+        'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|decrypt|noda'
+      ],
+      tcti
+    )
     tools('tpm2_flushcontext', ['-t'], tcti)
-    execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', t('software.pem')])
-    tools('tpm2_import', ['-C', t('primary.ctx'), '-G', 'ecc:ecdsa-sha256:null', '-i', t('software.pem'), '-a', 'restricted|sign|userwithauth', '-u', t('imp.pub'), '-r', t('imp.priv')], tcti)
+    execFileSync('openssl', [
+      'genpkey',
+      '-algorithm',
+      'EC',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-out',
+      t('software.pem')
+    ])
+    tools(
+      'tpm2_import',
+      [
+        '-C',
+        t('primary.ctx'),
+        '-G',
+        'ecc:ecdsa-sha256:null',
+        '-i',
+        t('software.pem'),
+        '-a',
+        'restricted|sign|userwithauth',
+        '-u',
+        t('imp.pub'),
+        '-r',
+        t('imp.priv')
+      ],
+      tcti
+    )
     tools('tpm2_flushcontext', ['-t'], tcti)
     tools('tpm2_load', ['-C', t('primary.ctx'), '-u', t('imp.pub'), '-r', t('imp.priv'), '-c', t('imp.ctx')], tcti)
     tools('tpm2_flushcontext', ['-t'], tcti)
-    tools('tpm2_quote', ['-c', t('imp.ctx'), '-l', 'sha256:0,7', '-q', 'feedface', '-m', t('imp.msg'), '-s', t('imp.sig'), '-o', t('imp.pcrs'), '-g', 'sha256'], tcti)
+    tools(
+      'tpm2_quote',
+      [
+        '-c',
+        t('imp.ctx'),
+        '-l',
+        'sha256:0,7',
+        '-q',
+        'feedface',
+        '-m',
+        t('imp.msg'),
+        '-s',
+        t('imp.sig'),
+        '-o',
+        t('imp.pcrs'),
+        '-g',
+        'sha256'
+      ],
+      tcti
+    )
     tools('tpm2_flushcontext', ['-t'], tcti)
-    const result = run(['attest', 'verify-quote', '--ak', t('imp.pub'), '--message', t('imp.msg'), '--signature', t('imp.sig'), '--pcrs', t('imp.pcrs'), '--nonce', 'feedface'])
+    const result = run([
+      'attest',
+      'verify-quote',
+      '--ak',
+      t('imp.pub'),
+      '--message',
+      t('imp.msg'),
+      '--signature',
+      t('imp.sig'),
+      '--pcrs',
+      t('imp.pcrs'),
+      '--nonce',
+      'feedface'
+    ])
     assert.equal(result.status, 1, result.stderr)
     assert.match(result.stderr, /the AK is not fixedTPM\/fixedParent\/sensitiveDataOrigin: made outside the TPM/)
     assertOneLineError(result.stderr)
@@ -116,11 +275,76 @@ describe('cli: fleet swtpm / tpm info / attest', function () {
     writeFileSync(bad, Buffer.from('not a TPM structure at all'))
     const out = path.join(dir, 'ours')
     const cases: string[][] = [
-      ['attest', 'verify-quote', '--ak', bad, '--message', `${out}/quote.msg`, '--signature', `${out}/quote.sig`, '--pcrs', `${out}/quote.pcrs`, '--nonce', '00'],
-      ['attest', 'verify-quote', '--ak', `${out}/ak.pub`, '--message', bad, '--signature', `${out}/quote.sig`, '--pcrs', `${out}/quote.pcrs`, '--nonce', 'a1b2c3'],
-      ['attest', 'verify-quote', '--ak', `${out}/ak.pub`, '--message', `${out}/quote.msg`, '--signature', `${out}/quote.sig`, '--pcrs', bad, '--nonce', 'a1b2c3'],
-      ['attest', 'verify-quote', '--ak', `${out}/ak.pub`, '--message', `${out}/quote.msg`, '--signature', `${out}/quote.sig`, '--pcrs', `${out}/quote.pcrs`, '--nonce', 'xyz'],
-      ['attest', 'verify-quote', '--ak', '/nonexistent', '--message', `${out}/quote.msg`, '--signature', `${out}/quote.sig`, '--pcrs', `${out}/quote.pcrs`, '--nonce', '00'],
+      [
+        'attest',
+        'verify-quote',
+        '--ak',
+        bad,
+        '--message',
+        `${out}/quote.msg`,
+        '--signature',
+        `${out}/quote.sig`,
+        '--pcrs',
+        `${out}/quote.pcrs`,
+        '--nonce',
+        '00'
+      ],
+      [
+        'attest',
+        'verify-quote',
+        '--ak',
+        `${out}/ak.pub`,
+        '--message',
+        bad,
+        '--signature',
+        `${out}/quote.sig`,
+        '--pcrs',
+        `${out}/quote.pcrs`,
+        '--nonce',
+        'a1b2c3'
+      ],
+      [
+        'attest',
+        'verify-quote',
+        '--ak',
+        `${out}/ak.pub`,
+        '--message',
+        `${out}/quote.msg`,
+        '--signature',
+        `${out}/quote.sig`,
+        '--pcrs',
+        bad,
+        '--nonce',
+        'a1b2c3'
+      ],
+      [
+        'attest',
+        'verify-quote',
+        '--ak',
+        `${out}/ak.pub`,
+        '--message',
+        `${out}/quote.msg`,
+        '--signature',
+        `${out}/quote.sig`,
+        '--pcrs',
+        `${out}/quote.pcrs`,
+        '--nonce',
+        'xyz'
+      ],
+      [
+        'attest',
+        'verify-quote',
+        '--ak',
+        '/nonexistent',
+        '--message',
+        `${out}/quote.msg`,
+        '--signature',
+        `${out}/quote.sig`,
+        '--pcrs',
+        `${out}/quote.pcrs`,
+        '--nonce',
+        '00'
+      ],
       ['attest', 'quote', '--tcti', tcti, '--nonce', '00', '--pcrs', 'sha256:99', '--out', out],
       ['tpm', 'info', '--tcti', 'nonsense:x'],
       ['tpm', 'info'],

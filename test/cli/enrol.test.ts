@@ -19,7 +19,7 @@ describe('cli: fleet join / fleet enrol', function () {
   const tcti = (device: string): string => `swtpm:path=${path.join(device, 'tpm.sock')}`
   let fleetId: string
 
-  function startSwtpm (name: string, variant = 'good'): string {
+  function startSwtpm(name: string, variant = 'good'): string {
     const device = path.join(dir, name)
     const started = run(['swtpm', 'start', '--dir', device, '--ca-dir', path.join(dir, 'ca')])
     assert.equal(started.status, 0, started.stderr)
@@ -30,17 +30,48 @@ describe('cli: fleet join / fleet enrol', function () {
   }
 
   /** Starts fleet join; resolves with its listen address once the window is open. */
-  async function join (state: string, device: string, extra: string[] = []): Promise<{ child: ChildProcess, address: string, done: Promise<{ code: number | null, stdout: string, stderr: string }> }> {
-    const child = spawn(FLEET, ['join', '--state', state, '--eventlog', path.join(device, 'binary_bios_measurements'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json', '--timeout', '60', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] })
+  async function join(
+    state: string,
+    device: string,
+    extra: string[] = []
+  ): Promise<{
+    child: ChildProcess
+    address: string
+    done: Promise<{ code: number | null; stdout: string; stderr: string }>
+  }> {
+    const child = spawn(
+      FLEET,
+      [
+        'join',
+        '--state',
+        state,
+        '--eventlog',
+        path.join(device, 'binary_bios_measurements'),
+        '--listen',
+        '/ip4/127.0.0.1/tcp/0',
+        '--json',
+        '--timeout',
+        '60',
+        ...extra
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] }
+    )
     children.push(child)
     let stdout = ''
     let stderr = ''
-    child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
-    child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-    const done = new Promise<{ code: number | null, stdout: string, stderr: string }>((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })))
-    await printed(child, 'window-open', 30_000)
-      .catch((err: Error) => assert.fail(`fleet join did not open its window: ${err.message} ${stderr}`))
-    const open = JSON.parse(stdout.split('\n')[0]!) as { peerId: string, addresses: string[] }
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString()
+    })
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+      child.once('exit', (code) => resolve({ code, stdout, stderr }))
+    )
+    await printed(child, 'window-open', 30_000).catch((err: Error) =>
+      assert.fail(`fleet join did not open its window: ${err.message} ${stderr}`)
+    )
+    const open = JSON.parse(stdout.split('\n')[0]!) as { peerId: string; addresses: string[] }
     return { child, address: open.addresses.find((a) => a.includes('127.0.0.1'))!, done }
   }
 
@@ -48,10 +79,30 @@ describe('cli: fleet join / fleet enrol', function () {
     if (!haveSwtpm()) this.skip()
     dir = await tempDir('fleet-cli-enrol-')
     const ownerTpm = startSwtpm('owner-tpm')
-    const owner = run(['owner', 'init', '--state', path.join(dir, 'owner'), '--tcti', tcti(ownerTpm), '--name', 'clinic', '--json'])
+    const owner = run([
+      'owner',
+      'init',
+      '--state',
+      path.join(dir, 'owner'),
+      '--tcti',
+      tcti(ownerTpm),
+      '--name',
+      'clinic',
+      '--json'
+    ])
     assert.equal(owner.status, 0, owner.stderr)
     fleetId = (JSON.parse(owner.stdout) as { fleetId: string }).fleetId
-    assert.equal(run(['policy', 'create', '--from-eventlog', path.join(ownerTpm, 'binary_bios_measurements'), '--out', path.join(dir, 'policy.json')]).status, 0)
+    assert.equal(
+      run([
+        'policy',
+        'create',
+        '--from-eventlog',
+        path.join(ownerTpm, 'binary_bios_measurements'),
+        '--out',
+        path.join(dir, 'policy.json')
+      ]).status,
+      0
+    )
   })
 
   after(() => {
@@ -59,7 +110,20 @@ describe('cli: fleet join / fleet enrol', function () {
     for (const device of swtpms) run(['swtpm', 'stop', '--dir', device])
   })
 
-  const enrolArgs = (extra: string[]): string[] => ['enrol', '--state', path.join(dir, 'owner'), '--policy', path.join(dir, 'policy.json'), '--trust-store', path.join(dir, 'ca'), '--allow-software-tpm', '--json', '--timeout', '30', ...extra]
+  const enrolArgs = (extra: string[]): string[] => [
+    'enrol',
+    '--state',
+    path.join(dir, 'owner'),
+    '--policy',
+    path.join(dir, 'policy.json'),
+    '--trust-store',
+    path.join(dir, 'ca'),
+    '--allow-software-tpm',
+    '--json',
+    '--timeout',
+    '30',
+    ...extra
+  ]
 
   it('enrols a device: both sides finish, the device stores the owner-signed record', async () => {
     const device = startSwtpm('dev1')
@@ -70,21 +134,32 @@ describe('cli: fleet join / fleet enrol', function () {
     const joining = await join(state, device, ['--yes', '--expect-fleet', fleetId])
     const enrol = run(enrolArgs(['--peer', joining.address, '--yes', '--expect', deviceId]))
     assert.equal(enrol.status, 0, enrol.stderr)
-    const result = JSON.parse(enrol.stdout) as { deviceId: string, fleetId: string, sas: string }
+    const result = JSON.parse(enrol.stdout) as { deviceId: string; fleetId: string; sas: string }
     assert.equal(result.deviceId, deviceId)
     assert.equal(result.fleetId, fleetId)
     // Both sides showed the same digits.
     const ended = await joining.done
     assert.equal(ended.code, 0, ended.stderr)
-    const joined = JSON.parse(ended.stdout.trim().split('\n').pop()!) as { event: string, sas: string }
+    const joined = JSON.parse(ended.stdout.trim().split('\n').pop()!) as { event: string; sas: string }
     assert.equal(joined.event, 'enrolled')
     assert.match(result.sas, /^\d{6}$/)
     assert.equal(joined.sas, result.sas)
-    const enrolment = JSON.parse(readFileSync(path.join(state, 'enrolment.json'), 'utf8')) as { fleetId: string, deviceId: string }
+    const enrolment = JSON.parse(readFileSync(path.join(state, 'enrolment.json'), 'utf8')) as {
+      fleetId: string
+      deviceId: string
+    }
     assert.equal(enrolment.fleetId, fleetId)
     assert.equal(enrolment.deviceId, deviceId)
     // Enrolled once: a second join is refused.
-    const again = run(['join', '--state', state, '--eventlog', path.join(device, 'binary_bios_measurements'), '--timeout', '1'])
+    const again = run([
+      'join',
+      '--state',
+      state,
+      '--eventlog',
+      path.join(device, 'binary_bios_measurements'),
+      '--timeout',
+      '1'
+    ])
     assert.equal(again.status, 2)
     assert.match(again.stderr, /already enrolled/)
   })
@@ -92,20 +167,64 @@ describe('cli: fleet join / fleet enrol', function () {
   it('the enrolled device appends typed actions to its TPM-signed feed; tail, verify, export and proofs check out', () => {
     const state = path.join(dir, 'state1')
     for (const resource of ['patient/1', 'patient/2', 'patient/3']) {
-      const appended = run(['ledger', 'append', '--state', state, '--type', 'operator.data_access', '--actor', 'dr.smith', '--body', JSON.stringify({ resource, purpose: 'treatment' }), '--json'])
+      const appended = run([
+        'ledger',
+        'append',
+        '--state',
+        state,
+        '--type',
+        'operator.data_access',
+        '--actor',
+        'dr.smith',
+        '--body',
+        JSON.stringify({ resource, purpose: 'treatment' }),
+        '--json'
+      ])
       assert.equal(appended.status, 0, appended.stderr)
       assert.equal((JSON.parse(appended.stdout) as { sealed: boolean }).sealed, true)
     }
     // The ontology refuses what it does not know, and nothing is stored for it.
-    const unknown = run(['ledger', 'append', '--state', state, '--type', 'operator.teleport', '--actor', 'x', '--body', '{}'])
+    const unknown = run([
+      'ledger',
+      'append',
+      '--state',
+      state,
+      '--type',
+      'operator.teleport',
+      '--actor',
+      'x',
+      '--body',
+      '{}'
+    ])
     assert.equal(unknown.status, 1)
     assert.match(unknown.stderr, /operator\.teleport/)
-    const wrongRole = run(['ledger', 'append', '--state', state, '--type', 'device.revoke', '--actor', 'x', '--body', JSON.stringify({ deviceId: 'a'.repeat(52), reason: 'r' })])
+    const wrongRole = run([
+      'ledger',
+      'append',
+      '--state',
+      state,
+      '--type',
+      'device.revoke',
+      '--actor',
+      'x',
+      '--body',
+      JSON.stringify({ deviceId: 'a'.repeat(52), reason: 'r' })
+    ])
     assert.equal(wrongRole.status, 1)
     const tail = run(['ledger', 'tail', '--state', state, '--json'])
     assert.equal(tail.status, 0, tail.stderr)
-    const rows = tail.stdout.trim().split('\n').map((line) => JSON.parse(line) as { seq: number, type: string, sealed: boolean, body: { resource: string } })
-    assert.deepEqual(rows.map((r) => [r.seq, r.body.resource, r.sealed]), [[0, 'patient/1', true], [1, 'patient/2', true], [2, 'patient/3', true]])
+    const rows = tail.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { seq: number; type: string; sealed: boolean; body: { resource: string } })
+    assert.deepEqual(
+      rows.map((r) => [r.seq, r.body.resource, r.sealed]),
+      [
+        [0, 'patient/1', true],
+        [1, 'patient/2', true],
+        [2, 'patient/3', true]
+      ]
+    )
     const verified = run(['ledger', 'verify', '--state', state, '--fleet', fleetId, '--json'])
     assert.equal(verified.status, 0, verified.stderr)
     assert.equal((JSON.parse(verified.stdout) as { entries: number }).entries, 3)
@@ -125,7 +244,7 @@ describe('cli: fleet join / fleet enrol', function () {
     assert.equal(run(['ledger', 'verify', '--export', doctored, '--fleet', fleetId]).status, 1)
     writeFileSync(doctored, lines.filter((_, i) => i !== 2).join('\n'))
     assert.equal(run(['ledger', 'verify', '--export', doctored, '--fleet', fleetId]).status, 1)
-    writeFileSync(doctored, 'x'.repeat(300 * 1024) + '\n')
+    writeFileSync(doctored, `${'x'.repeat(300 * 1024)}\n`)
     const oversized = run(['ledger', 'verify', '--export', doctored])
     assert.equal(oversized.status, 2)
     assert.match(oversized.stderr, /header line is longer/)
@@ -152,20 +271,40 @@ describe('cli: fleet join / fleet enrol', function () {
     assert.equal(run(enrolArgs(['--peer', joining.address, '--yes', '--expect', deviceId3])).status, 0)
     assert.equal((await joining.done).code, 0)
     const logs: Array<() => string> = []
-    const agents = [['state1', 'dev1'], ['state3', 'dev3']].map(([state, dev]) => {
-      const child = spawn(FLEET, ['run', '--state', path.join(dir, state!), '--eventlog', path.join(dir, dev!, 'binary_bios_measurements'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json'], { stdio: ['ignore', 'ignore', 'pipe'] })
+    const agents = [
+      ['state1', 'dev1'],
+      ['state3', 'dev3']
+    ].map(([state, dev]) => {
+      const child = spawn(
+        FLEET,
+        [
+          'run',
+          '--state',
+          path.join(dir, state!),
+          '--eventlog',
+          path.join(dir, dev!, 'binary_bios_measurements'),
+          '--listen',
+          '/ip4/127.0.0.1/tcp/0',
+          '--json'
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] }
+      )
       // Keep the logs' tail (a full pipe would block the agent).
       let log = ''
-      child.stderr!.on('data', (chunk: Buffer) => { log = (log + chunk.toString()).slice(-4000) })
+      child.stderr!.on('data', (chunk: Buffer) => {
+        log = (log + chunk.toString()).slice(-4000)
+      })
       logs.push(() => log)
       children.push(child)
       return child
     })
     // The agents run in their own processes: their state is asked for with the CLI, every half second.
     const withLogs = (err: Error): never => assert.fail(`${err.message}: ${logs.map((l) => l()).join('\n----\n')}`)
-    const trustedPeers = (state: string): Array<{ deviceId: string, trusted: boolean }> => {
+    const trustedPeers = (state: string): Array<{ deviceId: string; trusted: boolean }> => {
       const peers = run(['peers', '--state', path.join(dir, state), '--json'])
-      return (JSON.parse(peers.stdout) as { peers: Array<{ deviceId: string, trusted: boolean }> }).peers.filter((p) => p.trusted)
+      return (JSON.parse(peers.stdout) as { peers: Array<{ deviceId: string; trusted: boolean }> }).peers.filter(
+        (p) => p.trusted
+      )
     }
     const attested = (): boolean => trustedPeers('state1').length > 0 && trustedPeers('state3').length > 0
     await until(attested, 'the agents to attest each other', 90_000, 500).catch((err: Error) => {
@@ -175,10 +314,14 @@ describe('cli: fleet join / fleet enrol', function () {
     // Each witnesses the other: its cosignature reaches the writer's own newest checkpoint.
     const witnessedBy = (state: string): string[] => {
       const status = run(['status', '--state', path.join(dir, state), '--json'])
-      return status.status === 0 ? (JSON.parse(status.stdout) as { feed: { witnessedBy: string[] } }).feed.witnessedBy : []
+      return status.status === 0
+        ? (JSON.parse(status.stdout) as { feed: { witnessedBy: string[] } }).feed.witnessedBy
+        : []
     }
     await until(() => witnessedBy('state3').length > 0, 'a cosignature to reach state3', 90_000, 500).catch(withLogs)
-    const deviceId1 = (JSON.parse(run(['status', '--state', path.join(dir, 'state1'), '--json']).stdout) as { deviceId: string }).deviceId
+    const deviceId1 = (
+      JSON.parse(run(['status', '--state', path.join(dir, 'state1'), '--json']).stdout) as { deviceId: string }
+    ).deviceId
     assert.deepEqual(witnessedBy('state3'), [deviceId1])
     for (const child of agents) child.kill('SIGTERM')
     await Promise.all(agents.map(async (child) => await new Promise((resolve) => child.once('exit', resolve))))
@@ -186,13 +329,21 @@ describe('cli: fleet join / fleet enrol', function () {
     const tail = run(['ledger', 'tail', '--state', path.join(dir, 'state3'), '--json'])
     assert.ok(tail.stdout.includes('"attest.verdict"'), tail.stdout + tail.stderr)
     // The cosignature is counted offline, from the store and from an export, and shown per entry.
-    const rows = tail.stdout.trim().split('\n').map((line) => JSON.parse(line) as { cosigned: number })
+    const rows = tail.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { cosigned: number })
     assert.equal(rows[0]!.cosigned, 1)
-    const verified = JSON.parse(run(['ledger', 'verify', '--state', path.join(dir, 'state3'), '--json']).stdout) as { cosigners: number }
+    const verified = JSON.parse(run(['ledger', 'verify', '--state', path.join(dir, 'state3'), '--json']).stdout) as {
+      cosigners: number
+    }
     assert.equal(verified.cosigners, 1)
     const file = path.join(dir, 'state3.jsonl')
     assert.equal(run(['ledger', 'export', '--state', path.join(dir, 'state3'), '--out', file]).status, 0)
-    const fromExport = JSON.parse(run(['ledger', 'verify', '--export', file, '--fleet', fleetId, '--json']).stdout) as { cosigners: number, cosignedUpTo: number }
+    const fromExport = JSON.parse(run(['ledger', 'verify', '--export', file, '--fleet', fleetId, '--json']).stdout) as {
+      cosigners: number
+      cosignedUpTo: number
+    }
     assert.equal(fromExport.cosigners, 1)
     assert.ok(fromExport.cosignedUpTo > 0)
     // A replica held there can be listed too.
@@ -222,8 +373,22 @@ describe('cli: fleet join / fleet enrol', function () {
     const joining = await join(state, device, ['--yes', '--expect-fleet', fleetId, '--timeout', '3'])
     const hardware = path.join(dir, 'no-hardware-cas')
     mkdirSync(hardware)
-    const enrol = run(['enrol', '--state', path.join(dir, 'owner'), '--policy', path.join(dir, 'policy.json'), '--trust-store', hardware, '--software-tpm-ca', path.join(dir, 'ca'),
-      '--json', '--timeout', '30', '--peer', joining.address])
+    const enrol = run([
+      'enrol',
+      '--state',
+      path.join(dir, 'owner'),
+      '--policy',
+      path.join(dir, 'policy.json'),
+      '--trust-store',
+      hardware,
+      '--software-tpm-ca',
+      path.join(dir, 'ca'),
+      '--json',
+      '--timeout',
+      '30',
+      '--peer',
+      joining.address
+    ])
     assert.equal(enrol.status, 1, enrol.stderr)
     assert.match(enrol.stderr, /enrolment refused: its EK certificate chains to a software TPM's CA/)
     assert.equal((await joining.done).code, 1)
@@ -232,9 +397,21 @@ describe('cli: fleet join / fleet enrol', function () {
 
   it('the owner publishes a boot policy and an ontology update once each; bad updates are refused; its feed still verifies', () => {
     const owner = path.join(dir, 'owner')
-    const nobody = ['--peer', '/ip4/127.0.0.1/tcp/9/p2p/12D3KooWSUrN2qxQShDdsyEbWSBPAvbgR7BroUpatJ4Wxay7AFXq', '--timeout', '2', '--json']
+    const nobody = [
+      '--peer',
+      '/ip4/127.0.0.1/tcp/9/p2p/12D3KooWSUrN2qxQShDdsyEbWSBPAvbgR7BroUpatJ4Wxay7AFXq',
+      '--timeout',
+      '2',
+      '--json'
+    ]
     const file = path.join(dir, 'ontology.json')
-    writeFileSync(file, JSON.stringify({ version: 3, actions: { 'operator.model_training': { roles: ['operator'], body: { dataset: { kind: 'string', max: 128 } } } } }))
+    writeFileSync(
+      file,
+      JSON.stringify({
+        version: 3,
+        actions: { 'operator.model_training': { roles: ['operator'], body: { dataset: { kind: 'string', max: 128 } } } }
+      })
+    )
     for (let round = 0; round < 2; round++) {
       const policy = run(['policy', 'publish', '--state', owner, '--policy', path.join(dir, 'policy.json'), ...nobody])
       assert.equal(policy.status, 0, policy.stderr)
@@ -242,12 +419,18 @@ describe('cli: fleet join / fleet enrol', function () {
       const ontology = run(['ontology', 'publish', '--state', owner, '--file', file, ...nobody])
       assert.equal(ontology.status, 0, ontology.stderr)
     }
-    const rows = run(['ledger', 'tail', '--state', owner, '-n', '1000', '--json']).stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string })
+    const rows = run(['ledger', 'tail', '--state', owner, '-n', '1000', '--json'])
+      .stdout.trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string })
     assert.equal(rows.filter((r) => r.type === 'policy.set').length, 1)
     assert.equal(rows.filter((r) => r.type === 'ontology.update').length, 1)
     assert.equal(run(['ledger', 'verify', '--state', owner]).status, 0)
     const bad = path.join(dir, 'bad-ontology.json')
-    writeFileSync(bad, JSON.stringify({ version: 4, actions: { 'operator.coronation': { roles: ['king'], body: {} } } }))
+    writeFileSync(
+      bad,
+      JSON.stringify({ version: 4, actions: { 'operator.coronation': { roles: ['king'], body: {} } } })
+    )
     const refused = run(['ontology', 'publish', '--state', owner, '--file', bad, ...nobody])
     assert.notEqual(refused.status, 0)
     assert.match(refused.stderr, /roles/)
@@ -257,7 +440,20 @@ describe('cli: fleet join / fleet enrol', function () {
 
     // An action added by the update is appended, and an export alone verifies it: its header
     // carries the update's inclusion proof under an owner-signed checkpoint.
-    const added = run(['ledger', 'append', '--state', owner, '--type', 'operator.model_training', '--actor', 'ml-team', '--role', 'operator', '--body', JSON.stringify({ dataset: 'scans-2026' })])
+    const added = run([
+      'ledger',
+      'append',
+      '--state',
+      owner,
+      '--type',
+      'operator.model_training',
+      '--actor',
+      'ml-team',
+      '--role',
+      'operator',
+      '--body',
+      JSON.stringify({ dataset: 'scans-2026' })
+    ])
     assert.equal(added.status, 0, added.stderr)
     const exported = path.join(dir, 'owner-feed.jsonl')
     assert.equal(run(['ledger', 'export', '--state', owner, '--out', exported]).status, 0)
@@ -272,7 +468,13 @@ describe('cli: fleet join / fleet enrol', function () {
     const unknown = run(['ledger', 'verify', '--export', stripped, '--fleet', fleetId])
     assert.equal(unknown.status, 1)
     assert.match(unknown.stderr, /operator\.model_training/)
-    writeFileSync(stripped, [JSON.stringify({ ...header, ontology: [{ ...header.ontology![0], seq: header.ontology![0]!.seq + 1 }] }), ...lines.slice(1)].join('\n'))
+    writeFileSync(
+      stripped,
+      [
+        JSON.stringify({ ...header, ontology: [{ ...header.ontology![0], seq: header.ontology![0]!.seq + 1 }] }),
+        ...lines.slice(1)
+      ].join('\n')
+    )
     const doctored = run(['ledger', 'verify', '--export', stripped, '--fleet', fleetId])
     assert.notEqual(doctored.status, 0)
     assert.match(doctored.stderr, /ontology update/)

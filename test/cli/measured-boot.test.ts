@@ -29,18 +29,52 @@ describe('cli: fleet swtpm boot / eventlog / policy create / attest verify', fun
     if (device !== undefined) run(['swtpm', 'stop', '--dir', device])
   })
 
-  function quoteAndVerify (policy: string): { status: number, stdout: string, stderr: string } {
+  function quoteAndVerify(policy: string): { status: number; stdout: string; stderr: string } {
     const out = path.join(dir, 'q')
-    const quoted = run(['attest', 'quote', '--tcti', tcti, '--nonce', 'c0ffee', '--pcrs', 'sha256:0,1,2,3,4,5,6,7,8,9', '--out', out])
+    const quoted = run([
+      'attest',
+      'quote',
+      '--tcti',
+      tcti,
+      '--nonce',
+      'c0ffee',
+      '--pcrs',
+      'sha256:0,1,2,3,4,5,6,7,8,9',
+      '--out',
+      out
+    ])
     assert.equal(quoted.status, 0, quoted.stderr)
-    return run(['attest', 'verify', '--ak', `${out}/ak.pub`, '--message', `${out}/quote.msg`, '--signature', `${out}/quote.sig`, '--nonce', 'c0ffee',
-      '--eventlog', path.join(device, 'binary_bios_measurements'), '--policy', policy, '--json'])
+    return run([
+      'attest',
+      'verify',
+      '--ak',
+      `${out}/ak.pub`,
+      '--message',
+      `${out}/quote.msg`,
+      '--signature',
+      `${out}/quote.sig`,
+      '--nonce',
+      'c0ffee',
+      '--eventlog',
+      path.join(device, 'binary_bios_measurements'),
+      '--policy',
+      policy,
+      '--json'
+    ])
   }
 
   it('trusts the good boot its policy was made from (exit 0), refuses a tampered kernel (exit 1, PCR 4)', () => {
     assert.equal(run(['swtpm', 'boot', '--dir', device]).status, 0)
     const policy = path.join(dir, 'policy.json')
-    const created = run(['policy', 'create', '--from-eventlog', path.join(device, 'binary_bios_measurements'), '--out', policy, '--json'])
+    const created = run([
+      'policy',
+      'create',
+      '--from-eventlog',
+      path.join(device, 'binary_bios_measurements'),
+      '--out',
+      policy,
+      '--json'
+    ])
     assert.equal(created.status, 0, created.stderr)
     assert.equal((JSON.parse(readFileSync(policy, 'utf8')) as { secureBoot: string }).secureBoot, 'required')
     const good = quoteAndVerify(policy)
@@ -48,29 +82,51 @@ describe('cli: fleet swtpm boot / eventlog / policy create / attest verify', fun
     assert.equal((JSON.parse(good.stdout) as { trusted: boolean }).trusted, true)
     // The same genuine quote with the AK as a bare PEM key: its attributes cannot be checked, so the boot is not trusted.
     const out = path.join(dir, 'q')
-    const pem = run(['attest', 'verify', '--ak', `${out}/ak.pem`, '--message', `${out}/quote.msg`, '--signature', `${out}/quote.sig`, '--nonce', 'c0ffee',
-      '--eventlog', path.join(device, 'binary_bios_measurements'), '--policy', policy])
+    const pem = run([
+      'attest',
+      'verify',
+      '--ak',
+      `${out}/ak.pem`,
+      '--message',
+      `${out}/quote.msg`,
+      '--signature',
+      `${out}/quote.sig`,
+      '--nonce',
+      'c0ffee',
+      '--eventlog',
+      path.join(device, 'binary_bios_measurements'),
+      '--policy',
+      policy
+    ])
     assert.equal(pem.status, 1)
     assert.match(pem.stderr, /refused: the AK is a bare public key.*made inside the TPM/)
 
     assert.equal(run(['swtpm', 'boot', '--dir', device, '--variant', 'tampered-kernel']).status, 0)
     const bad = quoteAndVerify(policy)
     assert.equal(bad.status, 1)
-    const verdict = JSON.parse(bad.stdout) as { trusted: boolean, reasons: Array<{ code: string, pcr: number }> }
+    const verdict = JSON.parse(bad.stdout) as { trusted: boolean; reasons: Array<{ code: string; pcr: number }> }
     assert.equal(verdict.trusted, false)
-    assert.deepEqual(verdict.reasons.map((r) => [r.code, r.pcr]), [['event_not_allowed', 4]])
+    assert.deepEqual(
+      verdict.reasons.map((r) => [r.code, r.pcr]),
+      [['event_not_allowed', 4]]
+    )
   })
 
-  needsSharedTestdata(it('eventlog replay matches the expected PCRs of a real log', () => {
-    const result = run(['eventlog', 'replay', '../shared/testdata/eventlogs/rhel8-uefi.bin', '--json'])
-    assert.equal(result.status, 0, result.stderr)
-    const expected = JSON.parse(readFileSync('../shared/testdata/eventlogs/rhel8-uefi.expected.json', 'utf8')) as { events: number, pcrs: unknown }
-    const replay = JSON.parse(result.stdout) as { format: string, events: number, pcrs: unknown }
-    assert.equal(replay.format, 'crypto-agile')
-    assert.equal(replay.events, expected.events)
-    assert.deepEqual(replay.pcrs, expected.pcrs)
-    assert.equal(run(['eventlog', 'show', '../shared/testdata/eventlogs/rhel8-uefi.bin']).status, 0)
-  }))
+  needsSharedTestdata(
+    it('eventlog replay matches the expected PCRs of a real log', () => {
+      const result = run(['eventlog', 'replay', '../shared/testdata/eventlogs/rhel8-uefi.bin', '--json'])
+      assert.equal(result.status, 0, result.stderr)
+      const expected = JSON.parse(readFileSync('../shared/testdata/eventlogs/rhel8-uefi.expected.json', 'utf8')) as {
+        events: number
+        pcrs: unknown
+      }
+      const replay = JSON.parse(result.stdout) as { format: string; events: number; pcrs: unknown }
+      assert.equal(replay.format, 'crypto-agile')
+      assert.equal(replay.events, expected.events)
+      assert.deepEqual(replay.pcrs, expected.pcrs)
+      assert.equal(run(['eventlog', 'show', '../shared/testdata/eventlogs/rhel8-uefi.bin']).status, 0)
+    })
+  )
 
   it('bad input: exit 2 with one line', () => {
     const garbage = path.join(dir, 'garbage.json')
@@ -78,11 +134,43 @@ describe('cli: fleet swtpm boot / eventlog / policy create / attest verify', fun
     const cases = [
       ['eventlog', 'replay', '/etc/hostname'],
       ['eventlog', 'show', '/nonexistent'],
-      ['policy', 'create', '--from-eventlog', '../shared/testdata/eventlogs/rhel8-uefi.bin', '--pcrs', '0,99', '--out', path.join(dir, 'p.json')],
-      ['policy', 'create', '--from-eventlog', '../shared/testdata/eventlogs/rhel8-uefi.bin', '--secure-boot', 'maybe', '--out', path.join(dir, 'p.json')],
+      [
+        'policy',
+        'create',
+        '--from-eventlog',
+        '../shared/testdata/eventlogs/rhel8-uefi.bin',
+        '--pcrs',
+        '0,99',
+        '--out',
+        path.join(dir, 'p.json')
+      ],
+      [
+        'policy',
+        'create',
+        '--from-eventlog',
+        '../shared/testdata/eventlogs/rhel8-uefi.bin',
+        '--secure-boot',
+        'maybe',
+        '--out',
+        path.join(dir, 'p.json')
+      ],
       ['swtpm', 'boot', '--dir', device, '--variant', 'evil'],
-      ['attest', 'verify', '--ak', path.join(dir, 'q/ak.pub'), '--message', path.join(dir, 'q/quote.msg'), '--signature', path.join(dir, 'q/quote.sig'),
-        '--nonce', 'c0ffee', '--eventlog', path.join(device, 'binary_bios_measurements'), '--policy', garbage]
+      [
+        'attest',
+        'verify',
+        '--ak',
+        path.join(dir, 'q/ak.pub'),
+        '--message',
+        path.join(dir, 'q/quote.msg'),
+        '--signature',
+        path.join(dir, 'q/quote.sig'),
+        '--nonce',
+        'c0ffee',
+        '--eventlog',
+        path.join(device, 'binary_bios_measurements'),
+        '--policy',
+        garbage
+      ]
     ]
     for (const args of cases) {
       const result = run(args)

@@ -11,7 +11,9 @@ describe('cli: output to a reader that stops early', function () {
     // The read end is gone before the help is written: every write fails with EPIPE.
     child.stdout.destroy()
     let stderr = ''
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
     const code = await new Promise<number | null>((resolve) => child.once('close', resolve))
     assert.equal(stderr, '')
     assert.equal(code, 0)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { runFleet as run } from '../helpers/cli.js'
 
-describe('cli: the owner\'s statements about equivocation and epochs', () => {
+describe("cli: the owner's statements about equivocation and epochs", () => {
   const device = 'a'.repeat(52)
   const root = '0'.repeat(64)
 

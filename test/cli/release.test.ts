@@ -22,7 +22,7 @@ describe('cli: fleet release (owner-approved key release)', function () {
   let device: string
   let deviceId: string
 
-  function startSwtpm (name: string): string {
+  function startSwtpm(name: string): string {
     const at = path.join(dir, name)
     assert.equal(run(['swtpm', 'start', '--dir', at, '--ca-dir', path.join(dir, 'ca')]).status, 0)
     assert.equal(run(['swtpm', 'boot', '--dir', at]).status, 0)
@@ -31,11 +31,37 @@ describe('cli: fleet release (owner-approved key release)', function () {
   }
 
   const log = (): string => path.join(device, 'binary_bios_measurements')
-  const request = (): ReturnType<typeof run> => run(['release', 'request', '--state', state, '--eventlog', log(), '--out', path.join(dir, 'request.json'), '--json'])
+  const request = (): ReturnType<typeof run> =>
+    run([
+      'release',
+      'request',
+      '--state',
+      state,
+      '--eventlog',
+      log(),
+      '--out',
+      path.join(dir, 'request.json'),
+      '--json'
+    ])
   const approve = (extra: string[]): ReturnType<typeof run> =>
-    run(['release', 'approve', '--state', owner, '--request', path.join(dir, 'request.json'), '--out', path.join(dir, 'approval.json'), '--timeout', '1', '--json', ...extra])
-  const install = (file = path.join(dir, 'approval.json')): ReturnType<typeof run> => run(['release', 'install', '--state', state, '--approval', file, '--json'])
-  const start = (): ReturnType<typeof run> => run(['run', '--state', state, '--once', '--listen', '/ip4/127.0.0.1/tcp/0', '--json'])
+    run([
+      'release',
+      'approve',
+      '--state',
+      owner,
+      '--request',
+      path.join(dir, 'request.json'),
+      '--out',
+      path.join(dir, 'approval.json'),
+      '--timeout',
+      '1',
+      '--json',
+      ...extra
+    ])
+  const install = (file = path.join(dir, 'approval.json')): ReturnType<typeof run> =>
+    run(['release', 'install', '--state', state, '--approval', file, '--json'])
+  const start = (): ReturnType<typeof run> =>
+    run(['run', '--state', state, '--once', '--listen', '/ip4/127.0.0.1/tcp/0', '--json'])
 
   before(async function () {
     if (!haveSwtpm()) this.skip()
@@ -45,19 +71,66 @@ describe('cli: fleet release (owner-approved key release)', function () {
     const made = run(['owner', 'init', '--state', owner, '--tcti', tcti(ownerTpm), '--name', 'clinic', '--json'])
     assert.equal(made.status, 0, made.stderr)
     const fleetId = (JSON.parse(made.stdout) as { fleetId: string }).fleetId
-    assert.equal(run(['policy', 'create', '--from-eventlog', path.join(ownerTpm, 'binary_bios_measurements'), '--out', path.join(dir, 'policy.json')]).status, 0)
+    assert.equal(
+      run([
+        'policy',
+        'create',
+        '--from-eventlog',
+        path.join(ownerTpm, 'binary_bios_measurements'),
+        '--out',
+        path.join(dir, 'policy.json')
+      ]).status,
+      0
+    )
 
     device = startSwtpm('dev1')
     state = path.join(dir, 'state1')
     const init = run(['init', '--state', state, '--tcti', tcti(device), '--json'])
     assert.equal(init.status, 0, init.stderr)
     deviceId = (JSON.parse(init.stdout) as { deviceId: string }).deviceId
-    const child = spawn(FLEET, ['join', '--state', state, '--eventlog', log(), '--listen', '/ip4/127.0.0.1/tcp/0', '--json', '--timeout', '60', '--yes', '--expect-fleet', fleetId], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(
+      FLEET,
+      [
+        'join',
+        '--state',
+        state,
+        '--eventlog',
+        log(),
+        '--listen',
+        '/ip4/127.0.0.1/tcp/0',
+        '--json',
+        '--timeout',
+        '60',
+        '--yes',
+        '--expect-fleet',
+        fleetId
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] }
+    )
     children.push(child)
     const joined = new Promise<number | null>((resolve) => child.once('exit', resolve))
     const stdout = await printed(child, 'window-open', 30_000)
-    const address = (JSON.parse(stdout.split('\n')[0]!) as { addresses: string[] }).addresses.find((a) => a.includes('127.0.0.1'))!
-    const enrol = run(['enrol', '--state', owner, '--policy', path.join(dir, 'policy.json'), '--trust-store', path.join(dir, 'ca'), '--allow-software-tpm', '--json', '--timeout', '30', '--peer', address, '--yes', '--expect', deviceId])
+    const address = (JSON.parse(stdout.split('\n')[0]!) as { addresses: string[] }).addresses.find((a) =>
+      a.includes('127.0.0.1')
+    )!
+    const enrol = run([
+      'enrol',
+      '--state',
+      owner,
+      '--policy',
+      path.join(dir, 'policy.json'),
+      '--trust-store',
+      path.join(dir, 'ca'),
+      '--allow-software-tpm',
+      '--json',
+      '--timeout',
+      '30',
+      '--peer',
+      address,
+      '--yes',
+      '--expect',
+      deviceId
+    ])
     assert.equal(enrol.status, 0, enrol.stderr)
     assert.equal(await joined, 0)
   })
@@ -83,18 +156,21 @@ describe('cli: fleet release (owner-approved key release)', function () {
     writeFileSync(path.join(owner, 'agent-allowlist'), `# an older build\n${'0'.repeat(64)}\n`)
     const unlisted = approve(['--policy', path.join(dir, 'policy.json')])
     assert.equal(unlisted.status, 1)
-    assert.match(unlisted.stderr, /release request refused: the agent measured is [0-9a-f]{64}, not one on the owner's allowlist \(1 allowed\)/)
+    assert.match(
+      unlisted.stderr,
+      /release request refused: the agent measured is [0-9a-f]{64}, not one on the owner's allowlist \(1 allowed\)/
+    )
     const pinned = approve(['--policy', path.join(dir, 'policy.json'), '--agent', '1'.repeat(64)])
     assert.equal(pinned.status, 1)
     assert.match(pinned.stderr, /not one on the owner's allowlist/)
     writeFileSync(path.join(owner, 'agent-allowlist'), `# an older build\n${'0'.repeat(64)}\n# this one\n${agent}\n`)
-    const edited = JSON.parse(good) as { values: string[], deviceId: string }
+    const edited = JSON.parse(good) as { values: string[]; deviceId: string }
     edited.values[0] = 'ab'.repeat(32)
     writeFileSync(requestFile, JSON.stringify(edited))
     const forged = approve(['--policy', path.join(dir, 'policy.json')])
     assert.equal(forged.status, 1)
     assert.match(forged.stderr, /the quote does not verify with the device's enrolled AK/)
-    writeFileSync(requestFile, JSON.stringify({ ...JSON.parse(good) as object, deviceId: 'a'.repeat(52) }))
+    writeFileSync(requestFile, JSON.stringify({ ...(JSON.parse(good) as object), deviceId: 'a'.repeat(52) }))
     const stranger = approve(['--policy', path.join(dir, 'policy.json')])
     assert.equal(stranger.status, 1)
     assert.match(stranger.stderr, /was never enrolled in this fleet/)
@@ -102,13 +178,17 @@ describe('cli: fleet release (owner-approved key release)', function () {
     assert.equal(run(['ledger', 'tail', '--state', owner, '--json']).stdout.includes('device.approve_release'), false)
     const approved = approve(['--policy', path.join(dir, 'policy.json')])
     assert.equal(approved.status, 0, approved.stderr)
-    const result = JSON.parse(approved.stdout) as { deviceId: string, pcrs: number[], agentMeasurement: string }
+    const result = JSON.parse(approved.stdout) as { deviceId: string; pcrs: number[]; agentMeasurement: string }
     assert.equal(result.deviceId, deviceId)
     assert.ok(result.pcrs.includes(23))
     const installed = install()
     assert.equal(installed.status, 0, installed.stderr)
     assert.equal((JSON.parse(installed.stdout) as { resealed: boolean }).resealed, true)
-    const saved = JSON.parse(readFileSync(path.join(state, 'device.json'), 'utf8')) as { version: number, mldsa: { sealed: { authority?: unknown, expected?: unknown } }, approvals: unknown[] }
+    const saved = JSON.parse(readFileSync(path.join(state, 'device.json'), 'utf8')) as {
+      version: number
+      mldsa: { sealed: { authority?: unknown; expected?: unknown } }
+      approvals: unknown[]
+    }
     assert.equal(saved.version, 3)
     assert.ok(saved.mldsa.sealed.authority !== undefined && saved.mldsa.sealed.expected === undefined)
     assert.equal(saved.approvals.length, 1)
@@ -117,7 +197,10 @@ describe('cli: fleet release (owner-approved key release)', function () {
     assert.equal((JSON.parse(started.stdout.trim().split('\n').pop()!) as { deviceId: string }).deviceId, deviceId)
     // The approval is in the owner's audit trail.
     const tail = run(['ledger', 'tail', '--state', owner, '--json'])
-    const rows = tail.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string })
+    const rows = tail.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string })
     assert.equal(rows.filter((r) => r.type === 'device.approve_release').length, 1)
   })
 
@@ -132,14 +215,27 @@ describe('cli: fleet release (owner-approved key release)', function () {
     assert.equal(old.status, 1)
     assert.match(old.stderr, /release request refused: the boot policy does not allow this boot: .*PCR 4/)
     // The owner publishes a policy that allows it, then approves.
-    assert.equal(run(['policy', 'create', '--from-eventlog', log(), '--out', path.join(dir, 'policy-new.json')]).status, 0)
-    const published = run(['policy', 'publish', '--state', owner, '--policy', path.join(dir, 'policy-new.json'), '--timeout', '1', '--json'])
+    assert.equal(
+      run(['policy', 'create', '--from-eventlog', log(), '--out', path.join(dir, 'policy-new.json')]).status,
+      0
+    )
+    const published = run([
+      'policy',
+      'publish',
+      '--state',
+      owner,
+      '--policy',
+      path.join(dir, 'policy-new.json'),
+      '--timeout',
+      '1',
+      '--json'
+    ])
     assert.equal(published.status, 0, published.stderr)
     const approved = approve([])
     assert.equal(approved.status, 0, approved.stderr)
     const installed = install()
     assert.equal(installed.status, 0, installed.stderr)
-    assert.equal((JSON.parse(installed.stdout) as { resealed: boolean, approvals: number }).resealed, false)
+    assert.equal((JSON.parse(installed.stdout) as { resealed: boolean; approvals: number }).resealed, false)
     assert.equal((JSON.parse(installed.stdout) as { approvals: number }).approvals, 2)
     assert.equal(start().status, 0)
     // The previous boot is still approved too (rollback to the old kernel works).
@@ -156,7 +252,11 @@ describe('cli: fleet release (owner-approved key release)', function () {
     assert.equal(run(['swtpm', 'boot', '--dir', device]).status, 0)
 
     const before = readFileSync(path.join(state, 'device.json'), 'utf8')
-    const good = JSON.parse(readFileSync(path.join(dir, 'approval.json'), 'utf8')) as { approval: string, p256: string, mldsa65: string }
+    const good = JSON.parse(readFileSync(path.join(dir, 'approval.json'), 'utf8')) as {
+      approval: string
+      p256: string
+      mldsa65: string
+    }
     const altered = Buffer.from(good.approval, 'base64')
     altered[altered.length - 1]! ^= 1
     writeFileSync(path.join(dir, 'altered.json'), JSON.stringify({ ...good, approval: altered.toString('base64') }))
@@ -175,7 +275,7 @@ describe('cli: fleet release (owner-approved key release)', function () {
     assert.equal(start().status, 0)
   })
 
-  it('an approval withdrawn by the owner\'s next one releases nothing, even booted into the state it approved with the old state file restored', () => {
+  it("an approval withdrawn by the owner's next one releases nothing, even booted into the state it approved with the old state file restored", () => {
     // A request from the old kernel, kept by an attacker to replay later.
     assert.equal(request().status, 0)
     writeFileSync(path.join(dir, 'old-kernel-request.json'), readFileSync(path.join(dir, 'request.json')))
@@ -191,7 +291,7 @@ describe('cli: fleet release (owner-approved key release)', function () {
     writeFileSync(path.join(dir, 'withdrawing.json'), readFileSync(path.join(dir, 'approval.json')))
     const installed = install(path.join(dir, 'withdrawing.json'))
     assert.equal(installed.status, 0, installed.stderr)
-    const result = JSON.parse(installed.stdout) as { withdrawn: boolean, approvals: number }
+    const result = JSON.parse(installed.stdout) as { withdrawn: boolean; approvals: number }
     assert.equal(result.withdrawn, true)
     assert.equal(result.approvals, 1)
     assert.equal(start().status, 0)
@@ -216,10 +316,27 @@ describe('cli: fleet release (owner-approved key release)', function () {
 
     // Replaying the old kernel's request to the owner (whose old policy allows that kernel) to get
     // it approved at the current epoch: refused, the owner has approved a later epoch.
-    const replayed = run(['release', 'approve', '--state', owner, '--request', path.join(dir, 'old-kernel-request.json'), '--out', path.join(dir, 'replayed.json'),
-      '--policy', path.join(dir, 'policy.json'), '--withdraw-previous', '--timeout', '1', '--json'])
+    const replayed = run([
+      'release',
+      'approve',
+      '--state',
+      owner,
+      '--request',
+      path.join(dir, 'old-kernel-request.json'),
+      '--out',
+      path.join(dir, 'replayed.json'),
+      '--policy',
+      path.join(dir, 'policy.json'),
+      '--withdraw-previous',
+      '--timeout',
+      '1',
+      '--json'
+    ])
     assert.equal(replayed.status, 1)
-    assert.match(replayed.stderr, /release request refused: it reports approval epoch \d+, below epoch \d+ this owner already approved for the device: a replayed or stale request/)
+    assert.match(
+      replayed.stderr,
+      /release request refused: it reports approval epoch \d+, below epoch \d+ this owner already approved for the device: a replayed or stale request/
+    )
 
     // The approved new kernel still works.
     assert.equal(run(['swtpm', 'boot', '--dir', device, '--variant', 'new-kernel']).status, 0)

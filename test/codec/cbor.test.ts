@@ -1,22 +1,30 @@
 import assert from 'node:assert/strict'
 import {
-  CBOR_LIMITS, CborWriter, decodeCanonical, decodeCanonicalFixedMap, encodeCanonical, MalformedCborError
+  CBOR_LIMITS,
+  CborWriter,
+  decodeCanonical,
+  decodeCanonicalFixedMap,
+  encodeCanonical,
+  MalformedCborError
 } from '../../src/codec/index.js'
 
 const hex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'hex'))
 
 /** Asserts that `bytes` are refused as malformed CBOR at `offset` (and past `limit`, when a cap refuses them). */
-function refused (bytes: Uint8Array, offset: number, reason: RegExp, limit?: keyof typeof CBOR_LIMITS): void {
-  assert.throws(() => decodeCanonical(bytes), (err: Error) => {
-    assert.ok(err instanceof MalformedCborError, `${err.name}: ${err.message}`)
-    assert.equal(err.name, 'MalformedCborError')
-    assert.equal(err.code, 'ERR_MALFORMED_CBOR')
-    assert.equal(err.exitCode, 2)
-    assert.equal(err.offset, offset)
-    assert.match(err.reason, reason)
-    assert.equal(err.limit, limit)
-    return true
-  })
+function refused(bytes: Uint8Array, offset: number, reason: RegExp, limit?: keyof typeof CBOR_LIMITS): void {
+  assert.throws(
+    () => decodeCanonical(bytes),
+    (err: Error) => {
+      assert.ok(err instanceof MalformedCborError, `${err.name}: ${err.message}`)
+      assert.equal(err.name, 'MalformedCborError')
+      assert.equal(err.code, 'ERR_MALFORMED_CBOR')
+      assert.equal(err.exitCode, 2)
+      assert.equal(err.offset, offset)
+      assert.match(err.reason, reason)
+      assert.equal(err.limit, limit)
+      return true
+    }
+  )
 }
 
 describe('codec/cbor: strict canonical CBOR', () => {
@@ -41,8 +49,31 @@ describe('codec/cbor: strict canonical CBOR', () => {
 
   it('writes the same bytes as the generic encoder for integers at every head size, text, nesting and null', () => {
     const values: unknown[] = [
-      0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1, -1, -24, -25, -(2 ** 53) + 1,
-      '', 'é'.repeat(30), 'x'.repeat(300), [], [[[1]]], {}, { b: 1, a: 2, aa: 3 }, null, false, new Uint8Array(300)]
+      0,
+      23,
+      24,
+      255,
+      256,
+      65535,
+      65536,
+      2 ** 32 - 1,
+      2 ** 32,
+      2 ** 53 - 1,
+      -1,
+      -24,
+      -25,
+      -(2 ** 53) + 1,
+      '',
+      'é'.repeat(30),
+      'x'.repeat(300),
+      [],
+      [[[1]]],
+      {},
+      { b: 1, a: 2, aa: 3 },
+      null,
+      false,
+      new Uint8Array(300)
+    ]
     for (const value of values) {
       const writer = new CborWriter(1)
       writer.value(value)
@@ -75,9 +106,9 @@ describe('codec/cbor: strict canonical CBOR', () => {
   it('refuses input past each cap of CBOR_LIMITS, naming the cap', () => {
     // Arrays nested maxDepth deep hold a value; one more level is refused where it starts.
     const depth = CBOR_LIMITS.maxDepth
-    const nested = JSON.parse('['.repeat(depth) + '1' + ']'.repeat(depth)) as unknown
-    assert.deepEqual(decodeCanonical(hex('81'.repeat(depth) + '01')), nested)
-    refused(hex('81'.repeat(depth + 1) + '01'), depth, /nesting deeper than/, 'maxDepth')
+    const nested = JSON.parse(`${'['.repeat(depth)}1${']'.repeat(depth)}`) as unknown
+    assert.deepEqual(decodeCanonical(hex(`${'81'.repeat(depth)}01`)), nested)
+    refused(hex(`${'81'.repeat(depth + 1)}01`), depth, /nesting deeper than/, 'maxDepth')
     refused(new Uint8Array(CBOR_LIMITS.maxBytes + 1), 0, /exceed/, 'maxBytes')
     assert.throws(() => decodeCanonical(hex('0102'), { maxBytes: 1 }), { limit: 'maxBytes' })
     refused(encodeCanonical(new Array(CBOR_LIMITS.maxItems + 1).fill(0)), 0, /a container of/, 'maxItems')

@@ -1,8 +1,17 @@
 import assert from 'node:assert/strict'
 import {
-  checkField, checkRecord, decodeRecord, encodeCanonical,
-  FieldBoundError, FieldFormError, FieldTypeError, MissingFieldError, SchemaError, UnknownFieldError,
-  type Field, type Schema
+  checkField,
+  checkRecord,
+  decodeRecord,
+  encodeCanonical,
+  FieldBoundError,
+  FieldFormError,
+  FieldTypeError,
+  MissingFieldError,
+  SchemaError,
+  UnknownFieldError,
+  type Field,
+  type Schema
 } from '../../src/codec/index.js'
 
 const HASH = { kind: 'bytes', size: 32, max: 32 } as const
@@ -39,18 +48,21 @@ const person = (): Record<string, unknown> => ({
 type Change = (p: Record<string, unknown>) => void
 type Refusal = new (...args: never[]) => SchemaError
 
-function refuses (change: Change, kind: Refusal, path: string, evidence: Record<string, unknown> = {}): void {
+function refuses(change: Change, kind: Refusal, path: string, evidence: Record<string, unknown> = {}): void {
   const value = person()
   change(value)
-  assert.throws(() => checkRecord(value, PERSON, 'person'), (err: Error) => {
-    assert.ok(err instanceof kind, `${err.name}: ${err.message}`)
-    assert.equal(err.name, kind.name)
-    assert.equal((err as SchemaError).path, path)
-    assert.equal((err as SchemaError).exitCode, 2)
-    const fields = err as unknown as Record<string, unknown>
-    for (const [key, expected] of Object.entries(evidence)) assert.deepEqual(fields[key], expected, key)
-    return true
-  })
+  assert.throws(
+    () => checkRecord(value, PERSON, 'person'),
+    (err: Error) => {
+      assert.ok(err instanceof kind, `${err.name}: ${err.message}`)
+      assert.equal(err.name, kind.name)
+      assert.equal((err as SchemaError).path, path)
+      assert.equal((err as SchemaError).exitCode, 2)
+      const fields = err as unknown as Record<string, unknown>
+      for (const [key, expected] of Object.entries(evidence)) assert.deepEqual(fields[key], expected, key)
+      return true
+    }
+  )
 }
 
 describe('codec/schema: one schema language for records', () => {
@@ -68,104 +80,313 @@ describe('codec/schema: one schema language for records', () => {
   })
 
   it('refuses a value of the wrong type, naming its path and what was expected', () => {
-    refuses((p) => { p.name = 7 }, FieldTypeError, 'person.name', { expected: 'a string' })
-    refuses((p) => { p.key = 'ab'.repeat(16) }, FieldTypeError, 'person.key', { expected: 'bytes' })
-    refuses((p) => { p.cert = 'x' }, FieldTypeError, 'person.cert', { expected: 'bytes or null' })
-    refuses((p) => { p.age = 36.5 }, FieldTypeError, 'person.age', { expected: 'a non-negative integer' })
-    refuses((p) => { p.age = -1 }, FieldTypeError, 'person.age')
-    refuses((p) => { p.age = 2 ** 53 }, FieldTypeError, 'person.age')
-    refuses((p) => { p.age = '36' }, FieldTypeError, 'person.age')
-    refuses((p) => { p.admin = 1 }, FieldTypeError, 'person.admin', { expected: 'true or false' })
-    refuses((p) => { p.tags = 'math' }, FieldTypeError, 'person.tags', { expected: 'a list' })
-    refuses((p) => { p.home = [] }, FieldTypeError, 'person.home', { expected: 'a map' })
-    refuses((p) => { p.home = new Uint8Array(1) }, FieldTypeError, 'person.home')
-    refuses((p) => { p.notes = null }, FieldTypeError, 'person.notes')
-    refuses((p) => { (p.home as { doors: unknown[] }).doors[1] = true }, FieldTypeError, 'person.home.doors')
+    refuses(
+      (p) => {
+        p.name = 7
+      },
+      FieldTypeError,
+      'person.name',
+      { expected: 'a string' }
+    )
+    refuses(
+      (p) => {
+        p.key = 'ab'.repeat(16)
+      },
+      FieldTypeError,
+      'person.key',
+      { expected: 'bytes' }
+    )
+    refuses(
+      (p) => {
+        p.cert = 'x'
+      },
+      FieldTypeError,
+      'person.cert',
+      { expected: 'bytes or null' }
+    )
+    refuses(
+      (p) => {
+        p.age = 36.5
+      },
+      FieldTypeError,
+      'person.age',
+      { expected: 'a non-negative integer' }
+    )
+    refuses(
+      (p) => {
+        p.age = -1
+      },
+      FieldTypeError,
+      'person.age'
+    )
+    refuses(
+      (p) => {
+        p.age = 2 ** 53
+      },
+      FieldTypeError,
+      'person.age'
+    )
+    refuses(
+      (p) => {
+        p.age = '36'
+      },
+      FieldTypeError,
+      'person.age'
+    )
+    refuses(
+      (p) => {
+        p.admin = 1
+      },
+      FieldTypeError,
+      'person.admin',
+      { expected: 'true or false' }
+    )
+    refuses(
+      (p) => {
+        p.tags = 'math'
+      },
+      FieldTypeError,
+      'person.tags',
+      { expected: 'a list' }
+    )
+    refuses(
+      (p) => {
+        p.home = []
+      },
+      FieldTypeError,
+      'person.home',
+      { expected: 'a map' }
+    )
+    refuses(
+      (p) => {
+        p.home = new Uint8Array(1)
+      },
+      FieldTypeError,
+      'person.home'
+    )
+    refuses(
+      (p) => {
+        p.notes = null
+      },
+      FieldTypeError,
+      'person.notes'
+    )
+    refuses(
+      (p) => {
+        ;(p.home as { doors: unknown[] }).doors[1] = true
+      },
+      FieldTypeError,
+      'person.home.doors'
+    )
     assert.throws(() => checkRecord([], PERSON), FieldTypeError)
     assert.throws(() => checkRecord(null, PERSON), FieldTypeError)
   })
 
   it('refuses a record missing a required field, and one with a field the schema does not name', () => {
-    refuses((p) => { delete p.key }, MissingFieldError, 'person.key', { field: 'key' })
-    refuses((p) => { delete (p.home as Record<string, unknown>).street }, MissingFieldError, 'person.home.street')
-    refuses((p) => { p.smuggled = 1 }, UnknownFieldError, 'person.smuggled', { field: 'smuggled' })
-    refuses((p) => { (p.home as Record<string, unknown>).extra = 1 }, UnknownFieldError, 'person.home.extra')
+    refuses(
+      (p) => {
+        delete p.key
+      },
+      MissingFieldError,
+      'person.key',
+      { field: 'key' }
+    )
+    refuses(
+      (p) => {
+        delete (p.home as Record<string, unknown>).street
+      },
+      MissingFieldError,
+      'person.home.street'
+    )
+    refuses(
+      (p) => {
+        p.smuggled = 1
+      },
+      UnknownFieldError,
+      'person.smuggled',
+      { field: 'smuggled' }
+    )
+    refuses(
+      (p) => {
+        ;(p.home as Record<string, unknown>).extra = 1
+      },
+      UnknownFieldError,
+      'person.home.extra'
+    )
     // Said as the project's decoders say it: the record, then which field.
-    assert.throws(
-      () => checkRecord({ ...person(), smuggled: 1 }, PERSON, 'person'),
-      { message: 'person: unknown field "smuggled"' }
-    )
-    assert.throws(
-      () => checkRecord({ ...person(), home: { doors: [] } }, PERSON, 'person'),
-      { message: 'person.home: missing field "street"' }
-    )
+    assert.throws(() => checkRecord({ ...person(), smuggled: 1 }, PERSON, 'person'), {
+      message: 'person: unknown field "smuggled"'
+    })
+    assert.throws(() => checkRecord({ ...person(), home: { doors: [] } }, PERSON, 'person'), {
+      message: 'person.home: missing field "street"'
+    })
     assert.throws(() => checkRecord({ ...person(), smuggled: 1 }, PERSON), { message: 'unknown field "smuggled"' })
     // An optional field left out is fine; present as undefined it is not a value of its kind.
-    refuses((p) => { p.admin = undefined }, FieldTypeError, 'person.admin')
+    refuses(
+      (p) => {
+        p.admin = undefined
+      },
+      FieldTypeError,
+      'person.admin'
+    )
     // A JSON key "__proto__" is an own field like any other, and unknown here.
     const parsed = JSON.parse('{"__proto__": {"admin": true}}') as Record<string, unknown>
-    assert.throws(
-      () => checkRecord({ ...person(), ...parsed }, PERSON),
-      { name: 'UnknownFieldError', path: '__proto__' }
-    )
+    assert.throws(() => checkRecord({ ...person(), ...parsed }, PERSON), {
+      name: 'UnknownFieldError',
+      path: '__proto__'
+    })
     const long = 'k'.repeat(500)
-    refuses((p) => { p[long] = 1 }, UnknownFieldError, `person.${'k'.repeat(64)}`, { field: 'k'.repeat(64) })
+    refuses(
+      (p) => {
+        p[long] = 1
+      },
+      UnknownFieldError,
+      `person.${'k'.repeat(64)}`,
+      { field: 'k'.repeat(64) }
+    )
   })
 
   it('refuses values past their bounds, with the bound and the actual size', () => {
-    refuses((p) => { p.name = 'abcdefghi' }, FieldBoundError, 'person.name', { rule: 'max', bound: 8, actual: 9 })
     refuses(
-      (p) => { p.key = new Uint8Array(31) },
+      (p) => {
+        p.name = 'abcdefghi'
+      },
+      FieldBoundError,
+      'person.name',
+      { rule: 'max', bound: 8, actual: 9 }
+    )
+    refuses(
+      (p) => {
+        p.key = new Uint8Array(31)
+      },
       FieldBoundError,
       'person.key',
       { rule: 'size', bound: 32, actual: 31 }
     )
-    refuses((p) => { p.cert = new Uint8Array(5) }, FieldBoundError, 'person.cert', { rule: 'max', bound: 4, actual: 5 })
-    refuses((p) => { p.age = 151 }, FieldBoundError, 'person.age', { rule: 'max', bound: 150, actual: 151 })
-    refuses((p) => { p.age = 0 }, FieldBoundError, 'person.age', { rule: 'min', bound: 1, actual: 0 })
     refuses(
-      (p) => { p.tags = ['a', 'b', 'c', 'd'] },
+      (p) => {
+        p.cert = new Uint8Array(5)
+      },
+      FieldBoundError,
+      'person.cert',
+      { rule: 'max', bound: 4, actual: 5 }
+    )
+    refuses(
+      (p) => {
+        p.age = 151
+      },
+      FieldBoundError,
+      'person.age',
+      { rule: 'max', bound: 150, actual: 151 }
+    )
+    refuses(
+      (p) => {
+        p.age = 0
+      },
+      FieldBoundError,
+      'person.age',
+      { rule: 'min', bound: 1, actual: 0 }
+    )
+    refuses(
+      (p) => {
+        p.tags = ['a', 'b', 'c', 'd']
+      },
       FieldBoundError,
       'person.tags',
       { rule: 'maxItems', bound: 3, actual: 4 }
     )
-    refuses((p) => { p.tags = [] }, FieldBoundError, 'person.tags', { rule: 'minItems', bound: 1, actual: 0 })
-    refuses((p) => { p.tags = ['a', 'bbbbb'] }, FieldBoundError, 'person.tags', { rule: 'max', bound: 4, actual: 5 })
-    // An item of one value is refused as the list's: what its items must be.
-    assert.throws(
-      () => checkRecord({ ...person(), tags: ['a', 'bbbbb'] }, PERSON),
-      { message: 'tags items must be strings of at most 4' }
-    )
-    const proof: Field = { kind: 'list', maxItems: 4, item: { kind: 'bytes', max: 32 } }
-    assert.throws(
-      () => checkField([new Uint8Array(33)], proof, 'batch.proof'),
-      { message: 'batch.proof items must be bytes of at most 32' }
-    )
-    assert.throws(
-      () => checkField(['x'], proof, 'batch.proof'),
-      { name: 'FieldTypeError', message: 'batch.proof items must be bytes of at most 32' }
+    refuses(
+      (p) => {
+        p.tags = []
+      },
+      FieldBoundError,
+      'person.tags',
+      { rule: 'minItems', bound: 1, actual: 0 }
     )
     refuses(
-      (p) => { p.notes = { n1: new Uint8Array(1), n2: new Uint8Array(1), n3: new Uint8Array(1) } },
+      (p) => {
+        p.tags = ['a', 'bbbbb']
+      },
+      FieldBoundError,
+      'person.tags',
+      { rule: 'max', bound: 4, actual: 5 }
+    )
+    // An item of one value is refused as the list's: what its items must be.
+    assert.throws(() => checkRecord({ ...person(), tags: ['a', 'bbbbb'] }, PERSON), {
+      message: 'tags items must be strings of at most 4'
+    })
+    const proof: Field = { kind: 'list', maxItems: 4, item: { kind: 'bytes', max: 32 } }
+    assert.throws(() => checkField([new Uint8Array(33)], proof, 'batch.proof'), {
+      message: 'batch.proof items must be bytes of at most 32'
+    })
+    assert.throws(() => checkField(['x'], proof, 'batch.proof'), {
+      name: 'FieldTypeError',
+      message: 'batch.proof items must be bytes of at most 32'
+    })
+    refuses(
+      (p) => {
+        p.notes = { n1: new Uint8Array(1), n2: new Uint8Array(1), n3: new Uint8Array(1) }
+      },
       FieldBoundError,
       'person.notes',
       { rule: 'maxEntries', bound: 2, actual: 3 }
     )
-    refuses((p) => { p.notes = { n1: new Uint8Array(3) } }, FieldBoundError, 'person.notes.n1', { rule: 'max' })
+    refuses(
+      (p) => {
+        p.notes = { n1: new Uint8Array(3) }
+      },
+      FieldBoundError,
+      'person.notes.n1',
+      { rule: 'max' }
+    )
     // Text length is in UTF-16 code units: 8 two-unit characters are 16.
-    refuses((p) => { p.name = '😀'.repeat(4) + 'abcde' }, FieldBoundError, 'person.name')
+    refuses(
+      (p) => {
+        p.name = `${'😀'.repeat(4)}abcde`
+      },
+      FieldBoundError,
+      'person.name'
+    )
   })
 
   it('refuses values of the wrong form: pattern, choices, repeats, map keys', () => {
-    refuses((p) => { p.name = 'Ada' }, FieldFormError, 'person.name', { rule: 'pattern' })
-    refuses((p) => { p.role = 'auditor' }, FieldFormError, 'person.role', { rule: 'oneOf' })
-    refuses((p) => { p.tags = ['math', 'math'] }, FieldFormError, 'person.tags[1]', { rule: 'unique' })
-    refuses((p) => { p.notes = { x1: new Uint8Array(1) } }, FieldFormError, 'person.notes.x1', { rule: 'key' })
-    const bytesOnce: Field = { kind: 'list', maxItems: 4, unique: true, item: { kind: 'bytes', max: 2 } }
-    assert.throws(
-      () => checkField([Uint8Array.of(1), Uint8Array.of(2), Uint8Array.of(1)], bytesOnce),
-      { name: 'FieldFormError', path: '[2]' }
+    refuses(
+      (p) => {
+        p.name = 'Ada'
+      },
+      FieldFormError,
+      'person.name',
+      { rule: 'pattern' }
     )
+    refuses(
+      (p) => {
+        p.role = 'auditor'
+      },
+      FieldFormError,
+      'person.role',
+      { rule: 'oneOf' }
+    )
+    refuses(
+      (p) => {
+        p.tags = ['math', 'math']
+      },
+      FieldFormError,
+      'person.tags[1]',
+      { rule: 'unique' }
+    )
+    refuses(
+      (p) => {
+        p.notes = { x1: new Uint8Array(1) }
+      },
+      FieldFormError,
+      'person.notes.x1',
+      { rule: 'key' }
+    )
+    const bytesOnce: Field = { kind: 'list', maxItems: 4, unique: true, item: { kind: 'bytes', max: 2 } }
+    assert.throws(() => checkField([Uint8Array.of(1), Uint8Array.of(2), Uint8Array.of(1)], bytesOnce), {
+      name: 'FieldFormError',
+      path: '[2]'
+    })
     checkField([Uint8Array.of(1), Uint8Array.of(1, 0)], bytesOnce)
   })
 
@@ -180,18 +401,19 @@ describe('codec/schema: one schema language for records', () => {
     }
     checkField({ kind: 'circle', radius: 3 }, SHAPE)
     checkField({ kind: 'square', side: 3 }, SHAPE)
-    assert.throws(
-      () => checkField({ kind: 'circle', side: 3 }, SHAPE, 'shape'),
-      { name: 'UnknownFieldError', path: 'shape.side' }
-    )
-    assert.throws(
-      () => checkField({ kind: 'square', side: 11 }, SHAPE, 'shape'),
-      { name: 'FieldBoundError', path: 'shape.side' }
-    )
-    assert.throws(
-      () => checkField({ kind: 'triangle' }, SHAPE, 'shape'),
-      { name: 'FieldFormError', rule: 'variant', path: 'shape.kind' }
-    )
+    assert.throws(() => checkField({ kind: 'circle', side: 3 }, SHAPE, 'shape'), {
+      name: 'UnknownFieldError',
+      path: 'shape.side'
+    })
+    assert.throws(() => checkField({ kind: 'square', side: 11 }, SHAPE, 'shape'), {
+      name: 'FieldBoundError',
+      path: 'shape.side'
+    })
+    assert.throws(() => checkField({ kind: 'triangle' }, SHAPE, 'shape'), {
+      name: 'FieldFormError',
+      rule: 'variant',
+      path: 'shape.kind'
+    })
     assert.throws(() => checkField({ radius: 3 }, SHAPE, 'shape'), { name: 'FieldFormError', path: 'shape.kind' })
     assert.throws(() => checkField({ kind: 'toString' }, SHAPE, 'shape'), { name: 'FieldFormError' })
     assert.throws(() => checkField('circle', SHAPE, 'shape'), { name: 'FieldTypeError' })
@@ -199,15 +421,23 @@ describe('codec/schema: one schema language for records', () => {
 
   it('says every refusal within a field that states what it expects in those words, at the field', () => {
     const PCRS: Field = {
-      kind: 'list', minItems: 1, maxItems: 24, unique: true, item: { kind: 'uint', max: 23 },
+      kind: 'list',
+      minItems: 1,
+      maxItems: 24,
+      unique: true,
+      item: { kind: 'uint', max: 23 },
       expected: 'a list of distinct PCR numbers 0..23'
     }
     for (const bad of [[0, 24], [0, 0], [], 'x', [1.5]]) {
-      assert.throws(() => checkField(bad, PCRS, 'bootPcrs'), (err: Error) => {
-        assert.ok(err instanceof SchemaError)
-        assert.equal(err.message, 'bootPcrs must be a list of distinct PCR numbers 0..23')
-        return true
-      }, JSON.stringify(bad))
+      assert.throws(
+        () => checkField(bad, PCRS, 'bootPcrs'),
+        (err: Error) => {
+          assert.ok(err instanceof SchemaError)
+          assert.equal(err.message, 'bootPcrs must be a list of distinct PCR numbers 0..23')
+          return true
+        },
+        JSON.stringify(bad)
+      )
     }
     assert.throws(() => checkField([0, 24], PCRS, 'bootPcrs'), { name: 'FieldBoundError', bound: 23, actual: 24 })
   })
@@ -223,10 +453,11 @@ describe('codec/schema: one schema language for records', () => {
     const checked = checkRecord(given, FLAGS)
     assert.deepEqual(checked, { port: 80, quiet: false, peers: ['/a', '/b'] })
     assert.deepEqual(given, { port: '0080', quiet: 'false', peers: ' /a, /b ,, ' })
-    assert.deepEqual(
-      checkRecord({ port: 1, quiet: '1', peers: ['/c'] }, FLAGS),
-      { port: 1, quiet: true, peers: ['/c'] }
-    )
+    assert.deepEqual(checkRecord({ port: 1, quiet: '1', peers: ['/c'] }, FLAGS), {
+      port: 1,
+      quiet: true,
+      peers: ['/c']
+    })
     assert.throws(() => checkRecord({ ...given, port: '-1' }, FLAGS), { name: 'FieldTypeError', path: 'port' })
     assert.throws(() => checkRecord({ ...given, port: '70000' }, FLAGS), { name: 'FieldBoundError', path: 'port' })
     assert.throws(() => checkRecord({ ...given, quiet: 'yes' }, FLAGS), { name: 'FieldTypeError', path: 'quiet' })
@@ -242,22 +473,21 @@ describe('codec/schema: one schema language for records', () => {
     assert.deepEqual([...hello.key.subarray(0, 2)], [9, 9])
     assert.notEqual(hello.key.buffer, bytes.buffer)
     assert.equal(decodeRecord(bytes, HELLO, { byteViews: true }).key.buffer, bytes.buffer)
-    assert.throws(
-      () => decodeRecord(bytes, HELLO, { maxBytes: bytes.length - 1 }),
-      { name: 'MalformedCborError', limit: 'maxBytes' }
-    )
-    assert.throws(
-      () => decodeRecord(encodeCanonical({ name: 'a' }), HELLO, { path: 'hello' }),
-      { name: 'MissingFieldError', path: 'hello.key' }
-    )
-    assert.throws(
-      () => decodeRecord(encodeCanonical({ name: 'a', key: new Uint8Array(32), more: 1 }), HELLO),
-      { name: 'UnknownFieldError' }
-    )
-    assert.throws(
-      () => decodeRecord(encodeCanonical({ name: 1, key: new Uint8Array(32) }), HELLO),
-      { name: 'FieldTypeError', path: 'name' }
-    )
+    assert.throws(() => decodeRecord(bytes, HELLO, { maxBytes: bytes.length - 1 }), {
+      name: 'MalformedCborError',
+      limit: 'maxBytes'
+    })
+    assert.throws(() => decodeRecord(encodeCanonical({ name: 'a' }), HELLO, { path: 'hello' }), {
+      name: 'MissingFieldError',
+      path: 'hello.key'
+    })
+    assert.throws(() => decodeRecord(encodeCanonical({ name: 'a', key: new Uint8Array(32), more: 1 }), HELLO), {
+      name: 'UnknownFieldError'
+    })
+    assert.throws(() => decodeRecord(encodeCanonical({ name: 1, key: new Uint8Array(32) }), HELLO), {
+      name: 'FieldTypeError',
+      path: 'name'
+    })
     assert.throws(() => decodeRecord(encodeCanonical(['a']), HELLO), { name: 'FieldTypeError', path: '' })
     // {"name": "a", "name": "b"}: a repeated key is malformed CBOR before any schema is asked.
     const repeated = Buffer.from('a2646e616d656161646e616d656162', 'hex')

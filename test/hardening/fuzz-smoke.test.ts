@@ -40,7 +40,9 @@ describe('hardening/fuzz', function () {
 
   describe('sessions', () => {
     let work: string
-    beforeEach(() => { work = mkdtempSync(path.join(tmpdir(), 'fleet-fuzz-work-')) })
+    beforeEach(() => {
+      work = mkdtempSync(path.join(tmpdir(), 'fleet-fuzz-work-'))
+    })
     afterEach(() => rmSync(work, { recursive: true, force: true }))
 
     it('a session that ends without a finding short of its runs is resumed, and each such end is reported', async () => {
@@ -48,7 +50,11 @@ describe('hardening/fuzz', function () {
       // smallest seed, which it runs first and always keeps, so every session ends among its seeds.
       const seeds = await TARGETS.tcti!.generate()
       const smallest = seeds.reduce((a, b) => (b.length < a.length ? b : a))
-      assert.equal(seeds.filter((s) => s.length === smallest.length).length, 1, 'the smallest tcti seed is not the only one of its size')
+      assert.equal(
+        seeds.filter((s) => s.length === smallest.length).length,
+        1,
+        'the smallest tcti seed is not the only one of its size'
+      )
       const item = createHash('sha1').update(smallest).digest('hex')
       const r = await fuzzTarget('tcti', { runs: 1000, seed: 1, work, libFuzzerFlags: [`-exit_on_item=${item}`] })
       assert.equal(r.ok, true, formatResult(r))
@@ -77,7 +83,22 @@ describe('hardening/fuzz', function () {
     // Found by the ek-certificate target: a certificate node:crypto parses, whose public key it
     // cannot decode (a changed curve OID), made X509Certificate.publicKey throw an untyped error.
     it('ek-certificate crash-056e1dfe: an unreadable public key is a MalformedCertificateError', () => {
-      ekCertificate(Buffer.from('308201aa30820150a003020102021411e8856cae308902881a1475d4ddd8ae42bfe212300a06082a8648ce3d044a0230003020170d3236313230353132313832315a180f32313236313131313132313832315a30003059301306072a8648ce3d020106082a8648ce3d03010703420004360a09a8ed1d028c5c8c298b261b0ecbe81f037226a6571db5a29924650b5438967f7c3c6899043044fb8a6f7b88963ab3822d45523f8c5705513efa118d9148a381a53081a2300c0603551d130101ff04023000300e0603551d0f0101ff04040302030830100603551d25040930070605678105080130510603551d110101ff04473045a443304131163014060567810502010c0b69643a3030303031303134310f300d060567810502020c0466757a7a31163014060567810502030c0b69643a3030303030303031301d0603551d0e0416041487efb0f8d35ffa9aff71b5ddc088e14103c24757300a06082a8648ce3d040302034800304502210083f68b27541354fb83e545082b4b4cec3531184ecd415dc2088b25da1cb23ecc02207091f6ac4d20a76a1f1e54dd765b3b1ad0a2d10c6c175590f1ddeeddc5fe81d0', 'hex'))
+      ekCertificate(
+        Buffer.from(
+          [
+            '308201aa30820150a003020102021411e8856cae308902881a1475d4ddd8ae42bfe212300a06082a8648ce3d044a0230',
+            '003020170d3236313230353132313832315a180f32313236313131313132313832315a30003059301306072a8648ce3d',
+            '020106082a8648ce3d03010703420004360a09a8ed1d028c5c8c298b261b0ecbe81f037226a6571db5a29924650b5438',
+            '967f7c3c6899043044fb8a6f7b88963ab3822d45523f8c5705513efa118d9148a381a53081a2300c0603551d130101ff',
+            '04023000300e0603551d0f0101ff04040302030830100603551d25040930070605678105080130510603551d110101ff',
+            '04473045a443304131163014060567810502010c0b69643a3030303031303134310f300d060567810502020c0466757a',
+            '7a31163014060567810502030c0b69643a3030303030303031301d0603551d0e0416041487efb0f8d35ffa9aff71b5dd',
+            'c088e14103c24757300a06082a8648ce3d040302034800304502210083f68b27541354fb83e545082b4b4cec3531184e',
+            'cd415dc2088b25da1cb23ecc02207091f6ac4d20a76a1f1e54dd765b3b1ad0a2d10c6c175590f1ddeeddc5fe81d0'
+          ].join(''),
+          'hex'
+        )
+      )
     })
   })
 })

@@ -12,7 +12,7 @@ import { SwtpmDevice } from '../../src/attest/index.js'
 const started: SwtpmDevice[] = []
 const folders: string[] = []
 
-export function haveSwtpm (): boolean {
+export function haveSwtpm(): boolean {
   try {
     execFileSync('swtpm', ['--version'], { stdio: 'ignore' })
     return true
@@ -21,14 +21,14 @@ export function haveSwtpm (): boolean {
   }
 }
 
-export async function tempDir (prefix = 'fleet-test-'): Promise<string> {
+export async function tempDir(prefix = 'fleet-test-'): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix))
   folders.push(dir)
   return dir
 }
 
 /** A started, provisioned swtpm in a fresh folder. `caDir` shares one EK CA between devices. */
-export async function startDevice (options: { caDir?: string } = {}): Promise<SwtpmDevice> {
+export async function startDevice(options: { caDir?: string } = {}): Promise<SwtpmDevice> {
   const dir = await tempDir('fleet-swtpm-')
   const device = new SwtpmDevice(options.caDir === undefined ? { dir } : { dir, caDir: options.caDir })
   started.push(device)
@@ -36,7 +36,7 @@ export async function startDevice (options: { caDir?: string } = {}): Promise<Sw
   return device
 }
 
-export async function stopAllDevices (): Promise<void> {
+export async function stopAllDevices(): Promise<void> {
   for (const device of started.splice(0)) await device.stop().catch(() => undefined)
   for (const dir of folders.splice(0)) await rm(dir, { recursive: true, force: true }).catch(() => undefined)
 }

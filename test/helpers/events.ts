@@ -18,10 +18,12 @@ export class EventLog<T> {
   }
 
   /** Where the next event will be kept: what comes from here on. */
-  get mark (): number { return this.seen.length }
+  get mark(): number {
+    return this.seen.length
+  }
 
   /** The events kept since `from` that `match`. */
-  since (from: number, match: (event: T) => boolean): T[] {
+  since(from: number, match: (event: T) => boolean): T[] {
     return this.seen.slice(from).filter(match)
   }
 
@@ -29,8 +31,10 @@ export class EventLog<T> {
    * Resolves with the events since `from` (default: now) that `match`, once there are `count` of
    * them (default 1). Fails the test after `ms` (a deadline, not a pause).
    */
-  async next (
-    match: (event: T) => boolean, what: string, options: { from?: number, count?: number, ms?: number } = {}
+  async next(
+    match: (event: T) => boolean,
+    what: string,
+    options: { from?: number; count?: number; ms?: number } = {}
   ): Promise<T[]> {
     const { from = this.mark, count = 1, ms = 30_000 } = options
     const found = (): T[] | undefined => {
@@ -57,8 +61,12 @@ export class EventLog<T> {
 }
 
 /** Resolves with the detail of the first `type` event of `node` whose detail `match`es; fails the test after `ms`. */
-export async function nextEvent<K extends keyof Libp2pEvents> (
-  node: Libp2p, type: K, match: (detail: Libp2pEvents[K]['detail']) => boolean, what: string, ms = 30_000
+export async function nextEvent<K extends keyof Libp2pEvents>(
+  node: Libp2p,
+  type: K,
+  match: (detail: Libp2pEvents[K]['detail']) => boolean,
+  what: string,
+  ms = 30_000
 ): Promise<Libp2pEvents[K]['detail']> {
   return await new Promise((resolve, reject) => {
     const listener = (event: Libp2pEvents[K]): void => {
@@ -76,7 +84,7 @@ export async function nextEvent<K extends keyof Libp2pEvents> (
 }
 
 /** Resolves once `node` has no connection to `peer` left (at once when it has none now); fails the test after `ms`. */
-export async function disconnected (node: Libp2p, peer: PeerId, what: string, ms = 30_000): Promise<void> {
+export async function disconnected(node: Libp2p, peer: PeerId, what: string, ms = 30_000): Promise<void> {
   if (node.getConnections(peer).length === 0) return
   await nextEvent(node, 'peer:disconnect', (gone) => gone.equals(peer), what, ms)
 }

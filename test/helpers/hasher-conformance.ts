@@ -11,12 +11,21 @@ import { EntryWriter } from '../../src/ledger/entry-encoder.js'
 import { entryHash, leafHash, nodeHash, MerkleFrontier, type Entry, type Hasher } from '../../src/ledger/index.js'
 
 const entryAt = (seq: number, resource: string): Entry => ({
-  v: 1, fleet: new Uint8Array(32).fill(1), feed: 'a'.repeat(52), seq, prev: new Uint8Array(32), time: 1795000000000 + seq,
-  type: 'operator.data_access', actor: { id: 'alice', role: 'operator' }, device: 'a'.repeat(52), attest: null, body: { resource, purpose: 'care' }
+  v: 1,
+  fleet: new Uint8Array(32).fill(1),
+  feed: 'a'.repeat(52),
+  seq,
+  prev: new Uint8Array(32),
+  time: 1795000000000 + seq,
+  type: 'operator.data_access',
+  actor: { id: 'alice', role: 'operator' },
+  device: 'a'.repeat(52),
+  attest: null,
+  body: { resource, purpose: 'care' }
 })
 
 /** A run of encoded entries as FeedLedger stages them: 0x00 ‖ entry, prev left zero. */
-function encodeRun (count: number, first: number): { buf: Uint8Array, spans: Uint32Array } {
+function encodeRun(count: number, first: number): { buf: Uint8Array; spans: Uint32Array } {
   const writer = new EntryWriter(64)
   const spans = new Uint32Array(3 * count)
   for (let i = 0; i < count; i++) {
@@ -30,14 +39,22 @@ function encodeRun (count: number, first: number): { buf: Uint8Array, spans: Uin
 }
 
 /** A frontier of `size` leaves with random roots (only its shape matters to appending). */
-function randomFrontier (size: number): MerkleFrontier {
-  return new MerkleFrontier(size, Array.from({ length: popCount(size) }, () => new Uint8Array(randomBytes(32))))
+function randomFrontier(size: number): MerkleFrontier {
+  return new MerkleFrontier(
+    size,
+    Array.from({ length: popCount(size) }, () => new Uint8Array(randomBytes(32)))
+  )
 }
 
-function run (hashEntries: Hasher['hashEntries'], count: number, frontier: MerkleFrontier, head: Uint8Array): { buf: Uint8Array, out: Uint8Array, roots: Uint8Array[], leaves: Uint8Array } {
+function run(
+  hashEntries: Hasher['hashEntries'],
+  count: number,
+  frontier: MerkleFrontier,
+  head: Uint8Array
+): { buf: Uint8Array; out: Uint8Array; roots: Uint8Array[]; leaves: Uint8Array } {
   const { buf, spans } = encodeRun(count, frontier.size)
   const rootBytes = new Uint8Array(ROOTS_CAPACITY * 32)
-  frontier.roots.forEach((root, i) => rootBytes.set(root, 32 * i))
+  for (const [i, root] of frontier.roots.entries()) rootBytes.set(root, 32 * i)
   const out = new Uint8Array(32 * count)
   const leaves = new Uint8Array(32 * count)
   hashEntries(buf, spans, count, head, frontier.size, rootBytes, out, count % 2 === 0 ? leaves : undefined)
@@ -46,7 +63,7 @@ function run (hashEntries: Hasher['hashEntries'], count: number, frontier: Merkl
 }
 
 /** The conformance suite for `hasher`, inside the caller's describe. */
-export function hasherConformance (hasher: Hasher): void {
+export function hasherConformance(hasher: Hasher): void {
   const { hashEntries, hashPairs } = hasher
 
   it('chains prev, and gives the entry hashes and frontier that entryHash, leafHash and MerkleFrontier do', () => {
@@ -60,14 +77,30 @@ export function hasherConformance (hasher: Hasher): void {
         let prev: Uint8Array = head
         for (let i = 0; i < count; i++) {
           const bytes = buf.subarray(spans[3 * i]! + 1, spans[3 * i + 1]!)
-          assert.deepEqual(Buffer.from(bytes.subarray(spans[3 * i + 2]! - spans[3 * i]! - 1, spans[3 * i + 2]! - spans[3 * i]! + 31)), Buffer.from(prev), `size ${size}, entry ${i}: prev`)
+          assert.deepEqual(
+            Buffer.from(bytes.subarray(spans[3 * i + 2]! - spans[3 * i]! - 1, spans[3 * i + 2]! - spans[3 * i]! + 31)),
+            Buffer.from(prev),
+            `size ${size}, entry ${i}: prev`
+          )
           prev = entryHash(bytes)
-          assert.deepEqual(Buffer.from(out.subarray(32 * i, 32 * i + 32)), Buffer.from(prev), `size ${size}, entry ${i}: hash`)
+          assert.deepEqual(
+            Buffer.from(out.subarray(32 * i, 32 * i + 32)),
+            Buffer.from(prev),
+            `size ${size}, entry ${i}: hash`
+          )
           expected = expected.append(leafHash(bytes))
           // Leaf hashes are given when asked for (even counts here), and nothing is written otherwise.
-          assert.deepEqual(Buffer.from(leaves.subarray(32 * i, 32 * i + 32)), Buffer.from(count % 2 === 0 ? leafHash(bytes) : new Uint8Array(32)), `size ${size}, entry ${i}: leaf`)
+          assert.deepEqual(
+            Buffer.from(leaves.subarray(32 * i, 32 * i + 32)),
+            Buffer.from(count % 2 === 0 ? leafHash(bytes) : new Uint8Array(32)),
+            `size ${size}, entry ${i}: leaf`
+          )
         }
-        assert.deepEqual(roots.map((r) => Buffer.from(r).toString('hex')), expected.roots.map((r) => Buffer.from(r).toString('hex')), `size ${size}, count ${count}: frontier`)
+        assert.deepEqual(
+          roots.map((r) => Buffer.from(r).toString('hex')),
+          expected.roots.map((r) => Buffer.from(r).toString('hex')),
+          `size ${size}, count ${count}: frontier`
+        )
       }
     }
   })
@@ -81,17 +114,35 @@ export function hasherConformance (hasher: Hasher): void {
       const s = Uint32Array.from(spans)
       const b = Uint8Array.from(buf)
       mutate(s, b)
-      assert.throws(() => { hashEntries(b, s, 3, head, 0, roots, new Uint8Array(96)) }, RangeError)
+      assert.throws(() => {
+        hashEntries(b, s, 3, head, 0, roots, new Uint8Array(96))
+      }, RangeError)
       if (b[s[3]!] === 0 && b[s[0]!] === 0 && b[s[6]!] === 0) assert.deepEqual(b, original)
     }
-    bad((s) => { s[7] = buf.length + 1 })
-    bad((s) => { s[5] = s[4]! - 10 })
-    bad((s) => { s[3] = s[4]! })
-    bad((_, b) => { b[spans[6]!] = 1 })
-    assert.throws(() => { hashEntries(buf, spans, 4, head, 0, roots, new Uint8Array(128)) }, RangeError)
-    assert.throws(() => { hashEntries(buf, spans, 3, head, 0, roots, new Uint8Array(64)) }, RangeError)
-    assert.throws(() => { hashEntries(buf, spans, 3, head, 0, new Uint8Array(32), new Uint8Array(96)) }, RangeError)
-    assert.throws(() => { hashEntries(buf, spans, 3, head, 0, roots, new Uint8Array(96), new Uint8Array(64)) }, RangeError)
+    bad((s) => {
+      s[7] = buf.length + 1
+    })
+    bad((s) => {
+      s[5] = s[4]! - 10
+    })
+    bad((s) => {
+      s[3] = s[4]!
+    })
+    bad((_, b) => {
+      b[spans[6]!] = 1
+    })
+    assert.throws(() => {
+      hashEntries(buf, spans, 4, head, 0, roots, new Uint8Array(128))
+    }, RangeError)
+    assert.throws(() => {
+      hashEntries(buf, spans, 3, head, 0, roots, new Uint8Array(64))
+    }, RangeError)
+    assert.throws(() => {
+      hashEntries(buf, spans, 3, head, 0, new Uint8Array(32), new Uint8Array(96))
+    }, RangeError)
+    assert.throws(() => {
+      hashEntries(buf, spans, 3, head, 0, roots, new Uint8Array(96), new Uint8Array(64))
+    }, RangeError)
   })
 
   it('hashPairs gives nodeHash of each pair, and refuses short buffers', () => {
@@ -99,9 +150,17 @@ export function hasherConformance (hasher: Hasher): void {
       const input = new Uint8Array(randomBytes(64 * count))
       const out = new Uint8Array(32 * count)
       hashPairs(input, count, out)
-      for (let i = 0; i < count; i++) assert.deepEqual(Buffer.from(out.subarray(32 * i, 32 * i + 32)), Buffer.from(nodeHash(input.subarray(64 * i, 64 * i + 32), input.subarray(64 * i + 32, 64 * i + 64))))
+      for (let i = 0; i < count; i++)
+        assert.deepEqual(
+          Buffer.from(out.subarray(32 * i, 32 * i + 32)),
+          Buffer.from(nodeHash(input.subarray(64 * i, 64 * i + 32), input.subarray(64 * i + 32, 64 * i + 64)))
+        )
     }
-    assert.throws(() => { hashPairs(new Uint8Array(63), 1, new Uint8Array(32)) }, RangeError)
-    assert.throws(() => { hashPairs(new Uint8Array(64), 1, new Uint8Array(31)) }, RangeError)
+    assert.throws(() => {
+      hashPairs(new Uint8Array(63), 1, new Uint8Array(32))
+    }, RangeError)
+    assert.throws(() => {
+      hashPairs(new Uint8Array(64), 1, new Uint8Array(31))
+    }, RangeError)
   })
 }

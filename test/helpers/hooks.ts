@@ -7,10 +7,10 @@ import { stopAllDevices } from './devices.js'
 import { skipWithoutSharedTestdata } from './shared.js'
 
 export const mochaHooks = {
-  beforeEach (this: Mocha.Context): void {
+  beforeEach(this: Mocha.Context): void {
     skipWithoutSharedTestdata(this)
   },
-  async afterAll (): Promise<void> {
+  async afterAll(): Promise<void> {
     await stopAllDevices()
   }
 }

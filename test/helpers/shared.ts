@@ -12,13 +12,13 @@ const marked = new WeakSet<object>()
 let told = false
 
 /** Marks a test, or every test of a suite, as reading ../shared/testdata. Returns it. */
-export function needsSharedTestdata<T extends Mocha.Test | Mocha.Suite> (runnable: T): T {
+export function needsSharedTestdata<T extends Mocha.Test | Mocha.Suite>(runnable: T): T {
   marked.add(runnable)
   return runnable
 }
 
 /** Root beforeEach: a marked test is skipped when the shared test data is absent. */
-export function skipWithoutSharedTestdata (context: Mocha.Context): void {
+export function skipWithoutSharedTestdata(context: Mocha.Context): void {
   if (hasSharedTestdata) return
   let node: Mocha.Test | Mocha.Suite | undefined = context.currentTest
   while (node !== undefined && !marked.has(node)) node = node.parent

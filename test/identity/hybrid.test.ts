@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import {
-  nodeMlDsa65, nobleMlDsa65, defaultMlDsa65, HybridSigner, verifyHybrid, softwareP256Signer, DOMAIN
+  nodeMlDsa65,
+  nobleMlDsa65,
+  defaultMlDsa65,
+  HybridSigner,
+  verifyHybrid,
+  softwareP256Signer,
+  DOMAIN
 } from '../../src/identity/index.js'
 
 describe('identity/mldsa', () => {
@@ -13,10 +19,13 @@ describe('identity/mldsa', () => {
   })
 
   it('derives the same public key from a seed in both implementations', () => {
-    assert.deepEqual(Buffer.from(nodeMlDsa65.fromSeed(seed).publicKey), Buffer.from(nobleMlDsa65.fromSeed(seed).publicKey))
+    assert.deepEqual(
+      Buffer.from(nodeMlDsa65.fromSeed(seed).publicKey),
+      Buffer.from(nobleMlDsa65.fromSeed(seed).publicKey)
+    )
   })
 
-  it('each implementation verifies the other\'s signatures', () => {
+  it("each implementation verifies the other's signatures", () => {
     const fromNode = nodeMlDsa65.fromSeed(seed).sign(message)
     const fromNoble = nobleMlDsa65.fromSeed(seed).sign(message)
     const pub = nodeMlDsa65.fromSeed(seed).publicKey
@@ -50,29 +59,50 @@ describe('identity/hybrid', () => {
 
   it('refuses the signature for another domain (no cross-protocol reuse)', async () => {
     const signature = await signer.sign(DOMAIN.checkpoint, message)
-    assert.throws(() => verifyHybrid(signer.publicKey, DOMAIN.enrolment, message, signature), { name: 'HybridSignatureError' })
+    assert.throws(() => verifyHybrid(signer.publicKey, DOMAIN.enrolment, message, signature), {
+      name: 'HybridSignatureError'
+    })
   })
 
   it('refuses when only one half is valid, naming the bad half', async () => {
     const good = await signer.sign(DOMAIN.statement, message)
-    const other = await new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32))).sign(DOMAIN.statement, message)
-    assert.throws(() => verifyHybrid(signer.publicKey, DOMAIN.statement, message, { p256: good.p256, mldsa65: other.mldsa65 }),
-      (err: Error & { half?: string }) => err.name === 'HybridSignatureError' && err.half === 'mldsa65')
-    assert.throws(() => verifyHybrid(signer.publicKey, DOMAIN.statement, message, { p256: other.p256, mldsa65: good.mldsa65 }),
-      (err: Error & { half?: string }) => err.name === 'HybridSignatureError' && err.half === 'p256')
-    assert.throws(() => verifyHybrid(signer.publicKey, DOMAIN.statement, message, { p256: new Uint8Array(64), mldsa65: good.mldsa65 }),
-      { name: 'HybridSignatureError' })
+    const other = await new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32))).sign(
+      DOMAIN.statement,
+      message
+    )
+    assert.throws(
+      () => verifyHybrid(signer.publicKey, DOMAIN.statement, message, { p256: good.p256, mldsa65: other.mldsa65 }),
+      (err: Error & { half?: string }) => err.name === 'HybridSignatureError' && err.half === 'mldsa65'
+    )
+    assert.throws(
+      () => verifyHybrid(signer.publicKey, DOMAIN.statement, message, { p256: other.p256, mldsa65: good.mldsa65 }),
+      (err: Error & { half?: string }) => err.name === 'HybridSignatureError' && err.half === 'p256'
+    )
+    assert.throws(
+      () =>
+        verifyHybrid(signer.publicKey, DOMAIN.statement, message, { p256: new Uint8Array(64), mldsa65: good.mldsa65 }),
+      { name: 'HybridSignatureError' }
+    )
   })
 
   it('a signature that verified once still binds: the same one for another message, key or domain is refused', async () => {
     const signature = await signer.sign(DOMAIN.checkpoint, message)
     for (let i = 0; i < 3; i++) verifyHybrid(signer.publicKey, DOMAIN.checkpoint, message, signature)
-    assert.throws(() => verifyHybrid(signer.publicKey, DOMAIN.checkpoint, Buffer.from('another body'), signature), { name: 'HybridSignatureError' })
-    assert.throws(() => verifyHybrid(signer.publicKey, DOMAIN.cosignature, message, signature), { name: 'HybridSignatureError' })
+    assert.throws(() => verifyHybrid(signer.publicKey, DOMAIN.checkpoint, Buffer.from('another body'), signature), {
+      name: 'HybridSignatureError'
+    })
+    assert.throws(() => verifyHybrid(signer.publicKey, DOMAIN.cosignature, message, signature), {
+      name: 'HybridSignatureError'
+    })
     const stranger = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
-    assert.throws(() => verifyHybrid(stranger.publicKey, DOMAIN.checkpoint, message, signature), { name: 'HybridSignatureError' })
+    assert.throws(() => verifyHybrid(stranger.publicKey, DOMAIN.checkpoint, message, signature), {
+      name: 'HybridSignatureError'
+    })
     const flipped = new Uint8Array(signature.mldsa65)
     flipped[100] = flipped[100]! ^ 1
-    assert.throws(() => verifyHybrid(signer.publicKey, DOMAIN.checkpoint, message, { p256: signature.p256, mldsa65: flipped }), { name: 'HybridSignatureError' })
+    assert.throws(
+      () => verifyHybrid(signer.publicKey, DOMAIN.checkpoint, message, { p256: signature.p256, mldsa65: flipped }),
+      { name: 'HybridSignatureError' }
+    )
   })
 })

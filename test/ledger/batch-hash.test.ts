@@ -2,13 +2,19 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
 import {
-  FeedLedger, BASE_ONTOLOGY, MemoryLedgerStore, ReplicaStore, ownFeedSource, nodeCryptoHasher, type Hasher
+  FeedLedger,
+  BASE_ONTOLOGY,
+  MemoryLedgerStore,
+  ReplicaStore,
+  ownFeedSource,
+  nodeCryptoHasher,
+  type Hasher
 } from '../../src/ledger/index.js'
 import { popCount } from '../../src/ledger/batch-hash.js'
 import { hasherConformance } from '../helpers/hasher-conformance.js'
 
 /** nodeCryptoHasher, counting its calls. */
-function countingHasher (): Hasher & { entries: number, pairs: number } {
+function countingHasher(): Hasher & { entries: number; pairs: number } {
   const counted = {
     entries: 0,
     pairs: 0,
@@ -30,7 +36,14 @@ describe('ledger/batch-hash: chaining and hashing a batch of entries in one call
   })
 
   it('popCount counts the set bits of safe integers (the roots of a frontier of that size)', () => {
-    const cases = [[0, 0], [1, 1], [6, 2], [255, 8], [2 ** 32, 1], [Number.MAX_SAFE_INTEGER, 53]] as const
+    const cases = [
+      [0, 0],
+      [1, 1],
+      [6, 2],
+      [255, 8],
+      [2 ** 32, 1],
+      [Number.MAX_SAFE_INTEGER, 53]
+    ] as const
     for (const [size, bits] of cases) assert.equal(popCount(size), bits)
   })
 
@@ -42,15 +55,26 @@ describe('ledger/batch-hash: chaining and hashing a batch of entries in one call
     const [db, replicaDb] = [new MemoryLedgerStore(), new MemoryLedgerStore()]
     await db.open()
     const tpmClock = { readTpmClock: async () => ({ clock: 1n, resetCount: 1, restartCount: 0 }) }
-    const ledger = new FeedLedger({
-      store: db, signer, clock: { now: () => 1_795_000_000_000 }, tpmClock, ontology: BASE_ONTOLOGY, hasher: ledgerHasher
-    }, { fleetId, feedId: feed, batchMs: 10_000 })
+    const ledger = new FeedLedger(
+      {
+        store: db,
+        signer,
+        clock: { now: () => 1_795_000_000_000 },
+        tpmClock,
+        ontology: BASE_ONTOLOGY,
+        hasher: ledgerHasher
+      },
+      { fleetId, feedId: feed, batchMs: 10_000 }
+    )
     try {
       await ledger.start()
-      const append = async (i: number): Promise<unknown> => await ledger.append({
-        type: 'operator.data_access', actor: { id: 'alice', role: 'operator' }, attest: null,
-        body: { resource: `r-${i}`, purpose: 'care' }
-      })
+      const append = async (i: number): Promise<unknown> =>
+        await ledger.append({
+          type: 'operator.data_access',
+          actor: { id: 'alice', role: 'operator' },
+          attest: null,
+          body: { resource: `r-${i}`, purpose: 'care' }
+        })
       await Promise.all(Array.from({ length: 100 }, async (_, i) => await append(i)))
       await ledger.checkpoint()
       assert.ok(ledgerHasher.entries > 0, 'the ledger hashed its appends with its hasher')

@@ -29,14 +29,29 @@ describe('ledger/checkpoint signed by a TPM-held key', function () {
     for (let i = 0; i < 10; i++) tree = tree.append(leafHash(Buffer.from(`entry ${i}`)))
     const clock = await tpm.readClock()
     const feed = 'd'.repeat(52)
-    const note = await signCheckpoint({
-      origin: `fleet/${'0'.repeat(64)}/${feed}`, size: tree.size, root: tree.root(), epoch: 1,
-      tpm: { clock: clock.clock, resetCount: clock.resetCount, restartCount: clock.restartCount }, peers: []
-    }, signer, feed)
+    const note = await signCheckpoint(
+      {
+        origin: `fleet/${'0'.repeat(64)}/${feed}`,
+        size: tree.size,
+        root: tree.root(),
+        epoch: 1,
+        tpm: { clock: clock.clock, resetCount: clock.resetCount, restartCount: clock.restartCount },
+        peers: []
+      },
+      signer,
+      feed
+    )
     const verified = verifyCheckpoint(parseCheckpoint(note), { name: feed, key: signer.publicKey })
     assert.equal(verified.body.size, 10)
     // The same note does not verify for a key that is not this TPM's DSK.
     const impostor = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
-    assert.throws(() => verifyCheckpoint(parseCheckpoint(note), { name: feed, key: { p256: impostor.publicKey.p256, mldsa65: signer.publicKey.mldsa65 } }), { name: 'CheckpointSignatureError' })
+    assert.throws(
+      () =>
+        verifyCheckpoint(parseCheckpoint(note), {
+          name: feed,
+          key: { p256: impostor.publicKey.p256, mldsa65: signer.publicKey.mldsa65 }
+        }),
+      { name: 'CheckpointSignatureError' }
+    )
   })
 })

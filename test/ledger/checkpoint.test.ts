@@ -2,8 +2,18 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
 import {
-  signCheckpoint, cosignCheckpoint, parseCheckpoint, peekCheckpoint, verifyCheckpoint, formatCheckpointBody, keyId, checkpointKeyIds,
-  CHECKPOINT_LIMITS, CHECKPOINT_FORMAT_VERSION, SIGNATURE_TYPES, type CheckpointBody
+  signCheckpoint,
+  cosignCheckpoint,
+  parseCheckpoint,
+  peekCheckpoint,
+  verifyCheckpoint,
+  formatCheckpointBody,
+  keyId,
+  checkpointKeyIds,
+  CHECKPOINT_LIMITS,
+  CHECKPOINT_FORMAT_VERSION,
+  SIGNATURE_TYPES,
+  type CheckpointBody
 } from '../../src/ledger/index.js'
 import { asVersion1, version1KeyIds } from './checkpoint-v1.js'
 
@@ -23,7 +33,7 @@ const key = { name: feed, key: signer.publicKey }
 describe('ledger/checkpoint (C2SP signed note, hybrid signatures)', () => {
   it('round-trips: body text, two signature lines, verified by the feed key', async () => {
     const note = await signCheckpoint(body, signer, feed)
-    assert.ok(note.startsWith(formatCheckpointBody(body) + '\n\u2014 '))
+    assert.ok(note.startsWith(`${formatCheckpointBody(body)}\n\u2014 `))
     assert.equal(note.split('\n').filter((l) => l.startsWith('\u2014 ')).length, 2)
     const verified = verifyCheckpoint(parseCheckpoint(note), key)
     assert.equal(verified.body.size, 1234)
@@ -34,14 +44,25 @@ describe('ledger/checkpoint (C2SP signed note, hybrid signatures)', () => {
   it('refuses a changed byte anywhere in the body or either signature line', async () => {
     const note = await signCheckpoint(body, signer, feed)
     let bySignature = 0
-    const positions = [note.indexOf('1234'), note.indexOf('epoch') + 6, note.indexOf('tpm') + 4, note.lastIndexOf('\u2014') - 10, note.length - 10, note.indexOf('\u2014') + feed.length + 10]
+    const positions = [
+      note.indexOf('1234'),
+      note.indexOf('epoch') + 6,
+      note.indexOf('tpm') + 4,
+      note.lastIndexOf('\u2014') - 10,
+      note.length - 10,
+      note.indexOf('\u2014') + feed.length + 10
+    ]
     for (const at of positions) {
       const character = note[at]!
       const changed = note.slice(0, at) + (character === 'A' ? 'B' : character === '1' ? '2' : 'A') + note.slice(at + 1)
-      assert.throws(() => verifyCheckpoint(parseCheckpoint(changed), key), (err: Error) => {
-        if (err.name === 'CheckpointSignatureError') bySignature++
-        return ['CheckpointSignatureError', 'MalformedCheckpointError'].includes(err.name)
-      }, `position ${at}`)
+      assert.throws(
+        () => verifyCheckpoint(parseCheckpoint(changed), key),
+        (err: Error) => {
+          if (err.name === 'CheckpointSignatureError') bySignature++
+          return ['CheckpointSignatureError', 'MalformedCheckpointError'].includes(err.name)
+        },
+        `position ${at}`
+      )
     }
     assert.ok(bySignature >= 3, `only ${bySignature} changes were caught by the signatures`)
   })
@@ -52,7 +73,7 @@ describe('ledger/checkpoint (C2SP signed note, hybrid signatures)', () => {
     const onlyFirst = lines.filter((l, i) => !(l.startsWith('\u2014') && i === lines.length - 2)).join('\n')
     assert.throws(() => verifyCheckpoint(parseCheckpoint(onlyFirst), key), { name: 'CheckpointSignatureError' })
     const other = await signCheckpoint(body, witness, feed)
-    const mixed = note.split('\n\u2014')[0] + '\n\u2014' + note.split('\n\u2014')[1] + '\n\u2014' + other.split('\n\u2014')[2]
+    const mixed = `${note.split('\n\u2014')[0]}\n\u2014${note.split('\n\u2014')[1]}\n\u2014${other.split('\n\u2014')[2]}`
     assert.throws(() => verifyCheckpoint(parseCheckpoint(mixed), key), { name: 'CheckpointSignatureError' })
     assert.throws(() => verifyCheckpoint(parseCheckpoint(other), key), { name: 'CheckpointSignatureError' })
   })
@@ -76,24 +97,43 @@ describe('ledger/checkpoint (C2SP signed note, hybrid signatures)', () => {
     assert.equal(peeked.text, parseCheckpoint(cosigned).text)
     assert.equal(peeked.size, 1234)
     assert.deepEqual([...peeked.names], [feed, 'c'.repeat(52)])
-    for (const bad of ['', 'no blank line', note.replace('\n1234\n', '\n01234\n'), note + 'trailing text without a newline', note + 'x\n']) {
+    for (const bad of [
+      '',
+      'no blank line',
+      note.replace('\n1234\n', '\n01234\n'),
+      `${note}trailing text without a newline`,
+      `${note}x\n`
+    ]) {
       assert.equal(peekCheckpoint(bad), undefined, JSON.stringify(bad.slice(-40)))
     }
   })
 
   const malformed = [
-    '', 'no blank line\n', `fleet/x/y\n1\nAAAA\nepoch 0\ntpm 0 0 0\n\n\u2014 a AAAAAAAA\n`,
-    `${formatCheckpointBody(body)}`, `${formatCheckpointBody({ ...body, peers: [] }).replace('epoch 3', 'epoch 03')}\n\u2014 k AAAAAAAA\n`,
-    `${formatCheckpointBody(body)}extra line\n\n\u2014 k AAAAAAAA\n`, `${formatCheckpointBody(body)}\n- k AAAAAAAA\n`,
+    '',
+    'no blank line\n',
+    `fleet/x/y\n1\nAAAA\nepoch 0\ntpm 0 0 0\n\n\u2014 a AAAAAAAA\n`,
+    `${formatCheckpointBody(body)}`,
+    `${formatCheckpointBody({ ...body, peers: [] }).replace('epoch 3', 'epoch 03')}\n\u2014 k AAAAAAAA\n`,
+    `${formatCheckpointBody(body)}extra line\n\n\u2014 k AAAAAAAA\n`,
+    `${formatCheckpointBody(body)}\n- k AAAAAAAA\n`,
     `${formatCheckpointBody(body)}\n\u2014 k ${'A'.repeat(4 * Math.ceil((4 + CHECKPOINT_LIMITS.maxSignatureBytes) / 3) + 4)}\n`,
-    `${formatCheckpointBody(body)}\n\u2014 k AAAA\n`, `${formatCheckpointBody(body)}\n\u2014 k AAAAAAA\n`, `${formatCheckpointBody(body)}\n\u2014 k AAAAAAAA \n`,
-    `${formatCheckpointBody(body)}\n\u2014 k\tx AAAAAAAA\n`, `${formatCheckpointBody(body)}\n\u2014  AAAAAAAA\n`, `${formatCheckpointBody(body)}\n\u2014 a+b AAAAAAAA\n`,
-    `${formatCheckpointBody(body)}\n\u2014 a\u00a0b AAAAAAAA\n`, `${formatCheckpointBody(body)}\n\u2014 ${'n'.repeat(CHECKPOINT_LIMITS.maxKeyNameBytes + 1)} AAAAAAAA\n`,
-    `${formatCheckpointBody(body)}\n\u2014 k\u0001 AAAAAAAA\n`, `${formatCheckpointBody(body)}\n\u2014 k\ud800 AAAAAAAA\n`
+    `${formatCheckpointBody(body)}\n\u2014 k AAAA\n`,
+    `${formatCheckpointBody(body)}\n\u2014 k AAAAAAA\n`,
+    `${formatCheckpointBody(body)}\n\u2014 k AAAAAAAA \n`,
+    `${formatCheckpointBody(body)}\n\u2014 k\tx AAAAAAAA\n`,
+    `${formatCheckpointBody(body)}\n\u2014  AAAAAAAA\n`,
+    `${formatCheckpointBody(body)}\n\u2014 a+b AAAAAAAA\n`,
+    `${formatCheckpointBody(body)}\n\u2014 a\u00a0b AAAAAAAA\n`,
+    `${formatCheckpointBody(body)}\n\u2014 ${'n'.repeat(CHECKPOINT_LIMITS.maxKeyNameBytes + 1)} AAAAAAAA\n`,
+    `${formatCheckpointBody(body)}\n\u2014 k\u0001 AAAAAAAA\n`,
+    `${formatCheckpointBody(body)}\n\u2014 k\ud800 AAAAAAAA\n`
   ]
   describe(`format version ${CHECKPOINT_FORMAT_VERSION}: C2SP signature type 0xff followed by a longer identifier`, () => {
     // Fixed public keys: the key IDs depend only on the name, the signature type and the key bytes.
-    const fixed = { p256: Uint8Array.from([4, ...new Array<number>(64).fill(0x11)]), mldsa65: new Uint8Array(1952).fill(0x22) }
+    const fixed = {
+      p256: Uint8Array.from([4, ...new Array<number>(64).fill(0x11)]),
+      mldsa65: new Uint8Array(1952).fill(0x22)
+    }
 
     it('golden key IDs: type = 0xFF ‖ SHA-256(identifier); keyId = SHA-256(name ‖ 0x0A ‖ type ‖ public key)[0:4]', () => {
       assert.deepEqual(SIGNATURE_TYPES, {
@@ -111,35 +151,65 @@ describe('ledger/checkpoint (C2SP signed note, hybrid signatures)', () => {
       assert.deepEqual(ids.mldsa65, keyId(feed, mldsaType, fixed.mldsa65))
       // Version 1 (refused): the private type bytes 0x81 and 0x82 in place of the two types above.
       const old = version1KeyIds(feed, fixed)
-      assert.deepEqual([Buffer.from(old.p256).toString('hex'), Buffer.from(old.mldsa65).toString('hex')], ['8167c375', '8b6094d0'])
+      assert.deepEqual(
+        [Buffer.from(old.p256).toString('hex'), Buffer.from(old.mldsa65).toString('hex')],
+        ['8167c375', '8b6094d0']
+      )
     })
 
     it('a signed note carries, on each line, the version-2 key ID of its key', async () => {
       const note = await signCheckpoint(body, signer, feed)
       const ids = checkpointKeyIds(feed, signer.publicKey)
-      assert.deepEqual(parseCheckpoint(note).signatures.map((line) => [line.name, Buffer.from(line.keyId).toString('hex'), line.signature.length]),
-        [[feed, Buffer.from(ids.p256).toString('hex'), 64], [feed, Buffer.from(ids.mldsa65).toString('hex'), 3309]])
+      assert.deepEqual(
+        parseCheckpoint(note).signatures.map((line) => [
+          line.name,
+          Buffer.from(line.keyId).toString('hex'),
+          line.signature.length
+        ]),
+        [
+          [feed, Buffer.from(ids.p256).toString('hex'), 64],
+          [feed, Buffer.from(ids.mldsa65).toString('hex'), 3309]
+        ]
+      )
     })
 
     it('a checkpoint in format version 1 (private signature types 0x81/0x82) is refused with CheckpointVersionError naming the version', async () => {
       const old = asVersion1(await signCheckpoint(body, signer, feed), feed, signer.publicKey)
       assert.notEqual(old, await signCheckpoint(body, signer, feed))
-      assert.throws(() => verifyCheckpoint(parseCheckpoint(old), key), (err: Error & { version: number, supported: number, keyName: string, exitCode: number }) => {
-        assert.equal(err.name, 'CheckpointVersionError')
-        assert.deepEqual([err.version, err.supported, err.keyName, err.exitCode], [1, 2, feed, 2])
-        assert.match(err.message, /checkpoint format version 1/)
-        return true
-      })
+      assert.throws(
+        () => verifyCheckpoint(parseCheckpoint(old), key),
+        (err: Error & { version: number; supported: number; keyName: string; exitCode: number }) => {
+          assert.equal(err.name, 'CheckpointVersionError')
+          assert.deepEqual([err.version, err.supported, err.keyName, err.exitCode], [1, 2, feed, 2])
+          assert.match(err.message, /checkpoint format version 1/)
+          return true
+        }
+      )
       // A version-1 cosignature is a line by an unknown key: ignored, not counted.
       const witnessName = 'c'.repeat(52)
       const cosigned = await cosignCheckpoint(await signCheckpoint(body, signer, feed), witness, witnessName)
-      assert.deepEqual(verifyCheckpoint(parseCheckpoint(asVersion1(cosigned, witnessName, witness.publicKey)), key, new Map([[witnessName, witness.publicKey]])).cosigners, [])
+      assert.deepEqual(
+        verifyCheckpoint(
+          parseCheckpoint(asVersion1(cosigned, witnessName, witness.publicKey)),
+          key,
+          new Map([[witnessName, witness.publicKey]])
+        ).cosigners,
+        []
+      )
     })
 
     it('key names with "+", whitespace or nothing are neither signed with nor parsed', async () => {
       for (const name of ['a+b', 'witness.example/key+1', 'a b', '', 'tab\tname']) {
-        await assert.rejects(signCheckpoint(body, signer, name), { name: 'MalformedCheckpointError' }, JSON.stringify(name))
-        await assert.rejects(cosignCheckpoint(await signCheckpoint(body, signer, feed), witness, name), { name: 'MalformedCheckpointError' }, JSON.stringify(name))
+        await assert.rejects(
+          signCheckpoint(body, signer, name),
+          { name: 'MalformedCheckpointError' },
+          JSON.stringify(name)
+        )
+        await assert.rejects(
+          cosignCheckpoint(await signCheckpoint(body, signer, feed), witness, name),
+          { name: 'MalformedCheckpointError' },
+          JSON.stringify(name)
+        )
       }
       const note = await signCheckpoint(body, signer, feed)
       assert.throws(() => parseCheckpoint(`${note}\u2014 plus+name AAAAAAAA\n`), { name: 'MalformedCheckpointError' })
@@ -147,10 +217,13 @@ describe('ledger/checkpoint (C2SP signed note, hybrid signatures)', () => {
 
     it('accepts at least 16 signature lines of post-quantum size: lines by unknown keys (any name the spec allows, up to the caps) are ignored', async () => {
       const note = await signCheckpoint(body, signer, feed)
-      const line = (name: string, size: number, fill: number): string => `\u2014 ${name} ${Buffer.concat([Buffer.of(1, 2, 3, 4), Buffer.alloc(size, fill)]).toString('base64')}\n`
+      const line = (name: string, size: number, fill: number): string =>
+        `\u2014 ${name} ${Buffer.concat([Buffer.of(1, 2, 3, 4), Buffer.alloc(size, fill)]).toString('base64')}\n`
       // 16 lines by keys this verifier does not know: ML-DSA-65 (3309), ML-DSA-87 (4627), SLH-DSA-128s (7856) sizes, one Ed25519.
       const sizes = [3309, 3309, 3309, 3309, 4627, 4627, 4627, 4627, 3309, 3309, 3309, 3309, 4627, 4627, 7856, 64]
-      const names = sizes.map((_, i) => i % 3 === 0 ? `witness.example/é${i}` : i % 3 === 1 ? `sigsum.org/v1/${i}` : `${'d'.repeat(52)}${i}`)
+      const names = sizes.map((_, i) =>
+        i % 3 === 0 ? `witness.example/é${i}` : i % 3 === 1 ? `sigsum.org/v1/${i}` : `${'d'.repeat(52)}${i}`
+      )
       const crowded = note + sizes.map((size, i) => line(names[i]!, size, i)).join('')
       assert.ok(Buffer.byteLength(crowded) > 64 * 1024)
       const parsed = parseCheckpoint(crowded)
@@ -163,11 +236,18 @@ describe('ledger/checkpoint (C2SP signed note, hybrid signatures)', () => {
       verifyCheckpoint(parseCheckpoint(note + sameName + sameId), key)
       // At the caps: the largest signature allowed parses; one more byte, one more line, or a larger note does not.
       parseCheckpoint(note + line('big.example', CHECKPOINT_LIMITS.maxSignatureBytes, 7))
-      assert.throws(() => parseCheckpoint(note + line('big.example', CHECKPOINT_LIMITS.maxSignatureBytes + 3, 7)), { name: 'MalformedCheckpointError' })
-      const many = note + Array.from({ length: CHECKPOINT_LIMITS.maxSignatureLines - 2 }, (_, i) => line(`k${i}`, 1, i)).join('')
+      assert.throws(() => parseCheckpoint(note + line('big.example', CHECKPOINT_LIMITS.maxSignatureBytes + 3, 7)), {
+        name: 'MalformedCheckpointError'
+      })
+      const many =
+        note + Array.from({ length: CHECKPOINT_LIMITS.maxSignatureLines - 2 }, (_, i) => line(`k${i}`, 1, i)).join('')
       assert.equal(parseCheckpoint(many).signatures.length, CHECKPOINT_LIMITS.maxSignatureLines)
-      assert.throws(() => parseCheckpoint(many + line('one.more', 1, 0)), { name: 'MalformedCheckpointError', message: /signature lines/ })
-      const huge = note + Array.from({ length: 24 }, (_, i) => line(`huge${i}`, CHECKPOINT_LIMITS.maxSignatureBytes, i)).join('')
+      assert.throws(() => parseCheckpoint(many + line('one.more', 1, 0)), {
+        name: 'MalformedCheckpointError',
+        message: /signature lines/
+      })
+      const huge =
+        note + Array.from({ length: 24 }, (_, i) => line(`huge${i}`, CHECKPOINT_LIMITS.maxSignatureBytes, i)).join('')
       assert.ok(Buffer.byteLength(huge) > CHECKPOINT_LIMITS.maxNoteBytes)
       assert.throws(() => parseCheckpoint(huge), { name: 'MalformedCheckpointError', message: /too large/ })
     })

@@ -1,14 +1,27 @@
 import assert from 'node:assert/strict'
 import { encode } from 'cborg'
 import {
-  encodeEntry, decodeEntry, checkEntryAgainstOntology, applyVerifiedOntologyUpdate, BASE_ONTOLOGY, type Entry
+  encodeEntry,
+  decodeEntry,
+  checkEntryAgainstOntology,
+  applyVerifiedOntologyUpdate,
+  BASE_ONTOLOGY,
+  type Entry
 } from '../../src/ledger/index.js'
 import { decodeCanonical, encodeCanonical } from '../../src/codec/index.js'
 import { EntryWriter, encodeEntryBytes } from '../../src/ledger/entry-encoder.js'
 
 const entry: Entry = {
-  v: 1, fleet: new Uint8Array(32).fill(0xf1), feed: 'a'.repeat(52), seq: 7, prev: new Uint8Array(32).fill(0xaa), time: 1795000000000,
-  type: 'operator.data_access', actor: { id: 'alice', role: 'operator' }, device: 'b'.repeat(52), attest: null,
+  v: 1,
+  fleet: new Uint8Array(32).fill(0xf1),
+  feed: 'a'.repeat(52),
+  seq: 7,
+  prev: new Uint8Array(32).fill(0xaa),
+  time: 1795000000000,
+  type: 'operator.data_access',
+  actor: { id: 'alice', role: 'operator' },
+  device: 'b'.repeat(52),
+  attest: null,
   body: { resource: 'patients/42', purpose: 'care' }
 }
 
@@ -30,7 +43,15 @@ const entry: Entry = {
  *     66 617474657374  f6                                "attest": null
  *     66 646576696365  78 34 62…62                       "device": text(52)
  */
-const GOLDEN = 'ab617601637365710764626f6479a267707572706f73656463617265687265736f757263656b70617469656e74732f3432646665656478346161616161616161616161616161616161616161616161616161616161616161616161616161616161616161616161616161616164707265765820aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa6474696d651b000001a1ee565e006474797065746f70657261746f722e646174615f616363657373656163746f72a262696465616c69636564726f6c65686f70657261746f7265666c6565745820f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f166617474657374f666646576696365783462626262626262626262626262626262626262626262626262626262626262626262626262626262626262626262626262626262'
+const GOLDEN = [
+  'ab617601637365710764626f6479a267707572706f73656463617265687265736f757263656b70617469656e74732f34',
+  '326466656564783461616161616161616161616161616161616161616161616161616161616161616161616161616161',
+  '61616161616161616161616164707265765820aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
+  'aaaaaa6474696d651b000001a1ee565e006474797065746f70657261746f722e646174615f616363657373656163746f',
+  '72a262696465616c69636564726f6c65686f70657261746f7265666c6565745820f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1',
+  'f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f166617474657374f66664657669636578346262626262626262626262626262',
+  '6262626262626262626262626262626262626262626262626262626262626262626262626262'
+].join('')
 
 describe('ledger/entry: deterministic CBOR, strict decoding', () => {
   it('encodes to the golden bytes, and decodes back', () => {
@@ -53,7 +74,7 @@ describe('ledger/entry: deterministic CBOR, strict decoding', () => {
     ['undefined', hex('a16176f7')],
     ['trailing bytes', hex('a1617601ff')],
     ['a truncated string', hex('a161766261')],
-    ['nesting deeper than allowed', hex('81'.repeat(20) + '01')],
+    ['nesting deeper than allowed', hex(`${'81'.repeat(20)}01`)],
     ['an enormous claimed length', hex('5bffffffffffffffff')],
     ['an array claiming 2^32 items', hex('9affffffff')]
   ]
@@ -64,18 +85,26 @@ describe('ledger/entry: deterministic CBOR, strict decoding', () => {
   }
 
   it('decodes strings that share length and first and last bytes to their own values (the decoder remembers short strings by their bytes)', () => {
-    const texts = ['a' + 'x'.repeat(50) + 'z', 'a' + 'y'.repeat(50) + 'z', 'a' + 'x'.repeat(49) + 'yz', 'aé' + 'x'.repeat(48) + 'z', 'a' + 'x'.repeat(50) + 'z']
+    const texts = [
+      `a${'x'.repeat(50)}z`,
+      `a${'y'.repeat(50)}z`,
+      `a${'x'.repeat(49)}yz`,
+      `aé${'x'.repeat(48)}z`,
+      `a${'x'.repeat(50)}z`
+    ]
     for (let round = 0; round < 3; round++) {
-      for (const text of texts) assert.deepEqual(decodeCanonical(encodeCanonical([text, { [text]: text }])), [text, { [text]: text }])
-      for (const text of texts) assert.deepEqual(decodeCanonical(encodeCanonical({ [text]: [text] })), { [text]: [text] })
+      for (const text of texts)
+        assert.deepEqual(decodeCanonical(encodeCanonical([text, { [text]: text }])), [text, { [text]: text }])
+      for (const text of texts)
+        assert.deepEqual(decodeCanonical(encodeCanonical({ [text]: [text] })), { [text]: [text] })
     }
     assert.throws(() => decodeCanonical(hex('62c328')), { name: 'MalformedCborError', message: /UTF-8/ })
     assert.throws(() => decodeCanonical(hex('62c328')), { name: 'MalformedCborError', message: /UTF-8/ })
     // A Buffer decoded and then written to must not change what the decoder remembers.
-    const reused = Buffer.from(encodeCanonical('q' + 'x'.repeat(40) + 'q'))
-    assert.equal(decodeCanonical(reused), 'q' + 'x'.repeat(40) + 'q')
+    const reused = Buffer.from(encodeCanonical(`q${'x'.repeat(40)}q`))
+    assert.equal(decodeCanonical(reused), `q${'x'.repeat(40)}q`)
     reused.fill('y'.charCodeAt(0), 3, reused.length - 1)
-    assert.equal(decodeCanonical(Buffer.from(encodeCanonical('q' + 'y'.repeat(40) + 'q'))), 'q' + 'y'.repeat(40) + 'q')
+    assert.equal(decodeCanonical(Buffer.from(encodeCanonical(`q${'y'.repeat(40)}q`))), `q${'y'.repeat(40)}q`)
     // Byte strings decoded from a Buffer are copies of their own.
     const source = Buffer.from(encodeCanonical([new Uint8Array([1, 2, 3])]))
     const [copy] = decodeCanonical(source) as [Uint8Array]
@@ -97,7 +126,11 @@ describe('ledger/entry: deterministic CBOR, strict decoding', () => {
   it('refuses every truncation and every extra field or missing field of an entry', () => {
     const bytes = encodeEntry(entry)
     for (let length = 0; length < bytes.length; length++) {
-      assert.throws(() => decodeEntry(bytes.subarray(0, length)), (err: Error) => err.name === 'MalformedCborError', `cut at ${length}`)
+      assert.throws(
+        () => decodeEntry(bytes.subarray(0, length)),
+        (err: Error) => err.name === 'MalformedCborError',
+        `cut at ${length}`
+      )
     }
     assert.throws(() => decodeEntry(encode({ ...entry, extra: 1 })), { name: 'MalformedEntryError' })
     const { attest: _attest, ...missing } = entry
@@ -110,20 +143,54 @@ describe('ledger/entry: deterministic CBOR, strict decoding', () => {
 
 describe('ledger/entry-encoder: the direct envelope writer', () => {
   // A fixed-seed generator (mulberry32), so failures reproduce.
-  const rng = (seed: number): () => number => () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const rng =
+    (seed: number): (() => number) =>
+    () => {
+      seed = (seed + 0x6d2b79f5) | 0
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+    }
   const random = rng(0x5eed)
   const int = (n: number): number => Math.floor(random() * n)
   const pick = <T>(items: readonly T[]): T => items[int(items.length)]!
-  const UINTS = [0, 1, 23, 24, 25, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 53 - 1, 1795000000000]
-  const uint = (): number => random() < 0.7 ? pick(UINTS) : int(2 ** 31) * int(2 ** 22) + int(2 ** 20)
+  const UINTS = [
+    0,
+    1,
+    23,
+    24,
+    25,
+    255,
+    256,
+    65535,
+    65536,
+    2 ** 32 - 1,
+    2 ** 32,
+    2 ** 32 + 1,
+    2 ** 53 - 1,
+    1795000000000
+  ]
+  const uint = (): number => (random() < 0.7 ? pick(UINTS) : int(2 ** 31) * int(2 ** 22) + int(2 ** 20))
   const INT_VALUES = [...UINTS, ...UINTS.map((n) => -n - 1), ...UINTS.map((n) => -n)]
   // ASCII, 2-, 3- and 4-byte UTF-8, and lone surrogates (written as U+FFFD).
-  const PIECES = ['a', 'Z', '0', '~', '\u0000', '\u007f', 'é', 'ß', '\u07ff', '€', '中', '\uffff', '😀', '𝄞', '\ud800', '\udfff']
+  const PIECES = [
+    'a',
+    'Z',
+    '0',
+    '~',
+    '\u0000',
+    '\u007f',
+    'é',
+    'ß',
+    '\u07ff',
+    '€',
+    '中',
+    '\uffff',
+    '😀',
+    '𝄞',
+    '\ud800',
+    '\udfff'
+  ]
   const text = (length: number): string => {
     let out = ''
     const unicode = random() < 0.5
@@ -138,37 +205,85 @@ describe('ledger/entry-encoder: the direct envelope writer', () => {
     return out + 'é'.repeat(Math.min(target, 3) >> 1) + 'y'.repeat(Math.min(target, 3) & 1)
   }
   const bytes = (length: number): Uint8Array => Uint8Array.from({ length }, () => int(256))
-  const KEYS = ['a', 'b', 'aa', 'ab', 'z', '1', '10', '2', 'resource', 'purpose', 'records', 'é', 'ü', '中', '😀', 'B', 'A', '', 'key with space']
+  const KEYS = [
+    'a',
+    'b',
+    'aa',
+    'ab',
+    'z',
+    '1',
+    '10',
+    '2',
+    'resource',
+    'purpose',
+    'records',
+    'é',
+    'ü',
+    '中',
+    '😀',
+    'B',
+    'A',
+    '',
+    'key with space'
+  ]
   const value = (depth: number): unknown => {
     const kind = int(depth > 6 ? 7 : 10)
     switch (kind) {
-      case 0: return text(int(40))
-      case 1: return random() < 0.3 ? sizedText() : text(int(300))
-      case 2: return pick(INT_VALUES)
-      case 3: return random() < 0.5
-      case 4: return null
-      case 5: return bytes(pick([0, 1, 23, 24, 255, 256, 300]))
-      case 6: return random() < 0.5 ? 1.5 : random() < 0.5 ? undefined : -0
-      case 7: return Array.from({ length: int(5) }, () => value(depth + 1))
-      case 8: return random() < 0.2 ? new Map<unknown, unknown>([[1, 'one'], ['k', value(depth + 1)]]) : map(depth + 1)
-      default: return map(depth + 1)
+      case 0:
+        return text(int(40))
+      case 1:
+        return random() < 0.3 ? sizedText() : text(int(300))
+      case 2:
+        return pick(INT_VALUES)
+      case 3:
+        return random() < 0.5
+      case 4:
+        return null
+      case 5:
+        return bytes(pick([0, 1, 23, 24, 255, 256, 300]))
+      case 6:
+        return random() < 0.5 ? 1.5 : random() < 0.5 ? undefined : -0
+      case 7:
+        return Array.from({ length: int(5) }, () => value(depth + 1))
+      case 8:
+        return random() < 0.2
+          ? new Map<unknown, unknown>([
+              [1, 'one'],
+              ['k', value(depth + 1)]
+            ])
+          : map(depth + 1)
+      default:
+        return map(depth + 1)
     }
   }
   // Keys stay well-formed: two keys with lone surrogates could encode to the same bytes.
-  const wellFormed = (key: string): string => key.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '?')
+  const wellFormed = (key: string): string =>
+    key.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '?')
   const map = (depth: number): Record<string, unknown> => {
     const out: Record<string, unknown> = {}
     for (let i = int(6); i > 0; i--) out[random() < 0.8 ? pick(KEYS) : wellFormed(text(int(12)))] = value(depth)
     return out
   }
-  const deep = (levels: number): Record<string, unknown> => levels === 0 ? { leaf: 1 } : { next: deep(levels - 1), n: levels }
+  const deep = (levels: number): Record<string, unknown> =>
+    levels === 0 ? { leaf: 1 } : { next: deep(levels - 1), n: levels }
   const entryAt = (i: number): Entry => {
-    const actor = random() < 0.1 ? { role: text(int(10)), id: text(1 + int(20)) } : { id: text(1 + int(30)), role: pick(['operator', 'agent', 'owner', text(int(30))]) }
+    const actor =
+      random() < 0.1
+        ? { role: text(int(10)), id: text(1 + int(20)) }
+        : { id: text(1 + int(30)), role: pick(['operator', 'agent', 'owner', text(int(30))]) }
     const body = i % 50 === 0 ? deep(10 + (i % 30)) : map(0)
     return {
-      v: 1, fleet: bytes(32), feed: random() < 0.5 ? 'a'.repeat(52) : text(int(60)), seq: uint(), prev: bytes(32), time: uint(),
+      v: 1,
+      fleet: bytes(32),
+      feed: random() < 0.5 ? 'a'.repeat(52) : text(int(60)),
+      seq: uint(),
+      prev: bytes(32),
+      time: uint(),
       type: random() < 0.8 ? pick(['operator.data_access', 'device.enrol', 'alert.tamper']) : text(int(70)),
-      actor, device: random() < 0.5 ? 'b'.repeat(52) : text(int(60)), attest: random() < 0.5 ? null : bytes(32), body
+      actor,
+      device: random() < 0.5 ? 'b'.repeat(52) : text(int(60)),
+      attest: random() < 0.5 ? null : bytes(32),
+      body
     }
   }
 
@@ -177,7 +292,8 @@ describe('ledger/entry-encoder: the direct envelope writer', () => {
       const sample = entryAt(i)
       const expected = Buffer.from(encodeCanonical(sample))
       const actual = Buffer.from(encodeEntryBytes(sample))
-      if (!actual.equals(expected)) assert.fail(`entry ${i}: ${actual.toString('hex').slice(0, 200)} ≠ ${expected.toString('hex').slice(0, 200)}`)
+      if (!actual.equals(expected))
+        assert.fail(`entry ${i}: ${actual.toString('hex').slice(0, 200)} ≠ ${expected.toString('hex').slice(0, 200)}`)
     }
   })
 
@@ -185,14 +301,27 @@ describe('ledger/entry-encoder: the direct envelope writer', () => {
     for (const seq of UINTS) {
       for (const time of UINTS) {
         const sample = { ...entry, seq, time }
-        assert.deepEqual(Buffer.from(encodeEntryBytes(sample)), Buffer.from(encodeCanonical(sample)), `seq ${seq}, time ${time}`)
+        assert.deepEqual(
+          Buffer.from(encodeEntryBytes(sample)),
+          Buffer.from(encodeCanonical(sample)),
+          `seq ${seq}, time ${time}`
+        )
       }
     }
     for (const target of LENGTHS) {
       for (const filler of ['x', 'é', '€', '😀']) {
         const long = filler.repeat(Math.ceil(target / Buffer.byteLength(filler)))
-        const sample = { ...entry, type: long, actor: { id: long, role: long.slice(0, 40) }, body: { resource: long, [long.slice(0, 30)]: [long, -1 - target, target] } }
-        assert.deepEqual(Buffer.from(encodeEntryBytes(sample)), Buffer.from(encodeCanonical(sample)), `${target} × ${filler}`)
+        const sample = {
+          ...entry,
+          type: long,
+          actor: { id: long, role: long.slice(0, 40) },
+          body: { resource: long, [long.slice(0, 30)]: [long, -1 - target, target] }
+        }
+        assert.deepEqual(
+          Buffer.from(encodeEntryBytes(sample)),
+          Buffer.from(encodeCanonical(sample)),
+          `${target} × ${filler}`
+        )
       }
     }
   })
@@ -222,11 +351,24 @@ describe('ledger/entry-encoder: the direct envelope writer', () => {
       { ...entry, seq: -1 },
       { ...entry, time: 1.5 },
       { ...entry, actor: { id: 'a', role: 'b', more: 'c' } },
-      { ...entry, actor: new Map([['id', 'a'], ['role', 'b']]) },
-      { ...entry, body: new Map([['z', 1], ['a', 2]]) },
+      {
+        ...entry,
+        actor: new Map([
+          ['id', 'a'],
+          ['role', 'b']
+        ])
+      },
+      {
+        ...entry,
+        body: new Map([
+          ['z', 1],
+          ['a', 2]
+        ])
+      },
       { ...entry, attest: new Uint8Array(5) }
     ]
-    for (const sample of odd) assert.deepEqual(Buffer.from(encodeEntryBytes(sample as Entry)), Buffer.from(encodeCanonical(sample)))
+    for (const sample of odd)
+      assert.deepEqual(Buffer.from(encodeEntryBytes(sample as Entry)), Buffer.from(encodeCanonical(sample)))
   })
 })
 
@@ -236,10 +378,24 @@ describe('ledger/ontology', () => {
   })
 
   it('refuses unknown actions, wrong roles, and bodies that do not match', () => {
-    assert.throws(() => checkEntryAgainstOntology({ ...entry, type: 'operator.exfiltrate' }, BASE_ONTOLOGY), { name: 'UnknownActionError' })
-    assert.throws(() => checkEntryAgainstOntology({ ...entry, type: 'toString.x' }, BASE_ONTOLOGY), { name: 'UnknownActionError' })
-    assert.throws(() => checkEntryAgainstOntology({ ...entry, actor: { id: 'mallory', role: 'agent' } }, BASE_ONTOLOGY), { name: 'ActorRoleError' })
-    assert.throws(() => checkEntryAgainstOntology({ ...entry, type: 'device.revoke', body: { deviceId: 'c'.repeat(52), reason: 'lost' } }, BASE_ONTOLOGY), { name: 'ActorRoleError' })
+    assert.throws(() => checkEntryAgainstOntology({ ...entry, type: 'operator.exfiltrate' }, BASE_ONTOLOGY), {
+      name: 'UnknownActionError'
+    })
+    assert.throws(() => checkEntryAgainstOntology({ ...entry, type: 'toString.x' }, BASE_ONTOLOGY), {
+      name: 'UnknownActionError'
+    })
+    assert.throws(
+      () => checkEntryAgainstOntology({ ...entry, actor: { id: 'mallory', role: 'agent' } }, BASE_ONTOLOGY),
+      { name: 'ActorRoleError' }
+    )
+    assert.throws(
+      () =>
+        checkEntryAgainstOntology(
+          { ...entry, type: 'device.revoke', body: { deviceId: 'c'.repeat(52), reason: 'lost' } },
+          BASE_ONTOLOGY
+        ),
+      { name: 'ActorRoleError' }
+    )
     const bad: Array<Record<string, unknown>> = [
       { resource: 'r' },
       { resource: 'r', purpose: 'p', smuggled: 'x' },
@@ -247,18 +403,31 @@ describe('ledger/ontology', () => {
       { resource: 'r'.repeat(300), purpose: 'p' },
       { resource: 'r', purpose: 'p', records: -1 }
     ]
-    for (const body of bad) assert.throws(() => checkEntryAgainstOntology({ ...entry, body }, BASE_ONTOLOGY), { name: 'BodySchemaError' }, JSON.stringify(body))
+    for (const body of bad)
+      assert.throws(
+        () => checkEntryAgainstOntology({ ...entry, body }, BASE_ONTOLOGY),
+        { name: 'BodySchemaError' },
+        JSON.stringify(body)
+      )
     checkEntryAgainstOntology({ ...entry, body: { resource: 'r', purpose: 'p', records: 3 } }, BASE_ONTOLOGY)
   })
 
   it('an owner update adds actions in the next version only, and never redefines one', () => {
     // The built-in ontology is version 2; the owner's first update is version 3.
     assert.equal(BASE_ONTOLOGY.version, 2)
-    const next = applyVerifiedOntologyUpdate(BASE_ONTOLOGY, 3, { 'operator.export': { roles: ['operator'], body: { target: { kind: 'string', max: 64 } } } })
+    const next = applyVerifiedOntologyUpdate(BASE_ONTOLOGY, 3, {
+      'operator.export': { roles: ['operator'], body: { target: { kind: 'string', max: 64 } } }
+    })
     assert.equal(next.version, 3)
     checkEntryAgainstOntology({ ...entry, type: 'operator.export', body: { target: 'backup' } }, next)
-    assert.throws(() => checkEntryAgainstOntology({ ...entry, type: 'operator.export', body: { target: 'backup' } }, BASE_ONTOLOGY), { name: 'UnknownActionError' })
+    assert.throws(
+      () => checkEntryAgainstOntology({ ...entry, type: 'operator.export', body: { target: 'backup' } }, BASE_ONTOLOGY),
+      { name: 'UnknownActionError' }
+    )
     assert.throws(() => applyVerifiedOntologyUpdate(BASE_ONTOLOGY, 4, {}), { name: 'BodySchemaError' })
-    assert.throws(() => applyVerifiedOntologyUpdate(BASE_ONTOLOGY, 3, { 'device.revoke': { roles: ['operator'], body: {} } }), { name: 'BodySchemaError' })
+    assert.throws(
+      () => applyVerifiedOntologyUpdate(BASE_ONTOLOGY, 3, { 'device.revoke': { roles: ['operator'], body: {} } }),
+      { name: 'BodySchemaError' }
+    )
   })
 })

@@ -2,8 +2,19 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
 import {
-  FeedLedger, BASE_ONTOLOGY, ReplicaStore, ownFeedSource, feedSublevels, replicaSpace, verifyStoredFeed,
-  makeProofBundle, verifyProofBundle, exportFeed, verifyExport, type LedgerStore, type TpmClockSource
+  FeedLedger,
+  BASE_ONTOLOGY,
+  ReplicaStore,
+  ownFeedSource,
+  feedSublevels,
+  replicaSpace,
+  verifyStoredFeed,
+  makeProofBundle,
+  verifyProofBundle,
+  exportFeed,
+  verifyExport,
+  type LedgerStore,
+  type TpmClockSource
 } from '../../src/ledger/index.js'
 import { STORE_KINDS } from './store/kinds.js'
 
@@ -22,20 +33,31 @@ const action = (i: number): Parameters<FeedLedger['append']>[0] => ({
 })
 
 const ledgerOn = (store: LedgerStore): FeedLedger =>
-  new FeedLedger({ store, signer, clock, tpmClock, ontology: BASE_ONTOLOGY }, {
-    fleetId, feedId: feed, batchMs: 3_600_000
-  })
+  new FeedLedger(
+    { store, signer, clock, tpmClock, ontology: BASE_ONTOLOGY },
+    {
+      fleetId,
+      feedId: feed,
+      batchMs: 3_600_000
+    }
+  )
 
 /** Records the `sync` option of every write the store is given, directly or through a batch. */
-function recordSyncs (store: LedgerStore): boolean[] {
+function recordSyncs(store: LedgerStore): boolean[] {
   const syncs: boolean[] = []
   const write = store.write.bind(store)
-  store.write = async (writes, options) => { syncs.push(options.sync); await write(writes, options) }
+  store.write = async (writes, options) => {
+    syncs.push(options.sync)
+    await write(writes, options)
+  }
   const batch = store.batch.bind(store)
   store.batch = () => {
     const made = batch()
     const written = made.write.bind(made)
-    made.write = async (options) => { syncs.push(options.sync); await written(options) }
+    made.write = async (options) => {
+      syncs.push(options.sync)
+      await written(options)
+    }
     return made
   }
   return syncs
@@ -43,7 +65,7 @@ function recordSyncs (store: LedgerStore): boolean[] {
 
 describe('ledger/FeedLedger on each LedgerStore: append, verify, prove, export, restart, replicate', function () {
   this.timeout(120_000)
-  const outcomes = new Map<string, { root: string, entries: Buffer[] }>()
+  const outcomes = new Map<string, { root: string; entries: Buffer[] }>()
 
   for (const kind of STORE_KINDS) {
     it(`runs the whole flow on ${kind.name}, every write synced`, async () => {
@@ -55,7 +77,10 @@ describe('ledger/FeedLedger on each LedgerStore: append, verify, prove, export, 
         await ledger.start()
         // More than one group-commit chunk at once, then a few more in their own batches.
         const acks = await Promise.all(Array.from({ length: 1500 }, async (_, i) => await ledger.append(action(i))))
-        assert.deepEqual(acks.map((a) => a.seq), Array.from({ length: 1500 }, (_, i) => i))
+        assert.deepEqual(
+          acks.map((a) => a.seq),
+          Array.from({ length: 1500 }, (_, i) => i)
+        )
         await ledger.checkpoint()
         for (let i = 1500; i < 1503; i++) await ledger.append(action(i))
         await ledger.checkpoint()
@@ -103,7 +128,7 @@ describe('ledger/FeedLedger on each LedgerStore: append, verify, prove, export, 
         let first: [string, Uint8Array] | undefined
         for await (const pair of entries.iterator({ limit: 1 })) first = pair
         const [key, run] = first!
-        const flipped = Uint8Array.from(run, (b, i) => i === run.length - 1 ? b ^ 1 : b)
+        const flipped = Uint8Array.from(run, (b, i) => (i === run.length - 1 ? b ^ 1 : b))
         await store.write([{ type: 'put', sublevel: entries, key, value: flipped }], { sync: true })
         await assert.rejects(verifyStoredFeed(store, feedInfo), { name: 'FeedVerificationError' })
         await store.write([{ type: 'put', sublevel: entries, key, value: run }], { sync: true })

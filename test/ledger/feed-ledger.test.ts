@@ -5,8 +5,22 @@ import path from 'node:path'
 import { Level } from 'level'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
 import {
-  FeedLedger, BASE_ONTOLOGY, decodeEntry, encodeEntry, entryHash, leafHash, MerkleFrontier, parseCheckpoint, verifyCheckpoint, verifyStoredFeed, decodeRun,
-  LevelLedgerStore, feedSublevels, type TpmClockSource, type LedgerStore, type LedgerSublevel
+  FeedLedger,
+  BASE_ONTOLOGY,
+  decodeEntry,
+  encodeEntry,
+  entryHash,
+  leafHash,
+  MerkleFrontier,
+  parseCheckpoint,
+  verifyCheckpoint,
+  verifyStoredFeed,
+  decodeRun,
+  LevelLedgerStore,
+  feedSublevels,
+  type TpmClockSource,
+  type LedgerStore,
+  type LedgerSublevel
 } from '../../src/ledger/index.js'
 import { encodeCanonical } from '../../src/codec/index.js'
 import { tempDir } from '../helpers/devices.js'
@@ -17,10 +31,13 @@ import { asVersion1 } from './checkpoint-v1.js'
 const feed = 'a'.repeat(52)
 const signer = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
 const clock = { now: () => 1_795_000_000_000 }
-let tpmNow = { clock: 1000n, resetCount: 3, restartCount: 0 }
+const tpmNow = { clock: 1000n, resetCount: 3, restartCount: 0 }
 const tpmClock: TpmClockSource = { readTpmClock: async () => tpmNow }
 
-async function open (dir: string, options: { tpm?: TpmClockSource, routineBatchMs?: number, clock?: { now: () => number } } = {}): Promise<{ store: LedgerStore, ledger: FeedLedger }> {
+async function open(
+  dir: string,
+  options: { tpm?: TpmClockSource; routineBatchMs?: number; clock?: { now: () => number } } = {}
+): Promise<{ store: LedgerStore; ledger: FeedLedger }> {
   const store = new LevelLedgerStore(dir)
   await store.open()
   const ledger = new FeedLedger(
@@ -31,9 +48,18 @@ async function open (dir: string, options: { tpm?: TpmClockSource, routineBatchM
 }
 
 /** The seqs the crash-trial child printed, one a line (a line it is still printing may be cut short). */
-const acknowledgedIn = (output: string): number[] => output.split('\n').filter((line) => /^\d+$/.test(line)).map(Number)
+const acknowledgedIn = (output: string): number[] =>
+  output
+    .split('\n')
+    .filter((line) => /^\d+$/.test(line))
+    .map(Number)
 
-const action = (i: number): Parameters<FeedLedger['append']>[0] => ({ type: 'operator.data_access', actor: { id: 'alice', role: 'operator' }, attest: null, body: { resource: `record-${i}`, purpose: 'care' } })
+const action = (i: number): Parameters<FeedLedger['append']>[0] => ({
+  type: 'operator.data_access',
+  actor: { id: 'alice', role: 'operator' },
+  attest: null,
+  body: { resource: `record-${i}`, purpose: 'care' }
+})
 
 describe('ledger/FeedLedger on LevelDB', function () {
   this.timeout(120_000)
@@ -42,7 +68,10 @@ describe('ledger/FeedLedger on LevelDB', function () {
     const { store, ledger } = await open(path.join(await tempDir(), 'db'))
     await ledger.start()
     const acks = await Promise.all(Array.from({ length: 1000 }, async (_, i) => await ledger.append(action(i))))
-    assert.deepEqual(acks.map((a) => a.seq), Array.from({ length: 1000 }, (_, i) => i))
+    assert.deepEqual(
+      acks.map((a) => a.seq),
+      Array.from({ length: 1000 }, (_, i) => i)
+    )
     await ledger.whenSealed(999)
     let tree = new MerkleFrontier()
     let prev: Uint8Array = new Uint8Array(32)
@@ -54,7 +83,10 @@ describe('ledger/FeedLedger on LevelDB', function () {
       prev = entryHash(bytes)
       tree = tree.append(leafHash(bytes))
     }
-    const checkpoint = verifyCheckpoint(parseCheckpoint((await ledger.latestCheckpoint())!), { name: feed, key: signer.publicKey })
+    const checkpoint = verifyCheckpoint(parseCheckpoint((await ledger.latestCheckpoint())!), {
+      name: feed,
+      key: signer.publicKey
+    })
     assert.equal(checkpoint.body.size, 1000)
     assert.deepEqual(Buffer.from(checkpoint.body.root), Buffer.from(tree.root()))
     await ledger.stop()
@@ -64,18 +96,32 @@ describe('ledger/FeedLedger on LevelDB', function () {
   it('stores every entry exactly as the generic canonical encoding, one at a time and in batches', async () => {
     const { store, ledger } = await open(path.join(await tempDir(), 'db'))
     await ledger.start()
-    const resources = ['r', 'é'.repeat(100), '😀'.repeat(64), 'x'.repeat(23), 'x'.repeat(24), 'y'.repeat(256), '中文/记录', '\ud800 lone']
+    const resources = [
+      'r',
+      'é'.repeat(100),
+      '😀'.repeat(64),
+      'x'.repeat(23),
+      'x'.repeat(24),
+      'y'.repeat(256),
+      '中文/记录',
+      '\ud800 lone'
+    ]
     const records = [undefined, 0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER]
     const varied = (i: number): Parameters<FeedLedger['append']>[0] => {
       const body: Record<string, unknown> = { purpose: `p${i}`, resource: resources[i % resources.length]! }
       const count = records[i % records.length]
       if (count !== undefined) body.records = count
-      return { type: 'operator.data_access', actor: { id: `op-${'ü'.repeat(i % 5)}`, role: 'operator' }, attest: i % 3 === 0 ? null : new Uint8Array(32).fill(i), body }
+      return {
+        type: 'operator.data_access',
+        actor: { id: `op-${'ü'.repeat(i % 5)}`, role: 'operator' },
+        attest: i % 3 === 0 ? null : new Uint8Array(32).fill(i),
+        body
+      }
     }
     // One at a time: each append is queued right after the previous one resolves.
     const acks = []
     for (let i = 0; i < 5; i++) acks.push(await ledger.append(varied(i)))
-    acks.push(...await Promise.all(Array.from({ length: 300 }, async (_, i) => await ledger.append(varied(5 + i)))))
+    acks.push(...(await Promise.all(Array.from({ length: 300 }, async (_, i) => await ledger.append(varied(5 + i))))))
     for (let seq = 0; seq < acks.length; seq++) {
       const bytes = (await ledger.getEntry(seq))!
       const { entry } = decodeEntry(bytes)
@@ -100,16 +146,24 @@ describe('ledger/FeedLedger on LevelDB', function () {
       const chained = batch()
       if (failures > 0) {
         failures--
-        chained.write = async () => { throw new Error('no space left on device') }
+        chained.write = async () => {
+          throw new Error('no space left on device')
+        }
       }
       return chained
     }
-    const results = await Promise.allSettled(Array.from({ length: 1500 }, async (_, i) => await ledger.append(action(1 + i))))
+    const results = await Promise.allSettled(
+      Array.from({ length: 1500 }, async (_, i) => await ledger.append(action(1 + i)))
+    )
     const failed = results.findIndex((r) => r.status === 'fulfilled')
     assert.ok(failed > 0 && failed < results.length, `${failed} appends failed`)
-    for (const result of results.slice(0, failed)) assert.equal(result.status === 'rejected' && (result.reason as Error).name, 'LedgerWriteError')
-    const acks = results.slice(failed).map((r) => r.status === 'fulfilled' ? r.value.seq : -1)
-    assert.deepEqual(acks, Array.from({ length: results.length - failed }, (_, i) => 1 + i))
+    for (const result of results.slice(0, failed))
+      assert.equal(result.status === 'rejected' && (result.reason as Error).name, 'LedgerWriteError')
+    const acks = results.slice(failed).map((r) => (r.status === 'fulfilled' ? r.value.seq : -1))
+    assert.deepEqual(
+      acks,
+      Array.from({ length: results.length - failed }, (_, i) => 1 + i)
+    )
     await ledger.stop()
     await store.close()
     const reopened = await open(dir)
@@ -125,7 +179,12 @@ describe('ledger/FeedLedger on LevelDB', function () {
     }
     assert.equal(await reopened.ledger.getEntry(reopened.ledger.size), undefined)
     await reopened.ledger.stop()
-    const report = await verifyStoredFeed(reopened.store, { fleetId: new Uint8Array(32).fill(1), feedId: feed, key: signer.publicKey, ontology: BASE_ONTOLOGY })
+    const report = await verifyStoredFeed(reopened.store, {
+      fleetId: new Uint8Array(32).fill(1),
+      feedId: feed,
+      key: signer.publicKey,
+      ontology: BASE_ONTOLOGY
+    })
     assert.equal(report.entries, 1 + results.length - failed)
     await reopened.store.close()
   })
@@ -135,9 +194,20 @@ describe('ledger/FeedLedger on LevelDB', function () {
     // Its timer reads that clock each batch interval while routine entries wait, and a checkpoint begins by reading
     // the TPM's clock: both readings are kept, in order.
     const clockReads = new EventLog<number>()
-    const manual = { at: 1_795_000_000_000, now (): number { clockReads.record(this.at); return this.at } }
+    const manual = {
+      at: 1_795_000_000_000,
+      now(): number {
+        clockReads.record(this.at)
+        return this.at
+      }
+    }
     const checkpoints = new EventLog<true>()
-    const tpm: TpmClockSource = { readTpmClock: async () => { checkpoints.record(true); return tpmNow } }
+    const tpm: TpmClockSource = {
+      readTpmClock: async () => {
+        checkpoints.record(true)
+        return tpmNow
+      }
+    }
     const { store, ledger } = await open(path.join(await tempDir(), 'db'), { routineBatchMs: 1500, clock: manual, tpm })
     await ledger.start()
     // Routine entries wait: at 1,499 ms after the first, the timer looks at the clock and starts no checkpoint
@@ -146,7 +216,7 @@ describe('ledger/FeedLedger on LevelDB', function () {
     await ledger.append(action(1), { routine: true })
     manual.at += 1499
     const begun = checkpoints.mark
-    const read = await clockReads.next(() => true, 'the ledger\'s timer to read the clock', { ms: 10_000 })
+    const read = await clockReads.next(() => true, "the ledger's timer to read the clock", { ms: 10_000 })
     assert.deepEqual(read, [manual.at])
     assert.equal(checkpoints.mark, begun)
     assert.equal(ledger.sealedSize, 0)
@@ -182,8 +252,8 @@ describe('ledger/FeedLedger on LevelDB', function () {
     await ledger.start()
     const last = await ledger.append(action(0))
     await ledger.stop()
-    await store.close();
-    ({ store, ledger } = await open(dir))
+    await store.close()
+    ;({ store, ledger } = await open(dir))
     await ledger.start()
     const next = await ledger.append(action(1))
     assert.equal(next.seq, 1)
@@ -212,16 +282,18 @@ describe('ledger/FeedLedger on LevelDB', function () {
     await ledger.checkpoint()
     await ledger.stop()
     await store.close()
-    const earlier = { readTpmClock: async () => ({ clock: 999n, resetCount: 2, restartCount: 0 }) };
-    ({ store, ledger } = await open(dir, { tpm: earlier }))
+    const earlier = { readTpmClock: async () => ({ clock: 999n, resetCount: 2, restartCount: 0 }) }
+    ;({ store, ledger } = await open(dir, { tpm: earlier }))
     await assert.rejects(ledger.start(), { name: 'RollbackDetectedError' })
     await store.close()
     // A store older than the checkpoint its device signed (e.g. an older copy of the entries),
     // written with LevelDB's own sublevels: the layout LevelLedgerStore reads.
     const raw = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' })
-    await raw.sublevel<string, Uint8Array>('meta', { valueEncoding: 'view' }).put('checkpoint', encodeCanonical({ size: 50, tpm: ['1000', 3, 0], epoch: 1 }))
-    await raw.close();
-    ({ store, ledger } = await open(dir))
+    await raw
+      .sublevel<string, Uint8Array>('meta', { valueEncoding: 'view' })
+      .put('checkpoint', encodeCanonical({ size: 50, tpm: ['1000', 3, 0], epoch: 1 }))
+    await raw.close()
+    ;({ store, ledger } = await open(dir))
     await assert.rejects(ledger.start(), { name: 'RollbackDetectedError' })
     await store.close()
   })
@@ -233,7 +305,9 @@ describe('ledger/FeedLedger on LevelDB', function () {
       const dir = path.join(await tempDir(), `crash-${trial}`)
       const child = spawn(process.execPath, [fixture, dir], { stdio: ['ignore', 'pipe', 'inherit'] })
       let output = ''
-      child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString()
+      })
       // Killed at a random point of its appends: once it has acknowledged a random number of them.
       const kill = Math.floor(Math.random() * 2_000)
       await printed(child, (seen) => seen.startsWith('ready\n') && acknowledgedIn(seen).length >= kill, 60_000)
@@ -249,7 +323,11 @@ describe('ledger/FeedLedger on LevelDB', function () {
       for (let seq = 0; seq < ledger.size; seq++) {
         const bytes = await ledger.getEntry(seq)
         assert.ok(bytes !== undefined, `trial ${trial}: entry ${seq} missing`)
-        assert.deepEqual(Buffer.from(decodeEntry(bytes).entry.prev), Buffer.from(prev), `trial ${trial}: chain broken at ${seq}`)
+        assert.deepEqual(
+          Buffer.from(decodeEntry(bytes).entry.prev),
+          Buffer.from(prev),
+          `trial ${trial}: chain broken at ${seq}`
+        )
         prev = entryHash(bytes)
       }
       await ledger.stop()
@@ -271,18 +349,33 @@ describe('ledger/verifyStoredFeed: offline re-verification for auditors', functi
     await ledger.checkpoint()
     for (let i = 40; i < 60; i++) await ledger.append(action(i))
     await ledger.stop()
-    const feedInfo = { fleetId: new Uint8Array(32).fill(1), feedId: feed, key: signer.publicKey, ontology: BASE_ONTOLOGY }
+    const feedInfo = {
+      fleetId: new Uint8Array(32).fill(1),
+      feedId: feed,
+      key: signer.publicKey,
+      ontology: BASE_ONTOLOGY
+    }
     const report = await verifyStoredFeed(store, feedInfo)
     assert.equal(report.entries, 60)
     assert.ok(report.checkpoints >= 2)
 
     const { entries, checkpoints } = feedSublevels(store)
-    const put = async (sublevel: LedgerSublevel, key: string, value: Uint8Array): Promise<void> => { await store.write([{ type: 'put', sublevel, key, value }], { sync: false }) }
-    const del = async (sublevel: LedgerSublevel, key: string): Promise<void> => { await store.write([{ type: 'del', sublevel, key }], { sync: false }) }
+    const put = async (sublevel: LedgerSublevel, key: string, value: Uint8Array): Promise<void> => {
+      await store.write([{ type: 'put', sublevel, key, value }], { sync: false })
+    }
+    const del = async (sublevel: LedgerSublevel, key: string): Promise<void> => {
+      await store.write([{ type: 'del', sublevel, key }], { sync: false })
+    }
     const runs: Array<[string, Uint8Array]> = []
     for await (const pair of entries.iterator()) runs.push(pair)
-    assert.ok(runs.some(([key, value]) => decodeRun(key, value).length > 1), 'no run holds more than one entry')
-    assert.ok(runs.some(([key, value]) => decodeRun(key, value).length === 1), 'no entry is stored alone')
+    assert.ok(
+      runs.some(([key, value]) => decodeRun(key, value).length > 1),
+      'no run holds more than one entry'
+    )
+    assert.ok(
+      runs.some(([key, value]) => decodeRun(key, value).length === 1),
+      'no entry is stored alone'
+    )
 
     const flip = async (sublevel: LedgerSublevel, key: string, value: Uint8Array, at: number): Promise<void> => {
       const changed = new Uint8Array(value)
@@ -296,7 +389,9 @@ describe('ledger/verifyStoredFeed: offline re-verification for auditors', functi
       const parts = decodeRun(key, value)
       // The run header: marker, count and the first and last length.
       const header = parts.length > 1 ? [0, 4, 8, 4 + 4 * parts.length] : []
-      const offsets = parts.flatMap((part) => [0, Math.floor(part.length / 2), part.length - 1].map((at) => part.byteOffset - value.byteOffset + at))
+      const offsets = parts.flatMap((part) =>
+        [0, Math.floor(part.length / 2), part.length - 1].map((at) => part.byteOffset - value.byteOffset + at)
+      )
       for (const at of [...header, ...offsets]) {
         await flip(entries, key, value, at)
         flips++
@@ -310,15 +405,25 @@ describe('ledger/verifyStoredFeed: offline re-verification for auditors', functi
     }
     assert.ok(flips >= 186)
     // A removed run, a run under another key, or a checkpoint signed by another key is detected too.
-    const holding5 = runs.find(([key, value]) => Number.parseInt(key, 16) >= 5 && Number.parseInt(key, 16) - decodeRun(key, value).length < 5)!
+    const holding5 = runs.find(
+      ([key, value]) => Number.parseInt(key, 16) >= 5 && Number.parseInt(key, 16) - decodeRun(key, value).length < 5
+    )!
     await del(entries, holding5[0])
-    await assert.rejects(verifyStoredFeed(store, feedInfo), { name: 'FeedVerificationError', message: /out of sequence/ })
+    await assert.rejects(verifyStoredFeed(store, feedInfo), {
+      name: 'FeedVerificationError',
+      message: /out of sequence/
+    })
     await put(entries, holding5[0], holding5[1])
     await put(entries, '00000000000003e8', holding5[1])
-    await assert.rejects(verifyStoredFeed(store, feedInfo), { name: 'FeedVerificationError', message: /out of sequence/ })
+    await assert.rejects(verifyStoredFeed(store, feedInfo), {
+      name: 'FeedVerificationError',
+      message: /out of sequence/
+    })
     await del(entries, '00000000000003e8')
     const impostor = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
-    await assert.rejects(verifyStoredFeed(store, { ...feedInfo, key: impostor.publicKey }), { name: 'FeedVerificationError' })
+    await assert.rejects(verifyStoredFeed(store, { ...feedInfo, key: impostor.publicKey }), {
+      name: 'FeedVerificationError'
+    })
     await verifyStoredFeed(store, feedInfo)
     await store.close()
   })
@@ -340,8 +445,16 @@ describe('ledger/FeedLedger: a store written in an older checkpoint format', fun
       const note = new Uint8Array(Buffer.from(asVersion1(Buffer.from(value).toString('utf8'), feed, signer.publicKey)))
       await store.write([{ type: 'put', sublevel: checkpoints, key, value: note }], { sync: false })
     }
-    const feedInfo = { fleetId: new Uint8Array(32).fill(1), feedId: feed, key: signer.publicKey, ontology: BASE_ONTOLOGY }
-    await assert.rejects(verifyStoredFeed(store, feedInfo), { name: 'FeedVerificationError', message: /checkpoint format version 1/ })
+    const feedInfo = {
+      fleetId: new Uint8Array(32).fill(1),
+      feedId: feed,
+      key: signer.publicKey,
+      ontology: BASE_ONTOLOGY
+    }
+    await assert.rejects(verifyStoredFeed(store, feedInfo), {
+      name: 'FeedVerificationError',
+      message: /checkpoint format version 1/
+    })
     await store.close()
     const reopened = await open(dir)
     await assert.rejects(reopened.ledger.start(), (err: Error & { version: number }) => {

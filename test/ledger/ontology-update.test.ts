@@ -2,8 +2,13 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { decodeCanonical, encodeCanonical, type Field } from '../../src/codec/index.js'
 import {
-  applyOntologyUpdateEntry, BASE_ONTOLOGY, checkEntryAgainstOntology, formatOntologyActions, parseOntologyActions,
-  type ActionSpec, type Entry
+  applyOntologyUpdateEntry,
+  BASE_ONTOLOGY,
+  checkEntryAgainstOntology,
+  formatOntologyActions,
+  parseOntologyActions,
+  type ActionSpec,
+  type Entry
 } from '../../src/ledger/index.js'
 
 /** An update stating one action of every field kind (and optional given as false). */
@@ -41,17 +46,28 @@ const PUBLISHED = [
 const BASE_SHOWN = '2c2a1b477978342c371706addf4ed37ac1dbd27ff7e2181174c5cf91d9643bae'
 
 const entryOf = (type: string, body: Record<string, unknown>): Entry => ({
-  v: 1, fleet: new Uint8Array(32).fill(1), feed: 'a'.repeat(52), seq: 1, prev: new Uint8Array(32), time: 5, type,
-  actor: { id: 'alice', role: 'operator' }, device: 'a'.repeat(52), attest: null, body
+  v: 1,
+  fleet: new Uint8Array(32).fill(1),
+  feed: 'a'.repeat(52),
+  seq: 1,
+  prev: new Uint8Array(32),
+  time: 5,
+  type,
+  actor: { id: 'alice', role: 'operator' },
+  device: 'a'.repeat(52),
+  attest: null,
+  body
 })
 
 describe('ledger/ontology-update: the frozen format of an ontology update, in the codec schema language', () => {
   it('states parsed actions back byte for byte as published before, and shows the built-in ontology unchanged', () => {
     const parsed = parseOntologyActions(UPDATE)
-    assert.deepEqual(
-      parsed['operator.export']!.body.notes,
-      { kind: 'list', maxItems: 4, item: { kind: 'string', max: 16 }, optional: true }
-    )
+    assert.deepEqual(parsed['operator.export']!.body.notes, {
+      kind: 'list',
+      maxItems: 4,
+      item: { kind: 'string', max: 16 },
+      optional: true
+    })
     assert.deepEqual(formatOntologyActions(parsed), UPDATE)
     assert.equal(Buffer.from(encodeCanonical(formatOntologyActions(parsed))).toString('hex'), PUBLISHED)
     assert.deepEqual(parseOntologyActions(decodeCanonical(Buffer.from(PUBLISHED, 'hex'))), parsed)
@@ -66,7 +82,9 @@ describe('ledger/ontology-update: the frozen format of an ontology update, in th
     const body = { target: 'backup', digest: new Uint8Array(32), done: true, notes: ['a', 'b'] }
     checkEntryAgainstOntology(entryOf('operator.export', body), next)
     const bads = [
-      { ...body, notes: ['x'.repeat(17)] }, { ...body, notes: [1] }, { ...body, notes: new Array(5).fill('a') },
+      { ...body, notes: ['x'.repeat(17)] },
+      { ...body, notes: [1] },
+      { ...body, notes: new Array(5).fill('a') },
       { ...body, target: 'other' }
     ]
     for (const bad of bads) {
@@ -90,8 +108,9 @@ describe('ledger/ontology-update: the frozen format of an ontology update, in th
     assert.throws(() => formatOntologyActions(nullable), { name: 'BodySchemaError' })
   })
 
-  const field = (f: Record<string, unknown>): Record<string, unknown> =>
-    ({ 'operator.x': { roles: ['operator'], body: { f } } })
+  const field = (f: Record<string, unknown>): Record<string, unknown> => ({
+    'operator.x': { roles: ['operator'], body: { f } }
+  })
   const choices = (count: number): string[] => many(count, String)
   const noFields = { roles: ['operator'], body: {} }
   const fields = (count: number): Record<string, unknown> =>

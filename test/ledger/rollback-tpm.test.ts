@@ -11,8 +11,12 @@ import { haveSwtpm, startDevice, stopAllDevices, tempDir } from '../helpers/devi
 const fleetId = new Uint8Array(32).fill(3)
 const feedId = 'a'.repeat(52)
 const signer = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
-const action = (i: number): Parameters<Awaited<ReturnType<typeof openOwnFeed>>['ledger']['append']>[0] =>
-  ({ type: 'operator.data_access', actor: { id: 'operator/alice', role: 'operator' }, attest: null, body: { resource: `r-${i}`, purpose: 'care' } })
+const action = (i: number): Parameters<Awaited<ReturnType<typeof openOwnFeed>>['ledger']['append']>[0] => ({
+  type: 'operator.data_access',
+  actor: { id: 'operator/alice', role: 'operator' },
+  attest: null,
+  body: { resource: `r-${i}`, purpose: 'care' }
+})
 
 /** The store is bound to a TPM NV counter: an older copy of the whole store is refused on start. */
 describe('ledger/rollback: the store bound to a TPM NV counter (swtpm)', function () {
@@ -24,9 +28,12 @@ describe('ledger/rollback: the store bound to a TPM NV counter (swtpm)', functio
     tpm = await EsysTpm.open({ tcti: (await startDevice()).tcti })
     dir = await tempDir('fleet-rollback-')
   })
-  after(async () => { await tpm?.close(); await stopAllDevices() })
+  after(async () => {
+    await tpm?.close()
+    await stopAllDevices()
+  })
 
-  async function session (appends: number): Promise<void> {
+  async function session(appends: number): Promise<void> {
     const feed = await openOwnFeed({ dir, tpm, signer, fleetId, feedId })
     for (let i = 0; i < appends; i++) await feed.ledger.append(action(i))
     await feed.close()
@@ -43,7 +50,10 @@ describe('ledger/rollback: the store bound to a TPM NV counter (swtpm)', functio
     assert.equal(await tpm.readCounter(index), first + 1n)
     await rm(path.join(dir, LEDGER_DIR), { recursive: true })
     await cp(backup, path.join(dir, LEDGER_DIR), { recursive: true })
-    await assert.rejects(openOwnFeed({ dir, tpm, signer, fleetId, feedId }), (err: Error) => err.name === 'RollbackDetectedError' && /older copy/.test(err.message))
+    await assert.rejects(
+      openOwnFeed({ dir, tpm, signer, fleetId, feedId }),
+      (err: Error) => err.name === 'RollbackDetectedError' && /older copy/.test(err.message)
+    )
   })
 
   it('a crash between binding the store and advancing the counter is accepted on the next start', async () => {
@@ -72,6 +82,9 @@ describe('ledger/rollback: the store bound to a TPM NV counter (swtpm)', functio
     const db = new Level<string, Uint8Array>(path.join(fresh, LEDGER_DIR), { valueEncoding: 'view' })
     await db.sublevel<string, Uint8Array>('meta', { valueEncoding: 'view' }).del('rollback')
     await db.close()
-    await assert.rejects(openOwnFeed({ dir: fresh, tpm, signer, fleetId, feedId: 'c'.repeat(52) }), (err: Error) => err.name === 'RollbackDetectedError' && /no TPM counter binding/.test(err.message))
+    await assert.rejects(
+      openOwnFeed({ dir: fresh, tpm, signer, fleetId, feedId: 'c'.repeat(52) }),
+      (err: Error) => err.name === 'RollbackDetectedError' && /no TPM counter binding/.test(err.message)
+    )
   })
 })

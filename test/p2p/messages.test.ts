@@ -7,18 +7,44 @@ describe('p2p/messages: wire messages in canonical CBOR', () => {
   it('encodes a message to exactly the canonical CBOR of {t, ...fields}, whatever the field order', () => {
     const entries = Array.from({ length: 300 }, (_, i) => new Uint8Array(randomBytes(100 + i)))
     const samples: Array<[string, Record<string, unknown>]> = [
-      ['batch', { feed: 'a'.repeat(52), from: 70_000, entries, checkpoint: new Uint8Array(randomBytes(6000)), proof: [new Uint8Array(32), new Uint8Array(32).fill(1)] }],
+      [
+        'batch',
+        {
+          feed: 'a'.repeat(52),
+          from: 70_000,
+          entries,
+          checkpoint: new Uint8Array(randomBytes(6000)),
+          proof: [new Uint8Array(32), new Uint8Array(32).fill(1)]
+        }
+      ],
       ['batch', { proof: [], checkpoint: new Uint8Array(0), entries: [], from: 0, feed: 'b'.repeat(52) }],
       ['end', { more: true }],
       ['announce', { feed: 'c'.repeat(52), size: 2 ** 40, checkpoint: new Uint8Array(randomBytes(40)) }],
-      ['abort', { reason: 'ünïcode reason, and a longer text than the short-string path takes: ' + 'x'.repeat(100) }]
+      ['abort', { reason: `ünïcode reason, and a longer text than the short-string path takes: ${'x'.repeat(100)}` }]
     ]
-    for (const [type, fields] of samples) assert.deepEqual(Buffer.from(encodeMessage(type, fields)), Buffer.from(encodeCanonical({ t: type, ...fields })), type)
+    for (const [type, fields] of samples)
+      assert.deepEqual(
+        Buffer.from(encodeMessage(type, fields)),
+        Buffer.from(encodeCanonical({ t: type, ...fields })),
+        type
+      )
   })
 
   it('decodes byte fields as copies, or as views into the frame when asked', () => {
-    const schema = { feed: { kind: 'string', max: 60 }, from: { kind: 'uint' }, entries: { kind: 'list', maxItems: 10, item: { kind: 'bytes', max: 100 } }, checkpoint: { kind: 'bytes', max: 100 }, proof: { kind: 'list', maxItems: 4, item: { kind: 'bytes', max: 32 } } } as const
-    const frame = encodeMessage('batch', { feed: 'a'.repeat(52), from: 3, entries: [new Uint8Array([1, 2, 3])], checkpoint: new Uint8Array([9]), proof: [] })
+    const schema = {
+      feed: { kind: 'string', max: 60 },
+      from: { kind: 'uint' },
+      entries: { kind: 'list', maxItems: 10, item: { kind: 'bytes', max: 100 } },
+      checkpoint: { kind: 'bytes', max: 100 },
+      proof: { kind: 'list', maxItems: 4, item: { kind: 'bytes', max: 32 } }
+    } as const
+    const frame = encodeMessage('batch', {
+      feed: 'a'.repeat(52),
+      from: 3,
+      entries: [new Uint8Array([1, 2, 3])],
+      checkpoint: new Uint8Array([9]),
+      proof: []
+    })
     const copied = decodeMessage('test', frame, 'batch', schema, 1000) as { entries: Uint8Array[] }
     const viewed = decodeMessage('test', frame, 'batch', schema, 1000, { byteViews: true }) as { entries: Uint8Array[] }
     assert.deepEqual([...copied.entries[0]!], [1, 2, 3])
@@ -36,12 +62,17 @@ describe('p2p/messages: wire messages in canonical CBOR', () => {
     more: { kind: 'bool' }
   } as const satisfies Schema
   const good = {
-    feed: 'a'.repeat(52), from: 3, entries: [Uint8Array.of(1)], cert: null, nonce: new Uint8Array(32), more: false
+    feed: 'a'.repeat(52),
+    from: 3,
+    entries: [Uint8Array.of(1)],
+    cert: null,
+    nonce: new Uint8Array(32),
+    more: false
   }
   const batch = (fields: Record<string, unknown>): Uint8Array => encodeMessage('batch', fields)
   const { from: _from, ...withoutFrom } = good
 
-  it('decodes a message of exactly its schema\'s fields, typed', () => {
+  it("decodes a message of exactly its schema's fields, typed", () => {
     const message = decodeMessage('test', batch(good), 'batch', SCHEMA, 4096)
     assert.equal(message.t, 'batch')
     const typed = message as Exclude<typeof message, { t: 'abort' }>
@@ -84,32 +115,32 @@ describe('p2p/messages: wire messages in canonical CBOR', () => {
   ]
   for (const [name, frame] of refused) {
     it(`refuses ${name} with MalformedMessageError`, () => {
-      assert.throws(
-        () => decodeMessage('test', frame, 'batch', SCHEMA, 4096),
-        { name: 'MalformedMessageError', protocol: 'test' }
-      )
+      assert.throws(() => decodeMessage('test', frame, 'batch', SCHEMA, 4096), {
+        name: 'MalformedMessageError',
+        protocol: 'test'
+      })
     })
   }
 
   it('returns an abort with its reason, and a message of another accepted type unchecked until checkFields', () => {
-    assert.deepEqual(
-      decodeMessage('test', encodeMessage('abort', { reason: 'stop' }), 'batch', SCHEMA, 4096),
-      { t: 'abort', reason: 'stop' }
-    )
+    assert.deepEqual(decodeMessage('test', encodeMessage('abort', { reason: 'stop' }), 'batch', SCHEMA, 4096), {
+      t: 'abort',
+      reason: 'stop'
+    })
     const end = encodeMessage('end', { more: 1 })
     const other = decodeMessage('test', end, 'batch', SCHEMA, 4096, { acceptTypes: ['end'] })
     assert.equal(other.t, 'end')
-    assert.throws(
-      () => checkFields('test', other, 'end', { more: { kind: 'bool' } }),
-      { name: 'MalformedMessageError', message: /end\.more must be true or false/ }
-    )
-    assert.throws(
-      () => checkFields('test', other, 'batch', SCHEMA),
-      { name: 'MalformedMessageError', message: /expected "batch", got "end"/ }
-    )
-    assert.throws(
-      () => decodeMessage('test', batch(good), 'batch', SCHEMA, 64),
-      { name: 'MalformedMessageError', message: /exceed 64/ }
-    )
+    assert.throws(() => checkFields('test', other, 'end', { more: { kind: 'bool' } }), {
+      name: 'MalformedMessageError',
+      message: /end\.more must be true or false/
+    })
+    assert.throws(() => checkFields('test', other, 'batch', SCHEMA), {
+      name: 'MalformedMessageError',
+      message: /expected "batch", got "end"/
+    })
+    assert.throws(() => decodeMessage('test', batch(good), 'batch', SCHEMA, 64), {
+      name: 'MalformedMessageError',
+      message: /exceed 64/
+    })
   })
 })

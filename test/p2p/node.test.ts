@@ -9,7 +9,7 @@ import { nextEvent } from '../helpers/events.js'
 const PROTOCOL = '/fleet/test-echo/1'
 const discovered = new Map<FleetNode, Set<string>>()
 
-async function makeNode (key: PrivateKey, admitted: Set<string>, serviceTag: string): Promise<FleetNode> {
+async function makeNode(key: PrivateKey, admitted: Set<string>, serviceTag: string): Promise<FleetNode> {
   const node = await createFleetNode({
     privateKey: key,
     admission: { allows: (peerId) => admitted.has(peerId) },
@@ -17,7 +17,9 @@ async function makeNode (key: PrivateKey, admitted: Set<string>, serviceTag: str
     serviceTag,
     mdnsIntervalMs: 200
   })
-  node.addEventListener('peer:discovery', (evt) => { discovered.get(node)?.add(evt.detail.id.toString()) })
+  node.addEventListener('peer:discovery', (evt) => {
+    discovered.get(node)?.add(evt.detail.id.toString())
+  })
   discovered.set(node, new Set())
   await node.handle(PROTOCOL, async (stream) => {
     const framed = new FramedStream(stream, { maxBytes: 1024, timeoutMs: 500 })
@@ -34,13 +36,17 @@ async function makeNode (key: PrivateKey, admitted: Set<string>, serviceTag: str
 }
 
 /** Resolves once `node` has discovered `peerId` (over mDNS); fails the test after `ms`. */
-async function discovery (node: FleetNode, peerId: string, ms: number): Promise<void> {
+async function discovery(node: FleetNode, peerId: string, ms: number): Promise<void> {
   if (discovered.get(node)?.has(peerId) === true) return
   await nextEvent(node, 'peer:discovery', (peer) => peer.id.toString() === peerId, 'mDNS discovery', ms)
 }
 
-function nextHandlerError (node: FleetNode): Promise<Error> {
-  return new Promise((resolve) => node.addEventListener('test:handler-error' as never, (evt: CustomEvent<Error>) => resolve(evt.detail), { once: true }))
+function nextHandlerError(node: FleetNode): Promise<Error> {
+  return new Promise((resolve) =>
+    node.addEventListener('test:handler-error' as never, (evt: CustomEvent<Error>) => resolve(evt.detail), {
+      once: true
+    })
+  )
 }
 
 describe('p2p/node: real libp2p (TCP, Noise, Yamux, mDNS) on loopback', function () {
@@ -55,8 +61,11 @@ describe('p2p/node: real libp2p (TCP, Noise, Yamux, mDNS) on loopback', function
     admitted.add(peerIdFromPrivateKey(keys[0]!).toString())
     admitted.add(peerIdFromPrivateKey(keys[1]!).toString())
     // The third node admits everyone, but nobody admits it.
-    nodes = [await makeNode(keys[0]!, admitted, serviceTag), await makeNode(keys[1]!, admitted, serviceTag),
-      await makeNode(keys[2]!, new Set([...admitted, peerIdFromPrivateKey(keys[2]!).toString()]), serviceTag)]
+    nodes = [
+      await makeNode(keys[0]!, admitted, serviceTag),
+      await makeNode(keys[1]!, admitted, serviceTag),
+      await makeNode(keys[2]!, new Set([...admitted, peerIdFromPrivateKey(keys[2]!).toString()]), serviceTag)
+    ]
   })
 
   after(async () => {

@@ -14,7 +14,7 @@ const UNIT = path.resolve('packaging/fleet-agent.service')
 const SYSUSERS = path.resolve('packaging/sysusers.d/fleet.conf')
 
 /** The directives of a unit file per section, each key with every value it is given, in order. */
-function parseUnit (text: string): Map<string, Map<string, string[]>> {
+function parseUnit(text: string): Map<string, Map<string, string[]>> {
   const sections = new Map<string, Map<string, string[]>>()
   let current: Map<string, string[]> | undefined
   const lines = text.replace(/\\\n/g, ' ').split('\n')
@@ -30,7 +30,7 @@ function parseUnit (text: string): Map<string, Map<string, string[]>> {
     const eq = line.indexOf('=')
     assert.ok(current !== undefined && eq > 0, `not a directive: ${line}`)
     const key = line.slice(0, eq).trim()
-    current.set(key, [...current.get(key) ?? [], line.slice(eq + 1).trim()])
+    current.set(key, [...(current.get(key) ?? []), line.slice(eq + 1).trim()])
   }
   return sections
 }
@@ -43,16 +43,20 @@ const one = (key: string): string | undefined => {
   assert.equal(values.length, 1, `${key} is set ${values.length} times`)
   return values[0]
 }
-const words = (key: string): string[] => (service.get(key) ?? []).flatMap((value) => value.split(/\s+/).filter((w) => w !== ''))
+const words = (key: string): string[] =>
+  (service.get(key) ?? []).flatMap((value) => value.split(/\s+/).filter((w) => w !== ''))
 const yes = (key: string): boolean => ['yes', 'true', 'on', '1'].includes(one(key) ?? '')
 
 /** sysusers.d lines as fields, honouring double quotes. */
-function sysusers (text: string): string[][] {
-  return text.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'))
+function sysusers(text: string): string[][] {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'))
     .map((line) => [...line.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!))
 }
 
-function haveTool (name: string): boolean {
+function haveTool(name: string): boolean {
   return spawnSync(name, ['--version'], { stdio: 'ignore' }).status === 0
 }
 
@@ -70,7 +74,11 @@ describe('packaging: systemd unit and system user', () => {
     // Only ExecStartPre may run privileged ("+"), and only to copy the root-only event log.
     assert.ok(!(service.get('ExecStart') ?? []).some((cmd) => /^[-@:]*[+!]/.test(cmd)), 'ExecStart runs privileged')
     for (const cmd of service.get('ExecStartPre') ?? []) {
-      if (/^[-@:]*[+!]/.test(cmd)) assert.match(cmd, /^[-+]+\/usr\/bin\/install -m 0400 -o fleet -g fleet \/sys\/kernel\/security\/tpm0\/binary_bios_measurements \/run\/fleet-agent\//)
+      if (/^[-@:]*[+!]/.test(cmd))
+        assert.match(
+          cmd,
+          /^[-+]+\/usr\/bin\/install -m 0400 -o fleet -g fleet \/sys\/kernel\/security\/tpm0\/binary_bios_measurements \/run\/fleet-agent\//
+        )
     }
   })
 
@@ -102,14 +110,16 @@ describe('packaging: systemd unit and system user', () => {
   it('sysusers.d makes the user fleet (home: the state directory) and puts it in group tss', () => {
     const lines = sysusers(readFileSync(SYSUSERS, 'utf8'))
     const user = lines.find((fields) => fields[0] === 'u' && fields[1] === one('User'))
-    assert.ok(user !== undefined, 'no u line for the unit\'s user')
+    assert.ok(user !== undefined, "no u line for the unit's user")
     assert.deepEqual(user, ['u', 'fleet', '-', 'fleet agent', `/var/lib/${one('StateDirectory')!}`])
     assert.ok(lines.some((fields) => fields.join(' ') === 'm fleet tss'))
   })
 
-  describe('with systemd\'s tools', () => {
+  describe("with systemd's tools", () => {
     let dir: string
-    beforeEach(() => { dir = mkdtempSync(path.join(tmpdir(), 'fleet-packaging-')) })
+    beforeEach(() => {
+      dir = mkdtempSync(path.join(tmpdir(), 'fleet-packaging-'))
+    })
     afterEach(() => rmSync(dir, { recursive: true, force: true }))
 
     it('systemd-analyze verify accepts the unit (with ExecStart pointed at an existing program)', function () {
@@ -132,12 +142,17 @@ describe('packaging: systemd unit and system user', () => {
       }
       mkdirSync(path.join(dir, 'etc'))
       execFileSync('systemd-sysusers', [`--root=${dir}`, SYSUSERS], { stdio: 'ignore' })
-      const passwd = readFileSync(path.join(dir, 'etc/passwd'), 'utf8').split('\n').map((line) => line.split(':'))
+      const passwd = readFileSync(path.join(dir, 'etc/passwd'), 'utf8')
+        .split('\n')
+        .map((line) => line.split(':'))
       const fleet = passwd.find((fields) => fields[0] === 'fleet')
       assert.ok(fleet !== undefined)
       assert.notEqual(fleet[2], '0')
       assert.equal(fleet[5], '/var/lib/fleet-agent')
-      const tss = readFileSync(path.join(dir, 'etc/group'), 'utf8').split('\n').map((line) => line.split(':')).find((fields) => fields[0] === 'tss')
+      const tss = readFileSync(path.join(dir, 'etc/group'), 'utf8')
+        .split('\n')
+        .map((line) => line.split(':'))
+        .find((fields) => fields[0] === 'tss')
       assert.ok(tss?.[3]?.split(',').includes('fleet'))
     })
   })

@@ -10,10 +10,19 @@ import { NetnsLan } from '../../simnet/netns.js'
 
 const SIMNET = path.resolve('dist/simnet/cli.js')
 
-function simnet (args: string[]): { status: number, summary?: { scenario: string, nodes: number, passed: boolean, checks: Array<{ name: string, passed: boolean, ms: number, detail?: string }> }, stderr: string } {
+function simnet(args: string[]): {
+  status: number
+  summary?: {
+    scenario: string
+    nodes: number
+    passed: boolean
+    checks: Array<{ name: string; passed: boolean; ms: number; detail?: string }>
+  }
+  stderr: string
+} {
   const result = spawnSync(process.execPath, [SIMNET, ...args], { encoding: 'utf8', timeout: 300_000 })
   const last = result.stdout.trim().split('\n').pop() ?? ''
-  let summary
+  let summary: NonNullable<ReturnType<typeof simnet>['summary']> | undefined
   try {
     summary = JSON.parse(last) as NonNullable<ReturnType<typeof simnet>['summary']>
   } catch {}
@@ -22,9 +31,20 @@ function simnet (args: string[]): { status: number, summary?: { scenario: string
 
 describe('simnet scenarios (agent processes on swtpm, loopback)', function () {
   this.timeout(300_000)
-  before(function () { if (!haveSwtpm()) this.skip() })
+  before(function () {
+    if (!haveSwtpm()) this.skip()
+  })
 
-  for (const [scenario, nodes] of [['convergence', 3], ['tampered-boot', 2], ['clone', 2], ['revoke', 3], ['equivocate', 3], ['relay-quote', 3], ['kill-restart', 2], ['partition-heal', 4]] as const) {
+  for (const [scenario, nodes] of [
+    ['convergence', 3],
+    ['tampered-boot', 2],
+    ['clone', 2],
+    ['revoke', 3],
+    ['equivocate', 3],
+    ['relay-quote', 3],
+    ['kill-restart', 2],
+    ['partition-heal', 4]
+  ] as const) {
     it(`${scenario} (${nodes} agents) passes every check`, () => {
       const { status, summary, stderr } = simnet(['--scenario', scenario, '--nodes', String(nodes), '--json'])
       assert.ok(summary !== undefined, `no JSON summary: ${stderr}`)
@@ -49,7 +69,11 @@ describe('simnet scenarios (agent processes on swtpm, loopback)', function () {
       }
       const { status, summary, stderr } = simnet(['--scenario', scenario, '--nodes', '3', '--mode', 'netns', '--json'])
       assert.ok(summary !== undefined, `no JSON summary: ${stderr}`)
-      assert.deepEqual(summary.checks.filter((c) => !c.passed), [], stderr)
+      assert.deepEqual(
+        summary.checks.filter((c) => !c.passed),
+        [],
+        stderr
+      )
       assert.ok(summary.checks.some((c) => /enrolled through the ceremony/.test(c.name)))
       assert.match(stderr, /3 agents, netns/)
       assert.equal(status, 0)

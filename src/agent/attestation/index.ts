@@ -4,7 +4,16 @@
  * each peer's verdict fresh and gates the connection on it.
  */
 export {
-  ATTEST_LIMITS, ATTEST_PROTOCOL, AttestationProtocolError, attestAsDialer, attestAsListener, attestationQuoteData,
-  judgeAttestation, type AttestationEvidence, type AttestationOutcome, type AttesterInput, type Judge
+  ATTEST_LIMITS,
+  ATTEST_PROTOCOL,
+  AttestationProtocolError,
+  attestAsDialer,
+  attestAsListener,
+  attestationQuoteData,
+  judgeAttestation,
+  type AttestationEvidence,
+  type AttestationOutcome,
+  type AttesterInput,
+  type Judge
 } from './protocol.js'
 export { AttestationService, type AttestationServiceInit, type PeerStatus } from './service.js'

@@ -3,7 +3,14 @@ import { bootPolicyId, type BootPolicy, type ClockInfo } from '../../attest/inde
 import type { FeedLedger } from '../../ledger/index.js'
 import { FramedStream, type FleetNode, type Admission } from '../../p2p/index.js'
 import {
-  attestAsDialer, attestAsListener, ATTEST_PROTOCOL, ATTEST_LIMITS, type AttesterInput, type AttestationOutcome, type Judge, type RefusalKind
+  attestAsDialer,
+  attestAsListener,
+  ATTEST_PROTOCOL,
+  ATTEST_LIMITS,
+  type AttesterInput,
+  type AttestationOutcome,
+  type Judge,
+  type RefusalKind
 } from './protocol.js'
 import type { Logger } from '../ops/index.js'
 import type { EnrolmentRecord, SignedEnrolment } from '../enrolment/index.js'
@@ -43,7 +50,11 @@ export interface AttestationServiceInit {
 }
 
 /** Attempts to pass as one claimed device within one alert window. */
-interface CloneTally { since: number, attempts: number, firstPeerId: string }
+interface CloneTally {
+  since: number
+  attempts: number
+  firstPeerId: string
+}
 
 /**
  * Attests every connection, both ways, when it opens and then periodically; records each verdict
@@ -57,7 +68,7 @@ interface CloneTally { since: number, attempts: number, firstPeerId: string }
  */
 export class AttestationService {
   /** Verdicts since start: trusted ones, and refusals by kind (they only grow; metrics count them). */
-  readonly counts: { trusted: number, refused: Record<RefusalKind, number> } = {
+  readonly counts: { trusted: number; refused: Record<RefusalKind, number> } = {
     trusted: 0,
     refused: { refused: 0, stranger: 0, clone: 0, revoked: 0, 'untrusted-boot': 0 }
   }
@@ -78,18 +89,23 @@ export class AttestationService {
    * Kept per peer so that attested(), asked for every announce, is a lookup.
    */
   private readonly attestedOn = new Map<string, Set<string>>()
-  private readonly onClose = (evt: CustomEvent<Connection>): void => { this.unmark(evt.detail); this.clearDeadline(evt.detail.id) }
+  private readonly onClose = (evt: CustomEvent<Connection>): void => {
+    this.unmark(evt.detail)
+    this.clearDeadline(evt.detail.id)
+  }
   private readonly judge: Judge
   private timer: NodeJS.Timeout | undefined
   /** The attestation deadline of each inbound connection still open and not yet attested, by connection id. */
   private readonly deadlines = new Map<string, NodeJS.Timeout>()
   private readonly pending = new Set<Promise<unknown>>()
-  private readonly onOpen = (evt: CustomEvent<Connection>): void => { this.track(this.onConnection(evt.detail)) }
+  private readonly onOpen = (evt: CustomEvent<Connection>): void => {
+    this.track(this.onConnection(evt.detail))
+  }
 
   /** For the connection gater: clones, revoked devices and strangers seen lately stay out. */
   readonly admission: Admission = { allows: (peerId) => !this.refused.has(peerId) && !this.strangers.has(peerId) }
 
-  constructor (init: AttestationServiceInit) {
+  constructor(init: AttestationServiceInit) {
     this.init = init
     const enrolment = init.self.enrolment
     this.judge = {
@@ -102,17 +118,32 @@ export class AttestationService {
     }
   }
 
-  private now (): number { return (this.init.clock ?? systemClock).now() }
+  private now(): number {
+    return (this.init.clock ?? systemClock).now()
+  }
 
   /** How many entries each per-peer map holds (all bounded by ATTEST_LIMITS). */
-  footprint (): { peers: number, refused: number, strangers: number, clocks: number, attestedOn: number, deadlines: number, cloneTallies: number } {
+  footprint(): {
+    peers: number
+    refused: number
+    strangers: number
+    clocks: number
+    attestedOn: number
+    deadlines: number
+    cloneTallies: number
+  } {
     return {
-      peers: this.peers.size, refused: this.refused.size, strangers: this.strangers.size, clocks: this.clocks.size, attestedOn: this.attestedOn.size,
-      deadlines: this.deadlines.size, cloneTallies: this.cloneTallies.size
+      peers: this.peers.size,
+      refused: this.refused.size,
+      strangers: this.strangers.size,
+      clocks: this.clocks.size,
+      attestedOn: this.attestedOn.size,
+      deadlines: this.deadlines.size,
+      cloneTallies: this.cloneTallies.size
     }
   }
 
-  private refuse (peerId: string, set = this.refused, max: number = ATTEST_LIMITS.maxRefusedPeers): void {
+  private refuse(peerId: string, set = this.refused, max: number = ATTEST_LIMITS.maxRefusedPeers): void {
     set.delete(peerId)
     set.add(peerId)
     for (const oldest of set) {
@@ -122,7 +153,7 @@ export class AttestationService {
   }
 
   /** Keeps a peer's status, forgetting the least recently judged peers that are not attested when over the cap. */
-  private setStatus (status: PeerStatus): void {
+  private setStatus(status: PeerStatus): void {
     this.peers.delete(status.peerId)
     this.peers.set(status.peerId, status)
     if (this.peers.size <= ATTEST_LIMITS.maxPeerStatuses) return
@@ -136,7 +167,7 @@ export class AttestationService {
     }
   }
 
-  private setClock (deviceId: string, clock: ClockInfo): void {
+  private setClock(deviceId: string, clock: ClockInfo): void {
     this.clocks.delete(deviceId)
     this.clocks.set(deviceId, clock)
     for (const [oldest] of this.clocks) {
@@ -145,25 +176,33 @@ export class AttestationService {
     }
   }
 
-  private clearDeadline (connectionId: string): void {
+  private clearDeadline(connectionId: string): void {
     const timer = this.deadlines.get(connectionId)
     if (timer === undefined) return
     clearTimeout(timer)
     this.deadlines.delete(connectionId)
   }
 
-  async start (): Promise<void> {
-    await this.init.node.handle(ATTEST_PROTOCOL, async (stream: Stream, connection: Connection) => {
-      await this.track(this.listen(stream, connection))
-    }, { maxInboundStreams: 2 })
+  async start(): Promise<void> {
+    await this.init.node.handle(
+      ATTEST_PROTOCOL,
+      async (stream: Stream, connection: Connection) => {
+        await this.track(this.listen(stream, connection))
+      },
+      { maxInboundStreams: 2 }
+    )
     this.init.node.addEventListener('connection:open', this.onOpen)
     this.init.node.addEventListener('connection:close', this.onClose)
-    this.timer = setInterval(() => {
-      for (const connection of this.init.node.getConnections()) if (connection.direction === 'outbound') this.track(this.dial(connection))
-    }, this.init.intervalMs ?? 5 * 60_000)
+    this.timer = setInterval(
+      () => {
+        for (const connection of this.init.node.getConnections())
+          if (connection.direction === 'outbound') this.track(this.dial(connection))
+      },
+      this.init.intervalMs ?? 5 * 60_000
+    )
   }
 
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     clearInterval(this.timer)
     for (const timer of this.deadlines.values()) clearTimeout(timer)
     this.deadlines.clear()
@@ -174,22 +213,24 @@ export class AttestationService {
     // The open windows' counts, so that a restart does not lose them.
     for (const [deviceId, tally] of [...this.cloneTallies]) {
       this.cloneTallies.delete(deviceId)
-      await this.appendCloneCount(deviceId, tally).catch((err: unknown) => this.init.logger?.error({ err: (err as Error).message }, 'could not record clone attempts'))
+      await this.appendCloneCount(deviceId, tally).catch((err: unknown) =>
+        this.init.logger?.error({ err: (err as Error).message }, 'could not record clone attempts')
+      )
     }
   }
 
   /** True when the peer's last verdict is trusted and it attested on a connection that is still open. */
-  attested (peerId: string): boolean {
+  attested(peerId: string): boolean {
     return this.peers.get(peerId)?.trusted === true && (this.attestedOn.get(peerId)?.size ?? 0) > 0
   }
 
-  private mark (connection: Connection, peerId: string): void {
-    let ids = this.attestedOn.get(peerId)
-    if (ids === undefined) this.attestedOn.set(peerId, ids = new Set())
+  private mark(connection: Connection, peerId: string): void {
+    const ids = this.attestedOn.get(peerId) ?? new Set<string>()
+    this.attestedOn.set(peerId, ids)
     ids.add(connection.id)
   }
 
-  private unmark (connection: Connection): void {
+  private unmark(connection: Connection): void {
     const peerId = connection.remotePeer.toString()
     const ids = this.attestedOn.get(peerId)
     if (ids === undefined) return
@@ -197,17 +238,17 @@ export class AttestationService {
     if (ids.size === 0) this.attestedOn.delete(peerId)
   }
 
-  list (): PeerStatus[] {
+  list(): PeerStatus[] {
     return [...this.peers.values()].sort((a, b) => a.peerId.localeCompare(b.peerId))
   }
 
   /** Attests one connection now (the dialer's side). */
-  async attestConnection (connection: Connection): Promise<AttestationOutcome | undefined> {
+  async attestConnection(connection: Connection): Promise<AttestationOutcome | undefined> {
     return await this.dial(connection)
   }
 
   /** A revocation learned from the owner (or a quarantine): refuse the device and hang up on it. */
-  async revoke (deviceId: string, kind: 'revoked' | 'quarantined' = 'revoked'): Promise<void> {
+  async revoke(deviceId: string, kind: 'revoked' | 'quarantined' = 'revoked'): Promise<void> {
     this.revoked.add(deviceId)
     for (const status of this.peers.values()) {
       if (status.deviceId !== deviceId) continue
@@ -215,7 +256,8 @@ export class AttestationService {
       status.trusted = false
       status.kind = kind
       status.reasons = [`device ${deviceId} is ${kind}`]
-      for (const connection of this.init.node.getConnections()) if (connection.remotePeer.toString() === status.peerId) await connection.close().catch(() => undefined)
+      for (const connection of this.init.node.getConnections())
+        if (connection.remotePeer.toString() === status.peerId) await connection.close().catch(() => undefined)
     }
     this.changed()
   }
@@ -224,14 +266,15 @@ export class AttestationService {
    * The owner set another boot policy: judge every peer by it from now on, and re-attest the
    * connections this agent dialled now (the other side re-attests those it dialled).
    */
-  setPolicy (policy: BootPolicy): void {
+  setPolicy(policy: BootPolicy): void {
     this.judge.policy = policy
     this.judge.policyId = bootPolicyId(policy)
-    for (const connection of this.init.node.getConnections()) if (connection.direction === 'outbound') this.track(this.dial(connection))
+    for (const connection of this.init.node.getConnections())
+      if (connection.direction === 'outbound') this.track(this.dial(connection))
   }
 
   /** The owner cleared a quarantine: the device may connect and attest again (a revocation stays). */
-  release (deviceId: string): void {
+  release(deviceId: string): void {
     this.revoked.delete(deviceId)
     for (const status of this.peers.values()) {
       if (status.deviceId !== deviceId || status.kind === 'clone' || status.kind === 'stranger') continue
@@ -241,37 +284,40 @@ export class AttestationService {
     this.changed()
   }
 
-  private track<T> (work: Promise<T>): Promise<T> {
+  private track<T>(work: Promise<T>): Promise<T> {
     const settled = work.catch(() => undefined)
     this.pending.add(settled)
     void settled.finally(() => this.pending.delete(settled))
     return work
   }
 
-  private async onConnection (connection: Connection): Promise<void> {
+  private async onConnection(connection: Connection): Promise<void> {
     if (connection.direction === 'outbound') {
       await this.dial(connection)
       return
     }
     // An inbound peer must attest within a deadline, or it is hung up on.
     if (connection.status !== 'open') return
-    const timer = setTimeout(() => {
-      this.deadlines.delete(connection.id)
-      const peerId = connection.remotePeer.toString()
-      if (connection.status === 'open' && !this.attested(peerId)) {
-        this.init.logger?.warn({ peerId }, 'peer did not attest in time; hanging up')
-        void connection.close().catch(() => undefined)
-      }
-    }, this.init.deadlineMs ?? ATTEST_LIMITS.stepTimeoutMs * 3)
+    const timer = setTimeout(
+      () => {
+        this.deadlines.delete(connection.id)
+        const peerId = connection.remotePeer.toString()
+        if (connection.status === 'open' && !this.attested(peerId)) {
+          this.init.logger?.warn({ peerId }, 'peer did not attest in time; hanging up')
+          void connection.close().catch(() => undefined)
+        }
+      },
+      this.init.deadlineMs ?? ATTEST_LIMITS.stepTimeoutMs * 3
+    )
     this.clearDeadline(connection.id)
     this.deadlines.set(connection.id, timer)
   }
 
-  private framed (stream: Stream): FramedStream {
+  private framed(stream: Stream): FramedStream {
     return new FramedStream(stream, { maxBytes: ATTEST_LIMITS.maxFrameBytes, timeoutMs: ATTEST_LIMITS.stepTimeoutMs })
   }
 
-  private async dial (connection: Connection): Promise<AttestationOutcome | undefined> {
+  private async dial(connection: Connection): Promise<AttestationOutcome | undefined> {
     const peerId = connection.remotePeer.toString()
     try {
       const stream = await connection.newStream(ATTEST_PROTOCOL)
@@ -280,23 +326,31 @@ export class AttestationService {
       return outcome
     } catch (err) {
       this.init.logger?.warn({ peerId, err: (err as Error).message }, 'attestation failed')
-      await this.record({ trusted: false, kind: 'refused', reasons: [(err as Error).message], policyId: this.judge.policyId }, peerId, connection)
+      await this.record(
+        { trusted: false, kind: 'refused', reasons: [(err as Error).message], policyId: this.judge.policyId },
+        peerId,
+        connection
+      )
       return undefined
     }
   }
 
-  private async listen (stream: Stream, connection: Connection): Promise<void> {
+  private async listen(stream: Stream, connection: Connection): Promise<void> {
     const peerId = connection.remotePeer.toString()
     try {
       const { outcome } = await attestAsListener(this.framed(stream), this.init.self, this.judge, peerId)
       await this.record(outcome, peerId, connection)
     } catch (err) {
       this.init.logger?.warn({ peerId, err: (err as Error).message }, 'attestation failed')
-      await this.record({ trusted: false, kind: 'refused', reasons: [(err as Error).message], policyId: this.judge.policyId }, peerId, connection)
+      await this.record(
+        { trusted: false, kind: 'refused', reasons: [(err as Error).message], policyId: this.judge.policyId },
+        peerId,
+        connection
+      )
     }
   }
 
-  private async record (outcome: AttestationOutcome, peerId: string, connection: Connection): Promise<void> {
+  private async record(outcome: AttestationOutcome, peerId: string, connection: Connection): Promise<void> {
     const record = outcome.record
     const previous = this.peers.get(peerId)
     const status: PeerStatus = {
@@ -328,10 +382,13 @@ export class AttestationService {
       await connection.close().catch(() => undefined)
     }
     this.changed()
-    const recorded = !outcome.trusted && (outcome.kind === 'clone' || outcome.kind === 'stranger')
-      ? this.countCloneAttempt(outcome, peerId)
-      : this.appendVerdict(outcome)
-    await recorded.catch((err: unknown) => this.init.logger?.error({ err: (err as Error).message }, 'could not record a verdict'))
+    const recorded =
+      !outcome.trusted && (outcome.kind === 'clone' || outcome.kind === 'stranger')
+        ? this.countCloneAttempt(outcome, peerId)
+        : this.appendVerdict(outcome)
+    await recorded.catch((err: unknown) =>
+      this.init.logger?.error({ err: (err as Error).message }, 'could not record a verdict')
+    )
   }
 
   /**
@@ -339,7 +396,7 @@ export class AttestationService {
    * attempt of a window is alerted at once; the others are counted, and the count is recorded when
    * the next window opens (or the service stops).
    */
-  private async countCloneAttempt (outcome: AttestationOutcome, peerId: string): Promise<void> {
+  private async countCloneAttempt(outcome: AttestationOutcome, peerId: string): Promise<void> {
     const record = outcome.record
     if (record === undefined || this.init.ledger === undefined) return
     const now = this.now()
@@ -359,42 +416,68 @@ export class AttestationService {
     }
     for (const [deviceId, tally] of closed) await this.appendCloneCount(deviceId, tally)
     await this.init.ledger.append({
-      type: 'alert.clone_suspected', actor: this.actor(), attest: outcome.quoteHash ?? null,
-      body: { peerId: peerId.slice(0, 128), claimedDeviceId: record.deviceId, presentedAkHash: outcome.quoteHash ?? new Uint8Array(32) }
+      type: 'alert.clone_suspected',
+      actor: this.actor(),
+      attest: outcome.quoteHash ?? null,
+      body: {
+        peerId: peerId.slice(0, 128),
+        claimedDeviceId: record.deviceId,
+        presentedAkHash: outcome.quoteHash ?? new Uint8Array(32)
+      }
     })
   }
 
   /** A closed window with more attempts than its alert: how many, as a refusal of the claimed device's record. */
-  private async appendCloneCount (deviceId: string, tally: CloneTally): Promise<void> {
+  private async appendCloneCount(deviceId: string, tally: CloneTally): Promise<void> {
     if (tally.attempts <= 1 || this.init.ledger === undefined) return
-    const reason = `${tally.attempts} connections presented the enrolment of device ${deviceId} without being it, from ${new Date(tally.since).toISOString()} ` +
+    const reason =
+      `${tally.attempts} connections presented the enrolment of device ${deviceId} without being it, from ${new Date(tally.since).toISOString()} ` +
       `to ${new Date(Math.min(this.now(), tally.since + ATTEST_LIMITS.cloneAlertWindowMs)).toISOString()} (the first, ${tally.firstPeerId.slice(0, 64)}, was alerted)`
-    await this.init.ledger.append({
-      type: 'attest.verdict', actor: this.actor(), attest: null,
-      body: { subject: deviceId, trusted: false, policyId: this.judge.policyId, quoteHash: new Uint8Array(32), reasons: [reason.slice(0, 512)] }
-    }, { routine: true })
+    await this.init.ledger.append(
+      {
+        type: 'attest.verdict',
+        actor: this.actor(),
+        attest: null,
+        body: {
+          subject: deviceId,
+          trusted: false,
+          policyId: this.judge.policyId,
+          quoteHash: new Uint8Array(32),
+          reasons: [reason.slice(0, 512)]
+        }
+      },
+      { routine: true }
+    )
   }
 
-  private actor (): { id: string, role: string } {
+  private actor(): { id: string; role: string } {
     return { id: `agent/${this.init.self.state.deviceId}`, role: 'agent' }
   }
 
-  private async appendVerdict (outcome: AttestationOutcome): Promise<void> {
+  private async appendVerdict(outcome: AttestationOutcome): Promise<void> {
     const ledger = this.init.ledger
     if (ledger === undefined || outcome.record === undefined) return
     const actor = this.actor()
     const attest = outcome.quoteHash ?? null
     // A trusted verdict is routine (one per peer and attestation); a refusal is sealed at once.
-    await ledger.append({
-      type: 'attest.verdict', actor, attest,
-      body: {
-        subject: outcome.record.deviceId, trusted: outcome.trusted, policyId: outcome.policyId, quoteHash: outcome.quoteHash ?? new Uint8Array(32),
-        reasons: outcome.trusted ? [] : outcome.reasons.slice(0, 32).map((r) => r.slice(0, 512))
-      }
-    }, { routine: outcome.trusted })
+    await ledger.append(
+      {
+        type: 'attest.verdict',
+        actor,
+        attest,
+        body: {
+          subject: outcome.record.deviceId,
+          trusted: outcome.trusted,
+          policyId: outcome.policyId,
+          quoteHash: outcome.quoteHash ?? new Uint8Array(32),
+          reasons: outcome.trusted ? [] : outcome.reasons.slice(0, 32).map((r) => r.slice(0, 512))
+        }
+      },
+      { routine: outcome.trusted }
+    )
   }
 
-  private changed (): void {
+  private changed(): void {
     this.init.onChange?.(this.list())
   }
 }

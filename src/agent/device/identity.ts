@@ -5,23 +5,52 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { FleetError, projectRoot, bytesEqual, toHex, toBase64, fromBase64 } from '../../common/index.js'
 import {
-  deviceIdFromEndorsementKey, tpmP256Signer, extendAgentMeasurement, measureAgent, nativeBindingFile, sealToPcrs, sealToAuthority, releaseSecret, differingPcrs, parsePublic, verifyCertify,
-  KeyReleaseRefusedError, sealedFromJson, sealedToJson, type AgentMeasurement, type PcrSelection, type SealedSecret, type Tpm, type TpmCallOptions
+  deviceIdFromEndorsementKey,
+  tpmP256Signer,
+  extendAgentMeasurement,
+  measureAgent,
+  nativeBindingFile,
+  sealToPcrs,
+  sealToAuthority,
+  releaseSecret,
+  differingPcrs,
+  parsePublic,
+  verifyCertify,
+  KeyReleaseRefusedError,
+  sealedFromJson,
+  sealedToJson,
+  type AgentMeasurement,
+  type PcrSelection,
+  type SealedSecret,
+  type Tpm,
+  type TpmCallOptions
 } from '../../attest/index.js'
 import { defaultMlDsa65, HybridSigner, type HybridPublicKey, type MlDsaKey } from '../../identity/index.js'
 import { MAX_STORED_APPROVALS, type DeviceState } from './state.js'
 import {
-  decodeReleaseApproval, verifyReleaseApproval, toPcrApproval, releasePolicyRef, approvalSelection, approvalValues, approvalEpoch, ReleaseApprovalError, RELEASE_LIMITS,
-  type ReleaseApproval, type SignedReleaseApproval
+  decodeReleaseApproval,
+  verifyReleaseApproval,
+  toPcrApproval,
+  releasePolicyRef,
+  approvalSelection,
+  approvalValues,
+  approvalEpoch,
+  ReleaseApprovalError,
+  RELEASE_LIMITS,
+  type ReleaseApproval,
+  type SignedReleaseApproval
 } from '../release/index.js'
 
 /** Thrown when a state directory belongs to another TPM: it was copied. A clone gets nothing. */
 export class CloneDetectedError extends FleetError {
   readonly stateDeviceId: string
   readonly tpmDeviceId: string
-  constructor (stateDeviceId: string, tpmDeviceId: string) {
-    super(`this state directory belongs to device ${stateDeviceId}, but this TPM is device ${tpmDeviceId}: ` +
-      'it was copied from another machine, and nothing in it can be used here (run fleet init with a new state directory for a fresh, unenrolled identity)', { code: 'ERR_CLONE_DETECTED' })
+  constructor(stateDeviceId: string, tpmDeviceId: string) {
+    super(
+      `this state directory belongs to device ${stateDeviceId}, but this TPM is device ${tpmDeviceId}: ` +
+        'it was copied from another machine, and nothing in it can be used here (run fleet init with a new state directory for a fresh, unenrolled identity)',
+      { code: 'ERR_CLONE_DETECTED' }
+    )
     this.stateDeviceId = stateDeviceId
     this.tpmDeviceId = tpmDeviceId
   }
@@ -35,8 +64,10 @@ const ROOT = projectRoot(import.meta.url)
  * configuration (which PCRs seal its keys). Changing any of it changes the
  * measurement, and sealed keys stay sealed.
  */
-export async function agentMeasurement (sealing: { bootPcrs: number[], agentPcr: number }): Promise<AgentMeasurement> {
-  const config = Buffer.from(JSON.stringify({ bootPcrs: [...sealing.bootPcrs].sort((a, b) => a - b), agentPcr: sealing.agentPcr }))
+export async function agentMeasurement(sealing: { bootPcrs: number[]; agentPcr: number }): Promise<AgentMeasurement> {
+  const config = Buffer.from(
+    JSON.stringify({ bootPcrs: [...sealing.bootPcrs].sort((a, b) => a - b), agentPcr: sealing.agentPcr })
+  )
   return await measureAgent([path.join(ROOT, 'dist/src'), nativeBindingFile()], config)
 }
 
@@ -53,7 +84,7 @@ export interface InitDeviceOptions extends TpmCallOptions {
  * Creates the device identity in its TPM: AK, DSK certified by the AK, and an ML-DSA-65 seed and
  * a libp2p Ed25519 seed sealed to the boot PCRs and the agent's own measurement.
  */
-export async function initDevice (tpm: Tpm, options: InitDeviceOptions): Promise<DeviceState> {
+export async function initDevice(tpm: Tpm, options: InitDeviceOptions): Promise<DeviceState> {
   const signal = { signal: options.signal }
   await extendAgentMeasurement(tpm, options.measurement, options.agentPcr, signal)
   const ek = await tpm.endorsementKey('rsa', signal)
@@ -62,8 +93,16 @@ export async function initDevice (tpm: Tpm, options: InitDeviceOptions): Promise
   const dsk = await tpm.createKey('signing', signal)
   const certifyNonce = createHash('sha256').update('fleet-dsk-certify-v1').update(dsk.public).digest()
   const certified = await tpm.certify(dsk, ak, certifyNonce, signal)
-  verifyCertify({ signer: parsePublic(ak.public), attest: certified.attest, signature: certified.signature, nonce: certifyNonce, certifiedPublic: dsk.public })
-  const selection: PcrSelection = [{ hash: 'sha256', pcrs: [...new Set([...options.bootPcrs, options.agentPcr])].sort((a, b) => a - b) }]
+  verifyCertify({
+    signer: parsePublic(ak.public),
+    attest: certified.attest,
+    signature: certified.signature,
+    nonce: certifyNonce,
+    certifiedPublic: dsk.public
+  })
+  const selection: PcrSelection = [
+    { hash: 'sha256', pcrs: [...new Set([...options.bootPcrs, options.agentPcr])].sort((a, b) => a - b) }
+  ]
   const values = await tpm.readPcrs(selection, signal)
   // Seeds mix the TPM's RNG with the host's, so neither alone decides them.
   const seed = async (): Promise<Uint8Array> => {
@@ -82,9 +121,21 @@ export async function initDevice (tpm: Tpm, options: InitDeviceOptions): Promise
     version: 1,
     deviceId,
     tcti: tpm.tcti,
-    endorsementKey: { kind: 'rsa', public: toBase64(ek.public), certificate: ek.certificate === undefined ? undefined : toBase64(ek.certificate) },
+    endorsementKey: {
+      kind: 'rsa',
+      public: toBase64(ek.public),
+      certificate: ek.certificate === undefined ? undefined : toBase64(ek.certificate)
+    },
     attestationKey: { public: toBase64(ak.public), private: toBase64(ak.private) },
-    signingKey: { public: toBase64(dsk.public), private: toBase64(dsk.private), certify: { attest: toBase64(certified.attest), signature: toBase64(certified.signature), nonce: toBase64(certifyNonce) } },
+    signingKey: {
+      public: toBase64(dsk.public),
+      private: toBase64(dsk.private),
+      certify: {
+        attest: toBase64(certified.attest),
+        signature: toBase64(certified.signature),
+        nonce: toBase64(certifyNonce)
+      }
+    },
     mldsa: { publicKey: toBase64(mldsaPublic), sealed: sealedToJson(mldsaSealed) },
     peer: { peerId, sealed: sealedToJson(peerSealed) },
     sealing: { selection, agentPcr: options.agentPcr },
@@ -104,7 +155,12 @@ export interface UnlockedDevice {
  * and its keys are released only if the boot and the agent match what they were sealed to
  * (KeyReleaseRefusedError naming the PCRs that differ).
  */
-export async function unlockDevice (tpm: Tpm, state: DeviceState, measurement: AgentMeasurement, options: TpmCallOptions = {}): Promise<UnlockedDevice> {
+export async function unlockDevice(
+  tpm: Tpm,
+  state: DeviceState,
+  measurement: AgentMeasurement,
+  options: TpmCallOptions = {}
+): Promise<UnlockedDevice> {
   const ek = await tpm.endorsementKey('rsa', options)
   const here = deviceIdFromEndorsementKey(ek.public)
   if (here !== state.deviceId) throw new CloneDetectedError(state.deviceId, here)
@@ -116,15 +172,23 @@ export async function unlockDevice (tpm: Tpm, state: DeviceState, measurement: A
   const peerKey = await generateKeyPairFromSeed('Ed25519', peerSeed)
   mldsaSeed.fill(0)
   peerSeed.fill(0)
-  if (Buffer.compare(Buffer.from(mldsa.publicKey), Buffer.from(fromBase64(state.mldsa.publicKey))) !== 0 || peerIdFromPrivateKey(peerKey).toString() !== state.peer.peerId) {
-    throw new FleetError('the unsealed keys do not match the state file (it was altered)', { code: 'ERR_DEVICE_STATE_MISMATCH' })
+  if (
+    Buffer.compare(Buffer.from(mldsa.publicKey), Buffer.from(fromBase64(state.mldsa.publicKey))) !== 0 ||
+    peerIdFromPrivateKey(peerKey).toString() !== state.peer.peerId
+  ) {
+    throw new FleetError('the unsealed keys do not match the state file (it was altered)', {
+      code: 'ERR_DEVICE_STATE_MISMATCH'
+    })
   }
   return { state, mldsa, peerKey }
 }
 
 /** The device's hybrid signer: the TPM-held DSK and the unsealed ML-DSA-65 key. */
-export function deviceSigner (tpm: Tpm, device: UnlockedDevice): HybridSigner {
-  const dsk = { public: fromBase64(device.state.signingKey.public), private: fromBase64(device.state.signingKey.private) }
+export function deviceSigner(tpm: Tpm, device: UnlockedDevice): HybridSigner {
+  const dsk = {
+    public: fromBase64(device.state.signingKey.public),
+    private: fromBase64(device.state.signingKey.private)
+  }
   return new HybridSigner(tpmP256Signer(tpm, dsk), device.mldsa)
 }
 
@@ -133,14 +197,23 @@ export function deviceSigner (tpm: Tpm, device: UnlockedDevice): HybridSigner {
  * keys stay sealed, naming the PCRs that differ from the newest approval. Whether its epoch has
  * been withdrawn is for the TPM to say (ApprovalWithdrawnError).
  */
-async function approvalForNow (tpm: Tpm, state: DeviceState, options: TpmCallOptions): Promise<ReturnType<typeof toPcrApproval>> {
+async function approvalForNow(
+  tpm: Tpm,
+  state: DeviceState,
+  options: TpmCallOptions
+): Promise<ReturnType<typeof toPcrApproval>> {
   const approvals = (state.approvals ?? []).map((a) => decodeReleaseApproval(fromBase64(a.approval)))
   const current = await tpm.readPcrs(state.sealing.selection, options)
-  const differences = (a: ReleaseApproval): ReturnType<typeof differingPcrs> => differingPcrs(approvalSelection(a), current, approvalValues(a))
+  const differences = (a: ReleaseApproval): ReturnType<typeof differingPcrs> =>
+    differingPcrs(approvalSelection(a), current, approvalValues(a))
   const found = approvals.findLast((a) => differences(a).length === 0)
   if (found !== undefined) return toPcrApproval(found)
   const newest = approvals.at(-1)
-  throw new KeyReleaseRefusedError(newest === undefined ? [] : differences(newest), 'no owner approval covers this boot state', 'if this is a legitimate update, have the owner approve it: fleet release request, then fleet release approve and fleet release install')
+  throw new KeyReleaseRefusedError(
+    newest === undefined ? [] : differences(newest),
+    'no owner approval covers this boot state',
+    'if this is a legitimate update, have the owner approve it: fleet release request, then fleet release approve and fleet release install'
+  )
 }
 
 /**
@@ -158,16 +231,29 @@ async function approvalForNow (tpm: Tpm, state: DeviceState, options: TpmCallOpt
  *   That needs the keys to be releasable now and the approval to cover this boot state, which is
  *   proved by releasing them with it.
  */
-export async function installReleaseApproval (
-  tpm: Tpm, state: DeviceState, owner: { key: HybridPublicKey, fleetId: Uint8Array }, signed: SignedReleaseApproval,
-  measurement: AgentMeasurement, options: TpmCallOptions = {}
-): Promise<{ state: DeviceState, resealed: boolean, withdrawn: boolean }> {
-  const approval = verifyReleaseApproval(signed, owner, { deviceId: state.deviceId, selection: state.sealing.selection })
+export async function installReleaseApproval(
+  tpm: Tpm,
+  state: DeviceState,
+  owner: { key: HybridPublicKey; fleetId: Uint8Array },
+  signed: SignedReleaseApproval,
+  measurement: AgentMeasurement,
+  options: TpmCallOptions = {}
+): Promise<{ state: DeviceState; resealed: boolean; withdrawn: boolean }> {
+  const approval = verifyReleaseApproval(signed, owner, {
+    deviceId: state.deviceId,
+    selection: state.sealing.selection
+  })
   const entry = { approval: toBase64(signed.approval), p256: toBase64(signed.p256), mldsa65: toBase64(signed.mldsa65) }
   const epoch = approvalEpoch(approval)!
   const counter = await tpm.readCounter(epoch.nvIndex, options)
-  if (epoch.epoch < counter) throw new ReleaseApprovalError(`it is for approval epoch ${epoch.epoch}, which this device has withdrawn (its counter is at ${counter}): ask the owner for a new one`)
-  if (epoch.epoch - counter > RELEASE_LIMITS.maxEpochStep) throw new ReleaseApprovalError(`it would raise this device's approval epoch from ${counter} to ${epoch.epoch}, more than ${RELEASE_LIMITS.maxEpochStep} at once`)
+  if (epoch.epoch < counter)
+    throw new ReleaseApprovalError(
+      `it is for approval epoch ${epoch.epoch}, which this device has withdrawn (its counter is at ${counter}): ask the owner for a new one`
+    )
+  if (epoch.epoch - counter > RELEASE_LIMITS.maxEpochStep)
+    throw new ReleaseApprovalError(
+      `it would raise this device's approval epoch from ${counter} to ${epoch.epoch}, more than ${RELEASE_LIMITS.maxEpochStep} at once`
+    )
   const raises = epoch.epoch > counter
   // Kept: the approvals still valid once this one is installed (withdrawn ones are dropped).
   const keep = (list: DeviceState['approvals'] & object): DeviceState['approvals'] & object => {
@@ -175,34 +261,55 @@ export async function installReleaseApproval (
     const others = list.filter((a) => {
       const kept = decodeReleaseApproval(fromBase64(a.approval))
       const keptEpoch = approvalEpoch(kept)
-      return keptEpoch !== undefined && keptEpoch.epoch >= after && !bytesEqual(kept.approvedPolicy, approval.approvedPolicy)
+      return (
+        keptEpoch !== undefined && keptEpoch.epoch >= after && !bytesEqual(kept.approvedPolicy, approval.approvedPolicy)
+      )
     })
     return [...others, entry].slice(-MAX_STORED_APPROVALS)
   }
   if (state.version !== 1) {
     const authority = state.mldsa.sealed.authority
-    if (authority?.point !== toHex(owner.key.p256)) throw new ReleaseApprovalError('this device\'s keys are sealed to another authority')
+    if (authority?.point !== toHex(owner.key.p256))
+      throw new ReleaseApprovalError("this device's keys are sealed to another authority")
   }
-  if (state.version === 3 && !raises) return { state: { ...state, approvals: keep(state.approvals ?? []) }, resealed: false, withdrawn: false }
+  if (state.version === 3 && !raises)
+    return { state: { ...state, approvals: keep(state.approvals ?? []) }, resealed: false, withdrawn: false }
 
   await extendAgentMeasurement(tpm, measurement, state.sealing.agentPcr, options)
-  const differ = differingPcrs(approvalSelection(approval), await tpm.readPcrs(state.sealing.selection, options), approvalValues(approval))
+  const differ = differingPcrs(
+    approvalSelection(approval),
+    await tpm.readPcrs(state.sealing.selection, options),
+    approvalValues(approval)
+  )
   if (differ.length > 0) {
-    throw new ReleaseApprovalError(`it approves another boot state than this one (PCR ${differ.map((d) => d.pcr).join(', ')} differ): ` +
-      (state.version === 3 ? 'an approval that withdraws earlier ones is installed while running the state it approves' : 'to move the keys to the owner, approve the state the device runs now'))
+    throw new ReleaseApprovalError(
+      `it approves another boot state than this one (PCR ${differ.map((d) => d.pcr).join(', ')} differ): ` +
+        (state.version === 3
+          ? 'an approval that withdraws earlier ones is installed while running the state it approves'
+          : 'to move the keys to the owner, approve the state the device runs now')
+    )
   }
   // The seeds are released with what they are sealed to now, before the counter moves: a device
   // sealed for version 1 does not depend on it.
-  const source = state.version === 3 ? toPcrApproval(approval) : state.version === 2 ? await approvalForNow(tpm, state, options) : undefined
-  const seeds = [await releaseSecret(tpm, sealedFromJson(state.mldsa.sealed), source, options), await releaseSecret(tpm, sealedFromJson(state.peer.sealed), source, options)]
+  const source =
+    state.version === 3
+      ? toPcrApproval(approval)
+      : state.version === 2
+        ? await approvalForNow(tpm, state, options)
+        : undefined
+  const seeds = [
+    await releaseSecret(tpm, sealedFromJson(state.mldsa.sealed), source, options),
+    await releaseSecret(tpm, sealedFromJson(state.peer.sealed), source, options)
+  ]
   try {
     // Every approval of an earlier epoch is withdrawn from here on, for good.
-    for (let value = counter; value < epoch.epoch;) value = await tpm.incrementCounter(epoch.nvIndex, options)
+    for (let value = counter; value < epoch.epoch; ) value = await tpm.incrementCounter(epoch.nvIndex, options)
     const check = async (sealed: SealedSecret, seed: Uint8Array): Promise<void> => {
       const back = await releaseSecret(tpm, sealed, toPcrApproval(approval), options)
       const same = bytesEqual(back, seed)
       back.fill(0)
-      if (!same) throw new FleetError('the key released under the new approval is not the one sealed', { code: 'ERR_RESEAL' })
+      if (!same)
+        throw new FleetError('the key released under the new approval is not the one sealed', { code: 'ERR_RESEAL' })
     }
     if (state.version === 3) {
       await check(sealedFromJson(state.mldsa.sealed), seeds[0]!)
@@ -210,14 +317,27 @@ export async function installReleaseApproval (
       return { state: { ...state, approvals: keep(state.approvals ?? []) }, resealed: false, withdrawn: true }
     }
     const reseal = async (seed: Uint8Array): Promise<SealedSecret> => {
-      const sealed = await sealToAuthority(tpm, seed, state.sealing.selection, owner.key.p256, releasePolicyRef(state.deviceId), options)
+      const sealed = await sealToAuthority(
+        tpm,
+        seed,
+        state.sealing.selection,
+        owner.key.p256,
+        releasePolicyRef(state.deviceId),
+        options
+      )
       await check(sealed, seed)
       return sealed
     }
     const mldsaSealed = await reseal(seeds[0]!)
     const peerSealed = await reseal(seeds[1]!)
     return {
-      state: { ...state, version: 3, mldsa: { ...state.mldsa, sealed: sealedToJson(mldsaSealed) }, peer: { ...state.peer, sealed: sealedToJson(peerSealed) }, approvals: [entry] },
+      state: {
+        ...state,
+        version: 3,
+        mldsa: { ...state.mldsa, sealed: sealedToJson(mldsaSealed) },
+        peer: { ...state.peer, sealed: sealedToJson(peerSealed) },
+        approvals: [entry]
+      },
       resealed: true,
       withdrawn: raises
     }

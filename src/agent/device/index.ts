@@ -3,7 +3,13 @@
  * release) and the hybrid signer made from its TPM key and its sealed ML-DSA-65 seed.
  */
 export {
-  CloneDetectedError, agentMeasurement, deviceSigner, initDevice, installReleaseApproval, unlockDevice,
-  type InitDeviceOptions, type UnlockedDevice
+  CloneDetectedError,
+  agentMeasurement,
+  deviceSigner,
+  initDevice,
+  installReleaseApproval,
+  unlockDevice,
+  type InitDeviceOptions,
+  type UnlockedDevice
 } from './identity.js'
 export { DEVICE_STATE_FILE, DeviceStateError, readDeviceState, writeDeviceState, type DeviceState } from './state.js'

@@ -3,13 +3,35 @@
  * libp2p, with a quote and a comparison of digits by a person) that produces it.
  */
 export {
-  CeremonyAbortedError, ENROL_LIMITS, ENROL_PROTOCOL, EnrolmentRefusedError, enrolmentQuoteData, runDeviceCeremony,
-  runOwnerCeremony, type DeviceCeremonyInput, type EnrolledDevice, type OwnerCeremonyInput
+  CeremonyAbortedError,
+  ENROL_LIMITS,
+  ENROL_PROTOCOL,
+  EnrolmentRefusedError,
+  enrolmentQuoteData,
+  runDeviceCeremony,
+  runOwnerCeremony,
+  type DeviceCeremonyInput,
+  type EnrolledDevice,
+  type OwnerCeremonyInput
 } from './ceremony.js'
 export { acceptEnrolment, enrolPeer } from './handler.js'
 export {
-  DEVICE_ROLES, ENROLMENT_FILE, EnrolmentRecordError, decodeSignedEnrolment, ekPubHash, encodeEnrolmentRecord,
-  encodeSignedEnrolment, enrolmentEntry, ownerFeedId, readDeviceEnrolment, signEnrolmentRecord,
-  verifyDeviceEnrolment, verifyEnrolmentRecord, writeDeviceEnrolment, type DeviceEnrolment, type DeviceRole,
-  type EnrolmentRecord, type SignedEnrolment
+  DEVICE_ROLES,
+  ENROLMENT_FILE,
+  EnrolmentRecordError,
+  decodeSignedEnrolment,
+  ekPubHash,
+  encodeEnrolmentRecord,
+  encodeSignedEnrolment,
+  enrolmentEntry,
+  ownerFeedId,
+  readDeviceEnrolment,
+  signEnrolmentRecord,
+  verifyDeviceEnrolment,
+  verifyEnrolmentRecord,
+  writeDeviceEnrolment,
+  type DeviceEnrolment,
+  type DeviceRole,
+  type EnrolmentRecord,
+  type SignedEnrolment
 } from './record.js'

@@ -3,8 +3,19 @@
  * the identity of any feed (its key, ontology, epochs and witnesses) as proven by stored records.
  */
 export {
-  FeedTrustError, epochsFromHeader, feedIdentityFromTrust, feedIdentityOf, knownFeedKeys, ontologyFromHeader,
-  storedEpochProofs, storedEpochs, storedOntology, storedOntologyProofs, storedWitnessRecords, witnessKeysFromHeader,
-  type FeedIdentity, type FeedTrust
+  FeedTrustError,
+  epochsFromHeader,
+  feedIdentityFromTrust,
+  feedIdentityOf,
+  knownFeedKeys,
+  ontologyFromHeader,
+  storedEpochProofs,
+  storedEpochs,
+  storedOntology,
+  storedOntologyProofs,
+  storedWitnessRecords,
+  witnessKeysFromHeader,
+  type FeedIdentity,
+  type FeedTrust
 } from './feed-identity.js'
 export { LEDGER_DIR, openOwnFeed, rollbackCounterIndex, type OpenedLedger } from './own-feed.js'

@@ -6,6 +6,10 @@
 export { MEMBER_ID_BYTES, MemberRecords, type KnownMembers } from './member-records.js'
 export { Membership, type Member } from './members.js'
 export {
-  adoptOwnEpoch, applyOwnerStatements, applyRevocationAlert, provenRevocation, type OwnerStatementTargets
+  adoptOwnEpoch,
+  applyOwnerStatements,
+  applyRevocationAlert,
+  provenRevocation,
+  type OwnerStatementTargets
 } from './owner-statements.js'
 export { DEFAULT_WITNESSES_PER_FEED, Witnessing, quarantineSublevel, witnessSet } from './witnessing.js'

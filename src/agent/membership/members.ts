@@ -1,12 +1,35 @@
-import { eccPoint, parsePublic, parseBootPolicy, bootPolicyId, checkAttestationKey, checkDeviceSigningKey, type BootPolicy } from '../../attest/index.js'
+import {
+  eccPoint,
+  parsePublic,
+  parseBootPolicy,
+  bootPolicyId,
+  checkAttestationKey,
+  checkDeviceSigningKey,
+  type BootPolicy
+} from '../../attest/index.js'
 import type { HybridPublicKey } from '../../identity/index.js'
 import { toHex } from '../../common/index.js'
 import { MEMBERSHIP_LIMITS } from './limits.js'
 import {
-  BASE_ONTOLOGY, applyOntologyUpdateEntry, epochAuthorisationOf, isAuthorisedFork, evidenceId,
-  type Entry, type EpochAuthorisation, type EquivocationEvidence, type EquivocationFork, type Ontology, type ReplicaTrust
+  BASE_ONTOLOGY,
+  applyOntologyUpdateEntry,
+  epochAuthorisationOf,
+  isAuthorisedFork,
+  evidenceId,
+  type Entry,
+  type EpochAuthorisation,
+  type EquivocationEvidence,
+  type EquivocationFork,
+  type Ontology,
+  type ReplicaTrust
 } from '../../ledger/index.js'
-import { ownerFeedId, verifyEnrolmentRecord, type DeviceEnrolment, type EnrolmentRecord, type SignedEnrolment } from '../enrolment/index.js'
+import {
+  ownerFeedId,
+  verifyEnrolmentRecord,
+  type DeviceEnrolment,
+  type EnrolmentRecord,
+  type SignedEnrolment
+} from '../enrolment/index.js'
 
 const NO_EPOCHS: ReadonlyMap<number, EpochAuthorisation> = new Map()
 
@@ -34,9 +57,9 @@ export class Membership {
   readonly ownerFeed: string
   private readonly members = new Map<string, Member>()
   /** Revoked devices: why, and where the owner cut their feeds (see `cutOf`). */
-  private readonly revoked = new Map<string, { reason: string, keep?: number }>()
+  private readonly revoked = new Map<string, { reason: string; keep?: number }>()
   /** Quarantined devices: why, and the evidence (its evidenceId, hex, and the fork it shows). */
-  private readonly quarantined = new Map<string, { reason: string, evidence: string, fork: EquivocationFork }>()
+  private readonly quarantined = new Map<string, { reason: string; evidence: string; fork: EquivocationFork }>()
   /** Evidence the owner cleared, as `deviceId:evidenceId` (hex). */
   private readonly cleared = new Set<string>()
   /** Per device, the feed epochs the owner authorised (device.new_epoch), by epoch. */
@@ -46,7 +69,7 @@ export class Membership {
   /** The ontology entries are checked against: version 1, plus the owner's ontology.update entries. */
   ontology: Ontology = BASE_ONTOLOGY
 
-  constructor (enrolment: DeviceEnrolment) {
+  constructor(enrolment: DeviceEnrolment) {
     this.fleetId = enrolment.fleetId
     this.ownerKey = enrolment.ownerKey
     this.ownerFeed = ownerFeedId(enrolment.fleetId)
@@ -55,30 +78,41 @@ export class Membership {
   }
 
   /** Adds a device from an enrolment record already verified against the owner key; true when new. */
-  addRecord (record: EnrolmentRecord, signed?: SignedEnrolment): boolean {
+  addRecord(record: EnrolmentRecord, signed?: SignedEnrolment): boolean {
     const known = this.members.get(record.deviceId)
     if (known !== undefined) {
       if (known.signed === undefined && signed !== undefined) known.signed = signed
       return false
     }
-    this.members.set(record.deviceId, { deviceId: record.deviceId, peerId: record.peerId, akPub: record.akPub, feedKey: { p256: eccPoint(parsePublic(record.dskPub)), mldsa65: record.pqPub }, signed })
+    this.members.set(record.deviceId, {
+      deviceId: record.deviceId,
+      peerId: record.peerId,
+      akPub: record.akPub,
+      feedKey: { p256: eccPoint(parsePublic(record.dskPub)), mldsa65: record.pqPub },
+      signed
+    })
     return true
   }
 
   /** Verifies a signed record against the owner key and adds it; returns the record when it is new. */
-  addSigned (signed: SignedEnrolment): EnrolmentRecord | undefined {
+  addSigned(signed: SignedEnrolment): EnrolmentRecord | undefined {
     // Peers pass the same records around on every pull: a record already held as is needs no check.
     for (const member of this.members.values()) {
-      if (member.signed !== undefined && Buffer.compare(member.signed.record, signed.record) === 0 &&
-        Buffer.compare(member.signed.signature.p256, signed.signature.p256) === 0 && Buffer.compare(member.signed.signature.mldsa65, signed.signature.mldsa65) === 0) return undefined
+      if (
+        member.signed !== undefined &&
+        Buffer.compare(member.signed.record, signed.record) === 0 &&
+        Buffer.compare(member.signed.signature.p256, signed.signature.p256) === 0 &&
+        Buffer.compare(member.signed.signature.mldsa65, signed.signature.mldsa65) === 0
+      )
+        return undefined
     }
     const record = verifyEnrolmentRecord(signed, { key: this.ownerKey, fleetId: this.fleetId })
     return this.addRecord(record, signed) ? record : undefined
   }
 
   /** Signed records of every member known, to pass on. */
-  signedRecords (): SignedEnrolment[] {
-    return [...this.members.values()].flatMap((m) => m.signed === undefined ? [] : [m.signed])
+  signedRecords(): SignedEnrolment[] {
+    return [...this.members.values()].flatMap((m) => (m.signed === undefined ? [] : [m.signed]))
   }
 
   /**
@@ -86,13 +120,25 @@ export class Membership {
    * released from quarantine, a new boot policy, a new ontology version. A statement that does
    * not parse (it verified as an owner entry, so this would be the owner's mistake) is skipped.
    */
-  applyOwnerEntry (entry: Entry): { revoked?: string, released?: string, policy?: BootPolicy, ontology?: Ontology, epoch?: EpochAuthorisation } {
+  applyOwnerEntry(entry: Entry): {
+    revoked?: string
+    released?: string
+    policy?: BootPolicy
+    ontology?: Ontology
+    epoch?: EpochAuthorisation
+  } {
     if (entry.type === 'device.enrol') {
-      const b = entry.body as { deviceId: string, peerId: string, akPub: Uint8Array, dskPub: Uint8Array, pqPub: Uint8Array }
+      const b = entry.body as {
+        deviceId: string
+        peerId: string
+        akPub: Uint8Array
+        dskPub: Uint8Array
+        pqPub: Uint8Array
+      }
       if (this.members.has(b.deviceId)) return {}
       // The owner checked these at enrolment; a member whose keys were not made in a TPM is not
       // taken from any feed, whoever signed it.
-      let dsk
+      let dsk: ReturnType<typeof parsePublic>
       try {
         checkAttestationKey(parsePublic(b.akPub))
         dsk = parsePublic(b.dskPub)
@@ -100,9 +146,14 @@ export class Membership {
       } catch {
         return {}
       }
-      this.members.set(b.deviceId, { deviceId: b.deviceId, peerId: b.peerId, akPub: b.akPub, feedKey: { p256: eccPoint(dsk), mldsa65: b.pqPub } })
+      this.members.set(b.deviceId, {
+        deviceId: b.deviceId,
+        peerId: b.peerId,
+        akPub: b.akPub,
+        feedKey: { p256: eccPoint(dsk), mldsa65: b.pqPub }
+      })
     } else if (entry.type === 'device.revoke') {
-      const b = entry.body as { deviceId: string, reason: string, keep?: number }
+      const b = entry.body as { deviceId: string; reason: string; keep?: number }
       const known = this.revoked.get(b.deviceId)
       // Two revocations of one device (branches of the owner's feed): the earlier cut wins.
       const cuts = [known?.keep, b.keep].filter((k): k is number => k !== undefined)
@@ -112,7 +163,7 @@ export class Membership {
         return { revoked: b.deviceId }
       }
     } else if (entry.type === 'policy.set') {
-      const b = entry.body as { policyId: string, policy: Uint8Array }
+      const b = entry.body as { policyId: string; policy: Uint8Array }
       try {
         const policy = parseBootPolicy(b.policy)
         if (bootPolicyId(policy) !== b.policyId || b.policyId === bootPolicyId(this.policy)) return {}
@@ -131,7 +182,7 @@ export class Membership {
     } else if (entry.type === 'device.clear_quarantine') {
       // Version 1's form names an epoch only: it clears nothing (clearing a whole epoch made the
       // device immune to any later fork).
-      const b = entry.body as { deviceId: string, evidence?: Uint8Array }
+      const b = entry.body as { deviceId: string; evidence?: Uint8Array }
       if (b.evidence === undefined) return {}
       const id = toHex(b.evidence)
       if (this.cleared.size < MEMBERSHIP_LIMITS.maxCleared) this.cleared.add(`${b.deviceId}:${id}`)
@@ -162,44 +213,61 @@ export class Membership {
    * false when it already is, when the owner cleared this evidence, or when the fork is one the
    * owner authorised (a new epoch of the feed).
    */
-  quarantine (deviceId: string, reason: string, evidence: EquivocationEvidence, fork: EquivocationFork): boolean {
+  quarantine(deviceId: string, reason: string, evidence: EquivocationEvidence, fork: EquivocationFork): boolean {
     if (this.quarantined.has(deviceId) || !this.isEquivocation(deviceId, evidence, fork)) return false
     this.quarantined.set(deviceId, { reason, evidence: toHex(evidenceId(evidence)), fork })
     return true
   }
 
   /** Whether verified evidence about a device stands: the owner neither cleared it nor authorised the fork it shows. */
-  isEquivocation (deviceId: string, evidence: EquivocationEvidence, fork: EquivocationFork): boolean {
+  isEquivocation(deviceId: string, evidence: EquivocationEvidence, fork: EquivocationFork): boolean {
     if (this.cleared.has(`${deviceId}:${toHex(evidenceId(evidence))}`)) return false
     const epochs = this.epochs.get(deviceId)
     return epochs === undefined || !isAuthorisedFork(fork, epochs)
   }
 
   /** The feed epochs the owner authorised for a device, by epoch (empty: epoch 1 only). */
-  epochsOf (deviceId: string): ReadonlyMap<number, EpochAuthorisation> { return this.epochs.get(deviceId) ?? NO_EPOCHS }
-  quarantinedDevices (): string[] { return [...this.quarantined.keys()] }
-  isRevoked (deviceId: string): boolean { return this.revoked.has(deviceId) }
+  epochsOf(deviceId: string): ReadonlyMap<number, EpochAuthorisation> {
+    return this.epochs.get(deviceId) ?? NO_EPOCHS
+  }
+  quarantinedDevices(): string[] {
+    return [...this.quarantined.keys()]
+  }
+  isRevoked(deviceId: string): boolean {
+    return this.revoked.has(deviceId)
+  }
   /**
    * How many entries of a revoked device's feed stay in the fleet's record, when the owner's
    * revocation says (`keep`); undefined for a device in good standing or a revocation without it.
    */
-  cutOf (deviceId: string): number | undefined { return this.revoked.get(deviceId)?.keep }
-  isQuarantined (deviceId: string): boolean { return this.quarantined.has(deviceId) }
+  cutOf(deviceId: string): number | undefined {
+    return this.revoked.get(deviceId)?.keep
+  }
+  isQuarantined(deviceId: string): boolean {
+    return this.quarantined.has(deviceId)
+  }
   /** The evidenceId (hex) a device is quarantined for: what the owner's device.clear_quarantine names. */
-  quarantineEvidence (deviceId: string): string | undefined { return this.quarantined.get(deviceId)?.evidence }
-  member (deviceId: string): Member | undefined { return this.members.get(deviceId) }
-  list (): Member[] { return [...this.members.values()] }
+  quarantineEvidence(deviceId: string): string | undefined {
+    return this.quarantined.get(deviceId)?.evidence
+  }
+  member(deviceId: string): Member | undefined {
+    return this.members.get(deviceId)
+  }
+  list(): Member[] {
+    return [...this.members.values()]
+  }
 
   /**
    * The key a feed must be signed with, or undefined when its writer is unknown or quarantined, or
    * revoked without a cut. A feed revoked with a cut is still taken up to it (with `cut`), so every
    * agent ends up holding the same entries of it, whatever it held when it learnt of the revocation.
    */
-  trustFor (feed: string): ReplicaTrust | undefined {
+  trustFor(feed: string): ReplicaTrust | undefined {
     if (feed === this.ownerFeed) return { fleetId: this.fleetId, feedKey: this.ownerKey, ontology: this.ontology }
     const member = this.members.get(feed)
     const revoked = this.revoked.get(feed)
-    if (member === undefined || this.quarantined.has(feed) || (revoked !== undefined && revoked.keep === undefined)) return undefined
+    if (member === undefined || this.quarantined.has(feed) || (revoked !== undefined && revoked.keep === undefined))
+      return undefined
     const epochs = this.epochs.get(feed)
     return { fleetId: this.fleetId, feedKey: member.feedKey, ontology: this.ontology, cut: revoked?.keep, epochs }
   }

@@ -27,7 +27,7 @@ export interface OwnerStatementTargets {
  * on, when the store holds the history the owner named (the root at the fork point) and has
  * signed nothing past that point (what it signed there is the history the owner replaced).
  */
-export async function adoptOwnEpoch (t: OwnerStatementTargets): Promise<void> {
+export async function adoptOwnEpoch(t: OwnerStatementTargets): Promise<void> {
   if (t.ownSource === undefined) return
   const ledger = t.ledger
   for (const authorised of [...t.membership.epochsOf(ledger.feedId).values()].sort((a, b) => b.epoch - a.epoch)) {
@@ -35,7 +35,10 @@ export async function adoptOwnEpoch (t: OwnerStatementTargets): Promise<void> {
     if (ledger.sealedSize > authorised.forkSize || ledger.size < authorised.forkSize) continue
     if (!bytesEqual(await t.ownSource.rootAt(authorised.forkSize), authorised.forkRoot)) continue
     await ledger.startEpoch(authorised.epoch)
-    t.logger?.warn({ epoch: authorised.epoch, forkSize: authorised.forkSize }, 'the owner authorised a new epoch of this device\'s feed: its checkpoints are signed in it from now on')
+    t.logger?.warn(
+      { epoch: authorised.epoch, forkSize: authorised.forkSize },
+      "the owner authorised a new epoch of this device's feed: its checkpoints are signed in it from now on"
+    )
     return
   }
 }
@@ -46,15 +49,24 @@ export async function adoptOwnEpoch (t: OwnerStatementTargets): Promise<void> {
  * proof does not verify or proves anything else. The revocation may be on a branch of a forked
  * owner's feed that this agent does not hold: revocations are a union over branches.
  */
-export function provenRevocation (entry: Entry, membership: Membership): Entry | undefined {
+export function provenRevocation(entry: Entry, membership: Membership): Entry | undefined {
   if (entry.type !== 'alert.revocation') return undefined
-  const body = entry.body as { deviceId: string, proof: Uint8Array }
+  const body = entry.body as { deviceId: string; proof: Uint8Array }
   if (body.proof.length > MEMBERSHIP_LIMITS.maxRevocationProofBytes) return undefined
   try {
     const text = Buffer.from(body.proof).toString('utf8')
     if (!Buffer.from(text).equals(body.proof)) return undefined
-    const proved = verifyProofBundle(JSON.parse(text), { feedKey: membership.ownerKey, fleetId: membership.fleetId, ontology: membership.ontology })
-    if (proved.feed !== membership.ownerFeed || proved.entry.type !== 'device.revoke' || proved.entry.body.deviceId !== body.deviceId) return undefined
+    const proved = verifyProofBundle(JSON.parse(text), {
+      feedKey: membership.ownerKey,
+      fleetId: membership.fleetId,
+      ontology: membership.ontology
+    })
+    if (
+      proved.feed !== membership.ownerFeed ||
+      proved.entry.type !== 'device.revoke' ||
+      proved.entry.body.deviceId !== body.deviceId
+    )
+      return undefined
     return proved.entry
   } catch {
     return undefined
@@ -66,12 +78,15 @@ export function provenRevocation (entry: Entry, membership: Membership): Entry |
  * update reaches the own ledger, a revocation hangs up on the device (its feed cut where the
  * owner said), a cleared quarantine lets the device back in.
  */
-export async function applyOwnerStatements (entries: readonly Entry[], t: OwnerStatementTargets): Promise<void> {
+export async function applyOwnerStatements(entries: readonly Entry[], t: OwnerStatementTargets): Promise<void> {
   for (const entry of entries) {
     const { revoked, released, policy, ontology, epoch } = t.membership.applyOwnerEntry(entry)
     if (epoch !== undefined && epoch.feed === t.ledger.feedId) await adoptOwnEpoch(t)
     if (policy !== undefined) {
-      t.logger?.warn({ policyId: entry.body.policyId }, 'the owner set a new boot policy: peers are judged by it from now on')
+      t.logger?.warn(
+        { policyId: entry.body.policyId },
+        'the owner set a new boot policy: peers are judged by it from now on'
+      )
       t.attestation.setPolicy(policy)
     }
     if (ontology !== undefined) {
@@ -81,11 +96,15 @@ export async function applyOwnerStatements (entries: readonly Entry[], t: OwnerS
     if (revoked !== undefined) {
       const keep = t.membership.cutOf(revoked)
       const held = (await t.replicas.meta(revoked)).size
-      t.logger?.warn({ deviceId: revoked, keep, held }, keep === undefined
-        ? 'device revoked by the owner: hanging up and refusing it'
-        : `device revoked by the owner: hanging up and refusing it; its feed is cut at ${keep} entries${held > keep ? ` (${held - keep} held past the cut are kept apart, unserved)` : ''}`)
+      t.logger?.warn(
+        { deviceId: revoked, keep, held },
+        keep === undefined
+          ? 'device revoked by the owner: hanging up and refusing it'
+          : `device revoked by the owner: hanging up and refusing it; its feed is cut at ${keep} entries${held > keep ? ` (${held - keep} held past the cut are kept apart, unserved)` : ''}`
+      )
       await t.attestation.revoke(revoked)
-      if (entry.type === 'device.revoke' && t.membership.isQuarantined(t.membership.ownerFeed)) await t.passOnRevocation?.(entry)
+      if (entry.type === 'device.revoke' && t.membership.isQuarantined(t.membership.ownerFeed))
+        await t.passOnRevocation?.(entry)
     }
     if (released !== undefined && !t.membership.isRevoked(released)) {
       t.logger?.warn({ deviceId: released }, 'the owner cleared a quarantine: the device may connect again')
@@ -99,7 +118,11 @@ export async function applyOwnerStatements (entries: readonly Entry[], t: OwnerS
  * A peer's alert.revocation: when it proves an owner revocation (provenRevocation), the
  * revocation is applied as if it came in the owner's feed held here, and kept across restarts.
  */
-export async function applyRevocationAlert (alert: Entry, from: string, t: OwnerStatementTargets & { records: MemberRecords }): Promise<void> {
+export async function applyRevocationAlert(
+  alert: Entry,
+  from: string,
+  t: OwnerStatementTargets & { records: MemberRecords }
+): Promise<void> {
   const revocation = provenRevocation(alert, t.membership)
   if (revocation === undefined) {
     t.logger?.warn({ reporter: from }, 'a revocation alert whose proof does not verify; ignored')

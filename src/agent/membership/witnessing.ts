@@ -5,9 +5,27 @@
  */
 import { createHash } from 'node:crypto'
 import {
-  parseCheckpoint, peekCheckpoint, verifyCheckpoint, cosignCheckpoint, encodeEvidence, decodeEvidence, verifyEquivocationEvidence, forkOf, evidenceId,
-  makeProofBundle, decodeEntry, encodeEntry, ProofError, LEDGER_SUBLEVELS, replicaSpace,
-  type ReplicaStore, type FeedSource, type Entry, type EquivocationEvidence, type VerifiedCheckpoint, type LedgerStore
+  parseCheckpoint,
+  peekCheckpoint,
+  verifyCheckpoint,
+  cosignCheckpoint,
+  encodeEvidence,
+  decodeEvidence,
+  verifyEquivocationEvidence,
+  forkOf,
+  evidenceId,
+  makeProofBundle,
+  decodeEntry,
+  encodeEntry,
+  ProofError,
+  LEDGER_SUBLEVELS,
+  replicaSpace,
+  type ReplicaStore,
+  type FeedSource,
+  type Entry,
+  type EquivocationEvidence,
+  type VerifiedCheckpoint,
+  type LedgerStore
 } from '../../ledger/index.js'
 import { toHex, type Clock } from '../../common/index.js'
 import { MEMBERSHIP_LIMITS } from './limits.js'
@@ -18,7 +36,7 @@ import type { Logger } from '../ops/index.js'
 import type { Membership } from './members.js'
 
 /** Where an agent keeps the evidence of each quarantine (re-verified on start), by deviceId. */
-export function quarantineSublevel (store: LedgerStore) {
+export function quarantineSublevel(store: LedgerStore) {
   const sublevel = store.sublevel(LEDGER_SUBLEVELS.quarantine)
   return {
     iterator: () => sublevel.iterator(),
@@ -42,7 +60,7 @@ export interface WitnessingInit {
   attestation: AttestationService
   quarantineStore: ReturnType<typeof quarantineSublevel>
   clock: Clock
-  init: { cosignIntervalMs?: number, witnessesPerFeed?: number, logger?: Logger }
+  init: { cosignIntervalMs?: number; witnessesPerFeed?: number; logger?: Logger }
 }
 
 /**
@@ -64,9 +82,14 @@ export const DEFAULT_WITNESSES_PER_FEED = 4
  * agent still checks every announced checkpoint against its own copy (equivocation); the set only
  * bounds who signs, so that witnessing costs O(N) signatures per checkpoint, not O(N²) traffic.
  */
-export function witnessSet (feed: string, candidates: readonly string[], count: number): string[] {
+export function witnessSet(feed: string, candidates: readonly string[], count: number): string[] {
   const rank = (deviceId: string): string => createHash('sha256').update(feed).update(deviceId).digest('hex')
-  return candidates.filter((d) => d !== feed).map((d) => ({ d, r: rank(d) })).sort((a, b) => a.r < b.r ? -1 : a.r > b.r ? 1 : 0).slice(0, Math.max(0, count)).map(({ d }) => d)
+  return candidates
+    .filter((d) => d !== feed)
+    .map((d) => ({ d, r: rank(d) }))
+    .sort((a, b) => (a.r < b.r ? -1 : a.r > b.r ? 1 : 0))
+    .slice(0, Math.max(0, count))
+    .map(({ d }) => d)
 }
 
 export class Witnessing {
@@ -80,7 +103,7 @@ export class Witnessing {
   private readonly quarantineStore: WitnessingInit['quarantineStore']
   private readonly init: WitnessingInit['init']
   /** Witnessing: when each feed's checkpoint was last cosigned here, and of what size. */
-  private readonly cosigned = new Map<string, { at: number, size: number }>()
+  private readonly cosigned = new Map<string, { at: number; size: number }>()
   readonly cosignDue = new Set<string>()
   /** When each replica last grew (witnesses wait for a feed to settle before cosigning it). */
   readonly grewAt = new Map<string, number>()
@@ -92,13 +115,13 @@ export class Witnessing {
   private readonly announcedNotes = new Map<string, string>()
   /** When an announced checkpoint of each feed was last checked against the stored tree. */
   private readonly treeChecked = new Map<string, number>()
-  private witnessKeys: { count: number, keys: Map<string, HybridPublicKey> } = { count: -1, keys: new Map() }
+  private witnessKeys: { count: number; keys: Map<string, HybridPublicKey> } = { count: -1, keys: new Map() }
   /** Per feed, whether this agent is in its witness set, for the member list it was computed from. */
-  private readonly witnessOf = new Map<string, { members: string, is: boolean }>()
+  private readonly witnessOf = new Map<string, { members: string; is: boolean }>()
   /** Checkpoints announced before this agent held their size: checked and merged once it does. */
   private readonly pendingCosigned = new Map<string, VerifiedCheckpoint[]>()
 
-  constructor (deps: WitnessingInit) {
+  constructor(deps: WitnessingInit) {
     this.feedId = deps.feedId
     this.signer = deps.signer
     this.membership = deps.membership
@@ -112,31 +135,41 @@ export class Witnessing {
     this.startedAt = deps.clock.now()
   }
 
-  sourceOf (feed: string): FeedSource {
+  sourceOf(feed: string): FeedSource {
     return feed === this.feedId ? this.ownSource : this.replicas.source(feed)
   }
 
   /** The fleet devices whose cosignature on the newest checkpoint of the own feed verifies. */
-  async witnessedBy (): Promise<string[]> {
+  async witnessedBy(): Promise<string[]> {
     const sealed = await this.ownSource.sealed()
     if (sealed === undefined) return []
     try {
-      return [...verifyCheckpoint(parseCheckpoint(sealed.note), { name: this.feedId, key: this.signer.publicKey }, this.witnesses()).cosigners]
+      return [
+        ...verifyCheckpoint(
+          parseCheckpoint(sealed.note),
+          { name: this.feedId, key: this.signer.publicKey },
+          this.witnesses()
+        ).cosigners
+      ]
     } catch {
       return []
     }
   }
 
   /** Members' feed keys by deviceId: the witnesses whose cosignatures count. */
-  witnesses (): Map<string, HybridPublicKey> {
+  witnesses(): Map<string, HybridPublicKey> {
     const members = this.membership.list()
-    if (this.witnessKeys.count !== members.length) this.witnessKeys = { count: members.length, keys: new Map(members.map((m) => [m.deviceId, m.feedKey])) }
+    if (this.witnessKeys.count !== members.length)
+      this.witnessKeys = { count: members.length, keys: new Map(members.map((m) => [m.deviceId, m.feedKey])) }
     return this.witnessKeys.keys
   }
 
   /** Whether this agent is in the witness set of `feed`, among the members in good standing. */
-  isWitnessOf (feed: string): boolean {
-    const inGood = this.membership.list().map((m) => m.deviceId).filter((d) => !this.membership.isRevoked(d) && !this.membership.isQuarantined(d))
+  isWitnessOf(feed: string): boolean {
+    const inGood = this.membership
+      .list()
+      .map((m) => m.deviceId)
+      .filter((d) => !this.membership.isRevoked(d) && !this.membership.isQuarantined(d))
     const members = inGood.join(',')
     const known = this.witnessOf.get(feed)
     if (known?.members === members) return known.is
@@ -152,9 +185,15 @@ export class Witnessing {
    * COSIGN_QUIET_INTERVALS intervals, and at least every COSIGN_MAX_WAIT_INTERVALS while it keeps
    * growing, when this agent is in the feed's witness set. Returns whether a cosignature was added.
    */
-  async cosign (feed: string): Promise<boolean> {
+  async cosign(feed: string): Promise<boolean> {
     const interval = this.init.cosignIntervalMs ?? 1_000
-    if (interval <= 0 || feed === this.feedId || this.membership.isRevoked(feed) || this.membership.trustFor(feed) === undefined || !this.isWitnessOf(feed)) {
+    if (
+      interval <= 0 ||
+      feed === this.feedId ||
+      this.membership.isRevoked(feed) ||
+      this.membership.trustFor(feed) === undefined ||
+      !this.isWitnessOf(feed)
+    ) {
       // Not (or no longer: the fleet grew, or the device was revoked) this agent's to cosign.
       this.cosignDue.delete(feed)
       return false
@@ -162,7 +201,10 @@ export class Witnessing {
     const last = this.cosigned.get(feed)
     const now = this.clock.now()
     const growing = now - (this.grewAt.get(feed) ?? 0) < COSIGN_QUIET_INTERVALS * interval
-    if ((last !== undefined && now - last.at < interval) || (growing && now - (last?.at ?? this.startedAt) < COSIGN_MAX_WAIT_INTERVALS * interval)) {
+    if (
+      (last !== undefined && now - last.at < interval) ||
+      (growing && now - (last?.at ?? this.startedAt) < COSIGN_MAX_WAIT_INTERVALS * interval)
+    ) {
       this.cosignDue.add(feed)
       return false
     }
@@ -172,8 +214,12 @@ export class Witnessing {
     if (sealed === undefined || (last !== undefined && sealed.size <= last.size)) return false
     this.cosigned.set(feed, { at: this.clock.now(), size: sealed.size })
     const note = await cosignCheckpoint(sealed.note, this.signer, this.feedId)
-    const verified = verifyCheckpoint(parseCheckpoint(note), { name: feed, key: this.membership.trustFor(feed)!.feedKey }, new Map([[this.feedId, this.signer.publicKey]]))
-    const added = await source.mergeCosignatures(verified) > 0
+    const verified = verifyCheckpoint(
+      parseCheckpoint(note),
+      { name: feed, key: this.membership.trustFor(feed)!.feedKey },
+      new Map([[this.feedId, this.signer.publicKey]])
+    )
+    const added = (await source.mergeCosignatures(verified)) > 0
     if (added) this.cosignedSinceAnnounce.add(feed)
     return added
   }
@@ -182,7 +228,7 @@ export class Witnessing {
    * A peer's announced checkpoint of a feed held here: a contradiction with the stored history is
    * equivocation (evidence, quarantine, alert); otherwise its witnesses' cosignatures are kept.
    */
-  async checkAnnounced (feed: string, note: string, peerId: string): Promise<void> {
+  async checkAnnounced(feed: string, note: string, peerId: string): Promise<void> {
     if (note.length === 0 || this.announcedNotes.get(feed) === note) return
     const trust = this.membership.trustFor(feed)
     if (trust === undefined) return
@@ -193,7 +239,8 @@ export class Witnessing {
     if (peeked !== undefined && peeked.size <= heldSize) {
       const stored = await this.sourceOf(feed).noteAt(peeked.size)
       const held = stored === undefined ? undefined : peekCheckpoint(stored)
-      if (held !== undefined && held.text === peeked.text && [...peeked.names].every((name) => held.names.has(name))) return
+      if (held !== undefined && held.text === peeked.text && [...peeked.names].every((name) => held.names.has(name)))
+        return
     }
     let checkpoint: VerifiedCheckpoint
     try {
@@ -204,7 +251,11 @@ export class Witnessing {
         const held = parseCheckpoint(stored)
         const names = new Set(held.signatures.map((line) => line.name))
         if (held.text === offered.text && offered.signatures.every((line) => names.has(line.name))) return
-      } else if (feed !== this.feedId && offered.body.size <= heldSize && this.clock.now() - (this.treeChecked.get(feed) ?? 0) < 1_000) {
+      } else if (
+        feed !== this.feedId &&
+        offered.body.size <= heldSize &&
+        this.clock.now() - (this.treeChecked.get(feed) ?? 0) < 1_000
+      ) {
         // No checkpoint of that size is stored: checking it means recomputing the tree's root at
         // that size, so it is done at most once a second per feed (those of a stored size always
         // are). Not remembered as checked: the next announce of it is looked at again.
@@ -218,8 +269,15 @@ export class Witnessing {
       return
     }
     // The first checkpoint of a new epoch the owner authorised: the replica moves over to it (a pull follows).
-    if (feed !== this.feedId && trust.epochs !== undefined && await this.replicas.adoptEpoch(feed, checkpoint, trust)) {
-      this.init.logger?.warn({ feed, epoch: checkpoint.body.epoch }, 'the owner authorised a new epoch of this feed: its replica moves over to it from the fork point')
+    if (
+      feed !== this.feedId &&
+      trust.epochs !== undefined &&
+      (await this.replicas.adoptEpoch(feed, checkpoint, trust))
+    ) {
+      this.init.logger?.warn(
+        { feed, epoch: checkpoint.body.epoch },
+        'the owner authorised a new epoch of this feed: its replica moves over to it from the fork point'
+      )
       return
     }
     const source = this.sourceOf(feed)
@@ -251,7 +309,7 @@ export class Witnessing {
    * Checks the checkpoints announced before this agent held their size against the history now
    * held (equivocation: quarantine), and merges their cosignatures.
    */
-  async mergePending (feed: string, held: number): Promise<void> {
+  async mergePending(feed: string, held: number): Promise<void> {
     const pending = this.pendingCosigned.get(feed)
     if (pending === undefined) return
     const ready = pending.filter((c) => c.body.size <= held)
@@ -281,18 +339,27 @@ export class Witnessing {
    * is the owner's, this agent passes on the revocations of the branch it holds (alert.revocation),
    * so that agents holding the other branch apply them too.
    */
-  async quarantineFor (evidence: EquivocationEvidence, epoch: number, via: string, found = true): Promise<void> {
+  async quarantineFor(evidence: EquivocationEvidence, epoch: number, via: string, found = true): Promise<void> {
     const feed = evidence.feed
     const fork = forkOf(evidence)
-    if (feed === this.feedId || fork === undefined || !this.membership.quarantine(feed, 'equivocation', evidence, fork)) return
+    if (feed === this.feedId || fork === undefined || !this.membership.quarantine(feed, 'equivocation', evidence, fork))
+      return
     const id = toHex(evidenceId(evidence))
-    this.init.logger?.error({ feed, epoch, evidence: id, via }, found ? 'equivocation: quarantining the device' : 'equivocation reported by a peer: quarantining the device')
+    this.init.logger?.error(
+      { feed, epoch, evidence: id, via },
+      found ? 'equivocation: quarantining the device' : 'equivocation reported by a peer: quarantining the device'
+    )
     const bytes = encodeEvidence(evidence)
     await this.quarantineStore.put(feed, bytes)
     if (feed === this.membership.ownerFeed) await this.passOnRevocations()
     else await this.attestation.revoke(feed, 'quarantined')
     if (found) {
-      await this.feed.ledger.append({ type: 'alert.equivocation', actor: { id: `agent/${this.feedId}`, role: 'agent' }, attest: null, body: { feed, epoch, evidence: bytes } })
+      await this.feed.ledger.append({
+        type: 'alert.equivocation',
+        actor: { id: `agent/${this.feedId}`, role: 'agent' },
+        attest: null,
+        body: { feed, epoch, evidence: bytes }
+      })
     }
   }
 
@@ -300,7 +367,7 @@ export class Witnessing {
    * The owner's feed forked: an alert.revocation for every sealed device.revoke of the branch held
    * here, each with its proof (the entry under an owner-signed checkpoint).
    */
-  private async passOnRevocations (): Promise<void> {
+  private async passOnRevocations(): Promise<void> {
     let passed = 0
     for await (const bytes of this.replicas.entries(this.membership.ownerFeed)) {
       const { entry } = decodeEntry(bytes)
@@ -308,7 +375,10 @@ export class Witnessing {
       if (passed >= MEMBERSHIP_LIMITS.maxRevocationsPassedOn) break
       if (await this.passOnRevocation(entry)) passed++
     }
-    this.init.logger?.error({ feed: this.membership.ownerFeed, revocations: passed }, 'the owner\'s feed forked: its revocations held here are passed on to the fleet')
+    this.init.logger?.error(
+      { feed: this.membership.ownerFeed, revocations: passed },
+      "the owner's feed forked: its revocations held here are passed on to the fleet"
+    )
   }
 
   /**
@@ -316,7 +386,7 @@ export class Witnessing {
    * feed is forked, also for each one that arrives later). Returns false when it is not sealed
    * here yet (nothing proves it).
    */
-  async passOnRevocation (revocation: Entry): Promise<boolean> {
+  async passOnRevocation(revocation: Entry): Promise<boolean> {
     const owner = this.membership.ownerFeed
     let proof: Uint8Array
     try {
@@ -329,14 +399,20 @@ export class Witnessing {
       throw err
     }
     if (proof.length > MEMBERSHIP_LIMITS.maxRevocationProofBytes) return false
-    await this.feed.ledger.append({ type: 'alert.revocation', actor: { id: `agent/${this.feedId}`, role: 'agent' }, attest: null, body: { deviceId: revocation.body.deviceId, proof } })
+    await this.feed.ledger.append({
+      type: 'alert.revocation',
+      actor: { id: `agent/${this.feedId}`, role: 'agent' },
+      attest: null,
+      body: { deviceId: revocation.body.deviceId, proof }
+    })
     return true
   }
 
   /** An alert.equivocation in a peer's feed: quarantine too, once its evidence verifies. */
-  async onAlert (entry: Entry, from: string): Promise<void> {
-    const body = entry.body as { feed: string, epoch: number, evidence: Uint8Array }
-    const key = body.feed === this.membership.ownerFeed ? this.membership.ownerKey : this.membership.member(body.feed)?.feedKey
+  async onAlert(entry: Entry, from: string): Promise<void> {
+    const body = entry.body as { feed: string; epoch: number; evidence: Uint8Array }
+    const key =
+      body.feed === this.membership.ownerFeed ? this.membership.ownerKey : this.membership.member(body.feed)?.feedKey
     if (key === undefined || this.membership.isQuarantined(body.feed)) return
     try {
       const evidence = decodeEvidence(body.evidence)
@@ -344,14 +420,18 @@ export class Witnessing {
       if (evidence.feed !== body.feed) throw new Error('the evidence is about another feed')
       await this.quarantineFor(evidence, epoch, from, false)
     } catch (err) {
-      this.init.logger?.warn({ feed: body.feed, reporter: from, err: (err as Error).message }, 'an equivocation alert whose evidence does not verify; ignored')
+      this.init.logger?.warn(
+        { feed: body.feed, reporter: from, err: (err as Error).message },
+        'an equivocation alert whose evidence does not verify; ignored'
+      )
     }
   }
 
   /** Quarantines decided before a restart, each piece of evidence verified again. */
-  async loadQuarantines (): Promise<void> {
+  async loadQuarantines(): Promise<void> {
     for await (const [deviceId, bytes] of this.quarantineStore.iterator()) {
-      const key = deviceId === this.membership.ownerFeed ? this.membership.ownerKey : this.membership.member(deviceId)?.feedKey
+      const key =
+        deviceId === this.membership.ownerFeed ? this.membership.ownerKey : this.membership.member(deviceId)?.feedKey
       try {
         if (key === undefined) throw new Error('unknown device')
         const evidence = decodeEvidence(bytes)
@@ -359,7 +439,10 @@ export class Witnessing {
         if (evidence.feed !== deviceId) throw new Error('evidence of another feed')
         this.membership.quarantine(deviceId, 'equivocation', evidence, fork)
       } catch (err) {
-        this.init.logger?.warn({ deviceId, err: (err as Error).message }, 'a stored quarantine does not verify; ignored')
+        this.init.logger?.warn(
+          { deviceId, err: (err as Error).message },
+          'a stored quarantine does not verify; ignored'
+        )
       }
     }
   }

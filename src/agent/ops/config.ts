@@ -44,7 +44,7 @@ export interface AgentConfig {
 
 /** Thrown when a config file, variable or flag has an unknown field or an invalid value. Exit code 2. */
 export class ConfigError extends MalformedInputError {
-  constructor (source: string, message: string) {
+  constructor(source: string, message: string) {
     super(`config (${source}): ${message}`, { code: 'ERR_CONFIG' })
   }
 }
@@ -68,8 +68,14 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 const MAX_CONFIG_BYTES = 64 * 1024
 
 /** Integers may be given as decimal text (environment variables, flags), as may booleans and lists. */
-const integer = (min: number, max: number): Field =>
-  ({ kind: 'uint', min, max, text: true, optional: true, expected: `an integer in ${min}..${max}` })
+const integer = (min: number, max: number): Field => ({
+  kind: 'uint',
+  min,
+  max,
+  text: true,
+  optional: true,
+  expected: `an integer in ${min}..${max}`
+})
 const text: Field = { kind: 'string', min: 1, max: 4096, optional: true, expected: 'a non-empty string' }
 const boolean: Field = { kind: 'bool', text: true, optional: true, expected: 'true or false' }
 
@@ -78,13 +84,23 @@ const CONFIG_SCHEMA: Record<keyof AgentConfig, Field> = {
   state: text,
   tcti: text,
   listen: {
-    kind: 'list', minItems: 1, maxItems: 16, item: { kind: 'string', pattern: '^/' }, text: true, optional: true,
+    kind: 'list',
+    minItems: 1,
+    maxItems: 16,
+    item: { kind: 'string', pattern: '^/' },
+    text: true,
+    optional: true,
     expected: 'a list of multiaddrs'
   },
   mdns: boolean,
   agentPcr: integer(16, 23),
   bootPcrs: {
-    kind: 'list', minItems: 1, maxItems: 24, unique: true, item: { kind: 'uint', max: 23 }, optional: true,
+    kind: 'list',
+    minItems: 1,
+    maxItems: 24,
+    unique: true,
+    item: { kind: 'uint', max: 23 },
+    optional: true,
     expected: 'a list of distinct PCR numbers 0..23'
   },
   attestIntervalSec: integer(5, 86_400),
@@ -106,7 +122,7 @@ const ENV: Partial<Record<keyof AgentConfig, string>> = {
   logLevel: 'FLEET_LOG_LEVEL'
 }
 
-function apply (target: Partial<AgentConfig>, values: Record<string, unknown>, source: string): void {
+function apply(target: Partial<AgentConfig>, values: Record<string, unknown>, source: string): void {
   // Values not given (flags left out) are not fields; the rest are defined, not assigned, so that a
   // "__proto__" key is a field like any other (and unknown).
   const given: Record<string, unknown> = {}
@@ -123,7 +139,11 @@ function apply (target: Partial<AgentConfig>, values: Record<string, unknown>, s
 }
 
 /** Builds the configuration from its sources. `file` is optional; `flags` holds only given flags. */
-export async function loadConfig (sources: { file?: string, env?: NodeJS.ProcessEnv, flags?: Partial<Record<keyof AgentConfig, unknown>> }): Promise<AgentConfig> {
+export async function loadConfig(sources: {
+  file?: string
+  env?: NodeJS.ProcessEnv
+  flags?: Partial<Record<keyof AgentConfig, unknown>>
+}): Promise<AgentConfig> {
   const config: Partial<AgentConfig> = { ...CONFIG_DEFAULTS }
   if (sources.file !== undefined) {
     let text: string
@@ -139,7 +159,8 @@ export async function loadConfig (sources: { file?: string, env?: NodeJS.Process
     } catch (err) {
       throw new ConfigError(sources.file, `not JSON: ${(err as Error).message}`)
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(sources.file, 'must be a JSON object')
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new ConfigError(sources.file, 'must be a JSON object')
     apply(config, parsed as Record<string, unknown>, sources.file)
   }
   const env = sources.env ?? {}
@@ -147,7 +168,8 @@ export async function loadConfig (sources: { file?: string, env?: NodeJS.Process
   for (const [field, name] of Object.entries(ENV)) if (env[name] !== undefined) fromEnv[field] = env[name]
   apply(config, fromEnv, 'environment')
   apply(config, sources.flags ?? {}, 'flags')
-  if (config.state === undefined) throw new ConfigError('flags', 'the state directory is required (--state DIR, FLEET_STATE or "state")')
+  if (config.state === undefined)
+    throw new ConfigError('flags', 'the state directory is required (--state DIR, FLEET_STATE or "state")')
   config.state = path.resolve(config.state)
   return config as AgentConfig
 }

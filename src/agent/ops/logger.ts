@@ -7,8 +7,22 @@ export type { Logger }
  * through children of one root made by the CLI, so this list covers every line.
  */
 export const REDACTED_PATHS = [
-  'key', 'privateKey', 'secret', 'seed', 'nonce', 'sealed', 'signature', 'password',
-  '*.key', '*.privateKey', '*.secret', '*.seed', '*.nonce', '*.sealed', '*.signature', '*.password'
+  'key',
+  'privateKey',
+  'secret',
+  'seed',
+  'nonce',
+  'sealed',
+  'signature',
+  'password',
+  '*.key',
+  '*.privateKey',
+  '*.secret',
+  '*.seed',
+  '*.nonce',
+  '*.sealed',
+  '*.signature',
+  '*.password'
 ]
 
 export interface LoggerInit {
@@ -20,7 +34,7 @@ export interface LoggerInit {
 }
 
 /** The root logger. Modules get `root.child({ module: 'ledger' })`. */
-export function createLogger (init: LoggerInit = {}): Logger {
+export function createLogger(init: LoggerInit = {}): Logger {
   const options = {
     level: init.level ?? 'info',
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
@@ -29,11 +43,13 @@ export function createLogger (init: LoggerInit = {}): Logger {
   const destination = init.destination ?? process.stderr
   if (init.pretty === true) {
     return pino(options, {
-      write (line: string) {
+      write(line: string) {
         const record = JSON.parse(line) as Record<string, unknown>
         const { level, time, msg, pid: _pid, ...rest } = record
-        const extra = Object.keys(rest).length === 0 ? '' : ' ' + JSON.stringify(rest)
-        destination.write(`${new Date(Number(time)).toISOString()} ${pino.levels.labels[Number(level)] ?? level} ${String(msg ?? '')}${extra}\n`)
+        const extra = Object.keys(rest).length === 0 ? '' : ` ${JSON.stringify(rest)}`
+        destination.write(
+          `${new Date(Number(time)).toISOString()} ${pino.levels.labels[Number(level)] ?? level} ${String(msg ?? '')}${extra}\n`
+        )
       }
     })
   }
@@ -41,6 +57,6 @@ export function createLogger (init: LoggerInit = {}): Logger {
 }
 
 /** A logger that drops everything, for tests and library defaults. */
-export function silentLogger (): Logger {
+export function silentLogger(): Logger {
   return pino({ level: 'silent' })
 }

@@ -10,16 +10,19 @@ export const PEERS_FILE = 'peers.json'
 /** The most a peers file read back may hold. */
 export const MAX_PEERS_FILE_BYTES = 4 * 1024 * 1024
 
-export interface PeersView<P> { updatedAt: string, peers: P[] }
+export interface PeersView<P> {
+  updatedAt: string
+  peers: P[]
+}
 
-export async function writePeersFile<P> (dir: string, peers: P[], now: Date): Promise<void> {
+export async function writePeersFile<P>(dir: string, peers: P[], now: Date): Promise<void> {
   const file = path.join(dir, PEERS_FILE)
-  await writeFile(`${file}.tmp-${process.pid}`, JSON.stringify({ updatedAt: now.toISOString(), peers }, null, 2) + '\n')
+  await writeFile(`${file}.tmp-${process.pid}`, `${JSON.stringify({ updatedAt: now.toISOString(), peers }, null, 2)}\n`)
   await rename(`${file}.tmp-${process.pid}`, file)
 }
 
 /** The last view written; an empty one when the agent has not written any. */
-export async function readPeersFile<P> (dir: string): Promise<PeersView<P>> {
+export async function readPeersFile<P>(dir: string): Promise<PeersView<P>> {
   const file = path.join(dir, PEERS_FILE)
   try {
     const text = await readFile(file, 'utf8')

@@ -34,11 +34,29 @@
 export { RELEASE_LIMITS } from './limits.js'
 export { ReleaseApprovalError, ReleaseRequestRefusedError } from './errors.js'
 export {
-  AGENT_ALLOWLIST_FILE, encodeReleaseRequest, makeReleaseRequest, parseAgentAllowlist, parseReleaseRequest, releaseQuoteData,
-  verifyReleaseRequest, type ReleaseRequest, type ReleaseRequester, type VerifiedReleaseRequest
+  AGENT_ALLOWLIST_FILE,
+  encodeReleaseRequest,
+  makeReleaseRequest,
+  parseAgentAllowlist,
+  parseReleaseRequest,
+  releaseQuoteData,
+  verifyReleaseRequest,
+  type ReleaseRequest,
+  type ReleaseRequester,
+  type VerifiedReleaseRequest
 } from './request.js'
 export {
-  approvalEpoch, approvalEpochIndex, approvalSelection, approvalValues, decodeReleaseApproval, encodeSignedApproval,
-  parseSignedApproval, releasePolicyRef, signReleaseApproval, toPcrApproval, verifyReleaseApproval,
-  type ReleaseApproval, type SignedReleaseApproval
+  approvalEpoch,
+  approvalEpochIndex,
+  approvalSelection,
+  approvalValues,
+  decodeReleaseApproval,
+  encodeSignedApproval,
+  parseSignedApproval,
+  releasePolicyRef,
+  signReleaseApproval,
+  toPcrApproval,
+  verifyReleaseApproval,
+  type ReleaseApproval,
+  type SignedReleaseApproval
 } from './approval.js'

@@ -15,9 +15,22 @@ import { encodeAnnounce } from './messages.js'
 import { systemClock, type Clock } from '../../common/index.js'
 
 /** A push: the batch frame, and the size the peer holds that it starts from. */
-export interface Push { from: number, frame: Uint8Array }
-interface Waiting { size: number, note: string, push?: Push }
-interface Channel { connection: Connection, stream?: Promise<FramedStream>, waiting: Map<string, Waiting>, flushing: boolean, usedAt: number }
+export interface Push {
+  from: number
+  frame: Uint8Array
+}
+interface Waiting {
+  size: number
+  note: string
+  push?: Push
+}
+interface Channel {
+  connection: Connection
+  stream?: Promise<FramedStream>
+  waiting: Map<string, Waiting>
+  flushing: boolean
+  usedAt: number
+}
 
 export class Announcer {
   private readonly channels = new Map<string, Channel>()
@@ -33,9 +46,9 @@ export class Announcer {
    */
   private readonly clock: Clock
 
-  constructor (
+  constructor(
     open: (connection: Connection) => Promise<FramedStream>,
-    options: { idleMs: number, allowed?: (peerId: string) => boolean, clock?: Clock }
+    options: { idleMs: number; allowed?: (peerId: string) => boolean; clock?: Clock }
   ) {
     this.clock = options.clock ?? systemClock
     this.open = open
@@ -44,7 +57,7 @@ export class Announcer {
   }
 
   /** Queues an announce of `feed` (or, with `push`, its entries) to the peer at the other end of `connection`. */
-  send (connection: Connection, feed: string, size: number, note: string, push?: Push): void {
+  send(connection: Connection, feed: string, size: number, note: string, push?: Push): void {
     const peerId = connection.remotePeer.toString()
     let channel = this.channels.get(peerId)
     if (!this.allowed(peerId)) {
@@ -67,7 +80,7 @@ export class Announcer {
   }
 
   /** Forgets a peer (it disconnected): its stream is closed and what waited for it dropped. */
-  forget (peerId: string): void {
+  forget(peerId: string): void {
     const channel = this.channels.get(peerId)
     if (channel === undefined) return
     this.channels.delete(peerId)
@@ -76,14 +89,20 @@ export class Announcer {
   }
 
   /** Peers with a channel (for tests and status). */
-  get size (): number { return this.channels.size }
+  get size(): number {
+    return this.channels.size
+  }
 
-  private close (channel: Channel): void {
-    void channel.stream?.then(async (stream) => { await stream.close() }).catch(() => undefined)
+  private close(channel: Channel): void {
+    void channel.stream
+      ?.then(async (stream) => {
+        await stream.close()
+      })
+      .catch(() => undefined)
     channel.stream = undefined
   }
 
-  private async flush (peerId: string, channel: Channel): Promise<void> {
+  private async flush(peerId: string, channel: Channel): Promise<void> {
     channel.flushing = true
     try {
       for (let next = channel.waiting.entries().next(); !next.done; next = channel.waiting.entries().next()) {
@@ -98,18 +117,25 @@ export class Announcer {
         // A stream the peer closed fails the write: one more try on a new stream; after that the
         // announce is dropped (anti-entropy catches up).
         for (let attempt = 0; attempt < 2; attempt++) {
-          const stream = channel.stream ??= this.open(channel.connection)
+          channel.stream ??= this.open(channel.connection)
+          const stream = channel.stream
           try {
             const framed = await stream
             // The peer stops reading a stream by closing its end: then this one is done too.
             const raw = framed.stream
-            if (raw.status !== 'open' || raw.writeStatus !== 'writable' || raw.remoteWriteStatus !== 'writable') throw new Error('the announce stream is closed')
+            if (raw.status !== 'open' || raw.writeStatus !== 'writable' || raw.remoteWriteStatus !== 'writable')
+              throw new Error('the announce stream is closed')
             await framed.write(frame)
             channel.usedAt = this.clock.now()
             break
           } catch {
             if (channel.stream === stream) channel.stream = undefined
-            void stream.then((s) => { s.abort(new Error('announce stream failed')) }, () => undefined)
+            void stream.then(
+              (s) => {
+                s.abort(new Error('announce stream failed'))
+              },
+              () => undefined
+            )
           }
         }
       }

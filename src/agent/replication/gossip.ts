@@ -26,7 +26,12 @@ export const ANTI_ENTROPY_PEERS = 2
 
 /** all: the own feed or the owner's; cosignature: a peer's feed this agent just cosigned; relay: a peer's feed that grew here. */
 export type AnnounceKind = 'all' | 'cosignature' | 'relay'
-export interface AnnounceTarget { connection: Connection, size: number, note: string, push?: Push }
+export interface AnnounceTarget {
+  connection: Connection
+  size: number
+  note: string
+  push?: Push
+}
 
 export class Gossip {
   readonly peerHeads = new PeerHeads()
@@ -39,16 +44,16 @@ export class Gossip {
    * `allowed`: the peers announces may go to (attested ones), asked again as each is written.
    * `random`: a fraction in [0, 1), for choosing whom a relay goes to.
    */
-  constructor (
+  constructor(
     open: (connection: Connection) => Promise<FramedStream>,
-    options: { idleMs: number, allowed?: (peerId: string) => boolean, random: () => number, clock?: Clock }
+    options: { idleMs: number; allowed?: (peerId: string) => boolean; random: () => number; clock?: Clock }
   ) {
     this.announcer = new Announcer(open, options)
     this.random = options.random
   }
 
   /** Whether a relay of `feed` may go out at `now` (and if so, that it does). */
-  relayDue (feed: string, now: number): boolean {
+  relayDue(feed: string, now: number): boolean {
     if (now - (this.relayedAt.get(feed) ?? 0) < RELAY_INTERVAL_MS) return false
     this.relayedAt.set(feed, now)
     return true
@@ -58,11 +63,23 @@ export class Gossip {
    * Announces `feed` to the chosen ones of `targets` (attested peers not known to hold it, or
    * every attested peer for a cosignature). `writer`: the feed's device, as a peer, when known.
    */
-  announce (feed: string, kind: AnnounceKind, targets: readonly AnnounceTarget[], writer?: { peerId: string, attested: boolean }): void {
+  announce(
+    feed: string,
+    kind: AnnounceKind,
+    targets: readonly AnnounceTarget[],
+    writer?: { peerId: string; attested: boolean }
+  ): void {
     let chosen: readonly AnnounceTarget[] = targets
     if (kind === 'cosignature') {
       const own = targets.filter((t) => t.connection.remotePeer.toString() === writer?.peerId)
-      chosen = [...own, ...pickRandom(targets.filter((t) => !own.includes(t)), RELAY_FANOUT, this.random)]
+      chosen = [
+        ...own,
+        ...pickRandom(
+          targets.filter((t) => !own.includes(t)),
+          RELAY_FANOUT,
+          this.random
+        )
+      ]
     } else if (kind === 'relay') {
       chosen = writer?.attested === true ? [] : pickRandom(targets, RELAY_FANOUT, this.random)
     }
@@ -70,7 +87,7 @@ export class Gossip {
   }
 
   /** A peer disconnected. */
-  forget (peerId: string): void {
+  forget(peerId: string): void {
     this.peerHeads.forget(peerId)
     this.announcer.forget(peerId)
   }

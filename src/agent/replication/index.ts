@@ -4,7 +4,13 @@
  * announces.
  */
 export {
-  LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, SyncProtocolError, pull, readOpening, sendAnnounce, servePull
+  LEDGER_SYNC_PROTOCOL,
+  SYNC_PROTOCOL_LIMITS,
+  SyncProtocolError,
+  pull,
+  readOpening,
+  sendAnnounce,
+  servePull
 } from './messages.js'
 export { publishOwnerFeed } from './owner-publish.js'
 export { Replicator } from './replicator.js'

@@ -10,7 +10,7 @@ import { SYNC_PROTOCOL_LIMITS } from './limits.js'
 export class PeerHeads {
   private readonly known = new Map<string, Map<string, number>>()
 
-  learn (peerId: string, heads: Iterable<[string, number]>): void {
+  learn(peerId: string, heads: Iterable<[string, number]>): void {
     let known = this.known.get(peerId)
     if (known === undefined) {
       // Peers are forgotten when they disconnect; past the cap, the one heard of first goes.
@@ -18,22 +18,25 @@ export class PeerHeads {
         if (this.known.size < SYNC_PROTOCOL_LIMITS.maxPeersTracked) break
         this.known.delete(oldest)
       }
-      this.known.set(peerId, known = new Map())
+      known = new Map()
+      this.known.set(peerId, known)
     }
-    for (const [feed, size] of heads) if (size > (known.get(feed) ?? -1) && (known.size < SYNC_LIMITS.maxFeeds || known.has(feed))) known.set(feed, size)
+    for (const [feed, size] of heads)
+      if (size > (known.get(feed) ?? -1) && (known.size < SYNC_LIMITS.maxFeeds || known.has(feed)))
+        known.set(feed, size)
   }
 
   /** True when the peer said it holds at least `size` entries of `feed`. */
-  holds (peerId: string, feed: string, size: number): boolean {
+  holds(peerId: string, feed: string, size: number): boolean {
     return (this.of(peerId, feed) ?? -1) >= size
   }
 
   /** The most the peer said it holds of `feed`, or undefined when it has not said. */
-  of (peerId: string, feed: string): number | undefined {
+  of(peerId: string, feed: string): number | undefined {
     return this.known.get(peerId)?.get(feed)
   }
 
-  forget (peerId: string): void {
+  forget(peerId: string): void {
     this.known.delete(peerId)
   }
 }

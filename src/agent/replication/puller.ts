@@ -43,22 +43,27 @@ export class Puller {
   /** Since start: pulls asked for (on attestation, announce or anti-entropy; one already running counts too). */
   readonly counts = { pullsAsked: 0 }
 
-  constructor (components: PullerComponents, init: PullerInit) {
+  constructor(components: PullerComponents, init: PullerInit) {
     this.c = components
     this.init = init
   }
 
   /** No pull starts after this; those running end at their next step. */
-  stop (): void { this.stopped = true }
+  stop(): void {
+    this.stopped = true
+  }
 
-  private openConnection (peerId: string): Connection | undefined {
+  private openConnection(peerId: string): Connection | undefined {
     return this.c.node.getConnections().find((c) => c.remotePeer.toString() === peerId && c.status === 'open')
   }
 
   /** One pull over a new stream, cut off after pullDeadlineMs. Returns whether the peer has more. */
-  private async pullOnce (
-    connection: Connection, heads: Map<string, number>, onBatch: (batch: SyncBatch) => Promise<void>,
-    onMembers: (records: Uint8Array[]) => Promise<void>, known: Parameters<typeof pull>[4]
+  private async pullOnce(
+    connection: Connection,
+    heads: Map<string, number>,
+    onBatch: (batch: SyncBatch) => Promise<void>,
+    onMembers: (records: Uint8Array[]) => Promise<void>,
+    known: Parameters<typeof pull>[4]
   ): Promise<boolean> {
     const framed = await this.init.open(connection)
     const limit = SYNC_PROTOCOL_LIMITS.pullDeadlineMs
@@ -80,7 +85,7 @@ export class Puller {
   }
 
   /** Pulls the owner's feed, and nothing else, from a peer that need not be attested. */
-  async pullOwnerFeed (peerId: string): Promise<void> {
+  async pullOwnerFeed(peerId: string): Promise<void> {
     const key = `owner-feed/${peerId}`
     if (this.pulling.has(key) || this.stopped) return
     this.pulling.set(key, { again: false })
@@ -104,7 +109,7 @@ export class Puller {
         if (!more) return
       }
     } catch (err) {
-      this.c.logger?.debug({ peerId, err: (err as Error).message }, 'pull of the owner\'s feed failed')
+      this.c.logger?.debug({ peerId, err: (err as Error).message }, "pull of the owner's feed failed")
     } finally {
       this.pulling.delete(key)
     }
@@ -115,7 +120,7 @@ export class Puller {
    * more. Only from an attested peer: a pull tells the other side every feed's size and the
    * members known here.
    */
-  async pullFrom (peerId: string): Promise<void> {
+  async pullFrom(peerId: string): Promise<void> {
     this.counts.pullsAsked++
     if (!this.c.attested(peerId)) return
     const running = this.pulling.get(peerId)
@@ -134,11 +139,24 @@ export class Puller {
         // pull fetches them and the next ones find nothing left to send. A pull holds the turn for
         // at most pullTurnMs (a slow or hostile server must not stall replication from the others),
         // and a whole pull is cut off after pullDeadlineMs.
-        const turn = this.pullTurn.then(async () => await this.pullOnce(
-          connection, await this.init.heads(), async (batch) => { await this.init.apply(batch, peerId) },
-          async (records) => { await this.c.members.take(records) }, this.c.members.held()
-        ))
-        const settled = turn.then(() => undefined, () => undefined)
+        const turn = this.pullTurn.then(
+          async () =>
+            await this.pullOnce(
+              connection,
+              await this.init.heads(),
+              async (batch) => {
+                await this.init.apply(batch, peerId)
+              },
+              async (records) => {
+                await this.c.members.take(records)
+              },
+              this.c.members.held()
+            )
+        )
+        const settled = turn.then(
+          () => undefined,
+          () => undefined
+        )
         const turnOver = new Promise<void>((resolve) => {
           setTimeout(resolve, SYNC_PROTOCOL_LIMITS.pullTurnMs).unref()
         })

@@ -7,25 +7,51 @@
  */
 import type { Connection, Stream } from '@libp2p/interface'
 import {
-  ReplicaRejectedError, EquivocationDetectedError, withSignaturesOf, parseCheckpoint, verifyCheckpoint,
-  type ReplicaStore, type SyncBatch, type FeedSource
+  ReplicaRejectedError,
+  EquivocationDetectedError,
+  withSignaturesOf,
+  parseCheckpoint,
+  verifyCheckpoint,
+  type ReplicaStore,
+  type SyncBatch,
+  type FeedSource
 } from '../../ledger/index.js'
 import { FramedStream, type FleetNode } from '../../p2p/index.js'
 import type { Clock, Random } from '../../common/index.js'
 import type { Logger } from '../ops/index.js'
 import {
-  applyOwnerStatements, applyRevocationAlert, type MemberRecords, type Membership, type OwnerStatementTargets, type Witnessing
+  applyOwnerStatements,
+  applyRevocationAlert,
+  type MemberRecords,
+  type Membership,
+  type OwnerStatementTargets,
+  type Witnessing
 } from '../membership/index.js'
 import { Gossip, ANTI_ENTROPY_PEERS, PUSH_MAX_ENTRIES, type AnnounceTarget } from './gossip.js'
 import type { Push } from './announcer.js'
 import { ledgerFeedServer, type OwnFeedServer } from './own-feed-server.js'
 import {
-  LEDGER_SYNC_PROTOCOL, readOpening, readNextAnnounce, servePull, encodeBatch, membersToSend,
-  type Announce, type Announcement
+  LEDGER_SYNC_PROTOCOL,
+  readOpening,
+  readNextAnnounce,
+  servePull,
+  encodeBatch,
+  membersToSend,
+  type Announce,
+  type Announcement
 } from './messages.js'
 import { SYNC_PROTOCOL_LIMITS } from './limits.js'
 import {
-  announceKind, feedsDue, headsToTell, isFleetFeed, pickRandom, planAnnounce, receive, serveOrder, shouldPull, upToCut
+  announceKind,
+  feedsDue,
+  headsToTell,
+  isFleetFeed,
+  pickRandom,
+  planAnnounce,
+  receive,
+  serveOrder,
+  shouldPull,
+  upToCut
 } from './planner.js'
 import { Puller } from './puller.js'
 import type { ReplicationEvent } from './events.js'
@@ -72,7 +98,7 @@ export class Replicator {
   private lastSealed = 0
   private stopped = false
 
-  constructor (components: ReplicatorComponents, init: ReplicatorInit) {
+  constructor(components: ReplicatorComponents, init: ReplicatorInit) {
     this.c = components
     this.init = init
     this.server = components.ownServer ?? ledgerFeedServer(components.ownSource)
@@ -87,38 +113,63 @@ export class Replicator {
       open: async (connection) => this.framed(await connection.newStream(LEDGER_SYNC_PROTOCOL)),
       heads: async () => await this.heads(),
       held: async (feed) => await this.held(feed),
-      apply: async (batch, peerId) => { await this.applyBatch(batch, peerId) },
+      apply: async (batch, peerId) => {
+        await this.applyBatch(batch, peerId)
+      },
       onEvent: init.onEvent
     })
   }
 
   /** Since start: pulls asked for (on attestation, announce or anti-entropy; one already running counts too). */
-  get counts (): { readonly pullsAsked: number } { return this.puller.counts }
+  get counts(): { readonly pullsAsked: number } {
+    return this.puller.counts
+  }
 
-  private get known (): { ownFeed: string, ownerFeed: string, isMember: (feed: string) => boolean } {
+  private get known(): { ownFeed: string; ownerFeed: string; isMember: (feed: string) => boolean } {
     const membership = this.c.membership
-    return { ownFeed: this.init.feedId, ownerFeed: membership.ownerFeed, isMember: (feed) => membership.member(feed) !== undefined }
+    return {
+      ownFeed: this.init.feedId,
+      ownerFeed: membership.ownerFeed,
+      isMember: (feed) => membership.member(feed) !== undefined
+    }
   }
 
   /** Serves pulls and hears announces; announces growth and pulls for anti-entropy on timers. */
-  async start (): Promise<void> {
+  async start(): Promise<void> {
     const { node } = this.c
-    await node.handle(LEDGER_SYNC_PROTOCOL, async (stream: Stream, connection: Connection) => { await this.serve(stream, connection) }, { maxInboundStreams: 4 })
-    node.addEventListener('peer:disconnect', (evt) => { this.gossip.forget(evt.detail.toString()) })
+    await node.handle(
+      LEDGER_SYNC_PROTOCOL,
+      async (stream: Stream, connection: Connection) => {
+        await this.serve(stream, connection)
+      },
+      { maxInboundStreams: 4 }
+    )
+    node.addEventListener('peer:disconnect', (evt) => {
+      this.gossip.forget(evt.detail.toString())
+    })
     this.lastSealed = this.init.sealedSize()
-    this.timers.push(setInterval(() => {
-      void this.tick().catch((err: unknown) => { if (!this.stopped) this.c.logger?.warn({ err: (err as Error).message }, 'announce failed') })
-    }, 100))
+    this.timers.push(
+      setInterval(() => {
+        void this.tick().catch((err: unknown) => {
+          if (!this.stopped) this.c.logger?.warn({ err: (err as Error).message }, 'announce failed')
+        })
+      }, 100)
+    )
     // Anti-entropy: a pull from a few attested peers each interval, in turn (a pull also follows
     // every attestation and every announce of something not held).
-    this.timers.push(setInterval(() => {
-      const attested = node.getConnections().map((c) => c.remotePeer.toString()).filter((peerId) => this.c.attested(peerId))
-      const chosen = pickRandom(attested, ANTI_ENTROPY_PEERS, this.c.random.fraction)
-      for (const peerId of chosen) void this.puller.pullFrom(peerId)
-    }, this.init.syncIntervalMs ?? 5_000))
+    this.timers.push(
+      setInterval(() => {
+        const attested = node
+          .getConnections()
+          .map((c) => c.remotePeer.toString())
+          .filter((peerId) => this.c.attested(peerId))
+        const chosen = pickRandom(attested, ANTI_ENTROPY_PEERS, this.c.random.fraction)
+        for (const peerId of chosen) void this.puller.pullFrom(peerId)
+      }, this.init.syncIntervalMs ?? 5_000)
+    )
   }
 
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
     this.puller.stop()
@@ -127,7 +178,7 @@ export class Replicator {
   }
 
   /** Entries announced by peers that are not held here yet, summed over feeds. */
-  async syncLag (): Promise<number> {
+  async syncLag(): Promise<number> {
     const heads = await this.heads()
     let lag = 0
     for (const [feed, size] of this.announcedSizes) lag += Math.max(0, size - (heads.get(feed) ?? 0))
@@ -135,23 +186,29 @@ export class Replicator {
   }
 
   /** Sizes of every feed held: the own feed (sealed part) and the replicas (a revoked device's up to its cut). */
-  async heads (): Promise<Map<string, number>> {
-    return headsToTell(await this.c.replicas.feeds(), (feed) => this.c.membership.cutOf(feed), { feed: this.init.feedId, sealed: this.init.sealedSize() })
+  async heads(): Promise<Map<string, number>> {
+    return headsToTell(await this.c.replicas.feeds(), (feed) => this.c.membership.cutOf(feed), {
+      feed: this.init.feedId,
+      sealed: this.init.sealedSize()
+    })
   }
 
   /** How much of one feed is held (as in heads()); 0 for a feed that is not the fleet's. */
-  private async held (feed: string): Promise<number> {
+  private async held(feed: string): Promise<number> {
     if (feed === this.init.feedId) return this.init.sealedSize()
     if (!isFleetFeed(feed, this.known)) return 0
     return upToCut((await this.c.replicas.meta(feed)).size, this.c.membership.cutOf(feed))
   }
 
-  private framed (stream: Stream): FramedStream {
-    return new FramedStream(stream, { maxBytes: SYNC_PROTOCOL_LIMITS.maxFrameBytes, timeoutMs: SYNC_PROTOCOL_LIMITS.stepTimeoutMs })
+  private framed(stream: Stream): FramedStream {
+    return new FramedStream(stream, {
+      maxBytes: SYNC_PROTOCOL_LIMITS.maxFrameBytes,
+      timeoutMs: SYNC_PROTOCOL_LIMITS.stepTimeoutMs
+    })
   }
 
   /** Announces feeds that grew (the own feed after a checkpoint, replicas after a batch or a cosignature) to attested peers. */
-  private async tick (): Promise<void> {
+  private async tick(): Promise<void> {
     const { witnessing, membership } = this.c
     const sealed = this.init.sealedSize()
     if (sealed !== this.lastSealed) {
@@ -161,7 +218,8 @@ export class Replicator {
     }
     for (const feed of [...witnessing.cosignDue]) if (await this.cosign(feed)) this.changed.add(feed)
     if (this.changed.size === 0 || this.stopped) return
-    const kindOf = (feed: string): ReturnType<typeof announceKind> => announceKind(feed, this.known, witnessing.cosignedSinceAnnounce)
+    const kindOf = (feed: string): ReturnType<typeof announceKind> =>
+      announceKind(feed, this.known, witnessing.cosignedSinceAnnounce)
     const now = this.c.clock.now()
     const feeds = feedsDue(this.changed, kindOf, (feed) => this.gossip.relayDue(feed, now))
     for (const feed of feeds) this.changed.delete(feed)
@@ -178,12 +236,21 @@ export class Replicator {
       const checkpoint = await source.sealed()
       // The own feed is announced at the size of the checkpoint that goes with it (the ledger may
       // have sealed more since), so that its push ends where the announce says.
-      const size = own && checkpoint !== undefined ? checkpoint.size : heads.get(feed) ?? 0
+      const size = own && checkpoint !== undefined ? checkpoint.size : (heads.get(feed) ?? 0)
       const cosigned = witnessing.cosignedSinceAnnounce.delete(feed)
-      const note = checkpoint === undefined || checkpoint.note === '' ? '' : withSignaturesOf(checkpoint.note, cosigned ? [feed, this.init.feedId] : [feed])
+      const note =
+        checkpoint === undefined || checkpoint.note === ''
+          ? ''
+          : withSignaturesOf(checkpoint.note, cosigned ? [feed, this.init.feedId] : [feed])
       const plan = planAnnounce({
-        feed, size, note, cosigned, push: own && this.server.pushes, pushMaxEntries: PUSH_MAX_ENTRIES,
-        peers: peers.map((c) => c.remotePeer.toString()), peerHeads: this.gossip.peerHeads,
+        feed,
+        size,
+        note,
+        cosigned,
+        push: own && this.server.pushes,
+        pushMaxEntries: PUSH_MAX_ENTRIES,
+        peers: peers.map((c) => c.remotePeer.toString()),
+        peerHeads: this.gossip.peerHeads,
         override: own ? this.server.announced : undefined
       })
       const targets: AnnounceTarget[] = []
@@ -200,12 +267,17 @@ export class Replicator {
         targets.push({ connection, size: planned.size, note: planned.note, push })
       }
       const writer = membership.member(feed)?.peerId
-      this.gossip.announce(feed, cosigned ? 'cosignature' : kindOf(feed), targets, writer === undefined ? undefined : { peerId: writer, attested: this.c.attested(writer) })
+      this.gossip.announce(
+        feed,
+        cosigned ? 'cosignature' : kindOf(feed),
+        targets,
+        writer === undefined ? undefined : { peerId: writer, attested: this.c.attested(writer) }
+      )
     }
   }
 
   /** Witnessing's cosign of a feed; onEvent hears of it once nothing is left due for a peer's feed. */
-  private async cosign (feed: string): Promise<boolean> {
+  private async cosign(feed: string): Promise<boolean> {
     const cosigned = await this.c.witnessing.cosign(feed)
     if (feed !== this.init.feedId && !this.c.witnessing.cosignDue.has(feed)) {
       this.init.onEvent?.({ type: 'cosign-decided', feed, cosigned })
@@ -214,9 +286,11 @@ export class Replicator {
   }
 
   /** The own feed's entries from `from`, as a push frame ending at `size` (undefined when the ledger holds another end). */
-  private async pushFrom (from: number, size: number): Promise<Push | undefined> {
+  private async pushFrom(from: number, size: number): Promise<Push | undefined> {
     const batch = await this.c.ownSource.batch(from)
-    return batch === undefined || batch.from + batch.entries.length !== size ? undefined : { from, frame: encodeBatch(batch) }
+    return batch === undefined || batch.from + batch.entries.length !== size
+      ? undefined
+      : { from, frame: encodeBatch(batch) }
   }
 
   /**
@@ -224,7 +298,7 @@ export class Replicator {
    * here. A push is first verified and stored like a pulled batch; when it does not continue what
    * is held here, the peer is pulled from.
    */
-  private async onAnnounce (peerId: string, message: Announcement): Promise<void> {
+  private async onAnnounce(peerId: string, message: Announcement): Promise<void> {
     const attested = this.c.attested(peerId)
     // What is held matters only for a push from an attested peer (strangers cost no lookup).
     const held = attested && message.t === 'push' ? await this.held(message.batch.feed) : 0
@@ -240,7 +314,10 @@ export class Replicator {
     }
     const { announce } = decision
     this.gossip.peerHeads.learn(peerId, [[announce.feed, announce.size]])
-    if (announce.size > (this.announcedSizes.get(announce.feed) ?? 0) && this.announcedSizes.size < SYNC_PROTOCOL_LIMITS.maxFeedsAnnounced) {
+    if (
+      announce.size > (this.announcedSizes.get(announce.feed) ?? 0) &&
+      this.announcedSizes.size < SYNC_PROTOCOL_LIMITS.maxFeedsAnnounced
+    ) {
       this.announcedSizes.set(announce.feed, announce.size)
     }
     if (decision.applyPush !== undefined) await this.applyBatch(decision.applyPush, peerId)
@@ -254,22 +331,25 @@ export class Replicator {
    * owner's key signed, newer than the copy here. Then that feed alone is pulled, saying only how
    * much of it is held: no other feed's size, no member ids. Returns whether it was taken.
    */
-  private async onOwnerAnnounce (peerId: string, announce: Announce): Promise<boolean> {
+  private async onOwnerAnnounce(peerId: string, announce: Announce): Promise<boolean> {
     const owner = this.c.membership.ownerFeed
     const trust = this.c.membership.trustFor(owner)
     if (trust === undefined || announce.checkpoint.length === 0) return false
     try {
       const checkpoint = verifyCheckpoint(parseCheckpoint(announce.checkpoint), { name: owner, key: trust.feedKey })
-      if (checkpoint.body.size <= await this.held(owner)) return false
+      if (checkpoint.body.size <= (await this.held(owner))) return false
     } catch (err) {
-      this.c.logger?.debug({ peerId, err: (err as Error).message }, 'an unattested peer announced an owner checkpoint that does not verify')
+      this.c.logger?.debug(
+        { peerId, err: (err as Error).message },
+        'an unattested peer announced an owner checkpoint that does not verify'
+      )
       return false
     }
     await this.puller.pullOwnerFeed(peerId)
     return true
   }
 
-  private async serve (stream: Stream, connection: Connection): Promise<void> {
+  private async serve(stream: Stream, connection: Connection): Promise<void> {
     const framed = this.framed(stream)
     const peerId = connection.remotePeer.toString()
     const { node, membership } = this.c
@@ -277,7 +357,11 @@ export class Replicator {
       const opening = await readOpening(framed)
       if (opening.t !== 'pull') {
         // Peers keep the stream open and send every announce (and push) on it.
-        for (let announce: Announcement | undefined = opening; announce !== undefined && node.getConnections(connection.remotePeer).length > 0; announce = await readNextAnnounce(framed, SYNC_PROTOCOL_LIMITS.announceIdleMs)) {
+        for (
+          let announce: Announcement | undefined = opening;
+          announce !== undefined && node.getConnections(connection.remotePeer).length > 0;
+          announce = await readNextAnnounce(framed, SYNC_PROTOCOL_LIMITS.announceIdleMs)
+        ) {
           await this.onAnnounce(peerId, announce)
         }
         await framed.close()
@@ -285,7 +369,8 @@ export class Replicator {
       }
       // The ledger is served only to attested peers (the last verdict may be a moment behind).
       const started = this.c.clock.now()
-      while (!this.c.attested(peerId) && this.c.clock.now() - started < SYNC_PROTOCOL_LIMITS.attestedWaitMs) await new Promise((resolve) => setTimeout(resolve, 20))
+      while (!this.c.attested(peerId) && this.c.clock.now() - started < SYNC_PROTOCOL_LIMITS.attestedWaitMs)
+        await new Promise((resolve) => setTimeout(resolve, 20))
       if (!this.c.attested(peerId)) {
         framed.abort(new Error('not attested'))
         return
@@ -311,9 +396,11 @@ export class Replicator {
   }
 
   /** Pulls what an attested peer holds more of (see Puller.pullFrom). */
-  async pullFrom (peerId: string): Promise<void> { await this.puller.pullFrom(peerId) }
+  async pullFrom(peerId: string): Promise<void> {
+    await this.puller.pullFrom(peerId)
+  }
 
-  private async applyBatch (batch: SyncBatch, peerId: string): Promise<void> {
+  private async applyBatch(batch: SyncBatch, peerId: string): Promise<void> {
     if (batch.feed === this.init.feedId) return
     const { membership, witnessing, replicas } = this.c
     // The server holds at least what it sent: no need to announce that much to it.
@@ -331,7 +418,8 @@ export class Replicator {
       } else {
         for (const entry of entries) {
           if (entry.type === 'alert.equivocation') await witnessing.onAlert(entry, batch.feed)
-          else if (entry.type === 'alert.revocation') await applyRevocationAlert(entry, batch.feed, { ...this.c.ownerTargets(), records: this.c.members })
+          else if (entry.type === 'alert.revocation')
+            await applyRevocationAlert(entry, batch.feed, { ...this.c.ownerTargets(), records: this.c.members })
           else continue
           this.init.onEvent?.({ type: 'alert-read', peerId, feed: batch.feed, alert: entry.type })
         }
@@ -342,7 +430,13 @@ export class Replicator {
       }
       // The owner's feed forked: a peer holding the other branch serves it in good faith (this
       // agent keeps its branch; revocations cross over as alert.revocation).
-      if (batch.feed === membership.ownerFeed && membership.isQuarantined(batch.feed) && err instanceof ReplicaRejectedError && !(err instanceof EquivocationDetectedError)) return
+      if (
+        batch.feed === membership.ownerFeed &&
+        membership.isQuarantined(batch.feed) &&
+        err instanceof ReplicaRejectedError &&
+        !(err instanceof EquivocationDetectedError)
+      )
+        return
       if (!(err instanceof EquivocationDetectedError)) throw err
       // The feed's device signed two histories: quarantine it and tell the fleet (not the relaying peer's fault).
       await witnessing.quarantineFor(err.evidence, err.epoch, peerId)

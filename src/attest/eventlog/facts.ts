@@ -9,11 +9,23 @@ import { bytesEqual, toHex } from '../../common/index.js'
 import { digest, type HashAlg } from '../pcrs.js'
 import { EV, type LogEvent } from './types.js'
 import {
-  EFI_GLOBAL_VARIABLE, EFI_IMAGE_SECURITY_DATABASE, decodeImageLoad, decodeUefiVariable, devicePathText, formatGuid, printableAscii, printableUtf16
+  EFI_GLOBAL_VARIABLE,
+  EFI_IMAGE_SECURITY_DATABASE,
+  decodeImageLoad,
+  decodeUefiVariable,
+  devicePathText,
+  formatGuid,
+  printableAscii,
+  printableUtf16
 } from './uefi.js'
 import { requireVerified, type VerifiedEventLog } from './verify.js'
 
-const SECURE_BOOT_KEYS = { PK: EFI_GLOBAL_VARIABLE, KEK: EFI_GLOBAL_VARIABLE, db: EFI_IMAGE_SECURITY_DATABASE, dbx: EFI_IMAGE_SECURITY_DATABASE } as const
+const SECURE_BOOT_KEYS = {
+  PK: EFI_GLOBAL_VARIABLE,
+  KEK: EFI_GLOBAL_VARIABLE,
+  db: EFI_IMAGE_SECURITY_DATABASE,
+  dbx: EFI_IMAGE_SECURITY_DATABASE
+} as const
 export type SecureBootKeyDatabase = keyof typeof SECURE_BOOT_KEYS
 
 export interface SecureBootState {
@@ -74,7 +86,7 @@ export interface BootFacts {
 }
 
 /** The default bank for facts: sha256 when verified, else the first verified bank. */
-function chooseBank (log: VerifiedEventLog, bank: HashAlg | undefined): HashAlg {
+function chooseBank(log: VerifiedEventLog, bank: HashAlg | undefined): HashAlg {
   requireVerified(log)
   return bank ?? (log.banks.includes('sha256') ? 'sha256' : log.banks[0]!)
 }
@@ -83,7 +95,7 @@ function chooseBank (log: VerifiedEventLog, bank: HashAlg | undefined): HashAlg 
  * Events with a verified digest in `bank`, with that digest (an event's PCR may be quoted in other
  * banks only, and then it says nothing in this one).
  */
-function eventsIn (log: VerifiedEventLog, bank: HashAlg): Array<[LogEvent, Uint8Array]> {
+function eventsIn(log: VerifiedEventLog, bank: HashAlg): Array<[LogEvent, Uint8Array]> {
   const out: Array<[LogEvent, Uint8Array]> = []
   for (const event of log.events) {
     const measured = event.digests[bank]
@@ -92,11 +104,11 @@ function eventsIn (log: VerifiedEventLog, bank: HashAlg): Array<[LogEvent, Uint8
   return out
 }
 
-function bound (bank: HashAlg, measured: Uint8Array, ...forms: Uint8Array[]): boolean {
+function bound(bank: HashAlg, measured: Uint8Array, ...forms: Uint8Array[]): boolean {
   return forms.some((form) => bytesEqual(digest(bank, form), measured))
 }
 
-function secureBoot (log: VerifiedEventLog, bank: HashAlg, unbound: number[]): SecureBootState {
+function secureBoot(log: VerifiedEventLog, bank: HashAlg, unbound: number[]): SecureBootState {
   const state: SecureBootState = { enabled: undefined, keyDatabases: {} }
   const values = new Set<number | undefined>()
   for (const [event, measured] of eventsIn(log, bank)) {
@@ -104,9 +116,13 @@ function secureBoot (log: VerifiedEventLog, bank: HashAlg, unbound: number[]): S
     const variable = decodeUefiVariable(event.data)
     if (variable === undefined) continue
     const key = variable.name as SecureBootKeyDatabase
-    if (Object.hasOwn(SECURE_BOOT_KEYS, key) && SECURE_BOOT_KEYS[key] === variable.guid) state.keyDatabases[key] = toHex(measured)
+    if (Object.hasOwn(SECURE_BOOT_KEYS, key) && SECURE_BOOT_KEYS[key] === variable.guid)
+      state.keyDatabases[key] = toHex(measured)
     if (variable.name !== 'SecureBoot' || variable.guid !== EFI_GLOBAL_VARIABLE) continue
-    if (!bound(bank, measured, event.data)) { unbound.push(event.index); continue }
+    if (!bound(bank, measured, event.data)) {
+      unbound.push(event.index)
+      continue
+    }
     values.add(variable.data.length === 1 && variable.data[0]! <= 1 ? variable.data[0] : undefined)
   }
   const [only] = values
@@ -115,25 +131,26 @@ function secureBoot (log: VerifiedEventLog, bank: HashAlg, unbound: number[]): S
 }
 
 /** Secure Boot as measured into PCR 7: the SecureBoot variable and the key databases' digests. */
-export function secureBootState (log: VerifiedEventLog, bank?: HashAlg): SecureBootState {
+export function secureBootState(log: VerifiedEventLog, bank?: HashAlg): SecureBootState {
   const chosen = chooseBank(log, bank)
   return secureBoot(log, chosen, [])
 }
 
 /** EFI applications the firmware started (shim, GRUB, systemd-boot, a UKI…), in order. */
-export function bootApplications (log: VerifiedEventLog, bank?: HashAlg): BootApplication[] {
+export function bootApplications(log: VerifiedEventLog, bank?: HashAlg): BootApplication[] {
   const chosen = chooseBank(log, bank)
   const out: BootApplication[] = []
   for (const [event, measured] of eventsIn(log, chosen)) {
     if (event.type !== EV.EV_EFI_BOOT_SERVICES_APPLICATION) continue
     const image = decodeImageLoad(event.data)
-    const devicePath = image === undefined || image.devicePath.length === 0 ? undefined : devicePathText(image.devicePath)
+    const devicePath =
+      image === undefined || image.devicePath.length === 0 ? undefined : devicePathText(image.devicePath)
     out.push({ index: event.index, pcr: event.pcr, digest: toHex(measured), devicePath })
   }
   return out
 }
 
-function separatorList (log: VerifiedEventLog, bank: HashAlg, unbound: number[]): Separator[] {
+function separatorList(log: VerifiedEventLog, bank: HashAlg, unbound: number[]): Separator[] {
   const out: Separator[] = []
   for (const [event, measured] of eventsIn(log, bank)) {
     if (event.type !== EV.EV_SEPARATOR) continue
@@ -148,14 +165,14 @@ function separatorList (log: VerifiedEventLog, bank: HashAlg, unbound: number[])
 }
 
 /** EV_SEPARATOR events per PCR; an `error` separator means the firmware reports a failure before handing over. */
-export function separators (log: VerifiedEventLog, bank?: HashAlg): Separator[] {
+export function separators(log: VerifiedEventLog, bank?: HashAlg): Separator[] {
   const chosen = chooseBank(log, bank)
   return separatorList(log, chosen, [])
 }
 
 const latin1 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'latin1'))
 
-function commandLine (log: VerifiedEventLog, bank: HashAlg, unbound: number[]): KernelCommandLine | undefined {
+function commandLine(log: VerifiedEventLog, bank: HashAlg, unbound: number[]): KernelCommandLine | undefined {
   let direct: KernelCommandLine | undefined
   let fromCommand: KernelCommandLine | undefined
   for (const [event, measured] of eventsIn(log, bank)) {
@@ -167,7 +184,10 @@ function commandLine (log: VerifiedEventLog, bank: HashAlg, unbound: number[]): 
       const [, label, measuredText] = grub as unknown as [string, string, string]
       const linux = /^linux(?:efi|16)? (.*)$/s.exec(measuredText)
       if (label.startsWith('grub_cmd') && linux === null) continue
-      if (!bound(bank, measured, latin1(measuredText), latin1(`${measuredText}\0`), event.data)) { unbound.push(event.index); continue }
+      if (!bound(bank, measured, latin1(measuredText), latin1(`${measuredText}\0`), event.data)) {
+        unbound.push(event.index)
+        continue
+      }
       if (linux !== null) fromCommand = { text: linux[1]!, source: 'grub-linux-command', index: event.index }
       else direct = { text: measuredText, source: 'grub', index: event.index }
       continue
@@ -175,22 +195,27 @@ function commandLine (log: VerifiedEventLog, bank: HashAlg, unbound: number[]): 
     // systemd-boot / systemd-stub measure the load options as UTF-16 and log the same string.
     const utf16 = event.pcr === 9 ? undefined : printableUtf16(event.data)
     if (utf16 === undefined) continue
-    if (!bound(bank, measured, event.data)) { unbound.push(event.index); continue }
+    if (!bound(bank, measured, event.data)) {
+      unbound.push(event.index)
+      continue
+    }
     direct = { text: utf16, source: 'systemd-stub', index: event.index }
   }
   return direct ?? fromCommand
 }
 
 /** The kernel command line measured by GRUB (PCR 8) or systemd-boot/stub (PCR 12, formerly 8), if bound. */
-export function kernelCommandLine (log: VerifiedEventLog, bank?: HashAlg): KernelCommandLine | undefined {
+export function kernelCommandLine(log: VerifiedEventLog, bank?: HashAlg): KernelCommandLine | undefined {
   const chosen = chooseBank(log, bank)
   return commandLine(log, chosen, [])
 }
 
-function version (log: VerifiedEventLog, bank: HashAlg): SCrtmVersion | undefined {
+function version(log: VerifiedEventLog, bank: HashAlg): SCrtmVersion | undefined {
   for (const [event, measured] of eventsIn(log, bank)) {
     if (event.type !== EV.EV_S_CRTM_VERSION) continue
-    const text = printableUtf16(event.data) ?? printableAscii(event.data) ??
+    const text =
+      printableUtf16(event.data) ??
+      printableAscii(event.data) ??
       (event.data.length === 16 ? formatGuid(event.data) : toHex(event.data))
     return { text, bound: bound(bank, measured, event.data), index: event.index }
   }
@@ -198,7 +223,7 @@ function version (log: VerifiedEventLog, bank: HashAlg): SCrtmVersion | undefine
 }
 
 /** The S-CRTM (firmware) version from EV_S_CRTM_VERSION in PCR 0. */
-export function sCrtmVersion (log: VerifiedEventLog, bank?: HashAlg): SCrtmVersion | undefined {
+export function sCrtmVersion(log: VerifiedEventLog, bank?: HashAlg): SCrtmVersion | undefined {
   return version(log, chooseBank(log, bank))
 }
 
@@ -206,7 +231,7 @@ export function sCrtmVersion (log: VerifiedEventLog, bank?: HashAlg): SCrtmVersi
  * Every fact at once. `bank` must be one of the log's verified banks (default sha256 when
  * verified). Throws EventLogNotVerifiedError for anything verifyEventLog did not return.
  */
-export function bootFacts (log: VerifiedEventLog, bank?: HashAlg): BootFacts {
+export function bootFacts(log: VerifiedEventLog, bank?: HashAlg): BootFacts {
   const chosen = chooseBank(log, bank)
   const unboundEvents: number[] = []
   const state = secureBoot(log, chosen, unboundEvents)

@@ -29,23 +29,61 @@ export type { VerifyOptions } from './verify.js'
 export { EVENTLOG_QUIRKS } from './quirks.js'
 export type { EventLogQuirk } from './quirks.js'
 export { bootFacts, secureBootState, bootApplications, separators, kernelCommandLine, sCrtmVersion } from './facts.js'
-export type { BootFacts, SecureBootState, SecureBootKeyDatabase, BootApplication, Separator, KernelCommandLine, SCrtmVersion } from './facts.js'
+export type {
+  BootFacts,
+  SecureBootState,
+  SecureBootKeyDatabase,
+  BootApplication,
+  Separator,
+  KernelCommandLine,
+  SCrtmVersion
+} from './facts.js'
 export { formatEvents, describeEvent } from './format.js'
 export type { EventRow } from './format.js'
 export {
-  EFI_GLOBAL_VARIABLE, EFI_IMAGE_SECURITY_DATABASE, decodeUefiVariable, decodeImageLoad, decodeLoadOption, devicePathText, formatGuid, guidBytes
+  EFI_GLOBAL_VARIABLE,
+  EFI_IMAGE_SECURITY_DATABASE,
+  decodeUefiVariable,
+  decodeImageLoad,
+  decodeLoadOption,
+  devicePathText,
+  formatGuid,
+  guidBytes
 } from './uefi.js'
 export type { UefiVariable, UefiImageLoad, LoadOption } from './uefi.js'
 export { encodeEventLog, encodeEvent } from './writer.js'
 export type { EventToWrite, EventLogToWrite, EncodedEventLog } from './writer.js'
 export {
-  uefiVariableData, secureBootVariableEvent, filePathDevicePath, imageLoadEventData, bootApplicationEvent, separatorEvent,
-  sCrtmVersionEvent, efiActionEvent, exitBootServicesEvents, kernelCommandLineEvent
+  uefiVariableData,
+  secureBootVariableEvent,
+  filePathDevicePath,
+  imageLoadEventData,
+  bootApplicationEvent,
+  separatorEvent,
+  sCrtmVersionEvent,
+  efiActionEvent,
+  exitBootServicesEvents,
+  kernelCommandLineEvent
 } from './builders.js'
 export { EV, EVENT_TYPES, eventTypeName } from './types.js'
-export type { EventTypeName, LogEvent, UnverifiedEventLog, EventLogFormat, DeclaredAlgorithm, SpecIdEvent } from './types.js'
+export type {
+  EventTypeName,
+  LogEvent,
+  UnverifiedEventLog,
+  EventLogFormat,
+  DeclaredAlgorithm,
+  SpecIdEvent
+} from './types.js'
 export {
-  MalformedEventLogError, EventLogTruncatedError, EventLogLimitError, EventLogFormatError, EventLogReplayMismatchError,
-  EventLogMissingEventsError, EventLogBankError, EventLogPcrNotQuotedError, EventLogNotVerifiedError, EventLogEncodeError
+  MalformedEventLogError,
+  EventLogTruncatedError,
+  EventLogLimitError,
+  EventLogFormatError,
+  EventLogReplayMismatchError,
+  EventLogMissingEventsError,
+  EventLogBankError,
+  EventLogPcrNotQuotedError,
+  EventLogNotVerifiedError,
+  EventLogEncodeError
 } from './errors.js'
 export { EVENTLOG_LIMITS } from './limits.js'

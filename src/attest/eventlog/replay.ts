@@ -7,7 +7,7 @@ import { EV, type LogEvent, type UnverifiedEventLog } from './types.js'
  * DRTM PCRs) to all ones and the others to zero; PCR0 ends in the startup locality when the
  * firmware started the TPM from a locality other than 0 (StartupLocality event).
  */
-export function initialPcrValue (bank: HashAlg, pcr: number, startupLocality: number | undefined): Uint8Array {
+export function initialPcrValue(bank: HashAlg, pcr: number, startupLocality: number | undefined): Uint8Array {
   const value = new Uint8Array(DIGEST_SIZE[bank])
   if (pcr >= 17 && pcr <= 22) value.fill(0xff)
   if (pcr === 0 && startupLocality !== undefined) value[value.length - 1] = startupLocality
@@ -19,7 +19,7 @@ export function initialPcrValue (bank: HashAlg, pcr: number, startupLocality: nu
  * Events without a digest of `bank` are skipped; parseEventLog leaves such banks out of `banks`.
  * Only PCRs with at least one event are in the result.
  */
-export function replayBank (events: readonly LogEvent[], bank: HashAlg, startupLocality: number | undefined): PcrBank {
+export function replayBank(events: readonly LogEvent[], bank: HashAlg, startupLocality: number | undefined): PcrBank {
   const size = DIGEST_SIZE[bank]
   // Hot path (a verifier replays every log it gets): one scratch buffer and one-shot hashing.
   const current: Array<Uint8Array | undefined> = []
@@ -34,7 +34,9 @@ export function replayBank (events: readonly LogEvent[], bank: HashAlg, startupL
     current[event.pcr] = new Uint8Array(next.buffer, next.byteOffset, next.length)
   }
   const values: PcrBank = new Map()
-  current.forEach((value, pcr) => { if (value !== undefined) values.set(pcr, value) })
+  current.forEach((value, pcr) => {
+    if (value !== undefined) values.set(pcr, value)
+  })
   return values
 }
 
@@ -50,11 +52,12 @@ export interface ReplayOptions {
  * these events holds. PCRs without events are absent (they hold initialPcrValue). Replaying proves
  * nothing about the log: compare with a verified quote through verifyEventLog.
  */
-export function replayEventLog (log: UnverifiedEventLog, options: ReplayOptions = {}): PcrValues {
+export function replayEventLog(log: UnverifiedEventLog, options: ReplayOptions = {}): PcrValues {
   const out: PcrValues = {}
   const startupLocality = 'startupLocality' in options ? options.startupLocality : log.startupLocality
   for (const bank of log.banks) {
-    if (options.banks === undefined || options.banks.includes(bank)) out[bank] = replayBank(log.events, bank, startupLocality)
+    if (options.banks === undefined || options.banks.includes(bank))
+      out[bank] = replayBank(log.events, bank, startupLocality)
   }
   return out
 }

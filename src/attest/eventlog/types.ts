@@ -44,10 +44,12 @@ export const EV = {
 
 export type EventTypeName = keyof typeof EV
 
-export const EVENT_TYPES: Readonly<Record<number, EventTypeName>> = Object.freeze(Object.fromEntries(Object.entries(EV).map(([name, value]) => [value, name])) as Record<number, EventTypeName>)
+export const EVENT_TYPES: Readonly<Record<number, EventTypeName>> = Object.freeze(
+  Object.fromEntries(Object.entries(EV).map(([name, value]) => [value, name])) as Record<number, EventTypeName>
+)
 
 /** The spec name of an event type, or its value as 0x%08x for types the spec does not name. */
-export function eventTypeName (type: number): string {
+export function eventTypeName(type: number): string {
   return EVENT_TYPES[type] ?? `0x${type.toString(16).padStart(8, '0')}`
 }
 
@@ -90,7 +92,7 @@ export interface DeclaredAlgorithm {
 /** TCG_EfiSpecIDEventStruct ("Spec ID Event03"), as declared by the firmware. */
 export interface SpecIdEvent {
   readonly platformClass: number
-  readonly specVersion: { readonly major: number, readonly minor: number, readonly errata: number }
+  readonly specVersion: { readonly major: number; readonly minor: number; readonly errata: number }
   readonly uintnSize: number
   readonly algorithms: readonly DeclaredAlgorithm[]
   readonly vendorInfo: Uint8Array

@@ -14,7 +14,7 @@ const view = (bytes: Uint8Array): DataView => new DataView(bytes.buffer, bytes.b
 const hex = (value: number | bigint): string => `0x${value.toString(16).toUpperCase()}`
 
 /** EFI_GUID in its text form (the first three fields are little-endian in memory). */
-export function formatGuid (bytes: Uint8Array): string {
+export function formatGuid(bytes: Uint8Array): string {
   const h = (start: number, end: number, reverse: boolean): string => {
     const part = Array.from(bytes.subarray(start, end))
     return Buffer.from(reverse ? part.reverse() : part).toString('hex')
@@ -23,7 +23,7 @@ export function formatGuid (bytes: Uint8Array): string {
 }
 
 /** The 16 bytes of an EFI_GUID from its text form; undefined if `text` is not one. */
-export function guidBytes (text: string): Uint8Array | undefined {
+export function guidBytes(text: string): Uint8Array | undefined {
   const m = /^([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})$/i.exec(text)
   if (m === null) return undefined
   const le = (h: string): number[] => Array.from(Buffer.from(h, 'hex')).reverse()
@@ -31,7 +31,7 @@ export function guidBytes (text: string): Uint8Array | undefined {
 }
 
 /** UTF-16LE text; undefined unless every code unit is printable (a terminating NUL is dropped). */
-export function printableUtf16 (bytes: Uint8Array): string | undefined {
+export function printableUtf16(bytes: Uint8Array): string | undefined {
   if (bytes.length === 0 || bytes.length % 2 !== 0) return undefined
   let text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf16le')
   if (text.endsWith('\0')) text = text.slice(0, -1)
@@ -39,7 +39,7 @@ export function printableUtf16 (bytes: Uint8Array): string | undefined {
 }
 
 /** ASCII text; undefined unless every byte is printable (trailing NULs are dropped). */
-export function printableAscii (bytes: Uint8Array): string | undefined {
+export function printableAscii(bytes: Uint8Array): string | undefined {
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1').replace(/\0+$/, '')
   return text.length > 0 && /^[\t\n\r\x20-\x7e]*$/.test(text) ? text : undefined
 }
@@ -54,7 +54,7 @@ export interface UefiVariable {
 }
 
 /** UEFI_VARIABLE_DATA of EV_EFI_VARIABLE_* events; undefined unless its lengths account for every byte. */
-export function decodeUefiVariable (data: Uint8Array): UefiVariable | undefined {
+export function decodeUefiVariable(data: Uint8Array): UefiVariable | undefined {
   if (data.length < 32) return undefined
   const v = view(data)
   const nameChars = v.getBigUint64(16, true)
@@ -81,7 +81,7 @@ export interface UefiImageLoad {
  * UEFI_IMAGE_LOAD_EVENT of EV_EFI_BOOT_SERVICES_APPLICATION/DRIVER and EV_EFI_RUNTIME_SERVICES_DRIVER.
  * Bytes after the device path are tolerated: some shim versions pad the event.
  */
-export function decodeImageLoad (data: Uint8Array): UefiImageLoad | undefined {
+export function decodeImageLoad(data: Uint8Array): UefiImageLoad | undefined {
   if (data.length < 32) return undefined
   const v = view(data)
   const pathLength = v.getBigUint64(24, true)
@@ -94,13 +94,15 @@ export function decodeImageLoad (data: Uint8Array): UefiImageLoad | undefined {
   }
 }
 
-function nodeText (type: number, subtype: number, body: Uint8Array): string | undefined {
+function nodeText(type: number, subtype: number, body: Uint8Array): string | undefined {
   const v = view(body)
   const n = body.length
   const guid = (): string => formatGuid(body.subarray(0, 16))
   switch (`${type}.${subtype}`) {
-    case '1.1': return n === 2 ? `Pci(${hex(body[1]!)},${hex(body[0]!)})` : undefined
-    case '1.4': return n >= 16 ? `VenHw(${guid()})` : undefined
+    case '1.1':
+      return n === 2 ? `Pci(${hex(body[1]!)},${hex(body[0]!)})` : undefined
+    case '1.4':
+      return n >= 16 ? `VenHw(${guid()})` : undefined
     case '2.1': {
       if (n !== 8) return undefined
       const hid = v.getUint32(0, true)
@@ -109,25 +111,42 @@ function nodeText (type: number, subtype: number, body: Uint8Array): string | un
       if (hid === 0x0a0841d0) return `PcieRoot(${hex(uid)})`
       return `Acpi(${hex(hid)},${hex(uid)})`
     }
-    case '3.2': return n === 4 ? `Scsi(${hex(v.getUint16(0, true))},${hex(v.getUint16(2, true))})` : undefined
-    case '3.5': return n === 2 ? `USB(${hex(body[0]!)},${hex(body[1]!)})` : undefined
-    case '3.10': return n >= 16 ? `VenMsg(${guid()})` : undefined
-    case '3.11': return n === 33 ? `MAC(${Buffer.from(body.subarray(0, 6)).toString('hex')},${hex(body[32]!)})` : undefined
-    case '3.18': return n === 6 ? `Sata(${hex(v.getUint16(0, true))},${hex(v.getUint16(2, true))},${hex(v.getUint16(4, true))})` : undefined
-    case '3.23': return n === 12 ? `NVMe(${hex(v.getUint32(0, true))},${Array.from(body.subarray(4, 12), (b) => b.toString(16).padStart(2, '0').toUpperCase()).join('-')})` : undefined
-    case '3.24': return printableAscii(body) === undefined ? undefined : `Uri(${printableAscii(body)!})`
+    case '3.2':
+      return n === 4 ? `Scsi(${hex(v.getUint16(0, true))},${hex(v.getUint16(2, true))})` : undefined
+    case '3.5':
+      return n === 2 ? `USB(${hex(body[0]!)},${hex(body[1]!)})` : undefined
+    case '3.10':
+      return n >= 16 ? `VenMsg(${guid()})` : undefined
+    case '3.11':
+      return n === 33 ? `MAC(${Buffer.from(body.subarray(0, 6)).toString('hex')},${hex(body[32]!)})` : undefined
+    case '3.18':
+      return n === 6
+        ? `Sata(${hex(v.getUint16(0, true))},${hex(v.getUint16(2, true))},${hex(v.getUint16(4, true))})`
+        : undefined
+    case '3.23':
+      return n === 12
+        ? `NVMe(${hex(v.getUint32(0, true))},${Array.from(body.subarray(4, 12), (b) => b.toString(16).padStart(2, '0').toUpperCase()).join('-')})`
+        : undefined
+    case '3.24':
+      return printableAscii(body) === undefined ? undefined : `Uri(${printableAscii(body)!})`
     case '4.1': {
       if (n !== 38) return undefined
       const format = body[36] === 2 ? 'GPT' : body[36] === 1 ? 'MBR' : hex(body[36]!)
       const signature = body[37] === 2 ? formatGuid(body.subarray(20, 36)) : hex(v.getUint32(20, true))
       return `HD(${v.getUint32(0, true)},${format},${signature},${hex(v.getBigUint64(4, true))},${hex(v.getBigUint64(12, true))})`
     }
-    case '4.3': return n >= 16 ? `VenMedia(${guid()})` : undefined
-    case '4.4': return printableUtf16(body)
-    case '4.6': return n === 16 ? `FvFile(${guid()})` : undefined
-    case '4.7': return n === 16 ? `Fv(${guid()})` : undefined
-    case '4.8': return n === 20 ? `Offset(${hex(v.getBigUint64(4, true))},${hex(v.getBigUint64(12, true))})` : undefined
-    default: return undefined
+    case '4.3':
+      return n >= 16 ? `VenMedia(${guid()})` : undefined
+    case '4.4':
+      return printableUtf16(body)
+    case '4.6':
+      return n === 16 ? `FvFile(${guid()})` : undefined
+    case '4.7':
+      return n === 16 ? `Fv(${guid()})` : undefined
+    case '4.8':
+      return n === 20 ? `Offset(${hex(v.getBigUint64(4, true))},${hex(v.getBigUint64(12, true))})` : undefined
+    default:
+      return undefined
   }
 }
 
@@ -136,7 +155,7 @@ function nodeText (type: number, subtype: number, body: Uint8Array): string | un
  * nodes without a text form here are written as Path(type,subtype,hex). undefined when the nodes
  * do not tile the bytes exactly up to an End node, or there are too many.
  */
-export function devicePathText (path: Uint8Array): string | undefined {
+export function devicePathText(path: Uint8Array): string | undefined {
   const parts: string[] = []
   let offset = 0
   let instance: string[] = []
@@ -167,7 +186,7 @@ export interface LoadOption {
 }
 
 /** EFI_LOAD_OPTION (the data of Boot#### variables). */
-export function decodeLoadOption (data: Uint8Array): LoadOption | undefined {
+export function decodeLoadOption(data: Uint8Array): LoadOption | undefined {
   if (data.length < 8) return undefined
   const v = view(data)
   const pathLength = v.getUint16(4, true)
@@ -177,5 +196,9 @@ export function decodeLoadOption (data: Uint8Array): LoadOption | undefined {
   const description = Buffer.from(data.subarray(6, end)).toString('utf16le')
   const pathStart = end + 2
   if (pathStart + pathLength > data.length) return undefined
-  return { attributes: v.getUint32(0, true), description, filePath: devicePathText(data.subarray(pathStart, pathStart + pathLength)) }
+  return {
+    attributes: v.getUint32(0, true),
+    description,
+    filePath: devicePathText(data.subarray(pathStart, pathStart + pathLength))
+  }
 }

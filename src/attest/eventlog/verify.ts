@@ -1,7 +1,11 @@
 import { bytesEqual, toHex } from '../../common/index.js'
 import { digest, type HashAlg, type PcrValues } from '../pcrs.js'
 import {
-  EventLogBankError, EventLogMissingEventsError, EventLogNotVerifiedError, EventLogPcrNotQuotedError, EventLogReplayMismatchError
+  EventLogBankError,
+  EventLogMissingEventsError,
+  EventLogNotVerifiedError,
+  EventLogPcrNotQuotedError,
+  EventLogReplayMismatchError
 } from './errors.js'
 import { EVENTLOG_QUIRKS, type EventLogQuirk } from './quirks.js'
 import { initialPcrValue, replayBank } from './replay.js'
@@ -39,7 +43,7 @@ export class VerifiedEventLog {
   /** Name of the quirk (EVENTLOG_QUIRKS) the replay needed to match, if any. */
   readonly quirk: string | undefined
 
-  constructor (token: typeof CONSTRUCT, init: VerifiedFields) {
+  constructor(token: typeof CONSTRUCT, init: VerifiedFields) {
     if (token !== CONSTRUCT) throw new EventLogNotVerifiedError()
     this.format = init.format
     this.banks = Object.freeze([...init.banks])
@@ -51,13 +55,13 @@ export class VerifiedEventLog {
   }
 
   /** True only for logs returned by verifyEventLog (not for copies or look-alikes). */
-  static isVerified (value: unknown): value is VerifiedEventLog {
+  static isVerified(value: unknown): value is VerifiedEventLog {
     return typeof value === 'object' && value !== null && #verified in value
   }
 }
 
 /** Throws EventLogNotVerifiedError unless `log` came from verifyEventLog. */
-export function requireVerified (log: unknown): asserts log is VerifiedEventLog {
+export function requireVerified(log: unknown): asserts log is VerifiedEventLog {
   if (!VerifiedEventLog.isVerified(log)) throw new EventLogNotVerifiedError()
 }
 
@@ -68,33 +72,52 @@ export interface VerifyOptions {
   quirks?: readonly EventLogQuirk[]
 }
 
-interface Mismatch { bank: HashAlg, pcr: number, quoted: Uint8Array, replayed: Uint8Array, touched: boolean }
+interface Mismatch {
+  bank: HashAlg
+  pcr: number
+  quoted: Uint8Array
+  replayed: Uint8Array
+  touched: boolean
+}
 
 /** Every quoted PCR that the events do not explain, in bank order then PCR order. */
-function mismatches (events: readonly LogEvent[], banks: readonly HashAlg[], quoted: PcrValues, startupLocality: number | undefined): Mismatch[] {
+function mismatches(
+  events: readonly LogEvent[],
+  banks: readonly HashAlg[],
+  quoted: PcrValues,
+  startupLocality: number | undefined
+): Mismatch[] {
   const out: Mismatch[] = []
   for (const bank of banks) {
     const replayed = replayBank(events, bank, startupLocality)
     for (const [pcr, value] of [...quoted[bank]!].sort((a, b) => a[0] - b[0])) {
       const expected = replayed.get(pcr) ?? initialPcrValue(bank, pcr, startupLocality)
-      if (!bytesEqual(expected, value)) out.push({ bank, pcr, quoted: value, replayed: expected, touched: replayed.has(pcr) })
+      if (!bytesEqual(expected, value))
+        out.push({ bank, pcr, quoted: value, replayed: expected, touched: replayed.has(pcr) })
     }
   }
   return out
 }
 
-function quirkEvents (quirk: EventLogQuirk, log: UnverifiedEventLog, banks: readonly HashAlg[]): LogEvent[] {
+function quirkEvents(quirk: EventLogQuirk, log: UnverifiedEventLog, banks: readonly HashAlg[]): LogEvent[] {
   return quirk.missingEvents.map((added, i) => {
     const data = new Uint8Array(Buffer.from(added.data, 'latin1'))
     const digests: Partial<Record<HashAlg, Uint8Array>> = {}
     for (const bank of banks) digests[bank] = digest(bank, data)
     return Object.freeze({
-      index: log.events.length + i, offset: log.byteLength, pcr: added.pcr, type: added.type, typeName: eventTypeName(added.type), digests, data, addedBy: quirk.name
+      index: log.events.length + i,
+      offset: log.byteLength,
+      pcr: added.pcr,
+      type: added.type,
+      typeName: eventTypeName(added.type),
+      digests,
+      data,
+      addedBy: quirk.name
     })
   })
 }
 
-function refusal (first: Mismatch, tried: readonly string[]): EventLogReplayMismatchError {
+function refusal(first: Mismatch, tried: readonly string[]): EventLogReplayMismatchError {
   const args = [first.bank, first.pcr, toHex(first.quoted), toHex(first.replayed), tried] as const
   return first.touched ? new EventLogReplayMismatchError(...args) : new EventLogMissingEventsError(...args)
 }
@@ -112,9 +135,17 @@ function refusal (first: Mismatch, tried: readonly string[]): EventLogReplayMism
  * @throws EventLogPcrNotQuotedError when a required PCR is not quoted
  * @throws EventLogReplayMismatchError / EventLogMissingEventsError when the log does not explain the quote
  */
-export function verifyEventLog (log: UnverifiedEventLog, quoted: PcrValues, options: VerifyOptions = {}): VerifiedEventLog {
+export function verifyEventLog(
+  log: UnverifiedEventLog,
+  quoted: PcrValues,
+  options: VerifyOptions = {}
+): VerifiedEventLog {
   const banks = log.banks.filter((bank) => (quoted[bank]?.size ?? 0) > 0)
-  if (banks.length === 0) throw new EventLogBankError(Object.keys(quoted).filter((bank) => (quoted[bank as HashAlg]?.size ?? 0) > 0), log.banks)
+  if (banks.length === 0)
+    throw new EventLogBankError(
+      Object.keys(quoted).filter((bank) => (quoted[bank as HashAlg]?.size ?? 0) > 0),
+      log.banks
+    )
   for (const pcr of options.requiredPcrs ?? []) {
     if (!banks.some((bank) => quoted[bank]!.has(pcr))) throw new EventLogPcrNotQuotedError(pcr)
   }

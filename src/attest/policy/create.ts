@@ -19,7 +19,11 @@ export interface CreatePolicyOptions {
  * The reference log is trusted because the operator says it is known good; it is still parsed
  * and replayed strictly first.
  */
-export function createBootPolicy (events: readonly PolicyEvent[], secureBootEnabled: boolean | undefined, options: CreatePolicyOptions = {}): BootPolicy {
+export function createBootPolicy(
+  events: readonly PolicyEvent[],
+  secureBootEnabled: boolean | undefined,
+  options: CreatePolicyOptions = {}
+): BootPolicy {
   const bank = options.bank ?? 'sha256'
   const pcrs = [...new Set(options.pcrs ?? DEFAULT_POLICY_PCRS)].sort((a, b) => a - b)
   const allowed: Record<string, Record<string, string[]>> = {}
@@ -27,9 +31,12 @@ export function createBootPolicy (events: readonly PolicyEvent[], secureBootEnab
     // EV_NO_ACTION events (the log header, StartupLocality) are never extended into a PCR.
     if (!pcrs.includes(event.pcr) || event.typeName === 'EV_NO_ACTION') continue
     const digest = event.digests[bank]
-    if (digest === undefined) throw new BootPolicyCreateError(`event #${event.index} has no ${bank} digest; choose the bank the log carries`)
-    const types = allowed[String(event.pcr)] ??= {}
-    const list = types[event.typeName] ??= []
+    if (digest === undefined)
+      throw new BootPolicyCreateError(`event #${event.index} has no ${bank} digest; choose the bank the log carries`)
+    const types = allowed[String(event.pcr)] ?? {}
+    allowed[String(event.pcr)] = types
+    const list = types[event.typeName] ?? []
+    types[event.typeName] = list
     const hex = toHex(digest)
     if (!list.includes(hex)) list.push(hex)
   }

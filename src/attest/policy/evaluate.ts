@@ -40,12 +40,21 @@ export interface BootVerdict {
  * verified events may be judged); the policy module does not replay. Every reason is reported,
  * not just the first, so an operator sees the whole difference at once.
  */
-export function evaluateVerifiedBoot (policy: BootPolicy, events: readonly PolicyEvent[], quoted: PcrValues, secureBootEnabled: boolean | undefined): BootVerdict {
+export function evaluateVerifiedBoot(
+  policy: BootPolicy,
+  events: readonly PolicyEvent[],
+  quoted: PcrValues,
+  secureBootEnabled: boolean | undefined
+): BootVerdict {
   const reasons: PolicyReason[] = []
   const bank = quoted[policy.bank]
   for (const pcr of policy.pcrs) {
     if (bank?.get(pcr) === undefined) {
-      reasons.push({ code: 'pcr_not_quoted', pcr, message: `PCR ${pcr} (${policy.bank}) is required by the policy but was not quoted` })
+      reasons.push({
+        code: 'pcr_not_quoted',
+        pcr,
+        message: `PCR ${pcr} (${policy.bank}) is required by the policy but was not quoted`
+      })
     }
   }
   const required = new Set(policy.pcrs)
@@ -56,7 +65,13 @@ export function evaluateVerifiedBoot (policy: BootPolicy, events: readonly Polic
     measured.add(event.pcr)
     const digest = event.digests[policy.bank]
     if (digest === undefined) {
-      reasons.push({ code: 'digest_missing', pcr: event.pcr, eventIndex: event.index, eventType: event.typeName, message: `event #${event.index} (${event.typeName}, PCR ${event.pcr}) has no ${policy.bank} digest` })
+      reasons.push({
+        code: 'digest_missing',
+        pcr: event.pcr,
+        eventIndex: event.index,
+        eventType: event.typeName,
+        message: `event #${event.index} (${event.typeName}, PCR ${event.pcr}) has no ${policy.bank} digest`
+      })
       continue
     }
     const hex = toHex(digest)
@@ -75,12 +90,22 @@ export function evaluateVerifiedBoot (policy: BootPolicy, events: readonly Polic
   for (const pcr of policy.pcrs) {
     const expected = policy.events[String(pcr)]
     if (expected !== undefined && Object.keys(expected).length > 0 && !measured.has(pcr)) {
-      reasons.push({ code: 'pcr_unmeasured', pcr, message: `PCR ${pcr} has no events, but the policy expects ${Object.keys(expected).join(', ')}` })
+      reasons.push({
+        code: 'pcr_unmeasured',
+        pcr,
+        message: `PCR ${pcr} has no events, but the policy expects ${Object.keys(expected).join(', ')}`
+      })
     }
   }
   if (policy.secureBoot === 'required') {
-    if (secureBootEnabled === undefined) reasons.push({ code: 'secure_boot_unknown', pcr: 7, message: 'Secure Boot is required, but the log does not show its state' })
-    else if (!secureBootEnabled) reasons.push({ code: 'secure_boot_off', pcr: 7, message: 'Secure Boot is required, but it is off' })
+    if (secureBootEnabled === undefined)
+      reasons.push({
+        code: 'secure_boot_unknown',
+        pcr: 7,
+        message: 'Secure Boot is required, but the log does not show its state'
+      })
+    else if (!secureBootEnabled)
+      reasons.push({ code: 'secure_boot_off', pcr: 7, message: 'Secure Boot is required, but it is off' })
   }
   return { trusted: reasons.length === 0, policyId: bootPolicyId(policy), reasons }
 }

@@ -5,9 +5,9 @@ const LAYER_TPM = 0
 const LAYER_NAMES: Record<number, string> = { 0: 'tpm', 6: 'sys', 7: 'esapi', 8: 'sys', 10: 'tcti', 11: 'resmgr' }
 
 /** Format-one response codes carry a handle/session/parameter number; this strips it. */
-export function baseResponseCode (rc: number): number {
+export function baseResponseCode(rc: number): number {
   const code = rc & 0xffff
-  return (code & 0x080) !== 0 ? (code & 0x0bf) : (code & 0xfff)
+  return (code & 0x080) !== 0 ? code & 0x0bf : code & 0xfff
 }
 
 /** TPM response codes this project reacts to (TPM 2.0 Part 2, TPM_RC). */
@@ -34,7 +34,7 @@ export class TpmCommandError extends FleetError {
   readonly rcText: string
   readonly layer: string
 
-  constructor (tcti: string, op: string, rc: number, rcText: string) {
+  constructor(tcti: string, op: string, rc: number, rcText: string) {
     super(`TPM ${op} failed on ${tcti}: ${rcText} (0x${rc.toString(16)})`, { code: 'ERR_TPM_COMMAND' })
     this.tcti = tcti
     this.op = op
@@ -44,7 +44,7 @@ export class TpmCommandError extends FleetError {
   }
 
   /** The TPM's own response code without handle/parameter numbering, or undefined for TSS errors. */
-  get tpmResponseCode (): number | undefined {
+  get tpmResponseCode(): number | undefined {
     return ((this.rc >>> 16) & 0xff) === LAYER_TPM ? baseResponseCode(this.rc) : undefined
   }
 }
@@ -52,7 +52,7 @@ export class TpmCommandError extends FleetError {
 /** Thrown when the TPM named by a TCTI cannot be reached (no device, no socket, refused). */
 export class TpmUnavailableError extends FleetError {
   readonly tcti: string
-  constructor (tcti: string, reason: string) {
+  constructor(tcti: string, reason: string) {
     super(`no TPM reachable at ${tcti}: ${reason}`, { code: 'ERR_TPM_UNAVAILABLE' })
     this.tcti = tcti
   }
@@ -63,7 +63,7 @@ export class TpmTimeoutError extends FleetError {
   readonly tcti: string
   readonly op: string
   readonly timeoutMs: number
-  constructor (tcti: string, op: string, timeoutMs: number) {
+  constructor(tcti: string, op: string, timeoutMs: number) {
     super(`TPM ${op} on ${tcti} did not answer within ${timeoutMs} ms`, { code: 'ERR_TPM_TIMEOUT' })
     this.tcti = tcti
     this.op = op
@@ -73,15 +73,17 @@ export class TpmTimeoutError extends FleetError {
 
 /** Thrown when a TPM is used after close(), or after a timeout made its context unusable. */
 export class TpmClosedError extends FleetError {
-  constructor (tcti: string) {
+  constructor(tcti: string) {
     super(`the TPM context for ${tcti} is closed`, { code: 'ERR_TPM_CLOSED' })
   }
 }
 
 /** Thrown when a TCTI string is not one this project accepts. Exit code 2. */
 export class InvalidTctiError extends MalformedInputError {
-  constructor (tcti: string, reason: string) {
-    super(`invalid TCTI "${tcti}": ${reason} (expected device:/dev/tpmrm0, swtpm:path=SOCKET or swtpm:host=H,port=P)`, { code: 'ERR_INVALID_TCTI' })
+  constructor(tcti: string, reason: string) {
+    super(`invalid TCTI "${tcti}": ${reason} (expected device:/dev/tpmrm0, swtpm:path=SOCKET or swtpm:host=H,port=P)`, {
+      code: 'ERR_INVALID_TCTI'
+    })
   }
 }
 
@@ -92,8 +94,10 @@ export class InvalidTctiError extends MalformedInputError {
 export class TpmKeyLoadError extends FleetError {
   readonly tcti: string
   readonly rc: number
-  constructor (tcti: string, rc: number, rcText: string) {
-    super(`a stored key does not load into the TPM at ${tcti} (made by another TPM, or altered): ${rcText}`, { code: 'ERR_TPM_KEY_LOAD' })
+  constructor(tcti: string, rc: number, rcText: string) {
+    super(`a stored key does not load into the TPM at ${tcti} (made by another TPM, or altered): ${rcText}`, {
+      code: 'ERR_TPM_KEY_LOAD'
+    })
     this.tcti = tcti
     this.rc = rc
   }
@@ -103,8 +107,10 @@ export class TpmKeyLoadError extends FleetError {
 export class UnsealRefusedError extends FleetError {
   readonly tcti: string
   readonly rc: number
-  constructor (tcti: string, rc: number, rcText: string) {
-    super(`the TPM at ${tcti} refused to unseal: its policy is not satisfied (${rcText})`, { code: 'ERR_TPM_UNSEAL_REFUSED' })
+  constructor(tcti: string, rc: number, rcText: string) {
+    super(`the TPM at ${tcti} refused to unseal: its policy is not satisfied (${rcText})`, {
+      code: 'ERR_TPM_UNSEAL_REFUSED'
+    })
     this.tcti = tcti
     this.rc = rc
   }
@@ -122,8 +128,10 @@ export class NvCounterUntrustedError extends FleetError {
   readonly attributes: number
   readonly nameAlg: number
   readonly reason: string
-  constructor (tcti: string, nvIndex: number, attributes: number, nameAlg: number, reason: string) {
-    super(`the NV index 0x${nvIndex.toString(16)} on ${tcti} is not a trusted monotonic counter: ${reason}`, { code: 'ERR_TPM_NV_COUNTER_UNTRUSTED' })
+  constructor(tcti: string, nvIndex: number, attributes: number, nameAlg: number, reason: string) {
+    super(`the NV index 0x${nvIndex.toString(16)} on ${tcti} is not a trusted monotonic counter: ${reason}`, {
+      code: 'ERR_TPM_NV_COUNTER_UNTRUSTED'
+    })
     this.tcti = tcti
     this.nvIndex = nvIndex
     this.attributes = attributes
@@ -141,8 +149,11 @@ export class ApprovalWithdrawnError extends FleetError {
   readonly nvIndex: number
   readonly epoch: bigint
   readonly counter: bigint | undefined
-  constructor (tcti: string, nvIndex: number, epoch: bigint, counter: bigint | undefined) {
-    super(`the TPM at ${tcti} refused to unseal: the approval is for epoch ${epoch}, withdrawn (the approval-epoch counter 0x${nvIndex.toString(16)} is at ${counter ?? 'a higher value'})`, { code: 'ERR_TPM_APPROVAL_WITHDRAWN' })
+  constructor(tcti: string, nvIndex: number, epoch: bigint, counter: bigint | undefined) {
+    super(
+      `the TPM at ${tcti} refused to unseal: the approval is for epoch ${epoch}, withdrawn (the approval-epoch counter 0x${nvIndex.toString(16)} is at ${counter ?? 'a higher value'})`,
+      { code: 'ERR_TPM_APPROVAL_WITHDRAWN' }
+    )
     this.tcti = tcti
     this.nvIndex = nvIndex
     this.epoch = epoch
@@ -153,14 +164,14 @@ export class ApprovalWithdrawnError extends FleetError {
 /** Thrown when the swtpm harness cannot set up, start or stop a software TPM. */
 export class SwtpmError extends FleetError {
   readonly dir: string
-  constructor (dir: string, message: string) {
+  constructor(dir: string, message: string) {
     super(`software TPM in ${dir}: ${message}`, { code: 'ERR_SWTPM' })
     this.dir = dir
   }
 }
 
 /** The TPM response code of a failed native call (TPM layer only), without format bits; else undefined. */
-export function tpmCode (err: unknown): number | undefined {
+export function tpmCode(err: unknown): number | undefined {
   const rc = (err as { rc?: unknown })?.rc
   if (typeof rc !== 'number' || ((rc >>> 16) & 0xff) !== 0) return undefined
   return baseResponseCode(rc)

@@ -2,20 +2,44 @@ import { createHash } from 'node:crypto'
 import { FleetError, MalformedInputError } from '../../common/index.js'
 import type { HashAlg, PcrSelection, PcrValues } from '../pcrs.js'
 import {
-  attestationKeyTemplate, signingKeyTemplate, sealedDataTemplate, marshalPublic, marshalPcrSelection, parsePcrSelection, parseCapabilityData, EK_CERTIFICATE_NV_INDEX
+  attestationKeyTemplate,
+  signingKeyTemplate,
+  sealedDataTemplate,
+  marshalPublic,
+  marshalPcrSelection,
+  parsePcrSelection,
+  parseCapabilityData,
+  EK_CERTIFICATE_NV_INDEX
 } from '../tpm2/index.js'
 import { loadNative, type NativeBinding, type NativeContext } from './native.js'
 import { parseTcti } from './tcti.js'
 import { SerialQueue } from './queue.js'
 import {
-  TpmCommandError, TpmUnavailableError, TpmTimeoutError, TpmClosedError, UnsealRefusedError, ApprovalWithdrawnError, TPM_RC, tpmCode
+  TpmCommandError,
+  TpmUnavailableError,
+  TpmTimeoutError,
+  TpmClosedError,
+  UnsealRefusedError,
+  ApprovalWithdrawnError,
+  TPM_RC,
+  tpmCode
 } from './errors.js'
 import { COUNTER_ATTRIBUTES, counterBytes, counterValue, verifyCounterPublic } from './nv-counter.js'
 import { ObjectSlots } from './object-slots.js'
 import { ECDSA_SHA256_SCHEME, sensitiveCreate, digestValues, parseDigestList, parseTimeInfo } from './wire.js'
 import { decodeTpmInfo } from './info.js'
 import type {
-  Tpm, TpmCallOptions, TpmInfo, TpmClock, KeyBlob, KeyKind, EndorsementKey, EndorsementKeyKind, AttestResult, UnsealPolicy, AuthorizedPolicy
+  Tpm,
+  TpmCallOptions,
+  TpmInfo,
+  TpmClock,
+  KeyBlob,
+  KeyKind,
+  EndorsementKey,
+  EndorsementKeyKind,
+  AttestResult,
+  UnsealPolicy,
+  AuthorizedPolicy
 } from './tpm.js'
 
 export interface EsysTpmInit {
@@ -51,7 +75,7 @@ export class EsysTpm implements Tpm {
   private closed = false
   private readonly slots: ObjectSlots
 
-  private constructor (init: EsysTpmInit, native: NativeBinding) {
+  private constructor(init: EsysTpmInit, native: NativeBinding) {
     const tcti = parseTcti(init.tcti)
     this.tcti = tcti.conf
     this.socketPath = tcti.kind === 'swtpm' ? tcti.path : undefined
@@ -62,15 +86,25 @@ export class EsysTpm implements Tpm {
   }
 
   /** Opens the TPM and sends TPM2_Startup(CLEAR) (an already started TPM is fine). */
-  static async open (init: EsysTpmInit, options: TpmCallOptions = {}): Promise<EsysTpm> {
+  static async open(init: EsysTpmInit, options: TpmCallOptions = {}): Promise<EsysTpm> {
     const tpm = new EsysTpm(init, loadNative())
     try {
-      await tpm.call('open', async (c) => { await c.open(tpm.tcti, tpm.timeoutMs) }, options)
-      await tpm.call('startup', async (c) => {
-        await c.startup(true).catch((err: unknown) => {
-          if (tpmCode(err) !== TPM_RC.INITIALIZE) throw err
-        })
-      }, options)
+      await tpm.call(
+        'open',
+        async (c) => {
+          await c.open(tpm.tcti, tpm.timeoutMs)
+        },
+        options
+      )
+      await tpm.call(
+        'startup',
+        async (c) => {
+          await c.startup(true).catch((err: unknown) => {
+            if (tpmCode(err) !== TPM_RC.INITIALIZE) throw err
+          })
+        },
+        options
+      )
     } catch (err) {
       await tpm.close()
       throw err
@@ -78,81 +112,119 @@ export class EsysTpm implements Tpm {
     return tpm
   }
 
-  async info (options: TpmCallOptions = {}): Promise<TpmInfo> {
-    return await this.call('getCapability', async (c) => {
-      const fixed = parseCapabilityData((await c.getCapability(TPM_CAP_TPM_PROPERTIES, TPM_PT_FIXED, 64)).data)
-      const pcrs = parseCapabilityData((await c.getCapability(TPM_CAP_PCRS, 0, 1)).data)
-      return decodeTpmInfo(fixed, pcrs)
-    }, options)
+  async info(options: TpmCallOptions = {}): Promise<TpmInfo> {
+    return await this.call(
+      'getCapability',
+      async (c) => {
+        const fixed = parseCapabilityData((await c.getCapability(TPM_CAP_TPM_PROPERTIES, TPM_PT_FIXED, 64)).data)
+        const pcrs = parseCapabilityData((await c.getCapability(TPM_CAP_PCRS, 0, 1)).data)
+        return decodeTpmInfo(fixed, pcrs)
+      },
+      options
+    )
   }
 
-  async getRandom (count: number, options: TpmCallOptions = {}): Promise<Uint8Array> {
-    return await this.call('getRandom', async (c) => {
-      const parts: Uint8Array[] = []
-      let have = 0
-      while (have < count) {
-        const part = await c.getRandom(Math.min(32, count - have))
-        parts.push(part)
-        have += part.length
-      }
-      return new Uint8Array(Buffer.concat(parts).subarray(0, count))
-    }, options)
+  async getRandom(count: number, options: TpmCallOptions = {}): Promise<Uint8Array> {
+    return await this.call(
+      'getRandom',
+      async (c) => {
+        const parts: Uint8Array[] = []
+        let have = 0
+        while (have < count) {
+          const part = await c.getRandom(Math.min(32, count - have))
+          parts.push(part)
+          have += part.length
+        }
+        return new Uint8Array(Buffer.concat(parts).subarray(0, count))
+      },
+      options
+    )
   }
 
-  async readPcrs (selection: PcrSelection, options: TpmCallOptions = {}): Promise<PcrValues> {
-    return await this.call('pcrRead', async (c) => {
-      // The TPM answers at most 8 digests per call; all calls must see one update counter,
-      // or a PCR changed in between and the set is not a snapshot: start again.
-      for (let attempt = 0; attempt < 5; attempt++) {
-        const values: PcrValues = {}
-        const remaining = new Map<HashAlg, Set<number>>(selection.map((bank) => [bank.hash, new Set(bank.pcrs)]))
-        let counter: number | undefined
-        let consistent = true
-        while ([...remaining.values()].some((set) => set.size > 0)) {
-          const request: PcrSelection = [...remaining].filter(([, set]) => set.size > 0).map(([hash, set]) => ({ hash, pcrs: [...set].sort((a, b) => a - b) }))
-          const answer = await c.pcrRead(marshalPcrSelection(request))
-          if (counter !== undefined && counter !== answer.updateCounter) { consistent = false; break }
-          counter = answer.updateCounter
-          const returned = parsePcrSelection(answer.selection)
-          const digests = parseDigestList(answer.values)
-          let index = 0
-          for (const bank of returned) {
-            for (const pcr of bank.pcrs) {
-              const value = digests[index++]
-              if (value === undefined) throw new MalformedInputError('the TPM returned fewer PCR values than selected')
-              ;(values[bank.hash] ??= new Map()).set(pcr, value)
-              remaining.get(bank.hash)?.delete(pcr)
+  async readPcrs(selection: PcrSelection, options: TpmCallOptions = {}): Promise<PcrValues> {
+    return await this.call(
+      'pcrRead',
+      async (c) => {
+        // The TPM answers at most 8 digests per call; all calls must see one update counter,
+        // or a PCR changed in between and the set is not a snapshot: start again.
+        for (let attempt = 0; attempt < 5; attempt++) {
+          const values: PcrValues = {}
+          const remaining = new Map<HashAlg, Set<number>>(selection.map((bank) => [bank.hash, new Set(bank.pcrs)]))
+          let counter: number | undefined
+          let consistent = true
+          while ([...remaining.values()].some((set) => set.size > 0)) {
+            const request: PcrSelection = [...remaining]
+              .filter(([, set]) => set.size > 0)
+              .map(([hash, set]) => ({ hash, pcrs: [...set].sort((a, b) => a - b) }))
+            const answer = await c.pcrRead(marshalPcrSelection(request))
+            if (counter !== undefined && counter !== answer.updateCounter) {
+              consistent = false
+              break
+            }
+            counter = answer.updateCounter
+            const returned = parsePcrSelection(answer.selection)
+            const digests = parseDigestList(answer.values)
+            let index = 0
+            for (const bank of returned) {
+              for (const pcr of bank.pcrs) {
+                const value = digests[index++]
+                if (value === undefined)
+                  throw new MalformedInputError('the TPM returned fewer PCR values than selected')
+                const bankValues = values[bank.hash] ?? new Map<number, Uint8Array>()
+                values[bank.hash] = bankValues
+                bankValues.set(pcr, value)
+                remaining.get(bank.hash)?.delete(pcr)
+              }
+            }
+            if (index === 0) {
+              const missing = request.map((bank) => `${bank.hash}:${bank.pcrs.join(',')}`).join(' ')
+              throw new TpmCommandError(this.tcti, 'pcrRead', 0, `PCRs not available in this TPM: ${missing}`)
             }
           }
-          if (index === 0) {
-            const missing = request.map((bank) => `${bank.hash}:${bank.pcrs.join(',')}`).join(' ')
-            throw new TpmCommandError(this.tcti, 'pcrRead', 0, `PCRs not available in this TPM: ${missing}`)
-          }
+          if (consistent) return values
         }
-        if (consistent) return values
-      }
-      throw new TpmCommandError(this.tcti, 'pcrRead', 0, 'PCRs kept changing while being read')
-    }, options)
+        throw new TpmCommandError(this.tcti, 'pcrRead', 0, 'PCRs kept changing while being read')
+      },
+      options
+    )
   }
 
-  async extendPcr (pcr: number, digests: Partial<Record<HashAlg, Uint8Array>>, options: TpmCallOptions = {}): Promise<void> {
+  async extendPcr(
+    pcr: number,
+    digests: Partial<Record<HashAlg, Uint8Array>>,
+    options: TpmCallOptions = {}
+  ): Promise<void> {
     const encoded = digestValues(digests)
-    await this.call('pcrExtend', async (c) => { await c.pcrExtend(pcr, encoded) }, options)
+    await this.call(
+      'pcrExtend',
+      async (c) => {
+        await c.pcrExtend(pcr, encoded)
+      },
+      options
+    )
   }
 
-  async readCounter (nvIndex: number, options: TpmCallOptions = {}): Promise<bigint> {
-    return await this.call('nvCounter', async (c) => {
-      await this.trustedCounter(c, nvIndex, true)
-      return counterValue(this.tcti, nvIndex, await c.nvRead(nvIndex, 8))
-    }, options)
+  async readCounter(nvIndex: number, options: TpmCallOptions = {}): Promise<bigint> {
+    return await this.call(
+      'nvCounter',
+      async (c) => {
+        await this.trustedCounter(c, nvIndex, true)
+        return counterValue(this.tcti, nvIndex, await c.nvRead(nvIndex, 8))
+      },
+      options
+    )
   }
 
-  async incrementCounter (nvIndex: number, options: TpmCallOptions = {}): Promise<bigint> {
-    return await this.call('nvIncrement', async (c) => {
-      await this.trustedCounter(c, nvIndex, true)
-      await c.nvIncrement(nvIndex)
-      return counterValue(this.tcti, nvIndex, await c.nvRead(nvIndex, 8))
-    }, options)
+  async incrementCounter(nvIndex: number, options: TpmCallOptions = {}): Promise<bigint> {
+    return await this.call(
+      'nvIncrement',
+      async (c) => {
+        await this.trustedCounter(c, nvIndex, true)
+        await c.nvIncrement(nvIndex)
+        return counterValue(this.tcti, nvIndex, await c.nvRead(nvIndex, 8))
+      },
+      options
+    )
   }
 
   /**
@@ -160,7 +232,7 @@ export class EsysTpm implements Tpm {
    * when absent (and `define`). An index someone else defined there first is refused
    * (NvCounterUntrustedError), never read or written.
    */
-  private async trustedCounter (c: NativeContext, nvIndex: number, define: boolean): Promise<void> {
+  private async trustedCounter(c: NativeContext, nvIndex: number, define: boolean): Promise<void> {
     let found = await c.nvReadPublic(nvIndex).catch((err: unknown) => {
       if (tpmCode(err) === TPM_RC.HANDLE) return undefined
       throw err
@@ -169,125 +241,210 @@ export class EsysTpm implements Tpm {
       await c.nvDefineCounter(nvIndex, COUNTER_ATTRIBUTES)
       found = await c.nvReadPublic(nvIndex)
     }
-    if (found === undefined) throw new TpmCommandError(this.tcti, 'nvReadPublic', TPM_RC.HANDLE, `no NV index 0x${nvIndex.toString(16)}`)
+    if (found === undefined)
+      throw new TpmCommandError(this.tcti, 'nvReadPublic', TPM_RC.HANDLE, `no NV index 0x${nvIndex.toString(16)}`)
     verifyCounterPublic(this.tcti, nvIndex, found.public)
   }
 
-  async readClock (options: TpmCallOptions = {}): Promise<TpmClock> {
+  async readClock(options: TpmCallOptions = {}): Promise<TpmClock> {
     return await this.call('readClock', async (c) => parseTimeInfo(await c.readClock()), options)
   }
 
-  async endorsementKey (kind: EndorsementKeyKind, options: TpmCallOptions = {}): Promise<EndorsementKey> {
-    return await this.call('endorsementKey', async (c) => {
-      const ek = { public: await this.slots.withEndorsementKey(c, kind, async (_handle, publicArea) => publicArea) }
-      let certificate: Uint8Array | undefined
-      for (const index of EK_CERTIFICATE_NV_INDEX[kind]) {
-        certificate = await c.nvRead(index, MAX_EK_CERTIFICATE_SIZE).catch(() => undefined)
-        if (certificate !== undefined) break
-      }
-      return certificate === undefined ? { kind, public: ek.public } : { kind, public: ek.public, certificate }
-    }, options)
-  }
-
-  async createKey (kind: KeyKind, options: TpmCallOptions = {}): Promise<KeyBlob> {
-    const template = marshalPublic(kind === 'attestation' ? attestationKeyTemplate() : signingKeyTemplate())
-    return await this.call('create', async (c) => {
-      const created = await c.create(await this.slots.storagePrimary(c), sensitiveCreate(), template)
-      return { public: created.public, private: created.private }
-    }, options)
-  }
-
-  async sign (key: KeyBlob, digest: Uint8Array, options: TpmCallOptions = {}): Promise<Uint8Array> {
-    return await this.call('sign', async (c) => await c.sign(await this.slots.loadCached(c, key), digest, ECDSA_SHA256_SCHEME), options)
-  }
-
-  async quote (attestationKey: KeyBlob, qualifyingData: Uint8Array, selection: PcrSelection, options: TpmCallOptions = {}): Promise<AttestResult> {
-    const encoded = marshalPcrSelection(selection)
-    return await this.call('quote', async (c) => {
-      return await c.quote(await this.slots.loadCached(c, attestationKey), qualifyingData, ECDSA_SHA256_SCHEME, encoded)
-    }, options)
-  }
-
-  async certify (object: KeyBlob, attestationKey: KeyBlob, qualifyingData: Uint8Array, options: TpmCallOptions = {}): Promise<AttestResult> {
-    return await this.call('certify', async (c) => {
-      const signer = await this.slots.loadCached(c, attestationKey)
-      return await this.slots.withTemporary(c, object, async (handle) => await c.certify(handle, signer, qualifyingData, ECDSA_SHA256_SCHEME))
-    }, options)
-  }
-
-  async activateCredential (attestationKey: KeyBlob, endorsementKind: EndorsementKeyKind, credentialBlob: Uint8Array, secret: Uint8Array, options: TpmCallOptions = {}): Promise<Uint8Array> {
-    return await this.call('activateCredential', async (c) => {
-      const ak = await this.slots.loadCached(c, attestationKey)
-      return await this.slots.withEndorsementKey(c, endorsementKind, async (ek) => {
-        // The EK's policy (policy A) is PolicySecret on the endorsement hierarchy.
-        const session = await c.startAuthSession(TPM_SE_POLICY)
-        try {
-          await c.policySecret(this.native.ESYS_TR_RH_ENDORSEMENT, session)
-          return await c.activateCredential(ak, ek, session, credentialBlob, secret, await this.slots.storagePrimary(c))
-        } finally {
-          await c.flush(session).catch(() => undefined)
+  async endorsementKey(kind: EndorsementKeyKind, options: TpmCallOptions = {}): Promise<EndorsementKey> {
+    return await this.call(
+      'endorsementKey',
+      async (c) => {
+        const ek = { public: await this.slots.withEndorsementKey(c, kind, async (_handle, publicArea) => publicArea) }
+        let certificate: Uint8Array | undefined
+        for (const index of EK_CERTIFICATE_NV_INDEX[kind]) {
+          certificate = await c.nvRead(index, MAX_EK_CERTIFICATE_SIZE).catch(() => undefined)
+          if (certificate !== undefined) break
         }
-      })
-    }, options)
+        return certificate === undefined ? { kind, public: ek.public } : { kind, public: ek.public, certificate }
+      },
+      options
+    )
   }
 
-  async seal (data: Uint8Array, authPolicy: Uint8Array, options: TpmCallOptions = {}): Promise<KeyBlob> {
-    if (data.length === 0 || data.length > MAX_SEALED_DATA) throw new MalformedInputError(`sealed data must be 1..${MAX_SEALED_DATA} bytes`)
+  async createKey(kind: KeyKind, options: TpmCallOptions = {}): Promise<KeyBlob> {
+    const template = marshalPublic(kind === 'attestation' ? attestationKeyTemplate() : signingKeyTemplate())
+    return await this.call(
+      'create',
+      async (c) => {
+        const created = await c.create(await this.slots.storagePrimary(c), sensitiveCreate(), template)
+        return { public: created.public, private: created.private }
+      },
+      options
+    )
+  }
+
+  async sign(key: KeyBlob, digest: Uint8Array, options: TpmCallOptions = {}): Promise<Uint8Array> {
+    return await this.call(
+      'sign',
+      async (c) => await c.sign(await this.slots.loadCached(c, key), digest, ECDSA_SHA256_SCHEME),
+      options
+    )
+  }
+
+  async quote(
+    attestationKey: KeyBlob,
+    qualifyingData: Uint8Array,
+    selection: PcrSelection,
+    options: TpmCallOptions = {}
+  ): Promise<AttestResult> {
+    const encoded = marshalPcrSelection(selection)
+    return await this.call(
+      'quote',
+      async (c) => {
+        return await c.quote(
+          await this.slots.loadCached(c, attestationKey),
+          qualifyingData,
+          ECDSA_SHA256_SCHEME,
+          encoded
+        )
+      },
+      options
+    )
+  }
+
+  async certify(
+    object: KeyBlob,
+    attestationKey: KeyBlob,
+    qualifyingData: Uint8Array,
+    options: TpmCallOptions = {}
+  ): Promise<AttestResult> {
+    return await this.call(
+      'certify',
+      async (c) => {
+        const signer = await this.slots.loadCached(c, attestationKey)
+        return await this.slots.withTemporary(
+          c,
+          object,
+          async (handle) => await c.certify(handle, signer, qualifyingData, ECDSA_SHA256_SCHEME)
+        )
+      },
+      options
+    )
+  }
+
+  async activateCredential(
+    attestationKey: KeyBlob,
+    endorsementKind: EndorsementKeyKind,
+    credentialBlob: Uint8Array,
+    secret: Uint8Array,
+    options: TpmCallOptions = {}
+  ): Promise<Uint8Array> {
+    return await this.call(
+      'activateCredential',
+      async (c) => {
+        const ak = await this.slots.loadCached(c, attestationKey)
+        return await this.slots.withEndorsementKey(c, endorsementKind, async (ek) => {
+          // The EK's policy (policy A) is PolicySecret on the endorsement hierarchy.
+          const session = await c.startAuthSession(TPM_SE_POLICY)
+          try {
+            await c.policySecret(this.native.ESYS_TR_RH_ENDORSEMENT, session)
+            return await c.activateCredential(
+              ak,
+              ek,
+              session,
+              credentialBlob,
+              secret,
+              await this.slots.storagePrimary(c)
+            )
+          } finally {
+            await c.flush(session).catch(() => undefined)
+          }
+        })
+      },
+      options
+    )
+  }
+
+  async seal(data: Uint8Array, authPolicy: Uint8Array, options: TpmCallOptions = {}): Promise<KeyBlob> {
+    if (data.length === 0 || data.length > MAX_SEALED_DATA)
+      throw new MalformedInputError(`sealed data must be 1..${MAX_SEALED_DATA} bytes`)
     const template = marshalPublic(sealedDataTemplate(authPolicy))
-    return await this.call('seal', async (c) => {
-      const created = await c.create(await this.slots.storagePrimary(c), sensitiveCreate(data), template, true)
-      return { public: created.public, private: created.private }
-    }, options)
+    return await this.call(
+      'seal',
+      async (c) => {
+        const created = await c.create(await this.slots.storagePrimary(c), sensitiveCreate(data), template, true)
+        return { public: created.public, private: created.private }
+      },
+      options
+    )
   }
 
-  async unseal (sealed: KeyBlob, policy: UnsealPolicy, options: TpmCallOptions = {}): Promise<Uint8Array> {
+  async unseal(sealed: KeyBlob, policy: UnsealPolicy, options: TpmCallOptions = {}): Promise<Uint8Array> {
     const selection = marshalPcrSelection(policy.pcrs)
     const epoch = policy.authorize?.epoch
-    return await this.call('unseal', async (c) => {
-      // The authority's signature is checked first and its key flushed before the sealed item is
-      // loaded: the ticket stays valid, and swtpm's three object slots are never exceeded.
-      const approval = policy.authorize === undefined ? undefined : await this.verifyApproval(c, policy.authorize)
-      return await this.slots.withTemporary(c, sealed, async (item) => {
-        const session = await c.startAuthSession(TPM_SE_POLICY)
-        let step = 'policyPcr'
-        try {
-          await c.policyPcr(session, new Uint8Array(0), selection)
-          if (epoch !== undefined) {
-            step = 'policyNv'
-            await c.policyNv(session, epoch.nvIndex, counterBytes(epoch.epoch), 0, TPM_EO_UNSIGNED_LE)
+    return await this.call(
+      'unseal',
+      async (c) => {
+        // The authority's signature is checked first and its key flushed before the sealed item is
+        // loaded: the ticket stays valid, and swtpm's three object slots are never exceeded.
+        const approval = policy.authorize === undefined ? undefined : await this.verifyApproval(c, policy.authorize)
+        return await this.slots.withTemporary(c, sealed, async (item) => {
+          const session = await c.startAuthSession(TPM_SE_POLICY)
+          let step = 'policyPcr'
+          try {
+            await c.policyPcr(session, new Uint8Array(0), selection)
+            if (epoch !== undefined) {
+              step = 'policyNv'
+              await c.policyNv(session, epoch.nvIndex, counterBytes(epoch.epoch), 0, TPM_EO_UNSIGNED_LE)
+            }
+            step = 'policyAuthorize'
+            if (approval !== undefined && policy.authorize !== undefined) {
+              await c.policyAuthorize(
+                session,
+                policy.authorize.approvedPolicy,
+                policy.authorize.policyRef,
+                approval.keyName,
+                approval.ticket
+              )
+            }
+            step = 'unseal'
+            return await c.unseal(item, session, await this.slots.storagePrimary(c))
+          } catch (err) {
+            const code = tpmCode(err)
+            if (step === 'policyNv' && epoch !== undefined && (code === TPM_RC.POLICY || code === TPM_RC.HANDLE)) {
+              const counter =
+                code === TPM_RC.POLICY
+                  ? await c.nvRead(epoch.nvIndex, 8).then(
+                      (bytes) => counterValue(this.tcti, epoch.nvIndex, bytes),
+                      () => undefined
+                    )
+                  : undefined
+              throw new ApprovalWithdrawnError(this.tcti, epoch.nvIndex, epoch.epoch, counter)
+            }
+            if (code === TPM_RC.POLICY_FAIL || code === TPM_RC.PCR_CHANGED || code === TPM_RC.VALUE) {
+              const e = err as { rc: number; rcText: string }
+              throw new UnsealRefusedError(this.tcti, e.rc, e.rcText)
+            }
+            throw err
+          } finally {
+            await c.flush(session).catch(() => undefined)
           }
-          step = 'policyAuthorize'
-          if (approval !== undefined && policy.authorize !== undefined) {
-            await c.policyAuthorize(session, policy.authorize.approvedPolicy, policy.authorize.policyRef, approval.keyName, approval.ticket)
-          }
-          step = 'unseal'
-          return await c.unseal(item, session, await this.slots.storagePrimary(c))
-        } catch (err) {
-          const code = tpmCode(err)
-          if (step === 'policyNv' && epoch !== undefined && (code === TPM_RC.POLICY || code === TPM_RC.HANDLE)) {
-            const counter = code === TPM_RC.POLICY ? await c.nvRead(epoch.nvIndex, 8).then((bytes) => counterValue(this.tcti, epoch.nvIndex, bytes), () => undefined) : undefined
-            throw new ApprovalWithdrawnError(this.tcti, epoch.nvIndex, epoch.epoch, counter)
-          }
-          if (code === TPM_RC.POLICY_FAIL || code === TPM_RC.PCR_CHANGED || code === TPM_RC.VALUE) {
-            const e = err as { rc: number, rcText: string }
-            throw new UnsealRefusedError(this.tcti, e.rc, e.rcText)
-          }
-          throw err
-        } finally {
-          await c.flush(session).catch(() => undefined)
-        }
-      })
-    }, options)
+        })
+      },
+      options
+    )
   }
 
-  private async verifyApproval (c: NativeContext, approval: AuthorizedPolicy): Promise<{ keyName: Uint8Array, ticket: Uint8Array }> {
+  private async verifyApproval(
+    c: NativeContext,
+    approval: AuthorizedPolicy
+  ): Promise<{ keyName: Uint8Array; ticket: Uint8Array }> {
     // The ticket must come from a non-null hierarchy or PolicyAuthorize refuses it.
     const key = await c.loadExternal(approval.authorityPublic, this.native.ESYS_TR_RH_OWNER)
     try {
       const aHash = createHash('sha256').update(approval.approvedPolicy).update(approval.policyRef).digest()
       const ticket = await c.verifySignature(key, aHash, approval.signature).catch((err: unknown) => {
-        const e = err as { rc?: number, rcText?: string }
-        throw new UnsealRefusedError(this.tcti, e.rc ?? 0, `the authority's approval does not verify: ${e.rcText ?? String(err)}`)
+        const e = err as { rc?: number; rcText?: string }
+        throw new UnsealRefusedError(
+          this.tcti,
+          e.rc ?? 0,
+          `the authority's approval does not verify: ${e.rcText ?? String(err)}`
+        )
       })
       return { keyName: await c.trGetName(key), ticket }
     } finally {
@@ -295,11 +452,17 @@ export class EsysTpm implements Tpm {
     }
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     if (this.closed) return
     // Flush what we loaded, then release the context. A hung command makes close() abandon it.
     try {
-      await this.queue.run(async () => { await this.slots.release(this.context) }, 2_000, () => new TpmTimeoutError(this.tcti, 'close', 2_000))
+      await this.queue.run(
+        async () => {
+          await this.slots.release(this.context)
+        },
+        2_000,
+        () => new TpmTimeoutError(this.tcti, 'close', 2_000)
+      )
     } catch {
       // Nothing more can be done for a TPM that does not answer.
     }
@@ -313,34 +476,39 @@ export class EsysTpm implements Tpm {
   /** Set to observe TPM latency (metrics). */
   observer: TpmObserver | undefined
 
-  private async call<T> (op: string, task: (context: NativeContext) => Promise<T>, options: TpmCallOptions): Promise<T> {
+  private async call<T>(op: string, task: (context: NativeContext) => Promise<T>, options: TpmCallOptions): Promise<T> {
     if (this.closed) throw new TpmClosedError(this.tcti)
-    return await this.queue.run(async () => {
-      if (this.closed) throw new TpmClosedError(this.tcti)
-      const started = performance.now()
-      try {
-        const result = await task(this.context)
-        this.observer?.(op, performance.now() - started, true)
-        return result
-      } catch (err) {
-        this.observer?.(op, performance.now() - started, false)
-        throw this.translate(op, err)
-      }
-    }, this.timeoutMs, () => {
-      // The native call may never return: unblock it (or the process could not even exit) and
-      // let nothing else use this context.
-      this.closed = true
-      if (this.socketPath !== undefined) this.context.abort(this.socketPath)
-      return new TpmTimeoutError(this.tcti, op, this.timeoutMs)
-    }, options.signal)
+    return await this.queue.run(
+      async () => {
+        if (this.closed) throw new TpmClosedError(this.tcti)
+        const started = performance.now()
+        try {
+          const result = await task(this.context)
+          this.observer?.(op, performance.now() - started, true)
+          return result
+        } catch (err) {
+          this.observer?.(op, performance.now() - started, false)
+          throw this.translate(op, err)
+        }
+      },
+      this.timeoutMs,
+      () => {
+        // The native call may never return: unblock it (or the process could not even exit) and
+        // let nothing else use this context.
+        this.closed = true
+        if (this.socketPath !== undefined) this.context.abort(this.socketPath)
+        return new TpmTimeoutError(this.tcti, op, this.timeoutMs)
+      },
+      options.signal
+    )
   }
 
-  private translate (op: string, err: unknown): Error {
+  private translate(op: string, err: unknown): Error {
     if (err instanceof FleetError) return err
     if (!(err instanceof Error) || (err as { rc?: unknown }).rc === undefined) {
       return err instanceof Error ? err : new Error(String(err))
     }
-    const { rc, rcText, op: nativeOp } = err as unknown as { rc: number, rcText: string, op: string }
+    const { rc, rcText, op: nativeOp } = err as unknown as { rc: number; rcText: string; op: string }
     const layer = (rc >>> 16) & 0xff
     if (layer === 0x0a || rc === 0xffff0001) return new TpmUnavailableError(this.tcti, rcText)
     return new TpmCommandError(this.tcti, nativeOp ?? op, rc, rcText)

@@ -22,27 +22,34 @@ export class ObjectSlots {
   private readonly native: NativeBinding
   private readonly tcti: string
   private primary: number | undefined
-  private cached: { id: string, handle: number } | undefined
-  private readonly endorsement = new Map<EndorsementKeyKind, { handle: number, transient: boolean, public: Uint8Array }>()
+  private cached: { id: string; handle: number } | undefined
+  private readonly endorsement = new Map<
+    EndorsementKeyKind,
+    { handle: number; transient: boolean; public: Uint8Array }
+  >()
 
-  constructor (native: NativeBinding, tcti: string) {
+  constructor(native: NativeBinding, tcti: string) {
     this.native = native
     this.tcti = tcti
   }
 
-  async storagePrimary (c: NativeContext): Promise<number> {
+  async storagePrimary(c: NativeContext): Promise<number> {
     if (this.primary === undefined) {
       // Deterministic: the same template under the same seed gives the same key every time, so
       // nothing needs to be persisted in the TPM. The endorsement hierarchy, because attestations
       // by keys of other hierarchies carry obfuscated resetCount/restartCount/firmwareVersion
       // (TPM 2.0 Part 1, §36.7), and verifiers must see those counters never go backwards.
-      const primary = await c.createPrimary(this.native.ESYS_TR_RH_ENDORSEMENT, sensitiveCreate(), marshalPublic(storageKeyTemplate()))
+      const primary = await c.createPrimary(
+        this.native.ESYS_TR_RH_ENDORSEMENT,
+        sensitiveCreate(),
+        marshalPublic(storageKeyTemplate())
+      )
       this.primary = primary.handle
     }
     return this.primary
   }
 
-  private async loadBlob (c: NativeContext, blob: KeyBlob): Promise<number> {
+  private async loadBlob(c: NativeContext, blob: KeyBlob): Promise<number> {
     const parent = await this.storagePrimary(c)
     try {
       return await c.load(parent, blob.private, blob.public).catch(async (err: unknown) => {
@@ -55,14 +62,14 @@ export class ObjectSlots {
     } catch (err) {
       const code = tpmCode(err)
       if (code !== undefined && code !== TPM_RC.OBJECT_MEMORY) {
-        const e = err as { rc: number, rcText: string }
+        const e = err as { rc: number; rcText: string }
         throw new TpmKeyLoadError(this.tcti, e.rc, e.rcText)
       }
       throw err
     }
   }
 
-  async loadCached (c: NativeContext, blob: KeyBlob): Promise<number> {
+  async loadCached(c: NativeContext, blob: KeyBlob): Promise<number> {
     const id = blobId(blob)
     if (this.cached?.id === id) return this.cached.handle
     if (this.cached !== undefined) {
@@ -74,7 +81,7 @@ export class ObjectSlots {
     return handle
   }
 
-  async withTemporary<T> (c: NativeContext, blob: KeyBlob, use: (handle: number) => Promise<T>): Promise<T> {
+  async withTemporary<T>(c: NativeContext, blob: KeyBlob, use: (handle: number) => Promise<T>): Promise<T> {
     const handle = await this.loadBlob(c, blob)
     try {
       return await use(handle)
@@ -87,7 +94,11 @@ export class ObjectSlots {
    * Runs `use` with the EK loaded. A persistent EK costs no object slot; one recreated from its
    * template (same seed, same key) is flushed right after, so it never holds a slot between commands.
    */
-  async withEndorsementKey<T> (c: NativeContext, kind: EndorsementKeyKind, use: (handle: number, publicArea: Uint8Array) => Promise<T>): Promise<T> {
+  async withEndorsementKey<T>(
+    c: NativeContext,
+    kind: EndorsementKeyKind,
+    use: (handle: number, publicArea: Uint8Array) => Promise<T>
+  ): Promise<T> {
     const known = this.endorsement.get(kind)
     if (known !== undefined && !known.transient) return await use(known.handle, known.public)
     if (known === undefined) {
@@ -112,19 +123,20 @@ export class ObjectSlots {
   }
 
   /** Flushes what is loaded (at close). */
-  async release (c: NativeContext): Promise<void> {
-    for (const handle of [this.cached?.handle, this.primary]) if (handle !== undefined) await c.flush(handle).catch(() => undefined)
+  async release(c: NativeContext): Promise<void> {
+    for (const handle of [this.cached?.handle, this.primary])
+      if (handle !== undefined) await c.flush(handle).catch(() => undefined)
     for (const ek of this.endorsement.values()) if (!ek.transient) await c.flush(ek.handle, true).catch(() => undefined)
   }
 
   /** Drops all handles (the context is gone). */
-  forget (): void {
+  forget(): void {
     this.cached = undefined
     this.primary = undefined
     this.endorsement.clear()
   }
 }
 
-function blobId (blob: KeyBlob): string {
+function blobId(blob: KeyBlob): string {
   return createHash('sha256').update(blob.public).update(blob.private).digest('hex')
 }

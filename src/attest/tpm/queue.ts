@@ -9,7 +9,7 @@ import { AbortedError } from '../../common/index.js'
 export class SerialQueue {
   private tail: Promise<unknown> = Promise.resolve()
 
-  run<T> (task: () => Promise<T>, deadlineMs: number, onTimeout: () => Error, signal?: AbortSignal): Promise<T> {
+  run<T>(task: () => Promise<T>, deadlineMs: number, onTimeout: () => Error, signal?: AbortSignal): Promise<T> {
     const result = this.tail.then(async () => {
       if (signal?.aborted === true) throw new AbortedError()
       return await withDeadline(task(), deadlineMs, onTimeout, signal)
@@ -20,15 +20,35 @@ export class SerialQueue {
   }
 }
 
-function withDeadline<T> (work: Promise<T>, deadlineMs: number, onTimeout: () => Error, signal?: AbortSignal): Promise<T> {
+function withDeadline<T>(
+  work: Promise<T>,
+  deadlineMs: number,
+  onTimeout: () => Error,
+  signal?: AbortSignal
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => { cleanup(); reject(onTimeout()) }, deadlineMs)
-    const onAbort = (): void => { cleanup(); reject(new AbortedError()) }
+    const timer = setTimeout(() => {
+      cleanup()
+      reject(onTimeout())
+    }, deadlineMs)
+    const onAbort = (): void => {
+      cleanup()
+      reject(new AbortedError())
+    }
     const cleanup = (): void => {
       clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
     }
     signal?.addEventListener('abort', onAbort, { once: true })
-    work.then((value) => { cleanup(); resolve(value) }, (err: unknown) => { cleanup(); reject(err) })
+    work.then(
+      (value) => {
+        cleanup()
+        resolve(value)
+      },
+      (err: unknown) => {
+        cleanup()
+        reject(err)
+      }
+    )
   })
 }

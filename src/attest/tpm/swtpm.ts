@@ -40,7 +40,7 @@ export class SwtpmDevice {
   readonly logFile: string
   private readonly clock: Clock
 
-  constructor (init: SwtpmInit) {
+  constructor(init: SwtpmInit) {
     this.clock = init.clock ?? systemClock
     this.dir = path.resolve(init.dir)
     this.caDir = path.resolve(init.caDir ?? path.join(this.dir, 'ca'))
@@ -52,41 +52,53 @@ export class SwtpmDevice {
   }
 
   /** The TCTI string for this device. */
-  get tcti (): string {
+  get tcti(): string {
     return `swtpm:path=${this.socketPath}`
   }
 
-  get provisioned (): boolean {
+  get provisioned(): boolean {
     return existsSync(path.join(this.stateDir, 'tpm2-00.permall'))
   }
 
   /** Provisions (once) and starts the device. Idempotent: a running device is left running. */
-  async start (options: SwtpmCallOptions = {}): Promise<void> {
-    if (await this.pid() !== undefined) return
+  async start(options: SwtpmCallOptions = {}): Promise<void> {
+    if ((await this.pid()) !== undefined) return
     if (!this.provisioned) await this.setup(options)
     checkAborted(options.signal)
     await rm(this.socketPath, { force: true })
     await rm(this.controlPath, { force: true })
-    await this.exec('swtpm', [
-      'socket', '--tpm2',
-      '--tpmstate', `dir=${this.stateDir}`,
-      '--server', `type=unixio,path=${this.socketPath}`,
-      '--ctrl', `type=unixio,path=${this.controlPath}`,
-      '--flags', 'not-need-init,startup-clear',
-      '--pid', `file=${this.pidFile}`,
-      '--log', `file=${this.logFile},level=1`,
-      '--daemon'
-    ], options)
+    await this.exec(
+      'swtpm',
+      [
+        'socket',
+        '--tpm2',
+        '--tpmstate',
+        `dir=${this.stateDir}`,
+        '--server',
+        `type=unixio,path=${this.socketPath}`,
+        '--ctrl',
+        `type=unixio,path=${this.controlPath}`,
+        '--flags',
+        'not-need-init,startup-clear',
+        '--pid',
+        `file=${this.pidFile}`,
+        '--log',
+        `file=${this.logFile},level=1`,
+        '--daemon'
+      ],
+      options
+    )
     const deadline = this.clock.now() + 5_000
     while (!(existsSync(this.socketPath) && existsSync(this.controlPath))) {
-      if (this.clock.now() > deadline) throw new SwtpmError(this.dir, 'swtpm started but its sockets did not appear within 5 s')
+      if (this.clock.now() > deadline)
+        throw new SwtpmError(this.dir, 'swtpm started but its sockets did not appear within 5 s')
       checkAborted(options.signal)
       await sleep(10)
     }
   }
 
   /** Stops the device and waits until its process is gone. Idempotent. */
-  async stop (options: SwtpmCallOptions = {}): Promise<void> {
+  async stop(options: SwtpmCallOptions = {}): Promise<void> {
     const pid = await this.pid()
     if (pid !== undefined) {
       // The control channel's shutdown is immediate; swtpm is slow to act on SIGTERM (~2 s).
@@ -112,18 +124,20 @@ export class SwtpmDevice {
    * Power-cycles the device: PCRs return to their reset values and resetCount advances, as on a
    * real reboot. Callers must reopen their TPM contexts afterwards.
    */
-  async reboot (options: SwtpmCallOptions = {}): Promise<void> {
+  async reboot(options: SwtpmCallOptions = {}): Promise<void> {
     // An orderly TPM2_Shutdown first, as an operating system does: without it the TPM counts the
     // restart as a possible attack (dictionary-attack counter) and marks its clock unsafe.
-    if (await this.pid() !== undefined) {
-      await run('tpm2_shutdown', ['-c'], { timeout: 10_000, env: { ...process.env, TPM2TOOLS_TCTI: this.tcti } }).catch(() => undefined)
+    if ((await this.pid()) !== undefined) {
+      await run('tpm2_shutdown', ['-c'], { timeout: 10_000, env: { ...process.env, TPM2TOOLS_TCTI: this.tcti } }).catch(
+        () => undefined
+      )
     }
     await this.stop(options)
     await this.start(options)
   }
 
   /** The pid of the running swtpm of this device, or undefined. Stale pid files are ignored. */
-  async pid (): Promise<number | undefined> {
+  async pid(): Promise<number | undefined> {
     let text: string
     try {
       text = await readFile(this.pidFile, 'utf8')
@@ -142,56 +156,83 @@ export class SwtpmDevice {
     return pid
   }
 
-  private async setup (options: SwtpmCallOptions): Promise<void> {
+  private async setup(options: SwtpmCallOptions): Promise<void> {
     await mkdir(this.stateDir, { recursive: true })
     await mkdir(this.caDir, { recursive: true })
     const localca = path.join(this.caDir, 'swtpm-localca.conf')
     const localcaOptions = path.join(this.caDir, 'swtpm-localca.options')
     const setupConf = path.join(this.caDir, 'swtpm_setup.conf')
     if (!existsSync(localca)) {
-      await writeFile(localca, [
-        `statedir = ${this.caDir}`,
-        `signingkey = ${path.join(this.caDir, 'signkey.pem')}`,
-        `issuercert = ${path.join(this.caDir, 'issuercert.pem')}`,
-        `certserial = ${path.join(this.caDir, 'certserial')}`,
-        ''
-      ].join('\n'))
+      await writeFile(
+        localca,
+        [
+          `statedir = ${this.caDir}`,
+          `signingkey = ${path.join(this.caDir, 'signkey.pem')}`,
+          `issuercert = ${path.join(this.caDir, 'issuercert.pem')}`,
+          `certserial = ${path.join(this.caDir, 'certserial')}`,
+          ''
+        ].join('\n')
+      )
       await writeFile(localcaOptions, '')
-      await writeFile(setupConf, [
-        'create_certs_tool = /usr/bin/swtpm_localca',
-        `create_certs_tool_config = ${localca}`,
-        `create_certs_tool_options = ${localcaOptions}`,
-        'active_pcr_banks = sha256',
-        ''
-      ].join('\n'))
+      await writeFile(
+        setupConf,
+        [
+          'create_certs_tool = /usr/bin/swtpm_localca',
+          `create_certs_tool_config = ${localca}`,
+          `create_certs_tool_options = ${localcaOptions}`,
+          'active_pcr_banks = sha256',
+          ''
+        ].join('\n')
+      )
     }
-    await this.exec('swtpm_setup', [
-      '--tpm2', '--tpmstate', this.stateDir, '--config', setupConf,
-      '--create-ek-cert', '--pcr-banks', 'sha256', '--overwrite'
-    ], options)
+    await this.exec(
+      'swtpm_setup',
+      [
+        '--tpm2',
+        '--tpmstate',
+        this.stateDir,
+        '--config',
+        setupConf,
+        '--create-ek-cert',
+        '--pcr-banks',
+        'sha256',
+        '--overwrite'
+      ],
+      options
+    )
   }
 
-  private async exec (file: string, args: string[], options: SwtpmCallOptions): Promise<void> {
+  private async exec(file: string, args: string[], options: SwtpmCallOptions): Promise<void> {
     checkAborted(options.signal)
     try {
-      await run(file, args, { timeout: 30_000, signal: options.signal, env: { ...process.env, XDG_CONFIG_HOME: this.caDir } })
+      await run(file, args, {
+        timeout: 30_000,
+        signal: options.signal,
+        env: { ...process.env, XDG_CONFIG_HOME: this.caDir }
+      })
     } catch (err) {
-      const e = err as NodeJS.ErrnoException & { stderr?: string, stdout?: string }
-      if (e.code === 'ENOENT') throw new SwtpmError(this.dir, `${file} is not installed (apt-get install swtpm swtpm-tools)`)
+      const e = err as NodeJS.ErrnoException & { stderr?: string; stdout?: string }
+      if (e.code === 'ENOENT')
+        throw new SwtpmError(this.dir, `${file} is not installed (apt-get install swtpm swtpm-tools)`)
       if (e.name === 'AbortError') throw new AbortedError()
-      const detail = `${e.stderr ?? ''}${e.stdout ?? ''}`.trim().split('\n').filter((l) => /error|fail|cannot|could not/i.test(l)).slice(0, 3).join('; ')
+      const detail = `${e.stderr ?? ''}${e.stdout ?? ''}`
+        .trim()
+        .split('\n')
+        .filter((l) => /error|fail|cannot|could not/i.test(l))
+        .slice(0, 3)
+        .join('; ')
       throw new SwtpmError(this.dir, `${file} failed: ${detail === '' ? e.message : detail}`)
     }
   }
 
   /** The CA certificates that anchor this device's EK certificate (root and intermediate). */
-  get caCertificateFiles (): string[] {
+  get caCertificateFiles(): string[] {
     return [path.join(this.caDir, 'swtpm-localca-rootca-cert.pem'), path.join(this.caDir, 'issuercert.pem')]
   }
 }
 
 /** A zombie has exited (only its parent has not reaped it yet, slow for daemons under some inits). */
-function isAlive (pid: number): boolean {
+function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
   } catch {
@@ -205,10 +246,10 @@ function isAlive (pid: number): boolean {
   }
 }
 
-function checkAborted (signal: AbortSignal | undefined): void {
+function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted === true) throw new AbortedError()
 }
 
-async function sleep (ms: number): Promise<void> {
+async function sleep(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms))
 }

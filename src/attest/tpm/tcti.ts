@@ -17,9 +17,9 @@ const MAX_TCTI_LENGTH = 512
  * - `swtpm:host=127.0.0.1,port=2321` (swtpm on TCP)
  * Anything else is refused rather than handed to the TCTI loader, which would try to dlopen it.
  */
-export function parseTcti (text: string): Tcti {
+export function parseTcti(text: string): Tcti {
   if (typeof text !== 'string' || text.length === 0) throw new InvalidTctiError(String(text), 'empty')
-  if (text.length > MAX_TCTI_LENGTH) throw new InvalidTctiError(text.slice(0, 40) + '…', 'too long')
+  if (text.length > MAX_TCTI_LENGTH) throw new InvalidTctiError(`${text.slice(0, 40)}…`, 'too long')
   if (/[\0\n\r]/.test(text)) throw new InvalidTctiError(text, 'control characters')
   const colon = text.indexOf(':')
   const kind = colon < 0 ? text : text.slice(0, colon)

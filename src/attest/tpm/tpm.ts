@@ -76,7 +76,7 @@ export interface AuthorizedPolicy {
    * An approval valid while the TPM's approval-epoch counter at `nvIndex` is at most `epoch`
    * (TPM2_PolicyNV, UNSIGNED_LE): raising the counter past it withdraws the approval for good.
    */
-  readonly epoch?: { readonly nvIndex: number, readonly epoch: bigint }
+  readonly epoch?: { readonly nvIndex: number; readonly epoch: bigint }
 }
 
 /**
@@ -101,39 +101,55 @@ export interface UnsealPolicy {
 export interface Tpm {
   /** The TCTI this TPM was opened with: it names the device in every error. */
   readonly tcti: string
-  info (options?: TpmCallOptions): Promise<TpmInfo>
-  getRandom (count: number, options?: TpmCallOptions): Promise<Uint8Array>
-  readPcrs (selection: PcrSelection, options?: TpmCallOptions): Promise<PcrValues>
+  info(options?: TpmCallOptions): Promise<TpmInfo>
+  getRandom(count: number, options?: TpmCallOptions): Promise<Uint8Array>
+  readPcrs(selection: PcrSelection, options?: TpmCallOptions): Promise<PcrValues>
   /** Extends one PCR in each bank given (one digest per bank). */
-  extendPcr (pcr: number, digests: Partial<Record<HashAlg, Uint8Array>>, options?: TpmCallOptions): Promise<void>
-  readClock (options?: TpmCallOptions): Promise<TpmClock>
-  endorsementKey (kind: EndorsementKeyKind, options?: TpmCallOptions): Promise<EndorsementKey>
-  createKey (kind: KeyKind, options?: TpmCallOptions): Promise<KeyBlob>
+  extendPcr(pcr: number, digests: Partial<Record<HashAlg, Uint8Array>>, options?: TpmCallOptions): Promise<void>
+  readClock(options?: TpmCallOptions): Promise<TpmClock>
+  endorsementKey(kind: EndorsementKeyKind, options?: TpmCallOptions): Promise<EndorsementKey>
+  createKey(kind: KeyKind, options?: TpmCallOptions): Promise<KeyBlob>
   /** ECDSA-SHA256 over a SHA-256 digest computed by the caller; returns TPMT_SIGNATURE. */
-  sign (key: KeyBlob, digest: Uint8Array, options?: TpmCallOptions): Promise<Uint8Array>
-  quote (attestationKey: KeyBlob, qualifyingData: Uint8Array, selection: PcrSelection, options?: TpmCallOptions): Promise<AttestResult>
-  certify (object: KeyBlob, attestationKey: KeyBlob, qualifyingData: Uint8Array, options?: TpmCallOptions): Promise<AttestResult>
+  sign(key: KeyBlob, digest: Uint8Array, options?: TpmCallOptions): Promise<Uint8Array>
+  quote(
+    attestationKey: KeyBlob,
+    qualifyingData: Uint8Array,
+    selection: PcrSelection,
+    options?: TpmCallOptions
+  ): Promise<AttestResult>
+  certify(
+    object: KeyBlob,
+    attestationKey: KeyBlob,
+    qualifyingData: Uint8Array,
+    options?: TpmCallOptions
+  ): Promise<AttestResult>
   /** Recovers a MakeCredential secret: proves `attestationKey` lives in the TPM of this EK. */
-  activateCredential (attestationKey: KeyBlob, endorsementKind: EndorsementKeyKind, credentialBlob: Uint8Array, secret: Uint8Array, options?: TpmCallOptions): Promise<Uint8Array>
+  activateCredential(
+    attestationKey: KeyBlob,
+    endorsementKind: EndorsementKeyKind,
+    credentialBlob: Uint8Array,
+    secret: Uint8Array,
+    options?: TpmCallOptions
+  ): Promise<Uint8Array>
   /**
    * Seals `data` (≤128 bytes) under a policy digest: only a session satisfying it can unseal.
    * Implementations on a real bus MUST encrypt `data` on its way in, and unseal's and
    * activateCredential's results on their way out (salted sessions with parameter encryption).
    */
-  seal (data: Uint8Array, authPolicy: Uint8Array, options?: TpmCallOptions): Promise<KeyBlob>
+  seal(data: Uint8Array, authPolicy: Uint8Array, options?: TpmCallOptions): Promise<KeyBlob>
   /**
    * Rejects with UnsealRefusedError when the policy is not satisfied, and ApprovalWithdrawnError
    * when the approval's epoch counter has gone past its epoch.
    */
-  unseal (sealed: KeyBlob, policy: UnsealPolicy, options?: TpmCallOptions): Promise<Uint8Array>
+  unseal(sealed: KeyBlob, policy: UnsealPolicy, options?: TpmCallOptions): Promise<Uint8Array>
   /**
    * A monotonic counter in the TPM's NV memory at `nvIndex` (an owner-range index), made on first
    * use: its value. It never goes back, whatever is done to the disk. An index found there that is
    * not a counter as this project defines it (nv-counter.ts) is refused: NvCounterUntrustedError.
    */
-  readCounter (nvIndex: number, options?: TpmCallOptions): Promise<bigint>
+  readCounter(nvIndex: number, options?: TpmCallOptions): Promise<bigint>
   /** Adds one to that counter; returns the new value. */
-  incrementCounter (nvIndex: number, options?: TpmCallOptions): Promise<bigint>
+  incrementCounter(nvIndex: number, options?: TpmCallOptions): Promise<bigint>
   /** Idempotent. */
-  close (): Promise<void>
+  close(): Promise<void>
 }

@@ -12,7 +12,7 @@ const TPM_ALG_ECDSA = 0x0018
 export const ECDSA_SHA256_SCHEME = Uint8Array.of(0x00, TPM_ALG_ECDSA, 0x00, HASH_ALG_ID.sha256)
 
 /** TPM2B_SENSITIVE_CREATE with an empty userAuth and `data` (sealed objects carry their data here). */
-export function sensitiveCreate (data: Uint8Array = new Uint8Array(0)): Uint8Array {
+export function sensitiveCreate(data: Uint8Array = new Uint8Array(0)): Uint8Array {
   const out = Buffer.alloc(2 + 2 + 2 + data.length)
   out.writeUInt16BE(4 + data.length, 0)
   out.writeUInt16BE(0, 2)
@@ -22,12 +22,13 @@ export function sensitiveCreate (data: Uint8Array = new Uint8Array(0)): Uint8Arr
 }
 
 /** TPML_DIGEST_VALUES, one TPMT_HA per bank. */
-export function digestValues (digests: Partial<Record<HashAlg, Uint8Array>>): Uint8Array {
+export function digestValues(digests: Partial<Record<HashAlg, Uint8Array>>): Uint8Array {
   const entries = Object.entries(digests) as Array<[HashAlg, Uint8Array]>
   const parts: Buffer[] = [Buffer.alloc(4)]
   parts[0]!.writeUInt32BE(entries.length, 0)
   for (const [alg, value] of entries) {
-    if (value.length !== DIGEST_SIZE[alg]) throw new MalformedInputError(`a ${alg} digest is ${DIGEST_SIZE[alg]} bytes, not ${value.length}`)
+    if (value.length !== DIGEST_SIZE[alg])
+      throw new MalformedInputError(`a ${alg} digest is ${DIGEST_SIZE[alg]} bytes, not ${value.length}`)
     const head = Buffer.alloc(2)
     head.writeUInt16BE(HASH_ALG_ID[alg], 0)
     parts.push(head, Buffer.from(value))
@@ -36,7 +37,7 @@ export function digestValues (digests: Partial<Record<HashAlg, Uint8Array>>): Ui
 }
 
 /** TPML_DIGEST → list of digests. Input comes from our own binding, so bounds are still checked. */
-export function parseDigestList (bytes: Uint8Array): Uint8Array[] {
+export function parseDigestList(bytes: Uint8Array): Uint8Array[] {
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   if (view.length < 4) throw new MalformedInputError('TPML_DIGEST is truncated')
   const count = view.readUInt32BE(0)
@@ -55,7 +56,7 @@ export function parseDigestList (bytes: Uint8Array): Uint8Array[] {
 }
 
 /** TPMS_TIME_INFO → TpmClock */
-export function parseTimeInfo (bytes: Uint8Array): TpmClock {
+export function parseTimeInfo(bytes: Uint8Array): TpmClock {
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   if (view.length !== 25) throw new MalformedInputError('TPMS_TIME_INFO must be 25 bytes')
   return {

@@ -16,8 +16,8 @@ export interface ClockInfo {
 
 /** TPMU_ATTEST for the two types this project verifies. */
 export type Attested =
-  | { kind: 'quote', pcrSelect: PcrSelection, pcrDigest: Uint8Array }
-  | { kind: 'certify', name: Uint8Array, qualifiedName: Uint8Array }
+  | { kind: 'quote'; pcrSelect: PcrSelection; pcrDigest: Uint8Array }
+  | { kind: 'certify'; name: Uint8Array; qualifiedName: Uint8Array }
 
 /** A parsed, NOT verified, TPMS_ATTEST. Only verifyQuote/verifyCertify make its fields trustworthy. */
 export interface UnverifiedAttest {
@@ -36,7 +36,7 @@ export interface UnverifiedAttest {
  * Parses TPMS_ATTEST bytes: the content of a TPM2B_ATTEST, what `tpm2_quote -m` and
  * `tpm2_certify -o` write. The magic is read but not judged here; verification does that.
  */
-export function parseAttest (bytes: Uint8Array): UnverifiedAttest {
+export function parseAttest(bytes: Uint8Array): UnverifiedAttest {
   const r: TpmReader = new TpmReader(bytes, 'TPMS_ATTEST')
   const magic = r.u32()
   const type = r.u16()
@@ -56,9 +56,14 @@ export function parseAttest (bytes: Uint8Array): UnverifiedAttest {
   }
   const clockInfo: ClockInfo = { clock, resetCount, restartCount, safe: safe === 1 }
   const firmwareVersion = r.u64()
-  const attested: Attested = type === TPM_ST.ATTEST_QUOTE
-    ? { kind: 'quote', pcrSelect: readPcrSelection(r), pcrDigest: r.tpm2b(TPM2_LIMITS.maxDigestSize, 'pcrDigest') }
-    : { kind: 'certify', name: r.tpm2b(TPM2_LIMITS.maxNameSize, 'name'), qualifiedName: r.tpm2b(TPM2_LIMITS.maxNameSize, 'qualifiedName') }
+  const attested: Attested =
+    type === TPM_ST.ATTEST_QUOTE
+      ? { kind: 'quote', pcrSelect: readPcrSelection(r), pcrDigest: r.tpm2b(TPM2_LIMITS.maxDigestSize, 'pcrDigest') }
+      : {
+          kind: 'certify',
+          name: r.tpm2b(TPM2_LIMITS.maxNameSize, 'name'),
+          qualifiedName: r.tpm2b(TPM2_LIMITS.maxNameSize, 'qualifiedName')
+        }
   r.end()
   return { magic, type, qualifiedSigner, extraData, clockInfo, firmwareVersion, attested, raw: bytes.slice() }
 }
@@ -67,7 +72,7 @@ export function parseAttest (bytes: Uint8Array): UnverifiedAttest {
  * Parses a TPM2B_ATTEST (u16 size, then the TPMS_ATTEST), as TPM responses carry it. Separate from
  * parseAttest on purpose: guessing the form from the bytes would let one input parse two ways.
  */
-export function parseTpm2bAttest (bytes: Uint8Array): UnverifiedAttest {
+export function parseTpm2bAttest(bytes: Uint8Array): UnverifiedAttest {
   const r: TpmReader = new TpmReader(bytes, 'TPM2B_ATTEST', TPM2_LIMITS.maxStructureSize + 2)
   const size = r.u16()
   if (size !== r.remaining) r.fail(`size field says ${size} bytes, ${r.remaining} follow`)

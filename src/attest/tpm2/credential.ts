@@ -7,7 +7,13 @@ import { TpmReader } from './reader.js'
 import { TpmWriter } from './writer.js'
 import { kdfa, kdfe } from './kdf.js'
 import { publicKey, type EccPublic, type RsaPublic, type TpmPublic } from './public.js'
-import { CredentialTooLargeError, InvalidObjectNameError, InvalidPublicKeyError, RandomSourceError, UnsupportedAlgorithmError } from './errors.js'
+import {
+  CredentialTooLargeError,
+  InvalidObjectNameError,
+  InvalidPublicKeyError,
+  RandomSourceError,
+  UnsupportedAlgorithmError
+} from './errors.js'
 
 /** TPM2_MakeCredential's output, ready for TPM2_ActivateCredential. */
 export interface MadeCredential {
@@ -27,30 +33,44 @@ export interface MakeCredentialInput {
   random: (n: number) => Uint8Array
 }
 
-const ECDH_CURVES: Record<number, { name: string, size: number }> = {
+const ECDH_CURVES: Record<number, { name: string; size: number }> = {
   [TPM_ECC_CURVE.NIST_P256]: { name: 'prime256v1', size: 32 },
   [TPM_ECC_CURVE.NIST_P384]: { name: 'secp384r1', size: 48 },
   [TPM_ECC_CURVE.NIST_P521]: { name: 'secp521r1', size: 66 }
 }
 
-function draw (random: (n: number) => Uint8Array, n: number): Uint8Array {
+function draw(random: (n: number) => Uint8Array, n: number): Uint8Array {
   const bytes = random(n)
-  if (!(bytes instanceof Uint8Array) || bytes.length !== n) throw new RandomSourceError(`asked for ${n} bytes, got ${bytes instanceof Uint8Array ? bytes.length : typeof bytes}`)
+  if (!(bytes instanceof Uint8Array) || bytes.length !== n)
+    throw new RandomSourceError(
+      `asked for ${n} bytes, got ${bytes instanceof Uint8Array ? bytes.length : typeof bytes}`
+    )
   return bytes
 }
 
-function checkName (name: Uint8Array): void {
-  if (!(name instanceof Uint8Array) || name.length < 2) throw new InvalidObjectNameError('', 'shorter than a hash algorithm identifier')
+function checkName(name: Uint8Array): void {
+  if (!(name instanceof Uint8Array) || name.length < 2)
+    throw new InvalidObjectNameError('', 'shorter than a hash algorithm identifier')
   const alg = hashAlgFromId((name[0]! << 8) | name[1]!)
-  if (alg === undefined) throw new InvalidObjectNameError(toHex(name), 'it does not start with a supported hash algorithm')
-  if (name.length !== 2 + DIGEST_SIZE[alg]) throw new InvalidObjectNameError(toHex(name), `a ${alg} Name has ${2 + DIGEST_SIZE[alg]} bytes, not ${name.length}`)
+  if (alg === undefined)
+    throw new InvalidObjectNameError(toHex(name), 'it does not start with a supported hash algorithm')
+  if (name.length !== 2 + DIGEST_SIZE[alg])
+    throw new InvalidObjectNameError(toHex(name), `a ${alg} Name has ${2 + DIGEST_SIZE[alg]} bytes, not ${name.length}`)
 }
 
 /** RSA EK: a random seed, RSA-OAEP with the EK's nameAlg and the label "IDENTITY" (Part 1, Annex B.10.3). */
-function rsaSeed (ek: RsaPublic, random: (n: number) => Uint8Array): { seed: Uint8Array, encryptedSeed: Uint8Array } {
+function rsaSeed(ek: RsaPublic, random: (n: number) => Uint8Array): { seed: Uint8Array; encryptedSeed: Uint8Array } {
   const seed = draw(random, DIGEST_SIZE[ek.nameAlg])
   try {
-    const encrypted = crypto.publicEncrypt({ key: publicKey(ek), padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: ek.nameAlg, oaepLabel: Buffer.from('IDENTITY\0', 'ascii') }, seed)
+    const encrypted = crypto.publicEncrypt(
+      {
+        key: publicKey(ek),
+        padding: crypto.constants.RSA_PKCS1_OAEP_PADDING,
+        oaepHash: ek.nameAlg,
+        oaepLabel: Buffer.from('IDENTITY\0', 'ascii')
+      },
+      seed
+    )
     return { seed, encryptedSeed: new Uint8Array(encrypted) }
   } catch (err) {
     if (err instanceof InvalidPublicKeyError) throw err
@@ -62,7 +82,7 @@ function rsaSeed (ek: RsaPublic, random: (n: number) => Uint8Array): { seed: Uin
  * ECC EK: an ephemeral key pair; seed = KDFe(Z, "IDENTITY", ephemeral x, EK x), and the
  * "encrypted" seed is the ephemeral public point (Part 1, Annex C.6.4).
  */
-function eccSeed (ek: EccPublic, random: (n: number) => Uint8Array): { seed: Uint8Array, encryptedSeed: Uint8Array } {
+function eccSeed(ek: EccPublic, random: (n: number) => Uint8Array): { seed: Uint8Array; encryptedSeed: Uint8Array } {
   const curve = ECDH_CURVES[ek.curve]
   if (curve === undefined) throw new UnsupportedAlgorithmError('EK curve', ek.curve)
   publicKey(ek) // refuses a point off the curve before it is used in ECDH
@@ -90,8 +110,9 @@ function eccSeed (ek: EccPublic, random: (n: number) => Uint8Array): { seed: Uin
   throw new RandomSourceError(`no valid ephemeral private key in ${TPM2_LIMITS.maxEphemeralKeyAttempts} draws`)
 }
 
-function pad (value: Uint8Array, size: number): Buffer {
-  if (value.length > size) throw new InvalidPublicKeyError(`an EK coordinate has ${value.length} bytes, the curve ${size}`)
+function pad(value: Uint8Array, size: number): Buffer {
+  if (value.length > size)
+    throw new InvalidPublicKeyError(`an EK coordinate has ${value.length} bytes, the curve ${size}`)
   return Buffer.concat([Buffer.alloc(size - value.length), value])
 }
 
@@ -100,15 +121,18 @@ function pad (value: Uint8Array, size: number): Buffer {
  * EK can recover `credential`, and only through TPM2_ActivateCredential on the object whose Name
  * is `objectName` — which proves that object (the AK) lives beside that EK.
  */
-export function makeCredential (input: MakeCredentialInput): MadeCredential {
+export function makeCredential(input: MakeCredentialInput): MadeCredential {
   const ek = input.ekPublic
-  if (ek.type === 'keyedhash') throw new UnsupportedAlgorithmError('EK object type for MakeCredential', TPM_ALG.KEYEDHASH)
+  if (ek.type === 'keyedhash')
+    throw new UnsupportedAlgorithmError('EK object type for MakeCredential', TPM_ALG.KEYEDHASH)
   const attributes = TPMA_OBJECT.restricted | TPMA_OBJECT.decrypt
   if ((ek.objectAttributes & attributes) !== attributes || (ek.objectAttributes & TPMA_OBJECT.sign) !== 0) {
     throw new InvalidPublicKeyError('the EK is not a restricted decryption key: ActivateCredential would refuse it')
   }
-  if (ek.symmetric.algorithm !== TPM_ALG.AES) throw new UnsupportedAlgorithmError('EK symmetric algorithm', ek.symmetric.algorithm)
-  if (ek.symmetric.mode !== TPM_ALG.CFB) throw new UnsupportedAlgorithmError('EK symmetric mode', ek.symmetric.mode ?? TPM_ALG.NULL)
+  if (ek.symmetric.algorithm !== TPM_ALG.AES)
+    throw new UnsupportedAlgorithmError('EK symmetric algorithm', ek.symmetric.algorithm)
+  if (ek.symmetric.mode !== TPM_ALG.CFB)
+    throw new UnsupportedAlgorithmError('EK symmetric mode', ek.symmetric.mode ?? TPM_ALG.NULL)
   checkName(input.objectName)
   const nameAlg = ek.nameAlg
   const digestSize = DIGEST_SIZE[nameAlg]
@@ -135,12 +159,17 @@ const TPM2_TOOLS_CREDENTIAL_VERSION = 1
  * The file `tpm2_makecredential -o` writes and `tpm2_activatecredential -i` reads:
  * u32 0xBADCC0DE, u32 version 1, TPM2B_ID_OBJECT, TPM2B_ENCRYPTED_SECRET (all big-endian).
  */
-export function encodeTpm2ToolsCredential (made: MadeCredential): Uint8Array {
-  return new TpmWriter().u32(TPM2_TOOLS_CREDENTIAL_MAGIC).u32(TPM2_TOOLS_CREDENTIAL_VERSION).raw(made.credentialBlob).raw(made.secret).finish()
+export function encodeTpm2ToolsCredential(made: MadeCredential): Uint8Array {
+  return new TpmWriter()
+    .u32(TPM2_TOOLS_CREDENTIAL_MAGIC)
+    .u32(TPM2_TOOLS_CREDENTIAL_VERSION)
+    .raw(made.credentialBlob)
+    .raw(made.secret)
+    .finish()
 }
 
 /** Parses a tpm2-tools credential file back into its two TPM2B structures. */
-export function parseTpm2ToolsCredential (bytes: Uint8Array): MadeCredential {
+export function parseTpm2ToolsCredential(bytes: Uint8Array): MadeCredential {
   const r: TpmReader = new TpmReader(bytes, 'tpm2-tools credential file')
   if (r.u32() !== TPM2_TOOLS_CREDENTIAL_MAGIC) {
     r.offset = 0

@@ -9,8 +9,10 @@ export class EkCertificateError extends AttestationVerificationError {}
 export class EkCertificateUntrustedError extends EkCertificateError {
   readonly subject: string
   readonly issuer: string
-  constructor (subject: string, issuer: string) {
-    super(`EK certificate refused: no trusted issuer for "${subject}" (issuer "${issuer}")`, { code: 'ERR_EK_CERTIFICATE_UNTRUSTED' })
+  constructor(subject: string, issuer: string) {
+    super(`EK certificate refused: no trusted issuer for "${subject}" (issuer "${issuer}")`, {
+      code: 'ERR_EK_CERTIFICATE_UNTRUSTED'
+    })
     this.subject = subject
     this.issuer = issuer
   }
@@ -21,7 +23,7 @@ export class EkCertificateExpiredError extends EkCertificateError {
   readonly subject: string
   readonly validTo: string
   readonly now: string
-  constructor (subject: string, validTo: string, now: Date) {
+  constructor(subject: string, validTo: string, now: Date) {
     super(`EK certificate refused: "${subject}" expired ${validTo}`, { code: 'ERR_EK_CERTIFICATE_EXPIRED' })
     this.subject = subject
     this.validTo = validTo
@@ -34,8 +36,10 @@ export class EkCertificateNotYetValidError extends EkCertificateError {
   readonly subject: string
   readonly validFrom: string
   readonly now: string
-  constructor (subject: string, validFrom: string, now: Date) {
-    super(`EK certificate refused: "${subject}" is not valid before ${validFrom}`, { code: 'ERR_EK_CERTIFICATE_NOT_YET_VALID' })
+  constructor(subject: string, validFrom: string, now: Date) {
+    super(`EK certificate refused: "${subject}" is not valid before ${validFrom}`, {
+      code: 'ERR_EK_CERTIFICATE_NOT_YET_VALID'
+    })
     this.subject = subject
     this.validFrom = validFrom
     this.now = now.toISOString()
@@ -45,8 +49,10 @@ export class EkCertificateNotYetValidError extends EkCertificateError {
 /** Thrown when the certificate that signed another one is not a CA (basicConstraints CA:TRUE). */
 export class EkCertificateIssuerNotCaError extends EkCertificateError {
   readonly issuer: string
-  constructor (issuer: string) {
-    super(`EK certificate refused: its issuer "${issuer}" is not a CA certificate`, { code: 'ERR_EK_CERTIFICATE_ISSUER_NOT_CA' })
+  constructor(issuer: string) {
+    super(`EK certificate refused: its issuer "${issuer}" is not a CA certificate`, {
+      code: 'ERR_EK_CERTIFICATE_ISSUER_NOT_CA'
+    })
     this.issuer = issuer
   }
 }
@@ -55,8 +61,10 @@ export class EkCertificateIssuerNotCaError extends EkCertificateError {
 export class EkCertificateKeyMismatchError extends EkCertificateError {
   readonly expected: string
   readonly actual: string
-  constructor (expected: string, actual: string) {
-    super(`EK certificate refused: it certifies key ${actual}, not this TPM's EK ${expected} (SHA-256 of the SPKI)`, { code: 'ERR_EK_CERTIFICATE_KEY_MISMATCH' })
+  constructor(expected: string, actual: string) {
+    super(`EK certificate refused: it certifies key ${actual}, not this TPM's EK ${expected} (SHA-256 of the SPKI)`, {
+      code: 'ERR_EK_CERTIFICATE_KEY_MISMATCH'
+    })
     this.expected = expected
     this.actual = actual
   }
@@ -71,7 +79,7 @@ export class EkCertificateKeyMismatchError extends EkCertificateError {
 export class EkCertificateProfileError extends EkCertificateError {
   readonly subject: string
   readonly rule: string
-  constructor (subject: string, rule: string) {
+  constructor(subject: string, rule: string) {
     super(`EK certificate refused: "${subject}" ${rule}`, { code: 'ERR_EK_CERTIFICATE_PROFILE' })
     this.subject = subject
     this.rule = rule
@@ -81,7 +89,7 @@ export class EkCertificateProfileError extends EkCertificateError {
 /** Thrown when the chain does not reach a self-signed root of the trust store within the length cap. */
 export class EkCertificateChainTooLongError extends EkCertificateError {
   readonly max: number
-  constructor (max: number) {
+  constructor(max: number) {
     super(`EK certificate refused: no root within ${max} certificates`, { code: 'ERR_EK_CERTIFICATE_CHAIN_TOO_LONG' })
     this.max = max
   }

@@ -6,8 +6,12 @@ import { publicKey, type TpmPublic } from './public.js'
 import { checkEkCertificateProfile, type EkCertificateProfile } from './ekcert-profile.js'
 import { MalformedCertificateError, TrustStoreUnreadableError, EmptyTrustStoreError } from './errors.js'
 import {
-  EkCertificateUntrustedError, EkCertificateExpiredError, EkCertificateNotYetValidError, EkCertificateIssuerNotCaError,
-  EkCertificateKeyMismatchError, EkCertificateChainTooLongError
+  EkCertificateUntrustedError,
+  EkCertificateExpiredError,
+  EkCertificateNotYetValidError,
+  EkCertificateIssuerNotCaError,
+  EkCertificateKeyMismatchError,
+  EkCertificateChainTooLongError
 } from './ekcert-errors.js'
 
 /** One certificate of a verified chain. */
@@ -46,7 +50,7 @@ export interface VerifyEkCertificateInput {
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
 
 /** Length of the DER TLV at the start of `der` (0 if it does not start with a definite-length SEQUENCE). */
-function derLength (der: Uint8Array): number {
+function derLength(der: Uint8Array): number {
   if (der.length < 2 || der[0] !== 0x30) return 0
   const first = der[1]!
   if (first < 0x80) return 2 + first
@@ -57,7 +61,7 @@ function derLength (der: Uint8Array): number {
   return 2 + count + length
 }
 
-function decodeOne (data: Uint8Array | string, what: string): X509Certificate {
+function decodeOne(data: Uint8Array | string, what: string): X509Certificate {
   try {
     return new X509Certificate(typeof data === 'string' ? data : Buffer.from(data))
   } catch (err) {
@@ -69,8 +73,13 @@ function decodeOne (data: Uint8Array | string, what: string): X509Certificate {
  * Every certificate in a PEM text or one DER certificate (NV padding after the DER is dropped).
  * PEM without certificates (a CA folder's private keys) gives none when `otherPem` is 'skip'.
  */
-function decodeCertificates (data: Uint8Array | string, what: string, otherPem: 'refuse' | 'skip' = 'refuse'): X509Certificate[] {
-  if (data.length > TPM2_LIMITS.maxCertificateSize) throw new MalformedCertificateError(what, `larger than ${TPM2_LIMITS.maxCertificateSize} bytes`)
+function decodeCertificates(
+  data: Uint8Array | string,
+  what: string,
+  otherPem: 'refuse' | 'skip' = 'refuse'
+): X509Certificate[] {
+  if (data.length > TPM2_LIMITS.maxCertificateSize)
+    throw new MalformedCertificateError(what, `larger than ${TPM2_LIMITS.maxCertificateSize} bytes`)
   const text = typeof data === 'string' ? data : Buffer.from(data).toString('latin1')
   if (typeof data === 'string' || text.includes('-----BEGIN')) {
     const blocks = text.match(PEM_BLOCK)
@@ -81,7 +90,8 @@ function decodeCertificates (data: Uint8Array | string, what: string, otherPem: 
     return blocks.map((block) => decodeOne(block, what))
   }
   const length = derLength(data)
-  if (length === 0 || length > data.length) throw new MalformedCertificateError(what, 'not DER (no complete outer SEQUENCE)')
+  if (length === 0 || length > data.length)
+    throw new MalformedCertificateError(what, 'not DER (no complete outer SEQUENCE)')
   return [decodeOne(data.subarray(0, length), what)]
 }
 
@@ -90,20 +100,22 @@ function decodeCertificates (data: Uint8Array | string, what: string, otherPem: 
  * in a folder. PEM files holding no certificate (keys) are passed over; an unreadable certificate
  * is an error, so that a broken store is noticed rather than silently smaller.
  */
-export async function loadTrustStore (dir: string): Promise<X509Certificate[]> {
+export async function loadTrustStore(dir: string): Promise<X509Certificate[]> {
   let names: string[]
   try {
     names = (await readdir(dir)).filter((n) => /\.(pem|crt|cer|der)$/i.test(n)).sort()
   } catch (err) {
     throw new TrustStoreUnreadableError(dir, (err as NodeJS.ErrnoException).code ?? String(err))
   }
-  if (names.length > TPM2_LIMITS.maxTrustStoreFiles) throw new TrustStoreUnreadableError(dir, `more than ${TPM2_LIMITS.maxTrustStoreFiles} certificate files`)
+  if (names.length > TPM2_LIMITS.maxTrustStoreFiles)
+    throw new TrustStoreUnreadableError(dir, `more than ${TPM2_LIMITS.maxTrustStoreFiles} certificate files`)
   const out: X509Certificate[] = []
   for (const name of names) {
     const file = path.join(dir, name)
     let data: Buffer
     try {
-      if ((await stat(file)).size > TPM2_LIMITS.maxCertificateSize) throw new MalformedCertificateError(file, `larger than ${TPM2_LIMITS.maxCertificateSize} bytes`)
+      if ((await stat(file)).size > TPM2_LIMITS.maxCertificateSize)
+        throw new MalformedCertificateError(file, `larger than ${TPM2_LIMITS.maxCertificateSize} bytes`)
       data = await readFile(file)
     } catch (err) {
       if (err instanceof MalformedCertificateError) throw err
@@ -114,27 +126,36 @@ export async function loadTrustStore (dir: string): Promise<X509Certificate[]> {
   return out
 }
 
-function keyJwk (key: KeyObject): JsonWebKey {
+function keyJwk(key: KeyObject): JsonWebKey {
   const jwk = key.export({ format: 'jwk' })
-  return key.asymmetricKeyType === 'rsa' ? { kty: jwk.kty, n: jwk.n, e: jwk.e } : { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }
+  return key.asymmetricKeyType === 'rsa'
+    ? { kty: jwk.kty, n: jwk.n, e: jwk.e }
+    : { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }
 }
 
-function keyFingerprint (key: KeyObject): string {
-  return createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex')
+function keyFingerprint(key: KeyObject): string {
+  return createHash('sha256')
+    .update(key.export({ type: 'spki', format: 'der' }))
+    .digest('hex')
 }
 
-function describe (cert: X509Certificate): ChainCertificate {
-  return { subject: cert.subject, issuer: cert.issuer, serialNumber: cert.serialNumber, fingerprint256: cert.fingerprint256 }
+function describe(cert: X509Certificate): ChainCertificate {
+  return {
+    subject: cert.subject,
+    issuer: cert.issuer,
+    serialNumber: cert.serialNumber,
+    fingerprint256: cert.fingerprint256
+  }
 }
 
-function checkValidity (cert: X509Certificate, now: Date): void {
+function checkValidity(cert: X509Certificate, now: Date): void {
   const from = cert.validFromDate ?? new Date(cert.validFrom)
   const to = cert.validToDate ?? new Date(cert.validTo)
   if (now < from) throw new EkCertificateNotYetValidError(cert.subject || cert.serialNumber, cert.validFrom, now)
   if (now > to) throw new EkCertificateExpiredError(cert.subject || cert.serialNumber, cert.validTo, now)
 }
 
-function isSelfSigned (cert: X509Certificate): boolean {
+function isSelfSigned(cert: X509Certificate): boolean {
   return cert.checkIssued(cert) && cert.verify(cert.publicKey)
 }
 
@@ -146,10 +167,12 @@ function isSelfSigned (cert: X509Certificate): boolean {
  * version), and — when `ekPublic` is given — it certifies exactly that key. Unusual but harmless
  * content (empty subject, other TCG-specific extensions) is not refused.
  */
-export async function verifyEkCertificate (input: VerifyEkCertificateInput): Promise<VerifiedEkCertificate> {
-  if (!(input.now instanceof Date) || Number.isNaN(input.now.getTime())) throw new MalformedCertificateError('the verification time', 'not a valid Date')
+export async function verifyEkCertificate(input: VerifyEkCertificateInput): Promise<VerifiedEkCertificate> {
+  if (!(input.now instanceof Date) || Number.isNaN(input.now.getTime()))
+    throw new MalformedCertificateError('the verification time', 'not a valid Date')
   const leaves = decodeCertificates(input.certificate, 'the EK certificate')
-  if (leaves.length !== 1) throw new MalformedCertificateError('the EK certificate', `${leaves.length} certificates where one belongs`)
+  if (leaves.length !== 1)
+    throw new MalformedCertificateError('the EK certificate', `${leaves.length} certificates where one belongs`)
   const leaf = leaves[0]!
   const store = Array.isArray(input.trustStore) ? input.trustStore : await loadTrustStore(input.trustStore.dir)
   if (store.length === 0) throw new EmptyTrustStoreError()
@@ -159,10 +182,15 @@ export async function verifyEkCertificate (input: VerifyEkCertificateInput): Pro
     try {
       certified = leaf.publicKey
     } catch (err) {
-      throw new MalformedCertificateError('the EK certificate', `its public key is unreadable (${(err as Error).message})`, err)
+      throw new MalformedCertificateError(
+        'the EK certificate',
+        `its public key is unreadable (${(err as Error).message})`,
+        err
+      )
     }
     const ek = publicKey(input.ekPublic)
-    if (JSON.stringify(keyJwk(certified)) !== JSON.stringify(keyJwk(ek))) throw new EkCertificateKeyMismatchError(keyFingerprint(ek), keyFingerprint(certified))
+    if (JSON.stringify(keyJwk(certified)) !== JSON.stringify(keyJwk(ek)))
+      throw new EkCertificateKeyMismatchError(keyFingerprint(ek), keyFingerprint(certified))
   }
 
   const profile = checkEkCertificateProfile(leaf)
@@ -172,10 +200,21 @@ export async function verifyEkCertificate (input: VerifyEkCertificateInput): Pro
     checkValidity(current, input.now)
     chain.push(describe(current))
     if (depth > 0 && store.some((c) => c.raw.equals(current.raw)) && isSelfSigned(current)) {
-      return { subject: leaf.subject, issuer: leaf.issuer, serialNumber: leaf.serialNumber, chain, ekPublicChecked: input.ekPublic !== undefined, profile, certificate: leaf }
+      return {
+        subject: leaf.subject,
+        issuer: leaf.issuer,
+        serialNumber: leaf.serialNumber,
+        chain,
+        ekPublicChecked: input.ekPublic !== undefined,
+        profile,
+        certificate: leaf
+      }
     }
-    const signers = store.filter((c) => !c.raw.equals(current.raw) && current.checkIssued(c) && current.verify(c.publicKey))
-    if (signers.length === 0) throw new EkCertificateUntrustedError(current.subject || current.serialNumber, current.issuer)
+    const signers = store.filter(
+      (c) => !c.raw.equals(current.raw) && current.checkIssued(c) && current.verify(c.publicKey)
+    )
+    if (signers.length === 0)
+      throw new EkCertificateUntrustedError(current.subject || current.serialNumber, current.issuer)
     const ca = signers.find((c) => c.ca)
     if (ca === undefined) throw new EkCertificateIssuerNotCaError(signers[0]!.subject)
     current = ca

@@ -9,7 +9,7 @@ import { FleetError, MalformedInputError } from '../../common/index.js'
 export class MalformedTpmStructureError extends MalformedInputError {
   readonly structure: string
   readonly offset: number
-  constructor (structure: string, offset: number, reason: string) {
+  constructor(structure: string, offset: number, reason: string) {
     super(`${structure}: ${reason} (at byte ${offset})`, { code: 'ERR_MALFORMED_TPM_STRUCTURE' })
     this.structure = structure
     this.offset = offset
@@ -18,14 +18,14 @@ export class MalformedTpmStructureError extends MalformedInputError {
 
 /** Thrown when a PCR selection names an unknown bank, a PCR out of range, a duplicate, or a value is missing. */
 export class InvalidPcrSelectionError extends MalformedInputError {
-  constructor (reason: string) {
+  constructor(reason: string) {
     super(`PCR selection: ${reason}`, { code: 'ERR_INVALID_PCR_SELECTION' })
   }
 }
 
 /** Thrown when a JSON PCR file does not parse or does not have the {"pcrs": {bank: {pcr: hex}}} shape. */
 export class MalformedPcrFileError extends MalformedInputError {
-  constructor (reason: string) {
+  constructor(reason: string) {
     super(`PCR file: ${reason}`, { code: 'ERR_MALFORMED_PCR_FILE' })
   }
 }
@@ -34,7 +34,7 @@ export class MalformedPcrFileError extends MalformedInputError {
 export class UnsupportedAlgorithmError extends MalformedInputError {
   readonly what: string
   readonly algorithm: number
-  constructor (what: string, id: number) {
+  constructor(what: string, id: number) {
     super(`unsupported ${what}: 0x${id.toString(16).padStart(4, '0')}`, { code: 'ERR_UNSUPPORTED_ALGORITHM' })
     this.what = what
     this.algorithm = id
@@ -45,7 +45,7 @@ export class UnsupportedAlgorithmError extends MalformedInputError {
 export class FieldOverflowError extends MalformedInputError {
   readonly field: string
   readonly value: string
-  constructor (field: string, value: string) {
+  constructor(field: string, value: string) {
     super(`${value} does not fit a ${field} field`, { code: 'ERR_FIELD_OVERFLOW' })
     this.field = field
     this.value = value
@@ -54,7 +54,7 @@ export class FieldOverflowError extends MalformedInputError {
 
 /** Thrown when a TPM public area decodes but is not a usable key (point off the curve, wrong modulus size). */
 export class InvalidPublicKeyError extends MalformedInputError {
-  constructor (reason: string, cause?: unknown) {
+  constructor(reason: string, cause?: unknown) {
     super(`the TPM public key is not usable: ${reason}`, { code: 'ERR_INVALID_PUBLIC_KEY', cause })
   }
 }
@@ -62,7 +62,7 @@ export class InvalidPublicKeyError extends MalformedInputError {
 /** Thrown when a TPM object Name has the wrong shape (it must be nameAlg ‖ digest of that size). */
 export class InvalidObjectNameError extends MalformedInputError {
   readonly objectName: string
-  constructor (nameHex: string, reason: string) {
+  constructor(nameHex: string, reason: string) {
     super(`object Name ${nameHex || '(empty)'} is invalid: ${reason}`, { code: 'ERR_INVALID_OBJECT_NAME' })
     this.objectName = nameHex
   }
@@ -72,7 +72,7 @@ export class InvalidObjectNameError extends MalformedInputError {
 export class CredentialTooLargeError extends MalformedInputError {
   readonly size: number
   readonly max: number
-  constructor (size: number, max: number) {
+  constructor(size: number, max: number) {
     super(`the credential has ${size} bytes; the EK allows at most ${max}`, { code: 'ERR_CREDENTIAL_TOO_LARGE' })
     this.size = size
     this.max = max
@@ -81,7 +81,7 @@ export class CredentialTooLargeError extends MalformedInputError {
 
 /** Thrown when the injected random source returns the wrong number of bytes or never a usable key. */
 export class RandomSourceError extends MalformedInputError {
-  constructor (reason: string) {
+  constructor(reason: string) {
     super(`the random source is unusable: ${reason}`, { code: 'ERR_RANDOM_SOURCE' })
   }
 }
@@ -89,7 +89,7 @@ export class RandomSourceError extends MalformedInputError {
 /** Thrown when a policy digest given as the previous policy is not a SHA-256 digest. */
 export class PolicyDigestSizeError extends MalformedInputError {
   readonly size: number
-  constructor (size: number) {
+  constructor(size: number) {
     super(`a policy digest has 32 bytes (SHA-256 sessions), not ${size}`, { code: 'ERR_POLICY_DIGEST_SIZE' })
     this.size = size
   }
@@ -97,7 +97,7 @@ export class PolicyDigestSizeError extends MalformedInputError {
 
 /** Thrown when a certificate (EK or trust store) is not decodable X.509 (DER or PEM). */
 export class MalformedCertificateError extends MalformedInputError {
-  constructor (what: string, reason: string, cause?: unknown) {
+  constructor(what: string, reason: string, cause?: unknown) {
     super(`${what} is not an X.509 certificate: ${reason}`, { code: 'ERR_MALFORMED_CERTIFICATE', cause })
   }
 }
@@ -105,7 +105,7 @@ export class MalformedCertificateError extends MalformedInputError {
 /** Thrown when the trust-store folder cannot be read. Exit code 2: nothing was verified. */
 export class TrustStoreUnreadableError extends FleetError {
   readonly dir: string
-  constructor (dir: string, reason: string) {
+  constructor(dir: string, reason: string) {
     super(`cannot read the trust store ${dir}: ${reason}`, { code: 'ERR_TRUST_STORE_UNREADABLE', exitCode: 2 })
     this.dir = dir
   }
@@ -113,7 +113,7 @@ export class TrustStoreUnreadableError extends FleetError {
 
 /** Thrown when the trust store holds no certificate at all. Exit code 2: nothing was verified. */
 export class EmptyTrustStoreError extends FleetError {
-  constructor () {
+  constructor() {
     super('the trust store holds no certificate', { code: 'ERR_TRUST_STORE_EMPTY', exitCode: 2 })
   }
 }

@@ -27,20 +27,55 @@ export { TPM2_LIMITS } from './limits.js'
 export { TpmReader } from './reader.js'
 export { TpmWriter } from './writer.js'
 export {
-  marshalPcrSelection, parsePcrSelection, readPcrSelection, parsePcrSelectionSpec, formatPcrSelectionSpec, normalizePcrSelection
+  marshalPcrSelection,
+  parsePcrSelection,
+  readPcrSelection,
+  parsePcrSelectionSpec,
+  formatPcrSelectionSpec,
+  normalizePcrSelection
 } from './pcr-selection.js'
 export {
-  parsePublic, parsePublicArea, readPublicArea, marshalPublic, marshalPublicArea, objectName, isRestrictedSigningKey, publicKey, publicToPem, eccPoint
+  parsePublic,
+  parsePublicArea,
+  readPublicArea,
+  marshalPublic,
+  marshalPublicArea,
+  objectName,
+  isRestrictedSigningKey,
+  publicKey,
+  publicToPem,
+  eccPoint
 } from './public.js'
 export type { TpmPublic, RsaPublic, EccPublic, KeyedHashPublic, Scheme, SymmetricDef } from './public.js'
 export {
-  attestationKeyTemplate, signingKeyTemplate, storageKeyTemplate, sealedDataTemplate, rsaEkTemplate, eccEkTemplate, externalVerificationKey, EK_POLICY_A
+  attestationKeyTemplate,
+  signingKeyTemplate,
+  storageKeyTemplate,
+  sealedDataTemplate,
+  rsaEkTemplate,
+  eccEkTemplate,
+  externalVerificationKey,
+  EK_POLICY_A
 } from './templates.js'
 export { parseAttest, parseTpm2bAttest } from './attest.js'
 export type { UnverifiedAttest, ClockInfo, Attested } from './attest.js'
-export { parseSignature, marshalSignature, signatureToDer, signatureToP1363, p1363ToSignature, verifyTpmSignature } from './signature.js'
+export {
+  parseSignature,
+  marshalSignature,
+  signatureToDer,
+  signatureToP1363,
+  p1363ToSignature,
+  verifyTpmSignature
+} from './signature.js'
 export type { TpmSignature } from './signature.js'
-export { parseSerializedPcrs, serializePcrs, parseJsonPcrs, readPcrsFile, pcrValuesToJson, orderedPcrValues } from './pcrs-file.js'
+export {
+  parseSerializedPcrs,
+  serializePcrs,
+  parseJsonPcrs,
+  readPcrsFile,
+  pcrValuesToJson,
+  orderedPcrValues
+} from './pcrs-file.js'
 export type { PcrFile } from './pcrs-file.js'
 export { checkAttestationKey, checkDeviceSigningKey, attributeNames } from './key-attributes.js'
 export { checkEndorsementKey, EK_TEMPLATES, EK_POLICY_B } from './ek-templates.js'
@@ -53,9 +88,24 @@ export { verifyEkCertificate, loadTrustStore } from './ekcert.js'
 export type { VerifiedEkCertificate, VerifyEkCertificateInput, ChainCertificate } from './ekcert.js'
 export { checkEkCertificateProfile } from './ekcert-profile.js'
 export type { EkCertificateProfile } from './ekcert-profile.js'
-export { policyPcr, policySecret, policyNv, TPM_EO, policyAuthorize, policyCommandCode, pcrCompositeDigest, permanentHandleName, ZERO_POLICY } from './policy.js'
 export {
-  parseCapabilityData, decodeManufacturer, decodeVendorString, firmwareVersion, formatFirmwareVersion, decodeTpmProperties
+  policyPcr,
+  policySecret,
+  policyNv,
+  TPM_EO,
+  policyAuthorize,
+  policyCommandCode,
+  pcrCompositeDigest,
+  permanentHandleName,
+  ZERO_POLICY
+} from './policy.js'
+export {
+  parseCapabilityData,
+  decodeManufacturer,
+  decodeVendorString,
+  firmwareVersion,
+  formatFirmwareVersion,
+  decodeTpmProperties
 } from './capability.js'
 export type { CapabilityData, TpmProperties } from './capability.js'
 export * from './errors.js'

@@ -1,6 +1,11 @@
 import { TPMA_OBJECT } from './constants.js'
 import type { TpmPublic } from './public.js'
-import { KeyNameAlgError, KeyNotMadeInTpmError, KeyUsageAttributesError, NotRestrictedKeyError } from './verification-errors.js'
+import {
+  KeyNameAlgError,
+  KeyNotMadeInTpmError,
+  KeyUsageAttributesError,
+  NotRestrictedKeyError
+} from './verification-errors.js'
 
 /**
  * What makes a key's public area trustworthy for its role. The TPM enforces these attributes for
@@ -22,24 +27,27 @@ import { KeyNameAlgError, KeyNotMadeInTpmError, KeyUsageAttributesError, NotRest
 const MADE_IN_TPM = ['fixedTPM', 'fixedParent', 'sensitiveDataOrigin'] as const
 
 /** The TPMA_OBJECT names (TPM 2.0 Part 2) of the attributes set in `objectAttributes`, in bit order. */
-export function attributeNames (objectAttributes: number): string[] {
-  return Object.entries(TPMA_OBJECT).filter(([, bit]) => (objectAttributes & bit) !== 0).sort((a, b) => a[1] - b[1]).map(([name]) => name)
+export function attributeNames(objectAttributes: number): string[] {
+  return Object.entries(TPMA_OBJECT)
+    .filter(([, bit]) => (objectAttributes & bit) !== 0)
+    .sort((a, b) => a[1] - b[1])
+    .map(([name]) => name)
 }
 
-function missingOf (objectAttributes: number, names: readonly (keyof typeof TPMA_OBJECT)[]): string[] {
+function missingOf(objectAttributes: number, names: readonly (keyof typeof TPMA_OBJECT)[]): string[] {
   return names.filter((name) => (objectAttributes & TPMA_OBJECT[name]) === 0)
 }
 
-function presentOf (objectAttributes: number, names: readonly (keyof typeof TPMA_OBJECT)[]): string[] {
+function presentOf(objectAttributes: number, names: readonly (keyof typeof TPMA_OBJECT)[]): string[] {
   return names.filter((name) => (objectAttributes & TPMA_OBJECT[name]) !== 0)
 }
 
-function checkMadeInTpm (key: string, pub: TpmPublic): void {
+function checkMadeInTpm(key: string, pub: TpmPublic): void {
   const missing = missingOf(pub.objectAttributes, MADE_IN_TPM)
   if (missing.length > 0) throw new KeyNotMadeInTpmError(key, pub.objectAttributes, missing)
 }
 
-function checkNameAlg (key: string, pub: TpmPublic): void {
+function checkNameAlg(key: string, pub: TpmPublic): void {
   if (pub.nameAlg !== 'sha256') throw new KeyNameAlgError(key, pub.objectAttributes, pub.nameAlg)
 }
 
@@ -49,12 +57,13 @@ function checkNameAlg (key: string, pub: TpmPublic): void {
  * SHA-256. Throws KeyNotMadeInTpmError, NotRestrictedKeyError or KeyNameAlgError (all
  * KeyAttributesError) naming what is missing or forbidden.
  */
-export function checkAttestationKey (pub: TpmPublic, key = 'AK'): void {
+export function checkAttestationKey(pub: TpmPublic, key = 'AK'): void {
   checkMadeInTpm(key, pub)
   const missing = missingOf(pub.objectAttributes, ['restricted', 'sign'])
   const forbidden = presentOf(pub.objectAttributes, ['decrypt'])
   if (pub.type === 'keyedhash') missing.push('an asymmetric key')
-  if (missing.length > 0 || forbidden.length > 0) throw new NotRestrictedKeyError(pub.objectAttributes, { key, missing, forbidden })
+  if (missing.length > 0 || forbidden.length > 0)
+    throw new NotRestrictedKeyError(pub.objectAttributes, { key, missing, forbidden })
   checkNameAlg(key, pub)
 }
 
@@ -63,11 +72,12 @@ export function checkAttestationKey (pub: TpmPublic, key = 'AK'): void {
  * sensitiveDataOrigin and sign set, decrypt clear, an asymmetric key, nameAlg SHA-256 (restricted
  * may be either). Throws KeyNotMadeInTpmError, KeyUsageAttributesError or KeyNameAlgError.
  */
-export function checkDeviceSigningKey (pub: TpmPublic, key = 'DSK'): void {
+export function checkDeviceSigningKey(pub: TpmPublic, key = 'DSK'): void {
   checkMadeInTpm(key, pub)
   const missing = missingOf(pub.objectAttributes, ['sign'])
   const forbidden = presentOf(pub.objectAttributes, ['decrypt'])
   if (pub.type === 'keyedhash') missing.push('an asymmetric key')
-  if (missing.length > 0 || forbidden.length > 0) throw new KeyUsageAttributesError(key, pub.objectAttributes, missing, forbidden)
+  if (missing.length > 0 || forbidden.length > 0)
+    throw new KeyUsageAttributesError(key, pub.objectAttributes, missing, forbidden)
   checkNameAlg(key, pub)
 }

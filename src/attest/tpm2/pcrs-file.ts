@@ -1,4 +1,13 @@
-import { HASH_ALG_ID, hashAlgFromId, DIGEST_SIZE, HASH_ALGS, PCR_COUNT, type HashAlg, type PcrSelection, type PcrValues } from '../pcrs.js'
+import {
+  HASH_ALG_ID,
+  hashAlgFromId,
+  DIGEST_SIZE,
+  HASH_ALGS,
+  PCR_COUNT,
+  type HashAlg,
+  type PcrSelection,
+  type PcrValues
+} from '../pcrs.js'
 import { TPM2_LIMITS } from './limits.js'
 import { normalizePcrSelection } from './pcr-selection.js'
 import { MalformedTpmStructureError, InvalidPcrSelectionError, MalformedPcrFileError } from './errors.js'
@@ -33,14 +42,15 @@ export interface PcrFile {
 
 const STRUCTURE = 'tpm2-tools serialized PCR file'
 
-function malformed (offset: number, reason: string): never {
+function malformed(offset: number, reason: string): never {
   throw new MalformedTpmStructureError(STRUCTURE, offset, reason)
 }
 
 /** Parses a tpm2-tools serialized PCR file. */
-export function parseSerializedPcrs (bytes: Uint8Array): PcrFile {
+export function parseSerializedPcrs(bytes: Uint8Array): PcrFile {
   if (!(bytes instanceof Uint8Array)) malformed(0, 'not a byte array')
-  if (bytes.length < SELECTION_SIZE + 4) malformed(bytes.length, `truncated: ${bytes.length} bytes, the header alone has ${SELECTION_SIZE + 4}`)
+  if (bytes.length < SELECTION_SIZE + 4)
+    malformed(bytes.length, `truncated: ${bytes.length} bytes, the header alone has ${SELECTION_SIZE + 4}`)
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const banks = view.getUint32(0, true)
   if (banks === 0 || banks > SELECTION_SLOTS) malformed(0, `bank count ${banks} out of range 1..${SELECTION_SLOTS}`)
@@ -64,8 +74,9 @@ export function parseSerializedPcrs (bytes: Uint8Array): PcrFile {
   const lists = view.getUint32(SELECTION_SIZE, true)
   if (lists > MAX_DIGEST_LISTS) malformed(SELECTION_SIZE, `${lists} digest lists exceed ${MAX_DIGEST_LISTS}`)
   const expected = SELECTION_SIZE + 4 + lists * DIGEST_LIST_SIZE
-  if (bytes.length !== expected) malformed(Math.min(bytes.length, expected), `${bytes.length} bytes, but ${lists} digest lists make ${expected}`)
-  const digests: Array<{ value: Uint8Array, at: number }> = []
+  if (bytes.length !== expected)
+    malformed(Math.min(bytes.length, expected), `${bytes.length} bytes, but ${lists} digest lists make ${expected}`)
+  const digests: Array<{ value: Uint8Array; at: number }> = []
   for (let l = 0; l < lists; l++) {
     const at = SELECTION_SIZE + 4 + l * DIGEST_LIST_SIZE
     const count = view.getUint32(at, true)
@@ -84,7 +95,11 @@ export function parseSerializedPcrs (bytes: Uint8Array): PcrFile {
     for (const pcr of bank.pcrs) {
       const entry = digests[index++]
       if (entry === undefined) malformed(SELECTION_SIZE, `${digests.length} digests for more selected PCRs`)
-      if (entry.value.length !== DIGEST_SIZE[bank.hash]) malformed(entry.at, `${bank.hash} PCR ${pcr} value has ${entry.value.length} bytes, not ${DIGEST_SIZE[bank.hash]}`)
+      if (entry.value.length !== DIGEST_SIZE[bank.hash])
+        malformed(
+          entry.at,
+          `${bank.hash} PCR ${pcr} value has ${entry.value.length} bytes, not ${DIGEST_SIZE[bank.hash]}`
+        )
       map.set(pcr, entry.value)
     }
     values[bank.hash] = map
@@ -94,13 +109,16 @@ export function parseSerializedPcrs (bytes: Uint8Array): PcrFile {
 }
 
 /** Selected values in the TPM's hashing order; every one must be present and of its bank's size. */
-export function orderedPcrValues (selection: PcrSelection, values: PcrValues): Uint8Array[] {
+export function orderedPcrValues(selection: PcrSelection, values: PcrValues): Uint8Array[] {
   const out: Uint8Array[] = []
   for (const bank of normalizePcrSelection(selection)) {
     for (const pcr of bank.pcrs) {
       const value = values[bank.hash]?.get(pcr)
       if (value === undefined) throw new InvalidPcrSelectionError(`no value for ${bank.hash} PCR ${pcr}`)
-      if (value.length !== DIGEST_SIZE[bank.hash]) throw new InvalidPcrSelectionError(`${bank.hash} PCR ${pcr} value has ${value.length} bytes, not ${DIGEST_SIZE[bank.hash]}`)
+      if (value.length !== DIGEST_SIZE[bank.hash])
+        throw new InvalidPcrSelectionError(
+          `${bank.hash} PCR ${pcr} value has ${value.length} bytes, not ${DIGEST_SIZE[bank.hash]}`
+        )
       out.push(value)
     }
   }
@@ -108,12 +126,15 @@ export function orderedPcrValues (selection: PcrSelection, values: PcrValues): U
 }
 
 /** Writes the serialized format byte for byte as tpm2-tools does (8 values per digest list). */
-export function serializePcrs (selection: PcrSelection, values: PcrValues): Uint8Array {
+export function serializePcrs(selection: PcrSelection, values: PcrValues): Uint8Array {
   const banks = normalizePcrSelection(selection)
   if (banks.length === 0) throw new InvalidPcrSelectionError('nothing selected')
   const ordered = orderedPcrValues(banks, values)
   const lists = Math.ceil(ordered.length / DIGEST_SLOTS)
-  if (lists > MAX_DIGEST_LISTS) throw new InvalidPcrSelectionError(`${ordered.length} values do not fit tpm2-tools' ${MAX_DIGEST_LISTS} digest lists`)
+  if (lists > MAX_DIGEST_LISTS)
+    throw new InvalidPcrSelectionError(
+      `${ordered.length} values do not fit tpm2-tools' ${MAX_DIGEST_LISTS} digest lists`
+    )
   const out = new Uint8Array(SELECTION_SIZE + 4 + lists * DIGEST_LIST_SIZE)
   const view = new DataView(out.buffer)
   view.setUint32(0, banks.length, true)
@@ -136,14 +157,15 @@ export function serializePcrs (selection: PcrSelection, values: PcrValues): Uint
   return out
 }
 
-function isPlainObject (value: unknown): value is Record<string, unknown> {
+function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 /** JSON PCR file: {"pcrs": {"sha256": {"0": "hex", …}, …}}. Banks keep their order; PCRs ascend. */
-export function parseJsonPcrs (text: string): PcrFile {
+export function parseJsonPcrs(text: string): PcrFile {
   if (typeof text !== 'string') throw new MalformedPcrFileError('not text')
-  if (text.length > TPM2_LIMITS.maxPcrJsonSize) throw new MalformedPcrFileError(`larger than ${TPM2_LIMITS.maxPcrJsonSize} bytes`)
+  if (text.length > TPM2_LIMITS.maxPcrJsonSize)
+    throw new MalformedPcrFileError(`larger than ${TPM2_LIMITS.maxPcrJsonSize} bytes`)
   let value: unknown
   try {
     value = JSON.parse(text)
@@ -160,8 +182,10 @@ export function parseJsonPcrs (text: string): PcrFile {
     const size = DIGEST_SIZE[bank as HashAlg]
     const map = new Map<number, Uint8Array>()
     for (const [index, hex] of Object.entries(entries)) {
-      if (!/^(0|[1-9][0-9]?)$/.test(index) || Number(index) >= PCR_COUNT) throw new InvalidPcrSelectionError(`"${index}" is not a PCR number 0..${PCR_COUNT - 1}`)
-      if (typeof hex !== 'string' || hex.length !== size * 2 || !/^[0-9a-fA-F]+$/.test(hex)) throw new MalformedPcrFileError(`${bank} PCR ${index} is not ${size} bytes of hex`)
+      if (!/^(0|[1-9][0-9]?)$/.test(index) || Number(index) >= PCR_COUNT)
+        throw new InvalidPcrSelectionError(`"${index}" is not a PCR number 0..${PCR_COUNT - 1}`)
+      if (typeof hex !== 'string' || hex.length !== size * 2 || !/^[0-9a-fA-F]+$/.test(hex))
+        throw new MalformedPcrFileError(`${bank} PCR ${index} is not ${size} bytes of hex`)
       map.set(Number(index), new Uint8Array(Buffer.from(hex, 'hex')))
     }
     selection.push({ hash: bank as HashAlg, pcrs: [...map.keys()].sort((a, b) => a - b) })
@@ -171,21 +195,23 @@ export function parseJsonPcrs (text: string): PcrFile {
 }
 
 /** A PCR file in either format: JSON if its first non-blank byte is "{", else tpm2-tools serialized. */
-export function readPcrsFile (bytes: Uint8Array): PcrFile {
+export function readPcrsFile(bytes: Uint8Array): PcrFile {
   const first = bytes.find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09)
   if (first === 0x7b) {
-    if (bytes.length > TPM2_LIMITS.maxPcrJsonSize) throw new MalformedPcrFileError(`larger than ${TPM2_LIMITS.maxPcrJsonSize} bytes`)
+    if (bytes.length > TPM2_LIMITS.maxPcrJsonSize)
+      throw new MalformedPcrFileError(`larger than ${TPM2_LIMITS.maxPcrJsonSize} bytes`)
     return parseJsonPcrs(Buffer.from(bytes).toString('utf8'))
   }
   return parseSerializedPcrs(bytes)
 }
 
 /** PcrValues → {"sha256": {"0": "hex"}} for JSON output (PCRs ascending). */
-export function pcrValuesToJson (values: PcrValues): Record<string, Record<string, string>> {
+export function pcrValuesToJson(values: PcrValues): Record<string, Record<string, string>> {
   const out: Record<string, Record<string, string>> = {}
   for (const [bank, map] of Object.entries(values)) {
     const entries: Record<string, string> = {}
-    for (const [pcr, value] of [...(map as Map<number, Uint8Array>)].sort((a, b) => a[0] - b[0])) entries[String(pcr)] = Buffer.from(value).toString('hex')
+    for (const [pcr, value] of [...(map as Map<number, Uint8Array>)].sort((a, b) => a[0] - b[0]))
+      entries[String(pcr)] = Buffer.from(value).toString('hex')
     out[bank] = entries
   }
   return out

@@ -8,9 +8,18 @@ import { TpmWriter } from './writer.js'
 import { InvalidPublicKeyError, UnsupportedAlgorithmError } from './errors.js'
 
 /** TPMT_SYM_DEF_OBJECT: NULL, or a block cipher with key size and mode. */
-export interface SymmetricDef { algorithm: number, keyBits?: number, mode?: number }
+export interface SymmetricDef {
+  algorithm: number
+  keyBits?: number
+  mode?: number
+}
 /** A scheme selector with its parameters (hash; ECDAA count; XOR kdf), kept numeric to re-marshal exactly. */
-export interface Scheme { scheme: number, hash?: number, count?: number, kdf?: number }
+export interface Scheme {
+  scheme: number
+  hash?: number
+  count?: number
+  kdf?: number
+}
 
 interface PublicBase {
   nameAlg: HashAlg
@@ -23,9 +32,28 @@ interface PublicBase {
    */
   raw?: Uint8Array
 }
-export interface RsaPublic extends PublicBase { type: 'rsa', symmetric: SymmetricDef, scheme: Scheme, keyBits: number, exponent: number, modulus: Uint8Array }
-export interface EccPublic extends PublicBase { type: 'ecc', symmetric: SymmetricDef, scheme: Scheme, curve: number, kdf: Scheme, x: Uint8Array, y: Uint8Array }
-export interface KeyedHashPublic extends PublicBase { type: 'keyedhash', scheme: Scheme, unique: Uint8Array }
+export interface RsaPublic extends PublicBase {
+  type: 'rsa'
+  symmetric: SymmetricDef
+  scheme: Scheme
+  keyBits: number
+  exponent: number
+  modulus: Uint8Array
+}
+export interface EccPublic extends PublicBase {
+  type: 'ecc'
+  symmetric: SymmetricDef
+  scheme: Scheme
+  curve: number
+  kdf: Scheme
+  x: Uint8Array
+  y: Uint8Array
+}
+export interface KeyedHashPublic extends PublicBase {
+  type: 'keyedhash'
+  scheme: Scheme
+  unique: Uint8Array
+}
 
 /** A parsed TPMT_PUBLIC (RSA, ECC or KEYEDHASH object). */
 export type TpmPublic = RsaPublic | EccPublic | KeyedHashPublic
@@ -38,7 +66,7 @@ const RSA_HASH_SCHEMES = new Set<number>([TPM_ALG.RSASSA, TPM_ALG.RSAPSS, TPM_AL
 const ECC_HASH_SCHEMES = new Set<number>([TPM_ALG.ECDSA, TPM_ALG.ECDH, TPM_ALG.SM2, TPM_ALG.ECSCHNORR, TPM_ALG.ECMQV])
 const KDF_SCHEMES = new Set<number>([TPM_ALG.MGF1, TPM_ALG.KDF1_SP800_56A, TPM_ALG.KDF2, TPM_ALG.KDF1_SP800_108])
 
-function readHash (r: TpmReader, what: string): number {
+function readHash(r: TpmReader, what: string): number {
   const id = r.u16()
   if (!HASH_IDS.has(id)) {
     r.offset -= 2
@@ -47,10 +75,11 @@ function readHash (r: TpmReader, what: string): number {
   return id
 }
 
-function readSymmetric (r: TpmReader): SymmetricDef {
+function readSymmetric(r: TpmReader): SymmetricDef {
   const algorithm = r.u16()
   if (algorithm === TPM_ALG.NULL) return { algorithm }
-  if (algorithm !== TPM_ALG.AES && algorithm !== TPM_ALG.SM4 && algorithm !== TPM_ALG.CAMELLIA) r.fail(`symmetric algorithm 0x${algorithm.toString(16)} unsupported`)
+  if (algorithm !== TPM_ALG.AES && algorithm !== TPM_ALG.SM4 && algorithm !== TPM_ALG.CAMELLIA)
+    r.fail(`symmetric algorithm 0x${algorithm.toString(16)} unsupported`)
   const keyBits = r.u16()
   if (!SYM_KEY_BITS.has(keyBits)) r.fail(`symmetric key size ${keyBits} unsupported`)
   const mode = r.u16()
@@ -58,19 +87,19 @@ function readSymmetric (r: TpmReader): SymmetricDef {
   return { algorithm, keyBits, mode }
 }
 
-function writeSymmetric (w: TpmWriter, s: SymmetricDef): void {
+function writeSymmetric(w: TpmWriter, s: SymmetricDef): void {
   w.u16(s.algorithm)
   if (s.algorithm !== TPM_ALG.NULL) w.u16(s.keyBits ?? 128).u16(s.mode ?? TPM_ALG.CFB)
 }
 
-function readRsaScheme (r: TpmReader): Scheme {
+function readRsaScheme(r: TpmReader): Scheme {
   const scheme = r.u16()
   if (scheme === TPM_ALG.NULL || scheme === TPM_ALG.RSAES) return { scheme }
   if (!RSA_HASH_SCHEMES.has(scheme)) r.fail(`RSA scheme 0x${scheme.toString(16)} unsupported`)
   return { scheme, hash: readHash(r, 'RSA scheme') }
 }
 
-function readEccScheme (r: TpmReader): Scheme {
+function readEccScheme(r: TpmReader): Scheme {
   const scheme = r.u16()
   if (scheme === TPM_ALG.NULL) return { scheme }
   if (scheme === TPM_ALG.ECDAA) return { scheme, hash: readHash(r, 'ECDAA'), count: r.u16() }
@@ -78,14 +107,14 @@ function readEccScheme (r: TpmReader): Scheme {
   return { scheme, hash: readHash(r, 'ECC scheme') }
 }
 
-function readKdf (r: TpmReader): Scheme {
+function readKdf(r: TpmReader): Scheme {
   const scheme = r.u16()
   if (scheme === TPM_ALG.NULL) return { scheme }
   if (!KDF_SCHEMES.has(scheme)) r.fail(`KDF scheme 0x${scheme.toString(16)} unsupported`)
   return { scheme, hash: readHash(r, 'KDF') }
 }
 
-function readKeyedHashScheme (r: TpmReader): Scheme {
+function readKeyedHashScheme(r: TpmReader): Scheme {
   const scheme = r.u16()
   if (scheme === TPM_ALG.NULL) return { scheme }
   if (scheme === TPM_ALG.HMAC) return { scheme, hash: readHash(r, 'HMAC') }
@@ -99,7 +128,7 @@ function readKeyedHashScheme (r: TpmReader): Scheme {
 }
 
 /** Writes any of the scheme shapes above: the parameters present are the ones the scheme has. */
-function writeScheme (w: TpmWriter, s: Scheme): void {
+function writeScheme(w: TpmWriter, s: Scheme): void {
   w.u16(s.scheme)
   if (s.scheme === TPM_ALG.NULL || s.scheme === TPM_ALG.RSAES) return
   w.u16(s.hash ?? TPM_ALG.SHA256)
@@ -108,7 +137,7 @@ function writeScheme (w: TpmWriter, s: Scheme): void {
 }
 
 /** Reads a TPMT_PUBLIC inside a larger structure. */
-export function readPublicArea (r: TpmReader): TpmPublic {
+export function readPublicArea(r: TpmReader): TpmPublic {
   const start = r.offset
   const type = r.u16()
   const nameAlgId = r.u16()
@@ -122,7 +151,18 @@ export function readPublicArea (r: TpmReader): TpmPublic {
     const keyBits = r.u16()
     const exponent = r.u32()
     const modulus = r.tpm2b(TPM2_LIMITS.maxRsaKeyBytes, 'the RSA modulus')
-    return { type: 'rsa', nameAlg, objectAttributes, authPolicy, symmetric, scheme, keyBits, exponent, modulus, raw: sliceFrom(r, start) }
+    return {
+      type: 'rsa',
+      nameAlg,
+      objectAttributes,
+      authPolicy,
+      symmetric,
+      scheme,
+      keyBits,
+      exponent,
+      modulus,
+      raw: sliceFrom(r, start)
+    }
   }
   if (type === TPM_ALG.ECC) {
     const symmetric = readSymmetric(r)
@@ -131,7 +171,19 @@ export function readPublicArea (r: TpmReader): TpmPublic {
     const kdf = readKdf(r)
     const x = r.tpm2b(TPM2_LIMITS.maxEccParameterSize, 'the ECC x coordinate')
     const y = r.tpm2b(TPM2_LIMITS.maxEccParameterSize, 'the ECC y coordinate')
-    return { type: 'ecc', nameAlg, objectAttributes, authPolicy, symmetric, scheme, curve, kdf, x, y, raw: sliceFrom(r, start) }
+    return {
+      type: 'ecc',
+      nameAlg,
+      objectAttributes,
+      authPolicy,
+      symmetric,
+      scheme,
+      curve,
+      kdf,
+      x,
+      y,
+      raw: sliceFrom(r, start)
+    }
   }
   if (type === TPM_ALG.KEYEDHASH) {
     const scheme = readKeyedHashScheme(r)
@@ -143,7 +195,7 @@ export function readPublicArea (r: TpmReader): TpmPublic {
 }
 
 /** The bytes from `start` to the reader's position, re-read through the reader's own bounds. */
-function sliceFrom (r: TpmReader, start: number): Uint8Array {
+function sliceFrom(r: TpmReader, start: number): Uint8Array {
   const end = r.offset
   r.offset = start
   const out = r.bytesOf(end - start)
@@ -151,7 +203,7 @@ function sliceFrom (r: TpmReader, start: number): Uint8Array {
 }
 
 /** Parses a TPMT_PUBLIC (no size prefix). */
-export function parsePublicArea (bytes: Uint8Array): TpmPublic {
+export function parsePublicArea(bytes: Uint8Array): TpmPublic {
   const r: TpmReader = new TpmReader(bytes, 'TPMT_PUBLIC')
   const pub = readPublicArea(r)
   r.end()
@@ -161,7 +213,7 @@ export function parsePublicArea (bytes: Uint8Array): TpmPublic {
 }
 
 /** Parses a TPM2B_PUBLIC (u16 size, then the TPMT_PUBLIC): what tpm2_readpublic -o and tpm2_createak -u write. */
-export function parsePublic (bytes: Uint8Array): TpmPublic {
+export function parsePublic(bytes: Uint8Array): TpmPublic {
   const r: TpmReader = new TpmReader(bytes, 'TPM2B_PUBLIC', TPM2_LIMITS.maxStructureSize + 2)
   const size = r.u16()
   if (size === 0) r.fail('empty public area')
@@ -170,7 +222,7 @@ export function parsePublic (bytes: Uint8Array): TpmPublic {
 }
 
 /** TPMT_PUBLIC bytes, from the fields. */
-export function marshalPublicArea (p: TpmPublic): Uint8Array {
+export function marshalPublicArea(p: TpmPublic): Uint8Array {
   const w = new TpmWriter()
   const type = p.type === 'rsa' ? TPM_ALG.RSA : p.type === 'ecc' ? TPM_ALG.ECC : TPM_ALG.KEYEDHASH
   w.u16(type).u16(HASH_ALG_ID[p.nameAlg]).u32(p.objectAttributes).tpm2b(p.authPolicy)
@@ -192,45 +244,51 @@ export function marshalPublicArea (p: TpmPublic): Uint8Array {
 }
 
 /** TPM2B_PUBLIC bytes. */
-export function marshalPublic (p: TpmPublic): Uint8Array {
+export function marshalPublic(p: TpmPublic): Uint8Array {
   return new TpmWriter().tpm2b(marshalPublicArea(p)).finish()
 }
 
 /** The object's Name: nameAlg ‖ H_nameAlg(TPMT_PUBLIC). */
-export function objectName (p: TpmPublic): Uint8Array {
-  return new TpmWriter().u16(HASH_ALG_ID[p.nameAlg]).raw(digest(p.nameAlg, marshalPublicArea(p))).finish()
+export function objectName(p: TpmPublic): Uint8Array {
+  return new TpmWriter()
+    .u16(HASH_ALG_ID[p.nameAlg])
+    .raw(digest(p.nameAlg, marshalPublicArea(p)))
+    .finish()
 }
 
 /**
  * True for an asymmetric key that is restricted and signs (and does not decrypt): the TPM signs
  * with it only digests it computed itself or that do not start with TPM_GENERATED_VALUE.
  */
-export function isRestrictedSigningKey (p: TpmPublic): boolean {
+export function isRestrictedSigningKey(p: TpmPublic): boolean {
   if (p.type === 'keyedhash') return false
   const a = p.objectAttributes
   return (a & TPMA_OBJECT.restricted) !== 0 && (a & TPMA_OBJECT.sign) !== 0 && (a & TPMA_OBJECT.decrypt) === 0
 }
 
-const CURVES: Record<number, { jwk: string, size: number }> = {
+const CURVES: Record<number, { jwk: string; size: number }> = {
   [TPM_ECC_CURVE.NIST_P256]: { jwk: 'P-256', size: 32 },
   [TPM_ECC_CURVE.NIST_P384]: { jwk: 'P-384', size: 48 },
   [TPM_ECC_CURVE.NIST_P521]: { jwk: 'P-521', size: 66 }
 }
 
 /** Coordinate of exactly `size` bytes: some TPMs drop leading zero bytes. */
-function coordinate (value: Uint8Array, size: number, what: string): Buffer {
+function coordinate(value: Uint8Array, size: number, what: string): Buffer {
   let start = 0
   while (start < value.length - size && value[start] === 0) start++
   const trimmed = value.subarray(start)
-  if (trimmed.length > size) throw new InvalidPublicKeyError(`the ${what} coordinate has ${value.length} bytes, the curve ${size}`)
+  if (trimmed.length > size)
+    throw new InvalidPublicKeyError(`the ${what} coordinate has ${value.length} bytes, the curve ${size}`)
   return Buffer.concat([Buffer.alloc(size - trimmed.length), trimmed])
 }
 
 /** The public key as a node:crypto KeyObject (RSA, ECC NIST P-256/P-384/P-521). */
-export function publicKey (p: TpmPublic): crypto.KeyObject {
+export function publicKey(p: TpmPublic): crypto.KeyObject {
   if (p.type === 'rsa') {
-    if (p.keyBits % 8 !== 0 || p.modulus.length !== p.keyBits / 8) throw new InvalidPublicKeyError(`the modulus has ${p.modulus.length} bytes for a ${p.keyBits}-bit key`)
-    if ((p.modulus[0] ?? 0) < 0x80) throw new InvalidPublicKeyError('the modulus is not of the declared size (leading bits are zero)')
+    if (p.keyBits % 8 !== 0 || p.modulus.length !== p.keyBits / 8)
+      throw new InvalidPublicKeyError(`the modulus has ${p.modulus.length} bytes for a ${p.keyBits}-bit key`)
+    if ((p.modulus[0] ?? 0) < 0x80)
+      throw new InvalidPublicKeyError('the modulus is not of the declared size (leading bits are zero)')
     // Part 2, §12.2.3.5: an exponent of zero means the default, 2^16 + 1.
     const e = p.exponent === 0 ? 65537 : p.exponent
     if (e < 3 || e % 2 === 0) throw new InvalidPublicKeyError(`the exponent ${e} is not an odd number above 1`)
@@ -238,7 +296,11 @@ export function publicKey (p: TpmPublic): crypto.KeyObject {
     eBytes.writeUInt32BE(e)
     let start = 0
     while (start < 3 && eBytes[start] === 0) start++
-    return createKey({ kty: 'RSA', n: Buffer.from(p.modulus).toString('base64url'), e: eBytes.subarray(start).toString('base64url') })
+    return createKey({
+      kty: 'RSA',
+      n: Buffer.from(p.modulus).toString('base64url'),
+      e: eBytes.subarray(start).toString('base64url')
+    })
   }
   if (p.type === 'ecc') {
     const curve = CURVES[p.curve]
@@ -250,7 +312,7 @@ export function publicKey (p: TpmPublic): crypto.KeyObject {
   throw new UnsupportedAlgorithmError('object type for a public key (keyedhash objects have none)', TPM_ALG.KEYEDHASH)
 }
 
-function createKey (jwk: crypto.JsonWebKey): crypto.KeyObject {
+function createKey(jwk: crypto.JsonWebKey): crypto.KeyObject {
   try {
     return crypto.createPublicKey({ key: jwk, format: 'jwk' })
   } catch (err) {
@@ -259,14 +321,20 @@ function createKey (jwk: crypto.JsonWebKey): crypto.KeyObject {
 }
 
 /** SubjectPublicKeyInfo PEM, as tpm2_checkquote -u and openssl read it. */
-export function publicToPem (p: TpmPublic): string {
+export function publicToPem(p: TpmPublic): string {
   return publicKey(p).export({ type: 'spki', format: 'pem' }).toString()
 }
 
 /** SEC1 uncompressed point of an ECC key (the hybrid signature's P-256 public key format). */
-export function eccPoint (p: TpmPublic): Uint8Array {
-  if (p.type !== 'ecc') throw new UnsupportedAlgorithmError('object type for an ECC point', p.type === 'rsa' ? TPM_ALG.RSA : TPM_ALG.KEYEDHASH)
+export function eccPoint(p: TpmPublic): Uint8Array {
+  if (p.type !== 'ecc')
+    throw new UnsupportedAlgorithmError(
+      'object type for an ECC point',
+      p.type === 'rsa' ? TPM_ALG.RSA : TPM_ALG.KEYEDHASH
+    )
   const curve = CURVES[p.curve]
   if (curve === undefined) throw new UnsupportedAlgorithmError('ECC curve', p.curve)
-  return new Uint8Array(Buffer.concat([Buffer.of(4), coordinate(p.x, curve.size, 'x'), coordinate(p.y, curve.size, 'y')]))
+  return new Uint8Array(
+    Buffer.concat([Buffer.of(4), coordinate(p.x, curve.size, 'x'), coordinate(p.y, curve.size, 'y')])
+  )
 }

@@ -7,8 +7,17 @@ import { parseSignature, verifyTpmSignature, type TpmSignature } from './signatu
 import { objectName, parsePublic, publicKey, type TpmPublic } from './public.js'
 import { checkAttestationKey } from './key-attributes.js'
 import {
-  AttestMagicError, AttestTypeError, QuoteNonceMismatchError, QuotePcrDigestMismatchError, QuotePcrMissingError, QuoteSignatureError,
-  Sha1NotAllowedError, NotRestrictedKeyError, CertifiedNameMismatchError, CertifySignatureError, CertifyNonceMismatchError,
+  AttestMagicError,
+  AttestTypeError,
+  QuoteNonceMismatchError,
+  QuotePcrDigestMismatchError,
+  QuotePcrMissingError,
+  QuoteSignatureError,
+  Sha1NotAllowedError,
+  NotRestrictedKeyError,
+  CertifiedNameMismatchError,
+  CertifySignatureError,
+  CertifyNonceMismatchError,
   SignatureSchemeMismatchError
 } from './verification-errors.js'
 import { InvalidPcrSelectionError, InvalidPublicKeyError } from './errors.js'
@@ -48,9 +57,13 @@ export interface VerifyQuoteInput {
   allowSha1?: boolean
 }
 
-const SCHEME_KIND: Record<number, TpmSignature['kind'] | undefined> = { [TPM_ALG.RSASSA]: 'rsassa', [TPM_ALG.RSAPSS]: 'rsapss', [TPM_ALG.ECDSA]: 'ecdsa' }
+const SCHEME_KIND: Record<number, TpmSignature['kind'] | undefined> = {
+  [TPM_ALG.RSASSA]: 'rsassa',
+  [TPM_ALG.RSAPSS]: 'rsapss',
+  [TPM_ALG.ECDSA]: 'ecdsa'
+}
 
-function signingKey (ak: TpmPublic | crypto.KeyObject): { key: crypto.KeyObject, public?: TpmPublic } {
+function signingKey(ak: TpmPublic | crypto.KeyObject): { key: crypto.KeyObject; public?: TpmPublic } {
   if (ak instanceof crypto.KeyObject) {
     if (ak.type !== 'public') throw new InvalidPublicKeyError(`a ${ak.type} key was given where a public key belongs`)
     return { key: ak }
@@ -60,15 +73,23 @@ function signingKey (ak: TpmPublic | crypto.KeyObject): { key: crypto.KeyObject,
 }
 
 /** A TPM signs only with the scheme its key's public area fixes (when it fixes one). */
-function checkScheme (pub: TpmPublic | undefined, sig: TpmSignature): void {
+function checkScheme(pub: TpmPublic | undefined, sig: TpmSignature): void {
   if (pub === undefined || pub.type === 'keyedhash' || pub.scheme.scheme === TPM_ALG.NULL) return
   const kind = SCHEME_KIND[pub.scheme.scheme] ?? `scheme 0x${pub.scheme.scheme.toString(16)}`
   const hash = hashAlgFromId(pub.scheme.hash ?? 0) ?? `hash 0x${(pub.scheme.hash ?? 0).toString(16)}`
-  if (kind !== sig.kind || hash !== sig.hash) throw new SignatureSchemeMismatchError(`${kind}/${hash}`, `${sig.kind}/${sig.hash}`)
+  if (kind !== sig.kind || hash !== sig.hash)
+    throw new SignatureSchemeMismatchError(`${kind}/${hash}`, `${sig.kind}/${sig.hash}`)
 }
 
 /** Parses and checks the signature; nothing of the attestation is believed before this passed. */
-function checkSigned (key: crypto.KeyObject, pub: TpmPublic | undefined, attest: Uint8Array, signatureBytes: Uint8Array, allowSha1: boolean, onBad: (sig: TpmSignature) => Error): TpmSignature {
+function checkSigned(
+  key: crypto.KeyObject,
+  pub: TpmPublic | undefined,
+  attest: Uint8Array,
+  signatureBytes: Uint8Array,
+  allowSha1: boolean,
+  onBad: (sig: TpmSignature) => Error
+): TpmSignature {
   const sig = parseSignature(signatureBytes)
   if (sig.hash === 'sha1' && !allowSha1) throw new Sha1NotAllowedError('signature hash')
   checkScheme(pub, sig)
@@ -76,12 +97,12 @@ function checkSigned (key: crypto.KeyObject, pub: TpmPublic | undefined, attest:
   return sig
 }
 
-function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   // The length is not secret (it is in the quote); the content comparison is constant-time.
   return a.length === b.length && crypto.timingSafeEqual(a, b)
 }
 
-function checkHeader (parsed: UnverifiedAttest, type: number): void {
+function checkHeader(parsed: UnverifiedAttest, type: number): void {
   if (parsed.magic !== TPM_GENERATED_VALUE) throw new AttestMagicError(TPM_GENERATED_VALUE, parsed.magic)
   if (parsed.type !== type) throw new AttestTypeError(type, parsed.type)
 }
@@ -92,14 +113,22 @@ function checkHeader (parsed: UnverifiedAttest, type: number): void {
  * PCRs ascending, hashed with the signing scheme's hash as the TPM does. SHA-1 anywhere is refused
  * unless `allowSha1`.
  */
-export function verifyQuote (input: VerifyQuoteInput): VerifiedQuote {
+export function verifyQuote(input: VerifyQuoteInput): VerifiedQuote {
   const allowSha1 = input.allowSha1 === true
   const { key, public: akPublic } = signingKey(input.ak)
   const parsed = parseAttest(input.attest)
-  const sig = checkSigned(key, akPublic, input.attest, input.signature, allowSha1, (s) => new QuoteSignatureError(s.kind, s.hash))
+  const sig = checkSigned(
+    key,
+    akPublic,
+    input.attest,
+    input.signature,
+    allowSha1,
+    (s) => new QuoteSignatureError(s.kind, s.hash)
+  )
   checkHeader(parsed, TPM_ST.ATTEST_QUOTE)
   if (parsed.attested.kind !== 'quote') throw new AttestTypeError(TPM_ST.ATTEST_QUOTE, parsed.type)
-  if (!sameBytes(parsed.extraData, input.nonce)) throw new QuoteNonceMismatchError(toHex(input.nonce), toHex(parsed.extraData))
+  if (!sameBytes(parsed.extraData, input.nonce))
+    throw new QuoteNonceMismatchError(toHex(input.nonce), toHex(parsed.extraData))
   const quoted: PcrValues = {}
   const parts: Uint8Array[] = []
   for (const bank of parsed.attested.pcrSelect) {
@@ -109,14 +138,18 @@ export function verifyQuote (input: VerifyQuoteInput): VerifiedQuote {
       const value = input.pcrs[bank.hash]?.get(pcr)
       if (value === undefined) throw new QuotePcrMissingError(bank.hash, pcr)
       // Sizes are checked because concatenation hides boundaries: 31 + 33 bytes hash like 32 + 32.
-      if (value.length !== DIGEST_SIZE[bank.hash]) throw new InvalidPcrSelectionError(`the ${bank.hash} PCR ${pcr} value has ${value.length} bytes, not ${DIGEST_SIZE[bank.hash]}`)
+      if (value.length !== DIGEST_SIZE[bank.hash])
+        throw new InvalidPcrSelectionError(
+          `the ${bank.hash} PCR ${pcr} value has ${value.length} bytes, not ${DIGEST_SIZE[bank.hash]}`
+        )
       parts.push(value)
       map.set(pcr, value.slice())
     }
     quoted[bank.hash] = map
   }
   const computed = digest(sig.hash, ...parts)
-  if (!sameBytes(computed, parsed.attested.pcrDigest)) throw new QuotePcrDigestMismatchError(toHex(parsed.attested.pcrDigest), toHex(computed))
+  if (!sameBytes(computed, parsed.attested.pcrDigest))
+    throw new QuotePcrDigestMismatchError(toHex(parsed.attested.pcrDigest), toHex(computed))
   const result = {
     attest: parsed,
     clockInfo: parsed.clockInfo,
@@ -157,17 +190,27 @@ export interface VerifyCertifyInput {
  * Verifies a TPM2_Certify: the signer (a restricted key) attests that the object with exactly this
  * public area is loaded in its TPM.
  */
-export function verifyCertify (input: VerifyCertifyInput): VerifiedCertification {
+export function verifyCertify(input: VerifyCertifyInput): VerifiedCertification {
   const { key, public: signerPublic } = signingKey(input.signer)
   if (signerPublic === undefined) throw new NotRestrictedKeyError(0)
   const parsed = parseAttest(input.attest)
-  const sig = checkSigned(key, signerPublic, input.attest, input.signature, input.allowSha1 === true, (s) => new CertifySignatureError(s.kind, s.hash))
+  const sig = checkSigned(
+    key,
+    signerPublic,
+    input.attest,
+    input.signature,
+    input.allowSha1 === true,
+    (s) => new CertifySignatureError(s.kind, s.hash)
+  )
   checkHeader(parsed, TPM_ST.ATTEST_CERTIFY)
   if (parsed.attested.kind !== 'certify') throw new AttestTypeError(TPM_ST.ATTEST_CERTIFY, parsed.type)
-  if (!sameBytes(parsed.extraData, input.nonce)) throw new CertifyNonceMismatchError(toHex(input.nonce), toHex(parsed.extraData))
-  const certified = input.certifiedPublic instanceof Uint8Array ? parsePublic(input.certifiedPublic) : input.certifiedPublic
+  if (!sameBytes(parsed.extraData, input.nonce))
+    throw new CertifyNonceMismatchError(toHex(input.nonce), toHex(parsed.extraData))
+  const certified =
+    input.certifiedPublic instanceof Uint8Array ? parsePublic(input.certifiedPublic) : input.certifiedPublic
   const expected = objectName(certified)
-  if (!sameBytes(expected, parsed.attested.name)) throw new CertifiedNameMismatchError(toHex(expected), toHex(parsed.attested.name))
+  if (!sameBytes(expected, parsed.attested.name))
+    throw new CertifiedNameMismatchError(toHex(expected), toHex(parsed.attested.name))
   const result = {
     attest: parsed,
     clockInfo: parsed.clockInfo,

@@ -3,11 +3,29 @@ import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
-  EsysTpm, parseBootPolicy, parsePublic, verifyBoot, fingerprint, KeyReleaseRefusedError, EVENTLOG_LIMITS, PCR_COUNT
+  EsysTpm,
+  parseBootPolicy,
+  parsePublic,
+  verifyBoot,
+  fingerprint,
+  KeyReleaseRefusedError,
+  EVENTLOG_LIMITS,
+  PCR_COUNT
 } from '../../attest/index.js'
 import {
-  initDevice, agentMeasurement, readDeviceState, writeDeviceState, loadConfig, createLogger, DEVICE_STATE_FILE, controlRequest,
-  startDeviceAgent, readPeersFile, AGENT_BUFFER_POOL_BYTES, type PeerStatus, type ResidentMemory
+  initDevice,
+  agentMeasurement,
+  readDeviceState,
+  writeDeviceState,
+  loadConfig,
+  createLogger,
+  DEVICE_STATE_FILE,
+  controlRequest,
+  startDeviceAgent,
+  readPeersFile,
+  AGENT_BUFFER_POOL_BYTES,
+  type PeerStatus,
+  type ResidentMemory
 } from '../../agent/index.js'
 import { UsageError, cryptoRandom, systemClock } from '../../common/index.js'
 import { makeOutput } from '../output.js'
@@ -15,9 +33,10 @@ import { readInputFile } from '../options.js'
 
 const DEFAULT_EVENT_LOG = '/sys/kernel/security/tpm0/binary_bios_measurements'
 
-function parsePcrList (text: string, flag: string): number[] {
+function parsePcrList(text: string, flag: string): number[] {
   const pcrs = text.split(',').map((item) => {
-    if (!/^\d{1,2}$/.test(item) || Number(item) >= PCR_COUNT) throw new UsageError(`${flag}: "${item}" is not a PCR number`)
+    if (!/^\d{1,2}$/.test(item) || Number(item) >= PCR_COUNT)
+      throw new UsageError(`${flag}: "${item}" is not a PCR number`)
     return Number(item)
   })
   if (new Set(pcrs).size !== pcrs.length) throw new UsageError(`${flag}: a PCR is listed twice`)
@@ -28,9 +47,12 @@ function parsePcrList (text: string, flag: string): number[] {
  * fleet init --state DIR --tcti T [--boot-pcrs 0,1,2,3,4,7] [--agent-pcr 23] [--yes] [--json]
  * fleet run --state DIR [--tcti T] [--config FILE] [--listen MULTIADDR] [--eventlog FILE --policy FILE] [--once] [--json]
  */
-export function registerAgentCommands (program: Command): void {
-  program.command('init')
-    .description('create this device\'s identity in its TPM: AK, DSK, and ML-DSA-65 and libp2p keys sealed to the boot and the agent')
+export function registerAgentCommands(program: Command): void {
+  program
+    .command('init')
+    .description(
+      "create this device's identity in its TPM: AK, DSK, and ML-DSA-65 and libp2p keys sealed to the boot and the agent"
+    )
     .requiredOption('--state <dir>', 'state directory (public data and TPM-wrapped blobs only)')
     .requiredOption('--tcti <tcti>', 'TPM to use, e.g. device:/dev/tpmrm0')
     .option('--boot-pcrs <list>', 'boot PCRs the keys are sealed to', '0,1,2,3,4,7')
@@ -38,48 +60,97 @@ export function registerAgentCommands (program: Command): void {
     .option('--yes', 'replace an existing identity in this state directory')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExample:\n  fleet init --state /var/lib/fleet --tcti device:/dev/tpmrm0')
-    .action(async (options: { state: string, tcti: string, bootPcrs: string, agentPcr: string, yes?: boolean, json?: boolean }) => {
-      const bootPcrs = parsePcrList(options.bootPcrs, '--boot-pcrs')
-      const agentPcr = Number(options.agentPcr)
-      if (!/^\d+$/.test(options.agentPcr) || agentPcr < 16 || agentPcr > 23) throw new UsageError('--agent-pcr must be 16..23')
-      if (bootPcrs.includes(agentPcr)) throw new UsageError('--agent-pcr cannot also be a boot PCR')
-      if (existsSync(path.join(options.state, DEVICE_STATE_FILE)) && options.yes !== true) {
-        throw new UsageError(`${options.state} already holds an identity; pass --yes to replace it`)
+    .action(
+      async (options: {
+        state: string
+        tcti: string
+        bootPcrs: string
+        agentPcr: string
+        yes?: boolean
+        json?: boolean
+      }) => {
+        const bootPcrs = parsePcrList(options.bootPcrs, '--boot-pcrs')
+        const agentPcr = Number(options.agentPcr)
+        if (!/^\d+$/.test(options.agentPcr) || agentPcr < 16 || agentPcr > 23)
+          throw new UsageError('--agent-pcr must be 16..23')
+        if (bootPcrs.includes(agentPcr)) throw new UsageError('--agent-pcr cannot also be a boot PCR')
+        if (existsSync(path.join(options.state, DEVICE_STATE_FILE)) && options.yes !== true) {
+          throw new UsageError(`${options.state} already holds an identity; pass --yes to replace it`)
+        }
+        const tpm = await EsysTpm.open({ tcti: options.tcti })
+        try {
+          const state = await initDevice(tpm, {
+            tcti: options.tcti,
+            bootPcrs,
+            agentPcr,
+            measurement: await agentMeasurement({ bootPcrs, agentPcr }),
+            random: cryptoRandom.bytes,
+            now: () => new Date(systemClock.now())
+          })
+          await writeDeviceState(options.state, state)
+          makeOutput(options.json === true).result(
+            {
+              state: path.resolve(options.state),
+              deviceId: state.deviceId,
+              fingerprint: fingerprint(state.deviceId),
+              peerId: state.peer.peerId
+            },
+            [
+              `device initialised in ${path.resolve(options.state)}`,
+              `deviceId:    ${state.deviceId}`,
+              `fingerprint: ${fingerprint(state.deviceId)}   (compare it during enrolment)`,
+              `peerId:      ${state.peer.peerId}`
+            ].join('\n')
+          )
+        } finally {
+          await tpm.close()
+        }
       }
-      const tpm = await EsysTpm.open({ tcti: options.tcti })
-      try {
-        const state = await initDevice(tpm, { tcti: options.tcti, bootPcrs, agentPcr, measurement: await agentMeasurement({ bootPcrs, agentPcr }), random: cryptoRandom.bytes, now: () => new Date(systemClock.now()) })
-        await writeDeviceState(options.state, state)
-        makeOutput(options.json === true).result(
-          { state: path.resolve(options.state), deviceId: state.deviceId, fingerprint: fingerprint(state.deviceId), peerId: state.peer.peerId },
-          `device initialised in ${path.resolve(options.state)}\ndeviceId:    ${state.deviceId}\nfingerprint: ${fingerprint(state.deviceId)}   (compare it during enrolment)\npeerId:      ${state.peer.peerId}`)
-      } finally {
-        await tpm.close()
-      }
-    })
+    )
 
-  program.command('run')
-    .description('run the agent: check the TPM is this device\'s, measure the agent, release keys only on a good boot, join the network')
+  program
+    .command('run')
+    .description(
+      "run the agent: check the TPM is this device's, measure the agent, release keys only on a good boot, join the network"
+    )
     .requiredOption('--state <dir>', 'state directory made by fleet init')
     .option('--tcti <tcti>', 'TPM to use (default: FLEET_TCTI, or the one given to fleet init)')
     .option('--config <file>', 'config file (JSON; see README)')
     .option('--listen <multiaddr>', 'listen address, e.g. /ip4/0.0.0.0/tcp/7000')
     .option('--peer <multiaddr...>', 'fleet peers to connect to at start, besides those found over mDNS')
-    .option('--eventlog <file>', `boot event log, to name the events that differ when keys stay sealed (default ${DEFAULT_EVENT_LOG} when present)`)
+    .option(
+      '--eventlog <file>',
+      `boot event log, to name the events that differ when keys stay sealed (default ${DEFAULT_EVENT_LOG} when present)`
+    )
     .option('--policy <file>', 'boot policy for that explanation')
     .option('--once', 'start, report, and stop (for checks and scripts)')
     .option('--json', 'print the status as JSON')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Example:
   fleet run --state /var/lib/fleet --listen /ip4/0.0.0.0/tcp/7000
-Exit codes: 0 stopped cleanly, 1 refused to start (another TPM, a bad boot or a changed agent: the reason on stderr).`)
-    .action(async (options: RunOptions) => { await runAgent(options) })
+Exit codes: 0 stopped cleanly, 1 refused to start (another TPM, a bad boot or a changed agent: the reason on stderr).`
+    )
+    .action(async (options: RunOptions) => {
+      await runAgent(options)
+    })
 }
 
-export interface RunOptions { state: string, tcti?: string, config?: string, listen?: string, peer?: string[], eventlog?: string, policy?: string, once?: boolean, json?: boolean }
+export interface RunOptions {
+  state: string
+  tcti?: string
+  config?: string
+  listen?: string
+  peer?: string[]
+  eventlog?: string
+  policy?: string
+  once?: boolean
+  json?: boolean
+}
 
 /** fleet run: releases the keys only on a verified boot, then runs the agent until SIGTERM/SIGINT. */
-async function runAgent (options: RunOptions): Promise<void> {
+async function runAgent(options: RunOptions): Promise<void> {
   Buffer.poolSize = AGENT_BUFFER_POOL_BYTES
   for (const address of options.peer ?? []) {
     try {
@@ -97,12 +168,18 @@ async function runAgent (options: RunOptions): Promise<void> {
   const logger = createLogger({ level: config.logLevel, pretty: process.stderr.isTTY })
   const tpm = await EsysTpm.open({ tcti: config.tcti })
   const logFile = options.eventlog ?? DEFAULT_EVENT_LOG
-  let running
+  let running: Awaited<ReturnType<typeof startDeviceAgent>>
   try {
-    running = await startDeviceAgent({ tpm, logger }, {
-      dir: options.state, state, config, peers: options.peer,
-      eventLog: async () => await readInputFile(logFile, 'event log', EVENTLOG_LIMITS.maxLogBytes)
-    })
+    running = await startDeviceAgent(
+      { tpm, logger },
+      {
+        dir: options.state,
+        state,
+        config,
+        peers: options.peer,
+        eventLog: async () => await readInputFile(logFile, 'event log', EVENTLOG_LIMITS.maxLogBytes)
+      }
+    )
   } catch (err) {
     if (err instanceof KeyReleaseRefusedError) await explainBoot(tpm, state, options)
     await tpm.close()
@@ -110,7 +187,14 @@ async function runAgent (options: RunOptions): Promise<void> {
   }
   const { status } = running
   logger.info(status, 'agent running: keys released after a verified boot and self-measurement')
-  makeOutput(options.json === true).result(status, `agent running as ${state.deviceId}${status.enrolled ? ` in fleet ${status.fleetId ?? ''}` : ' (not enrolled: run fleet join)'}\npeerId ${status.peerId}\nlistening on ${status.addresses.join(' ')}`)
+  makeOutput(options.json === true).result(
+    status,
+    [
+      `agent running as ${state.deviceId}${status.enrolled ? ` in fleet ${status.fleetId ?? ''}` : ' (not enrolled: run fleet join)'}`,
+      `peerId ${status.peerId}`,
+      `listening on ${status.addresses.join(' ')}`
+    ].join('\n')
+  )
   if (options.once !== true) {
     await new Promise<void>((resolve) => {
       process.once('SIGTERM', () => resolve())
@@ -123,49 +207,87 @@ async function runAgent (options: RunOptions): Promise<void> {
 }
 
 /** When keys stay sealed: quote the boot now and judge it, so the operator sees which events differ. */
-async function explainBoot (tpm: EsysTpm, state: Awaited<ReturnType<typeof readDeviceState>>, options: { eventlog?: string, policy?: string }): Promise<void> {
+async function explainBoot(
+  tpm: EsysTpm,
+  state: Awaited<ReturnType<typeof readDeviceState>>,
+  options: { eventlog?: string; policy?: string }
+): Promise<void> {
   const logFile = options.eventlog ?? (existsSync(DEFAULT_EVENT_LOG) ? DEFAULT_EVENT_LOG : undefined)
   if (logFile === undefined || options.policy === undefined) return
   const policy = parseBootPolicy(await readInputFile(options.policy, 'boot policy', 1024 * 1024))
   const eventLog = await readInputFile(logFile, 'event log', EVENTLOG_LIMITS.maxLogBytes)
-  const ak = { public: new Uint8Array(Buffer.from(state.attestationKey.public, 'base64')), private: new Uint8Array(Buffer.from(state.attestationKey.private, 'base64')) }
+  const ak = {
+    public: new Uint8Array(Buffer.from(state.attestationKey.public, 'base64')),
+    private: new Uint8Array(Buffer.from(state.attestationKey.private, 'base64'))
+  }
   const nonce = cryptoRandom.bytes(32)
   const quote = await tpm.quote(ak, nonce, [{ hash: policy.bank, pcrs: policy.pcrs.slice() }])
-  const result = verifyBoot({ ak: parsePublic(ak.public), attest: quote.attest, signature: quote.signature, nonce, eventLog }, policy)
+  const result = verifyBoot(
+    { ak: parsePublic(ak.public), attest: quote.attest, signature: quote.signature, nonce, eventLog },
+    policy
+  )
   for (const reason of result.verdict.reasons) process.stderr.write(`boot: ${reason.message}\n`)
 }
 
 /** fleet peers --state DIR [--json] */
-export function registerPeersCommand (program: Command): void {
-  program.command('peers')
+export function registerPeersCommand(program: Command): void {
+  program
+    .command('peers')
     .description('the peers the running agent has seen, with its last verdict on each')
     .requiredOption('--state <dir>', 'device state directory')
     .option('--json', 'print as JSON')
-    .action(async (options: { state: string, json?: boolean }) => {
+    .action(async (options: { state: string; json?: boolean }) => {
       const view = await readPeersFile<PeerStatus>(options.state)
-      const text = view.peers.length === 0
-        ? 'no peers seen yet (is fleet run running?)'
-        : view.peers.map((p) => `${p.trusted ? 'trusted  ' : (p.kind ?? 'refused').padEnd(9)} ${p.deviceId ?? '?'.padEnd(52)} ${p.hostname ?? ''} ${p.peerId} ${p.at}${p.reasons.length > 0 ? `\n          ${p.reasons.join('\n          ')}` : ''}`).join('\n')
+      const text =
+        view.peers.length === 0
+          ? 'no peers seen yet (is fleet run running?)'
+          : view.peers
+              .map((p) =>
+                [
+                  `${p.trusted ? 'trusted  ' : (p.kind ?? 'refused').padEnd(9)} ${p.deviceId ?? '?'.padEnd(52)}`,
+                  ` ${p.hostname ?? ''} ${p.peerId} ${p.at}`,
+                  p.reasons.length > 0 ? `\n          ${p.reasons.join('\n          ')}` : ''
+                ].join('')
+              )
+              .join('\n')
       makeOutput(options.json === true).result(view, text)
     })
 }
 
 /** fleet status --state DIR [--json] */
-export function registerStatusCommand (program: Command): void {
-  program.command('status')
+export function registerStatusCommand(program: Command): void {
+  program
+    .command('status')
     .description('ask the running agent (its local control socket) for its state: peers, verdicts, feeds held')
     .requiredOption('--state <dir>', 'device state directory')
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExit codes: 0 the agent answered, 1 no agent is running for this state directory.')
-    .action(async (options: { state: string, json?: boolean }) => {
+    .action(async (options: { state: string; json?: boolean }) => {
       const answer = await controlRequest(options.state, { cmd: 'status' }, 10_000)
-      const s = answer.status as { deviceId: string, peerId: string, fleetId: string, feed: { size: number, sealed: number }, heads: Record<string, number>, peers: PeerStatus[], connections: number, memory: ResidentMemory }
+      const s = answer.status as {
+        deviceId: string
+        peerId: string
+        fleetId: string
+        feed: { size: number; sealed: number }
+        heads: Record<string, number>
+        peers: PeerStatus[]
+        connections: number
+        memory: ResidentMemory
+      }
       const text = [
         `device ${s.deviceId} in fleet ${s.fleetId}`,
-        `peerId ${s.peerId}; ${s.connections} connection(s); RSS ${(s.memory.rssBytes / 1048576).toFixed(0)} MiB${s.memory.anonBytes === undefined ? '' : ` (own ${(s.memory.anonBytes / 1048576).toFixed(0)} MiB)`}`,
+        [
+          `peerId ${s.peerId}; ${s.connections} connection(s); RSS ${(s.memory.rssBytes / 1048576).toFixed(0)} MiB`,
+          s.memory.anonBytes === undefined ? '' : ` (own ${(s.memory.anonBytes / 1048576).toFixed(0)} MiB)`
+        ].join(''),
         `own feed: ${s.feed.size} entries, ${s.feed.sealed} sealed`,
-        `feeds held: ${Object.entries(s.heads).map(([feed, size]) => `${feed.slice(0, 12)}…=${size}`).join(' ')}`,
-        ...s.peers.map((p) => `  ${p.trusted ? 'trusted  ' : (p.kind ?? 'refused').padEnd(9)} ${p.deviceId ?? '?'} ${p.hostname ?? ''}`)
+        `feeds held: ${Object.entries(s.heads)
+          .map(([feed, size]) => `${feed.slice(0, 12)}…=${size}`)
+          .join(' ')}`,
+        ...s.peers.map(
+          (p) =>
+            `  ${p.trusted ? 'trusted  ' : (p.kind ?? 'refused').padEnd(9)} ${p.deviceId ?? '?'} ${p.hostname ?? ''}`
+        )
       ].join('\n')
       makeOutput(options.json === true).result(s, text)
     })

@@ -5,12 +5,50 @@ import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { EsysTpm, type PcrSelection } from '../../attest/index.js'
 import {
-  feedIdentityOf, feedIdentityFromTrust, readDeviceState, readOwnerState, unlockDevice, unlockOwner, agentMeasurement, deviceSigner, openOwnFeed,
-  LEDGER_DIR, CONTROL_SOCKET, controlRequest, bodyFromJson, knownFeedKeys, storedOntology, storedWitnessRecords, witnessKeysFromHeader, storedOntologyProofs, ontologyFromHeader, storedEpochs, storedEpochProofs, epochsFromHeader, type FeedIdentity
+  feedIdentityOf,
+  feedIdentityFromTrust,
+  readDeviceState,
+  readOwnerState,
+  unlockDevice,
+  unlockOwner,
+  agentMeasurement,
+  deviceSigner,
+  openOwnFeed,
+  LEDGER_DIR,
+  CONTROL_SOCKET,
+  controlRequest,
+  bodyFromJson,
+  knownFeedKeys,
+  storedOntology,
+  storedWitnessRecords,
+  witnessKeysFromHeader,
+  storedOntologyProofs,
+  ontologyFromHeader,
+  storedEpochs,
+  storedEpochProofs,
+  epochsFromHeader,
+  type FeedIdentity
 } from '../../agent/index.js'
 import {
-  BASE_ONTOLOGY, LevelLedgerStore, LedgerStoreLockedError, decodeEntry, verifyStoredFeed, exportFeed, verifyExport, EXPORT_LIMITS, makeProofBundle, verifyProofBundle, ROLES, FeedVerificationError, type Role,
-  ReplicaStore, ownFeedSource, verifyCheckpoint, parseCheckpoint, type FeedReport, type LedgerStore
+  BASE_ONTOLOGY,
+  LevelLedgerStore,
+  LedgerStoreLockedError,
+  decodeEntry,
+  verifyStoredFeed,
+  exportFeed,
+  verifyExport,
+  EXPORT_LIMITS,
+  makeProofBundle,
+  verifyProofBundle,
+  ROLES,
+  FeedVerificationError,
+  type Role,
+  ReplicaStore,
+  ownFeedSource,
+  verifyCheckpoint,
+  parseCheckpoint,
+  type FeedReport,
+  type LedgerStore
 } from '../../ledger/index.js'
 import type { HybridSigner } from '../../identity/index.js'
 import { FleetError, MalformedInputError, UsageError, toHex } from '../../common/index.js'
@@ -21,13 +59,16 @@ const EXPORT_FORMAT = 'fleet-export/1'
 const PROOF_FORMAT = 'fleet-proof-file/1'
 
 /** Opens DIR/ledger; a running agent holds its lock, which is reported as such. */
-function witnessed (report: FeedReport): string {
-  return report.cosigners === 0 ? ', no witness cosignatures' : `, cosigned by ${report.cosigners} fleet device(s) up to entry ${report.cosignedUpTo}`
+function witnessed(report: FeedReport): string {
+  return report.cosigners === 0
+    ? ', no witness cosignatures'
+    : `, cosigned by ${report.cosigners} fleet device(s) up to entry ${report.cosignedUpTo}`
 }
 
-async function openStore (dir: string): Promise<LedgerStore> {
+async function openStore(dir: string): Promise<LedgerStore> {
   const location = path.join(dir, LEDGER_DIR)
-  if (!existsSync(location)) throw new FleetError(`${dir} has no ledger yet (nothing appended)`, { code: 'ERR_NO_LEDGER' })
+  if (!existsSync(location))
+    throw new FleetError(`${dir} has no ledger yet (nothing appended)`, { code: 'ERR_NO_LEDGER' })
   const store = new LevelLedgerStore(location)
   try {
     await store.open()
@@ -36,12 +77,15 @@ async function openStore (dir: string): Promise<LedgerStore> {
       const message = `the ledger in ${dir} is in use by a running agent; stop it or ask it (fleet status)`
       throw new FleetError(message, { code: 'ERR_LEDGER_LOCKED', cause: err })
     }
-    throw new FleetError(`cannot open the ledger in ${dir}: ${(err as Error).message}`, { code: 'ERR_LEDGER_OPEN', cause: err })
+    throw new FleetError(`cannot open the ledger in ${dir}: ${(err as Error).message}`, {
+      code: 'ERR_LEDGER_OPEN',
+      cause: err
+    })
   }
   return store
 }
 
-function parseBody (text: string): unknown {
+function parseBody(text: string): unknown {
   if (text.length > 64 * 1024) throw new UsageError('--body is larger than 64 KiB')
   try {
     return JSON.parse(text)
@@ -50,7 +94,11 @@ function parseBody (text: string): unknown {
   }
 }
 
-async function unlockSigner (dir: string, identity: FeedIdentity, tcti: string | undefined): Promise<{ tpm: EsysTpm, signer: HybridSigner }> {
+async function unlockSigner(
+  dir: string,
+  identity: FeedIdentity,
+  tcti: string | undefined
+): Promise<{ tpm: EsysTpm; signer: HybridSigner }> {
   if (identity.kind === 'owner') {
     const owner = await readOwnerState(dir)
     const tpm = await EsysTpm.open({ tcti: tcti ?? owner.tcti })
@@ -66,7 +114,11 @@ async function unlockSigner (dir: string, identity: FeedIdentity, tcti: string |
   try {
     const selection = state.sealing.selection as PcrSelection
     const bootPcrs = selection.flatMap((bank) => bank.pcrs).filter((pcr) => pcr !== state.sealing.agentPcr)
-    const device = await unlockDevice(tpm, state, await agentMeasurement({ bootPcrs, agentPcr: state.sealing.agentPcr }))
+    const device = await unlockDevice(
+      tpm,
+      state,
+      await agentMeasurement({ bootPcrs, agentPcr: state.sealing.agentPcr })
+    )
     return { tpm, signer: deviceSigner(tpm, device) }
   } catch (err) {
     await tpm.close()
@@ -74,12 +126,12 @@ async function unlockSigner (dir: string, identity: FeedIdentity, tcti: string |
   }
 }
 
-function parseSeq (text: string): number {
+function parseSeq(text: string): number {
   if (!/^\d{1,15}$/.test(text)) throw new UsageError('--seq must be a non-negative integer')
   return Number(text)
 }
 
-async function * fileLines (file: string): AsyncGenerator<string> {
+async function* fileLines(file: string): AsyncGenerator<string> {
   if (!existsSync(file)) throw new MalformedInputError(`cannot read ${file}: no such file`)
   const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity })
   for await (const line of lines) yield line
@@ -93,69 +145,118 @@ async function * fileLines (file: string): AsyncGenerator<string> {
  * fleet ledger proof --state DIR --seq N [--out FILE] [--json]
  * fleet ledger verify-proof FILE [--fleet ID] [--json]
  */
-export function registerLedgerCommands (program: Command): void {
-  const ledger = program.command('ledger').description('the audit ledger: typed, attested actions in signed, verifiable feeds')
+export function registerLedgerCommands(program: Command): void {
+  const ledger = program
+    .command('ledger')
+    .description('the audit ledger: typed, attested actions in signed, verifiable feeds')
 
-  ledger.command('append')
-    .description('append a typed action to this device\'s (or the owner\'s) feed; returns once it is durable and sealed by a signed checkpoint')
+  ledger
+    .command('append')
+    .description(
+      "append a typed action to this device's (or the owner's) feed; returns once it is durable and sealed by a signed checkpoint"
+    )
     .requiredOption('--state <dir>', 'device or owner state directory')
     .requiredOption('--type <action>', `action from the ontology (${Object.keys(BASE_ONTOLOGY.actions).join(', ')})`)
     .requiredOption('--actor <id>', 'who acts (e.g. a user name)')
     .option('--role <role>', `the actor's role (${ROLES.join(', ')})`, 'operator')
-    .requiredOption('--body <json>', 'the action\'s fields as JSON (byte fields as hex)')
+    .requiredOption('--body <json>', "the action's fields as JSON (byte fields as hex)")
     .option('--tcti <tcti>', 'TPM to use (default: from the state)')
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Example:
   fleet ledger append --state /var/lib/fleet --type operator.data_access --actor dr.smith \\
-      --body '{"resource":"patient/123","purpose":"treatment"}'`)
-    .action(async (options: { state: string, type: string, actor: string, role: string, body: string, tcti?: string, json?: boolean }) => {
-      if (!(ROLES as readonly string[]).includes(options.role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`)
-      if (options.actor.length === 0 || options.actor.length > 128) throw new UsageError('--actor must be 1..128 characters')
-      const json = parseBody(options.body)
-      const identity = await feedIdentityOf(options.state)
-      // A running agent holds the TPM and the ledger: the append goes through its control socket.
-      if (identity.kind === 'device' && existsSync(path.join(options.state, CONTROL_SOCKET))) {
-        const answer = await controlRequest(options.state, { cmd: 'append', type: options.type, actor: { id: options.actor, role: options.role }, body: json })
-        makeOutput(options.json === true).result({ feed: answer.feed, seq: answer.seq, hash: answer.hash, sealed: answer.sealed }, `appended ${options.type} as entry ${String(answer.seq)} of feed ${String(answer.feed)} (sealed, by the running agent)`)
-        return
-      }
-      const { tpm, signer } = await unlockSigner(options.state, identity, options.tcti)
-      try {
-        const feed = await openOwnFeed({ dir: options.state, tpm, signer, fleetId: identity.fleetId, feedId: identity.feedId })
-        try {
-          const ontology = await storedOntology(feed.store, identity)
-          feed.ledger.useOntology(ontology)
-          const { seq, hash } = await feed.ledger.append({ type: options.type, actor: { id: options.actor, role: options.role as Role }, attest: null, body: bodyFromJson(options.type, json, ontology) })
-          await feed.ledger.checkpoint()
-          makeOutput(options.json === true).result({ feed: identity.feedId, seq, hash: toHex(hash), sealed: feed.ledger.sealedSize > seq },
-            `appended ${options.type} as entry ${seq} of feed ${identity.feedId} (sealed)`)
-        } finally {
-          await feed.close()
+      --body '{"resource":"patient/123","purpose":"treatment"}'`
+    )
+    .action(
+      async (options: {
+        state: string
+        type: string
+        actor: string
+        role: string
+        body: string
+        tcti?: string
+        json?: boolean
+      }) => {
+        if (!(ROLES as readonly string[]).includes(options.role))
+          throw new UsageError(`--role must be one of ${ROLES.join(', ')}`)
+        if (options.actor.length === 0 || options.actor.length > 128)
+          throw new UsageError('--actor must be 1..128 characters')
+        const json = parseBody(options.body)
+        const identity = await feedIdentityOf(options.state)
+        // A running agent holds the TPM and the ledger: the append goes through its control socket.
+        if (identity.kind === 'device' && existsSync(path.join(options.state, CONTROL_SOCKET))) {
+          const answer = await controlRequest(options.state, {
+            cmd: 'append',
+            type: options.type,
+            actor: { id: options.actor, role: options.role },
+            body: json
+          })
+          makeOutput(options.json === true).result(
+            { feed: answer.feed, seq: answer.seq, hash: answer.hash, sealed: answer.sealed },
+            `appended ${options.type} as entry ${String(answer.seq)} of feed ${String(answer.feed)} (sealed, by the running agent)`
+          )
+          return
         }
-      } finally {
-        await tpm.close()
+        const { tpm, signer } = await unlockSigner(options.state, identity, options.tcti)
+        try {
+          const feed = await openOwnFeed({
+            dir: options.state,
+            tpm,
+            signer,
+            fleetId: identity.fleetId,
+            feedId: identity.feedId
+          })
+          try {
+            const ontology = await storedOntology(feed.store, identity)
+            feed.ledger.useOntology(ontology)
+            const { seq, hash } = await feed.ledger.append({
+              type: options.type,
+              actor: { id: options.actor, role: options.role as Role },
+              attest: null,
+              body: bodyFromJson(options.type, json, ontology)
+            })
+            await feed.ledger.checkpoint()
+            makeOutput(options.json === true).result(
+              { feed: identity.feedId, seq, hash: toHex(hash), sealed: feed.ledger.sealedSize > seq },
+              `appended ${options.type} as entry ${seq} of feed ${identity.feedId} (sealed)`
+            )
+          } finally {
+            await feed.close()
+          }
+        } finally {
+          await tpm.close()
+        }
       }
-    })
+    )
 
-  ledger.command('tail')
-    .description('show the newest entries of a feed in a state directory (its own, or a replica it holds), with how many witnesses cosigned them')
+  ledger
+    .command('tail')
+    .description(
+      'show the newest entries of a feed in a state directory (its own, or a replica it holds), with how many witnesses cosigned them'
+    )
     .requiredOption('--state <dir>', 'device or owner state directory')
     .option('--feed <id>', 'a feed this device holds a replica of (default: its own)')
     .option('-n, --count <n>', 'how many entries', '10')
     .option('--json', 'print one JSON object per entry')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 "cosigned" counts the fleet devices whose cosignature on a checkpoint covering the entry verifies:
-they checked that checkpoint against every earlier one they held.`)
-    .action(async (options: { state: string, feed?: string, count: string, json?: boolean }) => {
+they checked that checkpoint against every earlier one they held.`
+    )
+    .action(async (options: { state: string; feed?: string; count: string; json?: boolean }) => {
       if (!/^\d{1,6}$/.test(options.count)) throw new UsageError('-n must be a number')
-      if (options.feed !== undefined && !/^[a-z2-7]{52}$/.test(options.feed)) throw new UsageError('--feed must be a feed id (52 base32 characters)')
+      if (options.feed !== undefined && !/^[a-z2-7]{52}$/.test(options.feed))
+        throw new UsageError('--feed must be a feed id (52 base32 characters)')
       const identity = await feedIdentityOf(options.state)
       const store = await openStore(options.state)
       try {
         const feed = options.feed ?? identity.feedId
         const replicas = new ReplicaStore(store)
-        if (feed !== identity.feedId && !(await replicas.feeds()).has(feed)) throw new FleetError(`${options.state} holds no replica of feed ${feed}`, { code: 'ERR_UNKNOWN_FEED' })
+        if (feed !== identity.feedId && !(await replicas.feeds()).has(feed))
+          throw new FleetError(`${options.state} holds no replica of feed ${feed}`, { code: 'ERR_UNKNOWN_FEED' })
         const source = feed === identity.feedId ? ownFeedSource(store, feed) : replicas.source(feed)
         const keys = await knownFeedKeys(store, identity)
         const key = keys.get(feed)
@@ -165,12 +266,15 @@ they checked that checkpoint against every earlier one they held.`)
         // Witnesses of each entry: every verified cosigner of a checkpoint covering it.
         const covering = await source.checkpointsCovering(first)
         const sealed = covering.at(-1)?.size ?? (await source.sealed())?.size ?? 0
-        const cosigners: Array<{ size: number, names: Set<string> }> = []
+        const cosigners: Array<{ size: number; names: Set<string> }> = []
         let union = new Set<string>()
         for (const checkpoint of covering.reverse()) {
           if (key !== undefined) {
             try {
-              union = new Set([...union, ...verifyCheckpoint(parseCheckpoint(checkpoint.note), { name: feed, key }, witnesses).cosigners])
+              union = new Set([
+                ...union,
+                ...verifyCheckpoint(parseCheckpoint(checkpoint.note), { name: feed, key }, witnesses).cosigners
+              ])
             } catch {
               // A stored checkpoint that does not verify adds no witness (fleet ledger verify reports it).
             }
@@ -179,40 +283,80 @@ they checked that checkpoint against every earlier one they held.`)
         }
         const witnessesOf = (seq: number): number => cosigners.find((c) => c.size > seq)?.names.size ?? 0
         const rows = entries.map(({ entry, hash }) => ({
-          seq: entry.seq, time: new Date(entry.time).toISOString(), type: entry.type, actor: entry.actor, device: entry.device, body: entry.body, hash: toHex(hash),
-          sealed: entry.seq < sealed, cosigned: witnessesOf(entry.seq)
+          seq: entry.seq,
+          time: new Date(entry.time).toISOString(),
+          type: entry.type,
+          actor: entry.actor,
+          device: entry.device,
+          body: entry.body,
+          hash: toHex(hash),
+          sealed: entry.seq < sealed,
+          cosigned: witnessesOf(entry.seq)
         }))
         const out = makeOutput(options.json === true)
         if (out.json) {
-          for (const row of rows) process.stdout.write(JSON.stringify(row, jsonReplacer) + '\n')
+          for (const row of rows) process.stdout.write(`${JSON.stringify(row, jsonReplacer)}\n`)
         } else {
-          process.stdout.write(`feed ${feed} (${feed === identity.feedId ? identity.kind : 'replica'}), sealed up to ${sealed}\n`)
-          for (const row of rows) process.stdout.write(`${String(row.seq).padStart(6)}  ${row.time}  ${row.sealed ? 'sealed ' : 'pending'}  cosigned ${String(row.cosigned).padStart(2)}  ${row.type.padEnd(24)} ${row.actor.id} (${row.actor.role})  ${JSON.stringify(row.body, jsonReplacer).slice(0, 120)}\n`)
+          process.stdout.write(
+            `feed ${feed} (${feed === identity.feedId ? identity.kind : 'replica'}), sealed up to ${sealed}\n`
+          )
+          for (const row of rows)
+            process.stdout.write(
+              `${[
+                String(row.seq).padStart(6),
+                row.time,
+                row.sealed ? 'sealed ' : 'pending',
+                `cosigned ${String(row.cosigned).padStart(2)}`,
+                `${row.type.padEnd(24)} ${row.actor.id} (${row.actor.role})`,
+                JSON.stringify(row.body, jsonReplacer).slice(0, 120)
+              ].join('  ')}\n`
+            )
         }
       } finally {
         await store.close()
       }
     })
 
-  ledger.command('verify')
-    .description('re-verify a feed from the owner\'s root: every entry, the chain, the tree, every checkpoint signature and ontology rule')
+  ledger
+    .command('verify')
+    .description(
+      "re-verify a feed from the owner's root: every entry, the chain, the tree, every checkpoint signature and ontology rule"
+    )
     .option('--state <dir>', 'device or owner state directory')
     .option('--export <file>', 'an export made by fleet ledger export (instead of --state)')
     .option('--fleet <fleetId>', 'the fleet the export must belong to (pins the root of trust)')
     .option('--json', 'print the report as JSON')
-    .addHelpText('after', '\nExit codes: 0 verified, 1 a check failed (the first failure on stderr), 2 bad usage or unreadable input.')
-    .action(async (options: { state?: string, export?: string, fleet?: string, json?: boolean }) => {
-      if ((options.state === undefined) === (options.export === undefined)) throw new UsageError('give exactly one of --state and --export')
-      if (options.fleet !== undefined && !/^[0-9a-f]{64}$/.test(options.fleet)) throw new UsageError('--fleet must be a fleetId (64 hex digits)')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 verified, 1 a check failed (the first failure on stderr), 2 bad usage or unreadable input.'
+    )
+    .action(async (options: { state?: string; export?: string; fleet?: string; json?: boolean }) => {
+      if ((options.state === undefined) === (options.export === undefined))
+        throw new UsageError('give exactly one of --state and --export')
+      if (options.fleet !== undefined && !/^[0-9a-f]{64}$/.test(options.fleet))
+        throw new UsageError('--fleet must be a fleetId (64 hex digits)')
       const out = makeOutput(options.json === true)
       if (options.state !== undefined) {
         const identity = await feedIdentityOf(options.state)
-        if (options.fleet !== undefined && toHex(identity.fleetId) !== options.fleet) throw new FeedVerificationError(`this feed belongs to fleet ${toHex(identity.fleetId)}, not ${options.fleet}`)
+        if (options.fleet !== undefined && toHex(identity.fleetId) !== options.fleet)
+          throw new FeedVerificationError(`this feed belongs to fleet ${toHex(identity.fleetId)}, not ${options.fleet}`)
         const store = await openStore(options.state)
         try {
-          const witnesses = new Map([...await knownFeedKeys(store, identity)].filter(([id]) => id !== identity.feedId))
-          const report = await verifyStoredFeed(store, { fleetId: identity.fleetId, feedId: identity.feedId, key: identity.feedKey, ontology: await storedOntology(store, identity), witnesses, epochs: await storedEpochs(store, identity) })
-          out.result({ verified: true, fleetId: toHex(identity.fleetId), feed: identity.feedId, ...report }, `verified feed ${identity.feedId}: ${report.entries} entries, ${report.checkpoints} checkpoints, sealed ${report.sealed}, root ${report.root}${witnessed(report)}`)
+          const witnesses = new Map(
+            [...(await knownFeedKeys(store, identity))].filter(([id]) => id !== identity.feedId)
+          )
+          const report = await verifyStoredFeed(store, {
+            fleetId: identity.fleetId,
+            feedId: identity.feedId,
+            key: identity.feedKey,
+            ontology: await storedOntology(store, identity),
+            witnesses,
+            epochs: await storedEpochs(store, identity)
+          })
+          out.result(
+            { verified: true, fleetId: toHex(identity.fleetId), feed: identity.feedId, ...report },
+            `verified feed ${identity.feedId}: ${report.entries} entries, ${report.checkpoints} checkpoints, sealed ${report.sealed}, root ${report.root}${witnessed(report)}`
+          )
         } finally {
           await store.close()
         }
@@ -221,28 +365,57 @@ they checked that checkpoint against every earlier one they held.`)
       const lines = fileLines(options.export!)
       const first = await lines.next()
       if (first.done === true) throw new MalformedInputError(`${options.export} is empty`)
-      if (first.value.length > EXPORT_LIMITS.maxLineLength) throw new MalformedInputError(`${options.export}: the header line is longer than ${EXPORT_LIMITS.maxLineLength} characters`)
-      let header: { format?: unknown, feed?: unknown, trust?: unknown, witnesses?: unknown, ontology?: unknown, epochs?: unknown }
+      if (first.value.length > EXPORT_LIMITS.maxLineLength)
+        throw new MalformedInputError(
+          `${options.export}: the header line is longer than ${EXPORT_LIMITS.maxLineLength} characters`
+        )
+      let header: {
+        format?: unknown
+        feed?: unknown
+        trust?: unknown
+        witnesses?: unknown
+        ontology?: unknown
+        epochs?: unknown
+      }
       try {
         header = JSON.parse(first.value) as typeof header
       } catch {
         throw new MalformedInputError(`${options.export}: the first line is not a JSON header`)
       }
-      if (header?.format !== EXPORT_FORMAT || typeof header.feed !== 'string') throw new MalformedInputError(`${options.export}: not a ${EXPORT_FORMAT} file`)
+      if (header?.format !== EXPORT_FORMAT || typeof header.feed !== 'string')
+        throw new MalformedInputError(`${options.export}: not a ${EXPORT_FORMAT} file`)
       const identity = feedIdentityFromTrust(header.trust, header.feed, options.fleet)
       const witnesses = witnessKeysFromHeader(header.witnesses, identity)
       const ontology = ontologyFromHeader(header.ontology, identity)
       const epochs = epochsFromHeader(header.epochs, identity)
-      const report = await verifyExport(lines, { feedKey: identity.feedKey, fleetId: identity.fleetId, feedId: identity.feedId, ontology, witnesses, epochs })
-      out.result({ verified: true, fleetId: toHex(identity.fleetId), feed: identity.feedId, pinned: options.fleet !== undefined, ...report },
-        `verified export of feed ${identity.feedId} (fleet ${toHex(identity.fleetId)}${options.fleet === undefined ? ', not pinned: pass --fleet' : ''}): ${report.entries} entries, ${report.checkpoints} checkpoints, sealed ${report.sealed}${witnessed(report)}`)
+      const report = await verifyExport(lines, {
+        feedKey: identity.feedKey,
+        fleetId: identity.fleetId,
+        feedId: identity.feedId,
+        ontology,
+        witnesses,
+        epochs
+      })
+      out.result(
+        {
+          verified: true,
+          fleetId: toHex(identity.fleetId),
+          feed: identity.feedId,
+          pinned: options.fleet !== undefined,
+          ...report
+        },
+        `verified export of feed ${identity.feedId} ` +
+          `(fleet ${toHex(identity.fleetId)}${options.fleet === undefined ? ', not pinned: pass --fleet' : ''}): ` +
+          `${report.entries} entries, ${report.checkpoints} checkpoints, sealed ${report.sealed}${witnessed(report)}`
+      )
     })
 
-  ledger.command('export')
-    .description('write the feed as JSON lines, with the trust chain from the fleet\'s genesis, for offline audit')
+  ledger
+    .command('export')
+    .description("write the feed as JSON lines, with the trust chain from the fleet's genesis, for offline audit")
     .requiredOption('--state <dir>', 'device or owner state directory')
     .requiredOption('--out <file>', 'output file (.jsonl)')
-    .action(async (options: { state: string, out: string }) => {
+    .action(async (options: { state: string; out: string }) => {
       const identity = await feedIdentityOf(options.state)
       const store = await openStore(options.state)
       const temp = `${options.out}.tmp-${process.pid}`
@@ -253,12 +426,19 @@ they checked that checkpoint against every earlier one they held.`)
           const witnesses = await storedWitnessRecords(store)
           const ontology = await storedOntologyProofs(store, identity)
           const epochs = await storedEpochProofs(store, identity)
-          await file.write(JSON.stringify({
-            format: EXPORT_FORMAT, fleet: toHex(identity.fleetId), feed: identity.feedId, trust: identity.trust,
-            ...(witnesses.length === 0 ? {} : { witnesses }), ...(ontology.length === 0 ? {} : { ontology }), ...(epochs.length === 0 ? {} : { epochs })
-          }) + '\n')
+          await file.write(
+            `${JSON.stringify({
+              format: EXPORT_FORMAT,
+              fleet: toHex(identity.fleetId),
+              feed: identity.feedId,
+              trust: identity.trust,
+              ...(witnesses.length === 0 ? {} : { witnesses }),
+              ...(ontology.length === 0 ? {} : { ontology }),
+              ...(epochs.length === 0 ? {} : { epochs })
+            })}\n`
+          )
           for await (const line of exportFeed(store, { feedId: identity.feedId })) {
-            await file.write(JSON.stringify(line) + '\n')
+            await file.write(`${JSON.stringify(line)}\n`)
             lines++
           }
           await file.sync()
@@ -272,20 +452,28 @@ they checked that checkpoint against every earlier one they held.`)
       }
     })
 
-  ledger.command('proof')
-    .description('a self-contained proof that one entry is in the feed: the entry, its inclusion proof, the signed checkpoint and the trust chain')
+  ledger
+    .command('proof')
+    .description(
+      'a self-contained proof that one entry is in the feed: the entry, its inclusion proof, the signed checkpoint and the trust chain'
+    )
     .requiredOption('--state <dir>', 'device or owner state directory')
     .requiredOption('--seq <n>', 'the entry')
-    .option('--feed <id>', 'the feed (default: the state directory\'s own)')
+    .option('--feed <id>', "the feed (default: the state directory's own)")
     .option('--out <file>', 'write the proof here (default: stdout)')
-    .action(async (options: { state: string, seq: string, feed?: string, out?: string }) => {
+    .action(async (options: { state: string; seq: string; feed?: string; out?: string }) => {
       const seq = parseSeq(options.seq)
       const identity = await feedIdentityOf(options.state)
-      if (options.feed !== undefined && options.feed !== identity.feedId) throw new UsageError(`${options.state} holds feed ${identity.feedId} only`)
+      if (options.feed !== undefined && options.feed !== identity.feedId)
+        throw new UsageError(`${options.state} holds feed ${identity.feedId} only`)
       const store = await openStore(options.state)
       try {
         const bundle = await makeProofBundle(store, { feedId: identity.feedId, seq })
-        const text = JSON.stringify({ format: PROOF_FORMAT, fleet: toHex(identity.fleetId), trust: identity.trust, bundle }, null, 2) + '\n'
+        const text = `${JSON.stringify(
+          { format: PROOF_FORMAT, fleet: toHex(identity.fleetId), trust: identity.trust, bundle },
+          null,
+          2
+        )}\n`
         if (options.out === undefined) process.stdout.write(text)
         else {
           const { writeFile } = await import('node:fs/promises')
@@ -296,25 +484,45 @@ they checked that checkpoint against every earlier one they held.`)
       }
     })
 
-  ledger.command('verify-proof')
+  ledger
+    .command('verify-proof')
     .description('check a proof made by fleet ledger proof, offline')
     .argument('<file>', 'the proof file')
     .option('--fleet <fleetId>', 'the fleet the proof must belong to (pins the root of trust)')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExit codes: 0 the entry is in the signed feed, 1 a check failed, 2 unreadable input.')
-    .action(async (file: string, options: { fleet?: string, json?: boolean }) => {
-      if (options.fleet !== undefined && !/^[0-9a-f]{64}$/.test(options.fleet)) throw new UsageError('--fleet must be a fleetId (64 hex digits)')
+    .action(async (file: string, options: { fleet?: string; json?: boolean }) => {
+      if (options.fleet !== undefined && !/^[0-9a-f]{64}$/.test(options.fleet))
+        throw new UsageError('--fleet must be a fleetId (64 hex digits)')
       const text = Buffer.from(await readInputFile(file, 'proof', 1024 * 1024)).toString('utf8')
-      let value: { format?: unknown, trust?: unknown, bundle?: { feed?: unknown } }
+      let value: { format?: unknown; trust?: unknown; bundle?: { feed?: unknown } }
       try {
         value = JSON.parse(text) as typeof value
       } catch {
         throw new MalformedInputError(`${file} is not JSON`)
       }
-      if (value?.format !== PROOF_FORMAT || typeof value.bundle?.feed !== 'string') throw new MalformedInputError(`${file}: not a ${PROOF_FORMAT} file`)
+      if (value?.format !== PROOF_FORMAT || typeof value.bundle?.feed !== 'string')
+        throw new MalformedInputError(`${file}: not a ${PROOF_FORMAT} file`)
       const identity = feedIdentityFromTrust(value.trust, value.bundle.feed, options.fleet)
-      const proof = verifyProofBundle(value.bundle, { feedKey: identity.feedKey, ontology: BASE_ONTOLOGY, fleetId: identity.fleetId })
-      makeOutput(options.json === true).result({ verified: true, fleetId: toHex(identity.fleetId), pinned: options.fleet !== undefined, feed: proof.feed, seq: proof.seq, checkpointSize: proof.checkpointSize, root: proof.root, entry: proof.entry },
-        `verified: entry ${proof.seq} (${proof.entry.type} by ${proof.entry.actor.id}) is in feed ${proof.feed} under a checkpoint of ${proof.checkpointSize} entries signed by its TPM and ML-DSA-65 keys${options.fleet === undefined ? ' (fleet not pinned: pass --fleet)' : ''}`)
+      const proof = verifyProofBundle(value.bundle, {
+        feedKey: identity.feedKey,
+        ontology: BASE_ONTOLOGY,
+        fleetId: identity.fleetId
+      })
+      makeOutput(options.json === true).result(
+        {
+          verified: true,
+          fleetId: toHex(identity.fleetId),
+          pinned: options.fleet !== undefined,
+          feed: proof.feed,
+          seq: proof.seq,
+          checkpointSize: proof.checkpointSize,
+          root: proof.root,
+          entry: proof.entry
+        },
+        `verified: entry ${proof.seq} (${proof.entry.type} by ${proof.entry.actor.id}) is in feed ${proof.feed} ` +
+          `under a checkpoint of ${proof.checkpointSize} entries signed by its TPM and ML-DSA-65 keys` +
+          (options.fleet === undefined ? ' (fleet not pinned: pass --fleet)' : '')
+      )
     })
 }

@@ -7,15 +7,16 @@ import { createHash } from 'node:crypto'
 /**
  * fleet tpm info --tcti T [--json]
  */
-export function registerTpmCommands (program: Command): void {
+export function registerTpmCommands(program: Command): void {
   const tpm = program.command('tpm').description('inspect a TPM')
 
-  tpm.command('info')
+  tpm
+    .command('info')
     .description('manufacturer, firmware, PCR banks and the EK-derived deviceId of a TPM')
     .requiredOption('--tcti <tcti>', 'TPM to use: device:/dev/tpmrm0, swtpm:path=SOCKET or swtpm:host=H,port=P')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExample:\n  fleet tpm info --tcti device:/dev/tpmrm0 --json')
-    .action(async (options: { tcti: string, json?: boolean }) => {
+    .action(async (options: { tcti: string; json?: boolean }) => {
       const device = await EsysTpm.open({ tcti: options.tcti })
       try {
         const info = await device.info()
@@ -32,13 +33,16 @@ export function registerTpmCommands (program: Command): void {
           deviceId,
           fingerprint: fingerprint(deviceId)
         }
-        makeOutput(options.json === true).result(result, [
-          `TPM:          ${info.manufacturer} ${info.vendor} firmware ${info.firmwareVersion} (spec ${info.specRevision})`,
-          `PCR banks:    ${info.banks.join(', ')}`,
-          `EK:           ${ek.kind}, certificate ${ek.certificate !== undefined ? 'in NV' : 'absent'}`,
-          `deviceId:     ${deviceId}`,
-          `fingerprint:  ${fingerprint(deviceId)}`
-        ].join('\n'))
+        makeOutput(options.json === true).result(
+          result,
+          [
+            `TPM:          ${info.manufacturer} ${info.vendor} firmware ${info.firmwareVersion} (spec ${info.specRevision})`,
+            `PCR banks:    ${info.banks.join(', ')}`,
+            `EK:           ${ek.kind}, certificate ${ek.certificate !== undefined ? 'in NV' : 'absent'}`,
+            `deviceId:     ${deviceId}`,
+            `fingerprint:  ${fingerprint(deviceId)}`
+          ].join('\n')
+        )
       } finally {
         await device.close()
       }

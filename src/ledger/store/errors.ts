@@ -3,7 +3,7 @@ import { FleetError } from '../../common/index.js'
 /** Thrown when a store is read or written while it is not open (before open(), or after close()). */
 export class LedgerStoreClosedError extends FleetError {
   readonly status: string
-  constructor (status: string) {
+  constructor(status: string) {
     super(`the ledger store is not open (it is ${status})`, { code: 'ERR_LEDGER_STORE_CLOSED' })
     this.status = status
   }
@@ -12,7 +12,7 @@ export class LedgerStoreClosedError extends FleetError {
 /** Thrown when a LevelDB ledger is held by another process (a running agent holds its own). */
 export class LedgerStoreLockedError extends FleetError {
   readonly location: string
-  constructor (location: string, cause: unknown) {
+  constructor(location: string, cause: unknown) {
     super(`the ledger store at ${location} is in use by another process`, { code: 'ERR_LEDGER_LOCKED', cause })
     this.location = location
   }
@@ -21,8 +21,8 @@ export class LedgerStoreLockedError extends FleetError {
 /** Thrown when a sublevel name is not one LevelDB's sublevels take (see checkSublevelName). */
 export class InvalidSublevelNameError extends FleetError {
   readonly sublevelName: string
-  constructor (name: string) {
-    const reason = '1 or more printable ASCII characters above \'"\''
+  constructor(name: string) {
+    const reason = "1 or more printable ASCII characters above '\"'"
     super(`"${name.slice(0, 64)}" is not a sublevel name (${reason})`, { code: 'ERR_SUBLEVEL_NAME' })
     this.sublevelName = name
   }
@@ -31,7 +31,7 @@ export class InvalidSublevelNameError extends FleetError {
 /** Thrown when a write names a sublevel of another store: nothing of that write is applied. */
 export class ForeignSublevelError extends FleetError {
   readonly path: readonly string[]
-  constructor (path: readonly string[]) {
+  constructor(path: readonly string[]) {
     super(`sublevel ${path.join('/')} belongs to another store`, { code: 'ERR_FOREIGN_SUBLEVEL' })
     this.path = path
   }
@@ -39,14 +39,14 @@ export class ForeignSublevelError extends FleetError {
 
 /** Thrown when a batch is used after it was written or closed. */
 export class LedgerBatchClosedError extends FleetError {
-  constructor () {
+  constructor() {
     super('the batch was already written or closed', { code: 'ERR_LEDGER_BATCH_CLOSED' })
   }
 }
 
 /** Thrown when an iterator is read after it was closed (by its reader, or with its store). */
 export class LedgerIteratorClosedError extends FleetError {
-  constructor () {
+  constructor() {
     super('the iterator is closed', { code: 'ERR_LEDGER_ITERATOR_CLOSED' })
   }
 }

@@ -14,13 +14,24 @@
  */
 export { checkSublevelName } from './ledger-store.js'
 export type {
-  LedgerStore, LedgerSpace, LedgerSublevel, LedgerRange, LedgerIterator, LedgerWrite, LedgerBatch, WriteOptions
+  LedgerStore,
+  LedgerSpace,
+  LedgerSublevel,
+  LedgerRange,
+  LedgerIterator,
+  LedgerWrite,
+  LedgerBatch,
+  WriteOptions
 } from './ledger-store.js'
 export { LEDGER_SUBLEVELS, feedSublevels, replicaSpace } from './sublevels.js'
 export type { FeedSublevels } from './sublevels.js'
 export { LevelLedgerStore, LEVEL_OPTIONS } from './level-store.js'
 export { MemoryLedgerStore } from './memory-store.js'
 export {
-  LedgerStoreClosedError, LedgerStoreLockedError, InvalidSublevelNameError, ForeignSublevelError,
-  LedgerBatchClosedError, LedgerIteratorClosedError
+  LedgerStoreClosedError,
+  LedgerStoreLockedError,
+  InvalidSublevelNameError,
+  ForeignSublevelError,
+  LedgerBatchClosedError,
+  LedgerIteratorClosedError
 } from './errors.js'

@@ -1,11 +1,20 @@
 import { Level } from 'level'
 import {
-  checkSublevelName, sublevelHandle,
-  type LedgerBatch, type LedgerIterator, type LedgerRange, type LedgerStore, type LedgerSublevel, type LedgerWrite,
+  checkSublevelName,
+  sublevelHandle,
+  type LedgerBatch,
+  type LedgerIterator,
+  type LedgerRange,
+  type LedgerStore,
+  type LedgerSublevel,
+  type LedgerWrite,
   type WriteOptions
 } from './ledger-store.js'
 import {
-  ForeignSublevelError, LedgerBatchClosedError, LedgerStoreClosedError, LedgerStoreLockedError
+  ForeignSublevelError,
+  LedgerBatchClosedError,
+  LedgerStoreClosedError,
+  LedgerStoreLockedError
 } from './errors.js'
 
 /**
@@ -21,26 +30,26 @@ const SUBLEVEL_OPTIONS = { valueEncoding: 'view' } as const
 
 /** What this store uses of a LevelDB database or sublevel (abstract-level's API). */
 interface LevelNode {
-  sublevel (name: string, options: typeof SUBLEVEL_OPTIONS): LevelNode
-  get (key: string): Promise<Uint8Array | undefined>
-  getMany (keys: string[]): Promise<Array<Uint8Array | undefined>>
-  iterator (range: LedgerRange): LedgerIterator
-  keys (range: LedgerRange): AsyncIterable<string>
-  values (range: LedgerRange): AsyncIterable<Uint8Array>
+  sublevel(name: string, options: typeof SUBLEVEL_OPTIONS): LevelNode
+  get(key: string): Promise<Uint8Array | undefined>
+  getMany(keys: string[]): Promise<Array<Uint8Array | undefined>>
+  iterator(range: LedgerRange): LedgerIterator
+  keys(range: LedgerRange): AsyncIterable<string>
+  values(range: LedgerRange): AsyncIterable<Uint8Array>
 }
 
 interface LevelChainedBatch {
-  put (key: string, value: Uint8Array, options: { sublevel: LevelNode }): void
-  del (key: string, options: { sublevel: LevelNode }): void
-  write (options: WriteOptions): Promise<void>
-  close (): Promise<void>
+  put(key: string, value: Uint8Array, options: { sublevel: LevelNode }): void
+  del(key: string, options: { sublevel: LevelNode }): void
+  write(options: WriteOptions): Promise<void>
+  close(): Promise<void>
 }
 
 /**
  * The range as abstract-level should see it: only the bounds that are set (it would read an
  * explicit `gte: undefined` as the key 'undefined').
  */
-function levelRange (range: LedgerRange): LedgerRange {
+function levelRange(range: LedgerRange): LedgerRange {
   const out: LedgerRange = {}
   if (range.gt !== undefined) out.gt = range.gt
   if (range.gte !== undefined) out.gte = range.gte
@@ -57,9 +66,9 @@ class LevelSublevel implements LedgerSublevel {
   private readonly parent: LevelSublevel | undefined
   private readonly children = new Map<string, LevelSublevel>()
   /** The abstract-level sublevel and its batch option, of the database `generation` of the store. */
-  private node: { generation: number, level: LevelNode, option: { sublevel: LevelNode } } | undefined
+  private node: { generation: number; level: LevelNode; option: { sublevel: LevelNode } } | undefined
 
-  constructor (store: LevelLedgerStore, parent: LevelSublevel | undefined, name: string) {
+  constructor(store: LevelLedgerStore, parent: LevelSublevel | undefined, name: string) {
     checkSublevelName(name)
     this.store = store
     this.parent = parent
@@ -70,16 +79,16 @@ class LevelSublevel implements LedgerSublevel {
    * The abstract-level sublevel, made when first used after the store opened (a handle may be
    * taken before, and a sublevel of a database closed since does not reopen with it).
    */
-  level (): LevelNode {
+  level(): LevelNode {
     return this.made().level
   }
 
   /** The option that puts an operation of a root batch in this sublevel (made once: the append path is hot). */
-  batchOption (): { sublevel: LevelNode } {
+  batchOption(): { sublevel: LevelNode } {
     return this.made().option
   }
 
-  private made (): { level: LevelNode, option: { sublevel: LevelNode } } {
+  private made(): { level: LevelNode; option: { sublevel: LevelNode } } {
     const generation = this.store.generation
     if (this.node?.generation !== generation) {
       const parent = this.parent?.level() ?? this.store.root()
@@ -89,31 +98,31 @@ class LevelSublevel implements LedgerSublevel {
     return this.node
   }
 
-  sublevel (name: string): LedgerSublevel {
+  sublevel(name: string): LedgerSublevel {
     return sublevelHandle(this.children, name, () => new LevelSublevel(this.store, this, name))
   }
 
-  async get (key: string): Promise<Uint8Array | undefined> {
+  async get(key: string): Promise<Uint8Array | undefined> {
     this.store.checkOpen()
     return await this.level().get(key)
   }
 
-  async getMany (keys: readonly string[]): Promise<Array<Uint8Array | undefined>> {
+  async getMany(keys: readonly string[]): Promise<Array<Uint8Array | undefined>> {
     this.store.checkOpen()
     return await this.level().getMany([...keys])
   }
 
-  iterator (range: LedgerRange = {}): LedgerIterator {
+  iterator(range: LedgerRange = {}): LedgerIterator {
     this.store.checkOpen()
     return this.level().iterator(levelRange(range))
   }
 
-  keys (range: LedgerRange = {}): AsyncIterable<string> {
+  keys(range: LedgerRange = {}): AsyncIterable<string> {
     this.store.checkOpen()
     return this.level().keys(levelRange(range))
   }
 
-  values (range: LedgerRange = {}): AsyncIterable<Uint8Array> {
+  values(range: LedgerRange = {}): AsyncIterable<Uint8Array> {
     this.store.checkOpen()
     return this.level().values(levelRange(range))
   }
@@ -124,29 +133,29 @@ class LevelBatch implements LedgerBatch {
   private readonly inner: LevelChainedBatch
   private done = false
 
-  constructor (store: LevelLedgerStore, inner: LevelChainedBatch) {
+  constructor(store: LevelLedgerStore, inner: LevelChainedBatch) {
     this.store = store
     this.inner = inner
   }
 
-  put (sublevel: LedgerSublevel, key: string, value: Uint8Array): void {
+  put(sublevel: LedgerSublevel, key: string, value: Uint8Array): void {
     if (this.done) throw new LedgerBatchClosedError()
     // LevelDB copies the key and value into its write batch here.
     this.inner.put(key, value, this.store.own(sublevel).batchOption())
   }
 
-  del (sublevel: LedgerSublevel, key: string): void {
+  del(sublevel: LedgerSublevel, key: string): void {
     if (this.done) throw new LedgerBatchClosedError()
     this.inner.del(key, this.store.own(sublevel).batchOption())
   }
 
-  async write (options: WriteOptions): Promise<void> {
+  async write(options: WriteOptions): Promise<void> {
     if (this.done) throw new LedgerBatchClosedError()
     this.done = true
     await this.inner.write({ sync: options.sync })
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     if (this.done) return
     this.done = true
     await this.inner.close()
@@ -164,13 +173,15 @@ export class LevelLedgerStore implements LedgerStore {
   generation = 0
   private readonly children = new Map<string, LevelSublevel>()
 
-  constructor (location: string) {
+  constructor(location: string) {
     this.location = location
   }
 
-  get status (): LedgerStore['status'] { return this.db?.status ?? 'closed' }
+  get status(): LedgerStore['status'] {
+    return this.db?.status ?? 'closed'
+  }
 
-  async open (): Promise<void> {
+  async open(): Promise<void> {
     // Made here, not in the constructor: abstract-level opens a database as soon as it is made.
     if (this.db?.status === 'closing') await this.db.close()
     if (this.db === undefined || this.db.status === 'closed') {
@@ -186,42 +197,44 @@ export class LevelLedgerStore implements LedgerStore {
     }
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     await this.db?.close()
   }
 
-  sublevel (name: string): LedgerSublevel {
+  sublevel(name: string): LedgerSublevel {
     return sublevelHandle(this.children, name, () => new LevelSublevel(this, undefined, name))
   }
 
-  async write (writes: readonly LedgerWrite[], options: WriteOptions): Promise<void> {
+  async write(writes: readonly LedgerWrite[], options: WriteOptions): Promise<void> {
     this.checkOpen()
     // Every sublevel is checked before anything is handed to LevelDB: a bad write applies nothing.
-    const ops = writes.map((op) => op.type === 'put'
-      ? { type: 'put' as const, key: op.key, value: op.value, sublevel: this.own(op.sublevel).level() }
-      : { type: 'del' as const, key: op.key, sublevel: this.own(op.sublevel).level() })
+    const ops = writes.map((op) =>
+      op.type === 'put'
+        ? { type: 'put' as const, key: op.key, value: op.value, sublevel: this.own(op.sublevel).level() }
+        : { type: 'del' as const, key: op.key, sublevel: this.own(op.sublevel).level() }
+    )
     await this.db!.batch(ops as never, { sync: options.sync })
   }
 
-  batch (): LedgerBatch {
+  batch(): LedgerBatch {
     this.checkOpen()
     return new LevelBatch(this, this.db!.batch() as unknown as LevelChainedBatch)
   }
 
   /** @internal The database, as the root of its sublevels. */
-  root (): LevelNode {
+  root(): LevelNode {
     if (this.db === undefined) throw new LedgerStoreClosedError('closed')
     return this.db as unknown as LevelNode
   }
 
   /** @internal Throws unless the store is open. */
-  checkOpen (): void {
+  checkOpen(): void {
     const status = this.status
     if (status !== 'open') throw new LedgerStoreClosedError(status)
   }
 
   /** @internal `sublevel` as one of this store's, or ForeignSublevelError. */
-  own (sublevel: LedgerSublevel): LevelSublevel {
+  own(sublevel: LedgerSublevel): LevelSublevel {
     if (!(sublevel instanceof LevelSublevel) || sublevel.store !== this) throw new ForeignSublevelError(sublevel.path)
     return sublevel
   }

@@ -1,14 +1,26 @@
 import {
-  checkSublevelName, sublevelHandle,
-  type LedgerBatch, type LedgerIterator, type LedgerRange, type LedgerStore, type LedgerSublevel, type LedgerWrite,
+  checkSublevelName,
+  sublevelHandle,
+  type LedgerBatch,
+  type LedgerIterator,
+  type LedgerRange,
+  type LedgerStore,
+  type LedgerSublevel,
+  type LedgerWrite,
   type WriteOptions
 } from './ledger-store.js'
 import {
-  ForeignSublevelError, LedgerBatchClosedError, LedgerIteratorClosedError, LedgerStoreClosedError
+  ForeignSublevelError,
+  LedgerBatchClosedError,
+  LedgerIteratorClosedError,
+  LedgerStoreClosedError
 } from './errors.js'
 
 /** One stored pair: the full key (the sublevel's prefix, then the key) in UTF-8, as LevelDB holds it. */
-interface Row { key: Buffer, value: Uint8Array }
+interface Row {
+  key: Buffer
+  value: Uint8Array
+}
 
 /**
  * A copy of `bytes` as a plain Uint8Array (never `bytes.slice()`: on a Buffer that is a view, and
@@ -17,10 +29,13 @@ interface Row { key: Buffer, value: Uint8Array }
 const copy = (bytes: Uint8Array): Uint8Array => new Uint8Array(bytes)
 
 /** A bound of a range on full keys. */
-interface Bound { key: Buffer, inclusive: boolean }
+interface Bound {
+  key: Buffer
+  inclusive: boolean
+}
 
 /** The first index whose key is at or above `key` (above, when `strictly`). */
-function search (rows: readonly Row[], key: Buffer, strictly: boolean): number {
+function search(rows: readonly Row[], key: Buffer, strictly: boolean): number {
   let low = 0
   let high = rows.length
   while (low < high) {
@@ -43,8 +58,13 @@ class MemoryIterator implements LedgerIterator {
   private left: number
   private closed = false
 
-  constructor (
-    store: MemoryLedgerStore, rows: readonly Row[], from: number, to: number, prefixBytes: number, range: LedgerRange
+  constructor(
+    store: MemoryLedgerStore,
+    rows: readonly Row[],
+    from: number,
+    to: number,
+    prefixBytes: number,
+    range: LedgerRange
   ) {
     this.store = store
     this.rows = rows
@@ -56,11 +76,11 @@ class MemoryIterator implements LedgerIterator {
     this.left = Number.isInteger(range.limit) && range.limit! >= 0 ? range.limit! : Number.POSITIVE_INFINITY
   }
 
-  async next (): Promise<[string, Uint8Array] | undefined> {
+  async next(): Promise<[string, Uint8Array] | undefined> {
     return this.read()
   }
 
-  async nextv (size: number): Promise<Array<[string, Uint8Array]>> {
+  async nextv(size: number): Promise<Array<[string, Uint8Array]>> {
     const out: Array<[string, Uint8Array]> = []
     while (out.length < size) {
       const entry = this.read()
@@ -70,12 +90,12 @@ class MemoryIterator implements LedgerIterator {
     return out
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     this.closed = true
     this.store.forget(this)
   }
 
-  async * [Symbol.asyncIterator] (): AsyncGenerator<[string, Uint8Array]> {
+  async *[Symbol.asyncIterator](): AsyncGenerator<[string, Uint8Array]> {
     try {
       for (let entry = await this.next(); entry !== undefined; entry = await this.next()) yield entry
     } finally {
@@ -83,7 +103,7 @@ class MemoryIterator implements LedgerIterator {
     }
   }
 
-  private read (): [string, Uint8Array] | undefined {
+  private read(): [string, Uint8Array] | undefined {
     if (this.closed) throw new LedgerIteratorClosedError()
     const more = this.reverse ? this.at >= this.end : this.at < this.end
     if (!more || this.left <= 0) return undefined
@@ -104,7 +124,7 @@ class MemorySublevel implements LedgerSublevel {
   private readonly highest: Buffer
   private readonly children = new Map<string, MemorySublevel>()
 
-  constructor (store: MemoryLedgerStore, parent: MemorySublevel | undefined, name: string) {
+  constructor(store: MemoryLedgerStore, parent: MemorySublevel | undefined, name: string) {
     checkSublevelName(name)
     this.store = store
     this.path = [...(parent?.path ?? []), name]
@@ -113,38 +133,46 @@ class MemorySublevel implements LedgerSublevel {
     this.highest = Buffer.from(`${this.prefix.slice(0, -1)}"`, 'utf8')
   }
 
-  sublevel (name: string): LedgerSublevel {
+  sublevel(name: string): LedgerSublevel {
     return sublevelHandle(this.children, name, () => new MemorySublevel(this.store, this, name))
   }
 
   /** @internal The full key of `key` in this sublevel. */
-  full (key: string): Buffer {
+  full(key: string): Buffer {
     return Buffer.from(this.prefix + key, 'utf8')
   }
 
-  async get (key: string): Promise<Uint8Array | undefined> {
+  async get(key: string): Promise<Uint8Array | undefined> {
     return this.store.read(this.full(key))
   }
 
-  async getMany (keys: readonly string[]): Promise<Array<Uint8Array | undefined>> {
+  async getMany(keys: readonly string[]): Promise<Array<Uint8Array | undefined>> {
     return keys.map((key) => this.store.read(this.full(key)))
   }
 
-  iterator (range: LedgerRange = {}): LedgerIterator {
+  iterator(range: LedgerRange = {}): LedgerIterator {
     // The bounds abstract-level's sublevels give LevelDB: gte, else gt, else the prefix;
     // lte, else lt, else the upper bound.
-    const lower: Bound = range.gte !== undefined ? { key: this.full(range.gte), inclusive: true }
-      : range.gt !== undefined ? { key: this.full(range.gt), inclusive: false } : { key: this.lowest, inclusive: true }
-    const upper: Bound = range.lte !== undefined ? { key: this.full(range.lte), inclusive: true }
-      : range.lt !== undefined ? { key: this.full(range.lt), inclusive: false } : { key: this.highest, inclusive: true }
+    const lower: Bound =
+      range.gte !== undefined
+        ? { key: this.full(range.gte), inclusive: true }
+        : range.gt !== undefined
+          ? { key: this.full(range.gt), inclusive: false }
+          : { key: this.lowest, inclusive: true }
+    const upper: Bound =
+      range.lte !== undefined
+        ? { key: this.full(range.lte), inclusive: true }
+        : range.lt !== undefined
+          ? { key: this.full(range.lt), inclusive: false }
+          : { key: this.highest, inclusive: true }
     return this.store.iterate(lower, upper, this.lowest.length, range)
   }
 
-  async * keys (range: LedgerRange = {}): AsyncGenerator<string> {
+  async *keys(range: LedgerRange = {}): AsyncGenerator<string> {
     for await (const [key] of this.iterator(range)) yield key
   }
 
-  async * values (range: LedgerRange = {}): AsyncGenerator<Uint8Array> {
+  async *values(range: LedgerRange = {}): AsyncGenerator<Uint8Array> {
     for await (const [, value] of this.iterator(range)) yield value
   }
 }
@@ -154,21 +182,21 @@ class MemoryBatch implements LedgerBatch {
   private writes: LedgerWrite[] = []
   private done = false
 
-  constructor (store: MemoryLedgerStore) {
+  constructor(store: MemoryLedgerStore) {
     this.store = store
   }
 
-  put (sublevel: LedgerSublevel, key: string, value: Uint8Array): void {
+  put(sublevel: LedgerSublevel, key: string, value: Uint8Array): void {
     if (this.done) throw new LedgerBatchClosedError()
     this.writes.push({ type: 'put', sublevel: this.store.own(sublevel), key, value: copy(value) })
   }
 
-  del (sublevel: LedgerSublevel, key: string): void {
+  del(sublevel: LedgerSublevel, key: string): void {
     if (this.done) throw new LedgerBatchClosedError()
     this.writes.push({ type: 'del', sublevel: this.store.own(sublevel), key })
   }
 
-  async write (options: WriteOptions): Promise<void> {
+  async write(options: WriteOptions): Promise<void> {
     if (this.done) throw new LedgerBatchClosedError()
     this.done = true
     const writes = this.writes
@@ -176,7 +204,7 @@ class MemoryBatch implements LedgerBatch {
     await this.store.write(writes, options)
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     this.done = true
     this.writes = []
   }
@@ -197,22 +225,24 @@ export class MemoryLedgerStore implements LedgerStore {
   private readonly iterators = new Set<MemoryIterator>()
   private readonly children = new Map<string, MemorySublevel>()
 
-  get status (): LedgerStore['status'] { return this.state }
+  get status(): LedgerStore['status'] {
+    return this.state
+  }
 
-  async open (): Promise<void> {
+  async open(): Promise<void> {
     this.state = 'open'
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     for (const iterator of [...this.iterators]) await iterator.close()
     this.state = 'closed'
   }
 
-  sublevel (name: string): LedgerSublevel {
+  sublevel(name: string): LedgerSublevel {
     return sublevelHandle(this.children, name, () => new MemorySublevel(this, undefined, name))
   }
 
-  async write (writes: readonly LedgerWrite[], _options: WriteOptions): Promise<void> {
+  async write(writes: readonly LedgerWrite[], _options: WriteOptions): Promise<void> {
     this.checkOpen()
     // Checked whole before any is applied: a bad write applies nothing.
     const staged = writes.map((op) => ({ op, key: this.own(op.sublevel).full(op.key) }))
@@ -234,13 +264,13 @@ export class MemoryLedgerStore implements LedgerStore {
     }
   }
 
-  batch (): LedgerBatch {
+  batch(): LedgerBatch {
     this.checkOpen()
     return new MemoryBatch(this)
   }
 
   /** @internal The value under a full key (a copy), or undefined. */
-  read (key: Buffer): Uint8Array | undefined {
+  read(key: Buffer): Uint8Array | undefined {
     this.checkOpen()
     const at = search(this.rows, key, false)
     const row = this.rows[at]
@@ -248,7 +278,7 @@ export class MemoryLedgerStore implements LedgerStore {
   }
 
   /** @internal An iterator over the full keys between two bounds, on a snapshot of now. */
-  iterate (lower: Bound, upper: Bound, prefixBytes: number, range: LedgerRange): LedgerIterator {
+  iterate(lower: Bound, upper: Bound, prefixBytes: number, range: LedgerRange): LedgerIterator {
     this.checkOpen()
     const rows = this.rows
     this.shared = true
@@ -260,17 +290,17 @@ export class MemoryLedgerStore implements LedgerStore {
   }
 
   /** @internal An iterator is closed. */
-  forget (iterator: MemoryIterator): void {
+  forget(iterator: MemoryIterator): void {
     this.iterators.delete(iterator)
   }
 
   /** @internal `sublevel` as one of this store's, or ForeignSublevelError. */
-  own (sublevel: LedgerSublevel): MemorySublevel {
+  own(sublevel: LedgerSublevel): MemorySublevel {
     if (!(sublevel instanceof MemorySublevel) || sublevel.store !== this) throw new ForeignSublevelError(sublevel.path)
     return sublevel
   }
 
-  private checkOpen (): void {
+  private checkOpen(): void {
     if (this.state !== 'open') throw new LedgerStoreClosedError(this.state)
   }
 }

@@ -39,7 +39,7 @@ export interface FeedSublevels {
 }
 
 /** The sublevels of the feed laid out at `space`. */
-export function feedSublevels (space: LedgerSpace): FeedSublevels {
+export function feedSublevels(space: LedgerSpace): FeedSublevels {
   return {
     entries: space.sublevel(LEDGER_SUBLEVELS.entries),
     checkpoints: space.sublevel(LEDGER_SUBLEVELS.checkpoints),
@@ -48,6 +48,6 @@ export function feedSublevels (space: LedgerSpace): FeedSublevels {
 }
 
 /** Where the replica of `feed` lies in a store (a feed's layout: see feedSublevels). */
-export function replicaSpace (store: LedgerSpace, feed: string): LedgerSublevel {
+export function replicaSpace(store: LedgerSpace, feed: string): LedgerSublevel {
   return store.sublevel(LEDGER_SUBLEVELS.replicas).sublevel(feed)
 }

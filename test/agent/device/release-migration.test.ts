@@ -6,13 +6,25 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import {
-  EsysTpm, approvePcrState, releaseSecret, sealToAuthority, type AgentMeasurement, type SwtpmDevice, type PcrSelection
+  EsysTpm,
+  approvePcrState,
+  releaseSecret,
+  sealToAuthority,
+  type AgentMeasurement,
+  type SwtpmDevice,
+  type PcrSelection
 } from '../../../src/attest/index.js'
 import { initDevice, unlockDevice, installReleaseApproval } from '../../../src/agent/device/identity.js'
 import type { DeviceState } from '../../../src/agent/device/state.js'
 import { sealedFromJson, sealedToJson } from '../../../src/attest/index.js'
 import { toBase64 } from '../../../src/common/bytes.js'
-import { signReleaseApproval, releasePolicyRef, approvalEpochIndex, toPcrApproval, type ReleaseApproval } from '../../../src/agent/release/approval.js'
+import {
+  signReleaseApproval,
+  releasePolicyRef,
+  approvalEpochIndex,
+  type toPcrApproval,
+  type ReleaseApproval
+} from '../../../src/agent/release/approval.js'
 import type { DeviceEnrolment } from '../../../src/agent/enrolment/record.js'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65, DOMAIN } from '../../../src/identity/index.js'
 import { encodeCanonical } from '../../../src/codec/index.js'
@@ -40,7 +52,9 @@ describe('agent: version-2 device states move to withdrawable approvals (swtpm)'
   })
 
   /** What the previous release of the agent wrote: seeds sealed with policyRef v1, a v1 approval. */
-  async function versionTwoState (initial: DeviceState): Promise<{ state: DeviceState, v1: ReturnType<typeof toPcrApproval> }> {
+  async function versionTwoState(
+    initial: DeviceState
+  ): Promise<{ state: DeviceState; v1: ReturnType<typeof toPcrApproval> }> {
     const selection: PcrSelection = initial.sealing.selection
     const values = await tpm.readPcrs(selection)
     const policyRef = releasePolicyRef(initial.deviceId, 1)
@@ -51,29 +65,66 @@ describe('agent: version-2 device states move to withdrawable approvals (swtpm)'
     const approved = await approvePcrState(owner.authority, selection, values, policyRef)
     const pcrs = selection[0]!.pcrs
     const record: ReleaseApproval = {
-      v: 1, kind: 'release-approval', fleet: fleetId, deviceId: initial.deviceId, pcrs: Uint8Array.from(pcrs), values: pcrs.map((pcr) => values.sha256!.get(pcr)!),
-      agentMeasurement: digest, approvedPolicy: new Uint8Array(Buffer.from(approved.approvedPolicy, 'hex')), policyRef,
-      authorization: new Uint8Array(Buffer.from(approved.signature, 'hex')), policyId: 'c'.repeat(64), issuedAt: 1
+      v: 1,
+      kind: 'release-approval',
+      fleet: fleetId,
+      deviceId: initial.deviceId,
+      pcrs: Uint8Array.from(pcrs),
+      values: pcrs.map((pcr) => values.sha256!.get(pcr)!),
+      agentMeasurement: digest,
+      approvedPolicy: new Uint8Array(Buffer.from(approved.approvedPolicy, 'hex')),
+      policyRef,
+      authorization: new Uint8Array(Buffer.from(approved.signature, 'hex')),
+      policyId: 'c'.repeat(64),
+      issuedAt: 1
     }
     const bytes = encodeCanonical(record)
     const signature = await owner.sign(DOMAIN.release, bytes)
     const state: DeviceState = {
-      ...initial, version: 2, mldsa: { ...initial.mldsa, sealed: await reseal(initial.mldsa.sealed) }, peer: { ...initial.peer, sealed: await reseal(initial.peer.sealed) },
+      ...initial,
+      version: 2,
+      mldsa: { ...initial.mldsa, sealed: await reseal(initial.mldsa.sealed) },
+      peer: { ...initial.peer, sealed: await reseal(initial.peer.sealed) },
       approvals: [{ approval: toBase64(bytes), p256: toBase64(signature.p256), mldsa65: toBase64(signature.mldsa65) }]
     }
     return { state, v1: approved }
   }
 
   it('the first withdrawable approval re-seals the keys; the old version-1 approval, which could never be withdrawn, no longer releases them', async () => {
-    const initial = await initDevice(tpm, { tcti: device.tcti, bootPcrs: [0, 7], agentPcr: 23, measurement, random: randomBytes, now: () => new Date(0) })
+    const initial = await initDevice(tpm, {
+      tcti: device.tcti,
+      bootPcrs: [0, 7],
+      agentPcr: 23,
+      measurement,
+      random: randomBytes,
+      now: () => new Date(0)
+    })
     const { state: v2, v1 } = await versionTwoState(initial)
     await unlockDevice(tpm, v2, measurement)
 
     const selection = v2.sealing.selection
     const epoch = await tpm.readCounter(approvalEpochIndex(v2.deviceId))
-    const verified = { selection, values: await tpm.readPcrs(selection), verdict: { trusted: true, reasons: [] }, epoch } as unknown as Parameters<typeof signReleaseApproval>[1]['verified']
-    const signed = await signReleaseApproval(owner, { fleetId, deviceId: v2.deviceId, verified, agentMeasurement: digest, policyId: 'c'.repeat(64), now: new Date(0) })
-    const installed = await installReleaseApproval(tpm, v2, { key: enrolment.ownerKey, fleetId: enrolment.fleetId }, signed, measurement)
+    const verified = {
+      selection,
+      values: await tpm.readPcrs(selection),
+      verdict: { trusted: true, reasons: [] },
+      epoch
+    } as unknown as Parameters<typeof signReleaseApproval>[1]['verified']
+    const signed = await signReleaseApproval(owner, {
+      fleetId,
+      deviceId: v2.deviceId,
+      verified,
+      agentMeasurement: digest,
+      policyId: 'c'.repeat(64),
+      now: new Date(0)
+    })
+    const installed = await installReleaseApproval(
+      tpm,
+      v2,
+      { key: enrolment.ownerKey, fleetId: enrolment.fleetId },
+      signed,
+      measurement
+    )
     assert.equal(installed.resealed, true)
     assert.equal(installed.state.version, 3)
     assert.equal(installed.state.approvals?.length, 1)
@@ -81,6 +132,8 @@ describe('agent: version-2 device states move to withdrawable approvals (swtpm)'
     assert.equal(unlocked.state.deviceId, v2.deviceId)
 
     // The version-1 approval is for this very boot state and the owner's signature on it is valid.
-    await assert.rejects(releaseSecret(tpm, sealedFromJson(installed.state.mldsa.sealed), v1), { name: 'KeyReleaseRefusedError' })
+    await assert.rejects(releaseSecret(tpm, sealedFromJson(installed.state.mldsa.sealed), v1), {
+      name: 'KeyReleaseRefusedError'
+    })
   })
 })

@@ -2,19 +2,35 @@ import assert from 'node:assert/strict'
 import { until as waitFor } from '../../helpers/wait.js'
 import { EventLog, disconnected } from '../../helpers/events.js'
 import {
-  Agent, deviceSigner, ownerFeedId, publishOwnerFeed, witnessSet, type ReplicationEvent
+  type Agent,
+  deviceSigner,
+  ownerFeedId,
+  publishOwnerFeed,
+  witnessSet,
+  type ReplicationEvent
 } from '../../../src/agent/index.js'
-import { decodeEntry, decodeEvidence, evidenceId, parseCheckpoint, verifyCheckpoint, verifyEquivocationEvidence, type Entry } from '../../../src/ledger/index.js'
+import {
+  decodeEntry,
+  decodeEvidence,
+  evidenceId,
+  parseCheckpoint,
+  verifyCheckpoint,
+  verifyEquivocationEvidence,
+  type Entry
+} from '../../../src/ledger/index.js'
 import { SimFleet, type SimDevice } from '../../../simnet/fleet.js'
 import { Equivocator } from '../../../simnet/hostile.js'
 
-const until = async (condition: () => Promise<boolean> | boolean, what: string, ms = 30_000): Promise<number> => await waitFor(condition, what, ms)
+const until = async (condition: () => Promise<boolean> | boolean, what: string, ms = 30_000): Promise<number> =>
+  await waitFor(condition, what, ms)
 
 /** Every entry an agent holds, its own and its replicas', decoded. */
-async function held (runtime: Agent): Promise<Entry[]> {
+async function held(runtime: Agent): Promise<Entry[]> {
   const out: Entry[] = []
-  for (let seq = 0; seq < runtime.feed.ledger.size; seq++) out.push(decodeEntry((await runtime.feed.ledger.getEntry(seq))!).entry)
-  for (const feed of (await runtime.replicas.feeds()).keys()) for await (const bytes of runtime.replicas.entries(feed)) out.push(decodeEntry(bytes).entry)
+  for (let seq = 0; seq < runtime.feed.ledger.size; seq++)
+    out.push(decodeEntry((await runtime.feed.ledger.getEntry(seq))!).entry)
+  for (const feed of (await runtime.replicas.feeds()).keys())
+    for await (const bytes of runtime.replicas.entries(feed)) out.push(decodeEntry(bytes).entry)
   return out
 }
 
@@ -45,33 +61,64 @@ describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', fun
       honest.push(await fleet.start(device, { ...OPTIONS, onReplication: log.record }))
     }
     const all = [e, ...honest]
-    for (let i = 0; i < all.length; i++) for (let j = i + 1; j < all.length; j++) await all[i]!.node.dial(all[j]!.node.getMultiaddrs()[0]!)
-    await until(() => all.every((a) => all.every((b) => a === b || a.attestation.attested(peerId(b)))), 'a fully attested mesh')
+    for (let i = 0; i < all.length; i++)
+      for (let j = i + 1; j < all.length; j++) await all[i]!.node.dial(all[j]!.node.getMultiaddrs()[0]!)
+    await until(
+      () => all.every((a) => all.every((b) => a === b || a.attestation.attested(peerId(b)))),
+      'a fully attested mesh'
+    )
   })
-  after(async () => { await fleet?.close() })
+  after(async () => {
+    await fleet?.close()
+  })
 
-  it('the feed\'s witnesses cosign the checkpoints they verified; the writer and every replica keep the cosignatures', async () => {
+  it("the feed's witnesses cosign the checkpoints they verified; the writer and every replica keep the cosignatures", async () => {
     const from = new Map([...replication].map(([deviceId, log]) => [deviceId, log.mark]))
-    await e.feed.ledger.append({ type: 'operator.data_access', actor: { id: 'operator/alice', role: 'operator' }, attest: null, body: { resource: 'record-1', purpose: 'care' } })
+    await e.feed.ledger.append({
+      type: 'operator.data_access',
+      actor: { id: 'operator/alice', role: 'operator' },
+      attest: null,
+      body: { resource: 'record-1', purpose: 'care' }
+    })
     await e.feed.ledger.checkpoint()
     const size = e.feed.ledger.sealedSize
-    await until(async () => { for (const r of honest) if (((await r.heads()).get(eId()) ?? 0) < size) return false; return true }, 'replication of e\'s feed')
+    await until(async () => {
+      for (const r of honest) if (((await r.heads()).get(eId()) ?? 0) < size) return false
+      return true
+    }, "replication of e's feed")
     const witnesses = new Map(e.membership.list().map((m) => [m.deviceId, m.feedKey]))
     const key = e.membership.member(eId())!.feedKey
-    const cosigners = (note: string | undefined): string[] => note === undefined ? [] : [...verifyCheckpoint(parseCheckpoint(note), { name: eId(), key }, witnesses).cosigners].sort()
-    const chosen = witnessSet(eId(), devices.map((d) => d.state.deviceId), 2).sort()
+    const cosigners = (note: string | undefined): string[] =>
+      note === undefined
+        ? []
+        : [...verifyCheckpoint(parseCheckpoint(note), { name: eId(), key }, witnesses).cosigners].sort()
+    const chosen = witnessSet(
+      eId(),
+      devices.map((d) => d.state.deviceId),
+      2
+    ).sort()
     assert.equal(chosen.length, 2)
     assert.ok(!chosen.includes(eId()))
     // The writer's own stored checkpoint collects the cosignature of each device of the witness set.
-    await until(async () => cosigners(await e.feed.ledger.latestCheckpoint()).length === 2, 'two cosignatures at the writer')
+    await until(
+      async () => cosigners(await e.feed.ledger.latestCheckpoint()).length === 2,
+      'two cosignatures at the writer'
+    )
     assert.deepEqual(cosigners(await e.feed.ledger.latestCheckpoint()), chosen)
     // Each replica ends up with them too, and the third device (not a witness of this feed) never
     // cosigns: once it held the feed, it looked at it for witnessing and decided so.
-    for (const r of honest) await until(async () => cosigners((await r.replicas.source(eId()).sealed())?.note).length === 2, 'two cosignatures at a replica')
-    const third = devices.slice(1).map((d) => d.state.deviceId).find((d) => !chosen.includes(d))!
+    for (const r of honest)
+      await until(
+        async () => cosigners((await r.replicas.source(eId()).sealed())?.note).length === 2,
+        'two cosignatures at a replica'
+      )
+    const third = devices
+      .slice(1)
+      .map((d) => d.state.deviceId)
+      .find((d) => !chosen.includes(d))!
     const decided = (event: ReplicationEvent): boolean => event.type === 'cosign-decided' && event.feed === eId()
     const thirds = replication.get(third)!
-    const [decision] = await thirds.next(decided, 'the third\'s witnessing of e\'s feed', { from: from.get(third) })
+    const [decision] = await thirds.next(decided, "the third's witnessing of e's feed", { from: from.get(third) })
     assert.deepEqual(decision, { type: 'cosign-decided', feed: eId(), cosigned: false })
     assert.deepEqual(cosigners(await e.feed.ledger.latestCheckpoint()), chosen)
     for (const r of honest) assert.deepEqual(cosigners((await r.replicas.source(eId()).sealed())?.note), chosen)
@@ -91,10 +138,16 @@ describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', fun
     await Promise.all(honest.map(hungUp))
     const key = a.membership.member(eId())!.feedKey
     for (const r of honest) {
-      await until(async () => (await held(r)).some((entry) => entry.type === 'alert.equivocation'), 'the alert at every agent')
+      await until(
+        async () => (await held(r)).some((entry) => entry.type === 'alert.equivocation'),
+        'the alert at every agent'
+      )
       for (const alert of (await held(r)).filter((entry) => entry.type === 'alert.equivocation')) {
         assert.equal(alert.body.feed, eId())
-        assert.equal(verifyEquivocationEvidence(decodeEvidence(alert.body.evidence as Uint8Array), key).epoch, alert.body.epoch)
+        assert.equal(
+          verifyEquivocationEvidence(decodeEvidence(alert.body.evidence as Uint8Array), key).epoch,
+          alert.body.epoch
+        )
       }
       const status = r.attestation.list().find((p) => p.peerId === peerId(e))
       assert.equal(status?.trusted, false)
@@ -104,10 +157,20 @@ describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', fun
     await disconnected(e.node, a.node.peerId, 'a to refuse the equivocator')
     assert.equal(a.attestation.attested(peerId(e)), false)
     // The honest agents keep replicating among themselves.
-    await a.feed.ledger.append({ type: 'operator.data_access', actor: { id: 'operator/bob', role: 'operator' }, attest: null, body: { resource: 'record-2', purpose: 'care' } })
+    await a.feed.ledger.append({
+      type: 'operator.data_access',
+      actor: { id: 'operator/bob', role: 'operator' },
+      attest: null,
+      body: { resource: 'record-2', purpose: 'care' }
+    })
     await a.feed.ledger.checkpoint()
     const aFeed = devices[1]!.state.deviceId
-    await until(async () => ((await b.heads()).get(aFeed) ?? 0) >= a.feed.ledger.sealedSize && ((await c.heads()).get(aFeed) ?? 0) >= a.feed.ledger.sealedSize, 'replication among the honest')
+    await until(
+      async () =>
+        ((await b.heads()).get(aFeed) ?? 0) >= a.feed.ledger.sealedSize &&
+        ((await c.heads()).get(aFeed) ?? 0) >= a.feed.ledger.sealedSize,
+      'replication among the honest'
+    )
   })
 
   it('the quarantine survives a restart, and an owner statement clears it', async () => {
@@ -120,12 +183,26 @@ describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', fun
     // The owner clears each piece of evidence the agents reported (by its id) and hands the statements to one agent.
     const owner = fleet.owner
     const reported = new Set<string>()
-    for (const r of honest) for (const alert of (await held(r)).filter((entry) => entry.type === 'alert.equivocation')) reported.add(Buffer.from(evidenceId(decodeEvidence(alert.body.evidence as Uint8Array))).toString('hex'))
+    for (const r of honest)
+      for (const alert of (await held(r)).filter((entry) => entry.type === 'alert.equivocation'))
+        reported.add(Buffer.from(evidenceId(decodeEvidence(alert.body.evidence as Uint8Array))).toString('hex'))
     assert.ok(reported.size >= 1)
-    for (const id of reported) await owner.feed.ledger.append({ type: 'device.clear_quarantine', actor: { id: 'owner/simnet', role: 'owner' }, attest: null, body: { deviceId: eId(), evidence: new Uint8Array(Buffer.from(id, 'hex')), reason: 'investigated' } })
+    for (const id of reported)
+      await owner.feed.ledger.append({
+        type: 'device.clear_quarantine',
+        actor: { id: 'owner/simnet', role: 'owner' },
+        attest: null,
+        body: { deviceId: eId(), evidence: new Uint8Array(Buffer.from(id, 'hex')), reason: 'investigated' }
+      })
     await owner.feed.ledger.checkpoint()
     const fleetId = new Uint8Array(Buffer.from(owner.state.fleetId, 'hex'))
-    const reached = await publishOwnerFeed(owner.node, owner.feed.store, ownerFeedId(fleetId), owner.feed.ledger.sealedSize, [honest[0]!.node.getMultiaddrs()[0]!])
+    const reached = await publishOwnerFeed(
+      owner.node,
+      owner.feed.store,
+      ownerFeedId(fleetId),
+      owner.feed.ledger.sealedSize,
+      [honest[0]!.node.getMultiaddrs()[0]!]
+    )
     assert.equal(reached.length, 1)
     await until(() => honest.every((r) => !r.membership.isQuarantined(eId())), 'the release at every agent')
     // The device may connect and attest again.
@@ -136,7 +213,10 @@ describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', fun
   it('a cleared quarantine does not make the device immune: a new fork quarantines it again', async () => {
     const [a, , c] = honest as [Agent, Agent, Agent]
     await c.node.dial(e.node.getMultiaddrs()[0]!)
-    await until(() => c.attestation.attested(peerId(e)) && a.attestation.attested(peerId(e)), 'the released device attested by a and c')
+    await until(
+      () => c.attestation.attested(peerId(e)) && a.attestation.attested(peerId(e)),
+      'the released device attested by a and c'
+    )
     // This time a is shown the other history, in the feed's own epoch.
     await equivocator.equivocate(e, deviceSigner(devices[0]!.tpm, devices[0]!.unlocked), [peerId(a)])
     await until(() => honest.every((r) => r.membership.isQuarantined(eId())), 'quarantine again at every honest agent')

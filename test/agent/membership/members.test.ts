@@ -4,14 +4,24 @@
  */
 import assert from 'node:assert/strict'
 import { generateKeyPairSync } from 'node:crypto'
-import { attestationKeyTemplate, signingKeyTemplate, marshalPublic, TPMA_OBJECT, type EccPublic } from '../../../src/attest/tpm2/index.js'
+import {
+  attestationKeyTemplate,
+  signingKeyTemplate,
+  marshalPublic,
+  TPMA_OBJECT,
+  type EccPublic
+} from '../../../src/attest/tpm2/index.js'
 import { Membership, type DeviceEnrolment, type EnrolmentRecord } from '../../../src/agent/index.js'
 import type { Entry } from '../../../src/ledger/index.js'
 import type { BootPolicy } from '../../../src/attest/index.js'
 
-function withPoint (template: EccPublic): EccPublic {
+function withPoint(template: EccPublic): EccPublic {
   const jwk = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' })
-  return { ...template, x: new Uint8Array(Buffer.from(jwk.x!, 'base64url')), y: new Uint8Array(Buffer.from(jwk.y!, 'base64url')) }
+  return {
+    ...template,
+    x: new Uint8Array(Buffer.from(jwk.x!, 'base64url')),
+    y: new Uint8Array(Buffer.from(jwk.y!, 'base64url'))
+  }
 }
 
 const IMPORTED = TPMA_OBJECT.fixedTPM | TPMA_OBJECT.fixedParent | TPMA_OBJECT.sensitiveDataOrigin
@@ -30,35 +40,63 @@ const importedAk = (): Uint8Array => {
 const deviceId = (c: string): string => c.repeat(52)
 const fleet = new Uint8Array(32).fill(7)
 
-function membership (): Membership {
+function membership(): Membership {
   const record = {
-    v: 1, kind: 'enrolment', fleet, deviceId: deviceId('a'), ekPubHash: new Uint8Array(32), akPub: ak(), dskPub: dsk(), pqPub: new Uint8Array(1952),
-    peerId: '12D3KooWself', role: 'server', policyId: '0'.repeat(64), hostname: 'self', issuedAt: 1
+    v: 1,
+    kind: 'enrolment',
+    fleet,
+    deviceId: deviceId('a'),
+    ekPubHash: new Uint8Array(32),
+    akPub: ak(),
+    dskPub: dsk(),
+    pqPub: new Uint8Array(1952),
+    peerId: '12D3KooWself',
+    role: 'server',
+    policyId: '0'.repeat(64),
+    hostname: 'self',
+    issuedAt: 1
   } as unknown as EnrolmentRecord
-  const enrolment = { fleetId: fleet, ownerKey: { p256: new Uint8Array(65), mldsa65: new Uint8Array(1952) }, record, policy: {} as BootPolicy } as unknown as DeviceEnrolment
+  const enrolment = {
+    fleetId: fleet,
+    ownerKey: { p256: new Uint8Array(65), mldsa65: new Uint8Array(1952) },
+    record,
+    policy: {} as BootPolicy
+  } as unknown as DeviceEnrolment
   return new Membership(enrolment)
 }
 
-function enrolEntry (id: string, akPub: Uint8Array, dskPub: Uint8Array): Entry {
+function enrolEntry(id: string, akPub: Uint8Array, dskPub: Uint8Array): Entry {
   return {
-    v: 1, fleet, feed: membership().ownerFeed, seq: 1, prev: new Uint8Array(32), time: 1, type: 'device.enrol', actor: { id: 'owner', role: 'owner' },
-    device: id, attest: null, body: { deviceId: id, peerId: '12D3KooWother', akPub, dskPub, pqPub: new Uint8Array(1952) }
+    v: 1,
+    fleet,
+    feed: membership().ownerFeed,
+    seq: 1,
+    prev: new Uint8Array(32),
+    time: 1,
+    type: 'device.enrol',
+    actor: { id: 'owner', role: 'owner' },
+    device: id,
+    attest: null,
+    body: { deviceId: id, peerId: '12D3KooWother', akPub, dskPub, pqPub: new Uint8Array(1952) }
   } as unknown as Entry
 }
 
-describe('agent/membership: members from the owner\'s feed', () => {
+describe("agent/membership: members from the owner's feed", () => {
   it('takes a device.enrol entry whose AK and DSK were made in a TPM', () => {
     const m = membership()
     m.applyOwnerEntry(enrolEntry(deviceId('b'), ak(), dsk()))
     assert.ok(m.member(deviceId('b')) !== undefined)
   })
 
-  it('an enrol entry naming a DSK or AK made outside the TPM (tpm2_import) adds no member, even in the owner\'s feed', () => {
+  it("an enrol entry naming a DSK or AK made outside the TPM (tpm2_import) adds no member, even in the owner's feed", () => {
     const m = membership()
     m.applyOwnerEntry(enrolEntry(deviceId('c'), ak(), importedDsk()))
     m.applyOwnerEntry(enrolEntry(deviceId('d'), importedAk(), dsk()))
     assert.equal(m.member(deviceId('c')), undefined)
     assert.equal(m.member(deviceId('d')), undefined)
-    assert.deepEqual(m.list().map((member) => member.deviceId), [deviceId('a')])
+    assert.deepEqual(
+      m.list().map((member) => member.deviceId),
+      [deviceId('a')]
+    )
   })
 })

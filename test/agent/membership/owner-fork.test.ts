@@ -10,7 +10,7 @@ import { SimFleet, type SimDevice } from '../../../simnet/fleet.js'
  * an agent that saw A keeps the revocation when B reaches it, and an agent that saw only B applies
  * it once a peer passes on A's revocation entry with its proof (alert.revocation).
  */
-describe('agent/a forked owner\'s feed: revocations are a union over its branches (2 agents, swtpm)', function () {
+describe("agent/a forked owner's feed: revocations are a union over its branches (2 agents, swtpm)", function () {
   this.timeout(180_000)
   let fleet: SimFleet
   let devices: SimDevice[]
@@ -25,35 +25,69 @@ describe('agent/a forked owner\'s feed: revocations are a union over its branche
     p = await fleet.start(devices[0]!, options)
     q = await fleet.start(devices[1]!, options)
   })
-  after(async () => { await fleet?.close() })
+  after(async () => {
+    await fleet?.close()
+  })
 
-  it('an agent that saw the branch with a revocation keeps it when the other branch reaches it; one that saw only the other branch applies it from a peer\'s proof', async () => {
+  it("an agent that saw the branch with a revocation keeps it when the other branch reaches it; one that saw only the other branch applies it from a peer's proof", async () => {
     const owner = fleet.owner
     const fleetId = new Uint8Array(Buffer.from(owner.state.fleetId, 'hex'))
     const ownerFeed = ownerFeedId(fleetId)
     // Branch A: the owner's feed (the enrolments), and a revocation.
-    await owner.feed.ledger.append({ type: 'device.revoke', actor: { id: 'owner/simnet', role: 'owner' }, attest: null, body: { deviceId: victim, reason: 'stolen' } })
+    await owner.feed.ledger.append({
+      type: 'device.revoke',
+      actor: { id: 'owner/simnet', role: 'owner' },
+      attest: null,
+      body: { deviceId: victim, reason: 'stolen' }
+    })
     await owner.feed.ledger.checkpoint()
     const sizeA = owner.feed.ledger.sealedSize
     // Branch B: another history under the same owner key, one entry longer, without the revocation.
     const store = new MemoryLedgerStore()
     await store.open()
-    const branch = new FeedLedger({ store, signer: owner.signer, clock: { now: () => Date.now() }, tpmClock: { readTpmClock: async () => await owner.tpm.readClock() }, ontology: BASE_ONTOLOGY },
-      { fleetId, feedId: ownerFeed, batchMs: 50 })
+    const branch = new FeedLedger(
+      {
+        store,
+        signer: owner.signer,
+        clock: { now: () => Date.now() },
+        tpmClock: { readTpmClock: async () => await owner.tpm.readClock() },
+        ontology: BASE_ONTOLOGY
+      },
+      { fleetId, feedId: ownerFeed, batchMs: 50 }
+    )
     await branch.start()
-    for (let i = 0; i <= sizeA; i++) await branch.append({ type: 'key.rotate', actor: { id: 'owner/simnet', role: 'owner' }, attest: null, body: { key: 'peer', newPublic: Uint8Array.of(i) } })
+    for (let i = 0; i <= sizeA; i++)
+      await branch.append({
+        type: 'key.rotate',
+        actor: { id: 'owner/simnet', role: 'owner' },
+        attest: null,
+        body: { key: 'peer', newPublic: Uint8Array.of(i) }
+      })
     await branch.checkpoint()
     try {
       // p holds branch A, q branch B, before they meet.
-      assert.deepEqual(await publishOwnerFeed(owner.node, owner.feed.store, ownerFeed, sizeA, [p.node.getMultiaddrs()[0]!]), [p.node.peerId.toString()])
-      assert.deepEqual(await publishOwnerFeed(owner.node, store, ownerFeed, branch.sealedSize, [q.node.getMultiaddrs()[0]!]), [q.node.peerId.toString()])
+      assert.deepEqual(
+        await publishOwnerFeed(owner.node, owner.feed.store, ownerFeed, sizeA, [p.node.getMultiaddrs()[0]!]),
+        [p.node.peerId.toString()]
+      )
+      assert.deepEqual(
+        await publishOwnerFeed(owner.node, store, ownerFeed, branch.sealedSize, [q.node.getMultiaddrs()[0]!]),
+        [q.node.peerId.toString()]
+      )
       await until(() => p.membership.isRevoked(victim), 'the revocation at p')
       assert.equal(q.membership.isRevoked(victim), false)
 
       await p.node.dial(q.node.getMultiaddrs()[0]!)
-      await until(() => p.attestation.attested(q.node.peerId.toString()) && q.attestation.attested(p.node.peerId.toString()), 'p and q attested')
+      await until(
+        () => p.attestation.attested(q.node.peerId.toString()) && q.attestation.attested(p.node.peerId.toString()),
+        'p and q attested'
+      )
       // Each finds the fork (q from p's checkpoint of A, p from q's alert), and q takes A's revocation from p's proof.
-      await until(() => q.membership.isQuarantined(ownerFeed) && p.membership.isQuarantined(ownerFeed), 'the owner\'s fork found by both', 60_000)
+      await until(
+        () => q.membership.isQuarantined(ownerFeed) && p.membership.isQuarantined(ownerFeed),
+        "the owner's fork found by both",
+        60_000
+      )
       await until(() => q.membership.isRevoked(victim), 'the revocation of branch A at q', 60_000)
       assert.equal(p.membership.isRevoked(victim), true, 'p keeps the revocation of the branch it saw')
       // Each kept its own branch.
@@ -64,10 +98,26 @@ describe('agent/a forked owner\'s feed: revocations are a union over its branche
 
       // A revocation the owner adds to branch A after the fork crosses over too.
       const second = 'y'.repeat(52)
-      await owner.feed.ledger.append({ type: 'device.revoke', actor: { id: 'owner/simnet', role: 'owner' }, attest: null, body: { deviceId: second, reason: 'lost' } })
+      await owner.feed.ledger.append({
+        type: 'device.revoke',
+        actor: { id: 'owner/simnet', role: 'owner' },
+        attest: null,
+        body: { deviceId: second, reason: 'lost' }
+      })
       await owner.feed.ledger.checkpoint()
-      assert.equal((await publishOwnerFeed(owner.node, owner.feed.store, ownerFeed, owner.feed.ledger.sealedSize, [p.node.getMultiaddrs()[0]!])).length, 1)
-      await until(() => p.membership.isRevoked(second) && q.membership.isRevoked(second), 'the later revocation at p and q', 60_000)
+      assert.equal(
+        (
+          await publishOwnerFeed(owner.node, owner.feed.store, ownerFeed, owner.feed.ledger.sealedSize, [
+            p.node.getMultiaddrs()[0]!
+          ])
+        ).length,
+        1
+      )
+      await until(
+        () => p.membership.isRevoked(second) && q.membership.isRevoked(second),
+        'the later revocation at p and q',
+        60_000
+      )
 
       // Both survive a restart: p replays branch A, q the revocations proved by p's alerts.
       await p.stop()

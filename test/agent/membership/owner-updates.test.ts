@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict'
 import { until } from '../../helpers/wait.js'
 import { disconnected } from '../../helpers/events.js'
-import { ownerFeedId, publishOwnerFeed, feedIdentityOf, storedOntologyProofs, ontologyFromHeader, type Agent } from '../../../src/agent/index.js'
+import {
+  ownerFeedId,
+  publishOwnerFeed,
+  feedIdentityOf,
+  storedOntologyProofs,
+  ontologyFromHeader,
+  type Agent
+} from '../../../src/agent/index.js'
 import { bootPolicyId, canonicalPolicyJson, type BootPolicy } from '../../../src/attest/index.js'
 import type { AppendInput } from '../../../src/ledger/index.js'
 import { encodeCanonical } from '../../../src/codec/index.js'
@@ -15,16 +22,26 @@ describe('agent/owner statements: boot policy and ontology updates applied by th
   let a: Agent
   let b: Agent
 
-  async function publish (statement: Omit<AppendInput, 'actor' | 'attest'>): Promise<void> {
+  async function publish(statement: Omit<AppendInput, 'actor' | 'attest'>): Promise<void> {
     const owner = fleet.owner
     await owner.feed.ledger.append({ ...statement, actor: { id: 'owner/simnet', role: 'owner' }, attest: null })
     await owner.feed.ledger.checkpoint()
     const fleetId = new Uint8Array(Buffer.from(owner.state.fleetId, 'hex'))
-    const reached = await publishOwnerFeed(owner.node, owner.feed.store, ownerFeedId(fleetId), owner.feed.ledger.sealedSize, [a.node.getMultiaddrs()[0]!, b.node.getMultiaddrs()[0]!])
+    const reached = await publishOwnerFeed(
+      owner.node,
+      owner.feed.store,
+      ownerFeedId(fleetId),
+      owner.feed.ledger.sealedSize,
+      [a.node.getMultiaddrs()[0]!, b.node.getMultiaddrs()[0]!]
+    )
     assert.equal(reached.length, 2)
   }
-  const policySet = (policy: BootPolicy): Omit<AppendInput, 'actor' | 'attest'> => ({ type: 'policy.set', body: { policyId: bootPolicyId(policy), policy: new Uint8Array(Buffer.from(canonicalPolicyJson(policy))) } })
-  const verdictOnB = (): { trusted: boolean, reasons: string[] } | undefined => a.attestation.list().find((p) => p.peerId === b.node.peerId.toString())
+  const policySet = (policy: BootPolicy): Omit<AppendInput, 'actor' | 'attest'> => ({
+    type: 'policy.set',
+    body: { policyId: bootPolicyId(policy), policy: new Uint8Array(Buffer.from(canonicalPolicyJson(policy))) }
+  })
+  const verdictOnB = (): { trusted: boolean; reasons: string[] } | undefined =>
+    a.attestation.list().find((p) => p.peerId === b.node.peerId.toString())
 
   before(async () => {
     fleet = await SimFleet.create()
@@ -32,17 +49,25 @@ describe('agent/owner statements: boot policy and ontology updates applied by th
     a = await fleet.start(da!, { syncIntervalMs: 1_000 })
     b = await fleet.start(db!, { syncIntervalMs: 1_000 })
     await a.node.dial(b.node.getMultiaddrs()[0]!)
-    await until(() => a.attestation.attested(b.node.peerId.toString()) && b.attestation.attested(a.node.peerId.toString()), 'mutual attestation')
+    await until(
+      () => a.attestation.attested(b.node.peerId.toString()) && b.attestation.attested(a.node.peerId.toString()),
+      'mutual attestation'
+    )
   })
-  after(async () => { await fleet?.close() })
+  after(async () => {
+    await fleet?.close()
+  })
 
-  it('a policy the devices\' boot does not satisfy: peers are re-attested at once and refused, naming the PCR', async () => {
+  it("a policy the devices' boot does not satisfy: peers are re-attested at once and refused, naming the PCR", async () => {
     const other = simulatedBootPolicy('new-kernel')
     await publish(policySet(other))
     // The owner counts an agent reached once it served the agent's pull; applying follows.
     await until(() => bootPolicyId(a.membership.policy) === bootPolicyId(other), 'a to apply the new policy')
     await until(() => verdictOnB()?.trusted === false, 'the refusal under the new policy')
-    assert.ok(verdictOnB()!.reasons.some((r) => /PCR 4/.test(r)), verdictOnB()!.reasons.join('; '))
+    assert.ok(
+      verdictOnB()!.reasons.some((r) => /PCR 4/.test(r)),
+      verdictOnB()!.reasons.join('; ')
+    )
     await disconnected(a.node, b.node.peerId, 'the hang-up')
   })
 
@@ -53,10 +78,26 @@ describe('agent/owner statements: boot policy and ontology updates applied by th
   })
 
   it('an ontology update adds an action: refused before, appended and replicated after', async () => {
-    const action = { type: 'operator.model_training', actor: { id: 'operator/alice', role: 'operator' }, attest: null, body: { dataset: 'cohort-7' } } as const
+    const action = {
+      type: 'operator.model_training',
+      actor: { id: 'operator/alice', role: 'operator' },
+      attest: null,
+      body: { dataset: 'cohort-7' }
+    } as const
     await assert.rejects(a.feed.ledger.append(action), { name: 'UnknownActionError' })
-    await publish({ type: 'ontology.update', body: { version: 3, actions: encodeCanonical({ 'operator.model_training': { roles: ['operator'], body: { dataset: { kind: 'string', max: 128 } } } }) } })
-    await until(() => a.membership.ontology.version === 3 && b.membership.ontology.version === 3, 'both agents to apply the update')
+    await publish({
+      type: 'ontology.update',
+      body: {
+        version: 3,
+        actions: encodeCanonical({
+          'operator.model_training': { roles: ['operator'], body: { dataset: { kind: 'string', max: 128 } } }
+        })
+      }
+    })
+    await until(
+      () => a.membership.ontology.version === 3 && b.membership.ontology.version === 3,
+      'both agents to apply the update'
+    )
     const { seq } = await a.feed.ledger.append(action)
     await a.feed.ledger.checkpoint()
     const feed = a.feed.ledger.feedId

@@ -2,12 +2,17 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { witnessSet } from '../../../src/agent/index.js'
 
-const id = (i: number): string => createHash('sha256').update(`device-${i}`).digest('hex').slice(0, 52).replace(/[0189]/g, 'a')
+const id = (i: number): string =>
+  createHash('sha256')
+    .update(`device-${i}`)
+    .digest('hex')
+    .slice(0, 52)
+    .replace(/[0189]/g, 'a')
 
 describe('agent/witnessSet: which devices cosign a feed', () => {
   const devices = Array.from({ length: 50 }, (_, i) => id(i))
 
-  it('picks `count` devices other than the feed\'s own, the same whatever order the members are listed in', () => {
+  it("picks `count` devices other than the feed's own, the same whatever order the members are listed in", () => {
     for (const feed of devices.slice(0, 10)) {
       const set = witnessSet(feed, devices, 4)
       assert.equal(set.length, 4)
@@ -36,7 +41,11 @@ describe('agent/witnessSet: which devices cosign a feed', () => {
   it('moves to the next device when one leaves (revoked or quarantined), keeping the rest', () => {
     const feed = devices[0]!
     const set = witnessSet(feed, devices, 4)
-    const without = witnessSet(feed, devices.filter((d) => d !== set[1]), 4)
+    const without = witnessSet(
+      feed,
+      devices.filter((d) => d !== set[1]),
+      4
+    )
     assert.equal(without.length, 4)
     assert.ok(!without.includes(set[1]!))
     for (const d of set.filter((d) => d !== set[1])) assert.ok(without.includes(d))

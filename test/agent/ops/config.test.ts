@@ -12,7 +12,11 @@ describe('agent/config', () => {
       file,
       JSON.stringify({ state: '/var/lib/fleet', tcti: 'swtpm:path=/a', batchMs: 100, logLevel: 'debug' })
     )
-    const config = await loadConfig({ file, env: { FLEET_TCTI: 'swtpm:path=/b', FLEET_MDNS: '0' }, flags: { logLevel: 'warn' } })
+    const config = await loadConfig({
+      file,
+      env: { FLEET_TCTI: 'swtpm:path=/b', FLEET_MDNS: '0' },
+      flags: { logLevel: 'warn' }
+    })
     assert.equal(config.state, '/var/lib/fleet')
     assert.equal(config.tcti, 'swtpm:path=/b')
     assert.equal(config.mdns, false)
@@ -72,7 +76,9 @@ describe('agent/config', () => {
 
   it('reads numbers, switches and address lists written as text, from the environment and the file alike', async () => {
     const env = {
-      FLEET_STATE: '/e', FLEET_METRICS_PORT: '9100', FLEET_LISTEN: '/ip4/1.2.3.4/tcp/1, /ip6/::/tcp/2',
+      FLEET_STATE: '/e',
+      FLEET_METRICS_PORT: '9100',
+      FLEET_LISTEN: '/ip4/1.2.3.4/tcp/1, /ip6/::/tcp/2',
       FLEET_MDNS: 'false'
     }
     const fromEnv = await loadConfig({ env })
@@ -89,10 +95,10 @@ describe('agent/config', () => {
     )
     // PCR lists have no text form; a "__proto__" key is a field like any other, and unknown.
     await writeFile(file, '{"state": "/f", "bootPcrs": "0,1"}')
-    await assert.rejects(
-      loadConfig({ file }),
-      { name: 'ConfigError', message: /bootPcrs must be a list of distinct PCR numbers/ }
-    )
+    await assert.rejects(loadConfig({ file }), {
+      name: 'ConfigError',
+      message: /bootPcrs must be a list of distinct PCR numbers/
+    })
     await writeFile(file, '{"state": "/f", "__proto__": {"batchMs": 1}}')
     await assert.rejects(loadConfig({ file }), { name: 'ConfigError', message: /unknown field "__proto__"/ })
   })

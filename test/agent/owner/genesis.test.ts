@@ -19,7 +19,9 @@ describe('agent/owner: fleet owner init and the genesis statement', function () 
     dir = await tempDir('fleet-owner-')
   })
 
-  after(async () => { await stopAllDevices() })
+  after(async () => {
+    await stopAllDevices()
+  })
 
   it('founds a fleet: fleetId is the hash of a genesis statement self-signed by the TPM-held owner key', async () => {
     const result = run(['owner', 'init', '--state', dir, '--tcti', device.tcti, '--name', 'clinic-west', '--json'])
@@ -29,7 +31,10 @@ describe('agent/owner: fleet owner init and the genesis statement', function () 
     const state = await readOwnerState(dir)
     const statement = new Uint8Array(Buffer.from(state.genesis.statement, 'base64'))
     assert.equal(fleetIdOf(statement), fleetId)
-    const verified = verifyGenesis(statement, { p256: new Uint8Array(Buffer.from(state.genesis.p256, 'base64')), mldsa65: new Uint8Array(Buffer.from(state.genesis.mldsa65, 'base64')) })
+    const verified = verifyGenesis(statement, {
+      p256: new Uint8Array(Buffer.from(state.genesis.p256, 'base64')),
+      mldsa65: new Uint8Array(Buffer.from(state.genesis.mldsa65, 'base64'))
+    })
     assert.equal(verified.genesis.name, 'clinic-west')
     // The owner can sign again on this machine, with the same key.
     const tpm = await EsysTpm.open({ tcti: device.tcti })
@@ -46,7 +51,7 @@ describe('agent/owner: fleet owner init and the genesis statement', function () 
   it('refuses a doctored owner state: another fleetId, or a genesis statement signed by someone else', async () => {
     const file = path.join(dir, 'owner.json')
     const original = readFileSync(file, 'utf8')
-    const state = JSON.parse(original) as { fleetId: string, genesis: { p256: string } }
+    const state = JSON.parse(original) as { fleetId: string; genesis: { p256: string } }
     writeFileSync(file, JSON.stringify({ ...state, fleetId: 'ab'.repeat(32) }))
     await assert.rejects(readOwnerState(dir), { name: 'GenesisError' })
     const p256 = Buffer.from(state.genesis.p256, 'base64')
@@ -59,6 +64,9 @@ describe('agent/owner: fleet owner init and the genesis statement', function () 
 
   it('will not replace an owner identity without --yes (exit 2)', () => {
     assert.equal(run(['owner', 'init', '--state', dir, '--tcti', device.tcti]).status, 2)
-    assert.equal(run(['owner', 'init', '--state', path.join(dir, 'x'), '--tcti', device.tcti, '--name', '\u0007bell']).status, 2)
+    assert.equal(
+      run(['owner', 'init', '--state', path.join(dir, 'x'), '--tcti', device.tcti, '--name', '\u0007bell']).status,
+      2
+    )
   })
 })

@@ -7,7 +7,12 @@ import assert from 'node:assert/strict'
 import { streamPair } from '@libp2p/utils'
 import type { Connection, Stream } from '@libp2p/interface'
 import { Announcer, type Push } from '../../../src/agent/replication/announcer.js'
-import { readOpening, readNextAnnounce, encodeBatch, type Announcement } from '../../../src/agent/replication/messages.js'
+import {
+  readOpening,
+  readNextAnnounce,
+  encodeBatch,
+  type Announcement
+} from '../../../src/agent/replication/messages.js'
 import type { SyncBatch } from '../../../src/ledger/index.js'
 import { FramedStream } from '../../../src/p2p/index.js'
 import { until } from '../../helpers/wait.js'
@@ -15,17 +20,29 @@ import { until } from '../../helpers/wait.js'
 const feed = (i: number): string => String.fromCharCode(97 + (i % 26)).repeat(52)
 
 /** A clock that moves only when the test moves it. */
-const testClock = (): { at: number, now: () => number } => {
+const testClock = (): { at: number; now: () => number } => {
   const clock = { at: 0, now: () => clock.at }
   return clock
 }
 
 /** Resolves once the other end of `stream` has closed its writable end (or the stream is gone). */
-async function closedByPeer (stream: Stream): Promise<void> {
+async function closedByPeer(stream: Stream): Promise<void> {
   if (stream.remoteWriteStatus !== 'writable' || stream.status !== 'open') return
   await new Promise<void>((resolve) => {
-    stream.addEventListener('remoteCloseWrite', () => { resolve() }, { once: true })
-    stream.addEventListener('close', () => { resolve() }, { once: true })
+    stream.addEventListener(
+      'remoteCloseWrite',
+      () => {
+        resolve()
+      },
+      { once: true }
+    )
+    stream.addEventListener(
+      'close',
+      () => {
+        resolve()
+      },
+      { once: true }
+    )
   })
 }
 
@@ -37,40 +54,65 @@ describe('agent/announcer: one announce stream per peer', function () {
    * ends, `ended` resolves, per stream, once the receiver stopped reading it (the sender closed
    * it, or it idled) and closed its own end.
    */
-  function peer (idleMs = 5_000, senderIdleMs = 60_000, allowed?: (peerId: string) => boolean, clock = testClock()): {
-    connection: Connection, announcer: Announcer, got: Array<{ feed: string, size: number, checkpoint: string }>,
-    pushed: SyncBatch[], streams: FramedStream[], senders: Stream[], ended: Array<Promise<void>>,
+  function peer(
+    idleMs = 5_000,
+    senderIdleMs = 60_000,
+    allowed?: (peerId: string) => boolean,
+    clock = testClock()
+  ): {
+    connection: Connection
+    announcer: Announcer
+    got: Array<{ feed: string; size: number; checkpoint: string }>
+    pushed: SyncBatch[]
+    streams: FramedStream[]
+    senders: Stream[]
+    ended: Array<Promise<void>>
     clock: ReturnType<typeof testClock>
   } {
-    const got: Array<{ feed: string, size: number, checkpoint: string }> = []
+    const got: Array<{ feed: string; size: number; checkpoint: string }> = []
     const pushed: SyncBatch[] = []
     const streams: FramedStream[] = []
     const senders: Stream[] = []
     const ended: Array<Promise<void>> = []
     const connection = { remotePeer: { toString: () => 'peer-b' }, status: 'open' } as unknown as Connection
-    const announcer = new Announcer(async () => {
-      const [a, b] = await streamPair()
-      const receiver = new FramedStream(b, { timeoutMs: 2_000 })
-      streams.push(receiver)
-      senders.push(a)
-      // The receiving side, as the runtime serves it: the opening announce, then the next ones until the stream ends or idles.
-      ended.push((async () => {
-        const opening = await readOpening(receiver)
-        if (opening.t === 'pull') throw new Error('not an announce')
-        for (let next: Announcement | undefined = opening; next !== undefined; next = await readNextAnnounce(receiver, idleMs)) {
-          if (next.t === 'push') pushed.push(next.batch)
-          else got.push({ feed: next.feed, size: next.size, checkpoint: next.checkpoint })
-        }
-        await receiver.close()
-      })().catch(() => undefined))
-      return new FramedStream(a, { timeoutMs: 2_000 })
-    }, { idleMs: senderIdleMs, allowed, clock })
+    const announcer = new Announcer(
+      async () => {
+        const [a, b] = await streamPair()
+        const receiver = new FramedStream(b, { timeoutMs: 2_000 })
+        streams.push(receiver)
+        senders.push(a)
+        // The receiving side, as the runtime serves it: the opening announce, then the next ones until the stream ends or idles.
+        ended.push(
+          (async () => {
+            const opening = await readOpening(receiver)
+            if (opening.t === 'pull') throw new Error('not an announce')
+            for (
+              let next: Announcement | undefined = opening;
+              next !== undefined;
+              next = await readNextAnnounce(receiver, idleMs)
+            ) {
+              if (next.t === 'push') pushed.push(next.batch)
+              else got.push({ feed: next.feed, size: next.size, checkpoint: next.checkpoint })
+            }
+            await receiver.close()
+          })().catch(() => undefined)
+        )
+        return new FramedStream(a, { timeoutMs: 2_000 })
+      },
+      { idleMs: senderIdleMs, allowed, clock }
+    )
     return { connection, announcer, got, pushed, streams, senders, ended, clock }
   }
 
   const push = (f: string, from: number, count: number): Push => ({
     from,
-    frame: encodeBatch({ feed: f, from, entries: Array.from({ length: count }, (_, i) => new Uint8Array([0xa0 + from + i])), checkpoint: `checkpoint ${from + count}`, proof: [] })
+    frame: encodeBatch({
+      feed: f,
+      from,
+      entries: Array.from({ length: count }, (_, i) => new Uint8Array([0xa0 + from + i])),
+      checkpoint: `checkpoint ${from + count}`,
+      proof: []
+    })
   })
 
   it('a push replaces a waiting one only when it starts no later; one that would leave a gap goes as an announce', async () => {
@@ -85,9 +127,18 @@ describe('agent/announcer: one announce stream per peer', function () {
     // Announces to a peer go out in order: once the last one queued has arrived, so has everything sent before it.
     announcer.send(connection, feed(25), 1, 'the last')
     await until(() => got.some((a) => a.feed === feed(25)), 'the last announce')
-    assert.deepEqual(pushed.map((b) => [b.feed, b.from, b.entries.length, b.checkpoint]), [[feed(0), 10, 4, 'checkpoint 14']])
-    assert.deepEqual(pushed[0]!.entries.map((e) => e[0]), [0xaa, 0xab, 0xac, 0xad])
-    assert.deepEqual(got.filter((a) => a.feed === feed(1)), [{ feed: feed(1), size: 7, checkpoint: 'checkpoint 7' }])
+    assert.deepEqual(
+      pushed.map((b) => [b.feed, b.from, b.entries.length, b.checkpoint]),
+      [[feed(0), 10, 4, 'checkpoint 14']]
+    )
+    assert.deepEqual(
+      pushed[0]!.entries.map((e) => e[0]),
+      [0xaa, 0xab, 0xac, 0xad]
+    )
+    assert.deepEqual(
+      got.filter((a) => a.feed === feed(1)),
+      [{ feed: feed(1), size: 7, checkpoint: 'checkpoint 7' }]
+    )
     announcer.forget('peer-b')
   })
 
@@ -110,7 +161,10 @@ describe('agent/announcer: one announce stream per peer', function () {
     attested = true
     announcer.send(connection, feed(4), 5, 'the last')
     await until(() => got.some((a) => a.feed === feed(4)), 'the announce after the attestation came back')
-    assert.deepEqual(got.map((a) => a.feed), [feed(0), feed(1), feed(4)])
+    assert.deepEqual(
+      got.map((a) => a.feed),
+      [feed(0), feed(1), feed(4)]
+    )
     assert.equal(streams.length, 2)
     announcer.forget('peer-b')
   })
@@ -138,8 +192,14 @@ describe('agent/announcer: one announce stream per peer', function () {
     // In order: once the last one queued has arrived, so has everything sent before it.
     announcer.send(connection, feed(25), 1, 'the last')
     await until(() => got.some((a) => a.feed === feed(25)), 'the last announce')
-    assert.deepEqual(got.filter((a) => a.feed === feed(0)).map((a) => a.size), [1, 3])
-    assert.deepEqual(got.filter((a) => a.feed === feed(1)).map((a) => a.checkpoint), ['n5 with a cosignature'])
+    assert.deepEqual(
+      got.filter((a) => a.feed === feed(0)).map((a) => a.size),
+      [1, 3]
+    )
+    assert.deepEqual(
+      got.filter((a) => a.feed === feed(1)).map((a) => a.checkpoint),
+      ['n5 with a cosignature']
+    )
     announcer.forget('peer-b')
   })
 

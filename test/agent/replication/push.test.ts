@@ -14,7 +14,7 @@ import { SimFleet } from '../../../simnet/fleet.js'
  * from where that peer stands: the peer verifies and stores them as it would a pulled batch,
  * without a pull. A larger gap is announced and pulled as before.
  */
-describe('agent/push: a writer\'s new entries reach its peers without a pull (2 agents, swtpm)', function () {
+describe("agent/push: a writer's new entries reach its peers without a pull (2 agents, swtpm)", function () {
   this.timeout(120_000)
   let fleet: SimFleet
   let a: Agent
@@ -28,7 +28,18 @@ describe('agent/push: a writer\'s new entries reach its peers without a pull (2 
 
   const heldBy = async (runtime: Agent, feed: string): Promise<number> => (await runtime.heads()).get(feed) ?? 0
   const append = async (runtime: Agent, n: number, tag: string): Promise<number> => {
-    await Promise.all(Array.from({ length: n }, async (_, i) => await runtime.feed.ledger.append({ type: 'operator.data_access', actor: { id: 'operator/alice', role: 'operator' }, attest: null, body: { resource: `${tag}-${i}`, purpose: 'care' } })))
+    await Promise.all(
+      Array.from(
+        { length: n },
+        async (_, i) =>
+          await runtime.feed.ledger.append({
+            type: 'operator.data_access',
+            actor: { id: 'operator/alice', role: 'operator' },
+            attest: null,
+            body: { resource: `${tag}-${i}`, purpose: 'care' }
+          })
+      )
+    )
     await runtime.feed.ledger.checkpoint()
     return runtime.feed.ledger.sealedSize
   }
@@ -40,24 +51,30 @@ describe('agent/push: a writer\'s new entries reach its peers without a pull (2 
     a = await fleet.start(devices[0]!, { syncIntervalMs: 600_000 })
     b = await fleet.start(devices[1]!, { syncIntervalMs: 600_000, onReplication: bReplication.record })
     await b.node.dial(a.node.getMultiaddrs()[0]!)
-    await until(() => a.attestation.attested(b.node.peerId.toString()) && b.attestation.attested(a.node.peerId.toString()), 'a and b attested')
+    await until(
+      () => a.attestation.attested(b.node.peerId.toString()) && b.attestation.attested(a.node.peerId.toString()),
+      'a and b attested'
+    )
     // b's first copy of a's feed comes by a pull (a then knows where b stands).
     const size = await append(a, 1, 'first')
-    await until(async () => await heldBy(b, aFeed()) >= size, 'b to hold a\'s feed')
+    await until(async () => (await heldBy(b, aFeed())) >= size, "b to hold a's feed")
     baseline = b.replicator.counts.pullsAsked
   })
-  after(async () => { await fleet?.close() })
+  after(async () => {
+    await fleet?.close()
+  })
 
   it('a few new entries arrive by push, verified, byte for byte, and no pull is made', async () => {
     for (let round = 0; round < 3; round++) {
       const size = await append(a, 5, `pushed-${round}`)
-      await until(async () => await heldBy(b, aFeed()) >= size, `b to hold ${size} entries of a's feed`)
+      await until(async () => (await heldBy(b, aFeed())) >= size, `b to hold ${size} entries of a's feed`)
     }
     assert.equal(pulls(), 0)
     const held = await heldBy(b, aFeed())
     assert.equal(held, a.feed.ledger.sealedSize)
     let seq = 0
-    for await (const bytes of b.replicas.entries(aFeed())) assert.deepEqual(Buffer.from(bytes), Buffer.from((await a.feed.ledger.getEntry(seq++))!))
+    for await (const bytes of b.replicas.entries(aFeed()))
+      assert.deepEqual(Buffer.from(bytes), Buffer.from((await a.feed.ledger.getEntry(seq++))!))
     assert.equal(seq, held)
   })
 
@@ -67,16 +84,17 @@ describe('agent/push: a writer\'s new entries reach its peers without a pull (2 
     const before = await heldBy(b, aFeed())
     const size = await append(a, 4, 'whole')
     assert.ok(before > 0 && size <= PUSH_MAX_ENTRIES)
-    await until(async () => await heldBy(b, aFeed()) >= size, 'b to hold the feed pushed whole')
+    await until(async () => (await heldBy(b, aFeed())) >= size, 'b to hold the feed pushed whole')
     assert.equal(pulls(), 0)
     let seq = 0
-    for await (const bytes of b.replicas.entries(aFeed())) assert.deepEqual(Buffer.from(bytes), Buffer.from((await a.feed.ledger.getEntry(seq++))!))
+    for await (const bytes of b.replicas.entries(aFeed()))
+      assert.deepEqual(Buffer.from(bytes), Buffer.from((await a.feed.ledger.getEntry(seq++))!))
     assert.equal(seq, size)
   })
 
   it(`more than ${PUSH_MAX_ENTRIES} new entries are announced, and pulled`, async () => {
     const size = await append(a, PUSH_MAX_ENTRIES + 20, 'announced')
-    await until(async () => await heldBy(b, aFeed()) >= size, 'b to hold the larger growth')
+    await until(async () => (await heldBy(b, aFeed())) >= size, 'b to hold the larger growth')
     assert.ok(pulls() >= 1)
   })
 
@@ -90,7 +108,12 @@ describe('agent/push: a writer\'s new entries reach its peers without a pull (2 
     await append(a, 3, 'withheld')
     const batch = await ownFeedSource(a.feed.store, aFeed()).batch(before)
     assert.equal(batch?.entries.length, 3)
-    const stranger = await createFleetNode({ privateKey: await generateKeyPair('Ed25519'), admission: { allows: () => true }, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+    const stranger = await createFleetNode({
+      privateKey: await generateKeyPair('Ed25519'),
+      admission: { allows: () => true },
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      mdns: false
+    })
     try {
       const connection = await stranger.dial(b.node.getMultiaddrs()[0]!)
       const framed = new FramedStream(await connection.newStream(LEDGER_SYNC_PROTOCOL))

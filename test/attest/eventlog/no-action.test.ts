@@ -10,7 +10,15 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import {
-  parseEventLog, replayEventLog, verifyEventLog, formatEvents, encodeEvent, encodeEventLog, separatorEvent, EV, type UnverifiedEventLog
+  parseEventLog,
+  replayEventLog,
+  verifyEventLog,
+  formatEvents,
+  encodeEvent,
+  encodeEventLog,
+  separatorEvent,
+  EV,
+  type UnverifiedEventLog
 } from '../../../src/attest/eventlog/index.js'
 import { DIGEST_SIZE, type HashAlg } from '../../../src/attest/pcrs.js'
 import { runFleet } from '../../helpers/cli.js'
@@ -25,16 +33,20 @@ const trailing = [
   { pcr: WINDOWS_INDEX, type: EV.EV_NO_ACTION, data: new Uint8Array(0) }
 ]
 
-function banksOf (log: UnverifiedEventLog): HashAlg[] {
+function banksOf(log: UnverifiedEventLog): HashAlg[] {
   return log.specId!.algorithms.map((a) => a.bank!)
 }
 
-function appended (bytes: Uint8Array, events: ReadonlyArray<Parameters<typeof encodeEvent>[0]>, algorithms: readonly HashAlg[]): Uint8Array {
+function appended(
+  bytes: Uint8Array,
+  events: ReadonlyArray<Parameters<typeof encodeEvent>[0]>,
+  algorithms: readonly HashAlg[]
+): Uint8Array {
   return Uint8Array.from(Buffer.concat([bytes, ...events.map((event) => encodeEvent(event, algorithms))]))
 }
 
 /** A legacy TCG_PCR_EVENT (SHA-1 log format). */
-function legacyEvent (pcr: number, type: number, data: Uint8Array, sha1 = new Uint8Array(20)): Uint8Array {
+function legacyEvent(pcr: number, type: number, data: Uint8Array, sha1 = new Uint8Array(20)): Uint8Array {
   const head = Buffer.alloc(8)
   head.writeUInt32LE(pcr, 0)
   head.writeUInt32LE(type, 4)
@@ -43,7 +55,7 @@ function legacyEvent (pcr: number, type: number, data: Uint8Array, sha1 = new Ui
   return Uint8Array.from(Buffer.concat([head, sha1, size, data]))
 }
 
-describe('attest/eventlog: EV_NO_ACTION events at any PCR index', function () {
+describe('attest/eventlog: EV_NO_ACTION events at any PCR index', () => {
   before(function () {
     if (!existsSync(LOG_DIR)) {
       console.warn(`      skipped: ${LOG_DIR} (the shared real event logs) is absent`)
@@ -58,7 +70,10 @@ describe('attest/eventlog: EV_NO_ACTION events at any PCR index', function () {
 
     assert.equal(windows.events.length, original.events.length + trailing.length)
     const added = windows.events.slice(original.events.length)
-    assert.deepEqual(added.map((e) => [e.pcr, e.typeName, e.data.length]), trailing.map((e) => [WINDOWS_INDEX, 'EV_NO_ACTION', e.data.length]))
+    assert.deepEqual(
+      added.map((e) => [e.pcr, e.typeName, e.data.length]),
+      trailing.map((e) => [WINDOWS_INDEX, 'EV_NO_ACTION', e.data.length])
+    )
     assert.deepEqual(windows.banks, original.banks)
 
     // Replay and verification are exactly those of the log without the events.
@@ -69,9 +84,14 @@ describe('attest/eventlog: EV_NO_ACTION events at any PCR index', function () {
 
     // Shown, with their index.
     const rows = formatEvents(windows).slice(original.events.length)
-    assert.deepEqual(rows.map((r) => [r.pcr, r.typeName, r.summary]), [
-      [WINDOWS_INDEX, 'EV_NO_ACTION', '"WBCL trailing event 1"'], [WINDOWS_INDEX, 'EV_NO_ACTION', '41 bytes'], [WINDOWS_INDEX, 'EV_NO_ACTION', '0 bytes']
-    ])
+    assert.deepEqual(
+      rows.map((r) => [r.pcr, r.typeName, r.summary]),
+      [
+        [WINDOWS_INDEX, 'EV_NO_ACTION', '"WBCL trailing event 1"'],
+        [WINDOWS_INDEX, 'EV_NO_ACTION', '41 bytes'],
+        [WINDOWS_INDEX, 'EV_NO_ACTION', '0 bytes']
+      ]
+    )
   })
 
   it('fleet eventlog show lists the events at 0xFFFFFFFF and fleet eventlog replay gives the PCRs of the log without them', () => {
@@ -82,8 +102,11 @@ describe('attest/eventlog: EV_NO_ACTION events at any PCR index', function () {
       writeFileSync(file, appended(bytes, trailing, banksOf(parseEventLog(bytes))))
       const shown = runFleet(['eventlog', 'show', file, '--json'])
       assert.equal(shown.status, 0, shown.stderr)
-      const events = (JSON.parse(shown.stdout) as { events: Array<{ pcr: number, type: string }> }).events
-      assert.deepEqual(events.slice(-3).map((e) => [e.pcr, e.type]), trailing.map(() => [WINDOWS_INDEX, 'EV_NO_ACTION']))
+      const events = (JSON.parse(shown.stdout) as { events: Array<{ pcr: number; type: string }> }).events
+      assert.deepEqual(
+        events.slice(-3).map((e) => [e.pcr, e.type]),
+        trailing.map(() => [WINDOWS_INDEX, 'EV_NO_ACTION'])
+      )
       const text = runFleet(['eventlog', 'show', file])
       assert.equal(text.status, 0, text.stderr)
       assert.match(text.stdout, /PCR 4294967295 EV_NO_ACTION/)
@@ -99,7 +122,10 @@ describe('attest/eventlog: EV_NO_ACTION events at any PCR index', function () {
     const { bytes, expected } = loadLog('rhel8-uefi')
     const algorithms = banksOf(parseEventLog(bytes))
     const loud = (pcr: number): Parameters<typeof encodeEvent>[0] => ({
-      pcr, type: EV.EV_NO_ACTION, data: latin1('pretend measurement'), digests: Object.fromEntries(algorithms.map((alg) => [alg, new Uint8Array(DIGEST_SIZE[alg]).fill(0x42)]))
+      pcr,
+      type: EV.EV_NO_ACTION,
+      data: latin1('pretend measurement'),
+      digests: Object.fromEntries(algorithms.map((alg) => [alg, new Uint8Array(DIGEST_SIZE[alg]).fill(0x42)]))
     })
     for (const pcr of [0, 7, 23, 24, 0x80000000, WINDOWS_INDEX]) {
       const log = parseEventLog(appended(bytes, [loud(pcr)], algorithms))
@@ -110,7 +136,11 @@ describe('attest/eventlog: EV_NO_ACTION events at any PCR index', function () {
 
   it('a StartupLocality event at PCR index 0xFFFFFFFF sets no locality: PCR0 still replays from zero', () => {
     const { bytes, expected } = loadLog('rhel8-uefi')
-    const locality = { pcr: WINDOWS_INDEX, type: EV.EV_NO_ACTION, data: Uint8Array.from([...latin1('StartupLocality\0'), 3]) }
+    const locality = {
+      pcr: WINDOWS_INDEX,
+      type: EV.EV_NO_ACTION,
+      data: Uint8Array.from([...latin1('StartupLocality\0'), 3])
+    }
     const log = parseEventLog(appended(bytes, [locality], banksOf(parseEventLog(bytes))))
     assert.equal(log.startupLocality, undefined)
     assert.deepEqual(toHexPcrs(replayEventLog(log)), expected.pcrs)
@@ -120,17 +150,27 @@ describe('attest/eventlog: EV_NO_ACTION events at any PCR index', function () {
   it('any other event type at a PCR index outside 0-23 is still refused, at its offset', () => {
     const { bytes } = loadLog('rhel8-uefi')
     const algorithms = banksOf(parseEventLog(bytes))
-    for (const [pcr, type] of [[WINDOWS_INDEX, EV.EV_EFI_ACTION], [24, EV.EV_SEPARATOR], [WINDOWS_INDEX, EV.EV_SEPARATOR], [0x80000000, EV.EV_POST_CODE]] as const) {
+    for (const [pcr, type] of [
+      [WINDOWS_INDEX, EV.EV_EFI_ACTION],
+      [24, EV.EV_SEPARATOR],
+      [WINDOWS_INDEX, EV.EV_SEPARATOR],
+      [0x80000000, EV.EV_POST_CODE]
+    ] as const) {
       // The writer refuses to make it; the bytes are patched from an event at PCR 0.
-      assert.throws(() => encodeEvent({ pcr, type, data: new Uint8Array(4) }, algorithms), { name: 'EventLogEncodeError' })
+      assert.throws(() => encodeEvent({ pcr, type, data: new Uint8Array(4) }, algorithms), {
+        name: 'EventLogEncodeError'
+      })
       const event = encodeEvent({ pcr: 0, type, data: new Uint8Array(4) }, algorithms)
       new DataView(event.buffer).setUint32(0, pcr, true)
-      assert.throws(() => parseEventLog(Uint8Array.from(Buffer.concat([bytes, event]))), (err: Error & { offset: number }) => {
-        assert.equal(err.name, 'EventLogFormatError')
-        assert.equal(err.offset, bytes.length)
-        assert.match(err.message, new RegExp(`PCR index ${pcr} is out of range`))
-        return true
-      })
+      assert.throws(
+        () => parseEventLog(Uint8Array.from(Buffer.concat([bytes, event]))),
+        (err: Error & { offset: number }) => {
+          assert.equal(err.name, 'EventLogFormatError')
+          assert.equal(err.offset, bytes.length)
+          assert.match(err.message, new RegExp(`PCR index ${pcr} is out of range`))
+          return true
+        }
+      )
     }
   })
 
@@ -139,9 +179,21 @@ describe('attest/eventlog: EV_NO_ACTION events at any PCR index', function () {
     const tail = legacyEvent(WINDOWS_INDEX, EV.EV_NO_ACTION, latin1('trailing'), new Uint8Array(20).fill(0x42))
     const log = parseEventLog(Uint8Array.from(Buffer.concat([bytes, tail, tail])))
     assert.equal(log.format, 'sha1-legacy')
-    assert.deepEqual(log.events.slice(-2).map((e) => [e.pcr, e.typeName]), [[WINDOWS_INDEX, 'EV_NO_ACTION'], [WINDOWS_INDEX, 'EV_NO_ACTION']])
+    assert.deepEqual(
+      log.events.slice(-2).map((e) => [e.pcr, e.typeName]),
+      [
+        [WINDOWS_INDEX, 'EV_NO_ACTION'],
+        [WINDOWS_INDEX, 'EV_NO_ACTION']
+      ]
+    )
     assert.deepEqual(toHexPcrs(replayEventLog(log)), expected.pcrs)
-    assert.throws(() => parseEventLog(Uint8Array.from(Buffer.concat([bytes, legacyEvent(WINDOWS_INDEX, EV.EV_SEPARATOR, new Uint8Array(4))]))), { name: 'EventLogFormatError' })
+    assert.throws(
+      () =>
+        parseEventLog(
+          Uint8Array.from(Buffer.concat([bytes, legacyEvent(WINDOWS_INDEX, EV.EV_SEPARATOR, new Uint8Array(4))]))
+        ),
+      { name: 'EventLogFormatError' }
+    )
   })
 
   it('the writer writes EV_NO_ACTION events at 0xFFFFFFFF, and a log of them replays to the log without them', () => {
@@ -153,6 +205,9 @@ describe('attest/eventlog: EV_NO_ACTION events at any PCR index', function () {
     const parsed = parseEventLog(windows.log)
     assert.equal(parsed.startupLocality, 3)
     assert.deepEqual(toHexPcrs(replayEventLog(parsed)), toHexPcrs(plain.pcrs))
-    assert.throws(() => encodeEventLog({ algorithms: ['sha256'], events: [{ ...separatorEvent(7), pcr: WINDOWS_INDEX }] }), { name: 'EventLogEncodeError' })
+    assert.throws(
+      () => encodeEventLog({ algorithms: ['sha256'], events: [{ ...separatorEvent(7), pcr: WINDOWS_INDEX }] }),
+      { name: 'EventLogEncodeError' }
+    )
   })
 })

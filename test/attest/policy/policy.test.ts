@@ -1,13 +1,18 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import {
-  createBootPolicy, evaluateVerifiedBoot, parseBootPolicy, canonicalPolicyJson, bootPolicyId, type PolicyEvent
+  createBootPolicy,
+  evaluateVerifiedBoot,
+  parseBootPolicy,
+  canonicalPolicyJson,
+  bootPolicyId,
+  type PolicyEvent
 } from '../../../src/attest/policy/index.js'
 import type { PcrValues } from '../../../src/attest/pcrs.js'
 
 const sha = (text: string): Uint8Array => new Uint8Array(createHash('sha256').update(text).digest())
 
-function event (index: number, pcr: number, typeName: string, text: string): PolicyEvent {
+function event(index: number, pcr: number, typeName: string, text: string): PolicyEvent {
   return { index, pcr, typeName, digests: { sha256: sha(text) } }
 }
 
@@ -35,7 +40,9 @@ describe('attest/policy', () => {
   })
 
   it('refuses a tampered kernel, naming the PCR, event and digest', () => {
-    const tampered = reference.map((e) => e.index === 4 ? event(4, 4, 'EV_EFI_BOOT_SERVICES_APPLICATION', 'kernel 6.1 + rootkit') : e)
+    const tampered = reference.map((e) =>
+      e.index === 4 ? event(4, 4, 'EV_EFI_BOOT_SERVICES_APPLICATION', 'kernel 6.1 + rootkit') : e
+    )
     const verdict = evaluateVerifiedBoot(policy, tampered, quoted, true)
     assert.equal(verdict.trusted, false)
     assert.equal(verdict.reasons.length, 1)
@@ -50,12 +57,24 @@ describe('attest/policy', () => {
     const extra = [...reference, event(6, 4, 'EV_EFI_BOOT_SERVICES_APPLICATION', 'unknown.efi')]
     const partial: PcrValues = { sha256: new Map([0, 1, 2, 3, 4].map((pcr) => [pcr, new Uint8Array(32)])) }
     const verdict = evaluateVerifiedBoot(policy, extra, partial, false)
-    assert.deepEqual(verdict.reasons.map((r) => r.code).sort(), ['event_not_allowed', 'pcr_not_quoted', 'secure_boot_off'])
+    assert.deepEqual(verdict.reasons.map((r) => r.code).sort(), [
+      'event_not_allowed',
+      'pcr_not_quoted',
+      'secure_boot_off'
+    ])
   })
 
   it('refuses a boot whose log lacks the events the policy expects', () => {
-    const verdict = evaluateVerifiedBoot(policy, reference.filter((e) => e.pcr !== 4), quoted, true)
-    assert.deepEqual(verdict.reasons.map((r) => [r.code, r.pcr]), [['pcr_unmeasured', 4]])
+    const verdict = evaluateVerifiedBoot(
+      policy,
+      reference.filter((e) => e.pcr !== 4),
+      quoted,
+      true
+    )
+    assert.deepEqual(
+      verdict.reasons.map((r) => [r.code, r.pcr]),
+      [['pcr_unmeasured', 4]]
+    )
   })
 
   it('round-trips through canonical JSON with a stable policyId', () => {
@@ -70,8 +89,14 @@ describe('attest/policy', () => {
     ['empty PCR set', { version: 1, bank: 'sha256', pcrs: [], secureBoot: 'any', events: {} }],
     ['PCR out of range', { version: 1, bank: 'sha256', pcrs: [24], secureBoot: 'any', events: {} }],
     ['unknown bank', { version: 1, bank: 'md5', pcrs: [0], secureBoot: 'any', events: {} }],
-    ['events for a PCR outside the set', { version: 1, bank: 'sha256', pcrs: [0], secureBoot: 'any', events: { 4: {} } }],
-    ['short digest', { version: 1, bank: 'sha256', pcrs: [0], secureBoot: 'any', events: { 0: { EV_S_CRTM_VERSION: ['abcd'] } } }],
+    [
+      'events for a PCR outside the set',
+      { version: 1, bank: 'sha256', pcrs: [0], secureBoot: 'any', events: { 4: {} } }
+    ],
+    [
+      'short digest',
+      { version: 1, bank: 'sha256', pcrs: [0], secureBoot: 'any', events: { 0: { EV_S_CRTM_VERSION: ['abcd'] } } }
+    ],
     ['bad secureBoot', { version: 1, bank: 'sha256', pcrs: [0], secureBoot: 'maybe', events: {} }],
     ['not an object', [1, 2]]
   ]

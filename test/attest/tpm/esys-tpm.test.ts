@@ -2,8 +2,18 @@ import assert from 'node:assert/strict'
 import { createHash, createVerify, randomBytes } from 'node:crypto'
 import path from 'node:path'
 import {
-  EsysTpm, type SwtpmDevice, parsePublic, publicKey, verifyQuote, verifyCertify, makeCredential, objectName, policyPcr,
-  deviceIdFromEndorsementKey, signatureToDer, parseSignature
+  EsysTpm,
+  type SwtpmDevice,
+  parsePublic,
+  publicKey,
+  verifyQuote,
+  verifyCertify,
+  makeCredential,
+  objectName,
+  policyPcr,
+  deviceIdFromEndorsementKey,
+  signatureToDer,
+  parseSignature
 } from '../../../src/attest/index.js'
 import type { PcrSelection } from '../../../src/attest/pcrs.js'
 import { haveSwtpm, startDevice, stopAllDevices, tempDir } from '../../helpers/devices.js'
@@ -70,7 +80,11 @@ describe('attest/tpm/EsysTpm on swtpm', function () {
     const a = await tpm.readClock()
     // The TPM's clock counts milliseconds: read it until it has moved.
     let b = a
-    await until(async () => (b = await tpm.readClock()).clock !== a.clock, 'the TPM clock to move', 5_000, 1)
+    const moved = async (): Promise<boolean> => {
+      b = await tpm.readClock()
+      return b.clock !== a.clock
+    }
+    await until(moved, 'the TPM clock to move', 5_000, 1)
     assert.ok(b.clock > a.clock)
     assert.equal(b.resetCount, a.resetCount)
   })
@@ -79,7 +93,9 @@ describe('attest/tpm/EsysTpm on swtpm', function () {
     const key = await tpm.createKey('signing')
     const message = Buffer.from('checkpoint bytes')
     const signature = parseSignature(await tpm.sign(key, createHash('sha256').update(message).digest()))
-    const ok = createVerify('sha256').update(message).verify(publicKey(parsePublic(key.public)), Buffer.from(signatureToDer(signature)))
+    const ok = createVerify('sha256')
+      .update(message)
+      .verify(publicKey(parsePublic(key.public)), Buffer.from(signatureToDer(signature)))
     assert.ok(ok)
   })
 
@@ -89,10 +105,25 @@ describe('attest/tpm/EsysTpm on swtpm', function () {
     const selection: PcrSelection = [{ hash: 'sha256', pcrs: [0, 1, 2, 3, 7, 16] }]
     const quote = await tpm.quote(ak, nonce, selection)
     const pcrs = await tpm.readPcrs(selection)
-    const verified = verifyQuote({ ak: parsePublic(ak.public), attest: quote.attest, signature: quote.signature, nonce, pcrs })
+    const verified = verifyQuote({
+      ak: parsePublic(ak.public),
+      attest: quote.attest,
+      signature: quote.signature,
+      nonce,
+      pcrs
+    })
     assert.equal(verified.akRestrictionChecked, true)
-    assert.throws(() => verifyQuote({ ak: parsePublic(ak.public), attest: quote.attest, signature: quote.signature, nonce: randomBytes(32), pcrs }),
-      { name: 'QuoteNonceMismatchError' })
+    assert.throws(
+      () =>
+        verifyQuote({
+          ak: parsePublic(ak.public),
+          attest: quote.attest,
+          signature: quote.signature,
+          nonce: randomBytes(32),
+          pcrs
+        }),
+      { name: 'QuoteNonceMismatchError' }
+    )
   })
 
   it('refuses quotes from a non-restricted key, and quote-shaped bytes signed with TPM2_Sign (the forgery)', async () => {
@@ -103,12 +134,24 @@ describe('attest/tpm/EsysTpm on swtpm', function () {
     const selection: PcrSelection = [{ hash: 'sha256', pcrs: [0] }]
     const quote = await tpm.quote(key, nonce, selection)
     const pcrs = await tpm.readPcrs(selection)
-    assert.throws(() => verifyQuote({ ak: parsePublic(key.public), attest: quote.attest, signature: quote.signature, nonce, pcrs }), { name: 'NotRestrictedKeyError' })
+    assert.throws(
+      () => verifyQuote({ ak: parsePublic(key.public), attest: quote.attest, signature: quote.signature, nonce, pcrs }),
+      { name: 'NotRestrictedKeyError' }
+    )
     const forged = await tpm.sign(key, createHash('sha256').update(quote.attest).digest())
-    assert.throws(() => verifyQuote({ ak: parsePublic(key.public), attest: quote.attest, signature: forged, nonce, pcrs }), { name: 'NotRestrictedKeyError' })
+    assert.throws(
+      () => verifyQuote({ ak: parsePublic(key.public), attest: quote.attest, signature: forged, nonce, pcrs }),
+      { name: 'NotRestrictedKeyError' }
+    )
     // Given only as a bare public key, the signature checks out: the result says the AK's
     // restriction was not checked, which callers must treat as weaker evidence.
-    const bare = verifyQuote({ ak: publicKey(parsePublic(key.public)), attest: quote.attest, signature: forged, nonce, pcrs })
+    const bare = verifyQuote({
+      ak: publicKey(parsePublic(key.public)),
+      attest: quote.attest,
+      signature: forged,
+      nonce,
+      pcrs
+    })
     assert.equal(bare.akRestrictionChecked, false)
   })
 
@@ -117,24 +160,46 @@ describe('attest/tpm/EsysTpm on swtpm', function () {
     const dsk = await tpm.createKey('signing')
     const nonce = randomBytes(16)
     const certified = await tpm.certify(dsk, ak, nonce)
-    verifyCertify({ signer: parsePublic(ak.public), attest: certified.attest, signature: certified.signature, nonce, certifiedPublic: parsePublic(dsk.public) })
+    verifyCertify({
+      signer: parsePublic(ak.public),
+      attest: certified.attest,
+      signature: certified.signature,
+      nonce,
+      certifiedPublic: parsePublic(dsk.public)
+    })
     const otherKey = await tpm.createKey('signing')
-    assert.throws(() => verifyCertify({ signer: parsePublic(ak.public), attest: certified.attest, signature: certified.signature, nonce, certifiedPublic: parsePublic(otherKey.public) }),
-      (err: Error) => /Certif/.test(err.name))
+    assert.throws(
+      () =>
+        verifyCertify({
+          signer: parsePublic(ak.public),
+          attest: certified.attest,
+          signature: certified.signature,
+          nonce,
+          certifiedPublic: parsePublic(otherKey.public)
+        }),
+      (err: Error) => /Certif/.test(err.name)
+    )
   })
 
-  it('activates a credential made for its EK and AK, and not for another TPM\'s AK', async () => {
+  it("activates a credential made for its EK and AK, and not for another TPM's AK", async () => {
     const ak = await tpm.createKey('attestation')
     const ek = parsePublic((await tpm.endorsementKey('rsa')).public)
     const secret = randomBytes(32)
-    const made = makeCredential({ ekPublic: ek, objectName: objectName(parsePublic(ak.public)), credential: secret, random: randomBytes })
+    const made = makeCredential({
+      ekPublic: ek,
+      objectName: objectName(parsePublic(ak.public)),
+      credential: secret,
+      random: randomBytes
+    })
     const recovered = await tpm.activateCredential(ak, 'rsa', made.credentialBlob, made.secret)
     assert.deepEqual(Buffer.from(recovered), secret)
 
     const second = await EsysTpm.open({ tcti: other.tcti })
     try {
       const foreignAk = await second.createKey('attestation')
-      await assert.rejects(second.activateCredential(foreignAk, 'rsa', made.credentialBlob, made.secret), { name: 'TpmCommandError' })
+      await assert.rejects(second.activateCredential(foreignAk, 'rsa', made.credentialBlob, made.secret), {
+        name: 'TpmCommandError'
+      })
     } finally {
       await second.close()
     }
@@ -148,12 +213,24 @@ describe('attest/tpm/EsysTpm on swtpm', function () {
     assert.deepEqual(Buffer.from((await tpm.endorsementKey('ecc')).public), Buffer.from(ek.public))
     const ak = await tpm.createKey('attestation')
     const secret = randomBytes(32)
-    const made = makeCredential({ ekPublic, objectName: objectName(parsePublic(ak.public)), credential: secret, random: randomBytes })
+    const made = makeCredential({
+      ekPublic,
+      objectName: objectName(parsePublic(ak.public)),
+      credential: secret,
+      random: randomBytes
+    })
     assert.deepEqual(Buffer.from(await tpm.activateCredential(ak, 'ecc', made.credentialBlob, made.secret)), secret)
     // Made for another AK's name: the TPM refuses.
     const otherAk = await tpm.createKey('attestation')
-    const wrong = makeCredential({ ekPublic, objectName: objectName(parsePublic(otherAk.public)), credential: secret, random: randomBytes })
-    await assert.rejects(tpm.activateCredential(ak, 'ecc', wrong.credentialBlob, wrong.secret), { name: 'TpmCommandError' })
+    const wrong = makeCredential({
+      ekPublic,
+      objectName: objectName(parsePublic(otherAk.public)),
+      credential: secret,
+      random: randomBytes
+    })
+    await assert.rejects(tpm.activateCredential(ak, 'ecc', wrong.credentialBlob, wrong.secret), {
+      name: 'TpmCommandError'
+    })
   })
 
   it('seals to PCR values; unseals while they hold, refuses after a PCR changes', async () => {
@@ -179,23 +256,35 @@ describe('attest/tpm/EsysTpm on swtpm', function () {
 
   it('leaves no transient objects behind after many operations', async () => {
     const second = await EsysTpm.open({ tcti: other.tcti })
-    const keys = [await second.createKey('signing'), await second.createKey('signing'), await second.createKey('attestation')]
+    const keys = [
+      await second.createKey('signing'),
+      await second.createKey('signing'),
+      await second.createKey('attestation')
+    ]
     for (let i = 0; i < 12; i++) {
       const key = keys[i % 3]!
       if (i % 3 === 2) await second.quote(key, randomBytes(8), [{ hash: 'sha256', pcrs: [0] }])
       else await second.sign(key, randomBytes(32))
     }
-    const sealed = await second.seal(randomBytes(16), policyPcr(zeroPolicy, [{ hash: 'sha256', pcrs: [0] }], await second.readPcrs([{ hash: 'sha256', pcrs: [0] }])))
+    const sealed = await second.seal(
+      randomBytes(16),
+      policyPcr(zeroPolicy, [{ hash: 'sha256', pcrs: [0] }], await second.readPcrs([{ hash: 'sha256', pcrs: [0] }]))
+    )
     await second.unseal(sealed, { pcrs: [{ hash: 'sha256', pcrs: [0] }] })
     await second.close()
     const { execFileSync } = await import('node:child_process')
-    const out = execFileSync('tpm2_getcap', ['handles-transient'], { env: { ...process.env, TPM2TOOLS_TCTI: other.tcti } }).toString()
+    const out = execFileSync('tpm2_getcap', ['handles-transient'], {
+      env: { ...process.env, TPM2TOOLS_TCTI: other.tcti }
+    }).toString()
     assert.equal(out.trim(), '', `transient handles left: ${out}`)
   })
 
   it('names the TCTI when no TPM is there', async () => {
     const tcti = `swtpm:path=${path.join(await tempDir(), 'absent.sock')}`
-    await assert.rejects(EsysTpm.open({ tcti }), (err: Error) => err.name === 'TpmUnavailableError' && err.message.includes('absent.sock'))
+    await assert.rejects(
+      EsysTpm.open({ tcti }),
+      (err: Error) => err.name === 'TpmUnavailableError' && err.message.includes('absent.sock')
+    )
   })
 
   for (const stage of ['during TCTI initialisation', 'after initialisation'] as const) {
@@ -210,7 +299,7 @@ describe('attest/tpm/EsysTpm on swtpm', function () {
         const data = createServer(() => {})
         const control = createServer((c) => { if (${answerControl}) c.on('data', () => c.write(Buffer.alloc(4))) })
         await new Promise((r) => data.listen(${JSON.stringify(socket)}, r))
-        await new Promise((r) => control.listen(${JSON.stringify(socket + '.ctrl')}, r))
+        await new Promise((r) => control.listen(${JSON.stringify(`${socket}.ctrl`)}, r))
         try {
           await EsysTpm.open({ tcti: 'swtpm:path=${socket}', commandTimeoutMs: 300 })
         } catch (err) {
@@ -219,8 +308,15 @@ describe('attest/tpm/EsysTpm on swtpm', function () {
         data.close(); control.close()
         process.exit(7)`
       const { spawnSync } = await import('node:child_process')
-      const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 15_000 })
-      assert.equal(child.status, 7, `the process did not exit by itself (signal ${String(child.signal)}): ${child.stderr}`)
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        timeout: 15_000
+      })
+      assert.equal(
+        child.status,
+        7,
+        `the process did not exit by itself (signal ${String(child.signal)}): ${child.stderr}`
+      )
       // It gave up by itself: spawnSync's own timeout (the test's deadline) would have killed it otherwise.
       assert.equal(child.stdout.trim(), 'TpmTimeoutError')
     })

@@ -13,7 +13,11 @@ describe('attest/tpm: NV counters', function () {
   let device: SwtpmDevice
   let tpm: EsysTpm
   const tools = (args: string[], input?: Buffer): string =>
-    execFileSync(args[0]!, args.slice(1), { env: { ...process.env, TPM2TOOLS_TCTI: device.tcti }, input: input ?? Buffer.alloc(0), stdio: ['pipe', 'pipe', 'pipe'] }).toString()
+    execFileSync(args[0]!, args.slice(1), {
+      env: { ...process.env, TPM2TOOLS_TCTI: device.tcti },
+      input: input ?? Buffer.alloc(0),
+      stdio: ['pipe', 'pipe', 'pipe']
+    }).toString()
   const hex = (index: number): string => `0x${index.toString(16)}`
 
   before(async function () {
@@ -38,13 +42,18 @@ describe('attest/tpm: NV counters', function () {
     assert.equal(COUNTER_ATTRIBUTES & 0xf0, 0x10)
   })
 
-  it('an ordinary NV index pre-defined at the counter\'s handle with tpm2_nvdefine (rewritable, so lowerable) is refused, never read or written', async () => {
+  it("an ordinary NV index pre-defined at the counter's handle with tpm2_nvdefine (rewritable, so lowerable) is refused, never read or written", async () => {
     const index = 0x01000a01
     tools(['tpm2_nvdefine', hex(index), '-C', 'o', '-s', '8', '-a', 'ownerread|ownerwrite|authread|authwrite|no_da'])
     // Written, so that a reader that does not check gets a value: one the attacker can set lower at will.
     tools(['tpm2_nvwrite', hex(index), '-C', 'o', '-i', '-'], Buffer.alloc(8))
-    await assert.rejects(tpm.readCounter(index), (err: Error & { nvIndex?: number, reason?: string }) =>
-      err.name === 'NvCounterUntrustedError' && err.nvIndex === index && /not a monotonic counter/.test(err.reason ?? ''))
+    await assert.rejects(
+      tpm.readCounter(index),
+      (err: Error & { nvIndex?: number; reason?: string }) =>
+        err.name === 'NvCounterUntrustedError' &&
+        err.nvIndex === index &&
+        /not a monotonic counter/.test(err.reason ?? '')
+    )
     await assert.rejects(tpm.incrementCounter(index), { name: 'NvCounterUntrustedError' })
   })
 
@@ -52,15 +61,23 @@ describe('attest/tpm: NV counters', function () {
     const index = 0x01000a02
     tools(['tpm2_nvdefine', hex(index), '-C', 'o', '-a', 'nt=counter|ownerread|ownerwrite|authread|authwrite'])
     tools(['tpm2_nvincrement', hex(index), '-C', 'o'])
-    await assert.rejects(tpm.readCounter(index), (err: Error & { reason?: string, attributes?: number }) =>
-      err.name === 'NvCounterUntrustedError' && /its attributes are/.test(err.reason ?? '') && err.attributes !== undefined)
+    await assert.rejects(
+      tpm.readCounter(index),
+      (err: Error & { reason?: string; attributes?: number }) =>
+        err.name === 'NvCounterUntrustedError' &&
+        /its attributes are/.test(err.reason ?? '') &&
+        err.attributes !== undefined
+    )
   })
 
   it('a counter pre-defined with our attributes but a SHA-1 name is refused', async () => {
     const index = 0x01000a03
     tools(['tpm2_nvdefine', hex(index), '-C', 'o', '-g', 'sha1', '-a', 'nt=counter|authread|authwrite|no_da'])
     tools(['tpm2_nvincrement', hex(index)])
-    await assert.rejects(tpm.readCounter(index), (err: Error & { reason?: string, nameAlg?: number }) =>
-      err.name === 'NvCounterUntrustedError' && err.nameAlg === 0x0004 && /nameAlg/.test(err.reason ?? ''))
+    await assert.rejects(
+      tpm.readCounter(index),
+      (err: Error & { reason?: string; nameAlg?: number }) =>
+        err.name === 'NvCounterUntrustedError' && err.nameAlg === 0x0004 && /nameAlg/.test(err.reason ?? '')
+    )
   })
 })

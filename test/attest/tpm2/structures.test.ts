@@ -7,29 +7,73 @@ import { generateKeyPairSync, sign, verify } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { MalformedInputError } from '../../../src/common/errors.js'
 import {
-  parsePublic, parsePublicArea, marshalPublic, marshalPublicArea, objectName, publicKey, isRestrictedSigningKey, eccPoint, publicToPem,
-  attestationKeyTemplate, signingKeyTemplate, storageKeyTemplate, sealedDataTemplate, rsaEkTemplate, eccEkTemplate, externalVerificationKey,
-  EK_POLICY_A, parseAttest, parseTpm2bAttest, parseSignature, marshalSignature, signatureToDer, signatureToP1363, verifyTpmSignature,
-  parsePcrSelection, marshalPcrSelection, parsePcrSelectionSpec, formatPcrSelectionSpec, parseSerializedPcrs, parseCapabilityData,
-  decodeTpmProperties, decodeManufacturer, formatFirmwareVersion, parseTpm2ToolsCredential, encodeTpm2ToolsCredential, readPcrsFile,
-  pcrValuesToJson, TpmWriter, TPM_ALG, TPM_ST, TPMA_OBJECT, TPM2_LIMITS, type TpmPublic
+  parsePublic,
+  parsePublicArea,
+  marshalPublic,
+  marshalPublicArea,
+  objectName,
+  publicKey,
+  isRestrictedSigningKey,
+  eccPoint,
+  publicToPem,
+  attestationKeyTemplate,
+  signingKeyTemplate,
+  storageKeyTemplate,
+  sealedDataTemplate,
+  rsaEkTemplate,
+  eccEkTemplate,
+  externalVerificationKey,
+  EK_POLICY_A,
+  parseAttest,
+  parseTpm2bAttest,
+  parseSignature,
+  marshalSignature,
+  signatureToDer,
+  signatureToP1363,
+  verifyTpmSignature,
+  parsePcrSelection,
+  marshalPcrSelection,
+  parsePcrSelectionSpec,
+  formatPcrSelectionSpec,
+  parseSerializedPcrs,
+  parseCapabilityData,
+  decodeTpmProperties,
+  decodeManufacturer,
+  formatFirmwareVersion,
+  parseTpm2ToolsCredential,
+  encodeTpm2ToolsCredential,
+  readPcrsFile,
+  pcrValuesToJson,
+  TpmWriter,
+  TPM_ALG,
+  TPM_ST,
+  TPMA_OBJECT,
+  TPM2_LIMITS,
+  type TpmPublic
 } from '../../../src/attest/tpm2/index.js'
 import * as fx from './fixtures.js'
 import { needsSharedTestdata } from '../../helpers/shared.js'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
-const keylime = (name: string): Uint8Array => new Uint8Array(readFileSync(`../shared/testdata/quotes/tpm2-tools-rsa/${name}`))
+const keylime = (name: string): Uint8Array =>
+  new Uint8Array(readFileSync(`../shared/testdata/quotes/tpm2-tools-rsa/${name}`))
 const tpmt = (tpm2b: Uint8Array): Uint8Array => tpm2b.subarray(2)
 
 /** Every proper prefix and one extra byte must be refused with a MalformedInputError subclass. */
-function assertStrict (what: string, bytes: Uint8Array, parse: (b: Uint8Array) => unknown): void {
+function assertStrict(what: string, bytes: Uint8Array, parse: (b: Uint8Array) => unknown): void {
   parse(bytes)
-  const typed = (at: string) => (err: unknown): boolean => {
-    assert.ok(err instanceof MalformedInputError, `${what} ${at}: ${(err as Error)?.name}: ${(err as Error)?.message}`)
-    assert.equal(err.exitCode, 2)
-    return true
-  }
-  for (let length = 0; length < bytes.length; length++) assert.throws(() => parse(bytes.slice(0, length)), typed(`cut at ${length}`))
+  const typed =
+    (at: string) =>
+    (err: unknown): boolean => {
+      assert.ok(
+        err instanceof MalformedInputError,
+        `${what} ${at}: ${(err as Error)?.name}: ${(err as Error)?.message}`
+      )
+      assert.equal(err.exitCode, 2)
+      return true
+    }
+  for (let length = 0; length < bytes.length; length++)
+    assert.throws(() => parse(bytes.slice(0, length)), typed(`cut at ${length}`))
   const longer = new Uint8Array(bytes.length + 1)
   longer.set(bytes)
   assert.throws(() => parse(longer), typed('with a trailing byte'))
@@ -38,7 +82,11 @@ function assertStrict (what: string, bytes: Uint8Array, parse: (b: Uint8Array) =
 describe('attest/tpm2 structures on real tpm2-tools bytes', () => {
   describe('TPM2B_PUBLIC / TPMT_PUBLIC', () => {
     const publics: Array<[string, Uint8Array]> = [
-      ['RSA EK', fx.rsaEkPublic], ['ECC EK', fx.eccEkPublic], ['ECC AK', fx.eccAkPublic], ['signing key', fx.signingKeyPublic], ['sealed object', fx.sealedPublic]
+      ['RSA EK', fx.rsaEkPublic],
+      ['ECC EK', fx.eccEkPublic],
+      ['ECC AK', fx.eccAkPublic],
+      ['signing key', fx.signingKeyPublic],
+      ['sealed object', fx.sealedPublic]
     ]
 
     for (const [what, bytes] of publics) {
@@ -72,8 +120,12 @@ describe('attest/tpm2 structures on real tpm2-tools bytes', () => {
 
     it('tells restricted signing keys from the others', () => {
       assert.equal(isRestrictedSigningKey(parsePublic(fx.eccAkPublic)), true)
-      for (const other of [fx.signingKeyPublic, fx.rsaEkPublic, fx.eccEkPublic, fx.sealedPublic]) assert.equal(isRestrictedSigningKey(parsePublic(other)), false)
-      const restrictedBoth = { ...attestationKeyTemplate(), objectAttributes: attestationKeyTemplate().objectAttributes | TPMA_OBJECT.decrypt }
+      for (const other of [fx.signingKeyPublic, fx.rsaEkPublic, fx.eccEkPublic, fx.sealedPublic])
+        assert.equal(isRestrictedSigningKey(parsePublic(other)), false)
+      const restrictedBoth = {
+        ...attestationKeyTemplate(),
+        objectAttributes: attestationKeyTemplate().objectAttributes | TPMA_OBJECT.decrypt
+      }
       assert.equal(isRestrictedSigningKey(restrictedBoth), false)
     })
 
@@ -86,15 +138,28 @@ describe('attest/tpm2 structures on real tpm2-tools bytes', () => {
       const ak = new Uint8Array(tpmt(fx.eccAkPublic))
       ak.set([0, 65], 8)
       assert.throws(() => parsePublicArea(ak), { name: 'MalformedTpmStructureError' })
-      assert.throws(() => parsePublicArea(new Uint8Array(TPM2_LIMITS.maxStructureSize + 1)), { name: 'MalformedTpmStructureError' })
+      assert.throws(() => parsePublicArea(new Uint8Array(TPM2_LIMITS.maxStructureSize + 1)), {
+        name: 'MalformedTpmStructureError'
+      })
     })
 
     it('refuses unknown types, schemes and hashes with typed errors', () => {
-      const cases: Array<[number, number[]]> = [[0, [0x00, 0x25]], [2, [0x00, 0x99]], [12, [0x00, 0x14]], [14, [0x00, 0x99]], [18, [0x00, 0x05]], [20, [0x12, 0x34]]]
+      const cases: Array<[number, number[]]> = [
+        [0, [0x00, 0x25]],
+        [2, [0x00, 0x99]],
+        [12, [0x00, 0x14]],
+        [14, [0x00, 0x99]],
+        [18, [0x00, 0x05]],
+        [20, [0x12, 0x34]]
+      ]
       for (const [offset, patch] of cases) {
         const bytes = new Uint8Array(tpmt(fx.eccAkPublic))
         bytes.set(patch, offset)
-        assert.throws(() => parsePublicArea(bytes), (err: unknown) => err instanceof MalformedInputError, `patch at ${offset}`)
+        assert.throws(
+          () => parsePublicArea(bytes),
+          (err: unknown) => err instanceof MalformedInputError,
+          `patch at ${offset}`
+        )
       }
     })
 
@@ -119,7 +184,11 @@ describe('attest/tpm2 structures on real tpm2-tools bytes', () => {
       ['eccEkTemplate = tpm2_createek -G ecc (TCG L-2)', eccEkTemplate, fx.eccEkPublic],
       ['attestationKeyTemplate = tpm2_createak -G ecc -s ecdsa -g sha256', attestationKeyTemplate, fx.eccAkPublic],
       ['signingKeyTemplate = tpm2_create -G ecc256:ecdsa-sha256 -a …|sign', signingKeyTemplate, fx.signingKeyPublic],
-      ['sealedDataTemplate = tpm2_create -L policy -a fixedtpm|fixedparent -i-', () => sealedDataTemplate(parsePublic(fx.sealedPublic).authPolicy), fx.sealedPublic]
+      [
+        'sealedDataTemplate = tpm2_create -L policy -a fixedtpm|fixedparent -i-',
+        () => sealedDataTemplate(parsePublic(fx.sealedPublic).authPolicy),
+        fx.sealedPublic
+      ]
     ]
     for (const [title, template, real] of cases) {
       it(title, () => {
@@ -128,8 +197,11 @@ describe('attest/tpm2 structures on real tpm2-tools bytes', () => {
     }
 
     it('EK templates carry the TCG unique sizes; the storage key is a restricted AES-128-CFB decryption key without DA', () => {
-      assert.equal(hex(tpmt(marshalPublic(rsaEkTemplate())).subarray(-258)), '0100' + '00'.repeat(256))
-      assert.equal(hex(marshalPublicArea(eccEkTemplate()).subarray(-68)), '0020' + '00'.repeat(32) + '0020' + '00'.repeat(32))
+      assert.equal(hex(tpmt(marshalPublic(rsaEkTemplate())).subarray(-258)), `0100${'00'.repeat(256)}`)
+      assert.equal(
+        hex(marshalPublicArea(eccEkTemplate()).subarray(-68)),
+        `0020${'00'.repeat(32)}0020${'00'.repeat(32)}`
+      )
       const storage = storageKeyTemplate()
       assert.equal(storage.objectAttributes, 0x00030472)
       assert.deepEqual(storage.symmetric, { algorithm: TPM_ALG.AES, keyBits: 128, mode: TPM_ALG.CFB })
@@ -154,14 +226,16 @@ describe('attest/tpm2 structures on real tpm2-tools bytes', () => {
       assert.equal(a.clockInfo.safe, true)
       assert.equal(typeof a.clockInfo.clock, 'bigint')
       assert.equal(a.attested.kind, 'quote')
-      if (a.attested.kind === 'quote') assert.deepEqual(a.attested.pcrSelect, [{ hash: 'sha256', pcrs: [0, 1, 2, 3, 7, 16] }])
+      if (a.attested.kind === 'quote')
+        assert.deepEqual(a.attested.pcrSelect, [{ hash: 'sha256', pcrs: [0, 1, 2, 3, 7, 16] }])
       assert.equal(hex(a.raw), hex(fx.quoteAttest))
     })
 
-    it('parses a certification: the certified Name is the signing key\'s', () => {
+    it("parses a certification: the certified Name is the signing key's", () => {
       const a = parseAttest(fx.certifyAttest)
       assert.equal(a.attested.kind, 'certify')
-      if (a.attested.kind === 'certify') assert.equal(hex(a.attested.name), hex(objectName(parsePublic(fx.signingKeyPublic))))
+      if (a.attested.kind === 'certify')
+        assert.equal(hex(a.attested.name), hex(objectName(parsePublic(fx.signingKeyPublic))))
       assert.equal(hex(a.extraData), '00ff55aa')
     })
 
@@ -172,29 +246,35 @@ describe('attest/tpm2 structures on real tpm2-tools bytes', () => {
       assertStrict('TPM2B_ATTEST', wrapped, parseTpm2bAttest)
     })
 
-    needsSharedTestdata(it('refuses other attestation types, a bad safe flag, every truncation', () => {
-      for (const type of [TPM_ST.ATTEST_TIME, TPM_ST.ATTEST_NV, 0x1234]) {
-        const bytes = new Uint8Array(fx.quoteAttest)
-        new DataView(bytes.buffer).setUint16(4, type)
-        assert.throws(() => parseAttest(bytes), { name: 'MalformedTpmStructureError' })
-      }
-      const unsafe = new Uint8Array(fx.quoteAttest)
-      unsafe[6 + 36 + 22 + 16] = 2
-      assert.throws(() => parseAttest(unsafe), /TPMI_YES_NO/)
-      for (const bytes of [fx.quoteAttest, fx.certifyAttest, keylime('quote.out')]) assertStrict('TPMS_ATTEST', bytes, parseAttest)
-    }))
+    needsSharedTestdata(
+      it('refuses other attestation types, a bad safe flag, every truncation', () => {
+        for (const type of [TPM_ST.ATTEST_TIME, TPM_ST.ATTEST_NV, 0x1234]) {
+          const bytes = new Uint8Array(fx.quoteAttest)
+          new DataView(bytes.buffer).setUint16(4, type)
+          assert.throws(() => parseAttest(bytes), { name: 'MalformedTpmStructureError' })
+        }
+        const unsafe = new Uint8Array(fx.quoteAttest)
+        unsafe[6 + 36 + 22 + 16] = 2
+        assert.throws(() => parseAttest(unsafe), /TPMI_YES_NO/)
+        for (const bytes of [fx.quoteAttest, fx.certifyAttest, keylime('quote.out')])
+          assertStrict('TPMS_ATTEST', bytes, parseAttest)
+      })
+    )
   })
 
   describe('TPMT_SIGNATURE', () => {
-    needsSharedTestdata(it('round-trips ECDSA and RSASSA signatures; ECDSA converts to DER and P1363', () => {
-      for (const bytes of [fx.quoteSignature, fx.certifySignature, keylime('quotesig.out')]) assert.equal(hex(marshalSignature(parseSignature(bytes))), hex(bytes))
-      const sig = parseSignature(fx.quoteSignature)
-      const key = publicKey(parsePublic(fx.eccAkPublic))
-      assert.ok(verify('sha256', fx.quoteAttest, key, signatureToDer(sig)))
-      assert.ok(verify('sha256', fx.quoteAttest, { key, dsaEncoding: 'ieee-p1363' }, signatureToP1363(sig)))
-      assert.ok(verifyTpmSignature(key, fx.quoteAttest, sig))
-      assert.equal(verifyTpmSignature(key, fx.certifyAttest, sig), false)
-    }))
+    needsSharedTestdata(
+      it('round-trips ECDSA and RSASSA signatures; ECDSA converts to DER and P1363', () => {
+        for (const bytes of [fx.quoteSignature, fx.certifySignature, keylime('quotesig.out')])
+          assert.equal(hex(marshalSignature(parseSignature(bytes))), hex(bytes))
+        const sig = parseSignature(fx.quoteSignature)
+        const key = publicKey(parsePublic(fx.eccAkPublic))
+        assert.ok(verify('sha256', fx.quoteAttest, key, signatureToDer(sig)))
+        assert.ok(verify('sha256', fx.quoteAttest, { key, dsaEncoding: 'ieee-p1363' }, signatureToP1363(sig)))
+        assert.ok(verifyTpmSignature(key, fx.quoteAttest, sig))
+        assert.equal(verifyTpmSignature(key, fx.certifyAttest, sig), false)
+      })
+    )
 
     it('encodes long DER lengths (P-521 components)', () => {
       const { publicKey: key, privateKey } = generateKeyPairSync('ec', { namedCurve: 'secp521r1' })
@@ -206,23 +286,29 @@ describe('attest/tpm2 structures on real tpm2-tools bytes', () => {
       }
     })
 
-    needsSharedTestdata(it('refuses HMAC, ECDAA and NULL signatures, unknown hashes, every truncation', () => {
-      for (const alg of [TPM_ALG.HMAC, TPM_ALG.ECDAA, TPM_ALG.NULL, TPM_ALG.SM2]) {
-        const bytes = new Uint8Array(fx.quoteSignature)
-        new DataView(bytes.buffer).setUint16(0, alg)
-        assert.throws(() => parseSignature(bytes), { name: 'UnsupportedAlgorithmError' })
-      }
-      const badHash = new Uint8Array(fx.quoteSignature)
-      badHash[3] = 0x99
-      assert.throws(() => parseSignature(badHash), { name: 'MalformedTpmStructureError' })
-      for (const bytes of [fx.quoteSignature, fx.certifySignature, keylime('quotesig.out')]) assertStrict('TPMT_SIGNATURE', bytes, parseSignature)
-    }))
+    needsSharedTestdata(
+      it('refuses HMAC, ECDAA and NULL signatures, unknown hashes, every truncation', () => {
+        for (const alg of [TPM_ALG.HMAC, TPM_ALG.ECDAA, TPM_ALG.NULL, TPM_ALG.SM2]) {
+          const bytes = new Uint8Array(fx.quoteSignature)
+          new DataView(bytes.buffer).setUint16(0, alg)
+          assert.throws(() => parseSignature(bytes), { name: 'UnsupportedAlgorithmError' })
+        }
+        const badHash = new Uint8Array(fx.quoteSignature)
+        badHash[3] = 0x99
+        assert.throws(() => parseSignature(badHash), { name: 'MalformedTpmStructureError' })
+        for (const bytes of [fx.quoteSignature, fx.certifySignature, keylime('quotesig.out')])
+          assertStrict('TPMT_SIGNATURE', bytes, parseSignature)
+      })
+    )
   })
 
   describe('PCR selections', () => {
     it('parses tpm2-tools specs, keeps bank order, round-trips TPML_PCR_SELECTION', () => {
       const selection = parsePcrSelectionSpec('sha256:7,3,23+sha1:0,1')
-      assert.deepEqual(selection, [{ hash: 'sha256', pcrs: [3, 7, 23] }, { hash: 'sha1', pcrs: [0, 1] }])
+      assert.deepEqual(selection, [
+        { hash: 'sha256', pcrs: [3, 7, 23] },
+        { hash: 'sha1', pcrs: [0, 1] }
+      ])
       const bytes = marshalPcrSelection(selection)
       assert.equal(hex(bytes), '00000002' + '000b' + '03' + '880080' + '0004' + '03' + '030000')
       assert.deepEqual(parsePcrSelection(bytes), selection)
@@ -233,19 +319,48 @@ describe('attest/tpm2 structures on real tpm2-tools bytes', () => {
     it('reads sizeofSelect 1..4 and refuses PCRs beyond 23, 0 or 5 select bytes, repeated banks', () => {
       assert.deepEqual(parsePcrSelection(Buffer.from('00000001000b0181', 'hex')), [{ hash: 'sha256', pcrs: [0, 7] }])
       assert.deepEqual(parsePcrSelection(Buffer.from('00000001000b0401000000', 'hex')), [{ hash: 'sha256', pcrs: [0] }])
-      for (const bad of ['00000001000b0400000001', '00000001000b00', '00000001000b050000000000', '00000002000b03010000000b03010000', '00000001009903010000', 'ffffffff']) {
+      for (const bad of [
+        '00000001000b0400000001',
+        '00000001000b00',
+        '00000001000b050000000000',
+        '00000002000b03010000000b03010000',
+        '00000001009903010000',
+        'ffffffff'
+      ]) {
         assert.throws(() => parsePcrSelection(Buffer.from(bad, 'hex')), { name: 'MalformedTpmStructureError' }, bad)
       }
     })
 
-    for (const bad of ['', 'sha256', 'sha256:', 'sha256:24', 'sha256:1,1', 'md5:0', 'sha256:0+sha256:1', 'sha256:a', 'SHA256:0', 'sha256:01', 'sha256:0,', 'sha256:-1', 'x'.repeat(300)]) {
+    for (const bad of [
+      '',
+      'sha256',
+      'sha256:',
+      'sha256:24',
+      'sha256:1,1',
+      'md5:0',
+      'sha256:0+sha256:1',
+      'sha256:a',
+      'SHA256:0',
+      'sha256:01',
+      'sha256:0,',
+      'sha256:-1',
+      'x'.repeat(300)
+    ]) {
       it(`refuses the spec ${JSON.stringify(bad.slice(0, 20))}`, () => {
         assert.throws(() => parsePcrSelectionSpec(bad), { name: 'InvalidPcrSelectionError' })
       })
     }
 
     it('refuses to marshal duplicate banks, duplicate or out-of-range PCRs', () => {
-      for (const selection of [[{ hash: 'sha256', pcrs: [1, 1] }], [{ hash: 'sha256', pcrs: [24] }], [{ hash: 'sha256', pcrs: [0] }, { hash: 'sha256', pcrs: [1] }], [{ hash: 'md5', pcrs: [0] }]]) {
+      for (const selection of [
+        [{ hash: 'sha256', pcrs: [1, 1] }],
+        [{ hash: 'sha256', pcrs: [24] }],
+        [
+          { hash: 'sha256', pcrs: [0] },
+          { hash: 'sha256', pcrs: [1] }
+        ],
+        [{ hash: 'md5', pcrs: [0] }]
+      ]) {
         assert.throws(() => marshalPcrSelection(selection as never), { name: 'InvalidPcrSelectionError' })
       }
     })
@@ -264,10 +379,15 @@ describe('attest/tpm2 structures on real tpm2-tools bytes', () => {
 
     it('refuses malformed JSON PCR files with typed errors', () => {
       const cases: Array<[string, string]> = [
-        ['{"pcrs": {"md5": {}}}', 'InvalidPcrSelectionError'], ['{"pcrs": {"sha256": {"24": "00"}}}', 'InvalidPcrSelectionError'],
-        ['{"pcrs": {"sha256": {"01": "00"}}}', 'InvalidPcrSelectionError'], ['{"pcrs": {"sha256": {"1": "abcd"}}}', 'MalformedPcrFileError'],
-        ['{"nope": 1}', 'MalformedPcrFileError'], ['{', 'MalformedPcrFileError'], ['{"pcrs": []}', 'MalformedPcrFileError'],
-        ['{"pcrs": {"sha256": [1]}}', 'MalformedPcrFileError'], ['{"pcrs": {"sha256": {"1": 7}}}', 'MalformedPcrFileError']
+        ['{"pcrs": {"md5": {}}}', 'InvalidPcrSelectionError'],
+        ['{"pcrs": {"sha256": {"24": "00"}}}', 'InvalidPcrSelectionError'],
+        ['{"pcrs": {"sha256": {"01": "00"}}}', 'InvalidPcrSelectionError'],
+        ['{"pcrs": {"sha256": {"1": "abcd"}}}', 'MalformedPcrFileError'],
+        ['{"nope": 1}', 'MalformedPcrFileError'],
+        ['{', 'MalformedPcrFileError'],
+        ['{"pcrs": []}', 'MalformedPcrFileError'],
+        ['{"pcrs": {"sha256": [1]}}', 'MalformedPcrFileError'],
+        ['{"pcrs": {"sha256": {"1": 7}}}', 'MalformedPcrFileError']
       ]
       for (const [text, name] of cases) assert.throws(() => readPcrsFile(Buffer.from(text)), { name }, text)
     })
@@ -290,12 +410,22 @@ describe('attest/tpm2 structures on real tpm2-tools bytes', () => {
       const data = parseCapabilityData(fx.capabilityPcrs)
       assert.equal(data.kind, 'pcrs')
       if (data.kind !== 'pcrs') return
-      assert.deepEqual(data.selection.map((b) => [b.hash, b.pcrs.length]), [['sha1', 0], ['sha256', 24], ['sha384', 0], ['sha512', 0]])
+      assert.deepEqual(
+        data.selection.map((b) => [b.hash, b.pcrs.length]),
+        [
+          ['sha1', 0],
+          ['sha256', 24],
+          ['sha384', 0],
+          ['sha512', 0]
+        ]
+      )
       assert.throws(() => decodeTpmProperties(data), { name: 'MalformedTpmStructureError' })
     })
 
     it('refuses other capabilities, huge counts and every truncation', () => {
-      assert.throws(() => parseCapabilityData(Buffer.from('0000000100000000', 'hex')), { name: 'MalformedTpmStructureError' })
+      assert.throws(() => parseCapabilityData(Buffer.from('0000000100000000', 'hex')), {
+        name: 'MalformedTpmStructureError'
+      })
       assert.throws(() => parseCapabilityData(Buffer.from('00000006ffffffff', 'hex')), /exceed/)
       assertStrict('capability properties', fx.capabilityProperties, parseCapabilityData)
       assertStrict('capability PCRs', fx.capabilityPcrs, parseCapabilityData)

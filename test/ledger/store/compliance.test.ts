@@ -2,8 +2,13 @@ import assert from 'node:assert/strict'
 import path from 'node:path'
 import { Level } from 'level'
 import {
-  LevelLedgerStore, MemoryLedgerStore, LEDGER_SUBLEVELS,
-  type LedgerStore, type LedgerSublevel, type LedgerRange, type LedgerWrite
+  LevelLedgerStore,
+  MemoryLedgerStore,
+  LEDGER_SUBLEVELS,
+  type LedgerStore,
+  type LedgerSublevel,
+  type LedgerRange,
+  type LedgerWrite
 } from '../../../src/ledger/index.js'
 import { tempDir } from '../../helpers/devices.js'
 import { STORE_KINDS } from './kinds.js'
@@ -11,11 +16,15 @@ import { STORE_KINDS } from './kinds.js'
 const bytes = (text: string): Uint8Array => new Uint8Array(Buffer.from(text))
 const text = (value: Uint8Array | undefined): string | undefined =>
   value === undefined ? undefined : Buffer.from(value).toString()
-const put = (sublevel: LedgerSublevel, key: string, value = key): LedgerWrite =>
-  ({ type: 'put', sublevel, key, value: bytes(value) })
+const put = (sublevel: LedgerSublevel, key: string, value = key): LedgerWrite => ({
+  type: 'put',
+  sublevel,
+  key,
+  value: bytes(value)
+})
 const del = (sublevel: LedgerSublevel, key: string): LedgerWrite => ({ type: 'del', sublevel, key })
 
-async function read (sublevel: LedgerSublevel, range?: LedgerRange): Promise<Array<[string, string]>> {
+async function read(sublevel: LedgerSublevel, range?: LedgerRange): Promise<Array<[string, string]>> {
   const out: Array<[string, string]> = []
   for await (const [key, value] of sublevel.iterator(range)) out.push([key, text(value)!])
   return out
@@ -33,8 +42,12 @@ const UTF8_ORDER = [...KEYS].sort((x, y) => Buffer.compare(Buffer.from(x), Buffe
 for (const kind of STORE_KINDS) {
   describe(`ledger/store compliance: ${kind.name}`, () => {
     let store: LedgerStore
-    beforeEach(async () => { store = await kind.make() })
-    afterEach(async () => { await store.close() })
+    beforeEach(async () => {
+      store = await kind.make()
+    })
+    afterEach(async () => {
+      await store.close()
+    })
 
     it('gets a missing key as undefined, and getMany answers each key in order', async () => {
       const s = store.sublevel('t')
@@ -49,19 +62,30 @@ for (const kind of STORE_KINDS) {
       assert.notDeepEqual(UTF8_ORDER, [...KEYS].sort(), 'the keys do not tell the two orders apart')
       const s = store.sublevel('t')
       for (const key of KEYS) await store.write([put(s, key, `v-${key}`)], { sync: false })
-      assert.deepEqual(await read(s), UTF8_ORDER.map((key) => [key, `v-${key}`]))
+      assert.deepEqual(
+        await read(s),
+        UTF8_ORDER.map((key) => [key, `v-${key}`])
+      )
       const keys: string[] = []
       for await (const key of s.keys()) keys.push(key)
       assert.deepEqual(keys, UTF8_ORDER)
       const values: string[] = []
       for await (const value of s.values({ reverse: true, limit: 2 })) values.push(text(value)!)
-      assert.deepEqual(values, UTF8_ORDER.slice(-2).reverse().map((key) => `v-${key}`))
+      assert.deepEqual(
+        values,
+        UTF8_ORDER.slice(-2)
+          .reverse()
+          .map((key) => `v-${key}`)
+      )
     })
 
     it('reads ranges: gt, gte, lt, lte, gte over gt, lte over lt, limits, reverse, empty ranges', async () => {
       const s = store.sublevel('t')
       const all = Array.from({ length: 20 }, (_, i) => (i * 3).toString(16).padStart(16, '0'))
-      await store.write(all.map((key) => put(s, key)), { sync: true })
+      await store.write(
+        all.map((key) => put(s, key)),
+        { sync: true }
+      )
       const k = (n: number): string => n.toString(16).padStart(16, '0')
       assert.deepEqual(await keysOf(s, { gte: k(9), lt: k(18) }), [k(9), k(12), k(15)])
       assert.deepEqual(await keysOf(s, { gt: k(9), lte: k(18) }), [k(12), k(15), k(18)])
@@ -81,10 +105,19 @@ for (const kind of STORE_KINDS) {
 
     it('reads in chunks with nextv, next gives undefined at the end, a closed iterator refuses to read', async () => {
       const s = store.sublevel('t')
-      await store.write(['a', 'b', 'c', 'd', 'e'].map((key) => put(s, key)), { sync: false })
+      await store.write(
+        ['a', 'b', 'c', 'd', 'e'].map((key) => put(s, key)),
+        { sync: false }
+      )
       const iterator = s.iterator({ gte: 'b' })
-      assert.deepEqual((await iterator.nextv(2)).map(([key]) => key), ['b', 'c'])
-      assert.deepEqual((await iterator.nextv(10)).map(([key]) => key), ['d', 'e'])
+      assert.deepEqual(
+        (await iterator.nextv(2)).map(([key]) => key),
+        ['b', 'c']
+      )
+      assert.deepEqual(
+        (await iterator.nextv(10)).map(([key]) => key),
+        ['d', 'e']
+      )
       assert.deepEqual(await iterator.nextv(10), [])
       assert.equal(await iterator.next(), undefined)
       await iterator.close()
@@ -98,15 +131,24 @@ for (const kind of STORE_KINDS) {
       await store.write([put(s, 'b'), del(s, 'c'), put(s, 'a', 'changed')], { sync: false })
       const seen: Array<[string, string]> = []
       for await (const [key, value] of iterator) seen.push([key, text(value)!])
-      assert.deepEqual(seen, [['a', 'a'], ['c', 'c']])
-      assert.deepEqual(await read(s), [['a', 'changed'], ['b', 'b']])
+      assert.deepEqual(seen, [
+        ['a', 'a'],
+        ['c', 'c']
+      ])
+      assert.deepEqual(await read(s), [
+        ['a', 'changed'],
+        ['b', 'b']
+      ])
     })
 
     it('applies a write whole, in order, or not at all', async () => {
       const s = store.sublevel('t')
       await store.write([put(s, 'keep'), put(s, 'gone')], { sync: true })
       await store.write([put(s, 'x', '1'), del(s, 'gone'), put(s, 'x', '2'), put(s, 'y'), del(s, 'y')], { sync: true })
-      assert.deepEqual(await read(s), [['keep', 'keep'], ['x', '2']])
+      assert.deepEqual(await read(s), [
+        ['keep', 'keep'],
+        ['x', '2']
+      ])
       const reused = Buffer.from('before')
       await store.write([{ type: 'put', sublevel: s, key: 'reused', value: reused }], { sync: false })
       reused.write('AFTER!')
@@ -119,7 +161,14 @@ for (const kind of STORE_KINDS) {
       const foreign = other.sublevel('t')
       const refused = store.write([put(s, 'new'), del(s, 'keep'), put(foreign, 'z')], { sync: true })
       await assert.rejects(refused, { name: 'ForeignSublevelError' })
-      assert.deepEqual(await read(s), [['keep', 'keep'], ['x', '2']], 'nothing of a refused write is applied')
+      assert.deepEqual(
+        await read(s),
+        [
+          ['keep', 'keep'],
+          ['x', '2']
+        ],
+        'nothing of a refused write is applied'
+      )
       assert.deepEqual(await read(foreign), [])
       await other.close()
     })
@@ -134,8 +183,16 @@ for (const kind of STORE_KINDS) {
       batch.del(s, 'missing')
       assert.deepEqual(await read(s), [], 'nothing is visible before the write')
       await batch.write({ sync: true })
-      assert.deepEqual(await read(s), [['a', 'first'], ['b', 'XXXXX']])
-      assert.throws(() => { batch.put(s, 'c', buffer) }, { name: 'LedgerBatchClosedError' })
+      assert.deepEqual(await read(s), [
+        ['a', 'first'],
+        ['b', 'XXXXX']
+      ])
+      assert.throws(
+        () => {
+          batch.put(s, 'c', buffer)
+        },
+        { name: 'LedgerBatchClosedError' }
+      )
       await assert.rejects(batch.write({ sync: true }), { name: 'LedgerBatchClosedError' })
       await batch.close()
       const dropped = store.batch()
@@ -144,7 +201,12 @@ for (const kind of STORE_KINDS) {
       await assert.rejects(dropped.write({ sync: true }), { name: 'LedgerBatchClosedError' })
       assert.equal(await s.get('c'), undefined)
       const foreign = new MemoryLedgerStore().sublevel('t')
-      assert.throws(() => { store.batch().put(foreign, 'z', bytes('z')) }, { name: 'ForeignSublevelError' })
+      assert.throws(
+        () => {
+          store.batch().put(foreign, 'z', bytes('z'))
+        },
+        { name: 'ForeignSublevelError' }
+      )
     })
 
     it('keeps sublevels apart: one key in two, neighbours by name, names refused, nesting as LevelDB', async () => {
@@ -161,7 +223,10 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(await read(ab), [['k', 'in ab']])
       assert.deepEqual(await read(nested), [['k', 'in a/n']])
       // A sublevel's range holds the keys of the sublevels nested in it, under their prefix.
-      assert.deepEqual(await read(a), [['!n!k', 'in a/n'], ['k', 'in a']])
+      assert.deepEqual(await read(a), [
+        ['!n!k', 'in a/n'],
+        ['k', 'in a']
+      ])
       await store.write([del(a, 'k')], { sync: false })
       assert.equal(text(await ab.get('k')), 'in ab')
       for (const name of ['', '!', 'a!b', 'a b', '"', 'é', 'a\u007f']) {
@@ -187,7 +252,14 @@ for (const kind of STORE_KINDS) {
       assert.throws(() => s.iterator(), { name: 'LedgerStoreClosedError' })
       assert.throws(() => store.batch(), { name: 'LedgerStoreClosedError' })
       await store.open()
-      assert.deepEqual(await read(s), [['a', 'a'], ['b', 'b']], 'a store holds its contents across close and open')
+      assert.deepEqual(
+        await read(s),
+        [
+          ['a', 'a'],
+          ['b', 'b']
+        ],
+        'a store holds its contents across close and open'
+      )
     })
   })
 }
@@ -208,13 +280,16 @@ describe('ledger/store compliance: both stores answer alike', () => {
       names[at]!.slice(1).reduce((s, name) => s.sublevel(name), store.sublevel(names[at]![0]!))
     try {
       for (let round = 0; round < 60; round++) {
-        const op = (): { at: number, key: string, removes: boolean } =>
-          ({ at: random(names.length), key: key(), removes: random(4) === 0 })
+        const op = (): { at: number; key: string; removes: boolean } => ({
+          at: random(names.length),
+          key: key(),
+          removes: random(4) === 0
+        })
         const ops = Array.from({ length: 1 + random(8) }, op)
         for (const store of stores) {
-          const writes = ops.map((op) => op.removes
-            ? del(sublevel(store, op.at), op.key)
-            : put(sublevel(store, op.at), op.key, `r${round}`))
+          const writes = ops.map((op) =>
+            op.removes ? del(sublevel(store, op.at), op.key) : put(sublevel(store, op.at), op.key, `r${round}`)
+          )
           await store.write(writes, { sync: false })
         }
       }
@@ -258,7 +333,7 @@ describe('ledger/store compliance: LevelLedgerStore on disk', () => {
     }
   })
 
-  it('lays keys out as LevelDB\'s own sublevels do, both ways: a store written before reads unchanged', async () => {
+  it("lays keys out as LevelDB's own sublevels do, both ways: a store written before reads unchanged", async () => {
     const location = path.join(await tempDir('fleet-store-'), 'ledger')
     const store = new LevelLedgerStore(location)
     await store.open()
@@ -272,7 +347,10 @@ describe('ledger/store compliance: LevelLedgerStore on disk', () => {
     await raw.open()
     const seen: Array<[string, string]> = []
     for await (const [key, value] of raw.iterator()) seen.push([key, text(value)!])
-    assert.deepEqual(seen, [['!entries!0000000000000001', 'run'], ['!replicas!!f!!meta!state', 'meta']])
+    assert.deepEqual(seen, [
+      ['!entries!0000000000000001', 'run'],
+      ['!replicas!!f!!meta!state', 'meta']
+    ])
     const rawCheckpoints = raw.sublevel<string, Uint8Array>('checkpoints', { valueEncoding: 'view' })
     await rawCheckpoints.put('0000000000000002', bytes('note'))
     await raw.close()
@@ -291,8 +369,10 @@ describe('ledger/store compliance: LevelLedgerStore on disk', () => {
     const holder = new LevelLedgerStore(location)
     await holder.open()
     try {
-      await assert.rejects(new LevelLedgerStore(location).open(),
-        (err: Error & { location?: string }) => err.name === 'LedgerStoreLockedError' && err.location === location)
+      await assert.rejects(
+        new LevelLedgerStore(location).open(),
+        (err: Error & { location?: string }) => err.name === 'LedgerStoreLockedError' && err.location === location
+      )
     } finally {
       await holder.close()
     }
