@@ -325,14 +325,17 @@ export class AttestationService {
       await this.record(outcome, peerId, connection)
       return outcome
     } catch (err) {
-      this.init.logger?.warn({ peerId, err: (err as Error).message }, 'attestation failed')
-      await this.record(
-        { trusted: false, kind: 'refused', reasons: [(err as Error).message], policyId: this.judge.policyId },
-        peerId,
-        connection
-      )
+      await this.recordRefusal(err, peerId, connection)
       return undefined
     }
+  }
+
+  /** An attestation that failed (a protocol error, a timeout, a closed stream) is recorded as refused. */
+  private async recordRefusal(err: unknown, peerId: string, connection: Connection): Promise<void> {
+    const reason = (err as Error).message
+    this.init.logger?.warn({ peerId, err: reason }, 'attestation failed')
+    const outcome: AttestationOutcome = { trusted: false, kind: 'refused', reasons: [reason], policyId: this.judge.policyId }
+    await this.record(outcome, peerId, connection)
   }
 
   private async listen(stream: Stream, connection: Connection): Promise<void> {
@@ -341,12 +344,7 @@ export class AttestationService {
       const { outcome } = await attestAsListener(this.framed(stream), this.init.self, this.judge, peerId)
       await this.record(outcome, peerId, connection)
     } catch (err) {
-      this.init.logger?.warn({ peerId, err: (err as Error).message }, 'attestation failed')
-      await this.record(
-        { trusted: false, kind: 'refused', reasons: [(err as Error).message], policyId: this.judge.policyId },
-        peerId,
-        connection
-      )
+      await this.recordRefusal(err, peerId, connection)
     }
   }
 
