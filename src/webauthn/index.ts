@@ -38,6 +38,9 @@
  *   rpId: 'localhost', requireUserVerification: true
  * })
  */
+export { registrationOptions, verifyEnrolment, SUPPORTED_ALGORITHMS } from './enrolment.js'
+export type { RegistrationOptionsInit, EnrolmentExpectations, EnrolledCredential } from './enrolment.js'
+export type { AttestationPolicy, AttestationSummary } from './attestation-policy.js'
 export { actionChallenge, verifyActionAssertion } from './assertion.js'
 export type { AssertionInput, ActionAssertionExpectations, VerifiedActionAssertion } from './assertion.js'
 export type { StoredCredential } from './credential.js'
