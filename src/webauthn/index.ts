@@ -49,6 +49,10 @@ export type { StoredAssertion } from './stored-assertion.js'
 export { decodeRegistrationResponse, decodeAuthenticationResponse } from './response-json.js'
 export { isLoopbackOrigin } from './client-data.js'
 export type { OriginRule } from './client-data.js'
+export { startApprovalServer } from './approval-server.js'
+export type {
+  ApprovalServer, ApprovalServerInit, PendingAction, PendingEnrolment, Approval, Refusal
+} from './approval-server.js'
 export { WEBAUTHN_LIMITS, APPROVAL_SERVER_LIMITS } from './limits.js'
 export {
   MalformedWebAuthnError, ClientDataTypeError, ChallengeMismatchError, OriginMismatchError, CrossOriginCeremonyError,
