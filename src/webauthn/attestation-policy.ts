@@ -3,7 +3,8 @@ import { convertCertBufferToPEM, validateCertificatePath } from '@simplewebauthn
 import { bytesEqual } from '../common/bytes.js'
 import type { Clock } from '../common/clock.js'
 import {
-  AaguidNotAllowedError, AttestationNotAllowedError, AttestationUntrustedError, MalformedWebAuthnError
+  AaguidNotAllowedError, AttestationInvalidError, AttestationNotAllowedError, AttestationUntrustedError,
+  MalformedWebAuthnError
 } from './errors.js'
 import { arrayBacked } from './fields.js'
 
@@ -78,7 +79,12 @@ export async function applyAttestationPolicy (
 async function checkChain (
   attestation: VerifiedAttestation, x5c: readonly Uint8Array[], roots: readonly string[], clock: Clock
 ): Promise<void> {
-  const leaf = new X509Certificate(x5c[0]!)
+  let leaf: X509Certificate
+  try {
+    leaf = new X509Certificate(x5c[0]!)
+  } catch (error) {
+    throw new AttestationInvalidError(attestation.fmt, 'the attestation certificate cannot be read', error)
+  }
   const leafKey = spki(leaf)
   const now = clock.now()
   for (const root of roots.map(parseRoot)) {

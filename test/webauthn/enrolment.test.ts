@@ -1,11 +1,17 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { sha256, toBase64url } from '../../src/common/index.js'
-import { registrationOptions, SUPPORTED_ALGORITHMS, verifyEnrolment } from '../../src/webauthn/index.js'
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { projectRoot, sha256, toBase64url } from '../../src/common/index.js'
+import {
+  isLoopbackOrigin, registrationOptions, SUPPORTED_ALGORITHMS, verifyEnrolment
+} from '../../src/webauthn/index.js'
 import { FLAGS, SOFTWARE_AAGUID, SoftwareAuthenticator } from '../helpers/software-authenticator.js'
 
 const ORIGIN = 'http://localhost:8443'
 const RP_ID = 'localhost'
+const VECTORS = path.join(projectRoot(import.meta.url), 'test/vectors/webauthn')
+const vector = (name: string): string => readFileSync(path.join(VECTORS, name), 'utf8')
 
 describe('webauthn/enrolment', () => {
   const challenge = new Uint8Array(randomBytes(32))
@@ -107,6 +113,48 @@ describe('webauthn/enrolment', () => {
     const renamed = { ...response, id: otherId, rawId: otherId }
     await assert.rejects(verifyEnrolment(renamed, { ...expected, allow: { allowNone: true } }),
       (error: Error & { field?: string }) => error.name === 'MalformedWebAuthnError' && error.field === 'credential.id')
+  })
+
+  describe('a registration captured from Chromium\'s virtual authenticator (packed, x5c)', () => {
+    const captured = JSON.parse(vector('chromium-registration.json')) as Record<string, unknown>
+    const fromChromium = {
+      expectedChallenge: new Uint8Array(32).fill(7), origin: 'http://localhost:34531', rpId: RP_ID
+    }
+
+    it('is trusted through the pinned attestation key, and its model is the virtual authenticator\'s', async () => {
+      const aaguid = '01020304-0506-0708-0102-030405060708'
+      const enrolled = await verifyEnrolment(captured, {
+        ...fromChromium, allow: { roots: [vector('chromium-virtual-attestation.pem')], aaguids: [aaguid] }
+      })
+      assert.equal(enrolled.fmt, 'packed')
+      assert.equal(enrolled.aaguid, aaguid)
+      assert.equal(enrolled.attestation.trusted, true)
+      assert.equal(enrolled.attestation.x5c?.length, 1)
+      assert.equal(enrolled.counter, 1)
+      assert.equal(toBase64url(enrolled.credentialId), captured.id)
+    })
+
+    it('is refused when its chain reaches no named root, or when no root is named', async () => {
+      const unrelated = { roots: [vector('unrelated-root.pem')] }
+      await assert.rejects(verifyEnrolment(captured, { ...fromChromium, allow: unrelated }),
+        (error: Error & { subject?: string }) => error.name === 'AttestationUntrustedError' &&
+          /CN=Batch Certificate/.test(error.subject ?? ''))
+      await assert.rejects(verifyEnrolment(captured, { ...fromChromium, allow: {} }),
+        (error: Error & { reason?: string }) => error.name === 'AttestationUntrustedError' &&
+          error.reason === 'the policy names no attestation roots')
+      const unproven = await verifyEnrolment(captured,
+        { ...fromChromium, origin: isLoopbackOrigin, allow: { allowNone: true } })
+      assert.equal(unproven.attestation.trusted, false)
+    })
+
+    it('is refused for another challenge, and with a root that is not a certificate', async () => {
+      const otherChallenge = { ...fromChromium, expectedChallenge: new Uint8Array(32), allow: {} }
+      await assert.rejects(verifyEnrolment(captured, otherChallenge),
+        { name: 'ChallengeMismatchError' })
+      await assert.rejects(verifyEnrolment(captured, { ...fromChromium, allow: { roots: ['not a certificate'] } }),
+        (error: Error & { field?: string }) =>
+          error.name === 'MalformedWebAuthnError' && error.field === 'allow.roots[0]')
+    })
   })
 
   it('refuses malformed responses', async () => {
