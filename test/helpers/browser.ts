@@ -20,10 +20,18 @@ import { until } from './wait.js'
 /** Where Debian and other distributions put the browser binary (the first is the real ELF, no wrapper script). */
 export const CHROMIUM_CANDIDATES = ['/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-browser']
 
+function candidates (): readonly string[] {
+  return process.env.FLEET_CHROMIUM === undefined ? CHROMIUM_CANDIDATES : [process.env.FLEET_CHROMIUM]
+}
+
+/** Why browser tests skip: the one line they print. */
+export function noChromium (what: string): string {
+  return `skipping ${what}: no Chromium (looked for ${candidates().join(', ')}; apt-get install chromium)\n`
+}
+
 /** The Chromium executable: $FLEET_CHROMIUM, else the first candidate present; undefined when there is none. */
 export function findChromium (): string | undefined {
-  const candidates = process.env.FLEET_CHROMIUM === undefined ? CHROMIUM_CANDIDATES : [process.env.FLEET_CHROMIUM]
-  for (const candidate of candidates) {
+  for (const candidate of candidates()) {
     try {
       accessSync(candidate, constants.X_OK)
       return candidate
@@ -113,8 +121,7 @@ export function chromiumSuite (options: LaunchOptions = {}): () => LaunchedChrom
   before(async function () {
     const executable = findChromium()
     if (executable === undefined) {
-      process.stderr.write(`skipping "${this.test?.parent?.fullTitle() ?? 'browser tests'}": no Chromium ` +
-        `(looked for ${CHROMIUM_CANDIDATES.join(', ')}; apt-get install chromium)\n`)
+      process.stderr.write(noChromium(`"${this.test?.parent?.fullTitle() ?? 'browser tests'}"`))
       this.skip()
     }
     launched = await launchChromium(executable, options)

@@ -17,7 +17,7 @@ import {
   type PendingAction, type PendingEnrolment, type Refusal, type StoredCredential
 } from '../../src/webauthn/index.js'
 import {
-  chromiumSuite, findChromium, groupAlive, launchChromium, openAuthenticatorPage, type AuthenticatorPage
+  chromiumSuite, findChromium, groupAlive, launchChromium, noChromium, openAuthenticatorPage, type AuthenticatorPage
 } from '../helpers/browser.js'
 import { assertionJson, FLAGS, SoftwareAuthenticator } from '../helpers/software-authenticator.js'
 
@@ -360,7 +360,7 @@ describe('webauthn test harness: Chromium', function () {
   it('leaves none of the browser\'s processes behind when closed', async function () {
     const executable = findChromium()
     if (executable === undefined) {
-      process.stderr.write('skipping the Chromium harness test: no Chromium (apt-get install chromium)\n')
+      process.stderr.write(noChromium('the Chromium harness test'))
       this.skip()
     }
     const launched = await launchChromium(executable)
