@@ -2,20 +2,17 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { toBase64url, toHex } from '../common/bytes.js'
 import { systemClock, type Clock } from '../common/clock.js'
-import { FleetError, MalformedInputError, UsageError } from '../common/errors.js'
+import { FleetError, UsageError } from '../common/errors.js'
 import { checkNotAborted } from './abort.js'
 import { actionChallenge, verifyActionAssertion } from './assertion.js'
 import type { AttestationPolicy } from './attestation-policy.js'
-import { displayValue, renderPage, type PageContent, type PageItem } from './approval-page.js'
+import { displayValue, type PageContent, type PageItem } from './approval-page.js'
 import type { StoredCredential } from './credential.js'
 import { ceremonyTimeout, registrationOptions, verifyEnrolment, type EnrolledCredential } from './enrolment.js'
-import {
-  AlreadyInProgressError, HostRefusedError, MalformedWebAuthnError, NotPendingError, RequestOriginRefusedError,
-  RequestTooLargeError, UnsupportedMediaTypeError
-} from './errors.js'
+import { AlreadyInProgressError, MalformedWebAuthnError, NotPendingError } from './errors.js'
+import { sendJson, sendPage, statusOf } from './http-answers.js'
 import { jsonObject, onlyMembers } from './fields.js'
 import { APPROVAL_SERVER_LIMITS } from './limits.js'
-import { PAGE_CSP } from './page-assets.js'
 import { checkHost, checkJsonContentType, checkRequestOrigin, ownHosts, readJsonBody } from './request-guard.js'
 import { decodeAuthenticationResponse } from './response-json.js'
 import { encodeStoredAssertion, type StoredAssertion } from './stored-assertion.js'
@@ -360,44 +357,4 @@ async function readAnswer (request: IncomingMessage, limit: number): Promise<{ i
     throw new MalformedWebAuthnError('request body.id', 'must be a pending id')
   }
   return { id: body.id, credential: body.credential }
-}
-
-function statusOf (error: FleetError): number {
-  if (error instanceof HostRefusedError || error instanceof RequestOriginRefusedError) return 403
-  if (error instanceof RequestTooLargeError) return 413
-  if (error instanceof UnsupportedMediaTypeError) return 415
-  if (error instanceof NotPendingError) return 404
-  if (error instanceof AlreadyInProgressError) return 409
-  if (error instanceof MalformedInputError) return 400
-  if (error.code === 'ERR_WEBAUTHN_INTERNAL') return 500
-  return 403
-}
-
-/** Headers of every answer: nothing cached, sniffed, framed, shared with other origins or referred. */
-function secureHeaders (response: ServerResponse, contentType: string): void {
-  response.setHeader('content-type', contentType)
-  response.setHeader('cache-control', 'no-store')
-  response.setHeader('x-content-type-options', 'nosniff')
-  response.setHeader('referrer-policy', 'no-referrer')
-  response.setHeader('x-frame-options', 'DENY')
-  response.setHeader('cross-origin-opener-policy', 'same-origin')
-  response.setHeader('cross-origin-resource-policy', 'same-origin')
-  response.setHeader('permissions-policy',
-    'publickey-credentials-get=(self), publickey-credentials-create=(self), camera=(), microphone=(), geolocation=()')
-}
-
-function sendPage (response: ServerResponse, content: PageContent): void {
-  const html = renderPage(content)
-  secureHeaders(response, 'text/html; charset=utf-8')
-  response.setHeader('content-security-policy', PAGE_CSP)
-  response.writeHead(200)
-  response.end(html)
-}
-
-function sendJson (response: ServerResponse, status: number, value: unknown): void {
-  secureHeaders(response, 'application/json; charset=utf-8')
-  response.setHeader('content-security-policy', "default-src 'none'; frame-ancestors 'none'")
-  if (status >= 400) response.setHeader('connection', 'close')
-  response.writeHead(status)
-  response.end(JSON.stringify(value))
 }
