@@ -1,4 +1,4 @@
-import { AbortedError } from '../common/errors.js'
+import { AbortedError } from '../common/index.js'
 
 /** Throws AbortedError when `signal` has aborted. */
 export function checkNotAborted (signal: AbortSignal | undefined): void {

@@ -1,4 +1,4 @@
-import { toHex } from '../common/bytes.js'
+import { toHex } from '../common/index.js'
 import { PAGE_SCRIPT, PAGE_STYLE } from './page-assets.js'
 
 /**

@@ -1,6 +1,6 @@
 import { verifyAuthenticationResponse } from '@simplewebauthn/server'
 import { checkNotAborted } from './abort.js'
-import { bytesEqual, sha256, toBase64url } from '../common/bytes.js'
+import { bytesEqual, sha256, toBase64url } from '../common/index.js'
 import { checkAuthenticatorDataHead, FLAG, parseAuthenticatorDataHead } from './authenticator-data.js'
 import { checkClientData, parseClientData, type OriginRule } from './client-data.js'
 import { checkStoredCredential, type StoredCredential } from './credential.js'

@@ -1,7 +1,6 @@
 import { X509Certificate } from 'node:crypto'
 import { convertCertBufferToPEM, validateCertificatePath } from '@simplewebauthn/server/helpers'
-import { bytesEqual } from '../common/bytes.js'
-import type { Clock } from '../common/clock.js'
+import { bytesEqual, type Clock } from '../common/index.js'
 import {
   AaguidNotAllowedError, AttestationInvalidError, AttestationNotAllowedError, AttestationUntrustedError,
   MalformedWebAuthnError

@@ -1,5 +1,5 @@
 import { parseAuthenticatorData } from '@simplewebauthn/server/helpers'
-import { bytesEqual, sha256, toHex } from '../common/bytes.js'
+import { bytesEqual, sha256, toHex } from '../common/index.js'
 import {
   MalformedWebAuthnError, RpIdMismatchError, UserPresenceMissingError, UserVerificationMissingError
 } from './errors.js'

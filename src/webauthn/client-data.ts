@@ -1,4 +1,4 @@
-import { toBase64url } from '../common/bytes.js'
+import { toBase64url } from '../common/index.js'
 import {
   ChallengeMismatchError, ClientDataTypeError, CrossOriginCeremonyError, MalformedWebAuthnError, OriginMismatchError
 } from './errors.js'

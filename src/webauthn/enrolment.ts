@@ -2,9 +2,7 @@ import {
   generateRegistrationOptions, verifyRegistrationResponse, type PublicKeyCredentialCreationOptionsJSON
 } from '@simplewebauthn/server'
 import { convertAAGUIDToString, decodeAttestationObject, parseAuthenticatorData } from '@simplewebauthn/server/helpers'
-import { bytesEqual, sha256, toBase64url } from '../common/bytes.js'
-import { systemClock, type Clock } from '../common/clock.js'
-import { AbortedError } from '../common/errors.js'
+import { bytesEqual, sha256, toBase64url, systemClock, AbortedError, type Clock } from '../common/index.js'
 import { checkNotAborted, untilAborted } from './abort.js'
 import { applyAttestationPolicy, type AttestationPolicy, type AttestationSummary } from './attestation-policy.js'
 import { checkAuthenticatorDataHead, FLAG, parseAuthenticatorDataHead } from './authenticator-data.js'

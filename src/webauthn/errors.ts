@@ -1,4 +1,4 @@
-import { FleetError, MalformedInputError } from '../common/errors.js'
+import { FleetError, MalformedInputError } from '../common/index.js'
 
 /**
  * The refusals of the webauthn module, one class per condition. Each has a stable `name` (tests

@@ -1,4 +1,4 @@
-import { fromBase64url } from '../common/bytes.js'
+import { fromBase64url } from '../common/index.js'
 import { MalformedWebAuthnError } from './errors.js'
 
 /** Checks that `bytes` is within `min..max` bytes; `field` and `limit` name it in the refusal. */

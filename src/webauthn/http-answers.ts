@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http'
-import { FleetError, MalformedInputError } from '../common/errors.js'
+import { FleetError, MalformedInputError } from '../common/index.js'
 import { renderPage, type PageContent } from './approval-page.js'
 import {
   AlreadyInProgressError, HostRefusedError, NotPendingError, RequestOriginRefusedError, RequestTooLargeError,
