@@ -74,7 +74,11 @@ export interface ApprovalServerInit {
   readonly rpName?: string
   /** The actions waiting now (read on every page load and every approval). */
   readonly pending: () => readonly PendingAction[] | Promise<readonly PendingAction[]>
-  /** Called with each verified approval before the page is told; a throw refuses the approval. */
+  /**
+   * Called with each verified approval before the page is told; a throw refuses the approval.
+   * It MUST record newCounter only if the stored counter is still the one the approval was
+   * verified against (approvals of two actions by one key may be verified at the same time).
+   */
   readonly onAssertion: (approval: Approval) => void | Promise<void>
   /** Told of every refused request (bad host, origin, body, or a verification refusal). */
   readonly onRefusal?: (refusal: Refusal) => void
