@@ -3,7 +3,7 @@
  * place) and small valid samples generated here.
  */
 import { createHash } from 'node:crypto'
-import { mkdirSync, readdirSync, writeFileSync, existsSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
 import path from 'node:path'
 import { EV, encodeEventLog } from '../src/attest/eventlog/index.js'
 import {
@@ -26,6 +26,30 @@ import { approvedPolicyDigest } from '../src/attest/release.js'
 import { encodeRun } from '../src/ledger/entry-runs.js'
 import { fixedFeedSigner } from './targets/proof-bundle.js'
 import { WIRE_SCHEMAS } from './targets/wire.js'
+import { encodeStoredAssertion } from '../src/webauthn/index.js'
+import { CAPTURED_REGISTRATION } from './targets/webauthn-enrolment.js'
+
+/** Stored assertions: the authenticator data of a ceremony on localhost, client data as Chromium writes it. */
+function storedAssertions (): Uint8Array[] {
+  const clientDataJSON = text(JSON.stringify({
+    type: 'webauthn.get',
+    challenge: 'BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc',
+    origin: 'http://localhost:8443',
+    crossOrigin: false
+  }))
+  const head = (flags: number, counter: number): Uint8Array =>
+    new Uint8Array([...createHash('sha256').update('localhost').digest(), flags, 0, 0, 0, counter])
+  return [
+    encodeStoredAssertion({ authenticatorData: head(0x05, 3), clientDataJSON, signature: new Uint8Array(64).fill(1) }),
+    encodeStoredAssertion({ authenticatorData: head(0x01, 0), clientDataJSON, signature: new Uint8Array(72).fill(2) })
+  ]
+}
+
+/** The attestation object of the registration captured from Chromium (packed, one x5c certificate). */
+function capturedAttestationObjects (): Uint8Array[] {
+  const captured = JSON.parse(readFileSync(CAPTURED_REGISTRATION, 'utf8')) as { response: { attestationObject: string } }
+  return [new Uint8Array(Buffer.from(captured.response.attestationObject, 'base64url'))]
+}
 
 /** A target NAME is the module dist/fuzz/targets/NAME.js, which exports `fuzz(data)`. */
 export interface TargetSpec {
@@ -327,7 +351,9 @@ export const TARGETS: Record<string, TargetSpec> = {
       encodeEntry(entry(0, new Uint8Array(32))),
       encodeRun([encodeEntry(entry(0, new Uint8Array(32))), encodeEntry(entry(1, new Uint8Array(32).fill(9)))])
     ]
-  }
+  },
+  'webauthn-stored': { generate: storedAssertions },
+  'webauthn-enrolment': { async: true, generate: capturedAttestationObjects }
 }
 
 /** A parseable request and an approval whose policy digest matches its values (signatures are not checked by the decoders). */

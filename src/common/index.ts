@@ -2,7 +2,9 @@
  * Small pieces shared by every module: the error base classes and byte helpers.
  */
 export { FleetError, MalformedInputError, UsageError, AbortedError } from './errors.js'
-export { toHex, fromHex, toBase64, fromBase64, concatBytes, bytesEqual, u32be, sha256 } from './bytes.js'
+export {
+  toHex, fromHex, toBase64, fromBase64, toBase64url, fromBase64url, concatBytes, bytesEqual, u32be, sha256
+} from './bytes.js'
 export { projectRoot } from './project-root.js'
 export { systemClock, type Clock } from './clock.js'
 export { cryptoRandom, type Random } from './random.js'
