@@ -30,13 +30,15 @@ import { encodeStoredAssertion } from '../src/webauthn/index.js'
 import { CAPTURED_REGISTRATION } from './targets/webauthn-enrolment.js'
 
 /** Stored assertions: the authenticator data of a ceremony on localhost, client data as Chromium writes it. */
-function storedAssertions (): Uint8Array[] {
-  const clientDataJSON = text(JSON.stringify({
-    type: 'webauthn.get',
-    challenge: 'BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc',
-    origin: 'http://localhost:8443',
-    crossOrigin: false
-  }))
+function storedAssertions(): Uint8Array[] {
+  const clientDataJSON = text(
+    JSON.stringify({
+      type: 'webauthn.get',
+      challenge: 'BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc',
+      origin: 'http://localhost:8443',
+      crossOrigin: false
+    })
+  )
   const head = (flags: number, counter: number): Uint8Array =>
     new Uint8Array([...createHash('sha256').update('localhost').digest(), flags, 0, 0, 0, counter])
   return [
@@ -46,8 +48,10 @@ function storedAssertions (): Uint8Array[] {
 }
 
 /** The attestation object of the registration captured from Chromium (packed, one x5c certificate). */
-function capturedAttestationObjects (): Uint8Array[] {
-  const captured = JSON.parse(readFileSync(CAPTURED_REGISTRATION, 'utf8')) as { response: { attestationObject: string } }
+function capturedAttestationObjects(): Uint8Array[] {
+  const captured = JSON.parse(readFileSync(CAPTURED_REGISTRATION, 'utf8')) as {
+    response: { attestationObject: string }
+  }
   return [new Uint8Array(Buffer.from(captured.response.attestationObject, 'base64url'))]
 }
 

@@ -11,10 +11,11 @@
  *     when its module loads, even when the node is given its own crypto (the agent gives it
  *     src/p2p/noise-crypto.ts, all node:crypto). In the bundle that module is replaced by the
  *     agent's, so it is never loaded.
- * LevelDB's binding (level, classic-level) stays in node_modules: it finds its native library
- * relative to its own files. The bundle sits beside main.js, three levels below the project root,
- * where the modules that resolve paths from their own location look from: the agent's measured
- * files (src/agent/device/identity.ts) and the native binding (src/attest/tpm/native.ts).
+ * LevelDB's binding (level, classic-level) and the PKCS#11 binding (pkcs11js) stay in node_modules:
+ * they find their native libraries relative to their own files. The bundle sits beside main.js,
+ * three levels below the project root, where the modules that resolve paths from their own
+ * location look from: the agent's measured files (src/agent/device/identity.ts) and the native
+ * binding (src/attest/tpm/native.ts).
  */
 import { readFile } from 'node:fs/promises'
 import fs from 'node:fs'
@@ -54,7 +55,7 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node24',
-  external: ['level', 'classic-level'],
+  external: ['level', 'classic-level', 'pkcs11js'],
   // CommonJS libraries in the bundle call require() for Node's built-in modules.
   banner: {
     js: "import { createRequire as __fleetRequire } from 'node:module'; const require = __fleetRequire(import.meta.url);"

@@ -7,7 +7,7 @@ import { parseAuthenticatorDataHead } from '../../src/webauthn/authenticator-dat
 import { parseClientData } from '../../src/webauthn/client-data.js'
 import { bytes, typed } from '../common.js'
 
-export function fuzz (data: Buffer): void {
+export function fuzz(data: Buffer): void {
   typed(() => {
     const assertion = decodeStoredAssertion(bytes(data))
     parseClientData(assertion.clientDataJSON)

@@ -53,7 +53,7 @@ export function fromBase64(text: string): Uint8Array {
   return new Uint8Array(Buffer.from(text, 'base64'))
 }
 
-export function toBase64url (bytes: Uint8Array): string {
+export function toBase64url(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url')
 }
 
@@ -61,7 +61,7 @@ export function toBase64url (bytes: Uint8Array): string {
  * Strict base64url decoding (RFC 4648 §5, no padding): only the URL-safe alphabet, and only the
  * canonical spelling of its bytes (unused trailing bits zero), so one value has one text form.
  */
-export function fromBase64url (text: string, what = 'base64url value'): Uint8Array {
+export function fromBase64url(text: string, what = 'base64url value'): Uint8Array {
   const bytes = Buffer.from(text, 'base64url')
   if (!/^[A-Za-z0-9_-]*$/.test(text) || bytes.toString('base64url') !== text) {
     throw new MalformedInputError(`${what} is not canonical base64url`)

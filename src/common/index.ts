@@ -3,7 +3,16 @@
  */
 export { FleetError, MalformedInputError, UsageError, AbortedError } from './errors.js'
 export {
-  toHex, fromHex, toBase64, fromBase64, toBase64url, fromBase64url, concatBytes, bytesEqual, u32be, sha256
+  toHex,
+  fromHex,
+  toBase64,
+  fromBase64,
+  toBase64url,
+  fromBase64url,
+  concatBytes,
+  bytesEqual,
+  u32be,
+  sha256
 } from './bytes.js'
 export { projectRoot } from './project-root.js'
 export { systemClock, type Clock } from './clock.js'

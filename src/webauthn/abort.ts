@@ -1,7 +1,7 @@
 import { AbortedError } from '../common/index.js'
 
 /** Throws AbortedError when `signal` has aborted. */
-export function checkNotAborted (signal: AbortSignal | undefined): void {
+export function checkNotAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted === true) throw new AbortedError()
 }
 
@@ -9,7 +9,7 @@ export function checkNotAborted (signal: AbortSignal | undefined): void {
  * The promise's value, or AbortedError as soon as `signal` aborts. The work itself goes on (the
  * library's calls cannot be stopped); only the wait for it ends.
  */
-export async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+export async function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return await promise
   checkNotAborted(signal)
   let onAbort: (() => void) | undefined

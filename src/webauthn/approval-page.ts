@@ -35,43 +35,51 @@ export interface PageContent {
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
 
 // C0 and C1 controls but tab and newline, and the marks and overrides that reorder text.
-const HIDDEN_CHARACTERS = new RegExp('[\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f' +
-  '\\u061c\\u200b-\\u200f\\u202a-\\u202e\\u2066-\\u2069\\ufeff]', 'g')
+const HIDDEN_CHARACTERS = new RegExp(
+  '[\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f' + '\\u061c\\u200b-\\u200f\\u202a-\\u202e\\u2066-\\u2069\\ufeff]',
+  'g'
+)
 
 /** `text` made safe for HTML text, with invisible characters made visible. */
-export function escapeHtml (text: string): string {
-  return escapeAttribute(text.replace(HIDDEN_CHARACTERS,
-    (character) => `\\u{${character.charCodeAt(0).toString(16).padStart(4, '0')}}`))
+export function escapeHtml(text: string): string {
+  return escapeAttribute(
+    text.replace(HIDDEN_CHARACTERS, (character) => `\\u{${character.charCodeAt(0).toString(16).padStart(4, '0')}}`)
+  )
 }
 
 /** `text` made safe for a double-quoted attribute value (the browser gives the value back unchanged). */
-export function escapeAttribute (text: string): string {
+export function escapeAttribute(text: string): string {
   return text.replace(/[&<>"']/g, (character) => HTML_ESCAPES[character]!)
 }
 
 /** An action body's value in words: text as it is, bytes as hex, numbers in decimal, anything else as JSON. */
-export function displayValue (value: unknown): string {
+export function displayValue(value: unknown): string {
   if (typeof value === 'string') return value
   if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value)
   if (value === null || value === undefined) return String(value)
   if (value instanceof Uint8Array) return `0x${toHex(value)}`
   try {
-    return JSON.stringify(value, (_key, inner: unknown) => {
-      if (typeof inner === 'bigint') return inner.toString()
-      if (inner instanceof Uint8Array) return `0x${toHex(inner)}`
-      return inner
-    }, 2) ?? String(value)
+    return (
+      JSON.stringify(
+        value,
+        (_key, inner: unknown) => {
+          if (typeof inner === 'bigint') return inner.toString()
+          if (inner instanceof Uint8Array) return `0x${toHex(inner)}`
+          return inner
+        },
+        2
+      ) ?? String(value)
+    )
   } catch {
     return '(a value that cannot be shown)'
   }
 }
 
 /** The whole page. */
-export function renderPage (content: PageContent): string {
+export function renderPage(content: PageContent): string {
   const items = content.items.map(renderItem).join('\n')
-  const rest = content.notShown > 0
-    ? `<p>${content.notShown} more pending: answer these first, then reload the page.</p>`
-    : ''
+  const rest =
+    content.notShown > 0 ? `<p>${content.notShown} more pending: answer these first, then reload the page.</p>` : ''
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -90,7 +98,7 @@ ${rest}
 `
 }
 
-function renderItem (item: PageItem): string {
+function renderItem(item: PageItem): string {
   const fields = item.fields
     .map(([label, value]) => `<dt>${escapeHtml(label)}</dt><dd>${escapeHtml(value)}</dd>`)
     .join('')

@@ -121,8 +121,9 @@ const ROUTES = { approvalPage: '/', enrolmentPage: '/enrol', approve: '/api/appr
  * Pages run under a Content-Security-Policy that lets only their own inline script and style run.
  * No CORS: nothing is shared with other origins.
  */
-export async function startApprovalServer (
-  init: ApprovalServerInit, options: { signal?: AbortSignal } = {}
+export async function startApprovalServer(
+  init: ApprovalServerInit,
+  options: { signal?: AbortSignal } = {}
 ): Promise<ApprovalServer> {
   if ((init.host ?? '127.0.0.1') !== '127.0.0.1') throw new UsageError('the approval server listens on 127.0.0.1 only')
   if (!Number.isInteger(init.port) || init.port < 0 || init.port > 65535) throw new UsageError('port must be 0..65535')
@@ -150,7 +151,13 @@ export async function startApprovalServer (
     })
     await closed
   }
-  options.signal?.addEventListener('abort', () => { void close() }, { once: true })
+  options.signal?.addEventListener(
+    'abort',
+    () => {
+      void close()
+    },
+    { once: true }
+  )
   return {
     port,
     url: `http://localhost:${port}${ROUTES.approvalPage}`,
@@ -160,7 +167,7 @@ export async function startApprovalServer (
   }
 }
 
-async function listen (server: Server, port: number): Promise<void> {
+async function listen(server: Server, port: number): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, '127.0.0.1', () => {
@@ -175,13 +182,13 @@ class RequestHandler {
   /** Ids being verified now: another answer for the same id meanwhile is refused (AlreadyInProgressError). */
   private readonly inFlight = new Set<string>()
 
-  constructor (
+  constructor(
     private readonly init: ApprovalServerInit,
     private readonly hosts: readonly string[],
     private readonly timeoutMs: number
   ) {}
 
-  async handle (request: IncomingMessage, response: ServerResponse): Promise<void> {
+  async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const method = request.method ?? ''
     const path = (request.url ?? '').split('?')[0] ?? ''
     const answered: { action: PendingAction | undefined } = { action: undefined }
@@ -208,26 +215,28 @@ class RequestHandler {
     }
   }
 
-  private async approvalPage (origin: string): Promise<PageContent> {
+  private async approvalPage(origin: string): Promise<PageContent> {
     const actions = await this.init.pending()
     const shown = actions.slice(0, APPROVAL_SERVER_LIMITS.maxListed)
-    const items = shown.map((action): PageItem => ({
-      id: action.id,
-      title: action.type,
-      fields: [
-        ['Actor', action.actor],
-        ...Object.entries(action.body).map(([name, value]): [string, string] => [name, displayValue(value)]),
-        ['Signs (SHA-256 of the action)', toHex(actionChallenge(action.signingBytes))]
-      ],
-      options: {
-        challenge: toBase64url(actionChallenge(action.signingBytes)),
-        rpId: this.init.rpId,
-        allowCredentials: [{ type: 'public-key', id: toBase64url(action.credential.credentialId) }],
-        userVerification: this.requireUserVerification ? 'required' : 'discouraged',
-        timeout: this.timeoutMs
-      },
-      button: 'Approve with my security key'
-    }))
+    const items = shown.map(
+      (action): PageItem => ({
+        id: action.id,
+        title: action.type,
+        fields: [
+          ['Actor', action.actor],
+          ...Object.entries(action.body).map(([name, value]): [string, string] => [name, displayValue(value)]),
+          ['Signs (SHA-256 of the action)', toHex(actionChallenge(action.signingBytes))]
+        ],
+        options: {
+          challenge: toBase64url(actionChallenge(action.signingBytes)),
+          rpId: this.init.rpId,
+          allowCredentials: [{ type: 'public-key', id: toBase64url(action.credential.credentialId) }],
+          userVerification: this.requireUserVerification ? 'required' : 'discouraged',
+          timeout: this.timeoutMs
+        },
+        button: 'Approve with my security key'
+      })
+    )
     return {
       kind: 'approval',
       heading: `Actions waiting for approval on ${origin}`,
@@ -238,7 +247,7 @@ class RequestHandler {
     }
   }
 
-  private async enrolmentPage (): Promise<PageContent> {
+  private async enrolmentPage(): Promise<PageContent> {
     const enrolments = await this.init.enrolment!.pending()
     const shown = enrolments.slice(0, APPROVAL_SERVER_LIMITS.maxListed)
     const items: PageItem[] = []
@@ -269,8 +278,10 @@ class RequestHandler {
     }
   }
 
-  private async approve (
-    request: IncomingMessage, origin: string, answered: { action: PendingAction | undefined }
+  private async approve(
+    request: IncomingMessage,
+    origin: string,
+    answered: { action: PendingAction | undefined }
   ): Promise<unknown> {
     const { id, credential } = await readAnswer(request, APPROVAL_SERVER_LIMITS.maxApprovalBody)
     const action = (await this.init.pending()).find((candidate) => candidate.id === id)
@@ -285,8 +296,11 @@ class RequestHandler {
         rpId: this.init.rpId,
         requireUserVerification: this.requireUserVerification
       })
-      const stored = { authenticatorData: assertion.authenticatorData, clientDataJSON: assertion.clientDataJSON,
-        signature: assertion.signature }
+      const stored = {
+        authenticatorData: assertion.authenticatorData,
+        clientDataJSON: assertion.clientDataJSON,
+        signature: assertion.signature
+      }
       await this.init.onAssertion({
         action,
         credentialId: assertion.credentialId,
@@ -299,7 +313,7 @@ class RequestHandler {
     })
   }
 
-  private async enrol (request: IncomingMessage, origin: string): Promise<unknown> {
+  private async enrol(request: IncomingMessage, origin: string): Promise<unknown> {
     const enrolment = this.init.enrolment!
     const { id, credential } = await readAnswer(request, APPROVAL_SERVER_LIMITS.maxEnrolmentBody)
     const pending = (await enrolment.pending()).find((candidate) => candidate.id === id)
@@ -319,11 +333,11 @@ class RequestHandler {
     })
   }
 
-  private get requireUserVerification (): boolean {
+  private get requireUserVerification(): boolean {
     return this.init.requireUserVerification !== false
   }
 
-  private async exclusively<T> (kind: 'action' | 'enrolment', id: string, work: () => Promise<T>): Promise<T> {
+  private async exclusively<T>(kind: 'action' | 'enrolment', id: string, work: () => Promise<T>): Promise<T> {
     const key = `${kind}:${id}`
     if (this.inFlight.has(key)) throw new AlreadyInProgressError(kind, id)
     this.inFlight.add(key)
@@ -334,7 +348,7 @@ class RequestHandler {
     }
   }
 
-  private refuse (response: ServerResponse, error: unknown, context: Omit<Refusal, 'error'>): void {
+  private refuse(response: ServerResponse, error: unknown, context: Omit<Refusal, 'error'>): void {
     const known = error instanceof FleetError
     const refusal = known
       ? error
@@ -351,7 +365,7 @@ class RequestHandler {
   }
 }
 
-async function readAnswer (request: IncomingMessage, limit: number): Promise<{ id: string, credential: unknown }> {
+async function readAnswer(request: IncomingMessage, limit: number): Promise<{ id: string; credential: unknown }> {
   checkJsonContentType(request)
   const body = jsonObject(await readJsonBody(request, limit), 'request body')
   onlyMembers(body, 'request body', ['id', 'credential'])

@@ -14,7 +14,7 @@ import { checkStoredAssertion, type StoredAssertion } from './stored-assertion.j
  * signs (a hash of) exactly this action, and an assertion made for one action fails the
  * challenge check of any other.
  */
-export function actionChallenge (signingBytes: Uint8Array): Uint8Array {
+export function actionChallenge(signingBytes: Uint8Array): Uint8Array {
   return sha256(signingBytes)
 }
 
@@ -57,13 +57,20 @@ export interface VerifiedActionAssertion {
  * The same call re-verifies a stored assertion later (decodeStoredAssertion gives its bytes); a
  * peer then passes the counter recorded before it, or 0 to check everything but the counter.
  */
-export async function verifyActionAssertion (
-  assertion: AssertionInput, expected: ActionAssertionExpectations, options: { signal?: AbortSignal } = {}
+export async function verifyActionAssertion(
+  assertion: AssertionInput,
+  expected: ActionAssertionExpectations,
+  options: { signal?: AbortSignal } = {}
 ): Promise<VerifiedActionAssertion> {
   checkNotAborted(options.signal)
   checkStoredAssertion(assertion)
-  checkSize(assertion.credentialId, 'credentialId', WEBAUTHN_LIMITS.minCredentialId, WEBAUTHN_LIMITS.maxCredentialId,
-    'maxCredentialId')
+  checkSize(
+    assertion.credentialId,
+    'credentialId',
+    WEBAUTHN_LIMITS.minCredentialId,
+    WEBAUTHN_LIMITS.maxCredentialId,
+    'maxCredentialId'
+  )
   checkStoredCredential(expected.credential)
   const credentialId = toBase64url(assertion.credentialId)
   if (!bytesEqual(assertion.credentialId, expected.credential.credentialId)) {

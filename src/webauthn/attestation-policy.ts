@@ -2,7 +2,10 @@ import { X509Certificate } from 'node:crypto'
 import { convertCertBufferToPEM, validateCertificatePath } from '@simplewebauthn/server/helpers'
 import { bytesEqual, type Clock } from '../common/index.js'
 import {
-  AaguidNotAllowedError, AttestationInvalidError, AttestationNotAllowedError, AttestationUntrustedError,
+  AaguidNotAllowedError,
+  AttestationInvalidError,
+  AttestationNotAllowedError,
+  AttestationUntrustedError,
   MalformedWebAuthnError
 } from './errors.js'
 import { arrayBacked } from './fields.js'
@@ -49,8 +52,10 @@ export interface VerifiedAttestation {
  * Applies the policy to an attestation whose statement already verified (the signature over the
  * new credential by the attestation key). Returns what it proved, or throws the refusal.
  */
-export async function applyAttestationPolicy (
-  attestation: VerifiedAttestation, policy: AttestationPolicy, clock: Clock
+export async function applyAttestationPolicy(
+  attestation: VerifiedAttestation,
+  policy: AttestationPolicy,
+  clock: Clock
 ): Promise<AttestationSummary> {
   const allowNone = policy.allowNone === true
   let trusted = false
@@ -62,8 +67,12 @@ export async function applyAttestationPolicy (
       await checkChain(attestation, attestation.x5c, roots, clock)
       trusted = true
     } else if (!allowNone) {
-      throw new AttestationUntrustedError(attestation.fmt, attestation.aaguid, leafSubject(attestation.x5c),
-        'the policy names no attestation roots')
+      throw new AttestationUntrustedError(
+        attestation.fmt,
+        attestation.aaguid,
+        leafSubject(attestation.x5c),
+        'the policy names no attestation roots'
+      )
     }
   }
   if (policy.aaguids !== undefined) {
@@ -75,8 +84,11 @@ export async function applyAttestationPolicy (
   return { fmt: attestation.fmt, x5c: attestation.x5c, trusted }
 }
 
-async function checkChain (
-  attestation: VerifiedAttestation, x5c: readonly Uint8Array[], roots: readonly string[], clock: Clock
+async function checkChain(
+  attestation: VerifiedAttestation,
+  x5c: readonly Uint8Array[],
+  roots: readonly string[],
+  clock: Clock
 ): Promise<void> {
   let leaf: X509Certificate
   try {
@@ -91,14 +103,22 @@ async function checkChain (
     if (current && bytesEqual(spki(root), leafKey)) return
   }
   try {
-    await validateCertificatePath(x5c.map((der) => convertCertBufferToPEM(arrayBacked(der))), [...roots])
+    await validateCertificatePath(
+      x5c.map((der) => convertCertBufferToPEM(arrayBacked(der))),
+      [...roots]
+    )
   } catch (error) {
-    throw new AttestationUntrustedError(attestation.fmt, attestation.aaguid, leaf.subject.replaceAll('\n', ', '),
-      (error as Error).message.split('\n')[0] ?? 'no root reached', error)
+    throw new AttestationUntrustedError(
+      attestation.fmt,
+      attestation.aaguid,
+      leaf.subject.replaceAll('\n', ', '),
+      (error as Error).message.split('\n')[0] ?? 'no root reached',
+      error
+    )
   }
 }
 
-function parseRoot (pem: string, index: number): X509Certificate {
+function parseRoot(pem: string, index: number): X509Certificate {
   try {
     return new X509Certificate(pem)
   } catch {
@@ -106,11 +126,11 @@ function parseRoot (pem: string, index: number): X509Certificate {
   }
 }
 
-function spki (certificate: X509Certificate): Uint8Array {
+function spki(certificate: X509Certificate): Uint8Array {
   return new Uint8Array(certificate.publicKey.export({ type: 'spki', format: 'der' }))
 }
 
-function leafSubject (x5c: readonly Uint8Array[]): string {
+function leafSubject(x5c: readonly Uint8Array[]): string {
   try {
     return new X509Certificate(x5c[0]!).subject.replaceAll('\n', ', ')
   } catch {

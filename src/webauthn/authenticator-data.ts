@@ -1,7 +1,10 @@
 import { parseAuthenticatorData } from '@simplewebauthn/server/helpers'
 import { bytesEqual, sha256, toHex } from '../common/index.js'
 import {
-  MalformedWebAuthnError, RpIdMismatchError, UserPresenceMissingError, UserVerificationMissingError
+  MalformedWebAuthnError,
+  RpIdMismatchError,
+  UserPresenceMissingError,
+  UserVerificationMissingError
 } from './errors.js'
 import { arrayBacked } from './fields.js'
 import { WEBAUTHN_LIMITS } from './limits.js'
@@ -21,12 +24,16 @@ export interface AuthenticatorDataHead {
  * Strict decoder of authenticatorData: at least the 37-byte head and at most `max` bytes, and
  * what follows the head (attested credential data, extensions) must parse to the last byte.
  */
-export function parseAuthenticatorDataHead (
-  bytes: Uint8Array, max: number = WEBAUTHN_LIMITS.maxAuthenticatorData
+export function parseAuthenticatorDataHead(
+  bytes: Uint8Array,
+  max: number = WEBAUTHN_LIMITS.maxAuthenticatorData
 ): AuthenticatorDataHead {
   if (bytes.length < WEBAUTHN_LIMITS.minAuthenticatorData || bytes.length > max) {
-    throw new MalformedWebAuthnError('authenticatorData', `is ${bytes.length} bytes, not within ${
-      WEBAUTHN_LIMITS.minAuthenticatorData}..${max}`, 'maxAuthenticatorData')
+    throw new MalformedWebAuthnError(
+      'authenticatorData',
+      `is ${bytes.length} bytes, not within ${WEBAUTHN_LIMITS.minAuthenticatorData}..${max}`,
+      'maxAuthenticatorData'
+    )
   }
   try {
     // A copy: the parser may patch a byte of a known Firefox encoding bug in place while it reads.
@@ -42,8 +49,9 @@ export function parseAuthenticatorDataHead (
  * Checks the head against what is due: the RP ID's hash, user presence always, and user
  * verification when required.
  */
-export function checkAuthenticatorDataHead (
-  head: AuthenticatorDataHead, expected: { rpId: string, requireUserVerification: boolean }
+export function checkAuthenticatorDataHead(
+  head: AuthenticatorDataHead,
+  expected: { rpId: string; requireUserVerification: boolean }
 ): void {
   if (!bytesEqual(head.rpIdHash, sha256(expected.rpId))) {
     throw new RpIdMismatchError(expected.rpId, toHex(head.rpIdHash))

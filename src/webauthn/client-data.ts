@@ -1,6 +1,10 @@
 import { toBase64url } from '../common/index.js'
 import {
-  ChallengeMismatchError, ClientDataTypeError, CrossOriginCeremonyError, MalformedWebAuthnError, OriginMismatchError
+  ChallengeMismatchError,
+  ClientDataTypeError,
+  CrossOriginCeremonyError,
+  MalformedWebAuthnError,
+  OriginMismatchError
 } from './errors.js'
 import { WEBAUTHN_LIMITS } from './limits.js'
 
@@ -26,10 +30,13 @@ export type OriginRule = string | readonly string[] | ((origin: string) => boole
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** Strict decoder of clientDataJSON: within its bound, UTF-8, a JSON object with the members of their kinds. */
-export function parseClientData (bytes: Uint8Array): ClientData {
+export function parseClientData(bytes: Uint8Array): ClientData {
   if (bytes.length > WEBAUTHN_LIMITS.maxClientDataJSON) {
-    throw new MalformedWebAuthnError('clientDataJSON', `is ${bytes.length} bytes, more than ${
-      WEBAUTHN_LIMITS.maxClientDataJSON}`, 'maxClientDataJSON')
+    throw new MalformedWebAuthnError(
+      'clientDataJSON',
+      `is ${bytes.length} bytes, more than ${WEBAUTHN_LIMITS.maxClientDataJSON}`,
+      'maxClientDataJSON'
+    )
   }
   let value: unknown
   try {
@@ -63,23 +70,29 @@ export function parseClientData (bytes: Uint8Array): ClientData {
  * Checks what the client data says against what is due: the ceremony type, the challenge (the
  * exact bytes, base64url), the origin, and that it did not run in a cross-origin frame.
  */
-export function checkClientData (
-  clientData: ClientData, expected: { type: string, challenge: Uint8Array, origin: OriginRule }
+export function checkClientData(
+  clientData: ClientData,
+  expected: { type: string; challenge: Uint8Array; origin: OriginRule }
 ): void {
   if (clientData.type !== expected.type) throw new ClientDataTypeError(expected.type, clientData.type)
   const challenge = toBase64url(expected.challenge)
   if (clientData.challenge !== challenge) throw new ChallengeMismatchError(challenge, clientData.challenge)
   if (!originAccepted(clientData.origin, expected.origin)) {
-    throw new OriginMismatchError(clientData.origin, typeof expected.origin === 'function'
-      ? []
-      : typeof expected.origin === 'string' ? [expected.origin] : expected.origin)
+    throw new OriginMismatchError(
+      clientData.origin,
+      typeof expected.origin === 'function'
+        ? []
+        : typeof expected.origin === 'string'
+          ? [expected.origin]
+          : expected.origin
+    )
   }
   if (clientData.crossOrigin || clientData.topOrigin !== undefined) {
     throw new CrossOriginCeremonyError(clientData.topOrigin)
   }
 }
 
-function originAccepted (origin: string, rule: OriginRule): boolean {
+function originAccepted(origin: string, rule: OriginRule): boolean {
   if (typeof rule === 'function') return rule(origin)
   if (typeof rule === 'string') return origin === rule
   return rule.includes(origin)
@@ -89,7 +102,7 @@ function originAccepted (origin: string, rule: OriginRule): boolean {
  * The rule for pages served by the loopback approval server: `http://localhost:<port>`, any port.
  * Browsers run WebAuthn on http:// only for localhost (not for 127.0.0.1, an IP address).
  */
-export function isLoopbackOrigin (origin: string): boolean {
+export function isLoopbackOrigin(origin: string): boolean {
   const match = /^http:\/\/localhost:([1-9][0-9]{0,4})$/.exec(origin)
   return match !== null && Number(match[1]) <= 65535
 }

@@ -16,9 +16,14 @@ export interface StoredCredential {
 export const MAX_COUNTER = 0xffffffff
 
 /** Checks a stored credential's bounds before it is used (it may come from a store or a peer). */
-export function checkStoredCredential (credential: StoredCredential): void {
-  checkSize(credential.credentialId, 'credential.credentialId', WEBAUTHN_LIMITS.minCredentialId,
-    WEBAUTHN_LIMITS.maxCredentialId, 'maxCredentialId')
+export function checkStoredCredential(credential: StoredCredential): void {
+  checkSize(
+    credential.credentialId,
+    'credential.credentialId',
+    WEBAUTHN_LIMITS.minCredentialId,
+    WEBAUTHN_LIMITS.maxCredentialId,
+    'maxCredentialId'
+  )
   checkSize(credential.publicKey, 'credential.publicKey', 1, WEBAUTHN_LIMITS.maxPublicKey, 'maxPublicKey')
   if (!Number.isInteger(credential.counter) || credential.counter < 0 || credential.counter > MAX_COUNTER) {
     throw new MalformedWebAuthnError('credential.counter', `${credential.counter} is not a 32-bit unsigned counter`)

@@ -1,5 +1,7 @@
 import {
-  generateRegistrationOptions, verifyRegistrationResponse, type PublicKeyCredentialCreationOptionsJSON
+  generateRegistrationOptions,
+  verifyRegistrationResponse,
+  type PublicKeyCredentialCreationOptionsJSON
 } from '@simplewebauthn/server'
 import { convertAAGUIDToString, decodeAttestationObject, parseAuthenticatorData } from '@simplewebauthn/server/helpers'
 import { bytesEqual, sha256, toBase64url, systemClock, AbortedError, type Clock } from '../common/index.js'
@@ -43,14 +45,19 @@ export interface RegistrationOptionsInit {
  * verification required unless told otherwise, and the algorithms of SUPPORTED_ALGORITHMS only.
  * The user handle is SHA-256 of a tag and the actor id, not the id itself.
  */
-export async function registrationOptions (
+export async function registrationOptions(
   init: RegistrationOptionsInit
 ): Promise<PublicKeyCredentialCreationOptionsJSON> {
   checkText(init.rpId, 'rpId', WEBAUTHN_LIMITS.maxRpId)
   checkText(init.rpName, 'rpName', WEBAUTHN_LIMITS.maxRpName)
   checkText(init.actorId, 'actorId', WEBAUTHN_LIMITS.maxActorId)
-  checkSize(init.challenge, 'challenge', WEBAUTHN_LIMITS.minEnrolmentChallenge, WEBAUTHN_LIMITS.maxEnrolmentChallenge,
-    'maxEnrolmentChallenge')
+  checkSize(
+    init.challenge,
+    'challenge',
+    WEBAUTHN_LIMITS.minEnrolmentChallenge,
+    WEBAUTHN_LIMITS.maxEnrolmentChallenge,
+    'maxEnrolmentChallenge'
+  )
   const userVerification = init.requireUserVerification === false ? 'discouraged' : 'required'
   return await generateRegistrationOptions({
     rpName: init.rpName,
@@ -102,14 +109,19 @@ export interface EnrolledCredential extends StoredCredential {
  *
  * The library may fetch the CRLs named by attestation certificates; `signal` bounds the wait.
  */
-export async function verifyEnrolment (
-  response: unknown, expected: EnrolmentExpectations, options: { signal?: AbortSignal } = {}
+export async function verifyEnrolment(
+  response: unknown,
+  expected: EnrolmentExpectations,
+  options: { signal?: AbortSignal } = {}
 ): Promise<EnrolledCredential> {
   checkNotAborted(options.signal)
   const decoded = decodeRegistrationResponse(response)
   const clientData = parseClientData(decoded.clientDataJSON)
-  checkClientData(clientData,
-    { type: 'webauthn.create', challenge: expected.expectedChallenge, origin: expected.origin })
+  checkClientData(clientData, {
+    type: 'webauthn.create',
+    challenge: expected.expectedChallenge,
+    origin: expected.origin
+  })
   const statement = readAttestationObject(decoded.attestationObject)
   const requireUserVerification = expected.requireUserVerification !== false
   const head = parseAuthenticatorDataHead(statement.authData, WEBAUTHN_LIMITS.maxAttestationObject)
@@ -119,26 +131,38 @@ export async function verifyEnrolment (
     throw new AttestationInvalidError(statement.fmt, 'this format is not accepted (Android keys attest as android-key)')
   }
 
-  let verified
+  let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>
   try {
-    verified = await untilAborted(verifyRegistrationResponse({
-      response: decoded.json,
-      expectedChallenge: toBase64url(expected.expectedChallenge),
-      expectedOrigin: clientData.origin,
-      expectedRPID: expected.rpId,
-      requireUserPresence: true,
-      requireUserVerification,
-      supportedAlgorithmIDs: [...SUPPORTED_ALGORITHMS]
-    }), options.signal)
+    verified = await untilAborted(
+      verifyRegistrationResponse({
+        response: decoded.json,
+        expectedChallenge: toBase64url(expected.expectedChallenge),
+        expectedOrigin: clientData.origin,
+        expectedRPID: expected.rpId,
+        requireUserPresence: true,
+        requireUserVerification,
+        supportedAlgorithmIDs: [...SUPPORTED_ALGORITHMS]
+      }),
+      options.signal
+    )
   } catch (error) {
     if (error instanceof AbortedError) throw error
     throw new AttestationInvalidError(statement.fmt, (error as Error).message.split('\n')[0] ?? 'refused', error)
   }
   if (!verified.verified) throw new AttestationInvalidError(statement.fmt, 'the attestation signature does not verify')
 
-  const attestation = await untilAborted(applyAttestationPolicy({
-    fmt: statement.fmt, aaguid: attested.aaguid, x5c: statement.x5c
-  }, expected.allow, expected.clock ?? systemClock), options.signal)
+  const attestation = await untilAborted(
+    applyAttestationPolicy(
+      {
+        fmt: statement.fmt,
+        aaguid: attested.aaguid,
+        x5c: statement.x5c
+      },
+      expected.allow,
+      expected.clock ?? systemClock
+    ),
+    options.signal
+  )
   return {
     credentialId: decoded.credentialId,
     publicKey: attested.publicKey,
@@ -152,25 +176,37 @@ export async function verifyEnrolment (
 }
 
 /** Whole milliseconds within WEBAUTHN_LIMITS' ceremony bounds (the default when absent). */
-export function ceremonyTimeout (timeoutMs: number | undefined): number {
+export function ceremonyTimeout(timeoutMs: number | undefined): number {
   const value = timeoutMs ?? WEBAUTHN_LIMITS.defaultCeremonyTimeoutMs
-  if (!Number.isInteger(value) || value < WEBAUTHN_LIMITS.minCeremonyTimeoutMs ||
-    value > WEBAUTHN_LIMITS.maxCeremonyTimeoutMs) {
-    throw new MalformedWebAuthnError('timeoutMs', `${value} is not a whole number within ${
-      WEBAUTHN_LIMITS.minCeremonyTimeoutMs}..${WEBAUTHN_LIMITS.maxCeremonyTimeoutMs}`, 'maxCeremonyTimeoutMs')
+  if (
+    !Number.isInteger(value) ||
+    value < WEBAUTHN_LIMITS.minCeremonyTimeoutMs ||
+    value > WEBAUTHN_LIMITS.maxCeremonyTimeoutMs
+  ) {
+    throw new MalformedWebAuthnError(
+      'timeoutMs',
+      `${value} is not a whole number within ${
+        WEBAUTHN_LIMITS.minCeremonyTimeoutMs
+      }..${WEBAUTHN_LIMITS.maxCeremonyTimeoutMs}`,
+      'maxCeremonyTimeoutMs'
+    )
   }
   return value
 }
 
-function checkText (value: string, field: string, max: number): void {
+function checkText(value: string, field: string, max: number): void {
   if (typeof value !== 'string' || value.length === 0 || value.length > max) {
     throw new MalformedWebAuthnError(field, `must be text of 1..${max} characters`)
   }
 }
 
-interface AttestationStatementFacts { fmt: string, authData: Uint8Array, x5c: Uint8Array[] | undefined }
+interface AttestationStatementFacts {
+  fmt: string
+  authData: Uint8Array
+  x5c: Uint8Array[] | undefined
+}
 
-function readAttestationObject (bytes: Uint8Array): AttestationStatementFacts {
+function readAttestationObject(bytes: Uint8Array): AttestationStatementFacts {
   let fmt: unknown, authData: unknown, x5c: unknown
   try {
     const object = decodeAttestationObject(arrayBacked(bytes))
@@ -183,17 +219,25 @@ function readAttestationObject (bytes: Uint8Array): AttestationStatementFacts {
   if (typeof fmt !== 'string') throw new MalformedWebAuthnError('attestationObject.fmt', 'must be text')
   if (!(authData instanceof Uint8Array)) throw new MalformedWebAuthnError('attestationObject.authData', 'must be bytes')
   if (x5c === undefined) return { fmt, authData, x5c }
-  if (!Array.isArray(x5c) || x5c.length === 0 || x5c.length > WEBAUTHN_LIMITS.maxAttestationCertificates ||
-    !x5c.every((certificate) => certificate instanceof Uint8Array)) {
-    throw new MalformedWebAuthnError('attestationObject.attStmt.x5c', `must be 1..${
-      WEBAUTHN_LIMITS.maxAttestationCertificates} certificates`, 'maxAttestationCertificates')
+  if (
+    !Array.isArray(x5c) ||
+    x5c.length === 0 ||
+    x5c.length > WEBAUTHN_LIMITS.maxAttestationCertificates ||
+    !x5c.every((certificate) => certificate instanceof Uint8Array)
+  ) {
+    throw new MalformedWebAuthnError(
+      'attestationObject.attStmt.x5c',
+      `must be 1..${WEBAUTHN_LIMITS.maxAttestationCertificates} certificates`,
+      'maxAttestationCertificates'
+    )
   }
   return { fmt, authData, x5c: x5c as Uint8Array[] }
 }
 
-function readAttestedCredential (
-  authData: Uint8Array, credentialId: Uint8Array
-): { aaguid: string, publicKey: Uint8Array } {
+function readAttestedCredential(
+  authData: Uint8Array,
+  credentialId: Uint8Array
+): { aaguid: string; publicKey: Uint8Array } {
   const parsed = parseAuthenticatorData(arrayBacked(authData))
   if (parsed.aaguid === undefined || parsed.credentialID === undefined || parsed.credentialPublicKey === undefined) {
     throw new MalformedWebAuthnError('attestationObject.authData', 'carries no attested credential data')

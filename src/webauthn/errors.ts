@@ -15,7 +15,7 @@ export class MalformedWebAuthnError extends MalformedInputError {
   readonly field: string
   readonly reason: string
   readonly limit: string | undefined
-  constructor (field: string, reason: string, limit?: string) {
+  constructor(field: string, reason: string, limit?: string) {
     super(`WebAuthn ${field}: ${reason}`, { code: 'ERR_WEBAUTHN_MALFORMED' })
     this.field = field
     this.reason = reason
@@ -27,7 +27,7 @@ export class MalformedWebAuthnError extends MalformedInputError {
 export class ClientDataTypeError extends FleetError {
   readonly expected: string
   readonly received: string
-  constructor (expected: string, received: string) {
+  constructor(expected: string, received: string) {
     super(`the client data is of type "${received}", expected "${expected}"`, { code: 'ERR_WEBAUTHN_CLIENT_DATA_TYPE' })
     this.expected = expected
     this.received = received
@@ -42,7 +42,7 @@ export class ClientDataTypeError extends FleetError {
 export class ChallengeMismatchError extends FleetError {
   readonly expected: string
   readonly received: string
-  constructor (expected: string, received: string) {
+  constructor(expected: string, received: string) {
     super(`the signed challenge ${received} is not the expected ${expected}`, { code: 'ERR_WEBAUTHN_CHALLENGE' })
     this.expected = expected
     this.received = received
@@ -53,7 +53,7 @@ export class ChallengeMismatchError extends FleetError {
 export class OriginMismatchError extends FleetError {
   readonly received: string
   readonly expected: readonly string[]
-  constructor (received: string, expected: readonly string[]) {
+  constructor(received: string, expected: readonly string[]) {
     const wanted = expected.length === 0 ? 'the accepted origins' : expected.join(', ')
     super(`the ceremony ran on origin "${received}", not on ${wanted}`, { code: 'ERR_WEBAUTHN_ORIGIN' })
     this.received = received
@@ -64,9 +64,10 @@ export class OriginMismatchError extends FleetError {
 /** Thrown when the ceremony ran in a frame embedded by another origin (`crossOrigin` or `topOrigin` set). */
 export class CrossOriginCeremonyError extends FleetError {
   readonly topOrigin: string | undefined
-  constructor (topOrigin: string | undefined) {
-    super(`the ceremony ran in a cross-origin frame${topOrigin === undefined ? '' : ` of ${topOrigin}`}`,
-      { code: 'ERR_WEBAUTHN_CROSS_ORIGIN' })
+  constructor(topOrigin: string | undefined) {
+    super(`the ceremony ran in a cross-origin frame${topOrigin === undefined ? '' : ` of ${topOrigin}`}`, {
+      code: 'ERR_WEBAUTHN_CROSS_ORIGIN'
+    })
     this.topOrigin = topOrigin
   }
 }
@@ -75,7 +76,7 @@ export class CrossOriginCeremonyError extends FleetError {
 export class RpIdMismatchError extends FleetError {
   readonly expected: string
   readonly receivedHash: string
-  constructor (expected: string, receivedHash: string) {
+  constructor(expected: string, receivedHash: string) {
     super(`the authenticator data is for another relying party than "${expected}"`, { code: 'ERR_WEBAUTHN_RP_ID' })
     this.expected = expected
     this.receivedHash = receivedHash
@@ -85,9 +86,10 @@ export class RpIdMismatchError extends FleetError {
 /** Thrown when the authenticator did not assert user presence (the UP flag is off): nobody touched the key. */
 export class UserPresenceMissingError extends FleetError {
   readonly flags: number
-  constructor (flags: number) {
-    super(`the authenticator did not assert user presence (flags 0x${flags.toString(16).padStart(2, '0')})`,
-      { code: 'ERR_WEBAUTHN_USER_PRESENCE' })
+  constructor(flags: number) {
+    super(`the authenticator did not assert user presence (flags 0x${flags.toString(16).padStart(2, '0')})`, {
+      code: 'ERR_WEBAUTHN_USER_PRESENCE'
+    })
     this.flags = flags
   }
 }
@@ -95,9 +97,13 @@ export class UserPresenceMissingError extends FleetError {
 /** Thrown when user verification (PIN, biometric) is required and the UV flag is off. */
 export class UserVerificationMissingError extends FleetError {
   readonly flags: number
-  constructor (flags: number) {
-    super(`user verification is required and the authenticator did not assert it (flags 0x${
-      flags.toString(16).padStart(2, '0')})`, { code: 'ERR_WEBAUTHN_USER_VERIFICATION' })
+  constructor(flags: number) {
+    super(
+      `user verification is required and the authenticator did not assert it (flags 0x${flags
+        .toString(16)
+        .padStart(2, '0')})`,
+      { code: 'ERR_WEBAUTHN_USER_VERIFICATION' }
+    )
     this.flags = flags
   }
 }
@@ -106,7 +112,7 @@ export class UserVerificationMissingError extends FleetError {
 export class UnknownCredentialError extends FleetError {
   readonly credentialId: string
   readonly known: readonly string[]
-  constructor (credentialId: string, known: readonly string[]) {
+  constructor(credentialId: string, known: readonly string[]) {
     super(`credential ${credentialId} is not enrolled for this actor`, { code: 'ERR_WEBAUTHN_UNKNOWN_CREDENTIAL' })
     this.credentialId = credentialId
     this.known = known
@@ -117,9 +123,11 @@ export class UnknownCredentialError extends FleetError {
 export class SignatureInvalidError extends FleetError {
   readonly credentialId: string
   readonly reason: string
-  constructor (credentialId: string, reason: string, cause?: unknown) {
-    super(`the assertion signature of credential ${credentialId} does not verify: ${reason}`,
-      { code: 'ERR_WEBAUTHN_SIGNATURE', cause })
+  constructor(credentialId: string, reason: string, cause?: unknown) {
+    super(`the assertion signature of credential ${credentialId} does not verify: ${reason}`, {
+      code: 'ERR_WEBAUTHN_SIGNATURE',
+      cause
+    })
     this.credentialId = credentialId
     this.reason = reason
   }
@@ -134,9 +142,12 @@ export class ClonedAuthenticatorError extends FleetError {
   readonly credentialId: string
   readonly storedCounter: number
   readonly receivedCounter: number
-  constructor (credentialId: string, storedCounter: number, receivedCounter: number) {
-    super(`credential ${credentialId} signed with counter ${receivedCounter} after ${storedCounter}: ` +
-      'the authenticator may be cloned', { code: 'ERR_WEBAUTHN_CLONED_AUTHENTICATOR' })
+  constructor(credentialId: string, storedCounter: number, receivedCounter: number) {
+    super(
+      `credential ${credentialId} signed with counter ${receivedCounter} after ${storedCounter}: ` +
+        'the authenticator may be cloned',
+      { code: 'ERR_WEBAUTHN_CLONED_AUTHENTICATOR' }
+    )
     this.credentialId = credentialId
     this.storedCounter = storedCounter
     this.receivedCounter = receivedCounter
@@ -147,7 +158,7 @@ export class ClonedAuthenticatorError extends FleetError {
 export class AttestationInvalidError extends FleetError {
   readonly fmt: string
   readonly reason: string
-  constructor (fmt: string, reason: string, cause?: unknown) {
+  constructor(fmt: string, reason: string, cause?: unknown) {
     super(`the ${fmt} attestation does not verify: ${reason}`, { code: 'ERR_WEBAUTHN_ATTESTATION', cause })
     this.fmt = fmt
     this.reason = reason
@@ -161,9 +172,12 @@ export class AttestationInvalidError extends FleetError {
 export class AttestationNotAllowedError extends FleetError {
   readonly fmt: string
   readonly kind: 'none' | 'self'
-  constructor (fmt: string, kind: 'none' | 'self') {
-    super(`${kind === 'none' ? 'no attestation' : `self attestation (${fmt})`} is not allowed: the authenticator's ` +
-      'model is unproven', { code: 'ERR_WEBAUTHN_ATTESTATION_NOT_ALLOWED' })
+  constructor(fmt: string, kind: 'none' | 'self') {
+    super(
+      `${kind === 'none' ? 'no attestation' : `self attestation (${fmt})`} is not allowed: the authenticator's ` +
+        'model is unproven',
+      { code: 'ERR_WEBAUTHN_ATTESTATION_NOT_ALLOWED' }
+    )
     this.fmt = fmt
     this.kind = kind
   }
@@ -178,9 +192,11 @@ export class AttestationUntrustedError extends FleetError {
   readonly aaguid: string
   readonly subject: string
   readonly reason: string
-  constructor (fmt: string, aaguid: string, subject: string, reason: string, cause?: unknown) {
-    super(`the ${fmt} attestation of ${aaguid} (${subject}) is not trusted: ${reason}`,
-      { code: 'ERR_WEBAUTHN_ATTESTATION_UNTRUSTED', cause })
+  constructor(fmt: string, aaguid: string, subject: string, reason: string, cause?: unknown) {
+    super(`the ${fmt} attestation of ${aaguid} (${subject}) is not trusted: ${reason}`, {
+      code: 'ERR_WEBAUTHN_ATTESTATION_UNTRUSTED',
+      cause
+    })
     this.fmt = fmt
     this.aaguid = aaguid
     this.subject = subject
@@ -192,7 +208,7 @@ export class AttestationUntrustedError extends FleetError {
 export class AaguidNotAllowedError extends FleetError {
   readonly aaguid: string
   readonly allowed: readonly string[]
-  constructor (aaguid: string, allowed: readonly string[]) {
+  constructor(aaguid: string, allowed: readonly string[]) {
     super(`authenticator model ${aaguid} is not allowed`, { code: 'ERR_WEBAUTHN_AAGUID' })
     this.aaguid = aaguid
     this.allowed = allowed
@@ -205,7 +221,7 @@ export class AaguidNotAllowedError extends FleetError {
  */
 export class HostRefusedError extends FleetError {
   readonly host: string
-  constructor (host: string) {
+  constructor(host: string) {
     super(`requests for host "${host}" are refused`, { code: 'ERR_WEBAUTHN_HOST' })
     this.host = host
   }
@@ -217,7 +233,7 @@ export class HostRefusedError extends FleetError {
  */
 export class RequestOriginRefusedError extends FleetError {
   readonly origin: string
-  constructor (origin: string) {
+  constructor(origin: string) {
     super(`requests from origin "${origin}" are refused`, { code: 'ERR_WEBAUTHN_REQUEST_ORIGIN' })
     this.origin = origin
   }
@@ -226,7 +242,7 @@ export class RequestOriginRefusedError extends FleetError {
 /** Thrown when a request body is not `application/json`. Refused with 415. */
 export class UnsupportedMediaTypeError extends FleetError {
   readonly contentType: string
-  constructor (contentType: string) {
+  constructor(contentType: string) {
     super(`request bodies must be application/json, not "${contentType}"`, { code: 'ERR_WEBAUTHN_MEDIA_TYPE' })
     this.contentType = contentType
   }
@@ -235,7 +251,7 @@ export class UnsupportedMediaTypeError extends FleetError {
 /** Thrown when a request body passes its bound in APPROVAL_SERVER_LIMITS. Refused with 413. */
 export class RequestTooLargeError extends FleetError {
   readonly limit: number
-  constructor (limit: number) {
+  constructor(limit: number) {
     super(`the request body is larger than ${limit} bytes`, { code: 'ERR_WEBAUTHN_REQUEST_TOO_LARGE' })
     this.limit = limit
   }
@@ -245,7 +261,7 @@ export class RequestTooLargeError extends FleetError {
 export class NotPendingError extends FleetError {
   readonly kind: 'action' | 'enrolment'
   readonly id: string
-  constructor (kind: 'action' | 'enrolment', id: string) {
+  constructor(kind: 'action' | 'enrolment', id: string) {
     super(`no ${kind} "${id}" is pending`, { code: 'ERR_WEBAUTHN_NOT_PENDING' })
     this.kind = kind
     this.id = id
@@ -256,7 +272,7 @@ export class NotPendingError extends FleetError {
 export class AlreadyInProgressError extends FleetError {
   readonly kind: 'action' | 'enrolment'
   readonly id: string
-  constructor (kind: 'action' | 'enrolment', id: string) {
+  constructor(kind: 'action' | 'enrolment', id: string) {
     super(`the ${kind} "${id}" is already being answered`, { code: 'ERR_WEBAUTHN_IN_PROGRESS' })
     this.kind = kind
     this.id = id

@@ -1,8 +1,12 @@
 import type { ServerResponse } from 'node:http'
-import { FleetError, MalformedInputError } from '../common/index.js'
+import { type FleetError, MalformedInputError } from '../common/index.js'
 import { renderPage, type PageContent } from './approval-page.js'
 import {
-  AlreadyInProgressError, HostRefusedError, NotPendingError, RequestOriginRefusedError, RequestTooLargeError,
+  AlreadyInProgressError,
+  HostRefusedError,
+  NotPendingError,
+  RequestOriginRefusedError,
+  RequestTooLargeError,
   UnsupportedMediaTypeError
 } from './errors.js'
 import { PAGE_CSP } from './page-assets.js'
@@ -13,7 +17,7 @@ import { PAGE_CSP } from './page-assets.js'
  */
 
 /** The HTTP status of a refusal: 403 for every verification refusal, 500 only for the unexpected. */
-export function statusOf (error: FleetError): number {
+export function statusOf(error: FleetError): number {
   if (error instanceof HostRefusedError || error instanceof RequestOriginRefusedError) return 403
   if (error instanceof RequestTooLargeError) return 413
   if (error instanceof UnsupportedMediaTypeError) return 415
@@ -24,7 +28,7 @@ export function statusOf (error: FleetError): number {
   return 403
 }
 
-function secureHeaders (response: ServerResponse, contentType: string): void {
+function secureHeaders(response: ServerResponse, contentType: string): void {
   response.setHeader('content-type', contentType)
   response.setHeader('cache-control', 'no-store')
   response.setHeader('x-content-type-options', 'nosniff')
@@ -32,12 +36,14 @@ function secureHeaders (response: ServerResponse, contentType: string): void {
   response.setHeader('x-frame-options', 'DENY')
   response.setHeader('cross-origin-opener-policy', 'same-origin')
   response.setHeader('cross-origin-resource-policy', 'same-origin')
-  response.setHeader('permissions-policy',
-    'publickey-credentials-get=(self), publickey-credentials-create=(self), camera=(), microphone=(), geolocation=()')
+  response.setHeader(
+    'permissions-policy',
+    'publickey-credentials-get=(self), publickey-credentials-create=(self), camera=(), microphone=(), geolocation=()'
+  )
 }
 
 /** A page, under the CSP that lets only its own script and style run. */
-export function sendPage (response: ServerResponse, content: PageContent): void {
+export function sendPage(response: ServerResponse, content: PageContent): void {
   const html = renderPage(content)
   secureHeaders(response, 'text/html; charset=utf-8')
   response.setHeader('content-security-policy', PAGE_CSP)
@@ -46,7 +52,7 @@ export function sendPage (response: ServerResponse, content: PageContent): void 
 }
 
 /** A JSON answer; after a refusal the connection is closed (an unread body is not read). */
-export function sendJson (response: ServerResponse, status: number, value: unknown): void {
+export function sendJson(response: ServerResponse, status: number, value: unknown): void {
   secureHeaders(response, 'application/json; charset=utf-8')
   response.setHeader('content-security-policy', "default-src 'none'; frame-ancestors 'none'")
   if (status >= 400) response.setHeader('connection', 'close')

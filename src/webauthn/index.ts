@@ -51,13 +51,34 @@ export { isLoopbackOrigin } from './client-data.js'
 export type { OriginRule } from './client-data.js'
 export { startApprovalServer } from './approval-server.js'
 export type {
-  ApprovalServer, ApprovalServerInit, PendingAction, PendingEnrolment, Approval, Refusal
+  ApprovalServer,
+  ApprovalServerInit,
+  PendingAction,
+  PendingEnrolment,
+  Approval,
+  Refusal
 } from './approval-server.js'
 export { WEBAUTHN_LIMITS, APPROVAL_SERVER_LIMITS } from './limits.js'
 export {
-  MalformedWebAuthnError, ClientDataTypeError, ChallengeMismatchError, OriginMismatchError, CrossOriginCeremonyError,
-  RpIdMismatchError, UserPresenceMissingError, UserVerificationMissingError, UnknownCredentialError,
-  SignatureInvalidError, ClonedAuthenticatorError, AttestationInvalidError, AttestationNotAllowedError,
-  AttestationUntrustedError, AaguidNotAllowedError, HostRefusedError, RequestOriginRefusedError,
-  UnsupportedMediaTypeError, RequestTooLargeError, NotPendingError, AlreadyInProgressError
+  MalformedWebAuthnError,
+  ClientDataTypeError,
+  ChallengeMismatchError,
+  OriginMismatchError,
+  CrossOriginCeremonyError,
+  RpIdMismatchError,
+  UserPresenceMissingError,
+  UserVerificationMissingError,
+  UnknownCredentialError,
+  SignatureInvalidError,
+  ClonedAuthenticatorError,
+  AttestationInvalidError,
+  AttestationNotAllowedError,
+  AttestationUntrustedError,
+  AaguidNotAllowedError,
+  HostRefusedError,
+  RequestOriginRefusedError,
+  UnsupportedMediaTypeError,
+  RequestTooLargeError,
+  NotPendingError,
+  AlreadyInProgressError
 } from './errors.js'

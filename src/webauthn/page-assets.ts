@@ -51,7 +51,7 @@ code { overflow-wrap: anywhere }
 .status { min-height: 1.5em }
 `
 
-function cspHash (text: string): string {
+function cspHash(text: string): string {
   return `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`
 }
 

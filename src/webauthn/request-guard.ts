@@ -1,6 +1,10 @@
 import type { IncomingMessage } from 'node:http'
 import {
-  HostRefusedError, MalformedWebAuthnError, RequestOriginRefusedError, RequestTooLargeError, UnsupportedMediaTypeError
+  HostRefusedError,
+  MalformedWebAuthnError,
+  RequestOriginRefusedError,
+  RequestTooLargeError,
+  UnsupportedMediaTypeError
 } from './errors.js'
 
 /**
@@ -11,12 +15,12 @@ import {
  */
 
 /** The hosts the server answers to, each with its port. */
-export function ownHosts (port: number): readonly string[] {
+export function ownHosts(port: number): readonly string[] {
   return [`127.0.0.1:${port}`, `localhost:${port}`]
 }
 
 /** The request's Host if it is one of `hosts` (HostRefusedError otherwise), lowercased. */
-export function checkHost (request: IncomingMessage, hosts: readonly string[]): string {
+export function checkHost(request: IncomingMessage, hosts: readonly string[]): string {
   const host = (request.headers.host ?? '').toLowerCase()
   if (!hosts.includes(host)) throw new HostRefusedError(host.slice(0, 256))
   return host
@@ -28,7 +32,7 @@ export function checkHost (request: IncomingMessage, hosts: readonly string[]): 
  * request may carry none, and when it does it must be that origin. Fetch metadata, when sent,
  * must agree: only same-origin requests, or (for pages) a navigation the person made.
  */
-export function checkRequestOrigin (request: IncomingMessage, ownOrigin: string, required: boolean): void {
+export function checkRequestOrigin(request: IncomingMessage, ownOrigin: string, required: boolean): void {
   const origin = request.headers.origin
   if (origin === undefined ? required : origin !== ownOrigin) {
     throw new RequestOriginRefusedError((origin ?? '(none)').slice(0, 256))
@@ -41,7 +45,7 @@ export function checkRequestOrigin (request: IncomingMessage, ownOrigin: string,
 }
 
 /** The media type of a request body (`application/json`, optionally with `; charset=utf-8`). */
-export function checkJsonContentType (request: IncomingMessage): void {
+export function checkJsonContentType(request: IncomingMessage): void {
   const type = request.headers['content-type'] ?? ''
   if (!/^application\/json\s*(;\s*charset=utf-8\s*)?$/i.test(type)) {
     throw new UnsupportedMediaTypeError(type.slice(0, 128))
@@ -55,7 +59,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
  * refused before reading, a stream that passes it is refused as soon as it does
  * (RequestTooLargeError); bytes that are not UTF-8 JSON are MalformedWebAuthnError.
  */
-export async function readJsonBody (request: IncomingMessage, limit: number): Promise<unknown> {
+export async function readJsonBody(request: IncomingMessage, limit: number): Promise<unknown> {
   const declared = Number(request.headers['content-length'] ?? '0')
   if (declared > limit) throw new RequestTooLargeError(limit)
   const chunks: Buffer[] = []

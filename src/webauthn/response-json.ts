@@ -12,12 +12,19 @@ import { WEBAUTHN_LIMITS } from './limits.js'
 
 const CREDENTIAL_MEMBERS = ['id', 'rawId', 'type', 'response', 'authenticatorAttachment', 'clientExtensionResults']
 const ATTESTATION_MEMBERS = [
-  'clientDataJSON', 'attestationObject', 'authenticatorData', 'transports', 'publicKeyAlgorithm', 'publicKey'
+  'clientDataJSON',
+  'attestationObject',
+  'authenticatorData',
+  'transports',
+  'publicKeyAlgorithm',
+  'publicKey'
 ]
 const ASSERTION_MEMBERS = ['clientDataJSON', 'authenticatorData', 'signature', 'userHandle']
 
 const CREDENTIAL_ID = {
-  min: WEBAUTHN_LIMITS.minCredentialId, max: WEBAUTHN_LIMITS.maxCredentialId, limit: 'maxCredentialId'
+  min: WEBAUTHN_LIMITS.minCredentialId,
+  max: WEBAUTHN_LIMITS.maxCredentialId,
+  limit: 'maxCredentialId'
 }
 const CLIENT_DATA = { min: 1, max: WEBAUTHN_LIMITS.maxClientDataJSON, limit: 'maxClientDataJSON' }
 
@@ -30,8 +37,14 @@ export interface DecodedRegistrationResponse {
   readonly json: RegistrationResponseJSON
 }
 
-function credentialEnvelope (value: unknown, field: string, members: readonly string[]): {
-  credentialId: Uint8Array, id: string, response: Record<string, unknown>
+function credentialEnvelope(
+  value: unknown,
+  field: string,
+  members: readonly string[]
+): {
+  credentialId: Uint8Array
+  id: string
+  response: Record<string, unknown>
 } {
   const credential = jsonObject(value, field)
   onlyMembers(credential, field, CREDENTIAL_MEMBERS)
@@ -51,11 +64,14 @@ function credentialEnvelope (value: unknown, field: string, members: readonly st
 }
 
 /** Strict decoder of a registration response (navigator.credentials.create(...).toJSON()). */
-export function decodeRegistrationResponse (value: unknown, field = 'credential'): DecodedRegistrationResponse {
+export function decodeRegistrationResponse(value: unknown, field = 'credential'): DecodedRegistrationResponse {
   const { credentialId, id, response } = credentialEnvelope(value, field, ATTESTATION_MEMBERS)
   const clientDataJSON = decodeBase64urlField(response.clientDataJSON, `${field}.response.clientDataJSON`, CLIENT_DATA)
-  const attestationObject = decodeBase64urlField(response.attestationObject, `${field}.response.attestationObject`,
-    { min: 1, max: WEBAUTHN_LIMITS.maxAttestationObject, limit: 'maxAttestationObject' })
+  const attestationObject = decodeBase64urlField(response.attestationObject, `${field}.response.attestationObject`, {
+    min: 1,
+    max: WEBAUTHN_LIMITS.maxAttestationObject,
+    limit: 'maxAttestationObject'
+  })
   const transports = decodeTransports(response.transports, `${field}.response.transports`)
   return {
     credentialId,
@@ -77,7 +93,7 @@ export function decodeRegistrationResponse (value: unknown, field = 'credential'
 }
 
 /** Strict decoder of an authentication response (navigator.credentials.get(...).toJSON()). */
-export function decodeAuthenticationResponse (value: unknown, field = 'credential'): AssertionInput {
+export function decodeAuthenticationResponse(value: unknown, field = 'credential'): AssertionInput {
   const { credentialId, response } = credentialEnvelope(value, field, ASSERTION_MEMBERS)
   if (response.userHandle !== undefined && response.userHandle !== null) {
     decodeBase64urlField(response.userHandle, `${field}.response.userHandle`, { min: 0, max: 64, limit: 'userHandle' })
@@ -90,16 +106,22 @@ export function decodeAuthenticationResponse (value: unknown, field = 'credentia
       max: WEBAUTHN_LIMITS.maxAuthenticatorData,
       limit: 'maxAuthenticatorData'
     }),
-    signature: decodeBase64urlField(response.signature, `${field}.response.signature`,
-      { min: 1, max: WEBAUTHN_LIMITS.maxSignature, limit: 'maxSignature' })
+    signature: decodeBase64urlField(response.signature, `${field}.response.signature`, {
+      min: 1,
+      max: WEBAUTHN_LIMITS.maxSignature,
+      limit: 'maxSignature'
+    })
   }
 }
 
-function decodeTransports (value: unknown, field: string): string[] {
+function decodeTransports(value: unknown, field: string): string[] {
   if (value === undefined) return []
   if (!Array.isArray(value) || value.length > WEBAUTHN_LIMITS.maxTransports) {
-    throw new MalformedWebAuthnError(field, `must be a list of at most ${WEBAUTHN_LIMITS.maxTransports}`,
-      'maxTransports')
+    throw new MalformedWebAuthnError(
+      field,
+      `must be a list of at most ${WEBAUTHN_LIMITS.maxTransports}`,
+      'maxTransports'
+    )
   }
   for (const transport of value) {
     const max = WEBAUTHN_LIMITS.maxTransportName

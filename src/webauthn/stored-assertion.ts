@@ -26,7 +26,7 @@ const STORED_ASSERTION_V1 = {
 } as const
 
 /** The stored form of an assertion (checked against the same bounds the decoder applies). */
-export function encodeStoredAssertion (assertion: StoredAssertion): Uint8Array {
+export function encodeStoredAssertion(assertion: StoredAssertion): Uint8Array {
   checkStoredAssertion(assertion)
   return encodeCanonical({
     v: 1,
@@ -42,7 +42,7 @@ export function encodeStoredAssertion (assertion: StoredAssertion): Uint8Array {
  * MalformedWebAuthnError otherwise). Decoding is not verification: feed the result, with the
  * credential id recorded beside it, to verifyActionAssertion.
  */
-export function decodeStoredAssertion (bytes: Uint8Array): StoredAssertion {
+export function decodeStoredAssertion(bytes: Uint8Array): StoredAssertion {
   const record = decodeRecord(bytes, STORED_ASSERTION_V1, { maxBytes: WEBAUTHN_LIMITS.maxStoredAssertion })
   const assertion = {
     authenticatorData: record.authenticatorData,
@@ -54,9 +54,14 @@ export function decodeStoredAssertion (bytes: Uint8Array): StoredAssertion {
 }
 
 /** The bounds every form of an assertion meets before anything reads it. */
-export function checkStoredAssertion (assertion: StoredAssertion): void {
-  checkSize(assertion.authenticatorData, 'authenticatorData', WEBAUTHN_LIMITS.minAuthenticatorData,
-    WEBAUTHN_LIMITS.maxAuthenticatorData, 'maxAuthenticatorData')
+export function checkStoredAssertion(assertion: StoredAssertion): void {
+  checkSize(
+    assertion.authenticatorData,
+    'authenticatorData',
+    WEBAUTHN_LIMITS.minAuthenticatorData,
+    WEBAUTHN_LIMITS.maxAuthenticatorData,
+    'maxAuthenticatorData'
+  )
   checkSize(assertion.clientDataJSON, 'clientDataJSON', 1, WEBAUTHN_LIMITS.maxClientDataJSON, 'maxClientDataJSON')
   checkSize(assertion.signature, 'signature', 1, WEBAUTHN_LIMITS.maxSignature, 'maxSignature')
 }

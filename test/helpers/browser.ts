@@ -20,17 +20,17 @@ import { until } from './wait.js'
 /** Where Debian and other distributions put the browser binary (the first is the real ELF, no wrapper script). */
 export const CHROMIUM_CANDIDATES = ['/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-browser']
 
-function candidates (): readonly string[] {
+function candidates(): readonly string[] {
   return process.env.FLEET_CHROMIUM === undefined ? CHROMIUM_CANDIDATES : [process.env.FLEET_CHROMIUM]
 }
 
 /** Why browser tests skip: the one line they print. */
-export function noChromium (what: string): string {
+export function noChromium(what: string): string {
   return `skipping ${what}: no Chromium (looked for ${candidates().join(', ')}; apt-get install chromium)\n`
 }
 
 /** The Chromium executable: $FLEET_CHROMIUM, else the first candidate present; undefined when there is none. */
-export function findChromium (): string | undefined {
+export function findChromium(): string | undefined {
   for (const candidate of candidates()) {
     try {
       accessSync(candidate, constants.X_OK)
@@ -58,7 +58,7 @@ export interface LaunchOptions {
 
 const CLOSE_GRACE_MS = 10_000
 
-export async function launchChromium (executable: string, options: LaunchOptions = {}): Promise<LaunchedChromium> {
+export async function launchChromium(executable: string, options: LaunchOptions = {}): Promise<LaunchedChromium> {
   const started = Date.now()
   const args = options.hostResolverRules === undefined ? [] : [`--host-resolver-rules=${options.hostResolverRules}`]
   const browser = await chromium.launch({
@@ -85,7 +85,9 @@ export async function launchChromium (executable: string, options: LaunchOptions
       let timer: NodeJS.Timeout | undefined
       await Promise.race([
         browser.close().catch(() => undefined),
-        new Promise((resolve) => { timer = setTimeout(resolve, CLOSE_GRACE_MS) })
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, CLOSE_GRACE_MS)
+        })
       ])
       clearTimeout(timer)
       killGroup(pid)
@@ -97,7 +99,7 @@ export async function launchChromium (executable: string, options: LaunchOptions
 }
 
 /** Whether any process of the group `pgid` is left. */
-export function groupAlive (pgid: number): boolean {
+export function groupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0)
     return true
@@ -106,7 +108,7 @@ export function groupAlive (pgid: number): boolean {
   }
 }
 
-function killGroup (pgid: number): void {
+function killGroup(pgid: number): void {
   try {
     process.kill(-pgid, 'SIGKILL')
   } catch {}
@@ -116,7 +118,7 @@ function killGroup (pgid: number): void {
  * Declares a suite's browser: launched once before its tests, closed after them (whatever they
  * did). Without Chromium the whole suite is skipped, saying why in one line.
  */
-export function chromiumSuite (options: LaunchOptions = {}): () => LaunchedChromium {
+export function chromiumSuite(options: LaunchOptions = {}): () => LaunchedChromium {
   let launched: LaunchedChromium | undefined
   before(async function () {
     const executable = findChromium()
@@ -130,7 +132,7 @@ export function chromiumSuite (options: LaunchOptions = {}): () => LaunchedChrom
     await launched?.close()
   })
   return () => {
-    if (launched === undefined) throw new Error('the suite\'s browser is not running')
+    if (launched === undefined) throw new Error("the suite's browser is not running")
     return launched
   }
 }
@@ -172,8 +174,9 @@ export interface AuthenticatorPage {
   close: () => Promise<void>
 }
 
-export async function openAuthenticatorPage (
-  browser: Browser, options: AuthenticatorOptions = {}
+export async function openAuthenticatorPage(
+  browser: Browser,
+  options: AuthenticatorOptions = {}
 ): Promise<AuthenticatorPage> {
   const context = await browser.newContext()
   try {
@@ -192,7 +195,9 @@ export async function openAuthenticatorPage (
         opened.authenticatorId = await add(more)
         return opened.authenticatorId
       },
-      close: async () => { await context.close().catch(() => undefined) }
+      close: async () => {
+        await context.close().catch(() => undefined)
+      }
     }
     return opened
   } catch (error) {

@@ -31,7 +31,11 @@ export interface CeremonyChoice {
 }
 
 /** A credential as WebAuthn.getCredentials gives it (standard base64, PKCS#8 private key). */
-export interface ExportedCredential { credentialId: string, privateKey: string, signCount: number }
+export interface ExportedCredential {
+  credentialId: string
+  privateKey: string
+  signCount: number
+}
 
 export interface RegistrationChoice extends CeremonyChoice {
   fmt: 'none' | 'packed-self'
@@ -46,7 +50,7 @@ export class SoftwareAuthenticator {
   readonly publicKey: Uint8Array
   counter: number
 
-  constructor (init: { privateKey?: KeyObject, credentialId?: Uint8Array, counter?: number } = {}) {
+  constructor(init: { privateKey?: KeyObject; credentialId?: Uint8Array; counter?: number } = {}) {
     this.privateKey = init.privateKey ?? generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
     this.credentialId = init.credentialId ?? new Uint8Array(randomBytes(32))
     this.counter = init.counter ?? 0
@@ -54,7 +58,7 @@ export class SoftwareAuthenticator {
   }
 
   /** The same credential as a Chromium virtual authenticator holds it (WebAuthn.getCredentials). */
-  static fromExported (credential: ExportedCredential): SoftwareAuthenticator {
+  static fromExported(credential: ExportedCredential): SoftwareAuthenticator {
     return new SoftwareAuthenticator({
       privateKey: createPrivateKey({ key: Buffer.from(credential.privateKey, 'base64'), format: 'der', type: 'pkcs8' }),
       credentialId: new Uint8Array(Buffer.from(credential.credentialId, 'base64')),
@@ -63,29 +67,44 @@ export class SoftwareAuthenticator {
   }
 
   /** An assertion over the choice's client data, signed by the credential key. */
-  assert (choice: CeremonyChoice): AssertionInput {
+  assert(choice: CeremonyChoice): AssertionInput {
     const counter = choice.counter ?? ++this.counter
     const clientDataJSON = clientData(choice, 'webauthn.get')
-    const authenticatorData = concatBytes(sha256(choice.rpId), Uint8Array.of(choice.flags ?? FLAGS.up | FLAGS.uv),
-      u32(counter))
+    const authenticatorData = concatBytes(
+      sha256(choice.rpId),
+      Uint8Array.of(choice.flags ?? FLAGS.up | FLAGS.uv),
+      u32(counter)
+    )
     const signature = signWith(this.privateKey, concatBytes(authenticatorData, sha256(clientDataJSON)))
     return { credentialId: this.credentialId, authenticatorData, clientDataJSON, signature }
   }
 
   /** A registration response (the JSON form) with attestation none or packed self attestation. */
-  register (choice: RegistrationChoice): Record<string, unknown> {
+  register(choice: RegistrationChoice): Record<string, unknown> {
     const clientDataJSON = clientData(choice, 'webauthn.create')
-    const authData = concatBytes(sha256(choice.rpId),
-      Uint8Array.of(choice.flags ?? FLAGS.up | FLAGS.uv | FLAGS.at), u32(choice.counter ?? this.counter),
+    const authData = concatBytes(
+      sha256(choice.rpId),
+      Uint8Array.of(choice.flags ?? FLAGS.up | FLAGS.uv | FLAGS.at),
+      u32(choice.counter ?? this.counter),
       new Uint8Array(Buffer.from(SOFTWARE_AAGUID.replaceAll('-', ''), 'hex')),
-      Uint8Array.of(this.credentialId.length >> 8, this.credentialId.length & 0xff), this.credentialId, this.publicKey)
-    const attStmt = choice.fmt === 'none'
-      ? new Map()
-      : new Map<string, unknown>([['alg', algorithmOf(this.privateKey)],
-        ['sig', signWith(choice.attestationKey ?? this.privateKey, concatBytes(authData, sha256(clientDataJSON)))]])
-    const attestationObject = cborEncode(new Map<string, unknown>([
-      ['fmt', choice.fmt === 'none' ? 'none' : 'packed'], ['attStmt', attStmt], ['authData', authData]
-    ]))
+      Uint8Array.of(this.credentialId.length >> 8, this.credentialId.length & 0xff),
+      this.credentialId,
+      this.publicKey
+    )
+    const attStmt =
+      choice.fmt === 'none'
+        ? new Map()
+        : new Map<string, unknown>([
+            ['alg', algorithmOf(this.privateKey)],
+            ['sig', signWith(choice.attestationKey ?? this.privateKey, concatBytes(authData, sha256(clientDataJSON)))]
+          ])
+    const attestationObject = cborEncode(
+      new Map<string, unknown>([
+        ['fmt', choice.fmt === 'none' ? 'none' : 'packed'],
+        ['attStmt', attStmt],
+        ['authData', authData]
+      ])
+    )
     const id = toBase64url(this.credentialId)
     return {
       id,
@@ -102,7 +121,7 @@ export class SoftwareAuthenticator {
 }
 
 /** The JSON form of an assertion (PublicKeyCredential.toJSON()), as the approval page posts it. */
-export function assertionJson (assertion: AssertionInput): Record<string, unknown> {
+export function assertionJson(assertion: AssertionInput): Record<string, unknown> {
   const id = toBase64url(assertion.credentialId)
   return {
     id,
@@ -118,36 +137,51 @@ export function assertionJson (assertion: AssertionInput): Record<string, unknow
   }
 }
 
-function clientData (choice: CeremonyChoice, type: string): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify({
-    type: choice.type ?? type,
-    challenge: toBase64url(choice.challenge),
-    origin: choice.origin,
-    crossOrigin: false,
-    ...choice.clientData
-  }))
+function clientData(choice: CeremonyChoice, type: string): Uint8Array {
+  return new TextEncoder().encode(
+    JSON.stringify({
+      type: choice.type ?? type,
+      challenge: toBase64url(choice.challenge),
+      origin: choice.origin,
+      crossOrigin: false,
+      ...choice.clientData
+    })
+  )
 }
 
-function u32 (value: number): Uint8Array {
+function u32(value: number): Uint8Array {
   return Uint8Array.of(value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff)
 }
 
 /** The COSE algorithm of a key: EdDSA (-8) for Ed25519, ES256 (-7) for P-256. */
-function algorithmOf (key: KeyObject): number {
+function algorithmOf(key: KeyObject): number {
   return key.asymmetricKeyType === 'ed25519' ? -8 : -7
 }
 
-function signWith (key: KeyObject, data: Uint8Array): Uint8Array {
+function signWith(key: KeyObject, data: Uint8Array): Uint8Array {
   return new Uint8Array(sign(key.asymmetricKeyType === 'ed25519' ? null : 'sha256', data, key))
 }
 
 /** COSE_Key (RFC 9053) of the public half: OKP Ed25519, or EC2 P-256. */
-function coseKey (privateKey: KeyObject): Uint8Array {
+function coseKey(privateKey: KeyObject): Uint8Array {
   const jwk = createPublicKey(privateKey).export({ format: 'jwk' })
   const coordinate = (text: string | undefined): Uint8Array => new Uint8Array(Buffer.from(text!, 'base64url'))
   if (privateKey.asymmetricKeyType === 'ed25519') {
-    return cborEncode(new Map<number, unknown>([[1, 1], [3, -8], [-1, 6], [-2, coordinate(jwk.x)]]))
+    return cborEncode(
+      new Map<number, unknown>([
+        [1, 1],
+        [3, -8],
+        [-1, 6],
+        [-2, coordinate(jwk.x)]
+      ])
+    )
   }
-  const ec2 = [[1, 2], [3, -7], [-1, 1], [-2, coordinate(jwk.x)], [-3, coordinate(jwk.y)]] as const
+  const ec2 = [
+    [1, 2],
+    [3, -7],
+    [-1, 1],
+    [-2, coordinate(jwk.x)],
+    [-3, coordinate(jwk.y)]
+  ] as const
   return cborEncode(new Map<number, unknown>(ec2))
 }

@@ -25,13 +25,18 @@ describe('webauthn/approval-page', () => {
       kind: 'approval',
       heading: 'Actions',
       endpoint: '/api/approve',
-      items: [{
-        id: 'a1',
-        title: '<script>alert(1)</script>',
-        fields: [['Actor', 'alice"><b>'], ['note', '\u202Egnp.exe']],
-        options: { challenge: 'abc', rpId: 'localhost', note: '"</script>' },
-        button: 'Approve'
-      }],
+      items: [
+        {
+          id: 'a1',
+          title: '<script>alert(1)</script>',
+          fields: [
+            ['Actor', 'alice"><b>'],
+            ['note', '\u202Egnp.exe']
+          ],
+          options: { challenge: 'abc', rpId: 'localhost', note: '"</script>' },
+          button: 'Approve'
+        }
+      ],
       notShown: 2,
       empty: 'none'
     })
@@ -39,18 +44,30 @@ describe('webauthn/approval-page', () => {
     assert.ok(html.includes('&lt;script&gt;alert(1)&lt;/script&gt;'))
     assert.ok(html.includes('<dd>alice&quot;&gt;&lt;b&gt;</dd>'))
     assert.ok(html.includes('\\u{202e}gnp.exe'))
-    assert.ok(html.includes('data-options="{&quot;challenge&quot;:&quot;abc&quot;,' +
-      '&quot;rpId&quot;:&quot;localhost&quot;,&quot;note&quot;:&quot;\\&quot;&lt;/script&gt;&quot;}"'))
+    assert.ok(
+      html.includes(
+        'data-options="{&quot;challenge&quot;:&quot;abc&quot;,' +
+          '&quot;rpId&quot;:&quot;localhost&quot;,&quot;note&quot;:&quot;\\&quot;&lt;/script&gt;&quot;}"'
+      )
+    )
     assert.ok(html.includes('2 more pending'))
-    assert.equal(html.split('<script>').length, 2, 'one script element: the page\'s own')
+    assert.equal(html.split('<script>').length, 2, "one script element: the page's own")
     assert.ok(html.includes(`<script>${PAGE_SCRIPT}</script>`))
   })
 
   it('allows exactly its own script and style by hash, and nothing else', () => {
     const hash = (text: string): string => `'sha256-${createHash('sha256').update(text).digest('base64')}'`
-    assert.equal(PAGE_CSP, [
-      "default-src 'none'", `script-src ${hash(PAGE_SCRIPT)}`, `style-src ${hash(PAGE_STYLE)}`, "connect-src 'self'",
-      "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'"
-    ].join('; '))
+    assert.equal(
+      PAGE_CSP,
+      [
+        "default-src 'none'",
+        `script-src ${hash(PAGE_SCRIPT)}`,
+        `style-src ${hash(PAGE_STYLE)}`,
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'"
+      ].join('; ')
+    )
   })
 })

@@ -2,32 +2,55 @@ import assert from 'node:assert/strict'
 import { request } from 'node:http'
 import { toBase64url } from '../../src/common/index.js'
 import {
-  actionChallenge, APPROVAL_SERVER_LIMITS, decodeStoredAssertion, startApprovalServer,
-  type Approval, type ApprovalServer, type AssertionInput, type PendingAction, type Refusal
+  actionChallenge,
+  APPROVAL_SERVER_LIMITS,
+  decodeStoredAssertion,
+  startApprovalServer,
+  type Approval,
+  type ApprovalServer,
+  type AssertionInput,
+  type PendingAction,
+  type Refusal
 } from '../../src/webauthn/index.js'
 import { assertionJson, FLAGS, SoftwareAuthenticator } from '../helpers/software-authenticator.js'
 
-interface Answer { status: number, headers: Record<string, string | string[] | undefined>, body: string }
+interface Answer {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: string
+}
 
 /** One HTTP request to 127.0.0.1:port with exactly the headers given (Host included). */
-interface Sent { method?: string, path?: string, headers?: Record<string, string>, body?: string }
+interface Sent {
+  method?: string
+  path?: string
+  headers?: Record<string, string>
+  body?: string
+}
 
-async function send (port: number, init: Sent): Promise<Answer> {
+async function send(port: number, init: Sent): Promise<Answer> {
   return await new Promise((resolve, reject) => {
-    const outgoing = request({
-      host: '127.0.0.1',
-      port,
-      method: init.method ?? 'GET',
-      path: init.path ?? '/',
-      headers: init.headers,
-      setHost: false
-    }, (incoming) => {
-      const chunks: Buffer[] = []
-      incoming.on('data', (chunk: Buffer) => chunks.push(chunk))
-      incoming.on('end', () => {
-        resolve({ status: incoming.statusCode ?? 0, headers: incoming.headers, body: Buffer.concat(chunks).toString() })
-      })
-    })
+    const outgoing = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: init.method ?? 'GET',
+        path: init.path ?? '/',
+        headers: init.headers,
+        setHost: false
+      },
+      (incoming) => {
+        const chunks: Buffer[] = []
+        incoming.on('data', (chunk: Buffer) => chunks.push(chunk))
+        incoming.on('end', () => {
+          resolve({
+            status: incoming.statusCode ?? 0,
+            headers: incoming.headers,
+            body: Buffer.concat(chunks).toString()
+          })
+        })
+      }
+    )
     outgoing.on('error', reject)
     outgoing.end(init.body)
   })
@@ -39,7 +62,7 @@ describe('webauthn/approval-server', () => {
   let pending: PendingAction[]
   let approvals: Approval[]
   let refusals: Refusal[]
-  let own: { host: string, origin: string }
+  let own: { host: string; origin: string }
 
   const action = (id: string, text: string): PendingAction => ({
     id,
@@ -50,12 +73,13 @@ describe('webauthn/approval-server', () => {
     credential: { credentialId: key.credentialId, publicKey: key.publicKey, counter: key.counter }
   })
 
-  const post = async (body: unknown, headers: Record<string, string> = {}): Promise<Answer> => await send(server.port, {
-    method: 'POST',
-    path: '/api/approve',
-    headers: { host: own.host, origin: own.origin, 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body)
-  })
+  const post = async (body: unknown, headers: Record<string, string> = {}): Promise<Answer> =>
+    await send(server.port, {
+      method: 'POST',
+      path: '/api/approve',
+      headers: { host: own.host, origin: own.origin, 'content-type': 'application/json', ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body)
+    })
 
   const signed = (pendingAction: PendingAction, flags?: number): AssertionInput =>
     key.assert({ challenge: actionChallenge(pendingAction.signingBytes), origin: own.origin, rpId: 'localhost', flags })
@@ -72,7 +96,9 @@ describe('webauthn/approval-server', () => {
         approvals.push(approval)
         pending = pending.filter((candidate) => candidate.id !== approval.action.id)
       },
-      onRefusal: (refusal) => { refusals.push(refusal) }
+      onRefusal: (refusal) => {
+        refusals.push(refusal)
+      }
     })
     own = { host: `localhost:${server.port}`, origin: `http://localhost:${server.port}` }
   })
@@ -122,8 +148,13 @@ describe('webauthn/approval-server', () => {
     const replayed = await post({ id: 'a2', credential: assertionJson(signed(pending[0]!)) })
     assert.equal(replayed.status, 403)
     assert.equal(JSON.parse(replayed.body).code, 'ERR_WEBAUTHN_CHALLENGE')
-    assert.deepEqual(refusals.map((refusal) => [refusal.error.name, refusal.action?.id]),
-      [['UserPresenceMissingError', 'a1'], ['ChallengeMismatchError', 'a2']])
+    assert.deepEqual(
+      refusals.map((refusal) => [refusal.error.name, refusal.action?.id]),
+      [
+        ['UserPresenceMissingError', 'a1'],
+        ['ChallengeMismatchError', 'a2']
+      ]
+    )
     assert.equal(approvals.length, 0)
   })
 
@@ -136,7 +167,10 @@ describe('webauthn/approval-server', () => {
     const posted = await post({ id: 'a1', credential: assertionJson(signed(pending[0]!)) }, { host: 'evil.example' })
     assert.equal(posted.status, 403)
     assert.equal(approvals.length, 0)
-    assert.deepEqual(refusals.map((refusal) => refusal.error.name), new Array(5).fill('HostRefusedError'))
+    assert.deepEqual(
+      refusals.map((refusal) => refusal.error.name),
+      new Array(5).fill('HostRefusedError')
+    )
     // HTTP/1.1 without a Host header: node:http answers 400 before the server sees it.
     assert.equal((await send(server.port, { headers: {} })).status, 400)
     assert.equal(refusals.length, 5)
@@ -145,7 +179,9 @@ describe('webauthn/approval-server', () => {
   it('refuses posts from another origin, without an origin, or cross-site by fetch metadata', async () => {
     const body = { id: 'a1', credential: assertionJson(signed(pending[0]!)) }
     const variants: Array<Record<string, string>> = [
-      { origin: 'http://evil.example' }, { origin: `http://127.0.0.1:${server.port}` }, { origin: 'null' },
+      { origin: 'http://evil.example' },
+      { origin: `http://127.0.0.1:${server.port}` },
+      { origin: 'null' },
       { 'sec-fetch-site': 'cross-site' }
     ]
     for (const headers of variants) {
@@ -154,7 +190,10 @@ describe('webauthn/approval-server', () => {
       assert.equal(JSON.parse(answer.body).code, 'ERR_WEBAUTHN_REQUEST_ORIGIN')
     }
     const anonymous = await send(server.port, {
-      method: 'POST', path: '/api/approve', headers: { host: own.host, 'content-type': 'application/json' }, body: '{}'
+      method: 'POST',
+      path: '/api/approve',
+      headers: { host: own.host, 'content-type': 'application/json' },
+      body: '{}'
     })
     assert.equal(anonymous.status, 403)
     assert.equal(approvals.length, 0)
@@ -175,10 +214,17 @@ describe('webauthn/approval-server', () => {
     assert.equal(badId.status, 400)
     const unknown = await post({ id: 'zz', credential: {} })
     assert.equal(unknown.status, 404)
-    assert.deepEqual(refusals.map((refusal) => refusal.error.name), [
-      'UnsupportedMediaTypeError', 'RequestTooLargeError', 'MalformedWebAuthnError', 'MalformedWebAuthnError',
-      'MalformedWebAuthnError', 'NotPendingError'
-    ])
+    assert.deepEqual(
+      refusals.map((refusal) => refusal.error.name),
+      [
+        'UnsupportedMediaTypeError',
+        'RequestTooLargeError',
+        'MalformedWebAuthnError',
+        'MalformedWebAuthnError',
+        'MalformedWebAuthnError',
+        'NotPendingError'
+      ]
+    )
   })
 
   it('answers 404 and 405 off its routes, and serves no enrolment page unless asked to', async () => {
@@ -188,9 +234,16 @@ describe('webauthn/approval-server', () => {
   })
 
   it('listens on 127.0.0.1 only, and closes idempotently', async () => {
-    await assert.rejects(startApprovalServer({
-      port: 0, host: '0.0.0.0' as '127.0.0.1', rpId: 'localhost', pending: () => [], onAssertion: () => undefined
-    }), { name: 'UsageError' })
+    await assert.rejects(
+      startApprovalServer({
+        port: 0,
+        host: '0.0.0.0' as '127.0.0.1',
+        rpId: 'localhost',
+        pending: () => [],
+        onAssertion: () => undefined
+      }),
+      { name: 'UsageError' }
+    )
     await server.close()
     await server.close()
     await assert.rejects(send(server.port, { headers: { host: own.host } }), { code: 'ECONNREFUSED' })

@@ -12,12 +12,28 @@ import path from 'node:path'
 import type { Page } from 'playwright-core'
 import { projectRoot } from '../../src/common/index.js'
 import {
-  actionChallenge, decodeStoredAssertion, isLoopbackOrigin, startApprovalServer, verifyActionAssertion,
-  type Approval, type ApprovalServer, type AttestationPolicy, type EnrolledCredential,
-  type PendingAction, type PendingEnrolment, type Refusal, type StoredCredential
+  actionChallenge,
+  decodeStoredAssertion,
+  isLoopbackOrigin,
+  startApprovalServer,
+  verifyActionAssertion,
+  type Approval,
+  type ApprovalServer,
+  type AttestationPolicy,
+  type EnrolledCredential,
+  type PendingAction,
+  type PendingEnrolment,
+  type Refusal,
+  type StoredCredential
 } from '../../src/webauthn/index.js'
 import {
-  chromiumSuite, findChromium, groupAlive, launchChromium, noChromium, openAuthenticatorPage, type AuthenticatorPage
+  chromiumSuite,
+  findChromium,
+  groupAlive,
+  launchChromium,
+  noChromium,
+  openAuthenticatorPage,
+  type AuthenticatorPage
 } from '../helpers/browser.js'
 import { assertionJson, FLAGS, SoftwareAuthenticator } from '../helpers/software-authenticator.js'
 
@@ -29,10 +45,20 @@ const UNRELATED_ROOT = readFileSync(path.join(VECTORS, 'unrelated-root.pem'), 'u
 const CHROMIUM_POLICY: AttestationPolicy = { aaguids: [CHROMIUM_AAGUID], roots: [CHROMIUM_ROOT] }
 
 type Outcome = 'done' | 'refused' | 'failed'
-interface PageAnswer { outcome: Outcome, text: string }
-interface PostAnswer { status: number, code: string }
+interface PageAnswer {
+  outcome: Outcome
+  text: string
+}
+interface PostAnswer {
+  status: number
+  code: string
+}
 
-interface WorldInit { allow?: AttestationPolicy, requireUserVerification?: boolean, ceremonyTimeoutMs?: number }
+interface WorldInit {
+  allow?: AttestationPolicy
+  requireUserVerification?: boolean
+  ceremonyTimeoutMs?: number
+}
 
 /** An approval server with its callers' side: pending items, enrolled credentials, what it heard. */
 class World {
@@ -44,24 +70,30 @@ class World {
   readonly approvals: Approval[] = []
   readonly refusals: Refusal[] = []
 
-  static async start (init: WorldInit = {}): Promise<World> {
+  static async start(init: WorldInit = {}): Promise<World> {
     const world = new World()
     world.server = await startApprovalServer({
       port: 0,
       rpId: 'localhost',
       requireUserVerification: init.requireUserVerification,
       ceremonyTimeoutMs: init.ceremonyTimeoutMs ?? 20_000,
-      pending: () => world.actions.flatMap((action) => {
-        const credential = world.credentials.get(action.actor)
-        return credential === undefined ? [] : [{ ...action, credential }]
-      }),
+      pending: () =>
+        world.actions.flatMap((action) => {
+          const credential = world.credentials.get(action.actor)
+          return credential === undefined ? [] : [{ ...action, credential }]
+        }),
       onAssertion: (approval) => {
         world.approvals.push(approval)
         const actor = approval.action.actor
         world.credentials.set(actor, { ...world.credentials.get(actor)!, counter: approval.newCounter })
-        world.actions.splice(world.actions.findIndex((action) => action.id === approval.action.id), 1)
+        world.actions.splice(
+          world.actions.findIndex((action) => action.id === approval.action.id),
+          1
+        )
       },
-      onRefusal: (refusal) => { world.refusals.push(refusal) },
+      onRefusal: (refusal) => {
+        world.refusals.push(refusal)
+      },
       enrolment: {
         pending: () => world.enrolments,
         allow: init.allow ?? CHROMIUM_POLICY,
@@ -75,7 +107,7 @@ class World {
     return world
   }
 
-  addAction (id: string, actor = 'alice'): Omit<PendingAction, 'credential'> {
+  addAction(id: string, actor = 'alice'): Omit<PendingAction, 'credential'> {
     const action = {
       id,
       type: 'device.revoke',
@@ -89,22 +121,25 @@ class World {
 }
 
 /** Opens `url`, presses the button of item `id` and waits for the page to say how it ended. */
-async function answerOnPage (page: Page, url: string, id: string): Promise<PageAnswer> {
+async function answerOnPage(page: Page, url: string, id: string): Promise<PageAnswer> {
   await page.goto(url)
   await page.click(`button[data-id="${id}"]`)
   const status = page.locator(`button[data-id="${id}"] + p.status`)
-  await page.waitForFunction((element) => ['done', 'refused', 'failed'].includes(element?.dataset.outcome ?? ''),
-    await status.elementHandle(), { timeout: 20_000 })
-  return { outcome: (await status.getAttribute('data-outcome')) as Outcome, text: await status.innerText() }
+  await page.waitForFunction(
+    (element) => ['done', 'refused', 'failed'].includes(element?.dataset.outcome ?? ''),
+    await status.elementHandle(),
+    { timeout: 20_000 }
+  )
+  return { outcome: (await status.getAttribute('data-outcome')) as Outcome, text: (await status.textContent()) ?? '' }
 }
 
 /** Posts a body to the approval endpoint from the approval page itself (same origin). */
-async function postFromPage (page: Page, server: ApprovalServer, body: unknown): Promise<PostAnswer> {
+async function postFromPage(page: Page, server: ApprovalServer, body: unknown): Promise<PostAnswer> {
   await page.goto(server.url)
   return await page.evaluate(async (json) => {
     const headers = { 'content-type': 'application/json' }
     const response = await fetch('/api/approve', { method: 'POST', headers, body: json })
-    return { status: response.status, code: (await response.json() as { code: string }).code }
+    return { status: response.status, code: ((await response.json()) as { code: string }).code }
   }, JSON.stringify(body))
 }
 
@@ -136,7 +171,7 @@ describe('webauthn in Chromium (virtual authenticator)', function () {
     for (const started of worlds.splice(0)) await started.server.close()
   })
 
-  it('enrols a key: packed attestation, the authenticator\'s AAGUID, trusted through its pinned key', async () => {
+  it("enrols a key: packed attestation, the authenticator's AAGUID, trusted through its pinned key", async () => {
     const at = await world()
     const result = await enrol(at, on)
     assert.deepEqual(result, { outcome: 'done', text: 'Enrolled.' })
@@ -200,8 +235,10 @@ describe('webauthn in Chromium (virtual authenticator)', function () {
   it('user presence off: the browser call fails and the server hears nothing', async () => {
     const at = await world({ ceremonyTimeoutMs: 300 })
     await enrol(at, on)
-    await on.cdp.send('WebAuthn.setAutomaticPresenceSimulation',
-      { authenticatorId: on.authenticatorId, enabled: false })
+    await on.cdp.send('WebAuthn.setAutomaticPresenceSimulation', {
+      authenticatorId: on.authenticatorId,
+      enabled: false
+    })
     at.addAction('a1')
     const result = await answerOnPage(on.page, at.server.url, 'a1')
     assert.equal(result.outcome, 'failed')
@@ -213,44 +250,55 @@ describe('webauthn in Chromium (virtual authenticator)', function () {
   it('an assertion without the user-presence flag (signed by the same key) is refused by the server', async () => {
     const at = await world()
     await enrol(at, on)
-    const { credentials: [exported] } =
-      await on.cdp.send('WebAuthn.getCredentials', { authenticatorId: on.authenticatorId })
+    const {
+      credentials: [exported]
+    } = await on.cdp.send('WebAuthn.getCredentials', { authenticatorId: on.authenticatorId })
     const sameKey = SoftwareAuthenticator.fromExported(exported!)
     const action = at.addAction('a1')
     const assertion = sameKey.assert({
-      challenge: actionChallenge(action.signingBytes), origin: at.server.origin, rpId: 'localhost', flags: FLAGS.uv
+      challenge: actionChallenge(action.signingBytes),
+      origin: at.server.origin,
+      rpId: 'localhost',
+      flags: FLAGS.uv
     })
     const credential = assertionJson(assertion)
     const answer = await postFromPage(on.page, at.server, { id: 'a1', credential })
     assert.deepEqual(answer, { status: 403, code: 'ERR_WEBAUTHN_USER_PRESENCE' })
     assert.equal(at.approvals.length, 0)
-    assert.deepEqual(at.refusals.map((refusal) => [refusal.error.name, refusal.action?.id]),
-      [['UserPresenceMissingError', 'a1']])
+    assert.deepEqual(
+      at.refusals.map((refusal) => [refusal.error.name, refusal.action?.id]),
+      [['UserPresenceMissingError', 'a1']]
+    )
   })
 
-  it('user verification: a key without it cannot answer a page requiring it, nor pass a verifier requiring it',
-    async () => {
-      await on.replaceAuthenticator({ hasUserVerification: false, isUserVerified: false })
-      const relaxed = await world({ requireUserVerification: false })
-      assert.equal((await enrol(relaxed, on)).outcome, 'done')
-      relaxed.addAction('a1')
-      assert.equal((await answerOnPage(on.page, relaxed.server.url, 'a1')).outcome, 'done')
-      const approval = relaxed.approvals[0]!
-      assert.equal(approval.userVerified, false)
-      await assert.rejects(verifyActionAssertion({ ...approval.assertion, credentialId: approval.credentialId }, {
-        signingBytes: approval.action.signingBytes,
-        credential: { ...relaxed.enrolled[0]!, counter: 0 },
-        origin: relaxed.server.origin,
-        rpId: 'localhost',
-        requireUserVerification: true
-      }), { name: 'UserVerificationMissingError' })
+  it('user verification: a key without it cannot answer a page requiring it, nor pass a verifier requiring it', async () => {
+    await on.replaceAuthenticator({ hasUserVerification: false, isUserVerified: false })
+    const relaxed = await world({ requireUserVerification: false })
+    assert.equal((await enrol(relaxed, on)).outcome, 'done')
+    relaxed.addAction('a1')
+    assert.equal((await answerOnPage(on.page, relaxed.server.url, 'a1')).outcome, 'done')
+    const approval = relaxed.approvals[0]!
+    assert.equal(approval.userVerified, false)
+    await assert.rejects(
+      verifyActionAssertion(
+        { ...approval.assertion, credentialId: approval.credentialId },
+        {
+          signingBytes: approval.action.signingBytes,
+          credential: { ...relaxed.enrolled[0]!, counter: 0 },
+          origin: relaxed.server.origin,
+          rpId: 'localhost',
+          requireUserVerification: true
+        }
+      ),
+      { name: 'UserVerificationMissingError' }
+    )
 
-      const strict = await world({ requireUserVerification: true })
-      strict.credentials.set('alice', relaxed.credentials.get('alice')!)
-      strict.addAction('b1')
-      assert.equal((await answerOnPage(on.page, strict.server.url, 'b1')).outcome, 'failed')
-      assert.equal(strict.approvals.length, 0)
-    })
+    const strict = await world({ requireUserVerification: true })
+    strict.credentials.set('alice', relaxed.credentials.get('alice')!)
+    strict.addAction('b1')
+    assert.equal((await answerOnPage(on.page, strict.server.url, 'b1')).outcome, 'failed')
+    assert.equal(strict.approvals.length, 0)
+  })
 
   it('refuses an assertion replayed for another action', async () => {
     const at = await world()
@@ -262,13 +310,24 @@ describe('webauthn in Chromium (virtual authenticator)', function () {
     const credential = assertionJson({ ...approval.assertion, credentialId: approval.credentialId })
     const answer = await postFromPage(on.page, at.server, { id: 'a2', credential })
     assert.deepEqual(answer, { status: 403, code: 'ERR_WEBAUTHN_CHALLENGE' })
-    assert.deepEqual(at.refusals.map((refusal) => [refusal.error.name, refusal.action?.id]),
-      [['ChallengeMismatchError', 'a2']])
+    assert.deepEqual(
+      at.refusals.map((refusal) => [refusal.error.name, refusal.action?.id]),
+      [['ChallengeMismatchError', 'a2']]
+    )
     assert.equal(at.approvals.length, 1)
-    await assert.rejects(verifyActionAssertion({ ...approval.assertion, credentialId: approval.credentialId }, {
-      signingBytes: other.signingBytes, credential: at.credentials.get('alice')!, origin: isLoopbackOrigin,
-      rpId: 'localhost', requireUserVerification: true
-    }), { name: 'ChallengeMismatchError' })
+    await assert.rejects(
+      verifyActionAssertion(
+        { ...approval.assertion, credentialId: approval.credentialId },
+        {
+          signingBytes: other.signingBytes,
+          credential: at.credentials.get('alice')!,
+          origin: isLoopbackOrigin,
+          rpId: 'localhost',
+          requireUserVerification: true
+        }
+      ),
+      { name: 'ChallengeMismatchError' }
+    )
   })
 
   it('refuses a cloned authenticator: the same key on a second device with a lower counter', async () => {
@@ -279,8 +338,9 @@ describe('webauthn in Chromium (virtual authenticator)', function () {
       assert.equal((await answerOnPage(on.page, at.server.url, id)).outcome, 'done')
     }
     const stored = at.credentials.get('alice')!.counter
-    const { credentials: [original] } =
-      await on.cdp.send('WebAuthn.getCredentials', { authenticatorId: on.authenticatorId })
+    const {
+      credentials: [original]
+    } = await on.cdp.send('WebAuthn.getCredentials', { authenticatorId: on.authenticatorId })
     const clone = await on.replaceAuthenticator()
     await on.cdp.send('WebAuthn.addCredential', {
       authenticatorId: clone,
@@ -297,7 +357,7 @@ describe('webauthn in Chromium (virtual authenticator)', function () {
     assert.equal(result.outcome, 'refused')
     assert.match(result.text, /may be cloned/)
     assert.equal(at.approvals.length, 2)
-    const [refusal] = at.refusals as Array<Refusal & { error: { storedCounter?: number, receivedCounter?: number } }>
+    const [refusal] = at.refusals as Array<Refusal & { error: { storedCounter?: number; receivedCounter?: number } }>
     assert.equal(refusal?.error.name, 'ClonedAuthenticatorError')
     assert.equal(refusal.error.storedCounter, stored)
     assert.equal(refusal.error.receivedCounter, 1)
@@ -311,14 +371,18 @@ describe('webauthn in Chromium (virtual authenticator)', function () {
     const response = await on.page.goto(`http://evil.example:${at.server.port}/`)
     assert.equal(response?.status(), 403)
     assert.ok(!(await on.page.content()).includes('data-id="a1"'))
-    assert.deepEqual(at.refusals.map((refusal) => [refusal.error.name, (refusal.error as { host?: string }).host]),
-      [['HostRefusedError', `evil.example:${at.server.port}`]])
+    assert.deepEqual(
+      at.refusals.map((refusal) => [refusal.error.name, (refusal.error as { host?: string }).host]),
+      [['HostRefusedError', `evil.example:${at.server.port}`]]
+    )
   })
 
   it('refuses posts from a page of another origin, simple or preflighted', async () => {
     const at = await world()
     const other = await new Promise<Server>((resolve) => {
-      const server = createServer((_request, response) => { response.end('<!doctype html><title>elsewhere</title>') })
+      const server = createServer((_request, response) => {
+        response.end('<!doctype html><title>elsewhere</title>')
+      })
       server.listen(0, '127.0.0.1', () => resolve(server))
     })
     try {
@@ -340,8 +404,11 @@ describe('webauthn in Chromium (virtual authenticator)', function () {
       }, `${at.server.url}api/approve`)
       // Both reach the server and are refused; the page learns nothing (CORP blocks even the opaque answer).
       assert.deepEqual(results, { simple: 'TypeError', preflighted: 'TypeError' })
-      const seen = at.refusals.map((refusal) =>
-        [refusal.method, refusal.error.name, (refusal.error as { origin?: string }).origin])
+      const seen = at.refusals.map((refusal) => [
+        refusal.method,
+        refusal.error.name,
+        (refusal.error as { origin?: string }).origin
+      ])
       assert.deepEqual(seen, [
         ['POST', 'RequestOriginRefusedError', otherOrigin],
         ['OPTIONS', 'RequestOriginRefusedError', otherOrigin]
@@ -357,7 +424,7 @@ describe('webauthn in Chromium (virtual authenticator)', function () {
 describe('webauthn test harness: Chromium', function () {
   this.timeout(60_000)
 
-  it('leaves none of the browser\'s processes behind when closed', async function () {
+  it("leaves none of the browser's processes behind when closed", async function () {
     const executable = findChromium()
     if (executable === undefined) {
       process.stderr.write(noChromium('the Chromium harness test'))

@@ -4,7 +4,10 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { projectRoot, sha256, toBase64url } from '../../src/common/index.js'
 import {
-  isLoopbackOrigin, registrationOptions, SUPPORTED_ALGORITHMS, verifyEnrolment
+  isLoopbackOrigin,
+  registrationOptions,
+  SUPPORTED_ALGORITHMS,
+  verifyEnrolment
 } from '../../src/webauthn/index.js'
 import { FLAGS, SOFTWARE_AAGUID, SoftwareAuthenticator } from '../helpers/software-authenticator.js'
 
@@ -30,28 +33,44 @@ describe('webauthn/enrolment', () => {
     assert.equal(options.authenticatorSelection?.residentKey, 'discouraged')
     assert.equal(options.authenticatorSelection?.authenticatorAttachment, 'cross-platform')
     assert.deepEqual(options.hints, ['security-key'])
-    assert.deepEqual(options.pubKeyCredParams.map((param) => param.alg), SUPPORTED_ALGORITHMS)
+    assert.deepEqual(
+      options.pubKeyCredParams.map((param) => param.alg),
+      SUPPORTED_ALGORITHMS
+    )
     const relaxed = await registrationOptions({
-      rpId: RP_ID, rpName: 'fleet', actorId: 'alice', challenge, requireUserVerification: false,
+      rpId: RP_ID,
+      rpName: 'fleet',
+      actorId: 'alice',
+      challenge,
+      requireUserVerification: false,
       excludeCredentialIds: [new Uint8Array(16)]
     })
     assert.equal(relaxed.authenticatorSelection?.userVerification, 'discouraged')
-    assert.deepEqual(relaxed.excludeCredentials?.map((credential) => credential.id), [toBase64url(new Uint8Array(16))])
+    assert.deepEqual(
+      relaxed.excludeCredentials?.map((credential) => credential.id),
+      [toBase64url(new Uint8Array(16))]
+    )
   })
 
   it('refuses a short challenge and an empty actor', async () => {
     const short = { rpId: RP_ID, rpName: 'fleet', actorId: 'alice', challenge: new Uint8Array(8) }
-    await assert.rejects(registrationOptions(short), (error: Error & { limit?: string }) =>
-      error.name === 'MalformedWebAuthnError' && error.limit === 'maxEnrolmentChallenge')
-    await assert.rejects(registrationOptions({ rpId: RP_ID, rpName: 'fleet', actorId: '', challenge }),
-      { name: 'MalformedWebAuthnError' })
+    await assert.rejects(
+      registrationOptions(short),
+      (error: Error & { limit?: string }) =>
+        error.name === 'MalformedWebAuthnError' && error.limit === 'maxEnrolmentChallenge'
+    )
+    await assert.rejects(registrationOptions({ rpId: RP_ID, rpName: 'fleet', actorId: '', challenge }), {
+      name: 'MalformedWebAuthnError'
+    })
   })
 
   it('refuses attestation none unless allowed, and then records it as untrusted', async () => {
     const key = new SoftwareAuthenticator()
     const response = key.register({ ...ceremony, fmt: 'none' })
-    await assert.rejects(verifyEnrolment(response, { ...expected, allow: {} }),
-      (error: Error & { kind?: string }) => error.name === 'AttestationNotAllowedError' && error.kind === 'none')
+    await assert.rejects(
+      verifyEnrolment(response, { ...expected, allow: {} }),
+      (error: Error & { kind?: string }) => error.name === 'AttestationNotAllowedError' && error.kind === 'none'
+    )
     const enrolled = await verifyEnrolment(response, { ...expected, allow: { allowNone: true } })
     assert.deepEqual(enrolled.credentialId, key.credentialId)
     assert.deepEqual(enrolled.publicKey, key.publicKey)
@@ -63,8 +82,10 @@ describe('webauthn/enrolment', () => {
 
   it('refuses self attestation unless allowed: the new key vouching for itself proves no model', async () => {
     const response = new SoftwareAuthenticator().register({ ...ceremony, fmt: 'packed-self' })
-    await assert.rejects(verifyEnrolment(response, { ...expected, allow: { roots: [] } }),
-      (error: Error & { kind?: string }) => error.name === 'AttestationNotAllowedError' && error.kind === 'self')
+    await assert.rejects(
+      verifyEnrolment(response, { ...expected, allow: { roots: [] } }),
+      (error: Error & { kind?: string }) => error.name === 'AttestationNotAllowedError' && error.kind === 'self'
+    )
     const enrolled = await verifyEnrolment(response, { ...expected, allow: { allowNone: true } })
     assert.deepEqual(enrolled.attestation, { fmt: 'packed', x5c: undefined, trusted: false })
   })
@@ -72,11 +93,14 @@ describe('webauthn/enrolment', () => {
   it('refuses a model that is not on the allowlist', async () => {
     const response = new SoftwareAuthenticator().register({ ...ceremony, fmt: 'none' })
     const allowed = ['01020304-0506-0708-0102-030405060708']
-    await assert.rejects(verifyEnrolment(response, { ...expected, allow: { allowNone: true, aaguids: allowed } }),
-      (error: Error & { aaguid?: string, allowed?: string[] }) => error.name === 'AaguidNotAllowedError' &&
-        error.aaguid === SOFTWARE_AAGUID && error.allowed?.[0] === allowed[0])
+    await assert.rejects(
+      verifyEnrolment(response, { ...expected, allow: { allowNone: true, aaguids: allowed } }),
+      (error: Error & { aaguid?: string; allowed?: string[] }) =>
+        error.name === 'AaguidNotAllowedError' && error.aaguid === SOFTWARE_AAGUID && error.allowed?.[0] === allowed[0]
+    )
     const enrolled = await verifyEnrolment(response, {
-      ...expected, allow: { allowNone: true, aaguids: [SOFTWARE_AAGUID.toUpperCase()] }
+      ...expected,
+      allow: { allowNone: true, aaguids: [SOFTWARE_AAGUID.toUpperCase()] }
     })
     assert.equal(enrolled.aaguid, SOFTWARE_AAGUID)
   })
@@ -103,28 +127,35 @@ describe('webauthn/enrolment', () => {
   it('refuses a self attestation whose signature does not verify', async () => {
     const otherKey = new SoftwareAuthenticator().privateKey
     const response = new SoftwareAuthenticator().register({ ...ceremony, fmt: 'packed-self', attestationKey: otherKey })
-    await assert.rejects(verifyEnrolment(response, { ...expected, allow: { allowNone: true } }),
-      (error: Error & { fmt?: string }) => error.name === 'AttestationInvalidError' && error.fmt === 'packed')
+    await assert.rejects(
+      verifyEnrolment(response, { ...expected, allow: { allowNone: true } }),
+      (error: Error & { fmt?: string }) => error.name === 'AttestationInvalidError' && error.fmt === 'packed'
+    )
   })
 
   it('refuses a response whose id is not the attested credential id', async () => {
     const response = new SoftwareAuthenticator().register({ ...ceremony, fmt: 'none' })
     const otherId = toBase64url(new Uint8Array(randomBytes(32)))
     const renamed = { ...response, id: otherId, rawId: otherId }
-    await assert.rejects(verifyEnrolment(renamed, { ...expected, allow: { allowNone: true } }),
-      (error: Error & { field?: string }) => error.name === 'MalformedWebAuthnError' && error.field === 'credential.id')
+    await assert.rejects(
+      verifyEnrolment(renamed, { ...expected, allow: { allowNone: true } }),
+      (error: Error & { field?: string }) => error.name === 'MalformedWebAuthnError' && error.field === 'credential.id'
+    )
   })
 
-  describe('a registration captured from Chromium\'s virtual authenticator (packed, x5c)', () => {
+  describe("a registration captured from Chromium's virtual authenticator (packed, x5c)", () => {
     const captured = JSON.parse(vector('chromium-registration.json')) as Record<string, unknown>
     const fromChromium = {
-      expectedChallenge: new Uint8Array(32).fill(7), origin: 'http://localhost:34531', rpId: RP_ID
+      expectedChallenge: new Uint8Array(32).fill(7),
+      origin: 'http://localhost:34531',
+      rpId: RP_ID
     }
 
-    it('is trusted through the pinned attestation key, and its model is the virtual authenticator\'s', async () => {
+    it("is trusted through the pinned attestation key, and its model is the virtual authenticator's", async () => {
       const aaguid = '01020304-0506-0708-0102-030405060708'
       const enrolled = await verifyEnrolment(captured, {
-        ...fromChromium, allow: { roots: [vector('chromium-virtual-attestation.pem')], aaguids: [aaguid] }
+        ...fromChromium,
+        allow: { roots: [vector('chromium-virtual-attestation.pem')], aaguids: [aaguid] }
       })
       assert.equal(enrolled.fmt, 'packed')
       assert.equal(enrolled.aaguid, aaguid)
@@ -136,24 +167,32 @@ describe('webauthn/enrolment', () => {
 
     it('is refused when its chain reaches no named root, or when no root is named', async () => {
       const unrelated = { roots: [vector('unrelated-root.pem')] }
-      await assert.rejects(verifyEnrolment(captured, { ...fromChromium, allow: unrelated }),
-        (error: Error & { subject?: string }) => error.name === 'AttestationUntrustedError' &&
-          /CN=Batch Certificate/.test(error.subject ?? ''))
-      await assert.rejects(verifyEnrolment(captured, { ...fromChromium, allow: {} }),
-        (error: Error & { reason?: string }) => error.name === 'AttestationUntrustedError' &&
-          error.reason === 'the policy names no attestation roots')
-      const unproven = await verifyEnrolment(captured,
-        { ...fromChromium, origin: isLoopbackOrigin, allow: { allowNone: true } })
+      await assert.rejects(
+        verifyEnrolment(captured, { ...fromChromium, allow: unrelated }),
+        (error: Error & { subject?: string }) =>
+          error.name === 'AttestationUntrustedError' && /CN=Batch Certificate/.test(error.subject ?? '')
+      )
+      await assert.rejects(
+        verifyEnrolment(captured, { ...fromChromium, allow: {} }),
+        (error: Error & { reason?: string }) =>
+          error.name === 'AttestationUntrustedError' && error.reason === 'the policy names no attestation roots'
+      )
+      const unproven = await verifyEnrolment(captured, {
+        ...fromChromium,
+        origin: isLoopbackOrigin,
+        allow: { allowNone: true }
+      })
       assert.equal(unproven.attestation.trusted, false)
     })
 
     it('is refused for another challenge, and with a root that is not a certificate', async () => {
       const otherChallenge = { ...fromChromium, expectedChallenge: new Uint8Array(32), allow: {} }
-      await assert.rejects(verifyEnrolment(captured, otherChallenge),
-        { name: 'ChallengeMismatchError' })
-      await assert.rejects(verifyEnrolment(captured, { ...fromChromium, allow: { roots: ['not a certificate'] } }),
+      await assert.rejects(verifyEnrolment(captured, otherChallenge), { name: 'ChallengeMismatchError' })
+      await assert.rejects(
+        verifyEnrolment(captured, { ...fromChromium, allow: { roots: ['not a certificate'] } }),
         (error: Error & { field?: string }) =>
-          error.name === 'MalformedWebAuthnError' && error.field === 'allow.roots[0]')
+          error.name === 'MalformedWebAuthnError' && error.field === 'allow.roots[0]'
+      )
     })
   })
 
@@ -166,13 +205,18 @@ describe('webauthn/enrolment', () => {
       [{ ...response, type: 'password' }, 'credential.type'],
       [{ ...response, extra: 1 }, 'credential.extra'],
       [{ ...response, response: { ...inner, clientDataJSON: 'a+b/' } }, 'credential.response.clientDataJSON'],
-      [{ ...response, response: { ...inner, attestationObject: 'A'.repeat(30_000) } },
-        'credential.response.attestationObject'],
+      [
+        { ...response, response: { ...inner, attestationObject: 'A'.repeat(30_000) } },
+        'credential.response.attestationObject'
+      ],
       [{ ...response, response: { ...inner, transports: new Array(9).fill('usb') } }, 'credential.response.transports']
     ]
     for (const [value, field] of bad) {
-      await assert.rejects(verifyEnrolment(value, { ...expected, allow: { allowNone: true } }),
-        (error: Error & { field?: string }) => error.name === 'MalformedWebAuthnError' && error.field === field, field)
+      await assert.rejects(
+        verifyEnrolment(value, { ...expected, allow: { allowNone: true } }),
+        (error: Error & { field?: string }) => error.name === 'MalformedWebAuthnError' && error.field === field,
+        field
+      )
     }
   })
 })

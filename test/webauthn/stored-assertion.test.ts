@@ -13,10 +13,14 @@ describe('webauthn/stored-assertion', () => {
   // Golden bytes: the stored form is frozen (ledger entries embed it).
   const golden = [
     'a4', //                                       map of 4, keys length-first
-    '6176', '01', //                               "v": 1
-    '69' + toHex(new TextEncoder().encode('signature')), '43010203',
-    '6e' + toHex(new TextEncoder().encode('clientDataJSON')), '427b7d', // bytes "{}"
-    '71' + toHex(new TextEncoder().encode('authenticatorData')), '5825' + '11'.repeat(37)
+    '6176',
+    '01', //                               "v": 1
+    `69${toHex(new TextEncoder().encode('signature'))}`,
+    '43010203',
+    `6e${toHex(new TextEncoder().encode('clientDataJSON'))}`,
+    '427b7d', // bytes "{}"
+    `71${toHex(new TextEncoder().encode('authenticatorData'))}`,
+    `5825${'11'.repeat(37)}`
   ].join('')
 
   it('encodes to the frozen canonical CBOR map', () => {
@@ -32,8 +36,9 @@ describe('webauthn/stored-assertion', () => {
     assert.throws(() => decodeStoredAssertion(encodeCanonical({ ...fields, v: 2 })), { name: 'FieldBoundError' })
     const { signature: _signature, ...withoutSignature } = fields
     assert.throws(() => decodeStoredAssertion(encodeCanonical(withoutSignature)), { name: 'MissingFieldError' })
-    assert.throws(() => decodeStoredAssertion(encodeCanonical({ ...fields, userHandle: new Uint8Array(1) })),
-      { name: 'UnknownFieldError' })
+    assert.throws(() => decodeStoredAssertion(encodeCanonical({ ...fields, userHandle: new Uint8Array(1) })), {
+      name: 'UnknownFieldError'
+    })
     const bytes = encodeStoredAssertion(assertion)
     const longHead = Uint8Array.of(0xb8, 0x04, ...bytes.subarray(1)) // map of 4 with a one-byte length head
     assert.throws(() => decodeStoredAssertion(longHead), { name: 'MalformedCborError' })
@@ -42,14 +47,17 @@ describe('webauthn/stored-assertion', () => {
 
   it('refuses values outside their bounds, before and after decoding', () => {
     const big = { ...assertion, signature: new Uint8Array(WEBAUTHN_LIMITS.maxSignature + 1) }
-    assert.throws(() => encodeStoredAssertion(big), (error: Error & { limit?: string }) =>
-      error.name === 'MalformedWebAuthnError' && error.limit === 'maxSignature')
+    assert.throws(
+      () => encodeStoredAssertion(big),
+      (error: Error & { limit?: string }) => error.name === 'MalformedWebAuthnError' && error.limit === 'maxSignature'
+    )
     assert.throws(() => decodeStoredAssertion(encodeCanonical({ v: 1, ...big })), { name: 'FieldBoundError' })
     const short = encodeCanonical({ v: 1, ...assertion, authenticatorData: new Uint8Array(36) })
     assert.throws(() => decodeStoredAssertion(short), { name: 'MalformedWebAuthnError' })
     const empty = encodeCanonical({ v: 1, ...assertion, signature: new Uint8Array(0) })
     assert.throws(() => decodeStoredAssertion(empty), { name: 'MalformedWebAuthnError' })
-    assert.throws(() => decodeStoredAssertion(new Uint8Array(WEBAUTHN_LIMITS.maxStoredAssertion + 1)),
-      { name: 'MalformedCborError' })
+    assert.throws(() => decodeStoredAssertion(new Uint8Array(WEBAUTHN_LIMITS.maxStoredAssertion + 1)), {
+      name: 'MalformedCborError'
+    })
   })
 })

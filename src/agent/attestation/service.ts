@@ -334,7 +334,12 @@ export class AttestationService {
   private async recordRefusal(err: unknown, peerId: string, connection: Connection): Promise<void> {
     const reason = (err as Error).message
     this.init.logger?.warn({ peerId, err: reason }, 'attestation failed')
-    const outcome: AttestationOutcome = { trusted: false, kind: 'refused', reasons: [reason], policyId: this.judge.policyId }
+    const outcome: AttestationOutcome = {
+      trusted: false,
+      kind: 'refused',
+      reasons: [reason],
+      policyId: this.judge.policyId
+    }
     await this.record(outcome, peerId, connection)
   }
 
