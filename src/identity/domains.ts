@@ -10,7 +10,9 @@ export const DOMAIN = {
   statement: 'owner-statement',
   genesis: 'genesis',
   policy: 'boot-policy',
-  release: 'release-approval'
+  release: 'release-approval',
+  /** What an actor's own hardware key signs for one action (src/ledger/actor-proof.ts). */
+  actorAction: 'actor-action'
 } as const
 
 export type Domain = (typeof DOMAIN)[keyof typeof DOMAIN]

@@ -4,8 +4,10 @@ import type { Entry } from './entry.js'
 const ascii = (text: string): number[] => Array.from(text, (c) => c.charCodeAt(0))
 const key = (name: string): number[] => [CBOR_MAJOR.text | name.length, ...ascii(name)]
 
-// Canonical key order: v, seq, body, feed, prev, time, type, actor, fleet, attest, device.
+// Canonical key order: v, seq, body, feed, prev, time, type, actor, fleet, (proof,) attest, device.
 const HEAD_TO_SEQ = Uint8Array.from([CBOR_MAJOR.map | 11, ...key('v'), 0x01, ...key('seq')])
+const HEAD_TO_SEQ_V2 = Uint8Array.from([CBOR_MAJOR.map | 12, ...key('v'), 0x02, ...key('seq')])
+const KEY_PROOF = Uint8Array.from(key('proof'))
 const KEY_BODY = Uint8Array.from(key('body'))
 const KEY_FEED = Uint8Array.from(key('feed'))
 const KEY_PREV = Uint8Array.from(key('prev'))
@@ -20,8 +22,9 @@ const KEY_ATTEST = Uint8Array.from(key('attest'))
 const KEY_DEVICE = Uint8Array.from(key('device'))
 
 /**
- * A CborWriter that also writes the fixed v1 entry envelope, and says where each one's `prev` is.
- * Its output is byte-identical to encodeCanonical(entry): the 11 keys are written as precomputed
+ * A CborWriter that also writes the fixed entry envelope (version 1, or 2 with its `proof`), and
+ * says where each one's `prev` is.
+ * Its output is byte-identical to encodeCanonical(entry): the 11 or 12 keys are written as precomputed
  * bytes in canonical order (length first, then bytewise), the values by CborWriter.
  */
 export class EntryWriter extends CborWriter {
@@ -44,13 +47,13 @@ export class EntryWriter extends CborWriter {
   }
 
   /**
-   * The entry envelope. The entry must have exactly the v1 keys as own properties, with v = 1,
-   * fleet and prev Uint8Arrays, feed and device strings, and seq and time safe non-negative
+   * The entry envelope. The entry must have exactly the keys of its version as own properties
+   * (v = 1, or v = 2 with a Uint8Array `proof`), fleet and prev Uint8Arrays, feed and device strings, and seq and time safe non-negative
    * integers; type, actor, attest and body may be anything (the common shapes are written
    * directly, the rest through the generic encoder).
    */
   entry(entry: Entry): void {
-    this.raw(HEAD_TO_SEQ)
+    this.raw(entry.v === 2 ? HEAD_TO_SEQ_V2 : HEAD_TO_SEQ)
     this.head(CBOR_MAJOR.uint, entry.seq)
     this.raw(KEY_BODY)
     this.value(entry.body)
@@ -77,6 +80,10 @@ export class EntryWriter extends CborWriter {
     }
     this.raw(KEY_FLEET)
     this.bytes(entry.fleet)
+    if (entry.v === 2) {
+      this.raw(KEY_PROOF)
+      this.bytes(entry.proof!)
+    }
     this.raw(KEY_ATTEST)
     this.value(entry.attest)
     this.raw(KEY_DEVICE)
@@ -99,12 +106,15 @@ function isIdRole(value: unknown): value is { id: string; role: string } {
 
 const ENTRY_KEYS = ['v', 'fleet', 'feed', 'seq', 'prev', 'time', 'type', 'actor', 'device', 'attest', 'body']
 
-/** True when the envelope writer applies: exactly the v1 keys (own), with the envelope's own types. */
+/** True when the envelope writer applies: exactly its version's keys (own), with the envelope's own types. */
 function fitsEnvelope(entry: Entry): boolean {
-  if (typeof entry !== 'object' || entry === null || Object.keys(entry).length !== ENTRY_KEYS.length) return false
+  if (typeof entry !== 'object' || entry === null) return false
+  const v2 = entry.v === 2
+  if (Object.keys(entry).length !== ENTRY_KEYS.length + (v2 ? 1 : 0)) return false
   for (const name of ENTRY_KEYS) if (!Object.hasOwn(entry, name)) return false
+  if (v2 && !(Object.hasOwn(entry, 'proof') && entry.proof instanceof Uint8Array)) return false
   return (
-    entry.v === 1 &&
+    (entry.v === 1 || v2) &&
     Number.isSafeInteger(entry.seq) &&
     entry.seq >= 0 &&
     Number.isSafeInteger(entry.time) &&

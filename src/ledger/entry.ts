@@ -2,15 +2,18 @@ import { hash } from 'node:crypto'
 import { MalformedEntryError } from './errors.js'
 import { decodeCanonical, decodeCanonicalFixedMap } from '../codec/index.js'
 import { encodeEntryBytes } from './entry-encoder.js'
-import { LEDGER_LIMITS } from './limits.js'
+import { ACTOR_PROOF_LIMITS, LEDGER_LIMITS } from './limits.js'
 
 /**
- * A ledger entry, version 1, as a deterministic CBOR map with exactly these keys. Frozen format:
- * do NOT reorder, rename or retype fields; a new field means a new version.
+ * A ledger entry as a deterministic CBOR map with exactly these keys. Frozen formats: do NOT
+ * reorder, rename or retype fields; a new field means a new version.
+ *   version 1: every key below but `proof`;
+ *   version 2: the same and `proof`, the acting person's own hardware signature of the action
+ *     (actor-proof.ts). A version-1 entry has no `proof` key at all.
  */
 export interface Entry {
-  /** Format version: 1. */
-  v: 1
+  /** Format version: 1, or 2 with a `proof`. */
+  v: 1 | 2
   /** fleetId: SHA-256 of the owner's genesis statement. */
   fleet: Uint8Array
   /** The feed (the deviceId of the device whose feed this is). */
@@ -31,6 +34,8 @@ export interface Entry {
   attest: Uint8Array | null
   /** Action-specific content, checked against the ontology. */
   body: Record<string, unknown>
+  /** Version 2 only: the encoded ActorProof (actor-proof.ts), at most ACTOR_PROOF_LIMITS.maxProofBytes. */
+  proof?: Uint8Array
 }
 
 declare const unverified: unique symbol
@@ -44,6 +49,7 @@ export interface UnverifiedEntry {
 }
 
 const KEYS = ['v', 'fleet', 'feed', 'seq', 'prev', 'time', 'type', 'actor', 'device', 'attest', 'body']
+const KEYS_V2 = [...KEYS, 'proof']
 const DEVICE_ID = /^[a-z2-7]{52}$/
 const ACTION = /^[a-z]+(\.[a-z_]+)+$/
 
@@ -93,11 +99,24 @@ function checkAttestAndBody(attest: unknown, body: unknown): void {
  * The checks of checkEntryShape on the fields an appended action supplies (type, actor, attest,
  * body), for an entry whose other fields are already known to be valid.
  */
-export function checkActionShape(action: { type: unknown; actor: unknown; attest: unknown; body: unknown }): void {
+export function checkActionShape(action: {
+  v: unknown
+  type: unknown
+  actor: unknown
+  attest: unknown
+  body: unknown
+  proof?: unknown
+}): void {
   if (typeof action.type !== 'string' || action.type.length > 64 || !ACTION.test(action.type))
     throw new MalformedEntryError('type must be an action name')
   checkActor(action.actor)
   checkAttestAndBody(action.attest, action.body)
+  if (action.v === 2) checkProof(action.proof)
+}
+
+function checkProof(proof: unknown): void {
+  if (!(isBytes(proof) && proof.length > 0 && proof.length <= ACTOR_PROOF_LIMITS.maxProofBytes))
+    throw new MalformedEntryError(`proof must be 1 to ${ACTOR_PROOF_LIMITS.maxProofBytes} bytes`)
 }
 
 /** Checks the shape every entry must have (the ontology checks the body). */
@@ -105,10 +124,11 @@ export function checkEntryShape(value: unknown): Entry {
   if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array)
     throw new MalformedEntryError('not a map')
   const record = value as Record<string, unknown>
-  const keys = Object.keys(record)
-  for (const key of keys) if (!KEYS.includes(key)) throw new MalformedEntryError(`unknown field "${key}"`)
-  for (const key of KEYS) if (!(key in record)) throw new MalformedEntryError(`missing field "${key}"`)
-  if (record.v !== 1) throw new MalformedEntryError(`unsupported version ${String(record.v)}`)
+  if (record.v !== 1 && record.v !== 2) throw new MalformedEntryError(`unsupported version ${String(record.v)}`)
+  const expected = record.v === 1 ? KEYS : KEYS_V2
+  for (const key of Object.keys(record))
+    if (!expected.includes(key)) throw new MalformedEntryError(`unknown field "${key}" in a version ${record.v} entry`)
+  for (const key of expected) if (!(key in record)) throw new MalformedEntryError(`missing field "${key}"`)
   if (!isBytes(record.fleet, 32)) throw new MalformedEntryError('fleet must be 32 bytes')
   if (typeof record.feed !== 'string' || !isDeviceId(record.feed))
     throw new MalformedEntryError('feed must be a deviceId')
@@ -121,6 +141,7 @@ export function checkEntryShape(value: unknown): Entry {
   if (typeof record.device !== 'string' || !isDeviceId(record.device))
     throw new MalformedEntryError('device must be a deviceId')
   checkAttestAndBody(record.attest, record.body)
+  if (record.v === 2) checkProof(record.proof)
   return record as unknown as Entry
 }
 
@@ -136,6 +157,24 @@ export function encodeEntry(entry: Entry): Uint8Array {
 const CANONICAL_KEYS = ['v', 'seq', 'body', 'feed', 'prev', 'time', 'type', 'actor', 'fleet', 'attest', 'device']
 const ENCODED_KEYS = CANONICAL_KEYS.map((key) => Uint8Array.from([0x60 | key.length, ...Buffer.from(key, 'ascii')]))
 const PREV_VALUE = CANONICAL_KEYS.indexOf('prev')
+/** Version 2's keys: `proof` sorts after `fleet`. */
+const CANONICAL_KEYS_V2 = [
+  'v',
+  'seq',
+  'body',
+  'feed',
+  'prev',
+  'time',
+  'type',
+  'actor',
+  'fleet',
+  'proof',
+  'attest',
+  'device'
+]
+const ENCODED_KEYS_V2 = CANONICAL_KEYS_V2.map((key) =>
+  Uint8Array.from([0x60 | key.length, ...Buffer.from(key, 'ascii')])
+)
 
 /**
  * The entry in `bytes` and where its `prev` value starts: read as a map of exactly the entry's
@@ -148,6 +187,12 @@ function decodeEntryValue(bytes: Uint8Array): { entry: Entry; prevValueAt: numbe
     const [v, seq, body, feed, prev, time, type, actor, fleet, attest, device] = fixed.values
     const entry = checkEntryShape({ v, fleet, feed, seq, prev, time, type, actor, device, attest, body })
     return { entry, prevValueAt: fixed.offsets[PREV_VALUE]! }
+  }
+  const fixedV2 = decodeCanonicalFixedMap(bytes, ENCODED_KEYS_V2, LEDGER_LIMITS.maxEntryBytes)
+  if (fixedV2 !== undefined) {
+    const [v, seq, body, feed, prev, time, type, actor, fleet, proof, attest, device] = fixedV2.values
+    const entry = checkEntryShape({ v, fleet, feed, seq, prev, time, type, actor, device, attest, body, proof })
+    return { entry, prevValueAt: fixedV2.offsets[PREV_VALUE]! }
   }
   let entry: Entry | undefined
   let prevValueAt = -1

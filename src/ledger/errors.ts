@@ -139,3 +139,42 @@ export class UnauthorisedEpochError extends FleetError {
     this.size = size
   }
 }
+
+/** Thrown when an action that needs its actor's own hardware signature has none (a version-1 entry). */
+export class MissingActorProofError extends FleetError {
+  readonly type: string
+  readonly actorId: string
+  readonly seq: number
+  constructor(type: string, actorId: string, seq: number) {
+    super(`entry ${seq}: "${type}" by ${actorId} carries no signature of the actor's own key`, {
+      code: 'ERR_ACTOR_PROOF_MISSING'
+    })
+    this.type = type
+    this.actorId = actorId
+    this.seq = seq
+  }
+}
+
+/** Thrown when an entry's actor proof does not decode (version, fields, bounds). Exit code 2. */
+export class MalformedActorProofError extends MalformedInputError {
+  constructor(reason: string, cause?: unknown) {
+    super(`actor proof: ${reason}`, { code: 'ERR_MALFORMED_ACTOR_PROOF', cause })
+  }
+}
+
+/** Thrown when an actor signed an action too long before (or after) the entry that records it. */
+export class ActorProofTimeError extends FleetError {
+  readonly seq: number
+  readonly entryTime: number
+  readonly signedAt: number
+  constructor(seq: number, entryTime: number, signedAt: number) {
+    super(
+      `entry ${seq}: the actor signed at ${new Date(signedAt).toISOString()}, ` +
+        `outside the window around the entry's time ${new Date(entryTime).toISOString()}`,
+      { code: 'ERR_ACTOR_PROOF_TIME' }
+    )
+    this.seq = seq
+    this.entryTime = entryTime
+    this.signedAt = signedAt
+  }
+}

@@ -55,6 +55,11 @@ export interface AppendInput {
   actor: { id: string; role: string }
   attest: Uint8Array | null
   body: Record<string, unknown>
+  /**
+   * The actor's own hardware signature of this action (an encoded ActorProof, actor-proof.ts):
+   * with it the entry is written as version 2. Whoever appends checks it first (verifyActorProof).
+   */
+  proof?: Uint8Array
 }
 
 interface Meta {
@@ -363,7 +368,7 @@ export class FeedLedger {
   }
 
   private entryFor(input: AppendInput, seq: number, prev: Uint8Array, time: number): Entry {
-    return {
+    const entry: Entry = {
       v: 1,
       fleet: this.init.fleetId,
       feed: this.init.feedId,
@@ -376,6 +381,11 @@ export class FeedLedger {
       attest: input.attest,
       body: input.body
     }
+    if (input.proof !== undefined) {
+      entry.v = 2
+      entry.proof = input.proof
+    }
+    return entry
   }
 
   /**

@@ -14,6 +14,15 @@
 export { encodeEntry, decodeEntry, decodeEntryUnhashed, entryHash, checkEntryShape } from './entry.js'
 export type { Entry, UnverifiedEntry } from './entry.js'
 export {
+  ACTOR_PROOF_KINDS,
+  actorStatement,
+  encodeActorProof,
+  decodeActorProof,
+  readActorProof,
+  verifyActorProof
+} from './actor-proof.js'
+export type { ActorProof, ActorProofKind, ActorAction, ActorDirectory } from './actor-proof.js'
+export {
   BASE_ONTOLOGY,
   ROLES,
   checkEntryAgainstOntology,
@@ -34,7 +43,7 @@ export {
   verifyConsistency,
   EMPTY_ROOT
 } from './merkle.js'
-export { LEDGER_LIMITS, SYNC_LIMITS } from './limits.js'
+export { LEDGER_LIMITS, SYNC_LIMITS, ACTOR_PROOF_LIMITS } from './limits.js'
 export {
   MalformedEntryError,
   UnknownActionError,
@@ -47,7 +56,10 @@ export {
   FeedVerificationError,
   EvidenceRejectedError,
   FeedRoleError,
-  UnauthorisedEpochError
+  UnauthorisedEpochError,
+  MissingActorProofError,
+  MalformedActorProofError,
+  ActorProofTimeError
 } from './errors.js'
 export { ownerFeedId } from './owner-feed.js'
 export { epochAuthorisationOf, epochsOf, checkEpoch, isAuthorisedFork, EpochSequence } from './epochs.js'

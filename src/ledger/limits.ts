@@ -1,3 +1,15 @@
+/** Caps of an actor's proof (entry version 2's `proof`: src/ledger/actor-proof.ts). */
+export const ACTOR_PROOF_LIMITS = {
+  /** The encoded proof (a WebAuthn assertion's authenticator data, client data and signature fit). */
+  maxProofBytes: 4 * 1024,
+  /** The proof's signature bytes (P-256 r‖s: 64; a stored WebAuthn assertion: up to 3 KiB). */
+  maxSignatureBytes: 3 * 1024,
+  /** How long before its entry's time an action may have been signed (ms): an approval is appended at once. */
+  maxSignedBeforeMs: 10 * 60 * 1000,
+  /** How far after its entry's time (ms): the two clocks may differ a little. */
+  maxSignedAfterMs: 60 * 1000
+} as const
+
 /** Every cap of the ledger module. */
 export const LEDGER_LIMITS = {
   /** Encoded entry size. (Depth, item count and text length are capped by the codec's CBOR_LIMITS.) */

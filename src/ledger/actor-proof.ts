@@ -1,0 +1,120 @@
+/**
+ * An actor's own hardware signature of one action: what it signs (the action statement) and the
+ * proof a version-2 entry carries in its `proof` field.
+ *
+ * The statement is fixed before the entry exists: an operator approves an action (touches a FIDO2
+ * key, or a PKCS#11 token signs) before the agent gives it a place in its feed, so it covers what
+ * the action is and where it happens, not the feed position: fleet, device, type, actor, attest,
+ * body, and `at`, the time the actor signed. An entry's time must fall within
+ * ACTOR_PROOF_LIMITS of `at`, so a proof cannot be kept and appended much later; a proof names the
+ * device, so it cannot be appended on another. The proof's signature is interpreted by its kind:
+ *   pkcs11: ECDSA P-256 over SHA-256 of the statement, IEEE P1363 r‖s (64 bytes);
+ *   webauthn: a stored WebAuthn assertion (src/webauthn) whose challenge is SHA-256 of the statement.
+ * Who the actor is, and which key is theirs, is not the ledger's to know: an ActorDirectory (built
+ * from the owner's actor enrolments) checks the signature.
+ */
+import { encodeCanonical, decodeRecord, type Schema } from '../codec/index.js'
+import { DOMAIN, domainSeparated } from '../identity/index.js'
+import type { Entry } from './entry.js'
+import { ActorProofTimeError, MalformedActorProofError, MissingActorProofError } from './errors.js'
+import { ACTOR_PROOF_LIMITS } from './limits.js'
+
+export const ACTOR_PROOF_KINDS = ['pkcs11', 'webauthn'] as const
+export type ActorProofKind = (typeof ACTOR_PROOF_KINDS)[number]
+
+/** A decoded proof (format version 1). */
+export interface ActorProof {
+  kind: ActorProofKind
+  /** When the actor signed, ms since the Unix epoch. */
+  at: number
+  sig: Uint8Array
+}
+
+const PROOF_V1 = {
+  v: { kind: 'uint', max: 1 },
+  kind: { kind: 'string', max: 16, oneOf: ACTOR_PROOF_KINDS },
+  at: { kind: 'uint' },
+  sig: { kind: 'bytes', max: ACTOR_PROOF_LIMITS.maxSignatureBytes }
+} as const satisfies Schema
+
+/** The action an actor signs: an entry's fields that do not depend on its place in the feed. */
+export interface ActorAction {
+  fleet: Uint8Array
+  device: string
+  type: string
+  actor: { id: string; role: string }
+  attest: Uint8Array | null
+  body: Record<string, unknown>
+}
+
+/** The bytes an actor's key signs for `action` at `at` (domain-separated canonical CBOR). */
+export function actorStatement(action: ActorAction, at: number): Uint8Array {
+  const { fleet, device, type, actor, attest, body } = action
+  const statement = encodeCanonical({
+    v: 1,
+    fleet,
+    device,
+    type,
+    actor: { id: actor.id, role: actor.role },
+    attest,
+    body,
+    at
+  })
+  return domainSeparated(DOMAIN.actorAction, statement)
+}
+
+export function encodeActorProof(proof: ActorProof): Uint8Array {
+  const bytes = encodeCanonical({ v: 1, kind: proof.kind, at: proof.at, sig: proof.sig })
+  if (bytes.length > ACTOR_PROOF_LIMITS.maxProofBytes || proof.sig.length === 0)
+    throw new MalformedActorProofError(`a proof is 1 to ${ACTOR_PROOF_LIMITS.maxProofBytes} bytes with a signature`)
+  return bytes
+}
+
+/** Strict decoding: canonical CBOR, exactly the four fields of version 1, within their bounds. */
+export function decodeActorProof(bytes: Uint8Array): ActorProof {
+  let record: ReturnType<typeof decodeRecord<typeof PROOF_V1>>
+  try {
+    record = decodeRecord(bytes, PROOF_V1, { maxBytes: ACTOR_PROOF_LIMITS.maxProofBytes })
+  } catch (err) {
+    throw new MalformedActorProofError((err as Error).message, err)
+  }
+  if (record.v !== 1) throw new MalformedActorProofError(`unsupported version ${record.v}`)
+  if (record.sig.length === 0) throw new MalformedActorProofError('the signature is empty')
+  return { kind: record.kind as ActorProofKind, at: record.at, sig: record.sig }
+}
+
+/**
+ * Checks a proof's signature against the actor's enrolled key. Implementations throw a typed
+ * error naming why (unknown actor, revoked actor, a role the actor was not enrolled for, a
+ * signature that does not verify, a WebAuthn counter that went back) and resolve otherwise.
+ */
+export interface ActorDirectory {
+  verify(
+    actor: { id: string; role: string },
+    statement: Uint8Array,
+    proof: ActorProof,
+    at: { feed: string; seq: number }
+  ): Promise<void>
+}
+
+/**
+ * The checks of an entry's actor proof that need no key: present (version 2), well formed, and
+ * signed within ACTOR_PROOF_LIMITS of the entry's time. Returns the proof and the statement it
+ * must sign, for an ActorDirectory.
+ */
+export function readActorProof(entry: Entry): { proof: ActorProof; statement: Uint8Array } {
+  if (entry.v !== 2 || entry.proof === undefined)
+    throw new MissingActorProofError(entry.type, entry.actor.id, entry.seq)
+  const proof = decodeActorProof(entry.proof)
+  const signedBefore = entry.time - proof.at
+  if (signedBefore > ACTOR_PROOF_LIMITS.maxSignedBeforeMs || -signedBefore > ACTOR_PROOF_LIMITS.maxSignedAfterMs)
+    throw new ActorProofTimeError(entry.seq, entry.time, proof.at)
+  return { proof, statement: actorStatement(entry, proof.at) }
+}
+
+/** readActorProof, then the directory's check of the signature. */
+export async function verifyActorProof(entry: Entry, directory: ActorDirectory): Promise<ActorProof> {
+  const { proof, statement } = readActorProof(entry)
+  await directory.verify(entry.actor, statement, proof, { feed: entry.feed, seq: entry.seq })
+  return proof
+}
