@@ -26,19 +26,25 @@ const DEVICE_ID: Field = { kind: 'string', max: 52, pattern: '^[a-z2-7]{52}$' }
 const HASH: Field = { kind: 'bytes', size: 32, max: 32 }
 const HEX_ID: Field = { kind: 'string', max: 64, pattern: '^[0-9a-f]{64}$' }
 
+/** An actor's id: what entries name in `actor.id` (a person, or a service's account). */
+const ACTOR_ID: Field = { kind: 'string', max: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._@+/-]{0,127}$' }
+
 /**
- * The built-in actions. Version 2 (do NOT change a version once released: a new one adds to it):
+ * The built-in actions. Version 3 (do NOT change a version once released: a new one adds to it):
  *   version 1: the actions the fleet agent itself records, and the operator actions it audits;
  *   version 2: device.clear_quarantine names the equivocation evidence it clears (`evidence`; a
  *     version-1 statement naming only an `epoch` still verifies but clears nothing), the owner's
  *     device.new_epoch authorises a second history of a device's feed from a fork point, and an
  *     agent's alert.revocation carries an owner revocation (with its proof) between branches of
  *     a forked owner's feed, and device.approve_release may name the approval epoch it is valid up
- *     to (`epoch`).
- * Owner updates (ontology.update) number on from here: the first one is version 3.
+ *     to (`epoch`);
+ *   version 3: the owner's actor.enrol binds a person's id and role to a key in their own hardware
+ *     (a PKCS#11 token or a FIDO2 authenticator), whose signatures their actions then carry (entry
+ *     version 2, actor-proof.ts); actor.revoke ends it.
+ * Owner updates (ontology.update) number on from here: the first one is version 4.
  */
 export const BASE_ONTOLOGY: Ontology = {
-  version: 2,
+  version: 3,
   actions: {
     'device.enrol': {
       roles: ['owner'],
@@ -139,6 +145,24 @@ export const BASE_ONTOLOGY: Ontology = {
       roles: ['operator'],
       body: { model: { kind: 'string', max: 128 }, inputHash: HASH, outputHash: HASH }
     },
+    // kind: the hardware. pkcs11: publicKey is the token key's SEC1 P-256 point (65 bytes); evidence,
+    // when the token gives one, its attestation certificate chain (DER, concatenated). webauthn:
+    // publicKey is the credential's COSE key, credentialId its id, rpId the relying party its
+    // assertions name; evidence the enrolment's attestation object. `hardware`: what it is, in words.
+    'actor.enrol': {
+      roles: ['owner'],
+      body: {
+        actorId: ACTOR_ID,
+        role: { kind: 'string', max: 16, oneOf: ['operator', 'auditor'] },
+        kind: { kind: 'string', max: 16, oneOf: ['pkcs11', 'webauthn'] },
+        publicKey: { kind: 'bytes', max: 1024 },
+        credentialId: { kind: 'bytes', max: 1024, optional: true },
+        rpId: { kind: 'string', max: 253, optional: true },
+        evidence: { kind: 'bytes', max: 16 * 1024, optional: true },
+        hardware: { kind: 'string', max: 256 }
+      }
+    },
+    'actor.revoke': { roles: ['owner'], body: { actorId: ACTOR_ID, reason: { kind: 'string', max: 256 } } },
     'ontology.update': {
       roles: ['owner'],
       body: { version: { kind: 'uint' }, actions: { kind: 'bytes', max: ONTOLOGY_LIMITS.maxUpdateBytes } }

@@ -408,7 +408,7 @@ describe('cli: fleet join / fleet enrol', function () {
     writeFileSync(
       file,
       JSON.stringify({
-        version: 3,
+        version: 4,
         actions: { 'operator.model_training': { roles: ['operator'], body: { dataset: { kind: 'string', max: 128 } } } }
       })
     )

@@ -413,20 +413,20 @@ describe('ledger/ontology', () => {
   })
 
   it('an owner update adds actions in the next version only, and never redefines one', () => {
-    // The built-in ontology is version 2; the owner's first update is version 3.
-    assert.equal(BASE_ONTOLOGY.version, 2)
-    const next = applyVerifiedOntologyUpdate(BASE_ONTOLOGY, 3, {
+    // The built-in ontology is version 3; the owner's first update is version 4.
+    assert.equal(BASE_ONTOLOGY.version, 3)
+    const next = applyVerifiedOntologyUpdate(BASE_ONTOLOGY, 4, {
       'operator.export': { roles: ['operator'], body: { target: { kind: 'string', max: 64 } } }
     })
-    assert.equal(next.version, 3)
+    assert.equal(next.version, 4)
     checkEntryAgainstOntology({ ...entry, type: 'operator.export', body: { target: 'backup' } }, next)
     assert.throws(
       () => checkEntryAgainstOntology({ ...entry, type: 'operator.export', body: { target: 'backup' } }, BASE_ONTOLOGY),
       { name: 'UnknownActionError' }
     )
-    assert.throws(() => applyVerifiedOntologyUpdate(BASE_ONTOLOGY, 4, {}), { name: 'BodySchemaError' })
+    assert.throws(() => applyVerifiedOntologyUpdate(BASE_ONTOLOGY, 5, {}), { name: 'BodySchemaError' })
     assert.throws(
-      () => applyVerifiedOntologyUpdate(BASE_ONTOLOGY, 3, { 'device.revoke': { roles: ['operator'], body: {} } }),
+      () => applyVerifiedOntologyUpdate(BASE_ONTOLOGY, 4, { 'device.revoke': { roles: ['operator'], body: {} } }),
       { name: 'BodySchemaError' }
     )
   })

@@ -1,9 +1,18 @@
 /**
  * Membership: who is in the fleet and in what standing. The enrolment records held, the owner's
- * statements (revocations, policy, ontology, epochs), witnessing and the quarantine of devices that
- * equivocate.
+ * statements (revocations, policy, ontology, epochs), the enrolled actors and the check of their
+ * signatures (actors.ts), witnessing and the quarantine of devices that equivocate.
  */
 export { MEMBER_ID_BYTES, MemberRecords, type KnownMembers } from './member-records.js'
+export { ActorRegistry, type ActorKind, type EnrolledActor } from './actors.js'
+export {
+  ActorKindError,
+  ActorRoleMismatchError,
+  ActorSignatureError,
+  RevokedActorError,
+  TooManyActorsError,
+  UnknownActorError
+} from './actor-errors.js'
 export { Membership, type Member } from './members.js'
 export {
   adoptOwnEpoch,

@@ -9,5 +9,9 @@ export const MEMBERSHIP_LIMITS = {
   /** A revocation proof carried by an alert.revocation, in bytes (the body field's cap). */
   maxRevocationProofBytes: 24 * 1024,
   /** Revocations proved by peers' alerts kept across restarts. */
-  maxProvenRevocations: 4096
+  maxProvenRevocations: 4096,
+  /** Actors the owner enrolled (actor.enrol), revoked ones included. */
+  maxActors: 65_536,
+  /** WebAuthn signature counters remembered, one per actor and feed (the oldest is forgotten first). */
+  maxActorCounters: 262_144
 } as const

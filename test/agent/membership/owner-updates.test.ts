@@ -88,14 +88,14 @@ describe('agent/owner statements: boot policy and ontology updates applied by th
     await publish({
       type: 'ontology.update',
       body: {
-        version: 3,
+        version: 4,
         actions: encodeCanonical({
           'operator.model_training': { roles: ['operator'], body: { dataset: { kind: 'string', max: 128 } } }
         })
       }
     })
     await until(
-      () => a.membership.ontology.version === 3 && b.membership.ontology.version === 3,
+      () => a.membership.ontology.version === 4 && b.membership.ontology.version === 4,
       'both agents to apply the update'
     )
     const { seq } = await a.feed.ledger.append(action)
@@ -110,7 +110,7 @@ describe('agent/owner statements: boot policy and ontology updates applied by th
     const proofs = await storedOntologyProofs(b.feed.store, identity)
     assert.equal(proofs.length, 1)
     const offline = ontologyFromHeader(JSON.parse(JSON.stringify(proofs)), identity)
-    assert.equal(offline.version, 3)
+    assert.equal(offline.version, 4)
     assert.ok('operator.model_training' in offline.actions)
   })
 })

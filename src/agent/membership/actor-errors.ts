@@ -1,0 +1,83 @@
+import { FleetError } from '../../common/index.js'
+
+/** Thrown when an entry names an actor the owner never enrolled. */
+export class UnknownActorError extends FleetError {
+  readonly actorId: string
+  readonly feed: string
+  readonly seq: number
+  constructor(actorId: string, feed: string, seq: number) {
+    super(`entry ${seq} of feed ${feed}: actor ${actorId} is not enrolled by the owner`, { code: 'ERR_ACTOR_UNKNOWN' })
+    this.actorId = actorId
+    this.feed = feed
+    this.seq = seq
+  }
+}
+
+/** Thrown when an entry is signed by an actor the owner revoked. */
+export class RevokedActorError extends FleetError {
+  readonly actorId: string
+  readonly reason: string
+  readonly feed: string
+  readonly seq: number
+  constructor(actorId: string, reason: string, feed: string, seq: number) {
+    super(`entry ${seq} of feed ${feed}: actor ${actorId} was revoked by the owner (${reason})`, {
+      code: 'ERR_ACTOR_REVOKED'
+    })
+    this.actorId = actorId
+    this.reason = reason
+    this.feed = feed
+    this.seq = seq
+  }
+}
+
+/** Thrown when an entry names an enrolled actor in another role than the one they were enrolled for. */
+export class ActorRoleMismatchError extends FleetError {
+  readonly actorId: string
+  readonly enrolled: string
+  readonly claimed: string
+  constructor(actorId: string, enrolled: string, claimed: string) {
+    super(`actor ${actorId} is enrolled as ${enrolled}, not ${claimed}`, { code: 'ERR_ACTOR_ROLE_MISMATCH' })
+    this.actorId = actorId
+    this.enrolled = enrolled
+    this.claimed = claimed
+  }
+}
+
+/** Thrown when a proof is of another kind of hardware than the actor's enrolled key. */
+export class ActorKindError extends FleetError {
+  readonly actorId: string
+  readonly enrolled: string
+  readonly presented: string
+  constructor(actorId: string, enrolled: string, presented: string) {
+    super(`actor ${actorId} is enrolled with ${enrolled}, but the proof is ${presented}`, { code: 'ERR_ACTOR_KIND' })
+    this.actorId = actorId
+    this.enrolled = enrolled
+    this.presented = presented
+  }
+}
+
+/** Thrown when an actor proof's signature is not the enrolled key's over this action. `cause`: the verifier's error. */
+export class ActorSignatureError extends FleetError {
+  readonly actorId: string
+  readonly feed: string
+  readonly seq: number
+  constructor(actorId: string, feed: string, seq: number, cause?: unknown) {
+    super(
+      `entry ${seq} of feed ${feed}: the signature is not actor ${actorId}'s enrolled key's over this action` +
+        (cause === undefined ? '' : ` (${(cause as Error).message})`),
+      { code: 'ERR_ACTOR_SIGNATURE', cause }
+    )
+    this.actorId = actorId
+    this.feed = feed
+    this.seq = seq
+  }
+}
+
+/** Thrown when the owner's feed enrols more actors than MEMBERSHIP_LIMITS.maxActors. */
+export class TooManyActorsError extends FleetError {
+  readonly max: number
+  constructor(max: number) {
+    super(`the owner's feed enrols more than ${max} actors`, { code: 'ERR_TOO_MANY_ACTORS' })
+    this.max = max
+  }
+}

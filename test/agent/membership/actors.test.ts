@@ -1,0 +1,242 @@
+import assert from 'node:assert/strict'
+import {
+  ActorKindError,
+  ActorRegistry,
+  ActorRoleMismatchError,
+  ActorSignatureError,
+  RevokedActorError,
+  UnknownActorError
+} from '../../../src/agent/membership/index.js'
+import { softwareP256Signer, type P256Signer } from '../../../src/identity/index.js'
+import {
+  BASE_ONTOLOGY,
+  actorStatement,
+  checkEntryAgainstOntology,
+  encodeActorProof,
+  ownerFeedId,
+  verifyActorProof,
+  type Entry
+} from '../../../src/ledger/index.js'
+import { loadModule, type Pkcs11Module } from '../../../src/pkcs11/index.js'
+import { actionChallenge, encodeStoredAssertion } from '../../../src/webauthn/index.js'
+import { SOFTHSM_MODULE, SoftHsm, skipWithoutSoftHsm } from '../../helpers/softhsm.js'
+import { FLAGS, SoftwareAuthenticator } from '../../helpers/software-authenticator.js'
+
+const NOW = 1_795_000_000_000
+const fleet = new Uint8Array(32).fill(0xf1)
+const owner = ownerFeedId(fleet)
+const device = 'b'.repeat(52)
+const otherDevice = 'c'.repeat(52)
+const PIN = '1234-5678'
+const ORIGIN = 'http://localhost:4711'
+
+let ownerSeq = 0
+/** An owner-feed statement, checked against the built-in ontology as any peer would. */
+function ownerEntry(type: string, body: Record<string, unknown>): Entry {
+  const entry: Entry = {
+    v: 1,
+    fleet,
+    feed: owner,
+    seq: ownerSeq++,
+    prev: new Uint8Array(32),
+    time: NOW,
+    type,
+    actor: { id: 'owner/hospital', role: 'owner' },
+    device: owner,
+    attest: null,
+    body
+  }
+  checkEntryAgainstOntology(entry, BASE_ONTOLOGY)
+  return entry
+}
+
+const enrolPkcs11 = (actorId: string, key: Uint8Array, role = 'operator'): Entry =>
+  ownerEntry('actor.enrol', { actorId, role, kind: 'pkcs11', publicKey: key, hardware: 'SoftHSM2 token "actors"' })
+
+const enrolWebAuthn = (actorId: string, authenticator: SoftwareAuthenticator): Entry =>
+  ownerEntry('actor.enrol', {
+    actorId,
+    role: 'operator',
+    kind: 'webauthn',
+    publicKey: authenticator.publicKey,
+    credentialId: authenticator.credentialId,
+    rpId: 'localhost',
+    hardware: 'FIDO2 security key'
+  })
+
+/** An operator entry at `seq` of `feed`, with `sign`'s proof over its statement. */
+async function operatorEntry(
+  actorId: string,
+  sign: (statement: Uint8Array, at: number) => Promise<Uint8Array>,
+  options: { seq?: number; feed?: string; resource?: string; role?: string } = {}
+): Promise<Entry> {
+  const feed = options.feed ?? device
+  const action = {
+    fleet,
+    device: feed,
+    type: 'operator.data_access',
+    actor: { id: actorId, role: options.role ?? 'operator' },
+    attest: null,
+    body: { resource: options.resource ?? 'patients/42', purpose: 'care' }
+  }
+  const at = NOW - 2_000
+  const proof = await sign(actorStatement(action, at), at)
+  return { v: 2, feed, seq: options.seq ?? 1, prev: new Uint8Array(32), time: NOW, ...action, proof }
+}
+
+const tokenProof = (key: P256Signer) => async (statement: Uint8Array, at: number) =>
+  encodeActorProof({ kind: 'pkcs11', at, sig: await key.sign(statement) })
+
+const keyProof =
+  (authenticator: SoftwareAuthenticator, choice: { counter?: number; flags?: number; origin?: string } = {}) =>
+  async (statement: Uint8Array, at: number) => {
+    const { credentialId: _, ...stored } = authenticator.assert({
+      challenge: actionChallenge(statement),
+      origin: choice.origin ?? ORIGIN,
+      rpId: 'localhost',
+      counter: choice.counter,
+      flags: choice.flags
+    })
+    return encodeActorProof({ kind: 'webauthn', at, sig: encodeStoredAssertion(stored) })
+  }
+
+describe('agent/membership/actors: enrolled actors and the check of their hardware signatures', () => {
+  describe('a PKCS#11 token key (SoftHSM2)', () => {
+    let hsm: SoftHsm
+    let module: Pkcs11Module | undefined
+    let key: P256Signer
+
+    before(async function () {
+      skipWithoutSoftHsm(this)
+      hsm = await SoftHsm.create([{ label: 'actors', pin: PIN }])
+      hsm.use()
+      module = loadModule(SOFTHSM_MODULE)
+      const session = await module.openToken({ token: 'actors', pin: PIN })
+      key = await session.generateP256('dr.smith')
+    })
+
+    after(async () => {
+      await module?.close()
+    })
+
+    it('accepts an action signed on the token by the enrolled actor, in the role they were enrolled for', async () => {
+      const registry = new ActorRegistry()
+      assert.equal(registry.apply(enrolPkcs11('dr.smith', key.publicKey)), 'enrolled')
+      const proof = await verifyActorProof(await operatorEntry('dr.smith', tokenProof(key)), registry)
+      assert.equal(proof.kind, 'pkcs11')
+      assert.equal(registry.get('dr.smith')?.hardware, 'SoftHSM2 token "actors"')
+    })
+
+    it('refuses an unknown actor, a revoked one, another role, another kind of proof and another key', async () => {
+      const registry = new ActorRegistry()
+      registry.apply(enrolPkcs11('dr.smith', key.publicKey))
+      const signed = await operatorEntry('dr.smith', tokenProof(key))
+      await assert.rejects(
+        verifyActorProof(await operatorEntry('eve', tokenProof(key)), registry),
+        (err: unknown) => err instanceof UnknownActorError && err.actorId === 'eve' && err.seq === 1
+      )
+      await assert.rejects(
+        verifyActorProof(await operatorEntry('dr.smith', tokenProof(key), { role: 'auditor' }), registry),
+        ActorRoleMismatchError
+      )
+      await assert.rejects(
+        verifyActorProof(await operatorEntry('dr.smith', keyProof(new SoftwareAuthenticator())), registry),
+        ActorKindError
+      )
+      const software = softwareP256Signer()
+      await assert.rejects(
+        verifyActorProof(await operatorEntry('dr.smith', tokenProof(software)), registry),
+        ActorSignatureError,
+        'a software key that claims to be the actor'
+      )
+      await verifyActorProof(signed, registry)
+      assert.equal(
+        registry.apply(ownerEntry('actor.revoke', { actorId: 'dr.smith', reason: 'left the hospital' })),
+        'revoked'
+      )
+      await assert.rejects(
+        verifyActorProof(signed, registry),
+        (err: unknown) => err instanceof RevokedActorError && err.reason === 'left the hospital'
+      )
+    })
+
+    it('a second enrolment of the same id replaces the key: the old one signs for nobody', async () => {
+      const registry = new ActorRegistry()
+      const old = softwareP256Signer()
+      registry.apply(enrolPkcs11('dr.smith', old.publicKey))
+      const byOld = await operatorEntry('dr.smith', tokenProof(old))
+      await verifyActorProof(byOld, registry)
+      registry.apply(enrolPkcs11('dr.smith', key.publicKey))
+      await assert.rejects(verifyActorProof(byOld, registry), ActorSignatureError)
+      await verifyActorProof(await operatorEntry('dr.smith', tokenProof(key)), registry)
+    })
+
+    it('a signature moved onto another action or another device is refused', async () => {
+      const registry = new ActorRegistry()
+      registry.apply(enrolPkcs11('dr.smith', key.publicKey))
+      const signed = await operatorEntry('dr.smith', tokenProof(key))
+      await assert.rejects(
+        verifyActorProof({ ...signed, body: { resource: 'patients/43', purpose: 'care' } }, registry),
+        ActorSignatureError
+      )
+      await assert.rejects(
+        verifyActorProof({ ...signed, feed: otherDevice, device: otherDevice }, registry),
+        ActorSignatureError
+      )
+    })
+  })
+
+  describe('a FIDO2 authenticator (WebAuthn assertions)', () => {
+    it('accepts assertions whose challenge is the action, from the loopback approval page, with a growing counter', async () => {
+      const registry = new ActorRegistry()
+      const authenticator = new SoftwareAuthenticator()
+      registry.apply(enrolWebAuthn('nurse.jones', authenticator))
+      for (let seq = 1; seq <= 3; seq++)
+        await verifyActorProof(await operatorEntry('nurse.jones', keyProof(authenticator), { seq }), registry)
+    })
+
+    it('a counter that goes back along a feed is a cloned authenticator; a second look at an entry already verified is not', async () => {
+      const registry = new ActorRegistry()
+      const authenticator = new SoftwareAuthenticator()
+      registry.apply(enrolWebAuthn('nurse.jones', authenticator))
+      const first = await operatorEntry('nurse.jones', keyProof(authenticator, { counter: 10 }), { seq: 1 })
+      await verifyActorProof(first, registry)
+      const clone = await operatorEntry('nurse.jones', keyProof(authenticator, { counter: 10 }), { seq: 2 })
+      await assert.rejects(
+        verifyActorProof(clone, registry),
+        (err: unknown) =>
+          (err as { code?: string }).code === 'ERR_WEBAUTHN_CLONED_AUTHENTICATOR' &&
+          (err as { storedCounter?: number }).storedCounter === 10
+      )
+      await verifyActorProof(first, registry)
+      await verifyActorProof(
+        await operatorEntry('nurse.jones', keyProof(authenticator, { counter: 11 }), { seq: 2 }),
+        registry
+      )
+    })
+
+    it('refuses an assertion without user presence or verification, from another origin, or made for another action', async () => {
+      const registry = new ActorRegistry()
+      const authenticator = new SoftwareAuthenticator()
+      registry.apply(enrolWebAuthn('nurse.jones', authenticator))
+      const refused = [
+        await operatorEntry('nurse.jones', keyProof(authenticator, { flags: FLAGS.uv })),
+        await operatorEntry('nurse.jones', keyProof(authenticator, { flags: FLAGS.up })),
+        await operatorEntry('nurse.jones', keyProof(authenticator, { origin: 'https://evil.example' }))
+      ]
+      for (const entry of refused) await assert.rejects(verifyActorProof(entry, registry), ActorSignatureError)
+      const signed = await operatorEntry('nurse.jones', keyProof(authenticator), { seq: 5 })
+      await assert.rejects(
+        verifyActorProof({ ...signed, body: { resource: 'patients/43', purpose: 'care' } }, registry),
+        ActorSignatureError,
+        'an assertion replayed for another action'
+      )
+      const other = new SoftwareAuthenticator()
+      await assert.rejects(
+        verifyActorProof(await operatorEntry('nurse.jones', keyProof(other), { seq: 6 }), registry),
+        ActorSignatureError,
+        'another authenticator'
+      )
+    })
+  })
+})
