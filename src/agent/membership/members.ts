@@ -9,6 +9,7 @@ import {
 } from '../../attest/index.js'
 import type { HybridPublicKey } from '../../identity/index.js'
 import { toHex } from '../../common/index.js'
+import { ActorRegistry } from './actors.js'
 import { MEMBERSHIP_LIMITS } from './limits.js'
 import {
   BASE_ONTOLOGY,
@@ -66,8 +67,10 @@ export class Membership {
   private readonly epochs = new Map<string, Map<number, EpochAuthorisation>>()
   /** The boot policy peers are judged by: the enrolment's, until the owner sets another (policy.set). */
   policy: BootPolicy
-  /** The ontology entries are checked against: version 1, plus the owner's ontology.update entries. */
+  /** The ontology entries are checked against: the built-in one, plus the owner's ontology.update entries. */
   ontology: Ontology = BASE_ONTOLOGY
+  /** The actors the owner enrolled (actor.enrol, actor.revoke), and the check of their signatures. */
+  readonly actors = new ActorRegistry()
 
   constructor(enrolment: DeviceEnrolment) {
     this.fleetId = enrolment.fleetId
@@ -126,7 +129,17 @@ export class Membership {
     policy?: BootPolicy
     ontology?: Ontology
     epoch?: EpochAuthorisation
+    actor?: { actorId: string; change: 'enrolled' | 'revoked' }
   } {
+    if (entry.type === 'actor.enrol' || entry.type === 'actor.revoke') {
+      let change: 'enrolled' | 'revoked' | undefined
+      try {
+        change = this.actors.apply(entry)
+      } catch {
+        return {} // More actors than MEMBERSHIP_LIMITS.maxActors: the new one is not taken.
+      }
+      return change === undefined ? {} : { actor: { actorId: String(entry.body.actorId), change } }
+    }
     if (entry.type === 'device.enrol') {
       const b = entry.body as {
         deviceId: string

@@ -80,7 +80,14 @@ export function provenRevocation(entry: Entry, membership: Membership): Entry | 
  */
 export async function applyOwnerStatements(entries: readonly Entry[], t: OwnerStatementTargets): Promise<void> {
   for (const entry of entries) {
-    const { revoked, released, policy, ontology, epoch } = t.membership.applyOwnerEntry(entry)
+    const { revoked, released, policy, ontology, epoch, actor } = t.membership.applyOwnerEntry(entry)
+    if (actor !== undefined) {
+      const enrolled = t.membership.actors.get(actor.actorId)
+      t.logger?.info(
+        { actorId: actor.actorId, role: enrolled?.role, kind: enrolled?.kind, hardware: enrolled?.hardware },
+        actor.change === 'enrolled' ? 'the owner enrolled an actor' : 'the owner revoked an actor'
+      )
+    }
     if (epoch !== undefined && epoch.feed === t.ledger.feedId) await adoptOwnEpoch(t)
     if (policy !== undefined) {
       t.logger?.warn(

@@ -77,6 +77,30 @@ describe('agent/owner statements: boot policy and ontology updates applied by th
     await until(() => a.attestation.attested(b.node.peerId.toString()), 'attestation under the good policy')
   })
 
+  it('the owner enrols an actor and revokes them: both agents know who may sign, and then that they may not', async () => {
+    const token = new Uint8Array(65)
+    token[0] = 4
+    token.fill(7, 1)
+    await publish({
+      type: 'actor.enrol',
+      body: { actorId: 'dr.smith', role: 'operator', kind: 'pkcs11', publicKey: token, hardware: 'HSM slot 3' }
+    })
+    await until(
+      () => a.membership.actors.get('dr.smith') !== undefined && b.membership.actors.get('dr.smith') !== undefined,
+      'both agents to know the actor'
+    )
+    assert.deepEqual(a.membership.actors.get('dr.smith')?.publicKey, token)
+    assert.equal(b.membership.actors.get('dr.smith')?.role, 'operator')
+    await publish({ type: 'actor.revoke', body: { actorId: 'dr.smith', reason: 'token lost' } })
+    await until(
+      () =>
+        a.membership.actors.get('dr.smith')?.revoked !== undefined &&
+        b.membership.actors.get('dr.smith')?.revoked !== undefined,
+      'both agents to know of the revocation'
+    )
+    assert.equal(a.membership.actors.get('dr.smith')?.revoked?.reason, 'token lost')
+  })
+
   it('an ontology update adds an action: refused before, appended and replicated after', async () => {
     const action = {
       type: 'operator.model_training',
