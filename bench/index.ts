@@ -12,6 +12,7 @@ import { handshakeBench } from './handshake.js'
 import { replicationBench, convergenceBench } from './replication.js'
 import { scaleBench } from './scale.js'
 import { memoryBench } from './memory.js'
+import { actorSignBench } from './actor-sign.js'
 
 const benches: Bench[] = [
   quoteVerifyBench,
@@ -23,7 +24,8 @@ const benches: Bench[] = [
   replicationBench,
   convergenceBench,
   scaleBench,
-  memoryBench
+  memoryBench,
+  actorSignBench
 ]
 
 async function main(argv: string[]): Promise<number> {

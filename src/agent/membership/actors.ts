@@ -9,7 +9,7 @@
  * A later actor.enrol of the same id replaces the earlier key (rotation); actor.revoke ends it,
  * until the owner enrols the id again.
  */
-import { verifyP256 } from '../../identity/index.js'
+import { verifyP256Async } from '../../identity/index.js'
 import type { ActorDirectory, ActorProof, Entry } from '../../ledger/index.js'
 import { decodeStoredAssertion, isLoopbackOrigin, verifyActionAssertion } from '../../webauthn/index.js'
 import {
@@ -90,7 +90,7 @@ export class ActorRegistry implements ActorDirectory {
     if (enrolled.role !== actor.role) throw new ActorRoleMismatchError(actor.id, enrolled.role, actor.role)
     if (enrolled.kind !== proof.kind) throw new ActorKindError(actor.id, enrolled.kind, proof.kind)
     if (proof.kind === 'pkcs11') {
-      if (!verifyP256(enrolled.publicKey, statement, proof.sig))
+      if (!(await verifyP256Async(enrolled.publicKey, statement, proof.sig)))
         throw new ActorSignatureError(actor.id, at.feed, at.seq)
       return
     }
