@@ -19,6 +19,25 @@ export class CallerExitedError extends FleetError {
 }
 
 /**
+ * Thrown when the caller's /proc entry cannot be found and it runs as another user than the
+ * agent: it exited, or /proc hides other users' processes from the agent (mounted with hidepid,
+ * as systemd's ProtectProc=invisible does). Run the client as the agent's user.
+ */
+export class CallerNotVisibleError extends FleetError {
+  constructor(
+    readonly pid: number,
+    readonly uid: number,
+    readonly agentUid: number
+  ) {
+    super(
+      `the caller (pid ${pid}, uid ${uid}) cannot be seen by the agent (uid ${agentUid}): it exited, or /proc ` +
+        `hides other users' processes (hidepid, ProtectProc=invisible); run it as the agent's user`,
+      { code: 'ERR_CALLER_NOT_VISIBLE' }
+    )
+  }
+}
+
+/**
  * Thrown when the process that holds the caller's pid started after the connection was accepted:
  * it cannot be the process that connected, so the pid was reused.
  */

@@ -14,6 +14,7 @@ import { AbortedError } from '../../common/index.js'
 import { peerCredentials as nativePeerCredentials, type PeerCredentials } from '../../attest/index.js'
 import {
   CallerExitedError,
+  CallerNotVisibleError,
   CallerPidReusedError,
   CallerStartedAfterAcceptError,
   ExecutableDeletedError,
@@ -61,6 +62,8 @@ export interface CallerIdentifierInit {
   peerCredentials?: (fd: number) => PeerCredentials
   /** Default: CALLER_LIMITS. */
   limits?: Partial<CallerLimits>
+  /** The agent's effective uid, to tell a caller gone from one hidden from it. Default: process.geteuid(). */
+  agentUid?: number
 }
 
 function errnoOf(err: unknown): string {
@@ -81,8 +84,10 @@ export class CallerIdentifier {
   readonly #credentials: (fd: number) => PeerCredentials
   readonly #limits: CallerLimits
   readonly #digests: DigestCache
+  readonly #agentUid: number
 
   constructor(init: CallerIdentifierInit = {}) {
+    this.#agentUid = init.agentUid ?? process.geteuid?.() ?? -1
     this.#files = init.processFiles ?? linuxProcessFiles
     this.#credentials = init.peerCredentials ?? nativePeerCredentials
     this.#limits = { ...CALLER_LIMITS, ...init.limits }
@@ -98,14 +103,19 @@ export class CallerIdentifier {
    * The identity of the process at the other end of `socket`, an accepted connection on a Unix
    * socket server. Call it as soon as the connection is accepted: the descriptor is read at once,
    * while it surely is this connection's. Throws (each a FleetError with a code) CallerSocketError,
-   * the peerCredentials errors of src/attest, CallerExitedError, CallerStartedAfterAcceptError,
+   * the peerCredentials errors of src/attest, CallerExitedError, CallerNotVisibleError,
+   * CallerStartedAfterAcceptError,
    * CallerPidReusedError, ExecutableDeletedError, ExecutableUnreadableError, ExecutableTooLargeError,
    * FileChangedError, ProcFormatError, AbortedError.
    */
   async identify(socket: Socket, options: { signal?: AbortSignal } = {}): Promise<CallerIdentity> {
     const { pid, uid, gid } = this.#credentials(unixSocketDescriptor(socket))
     const acceptedAt = parseUptimeTicks(await this.#files.uptime())
-    const before = await this.#stat(pid)
+    const before = await this.#stat(pid).catch((err: unknown) => {
+      throw err instanceof CallerExitedError && uid !== this.#agentUid
+        ? new CallerNotVisibleError(pid, uid, this.#agentUid)
+        : err
+    })
     if (before.startTime > acceptedAt) throw new CallerStartedAfterAcceptError(pid, before.startTime, acceptedAt)
     checkSignal(options.signal)
     const { exe, exeDigest } = await this.#measureExecutable(pid)

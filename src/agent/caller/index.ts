@@ -17,6 +17,7 @@ export type { CallerIdentity, CallerIdentifierInit, ClaimedScript } from './iden
 export {
   CallerSocketError,
   CallerExitedError,
+  CallerNotVisibleError,
   CallerStartedAfterAcceptError,
   CallerPidReusedError,
   ExecutableDeletedError,

@@ -98,6 +98,7 @@ describe('agent/caller/identify: against an injected /proc', () => {
     return new CallerIdentifier({
       processFiles: proc,
       peerCredentials: () => ({ pid: PID, uid: 1001, gid: 1002 }),
+      agentUid: 1001,
       ...init
     })
   }
@@ -149,6 +150,18 @@ describe('agent/caller/identify: against an injected /proc', () => {
     const proc = new FakeProc()
     proc.stats = [errno('ENOENT')]
     await assert.rejects(identifier(proc).identify(socket), { name: 'CallerExitedError', pid: PID })
+  })
+
+  it('says a caller of another uid may be hidden from the agent, not just gone (hidepid, ProtectProc)', async () => {
+    const proc = new FakeProc()
+    proc.stats = [errno('ENOENT')]
+    await assert.rejects(identifier(proc, { agentUid: 999 }).identify(socket), {
+      name: 'CallerNotVisibleError',
+      code: 'ERR_CALLER_NOT_VISIBLE',
+      pid: PID,
+      uid: 1001,
+      agentUid: 999
+    })
   })
 
   it('refuses a caller that exited while measured (a zombie has no executable)', async () => {
