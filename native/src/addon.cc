@@ -1,10 +1,12 @@
 // N-API binding of tpm2-tss ESAPI. See context.h for the threading model and marshal.h for the
 // byte-buffer boundary. Only src/attest/tpm/native.ts loads this module. It also carries the
-// ledger's batch hashing (ledger_hash.h), which the agent already loads and measures with it.
+// ledger's batch hashing (ledger_hash.h), which the agent already loads and measures with it, and the
+// credentials of a Unix socket's peer (peer_credentials.h) for the agent's control socket.
 #include <napi.h>
 
 #include "context.h"
 #include "ledger_hash.h"
+#include "peer_credentials.h"
 
 namespace {
 
@@ -12,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Context", fleet::Context::Define(env));
   exports.Set("hashEntries", Napi::Function::New<fleet::HashEntries>(env, "hashEntries"));
   exports.Set("hashPairs", Napi::Function::New<fleet::HashPairs>(env, "hashPairs"));
+  exports.Set("peerCredentials", Napi::Function::New<fleet::PeerCredentials>(env, "peerCredentials"));
   exports.Set("ESYS_TR_NONE", Napi::Number::New(env, ESYS_TR_NONE));
   exports.Set("ESYS_TR_PASSWORD", Napi::Number::New(env, ESYS_TR_PASSWORD));
   exports.Set("ESYS_TR_RH_OWNER", Napi::Number::New(env, ESYS_TR_RH_OWNER));

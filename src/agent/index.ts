@@ -38,6 +38,8 @@ export {
   bodyFromJson,
   ControlError,
   CONTROL_SOCKET,
-  type ResidentMemory
+  type ResidentMemory,
+  type ControlRequestContext,
+  type ControlServerInit
 } from './control.js'
 export { startDeviceAgent, AGENT_BUFFER_POOL_BYTES, type DeviceAgentInit, type RunningDevice } from './service.js'

@@ -106,7 +106,7 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
     })
     await agent.start()
     node = agent.node
-    const control = await startControlServer(agent, dir, state.deviceId)
+    const control = await startControlServer(agent, dir, state.deviceId, { logger })
     closers.push(async () => {
       await control.close()
     })

@@ -26,8 +26,18 @@ export * from './policy/index.js'
 export * from './tpm2/index.js'
 export { EsysTpm } from './tpm/esys-tpm.js'
 export type { EsysTpmInit, TpmObserver } from './tpm/esys-tpm.js'
-export { nativeHasher, nativeBindingFile, NativeBindingError } from './tpm/native.js'
-export type { NativeHasher } from './tpm/native.js'
+export {
+  nativeHasher,
+  nativeBindingFile,
+  NativeBindingError,
+  peerCredentials,
+  InvalidDescriptorError,
+  NotASocketError,
+  NotAUnixSocketError,
+  NoPeerProcessError,
+  PeerCredentialsError
+} from './tpm/native.js'
+export type { NativeHasher, PeerCredentials } from './tpm/native.js'
 export { SwtpmDevice } from './tpm/swtpm.js'
 export type { SwtpmInit } from './tpm/swtpm.js'
 export { parseTcti } from './tpm/tcti.js'

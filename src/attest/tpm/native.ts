@@ -2,10 +2,12 @@
  * The only file that loads the native binding (native/): tpm2-tss ESAPI, which EsysTpm wraps
  * behind the `Tpm` interface, and beside it the ledger's batch hashing (`nativeHasher`, given to
  * src/ledger by the composition code), which measured faster than node:crypto on the append
- * path (docs/benchmarks.md). Everything else uses the typed surface below.
+ * path (docs/benchmarks.md), and the credentials of a Unix socket's peer (`peerCredentials`, for
+ * the agent's control socket). Everything else uses the typed surface below.
  */
 import { createRequire } from 'node:module'
 import { existsSync } from 'node:fs'
+import { constants } from 'node:os'
 import path from 'node:path'
 import { FleetError, projectRoot } from '../../common/index.js'
 
@@ -94,6 +96,7 @@ export interface NativeBinding {
   ESYS_TR_RH_PLATFORM: number
   hashEntries: NativeHasher['hashEntries']
   hashPairs: NativeHasher['hashPairs']
+  peerCredentials: (fd: number) => PeerCredentials
 }
 
 /**
@@ -151,4 +154,95 @@ export function loadNative(): NativeBinding {
 export function nativeHasher(): NativeHasher {
   const { hashEntries, hashPairs } = loadNative()
   return { hashEntries, hashPairs }
+}
+
+/**
+ * What the kernel recorded about the process at the other end of a connected Unix socket when it
+ * connected (SO_PEERCRED): its pid in our pid namespace, its effective uid and gid then.
+ */
+export interface PeerCredentials {
+  pid: number
+  uid: number
+  gid: number
+}
+
+/** Thrown when peerCredentials is given something that is not a file descriptor number. */
+export class InvalidDescriptorError extends FleetError {
+  constructor(readonly fd: unknown) {
+    super(`not a file descriptor: ${String(fd)}`, { code: 'ERR_INVALID_DESCRIPTOR' })
+  }
+}
+
+/** Thrown when the descriptor is open but is not a socket. */
+export class NotASocketError extends FleetError {
+  constructor(readonly fd: number) {
+    super(`fd ${fd} is not a socket`, { code: 'ERR_NOT_A_SOCKET' })
+  }
+}
+
+/** Thrown when the descriptor is a socket of another family than AF_UNIX (TCP has no peer credentials). */
+export class NotAUnixSocketError extends FleetError {
+  constructor(readonly fd: number) {
+    super(`fd ${fd} is not a Unix socket`, { code: 'ERR_NOT_A_UNIX_SOCKET' })
+  }
+}
+
+/**
+ * Thrown when the socket has no peer process we can name: it listens or is not connected, or the
+ * peer's pid namespace hides it from ours (the kernel then reports pid 0).
+ */
+export class NoPeerProcessError extends FleetError {
+  constructor(
+    readonly fd: number,
+    detail: string
+  ) {
+    super(detail, { code: 'ERR_NO_PEER_PROCESS' })
+  }
+}
+
+/** Thrown when a system call on the descriptor fails (EBADF: it is not open); `errno` is its name. */
+export class PeerCredentialsError extends FleetError {
+  constructor(
+    readonly fd: number,
+    readonly syscall: string,
+    readonly errno: string
+  ) {
+    super(`the credentials of fd ${fd}'s peer could not be read: ${syscall} failed with ${errno}`, {
+      code: 'ERR_PEER_CREDENTIALS'
+    })
+  }
+}
+
+/**
+ * The credentials of the peer of the connected Unix socket `fd` (an accepted connection's), from
+ * the kernel. Throws InvalidDescriptorError, NotASocketError, NotAUnixSocketError,
+ * NoPeerProcessError or PeerCredentialsError, and NativeBindingError when the binding does not load.
+ */
+export function peerCredentials(fd: number): PeerCredentials {
+  if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) throw new InvalidDescriptorError(fd)
+  try {
+    return loadNative().peerCredentials(fd)
+  } catch (err) {
+    const native = err as { code?: unknown; message?: string; syscall?: unknown; errno?: unknown }
+    switch (native.code) {
+      case 'ERR_NATIVE_ARGUMENT':
+        throw new InvalidDescriptorError(fd)
+      case 'ERR_NOT_A_SOCKET':
+        throw new NotASocketError(fd)
+      case 'ERR_NOT_A_UNIX_SOCKET':
+        throw new NotAUnixSocketError(fd)
+      case 'ERR_NO_PEER_PROCESS':
+        throw new NoPeerProcessError(fd, String(native.message))
+      case 'ERR_PEER_CREDENTIALS':
+        throw new PeerCredentialsError(fd, String(native.syscall), errnoName(native.errno))
+      default:
+        throw err
+    }
+  }
+}
+
+/** 'EBADF' for 9: the name Node uses for an errno number. */
+function errnoName(errno: unknown): string {
+  const name = Object.entries(constants.errno).find(([, value]) => value === errno)?.[0]
+  return name ?? `errno ${String(errno)}`
 }
