@@ -76,10 +76,14 @@ describe('cli: a fleet owner whose keys are on a PKCS#11 token', function () {
       .split('\n')
       .filter((line) => line !== '')
       .map((line) => JSON.parse(line) as { type: string })
-  /** fleet policy publish of the fleet's policy, the PIN on fd 3 when given. */
-  const publishPolicy = (pin?: string, env?: NodeJS.ProcessEnv): Result => {
-    const args = ['policy', 'publish', '--state', owner, '--policy', path.join(dir, 'policy.json'), '--timeout', '1']
-    return pin === undefined ? fleet(args, { env }) : fleet([...args, '--pin-fd', '3'], { pin, env })
+  /** `fleet policy publish` by the owner in `state` (default: the token's), the PIN on fd 3 when given. */
+  const publishPolicy = (
+    options: { pin?: string; env?: NodeJS.ProcessEnv; state?: string; extra?: string[] } = {}
+  ): Result => {
+    const policy = path.join(dir, 'policy.json')
+    const args = ['policy', 'publish', '--state', options.state ?? owner, '--policy', policy, '--timeout', '1']
+    const pinned = options.pin === undefined ? [] : ['--pin-fd', '3']
+    return fleet(args.concat(options.extra ?? [], pinned), { pin: options.pin, env: options.env })
   }
   const ownerFile = (): string => path.join(owner, 'owner.json')
 
@@ -153,6 +157,14 @@ describe('cli: a fleet owner whose keys are on a PKCS#11 token', function () {
     assert.equal(existsSync(ownerFile()), false)
   })
 
+  it('init: no reachable TPM is refused (exit 1) before the PIN is asked: the owner feed needs one', () => {
+    const args = initArgs(owner).map((arg) => (arg === tcti(ownerTpm) ? 'swtpm:path=/nonexistent/tpm.sock' : arg))
+    const refused = fleet(args)
+    assert.equal(refused.status, 1)
+    assert.match(refused.stderr, /no TPM reachable at swtpm:path=\/nonexistent\/tpm.sock/)
+    assert.equal(existsSync(ownerFile()), false)
+  })
+
   it("init: the owner's keys made on the token; owner.json records the token, the labels and the sealed seed", () => {
     const made = withPin(initArgs(owner))
     assert.equal(made.status, 0, made.stderr)
@@ -203,13 +215,10 @@ describe('cli: a fleet owner whose keys are on a PKCS#11 token', function () {
     const credentials = path.join(dir, 'credentials')
     mkdirSync(credentials)
     writeFileSync(path.join(credentials, 'owner-pin'), `${PIN}\n`, { mode: 0o600 })
-    const published = fleet(
-      ['policy', 'publish', '--state', owner, '--policy', path.join(dir, 'policy.json'), '--timeout', '1'].concat([
-        '--pin-credential',
-        'owner-pin'
-      ]),
-      { env: { ...process.env, CREDENTIALS_DIRECTORY: credentials } }
-    )
+    const published = publishPolicy({
+      extra: ['--pin-credential', 'owner-pin'],
+      env: { ...process.env, CREDENTIALS_DIRECTORY: credentials }
+    })
     assert.equal(published.status, 0, published.stderr)
     const update = path.join(dir, 'ontology.json')
     writeFileSync(
@@ -294,11 +303,14 @@ describe('cli: a fleet owner whose keys are on a PKCS#11 token', function () {
     assert.deepEqual([audited.entries, audited.pinned], [5, true])
   })
 
-  it('a wrong PIN is refused (exit 1) and nothing is written to the feed', () => {
+  it('a wrong PIN is refused (exit 1) and nothing is written to the feed; so is a command without a TPM', () => {
     const before = entries().length
-    const wrong = publishPolicy('00000000')
+    const wrong = publishPolicy({ pin: '00000000' })
     assert.equal(wrong.status, 1)
     assert.match(wrong.stderr, /refused the PIN/)
+    const noTpm = publishPolicy({ extra: ['--tcti', 'swtpm:path=/nonexistent/tpm.sock'] })
+    assert.equal(noTpm.status, 1)
+    assert.match(noTpm.stderr, /no TPM reachable/)
     assert.equal(entries().length, before)
   })
 
@@ -325,19 +337,9 @@ describe('cli: a fleet owner whose keys are on a PKCS#11 token', function () {
       result.stderr,
       /no PIN from the terminal: no controlling terminal .*give --pin-fd N or --pin-credential NAME/
     )
-    const both = fleet([
-      'policy',
-      'publish',
-      '--state',
-      owner,
-      '--policy',
-      path.join(dir, 'policy.json'),
-      '--pin-fd',
-      '3',
-      '--pin-credential',
-      'owner-pin'
-    ])
+    const both = publishPolicy({ extra: ['--pin-fd', '3', '--pin-credential', 'owner-pin'] })
     assert.equal(both.status, 2)
+    assert.match(both.stderr, /give --pin-fd or --pin-credential, not both/)
     assert.match(both.stderr, /give --pin-fd or --pin-credential, not both/)
   })
 
@@ -362,16 +364,7 @@ describe('cli: a fleet owner whose keys are on a PKCS#11 token', function () {
   it('PIN options for an owner whose keys are in a TPM are a usage error', () => {
     const tpmOwner = path.join(dir, 'tpm-owner')
     assert.equal(run(['owner', 'init', '--state', tpmOwner, '--tcti', tcti(ownerTpm)]).status, 0)
-    const result = fleet([
-      'policy',
-      'publish',
-      '--state',
-      tpmOwner,
-      '--policy',
-      path.join(dir, 'policy.json'),
-      '--pin-fd',
-      '3'
-    ])
+    const result = publishPolicy({ state: tpmOwner, extra: ['--pin-fd', '3'] })
     assert.equal(result.status, 2)
     assert.match(result.stderr, /holds its keys in a TPM/)
   })
@@ -387,7 +380,7 @@ describe('cli: a fleet owner whose keys are on a PKCS#11 token', function () {
       assert.equal(refused.status, 1)
       assert.match(refused.stderr, /refused for the fleet owner: .* is not in an allowed location/)
       // The operator, not owner.json, decides where owner modules may be.
-      const allowed = publishPolicy(PIN, { ...process.env, FLEET_PKCS11_PROVIDERS: `${elsewhere}/*` })
+      const allowed = publishPolicy({ pin: PIN, env: { ...process.env, FLEET_PKCS11_PROVIDERS: `${elsewhere}/*` } })
       assert.equal(allowed.status, 0, allowed.stderr)
     } finally {
       writeFileSync(ownerFile(), original)
@@ -400,17 +393,17 @@ describe('cli: a fleet owner whose keys are on a PKCS#11 token', function () {
     assert.equal(other.status, 0, other.stderr)
     try {
       writeFileSync(ownerFile(), original.replaceAll('"fleet-owner"', '"other"'))
-      const swapped = publishPolicy(PIN)
+      const swapped = publishPolicy({ pin: PIN })
       assert.equal(swapped.status, 1)
       assert.match(swapped.stderr, /the P-256 key "other" on token "owner" is not the fleet owner's/)
       writeFileSync(ownerFile(), original.replaceAll('"fleet-owner"', '"imported"'))
-      const imported = publishPolicy(PIN)
+      const imported = publishPolicy({ pin: PIN })
       assert.equal(imported.status, 1)
       assert.match(imported.stderr, /key "imported" on token "owner" is not hardware-bound: .*CKA_LOCAL is false/)
     } finally {
       writeFileSync(ownerFile(), original)
     }
-    assert.equal(publishPolicy(PIN).status, 0)
+    assert.equal(publishPolicy({ pin: PIN }).status, 0)
   })
 
   it('with the token gone: refused (exit 1) before any PIN is asked', () => {
