@@ -97,7 +97,7 @@ export class SimFleet {
       now: () => new Date()
     })
     await writeOwnerState(dir, state)
-    const signer = await unlockOwner(tpm, state)
+    const { signer } = await unlockOwner(state, { tpm })
     const fleetId = new Uint8Array(Buffer.from(state.fleetId, 'hex'))
     const feed = await openOwnFeed({ dir, tpm, signer, fleetId, feedId: ownerFeedId(fleetId), batchMs: 50 })
     fleet.closers.push(async () => {

@@ -7,9 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { haveSwtpm, tempDir } from '../helpers/devices.js'
-import { runFleet as run, FLEET } from '../helpers/cli.js'
+import { runFleet as run, FLEET, openJoinWindow, type JoinWindow } from '../helpers/cli.js'
 import { until } from '../helpers/wait.js'
-import { printed } from '../../simnet/printed.js'
 
 describe('cli: fleet join / fleet enrol', function () {
   this.timeout(180_000)
@@ -30,49 +29,10 @@ describe('cli: fleet join / fleet enrol', function () {
   }
 
   /** Starts fleet join; resolves with its listen address once the window is open. */
-  async function join(
-    state: string,
-    device: string,
-    extra: string[] = []
-  ): Promise<{
-    child: ChildProcess
-    address: string
-    done: Promise<{ code: number | null; stdout: string; stderr: string }>
-  }> {
-    const child = spawn(
-      FLEET,
-      [
-        'join',
-        '--state',
-        state,
-        '--eventlog',
-        path.join(device, 'binary_bios_measurements'),
-        '--listen',
-        '/ip4/127.0.0.1/tcp/0',
-        '--json',
-        '--timeout',
-        '60',
-        ...extra
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] }
-    )
-    children.push(child)
-    let stdout = ''
-    let stderr = ''
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString()
-    })
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString()
-    })
-    const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-      child.once('exit', (code) => resolve({ code, stdout, stderr }))
-    )
-    await printed(child, 'window-open', 30_000).catch((err: Error) =>
-      assert.fail(`fleet join did not open its window: ${err.message} ${stderr}`)
-    )
-    const open = JSON.parse(stdout.split('\n')[0]!) as { peerId: string; addresses: string[] }
-    return { child, address: open.addresses.find((a) => a.includes('127.0.0.1'))!, done }
+  async function join(state: string, device: string, extra: string[] = []): Promise<JoinWindow> {
+    const window = await openJoinWindow(state, path.join(device, 'binary_bios_measurements'), extra)
+    children.push(window.child)
+    return window
   }
 
   before(async function () {
@@ -434,6 +394,14 @@ describe('cli: fleet join / fleet enrol', function () {
     const refused = run(['ontology', 'publish', '--state', owner, '--file', bad, ...nobody])
     assert.notEqual(refused.status, 0)
     assert.match(refused.stderr, /roles/)
+    // Another update at a version already taken is refused, not quietly skipped.
+    writeFileSync(
+      bad,
+      JSON.stringify({ version: 4, actions: { 'operator.export': { roles: ['operator'], body: {} } } })
+    )
+    const taken = run(['ontology', 'publish', '--state', owner, '--file', bad, ...nobody])
+    assert.equal(taken.status, 2, taken.stderr)
+    assert.match(taken.stderr, /ontology version 4 is taken .*publish version 5/)
     writeFileSync(bad, '{not json')
     assert.equal(run(['ontology', 'publish', '--state', owner, '--file', bad, ...nobody]).status, 2)
     assert.match(run(['ontology', 'show']).stdout, /operator\.data_access/)

@@ -4,18 +4,15 @@
  * owner approves the new boot; a tampered boot and forged approvals are refused.
  */
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { haveSwtpm, tempDir } from '../helpers/devices.js'
-import { runFleet as run, FLEET } from '../helpers/cli.js'
-import { printed } from '../../simnet/printed.js'
+import { runFleet as run, joinAndEnrol } from '../helpers/cli.js'
 
 describe('cli: fleet release (owner-approved key release)', function () {
   this.timeout(240_000)
   let dir: string
   const swtpms: string[] = []
-  const children: ChildProcess[] = []
   const tcti = (device: string): string => `swtpm:path=${path.join(device, 'tpm.sock')}`
   let owner: string
   let state: string
@@ -88,55 +85,23 @@ describe('cli: fleet release (owner-approved key release)', function () {
     const init = run(['init', '--state', state, '--tcti', tcti(device), '--json'])
     assert.equal(init.status, 0, init.stderr)
     deviceId = (JSON.parse(init.stdout) as { deviceId: string }).deviceId
-    const child = spawn(
-      FLEET,
-      [
-        'join',
-        '--state',
+    const { enrolled, joined } = await joinAndEnrol(
+      {
         state,
-        '--eventlog',
-        log(),
-        '--listen',
-        '/ip4/127.0.0.1/tcp/0',
-        '--json',
-        '--timeout',
-        '60',
-        '--yes',
-        '--expect-fleet',
-        fleetId
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] }
+        eventLog: log(),
+        fleetId,
+        owner,
+        policy: path.join(dir, 'policy.json'),
+        ca: path.join(dir, 'ca'),
+        deviceId
+      },
+      run
     )
-    children.push(child)
-    const joined = new Promise<number | null>((resolve) => child.once('exit', resolve))
-    const stdout = await printed(child, 'window-open', 30_000)
-    const address = (JSON.parse(stdout.split('\n')[0]!) as { addresses: string[] }).addresses.find((a) =>
-      a.includes('127.0.0.1')
-    )!
-    const enrol = run([
-      'enrol',
-      '--state',
-      owner,
-      '--policy',
-      path.join(dir, 'policy.json'),
-      '--trust-store',
-      path.join(dir, 'ca'),
-      '--allow-software-tpm',
-      '--json',
-      '--timeout',
-      '30',
-      '--peer',
-      address,
-      '--yes',
-      '--expect',
-      deviceId
-    ])
-    assert.equal(enrol.status, 0, enrol.stderr)
-    assert.equal(await joined, 0)
+    assert.equal(enrolled.status, 0, enrolled.stderr)
+    assert.equal(joined.code, 0, joined.stderr)
   })
 
   after(() => {
-    for (const child of children) child.kill('SIGKILL')
     for (const at of swtpms) run(['swtpm', 'stop', '--dir', at])
   })
 

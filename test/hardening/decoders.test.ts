@@ -36,7 +36,8 @@ import {
   type Entry
 } from '../../src/ledger/index.js'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../src/identity/index.js'
-import { readDeviceState } from '../../src/agent/index.js'
+import { parseOwnerState, readDeviceState, readOwnerState } from '../../src/agent/index.js'
+import { projectRoot } from '../../src/common/index.js'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { tempDir } from '../helpers/devices.js'
@@ -198,6 +199,29 @@ describe('hardening: decoders under mutation', function () {
       const input = Buffer.from(mutate(Buffer.from(note), next)).toString('utf8')
       try {
         parseCheckpoint(input)
+      } catch (err) {
+        if (!(err instanceof FleetError))
+          assert.fail(`iteration ${i}: ${(err as Error).name}: ${(err as Error).message}`)
+      }
+    }
+  })
+
+  const ownerStates = (): Uint8Array[] =>
+    ['owner-v1-tpm.json', 'owner-v2-pkcs11.json'].map((name) =>
+      readFileSync(path.join(projectRoot(import.meta.url), 'test/vectors/owner', name))
+    )
+  fuzz('parseOwnerState (TPM and token forms)', ownerStates, (bytes) =>
+    parseOwnerState('owner.json', Buffer.from(bytes).toString('utf8'))
+  )
+
+  it('readOwnerState: 400 mutations of both forms (parsed, then checked against the genesis) give only typed errors', async () => {
+    const dir = await tempDir('fleet-fuzz-owner-')
+    const next = prng(4321)
+    const seeds = ownerStates()
+    for (let i = 0; i < 400; i++) {
+      writeFileSync(path.join(dir, 'owner.json'), mutate(seeds[i % 2]!, next))
+      try {
+        await readOwnerState(dir)
       } catch (err) {
         if (!(err instanceof FleetError))
           assert.fail(`iteration ${i}: ${(err as Error).name}: ${(err as Error).message}`)

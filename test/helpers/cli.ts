@@ -1,10 +1,18 @@
 /** Runs the `fleet` CLI as a user does: bin/fleet in its own process. */
-import { spawn, spawnSync } from 'node:child_process'
+import assert from 'node:assert/strict'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
+import { printed } from '../../simnet/printed.js'
 
 export const FLEET = path.resolve('bin/fleet')
 
-export function runFleet(args: string[]): { status: number; stdout: string; stderr: string } {
+export interface FleetResult {
+  status: number
+  stdout: string
+  stderr: string
+}
+
+export function runFleet(args: string[]): FleetResult {
   const result = spawnSync(FLEET, args, { encoding: 'utf8', timeout: 60_000 })
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr }
 }
@@ -27,4 +35,79 @@ export async function runFleetAsync(
   })
   const status = await new Promise<number | null>((resolve) => child.once('exit', resolve))
   return { status, stdout, stderr, pid: child.pid! }
+}
+
+/** A device's `fleet join` whose enrolment window is open at `address`; `done` settles when it exits. */
+export interface JoinWindow {
+  child: ChildProcess
+  address: string
+  done: Promise<{ code: number | null; stdout: string; stderr: string }>
+}
+
+/**
+ * Starts `fleet join --state STATE --eventlog LOG` on 127.0.0.1 for 60 s, with `extra` options;
+ * resolves once its window is open. The caller kills `child` when the test ends.
+ */
+export async function openJoinWindow(state: string, eventLog: string, extra: string[] = []): Promise<JoinWindow> {
+  const child = spawn(
+    FLEET,
+    [
+      'join',
+      '--state',
+      state,
+      '--eventlog',
+      eventLog,
+      '--listen',
+      '/ip4/127.0.0.1/tcp/0',
+      '--json',
+      '--timeout',
+      '60'
+    ].concat(extra),
+    { stdio: ['ignore', 'pipe', 'pipe'] }
+  )
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString()
+  })
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('exit', (code) => resolve({ code, stdout, stderr }))
+  )
+  await printed(child, 'window-open', 30_000).catch((err: Error) => {
+    child.kill('SIGKILL')
+    assert.fail(`fleet join did not open its window: ${err.message} ${stderr}`)
+  })
+  const open = JSON.parse(stdout.split('\n')[0]!) as { peerId: string; addresses: string[] }
+  return { child, address: open.addresses.find((a) => a.includes('127.0.0.1'))!, done }
+}
+
+/**
+ * The scripted ceremony: `fleet join` on the device (--yes, expecting `fleetId`), and `enrol` run
+ * with the arguments of `fleet enrol` of it (--yes --expect DEVICEID), every CA in `ca` taken as
+ * a software TPM's. Resolves once both have exited; the join is killed if the enrolment failed.
+ */
+export async function joinAndEnrol(
+  init: {
+    state: string
+    eventLog: string
+    fleetId: string
+    owner: string
+    policy: string
+    ca: string
+    deviceId: string
+  },
+  enrol: (args: string[]) => FleetResult
+): Promise<{ enrolled: FleetResult; joined: Awaited<JoinWindow['done']> }> {
+  const joining = await openJoinWindow(init.state, init.eventLog, ['--yes', '--expect-fleet', init.fleetId])
+  const scripted = ['--yes', '--expect', init.deviceId, '--peer', joining.address, '--timeout', '30', '--json']
+  const enrolled = enrol(
+    ['enrol', '--state', init.owner, '--policy', init.policy, '--trust-store', init.ca, '--allow-software-tpm'].concat(
+      scripted
+    )
+  )
+  if (enrolled.status !== 0) joining.child.kill('SIGKILL')
+  return { enrolled, joined: await joining.done }
 }

@@ -12,8 +12,6 @@ import {
   type PcrSelection
 } from '../../attest/index.js'
 import {
-  readOwnerState,
-  unlockOwner,
   readDeviceState,
   unlockDevice,
   agentMeasurement,
@@ -37,6 +35,7 @@ import { FleetError, UsageError, cryptoRandom, systemClock } from '../../common/
 import { makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
 import { askYesNo, parseSeconds } from '../confirm.js'
+import { openOwner, pinOptions, type PinOptions } from '../owner-access.js'
 
 /** mDNS service of devices waiting to be enrolled (enrolled agents use the fleet's own tag). */
 export const JOIN_SERVICE_TAG = '_fleet-join._udp.local'
@@ -54,7 +53,7 @@ function parsePeer(text: string): Multiaddr {
 
 /**
  * fleet join --state DIR [--tcti T] [--eventlog FILE] [--role server] [--hostname H] [--listen MA] [--yes --expect-fleet ID] [--timeout S] [--json]
- * fleet enrol --state OWNERDIR --policy FILE --trust-store DIR [--software-tpm-ca DIR] [--allow-software-tpm] [--peer MA] [--yes --expect DEVICEID] [--timeout S] [--json]
+ * fleet enrol --state OWNERDIR --policy FILE --trust-store DIR [--software-tpm-ca DIR] [--allow-software-tpm] [--peer MA] [--yes --expect DEVICEID] [--timeout S] [--pin-fd N | --pin-credential NAME] [--json]
  */
 export function registerEnrolCommands(program: Command): void {
   program
@@ -189,13 +188,15 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
       }
     )
 
-  program
-    .command('enrol')
-    .description(
-      'owner side of the enrolment ceremony: find a waiting device, check its TPM and boot, confirm the digits, sign its record'
-    )
-    .requiredOption('--state <dir>', 'owner state directory made by fleet owner init')
-    .option('--tcti <tcti>', 'TPM of this machine (default: the one given to fleet owner init)')
+  pinOptions(
+    program
+      .command('enrol')
+      .description(
+        'owner side of the enrolment ceremony: find a waiting device, check its TPM and boot, confirm the digits, sign its record'
+      )
+      .requiredOption('--state <dir>', 'owner state directory made by fleet owner init')
+      .option('--tcti <tcti>', 'TPM of this machine (default: the one given to fleet owner init)')
+  )
     .requiredOption('--policy <file>', 'boot policy the device must satisfy (fleet policy create)')
     .requiredOption(
       '--trust-store <dir>',
@@ -220,25 +221,28 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
 Example:
   fleet enrol --state ~/.fleet-owner --policy policy.json --trust-store /etc/fleet/ek-cas
   fleet enrol --state ~/.fleet-owner --policy policy.json --trust-store /tmp/dev1/ca --allow-software-tpm
+  fleet enrol --state ~/.fleet-owner --policy policy.json --trust-store /etc/fleet/ek-cas --pin-fd 3 3<pin-file
 A device is a software TPM when its EK certificate chains to a CA given as a software TPM's CA,
 whatever the certificates' names say.
 Compare the device's fingerprint and the 6 digits with the device's screen before you confirm.
 Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
     )
     .action(
-      async (options: {
-        state: string
-        tcti?: string
-        policy: string
-        trustStore: string
-        softwareTpmCa?: string
-        allowSoftwareTpm?: boolean
-        peer?: string
-        yes?: boolean
-        expect?: string
-        timeout: string
-        json?: boolean
-      }) => {
+      async (
+        options: PinOptions & {
+          state: string
+          tcti?: string
+          policy: string
+          trustStore: string
+          softwareTpmCa?: string
+          allowSoftwareTpm?: boolean
+          peer?: string
+          yes?: boolean
+          expect?: string
+          timeout: string
+          json?: boolean
+        }
+      ) => {
         if (options.yes === true && options.expect === undefined)
           throw new UsageError('--yes needs --expect: an unattended ceremony must know which device it enrols')
         if (options.expect !== undefined && !/^[a-z2-7]{52}$/.test(options.expect))
@@ -259,11 +263,9 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
             : await loadTrustStore(options.softwareTpmCa)
         const policy = parseBootPolicy(await readInputFile(options.policy, 'boot policy', 1024 * 1024))
         const out = makeOutput(options.json === true)
-        const ownerState = await readOwnerState(options.state)
-        const tpm = await EsysTpm.open({ tcti: options.tcti ?? ownerState.tcti })
+        const owner = await openOwner(options)
         try {
-          const signer = await unlockOwner(tpm, ownerState)
-          const fleetId = new Uint8Array(Buffer.from(ownerState.fleetId, 'hex'))
+          const { state: ownerState, tpm, signer, fleetId } = owner
           const feed = await openOwnFeed({ dir: options.state, tpm, signer, fleetId, feedId: ownerFeedId(fleetId) })
           const node = await createFleetNode({
             privateKey: await generateKeyPair('Ed25519'),
@@ -341,7 +343,7 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
             await feed.close()
           }
         } finally {
-          await tpm.close()
+          await owner.close()
         }
       }
     )
@@ -383,7 +385,7 @@ async function discover(
 }
 
 /** Options shared by the owner's statements handed to the fleet (revoke, clear-quarantine, policy and ontology publish). */
-export interface StatementOptions {
+export interface StatementOptions extends PinOptions {
   state: string
   tcti?: string
   peer?: string[]
@@ -406,11 +408,9 @@ export async function publishOwnerStatement(
 ): Promise<string[]> {
   const seconds = parseSeconds(options.timeout, '--timeout')
   const peers = (options.peer ?? []).map(parsePeer)
-  const ownerState = await readOwnerState(options.state)
-  const tpm = await EsysTpm.open({ tcti: options.tcti ?? ownerState.tcti })
+  const owner = await openOwner(options)
   try {
-    const signer = await unlockOwner(tpm, ownerState)
-    const fleetId = new Uint8Array(Buffer.from(ownerState.fleetId, 'hex'))
+    const { state: ownerState, tpm, signer, fleetId } = owner
     const feedId = ownerFeedId(fleetId)
     const feed = await openOwnFeed({ dir: options.state, tpm, signer, fleetId, feedId })
     try {
@@ -444,7 +444,7 @@ export async function publishOwnerStatement(
       await feed.close()
     }
   } finally {
-    await tpm.close()
+    await owner.close()
   }
 }
 
@@ -467,8 +467,7 @@ async function publishStatement(
 
 /** Adds the options every owner statement takes. */
 export function statementOptions(command: Command): Command {
-  return command
-    .option('--tcti <tcti>', 'TPM of this machine (default: the one given to fleet owner init)')
+  return pinOptions(command.option('--tcti <tcti>', 'TPM of this machine (default: the one given to fleet owner init)'))
     .option('--peer <multiaddr...>', 'agents to hand the statement to (default: those found over mDNS)')
     .option('--timeout <seconds>', 'how long to look for agents and wait for them', '10')
     .option('--json', 'print the result as JSON')

@@ -8,9 +8,7 @@ import {
   feedIdentityOf,
   feedIdentityFromTrust,
   readDeviceState,
-  readOwnerState,
   unlockDevice,
-  unlockOwner,
   agentMeasurement,
   deviceSigner,
   openOwnFeed,
@@ -54,6 +52,7 @@ import type { HybridSigner } from '../../identity/index.js'
 import { FleetError, MalformedInputError, UsageError, toHex } from '../../common/index.js'
 import { jsonReplacer, makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
+import { openOwner, pinGiven, pinOptions, type PinOptions } from '../owner-access.js'
 
 const EXPORT_FORMAT = 'fleet-export/1'
 const PROOF_FORMAT = 'fleet-proof-file/1'
@@ -94,21 +93,16 @@ function parseBody(text: string): unknown {
   }
 }
 
+/** The signer of the feed `dir` writes, with the TPM that keeps its clock and rollback counter; close() both. */
 async function unlockSigner(
   dir: string,
   identity: FeedIdentity,
-  tcti: string | undefined
-): Promise<{ tpm: EsysTpm; signer: HybridSigner }> {
-  if (identity.kind === 'owner') {
-    const owner = await readOwnerState(dir)
-    const tpm = await EsysTpm.open({ tcti: tcti ?? owner.tcti })
-    try {
-      return { tpm, signer: await unlockOwner(tpm, owner) }
-    } catch (err) {
-      await tpm.close()
-      throw err
-    }
-  }
+  options: { tcti?: string } & PinOptions
+): Promise<{ tpm: EsysTpm; signer: HybridSigner; close: () => Promise<void> }> {
+  if (identity.kind === 'owner') return await openOwner({ ...options, state: dir })
+  if (pinGiven(options))
+    throw new UsageError(`${dir} is a device's state: --pin-fd and --pin-credential are for owners`)
+  const tcti = options.tcti
   const state = await readDeviceState(dir)
   const tpm = await EsysTpm.open({ tcti: tcti ?? state.tcti })
   try {
@@ -119,7 +113,7 @@ async function unlockSigner(
       state,
       await agentMeasurement({ bootPcrs, agentPcr: state.sealing.agentPcr })
     )
-    return { tpm, signer: deviceSigner(tpm, device) }
+    return { tpm, signer: deviceSigner(tpm, device), close: async () => await tpm.close() }
   } catch (err) {
     await tpm.close()
     throw err
@@ -138,7 +132,7 @@ async function* fileLines(file: string): AsyncGenerator<string> {
 }
 
 /**
- * fleet ledger append --state DIR --type T --actor ID [--role R] --body JSON [--tcti T] [--json]
+ * fleet ledger append --state DIR --type T --actor ID [--role R] --body JSON [--tcti T] [--pin-fd N | --pin-credential NAME] [--json]
  * fleet ledger tail --state DIR [-n N] [--json]
  * fleet ledger verify (--state DIR | --export FILE [--fleet ID]) [--json]
  * fleet ledger export --state DIR --out FILE.jsonl
@@ -150,7 +144,7 @@ export function registerLedgerCommands(program: Command): void {
     .command('ledger')
     .description('the audit ledger: typed, attested actions in signed, verifiable feeds')
 
-  ledger
+  const append = ledger
     .command('append')
     .description(
       "append a typed action to this device's (or the owner's) feed; returns once it is durable and sealed by a signed checkpoint"
@@ -161,6 +155,7 @@ export function registerLedgerCommands(program: Command): void {
     .option('--role <role>', `the actor's role (${ROLES.join(', ')})`, 'operator')
     .requiredOption('--body <json>', "the action's fields as JSON (byte fields as hex)")
     .option('--tcti <tcti>', 'TPM to use (default: from the state)')
+  pinOptions(append)
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
@@ -170,15 +165,17 @@ Example:
       --body '{"resource":"patient/123","purpose":"treatment"}'`
     )
     .action(
-      async (options: {
-        state: string
-        type: string
-        actor: string
-        role: string
-        body: string
-        tcti?: string
-        json?: boolean
-      }) => {
+      async (
+        options: PinOptions & {
+          state: string
+          type: string
+          actor: string
+          role: string
+          body: string
+          tcti?: string
+          json?: boolean
+        }
+      ) => {
         if (!(ROLES as readonly string[]).includes(options.role))
           throw new UsageError(`--role must be one of ${ROLES.join(', ')}`)
         if (options.actor.length === 0 || options.actor.length > 128)
@@ -199,7 +196,7 @@ Example:
           )
           return
         }
-        const { tpm, signer } = await unlockSigner(options.state, identity, options.tcti)
+        const { tpm, signer, close } = await unlockSigner(options.state, identity, options)
         try {
           const feed = await openOwnFeed({
             dir: options.state,
@@ -226,7 +223,7 @@ Example:
             await feed.close()
           }
         } finally {
-          await tpm.close()
+          await close()
         }
       }
     )

@@ -158,10 +158,22 @@ export function registerOntologyCommands(program: Command): void {
         const current = entries
           .filter((entry) => entry.type === 'ontology.update')
           .reduce((v, entry) => Math.max(v, entry.body.version as number), BASE_ONTOLOGY.version)
-        if (version <= current) return undefined
+        const stated = encodeCanonical(formatOntologyActions(actions))
+        if (version <= current) {
+          // The same update again (a retry) is already done; anything else at a taken version is refused.
+          const same = entries.some(
+            (entry) =>
+              entry.type === 'ontology.update' &&
+              entry.body.version === version &&
+              Buffer.from(entry.body.actions as Uint8Array).equals(stated)
+          )
+          if (same) return undefined
+          throw new UsageError(
+            `ontology version ${version} is taken (the fleet's ontology is version ${current}): publish version ${current + 1}`
+          )
+        }
         // Checked as the agents will check it, before anything is signed.
         applyVerifiedOntologyUpdate({ ...BASE_ONTOLOGY, version: current }, version, actions)
-        const stated = encodeCanonical(formatOntologyActions(actions))
         return { type: 'ontology.update', actor, attest: null, body: { version, actions: stated } }
       })
       makeOutput(options.json === true).result(

@@ -234,7 +234,7 @@ describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', functi
       random: randomBytes,
       now: () => new Date()
     })
-    const signer = await unlockOwner(tpm, state)
+    const { signer } = await unlockOwner(state, { tpm })
     const fleetId = new Uint8Array(Buffer.from(state.fleetId, 'hex'))
     const feed = await openOwnFeed({
       dir: await tempDir('fleet-owner-'),

@@ -39,7 +39,7 @@ describe('agent/owner: fleet owner init and the genesis statement', function () 
     // The owner can sign again on this machine, with the same key.
     const tpm = await EsysTpm.open({ tcti: device.tcti })
     try {
-      const signer = await unlockOwner(tpm, state)
+      const { signer } = await unlockOwner(state, { tpm })
       assert.deepEqual(Buffer.from(signer.publicKey.p256), Buffer.from(verified.ownerKey.p256))
       const message = Buffer.from('device.enrol …')
       verifyHybrid(verified.ownerKey, DOMAIN.statement, message, await signer.sign(DOMAIN.statement, message))
