@@ -14,7 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { nativeHasher } from '../src/attest/index.js'
-import { ActorRegistry } from '../src/agent/membership/index.js'
+import { ActorRegistry } from '../src/agent/index.js'
 import { HybridSigner, nodeMlDsa65, softwareP256Signer } from '../src/identity/index.js'
 import {
   BASE_ONTOLOGY,

@@ -7,7 +7,7 @@
  *   enrolment/   the owner-signed enrolment record and the ceremony that makes it
  *   feeds/       the own ledger feed and the proven identity of any feed
  *   attestation/ mutual attestation of every connection
- *   membership/  members, owner statements, witnessing, quarantine
+ *   membership/  members, enrolled actors, owner statements, witnessing, quarantine
  *   replication/ sync messages, the pure planner, the replicator, gossip
  * and at the top the agent itself (createAgent), its control socket, metrics and the service
  * that runs it on a device (startDeviceAgent).
