@@ -139,24 +139,6 @@ export function verifyP256(point: Uint8Array, message: Uint8Array, signature: Ui
   }
 }
 
-/**
- * verifyP256 on node:crypto's thread pool: many verifications in flight at once use every core
- * (a P-256 verification takes about 70 µs of one).
- */
-export async function verifyP256Async(point: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
-  const key = p256Key(point)
-  if (key === undefined || signature.length !== 64) return false
-  return await new Promise((resolve) => {
-    try {
-      crypto.verify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature, (err, ok) => {
-        resolve(err === null && ok)
-      })
-    } catch {
-      resolve(false)
-    }
-  })
-}
-
 /** A P-256 signer with the key in this process: for owners without a TPM in tests, and fakes. */
 export function softwareP256Signer(
   privateKey: crypto.KeyObject = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey

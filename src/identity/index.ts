@@ -19,6 +19,6 @@ export {
 export type { MlDsa65, MlDsaKey } from './mldsa.js'
 export { DOMAIN, domainSeparated } from './domains.js'
 export type { Domain } from './domains.js'
-export { HybridSigner, verifyHybrid, verifyP256, verifyP256Async, softwareP256Signer } from './hybrid.js'
+export { HybridSigner, verifyHybrid, verifyP256, softwareP256Signer } from './hybrid.js'
 export type { HybridPublicKey, HybridSignature, P256Signer } from './hybrid.js'
 export { HybridSignatureError } from './errors.js'

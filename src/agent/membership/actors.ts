@@ -9,9 +9,14 @@
  * A later actor.enrol of the same id replaces the earlier key (rotation); actor.revoke ends it,
  * until the owner enrols the id again.
  */
-import { verifyP256Async } from '../../identity/index.js'
+import { verifyP256 } from '../../identity/index.js'
 import type { ActorDirectory, ActorProof, Entry } from '../../ledger/index.js'
-import { decodeStoredAssertion, isLoopbackOrigin, verifyActionAssertion } from '../../webauthn/index.js'
+import {
+  ClonedAuthenticatorError,
+  decodeStoredAssertion,
+  isLoopbackOrigin,
+  verifyActionAssertion
+} from '../../webauthn/index.js'
 import {
   ActorKindError,
   ActorRoleMismatchError,
@@ -37,17 +42,29 @@ export interface EnrolledActor {
   revoked?: { reason: string }
 }
 
+type ActorLimits = { maxActors: number; maxActorCounters: number }
+
 export class ActorRegistry implements ActorDirectory {
   private readonly actors = new Map<string, EnrolledActor>()
   /** Per actor and feed, the last WebAuthn signature counter verified and the entry it was on. */
   private readonly counters = new Map<string, { seq: number; counter: number }>()
+  private readonly limits: ActorLimits
 
-  /** Applies an entry of the owner's feed (the caller's guarantee); other actions are ignored. */
+  constructor(limits: ActorLimits = MEMBERSHIP_LIMITS) {
+    this.limits = limits
+  }
+
+  /**
+   * Applies an entry of the owner's feed (the caller's guarantee); other actions are ignored, and
+   * so is an enrolment no proof could ever match (a token key that is not a SEC1 P-256 point, a
+   * WebAuthn credential without its id or RP ID): such an actor stays unknown.
+   */
   apply(entry: Entry): 'enrolled' | 'revoked' | undefined {
     if (entry.type === 'actor.enrol') {
       const b = entry.body as Omit<EnrolledActor, 'revoked'>
-      if (!this.actors.has(b.actorId) && this.actors.size >= MEMBERSHIP_LIMITS.maxActors)
-        throw new TooManyActorsError(MEMBERSHIP_LIMITS.maxActors)
+      if (!usable(b)) return undefined
+      if (!this.actors.has(b.actorId) && this.actors.size >= this.limits.maxActors)
+        throw new TooManyActorsError(this.limits.maxActors)
       this.actors.set(b.actorId, {
         actorId: b.actorId,
         role: b.role,
@@ -90,7 +107,7 @@ export class ActorRegistry implements ActorDirectory {
     if (enrolled.role !== actor.role) throw new ActorRoleMismatchError(actor.id, enrolled.role, actor.role)
     if (enrolled.kind !== proof.kind) throw new ActorKindError(actor.id, enrolled.kind, proof.kind)
     if (proof.kind === 'pkcs11') {
-      if (!(await verifyP256Async(enrolled.publicKey, statement, proof.sig)))
+      if (!verifyP256(enrolled.publicKey, statement, proof.sig))
         throw new ActorSignatureError(actor.id, at.feed, at.seq)
       return
     }
@@ -103,9 +120,9 @@ export class ActorRegistry implements ActorDirectory {
     proof: ActorProof,
     at: { feed: string; seq: number }
   ): Promise<void> {
-    const { credentialId, rpId } = enrolled
-    if (credentialId === undefined || rpId === undefined)
-      throw new ActorKindError(enrolled.actorId, 'webauthn without a credential id and RP ID', proof.kind)
+    // apply() enrols a WebAuthn actor only with both.
+    const credentialId = enrolled.credentialId!
+    const rpId = enrolled.rpId!
     const key = `${enrolled.actorId}\n${at.feed}`
     const last = this.counters.get(key)
     // An entry at or before the last one verified in this feed is a second look at the same
@@ -124,15 +141,21 @@ export class ActorRegistry implements ActorDirectory {
         }
       ))
     } catch (err) {
-      if ((err as { code?: string }).code === 'ERR_WEBAUTHN_CLONED_AUTHENTICATOR') throw err
+      if (err instanceof ClonedAuthenticatorError) throw err
       throw new ActorSignatureError(enrolled.actorId, at.feed, at.seq, err)
     }
     if (last === undefined || at.seq > last.seq) {
-      if (!this.counters.has(key) && this.counters.size >= MEMBERSHIP_LIMITS.maxActorCounters) {
+      if (!this.counters.has(key) && this.counters.size >= this.limits.maxActorCounters) {
         const oldest = this.counters.keys().next().value
         if (oldest !== undefined) this.counters.delete(oldest)
       }
       this.counters.set(key, { seq: at.seq, counter: newCounter })
     }
   }
+}
+
+/** An enrolment a proof can match: a SEC1 P-256 token key, or a WebAuthn credential with its id and RP ID. */
+function usable(actor: Omit<EnrolledActor, 'revoked'>): boolean {
+  if (actor.kind === 'pkcs11') return actor.publicKey.length === 65 && actor.publicKey[0] === 0x04
+  return actor.credentialId !== undefined && actor.credentialId.length > 0 && actor.rpId !== undefined
 }

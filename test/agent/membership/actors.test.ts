@@ -5,6 +5,7 @@ import {
   ActorRoleMismatchError,
   ActorSignatureError,
   RevokedActorError,
+  TooManyActorsError,
   UnknownActorError
 } from '../../../src/agent/membership/index.js'
 import { softwareP256Signer, type P256Signer } from '../../../src/identity/index.js'
@@ -18,7 +19,7 @@ import {
   type Entry
 } from '../../../src/ledger/index.js'
 import { loadModule, type Pkcs11Module } from '../../../src/pkcs11/index.js'
-import { actionChallenge, encodeStoredAssertion } from '../../../src/webauthn/index.js'
+import { ClonedAuthenticatorError, actionChallenge, encodeStoredAssertion } from '../../../src/webauthn/index.js'
 import { SOFTHSM_MODULE, SoftHsm, skipWithoutSoftHsm } from '../../helpers/softhsm.js'
 import { FLAGS, SoftwareAuthenticator } from '../../helpers/software-authenticator.js'
 
@@ -237,6 +238,72 @@ describe('agent/membership/actors: enrolled actors and the check of their hardwa
         ActorSignatureError,
         'another authenticator'
       )
+    })
+  })
+
+  describe('bounds and enrolments no proof could match', () => {
+    it('refuses more actors than its cap with TooManyActorsError; enrolling a known id again still works', () => {
+      const registry = new ActorRegistry({ maxActors: 2, maxActorCounters: 8 })
+      registry.apply(enrolPkcs11('a', softwareP256Signer().publicKey))
+      registry.apply(enrolPkcs11('b', softwareP256Signer().publicKey))
+      assert.throws(
+        () => registry.apply(enrolPkcs11('c', softwareP256Signer().publicKey)),
+        (err: unknown) => err instanceof TooManyActorsError && err.max === 2
+      )
+      assert.equal(registry.apply(enrolPkcs11('a', softwareP256Signer().publicKey)), 'enrolled')
+      assert.deepEqual(
+        registry.list().map((actor) => actor.actorId),
+        ['a', 'b']
+      )
+    })
+
+    it('keeps at most its cap of WebAuthn counters, forgetting the oldest first', async () => {
+      const registry = new ActorRegistry({ maxActors: 8, maxActorCounters: 1 })
+      const authenticator = new SoftwareAuthenticator()
+      registry.apply(enrolWebAuthn('nurse.jones', authenticator))
+      await verifyActorProof(
+        await operatorEntry('nurse.jones', keyProof(authenticator, { counter: 5 }), { seq: 1 }),
+        registry
+      )
+      // Another feed takes the only slot: the first feed's counter is forgotten, so a lower one
+      // there is no longer caught (the cost of the bound), while the second feed's still is.
+      const elsewhere = { feed: otherDevice }
+      await verifyActorProof(
+        await operatorEntry('nurse.jones', keyProof(authenticator, { counter: 9 }), { seq: 1, ...elsewhere }),
+        registry
+      )
+      await assert.rejects(
+        verifyActorProof(
+          await operatorEntry('nurse.jones', keyProof(authenticator, { counter: 9 }), { seq: 2, ...elsewhere }),
+          registry
+        ),
+        ClonedAuthenticatorError
+      )
+      await verifyActorProof(
+        await operatorEntry('nurse.jones', keyProof(authenticator, { counter: 2 }), { seq: 2 }),
+        registry
+      )
+    })
+
+    it('an enrolment no proof could match (a token key that is not a P-256 point, a credential without id or RP ID) enrols nobody', async () => {
+      const registry = new ActorRegistry()
+      const notAPoint = new Uint8Array(65).fill(7)
+      assert.equal(registry.apply(enrolPkcs11('dr.smith', notAPoint)), undefined)
+      const authenticator = new SoftwareAuthenticator()
+      const noRpId = ownerEntry('actor.enrol', {
+        actorId: 'nurse.jones',
+        role: 'operator',
+        kind: 'webauthn',
+        publicKey: authenticator.publicKey,
+        credentialId: authenticator.credentialId,
+        hardware: 'FIDO2 security key'
+      })
+      assert.equal(registry.apply(noRpId), undefined)
+      await assert.rejects(
+        verifyActorProof(await operatorEntry('nurse.jones', keyProof(authenticator)), registry),
+        UnknownActorError
+      )
+      assert.deepEqual(registry.list(), [])
     })
   })
 })
