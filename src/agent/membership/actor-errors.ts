@@ -81,3 +81,19 @@ export class TooManyActorsError extends FleetError {
     this.max = max
   }
 }
+
+/** Thrown when an actor's signature, already verified at one entry, comes again at another: a replay. */
+export class ReplayedActorProofError extends FleetError {
+  readonly actorId: string
+  /** Where it was first: `feed/seq`. */
+  readonly first: string
+  readonly again: string
+  constructor(actorId: string, first: string, again: string) {
+    super(`actor ${actorId}'s signature at ${again} was already used at ${first}: one signature, one action`, {
+      code: 'ERR_ACTOR_PROOF_REPLAYED'
+    })
+    this.actorId = actorId
+    this.first = first
+    this.again = again
+  }
+}

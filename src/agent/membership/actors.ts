@@ -9,6 +9,7 @@
  * A later actor.enrol of the same id replaces the earlier key (rotation); actor.revoke ends it,
  * until the owner enrols the id again.
  */
+import { createHash } from 'node:crypto'
 import { verifyP256 } from '../../identity/index.js'
 import type { ActorDirectory, ActorProof, Entry } from '../../ledger/index.js'
 import {
@@ -21,6 +22,7 @@ import {
   ActorKindError,
   ActorRoleMismatchError,
   ActorSignatureError,
+  ReplayedActorProofError,
   RevokedActorError,
   TooManyActorsError,
   UnknownActorError
@@ -42,12 +44,14 @@ export interface EnrolledActor {
   revoked?: { reason: string }
 }
 
-type ActorLimits = { maxActors: number; maxActorCounters: number }
+type ActorLimits = { maxActors: number; maxActorCounters: number; maxRecentProofs: number }
 
 export class ActorRegistry implements ActorDirectory {
   private readonly actors = new Map<string, EnrolledActor>()
   /** Per actor and feed, the last WebAuthn signature counter verified and the entry it was on. */
   private readonly counters = new Map<string, { seq: number; counter: number }>()
+  /** Signatures verified lately, by hash, with where each was: the same one elsewhere is a replay. */
+  private readonly recent = new Map<string, string>()
   private readonly limits: ActorLimits
 
   constructor(limits: ActorLimits = MEMBERSHIP_LIMITS) {
@@ -109,9 +113,24 @@ export class ActorRegistry implements ActorDirectory {
     if (proof.kind === 'pkcs11') {
       if (!verifyP256(enrolled.publicKey, statement, proof.sig))
         throw new ActorSignatureError(actor.id, at.feed, at.seq)
-      return
+    } else await this.verifyWebAuthn(enrolled, statement, proof, at)
+    this.remember(actor.id, proof, at)
+  }
+
+  /**
+   * One signature stands for one action: the same signature again at another place (a device
+   * appending an approved action twice) is refused. Verified signatures are remembered after
+   * they verify, so a forgery cannot make a later genuine entry look replayed.
+   */
+  private remember(actorId: string, proof: ActorProof, at: { feed: string; seq: number }): void {
+    const id = createHash('sha256').update(proof.sig).digest('base64')
+    const where = `${at.feed}/${at.seq}`
+    const seen = this.recent.get(id)
+    if (seen !== undefined && seen !== where) throw new ReplayedActorProofError(actorId, seen, where)
+    if (seen === undefined) {
+      if (this.recent.size >= this.limits.maxRecentProofs) this.recent.delete(this.recent.keys().next().value!)
+      this.recent.set(id, where)
     }
-    await this.verifyWebAuthn(enrolled, statement, proof, at)
   }
 
   private async verifyWebAuthn(

@@ -9,6 +9,7 @@ export {
   ActorKindError,
   ActorRoleMismatchError,
   ActorSignatureError,
+  ReplayedActorProofError,
   RevokedActorError,
   TooManyActorsError,
   UnknownActorError

@@ -13,5 +13,7 @@ export const MEMBERSHIP_LIMITS = {
   /** Actors the owner enrolled (actor.enrol), revoked ones included. */
   maxActors: 65_536,
   /** WebAuthn signature counters remembered, one per actor and feed (the oldest is forgotten first). */
-  maxActorCounters: 262_144
+  maxActorCounters: 262_144,
+  /** Actor signatures remembered to refuse the same one at another entry (the oldest is forgotten first). */
+  maxRecentProofs: 262_144
 } as const

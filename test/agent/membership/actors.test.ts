@@ -4,6 +4,7 @@ import {
   ActorRegistry,
   ActorRoleMismatchError,
   ActorSignatureError,
+  ReplayedActorProofError,
   RevokedActorError,
   TooManyActorsError,
   UnknownActorError
@@ -172,6 +173,23 @@ describe('agent/membership/actors: enrolled actors and the check of their hardwa
       await verifyActorProof(await operatorEntry('dr.smith', tokenProof(key)), registry)
     })
 
+    it('one signature, one action: the same signed action appended again at another entry is a replay', async () => {
+      const registry = new ActorRegistry({ maxActors: 8, maxActorCounters: 8, maxRecentProofs: 2 })
+      registry.apply(enrolPkcs11('dr.smith', key.publicKey))
+      const signed = await operatorEntry('dr.smith', tokenProof(key), { seq: 1 })
+      await verifyActorProof(signed, registry)
+      await verifyActorProof(signed, registry)
+      await assert.rejects(
+        verifyActorProof({ ...signed, seq: 7 }, registry),
+        (err: unknown) =>
+          err instanceof ReplayedActorProofError && err.first === `${device}/1` && err.again === `${device}/7`
+      )
+      // The table keeps maxRecentProofs signatures, the oldest forgotten first.
+      for (let seq = 2; seq <= 3; seq++)
+        await verifyActorProof(await operatorEntry('dr.smith', tokenProof(key), { seq }), registry)
+      await verifyActorProof({ ...signed, seq: 7 }, registry)
+    })
+
     it('a signature moved onto another action or another device is refused', async () => {
       const registry = new ActorRegistry()
       registry.apply(enrolPkcs11('dr.smith', key.publicKey))
@@ -243,7 +261,7 @@ describe('agent/membership/actors: enrolled actors and the check of their hardwa
 
   describe('bounds and enrolments no proof could match', () => {
     it('refuses more actors than its cap with TooManyActorsError; enrolling a known id again still works', () => {
-      const registry = new ActorRegistry({ maxActors: 2, maxActorCounters: 8 })
+      const registry = new ActorRegistry({ maxActors: 2, maxActorCounters: 8, maxRecentProofs: 8 })
       registry.apply(enrolPkcs11('a', softwareP256Signer().publicKey))
       registry.apply(enrolPkcs11('b', softwareP256Signer().publicKey))
       assert.throws(
@@ -258,7 +276,7 @@ describe('agent/membership/actors: enrolled actors and the check of their hardwa
     })
 
     it('keeps at most its cap of WebAuthn counters, forgetting the oldest first', async () => {
-      const registry = new ActorRegistry({ maxActors: 8, maxActorCounters: 1 })
+      const registry = new ActorRegistry({ maxActors: 8, maxActorCounters: 1, maxRecentProofs: 8 })
       const authenticator = new SoftwareAuthenticator()
       registry.apply(enrolWebAuthn('nurse.jones', authenticator))
       await verifyActorProof(
