@@ -155,26 +155,12 @@ export function encodeEntry(entry: Entry): Uint8Array {
 
 /** The entry's keys in canonical order (length first, then bytewise), encoded. */
 const CANONICAL_KEYS = ['v', 'seq', 'body', 'feed', 'prev', 'time', 'type', 'actor', 'fleet', 'attest', 'device']
-const ENCODED_KEYS = CANONICAL_KEYS.map((key) => Uint8Array.from([0x60 | key.length, ...Buffer.from(key, 'ascii')]))
+const encodedKeys = (keys: string[]): Uint8Array[] =>
+  keys.map((key) => Uint8Array.from([0x60 | key.length, ...Buffer.from(key, 'ascii')]))
+const ENCODED_KEYS = encodedKeys(CANONICAL_KEYS)
 const PREV_VALUE = CANONICAL_KEYS.indexOf('prev')
-/** Version 2's keys: `proof` sorts after `fleet`. */
-const CANONICAL_KEYS_V2 = [
-  'v',
-  'seq',
-  'body',
-  'feed',
-  'prev',
-  'time',
-  'type',
-  'actor',
-  'fleet',
-  'proof',
-  'attest',
-  'device'
-]
-const ENCODED_KEYS_V2 = CANONICAL_KEYS_V2.map((key) =>
-  Uint8Array.from([0x60 | key.length, ...Buffer.from(key, 'ascii')])
-)
+/** Version 2's keys: `proof` sorts after `fleet` (and before `attest`); `prev` keeps its place. */
+const ENCODED_KEYS_V2 = encodedKeys(CANONICAL_KEYS.toSpliced(CANONICAL_KEYS.indexOf('fleet') + 1, 0, 'proof'))
 
 /**
  * The entry in `bytes` and where its `prev` value starts: read as a map of exactly the entry's
