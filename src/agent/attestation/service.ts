@@ -2,16 +2,8 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { bootPolicyId, type BootPolicy, type ClockInfo } from '../../attest/index.js'
 import type { FeedLedger } from '../../ledger/index.js'
 import { FramedStream, type FleetNode, type Admission } from '../../p2p/index.js'
-import {
-  attestAsDialer,
-  attestAsListener,
-  ATTEST_PROTOCOL,
-  ATTEST_LIMITS,
-  type AttesterInput,
-  type AttestationOutcome,
-  type Judge,
-  type RefusalKind
-} from './protocol.js'
+import { attestAsDialer, attestAsListener, ATTEST_PROTOCOL, ATTEST_LIMITS, type AttesterInput } from './protocol.js'
+import type { AttestationOutcome, Judge, RefusalKind } from './judge.js'
 import type { Logger } from '../ops/index.js'
 import type { EnrolmentRecord, SignedEnrolment } from '../enrolment/index.js'
 import { systemClock, type Clock } from '../../common/index.js'
