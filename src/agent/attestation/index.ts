@@ -18,4 +18,5 @@ export {
   type AttestationOutcome,
   type Judge
 } from './judge.js'
-export { AttestationService, type AttestationServiceInit, type PeerStatus } from './service.js'
+export { AttestationService, type AttestationServiceInit } from './service.js'
+export type { PeerStatus } from './peer-table.js'
