@@ -9,11 +9,14 @@ export {
   AttestationProtocolError,
   attestAsDialer,
   attestAsListener,
+  type AttesterInput
+} from './protocol.js'
+export {
   attestationQuoteData,
   judgeAttestation,
   type AttestationEvidence,
   type AttestationOutcome,
-  type AttesterInput,
   type Judge
-} from './protocol.js'
-export { AttestationService, type AttestationServiceInit, type PeerStatus } from './service.js'
+} from './judge.js'
+export { AttestationService, type AttestationServiceInit } from './service.js'
+export type { PeerStatus } from './peer-table.js'

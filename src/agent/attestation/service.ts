@@ -1,34 +1,13 @@
 import type { Connection, Stream } from '@libp2p/interface'
-import { bootPolicyId, type BootPolicy, type ClockInfo } from '../../attest/index.js'
+import { bootPolicyId, type BootPolicy } from '../../attest/index.js'
 import type { FeedLedger } from '../../ledger/index.js'
 import { FramedStream, type FleetNode, type Admission } from '../../p2p/index.js'
-import {
-  attestAsDialer,
-  attestAsListener,
-  ATTEST_PROTOCOL,
-  ATTEST_LIMITS,
-  type AttesterInput,
-  type AttestationOutcome,
-  type Judge,
-  type RefusalKind
-} from './protocol.js'
+import { attestAsDialer, attestAsListener, ATTEST_PROTOCOL, ATTEST_LIMITS, type AttesterInput } from './protocol.js'
+import type { AttestationOutcome, Judge, RefusalKind } from './judge.js'
+import { PeerTable, type PeerStatus } from './peer-table.js'
 import type { Logger } from '../ops/index.js'
 import type { EnrolmentRecord, SignedEnrolment } from '../enrolment/index.js'
 import { systemClock, type Clock } from '../../common/index.js'
-
-export interface PeerStatus {
-  peerId: string
-  deviceId?: string
-  hostname?: string
-  role?: string
-  trusted: boolean
-  /** Why not, when not trusted. */
-  kind?: string
-  reasons: string[]
-  at: string
-  /** Attestations of this peer that succeeded. */
-  attestations: number
-}
 
 export interface AttestationServiceInit {
   node: FleetNode
@@ -73,24 +52,10 @@ export class AttestationService {
     refused: { refused: 0, stranger: 0, clone: 0, revoked: 0, 'untrusted-boot': 0 }
   }
   private readonly init: AttestationServiceInit
-  private readonly peers = new Map<string, PeerStatus>()
-  /** PeerIds of clones and revoked devices kept out, oldest first (bounded by maxRefusedPeers). */
-  private readonly refused = new Set<string>()
-  /**
-   * PeerIds of strangers kept out, oldest first (bounded by maxStrangers): apart from `refused`,
-   * so that a flood of fresh keys does not push a revoked device's PeerId out of it.
-   */
-  private readonly strangers = new Set<string>()
+  private readonly table = new PeerTable()
   private readonly cloneTallies = new Map<string, CloneTally>()
-  private readonly revoked = new Set<string>()
-  private readonly clocks = new Map<string, ClockInfo>()
-  /**
-   * The open connections (by id) each peer attested on: a new connection must attest again.
-   * Kept per peer so that attested(), asked for every announce, is a lookup.
-   */
-  private readonly attestedOn = new Map<string, Set<string>>()
   private readonly onClose = (evt: CustomEvent<Connection>): void => {
-    this.unmark(evt.detail)
+    this.table.unmark(evt.detail)
     this.clearDeadline(evt.detail.id)
   }
   private readonly judge: Judge
@@ -103,7 +68,9 @@ export class AttestationService {
   }
 
   /** For the connection gater: clones, revoked devices and strangers seen lately stay out. */
-  readonly admission: Admission = { allows: (peerId) => !this.refused.has(peerId) && !this.strangers.has(peerId) }
+  readonly admission: Admission = {
+    allows: (peerId) => !this.table.refused.has(peerId) && !this.table.strangers.has(peerId)
+  }
 
   constructor(init: AttestationServiceInit) {
     this.init = init
@@ -113,8 +80,8 @@ export class AttestationService {
       ownerKey: enrolment.ownerKey,
       policy: enrolment.policy,
       policyId: bootPolicyId(enrolment.policy),
-      isRevoked: (deviceId) => this.revoked.has(deviceId) || init.isExcluded?.(deviceId) === true,
-      lastClock: (deviceId) => this.clocks.get(deviceId)
+      isRevoked: (deviceId) => this.table.revoked.has(deviceId) || init.isExcluded?.(deviceId) === true,
+      lastClock: (deviceId) => this.table.clocks.get(deviceId)
     }
   }
 
@@ -133,46 +100,13 @@ export class AttestationService {
     cloneTallies: number
   } {
     return {
-      peers: this.peers.size,
-      refused: this.refused.size,
-      strangers: this.strangers.size,
-      clocks: this.clocks.size,
-      attestedOn: this.attestedOn.size,
+      peers: this.table.peers.size,
+      refused: this.table.refused.size,
+      strangers: this.table.strangers.size,
+      clocks: this.table.clocks.size,
+      attestedOn: this.table.attestedOn.size,
       deadlines: this.deadlines.size,
       cloneTallies: this.cloneTallies.size
-    }
-  }
-
-  private refuse(peerId: string, set = this.refused, max: number = ATTEST_LIMITS.maxRefusedPeers): void {
-    set.delete(peerId)
-    set.add(peerId)
-    for (const oldest of set) {
-      if (set.size <= max) break
-      set.delete(oldest)
-    }
-  }
-
-  /** Keeps a peer's status, forgetting the least recently judged peers that are not attested when over the cap. */
-  private setStatus(status: PeerStatus): void {
-    this.peers.delete(status.peerId)
-    this.peers.set(status.peerId, status)
-    if (this.peers.size <= ATTEST_LIMITS.maxPeerStatuses) return
-    for (const [peerId] of this.peers) {
-      if (this.peers.size <= ATTEST_LIMITS.maxPeerStatuses) return
-      if (!this.attestedOn.has(peerId)) this.peers.delete(peerId)
-    }
-    for (const [peerId] of this.peers) {
-      if (this.peers.size <= ATTEST_LIMITS.maxPeerStatuses) return
-      this.peers.delete(peerId)
-    }
-  }
-
-  private setClock(deviceId: string, clock: ClockInfo): void {
-    this.clocks.delete(deviceId)
-    this.clocks.set(deviceId, clock)
-    for (const [oldest] of this.clocks) {
-      if (this.clocks.size <= ATTEST_LIMITS.maxClocks) break
-      this.clocks.delete(oldest)
     }
   }
 
@@ -221,25 +155,11 @@ export class AttestationService {
 
   /** True when the peer's last verdict is trusted and it attested on a connection that is still open. */
   attested(peerId: string): boolean {
-    return this.peers.get(peerId)?.trusted === true && (this.attestedOn.get(peerId)?.size ?? 0) > 0
-  }
-
-  private mark(connection: Connection, peerId: string): void {
-    const ids = this.attestedOn.get(peerId) ?? new Set<string>()
-    this.attestedOn.set(peerId, ids)
-    ids.add(connection.id)
-  }
-
-  private unmark(connection: Connection): void {
-    const peerId = connection.remotePeer.toString()
-    const ids = this.attestedOn.get(peerId)
-    if (ids === undefined) return
-    ids.delete(connection.id)
-    if (ids.size === 0) this.attestedOn.delete(peerId)
+    return this.table.attested(peerId)
   }
 
   list(): PeerStatus[] {
-    return [...this.peers.values()].sort((a, b) => a.peerId.localeCompare(b.peerId))
+    return this.table.list()
   }
 
   /** Attests one connection now (the dialer's side). */
@@ -249,10 +169,10 @@ export class AttestationService {
 
   /** A revocation learned from the owner (or a quarantine): refuse the device and hang up on it. */
   async revoke(deviceId: string, kind: 'revoked' | 'quarantined' = 'revoked'): Promise<void> {
-    this.revoked.add(deviceId)
-    for (const status of this.peers.values()) {
+    this.table.revoked.add(deviceId)
+    for (const status of this.table.peers.values()) {
       if (status.deviceId !== deviceId) continue
-      this.refuse(status.peerId)
+      this.table.refuse(status.peerId)
       status.trusted = false
       status.kind = kind
       status.reasons = [`device ${deviceId} is ${kind}`]
@@ -275,10 +195,10 @@ export class AttestationService {
 
   /** The owner cleared a quarantine: the device may connect and attest again (a revocation stays). */
   release(deviceId: string): void {
-    this.revoked.delete(deviceId)
-    for (const status of this.peers.values()) {
+    this.table.revoked.delete(deviceId)
+    for (const status of this.table.peers.values()) {
       if (status.deviceId !== deviceId || status.kind === 'clone' || status.kind === 'stranger') continue
-      this.refused.delete(status.peerId)
+      this.table.refused.delete(status.peerId)
       status.reasons = [`device ${deviceId} was released from quarantine by the owner`]
     }
     this.changed()
@@ -355,7 +275,7 @@ export class AttestationService {
 
   private async record(outcome: AttestationOutcome, peerId: string, connection: Connection): Promise<void> {
     const record = outcome.record
-    const previous = this.peers.get(peerId)
+    const previous = this.table.peers.get(peerId)
     const status: PeerStatus = {
       peerId,
       deviceId: record?.deviceId,
@@ -367,20 +287,20 @@ export class AttestationService {
       at: new Date(this.now()).toISOString(),
       attestations: (previous?.attestations ?? 0) + (outcome.trusted ? 1 : 0)
     }
-    this.setStatus(status)
+    this.table.setStatus(status)
     if (outcome.trusted) this.counts.trusted++
     else this.counts.refused[outcome.kind]++
     if (outcome.trusted) {
-      if (connection.status === 'open') this.mark(connection, peerId)
+      if (connection.status === 'open') this.table.mark(connection, peerId)
       this.clearDeadline(connection.id)
-      this.setClock(outcome.record.deviceId, outcome.clock)
+      this.table.setClock(outcome.record.deviceId, outcome.clock)
       this.init.logger?.info({ peerId, deviceId: outcome.record.deviceId }, 'peer attested')
       this.init.onAttested?.(peerId, outcome.signed, outcome.record, connection)
     } else {
-      this.unmark(connection)
+      this.table.unmark(connection)
       this.init.logger?.warn({ peerId, kind: outcome.kind, reasons: outcome.reasons }, 'peer not trusted; hanging up')
-      if (outcome.kind === 'clone' || outcome.kind === 'revoked') this.refuse(peerId)
-      if (outcome.kind === 'stranger') this.refuse(peerId, this.strangers, ATTEST_LIMITS.maxStrangers)
+      if (outcome.kind === 'clone' || outcome.kind === 'revoked') this.table.refuse(peerId)
+      if (outcome.kind === 'stranger') this.table.refuse(peerId, this.table.strangers, ATTEST_LIMITS.maxStrangers)
       this.clearDeadline(connection.id)
       await connection.close().catch(() => undefined)
     }

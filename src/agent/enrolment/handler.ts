@@ -1,15 +1,9 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { type FleetNode, FramedStream } from '../../p2p/index.js'
-import {
-  runDeviceCeremony,
-  runOwnerCeremony,
-  ENROL_PROTOCOL,
-  ENROL_LIMITS,
-  type DeviceCeremonyInput,
-  type OwnerCeremonyInput,
-  type EnrolledDevice
-} from './ceremony.js'
+import { ENROL_PROTOCOL, ENROL_LIMITS } from './ceremony.js'
+import { runDeviceCeremony, type DeviceCeremonyInput } from './device-ceremony.js'
+import { runOwnerCeremony, type OwnerCeremonyInput, type EnrolledDevice } from './owner-ceremony.js'
 import type { DeviceEnrolment, EnrolmentRecord, SignedEnrolment } from './record.js'
 
 const framed = (stream: Stream): FramedStream =>

@@ -7,13 +7,10 @@ export {
   ENROL_LIMITS,
   ENROL_PROTOCOL,
   EnrolmentRefusedError,
-  enrolmentQuoteData,
-  runDeviceCeremony,
-  runOwnerCeremony,
-  type DeviceCeremonyInput,
-  type EnrolledDevice,
-  type OwnerCeremonyInput
+  enrolmentQuoteData
 } from './ceremony.js'
+export { runDeviceCeremony, type DeviceCeremonyInput } from './device-ceremony.js'
+export { runOwnerCeremony, type EnrolledDevice, type OwnerCeremonyInput } from './owner-ceremony.js'
 export { acceptEnrolment, enrolPeer } from './handler.js'
 export {
   DEVICE_ROLES,

@@ -22,4 +22,6 @@ export {
   provenRevocation,
   type OwnerStatementTargets
 } from './owner-statements.js'
-export { DEFAULT_WITNESSES_PER_FEED, Witnessing, quarantineSublevel, witnessSet } from './witnessing.js'
+export { Witnessing } from './witnessing.js'
+export { DEFAULT_WITNESSES_PER_FEED, witnessSet } from './witness-set.js'
+export { quarantineSublevel } from './quarantine-store.js'

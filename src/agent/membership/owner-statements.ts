@@ -7,7 +7,7 @@ import type { OpenedLedger } from '../feeds/index.js'
 import type { Logger } from '../ops/index.js'
 import type { Membership } from './members.js'
 import type { MemberRecords } from './member-records.js'
-import type { quarantineSublevel } from './witnessing.js'
+import type { quarantineSublevel } from './quarantine-store.js'
 
 export interface OwnerStatementTargets {
   membership: Membership

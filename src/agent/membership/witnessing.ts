@@ -3,7 +3,6 @@
  * checkpoints peers announce against its own copies, keeping the cosignatures it lacks, and
  * quarantining a device on verified evidence (found here, or in a peer's alert.equivocation).
  */
-import { createHash } from 'node:crypto'
 import {
   parseCheckpoint,
   peekCheckpoint,
@@ -18,14 +17,12 @@ import {
   decodeEntry,
   encodeEntry,
   ProofError,
-  LEDGER_SUBLEVELS,
   replicaSpace,
   type ReplicaStore,
   type FeedSource,
   type Entry,
   type EquivocationEvidence,
-  type VerifiedCheckpoint,
-  type LedgerStore
+  type VerifiedCheckpoint
 } from '../../ledger/index.js'
 import { toHex, type Clock } from '../../common/index.js'
 import { MEMBERSHIP_LIMITS } from './limits.js'
@@ -34,21 +31,13 @@ import type { AttestationService } from '../attestation/index.js'
 import type { OpenedLedger } from '../feeds/index.js'
 import type { Logger } from '../ops/index.js'
 import type { Membership } from './members.js'
-
-/** Where an agent keeps the evidence of each quarantine (re-verified on start), by deviceId. */
-export function quarantineSublevel(store: LedgerStore) {
-  const sublevel = store.sublevel(LEDGER_SUBLEVELS.quarantine)
-  return {
-    iterator: () => sublevel.iterator(),
-    put: async (deviceId: string, evidence: Uint8Array): Promise<void> => {
-      await store.write([{ type: 'put', sublevel, key: deviceId, value: evidence }], { sync: true })
-    },
-    /** Not synced: a clearing lost with the power is made again on start, from the owner's feed. */
-    del: async (deviceId: string): Promise<void> => {
-      await store.write([{ type: 'del', sublevel, key: deviceId }], { sync: false })
-    }
-  }
-}
+import type { quarantineSublevel } from './quarantine-store.js'
+import {
+  COSIGN_MAX_WAIT_INTERVALS,
+  COSIGN_QUIET_INTERVALS,
+  DEFAULT_WITNESSES_PER_FEED,
+  witnessSet
+} from './witness-set.js'
 
 export interface WitnessingInit {
   feedId: string
@@ -61,35 +50,6 @@ export interface WitnessingInit {
   quarantineStore: ReturnType<typeof quarantineSublevel>
   clock: Clock
   init: { cosignIntervalMs?: number; witnessesPerFeed?: number; logger?: Logger }
-}
-
-/**
- * A witness cosigns a feed once it has been quiet this many cosign intervals, or after this many
- * while it keeps growing. Each cosignature is one more signature pair and one more announce to a
- * few peers; while many devices join, every feed grows every few seconds, and cosigning each step
- * made up about two fifths of the announces and pushes sent at 30 devices.
- */
-export const COSIGN_QUIET_INTERVALS = 5
-export const COSIGN_MAX_WAIT_INTERVALS = 30
-
-/** How many fleet devices cosign each feed by default (its witness set; see `witnessSet`). */
-export const DEFAULT_WITNESSES_PER_FEED = 4
-
-/**
- * The devices that cosign `feed`: the first `count` of `candidates` (the feed's own device left
- * out) ranked by SHA-256(feed ‖ deviceId). Every agent that knows the same members computes the
- * same set, each feed gets its own, and the work of cosigning spreads evenly over the fleet. Every
- * agent still checks every announced checkpoint against its own copy (equivocation); the set only
- * bounds who signs, so that witnessing costs O(N) signatures per checkpoint, not O(N²) traffic.
- */
-export function witnessSet(feed: string, candidates: readonly string[], count: number): string[] {
-  const rank = (deviceId: string): string => createHash('sha256').update(feed).update(deviceId).digest('hex')
-  return candidates
-    .filter((d) => d !== feed)
-    .map((d) => ({ d, r: rank(d) }))
-    .sort((a, b) => (a.r < b.r ? -1 : a.r > b.r ? 1 : 0))
-    .slice(0, Math.max(0, count))
-    .map(({ d }) => d)
 }
 
 export class Witnessing {
