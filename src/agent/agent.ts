@@ -18,7 +18,8 @@ import {
   quarantineSublevel,
   adoptOwnEpoch,
   provenRevocation,
-  type OwnerStatementTargets
+  type OwnerStatementTargets,
+  type CloneReport
 } from './membership/index.js'
 import { Replicator } from './replication/index.js'
 import { fleetServiceTag, type AgentComponents, type AgentInit } from './components.js'
@@ -136,6 +137,7 @@ export class Agent {
     // The owner's newest policy and ontology, as its feed held here says.
     if (this.membership.policy !== this.init.enrolment.policy) this.attestation.setPolicy(this.membership.policy)
     this.feed.ledger.useOntology(this.membership.ontology)
+    this.feed.ledger.useActors(this.membership.actors)
     await this.replicator.start()
     await this.attestation.start()
     const self = this.node.peerId.toString()
@@ -163,6 +165,36 @@ export class Agent {
     await this.attestation.stop()
     await this.node.stop()
     await this.feed.close()
+  }
+
+  /**
+   * Records a cloned WebAuthn authenticator (a signature counter that did not grow) as an
+   * alert.cloned_authenticator in the own feed: peers read it, the owner revokes the actor.
+   */
+  async recordClone(clone: CloneReport): Promise<void> {
+    this.components.logger?.warn(
+      { ...clone },
+      "an actor's security key signed with a counter that did not grow: it may be cloned"
+    )
+    try {
+      await this.feed.ledger.append({
+        type: 'alert.cloned_authenticator',
+        actor: { id: `agent/${this.init.state.deviceId}`, role: 'agent' },
+        attest: null,
+        body: {
+          actorId: clone.actorId,
+          credentialId: clone.credentialId,
+          feed: clone.feed,
+          seq: clone.seq,
+          counter: clone.counter,
+          againstFeed: clone.against.feed,
+          againstSeq: clone.against.seq,
+          againstCounter: clone.against.counter
+        }
+      })
+    } catch (err) {
+      this.components.logger?.error({ err: (err as Error).message }, 'the cloned-authenticator alert was not recorded')
+    }
   }
 
   /** Keeps a peer out until unblock (operator maintenance; simnet partitions). */
@@ -211,10 +243,13 @@ export class Agent {
  * addresses, intervals). The agent is not started: call start().
  */
 export async function createAgent(components: AgentComponents, init: AgentInit): Promise<Agent> {
-  const membership = new Membership(init.enrolment)
+  let agent: Agent | undefined
+  const membership = new Membership(init.enrolment, {
+    p256: components.p256,
+    onClone: (clone) => void agent?.recordClone(clone)
+  })
   const random = components.random ?? cryptoRandom
   let attestation: AttestationService | undefined
-  let agent: Agent | undefined
   const node = await createFleetNode({
     privateKey: init.device.peerKey,
     admission: {

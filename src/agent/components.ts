@@ -3,6 +3,7 @@ import { toHex, type Clock, type Random } from '../common/index.js'
 import type { Tpm } from '../attest/index.js'
 import type { FeedSource, Hasher, LedgerStore } from '../ledger/index.js'
 import type { PeerStatus } from './attestation/index.js'
+import type { P256Verifier } from './membership/index.js'
 import type { UnlockedDevice, DeviceState } from './device/index.js'
 import type { DeviceEnrolment } from './enrolment/index.js'
 import type { Logger } from './ops/index.js'
@@ -26,6 +27,8 @@ export interface AgentComponents {
    * a forked or forged feed here; see simnet/hostile.ts.
    */
   ownFeedServer?: (held: FeedSource) => OwnFeedServer
+  /** Verifies a batch's actor token signatures together. Default: one by one; `fleet run` gives the native one. */
+  p256?: P256Verifier
 }
 
 export interface AgentInit {

@@ -16,7 +16,13 @@
 import { encodeCanonical, decodeRecord, type Schema } from '../codec/index.js'
 import { DOMAIN, domainSeparated } from '../identity/index.js'
 import type { Entry } from './entry.js'
-import { ActorProofTimeError, MalformedActorProofError, MissingActorProofError } from './errors.js'
+import {
+  ActorProofTimeError,
+  ActorProofUncheckedError,
+  MalformedActorProofError,
+  MissingActorProofError,
+  UnexpectedActorProofError
+} from './errors.js'
 import { ACTOR_PROOF_LIMITS } from './limits.js'
 
 export const ACTOR_PROOF_KINDS = ['pkcs11', 'webauthn'] as const
@@ -83,18 +89,38 @@ export function decodeActorProof(bytes: Uint8Array): ActorProof {
   return { kind: record.kind as ActorProofKind, at: record.at, sig: record.sig }
 }
 
+/** The roles whose entries carry their actor's own hardware signature: every such entry, always. */
+export const ACTOR_PROOF_ROLES = ['operator', 'auditor'] as const
+
+/** Whether entries by an actor in `role` must carry an actor proof (and only those may carry one). */
+export function requiresActorProof(role: string): boolean {
+  return (ACTOR_PROOF_ROLES as readonly string[]).includes(role)
+}
+
+/** One entry's proof to check: who claims to act, what they must have signed, and where the entry is. */
+export interface ActorCheck {
+  actor: { id: string; role: string }
+  statement: Uint8Array
+  proof: ActorProof
+  at: { feed: string; seq: number }
+}
+
 /**
- * Checks a proof's signature against the actor's enrolled key. Implementations throw a typed
- * error naming why (unknown actor, revoked actor, a role the actor was not enrolled for, a
- * signature that does not verify, a WebAuthn counter that went back) and resolve otherwise.
+ * What to do when a WebAuthn signature counter goes back (a cloned authenticator): refuse the
+ * entry (on append: the action never happens), or accept it and report the clone (a peer's
+ * feed: the entry is genuinely signed by the enrolled credential, so refusing it would stall the
+ * feed; the directory's clone report becomes an alert instead).
+ */
+export type CloneHandling = 'refuse' | 'report'
+
+/**
+ * Checks proofs' signatures against the actors' enrolled keys. verifyAll takes the checks of one
+ * feed in feed order and throws, at the first that fails, a typed error naming why (unknown
+ * actor, revoked actor, a role the actor was not enrolled for, a signature that does not verify,
+ * a replayed signature, a WebAuthn counter that went back when clones are refused).
  */
 export interface ActorDirectory {
-  verify(
-    actor: { id: string; role: string },
-    statement: Uint8Array,
-    proof: ActorProof,
-    at: { feed: string; seq: number }
-  ): Promise<void>
+  verifyAll(checks: readonly ActorCheck[], options?: { clones?: CloneHandling }): Promise<void>
 }
 
 /**
@@ -112,9 +138,38 @@ export function readActorProof(entry: Entry): { proof: ActorProof; statement: Ui
   return { proof, statement: actorStatement(entry, proof.at) }
 }
 
-/** readActorProof, then the directory's check of the signature. */
-export async function verifyActorProof(entry: Entry, directory: ActorDirectory): Promise<ActorProof> {
-  const { proof, statement } = readActorProof(entry)
-  await directory.verify(entry.actor, statement, proof, { feed: entry.feed, seq: entry.seq })
+/**
+ * The actor-proof rule over entries of one feed, in feed order: an entry by an operator or
+ * auditor carries a proof its actor's enrolled key made (checked by `directory`); an entry by any
+ * other role carries none. Without a directory, an entry that needs a proof is refused: there is
+ * nothing to check it against.
+ */
+export async function verifyActorProofs(
+  entries: readonly Entry[],
+  directory: ActorDirectory | undefined,
+  options: { clones?: CloneHandling } = {}
+): Promise<void> {
+  const checks: ActorCheck[] = []
+  for (const entry of entries) {
+    if (!requiresActorProof(entry.actor.role)) {
+      if (entry.proof !== undefined) throw new UnexpectedActorProofError(entry.seq, entry.actor.role)
+      continue
+    }
+    const { proof, statement } = readActorProof(entry)
+    checks.push({ actor: entry.actor, statement, proof, at: { feed: entry.feed, seq: entry.seq } })
+  }
+  if (checks.length === 0) return
+  if (directory === undefined) throw new ActorProofUncheckedError(checks[0]!.at.seq, checks[0]!.actor.id)
+  await directory.verifyAll(checks, options)
+}
+
+/** verifyActorProofs for one entry; returns its proof. */
+export async function verifyActorProof(
+  entry: Entry,
+  directory: ActorDirectory,
+  options: { clones?: CloneHandling } = {}
+): Promise<ActorProof> {
+  const { proof } = readActorProof(entry)
+  await verifyActorProofs([entry], directory, options)
   return proof
 }

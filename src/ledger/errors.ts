@@ -178,3 +178,29 @@ export class ActorProofTimeError extends FleetError {
     this.signedAt = signedAt
   }
 }
+
+/** Thrown when an entry by a role that signs with the device's key only (owner, agent) carries an actor proof. */
+export class UnexpectedActorProofError extends FleetError {
+  readonly seq: number
+  readonly role: string
+  constructor(seq: number, role: string) {
+    super(`entry ${seq}: a "${role}" entry carries no actor proof; only operators' and auditors' do`, {
+      code: 'ERR_ACTOR_PROOF_UNEXPECTED'
+    })
+    this.seq = seq
+    this.role = role
+  }
+}
+
+/** Thrown when an entry's actor proof must be checked but no enrolled actors were given to check it against. */
+export class ActorProofUncheckedError extends FleetError {
+  readonly seq: number
+  readonly actorId: string
+  constructor(seq: number, actorId: string) {
+    super(`entry ${seq}: ${actorId}'s signature cannot be checked here: the fleet's enrolled actors are not known`, {
+      code: 'ERR_ACTOR_PROOF_UNCHECKED'
+    })
+    this.seq = seq
+    this.actorId = actorId
+  }
+}

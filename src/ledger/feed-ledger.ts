@@ -3,6 +3,7 @@ import type { HybridSigner } from '../identity/index.js'
 import { decodeCanonical, encodeCanonical } from '../codec/index.js'
 import { checkActionShape, checkEntryShape, type Entry } from './entry.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
+import { requiresActorProof, verifyActorProofs, type ActorDirectory } from './actor-proof.js'
 import { MerkleFrontier } from './merkle.js'
 import { BatchEncoder, type FeedTip, type PendingAppend, type PreparedBatch } from './append-batch.js'
 import { parseCheckpoint, requireCurrentFormat, signCheckpoint } from './checkpoint.js'
@@ -33,6 +34,11 @@ export interface FeedLedgerComponents {
   rollbackCounter?: RollbackCounter
   /** The batch hashing of the append path (hasher.ts); default nodeCryptoHasher. */
   hasher?: Hasher
+  /**
+   * The fleet's enrolled actors: an operator's or auditor's action is appended only with a proof
+   * their enrolled key made (actor-proof.ts). Without it, such actions are refused.
+   */
+  actors?: ActorDirectory
 }
 
 export interface FeedLedgerInit {
@@ -116,6 +122,9 @@ export class FeedLedger {
   private routineSince: number | undefined
   private started = false
   private envelopeChecked = false
+  /** Actor proofs are checked one at a time, in append order: the tail of that chain, and the last place given. */
+  private actorChecks: Promise<void> = Promise.resolve()
+  private actorCheckedSeq = -1
   private readonly encoder: BatchEncoder
   /** How a prepared batch is staged: entries and the state record, in this ledger's sublevels. */
   private readonly stage = {
@@ -155,6 +164,11 @@ export class FeedLedger {
   /** Checks later appends against another ontology (an owner's update: it only adds actions). */
   useOntology(ontology: Ontology): void {
     this.components.ontology = ontology
+  }
+
+  /** Checks later appends' actor proofs against these enrolled actors. */
+  useActors(actors: ActorDirectory): void {
+    this.components.actors = actors
   }
   get sealedSize(): number {
     return this.meta.checkpointSize
@@ -329,10 +343,27 @@ export class FeedLedger {
     } catch (err) {
       return Promise.reject(err)
     }
-    return new Promise((resolve, reject) => {
-      this.pending.push({ entry: draft, resolve, reject, routine: options.routine === true })
-      this.flushing ??= this.flush()
+    const queue = (): Promise<{ seq: number; hash: Uint8Array }> =>
+      new Promise((resolve, reject) => {
+        this.pending.push({ entry: draft, resolve, reject, routine: options.routine === true })
+        this.flushing ??= this.flush()
+      })
+    if (!requiresActorProof(draft.actor.role) && draft.proof === undefined) return queue()
+    // An actor's action: its proof is checked (one at a time, so WebAuthn counters are judged in
+    // the order the entries take) against the time it gets now, then it is queued.
+    const checked = this.actorChecks.then(async () => {
+      options.signal?.throwIfAborted()
+      // Where it will be, or after (a batch may be in flight): only the order matters here.
+      const seq = Math.max(this.meta.size + this.pending.length, this.actorCheckedSeq + 1)
+      this.actorCheckedSeq = seq
+      await verifyActorProofs([{ ...draft, seq, time: this.components.clock.now() }], this.components.actors)
+      return queue()
     })
+    this.actorChecks = checked.then(
+      () => undefined,
+      () => undefined
+    )
+    return checked
   }
 
   /** Resolves when a signed checkpoint covers entry `seq`. */

@@ -19,9 +19,19 @@ export {
   encodeActorProof,
   decodeActorProof,
   readActorProof,
-  verifyActorProof
+  verifyActorProof,
+  verifyActorProofs,
+  requiresActorProof,
+  ACTOR_PROOF_ROLES
 } from './actor-proof.js'
-export type { ActorProof, ActorProofKind, ActorAction, ActorDirectory } from './actor-proof.js'
+export type {
+  ActorProof,
+  ActorProofKind,
+  ActorAction,
+  ActorDirectory,
+  ActorCheck,
+  CloneHandling
+} from './actor-proof.js'
 export {
   BASE_ONTOLOGY,
   ROLES,
@@ -59,7 +69,9 @@ export {
   UnauthorisedEpochError,
   MissingActorProofError,
   MalformedActorProofError,
-  ActorProofTimeError
+  ActorProofTimeError,
+  UnexpectedActorProofError,
+  ActorProofUncheckedError
 } from './errors.js'
 export { ownerFeedId } from './owner-feed.js'
 export { epochAuthorisationOf, epochsOf, checkEpoch, isAuthorisedFork, EpochSequence } from './epochs.js'

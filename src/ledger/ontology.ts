@@ -40,7 +40,8 @@ const ACTOR_ID: Field = { kind: 'string', max: 128, pattern: '^[A-Za-z0-9][A-Za-
  *     to (`epoch`);
  *   version 3: the owner's actor.enrol binds a person's id and role to a key in their own hardware
  *     (a PKCS#11 token or a FIDO2 authenticator), whose signatures their actions then carry (entry
- *     version 2, actor-proof.ts); actor.revoke ends it.
+ *     version 2, actor-proof.ts); actor.revoke ends it; an agent's alert.cloned_authenticator
+ *     records a WebAuthn signature counter that did not grow.
  * Owner updates (ontology.update) number on from here: the first one is version 4.
  */
 export const BASE_ONTOLOGY: Ontology = {
@@ -163,6 +164,21 @@ export const BASE_ONTOLOGY: Ontology = {
       }
     },
     'actor.revoke': { roles: ['owner'], body: { actorId: ACTOR_ID, reason: { kind: 'string', max: 256 } } },
+    // A WebAuthn credential's signature counter that did not grow: the entry at feed/seq, and the
+    // signature it contradicts (the same feed, earlier, or another feed at a time out of order).
+    'alert.cloned_authenticator': {
+      roles: ['agent'],
+      body: {
+        actorId: ACTOR_ID,
+        credentialId: { kind: 'string', max: 2048, pattern: '^[0-9a-f]+$' },
+        feed: DEVICE_ID,
+        seq: { kind: 'uint' },
+        counter: { kind: 'uint' },
+        againstFeed: DEVICE_ID,
+        againstSeq: { kind: 'uint' },
+        againstCounter: { kind: 'uint' }
+      }
+    },
     'ontology.update': {
       roles: ['owner'],
       body: { version: { kind: 'uint' }, actions: { kind: 'bytes', max: ONTOLOGY_LIMITS.maxUpdateBytes } }

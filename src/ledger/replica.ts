@@ -5,6 +5,7 @@ import { decodeEntryUnhashed, entryHash, type Entry } from './entry.js'
 import { popCount, ROOTS_CAPACITY } from './batch-hash.js'
 import { nodeCryptoHasher, type Hasher } from './hasher.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
+import { verifyActorProofs, type ActorDirectory } from './actor-proof.js'
 import { MerkleFrontier, verifyConsistency } from './merkle.js'
 import { FeedSource } from './feed-source.js'
 import { EntryRuns, encodeRun, encodeRunFromSpans, RUN_LIMITS, seqKey } from './entry-runs.js'
@@ -52,6 +53,18 @@ export interface ReplicaTrust {
    * stored (a batch that crosses the cut is verified whole, then stored up to the cut).
    */
   cut?: number
+  /**
+   * The fleet's enrolled actors, who check operators' and auditors' proofs (actor-proof.ts); a
+   * cloned authenticator is reported to them, not refused. Without them such entries are refused.
+   */
+  actors?: ActorDirectory
+}
+
+/** What kind of fault an actor-proof refusal is, in words for the refusal's reason. */
+function actorFault(err: unknown): string {
+  return (err as { code?: string }).code === 'ERR_ACTOR_UNKNOWN'
+    ? 'an actor not (yet) known here'
+    : 'an actor proof that does not hold'
 }
 
 interface Hashed {
@@ -287,6 +300,14 @@ export class ReplicaStore {
         if (err instanceof UnauthorisedEpochError) fail(err.message, err)
         throw err
       }
+    }
+    // Last, the costly part: each operator's and auditor's proof, against the key the owner
+    // enrolled for them (up to a revocation's cut: nothing past it is stored).
+    const upTo = trust.cut !== undefined && end > trust.cut ? trust.cut - meta.size : count
+    try {
+      await verifyActorProofs(stored.slice(0, upTo), trust.actors, { clones: 'report' })
+    } catch (err) {
+      return fail(`${actorFault(err)}: ${(err as Error).message}`, err, (err as { seq?: number }).seq)
     }
     // Verified whole; past a revocation's cut nothing is stored: the entries up to it are (they
     // are in the signed tree, as the whole batch is), with the tree state at the cut.

@@ -1,17 +1,27 @@
 /**
  * The fleet's enrolled actors, from the owner's actor.enrol and actor.revoke statements, and the
- * ActorDirectory that checks an entry's actor proof against them (src/ledger/actor-proof.ts):
+ * ActorDirectory that checks entries' actor proofs against them (src/ledger/actor-proof.ts):
  *   pkcs11: ECDSA P-256 over the action statement by the enrolled token key;
  *   webauthn: a stored assertion (src/webauthn) by the enrolled credential, its challenge SHA-256
  *     of the statement, user presence and verification set, its origin the RP ID's own
- *     (http://localhost:PORT for the agent's loopback approval page), its signature counter growing
- *     along each feed.
- * A later actor.enrol of the same id replaces the earlier key (rotation); actor.revoke ends it,
- * until the owner enrols the id again.
+ *     (http://localhost:PORT for the agent's loopback approval page), its signature counter growing.
+ *
+ * Enrolments are kept as a history by time, so what was true stays true: a proof is checked
+ * against the key in force when the actor signed (the proof's `at`). A later actor.enrol of the
+ * same id replaces the key from its time on (rotation: earlier entries still verify with the old
+ * key); actor.revoke ends it from its time on (entries signed before it stand), until the owner
+ * enrols the id again. An action signed within ACTOR_LIMITS.enrolSkewMs of an enrolment is
+ * checked against both keys around it (device clocks differ a little).
+ *
+ * Cloned authenticators: a WebAuthn counter that did not grow, along a feed or across feeds (two
+ * signatures whose times and counters disagree by more than the clock skew), is a clone. With
+ * clones 'refuse' the entry is refused (ClonedAuthenticatorError); with 'report' it stands. Either
+ * way onClone hears of it, once per actor and feed (the agent records an alert).
  */
 import { createHash } from 'node:crypto'
+import { toHex } from '../../common/index.js'
 import { verifyP256 } from '../../identity/index.js'
-import type { ActorDirectory, ActorProof, Entry } from '../../ledger/index.js'
+import type { ActorCheck, ActorDirectory, CloneHandling, Entry } from '../../ledger/index.js'
 import {
   ClonedAuthenticatorError,
   decodeStoredAssertion,
@@ -27,11 +37,11 @@ import {
   TooManyActorsError,
   UnknownActorError
 } from './actor-errors.js'
-import { MEMBERSHIP_LIMITS } from './limits.js'
+import { ACTOR_LIMITS, MEMBERSHIP_LIMITS } from './limits.js'
 
 export type ActorKind = 'pkcs11' | 'webauthn'
 
-/** An actor as the owner enrolled it. */
+/** An actor as the owner enrolled them: the latest enrolment, and its revocation if any. */
 export interface EnrolledActor {
   actorId: string
   role: 'operator' | 'auditor'
@@ -40,81 +50,205 @@ export interface EnrolledActor {
   credentialId?: Uint8Array
   rpId?: string
   hardware: string
+  /** The time of the owner's actor.enrol (ms since the Unix epoch). */
+  enrolledAt: number
   /** Set once the owner revoked the actor (and not enrolled them again since). */
-  revoked?: { reason: string }
+  revoked?: { reason: string; at: number }
 }
 
-type ActorLimits = { maxActors: number; maxActorCounters: number; maxRecentProofs: number }
+/** Many P-256 signatures verified at once (src/identity's batch verifiers fit). */
+export interface P256Verifier {
+  verifyAll(items: readonly { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array }[]): Promise<boolean[]>
+}
+
+/** A cloned authenticator, as found: the signature whose counter did not grow, and the one it contradicts. */
+export interface CloneReport {
+  actorId: string
+  credentialId: string
+  feed: string
+  seq: number
+  counter: number
+  /** The earlier-or-contradicting signature: where it was and its counter. */
+  against: { feed: string; seq: number; counter: number }
+}
+
+export interface ActorRegistryInit {
+  limits?: { maxActors: number; maxActorCounters: number; maxRecentProofs: number }
+  /** Verifies a batch's token signatures together (default: one by one on this thread). */
+  p256?: P256Verifier
+  /** Hears of each clone found (at most once per actor and feed). */
+  onClone?: (report: CloneReport) => void
+}
+
+/** One WebAuthn signature seen: for the counter checks along and across feeds. */
+interface Sighting {
+  at: number
+  counter: number
+  feed: string
+  seq: number
+}
+
+const sequentialP256: P256Verifier = {
+  verifyAll: async (items) => items.map((i) => verifyP256(i.publicKey, i.message, i.signature))
+}
 
 export class ActorRegistry implements ActorDirectory {
-  private readonly actors = new Map<string, EnrolledActor>()
-  /** Per actor and feed, the last WebAuthn signature counter verified and the entry it was on. */
+  /** Per actor, their enrolments oldest first (at most ACTOR_LIMITS.maxKeysPerActor). */
+  private readonly actors = new Map<string, EnrolledActor[]>()
+  /** Per actor, enrolment and feed: the last WebAuthn signature counter verified and its entry. */
   private readonly counters = new Map<string, { seq: number; counter: number }>()
+  /** Per WebAuthn credential, its latest sightings across feeds (at most ACTOR_LIMITS.maxSightings). */
+  private readonly sightings = new Map<string, Sighting[]>()
+  /** Clones reported, by actor and feed, so each is told once. */
+  private readonly reported = new Set<string>()
   /** Signatures verified lately, by hash, with where each was: the same one elsewhere is a replay. */
   private readonly recent = new Map<string, string>()
-  private readonly limits: ActorLimits
+  private readonly limits: NonNullable<ActorRegistryInit['limits']>
+  private readonly p256: P256Verifier
+  private readonly onClone: ((report: CloneReport) => void) | undefined
 
-  constructor(limits: ActorLimits = MEMBERSHIP_LIMITS) {
-    this.limits = limits
+  constructor(init: ActorRegistryInit = {}) {
+    this.limits = init.limits ?? MEMBERSHIP_LIMITS
+    this.p256 = init.p256 ?? sequentialP256
+    this.onClone = init.onClone
   }
 
   /**
-   * Applies an entry of the owner's feed (the caller's guarantee); other actions are ignored, and
-   * so is an enrolment no proof could ever match (a token key that is not a SEC1 P-256 point, a
-   * WebAuthn credential without its id or RP ID): such an actor stays unknown.
+   * Applies an entry of the owner's feed (the caller's guarantee), in feed order; other actions
+   * are ignored, and so is an enrolment no proof could ever match (a token key that is not a SEC1
+   * P-256 point, a WebAuthn credential without its id or RP ID): such an actor stays unknown.
    */
   apply(entry: Entry): 'enrolled' | 'revoked' | undefined {
     if (entry.type === 'actor.enrol') {
-      const b = entry.body as Omit<EnrolledActor, 'revoked'>
+      const b = entry.body as Omit<EnrolledActor, 'revoked' | 'enrolledAt'>
       if (!usable(b)) return undefined
-      if (!this.actors.has(b.actorId) && this.actors.size >= this.limits.maxActors)
-        throw new TooManyActorsError(this.limits.maxActors)
-      this.actors.set(b.actorId, {
+      let history = this.actors.get(b.actorId)
+      if (history === undefined) {
+        if (this.actors.size >= this.limits.maxActors) throw new TooManyActorsError(this.limits.maxActors)
+        history = []
+        this.actors.set(b.actorId, history)
+      }
+      const previous = history.at(-1)
+      // The key in force until now ends here (a revoked one ended earlier).
+      if (previous !== undefined && previous.revoked === undefined)
+        previous.revoked = { reason: 'replaced', at: entry.time }
+      history.push({
         actorId: b.actorId,
         role: b.role,
         kind: b.kind,
         publicKey: b.publicKey,
         credentialId: b.credentialId,
         rpId: b.rpId,
-        hardware: b.hardware
+        hardware: b.hardware,
+        enrolledAt: entry.time
       })
-      for (const key of [...this.counters.keys()]) if (key.startsWith(`${b.actorId}\n`)) this.counters.delete(key)
+      if (history.length > ACTOR_LIMITS.maxKeysPerActor) history.shift()
       return 'enrolled'
     }
     if (entry.type === 'actor.revoke') {
       const b = entry.body as { actorId: string; reason: string }
-      const actor = this.actors.get(b.actorId)
-      if (actor === undefined) return undefined
-      actor.revoked = { reason: b.reason }
+      const current = this.actors.get(b.actorId)?.at(-1)
+      if (current === undefined || current.revoked !== undefined) return undefined
+      current.revoked = { reason: b.reason, at: entry.time }
       return 'revoked'
     }
     return undefined
   }
 
+  /** The actor's latest enrolment (with its revocation, if revoked). */
   get(actorId: string): EnrolledActor | undefined {
-    return this.actors.get(actorId)
+    const latest = this.actors.get(actorId)?.at(-1)
+    if (latest === undefined) return undefined
+    return latest.revoked?.reason === 'replaced' ? { ...latest, revoked: undefined } : latest
   }
 
   list(): EnrolledActor[] {
-    return [...this.actors.values()]
+    return [...this.actors.keys()].map((id) => this.get(id)!)
   }
 
-  async verify(
-    actor: { id: string; role: string },
-    statement: Uint8Array,
-    proof: ActorProof,
-    at: { feed: string; seq: number }
-  ): Promise<void> {
-    const enrolled = this.actors.get(actor.id)
-    if (enrolled === undefined) throw new UnknownActorError(actor.id, at.feed, at.seq)
-    if (enrolled.revoked !== undefined) throw new RevokedActorError(actor.id, enrolled.revoked.reason, at.feed, at.seq)
-    if (enrolled.role !== actor.role) throw new ActorRoleMismatchError(actor.id, enrolled.role, actor.role)
-    if (enrolled.kind !== proof.kind) throw new ActorKindError(actor.id, enrolled.kind, proof.kind)
-    if (proof.kind === 'pkcs11') {
-      if (!verifyP256(enrolled.publicKey, statement, proof.sig))
-        throw new ActorSignatureError(actor.id, at.feed, at.seq)
-    } else await this.verifyWebAuthn(enrolled, statement, proof, at)
-    this.remember(actor.id, proof, at)
+  /**
+   * Checks one feed's proofs in feed order. The token signatures are verified together first
+   * (the P256Verifier), then each check in order: enrolment in force, role, kind, signature,
+   * WebAuthn counters, replay. Throws at the first failing check.
+   */
+  async verifyAll(checks: readonly ActorCheck[], options: { clones?: CloneHandling } = {}): Promise<void> {
+    const clones = options.clones ?? 'refuse'
+    const candidates = checks.map((check) => this.candidates(check))
+    const batch: { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array }[] = []
+    const slots: number[] = []
+    for (const [i, check] of checks.entries()) {
+      const first = candidates[i]![0]!
+      if (check.proof.kind === 'pkcs11' && first.kind === 'pkcs11') {
+        slots[i] = batch.length
+        batch.push({ publicKey: first.publicKey, message: check.statement, signature: check.proof.sig })
+      }
+    }
+    const verified = batch.length === 0 ? [] : await this.p256.verifyAll(batch)
+    for (const [i, check] of checks.entries()) {
+      const keys = candidates[i]!
+      let signedBy: EnrolledActor | undefined
+      let failure: unknown
+      for (const [k, key] of keys.entries()) {
+        try {
+          this.checkClaim(key, check)
+          if (check.proof.kind === 'pkcs11') {
+            const ok =
+              k === 0 && slots[i] !== undefined
+                ? verified[slots[i]!]
+                : verifyP256(key.publicKey, check.statement, check.proof.sig)
+            if (ok !== true) throw new ActorSignatureError(check.actor.id, check.at.feed, check.at.seq)
+          } else await this.verifyWebAuthn(key, check, clones)
+          signedBy = key
+          break
+        } catch (err) {
+          if (err instanceof ClonedAuthenticatorError) throw err
+          failure ??= err
+        }
+      }
+      if (signedBy === undefined) throw failure
+      this.remember(check)
+    }
+  }
+
+  /**
+   * The enrolments a check may be signed under: the one in force at the proof's time, then,
+   * when that time lies within the skew of an enrolment's start, the one before it. Throws when
+   * there is none: an actor never enrolled (or not yet, at that time), or revoked by then.
+   */
+  private candidates(check: ActorCheck): EnrolledActor[] {
+    const { actor, at, proof } = check
+    const history = this.actors.get(actor.id)
+    if (history === undefined) throw new UnknownActorError(actor.id, at.feed, at.seq)
+    const skew = ACTOR_LIMITS.enrolSkewMs
+    let index = -1
+    for (let i = history.length - 1; i >= 0; i--) {
+      if (history[i]!.enrolledAt - skew <= proof.at) {
+        index = i
+        break
+      }
+    }
+    if (index < 0) throw new UnknownActorError(actor.id, at.feed, at.seq)
+    const inForce = history[index]!
+    const out: EnrolledActor[] = []
+    if (inForce.revoked === undefined || proof.at < inForce.revoked.at) out.push(inForce)
+    const before = history[index - 1]
+    if (
+      before !== undefined &&
+      proof.at < inForce.enrolledAt + skew &&
+      (before.revoked === undefined || proof.at < before.revoked.at)
+    )
+      out.push(before)
+    if (out.length === 0) {
+      const reason = inForce.revoked?.reason === 'replaced' ? 'its key was replaced' : (inForce.revoked?.reason ?? '')
+      throw new RevokedActorError(actor.id, reason, at.feed, at.seq)
+    }
+    return out
+  }
+
+  private checkClaim(enrolled: EnrolledActor, check: ActorCheck): void {
+    if (enrolled.role !== check.actor.role)
+      throw new ActorRoleMismatchError(check.actor.id, enrolled.role, check.actor.role)
+    if (enrolled.kind !== check.proof.kind) throw new ActorKindError(check.actor.id, enrolled.kind, check.proof.kind)
   }
 
   /**
@@ -122,59 +256,99 @@ export class ActorRegistry implements ActorDirectory {
    * appending an approved action twice) is refused. Verified signatures are remembered after
    * they verify, so a forgery cannot make a later genuine entry look replayed.
    */
-  private remember(actorId: string, proof: ActorProof, at: { feed: string; seq: number }): void {
-    const id = createHash('sha256').update(proof.sig).digest('base64')
-    const where = `${at.feed}/${at.seq}`
+  private remember(check: ActorCheck): void {
+    const id = createHash('sha256').update(check.proof.sig).digest('base64')
+    const where = `${check.at.feed}/${check.at.seq}`
     const seen = this.recent.get(id)
-    if (seen !== undefined && seen !== where) throw new ReplayedActorProofError(actorId, seen, where)
+    if (seen !== undefined && seen !== where) throw new ReplayedActorProofError(check.actor.id, seen, where)
     if (seen === undefined) {
       if (this.recent.size >= this.limits.maxRecentProofs) this.recent.delete(this.recent.keys().next().value!)
       this.recent.set(id, where)
     }
   }
 
-  private async verifyWebAuthn(
-    enrolled: EnrolledActor,
-    statement: Uint8Array,
-    proof: ActorProof,
-    at: { feed: string; seq: number }
-  ): Promise<void> {
+  private async verifyWebAuthn(enrolled: EnrolledActor, check: ActorCheck, clones: CloneHandling): Promise<void> {
+    const { at, proof, statement } = check
     // apply() enrols a WebAuthn actor only with both.
     const credentialId = enrolled.credentialId!
     const rpId = enrolled.rpId!
-    const key = `${enrolled.actorId}\n${at.feed}`
-    const last = this.counters.get(key)
-    // An entry at or before the last one verified in this feed is a second look at the same
-    // history (a batch fetched again): its counter was judged the first time.
-    const stored = last === undefined || at.seq <= last.seq ? 0 : last.counter
     let newCounter: number
     try {
+      // The counter is judged here, not by the verifier: along the feed and across feeds.
       ;({ newCounter } = await verifyActionAssertion(
         { ...decodeStoredAssertion(proof.sig), credentialId },
         {
           signingBytes: statement,
-          credential: { credentialId, publicKey: enrolled.publicKey, counter: stored },
+          credential: { credentialId, publicKey: enrolled.publicKey, counter: 0 },
           origin: rpId === 'localhost' ? isLoopbackOrigin : `https://${rpId}`,
           rpId,
           requireUserVerification: true
         }
       ))
     } catch (err) {
-      if (err instanceof ClonedAuthenticatorError) throw err
       throw new ActorSignatureError(enrolled.actorId, at.feed, at.seq, err)
     }
-    if (last === undefined || at.seq > last.seq) {
-      if (!this.counters.has(key) && this.counters.size >= this.limits.maxActorCounters) {
-        const oldest = this.counters.keys().next().value
-        if (oldest !== undefined) this.counters.delete(oldest)
-      }
-      this.counters.set(key, { seq: at.seq, counter: newCounter })
+    const clone = this.judgeCounter(enrolled, check, newCounter)
+    if (clone === undefined) return
+    const key = `${clone.actorId}\n${clone.feed}`
+    if (!this.reported.has(key)) {
+      if (this.reported.size >= this.limits.maxActorCounters) this.reported.clear()
+      this.reported.add(key)
+      this.onClone?.(clone)
     }
+    if (clones === 'refuse')
+      throw new ClonedAuthenticatorError(clone.credentialId, clone.against.counter, clone.counter)
+  }
+
+  /**
+   * A WebAuthn counter of 0 means the authenticator keeps none; otherwise it grows with every
+   * signature. Along a feed: an entry after the last one judged must have a higher counter (an
+   * entry at or before it is a second look at the same history: judged the first time). Across
+   * feeds: two signatures more than the skew apart in time must be in the same order by counter.
+   */
+  private judgeCounter(enrolled: EnrolledActor, check: ActorCheck, counter: number): CloneReport | undefined {
+    const { at, proof } = check
+    const credentialId = toHex(enrolled.credentialId!)
+    const key = `${enrolled.actorId}\n${enrolled.enrolledAt}\n${at.feed}`
+    const last = this.counters.get(key)
+    if (last !== undefined && at.seq <= last.seq) return undefined
+    if (!this.counters.has(key) && this.counters.size >= this.limits.maxActorCounters)
+      this.counters.delete(this.counters.keys().next().value!)
+    this.counters.set(key, { seq: at.seq, counter })
+    if (counter === 0 && (last === undefined || last.counter === 0)) return undefined
+    const report = (against: { feed: string; seq: number; counter: number }): CloneReport => ({
+      actorId: enrolled.actorId,
+      credentialId,
+      feed: at.feed,
+      seq: at.seq,
+      counter,
+      against
+    })
+    if (last !== undefined && counter <= last.counter)
+      return report({ feed: at.feed, seq: last.seq, counter: last.counter })
+    let seen = this.sightings.get(credentialId)
+    if (seen === undefined) {
+      if (this.sightings.size >= this.limits.maxActorCounters)
+        this.sightings.delete(this.sightings.keys().next().value!)
+      seen = []
+      this.sightings.set(credentialId, seen)
+    }
+    const skew = ACTOR_LIMITS.cloneSkewMs
+    const contradicted = seen.find(
+      (s) =>
+        s.feed !== at.feed &&
+        ((s.at < proof.at - skew && s.counter >= counter) || (s.at > proof.at + skew && s.counter <= counter))
+    )
+    seen.push({ at: proof.at, counter, feed: at.feed, seq: at.seq })
+    if (seen.length > ACTOR_LIMITS.maxSightings) seen.shift()
+    return contradicted === undefined
+      ? undefined
+      : report({ feed: contradicted.feed, seq: contradicted.seq, counter: contradicted.counter })
   }
 }
 
 /** An enrolment a proof can match: a SEC1 P-256 token key, or a WebAuthn credential with its id and RP ID. */
-function usable(actor: Omit<EnrolledActor, 'revoked'>): boolean {
+function usable(actor: Omit<EnrolledActor, 'revoked' | 'enrolledAt'>): boolean {
   if (actor.kind === 'pkcs11') return actor.publicKey.length === 65 && actor.publicKey[0] === 0x04
   return actor.credentialId !== undefined && actor.credentialId.length > 0 && actor.rpId !== undefined
 }

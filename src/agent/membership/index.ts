@@ -4,7 +4,15 @@
  * signatures (actors.ts), witnessing and the quarantine of devices that equivocate.
  */
 export { MEMBER_ID_BYTES, MemberRecords, type KnownMembers } from './member-records.js'
-export { ActorRegistry, type ActorKind, type EnrolledActor } from './actors.js'
+export {
+  ActorRegistry,
+  type ActorKind,
+  type EnrolledActor,
+  type ActorRegistryInit,
+  type CloneReport,
+  type P256Verifier
+} from './actors.js'
+export { ACTOR_LIMITS, MEMBERSHIP_LIMITS } from './limits.js'
 export {
   ActorKindError,
   ActorRoleMismatchError,

@@ -17,3 +17,15 @@ export const MEMBERSHIP_LIMITS = {
   /** Actor signatures remembered to refuse the same one at another entry (the oldest is forgotten first). */
   maxRecentProofs: 262_144
 } as const
+
+/** How enrolled actors' keys are kept and judged (actors.ts). */
+export const ACTOR_LIMITS = {
+  /** Enrolments kept per actor (rotations); the oldest is forgotten first. */
+  maxKeysPerActor: 16,
+  /** An action signed this close to an enrolment (ms) is checked against the keys on both sides of it. */
+  enrolSkewMs: 60 * 1000,
+  /** WebAuthn signatures remembered per credential, across feeds, for the clone check. */
+  maxSightings: 64,
+  /** Two signatures of one credential further apart than this (ms) must agree in order by time and counter. */
+  cloneSkewMs: 2 * 60 * 1000
+} as const

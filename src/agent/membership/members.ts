@@ -9,7 +9,7 @@ import {
 } from '../../attest/index.js'
 import type { HybridPublicKey } from '../../identity/index.js'
 import { toHex } from '../../common/index.js'
-import { ActorRegistry } from './actors.js'
+import { ActorRegistry, type ActorRegistryInit } from './actors.js'
 import { MEMBERSHIP_LIMITS } from './limits.js'
 import {
   BASE_ONTOLOGY,
@@ -70,9 +70,11 @@ export class Membership {
   /** The ontology entries are checked against: the built-in one, plus the owner's ontology.update entries. */
   ontology: Ontology = BASE_ONTOLOGY
   /** The actors the owner enrolled (actor.enrol, actor.revoke), and the check of their signatures. */
-  readonly actors = new ActorRegistry()
+  readonly actors: ActorRegistry
 
-  constructor(enrolment: DeviceEnrolment) {
+  /** `actors`: how the actor registry verifies and whom it tells of cloned authenticators. */
+  constructor(enrolment: DeviceEnrolment, actors: ActorRegistryInit = {}) {
+    this.actors = new ActorRegistry(actors)
     this.fleetId = enrolment.fleetId
     this.ownerKey = enrolment.ownerKey
     this.ownerFeed = ownerFeedId(enrolment.fleetId)
@@ -276,12 +278,20 @@ export class Membership {
    * agent ends up holding the same entries of it, whatever it held when it learnt of the revocation.
    */
   trustFor(feed: string): ReplicaTrust | undefined {
-    if (feed === this.ownerFeed) return { fleetId: this.fleetId, feedKey: this.ownerKey, ontology: this.ontology }
+    if (feed === this.ownerFeed)
+      return { fleetId: this.fleetId, feedKey: this.ownerKey, ontology: this.ontology, actors: this.actors }
     const member = this.members.get(feed)
     const revoked = this.revoked.get(feed)
     if (member === undefined || this.quarantined.has(feed) || (revoked !== undefined && revoked.keep === undefined))
       return undefined
     const epochs = this.epochs.get(feed)
-    return { fleetId: this.fleetId, feedKey: member.feedKey, ontology: this.ontology, cut: revoked?.keep, epochs }
+    return {
+      fleetId: this.fleetId,
+      feedKey: member.feedKey,
+      ontology: this.ontology,
+      cut: revoked?.keep,
+      epochs,
+      actors: this.actors
+    }
   }
 }
