@@ -19,6 +19,7 @@ import type { Entry } from './entry.js'
 import {
   ActorProofTimeError,
   ActorProofUncheckedError,
+  FeedVerificationError,
   MalformedActorProofError,
   MissingActorProofError,
   UnexpectedActorProofError
@@ -172,4 +173,31 @@ export async function verifyActorProof(
   const { proof } = readActorProof(entry)
   await verifyActorProofs([entry], directory, options)
   return proof
+}
+
+/**
+ * The actor proofs of a feed being verified, checked in runs of ACTOR_PROOF_LIMITS.verifyRun entries (a directory
+ * checks a run's token signatures together); a failure is the feed's, at the entry it names.
+ */
+export class ActorProofRun {
+  private run: Entry[] = []
+  constructor(private readonly directory: ActorDirectory | undefined) {}
+
+  async add(entry: Entry): Promise<void> {
+    if (entry.proof === undefined && !requiresActorProof(entry.actor.role)) return
+    this.run.push(entry)
+    if (this.run.length >= ACTOR_PROOF_LIMITS.verifyRun) await this.flush()
+  }
+
+  async flush(): Promise<void> {
+    const run = this.run
+    this.run = []
+    try {
+      await verifyActorProofs(run, this.directory, { clones: 'report' })
+    } catch (err) {
+      const seq = (err as { seq?: unknown }).seq
+      const at = typeof seq === 'number' ? seq : run[0]!.seq
+      throw new FeedVerificationError(`entry ${at}: ${(err as Error).message}`, { seq: at, cause: err })
+    }
+  }
 }

@@ -6,6 +6,7 @@ import { LEDGER_LIMITS, EXPORT_LIMITS } from './limits.js'
 import { leafHash, MerkleFrontier } from './merkle.js'
 import { CHECKPOINT_LIMITS, parseCheckpoint, verifyCheckpoint } from './checkpoint.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
+import { ActorProofRun, type ActorDirectory } from './actor-proof.js'
 import { CosignatureTally, type FeedReport } from './verify.js'
 import { EntryRuns } from './entry-runs.js'
 import { EpochSequence, type EpochAuthorisation } from './epochs.js'
@@ -117,7 +118,8 @@ function isUint(value: unknown): value is number {
 /**
  * Re-verifies a feed from its export alone, as verifyStoredFeed does from the store: every entry
  * decodes strictly, belongs to this fleet and feed, has the right seq and prev, passes the
- * ontology, and matches the hash, type and time on its line; every checkpoint has a valid hybrid
+ * ontology, carries its actor's proof when an operator or auditor acted (checked by `actors`),
+ * and matches the hash, type and time on its line; every checkpoint has a valid hybrid
  * signature by the feed key, names this fleet and feed, and matches the tree at its size, and
  * states epoch 1 or an epoch the owner authorised for the feed (`epochs`, from owner statements
  * proved in the export's trust chain), forking where the owner said, never going back; lines
@@ -133,9 +135,12 @@ export async function verifyExport(
     ontology: Ontology
     witnesses?: ReadonlyMap<string, HybridPublicKey>
     epochs?: ReadonlyMap<number, EpochAuthorisation>
+    /** The fleet's enrolled actors: operators' and auditors' proofs are checked against them (refused without). */
+    actors?: ActorDirectory
   },
   limits: { maxLines?: number; maxLineLength?: number } = {}
 ): Promise<FeedReport> {
+  const signed = new ActorProofRun(trust.actors)
   const maxLines = limits.maxLines ?? EXPORT_LIMITS.maxLines
   const maxLineLength = limits.maxLineLength ?? EXPORT_LIMITS.maxLineLength
   const origin = `fleet/${toHex(trust.fleetId)}/${trust.feedId}`
@@ -204,7 +209,9 @@ export async function verifyExport(
       tree = tree.append(leafHash(bytes))
       roots.push(tree.root())
       count++
+      await signed.add(entry)
     } else if (kind === 'checkpoint') {
+      if (phase === 'entries') await signed.flush()
       phase = 'checkpoints'
       const rec = record(value, ['kind', 'size', 'note'], where)
       const size = rec.size
@@ -251,6 +258,7 @@ export async function verifyExport(
       checkpoints++
       tally.add(size, verified.cosigners)
     } else if (kind === 'end') {
+      if (phase === 'entries') await signed.flush()
       const rec = record(value, ['kind', 'feed', 'entries', 'checkpoints'], where)
       if (rec.feed !== trust.feedId) throw new FeedVerificationError(`${where}: the export is of another feed`)
       if (rec.entries !== count || rec.checkpoints !== checkpoints)

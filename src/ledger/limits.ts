@@ -7,7 +7,9 @@ export const ACTOR_PROOF_LIMITS = {
   /** How long before its entry's time an action may have been signed (ms): an approval is appended at once. */
   maxSignedBeforeMs: 10 * 60 * 1000,
   /** How far after its entry's time (ms): the two clocks may differ a little. */
-  maxSignedAfterMs: 60 * 1000
+  maxSignedAfterMs: 60 * 1000,
+  /** Entries whose proofs offline verification checks together (a directory verifies a run's token signatures at once). */
+  verifyRun: 512
 } as const
 
 /** Every cap of the ledger module. */
@@ -81,6 +83,8 @@ export const PROOF_BUNDLE_LIMITS = {
 export const EXPORT_LIMITS = {
   /** One line, in characters: an entry at its size cap, or an escaped checkpoint note at its cap. */
   maxLineLength: 256 * 1024,
+  /** The header line, in characters: the trust chain and the owner's statements that go with the feed. */
+  maxHeaderLength: 4 * 1024 * 1024,
   /** Lines in one export (entries, checkpoints and the end line). */
   maxLines: 10_000_000
 } as const

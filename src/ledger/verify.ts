@@ -1,6 +1,7 @@
 import { bytesEqual, toHex } from '../common/index.js'
 import type { HybridPublicKey } from '../identity/index.js'
 import { decodeEntry } from './entry.js'
+import { ActorProofRun, type ActorDirectory } from './actor-proof.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
 import { leafHash, MerkleFrontier } from './merkle.js'
 import { parseCheckpoint, verifyCheckpoint } from './checkpoint.js'
@@ -37,7 +38,8 @@ export class CosignatureTally {
 /**
  * Re-verifies a feed as stored at `space` (the layout FeedLedger writes) from scratch, for
  * auditors: every entry decodes strictly, belongs to this fleet and feed, has the right seq and
- * prev, passes the ontology; every stored checkpoint
+ * prev, passes the ontology, and an operator's or auditor's carries a proof their enrolled key
+ * made (`actors`); every stored checkpoint
  * has a valid hybrid signature by the feed key and matches the tree at its size; the stored head
  * state matches the entries. Any altered byte in the store makes it throw.
  */
@@ -50,9 +52,12 @@ export async function verifyStoredFeed(
     ontology: Ontology
     witnesses?: ReadonlyMap<string, HybridPublicKey>
     epochs?: ReadonlyMap<number, EpochAuthorisation>
+    /** The fleet's enrolled actors: operators' and auditors' proofs are checked against them (refused without). */
+    actors?: ActorDirectory
   }
 ): Promise<FeedReport> {
   const tally = new CosignatureTally()
+  const signed = new ActorProofRun(feed.actors)
   const { entries, checkpoints } = feedSublevels(space)
   const rootsBySize = new Map<number, Uint8Array>()
   let tree = new MerkleFrontier()
@@ -90,8 +95,10 @@ export async function verifyStoredFeed(
       prev = decoded.hash
       tree = tree.append(leafHash(bytes))
       rootsBySize.set(tree.size, tree.root())
+      await signed.add(entry)
     }
   }
+  await signed.flush()
   let count = 0
   let sealed = 0
   const epochs = new EpochSequence(feed.feedId, feed.epochs)

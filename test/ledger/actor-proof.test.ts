@@ -12,7 +12,10 @@ import {
   MalformedActorProofError,
   MalformedEntryError,
   MissingActorProofError,
+  ReplicaRejectedError,
   ReplicaStore,
+  UnexpectedActorProofError,
+  ActorProofUncheckedError,
   actorStatement,
   decodeActorProof,
   decodeEntry,
@@ -21,6 +24,7 @@ import {
   encodeEntry,
   ownFeedSource,
   readActorProof,
+  requiresActorProof,
   verifyActorProof,
   type ActorDirectory,
   type ActorProof,
@@ -56,27 +60,42 @@ function directoryOf(actorId: string, key: P256Signer): ActorDirectory & { seen:
   const seen: string[] = []
   return {
     seen,
-    verify: async (actor, statement, proof) => {
-      seen.push(`${actor.id}/${proof.kind}`)
-      if (actor.id !== actorId) throw new Error(`unknown actor ${actor.id}`)
-      if (proof.kind !== 'pkcs11' || !verifyP256(key.publicKey, statement, proof.sig))
-        throw new Error('the actor signature does not verify')
+    verifyAll: async (checks) => {
+      for (const { actor, statement, proof } of checks) {
+        seen.push(`${actor.id}/${proof.kind}`)
+        if (actor.id !== actorId) throw new Error(`unknown actor ${actor.id}`)
+        if (proof.kind !== 'pkcs11' || !verifyP256(key.publicKey, statement, proof.sig))
+          throw new Error('the actor signature does not verify')
+      }
     }
   }
 }
 
 /** A device's feed on `store`, signed by a software hybrid key, its clock at NOW. */
-function feedOn(store: LevelLedgerStore, batchMs: number): { ledger: FeedLedger; signer: HybridSigner } {
+function feedOn(
+  store: LevelLedgerStore,
+  batchMs: number,
+  actors?: ActorDirectory
+): { ledger: FeedLedger; signer: HybridSigner } {
   const signer = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
   const components = {
     store,
     signer,
     clock: { now: () => NOW },
     tpmClock: { readTpmClock: async () => ({ clock: 1n, resetCount: 1, restartCount: 0 }) },
-    ontology: BASE_ONTOLOGY
+    ontology: BASE_ONTOLOGY,
+    actors
   }
   return { ledger: new FeedLedger(components, { fleetId: fleet, feedId: device, batchMs }), signer }
 }
+
+/** An agent's own entry (no actor proof). */
+const tamper = (i: number) => ({
+  type: 'alert.tamper',
+  actor: { id: 'agent/b', role: 'agent' },
+  attest: null,
+  body: { subject: device, pcr: 7, detail: `change ${i}` }
+})
 
 async function signed(key: P256Signer, at = NOW - 1_000, what = action): Promise<Uint8Array> {
   const sig = await key.sign(actorStatement(what, at))
@@ -202,7 +221,8 @@ describe("ledger/actor-proof: entries signed by their actor's own hardware key (
     const dir = await tempDir('fleet-actor-proof-')
     const store = new LevelLedgerStore(path.join(dir, 'feed'))
     await store.open()
-    const { ledger, signer } = feedOn(store, 10_000)
+    const directory = directoryOf('dr.smith', key)
+    const { ledger, signer } = feedOn(store, 10_000, directory)
     const replicaStore = new LevelLedgerStore(path.join(dir, 'replica'))
     await replicaStore.open()
     try {
@@ -215,32 +235,34 @@ describe("ledger/actor-proof: entries signed by their actor's own hardware key (
           const proof = await signed(key, NOW - 500, { ...action, body })
           proofs.push(proof)
           appends.push(ledger.append({ type: action.type, actor: action.actor, attest: null, body, proof }))
-        } else appends.push(ledger.append({ type: action.type, actor: action.actor, attest: null, body }))
+        } else appends.push(ledger.append(tamper(i)))
       }
       await Promise.all(appends)
       await ledger.checkpoint()
       const source = ownFeedSource(store, device)
       const batch = await source.batch(0)
       assert.ok(batch !== undefined)
+      const trust = { fleetId: fleet, feedKey: signer.publicKey, ontology: BASE_ONTOLOGY }
+      await assert.rejects(
+        new ReplicaStore(replicaStore).apply(batch, trust),
+        (err: unknown) =>
+          err instanceof ReplicaRejectedError && err.cause instanceof ActorProofUncheckedError && err.batch?.seq === 3,
+        'a replica with no enrolled actors to check against takes nothing'
+      )
       const replicas = new ReplicaStore(replicaStore)
-      const applied = await replicas.apply(batch, {
-        fleetId: fleet,
-        feedKey: signer.publicKey,
-        ontology: BASE_ONTOLOGY
-      })
+      assert.equal((await replicas.meta(device)).size, 0)
+      const applied = await replicas.apply(batch, { ...trust, actors: directory })
       assert.equal(applied.added, 6)
+      // An actor's action is queued once its proof is checked: after the appends that need no check.
       assert.deepEqual(
         applied.entries.map((e) => e.v),
-        [1, 2, 1, 2, 1, 2]
+        [1, 1, 1, 2, 2, 2]
       )
       assert.deepEqual(
         applied.entries.filter((e) => e.v === 2).map((e) => e.proof),
         proofs
       )
-      const directory = directoryOf('dr.smith', key)
       for (const entry of applied.entries.filter((e) => e.v === 2)) await verifyActorProof(entry, directory)
-      for (const entry of applied.entries.filter((e) => e.v === 1))
-        await assert.rejects(verifyActorProof(entry, directory), MissingActorProofError)
     } finally {
       await ledger.stop()
       await store.close()
@@ -248,13 +270,72 @@ describe("ledger/actor-proof: entries signed by their actor's own hardware key (
     }
   })
 
+  it("an operator's action is appended only with a proof the directory accepts; other roles carry none", async () => {
+    const store = new LevelLedgerStore(path.join(await tempDir('fleet-actor-proof-'), 'feed'))
+    await store.open()
+    const directory = directoryOf('dr.smith', key)
+    const { ledger } = feedOn(store, 10, directory)
+    const bare = feedOn(store, 10)
+    try {
+      await ledger.start()
+      await assert.rejects(
+        ledger.append({ type: action.type, actor: action.actor, attest: null, body: action.body }),
+        MissingActorProofError
+      )
+      assert.equal(requiresActorProof('auditor'), true, 'an auditor signs too')
+      assert.equal(requiresActorProof('agent'), false)
+      await assert.rejects(
+        ledger.append({
+          type: action.type,
+          actor: action.actor,
+          attest: null,
+          body: action.body,
+          proof: await signed(softwareP256Signer())
+        }),
+        /does not verify/,
+        "signed by a key that is not the actor's"
+      )
+      await assert.rejects(
+        ledger.append({ ...tamper(1), proof: await signed(key) }),
+        UnexpectedActorProofError,
+        'an agent entry with a proof'
+      )
+      assert.equal(ledger.size, 0, 'nothing was written')
+      await ledger.append({
+        type: action.type,
+        actor: action.actor,
+        attest: null,
+        body: action.body,
+        proof: await signed(key)
+      })
+      assert.equal(ledger.size, 1)
+      await ledger.stop()
+      await bare.ledger.start()
+      await assert.rejects(
+        bare.ledger.append({
+          type: action.type,
+          actor: action.actor,
+          attest: null,
+          body: action.body,
+          proof: await signed(key)
+        }),
+        ActorProofUncheckedError,
+        'a feed given no enrolled actors appends no operator action'
+      )
+    } finally {
+      await ledger.stop()
+      await bare.ledger.stop()
+      await store.close()
+    }
+  })
+
   it('an append with a malformed proof is refused before it is queued, and nothing is written', async () => {
     const store = new LevelLedgerStore(path.join(await tempDir('fleet-actor-proof-'), 'feed'))
     await store.open()
-    const { ledger } = feedOn(store, 10)
+    const { ledger } = feedOn(store, 10, directoryOf('dr.smith', key))
     try {
       await ledger.start()
-      await ledger.append({ type: action.type, actor: action.actor, attest: null, body: action.body })
+      await ledger.append(tamper(0))
       const tooBig = new Uint8Array(ACTOR_PROOF_LIMITS.maxProofBytes + 1)
       await assert.rejects(
         ledger.append({ type: action.type, actor: action.actor, attest: null, body: action.body, proof: tooBig }),
@@ -280,8 +361,8 @@ describe("ledger/actor-proof: entries signed by their actor's own hardware key (
   it("a proof of another kind is passed to the directory as such (a WebAuthn assertion is the directory's to read)", async () => {
     const seen: ActorProof[] = []
     const directory: ActorDirectory = {
-      verify: async (_actor, _statement, proof) => {
-        seen.push(proof)
+      verifyAll: async (checks) => {
+        for (const { proof } of checks) seen.push(proof)
       }
     }
     const assertion = new Uint8Array(300).fill(7)

@@ -14,6 +14,14 @@ export {
 } from './actors.js'
 export { ACTOR_LIMITS, MEMBERSHIP_LIMITS } from './limits.js'
 export {
+  storedActors,
+  storedActorProofs,
+  actorsFromHeader,
+  ownFeedActors,
+  MAX_EXPORTED_ACTOR_STATEMENTS,
+  MAX_ACTOR_STATEMENTS_PER_ACTOR
+} from './stored-actors.js'
+export {
   ActorKindError,
   ActorRoleMismatchError,
   ActorSignatureError,

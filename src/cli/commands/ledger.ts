@@ -25,6 +25,12 @@ import {
   storedEpochs,
   storedEpochProofs,
   epochsFromHeader,
+  storedActors,
+  storedActorProofs,
+  actorsFromHeader,
+  ownFeedActors,
+  MAX_ACTOR_STATEMENTS_PER_ACTOR,
+  type CloneReport,
   type FeedIdentity
 } from '../../agent/index.js'
 import {
@@ -45,11 +51,12 @@ import {
   ownFeedSource,
   verifyCheckpoint,
   parseCheckpoint,
+  verifyActorProofs,
   type FeedReport,
   type LedgerStore
 } from '../../ledger/index.js'
 import type { HybridSigner } from '../../identity/index.js'
-import { FleetError, MalformedInputError, UsageError, toHex } from '../../common/index.js'
+import { FleetError, MalformedInputError, UsageError, fromBase64, toHex } from '../../common/index.js'
 import { jsonReplacer, makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
 import { openOwner, pinGiven, pinOptions, type PinOptions } from '../owner-access.js'
@@ -62,6 +69,14 @@ function witnessed(report: FeedReport): string {
   return report.cosigners === 0
     ? ', no witness cosignatures'
     : `, cosigned by ${report.cosigners} fleet device(s) up to entry ${report.cosignedUpTo}`
+}
+
+/** A cloned security key found while verifying: the feed still verifies (the entries are genuinely signed), but say so. */
+function warnClone(clone: CloneReport): void {
+  process.stderr.write(
+    `warning: ${clone.actorId}'s security key signed entry ${clone.seq} of feed ${clone.feed} with counter ${clone.counter}, ` +
+      `not above ${clone.against.counter} at entry ${clone.against.seq} of feed ${clone.against.feed}: it may be cloned\n`
+  )
 }
 
 async function openStore(dir: string): Promise<LedgerStore> {
@@ -208,6 +223,7 @@ Example:
           try {
             const ontology = await storedOntology(feed.store, identity)
             feed.ledger.useOntology(ontology)
+            feed.ledger.useActors(await storedActors(feed.store, identity))
             const { seq, hash } = await feed.ledger.append({
               type: options.type,
               actor: { id: options.actor, role: options.role as Role },
@@ -348,7 +364,8 @@ they checked that checkpoint against every earlier one they held.`
             key: identity.feedKey,
             ontology: await storedOntology(store, identity),
             witnesses,
-            epochs: await storedEpochs(store, identity)
+            epochs: await storedEpochs(store, identity),
+            actors: await storedActors(store, identity, { onClone: warnClone })
           })
           out.result(
             { verified: true, fleetId: toHex(identity.fleetId), feed: identity.feedId, ...report },
@@ -362,9 +379,9 @@ they checked that checkpoint against every earlier one they held.`
       const lines = fileLines(options.export!)
       const first = await lines.next()
       if (first.done === true) throw new MalformedInputError(`${options.export} is empty`)
-      if (first.value.length > EXPORT_LIMITS.maxLineLength)
+      if (first.value.length > EXPORT_LIMITS.maxHeaderLength)
         throw new MalformedInputError(
-          `${options.export}: the header line is longer than ${EXPORT_LIMITS.maxLineLength} characters`
+          `${options.export}: the header line is longer than ${EXPORT_LIMITS.maxHeaderLength} characters`
         )
       let header: {
         format?: unknown
@@ -373,6 +390,7 @@ they checked that checkpoint against every earlier one they held.`
         witnesses?: unknown
         ontology?: unknown
         epochs?: unknown
+        actors?: unknown
       }
       try {
         header = JSON.parse(first.value) as typeof header
@@ -385,13 +403,15 @@ they checked that checkpoint against every earlier one they held.`
       const witnesses = witnessKeysFromHeader(header.witnesses, identity)
       const ontology = ontologyFromHeader(header.ontology, identity)
       const epochs = epochsFromHeader(header.epochs, identity)
+      const actors = actorsFromHeader(header.actors, identity, { onClone: warnClone })
       const report = await verifyExport(lines, {
         feedKey: identity.feedKey,
         fleetId: identity.fleetId,
         feedId: identity.feedId,
         ontology,
         witnesses,
-        epochs
+        epochs,
+        actors
       })
       out.result(
         {
@@ -423,6 +443,7 @@ they checked that checkpoint against every earlier one they held.`
           const witnesses = await storedWitnessRecords(store)
           const ontology = await storedOntologyProofs(store, identity)
           const epochs = await storedEpochProofs(store, identity)
+          const actors = await storedActorProofs(store, identity, await ownFeedActors(store))
           await file.write(
             `${JSON.stringify({
               format: EXPORT_FORMAT,
@@ -431,7 +452,8 @@ they checked that checkpoint against every earlier one they held.`
               trust: identity.trust,
               ...(witnesses.length === 0 ? {} : { witnesses }),
               ...(ontology.length === 0 ? {} : { ontology }),
-              ...(epochs.length === 0 ? {} : { epochs })
+              ...(epochs.length === 0 ? {} : { epochs }),
+              ...(actors.length === 0 ? {} : { actors })
             })}\n`
           )
           for await (const line of exportFeed(store, { feedId: identity.feedId })) {
@@ -466,8 +488,20 @@ they checked that checkpoint against every earlier one they held.`
       const store = await openStore(options.state)
       try {
         const bundle = await makeProofBundle(store, { feedId: identity.feedId, seq })
+        // An actor's action goes with the owner's statements about the actor: who they are, their key.
+        const { entry } = decodeEntry(fromBase64(bundle.entry))
+        const actors =
+          entry.v === 2
+            ? await storedActorProofs(store, identity, new Set([entry.actor.id]), MAX_ACTOR_STATEMENTS_PER_ACTOR)
+            : []
         const text = `${JSON.stringify(
-          { format: PROOF_FORMAT, fleet: toHex(identity.fleetId), trust: identity.trust, bundle },
+          {
+            format: PROOF_FORMAT,
+            fleet: toHex(identity.fleetId),
+            trust: identity.trust,
+            bundle,
+            ...(actors.length === 0 ? {} : { actors })
+          },
           null,
           2
         )}\n`
@@ -492,7 +526,7 @@ they checked that checkpoint against every earlier one they held.`
       if (options.fleet !== undefined && !/^[0-9a-f]{64}$/.test(options.fleet))
         throw new UsageError('--fleet must be a fleetId (64 hex digits)')
       const text = Buffer.from(await readInputFile(file, 'proof', 1024 * 1024)).toString('utf8')
-      let value: { format?: unknown; trust?: unknown; bundle?: { feed?: unknown } }
+      let value: { format?: unknown; trust?: unknown; bundle?: { feed?: unknown }; actors?: unknown }
       try {
         value = JSON.parse(text) as typeof value
       } catch {
@@ -506,6 +540,11 @@ they checked that checkpoint against every earlier one they held.`
         ontology: BASE_ONTOLOGY,
         fleetId: identity.fleetId
       })
+      const actors = actorsFromHeader(value.actors, identity, {}, MAX_ACTOR_STATEMENTS_PER_ACTOR)
+      await verifyActorProofs([proof.entry], actors).catch((err: unknown) => {
+        throw new FeedVerificationError(`entry ${proof.seq}: ${(err as Error).message}`, { seq: proof.seq, cause: err })
+      })
+      const actor = actors.get(proof.entry.actor.id)
       makeOutput(options.json === true).result(
         {
           verified: true,
@@ -515,10 +554,16 @@ they checked that checkpoint against every earlier one they held.`
           seq: proof.seq,
           checkpointSize: proof.checkpointSize,
           root: proof.root,
-          entry: proof.entry
+          entry: proof.entry,
+          ...(proof.entry.v === 2 && actor !== undefined
+            ? { actor: { id: actor.actorId, kind: actor.kind, hardware: actor.hardware } }
+            : {})
         },
         `verified: entry ${proof.seq} (${proof.entry.type} by ${proof.entry.actor.id}) is in feed ${proof.feed} ` +
           `under a checkpoint of ${proof.checkpointSize} entries signed by its TPM and ML-DSA-65 keys` +
+          (proof.entry.v === 2 && actor !== undefined
+            ? `; the actor signed it with their enrolled ${actor.kind} key (${actor.hardware})`
+            : '') +
           (options.fleet === undefined ? ' (fleet not pinned: pass --fleet)' : '')
       )
     })

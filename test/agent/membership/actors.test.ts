@@ -17,6 +17,7 @@ import {
   encodeActorProof,
   ownerFeedId,
   verifyActorProof,
+  verifyActorProofs,
   type Entry
 } from '../../../src/ledger/index.js'
 import { loadModule, type Pkcs11Module } from '../../../src/pkcs11/index.js'
@@ -25,6 +26,8 @@ import { SOFTHSM_MODULE, SoftHsm, skipWithoutSoftHsm } from '../../helpers/softh
 import { FLAGS, SoftwareAuthenticator } from '../../helpers/software-authenticator.js'
 
 const NOW = 1_795_000_000_000
+/** When the owner's enrolments in these tests happened: an hour before the actions. */
+const ENROLLED = NOW - 3_600_000
 const fleet = new Uint8Array(32).fill(0xf1)
 const owner = ownerFeedId(fleet)
 const device = 'b'.repeat(52)
@@ -34,14 +37,14 @@ const ORIGIN = 'http://localhost:4711'
 
 let ownerSeq = 0
 /** An owner-feed statement, checked against the built-in ontology as any peer would. */
-function ownerEntry(type: string, body: Record<string, unknown>): Entry {
+function ownerEntry(type: string, body: Record<string, unknown>, time = ENROLLED): Entry {
   const entry: Entry = {
     v: 1,
     fleet,
     feed: owner,
     seq: ownerSeq++,
     prev: new Uint8Array(32),
-    time: NOW,
+    time,
     type,
     actor: { id: 'owner/hospital', role: 'owner' },
     device: owner,
@@ -52,8 +55,12 @@ function ownerEntry(type: string, body: Record<string, unknown>): Entry {
   return entry
 }
 
-const enrolPkcs11 = (actorId: string, key: Uint8Array, role = 'operator'): Entry =>
-  ownerEntry('actor.enrol', { actorId, role, kind: 'pkcs11', publicKey: key, hardware: 'SoftHSM2 token "actors"' })
+const enrolPkcs11 = (actorId: string, key: Uint8Array, role = 'operator', time = ENROLLED): Entry =>
+  ownerEntry(
+    'actor.enrol',
+    { actorId, role, kind: 'pkcs11', publicKey: key, hardware: 'SoftHSM2 token "actors"' },
+    time
+  )
 
 const enrolWebAuthn = (actorId: string, authenticator: SoftwareAuthenticator): Entry =>
   ownerEntry('actor.enrol', {
@@ -70,8 +77,9 @@ const enrolWebAuthn = (actorId: string, authenticator: SoftwareAuthenticator): E
 async function operatorEntry(
   actorId: string,
   sign: (statement: Uint8Array, at: number) => Promise<Uint8Array>,
-  options: { seq?: number; feed?: string; resource?: string; role?: string } = {}
+  options: { seq?: number; feed?: string; resource?: string; role?: string; time?: number } = {}
 ): Promise<Entry> {
+  const time = options.time ?? NOW
   const feed = options.feed ?? device
   const action = {
     fleet,
@@ -81,9 +89,9 @@ async function operatorEntry(
     attest: null,
     body: { resource: options.resource ?? 'patients/42', purpose: 'care' }
   }
-  const at = NOW - 2_000
+  const at = time - 2_000
   const proof = await sign(actorStatement(action, at), at)
-  return { v: 2, feed, seq: options.seq ?? 1, prev: new Uint8Array(32), time: NOW, ...action, proof }
+  return { v: 2, feed, seq: options.seq ?? 1, prev: new Uint8Array(32), time, ...action, proof }
 }
 
 const tokenProof = (key: P256Signer) => async (statement: Uint8Array, at: number) =>
@@ -153,28 +161,79 @@ describe('agent/membership/actors: enrolled actors and the check of their hardwa
       )
       await verifyActorProof(signed, registry)
       assert.equal(
-        registry.apply(ownerEntry('actor.revoke', { actorId: 'dr.smith', reason: 'left the hospital' })),
+        registry.apply(ownerEntry('actor.revoke', { actorId: 'dr.smith', reason: 'left the hospital' }, NOW)),
         'revoked'
       )
+      const after = await operatorEntry('dr.smith', tokenProof(key), { seq: 2, time: NOW + 60_000 })
       await assert.rejects(
-        verifyActorProof(signed, registry),
-        (err: unknown) => err instanceof RevokedActorError && err.reason === 'left the hospital'
+        verifyActorProof(after, registry),
+        (err: unknown) => err instanceof RevokedActorError && err.reason === 'left the hospital' && err.seq === 2
       )
+      // What the actor signed before the revocation stands: a peer catching up later accepts it.
+      await verifyActorProof(signed, registry)
+      assert.deepEqual(registry.get('dr.smith')?.revoked, { reason: 'left the hospital', at: NOW })
     })
 
-    it('a second enrolment of the same id replaces the key: the old one signs for nobody', async () => {
+    it('a second enrolment of the same id replaces the key from its time on; what the old key signed before stands', async () => {
       const registry = new ActorRegistry()
       const old = softwareP256Signer()
       registry.apply(enrolPkcs11('dr.smith', old.publicKey))
-      const byOld = await operatorEntry('dr.smith', tokenProof(old))
+      const byOld = await operatorEntry('dr.smith', tokenProof(old), { seq: 1 })
       await verifyActorProof(byOld, registry)
+      registry.apply(enrolPkcs11('dr.smith', key.publicKey, 'operator', NOW + 10 * 60_000))
+      await verifyActorProof(byOld, registry)
+      const later = { time: NOW + 20 * 60_000 }
+      await assert.rejects(
+        verifyActorProof(await operatorEntry('dr.smith', tokenProof(old), { seq: 2, ...later }), registry),
+        (err: unknown) => err instanceof ActorSignatureError && err.seq === 2,
+        'the old key after the rotation'
+      )
+      await assert.rejects(
+        verifyActorProof(await operatorEntry('dr.smith', tokenProof(key), { seq: 3 }), registry),
+        ActorSignatureError,
+        'the new key before its enrolment'
+      )
+      await verifyActorProof(await operatorEntry('dr.smith', tokenProof(key), { seq: 4, ...later }), registry)
+      // Within a minute of the rotation either key is taken (device clocks differ a little).
+      const edge = { time: NOW + 10 * 60_000 + 1_000 }
+      await verifyActorProof(await operatorEntry('dr.smith', tokenProof(old), { seq: 5, ...edge }), registry)
+      await verifyActorProof(await operatorEntry('dr.smith', tokenProof(key), { seq: 6, ...edge }), registry)
+      assert.equal(registry.get('dr.smith')?.revoked, undefined)
+    })
+
+    it('refuses an action signed before the actor was enrolled', async () => {
+      const registry = new ActorRegistry()
+      registry.apply(enrolPkcs11('dr.smith', key.publicKey, 'operator', NOW + 3_600_000))
+      await assert.rejects(
+        verifyActorProof(await operatorEntry('dr.smith', tokenProof(key)), registry),
+        UnknownActorError
+      )
+    })
+
+    it("checks a batch's token signatures together through its P256Verifier, and refuses what it says does not verify", async () => {
+      const calls: number[] = []
+      let answer = true
+      const registry = new ActorRegistry({
+        p256: {
+          verifyAll: async (items) => {
+            calls.push(items.length)
+            return items.map(() => answer)
+          }
+        }
+      })
       registry.apply(enrolPkcs11('dr.smith', key.publicKey))
-      await assert.rejects(verifyActorProof(byOld, registry), ActorSignatureError)
-      await verifyActorProof(await operatorEntry('dr.smith', tokenProof(key)), registry)
+      const entries = [1, 2, 3].map((seq) => operatorEntry('dr.smith', tokenProof(key), { seq }))
+      await verifyActorProofs(await Promise.all(entries), registry)
+      assert.deepEqual(calls, [3])
+      answer = false
+      await assert.rejects(
+        verifyActorProofs([await operatorEntry('dr.smith', tokenProof(key), { seq: 4 })], registry),
+        (err: unknown) => err instanceof ActorSignatureError && err.seq === 4
+      )
     })
 
     it('one signature, one action: the same signed action appended again at another entry is a replay', async () => {
-      const registry = new ActorRegistry({ maxActors: 8, maxActorCounters: 8, maxRecentProofs: 2 })
+      const registry = new ActorRegistry({ limits: { maxActors: 8, maxActorCounters: 8, maxRecentProofs: 2 } })
       registry.apply(enrolPkcs11('dr.smith', key.publicKey))
       const signed = await operatorEntry('dr.smith', tokenProof(key), { seq: 1 })
       await verifyActorProof(signed, registry)
@@ -234,6 +293,51 @@ describe('agent/membership/actors: enrolled actors and the check of their hardwa
       )
     })
 
+    it('across feeds: a signature made well after another with a lower counter is a clone; refused on append, reported on accept', async () => {
+      const clones: unknown[] = []
+      const registry = new ActorRegistry({ onClone: (clone) => clones.push(clone) })
+      const authenticator = new SoftwareAuthenticator()
+      registry.apply(enrolWebAuthn('nurse.jones', authenticator))
+      await verifyActorProof(
+        await operatorEntry('nurse.jones', keyProof(authenticator, { counter: 40 }), { seq: 1 }),
+        registry
+      )
+      // The other copy of the key, used on another device ten minutes later, is behind.
+      const copy = await operatorEntry('nurse.jones', keyProof(authenticator, { counter: 12 }), {
+        seq: 1,
+        feed: otherDevice,
+        time: NOW + 10 * 60_000
+      })
+      await verifyActorProof(copy, registry, { clones: 'report' })
+      assert.equal(clones.length, 1)
+      assert.deepEqual(clones[0], {
+        actorId: 'nurse.jones',
+        credentialId: Buffer.from(authenticator.credentialId).toString('hex'),
+        feed: otherDevice,
+        seq: 1,
+        counter: 12,
+        against: { feed: device, seq: 1, counter: 40 }
+      })
+      const again = await operatorEntry('nurse.jones', keyProof(authenticator, { counter: 13 }), {
+        seq: 2,
+        feed: otherDevice,
+        time: NOW + 11 * 60_000
+      })
+      await assert.rejects(verifyActorProof(again, registry), ClonedAuthenticatorError, 'refused on append')
+      assert.equal(clones.length, 1, 'told once per actor and feed')
+      // Counters close in time on two devices are not judged (clocks differ).
+      const fresh = new ActorRegistry()
+      fresh.apply(enrolWebAuthn('nurse.jones', authenticator))
+      await verifyActorProof(
+        await operatorEntry('nurse.jones', keyProof(authenticator, { counter: 50 }), { seq: 1 }),
+        fresh
+      )
+      await verifyActorProof(
+        await operatorEntry('nurse.jones', keyProof(authenticator, { counter: 49 }), { seq: 1, feed: otherDevice }),
+        fresh
+      )
+    })
+
     it('refuses an assertion without user presence or verification, from another origin, or made for another action', async () => {
       const registry = new ActorRegistry()
       const authenticator = new SoftwareAuthenticator()
@@ -261,7 +365,7 @@ describe('agent/membership/actors: enrolled actors and the check of their hardwa
 
   describe('bounds and enrolments no proof could match', () => {
     it('refuses more actors than its cap with TooManyActorsError; enrolling a known id again still works', () => {
-      const registry = new ActorRegistry({ maxActors: 2, maxActorCounters: 8, maxRecentProofs: 8 })
+      const registry = new ActorRegistry({ limits: { maxActors: 2, maxActorCounters: 8, maxRecentProofs: 8 } })
       registry.apply(enrolPkcs11('a', softwareP256Signer().publicKey))
       registry.apply(enrolPkcs11('b', softwareP256Signer().publicKey))
       assert.throws(
@@ -276,7 +380,7 @@ describe('agent/membership/actors: enrolled actors and the check of their hardwa
     })
 
     it('keeps at most its cap of WebAuthn counters, forgetting the oldest first', async () => {
-      const registry = new ActorRegistry({ maxActors: 8, maxActorCounters: 1, maxRecentProofs: 8 })
+      const registry = new ActorRegistry({ limits: { maxActors: 8, maxActorCounters: 1, maxRecentProofs: 8 } })
       const authenticator = new SoftwareAuthenticator()
       registry.apply(enrolWebAuthn('nurse.jones', authenticator))
       await verifyActorProof(
