@@ -9,7 +9,9 @@
  * ACTOR_PROOF_LIMITS of `at`, so a proof cannot be kept and appended much later; a proof names the
  * device, so it cannot be appended on another. The proof's signature is interpreted by its kind:
  *   pkcs11: ECDSA P-256 over SHA-256 of the statement, IEEE P1363 r‖s (64 bytes);
- *   webauthn: a stored WebAuthn assertion (src/webauthn) whose challenge is SHA-256 of the statement.
+ *   webauthn: a stored WebAuthn assertion (src/webauthn) whose challenge is SHA-256 of the statement;
+ *   workload: no signature: the calling program as the device's agent measured it (WorkloadEvidence,
+ *     canonical CBOR), vouched for by the device's own signature of its feed.
  * Who the actor is, and which key is theirs, is not the ledger's to know: an ActorDirectory (built
  * from the owner's actor enrolments) checks the signature.
  */
@@ -26,7 +28,7 @@ import {
 } from './errors.js'
 import { ACTOR_PROOF_LIMITS } from './limits.js'
 
-export const ACTOR_PROOF_KINDS = ['pkcs11', 'webauthn'] as const
+export const ACTOR_PROOF_KINDS = ['pkcs11', 'webauthn', 'workload'] as const
 export type ActorProofKind = (typeof ACTOR_PROOF_KINDS)[number]
 
 /** A decoded proof (format version 1). */
@@ -43,6 +45,51 @@ const PROOF_V1 = {
   at: { kind: 'uint' },
   sig: { kind: 'bytes', max: ACTOR_PROOF_LIMITS.maxSignatureBytes }
 } as const satisfies Schema
+
+/** What the agent measured of a local service's calling program: a `workload` proof's `sig`. */
+export interface WorkloadEvidence {
+  uid: number
+  /** The executable's path as the kernel showed it. */
+  exe: string
+  /** SHA-256 of the executable the process was started from. */
+  exeDigest: Uint8Array
+  /** For an interpreter, the script it was started with (its own word) and that file's SHA-256. */
+  script?: { path: string; digest?: Uint8Array }
+}
+
+const WORKLOAD_V1 = {
+  v: { kind: 'uint', max: 1 },
+  uid: { kind: 'uint', max: 4_294_967_295 },
+  exe: { kind: 'string', max: 4096 },
+  exeDigest: { kind: 'bytes', size: 32, max: 32 },
+  script: {
+    kind: 'record',
+    optional: true,
+    fields: { path: { kind: 'string', max: 4096 }, digest: { kind: 'bytes', size: 32, max: 32, optional: true } }
+  }
+} as const satisfies Schema
+
+export function encodeWorkloadEvidence(evidence: WorkloadEvidence): Uint8Array {
+  const value: Record<string, unknown> = { v: 1, uid: evidence.uid, exe: evidence.exe, exeDigest: evidence.exeDigest }
+  if (evidence.script !== undefined)
+    value.script =
+      evidence.script.digest === undefined
+        ? { path: evidence.script.path }
+        : { path: evidence.script.path, digest: evidence.script.digest }
+  return encodeCanonical(value)
+}
+
+/** Strict decoding of a workload proof's evidence. */
+export function decodeWorkloadEvidence(bytes: Uint8Array): WorkloadEvidence {
+  try {
+    const record = decodeRecord(bytes, WORKLOAD_V1, { maxBytes: ACTOR_PROOF_LIMITS.maxSignatureBytes })
+    const evidence: WorkloadEvidence = { uid: record.uid, exe: record.exe, exeDigest: record.exeDigest }
+    if (record.script !== undefined) evidence.script = record.script as WorkloadEvidence['script']
+    return evidence
+  } catch (err) {
+    throw new MalformedActorProofError(`workload evidence: ${(err as Error).message}`, err)
+  }
+}
 
 /** The action an actor signs: an entry's fields that do not depend on its place in the feed. */
 export interface ActorAction {
@@ -90,8 +137,12 @@ export function decodeActorProof(bytes: Uint8Array): ActorProof {
   return { kind: record.kind as ActorProofKind, at: record.at, sig: record.sig }
 }
 
-/** The roles whose entries carry their actor's own hardware signature: every such entry, always. */
-export const ACTOR_PROOF_ROLES = ['operator', 'auditor'] as const
+/**
+ * The roles whose entries carry an actor proof, every such entry, always: an operator's or
+ * auditor's own hardware signature, or for a service the agent's measurement of the program that
+ * asked (a `workload` proof).
+ */
+export const ACTOR_PROOF_ROLES = ['operator', 'auditor', 'service'] as const
 
 /** Whether entries by an actor in `role` must carry an actor proof (and only those may carry one). */
 export function requiresActorProof(role: string): boolean {

@@ -22,7 +22,9 @@ export {
   verifyActorProof,
   verifyActorProofs,
   requiresActorProof,
-  ACTOR_PROOF_ROLES
+  ACTOR_PROOF_ROLES,
+  encodeWorkloadEvidence,
+  decodeWorkloadEvidence
 } from './actor-proof.js'
 export type {
   ActorProof,
@@ -30,7 +32,8 @@ export type {
   ActorAction,
   ActorDirectory,
   ActorCheck,
-  CloneHandling
+  CloneHandling,
+  WorkloadEvidence
 } from './actor-proof.js'
 export {
   BASE_ONTOLOGY,

@@ -4,7 +4,7 @@ import { ownerFeedId } from './owner-feed.js'
 import type { Entry } from './entry.js'
 import { ONTOLOGY_LIMITS } from './limits.js'
 
-export const ROLES = ['owner', 'agent', 'operator', 'auditor'] as const
+export const ROLES = ['owner', 'agent', 'operator', 'auditor', 'service'] as const
 export type Role = (typeof ROLES)[number]
 
 /**
@@ -41,7 +41,9 @@ const ACTOR_ID: Field = { kind: 'string', max: 128, pattern: '^[A-Za-z0-9][A-Za-
  *   version 3: the owner's actor.enrol binds a person's id and role to a key in their own hardware
  *     (a PKCS#11 token or a FIDO2 authenticator), whose signatures their actions then carry (entry
  *     version 2, actor-proof.ts); actor.revoke ends it; an agent's alert.cloned_authenticator
- *     records a WebAuthn signature counter that did not grow.
+ *     records a WebAuthn signature counter that did not grow; the owner's workload.allow names the
+ *     programs (uid, executable digest) a local service may act through, in the new `service`
+ *     role, whose entries carry the agent's measurement of the calling program (a `workload` proof).
  * Owner updates (ontology.update) number on from here: the first one is version 4.
  */
 export const BASE_ONTOLOGY: Ontology = {
@@ -164,6 +166,27 @@ export const BASE_ONTOLOGY: Ontology = {
       }
     },
     'actor.revoke': { roles: ['owner'], body: { actorId: ACTOR_ID, reason: { kind: 'string', max: 256 } } },
+    // A local service's program, as the agent measures its callers (uid, SHA-256 of the executable,
+    // and for an interpreter the script it was started with): entries by `service` in the service
+    // role are accepted only from a program the owner allowed. workload.revoke ends an allowance.
+    'workload.allow': {
+      roles: ['owner'],
+      body: {
+        service: ACTOR_ID,
+        uid: { kind: 'uint', max: 4_294_967_295 },
+        exeDigest: HASH,
+        scriptDigest: { kind: 'bytes', size: 32, max: 32, optional: true },
+        description: { kind: 'string', max: 256 }
+      }
+    },
+    'workload.revoke': {
+      roles: ['owner'],
+      body: { service: ACTOR_ID, exeDigest: HASH, reason: { kind: 'string', max: 256 } }
+    },
+    'service.model_inference': {
+      roles: ['service'],
+      body: { model: { kind: 'string', max: 128 }, inputHash: HASH, outputHash: HASH }
+    },
     // A WebAuthn credential's signature counter that did not grow: the entry at feed/seq, and the
     // signature it contradicts (the same feed, earlier, or another feed at a time out of order).
     'alert.cloned_authenticator': {

@@ -97,3 +97,42 @@ export class ReplayedActorProofError extends FleetError {
     this.again = again
   }
 }
+
+/** Thrown when a service's entry comes from a program the owner did not allow it to act through. */
+export class WorkloadNotAllowedError extends FleetError {
+  readonly service: string
+  readonly uid: number
+  readonly exe: string
+  readonly exeDigest: string
+  readonly scriptDigest: string | undefined
+  readonly feed: string
+  readonly seq: number
+  constructor(
+    service: string,
+    program: { uid: number; exe: string; exeDigest: string; scriptDigest?: string; feed: string; seq: number }
+  ) {
+    super(
+      `entry ${program.seq} of feed ${program.feed}: ${service} acted through ${program.exe} ` +
+        `(uid ${program.uid}, sha256 ${program.exeDigest}` +
+        `${program.scriptDigest === undefined ? '' : `, script sha256 ${program.scriptDigest}`}), ` +
+        'which the owner has not allowed for it (workload.allow)',
+      { code: 'ERR_WORKLOAD_NOT_ALLOWED' }
+    )
+    this.service = service
+    this.uid = program.uid
+    this.exe = program.exe
+    this.exeDigest = program.exeDigest
+    this.scriptDigest = program.scriptDigest
+    this.feed = program.feed
+    this.seq = program.seq
+  }
+}
+
+/** Thrown when the owner's feed allows more workloads than ACTOR_LIMITS.maxWorkloadAllowances. */
+export class TooManyWorkloadsError extends FleetError {
+  readonly max: number
+  constructor(max: number) {
+    super(`the owner's feed allows more than ${max} workloads`, { code: 'ERR_TOO_MANY_WORKLOADS' })
+    this.max = max
+  }
+}

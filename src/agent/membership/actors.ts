@@ -13,6 +13,10 @@
  * enrols the id again. An action signed within ACTOR_LIMITS.enrolSkewMs of an enrolment is
  * checked against both keys around it (device clocks differ a little).
  *
+ * Services (the `service` role) are no enrolled persons: their entries carry the agent's
+ * measurement of the calling program, checked against the owner's workload.allow statements
+ * (workloads.ts).
+ *
  * Cloned authenticators: a WebAuthn counter that did not grow, along a feed or across feeds (two
  * signatures whose times and counters disagree by more than the clock skew), is a clone. With
  * clones 'refuse' the entry is refused (ClonedAuthenticatorError); with 'report' it stands. Either
@@ -21,7 +25,13 @@
 import { createHash } from 'node:crypto'
 import { toHex } from '../../common/index.js'
 import { verifyP256 } from '../../identity/index.js'
-import type { ActorCheck, ActorDirectory, CloneHandling, Entry } from '../../ledger/index.js'
+import {
+  decodeWorkloadEvidence,
+  type ActorCheck,
+  type ActorDirectory,
+  type CloneHandling,
+  type Entry
+} from '../../ledger/index.js'
 import {
   ClonedAuthenticatorError,
   decodeStoredAssertion,
@@ -38,6 +48,7 @@ import {
   UnknownActorError
 } from './actor-errors.js'
 import { ACTOR_LIMITS, MEMBERSHIP_LIMITS } from './limits.js'
+import { WorkloadAllowances } from './workloads.js'
 
 export type ActorKind = 'pkcs11' | 'webauthn'
 
@@ -106,6 +117,8 @@ export class ActorRegistry implements ActorDirectory {
   private readonly limits: NonNullable<ActorRegistryInit['limits']>
   private readonly p256: P256Verifier
   private readonly onClone: ((report: CloneReport) => void) | undefined
+  /** The programs the owner allowed services to act through. */
+  readonly workloads = new WorkloadAllowances()
 
   constructor(init: ActorRegistryInit = {}) {
     this.limits = init.limits ?? MEMBERSHIP_LIMITS
@@ -118,7 +131,8 @@ export class ActorRegistry implements ActorDirectory {
    * are ignored, and so is an enrolment no proof could ever match (a token key that is not a SEC1
    * P-256 point, a WebAuthn credential without its id or RP ID): such an actor stays unknown.
    */
-  apply(entry: Entry): 'enrolled' | 'revoked' | undefined {
+  apply(entry: Entry): 'enrolled' | 'revoked' | 'allowed' | undefined {
+    if (entry.type === 'workload.allow' || entry.type === 'workload.revoke') return this.workloads.apply(entry)
     if (entry.type === 'actor.enrol') {
       const b = entry.body as Omit<EnrolledActor, 'revoked' | 'enrolledAt'>
       if (!usable(b)) return undefined
@@ -173,18 +187,23 @@ export class ActorRegistry implements ActorDirectory {
    */
   async verifyAll(checks: readonly ActorCheck[], options: { clones?: CloneHandling } = {}): Promise<void> {
     const clones = options.clones ?? 'refuse'
-    const candidates = checks.map((check) => this.candidates(check))
+    // A service is no enrolled person: its entries carry what the agent measured of the program.
+    const candidates = checks.map((check) => (check.actor.role === 'service' ? [] : this.candidates(check)))
     const batch: { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array }[] = []
     const slots: number[] = []
     for (const [i, check] of checks.entries()) {
-      const first = candidates[i]![0]!
-      if (check.proof.kind === 'pkcs11' && first.kind === 'pkcs11') {
+      const first = candidates[i]![0]
+      if (check.proof.kind === 'pkcs11' && first?.kind === 'pkcs11') {
         slots[i] = batch.length
         batch.push({ publicKey: first.publicKey, message: check.statement, signature: check.proof.sig })
       }
     }
     const verified = batch.length === 0 ? [] : await this.p256.verifyAll(batch)
     for (const [i, check] of checks.entries()) {
+      if (check.actor.role === 'service') {
+        this.checkWorkload(check)
+        continue
+      }
       const keys = candidates[i]!
       let signedBy: EnrolledActor | undefined
       let failure: unknown
@@ -243,6 +262,11 @@ export class ActorRegistry implements ActorDirectory {
       throw new RevokedActorError(actor.id, reason, at.feed, at.seq)
     }
     return out
+  }
+
+  private checkWorkload(check: ActorCheck): void {
+    if (check.proof.kind !== 'workload') throw new ActorKindError(check.actor.id, 'workload', check.proof.kind)
+    this.workloads.check(check.actor.id, decodeWorkloadEvidence(check.proof.sig), check.proof.at, check.at)
   }
 
   private checkClaim(enrolled: EnrolledActor, check: ActorCheck): void {

@@ -28,8 +28,11 @@ export {
   ReplayedActorProofError,
   RevokedActorError,
   TooManyActorsError,
-  UnknownActorError
+  UnknownActorError,
+  WorkloadNotAllowedError,
+  TooManyWorkloadsError
 } from './actor-errors.js'
+export { WorkloadAllowances, type WorkloadAllowance } from './workloads.js'
 export { Membership, type Member } from './members.js'
 export {
   adoptOwnEpoch,

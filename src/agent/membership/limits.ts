@@ -27,5 +27,7 @@ export const ACTOR_LIMITS = {
   /** WebAuthn signatures remembered per credential, across feeds, for the clone check. */
   maxSightings: 64,
   /** Two signatures of one credential further apart than this (ms) must agree in order by time and counter. */
-  cloneSkewMs: 2 * 60 * 1000
+  cloneSkewMs: 2 * 60 * 1000,
+  /** Programs the owner allowed services to act through (workload.allow), revoked ones included. */
+  maxWorkloadAllowances: 4096
 } as const

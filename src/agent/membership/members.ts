@@ -52,6 +52,14 @@ export interface Member {
  * by a peer's alert.revocation), never undone by a later or another branch. A second history of a
  * feed is no equivocation only where the owner authorised it (device.new_epoch).
  */
+/** The owner statements the actor registry keeps, and what they are about. */
+const ACTOR_STATEMENTS: Readonly<Record<string, 'actor' | 'workload'>> = {
+  'actor.enrol': 'actor',
+  'actor.revoke': 'actor',
+  'workload.allow': 'workload',
+  'workload.revoke': 'workload'
+}
+
 export class Membership {
   readonly fleetId: Uint8Array
   readonly ownerKey: HybridPublicKey
@@ -132,15 +140,22 @@ export class Membership {
     ontology?: Ontology
     epoch?: EpochAuthorisation
     actor?: { actorId: string; change: 'enrolled' | 'revoked' }
+    workload?: { service: string; change: 'allowed' | 'revoked' }
   } {
-    if (entry.type === 'actor.enrol' || entry.type === 'actor.revoke') {
-      let change: 'enrolled' | 'revoked' | undefined
+    const kind = Object.hasOwn(ACTOR_STATEMENTS, entry.type) ? ACTOR_STATEMENTS[entry.type] : undefined
+    if (kind !== undefined) {
+      let change: 'enrolled' | 'revoked' | 'allowed' | undefined
       try {
         change = this.actors.apply(entry)
       } catch {
-        return {} // More actors than MEMBERSHIP_LIMITS.maxActors: the new one is not taken.
+        return {} // More actors or workloads than their caps: the new one is not taken.
       }
-      return change === undefined ? {} : { actor: { actorId: String(entry.body.actorId), change } }
+      if (change === undefined) return {}
+      if (kind === 'workload')
+        return {
+          workload: { service: String(entry.body.service), change: change === 'allowed' ? 'allowed' : 'revoked' }
+        }
+      return { actor: { actorId: String(entry.body.actorId), change: change === 'enrolled' ? 'enrolled' : 'revoked' } }
     }
     if (entry.type === 'device.enrol') {
       const b = entry.body as {

@@ -1,5 +1,5 @@
 /** What an agent does with the owner's statements as they arrive in the owner's feed. */
-import { bytesEqual } from '../../common/index.js'
+import { bytesEqual, toHex } from '../../common/index.js'
 import { verifyProofBundle, type Entry, type FeedSource, type ReplicaStore } from '../../ledger/index.js'
 import { MEMBERSHIP_LIMITS } from './limits.js'
 import type { AttestationService } from '../attestation/index.js'
@@ -80,7 +80,14 @@ export function provenRevocation(entry: Entry, membership: Membership): Entry | 
  */
 export async function applyOwnerStatements(entries: readonly Entry[], t: OwnerStatementTargets): Promise<void> {
   for (const entry of entries) {
-    const { revoked, released, policy, ontology, epoch, actor } = t.membership.applyOwnerEntry(entry)
+    const { revoked, released, policy, ontology, epoch, actor, workload } = t.membership.applyOwnerEntry(entry)
+    if (workload !== undefined)
+      t.logger?.info(
+        { service: workload.service, exeDigest: toHex(entry.body.exeDigest as Uint8Array) },
+        workload.change === 'allowed'
+          ? 'the owner allowed a program to act as a service'
+          : "the owner revoked a service's program"
+      )
     if (actor !== undefined) {
       const enrolled = t.membership.actors.get(actor.actorId)
       t.logger?.info(

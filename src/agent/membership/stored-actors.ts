@@ -16,7 +16,8 @@ import {
 import { ActorRegistry, type ActorRegistryInit } from './actors.js'
 import { ACTOR_LIMITS } from './limits.js'
 
-const ACTOR_STATEMENTS = ['actor.enrol', 'actor.revoke'] as const
+/** The owner's statements about actors: persons' keys, and the programs services act through. */
+const ACTOR_STATEMENTS = ['actor.enrol', 'actor.revoke', 'workload.allow', 'workload.revoke'] as const
 
 /** At most this many actor statements go with an export (each proof bundle is ~6 KB of its header). */
 export const MAX_EXPORTED_ACTOR_STATEMENTS = 128
@@ -59,7 +60,9 @@ export async function storedActorProofs(
   return await heldOwnerProofs(
     store,
     identity,
-    (entry) => (ACTOR_STATEMENTS as readonly string[]).includes(entry.type) && actorIds.has(String(entry.body.actorId)),
+    (entry) =>
+      (ACTOR_STATEMENTS as readonly string[]).includes(entry.type) &&
+      actorIds.has(String(entry.body.actorId ?? entry.body.service)),
     max
   )
 }

@@ -7,7 +7,8 @@ import {
   ReplayedActorProofError,
   RevokedActorError,
   TooManyActorsError,
-  UnknownActorError
+  UnknownActorError,
+  WorkloadNotAllowedError
 } from '../../../src/agent/membership/index.js'
 import { softwareP256Signer, type P256Signer } from '../../../src/identity/index.js'
 import {
@@ -15,6 +16,8 @@ import {
   actorStatement,
   checkEntryAgainstOntology,
   encodeActorProof,
+  encodeWorkloadEvidence,
+  MissingActorProofError,
   ownerFeedId,
   verifyActorProof,
   verifyActorProofs,
@@ -359,6 +362,108 @@ describe('agent/membership/actors: enrolled actors and the check of their hardwa
         verifyActorProof(await operatorEntry('nurse.jones', keyProof(other), { seq: 6 }), registry),
         ActorSignatureError,
         'another authenticator'
+      )
+    })
+  })
+
+  describe('services: programs the owner allowed (workload.allow), as the agent measured the caller', () => {
+    const digest = new Uint8Array(32).fill(0x5e)
+    const script = new Uint8Array(32).fill(0x5c)
+    const allow = (extra: Record<string, unknown> = {}, time = ENROLLED): Entry =>
+      ownerEntry(
+        'workload.allow',
+        { service: 'triage-service', uid: 990, exeDigest: digest, description: 'triage model v3', ...extra },
+        time
+      )
+    const serviceEntry = (
+      evidence: { uid?: number; exeDigest?: Uint8Array; script?: { path: string; digest?: Uint8Array } },
+      options: { seq?: number; time?: number; kind?: 'workload' | 'pkcs11'; role?: string } = {}
+    ): Entry => {
+      const time = options.time ?? NOW
+      const sig = encodeWorkloadEvidence({
+        uid: evidence.uid ?? 990,
+        exe: '/opt/triage/bin/triage',
+        exeDigest: evidence.exeDigest ?? digest,
+        script: evidence.script
+      })
+      return {
+        v: 2,
+        fleet,
+        feed: device,
+        seq: options.seq ?? 1,
+        prev: new Uint8Array(32),
+        time,
+        type: 'service.model_inference',
+        actor: { id: 'triage-service', role: options.role ?? 'service' },
+        device,
+        attest: null,
+        body: { model: 'triage-v3', inputHash: new Uint8Array(32), outputHash: new Uint8Array(32) },
+        proof: encodeActorProof({ kind: options.kind ?? 'workload', at: time - 500, sig })
+      }
+    }
+
+    it('accepts the allowed program, every time (the same measurement is no replay), and refuses another digest or uid, naming it', async () => {
+      const registry = new ActorRegistry()
+      assert.equal(registry.apply(allow()), 'allowed')
+      await verifyActorProof(serviceEntry({}, { seq: 1 }), registry)
+      await verifyActorProof(serviceEntry({}, { seq: 2 }), registry)
+      const modified = new Uint8Array(32).fill(0x66)
+      await assert.rejects(
+        verifyActorProof(serviceEntry({ exeDigest: modified }, { seq: 3 }), registry),
+        (err: unknown) =>
+          err instanceof WorkloadNotAllowedError &&
+          err.exeDigest === '66'.repeat(32) &&
+          err.message.includes('66'.repeat(32)) &&
+          err.seq === 3
+      )
+      await assert.rejects(
+        verifyActorProof(serviceEntry({ uid: 0 }), registry),
+        (err: unknown) => err instanceof WorkloadNotAllowedError && err.uid === 0,
+        'the same binary run by root is not the allowed workload'
+      )
+    })
+
+    it('an allowance naming a script needs that script; a revoked allowance holds only for what came before', async () => {
+      const registry = new ActorRegistry()
+      registry.apply(allow({ scriptDigest: script }))
+      await assert.rejects(verifyActorProof(serviceEntry({}), registry), WorkloadNotAllowedError)
+      await assert.rejects(
+        verifyActorProof(serviceEntry({ script: { path: 'other.py', digest: digest } }), registry),
+        WorkloadNotAllowedError
+      )
+      await verifyActorProof(serviceEntry({ script: { path: 'triage.py', digest: script } }), registry)
+      const plain = new ActorRegistry()
+      plain.apply(allow())
+      assert.equal(
+        plain.apply(
+          ownerEntry('workload.revoke', { service: 'triage-service', exeDigest: digest, reason: 'superseded' }, NOW)
+        ),
+        'revoked'
+      )
+      await verifyActorProof(serviceEntry({}, { time: NOW - 60_000 }), plain)
+      await assert.rejects(verifyActorProof(serviceEntry({}, { time: NOW + 60_000 }), plain), WorkloadNotAllowedError)
+    })
+
+    it('a service entry without a workload proof, or an operator entry with one, is refused', async () => {
+      const registry = new ActorRegistry()
+      registry.apply(allow())
+      await assert.rejects(verifyActorProof(serviceEntry({}, { kind: 'pkcs11' }), registry), ActorKindError)
+      registry.apply(enrolPkcs11('triage-service', softwareP256Signer().publicKey))
+      await assert.rejects(
+        verifyActorProof(
+          {
+            ...serviceEntry({}),
+            type: 'operator.data_access',
+            actor: { id: 'triage-service', role: 'operator' },
+            body: { resource: 'r', purpose: 'p' }
+          },
+          registry
+        ),
+        ActorKindError
+      )
+      await assert.rejects(
+        verifyActorProof({ ...serviceEntry({}), proof: undefined, v: 1 }, registry),
+        MissingActorProofError
       )
     })
   })
