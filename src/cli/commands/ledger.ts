@@ -64,7 +64,6 @@ import { openOwner, pinGiven, pinOptions, type PinOptions } from '../owner-acces
 const EXPORT_FORMAT = 'fleet-export/1'
 const PROOF_FORMAT = 'fleet-proof-file/1'
 
-/** Opens DIR/ledger; a running agent holds its lock, which is reported as such. */
 function witnessed(report: FeedReport): string {
   return report.cosigners === 0
     ? ', no witness cosignatures'
@@ -79,7 +78,8 @@ function warnClone(clone: CloneReport): void {
   )
 }
 
-async function openStore(dir: string): Promise<LedgerStore> {
+/** Opens DIR/ledger; a running agent holds its lock, which is reported as such. */
+export async function openStore(dir: string): Promise<LedgerStore> {
   const location = path.join(dir, LEDGER_DIR)
   if (!existsSync(location))
     throw new FleetError(`${dir} has no ledger yet (nothing appended)`, { code: 'ERR_NO_LEDGER' })
