@@ -13,6 +13,7 @@
  * })
  */
 export { CallerIdentifier, identifyCaller } from './identify.js'
+export { callerWorkloadProof } from './workload-proof.js'
 export type { CallerIdentity, CallerIdentifierInit, ClaimedScript } from './identify.js'
 export {
   CallerSocketError,
