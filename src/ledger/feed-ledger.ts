@@ -351,19 +351,21 @@ export class FeedLedger {
     if (!requiresActorProof(draft.actor.role) && draft.proof === undefined) return queue()
     // An actor's action: its proof is checked (one at a time, so WebAuthn counters are judged in
     // the order the entries take) against the time it gets now, then it is queued.
-    const checked = this.actorChecks.then(async () => {
+    // The chain waits for the check and the queueing only, not for the write: checked actions
+    // still share batches.
+    const queued = this.actorChecks.then(async () => {
       options.signal?.throwIfAborted()
       // Where it will be, or after (a batch may be in flight): only the order matters here.
       const seq = Math.max(this.meta.size + this.pending.length, this.actorCheckedSeq + 1)
       this.actorCheckedSeq = seq
       await verifyActorProofs([{ ...draft, seq, time: this.components.clock.now() }], this.components.actors)
-      return queue()
+      return { written: queue() }
     })
-    this.actorChecks = checked.then(
+    this.actorChecks = queued.then(
       () => undefined,
       () => undefined
     )
-    return checked
+    return queued.then(async ({ written }) => await written)
   }
 
   /** Resolves when a signed checkpoint covers entry `seq`. */
