@@ -2,11 +2,18 @@ import { readFileSync } from 'node:fs'
 import { chmod, rm } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
-import { FleetError, MalformedInputError, toHex } from '../common/index.js'
+import { FleetError, MalformedInputError, systemClock, toBase64, toHex, type Clock } from '../common/index.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { BASE_ONTOLOGY, ROLES, type Ontology, type Role } from '../ledger/index.js'
 import { bootPolicyId } from '../attest/index.js'
 import type { Agent } from './agent.js'
+import {
+  ApprovalsOffError,
+  prepareAction,
+  proofFromText,
+  type Approvals,
+  type PreparedAction
+} from './approvals/index.js'
 import { CallerIdentifier, type CallerIdentity } from './caller/index.js'
 import type { Logger } from './ops/index.js'
 
@@ -114,12 +121,33 @@ export async function agentStatus(runtime: Agent, deviceId: string): Promise<Rec
 /** What a request comes with besides its text: who sent it, as the kernel names it (src/agent/caller). */
 export interface ControlRequestContext {
   caller: CallerIdentity
+  /** Aborted when the caller hangs up before its answer: an approval it waits for is withdrawn. */
+  signal: AbortSignal
 }
 
 export interface ControlServerInit {
   logger?: Logger
   /** Names each connection's caller. Default: a CallerIdentifier on the host's /proc. */
   identifier?: Pick<CallerIdentifier, 'identify'>
+  /** The agent's clock: the time a prepared action is signed at. Default: the system clock. */
+  clock?: Clock
+  /** The approval page (src/agent/approvals), when the agent's config enables it; without, `approve` is refused. */
+  approvals?: Pick<Approvals, 'request' | 'url'>
+}
+
+/** The action a request names: its type and actor (the body is converted with the ontology). */
+function askedAction(request: Record<string, unknown>): { type: string; actor: { id: string; role: Role } } {
+  const actor = request.actor as { id?: unknown; role?: unknown } | undefined
+  if (
+    typeof request.type !== 'string' ||
+    typeof actor?.id !== 'string' ||
+    actor.id.length === 0 ||
+    actor.id.length > 128 ||
+    !(ROLES as readonly string[]).includes(actor.role as string)
+  ) {
+    throw new ControlError(`${String(request.cmd)} needs type, actor {id, role}, body`, 'ERR_BAD_REQUEST')
+  }
+  return { type: request.type, actor: { id: actor.id, role: actor.role as Role } }
 }
 
 /** The answer to every request of a connection whose caller could not be identified. */
@@ -133,13 +161,20 @@ function refusal(err: unknown): Record<string, unknown> {
 
 /**
  * Serves the control socket: one JSON request line per connection, one JSON answer line.
- *   {cmd: 'status'}
- *   {cmd: 'append', type, actor: {id, role}, body}      resolves once the entry is sealed
+ *   {cmd: 'status'}                                     with `approvalPage` when approvals are on
+ *   {cmd: 'prepare', type, actor: {id, role}, body}     → {statement (base64), at, fleet (hex), device}:
+ *                                                         the statement the actor signs (checked first)
+ *   {cmd: 'append', type, actor: {id, role}, body, proof?}
+ *                                                       resolves once the entry is sealed; `proof`: the
+ *                                                         actor's proof (base64), checked by the ledger
+ *   {cmd: 'approve', type, actor: {id, role}, body}     waits for the actor's security key on the
+ *                                                         approval page, then appends as `append` does
  *   {cmd: 'dial', address} / {cmd: 'hangup', peerId}
  *   {cmd: 'block', peerId} / {cmd: 'unblock', peerId}   keep a peer out (maintenance, partitions)
  * Each connection's caller is identified once, when it is accepted, from the kernel (the process
  * and the digest of its executable); a connection whose caller cannot be is refused on its first
- * request with the reason's code.
+ * request with the reason's code. A refusal answers {ok: false, error, code}, with the code of the
+ * typed error (the ledger's, the approvals').
  */
 export async function startControlServer(
   runtime: Agent,
@@ -148,7 +183,8 @@ export async function startControlServer(
   init: ControlServerInit = {}
 ): Promise<{ close: () => Promise<void> }> {
   const file = path.join(dir, CONTROL_SOCKET)
-  const { logger } = init
+  const { logger, approvals } = init
+  const clock = init.clock ?? systemClock
   const identifier = init.identifier ?? new CallerIdentifier()
   await rm(file, { force: true })
   const server = net.createServer((socket) => {
@@ -180,8 +216,15 @@ export async function startControlServer(
       if (newline < 0) return
       const line = buffer.slice(0, newline)
       socket.removeAllListeners('data')
+      // The idle timeout is for reading the request: each command bounds its own answer (an
+      // approval waits for a person), and a caller that hangs up meanwhile aborts it.
+      socket.setTimeout(0)
+      const hungUp = new AbortController()
+      socket.once('close', () => hungUp.abort())
       void identified
-        .then(async (outcome) => ('error' in outcome ? refusal(outcome.error) : await handle(line, outcome)))
+        .then(async (outcome) =>
+          'error' in outcome ? refusal(outcome.error) : await handle(line, { ...outcome, signal: hungUp.signal })
+        )
         .then((answer) =>
           socket.end(
             `${JSON.stringify(answer, (_k, v: unknown) =>
@@ -191,40 +234,64 @@ export async function startControlServer(
         )
     })
   })
+  /** Logs a request that writes or signs, with its caller as the kernel names it. */
+  const logCaller = (context: ControlRequestContext, fields: Record<string, unknown>, message: string): void => {
+    const { caller } = context
+    logger?.info(
+      { ...fields, uid: caller.uid, pid: caller.pid, exe: caller.exe, exeDigest: toHex(caller.exeDigest) },
+      message
+    )
+  }
+  /** The request's action, checked as an entry of the own feed, with the statement its actor signs now. */
+  const prepare = (
+    request: Record<string, unknown>,
+    context: ControlRequestContext,
+    message: string
+  ): PreparedAction => {
+    const { type, actor } = askedAction(request)
+    const { ontology, fleetId } = runtime.membership
+    const body = bodyFromJson(type, request.body, ontology)
+    const prepared = prepareAction({ fleet: fleetId, device: deviceId, ontology }, { type, actor, body }, clock.now())
+    logCaller(context, { type, actor: actor.id }, message)
+    return prepared
+  }
   const handle = async (line: string, context: ControlRequestContext): Promise<Record<string, unknown>> => {
     try {
       const request = JSON.parse(line) as Record<string, unknown>
       switch (request.cmd) {
-        case 'status':
-          return { ok: true, status: await agentStatus(runtime, deviceId) }
-        case 'append': {
-          const actor = request.actor as { id?: unknown; role?: unknown } | undefined
-          if (
-            typeof request.type !== 'string' ||
-            typeof actor?.id !== 'string' ||
-            actor.id.length === 0 ||
-            actor.id.length > 128 ||
-            !(ROLES as readonly string[]).includes(actor.role as string)
-          ) {
-            throw new ControlError('append needs type, actor {id, role}, body', 'ERR_BAD_REQUEST')
+        case 'status': {
+          const status = await agentStatus(runtime, deviceId)
+          if (approvals?.url !== undefined) status.approvalPage = approvals.url
+          return { ok: true, status }
+        }
+        case 'prepare': {
+          const prepared = prepare(request, context, 'an action prepared for its actor to sign')
+          return {
+            ok: true,
+            statement: toBase64(prepared.statement),
+            at: prepared.at,
+            fleet: toHex(runtime.membership.fleetId),
+            device: deviceId
           }
-          const { caller } = context
-          logger?.info(
-            {
-              type: request.type,
-              uid: caller.uid,
-              pid: caller.pid,
-              exe: caller.exe,
-              exeDigest: toHex(caller.exeDigest)
-            },
-            'append through the control socket'
-          )
+        }
+        case 'append': {
+          const { type, actor } = askedAction(request)
+          const proof = request.proof === undefined ? undefined : proofFromText(request.proof)
+          logCaller(context, { type, signed: proof !== undefined }, 'append through the control socket')
           const { seq, hash } = await runtime.feed.ledger.append({
-            type: request.type,
-            actor: { id: actor.id, role: actor.role as Role },
+            type,
+            actor,
             attest: null,
-            body: bodyFromJson(request.type, request.body, runtime.membership.ontology)
+            body: bodyFromJson(type, request.body, runtime.membership.ontology),
+            proof
           })
+          await runtime.feed.ledger.whenSealed(seq, { signal: AbortSignal.timeout(30_000) })
+          return { ok: true, feed: deviceId, seq, hash: toHex(hash), sealed: true }
+        }
+        case 'approve': {
+          if (approvals === undefined) throw new ApprovalsOffError()
+          const prepared = prepare(request, context, 'an approval asked through the control socket')
+          const { seq, hash } = await approvals.request(prepared, { signal: context.signal })
           await runtime.feed.ledger.whenSealed(seq, { signal: AbortSignal.timeout(30_000) })
           return { ok: true, feed: deviceId, seq, hash: toHex(hash), sealed: true }
         }

@@ -9,6 +9,7 @@
  *   attestation/ mutual attestation of every connection
  *   membership/  members, enrolled actors, owner statements, witnessing, quarantine
  *   replication/ sync messages, the pure planner, the replicator, gossip
+ *   approvals/   actions signed by their actor's own hardware: prepared statements, the approval page
  * and at the top the agent itself (createAgent), its control socket, metrics and the service
  * that runs it on a device (startDeviceAgent).
  *
@@ -27,6 +28,7 @@ export * from './feeds/index.js'
 export * from './attestation/index.js'
 export * from './membership/index.js'
 export * from './replication/index.js'
+export * from './approvals/index.js'
 export { Agent, createAgent } from './agent.js'
 export { fleetServiceTag, type AgentComponents, type AgentInit } from './components.js'
 export {

@@ -8,7 +8,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { EsysTpm, nativeHasher, type PcrSelection } from '../attest/index.js'
 import type { HybridSigner } from '../identity/index.js'
 import { createFleetNode, type FleetNode } from '../p2p/index.js'
-import { toHex, systemClock } from '../common/index.js'
+import { cryptoRandom, toHex, systemClock } from '../common/index.js'
 import { unlockDevice, agentMeasurement, deviceSigner, type DeviceState } from './device/index.js'
 import { readDeviceEnrolment } from './enrolment/index.js'
 import { writePeersFile, type AgentConfig } from './ops/index.js'
@@ -16,6 +16,7 @@ import { createAgent, type Agent } from './agent.js'
 import type { AgentComponents } from './components.js'
 import type { PeerStatus } from './attestation/index.js'
 import { startControlServer } from './control.js'
+import { Approvals } from './approvals/index.js'
 
 /**
  * The slab size of Node's pool for small Buffers while the agent runs: 64 KiB by default since
@@ -106,7 +107,26 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
     })
     await agent.start()
     node = agent.node
-    const control = await startControlServer(agent, dir, state.deviceId, { logger })
+    let approvals: Approvals | undefined
+    if (config.approvals !== undefined) {
+      // One approval page for the agent's lifetime, on 127.0.0.1 only (config `approvals`).
+      const page = new Approvals(
+        {
+          actors: agent.membership.actors,
+          ledger: agent.feed.ledger,
+          random: components.random ?? cryptoRandom,
+          logger
+        },
+        { port: config.approvals.port }
+      )
+      await page.start()
+      closers.push(async () => {
+        await page.stop()
+      })
+      logger?.info({ url: page.url }, 'approval page')
+      approvals = page
+    }
+    const control = await startControlServer(agent, dir, state.deviceId, { logger, clock, approvals })
     closers.push(async () => {
       await control.close()
     })

@@ -7,12 +7,10 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { createReadStream, realpathSync } from 'node:fs'
 import path from 'node:path'
-import { Writable } from 'node:stream'
 import {
   agentStatus,
   ControlError,
   controlRequest,
-  createLogger,
   procStatusMemory,
   residentMemory,
   startControlServer,
@@ -24,6 +22,7 @@ import { toHex } from '../../src/common/index.js'
 import { BASE_ONTOLOGY } from '../../src/ledger/index.js'
 import { runFleetAsync } from '../helpers/cli.js'
 import { tempDir } from '../helpers/devices.js'
+import { capturingLogger } from '../helpers/log-lines.js'
 
 describe('agent/control: resident memory', () => {
   it('reads the anonymous and file-backed resident sizes from /proc/self/status', () => {
@@ -64,16 +63,7 @@ describe('agent/control: each connection is named by the kernel, not by what it 
   let dir: string
   let nodeDigest: Uint8Array
   const appended: Array<Record<string, unknown>> = []
-  const logLines: Array<Record<string, unknown>> = []
-  const logger = createLogger({
-    level: 'info',
-    destination: new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        logLines.push(JSON.parse(chunk.toString()) as Record<string, unknown>)
-        done()
-      }
-    })
-  })
+  const { logger, lines: logLines } = capturingLogger()
 
   /** An agent with what the control socket uses of one: status fields, and a ledger that records appends. */
   const stubAgent = {

@@ -9,6 +9,7 @@ import path from 'node:path'
 import { haveSwtpm, tempDir } from '../helpers/devices.js'
 import { runFleet as run, FLEET, openJoinWindow, type JoinWindow } from '../helpers/cli.js'
 import { until } from '../helpers/wait.js'
+import { printed } from '../../simnet/printed.js'
 
 describe('cli: fleet join / fleet enrol', function () {
   this.timeout(180_000)
@@ -220,6 +221,43 @@ describe('cli: fleet join / fleet enrol', function () {
     assert.notEqual(run(['ledger', 'verify-proof', proofFile, '--fleet', fleetId]).status, 0)
     writeFileSync(proofFile, '{not json')
     assert.equal(run(['ledger', 'verify-proof', proofFile]).status, 2)
+  })
+
+  it('with "approvals" in its config, fleet run serves the approval page while it runs; fleet status names it', async () => {
+    const state = path.join(dir, 'state1')
+    const config = path.join(dir, 'approvals.json')
+    writeFileSync(config, JSON.stringify({ approvals: { port: 0 } }))
+    const child = spawn(
+      FLEET,
+      [
+        'run',
+        '--state',
+        state,
+        '--config',
+        config,
+        '--eventlog',
+        path.join(dir, 'dev1', 'binary_bios_measurements'),
+        '--listen',
+        '/ip4/127.0.0.1/tcp/0',
+        '--json'
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] }
+    )
+    children.push(child)
+    await printed(child, 'peerId', 30_000)
+    const status = run(['status', '--state', state, '--json'])
+    assert.equal(status.status, 0, status.stderr)
+    const page = (JSON.parse(status.stdout) as { approvalPage?: string }).approvalPage
+    assert.match(String(page), /^http:\/\/localhost:\d+\/$/)
+    // The page listens on 127.0.0.1 only (and answers for that name too).
+    const loopback = String(page).replace('localhost', '127.0.0.1')
+    const served = await fetch(loopback)
+    assert.equal(served.status, 200)
+    assert.match(await served.text(), /No action is waiting for approval/)
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    assert.equal(await exited, 0)
+    await assert.rejects(fetch(loopback), TypeError)
   })
 
   it('two enrolled agents find each other over mDNS, attest both ways, and fleet peers shows the verdicts', async () => {

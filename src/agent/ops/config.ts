@@ -23,6 +23,7 @@ import { checkRecord, SchemaError, type Field } from '../../codec/index.js'
  * | batchEntries       |                      | 10000                        |
  * | routineBatchSec    |                      | 30                           |
  * | witnessesPerFeed   |                      | 4                            |
+ * | approvals          |                      | off; {"port": N}: 127.0.0.1  |
  */
 export interface AgentConfig {
   state: string
@@ -40,6 +41,12 @@ export interface AgentConfig {
   routineBatchSec: number
   /** How many fleet devices cosign each feed's checkpoints (the feed's witness set). */
   witnessesPerFeed: number
+  /**
+   * The approval page for actors with a security key (src/agent/approvals): served on
+   * http://localhost:PORT/ (127.0.0.1 only) while the agent runs; port 0 picks a free one
+   * (`fleet status` names it). Off when absent.
+   */
+  approvals?: { port: number }
 }
 
 /** Thrown when a config file, variable or flag has an unknown field or an invalid value. Exit code 2. */
@@ -109,7 +116,13 @@ const CONFIG_SCHEMA: Record<keyof AgentConfig, Field> = {
   batchMs: integer(1, 60_000),
   batchEntries: integer(1, 1_000_000),
   routineBatchSec: integer(1, 3_600),
-  witnessesPerFeed: integer(1, 64)
+  witnessesPerFeed: integer(1, 64),
+  approvals: {
+    kind: 'record',
+    fields: { port: { kind: 'uint', max: 65_535 } },
+    optional: true,
+    expected: 'an object {"port": 0..65535}'
+  }
 }
 
 /** The environment variable of each field that has one. */

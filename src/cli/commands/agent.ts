@@ -273,6 +273,7 @@ export function registerStatusCommand(program: Command): void {
         peers: PeerStatus[]
         connections: number
         memory: ResidentMemory
+        approvalPage?: string
       }
       const text = [
         `device ${s.deviceId} in fleet ${s.fleetId}`,
@@ -281,6 +282,7 @@ export function registerStatusCommand(program: Command): void {
           s.memory.anonBytes === undefined ? '' : ` (own ${(s.memory.anonBytes / 1048576).toFixed(0)} MiB)`
         ].join(''),
         `own feed: ${s.feed.size} entries, ${s.feed.sealed} sealed`,
+        ...(s.approvalPage === undefined ? [] : [`approval page: ${s.approvalPage}`]),
         `feeds held: ${Object.entries(s.heads)
           .map(([feed, size]) => `${feed.slice(0, 12)}…=${size}`)
           .join(' ')}`,

@@ -3,19 +3,10 @@ import { createReadStream, existsSync } from 'node:fs'
 import { open as openFile, rename } from 'node:fs/promises'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
-import { EsysTpm, type PcrSelection } from '../../attest/index.js'
 import {
   feedIdentityOf,
   feedIdentityFromTrust,
-  readDeviceState,
-  unlockDevice,
-  agentMeasurement,
-  deviceSigner,
-  openOwnFeed,
   LEDGER_DIR,
-  CONTROL_SOCKET,
-  controlRequest,
-  bodyFromJson,
   knownFeedKeys,
   storedOntology,
   storedWitnessRecords,
@@ -44,9 +35,7 @@ import {
   EXPORT_LIMITS,
   makeProofBundle,
   verifyProofBundle,
-  ROLES,
   FeedVerificationError,
-  type Role,
   ReplicaStore,
   ownFeedSource,
   verifyCheckpoint,
@@ -55,11 +44,10 @@ import {
   type FeedReport,
   type LedgerStore
 } from '../../ledger/index.js'
-import type { HybridSigner } from '../../identity/index.js'
 import { FleetError, MalformedInputError, UsageError, fromBase64, toHex } from '../../common/index.js'
 import { jsonReplacer, makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
-import { openOwner, pinGiven, pinOptions, type PinOptions } from '../owner-access.js'
+import { registerLedgerAppendCommand } from './ledger-append.js'
 
 const EXPORT_FORMAT = 'fleet-export/1'
 const PROOF_FORMAT = 'fleet-proof-file/1'
@@ -99,42 +87,6 @@ export async function openStore(dir: string): Promise<LedgerStore> {
   return store
 }
 
-function parseBody(text: string): unknown {
-  if (text.length > 64 * 1024) throw new UsageError('--body is larger than 64 KiB')
-  try {
-    return JSON.parse(text)
-  } catch (err) {
-    throw new UsageError(`--body is not JSON (${(err as Error).message})`)
-  }
-}
-
-/** The signer of the feed `dir` writes, with the TPM that keeps its clock and rollback counter; close() both. */
-async function unlockSigner(
-  dir: string,
-  identity: FeedIdentity,
-  options: { tcti?: string } & PinOptions
-): Promise<{ tpm: EsysTpm; signer: HybridSigner; close: () => Promise<void> }> {
-  if (identity.kind === 'owner') return await openOwner({ ...options, state: dir })
-  if (pinGiven(options))
-    throw new UsageError(`${dir} is a device's state: --pin-fd and --pin-credential are for owners`)
-  const tcti = options.tcti
-  const state = await readDeviceState(dir)
-  const tpm = await EsysTpm.open({ tcti: tcti ?? state.tcti })
-  try {
-    const selection = state.sealing.selection as PcrSelection
-    const bootPcrs = selection.flatMap((bank) => bank.pcrs).filter((pcr) => pcr !== state.sealing.agentPcr)
-    const device = await unlockDevice(
-      tpm,
-      state,
-      await agentMeasurement({ bootPcrs, agentPcr: state.sealing.agentPcr })
-    )
-    return { tpm, signer: deviceSigner(tpm, device), close: async () => await tpm.close() }
-  } catch (err) {
-    await tpm.close()
-    throw err
-  }
-}
-
 function parseSeq(text: string): number {
   if (!/^\d{1,15}$/.test(text)) throw new UsageError('--seq must be a non-negative integer')
   return Number(text)
@@ -147,7 +99,9 @@ async function* fileLines(file: string): AsyncGenerator<string> {
 }
 
 /**
- * fleet ledger append --state DIR --type T --actor ID [--role R] --body JSON [--tcti T] [--pin-fd N | --pin-credential NAME] [--json]
+ * fleet ledger append --state DIR --type T --actor ID [--role R] --body JSON [--tcti T]
+ *     [--pin-fd N | --pin-credential NAME] [--pkcs11 MODULE --token LABEL [--key-label L]
+ *     [--actor-pin-fd N | --actor-pin-credential NAME] | --webauthn] [--json]     (ledger-append.ts)
  * fleet ledger tail --state DIR [-n N] [--json]
  * fleet ledger verify (--state DIR | --export FILE [--fleet ID]) [--json]
  * fleet ledger export --state DIR --out FILE.jsonl
@@ -159,90 +113,7 @@ export function registerLedgerCommands(program: Command): void {
     .command('ledger')
     .description('the audit ledger: typed, attested actions in signed, verifiable feeds')
 
-  const append = ledger
-    .command('append')
-    .description(
-      "append a typed action to this device's (or the owner's) feed; returns once it is durable and sealed by a signed checkpoint"
-    )
-    .requiredOption('--state <dir>', 'device or owner state directory')
-    .requiredOption('--type <action>', `action from the ontology (${Object.keys(BASE_ONTOLOGY.actions).join(', ')})`)
-    .requiredOption('--actor <id>', 'who acts (e.g. a user name)')
-    .option('--role <role>', `the actor's role (${ROLES.join(', ')})`, 'operator')
-    .requiredOption('--body <json>', "the action's fields as JSON (byte fields as hex)")
-    .option('--tcti <tcti>', 'TPM to use (default: from the state)')
-  pinOptions(append)
-    .option('--json', 'print the result as JSON')
-    .addHelpText(
-      'after',
-      `
-Example:
-  fleet ledger append --state /var/lib/fleet --type operator.data_access --actor dr.smith \\
-      --body '{"resource":"patient/123","purpose":"treatment"}'`
-    )
-    .action(
-      async (
-        options: PinOptions & {
-          state: string
-          type: string
-          actor: string
-          role: string
-          body: string
-          tcti?: string
-          json?: boolean
-        }
-      ) => {
-        if (!(ROLES as readonly string[]).includes(options.role))
-          throw new UsageError(`--role must be one of ${ROLES.join(', ')}`)
-        if (options.actor.length === 0 || options.actor.length > 128)
-          throw new UsageError('--actor must be 1..128 characters')
-        const json = parseBody(options.body)
-        const identity = await feedIdentityOf(options.state)
-        // A running agent holds the TPM and the ledger: the append goes through its control socket.
-        if (identity.kind === 'device' && existsSync(path.join(options.state, CONTROL_SOCKET))) {
-          const answer = await controlRequest(options.state, {
-            cmd: 'append',
-            type: options.type,
-            actor: { id: options.actor, role: options.role },
-            body: json
-          })
-          makeOutput(options.json === true).result(
-            { feed: answer.feed, seq: answer.seq, hash: answer.hash, sealed: answer.sealed },
-            `appended ${options.type} as entry ${String(answer.seq)} of feed ${String(answer.feed)} (sealed, by the running agent)`
-          )
-          return
-        }
-        const { tpm, signer, close } = await unlockSigner(options.state, identity, options)
-        try {
-          const feed = await openOwnFeed({
-            dir: options.state,
-            tpm,
-            signer,
-            fleetId: identity.fleetId,
-            feedId: identity.feedId
-          })
-          try {
-            const ontology = await storedOntology(feed.store, identity)
-            feed.ledger.useOntology(ontology)
-            feed.ledger.useActors(await storedActors(feed.store, identity))
-            const { seq, hash } = await feed.ledger.append({
-              type: options.type,
-              actor: { id: options.actor, role: options.role as Role },
-              attest: null,
-              body: bodyFromJson(options.type, json, ontology)
-            })
-            await feed.ledger.checkpoint()
-            makeOutput(options.json === true).result(
-              { feed: identity.feedId, seq, hash: toHex(hash), sealed: feed.ledger.sealedSize > seq },
-              `appended ${options.type} as entry ${seq} of feed ${identity.feedId} (sealed)`
-            )
-          } finally {
-            await feed.close()
-          }
-        } finally {
-          await close()
-        }
-      }
-    )
+  registerLedgerAppendCommand(ledger)
 
   ledger
     .command('tail')

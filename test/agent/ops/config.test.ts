@@ -35,7 +35,11 @@ describe('agent/config', () => {
     ['a listen address that is not a multiaddr', { state: '/s', listen: ['0.0.0.0:80'] }],
     ['an mDNS switch that is not a boolean', { state: '/s', mdns: 'sometimes' }],
     // The memory trim is gone (it did not lower the cgroup's memory.current: docs/benchmarks.md).
-    ['the removed memory trim switch', { state: '/s', trimMemory: true }]
+    ['the removed memory trim switch', { state: '/s', trimMemory: true }],
+    ['an approval page on a port out of range', { state: '/s', approvals: { port: 65_536 } }],
+    ['an approval page with an unknown field', { state: '/s', approvals: { port: 8080, host: '0.0.0.0' } }],
+    ['an approval page without a port', { state: '/s', approvals: {} }],
+    ['an approval switch that is not an object', { state: '/s', approvals: true }]
   ]
   for (const [name, values] of bad) {
     it(`refuses ${name} with ConfigError (exit 2)`, async () => {
@@ -45,6 +49,16 @@ describe('agent/config', () => {
       )
     })
   }
+
+  it('the approval page is off unless the config gives it a port (0: a free one)', async () => {
+    assert.equal((await loadConfig({ flags: { state: '/s' } })).approvals, undefined)
+    const dir = await tempDir()
+    const file = path.join(dir, 'fleet.json')
+    await writeFile(file, JSON.stringify({ state: '/s', approvals: { port: 0 } }))
+    assert.deepEqual((await loadConfig({ file })).approvals, { port: 0 })
+    await writeFile(file, JSON.stringify({ state: '/s', approvals: { port: 7443 } }))
+    assert.deepEqual((await loadConfig({ file })).approvals, { port: 7443 })
+  })
 
   it('refuses a config file that is not JSON, and a missing state directory', async () => {
     const dir = await tempDir()
