@@ -37,15 +37,28 @@ export function pinGiven(options: PinOptions): boolean {
   return options.pinFd !== undefined || options.pinCredential !== undefined
 }
 
+/** The names of the two PIN options, for messages: the owner's by default, another token's (an actor's) else. */
+export interface PinFlags {
+  fd: string
+  credential: string
+}
+
+const OWNER_PIN_FLAGS: PinFlags = { fd: '--pin-fd', credential: '--pin-credential' }
+
 /**
  * Reads the PIN from the source the options name, else asks on the terminal. A source that gives
- * no PIN (no terminal, no such credential, an unreadable fd) is a usage error: exit 2.
+ * no PIN (no terminal, no such credential, an unreadable fd) is a usage error: exit 2. `flags`
+ * names the options in messages.
  */
-export function pinReader(options: PinOptions, prompt: (token: TokenDescription) => string) {
+export function pinReader(
+  options: PinOptions,
+  prompt: (token: TokenDescription) => string,
+  flags: PinFlags = OWNER_PIN_FLAGS
+) {
   if (options.pinFd !== undefined && options.pinCredential !== undefined)
-    throw new UsageError('give --pin-fd or --pin-credential, not both')
+    throw new UsageError(`give ${flags.fd} or ${flags.credential}, not both`)
   if (options.pinFd !== undefined && !/^\d{1,5}$/.test(options.pinFd))
-    throw new UsageError('--pin-fd must be a file descriptor number')
+    throw new UsageError(`${flags.fd} must be a file descriptor number`)
   return async (token: TokenDescription): Promise<string> => {
     const source: PinSource =
       options.pinFd !== undefined
@@ -57,7 +70,7 @@ export function pinReader(options: PinOptions, prompt: (token: TokenDescription)
       return await readPin(source)
     } catch (err) {
       if (!(err instanceof PinUnavailableError)) throw err
-      const hint = 'prompt' in source ? ': give --pin-fd N or --pin-credential NAME, or run it on a terminal' : ''
+      const hint = 'prompt' in source ? `: give ${flags.fd} N or ${flags.credential} NAME, or run it on a terminal` : ''
       throw new UsageError(`${err.message}${hint}`)
     }
   }

@@ -12,7 +12,6 @@ import {
   agentMeasurement,
   deviceSigner,
   openOwnFeed,
-  LEDGER_DIR,
   CONTROL_SOCKET,
   controlRequest,
   bodyFromJson,
@@ -29,8 +28,6 @@ import {
 } from '../../agent/index.js'
 import {
   BASE_ONTOLOGY,
-  LevelLedgerStore,
-  LedgerStoreLockedError,
   decodeEntry,
   verifyStoredFeed,
   exportFeed,
@@ -45,43 +42,22 @@ import {
   ownFeedSource,
   verifyCheckpoint,
   parseCheckpoint,
-  type FeedReport,
-  type LedgerStore
+  type FeedReport
 } from '../../ledger/index.js'
 import type { HybridSigner } from '../../identity/index.js'
 import { FleetError, MalformedInputError, UsageError, toHex } from '../../common/index.js'
 import { jsonReplacer, makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
 import { openOwner, pinGiven, pinOptions, type PinOptions } from '../owner-access.js'
+import { openStore } from '../ledger-store.js'
 
 const EXPORT_FORMAT = 'fleet-export/1'
 const PROOF_FORMAT = 'fleet-proof-file/1'
 
-/** Opens DIR/ledger; a running agent holds its lock, which is reported as such. */
 function witnessed(report: FeedReport): string {
   return report.cosigners === 0
     ? ', no witness cosignatures'
     : `, cosigned by ${report.cosigners} fleet device(s) up to entry ${report.cosignedUpTo}`
-}
-
-async function openStore(dir: string): Promise<LedgerStore> {
-  const location = path.join(dir, LEDGER_DIR)
-  if (!existsSync(location))
-    throw new FleetError(`${dir} has no ledger yet (nothing appended)`, { code: 'ERR_NO_LEDGER' })
-  const store = new LevelLedgerStore(location)
-  try {
-    await store.open()
-  } catch (err) {
-    if (err instanceof LedgerStoreLockedError) {
-      const message = `the ledger in ${dir} is in use by a running agent; stop it or ask it (fleet status)`
-      throw new FleetError(message, { code: 'ERR_LEDGER_LOCKED', cause: err })
-    }
-    throw new FleetError(`cannot open the ledger in ${dir}: ${(err as Error).message}`, {
-      code: 'ERR_LEDGER_OPEN',
-      cause: err
-    })
-  }
-  return store
 }
 
 function parseBody(text: string): unknown {
