@@ -24,6 +24,7 @@ import {
 } from './commands/enrol.js'
 import { registerLedgerCommands } from './commands/ledger.js'
 import { registerReleaseCommands } from './commands/release.js'
+import { registerActorCommands } from './commands/actor.js'
 
 export function buildProgram(): Command {
   const program = new Command('fleet')
@@ -63,6 +64,7 @@ Exit codes: 0 ok, 1 verification refused or operation failed, 2 bad usage or inp
   registerNewEpochCommand(program)
   registerLedgerCommands(program)
   registerReleaseCommands(program)
+  registerActorCommands(program)
   for (const command of program.commands) applyOverrides(command)
   return program
 }
