@@ -25,6 +25,7 @@ import {
 import { registerLedgerCommands } from './commands/ledger.js'
 import { registerReleaseCommands } from './commands/release.js'
 import { registerWorkloadCommands } from './commands/workload.js'
+import { registerActorCommands } from './commands/actor.js'
 
 export function buildProgram(): Command {
   const program = new Command('fleet')
@@ -65,6 +66,7 @@ Exit codes: 0 ok, 1 verification refused or operation failed, 2 bad usage or inp
   registerLedgerCommands(program)
   registerReleaseCommands(program)
   registerWorkloadCommands(program)
+  registerActorCommands(program)
   for (const command of program.commands) applyOverrides(command)
   return program
 }

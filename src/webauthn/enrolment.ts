@@ -97,6 +97,8 @@ export interface EnrolledCredential extends StoredCredential {
   readonly userVerified: boolean
   readonly transports: readonly string[]
   readonly attestation: AttestationSummary
+  /** The attestation object as the authenticator made it: the evidence to keep with the enrolment. */
+  readonly attestationObject: Uint8Array
 }
 
 /**
@@ -171,7 +173,8 @@ export async function verifyEnrolment(
     fmt: statement.fmt,
     userVerified: (head.flags & FLAG.userVerified) !== 0,
     transports: decoded.transports,
-    attestation
+    attestation,
+    attestationObject: decoded.attestationObject
   }
 }
 

@@ -7,7 +7,13 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { haveSwtpm, tempDir } from '../helpers/devices.js'
-import { runFleet as run, FLEET, openJoinWindow, type JoinWindow } from '../helpers/cli.js'
+import {
+  runFleet as run,
+  FLEET,
+  openJoinWindow,
+  startSwtpm as startSoftwareTpm,
+  type JoinWindow
+} from '../helpers/cli.js'
 import { until } from '../helpers/wait.js'
 import { printed } from '../../simnet/printed.js'
 
@@ -19,15 +25,7 @@ describe('cli: fleet join / fleet enrol', function () {
   const tcti = (device: string): string => `swtpm:path=${path.join(device, 'tpm.sock')}`
   let fleetId: string
 
-  function startSwtpm(name: string, variant = 'good'): string {
-    const device = path.join(dir, name)
-    const started = run(['swtpm', 'start', '--dir', device, '--ca-dir', path.join(dir, 'ca')])
-    assert.equal(started.status, 0, started.stderr)
-    const booted = run(['swtpm', 'boot', '--dir', device, '--variant', variant])
-    assert.equal(booted.status, 0, booted.stderr)
-    swtpms.push(device)
-    return device
-  }
+  const startSwtpm = (name: string, variant = 'good'): string => startSoftwareTpm(dir, name, swtpms, variant)
 
   /** Starts fleet join; resolves with its listen address once the window is open. */
   async function join(state: string, device: string, extra: string[] = []): Promise<JoinWindow> {

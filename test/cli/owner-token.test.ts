@@ -26,7 +26,7 @@ import {
 import crypto from 'node:crypto'
 import path from 'node:path'
 import { haveSwtpm, tempDir } from '../helpers/devices.js'
-import { runFleet as run, FLEET, joinAndEnrol } from '../helpers/cli.js'
+import { runFleet as run, FLEET, joinAndEnrol, startSwtpm as startSoftwareTpm } from '../helpers/cli.js'
 import { skipWithoutSoftHsm, SOFTHSM_MODULE, SoftHsm } from '../helpers/softhsm.js'
 import { printed } from '../../simnet/printed.js'
 
@@ -87,13 +87,7 @@ describe('cli: a fleet owner whose keys are on a PKCS#11 token', function () {
   }
   const ownerFile = (): string => path.join(owner, 'owner.json')
 
-  function startSwtpm(name: string): string {
-    const at = path.join(dir, name)
-    assert.equal(run(['swtpm', 'start', '--dir', at, '--ca-dir', path.join(dir, 'ca')]).status, 0)
-    assert.equal(run(['swtpm', 'boot', '--dir', at]).status, 0)
-    swtpms.push(at)
-    return at
-  }
+  const startSwtpm = (name: string): string => startSoftwareTpm(dir, name, swtpms)
 
   before(async function () {
     skipWithoutSoftHsm(this)

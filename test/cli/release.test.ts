@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { haveSwtpm, tempDir } from '../helpers/devices.js'
-import { runFleet as run, joinAndEnrol } from '../helpers/cli.js'
+import { runFleet as run, joinAndEnrol, startSwtpm as startSoftwareTpm } from '../helpers/cli.js'
 
 describe('cli: fleet release (owner-approved key release)', function () {
   this.timeout(240_000)
@@ -19,13 +19,7 @@ describe('cli: fleet release (owner-approved key release)', function () {
   let device: string
   let deviceId: string
 
-  function startSwtpm(name: string): string {
-    const at = path.join(dir, name)
-    assert.equal(run(['swtpm', 'start', '--dir', at, '--ca-dir', path.join(dir, 'ca')]).status, 0)
-    assert.equal(run(['swtpm', 'boot', '--dir', at]).status, 0)
-    swtpms.push(at)
-    return at
-  }
+  const startSwtpm = (name: string): string => startSoftwareTpm(dir, name, swtpms)
 
   const log = (): string => path.join(device, 'binary_bios_measurements')
   const request = (): ReturnType<typeof run> =>

@@ -205,3 +205,25 @@ export async function openAuthenticatorPage(
     throw error
   }
 }
+
+/** How a page's ceremony ended, as its status line says. */
+export type PageOutcome = 'done' | 'refused' | 'failed'
+
+export interface PageAnswer {
+  outcome: PageOutcome
+  text: string
+}
+
+/** Opens `url`, presses the button of item `id` and waits for the page to say how it ended. */
+export async function answerOnPage(page: Page, url: string, id: string): Promise<PageAnswer> {
+  await page.goto(url)
+  await page.click(`button[data-id="${id}"]`)
+  const status = page.locator(`button[data-id="${id}"] + p.status`)
+  await page.waitForFunction(
+    (element) => ['done', 'refused', 'failed'].includes(element?.dataset.outcome ?? ''),
+    await status.elementHandle(),
+    { timeout: 20_000 }
+  )
+  const outcome = (await status.getAttribute('data-outcome')) as PageOutcome
+  return { outcome, text: (await status.textContent()) ?? '' }
+}

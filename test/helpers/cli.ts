@@ -24,17 +24,9 @@ export function runFleet(args: string[]): FleetResult {
 export async function runFleetAsync(
   args: string[]
 ): Promise<{ status: number | null; stdout: string; stderr: string; pid: number }> {
-  const child = spawn(FLEET, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString()
-  })
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString()
-  })
-  const status = await new Promise<number | null>((resolve) => child.once('exit', resolve))
-  return { status, stdout, stderr, pid: child.pid! }
+  const { child, done } = spawnFleet(args)
+  const { code, stdout, stderr } = await done
+  return { status: code, stdout, stderr, pid: child.pid! }
 }
 
 /** A device's `fleet join` whose enrolment window is open at `address`; `done` settles when it exits. */
@@ -44,27 +36,19 @@ export interface JoinWindow {
   done: Promise<{ code: number | null; stdout: string; stderr: string }>
 }
 
-/**
- * Starts `fleet join --state STATE --eventlog LOG` on 127.0.0.1 for 60 s, with `extra` options;
- * resolves once its window is open. The caller kills `child` when the test ends.
- */
-export async function openJoinWindow(state: string, eventLog: string, extra: string[] = []): Promise<JoinWindow> {
-  const child = spawn(
-    FLEET,
-    [
-      'join',
-      '--state',
-      state,
-      '--eventlog',
-      eventLog,
-      '--listen',
-      '/ip4/127.0.0.1/tcp/0',
-      '--json',
-      '--timeout',
-      '60'
-    ].concat(extra),
-    { stdio: ['ignore', 'pipe', 'pipe'] }
-  )
+/** A `fleet` process of a test, its output gathered as it comes. */
+export interface SpawnedFleet {
+  child: ChildProcess
+  /** Settles when it exits, with all it printed. */
+  done: Promise<{ code: number | null; stdout: string; stderr: string }>
+  /** What it printed so far. */
+  stdout: () => string
+  stderr: () => string
+}
+
+/** Starts `fleet ARGS` without waiting for it (stdin closed, stdout and stderr gathered). */
+export function spawnFleet(args: string[]): SpawnedFleet {
+  const child = spawn(FLEET, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout!.on('data', (chunk: Buffer) => {
@@ -76,12 +60,48 @@ export async function openJoinWindow(state: string, eventLog: string, extra: str
   const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
     child.once('exit', (code) => resolve({ code, stdout, stderr }))
   )
+  return { child, done, stdout: () => stdout, stderr: () => stderr }
+}
+
+/**
+ * Starts `fleet join --state STATE --eventlog LOG` on 127.0.0.1 for 60 s, with `extra` options;
+ * resolves once its window is open. The caller kills `child` when the test ends.
+ */
+export async function openJoinWindow(state: string, eventLog: string, extra: string[] = []): Promise<JoinWindow> {
+  const { child, done, stdout, stderr } = spawnFleet(
+    [
+      'join',
+      '--state',
+      state,
+      '--eventlog',
+      eventLog,
+      '--listen',
+      '/ip4/127.0.0.1/tcp/0',
+      '--json',
+      '--timeout',
+      '60'
+    ].concat(extra)
+  )
   await printed(child, 'window-open', 30_000).catch((err: Error) => {
     child.kill('SIGKILL')
-    assert.fail(`fleet join did not open its window: ${err.message} ${stderr}`)
+    assert.fail(`fleet join did not open its window: ${err.message} ${stderr()}`)
   })
-  const open = JSON.parse(stdout.split('\n')[0]!) as { peerId: string; addresses: string[] }
+  const open = JSON.parse(stdout().split('\n')[0]!) as { peerId: string; addresses: string[] }
   return { child, address: open.addresses.find((a) => a.includes('127.0.0.1'))!, done }
+}
+
+/**
+ * Starts a software TPM in DIR/NAME (its EK certificates from the CA in DIR/ca) and boots it
+ * (`fleet swtpm boot --variant VARIANT`); adds its folder to `started`, which the suite stops.
+ */
+export function startSwtpm(dir: string, name: string, started: string[], variant = 'good'): string {
+  const at = path.join(dir, name)
+  const result = runFleet(['swtpm', 'start', '--dir', at, '--ca-dir', path.join(dir, 'ca')])
+  assert.equal(result.status, 0, result.stderr)
+  started.push(at)
+  const booted = runFleet(['swtpm', 'boot', '--dir', at, '--variant', variant])
+  assert.equal(booted.status, 0, booted.stderr)
+  return at
 }
 
 /**

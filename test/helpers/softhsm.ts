@@ -146,3 +146,38 @@ export function withRawSession<T>(
     lib.close()
   }
 }
+
+/** The DER OID of prime256v1, as CKA_EC_PARAMS holds it. */
+const PRIME256V1 = Buffer.from('06082a8648ce3d030107', 'hex')
+
+/** A key pair made with raw PKCS#11, its private key sensitive and extractable or not as given. */
+export function rawKeyPair(
+  lib: RawPkcs11,
+  session: Buffer,
+  label: string,
+  sensitive: boolean,
+  extractable: boolean
+): void {
+  const c = lib.constants
+  const privateAttributes = [
+    { type: c.CKA_SENSITIVE, value: sensitive },
+    { type: c.CKA_EXTRACTABLE, value: extractable }
+  ]
+  lib.C_GenerateKeyPair(
+    session,
+    { mechanism: c.CKM_EC_KEY_PAIR_GEN },
+    [
+      { type: c.CKA_TOKEN, value: true },
+      { type: c.CKA_LABEL, value: label },
+      { type: c.CKA_EC_PARAMS, value: PRIME256V1 },
+      { type: c.CKA_VERIFY, value: true }
+    ],
+    [
+      { type: c.CKA_TOKEN, value: true },
+      { type: c.CKA_LABEL, value: label },
+      { type: c.CKA_PRIVATE, value: true },
+      { type: c.CKA_SIGN, value: true },
+      ...privateAttributes
+    ]
+  )
+}

@@ -7,37 +7,9 @@ import assert from 'node:assert/strict'
 import crypto from 'node:crypto'
 import { verifyP256 } from '../../src/identity/index.js'
 import { loadModule, type Pkcs11Module, type TokenSession } from '../../src/pkcs11/index.js'
-import { skipWithoutSoftHsm, SOFTHSM_MODULE, SoftHsm, withRawSession, type RawPkcs11 } from '../helpers/softhsm.js'
+import { rawKeyPair, skipWithoutSoftHsm, SOFTHSM_MODULE, SoftHsm, withRawSession } from '../helpers/softhsm.js'
 
 const PIN = '1234'
-const P256 = Buffer.from('06082a8648ce3d030107', 'hex')
-
-/** A key pair made with raw PKCS#11, its private key sensitive and extractable or not as given. */
-function rawKeyPair(lib: RawPkcs11, session: Buffer, label: string, sensitive: boolean, extractable: boolean): void {
-  const c = lib.constants
-  const privateAttributes = [
-    { type: c.CKA_SENSITIVE, value: sensitive },
-    { type: c.CKA_EXTRACTABLE, value: extractable }
-  ]
-  lib.C_GenerateKeyPair(
-    session,
-    { mechanism: c.CKM_EC_KEY_PAIR_GEN },
-    [
-      { type: c.CKA_TOKEN, value: true },
-      { type: c.CKA_LABEL, value: label },
-      { type: c.CKA_EC_PARAMS, value: P256 },
-      { type: c.CKA_VERIFY, value: true }
-    ],
-    [
-      { type: c.CKA_TOKEN, value: true },
-      { type: c.CKA_LABEL, value: label },
-      { type: c.CKA_PRIVATE, value: true },
-      { type: c.CKA_SIGN, value: true },
-      ...privateAttributes
-    ]
-  )
-}
-
 function failingNames(err: unknown): string[] {
   return ((err as { failing?: Array<{ attribute: string }> }).failing ?? []).map((f) => f.attribute).sort()
 }

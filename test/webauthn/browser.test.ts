@@ -27,13 +27,15 @@ import {
   type StoredCredential
 } from '../../src/webauthn/index.js'
 import {
+  answerOnPage,
   chromiumSuite,
   findChromium,
   groupAlive,
   launchChromium,
   noChromium,
   openAuthenticatorPage,
-  type AuthenticatorPage
+  type AuthenticatorPage,
+  type PageAnswer
 } from '../helpers/browser.js'
 import { assertionJson, FLAGS, SoftwareAuthenticator } from '../helpers/software-authenticator.js'
 
@@ -44,11 +46,6 @@ const CHROMIUM_ROOT = readFileSync(path.join(VECTORS, 'chromium-virtual-attestat
 const UNRELATED_ROOT = readFileSync(path.join(VECTORS, 'unrelated-root.pem'), 'utf8')
 const CHROMIUM_POLICY: AttestationPolicy = { aaguids: [CHROMIUM_AAGUID], roots: [CHROMIUM_ROOT] }
 
-type Outcome = 'done' | 'refused' | 'failed'
-interface PageAnswer {
-  outcome: Outcome
-  text: string
-}
 interface PostAnswer {
   status: number
   code: string
@@ -118,19 +115,6 @@ class World {
     this.actions.push(action)
     return action
   }
-}
-
-/** Opens `url`, presses the button of item `id` and waits for the page to say how it ended. */
-async function answerOnPage(page: Page, url: string, id: string): Promise<PageAnswer> {
-  await page.goto(url)
-  await page.click(`button[data-id="${id}"]`)
-  const status = page.locator(`button[data-id="${id}"] + p.status`)
-  await page.waitForFunction(
-    (element) => ['done', 'refused', 'failed'].includes(element?.dataset.outcome ?? ''),
-    await status.elementHandle(),
-    { timeout: 20_000 }
-  )
-  return { outcome: (await status.getAttribute('data-outcome')) as Outcome, text: (await status.textContent()) ?? '' }
 }
 
 /** Posts a body to the approval endpoint from the approval page itself (same origin). */

@@ -1,12 +1,10 @@
 import type { Command } from 'commander'
 import { createReadStream, existsSync } from 'node:fs'
 import { open as openFile, rename } from 'node:fs/promises'
-import path from 'node:path'
 import { createInterface } from 'node:readline'
 import {
   feedIdentityOf,
   feedIdentityFromTrust,
-  LEDGER_DIR,
   knownFeedKeys,
   storedOntology,
   storedWitnessRecords,
@@ -22,12 +20,9 @@ import {
   ownFeedActors,
   MAX_ACTOR_STATEMENTS_PER_ACTOR,
   type CloneReport,
-  type FeedIdentity
 } from '../../agent/index.js'
 import {
   BASE_ONTOLOGY,
-  LevelLedgerStore,
-  LedgerStoreLockedError,
   decodeEntry,
   verifyStoredFeed,
   exportFeed,
@@ -41,13 +36,13 @@ import {
   verifyCheckpoint,
   parseCheckpoint,
   verifyActorProofs,
-  type FeedReport,
-  type LedgerStore
+  type FeedReport
 } from '../../ledger/index.js'
 import { FleetError, MalformedInputError, UsageError, fromBase64, toHex } from '../../common/index.js'
 import { jsonReplacer, makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
 import { registerLedgerAppendCommand } from './ledger-append.js'
+import { openStore } from '../ledger-store.js'
 
 const EXPORT_FORMAT = 'fleet-export/1'
 const PROOF_FORMAT = 'fleet-proof-file/1'
@@ -64,27 +59,6 @@ function warnClone(clone: CloneReport): void {
     `warning: ${clone.actorId}'s security key signed entry ${clone.seq} of feed ${clone.feed} with counter ${clone.counter}, ` +
       `not above ${clone.against.counter} at entry ${clone.against.seq} of feed ${clone.against.feed}: it may be cloned\n`
   )
-}
-
-/** Opens DIR/ledger; a running agent holds its lock, which is reported as such. */
-export async function openStore(dir: string): Promise<LedgerStore> {
-  const location = path.join(dir, LEDGER_DIR)
-  if (!existsSync(location))
-    throw new FleetError(`${dir} has no ledger yet (nothing appended)`, { code: 'ERR_NO_LEDGER' })
-  const store = new LevelLedgerStore(location)
-  try {
-    await store.open()
-  } catch (err) {
-    if (err instanceof LedgerStoreLockedError) {
-      const message = `the ledger in ${dir} is in use by a running agent; stop it or ask it (fleet status)`
-      throw new FleetError(message, { code: 'ERR_LEDGER_LOCKED', cause: err })
-    }
-    throw new FleetError(`cannot open the ledger in ${dir}: ${(err as Error).message}`, {
-      code: 'ERR_LEDGER_OPEN',
-      cause: err
-    })
-  }
-  return store
 }
 
 function parseSeq(text: string): number {

@@ -17,7 +17,7 @@ import type { Entry } from '../../ledger/index.js'
 import { makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
 import { notReached, publishOwnerStatement, statementOptions, type StatementOptions } from './enrol.js'
-import { openStore } from './ledger.js'
+import { openStore } from '../ledger-store.js'
 
 /** The largest program or script measured here (the agent measures callers up to the same size). */
 const MAX_PROGRAM_BYTES = 512 * 1024 * 1024
