@@ -72,8 +72,13 @@ describe('ledger/ontology-update: the frozen format of an ontology update, in th
     assert.equal(Buffer.from(encodeCanonical(formatOntologyActions(parsed))).toString('hex'), PUBLISHED)
     assert.deepEqual(parseOntologyActions(decodeCanonical(Buffer.from(PUBLISHED, 'hex'))), parsed)
     // Version 3 only adds actions: without them, version 2 shows the same bytes as it always did.
-    const { 'actor.enrol': enrol, 'actor.revoke': revoke, ...version2 } = BASE_ONTOLOGY.actions
-    assert.ok(enrol !== undefined && revoke !== undefined)
+    const {
+      'actor.enrol': enrol,
+      'actor.revoke': revoke,
+      'alert.cloned_authenticator': cloned,
+      ...version2
+    } = BASE_ONTOLOGY.actions
+    assert.ok(enrol !== undefined && revoke !== undefined && cloned !== undefined)
     const shown = { version: 2, actions: formatOntologyActions(version2) }
     assert.equal(createHash('sha256').update(encodeCanonical(shown)).digest('hex'), BASE_SHOWN)
     assert.deepEqual(shown.actions['attest.verdict']!.body.reasons, { kind: 'strings', maxItems: 32, maxLength: 512 })
