@@ -163,11 +163,11 @@ describe('agent/control: each connection is named by the kernel, not by what it 
       const answer = await controlRequest(dir, {
         cmd: 'append',
         type: 'note',
-        actor: { id: 'svc', role: 'operator' },
+        actor: { id: 'svc', role: 'agent' },
         body: { text: 'hello' }
       })
       assert.equal(answer.seq, 3)
-      assert.deepEqual(appended.at(-1)?.actor, { id: 'svc', role: 'operator' })
+      assert.deepEqual(appended.at(-1)?.actor, { id: 'svc', role: 'agent' })
       const line = logLines.find((l) => l.msg === 'append through the control socket')
       assert.ok(line !== undefined, JSON.stringify(logLines))
       assert.equal(line.level, 30)
@@ -191,7 +191,7 @@ describe('agent/control: each connection is named by the kernel, not by what it 
     })
     try {
       await assert.rejects(
-        controlRequest(dir, { cmd: 'append', type: 'note', actor: { id: 'svc', role: 'operator' }, body: {} }),
+        controlRequest(dir, { cmd: 'append', type: 'note', actor: { id: 'svc', role: 'agent' }, body: {} }),
         (err: unknown) =>
           err instanceof ControlError &&
           err.code === 'ERR_EXECUTABLE_DELETED' &&

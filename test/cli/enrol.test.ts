@@ -126,18 +126,21 @@ describe('cli: fleet join / fleet enrol', function () {
 
   it('the enrolled device appends typed actions to its TPM-signed feed; tail, verify, export and proofs check out', () => {
     const state = path.join(dir, 'state1')
-    for (const resource of ['patient/1', 'patient/2', 'patient/3']) {
+    const { deviceId } = JSON.parse(readFileSync(path.join(state, 'enrolment.json'), 'utf8')) as { deviceId: string }
+    for (const detail of ['patient/1', 'patient/2', 'patient/3']) {
       const appended = run([
         'ledger',
         'append',
         '--state',
         state,
         '--type',
-        'operator.data_access',
+        'alert.tamper',
         '--actor',
-        'dr.smith',
+        'agent/cli',
+        '--role',
+        'agent',
         '--body',
-        JSON.stringify({ resource, purpose: 'treatment' }),
+        JSON.stringify({ subject: deviceId, pcr: 7, detail }),
         '--json'
       ])
       assert.equal(appended.status, 0, appended.stderr)
@@ -176,9 +179,9 @@ describe('cli: fleet join / fleet enrol', function () {
     const rows = tail.stdout
       .trim()
       .split('\n')
-      .map((line) => JSON.parse(line) as { seq: number; type: string; sealed: boolean; body: { resource: string } })
+      .map((line) => JSON.parse(line) as { seq: number; type: string; sealed: boolean; body: { detail: string } })
     assert.deepEqual(
-      rows.map((r) => [r.seq, r.body.resource, r.sealed]),
+      rows.map((r) => [r.seq, r.body.detail, r.sealed]),
       [
         [0, 'patient/1', true],
         [1, 'patient/2', true],
@@ -369,7 +372,7 @@ describe('cli: fleet join / fleet enrol', function () {
       file,
       JSON.stringify({
         version: 4,
-        actions: { 'operator.model_training': { roles: ['operator'], body: { dataset: { kind: 'string', max: 128 } } } }
+        actions: { 'fleet.model_training': { roles: ['owner'], body: { dataset: { kind: 'string', max: 128 } } } }
       })
     )
     for (let round = 0; round < 2; round++) {
@@ -407,18 +410,19 @@ describe('cli: fleet join / fleet enrol', function () {
     assert.match(run(['ontology', 'show']).stdout, /operator\.data_access/)
 
     // An action added by the update is appended, and an export alone verifies it: its header
-    // carries the update's inclusion proof under an owner-signed checkpoint.
+    // carries the update's inclusion proof under an owner-signed checkpoint. (The owner's own
+    // action: an operator's would need their enrolled key's signature.)
     const added = run([
       'ledger',
       'append',
       '--state',
       owner,
       '--type',
-      'operator.model_training',
+      'fleet.model_training',
       '--actor',
-      'ml-team',
+      'owner/ml-team',
       '--role',
-      'operator',
+      'owner',
       '--body',
       JSON.stringify({ dataset: 'scans-2026' })
     ])
@@ -435,7 +439,7 @@ describe('cli: fleet join / fleet enrol', function () {
     writeFileSync(stripped, [JSON.stringify({ ...header, ontology: undefined }), ...lines.slice(1)].join('\n'))
     const unknown = run(['ledger', 'verify', '--export', stripped, '--fleet', fleetId])
     assert.equal(unknown.status, 1)
-    assert.match(unknown.stderr, /operator\.model_training/)
+    assert.match(unknown.stderr, /fleet\.model_training/)
     writeFileSync(
       stripped,
       [
