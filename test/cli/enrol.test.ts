@@ -9,6 +9,7 @@ import path from 'node:path'
 import { haveSwtpm, tempDir } from '../helpers/devices.js'
 import { runFleet as run, FLEET, openJoinWindow, type JoinWindow } from '../helpers/cli.js'
 import { until } from '../helpers/wait.js'
+import { EXPORT_LIMITS } from '../../src/ledger/index.js'
 
 describe('cli: fleet join / fleet enrol', function () {
   this.timeout(180_000)
@@ -207,7 +208,7 @@ describe('cli: fleet join / fleet enrol', function () {
     assert.equal(run(['ledger', 'verify', '--export', doctored, '--fleet', fleetId]).status, 1)
     writeFileSync(doctored, lines.filter((_, i) => i !== 2).join('\n'))
     assert.equal(run(['ledger', 'verify', '--export', doctored, '--fleet', fleetId]).status, 1)
-    writeFileSync(doctored, `${'x'.repeat(300 * 1024)}\n`)
+    writeFileSync(doctored, `${'x'.repeat(EXPORT_LIMITS.maxHeaderLength + 1)}\n`)
     const oversized = run(['ledger', 'verify', '--export', doctored])
     assert.equal(oversized.status, 2)
     assert.match(oversized.stderr, /header line is longer/)
