@@ -137,10 +137,10 @@ export async function syncTrials(
         { length: 1000 },
         async (_, j) =>
           await writer.append({
-            type: 'operator.data_access',
-            actor: { id: 'crash-trial', role: 'operator' },
+            type: 'alert.tamper',
+            actor: { id: 'crash-trial', role: 'agent' },
             attest: null,
-            body: { resource: `r-${i + j}`, purpose: 'trial' }
+            body: { subject: FEED, pcr: 7, detail: `r-${i + j}` }
           })
       )
     )

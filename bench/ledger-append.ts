@@ -23,7 +23,8 @@ export const ledgerAppendBench: Bench = {
   async run(report) {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'fleet-bench-ledger-'))
     try {
-      const body = { resource: 'r'.repeat(200), purpose: 'p'.repeat(56) }
+      // 256 bytes of text in the body (52 + 204), as in the hypercore payloads.
+      const body = { subject: 'a'.repeat(52), pcr: 7, detail: 'd'.repeat(204) }
       const store = new LevelLedgerStore(path.join(dir, 'ledger'))
       await store.open()
       const ledger = new FeedLedger(
@@ -45,8 +46,8 @@ export const ledgerAppendBench: Bench = {
         await Promise.all(
           Array.from({ length: WAVE }, () =>
             ledger.append({
-              type: 'operator.data_access',
-              actor: { id: 'bench', role: 'operator' },
+              type: 'alert.tamper',
+              actor: { id: 'bench', role: 'agent' },
               attest: null,
               body
             })

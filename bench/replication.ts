@@ -17,7 +17,8 @@ import { nodeCryptoHasher } from '../src/ledger/index.js'
 import { hypercoreReplication } from './hypercore-peer.js'
 import { type Bench, nowMs, round } from './types.js'
 
-const body = { resource: 'r'.repeat(200), purpose: 'p'.repeat(56) }
+// 256 bytes of text in the body (52 + 204).
+const body = { subject: 'a'.repeat(52), pcr: 7, detail: 'd'.repeat(204) }
 
 async function appendMany(agent: Agent, count: number): Promise<void> {
   for (let done = 0; done < count; done += 1000) {
@@ -26,8 +27,8 @@ async function appendMany(agent: Agent, count: number): Promise<void> {
         { length: Math.min(1000, count - done) },
         async () =>
           await agent.feed.ledger.append({
-            type: 'operator.data_access',
-            actor: { id: 'bench', role: 'operator' },
+            type: 'alert.tamper',
+            actor: { id: 'bench', role: 'agent' },
             attest: null,
             body
           })

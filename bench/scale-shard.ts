@@ -94,10 +94,10 @@ async function handle(request: ShardRequest): Promise<unknown> {
           { length: request.count },
           async (_, i) =>
             await writer.feed.ledger.append({
-              type: 'operator.data_access',
-              actor: { id: 'bench', role: 'operator' },
+              type: 'alert.tamper',
+              actor: { id: 'bench', role: 'agent' },
               attest: null,
-              body: { resource: `r-${i}`, purpose: 'scale' }
+              body: { subject: writer.feed.ledger.feedId, pcr: 7, detail: `r-${i}` }
             })
         )
       )

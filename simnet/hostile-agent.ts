@@ -164,10 +164,10 @@ async function main(): Promise<void> {
         // it, sealed and served to every attested peer), so that the fork contradicts what peers hold.
         void (async () => {
           await agent.feed.ledger.append({
-            type: 'operator.data_access',
-            actor: { id: 'operator/alice', role: 'operator' },
+            type: 'alert.tamper',
+            actor: { id: `agent/${agent.feed.ledger.feedId}`, role: 'agent' },
             attest: null,
-            body: { resource: 'before-the-fork', purpose: 'equivocation' }
+            body: { subject: agent.feed.ledger.feedId, pcr: 7, detail: 'before-the-fork' }
           })
           await agent.feed.ledger.checkpoint()
           await equivocator.whenServed(attested, agent.feed.ledger.sealedSize)

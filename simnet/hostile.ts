@@ -91,10 +91,10 @@ export class Equivocator {
       seq: size,
       prev: entryHash(entries[size - 1]!),
       time: Date.now(),
-      type: 'operator.data_access',
-      actor: { id: 'operator/mallory', role: 'operator' },
+      type: 'alert.tamper',
+      actor: { id: `agent/${last.feed}`, role: 'agent' },
       attest: null,
-      body: { resource: 'the-other-history', purpose: 'equivocation' }
+      body: { subject: last.feed, pcr: 7, detail: 'the-other-history' }
     }
     entries.push(encodeEntry(forged))
     const root = subtreeRoot(entries.map(leafHash), 0, size + 1)
@@ -108,10 +108,10 @@ export class Equivocator {
     this.fork = { size: size + 1, entries, note }
     // The honest history takes the same position with another entry.
     await ledger.append({
-      type: 'operator.data_access',
-      actor: { id: 'operator/alice', role: 'operator' },
+      type: 'alert.tamper',
+      actor: { id: `agent/${last.feed}`, role: 'agent' },
       attest: null,
-      body: { resource: 'the-honest-history', purpose: 'equivocation' }
+      body: { subject: last.feed, pcr: 7, detail: 'the-honest-history' }
     })
     await ledger.checkpoint()
     return size + 1

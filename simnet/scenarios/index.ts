@@ -97,9 +97,9 @@ export async function appendVia(
         async (_, j) =>
           await ctx.fleet.control(device, {
             cmd: 'append',
-            type: 'operator.data_access',
-            actor: { id: 'simnet', role: 'operator' },
-            body: { resource: `${tag}/${i + j}`, purpose: 'simnet' }
+            type: 'alert.tamper',
+            actor: { id: 'simnet', role: 'agent' },
+            body: { subject: device.deviceId, pcr: 7, detail: `${tag}/${i + j}` }
           })
       )
     )

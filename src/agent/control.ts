@@ -14,7 +14,7 @@ import {
   type Approvals,
   type PreparedAction
 } from './approvals/index.js'
-import { CallerIdentifier, type CallerIdentity } from './caller/index.js'
+import { CallerIdentifier, callerWorkloadProof, type CallerIdentity } from './caller/index.js'
 import type { Logger } from './ops/index.js'
 
 /** The running agent's local control socket: DIR/agent.sock, owner-only (0600). */
@@ -135,6 +135,9 @@ export interface ControlServerInit {
   approvals?: Pick<Approvals, 'request' | 'url'>
 }
 
+/** The roles of persons, who sign their own actions (prepare, approve, append with a proof). */
+const PERSONS: readonly string[] = ['operator', 'auditor']
+
 /** The action a request names: its type and actor (the body is converted with the ontology). */
 function askedAction(request: Record<string, unknown>): { type: string; actor: { id: string; role: Role } } {
   const actor = request.actor as { id?: unknown; role?: unknown } | undefined
@@ -164,7 +167,9 @@ function refusal(err: unknown): Record<string, unknown> {
  *   {cmd: 'status'}                                     with `approvalPage` when approvals are on
  *   {cmd: 'prepare', type, actor: {id, role}, body}     → {statement (base64), at, fleet (hex), device}:
  *                                                         the statement the actor signs (checked first)
- *   {cmd: 'append', type, actor: {id, role}, body, proof?}
+ *   {cmd: 'append', type, actor: {id, role}, body, proof?}  roles operator, auditor (with their
+ *                                                         proof) and service (the agent's
+ *                                                         measurement of the caller is its proof)
  *                                                       resolves once the entry is sealed; `proof`: the
  *                                                         actor's proof (base64), checked by the ledger
  *   {cmd: 'approve', type, actor: {id, role}, body}     waits for the actor's security key on the
@@ -249,6 +254,11 @@ export async function startControlServer(
     message: string
   ): PreparedAction => {
     const { type, actor } = askedAction(request)
+    if (!PERSONS.includes(actor.role))
+      throw new ControlError(
+        `only an operator or auditor signs an action; a ${actor.role} does not (a service appends: the agent measures it)`,
+        'ERR_CONTROL_ROLE'
+      )
     const { ontology, fleetId } = runtime.membership
     const body = bodyFromJson(type, request.body, ontology)
     const prepared = prepareAction({ fleet: fleetId, device: deviceId, ontology }, { type, actor, body }, clock.now())
@@ -276,8 +286,28 @@ export async function startControlServer(
         }
         case 'append': {
           const { type, actor } = askedAction(request)
-          const proof = request.proof === undefined ? undefined : proofFromText(request.proof)
-          logCaller(context, { type, signed: proof !== undefined }, 'append through the control socket')
+          let proof: Uint8Array | undefined
+          if (actor.role === 'service') {
+            // A service's word about itself counts for nothing: the agent's measurement of it is its proof.
+            if (request.proof !== undefined)
+              throw new ControlError(
+                "a service's append carries no proof: the agent measures the caller",
+                'ERR_BAD_REQUEST'
+              )
+            proof = callerWorkloadProof(context.caller, clock.now())
+          } else if (PERSONS.includes(actor.role)) {
+            proof = request.proof === undefined ? undefined : proofFromText(request.proof)
+          } else
+            throw new ControlError(
+              `the control socket takes the actions of operators, auditors and services; "${actor.role}" entries ` +
+                `are written by ${actor.role === 'owner' ? "the owner's own commands" : 'the agent itself'}`,
+              'ERR_CONTROL_ROLE'
+            )
+          logCaller(
+            context,
+            { type, role: actor.role, signed: proof !== undefined },
+            'append through the control socket'
+          )
           const { seq, hash } = await runtime.feed.ledger.append({
             type,
             actor,

@@ -166,13 +166,23 @@ export interface ActorCheck {
 export type CloneHandling = 'refuse' | 'report'
 
 /**
+ * How a directory checks proofs: `clones`, what a cloned authenticator's signature gets;
+ * `appending`, the entries are about to be appended to the checker's own feed (their seq is not
+ * known yet: each is the newest of its feed, and a signature already seen anywhere is a replay).
+ */
+export interface ActorCheckOptions {
+  clones?: CloneHandling
+  appending?: boolean
+}
+
+/**
  * Checks proofs' signatures against the actors' enrolled keys. verifyAll takes the checks of one
  * feed in feed order and throws, at the first that fails, a typed error naming why (unknown
  * actor, revoked actor, a role the actor was not enrolled for, a signature that does not verify,
  * a replayed signature, a WebAuthn counter that went back when clones are refused).
  */
 export interface ActorDirectory {
-  verifyAll(checks: readonly ActorCheck[], options?: { clones?: CloneHandling }): Promise<void>
+  verifyAll(checks: readonly ActorCheck[], options?: ActorCheckOptions): Promise<void>
 }
 
 /**
@@ -199,7 +209,7 @@ export function readActorProof(entry: Entry): { proof: ActorProof; statement: Ui
 export async function verifyActorProofs(
   entries: readonly Entry[],
   directory: ActorDirectory | undefined,
-  options: { clones?: CloneHandling } = {}
+  options: ActorCheckOptions = {}
 ): Promise<void> {
   const checks: ActorCheck[] = []
   for (const entry of entries) {
@@ -219,7 +229,7 @@ export async function verifyActorProofs(
 export async function verifyActorProof(
   entry: Entry,
   directory: ActorDirectory,
-  options: { clones?: CloneHandling } = {}
+  options: ActorCheckOptions = {}
 ): Promise<ActorProof> {
   const { proof } = readActorProof(entry)
   await verifyActorProofs([entry], directory, options)

@@ -355,10 +355,12 @@ export class FeedLedger {
     // still share batches.
     const queued = this.actorChecks.then(async () => {
       options.signal?.throwIfAborted()
-      // Where it will be, or after (a batch may be in flight): only the order matters here.
+      // About where it will be (a batch may be in flight): for messages only, the check is `appending`.
       const seq = Math.max(this.meta.size + this.pending.length, this.actorCheckedSeq + 1)
       this.actorCheckedSeq = seq
-      await verifyActorProofs([{ ...draft, seq, time: this.components.clock.now() }], this.components.actors)
+      await verifyActorProofs([{ ...draft, seq, time: this.components.clock.now() }], this.components.actors, {
+        appending: true
+      })
       return { written: queue() }
     })
     this.actorChecks = queued.then(

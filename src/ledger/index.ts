@@ -33,6 +33,7 @@ export type {
   ActorDirectory,
   ActorCheck,
   CloneHandling,
+  ActorCheckOptions,
   WorkloadEvidence
 } from './actor-proof.js'
 export {

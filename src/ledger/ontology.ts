@@ -168,13 +168,15 @@ export const BASE_ONTOLOGY: Ontology = {
     'actor.revoke': { roles: ['owner'], body: { actorId: ACTOR_ID, reason: { kind: 'string', max: 256 } } },
     // A local service's program, as the agent measures its callers (uid, SHA-256 of the executable,
     // and for an interpreter the script it was started with): entries by `service` in the service
-    // role are accepted only from a program the owner allowed. workload.revoke ends an allowance.
+    // role are accepted only from a program the owner allowed; `exe`, when given, is the path it
+    // must run from (a copy elsewhere is refused). workload.revoke ends an allowance.
     'workload.allow': {
       roles: ['owner'],
       body: {
         service: ACTOR_ID,
         uid: { kind: 'uint', max: 4_294_967_295 },
         exeDigest: HASH,
+        exe: { kind: 'string', max: 4096, optional: true },
         scriptDigest: { kind: 'bytes', size: 32, max: 32, optional: true },
         description: { kind: 'string', max: 256 }
       }

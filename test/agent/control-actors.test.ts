@@ -5,21 +5,29 @@
  * (headless Chromium's virtual authenticator), and every refusal leaves the feed as it was.
  */
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { appendFileSync, copyFileSync, readFileSync, realpathSync } from 'node:fs'
+import path from 'node:path'
+import { promisify } from 'node:util'
 import {
   type Approvals,
   ControlError,
+  CONTROL_SOCKET,
   checkPreparedStatement,
   controlRequest,
+  ownerFeedId,
+  publishOwnerFeed,
   openActorTokenKey,
   proofToText,
   type Agent
 } from '../../src/agent/index.js'
 import { fromBase64, toBase64, toHex } from '../../src/common/index.js'
-import { actorStatement, verifyActorProof } from '../../src/ledger/index.js'
+import { actorStatement, decodeActorProof, decodeWorkloadEvidence, verifyActorProof } from '../../src/ledger/index.js'
 import { loadModule } from '../../src/pkcs11/index.js'
 import type { SimFleet, SimDevice } from '../../simnet/fleet.js'
 import { chromiumSuite, openAuthenticatorPage, type AuthenticatorPage } from '../helpers/browser.js'
-import { haveSwtpm } from '../helpers/devices.js'
+import { haveSwtpm, tempDir } from '../helpers/devices.js'
 import { SOFTHSM_MODULE, SoftHsm, skipWithoutSoftHsm } from '../helpers/softhsm.js'
 import { SoftwareAuthenticator } from '../helpers/software-authenticator.js'
 import { until } from '../helpers/wait.js'
@@ -34,6 +42,7 @@ import {
   type ServedControl
 } from '../helpers/actors.js'
 
+const run = promisify(execFile)
 const PIN = '2468-1357'
 const dataAccess = (actorId: string, resource = 'patients/42') => ({
   type: 'operator.data_access',
@@ -113,7 +122,7 @@ describe('agent/control: actions signed by their actor, on a real agent', functi
     const refusals: Array<[Record<string, unknown>, string]> = [
       [{ ...dataAccess('dr.smith'), type: 'operator.launch_rockets' }, 'ERR_UNKNOWN_ACTION'],
       [{ ...dataAccess('dr.smith'), body: { resource: 'patients/42' } }, 'ERR_BODY_SCHEMA'],
-      [{ ...dataAccess('dr.smith'), actor: { id: 'dr.smith', role: 'agent' } }, 'ERR_ACTOR_ROLE'],
+      [{ ...dataAccess('dr.smith'), actor: { id: 'dr.smith', role: 'agent' } }, 'ERR_CONTROL_ROLE'],
       [{ ...dataAccess('dr.smith'), actor: { id: 'dr.smith', role: 'chief' } }, 'ERR_BAD_REQUEST'],
       [{ ...dataAccess('dr.smith'), body: [] }, 'ERR_BAD_BODY']
     ]
@@ -260,5 +269,78 @@ describe('agent/control: actions signed by their actor, on a real agent', functi
       await refused
       assert.equal(agent.feed.ledger.size, size)
     })
+  })
+
+  it('a service acts only through the program the owner allowed: a copy elsewhere and a modified copy are refused, naming them', async () => {
+    await serve()
+    const node = realpathSync(process.execPath)
+    const digestOf = (file: string): Uint8Array =>
+      new Uint8Array(createHash('sha256').update(readFileSync(file)).digest())
+    const owner = fleet.owner
+    await owner.feed.ledger.append({
+      type: 'workload.allow',
+      actor: { id: 'owner/simnet', role: 'owner' },
+      attest: null,
+      body: {
+        service: 'triage-service',
+        uid: process.getuid!(),
+        exeDigest: digestOf(node),
+        exe: node,
+        description: 'the test runner'
+      }
+    })
+    await owner.feed.ledger.checkpoint()
+    await publishOwnerFeed(
+      owner.node,
+      owner.feed.store,
+      ownerFeedId(agent.membership.fleetId),
+      owner.feed.ledger.sealedSize,
+      [agent.node.getMultiaddrs()[0]!]
+    )
+    await until(() => agent.membership.actors.workloads.list().length === 1, 'the agent to know the allowance')
+    const hash = toHex(new Uint8Array(32).fill(9))
+    const request = {
+      cmd: 'append',
+      type: 'service.model_inference',
+      actor: { id: 'triage-service', role: 'service' },
+      body: { model: 'triage-v3', inputHash: hash, outputHash: hash }
+    }
+    const answer = await controlRequest(device.dir, request)
+    const entry = await entryAt(answer.seq as number)
+    assert.equal(entry.v, 2)
+    const proof = decodeActorProof(entry.proof!)
+    assert.equal(proof.kind, 'workload')
+    assert.equal(decodeWorkloadEvidence(proof.sig).exe, node)
+    // The same request from a copy of the program elsewhere, and from a modified copy.
+    const dir = await tempDir('fleet-workload-')
+    const copy = path.join(dir, 'node-copy')
+    const modified = path.join(dir, 'node-modified')
+    copyFileSync(node, copy)
+    copyFileSync(node, modified)
+    appendFileSync(modified, 'tampered')
+    const size = agent.feed.ledger.size
+    const script = `
+      const socket = require('node:net').createConnection(process.argv[1])
+      let text = ''
+      socket.on('data', (chunk) => { text += chunk })
+      socket.on('end', () => process.stdout.write(text))
+      socket.write(process.argv[2] + '\\n')`
+    const answered = async (program: string): Promise<{ ok: boolean; code?: string; error?: string }> => {
+      const { stdout } = await run(program, [
+        '-e',
+        script,
+        path.join(device.dir, CONTROL_SOCKET),
+        JSON.stringify(request)
+      ])
+      return JSON.parse(stdout) as { ok: boolean; code?: string; error?: string }
+    }
+    const fromCopy = await answered(copy)
+    assert.equal(fromCopy.ok, false)
+    assert.equal(fromCopy.code, 'ERR_WORKLOAD_NOT_ALLOWED')
+    assert.ok(fromCopy.error!.includes(copy), fromCopy.error)
+    const fromModified = await answered(modified)
+    assert.equal(fromModified.code, 'ERR_WORKLOAD_NOT_ALLOWED')
+    assert.ok(fromModified.error!.includes(toHex(digestOf(modified))), fromModified.error)
+    assert.equal(agent.feed.ledger.size, size)
   })
 })

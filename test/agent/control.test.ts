@@ -19,7 +19,7 @@ import {
 import { CallerIdentifier, ExecutableDeletedError, type CallerIdentity } from '../../src/agent/caller/index.js'
 import { jsonReplacer } from '../../src/cli/output.js'
 import { toHex } from '../../src/common/index.js'
-import { BASE_ONTOLOGY } from '../../src/ledger/index.js'
+import { BASE_ONTOLOGY, decodeActorProof, decodeWorkloadEvidence } from '../../src/ledger/index.js'
 import { runFleetAsync } from '../helpers/cli.js'
 import { tempDir } from '../helpers/devices.js'
 import { capturingLogger } from '../helpers/log-lines.js'
@@ -153,11 +153,18 @@ describe('agent/control: each connection is named by the kernel, not by what it 
       const answer = await controlRequest(dir, {
         cmd: 'append',
         type: 'note',
-        actor: { id: 'svc', role: 'operator' },
+        actor: { id: 'svc', role: 'service' },
         body: { text: 'hello' }
       })
       assert.equal(answer.seq, 3)
-      assert.deepEqual(appended.at(-1)?.actor, { id: 'svc', role: 'operator' })
+      assert.deepEqual(appended.at(-1)?.actor, { id: 'svc', role: 'service' })
+      // A service's proof is the agent's measurement of the caller: this process, its uid, its Node.
+      const proof = decodeActorProof(appended.at(-1)?.proof as Uint8Array)
+      assert.equal(proof.kind, 'workload')
+      const evidence = decodeWorkloadEvidence(proof.sig)
+      assert.equal(evidence.uid, process.getuid!())
+      assert.equal(evidence.exe, process.execPath)
+      assert.deepEqual(evidence.exeDigest, nodeDigest)
       const line = logLines.find((l) => l.msg === 'append through the control socket')
       assert.ok(line !== undefined, JSON.stringify(logLines))
       assert.equal(line.level, 30)
@@ -166,6 +173,36 @@ describe('agent/control: each connection is named by the kernel, not by what it 
       assert.equal(line.pid, process.pid)
       assert.equal(line.exe, process.execPath)
       assert.equal(line.exeDigest, toHex(nodeDigest))
+    } finally {
+      await close()
+    }
+  })
+
+  it("takes no agent's or owner's entry, and no service's word about itself; nothing is appended", async () => {
+    const { close } = await serve()
+    const before = appended.length
+    try {
+      for (const role of ['agent', 'owner'])
+        await assert.rejects(
+          controlRequest(dir, { cmd: 'append', type: 'alert.tamper', actor: { id: 'x', role }, body: {} }),
+          (err: unknown) => err instanceof ControlError && err.code === 'ERR_CONTROL_ROLE',
+          role
+        )
+      await assert.rejects(
+        controlRequest(dir, {
+          cmd: 'append',
+          type: 'note',
+          actor: { id: 'svc', role: 'service' },
+          body: {},
+          proof: Buffer.from('claims').toString('base64')
+        }),
+        (err: unknown) => err instanceof ControlError && err.code === 'ERR_BAD_REQUEST'
+      )
+      await assert.rejects(
+        controlRequest(dir, { cmd: 'prepare', type: 'note', actor: { id: 'svc', role: 'service' }, body: {} }),
+        (err: unknown) => err instanceof ControlError && err.code === 'ERR_CONTROL_ROLE'
+      )
+      assert.equal(appended.length, before)
     } finally {
       await close()
     }
@@ -181,7 +218,7 @@ describe('agent/control: each connection is named by the kernel, not by what it 
     })
     try {
       await assert.rejects(
-        controlRequest(dir, { cmd: 'append', type: 'note', actor: { id: 'svc', role: 'operator' }, body: {} }),
+        controlRequest(dir, { cmd: 'append', type: 'note', actor: { id: 'svc', role: 'service' }, body: {} }),
         (err: unknown) =>
           err instanceof ControlError &&
           err.code === 'ERR_EXECUTABLE_DELETED' &&

@@ -10,11 +10,11 @@ import { HostileServer, attacks, type ServeMode } from '../../simnet/hostile.js'
 
 type Logged = ReplicationEvent | { type: 'served'; peerId: string; mode: ServeMode }
 
-const action = (resource: string): Parameters<Agent['feed']['ledger']['append']>[0] => ({
-  type: 'operator.data_access',
-  actor: { id: 'operator/alice', role: 'operator' },
+const action = (detail: string): Parameters<Agent['feed']['ledger']['append']>[0] => ({
+  type: 'alert.tamper',
+  actor: { id: 'agent/test', role: 'agent' },
   attest: null,
-  body: { resource, purpose: 'care' }
+  body: { subject: 'a'.repeat(52), pcr: 7, detail }
 })
 
 /**

@@ -16,6 +16,7 @@ import {
 } from '../helpers/cli.js'
 import { until } from '../helpers/wait.js'
 import { printed } from '../../simnet/printed.js'
+import { EXPORT_LIMITS } from '../../src/ledger/index.js'
 
 describe('cli: fleet join / fleet enrol', function () {
   this.timeout(180_000)
@@ -125,18 +126,21 @@ describe('cli: fleet join / fleet enrol', function () {
 
   it('the enrolled device appends typed actions to its TPM-signed feed; tail, verify, export and proofs check out', () => {
     const state = path.join(dir, 'state1')
-    for (const resource of ['patient/1', 'patient/2', 'patient/3']) {
+    const { deviceId } = JSON.parse(readFileSync(path.join(state, 'enrolment.json'), 'utf8')) as { deviceId: string }
+    for (const detail of ['patient/1', 'patient/2', 'patient/3']) {
       const appended = run([
         'ledger',
         'append',
         '--state',
         state,
         '--type',
-        'operator.data_access',
+        'alert.tamper',
         '--actor',
-        'dr.smith',
+        'agent/cli',
+        '--role',
+        'agent',
         '--body',
-        JSON.stringify({ resource, purpose: 'treatment' }),
+        JSON.stringify({ subject: deviceId, pcr: 7, detail }),
         '--json'
       ])
       assert.equal(appended.status, 0, appended.stderr)
@@ -175,9 +179,9 @@ describe('cli: fleet join / fleet enrol', function () {
     const rows = tail.stdout
       .trim()
       .split('\n')
-      .map((line) => JSON.parse(line) as { seq: number; type: string; sealed: boolean; body: { resource: string } })
+      .map((line) => JSON.parse(line) as { seq: number; type: string; sealed: boolean; body: { detail: string } })
     assert.deepEqual(
-      rows.map((r) => [r.seq, r.body.resource, r.sealed]),
+      rows.map((r) => [r.seq, r.body.detail, r.sealed]),
       [
         [0, 'patient/1', true],
         [1, 'patient/2', true],
@@ -203,7 +207,7 @@ describe('cli: fleet join / fleet enrol', function () {
     assert.equal(run(['ledger', 'verify', '--export', doctored, '--fleet', fleetId]).status, 1)
     writeFileSync(doctored, lines.filter((_, i) => i !== 2).join('\n'))
     assert.equal(run(['ledger', 'verify', '--export', doctored, '--fleet', fleetId]).status, 1)
-    writeFileSync(doctored, `${'x'.repeat(300 * 1024)}\n`)
+    writeFileSync(doctored, `${'x'.repeat(EXPORT_LIMITS.maxHeaderLength + 1)}\n`)
     const oversized = run(['ledger', 'verify', '--export', doctored])
     assert.equal(oversized.status, 2)
     assert.match(oversized.stderr, /header line is longer/)
@@ -405,7 +409,7 @@ describe('cli: fleet join / fleet enrol', function () {
       file,
       JSON.stringify({
         version: 4,
-        actions: { 'operator.model_training': { roles: ['operator'], body: { dataset: { kind: 'string', max: 128 } } } }
+        actions: { 'fleet.model_training': { roles: ['owner'], body: { dataset: { kind: 'string', max: 128 } } } }
       })
     )
     for (let round = 0; round < 2; round++) {
@@ -443,18 +447,19 @@ describe('cli: fleet join / fleet enrol', function () {
     assert.match(run(['ontology', 'show']).stdout, /operator\.data_access/)
 
     // An action added by the update is appended, and an export alone verifies it: its header
-    // carries the update's inclusion proof under an owner-signed checkpoint.
+    // carries the update's inclusion proof under an owner-signed checkpoint. (The owner's own
+    // action: an operator's would need their enrolled key's signature.)
     const added = run([
       'ledger',
       'append',
       '--state',
       owner,
       '--type',
-      'operator.model_training',
+      'fleet.model_training',
       '--actor',
-      'ml-team',
+      'owner/ml-team',
       '--role',
-      'operator',
+      'owner',
       '--body',
       JSON.stringify({ dataset: 'scans-2026' })
     ])
@@ -471,7 +476,7 @@ describe('cli: fleet join / fleet enrol', function () {
     writeFileSync(stripped, [JSON.stringify({ ...header, ontology: undefined }), ...lines.slice(1)].join('\n'))
     const unknown = run(['ledger', 'verify', '--export', stripped, '--fleet', fleetId])
     assert.equal(unknown.status, 1)
-    assert.match(unknown.stderr, /operator\.model_training/)
+    assert.match(unknown.stderr, /fleet\.model_training/)
     writeFileSync(
       stripped,
       [

@@ -100,7 +100,7 @@ describe('cli: fleet ledger append, signed by the actor', function () {
     try {
       const session = await module.openToken({ token: 'actors', pin: PIN })
       // Under the default label (--key-label left out).
-      tokenKey = (await session.generateP256('fleet-actor')).publicKey
+      tokenKey = (await session.generateP256('fleet-actor/dr.smith')).publicKey
     } finally {
       await module.close()
     }
@@ -260,6 +260,24 @@ describe('cli: fleet ledger append, signed by the actor', function () {
       owner = path.join(dir, 'owner')
       const init = run(['owner', 'init', '--state', owner, '--tcti', tpm.tcti, '--json'])
       assert.equal(init.status, 0, init.stderr)
+      // The owner enrols dr.smith's token key (made above) in its own feed, as the owner does.
+      const enrol = await fleet(
+        [
+          'actor',
+          'enrol',
+          '--state',
+          owner,
+          '--actor',
+          'dr.smith',
+          '--role',
+          'operator',
+          '--timeout',
+          '1',
+          ...withToken()
+        ],
+        { pin: PIN }
+      ).done
+      assert.equal(enrol.status, 0, enrol.stderr)
     })
 
     /** A registry where the owner enrolled dr.smith's token key `publicKey` (in an entry of `entry`'s fleet). */

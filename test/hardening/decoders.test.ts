@@ -123,11 +123,11 @@ const entry: Entry = {
   seq: 1,
   prev: new Uint8Array(32),
   time: 5,
-  type: 'operator.data_access',
-  actor: { id: 'a', role: 'operator' },
+  type: 'alert.tamper',
+  actor: { id: 'a', role: 'agent' },
   device: 'b'.repeat(52),
   attest: null,
-  body: { resource: 'r', purpose: 'p' }
+  body: { subject: 'b'.repeat(52), pcr: 7, detail: 'd' }
 }
 
 describe('hardening: decoders under mutation', function () {

@@ -10,18 +10,18 @@ import { popCount, ROOTS_CAPACITY } from '../../src/ledger/batch-hash.js'
 import { EntryWriter } from '../../src/ledger/entry-encoder.js'
 import { entryHash, leafHash, nodeHash, MerkleFrontier, type Entry, type Hasher } from '../../src/ledger/index.js'
 
-const entryAt = (seq: number, resource: string): Entry => ({
+const entryAt = (seq: number, detail: string): Entry => ({
   v: 1,
   fleet: new Uint8Array(32).fill(1),
   feed: 'a'.repeat(52),
   seq,
   prev: new Uint8Array(32),
   time: 1795000000000 + seq,
-  type: 'operator.data_access',
-  actor: { id: 'alice', role: 'operator' },
+  type: 'alert.tamper',
+  actor: { id: 'agent/a', role: 'agent' },
   device: 'a'.repeat(52),
   attest: null,
-  body: { resource, purpose: 'care' }
+  body: { subject: 'a'.repeat(52), pcr: 7, detail }
 })
 
 /** A run of encoded entries as FeedLedger stages them: 0x00 ‖ entry, prev left zero. */

@@ -70,10 +70,10 @@ describe('ledger/batch-hash: chaining and hashing a batch of entries in one call
       await ledger.start()
       const append = async (i: number): Promise<unknown> =>
         await ledger.append({
-          type: 'operator.data_access',
-          actor: { id: 'alice', role: 'operator' },
+          type: 'alert.tamper',
+          actor: { id: `agent/${feed}`, role: 'agent' },
           attest: null,
-          body: { resource: `r-${i}`, purpose: 'care' }
+          body: { subject: feed, pcr: 7, detail: `r-${i}` }
         })
       await Promise.all(Array.from({ length: 100 }, async (_, i) => await append(i)))
       await ledger.checkpoint()

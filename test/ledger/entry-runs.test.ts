@@ -20,11 +20,11 @@ const entry = (seq: number): Uint8Array =>
     seq,
     prev: new Uint8Array(32),
     time: 5,
-    type: 'operator.data_access',
-    actor: { id: 'a', role: 'operator' },
+    type: 'alert.tamper',
+    actor: { id: 'a', role: 'agent' },
     device: 'a'.repeat(52),
     attest: null,
-    body: { resource: `r${seq}`, purpose: 'p' }
+    body: { subject: 'a'.repeat(52), pcr: 7, detail: `r${seq}` }
   } satisfies Entry)
 const key = (seq: number): string => seq.toString(16).padStart(16, '0')
 

@@ -26,10 +26,10 @@ const tpmClock: TpmClockSource = { readTpmClock: async () => ({ clock: 1000n, re
 const feedInfo = { fleetId, feedId: feed, key: signer.publicKey, ontology: BASE_ONTOLOGY }
 const proofTrust = { feedKey: signer.publicKey, fleetId, ontology: BASE_ONTOLOGY }
 const action = (i: number): Parameters<FeedLedger['append']>[0] => ({
-  type: 'operator.data_access',
-  actor: { id: 'alice', role: 'operator' },
+  type: 'alert.tamper',
+  actor: { id: `agent/${feed}`, role: 'agent' },
   attest: null,
-  body: { resource: `record-${i}`, purpose: 'care' }
+  body: { subject: feed, pcr: 7, detail: `record-${i}` }
 })
 
 const ledgerOn = (store: LedgerStore): FeedLedger =>

@@ -23,6 +23,7 @@ import {
   type LedgerSublevel
 } from '../../src/ledger/index.js'
 import { encodeCanonical } from '../../src/codec/index.js'
+import { actorDirectory, makeActor } from '../helpers/signing-actor.js'
 import { tempDir } from '../helpers/devices.js'
 import { EventLog } from '../helpers/events.js'
 import { printed } from '../../simnet/printed.js'
@@ -55,10 +56,10 @@ const acknowledgedIn = (output: string): number[] =>
     .map(Number)
 
 const action = (i: number): Parameters<FeedLedger['append']>[0] => ({
-  type: 'operator.data_access',
-  actor: { id: 'alice', role: 'operator' },
+  type: 'alert.tamper',
+  actor: { id: `agent/${feed}`, role: 'agent' },
   attest: null,
-  body: { resource: `record-${i}`, purpose: 'care' }
+  body: { subject: feed, pcr: 7, detail: `record-${i}` }
 })
 
 describe('ledger/FeedLedger on LevelDB', function () {
@@ -106,14 +107,17 @@ describe('ledger/FeedLedger on LevelDB', function () {
       '中文/记录',
       '\ud800 lone'
     ]
-    const records = [undefined, 0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER]
+    const numbers = [0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER]
+    // Every other entry holds a string of its own, the others an integer of each width.
     const varied = (i: number): Parameters<FeedLedger['append']>[0] => {
-      const body: Record<string, unknown> = { purpose: `p${i}`, resource: resources[i % resources.length]! }
-      const count = records[i % records.length]
-      if (count !== undefined) body.records = count
+      const k = i >> 1
+      const body: Record<string, unknown> =
+        i % 2 === 0
+          ? { subject: feed, pcr: k % 24, detail: resources[k % resources.length]! }
+          : { feed, epoch: numbers[k % numbers.length]!, evidence: new TextEncoder().encode(`p${i}`) }
       return {
-        type: 'operator.data_access',
-        actor: { id: `op-${'ü'.repeat(i % 5)}`, role: 'operator' },
+        type: i % 2 === 0 ? 'alert.tamper' : 'alert.equivocation',
+        actor: { id: `agent-${'ü'.repeat(i % 5)}`, role: 'agent' },
         attest: i % 3 === 0 ? null : new Uint8Array(32).fill(i),
         body
       }
@@ -265,11 +269,38 @@ describe('ledger/FeedLedger on LevelDB', function () {
   it('refuses actions the ontology does not allow, and stores nothing for them', async () => {
     const { store, ledger } = await open(path.join(await tempDir(), 'db'))
     await ledger.start()
-    await assert.rejects(ledger.append({ ...action(0), actor: { id: 'x', role: 'agent' } }), { name: 'ActorRoleError' })
-    await assert.rejects(ledger.append({ ...action(0), type: 'operator.exfiltrate' }), { name: 'UnknownActionError' })
-    await assert.rejects(ledger.append({ ...action(0), body: { resource: 'r' } }), { name: 'BodySchemaError' })
+    await assert.rejects(ledger.append({ ...action(0), actor: { id: 'x', role: 'owner' } }), { name: 'ActorRoleError' })
+    await assert.rejects(ledger.append({ ...action(0), type: 'alert.exfiltrate' }), { name: 'UnknownActionError' })
+    await assert.rejects(ledger.append({ ...action(0), body: { subject: feed } }), { name: 'BodySchemaError' })
     assert.equal(ledger.size, 0)
     assert.equal(await ledger.getEntry(0), undefined)
+    await ledger.stop()
+    await store.close()
+  })
+
+  it("refuses an operator's action without its actor's proof, with enrolled actors or without any to check one", async () => {
+    const { store, ledger } = await open(path.join(await tempDir(), 'db'))
+    await ledger.start()
+    const alice = makeActor('alice')
+    const fleet = new Uint8Array(32).fill(1)
+    const access = { type: 'operator.data_access', attest: null, body: { resource: 'patients/42', purpose: 'care' } }
+    const signed = await alice.signed(access, { fleet, device: feed }, clock.now())
+    // Without the actor's signature the action is refused; with it, only where enrolled actors can check it.
+    const unsigned = { ...access, actor: alice.actor }
+    await assert.rejects(ledger.append(unsigned), { name: 'MissingActorProofError', actorId: 'alice' })
+    await assert.rejects(ledger.append(signed), { name: 'ActorProofUncheckedError', actorId: 'alice' })
+    ledger.useActors(actorDirectory(fleet, [alice], clock.now()))
+    await assert.rejects(ledger.append(unsigned), { name: 'MissingActorProofError', actorId: 'alice' })
+    // Only operators and auditors sign their actions: an agent's action carries no proof.
+    await assert.rejects(ledger.append({ ...action(0), proof: signed.proof }), {
+      name: 'UnexpectedActorProofError',
+      role: 'agent'
+    })
+    assert.equal(ledger.size, 0)
+    assert.equal(await ledger.getEntry(0), undefined)
+    // With the proof its enrolled key made, it is appended as a version-2 entry.
+    assert.equal((await ledger.append(signed)).seq, 0)
+    assert.deepEqual(decodeEntry((await ledger.getEntry(0))!).entry.proof, signed.proof)
     await ledger.stop()
     await store.close()
   })

@@ -43,10 +43,10 @@ const trust: ReplicaTrust = { fleetId, feedKey: device.publicKey, ontology: BASE
 const exportTrust = { feedKey: device.publicKey, fleetId, feedId: feed, ontology: BASE_ONTOLOGY }
 
 type Action = Pick<Entry, 'type' | 'actor' | 'body'>
-const access = (tag: string): Action => ({
-  type: 'operator.data_access',
-  actor: { id: 'operator/alice', role: 'operator' },
-  body: { resource: tag, purpose: 'care' }
+const tamper = (tag: string): Action => ({
+  type: 'alert.tamper',
+  actor: { id: `agent/${feed}`, role: 'agent' },
+  body: { subject: feed, pcr: 7, detail: tag }
 })
 const revoke = (deviceId: string): Action => ({
   type: 'device.revoke',
@@ -107,7 +107,7 @@ function exportLines(h: { entries: Uint8Array[]; note: string }): string[] {
       seq,
       hash: toHex(entryHash(bytes)),
       entry: Buffer.from(bytes).toString('base64'),
-      type: 'operator.data_access',
+      type: 'alert.tamper',
       time: 1_795_000_000_000 + seq
     })
   )
@@ -168,7 +168,7 @@ describe("ledger: roles are tied to feeds, and a feed's epoch is the owner's to 
     assert.equal(ledger.size, 0)
 
     // Injected by a forged peer: the device's key signs a history with the revocation in it.
-    const forged = await history([access('a'), revoke(victim), access('b')])
+    const forged = await history([tamper('a'), revoke(victim), tamper('b')])
     const r = await replica()
     closers.push(async () => {
       await r.db.close()
@@ -189,7 +189,7 @@ describe("ledger: roles are tied to feeds, and a feed's epoch is the owner's to 
 
     // In an export: the auditor refuses it offline.
     const lines = exportLines(forged).map((line, i) =>
-      i === 1 ? line.replace('"operator.data_access"', '"device.revoke"') : line
+      i === 1 ? line.replace('"alert.tamper"', '"device.revoke"') : line
     )
     await assert.rejects(
       verifyExport(lines, exportTrust),
@@ -219,14 +219,14 @@ describe("ledger: roles are tied to feeds, and a feed's epoch is the owner's to 
   })
 
   it('a device that re-signs its feed under epoch 2 is refused as an equivocator by a replica that holds the first history', async () => {
-    const first = await history([access('a'), access('b'), access('c'), access('d'), access('e'), access('f')])
+    const first = await history([tamper('a'), tamper('b'), tamper('c'), tamper('d'), tamper('e'), tamper('f')])
     const r = await replica()
     closers.push(async () => {
       await r.db.close()
     })
     assert.equal((await r.store.apply(batchOf(first), trust)).added, 6)
     // The second history keeps entries 0-1 and rewrites from 2 on, signed in "epoch 2".
-    const second = await history([access('x'), access('y'), access('z')], {
+    const second = await history([tamper('x'), tamper('y'), tamper('z')], {
       epoch: 2,
       prefix: first.entries.slice(0, 2)
     })
@@ -235,7 +235,7 @@ describe("ledger: roles are tied to feeds, and a feed's epoch is the owner's to 
       (err: Error) => err instanceof EquivocationDetectedError && err.evidence.feed === feed
     )
     // Of the same size as well.
-    const same = await history([access('x'), access('y'), access('z'), access('w')], {
+    const same = await history([tamper('x'), tamper('y'), tamper('z'), tamper('w')], {
       epoch: 2,
       prefix: first.entries.slice(0, 2)
     })
@@ -244,8 +244,8 @@ describe("ledger: roles are tied to feeds, and a feed's epoch is the owner's to 
   })
 
   it('a new peer does not take a history in an epoch the owner never authorised; one the owner authorised it takes, forking where the owner said', async () => {
-    const first = await history([access('a'), access('b'), access('c'), access('d'), access('e'), access('f')])
-    const second = await history([access('x'), access('y'), access('z')], {
+    const first = await history([tamper('a'), tamper('b'), tamper('c'), tamper('d'), tamper('e'), tamper('f')])
+    const second = await history([tamper('x'), tamper('y'), tamper('z')], {
       epoch: 2,
       prefix: first.entries.slice(0, 2)
     })
@@ -312,7 +312,7 @@ describe("ledger: roles are tied to feeds, and a feed's epoch is the owner's to 
       (err: Error) => (err.cause as Error)?.name === 'UnauthorisedEpochError' && /replaced/.test(err.message)
     )
     // But a fork within the new epoch is equivocation again.
-    const third = await history([access('p'), access('q'), access('r')], {
+    const third = await history([tamper('p'), tamper('q'), tamper('r')], {
       epoch: 2,
       prefix: first.entries.slice(0, 2)
     })
@@ -323,8 +323,8 @@ describe("ledger: roles are tied to feeds, and a feed's epoch is the owner's to 
   })
 
   it('an export whose epoch the owner never authorised is refused offline', async () => {
-    const first = await history([access('a'), access('b'), access('c'), access('d')])
-    const second = await history([access('x'), access('y'), access('z')], {
+    const first = await history([tamper('a'), tamper('b'), tamper('c'), tamper('d')])
+    const second = await history([tamper('x'), tamper('y'), tamper('z')], {
       epoch: 2,
       prefix: first.entries.slice(0, 2)
     })
@@ -372,7 +372,7 @@ describe("ledger: roles are tied to feeds, and a feed's epoch is the owner's to 
     // The first history in epoch 1 needs nothing.
     assert.equal((await verifyExport(exportLines(first), exportTrust)).entries, 4)
     // An epoch that goes back (the replaced history signed on after the new one) is refused.
-    const back = await history([access('w')], { prefix: second.entries })
+    const back = await history([tamper('w')], { prefix: second.entries })
     const lines = exportLines(back)
     const twoCheckpoints = [
       ...lines.slice(0, 6),
@@ -408,11 +408,11 @@ describe("ledger: roles are tied to feeds, and a feed's epoch is the owner's to 
       return { db, ledger }
     }
     let { db, ledger } = await open()
-    await ledger.append({ ...access('a'), attest: null })
+    await ledger.append({ ...tamper('a'), attest: null })
     await ledger.checkpoint()
     assert.equal(parseCheckpoint((await ledger.latestCheckpoint())!).body.epoch, 1)
     await ledger.startEpoch(2)
-    await ledger.append({ ...access('b'), attest: null })
+    await ledger.append({ ...tamper('b'), attest: null })
     await ledger.checkpoint()
     assert.equal(parseCheckpoint((await ledger.latestCheckpoint())!).body.epoch, 2)
     await ledger.stop()

@@ -30,10 +30,10 @@ const trust = { feedKey: signer.publicKey, ontology: BASE_ONTOLOGY, fleetId }
 const exportTrust = { feedKey: signer.publicKey, fleetId, feedId: feed, ontology: BASE_ONTOLOGY }
 
 const action = (i: number): Parameters<FeedLedger['append']>[0] => ({
-  type: 'operator.data_access',
-  actor: { id: 'alice', role: 'operator' },
+  type: 'alert.tamper',
+  actor: { id: `agent/${feed}`, role: 'agent' },
   attest: null,
-  body: { resource: `record-${i}`, purpose: 'care' }
+  body: { subject: feed, pcr: 7, detail: `record-${i}` }
 })
 
 /** Replaces the base64 character at `at` with another one (keeps the text canonical if `at` is not the last data character). */
@@ -92,7 +92,7 @@ describe('ledger/proof: inclusion-proof bundles and JSONL export', function () {
         assert.equal(result.feed, feed)
         assert.equal(result.seq, seq)
         assert.equal(result.entry.seq, seq)
-        assert.deepEqual(result.entry.body, { resource: `record-${seq}`, purpose: 'care' })
+        assert.deepEqual(result.entry.body, { subject: feed, pcr: 7, detail: `record-${seq}` })
         assert.equal(result.checkpointSize, seq < 25 ? 25 : 40)
         assert.match(result.root, /^[0-9a-f]{64}$/)
       }
@@ -334,7 +334,7 @@ describe('ledger/proof: inclusion-proof bundles and JSONL export', function () {
         assert.equal(line.kind, 'entry')
         if (line.kind !== 'entry') return
         assert.equal(line.seq, seq)
-        assert.equal(line.type, 'operator.data_access')
+        assert.equal(line.type, 'alert.tamper')
         assert.equal(line.time, clock.now())
         assert.equal(decodeEntry(Buffer.from(line.entry, 'base64')).entry.seq, seq)
       })

@@ -18,10 +18,14 @@ import {
   leafHash,
   subtreeRoot,
   decodeEntryUnhashed,
+  decodeEntry,
+  encodeEntry,
+  signCheckpoint,
   LevelLedgerStore,
   type FeedSource,
   type ReplicaTrust
 } from '../../src/ledger/index.js'
+import { actorDirectory, makeActor } from '../helpers/signing-actor.js'
 import { tempDir } from '../helpers/devices.js'
 import { syncTrials } from '../../bench/crash.js'
 
@@ -30,10 +34,10 @@ const fleetId = new Uint8Array(32).fill(7)
 const signer = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
 const trust: ReplicaTrust = { fleetId, feedKey: signer.publicKey, ontology: BASE_ONTOLOGY }
 const action = (i: number, who = 'alice'): Parameters<FeedLedger['append']>[0] => ({
-  type: 'operator.data_access',
-  actor: { id: who, role: 'operator' },
+  type: 'alert.tamper',
+  actor: { id: who, role: 'agent' },
   attest: null,
-  body: { resource: `record-${i}`, purpose: 'care' }
+  body: { subject: feed, pcr: 7, detail: `record-${i}` }
 })
 
 async function writer(
@@ -214,6 +218,48 @@ describe('ledger/replica: verified feed replicas', function () {
     await refused(batch, /names fleet/, { ...trust, fleetId: new Uint8Array(32).fill(8) })
     // After all that, the honest batch applies.
     assert.equal((await r.store.apply(batch, trust)).added, 50)
+  })
+
+  it("takes an operator's entry only with the proof their enrolled key made, checked against the fleet's actors", async () => {
+    const now = 1_795_000_000_000
+    const alice = makeActor('alice')
+    const actors = (): ReplicaTrust => ({ ...trust, actors: actorDirectory(fleetId, [alice], now) })
+    const w = await writer(5)
+    closers.push(async () => {
+      await w.ledger.stop()
+      await w.db.close()
+    })
+    w.ledger.useActors(actorDirectory(fleetId, [alice], now))
+    const access = { type: 'operator.data_access', attest: null, body: { resource: 'patients/42', purpose: 'care' } }
+    await w.ledger.append(await alice.signed(access, { fleet: fleetId, device: feed }, now))
+    await w.ledger.checkpoint()
+    const signed = (await w.source.batch(0))!
+    // The device signs a checkpoint over the same action without its proof (a version-1 entry).
+    const { v, proof, ...action } = decodeEntry(signed.entries[5]!).entry
+    assert.ok(signed.entries.length === 6 && v === 2 && proof !== undefined, 'the signed action is a version-2 entry')
+    const entries = [...signed.entries.slice(0, 5), encodeEntry({ ...action, v: 1 })]
+    const body = parseCheckpoint(signed.checkpoint).body
+    const root = subtreeRoot(entries.map(leafHash), 0, entries.length)
+    const unsigned = { ...signed, entries, checkpoint: await signCheckpoint({ ...body, root }, signer, feed) }
+    const r = await replica()
+    closers.push(async () => {
+      await r.db.close()
+    })
+    const refused = async (batch: typeof signed, t: ReplicaTrust, cause: string): Promise<void> => {
+      await assert.rejects(
+        r.store.apply(batch, t),
+        (err: Error) => err instanceof ReplicaRejectedError && (err.cause as Error).name === cause
+      )
+      assert.equal((await r.store.meta(feed)).size, 0)
+    }
+    await refused(unsigned, actors(), 'MissingActorProofError')
+    await refused(unsigned, trust, 'MissingActorProofError')
+    // Without the fleet's actors the proof cannot be checked: refused.
+    await refused(signed, trust, 'ActorProofUncheckedError')
+    // A key the owner did not enrol for alice made the proof: refused.
+    const impostor = actorDirectory(fleetId, [makeActor('alice')], now)
+    await refused(signed, { ...trust, actors: impostor }, 'ActorSignatureError')
+    assert.equal((await r.store.apply(signed, actors())).added, 6)
   })
 
   it('skips what it holds when batches from two peers overlap', async () => {

@@ -12,10 +12,10 @@ const fleetId = new Uint8Array(32).fill(3)
 const feedId = 'a'.repeat(52)
 const signer = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
 const action = (i: number): Parameters<Awaited<ReturnType<typeof openOwnFeed>>['ledger']['append']>[0] => ({
-  type: 'operator.data_access',
-  actor: { id: 'operator/alice', role: 'operator' },
+  type: 'alert.tamper',
+  actor: { id: `agent/${feedId}`, role: 'agent' },
   attest: null,
-  body: { resource: `r-${i}`, purpose: 'care' }
+  body: { subject: feedId, pcr: 7, detail: `r-${i}` }
 })
 
 /** The store is bound to a TPM NV counter: an older copy of the whole store is refused on start. */

@@ -15,7 +15,7 @@
  *
  * @example
  * // the CLI, an actor with a token, through the running agent:
- * const key = await openActorTokenKey({ module, token: 'alice', keyLabel: 'fleet-actor', pin })
+ * const key = await openActorTokenKey({ module, token: 'alice', keyLabel: 'fleet-actor/alice', pin })
  * const { statement } = await controlRequest(dir, { cmd: 'prepare', type, actor, body })
  * const { at } = checkPreparedStatement(fromBase64(statement), { fleet, device, type, actor, body }, now)
  * const proof = await key.prove(fromBase64(statement), at)
@@ -40,6 +40,7 @@ export { checkPreparedStatement, type ExpectedAction } from './statement-check.j
 export { proofFromText, proofToText } from './proof-text.js'
 export {
   DEFAULT_ACTOR_KEY_LABEL,
+  defaultActorKeyLabel,
   openActorTokenKey,
   type ActorTokenAccess,
   type ActorTokenKey

@@ -12,8 +12,13 @@ import {
   type TokenDescription
 } from '../../pkcs11/index.js'
 
-/** The key label when none is given. */
-export const DEFAULT_ACTOR_KEY_LABEL = 'fleet-actor'
+/** The key labels when none is given: this prefix and the actor's id (fleet actor enrol makes it so). */
+export const DEFAULT_ACTOR_KEY_LABEL = 'fleet-actor/'
+
+/** An actor's token key label when none is given. */
+export function defaultActorKeyLabel(actorId: string): string {
+  return `${DEFAULT_ACTOR_KEY_LABEL}${actorId}`
+}
 
 export interface ActorTokenAccess {
   /** Absolute path of the PKCS#11 module. */

@@ -29,6 +29,7 @@ import {
   decodeWorkloadEvidence,
   type ActorCheck,
   type ActorDirectory,
+  type ActorCheckOptions,
   type CloneHandling,
   type Entry
 } from '../../ledger/index.js'
@@ -106,8 +107,11 @@ const sequentialP256: P256Verifier = {
 export class ActorRegistry implements ActorDirectory {
   /** Per actor, their enrolments oldest first (at most ACTOR_LIMITS.maxKeysPerActor). */
   private readonly actors = new Map<string, EnrolledActor[]>()
-  /** Per actor, enrolment and feed: the last WebAuthn signature counter verified and its entry. */
-  private readonly counters = new Map<string, { seq: number; counter: number }>()
+  /**
+   * Per actor, enrolment and feed: the last WebAuthn signature counter verified, its entry, and
+   * its place in the feed's order (an entry appended here is the newest, whatever its seq).
+   */
+  private readonly counters = new Map<string, { order: number; seq: number; counter: number }>()
   /** Per WebAuthn credential, its latest sightings across feeds (at most ACTOR_LIMITS.maxSightings). */
   private readonly sightings = new Map<string, Sighting[]>()
   /** Clones reported, by actor and feed, so each is told once. */
@@ -185,8 +189,9 @@ export class ActorRegistry implements ActorDirectory {
    * (the P256Verifier), then each check in order: enrolment in force, role, kind, signature,
    * WebAuthn counters, replay. Throws at the first failing check.
    */
-  async verifyAll(checks: readonly ActorCheck[], options: { clones?: CloneHandling } = {}): Promise<void> {
+  async verifyAll(checks: readonly ActorCheck[], options: ActorCheckOptions = {}): Promise<void> {
     const clones = options.clones ?? 'refuse'
+    const appending = options.appending === true
     // A service is no enrolled person: its entries carry what the agent measured of the program.
     const candidates = checks.map((check) => (check.actor.role === 'service' ? [] : this.candidates(check)))
     const batch: { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array }[] = []
@@ -216,7 +221,7 @@ export class ActorRegistry implements ActorDirectory {
                 ? verified[slots[i]!]
                 : verifyP256(key.publicKey, check.statement, check.proof.sig)
             if (ok !== true) throw new ActorSignatureError(check.actor.id, check.at.feed, check.at.seq)
-          } else await this.verifyWebAuthn(key, check, clones)
+          } else await this.verifyWebAuthn(key, check, clones, appending)
           signedBy = key
           break
         } catch (err) {
@@ -225,7 +230,7 @@ export class ActorRegistry implements ActorDirectory {
         }
       }
       if (signedBy === undefined) throw failure
-      this.remember(check)
+      this.remember(check, appending)
     }
   }
 
@@ -280,18 +285,28 @@ export class ActorRegistry implements ActorDirectory {
    * appending an approved action twice) is refused. Verified signatures are remembered after
    * they verify, so a forgery cannot make a later genuine entry look replayed.
    */
-  private remember(check: ActorCheck): void {
+  private remember(check: ActorCheck, appending: boolean): void {
     const id = createHash('sha256').update(check.proof.sig).digest('base64')
-    const where = `${check.at.feed}/${check.at.seq}`
+    const appended = `${check.at.feed}/appended`
+    const where = appending ? appended : `${check.at.feed}/${check.at.seq}`
     const seen = this.recent.get(id)
-    if (seen !== undefined && seen !== where) throw new ReplayedActorProofError(check.actor.id, seen, where)
-    if (seen === undefined) {
-      if (this.recent.size >= this.limits.maxRecentProofs) this.recent.delete(this.recent.keys().next().value!)
+    // Appending, any signature seen before is a replay. An entry this agent appended, looked at
+    // again where it landed, is no replay: from then on it is known by its place.
+    if (seen !== undefined && (appending || (seen !== where && seen !== appended)))
+      throw new ReplayedActorProofError(check.actor.id, seen, where)
+    if (seen === undefined || seen === appended) {
+      if (seen === undefined && this.recent.size >= this.limits.maxRecentProofs)
+        this.recent.delete(this.recent.keys().next().value!)
       this.recent.set(id, where)
     }
   }
 
-  private async verifyWebAuthn(enrolled: EnrolledActor, check: ActorCheck, clones: CloneHandling): Promise<void> {
+  private async verifyWebAuthn(
+    enrolled: EnrolledActor,
+    check: ActorCheck,
+    clones: CloneHandling,
+    appending: boolean
+  ): Promise<void> {
     const { at, proof, statement } = check
     // apply() enrols a WebAuthn actor only with both.
     const credentialId = enrolled.credentialId!
@@ -312,7 +327,7 @@ export class ActorRegistry implements ActorDirectory {
     } catch (err) {
       throw new ActorSignatureError(enrolled.actorId, at.feed, at.seq, err)
     }
-    const clone = this.judgeCounter(enrolled, check, newCounter)
+    const clone = this.judgeCounter(enrolled, check, newCounter, appending)
     if (clone === undefined) return
     const key = `${clone.actorId}\n${clone.feed}`
     if (!this.reported.has(key)) {
@@ -330,15 +345,24 @@ export class ActorRegistry implements ActorDirectory {
    * entry at or before it is a second look at the same history: judged the first time). Across
    * feeds: two signatures more than the skew apart in time must be in the same order by counter.
    */
-  private judgeCounter(enrolled: EnrolledActor, check: ActorCheck, counter: number): CloneReport | undefined {
-    const { at, proof } = check
+  private judgeCounter(
+    enrolled: EnrolledActor,
+    check: ActorCheck,
+    counter: number,
+    appending: boolean
+  ): CloneReport | undefined {
+    const { proof } = check
+    // An entry being appended is the newest of its feed, wherever it lands: later looks at the
+    // feed's entries (this agent's own) are second looks.
+    const { at } = check
+    const order = appending ? Number.MAX_SAFE_INTEGER : at.seq
     const credentialId = toHex(enrolled.credentialId!)
     const key = `${enrolled.actorId}\n${enrolled.enrolledAt}\n${at.feed}`
     const last = this.counters.get(key)
-    if (last !== undefined && at.seq <= last.seq) return undefined
+    if (!appending && last !== undefined && order <= last.order) return undefined
     if (!this.counters.has(key) && this.counters.size >= this.limits.maxActorCounters)
       this.counters.delete(this.counters.keys().next().value!)
-    this.counters.set(key, { seq: at.seq, counter })
+    this.counters.set(key, { order, seq: at.seq, counter })
     if (counter === 0 && (last === undefined || last.counter === 0)) return undefined
     const report = (against: { feed: string; seq: number; counter: number }): CloneReport => ({
       actorId: enrolled.actorId,

@@ -1,10 +1,10 @@
 /**
  * The programs the owner allowed to act as local services (workload.allow, workload.revoke), and
  * the check of a `service` entry's workload proof against them: the calling program as its agent
- * measured it (uid, SHA-256 of the executable, and for an interpreter its script) must match an
- * allowance for that service in force when it acted. A copied binary runs under another uid or
- * path but the same digest, so the uid is part of the match; a modified one has another digest,
- * named in the refusal.
+ * measured it (uid, SHA-256 of the executable, its path when the allowance names one, and for an
+ * interpreter its script) must match an allowance for that service in force when it acted. A
+ * copied binary has the same digest but runs from another path or under another uid, so both are
+ * part of the match; a modified one has another digest. The refusal names all three.
  */
 import { toHex } from '../../common/index.js'
 import type { Entry, WorkloadEvidence } from '../../ledger/index.js'
@@ -16,6 +16,8 @@ export interface WorkloadAllowance {
   service: string
   uid: number
   exeDigest: Uint8Array
+  /** The path it must run from, when the owner named one. */
+  exe?: string
   scriptDigest?: Uint8Array
   description: string
   /** The time of the owner's workload.allow. */
@@ -40,6 +42,7 @@ export class WorkloadAllowances {
         service: b.service,
         uid: b.uid,
         exeDigest: b.exeDigest,
+        exe: b.exe,
         scriptDigest: b.scriptDigest,
         description: b.description,
         allowedAt: entry.time
@@ -74,6 +77,7 @@ export class WorkloadAllowances {
         a.service === service &&
         a.uid === evidence.uid &&
         same(a.exeDigest, evidence.exeDigest) &&
+        (a.exe === undefined || a.exe === evidence.exe) &&
         (a.scriptDigest === undefined || same(a.scriptDigest, evidence.script?.digest)) &&
         a.allowedAt - skew <= at &&
         (a.revoked === undefined || at < a.revoked.at)

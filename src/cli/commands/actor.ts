@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import path from 'node:path'
-import { feedIdentityOf, type FeedIdentity } from '../../agent/index.js'
+import { DEFAULT_ACTOR_KEY_LABEL, defaultActorKeyLabel, feedIdentityOf, type FeedIdentity } from '../../agent/index.js'
 import { MalformedInputError, UsageError, cryptoRandom, toHex } from '../../common/index.js'
 import { ownerFeedId, type AppendInput } from '../../ledger/index.js'
 import type { AttestationPolicy } from '../../webauthn/index.js'
@@ -25,8 +25,6 @@ const ACTOR_ID = /^[A-Za-z0-9][A-Za-z0-9._@+/-]{0,127}$/
 const ACTOR_ROLES = ['operator', 'auditor'] as const
 const AAGUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----/g
-/** The token key's label when none is given: this and the actor id (if that fits a label's 64 bytes). */
-const KEY_LABEL_PREFIX = 'fleet-actor/'
 const KEY_LABEL_MAX_BYTES = 64
 const DEFAULT_ENROL_WAIT_SECONDS = 300
 
@@ -80,7 +78,10 @@ export function registerActorCommands(program: Command): void {
       .requiredOption('--role <role>', `the actor's role (${ACTOR_ROLES.join(', ')})`)
       .option('--pkcs11 <module>', "the actor's key on a PKCS#11 token: the absolute path of its module")
       .option('--token <label>', "with --pkcs11: the label of the actor's token")
-      .option('--key-label <label>', `with --pkcs11: the key's label on the token (default ${KEY_LABEL_PREFIX}ID)`)
+      .option(
+        '--key-label <label>',
+        `with --pkcs11: the key's label on the token (default ${DEFAULT_ACTOR_KEY_LABEL}ID)`
+      )
       .option('--actor-pin-fd <n>', "with --pkcs11: read the actor's token PIN from this file descriptor")
       .option('--actor-pin-credential <name>', "with --pkcs11: read the actor's token PIN from this systemd credential")
       .option('--webauthn', "the actor's key is a FIDO2 security key, enrolled on a page this command serves")
@@ -271,7 +272,7 @@ async function tokenKey(options: EnrolOptions): Promise<OfferedKey> {
   if (options.token === undefined) throw new UsageError('--pkcs11 needs --token LABEL')
   if (options.token.length === 0 || Buffer.byteLength(options.token) > 32)
     throw new UsageError('--token must be a token label of 1 to 32 bytes')
-  const keyLabel = options.keyLabel ?? `${KEY_LABEL_PREFIX}${options.actor}`
+  const keyLabel = options.keyLabel ?? defaultActorKeyLabel(options.actor)
   const labelBytes = Buffer.byteLength(keyLabel)
   if (labelBytes === 0 || labelBytes > KEY_LABEL_MAX_BYTES || /\p{Cc}/u.test(keyLabel))
     throw new UsageError(`--key-label must be 1 to ${KEY_LABEL_MAX_BYTES} bytes of text (give one for a long actor id)`)

@@ -17,6 +17,7 @@ import {
   APPROVALS_LIMITS,
   CONTROL_SOCKET,
   DEFAULT_ACTOR_KEY_LABEL,
+  defaultActorKeyLabel,
   agentMeasurement,
   bodyFromJson,
   checkPreparedStatement,
@@ -89,7 +90,10 @@ export function registerLedgerAppendCommand(ledger: Command): void {
     .option('--tcti <tcti>', 'TPM to use (default: from the state)')
     .option('--pkcs11 <module>', "the actor signs on their PKCS#11 token: the module's absolute path")
     .option('--token <label>', "with --pkcs11: the actor's token")
-    .option('--key-label <label>', `with --pkcs11: the actor's P-256 key on it (default ${DEFAULT_ACTOR_KEY_LABEL})`)
+    .option(
+      '--key-label <label>',
+      `with --pkcs11: the actor's P-256 key on it (default ${DEFAULT_ACTOR_KEY_LABEL}ID, as fleet actor enrol makes it)`
+    )
     .option('--actor-pin-fd <n>', "with --pkcs11: read the actor token's PIN from this file descriptor")
     .option('--actor-pin-credential <name>', "with --pkcs11: read the actor token's PIN from this systemd credential")
     .option('--webauthn', "the actor approves with their security key on the running agent's approval page")
@@ -107,7 +111,7 @@ asked on the terminal or read from --actor-pin-fd / --actor-pin-credential; --pi
 Examples:
   fleet ledger append --state /var/lib/fleet --type operator.data_access --actor dr.smith \\
       --body '{"resource":"patient/123","purpose":"treatment"}' \\
-      --pkcs11 /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so --token "Dr Smith" --key-label fleet-actor
+      --pkcs11 /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so --token "Dr Smith"
   fleet ledger append --state /var/lib/fleet --type operator.data_access --actor dr.jones \\
       --body '{"resource":"patient/7","purpose":"care"}' --webauthn
 Exit codes: 0 appended and sealed, 1 refused (by the ledger, the agent, the token or the actor), 2 bad usage.`
@@ -193,7 +197,7 @@ async function openActorKey(options: AppendOptions): Promise<ActorTokenKey> {
   return await openActorTokenKey({
     module: options.pkcs11!,
     token: options.token!,
-    keyLabel: options.keyLabel ?? DEFAULT_ACTOR_KEY_LABEL,
+    keyLabel: options.keyLabel ?? defaultActorKeyLabel(options.actor),
     pin
   })
 }

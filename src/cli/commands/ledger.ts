@@ -19,7 +19,7 @@ import {
   actorsFromHeader,
   ownFeedActors,
   MAX_ACTOR_STATEMENTS_PER_ACTOR,
-  type CloneReport,
+  type CloneReport
 } from '../../agent/index.js'
 import {
   BASE_ONTOLOGY,

@@ -10,7 +10,7 @@
  */
 import type { Command } from 'commander'
 import { createHash } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
+import { readFile, realpath } from 'node:fs/promises'
 import { feedIdentityOf, storedActors } from '../../agent/index.js'
 import { FleetError, UsageError, fromHex, toHex } from '../../common/index.js'
 import type { Entry } from '../../ledger/index.js'
@@ -83,6 +83,7 @@ export function registerWorkloadCommands(program: Command): void {
       .requiredOption('--uid <user>', 'the uid (or user name) the service runs as')
       .option('--exe <path>', 'the executable, measured here (SHA-256)')
       .option('--exe-digest <hex>', "the executable's SHA-256, when it is not on this machine")
+      .option('--any-path', 'with --exe: allow the program from wherever it runs (default: only from that path)')
       .option('--script <path>', 'for an interpreter: the script it runs, measured here')
       .option('--script-digest <hex>', "the script's SHA-256")
       .requiredOption('--description <text>', 'what it is, in words (recorded in the ledger)')
@@ -100,7 +101,13 @@ is refused with its digest named.`
     .action(
       async (
         options: StatementOptions &
-          ProgramOptions & { uid: string; script?: string; scriptDigest?: string; description: string }
+          ProgramOptions & {
+            uid: string
+            anyPath?: boolean
+            script?: string
+            scriptDigest?: string
+            description: string
+          }
       ) => {
         const exeDigest = await programDigest(options)
         const uid = await parseUid(options.uid)
@@ -120,6 +127,8 @@ is refused with its digest named.`
           exeDigest,
           description: options.description
         }
+        // Measured here, the program's path is part of what is allowed: a copy elsewhere is refused.
+        if (options.exe !== undefined && options.anyPath !== true) body.exe = await realpath(options.exe)
         if (scriptDigest !== undefined) body.scriptDigest = scriptDigest
         const reached = await publishOwnerStatement(options, (entries, actor) =>
           allowedNow(entries, options.service, exeDigest, uid, scriptDigest)
@@ -184,6 +193,7 @@ is refused with its digest named.`
           uid: a.uid,
           exeDigest: toHex(a.exeDigest),
           scriptDigest: a.scriptDigest === undefined ? undefined : toHex(a.scriptDigest),
+          exe: a.exe,
           description: a.description,
           allowedAt: new Date(a.allowedAt).toISOString(),
           revoked:

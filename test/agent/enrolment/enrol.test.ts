@@ -3,6 +3,7 @@
  * nodes over Noise on loopback, the simulated measured boot, and the owner's LevelDB feed.
  */
 import assert from 'node:assert/strict'
+import { toHex } from '../../../src/common/index.js'
 import { until as waitFor } from '../../helpers/wait.js'
 import { EventLog, disconnected } from '../../helpers/events.js'
 import { createHash, randomBytes, X509Certificate } from 'node:crypto'
@@ -876,10 +877,10 @@ describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', functi
       const feedA = devices[0]!.state.deviceId
       for (let i = 0; i < 200; i++)
         await a.feed.ledger.append({
-          type: 'operator.data_access',
-          actor: { id: 'alice', role: 'operator' },
+          type: 'alert.tamper',
+          actor: { id: `agent/${feedA}`, role: 'agent' },
           attest: null,
-          body: { resource: `r${i}`, purpose: 'care' }
+          body: { subject: feedA, pcr: 7, detail: `r${i}` }
         })
       await until(async () => (await size(c, feedA)) >= a.feed.ledger.size, 'replication to c')
       // c holds exactly a's entries (its own verdict entries included).
@@ -892,10 +893,10 @@ describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', functi
       const metrics = await startMetricsServer(runtimes[0]!, devices[0]!.tpm, 0)
       opened.push(metrics)
       await runtimes[0]!.feed.ledger.append({
-        type: 'operator.data_access',
-        actor: { id: 'alice', role: 'operator' },
+        type: 'alert.tamper',
+        actor: { id: 'agent/metrics', role: 'agent' },
         attest: null,
-        body: { resource: 'metrics', purpose: 'test' }
+        body: { subject: devices[0]!.state.deviceId, pcr: 7, detail: 'metrics' }
       })
       await runtimes[0]!.feed.ledger.checkpoint()
       const text = await (await fetch(`http://127.0.0.1:${metrics.port}/metrics`)).text()
@@ -929,14 +930,41 @@ describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', functi
       // Linux: the resident set split into the process's own pages and those mapped from files.
       assert.ok(status.memory.anonBytes! > 0 && status.memory.fileBytes! > 0)
       assert.ok(status.memory.anonBytes! + status.memory.fileBytes! <= status.memory.rssBytes * 1.1)
-      const appended = await controlRequest(dir, {
-        cmd: 'append',
-        type: 'operator.data_access',
-        actor: { id: 'bob', role: 'operator' },
-        body: { resource: 'x', purpose: 'y' }
-      })
-      assert.equal(appended.sealed, true)
-      assert.ok(runtimes[0]!.feed.ledger.sealedSize > (appended.seq as number))
+      // The agent's own entries are not for its callers; a service acts only through a program the
+      // owner allowed (none here), named by its digest.
+      const sizeBefore = runtimes[0]!.feed.ledger.size
+      await assert.rejects(
+        controlRequest(dir, {
+          cmd: 'append',
+          type: 'alert.tamper',
+          actor: { id: 'svc', role: 'agent' },
+          body: { subject: devices[0]!.state.deviceId, pcr: 7, detail: 'x' }
+        }),
+        (err: unknown) => (err as { code?: string }).code === 'ERR_CONTROL_ROLE'
+      )
+      const hash = new Uint8Array(32).fill(1)
+      await assert.rejects(
+        controlRequest(dir, {
+          cmd: 'append',
+          type: 'service.model_inference',
+          actor: { id: 'triage-service', role: 'service' },
+          body: { model: 'm', inputHash: toHex(hash), outputHash: toHex(hash) }
+        }),
+        (err: unknown) =>
+          (err as { code?: string }).code === 'ERR_WORKLOAD_NOT_ALLOWED' &&
+          (err as Error).message.includes(process.execPath)
+      )
+      // An operator's action needs their own signature: without it the ledger refuses it, with its code.
+      await assert.rejects(
+        controlRequest(dir, {
+          cmd: 'append',
+          type: 'operator.data_access',
+          actor: { id: 'bob', role: 'operator' },
+          body: { resource: 'x', purpose: 'y' }
+        }),
+        { name: 'ControlError', code: 'ERR_ACTOR_PROOF_MISSING' }
+      )
+      assert.equal(runtimes[0]!.feed.ledger.size, sizeBefore)
       await assert.rejects(controlRequest(dir, { cmd: 'format-disk' }), /unknown command/)
       await assert.rejects(
         controlRequest(dir, {

@@ -75,10 +75,10 @@ describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', fun
   it("the feed's witnesses cosign the checkpoints they verified; the writer and every replica keep the cosignatures", async () => {
     const from = new Map([...replication].map(([deviceId, log]) => [deviceId, log.mark]))
     await e.feed.ledger.append({
-      type: 'operator.data_access',
-      actor: { id: 'operator/alice', role: 'operator' },
+      type: 'alert.tamper',
+      actor: { id: `agent/${eId()}`, role: 'agent' },
       attest: null,
-      body: { resource: 'record-1', purpose: 'care' }
+      body: { subject: eId(), pcr: 7, detail: 'record-1' }
     })
     await e.feed.ledger.checkpoint()
     const size = e.feed.ledger.sealedSize
@@ -158,10 +158,10 @@ describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', fun
     assert.equal(a.attestation.attested(peerId(e)), false)
     // The honest agents keep replicating among themselves.
     await a.feed.ledger.append({
-      type: 'operator.data_access',
-      actor: { id: 'operator/bob', role: 'operator' },
+      type: 'alert.tamper',
+      actor: { id: `agent/${a.feed.ledger.feedId}`, role: 'agent' },
       attest: null,
-      body: { resource: 'record-2', purpose: 'care' }
+      body: { subject: a.feed.ledger.feedId, pcr: 7, detail: 'record-2' }
     })
     await a.feed.ledger.checkpoint()
     const aFeed = devices[1]!.state.deviceId

@@ -10,10 +10,11 @@ import {
   type Agent
 } from '../../../src/agent/index.js'
 import { bootPolicyId, canonicalPolicyJson, type BootPolicy } from '../../../src/attest/index.js'
-import type { AppendInput } from '../../../src/ledger/index.js'
+import { decodeEntry, type AppendInput } from '../../../src/ledger/index.js'
 import { encodeCanonical } from '../../../src/codec/index.js'
 import { SimFleet } from '../../../simnet/fleet.js'
 import { simulatedBootPolicy } from '../../../src/attest/simulated-boot.js'
+import { makeActor } from '../../helpers/signing-actor.js'
 
 /** Two agents on swtpm; the owner's policy and ontology statements reach them through its feed. */
 describe('agent/owner statements: boot policy and ontology updates applied by the agents', function () {
@@ -101,14 +102,15 @@ describe('agent/owner statements: boot policy and ontology updates applied by th
     assert.equal(a.membership.actors.get('dr.smith')?.revoked?.reason, 'token lost')
   })
 
-  it('an ontology update adds an action: refused before, appended and replicated after', async () => {
-    const action = {
-      type: 'operator.model_training',
-      actor: { id: 'operator/alice', role: 'operator' },
-      attest: null,
-      body: { dataset: 'cohort-7' }
-    } as const
-    await assert.rejects(a.feed.ledger.append(action), { name: 'UnknownActionError' })
+  it("an ontology update adds an action: refused before, appended with its actor's proof and replicated after", async () => {
+    // The operator signs with a key the owner enrols (a software key standing in for their token).
+    const alice = makeActor('operator/alice')
+    const action = { type: 'operator.model_training', attest: null, body: { dataset: 'cohort-7' } }
+    const where = { fleet: a.membership.fleetId, device: a.feed.ledger.feedId }
+    await assert.rejects(a.feed.ledger.append(await alice.signed(action, where, Date.now())), {
+      name: 'UnknownActionError'
+    })
+    await publish({ type: 'actor.enrol', body: { ...alice.enrolment } })
     await publish({
       type: 'ontology.update',
       body: {
@@ -119,15 +121,31 @@ describe('agent/owner statements: boot policy and ontology updates applied by th
       }
     })
     await until(
-      () => a.membership.ontology.version === 4 && b.membership.ontology.version === 4,
-      'both agents to apply the update'
+      () =>
+        a.membership.ontology.version === 4 &&
+        b.membership.ontology.version === 4 &&
+        b.membership.actors.get(alice.actor.id) !== undefined,
+      'both agents to apply the update, and b to know the actor'
     )
-    const { seq } = await a.feed.ledger.append(action)
+    // The agent's ledger checks the actor's proof: without one the action is refused.
+    await assert.rejects(a.feed.ledger.append({ ...action, actor: alice.actor }), {
+      name: 'MissingActorProofError',
+      actorId: alice.actor.id
+    })
+    const { seq } = await a.feed.ledger.append(await alice.signed(action, where, Date.now()))
     await a.feed.ledger.checkpoint()
     const feed = a.feed.ledger.feedId
+    // b takes it only once its own registry verified the proof (ReplicaTrust.actors).
     await until(async () => ((await b.heads()).get(feed) ?? 0) > seq, 'the new action replicated to b')
+    const atB = b.replicas.entries(feed, seq)
+    const held = (await atB.next()).value
+    await atB.return(undefined)
+    assert.ok(held instanceof Uint8Array)
+    assert.deepEqual(Buffer.from(held), Buffer.from((await a.feed.ledger.getEntry(seq))!))
+    assert.equal(decodeEntry(held).entry.v, 2)
     // A body that does not fit the new action is still refused.
-    await assert.rejects(a.feed.ledger.append({ ...action, body: { dataset: 7 } }), { name: 'BodySchemaError' })
+    const misfit = await alice.signed({ ...action, body: { dataset: 7 } }, where, Date.now())
+    await assert.rejects(a.feed.ledger.append(misfit), { name: 'BodySchemaError' })
     // For exports: b proves the update from its replica of the owner's feed, and the proof gives
     // the same ontology offline, from the genesis statement alone.
     const identity = await feedIdentityOf(fleet.devices[1]!.dir)

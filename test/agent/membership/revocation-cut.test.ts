@@ -30,10 +30,10 @@ describe('agent/revocation with a cut: every agent holds the revoked feed up to 
   const append = async (runtime: Agent, n: number, tag: string): Promise<number> => {
     for (let i = 0; i < n; i++)
       await runtime.feed.ledger.append({
-        type: 'operator.data_access',
-        actor: { id: 'operator/alice', role: 'operator' },
+        type: 'alert.tamper',
+        actor: { id: `agent/${runtime.feed.ledger.feedId}`, role: 'agent' },
         attest: null,
-        body: { resource: `${tag}-${i}`, purpose: 'care' }
+        body: { subject: runtime.feed.ledger.feedId, pcr: 7, detail: `${tag}-${i}` }
       })
     await runtime.feed.ledger.checkpoint()
     return runtime.feed.ledger.sealedSize

@@ -33,10 +33,10 @@ describe("agent/push: a writer's new entries reach its peers without a pull (2 a
         { length: n },
         async (_, i) =>
           await runtime.feed.ledger.append({
-            type: 'operator.data_access',
-            actor: { id: 'operator/alice', role: 'operator' },
+            type: 'alert.tamper',
+            actor: { id: `agent/${runtime.feed.ledger.feedId}`, role: 'agent' },
             attest: null,
-            body: { resource: `${tag}-${i}`, purpose: 'care' }
+            body: { subject: runtime.feed.ledger.feedId, pcr: 7, detail: `${tag}-${i}` }
           })
       )
     )
