@@ -7,7 +7,8 @@
  */
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { rm, writeFile } from 'node:fs/promises'
+import { readFileSync, realpathSync } from 'node:fs'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
@@ -19,8 +20,15 @@ import {
   publishOwnerFeed,
   CloneDetectedError,
   EnrolmentRefusedError,
+  CONTROL_SOCKET,
+  defaultActorKeyLabel,
+  startControlServer,
   type Agent
 } from '../src/agent/index.js'
+import { toHex } from '../src/common/index.js'
+import { softwareP256Signer } from '../src/identity/index.js'
+import { actorStatement, encodeActorProof } from '../src/ledger/index.js'
+import { loadModule } from '../src/pkcs11/index.js'
 import { SimFleet, type SimDevice } from '../simnet/index.js'
 
 const run = promisify(execFile)
@@ -50,6 +58,28 @@ function table(rows: string[][]): string {
 }
 
 let fleetIdHex = ''
+
+const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so'
+const DEMO_PIN = '1234-5678'
+/** A local service: connects to the agent's control socket, sends one request, prints the answer. */
+const SERVICE_SCRIPT = `
+  const socket = require('node:net').createConnection(process.argv[1])
+  let text = ''
+  socket.on('data', (chunk) => { text += chunk })
+  socket.on('end', () => process.stdout.write(text))
+  socket.write(process.argv[2] + '\\n')`
+
+/** A SoftHSM2 token store in `dir` with one token, for this process (SOFTHSM2_CONF). */
+async function softHsmToken(dir: string, label: string, pin: string): Promise<void> {
+  await mkdir(path.join(dir, 'tokens'), { recursive: true })
+  const conf = path.join(dir, 'softhsm2.conf')
+  await writeFile(
+    conf,
+    `directories.tokendir = ${path.join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`
+  )
+  process.env.SOFTHSM2_CONF = conf
+  await run('softhsm2-util', ['--init-token', '--free', '--label', label, '--so-pin', '87654321', '--pin', pin])
+}
 
 async function main(): Promise<void> {
   await stopLeftovers()
@@ -99,32 +129,123 @@ async function main(): Promise<void> {
       `${agents.length * (agents.length - 1)} verdicts, all trusted, in ${meshMs} ms; each verdict is an attest.verdict entry in the verifier's feed`
     )
 
-    await agents[0]!.feed.ledger.append({
+    // The people and programs that act: dr.smith's key made on a PKCS#11 token (SoftHSM2 here; a
+    // YubiKey, Nitrokey or HSM in production), and the triage service's program, as measured.
+    await softHsmToken(path.join(demoDir, 'softhsm'), 'dr.smith', DEMO_PIN)
+    const module = loadModule(SOFTHSM_MODULE)
+    const session = await module.openToken({ token: 'dr.smith', pin: DEMO_PIN })
+    const smithKey = await session.generateP256(defaultActorKeyLabel('dr.smith'))
+    const tokenWords = `${session.token.manufacturer} ${session.token.model} token "${session.token.label}" serial ${session.token.serial}`
+    const node = realpathSync(process.execPath)
+    const nodeDigest = new Uint8Array(createHash('sha256').update(readFileSync(node)).digest())
+    const fleetId = new Uint8Array(Buffer.from(fleet.owner.state.fleetId, 'hex'))
+    const ownerActor = { id: 'owner/clinic-west', role: 'owner' }
+    await fleet.owner.feed.ledger.append({
+      type: 'actor.enrol',
+      actor: ownerActor,
+      attest: null,
+      body: {
+        actorId: 'dr.smith',
+        role: 'operator',
+        kind: 'pkcs11',
+        publicKey: smithKey.publicKey,
+        hardware: tokenWords
+      }
+    })
+    await fleet.owner.feed.ledger.append({
+      type: 'workload.allow',
+      actor: ownerActor,
+      attest: null,
+      body: {
+        service: 'triage-service',
+        uid: process.getuid?.() ?? 0,
+        exeDigest: nodeDigest,
+        exe: node,
+        description: 'triage model server (here: this Node)'
+      }
+    })
+    await fleet.owner.feed.ledger.checkpoint()
+    await publishOwnerFeed(
+      fleet.owner.node,
+      fleet.owner.feed.store,
+      ownerFeedId(fleetId),
+      fleet.owner.feed.ledger.sealedSize,
+      [agents[0]!.node.getMultiaddrs()[0]!]
+    )
+    await until(
+      () => agents.every((a) => a.membership.actors.workloads.list().length > 0),
+      30_000,
+      "the owner's actor statements"
+    )
+    const smithAction = {
+      fleet: fleetId,
+      device: devices[0]!.state.deviceId,
       type: 'operator.data_access',
       actor: { id: 'dr.smith', role: 'operator' },
       attest: null,
       body: { resource: 'patient/4711', purpose: 'treatment', records: 3 }
+    }
+    const at = Date.now()
+    const smithProof = encodeActorProof({
+      kind: 'pkcs11',
+      at,
+      sig: await smithKey.sign(actorStatement(smithAction, at))
     })
-    const hash = (text: string): Uint8Array => new Uint8Array(createHash('sha256').update(text).digest())
-    await agents[1]!.feed.ledger.append({
-      type: 'operator.model_inference',
-      actor: { id: 'triage-service', role: 'operator' },
-      attest: null,
+    await agents[0]!.feed.ledger.append({ ...smithAction, proof: smithProof })
+    await module.close()
+    // The triage service calls dev2's control socket from a program of its own: the agent names it
+    // by the kernel's word (uid, executable, SHA-256) and appends only because the owner allowed it.
+    const control = await startControlServer(agents[1]!, devices[1]!.dir, devices[1]!.state.deviceId)
+    const hash = (text: string): string => createHash('sha256').update(text).digest('hex')
+    const serviceRequest = {
+      cmd: 'append',
+      type: 'service.model_inference',
+      actor: { id: 'triage-service', role: 'service' },
       body: { model: 'triage-v3', inputHash: hash('input'), outputHash: hash('output') }
-    })
-    await agents[2]!.feed.ledger.append({
-      type: 'operator.data_access',
-      actor: { id: 'auditor.jones', role: 'operator' },
-      attest: null,
+    }
+    const service = await run(node, [
+      '-e',
+      SERVICE_SCRIPT,
+      path.join(devices[1]!.dir, CONTROL_SOCKET),
+      JSON.stringify(serviceRequest)
+    ])
+    await control.close()
+    const serviceAnswer = JSON.parse(service.stdout) as { ok: boolean; error?: string }
+    if (!serviceAnswer.ok) throw new Error(`the triage service was refused: ${serviceAnswer.error}`)
+    // dev3: an action "by dr.smith" signed by a key that is not his.
+    const forgedAction = {
+      ...smithAction,
+      device: devices[2]!.state.deviceId,
       body: { resource: 'ward/7/roster', purpose: 'audit' }
+    }
+    const impostorKey = softwareP256Signer()
+    const forged = encodeActorProof({
+      kind: 'pkcs11',
+      at,
+      sig: await impostorKey.sign(actorStatement(forgedAction, at))
     })
+    let refusal = ''
+    try {
+      await agents[2]!.feed.ledger.append({ ...forgedAction, proof: forged })
+      throw new Error('a forged actor signature was appended')
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ERR_ACTOR_SIGNATURE') throw err
+      refusal = (err as Error).message
+    }
     for (const agent of agents) await agent.feed.ledger.checkpoint()
     say(
-      'Typed actions appended (checked against the ontology, bound to actor and attested device)',
-      [
-        'dev1 operator.data_access by dr.smith · dev2 operator.model_inference by triage-service',
-        ' · dev3 operator.data_access by auditor.jones\nsealed by checkpoints signed with each TPM-held DSK and ML-DSA-65'
-      ].join('')
+      'Typed actions, each vouched for by hardware (checked against the ontology, bound to actor and attested device)',
+      table([
+        ['device', 'action', 'actor', 'vouched for by'],
+        ['dev1', 'operator.data_access', 'dr.smith', `his key on ${tokenWords} (made there, never extractable)`],
+        [
+          'dev2',
+          'service.model_inference',
+          'triage-service',
+          `its program as dev2's agent measured it: sha256 ${short(toHex(nodeDigest))}, allowed by the owner`
+        ],
+        ['dev3', 'operator.data_access', '"dr.smith"', `refused: ${refusal.slice(refusal.indexOf('the signature'))}`]
+      ]) + '\nsealed by checkpoints signed with each TPM-held DSK and ML-DSA-65; every peer checks the same'
     )
 
     const feeds = devices.map((d) => d.state.deviceId)
@@ -197,7 +318,6 @@ async function main(): Promise<void> {
       body: { deviceId: revoked.state.deviceId, reason: 'laptop reported stolen', keep }
     })
     await fleet.owner.feed.ledger.checkpoint()
-    const fleetId = new Uint8Array(Buffer.from(fleet.owner.state.fleetId, 'hex'))
     await publishOwnerFeed(
       fleet.owner.node,
       fleet.owner.feed.store,
@@ -274,6 +394,7 @@ Left in ${demoDir} (the software TPMs are stopped; nothing there is secret):
   ./bin/fleet ledger verify --state .fleet-demo/dev2 --fleet ${fleetIdHex}
   ./bin/fleet ledger export --state .fleet-demo/dev1 --out /tmp/dev1.jsonl && ./bin/fleet ledger verify --export /tmp/dev1.jsonl --fleet ${fleetIdHex}
   ./bin/fleet ledger tail --state .fleet-demo/owner               # the owner's feed: enrolments, the revocation
+  ./bin/fleet actor list --state .fleet-demo/dev2                 # who may act, on what hardware (and workload list)
 `)
 }
 
