@@ -13,9 +13,12 @@
 // x(R) compared in Jacobian coordinates (X = r·Z², or X = (r + n)·Z² when r + n < p) to spare the
 // inversion of Z. Only public data is involved, so nothing here needs to be constant-time.
 //
-// Threads: a call copies its inputs, then queues up to `threads` work items on the libuv thread
-// pool; each takes blocks of kBlock items from a shared cursor until none is left, so a worker
-// that the scheduler starves does not hold up the batch. The last to finish settles the Promise.
+// Threads: a call copies its inputs, then starts up to `threads` threads of its own; each takes
+// blocks of kBlock items from a shared cursor until none is left, so a thread that the scheduler
+// starves does not hold up the batch, and the last to finish has the main thread settle the
+// Promise (a thread-safe function, which also keeps the event loop alive meanwhile). Not the
+// libuv thread pool: a replica's LevelDB reads and writes queue there, and would wait behind a
+// batch's signatures (starting a thread costs tens of µs; a call's work is milliseconds).
 // Keys live in the verifier object (main thread only), held by each call that uses them; a key's
 // parsed point and table are made once, by whichever worker needs them first.
 //
@@ -30,6 +33,7 @@
 #include <openssl/err.h>
 #include <openssl/obj_mac.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
@@ -180,13 +184,18 @@ struct Job {
   std::vector<uint8_t> results;
   std::atomic<uint32_t> next{0};
   std::atomic<bool> failed{false};
-  uint32_t pending = 0;  // main thread only
+  std::atomic<uint32_t> running{0};
   Napi::Promise::Deferred deferred;
 
   explicit Job(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
 };
 
-// A worker's scratch numbers and points, made once per work item.
+void Settle(Napi::Env env, Napi::Function, std::nullptr_t*, std::shared_ptr<Job>* data);
+// How the last thread of a call hands it back to the main thread (and what keeps the event loop
+// alive until it has).
+using Settler = Napi::TypedThreadSafeFunction<std::nullptr_t, std::shared_ptr<Job>, Settle>;
+
+// A thread's scratch numbers and points.
 struct Scratch {
   explicit Scratch(const EC_GROUP* group) : ctx(BN_CTX_new()), r1(EC_POINT_new(group)), r2(EC_POINT_new(group)) {
     for (auto* set : {&r, &s, &w, &prefix})
@@ -317,12 +326,41 @@ bool VerifyBlock(Job& job, uint32_t first, uint32_t last, Scratch& scratch) {
   return true;
 }
 
-class Worker : public Napi::AsyncWorker {
- public:
-  Worker(Napi::Env env, std::shared_ptr<Job> job) : Napi::AsyncWorker(env, "p256Verify"), job_(std::move(job)) {}
+// Runs on the main thread once every thread of the call is done: settles the call's Promise.
+void Settle(Napi::Env env, Napi::Function, std::nullptr_t*, std::shared_ptr<Job>* data) {
+  std::unique_ptr<std::shared_ptr<Job>> owned(data);
+  if (env == nullptr) return;  // the environment is being torn down
+  Job& job = **owned;
+  Napi::HandleScope scope(env);
+  if (job.failed.load()) {
+    Napi::Error error = Napi::Error::New(env, "P-256 batch verification failed in OpenSSL (out of memory?)");
+    error.Set("code", Napi::String::New(env, "ERR_P256_VERIFY_FAILED"));
+    job.deferred.Reject(error.Value());
+    return;
+  }
+  Napi::Uint8Array results = Napi::Uint8Array::New(env, job.count);
+  std::memcpy(results.Data(), job.results.data(), job.count);
+  job.deferred.Resolve(results);
+}
 
-  void Execute() override {
-    Job& job = *job_;
+// Hands the call to Settle on the main thread; called by whichever brings `running` to 0.
+void Finish(const std::shared_ptr<Job>& job, Settler& settler) {
+  // Unbounded queue: this does not wait for the main thread.
+  if (settler.NonBlockingCall(new std::shared_ptr<Job>(job)) != napi_ok) job->failed.store(true);
+}
+
+// One thread of a call: blocks of items from the shared cursor until none is left; the last
+// thread to finish hands the call to Settle. Its OpenSSL scratch is freed before the settler is
+// released, so nothing of OpenSSL runs once the event loop may end.
+struct Thread {
+  std::shared_ptr<Job> job;
+  Settler settler;
+};
+
+void* Work(void* argument) {
+  std::unique_ptr<Thread> thread(static_cast<Thread*>(argument));
+  Job& job = *thread->job;
+  {
     Scratch scratch(job.curve->group);
     bool ok = scratch.Ok();
     while (ok) {
@@ -331,36 +369,39 @@ class Worker : public Napi::AsyncWorker {
       ok = VerifyBlock(job, first, std::min(first + kBlock, job.count), scratch);
     }
     if (!ok) job.failed.store(true);
-    // OpenSSL's error queue is per thread, and this thread serves others after us.
     ERR_clear_error();
   }
+  if (job.running.fetch_sub(1) == 1) Finish(thread->job, thread->settler);
+  Settler settler = thread->settler;
+  thread.reset();
+  settler.Release();
+  return nullptr;
+}
 
-  void OnOK() override { Finish(); }
-
-  void OnError(const Napi::Error&) override {
-    job_->failed.store(true);
-    Finish();
-  }
-
- private:
-  void Finish() {
-    Job& job = *job_;
-    if (--job.pending > 0) return;
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    if (job.failed.load()) {
-      Napi::Error error = Napi::Error::New(env, "P-256 batch verification failed in OpenSSL (out of memory?)");
-      error.Set("code", Napi::String::New(env, "ERR_P256_VERIFY_FAILED"));
-      job.deferred.Reject(error.Value());
-      return;
+// Starts `count` detached threads on the job. A thread that cannot be started leaves its share
+// to the others; with none started, the call fails.
+void Start(const std::shared_ptr<Job>& job, Settler settler, uint32_t count) {
+  pthread_attr_t attributes;
+  uint32_t started = 0;
+  if (pthread_attr_init(&attributes) == 0) {
+    if (pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED) == 0) {
+      for (; started < count; started++) {
+        auto* thread = new Thread{job, settler};
+        pthread_t id;
+        if (pthread_create(&id, &attributes, Work, thread) != 0) {
+          delete thread;
+          break;
+        }
+      }
     }
-    Napi::Uint8Array results = Napi::Uint8Array::New(env, job.count);
-    std::memcpy(results.Data(), job.results.data(), job.count);
-    job.deferred.Resolve(results);
+    pthread_attr_destroy(&attributes);
   }
-
-  std::shared_ptr<Job> job_;
-};
+  if (started == count) return;
+  if (started == 0) job->failed.store(true);
+  const uint32_t missing = count - started;
+  if (job->running.fetch_sub(missing) == missing) Finish(job, settler);
+  for (uint32_t i = 0; i < missing; i++) settler.Release();
+}
 
 }  // namespace
 
@@ -476,8 +517,8 @@ Napi::Value P256Verifier::Verify(const Napi::CallbackInfo& info) {
     return promise;
   }
   const uint32_t workers = std::min<uint32_t>(threads_, (job->count + kBlock - 1) / kBlock);
-  job->pending = workers;
-  for (uint32_t k = 0; k < workers; k++) (new Worker(env, job))->Queue();
+  job->running.store(workers);
+  Start(job, Settler::New(env, "p256Verify", 0, workers), workers);
   return promise;
 }
 

@@ -21,7 +21,7 @@ struct P256Key;
 //   maxKeys         public keys kept parsed between calls (least recently used dropped first)
 //   maxTables       keys that may hold a precomputed table at once (each ~150 KB)
 //   tableAfterUses  verifications under one key after which its table is built (0: never)
-//   threads         work items a call is split into at most (the thread pool runs them)
+//   threads         threads a call is split across at most (its own, not the libuv pool's)
 // verify(keys, messages, ends, signatures, count) → Promise<Uint8Array(count)> of 1 (valid) / 0
 //   keys        Uint8Array(65 * count): item i's SEC1 point at 65 * i
 //   messages    Uint8Array: item i's message is messages[ends[i - 1], ends[i]) (from 0 for i = 0)

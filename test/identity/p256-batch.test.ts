@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import crypto from 'node:crypto'
+import { stat as fsStat } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import { nativeP256Verifier } from '../../src/attest/index.js'
 import { nodeP256Verifier, type P256BatchItem } from '../../src/identity/index.js'
 import { mixedBatch, p256Conformance, signedItem, testP256Key } from '../helpers/p256-conformance.js'
@@ -70,6 +72,21 @@ describe('identity/p256-batch: P-256 signatures checked in batches', () => {
       ])
       assert.deepEqual(byNode, valid)
       assert.deepEqual(byNative, [valid, valid.slice(500), valid.slice(0, 700)])
+    })
+
+    it('leaves the libuv thread pool to I/O: a stat started after six long batches ends before them', async () => {
+      const key = testP256Key()
+      const items = Array.from({ length: 3000 }, () => signedItem(key, crypto.randomBytes(64)))
+      const verifier = nativeP256Verifier({ tableAfterUses: 0, threads: 1 })
+      const order: string[] = []
+      const batches = Array.from({ length: 6 }, async () => {
+        const valid = await verifier.verifyAll(items)
+        order.push(valid.every(Boolean) ? 'batch' : 'batch with an invalid signature')
+      })
+      // As work items of the pool, these would take its 4 threads, and the stat would wait.
+      const stat = fsStat(fileURLToPath(import.meta.url)).then(() => order.push('stat'))
+      await Promise.all([...batches, stat])
+      assert.deepEqual(order, ['stat', ...Array(6).fill('batch')])
     })
 
     it('works on copies: changing the items while a batch is checked does not change its answers', async () => {
