@@ -2,7 +2,7 @@
  * Checking many ECDSA P-256 signatures at once: the actor signatures of a sync batch (each over
  * SHA-256 of its statement, IEEE P1363 r‖s), all by a few enrolled keys. The contract is here, and
  * node:crypto's implementation, one signature after another on the calling thread; src/attest's
- * nativeP256Verifier checks a batch on the thread pool, several times faster (docs/benchmarks.md).
+ * nativeP256Verifier checks a batch on threads of its own, several times faster (docs/benchmarks.md).
  */
 import crypto from 'node:crypto'
 import { MalformedP256BatchError, P256BatchTooLargeError } from './errors.js'

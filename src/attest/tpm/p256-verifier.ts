@@ -1,7 +1,7 @@
 /**
  * The native binding's P-256 batch verification (native/src/p256_verify.cc) as src/identity's
  * P256BatchVerifier: the items are packed into four buffers for one call, which the binding
- * copies and checks on the libuv thread pool, split across up to `threads` workers. It keeps each
+ * copies and checks on threads of its own (up to `threads`), off the main thread. It keeps each
  * key it sees parsed, and for keys that sign often a table that makes their checks about 3x
  * cheaper (bounds in src/identity's P256_BATCH_LIMITS).
  */
