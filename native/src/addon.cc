@@ -1,11 +1,13 @@
 // N-API binding of tpm2-tss ESAPI. See context.h for the threading model and marshal.h for the
 // byte-buffer boundary. Only src/attest/tpm/native.ts loads this module. It also carries the
 // ledger's batch hashing (ledger_hash.h), which the agent already loads and measures with it, and the
-// credentials of a Unix socket's peer (peer_credentials.h) for the agent's control socket.
+// credentials of a Unix socket's peer (peer_credentials.h) for the agent's control socket, and the
+// batch verification of P-256 signatures (p256_verify.h) for actor-signed ledger entries.
 #include <napi.h>
 
 #include "context.h"
 #include "ledger_hash.h"
+#include "p256_verify.h"
 #include "peer_credentials.h"
 
 namespace {
@@ -14,6 +16,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Context", fleet::Context::Define(env));
   exports.Set("hashEntries", Napi::Function::New<fleet::HashEntries>(env, "hashEntries"));
   exports.Set("hashPairs", Napi::Function::New<fleet::HashPairs>(env, "hashPairs"));
+  exports.Set("P256Verifier", fleet::P256Verifier::Define(env));
   exports.Set("peerCredentials", Napi::Function::New<fleet::PeerCredentials>(env, "peerCredentials"));
   exports.Set("ESYS_TR_NONE", Napi::Number::New(env, ESYS_TR_NONE));
   exports.Set("ESYS_TR_PASSWORD", Napi::Number::New(env, ESYS_TR_PASSWORD));

@@ -5,7 +5,7 @@
  * window). simnet's hostile agents run the same service with components of their own.
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import { EsysTpm, nativeHasher, type PcrSelection } from '../attest/index.js'
+import { EsysTpm, nativeHasher, nativeP256Verifier, type PcrSelection } from '../attest/index.js'
 import type { HybridSigner } from '../identity/index.js'
 import { createFleetNode, type FleetNode } from '../p2p/index.js'
 import { cryptoRandom, toHex, systemClock } from '../common/index.js'
@@ -81,7 +81,7 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
   } else {
     // The agent runs on the native binding anyway (EsysTpm): its batch hasher is the faster one.
     agent = await createAgent(
-      { ...components, hasher: components.hasher ?? nativeHasher() },
+      { ...components, hasher: components.hasher ?? nativeHasher(), p256: components.p256 ?? nativeP256Verifier() },
       {
         dir,
         state,

@@ -28,6 +28,7 @@ export { EsysTpm } from './tpm/esys-tpm.js'
 export type { EsysTpmInit, TpmObserver } from './tpm/esys-tpm.js'
 export {
   nativeHasher,
+  nativeP256Verifier,
   nativeBindingFile,
   NativeBindingError,
   peerCredentials,
@@ -38,6 +39,7 @@ export {
   PeerCredentialsError
 } from './tpm/native.js'
 export type { NativeHasher, PeerCredentials } from './tpm/native.js'
+export type { NativeP256Verifier } from './tpm/p256-verifier.js'
 export { SwtpmDevice } from './tpm/swtpm.js'
 export type { SwtpmInit } from './tpm/swtpm.js'
 export { parseTcti } from './tpm/tcti.js'

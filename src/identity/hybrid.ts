@@ -8,6 +8,7 @@ import {
   MLDSA65_SIGNATURE_SIZE
 } from './mldsa.js'
 import { HybridSignatureError } from './errors.js'
+import { P256_POINT_SIZE, P256_SIGNATURE_SIZE, p256KeyObject } from './p256-key.js'
 
 /** P-256 public key as a SEC1 uncompressed point (65 bytes), ML-DSA-65 public key (1952 bytes). */
 export interface HybridPublicKey {
@@ -105,23 +106,12 @@ const p256KeyCache = new Map<string, crypto.KeyObject>()
 
 /** The KeyObject of a SEC1 P-256 point (cached), or undefined when it is not one. */
 function p256Key(point: Uint8Array): crypto.KeyObject | undefined {
-  if (point.length !== 65 || point[0] !== 0x04) return undefined
+  if (point.length !== P256_POINT_SIZE || point[0] !== 0x04) return undefined
   const id = Buffer.from(point).toString('base64')
   let key = p256KeyCache.get(id)
   if (key === undefined) {
-    try {
-      key = crypto.createPublicKey({
-        key: {
-          kty: 'EC',
-          crv: 'P-256',
-          x: Buffer.from(point.subarray(1, 33)).toString('base64url'),
-          y: Buffer.from(point.subarray(33)).toString('base64url')
-        },
-        format: 'jwk'
-      })
-    } catch {
-      return undefined
-    }
+    key = p256KeyObject(point)
+    if (key === undefined) return undefined
     if (p256KeyCache.size >= 256) p256KeyCache.delete(p256KeyCache.keys().next().value as string)
     p256KeyCache.set(id, key)
   }
@@ -131,7 +121,7 @@ function p256Key(point: Uint8Array): crypto.KeyObject | undefined {
 /** ECDSA P-256 / SHA-256 verification with a SEC1 point and a P1363 signature; false on any malformation. */
 export function verifyP256(point: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   const key = p256Key(point)
-  if (key === undefined || signature.length !== 64) return false
+  if (key === undefined || signature.length !== P256_SIGNATURE_SIZE) return false
   try {
     return crypto.verify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature)
   } catch {

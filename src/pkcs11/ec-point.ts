@@ -1,8 +1,8 @@
 /**
  * Strict decoding of a P-256 public key as a token gives it. Pure.
  */
-import { createPublicKey } from 'node:crypto'
 import { bytesEqual } from '../common/index.js'
+import { p256KeyObject } from '../identity/index.js'
 import { PRIME256V1_PARAMS } from './constants.js'
 import { Pkcs11AttributeMalformedError } from './errors.js'
 
@@ -25,28 +25,11 @@ export function decodeEcPoint(value: Uint8Array): Uint8Array {
   if (value[1] !== P256_POINT_BYTES) fail(`OCTET STRING length byte 0x${(value[1] ?? 0).toString(16)}, expected 0x41`)
   const point = value.slice(2)
   if (point[0] !== 0x04) fail('not an uncompressed SEC1 point')
-  if (!onP256(point)) fail('not a point on P-256')
+  if (p256KeyObject(point) === undefined) fail('not a point on P-256')
   return point
 }
 
 /** CKA_EC_PARAMS must name prime256v1 by OID; explicit curve parameters and other curves are refused. */
 export function isPrime256v1(params: Uint8Array): boolean {
   return bytesEqual(params, PRIME256V1_PARAMS)
-}
-
-function onP256(point: Uint8Array): boolean {
-  try {
-    createPublicKey({
-      key: {
-        kty: 'EC',
-        crv: 'P-256',
-        x: Buffer.from(point.subarray(1, 33)).toString('base64url'),
-        y: Buffer.from(point.subarray(33)).toString('base64url')
-      },
-      format: 'jwk'
-    })
-    return true
-  } catch {
-    return false
-  }
 }

@@ -24,7 +24,7 @@
  */
 import { createHash } from 'node:crypto'
 import { toHex } from '../../common/index.js'
-import { verifyP256 } from '../../identity/index.js'
+import { nodeP256Verifier, verifyP256, type P256BatchVerifier } from '../../identity/index.js'
 import {
   decodeWorkloadEvidence,
   type ActorCheck,
@@ -68,10 +68,8 @@ export interface EnrolledActor {
   revoked?: { reason: string; at: number }
 }
 
-/** Many P-256 signatures verified at once (src/identity's batch verifiers fit). */
-export interface P256Verifier {
-  verifyAll(items: readonly { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array }[]): Promise<boolean[]>
-}
+/** Many P-256 signatures verified at once (src/identity's batch verifiers). */
+export type P256Verifier = P256BatchVerifier
 
 /** A cloned authenticator, as found: the signature whose counter did not grow, and the one it contradicts. */
 export interface CloneReport {
@@ -100,10 +98,6 @@ interface Sighting {
   seq: number
 }
 
-const sequentialP256: P256Verifier = {
-  verifyAll: async (items) => items.map((i) => verifyP256(i.publicKey, i.message, i.signature))
-}
-
 export class ActorRegistry implements ActorDirectory {
   /** Per actor, their enrolments oldest first (at most ACTOR_LIMITS.maxKeysPerActor). */
   private readonly actors = new Map<string, EnrolledActor[]>()
@@ -126,7 +120,7 @@ export class ActorRegistry implements ActorDirectory {
 
   constructor(init: ActorRegistryInit = {}) {
     this.limits = init.limits ?? MEMBERSHIP_LIMITS
-    this.p256 = init.p256 ?? sequentialP256
+    this.p256 = init.p256 ?? nodeP256Verifier()
     this.onClone = init.onClone
   }
 

@@ -2,14 +2,17 @@
  * The only file that loads the native binding (native/): tpm2-tss ESAPI, which EsysTpm wraps
  * behind the `Tpm` interface, and beside it the ledger's batch hashing (`nativeHasher`, given to
  * src/ledger by the composition code), which measured faster than node:crypto on the append
- * path (docs/benchmarks.md), and the credentials of a Unix socket's peer (`peerCredentials`, for
+ * path (docs/benchmarks.md), the batch verification of P-256 signatures (`nativeP256Verifier`,
+ * for actor-signed entries), and the credentials of a Unix socket's peer (`peerCredentials`, for
  * the agent's control socket). Everything else uses the typed surface below.
  */
 import { createRequire } from 'node:module'
 import { existsSync } from 'node:fs'
-import { constants } from 'node:os'
+import os, { constants } from 'node:os'
 import path from 'node:path'
 import { FleetError, projectRoot } from '../../common/index.js'
+import { P256_BATCH_LIMITS } from '../../identity/index.js'
+import { NativeP256Verifier, type NativeP256Binding } from './p256-verifier.js'
 
 /** The raw binding: every method returns a Promise and takes/returns TPM wire-format bytes. */
 export interface NativeContext {
@@ -97,6 +100,7 @@ export interface NativeBinding {
   hashEntries: NativeHasher['hashEntries']
   hashPairs: NativeHasher['hashPairs']
   peerCredentials: (fd: number) => PeerCredentials
+  P256Verifier: new (maxKeys: number, maxTables: number, tableAfterUses: number, threads: number) => NativeP256Binding
 }
 
 /**
@@ -154,6 +158,26 @@ export function loadNative(): NativeBinding {
 export function nativeHasher(): NativeHasher {
   const { hashEntries, hashPairs } = loadNative()
   return { hashEntries, hashPairs }
+}
+
+/**
+ * The binding's P-256 batch verifier (src/identity's P256BatchVerifier), with the bounds of
+ * P256_BATCH_LIMITS unless given (`tableAfterUses` 0: never build a table), split across
+ * `threads` workers (default: the CPUs this process may use). Each verifier keeps its own keys.
+ * Throws NativeBindingError when the binding does not load.
+ */
+export function nativeP256Verifier(
+  init: { maxCachedKeys?: number; maxTables?: number; tableAfterUses?: number; threads?: number } = {}
+): NativeP256Verifier {
+  const { P256Verifier } = loadNative()
+  return new NativeP256Verifier(
+    new P256Verifier(
+      init.maxCachedKeys ?? P256_BATCH_LIMITS.maxCachedKeys,
+      init.maxTables ?? P256_BATCH_LIMITS.maxTables,
+      init.tableAfterUses ?? P256_BATCH_LIMITS.tableAfterUses,
+      init.threads ?? Math.min(os.availableParallelism(), 64)
+    )
+  )
 }
 
 /**

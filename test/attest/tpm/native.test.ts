@@ -10,7 +10,9 @@ import {
   peerCredentials,
   PeerCredentialsError
 } from '../../../src/attest/index.js'
+import { loadNative } from '../../../src/attest/tpm/native.js'
 import { hasherConformance } from '../../helpers/hasher-conformance.js'
+import { signedItem, testP256Key } from '../../helpers/p256-conformance.js'
 import { tempDir } from '../../helpers/devices.js'
 
 describe("attest/tpm/native: the binding's typed surface", () => {
@@ -21,6 +23,50 @@ describe("attest/tpm/native: the binding's typed surface", () => {
 
   describe("the native batch hasher (the ledger's Hasher, given by the composition code)", () => {
     hasherConformance(nativeHasher())
+  })
+
+  describe("the binding's P256Verifier: strict arguments (the typed surface is tested in test/identity)", () => {
+    const { P256Verifier } = loadNative()
+    const item = signedItem(testP256Key(), new Uint8Array(40))
+    const args = (count = 1) => ({
+      keys: Uint8Array.from(Array.from({ length: count }, () => [...item.publicKey]).flat()),
+      messages: Uint8Array.from(Array.from({ length: count }, () => [...item.message]).flat()),
+      ends: Uint32Array.from({ length: count }, (_, i) => 40 * (i + 1)),
+      signatures: Uint8Array.from(Array.from({ length: count }, () => [...item.signature]).flat())
+    })
+
+    it('checks as laid out, and refuses arguments that do not fit with ERR_NATIVE_ARGUMENT at once', async () => {
+      const verifier = new P256Verifier(8, 1, 0, 2)
+      const ok = args(3)
+      assert.deepEqual([...(await verifier.verify(ok.keys, ok.messages, ok.ends, ok.signatures, 3))], [1, 1, 1])
+      const refused = (call: () => unknown, name: 'TypeError' | 'RangeError'): void => {
+        assert.throws(call, { name, code: 'ERR_NATIVE_ARGUMENT' })
+      }
+      const { keys, messages, ends, signatures } = ok
+      refused(() => verifier.verify(keys, messages, ends, signatures, 2), 'RangeError')
+      refused(() => verifier.verify(keys, messages, ends, signatures, 4), 'RangeError')
+      refused(() => verifier.verify(keys, messages, ends, signatures, 1.5), 'RangeError')
+      refused(() => verifier.verify(keys, messages, ends, signatures, 2 ** 16 + 1), 'RangeError')
+      refused(() => verifier.verify(keys.subarray(1), messages, ends, signatures, 3), 'RangeError')
+      refused(() => verifier.verify(keys, messages, ends, signatures.subarray(0, 191), 3), 'RangeError')
+      refused(() => verifier.verify(keys, messages, Uint32Array.of(40, 30, 120), signatures, 3), 'RangeError')
+      refused(() => verifier.verify(keys, messages, Uint32Array.of(40, 80, 121), signatures, 3), 'RangeError')
+      refused(() => verifier.verify(keys, messages, Uint32Array.of(40, 80), signatures, 3), 'RangeError')
+      const asBytes = new Uint8Array(ends.buffer) as unknown as Uint32Array
+      refused(() => verifier.verify(keys, messages, asBytes, signatures, 3), 'TypeError')
+      const asWords = new Uint32Array(keys.buffer.slice(0, 192)) as unknown as Uint8Array
+      refused(() => verifier.verify(asWords, messages, ends, signatures, 3), 'TypeError')
+      refused(() => (verifier.verify as (...a: unknown[]) => unknown)(keys, messages, ends, signatures), 'TypeError')
+      for (const init of [
+        [0, 1, 0, 1],
+        [8, 1, 0, 0],
+        [8, 1, 0, 65],
+        [8, -1, 0, 1],
+        [8, 1, 0.5, 1],
+        [8, 1, 0]
+      ])
+        refused(() => new (P256Verifier as new (...a: unknown[]) => unknown)(...init), 'TypeError')
+    })
   })
 
   describe('peerCredentials: who is at the other end of a Unix socket, from the kernel', () => {
