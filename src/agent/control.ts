@@ -295,14 +295,12 @@ export async function startControlServer(
                 'ERR_BAD_REQUEST'
               )
             proof = callerWorkloadProof(context.caller, clock.now())
-          } else if (PERSONS.includes(actor.role)) {
-            proof = request.proof === undefined ? undefined : proofFromText(request.proof)
-          } else
+          } else if (actor.role === 'owner')
             throw new ControlError(
-              `the control socket takes the actions of operators, auditors and services; "${actor.role}" entries ` +
-                `are written by ${actor.role === 'owner' ? "the owner's own commands" : 'the agent itself'}`,
+              "the control socket takes no owner statement: they are written by the owner's own commands",
               'ERR_CONTROL_ROLE'
             )
+          else proof = request.proof === undefined ? undefined : proofFromText(request.proof)
           logCaller(
             context,
             { type, role: actor.role, signed: proof !== undefined },

@@ -178,11 +178,11 @@ describe('agent/control: each connection is named by the kernel, not by what it 
     }
   })
 
-  it("takes no agent's or owner's entry, and no service's word about itself; nothing is appended", async () => {
+  it("takes no owner's entry, and no service's word about itself; nothing is appended", async () => {
     const { close } = await serve()
     const before = appended.length
     try {
-      for (const role of ['agent', 'owner'])
+      for (const role of ['owner'])
         await assert.rejects(
           controlRequest(dir, { cmd: 'append', type: 'alert.tamper', actor: { id: 'x', role }, body: {} }),
           (err: unknown) => err instanceof ControlError && err.code === 'ERR_CONTROL_ROLE',

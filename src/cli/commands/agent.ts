@@ -185,6 +185,15 @@ async function runAgent(options: RunOptions): Promise<void> {
     await tpm.close()
     throw err
   }
+  // Listening before the status line: whoever waits for it may stop the agent at once. A second
+  // signal while stopping is ignored too (the stop is under way), not a kill.
+  const signalled =
+    options.once === true
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          process.on('SIGTERM', () => resolve())
+          process.on('SIGINT', () => resolve())
+        })
   const { status } = running
   logger.info(status, 'agent running: keys released after a verified boot and self-measurement')
   makeOutput(options.json === true).result(
@@ -195,13 +204,8 @@ async function runAgent(options: RunOptions): Promise<void> {
       `listening on ${status.addresses.join(' ')}`
     ].join('\n')
   )
-  if (options.once !== true) {
-    await new Promise<void>((resolve) => {
-      process.once('SIGTERM', () => resolve())
-      process.once('SIGINT', () => resolve())
-    })
-    logger.info('stopping')
-  }
+  await signalled
+  if (options.once !== true) logger.info('stopping')
   await running.stop()
   await tpm.close()
 }
