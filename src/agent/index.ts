@@ -34,14 +34,11 @@ export { fleetServiceTag, type AgentComponents, type AgentInit } from './compone
 export {
   startControlServer,
   controlRequest,
-  agentStatus,
-  residentMemory,
-  procStatusMemory,
   bodyFromJson,
   ControlError,
   CONTROL_SOCKET,
-  type ResidentMemory,
   type ControlRequestContext,
   type ControlServerInit
 } from './control.js'
+export { agentStatus, residentMemory, procStatusMemory, type ResidentMemory } from './status.js'
 export { startDeviceAgent, AGENT_BUFFER_POOL_BYTES, type DeviceAgentInit, type RunningDevice } from './service.js'

@@ -7,9 +7,6 @@ export {
   epochsFromHeader,
   feedIdentityFromTrust,
   feedIdentityOf,
-  heldOwnerEntries,
-  heldOwnerProofs,
-  ownerEntriesFromHeader,
   knownFeedKeys,
   ontologyFromHeader,
   storedEpochProofs,
@@ -21,4 +18,5 @@ export {
   type FeedIdentity,
   type FeedTrust
 } from './feed-identity.js'
+export { heldOwnerEntries, heldOwnerProofs, ownerEntriesFromHeader } from './owner-statements-held.js'
 export { LEDGER_DIR, openOwnFeed, rollbackCounterIndex, type OpenedLedger } from './own-feed.js'
