@@ -59,6 +59,16 @@ function table(rows: string[][]): string {
 
 let fleetIdHex = ''
 
+/** Seals the owner's feed and hands it to one agent (it spreads agent to agent from there). */
+async function handOwnerFeedTo(fleet: SimFleet, agent: Agent): Promise<void> {
+  const { owner } = fleet
+  await owner.feed.ledger.checkpoint()
+  const fleetId = new Uint8Array(Buffer.from(owner.state.fleetId, 'hex'))
+  await publishOwnerFeed(owner.node, owner.feed.store, ownerFeedId(fleetId), owner.feed.ledger.sealedSize, [
+    agent.node.getMultiaddrs()[0]!
+  ])
+}
+
 const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so'
 const DEMO_PIN = '1234-5678'
 /** A local service: connects to the agent's control socket, sends one request, prints the answer. */
@@ -164,14 +174,7 @@ async function main(): Promise<void> {
         description: 'triage model server (here: this Node)'
       }
     })
-    await fleet.owner.feed.ledger.checkpoint()
-    await publishOwnerFeed(
-      fleet.owner.node,
-      fleet.owner.feed.store,
-      ownerFeedId(fleetId),
-      fleet.owner.feed.ledger.sealedSize,
-      [agents[0]!.node.getMultiaddrs()[0]!]
-    )
+    await handOwnerFeedTo(fleet, agents[0]!)
     await until(
       () => agents.every((a) => a.membership.actors.workloads.list().length > 0),
       30_000,
@@ -317,14 +320,7 @@ async function main(): Promise<void> {
       attest: null,
       body: { deviceId: revoked.state.deviceId, reason: 'laptop reported stolen', keep }
     })
-    await fleet.owner.feed.ledger.checkpoint()
-    await publishOwnerFeed(
-      fleet.owner.node,
-      fleet.owner.feed.store,
-      ownerFeedId(fleetId),
-      fleet.owner.feed.ledger.sealedSize,
-      [agents[0]!.node.getMultiaddrs()[0]!]
-    )
+    await handOwnerFeedTo(fleet, agents[0]!)
     const revokeMs = await until(
       () => agents.slice(0, 4).every((a) => a.membership.isRevoked(revoked.state.deviceId)),
       30_000,

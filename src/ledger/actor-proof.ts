@@ -258,7 +258,12 @@ export class ActorProofRun {
     } catch (err) {
       const seq = (err as { seq?: unknown }).seq
       const at = typeof seq === 'number' ? seq : run[0]!.seq
-      throw new FeedVerificationError(`entry ${at}: ${(err as Error).message}`, { seq: at, cause: err })
+      // The typed errors name their entry already.
+      const message = (err as Error).message
+      throw new FeedVerificationError(message.startsWith('entry ') ? message : `entry ${at}: ${message}`, {
+        seq: at,
+        cause: err
+      })
     }
   }
 }

@@ -252,6 +252,23 @@ describe('agent/membership/actors: enrolled actors and the check of their hardwa
       await verifyActorProof({ ...signed, seq: 7 }, registry)
     })
 
+    it('appending, a signature seen anywhere before is a replay; the appended entry looked at again where it landed is not', async () => {
+      const registry = new ActorRegistry()
+      registry.apply(enrolPkcs11('dr.smith', key.publicKey))
+      const signed = await operatorEntry('dr.smith', tokenProof(key), { seq: 40 })
+      await verifyActorProof(signed, registry, { appending: true })
+      await assert.rejects(
+        verifyActorProof(signed, registry, { appending: true }),
+        (err: unknown) => err instanceof ReplayedActorProofError && err.first === `${device}/appended`,
+        'the same approved action appended twice'
+      )
+      // Where it landed (seq 12, whatever was guessed at append), a second look is no replay…
+      await verifyActorProof({ ...signed, seq: 12 }, registry)
+      await verifyActorProof({ ...signed, seq: 12 }, registry)
+      // …and from then on it is known by that place.
+      await assert.rejects(verifyActorProof({ ...signed, seq: 13 }, registry), ReplayedActorProofError)
+    })
+
     it('a signature moved onto another action or another device is refused', async () => {
       const registry = new ActorRegistry()
       registry.apply(enrolPkcs11('dr.smith', key.publicKey))
