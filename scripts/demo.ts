@@ -1,11 +1,12 @@
 /**
  * `npm run demo`: a five-device fleet on software TPMs through the whole story — the owner's
  * enrolment ceremony with its 6-digit check, mutual attestation, typed actions in TPM + ML-DSA-65
- * signed feeds, replication without a master, then a tampered boot, a cloned identity and a
+ * signed feeds (each vouched for by a PKCS#11 token, a FIDO2 key in headless Chromium, or the
+ * measured program of a service), replication without a master, then a tampered boot, a cloned identity and a
  * revoked device refused. Everything runs on real parts (swtpm through tpm2-tss, libp2p with Noise,
  * LevelDB). The fleet is left in .fleet-demo/ with the commands to inspect it.
  */
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { readFileSync, realpathSync } from 'node:fs'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
@@ -25,11 +26,14 @@ import {
   startControlServer,
   type Agent
 } from '../src/agent/index.js'
-import { toHex } from '../src/common/index.js'
+import { startWebAuthnEnrolment, webAuthnEnrolBody } from '../src/cli/actor-webauthn.js'
+import { cryptoRandom, toHex } from '../src/common/index.js'
 import { softwareP256Signer } from '../src/identity/index.js'
 import { actorStatement, encodeActorProof } from '../src/ledger/index.js'
 import { loadModule } from '../src/pkcs11/index.js'
 import { SimFleet, type SimDevice } from '../simnet/index.js'
+import { pressApprove, serveControl } from '../test/helpers/actors.js'
+import { findChromium, launchChromium, openAuthenticatorPage, type LaunchedChromium } from '../test/helpers/browser.js'
 
 const run = promisify(execFile)
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -89,6 +93,84 @@ async function softHsmToken(dir: string, label: string, pin: string): Promise<vo
   )
   process.env.SOFTHSM2_CONF = conf
   await run('softhsm2-util', ['--init-token', '--free', '--label', label, '--so-pin', '87654321', '--pin', pin])
+}
+
+/** The model Chromium's virtual FIDO2 authenticator reports, and the root its attestation chains to. */
+const VIRTUAL_KEY_AAGUID = '01020304-0506-0708-0102-030405060708'
+const VIRTUAL_KEY_ROOT = path.join(root, 'test/vectors/webauthn/chromium-virtual-attestation.pem')
+
+/** A security key in headless Chromium: the DevTools virtual FIDO2 authenticator (a YubiKey or similar in production). */
+interface SecurityKey {
+  page: Awaited<ReturnType<typeof openAuthenticatorPage>>['page']
+  close: () => Promise<void>
+}
+
+async function securityKey(): Promise<SecurityKey | undefined> {
+  const executable = findChromium()
+  if (executable === undefined) return undefined
+  const chromium: LaunchedChromium = await launchChromium(executable)
+  try {
+    const { page } = await openAuthenticatorPage(chromium.browser)
+    return { page, close: chromium.close }
+  } catch (err) {
+    await chromium.close()
+    throw err
+  }
+}
+
+/** The owner enrols `actorId`'s security key on the enrolment page, the actor touching it in the browser. */
+async function enrolSecurityKey(
+  key: SecurityKey,
+  actorId: string
+): Promise<{ body: Record<string, unknown>; words: string }> {
+  const enrolment = await startWebAuthnEnrolment({
+    actorId,
+    port: 0,
+    allow: { aaguids: [VIRTUAL_KEY_AAGUID], roots: [readFileSync(VIRTUAL_KEY_ROOT, 'utf8')] },
+    challenge: cryptoRandom.bytes(32),
+    excludeCredentialIds: [],
+    waitSeconds: 30
+  })
+  try {
+    if ((await pressApprove(key.page, enrolment.url)) !== 'done')
+      throw new Error(`${actorId}'s security key was not enrolled`)
+    const enrolled = await enrolment.credential
+    return {
+      words: `model ${enrolled.aaguid}, ${enrolled.fmt} attestation chained to the root the owner pinned`,
+      body: webAuthnEnrolBody(actorId, 'operator', enrolled)
+    }
+  } finally {
+    await enrolment.close()
+  }
+}
+
+/** `fleet ledger append --webauthn` against a device's running agent: the actor touches the key on the agent's page. */
+async function approveOnPage(
+  key: SecurityKey,
+  approvals: { url: string | undefined; pendingCount: number },
+  args: string[]
+): Promise<{ seq: number }> {
+  const child = spawn(fleetCli, ['ledger', 'append', ...args, '--webauthn', '--json'], {
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString()
+  })
+  const asked = new Promise<void>((resolve) => {
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+      if (stderr.includes('approve at ')) resolve()
+    })
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve))
+  await Promise.race([asked, exited])
+  await until(() => approvals.pendingCount === 1 || child.exitCode !== null, 30_000, 'the action on the approval page')
+  if (child.exitCode === null && (await pressApprove(key.page, approvals.url!)) !== 'done') child.kill()
+  const status = await exited
+  if (status !== 0) throw new Error(`fleet ledger append --webauthn failed: ${stderr.trim()}`)
+  return JSON.parse(stdout) as { seq: number }
 }
 
 async function main(): Promise<void> {
@@ -174,9 +256,27 @@ async function main(): Promise<void> {
         description: 'triage model server (here: this Node)'
       }
     })
+    // nurse.lee's FIDO2 security key (Chromium's virtual authenticator here), enrolled on the
+    // owner's page: its attestation must chain to the root the owner pinned for that model.
+    const nurseKey = await securityKey()
+    let nurse: Awaited<ReturnType<typeof enrolSecurityKey>> | undefined
+    try {
+      if (nurseKey !== undefined) {
+        nurse = await enrolSecurityKey(nurseKey, 'nurse.lee')
+        await fleet.owner.feed.ledger.append({ type: 'actor.enrol', actor: ownerActor, attest: null, body: nurse.body })
+      }
+    } catch (err) {
+      await nurseKey?.close()
+      throw err
+    }
     await handOwnerFeedTo(fleet, agents[0]!)
     await until(
-      () => agents.every((a) => a.membership.actors.workloads.list().length > 0),
+      () =>
+        agents.every(
+          (a) =>
+            a.membership.actors.workloads.list().length > 0 &&
+            (nurse === undefined || a.membership.actors.get('nurse.lee') !== undefined)
+        ),
       30_000,
       "the owner's actor statements"
     )
@@ -215,6 +315,33 @@ async function main(): Promise<void> {
     await control.close()
     const serviceAnswer = JSON.parse(service.stdout) as { ok: boolean; error?: string }
     if (!serviceAnswer.ok) throw new Error(`the triage service was refused: ${serviceAnswer.error}`)
+    // nurse.lee acts on dev4 with `fleet ledger append --webauthn`: the agent shows the action on
+    // its approval page, she touches her key, the agent appends the action with her assertion.
+    let nurseRow: string[]
+    if (nurseKey !== undefined && nurse !== undefined) {
+      const served = await serveControl(devices[3]!, agents[3]!, {})
+      try {
+        await approveOnPage(nurseKey, served.approvals!, [
+          '--state',
+          devices[3]!.dir,
+          '--type',
+          'operator.data_access',
+          '--actor',
+          'nurse.lee',
+          '--body',
+          JSON.stringify({ resource: 'patient/4711/medication', purpose: 'treatment' })
+        ])
+      } finally {
+        await served.close()
+        await nurseKey.close()
+      }
+      nurseRow = [
+        'dev4',
+        'operator.data_access',
+        'nurse.lee',
+        `her FIDO2 key (${nurse.words}), touched on dev4's approval page`
+      ]
+    } else nurseRow = ['dev4', '(skipped)', 'nurse.lee', 'no Chromium for the FIDO2 key (apt-get install chromium)']
     // dev3: an action "by dr.smith" signed by a key that is not his.
     const forgedAction = {
       ...smithAction,
@@ -247,7 +374,8 @@ async function main(): Promise<void> {
           'triage-service',
           `its program as dev2's agent measured it: sha256 ${short(toHex(nodeDigest))}, allowed by the owner`
         ],
-        ['dev3', 'operator.data_access', '"dr.smith"', `refused: ${refusal.slice(refusal.indexOf('the signature'))}`]
+        ['dev3', 'operator.data_access', '"dr.smith"', `refused: ${refusal.slice(refusal.indexOf('the signature'))}`],
+        nurseRow
       ]) + '\nsealed by checkpoints signed with each TPM-held DSK and ML-DSA-65; every peer checks the same'
     )
 

@@ -116,6 +116,20 @@ export async function startWebAuthnEnrolment(init: WebAuthnEnrolmentInit): Promi
   }
 }
 
+/** The body of the owner's actor.enrol statement for a security key enrolled on the page. */
+export function webAuthnEnrolBody(actorId: string, role: string, enrolled: EnrolledCredential) {
+  return {
+    actorId,
+    role,
+    kind: 'webauthn' as const,
+    publicKey: enrolled.publicKey,
+    credentialId: enrolled.credentialId,
+    rpId: ENROLMENT_RP_ID,
+    evidence: enrolled.attestationObject,
+    hardware: credentialHardware(enrolled)
+  }
+}
+
 /** The authenticator in words, for actor.enrol's `hardware` (at most 256 characters). */
 export function credentialHardware(enrolled: EnrolledCredential): string {
   const proof = enrolled.attestation.trusted

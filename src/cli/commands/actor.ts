@@ -6,7 +6,7 @@ import { ownerFeedId, type AppendInput } from '../../ledger/index.js'
 import type { AttestationPolicy } from '../../webauthn/index.js'
 import { actorRoster, currentHolder, type ActorKind, type RosterActor } from '../actor-roster.js'
 import { actorTokenKey } from '../actor-token.js'
-import { ENROLMENT_RP_ID, credentialHardware, startWebAuthnEnrolment } from '../actor-webauthn.js'
+import { startWebAuthnEnrolment, webAuthnEnrolBody } from '../actor-webauthn.js'
 import { parseSeconds } from '../confirm.js'
 import {
   ActorAlreadyEnrolledError,
@@ -332,19 +332,11 @@ async function securityKey(options: EnrolOptions, roster: readonly RosterActor[]
       `open ${enrolment.url} in a browser on this machine to enrol ${options.actor}'s security key\n`
     )
     const enrolled = await enrolment.credential
-    const hardware = credentialHardware(enrolled)
+    const body = webAuthnEnrolBody(options.actor, options.role, enrolled)
+    const { hardware } = body
     return {
       kind: 'webauthn',
-      body: {
-        actorId: options.actor,
-        role: options.role,
-        kind: 'webauthn',
-        publicKey: enrolled.publicKey,
-        credentialId: enrolled.credentialId,
-        rpId: ENROLMENT_RP_ID,
-        evidence: enrolled.attestationObject,
-        hardware
-      },
+      body,
       details: {
         hardware,
         credentialId: toHex(enrolled.credentialId),
