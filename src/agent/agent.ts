@@ -116,11 +116,16 @@ export class Agent {
     return this.witnessing.cosignDue.size
   }
 
-  /** Loads what was decided before (members, quarantines, the owner's statements), then joins the network. Idempotent. */
+  /**
+   * Loads what was decided before (WebAuthn counters, members, quarantines, the owner's
+   * statements), then joins the network. Idempotent.
+   */
   async start(): Promise<void> {
     if (this.state !== 'new') return
     this.state = 'started'
     const logger = this.components.logger
+    // What the actor check knew of WebAuthn counters when the agent stopped, before anything is checked.
+    await this.membership.actors.restoreCounters(this.feed.store)
     // Members learned earlier (each record re-verified), then what the owner's feed says.
     await this.members.load(logger)
     // Quarantines decided earlier (each piece of evidence re-verified), then the owner's statements,

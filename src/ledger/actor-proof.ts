@@ -179,7 +179,9 @@ export interface ActorCheckOptions {
  * Checks proofs' signatures against the actors' enrolled keys. verifyAll takes the checks of one
  * feed in feed order and throws, at the first that fails, a typed error naming why (unknown
  * actor, revoked actor, a role the actor was not enrolled for, a signature that does not verify,
- * a replayed signature, a WebAuthn counter that went back when clones are refused).
+ * a replayed signature, a WebAuthn counter that went back when clones are refused). A directory
+ * that keeps what it judged across restarts (the agent's) resolves only once that is written, so
+ * an entry is never stored before its judgement; when it cannot write, LedgerWriteError.
  */
 export interface ActorDirectory {
   verifyAll(checks: readonly ActorCheck[], options?: ActorCheckOptions): Promise<void>

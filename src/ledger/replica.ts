@@ -12,7 +12,7 @@ import { EntryRuns, encodeRun, encodeRunFromSpans, RUN_LIMITS, seqKey } from './
 import { parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
 import { withSignaturesOf, forkOf } from './equivocation.js'
 import { checkEpoch, isAuthorisedFork, type EpochAuthorisation } from './epochs.js'
-import { UnauthorisedEpochError } from './errors.js'
+import { LedgerWriteError, UnauthorisedEpochError } from './errors.js'
 import { ReplicaRejectedError, EquivocationDetectedError } from './replica-errors.js'
 import type { SyncBatch } from './sync-batch.js'
 import { SYNC_LIMITS } from './limits.js'
@@ -307,6 +307,8 @@ export class ReplicaStore {
     try {
       await verifyActorProofs(stored.slice(0, upTo), trust.actors, { clones: 'report' })
     } catch (err) {
+      // The directory could not keep what it judged: this store's fault, not the batch's.
+      if (err instanceof LedgerWriteError) throw err
       return fail(`${actorFault(err)}: ${(err as Error).message}`, err, (err as { seq?: number }).seq)
     }
     // Verified whole; past a revocation's cut nothing is stored: the entries up to it are (they

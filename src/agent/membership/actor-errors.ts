@@ -136,3 +136,15 @@ export class TooManyWorkloadsError extends FleetError {
     this.max = max
   }
 }
+
+/** Thrown when the agent's stored WebAuthn counter memory does not decode: it is not used, and nothing is reset. */
+export class ActorCounterStoreError extends FleetError {
+  readonly key: string
+  constructor(key: string, reason: string, cause?: unknown) {
+    super(`the stored WebAuthn counters are damaged at ${JSON.stringify(key)}: ${reason}`, {
+      code: 'ERR_ACTOR_COUNTERS_CORRUPT',
+      cause
+    })
+    this.key = key
+  }
+}

@@ -20,7 +20,10 @@
  * Cloned authenticators: a WebAuthn counter that did not grow, along a feed or across feeds (two
  * signatures whose times and counters disagree by more than the clock skew), is a clone. With
  * clones 'refuse' the entry is refused (ClonedAuthenticatorError); with 'report' it stands. Either
- * way onClone hears of it, once per actor and feed (the agent records an alert).
+ * way onClone hears of it, once per actor and feed (the agent records an alert). What the check
+ * remembers (counters, sightings, clones told: counter-memory.ts) survives a restart once the
+ * registry keeps it in a store (restoreCounters): a check resolves only once what it taught is on
+ * disk, so the agent starts again knowing the judgement of every entry it stored.
  */
 import { createHash } from 'node:crypto'
 import { toHex } from '../../common/index.js'
@@ -31,7 +34,8 @@ import {
   type ActorDirectory,
   type ActorCheckOptions,
   type CloneHandling,
-  type Entry
+  type Entry,
+  type LedgerStore
 } from '../../ledger/index.js'
 import {
   ClonedAuthenticatorError,
@@ -48,6 +52,7 @@ import {
   TooManyActorsError,
   UnknownActorError
 } from './actor-errors.js'
+import { CounterMemory } from './counter-memory.js'
 import { ACTOR_LIMITS, MEMBERSHIP_LIMITS } from './limits.js'
 import { WorkloadAllowances } from './workloads.js'
 
@@ -90,26 +95,15 @@ export interface ActorRegistryInit {
   onClone?: (report: CloneReport) => void
 }
 
-/** One WebAuthn signature seen: for the counter checks along and across feeds. */
-interface Sighting {
-  at: number
-  counter: number
-  feed: string
-  seq: number
-}
-
 export class ActorRegistry implements ActorDirectory {
   /** Per actor, their enrolments oldest first (at most ACTOR_LIMITS.maxKeysPerActor). */
   private readonly actors = new Map<string, EnrolledActor[]>()
   /**
-   * Per actor, enrolment and feed: the last WebAuthn signature counter verified, its entry, and
-   * its place in the feed's order (an entry appended here is the newest, whatever its seq).
+   * Per actor, enrolment and feed, the last WebAuthn signature counter verified, its entry, and
+   * its place in the feed's order (an entry appended here is the newest, whatever its seq); per
+   * credential, its latest sightings across feeds; the clones told, by actor and feed.
    */
-  private readonly counters = new Map<string, { order: number; seq: number; counter: number }>()
-  /** Per WebAuthn credential, its latest sightings across feeds (at most ACTOR_LIMITS.maxSightings). */
-  private readonly sightings = new Map<string, Sighting[]>()
-  /** Clones reported, by actor and feed, so each is told once. */
-  private readonly reported = new Set<string>()
+  private readonly memory: CounterMemory
   /** Signatures verified lately, by hash, with where each was: the same one elsewhere is a replay. */
   private readonly recent = new Map<string, string>()
   private readonly limits: NonNullable<ActorRegistryInit['limits']>
@@ -120,6 +114,7 @@ export class ActorRegistry implements ActorDirectory {
 
   constructor(init: ActorRegistryInit = {}) {
     this.limits = init.limits ?? MEMBERSHIP_LIMITS
+    this.memory = new CounterMemory(this.limits.maxActorCounters)
     this.p256 = init.p256 ?? nodeP256Verifier()
     this.onClone = init.onClone
   }
@@ -167,6 +162,16 @@ export class ActorRegistry implements ActorDirectory {
     return undefined
   }
 
+  /**
+   * Reads the WebAuthn counter memory `store` keeps (the agent's ledger store), and keeps it there
+   * from now on: each check that changes it resolves only once the change is written (synced).
+   * Called once, on start, before the first check. Throws ActorCounterStoreError when a stored row
+   * does not decode: nothing is taken, nothing is reset, nothing stored is altered.
+   */
+  async restoreCounters(store: LedgerStore): Promise<void> {
+    await this.memory.restore(store)
+  }
+
   /** The actor's latest enrolment (with its revocation, if revoked). */
   get(actorId: string): EnrolledActor | undefined {
     const latest = this.actors.get(actorId)?.at(-1)
@@ -181,9 +186,21 @@ export class ActorRegistry implements ActorDirectory {
   /**
    * Checks one feed's proofs in feed order. The token signatures are verified together first
    * (the P256Verifier), then each check in order: enrolment in force, role, kind, signature,
-   * WebAuthn counters, replay. Throws at the first failing check.
+   * WebAuthn counters, replay. Throws at the first failing check. Resolves once what the checks
+   * taught of WebAuthn counters is written (when kept: restoreCounters), or with LedgerWriteError.
    */
   async verifyAll(checks: readonly ActorCheck[], options: ActorCheckOptions = {}): Promise<void> {
+    try {
+      await this.check(checks, options)
+    } catch (err) {
+      // What the checks before it taught stands; the entries are refused either way.
+      await this.memory.persist().catch(() => undefined)
+      throw err
+    }
+    await this.memory.persist()
+  }
+
+  private async check(checks: readonly ActorCheck[], options: ActorCheckOptions): Promise<void> {
     const clones = options.clones ?? 'refuse'
     const appending = options.appending === true
     // A service is no enrolled person: its entries carry what the agent measured of the program.
@@ -323,12 +340,7 @@ export class ActorRegistry implements ActorDirectory {
     }
     const clone = this.judgeCounter(enrolled, check, newCounter, appending)
     if (clone === undefined) return
-    const key = `${clone.actorId}\n${clone.feed}`
-    if (!this.reported.has(key)) {
-      if (this.reported.size >= this.limits.maxActorCounters) this.reported.clear()
-      this.reported.add(key)
-      this.onClone?.(clone)
-    }
+    if (this.memory.tell(clone.actorId, clone.feed)) this.onClone?.(clone)
     if (clones === 'refuse')
       throw new ClonedAuthenticatorError(clone.credentialId, clone.against.counter, clone.counter)
   }
@@ -352,11 +364,9 @@ export class ActorRegistry implements ActorDirectory {
     const order = appending ? Number.MAX_SAFE_INTEGER : at.seq
     const credentialId = toHex(enrolled.credentialId!)
     const key = `${enrolled.actorId}\n${enrolled.enrolledAt}\n${at.feed}`
-    const last = this.counters.get(key)
+    const last = this.memory.last(key)
     if (!appending && last !== undefined && order <= last.order) return undefined
-    if (!this.counters.has(key) && this.counters.size >= this.limits.maxActorCounters)
-      this.counters.delete(this.counters.keys().next().value!)
-    this.counters.set(key, { order, seq: at.seq, counter })
+    this.memory.setLast(key, { order, seq: at.seq, counter })
     if (counter === 0 && (last === undefined || last.counter === 0)) return undefined
     const report = (against: { feed: string; seq: number; counter: number }): CloneReport => ({
       actorId: enrolled.actorId,
@@ -368,21 +378,15 @@ export class ActorRegistry implements ActorDirectory {
     })
     if (last !== undefined && counter <= last.counter)
       return report({ feed: at.feed, seq: last.seq, counter: last.counter })
-    let seen = this.sightings.get(credentialId)
-    if (seen === undefined) {
-      if (this.sightings.size >= this.limits.maxActorCounters)
-        this.sightings.delete(this.sightings.keys().next().value!)
-      seen = []
-      this.sightings.set(credentialId, seen)
-    }
     const skew = ACTOR_LIMITS.cloneSkewMs
-    const contradicted = seen.find(
-      (s) =>
-        s.feed !== at.feed &&
-        ((s.at < proof.at - skew && s.counter >= counter) || (s.at > proof.at + skew && s.counter <= counter))
-    )
-    seen.push({ at: proof.at, counter, feed: at.feed, seq: at.seq })
-    if (seen.length > ACTOR_LIMITS.maxSightings) seen.shift()
+    const contradicted = this.memory
+      .sightings(credentialId)
+      .find(
+        (s) =>
+          s.feed !== at.feed &&
+          ((s.at < proof.at - skew && s.counter >= counter) || (s.at > proof.at + skew && s.counter <= counter))
+      )
+    this.memory.sight(credentialId, { at: proof.at, counter, feed: at.feed, seq: at.seq })
     return contradicted === undefined
       ? undefined
       : report({ feed: contradicted.feed, seq: contradicted.seq, counter: contradicted.counter })

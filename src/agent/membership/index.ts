@@ -22,6 +22,7 @@ export {
   MAX_ACTOR_STATEMENTS_PER_ACTOR
 } from './stored-actors.js'
 export {
+  ActorCounterStoreError,
   ActorKindError,
   ActorRoleMismatchError,
   ActorSignatureError,

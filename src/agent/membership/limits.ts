@@ -12,7 +12,11 @@ export const MEMBERSHIP_LIMITS = {
   maxProvenRevocations: 4096,
   /** Actors the owner enrolled (actor.enrol), revoked ones included. */
   maxActors: 65_536,
-  /** WebAuthn signature counters remembered, one per actor and feed (the oldest is forgotten first). */
+  /**
+   * WebAuthn signature counters remembered, one per actor, enrolment and feed; as many credentials'
+   * sightings, and as many clones told (per actor and feed). Each table forgets the row it learnt
+   * first when full; all three are kept across restarts (counter-memory.ts).
+   */
   maxActorCounters: 262_144,
   /** Actor signatures remembered to refuse the same one at another entry (the oldest is forgotten first). */
   maxRecentProofs: 262_144
@@ -26,6 +30,11 @@ export const ACTOR_LIMITS = {
   enrolSkewMs: 60 * 1000,
   /** WebAuthn signatures remembered per credential, across feeds, for the clone check. */
   maxSightings: 64,
+  /**
+   * A stored row of the counter memory, in bytes: a credential's full sightings are 64 of about
+   * 100 bytes each (a bigger row is refused as damaged).
+   */
+  maxCounterRowBytes: 8 * 1024,
   /** Two signatures of one credential further apart than this (ms) must agree in order by time and counter. */
   cloneSkewMs: 2 * 60 * 1000,
   /** Programs the owner allowed services to act through (workload.allow), revoked ones included. */

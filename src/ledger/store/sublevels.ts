@@ -25,7 +25,9 @@ export const LEDGER_SUBLEVELS = {
   /** alert.revocation entries that proved an owner revocation, by the revoked deviceId. */
   provenRevocations: 'proven-revocations',
   /** Equivocation evidence of each quarantined device, by deviceId. */
-  quarantine: 'quarantine'
+  quarantine: 'quarantine',
+  /** What the actor registry judged of WebAuthn signatures, kept across restarts (counter-memory.ts in agent/membership). */
+  actorCounters: 'actor-counters'
 } as const
 
 /**

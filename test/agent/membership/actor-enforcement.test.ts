@@ -12,7 +12,7 @@ import {
 } from '../../../src/ledger/index.js'
 import { loadModule, type Pkcs11Module } from '../../../src/pkcs11/index.js'
 import { actionChallenge, encodeStoredAssertion } from '../../../src/webauthn/index.js'
-import { SimFleet } from '../../../simnet/fleet.js'
+import { SimFleet, type SimDevice } from '../../../simnet/fleet.js'
 import { SOFTHSM_MODULE, SoftHsm, skipWithoutSoftHsm } from '../../helpers/softhsm.js'
 import { SoftwareAuthenticator } from '../../helpers/software-authenticator.js'
 
@@ -32,6 +32,7 @@ describe('agent/actor proofs between agents: forged and copied signatures are re
   let writer: Agent
   let hostile: Agent
   let copier: Agent
+  let honestDevice: SimDevice
   let hsm: SoftHsm
   let module: Pkcs11Module | undefined
   let token: P256Signer
@@ -74,15 +75,17 @@ describe('agent/actor proofs between agents: forged and copied signatures are re
   }
   const byKey = (key: P256Signer) => async (statement: Uint8Array, at: number) =>
     encodeActorProof({ kind: 'pkcs11', at, sig: await key.sign(statement) })
-  const byAuthenticator = (counter: number) => async (statement: Uint8Array, at: number) => {
-    const { credentialId: _, ...stored } = authenticator.assert({
-      challenge: actionChallenge(statement),
-      origin: 'http://localhost:4711',
-      rpId: 'localhost',
-      counter
-    })
-    return encodeActorProof({ kind: 'webauthn', at, sig: encodeStoredAssertion(stored) })
-  }
+  const byAuthenticator =
+    (counter: number, key = authenticator) =>
+    async (statement: Uint8Array, at: number) => {
+      const { credentialId: _, ...stored } = key.assert({
+        challenge: actionChallenge(statement),
+        origin: 'http://localhost:4711',
+        rpId: 'localhost',
+        counter
+      })
+      return encodeActorProof({ kind: 'webauthn', at, sig: encodeStoredAssertion(stored) })
+    }
 
   before(async function () {
     skipWithoutSoftHsm(this)
@@ -92,6 +95,7 @@ describe('agent/actor proofs between agents: forged and copied signatures are re
     token = await (await module.openToken({ token: 'dr.smith', pin: PIN })).generateP256('dr.smith')
     fleet = await SimFleet.create()
     const [h, w, x, c] = await fleet.addEnrolled(4)
+    honestDevice = h!
     honest = await fleet.start(h!, { syncIntervalMs: 1_000, onReplication: seen.record })
     writer = await fleet.start(w!, { syncIntervalMs: 1_000 })
     hostile = await fleet.start(x!, { syncIntervalMs: 1_000 })
@@ -195,6 +199,16 @@ describe('agent/actor proofs between agents: forged and copied signatures are re
     assert.equal(await held(feed), heldBefore)
   })
 
+  /** The alert.cloned_authenticator bodies in the honest agent's own feed about `actorId`. */
+  async function cloneAlerts(actorId: string): Promise<Array<Record<string, unknown>>> {
+    const alerts: Array<Record<string, unknown>> = []
+    for (let i = 0; i < honest.feed.ledger.size; i++) {
+      const { entry } = decodeEntry((await honest.feed.ledger.getEntry(i))!)
+      if (entry.type === 'alert.cloned_authenticator' && entry.body.actorId === actorId) alerts.push(entry.body)
+    }
+    return alerts
+  }
+
   it("a security key whose counter goes back in a peer's feed: the entry stands, and the agent records alert.cloned_authenticator once", async () => {
     // The writer's own check would refuse the second one: this writer is the hostile device.
     const feed = writer.feed.ledger.feedId
@@ -206,13 +220,9 @@ describe('agent/actor proofs between agents: forged and copied signatures are re
     )
     await writer.feed.ledger.checkpoint()
     await until(async () => (await held(feed)) > seq, 'the honest agent to hold all three')
-    const alerts: Array<Record<string, unknown>> = []
+    let alerts: Array<Record<string, unknown>> = []
     await until(async () => {
-      alerts.length = 0
-      for (let i = 0; i < honest.feed.ledger.size; i++) {
-        const { entry } = decodeEntry((await honest.feed.ledger.getEntry(i))!)
-        if (entry.type === 'alert.cloned_authenticator') alerts.push(entry.body)
-      }
+      alerts = await cloneAlerts('nurse.jones')
       return alerts.length > 0
     }, 'the alert in the honest agent feed')
     assert.equal(alerts.length, 1)
@@ -221,5 +231,73 @@ describe('agent/actor proofs between agents: forged and copied signatures are re
     assert.equal(alerts[0]!.seq, seq)
     assert.equal(alerts[0]!.counter, 12)
     assert.equal(alerts[0]!.againstCounter, 41)
+  })
+
+  it("the counters survive the agent's restart: a key behind on its own feed is refused, one behind in a peer's feed recorded", async () => {
+    const key = new SoftwareAuthenticator()
+    await publish({
+      type: 'actor.enrol',
+      body: {
+        actorId: 'nurse.lee',
+        role: 'operator',
+        kind: 'webauthn',
+        publicKey: key.publicKey,
+        credentialId: key.credentialId,
+        rpId: 'localhost',
+        hardware: 'FIDO2 key'
+      }
+    })
+    await until(
+      () => [honest, writer].every((agent) => agent.membership.actors.get('nurse.lee') !== undefined),
+      'both agents to know nurse.lee'
+    )
+    // Before the restart: the key signs at 70 on the honest device, at 20 and 21 on the writer's.
+    await honest.feed.ledger.append(await signedAction(honest, 'nurse.lee', 'patient/8', byAuthenticator(70, key)))
+    const feed = writer.feed.ledger.feedId
+    writer.feed.ledger.useActors({ verifyAll: async () => undefined })
+    await writer.feed.ledger.append(await signedAction(writer, 'nurse.lee', 'patient/9', byAuthenticator(20, key)))
+    const { seq: held21 } = await writer.feed.ledger.append(
+      await signedAction(writer, 'nurse.lee', 'patient/10', byAuthenticator(21, key))
+    )
+    await writer.feed.ledger.checkpoint()
+    await until(async () => (await held(feed)) > held21, 'the honest agent to hold both')
+
+    await honest.stop()
+    honest = await fleet.start(honestDevice, { syncIntervalMs: 1_000, onReplication: seen.record })
+    await honest.node.dial(writer.node.getMultiaddrs()[0]!)
+    await until(
+      () =>
+        honest.attestation.attested(writer.node.peerId.toString()) &&
+        writer.attestation.attested(honest.node.peerId.toString()),
+      'the restarted agent attested again'
+    )
+
+    // A copy of the key that stayed at 65 signs on the restarted device: refused, and recorded.
+    const own = honest.feed.ledger.feedId
+    await assert.rejects(
+      honest.feed.ledger.append(await signedAction(honest, 'nurse.lee', 'patient/11', byAuthenticator(65, key))),
+      { code: 'ERR_WEBAUTHN_CLONED_AUTHENTICATOR' }
+    )
+    // One at 15 signs on the writer's device: the entry stands there, and the restarted agent records it.
+    const { seq } = await writer.feed.ledger.append(
+      await signedAction(writer, 'nurse.lee', 'patient/12', byAuthenticator(15, key))
+    )
+    await writer.feed.ledger.checkpoint()
+    await until(async () => (await held(feed)) > seq, 'the restarted agent to hold it')
+    let alerts: Array<Record<string, unknown>> = []
+    await until(async () => {
+      alerts = await cloneAlerts('nurse.lee')
+      return alerts.length === 2
+    }, 'both alerts in the restarted agent feed')
+    const at = (where: string) => alerts.find((alert) => alert.feed === where)!
+    assert.deepEqual(
+      [at(own).counter, at(own).againstCounter, at(feed).seq, at(feed).counter, at(feed).againstCounter],
+      [65, 70, seq, 15, 21]
+    )
+    assert.equal(at(feed).againstSeq, held21)
+    for (let i = 0; i < honest.feed.ledger.size; i++) {
+      const { entry } = decodeEntry((await honest.feed.ledger.getEntry(i))!)
+      assert.notEqual(entry.body.resource, 'patient/11', 'the refused action is not in the feed')
+    }
   })
 })

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict'
+import path from 'node:path'
 import {
+  ACTOR_LIMITS,
+  ActorCounterStoreError,
   ActorKindError,
   ActorRegistry,
   ActorRoleMismatchError,
@@ -8,8 +11,11 @@ import {
   RevokedActorError,
   TooManyActorsError,
   UnknownActorError,
-  WorkloadNotAllowedError
+  WorkloadNotAllowedError,
+  type ActorRegistryInit,
+  type CloneReport
 } from '../../../src/agent/membership/index.js'
+import { encodeCanonical } from '../../../src/codec/index.js'
 import { softwareP256Signer, type P256Signer } from '../../../src/identity/index.js'
 import {
   BASE_ONTOLOGY,
@@ -17,6 +23,9 @@ import {
   checkEntryAgainstOntology,
   encodeActorProof,
   encodeWorkloadEvidence,
+  LEDGER_SUBLEVELS,
+  LedgerWriteError,
+  LevelLedgerStore,
   MissingActorProofError,
   ownerFeedId,
   verifyActorProof,
@@ -25,6 +34,7 @@ import {
 } from '../../../src/ledger/index.js'
 import { loadModule, type Pkcs11Module } from '../../../src/pkcs11/index.js'
 import { ClonedAuthenticatorError, actionChallenge, encodeStoredAssertion } from '../../../src/webauthn/index.js'
+import { tempDir } from '../../helpers/devices.js'
 import { SOFTHSM_MODULE, SoftHsm, skipWithoutSoftHsm } from '../../helpers/softhsm.js'
 import { FLAGS, SoftwareAuthenticator } from '../../helpers/software-authenticator.js'
 
@@ -482,6 +492,192 @@ describe('agent/membership/actors: enrolled actors and the check of their hardwa
         verifyActorProof({ ...serviceEntry({}), proof: undefined, v: 1 }, registry),
         MissingActorProofError
       )
+    })
+  })
+
+  describe("WebAuthn counters across a restart (kept in the agent's LevelDB store)", () => {
+    const authenticator = new SoftwareAuthenticator()
+    const enrolment = enrolWebAuthn('nurse.jones', authenticator)
+    const signed = (counter: number, seq: number, options: { feed?: string; time?: number } = {}) =>
+      operatorEntry('nurse.jones', keyProof(authenticator, { counter }), { seq, ...options })
+    let dir: string
+
+    beforeEach(async () => {
+      dir = await tempDir('fleet-counters-')
+    })
+
+    /** The registry as an agent builds it on start: the owner's enrolments, then the counters its store keeps. */
+    async function started(
+      init: ActorRegistryInit = {}
+    ): Promise<{ registry: ActorRegistry; store: LevelLedgerStore }> {
+      const store = new LevelLedgerStore(path.join(dir, 'ledger'))
+      await store.open()
+      const registry = new ActorRegistry(init)
+      registry.apply(enrolment)
+      await registry.restoreCounters(store)
+      return { registry, store }
+    }
+
+    it('after a restart a lower counter along a feed is still a clone (refused, or reported), and so is a contradiction across feeds', async () => {
+      const first = await started()
+      await verifyActorProof(await signed(5, 1), first.registry, { clones: 'report' })
+      await verifyActorProof(await signed(7, 2), first.registry, { clones: 'report' })
+      await first.store.close()
+
+      const clones: CloneReport[] = []
+      const { registry, store } = await started({ onClone: (clone) => clones.push(clone) })
+      try {
+        await assert.rejects(
+          verifyActorProof(await signed(6, 3), registry),
+          (err: unknown) =>
+            err instanceof ClonedAuthenticatorError && err.storedCounter === 7 && err.receivedCounter === 6
+        )
+        // Ten minutes after the signature with counter 7, the other copy of the key is at 6.
+        const copy = await signed(6, 1, { feed: otherDevice, time: NOW + 10 * 60_000 })
+        await verifyActorProof(copy, registry, { clones: 'report' })
+        assert.deepEqual(
+          clones.map((clone) => [clone.feed, clone.seq, clone.counter, clone.against]),
+          [
+            [device, 3, 6, { feed: device, seq: 2, counter: 7 }],
+            [otherDevice, 1, 6, { feed: device, seq: 2, counter: 7 }]
+          ]
+        )
+      } finally {
+        await store.close()
+      }
+    })
+
+    it('a clone reported before the restart is not told again; each restart goes on from the last judgement', async () => {
+      const clones: CloneReport[] = []
+      const first = await started({ onClone: (clone) => clones.push(clone) })
+      await verifyActorProof(await signed(5, 1), first.registry, { clones: 'report' })
+      await verifyActorProof(await signed(3, 2), first.registry, { clones: 'report' })
+      assert.equal(clones.length, 1)
+      await first.store.close()
+      for (const [counter, seq] of [
+        [2, 3],
+        [1, 4]
+      ] as const) {
+        const { registry, store } = await started({ onClone: (clone) => clones.push(clone) })
+        await verifyActorProof(await signed(counter, seq), registry, { clones: 'report' })
+        await store.close()
+      }
+      assert.equal(clones.length, 1, 'told once per actor and feed, across restarts')
+      const last = await started()
+      await assert.rejects(verifyActorProof(await signed(1, 5), last.registry), ClonedAuthenticatorError)
+      await last.store.close()
+    })
+
+    it('keeps its cap across a restart: what it forgot stays forgotten, in the order it was learnt', async () => {
+      const limits = { maxActors: 8, maxActorCounters: 1, maxRecentProofs: 8 }
+      const first = await started({ limits })
+      await verifyActorProof(await signed(5, 1), first.registry)
+      await verifyActorProof(await signed(9, 1, { feed: otherDevice }), first.registry)
+      await first.store.close()
+      const { registry, store } = await started({ limits })
+      try {
+        await assert.rejects(
+          verifyActorProof(await signed(9, 2, { feed: otherDevice }), registry),
+          ClonedAuthenticatorError
+        )
+        // The first feed's counter was forgotten before the restart (the cost of the bound).
+        await verifyActorProof(await signed(2, 2), registry)
+      } finally {
+        await store.close()
+      }
+    })
+
+    it('refuses to start from a counter store that does not decode, naming the record, and alters nothing stored', async () => {
+      const first = await started()
+      await verifyActorProof(await signed(5, 1), first.registry)
+      const held: Array<[string, Uint8Array]> = []
+      for await (const pair of first.store.sublevel(LEDGER_SUBLEVELS.actorCounters).iterator()) held.push(pair)
+      assert.equal(held.length, 2, 'the counter, the sighting and nothing else')
+      const counterKey = held.find(([key]) => key.startsWith('c'))![0]
+      const sightingKey = held.find(([key]) => key.startsWith('s'))![0]
+      const tooMany = encodeCanonical({
+        v: 1,
+        n: 1,
+        seen: Array.from({ length: ACTOR_LIMITS.maxSightings + 1 }, (_, i) => ({
+          at: NOW,
+          counter: i + 1,
+          feed: device,
+          seq: i
+        }))
+      })
+      const corrupt: Array<[string, string, Uint8Array]> = [
+        ['bytes that are no CBOR', counterKey, new Uint8Array([0xff, 0x00, 0x13])],
+        ['a counter past 32 bits', counterKey, encodeCanonical({ v: 1, n: 0, order: 1, seq: 1, counter: 2 ** 32 })],
+        ['an unknown version', counterKey, encodeCanonical({ v: 2, n: 0, order: 1, seq: 1, counter: 5 })],
+        ['a field too many', counterKey, encodeCanonical({ v: 1, n: 0, order: 1, seq: 1, counter: 5, x: 1 })],
+        ['more sightings than a credential keeps', sightingKey, tooMany],
+        ['a key of no kind', 'x\nnurse.jones', encodeCanonical({ v: 1, n: 0 })],
+        [
+          'a counter key naming no feed',
+          'c\nnurse.jones\n1\nnot-a-feed',
+          encodeCanonical({ v: 1, n: 0, order: 1, seq: 1, counter: 5 })
+        ]
+      ]
+      await first.store.close()
+      for (const [what, key, value] of corrupt) {
+        const store = new LevelLedgerStore(path.join(dir, 'ledger'))
+        await store.open()
+        const counters = store.sublevel(LEDGER_SUBLEVELS.actorCounters)
+        try {
+          const original = await counters.get(key)
+          await store.write([{ type: 'put', sublevel: counters, key, value }], { sync: true })
+          const before: Array<[string, Uint8Array]> = []
+          for await (const pair of counters.iterator()) before.push(pair)
+          const registry = new ActorRegistry()
+          registry.apply(enrolment)
+          await assert.rejects(
+            registry.restoreCounters(store),
+            (err: unknown) =>
+              err instanceof ActorCounterStoreError && err.code === 'ERR_ACTOR_COUNTERS_CORRUPT' && err.key === key,
+            what
+          )
+          const after: Array<[string, Uint8Array]> = []
+          for await (const pair of counters.iterator()) after.push(pair)
+          assert.deepEqual(after, before, `${what}: nothing stored is altered`)
+          // Put back what was there, for the next case.
+          await store.write(
+            [
+              original === undefined
+                ? { type: 'del', sublevel: counters, key }
+                : { type: 'put', sublevel: counters, key, value: original }
+            ],
+            { sync: true }
+          )
+        } finally {
+          await store.close()
+        }
+      }
+      // Put back, the store is whole again and its counter still holds.
+      const { registry, store } = await started()
+      await assert.rejects(verifyActorProof(await signed(5, 2), registry), ClonedAuthenticatorError)
+      await store.close()
+    })
+
+    it('more records than its cap is a store it did not write: refused too', async () => {
+      const first = await started()
+      await verifyActorProof(await signed(5, 1), first.registry)
+      await verifyActorProof(await signed(6, 1, { feed: otherDevice }), first.registry)
+      await first.store.close()
+      const store = new LevelLedgerStore(path.join(dir, 'ledger'))
+      await store.open()
+      try {
+        const registry = new ActorRegistry({ limits: { maxActors: 8, maxActorCounters: 1, maxRecentProofs: 8 } })
+        await assert.rejects(registry.restoreCounters(store), ActorCounterStoreError)
+      } finally {
+        await store.close()
+      }
+    })
+
+    it('a judgement that cannot be written refuses the entry (it is never stored without it)', async () => {
+      const { registry, store } = await started()
+      await verifyActorProof(await signed(5, 1), registry)
+      await store.close()
+      await assert.rejects(verifyActorProof(await signed(6, 2), registry), LedgerWriteError)
     })
   })
 
