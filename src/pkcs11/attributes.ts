@@ -49,11 +49,17 @@ export function attributeName(type: number): string {
   return CKA_NAMES[type] ?? `CKA_0x${type.toString(16)}`
 }
 
-/** Reads one attribute, bounded in size. */
-export function readAttribute(api: Pkcs11Api, session: Handle, object: Handle, type: number): Buffer {
+/** Reads one attribute, bounded in size (ATTRIBUTE_MAX_BYTES unless `maxBytes` says otherwise). */
+export function readAttribute(
+  api: Pkcs11Api,
+  session: Handle,
+  object: Handle,
+  type: number,
+  maxBytes = ATTRIBUTE_MAX_BYTES
+): Buffer {
   const value = api.attribute(session, object, type)
-  if (value.length > ATTRIBUTE_MAX_BYTES) {
-    const reason = `${value.length} bytes, more than ${ATTRIBUTE_MAX_BYTES}`
+  if (value.length > maxBytes) {
+    const reason = `${value.length} bytes, more than ${maxBytes}`
     throw new Pkcs11AttributeMalformedError(attributeName(type), reason)
   }
   return value

@@ -22,10 +22,14 @@ export const CKU_USER = 1
 
 /** Object classes. */
 export const CKO = {
+  CERTIFICATE: 1,
   PUBLIC_KEY: 2,
   PRIVATE_KEY: 3,
   SECRET_KEY: 4
 } as const
+
+/** Certificate types (CKA_CERTIFICATE_TYPE): only X.509 public-key certificates are read. */
+export const CKC_X_509 = 0
 
 /** Key types. */
 export const CKK = {
@@ -39,6 +43,8 @@ export const CKA = {
   TOKEN: 0x1,
   PRIVATE: 0x2,
   LABEL: 0x3,
+  VALUE: 0x11,
+  CERTIFICATE_TYPE: 0x80,
   KEY_TYPE: 0x100,
   ID: 0x102,
   SENSITIVE: 0x103,

@@ -250,6 +250,86 @@ export class Pkcs11AttributeMalformedError extends FleetError {
   }
 }
 
+/**
+ * Thrown when a certificate object on the token is not a readable X.509 certificate: not DER, not
+ * a certificate, larger than CERTIFICATE_MAX_BYTES, or (for an attestation statement) a Yubico
+ * extension that does not decode. The token's answer is refused whole: exit code 1.
+ */
+export class Pkcs11CertificateMalformedError extends FleetError {
+  readonly token: string
+  readonly label: string
+  readonly reason: string
+  constructor(token: string, label: string, reason: string, cause?: unknown) {
+    super(
+      `certificate object ${JSON.stringify(label)} on PKCS#11 token ${JSON.stringify(token)} is not a readable ` +
+        `X.509 certificate: ${reason}`,
+      { code: 'ERR_PKCS11_CERTIFICATE_MALFORMED', cause }
+    )
+    this.token = token
+    this.label = label
+    this.reason = reason
+  }
+}
+
+/** Thrown when a token holds more certificate objects than are read (CERTIFICATE_OBJECTS_MAX). */
+export class Pkcs11TooManyCertificatesError extends FleetError {
+  readonly token: string
+  readonly max: number
+  constructor(token: string, max: number) {
+    super(`PKCS#11 token ${JSON.stringify(token)} holds more than ${max} certificate objects, the most read`, {
+      code: 'ERR_PKCS11_TOO_MANY_CERTIFICATES'
+    })
+    this.token = token
+    this.max = max
+  }
+}
+
+/**
+ * Thrown when attestation roots are named and no certificate on the token certifies the key:
+ * none has the key's SubjectPublicKeyInfo (whatever its label says). `certificates` is how many
+ * certificate objects the token holds.
+ */
+export class Pkcs11AttestationMissingError extends FleetError {
+  readonly token: string
+  readonly keyLabel: string
+  readonly certificates: number
+  constructor(token: string, keyLabel: string, certificates: number) {
+    const held =
+      certificates === 0
+        ? 'the token holds no certificates'
+        : `none of its ${certificates} certificates is over that key`
+    super(
+      `no attestation of key ${JSON.stringify(keyLabel)} on PKCS#11 token ${JSON.stringify(token)}: ${held}, ` +
+        'and an attestation root is named',
+      { code: 'ERR_PKCS11_ATTESTATION_MISSING' }
+    )
+    this.token = token
+    this.keyLabel = keyLabel
+    this.certificates = certificates
+  }
+}
+
+/**
+ * Thrown when certificates over the key are on the token but none chains to a named attestation
+ * root: each with why (expired, self-signed, issued by no certificate of the token or root, a
+ * signature that does not verify, a chain too long or too large to record).
+ */
+export class Pkcs11AttestationUntrustedError extends FleetError {
+  readonly token: string
+  readonly keyLabel: string
+  readonly reasons: string[]
+  constructor(token: string, keyLabel: string, reasons: string[]) {
+    super(
+      `the attestation of key ${JSON.stringify(keyLabel)} on PKCS#11 token ${JSON.stringify(token)} does not ` +
+        `chain to a named root: ${reasons.join('; ')}`,
+      { code: 'ERR_PKCS11_ATTESTATION_UNTRUSTED' }
+    )
+    this.token = token
+    this.keyLabel = keyLabel
+    this.reasons = reasons
+  }
+}
+
 /** Thrown when sealed seed bytes are not a well-formed sealed seed of a known version. Exit code 2. */
 export class Pkcs11SealedSeedMalformedError extends MalformedInputError {
   readonly reason: string

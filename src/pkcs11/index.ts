@@ -9,7 +9,8 @@
  * CKA_SENSITIVE): an imported key is refused. PINs come from readPin (an fd, a systemd
  * credential, the terminal), never from a flag. Every failure is a named error: a wrong or locked
  * PIN, a token that is gone (Pkcs11TokenAbsentError, with no partial result), or the PKCS#11 call
- * and its CKR.
+ * and its CKR. A key's PIV attestation is judged (keyAttestation) from the token's certificate
+ * objects (TokenSession.certificates): a certificate over exactly that key, chained to a named root.
  *
  * @example
  * const pin = await readPin({ credential: 'owner-token-pin' })
@@ -34,6 +35,9 @@ export type { LoadModuleOptions, OpenTokenInit } from './module.js'
 export type { TokenSession, PinText } from './session.js'
 export type { TokenDescription } from './token-info.js'
 export type { TokenP256Signer } from './p256.js'
+export type { TokenCertificate } from './certificates.js'
+export { keyAttestation, YUBICO_OID } from './piv-attestation.js'
+export type { KeyAttestation, KeyAttestationInput, YubicoAttestation } from './piv-attestation.js'
 export type { TokenWrapKey } from './wrap-key.js'
 export { sealSeed, decodeSealedSeed, SEALED_SEED_BYTES, SEALED_SEED_VERSION } from './sealed-seed.js'
 export type { SealedSeed } from './sealed-seed.js'
@@ -44,7 +48,7 @@ export type { PinSource, ReadPinOptions } from './pin.js'
 export type { Pkcs11Api, Handle, TemplateAttribute, TokenInfo, GcmParameters } from './binding.js'
 export { CKR, ckrName } from './return-codes.js'
 export { HARDWARE_BOUND } from './attributes.js'
-export { PIN_MIN_BYTES, PIN_MAX_BYTES } from './limits.js'
+export { PIN_MIN_BYTES, PIN_MAX_BYTES, ATTESTATION_EVIDENCE_MAX_BYTES } from './limits.js'
 export * from './errors.js'
 
 /**

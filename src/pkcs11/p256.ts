@@ -87,7 +87,6 @@ export async function findP256Key(
   options: { signal?: AbortSignal } = {}
 ): Promise<TokenP256Signer> {
   checkKeyLabel(label)
-  const challenge = session.random.bytes(32)
   const operation = `find P-256 key ${JSON.stringify(label)}`
   const found = await session.run(
     operation,
@@ -101,12 +100,26 @@ export async function findP256Key(
     options
   )
   const signer = tokenSigner(session, label, found.key, found.point)
-  const signature = await signer.sign(challenge, options)
-  if (!verifyP256(found.point, challenge, signature)) {
-    const reason = "the public key object is not the private key's other half"
-    throw new Pkcs11KeyUnsuitableError(session.token.label, label, reason)
-  }
+  await checkKeyPair(session, signer, options)
   return signer
+}
+
+/**
+ * Signs a random challenge with the token's key and verifies the signature under the public
+ * point the token gave for it: the two are one key pair, held by this token. Refused
+ * (Pkcs11KeyUnsuitableError) when the signature does not verify.
+ */
+export async function checkKeyPair(
+  session: TokenSession,
+  signer: TokenP256Signer,
+  options: { signal?: AbortSignal } = {}
+): Promise<void> {
+  const challenge = session.random.bytes(32)
+  const signature = await signer.sign(challenge, options)
+  if (!verifyP256(signer.publicKey, challenge, signature)) {
+    const reason = "the public key object is not the private key's other half"
+    throw new Pkcs11KeyUnsuitableError(session.token.label, signer.label, reason)
+  }
 }
 
 function unsuitable(search: KeySearch, reason: string): Pkcs11KeyUnsuitableError {

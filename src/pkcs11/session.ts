@@ -12,7 +12,8 @@ import {
   Pkcs11SessionClosedError,
   Pkcs11TokenAbsentError
 } from './errors.js'
-import { findP256Key, generateP256Key, type TokenP256Signer } from './p256.js'
+import { readCertificates, type TokenCertificate } from './certificates.js'
+import { checkKeyPair, findP256Key, generateP256Key, type TokenP256Signer } from './p256.js'
 import { checkPin } from './pin.js'
 import { OperationQueue } from './queue.js'
 import { CKR, PRESENCE_IN_DOUBT, TOKEN_GONE } from './return-codes.js'
@@ -118,6 +119,19 @@ export class TokenSession {
   /** The P-256 key with this label, checked to be hardware-bound and to sign for its public key. */
   async findP256(label: string, options: { signal?: AbortSignal } = {}): Promise<TokenP256Signer> {
     return await findP256Key(this, label, options)
+  }
+
+  /**
+   * Signs a random challenge with `signer` and verifies it under its public point: the token holds
+   * that key pair (findP256 does this itself; a generated key's public point is the token's word).
+   */
+  async checkP256(signer: TokenP256Signer, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await checkKeyPair(this, signer, options)
+  }
+
+  /** The token's X.509 certificate objects, bounded in number and size; nothing about them trusted yet. */
+  async certificates(options: { signal?: AbortSignal } = {}): Promise<TokenCertificate[]> {
+    return await readCertificates(this, options)
   }
 
   /** Generates a non-extractable, sensitive AES-256 key on the token for sealing seeds. */

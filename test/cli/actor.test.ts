@@ -3,8 +3,9 @@
  * own keys are on a token of the same module (two PINs, two descriptors): the actor's key made on
  * the actor's token and named in the owner's feed, rotation, refusals (a key that is not
  * hardware-bound, a wrong PIN, no PIN source, a key another actor holds), revocation, and the list
- * on the owner's state and on an enrolled device's, whose running agent holds the ledger. With
- * FIDO2 security keys: headless Chromium's virtual authenticator on the page the CLI serves, and
+ * on the owner's state and on an enrolled device's, whose running agent holds the ledger; and PIV
+ * attestation as the owner judges what a token shows (SoftHSM2 has none: the tests play the card
+ * and its vendor, see below). With FIDO2 security keys: headless Chromium's virtual authenticator on the page the CLI serves, and
  * the attestation policy's refusals.
  *
  * Commands that may ask for a PIN run under `setsid` (no controlling terminal): a prompt can never
@@ -28,7 +29,16 @@ import {
   type SpawnedFleet
 } from '../helpers/cli.js'
 import { haveSwtpm, tempDir } from '../helpers/devices.js'
-import { rawKeyPair, skipWithoutSoftHsm, SOFTHSM_MODULE, SoftHsm, withRawSession } from '../helpers/softhsm.js'
+import { publicKeyPem, subjectOf, TestAttestationCa, type StatementOptions } from '../helpers/attestation-ca.js'
+import {
+  rawCertificate,
+  rawKeyPair,
+  skipWithoutSoftHsm,
+  SO_PIN,
+  SOFTHSM_MODULE,
+  SoftHsm,
+  withRawSession
+} from '../helpers/softhsm.js'
 import { SoftwareAuthenticator } from '../helpers/software-authenticator.js'
 import { printed } from '../../simnet/printed.js'
 
@@ -207,8 +217,9 @@ describe('cli: fleet actor', function () {
         ['alice', 'operator', 'pkcs11', onToken.point]
       )
       assert.equal(result.publicKey, onToken.point)
-      // No attestation evidence from a PKCS#11 token; the token in words instead.
+      // SoftHSM2 has no attestation: no evidence, the token in words, and the words say so.
       assert.equal(entry.body.evidence, undefined)
+      assert.match(entry.body.hardware!, /never extractable; no attestation$/)
       assert.match(entry.body.hardware!, /^PKCS#11 token "alice" \(SoftHSM project SoftHSM v2, serial [0-9a-f]+\)/)
       assert.ok(entry.body.hardware!.includes(result.token.serial))
       assert.equal(run(['ledger', 'verify', '--state', owner]).status, 0)
@@ -398,6 +409,222 @@ describe('cli: fleet actor', function () {
       ])
       assert.equal(back.status, 0, back.stderr)
       assert.equal(listed(owner).actors[0]!.revoked, null)
+    })
+
+    /**
+     * PIV attestation, with SoftHSM2 standing in for the card. SoftHSM2 has no attestation, so each
+     * test makes the key on a token of its own as a card would (hardware-bound, with raw PKCS#11),
+     * plays the vendor with openssl (TestAttestationCa: a root, the card's attestation certificate,
+     * statements over a key with Yubico's extensions) and stores the certificates on the token as
+     * certificate objects under ykcs11's labels. What is tested is the owner's judgement of what a
+     * token shows, against forgeries an attacker holding the token could store on it; not a real
+     * card's attestation.
+     */
+    describe('PIV attestation (SoftHSM2 standing in for the card, openssl for its vendor)', () => {
+      const PIV_PIN = '55556666'
+      const KEY = 'piv-9c'
+      const STATEMENT = 'X.509 Certificate for PIV Attestation 9c'
+      const CARD = 'X.509 Certificate for PIV Attestation'
+      let vendor: TestAttestationCa
+      let other: TestAttestationCa
+
+      /** A token of its own holding a hardware-bound P-256 key labelled KEY; its public point (hex). */
+      function card(token: string): string {
+        hsm.util(['--init-token', '--free', '--label', token, '--so-pin', SO_PIN, '--pin', PIV_PIN])
+        withRawSession(hsm, token, PIV_PIN, (lib, session) => {
+          rawKeyPair(lib, session, KEY, true, false)
+        })
+        return tokenKey(token, PIV_PIN, KEY).point
+      }
+      /** Stores certificate objects on `token`, as the card (or an attacker holding it) would. */
+      function store(token: string, objects: Array<{ label: string; der: Uint8Array }>): void {
+        withRawSession(hsm, token, PIV_PIN, (lib, session) => {
+          for (const { label, der } of objects) {
+            const subject = der[0] === 0x30 ? subjectOf(der) : Buffer.from('3000', 'hex')
+            rawCertificate(lib, session, { label, value: der, subject })
+          }
+        })
+      }
+      /** A card (as card() makes) whose token holds `ca`'s statement over its key and `ca`'s attestation certificate. */
+      function attested(
+        token: string,
+        ca: TestAttestationCa,
+        options: StatementOptions = {}
+      ): { point: string; statement: Uint8Array } {
+        const point = card(token)
+        const statement = ca.statement(publicKeyPem(point), options)
+        store(token, [
+          { label: STATEMENT, der: statement },
+          { label: CARD, der: ca.attestation }
+        ])
+        return { point, statement }
+      }
+      const enrol = (actorId: string, token: string, extra: string[] = []): Result =>
+        fleet(enrolArgs(actorId, token, [...withActorPin, '--key-label', KEY, ...extra]), [OWNER_PIN, PIV_PIN])
+      const rootOf = (ca: TestAttestationCa): string[] => ['--attestation-root', ca.rootFile]
+      /** An enrolment refused: exit 1 naming why, no stack trace, nothing appended to the owner's feed. */
+      function refused(actorId: string, token: string, extra: string[], why: RegExp): void {
+        const before = rows(owner).length
+        const result = enrol(actorId, token, extra)
+        assert.equal(result.status, 1, result.stderr)
+        assert.match(result.stderr, why)
+        assert.doesNotMatch(result.stderr, /\n\s+at /)
+        assert.equal(result.stdout, '')
+        assert.equal(rows(owner).length, before)
+        assert.equal(
+          listed(owner).actors.some((actor) => actor.actorId === actorId),
+          false
+        )
+      }
+      interface Enrolled {
+        hardware: string
+        attestation: {
+          verified: boolean
+          label: string
+          issuer: string
+          root: string | null
+          certificates: number
+          yubico: Record<string, unknown> | null
+        } | null
+      }
+
+      before(async () => {
+        vendor = await TestAttestationCa.create('Test PIV Root CA', 'Test PIV Attestation')
+        other = await TestAttestationCa.create('Other Vendor Root CA', 'Other Vendor Attestation')
+      })
+
+      it('a statement over the key chained to the named root: enrolled, the chain is the evidence, verified', () => {
+        const { point, statement } = attested('piv-good', vendor)
+        // The slot's own certificate over the same key, from a CA not on the token: passed over.
+        const slot = other.statement(publicKeyPem(point), { yubico: false })
+        store('piv-good', [{ label: 'X.509 Certificate for Digital Signature', der: slot }])
+        const enrolled = enrol('gina', 'piv-good', rootOf(vendor))
+        assert.equal(enrolled.status, 0, enrolled.stderr)
+        const result = JSON.parse(enrolled.stdout) as Enrolled
+        assert.deepEqual(result.attestation, {
+          verified: true,
+          label: STATEMENT,
+          issuer: 'Test PIV Attestation',
+          root: 'Test PIV Root CA',
+          certificates: 2,
+          yubico: { firmware: '5.4.3', serial: 12345678, pinPolicy: 'once', touchPolicy: 'always' }
+        })
+        const entry = rows(owner).at(-1)!
+        assert.deepEqual([entry.type, entry.body.actorId, entry.body.publicKey], ['actor.enrol', 'gina', point])
+        assert.equal(entry.body.evidence, Buffer.concat([statement, vendor.attestation]).toString('hex'))
+        assert.match(
+          entry.body.hardware!,
+          /^PKCS#11 token "piv-good" .*; PIV attestation by "Test PIV Attestation", chain verified to named root "Test PIV Root CA" \(YubiKey firmware 5\.4\.3, serial 12345678, PIN once, touch always\)$/
+        )
+        const gina = listed(owner).actors.find((actor) => actor.actorId === 'gina')
+        assert.equal(gina?.evidence, true)
+        assert.match(
+          run(['actor', 'list', '--state', owner]).stdout,
+          /gina {2}operator.*\n.*\n {6}attestation evidence recorded/
+        )
+        assert.equal(run(['ledger', 'verify', '--state', owner]).status, 0)
+      })
+
+      it('without a named root, a statement found is recorded and its words say unverified', () => {
+        attested('piv-unverified', vendor)
+        const enrolled = enrol('hank', 'piv-unverified')
+        assert.equal(enrolled.status, 0, enrolled.stderr)
+        assert.equal((JSON.parse(enrolled.stdout) as Enrolled).attestation?.verified, false)
+        const entry = rows(owner).at(-1)!
+        assert.match(
+          entry.body.hardware!,
+          /; PIV attestation by "Test PIV Attestation", unverified \(no attestation root named\)/
+        )
+        assert.ok(entry.body.evidence !== undefined)
+      })
+
+      it("refuses a genuine statement over another key (an attacker's software key) labelled for the slot", () => {
+        card('piv-other-key')
+        const { publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' })
+        store('piv-other-key', [
+          { label: STATEMENT, der: vendor.statement(publicKey.export({ type: 'spki', format: 'pem' }).toString()) },
+          { label: CARD, der: vendor.attestation }
+        ])
+        refused(
+          'ivan',
+          'piv-other-key',
+          rootOf(vendor),
+          /no attestation of key "piv-9c" on PKCS#11 token "piv-other-key": none of its 2 certificates is over that key/
+        )
+      })
+
+      it('refuses a chain that reaches a root not named (another vendor)', () => {
+        attested('piv-unrelated', other)
+        refused(
+          'judy',
+          'piv-unrelated',
+          rootOf(vendor),
+          /does not chain to a named root: no named root or certificate of the token issued certificate "X\.509 Certificate for PIV Attestation" \(Other Vendor Attestation\) \(issuer Other Vendor Root CA\)/
+        )
+      })
+
+      it('refuses an expired statement', () => {
+        attested('piv-expired', vendor, { days: -1 })
+        refused(
+          'kim',
+          'piv-expired',
+          rootOf(vendor),
+          /certificate "X\.509 Certificate for PIV Attestation 9c" \(YubiKey PIV Attestation 9c\) expired on \d{4}-/
+        )
+      })
+
+      it("refuses an attacker's self-signed attestation certificate under the card's label and name", async () => {
+        const forger = await TestAttestationCa.create('Test PIV Root CA', 'Test PIV Attestation', {
+          selfSignedCard: true
+        })
+        attested('piv-forged', forger)
+        refused(
+          'leo',
+          'piv-forged',
+          rootOf(vendor),
+          /certificate "X\.509 Certificate for PIV Attestation" \(Test PIV Attestation\) is self-signed, not issued by a named root/
+        )
+      })
+
+      it('no attestation on the token: refused with a root named; without, enrolled saying so', () => {
+        card('piv-none')
+        refused(
+          'mia',
+          'piv-none',
+          rootOf(vendor),
+          /no attestation of key "piv-9c" on PKCS#11 token "piv-none": the token holds no certificates, and an attestation root is named/
+        )
+        const enrolled = enrol('mia', 'piv-none')
+        assert.equal(enrolled.status, 0, enrolled.stderr)
+        assert.equal((JSON.parse(enrolled.stdout) as Enrolled).attestation, null)
+        const entry = rows(owner).at(-1)!
+        assert.match(entry.body.hardware!, /never extractable; no attestation$/)
+        assert.equal(entry.body.evidence, undefined)
+        assert.equal(listed(owner).actors.find((actor) => actor.actorId === 'mia')?.evidence, false)
+        assert.match(
+          run(['actor', 'list', '--state', owner]).stdout,
+          /mia {2}operator.*\n.*\n {6}no attestation evidence/
+        )
+      })
+
+      it('garbage in a certificate object is a typed refusal, with or without a root named', () => {
+        card('piv-garbage')
+        store('piv-garbage', [{ label: STATEMENT, der: Buffer.from('not a certificate, '.repeat(16)) }])
+        for (const extra of [rootOf(vendor), []]) {
+          refused(
+            'nina',
+            'piv-garbage',
+            extra,
+            /certificate object "X\.509 Certificate for PIV Attestation 9c" on PKCS#11 token "piv-garbage" is not a readable X\.509 certificate: its CKA_VALUE is not DER of a certificate/
+          )
+        }
+        // A root that is not a certificate is bad input (exit 2), refused before the token is opened.
+        const notRoot = path.join(dir, 'not-a-certificate.pem')
+        writeFileSync(notRoot, '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n')
+        const bad = fleet(enrolArgs('nina', 'piv-garbage', ['--key-label', KEY, '--attestation-root', notRoot]))
+        assert.equal(bad.status, 2, bad.stderr)
+        assert.match(bad.stderr, /not-a-certificate\.pem: PEM certificate 1 cannot be read/)
+      })
     })
   })
 

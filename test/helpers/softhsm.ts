@@ -181,3 +181,24 @@ export function rawKeyPair(
     ]
   )
 }
+
+/**
+ * A CKO_CERTIFICATE object (X.509, a token object) made with raw PKCS#11: `value` as CKA_VALUE,
+ * whatever it holds. SoftHSM2 needs a CKA_SUBJECT and does not compare it with the value.
+ */
+export function rawCertificate(
+  lib: RawPkcs11,
+  session: Buffer,
+  object: { label: string; value: Uint8Array; subject: Uint8Array; id?: Uint8Array }
+): void {
+  const c = lib.constants
+  lib.C_CreateObject(session, [
+    { type: c.CKA_CLASS, value: c.CKO_CERTIFICATE },
+    { type: c.CKA_CERTIFICATE_TYPE, value: c.CKC_X_509 },
+    { type: c.CKA_TOKEN, value: true },
+    { type: c.CKA_LABEL, value: object.label },
+    ...(object.id === undefined ? [] : [{ type: c.CKA_ID, value: Buffer.from(object.id) }]),
+    { type: c.CKA_SUBJECT, value: Buffer.from(object.subject) },
+    { type: c.CKA_VALUE, value: Buffer.from(object.value) }
+  ])
+}

@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { X509Certificate } from 'node:crypto'
 import path from 'node:path'
 import { DEFAULT_ACTOR_KEY_LABEL, defaultActorKeyLabel, feedIdentityOf, type FeedIdentity } from '../../agent/index.js'
 import { MalformedInputError, UsageError, cryptoRandom, toHex } from '../../common/index.js'
@@ -56,7 +57,7 @@ interface OfferedKey {
 /**
  * fleet actor enrol --state OWNERDIR --actor ID --role operator|auditor
  *     (--pkcs11 MODULE --token LABEL [--key-label L] [--actor-pin-fd N | --actor-pin-credential NAME]
- *      | --webauthn [--port N] [--allow-none] [--aaguid UUID]… [--attestation-root PEM]… [--enrol-timeout S])
+ *      | --webauthn [--port N] [--allow-none] [--aaguid UUID]… [--enrol-timeout S]) [--attestation-root PEM]…
  *     [--yes] [--tcti T] [--pin-fd N | --pin-credential NAME] [--peer MA]… [--timeout S] [--json]
  * fleet actor revoke --state OWNERDIR --actor ID --reason TEXT [owner options as above]
  * fleet actor list --state DIR [--json]
@@ -88,7 +89,10 @@ export function registerActorCommands(program: Command): void {
       .option('--port <n>', "with --webauthn: the page's port on 127.0.0.1 (default: a free one)")
       .option('--allow-none', 'with --webauthn: accept a key whose model is unproven (attestation none or self)')
       .option('--aaguid <uuid...>', 'with --webauthn: the authenticator models allowed (AAGUIDs)')
-      .option('--attestation-root <pem...>', "with --webauthn: vendors' attestation roots the key's chain must reach")
+      .option(
+        '--attestation-root <pem...>',
+        "vendors' attestation roots the key's attestation must chain to (PEM files; every certificate is a trust anchor)"
+      )
       .option('--enrol-timeout <seconds>', `with --webauthn: how long to wait (default ${DEFAULT_ENROL_WAIT_SECONDS})`)
       .option('--yes', 'replace the key of an actor enrolled already (rotation)')
   )
@@ -97,19 +101,23 @@ export function registerActorCommands(program: Command): void {
       `
 Examples:
   fleet actor enrol --state ~/.fleet-owner --actor dr.smith --role operator \\
-      --pkcs11 /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so --token smith-card
+      --pkcs11 /usr/lib/x86_64-linux-gnu/libykcs11.so --token 'YubiKey PIV #12345678' \\
+      --attestation-root piv-attestation-ca.pem
   fleet actor enrol --state ~/.fleet-owner --actor auditor.jones --role auditor --webauthn \\
       --attestation-root yubico-root.pem --aaguid ee882879-721c-4913-9775-3dfcce97072a
 With --pkcs11 the P-256 key is generated on the actor's token (or, under a label taken already, the
-key there is used) and checked to be made there and never extractable. The actor's PIN is asked on
-the terminal, or read from --actor-pin-fd or --actor-pin-credential; a token-held owner's PIN comes
-from --pin-fd or --pin-credential as for every owner command. The module must lie where an owner's
-may (FLEET_PKCS11_PROVIDERS). With --webauthn the page's address is printed on stderr: open it on
-this machine. A key whose model is unproven is refused unless --allow-none; a chain that reaches
-no --attestation-root is unproven.
-Exit codes: 0 enrolled, 1 refused (a wrong PIN, a key that is not hardware-bound, an attestation or
-model the policy refuses, no key in time), 2 bad usage (an actor enrolled already without --yes,
-no PIN source and no terminal).`
+key there is used) and checked to be made there and never extractable. Its PIV attestation (a
+certificate over exactly that key on the token, as a YubiKey shows it) is recorded when found;
+with --attestation-root the key is refused unless that certificate chains to a root named. The
+actor's PIN is asked on the terminal, or read from --actor-pin-fd or --actor-pin-credential; a
+token-held owner's PIN comes from --pin-fd or --pin-credential as for every owner command. The
+module must lie where an owner's may (FLEET_PKCS11_PROVIDERS). With --webauthn the page's address
+is printed on stderr: open it on this machine. A key whose model is unproven is refused unless
+--allow-none; a chain that reaches no --attestation-root is unproven.
+Exit codes: 0 enrolled, 1 refused (a wrong PIN, a key that is not hardware-bound, an attestation
+missing, unreadable or reaching no named root, a model the policy refuses, no key in time), 2 bad
+usage (an actor enrolled already without --yes, no PIN source and no terminal, an unreadable
+--attestation-root).`
     )
     .action(async (options: EnrolOptions) => {
       const kind = enrolKind(options)
@@ -223,7 +231,6 @@ function enrolKind(options: EnrolOptions): ActorKind {
     '--port': options.port,
     '--allow-none': options.allowNone,
     '--aaguid': options.aaguid,
-    '--attestation-root': options.attestationRoot,
     '--enrol-timeout': options.enrolTimeout
   }
   const misplaced = (given: Record<string, unknown>): string[] =>
@@ -276,6 +283,7 @@ async function tokenKey(options: EnrolOptions): Promise<OfferedKey> {
   const labelBytes = Buffer.byteLength(keyLabel)
   if (labelBytes === 0 || labelBytes > KEY_LABEL_MAX_BYTES || /\p{Cc}/u.test(keyLabel))
     throw new UsageError(`--key-label must be 1 to ${KEY_LABEL_MAX_BYTES} bytes of text (give one for a long actor id)`)
+  const roots = options.attestationRoot === undefined ? undefined : await readRoots(options.attestationRoot)
   const pin = pinReader(
     { pinFd: options.actorPinFd, pinCredential: options.actorPinCredential },
     (token) => `PIN of token "${token.label}" (serial ${token.serial}) of actor ${options.actor}: `,
@@ -286,8 +294,10 @@ async function tokenKey(options: EnrolOptions): Promise<OfferedKey> {
     modulePatterns: modulePatterns(),
     token: options.token,
     keyLabel,
-    pin
+    pin,
+    roots
   })
+  const { attestation } = key
   return {
     kind: 'pkcs11',
     body: {
@@ -295,14 +305,26 @@ async function tokenKey(options: EnrolOptions): Promise<OfferedKey> {
       role: options.role,
       kind: 'pkcs11',
       publicKey: key.publicKey,
-      hardware: key.hardware
+      hardware: key.hardware,
+      ...(key.evidence === undefined ? {} : { evidence: key.evidence })
     },
     details: {
       hardware: key.hardware,
       publicKey: toHex(key.publicKey),
       token: key.token,
       keyLabel: key.keyLabel,
-      madeNow: key.made
+      madeNow: key.made,
+      attestation:
+        attestation === undefined
+          ? null
+          : {
+              verified: attestation.root !== undefined,
+              label: attestation.label,
+              issuer: attestation.issuer,
+              root: attestation.root ?? null,
+              certificates: attestation.chain.length,
+              yubico: attestation.yubico ?? null
+            }
     },
     close: async () => {}
   }
@@ -312,7 +334,10 @@ async function securityKey(options: EnrolOptions, roster: readonly RosterActor[]
   const allow: AttestationPolicy = {
     allowNone: options.allowNone === true,
     aaguids: options.aaguid?.map(checkAaguid),
-    roots: options.attestationRoot === undefined ? undefined : await readRoots(options.attestationRoot)
+    roots:
+      options.attestationRoot === undefined
+        ? undefined
+        : (await readRoots(options.attestationRoot)).map((root) => root.toString())
   }
   const current = roster.find((candidate) => candidate.actorId === options.actor && candidate.revoked === undefined)
   const enrolment = await startWebAuthnEnrolment({
@@ -363,14 +388,20 @@ function checkAaguid(text: string): string {
   return text.toLowerCase()
 }
 
-/** Every PEM certificate in the files; a file with none is unreadable input. */
-async function readRoots(files: readonly string[]): Promise<string[]> {
-  const roots: string[] = []
+/** Every PEM certificate in the files; a file with none, or with one that does not parse, is unreadable input. */
+async function readRoots(files: readonly string[]): Promise<X509Certificate[]> {
+  const roots: X509Certificate[] = []
   for (const file of files) {
     const text = Buffer.from(await readInputFile(file, 'attestation root', 1024 * 1024)).toString('utf8')
     const found = text.match(PEM_CERTIFICATE)
     if (found === null) throw new MalformedInputError(`${file} holds no PEM certificate`)
-    roots.push(...found.map((pem) => `${pem}\n`))
+    for (const [index, pem] of found.entries()) {
+      try {
+        roots.push(new X509Certificate(pem))
+      } catch (err) {
+        throw new MalformedInputError(`${file}: PEM certificate ${index + 1} cannot be read`, { cause: err })
+      }
+    }
   }
   return roots
 }
@@ -413,6 +444,7 @@ function actorText(row: ActorRow): string {
   const state = row.revoked === null ? 'active' : `REVOKED ${row.revoked.at}: ${row.revoked.reason}`
   return [
     `  ${row.actorId}  ${row.role}  ${row.kind}  enrolled ${row.enrolledAt}  ${state}`,
-    `      ${row.hardware}`
+    `      ${row.hardware}`,
+    `      ${row.evidence ? 'attestation evidence recorded' : 'no attestation evidence'}`
   ].join('\n')
 }
