@@ -13,6 +13,7 @@ import { replicationBench, convergenceBench } from './replication.js'
 import { scaleBench } from './scale.js'
 import { memoryBench } from './memory.js'
 import { actorSignBench } from './actor-sign.js'
+import { gateBench } from './gate.js'
 
 const benches: Bench[] = [
   quoteVerifyBench,
@@ -25,7 +26,8 @@ const benches: Bench[] = [
   convergenceBench,
   scaleBench,
   memoryBench,
-  actorSignBench
+  actorSignBench,
+  gateBench
 ]
 
 async function main(argv: string[]): Promise<number> {

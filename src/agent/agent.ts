@@ -4,6 +4,7 @@
  * membership and witnessing, and the replicator — and start()/stop() run them. Logic lives in the
  * rooms; this file only wires them together.
  */
+import { VerdictsOnSelf } from './gate/index.js'
 import { decodeEntry, ReplicaStore, ownFeedSource } from '../ledger/index.js'
 import type { HybridSigner } from '../identity/index.js'
 import { createFleetNode, type FleetNode } from '../p2p/index.js'
@@ -38,6 +39,8 @@ export class Agent {
   private readonly witnessing: Witnessing
   /** Replication of the signed ledger (its counts, for tests and metrics). */
   readonly replicator: Replicator
+  /** Peers' latest verdicts on this device, from their feeds (the gate's quorum). */
+  readonly verdictsOnSelf: VerdictsOnSelf
   private readonly ownSource: ReturnType<typeof ownFeedSource>
   private readonly blocked = new Set<string>()
   private state: 'new' | 'started' | 'stopped' = 'new'
@@ -62,6 +65,7 @@ export class Agent {
     this.membership = parts.membership
     const feedId = init.state.deviceId
     this.replicas = new ReplicaStore(this.feed.store, { hasher: components.hasher })
+    this.verdictsOnSelf = new VerdictsOnSelf(feedId)
     const ownSource = ownFeedSource(this.feed.store, feedId, { memo: true, hasher: components.hasher })
     this.ownSource = ownSource
     this.members = new MemberRecords(this.membership, this.feed.store)
@@ -93,6 +97,7 @@ export class Agent {
         ownServer: components.ownFeedServer?.(ownSource),
         witnessing: this.witnessing,
         ownerTargets: () => this.ownerTargets(),
+        onVerdict: (feed, entry) => this.verdictsOnSelf.record(feed, entry),
         clock: components.clock ?? systemClock,
         random: components.random ?? cryptoRandom,
         logger: components.logger

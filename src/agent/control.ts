@@ -15,6 +15,7 @@ import {
 import { CallerIdentifier, callerWorkloadProof, type CallerIdentity } from './caller/index.js'
 import type { Logger } from './ops/index.js'
 import { agentStatus } from './status.js'
+import { checkQuorum, type Gate, type SecretListing } from './gate/index.js'
 
 /** The running agent's local control socket: DIR/agent.sock, owner-only (0600). */
 export const CONTROL_SOCKET = 'agent.sock'
@@ -66,6 +67,11 @@ export interface ControlServerInit {
   clock?: Clock
   /** The approval page (src/agent/approvals), when the agent's config enables it; without, `approve` is refused. */
   approvals?: Pick<Approvals, 'request' | 'url'>
+  /** The workload gate and the secrets (src/agent/gate); without, `gate.*` and `secret.seal` are refused. */
+  gate?: {
+    gate: Pick<Gate, 'admit' | 'reasons' | 'stopped'>
+    seal: (name: string, value: Uint8Array, replace: boolean) => Promise<SecretListing>
+  }
 }
 
 /** The roles of persons, who sign their own actions (prepare, approve, append with a proof). */
@@ -84,6 +90,24 @@ function askedAction(request: Record<string, unknown>): { type: string; actor: {
     throw new ControlError(`${String(request.cmd)} needs type, actor {id, role}, body`, 'ERR_BAD_REQUEST')
   }
   return { type: request.type, actor: { id: actor.id, role: actor.role as Role } }
+}
+
+/** A gate request's quorum (0 when not given). */
+function quorumOf(request: Record<string, unknown>): number {
+  const quorum = request.quorum ?? 0
+  checkQuorum(quorum as number)
+  return quorum as number
+}
+
+/** A gate request's program: its path and digest as `fleet exec` read them; the pid is the caller's, as the kernel names it. */
+function workloadOf(
+  request: Record<string, unknown>,
+  context: ControlRequestContext
+): { exe: string; exeDigest: Uint8Array; pid: number } {
+  const { exe, exeDigest } = request
+  if (typeof exe !== 'string' || exe.length === 0 || typeof exeDigest !== 'string' || !/^[0-9a-f]{64}$/.test(exeDigest))
+    throw new ControlError('a gate request needs exe and exeDigest (64 hex digits)', 'ERR_BAD_REQUEST')
+  return { exe, exeDigest: new Uint8Array(Buffer.from(exeDigest, 'hex')), pid: context.caller.pid }
 }
 
 /** The answer to every request of a connection whose caller could not be identified. */
@@ -107,6 +131,11 @@ function refusal(err: unknown): Record<string, unknown> {
  *                                                         actor's proof (base64), checked by the ledger
  *   {cmd: 'approve', type, actor: {id, role}, body}     waits for the actor's security key on the
  *                                                         approval page, then appends as `append` does
+ *   {cmd: 'secret.seal', name, value (base64), replace?}  seals a workload secret in the TPM (gate/)
+ *   {cmd: 'gate.check', quorum?}                        → {reasons}: why a workload may not run now (none: it may)
+ *   {cmd: 'gate.admit', exe, exeDigest, secrets, quorum?}  → {secrets: {name: base64}}, the start recorded;
+ *                                                         refused with every reason (ERR_GATE_REFUSED)
+ *   {cmd: 'gate.stop', exe, exeDigest, reason, exitCode?, signal?}  records the workload's stop
  *   {cmd: 'dial', address} / {cmd: 'hangup', peerId}
  *   {cmd: 'block', peerId} / {cmd: 'unblock', peerId}   keep a peer out (maintenance, partitions)
  * Each connection's caller is identified once, when it is accepted, from the kernel (the process
@@ -122,6 +151,11 @@ export async function startControlServer(
 ): Promise<{ close: () => Promise<void> }> {
   const file = path.join(dir, CONTROL_SOCKET)
   const { logger, approvals } = init
+  const gateOf = (): NonNullable<ControlServerInit['gate']> => {
+    if (init.gate === undefined)
+      throw new ControlError('this agent runs no workload gate (it is not enrolled)', 'ERR_GATE_OFF')
+    return init.gate
+  }
   const clock = init.clock ?? systemClock
   const identifier = init.identifier ?? new CallerIdentifier()
   await rm(file, { force: true })
@@ -255,6 +289,49 @@ export async function startControlServer(
           const { seq, hash } = await approvals.request(prepared, { signal: context.signal })
           await runtime.feed.ledger.whenSealed(seq, { signal: AbortSignal.timeout(30_000) })
           return { ok: true, feed: deviceId, seq, hash: toHex(hash), sealed: true }
+        }
+        case 'secret.seal': {
+          const { name, value, replace } = request
+          if (typeof name !== 'string' || typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value))
+            throw new ControlError('secret.seal needs a name and a base64 value', 'ERR_BAD_REQUEST')
+          const bytes = new Uint8Array(Buffer.from(value, 'base64'))
+          try {
+            logCaller(context, { secretName: name }, 'a secret sealed through the control socket')
+            return { ok: true, secret: await gateOf().seal(name, bytes, replace === true) }
+          } finally {
+            bytes.fill(0)
+          }
+        }
+        case 'gate.check':
+          return { ok: true, reasons: await gateOf().gate.reasons(quorumOf(request)) }
+        case 'gate.admit': {
+          const workload = workloadOf(request, context)
+          if (!Array.isArray(request.secrets) || !request.secrets.every((n) => typeof n === 'string'))
+            throw new ControlError('gate.admit needs secrets: a list of names', 'ERR_BAD_REQUEST')
+          const secrets = await gateOf().gate.admit({
+            ...workload,
+            secrets: request.secrets as string[],
+            quorum: quorumOf(request)
+          })
+          logCaller(context, { exe: workload.exe, secrets: [...secrets.keys()] }, 'a workload admitted by the gate')
+          const answer: Record<string, string> = {}
+          for (const [name, value] of secrets) {
+            answer[name] = toBase64(value)
+            value.fill(0)
+          }
+          return { ok: true, secrets: answer }
+        }
+        case 'gate.stop': {
+          const { reason, exitCode, signal } = request
+          if (typeof reason !== 'string') throw new ControlError('gate.stop needs a reason', 'ERR_BAD_REQUEST')
+          await gateOf().gate.stopped({
+            ...workloadOf(request, context),
+            reason,
+            exitCode:
+              typeof exitCode === 'number' && Number.isInteger(exitCode) && exitCode >= 0 ? exitCode : undefined,
+            signal: typeof signal === 'string' ? signal : undefined
+          })
+          return { ok: true }
         }
         case 'dial':
           if (typeof request.address !== 'string') throw new ControlError('dial needs an address', 'ERR_BAD_REQUEST')

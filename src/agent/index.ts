@@ -10,6 +10,7 @@
  *   membership/  members, enrolled actors, owner statements, witnessing, quarantine
  *   replication/ sync messages, the pure planner, the replicator, gossip
  *   approvals/   actions signed by their actor's own hardware: prepared statements, the approval page
+ *   gate/        workloads run only on a device in good standing, with secrets sealed in its TPM
  * and at the top the agent itself (createAgent), its control socket, metrics and the service
  * that runs it on a device (startDeviceAgent).
  *
@@ -29,6 +30,7 @@ export * from './attestation/index.js'
 export * from './membership/index.js'
 export * from './replication/index.js'
 export * from './approvals/index.js'
+export * from './gate/index.js'
 export { Agent, createAgent } from './agent.js'
 export { fleetServiceTag, type AgentComponents, type AgentInit } from './components.js'
 export {
@@ -41,4 +43,10 @@ export {
   type ControlServerInit
 } from './control.js'
 export { agentStatus, residentMemory, procStatusMemory, type ResidentMemory } from './status.js'
-export { startDeviceAgent, AGENT_BUFFER_POOL_BYTES, type DeviceAgentInit, type RunningDevice } from './service.js'
+export {
+  startDeviceAgent,
+  startAgentGate,
+  AGENT_BUFFER_POOL_BYTES,
+  type DeviceAgentInit,
+  type RunningDevice
+} from './service.js'

@@ -5,18 +5,19 @@
  * window). simnet's hostile agents run the same service with components of their own.
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import { EsysTpm, nativeHasher, nativeP256Verifier, type PcrSelection } from '../attest/index.js'
+import { EsysTpm, nativeHasher, nativeP256Verifier, type PcrSelection, type Tpm } from '../attest/index.js'
 import type { HybridSigner } from '../identity/index.js'
 import { createFleetNode, type FleetNode } from '../p2p/index.js'
-import { cryptoRandom, toHex, systemClock } from '../common/index.js'
+import { cryptoRandom, toHex, systemClock, type Clock } from '../common/index.js'
 import { unlockDevice, agentMeasurement, deviceSigner, type DeviceState } from './device/index.js'
 import { readDeviceEnrolment } from './enrolment/index.js'
 import { writePeersFile, type AgentConfig } from './ops/index.js'
 import { createAgent, type Agent } from './agent.js'
 import type { AgentComponents } from './components.js'
 import type { PeerStatus } from './attestation/index.js'
-import { startControlServer } from './control.js'
+import { startControlServer, type ControlServerInit } from './control.js'
 import { Approvals } from './approvals/index.js'
+import { Gate, sealSecret } from './gate/index.js'
 
 /**
  * The slab size of Node's pool for small Buffers while the agent runs: 64 KiB by default since
@@ -126,7 +127,13 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
       logger?.info({ url: page.url }, 'approval page')
       approvals = page
     }
-    const control = await startControlServer(agent, dir, state.deviceId, { logger, clock, approvals })
+    // The workload gate: its PCR baseline is read now, right after the keys were released.
+    const control = await startControlServer(agent, dir, state.deviceId, {
+      logger,
+      clock,
+      approvals,
+      gate: await startAgentGate(agent, { tpm, state, dir, clock })
+    })
     closers.push(async () => {
       await control.close()
     })
@@ -166,5 +173,33 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
       })()
       await stopped
     }
+  }
+}
+
+/**
+ * The workload gate of a running agent, as its control socket serves it (gate.*, secret.seal):
+ * call right after the agent started, when its keys were just released, for the gate reads the
+ * PCR values it guards now.
+ */
+export async function startAgentGate(
+  agent: Agent,
+  parts: { tpm: Tpm; state: DeviceState; dir: string; clock: Clock }
+): Promise<NonNullable<ControlServerInit['gate']>> {
+  const { tpm, state, dir, clock } = parts
+  const gate = new Gate({
+    tpm,
+    state,
+    dir,
+    clock,
+    verdicts: agent.verdictsOnSelf,
+    isRevoked: (id) => agent.membership.isRevoked(id),
+    isQuarantined: (id) => agent.membership.isQuarantined(id),
+    ledger: agent.feed.ledger
+  })
+  await gate.start()
+  return {
+    gate,
+    seal: async (name, value, replace) =>
+      await sealSecret(tpm, state, dir, name, value, { replace, now: new Date(clock.now()) })
   }
 }

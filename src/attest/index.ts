@@ -77,6 +77,7 @@ export {
   sealedFromJson,
   sealToPcrs,
   sealToAuthority,
+  sealAlike,
   approvePcrState,
   approvedPolicyDigest,
   releaseSecret,

@@ -120,6 +120,29 @@ export async function sealToAuthority(
   return { blob, selection, authority: { point: toHex(authorityPoint), policyRef: toHex(policyRef) } }
 }
 
+/**
+ * Seals `secret` under the same policy as `like`: to the same PCR values, or to the same
+ * authority and policyRef. A workload's secret is sealed alike with the device's own keys, so
+ * that exactly the boot states that release those release it.
+ */
+export async function sealAlike(
+  tpm: Tpm,
+  secret: Uint8Array,
+  like: SealedSecret,
+  options: TpmCallOptions = {}
+): Promise<SealedSecret> {
+  if (like.authority !== undefined)
+    return await sealToAuthority(
+      tpm,
+      secret,
+      like.selection,
+      new Uint8Array(Buffer.from(like.authority.point, 'hex')),
+      new Uint8Array(Buffer.from(like.authority.policyRef, 'hex')),
+      options
+    )
+  return await sealToPcrs(tpm, secret, like.selection, hexToValues(like.selection, like.expected ?? {}), options)
+}
+
 /** The authority approves a PCR state (while the approval-epoch counter is at most `epoch`, if given). */
 export async function approvePcrState(
   authority: P256Signer,

@@ -26,6 +26,8 @@ import { registerLedgerCommands } from './commands/ledger.js'
 import { registerReleaseCommands } from './commands/release.js'
 import { registerWorkloadCommands } from './commands/workload.js'
 import { registerActorCommands } from './commands/actor.js'
+import { registerSecretCommands } from './commands/secret.js'
+import { registerExecCommand } from './commands/exec.js'
 
 export function buildProgram(): Command {
   const program = new Command('fleet')
@@ -67,6 +69,8 @@ Exit codes: 0 ok, 1 verification refused or operation failed, 2 bad usage or inp
   registerReleaseCommands(program)
   registerWorkloadCommands(program)
   registerActorCommands(program)
+  registerSecretCommands(program)
+  registerExecCommand(program)
   for (const command of program.commands) applyOverrides(command)
   return program
 }

@@ -43,7 +43,8 @@ const ACTOR_ID: Field = { kind: 'string', max: 128, pattern: '^[A-Za-z0-9][A-Za-
  *     version 2, actor-proof.ts); actor.revoke ends it; an agent's alert.cloned_authenticator
  *     records a WebAuthn signature counter that did not grow; the owner's workload.allow names the
  *     programs (uid, executable digest) a local service may act through, in the new `service`
- *     role, whose entries carry the agent's measurement of the calling program (a `workload` proof).
+ *     role, whose entries carry the agent's measurement of the calling program (a `workload` proof);
+ *     an agent's workload.start and workload.stop record the workloads its gate admitted and stopped.
  * Owner updates (ontology.update) number on from here: the first one is version 4.
  */
 export const BASE_ONTOLOGY: Ontology = {
@@ -184,6 +185,31 @@ export const BASE_ONTOLOGY: Ontology = {
     'workload.revoke': {
       roles: ['owner'],
       body: { service: ACTOR_ID, exeDigest: HASH, reason: { kind: 'string', max: 256 } }
+    },
+    // A workload the agent's gate admitted (fleet exec): the program (its path and SHA-256 as
+    // `fleet exec` read them), its pid, the secrets released to it by name (never their values),
+    // the quorum of peers' verdicts it asked for; and its stop, with why (it exited, or the
+    // device lost its standing: a PCR changed, revocation, quarantine, the quorum fell short).
+    'workload.start': {
+      roles: ['agent'],
+      body: {
+        exe: { kind: 'string', max: 4096 },
+        exeDigest: HASH,
+        pid: { kind: 'uint' },
+        secrets: { kind: 'list', maxItems: 16, item: { kind: 'string', max: 64 } },
+        quorum: { kind: 'uint' }
+      }
+    },
+    'workload.stop': {
+      roles: ['agent'],
+      body: {
+        exe: { kind: 'string', max: 4096 },
+        exeDigest: HASH,
+        pid: { kind: 'uint' },
+        reason: { kind: 'string', max: 512 },
+        exitCode: { kind: 'uint', optional: true },
+        signal: { kind: 'string', max: 16, optional: true }
+      }
     },
     'service.model_inference': {
       roles: ['service'],

@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict'
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { EsysTpm } from '../../src/attest/index.js'
+import { openSecret, readDeviceState } from '../../src/agent/index.js'
 import { haveSwtpm, tempDir } from '../helpers/devices.js'
 import { runFleet as run, joinAndEnrol, startSwtpm as startSoftwareTpm } from '../helpers/cli.js'
 
@@ -99,7 +101,7 @@ describe('cli: fleet release (owner-approved key release)', function () {
     for (const at of swtpms) run(['swtpm', 'stop', '--dir', at])
   })
 
-  it('the first approval moves the keys from PCR values to the owner; they are released under it', () => {
+  it('the first approval moves the keys, and the workload secrets, from PCR values to the owner; they are released under it', async () => {
     assert.equal(start().status, 0)
     const asked = request()
     assert.equal(asked.status, 0, asked.stderr)
@@ -140,9 +142,20 @@ describe('cli: fleet release (owner-approved key release)', function () {
     const result = JSON.parse(approved.stdout) as { deviceId: string; pcrs: number[]; agentMeasurement: string }
     assert.equal(result.deviceId, deviceId)
     assert.ok(result.pcrs.includes(23))
+    // A workload secret sealed before, to the PCR values, follows the keys to the owner.
+    writeFileSync(path.join(dir, 'secret'), 'model-key-bytes')
+    const sealedSecret = run(['secret', 'seal', '--state', state, 'model-key', '--from', path.join(dir, 'secret')])
+    assert.equal(sealedSecret.status, 0, sealedSecret.stderr)
     const installed = install()
     assert.equal(installed.status, 0, installed.stderr)
-    assert.equal((JSON.parse(installed.stdout) as { resealed: boolean }).resealed, true)
+    const outcome = JSON.parse(installed.stdout) as { resealed: boolean; secretsResealed: string[] }
+    assert.equal(outcome.resealed, true)
+    assert.deepEqual(outcome.secretsResealed, ['model-key'])
+    const listed = JSON.parse(run(['secret', 'list', '--state', state, '--json']).stdout) as Array<{ sealedTo: string }>
+    assert.deepEqual(
+      listed.map((s) => s.sealedTo),
+      ['owner']
+    )
     const saved = JSON.parse(readFileSync(path.join(state, 'device.json'), 'utf8')) as {
       version: number
       mldsa: { sealed: { authority?: unknown; expected?: unknown } }
@@ -154,6 +167,14 @@ describe('cli: fleet release (owner-approved key release)', function () {
     const started = start()
     assert.equal(started.status, 0, started.stderr)
     assert.equal((JSON.parse(started.stdout.trim().split('\n').pop()!) as { deviceId: string }).deviceId, deviceId)
+    // The re-sealed secret opens under the owner's approval of this boot (the agent measured by the run).
+    const tpm = await EsysTpm.open({ tcti: tcti(device) })
+    try {
+      const value = await openSecret(tpm, await readDeviceState(state), state, 'model-key')
+      assert.equal(Buffer.from(value).toString(), 'model-key-bytes')
+    } finally {
+      await tpm.close()
+    }
     // The approval is in the owner's audit trail.
     const tail = run(['ledger', 'tail', '--state', owner, '--json'])
     const rows = tail.stdout

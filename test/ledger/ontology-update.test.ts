@@ -79,6 +79,8 @@ describe('ledger/ontology-update: the frozen format of an ontology update, in th
       'alert.cloned_authenticator',
       'workload.allow',
       'workload.revoke',
+      'workload.start',
+      'workload.stop',
       'service.model_inference'
     ]
     assert.ok(version3.every((name) => Object.hasOwn(BASE_ONTOLOGY.actions, name)))

@@ -12,6 +12,7 @@ import {
   nativeBindingFile,
   sealToPcrs,
   sealToAuthority,
+  sealAlike,
   releaseSecret,
   differingPcrs,
   parsePublic,
@@ -181,6 +182,33 @@ export async function unlockDevice(
     })
   }
   return { state, mldsa, peerKey }
+}
+
+/**
+ * Seals `secret` (≤128 bytes) in this device's TPM under the policy its own keys are sealed to
+ * now (PCR values at fleet init, or the owner's approvals): released exactly when they are.
+ */
+export async function sealLikeDeviceKeys(
+  tpm: Tpm,
+  state: DeviceState,
+  secret: Uint8Array,
+  options: TpmCallOptions = {}
+): Promise<SealedSecret> {
+  return await sealAlike(tpm, secret, sealedFromJson(state.mldsa.sealed), options)
+}
+
+/**
+ * Unseals a secret sealed alike with the device's keys, under the owner's approval for the boot
+ * state the TPM holds now (KeyReleaseRefusedError naming the PCRs that differ otherwise).
+ */
+export async function releaseLikeDeviceKeys(
+  tpm: Tpm,
+  state: DeviceState,
+  sealed: SealedSecret,
+  options: TpmCallOptions = {}
+): Promise<Uint8Array> {
+  const approval = sealed.authority === undefined ? undefined : await approvalForNow(tpm, state, options)
+  return await releaseSecret(tpm, sealed, approval, options)
 }
 
 /** The device's hybrid signer: the TPM-held DSK and the unsealed ML-DSA-65 key. */

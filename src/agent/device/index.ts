@@ -8,6 +8,8 @@ export {
   deviceSigner,
   initDevice,
   installReleaseApproval,
+  releaseLikeDeviceKeys,
+  sealLikeDeviceKeys,
   unlockDevice,
   type InitDeviceOptions,
   type UnlockedDevice

@@ -14,7 +14,8 @@ import {
   verifyCheckpoint,
   type ReplicaStore,
   type SyncBatch,
-  type FeedSource
+  type FeedSource,
+  type Entry
 } from '../../ledger/index.js'
 import { FramedStream, type FleetNode } from '../../p2p/index.js'
 import type { Clock, Random } from '../../common/index.js'
@@ -69,6 +70,8 @@ export interface ReplicatorComponents {
   ownServer?: OwnFeedServer
   witnessing: Witnessing
   ownerTargets: () => OwnerStatementTargets
+  /** Told each verified entry of a peer's feed that is a verdict (attest.verdict), for the gate's quorum. */
+  onVerdict?: (feed: string, entry: Entry) => void
   clock: Clock
   random: Random
   logger?: Logger
@@ -417,6 +420,10 @@ export class Replicator {
         await applyOwnerStatements(entries, this.c.ownerTargets())
       } else {
         for (const entry of entries) {
+          if (entry.type === 'attest.verdict') {
+            this.c.onVerdict?.(batch.feed, entry)
+            continue
+          }
           if (entry.type === 'alert.equivocation') await witnessing.onAlert(entry, batch.feed)
           else if (entry.type === 'alert.revocation')
             await applyRevocationAlert(entry, batch.feed, { ...this.c.ownerTargets(), records: this.c.members })

@@ -9,6 +9,7 @@ import {
   readDeviceEnrolment,
   agentMeasurement,
   installReleaseApproval,
+  resealSecrets,
   makeReleaseRequest,
   encodeReleaseRequest,
   parseReleaseRequest,
@@ -286,12 +287,23 @@ approval-epoch counter in its TPM moves past them): booting an older approved st
           await measurementFor(state)
         )
         await writeDeviceState(options.state, installed.state)
+        // The workload secrets follow the keys to the owner's policy (sealed alike with them).
+        const secrets = installed.resealed
+          ? await resealSecrets(tpm, state, installed.state, options.state, new Date())
+          : []
         const approvals = installed.state.approvals?.length ?? 0
         makeOutput(options.json === true).result(
-          { deviceId: state.deviceId, resealed: installed.resealed, withdrawn: installed.withdrawn, approvals },
+          {
+            deviceId: state.deviceId,
+            resealed: installed.resealed,
+            withdrawn: installed.withdrawn,
+            approvals,
+            secretsResealed: secrets
+          },
           (installed.resealed
             ? `keys re-sealed to the fleet owner: they are released under boot states the owner approves (${approvals} approval kept)`
             : `approval kept (${approvals} in all): the keys are released under it from the next start`) +
+            (secrets.length > 0 ? `; ${secrets.length} workload secret(s) re-sealed alike` : '') +
             (installed.withdrawn ? '; every earlier approval is withdrawn for good' : '')
         )
       } finally {

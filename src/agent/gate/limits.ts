@@ -1,0 +1,31 @@
+/** Every bound of the gate room (workload secrets, the standing a workload runs under). */
+export const GATE_LIMITS = {
+  /** Secrets one device holds (files in DIR/secrets). */
+  maxSecrets: 64,
+  /** One secret's value, bytes (a password, a key, a small credentials file). */
+  maxSecretBytes: 64 * 1024,
+  /** A secret file on disk: the value's ciphertext in base64 and the sealed data key. */
+  maxSecretFileBytes: 96 * 1024,
+  /** A secret's name: letters, digits, . _ - (it is also its file name). */
+  maxNameLength: 64,
+  /** Secrets one workload asks for at once. */
+  maxSecretsPerWorkload: 16,
+  /** Peers whose verdicts on this device are remembered (one entry a peer feed). */
+  maxVerdictPeers: 4096,
+  /** The quorum a workload may ask for. */
+  maxQuorum: 64,
+  /**
+   * How old a peer's trusted verdict on this device may be and still count for a quorum, ms:
+   * two of the default re-attestation intervals (5 min), so one missed round does not stop a workload.
+   */
+  verdictFreshMs: 10 * 60_000,
+  /** How far ahead of this device's clock a verdict may be dated and still count, ms (clock skew). */
+  verdictSkewMs: 2 * 60_000,
+  /** How often the gate's watch asks the agent whether the workload may go on running, ms. */
+  watchIntervalMs: 500,
+  /** The PCRs are read again at most this often, ms (each read is one TPM command). */
+  pcrRecheckMs: 1_000,
+  /** SIGTERM to SIGKILL, ms, unless the command says otherwise (within 1 ms .. 5 min). */
+  defaultGraceMs: 10_000,
+  maxGraceMs: 300_000
+} as const

@@ -1,0 +1,323 @@
+/**
+ * A workload's secrets (a database password, a model-weights key), sealed in this device's TPM
+ * alike with the device's own keys: released under exactly the boot states that release those
+ * (the PCR values at fleet init, or the owner's approvals with PolicyAuthorize), and to nobody on
+ * another TPM.
+ *
+ * One file a secret, DIR/secrets/NAME.json, 0600: the value encrypted with AES-256-GCM under a
+ * fresh 32-byte data key (the additional data binds the device and the name), and the data key
+ * sealed in the TPM. Nothing readable is left on disk: without this TPM in an approved boot state
+ * the file is noise. Frozen format (version 1):
+ *   {version: 1, name, deviceId, sealedTo: 'boot-pcrs' | 'owner', authority?: P-256 point (hex),
+ *    key: {public, private} (the TPM's sealed object, base64), nonce, ciphertext, tag (base64),
+ *    bytes, sealedAt (ISO time)}
+ * The policy itself is the device state's (device.json): a file sealed before the owner's first
+ * approval moved the device's keys to the owner no longer matches, and says so.
+ */
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
+import { open, readdir, rename, rm, mkdir } from 'node:fs/promises'
+import path from 'node:path'
+import { fromBase64, toBase64 } from '../../common/index.js'
+import type { SealedSecret, Tpm, TpmCallOptions } from '../../attest/index.js'
+import { sealedFromJson } from '../../attest/index.js'
+import { releaseLikeDeviceKeys, sealLikeDeviceKeys, type DeviceState } from '../device/index.js'
+import { SecretFileError, SecretNameError, SecretSizeError, SecretUnknownError, TooManySecretsError } from './errors.js'
+import { GATE_LIMITS } from './limits.js'
+
+export const SECRETS_DIR = 'secrets'
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
+const FIELDS = [
+  'version',
+  'name',
+  'deviceId',
+  'sealedTo',
+  'authority',
+  'key',
+  'nonce',
+  'ciphertext',
+  'tag',
+  'bytes',
+  'sealedAt'
+]
+
+/** What `fleet secret list` shows of a secret: never its value. */
+export interface SecretListing {
+  name: string
+  bytes: number
+  /** 'boot-pcrs': the PCR values at fleet init; 'owner': any boot state the owner approved. */
+  sealedTo: 'boot-pcrs' | 'owner'
+  /** The PCRs the policy covers (sha256 bank). */
+  pcrs: number[]
+  sealedAt: string
+}
+
+interface SecretFile {
+  version: 1
+  name: string
+  deviceId: string
+  sealedTo: 'boot-pcrs' | 'owner'
+  authority?: string
+  key: { public: string; private: string }
+  nonce: string
+  ciphertext: string
+  tag: string
+  bytes: number
+  sealedAt: string
+}
+
+/** Refuses a name no secret can have (SecretNameError). */
+export function checkSecretName(name: string): void {
+  if (!NAME.test(name) || name.includes('..')) throw new SecretNameError(name)
+}
+
+/** The file of secret `name` in state directory `dir`. */
+export function secretFile(dir: string, name: string): string {
+  return path.join(dir, SECRETS_DIR, `${name}.json`)
+}
+
+function additionalData(deviceId: string, name: string): Buffer {
+  return Buffer.from(`fleet-secret-v1\0${deviceId}\0${name}`)
+}
+
+/** The device's keys' policy, as a secret file names it. */
+function policyOf(state: DeviceState): { sealedTo: 'boot-pcrs' | 'owner'; authority?: string } {
+  const authority = state.mldsa.sealed.authority?.point
+  return authority === undefined ? { sealedTo: 'boot-pcrs' } : { sealedTo: 'owner', authority }
+}
+
+/**
+ * Seals `value` as secret `name` of this device. An existing secret of that name is replaced
+ * only with `replace`. The file is written to a temporary name, synced, then renamed: a crash
+ * leaves the old secret or the new one, never half of one.
+ */
+export async function sealSecret(
+  tpm: Tpm,
+  state: DeviceState,
+  dir: string,
+  name: string,
+  value: Uint8Array,
+  options: TpmCallOptions & { replace?: boolean; now: Date }
+): Promise<SecretListing> {
+  checkSecretName(name)
+  if (value.length === 0 || value.length > GATE_LIMITS.maxSecretBytes)
+    throw new SecretSizeError(value.length, GATE_LIMITS.maxSecretBytes)
+  const held = await secretNames(dir)
+  if (held.includes(name) && options.replace !== true)
+    throw new SecretFileError(
+      secretFile(dir, name),
+      'a secret of that name is sealed already (give --replace to replace it)'
+    )
+  if (!held.includes(name) && held.length >= GATE_LIMITS.maxSecrets)
+    throw new TooManySecretsError(GATE_LIMITS.maxSecrets)
+  // The data key mixes the TPM's RNG with the host's, so neither alone decides it.
+  const key = createHash('sha256')
+    .update(await tpm.getRandom(32, options))
+    .update(randomBytes(32))
+    .digest()
+  try {
+    const nonce = randomBytes(12)
+    const cipher = createCipheriv('aes-256-gcm', key, nonce)
+    cipher.setAAD(additionalData(state.deviceId, name))
+    const ciphertext = Buffer.concat([cipher.update(value), cipher.final()])
+    const sealed = await sealLikeDeviceKeys(tpm, state, new Uint8Array(key), options)
+    const file: SecretFile = {
+      version: 1,
+      name,
+      deviceId: state.deviceId,
+      ...policyOf(state),
+      key: { public: toBase64(sealed.blob.public), private: toBase64(sealed.blob.private) },
+      nonce: nonce.toString('base64'),
+      ciphertext: ciphertext.toString('base64'),
+      tag: cipher.getAuthTag().toString('base64'),
+      bytes: value.length,
+      sealedAt: options.now.toISOString()
+    }
+    await writeDurably(secretFile(dir, name), `${JSON.stringify(file)}\n`)
+    return listing(file, state)
+  } finally {
+    key.fill(0)
+  }
+}
+
+/** The secrets this device holds, by name; never their values. A file that is not a secret file is an error. */
+export async function listSecrets(dir: string, state: DeviceState): Promise<SecretListing[]> {
+  const out: SecretListing[] = []
+  for (const name of await secretNames(dir)) out.push(listing(await readSecretFile(dir, name, state), state))
+  return out
+}
+
+/**
+ * The value of secret `name`, unsealed in this TPM under the boot state it holds now. Refused
+ * (KeyReleaseRefusedError naming the PCRs) in a boot state the owner did not approve, and
+ * (SecretFileError) for a file altered or written for another device or name.
+ */
+export async function openSecret(
+  tpm: Tpm,
+  state: DeviceState,
+  dir: string,
+  name: string,
+  options: TpmCallOptions = {}
+): Promise<Uint8Array> {
+  checkSecretName(name)
+  const file = await readSecretFile(dir, name, state)
+  const like = sealedFromJson(state.mldsa.sealed)
+  const sealed: SealedSecret = {
+    ...like,
+    blob: { public: fromBase64(file.key.public), private: fromBase64(file.key.private) }
+  }
+  const key = await releaseLikeDeviceKeys(tpm, state, sealed, options)
+  try {
+    if (key.length !== 32) throw new SecretFileError(secretFile(dir, name), 'the sealed data key is not 32 bytes')
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(file.nonce, 'base64'))
+    decipher.setAAD(additionalData(state.deviceId, name))
+    decipher.setAuthTag(Buffer.from(file.tag, 'base64'))
+    try {
+      return new Uint8Array(Buffer.concat([decipher.update(Buffer.from(file.ciphertext, 'base64')), decipher.final()]))
+    } catch {
+      throw new SecretFileError(secretFile(dir, name), 'its value does not decrypt under its sealed key (altered)')
+    }
+  } finally {
+    key.fill(0)
+  }
+}
+
+/**
+ * Seals every secret again under the policy of `to`, after the device's keys moved there (the
+ * owner's first release approval re-seals them from PCR values to the owner): each is opened
+ * under `from`, the policy it was sealed to, in the boot state that holds now. One file at a
+ * time, each replaced atomically; returns the names re-sealed.
+ */
+export async function resealSecrets(
+  tpm: Tpm,
+  from: DeviceState,
+  to: DeviceState,
+  dir: string,
+  now: Date
+): Promise<string[]> {
+  const names = await secretNames(dir)
+  for (const name of names) {
+    const value = await openSecret(tpm, from, dir, name)
+    try {
+      await sealSecret(tpm, to, dir, name, value, { replace: true, now })
+    } finally {
+      value.fill(0)
+    }
+  }
+  return names
+}
+
+/** Removes secret `name` (SecretUnknownError if there is none). */
+export async function removeSecret(dir: string, name: string): Promise<void> {
+  checkSecretName(name)
+  if (!(await secretNames(dir)).includes(name)) throw new SecretUnknownError(name)
+  await rm(secretFile(dir, name))
+}
+
+async function secretNames(dir: string): Promise<string[]> {
+  let names: string[]
+  try {
+    names = await readdir(path.join(dir, SECRETS_DIR))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
+  }
+  return names
+    .filter((file) => file.endsWith('.json') && NAME.test(file.slice(0, -5)))
+    .map((file) => file.slice(0, -5))
+    .sort()
+    .slice(0, GATE_LIMITS.maxSecrets)
+}
+
+async function readSecretFile(dir: string, name: string, state: DeviceState): Promise<SecretFile> {
+  const file = secretFile(dir, name)
+  let text: string
+  try {
+    const handle = await open(file, 'r')
+    try {
+      const { size } = await handle.stat()
+      if (size > GATE_LIMITS.maxSecretFileBytes) throw new SecretFileError(file, 'too large')
+      text = await handle.readFile('utf8')
+    } finally {
+      await handle.close()
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new SecretUnknownError(name)
+    throw err
+  }
+  let value: Record<string, unknown>
+  try {
+    value = JSON.parse(text) as Record<string, unknown>
+  } catch {
+    throw new SecretFileError(file, 'not JSON')
+  }
+  const fail = (why: string): never => {
+    throw new SecretFileError(file, why)
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('not a secret file')
+  for (const key of Object.keys(value)) if (!FIELDS.includes(key)) fail(`unknown field "${key}"`)
+  if (value.version !== 1) fail(`version ${String(value.version)} is not one this agent reads`)
+  if (value.name !== name) fail(`it is secret ${String(value.name).slice(0, 64)}'s, not ${name}'s`)
+  if (value.deviceId !== state.deviceId) fail('it was sealed on another device (this TPM cannot open it)')
+  const base64 = (field: string, max: number): void => {
+    const text = value[field]
+    if (typeof text !== 'string' || text.length === 0 || text.length > max || !BASE64.test(text))
+      fail(`bad field "${field}"`)
+  }
+  const key = value.key as Record<string, unknown> | undefined
+  if (typeof key !== 'object' || key === null) fail('bad field "key"')
+  for (const part of ['public', 'private']) {
+    const text = key![part]
+    if (typeof text !== 'string' || text.length === 0 || text.length > 4096 || !BASE64.test(text))
+      fail(`bad field "key.${part}"`)
+  }
+  base64('nonce', 16)
+  base64('tag', 24)
+  base64('ciphertext', 4 * Math.ceil(GATE_LIMITS.maxSecretBytes / 3))
+  if (
+    !Number.isInteger(value.bytes) ||
+    (value.bytes as number) < 1 ||
+    (value.bytes as number) > GATE_LIMITS.maxSecretBytes
+  )
+    fail('bad field "bytes"')
+  if (typeof value.sealedAt !== 'string' || value.sealedAt.length > 64) fail('bad field "sealedAt"')
+  const policy = policyOf(state)
+  if (value.sealedTo !== 'boot-pcrs' && value.sealedTo !== 'owner') fail('bad field "sealedTo"')
+  if (value.sealedTo !== policy.sealedTo || value.authority !== policy.authority)
+    fail(
+      policy.sealedTo === 'owner' && value.sealedTo === 'boot-pcrs'
+        ? "it was sealed before the owner's first release approval moved this device's keys to the owner: seal it again"
+        : "it is sealed to another authority than this device's keys"
+    )
+  return value as unknown as SecretFile
+}
+
+function listing(file: SecretFile, state: DeviceState): SecretListing {
+  return {
+    name: file.name,
+    bytes: file.bytes,
+    sealedTo: file.sealedTo,
+    pcrs: state.sealing.selection.flatMap((bank) => bank.pcrs),
+    sealedAt: file.sealedAt
+  }
+}
+
+/** Writes `text` to `file` (0600) durably: a synced temporary file renamed over it, then the directory synced. */
+async function writeDurably(file: string, text: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 })
+  const temp = `${file}.tmp-${process.pid}`
+  const handle = await open(temp, 'w', 0o600)
+  try {
+    await handle.writeFile(text)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  await rename(temp, file)
+  const directory = await open(path.dirname(file), 'r')
+  try {
+    await directory.sync()
+  } finally {
+    await directory.close()
+  }
+}

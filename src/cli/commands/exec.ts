@@ -1,0 +1,230 @@
+/**
+ * fleet exec --state DIR [--secret NAME[=ENV|:ENV]]… [--quorum K] [--grace S] -- CMD ARGS…
+ *
+ * Runs CMD only on a device in good standing, as the running agent's gate judges it (its keys
+ * released under an approved boot, the PCRs unchanged since, not revoked, not quarantined, and
+ * with --quorum K at least K peers holding a fresh trusted verdict on it), with the secrets it
+ * names. While CMD runs the gate is asked again every GATE_LIMITS.watchIntervalMs: when the
+ * device loses its standing CMD gets SIGTERM, then SIGKILL after the grace period. Its start and
+ * its stop (with the reason) are entries of the device's feed.
+ *
+ * Secrets reach CMD through its environment (NAME or NAME=ENV) or a 0600 file in a fresh 0700
+ * directory on a memory-backed filesystem (NAME:ENV: ENV holds the file's path), removed when CMD
+ * ends; never through its command line.
+ */
+import type { Command } from 'commander'
+import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { accessSync, constants, createReadStream, statSync } from 'node:fs'
+import { mkdtemp, realpath, rm, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { GATE_LIMITS, checkQuorum, checkSecretName, controlRequest } from '../../agent/index.js'
+import { FleetError, UsageError } from '../../common/index.js'
+
+/** Where the secret files go: memory-backed filesystems, the first that exists. */
+const MEMORY_DIRS = ['/dev/shm', '/run/user']
+
+interface SecretSpec {
+  name: string
+  env: string
+  file: boolean
+}
+
+function parseSecret(text: string): SecretSpec {
+  const match = /^([^=:]+)(?:([=:])([A-Za-z_][A-Za-z0-9_]{0,127}))?$/.exec(text)
+  if (match === null) throw new UsageError(`--secret ${text}: give NAME, NAME=ENV or NAME:ENV`)
+  const name = match[1]!
+  checkSecretName(name)
+  const env = match[3] ?? name.toUpperCase().replace(/[^A-Z0-9_]/g, '_')
+  return { name, env: /^[0-9]/.test(env) ? `_${env}` : env, file: match[2] === ':' }
+}
+
+/** CMD as a file: a path, or looked up on PATH as a shell would. */
+async function resolveCommand(command: string): Promise<string> {
+  const candidates = command.includes('/')
+    ? [path.resolve(command)]
+    : (process.env.PATH ?? '')
+        .split(':')
+        .filter((dir) => dir !== '')
+        .map((dir) => path.join(dir, command))
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK)
+      if (statSync(candidate).isFile()) return await realpath(candidate)
+    } catch {}
+  }
+  throw new UsageError(`${command}: no such executable${command.includes('/') ? '' : ' on PATH'}`)
+}
+
+async function digestFile(file: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer)
+  return hash.digest('hex')
+}
+
+async function memoryDir(): Promise<string> {
+  for (const base of MEMORY_DIRS) {
+    try {
+      if (statSync(base).isDirectory()) return await mkdtemp(path.join(base, 'fleet-exec-'))
+    } catch {}
+  }
+  throw new FleetError(`no memory-backed filesystem for secret files (looked for ${MEMORY_DIRS.join(', ')})`, {
+    code: 'ERR_NO_MEMORY_FS'
+  })
+}
+
+interface ExecOptions {
+  state: string
+  secret?: string[]
+  quorum?: string
+  grace?: string
+}
+
+export function registerExecCommand(program: Command): void {
+  program
+    .command('exec')
+    .description('run a command only on a device in good standing, with its sealed secrets; stop it when that is lost')
+    .requiredOption('--state <dir>', 'device state directory (its agent must be running)')
+    .option(
+      '--secret <spec...>',
+      'a sealed secret for the command: NAME (env NAME), NAME=ENV, or NAME:ENV (a file; ENV holds its path)'
+    )
+    .option('--quorum <k>', 'at least K peers must hold a fresh trusted verdict on this device', '0')
+    .option(
+      '--grace <seconds>',
+      'SIGTERM to SIGKILL when the device loses its standing',
+      String(GATE_LIMITS.defaultGraceMs / 1000)
+    )
+    .argument('<command...>', 'the command and its arguments, after --')
+    .addHelpText(
+      'after',
+      `
+Example:
+  fleet exec --state /var/lib/fleet --secret db-password=PGPASSWORD --secret model-key:MODEL_KEY_FILE \\
+      --quorum 2 -- /usr/bin/model-server --port 8080
+Before the command starts the agent checks: keys released under a boot the owner approved, PCRs
+unchanged since, not revoked, not quarantined, and the quorum; then it unseals the secrets. While it
+runs the same is checked every ${GATE_LIMITS.watchIntervalMs} ms (PCRs re-read every ${GATE_LIMITS.pcrRecheckMs} ms): when it fails the command gets
+SIGTERM, and SIGKILL after --grace. Start and stop are recorded in the device's feed.
+Exit codes: the command's own (128+N when it died of signal N); 1 refused (every reason named) or
+stopped because the device lost its standing; 2 bad usage.`
+    )
+    .action(async (command: string[], options: ExecOptions) => {
+      const specs = (options.secret ?? []).map(parseSecret)
+      if (specs.length > GATE_LIMITS.maxSecretsPerWorkload)
+        throw new UsageError(`at most ${GATE_LIMITS.maxSecretsPerWorkload} --secret`)
+      if (!/^\d{1,2}$/.test(options.quorum ?? '0')) throw new UsageError('--quorum must be a whole number of peers')
+      const quorum = Number(options.quorum ?? '0')
+      checkQuorum(quorum)
+      const grace = Number(options.grace)
+      if (!Number.isFinite(grace) || grace * 1000 < 1 || grace * 1000 > GATE_LIMITS.maxGraceMs)
+        throw new UsageError(`--grace must be 0.001 to ${GATE_LIMITS.maxGraceMs / 1000} seconds`)
+      const exe = await resolveCommand(command[0]!)
+      const exeDigest = await digestFile(exe)
+      const workload = { exe, exeDigest }
+      const admitted = await controlRequest(options.state, {
+        cmd: 'gate.admit',
+        ...workload,
+        secrets: specs.map((s) => s.name),
+        quorum
+      })
+      const values = admitted.secrets as Record<string, string>
+      const env: Record<string, string> = { ...process.env } as Record<string, string>
+      let filesDir: string | undefined
+      try {
+        for (const spec of specs) {
+          const value = Buffer.from(values[spec.name] ?? '', 'base64')
+          if (spec.file) {
+            filesDir ??= await memoryDir()
+            const file = path.join(filesDir, spec.name)
+            await writeFile(file, value, { mode: 0o600 })
+            env[spec.env] = file
+          } else env[spec.env] = value.toString('utf8')
+          value.fill(0)
+        }
+        const status = await runGated(command, exe, env, {
+          dir: options.state,
+          quorum,
+          graceMs: grace * 1000,
+          workload
+        })
+        process.exitCode = status
+      } finally {
+        if (filesDir !== undefined) await rm(filesDir, { recursive: true, force: true })
+      }
+    })
+}
+
+/**
+ * Runs the admitted command and watches the device's standing until it ends; records its stop.
+ * Resolves with the exit code this process ends with.
+ */
+async function runGated(
+  command: string[],
+  exe: string,
+  env: Record<string, string>,
+  watch: { dir: string; quorum: number; graceMs: number; workload: { exe: string; exeDigest: string } }
+): Promise<number> {
+  const child = spawn(exe, command.slice(1), { env, stdio: 'inherit', argv0: command[0] })
+  let lost: string | undefined
+  let killTimer: NodeJS.Timeout | undefined
+  const stop = (reason: string): void => {
+    if (lost !== undefined) return
+    lost = reason
+    process.stderr.write(`fleet exec: stopping ${command[0]}: ${reason}\n`)
+    child.kill('SIGTERM')
+    killTimer = setTimeout(() => child.kill('SIGKILL'), watch.graceMs)
+  }
+  // Signals to this process go on to the command (a systemd stop, Ctrl-C).
+  const forward = (signal: NodeJS.Signals): void => {
+    child.kill(signal)
+  }
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, forward)
+  let watching = true
+  const watcher = (async () => {
+    while (watching) {
+      await new Promise((resolve) => setTimeout(resolve, GATE_LIMITS.watchIntervalMs))
+      if (!watching) return
+      try {
+        const { reasons } = (await controlRequest(watch.dir, { cmd: 'gate.check', quorum: watch.quorum }, 10_000)) as {
+          reasons: string[]
+        }
+        if (reasons.length > 0) stop(reasons.join('; '))
+      } catch (err) {
+        // An agent that no longer answers cannot vouch for the device: fail closed.
+        stop(`the agent does not answer (${(err as Error).message})`)
+      }
+    }
+  })()
+  let failed: string | undefined
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
+    child.once('exit', (c, s) => resolve([c, s]))
+    // A program that cannot be started (removed or made unreadable since it was measured).
+    child.once('error', (err) => {
+      failed = err.message
+      resolve([null, null])
+    })
+  })
+  watching = false
+  clearTimeout(killTimer)
+  for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.off(s, forward)
+  await watcher
+  const reason =
+    failed !== undefined ? `could not start: ${failed}` : lost === undefined ? 'exited' : `standing lost: ${lost}`
+  await controlRequest(watch.dir, {
+    cmd: 'gate.stop',
+    ...watch.workload,
+    reason,
+    ...(code === null ? {} : { exitCode: code }),
+    ...(signal === null ? {} : { signal })
+  }).catch((err: unknown) => {
+    process.stderr.write(`fleet exec: the stop could not be recorded: ${(err as Error).message}\n`)
+  })
+  if (failed !== undefined) {
+    process.stderr.write(`fleet exec: ${command[0]} could not start: ${failed}\n`)
+    return 1
+  }
+  if (lost !== undefined) return 1
+  return code ?? 128 + (os.constants.signals[signal!] ?? 0)
+}

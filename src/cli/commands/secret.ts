@@ -1,0 +1,126 @@
+/**
+ * fleet secret seal --state DIR NAME --from FILE [--replace] [--json]
+ * fleet secret list --state DIR [--json]
+ * fleet secret remove --state DIR NAME [--json]
+ *
+ * A workload's secrets, sealed in the device's TPM alike with its own keys (src/agent/gate):
+ * `fleet exec` hands them to a command only on a device in good standing. With the agent running
+ * the seal goes through it (it holds the TPM); without, the keys are released here first, so a
+ * secret is never sealed on a device whose boot the owner did not approve.
+ */
+import type { Command } from 'commander'
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import type { PcrSelection } from '../../attest/index.js'
+import { EsysTpm } from '../../attest/index.js'
+import {
+  CONTROL_SOCKET,
+  GATE_LIMITS,
+  agentMeasurement,
+  checkSecretName,
+  controlRequest,
+  listSecrets,
+  readDeviceState,
+  removeSecret,
+  sealSecret,
+  unlockDevice,
+  type SecretListing
+} from '../../agent/index.js'
+import { toBase64 } from '../../common/index.js'
+import { makeOutput } from '../output.js'
+import { readInputFile } from '../options.js'
+
+function describe(secret: SecretListing): string {
+  const policy =
+    secret.sealedTo === 'owner'
+      ? 'boot states the owner approves'
+      : 'the boot state at fleet init (until the owner approves one)'
+  return `${secret.name}  ${secret.bytes} bytes  released under ${policy}, PCRs ${secret.pcrs.join(',')}  sealed ${secret.sealedAt}`
+}
+
+async function sealOffline(dir: string, name: string, value: Uint8Array, replace: boolean): Promise<SecretListing> {
+  const state = await readDeviceState(dir)
+  const tpm = await EsysTpm.open({ tcti: state.tcti })
+  try {
+    const selection = state.sealing.selection as PcrSelection
+    const bootPcrs = selection.flatMap((bank) => bank.pcrs).filter((pcr) => pcr !== state.sealing.agentPcr)
+    // The device's keys must be released here now: only then is this a boot state they are sealed to.
+    await unlockDevice(tpm, state, await agentMeasurement({ bootPcrs, agentPcr: state.sealing.agentPcr }))
+    return await sealSecret(tpm, state, dir, name, value, { replace, now: new Date() })
+  } finally {
+    await tpm.close()
+  }
+}
+
+export function registerSecretCommands(program: Command): void {
+  const secret = program
+    .command('secret')
+    .description("workload secrets sealed in this device's TPM, released to `fleet exec` on a device in good standing")
+
+  secret
+    .command('seal')
+    .description("seal a secret in this device's TPM, under the policy its own keys are sealed to")
+    .requiredOption('--state <dir>', 'device state directory')
+    .argument('<name>', "the secret's name (letters, digits, . _ -)")
+    .requiredOption('--from <file>', "the secret's value: a file, or - for standard input")
+    .option('--replace', 'replace a secret of that name')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      `
+Example:
+  fleet secret seal --state /var/lib/fleet db-password --from /run/credentials/db-password
+The value (1 byte to ${GATE_LIMITS.maxSecretBytes / 1024} KiB) is read once, encrypted under a data key sealed in the TPM,
+and written to DIR/secrets/NAME.json: without this TPM in an approved boot state the file is noise.
+Delete the plaintext you sealed from afterwards. Exit codes: 0 sealed, 1 refused, 2 bad usage.`
+    )
+    .action(async (name: string, options: { state: string; from: string; replace?: boolean; json?: boolean }) => {
+      checkSecretName(name)
+      const value = await readInputFile(
+        options.from === '-' ? '/dev/stdin' : options.from,
+        'secret',
+        GATE_LIMITS.maxSecretBytes
+      )
+      try {
+        const sealed = existsSync(path.join(options.state, CONTROL_SOCKET))
+          ? ((
+              await controlRequest(options.state, {
+                cmd: 'secret.seal',
+                name,
+                value: toBase64(value),
+                replace: options.replace === true
+              })
+            ).secret as SecretListing)
+          : await sealOffline(options.state, name, value, options.replace === true)
+        makeOutput(options.json === true).result(sealed, `sealed ${describe(sealed)}`)
+      } finally {
+        value.fill(0)
+      }
+    })
+
+  secret
+    .command('list')
+    .description('the secrets sealed on this device: names and policies, never values')
+    .requiredOption('--state <dir>', 'device state directory')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExample:\n  fleet secret list --state /var/lib/fleet')
+    .action(async (options: { state: string; json?: boolean }) => {
+      const secrets = await listSecrets(options.state, await readDeviceState(options.state))
+      makeOutput(options.json === true).result(
+        secrets,
+        secrets.length === 0 ? 'no secrets sealed' : secrets.map(describe).join('\n')
+      )
+    })
+
+  secret
+    .command('remove')
+    .description('remove a secret (its file; the TPM keeps nothing of it)')
+    .requiredOption('--state <dir>', 'device state directory')
+    .argument('<name>', "the secret's name")
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExample:\n  fleet secret remove --state /var/lib/fleet db-password')
+    .action(async (name: string, options: { state: string; json?: boolean }) => {
+      await removeSecret(options.state, name)
+      makeOutput(options.json === true).result({ removed: name }, `removed ${name}`)
+    })
+}
