@@ -5,7 +5,14 @@
  * window). simnet's hostile agents run the same service with components of their own.
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import { EsysTpm, nativeHasher, nativeP256Verifier, type PcrSelection, type Tpm } from '../attest/index.js'
+import {
+  EsysTpm,
+  nativeHasher,
+  nativeP256Verifier,
+  type PcrSelection,
+  type PcrValues,
+  type Tpm
+} from '../attest/index.js'
 import type { HybridSigner } from '../identity/index.js'
 import { createFleetNode, type FleetNode } from '../p2p/index.js'
 import { cryptoRandom, toHex, systemClock, type Clock } from '../common/index.js'
@@ -64,6 +71,8 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
   const selection = state.sealing.selection as PcrSelection
   const bootPcrs = selection.flatMap((bank) => bank.pcrs).filter((pcr) => pcr !== state.sealing.agentPcr)
   const device = await unlockDevice(tpm, state, await agentMeasurement({ bootPcrs, agentPcr: state.sealing.agentPcr }))
+  // The PCR values the keys were just released under: the workload gate's baseline.
+  const released = await tpm.readPcrs(selection)
   const enrolment = await readDeviceEnrolment(dir, state.deviceId)
   const closers: Array<() => Promise<void>> = []
   let agent: Agent | undefined
@@ -127,12 +136,12 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
       logger?.info({ url: page.url }, 'approval page')
       approvals = page
     }
-    // The workload gate: its PCR baseline is read now, right after the keys were released.
+    // The workload gate, its baseline the PCR values read right after the keys were released.
     const control = await startControlServer(agent, dir, state.deviceId, {
       logger,
       clock,
       approvals,
-      gate: await startAgentGate(agent, { tpm, state, dir, clock })
+      gate: await startAgentGate(agent, { tpm, state, dir, clock, released })
     })
     closers.push(async () => {
       await control.close()
@@ -178,14 +187,14 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
 
 /**
  * The workload gate of a running agent, as its control socket serves it (gate.*, secret.seal):
- * call right after the agent started, when its keys were just released, for the gate reads the
- * PCR values it guards now.
+ * `released` is the PCR values read right after the keys were released; without it the gate
+ * reads them now (call it right after the agent started).
  */
 export async function startAgentGate(
   agent: Agent,
-  parts: { tpm: Tpm; state: DeviceState; dir: string; clock: Clock }
+  parts: { tpm: Tpm; state: DeviceState; dir: string; clock: Clock; released?: PcrValues }
 ): Promise<NonNullable<ControlServerInit['gate']>> {
-  const { tpm, state, dir, clock } = parts
+  const { tpm, state, dir, clock, released } = parts
   const gate = new Gate({
     tpm,
     state,
@@ -196,7 +205,7 @@ export async function startAgentGate(
     isQuarantined: (id) => agent.membership.isQuarantined(id),
     ledger: agent.feed.ledger
   })
-  await gate.start()
+  await gate.start(released)
   return {
     gate,
     seal: async (name, value, replace) =>

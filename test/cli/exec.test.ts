@@ -91,6 +91,30 @@ async function startGated(
   return running
 }
 
+/** `fleet exec --state DIR [--secret S]… -- node SCRIPT OUT`, run to its end. */
+async function execOnce(
+  dir: string,
+  secrets: string[],
+  script: string,
+  out: string
+): Promise<Awaited<ReturnType<typeof runFleetAsync>>> {
+  return await runFleetAsync([
+    'exec',
+    '--state',
+    dir,
+    ...secrets.flatMap((spec) => ['--secret', spec]),
+    '--',
+    process.execPath,
+    script,
+    out
+  ])
+}
+
+/** `fleet secret seal --state DIR NAME --from FILE`. */
+async function sealByCli(dir: string, name: string, from: string): Promise<Awaited<ReturnType<typeof runFleetAsync>>> {
+  return await runFleetAsync(['secret', 'seal', '--state', dir, name, '--from', from])
+}
+
 /** The workload.* entries of the agent's own feed, decoded, in order. */
 async function workloadEntries(agent: Agent): Promise<Array<{ type: string; body: Record<string, unknown> }>> {
   const out: Array<{ type: string; body: Record<string, unknown> }> = []
@@ -238,15 +262,7 @@ describe('cli: fleet exec runs a workload only on a device in good standing (swt
   it('fleet secret seal goes through the running agent (it holds the TPM), and the workload gets the new secret', async () => {
     const token = `tok-${randomBytes(8).toString('hex')}`
     await writeFile(path.join(work, 'token'), token)
-    const sealed = await runFleetAsync([
-      'secret',
-      'seal',
-      '--state',
-      dev1.dir,
-      'api-token',
-      '--from',
-      path.join(work, 'token')
-    ])
+    const sealed = await sealByCli(dev1.dir, 'api-token', path.join(work, 'token'))
     assert.equal(sealed.status, 0, sealed.stderr)
     assert.ok(
       served.lines.some(
@@ -255,19 +271,29 @@ describe('cli: fleet exec runs a workload only on a device in good standing (swt
     )
     assert.ok(!JSON.stringify(served.lines).includes(token))
     const out = path.join(work, 'token.json')
-    const ran = await runFleetAsync([
-      'exec',
-      '--state',
-      dev1.dir,
-      '--secret',
-      'api-token=DB_PASSWORD',
-      '--',
-      process.execPath,
-      script,
-      out
-    ])
+    const ran = await execOnce(dev1.dir, ['api-token=DB_PASSWORD'], script, out)
     assert.equal(ran.status, 0, ran.stderr)
     assert.equal((JSON.parse(await readFile(out, 'utf8')) as { env: string }).env, token)
+    // The largest secret fits a request to the agent.
+    await writeFile(path.join(work, 'largest'), randomBytes(GATE_LIMITS.maxSecretBytes))
+    const largest = await sealByCli(dev1.dir, 'largest', path.join(work, 'largest'))
+    assert.equal(largest.status, 0, largest.stderr)
+  })
+
+  it('a secret that is not text without NUL goes only as a file: as a variable it is refused naming the secret, never quoting it', async () => {
+    const binary = Buffer.concat([Buffer.from(`bin-${randomBytes(8).toString('hex')}`), Buffer.from([0, 0xff, 1])])
+    await sealSecret(dev1.tpm, dev1.state, dev1.dir, 'binary-key', new Uint8Array(binary), { now: new Date() })
+    const out = path.join(work, 'binary.json')
+    const refused = await execOnce(dev1.dir, ['binary-key=DB_PASSWORD'], script, out)
+    assert.equal(refused.status, 1)
+    assert.match(refused.stderr, /secret binary-key is not text without NUL bytes/)
+    assert.ok(!refused.stderr.includes(binary.subarray(0, 12).toString()), 'the value is not quoted')
+    assert.equal(existsSync(out), false)
+    const last = (await workloadEntries(agent1)).at(-1)!
+    assert.equal(last.type, 'workload.stop')
+    assert.match(last.body.reason as string, /^could not start: secret binary-key/)
+    const asFile = await execOnce(dev1.dir, ['binary-key:DB_PASSWORD_FILE'], script, out)
+    assert.equal(asFile.status, 0, asFile.stderr)
   })
 
   it('usage errors exit 2 and start nothing: a bad secret name, a quorum out of range, an unknown program', async () => {
@@ -299,8 +325,18 @@ describe('cli: fleet exec runs a workload only on a device in good standing (swt
   })
 
   it("the owner's revocation of the device, received while the command runs, stops it within the bound", async () => {
+    // A wrapper that leaves the workload in the background: the stop must reach it too (the group).
     const out = path.join(work, 'revoked.json')
-    const running = await startGated(dev1.dir, [], script, out, ['wait'])
+    const running = spawnFleet([
+      'exec',
+      '--state',
+      dev1.dir,
+      '--',
+      '/bin/sh',
+      '-c',
+      `"${process.execPath}" "${script}" "${out}" wait & wait`
+    ])
+    await until(() => existsSync(out), 'the workload to start')
     const owner = fleet.owner
     await owner.feed.ledger.append({
       type: 'device.revoke',

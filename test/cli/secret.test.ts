@@ -72,7 +72,7 @@ describe('cli: fleet secret seal / list / remove (swtpm, no agent running)', fun
 
   it('bad names and sizes are usage errors (exit 2), nothing written', () => {
     writeFileSync(path.join(dir, 'empty'), '')
-    writeFileSync(path.join(dir, 'big'), Buffer.alloc(64 * 1024 + 1))
+    writeFileSync(path.join(dir, 'big'), Buffer.alloc(32 * 1024 + 1))
     for (const [name, from] of [
       ['../device', 'pw'],
       ['.hidden', 'pw'],

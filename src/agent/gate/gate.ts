@@ -64,9 +64,12 @@ export class Gate {
     this.selection = components.state.sealing.selection
   }
 
-  /** Reads the PCRs the keys were released under: call right after the agent's start. */
-  async start(): Promise<void> {
-    this.baseline = await this.c.tpm.readPcrs(this.selection)
+  /**
+   * Takes the PCR values the keys were released under: `released`, read right after the release,
+   * or else read now (call it right after the agent's start).
+   */
+  async start(released?: PcrValues): Promise<void> {
+    this.baseline = released ?? (await this.c.tpm.readPcrs(this.selection))
   }
 
   /** Why a workload asking for `quorum` may not run now; empty when it may. */

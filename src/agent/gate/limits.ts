@@ -2,10 +2,13 @@
 export const GATE_LIMITS = {
   /** Secrets one device holds (files in DIR/secrets). */
   maxSecrets: 64,
-  /** One secret's value, bytes (a password, a key, a small credentials file). */
-  maxSecretBytes: 64 * 1024,
+  /**
+   * One secret's value, bytes (a password, a key, a small credentials file): 32 KiB, so that its
+   * base64 in a `secret.seal` request stays under the control socket's 64 KiB request cap.
+   */
+  maxSecretBytes: 32 * 1024,
   /** A secret file on disk: the value's ciphertext in base64 and the sealed data key. */
-  maxSecretFileBytes: 96 * 1024,
+  maxSecretFileBytes: 48 * 1024,
   /** A secret's name: letters, digits, . _ - (it is also its file name). */
   maxNameLength: 64,
   /** Secrets one workload asks for at once. */

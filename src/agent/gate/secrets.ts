@@ -15,6 +15,7 @@
  * approval moved the device's keys to the owner no longer matches, and says so.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
+import { constants } from 'node:fs'
 import { open, readdir, rename, rm, mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { fromBase64, toBase64 } from '../../common/index.js'
@@ -233,16 +234,23 @@ async function readSecretFile(dir: string, name: string, state: DeviceState): Pr
   const file = secretFile(dir, name)
   let text: string
   try {
-    const handle = await open(file, 'r')
+    // Not through a symlink, and without blocking on a FIFO: only a regular file, read up to the cap.
+    const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
     try {
-      const { size } = await handle.stat()
-      if (size > GATE_LIMITS.maxSecretFileBytes) throw new SecretFileError(file, 'too large')
-      text = await handle.readFile('utf8')
+      const stats = await handle.stat()
+      if (!stats.isFile()) throw new SecretFileError(file, 'not a regular file')
+      if (stats.size > GATE_LIMITS.maxSecretFileBytes) throw new SecretFileError(file, 'too large')
+      const buffer = Buffer.alloc(GATE_LIMITS.maxSecretFileBytes + 1)
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0)
+      if (bytesRead > GATE_LIMITS.maxSecretFileBytes) throw new SecretFileError(file, 'too large')
+      text = buffer.subarray(0, bytesRead).toString('utf8')
     } finally {
       await handle.close()
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new SecretUnknownError(name)
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new SecretUnknownError(name)
+    if (code === 'ELOOP') throw new SecretFileError(file, 'a symbolic link, not a secret file')
     throw err
   }
   let value: Record<string, unknown>
@@ -273,6 +281,8 @@ async function readSecretFile(dir: string, name: string, state: DeviceState): Pr
   }
   base64('nonce', 16)
   base64('tag', 24)
+  if (Buffer.from(value.nonce as string, 'base64').length !== 12) fail('bad field "nonce"')
+  if (Buffer.from(value.tag as string, 'base64').length !== 16) fail('bad field "tag"')
   base64('ciphertext', 4 * Math.ceil(GATE_LIMITS.maxSecretBytes / 3))
   if (
     !Number.isInteger(value.bytes) ||
@@ -305,8 +315,9 @@ function listing(file: SecretFile, state: DeviceState): SecretListing {
 /** Writes `text` to `file` (0600) durably: a synced temporary file renamed over it, then the directory synced. */
 async function writeDurably(file: string, text: string): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 })
-  const temp = `${file}.tmp-${process.pid}`
-  const handle = await open(temp, 'w', 0o600)
+  // A name of its own (concurrent seals never share one), created new ('wx').
+  const temp = `${file}.tmp-${randomBytes(8).toString('hex')}`
+  const handle = await open(temp, 'wx', 0o600)
   try {
     await handle.writeFile(text)
     await handle.sync()

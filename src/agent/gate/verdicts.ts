@@ -8,7 +8,7 @@ import { GATE_LIMITS } from './limits.js'
  */
 export class VerdictsOnSelf {
   private readonly self: string
-  private readonly latest = new Map<string, { trusted: boolean; at: number }>()
+  private readonly latest = new Map<string, { trusted: boolean; at: number; seq: number }>()
 
   constructor(self: string) {
     this.self = self
@@ -19,11 +19,13 @@ export class VerdictsOnSelf {
     if (entry.type !== 'attest.verdict' || feed === this.self) return
     const body = entry.body as { subject?: unknown; trusted?: unknown }
     if (body.subject !== this.self || typeof body.trusted !== 'boolean') return
+    // The latest in feed order wins, whatever the entries' own dates say: a peer whose clock ran
+    // ahead cannot keep an old trusted verdict over its newer refusal.
     const held = this.latest.get(feed)
-    if (held !== undefined && held.at > entry.time) return
+    if (held !== undefined && held.seq >= entry.seq) return
     this.latest.delete(feed)
     if (this.latest.size >= GATE_LIMITS.maxVerdictPeers) this.latest.delete(this.latest.keys().next().value!)
-    this.latest.set(feed, { trusted: body.trusted, at: entry.time })
+    this.latest.set(feed, { trusted: body.trusted, at: entry.time, seq: entry.seq })
   }
 
   /** The peers (feed ids) whose latest verdict on this device is trusted and at most `freshMs` old at `now`. */

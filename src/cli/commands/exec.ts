@@ -23,7 +23,7 @@ import { GATE_LIMITS, checkQuorum, checkSecretName, controlRequest } from '../..
 import { FleetError, UsageError } from '../../common/index.js'
 
 /** Where the secret files go: memory-backed filesystems, the first that exists. */
-const MEMORY_DIRS = ['/dev/shm', '/run/user']
+const MEMORY_DIRS = ['/dev/shm']
 
 interface SecretSpec {
   name: string
@@ -61,6 +61,25 @@ async function digestFile(file: string): Promise<string> {
   const hash = createHash('sha256')
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer)
   return hash.digest('hex')
+}
+
+/**
+ * A secret as an environment variable's value: text without NUL. Anything else is refused naming
+ * the secret only (the error of a value that cannot be passed would quote the value): give it as a file.
+ */
+function environmentText(name: string, value: Uint8Array): string {
+  let text: string
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(value)
+  } catch {
+    text = '\0'
+  }
+  if (text.includes('\0'))
+    throw new FleetError(
+      `secret ${name} is not text without NUL bytes: it cannot go in an environment variable (give it as a file, ${name}:ENV)`,
+      { code: 'ERR_SECRET_NOT_TEXT' }
+    )
+  return text
 }
 
 async function memoryDir(): Promise<string> {
@@ -132,16 +151,32 @@ stopped because the device lost its standing; 2 bad usage.`
       const values = admitted.secrets as Record<string, string>
       const env: Record<string, string> = { ...process.env } as Record<string, string>
       let filesDir: string | undefined
+      const written = new Set<string>()
       try {
-        for (const spec of specs) {
-          const value = Buffer.from(values[spec.name] ?? '', 'base64')
-          if (spec.file) {
-            filesDir ??= await memoryDir()
-            const file = path.join(filesDir, spec.name)
-            await writeFile(file, value, { mode: 0o600 })
-            env[spec.env] = file
-          } else env[spec.env] = value.toString('utf8')
-          value.fill(0)
+        try {
+          for (const spec of specs) {
+            const value = Buffer.from(values[spec.name] ?? '', 'base64')
+            try {
+              if (spec.file) {
+                filesDir ??= await memoryDir()
+                const file = path.join(filesDir, spec.name)
+                // A secret named twice as a file is written once (the folder is new: nothing else is there).
+                if (!written.has(file)) await writeFile(file, value, { mode: 0o600, flag: 'wx' })
+                written.add(file)
+                env[spec.env] = file
+              } else env[spec.env] = environmentText(spec.name, value)
+            } finally {
+              value.fill(0)
+            }
+          }
+        } catch (err) {
+          // Admitted (its start is recorded) but never started: the record says so.
+          await controlRequest(options.state, {
+            cmd: 'gate.stop',
+            ...workload,
+            reason: `could not start: ${(err as Error).message}`.slice(0, 512)
+          }).catch(() => undefined)
+          throw err
         }
         const status = await runGated(command, exe, env, {
           dir: options.state,
@@ -166,19 +201,31 @@ async function runGated(
   env: Record<string, string>,
   watch: { dir: string; quorum: number; graceMs: number; workload: { exe: string; exeDigest: string } }
 ): Promise<number> {
-  const child = spawn(exe, command.slice(1), { env, stdio: 'inherit', argv0: command[0] })
+  // Its own process group: a stop reaches what CMD started too (a wrapper script's children).
+  const child = spawn(exe, command.slice(1), { env, stdio: 'inherit', argv0: command[0], detached: true })
+  const signalGroup = (signal: NodeJS.Signals): void => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, signal)
+    } catch {
+      child.kill(signal)
+    }
+  }
   let lost: string | undefined
   let killTimer: NodeJS.Timeout | undefined
+  let killed = false
   const stop = (reason: string): void => {
     if (lost !== undefined) return
     lost = reason
     process.stderr.write(`fleet exec: stopping ${command[0]}: ${reason}\n`)
-    child.kill('SIGTERM')
-    killTimer = setTimeout(() => child.kill('SIGKILL'), watch.graceMs)
+    signalGroup('SIGTERM')
+    killTimer = setTimeout(() => {
+      killed = true
+      signalGroup('SIGKILL')
+    }, watch.graceMs)
   }
   // Signals to this process go on to the command (a systemd stop, Ctrl-C).
   const forward = (signal: NodeJS.Signals): void => {
-    child.kill(signal)
+    signalGroup(signal)
   }
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, forward)
   let watching = true
@@ -207,6 +254,20 @@ async function runGated(
     })
   })
   watching = false
+  if (lost !== undefined) {
+    // Stopped for lost standing: whatever CMD started and left behind in its group has the rest
+    // of the grace, then SIGKILL.
+    const groupAlive = (): boolean => {
+      try {
+        process.kill(-child.pid!, 0)
+        return true
+      } catch {
+        return false
+      }
+    }
+    while (child.pid !== undefined && groupAlive() && !killed) await new Promise((resolve) => setTimeout(resolve, 50))
+    if (child.pid !== undefined && groupAlive()) signalGroup('SIGKILL')
+  }
   clearTimeout(killTimer)
   for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.off(s, forward)
   await watcher

@@ -10,6 +10,8 @@ import {
   agentMeasurement,
   installReleaseApproval,
   resealSecrets,
+  controlRequest,
+  CONTROL_SOCKET,
   makeReleaseRequest,
   encodeReleaseRequest,
   parseReleaseRequest,
@@ -26,7 +28,7 @@ import {
   AGENT_ALLOWLIST_FILE,
   type DeviceState
 } from '../../agent/index.js'
-import { UsageError, toHex, cryptoRandom, systemClock } from '../../common/index.js'
+import { FleetError, UsageError, toHex, cryptoRandom, systemClock } from '../../common/index.js'
 import { publishOwnerStatement, statementOptions, notReached, type StatementOptions } from './enrol.js'
 import { makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
@@ -265,7 +267,7 @@ approval-epoch counter in its TPM moves past them): booting an older approved st
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
-      "\nExit codes: 0 installed, 1 refused (not the owner's, not this device's, withdrawn, or another boot state for the first approval or one that withdraws earlier ones), 2 bad usage."
+      "\nRun it with the agent stopped: the first approval re-seals the keys and the workload secrets.\nExit codes: 0 installed, 1 refused (the agent running, not the owner's, not this device's, withdrawn, or another boot state for the first approval or one that withdraws earlier ones), 2 bad usage."
     )
     .action(async (options: { state: string; approval: string; tcti?: string; json?: boolean }) => {
       const state = await readDeviceState(options.state)
@@ -277,6 +279,21 @@ approval-epoch counter in its TPM moves past them): booting an older approved st
       const signed = parseSignedApproval(
         await readInputFile(options.approval, 'release approval', RELEASE_LIMITS.maxApprovalBytes * 2)
       )
+      // A running agent keeps the state it started with (and seals workload secrets under it):
+      // the keys and secrets move only while it is stopped.
+      if (
+        existsSync(path.join(options.state, CONTROL_SOCKET)) &&
+        (await controlRequest(options.state, { cmd: 'status' }, 5_000).then(
+          () => true,
+          () => false
+        ))
+      )
+        throw new FleetError(
+          `the agent of ${options.state} is running: stop it, install the approval, start it again`,
+          {
+            code: 'ERR_AGENT_RUNNING'
+          }
+        )
       const tpm = await EsysTpm.open({ tcti: options.tcti ?? state.tcti })
       try {
         const installed = await installReleaseApproval(

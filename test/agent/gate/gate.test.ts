@@ -29,8 +29,9 @@ function pcrs(seven: number): PcrValues {
   }
 }
 
-const verdict = (subject: string, trusted: boolean, time: number): Entry =>
-  ({ type: 'attest.verdict', time, body: { subject, trusted, reasons: [] } }) as unknown as Entry
+let nextSeq = 0
+const verdict = (subject: string, trusted: boolean, time: number, seq = nextSeq++): Entry =>
+  ({ type: 'attest.verdict', seq, time, body: { subject, trusted, reasons: [] } }) as unknown as Entry
 
 function setup(): {
   gate: Gate
@@ -130,14 +131,15 @@ describe('agent/gate: whether a workload may run', () => {
     assert.match((await s.gate.reasons(1))[0]!, /^quorum short by 1: 0 of the 1/)
   })
 
-  it("a peer's later verdict replaces its earlier one; an older one replayed does not", async () => {
+  it("a peer's later verdict in feed order replaces its earlier one, whatever their dates; an earlier one replayed does not", async () => {
     const s = setup()
     await s.gate.start()
     const now = s.clock.t
-    s.verdicts.record(peer(1), verdict(SELF, true, now - 10))
-    s.verdicts.record(peer(1), verdict(SELF, false, now - 5))
+    // A clock that ran ahead dated the trusted verdict later than the refusal that followed it.
+    s.verdicts.record(peer(1), verdict(SELF, true, now + 60_000, 10))
+    s.verdicts.record(peer(1), verdict(SELF, false, now - 5, 11))
     assert.match((await s.gate.reasons(1))[0]!, /quorum short by 1/)
-    s.verdicts.record(peer(1), verdict(SELF, true, now - 20)) // replayed, older
+    s.verdicts.record(peer(1), verdict(SELF, true, now, 10)) // replayed, earlier in the feed
     assert.match((await s.gate.reasons(1))[0]!, /quorum short by 1/)
   })
 

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { cp, readFile, readdir, stat, writeFile, rename } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { cp, readFile, readdir, rm, stat, symlink, writeFile, rename } from 'node:fs/promises'
 import path from 'node:path'
 import {
   CloneDetectedError,
@@ -154,6 +155,19 @@ describe('agent/gate: workload secrets sealed in the TPM (swtpm)', function () {
     )
     await rename(secretFile(dev1.dir, 'api-token'), file)
     assert.deepEqual(await openSecret(dev1.tpm, dev1.state, dev1.dir, 'db-password'), value)
+    // Not through a symbolic link, and a FIFO is refused at once instead of blocking the agent.
+    await symlink(file, secretFile(dev1.dir, 'linked'))
+    await assert.rejects(
+      openSecret(dev1.tpm, dev1.state, dev1.dir, 'linked'),
+      (err: unknown) => err instanceof SecretFileError && /symbolic link/.test(err.message)
+    )
+    await rm(secretFile(dev1.dir, 'linked'))
+    execFileSync('mkfifo', [secretFile(dev1.dir, 'piped')])
+    await assert.rejects(
+      openSecret(dev1.tpm, dev1.state, dev1.dir, 'piped'),
+      (err: unknown) => err instanceof SecretFileError && /not a regular file/.test(err.message)
+    )
+    await rm(secretFile(dev1.dir, 'piped'))
   })
 
   it('the same files on another TPM release nothing', async () => {
