@@ -1,7 +1,7 @@
 import { chmod, rm } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
-import { FleetError, MalformedInputError, systemClock, toBase64, toHex, type Clock } from '../common/index.js'
+import { MalformedInputError, systemClock, toBase64, toHex, type Clock } from '../common/index.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { BASE_ONTOLOGY, ROLES, type Ontology, type Role } from '../ledger/index.js'
 import type { Agent } from './agent.js'
@@ -15,7 +15,10 @@ import {
 import { CallerIdentifier, callerWorkloadProof, type CallerIdentity } from './caller/index.js'
 import type { Logger } from './ops/index.js'
 import { agentStatus } from './status.js'
-import { checkQuorum, type Gate, type SecretListing } from './gate/index.js'
+import { ControlError } from './control-error.js'
+import { gateCommand, type ControlGate } from './control-gate.js'
+
+export { ControlError } from './control-error.js'
 
 /** The running agent's local control socket: DIR/agent.sock, owner-only (0600). */
 export const CONTROL_SOCKET = 'agent.sock'
@@ -23,12 +26,6 @@ const MAX_REQUEST = 64 * 1024
 const MAX_RESPONSE = 16 * 1024 * 1024
 /** How long measuring a caller may take (a caller running an unmeasured 121 MiB Node: about 0.15 s). */
 const IDENTIFY_TIMEOUT_MS = 30_000
-
-export class ControlError extends FleetError {
-  constructor(message: string, code = 'ERR_CONTROL') {
-    super(message, { code })
-  }
-}
 
 /** JSON body → entry body: hex strings become bytes where the action's schema wants bytes. */
 export function bodyFromJson(
@@ -68,10 +65,7 @@ export interface ControlServerInit {
   /** The approval page (src/agent/approvals), when the agent's config enables it; without, `approve` is refused. */
   approvals?: Pick<Approvals, 'request' | 'url'>
   /** The workload gate and the secrets (src/agent/gate); without, `gate.*` and `secret.seal` are refused. */
-  gate?: {
-    gate: Pick<Gate, 'admit' | 'reasons' | 'stopped'>
-    seal: (name: string, value: Uint8Array, replace: boolean) => Promise<SecretListing>
-  }
+  gate?: ControlGate
 }
 
 /** The roles of persons, who sign their own actions (prepare, approve, append with a proof). */
@@ -90,24 +84,6 @@ function askedAction(request: Record<string, unknown>): { type: string; actor: {
     throw new ControlError(`${String(request.cmd)} needs type, actor {id, role}, body`, 'ERR_BAD_REQUEST')
   }
   return { type: request.type, actor: { id: actor.id, role: actor.role as Role } }
-}
-
-/** A gate request's quorum (0 when not given). */
-function quorumOf(request: Record<string, unknown>): number {
-  const quorum = request.quorum ?? 0
-  checkQuorum(quorum as number)
-  return quorum as number
-}
-
-/** A gate request's program: its path and digest as `fleet exec` read them; the pid is the caller's, as the kernel names it. */
-function workloadOf(
-  request: Record<string, unknown>,
-  context: ControlRequestContext
-): { exe: string; exeDigest: Uint8Array; pid: number } {
-  const { exe, exeDigest } = request
-  if (typeof exe !== 'string' || exe.length === 0 || typeof exeDigest !== 'string' || !/^[0-9a-f]{64}$/.test(exeDigest))
-    throw new ControlError('a gate request needs exe and exeDigest (64 hex digits)', 'ERR_BAD_REQUEST')
-  return { exe, exeDigest: new Uint8Array(Buffer.from(exeDigest, 'hex')), pid: context.caller.pid }
 }
 
 /** The answer to every request of a connection whose caller could not be identified. */
@@ -151,11 +127,6 @@ export async function startControlServer(
 ): Promise<{ close: () => Promise<void> }> {
   const file = path.join(dir, CONTROL_SOCKET)
   const { logger, approvals } = init
-  const gateOf = (): NonNullable<ControlServerInit['gate']> => {
-    if (init.gate === undefined)
-      throw new ControlError('this agent runs no workload gate (it is not enrolled)', 'ERR_GATE_OFF')
-    return init.gate
-  }
   const clock = init.clock ?? systemClock
   const identifier = init.identifier ?? new CallerIdentifier()
   await rm(file, { force: true })
@@ -290,49 +261,11 @@ export async function startControlServer(
           await runtime.feed.ledger.whenSealed(seq, { signal: AbortSignal.timeout(30_000) })
           return { ok: true, feed: deviceId, seq, hash: toHex(hash), sealed: true }
         }
-        case 'secret.seal': {
-          const { name, value, replace } = request
-          if (typeof name !== 'string' || typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value))
-            throw new ControlError('secret.seal needs a name and a base64 value', 'ERR_BAD_REQUEST')
-          const bytes = new Uint8Array(Buffer.from(value, 'base64'))
-          try {
-            logCaller(context, { secretName: name }, 'a secret sealed through the control socket')
-            return { ok: true, secret: await gateOf().seal(name, bytes, replace === true) }
-          } finally {
-            bytes.fill(0)
-          }
-        }
+        case 'secret.seal':
         case 'gate.check':
-          return { ok: true, reasons: await gateOf().gate.reasons(quorumOf(request)) }
-        case 'gate.admit': {
-          const workload = workloadOf(request, context)
-          if (!Array.isArray(request.secrets) || !request.secrets.every((n) => typeof n === 'string'))
-            throw new ControlError('gate.admit needs secrets: a list of names', 'ERR_BAD_REQUEST')
-          const secrets = await gateOf().gate.admit({
-            ...workload,
-            secrets: request.secrets as string[],
-            quorum: quorumOf(request)
-          })
-          logCaller(context, { exe: workload.exe, secrets: [...secrets.keys()] }, 'a workload admitted by the gate')
-          const answer: Record<string, string> = {}
-          for (const [name, value] of secrets) {
-            answer[name] = toBase64(value)
-            value.fill(0)
-          }
-          return { ok: true, secrets: answer }
-        }
-        case 'gate.stop': {
-          const { reason, exitCode, signal } = request
-          if (typeof reason !== 'string') throw new ControlError('gate.stop needs a reason', 'ERR_BAD_REQUEST')
-          await gateOf().gate.stopped({
-            ...workloadOf(request, context),
-            reason,
-            exitCode:
-              typeof exitCode === 'number' && Number.isInteger(exitCode) && exitCode >= 0 ? exitCode : undefined,
-            signal: typeof signal === 'string' ? signal : undefined
-          })
-          return { ok: true }
-        }
+        case 'gate.admit':
+        case 'gate.stop':
+          return await gateCommand(request.cmd, request, context, init.gate, logCaller)
         case 'dial':
           if (typeof request.address !== 'string') throw new ControlError('dial needs an address', 'ERR_BAD_REQUEST')
           await runtime.node.dial(multiaddr(request.address), { signal: AbortSignal.timeout(10_000) })

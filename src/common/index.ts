@@ -15,6 +15,7 @@ export {
   sha256
 } from './bytes.js'
 export { projectRoot } from './project-root.js'
+export { writeFileDurably } from './durable-file.js'
 export { systemClock, type Clock } from './clock.js'
 export { cryptoRandom, type Random } from './random.js'
 export { base32 } from './base32.js'

@@ -13,6 +13,7 @@ import { readFile, readdir, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import {
   GATE_LIMITS,
+  controlRequest,
   ownerFeedId,
   publishOwnerFeed,
   sealSecret,
@@ -20,7 +21,7 @@ import {
   startControlServer,
   type Agent
 } from '../../src/agent/index.js'
-import { systemClock } from '../../src/common/index.js'
+import { FleetError, systemClock } from '../../src/common/index.js'
 import { SimFleet, type SimDevice } from '../../simnet/fleet.js'
 import { ownEntry } from '../helpers/actors.js'
 import { runFleetAsync, spawnFleet } from '../helpers/cli.js'
@@ -296,6 +297,26 @@ describe('cli: fleet exec runs a workload only on a device in good standing (swt
     assert.equal(asFile.status, 0, asFile.stderr)
   })
 
+  it('the gate commands refuse a malformed request at the socket, naming what is wrong, and record nothing', async () => {
+    const before = (await workloadEntries(agent1)).length
+    const digest = 'ab'.repeat(32)
+    for (const [request, message] of [
+      [{ cmd: 'gate.admit', exe: '/bin/true', exeDigest: 'xyz', secrets: [] }, /exe and exeDigest/],
+      [{ cmd: 'gate.admit', exe: '', exeDigest: digest, secrets: [] }, /exe and exeDigest/],
+      [{ cmd: 'gate.admit', exe: '/bin/true', exeDigest: digest, secrets: 'db-password' }, /a list of names/],
+      [{ cmd: 'gate.admit', exe: '/bin/true', exeDigest: digest, secrets: [], quorum: -1 }, /quorum/i],
+      [{ cmd: 'gate.stop', exe: '/bin/true', exeDigest: digest }, /needs a reason/],
+      [{ cmd: 'secret.seal', name: 'x', value: 'not base64!' }, /base64 value/]
+    ] as const) {
+      await assert.rejects(
+        controlRequest(dev1.dir, request as unknown as Record<string, unknown>),
+        (err: unknown) => err instanceof FleetError && message.test(err.message),
+        JSON.stringify(request)
+      )
+    }
+    assert.equal((await workloadEntries(agent1)).length, before)
+  })
+
   it('usage errors exit 2 and start nothing: a bad secret name, a quorum out of range, an unknown program', async () => {
     for (const args of [
       ['--secret', '../device'],
@@ -402,6 +423,17 @@ describe('cli: fleet exec stops the workload when the boot state changes (swtpm)
     assert.match(done.stderr, /the agent does not answer/)
     assert.match(done.stderr, /the stop could not be recorded/)
     assert.ok(existsSync(`${out}.term`), 'SIGTERM, not only SIGKILL')
+    // An agent serving no gate (as one not enrolled) refuses every gate command, and exec with it.
+    const gateless = await startControlServer(agent, dev.dir, dev.state.deviceId, {})
+    try {
+      await assert.rejects(controlRequest(dev.dir, { cmd: 'gate.check' }), { code: 'ERR_GATE_OFF' })
+      const refused = await runFleetAsync(['exec', '--state', dev.dir, '--', process.execPath, script, `${out}.off`])
+      assert.equal(refused.status, 1)
+      assert.match(refused.stderr, /runs no workload gate/)
+      assert.equal(existsSync(`${out}.off`), false)
+    } finally {
+      await gateless.close()
+    }
     served = await serveGate(dev, agent)
   })
 

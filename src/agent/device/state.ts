@@ -1,6 +1,6 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { MalformedInputError } from '../../common/index.js'
+import { MalformedInputError, writeFileDurably } from '../../common/index.js'
 import type { PcrSelection, SealedSecretJson } from '../../attest/index.js'
 
 /**
@@ -95,11 +95,7 @@ export async function readDeviceState(dir: string): Promise<DeviceState> {
 
 /** Writes atomically (temp file + rename), so a crash never leaves a half-written state file. */
 export async function writeDeviceState(dir: string, state: DeviceState): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 })
-  const file = path.join(dir, DEVICE_STATE_FILE)
-  const temp = `${file}.tmp-${process.pid}`
-  await writeFile(temp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 })
-  await rename(temp, file)
+  await writeFileDurably(path.join(dir, DEVICE_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`)
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { FleetError, MalformedInputError, toBase64, fromBase64 } from '../../common/index.js'
+import { FleetError, MalformedInputError, toBase64, fromBase64, writeFileDurably } from '../../common/index.js'
 import {
   parseBootPolicy,
   bootPolicyId,
@@ -208,8 +208,7 @@ export async function writeDeviceEnrolment(dir: string, enrolment: DeviceEnrolme
     },
     policy: canonicalPolicyJson(enrolment.policy)
   }
-  await writeFile(`${file}.tmp-${process.pid}`, `${JSON.stringify(json, null, 2)}\n`, { mode: 0o600 })
-  await rename(`${file}.tmp-${process.pid}`, file)
+  await writeFileDurably(file, `${JSON.stringify(json, null, 2)}\n`)
 }
 
 /** Reads DIR/enrolment.json and re-verifies all of it; undefined when the device is not enrolled. */

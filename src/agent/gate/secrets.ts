@@ -16,9 +16,9 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
 import { constants } from 'node:fs'
-import { open, readdir, rename, rm, mkdir } from 'node:fs/promises'
+import { open, readdir, rm } from 'node:fs/promises'
 import path from 'node:path'
-import { fromBase64, toBase64 } from '../../common/index.js'
+import { fromBase64, toBase64, writeFileDurably } from '../../common/index.js'
 import type { SealedSecret, Tpm, TpmCallOptions } from '../../attest/index.js'
 import { sealedFromJson } from '../../attest/index.js'
 import { releaseLikeDeviceKeys, sealLikeDeviceKeys, type DeviceState } from '../device/index.js'
@@ -134,7 +134,7 @@ export async function sealSecret(
       bytes: value.length,
       sealedAt: options.now.toISOString()
     }
-    await writeDurably(secretFile(dir, name), `${JSON.stringify(file)}\n`)
+    await writeFileDurably(secretFile(dir, name), `${JSON.stringify(file)}\n`)
     return listing(file, state)
   } finally {
     key.fill(0)
@@ -309,26 +309,5 @@ function listing(file: SecretFile, state: DeviceState): SecretListing {
     sealedTo: file.sealedTo,
     pcrs: state.sealing.selection.flatMap((bank) => bank.pcrs),
     sealedAt: file.sealedAt
-  }
-}
-
-/** Writes `text` to `file` (0600) durably: a synced temporary file renamed over it, then the directory synced. */
-async function writeDurably(file: string, text: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 })
-  // A name of its own (concurrent seals never share one), created new ('wx').
-  const temp = `${file}.tmp-${randomBytes(8).toString('hex')}`
-  const handle = await open(temp, 'wx', 0o600)
-  try {
-    await handle.writeFile(text)
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  await rename(temp, file)
-  const directory = await open(path.dirname(file), 'r')
-  try {
-    await directory.sync()
-  } finally {
-    await directory.close()
   }
 }

@@ -13,9 +13,9 @@
  *     path, the token's label and serial, the P-256 key's label and public key, the wrap key's
  *     label, the ML-DSA-65 public key and the seed sealed by the wrap key).
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { bytesEqual, fromBase64 } from '../../common/index.js'
+import { bytesEqual, fromBase64, writeFileDurably } from '../../common/index.js'
 import { eccPoint, parsePublic, type SealedSecretJson } from '../../attest/index.js'
 import { MLDSA65_PUBLIC_KEY_SIZE } from '../../identity/index.js'
 import { decodeSealedSeed } from '../../pkcs11/index.js'
@@ -78,10 +78,7 @@ export function ownerKeyHolder(state: OwnerState): 'tpm' | 'pkcs11' {
 }
 
 export async function writeOwnerState(dir: string, state: OwnerState): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 })
-  const file = path.join(dir, OWNER_STATE_FILE)
-  await writeFile(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 })
-  await rename(`${file}.tmp`, file)
+  await writeFileDurably(path.join(dir, OWNER_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`)
 }
 
 /** Reads owner.json strictly and re-verifies its genesis statement, fleetId and recorded keys. */

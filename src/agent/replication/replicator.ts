@@ -7,27 +7,15 @@
  */
 import type { Connection, Stream } from '@libp2p/interface'
 import {
-  ReplicaRejectedError,
-  EquivocationDetectedError,
   withSignaturesOf,
   parseCheckpoint,
   verifyCheckpoint,
-  type ReplicaStore,
   type SyncBatch,
-  type FeedSource,
-  type Entry
+  type FeedSource
 } from '../../ledger/index.js'
 import { FramedStream, type FleetNode } from '../../p2p/index.js'
-import type { Clock, Random } from '../../common/index.js'
+import type { Random } from '../../common/index.js'
 import type { Logger } from '../ops/index.js'
-import {
-  applyOwnerStatements,
-  applyRevocationAlert,
-  type MemberRecords,
-  type Membership,
-  type OwnerStatementTargets,
-  type Witnessing
-} from '../membership/index.js'
 import { Gossip, ANTI_ENTROPY_PEERS, PUSH_MAX_ENTRIES, type AnnounceTarget } from './gossip.js'
 import type { Push } from './announcer.js'
 import { ledgerFeedServer, type OwnFeedServer } from './own-feed-server.js'
@@ -55,24 +43,18 @@ import {
   upToCut
 } from './planner.js'
 import { Puller } from './puller.js'
+import { applyPeerBatch, type PeerBatchTargets } from './peer-batch.js'
 import type { ReplicationEvent } from './events.js'
 
-export interface ReplicatorComponents {
+/** The replicator's parts: what a peer's batch acts on (PeerBatchTargets), and the rest. */
+export interface ReplicatorComponents extends PeerBatchTargets {
   node: FleetNode
   /** Whether a peer holds a trusted verdict now. */
   attested: (peerId: string) => boolean
-  membership: Membership
-  members: MemberRecords
-  replicas: ReplicaStore
   /** The own feed, as its sealed part is served. */
   ownSource: FeedSource
   /** How the own feed is served and announced (default: ledgerFeedServer(ownSource)). */
   ownServer?: OwnFeedServer
-  witnessing: Witnessing
-  ownerTargets: () => OwnerStatementTargets
-  /** Told each verified entry of a peer's feed that is a verdict (attest.verdict), for the gate's quorum. */
-  onVerdict?: (feed: string, entry: Entry) => void
-  clock: Clock
   random: Random
   logger?: Logger
 }
@@ -405,48 +387,11 @@ export class Replicator {
 
   private async applyBatch(batch: SyncBatch, peerId: string): Promise<void> {
     if (batch.feed === this.init.feedId) return
-    const { membership, witnessing, replicas } = this.c
     // The server holds at least what it sent: no need to announce that much to it.
     this.gossip.peerHeads.learn(peerId, [[batch.feed, batch.from + batch.entries.length]])
-    const trust = membership.trustFor(batch.feed)
-    if (trust === undefined) return
-    try {
-      const { added, entries } = await replicas.apply(batch, { ...trust, witnesses: witnessing.witnesses() })
-      if (added === 0) return
-      this.changed.add(batch.feed)
-      witnessing.grewAt.set(batch.feed, this.c.clock.now())
-      await witnessing.mergePending(batch.feed, (await replicas.meta(batch.feed)).size)
-      if (batch.feed === membership.ownerFeed) {
-        await applyOwnerStatements(entries, this.c.ownerTargets())
-      } else {
-        for (const entry of entries) {
-          if (entry.type === 'attest.verdict') {
-            this.c.onVerdict?.(batch.feed, entry)
-            continue
-          }
-          if (entry.type === 'alert.equivocation') await witnessing.onAlert(entry, batch.feed)
-          else if (entry.type === 'alert.revocation')
-            await applyRevocationAlert(entry, batch.feed, { ...this.c.ownerTargets(), records: this.c.members })
-          else continue
-          this.init.onEvent?.({ type: 'alert-read', peerId, feed: batch.feed, alert: entry.type })
-        }
-      }
-    } catch (err) {
-      if (err instanceof ReplicaRejectedError) {
-        this.init.onEvent?.({ type: 'batch-refused', peerId, feed: batch.feed, reason: err.message })
-      }
-      // The owner's feed forked: a peer holding the other branch serves it in good faith (this
-      // agent keeps its branch; revocations cross over as alert.revocation).
-      if (
-        batch.feed === membership.ownerFeed &&
-        membership.isQuarantined(batch.feed) &&
-        err instanceof ReplicaRejectedError &&
-        !(err instanceof EquivocationDetectedError)
-      )
-        return
-      if (!(err instanceof EquivocationDetectedError)) throw err
-      // The feed's device signed two histories: quarantine it and tell the fleet (not the relaying peer's fault).
-      await witnessing.quarantineFor(err.evidence, err.epoch, peerId)
-    }
+    await applyPeerBatch(batch, peerId, this.c, {
+      grew: () => this.changed.add(batch.feed),
+      onEvent: this.init.onEvent
+    })
   }
 }

@@ -1,0 +1,91 @@
+/**
+ * The control socket's workload-gate commands (src/agent/gate): secret.seal, gate.check,
+ * gate.admit, gate.stop, as `fleet secret` and `fleet exec` send them. Refused with ERR_GATE_OFF
+ * on an agent that runs no gate (not enrolled).
+ */
+import { toBase64 } from '../common/index.js'
+import { ControlError } from './control-error.js'
+import type { ControlRequestContext } from './control.js'
+import { checkQuorum, type Gate, type SecretListing } from './gate/index.js'
+
+/** What the control socket serves of the gate. */
+export interface ControlGate {
+  gate: Pick<Gate, 'admit' | 'reasons' | 'stopped'>
+  seal: (name: string, value: Uint8Array, replace: boolean) => Promise<SecretListing>
+}
+
+type LogCaller = (context: ControlRequestContext, fields: Record<string, unknown>, message: string) => void
+
+/** A gate request's quorum (0 when not given). */
+function quorumOf(request: Record<string, unknown>): number {
+  const quorum = request.quorum ?? 0
+  checkQuorum(quorum as number)
+  return quorum as number
+}
+
+/** A gate request's program: its path and digest as `fleet exec` read them; the pid is the caller's, as the kernel names it. */
+function workloadOf(
+  request: Record<string, unknown>,
+  context: ControlRequestContext
+): { exe: string; exeDigest: Uint8Array; pid: number } {
+  const { exe, exeDigest } = request
+  if (typeof exe !== 'string' || exe.length === 0 || typeof exeDigest !== 'string' || !/^[0-9a-f]{64}$/.test(exeDigest))
+    throw new ControlError('a gate request needs exe and exeDigest (64 hex digits)', 'ERR_BAD_REQUEST')
+  return { exe, exeDigest: new Uint8Array(Buffer.from(exeDigest, 'hex')), pid: context.caller.pid }
+}
+
+/** Answers gate command `cmd`. */
+export async function gateCommand(
+  cmd: 'secret.seal' | 'gate.check' | 'gate.admit' | 'gate.stop',
+  request: Record<string, unknown>,
+  context: ControlRequestContext,
+  gate: ControlGate | undefined,
+  logCaller: LogCaller
+): Promise<Record<string, unknown>> {
+  if (gate === undefined)
+    throw new ControlError('this agent runs no workload gate (it is not enrolled)', 'ERR_GATE_OFF')
+  switch (cmd) {
+    case 'secret.seal': {
+      const { name, value, replace } = request
+      if (typeof name !== 'string' || typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value))
+        throw new ControlError('secret.seal needs a name and a base64 value', 'ERR_BAD_REQUEST')
+      const bytes = new Uint8Array(Buffer.from(value, 'base64'))
+      try {
+        logCaller(context, { secretName: name }, 'a secret sealed through the control socket')
+        return { ok: true, secret: await gate.seal(name, bytes, replace === true) }
+      } finally {
+        bytes.fill(0)
+      }
+    }
+    case 'gate.check':
+      return { ok: true, reasons: await gate.gate.reasons(quorumOf(request)) }
+    case 'gate.admit': {
+      const workload = workloadOf(request, context)
+      if (!Array.isArray(request.secrets) || !request.secrets.every((n) => typeof n === 'string'))
+        throw new ControlError('gate.admit needs secrets: a list of names', 'ERR_BAD_REQUEST')
+      const secrets = await gate.gate.admit({
+        ...workload,
+        secrets: request.secrets as string[],
+        quorum: quorumOf(request)
+      })
+      logCaller(context, { exe: workload.exe, secrets: [...secrets.keys()] }, 'a workload admitted by the gate')
+      const answer: Record<string, string> = {}
+      for (const [name, value] of secrets) {
+        answer[name] = toBase64(value)
+        value.fill(0)
+      }
+      return { ok: true, secrets: answer }
+    }
+    case 'gate.stop': {
+      const { reason, exitCode, signal } = request
+      if (typeof reason !== 'string') throw new ControlError('gate.stop needs a reason', 'ERR_BAD_REQUEST')
+      await gate.gate.stopped({
+        ...workloadOf(request, context),
+        reason,
+        exitCode: typeof exitCode === 'number' && Number.isInteger(exitCode) && exitCode >= 0 ? exitCode : undefined,
+        signal: typeof signal === 'string' ? signal : undefined
+      })
+      return { ok: true }
+    }
+  }
+}

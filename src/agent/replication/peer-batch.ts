@@ -1,0 +1,88 @@
+/**
+ * What a batch of another device's feed (or the owner's) means once it is verified and stored:
+ * the owner's statements go to membership; a peer's alerts (equivocation, revocation) to
+ * witnessing and membership; its verdicts to whoever counts them (the workload gate's quorum). A
+ * batch showing two histories of one feed quarantines that feed's device.
+ */
+import {
+  EquivocationDetectedError,
+  ReplicaRejectedError,
+  type Entry,
+  type ReplicaStore,
+  type SyncBatch
+} from '../../ledger/index.js'
+import type { Clock } from '../../common/index.js'
+import {
+  applyOwnerStatements,
+  applyRevocationAlert,
+  type MemberRecords,
+  type Membership,
+  type OwnerStatementTargets,
+  type Witnessing
+} from '../membership/index.js'
+import type { ReplicationEvent } from './events.js'
+
+export interface PeerBatchTargets {
+  membership: Membership
+  members: MemberRecords
+  replicas: ReplicaStore
+  witnessing: Witnessing
+  ownerTargets: () => OwnerStatementTargets
+  /** Told each verified entry of a peer's feed that is a verdict (attest.verdict). */
+  onVerdict?: (feed: string, entry: Entry) => void
+  clock: Clock
+}
+
+/**
+ * Verifies and stores `batch` (from `peerId`) as the feed's trust allows, then acts on what it
+ * added (`grew` is told as soon as the replica grew). A refused batch is reported to `onEvent`; an
+ * equivocation quarantines the feed's device (not the relaying peer's fault); any other error is thrown.
+ */
+export async function applyPeerBatch(
+  batch: SyncBatch,
+  peerId: string,
+  c: PeerBatchTargets,
+  events: { grew: () => void; onEvent?: (event: ReplicationEvent) => void }
+): Promise<void> {
+  const { membership, witnessing, replicas } = c
+  const trust = membership.trustFor(batch.feed)
+  if (trust === undefined) return
+  try {
+    const { added, entries } = await replicas.apply(batch, { ...trust, witnesses: witnessing.witnesses() })
+    if (added === 0) return
+    events.grew()
+    witnessing.grewAt.set(batch.feed, c.clock.now())
+    await witnessing.mergePending(batch.feed, (await replicas.meta(batch.feed)).size)
+    if (batch.feed === membership.ownerFeed) {
+      await applyOwnerStatements(entries, c.ownerTargets())
+      return
+    }
+    for (const entry of entries) {
+      if (entry.type === 'attest.verdict') {
+        c.onVerdict?.(batch.feed, entry)
+        continue
+      }
+      if (entry.type === 'alert.equivocation') await witnessing.onAlert(entry, batch.feed)
+      else if (entry.type === 'alert.revocation')
+        await applyRevocationAlert(entry, batch.feed, { ...c.ownerTargets(), records: c.members })
+      else continue
+      events.onEvent?.({ type: 'alert-read', peerId, feed: batch.feed, alert: entry.type })
+    }
+  } catch (err) {
+    if (err instanceof ReplicaRejectedError) {
+      events.onEvent?.({ type: 'batch-refused', peerId, feed: batch.feed, reason: err.message })
+    }
+    // The owner's feed forked: a peer holding the other branch serves it in good faith (this
+    // agent keeps its branch; revocations cross over as alert.revocation).
+    if (
+      batch.feed === membership.ownerFeed &&
+      membership.isQuarantined(batch.feed) &&
+      err instanceof ReplicaRejectedError &&
+      !(err instanceof EquivocationDetectedError)
+    )
+      return
+    if (!(err instanceof EquivocationDetectedError)) throw err
+    // The feed's device signed two histories: quarantine it and tell the fleet (not the relaying peer's fault).
+    await witnessing.quarantineFor(err.evidence, err.epoch, peerId)
+  }
+}
