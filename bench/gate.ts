@@ -9,9 +9,8 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { ownerFeedId, publishOwnerFeed, startAgentGate, startControlServer, type Agent } from '../src/agent/index.js'
-import { systemClock } from '../src/common/index.js'
-import { SimFleet, type SimDevice } from '../simnet/fleet.js'
+import { ownerFeedId, publishOwnerFeed, startControlServer, type Agent } from '../src/agent/index.js'
+import { SimFleet, deviceGate, type SimDevice } from '../simnet/fleet.js'
 import { type Bench, percentile, round } from './types.js'
 
 const PCR_RUNS = 30
@@ -42,12 +41,7 @@ async function oneStop(
   run: number,
   lose: () => Promise<number>
 ): Promise<number> {
-  const gate = await startAgentGate(agent, {
-    tpm: device.tpm,
-    state: device.state,
-    dir: device.dir,
-    clock: systemClock
-  })
+  const gate = await deviceGate(device, agent)
   const control = await startControlServer(agent, device.dir, device.state.deviceId, { gate })
   try {
     const out = path.join(work, `run-${run}`)

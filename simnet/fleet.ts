@@ -25,6 +25,7 @@ import {
   ownerFeedId,
   enrolmentEntry,
   createAgent,
+  startAgentGate,
   type Agent,
   type OwnerState,
   type DeviceState,
@@ -36,6 +37,7 @@ import {
 } from '../src/agent/index.js'
 import type { HybridSigner } from '../src/identity/index.js'
 import { createFleetNode, type FleetNode } from '../src/p2p/index.js'
+import { systemClock } from '../src/common/index.js'
 import { bootDevice, simulatedBootPolicy, type BootVariant } from '../src/attest/index.js'
 
 export interface SimOwner {
@@ -271,4 +273,15 @@ export class SimFleet {
     this.closers.length = 0
     if (options.keep !== true) await rm(this.root, { recursive: true, force: true })
   }
+}
+
+/** The workload gate of `agent` on `device`, as fleet run starts it (its baseline read now, its boot log the device's). */
+export async function deviceGate(device: SimDevice, agent: Agent): ReturnType<typeof startAgentGate> {
+  return await startAgentGate(agent, {
+    tpm: device.tpm,
+    state: device.state,
+    dir: device.dir,
+    clock: systemClock,
+    eventLog: async () => device.log
+  })
 }

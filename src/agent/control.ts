@@ -1,5 +1,4 @@
-import { chmod, rm } from 'node:fs/promises'
-import net from 'node:net'
+import type net from 'node:net'
 import path from 'node:path'
 import { MalformedInputError, systemClock, toBase64, toHex, type Clock } from '../common/index.js'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -17,13 +16,12 @@ import type { Logger } from './ops/index.js'
 import { agentStatus } from './status.js'
 import { ControlError } from './control-error.js'
 import { gateCommand, type ControlGate } from './control-gate.js'
+import { errorAnswer, lineRequest, serveLines, type LineHandler } from './line-socket.js'
 
 export { ControlError } from './control-error.js'
 
 /** The running agent's local control socket: DIR/agent.sock, owner-only (0600). */
 export const CONTROL_SOCKET = 'agent.sock'
-const MAX_REQUEST = 64 * 1024
-const MAX_RESPONSE = 16 * 1024 * 1024
 /** How long measuring a caller may take (a caller running an unmeasured 121 MiB Node: about 0.15 s). */
 const IDENTIFY_TIMEOUT_MS = 30_000
 
@@ -89,9 +87,8 @@ function askedAction(request: Record<string, unknown>): { type: string; actor: {
 /** The answer to every request of a connection whose caller could not be identified. */
 function refusal(err: unknown): Record<string, unknown> {
   return {
-    ok: false,
-    error: `the caller could not be identified: ${err instanceof Error ? err.message : String(err)}`,
-    code: (err as { code?: unknown }).code ?? 'ERR_CALLER_UNIDENTIFIED'
+    ...errorAnswer(err, 'ERR_CALLER_UNIDENTIFIED'),
+    error: `the caller could not be identified: ${err instanceof Error ? err.message : String(err)}`
   }
 }
 
@@ -129,8 +126,7 @@ export async function startControlServer(
   const { logger, approvals } = init
   const clock = init.clock ?? systemClock
   const identifier = init.identifier ?? new CallerIdentifier()
-  await rm(file, { force: true })
-  const server = net.createServer((socket) => {
+  const accept = (socket: net.Socket): LineHandler => {
     // Before anything it sends is read: the descriptor is taken while it surely is this connection's.
     // Whatever identify() throws, even synchronously, becomes a refusal, never a crash of the agent.
     const identified = new Promise<CallerIdentity>((resolve) =>
@@ -145,38 +141,11 @@ export async function startControlServer(
         return { error }
       }
     )
-    let buffer = ''
-    socket.setEncoding('utf8')
-    socket.setTimeout(60_000, () => socket.destroy())
-    socket.on('error', () => undefined)
-    socket.on('data', (chunk: string) => {
-      buffer += chunk
-      if (buffer.length > MAX_REQUEST) {
-        socket.end(`${JSON.stringify({ ok: false, error: 'request too large' })}\n`)
-        return
-      }
-      const newline = buffer.indexOf('\n')
-      if (newline < 0) return
-      const line = buffer.slice(0, newline)
-      socket.removeAllListeners('data')
-      // The idle timeout is for reading the request: each command bounds its own answer (an
-      // approval waits for a person), and a caller that hangs up meanwhile aborts it.
-      socket.setTimeout(0)
-      const hungUp = new AbortController()
-      socket.once('close', () => hungUp.abort())
-      void identified
-        .then(async (outcome) =>
-          'error' in outcome ? refusal(outcome.error) : await handle(line, { ...outcome, signal: hungUp.signal })
-        )
-        .then((answer) =>
-          socket.end(
-            `${JSON.stringify(answer, (_k, v: unknown) =>
-              v instanceof Uint8Array ? toHex(v) : typeof v === 'bigint' ? v.toString() : v
-            )}\n`
-          )
-        )
-    })
-  })
+    return async (line, signal) => {
+      const outcome = await identified
+      return 'error' in outcome ? refusal(outcome.error) : await handle(line, { ...outcome, signal })
+    }
+  }
   /** Logs a request that writes or signs, with its caller as the kernel names it. */
   const logCaller = (context: ControlRequestContext, fields: Record<string, unknown>, message: string): void => {
     const { caller } = context
@@ -265,7 +234,12 @@ export async function startControlServer(
         case 'gate.check':
         case 'gate.admit':
         case 'gate.stop':
-          return await gateCommand(request.cmd, request, context, init.gate, logCaller)
+          return await gateCommand(
+            request.cmd,
+            request,
+            { caller: context.caller, log: (fields, message) => logCaller(context, fields, message) },
+            init.gate
+          )
         case 'dial':
           if (typeof request.address !== 'string') throw new ControlError('dial needs an address', 'ERR_BAD_REQUEST')
           await runtime.node.dial(multiaddr(request.address), { signal: AbortSignal.timeout(10_000) })
@@ -286,69 +260,20 @@ export async function startControlServer(
           throw new ControlError(`unknown command ${JSON.stringify(request.cmd)?.slice(0, 32)}`, 'ERR_BAD_REQUEST')
       }
     } catch (err) {
-      return {
-        ok: false,
-        error: err instanceof Error ? err.message : String(err),
-        code: (err as { code?: string }).code ?? 'ERR_CONTROL'
-      }
+      return errorAnswer(err)
     }
   }
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(file, () => resolve())
-  })
-  await chmod(file, 0o600)
-  return {
-    close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-      await rm(file, { force: true })
-    }
-  }
+  return await serveLines({ file, mode: 0o600, accept })
 }
 
-/** Sends one request to a running agent; ControlError when no agent answers. */
+/** Sends one request to the running agent of state directory `dir`; ControlError when no agent answers. */
 export async function controlRequest(
   dir: string,
   request: Record<string, unknown>,
   timeoutMs = 35_000
 ): Promise<Record<string, unknown>> {
-  const file = path.join(dir, CONTROL_SOCKET)
-  return await new Promise((resolve, reject) => {
-    const socket = net.createConnection(file)
-    let data = ''
-    const timer = setTimeout(() => {
-      socket.destroy()
-      reject(new ControlError(`the agent did not answer within ${timeoutMs} ms`, 'ERR_CONTROL_TIMEOUT'))
-    }, timeoutMs)
-    socket.setEncoding('utf8')
-    socket.on('connect', () => socket.write(`${JSON.stringify(request)}\n`))
-    socket.on('data', (chunk: string) => {
-      data += chunk
-      if (data.length > MAX_RESPONSE) socket.destroy(new Error('answer too large'))
-    })
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer)
-      reject(
-        err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
-          ? new ControlError(`no agent is running for ${dir} (fleet run)`, 'ERR_NO_AGENT')
-          : new ControlError(err.message)
-      )
-    })
-    socket.on('close', () => {
-      clearTimeout(timer)
-      try {
-        const answer = JSON.parse(data) as Record<string, unknown>
-        if (answer.ok !== true)
-          reject(
-            new ControlError(
-              `the agent refused: ${String(answer.error)}`,
-              typeof answer.code === 'string' ? answer.code : 'ERR_CONTROL'
-            )
-          )
-        else resolve(answer)
-      } catch {
-        reject(new ControlError('the agent sent an unreadable answer'))
-      }
-    })
+  return await lineRequest(path.join(dir, CONTROL_SOCKET), request, {
+    timeoutMs,
+    absent: `no agent is running for ${dir} (fleet run)`
   })
 }

@@ -42,6 +42,7 @@ export {
   type ControlRequestContext,
   type ControlServerInit
 } from './control.js'
+export { startGateSocket, gateRequest, type GateSocketInit } from './gate-socket.js'
 export { agentStatus, residentMemory, procStatusMemory, type ResidentMemory } from './status.js'
 export {
   startDeviceAgent,

@@ -23,8 +23,9 @@ import { createAgent, type Agent } from './agent.js'
 import type { AgentComponents } from './components.js'
 import type { PeerStatus } from './attestation/index.js'
 import { startControlServer, type ControlServerInit } from './control.js'
+import { startGateSocket } from './gate-socket.js'
 import { Approvals } from './approvals/index.js'
-import { Gate, sealSecret } from './gate/index.js'
+import { Gate, sealSecret, settleSecretReseal } from './gate/index.js'
 
 /**
  * The slab size of Node's pool for small Buffers while the agent runs: 64 KiB by default since
@@ -137,15 +138,23 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
       approvals = page
     }
     // The workload gate, its baseline the PCR values read right after the keys were released.
+    const gate = await startAgentGate(agent, { tpm, state, dir, clock, released, eventLog: init.eventLog })
     const control = await startControlServer(agent, dir, state.deviceId, {
       logger,
       clock,
       approvals,
-      gate: await startAgentGate(agent, { tpm, state, dir, clock, released })
+      gate
     })
     closers.push(async () => {
       await control.close()
     })
+    if (config.gateSocket !== undefined) {
+      const gateSocket = await startGateSocket(config.gateSocket, { gate, dir, logger })
+      closers.push(async () => {
+        await gateSocket.close()
+      })
+      logger?.info({ path: config.gateSocket }, 'gate socket')
+    }
     if (config.metricsPort > 0) {
       // Loaded only when asked for: node:http brings Node's fetch implementation with it (about 3 MB of heap with prom-client).
       const { startMetricsServer } = await import('./metrics.js')
@@ -188,19 +197,31 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
 /**
  * The workload gate of a running agent, as its control socket serves it (gate.*, secret.seal):
  * `released` is the PCR values read right after the keys were released; without it the gate
- * reads them now (call it right after the agent started).
+ * reads them now (call it right after the agent started). `eventLog` is the boot event log the
+ * agent attests with: a changed PCR's reason names the events it gained since. A re-seal of the
+ * secrets that was interrupted is settled first: the gate opens them, and seals new ones, under
+ * `state` only.
  */
 export async function startAgentGate(
   agent: Agent,
-  parts: { tpm: Tpm; state: DeviceState; dir: string; clock: Clock; released?: PcrValues }
+  parts: {
+    tpm: Tpm
+    state: DeviceState
+    dir: string
+    clock: Clock
+    released?: PcrValues
+    eventLog: () => Promise<Uint8Array>
+  }
 ): Promise<NonNullable<ControlServerInit['gate']>> {
-  const { tpm, state, dir, clock, released } = parts
+  const { tpm, state, dir, clock, released, eventLog } = parts
+  await settleSecretReseal(dir, state)
   const gate = new Gate({
     tpm,
     state,
     dir,
     clock,
     verdicts: agent.verdictsOnSelf,
+    eventLog,
     isRevoked: (id) => agent.membership.isRevoked(id),
     isQuarantined: (id) => agent.membership.isQuarantined(id),
     ledger: agent.feed.ledger

@@ -1,5 +1,5 @@
 import { FleetError, bytesEqual, toHex, toBase64, fromBase64 } from '../common/index.js'
-import type { PcrSelection, PcrValues } from './pcrs.js'
+import type { HashAlg, PcrSelection, PcrValues } from './pcrs.js'
 import type { P256Signer } from '../identity/index.js'
 import {
   externalVerificationKey,
@@ -205,13 +205,14 @@ export function differingPcrs(
   selection: PcrSelection,
   current: PcrValues,
   wanted: PcrValues
-): Array<{ pcr: number; expected: string; actual: string }> {
-  const differences: Array<{ pcr: number; expected: string; actual: string }> = []
+): Array<{ bank: HashAlg; pcr: number; expected: string; actual: string }> {
+  const differences: Array<{ bank: HashAlg; pcr: number; expected: string; actual: string }> = []
   for (const bank of selection)
     for (const pcr of bank.pcrs) {
       const actual = current[bank.hash]?.get(pcr) ?? new Uint8Array(0)
       const want = wanted[bank.hash]?.get(pcr) ?? new Uint8Array(0)
-      if (!bytesEqual(actual, want)) differences.push({ pcr, expected: toHex(want), actual: toHex(actual) })
+      if (!bytesEqual(actual, want))
+        differences.push({ bank: bank.hash, pcr, expected: toHex(want), actual: toHex(actual) })
     }
   return differences
 }

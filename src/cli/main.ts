@@ -28,6 +28,7 @@ import { registerWorkloadCommands } from './commands/workload.js'
 import { registerActorCommands } from './commands/actor.js'
 import { registerSecretCommands } from './commands/secret.js'
 import { registerExecCommand } from './commands/exec.js'
+import { registerGateCommands } from './commands/gate.js'
 
 export function buildProgram(): Command {
   const program = new Command('fleet')
@@ -71,6 +72,7 @@ Exit codes: 0 ok, 1 verification refused or operation failed, 2 bad usage or inp
   registerActorCommands(program)
   registerSecretCommands(program)
   registerExecCommand(program)
+  registerGateCommands(program)
   for (const command of program.commands) applyOverrides(command)
   return program
 }

@@ -19,7 +19,15 @@ export async function writeFileDurably(file: string, text: string): Promise<void
     await handle.close()
   }
   await rename(temp, file)
-  const directory = await open(path.dirname(file), 'r')
+  await syncFolder(path.dirname(file))
+}
+
+/**
+ * Syncs `folder` itself: the names in it (a file created, renamed or removed there) survive a
+ * power cut once this resolves.
+ */
+export async function syncFolder(folder: string): Promise<void> {
+  const directory = await open(folder, 'r')
   try {
     await directory.sync()
   } finally {

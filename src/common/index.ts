@@ -15,8 +15,10 @@ export {
   sha256
 } from './bytes.js'
 export { projectRoot } from './project-root.js'
-export { writeFileDurably } from './durable-file.js'
+export { readBoundedFile, type BoundedReadProblem } from './bounded-file.js'
+export { writeFileDurably, syncFolder } from './durable-file.js'
 export { systemClock, type Clock } from './clock.js'
 export { cryptoRandom, type Random } from './random.js'
 export { base32 } from './base32.js'
 export { DerReader, DER_TAG, type DerTlv, type DerExtension, type DerReaderOptions } from './der.js'
+export { processExists } from './process.js'

@@ -14,9 +14,10 @@
 import assert from 'node:assert/strict'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import crypto from 'node:crypto'
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { decode as cborDecode } from 'cborg'
+import { allowGrant, gateRequest } from '../../src/agent/index.js'
 import type { ActorRow } from '../../src/cli/commands/actor.js'
 import { projectRoot } from '../../src/common/index.js'
 import { answerOnPage, chromiumSuite, openAuthenticatorPage, type AuthenticatorPage } from '../helpers/browser.js'
@@ -306,7 +307,7 @@ describe('cli: fleet actor', function () {
       assert.match(flag.stderr, /unknown option '--actor-pin'/)
     })
 
-    it('a device lists the actors its agent received; while the agent runs it holds the ledger (exit 1)', async () => {
+    it('a device lists the actors its agent received; while the agent runs it holds the ledger (exit 1) and serves its gate socket', async () => {
       const device = startSwtpm('dev1')
       const state = path.join(dir, 'state1')
       const init = run(['init', '--state', state, '--tcti', tcti(device), '--json'])
@@ -322,10 +323,11 @@ describe('cli: fleet actor', function () {
       )
       assert.equal(enrolled.status, 0, enrolled.stderr)
       assert.equal(joined.code, 0, joined.stderr)
+      const gateSocket = path.join(dir, 'run', 'gate.sock')
       const agent = spawn(
         FLEET,
         ['run', '--state', state, '--eventlog', log, '--listen', '/ip4/127.0.0.1/tcp/0', '--json'],
-        { stdio: ['ignore', 'pipe', 'ignore'] }
+        { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, FLEET_GATE_SOCKET: gateSocket } }
       )
       children.push(agent)
       const started = await printed(agent, (output) => output.includes('\n'), 60_000)
@@ -341,8 +343,13 @@ describe('cli: fleet actor', function () {
       const busy = run(['actor', 'list', '--state', state])
       assert.equal(busy.status, 1)
       assert.match(busy.stderr, /the ledger in .* is in use by a running agent/)
+      // The gate socket its config names (FLEET_GATE_SOCKET) serves only the users granted it.
+      await assert.rejects(gateRequest(gateSocket, { cmd: 'gate.check' }), { code: 'ERR_GATE_NOT_GRANTED' })
+      await allowGrant(state, process.getuid!(), [])
+      assert.deepEqual(await gateRequest(gateSocket, { cmd: 'gate.check' }), { ok: true, reasons: [] })
       agent.kill('SIGTERM')
       await new Promise((resolve) => agent.once('exit', resolve))
+      assert.equal(existsSync(gateSocket), false, 'the gate socket goes with the agent')
       const held = listed(state)
       assert.equal(held.state, 'device')
       assert.equal(held.fleetId, fleetId)

@@ -17,13 +17,12 @@ import {
   ownerFeedId,
   publishOwnerFeed,
   sealSecret,
-  startAgentGate,
   startControlServer,
   type Agent
 } from '../../src/agent/index.js'
-import { FleetError, systemClock } from '../../src/common/index.js'
-import { SimFleet, type SimDevice } from '../../simnet/fleet.js'
-import { ownEntry } from '../helpers/actors.js'
+import { FleetError } from '../../src/common/index.js'
+import { SimFleet, deviceGate, type SimDevice } from '../../simnet/fleet.js'
+import { workloadEntries } from '../helpers/actors.js'
 import { runFleetAsync, spawnFleet } from '../helpers/cli.js'
 import { haveSwtpm, tempDir } from '../helpers/devices.js'
 import { capturingLogger } from '../helpers/log-lines.js'
@@ -61,12 +60,7 @@ interface Served {
 /** The control socket of `agent` in `device`'s directory with its workload gate, as fleet run serves it. */
 async function serveGate(device: SimDevice, agent: Agent): Promise<Served> {
   const { logger, lines } = capturingLogger('debug')
-  const gate = await startAgentGate(agent, {
-    tpm: device.tpm,
-    state: device.state,
-    dir: device.dir,
-    clock: systemClock
-  })
+  const gate = await deviceGate(device, agent)
   const control = await startControlServer(agent, device.dir, device.state.deviceId, { logger, gate })
   return { close: control.close, lines }
 }
@@ -114,16 +108,6 @@ async function execOnce(
 /** `fleet secret seal --state DIR NAME --from FILE`. */
 async function sealByCli(dir: string, name: string, from: string): Promise<Awaited<ReturnType<typeof runFleetAsync>>> {
   return await runFleetAsync(['secret', 'seal', '--state', dir, name, '--from', from])
-}
-
-/** The workload.* entries of the agent's own feed, decoded, in order. */
-async function workloadEntries(agent: Agent): Promise<Array<{ type: string; body: Record<string, unknown> }>> {
-  const out: Array<{ type: string; body: Record<string, unknown> }> = []
-  for (let seq = 0; seq < agent.feed.ledger.size; seq++) {
-    const entry = await ownEntry(agent, seq)
-    if (entry.type.startsWith('workload.')) out.push({ type: entry.type, body: entry.body as Record<string, unknown> })
-  }
-  return out
 }
 
 describe('cli: fleet exec runs a workload only on a device in good standing (swtpm, real processes)', function () {
@@ -297,7 +281,7 @@ describe('cli: fleet exec runs a workload only on a device in good standing (swt
     assert.equal(asFile.status, 0, asFile.stderr)
   })
 
-  it('the gate commands refuse a malformed request at the socket, naming what is wrong, and record nothing', async () => {
+  it('the gate commands refuse a malformed request at the socket, naming what is wrong (exit 2), and record nothing', async () => {
     const before = (await workloadEntries(agent1)).length
     const digest = 'ab'.repeat(32)
     for (const [request, message] of [
@@ -310,7 +294,8 @@ describe('cli: fleet exec runs a workload only on a device in good standing (swt
     ] as const) {
       await assert.rejects(
         controlRequest(dev1.dir, request as unknown as Record<string, unknown>),
-        (err: unknown) => err instanceof FleetError && message.test(err.message),
+        // A malformed request is a usage error: exit 2 for the command that sent it.
+        (err: unknown) => err instanceof FleetError && message.test(err.message) && err.exitCode === 2,
         JSON.stringify(request)
       )
     }
@@ -452,7 +437,11 @@ describe('cli: fleet exec stops the workload when the boot state changes (swtpm)
     const ended = Date.now()
     const termAt = Number(await readFile(`${out}.term`, 'utf8'))
     assert.equal(done.code, 1)
-    assert.match(done.stderr, /PCR 7 changed since the keys were released/)
+    // A real extend with no event logged: the reason says the log does not account for it.
+    assert.match(
+      done.stderr,
+      /PCR 7 changed since the keys were released \(now [^)]*\): no logged event accounts for it: extended outside the event log/
+    )
     assert.ok(
       termAt - extended <= STOP_BOUND_MS,
       `SIGTERM ${termAt - extended} ms after the extend, bound ${STOP_BOUND_MS}`
@@ -463,7 +452,7 @@ describe('cli: fleet exec stops the workload when the boot state changes (swtpm)
     // A changed boot state never starts the command.
     const again = await runFleetAsync(['exec', '--state', dev.dir, '--', process.execPath, script, `${out}.again`])
     assert.equal(again.status, 1)
-    assert.match(again.stderr, /PCR 7 changed/)
+    assert.match(again.stderr, /PCR 7 changed since the keys were released [^\n]*: extended outside the event log/)
     assert.equal(existsSync(`${out}.again`), false)
   })
 })

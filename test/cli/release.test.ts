@@ -4,12 +4,13 @@
  * owner approves the new boot; a tampered boot and forged approvals are refused.
  */
 import assert from 'node:assert/strict'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { EsysTpm } from '../../src/attest/index.js'
 import { openSecret, readDeviceState } from '../../src/agent/index.js'
 import { haveSwtpm, tempDir } from '../helpers/devices.js'
-import { runFleet as run, joinAndEnrol, startSwtpm as startSoftwareTpm } from '../helpers/cli.js'
+import { runFleet as run, joinAndEnrol, spawnFleet, startSwtpm as startSoftwareTpm } from '../helpers/cli.js'
+import { printed } from '../../simnet/printed.js'
 
 describe('cli: fleet release (owner-approved key release)', function () {
   this.timeout(240_000)
@@ -182,6 +183,45 @@ describe('cli: fleet release (owner-approved key release)', function () {
       .split('\n')
       .map((line) => JSON.parse(line) as { type: string })
     assert.equal(rows.filter((r) => r.type === 'device.approve_release').length, 1)
+  })
+
+  it("refused while the device's agent answers on its control socket (exit 1): the state file and the secrets stay as they were", async () => {
+    // A fresh approval of this boot: installed, it would change the state file.
+    assert.equal(request().status, 0)
+    const approved = approve(['--policy', path.join(dir, 'policy.json')])
+    assert.equal(approved.status, 0, approved.stderr)
+    const stateFile = path.join(state, 'device.json')
+    const secretFile = path.join(state, 'secrets', 'model-key.json')
+    const before = { state: readFileSync(stateFile), secret: readFileSync(secretFile) }
+    const agent = spawnFleet([
+      'run',
+      '--state',
+      state,
+      '--eventlog',
+      log(),
+      '--listen',
+      '/ip4/127.0.0.1/tcp/0',
+      '--json'
+    ])
+    try {
+      await printed(agent.child, 'peerId', 60_000)
+      const refused = install()
+      assert.equal(refused.status, 1, refused.stderr)
+      assert.match(refused.stderr, /the agent of .* is running: stop it, install the approval, start it again/)
+      assert.deepEqual(readFileSync(stateFile), before.state)
+      assert.deepEqual(readFileSync(secretFile), before.secret)
+      assert.deepEqual(
+        readdirSync(state).filter((entry) => entry.startsWith('secrets')),
+        ['secrets']
+      )
+    } finally {
+      agent.child.kill('SIGTERM')
+      await agent.done
+    }
+    // Stopped, the same approval is installed.
+    const installed = install()
+    assert.equal(installed.status, 0, installed.stderr)
+    assert.notDeepEqual(readFileSync(stateFile), before.state)
   })
 
   it('a kernel update: keys stay sealed naming PCR 4 until the owner approves the new boot; no re-initialisation', () => {

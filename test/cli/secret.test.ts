@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { cpSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { haveSwtpm, tempDir } from '../helpers/devices.js'
 import { runFleet as run } from '../helpers/cli.js'
@@ -89,6 +89,48 @@ describe('cli: fleet secret seal / list / remove (swtpm, no agent running)', fun
       ),
       ['db-password']
     )
+  })
+
+  it("a re-seal fleet release install left interrupted is settled first by list, seal and remove, the state's secrets kept", () => {
+    const secrets = path.join(state, 'secrets')
+    const staged = path.join(state, 'secrets.next')
+    const replaced = path.join(state, 'secrets.old')
+    const held = readFileSync(path.join(secrets, 'db-password.json'))
+    // The same secret as the owner's first approval would have re-sealed it: a policy this state is not at.
+    const toOwner = (folder: string): void => {
+      mkdirSync(folder, { mode: 0o700 })
+      const file = JSON.parse(held.toString()) as Record<string, unknown>
+      writeFileSync(
+        path.join(folder, 'db-password.json'),
+        JSON.stringify({ ...file, sealedTo: 'owner', authority: `04${'ab'.repeat(64)}` })
+      )
+    }
+    const folders = (): string[] => readdirSync(state).filter((entry) => entry.startsWith('secrets'))
+    const names = (): string[] =>
+      (JSON.parse(run(['secret', 'list', '--state', state, '--json']).stdout) as Array<{ name: string }>).map(
+        (s) => s.name
+      )
+
+    // Staged, the new state never written: list rolls back.
+    toOwner(staged)
+    assert.deepEqual(names(), ['db-password'])
+    assert.deepEqual(folders(), ['secrets'])
+    assert.deepEqual(readFileSync(path.join(secrets, 'db-password.json')), held)
+
+    // Mid-swap, the secrets that match this state staged, the others set aside: seal rolls forward.
+    renameSync(secrets, staged)
+    toOwner(replaced)
+    const sealed = run(['secret', 'seal', '--state', state, 'other', '--from', path.join(dir, 'pw')])
+    assert.equal(sealed.status, 0, sealed.stderr)
+    assert.deepEqual(folders(), ['secrets'])
+    assert.deepEqual(readFileSync(path.join(secrets, 'db-password.json')), held)
+
+    // Moved in, the set-aside ones not yet removed: remove finishes the swap, then removes.
+    toOwner(replaced)
+    assert.equal(run(['secret', 'remove', '--state', state, 'other']).status, 0)
+    assert.deepEqual(folders(), ['secrets'])
+    assert.deepEqual(names(), ['db-password'])
+    assert.deepEqual(readFileSync(path.join(secrets, 'db-password.json')), held)
   })
 
   it('a copied state directory on another TPM seals nothing; a tampered boot seals nothing', () => {

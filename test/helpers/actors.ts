@@ -142,3 +142,13 @@ export async function agentWithActors(
 export async function ownEntry(agent: Agent, seq: number): Promise<Entry> {
   return decodeEntry((await agent.feed.ledger.getEntry(seq))!).entry
 }
+
+/** The workload.* entries of the agent's own feed (its gate's records), decoded, in order. */
+export async function workloadEntries(agent: Agent): Promise<Array<{ type: string; body: Record<string, unknown> }>> {
+  const out: Array<{ type: string; body: Record<string, unknown> }> = []
+  for (let seq = 0; seq < agent.feed.ledger.size; seq++) {
+    const entry = await ownEntry(agent, seq)
+    if (entry.type.startsWith('workload.')) out.push({ type: entry.type, body: entry.body as Record<string, unknown> })
+  }
+  return out
+}

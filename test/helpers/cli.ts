@@ -22,9 +22,10 @@ export function runFleet(args: string[]): FleetResult {
  * itself (spawnSync would stop that server answering). Resolves once it exited, with its pid.
  */
 export async function runFleetAsync(
-  args: string[]
+  args: string[],
+  as?: RunAs
 ): Promise<{ status: number | null; stdout: string; stderr: string; pid: number }> {
-  const { child, done } = spawnFleet(args)
+  const { child, done } = spawnFleet(args, as)
   const { code, stdout, stderr } = await done
   return { status: code, stdout, stderr, pid: child.pid! }
 }
@@ -46,9 +47,15 @@ export interface SpawnedFleet {
   stderr: () => string
 }
 
-/** Starts `fleet ARGS` without waiting for it (stdin closed, stdout and stderr gathered). */
-export function spawnFleet(args: string[]): SpawnedFleet {
-  const child = spawn(FLEET, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+/** Another user to run `fleet` as (the test runs as root). */
+export interface RunAs {
+  uid: number
+  gid: number
+}
+
+/** Starts `fleet ARGS` without waiting for it (stdin closed, stdout and stderr gathered), as `as` when given. */
+export function spawnFleet(args: string[], as?: RunAs): SpawnedFleet {
+  const child = spawn(FLEET, args, { stdio: ['ignore', 'pipe', 'pipe'], ...as })
   let stdout = ''
   let stderr = ''
   child.stdout!.on('data', (chunk: Buffer) => {

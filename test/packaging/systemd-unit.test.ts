@@ -12,6 +12,7 @@ import path from 'node:path'
 
 const UNIT = path.resolve('packaging/fleet-agent.service')
 const SYSUSERS = path.resolve('packaging/sysusers.d/fleet.conf')
+const WORKLOAD_UNIT = path.resolve('packaging/fleet-gated-workload.service')
 
 /** The directives of a unit file per section, each key with every value it is given, in order. */
 function parseUnit(text: string): Map<string, Map<string, string[]>> {
@@ -85,7 +86,8 @@ describe('packaging: systemd unit and system user', () => {
   it('the state directory is private (0700) and is the one the agent is given; the event log comes from its runtime directory', () => {
     assert.equal(one('StateDirectory'), 'fleet-agent')
     assert.equal(one('StateDirectoryMode'), '0700')
-    assert.equal(one('RuntimeDirectoryMode'), '0700')
+    // Reachable by name (the gate socket), not listable; the event log copy in it is 0400.
+    assert.equal(one('RuntimeDirectoryMode'), '0711')
     assert.equal(one('UMask'), '0077')
     const start = one('ExecStart')!.split(/\s+/)
     assert.equal(start[start.indexOf('--state') + 1], `/var/lib/${one('StateDirectory')!}`)
@@ -105,6 +107,18 @@ describe('packaging: systemd unit and system user', () => {
     assert.ok(!yes('MemoryDenyWriteExecute'), 'MemoryDenyWriteExecute stops the V8 JIT')
     assert.ok(!yes('PrivateNetwork'), 'PrivateNetwork cuts the agent off its peers')
     assert.equal(one('IPAddressDeny'), undefined)
+  })
+
+  it("the gate socket is in the runtime directory, and the gated workload's example unit runs as its own user through it", () => {
+    const socket = (service.get('Environment') ?? []).map((e) => /^FLEET_GATE_SOCKET=(.+)$/.exec(e)?.[1]).find(Boolean)
+    assert.equal(socket, `/run/${one('RuntimeDirectory')!}/gate.sock`)
+    const workload = parseUnit(readFileSync(WORKLOAD_UNIT, 'utf8')).get('Service')!
+    const user = workload.get('User')?.[0]
+    assert.ok(user !== undefined && !['fleet', 'root', '0'].includes(user), `the workload runs as ${user}`)
+    assert.equal(workload.get('DynamicUser'), undefined, 'a grant names a stable uid')
+    const start = workload.get('ExecStart')![0]!.split(/\s+/)
+    assert.equal(start[start.indexOf('--gate') + 1], socket)
+    assert.ok(!start.includes('--state'), 'not through the control socket')
   })
 
   it('sysusers.d makes the user fleet (home: the state directory) and puts it in group tss', () => {

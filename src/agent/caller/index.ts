@@ -33,3 +33,4 @@ export type { ProcessFiles, OpenFile, FileStatus, FileIdentity } from './process
 export { CLOCK_TICKS_PER_SECOND, parseProcessStat, parseUptimeTicks, type ProcessStat } from './proc-stat.js'
 export { DigestCache } from './digest-cache.js'
 export { isInterpreter, parseCommandLine, scriptArgument } from './interpreter.js'
+export { unixSocketDescriptor } from './socket-descriptor.js'

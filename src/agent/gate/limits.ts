@@ -11,6 +11,11 @@ export const GATE_LIMITS = {
   maxSecretFileBytes: 48 * 1024,
   /** A secret's name: letters, digits, . _ - (it is also its file name). */
   maxNameLength: 64,
+  /**
+   * Looks at the secrets folders one settle of an interrupted re-seal takes at most: each step
+   * another process settling at the same time took first costs one more.
+   */
+  maxSettleRounds: 4,
   /** Secrets one workload asks for at once. */
   maxSecretsPerWorkload: 16,
   /** Peers whose verdicts on this device are remembered (one entry a peer feed). */
@@ -28,7 +33,32 @@ export const GATE_LIMITS = {
   watchIntervalMs: 500,
   /** The PCRs are read again at most this often, ms (each read is one TPM command). */
   pcrRecheckMs: 1_000,
+  /**
+   * Events logged since the release that a changed PCR's reason names ("and N more" after them):
+   * a reason is one line, and the feed keeps a stop's reason to 512 characters.
+   */
+  maxEventsNamed: 4,
+  /** One named event's description (variable name, or the event data's printable start), characters. */
+  maxEventDescriptionChars: 48,
+  /** Why the event log could not be read, as a changed PCR's reason says it, characters. */
+  maxLogErrorChars: 120,
   /** SIGTERM to SIGKILL, ms, unless the command says otherwise (within 1 ms .. 5 min). */
   defaultGraceMs: 10_000,
-  maxGraceMs: 300_000
+  maxGraceMs: 300_000,
+  /** Local users (uids) holding a grant of the gate socket. */
+  maxGrantUids: 128,
+  /** The grants file (DIR/gate-grants.json): 128 users with 64 names of 64 characters each fit. */
+  maxGrantsFileBytes: 1024 * 1024,
+  /** Workloads admitted and not yet stopped, one user's (fleet exec processes). */
+  maxAdmittedPerUid: 64,
+  /** Workloads admitted and not yet stopped, all users'. */
+  maxAdmitted: 1024,
+  /**
+   * Connections the gate socket serves at once, all users' (anyone may connect; those without a
+   * grant are refused), and one user's: a user holding many open cannot keep the others' out.
+   */
+  gateSocketConnections: 1024,
+  gateConnectionsPerUid: 8,
+  /** Names in /dev/shm a fleet exec looks at for secret-files folders a killed one left. */
+  maxSweptEntries: 256
 } as const

@@ -12,13 +12,13 @@
  *    key: {public, private} (the TPM's sealed object, base64), nonce, ciphertext, tag (base64),
  *    bytes, sealedAt (ISO time)}
  * The policy itself is the device state's (device.json): a file sealed before the owner's first
- * approval moved the device's keys to the owner no longer matches, and says so.
+ * approval moved the device's keys to the owner no longer matches, and says so (reseal.ts moves
+ * the secrets with the keys, so none is left behind).
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
-import { constants } from 'node:fs'
-import { open, readdir, rm } from 'node:fs/promises'
+import { readdir, rm } from 'node:fs/promises'
 import path from 'node:path'
-import { fromBase64, toBase64, writeFileDurably } from '../../common/index.js'
+import { fromBase64, readBoundedFile, toBase64, writeFileDurably } from '../../common/index.js'
 import type { SealedSecret, Tpm, TpmCallOptions } from '../../attest/index.js'
 import { sealedFromJson } from '../../attest/index.js'
 import { releaseLikeDeviceKeys, sealLikeDeviceKeys, type DeviceState } from '../device/index.js'
@@ -53,7 +53,8 @@ export interface SecretListing {
   sealedAt: string
 }
 
-interface SecretFile {
+/** A secret file as written (frozen format, version 1). */
+export interface SecretFile {
   version: 1
   name: string
   deviceId: string
@@ -111,6 +112,22 @@ export async function sealSecret(
     )
   if (!held.includes(name) && held.length >= GATE_LIMITS.maxSecrets)
     throw new TooManySecretsError(GATE_LIMITS.maxSecrets)
+  return await writeSealedSecret(tpm, state, path.join(dir, SECRETS_DIR), name, value, options)
+}
+
+/**
+ * Seals `value` as secret `name` under the policy of `state` into FOLDER/NAME.json, durably; no
+ * checks of the name, size or count (the callers make them). The re-seal stages into a folder
+ * of its own with it.
+ */
+export async function writeSealedSecret(
+  tpm: Tpm,
+  state: DeviceState,
+  folder: string,
+  name: string,
+  value: Uint8Array,
+  options: TpmCallOptions & { now: Date }
+): Promise<SecretListing> {
   // The data key mixes the TPM's RNG with the host's, so neither alone decides it.
   const key = createHash('sha256')
     .update(await tpm.getRandom(32, options))
@@ -134,7 +151,7 @@ export async function sealSecret(
       bytes: value.length,
       sealedAt: options.now.toISOString()
     }
-    await writeFileDurably(secretFile(dir, name), `${JSON.stringify(file)}\n`)
+    await writeFileDurably(path.join(folder, `${name}.json`), `${JSON.stringify(file)}\n`)
     return listing(file, state)
   } finally {
     key.fill(0)
@@ -183,31 +200,6 @@ export async function openSecret(
   }
 }
 
-/**
- * Seals every secret again under the policy of `to`, after the device's keys moved there (the
- * owner's first release approval re-seals them from PCR values to the owner): each is opened
- * under `from`, the policy it was sealed to, in the boot state that holds now. One file at a
- * time, each replaced atomically; returns the names re-sealed.
- */
-export async function resealSecrets(
-  tpm: Tpm,
-  from: DeviceState,
-  to: DeviceState,
-  dir: string,
-  now: Date
-): Promise<string[]> {
-  const names = await secretNames(dir)
-  for (const name of names) {
-    const value = await openSecret(tpm, from, dir, name)
-    try {
-      await sealSecret(tpm, to, dir, name, value, { replace: true, now })
-    } finally {
-      value.fill(0)
-    }
-  }
-  return names
-}
-
 /** Removes secret `name` (SecretUnknownError if there is none). */
 export async function removeSecret(dir: string, name: string): Promise<void> {
   checkSecretName(name)
@@ -216,9 +208,14 @@ export async function removeSecret(dir: string, name: string): Promise<void> {
 }
 
 async function secretNames(dir: string): Promise<string[]> {
+  return await secretNamesIn(path.join(dir, SECRETS_DIR))
+}
+
+/** The names of the secret files in `folder` (none when it is missing), sorted, at most GATE_LIMITS.maxSecrets. */
+export async function secretNamesIn(folder: string): Promise<string[]> {
   let names: string[]
   try {
-    names = await readdir(path.join(dir, SECRETS_DIR))
+    names = await readdir(folder)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
     throw err
@@ -232,27 +229,41 @@ async function secretNames(dir: string): Promise<string[]> {
 
 async function readSecretFile(dir: string, name: string, state: DeviceState): Promise<SecretFile> {
   const file = secretFile(dir, name)
-  let text: string
-  try {
-    // Not through a symlink, and without blocking on a FIFO: only a regular file, read up to the cap.
-    const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
-    try {
-      const stats = await handle.stat()
-      if (!stats.isFile()) throw new SecretFileError(file, 'not a regular file')
-      if (stats.size > GATE_LIMITS.maxSecretFileBytes) throw new SecretFileError(file, 'too large')
-      const buffer = Buffer.alloc(GATE_LIMITS.maxSecretFileBytes + 1)
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0)
-      if (bytesRead > GATE_LIMITS.maxSecretFileBytes) throw new SecretFileError(file, 'too large')
-      text = buffer.subarray(0, bytesRead).toString('utf8')
-    } finally {
-      await handle.close()
-    }
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new SecretUnknownError(name)
-    if (code === 'ELOOP') throw new SecretFileError(file, 'a symbolic link, not a secret file')
-    throw err
-  }
+  const read = await readSecretFileIn(path.join(dir, SECRETS_DIR), name, state.deviceId)
+  const policy = policyOf(state)
+  if (!sealedAlikeWith(read, state))
+    throw new SecretFileError(
+      file,
+      policy.sealedTo === 'owner' && read.sealedTo === 'boot-pcrs'
+        ? "it was sealed before the owner's first release approval moved this device's keys to the owner: seal it again"
+        : "it is sealed to another authority than this device's keys"
+    )
+  return read
+}
+
+/** Whether `file` names the policy the keys of `state` are sealed to (only then can it open under it). */
+export function sealedAlikeWith(file: Pick<SecretFile, 'sealedTo' | 'authority'>, state: DeviceState): boolean {
+  const policy = policyOf(state)
+  return file.sealedTo === policy.sealedTo && file.authority === policy.authority
+}
+
+/**
+ * Secret file FOLDER/NAME.json of device `deviceId`, every field checked but not its policy
+ * (readSecretFile checks that against the device state; the re-seal compares it).
+ */
+export async function readSecretFileIn(folder: string, name: string, deviceId: string): Promise<SecretFile> {
+  const file = path.join(folder, `${name}.json`)
+  // Not through a symlink, and without blocking on a FIFO: only a regular file, read up to the cap.
+  const read = await readBoundedFile(file, GATE_LIMITS.maxSecretFileBytes)
+  if (read === undefined) throw new SecretUnknownError(name)
+  if ('problem' in read)
+    throw new SecretFileError(
+      file,
+      { symlink: 'a symbolic link, not a secret file', 'not-regular': 'not a regular file', 'too-large': 'too large' }[
+        read.problem
+      ]
+    )
+  const { text } = read
   let value: Record<string, unknown>
   try {
     value = JSON.parse(text) as Record<string, unknown>
@@ -266,7 +277,7 @@ async function readSecretFile(dir: string, name: string, state: DeviceState): Pr
   for (const key of Object.keys(value)) if (!FIELDS.includes(key)) fail(`unknown field "${key}"`)
   if (value.version !== 1) fail(`version ${String(value.version)} is not one this agent reads`)
   if (value.name !== name) fail(`it is secret ${String(value.name).slice(0, 64)}'s, not ${name}'s`)
-  if (value.deviceId !== state.deviceId) fail('it was sealed on another device (this TPM cannot open it)')
+  if (value.deviceId !== deviceId) fail('it was sealed on another device (this TPM cannot open it)')
   const base64 = (field: string, max: number): void => {
     const text = value[field]
     if (typeof text !== 'string' || text.length === 0 || text.length > max || !BASE64.test(text))
@@ -291,14 +302,12 @@ async function readSecretFile(dir: string, name: string, state: DeviceState): Pr
   )
     fail('bad field "bytes"')
   if (typeof value.sealedAt !== 'string' || value.sealedAt.length > 64) fail('bad field "sealedAt"')
-  const policy = policyOf(state)
   if (value.sealedTo !== 'boot-pcrs' && value.sealedTo !== 'owner') fail('bad field "sealedTo"')
-  if (value.sealedTo !== policy.sealedTo || value.authority !== policy.authority)
-    fail(
-      policy.sealedTo === 'owner' && value.sealedTo === 'boot-pcrs'
-        ? "it was sealed before the owner's first release approval moved this device's keys to the owner: seal it again"
-        : "it is sealed to another authority than this device's keys"
-    )
+  if (
+    value.authority !== undefined &&
+    (typeof value.authority !== 'string' || !/^[0-9a-f]{1,256}$/.test(value.authority))
+  )
+    fail('bad field "authority"')
   return value as unknown as SecretFile
 }
 

@@ -24,6 +24,7 @@ import { checkRecord, SchemaError, type Field } from '../../codec/index.js'
  * | routineBatchSec    |                      | 30                           |
  * | witnessesPerFeed   |                      | 4                            |
  * | approvals          |                      | off; {"port": N}: 127.0.0.1  |
+ * | gateSocket         | FLEET_GATE_SOCKET    | off; an absolute path        |
  */
 export interface AgentConfig {
   state: string
@@ -47,6 +48,11 @@ export interface AgentConfig {
    * (`fleet status` names it). Off when absent.
    */
   approvals?: { port: number }
+  /**
+   * The gate socket (src/agent/gate-socket.ts) for workloads that run as other users: served at
+   * this path, mode 0666, each caller limited to its uid's grant (`fleet gate allow`). Off when absent.
+   */
+  gateSocket?: string
 }
 
 /** Thrown when a config file, variable or flag has an unknown field or an invalid value. Exit code 2. */
@@ -122,6 +128,14 @@ const CONFIG_SCHEMA: Record<keyof AgentConfig, Field> = {
     fields: { port: { kind: 'uint', max: 65_535 } },
     optional: true,
     expected: 'an object {"port": 0..65535}'
+  },
+  gateSocket: {
+    kind: 'string',
+    min: 2,
+    max: 107,
+    pattern: '^/',
+    optional: true,
+    expected: 'an absolute path (at most 107 bytes)'
   }
 }
 
@@ -132,7 +146,8 @@ const ENV: Partial<Record<keyof AgentConfig, string>> = {
   listen: 'FLEET_LISTEN',
   mdns: 'FLEET_MDNS',
   metricsPort: 'FLEET_METRICS_PORT',
-  logLevel: 'FLEET_LOG_LEVEL'
+  logLevel: 'FLEET_LOG_LEVEL',
+  gateSocket: 'FLEET_GATE_SOCKET'
 }
 
 function apply(target: Partial<AgentConfig>, values: Record<string, unknown>, source: string): void {

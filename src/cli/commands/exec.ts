@@ -1,5 +1,8 @@
 /**
- * fleet exec --state DIR [--secret NAME[=ENV|:ENV]]… [--quorum K] [--grace S] -- CMD ARGS…
+ * fleet exec --state DIR | --gate FILE [--secret NAME[=ENV|:ENV]]… [--quorum K] [--grace S] -- CMD ARGS…
+ *
+ * --state: asks the agent's control socket (the agent's own user: every secret); --gate: its gate
+ * socket (any user with a grant: the secrets granted to its uid; fleet gate allow).
  *
  * Runs CMD only on a device in good standing, as the running agent's gate judges it (its keys
  * released under an approved boot, the PCRs unchanged since, not revoked, not quarantined, and
@@ -16,14 +19,17 @@ import type { Command } from 'commander'
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { accessSync, constants, createReadStream, statSync } from 'node:fs'
-import { mkdtemp, realpath, rm, writeFile } from 'node:fs/promises'
+import { lstat, mkdtemp, readdir, realpath, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { GATE_LIMITS, checkQuorum, checkSecretName, controlRequest } from '../../agent/index.js'
-import { FleetError, UsageError } from '../../common/index.js'
+import { GATE_LIMITS, checkQuorum, checkSecretName, controlRequest, gateRequest } from '../../agent/index.js'
+import { FleetError, UsageError, processExists } from '../../common/index.js'
 
 /** Where the secret files go: memory-backed filesystems, the first that exists. */
 const MEMORY_DIRS = ['/dev/shm']
+
+/** One request to the agent's gate, through the socket the command was given. */
+type Ask = (request: Record<string, unknown>, timeoutMs?: number) => Promise<Record<string, unknown>>
 
 interface SecretSpec {
   name: string
@@ -82,10 +88,38 @@ function environmentText(name: string, value: Uint8Array): string {
   return text
 }
 
+/** A secret-files folder: fleet-exec-PID-XXXXXX, PID this process's (what the sweep goes by). */
+const FILES_DIR = /^fleet-exec-(\d{1,10})-[A-Za-z0-9]{6}$/
+
+/**
+ * Removes the secret-files folders a killed fleet exec of this user left (SIGKILL, OOM: it had no
+ * chance to): those whose process is gone. Looks at GATE_LIMITS.maxSweptEntries names at most.
+ */
+async function sweepLeftFiles(base: string): Promise<void> {
+  const self = process.geteuid?.()
+  let names: string[]
+  try {
+    names = (await readdir(base)).filter((name) => FILES_DIR.test(name)).slice(0, GATE_LIMITS.maxSweptEntries)
+  } catch {
+    return
+  }
+  for (const name of names) {
+    const folder = path.join(base, name)
+    try {
+      const stats = await lstat(folder)
+      if (!stats.isDirectory() || stats.uid !== self) continue
+      if (!processExists(Number(FILES_DIR.exec(name)![1]))) await rm(folder, { recursive: true, force: true })
+    } catch {}
+  }
+}
+
 async function memoryDir(): Promise<string> {
   for (const base of MEMORY_DIRS) {
     try {
-      if (statSync(base).isDirectory()) return await mkdtemp(path.join(base, 'fleet-exec-'))
+      if (statSync(base).isDirectory()) {
+        await sweepLeftFiles(base)
+        return await mkdtemp(path.join(base, `fleet-exec-${process.pid}-`))
+      }
     } catch {}
   }
   throw new FleetError(`no memory-backed filesystem for secret files (looked for ${MEMORY_DIRS.join(', ')})`, {
@@ -94,7 +128,8 @@ async function memoryDir(): Promise<string> {
 }
 
 interface ExecOptions {
-  state: string
+  state?: string
+  gate?: string
   secret?: string[]
   quorum?: string
   grace?: string
@@ -104,7 +139,8 @@ export function registerExecCommand(program: Command): void {
   program
     .command('exec')
     .description('run a command only on a device in good standing, with its sealed secrets; stop it when that is lost')
-    .requiredOption('--state <dir>', 'device state directory (its agent must be running)')
+    .option('--state <dir>', "device state directory (its agent must be running): the agent's own user")
+    .option('--gate <file>', "the agent's gate socket: a user granted it (fleet gate allow)")
     .option(
       '--secret <spec...>',
       'a sealed secret for the command: NAME (env NAME), NAME=ENV, or NAME:ENV (a file; ENV holds its path)'
@@ -119,9 +155,10 @@ export function registerExecCommand(program: Command): void {
     .addHelpText(
       'after',
       `
-Example:
-  fleet exec --state /var/lib/fleet --secret db-password=PGPASSWORD --secret model-key:MODEL_KEY_FILE \\
+Example (as the workload's own user, granted its secrets with fleet gate allow):
+  fleet exec --gate /run/fleet-agent/gate.sock --secret db-password=PGPASSWORD --secret model-key:MODEL_KEY_FILE \\
       --quorum 2 -- /usr/bin/model-server --port 8080
+--state DIR asks the agent's control socket instead (the agent's own user only: every secret).
 Before the command starts the agent checks: keys released under a boot the owner approved, PCRs
 unchanged since, not revoked, not quarantined, and the quorum; then it unseals the secrets. While it
 runs the same is checked every ${GATE_LIMITS.watchIntervalMs} ms (PCRs re-read every ${GATE_LIMITS.pcrRecheckMs} ms): when it fails the command gets
@@ -130,6 +167,12 @@ Exit codes: the command's own (128+N when it died of signal N); 1 refused (every
 stopped because the device lost its standing; 2 bad usage.`
     )
     .action(async (command: string[], options: ExecOptions) => {
+      if ((options.state === undefined) === (options.gate === undefined))
+        throw new UsageError('give one of --state DIR (the control socket) and --gate FILE (the gate socket)')
+      const ask: Ask = (request, timeoutMs) =>
+        options.gate !== undefined
+          ? gateRequest(options.gate, request, timeoutMs)
+          : controlRequest(options.state!, request, timeoutMs)
       const specs = (options.secret ?? []).map(parseSecret)
       if (specs.length > GATE_LIMITS.maxSecretsPerWorkload)
         throw new UsageError(`at most ${GATE_LIMITS.maxSecretsPerWorkload} --secret`)
@@ -142,7 +185,7 @@ stopped because the device lost its standing; 2 bad usage.`
       const exe = await resolveCommand(command[0]!)
       const exeDigest = await digestFile(exe)
       const workload = { exe, exeDigest }
-      const admitted = await controlRequest(options.state, {
+      const admitted = await ask({
         cmd: 'gate.admit',
         ...workload,
         secrets: specs.map((s) => s.name),
@@ -171,7 +214,7 @@ stopped because the device lost its standing; 2 bad usage.`
           }
         } catch (err) {
           // Admitted (its start is recorded) but never started: the record says so.
-          await controlRequest(options.state, {
+          await ask({
             cmd: 'gate.stop',
             ...workload,
             reason: `could not start: ${(err as Error).message}`.slice(0, 512)
@@ -179,7 +222,7 @@ stopped because the device lost its standing; 2 bad usage.`
           throw err
         }
         const status = await runGated(command, exe, env, {
-          dir: options.state,
+          ask,
           quorum,
           graceMs: grace * 1000,
           workload
@@ -199,7 +242,7 @@ async function runGated(
   command: string[],
   exe: string,
   env: Record<string, string>,
-  watch: { dir: string; quorum: number; graceMs: number; workload: { exe: string; exeDigest: string } }
+  watch: { ask: Ask; quorum: number; graceMs: number; workload: { exe: string; exeDigest: string } }
 ): Promise<number> {
   // Its own process group: a stop reaches what CMD started too (a wrapper script's children).
   const child = spawn(exe, command.slice(1), { env, stdio: 'inherit', argv0: command[0], detached: true })
@@ -234,7 +277,7 @@ async function runGated(
       await new Promise((resolve) => setTimeout(resolve, GATE_LIMITS.watchIntervalMs))
       if (!watching) return
       try {
-        const { reasons } = (await controlRequest(watch.dir, { cmd: 'gate.check', quorum: watch.quorum }, 10_000)) as {
+        const { reasons } = (await watch.ask({ cmd: 'gate.check', quorum: watch.quorum }, 10_000)) as {
           reasons: string[]
         }
         if (reasons.length > 0) stop(reasons.join('; '))
@@ -273,15 +316,17 @@ async function runGated(
   await watcher
   const reason =
     failed !== undefined ? `could not start: ${failed}` : lost === undefined ? 'exited' : `standing lost: ${lost}`
-  await controlRequest(watch.dir, {
-    cmd: 'gate.stop',
-    ...watch.workload,
-    reason,
-    ...(code === null ? {} : { exitCode: code }),
-    ...(signal === null ? {} : { signal })
-  }).catch((err: unknown) => {
-    process.stderr.write(`fleet exec: the stop could not be recorded: ${(err as Error).message}\n`)
-  })
+  await watch
+    .ask({
+      cmd: 'gate.stop',
+      ...watch.workload,
+      reason,
+      ...(code === null ? {} : { exitCode: code }),
+      ...(signal === null ? {} : { signal })
+    })
+    .catch((err: unknown) => {
+      process.stderr.write(`fleet exec: the stop could not be recorded: ${(err as Error).message}\n`)
+    })
   if (failed !== undefined) {
     process.stderr.write(`fleet exec: ${command[0]} could not start: ${failed}\n`)
     return 1

@@ -10,6 +10,7 @@ import {
   agentMeasurement,
   installReleaseApproval,
   resealSecrets,
+  settleSecretReseal,
   controlRequest,
   CONTROL_SOCKET,
   makeReleaseRequest,
@@ -267,7 +268,7 @@ approval-epoch counter in its TPM moves past them): booting an older approved st
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
-      "\nRun it with the agent stopped: the first approval re-seals the keys and the workload secrets.\nExit codes: 0 installed, 1 refused (the agent running, not the owner's, not this device's, withdrawn, or another boot state for the first approval or one that withdraws earlier ones), 2 bad usage."
+      "\nRun it with the agent stopped and no fleet secret command alongside: the first approval re-seals the keys and the workload secrets\n(staged, then the state written, then swapped in: an interrupted one is finished or undone the next time the secrets are used).\nExit codes: 0 installed, 1 refused (the agent running, not the owner's, not this device's, withdrawn, or another boot state for the first approval or one that withdraws earlier ones), 2 bad usage."
     )
     .action(async (options: { state: string; approval: string; tcti?: string; json?: boolean }) => {
       const state = await readDeviceState(options.state)
@@ -294,6 +295,8 @@ approval-epoch counter in its TPM moves past them): booting an older approved st
             code: 'ERR_AGENT_RUNNING'
           }
         )
+      // What an earlier install left interrupted is settled under the state on disk first.
+      await settleSecretReseal(options.state, state)
       const tpm = await EsysTpm.open({ tcti: options.tcti ?? state.tcti })
       try {
         const installed = await installReleaseApproval(
@@ -303,11 +306,12 @@ approval-epoch counter in its TPM moves past them): booting an older approved st
           signed,
           await measurementFor(state)
         )
-        await writeDeviceState(options.state, installed.state)
-        // The workload secrets follow the keys to the owner's policy (sealed alike with them).
+        const commit = async (): Promise<void> => await writeDeviceState(options.state, installed.state)
+        // The workload secrets follow the keys to the owner's policy (sealed alike with them):
+        // staged before the new state is written, swapped in after, so no crash strands them.
         const secrets = installed.resealed
-          ? await resealSecrets(tpm, state, installed.state, options.state, new Date())
-          : []
+          ? await resealSecrets(tpm, state, installed.state, options.state, { now: new Date(), commit })
+          : await commit().then(() => [])
         const approvals = installed.state.approvals?.length ?? 0
         makeOutput(options.json === true).result(
           {

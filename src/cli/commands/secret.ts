@@ -23,7 +23,9 @@ import {
   readDeviceState,
   removeSecret,
   sealSecret,
+  settleSecretReseal,
   unlockDevice,
+  type DeviceState,
   type SecretListing
 } from '../../agent/index.js'
 import { toBase64 } from '../../common/index.js'
@@ -38,8 +40,18 @@ function describe(secret: SecretListing): string {
   return `${secret.name}  ${secret.bytes} bytes  released under ${policy}, PCRs ${secret.pcrs.join(',')}  sealed ${secret.sealedAt}`
 }
 
-async function sealOffline(dir: string, name: string, value: Uint8Array, replace: boolean): Promise<SecretListing> {
+/**
+ * The device state, with a re-seal of the secrets that `fleet release install` left interrupted
+ * settled under it: the secrets read or written next are the ones that state opens.
+ */
+async function settledState(dir: string): Promise<DeviceState> {
   const state = await readDeviceState(dir)
+  await settleSecretReseal(dir, state)
+  return state
+}
+
+async function sealOffline(dir: string, name: string, value: Uint8Array, replace: boolean): Promise<SecretListing> {
+  const state = await settledState(dir)
   const tpm = await EsysTpm.open({ tcti: state.tcti })
   try {
     const selection = state.sealing.selection as PcrSelection
@@ -105,7 +117,7 @@ Delete the plaintext you sealed from afterwards. Exit codes: 0 sealed, 1 refused
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExample:\n  fleet secret list --state /var/lib/fleet')
     .action(async (options: { state: string; json?: boolean }) => {
-      const secrets = await listSecrets(options.state, await readDeviceState(options.state))
+      const secrets = await listSecrets(options.state, await settledState(options.state))
       makeOutput(options.json === true).result(
         secrets,
         secrets.length === 0 ? 'no secrets sealed' : secrets.map(describe).join('\n')
@@ -120,6 +132,7 @@ Delete the plaintext you sealed from afterwards. Exit codes: 0 sealed, 1 refused
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExample:\n  fleet secret remove --state /var/lib/fleet db-password')
     .action(async (name: string, options: { state: string; json?: boolean }) => {
+      await settledState(options.state)
       await removeSecret(options.state, name)
       makeOutput(options.json === true).result({ removed: name }, `removed ${name}`)
     })

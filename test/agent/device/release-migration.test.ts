@@ -4,31 +4,25 @@
  * first withdrawable approval re-seals the keys, after which no version-1 approval releases them.
  */
 import assert from 'node:assert/strict'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import {
   EsysTpm,
   approvePcrState,
   releaseSecret,
   sealToAuthority,
-  type AgentMeasurement,
   type SwtpmDevice,
   type PcrSelection
 } from '../../../src/attest/index.js'
-import { initDevice, unlockDevice, installReleaseApproval } from '../../../src/agent/device/identity.js'
+import { unlockDevice, installReleaseApproval } from '../../../src/agent/device/identity.js'
 import type { DeviceState } from '../../../src/agent/device/state.js'
 import { sealedFromJson, sealedToJson } from '../../../src/attest/index.js'
 import { toBase64 } from '../../../src/common/bytes.js'
-import {
-  signReleaseApproval,
-  releasePolicyRef,
-  approvalEpochIndex,
-  type toPcrApproval,
-  type ReleaseApproval
-} from '../../../src/agent/release/approval.js'
+import { releasePolicyRef, type toPcrApproval, type ReleaseApproval } from '../../../src/agent/release/approval.js'
 import type { DeviceEnrolment } from '../../../src/agent/enrolment/record.js'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65, DOMAIN } from '../../../src/identity/index.js'
 import { encodeCanonical } from '../../../src/codec/index.js'
 import { haveSwtpm, startDevice, stopAllDevices } from '../../helpers/devices.js'
+import { AGENT_DIGEST, AGENT_MEASUREMENT, approveCurrentBoot, initTestDevice } from '../../helpers/release-approval.js'
 
 describe('agent: version-2 device states move to withdrawable approvals (swtpm)', function () {
   this.timeout(60_000)
@@ -37,8 +31,8 @@ describe('agent: version-2 device states move to withdrawable approvals (swtpm)'
   const owner = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
   const fleetId = new Uint8Array(32).fill(4)
   const enrolment = { fleetId, ownerKey: owner.publicKey } as unknown as DeviceEnrolment
-  const digest = createHash('sha256').update('agent build').digest()
-  const measurement = { digest, bundleDigest: digest, configDigest: digest, files: 1 } as AgentMeasurement
+  const digest = AGENT_DIGEST
+  const measurement = AGENT_MEASUREMENT
 
   before(async function () {
     if (!haveSwtpm()) this.skip()
@@ -91,33 +85,11 @@ describe('agent: version-2 device states move to withdrawable approvals (swtpm)'
   }
 
   it('the first withdrawable approval re-seals the keys; the old version-1 approval, which could never be withdrawn, no longer releases them', async () => {
-    const initial = await initDevice(tpm, {
-      tcti: device.tcti,
-      bootPcrs: [0, 7],
-      agentPcr: 23,
-      measurement,
-      random: randomBytes,
-      now: () => new Date(0)
-    })
+    const initial = await initTestDevice(tpm, device.tcti)
     const { state: v2, v1 } = await versionTwoState(initial)
     await unlockDevice(tpm, v2, measurement)
 
-    const selection = v2.sealing.selection
-    const epoch = await tpm.readCounter(approvalEpochIndex(v2.deviceId))
-    const verified = {
-      selection,
-      values: await tpm.readPcrs(selection),
-      verdict: { trusted: true, reasons: [] },
-      epoch
-    } as unknown as Parameters<typeof signReleaseApproval>[1]['verified']
-    const signed = await signReleaseApproval(owner, {
-      fleetId,
-      deviceId: v2.deviceId,
-      verified,
-      agentMeasurement: digest,
-      policyId: 'c'.repeat(64),
-      now: new Date(0)
-    })
+    const signed = await approveCurrentBoot(tpm, owner, fleetId, v2)
     const installed = await installReleaseApproval(
       tpm,
       v2,

@@ -39,7 +39,9 @@ describe('agent/config', () => {
     ['an approval page on a port out of range', { state: '/s', approvals: { port: 65_536 } }],
     ['an approval page with an unknown field', { state: '/s', approvals: { port: 8080, host: '0.0.0.0' } }],
     ['an approval page without a port', { state: '/s', approvals: {} }],
-    ['an approval switch that is not an object', { state: '/s', approvals: true }]
+    ['an approval switch that is not an object', { state: '/s', approvals: true }],
+    ['a gate socket that is not an absolute path', { state: '/s', gateSocket: 'run/gate.sock' }],
+    ['a gate socket path too long for a Unix socket', { state: '/s', gateSocket: `/${'x'.repeat(107)}` }]
   ]
   for (const [name, values] of bad) {
     it(`refuses ${name} with ConfigError (exit 2)`, async () => {
@@ -58,6 +60,16 @@ describe('agent/config', () => {
     assert.deepEqual((await loadConfig({ file })).approvals, { port: 0 })
     await writeFile(file, JSON.stringify({ state: '/s', approvals: { port: 7443 } }))
     assert.deepEqual((await loadConfig({ file })).approvals, { port: 7443 })
+  })
+
+  it('the gate socket is off unless the config or FLEET_GATE_SOCKET names its path', async () => {
+    assert.equal((await loadConfig({ flags: { state: '/s' } })).gateSocket, undefined)
+    const dir = await tempDir()
+    const file = path.join(dir, 'fleet.json')
+    await writeFile(file, JSON.stringify({ state: '/s', gateSocket: '/run/fleet-agent/gate.sock' }))
+    assert.equal((await loadConfig({ file })).gateSocket, '/run/fleet-agent/gate.sock')
+    const fromEnv = await loadConfig({ file, env: { FLEET_GATE_SOCKET: '/run/other/gate.sock' } })
+    assert.equal(fromEnv.gateSocket, '/run/other/gate.sock')
   })
 
   it('refuses a config file that is not JSON, and a missing state directory', async () => {

@@ -1,0 +1,114 @@
+/**
+ * The gate socket: where a workload that runs as its own user asks the gate (gate.check,
+ * gate.admit, gate.stop; `fleet exec --gate FILE`). The control socket admits the agent's user
+ * only, and a workload running as that user could ask it anything (every secret, the agent's
+ * appends); the gate socket is for the others. Anyone may connect (mode 0666: the folder it is in
+ * may narrow that); what a caller may do is its uid's grant (DIR/gate-grants.json, `fleet gate
+ * allow`), with the uid as the kernel names it (SO_PEERCRED), never as the caller says. A uid
+ * without a grant is refused everything, and a workload gets only the secrets granted to its uid.
+ */
+import { mkdir } from 'node:fs/promises'
+import type net from 'node:net'
+import path from 'node:path'
+import { peerCredentials as nativePeerCredentials, type PeerCredentials } from '../attest/index.js'
+import { unixSocketDescriptor } from './caller/index.js'
+import { ControlError } from './control-error.js'
+import { gateCommand, type ControlGate } from './control-gate.js'
+import { GATE_LIMITS, GrantsReader } from './gate/index.js'
+import { errorAnswer, lineRequest, serveLines, type LineHandler } from './line-socket.js'
+import type { Logger } from './ops/index.js'
+
+const COMMANDS = ['gate.check', 'gate.admit', 'gate.stop'] as const
+
+export interface GateSocketInit {
+  /** The gate; without one (not enrolled) every request is refused with ERR_GATE_OFF. */
+  gate: ControlGate | undefined
+  /** The state directory, whose gate-grants.json says who may do what. */
+  dir: string
+  logger?: Logger
+  /** Default: the native binding's SO_PEERCRED. */
+  peerCredentials?: (fd: number) => PeerCredentials
+}
+
+/** Serves the gate socket at `file` (its folder made 0755 when missing) until close(). */
+export async function startGateSocket(file: string, init: GateSocketInit): Promise<{ close: () => Promise<void> }> {
+  const { logger } = init
+  const credentials = init.peerCredentials ?? nativePeerCredentials
+  const grants = new GrantsReader(init.dir)
+  // Open connections by uid: one user cannot hold the socket from the others (a workload's watch
+  // that cannot connect would stop it).
+  const open = new Map<number, number>()
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o755 })
+  const accept = (socket: net.Socket): LineHandler | { answer: Record<string, unknown> } => {
+    // Taken before anything is read, while the descriptor surely is this connection's.
+    let caller: PeerCredentials | { error: unknown }
+    try {
+      caller = credentials(unixSocketDescriptor(socket))
+    } catch (error) {
+      caller = { error }
+    }
+    if (!('error' in caller)) {
+      const { uid } = caller
+      const count = open.get(uid) ?? 0
+      if (count >= GATE_LIMITS.gateConnectionsPerUid)
+        return {
+          answer: errorAnswer(
+            new ControlError(
+              `uid ${uid} has ${count} gate-socket connections open already (the most at once)`,
+              'ERR_GATE_BUSY'
+            )
+          )
+        }
+      open.set(uid, count + 1)
+      socket.once('close', () => {
+        const left = (open.get(uid) ?? 1) - 1
+        if (left === 0) open.delete(uid)
+        else open.set(uid, left)
+      })
+    }
+    return async (line) => {
+      try {
+        if ('error' in caller) throw caller.error
+        const { pid, uid } = caller
+        let request: Record<string, unknown>
+        try {
+          request = JSON.parse(line) as Record<string, unknown>
+        } catch {
+          throw new ControlError('the request is not JSON', 'ERR_BAD_REQUEST')
+        }
+        if (typeof request !== 'object' || request === null || !COMMANDS.includes(request.cmd as never))
+          throw new ControlError(
+            `the gate socket answers ${COMMANDS.join(', ')} only, not ${JSON.stringify(request?.cmd)?.slice(0, 32)}`,
+            'ERR_BAD_REQUEST'
+          )
+        return await gateCommand(
+          request.cmd as (typeof COMMANDS)[number],
+          request,
+          {
+            caller: { pid, uid },
+            grants: await grants.read(),
+            log: (fields, message) => logger?.info({ ...fields, uid, pid, socket: 'gate' }, message)
+          },
+          init.gate
+        )
+      } catch (err) {
+        if (!(err instanceof ControlError && err.code === 'ERR_BAD_REQUEST'))
+          logger?.warn(
+            { code: (err as { code?: unknown }).code, err: (err as Error).message, socket: 'gate' },
+            'a gate-socket request was refused'
+          )
+        return errorAnswer(err)
+      }
+    }
+  }
+  return await serveLines({ file, mode: 0o666, maxConnections: GATE_LIMITS.gateSocketConnections, accept })
+}
+
+/** Sends one request to the gate socket `file`; ControlError when no agent answers there. */
+export async function gateRequest(
+  file: string,
+  request: Record<string, unknown>,
+  timeoutMs = 35_000
+): Promise<Record<string, unknown>> {
+  return await lineRequest(file, request, { timeoutMs, absent: `no agent serves the gate socket ${file}` })
+}
