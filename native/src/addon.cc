@@ -8,6 +8,7 @@
 #include "context.h"
 #include "ledger_hash.h"
 #include "p256_verify.h"
+#include "file_lock.h"
 #include "peer_credentials.h"
 
 namespace {
@@ -18,6 +19,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("hashPairs", Napi::Function::New<fleet::HashPairs>(env, "hashPairs"));
   exports.Set("P256Verifier", fleet::P256Verifier::Define(env));
   exports.Set("peerCredentials", Napi::Function::New<fleet::PeerCredentials>(env, "peerCredentials"));
+  exports.Set("flockNonBlocking", Napi::Function::New<fleet::FlockNonBlocking>(env, "flockNonBlocking"));
   exports.Set("ESYS_TR_NONE", Napi::Number::New(env, ESYS_TR_NONE));
   exports.Set("ESYS_TR_PASSWORD", Napi::Number::New(env, ESYS_TR_PASSWORD));
   exports.Set("ESYS_TR_RH_OWNER", Napi::Number::New(env, ESYS_TR_RH_OWNER));

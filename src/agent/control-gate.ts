@@ -6,11 +6,18 @@
  */
 import { toBase64 } from '../common/index.js'
 import { ControlError } from './control-error.js'
-import { checkQuorum, NotGrantedError, type Gate, type GateGrants, type SecretListing } from './gate/index.js'
+import {
+  checkQuorum,
+  checkSecretName,
+  NotGrantedError,
+  type Gate,
+  type GateGrants,
+  type SecretListing
+} from './gate/index.js'
 
 /** What the control socket serves of the gate. */
 export interface ControlGate {
-  gate: Pick<Gate, 'admit' | 'reasons' | 'stopped'>
+  gate: Pick<Gate, 'admit' | 'reasons' | 'stopped' | 'isAdmitted'>
   seal: (name: string, value: Uint8Array, replace: boolean) => Promise<SecretListing>
 }
 
@@ -22,12 +29,17 @@ export interface GateCaller {
 
 /**
  * Where a gate command comes from: its caller, how to log what it asked, and on the gate socket
- * the grants of the moment (without: the control socket, whose caller is the agent's own user).
+ * what its uid is granted (without: the control socket, whose caller is the agent's own user).
  */
 export interface GateRequestContext {
   caller: GateCaller
   log: (fields: Record<string, unknown>, message: string) => void
-  grants?: GateGrants
+  gateSocket?: {
+    /** The grants of the moment (read only when a command needs them). */
+    grants: () => Promise<GateGrants>
+    /** Counts an admission asked by `uid`; throws when it asks too often. */
+    countAdmission: (uid: number) => void
+  }
 }
 
 /** A gate request's quorum (0 when not given). */
@@ -49,9 +61,9 @@ function workloadOf(
 }
 
 /** On the gate socket: the caller's grant (NotGrantedError without one), and each secret asked for in it. */
-function checkGrant(context: GateRequestContext, secrets: readonly string[]): void {
-  if (context.grants === undefined) return
-  const granted = context.grants.get(context.caller.uid)
+async function checkGrant(context: GateRequestContext, secrets: readonly string[]): Promise<void> {
+  if (context.gateSocket === undefined) return
+  const granted = (await context.gateSocket.grants()).get(context.caller.uid)
   if (granted === undefined) throw new NotGrantedError(context.caller.uid, [])
   const missing = [...new Set(secrets)].filter((name) => !granted.has(name))
   if (missing.length > 0) throw new NotGrantedError(context.caller.uid, missing)
@@ -66,10 +78,10 @@ export async function gateCommand(
 ): Promise<Record<string, unknown>> {
   if (gate === undefined)
     throw new ControlError('this agent runs no workload gate (it is not enrolled)', 'ERR_GATE_OFF')
-  checkGrant(context, [])
+  const { caller } = context
   switch (cmd) {
     case 'secret.seal': {
-      if (context.grants !== undefined)
+      if (context.gateSocket !== undefined)
         throw new ControlError('secrets are sealed through the control socket only', 'ERR_BAD_REQUEST')
       const { name, value, replace } = request
       if (typeof name !== 'string' || typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value))
@@ -82,19 +94,27 @@ export async function gateCommand(
         bytes.fill(0)
       }
     }
-    case 'gate.check':
-      return { ok: true, reasons: await gate.gate.reasons(quorumOf(request)) }
+    case 'gate.check': {
+      const quorum = quorumOf(request)
+      // A workload admitted goes on being watched whatever becomes of its user's grant (a grant
+      // withdrawn, or a grants file being mended, refuses the next start, not a running workload).
+      if (!gate.gate.isAdmitted(caller.pid, caller.uid)) await checkGrant(context, [])
+      return { ok: true, reasons: await gate.gate.reasons(quorum) }
+    }
     case 'gate.admit': {
       const workload = workloadOf(request, context.caller)
       if (!Array.isArray(request.secrets) || !request.secrets.every((n) => typeof n === 'string'))
         throw new ControlError('gate.admit needs secrets: a list of names', 'ERR_BAD_REQUEST')
-      checkGrant(context, request.secrets as string[])
+      // Names first: a name no secret can have is refused as input, never quoted back at length.
+      for (const name of request.secrets as string[]) checkSecretName(name)
+      await checkGrant(context, request.secrets as string[])
+      context.gateSocket?.countAdmission(caller.uid)
       const secrets = await gate.gate.admit({
         ...workload,
         secrets: request.secrets as string[],
         quorum: quorumOf(request)
       })
-      context.log({ exe: workload.exe, secrets: [...secrets.keys()] }, 'a workload admitted by the gate')
+      context.log({ exe: workload.exe.slice(0, 256), secrets: [...secrets.keys()] }, 'a workload admitted by the gate')
       const answer: Record<string, string> = {}
       for (const [name, value] of secrets) {
         answer[name] = toBase64(value)
@@ -109,7 +129,8 @@ export async function gateCommand(
         pid: context.caller.pid,
         uid: context.caller.uid,
         reason,
-        exitCode: typeof exitCode === 'number' && Number.isInteger(exitCode) && exitCode >= 0 ? exitCode : undefined,
+        exitCode:
+          typeof exitCode === 'number' && Number.isSafeInteger(exitCode) && exitCode >= 0 ? exitCode : undefined,
         signal: typeof signal === 'string' ? signal : undefined
       })
       return { ok: true }

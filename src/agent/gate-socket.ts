@@ -7,16 +7,17 @@
  * allow`), with the uid as the kernel names it (SO_PEERCRED), never as the caller says. A uid
  * without a grant is refused everything, and a workload gets only the secrets granted to its uid.
  */
-import { mkdir } from 'node:fs/promises'
+import { lstat, mkdir } from 'node:fs/promises'
 import type net from 'node:net'
 import path from 'node:path'
 import { peerCredentials as nativePeerCredentials, type PeerCredentials } from '../attest/index.js'
+import { systemClock, type Clock } from '../common/index.js'
 import { unixSocketDescriptor } from './caller/index.js'
 import { ControlError } from './control-error.js'
 import { gateCommand, type ControlGate } from './control-gate.js'
 import { GATE_LIMITS, GrantsReader } from './gate/index.js'
 import { errorAnswer, lineRequest, serveLines, type LineHandler } from './line-socket.js'
-import type { Logger } from './ops/index.js'
+import { ConfigError, type Logger } from './ops/index.js'
 
 const COMMANDS = ['gate.check', 'gate.admit', 'gate.stop'] as const
 
@@ -28,17 +29,70 @@ export interface GateSocketInit {
   logger?: Logger
   /** Default: the native binding's SO_PEERCRED. */
   peerCredentials?: (fd: number) => PeerCredentials
+  /** For the admission rate. Default: the system clock. */
+  clock?: Clock
+}
+
+/** A count that allows `perMinute` a minute (a fixed window). */
+class MinuteBudget {
+  #window = -1
+  #used = 0
+  constructor(private readonly perMinute: number) {}
+  take(now: number): boolean {
+    const window = Math.floor(now / 60_000)
+    if (window !== this.#window) {
+      this.#window = window
+      this.#used = 0
+    }
+    return ++this.#used <= this.perMinute
+  }
+}
+
+/**
+ * Admissions asked by each uid in the current minute: a user granted the gate socket cannot fill
+ * the device's feed with workload.start and workload.stop entries. Bounded: only granted uids
+ * (at most GATE_LIMITS.maxGrantUids) get this far, and a new minute starts a new table.
+ */
+class AdmissionRate {
+  #window = -1
+  readonly #counts = new Map<number, number>()
+  constructor(private readonly clock: Clock) {}
+  count(uid: number): void {
+    const window = Math.floor(this.clock.now() / 60_000)
+    if (window !== this.#window) {
+      this.#window = window
+      this.#counts.clear()
+    }
+    const used = (this.#counts.get(uid) ?? 0) + 1
+    if (used > GATE_LIMITS.admissionsPerUidPerMinute)
+      throw new ControlError(
+        `uid ${uid} asked for ${GATE_LIMITS.admissionsPerUidPerMinute} workload starts this minute already (the most a minute)`,
+        'ERR_GATE_RATE'
+      )
+    if (this.#counts.size < GATE_LIMITS.maxGrantUids || this.#counts.has(uid)) this.#counts.set(uid, used)
+  }
 }
 
 /** Serves the gate socket at `file` (its folder made 0755 when missing) until close(). */
 export async function startGateSocket(file: string, init: GateSocketInit): Promise<{ close: () => Promise<void> }> {
   const { logger } = init
   const credentials = init.peerCredentials ?? nativePeerCredentials
+  const clock = init.clock ?? systemClock
   const grants = new GrantsReader(init.dir)
+  const admissions = new AdmissionRate(clock)
+  // Anyone may be refused, as often as they like: the log says so a bounded number of times a minute.
+  const refusalLogs = new MinuteBudget(GATE_LIMITS.refusalLogsPerMinute)
   // Open connections by uid: one user cannot hold the socket from the others (a workload's watch
   // that cannot connect would stop it).
   const open = new Map<number, number>()
   await mkdir(path.dirname(file), { recursive: true, mode: 0o755 })
+  // In a folder others may write to, another user could put a file or link where the socket goes.
+  const folder = await lstat(path.dirname(file))
+  if (!folder.isDirectory() || (folder.mode & 0o022) !== 0)
+    throw new ConfigError(
+      'gateSocket',
+      `${path.dirname(file)} is not a folder only its owner writes to (it is ${(folder.mode & 0o777).toString(8)}): put the gate socket in one, as /run/fleet-agent`
+    )
   const accept = (socket: net.Socket): LineHandler | { answer: Record<string, unknown> } => {
     // Taken before anything is read, while the descriptor surely is this connection's.
     let caller: PeerCredentials | { error: unknown }
@@ -86,22 +140,33 @@ export async function startGateSocket(file: string, init: GateSocketInit): Promi
           request,
           {
             caller: { pid, uid },
-            grants: await grants.read(),
+            gateSocket: { grants: async () => await grants.read(), countAdmission: (asker) => admissions.count(asker) },
             log: (fields, message) => logger?.info({ ...fields, uid, pid, socket: 'gate' }, message)
           },
           init.gate
         )
       } catch (err) {
-        if (!(err instanceof ControlError && err.code === 'ERR_BAD_REQUEST'))
+        if (!(err instanceof ControlError && err.code === 'ERR_BAD_REQUEST') && refusalLogs.take(clock.now()))
           logger?.warn(
-            { code: (err as { code?: unknown }).code, err: (err as Error).message, socket: 'gate' },
+            {
+              code: (err as { code?: unknown }).code,
+              err: (err as Error).message.slice(0, 256),
+              uid: 'error' in caller ? undefined : caller.uid,
+              socket: 'gate'
+            },
             'a gate-socket request was refused'
           )
         return errorAnswer(err)
       }
     }
   }
-  return await serveLines({ file, mode: 0o666, maxConnections: GATE_LIMITS.gateSocketConnections, accept })
+  return await serveLines({
+    file,
+    mode: 0o666,
+    maxConnections: GATE_LIMITS.gateSocketConnections,
+    requestIdleMs: GATE_LIMITS.gateRequestIdleMs,
+    accept
+  })
 }
 
 /** Sends one request to the gate socket `file`; ControlError when no agent answers there. */

@@ -13,7 +13,7 @@ import { ControlError } from './control-error.js'
 export const MAX_REQUEST = 64 * 1024
 /** An answer line (a status of a large fleet). */
 export const MAX_RESPONSE = 16 * 1024 * 1024
-/** How long a connection may take to send its request. */
+/** How long a connection may take to send its request, unless its server says otherwise. */
 const REQUEST_IDLE_MS = 60_000
 
 /** Answers one request line; `signal` aborts when the caller hangs up before its answer. */
@@ -26,6 +26,8 @@ export interface LineServerInit {
   mode: number
   /** Connections served at once; more are closed at once. Default: Node's (none). */
   maxConnections?: number
+  /** How long a connection may take to send its request, ms (default 60 s). */
+  requestIdleMs?: number
   /**
    * Called as each connection is accepted, before anything it sends is read: its request's
    * handler, or the answer that ends it at once (a refusal that needs no request).
@@ -39,6 +41,14 @@ function answerLine(answer: Record<string, unknown>): string {
   )}\n`
 }
 
+/**
+ * Sends the answer and closes the connection for good once it is written: a caller that keeps
+ * its own end open (half-open) holds nothing here after its answer.
+ */
+function finish(socket: net.Socket, answer: Record<string, unknown>): void {
+  socket.end(answerLine(answer), () => socket.destroy())
+}
+
 /** Serves `init.file` until close(). */
 export async function serveLines(init: LineServerInit): Promise<{ close: () => Promise<void> }> {
   await rm(init.file, { force: true })
@@ -46,20 +56,17 @@ export async function serveLines(init: LineServerInit): Promise<{ close: () => P
     const handle = init.accept(socket)
     socket.on('error', () => undefined)
     if (typeof handle !== 'function') {
-      // Whatever it sends is read and dropped, so its end is seen and the connection closes.
-      socket.resume()
-      socket.setTimeout(REQUEST_IDLE_MS, () => socket.destroy())
-      socket.end(answerLine(handle.answer))
+      finish(socket, handle.answer)
       return
     }
     let buffer = ''
     socket.setEncoding('utf8')
-    socket.setTimeout(REQUEST_IDLE_MS, () => socket.destroy())
+    socket.setTimeout(init.requestIdleMs ?? REQUEST_IDLE_MS, () => socket.destroy())
     socket.on('data', (chunk: string) => {
       buffer += chunk
       if (buffer.length > MAX_REQUEST) {
         socket.removeAllListeners('data')
-        socket.end(answerLine({ ok: false, error: 'request too large', code: 'ERR_BAD_REQUEST' }))
+        finish(socket, { ok: false, error: 'request too large', code: 'ERR_BAD_REQUEST', exitCode: 2 })
         return
       }
       const newline = buffer.indexOf('\n')
@@ -71,7 +78,7 @@ export async function serveLines(init: LineServerInit): Promise<{ close: () => P
       socket.setTimeout(0)
       const hungUp = new AbortController()
       socket.once('close', () => hungUp.abort())
-      void handle(line, hungUp.signal).then((answer) => socket.end(answerLine(answer)))
+      void handle(line, hungUp.signal).then((answer) => finish(socket, answer))
     })
   })
   if (init.maxConnections !== undefined) server.maxConnections = init.maxConnections
@@ -122,6 +129,12 @@ export async function lineRequest(
     })
     socket.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer)
+      // The whole answer came before the connection broke (a server that answered at once and
+      // closed before reading the request): the answer is what counts.
+      if (data.includes('\n')) {
+        settle()
+        return
+      }
       reject(
         err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
           ? new ControlError(options.absent, 'ERR_NO_AGENT')
@@ -133,8 +146,10 @@ export async function lineRequest(
             : new ControlError(err.message)
       )
     })
-    socket.on('close', () => {
-      clearTimeout(timer)
+    let settled = false
+    const settle = (): void => {
+      if (settled) return
+      settled = true
       try {
         const answer = JSON.parse(data) as Record<string, unknown>
         if (answer.ok !== true)
@@ -149,6 +164,10 @@ export async function lineRequest(
       } catch {
         reject(new ControlError('the agent sent an unreadable answer'))
       }
+    }
+    socket.on('close', () => {
+      clearTimeout(timer)
+      settle()
     })
   })
 }

@@ -25,7 +25,7 @@ import type { PeerStatus } from './attestation/index.js'
 import { startControlServer, type ControlServerInit } from './control.js'
 import { startGateSocket } from './gate-socket.js'
 import { Approvals } from './approvals/index.js'
-import { Gate, sealSecret, settleSecretReseal } from './gate/index.js'
+import { Gate, lockSecrets, sealSecret, settleSecretReseal } from './gate/index.js'
 
 /**
  * The slab size of Node's pool for small Buffers while the agent runs: 64 KiB by default since
@@ -74,8 +74,10 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
   const device = await unlockDevice(tpm, state, await agentMeasurement({ bootPcrs, agentPcr: state.sealing.agentPcr }))
   // The PCR values the keys were just released under: the workload gate's baseline.
   const released = await tpm.readPcrs(selection)
+  // The workload secrets are this agent's while it runs (a re-seal waits for its stop).
+  const secretsLock = await lockSecrets(dir, 'shared')
   const enrolment = await readDeviceEnrolment(dir, state.deviceId)
-  const closers: Array<() => Promise<void>> = []
+  const closers: Array<() => Promise<void>> = [async () => await secretsLock.release()]
   let agent: Agent | undefined
   let node: FleetNode
   if (enrolment === undefined) {

@@ -32,6 +32,8 @@ export {
   nativeBindingFile,
   NativeBindingError,
   peerCredentials,
+  flockNonBlocking,
+  FileLockError,
   InvalidDescriptorError,
   NotASocketError,
   NotAUnixSocketError,

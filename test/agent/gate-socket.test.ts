@@ -5,13 +5,15 @@
  * everyone. (End to end, as another user on swtpm: test/cli/exec-gate.test.ts.)
  */
 import assert from 'node:assert/strict'
-import { stat, writeFile } from 'node:fs/promises'
+import { chmod, stat, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
 import {
   GATE_LIMITS,
   GRANTS_FILE,
+  NotAdmittedError,
   allowGrant,
+  denyGrant,
   gateRequest,
   startGateSocket,
   type WorkloadStart,
@@ -25,14 +27,17 @@ interface FakeGate {
   admitted: WorkloadStart[]
   stopped: WorkloadStop[]
   sealed: number
+  /** The pids the fake gate holds admitted workloads of. */
+  running: Set<number>
 }
 
 async function serve(
-  uid: number | undefined | (() => number)
+  uid: number | undefined | (() => number),
+  clock?: { now(): number }
 ): Promise<{ file: string; dir: string; fake: FakeGate; close: () => Promise<void> }> {
   const dir = await tempDir()
   const file = path.join(await tempDir(), 'run', 'gate.sock')
-  const fake: FakeGate = { admitted: [], stopped: [], sealed: 0 }
+  const fake: FakeGate = { admitted: [], stopped: [], sealed: 0, running: new Set() }
   const server = await startGateSocket(file, {
     dir,
     gate: {
@@ -43,14 +48,18 @@ async function serve(
           return new Map(w.secrets.map((name) => [name, new Uint8Array(Buffer.from(`value of ${name}`))]))
         },
         stopped: async (s) => {
+          // As the gate does: a stop only from the process a workload was admitted to.
+          if (!fake.running.has(s.pid)) throw new NotAdmittedError(s.pid)
           fake.stopped.push(s)
-        }
+        },
+        isAdmitted: (pid) => fake.running.has(pid)
       },
       seal: async () => {
         fake.sealed++
         throw new Error('never here')
       }
     },
+    ...(clock === undefined ? {} : { clock }),
     // A chosen uid stands in for another user's process; undefined: the kernel's word (this process).
     ...(uid === undefined
       ? {}
@@ -71,8 +80,12 @@ describe('agent/gate-socket: each caller gets what its uid is granted', () => {
     const s = await serve(1234)
     try {
       assert.equal((await stat(s.file)).mode & 0o777, 0o666)
-      for (const request of [{ cmd: 'gate.check' }, admit([]), { cmd: 'gate.stop', reason: 'exited' }])
+      for (const request of [{ cmd: 'gate.check' }, admit([])])
         await assert.rejects(gateRequest(s.file, request), { code: 'ERR_GATE_NOT_GRANTED' }, request.cmd)
+      // A stop needs no grant, but a workload admitted to the caller: it has none.
+      await assert.rejects(gateRequest(s.file, { cmd: 'gate.stop', reason: 'exited' }), {
+        code: 'ERR_GATE_NOT_ADMITTED'
+      })
       assert.equal(s.fake.admitted.length + s.fake.stopped.length, 0)
     } finally {
       await s.close()
@@ -85,6 +98,7 @@ describe('agent/gate-socket: each caller gets what its uid is granted', () => {
       await allowGrant(s.dir, 1234, ['model-key'])
       await allowGrant(s.dir, 99, ['db-password'])
       const answer = await gateRequest(s.file, admit(['model-key']))
+      s.fake.running.add(4242)
       assert.deepEqual(answer.secrets, { 'model-key': Buffer.from('value of model-key').toString('base64') })
       assert.equal(s.fake.admitted[0]!.uid, 1234, "the uid is the kernel's")
       assert.equal(s.fake.admitted[0]!.pid, 4242)
@@ -170,6 +184,75 @@ describe('agent/gate-socket: each caller gets what its uid is granted', () => {
       for (const socket of idle) socket.destroy()
       await s.close()
     }
+  })
+
+  it('closes each connection once answered: callers that keep their end open hold no place', async () => {
+    const s = await serve(1234)
+    const kept: net.Socket[] = []
+    try {
+      await allowGrant(s.dir, 1234, [])
+      // Twice one user's bound of requests in a row, each from a client that never closes its end.
+      for (let n = 0; n < 2 * GATE_LIMITS.gateConnectionsPerUid; n++) {
+        const answer = await new Promise<Record<string, unknown>>((resolve, reject) => {
+          const socket = net.createConnection({ path: s.file, allowHalfOpen: true })
+          kept.push(socket)
+          let data = ''
+          socket.setEncoding('utf8')
+          socket.on('connect', () => socket.write('{"cmd":"gate.check"}\n'))
+          socket.on('data', (chunk: string) => {
+            data += chunk
+            if (data.endsWith('\n')) resolve(JSON.parse(data) as Record<string, unknown>)
+          })
+          socket.on('error', reject)
+        })
+        assert.equal(answer.ok, true, JSON.stringify(answer))
+      }
+    } finally {
+      for (const socket of kept) socket.destroy()
+      await s.close()
+    }
+  })
+
+  it("limits one user's workload starts a minute; the next minute it may again", async () => {
+    const clock = { t: 1_000_000 * 60_000, now: () => clock.t }
+    const s = await serve(1234, clock)
+    try {
+      await allowGrant(s.dir, 1234, [])
+      for (let n = 0; n < GATE_LIMITS.admissionsPerUidPerMinute; n++) await gateRequest(s.file, admit([]))
+      await assert.rejects(gateRequest(s.file, admit([])), { code: 'ERR_GATE_RATE' })
+      assert.equal(s.fake.admitted.length, GATE_LIMITS.admissionsPerUidPerMinute)
+      clock.t += 60_000
+      await gateRequest(s.file, admit([]))
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('a workload admitted goes on being watched and its stop recorded when its grant is withdrawn or the grants file breaks', async () => {
+    const s = await serve(1234)
+    try {
+      await allowGrant(s.dir, 1234, [])
+      await gateRequest(s.file, admit([]))
+      s.fake.running.add(4242)
+      await denyGrant(s.dir, 1234, [])
+      assert.deepEqual(await gateRequest(s.file, { cmd: 'gate.check' }), { ok: true, reasons: [] })
+      await writeFile(path.join(s.dir, GRANTS_FILE), 'broken')
+      assert.deepEqual(await gateRequest(s.file, { cmd: 'gate.check' }), { ok: true, reasons: [] })
+      await gateRequest(s.file, { cmd: 'gate.stop', reason: 'exited' })
+      assert.equal(s.fake.stopped.length, 1)
+      // Another start is refused: the grant is what starts a workload.
+      await assert.rejects(gateRequest(s.file, admit([])), { code: 'ERR_GATE_GRANTS_FILE' })
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('refuses to serve in a folder others may write to', async () => {
+    const open = await tempDir()
+    await chmod(open, 0o777)
+    await assert.rejects(startGateSocket(path.join(open, 'gate.sock'), { dir: open, gate: undefined }), {
+      code: 'ERR_CONFIG'
+    })
   })
 
   it('a grants file that cannot be read refuses everyone, granted or not', async () => {

@@ -9,9 +9,9 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, chown, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { sealSecret, startControlServer, startGateSocket, type Agent } from '../../src/agent/index.js'
+import { GATE_LIMITS, sealSecret, startControlServer, startGateSocket, type Agent } from '../../src/agent/index.js'
 import { SimFleet, deviceGate, type SimDevice } from '../../simnet/fleet.js'
 import { workloadEntries } from '../helpers/actors.js'
 import { FLEET, runFleetAsync, type RunAs } from '../helpers/cli.js'
@@ -167,28 +167,69 @@ describe('cli: fleet exec --gate, a workload as its own user with the secrets gr
     assert.equal(badUser.status, 2)
   })
 
-  it("a secret-files folder a killed fleet exec of this user left is swept by the next; a live one's, another user's, are not", async () => {
+  it("a secret-files folder a killed fleet exec of this user left is swept by the next; a live one's stays, and no other user can hide it", async () => {
     await runFleetAsync(['gate', 'allow', '--state', dev.dir, '--user', 'nobody', '--secret', 'model-key'])
+    // The user's own folder on /dev/shm: only it adds names there.
+    const own = '/dev/shm/fleet-exec-65534'
     // A process that has ended: its pid names a fleet exec that is gone.
     const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' })
-    const left = `/dev/shm/fleet-exec-${gone.stdout}-AbC123`
-    const live = `/dev/shm/fleet-exec-${process.pid}-AbC123`
-    const others = `/dev/shm/fleet-exec-${gone.stdout}-XyZ789`
+    const left = path.join(own, `${gone.stdout}-AbC123`)
+    const live = path.join(own, `${process.pid}-AbC123`)
+    // Another user's names where the sweep used to look (a flood meant to hide the user's folders).
+    const decoys = Array.from(
+      { length: GATE_LIMITS.maxSweptEntries + 1 },
+      (_, n) => `/dev/shm/fleet-exec-1-Dec${String(n).padStart(3, '0')}`
+    )
     try {
-      for (const folder of [left, live, others]) {
+      // Made by this user's earlier fleet exec with a file, or here as it would make it.
+      await mkdir(own, { mode: 0o700, recursive: true })
+      await chown(own, 65534, 65534)
+      for (const folder of [left, live]) {
         await mkdir(folder, { mode: 0o700 })
         await writeFile(path.join(folder, 'model-key'), 'left behind')
+        await chown(folder, 65534, 65534)
       }
-      await chown(left, 65534, 65534)
-      await chown(live, 65534, 65534)
+      for (const decoy of decoys) await mkdir(decoy)
       const out = path.join(work, 'sweep.json')
       const ran = await execAsNobody(['--secret', 'model-key:MODEL_KEY_FILE'], out)
       assert.equal(ran.status, 0, ran.stderr)
       assert.equal(existsSync(left), false, "the dead fleet exec's folder is swept")
       assert.ok(existsSync(live), "a live process's folder stays")
-      assert.ok(existsSync(others), "another user's folder is not this user's to sweep")
+      assert.ok(
+        decoys.every((decoy) => existsSync(decoy)),
+        "another user's folders are not this user's to sweep"
+      )
+      const seen = JSON.parse(await readFile(out, 'utf8')) as { fileContent: string }
+      assert.equal(seen.fileContent, modelKey)
     } finally {
-      for (const folder of [left, live, others]) await rm(folder, { recursive: true, force: true })
+      for (const folder of [own, ...decoys]) await rm(folder, { recursive: true, force: true })
+    }
+  })
+
+  it("a user folder on /dev/shm taken by another user is not used: the secret file goes in a folder of fleet exec's own", async () => {
+    await runFleetAsync(['gate', 'allow', '--state', dev.dir, '--user', 'nobody', '--secret', 'model-key'])
+    const taken = '/dev/shm/fleet-exec-65534'
+    await rm(taken, { recursive: true, force: true })
+    await mkdir(taken, { mode: 0o777 })
+    try {
+      const out = path.join(work, 'taken.json')
+      const script2 = path.join(work, 'where.js')
+      await writeFile(
+        script2,
+        "require('node:fs').writeFileSync(process.argv[2], JSON.stringify({ file: process.env.MODEL_KEY_FILE, content: require('node:fs').readFileSync(process.env.MODEL_KEY_FILE, 'utf8') }))",
+        { mode: 0o644 }
+      )
+      const ran = await runFleetAsync(
+        ['exec', '--gate', socket, '--secret', 'model-key:MODEL_KEY_FILE', '--', process.execPath, script2, out],
+        NOBODY
+      )
+      assert.equal(ran.status, 0, ran.stderr)
+      const seen = JSON.parse(await readFile(out, 'utf8')) as { file: string; content: string }
+      assert.equal(seen.content, modelKey)
+      assert.match(seen.file, /^\/dev\/shm\/fleet-exec-\d+-[A-Za-z0-9]{6}\/model-key$/)
+      assert.deepEqual(await readdir(taken), [], 'nothing written in the folder another user holds')
+    } finally {
+      await rm(taken, { recursive: true, force: true })
     }
   })
 })

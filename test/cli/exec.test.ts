@@ -160,7 +160,8 @@ describe('cli: fleet exec runs a workload only on a device in good standing (swt
     assert.equal(seen.env, secret)
     assert.equal(seen.fileContent, secret)
     assert.equal(seen.fileMode, 0o600)
-    assert.match(seen.file as string, /^\/dev\/shm\/fleet-exec-[^/]+\/db-password$/)
+    // In the user's own folder on /dev/shm, in a folder named with fleet exec's pid.
+    assert.match(seen.file as string, /^\/dev\/shm\/fleet-exec-\d+\/\d+-[A-Za-z0-9]{6}\/db-password$/)
     assert.equal(existsSync(path.dirname(seen.file as string)), false, 'the secret file is removed on exit')
     // Never on a command line, in the output, in the agent's log or in the state directory.
     assert.ok(!(seen.cmdline as string).includes(secret))

@@ -147,14 +147,32 @@ export class SecretResealStuckError extends FleetError {
   }
 }
 
-/** Thrown when another live process is re-sealing the secrets (it holds DIR/secrets.reseal.lock): try again once it ended. Exit 1. */
+/** Thrown when `fleet release install` is re-sealing the secrets (it holds DIR/workload-secrets.lock exclusive): try again once it ended. Exit 1. */
 export class SecretResealBusyError extends FleetError {
   readonly dir: string
-  constructor(dir: string, pid: number | undefined) {
+  constructor(dir: string) {
+    super(`the workload secrets of ${dir} are being re-sealed (fleet release install): try again once it ended`, {
+      code: 'ERR_SECRET_RESEAL_BUSY'
+    })
+    this.dir = dir
+  }
+}
+
+/** Thrown when a re-seal cannot start: the agent or a `fleet secret` command holds the secrets (DIR/workload-secrets.lock). Exit 1. */
+export class SecretsInUseError extends FleetError {
+  readonly dir: string
+  constructor(dir: string) {
     super(
-      `the workload secrets of ${dir} are being re-sealed${pid === undefined ? '' : ` by process ${pid}`} (fleet release install): try again once it ended`,
-      { code: 'ERR_SECRET_RESEAL_BUSY' }
+      `the workload secrets of ${dir} are in use (its agent is running, or a fleet secret command is): stop it, then install the approval`,
+      { code: 'ERR_SECRETS_IN_USE' }
     )
     this.dir = dir
+  }
+}
+
+/** Thrown when another `fleet gate allow|deny` is changing the grants (it holds DIR/gate-grants.lock). Exit 1. */
+export class GrantsBusyError extends FleetError {
+  constructor(dir: string) {
+    super(`the grants of ${dir} are being changed by another command: try again`, { code: 'ERR_GATE_GRANTS_BUSY' })
   }
 }

@@ -64,6 +64,9 @@ export interface WorkloadStop {
   signal?: string
 }
 
+/** The reason recorded for a workload whose `fleet exec` went without reporting its stop. */
+const GONE_UNREPORTED = 'its fleet exec ended without reporting the stop (killed); found by the gate later'
+
 export class Gate {
   private readonly c: GateComponents
   private readonly selection: PcrSelection
@@ -135,6 +138,12 @@ export class Gate {
         `${workload.secrets.length} secrets asked for, at most ${GATE_LIMITS.maxSecretsPerWorkload}`
       ])
     for (const name of workload.secrets) checkSecretName(name)
+    const held = this.admitted.get(workload.pid)
+    if (held !== undefined && held.uid !== workload.uid) {
+      // The pid is another user's now: the process it was admitted to is gone (killed unreported).
+      this.admitted.delete(workload.pid)
+      await this.recordStop(workload.pid, held, { reason: GONE_UNREPORTED })
+    }
     if (this.admitted.has(workload.pid) || this.admitting.has(workload.pid))
       throw new GateRefusedError([`process ${workload.pid} has a workload admitted already`])
     this.admitting.add(workload.pid)
@@ -172,6 +181,11 @@ export class Gate {
     return this.admitted.size
   }
 
+  /** Whether process `pid` of user `uid` has a workload admitted and not yet stopped. */
+  isAdmitted(pid: number, uid: number): boolean {
+    return this.admitted.get(pid)?.uid === uid
+  }
+
   /**
    * Records a workload's stop, as the process it was admitted to reports it (NotAdmittedError
    * for any other: nobody records a stop of a workload not theirs, or of none).
@@ -179,8 +193,9 @@ export class Gate {
   async stopped(stop: WorkloadStop): Promise<void> {
     const workload = this.admitted.get(stop.pid)
     if (workload === undefined || workload.uid !== stop.uid) throw new NotAdmittedError(stop.pid)
-    this.admitted.delete(stop.pid)
+    // Out of the table once on the record: a stop that could not be written can be reported again.
     await this.recordStop(stop.pid, workload, stop)
+    if (this.admitted.get(stop.pid) === workload) this.admitted.delete(stop.pid)
   }
 
   /**
@@ -195,9 +210,7 @@ export class Gate {
     for (const [pid, workload] of [...this.admitted]) {
       if (alive(pid)) continue
       this.admitted.delete(pid)
-      await this.recordStop(pid, workload, {
-        reason: 'its fleet exec ended without reporting the stop (killed); found when the gate made room'
-      })
+      await this.recordStop(pid, workload, { reason: GONE_UNREPORTED })
     }
     if (count() >= GATE_LIMITS.maxAdmittedPerUid)
       throw new TooManyGatedWorkloadsError(uid, GATE_LIMITS.maxAdmittedPerUid)

@@ -7,17 +7,20 @@
  *
  * DIR/gate-grants.json, 0600, written by the state directory's owner (`fleet gate allow|deny`),
  * read by the agent at each request (a change holds from the next one). Frozen format (version 1):
- *   {version: 1, grants: [{uid, secrets: [name…]}…]}   sorted by uid, names sorted, no repeats
+ *   {version: 1, grants: [{uid, secrets: [name…]}…]}   written sorted by uid, names sorted; a uid twice is refused
  * A file that is not exactly that refuses every gate-socket request (fail closed) until mended.
  */
 import { lstat } from 'node:fs/promises'
 import path from 'node:path'
 import { readBoundedFile, writeFileDurably } from '../../common/index.js'
-import { GrantsFileError, TooManyGrantsError } from './errors.js'
+import { GrantsBusyError, GrantsFileError, TooManyGrantsError } from './errors.js'
+import { tryLockFile } from './lock.js'
 import { GATE_LIMITS } from './limits.js'
 import { checkSecretName } from './secrets.js'
 
 export const GRANTS_FILE = 'gate-grants.json'
+/** Held (flock) while the grants change. */
+export const GRANTS_LOCK = 'gate-grants.lock'
 
 /** The secrets each uid is granted (an empty set: the uid may run gated workloads, with no secret). */
 export type GateGrants = ReadonlyMap<number, ReadonlySet<string>>
@@ -75,9 +78,28 @@ async function writeGrants(dir: string, grants: GateGrants): Promise<void> {
   await writeFileDurably(path.join(dir, GRANTS_FILE), `${JSON.stringify({ version: 1, grants: list }, null, 2)}\n`)
 }
 
+/**
+ * Runs a change of the grants holding DIR/gate-grants.lock (flock) exclusive, so that two changes
+ * at once never lose one (a withdrawal undone by a grant written from an older read). Refused at
+ * once (GrantsBusyError) while another holds it.
+ */
+async function changingGrants<T>(dir: string, change: () => Promise<T>): Promise<T> {
+  const lock = await tryLockFile(path.join(dir, GRANTS_LOCK), true)
+  if (lock === undefined) throw new GrantsBusyError(dir)
+  try {
+    return await change()
+  } finally {
+    await lock.release()
+  }
+}
+
 /** Grants `uid` the gate socket and secrets `names` (added to what it holds). Returns its grant. */
 export async function allowGrant(dir: string, uid: number, names: readonly string[]): Promise<string[]> {
   for (const name of names) checkSecretName(name)
+  return await changingGrants(dir, async () => await addGrant(dir, uid, names))
+}
+
+async function addGrant(dir: string, uid: number, names: readonly string[]): Promise<string[]> {
   const grants = new Map([...(await readGrants(dir))].map(([u, s]) => [u, new Set(s)]))
   const held = grants.get(uid) ?? new Set<string>()
   if (!grants.has(uid) && grants.size >= GATE_LIMITS.maxGrantUids)
@@ -96,6 +118,10 @@ export async function allowGrant(dir: string, uid: number, names: readonly strin
  */
 export async function denyGrant(dir: string, uid: number, names: readonly string[]): Promise<string[] | undefined> {
   for (const name of names) checkSecretName(name)
+  return await changingGrants(dir, async () => await withdrawGrant(dir, uid, names))
+}
+
+async function withdrawGrant(dir: string, uid: number, names: readonly string[]): Promise<string[] | undefined> {
   const grants = new Map([...(await readGrants(dir))].map(([u, s]) => [u, new Set(s)]))
   const held = grants.get(uid)
   if (held === undefined) return undefined

@@ -26,7 +26,6 @@ export {
 } from './secrets.js'
 export {
   REPLACED_SECRETS_DIR,
-  RESEAL_LOCK,
   STAGED_SECRETS_DIR,
   resealSecrets,
   settleSecretReseal,
@@ -39,9 +38,11 @@ export {
 export { VerdictsOnSelf } from './verdicts.js'
 export {
   GRANTS_FILE,
+  GRANTS_LOCK,
   GrantsReader,
   allowGrant,
   denyGrant,
   readGrants,
   type GateGrants
 } from './grants.js'
+export { SECRETS_LOCK, lockSecrets, tryLockFile, type HeldLock } from './lock.js'

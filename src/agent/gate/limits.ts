@@ -31,6 +31,11 @@ export const GATE_LIMITS = {
   verdictSkewMs: 2 * 60_000,
   /** How often the gate's watch asks the agent whether the workload may go on running, ms. */
   watchIntervalMs: 500,
+  /**
+   * How long the watch waits for an answer, and goes on asking through failures that may pass (the
+   * gate socket busy, a connection reset), ms: after that the workload is stopped.
+   */
+  watchAnswerMs: 10_000,
   /** The PCRs are read again at most this often, ms (each read is one TPM command). */
   pcrRecheckMs: 1_000,
   /**
@@ -58,7 +63,13 @@ export const GATE_LIMITS = {
    * grant are refused), and one user's: a user holding many open cannot keep the others' out.
    */
   gateSocketConnections: 1024,
-  gateConnectionsPerUid: 8,
-  /** Names in /dev/shm a fleet exec looks at for secret-files folders a killed one left. */
+  gateConnectionsPerUid: 16,
+  /** How long a gate-socket connection may take to send its request, ms. */
+  gateRequestIdleMs: 10_000,
+  /** Workload starts one user may ask the gate socket for in a minute (each is two feed entries). */
+  admissionsPerUidPerMinute: 60,
+  /** Refused gate-socket requests the agent logs in a minute (anyone can be refused at any rate). */
+  refusalLogsPerMinute: 60,
+  /** Names in the user's folder on /dev/shm a fleet exec looks at for secret-files folders a killed one left. */
   maxSweptEntries: 256
 } as const

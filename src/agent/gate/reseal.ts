@@ -17,24 +17,17 @@
  * release install`), is idempotent, and never removes a folder holding a secret sealed alike with
  * the keys of the state on disk unless the folder kept holds it too.
  *
- * A re-seal holds DIR/secrets.reseal.lock (its pid) from staging to the end of the swap: another
- * process settling meanwhile would judge the staged secrets by the state not yet committed and
- * roll them back, so it is refused (SecretResealBusyError) until the lock is gone, or its holder is.
+ * Every function here is called holding the secrets' lock (lock.ts): a re-seal exclusive, a
+ * settle at least shared, so that no other process settles, seals or removes meanwhile.
  */
 import { randomBytes } from 'node:crypto'
-import { lstat, mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises'
+import { lstat, mkdir, readdir, rename, rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { TpmCallOptions } from '../../attest/index.js'
-import { processExists, syncFolder } from '../../common/index.js'
+import { syncFolder } from '../../common/index.js'
 import type { DeviceState } from '../device/index.js'
 import type { Tpm } from '../../attest/index.js'
-import {
-  SecretFileError,
-  SecretResealBusyError,
-  SecretResealError,
-  SecretResealStuckError,
-  SecretUnknownError
-} from './errors.js'
+import { SecretFileError, SecretResealError, SecretResealStuckError, SecretUnknownError } from './errors.js'
 import { GATE_LIMITS } from './limits.js'
 import {
   SECRETS_DIR,
@@ -51,51 +44,6 @@ export const STAGED_SECRETS_DIR = 'secrets.next'
 export const REPLACED_SECRETS_DIR = 'secrets.old'
 /** A staging folder being filled: never read, removed by the next re-seal. */
 const BUILDING_PREFIX = 'secrets.next.tmp-'
-/** Held by the process re-sealing, from staging to the end of the swap: its pid. */
-export const RESEAL_LOCK = 'secrets.reseal.lock'
-
-/** The pid holding the re-seal lock of `dir`, when a live process other than this one holds it. */
-async function resealHolder(dir: string): Promise<number | undefined> {
-  let text: string
-  try {
-    text = await readFile(path.join(dir, RESEAL_LOCK), 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
-  }
-  const pid = /^\d{1,10}$/.test(text.trim()) ? Number(text.trim()) : undefined
-  // A lock without a pid (a crash while writing it) or whose holder is gone holds nothing.
-  if (pid === undefined || pid === process.pid || !processExists(pid)) return undefined
-  return pid
-}
-
-/** Runs `fn` holding the re-seal lock of `dir` (SecretResealBusyError when a live process holds it). */
-async function withResealLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
-  const file = path.join(dir, RESEAL_LOCK)
-  const holder = await resealHolder(dir)
-  if (holder !== undefined) throw new SecretResealBusyError(dir, holder)
-  // A stale lock (its holder gone) is taken over.
-  await rm(file, { force: true })
-  let handle: Awaited<ReturnType<typeof open>>
-  try {
-    handle = await open(file, 'wx', 0o600)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new SecretResealBusyError(dir, undefined)
-    throw err
-  }
-  try {
-    await handle.writeFile(String(process.pid))
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  try {
-    return await fn()
-  } finally {
-    await rm(file, { force: true })
-  }
-}
-
 /**
  * The points between steps at which a re-seal can be interrupted, in order: staged (before the
  * state is written), committed (state written, nothing swapped), set-aside (secrets renamed to
@@ -132,14 +80,12 @@ export async function resealSecrets(
   dir: string,
   options: ResealOptions
 ): Promise<string[]> {
-  return await withResealLock(dir, async () => {
-    const names = await stageResealedSecrets(tpm, from, to, dir, options)
-    await options.onStep?.('staged')
-    await options.commit()
-    await options.onStep?.('committed')
-    await settleSecretReseal(dir, to, options)
-    return names
-  })
+  const names = await stageResealedSecrets(tpm, from, to, dir, options)
+  await options.onStep?.('staged')
+  await options.commit()
+  await options.onStep?.('committed')
+  await settleSecretReseal(dir, to, options)
+  return names
 }
 
 /**
@@ -160,6 +106,15 @@ export async function stageResealedSecrets(
     if (entry.startsWith(BUILDING_PREFIX)) await rm(path.join(dir, entry), { recursive: true, force: true })
   const names = await secretNamesIn(path.join(dir, SECRETS_DIR))
   if (names.length === 0) return []
+  // The swap replaces the whole folder: a secret file beyond the cap would not be staged, and go.
+  const files = (await readdir(path.join(dir, SECRETS_DIR))).filter((file) => file.endsWith('.json'))
+  if (files.length > names.length)
+    throw new SecretResealError(
+      files.find((file) => !names.includes(file.slice(0, -5)))!.slice(0, 80),
+      new Error(
+        `DIR/secrets holds ${files.length} files, more than the ${GATE_LIMITS.maxSecrets} secrets kept or with names no secret has: remove them first`
+      )
+    )
   // Filled under a name of its own and renamed when whole: secrets.next is never half a set.
   const building = path.join(dir, `${BUILDING_PREFIX}${randomBytes(8).toString('hex')}`)
   await mkdir(building, { mode: 0o700 })
@@ -191,16 +146,13 @@ export async function stageResealedSecrets(
 /**
  * Finishes a re-seal that was interrupted, under `state`, the device state on disk (see the
  * module's comment); 'clean' when none was. Throws SecretResealStuckError, touching nothing, when
- * the folders are in a state no interruption leaves, and SecretResealBusyError when another live
- * process is re-sealing them.
+ * the folders are in a state no interruption leaves.
  */
 export async function settleSecretReseal(
   dir: string,
   state: DeviceState,
   options: SettleOptions = {}
 ): Promise<SettleOutcome> {
-  const holder = await resealHolder(dir)
-  if (holder !== undefined) throw new SecretResealBusyError(dir, holder)
   for (let round = 0; round < GATE_LIMITS.maxSettleRounds; round++) {
     try {
       return await settleOnce(dir, state, options)

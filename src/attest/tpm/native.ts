@@ -4,7 +4,8 @@
  * src/ledger by the composition code), which measured faster than node:crypto on the append
  * path (docs/benchmarks.md), the batch verification of P-256 signatures (`nativeP256Verifier`,
  * for actor-signed entries), and the credentials of a Unix socket's peer (`peerCredentials`, for
- * the agent's control socket). Everything else uses the typed surface below.
+ * the agent's control socket), and advisory file locks that die with their holder (`flockNonBlocking`).
+ * Everything else uses the typed surface below.
  */
 import { createRequire } from 'node:module'
 import { existsSync } from 'node:fs'
@@ -100,6 +101,7 @@ export interface NativeBinding {
   hashEntries: NativeHasher['hashEntries']
   hashPairs: NativeHasher['hashPairs']
   peerCredentials: (fd: number) => PeerCredentials
+  flockNonBlocking: (fd: number, exclusive: boolean) => boolean
   P256Verifier: new (maxKeys: number, maxTables: number, tableAfterUses: number, threads: number) => NativeP256Binding
 }
 
@@ -269,4 +271,27 @@ export function peerCredentials(fd: number): PeerCredentials {
 function errnoName(errno: unknown): string {
   const name = Object.entries(constants.errno).find(([, value]) => value === errno)?.[0]
   return name ?? `errno ${String(errno)}`
+}
+
+/** Thrown when a file lock could not be asked for (EBADF, ENOLCK); `errno` is its name. */
+export class FileLockError extends FleetError {
+  constructor(readonly errno: string) {
+    super(`a file lock could not be taken: flock failed with ${errno}`, { code: 'ERR_FILE_LOCK' })
+  }
+}
+
+/**
+ * Takes an advisory lock (flock(2), shared or exclusive) on the open file `fd` without waiting:
+ * true when taken, false when another open file holds a conflicting lock. Released when the file
+ * is closed, and by the kernel when the process dies: a lock never outlives its holder.
+ */
+export function flockNonBlocking(fd: number, exclusive: boolean): boolean {
+  if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) throw new InvalidDescriptorError(fd)
+  try {
+    return loadNative().flockNonBlocking(fd, exclusive)
+  } catch (err) {
+    const native = err as { code?: unknown; errno?: unknown }
+    if (native.code === 'ERR_FILE_LOCK') throw new FileLockError(errnoName(native.errno))
+    throw err
+  }
 }

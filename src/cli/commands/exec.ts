@@ -19,7 +19,7 @@ import type { Command } from 'commander'
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { accessSync, constants, createReadStream, statSync } from 'node:fs'
-import { lstat, mkdtemp, readdir, realpath, rm, writeFile } from 'node:fs/promises'
+import { lstat, mkdir, mkdtemp, readdir, realpath, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { GATE_LIMITS, checkQuorum, checkSecretName, controlRequest, gateRequest } from '../../agent/index.js'
@@ -88,39 +88,56 @@ function environmentText(name: string, value: Uint8Array): string {
   return text
 }
 
-/** A secret-files folder: fleet-exec-PID-XXXXXX, PID this process's (what the sweep goes by). */
-const FILES_DIR = /^fleet-exec-(\d{1,10})-[A-Za-z0-9]{6}$/
+/** A secret-files folder in the user's own folder: PID-XXXXXX, PID this process's (what the sweep goes by). */
+const FILES_DIR = /^(\d{1,10})-[A-Za-z0-9]{6}$/
+
+/**
+ * This user's folder for secret files on `base`: fleet-exec-UID, 0700, its own; made when
+ * missing. Undefined when the name is taken by something else (another user's folder, a link):
+ * then a folder of its own is made in `base` directly, and nothing is swept.
+ */
+async function userFolder(base: string): Promise<string | undefined> {
+  const self = process.geteuid?.()
+  const folder = path.join(base, `fleet-exec-${self}`)
+  try {
+    await mkdir(folder, { mode: 0o700 })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return undefined
+  }
+  const stats = await lstat(folder)
+  return stats.isDirectory() && stats.uid === self && (stats.mode & 0o077) === 0 ? folder : undefined
+}
 
 /**
  * Removes the secret-files folders a killed fleet exec of this user left (SIGKILL, OOM: it had no
- * chance to): those whose process is gone. Looks at GATE_LIMITS.maxSweptEntries names at most.
+ * chance to) in the user's own folder, where no other user can add names: those whose process is
+ * gone. Looks at GATE_LIMITS.maxSweptEntries names at most.
  */
-async function sweepLeftFiles(base: string): Promise<void> {
-  const self = process.geteuid?.()
+async function sweepLeftFiles(folder: string): Promise<void> {
   let names: string[]
   try {
-    names = (await readdir(base)).filter((name) => FILES_DIR.test(name)).slice(0, GATE_LIMITS.maxSweptEntries)
+    names = (await readdir(folder)).filter((name) => FILES_DIR.test(name)).slice(0, GATE_LIMITS.maxSweptEntries)
   } catch {
     return
   }
-  for (const name of names) {
-    const folder = path.join(base, name)
-    try {
-      const stats = await lstat(folder)
-      if (!stats.isDirectory() || stats.uid !== self) continue
-      if (!processExists(Number(FILES_DIR.exec(name)![1]))) await rm(folder, { recursive: true, force: true })
-    } catch {}
-  }
+  for (const name of names)
+    if (!processExists(Number(FILES_DIR.exec(name)![1])))
+      await rm(path.join(folder, name), { recursive: true, force: true }).catch(() => undefined)
 }
 
 async function memoryDir(): Promise<string> {
   for (const base of MEMORY_DIRS) {
     try {
-      if (statSync(base).isDirectory()) {
-        await sweepLeftFiles(base)
-        return await mkdtemp(path.join(base, `fleet-exec-${process.pid}-`))
-      }
-    } catch {}
+      if (!statSync(base).isDirectory()) continue
+    } catch {
+      continue
+    }
+    const own = await userFolder(base)
+    if (own !== undefined) {
+      await sweepLeftFiles(own)
+      return await mkdtemp(path.join(own, `${process.pid}-`))
+    }
+    return await mkdtemp(path.join(base, `fleet-exec-${process.pid}-`))
   }
   throw new FleetError(`no memory-backed filesystem for secret files (looked for ${MEMORY_DIRS.join(', ')})`, {
     code: 'ERR_NO_MEMORY_FS'
@@ -273,17 +290,31 @@ async function runGated(
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, forward)
   let watching = true
   const watcher = (async () => {
+    // Since when the checks fail for a reason that may pass (the socket busy, a connection reset).
+    let failingSince: number | undefined
     while (watching) {
       await new Promise((resolve) => setTimeout(resolve, GATE_LIMITS.watchIntervalMs))
       if (!watching) return
       try {
-        const { reasons } = (await watch.ask({ cmd: 'gate.check', quorum: watch.quorum }, 10_000)) as {
+        const { reasons } = (await watch.ask(
+          { cmd: 'gate.check', quorum: watch.quorum },
+          GATE_LIMITS.watchAnswerMs
+        )) as {
           reasons: string[]
         }
+        failingSince = undefined
         if (reasons.length > 0) stop(reasons.join('; '))
       } catch (err) {
-        // An agent that no longer answers cannot vouch for the device: fail closed.
-        stop(`the agent does not answer (${(err as Error).message})`)
+        // An agent that no longer answers cannot vouch for the device: fail closed. Gone or silent
+        // for the whole wait, at once; other failures once they lasted as long.
+        const code = (err as { code?: unknown }).code
+        failingSince ??= Date.now()
+        if (
+          code === 'ERR_NO_AGENT' ||
+          code === 'ERR_CONTROL_TIMEOUT' ||
+          Date.now() - failingSince >= GATE_LIMITS.watchAnswerMs
+        )
+          stop(`the agent does not answer (${(err as Error).message})`)
       }
     }
   })()

@@ -9,6 +9,7 @@ import {
   readDeviceEnrolment,
   agentMeasurement,
   installReleaseApproval,
+  lockSecrets,
   resealSecrets,
   settleSecretReseal,
   controlRequest,
@@ -268,7 +269,7 @@ approval-epoch counter in its TPM moves past them): booting an older approved st
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
-      "\nRun it with the agent stopped and no fleet secret command alongside: the first approval re-seals the keys and the workload secrets\n(staged, then the state written, then swapped in: an interrupted one is finished or undone the next time the secrets are used).\nExit codes: 0 installed, 1 refused (the agent running, not the owner's, not this device's, withdrawn, or another boot state for the first approval or one that withdraws earlier ones), 2 bad usage."
+      "\nRun it with the agent stopped (it refuses while the agent or a fleet secret command holds the secrets): the first approval re-seals the keys and the workload secrets\n(staged, then the state written, then swapped in: an interrupted one is finished or undone the next time the secrets are used).\nExit codes: 0 installed, 1 refused (the agent running, not the owner's, not this device's, withdrawn, or another boot state for the first approval or one that withdraws earlier ones), 2 bad usage."
     )
     .action(async (options: { state: string; approval: string; tcti?: string; json?: boolean }) => {
       const state = await readDeviceState(options.state)
@@ -295,10 +296,14 @@ approval-epoch counter in its TPM moves past them): booting an older approved st
             code: 'ERR_AGENT_RUNNING'
           }
         )
-      // What an earlier install left interrupted is settled under the state on disk first.
-      await settleSecretReseal(options.state, state)
-      const tpm = await EsysTpm.open({ tcti: options.tcti ?? state.tcti })
+      // From here to the end of the swap nobody else touches the secrets: an agent started since the
+      // check above, or a fleet secret command, holds their lock and refuses this (and the other way round).
+      const lock = await lockSecrets(options.state, 'exclusive')
+      let tpm: EsysTpm | undefined
       try {
+        // What an earlier install left interrupted is settled under the state on disk first.
+        await settleSecretReseal(options.state, state)
+        tpm = await EsysTpm.open({ tcti: options.tcti ?? state.tcti })
         const installed = await installReleaseApproval(
           tpm,
           state,
@@ -328,7 +333,8 @@ approval-epoch counter in its TPM moves past them): booting an older approved st
             (installed.withdrawn ? '; every earlier approval is withdrawn for good' : '')
         )
       } finally {
-        await tpm.close()
+        await tpm?.close()
+        await lock.release()
       }
     })
 }

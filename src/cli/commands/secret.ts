@@ -23,6 +23,7 @@ import {
   readDeviceState,
   removeSecret,
   sealSecret,
+  lockSecrets,
   settleSecretReseal,
   unlockDevice,
   type DeviceState,
@@ -41,17 +42,32 @@ function describe(secret: SecretListing): string {
 }
 
 /**
- * The device state, with a re-seal of the secrets that `fleet release install` left interrupted
- * settled under it: the secrets read or written next are the ones that state opens.
+ * Runs `fn` with the device state, holding the secrets' lock shared (refused while `fleet release
+ * install` re-seals them) and with a re-seal it left interrupted settled under that state: the
+ * secrets read or written are the ones that state opens, and no re-seal starts meanwhile.
  */
-async function settledState(dir: string): Promise<DeviceState> {
-  const state = await readDeviceState(dir)
-  await settleSecretReseal(dir, state)
-  return state
+async function withSettledSecrets<T>(dir: string, fn: (state: DeviceState) => Promise<T>): Promise<T> {
+  const lock = await lockSecrets(dir, 'shared')
+  try {
+    const state = await readDeviceState(dir)
+    await settleSecretReseal(dir, state)
+    return await fn(state)
+  } finally {
+    await lock.release()
+  }
 }
 
 async function sealOffline(dir: string, name: string, value: Uint8Array, replace: boolean): Promise<SecretListing> {
-  const state = await settledState(dir)
+  return await withSettledSecrets(dir, async (state) => await sealWithKeys(dir, state, name, value, replace))
+}
+
+async function sealWithKeys(
+  dir: string,
+  state: DeviceState,
+  name: string,
+  value: Uint8Array,
+  replace: boolean
+): Promise<SecretListing> {
   const tpm = await EsysTpm.open({ tcti: state.tcti })
   try {
     const selection = state.sealing.selection as PcrSelection
@@ -117,7 +133,7 @@ Delete the plaintext you sealed from afterwards. Exit codes: 0 sealed, 1 refused
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExample:\n  fleet secret list --state /var/lib/fleet')
     .action(async (options: { state: string; json?: boolean }) => {
-      const secrets = await listSecrets(options.state, await settledState(options.state))
+      const secrets = await withSettledSecrets(options.state, async (state) => await listSecrets(options.state, state))
       makeOutput(options.json === true).result(
         secrets,
         secrets.length === 0 ? 'no secrets sealed' : secrets.map(describe).join('\n')
@@ -132,8 +148,7 @@ Delete the plaintext you sealed from afterwards. Exit codes: 0 sealed, 1 refused
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExample:\n  fleet secret remove --state /var/lib/fleet db-password')
     .action(async (name: string, options: { state: string; json?: boolean }) => {
-      await settledState(options.state)
-      await removeSecret(options.state, name)
+      await withSettledSecrets(options.state, async () => await removeSecret(options.state, name))
       makeOutput(options.json === true).result({ removed: name }, `removed ${name}`)
     })
 }

@@ -10,13 +10,16 @@ import path from 'node:path'
 import {
   GATE_LIMITS,
   GRANTS_FILE,
+  GRANTS_LOCK,
+  GrantsBusyError,
   GrantsFileError,
   GrantsReader,
   SecretNameError,
   TooManyGrantsError,
   allowGrant,
   denyGrant,
-  readGrants
+  readGrants,
+  tryLockFile
 } from '../../../src/agent/index.js'
 import { tempDir } from '../../helpers/devices.js'
 
@@ -81,6 +84,20 @@ describe('agent/gate: grants of the gate socket', () => {
     const fifoDir = await tempDir()
     execFileSync('mkfifo', [path.join(fifoDir, GRANTS_FILE)])
     await assert.rejects(readGrants(fifoDir), /not regular/)
+  })
+
+  it('two changes at once never lose one: a change while another holds the grants is refused, not raced', async () => {
+    const dir = await tempDir()
+    await allowGrant(dir, 5, ['a'])
+    const held = (await tryLockFile(path.join(dir, GRANTS_LOCK), true))!
+    try {
+      await assert.rejects(denyGrant(dir, 5, []), GrantsBusyError)
+      await assert.rejects(allowGrant(dir, 6, []), GrantsBusyError)
+    } finally {
+      await held.release()
+    }
+    assert.deepEqual(plain(await readGrants(dir)), [[5, ['a']]])
+    assert.equal(await denyGrant(dir, 5, []), undefined)
   })
 
   it('bounds the users granted', async () => {

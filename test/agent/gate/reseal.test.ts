@@ -6,14 +6,15 @@
  * the re-seal with nothing written.
  */
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { EsysTpm, type SwtpmDevice } from '../../../src/attest/index.js'
 import {
   REPLACED_SECRETS_DIR,
-  RESEAL_LOCK,
+  SecretsInUseError,
+  lockSecrets,
   STAGED_SECRETS_DIR,
   SECRETS_DIR,
   SecretFileError,
@@ -33,6 +34,7 @@ import {
   type ResealStep
 } from '../../../src/agent/index.js'
 import { HybridSigner, softwareP256Signer, nodeMlDsa65 } from '../../../src/identity/index.js'
+import { printed } from '../../../simnet/printed.js'
 import { runFleetAsync } from '../../helpers/cli.js'
 import { haveSwtpm, startDevice, tempDir } from '../../helpers/devices.js'
 import { AGENT_MEASUREMENT, approveCurrentBoot, initTestDevice } from '../../helpers/release-approval.js'
@@ -207,29 +209,45 @@ describe('agent/gate: the secrets re-sealed with the keys survive an interruptio
     await opensUnderStateOnDisk(dir, to)
   })
 
-  it('a fleet secret command while a re-seal is under way is refused, and leaves the staged secrets; a stale lock holds nothing', async () => {
+  it('while a re-seal holds the secrets no fleet secret command touches them, nor a re-seal starts beside one; a holder killed holds nothing', async () => {
     const dir = await device1()
     let listed: Awaited<ReturnType<typeof runFleetAsync>> | undefined
-    await resealSecrets(tpm, from, to, dir, {
-      now,
-      commit: async () => await writeDeviceState(dir, to),
-      onStep: async (done) => {
-        // Staged, the new state not yet written: another process's settle would roll it back.
-        if (done === 'staged') listed = await runFleetAsync(['secret', 'list', '--state', dir])
-      }
-    })
+    const lock = await lockSecrets(dir, 'exclusive')
+    try {
+      await resealSecrets(tpm, from, to, dir, {
+        now,
+        commit: async () => await writeDeviceState(dir, to),
+        onStep: async (done) => {
+          // Staged, the new state not yet written: another process's settle would roll it back.
+          if (done === 'staged') listed = await runFleetAsync(['secret', 'list', '--state', dir])
+        }
+      })
+    } finally {
+      await lock.release()
+    }
     assert.equal(listed!.status, 1, listed!.stderr)
-    assert.match(listed!.stderr, new RegExp(`being re-sealed by process ${process.pid}`))
+    assert.match(listed!.stderr, /are being re-sealed \(fleet release install\)/)
     await opensUnderStateOnDisk(dir, to)
-    // A lock its holder left behind (killed) is no lock.
-    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' })
-    await writeFile(path.join(dir, RESEAL_LOCK), gone.stdout)
-    const after = await runFleetAsync(['secret', 'list', '--state', dir, '--json'])
-    assert.equal(after.status, 0, after.stderr)
-    assert.deepEqual(
-      (JSON.parse(after.stdout) as Array<{ name: string }>).map((s) => s.name),
-      names
+    // A process holding the secrets (as a running agent or a fleet secret command does) keeps a re-seal out …
+    const holder = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { lockSecrets } = await import(${JSON.stringify(path.resolve('dist/src/agent/index.js'))}); await lockSecrets(${JSON.stringify(dir)}, 'shared'); process.stdout.write('held'); setInterval(() => {}, 1000)`
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] }
     )
+    try {
+      await printed(holder, (out) => out.includes('held'), 20_000)
+      await assert.rejects(lockSecrets(dir, 'exclusive'), SecretsInUseError)
+      // … and, killed (no chance to release it), holds nothing: the kernel dropped its lock.
+      holder.kill('SIGKILL')
+      await new Promise((resolve) => holder.once('exit', resolve))
+      await (await lockSecrets(dir, 'exclusive')).release()
+    } finally {
+      holder.kill('SIGKILL')
+    }
   })
 
   it('a secret that does not open aborts the re-seal: not committed, nothing written, no staging left', async () => {
