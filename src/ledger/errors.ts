@@ -204,3 +204,20 @@ export class ActorProofUncheckedError extends FleetError {
     this.actorId = actorId
   }
 }
+
+/**
+ * Thrown when the derived view on an export's entry line is not what the entry's canonical bytes
+ * decode to: the bytes may verify, but a reader of the view (jq, a spreadsheet) would be misled.
+ * `seq` is the entry, `path` where the view first differs (e.g. "derived.actor.id").
+ */
+export class ExportViewMismatchError extends FleetError {
+  readonly seq: number
+  readonly path: string
+  constructor(seq: number, path: string) {
+    super(`entry ${seq}: its derived view differs from what its bytes decode to, at ${path}`, {
+      code: 'ERR_EXPORT_VIEW_MISMATCH'
+    })
+    this.seq = seq
+    this.path = path
+  }
+}

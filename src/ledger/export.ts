@@ -1,24 +1,45 @@
 import { bytesEqual, toHex } from '../common/index.js'
 import type { HybridPublicKey } from '../identity/index.js'
 import { decodeEntry } from './entry.js'
-import { FeedVerificationError } from './errors.js'
+import { ExportViewMismatchError, FeedVerificationError } from './errors.js'
 import { LEDGER_LIMITS, EXPORT_LIMITS } from './limits.js'
 import { leafHash, MerkleFrontier } from './merkle.js'
 import { CHECKPOINT_LIMITS, parseCheckpoint, verifyCheckpoint } from './checkpoint.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
 import { ActorProofRun, type ActorDirectory } from './actor-proof.js'
-import { CosignatureTally, type FeedReport } from './verify.js'
+import { CosignatureTally, EntrySpan, type FeedReport } from './verify.js'
 import { EntryRuns } from './entry-runs.js'
 import { EpochSequence, type EpochAuthorisation } from './epochs.js'
+import { checkEntryView, entryView, type EntryView } from './export-view.js'
 import { feedSublevels, type LedgerSpace } from './store/index.js'
 
 /**
+ * The formats of an export, named by its header line's `format` (the CLI writes the header).
+ * Frozen: do NOT change a version's lines; a new line field means a new version.
+ *   fleet-export/1: the lines below without `derived`;
+ *   fleet-export/2: every entry line has `derived`, the entry's derived view (export-view.ts), so
+ *     that jq answers questions; a line without one is refused, as a query would pass it over.
+ * Version 2 is written; both verify.
+ */
+export const EXPORT_FORMATS = ['fleet-export/1', 'fleet-export/2'] as const
+export type ExportFormat = (typeof EXPORT_FORMATS)[number]
+/** The format exportFeed writes. */
+export const EXPORT_FORMAT: ExportFormat = 'fleet-export/2'
+
+/** Whether `value` names a format this version verifies. */
+export function isExportFormat(value: unknown): value is ExportFormat {
+  return (EXPORT_FORMATS as readonly unknown[]).includes(value)
+}
+
+/**
  * A feed as JSON Lines, for auditors: every entry in order (its exact bytes, base64, with its hash,
- * type and time for reading), then every checkpoint in order of size (the signed-note text, with
- * the cosignature lines of the fleet devices that witnessed it), then
+ * type and time, and its derived view, for reading), then every checkpoint in order of size (the
+ * signed-note text, with the cosignature lines of the fleet devices that witnessed it), then
  * one end line with the counts, so a truncated or shortened file is noticed. Frozen format.
  *
- *   {"kind":"entry","seq":0,"hash":"<hex>","entry":"<base64>","type":"device.enrol","time":1795000000000}
+ *   {"kind":"entry","seq":0,"hash":"<hex>","entry":"<base64>","type":"device.enrol","time":1795000000000,
+ *    "derived":{"seq":0,"type":"device.enrol","actor":{"id":"owner/clinic","role":"owner"},"device":"<deviceId>",
+ *               "time":"2026-11-18T11:06:40.000Z","timeMs":1795000000000,"body":{"ekPubHash":{"hex":"…"},…}}}
  *   {"kind":"checkpoint","size":40,"note":"fleet/…\n40\n…"}
  *   {"kind":"end","feed":"<feedId>","entries":60,"checkpoints":2}
  *
@@ -32,6 +53,8 @@ export interface ExportEntryLine {
   entry: string
   type: string
   time: number
+  /** fleet-export/2: what `entry` decodes to, derived from it and checked against it, never trusted on its own. */
+  derived: EntryView
 }
 export interface ExportCheckpointLine {
   kind: 'checkpoint'
@@ -46,6 +69,8 @@ export interface ExportEndLine {
 }
 export type ExportLine = ExportEntryLine | ExportCheckpointLine | ExportEndLine
 
+const ENTRY_FIELDS_V1 = ['kind', 'seq', 'hash', 'entry', 'type', 'time'] as const
+const ENTRY_FIELDS_V2 = [...ENTRY_FIELDS_V1, 'derived'] as const
 const HEX32 = /^[0-9a-f]{64}$/
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
@@ -66,7 +91,8 @@ export async function* exportFeed(
       hash: toHex(decoded.hash),
       entry: Buffer.from(bytes).toString('base64'),
       type: decoded.entry.type,
-      time: decoded.entry.time
+      time: decoded.entry.time,
+      derived: entryView(decoded.entry)
     }
     count++
   }
@@ -123,8 +149,11 @@ function isUint(value: unknown): value is number {
  * signature by the feed key, names this fleet and feed, and matches the tree at its size, and
  * states epoch 1 or an epoch the owner authorised for the feed (`epochs`, from owner statements
  * proved in the export's trust chain), forking where the owner said, never going back; lines
- * come in order and the end line's counts match. Any changed, dropped, added or reordered line
- * makes it throw FeedVerificationError (with the typed check's error as `cause` where there is one).
+ * come in order and the end line's counts match. In `options.format` fleet-export/2 (the default),
+ * every entry line's derived view MUST be what its bytes decode to; it is read for that check
+ * only, whose failure is told once everything else verified (ExportViewMismatchError as the
+ * cause). In fleet-export/1 a line has none. Any changed, dropped, added or reordered line makes
+ * it throw FeedVerificationError (with the typed check's error as `cause` where there is one).
  */
 export async function verifyExport(
   lines: AsyncIterable<string> | Iterable<string>,
@@ -138,11 +167,12 @@ export async function verifyExport(
     /** The fleet's enrolled actors: operators' and auditors' proofs are checked against them (refused without). */
     actors?: ActorDirectory
   },
-  limits: { maxLines?: number; maxLineLength?: number } = {}
+  options: { maxLines?: number; maxLineLength?: number; format?: ExportFormat } = {}
 ): Promise<FeedReport> {
   const signed = new ActorProofRun(trust.actors)
-  const maxLines = limits.maxLines ?? EXPORT_LIMITS.maxLines
-  const maxLineLength = limits.maxLineLength ?? EXPORT_LIMITS.maxLineLength
+  const maxLines = options.maxLines ?? EXPORT_LIMITS.maxLines
+  const maxLineLength = options.maxLineLength ?? EXPORT_LIMITS.maxLineLength
+  const withViews = (options.format ?? EXPORT_FORMAT) === 'fleet-export/2'
   const origin = `fleet/${toHex(trust.fleetId)}/${trust.feedId}`
   const roots = new RootLog()
   let tree = new MerkleFrontier()
@@ -153,6 +183,10 @@ export async function verifyExport(
   let checkpoints = 0
   let sealed = 0
   const tally = new CosignatureTally()
+  const span = new EntrySpan()
+  // The first view that is not what its bytes say: told once the bytes verified, so that a forged
+  // entry is refused for what is wrong with its bytes, not for the view it kept.
+  let misleading: ExportViewMismatchError | undefined
   const epochs = new EpochSequence(trust.feedId, trust.epochs)
   for await (const line of lines) {
     lineNo++
@@ -176,7 +210,7 @@ export async function verifyExport(
     if (kind === 'entry') {
       const seq = tree.size
       if (phase !== 'entries') throw new FeedVerificationError(`${where}: entry after the checkpoints`, { seq })
-      const rec = record(value, ['kind', 'seq', 'hash', 'entry', 'type', 'time'], where)
+      const rec = record(value, withViews ? ENTRY_FIELDS_V2 : ENTRY_FIELDS_V1, where)
       if (rec.seq !== seq)
         throw new FeedVerificationError(`${where}: entry ${String(rec.seq)} out of sequence, expected ${seq}`, { seq })
       const text = rec.entry
@@ -205,10 +239,19 @@ export async function verifyExport(
         throw new FeedVerificationError(`entry ${seq}: the hash on its line is not the entry's`, { seq })
       if (rec.type !== entry.type || rec.time !== entry.time)
         throw new FeedVerificationError(`entry ${seq}: the type or time on its line is not the entry's`, { seq })
+      if (withViews && misleading === undefined) {
+        try {
+          checkEntryView(rec.derived, entry)
+        } catch (err) {
+          if (!(err instanceof ExportViewMismatchError)) throw err
+          misleading = err
+        }
+      }
       prev = decoded.hash
       tree = tree.append(leafHash(bytes))
       roots.push(tree.root())
       count++
+      span.add(entry)
       await signed.add(entry)
     } else if (kind === 'checkpoint') {
       if (phase === 'entries') await signed.flush()
@@ -272,7 +315,9 @@ export async function verifyExport(
   }
   if (phase !== 'done')
     throw new FeedVerificationError(`the export ends after ${lineNo} lines without its end line: it is truncated`)
-  return { entries: tree.size, checkpoints, sealed, root: toHex(tree.root()), ...tally.report }
+  if (misleading !== undefined)
+    throw new FeedVerificationError(misleading.message, { seq: misleading.seq, cause: misleading })
+  return { entries: tree.size, checkpoints, sealed, root: toHex(tree.root()), ...tally.report, ...span.report }
 }
 
 export { EXPORT_LIMITS }

@@ -75,7 +75,8 @@ export {
   MalformedActorProofError,
   ActorProofTimeError,
   UnexpectedActorProofError,
-  ActorProofUncheckedError
+  ActorProofUncheckedError,
+  ExportViewMismatchError
 } from './errors.js'
 export { ownerFeedId } from './owner-feed.js'
 export { epochAuthorisationOf, epochsOf, checkEpoch, isAuthorisedFork, EpochSequence } from './epochs.js'
@@ -107,7 +108,7 @@ export type {
   RollbackCounter
 } from './feed-ledger.js'
 export { verifyStoredFeed } from './verify.js'
-export type { FeedReport } from './verify.js'
+export type { FeedReport, EntrySummary } from './verify.js'
 export {
   detectEquivocation,
   verifyEquivocationEvidence,
@@ -122,8 +123,10 @@ export {
 export type { EquivocationEvidence, EquivocationFork } from './equivocation.js'
 export { makeProofBundle, verifyProofBundle, MalformedProofBundleError, PROOF_BUNDLE_LIMITS } from './proof.js'
 export type { ProofBundle, VerifiedProof } from './proof.js'
-export { exportFeed, verifyExport, EXPORT_LIMITS } from './export.js'
-export type { ExportLine, ExportEntryLine, ExportCheckpointLine, ExportEndLine } from './export.js'
+export { exportFeed, verifyExport, isExportFormat, EXPORT_LIMITS, EXPORT_FORMAT, EXPORT_FORMATS } from './export.js'
+export type { ExportLine, ExportEntryLine, ExportCheckpointLine, ExportEndLine, ExportFormat } from './export.js'
+export { entryView, checkEntryView, isoTime } from './export-view.js'
+export type { EntryView, ViewValue } from './export-view.js'
 export { nodeCryptoHasher } from './hasher.js'
 export type { Hasher } from './hasher.js'
 export { EntryRuns, encodeRun, decodeRun, MalformedRunError, RUN_LIMITS } from './entry-runs.js'

@@ -81,8 +81,17 @@ export const PROOF_BUNDLE_LIMITS = {
 } as const
 
 export const EXPORT_LIMITS = {
-  /** One line, in characters: an entry at its size cap, or an escaped checkpoint note at its cap. */
+  /**
+   * One line, in characters: an entry at its size cap (87,384 characters of base64) with its
+   * derived view at its cap and the line's other fields, or an escaped checkpoint note at its cap.
+   */
   maxLineLength: 256 * 1024,
+  /**
+   * An entry's derived view (export-view.ts), its JSON in characters. A body whose view would be
+   * longer (bytes double as hex, control characters grow six-fold as JSON escapes) is left out of
+   * the view, which says so: the entry's bytes still hold it.
+   */
+  maxViewLength: 160 * 1024,
   /** The header line, in characters: the trust chain and the owner's statements that go with the feed. */
   maxHeaderLength: 4 * 1024 * 1024,
   /** Lines in one export (entries, checkpoints and the end line). */

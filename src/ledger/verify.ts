@@ -1,6 +1,7 @@
 import { bytesEqual, toHex } from '../common/index.js'
 import type { HybridPublicKey } from '../identity/index.js'
-import { decodeEntry } from './entry.js'
+import { decodeEntry, type Entry } from './entry.js'
+import { isoTime } from './export-view.js'
 import { ActorProofRun, type ActorDirectory } from './actor-proof.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
 import { leafHash, MerkleFrontier } from './merkle.js'
@@ -9,6 +10,15 @@ import { FeedVerificationError } from './errors.js'
 import { EntryRuns, MalformedRunError, type Run } from './entry-runs.js'
 import { EpochSequence, type EpochAuthorisation } from './epochs.js'
 import { feedSublevels, type LedgerSpace } from './store/index.js'
+
+/** An entry as a report names it; times as in the derived view (export-view.ts): ISO 8601, and as held. */
+export interface EntrySummary {
+  seq: number
+  type: string
+  actor: { id: string; role: string }
+  time: string | null
+  timeMs: number
+}
 
 export interface FeedReport {
   entries: number
@@ -19,6 +29,44 @@ export interface FeedReport {
   cosigners: number
   /** The largest checkpoint size with at least one verified cosignature (0: none). */
   cosignedUpTo: number
+  /**
+   * The earliest and latest entry time (null for an empty feed). Entry times are the appending
+   * agent's clock, so the earliest is not always the first entry's: a clock set back shows here.
+   */
+  timeSpan: { from: string | null; to: string | null; fromMs: number; toMs: number } | null
+  /** The first and the last entry in feed order (null for an empty feed). */
+  first: EntrySummary | null
+  last: EntrySummary | null
+}
+
+/** Tallies what a report says of a feed's verified entries: the time span, the first and last. */
+export class EntrySpan {
+  private first: Entry | undefined
+  private last: Entry | undefined
+  private earliest = Number.POSITIVE_INFINITY
+  private latest = Number.NEGATIVE_INFINITY
+  add(entry: Entry): void {
+    this.first ??= entry
+    this.last = entry
+    if (entry.time < this.earliest) this.earliest = entry.time
+    if (entry.time > this.latest) this.latest = entry.time
+  }
+
+  get report(): Pick<FeedReport, 'timeSpan' | 'first' | 'last'> {
+    if (this.first === undefined || this.last === undefined) return { timeSpan: null, first: null, last: null }
+    const summary = (entry: Entry): EntrySummary => ({
+      seq: entry.seq,
+      type: entry.type,
+      actor: { id: entry.actor.id, role: entry.actor.role },
+      time: isoTime(entry.time),
+      timeMs: entry.time
+    })
+    return {
+      timeSpan: { from: isoTime(this.earliest), to: isoTime(this.latest), fromMs: this.earliest, toMs: this.latest },
+      first: summary(this.first),
+      last: summary(this.last)
+    }
+  }
 }
 
 /** Tallies verified cosignatures over a feed's checkpoints. */
@@ -57,6 +105,7 @@ export async function verifyStoredFeed(
   }
 ): Promise<FeedReport> {
   const tally = new CosignatureTally()
+  const span = new EntrySpan()
   const signed = new ActorProofRun(feed.actors)
   const { entries, checkpoints } = feedSublevels(space)
   const rootsBySize = new Map<number, Uint8Array>()
@@ -95,6 +144,7 @@ export async function verifyStoredFeed(
       prev = decoded.hash
       tree = tree.append(leafHash(bytes))
       rootsBySize.set(tree.size, tree.root())
+      span.add(entry)
       await signed.add(entry)
     }
   }
@@ -137,5 +187,12 @@ export async function verifyStoredFeed(
     sealed = Math.max(sealed, size)
     tally.add(size, verified.cosigners)
   }
-  return { entries: tree.size, checkpoints: count, sealed, root: toHex(tree.root()), ...tally.report }
+  return {
+    entries: tree.size,
+    checkpoints: count,
+    sealed,
+    root: toHex(tree.root()),
+    ...tally.report,
+    ...span.report
+  }
 }

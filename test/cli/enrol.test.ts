@@ -212,6 +212,60 @@ describe('cli: fleet join / fleet enrol', function () {
     assert.equal(oversized.status, 2)
     assert.match(oversized.stderr, /header line is longer/)
 
+    // What an auditor pastes into a report, and the same as fields.
+    const summary = run(['ledger', 'verify', '--export', exported, '--fleet', fleetId])
+    assert.equal(summary.status, 0, summary.stderr)
+    const iso = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z'
+    for (const row of [
+      `^verified export of feed ${deviceId} \\(fleet-export/2\\)$`,
+      `^  fleet +${fleetId} \\(pinned with --fleet\\)$`,
+      '^  entries +3$',
+      `^  time span +${iso} to ${iso}$`,
+      '^  checkpoints +\\d+, sealing entries 0–2$',
+      '^  witnesses +no witness cosignatures$',
+      '^  root +[0-9a-f]{64}$',
+      `^  first entry +0 alert\\.tamper by agent/cli \\(agent\\) at ${iso}$`,
+      `^  last entry +2 alert\\.tamper by agent/cli \\(agent\\) at ${iso}$`
+    ])
+      assert.match(summary.stdout, new RegExp(row, 'm'))
+    const fields = JSON.parse(run(['ledger', 'verify', '--export', exported, '--fleet', fleetId, '--json']).stdout) as {
+      format: string
+      entries: number
+      timeSpan: { from: string; to: string; fromMs: number; toMs: number }
+      first: { seq: number; type: string; actor: { id: string }; time: string; timeMs: number }
+      last: { seq: number; time: string }
+    }
+    assert.deepEqual(
+      [fields.format, fields.entries, fields.first.seq, fields.first.type, fields.first.actor.id, fields.last.seq],
+      ['fleet-export/2', 3, 0, 'alert.tamper', 'agent/cli', 2]
+    )
+    assert.equal(fields.first.time, new Date(fields.first.timeMs).toISOString())
+    assert.ok(fields.timeSpan.fromMs <= fields.first.timeMs && fields.timeSpan.toMs >= fields.first.timeMs)
+    // A derived view edited to say something else: the signed bytes are intact, the export is refused.
+    const entryLine = JSON.parse(lines[2]!) as { derived: { body: { detail: string } } }
+    const body = { ...entryLine.derived.body, detail: 'patient/9' }
+    const edited = { ...entryLine, derived: { ...entryLine.derived, body } }
+    writeFileSync(doctored, lines.map((line, i) => (i === 2 ? JSON.stringify(edited) : line)).join('\n'))
+    const misleading = run(['ledger', 'verify', '--export', doctored, '--fleet', fleetId])
+    assert.equal(misleading.status, 1)
+    assert.match(
+      misleading.stderr,
+      /entry 1: its derived view differs from what its bytes decode to, at derived\.body\.detail/
+    )
+    // An export of the older format (no views) still verifies.
+    const older = lines.map((line, i) =>
+      i === 0
+        ? JSON.stringify({ ...(JSON.parse(line) as object), format: 'fleet-export/1' })
+        : line === ''
+          ? line
+          : JSON.stringify({ ...(JSON.parse(line) as object), derived: undefined })
+    )
+    writeFileSync(doctored, older.join('\n'))
+    const fromOlder = run(['ledger', 'verify', '--export', doctored, '--fleet', fleetId, '--json'])
+    assert.equal(fromOlder.status, 0, fromOlder.stderr)
+    const olderFields = JSON.parse(fromOlder.stdout) as { format: string; last: unknown }
+    assert.deepEqual([olderFields.format, olderFields.last], ['fleet-export/1', fields.last])
+
     const proofFile = path.join(dir, 'proof.json')
     assert.equal(run(['ledger', 'proof', '--state', state, '--seq', '1', '--out', proofFile]).status, 0)
     const checked = run(['ledger', 'verify-proof', proofFile, '--fleet', fleetId, '--json'])

@@ -14,6 +14,8 @@ import {
   subtreeRoot,
   signCheckpoint,
   verifyExport,
+  entryView,
+  decodeEntry,
   ownerFeedId,
   parseCheckpoint,
   checkEntryAgainstOntology,
@@ -108,7 +110,8 @@ function exportLines(h: { entries: Uint8Array[]; note: string }): string[] {
       hash: toHex(entryHash(bytes)),
       entry: Buffer.from(bytes).toString('base64'),
       type: 'alert.tamper',
-      time: 1_795_000_000_000 + seq
+      time: 1_795_000_000_000 + seq,
+      derived: entryView(decodeEntry(bytes).entry)
     })
   )
   return [

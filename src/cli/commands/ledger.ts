@@ -36,22 +36,18 @@ import {
   verifyCheckpoint,
   parseCheckpoint,
   verifyActorProofs,
-  type FeedReport
+  EXPORT_FORMAT,
+  EXPORT_FORMATS,
+  isExportFormat
 } from '../../ledger/index.js'
 import { FleetError, MalformedInputError, UsageError, fromBase64, toHex } from '../../common/index.js'
 import { jsonReplacer, makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
 import { registerLedgerAppendCommand } from './ledger-append.js'
 import { openStore } from '../ledger-store.js'
+import { feedSummary } from './ledger-summary.js'
 
-const EXPORT_FORMAT = 'fleet-export/1'
 const PROOF_FORMAT = 'fleet-proof-file/1'
-
-function witnessed(report: FeedReport): string {
-  return report.cosigners === 0
-    ? ', no witness cosignatures'
-    : `, cosigned by ${report.cosigners} fleet device(s) up to entry ${report.cosignedUpTo}`
-}
 
 /** A cloned security key found while verifying: the feed still verifies (the entries are genuinely signed), but say so. */
 function warnClone(clone: CloneReport): void {
@@ -186,7 +182,12 @@ they checked that checkpoint against every earlier one they held.`
     .option('--json', 'print the report as JSON')
     .addHelpText(
       'after',
-      '\nExit codes: 0 verified, 1 a check failed (the first failure on stderr), 2 bad usage or unreadable input.'
+      `
+Prints a summary to paste into a report: the fleet, entries, their time span, checkpoints,
+witnesses, and the first and last entry (--json: the same as fields). An export's derived views
+(fleet-export/2) are checked against the entries' bytes: one that says anything else fails.
+
+Exit codes: 0 verified, 1 a check failed (the first failure on stderr), 2 bad usage or unreadable input.`
     )
     .action(async (options: { state?: string; export?: string; fleet?: string; json?: boolean }) => {
       if ((options.state === undefined) === (options.export === undefined))
@@ -214,7 +215,11 @@ they checked that checkpoint against every earlier one they held.`
           })
           out.result(
             { verified: true, fleetId: toHex(identity.fleetId), feed: identity.feedId, ...report },
-            `verified feed ${identity.feedId}: ${report.entries} entries, ${report.checkpoints} checkpoints, sealed ${report.sealed}, root ${report.root}${witnessed(report)}`
+            feedSummary(
+              `verified feed ${identity.feedId} (${identity.kind})`,
+              `${toHex(identity.fleetId)}${options.fleet === undefined ? '' : ' (pinned with --fleet)'}`,
+              report
+            )
           )
         } finally {
           await store.close()
@@ -242,33 +247,41 @@ they checked that checkpoint against every earlier one they held.`
       } catch {
         throw new MalformedInputError(`${options.export}: the first line is not a JSON header`)
       }
-      if (header?.format !== EXPORT_FORMAT || typeof header.feed !== 'string')
-        throw new MalformedInputError(`${options.export}: not a ${EXPORT_FORMAT} file`)
+      const format = header?.format
+      if (!isExportFormat(format) || typeof header.feed !== 'string')
+        throw new MalformedInputError(`${options.export}: not a ${EXPORT_FORMATS.join(' or ')} file`)
       const identity = feedIdentityFromTrust(header.trust, header.feed, options.fleet)
       const witnesses = witnessKeysFromHeader(header.witnesses, identity)
       const ontology = ontologyFromHeader(header.ontology, identity)
       const epochs = epochsFromHeader(header.epochs, identity)
       const actors = actorsFromHeader(header.actors, identity, { onClone: warnClone })
-      const report = await verifyExport(lines, {
-        feedKey: identity.feedKey,
-        fleetId: identity.fleetId,
-        feedId: identity.feedId,
-        ontology,
-        witnesses,
-        epochs,
-        actors
-      })
+      const report = await verifyExport(
+        lines,
+        {
+          feedKey: identity.feedKey,
+          fleetId: identity.fleetId,
+          feedId: identity.feedId,
+          ontology,
+          witnesses,
+          epochs,
+          actors
+        },
+        { format }
+      )
       out.result(
         {
           verified: true,
           fleetId: toHex(identity.fleetId),
           feed: identity.feedId,
           pinned: options.fleet !== undefined,
+          format,
           ...report
         },
-        `verified export of feed ${identity.feedId} ` +
-          `(fleet ${toHex(identity.fleetId)}${options.fleet === undefined ? ', not pinned: pass --fleet' : ''}): ` +
-          `${report.entries} entries, ${report.checkpoints} checkpoints, sealed ${report.sealed}${witnessed(report)}`
+        feedSummary(
+          `verified export of feed ${identity.feedId} (${format})`,
+          `${toHex(identity.fleetId)}${options.fleet === undefined ? ' (not pinned: pass --fleet)' : ' (pinned with --fleet)'}`,
+          report
+        )
       )
     })
 
@@ -277,6 +290,16 @@ they checked that checkpoint against every earlier one they held.`
     .description("write the feed as JSON lines, with the trust chain from the fleet's genesis, for offline audit")
     .requiredOption('--state <dir>', 'device or owner state directory')
     .requiredOption('--out <file>', 'output file (.jsonl)')
+    .addHelpText(
+      'after',
+      `
+Each entry line carries the entry's signed bytes and, under "derived", what they decode to (type,
+actor, device, time, body; bytes as {"hex": …}), for reading with jq; fleet ledger verify --export
+checks the view against the bytes. For example, every record dr.smith accessed:
+
+  jq -r 'select(.derived.type == "operator.data_access" and .derived.actor.id == "dr.smith")
+         | [.derived.time, .derived.body.resource] | @tsv' feed.jsonl`
+    )
     .action(async (options: { state: string; out: string }) => {
       const identity = await feedIdentityOf(options.state)
       const store = await openStore(options.state)
