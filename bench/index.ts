@@ -14,6 +14,7 @@ import { scaleBench } from './scale.js'
 import { memoryBench } from './memory.js'
 import { actorSignBench } from './actor-sign.js'
 import { gateBench } from './gate.js'
+import { earBench } from './ear.js'
 
 const benches: Bench[] = [
   quoteVerifyBench,
@@ -27,7 +28,8 @@ const benches: Bench[] = [
   scaleBench,
   memoryBench,
   actorSignBench,
-  gateBench
+  gateBench,
+  earBench
 ]
 
 async function main(argv: string[]): Promise<number> {

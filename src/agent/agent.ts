@@ -23,6 +23,8 @@ import {
   type CloneReport
 } from './membership/index.js'
 import { Replicator } from './replication/index.js'
+import { EAR_BUILD, EarIssuer, verdictOfStatus } from './ear/index.js'
+import { bootPolicyId } from '../attest/index.js'
 import { fleetServiceTag, type AgentComponents, type AgentInit } from './components.js'
 
 export class Agent {
@@ -41,6 +43,8 @@ export class Agent {
   readonly replicator: Replicator
   /** Peers' latest verdicts on this device, from their feeds (the gate's quorum). */
   readonly verdictsOnSelf: VerdictsOnSelf
+  /** Signed attestation results (EAR) about the peers this agent attested. */
+  readonly ear: EarIssuer
   private readonly ownSource: ReturnType<typeof ownFeedSource>
   private readonly blocked = new Set<string>()
   private state: 'new' | 'started' | 'stopped' = 'new'
@@ -66,6 +70,21 @@ export class Agent {
     const feedId = init.state.deviceId
     this.replicas = new ReplicaStore(this.feed.store, { hasher: components.hasher })
     this.verdictsOnSelf = new VerdictsOnSelf(feedId)
+    this.ear = new EarIssuer({
+      issuer: feedId,
+      // The DSK alone: a JWS signing input can never be a hybrid signature's domain-separated message.
+      signer: parts.signer.authority,
+      build: EAR_BUILD,
+      clock: components.clock ?? systemClock,
+      verdictOn: (deviceId) => verdictOfStatus(this.attestation.verdictOn(deviceId)),
+      exclusion: (deviceId) =>
+        this.membership.isRevoked(deviceId)
+          ? 'revoked'
+          : this.membership.isQuarantined(deviceId)
+            ? 'quarantined'
+            : undefined,
+      policyId: () => bootPolicyId(this.membership.policy)
+    })
     const ownSource = ownFeedSource(this.feed.store, feedId, { memo: true, hasher: components.hasher })
     this.ownSource = ownSource
     this.members = new MemberRecords(this.membership, this.feed.store)

@@ -16,6 +16,7 @@ import type { Logger } from './ops/index.js'
 import { agentStatus } from './status.js'
 import { ControlError } from './control-error.js'
 import { gateCommand, type ControlGate } from './control-gate.js'
+import { earCommand } from './control-ear.js'
 import { errorAnswer, lineRequest, serveLines, type LineHandler } from './line-socket.js'
 
 export { ControlError } from './control-error.js'
@@ -109,6 +110,9 @@ function refusal(err: unknown): Record<string, unknown> {
  *   {cmd: 'gate.admit', exe, exeDigest, secrets, quorum?}  → {secrets: {name: base64}}, the start recorded;
  *                                                         refused with every reason (ERR_GATE_REFUSED)
  *   {cmd: 'gate.stop', exe, exeDigest, reason, exitCode?, signal?}  records the workload's stop
+ *   {cmd: 'attest.result', device, nonce?, audience?}  → {token, status, expiresAt, cached}: a signed
+ *                                                         EAR about a device this agent attested (ear/)
+ *   {cmd: 'attest.keys'}                                → {jwks}: the enrolled, unrevoked devices' DSKs
  *   {cmd: 'dial', address} / {cmd: 'hangup', peerId}
  *   {cmd: 'block', peerId} / {cmd: 'unblock', peerId}   keep a peer out (maintenance, partitions)
  * Each connection's caller is identified once, when it is accepted, from the kernel (the process
@@ -240,6 +244,9 @@ export async function startControlServer(
             { caller: context.caller, log: (fields, message) => logCaller(context, fields, message) },
             init.gate
           )
+        case 'attest.result':
+        case 'attest.keys':
+          return await earCommand(request.cmd, request, runtime, { signal: context.signal })
         case 'dial':
           if (typeof request.address !== 'string') throw new ControlError('dial needs an address', 'ERR_BAD_REQUEST')
           await runtime.node.dial(multiaddr(request.address), { signal: AbortSignal.timeout(10_000) })

@@ -11,6 +11,7 @@
  *   replication/ sync messages, the pure planner, the replicator, gossip
  *   approvals/   actions signed by their actor's own hardware: prepared statements, the approval page
  *   gate/        workloads run only on a device in good standing, with secrets sealed in its TPM
+ *   ear/         attestation results (EAR JWTs) about attested peers, and the fleet's JWKS
  * and at the top the agent itself (createAgent), its control socket, metrics and the service
  * that runs it on a device (startDeviceAgent).
  *
@@ -31,6 +32,7 @@ export * from './membership/index.js'
 export * from './replication/index.js'
 export * from './approvals/index.js'
 export * from './gate/index.js'
+export * from './ear/index.js'
 export { Agent, createAgent } from './agent.js'
 export { fleetServiceTag, type AgentComponents, type AgentInit } from './components.js'
 export {

@@ -58,6 +58,8 @@ export type AttestationOutcome =
       trusted: false
       kind: RefusalKind
       reasons: string[]
+      /** For an untrusted boot: the boot policy's reason codes (what an attestation result maps). */
+      codes?: string[]
       record?: EnrolmentRecord
       quoteHash?: Uint8Array
       policyId: string
@@ -158,6 +160,7 @@ export function judgeAttestation(
         trusted: false,
         kind: 'untrusted-boot',
         reasons: boot.verdict.reasons.map((r) => r.message),
+        codes: boot.verdict.reasons.map((r) => r.code),
         record,
         quoteHash,
         policyId

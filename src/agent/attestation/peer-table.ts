@@ -12,6 +12,10 @@ export interface PeerStatus {
   /** Why not, when not trusted. */
   kind?: string
   reasons: string[]
+  /** For an untrusted boot: the boot policy's reason codes. */
+  codes?: string[]
+  /** The boot policy the verdict was reached by. */
+  policyId?: string
   at: string
   /** Attestations of this peer that succeeded. */
   attestations: number

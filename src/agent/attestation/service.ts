@@ -162,6 +162,19 @@ export class AttestationService {
     return this.table.list()
   }
 
+  /**
+   * This agent's latest verdict on a device: of the peers that presented its record, the one
+   * judged last, leaving out strangers (a copied record proves nothing about the device).
+   */
+  verdictOn(deviceId: string): PeerStatus | undefined {
+    let latest: PeerStatus | undefined
+    for (const status of this.table.peers.values()) {
+      if (status.deviceId !== deviceId || status.kind === 'stranger') continue
+      if (latest === undefined || Date.parse(status.at) >= Date.parse(latest.at)) latest = status
+    }
+    return latest
+  }
+
   /** Attests one connection now (the dialer's side). */
   async attestConnection(connection: Connection): Promise<AttestationOutcome | undefined> {
     return await this.dial(connection)
@@ -284,6 +297,8 @@ export class AttestationService {
       trusted: outcome.trusted,
       ...(outcome.trusted ? {} : { kind: outcome.kind }),
       reasons: outcome.trusted ? [] : outcome.reasons,
+      ...(!outcome.trusted && outcome.codes !== undefined ? { codes: outcome.codes } : {}),
+      policyId: outcome.policyId,
       at: new Date(this.now()).toISOString(),
       attestations: (previous?.attestations ?? 0) + (outcome.trusted ? 1 : 0)
     }

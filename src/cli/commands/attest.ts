@@ -18,6 +18,7 @@ import {
 import { fromHex, toHex, UsageError } from '../../common/index.js'
 import { makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
+import { registerAttestResultCommands } from './attest-result.js'
 
 const MAX_NONCE = 64
 
@@ -25,9 +26,11 @@ const MAX_NONCE = 64
  * fleet attest quote --tcti T --nonce HEX --pcrs SPEC --out DIR [--json]
  * fleet attest verify-quote --ak FILE --message FILE --signature FILE --pcrs FILE --nonce HEX [--allow-sha1] [--json]
  * fleet attest verify --ak FILE --message FILE --signature FILE --nonce HEX --eventlog FILE --policy FILE [--json]
+ * fleet attest result … / fleet attest keys … (attest-result.ts)
  */
 export function registerAttestCommands(program: Command): void {
-  const attest = program.command('attest').description('make and verify TPM quotes')
+  const attest = program.command('attest').description('make and verify TPM quotes; issue attestation results')
+  registerAttestResultCommands(attest)
 
   attest
     .command('quote')
