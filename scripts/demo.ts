@@ -530,4 +530,7 @@ async function stopLeftovers(): Promise<void> {
 main().catch((err: unknown) => {
   process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}\n`)
   process.exitCode = 1
+  // A TPM command that never answered stays on a worker thread and would keep the process alive:
+  // the demo has said why it failed and stopped what it started, so it ends, never hangs.
+  setTimeout(() => process.exit(1), 5_000).unref()
 })
