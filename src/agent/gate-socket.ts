@@ -33,43 +33,28 @@ export interface GateSocketInit {
   clock?: Clock
 }
 
-/** A count that allows `perMinute` a minute (a fixed window). */
-class MinuteBudget {
-  #window = -1
-  #used = 0
-  constructor(private readonly perMinute: number) {}
-  take(now: number): boolean {
-    const window = Math.floor(now / 60_000)
-    if (window !== this.#window) {
-      this.#window = window
-      this.#used = 0
-    }
-    return ++this.#used <= this.perMinute
-  }
-}
-
 /**
- * Admissions asked by each uid in the current minute: a user granted the gate socket cannot fill
- * the device's feed with workload.start and workload.stop entries. Bounded: only granted uids
- * (at most GATE_LIMITS.maxGrantUids) get this far, and a new minute starts a new table.
+ * Counts by key in the current minute (a fixed window), allowing `perMinute` a key. Bounded: at
+ * most `maxKeys` keys are counted (a key beyond is allowed, not remembered), and a new minute
+ * starts a new table.
  */
-class AdmissionRate {
+class MinuteCounts {
   #window = -1
   readonly #counts = new Map<number, number>()
-  constructor(private readonly clock: Clock) {}
-  count(uid: number): void {
-    const window = Math.floor(this.clock.now() / 60_000)
+  constructor(
+    private readonly perMinute: number,
+    private readonly maxKeys: number
+  ) {}
+  /** Counts one for `key` at `now`; false when that passes the allowance. */
+  take(key: number, now: number): boolean {
+    const window = Math.floor(now / 60_000)
     if (window !== this.#window) {
       this.#window = window
       this.#counts.clear()
     }
-    const used = (this.#counts.get(uid) ?? 0) + 1
-    if (used > GATE_LIMITS.admissionsPerUidPerMinute)
-      throw new ControlError(
-        `uid ${uid} asked for ${GATE_LIMITS.admissionsPerUidPerMinute} workload starts this minute already (the most a minute)`,
-        'ERR_GATE_RATE'
-      )
-    if (this.#counts.size < GATE_LIMITS.maxGrantUids || this.#counts.has(uid)) this.#counts.set(uid, used)
+    const used = (this.#counts.get(key) ?? 0) + 1
+    if (this.#counts.size < this.maxKeys || this.#counts.has(key)) this.#counts.set(key, used)
+    return used <= this.perMinute
   }
 }
 
@@ -79,9 +64,18 @@ export async function startGateSocket(file: string, init: GateSocketInit): Promi
   const credentials = init.peerCredentials ?? nativePeerCredentials
   const clock = init.clock ?? systemClock
   const grants = new GrantsReader(init.dir)
-  const admissions = new AdmissionRate(clock)
+  // A user granted the gate socket cannot fill the device's feed with workload.start and
+  // workload.stop entries (only granted uids, at most GATE_LIMITS.maxGrantUids, get that far).
+  const admissions = new MinuteCounts(GATE_LIMITS.admissionsPerUidPerMinute, GATE_LIMITS.maxGrantUids)
+  const countAdmission = (uid: number): void => {
+    if (!admissions.take(uid, clock.now()))
+      throw new ControlError(
+        `uid ${uid} asked for ${GATE_LIMITS.admissionsPerUidPerMinute} workload starts this minute already (the most a minute)`,
+        'ERR_GATE_RATE'
+      )
+  }
   // Anyone may be refused, as often as they like: the log says so a bounded number of times a minute.
-  const refusalLogs = new MinuteBudget(GATE_LIMITS.refusalLogsPerMinute)
+  const refusalLogs = new MinuteCounts(GATE_LIMITS.refusalLogsPerMinute, 1)
   // Open connections by uid: one user cannot hold the socket from the others (a workload's watch
   // that cannot connect would stop it).
   const open = new Map<number, number>()
@@ -140,13 +134,13 @@ export async function startGateSocket(file: string, init: GateSocketInit): Promi
           request,
           {
             caller: { pid, uid },
-            gateSocket: { grants: async () => await grants.read(), countAdmission: (asker) => admissions.count(asker) },
+            gateSocket: { grants: async () => await grants.read(), countAdmission },
             log: (fields, message) => logger?.info({ ...fields, uid, pid, socket: 'gate' }, message)
           },
           init.gate
         )
       } catch (err) {
-        if (!(err instanceof ControlError && err.code === 'ERR_BAD_REQUEST') && refusalLogs.take(clock.now()))
+        if (!(err instanceof ControlError && err.code === 'ERR_BAD_REQUEST') && refusalLogs.take(0, clock.now()))
           logger?.warn(
             {
               code: (err as { code?: unknown }).code,

@@ -109,8 +109,13 @@ describe('agent/gate-socket: each caller gets what its uid is granted', () => {
       )
       assert.equal(s.fake.admitted.length, 1)
       assert.deepEqual(await gateRequest(s.file, { cmd: 'gate.check' }), { ok: true, reasons: [] })
+      // An exit code the feed cannot hold (past 2^53) is left out rather than making the stop unrecordable.
+      await gateRequest(s.file, { cmd: 'gate.stop', reason: 'exited', exitCode: 1e300 })
       await gateRequest(s.file, { cmd: 'gate.stop', reason: 'exited', exitCode: 0 })
-      assert.deepEqual(s.fake.stopped, [{ pid: 4242, uid: 1234, reason: 'exited', exitCode: 0, signal: undefined }])
+      assert.deepEqual(s.fake.stopped, [
+        { pid: 4242, uid: 1234, reason: 'exited', exitCode: undefined, signal: undefined },
+        { pid: 4242, uid: 1234, reason: 'exited', exitCode: 0, signal: undefined }
+      ])
     } finally {
       await s.close()
     }

@@ -48,6 +48,19 @@ export class PeerTable {
     }
   }
 
+  /**
+   * The latest verdict on a device: of the peers that presented its record, the one judged last,
+   * leaving out strangers (a copied record proves nothing about the device).
+   */
+  verdictOn(deviceId: string): PeerStatus | undefined {
+    let latest: PeerStatus | undefined
+    for (const status of this.peers.values()) {
+      if (status.deviceId !== deviceId || status.kind === 'stranger') continue
+      if (latest === undefined || Date.parse(status.at) >= Date.parse(latest.at)) latest = status
+    }
+    return latest
+  }
+
   /** Keeps a peer's status, forgetting the least recently judged peers that are not attested when over the cap. */
   setStatus(status: PeerStatus): void {
     this.peers.delete(status.peerId)

@@ -162,17 +162,9 @@ export class AttestationService {
     return this.table.list()
   }
 
-  /**
-   * This agent's latest verdict on a device: of the peers that presented its record, the one
-   * judged last, leaving out strangers (a copied record proves nothing about the device).
-   */
+  /** This agent's latest verdict on a device (PeerTable.verdictOn). */
   verdictOn(deviceId: string): PeerStatus | undefined {
-    let latest: PeerStatus | undefined
-    for (const status of this.table.peers.values()) {
-      if (status.deviceId !== deviceId || status.kind === 'stranger') continue
-      if (latest === undefined || Date.parse(status.at) >= Date.parse(latest.at)) latest = status
-    }
-    return latest
+    return this.table.verdictOn(deviceId)
   }
 
   /** Attests one connection now (the dialer's side). */

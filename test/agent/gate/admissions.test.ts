@@ -20,7 +20,7 @@ const SELF = 'bb'.repeat(32)
 const SELECTION: PcrSelection = [{ hash: 'sha256', pcrs: [7] }]
 const VALUES: PcrValues = { sha256: new Map([[7, new Uint8Array(32).fill(1)]]) }
 
-async function started(dead: Set<number>): Promise<{ gate: Gate; appended: AppendInput[] }> {
+async function started(dead: Set<number>, failing = { next: false }): Promise<{ gate: Gate; appended: AppendInput[] }> {
   const appended: AppendInput[] = []
   const gate = new Gate({
     tpm: { readPcrs: async () => VALUES } as unknown as Tpm,
@@ -32,6 +32,10 @@ async function started(dead: Set<number>): Promise<{ gate: Gate; appended: Appen
     isQuarantined: () => false,
     ledger: {
       append: async (input) => {
+        if (failing.next) {
+          failing.next = false
+          throw new Error('the store refused the write')
+        }
         appended.push(input)
         return { seq: appended.length - 1, hash: new Uint8Array(32) }
       }
@@ -72,6 +76,21 @@ describe('agent/gate: the workloads admitted, and whose stop is recorded', () =>
     // Replayed: the workload is stopped already.
     await assert.rejects(gate.stopped({ pid: 42, uid: 1000, reason: 'exited' }), NotAdmittedError)
     assert.equal(gate.running, 0)
+  })
+
+  it('a stop that could not be written stays to be reported again: the workload is not forgotten unrecorded', async () => {
+    const failing = { next: false }
+    const { gate, appended } = await started(new Set(), failing)
+    await gate.admit(workload(42))
+    failing.next = true
+    await assert.rejects(gate.stopped({ pid: 42, uid: 1000, reason: 'exited' }), /refused the write/)
+    assert.ok(gate.isAdmitted(42, 1000))
+    await gate.stopped({ pid: 42, uid: 1000, reason: 'exited' })
+    assert.deepEqual(
+      appended.map((a) => a.type),
+      ['workload.start', 'workload.stop']
+    )
+    assert.equal(gate.isAdmitted(42, 1000), false)
   })
 
   it('admits one workload a process at a time, even asked twice at once', async () => {

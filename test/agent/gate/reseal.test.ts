@@ -250,6 +250,20 @@ describe('agent/gate: the secrets re-sealed with the keys survive an interruptio
     }
   })
 
+  it('a secret folder holding files beyond the secrets kept refuses the re-seal: the swap would drop them', async () => {
+    const dir = await device1()
+    const stray = path.join(dir, SECRETS_DIR, '-not-a-secret-name.json')
+    await writeFile(stray, 'kept by someone')
+    const before = await readdir(path.join(dir, SECRETS_DIR))
+    await assert.rejects(
+      resealSecrets(tpm, from, to, dir, { now, commit: async () => await writeDeviceState(dir, to) }),
+      SecretResealError
+    )
+    assert.deepEqual(await readdir(path.join(dir, SECRETS_DIR)), before)
+    assert.deepEqual(await readDeviceState(dir), JSON.parse(JSON.stringify(from)))
+    assert.deepEqual((await readdir(dir)).filter((entry) => entry.startsWith('secrets')).sort(), [SECRETS_DIR])
+  })
+
   it('a secret that does not open aborts the re-seal: not committed, nothing written, no staging left', async () => {
     const dir = await device1()
     // db-password sorts after api-token: one secret is staged already when it fails.
