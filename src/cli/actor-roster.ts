@@ -4,8 +4,9 @@
  * earlier revocation; actor.revoke of an id never enrolled changes nothing. An enrolment no proof
  * could ever match (a token key that is not a SEC1 P-256 point, a WebAuthn credential without its
  * id or RP ID) is passed over, as the agents' ActorRegistry passes it over. Pure: no I/O.
+ * Also each actor as `fleet actor list` prints it (actorRow, actorText).
  */
-import { bytesEqual } from '../common/index.js'
+import { bytesEqual, toHex } from '../common/index.js'
 import type { Entry } from '../ledger/index.js'
 
 export type ActorRole = 'operator' | 'auditor'
@@ -90,4 +91,47 @@ export function currentHolder(
 function usable(actor: { kind: ActorKind; publicKey: Uint8Array; credentialId?: Uint8Array; rpId?: string }): boolean {
   if (actor.kind === 'pkcs11') return actor.publicKey.length === 65 && actor.publicKey[0] === 0x04
   return actor.credentialId !== undefined && actor.credentialId.length > 0 && actor.rpId !== undefined
+}
+
+/** One actor as `fleet actor list --json` prints it. */
+export interface ActorRow {
+  actorId: string
+  role: string
+  kind: string
+  hardware: string
+  publicKey: string
+  credentialId: string | null
+  rpId: string | null
+  evidence: boolean
+  enrolledAt: string
+  enrolments: number
+  revoked: { reason: string; at: string } | null
+}
+
+export function actorRow(actor: RosterActor): ActorRow {
+  return {
+    actorId: actor.actorId,
+    role: actor.role,
+    kind: actor.kind,
+    hardware: actor.hardware,
+    publicKey: toHex(actor.publicKey),
+    credentialId: actor.credentialId === undefined ? null : toHex(actor.credentialId),
+    rpId: actor.rpId ?? null,
+    evidence: actor.evidence,
+    enrolledAt: new Date(actor.enrolledAt).toISOString(),
+    enrolments: actor.enrolments,
+    revoked:
+      actor.revoked === undefined
+        ? null
+        : { reason: actor.revoked.reason, at: new Date(actor.revoked.at).toISOString() }
+  }
+}
+
+export function actorText(row: ActorRow): string {
+  const state = row.revoked === null ? 'active' : `REVOKED ${row.revoked.at}: ${row.revoked.reason}`
+  return [
+    `  ${row.actorId}  ${row.role}  ${row.kind}  enrolled ${row.enrolledAt}  ${state}`,
+    `      ${row.hardware}`,
+    `      ${row.evidence ? 'attestation evidence recorded' : 'no attestation evidence'}`
+  ].join('\n')
 }

@@ -4,7 +4,7 @@
  * on over plain http), the actor opens it in a browser on the same machine and creates a
  * credential, and the server verifies it, attestation policy included, before the CLI hears of it.
  */
-import type { FleetError } from '../common/index.js'
+import { UsageError, type FleetError } from '../common/index.js'
 import {
   AlreadyInProgressError,
   HostRefusedError,
@@ -143,4 +143,19 @@ export function credentialHardware(enrolled: EnrolledCredential): string {
     `attestation format ${enrolled.fmt} (${proof}), transports ${transports}, ` +
     `user verification ${enrolled.userVerified ? 'done' : 'not done'}`
   return words.slice(0, HARDWARE_MAX)
+}
+
+const AAGUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** --port: 0 (a free one) to 65535. */
+export function parsePort(text: string | undefined): number {
+  if (text === undefined) return 0
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new UsageError('--port must be 0..65535')
+  return Number(text)
+}
+
+/** --aaguid: an authenticator model's AAGUID, lower-case. */
+export function checkAaguid(text: string): string {
+  if (!AAGUID.test(text)) throw new UsageError(`--aaguid: "${text}" is not an AAGUID (8-4-4-4-12 hex digits)`)
+  return text.toLowerCase()
 }

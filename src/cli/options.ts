@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { MalformedInputError, UsageError } from '../common/index.js'
 
@@ -22,4 +23,24 @@ export async function readInputFile(file: string, what: string, maxBytes = MAX_I
 export function requireOption<T>(value: T | undefined, flag: string): T {
   if (value === undefined) throw new UsageError(`missing required option ${flag}`)
   return value
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----/g
+
+/** Every PEM certificate in the files; a file with none, or with one that does not parse, is unreadable input. */
+export async function readRoots(files: readonly string[]): Promise<X509Certificate[]> {
+  const roots: X509Certificate[] = []
+  for (const file of files) {
+    const text = Buffer.from(await readInputFile(file, 'attestation root', 1024 * 1024)).toString('utf8')
+    const found = text.match(PEM_CERTIFICATE)
+    if (found === null) throw new MalformedInputError(`${file} holds no PEM certificate`)
+    for (const [index, pem] of found.entries()) {
+      try {
+        roots.push(new X509Certificate(pem))
+      } catch (err) {
+        throw new MalformedInputError(`${file}: PEM certificate ${index + 1} cannot be read`, { cause: err })
+      }
+    }
+  }
+  return roots
 }

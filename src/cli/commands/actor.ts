@@ -1,13 +1,12 @@
 import type { Command } from 'commander'
-import { X509Certificate } from 'node:crypto'
 import path from 'node:path'
 import { DEFAULT_ACTOR_KEY_LABEL, defaultActorKeyLabel, feedIdentityOf, type FeedIdentity } from '../../agent/index.js'
-import { MalformedInputError, UsageError, cryptoRandom, toHex } from '../../common/index.js'
+import { UsageError, cryptoRandom, toHex } from '../../common/index.js'
 import { ownerFeedId, type AppendInput } from '../../ledger/index.js'
 import type { AttestationPolicy } from '../../webauthn/index.js'
-import { actorRoster, currentHolder, type ActorKind, type RosterActor } from '../actor-roster.js'
+import { actorRoster, actorRow, actorText, currentHolder, type ActorKind, type RosterActor } from '../actor-roster.js'
 import { actorTokenKey } from '../actor-token.js'
-import { startWebAuthnEnrolment, webAuthnEnrolBody } from '../actor-webauthn.js'
+import { checkAaguid, parsePort, startWebAuthnEnrolment, webAuthnEnrolBody } from '../actor-webauthn.js'
 import { parseSeconds } from '../confirm.js'
 import {
   ActorAlreadyEnrolledError,
@@ -16,7 +15,7 @@ import {
   ActorNotEnrolledError
 } from '../errors.js'
 import { storedOwnerEntries } from '../ledger-store.js'
-import { readInputFile } from '../options.js'
+import { readInputFile, readRoots } from '../options.js'
 import { makeOutput } from '../output.js'
 import { modulePatterns, pinReader } from '../owner-access.js'
 import { notReached, publishOwnerStatement, statementOptions, type StatementOptions } from './enrol.js'
@@ -24,8 +23,6 @@ import { notReached, publishOwnerStatement, statementOptions, type StatementOpti
 /** An actor id as actor.enrol takes it (the ontology's pattern). */
 const ACTOR_ID = /^[A-Za-z0-9][A-Za-z0-9._@+/-]{0,127}$/
 const ACTOR_ROLES = ['operator', 'auditor'] as const
-const AAGUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----/g
 const KEY_LABEL_MAX_BYTES = 64
 const DEFAULT_ENROL_WAIT_SECONDS = 300
 
@@ -377,74 +374,4 @@ async function securityKey(options: EnrolOptions, roster: readonly RosterActor[]
   }
 }
 
-function parsePort(text: string | undefined): number {
-  if (text === undefined) return 0
-  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new UsageError('--port must be 0..65535')
-  return Number(text)
-}
-
-function checkAaguid(text: string): string {
-  if (!AAGUID.test(text)) throw new UsageError(`--aaguid: "${text}" is not an AAGUID (8-4-4-4-12 hex digits)`)
-  return text.toLowerCase()
-}
-
-/** Every PEM certificate in the files; a file with none, or with one that does not parse, is unreadable input. */
-async function readRoots(files: readonly string[]): Promise<X509Certificate[]> {
-  const roots: X509Certificate[] = []
-  for (const file of files) {
-    const text = Buffer.from(await readInputFile(file, 'attestation root', 1024 * 1024)).toString('utf8')
-    const found = text.match(PEM_CERTIFICATE)
-    if (found === null) throw new MalformedInputError(`${file} holds no PEM certificate`)
-    for (const [index, pem] of found.entries()) {
-      try {
-        roots.push(new X509Certificate(pem))
-      } catch (err) {
-        throw new MalformedInputError(`${file}: PEM certificate ${index + 1} cannot be read`, { cause: err })
-      }
-    }
-  }
-  return roots
-}
-
-/** One actor as `fleet actor list --json` prints it. */
-export interface ActorRow {
-  actorId: string
-  role: string
-  kind: string
-  hardware: string
-  publicKey: string
-  credentialId: string | null
-  rpId: string | null
-  evidence: boolean
-  enrolledAt: string
-  enrolments: number
-  revoked: { reason: string; at: string } | null
-}
-
-function actorRow(actor: RosterActor): ActorRow {
-  return {
-    actorId: actor.actorId,
-    role: actor.role,
-    kind: actor.kind,
-    hardware: actor.hardware,
-    publicKey: toHex(actor.publicKey),
-    credentialId: actor.credentialId === undefined ? null : toHex(actor.credentialId),
-    rpId: actor.rpId ?? null,
-    evidence: actor.evidence,
-    enrolledAt: new Date(actor.enrolledAt).toISOString(),
-    enrolments: actor.enrolments,
-    revoked:
-      actor.revoked === undefined
-        ? null
-        : { reason: actor.revoked.reason, at: new Date(actor.revoked.at).toISOString() }
-  }
-}
-
-function actorText(row: ActorRow): string {
-  const state = row.revoked === null ? 'active' : `REVOKED ${row.revoked.at}: ${row.revoked.reason}`
-  return [
-    `  ${row.actorId}  ${row.role}  ${row.kind}  enrolled ${row.enrolledAt}  ${state}`,
-    `      ${row.hardware}`,
-    `      ${row.evidence ? 'attestation evidence recorded' : 'no attestation evidence'}`
-  ].join('\n')
-}
+export type { ActorRow } from '../actor-roster.js'
