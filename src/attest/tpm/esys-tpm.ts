@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { FleetError, MalformedInputError } from '../../common/index.js'
 import type { HashAlg, PcrSelection, PcrValues } from '../pcrs.js'
 import {
@@ -14,18 +13,10 @@ import {
 import { loadNative, type NativeBinding, type NativeContext } from './native.js'
 import { parseTcti } from './tcti.js'
 import { SerialQueue } from './queue.js'
-import {
-  TpmCommandError,
-  TpmUnavailableError,
-  TpmTimeoutError,
-  TpmClosedError,
-  UnsealRefusedError,
-  ApprovalWithdrawnError,
-  TPM_RC,
-  tpmCode
-} from './errors.js'
-import { COUNTER_ATTRIBUTES, counterBytes, counterValue, verifyCounterPublic } from './nv-counter.js'
+import { TpmCommandError, TpmUnavailableError, TpmTimeoutError, TpmClosedError, TPM_RC, tpmCode } from './errors.js'
+import { COUNTER_ATTRIBUTES, counterValue, verifyCounterPublic } from './nv-counter.js'
 import { ObjectSlots } from './object-slots.js'
+import { TPM_SE_POLICY, unsealUnderPolicy } from './unseal-policy.js'
 import { ECDSA_SHA256_SCHEME, sensitiveCreate, digestValues, parseDigestList, parseTimeInfo } from './wire.js'
 import { decodeTpmInfo } from './info.js'
 import type {
@@ -38,8 +29,7 @@ import type {
   EndorsementKey,
   EndorsementKeyKind,
   AttestResult,
-  UnsealPolicy,
-  AuthorizedPolicy
+  UnsealPolicy
 } from './tpm.js'
 
 export interface EsysTpmInit {
@@ -57,8 +47,6 @@ const MAX_SEALED_DATA = 128
 const TPM_CAP_PCRS = 0x00000005
 const TPM_CAP_TPM_PROPERTIES = 0x00000006
 const TPM_PT_FIXED = 0x100
-const TPM_SE_POLICY = 1
-const TPM_EO_UNSIGNED_LE = 0x0009
 
 /**
  * A TPM reached through tpm2-tss ESAPI (native/). One ESYS context, commands serialised.
@@ -375,81 +363,12 @@ export class EsysTpm implements Tpm {
   }
 
   async unseal(sealed: KeyBlob, policy: UnsealPolicy, options: TpmCallOptions = {}): Promise<Uint8Array> {
-    const selection = marshalPcrSelection(policy.pcrs)
-    const epoch = policy.authorize?.epoch
     return await this.call(
       'unseal',
-      async (c) => {
-        // The authority's signature is checked first and its key flushed before the sealed item is
-        // loaded: the ticket stays valid, and swtpm's three object slots are never exceeded.
-        const approval = policy.authorize === undefined ? undefined : await this.verifyApproval(c, policy.authorize)
-        return await this.slots.withTemporary(c, sealed, async (item) => {
-          const session = await c.startAuthSession(TPM_SE_POLICY)
-          let step = 'policyPcr'
-          try {
-            await c.policyPcr(session, new Uint8Array(0), selection)
-            if (epoch !== undefined) {
-              step = 'policyNv'
-              await c.policyNv(session, epoch.nvIndex, counterBytes(epoch.epoch), 0, TPM_EO_UNSIGNED_LE)
-            }
-            step = 'policyAuthorize'
-            if (approval !== undefined && policy.authorize !== undefined) {
-              await c.policyAuthorize(
-                session,
-                policy.authorize.approvedPolicy,
-                policy.authorize.policyRef,
-                approval.keyName,
-                approval.ticket
-              )
-            }
-            step = 'unseal'
-            return await c.unseal(item, session, await this.slots.storagePrimary(c))
-          } catch (err) {
-            const code = tpmCode(err)
-            if (step === 'policyNv' && epoch !== undefined && (code === TPM_RC.POLICY || code === TPM_RC.HANDLE)) {
-              const counter =
-                code === TPM_RC.POLICY
-                  ? await c.nvRead(epoch.nvIndex, 8).then(
-                      (bytes) => counterValue(this.tcti, epoch.nvIndex, bytes),
-                      () => undefined
-                    )
-                  : undefined
-              throw new ApprovalWithdrawnError(this.tcti, epoch.nvIndex, epoch.epoch, counter)
-            }
-            if (code === TPM_RC.POLICY_FAIL || code === TPM_RC.PCR_CHANGED || code === TPM_RC.VALUE) {
-              const e = err as { rc: number; rcText: string }
-              throw new UnsealRefusedError(this.tcti, e.rc, e.rcText)
-            }
-            throw err
-          } finally {
-            await c.flush(session).catch(() => undefined)
-          }
-        })
-      },
+      async (c) =>
+        await unsealUnderPolicy(c, { native: this.native, tcti: this.tcti, slots: this.slots }, sealed, policy),
       options
     )
-  }
-
-  private async verifyApproval(
-    c: NativeContext,
-    approval: AuthorizedPolicy
-  ): Promise<{ keyName: Uint8Array; ticket: Uint8Array }> {
-    // The ticket must come from a non-null hierarchy or PolicyAuthorize refuses it.
-    const key = await c.loadExternal(approval.authorityPublic, this.native.ESYS_TR_RH_OWNER)
-    try {
-      const aHash = createHash('sha256').update(approval.approvedPolicy).update(approval.policyRef).digest()
-      const ticket = await c.verifySignature(key, aHash, approval.signature).catch((err: unknown) => {
-        const e = err as { rc?: number; rcText?: string }
-        throw new UnsealRefusedError(
-          this.tcti,
-          e.rc ?? 0,
-          `the authority's approval does not verify: ${e.rcText ?? String(err)}`
-        )
-      })
-      return { keyName: await c.trGetName(key), ticket }
-    } finally {
-      await c.flush(key).catch(() => undefined)
-    }
   }
 
   async close(): Promise<void> {
