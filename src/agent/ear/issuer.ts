@@ -96,7 +96,8 @@ export class EarIssuer {
     checkEarRequest(request)
     if (request.device === this.init.issuer) throw new EarSelfError(request.device)
     const now = this.init.clock.now()
-    const verdict = this.verdictFor(request.device, now)
+    const excluded = this.init.exclusion(request.device)
+    const verdict = this.verdictFor(request.device, now, excluded)
     const tier = this.init.tier?.(request.device) ?? 'software'
     const status = earStatus(verdict, trustworthinessVector(verdict, tier))
     const expiresAt = Math.floor((verdict.at + EAR_LIMITS.verdictFreshMs) / 1000) * 1000
@@ -114,12 +115,15 @@ export class EarIssuer {
       verdict.trusted,
       verdict.kind ?? null,
       verdict.codes ?? [],
-      verdict.at,
+      // An exclusion is dated when first signed: its result stands for the freshness window like
+      // a verdict's (a cleared quarantine changes the key), instead of a new signature each call.
+      excluded === undefined ? verdict.at : null,
       verdict.policyId,
       tier
     ])
     const held = this.cache.get(key)
-    if (held !== undefined && held.expiresAt > now) return { token: await held.token, status, expiresAt, cached: true }
+    if (held !== undefined && held.expiresAt > now)
+      return { token: await held.token, status, expiresAt: held.expiresAt, cached: true }
     this.cache.delete(key)
     const token = sign()
     this.cache.set(key, { token, expiresAt })
@@ -132,9 +136,8 @@ export class EarIssuer {
   }
 
   /** What the result rests on: the exclusion known now, or the latest verdict if fresh. */
-  private verdictFor(deviceId: string, now: number): EarVerdict {
+  private verdictFor(deviceId: string, now: number, excluded: 'revoked' | 'quarantined' | undefined): EarVerdict {
     const verdict = this.init.verdictOn(deviceId)
-    const excluded = this.init.exclusion(deviceId)
     if (excluded !== undefined)
       return { deviceId, trusted: false, kind: excluded, at: now, policyId: verdict?.policyId ?? this.init.policyId() }
     if (verdict === undefined) throw new EarUnknownDeviceError(deviceId)

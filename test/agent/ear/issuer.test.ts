@@ -120,4 +120,29 @@ describe('EAR issuer', () => {
       'fresh-until': Math.floor((clock.ms + EAR_LIMITS.verdictFreshMs) / 1000)
     })
   })
+
+  it('a result about an excluded device is signed once per freshness window, not anew each call (regression: dated now, it missed the cache)', async () => {
+    const excluded = new Map<string, 'revoked' | 'quarantined'>([[PEER, 'quarantined']])
+    const verdicts = new Map([[PEER, trusted]])
+    const { issuer, clock, counter } = issuerWith(verdicts, excluded)
+    const first = await issuer.issue({ device: PEER })
+    clock.ms += 1_500
+    const again = await issuer.issue({ device: PEER })
+    assert.equal(again.cached, true)
+    assert.equal(again.token, first.token)
+    assert.equal(again.expiresAt, first.expiresAt)
+    assert.equal(counter.signs, 1)
+    // Past the window it is signed again, dated then.
+    clock.ms = first.expiresAt + 1
+    const renewed = await issuer.issue({ device: PEER })
+    assert.equal(renewed.cached, false)
+    assert.equal(counter.signs, 2)
+    // The quarantine cleared (and a fresh verdict): the key changes, the old result is not served.
+    excluded.delete(PEER)
+    verdicts.set(PEER, { ...trusted, at: clock.ms })
+    const cleared = await issuer.issue({ device: PEER })
+    assert.equal(cleared.cached, false)
+    assert.notEqual(cleared.status, 'contraindicated')
+    assert.equal(counter.signs, 3)
+  })
 })
