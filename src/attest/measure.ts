@@ -70,7 +70,7 @@ export async function measureAgent(roots: string[], config: Uint8Array): Promise
  * other non-reset value means another agent or config was measured this boot: refuse.
  *
  * Known limit: PCR 23 is resettable from locality 0, so this binds keys to the agent only
- * against processes without TPM access (see the README's threat model).
+ * against processes without TPM access (see the threat model in docs/security.md).
  */
 export async function extendAgentMeasurement(
   tpm: Tpm,

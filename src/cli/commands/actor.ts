@@ -15,7 +15,7 @@ import {
   ActorNotEnrolledError
 } from '../errors.js'
 import { storedOwnerEntries } from '../ledger-store.js'
-import { readInputFile, readRoots } from '../options.js'
+import { readRoots } from '../options.js'
 import { makeOutput } from '../output.js'
 import { modulePatterns, pinReader } from '../owner-access.js'
 import { notReached, publishOwnerStatement, statementOptions, type StatementOptions } from './enrol.js'
@@ -192,6 +192,8 @@ Exit codes: 0 revoked, 1 refused (an actor never enrolled, or revoked already), 
     .addHelpText(
       'after',
       `
+Example:
+  fleet actor list --state ~/.fleet-owner --json
 A device lists what its replica of the owner's feed holds: what its agent has received. A running
 agent holds the ledger: stop it first (exit 1 says so).
 Exit codes: 0 listed, 1 the ledger could not be read (a running agent holds it), 2 bad usage.`

@@ -115,7 +115,7 @@ export function registerAgentCommands(program: Command): void {
     )
     .requiredOption('--state <dir>', 'state directory made by fleet init')
     .option('--tcti <tcti>', 'TPM to use (default: FLEET_TCTI, or the one given to fleet init)')
-    .option('--config <file>', 'config file (JSON; see README)')
+    .option('--config <file>', 'config file (JSON; fields in docs/operations.md)')
     .option('--listen <multiaddr>', 'listen address, e.g. /ip4/0.0.0.0/tcp/7000')
     .option('--peer <multiaddr...>', 'fleet peers to connect to at start, besides those found over mDNS')
     .option(
@@ -240,6 +240,12 @@ export function registerPeersCommand(program: Command): void {
     .description('the peers the running agent has seen, with its last verdict on each')
     .requiredOption('--state <dir>', 'device state directory')
     .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      `
+Example:
+  fleet peers --state /var/lib/fleet-agent`
+    )
     .action(async (options: { state: string; json?: boolean }) => {
       const view = await readPeersFile<PeerStatus>(options.state)
       const text =
@@ -265,7 +271,10 @@ export function registerStatusCommand(program: Command): void {
     .description('ask the running agent (its local control socket) for its state: peers, verdicts, feeds held')
     .requiredOption('--state <dir>', 'device state directory')
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExit codes: 0 the agent answered, 1 no agent is running for this state directory.')
+    .addHelpText(
+      'after',
+      "\nExample:\n  fleet status --state /var/lib/fleet-agent --json | jq '.peers[] | {deviceId, trusted, reasons}'\nExit codes: 0 the agent answered, 1 no agent is running for this state directory."
+    )
     .action(async (options: { state: string; json?: boolean }) => {
       const answer = await controlRequest(options.state, { cmd: 'status' }, 10_000)
       const s = answer.status as {

@@ -502,6 +502,8 @@ export function registerRevokeCommand(program: Command): void {
     .addHelpText(
       'after',
       `
+Example:
+  fleet revoke --state ~/.fleet-owner DEVICEID --reason 'laptop stolen'
 Revocations spread agent to agent with the owner's feed, so reaching one agent is enough; more is faster.
 Without --keep, each agent keeps what it held of the device's feed when it learnt of the revocation.
 With it, every agent holds the same entries: those it lacks below the cut it still takes from its
@@ -547,6 +549,8 @@ export function registerClearQuarantineCommand(program: Command): void {
     .addHelpText(
       'after',
       `
+Example:
+  fleet clear-quarantine --state ~/.fleet-owner DEVICEID --reason 'fork explained: restored VM' --evidence EVIDENCEID
 Only that evidence is cleared: a new fork of the device's feed (in any epoch) quarantines it again.
 Agents then admit and attest the device again; entries that contradict what an agent holds stay
 refused there. A revocation is not undone by this. To let a device go on with a second history
@@ -596,6 +600,8 @@ export function registerNewEpochCommand(program: Command): void {
     .addHelpText(
       'after',
       `
+Example:
+  fleet new-epoch --state ~/.fleet-owner DEVICEID --reason 'restored from backup' --epoch 2 --fork-size 1200 --fork-root ROOTHEX
 Agents and auditors then accept checkpoints of the device's feed in that epoch whose tree has that
 root at that size, and no longer take the old history past the fork for equivocation. Any other
 epoch, or another fork, stays refused, and any fork within one epoch is equivocation.`

@@ -38,6 +38,12 @@ export function registerEventlogCommands(program: Command): void {
     .description('list the events of a log: index, PCR, type, digests and decoded data')
     .argument('<file>', 'binary event log')
     .option('--json', 'print the events as JSON')
+    .addHelpText(
+      'after',
+      `
+Example:
+  fleet eventlog show /sys/kernel/security/tpm0/binary_bios_measurements | less`
+    )
     .action(async (file: string, options: { json?: boolean }) => {
       const log = parseEventLog(await readInputFile(file, 'event log', EVENTLOG_LIMITS.maxLogBytes))
       const rows = log.events.map((event) => ({

@@ -97,6 +97,8 @@ export function registerLedgerCommands(program: Command): void {
     .addHelpText(
       'after',
       `
+Example:
+  fleet ledger tail --state /var/lib/fleet-agent -n 20
 "cosigned" counts the fleet devices whose cosignature on a checkpoint covering the entry verifies:
 they checked that checkpoint against every earlier one they held.`
     )
@@ -183,6 +185,8 @@ they checked that checkpoint against every earlier one they held.`
     .addHelpText(
       'after',
       `
+Example:
+  fleet ledger verify --export feed.jsonl --fleet FLEETID
 Prints a summary to paste into a report: the fleet, entries, their time span, checkpoints,
 witnesses, and the first and last entry (--json: the same as fields). An export's derived views
 (fleet-export/2) are checked against the entries' bytes: one that says anything else fails.
@@ -293,6 +297,8 @@ Exit codes: 0 verified, 1 a check failed (the first failure on stderr), 2 bad us
     .addHelpText(
       'after',
       `
+Example:
+  fleet ledger export --state /var/lib/fleet-agent --out feed.jsonl
 Each entry line carries the entry's signed bytes and, under "derived", what they decode to (type,
 actor, device, time, body; bytes as {"hex": …}), for reading with jq; fleet ledger verify --export
 checks the view against the bytes. For example, every record dr.smith accessed:
@@ -348,6 +354,12 @@ checks the view against the bytes. For example, every record dr.smith accessed:
     .requiredOption('--seq <n>', 'the entry')
     .option('--feed <id>', "the feed (default: the state directory's own)")
     .option('--out <file>', 'write the proof here (default: stdout)')
+    .addHelpText(
+      'after',
+      `
+Example:
+  fleet ledger proof --state /var/lib/fleet-agent --seq 42 --out entry-42.json`
+    )
     .action(async (options: { state: string; seq: string; feed?: string; out?: string }) => {
       const seq = parseSeq(options.seq)
       const identity = await feedIdentityOf(options.state)
@@ -389,7 +401,10 @@ checks the view against the bytes. For example, every record dr.smith accessed:
     .argument('<file>', 'the proof file')
     .option('--fleet <fleetId>', 'the fleet the proof must belong to (pins the root of trust)')
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', '\nExit codes: 0 the entry is in the signed feed, 1 a check failed, 2 unreadable input.')
+    .addHelpText(
+      'after',
+      '\nExample:\n  fleet ledger verify-proof entry-42.json --fleet FLEETID\nExit codes: 0 the entry is in the signed feed, 1 a check failed, 2 unreadable input.'
+    )
     .action(async (file: string, options: { fleet?: string; json?: boolean }) => {
       if (options.fleet !== undefined && !/^[0-9a-f]{64}$/.test(options.fleet))
         throw new UsageError('--fleet must be a fleetId (64 hex digits)')

@@ -83,7 +83,7 @@ export function registerPolicyCommands(program: Command): void {
   )
     .addHelpText(
       'after',
-      '\nAgents re-attest their connections at once under the new policy; peers whose boot it does not allow are refused, naming the PCRs.'
+      '\nExample:\n  fleet policy publish --state ~/.fleet-owner --policy policy.json\nAgents re-attest their connections at once under the new policy; peers whose boot it does not allow are refused, naming the PCRs.'
     )
     .action(async (options: StatementOptions & { policy: string }) => {
       const parsed = parseBootPolicy(await readInputFile(options.policy, 'boot policy', 1024 * 1024))
@@ -111,6 +111,12 @@ export function registerOntologyCommands(program: Command): void {
     .command('show')
     .description('the actions of version 1 with their roles and body fields')
     .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      `
+Example:
+  fleet ontology show --json | jq '.actions | keys'`
+    )
     .action((options: { json?: boolean }) => {
       const stated = { version: BASE_ONTOLOGY.version, actions: formatOntologyActions(BASE_ONTOLOGY.actions) }
       makeOutput(options.json === true).result(
@@ -137,7 +143,7 @@ export function registerOntologyCommands(program: Command): void {
   )
     .addHelpText(
       'after',
-      '\nUpdates only add actions; an action never changes meaning. Field kinds: string (max, pattern, oneOf), ' +
+      '\nExample:\n  fleet ontology publish --state ~/.fleet-owner --file actions.json\nUpdates only add actions; an action never changes meaning. Field kinds: string (max, pattern, oneOf), ' +
         'bytes (max, size), uint (max), bool, strings (maxItems, maxLength); any field may be optional.'
     )
     .action(async (options: StatementOptions & { file: string }) => {

@@ -74,6 +74,12 @@ approval-epoch counter in its TPM moves past them): booting an older approved st
     .option('--eventlog <file>', `boot event log (default ${DEFAULT_EVENT_LOG})`)
     .requiredOption('--out <file>', 'where to write the request (JSON)')
     .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      `
+Example:
+  fleet release request --state /var/lib/fleet-agent --out request.json   # after a kernel or agent update`
+    )
     .action(async (options: { state: string; tcti?: string; eventlog?: string; out: string; json?: boolean }) => {
       const state = await readDeviceState(options.state)
       const eventLog = await readInputFile(
@@ -126,7 +132,7 @@ approval-epoch counter in its TPM moves past them): booting an older approved st
   )
     .addHelpText(
       'after',
-      '\nExit codes: 0 approved, 1 refused (the quote does not verify, the policy does not allow the boot, or the agent measured is not on the allowlist), 2 bad usage (no allowlist).'
+      '\nExample:\n  fleet release approve --state ~/.fleet-owner --request request.json --out approval.json\nExit codes: 0 approved, 1 refused (the quote does not verify, the policy does not allow the boot, or the agent measured is not on the allowlist), 2 bad usage (no allowlist).'
     )
     .action(
       async (
@@ -269,7 +275,7 @@ approval-epoch counter in its TPM moves past them): booting an older approved st
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
-      "\nRun it with the agent stopped (it refuses while the agent or a fleet secret command holds the secrets): the first approval re-seals the keys and the workload secrets\n(staged, then the state written, then swapped in: an interrupted one is finished or undone the next time the secrets are used).\nExit codes: 0 installed, 1 refused (the agent running, not the owner's, not this device's, withdrawn, or another boot state for the first approval or one that withdraws earlier ones), 2 bad usage."
+      "\nExample:\n  fleet release install --state /var/lib/fleet-agent --approval approval.json\nRun it with the agent stopped (it refuses while the agent or a fleet secret command holds the secrets): the first approval re-seals the keys and the workload secrets\n(staged, then the state written, then swapped in: an interrupted one is finished or undone the next time the secrets are used).\nExit codes: 0 installed, 1 refused (the agent running, not the owner's, not this device's, withdrawn, or another boot state for the first approval or one that withdraws earlier ones), 2 bad usage."
     )
     .action(async (options: { state: string; approval: string; tcti?: string; json?: boolean }) => {
       const state = await readDeviceState(options.state)

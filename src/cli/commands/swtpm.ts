@@ -43,6 +43,12 @@ export function registerSwtpmCommands(program: Command): void {
     .command('stop')
     .description('stop the software TPM in DIR (its state is kept)')
     .requiredOption('--dir <dir>', 'folder of the device')
+    .addHelpText(
+      'after',
+      `
+Example:
+  fleet swtpm stop --dir /tmp/dev1                 # its state stays in /tmp/dev1`
+    )
     .action(async (options: { dir: string }) => {
       await new SwtpmDevice({ dir: options.dir }).stop()
     })

@@ -152,38 +152,51 @@ is refused with its digest named.`
       .option('--exe <path>', 'the executable, measured here')
       .option('--exe-digest <hex>', "the executable's SHA-256")
       .requiredOption('--reason <text>', 'why (recorded in the ledger)')
-  ).action(async (options: StatementOptions & ProgramOptions & { reason: string }) => {
-    const exeDigest = await programDigest(options)
-    if (options.reason.length === 0 || options.reason.length > 256)
-      throw new UsageError('--reason must be 1..256 characters')
-    let allowed = true
-    const reached = await publishOwnerStatement(options, (entries, actor) => {
-      allowed = allowedNow(entries, options.service, exeDigest)
-      return allowed
-        ? {
-            type: 'workload.revoke',
-            actor,
-            attest: null,
-            body: { service: options.service, exeDigest, reason: options.reason }
-          }
-        : undefined
-    })
-    if (!allowed)
-      throw new FleetError(`${options.service} is not allowed the program with sha256 ${toHex(exeDigest)}`, {
-        code: 'ERR_WORKLOAD_NOT_ALLOWED'
-      })
-    makeOutput(options.json === true).result(
-      { service: options.service, exeDigest: toHex(exeDigest), revoked: true, reached },
-      `${options.service} may no longer act through sha256 ${toHex(exeDigest)}; handed to ${reached.length} agent(s)` +
-        (reached.length === 0 ? notReached : '')
+  )
+    .addHelpText(
+      'after',
+      `
+Example:
+  fleet workload revoke --state ~/.fleet-owner --service triage-service --exe /opt/triage/bin/triage --reason 'replaced by 3.3'`
     )
-  })
+    .action(async (options: StatementOptions & ProgramOptions & { reason: string }) => {
+      const exeDigest = await programDigest(options)
+      if (options.reason.length === 0 || options.reason.length > 256)
+        throw new UsageError('--reason must be 1..256 characters')
+      let allowed = true
+      const reached = await publishOwnerStatement(options, (entries, actor) => {
+        allowed = allowedNow(entries, options.service, exeDigest)
+        return allowed
+          ? {
+              type: 'workload.revoke',
+              actor,
+              attest: null,
+              body: { service: options.service, exeDigest, reason: options.reason }
+            }
+          : undefined
+      })
+      if (!allowed)
+        throw new FleetError(`${options.service} is not allowed the program with sha256 ${toHex(exeDigest)}`, {
+          code: 'ERR_WORKLOAD_NOT_ALLOWED'
+        })
+      makeOutput(options.json === true).result(
+        { service: options.service, exeDigest: toHex(exeDigest), revoked: true, reached },
+        `${options.service} may no longer act through sha256 ${toHex(exeDigest)}; handed to ${reached.length} agent(s)` +
+          (reached.length === 0 ? notReached : '')
+      )
+    })
 
   workload
     .command('list')
     .description("the programs services may act through, as the owner's feed held here says")
     .requiredOption('--state <dir>', 'device or owner state directory')
     .option('--json', 'print the list as JSON')
+    .addHelpText(
+      'after',
+      `
+Example:
+  fleet workload list --state /var/lib/fleet-agent`
+    )
     .action(async (options: { state: string; json?: boolean }) => {
       const identity = await feedIdentityOf(options.state)
       const store = await openStore(options.state)
