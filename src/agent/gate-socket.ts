@@ -7,11 +7,11 @@
  * allow`), with the uid as the kernel names it (SO_PEERCRED), never as the caller says. A uid
  * without a grant is refused everything, and a workload gets only the secrets granted to its uid.
  */
-import { lstat, mkdir } from 'node:fs/promises'
+import { lstat } from 'node:fs/promises'
 import type net from 'node:net'
 import path from 'node:path'
 import { peerCredentials as nativePeerCredentials, type PeerCredentials } from '../attest/index.js'
-import { systemClock, type Clock } from '../common/index.js'
+import { makeDirectory, systemClock, type Clock } from '../common/index.js'
 import { unixSocketDescriptor } from './caller/index.js'
 import { ControlError } from './control-error.js'
 import { gateCommand, type ControlGate } from './control-gate.js'
@@ -79,7 +79,7 @@ export async function startGateSocket(file: string, init: GateSocketInit): Promi
   // Open connections by uid: one user cannot hold the socket from the others (a workload's watch
   // that cannot connect would stop it).
   const open = new Map<number, number>()
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o755 })
+  await makeDirectory(path.dirname(file), { mode: 0o755 })
   // In a folder others may write to, another user could put a file or link where the socket goes.
   const folder = await lstat(path.dirname(file))
   if (!folder.isDirectory() || (folder.mode & 0o022) !== 0)

@@ -44,7 +44,7 @@ export type { NativeHasher, PeerCredentials } from './tpm/native.js'
 export type { NativeP256Verifier } from './tpm/p256-verifier.js'
 export { SwtpmDevice } from './tpm/swtpm.js'
 export type { SwtpmInit } from './tpm/swtpm.js'
-export { parseTcti } from './tpm/tcti.js'
+export { parseTcti, unreachableHint } from './tpm/tcti.js'
 export type { Tcti } from './tpm/tcti.js'
 export type {
   Tpm,

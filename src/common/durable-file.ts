@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, rename } from 'node:fs/promises'
+import { open, rename } from 'node:fs/promises'
+import { makeDirectory } from './directory.js'
 import path from 'node:path'
 
 /**
@@ -8,7 +9,7 @@ import path from 'node:path'
  * old file or the new one, never half of one, and once this resolves the new one survives a power cut.
  */
 export async function writeFileDurably(file: string, text: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 })
+  await makeDirectory(path.dirname(file), { mode: 0o700 })
   // A name of its own (concurrent writers never share one), created new ('wx').
   const temp = `${file}.tmp-${randomBytes(8).toString('hex')}`
   const handle = await open(temp, 'wx', 0o600)

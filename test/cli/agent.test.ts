@@ -88,6 +88,24 @@ describe('cli: fleet init / fleet run', function () {
     assert.equal(run(['run', '--state', path.join(dir, 'state1'), '--once']).status, 0)
   })
 
+  it('says at start that the boot event log cannot be read, naming it (peers would refuse every attestation)', () => {
+    const missing = path.join(dir, 'no-such-log')
+    const result = run(['run', '--state', path.join(dir, 'state1'), '--once', '--eventlog', missing])
+    assert.equal(result.status, 0)
+    assert.match(result.stderr, /the boot event log cannot be read: peers will refuse this device's attestations/)
+    assert.match(result.stderr, /no-such-log/)
+    const good = run([
+      'run',
+      '--state',
+      path.join(dir, 'state1'),
+      '--once',
+      '--eventlog',
+      path.join(devices[0]!, 'binary_bios_measurements')
+    ])
+    assert.equal(good.status, 0)
+    assert.doesNotMatch(good.stderr, /event log cannot be read/)
+  })
+
   it('refuses to init over an existing identity without --yes (exit 2)', () => {
     assert.equal(run(['init', '--state', path.join(dir, 'state1'), '--tcti', tcti(devices[0]!)]).status, 2)
   })

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
-import { mkdir, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { FleetError, MalformedInputError, toBase64, fromBase64, writeFileDurably } from '../../common/index.js'
+import { FleetError, MalformedInputError, toBase64, fromBase64, writeFileDurably, makeDirectory } from '../../common/index.js'
 import {
   parseBootPolicy,
   bootPolicyId,
@@ -190,7 +190,7 @@ export function verifyDeviceEnrolment(
 }
 
 export async function writeDeviceEnrolment(dir: string, enrolment: DeviceEnrolment): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 })
+  await makeDirectory(dir, { mode: 0o700 })
   const file = path.join(dir, ENROLMENT_FILE)
   const json = {
     version: 1,

@@ -24,6 +24,13 @@ export const TPM_RC = {
 } as const
 
 /**
+ * What full object slots (TPM_RC_OBJECT_MEMORY) usually mean: a TPM used without a resource
+ * manager (swtpm, /dev/tpm0) keeps the objects of a program that was killed until it restarts.
+ */
+const OBJECT_MEMORY_HINT =
+  ': its object slots are full, held by another program or left by one that was interrupted; without a resource manager (swtpm, /dev/tpm0) they stay until the TPM restarts: use /dev/tpmrm0, or restart the software TPM, or flush them (tpm2_flushcontext --transient-object) while nothing else uses it'
+
+/**
  * Thrown when a TPM command fails: a response code from the TPM, or an error of the TSS layers
  * below it. `rc` is the full TSS2_RC, `rcText` its decoded text (Tss2_RC_Decode).
  */
@@ -35,7 +42,9 @@ export class TpmCommandError extends FleetError {
   readonly layer: string
 
   constructor(tcti: string, op: string, rc: number, rcText: string) {
-    super(`TPM ${op} failed on ${tcti}: ${rcText} (0x${rc.toString(16)})`, { code: 'ERR_TPM_COMMAND' })
+    const hint =
+      ((rc >>> 16) & 0xff) === LAYER_TPM && baseResponseCode(rc) === TPM_RC.OBJECT_MEMORY ? OBJECT_MEMORY_HINT : ''
+    super(`TPM ${op} failed on ${tcti}: ${rcText} (0x${rc.toString(16)})${hint}`, { code: 'ERR_TPM_COMMAND' })
     this.tcti = tcti
     this.op = op
     this.rc = rc

@@ -11,7 +11,7 @@ import {
   EK_CERTIFICATE_NV_INDEX
 } from '../tpm2/index.js'
 import { loadNative, type NativeBinding, type NativeContext } from './native.js'
-import { parseTcti } from './tcti.js'
+import { parseTcti, unreachableHint } from './tcti.js'
 import { SerialQueue } from './queue.js'
 import { TpmCommandError, TpmUnavailableError, TpmTimeoutError, TpmClosedError, TPM_RC, tpmCode } from './errors.js'
 import { COUNTER_ATTRIBUTES, counterValue, verifyCounterPublic } from './nv-counter.js'
@@ -429,7 +429,10 @@ export class EsysTpm implements Tpm {
     }
     const { rc, rcText, op: nativeOp } = err as unknown as { rc: number; rcText: string; op: string }
     const layer = (rc >>> 16) & 0xff
-    if (layer === 0x0a || rc === 0xffff0001) return new TpmUnavailableError(this.tcti, rcText)
+    if (layer === 0x0a || rc === 0xffff0001) {
+      const hint = unreachableHint(this.tcti)
+      return new TpmUnavailableError(this.tcti, hint === undefined ? rcText : `${hint} (${rcText})`)
+    }
     return new TpmCommandError(this.tcti, nativeOp ?? op, rc, rcText)
   }
 }

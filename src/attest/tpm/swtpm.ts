@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { AbortedError, systemClock, type Clock } from '../../common/index.js'
+import { AbortedError, makeDirectory, systemClock, type Clock } from '../../common/index.js'
 import { SwtpmError } from './errors.js'
 
 const run = promisify(execFile)
@@ -157,8 +157,8 @@ export class SwtpmDevice {
   }
 
   private async setup(options: SwtpmCallOptions): Promise<void> {
-    await mkdir(this.stateDir, { recursive: true })
-    await mkdir(this.caDir, { recursive: true })
+    await makeDirectory(this.stateDir, { mode: 0o755 })
+    await makeDirectory(this.caDir, { mode: 0o755 })
     const localca = path.join(this.caDir, 'swtpm-localca.conf')
     const localcaOptions = path.join(this.caDir, 'swtpm-localca.options')
     const setupConf = path.join(this.caDir, 'swtpm_setup.conf')

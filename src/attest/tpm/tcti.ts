@@ -1,3 +1,4 @@
+import { accessSync, constants, existsSync } from 'node:fs'
 import { InvalidTctiError } from './errors.js'
 
 /** A validated TCTI configuration string, in the spelling tpm2-tss uses. */
@@ -54,4 +55,33 @@ export function parseTcti(text: string): Tcti {
     return { kind, conf: text }
   }
   throw new InvalidTctiError(text, `unsupported TCTI "${kind}"`)
+}
+
+/**
+ * Why a TPM at `tcti` could not be reached, in words an operator can act on, from what the file
+ * system shows of its path (the TSS layers report "IO failure" for a missing device and a
+ * permission alike). Undefined when nothing more is known.
+ */
+export function unreachableHint(tcti: string): string | undefined {
+  let parsed: Tcti
+  try {
+    parsed = parseTcti(tcti)
+  } catch {
+    return undefined
+  }
+  if (parsed.path === undefined) return undefined
+  if (!existsSync(parsed.path))
+    return parsed.kind === 'device'
+      ? `${parsed.path} does not exist (no TPM, or its driver is not loaded)`
+      : `nothing at ${parsed.path} (is the software TPM running? fleet swtpm start)`
+  try {
+    accessSync(parsed.path, constants.R_OK | constants.W_OK)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EACCES' || code === 'EPERM')
+      return parsed.kind === 'device'
+        ? `permission denied on ${parsed.path} (is this user in group tss?)`
+        : `permission denied on ${parsed.path}`
+  }
+  return undefined
 }

@@ -27,7 +27,7 @@ import {
   type PeerStatus,
   type ResidentMemory
 } from '../../agent/index.js'
-import { UsageError, cryptoRandom, systemClock } from '../../common/index.js'
+import { UsageError, cryptoRandom, makeDirectory, systemClock } from '../../common/index.js'
 import { makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
 
@@ -77,6 +77,8 @@ export function registerAgentCommands(program: Command): void {
         if (existsSync(path.join(options.state, DEVICE_STATE_FILE)) && options.yes !== true) {
           throw new UsageError(`${options.state} already holds an identity; pass --yes to replace it`)
         }
+        // The state directory is checked before the TPM makes any key: a bad path costs nothing.
+        await makeDirectory(options.state, { mode: 0o700 })
         const tpm = await EsysTpm.open({ tcti: options.tcti })
         try {
           const state = await initDevice(tpm, {
@@ -168,6 +170,14 @@ async function runAgent(options: RunOptions): Promise<void> {
   const logger = createLogger({ level: config.logLevel, pretty: process.stderr.isTTY })
   const tpm = await EsysTpm.open({ tcti: config.tcti })
   const logFile = options.eventlog ?? DEFAULT_EVENT_LOG
+  // Peers judge this device's boot by the log it sends with every quote: without it every
+  // attestation of this device fails at the peer, so say so here, where it can be fixed.
+  await readInputFile(logFile, 'event log', EVENTLOG_LIMITS.maxLogBytes).catch((err: Error) =>
+    logger.warn(
+      { eventLog: logFile, problem: err.message },
+      `the boot event log cannot be read: peers will refuse this device's attestations until it can (${options.eventlog === undefined ? "the kernel's log is read by root only: give --eventlog FILE with a copy, as the packaged unit does" : 'check --eventlog'})`
+    )
+  )
   let running: Awaited<ReturnType<typeof startDeviceAgent>>
   try {
     running = await startDeviceAgent(

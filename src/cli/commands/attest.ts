@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import {
   EsysTpm,
@@ -15,7 +15,7 @@ import {
   parseBootPolicy,
   EVENTLOG_LIMITS
 } from '../../attest/index.js'
-import { fromHex, toHex, UsageError } from '../../common/index.js'
+import { fromHex, makeDirectory, toHex, UsageError } from '../../common/index.js'
 import { makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
 import { registerAttestResultCommands } from './attest-result.js'
@@ -64,7 +64,7 @@ Example:
             if (attempt < 3) continue
             throw err
           }
-          await mkdir(options.out, { recursive: true })
+          await makeDirectory(options.out, { mode: 0o755 })
           const files = {
             'ak.pem': publicToPem(akPublic),
             'ak.pub': ak.public,

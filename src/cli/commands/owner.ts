@@ -13,7 +13,7 @@ import {
   writeOwnerState,
   type OwnerState
 } from '../../agent/index.js'
-import { UsageError, cryptoRandom, systemClock } from '../../common/index.js'
+import { UsageError, cryptoRandom, makeDirectory, systemClock } from '../../common/index.js'
 import { makeOutput } from '../output.js'
 import { modulePatterns, pinGiven, pinOptions, pinReader, type PinOptions } from '../owner-access.js'
 
@@ -96,6 +96,8 @@ Exit codes: 0 founded, 1 refused (a wrong PIN, no such token, a key that is not 
       })
       if (existsSync(path.join(options.state, OWNER_STATE_FILE)) && options.yes !== true)
         throw new UsageError(`${options.state} already holds an owner identity; pass --yes to replace it`)
+      // The state directory is checked before the TPM makes any key: a bad path costs nothing.
+      await makeDirectory(options.state, { mode: 0o700 })
       const now = (): Date => new Date(systemClock.now())
       const tpm = await EsysTpm.open({ tcti: options.tcti })
       let state: OwnerState
