@@ -112,6 +112,31 @@ describe('cli: fleet swtpm boot / eventlog / policy create / attest verify', fun
     )
   })
 
+  it('a policy from two known-good boots (repeated --from-eventlog) trusts each; one made from a single boot refuses the other (regression: only the last log was kept)', () => {
+    const logs: string[] = []
+    for (const variant of ['good', 'new-kernel']) {
+      assert.equal(run(['swtpm', 'boot', '--dir', device, '--variant', variant]).status, 0)
+      const copy = path.join(dir, `${variant}.log`)
+      writeFileSync(copy, readFileSync(path.join(device, 'binary_bios_measurements')))
+      logs.push(copy)
+    }
+    const both = path.join(dir, 'policy-both.json')
+    const created = run(['policy', 'create', '--from-eventlog', logs[0]!, '--from-eventlog', logs[1]!, '--out', both])
+    assert.equal(created.status, 0, created.stderr)
+    const onlyFirst = path.join(dir, 'policy-first.json')
+    assert.equal(run(['policy', 'create', '--from-eventlog', logs[0]!, '--out', onlyFirst]).status, 0)
+    // The device is now in the new-kernel boot.
+    assert.equal(quoteAndVerify(both).status, 0)
+    const refused = quoteAndVerify(onlyFirst)
+    assert.equal(refused.status, 1)
+    assert.match(refused.stdout, /event_not_allowed/)
+    assert.equal(run(['swtpm', 'boot', '--dir', device, '--variant', 'good']).status, 0)
+    assert.equal(quoteAndVerify(both).status, 0)
+    // Neither boot's events alone: a tampered kernel is still refused by the union.
+    assert.equal(run(['swtpm', 'boot', '--dir', device, '--variant', 'tampered-kernel']).status, 0)
+    assert.equal(quoteAndVerify(both).status, 1)
+  })
+
   needsSharedTestdata(
     it('eventlog replay matches the expected PCRs of a real log', () => {
       const result = run(['eventlog', 'replay', '../shared/testdata/eventlogs/rhel8-uefi.bin', '--json'])

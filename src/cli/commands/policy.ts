@@ -25,7 +25,7 @@ import { makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
 
 /**
- * fleet policy create --from-eventlog FILE [--pcrs 0,1,2,3,4,7] [--secure-boot required|any] --out policy.json
+ * fleet policy create --from-eventlog FILE [--from-eventlog FILE]… [--pcrs 0,1,2,3,4,7] [--secure-boot required|any] --out policy.json
  * fleet policy publish --state OWNERDIR --policy policy.json [--peer MA]…
  */
 export function registerPolicyCommands(program: Command): void {
@@ -34,17 +34,20 @@ export function registerPolicyCommands(program: Command): void {
   policy
     .command('create')
     .description('build a boot policy from a known-good event log')
-    .requiredOption('--from-eventlog <file>', 'event log of a boot you know to be good')
+    .requiredOption(
+      '--from-eventlog <file...>',
+      'event log of a boot you know to be good; several (repeat the option) allow the events of each'
+    )
     .option('--pcrs <list>', 'PCRs the policy covers (comma-separated)', '0,1,2,3,4,7')
-    .option('--secure-boot <mode>', '"required" or "any" (default: required when the reference boot had it on)')
+    .option('--secure-boot <mode>', '"required" or "any" (default: required when every reference boot had it on)')
     .requiredOption('--out <file>', 'where to write the policy (JSON)')
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
-      '\nExample:\n  fleet policy create --from-eventlog good-boot.bin --pcrs 0,2,4,7 --out policy.json'
+      '\nExample:\n  fleet policy create --from-eventlog good-boot.bin --pcrs 0,2,4,7 --out policy.json\n  fleet policy create --from-eventlog old-kernel.bin --from-eventlog new-kernel.bin --out policy.json   # both boots allowed'
     )
     .action(
-      async (options: { fromEventlog: string; pcrs: string; secureBoot?: string; out: string; json?: boolean }) => {
+      async (options: { fromEventlog: string[]; pcrs: string; secureBoot?: string; out: string; json?: boolean }) => {
         const pcrs = options.pcrs.split(',').map((text) => {
           if (!/^\d{1,2}$/.test(text) || Number(text) >= PCR_COUNT)
             throw new UsageError(`--pcrs: "${text}" is not a PCR number`)
@@ -52,16 +55,30 @@ export function registerPolicyCommands(program: Command): void {
         })
         if (options.secureBoot !== undefined && options.secureBoot !== 'required' && options.secureBoot !== 'any')
           throw new UsageError('--secure-boot must be "required" or "any"')
-        const log = parseEventLog(await readInputFile(options.fromEventlog, 'event log', EVENTLOG_LIMITS.maxLogBytes))
-        // The reference log is trusted on the operator's word, but still replayed and verified
-        // against its own replay, so only events that reach PCRs are taken.
-        const verified = verifyEventLog(log, replayEventLog(log))
-        const bank = verified.banks.includes('sha256') ? 'sha256' : verified.banks[0]!
-        const created = createBootPolicy(verified.events, bootFacts(verified, bank).secureBoot, {
-          pcrs,
-          bank,
-          secureBoot: options.secureBoot as 'required' | 'any' | undefined
-        })
+        // Each reference log is trusted on the operator's word, but still replayed and verified
+        // against its own replay, so only events that reach PCRs are taken. Several known-good
+        // boots (an old and a new kernel, two firmware versions) give the union of their events.
+        const references: Array<{ file: string; verified: ReturnType<typeof verifyEventLog> }> = []
+        for (const file of options.fromEventlog) {
+          const log = parseEventLog(await readInputFile(file, 'event log', EVENTLOG_LIMITS.maxLogBytes))
+          references.push({ file, verified: verifyEventLog(log, replayEventLog(log)) })
+        }
+        const bank = references.every(({ verified }) => verified.banks.includes('sha256'))
+          ? 'sha256'
+          : references[0]!.verified.banks.find((b) => references.every(({ verified }) => verified.banks.includes(b)))
+        if (bank === undefined) throw new UsageError('the event logs given share no PCR bank')
+        const secureBootOn = references.map(({ file, verified }) => ({
+          file,
+          on: bootFacts(verified, bank).secureBoot
+        }))
+        const off = secureBootOn.find(({ on }) => on !== true)
+        if (options.secureBoot === 'required' && off !== undefined)
+          throw new UsageError(`Secure Boot is required but the reference boot ${off.file} does not show it on`)
+        const created = createBootPolicy(
+          references.flatMap(({ verified }) => verified.events),
+          off === undefined,
+          { pcrs, bank, secureBoot: options.secureBoot as 'required' | 'any' | undefined }
+        )
         const json = canonicalPolicyJson(created)
         await writeFile(options.out, `${JSON.stringify(JSON.parse(json), null, 2)}\n`)
         const id = bootPolicyId(created)
