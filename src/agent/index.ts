@@ -22,6 +22,7 @@
  * await agent.stop()
  */
 export * from './ops/index.js'
+export { AgentStartError } from './start-error.js'
 export * from './owner/index.js'
 export * from './release/index.js'
 export * from './device/index.js'

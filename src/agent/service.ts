@@ -4,6 +4,7 @@
  * metrics and memory upkeep; before enrolment, a node that admits nobody (fleet join opens the
  * window). simnet's hostile agents run the same service with components of their own.
  */
+import { startFailure } from './start-error.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
   EsysTpm,
@@ -80,99 +81,106 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
   const closers: Array<() => Promise<void>> = [async () => await secretsLock.release()]
   let agent: Agent | undefined
   let node: FleetNode
-  if (enrolment === undefined) {
-    // Not enrolled: nobody is admitted; fleet join opens the enrolment window.
-    node = await createFleetNode({
-      privateKey: device.peerKey,
-      admission: { allows: () => false },
-      listen: config.listen,
-      mdns: false
-    })
-    closers.push(async () => {
-      await node.stop()
-    })
-  } else {
-    // The agent runs on the native binding anyway (EsysTpm): its batch hasher is the faster one.
-    agent = await createAgent(
-      { ...components, hasher: components.hasher ?? nativeHasher(), p256: components.p256 ?? nativeP256Verifier() },
-      {
-        dir,
-        state,
-        device,
-        enrolment,
-        eventLog: init.eventLog,
+  try {
+    if (enrolment === undefined) {
+      // Not enrolled: nobody is admitted; fleet join opens the enrolment window.
+      node = await createFleetNode({
+        privateKey: device.peerKey,
+        admission: { allows: () => false },
         listen: config.listen,
-        mdns: config.mdns,
-        attestIntervalMs: config.attestIntervalSec * 1000,
-        batchMs: config.batchMs,
-        batchEntries: config.batchEntries,
-        routineBatchMs: config.routineBatchSec * 1000,
-        witnessesPerFeed: config.witnessesPerFeed,
-        onPeersChange: (peers) => {
-          void writePeersFile(dir, peers, new Date(clock.now())).catch(() => undefined)
-          init.onPeersChange?.(peers)
-        }
-      }
-    )
-    const running = agent
-    closers.push(async () => {
-      await running.stop()
-    })
-    await agent.start()
-    node = agent.node
-    let approvals: Approvals | undefined
-    if (config.approvals !== undefined) {
-      // One approval page for the agent's lifetime, on 127.0.0.1 only (config `approvals`).
-      const page = new Approvals(
+        mdns: false
+      })
+      closers.push(async () => {
+        await node.stop()
+      })
+    } else {
+      // The agent runs on the native binding anyway (EsysTpm): its batch hasher is the faster one.
+      agent = await createAgent(
+        { ...components, hasher: components.hasher ?? nativeHasher(), p256: components.p256 ?? nativeP256Verifier() },
         {
-          actors: agent.membership.actors,
-          ledger: agent.feed.ledger,
-          random: components.random ?? cryptoRandom,
-          logger
-        },
-        { port: config.approvals.port }
+          dir,
+          state,
+          device,
+          enrolment,
+          eventLog: init.eventLog,
+          listen: config.listen,
+          mdns: config.mdns,
+          attestIntervalMs: config.attestIntervalSec * 1000,
+          batchMs: config.batchMs,
+          batchEntries: config.batchEntries,
+          routineBatchMs: config.routineBatchSec * 1000,
+          witnessesPerFeed: config.witnessesPerFeed,
+          onPeersChange: (peers) => {
+            void writePeersFile(dir, peers, new Date(clock.now())).catch(() => undefined)
+            init.onPeersChange?.(peers)
+          }
+        }
       )
-      await page.start()
+      const running = agent
       closers.push(async () => {
-        await page.stop()
+        await running.stop()
       })
-      logger?.info({ url: page.url }, 'approval page')
-      approvals = page
-    }
-    // The workload gate, its baseline the PCR values read right after the keys were released.
-    const gate = await startAgentGate(agent, { tpm, state, dir, clock, released, eventLog: init.eventLog })
-    const control = await startControlServer(agent, dir, state.deviceId, {
-      logger,
-      clock,
-      approvals,
-      gate
-    })
-    closers.push(async () => {
-      await control.close()
-    })
-    if (config.gateSocket !== undefined) {
-      const gateSocket = await startGateSocket(config.gateSocket, { gate, dir, logger })
-      closers.push(async () => {
-        await gateSocket.close()
-      })
-      logger?.info({ path: config.gateSocket }, 'gate socket')
-    }
-    if (config.metricsPort > 0) {
-      // Loaded only when asked for: node:http brings Node's fetch implementation with it (about 3 MB of heap with prom-client).
-      const { startMetricsServer } = await import('./metrics.js')
-      const metrics = await startMetricsServer(agent, tpm instanceof EsysTpm ? tpm : undefined, config.metricsPort)
-      closers.push(async () => {
-        await metrics.close()
-      })
-      logger?.info({ url: `http://127.0.0.1:${metrics.port}/metrics` }, 'metrics')
-    }
-    for (const address of init.peers ?? []) {
-      void agent.node
-        .dial(multiaddr(address))
-        .catch((err: unknown) =>
-          logger?.warn({ address, err: (err as Error).message }, 'could not reach a peer given with --peer')
+      await agent.start()
+      node = agent.node
+      let approvals: Approvals | undefined
+      if (config.approvals !== undefined) {
+        // One approval page for the agent's lifetime, on 127.0.0.1 only (config `approvals`).
+        const page = new Approvals(
+          {
+            actors: agent.membership.actors,
+            ledger: agent.feed.ledger,
+            random: components.random ?? cryptoRandom,
+            logger
+          },
+          { port: config.approvals.port }
         )
+        await page.start()
+        closers.push(async () => {
+          await page.stop()
+        })
+        logger?.info({ url: page.url }, 'approval page')
+        approvals = page
+      }
+      // The workload gate, its baseline the PCR values read right after the keys were released.
+      const gate = await startAgentGate(agent, { tpm, state, dir, clock, released, eventLog: init.eventLog })
+      const control = await startControlServer(agent, dir, state.deviceId, {
+        logger,
+        clock,
+        approvals,
+        gate
+      })
+      closers.push(async () => {
+        await control.close()
+      })
+      if (config.gateSocket !== undefined) {
+        const gateSocket = await startGateSocket(config.gateSocket, { gate, dir, logger })
+        closers.push(async () => {
+          await gateSocket.close()
+        })
+        logger?.info({ path: config.gateSocket }, 'gate socket')
+      }
+      if (config.metricsPort > 0) {
+        // Loaded only when asked for: node:http brings Node's fetch implementation with it (about 3 MB of heap with prom-client).
+        const { startMetricsServer } = await import('./metrics.js')
+        const metrics = await startMetricsServer(agent, tpm instanceof EsysTpm ? tpm : undefined, config.metricsPort)
+        closers.push(async () => {
+          await metrics.close()
+        })
+        logger?.info({ url: `http://127.0.0.1:${metrics.port}/metrics` }, 'metrics')
+      }
+      for (const address of init.peers ?? []) {
+        void agent.node
+          .dial(multiaddr(address))
+          .catch((err: unknown) =>
+            logger?.warn({ address, err: (err as Error).message }, 'could not reach a peer given with --peer')
+          )
+      }
     }
+  } catch (err) {
+    // A part that failed to start (a port in use, a socket path taken) must not leave the rest
+    // running: a half-started agent would hold the TPM and the store with no one to stop it.
+    for (const close of closers.reverse()) await close().catch(() => undefined)
+    throw startFailure(err)
   }
   const status = {
     deviceId: state.deviceId,

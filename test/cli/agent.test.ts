@@ -106,6 +106,33 @@ describe('cli: fleet init / fleet run', function () {
     assert.doesNotMatch(good.stderr, /event log cannot be read/)
   })
 
+  it('a listen address in use: exit 1 with one line naming it, nothing left running, and the next start works', async () => {
+    const { createServer } = await import('node:net')
+    const blocker = createServer()
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+    const port = (blocker.address() as { port: number }).port
+    try {
+      const result = run([
+        'run',
+        '--state',
+        path.join(dir, 'state1'),
+        '--eventlog',
+        path.join(devices[0]!, 'binary_bios_measurements'),
+        '--listen',
+        `/ip4/127.0.0.1/tcp/${port}`
+      ])
+      assert.equal(result.status, 1)
+      assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr)
+      assert.match(
+        result.stderr,
+        new RegExp(`^fleet: listen address /ip4/127.0.0.1/tcp/${port} is in use by another program`)
+      )
+    } finally {
+      blocker.close()
+    }
+    assert.equal(run(['run', '--state', path.join(dir, 'state1'), '--once']).status, 0)
+  })
+
   it('refuses to init over an existing identity without --yes (exit 2)', () => {
     assert.equal(run(['init', '--state', path.join(dir, 'state1'), '--tcti', tcti(devices[0]!)]).status, 2)
   })

@@ -19,6 +19,7 @@ import {
   writeDeviceState,
   loadConfig,
   createLogger,
+  stderrIsJournal,
   DEVICE_STATE_FILE,
   controlRequest,
   startDeviceAgent,
@@ -167,7 +168,11 @@ async function runAgent(options: RunOptions): Promise<void> {
     env: { ...process.env, FLEET_TCTI: options.tcti ?? process.env.FLEET_TCTI ?? state.tcti },
     flags: { state: options.state, listen: options.listen === undefined ? undefined : [options.listen] }
   })
-  const logger = createLogger({ level: config.logLevel, pretty: process.stderr.isTTY })
+  const logger = createLogger({
+    level: config.logLevel,
+    pretty: process.stderr.isTTY,
+    journald: stderrIsJournal()
+  })
   const tpm = await EsysTpm.open({ tcti: config.tcti })
   const logFile = options.eventlog ?? DEFAULT_EVENT_LOG
   // Peers judge this device's boot by the log it sends with every quote: without it every

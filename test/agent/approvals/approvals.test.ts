@@ -216,7 +216,7 @@ describe('agent/approvals: the approval page', () => {
     const { status, answer } = await approve(id, action)
     assert.deepEqual([status, answer.code], [403, 'ERR_WEBAUTHN_CLONED_AUTHENTICATOR'])
     await placed
-    const warned = logLines.find((line) => line.level === 40)
+    const warned = logLines.find((line) => line.level === 'warn')
     assert.ok(warned !== undefined, JSON.stringify(logLines))
     assert.equal(warned.msg, 'an approval was refused: the security key may be cloned')
     assert.deepEqual([warned.credentialId, warned.storedCounter, warned.receivedCounter], ['cred-b64', 41, 7])
@@ -227,7 +227,7 @@ describe('agent/approvals: the approval page', () => {
     const again = assert.rejects(approvals.request(asked()), { name: 'UsageError' })
     await approve(next, asked())
     await again
-    assert.equal(logLines.filter((line) => line.level === 40).length, 1)
+    assert.equal(logLines.filter((line) => line.level === 'warn').length, 1)
     assert.equal(appended.length, 0)
   })
 
