@@ -20,6 +20,14 @@ export async function readInputFile(file: string, what: string, maxBytes = MAX_I
   return new Uint8Array(data)
 }
 
+/**
+ * Commander's collector for an option given once per value (`--peer A --peer B`). A variadic
+ * option (`<value...>`) would also take the arguments after it, such as a command's device id.
+ */
+export function repeatable(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
+}
+
 export function requireOption<T>(value: T | undefined, flag: string): T {
   if (value === undefined) throw new UsageError(`missing required option ${flag}`)
   return value

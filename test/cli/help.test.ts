@@ -48,4 +48,21 @@ describe('cli: help and usage', function () {
     assert.equal(asked.status, 0)
     assert.match(asked.stdout, /Usage: fleet/)
   })
+
+  it('--peer is given once per peer and leaves the device id after it alone (regression: a variadic --peer swallowed it)', async () => {
+    const device = 'a'.repeat(52)
+    const result = await runFleetAsync([
+      'revoke',
+      '--state',
+      '/nonexistent',
+      '--peer',
+      '/ip4/127.0.0.1/tcp/1',
+      device,
+      '--reason',
+      'lost'
+    ])
+    assert.equal(result.status, 2)
+    assert.doesNotMatch(result.stderr, /missing required argument/)
+    assert.match(result.stderr, /--peer \/ip4\/127\.0\.0\.1\/tcp\/1: not a multiaddr with a PeerId/)
+  })
 })

@@ -30,7 +30,7 @@ import {
 } from '../../agent/index.js'
 import { UsageError, cryptoRandom, makeDirectory, systemClock } from '../../common/index.js'
 import { makeOutput } from '../output.js'
-import { readInputFile } from '../options.js'
+import { readInputFile, repeatable } from '../options.js'
 
 const DEFAULT_EVENT_LOG = '/sys/kernel/security/tpm0/binary_bios_measurements'
 
@@ -120,7 +120,11 @@ export function registerAgentCommands(program: Command): void {
     .option('--tcti <tcti>', 'TPM to use (default: FLEET_TCTI, or the one given to fleet init)')
     .option('--config <file>', 'config file (JSON; fields in docs/operations.md)')
     .option('--listen <multiaddr>', 'listen address, e.g. /ip4/0.0.0.0/tcp/7000')
-    .option('--peer <multiaddr...>', 'fleet peers to connect to at start, besides those found over mDNS')
+    .option(
+      '--peer <multiaddr>',
+      'a fleet peer to connect to at start, repeatable, besides those found over mDNS',
+      repeatable
+    )
     .option(
       '--eventlog <file>',
       `boot event log, to name the events that differ when keys stay sealed (default ${DEFAULT_EVENT_LOG} when present)`

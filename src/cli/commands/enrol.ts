@@ -33,7 +33,7 @@ import type { HybridSigner } from '../../identity/index.js'
 import { createFleetNode } from '../../p2p/index.js'
 import { FleetError, UsageError, cryptoRandom, systemClock } from '../../common/index.js'
 import { makeOutput } from '../output.js'
-import { readInputFile } from '../options.js'
+import { readInputFile, repeatable } from '../options.js'
 import { askYesNo, parseSeconds } from '../confirm.js'
 import { openOwner, pinOptions, type PinOptions } from '../owner-access.js'
 
@@ -468,7 +468,11 @@ async function publishStatement(
 /** Adds the options every owner statement takes. */
 export function statementOptions(command: Command): Command {
   return pinOptions(command.option('--tcti <tcti>', 'TPM of this machine (default: the one given to fleet owner init)'))
-    .option('--peer <multiaddr...>', 'agents to hand the statement to (default: those found over mDNS)')
+    .option(
+      '--peer <multiaddr>',
+      'an agent to hand the statement to, repeatable (default: those found over mDNS)',
+      repeatable
+    )
     .option('--timeout <seconds>', 'how long to look for agents and wait for them', '10')
     .option('--json', 'print the result as JSON')
 }

@@ -22,7 +22,7 @@ import {
 import { encodeCanonical } from '../../codec/index.js'
 import { publishOwnerStatement, statementOptions, notReached, type StatementOptions } from './enrol.js'
 import { makeOutput } from '../output.js'
-import { readInputFile } from '../options.js'
+import { readInputFile, repeatable } from '../options.js'
 
 /**
  * fleet policy create --from-eventlog FILE [--from-eventlog FILE]… [--pcrs 0,1,2,3,4,7] [--secure-boot required|any] --out policy.json
@@ -35,8 +35,9 @@ export function registerPolicyCommands(program: Command): void {
     .command('create')
     .description('build a boot policy from a known-good event log')
     .requiredOption(
-      '--from-eventlog <file...>',
-      'event log of a boot you know to be good; several (repeat the option) allow the events of each'
+      '--from-eventlog <file>',
+      'event log of a boot you know to be good; repeated, the events of each are allowed',
+      repeatable
     )
     .option('--pcrs <list>', 'PCRs the policy covers (comma-separated)', '0,1,2,3,4,7')
     .option('--secure-boot <mode>', '"required" or "any" (default: required when every reference boot had it on)')
