@@ -4,6 +4,7 @@
  * metrics and memory upkeep; before enrolment, a node that admits nobody (fleet join opens the
  * window). simnet's hostile agents run the same service with components of their own.
  */
+import { lockAgent } from './run-lock.js'
 import { startFailure } from './start-error.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
@@ -72,13 +73,24 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
   const clock = components.clock ?? systemClock
   const selection = state.sealing.selection as PcrSelection
   const bootPcrs = selection.flatMap((bank) => bank.pcrs).filter((pcr) => pcr !== state.sealing.agentPcr)
-  const device = await unlockDevice(tpm, state, await agentMeasurement({ bootPcrs, agentPcr: state.sealing.agentPcr }))
-  // The PCR values the keys were just released under: the workload gate's baseline.
-  const released = await tpm.readPcrs(selection)
-  // The workload secrets are this agent's while it runs (a re-seal waits for its stop).
-  const secretsLock = await lockSecrets(dir, 'shared')
-  const enrolment = await readDeviceEnrolment(dir, state.deviceId)
-  const closers: Array<() => Promise<void>> = [async () => await secretsLock.release()]
+  // Before the TPM releases anything: a second agent on this directory is refused, not started beside it.
+  const runLock = await lockAgent(dir, process.pid)
+  const closers: Array<() => Promise<void>> = [async () => await runLock.release()]
+  let device: Awaited<ReturnType<typeof unlockDevice>>
+  let released: Awaited<ReturnType<Tpm['readPcrs']>>
+  let enrolment: Awaited<ReturnType<typeof readDeviceEnrolment>>
+  try {
+    device = await unlockDevice(tpm, state, await agentMeasurement({ bootPcrs, agentPcr: state.sealing.agentPcr }))
+    // The PCR values the keys were just released under: the workload gate's baseline.
+    released = await tpm.readPcrs(selection)
+    // The workload secrets are this agent's while it runs (a re-seal waits for its stop).
+    const secretsLock = await lockSecrets(dir, 'shared')
+    closers.push(async () => await secretsLock.release())
+    enrolment = await readDeviceEnrolment(dir, state.deviceId)
+  } catch (err) {
+    for (const close of closers.reverse()) await close().catch(() => undefined)
+    throw err
+  }
   let agent: Agent | undefined
   let node: FleetNode
   try {

@@ -88,6 +88,27 @@ describe('cli: fleet init / fleet run', function () {
     assert.equal(run(['run', '--state', path.join(dir, 'state1'), '--once']).status, 0)
   })
 
+  it("a second agent on the same state directory is refused naming the first one's pid (exit 1), before the TPM releases anything", async () => {
+    const { spawn } = await import('node:child_process')
+    const { FLEET } = await import('../helpers/cli.js')
+    const child = spawn(
+      FLEET,
+      ['run', '--state', path.join(dir, 'state1'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json'],
+      { stdio: ['ignore', 'pipe', 'pipe'] }
+    )
+    try {
+      await printed(child, 'peerId', 20_000)
+      const second = run(['run', '--state', path.join(dir, 'state1'), '--once'])
+      assert.equal(second.status, 1)
+      assert.match(second.stderr, new RegExp(`^fleet: an agent is already running on .*state1 \\(pid ${child.pid}\\)`))
+    } finally {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exited
+    }
+    assert.equal(run(['run', '--state', path.join(dir, 'state1'), '--once']).status, 0)
+  })
+
   it('says at start that the boot event log cannot be read, naming it (peers would refuse every attestation)', () => {
     const missing = path.join(dir, 'no-such-log')
     const result = run(['run', '--state', path.join(dir, 'state1'), '--once', '--eventlog', missing])

@@ -179,14 +179,6 @@ async function runAgent(options: RunOptions): Promise<void> {
   })
   const tpm = await EsysTpm.open({ tcti: config.tcti })
   const logFile = options.eventlog ?? DEFAULT_EVENT_LOG
-  // Peers judge this device's boot by the log it sends with every quote: without it every
-  // attestation of this device fails at the peer, so say so here, where it can be fixed.
-  await readInputFile(logFile, 'event log', EVENTLOG_LIMITS.maxLogBytes).catch((err: Error) =>
-    logger.warn(
-      { eventLog: logFile, problem: err.message },
-      `the boot event log cannot be read: peers will refuse this device's attestations until it can (${options.eventlog === undefined ? "the kernel's log is read by root only: give --eventlog FILE with a copy, as the packaged unit does" : 'check --eventlog'})`
-    )
-  )
   let running: Awaited<ReturnType<typeof startDeviceAgent>>
   try {
     running = await startDeviceAgent(
@@ -204,6 +196,14 @@ async function runAgent(options: RunOptions): Promise<void> {
     await tpm.close()
     throw err
   }
+  // Peers judge this device's boot by the log it sends with every quote: without it every
+  // attestation of this device fails at the peer, so say so here, where it can be fixed.
+  await readInputFile(logFile, 'event log', EVENTLOG_LIMITS.maxLogBytes).catch((err: Error) =>
+    logger.warn(
+      { eventLog: logFile, problem: err.message },
+      `the boot event log cannot be read: peers will refuse this device's attestations until it can (${options.eventlog === undefined ? "the kernel's log is read by root only: give --eventlog FILE with a copy, as the packaged unit does" : 'check --eventlog'})`
+    )
+  )
   // Listening before the status line: whoever waits for it may stop the agent at once. A second
   // signal while stopping is ignored too (the stop is under way), not a kill.
   const signalled =
