@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process'
 import { cpSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { haveSwtpm, tempDir } from '../helpers/devices.js'
-import { runFleet as run } from '../helpers/cli.js'
+import { runFleet as run, spawnFleet } from '../helpers/cli.js'
 import { printed } from '../../simnet/printed.js'
 
 describe('cli: fleet init / fleet run', function () {
@@ -64,47 +64,31 @@ describe('cli: fleet init / fleet run', function () {
     assert.doesNotMatch(state, /seed|privateKey"/i)
   })
 
+  /** `fleet run` on state1, once it printed its status line (so it listens and holds its lock). */
+  async function startedAgent(): Promise<ReturnType<typeof spawnFleet>> {
+    const agent = spawnFleet(['run', '--state', path.join(dir, 'state1'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json'])
+    await printed(agent.child, 'peerId', 20_000)
+    return agent
+  }
+
   it('runs until SIGTERM, then stops cleanly (exit 0)', async () => {
-    const { spawn } = await import('node:child_process')
-    const { FLEET } = await import('../helpers/cli.js')
-    const child = spawn(
-      FLEET,
-      ['run', '--state', path.join(dir, 'state1'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json'],
-      { stdio: ['ignore', 'pipe', 'pipe'] }
-    )
-    let log = ''
-    child.stderr.on('data', (chunk: Buffer) => {
-      log = (log + chunk.toString()).slice(-2000)
-    })
-    // Started: it printed its status line.
-    await printed(child, 'peerId', 20_000)
-    child.kill('SIGTERM')
-    const exited = new Promise<[number | null, string | null]>((resolve) => {
-      child.once('exit', (c, s) => resolve([c, s]))
-    })
-    const [code, signal] = await exited
-    assert.equal(code, 0, `the agent exited with ${code ?? signal}: ${log}`)
+    const agent = await startedAgent()
+    agent.child.kill('SIGTERM')
+    const { code, stderr } = await agent.done
+    assert.equal(code, 0, `the agent exited with ${code}: ${stderr.slice(-2000)}`)
     // The TPM is free again: the next start works.
     assert.equal(run(['run', '--state', path.join(dir, 'state1'), '--once']).status, 0)
   })
 
   it("a second agent on the same state directory is refused naming the first one's pid (exit 1), before the TPM releases anything", async () => {
-    const { spawn } = await import('node:child_process')
-    const { FLEET } = await import('../helpers/cli.js')
-    const child = spawn(
-      FLEET,
-      ['run', '--state', path.join(dir, 'state1'), '--listen', '/ip4/127.0.0.1/tcp/0', '--json'],
-      { stdio: ['ignore', 'pipe', 'pipe'] }
-    )
+    const { child, done } = await startedAgent()
     try {
-      await printed(child, 'peerId', 20_000)
       const second = run(['run', '--state', path.join(dir, 'state1'), '--once'])
       assert.equal(second.status, 1)
       assert.match(second.stderr, new RegExp(`^fleet: an agent is already running on .*state1 \\(pid ${child.pid}\\)`))
     } finally {
-      const exited = new Promise((resolve) => child.once('exit', resolve))
       child.kill('SIGTERM')
-      await exited
+      await done
     }
     assert.equal(run(['run', '--state', path.join(dir, 'state1'), '--once']).status, 0)
   })
