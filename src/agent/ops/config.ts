@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { MalformedInputError } from '../../common/index.js'
 import { checkRecord, SchemaError, type Field } from '../../codec/index.js'
+import { SINKS_CONFIG_FIELD, SinkConfigError, checkSinkConfigs, type SinkConfig } from '../sinks/index.js'
 
 /**
  * Agent configuration. Sources, later ones winning: defaults < config file < environment
@@ -25,6 +26,7 @@ import { checkRecord, SchemaError, type Field } from '../../codec/index.js'
  * | witnessesPerFeed   |                      | 4                            |
  * | approvals          |                      | off; {"port": N}: 127.0.0.1  |
  * | gateSocket         | FLEET_GATE_SOCKET    | off; an absolute path        |
+ * | sinks              |                      | none (config file only)      |
  */
 export interface AgentConfig {
   state: string
@@ -53,6 +55,11 @@ export interface AgentConfig {
    * this path, mode 0666, each caller limited to its uid's grant (`fleet gate allow`). Off when absent.
    */
   gateSocket?: string
+  /**
+   * Where verdicts, alerts, revocations and workload stops are delivered (src/agent/sinks):
+   * webhooks and syslog collectors. A relative caFile is relative to the config file.
+   */
+  sinks?: SinkConfig[]
 }
 
 /** Thrown when a config file, variable or flag has an unknown field or an invalid value. Exit code 2. */
@@ -136,7 +143,8 @@ const CONFIG_SCHEMA: Record<keyof AgentConfig, Field> = {
     pattern: '^/',
     optional: true,
     expected: 'an absolute path (at most 107 bytes)'
-  }
+  },
+  sinks: SINKS_CONFIG_FIELD
 }
 
 /** The environment variable of each field that has one. */
@@ -190,6 +198,14 @@ export async function loadConfig(sources: {
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
       throw new ConfigError(sources.file, 'must be a JSON object')
     apply(config, parsed as Record<string, unknown>, sources.file)
+    if (config.sinks !== undefined) {
+      try {
+        config.sinks = await checkSinkConfigs(config.sinks, path.dirname(path.resolve(sources.file)))
+      } catch (err) {
+        if (err instanceof SinkConfigError) throw new ConfigError(sources.file, err.message)
+        throw err
+      }
+    }
   }
   const env = sources.env ?? {}
   const fromEnv: Record<string, unknown> = {}
