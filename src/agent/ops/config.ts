@@ -198,20 +198,23 @@ export async function loadConfig(sources: {
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
       throw new ConfigError(sources.file, 'must be a JSON object')
     apply(config, parsed as Record<string, unknown>, sources.file)
-    if (config.sinks !== undefined) {
-      try {
-        config.sinks = await checkSinkConfigs(config.sinks, path.dirname(path.resolve(sources.file)))
-      } catch (err) {
-        if (err instanceof SinkConfigError) throw new ConfigError(sources.file, err.message)
-        throw err
-      }
-    }
   }
   const env = sources.env ?? {}
   const fromEnv: Record<string, unknown> = {}
   for (const [field, name] of Object.entries(ENV)) if (env[name] !== undefined) fromEnv[field] = env[name]
   apply(config, fromEnv, 'environment')
   apply(config, sources.flags ?? {}, 'flags')
+  if (config.sinks !== undefined) {
+    // Only a file gives sinks (the CLI has no flag for them); a relative caFile is the file's neighbour.
+    const source = sources.flags?.sinks !== undefined || sources.file === undefined ? 'flags' : sources.file
+    const baseDir = source === 'flags' ? process.cwd() : path.dirname(path.resolve(source))
+    try {
+      config.sinks = await checkSinkConfigs(config.sinks, baseDir)
+    } catch (err) {
+      if (err instanceof SinkConfigError) throw new ConfigError(source, err.message)
+      throw err
+    }
+  }
   if (config.state === undefined)
     throw new ConfigError('flags', 'the state directory is required (--state DIR, FLEET_STATE or "state")')
   config.state = path.resolve(config.state)
