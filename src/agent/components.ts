@@ -6,9 +6,9 @@ import type { PeerStatus } from './attestation/index.js'
 import type { P256Verifier } from './membership/index.js'
 import type { UnlockedDevice, DeviceState } from './device/index.js'
 import type { DeviceEnrolment } from './enrolment/index.js'
-import type { Logger } from './ops/index.js'
+import type { Logger, SinkConfig } from './ops/index.js'
 import type { OwnFeedServer, ReplicationEvent } from './replication/index.js'
-import type { SinkConfig, SinkServiceEvent, Wait, WebhookTransport } from './sinks/index.js'
+import type { SinkServiceEvent, Wait, WebhookTransport } from './sinks/index.js'
 
 export interface AgentComponents {
   /** The device's TPM, its keys released (see unlockDevice). */

@@ -22,7 +22,7 @@ import {
   type WebhookTransport
 } from '../../src/agent/index.js'
 import { toHex } from '../../src/common/index.js'
-import { ManualTimers } from './webhook-receiver.js'
+import { ManualTimers } from './sink-checks.js'
 
 export const FEED = 'e'.repeat(52)
 export const OWNER_FEED = 'o'.repeat(52)

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { MalformedInputError } from '../../common/index.js'
 import { checkRecord, SchemaError, type Field } from '../../codec/index.js'
-import { SINKS_CONFIG_FIELD, SinkConfigError, checkSinkConfigs, type SinkConfig } from '../sinks/index.js'
+import { SINKS_CONFIG_FIELD, SinkConfigError, checkSinkConfigs, type SinkConfig } from './sink-config.js'
 
 /**
  * Agent configuration. Sources, later ones winning: defaults < config file < environment
@@ -56,7 +56,7 @@ export interface AgentConfig {
    */
   gateSocket?: string
   /**
-   * Where verdicts, alerts, revocations and workload stops are delivered (src/agent/sinks):
+   * Where verdicts, alerts, revocations and workload stops are delivered (src/agent/sinks; ops/sink-config.ts):
    * webhooks and syslog collectors. A relative caFile is relative to the config file.
    */
   sinks?: SinkConfig[]

@@ -1,14 +1,5 @@
 import { FleetError } from '../../common/index.js'
 
-/** Thrown (exit 2) when a sink's configuration is invalid: `field` names where, as `sinks[i].field`. */
-export class SinkConfigError extends FleetError {
-  readonly field: string
-  constructor(field: string, reason: string) {
-    super(`${field}: ${reason}`, { code: 'ERR_SINK_CONFIG', exitCode: 2 })
-    this.field = field
-  }
-}
-
 /**
  * Thrown when a webhook answered with a status other than 2xx: nothing of the batch is taken as
  * delivered, and it is sent again (a receiver that refuses must not make events disappear).

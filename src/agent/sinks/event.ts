@@ -11,7 +11,7 @@
  */
 import { toHex } from '../../common/index.js'
 import { decodeEntry, entryView, type EntryView } from '../../ledger/index.js'
-import type { SinkEventType } from './config.js'
+import type { SinkEventType } from '../ops/index.js'
 
 export interface SinkEvent extends EntryView {
   id: string

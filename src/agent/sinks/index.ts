@@ -7,6 +7,8 @@
  * loses nothing, delivery resumes where it stopped, in seq order per feed, at least once (each
  * event's id "<feed>/<seq>" lets a receiver drop what it has seen).
  *
+ * What a sink is configured with (its schema and checks) is the config's: ops/sink-config.ts.
+ *
  * @example
  * const sinks = new SinkService(
  *   { source: ledgerSinkSource(store, { … }), cursors: new CursorStore(store), signer, clock, random },
@@ -17,25 +19,7 @@
  * await sinks.stop()
  */
 export { SINK_LIMITS } from './limits.js'
-export {
-  SinkConfigError,
-  SinkCursorError,
-  SinkHttpStatusError,
-  SinkTimeoutError,
-  SinkTransportError
-} from './errors.js'
-export {
-  SINK_EVENT_TYPES,
-  SINKS_CONFIG_FIELD,
-  SYSLOG_FACILITIES,
-  checkSinkConfigs,
-  parseHostPort,
-  type SinkConfig,
-  type SinkEventType,
-  type SyslogFacility,
-  type SyslogSinkConfig,
-  type WebhookSinkConfig
-} from './config.js'
+export { SinkCursorError, SinkHttpStatusError, SinkTimeoutError, SinkTransportError } from './errors.js'
 export { SEVERITY, severityOf, sinkEventOf, type SinkEvent } from './event.js'
 export { CursorStore } from './cursor-store.js'
 export { ledgerSinkSource, type SinkSource } from './source.js'

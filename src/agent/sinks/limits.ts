@@ -1,14 +1,9 @@
 /** Every bound of event delivery to sinks (webhook, syslog). */
 export const SINK_LIMITS = {
-  /** Sinks one agent may have configured. */
-  maxSinks: 8,
-  /** A sink's name: it keys the sink's durable cursors, so renaming a sink starts it over. */
-  namePattern: '^[a-z0-9][a-z0-9-]{0,31}$',
   /** Entries read from a feed at a time past a cursor: memory stays bounded whatever the backlog. */
   pageEntries: 256,
-  /** Events in one webhook POST (one TPM signature per POST): the default, and the most a config may ask. */
+  /** Events in one webhook POST (one TPM signature per POST) unless the config asks otherwise (ops/sink-config.ts bounds it). */
   webhookBatchEvents: 100,
-  maxWebhookBatchEvents: 1000,
   /** A webhook body (the JWS) past this is split: the batch is cut before the event that would cross it. */
   maxWebhookBodyBytes: 1024 * 1024,
   /** Bytes of a webhook's response read (and thrown away) before the connection is dropped. */
@@ -26,9 +21,13 @@ export const SINK_LIMITS = {
   maxUdpMessageBytes: 2048,
   /** A syslog message over TCP or a unix socket (octet-counted, RFC 6587). */
   maxStreamMessageBytes: 64 * 1024,
-  /** Retry: the first delay after a failure, doubling per consecutive failure up to the cap, each with jitter. */
+  /**
+   * Retry: the first delay after a failure, doubling per consecutive failure up to the cap, each
+   * with jitter. The cap bounds how long a collector back from an outage waits for an agent's
+   * backlog (7.5 to 15 s with equal jitter); a fleet's agents then try once per 11 s on average.
+   */
   retryBaseMs: 1_000,
-  retryCapMs: 60_000,
+  retryCapMs: 15_000,
   /** How often each sink looks for new entries when it has delivered everything (the agent also wakes it). */
   pollMs: 1_000
 } as const

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { loadConfig, CONFIG_DEFAULTS } from '../../../src/agent/ops/config.js'
 import { tempDir } from '../../helpers/devices.js'
-import { mintTls } from '../../helpers/webhook-receiver.js'
+import { mintTls } from '../../../simnet/webhook-receiver.js'
 
 describe('agent/config', () => {
   it('layers defaults < file < environment < flags', async () => {

@@ -16,7 +16,8 @@ import {
 import { decodeEntry, type Entry } from '../../../src/ledger/index.js'
 import { SimFleet, type SimDevice } from '../../../simnet/fleet.js'
 import { haveSwtpm, tempDir } from '../../helpers/devices.js'
-import { WebhookReceiver, assertOrderedPerFeed, mintTls } from '../../helpers/webhook-receiver.js'
+import { WebhookReceiver, mintTls } from '../../../simnet/webhook-receiver.js'
+import { assertOrderedPerFeed } from '../../helpers/sink-checks.js'
 import { SinkRecorder } from '../../helpers/sink-feed.js'
 
 describe('agent with a webhook sink (swtpm)', function () {

@@ -9,13 +9,8 @@ import assert from 'node:assert/strict'
 import type { SinkStatus, WebhookSinkConfig } from '../../../src/agent/index.js'
 import { tempDir } from '../../helpers/devices.js'
 import { FEED, expectedIds, sinkFeed, storedHash, type SinkFeed } from '../../helpers/sink-feed.js'
-import {
-  WebhookReceiver,
-  assertOrderedPerFeed,
-  deduplicated,
-  mintTls,
-  type TestTls
-} from '../../helpers/webhook-receiver.js'
+import { WebhookReceiver, deduplicated, mintTls, type TestTls } from '../../../simnet/webhook-receiver.js'
+import { assertOrderedPerFeed } from '../../helpers/sink-checks.js'
 
 describe('webhook sink', function () {
   this.timeout(60_000)
@@ -155,8 +150,8 @@ describe('webhook sink', function () {
       feed.timers.fireAll()
     }
     await failures
-    // Each step doubles from 1 s to the 60 s cap; equal jitter at 0.5 keeps three quarters of it.
-    assert.deepEqual(delays, [750, 1500, 3000, 6000, 12_000, 24_000, 45_000, 45_000, 45_000])
+    // Each step doubles from 1 s to the 15 s cap; equal jitter at 0.5 keeps three quarters of it.
+    assert.deepEqual(delays, [750, 1500, 3000, 6000, 11_250, 11_250, 11_250, 11_250, 11_250])
     const failing = await statusOf(service)
     assert.equal(failing.delivered, 0)
     assert.equal(failing.backlog, 15)

@@ -1,5 +1,5 @@
 /**
- * What a sink is configured with (the agent config's `sinks` list): its schema for the config
+ * What a sink (src/agent/sinks) is configured with (the agent config's `sinks` list): its schema for the config
  * loader, and the checks the schema cannot make (a URL's scheme and host, a CA file that holds a
  * certificate, names that are unique). A refusal is a SinkConfigError naming the field.
  */
@@ -7,9 +7,24 @@ import { X509Certificate } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import path from 'node:path'
+import { FleetError } from '../../common/index.js'
 import type { Field } from '../../codec/index.js'
-import { SINK_LIMITS } from './limits.js'
-import { SinkConfigError } from './errors.js'
+
+/** Sinks one agent may have configured. */
+export const MAX_SINKS = 8
+/** Events per webhook POST a config may ask for (src/agent/sinks takes 100 by default). */
+export const MAX_WEBHOOK_BATCH_EVENTS = 1000
+/** A sink's name: it keys the sink's durable cursors, so renaming a sink starts it over. */
+const SINK_NAME_PATTERN = '^[a-z0-9][a-z0-9-]{0,31}$'
+
+/** Thrown (exit 2) when a sink's configuration is invalid: `field` names where, as `sinks[i].field`. */
+export class SinkConfigError extends FleetError {
+  readonly field: string
+  constructor(field: string, reason: string) {
+    super(`${field}: ${reason}`, { code: 'ERR_SINK_CONFIG', exitCode: 2 })
+    this.field = field
+  }
+}
 
 /**
  * The entry types a sink is sent: this device's verdicts, alerts and workload stops (its own
@@ -57,7 +72,7 @@ export interface WebhookSinkConfig {
   /** PEM file of the CA(s) the server's certificate must chain to; default: Node's bundled roots. */
   caFile?: string
   events?: SinkEventType[]
-  /** Events per POST (one signature each); default SINK_LIMITS.webhookBatchEvents. */
+  /** Events per POST (one signature each); default 100 (SINK_LIMITS.webhookBatchEvents). */
   batchEvents?: number
 }
 
@@ -85,12 +100,12 @@ const events: Field = {
   item: { kind: 'string', oneOf: SINK_EVENT_TYPES },
   optional: true
 }
-const name: Field = { kind: 'string', pattern: SINK_LIMITS.namePattern }
+const name: Field = { kind: 'string', pattern: SINK_NAME_PATTERN }
 
 /** The config's `sinks` field: a list of webhooks and syslog collectors. */
 export const SINKS_CONFIG_FIELD: Field = {
   kind: 'list',
-  maxItems: SINK_LIMITS.maxSinks,
+  maxItems: MAX_SINKS,
   item: {
     kind: 'variant',
     tag: 'kind',
@@ -101,7 +116,7 @@ export const SINKS_CONFIG_FIELD: Field = {
         url: { kind: 'string', min: 1, max: 2048 },
         caFile: { kind: 'string', min: 1, max: 4096, optional: true },
         events,
-        batchEvents: { kind: 'uint', min: 1, max: SINK_LIMITS.maxWebhookBatchEvents, optional: true }
+        batchEvents: { kind: 'uint', min: 1, max: MAX_WEBHOOK_BATCH_EVENTS, optional: true }
       },
       syslog: {
         kind: { kind: 'string', oneOf: ['syslog'] },
