@@ -21,7 +21,8 @@ export class CursorStore {
   }
 
   /** The next seq of `feed` to deliver to `sink` (0 when it never delivered any). */
-  async get(sink: string, feed: string): Promise<number> {
+  async get(sink: string, feed: string, options: { signal?: AbortSignal } = {}): Promise<number> {
+    options.signal?.throwIfAborted()
     const key = keyOf(sink, feed)
     const value = await this.sublevel.get(key)
     if (value === undefined) return 0
@@ -32,7 +33,8 @@ export class CursorStore {
   }
 
   /** Records that `sink` has everything of `feed` below `next`; durable when it resolves. */
-  async set(sink: string, feed: string, next: number): Promise<void> {
+  async set(sink: string, feed: string, next: number, options: { signal?: AbortSignal } = {}): Promise<void> {
+    options.signal?.throwIfAborted()
     const value = Buffer.alloc(8)
     value.writeBigUInt64BE(BigInt(next))
     await this.store.write([{ type: 'put', sublevel: this.sublevel, key: keyOf(sink, feed), value }], { sync: true })

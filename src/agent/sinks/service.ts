@@ -140,8 +140,8 @@ export class SinkService {
   }
 
   /** Each sink's counts, backlog and last outcome. */
-  async status(): Promise<SinkStatus[]> {
-    const feeds = this.running.length === 0 ? [] : await this.components.source.feeds()
+  async status(options: { signal?: AbortSignal } = {}): Promise<SinkStatus[]> {
+    const feeds = this.running.length === 0 ? [] : await this.components.source.feeds(options)
     const iso = (ms: number | undefined): string | undefined =>
       ms === undefined ? undefined : new Date(ms).toISOString()
     const out: SinkStatus[] = []
@@ -235,7 +235,7 @@ export class SinkService {
     const { source, cursors } = this.components
     const name = running.sink.name
     let progressed = false
-    for (const { feed, size } of await source.feeds()) {
+    for (const { feed, size } of await source.feeds({ signal })) {
       let from = await this.cursor(running, feed)
       if (from > size) {
         // The held feed was replaced from an earlier point (an epoch the owner authorised):
@@ -243,10 +243,10 @@ export class SinkService {
         this.components.logger?.warn({ sink: name, feed, cursor: from, size }, 'a feed is shorter than its sink cursor')
         from = size
         running.cursors.set(feed, size)
-        await cursors.set(name, feed, size)
+        await cursors.set(name, feed, size, { signal })
       }
       if (from >= size) continue
-      const page = await source.read(feed, from, Math.min(SINK_LIMITS.pageEntries, size - from))
+      const page = await source.read(feed, from, Math.min(SINK_LIMITS.pageEntries, size - from), { signal })
       if (page.length === 0) continue
       const end = from + page.length
       const events: SinkEvent[] = []

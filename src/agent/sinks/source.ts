@@ -6,9 +6,9 @@ import { EntryRuns, feedSublevels, replicaSpace, type LedgerStore } from '../../
 
 export interface SinkSource {
   /** The feeds events are read from, each with how many of its entries are durable now. */
-  feeds(): Promise<Array<{ feed: string; size: number }>>
+  feeds(options?: { signal?: AbortSignal }): Promise<Array<{ feed: string; size: number }>>
   /** Up to `limit` consecutive entries of `feed` from `from` (fewer at its end). */
-  read(feed: string, from: number, limit: number): Promise<Uint8Array[]>
+  read(feed: string, from: number, limit: number, options?: { signal?: AbortSignal }): Promise<Uint8Array[]>
 }
 
 /**
@@ -32,7 +32,8 @@ export function ledgerSinkSource(
       { feed: parts.ownFeed, size: parts.ownSize() },
       { feed: parts.ownerFeed, size: await parts.replicaSize(parts.ownerFeed) }
     ],
-    read: async (feed, from, limit) => {
+    read: async (feed, from, limit, options = {}) => {
+      options.signal?.throwIfAborted()
       if (feed === parts.ownFeed) return await own.read(from, parts.ownSize(), limit)
       if (feed === parts.ownerFeed) return await owner.read(from, await parts.replicaSize(feed), limit)
       return []
