@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { EsysTpm, SwtpmDevice, nativeHasher, type BootPolicy } from '../src/attest/index.js'
 import {
   initOwner,
@@ -23,6 +24,7 @@ import {
   enrolPeer,
   openOwnFeed,
   ownerFeedId,
+  publishOwnerFeed,
   enrolmentEntry,
   createAgent,
   startAgentGate,
@@ -232,6 +234,9 @@ export class SimFleet {
         | 'onReplication'
         | 'cosignIntervalMs'
         | 'witnessesPerFeed'
+        | 'sinks'
+        | 'sinkPollMs'
+        | 'onSinks'
       >
     > &
       Pick<AgentComponents, 'logger' | 'ownFeedServer' | 'hasher'> & { enrolment?: DeviceEnrolment } = {}
@@ -255,6 +260,9 @@ export class SimFleet {
       onReplication: options.onReplication,
       cosignIntervalMs: options.cosignIntervalMs,
       witnessesPerFeed: options.witnessesPerFeed,
+      sinks: options.sinks,
+      sinkPollMs: options.sinkPollMs,
+      onSinks: options.onSinks,
       listen: ['/ip4/127.0.0.1/tcp/0'],
       mdns: options.mdns ?? false,
       batchMs: options.batchMs ?? 50,
@@ -266,6 +274,29 @@ export class SimFleet {
     })
     await runtime.start()
     return runtime
+  }
+
+  /**
+   * The owner revokes `deviceId` (device.revoke, sealed) and hands its feed to the agents at
+   * `reach`; resolves with those that pulled it.
+   */
+  async revoke(deviceId: string, reach: Multiaddr[], reason = 'stolen'): Promise<string[]> {
+    const owner = this.owner
+    await owner.feed.ledger.append({
+      type: 'device.revoke',
+      actor: { id: 'owner/simnet', role: 'owner' },
+      attest: null,
+      body: { deviceId, reason }
+    })
+    await owner.feed.ledger.checkpoint()
+    const fleetId = new Uint8Array(Buffer.from(owner.state.fleetId, 'hex'))
+    return await publishOwnerFeed(
+      owner.node,
+      owner.feed.store,
+      ownerFeedId(fleetId),
+      owner.feed.ledger.sealedSize,
+      reach
+    )
   }
 
   async close(options: { keep?: boolean } = {}): Promise<void> {

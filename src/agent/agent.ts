@@ -25,6 +25,7 @@ import {
 import { Replicator } from './replication/index.js'
 import { EAR_BUILD, EarIssuer, verdictOfStatus } from './ear/index.js'
 import { bootPolicyId } from '../attest/index.js'
+import { CursorStore, SinkService, ledgerSinkSource } from './sinks/index.js'
 import { fleetServiceTag, type AgentComponents, type AgentInit } from './components.js'
 
 export class Agent {
@@ -45,6 +46,8 @@ export class Agent {
   readonly verdictsOnSelf: VerdictsOnSelf
   /** Signed attestation results (EAR) about the peers this agent attested. */
   readonly ear: EarIssuer
+  /** Delivery of verdicts, alerts, revocations and workload stops to the configured sinks. */
+  readonly sinks: SinkService
   private readonly ownSource: ReturnType<typeof ownFeedSource>
   private readonly blocked = new Set<string>()
   private state: 'new' | 'started' | 'stopped' = 'new'
@@ -86,6 +89,25 @@ export class Agent {
       policyId: () => bootPolicyId(this.membership.policy)
     })
     const ownSource = ownFeedSource(this.feed.store, feedId, { memo: true, hasher: components.hasher })
+    this.sinks = new SinkService(
+      {
+        source: ledgerSinkSource(this.feed.store, {
+          ownFeed: feedId,
+          ownSize: () => this.feed.ledger.size,
+          ownerFeed: this.membership.ownerFeed,
+          replicaSize: async (feed) => (await this.replicas.meta(feed)).size
+        }),
+        cursors: new CursorStore(this.feed.store),
+        // The DSK alone, as for EAR: a JWS signing input is never a hybrid signature's message.
+        signer: parts.signer.authority,
+        clock: components.clock ?? systemClock,
+        random: components.random ?? cryptoRandom,
+        logger: components.logger,
+        wait: components.sinkWait,
+        webhookTransport: components.webhookTransport
+      },
+      { deviceId: feedId, sinks: init.sinks ?? [], pollMs: init.sinkPollMs, onEvent: init.onSinks }
+    )
     this.ownSource = ownSource
     this.members = new MemberRecords(this.membership, this.feed.store)
     this.quarantineStore = quarantineSublevel(this.feed.store)
@@ -184,12 +206,14 @@ export class Agent {
       }
     })
     await this.node.start()
+    await this.sinks.start()
   }
 
   /** Idempotent. */
   async stop(): Promise<void> {
     if (this.state === 'stopped') return
     this.state = 'stopped'
+    await this.sinks.stop()
     await this.replicator.stop()
     await this.attestation.stop()
     await this.node.stop()

@@ -6,8 +6,9 @@ import type { PeerStatus } from './attestation/index.js'
 import type { P256Verifier } from './membership/index.js'
 import type { UnlockedDevice, DeviceState } from './device/index.js'
 import type { DeviceEnrolment } from './enrolment/index.js'
-import type { Logger } from './ops/index.js'
+import type { Logger, SinkConfig } from './ops/index.js'
 import type { OwnFeedServer, ReplicationEvent } from './replication/index.js'
+import type { SinkServiceEvent, Wait, WebhookTransport } from './sinks/index.js'
 
 export interface AgentComponents {
   /** The device's TPM, its keys released (see unlockDevice). */
@@ -29,6 +30,10 @@ export interface AgentComponents {
   ownFeedServer?: (held: FeedSource) => OwnFeedServer
   /** Verifies a batch's actor token signatures together. Default: one by one; `fleet run` gives the native one. */
   p256?: P256Verifier
+  /** How the sinks wait between polls and retries. Default: the system's timers. */
+  sinkWait?: Wait
+  /** How webhook sinks POST. Default: node:https, verifying against the sink's CA. */
+  webhookTransport?: (config: { ca?: string }) => WebhookTransport
 }
 
 export interface AgentInit {
@@ -60,6 +65,12 @@ export interface AgentInit {
   onPeersChange?: (peers: PeerStatus[]) => void
   /** Told what replication did, as it happens: pulls ended, batches refused, alerts read, announces dropped. */
   onReplication?: (event: ReplicationEvent) => void
+  /** Where events go (checked already: see checkSinkConfigs). Default: nowhere. */
+  sinks?: readonly SinkConfig[]
+  /** How often an idle sink looks for new entries (default 1 s). */
+  sinkPollMs?: number
+  /** Told what each sink did, as it happens. */
+  onSinks?: (event: SinkServiceEvent) => void
 }
 
 /** The mDNS service of a fleet: agents of other fleets on the link do not see each other. */

@@ -12,6 +12,7 @@
  *   approvals/   actions signed by their actor's own hardware: prepared statements, the approval page
  *   gate/        workloads run only on a device in good standing, with secrets sealed in its TPM
  *   ear/         attestation results (EAR JWTs) about attested peers, and the fleet's JWKS
+ *   sinks/       verdicts, alerts, revocations and workload stops out to webhooks and syslog
  * and at the top the agent itself (createAgent), its control socket, metrics and the service
  * that runs it on a device (startDeviceAgent).
  *
@@ -34,6 +35,7 @@ export * from './replication/index.js'
 export * from './approvals/index.js'
 export * from './gate/index.js'
 export * from './ear/index.js'
+export * from './sinks/index.js'
 export { Agent, createAgent } from './agent.js'
 export { fleetServiceTag, type AgentComponents, type AgentInit } from './components.js'
 export {

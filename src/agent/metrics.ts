@@ -112,6 +112,36 @@ export async function startMetricsServer(
         })
     }
   })
+  new Gauge({
+    name: 'fleet_sink_backlog_entries',
+    help: "entries past each sink's delivery cursors (an upper bound of the events waiting for it)",
+    labelNames: ['sink'],
+    registers: [registry],
+    async collect() {
+      this.reset()
+      for (const sink of await runtime.sinks.status()) this.set({ sink: sink.name }, sink.backlog)
+    }
+  })
+  new Counter({
+    name: 'fleet_sink_delivered_total',
+    help: 'events each sink took since start',
+    labelNames: ['sink'],
+    registers: [registry],
+    async collect() {
+      this.reset()
+      for (const sink of await runtime.sinks.status()) this.inc({ sink: sink.name }, sink.delivered)
+    }
+  })
+  new Counter({
+    name: 'fleet_sink_failures_total',
+    help: 'tries of a batch that a sink did not take, since start',
+    labelNames: ['sink'],
+    registers: [registry],
+    async collect() {
+      this.reset()
+      for (const sink of await runtime.sinks.status()) this.inc({ sink: sink.name }, sink.failed)
+    }
+  })
   const tpmLatency = new Histogram({
     name: 'fleet_tpm_operation_seconds',
     help: 'TPM operation latency',

@@ -122,6 +122,7 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
           batchEntries: config.batchEntries,
           routineBatchMs: config.routineBatchSec * 1000,
           witnessesPerFeed: config.witnessesPerFeed,
+          sinks: config.sinks,
           onPeersChange: (peers) => {
             void writePeersFile(dir, peers, new Date(clock.now())).catch(() => undefined)
             init.onPeersChange?.(peers)

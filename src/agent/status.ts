@@ -66,6 +66,7 @@ export async function agentStatus(runtime: Agent, deviceId: string): Promise<Rec
     }),
     peers: runtime.attestation.list(),
     connections: runtime.node.getConnections().length,
+    sinks: await runtime.sinks.status(),
     memory: residentMemory()
   }
 }

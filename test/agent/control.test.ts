@@ -89,7 +89,8 @@ describe('agent/control: each connection is named by the kernel, not by what it 
     },
     witnessedBy: async () => [],
     heads: async () => new Map([['feed-a', 5]]),
-    attestation: { list: () => [] }
+    attestation: { list: () => [] },
+    sinks: { status: async () => [] }
   } as unknown as Agent
 
   /** Starts a control server for the stub agent; the identities it made, or the errors, are recorded. */

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { MalformedInputError } from '../../common/index.js'
 import { checkRecord, SchemaError, type Field } from '../../codec/index.js'
+import { SINKS_CONFIG_FIELD, SinkConfigError, checkSinkConfigs, type SinkConfig } from './sink-config.js'
 
 /**
  * Agent configuration. Sources, later ones winning: defaults < config file < environment
@@ -25,6 +26,7 @@ import { checkRecord, SchemaError, type Field } from '../../codec/index.js'
  * | witnessesPerFeed   |                      | 4                            |
  * | approvals          |                      | off; {"port": N}: 127.0.0.1  |
  * | gateSocket         | FLEET_GATE_SOCKET    | off; an absolute path        |
+ * | sinks              |                      | none (config file only)      |
  */
 export interface AgentConfig {
   state: string
@@ -53,6 +55,11 @@ export interface AgentConfig {
    * this path, mode 0666, each caller limited to its uid's grant (`fleet gate allow`). Off when absent.
    */
   gateSocket?: string
+  /**
+   * Where verdicts, alerts, revocations and workload stops are delivered (src/agent/sinks; ops/sink-config.ts):
+   * webhooks and syslog collectors. A relative caFile is relative to the config file.
+   */
+  sinks?: SinkConfig[]
 }
 
 /** Thrown when a config file, variable or flag has an unknown field or an invalid value. Exit code 2. */
@@ -136,7 +143,8 @@ const CONFIG_SCHEMA: Record<keyof AgentConfig, Field> = {
     pattern: '^/',
     optional: true,
     expected: 'an absolute path (at most 107 bytes)'
-  }
+  },
+  sinks: SINKS_CONFIG_FIELD
 }
 
 /** The environment variable of each field that has one. */
@@ -196,6 +204,17 @@ export async function loadConfig(sources: {
   for (const [field, name] of Object.entries(ENV)) if (env[name] !== undefined) fromEnv[field] = env[name]
   apply(config, fromEnv, 'environment')
   apply(config, sources.flags ?? {}, 'flags')
+  if (config.sinks !== undefined) {
+    // Only a file gives sinks (the CLI has no flag for them); a relative caFile is the file's neighbour.
+    const source = sources.flags?.sinks !== undefined || sources.file === undefined ? 'flags' : sources.file
+    const baseDir = source === 'flags' ? process.cwd() : path.dirname(path.resolve(source))
+    try {
+      config.sinks = await checkSinkConfigs(config.sinks, baseDir)
+    } catch (err) {
+      if (err instanceof SinkConfigError) throw new ConfigError(source, err.message)
+      throw err
+    }
+  }
   if (config.state === undefined)
     throw new ConfigError('flags', 'the state directory is required (--state DIR, FLEET_STATE or "state")')
   config.state = path.resolve(config.state)

@@ -26,6 +26,7 @@ import {
   readPeersFile,
   AGENT_BUFFER_POOL_BYTES,
   type PeerStatus,
+  type SinkStatus,
   type ResidentMemory
 } from '../../agent/index.js'
 import { UsageError, cryptoRandom, makeDirectory, systemClock } from '../../common/index.js'
@@ -306,6 +307,7 @@ export function registerStatusCommand(program: Command): void {
         connections: number
         memory: ResidentMemory
         approvalPage?: string
+        sinks?: SinkStatus[]
       }
       const text = [
         `device ${s.deviceId} in fleet ${s.fleetId}`,
@@ -321,8 +323,20 @@ export function registerStatusCommand(program: Command): void {
         ...s.peers.map(
           (p) =>
             `  ${p.trusted ? 'trusted  ' : (p.kind ?? 'refused').padEnd(9)} ${p.deviceId ?? '?'} ${p.hostname ?? ''}`
-        )
+        ),
+        ...(s.sinks ?? []).map((sink) => sinkLine(sink))
       ].join('\n')
       makeOutput(options.json === true).result(s, text)
     })
+}
+
+/** A sink in `fleet status`: what it took, what waits, and how it last went. */
+export function sinkLine(sink: SinkStatus): string {
+  const lines = [
+    `sink ${sink.name} (${sink.kind} ${sink.target}): ${sink.delivered} delivered, backlog ${sink.backlog}, ${sink.failed} failed tries` +
+      (sink.lastSuccessAt === undefined ? '' : `; last delivery ${sink.lastSuccessAt}`)
+  ]
+  if (sink.lastError !== undefined) lines.push(`  last error ${sink.lastError.at}: ${sink.lastError.message}`)
+  if (sink.retryAt !== undefined) lines.push(`  next try ${sink.retryAt}`)
+  return lines.join('\n')
 }

@@ -27,7 +27,9 @@ export const LEDGER_SUBLEVELS = {
   /** Equivocation evidence of each quarantined device, by deviceId. */
   quarantine: 'quarantine',
   /** What the actor registry judged of WebAuthn signatures, kept across restarts (counter-memory.ts in agent/membership). */
-  actorCounters: 'actor-counters'
+  actorCounters: 'actor-counters',
+  /** Per sink and feed, the next seq to deliver to the sink (agent/sinks/cursor-store.ts). */
+  sinkCursors: 'sink-cursors'
 } as const
 
 /**

@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { loadConfig, CONFIG_DEFAULTS } from '../../../src/agent/ops/config.js'
 import { tempDir } from '../../helpers/devices.js'
+import { mintTls } from '../../../simnet/webhook-receiver.js'
 
 describe('agent/config', () => {
   it('layers defaults < file < environment < flags', async () => {
@@ -41,7 +42,71 @@ describe('agent/config', () => {
     ['an approval page without a port', { state: '/s', approvals: {} }],
     ['an approval switch that is not an object', { state: '/s', approvals: true }],
     ['a gate socket that is not an absolute path', { state: '/s', gateSocket: 'run/gate.sock' }],
-    ['a gate socket path too long for a Unix socket', { state: '/s', gateSocket: `/${'x'.repeat(107)}` }]
+    ['a gate socket path too long for a Unix socket', { state: '/s', gateSocket: `/${'x'.repeat(107)}` }],
+    ['a sink of an unknown kind', { state: '/s', sinks: [{ kind: 'email', name: 'soc', to: 'soc@example.org' }] }],
+    ['a sink without a name', { state: '/s', sinks: [{ kind: 'webhook', url: 'https://soc.example/e' }] }],
+    [
+      'a sink name that is not a slug',
+      { state: '/s', sinks: [{ kind: 'webhook', name: 'SOC/1', url: 'https://soc.example/e' }] }
+    ],
+    ['a webhook URL that is no URL', { state: '/s', sinks: [{ kind: 'webhook', name: 'soc', url: 'soc.example' }] }],
+    [
+      'a webhook over http:// to a remote host',
+      { state: '/s', sinks: [{ kind: 'webhook', name: 'soc', url: 'http://soc.example/e' }] }
+    ],
+    [
+      'a webhook over http:// to a name that only resolves to loopback',
+      { state: '/s', sinks: [{ kind: 'webhook', name: 'soc', url: 'http://localhost:8080/e' }] }
+    ],
+    [
+      'a webhook URL with credentials',
+      { state: '/s', sinks: [{ kind: 'webhook', name: 'soc', url: 'https://user:pw@soc.example/e' }] }
+    ],
+    ['a webhook over ftp://', { state: '/s', sinks: [{ kind: 'webhook', name: 'soc', url: 'ftp://soc.example/e' }] }],
+    [
+      'a webhook whose CA file is missing',
+      {
+        state: '/s',
+        sinks: [{ kind: 'webhook', name: 'soc', url: 'https://soc.example/e', caFile: '/nonexistent/ca.pem' }]
+      }
+    ],
+    [
+      'a webhook batch larger than the bound',
+      { state: '/s', sinks: [{ kind: 'webhook', name: 'soc', url: 'https://soc.example/e', batchEvents: 100_000 }] }
+    ],
+    [
+      'an event type no sink is sent',
+      { state: '/s', sinks: [{ kind: 'webhook', name: 'soc', url: 'https://soc.example/e', events: ['policy.set'] }] }
+    ],
+    [
+      'two sinks of one name',
+      {
+        state: '/s',
+        sinks: [
+          { kind: 'webhook', name: 'soc', url: 'https://soc.example/e' },
+          { kind: 'syslog', name: 'soc', transport: 'udp', address: '127.0.0.1:514' }
+        ]
+      }
+    ],
+    [
+      'a syslog transport that is not udp, tcp or unix',
+      { state: '/s', sinks: [{ kind: 'syslog', name: 'log', transport: 'tls', address: '127.0.0.1:6514' }] }
+    ],
+    [
+      'a syslog address without a port',
+      { state: '/s', sinks: [{ kind: 'syslog', name: 'log', transport: 'tcp', address: 'collector' }] }
+    ],
+    [
+      'a syslog unix socket that is not an absolute path',
+      { state: '/s', sinks: [{ kind: 'syslog', name: 'log', transport: 'unix', address: 'dev/log' }] }
+    ],
+    [
+      'a syslog facility that does not exist',
+      {
+        state: '/s',
+        sinks: [{ kind: 'syslog', name: 'log', transport: 'udp', address: '[::1]:514', facility: 'local9' }]
+      }
+    ]
   ]
   for (const [name, values] of bad) {
     it(`refuses ${name} with ConfigError (exit 2)`, async () => {
@@ -70,6 +135,66 @@ describe('agent/config', () => {
     assert.equal((await loadConfig({ file })).gateSocket, '/run/fleet-agent/gate.sock')
     const fromEnv = await loadConfig({ file, env: { FLEET_GATE_SOCKET: '/run/other/gate.sock' } })
     assert.equal(fromEnv.gateSocket, '/run/other/gate.sock')
+  })
+
+  it('takes sinks from the file: a CA file relative to it, the loopback over http://, syslog by host or socket', async () => {
+    const dir = await tempDir()
+    const file = path.join(dir, 'fleet.json')
+    const tls = mintTls(dir, 'config')
+    const sinks = [
+      { kind: 'webhook', name: 'soc', url: 'https://soc.example/fleet', caFile: path.basename(tls.caFile) },
+      { kind: 'webhook', name: 'local', url: 'http://127.0.0.1:9000/e', events: ['workload.stop'] },
+      { kind: 'webhook', name: 'local6', url: 'http://[::1]:9000/e' },
+      { kind: 'syslog', name: 'udp', transport: 'udp', address: 'collector.example:514', facility: 'auth' },
+      { kind: 'syslog', name: 'tcp', transport: 'tcp', address: '[fd00::1]:601' },
+      { kind: 'syslog', name: 'dev-log', transport: 'unix', address: '/dev/log' }
+    ]
+    await writeFile(file, JSON.stringify({ state: '/s', sinks }))
+    const config = await loadConfig({ file })
+    assert.equal(config.sinks?.length, 6)
+    const first = config.sinks?.[0]
+    assert.ok(first?.kind === 'webhook')
+    assert.equal(first.caFile, tls.caFile)
+    assert.deepEqual(config.sinks?.[1], sinks[1])
+    assert.equal((await loadConfig({ flags: { state: '/s' } })).sinks, undefined)
+  })
+
+  it('says which sink field is wrong, in one line', async () => {
+    const dir = await tempDir()
+    const file = path.join(dir, 'fleet.json')
+    await writeFile(
+      file,
+      JSON.stringify({ state: '/s', sinks: [{ kind: 'webhook', name: 'soc', url: 'http://soc.example/e' }] })
+    )
+    await assert.rejects(loadConfig({ file }), (err: Error) => {
+      assert.equal(err.name, 'ConfigError')
+      assert.equal(
+        err.message,
+        `config (${file}): sinks[0].url: http:// is allowed to 127.0.0.1 or [::1] only: events to another host go over https://`
+      )
+      return true
+    })
+    await writeFile(
+      file,
+      JSON.stringify({
+        state: '/s',
+        sinks: [{ kind: 'webhook', name: 'soc', url: 'https://a.example', caFile: 'none.pem' }]
+      })
+    )
+    await assert.rejects(loadConfig({ file }), (err: Error) => {
+      assert.match(err.message, /sinks\[0\]\.caFile: cannot read .*none\.pem: ENOENT$/)
+      assert.doesNotMatch(err.message, /\n/)
+      return true
+    })
+    await writeFile(file.replace('fleet.json', 'garbage.pem'), 'not a certificate')
+    await writeFile(
+      file,
+      JSON.stringify({
+        state: '/s',
+        sinks: [{ kind: 'webhook', name: 'soc', url: 'https://a.example', caFile: 'garbage.pem' }]
+      })
+    )
+    await assert.rejects(loadConfig({ file }), /sinks\[0\]\.caFile: .*garbage\.pem holds no PEM certificate/)
   })
 
   it('refuses a config file that is not JSON, and a missing state directory', async () => {
