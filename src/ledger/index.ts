@@ -163,3 +163,5 @@ export { FeedSource, ownFeedSource } from './feed-source.js'
 export { ReplicaRejectedError, EquivocationDetectedError } from './replica-errors.js'
 export type { RejectedBatch } from './replica-errors.js'
 export type { SyncBatch } from './sync-batch.js'
+/** The C2SP tlog-witness protocol, log side (its own folder, see its index). */
+export * from './tlog-witness/index.js'
