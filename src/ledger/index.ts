@@ -44,7 +44,12 @@ export {
   ONTOLOGY_LIMITS
 } from './ontology.js'
 export type { Ontology, ActionSpec, Role } from './ontology.js'
-export { parseOntologyActions, formatOntologyActions, applyOntologyUpdateEntry } from './ontology-update.js'
+export {
+  parseOntologyActions,
+  formatOntologyActions,
+  applyOntologyUpdateEntry,
+  ontologyAfter
+} from './ontology-update.js'
 export {
   leafHash,
   nodeHash,
