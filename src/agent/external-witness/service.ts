@@ -78,12 +78,17 @@ interface WitnessState {
   splitView?: { at: number; detail: string }
 }
 
+/** A witness's state is kept while the owner's statement about it stands as it is (a new URL or key starts afresh). */
+const stateKey = (w: ExternalWitness): string => `${w.name}\n${w.vkey}\n${w.url}`
+
 export class ExternalWitnessing {
   private readonly c: ExternalWitnessingComponents
   private readonly init: ExternalWitnessingInit
   private readonly states = new Map<string, WitnessState>()
   private readonly alerts = new AlertLimiter()
   private readonly stopping = new AbortController()
+  /** Every submission running, also to a witness removed meanwhile (stop() waits for them all). */
+  private readonly inFlight = new Set<Promise<void>>()
   private timer: NodeJS.Timeout | undefined
   private state: 'new' | 'started' | 'stopped' = 'new'
   /** Outcomes since start, by witness name: cosigned, failed, split-view. */
@@ -111,14 +116,14 @@ export class ExternalWitnessing {
     this.state = 'stopped'
     clearInterval(this.timer)
     this.stopping.abort()
-    await Promise.all([...this.states.values()].map(async (s) => await s.running))
+    await Promise.all(this.inFlight)
   }
 
   /** Starts a submission to each witness that lacks the newest checkpoint and is not waiting out a failure. */
   poke(): void {
     if (this.state === 'stopped') return
     const sealed = this.c.ledger.sealedSize
-    const listed = new Map(this.c.witnesses().map((w) => [`${w.name}\n${w.vkey}\n${w.url}`, w]))
+    const listed = new Map(this.c.witnesses().map((w) => [stateKey(w), w]))
     for (const key of this.states.keys()) if (!listed.has(key)) this.states.delete(key)
     const now = this.c.clock.now()
     for (const [key, witness] of listed) {
@@ -134,8 +139,10 @@ export class ExternalWitnessing {
       }
       const running = this.run(state).finally(() => {
         if (state.running === running) state.running = undefined
+        this.inFlight.delete(running)
       })
       state.running = running
+      this.inFlight.add(running)
     }
   }
 
@@ -144,25 +151,28 @@ export class ExternalWitnessing {
     this.poke()
     while (true) {
       options.signal?.throwIfAborted()
-      const running = [...this.states.values()].flatMap((s) => (s.running === undefined ? [] : [s.running]))
-      if (running.length === 0) return
-      await Promise.all(running)
+      if (this.inFlight.size === 0) return
+      await Promise.all(this.inFlight)
     }
   }
 
+  /** The witnesses in force, as submitting to them went (one not tried yet shows no failures and no size). */
   status(): ExternalWitnessStatus[] {
-    return [...this.states.values()].map((s) => ({
-      name: s.witness.name,
-      url: s.witness.url,
-      cosignedSize: s.cosignedSize,
-      cosignedAt: s.lastTimestamp === undefined ? undefined : new Date(Number(s.lastTimestamp) * 1000).toISOString(),
-      failures: s.failures,
-      lastError: s.lastError,
-      splitView:
-        s.splitView === undefined
-          ? undefined
-          : { at: new Date(s.splitView.at).toISOString(), detail: s.splitView.detail }
-    }))
+    return this.c.witnesses().map((witness) => {
+      const s = this.states.get(stateKey(witness))
+      return {
+        name: witness.name,
+        url: witness.url,
+        cosignedSize: s?.cosignedSize,
+        cosignedAt: s?.lastTimestamp === undefined ? undefined : new Date(Number(s.lastTimestamp) * 1000).toISOString(),
+        failures: s?.failures ?? 0,
+        lastError: s?.lastError,
+        splitView:
+          s?.splitView === undefined
+            ? undefined
+            : { at: new Date(s.splitView.at).toISOString(), detail: s.splitView.detail }
+      }
+    })
   }
 
   /** The external witnesses in force whose cosignature on the newest stored checkpoint verifies. */

@@ -22,8 +22,8 @@ import { encodeCanonical } from '../../codec/index.js'
 import { FleetError, UsageError } from '../../common/index.js'
 import {
   BASE_ONTOLOGY,
-  applyOntologyUpdateEntry,
   formatOntologyActions,
+  ontologyAfter,
   parseWitnessKey,
   type AppendInput,
   type Entry,
@@ -38,13 +38,8 @@ function replay(entries: readonly Entry[]): { ontology: Ontology; witnesses: Ext
   let ontology = BASE_ONTOLOGY
   const witnesses = new ExternalWitnessList()
   for (const entry of entries) {
-    if (entry.type === 'ontology.update') {
-      try {
-        ontology = applyOntologyUpdateEntry(ontology, entry)
-      } catch {
-        // Skipped, as the agents skip it.
-      }
-    } else witnesses.apply(entry, ontology)
+    witnesses.apply(entry, ontology)
+    ontology = ontologyAfter(ontology, entry)
   }
   return { ontology, witnesses }
 }
