@@ -30,6 +30,8 @@ export type WitnessMode =
   | 'future-time'
   /** Answers 200 with more bytes than any answer can be. */
   | 'huge'
+  /** Answers 200 in chunks, without a length, past any answer's size. */
+  | 'huge-chunked'
   /** Sends headers, then nothing. */
   | 'slow'
   /** Redirects to itself. */
@@ -153,6 +155,16 @@ export class TestWitness {
   private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
     if (this.mode === 'redirect') {
       response.writeHead(307, { location: `${this.url}/add-checkpoint` }).end()
+      return
+    }
+    if (this.mode === 'huge-chunked') {
+      response.writeHead(200, { 'content-type': 'text/plain' })
+      const chunk = '\u2014 '.padEnd(1024, 'A')
+      const more = (): void => {
+        while (!response.destroyed && response.write(chunk));
+        if (!response.destroyed) response.once('drain', more)
+      }
+      more()
       return
     }
     if (this.mode === 'slow') {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { agentStatus, EXTERNAL_WITNESS_ACTIONS, type Agent } from '../../../src/agent/index.js'
 import { encodeCanonical } from '../../../src/codec/index.js'
 import { formatOntologyActions, type AppendInput } from '../../../src/ledger/index.js'
+import { startMetricsServer } from '../../../src/agent/metrics.js'
 import { SimFleet } from '../../../simnet/fleet.js'
 import { TestWitness } from '../../helpers/tlog-witness.js'
 import { publishOwnerStatements } from '../../helpers/owner-statements.js'
@@ -65,6 +66,17 @@ describe('agent/external-witness: a running agent and an external witness', func
     assert.deepEqual(status.feed.externallyWitnessedBy, [witness.name])
     assert.equal(status.externalWitnesses[0]!.name, witness.name)
     assert.ok(status.externalWitnesses[0]!.cosignedSize! >= 1)
+    const metrics = await startMetricsServer(agent, undefined, 0)
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${metrics.port}/metrics`)).text()
+      assert.match(text, /^fleet_own_checkpoint_cosigners\{kind="external"\} 1$/m)
+      assert.match(
+        text,
+        /^fleet_external_witness_submissions_total\{witness="witness.test\/w1",outcome="cosigned"\} [1-9]/m
+      )
+    } finally {
+      await metrics.close()
+    }
   })
 
   it('stops counting a witness the owner removed', async () => {

@@ -176,6 +176,7 @@ describe('agent/external-witness: submitting checkpoints to a C2SP witness', fun
     ['stale-time', /older than the request/],
     ['future-time', /in the future/],
     ['huge', /larger than 8192 bytes/],
+    ['huge-chunked', /larger than 8192 bytes/],
     ['redirect', /fetch failed|redirect/]
   ] as const)
     it(`does not count a witness that answers ${mode}, and backs off`, async () => {
