@@ -8,7 +8,7 @@
  * - 409 naming a size larger than the newest checkpoint this device ever signed: the witness
  *   verified this feed's signature on a tree this device never sealed (its key signed another
  *   history, e.g. a clone, or a restored older copy of the device went on from an earlier point);
- * - 422 to a consistency proof from a size at or below what this device signed: the device's
+ * - 422 to a consistency proof from a size at or below what this device signed (not 0): the device's
  *   signed checkpoint fixes the root of every prefix of its tree, the proof is computed from that
  *   tree, and a spec-following witness refuses it only when the root it holds for that size
  *   differs (or, at equal sizes, the root differs).
@@ -35,8 +35,9 @@ export function judgeRefusal(
   request: { sent: number; signed: number; retried: boolean }
 ): WitnessVerdict {
   if (refusal.status === 422) {
-    if (request.sent > request.signed)
-      return { kind: 'failed', detail: `422 to a proof from ${request.sent}, above what this device signed` }
+    // The empty tree is consistent with every tree: a 422 from size 0 shows nothing but a witness off the spec.
+    if (request.sent === 0 || request.sent > request.signed)
+      return { kind: 'failed', detail: `422 to a submission from size ${request.sent}, which no view contradicts` }
     return {
       kind: 'split-view',
       detail: `the witness refused a consistency proof from size ${request.sent}, whose root this device's signed history fixes: it holds another root for this feed`

@@ -23,10 +23,15 @@ describe('agent/external-witness: judging refusals', () => {
     }
   })
 
-  it('a 422 to a proof from a size the device signed is a split view; from above it, a failure of this side', () => {
+  it('a 422 to a proof from a size the device signed is a split view; from 0 or above it, a failure', () => {
     assert.equal(judgeRefusal({ status: 422 }, { sent: 4, signed: 10, retried: true }).kind, 'split-view')
     assert.equal(judgeRefusal({ status: 422 }, { sent: 10, signed: 10, retried: false }).kind, 'split-view')
     assert.equal(judgeRefusal({ status: 422 }, { sent: 11, signed: 10, retried: false }).kind, 'failed')
+    assert.equal(
+      judgeRefusal({ status: 422 }, { sent: 0, signed: 10, retried: false }).kind,
+      'failed',
+      'from the empty tree'
+    )
   })
 
   it('records at most one alert per witness per interval, and a few over all witnesses per window', () => {
