@@ -26,6 +26,7 @@ import { approvedPolicyDigest } from '../src/attest/release.js'
 import { encodeRun } from '../src/ledger/entry-runs.js'
 import { fixedFeedSigner } from './targets/proof-bundle.js'
 import { WIRE_SCHEMAS } from './targets/wire.js'
+import { WITNESS_VKEY } from './targets/witness-response.js'
 import { encodeStoredAssertion } from '../src/webauthn/index.js'
 import { CAPTURED_REGISTRATION } from './targets/webauthn-enrolment.js'
 
@@ -324,6 +325,19 @@ export const TARGETS: Record<string, TargetSpec> = {
   'proof-bundle': { generate: proofBundles },
   wire: { generate: wireMessages },
   evidence: { generate: evidences },
+  'witness-response': {
+    generate: () =>
+      [
+        Buffer.concat([
+          Buffer.of(0),
+          text(
+            '\u2014 witness.example.com/w1 fm9KqgAAAABkGFDL+TPmh4BYuAjsYRoqMJCWb/gWJaeRF/kmm5tlCr9sJ57DLErur7K0yDXc2ArN+TIuotuB/HbuL3AJsp3bv/aNCQ==\n'
+          )
+        ]),
+        Buffer.concat([Buffer.of(1), text('20852014\n')]),
+        Buffer.concat([Buffer.of(2), text(WITNESS_VKEY)])
+      ].map((b) => new Uint8Array(b))
+  },
   tcti: {
     generate: () =>
       ['swtpm:path=/tmp/x', 'swtpm:host=h,port=1', 'device:/dev/tpmrm0', 'mssim:host=localhost,port=2321'].map(text)

@@ -23,6 +23,7 @@ import {
   type CloneReport
 } from './membership/index.js'
 import { Replicator } from './replication/index.js'
+import { ExternalWitnessing } from './external-witness/index.js'
 import { EAR_BUILD, EarIssuer, verdictOfStatus } from './ear/index.js'
 import { bootPolicyId } from '../attest/index.js'
 import { CursorStore, SinkService, ledgerSinkSource } from './sinks/index.js'
@@ -48,6 +49,8 @@ export class Agent {
   readonly ear: EarIssuer
   /** Delivery of verdicts, alerts, revocations and workload stops to the configured sinks. */
   readonly sinks: SinkService
+  /** Submissions of the own feed's checkpoints to the external witnesses the owner listed. */
+  readonly externalWitnessing: ExternalWitnessing
   private readonly ownSource: ReturnType<typeof ownFeedSource>
   private readonly blocked = new Set<string>()
   private state: 'new' | 'started' | 'stopped' = 'new'
@@ -127,6 +130,18 @@ export class Agent {
         logger: components.logger
       }
     })
+    this.externalWitnessing = new ExternalWitnessing(
+      {
+        ledger: this.feed.ledger,
+        source: ownSource,
+        witnesses: () => this.membership.externalWitnesses.list(),
+        ontology: () => this.membership.ontology,
+        clock: components.clock ?? systemClock,
+        fetch: components.fetch,
+        logger: components.logger
+      },
+      { feedId, intervalMs: init.externalWitnessIntervalMs, timeoutMs: init.externalWitnessTimeoutMs }
+    )
     this.replicator = new Replicator(
       {
         node: this.node,
@@ -155,6 +170,11 @@ export class Agent {
   /** The fleet devices whose cosignature on the newest checkpoint of the own feed verifies. */
   async witnessedBy(): Promise<string[]> {
     return await this.witnessing.witnessedBy()
+  }
+
+  /** The external witnesses whose cosignature on the newest checkpoint of the own feed verifies. */
+  async externallyWitnessedBy(): Promise<string[]> {
+    return await this.externalWitnessing.cosignersOfNewest()
   }
 
   /** Peers' feeds this agent will cosign once they have been quiet long enough (0: witnessing has caught up). */
@@ -191,6 +211,7 @@ export class Agent {
     this.feed.ledger.useActors(this.membership.actors)
     await this.replicator.start()
     await this.attestation.start()
+    this.externalWitnessing.start()
     const self = this.node.peerId.toString()
     this.node.addEventListener('peer:discovery', (evt) => {
       const peer = evt.detail.id
@@ -214,6 +235,7 @@ export class Agent {
     if (this.state === 'stopped') return
     this.state = 'stopped'
     await this.sinks.stop()
+    await this.externalWitnessing.stop()
     await this.replicator.stop()
     await this.attestation.stop()
     await this.node.stop()

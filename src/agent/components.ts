@@ -9,6 +9,7 @@ import type { DeviceEnrolment } from './enrolment/index.js'
 import type { Logger, SinkConfig } from './ops/index.js'
 import type { OwnFeedServer, ReplicationEvent } from './replication/index.js'
 import type { SinkServiceEvent, Wait, WebhookTransport } from './sinks/index.js'
+import type { Fetch } from './external-witness/index.js'
 
 export interface AgentComponents {
   /** The device's TPM, its keys released (see unlockDevice). */
@@ -28,6 +29,8 @@ export interface AgentComponents {
    * a forked or forged feed here; see simnet/hostile.ts.
    */
   ownFeedServer?: (held: FeedSource) => OwnFeedServer
+  /** How external witnesses are reached (default: globalThis.fetch). */
+  fetch?: Fetch
   /** Verifies a batch's actor token signatures together. Default: one by one; `fleet run` gives the native one. */
   p256?: P256Verifier
   /** How the sinks wait between polls and retries. Default: the system's timers. */
@@ -62,6 +65,10 @@ export interface AgentInit {
   cosignIntervalMs?: number
   /** Witnessing: how many fleet devices cosign each feed (its witness set; default 4). */
   witnessesPerFeed?: number
+  /** External witnesses: look for a newer checkpoint to submit this often (default 1 s; 0: never on its own). */
+  externalWitnessIntervalMs?: number
+  /** External witnesses: one request's deadline (default 10 s). */
+  externalWitnessTimeoutMs?: number
   onPeersChange?: (peers: PeerStatus[]) => void
   /** Told what replication did, as it happens: pulls ended, batches refused, alerts read, announces dropped. */
   onReplication?: (event: ReplicationEvent) => void

@@ -78,6 +78,31 @@ export async function startMetricsServer(
     }
   })
   new Gauge({
+    name: 'fleet_own_checkpoint_cosigners',
+    help: "cosignatures that verify on the own feed's newest checkpoint, by kind (fleet devices, external witnesses)",
+    labelNames: ['kind'],
+    registers: [registry],
+    async collect() {
+      this.reset()
+      this.set({ kind: 'fleet' }, (await runtime.witnessedBy()).length)
+      this.set({ kind: 'external' }, (await runtime.externallyWitnessedBy()).length)
+    }
+  })
+  new Counter({
+    name: 'fleet_external_witness_submissions_total',
+    help: 'checkpoints submitted to external witnesses since start, by witness and outcome (cosigned, failed, split_view)',
+    labelNames: ['witness', 'outcome'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const [witness, counts] of runtime.externalWitnessing.counts) {
+        this.inc({ witness, outcome: 'cosigned' }, counts.cosigned)
+        this.inc({ witness, outcome: 'failed' }, counts.failed)
+        this.inc({ witness, outcome: 'split_view' }, counts.splitView)
+      }
+    }
+  })
+  new Gauge({
     name: 'fleet_feed_entries',
     help: 'entries held per feed (own and replicas)',
     labelNames: ['feed'],

@@ -50,8 +50,10 @@ export async function agentStatus(runtime: Agent, deviceId: string): Promise<Rec
     feed: {
       size: runtime.feed.ledger.size,
       sealed: runtime.feed.ledger.sealedSize,
-      witnessedBy: await runtime.witnessedBy()
+      witnessedBy: await runtime.witnessedBy(),
+      externallyWitnessedBy: await runtime.externallyWitnessedBy()
     },
+    externalWitnesses: runtime.externalWitnessing.status(),
     heads: Object.fromEntries(await runtime.heads()),
     policyId: bootPolicyId(runtime.membership.policy),
     ontologyVersion: runtime.membership.ontology.version,

@@ -16,6 +16,7 @@ import {
 import { registerLedgerCommands } from './commands/ledger.js'
 import { registerReleaseCommands } from './commands/release.js'
 import { registerWorkloadCommands } from './commands/workload.js'
+import { registerWitnessCommands } from './commands/witness.js'
 import { registerActorCommands } from './commands/actor.js'
 import { registerSecretCommands } from './commands/secret.js'
 import { registerExecCommand } from './commands/exec.js'
@@ -60,6 +61,7 @@ Exit codes: 0 ok, 1 verification refused or operation failed, 2 bad usage or inp
   registerLedgerCommands(program)
   registerReleaseCommands(program)
   registerWorkloadCommands(program)
+  registerWitnessCommands(program)
   registerActorCommands(program)
   registerSecretCommands(program)
   registerExecCommand(program)

@@ -1,7 +1,7 @@
-import { bytesEqual, FleetError } from '../common/index.js'
+import { bytesEqual, FleetError, toHex } from '../common/index.js'
 import type { HybridPublicKey } from '../identity/index.js'
 import { leafHash, nodeHash, MerkleFrontier, consistencyProof, subtreeRoot, levelsRoot } from './merkle.js'
-import { parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
+import { CHECKPOINT_LIMITS, parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
 import { detectEquivocation, type EquivocationEvidence } from './equivocation.js'
 import { SYNC_LIMITS } from './limits.js'
 import { nodeCryptoHasher, type Hasher } from './hasher.js'
@@ -225,6 +225,44 @@ export class FeedSource {
         this.forgetSealed()
       }
       return added
+    })
+    this.merging = merge.catch(() => 0)
+    return await merge
+  }
+
+  /**
+   * Adds note signature lines to the stored checkpoint of `size` whose body is `text`: lines the
+   * caller verified over that text by keys outside the fleet (an external witness's cosignature,
+   * c2sp.org/tlog-cosignature). Verifiers ignore lines of keys they do not know (c2sp.org/signed-note),
+   * so the note still verifies everywhere. A line whose name and key ID are on the note already is
+   * not added again, nor any past CHECKPOINT_LIMITS.maxSignatureLines. Returns how many were added.
+   */
+  async addSignatureLines(size: number, text: string, lines: readonly string[]): Promise<number> {
+    const merge = this.merging.then(async () => {
+      const bytes = await this.checkpoints.get(seqKey(size))
+      if (bytes === undefined) return 0
+      const stored = Buffer.from(bytes).toString('utf8')
+      const parsed = parseCheckpoint(stored)
+      if (parsed.text !== text) return 0
+      const present = new Set(parsed.signatures.map((line) => `${line.name} ${toHex(line.keyId)}`))
+      let count = parsed.signatures.length
+      let note = stored
+      for (const line of lines) {
+        const [name, signature] = line.slice(2).split(' ') as [string, string | undefined]
+        if (!line.startsWith('\u2014 ') || signature === undefined || line.includes('\n')) continue
+        const id = `${name} ${Buffer.from(signature, 'base64').subarray(0, 4).toString('hex')}`
+        if (present.has(id) || count >= CHECKPOINT_LIMITS.maxSignatureLines) continue
+        present.add(id)
+        note += `${line}\n`
+        count++
+      }
+      if (note === stored) return 0
+      parseCheckpoint(note)
+      // Synced: unlike a fleet cosignature, no peer offers an external witness's line again.
+      const value = new Uint8Array(Buffer.from(note))
+      await this.store.write([{ type: 'put', sublevel: this.checkpoints, key: seqKey(size), value }], { sync: true })
+      this.forgetSealed()
+      return count - parsed.signatures.length
     })
     this.merging = merge.catch(() => 0)
     return await merge

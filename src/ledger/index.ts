@@ -44,7 +44,12 @@ export {
   ONTOLOGY_LIMITS
 } from './ontology.js'
 export type { Ontology, ActionSpec, Role } from './ontology.js'
-export { parseOntologyActions, formatOntologyActions, applyOntologyUpdateEntry } from './ontology-update.js'
+export {
+  parseOntologyActions,
+  formatOntologyActions,
+  applyOntologyUpdateEntry,
+  ontologyAfter
+} from './ontology-update.js'
 export {
   leafHash,
   nodeHash,
@@ -163,3 +168,5 @@ export { FeedSource, ownFeedSource } from './feed-source.js'
 export { ReplicaRejectedError, EquivocationDetectedError } from './replica-errors.js'
 export type { RejectedBatch } from './replica-errors.js'
 export type { SyncBatch } from './sync-batch.js'
+/** The C2SP tlog-witness protocol, log side (its own folder, see its index). */
+export * from './tlog-witness/index.js'

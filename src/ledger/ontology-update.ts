@@ -181,3 +181,17 @@ export function applyOntologyUpdateEntry(ontology: Ontology, entry: Entry): Onto
   const actions = parseOntologyActions(decodeCanonical(b.actions, { maxBytes: ONTOLOGY_LIMITS.maxUpdateBytes }))
   return applyVerifiedOntologyUpdate(ontology, b.version, actions)
 }
+
+/**
+ * The ontology in force after an entry of the owner's feed, read in feed order: an ontology.update
+ * that applies is taken; one that does not (the owner's mistake) is skipped, as every agent skips
+ * it; other entries change nothing.
+ */
+export function ontologyAfter(ontology: Ontology, entry: Entry): Ontology {
+  if (entry.type !== 'ontology.update') return ontology
+  try {
+    return applyOntologyUpdateEntry(ontology, entry)
+  } catch {
+    return ontology
+  }
+}

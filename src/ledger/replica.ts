@@ -5,6 +5,7 @@ import { decodeEntryUnhashed, entryHash, type Entry } from './entry.js'
 import { popCount, ROOTS_CAPACITY } from './batch-hash.js'
 import { nodeCryptoHasher, type Hasher } from './hasher.js'
 import { checkEntryAgainstOntology, type Ontology } from './ontology.js'
+import { ontologyAfter } from './ontology-update.js'
 import { verifyActorProofs, type ActorDirectory } from './actor-proof.js'
 import { MerkleFrontier, verifyConsistency } from './merkle.js'
 import { FeedSource } from './feed-source.js'
@@ -256,18 +257,22 @@ export class ReplicaStore {
     const stored: Entry[] = []
     const prevs: Uint8Array[] = []
     const prevAts: number[] = []
+    // An owner's ontology.update counts from the next entry: a batch of the owner's feed may hold an
+    // update and the first entries of an action it adds (only the owner's feed can hold one).
+    let ontology = trust.ontology
     for (let i = 0; i < count; i++) {
       const seq = meta.size + i
       let decoded: ReturnType<typeof decodeEntryUnhashed>
       try {
         decoded = decodeEntryUnhashed(batch.entries[i]!)
-        checkEntryAgainstOntology(decoded.entry, trust.ontology)
+        checkEntryAgainstOntology(decoded.entry, ontology)
       } catch (err) {
         return fail(`entry ${seq}: ${(err as Error).message}`, err, seq)
       }
       const e = decoded.entry
       if (e.seq !== seq || e.feed !== feed || !bytesEqual(e.fleet, trust.fleetId))
         fail(`entry ${seq} is not entry ${seq} of this feed`, undefined, seq)
+      ontology = ontologyAfter(ontology, e)
       stored.push(e)
       prevs.push(e.prev)
       prevAts.push(decoded.prevAt)

@@ -88,6 +88,8 @@ describe('agent/control: each connection is named by the kernel, not by what it 
       }
     },
     witnessedBy: async () => [],
+    externallyWitnessedBy: async () => [],
+    externalWitnessing: { status: () => [] },
     heads: async () => new Map([['feed-a', 5]]),
     attestation: { list: () => [] },
     sinks: { status: async () => [] }

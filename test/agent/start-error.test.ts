@@ -1,6 +1,6 @@
 /** How a part of the agent that could not start is reported: one line naming what is taken. */
 import assert from 'node:assert/strict'
-import { AgentStartError } from '../../src/agent/index.js'
+import type { AgentStartError } from '../../src/agent/index.js'
 import { startFailure } from '../../src/agent/start-error.js'
 import { FleetError } from '../../src/common/index.js'
 

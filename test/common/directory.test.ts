@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { DirectoryError, makeDirectory } from '../../src/common/index.js'
+import { type DirectoryError, makeDirectory } from '../../src/common/index.js'
 import { tempDir } from '../helpers/devices.js'
 
 describe('common: makeDirectory', () => {

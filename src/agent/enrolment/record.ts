@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { FleetError, MalformedInputError, toBase64, fromBase64, writeFileDurably, makeDirectory } from '../../common/index.js'
+import {
+  FleetError,
+  MalformedInputError,
+  toBase64,
+  fromBase64,
+  writeFileDurably,
+  makeDirectory
+} from '../../common/index.js'
 import {
   parseBootPolicy,
   bootPolicyId,

@@ -10,6 +10,7 @@ import {
 import type { HybridPublicKey } from '../../identity/index.js'
 import { toHex } from '../../common/index.js'
 import { ActorRegistry, type ActorRegistryInit } from './actors.js'
+import { ExternalWitnessList } from '../external-witness/index.js'
 import { MEMBERSHIP_LIMITS } from './limits.js'
 import {
   BASE_ONTOLOGY,
@@ -79,6 +80,8 @@ export class Membership {
   ontology: Ontology = BASE_ONTOLOGY
   /** The actors the owner enrolled (actor.enrol, actor.revoke), and the check of their signatures. */
   readonly actors: ActorRegistry
+  /** The external witnesses the owner listed (witness.external, witness.external_remove). */
+  readonly externalWitnesses = new ExternalWitnessList()
 
   /** `actors`: how the actor registry verifies and whom it tells of cloned authenticators. */
   constructor(enrolment: DeviceEnrolment, actors: ActorRegistryInit = {}) {
@@ -141,7 +144,13 @@ export class Membership {
     epoch?: EpochAuthorisation
     actor?: { actorId: string; change: 'enrolled' | 'revoked' }
     workload?: { service: string; change: 'allowed' | 'revoked' }
+    externalWitness?: { name: string; change: 'added' | 'removed' }
   } {
+    if (entry.type === 'witness.external' || entry.type === 'witness.external_remove') {
+      // Taken only where the ontology in force defines the action as the well-known one.
+      const externalWitness = this.externalWitnesses.apply(entry, this.ontology)
+      return externalWitness === undefined ? {} : { externalWitness }
+    }
     const kind = Object.hasOwn(ACTOR_STATEMENTS, entry.type) ? ACTOR_STATEMENTS[entry.type] : undefined
     if (kind !== undefined) {
       let change: 'enrolled' | 'revoked' | 'allowed' | undefined

@@ -80,7 +80,15 @@ export function provenRevocation(entry: Entry, membership: Membership): Entry | 
  */
 export async function applyOwnerStatements(entries: readonly Entry[], t: OwnerStatementTargets): Promise<void> {
   for (const entry of entries) {
-    const { revoked, released, policy, ontology, epoch, actor, workload } = t.membership.applyOwnerEntry(entry)
+    const { revoked, released, policy, ontology, epoch, actor, workload, externalWitness } =
+      t.membership.applyOwnerEntry(entry)
+    if (externalWitness !== undefined)
+      t.logger?.info(
+        { witness: externalWitness.name, url: entry.body.url },
+        externalWitness.change === 'added'
+          ? "the owner listed an external witness: this device's checkpoints go to it"
+          : 'the owner removed an external witness'
+      )
     if (workload !== undefined)
       t.logger?.info(
         { service: workload.service, exeDigest: toHex(entry.body.exeDigest as Uint8Array) },

@@ -28,7 +28,7 @@ import {
   fleetServiceTag,
   type DeviceRole
 } from '../../agent/index.js'
-import { decodeEntry, type AppendInput, type Entry } from '../../ledger/index.js'
+import { BASE_ONTOLOGY, decodeEntry, ontologyAfter, type AppendInput, type Entry } from '../../ledger/index.js'
 import type { HybridSigner } from '../../identity/index.js'
 import { createFleetNode } from '../../p2p/index.js'
 import { FleetError, UsageError, cryptoRandom, systemClock } from '../../common/index.js'
@@ -394,8 +394,8 @@ export interface StatementOptions extends PinOptions {
 }
 
 /**
- * Appends an owner-signed statement to the owner's feed (unless `make`, given every entry of the
- * feed, returns undefined: it is there already) and hands the feed to the agents found. Returns
+ * Appends an owner-signed statement (or several, in order) to the owner's feed (unless `make`,
+ * given every entry of the feed, returns undefined: it is there already) and hands the feed to the agents found. Returns
  * the agents reached.
  */
 export async function publishOwnerStatement(
@@ -404,7 +404,7 @@ export async function publishOwnerStatement(
     entries: Entry[],
     actor: { id: string; role: 'owner' },
     owner: { signer: HybridSigner; fleetId: Uint8Array }
-  ) => AppendInput | undefined | Promise<AppendInput | undefined>
+  ) => AppendInput | AppendInput[] | undefined | Promise<AppendInput | AppendInput[] | undefined>
 ): Promise<string[]> {
   const seconds = parseSeconds(options.timeout, '--timeout')
   const peers = (options.peer ?? []).map(parsePeer)
@@ -422,7 +422,16 @@ export async function publishOwnerStatement(
         { id: `owner/${ownerState.name}`.slice(0, 128), role: 'owner' },
         { signer, fleetId }
       )
-      if (statement !== undefined) await feed.ledger.append(statement)
+      // Several statements (e.g. an ontology.update and the first entry of an action it adds) go in
+      // order, each checked against the ontology in force at it, as the agents will check them.
+      let ontology = entries.reduce(ontologyAfter, BASE_ONTOLOGY)
+      feed.ledger.useOntology(ontology)
+      for (const one of statement === undefined ? [] : Array.isArray(statement) ? statement : [statement]) {
+        const { seq } = await feed.ledger.append(one)
+        if (one.type !== 'ontology.update') continue
+        ontology = ontologyAfter(ontology, decodeEntry((await feed.ledger.getEntry(seq))!).entry)
+        feed.ledger.useOntology(ontology)
+      }
       await feed.ledger.checkpoint()
       const node = await createFleetNode({
         privateKey: await generateKeyPair('Ed25519'),

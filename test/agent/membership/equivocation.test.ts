@@ -1,14 +1,7 @@
 import assert from 'node:assert/strict'
 import { until as waitFor } from '../../helpers/wait.js'
 import { EventLog, disconnected } from '../../helpers/events.js'
-import {
-  type Agent,
-  deviceSigner,
-  ownerFeedId,
-  publishOwnerFeed,
-  witnessSet,
-  type ReplicationEvent
-} from '../../../src/agent/index.js'
+import { type Agent, deviceSigner, witnessSet, type ReplicationEvent } from '../../../src/agent/index.js'
 import {
   decodeEntry,
   decodeEvidence,
@@ -20,6 +13,7 @@ import {
 } from '../../../src/ledger/index.js'
 import { SimFleet, type SimDevice } from '../../../simnet/fleet.js'
 import { Equivocator } from '../../../simnet/hostile.js'
+import { publishOwnerStatements } from '../../helpers/owner-statements.js'
 
 const until = async (condition: () => Promise<boolean> | boolean, what: string, ms = 30_000): Promise<number> =>
   await waitFor(condition, what, ms)
@@ -181,29 +175,19 @@ describe('agent/witnessing and equivocation on swtpm and libp2p (4 agents)', fun
     for (const r of honest.slice(0, 1).concat(honest.slice(2))) await r.node.dial(honest[1].node.getMultiaddrs()[0]!)
     await until(() => honest[0]!.attestation.attested(peerId(honest[1]!)), 'b back in the fleet')
     // The owner clears each piece of evidence the agents reported (by its id) and hands the statements to one agent.
-    const owner = fleet.owner
     const reported = new Set<string>()
     for (const r of honest)
       for (const alert of (await held(r)).filter((entry) => entry.type === 'alert.equivocation'))
         reported.add(Buffer.from(evidenceId(decodeEvidence(alert.body.evidence as Uint8Array))).toString('hex'))
     assert.ok(reported.size >= 1)
-    for (const id of reported)
-      await owner.feed.ledger.append({
+    await publishOwnerStatements(
+      fleet,
+      [...reported].map((id) => ({
         type: 'device.clear_quarantine',
-        actor: { id: 'owner/simnet', role: 'owner' },
-        attest: null,
         body: { deviceId: eId(), evidence: new Uint8Array(Buffer.from(id, 'hex')), reason: 'investigated' }
-      })
-    await owner.feed.ledger.checkpoint()
-    const fleetId = new Uint8Array(Buffer.from(owner.state.fleetId, 'hex'))
-    const reached = await publishOwnerFeed(
-      owner.node,
-      owner.feed.store,
-      ownerFeedId(fleetId),
-      owner.feed.ledger.sealedSize,
-      [honest[0]!.node.getMultiaddrs()[0]!]
+      })),
+      [honest[0]!]
     )
-    assert.equal(reached.length, 1)
     await until(() => honest.every((r) => !r.membership.isQuarantined(eId())), 'the release at every agent')
     // The device may connect and attest again.
     await honest[0]!.node.dial(e.node.getMultiaddrs()[0]!)

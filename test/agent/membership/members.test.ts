@@ -11,8 +11,14 @@ import {
   TPMA_OBJECT,
   type EccPublic
 } from '../../../src/attest/tpm2/index.js'
-import { Membership, type DeviceEnrolment, type EnrolmentRecord } from '../../../src/agent/index.js'
-import type { Entry } from '../../../src/ledger/index.js'
+import {
+  EXTERNAL_WITNESS_ACTIONS,
+  Membership,
+  type DeviceEnrolment,
+  type EnrolmentRecord
+} from '../../../src/agent/index.js'
+import { formatOntologyActions, formatWitnessKey, type ActionSpec, type Entry } from '../../../src/ledger/index.js'
+import { encodeCanonical } from '../../../src/codec/index.js'
 import type { BootPolicy } from '../../../src/attest/index.js'
 
 function withPoint(template: EccPublic): EccPublic {
@@ -98,5 +104,65 @@ describe("agent/membership: members from the owner's feed", () => {
       m.list().map((member) => member.deviceId),
       [deviceId('a')]
     )
+  })
+})
+
+describe('agent/membership: external witnesses from the owner statements', () => {
+  const witnessKey = formatWitnessKey('witness.test/w1', new Uint8Array(32).fill(3))
+  const ownerEntry = (type: string, body: Record<string, unknown>, seq: number): Entry => ({
+    v: 1,
+    fleet,
+    feed: membership().ownerFeed,
+    seq,
+    prev: new Uint8Array(32),
+    time: 1_795_000_000_000 + seq,
+    type,
+    actor: { id: 'owner', role: 'owner' },
+    device: membership().ownerFeed,
+    attest: null,
+    body
+  })
+  const update = (actions: Record<string, ActionSpec>, seq = 1): Entry =>
+    ownerEntry('ontology.update', { version: 4, actions: encodeCanonical(formatOntologyActions(actions)) }, seq)
+  const add = (seq: number, vkey = witnessKey): Entry =>
+    ownerEntry('witness.external', { name: 'witness.test/w1', url: 'https://witness.test/w1', vkey }, seq)
+
+  it('lists a witness once the owner defined the well-known actions, and drops it on witness.external_remove', () => {
+    const m = membership()
+    assert.equal(m.applyOwnerEntry(add(1)).externalWitness, undefined, 'not defined yet: ignored')
+    assert.ok(m.applyOwnerEntry(update({ ...EXTERNAL_WITNESS_ACTIONS }, 2)).ontology)
+    assert.deepEqual(m.applyOwnerEntry(add(3)).externalWitness, { name: 'witness.test/w1', change: 'added' })
+    assert.deepEqual(
+      m.externalWitnesses.list().map((w) => [w.name, w.url, w.vkey]),
+      [['witness.test/w1', 'https://witness.test/w1', witnessKey]]
+    )
+    const removed = m.applyOwnerEntry(
+      ownerEntry('witness.external_remove', { name: 'witness.test/w1', reason: 'x' }, 4)
+    )
+    assert.deepEqual(removed.externalWitness, { name: 'witness.test/w1', change: 'removed' })
+    assert.deepEqual(m.externalWitnesses.list(), [])
+  })
+
+  it('ignores witness entries where the ontology in force defines the action otherwise', () => {
+    const m = membership()
+    const spec = EXTERNAL_WITNESS_ACTIONS['witness.external']!
+    const otherwise = {
+      ...spec,
+      body: { ...spec.body, note: { kind: 'string', max: 64, optional: true } }
+    } as ActionSpec
+    m.applyOwnerEntry(update({ 'witness.external': otherwise }))
+    assert.equal(m.applyOwnerEntry(add(2)).externalWitness, undefined)
+    assert.deepEqual(m.externalWitnesses.list(), [])
+  })
+
+  it("ignores a witness whose verifier key is not its name's, or not an Ed25519 cosignature key", () => {
+    const m = membership()
+    m.applyOwnerEntry(update({ ...EXTERNAL_WITNESS_ACTIONS }))
+    assert.equal(
+      m.applyOwnerEntry(add(2, formatWitnessKey('witness.test/w2', new Uint8Array(32)))).externalWitness,
+      undefined
+    )
+    assert.equal(m.applyOwnerEntry(add(3, 'witness.test/w1+00000000+AQ==')).externalWitness, undefined)
+    assert.deepEqual(m.externalWitnesses.list(), [])
   })
 })

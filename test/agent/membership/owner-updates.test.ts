@@ -1,20 +1,14 @@
 import assert from 'node:assert/strict'
 import { until } from '../../helpers/wait.js'
 import { disconnected } from '../../helpers/events.js'
-import {
-  ownerFeedId,
-  publishOwnerFeed,
-  feedIdentityOf,
-  storedOntologyProofs,
-  ontologyFromHeader,
-  type Agent
-} from '../../../src/agent/index.js'
+import { feedIdentityOf, storedOntologyProofs, ontologyFromHeader, type Agent } from '../../../src/agent/index.js'
 import { bootPolicyId, canonicalPolicyJson, type BootPolicy } from '../../../src/attest/index.js'
 import { decodeEntry, type AppendInput } from '../../../src/ledger/index.js'
 import { encodeCanonical } from '../../../src/codec/index.js'
 import { SimFleet } from '../../../simnet/fleet.js'
 import { simulatedBootPolicy } from '../../../src/attest/simulated-boot.js'
 import { makeActor } from '../../helpers/signing-actor.js'
+import { publishOwnerStatements } from '../../helpers/owner-statements.js'
 
 /** Two agents on swtpm; the owner's policy and ontology statements reach them through its feed. */
 describe('agent/owner statements: boot policy and ontology updates applied by the agents', function () {
@@ -23,20 +17,8 @@ describe('agent/owner statements: boot policy and ontology updates applied by th
   let a: Agent
   let b: Agent
 
-  async function publish(statement: Omit<AppendInput, 'actor' | 'attest'>): Promise<void> {
-    const owner = fleet.owner
-    await owner.feed.ledger.append({ ...statement, actor: { id: 'owner/simnet', role: 'owner' }, attest: null })
-    await owner.feed.ledger.checkpoint()
-    const fleetId = new Uint8Array(Buffer.from(owner.state.fleetId, 'hex'))
-    const reached = await publishOwnerFeed(
-      owner.node,
-      owner.feed.store,
-      ownerFeedId(fleetId),
-      owner.feed.ledger.sealedSize,
-      [a.node.getMultiaddrs()[0]!, b.node.getMultiaddrs()[0]!]
-    )
-    assert.equal(reached.length, 2)
-  }
+  const publish = async (statement: Omit<AppendInput, 'actor' | 'attest'>): Promise<void> =>
+    await publishOwnerStatements(fleet, [statement], [a, b])
   const policySet = (policy: BootPolicy): Omit<AppendInput, 'actor' | 'attest'> => ({
     type: 'policy.set',
     body: { policyId: bootPolicyId(policy), policy: new Uint8Array(Buffer.from(canonicalPolicyJson(policy))) }
