@@ -513,7 +513,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`
 Left in ${demoDir} (the software TPMs are stopped; nothing there is secret):
-  ./bin/fleet peers --state .fleet-demo/dev1                      # dev1's verdicts, incl. the clone
+  ./bin/fleet peers --state .fleet-demo/dev1                      # dev1's last verdicts, incl. the clone (its agent has stopped: exit 1)
   ./bin/fleet ledger tail --state .fleet-demo/dev1                # its feed: verdicts, alert.clone_suspected, actions
   ./bin/fleet ledger verify --state .fleet-demo/dev2 --fleet ${fleetIdHex}
   ./bin/fleet ledger export --state .fleet-demo/dev1 --out /tmp/dev1.jsonl && ./bin/fleet ledger verify --export /tmp/dev1.jsonl --fleet ${fleetIdHex}

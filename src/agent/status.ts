@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { toHex } from '../common/index.js'
 import { bootPolicyId } from '../attest/index.js'
 import type { Agent } from './agent.js'
+import type { PeerStatus } from './attestation/index.js'
 
 /** Resident memory of this process. */
 export interface ResidentMemory {
@@ -40,6 +41,12 @@ export function residentMemory(procStatus?: string): ResidentMemory {
   return memory
 }
 
+/** Each peer's latest verdict, and whether it is connected now. */
+function peersWithReach(runtime: Agent): Array<PeerStatus & { online: boolean }> {
+  const online = new Set(runtime.node.getConnections().map((connection) => connection.remotePeer.toString()))
+  return runtime.attestation.list().map((peer) => ({ ...peer, online: online.has(peer.peerId) }))
+}
+
 /** What `fleet status` shows. */
 export async function agentStatus(runtime: Agent, deviceId: string): Promise<Record<string, unknown>> {
   return {
@@ -66,7 +73,7 @@ export async function agentStatus(runtime: Agent, deviceId: string): Promise<Rec
         evidence
       }
     }),
-    peers: runtime.attestation.list(),
+    peers: peersWithReach(runtime),
     connections: runtime.node.getConnections().length,
     sinks: await runtime.sinks.status(),
     memory: residentMemory()

@@ -170,7 +170,7 @@ describe('agent/control: each connection is named by the kernel, not by what it 
       assert.deepEqual(evidence.exeDigest, nodeDigest)
       const line = logLines.find((l) => l.msg === 'append through the control socket')
       assert.ok(line !== undefined, JSON.stringify(logLines))
-      assert.equal(line.level, 30)
+      assert.equal(line.level, 'info')
       assert.equal(line.type, 'note')
       assert.equal(line.uid, process.getuid!())
       assert.equal(line.pid, process.pid)

@@ -22,6 +22,7 @@ import {
   stderrIsJournal,
   DEVICE_STATE_FILE,
   controlRequest,
+  ControlError,
   startDeviceAgent,
   readPeersFile,
   AGENT_BUFFER_POOL_BYTES,
@@ -257,31 +258,64 @@ async function explainBoot(
 export function registerPeersCommand(program: Command): void {
   program
     .command('peers')
-    .description('the peers the running agent has seen, with its last verdict on each')
+    .description("the running agent's peers: its latest verdict on each, and whether it is connected now")
     .requiredOption('--state <dir>', 'device state directory')
+    .option('--all', 'also peers that never named a device (strangers), when not connected')
     .option('--json', 'print as JSON')
     .addHelpText(
       'after',
       `
 Example:
-  fleet peers --state /var/lib/fleet-agent`
+  fleet peers --state /var/lib/fleet-agent
+Asks the running agent. Without one it prints the last view the agent wrote (DIR/peers.json), says
+how old it is, and exits 1. Exit codes: 0 the agent answered, 1 no agent is running, 2 bad usage.`
     )
-    .action(async (options: { state: string; json?: boolean }) => {
-      const view = await readPeersFile<PeerStatus>(options.state)
-      const text =
-        view.peers.length === 0
-          ? 'no peers seen yet (is fleet run running?)'
-          : view.peers
-              .map((p) =>
-                [
-                  `${p.trusted ? 'trusted  ' : (p.kind ?? 'refused').padEnd(9)} ${p.deviceId ?? '?'.padEnd(52)}`,
-                  ` ${p.hostname ?? ''} ${p.peerId} ${p.at}`,
-                  p.reasons.length > 0 ? `\n          ${p.reasons.join('\n          ')}` : ''
-                ].join('')
-              )
-              .join('\n')
-      makeOutput(options.json === true).result(view, text)
+    .action(async (options: { state: string; all?: boolean; json?: boolean }) => {
+      const out = makeOutput(options.json === true)
+      let peers: Array<PeerStatus & { online?: boolean }>
+      try {
+        const answer = await controlRequest(options.state, { cmd: 'status' }, 10_000)
+        peers = (answer.status as { peers: Array<PeerStatus & { online: boolean }> }).peers
+      } catch (err) {
+        if (!(err instanceof ControlError) || err.code !== 'ERR_NO_AGENT') throw err
+        const view = await readPeersFile<PeerStatus>(options.state)
+        process.stderr.write(
+          `fleet: no agent is running for ${options.state}${view.updatedAt === '' ? '' : `; its last view, from ${view.updatedAt}, follows (nobody is online)`}\n`
+        )
+        if (view.updatedAt !== '')
+          out.result(
+            { running: false, updatedAt: view.updatedAt, peers: view.peers },
+            peersTable(view.peers, options.all === true)
+          )
+        process.exitCode = 1
+        return
+      }
+      out.result({ running: true, peers }, peersTable(peers, options.all === true))
     })
+}
+
+/** The peers as a table with a header; strangers that are gone are left out unless `all`. */
+export function peersTable(peers: Array<PeerStatus & { online?: boolean }>, all: boolean): string {
+  const shown = peers.filter((p) => all || p.deviceId !== undefined || p.online === true)
+  if (shown.length === 0) return 'no peers seen yet'
+  const rows = shown.map((p) => [
+    p.trusted ? 'trusted' : (p.kind ?? 'refused'),
+    p.online === undefined ? '?' : p.online ? 'yes' : 'no',
+    p.deviceId ?? '(no device)',
+    p.hostname ?? '',
+    p.at,
+    p.reasons.join('; ')
+  ])
+  const header = ['VERDICT', 'ONLINE', 'DEVICE', 'HOST', 'SINCE', 'REASONS']
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  return [header, ...rows]
+    .map((r) =>
+      r
+        .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd()
+    )
+    .join('\n')
 }
 
 /** fleet status --state DIR [--json] */
