@@ -34,6 +34,19 @@ export function escapeParamValue(value: string): string {
   return value.replace(/["\\\]]/g, (c) => `\\${c}`)
 }
 
+/**
+ * An SD-PARAM value as sent: line breaks and other control characters become spaces (a collector
+ * that writes messages a line each would take what follows one for a message of its own), at
+ * most SINK_LIMITS.maxParamChars characters (the structured data stays whole within the shortest
+ * message; MSG holds the value exactly), then escaped.
+ */
+function paramValue(value: string): string {
+  let cut = value.replace(CONTROL, ' ').slice(0, SINK_LIMITS.maxParamChars)
+  if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1)
+  return escapeParamValue(cut)
+}
+const CONTROL = /[\p{Cc}\u2028\u2029]/gu
+
 /** A header field: printable US-ASCII without spaces, at most `max` characters, or "-" (NILVALUE). */
 function headerField(value: string | undefined, max: number): string {
   if (value === undefined) return '-'
@@ -66,7 +79,7 @@ export function syslogMessage(event: SinkEvent, format: SyslogFormat): string {
     const value = body?.[field]
     if (typeof value === 'string' || typeof value === 'boolean') params.push([field, String(value)])
   }
-  const sd = `[${SYSLOG_SD_ID} ${params.map(([k, v]) => `${k}="${escapeParamValue(v)}"`).join(' ')}]`
+  const sd = `[${SYSLOG_SD_ID} ${params.map(([k, v]) => `${k}="${paramValue(v)}"`).join(' ')}]`
   const header = [
     `<${pri}>1`,
     event.time ?? '-',

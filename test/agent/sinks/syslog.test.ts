@@ -89,6 +89,21 @@ describe('syslog sink', () => {
     assert.match(odd, /^<133>1 \S+ host1 fleet-agent /)
   })
 
+  it('keeps control characters out of structured-data values, and bounds them: an entry cannot forge a line', () => {
+    const forged = '\n<9>1 2026-06-01T12:00:00.000Z host-1 fleet-agent 1 alert.tamper - forged\r\u0085\u2028'
+    const hostile = { ...event, body: { ...(event.body as object), reason: `x${forged}${'"'.repeat(600)}` } }
+    for (const maxBytes of [2048, 65_536]) {
+      const line = syslogMessage(hostile, { ...format, maxBytes })
+      const sd = SYSLOG_LINE.exec(line)
+      assert.ok(sd !== null, `not RFC 5424: ${line.slice(0, 300)}`)
+      // The structured data is whole (it never reaches the cut) and holds no line breaks.
+      assert.doesNotMatch(sd[7]!, /[\p{Cc}\u2028\u2029]/u)
+      assert.ok(Buffer.byteLength(sd[7]!) < 1024, `${Buffer.byteLength(sd[7]!)} bytes of structured data`)
+      // The message JSON still carries the value whole, escaped.
+      assert.doesNotMatch(line, /[\n\r]/)
+    }
+  })
+
   describe('delivery on loopback', function () {
     this.timeout(60_000)
     let feed: SinkFeed
