@@ -22,6 +22,7 @@ import { lookup } from 'node:dns/promises'
 import { SYSLOG_FACILITIES, parseHostPort, type SyslogSinkConfig } from '../ops/index.js'
 import { severityOf, type SinkEvent } from './event.js'
 import { SINK_LIMITS } from './limits.js'
+import { AbortedError } from '../../common/index.js'
 import { SinkTimeoutError, SinkTransportError } from './errors.js'
 import type { Sink } from './sink.js'
 
@@ -136,8 +137,18 @@ export function udpSyslogTransport(address: string): SyslogTransport {
   }
 }
 
-/** RFC 6587 octet counting on a kept stream connection: tcp host:port, or a unix socket path. */
-export function streamSyslogTransport(transport: 'tcp' | 'unix', address: string): SyslogTransport {
+/**
+ * RFC 6587 octet counting on a kept stream connection: tcp host:port, or a unix socket path. A
+ * write the collector does not take within `timeoutMs` (default SINK_LIMITS.requestTimeoutMs: a
+ * collector that stops reading fills the kernel's buffers), or that the signal stops, fails and
+ * drops the connection.
+ */
+export function streamSyslogTransport(
+  transport: 'tcp' | 'unix',
+  address: string,
+  options: { timeoutMs?: number } = {}
+): SyslogTransport {
+  const timeoutMs = options.timeoutMs ?? SINK_LIMITS.requestTimeoutMs
   let socket: net.Socket | undefined
   const connect = async (signal?: AbortSignal): Promise<net.Socket> => {
     const target = transport === 'unix' ? { path: address } : parseHostPort(address)!
@@ -145,8 +156,8 @@ export function streamSyslogTransport(transport: 'tcp' | 'unix', address: string
       const fresh = net.connect({ ...target, signal } as net.NetConnectOpts)
       const timer = setTimeout(() => {
         fresh.destroy()
-        reject(new SinkTimeoutError(address, SINK_LIMITS.requestTimeoutMs))
-      }, SINK_LIMITS.requestTimeoutMs)
+        reject(new SinkTimeoutError(address, timeoutMs))
+      }, timeoutMs)
       fresh.once('connect', () => {
         clearTimeout(timer)
         fresh.removeAllListeners('error')
@@ -167,18 +178,28 @@ export function streamSyslogTransport(transport: 'tcp' | 'unix', address: string
     })
   }
   return {
-    async send(messages, options = {}) {
-      const open = socket ?? (await connect(options.signal))
+    async send(messages, sendOptions = {}) {
+      sendOptions.signal?.throwIfAborted()
+      const open = socket ?? (await connect(sendOptions.signal))
       socket = open
       const framed = messages.map((message) => `${Buffer.byteLength(message)} ${message}`).join('')
       await new Promise<void>((resolve, reject) => {
+        const fail = (err: Error): void => {
+          clearTimeout(timer)
+          sendOptions.signal?.removeEventListener('abort', onAbort)
+          open.destroy()
+          if (socket === open) socket = undefined
+          reject(err)
+        }
+        const timer = setTimeout(() => fail(new SinkTimeoutError(address, timeoutMs)), timeoutMs)
+        const onAbort = (): void => fail(new AbortedError('the sink was stopped'))
+        sendOptions.signal?.addEventListener('abort', onAbort, { once: true })
         open.write(framed, (err) => {
-          if (err === null || err === undefined) resolve()
-          else {
-            open.destroy()
-            if (socket === open) socket = undefined
-            reject(new SinkTransportError(address, (err as NodeJS.ErrnoException).code ?? err.message, err))
-          }
+          if (err === null || err === undefined) {
+            clearTimeout(timer)
+            sendOptions.signal?.removeEventListener('abort', onAbort)
+            resolve()
+          } else fail(new SinkTransportError(address, (err as NodeJS.ErrnoException).code ?? err.message, err))
         })
       })
       if (open.destroyed) {

@@ -11,6 +11,7 @@ import {
   SEVERITY,
   escapeParamValue,
   severityOf,
+  streamSyslogTransport,
   syslogMessage,
   type SinkEvent,
   type SyslogSinkConfig
@@ -101,6 +102,36 @@ describe('syslog sink', () => {
       assert.ok(Buffer.byteLength(sd[7]!) < 1024, `${Buffer.byteLength(sd[7]!)} bytes of structured data`)
       // The message JSON still carries the value whole, escaped.
       assert.doesNotMatch(line, /[\n\r]/)
+    }
+  })
+
+  it('gives up a TCP write the collector never reads: a timeout, and at once when stopped', async function () {
+    this.timeout(60_000)
+    const held: net.Socket[] = []
+    // A collector that accepts and never reads: the kernel's buffers fill and the write waits.
+    const collector = net.createServer((socket) => {
+      socket.pause()
+      held.push(socket)
+    })
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve))
+    const address = `127.0.0.1:${(collector.address() as net.AddressInfo).port}`
+    const messages = Array.from({ length: 100 }, (_, i) => `${i} ${'x'.repeat(60_000)}`)
+    const flood = [...messages, ...messages, ...messages, ...messages]
+    try {
+      const timed = streamSyslogTransport('tcp', address, { timeoutMs: 500 })
+      const started = Date.now()
+      await assert.rejects(timed.send(flood), { name: 'SinkTimeoutError' })
+      assert.ok(Date.now() - started < 10_000)
+      await timed.close()
+      const stopping = new AbortController()
+      const stopped = streamSyslogTransport('tcp', address)
+      const sending = stopped.send(flood, { signal: stopping.signal })
+      setTimeout(() => stopping.abort(), 300)
+      await assert.rejects(sending)
+      await stopped.close()
+    } finally {
+      for (const socket of held) socket.destroy()
+      collector.close()
     }
   })
 
