@@ -7,14 +7,22 @@
  */
 import assert from 'node:assert/strict'
 import {
+  EXTERNAL_WITNESS_ACTIONS,
+  SEVERITY,
   CursorStore,
   SinkService,
+  severityOf,
   ledgerSinkSource,
   type EarSigner,
   type SinkSource,
   type SyslogSinkConfig
 } from '../../../src/agent/index.js'
-import { LEDGER_SUBLEVELS, MemoryLedgerStore } from '../../../src/ledger/index.js'
+import {
+  BASE_ONTOLOGY,
+  LEDGER_SUBLEVELS,
+  MemoryLedgerStore,
+  applyVerifiedOntologyUpdate
+} from '../../../src/ledger/index.js'
 import { FEED, OWNER_FEED, SinkRecorder, sinkFeed, storedHash, type SinkFeed } from '../../helpers/sink-feed.js'
 import { ManualTimers } from '../../helpers/sink-checks.js'
 
@@ -132,5 +140,38 @@ describe('sink service', () => {
     assert.deepEqual(await cursors.get('old', FEED), { next: 7 })
     await cursorStore.write([{ type: 'put', sublevel, key: `bad/${FEED}`, value: new Uint8Array(9) }], { sync: true })
     await assert.rejects(cursors.get('bad', FEED), { name: 'SinkCursorError' })
+  })
+
+  it("sends the device's external-witness alert (a split view) by default, as an alert", async () => {
+    first.ledger.useOntology(
+      applyVerifiedOntologyUpdate(BASE_ONTOLOGY, BASE_ONTOLOGY.version + 1, EXTERNAL_WITNESS_ACTIONS)
+    )
+    await first.append(2)
+    const alert = {
+      type: 'alert.external_witness',
+      actor: { id: `agent/${FEED}`, role: 'agent' },
+      attest: null,
+      body: {
+        witness: 'witness.example/w1',
+        url: 'https://witness.example/w1',
+        status: 409,
+        checkpointSize: 2,
+        oldSize: 0,
+        witnessSize: 9,
+        detail: 'the witness holds a checkpoint of 9 entries of this feed',
+        response: new Uint8Array(Buffer.from('9\n'))
+      }
+    }
+    const { seq } = await first.ledger.append(alert)
+    const { service, recorder, sent } = run(() => first)
+    const idle = recorder.next((e) => e.type === 'idle')
+    await service.start()
+    await idle
+    await service.stop()
+    assert.deepEqual(
+      sent.map((e) => e.id),
+      [`${FEED}/0`, `${FEED}/${seq}`]
+    )
+    assert.equal(severityOf({ type: 'alert.external_witness', body: undefined }), SEVERITY.alert)
   })
 })
