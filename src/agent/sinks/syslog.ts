@@ -83,7 +83,8 @@ export function syslogMessage(event: SinkEvent, format: SyslogFormat): string {
   const sd = `[${SYSLOG_SD_ID} ${params.map(([k, v]) => `${k}="${paramValue(v)}"`).join(' ')}]`
   const header = [
     `<${pri}>1`,
-    event.time ?? '-',
+    // RFC 5424's FULL-DATE has a 4-digit year: an ISO time past 9999 or before 0 (+/-YYYYYY) is not one.
+    event.time !== null && /^\d{4}-/.test(event.time) ? event.time : '-',
     headerField(format.hostname, 255),
     SYSLOG_APP_NAME,
     headerField(format.procId, 128),

@@ -105,6 +105,14 @@ describe('syslog sink', () => {
     }
   })
 
+  it('sends NILVALUE for a time RFC 5424 cannot state (a year past 9999, or before 0)', () => {
+    for (const time of ['+275760-09-13T00:00:00.000Z', '-000001-01-01T00:00:00.000Z', null]) {
+      const line = syslogMessage({ ...event, time }, format)
+      assert.match(line, /^<133>1 - host-1 fleet-agent /, String(time))
+      assert.ok(SYSLOG_LINE.exec(line) !== null)
+    }
+  })
+
   it('gives up a TCP write the collector never reads: a timeout, and at once when stopped', async function () {
     this.timeout(60_000)
     const held: net.Socket[] = []
