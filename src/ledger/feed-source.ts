@@ -1,5 +1,5 @@
 import { bytesEqual, FleetError, toHex } from '../common/index.js'
-import type { HybridPublicKey } from '../identity/index.js'
+import { MLDSA65_SIGNATURE_SIZE, type HybridPublicKey } from '../identity/index.js'
 import { leafHash, nodeHash, MerkleFrontier, consistencyProof, subtreeRoot, levelsRoot } from './merkle.js'
 import { CHECKPOINT_LIMITS, parseCheckpoint, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint.js'
 import { detectEquivocation, type EquivocationEvidence } from './equivocation.js'
@@ -207,15 +207,23 @@ export class FeedSource {
       if (parsed.text !== checkpoint.text) return 0
       const present = new Set(parsed.signatures.map((line) => line.name))
       present.delete(this.feed)
+      // The cap is on the fleet's cosigners (a hybrid pair each): the one line of an external
+      // witness (addSignatureLines) takes no cosigner's place.
+      const cosigners = new Set(
+        parsed.signatures
+          .filter((line) => line.name !== this.feed && line.signature.length === MLDSA65_SIGNATURE_SIZE)
+          .map((line) => line.name)
+      )
       const lines = checkpoint.note.slice(checkpoint.note.indexOf('\n\n') + 2, -1).split('\n')
       let added = 0
       let note = stored
       for (const name of checkpoint.cosigners) {
-        if (present.has(name) || present.size >= SYNC_LIMITS.maxCosigners) continue
+        if (present.has(name) || cosigners.size >= SYNC_LIMITS.maxCosigners) continue
         const pair = lines.filter((line) => line.startsWith(`\u2014 ${name} `))
         if (pair.length !== 2) continue
         note += pair.map((line) => `${line}\n`).join('')
         present.add(name)
+        cosigners.add(name)
         added++
       }
       if (added > 0) {

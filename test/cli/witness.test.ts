@@ -81,7 +81,13 @@ describe('cli: fleet witness', function () {
 
   it('refuses a URL that is not http(s), or has credentials, and a key that is not an Ed25519 cosignature key', async () => {
     const before = (await types()).length
-    for (const url of ['ftp://witness.example', 'https://user:pw@witness.example', 'not a url']) {
+    // '@' anywhere: the well-known spec's pattern refuses it (it was refused after the definition was appended).
+    for (const url of [
+      'ftp://witness.example',
+      'https://user:pw@witness.example',
+      'not a url',
+      'https://w.example/a@b'
+    ]) {
       const refused = add('witness.example/w3', url)
       assert.equal(refused.status, 2, url)
       assert.match(refused.stderr, /--url/)
@@ -90,5 +96,16 @@ describe('cli: fleet witness', function () {
     assert.equal(badKey.status, 2)
     assert.match(badKey.stderr, /--vkey/)
     assert.equal((await types()).length, before, 'nothing appended')
+  })
+
+  it('refuses a witness past the 8 agents take, instead of listing one no agent would submit to', async () => {
+    for (let i = 0; list().length < 8; i++) assert.equal(add(`witness.example/n${i}`).status, 0)
+    const before = (await types()).length
+    const refused = add('witness.example/ninth')
+    assert.equal(refused.status, 1)
+    assert.match(refused.stderr, /8 external witnesses are listed already/)
+    assert.equal((await types()).length, before, 'nothing appended')
+    // Replacing a listed one (a new URL) is still taken.
+    assert.equal(add('witness.example/n0', 'https://witness.example/n0-moved').status, 0)
   })
 })

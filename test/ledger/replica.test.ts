@@ -22,6 +22,7 @@ import {
   encodeEntry,
   signCheckpoint,
   LevelLedgerStore,
+  SYNC_LIMITS,
   type FeedSource,
   type ReplicaTrust
 } from '../../src/ledger/index.js'
@@ -466,6 +467,36 @@ describe('ledger/replica: verified feed replicas', function () {
     )
     assert.deepEqual(bad.cosigners, [])
     assert.equal(await r.store.source(feed).mergeCosignatures(bad), 0)
+  })
+
+  it("an external witness's line on the own feed's note takes no fleet cosigner's place", async () => {
+    const w = await writer(10, 'alice', 10)
+    closers.push(async () => {
+      await w.ledger.stop()
+      await w.db.close()
+    })
+    const sealed = (await w.source.sealed())!
+    const { body, text } = parseCheckpoint(sealed.note)
+    // Eight external witnesses' cosignature/v1 lines (key ID, time, Ed25519 signature: 76 bytes).
+    const external = Array.from(
+      { length: 8 },
+      (_, i) => `\u2014 witness${i}.example/w ${randomBytes(76).toString('base64')}`
+    )
+    assert.equal(await w.source.addSignatureLines(body.size, text, external), 8)
+    // Then the fleet's cosigners, as many as a note keeps.
+    let cosigned = sealed.note
+    const witnesses = new Map<string, HybridSigner['publicKey']>()
+    for (let i = 0; i < SYNC_LIMITS.maxCosigners; i++) {
+      const witness = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
+      const name = String.fromCharCode(99 + i).repeat(52)
+      cosigned = await cosignCheckpoint(cosigned, witness, name)
+      witnesses.set(name, witness.publicKey)
+    }
+    const verified = verifyCheckpoint(parseCheckpoint(cosigned), { name: feed, key: signer.publicKey }, witnesses)
+    assert.equal(verified.cosigners.length, SYNC_LIMITS.maxCosigners)
+    assert.equal(await w.source.mergeCosignatures(verified), SYNC_LIMITS.maxCosigners)
+    const merged = parseCheckpoint((await w.source.sealed())!.note)
+    assert.equal(merged.signatures.length, 2 + 2 * SYNC_LIMITS.maxCosigners + 8)
   })
 
   it('kill -9 while copying a feed loses no acknowledged batch, leaves a consistent store, and the copy resumes (10 trials)', async () => {

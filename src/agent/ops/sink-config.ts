@@ -37,6 +37,9 @@ export const SINK_EVENT_TYPES = [
   'alert.tamper',
   'alert.revocation',
   'alert.cloned_authenticator',
+  // An external witness's answer that shows a split view (defined by the owner's ontology.update
+  // with the witnesses; absent from feeds that never had one).
+  'alert.external_witness',
   'workload.stop',
   'device.revoke',
   'actor.revoke',

@@ -37,7 +37,7 @@ export class SinkTimeoutError extends FleetError {
   }
 }
 
-/** Thrown when a stored delivery cursor is not what this module writes (8 bytes, a safe integer). */
+/** Thrown when a stored delivery cursor is not what this module writes (a safe integer in 8 bytes, then a hash). */
 export class SinkCursorError extends FleetError {
   readonly key: string
   constructor(key: string) {

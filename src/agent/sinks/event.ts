@@ -30,7 +30,7 @@ export const SEVERITY = { alert: 1, critical: 2, warning: 4, notice: 5, informat
 
 /**
  * How grave an event is, as a syslog severity: a device found to lie (a clone, two histories, a
- * changed PCR, a cloned security key) is an alert; a revocation proved from another branch of the
+ * changed PCR, a cloned security key, an external witness holding another view of its feed) is an alert; a revocation proved from another branch of the
  * owner's feed is critical; an untrusted verdict a warning; the owner's revocations and workload
  * stops a notice; a trusted verdict information.
  */
@@ -40,6 +40,7 @@ export function severityOf(event: Pick<SinkEvent, 'type' | 'body'>): number {
     case 'alert.equivocation':
     case 'alert.tamper':
     case 'alert.cloned_authenticator':
+    case 'alert.external_witness':
       return SEVERITY.alert
     case 'alert.revocation':
       return SEVERITY.critical

@@ -19,6 +19,8 @@ export const SINK_LIMITS = {
    * carries 65,507 at most): longer messages lose the end of their MSG, marked with "…".
    */
   maxUdpMessageBytes: 2048,
+  /** Characters of one SD-PARAM value (a reason): the structured data fits the shortest message whole. */
+  maxParamChars: 128,
   /** A syslog message over TCP or a unix socket (octet-counted, RFC 6587). */
   maxStreamMessageBytes: 64 * 1024,
   /**

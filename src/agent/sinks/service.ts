@@ -11,7 +11,9 @@ import os from 'node:os'
 import type { Clock, Random } from '../../common/index.js'
 import type { EarSigner } from '../ear/index.js'
 import { SINK_EVENT_TYPES, type Logger, type SinkConfig } from '../ops/index.js'
-import type { CursorStore } from './cursor-store.js'
+import { bytesEqual } from '../../common/index.js'
+import { decodeEntry } from '../../ledger/index.js'
+import type { CursorStore, SinkCursor } from './cursor-store.js'
 import { sinkEventOf, type SinkEvent } from './event.js'
 import { SINK_LIMITS } from './limits.js'
 import { retryDelayMs, timerWait, type Wait } from './retry.js'
@@ -81,7 +83,7 @@ interface Running {
   lastSuccessAt?: number
   retryAt?: number
   /** Cursors read once from the store, then kept here as they move. */
-  cursors: Map<string, number>
+  cursors: Map<string, SinkCursor>
   wake: AbortController
   done?: Promise<void>
 }
@@ -147,7 +149,7 @@ export class SinkService {
     const out: SinkStatus[] = []
     for (const running of this.running) {
       let backlog = 0
-      for (const { feed, size } of feeds) backlog += Math.max(0, size - (await this.cursor(running, feed)))
+      for (const { feed, size } of feeds) backlog += Math.max(0, size - (await this.cursor(running, feed)).next)
       out.push({
         name: running.sink.name,
         kind: running.sink.kind,
@@ -190,13 +192,13 @@ export class SinkService {
     })
   }
 
-  private async cursor(running: Running, feed: string): Promise<number> {
-    let next = running.cursors.get(feed)
-    if (next === undefined) {
-      next = await this.components.cursors.get(running.sink.name, feed)
-      running.cursors.set(feed, next)
+  private async cursor(running: Running, feed: string): Promise<SinkCursor> {
+    let cursor = running.cursors.get(feed)
+    if (cursor === undefined) {
+      cursor = await this.components.cursors.get(running.sink.name, feed)
+      running.cursors.set(feed, cursor)
     }
-    return next
+    return cursor
   }
 
   private async loop(running: Running): Promise<void> {
@@ -236,24 +238,35 @@ export class SinkService {
     const name = running.sink.name
     let progressed = false
     for (const { feed, size } of await source.feeds({ signal })) {
-      let from = await this.cursor(running, feed)
-      if (from > size) {
-        // The held feed was replaced from an earlier point (an epoch the owner authorised):
-        // what follows it is new, and is sent under the same ids with other hashes.
-        this.components.logger?.warn({ sink: name, feed, cursor: from, size }, 'a feed is shorter than its sink cursor')
-        from = size
-        running.cursors.set(feed, size)
-        await cursors.set(name, feed, size, { signal })
+      const cursor = await this.cursor(running, feed)
+      const from = cursor.next
+      if (from === size) continue
+      const page =
+        from > size ? [] : await source.read(feed, from, Math.min(SINK_LIMITS.pageEntries, size - from), { signal })
+      if (from > size || (page.length > 0 && from > 0 && !this.continues(cursor, page[0]!))) {
+        // The history below the cursor was replaced (an epoch the owner authorised: the replica
+        // rewound to the fork and may have grown past the cursor since). Where it forked is not
+        // known here, so the feed is sent again from its start: receivers drop the ids they have
+        // with the same hash; the new history's entries come under the same ids with other hashes.
+        this.components.logger?.warn(
+          { sink: name, feed, cursor: from, size },
+          "a feed's history below its sink cursor was replaced: sending it again from the start"
+        )
+        running.cursors.set(feed, { next: 0 })
+        await cursors.set(name, feed, { next: 0 }, { signal })
+        progressed = true
+        continue
       }
-      if (from >= size) continue
-      const page = await source.read(feed, from, Math.min(SINK_LIMITS.pageEntries, size - from), { signal })
       if (page.length === 0) continue
       const end = from + page.length
       const events: SinkEvent[] = []
+      const hashes: string[] = []
       for (const bytes of page) {
         const event = sinkEventOf(bytes)
+        hashes.push(event.hash)
         if (running.events.has(event.type)) events.push(event)
       }
+      const at = (next: number): SinkCursor => ({ next, last: Buffer.from(hashes[next - 1 - from]!, 'hex') })
       let next = end
       let taken = 0
       while (taken < events.length) {
@@ -263,17 +276,23 @@ export class SinkService {
         await running.sink.deliver(batch, { signal })
         taken += count
         next = taken < events.length ? events[taken]!.seq : end
-        await this.advance(running, feed, next, count)
+        await this.advance(running, feed, at(next), count)
       }
-      if (events.length === 0) await this.advance(running, feed, next, 0)
+      if (events.length === 0) await this.advance(running, feed, at(next), 0)
       progressed = true
     }
     return progressed
   }
 
-  private async advance(running: Running, feed: string, next: number, count: number): Promise<void> {
-    await this.components.cursors.set(running.sink.name, feed, next)
-    running.cursors.set(feed, next)
+  /** Whether `entry` (the one at the cursor) follows the entry the cursor last saw (no hash known: it is taken to). */
+  private continues(cursor: SinkCursor, entry: Uint8Array): boolean {
+    return cursor.last === undefined || bytesEqual(decodeEntry(entry).entry.prev, cursor.last)
+  }
+
+  private async advance(running: Running, feed: string, cursor: SinkCursor, count: number): Promise<void> {
+    await this.components.cursors.set(running.sink.name, feed, cursor)
+    running.cursors.set(feed, cursor)
+    const next = cursor.next
     running.delivered += count
     running.failuresInRow = 0
     if (count > 0) running.lastSuccessAt = this.components.clock.now()

@@ -22,6 +22,7 @@ import { lookup } from 'node:dns/promises'
 import { SYSLOG_FACILITIES, parseHostPort, type SyslogSinkConfig } from '../ops/index.js'
 import { severityOf, type SinkEvent } from './event.js'
 import { SINK_LIMITS } from './limits.js'
+import { AbortedError } from '../../common/index.js'
 import { SinkTimeoutError, SinkTransportError } from './errors.js'
 import type { Sink } from './sink.js'
 
@@ -33,6 +34,19 @@ const BOM = '\uFEFF'
 export function escapeParamValue(value: string): string {
   return value.replace(/["\\\]]/g, (c) => `\\${c}`)
 }
+
+/**
+ * An SD-PARAM value as sent: line breaks and other control characters become spaces (a collector
+ * that writes messages a line each would take what follows one for a message of its own), at
+ * most SINK_LIMITS.maxParamChars characters (the structured data stays whole within the shortest
+ * message; MSG holds the value exactly), then escaped.
+ */
+function paramValue(value: string): string {
+  let cut = value.replace(CONTROL, ' ').slice(0, SINK_LIMITS.maxParamChars)
+  if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1)
+  return escapeParamValue(cut)
+}
+const CONTROL = /[\p{Cc}\u2028\u2029]/gu
 
 /** A header field: printable US-ASCII without spaces, at most `max` characters, or "-" (NILVALUE). */
 function headerField(value: string | undefined, max: number): string {
@@ -66,10 +80,11 @@ export function syslogMessage(event: SinkEvent, format: SyslogFormat): string {
     const value = body?.[field]
     if (typeof value === 'string' || typeof value === 'boolean') params.push([field, String(value)])
   }
-  const sd = `[${SYSLOG_SD_ID} ${params.map(([k, v]) => `${k}="${escapeParamValue(v)}"`).join(' ')}]`
+  const sd = `[${SYSLOG_SD_ID} ${params.map(([k, v]) => `${k}="${paramValue(v)}"`).join(' ')}]`
   const header = [
     `<${pri}>1`,
-    event.time ?? '-',
+    // RFC 5424's FULL-DATE has a 4-digit year: an ISO time past 9999 or before 0 (+/-YYYYYY) is not one.
+    event.time !== null && /^\d{4}-/.test(event.time) ? event.time : '-',
     headerField(format.hostname, 255),
     SYSLOG_APP_NAME,
     headerField(format.procId, 128),
@@ -123,8 +138,18 @@ export function udpSyslogTransport(address: string): SyslogTransport {
   }
 }
 
-/** RFC 6587 octet counting on a kept stream connection: tcp host:port, or a unix socket path. */
-export function streamSyslogTransport(transport: 'tcp' | 'unix', address: string): SyslogTransport {
+/**
+ * RFC 6587 octet counting on a kept stream connection: tcp host:port, or a unix socket path. A
+ * write the collector does not take within `timeoutMs` (default SINK_LIMITS.requestTimeoutMs: a
+ * collector that stops reading fills the kernel's buffers), or that the signal stops, fails and
+ * drops the connection.
+ */
+export function streamSyslogTransport(
+  transport: 'tcp' | 'unix',
+  address: string,
+  options: { timeoutMs?: number } = {}
+): SyslogTransport {
+  const timeoutMs = options.timeoutMs ?? SINK_LIMITS.requestTimeoutMs
   let socket: net.Socket | undefined
   const connect = async (signal?: AbortSignal): Promise<net.Socket> => {
     const target = transport === 'unix' ? { path: address } : parseHostPort(address)!
@@ -132,8 +157,8 @@ export function streamSyslogTransport(transport: 'tcp' | 'unix', address: string
       const fresh = net.connect({ ...target, signal } as net.NetConnectOpts)
       const timer = setTimeout(() => {
         fresh.destroy()
-        reject(new SinkTimeoutError(address, SINK_LIMITS.requestTimeoutMs))
-      }, SINK_LIMITS.requestTimeoutMs)
+        reject(new SinkTimeoutError(address, timeoutMs))
+      }, timeoutMs)
       fresh.once('connect', () => {
         clearTimeout(timer)
         fresh.removeAllListeners('error')
@@ -154,18 +179,28 @@ export function streamSyslogTransport(transport: 'tcp' | 'unix', address: string
     })
   }
   return {
-    async send(messages, options = {}) {
-      const open = socket ?? (await connect(options.signal))
+    async send(messages, sendOptions = {}) {
+      sendOptions.signal?.throwIfAborted()
+      const open = socket ?? (await connect(sendOptions.signal))
       socket = open
       const framed = messages.map((message) => `${Buffer.byteLength(message)} ${message}`).join('')
       await new Promise<void>((resolve, reject) => {
+        const fail = (err: Error): void => {
+          clearTimeout(timer)
+          sendOptions.signal?.removeEventListener('abort', onAbort)
+          open.destroy()
+          if (socket === open) socket = undefined
+          reject(err)
+        }
+        const timer = setTimeout(() => fail(new SinkTimeoutError(address, timeoutMs)), timeoutMs)
+        const onAbort = (): void => fail(new AbortedError('the sink was stopped'))
+        sendOptions.signal?.addEventListener('abort', onAbort, { once: true })
         open.write(framed, (err) => {
-          if (err === null || err === undefined) resolve()
-          else {
-            open.destroy()
-            if (socket === open) socket = undefined
-            reject(new SinkTransportError(address, (err as NodeJS.ErrnoException).code ?? err.message, err))
-          }
+          if (err === null || err === undefined) {
+            clearTimeout(timer)
+            sendOptions.signal?.removeEventListener('abort', onAbort)
+            resolve()
+          } else fail(new SinkTransportError(address, (err as NodeJS.ErrnoException).code ?? err.message, err))
         })
       })
       if (open.destroyed) {

@@ -58,9 +58,10 @@ function checkUrl(text: string): string {
     url.search !== '' ||
     url.hash !== '' ||
     text.length > EXTERNAL_WITNESS_LIMITS.maxUrlLength ||
-    /\s/.test(text)
+    // The well-known witness.external spec's url pattern: no whitespace and no '@' anywhere.
+    /[\s@]/.test(text)
   )
-    throw new UsageError('--url must be an http(s) URL without credentials, query or fragment')
+    throw new UsageError("--url must be an http(s) URL without credentials, query, fragment or '@'")
   return text.replace(/\/+$/, '')
 }
 
@@ -99,6 +100,13 @@ The witness must be configured with each device's checkpoint key for its origin
       const reached = await publishOwnerStatement(options, (entries, actor) => {
         const { ontology, witnesses } = replay(entries)
         if (witnesses.list().some((w) => w.name === name && w.url === url && w.vkey === options.vkey)) return undefined
+        // Agents take at most this many; a statement past it would be listed here and used nowhere.
+        const listed = witnesses.list()
+        if (listed.length >= EXTERNAL_WITNESS_LIMITS.maxWitnesses && !listed.some((w) => w.name === name))
+          throw new FleetError(
+            `${EXTERNAL_WITNESS_LIMITS.maxWitnesses} external witnesses are listed already: remove one first`,
+            { code: 'ERR_TOO_MANY_WITNESSES' }
+          )
         let missing: ReturnType<typeof missingWitnessActions>
         try {
           missing = missingWitnessActions(ontology)

@@ -11,6 +11,7 @@ import {
   SEVERITY,
   escapeParamValue,
   severityOf,
+  streamSyslogTransport,
   syslogMessage,
   type SinkEvent,
   type SyslogSinkConfig
@@ -87,6 +88,59 @@ describe('syslog sink', () => {
     // Header fields lose what RFC 5424 does not allow in them (spaces, non-ASCII), never the line's shape.
     const odd = syslogMessage(event, { ...format, hostname: 'host 1\u00e9' })
     assert.match(odd, /^<133>1 \S+ host1 fleet-agent /)
+  })
+
+  it('keeps control characters out of structured-data values, and bounds them: an entry cannot forge a line', () => {
+    const forged = '\n<9>1 2026-06-01T12:00:00.000Z host-1 fleet-agent 1 alert.tamper - forged\r\u0085\u2028'
+    const hostile = { ...event, body: { ...(event.body as object), reason: `x${forged}${'"'.repeat(600)}` } }
+    for (const maxBytes of [2048, 65_536]) {
+      const line = syslogMessage(hostile, { ...format, maxBytes })
+      const sd = SYSLOG_LINE.exec(line)
+      assert.ok(sd !== null, `not RFC 5424: ${line.slice(0, 300)}`)
+      // The structured data is whole (it never reaches the cut) and holds no line breaks.
+      assert.doesNotMatch(sd[7]!, /[\p{Cc}\u2028\u2029]/u)
+      assert.ok(Buffer.byteLength(sd[7]!) < 1024, `${Buffer.byteLength(sd[7]!)} bytes of structured data`)
+      // The message JSON still carries the value whole, escaped.
+      assert.doesNotMatch(line, /[\n\r]/)
+    }
+  })
+
+  it('sends NILVALUE for a time RFC 5424 cannot state (a year past 9999, or before 0)', () => {
+    for (const time of ['+275760-09-13T00:00:00.000Z', '-000001-01-01T00:00:00.000Z', null]) {
+      const line = syslogMessage({ ...event, time }, format)
+      assert.match(line, /^<133>1 - host-1 fleet-agent /, String(time))
+      assert.ok(SYSLOG_LINE.exec(line) !== null)
+    }
+  })
+
+  it('gives up a TCP write the collector never reads: a timeout, and at once when stopped', async function () {
+    this.timeout(60_000)
+    const held: net.Socket[] = []
+    // A collector that accepts and never reads: the kernel's buffers fill and the write waits.
+    const collector = net.createServer((socket) => {
+      socket.pause()
+      held.push(socket)
+    })
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve))
+    const address = `127.0.0.1:${(collector.address() as net.AddressInfo).port}`
+    const messages = Array.from({ length: 100 }, (_, i) => `${i} ${'x'.repeat(60_000)}`)
+    const flood = [...messages, ...messages, ...messages, ...messages]
+    try {
+      const timed = streamSyslogTransport('tcp', address, { timeoutMs: 500 })
+      const started = Date.now()
+      await assert.rejects(timed.send(flood), { name: 'SinkTimeoutError' })
+      assert.ok(Date.now() - started < 10_000)
+      await timed.close()
+      const stopping = new AbortController()
+      const stopped = streamSyslogTransport('tcp', address)
+      const sending = stopped.send(flood, { signal: stopping.signal })
+      setTimeout(() => stopping.abort(), 300)
+      await assert.rejects(sending)
+      await stopped.close()
+    } finally {
+      for (const socket of held) socket.destroy()
+      collector.close()
+    }
   })
 
   describe('delivery on loopback', function () {
