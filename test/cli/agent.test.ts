@@ -138,6 +138,47 @@ describe('cli: fleet init / fleet run', function () {
     assert.equal(run(['run', '--state', path.join(dir, 'state1'), '--once']).status, 0)
   })
 
+  it("the config file is honoured: its tcti over the state's, its state directory and peers; PCRs the keys are not sealed to are refused (exit 2)", async () => {
+    const { spawnSync } = await import('node:child_process')
+    const { FLEET } = await import('../helpers/cli.js')
+    const config = (fields: Record<string, unknown>): string => {
+      const file = path.join(dir, `config-${Object.keys(fields).join('-')}.json`)
+      writeFileSync(file, JSON.stringify(fields))
+      return file
+    }
+    const elsewhere = run([
+      'run',
+      '--state',
+      path.join(dir, 'state1'),
+      '--once',
+      '--config',
+      config({ tcti: 'swtpm:path=/nonexistent/tpm.sock' })
+    ])
+    assert.equal(elsewhere.status, 1)
+    assert.match(elsewhere.stderr, /no TPM reachable at swtpm:path=\/nonexistent\/tpm\.sock/)
+    const fromFile = run(['run', '--once', '--config', config({ state: path.join(dir, 'state1') })])
+    assert.equal(fromFile.status, 0, fromFile.stderr)
+    const fromEnv = spawnSync(FLEET, ['run', '--once'], {
+      encoding: 'utf8',
+      env: { ...process.env, FLEET_STATE: path.join(dir, 'state1') }
+    })
+    assert.equal(fromEnv.status, 0, fromEnv.stderr)
+    const pcr = run(['run', '--state', path.join(dir, 'state1'), '--once', '--config', config({ agentPcr: 22 })])
+    assert.equal(pcr.status, 2)
+    assert.match(pcr.stderr, /agentPcr 22 and bootPcrs .* differ from what this device's keys are sealed to \(23;/)
+    const peers = run([
+      'run',
+      '--state',
+      path.join(dir, 'state1'),
+      '--once',
+      '--config',
+      config({ peers: ['/ip4/127.0.0.1/tcp/1'] })
+    ])
+    assert.equal(peers.status, 2)
+    assert.match(peers.stderr, /peers/)
+    assert.equal(run(['run', '--once']).status, 2)
+  })
+
   it('refuses to init over an existing identity without --yes (exit 2)', () => {
     assert.equal(run(['init', '--state', path.join(dir, 'state1'), '--tcti', tcti(devices[0]!)]).status, 2)
   })

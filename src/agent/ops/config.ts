@@ -60,6 +60,8 @@ export interface AgentConfig {
    * webhooks and syslog collectors. A relative caFile is relative to the config file.
    */
   sinks?: SinkConfig[]
+  /** Fleet peers to dial at start (multiaddrs with /p2p/…), besides those found over mDNS; --peer adds to them. */
+  peers?: string[]
 }
 
 /** Thrown when a config file, variable or flag has an unknown field or an invalid value. Exit code 2. */
@@ -144,7 +146,15 @@ const CONFIG_SCHEMA: Record<keyof AgentConfig, Field> = {
     optional: true,
     expected: 'an absolute path (at most 107 bytes)'
   },
-  sinks: SINKS_CONFIG_FIELD
+  sinks: SINKS_CONFIG_FIELD,
+  peers: {
+    kind: 'list',
+    maxItems: 64,
+    item: { kind: 'string', max: 512, pattern: '^/.*/p2p/[A-Za-z0-9]+$' },
+    text: true,
+    optional: true,
+    expected: 'a list of multiaddrs ending in /p2p/<PeerId>'
+  }
 }
 
 /** The environment variable of each field that has one. */
@@ -155,7 +165,8 @@ const ENV: Partial<Record<keyof AgentConfig, string>> = {
   mdns: 'FLEET_MDNS',
   metricsPort: 'FLEET_METRICS_PORT',
   logLevel: 'FLEET_LOG_LEVEL',
-  gateSocket: 'FLEET_GATE_SOCKET'
+  gateSocket: 'FLEET_GATE_SOCKET',
+  peers: 'FLEET_PEERS'
 }
 
 function apply(target: Partial<AgentConfig>, values: Record<string, unknown>, source: string): void {
@@ -174,13 +185,18 @@ function apply(target: Partial<AgentConfig>, values: Record<string, unknown>, so
   }
 }
 
-/** Builds the configuration from its sources. `file` is optional; `flags` holds only given flags. */
+/**
+ * Builds the configuration from its sources, later ones winning: the defaults (CONFIG_DEFAULTS,
+ * then `defaults`, e.g. what the device state says), the file, the environment, the flags.
+ * `file` is optional; `flags` holds only given flags.
+ */
 export async function loadConfig(sources: {
   file?: string
   env?: NodeJS.ProcessEnv
   flags?: Partial<Record<keyof AgentConfig, unknown>>
+  defaults?: Partial<Omit<AgentConfig, 'state'>>
 }): Promise<AgentConfig> {
-  const config: Partial<AgentConfig> = { ...CONFIG_DEFAULTS }
+  const config: Partial<AgentConfig> = { ...CONFIG_DEFAULTS, ...sources.defaults }
   if (sources.file !== undefined) {
     let text: string
     try {

@@ -18,6 +18,7 @@ import {
   readDeviceState,
   writeDeviceState,
   loadConfig,
+  ConfigError,
   createLogger,
   stderrIsJournal,
   DEVICE_STATE_FILE,
@@ -118,7 +119,7 @@ export function registerAgentCommands(program: Command): void {
     .description(
       "run the agent: check the TPM is this device's, measure the agent, release keys only on a good boot, join the network"
     )
-    .requiredOption('--state <dir>', 'state directory made by fleet init')
+    .option('--state <dir>', 'state directory made by fleet init (or FLEET_STATE, or "state" in the config)')
     .option('--tcti <tcti>', 'TPM to use (default: FLEET_TCTI, or the one given to fleet init)')
     .option('--config <file>', 'config file (JSON; fields in docs/operations.md)')
     .option('--listen <multiaddr>', 'listen address, e.g. /ip4/0.0.0.0/tcp/7000')
@@ -147,7 +148,8 @@ Exit codes: 0 stopped cleanly, 1 refused to start (another TPM, a bad boot or a 
 }
 
 export interface RunOptions {
-  state: string
+  /** Required once the flag, FLEET_STATE and the config file are merged. */
+  state?: string
   tcti?: string
   config?: string
   listen?: string
@@ -159,21 +161,44 @@ export interface RunOptions {
 }
 
 /** fleet run: releases the keys only on a verified boot, then runs the agent until SIGTERM/SIGINT. */
-async function runAgent(options: RunOptions): Promise<void> {
+async function runAgent(given: RunOptions): Promise<void> {
   Buffer.poolSize = AGENT_BUFFER_POOL_BYTES
-  for (const address of options.peer ?? []) {
+  for (const address of given.peer ?? []) {
     try {
       multiaddr(address)
     } catch {
       throw new UsageError(`--peer ${address} is not a multiaddr`)
     }
   }
-  const state = await readDeviceState(options.state)
+  // The state directory may come from the flag, FLEET_STATE or the file; what the device state
+  // says (its TPM, its sealing PCRs) is the default the sources may restate but not contradict.
+  const sources = {
+    file: given.config,
+    env: process.env,
+    flags: {
+      state: given.state,
+      tcti: given.tcti,
+      listen: given.listen === undefined ? undefined : [given.listen]
+    }
+  }
+  const stateDir = (await loadConfig(sources)).state
+  const state = await readDeviceState(stateDir)
+  const bootPcrs = [...new Set(state.sealing.selection.flatMap((bank) => bank.pcrs))]
+    .filter((pcr) => pcr !== state.sealing.agentPcr)
+    .sort((a, b) => a - b)
   const config = await loadConfig({
-    file: options.config,
-    env: { ...process.env, FLEET_TCTI: options.tcti ?? process.env.FLEET_TCTI ?? state.tcti },
-    flags: { state: options.state, listen: options.listen === undefined ? undefined : [options.listen] }
+    ...sources,
+    defaults: { tcti: state.tcti, agentPcr: state.sealing.agentPcr, bootPcrs }
   })
+  if (
+    config.agentPcr !== state.sealing.agentPcr ||
+    [...config.bootPcrs].sort((a, b) => a - b).join(',') !== bootPcrs.join(',')
+  )
+    throw new ConfigError(
+      given.config ?? 'environment',
+      `agentPcr ${config.agentPcr} and bootPcrs ${config.bootPcrs.join(',')} differ from what this device's keys are sealed to (${state.sealing.agentPcr}; ${bootPcrs.join(',')}): they are chosen at fleet init`
+    )
+  const options = { ...given, state: config.state, peer: [...(config.peers ?? []), ...(given.peer ?? [])] }
   const logger = createLogger({
     level: config.logLevel,
     pretty: process.stderr.isTTY,
