@@ -5,7 +5,7 @@
  * No option carries the PIN itself: it would show in `ps` and in shell history.
  */
 import type { Command } from 'commander'
-import { EsysTpm } from '../attest/index.js'
+import type { EsysTpm } from '../attest/index.js'
 import {
   DEFAULT_MODULE_PATTERNS,
   ownerKeyHolder,
@@ -16,6 +16,7 @@ import {
 import type { HybridSigner } from '../identity/index.js'
 import { PinUnavailableError, readPin, type PinSource, type TokenDescription } from '../pkcs11/index.js'
 import { UsageError } from '../common/index.js'
+import { openTpm } from './tpm-session.js'
 
 export interface PinOptions {
   pinFd?: string
@@ -112,7 +113,7 @@ export async function openOwner(options: { state: string; tcti?: string } & PinO
     (token) => `PIN of token "${token.label}" (serial ${token.serial}) for the owner of fleet "${state.name}": `
   )
   const patterns = holder === 'pkcs11' ? modulePatterns() : DEFAULT_MODULE_PATTERNS
-  const tpm = await EsysTpm.open({ tcti: options.tcti ?? state.tcti })
+  const tpm = await openTpm(options.tcti ?? state.tcti)
   try {
     const owner = await unlockOwner(state, { tpm, pin, modulePatterns: patterns })
     return {

@@ -34,6 +34,7 @@ import {
 import { UsageError, cryptoRandom, makeDirectory, systemClock } from '../../common/index.js'
 import { makeOutput } from '../output.js'
 import { readInputFile, repeatable } from '../options.js'
+import { openTpm } from '../tpm-session.js'
 
 const DEFAULT_EVENT_LOG = '/sys/kernel/security/tpm0/binary_bios_measurements'
 
@@ -83,7 +84,7 @@ export function registerAgentCommands(program: Command): void {
         }
         // The state directory is checked before the TPM makes any key: a bad path costs nothing.
         await makeDirectory(options.state, { mode: 0o700 })
-        const tpm = await EsysTpm.open({ tcti: options.tcti })
+        const tpm = await openTpm(options.tcti)
         try {
           const state = await initDevice(tpm, {
             tcti: options.tcti,

@@ -2,7 +2,6 @@ import type { Command } from 'commander'
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import {
-  EsysTpm,
   parsePcrSelectionSpec,
   parsePublic,
   publicToPem,
@@ -19,6 +18,7 @@ import { fromHex, makeDirectory, toHex, UsageError } from '../../common/index.js
 import { makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
 import { registerAttestResultCommands } from './attest-result.js'
+import { openTpm } from '../tpm-session.js'
 
 const MAX_NONCE = 64
 
@@ -50,7 +50,7 @@ Example:
     .action(async (options: { tcti: string; nonce: string; pcrs: string; out: string; json?: boolean }) => {
       const nonce = parseNonce(options.nonce)
       const selection = parsePcrSelectionSpec(options.pcrs)
-      const device = await EsysTpm.open({ tcti: options.tcti })
+      const device = await openTpm(options.tcti)
       try {
         const ak = await device.createKey('attestation')
         // PCRs may change between the quote and the read: retry until both agree.

@@ -3,14 +3,7 @@ import { existsSync } from 'node:fs'
 import os from 'node:os'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import {
-  EsysTpm,
-  parseBootPolicy,
-  loadTrustStore,
-  fingerprint,
-  EVENTLOG_LIMITS,
-  type PcrSelection
-} from '../../attest/index.js'
+import { parseBootPolicy, loadTrustStore, fingerprint, EVENTLOG_LIMITS, type PcrSelection } from '../../attest/index.js'
 import {
   readDeviceState,
   unlockDevice,
@@ -36,6 +29,7 @@ import { makeOutput } from '../output.js'
 import { readInputFile, repeatable } from '../options.js'
 import { askYesNo, parseSeconds } from '../confirm.js'
 import { openOwner, pinOptions, type PinOptions } from '../owner-access.js'
+import { openTpm } from '../tpm-session.js'
 
 /** mDNS service of devices waiting to be enrolled (enrolled agents use the fleet's own tag). */
 export const JOIN_SERVICE_TAG = '_fleet-join._udp.local'
@@ -105,7 +99,7 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
           throw new UsageError(`${options.state} is already enrolled (${ENROLMENT_FILE}); a device is enrolled once`)
         const logFile = options.eventlog ?? DEFAULT_EVENT_LOG
         const eventLog = await readInputFile(logFile, 'event log', EVENTLOG_LIMITS.maxLogBytes)
-        const tpm = await EsysTpm.open({ tcti: options.tcti ?? state.tcti })
+        const tpm = await openTpm(options.tcti ?? state.tcti)
         try {
           const selection = state.sealing.selection as PcrSelection
           const bootPcrs = selection.flatMap((bank) => bank.pcrs).filter((pcr) => pcr !== state.sealing.agentPcr)

@@ -12,7 +12,7 @@
 import type { Command } from 'commander'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { EsysTpm, type PcrSelection } from '../../attest/index.js'
+import type { EsysTpm, PcrSelection } from '../../attest/index.js'
 import {
   APPROVALS_LIMITS,
   CONTROL_SOCKET,
@@ -40,6 +40,7 @@ import type { HybridSigner } from '../../identity/index.js'
 import { FleetError, UsageError, fromBase64, systemClock, toHex } from '../../common/index.js'
 import { makeOutput } from '../output.js'
 import { openOwner, pinGiven, pinOptions, pinReader, type PinOptions } from '../owner-access.js'
+import { openTpm } from '../tpm-session.js'
 
 interface AppendOptions extends PinOptions {
   state: string
@@ -315,7 +316,7 @@ async function unlockSigner(
     throw new UsageError(`${dir} is a device's state: --pin-fd and --pin-credential are for owners`)
   const tcti = options.tcti
   const state = await readDeviceState(dir)
-  const tpm = await EsysTpm.open({ tcti: tcti ?? state.tcti })
+  const tpm = await openTpm(tcti ?? state.tcti)
   try {
     const selection = state.sealing.selection as PcrSelection
     const bootPcrs = selection.flatMap((bank) => bank.pcrs).filter((pcr) => pcr !== state.sealing.agentPcr)

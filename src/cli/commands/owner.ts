@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { EsysTpm, PCR_COUNT } from '../../attest/index.js'
+import { PCR_COUNT } from '../../attest/index.js'
 import {
   DEFAULT_OWNER_KEY_LABEL,
   OWNER_KEY_LABEL_MAX_BYTES,
@@ -16,6 +16,7 @@ import {
 import { UsageError, cryptoRandom, makeDirectory, systemClock } from '../../common/index.js'
 import { makeOutput } from '../output.js'
 import { modulePatterns, pinGiven, pinOptions, pinReader, type PinOptions } from '../owner-access.js'
+import { openTpm } from '../tpm-session.js'
 
 const DEFAULT_BOOT_PCRS = '0,1,2,3,4,7'
 
@@ -99,7 +100,7 @@ Exit codes: 0 founded, 1 refused (a wrong PIN, no such token, a key that is not 
       // The state directory is checked before the TPM makes any key: a bad path costs nothing.
       await makeDirectory(options.state, { mode: 0o700 })
       const now = (): Date => new Date(systemClock.now())
-      const tpm = await EsysTpm.open({ tcti: options.tcti })
+      const tpm = await openTpm(options.tcti)
       let state: OwnerState
       try {
         if (token === undefined) {

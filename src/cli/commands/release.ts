@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { EsysTpm, parseBootPolicy, bootPolicyId, EVENTLOG_LIMITS, type BootPolicy } from '../../attest/index.js'
+import { type EsysTpm, parseBootPolicy, bootPolicyId, EVENTLOG_LIMITS, type BootPolicy } from '../../attest/index.js'
 import {
   readDeviceState,
   writeDeviceState,
@@ -34,6 +34,7 @@ import { FleetError, UsageError, toHex, cryptoRandom, systemClock } from '../../
 import { publishOwnerStatement, statementOptions, notReached, type StatementOptions } from './enrol.js'
 import { makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
+import { openTpm } from '../tpm-session.js'
 
 const DEFAULT_EVENT_LOG = '/sys/kernel/security/tpm0/binary_bios_measurements'
 
@@ -87,7 +88,7 @@ Example:
         'event log',
         EVENTLOG_LIMITS.maxLogBytes
       )
-      const tpm = await EsysTpm.open({ tcti: options.tcti ?? state.tcti })
+      const tpm = await openTpm(options.tcti ?? state.tcti)
       try {
         const measurement = await measurementFor(state)
         const request = await makeReleaseRequest(tpm, state, measurement, eventLog, cryptoRandom.bytes)
@@ -309,7 +310,7 @@ Example:
       try {
         // What an earlier install left interrupted is settled under the state on disk first.
         await settleSecretReseal(options.state, state)
-        tpm = await EsysTpm.open({ tcti: options.tcti ?? state.tcti })
+        tpm = await openTpm(options.tcti ?? state.tcti)
         const installed = await installReleaseApproval(
           tpm,
           state,

@@ -12,7 +12,6 @@ import type { Command } from 'commander'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import type { PcrSelection } from '../../attest/index.js'
-import { EsysTpm } from '../../attest/index.js'
 import {
   CONTROL_SOCKET,
   GATE_LIMITS,
@@ -32,6 +31,7 @@ import {
 import { toBase64 } from '../../common/index.js'
 import { makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
+import { openTpm } from '../tpm-session.js'
 
 function describe(secret: SecretListing): string {
   const policy =
@@ -68,7 +68,7 @@ async function sealWithKeys(
   value: Uint8Array,
   replace: boolean
 ): Promise<SecretListing> {
-  const tpm = await EsysTpm.open({ tcti: state.tcti })
+  const tpm = await openTpm(state.tcti)
   try {
     const selection = state.sealing.selection as PcrSelection
     const bootPcrs = selection.flatMap((bank) => bank.pcrs).filter((pcr) => pcr !== state.sealing.agentPcr)

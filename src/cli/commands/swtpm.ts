@@ -1,10 +1,11 @@
 import type { Command } from 'commander'
 import path from 'node:path'
 import { writeFile } from 'node:fs/promises'
-import { EsysTpm, SwtpmDevice } from '../../attest/index.js'
+import { SwtpmDevice } from '../../attest/index.js'
 import { UsageError } from '../../common/index.js'
 import { bootDevice, BOOT_VARIANTS, type BootVariant } from '../../attest/index.js'
 import { makeOutput } from '../output.js'
+import { openTpm } from '../tpm-session.js'
 
 /**
  * fleet swtpm start --dir D [--ca-dir C] [--json]
@@ -68,7 +69,7 @@ Example:
         throw new UsageError(`--variant must be one of ${BOOT_VARIANTS.join(', ')}`)
       const device = new SwtpmDevice({ dir: options.dir })
       await device.reboot()
-      const tpm = await EsysTpm.open({ tcti: device.tcti })
+      const tpm = await openTpm(device.tcti)
       try {
         const log = await bootDevice(tpm, options.variant as BootVariant)
         const out = options.out ?? path.join(device.dir, 'binary_bios_measurements')

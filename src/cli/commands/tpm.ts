@@ -1,8 +1,9 @@
 import type { Command } from 'commander'
-import { EsysTpm, deviceIdFromEndorsementKey, fingerprint } from '../../attest/index.js'
+import { deviceIdFromEndorsementKey, fingerprint } from '../../attest/index.js'
 import { toHex } from '../../common/index.js'
 import { makeOutput } from '../output.js'
 import { createHash } from 'node:crypto'
+import { openTpm } from '../tpm-session.js'
 
 /**
  * fleet tpm info --tcti T [--json]
@@ -17,7 +18,7 @@ export function registerTpmCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExample:\n  fleet tpm info --tcti device:/dev/tpmrm0 --json')
     .action(async (options: { tcti: string; json?: boolean }) => {
-      const device = await EsysTpm.open({ tcti: options.tcti })
+      const device = await openTpm(options.tcti)
       try {
         const info = await device.info()
         const ek = await device.endorsementKey('rsa')
