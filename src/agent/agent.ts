@@ -89,7 +89,8 @@ export class Agent {
           : this.membership.isQuarantined(deviceId)
             ? 'quarantined'
             : undefined,
-      policyId: () => bootPolicyId(this.membership.policy)
+      policyId: () => bootPolicyId(this.membership.policy),
+      tier: (deviceId) => this.membership.tpmTiers.tierOf(deviceId)
     })
     const ownSource = ownFeedSource(this.feed.store, feedId, { memo: true, hasher: components.hasher })
     this.sinks = new SinkService(

@@ -50,6 +50,7 @@ export {
   applyOntologyUpdateEntry,
   ontologyAfter
 } from './ontology-update.js'
+export { definesAction, missingActions, OntologyConflictError } from './well-known-actions.js'
 export {
   leafHash,
   nodeHash,

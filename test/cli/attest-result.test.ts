@@ -8,7 +8,10 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose'
-import { controlRequest, startControlServer, type Agent } from '../../src/agent/index.js'
+import { TPM_TIER_ACTIONS, controlRequest, startControlServer, type Agent } from '../../src/agent/index.js'
+import { encodeCanonical } from '../../src/codec/index.js'
+import { formatOntologyActions } from '../../src/ledger/index.js'
+import { publishOwnerStatements } from '../helpers/owner-statements.js'
 import { SimFleet, type SimDevice } from '../../simnet/fleet.js'
 import { runFleetAsync } from '../helpers/cli.js'
 import { assertTrustedOnSoftwareTpm, submodOf } from '../helpers/ear.js'
@@ -111,6 +114,75 @@ describe('fleet attest result (swtpm)', function () {
         code: 'ERR_EAR_REQUEST',
         exitCode: 2
       })
+    }
+  })
+
+  it("an owner's device.tpm under a spec defined otherwise is not taken: the result stays software", async () => {
+    const issue = async (): Promise<Record<string, unknown>> => {
+      const issued = await result(['--device', dev2.state.deviceId, '--nonce', randomBytes(16).toString('base64url')])
+      assert.equal(issued.status, 0, issued.stderr)
+      return submodOf((await jwtVerify(issued.stdout.trim(), createLocalJWKSet(jwks))).payload, dev2.state.deviceId)
+    }
+    // An owner's own action of that name, with another body: someone else's meaning, not taken.
+    const otherwise = {
+      'device.tpm': { roles: ['owner' as const], body: { deviceId: { kind: 'string' as const, max: 64 } } }
+    }
+    const version = agent1.membership.ontology.version
+    await publishOwnerStatements(
+      fleet,
+      [
+        {
+          type: 'ontology.update',
+          body: { version: version + 1, actions: encodeCanonical(formatOntologyActions(otherwise)) }
+        },
+        { type: 'device.tpm', body: { deviceId: dev2.state.deviceId } }
+      ],
+      [agent1]
+    )
+    await until(() => agent1.membership.ontology.version === version + 1, 'agent1 to take the update')
+    assertTrustedOnSoftwareTpm(await issue())
+    assert.equal(agent1.membership.tpmTiers.tierOf(dev2.state.deviceId), 'software')
+  })
+
+  it('the well-known device.tpm, defined and stated by the owner, says hardware: affirming, hardware 2', async () => {
+    // A fresh fleet: its ontology has no device.tpm of another meaning.
+    const other = await SimFleet.create()
+    try {
+      const [a, b] = (await other.addEnrolled(2)) as [SimDevice, SimDevice]
+      const agentA = await other.start(a)
+      const agentB = await other.start(b)
+      await agentA.node.dial(agentB.node.getMultiaddrs()[0]!)
+      await until(() => agentA.attestation.verdictOn(b.state.deviceId)?.trusted === true, 'a to attest b')
+      await publishOwnerStatements(
+        other,
+        [
+          {
+            type: 'ontology.update',
+            body: {
+              version: agentA.membership.ontology.version + 1,
+              actions: encodeCanonical(formatOntologyActions(TPM_TIER_ACTIONS))
+            }
+          },
+          {
+            type: 'device.tpm',
+            body: { deviceId: b.state.deviceId, tier: 'hardware', ekCa: new Uint8Array(32).fill(7) }
+          }
+        ],
+        [agentA]
+      )
+      await until(() => agentA.membership.tpmTiers.tierOf(b.state.deviceId) === 'hardware', 'a to take the tier')
+      const issued = await agentA.ear.issue({ device: b.state.deviceId, nonce: randomBytes(16).toString('base64url') })
+      const controlA = await startControlServer(agentA, a.dir, a.state.deviceId)
+      const keys = await runFleetAsync(['attest', 'keys', '--state', a.dir])
+      await controlA.close()
+      assert.equal(keys.status, 0, keys.stderr)
+      const { payload } = await jwtVerify(issued.token, createLocalJWKSet(JSON.parse(keys.stdout) as JSONWebKeySet))
+      const submod = submodOf(payload, b.state.deviceId)
+      assert.equal(submod['fleet.tpm-tier'], 'hardware')
+      assert.equal(submod['ear.status'], 'affirming')
+      assert.equal((submod['ear.trustworthiness-vector'] as Record<string, number>).hardware, 2)
+    } finally {
+      await other.close()
     }
   })
 

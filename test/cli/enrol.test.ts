@@ -97,6 +97,8 @@ describe('cli: fleet join / fleet enrol', function () {
     const result = JSON.parse(enrol.stdout) as { deviceId: string; fleetId: string; sas: string }
     assert.equal(result.deviceId, deviceId)
     assert.equal(result.fleetId, fleetId)
+    // --allow-software-tpm alone tells no TPM from software: it is recorded as software.
+    assert.equal((JSON.parse(enrol.stdout) as { tpm: string }).tpm, 'software')
     // Both sides showed the same digits.
     const ended = await joining.done
     assert.equal(ended.code, 0, ended.stderr)
@@ -193,7 +195,16 @@ describe('cli: fleet join / fleet enrol', function () {
     assert.equal((JSON.parse(verified.stdout) as { entries: number }).entries, 3)
     // The owner's feed holds the enrolment.
     const ownerFeed = run(['ledger', 'tail', '--state', path.join(dir, 'owner'), '--json'])
-    assert.equal((JSON.parse(ownerFeed.stdout.trim().split('\n')[0]!) as { type: string }).type, 'device.enrol')
+    const ownerEntries = ownerFeed.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string; body?: Record<string, unknown> })
+    // The enrolment, then what its EK certificate showed of its TPM (defined by an update the first time).
+    assert.deepEqual(
+      ownerEntries.slice(0, 3).map((entry) => entry.type),
+      ['device.enrol', 'ontology.update', 'device.tpm']
+    )
+    assert.equal(ownerEntries[2]!.body?.tier, 'software')
     assert.equal(run(['ledger', 'verify', '--state', path.join(dir, 'owner')]).status, 0)
 
     // Offline: an export verifies from the pinned fleetId alone; any change is caught.
@@ -464,7 +475,7 @@ describe('cli: fleet join / fleet enrol', function () {
     writeFileSync(
       file,
       JSON.stringify({
-        version: 4,
+        version: 5,
         actions: { 'fleet.model_training': { roles: ['owner'], body: { dataset: { kind: 'string', max: 128 } } } }
       })
     )
@@ -480,12 +491,13 @@ describe('cli: fleet join / fleet enrol', function () {
       .split('\n')
       .map((line) => JSON.parse(line) as { type: string })
     assert.equal(rows.filter((r) => r.type === 'policy.set').length, 1)
-    assert.equal(rows.filter((r) => r.type === 'ontology.update').length, 1)
+    // Enrolment defined device.tpm in version 4; the owner's own update is version 5, taken once.
+    assert.equal(rows.filter((r) => r.type === 'ontology.update').length, 2)
     assert.equal(run(['ledger', 'verify', '--state', owner]).status, 0)
     const bad = path.join(dir, 'bad-ontology.json')
     writeFileSync(
       bad,
-      JSON.stringify({ version: 4, actions: { 'operator.coronation': { roles: ['king'], body: {} } } })
+      JSON.stringify({ version: 5, actions: { 'operator.coronation': { roles: ['king'], body: {} } } })
     )
     const refused = run(['ontology', 'publish', '--state', owner, '--file', bad, ...nobody])
     assert.notEqual(refused.status, 0)
@@ -493,11 +505,11 @@ describe('cli: fleet join / fleet enrol', function () {
     // Another update at a version already taken is refused, not quietly skipped.
     writeFileSync(
       bad,
-      JSON.stringify({ version: 4, actions: { 'operator.export': { roles: ['operator'], body: {} } } })
+      JSON.stringify({ version: 5, actions: { 'operator.export': { roles: ['operator'], body: {} } } })
     )
     const taken = run(['ontology', 'publish', '--state', owner, '--file', bad, ...nobody])
     assert.equal(taken.status, 2, taken.stderr)
-    assert.match(taken.stderr, /ontology version 4 is taken .*publish version 5/)
+    assert.match(taken.stderr, /ontology version 5 is taken .*publish version 6/)
     writeFileSync(bad, '{not json')
     assert.equal(run(['ontology', 'publish', '--state', owner, '--file', bad, ...nobody]).status, 2)
     assert.match(run(['ontology', 'show']).stdout, /operator\.data_access/)
@@ -526,17 +538,24 @@ describe('cli: fleet join / fleet enrol', function () {
     assert.equal(verified.status, 0, verified.stderr)
     const lines = readFileSync(exported, 'utf8').split('\n')
     const header = JSON.parse(lines[0]!) as { ontology?: Array<{ seq: number }> }
-    assert.equal(header.ontology?.length, 1)
+    // Two updates: enrolment's (device.tpm) and the owner's own.
+    assert.equal(header.ontology?.length, 2)
     // Without the update, or with a doctored one, the new action's entry is refused.
     const stripped = path.join(dir, 'stripped.jsonl')
-    writeFileSync(stripped, [JSON.stringify({ ...header, ontology: undefined }), ...lines.slice(1)].join('\n'))
+    writeFileSync(
+      stripped,
+      [JSON.stringify({ ...header, ontology: [header.ontology![0]] }), ...lines.slice(1)].join('\n')
+    )
     const unknown = run(['ledger', 'verify', '--export', stripped, '--fleet', fleetId])
     assert.equal(unknown.status, 1)
     assert.match(unknown.stderr, /fleet\.model_training/)
     writeFileSync(
       stripped,
       [
-        JSON.stringify({ ...header, ontology: [{ ...header.ontology![0], seq: header.ontology![0]!.seq + 1 }] }),
+        JSON.stringify({
+          ...header,
+          ontology: [header.ontology![0], { ...header.ontology![1], seq: header.ontology![1]!.seq + 1 }]
+        }),
         ...lines.slice(1)
       ].join('\n')
     )

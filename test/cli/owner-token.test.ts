@@ -201,7 +201,8 @@ describe('cli: a fleet owner whose keys are on a PKCS#11 token', function () {
     assert.equal(joined.code, 0, joined.stderr)
     assert.deepEqual(
       entries().map((entry) => entry.type),
-      ['device.enrol']
+      // The enrolment, and what its EK certificate showed of its TPM (defined by an update, the first time).
+      ['device.enrol', 'ontology.update', 'device.tpm']
     )
   })
 
@@ -218,7 +219,7 @@ describe('cli: a fleet owner whose keys are on a PKCS#11 token', function () {
     writeFileSync(
       update,
       JSON.stringify({
-        version: 4,
+        version: 5,
         actions: { 'clinic.handover': { roles: ['operator'], body: { ward: { kind: 'string', max: 32 } } } }
       })
     )
@@ -226,7 +227,7 @@ describe('cli: a fleet owner whose keys are on a PKCS#11 token', function () {
     assert.equal(ontology.status, 0, ontology.stderr)
     assert.deepEqual(
       entries().map((entry) => entry.type),
-      ['device.enrol', 'policy.set', 'ontology.update']
+      ['device.enrol', 'ontology.update', 'device.tpm', 'policy.set', 'ontology.update']
     )
   })
 
@@ -288,13 +289,13 @@ describe('cli: a fleet owner whose keys are on a PKCS#11 token', function () {
     const verified = run(['ledger', 'verify', '--state', owner, '--json'])
     assert.equal(verified.status, 0, verified.stderr)
     const report = JSON.parse(verified.stdout) as { verified: boolean; entries: number; fleetId: string }
-    assert.deepEqual([report.verified, report.entries, report.fleetId], [true, 5, fleetId])
+    assert.deepEqual([report.verified, report.entries, report.fleetId], [true, 7, fleetId])
     const file = path.join(dir, 'owner-feed.jsonl')
     assert.equal(run(['ledger', 'export', '--state', owner, '--out', file]).status, 0)
     const offline = run(['ledger', 'verify', '--export', file, '--fleet', fleetId, '--json'])
     assert.equal(offline.status, 0, offline.stderr)
     const audited = JSON.parse(offline.stdout) as { entries: number; pinned: boolean }
-    assert.deepEqual([audited.entries, audited.pinned], [5, true])
+    assert.deepEqual([audited.entries, audited.pinned], [7, true])
   })
 
   it('a wrong PIN is refused (exit 1) and nothing is written to the feed; so is a command without a TPM', () => {

@@ -56,6 +56,8 @@ export interface EnrolledDevice {
   peerId: string
   verdict: BootVerdict
   softwareTpm: boolean
+  /** SHA-256 of the CA certificate (DER) the device's EK certificate chained to: hardware or software by the list it is in. */
+  ekCa: Uint8Array
   /** Event-log PCRs the quote does not cover, with their event counts: unverified, shown to the owner, judged by nothing. */
   unquoted: Array<{ pcr: number; events: number }>
 }
@@ -111,7 +113,7 @@ export async function runOwnerCeremony(
       refuse(`found device ${deviceId}, expected ${input.expectDeviceId}`)
     const ekPublic = parsePublic(h.ekPub)
     if (h.ekCert === null) refuse('the device has no EK certificate, so its TPM cannot be told from software')
-    const { softwareTpm } = await checkEkCertificate(h.ekCert!, ekPublic, input)
+    const { softwareTpm, certificate: ekCertificate } = await checkEkCertificate(h.ekCert!, ekPublic, input)
     if (softwareTpm && !input.allowSoftwareTpm)
       refuse("its EK certificate chains to a software TPM's CA (allow software TPMs only for testing)")
     const ak = parsePublic(h.akPub)
@@ -178,6 +180,7 @@ export async function runOwnerCeremony(
       peerId: h.peerId,
       verdict: boot.verdict,
       softwareTpm,
+      ekCa: Uint8Array.from(Buffer.from(ekCertificate.chain.at(-1)!.fingerprint256.replaceAll(':', ''), 'hex')),
       unquoted: boot.unquoted
     }
     const sas = transcript.sas(nO, e.nD)

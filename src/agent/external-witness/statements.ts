@@ -12,9 +12,10 @@
  *
  * Do NOT change these specs: agents compare them byte for byte (canonical CBOR of the stated form).
  */
-import { encodeCanonical, type Field } from '../../codec/index.js'
+import type { Field } from '../../codec/index.js'
 import {
-  formatOntologyActions,
+  definesAction,
+  missingActions,
   parseWitnessKey,
   type ActionSpec,
   type Entry,
@@ -55,30 +56,15 @@ export const EXTERNAL_WITNESS_ACTIONS: Readonly<Record<string, ActionSpec>> = {
   }
 }
 
-const stated = (name: string, spec: ActionSpec): string =>
-  Buffer.from(encodeCanonical(formatOntologyActions({ [name]: spec }))).toString('hex')
-const WELL_KNOWN = new Map(Object.entries(EXTERNAL_WITNESS_ACTIONS).map(([name, spec]) => [name, stated(name, spec)]))
-
 /** Whether `ontology` defines `action` exactly as the well-known spec (not merely an action of that name). */
 export function definesWellKnown(ontology: Ontology, action: string): boolean {
-  const known = WELL_KNOWN.get(action)
-  if (known === undefined || !Object.hasOwn(ontology.actions, action)) return false
-  try {
-    return stated(action, ontology.actions[action]!) === known
-  } catch {
-    return false
-  }
+  const spec = Object.hasOwn(EXTERNAL_WITNESS_ACTIONS, action) ? EXTERNAL_WITNESS_ACTIONS[action] : undefined
+  return spec !== undefined && definesAction(ontology, action, spec)
 }
 
 /** The well-known actions `ontology` lacks (what an owner's ontology.update must add); throws when one is defined otherwise. */
 export function missingWitnessActions(ontology: Ontology): Record<string, ActionSpec> {
-  const missing: Record<string, ActionSpec> = {}
-  for (const [name, spec] of Object.entries(EXTERNAL_WITNESS_ACTIONS)) {
-    if (!Object.hasOwn(ontology.actions, name)) missing[name] = spec
-    else if (!definesWellKnown(ontology, name))
-      throw new Error(`the fleet's ontology defines ${name} otherwise: agents would not act on it`)
-  }
-  return missing
+  return missingActions(ontology, EXTERNAL_WITNESS_ACTIONS)
 }
 
 /** An external witness the owner listed. */
@@ -103,7 +89,7 @@ export class ExternalWitnessList {
    * the key is not an Ed25519 cosignature key).
    */
   apply(entry: Entry, ontology: Ontology): { name: string; change: 'added' | 'removed' } | undefined {
-    if (!WELL_KNOWN.has(entry.type) || !definesWellKnown(ontology, entry.type)) return undefined
+    if (!definesWellKnown(ontology, entry.type)) return undefined
     if (entry.type === 'witness.external') {
       const b = entry.body as { name: string; url: string; vkey: string }
       let key: WitnessKey

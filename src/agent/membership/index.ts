@@ -35,6 +35,7 @@ export {
 } from './actor-errors.js'
 export { WorkloadAllowances, type WorkloadAllowance } from './workloads.js'
 export { Membership, type Member } from './members.js'
+export { TPM_TIER_ACTIONS, TpmTiers } from './tpm-tiers.js'
 export {
   adoptOwnEpoch,
   applyOwnerStatements,

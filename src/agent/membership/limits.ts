@@ -12,6 +12,8 @@ export const MEMBERSHIP_LIMITS = {
   maxProvenRevocations: 4096,
   /** Actors the owner enrolled (actor.enrol), revoked ones included. */
   maxActors: 65_536,
+  /** Devices whose TPM tier the owner recorded (device.tpm). */
+  maxTpmTiers: 65_536,
   /**
    * WebAuthn signature counters remembered, one per actor, enrolment and feed; as many credentials'
    * sightings, and as many clones told (per actor and feed). Each table forgets the row it learnt

@@ -7,6 +7,7 @@ import {
   checkDeviceSigningKey,
   type BootPolicy
 } from '../../attest/index.js'
+import { TpmTiers, type TpmTier } from './tpm-tiers.js'
 import type { HybridPublicKey } from '../../identity/index.js'
 import { toHex } from '../../common/index.js'
 import { ActorRegistry, type ActorRegistryInit } from './actors.js'
@@ -82,6 +83,8 @@ export class Membership {
   readonly actors: ActorRegistry
   /** The external witnesses the owner listed (witness.external, witness.external_remove). */
   readonly externalWitnesses = new ExternalWitnessList()
+  /** Each device's TPM tier as the owner found it at enrolment (device.tpm). */
+  readonly tpmTiers = new TpmTiers()
 
   /** `actors`: how the actor registry verifies and whom it tells of cloned authenticators. */
   constructor(enrolment: DeviceEnrolment, actors: ActorRegistryInit = {}) {
@@ -145,7 +148,13 @@ export class Membership {
     actor?: { actorId: string; change: 'enrolled' | 'revoked' }
     workload?: { service: string; change: 'allowed' | 'revoked' }
     externalWitness?: { name: string; change: 'added' | 'removed' }
+    tpm?: { deviceId: string; tier: TpmTier }
   } {
+    if (entry.type === 'device.tpm') {
+      // Taken only where the ontology in force defines the action as the well-known one.
+      const tpm = this.tpmTiers.apply(entry, this.ontology)
+      return tpm === undefined ? {} : { tpm }
+    }
     if (entry.type === 'witness.external' || entry.type === 'witness.external_remove') {
       // Taken only where the ontology in force defines the action as the well-known one.
       const externalWitness = this.externalWitnesses.apply(entry, this.ontology)

@@ -30,6 +30,7 @@ import { readInputFile, repeatable } from '../options.js'
 import { askYesNo, parseSeconds } from '../confirm.js'
 import { openOwner, pinOptions, type PinOptions } from '../owner-access.js'
 import { openTpm } from '../tpm-session.js'
+import { appendTpmTier } from '../tpm-tier-statement.js'
 
 /** mDNS service of devices waiting to be enrolled (enrolled agents use the fleet's own tag). */
 export const JOIN_SERVICE_TAG = '_fleet-join._udp.local'
@@ -318,10 +319,13 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
               },
               { signal: deadline }
             )
+            // What the EK certificate showed of its TPM, for the agents' attestation results.
+            await appendTpmTier(feed.ledger, result.device, enrolmentEntry(result.record, ownerState.name).actor)
             await feed.ledger.checkpoint()
             out.result(
               {
                 deviceId: result.device.deviceId,
+                tpm: result.device.softwareTpm ? 'software' : 'hardware',
                 fingerprint: result.device.fingerprint,
                 hostname: result.device.hostname,
                 role: result.device.role,
