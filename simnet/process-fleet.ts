@@ -12,6 +12,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { controlRequest, type PeerStatus, type ResidentMemory } from '../src/agent/index.js'
+import { SwtpmDevice } from '../src/attest/index.js'
 import { NetnsLan } from './netns.js'
 import { printed } from './printed.js'
 
@@ -334,6 +335,27 @@ export class ProcessFleet {
       await exec('tpm2_flushcontext', ['-t'], { env }).catch(() => undefined)
       await exec('tpm2_flushcontext', ['-s'], { env }).catch(() => undefined)
     }
+  }
+
+  /**
+   * kill -9 of the device's swtpm, as a TPM that dies under its agent. Its saved state (keys, NV
+   * counters) stays on disk; what was volatile (PCRs, loaded objects) is gone.
+   */
+  async killTpm(device: ProcDevice): Promise<void> {
+    const swtpm = new SwtpmDevice({ dir: device.tpmDir })
+    const pid = await swtpm.pid()
+    if (pid === undefined) throw new Error(`${device.name}: its swtpm is not running`)
+    process.kill(pid, 'SIGKILL')
+    await until(async () => (await swtpm.pid()) === undefined, 5_000, `${device.name}'s swtpm to die`)
+  }
+
+  /**
+   * Starts the device's swtpm again and runs its simulated boot: a TPM that restarts has its PCRs
+   * reset, as after a power cycle, so the device boots again before its agent can release its keys.
+   */
+  async restartTpm(device: ProcDevice, variant = 'good'): Promise<void> {
+    await mustCli(['swtpm', 'start', '--dir', device.tpmDir, '--ca-dir', this.caDir])
+    await mustCli(['swtpm', 'boot', '--dir', device.tpmDir, '--variant', variant])
   }
 
   /** A copy of a device's state directory, as if taken to another machine with another TPM. */

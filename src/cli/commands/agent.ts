@@ -9,6 +9,7 @@ import {
   verifyBoot,
   fingerprint,
   KeyReleaseRefusedError,
+  TpmLostError,
   EVENTLOG_LIMITS,
   PCR_COUNT
 } from '../../attest/index.js'
@@ -130,7 +131,8 @@ export function registerAgentCommands(program: Command): void {
       `
 Example:
   fleet run --state /var/lib/fleet --listen /ip4/0.0.0.0/tcp/7000
-Exit codes: 0 stopped cleanly, 1 refused to start (another TPM, a bad boot or a changed agent: the reason on stderr).`
+Exit codes: 0 stopped cleanly, 1 refused to start (another TPM, a bad boot or a changed agent: the reason on stderr)
+or the TPM stopped answering while it ran (ERR_TPM_LOST: the store is intact; a service manager's restart resumes it).`
     )
     .action(async (options: RunOptions) => {
       await runAgent(options)
@@ -167,6 +169,11 @@ async function runAgent(options: RunOptions): Promise<void> {
   })
   const logger = createLogger({ level: config.logLevel, pretty: process.stderr.isTTY })
   const tpm = await EsysTpm.open({ tcti: config.tcti })
+  // A TPM that stops answering (a hung or restarted swtpm, a reset chip) leaves a context that
+  // can never work again: the agent stops, and its service manager starts it on a new one.
+  const lost = new Promise<Error>((resolve) => {
+    tpm.onLost = resolve
+  })
   const logFile = options.eventlog ?? DEFAULT_EVENT_LOG
   let running: Awaited<ReturnType<typeof startDeviceAgent>>
   try {
@@ -204,11 +211,27 @@ async function runAgent(options: RunOptions): Promise<void> {
       `listening on ${status.addresses.join(' ')}`
     ].join('\n')
   )
-  await signalled
+  const lostWith = await Promise.race([signalled.then(() => undefined), lost])
+  if (lostWith !== undefined) {
+    const error = new TpmLostError(tpm.tcti, lostWith)
+    // Stopping may wait on what the TPM was asked for; those calls now fail at once, but a stop
+    // that still hangs must not keep a broken agent alive. Either way one line says why (the CLI
+    // prints the thrown error's).
+    setTimeout(() => {
+      process.stderr.write(`fleet: ${error.message}\n`)
+      process.exit(1)
+    }, LOST_TPM_STOP_MS).unref()
+    await running.stop().catch(() => undefined)
+    await tpm.close()
+    throw error
+  }
   if (options.once !== true) logger.info('stopping')
   await running.stop()
   await tpm.close()
 }
+
+/** How long `fleet run` waits for a clean stop once its TPM is lost, before it exits regardless. */
+const LOST_TPM_STOP_MS = 10_000
 
 /** When keys stay sealed: quote the boot now and judge it, so the operator sees which events differ. */
 async function explainBoot(

@@ -1,0 +1,67 @@
+/**
+ * Faults under one agent process (`fleet run` on its own swtpm, set up by simnet's ProcessFleet):
+ * its TPM killed while it runs. What it must do is what a service manager can act on: fail the
+ * calls that needed the TPM with typed errors, keep its store intact, exit non-zero with one clear
+ * line, and resume where it left off once started again on the TPM that came back.
+ */
+import assert from 'node:assert/strict'
+import { haveSwtpm } from '../helpers/devices.js'
+import { ProcessFleet, fleetCli, type ProcDevice } from '../../simnet/process-fleet.js'
+
+describe('simnet faults under one agent process', function () {
+  this.timeout(120_000)
+  let fleet: ProcessFleet
+  let device: ProcDevice
+
+  before(async function () {
+    if (!haveSwtpm()) this.skip()
+    fleet = await ProcessFleet.create()
+    device = await fleet.addDevice('good')
+    const { owner } = await fleet.enrol(device)
+    assert.equal(owner.code, 0, owner.stderr)
+  })
+
+  after(async () => {
+    await fleet?.close()
+  })
+
+  const append = async (detail: string): Promise<Record<string, unknown>> =>
+    await fleet.control(device, {
+      cmd: 'append',
+      type: 'alert.tamper',
+      actor: { id: 'simnet', role: 'agent' },
+      body: { subject: device.deviceId, pcr: 7, detail }
+    })
+
+  it('a killed swtpm: the append fails with the TPM error, the agent exits 1 with one ERR_TPM line, its store verifies, and it resumes on the restarted TPM', async () => {
+    await fleet.startAgent(device)
+    const before = await append('before')
+    assert.equal(before.sealed, true)
+    const agent = device.agent!
+    const exited = new Promise<number | null>((resolve) => agent.once('exit', (code) => resolve(code)))
+
+    await fleet.killTpm(device)
+    // The append that needed the TPM (to sign its checkpoint) is refused with the TPM's typed error.
+    await assert.rejects(append('while dead'), { name: 'ControlError', code: 'ERR_TPM_UNAVAILABLE' })
+    assert.equal(await exited, 1)
+    const lines = device.stderr!()
+      .split('\n')
+      .filter((line) => line.includes('stopped answering'))
+    assert.equal(lines.length, 1, device.stderr!())
+    assert.match(lines[0]!, /^fleet: the TPM at swtpm:path=.* stopped answering \(ERR_TPM_(UNAVAILABLE|TIMEOUT)/)
+
+    // Nothing stored is damaged, whatever was in flight.
+    const verified = await fleetCli(['ledger', 'verify', '--state', device.state, '--fleet', fleet.fleetId])
+    assert.equal(verified.code, 0, verified.stderr)
+
+    // A TPM that comes back has rebooted (its PCRs reset): the device boots, the agent starts again.
+    await fleet.restartTpm(device)
+    await fleet.startAgent(device)
+    const after = await append('after')
+    assert.equal(after.sealed, true)
+    assert.ok((after.seq as number) > (before.seq as number))
+    await fleet.stopAgent(device)
+    const again = await fleetCli(['ledger', 'verify', '--state', device.state, '--fleet', fleet.fleetId])
+    assert.equal(again.code, 0, again.stderr)
+  })
+})
