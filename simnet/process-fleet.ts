@@ -5,6 +5,7 @@
  * (their control sockets, their stores through the CLI), never from this harness's memory.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -76,6 +77,14 @@ export interface ProcDevice {
   stderr?: () => string
   address?: string
   peerId?: string
+}
+
+/**
+ * Where everything a device's agent processes printed is kept, one after another across restarts
+ * (stdout's status line at each start, stderr's log lines), as a service manager's journal would.
+ */
+export function agentLogFile(device: ProcDevice): string {
+  return `${device.state}.log`
 }
 
 export class ProcessFleet {
@@ -271,11 +280,15 @@ export class ProcessFleet {
     })
     let stdout = ''
     let stderr = ''
+    const journal = createWriteStream(agentLogFile(device), { flags: 'a' })
+    child.once('close', () => journal.end())
     child.stdout.on('data', (c: Buffer) => {
       stdout += c.toString()
+      journal.write(c)
     })
     child.stderr.on('data', (c: Buffer) => {
       stderr = (stderr + c.toString()).slice(-16_384)
+      journal.write(c)
     })
     device.agent = child
     device.stderr = () => stderr
@@ -347,6 +360,11 @@ export class ProcessFleet {
     if (pid === undefined) throw new Error(`${device.name}: its swtpm is not running`)
     process.kill(pid, 'SIGKILL')
     await until(async () => (await swtpm.pid()) === undefined, 5_000, `${device.name}'s swtpm to die`)
+  }
+
+  /** Whether the device's swtpm is running. */
+  async tpmRunning(device: ProcDevice): Promise<boolean> {
+    return (await new SwtpmDevice({ dir: device.tpmDir }).pid()) !== undefined
   }
 
   /**

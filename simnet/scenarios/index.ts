@@ -15,6 +15,12 @@ export interface ScenarioContext {
   // biome-ignore lint/suspicious/noConfusingVoidType: a check returns nothing, or a detail to report
   check: (name: string, fn: () => Promise<void | string>) => Promise<boolean>
   log: (text: string) => void
+  /** --seed: for scenarios drawn from a seed (chaos); undefined when not given. */
+  seed?: number
+  /** --minutes: how long a campaign runs; undefined when not given. */
+  minutes?: number
+  /** Adds fields to the run's JSON summary (a seed, counts by kind). */
+  report: (fields: Record<string, unknown>) => void
 }
 
 export interface Scenario {

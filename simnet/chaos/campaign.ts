@@ -1,0 +1,172 @@
+/**
+ * The fault campaign as it runs: the schedule's injections and repairs done to agent processes
+ * (ProcessFleet), while entries are appended round-robin through the agents' control sockets.
+ * The harness keeps one record of its own, the appends the agents acknowledged (sealed); every
+ * other outcome is read back from the agents (invariants.ts).
+ */
+import { controlRequest } from '../../src/agent/index.js'
+import type { ProcDevice, ProcessFleet } from '../process-fleet.js'
+import { chaosSteps, type ChaosSchedule, type Fault } from './schedule.js'
+
+/** An append an agent acknowledged: it answered sealed, with this seq, for this detail. */
+export interface Acknowledged {
+  device: ProcDevice
+  seq: number
+  detail: string
+}
+
+/** The codes an append may be refused with while its agent's TPM is dead (or once the agent has gone). */
+export const DEAD_TPM_CODES = ['ERR_TPM_UNAVAILABLE', 'ERR_TPM_TIMEOUT', 'ERR_TPM_CLOSED', 'ERR_NO_AGENT']
+
+export class Campaign {
+  readonly acknowledged: Acknowledged[] = []
+  /** Appends refused or unanswered (expected while faults last; counted, not checked). */
+  refused = 0
+  /** What an agent did that a fault must not make it do (checked at the end). */
+  readonly misbehaviour: string[] = []
+  /** Restarts the final heal had to do (a repair the schedule's steps left undone). */
+  readonly lateRepairs: string[] = []
+  private appending: Promise<void> | undefined
+  private stopAppending = false
+  private sequence = 0
+
+  constructor(
+    private readonly fleet: ProcessFleet,
+    private readonly devices: ProcDevice[],
+    private readonly log: (text: string) => void
+  ) {}
+
+  /** Runs every step of the schedule in order, each at its time (or as soon as the one before it is done). */
+  async run(schedule: ChaosSchedule): Promise<void> {
+    this.startAppending()
+    const started = Date.now()
+    try {
+      for (const step of chaosSteps(schedule)) {
+        const wait = started + step.atMs - Date.now()
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+        const { fault } = step
+        this.log(
+          `t+${((Date.now() - started) / 1000).toFixed(1)}s ${step.action} ${fault.kind} on ${this.devices[fault.node]!.name}`
+        )
+        if (step.action === 'inject') await this.inject(fault)
+        else await this.repair(fault)
+      }
+      const rest = started + schedule.faultPhaseMs - Date.now()
+      if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest))
+    } finally {
+      await this.endAppending()
+    }
+  }
+
+  private async inject(fault: Fault): Promise<void> {
+    const device = this.devices[fault.node]!
+    switch (fault.kind) {
+      case 'agent-kill':
+        await this.fleet.stopAgent(device, 'SIGKILL')
+        return
+      case 'tpm-kill': {
+        const agent = device.agent
+        const exited =
+          agent === undefined || agent.exitCode !== null
+            ? Promise.resolve(agent?.exitCode ?? null)
+            : new Promise<number | null>((resolve) => agent.once('exit', (code) => resolve(code)))
+        await this.fleet.killTpm(device)
+        // The next append needs the TPM (its checkpoint): it must be refused with a typed error.
+        try {
+          await this.append(device)
+          this.misbehaviour.push(`${device.name} acknowledged an append with its TPM dead`)
+        } catch (err) {
+          const code = (err as { code?: unknown }).code
+          if (typeof code !== 'string' || !DEAD_TPM_CODES.includes(code))
+            this.misbehaviour.push(
+              `${device.name}: an append with its TPM dead failed with ${String(code)}: ${(err as Error).message}`
+            )
+        }
+        const code = await Promise.race([
+          exited,
+          new Promise((resolve) => setTimeout(() => resolve('running'), 20_000))
+        ])
+        if (code !== 1) this.misbehaviour.push(`${device.name} with its TPM dead: exit ${String(code)} (want 1)`)
+        return
+      }
+      case 'disk-full':
+        throw new Error('disk-full faults are not run by this campaign yet')
+    }
+  }
+
+  private async repair(fault: Fault): Promise<void> {
+    const device = this.devices[fault.node]!
+    switch (fault.kind) {
+      case 'agent-kill':
+        await this.restart(device)
+        return
+      case 'tpm-kill':
+        await this.fleet.restartTpm(device)
+        await this.restart(device)
+        return
+      case 'disk-full':
+        throw new Error('disk-full faults are not run by this campaign yet')
+    }
+  }
+
+  /** The final heal: any TPM or agent found down is started again (and counted: the steps should have). */
+  async healAll(): Promise<void> {
+    for (const device of this.devices) {
+      if (!(await this.fleet.tpmRunning(device))) {
+        this.lateRepairs.push(`${device.name}'s swtpm`)
+        await this.fleet.restartTpm(device)
+      }
+      if (!running(device)) {
+        this.lateRepairs.push(`${device.name}'s agent`)
+        await this.restart(device)
+      }
+    }
+  }
+
+  private async restart(device: ProcDevice): Promise<void> {
+    await this.fleet.startAgent(
+      device,
+      this.devices.filter((d) => d !== device && running(d))
+    )
+  }
+
+  private startAppending(): void {
+    this.stopAppending = false
+    this.appending = (async () => {
+      for (let turn = 0; !this.stopAppending; turn++) {
+        const device = this.devices[turn % this.devices.length]!
+        if (running(device))
+          await this.append(device).catch(() => {
+            this.refused++
+          })
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    })()
+  }
+
+  private async endAppending(): Promise<void> {
+    this.stopAppending = true
+    await this.appending
+  }
+
+  private async append(device: ProcDevice): Promise<void> {
+    const detail = `chaos/${device.name}/${this.sequence++}`
+    const answer = await controlRequest(
+      device.state,
+      {
+        cmd: 'append',
+        type: 'alert.tamper',
+        actor: { id: 'simnet', role: 'agent' },
+        body: { subject: device.deviceId, pcr: 7, detail }
+      },
+      15_000
+    )
+    if (answer.sealed === true && typeof answer.seq === 'number')
+      this.acknowledged.push({ device, seq: answer.seq, detail })
+  }
+}
+
+function running(device: ProcDevice): boolean {
+  const agent = device.agent
+  return agent !== undefined && agent.exitCode === null && agent.signalCode === null
+}

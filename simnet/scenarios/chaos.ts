@@ -1,0 +1,69 @@
+/**
+ * The seeded fault campaign: agents killed with SIGKILL and restarted, their swtpms killed and
+ * restarted, on a schedule drawn from the seed (simnet/chaos/schedule.ts), while entries are
+ * appended; then the final heal and the invariants, read from the agents (simnet/chaos/invariants.ts).
+ * A failing run names its seed; `--seed S` replays the same schedule.
+ */
+import { randomInt } from 'node:crypto'
+import { Campaign } from '../chaos/campaign.js'
+import {
+  faultsVisible,
+  noHonestDeviceHeld,
+  nothingAcknowledgedLost,
+  sameHeads,
+  storesVerify
+} from '../chaos/invariants.js'
+import { chaosSchedule, faultsByKind, type FaultKind } from '../chaos/schedule.js'
+import { startFleet, type Scenario } from './index.js'
+
+/** The kinds this campaign injects. */
+export const CHAOS_KINDS: readonly FaultKind[] = ['agent-kill', 'tpm-kill']
+
+export const chaos: Scenario = {
+  name: 'chaos',
+  description:
+    'a seeded schedule of faults (kill -9 of agents and of their swtpms, each repaired), then the invariants',
+  minNodes: 2,
+  defaultNodes: 3,
+  async run(ctx) {
+    const seed = ctx.seed ?? randomInt(0, 2 ** 32)
+    const minutes = ctx.minutes ?? 1
+    const schedule = chaosSchedule({ seed, nodes: ctx.nodes, minutes, kinds: CHAOS_KINDS })
+    ctx.report({ seed, minutes, faults: faultsByKind(schedule.faults) })
+    ctx.log(
+      `seed ${seed} (replay with --seed ${seed}): ${schedule.faults.length} faults over ${minutes} min: ${JSON.stringify(faultsByKind(schedule.faults))}`
+    )
+    const devices = await startFleet(ctx, ctx.nodes)
+    const campaign = new Campaign(ctx.fleet, devices, ctx.log)
+    try {
+      await ctx.check(`the schedule ran: ${schedule.faults.length} faults injected, each repaired`, async () => {
+        await campaign.run(schedule)
+      })
+    } finally {
+      ctx.report({ acknowledged: campaign.acknowledged.length, refused: campaign.refused })
+    }
+    await ctx.check('the final heal: every swtpm and agent running, nothing the schedule left undone', async () => {
+      await campaign.healAll()
+      if (campaign.lateRepairs.length > 0) return `left down by the schedule: ${campaign.lateRepairs.join(', ')}`
+    })
+    await ctx.check('an agent whose TPM died refused appends with typed errors and exited 1', async () => {
+      if (campaign.misbehaviour.length > 0) return campaign.misbehaviour.join('; ')
+    })
+    await ctx.check('no honest device quarantined, revoked or refused', async () => {
+      return await noHonestDeviceHeld(ctx.fleet, devices, 60_000)
+    })
+    await ctx.check('all honest agents converge to the same heads', async () => {
+      return await sameHeads(ctx.fleet, devices, 60_000)
+    })
+    await ctx.check('every injected fault is visible in the agents’ own output', async () => {
+      return await faultsVisible(devices, schedule.faults)
+    })
+    for (const device of devices) await ctx.fleet.stopAgent(device)
+    await ctx.check(`no acknowledged entry lost (${campaign.acknowledged.length}, read from each store)`, async () => {
+      return await nothingAcknowledgedLost(devices, campaign.acknowledged)
+    })
+    await ctx.check('every store passes fleet ledger verify', async () => {
+      return await storesVerify(ctx.fleet, devices)
+    })
+  }
+}
