@@ -18,6 +18,8 @@ import { NetnsLan } from './netns.js'
 import { printed } from './printed.js'
 
 const exec = promisify(execFile)
+/** The file fillDisk writes in a state directory. */
+const FILLER = 'simnet-disk-filler'
 export const FLEET_CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/fleet')
 const HOSTILE_AGENT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'hostile-agent.js')
 
@@ -95,6 +97,8 @@ export class ProcessFleet {
   fleetId = ''
   readonly devices: ProcDevice[] = []
   private readonly tpms: string[] = []
+  /** State directories on a tmpfs of their own (addDevice with diskBytes), unmounted by close(). */
+  private readonly mounts: string[] = []
 
   private constructor(root: string) {
     this.root = root
@@ -178,11 +182,17 @@ export class ProcessFleet {
   }
 
   /** A device: its software TPM, a simulated boot, and `fleet init`. */
-  async addDevice(variant = 'good'): Promise<ProcDevice> {
+  async addDevice(variant = 'good', options: { diskBytes?: number } = {}): Promise<ProcDevice> {
     const name = `dev${this.devices.length + 1}`
     const tpmDir = await this.startTpm(`${name}-tpm`, variant)
     const tcti = `swtpm:path=${path.join(tpmDir, 'tpm.sock')}`
     const state = path.join(this.root, name)
+    // A state directory on a filesystem of its own, as small as asked, for a disk that fills up.
+    if (options.diskBytes !== undefined) {
+      await mkdir(state, { recursive: true, mode: 0o700 })
+      await exec('mount', ['-t', 'tmpfs', '-o', `size=${options.diskBytes},mode=0700`, 'tmpfs', state])
+      this.mounts.push(state)
+    }
     const init = JSON.parse(await mustCli(['init', '--state', state, '--tcti', tcti, '--json'])) as { deviceId: string }
     const device: ProcDevice = { name, tpmDir, state, deviceId: init.deviceId, tcti }
     this.devices.push(device)
@@ -384,8 +394,30 @@ export class ProcessFleet {
     return { state, tcti: `swtpm:path=${path.join(tpm, 'tpm.sock')}` }
   }
 
+  /** Fills the filesystem of a device's state directory (made with diskBytes) to the last byte. */
+  async fillDisk(device: ProcDevice): Promise<void> {
+    if (!this.mounts.includes(device.state)) throw new Error(`${device.name} has no disk of its own (diskBytes)`)
+    // dd stops at ENOSPC, which is the point.
+    await exec('dd', ['if=/dev/zero', `of=${path.join(device.state, FILLER)}`, 'bs=64k']).catch(() => undefined)
+  }
+
+  /** Gives back the space fillDisk took. */
+  async freeDisk(device: ProcDevice): Promise<void> {
+    await rm(path.join(device.state, FILLER), { force: true })
+  }
+
   async close(options: { keep?: boolean } = {}): Promise<void> {
     await Promise.all(this.devices.map(async (d) => await this.stopAgent(d, 'SIGTERM').catch(() => undefined)))
+    for (const mount of this.mounts.splice(0)) {
+      // --keep: what the small disk held is copied out to where it was mounted.
+      const copy = `${mount}.kept`
+      if (options.keep === true) await exec('cp', ['-a', `${mount}/.`, copy]).catch(() => undefined)
+      await exec('umount', [mount]).catch(() => exec('umount', ['-l', mount]).catch(() => undefined))
+      if (options.keep === true) {
+        await rm(mount, { recursive: true, force: true })
+        await exec('mv', [copy, mount]).catch(() => undefined)
+      }
+    }
     await this.lan?.close()
     for (const dir of this.tpms) await fleetCli(['swtpm', 'stop', '--dir', dir]).catch(() => undefined)
     if (options.keep !== true) await rm(this.root, { recursive: true, force: true })

@@ -7,7 +7,7 @@ import { requiresActorProof, verifyActorProofs, type ActorDirectory } from './ac
 import { MerkleFrontier } from './merkle.js'
 import { BatchEncoder, type FeedTip, type PendingAppend, type PreparedBatch } from './append-batch.js'
 import { parseCheckpoint, requireCurrentFormat, signCheckpoint } from './checkpoint.js'
-import { RollbackDetectedError, LedgerWriteError } from './errors.js'
+import { RollbackDetectedError, ledgerWriteError } from './errors.js'
 import { EntryRuns, seqKey } from './entry-runs.js'
 import { feedSublevels, type LedgerStore, type LedgerSublevel } from './store/index.js'
 import { nodeCryptoHasher, type Hasher } from './hasher.js'
@@ -135,7 +135,7 @@ export class FeedLedger {
     putState: (write: PreparedBatch['write'], state: Uint8Array) => {
       write.put(this.metaSublevel, 'state', state)
     },
-    failed: (err: unknown) => new LedgerWriteError(err)
+    failed: (err: unknown) => ledgerWriteError(err)
   }
 
   constructor(components: FeedLedgerComponents, init: FeedLedgerInit) {
@@ -462,7 +462,7 @@ export class FeedLedger {
           if (failed === null) this.commit(inFlight.batch)
           else {
             void inFlight.batch.write.close().catch(() => undefined)
-            const error = new LedgerWriteError(failed.err)
+            const error = ledgerWriteError(failed.err)
             for (const item of inFlight.batch.accepted) item.reject(error)
             if (next !== undefined) {
               void next.write.close().catch(() => undefined)
@@ -540,13 +540,17 @@ export class FeedLedger {
         tpm: [tpm.clock.toString(), tpm.resetCount, tpm.restartCount],
         epoch: this.meta.epoch
       })
-      await this.components.store.write(
-        [
-          { type: 'put', sublevel: this.checkpoints, key: seqKey(size), value: new Uint8Array(Buffer.from(note)) },
-          { type: 'put', sublevel: this.metaSublevel, key: 'checkpoint', value: record }
-        ],
-        { sync: true }
-      )
+      await this.components.store
+        .write(
+          [
+            { type: 'put', sublevel: this.checkpoints, key: seqKey(size), value: new Uint8Array(Buffer.from(note)) },
+            { type: 'put', sublevel: this.metaSublevel, key: 'checkpoint', value: record }
+          ],
+          { sync: true }
+        )
+        .catch((err: unknown) => {
+          throw ledgerWriteError(err)
+        })
       this.meta = { ...this.meta, checkpointSize: size, checkpointTpm: tpm }
       const ready = this.sealedWaiters.filter((w) => w.seq < size)
       this.sealedWaiters = this.sealedWaiters.filter((w) => w.seq >= size)

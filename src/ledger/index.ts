@@ -67,6 +67,8 @@ export {
   ProofHashLengthError,
   RollbackDetectedError,
   LedgerWriteError,
+  LedgerStoreFullError,
+  ledgerWriteError,
   FeedVerificationError,
   EvidenceRejectedError,
   FeedRoleError,

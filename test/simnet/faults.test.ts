@@ -1,12 +1,14 @@
 /**
- * Faults under one agent process (`fleet run` on its own swtpm, set up by simnet's ProcessFleet):
- * its TPM killed while it runs. What it must do is what a service manager can act on: fail the
+ * Faults under one agent process (`fleet run` on its own swtpm, set up by simnet's ProcessFleet).
+ * Its TPM killed while it runs: what it must do is what a service manager can act on: fail the
  * calls that needed the TPM with typed errors, keep its store intact, exit non-zero with one clear
- * line, and resume where it left off once started again on the TPM that came back.
+ * line, and resume where it left off once started again on the TPM that came back. Its disk full:
+ * appends refused with a typed error (exit 1 from the CLI), nothing stored damaged, and appends
+ * accepted again, by the same process, once space is freed.
  */
 import assert from 'node:assert/strict'
 import { haveSwtpm } from '../helpers/devices.js'
-import { ProcessFleet, fleetCli, type ProcDevice } from '../../simnet/process-fleet.js'
+import { ProcessFleet, fleetCli, until, type ProcDevice } from '../../simnet/process-fleet.js'
 
 describe('simnet faults under one agent process', function () {
   this.timeout(120_000)
@@ -25,13 +27,14 @@ describe('simnet faults under one agent process', function () {
     await fleet?.close()
   })
 
-  const append = async (detail: string): Promise<Record<string, unknown>> =>
-    await fleet.control(device, {
+  const appendTo = async (to: ProcDevice, detail: string): Promise<Record<string, unknown>> =>
+    await fleet.control(to, {
       cmd: 'append',
       type: 'alert.tamper',
       actor: { id: 'simnet', role: 'agent' },
-      body: { subject: device.deviceId, pcr: 7, detail }
+      body: { subject: to.deviceId, pcr: 7, detail }
     })
+  const append = async (detail: string): Promise<Record<string, unknown>> => await appendTo(device, detail)
 
   it('a killed swtpm: the append fails with the TPM error, the agent exits 1 with one ERR_TPM line, its store verifies, and it resumes on the restarted TPM', async () => {
     await fleet.startAgent(device)
@@ -63,5 +66,53 @@ describe('simnet faults under one agent process', function () {
     await fleet.stopAgent(device)
     const again = await fleetCli(['ledger', 'verify', '--state', device.state, '--fleet', fleet.fleetId])
     assert.equal(again.code, 0, again.stderr)
+  })
+
+  it('a full disk: appends are refused with ERR_LEDGER_FULL (the CLI exits 1 with one line), the store verifies, and appends resume once space is freed', async function () {
+    if (process.getuid?.() !== 0) {
+      console.log('      (skipped: mounting a small tmpfs on the state directory needs root)')
+      this.skip()
+    }
+    const small = await fleet.addDevice('good', { diskBytes: 16 * 1024 * 1024 })
+    const { owner } = await fleet.enrol(small)
+    assert.equal(owner.code, 0, owner.stderr)
+    await fleet.startAgent(small)
+    const before = await appendTo(small, 'before')
+    assert.equal(before.sealed, true)
+
+    await fleet.fillDisk(small)
+    await assert.rejects(appendTo(small, 'full'), { name: 'ControlError', code: 'ERR_LEDGER_FULL' })
+    const cli = await fleetCli([
+      'ledger',
+      'append',
+      '--state',
+      small.state,
+      '--type',
+      'alert.tamper',
+      '--actor',
+      'simnet',
+      '--role',
+      'agent',
+      '--body',
+      JSON.stringify({ subject: small.deviceId, pcr: 7, detail: 'full, from the CLI' })
+    ])
+    assert.equal(cli.code, 1, cli.stderr)
+    assert.equal(cli.stderr.trim().split('\n').length, 1, cli.stderr)
+    assert.match(cli.stderr, /^fleet: .*disk is full, nothing of this write was stored/)
+    // The agent is still there.
+    assert.equal(small.agent!.exitCode, null)
+    assert.ok((await fleet.status(small)).feed.sealed >= 1)
+
+    await fleet.freeDisk(small)
+    const after = await until(
+      async () => await appendTo(small, 'after').catch(() => undefined),
+      20_000,
+      'an append accepted again'
+    )
+    assert.equal(after.sealed, true)
+    assert.ok((after.seq as number) > (before.seq as number))
+    await fleet.stopAgent(small)
+    const verified = await fleetCli(['ledger', 'verify', '--state', small.state, '--fleet', fleet.fleetId])
+    assert.equal(verified.code, 0, verified.stderr)
   })
 })
