@@ -17,6 +17,8 @@ export interface Acknowledged {
 
 /** The codes an append may be refused with while its agent's TPM is dead (or once the agent has gone). */
 export const DEAD_TPM_CODES = ['ERR_TPM_UNAVAILABLE', 'ERR_TPM_TIMEOUT', 'ERR_TPM_CLOSED', 'ERR_NO_AGENT']
+/** The codes an append may be refused with while its agent's disk is full (or once the agent has gone). */
+export const FULL_DISK_CODES = ['ERR_LEDGER_FULL', 'ERR_NO_AGENT']
 
 export class Campaign {
   readonly acknowledged: Acknowledged[] = []
@@ -64,34 +66,46 @@ export class Campaign {
       case 'agent-kill':
         await this.fleet.stopAgent(device, 'SIGKILL')
         return
-      case 'tpm-kill': {
-        const agent = device.agent
-        const exited =
-          agent === undefined || agent.exitCode !== null
-            ? Promise.resolve(agent?.exitCode ?? null)
-            : new Promise<number | null>((resolve) => agent.once('exit', (code) => resolve(code)))
-        await this.fleet.killTpm(device)
-        // The next append needs the TPM (its checkpoint): it must be refused with a typed error.
-        try {
-          await this.append(device)
-          this.misbehaviour.push(`${device.name} acknowledged an append with its TPM dead`)
-        } catch (err) {
-          const code = (err as { code?: unknown }).code
-          if (typeof code !== 'string' || !DEAD_TPM_CODES.includes(code))
-            this.misbehaviour.push(
-              `${device.name}: an append with its TPM dead failed with ${String(code)}: ${(err as Error).message}`
-            )
-        }
-        const code = await Promise.race([
-          exited,
-          new Promise((resolve) => setTimeout(() => resolve('running'), 20_000))
-        ])
-        if (code !== 1) this.misbehaviour.push(`${device.name} with its TPM dead: exit ${String(code)} (want 1)`)
+      case 'tpm-kill':
+        // The next append needs the TPM (its checkpoint).
+        await this.breakAndProbe(device, 'its TPM dead', DEAD_TPM_CODES, async () => await this.fleet.killTpm(device))
         return
-      }
       case 'disk-full':
-        throw new Error('disk-full faults are not run by this campaign yet')
+        // The next append cannot be stored; the store takes no more writes until reopened.
+        await this.breakAndProbe(
+          device,
+          'its disk full',
+          FULL_DISK_CODES,
+          async () => await this.fleet.fillDisk(device)
+        )
+        return
     }
+  }
+
+  /**
+   * Breaks what the agent stands on, then asks it for an append: it must be refused with one of
+   * `codes`, and the agent must exit 1 (for its service manager to start it again once repaired).
+   */
+  private async breakAndProbe(
+    device: ProcDevice,
+    what: string,
+    codes: readonly string[],
+    breakIt: () => Promise<void>
+  ): Promise<void> {
+    const exited = exitOf(device)
+    await breakIt()
+    try {
+      await this.append(device)
+      this.misbehaviour.push(`${device.name} acknowledged an append with ${what}`)
+    } catch (err) {
+      const code = (err as { code?: unknown }).code
+      if (typeof code !== 'string' || !codes.includes(code))
+        this.misbehaviour.push(
+          `${device.name}: an append with ${what} failed with ${String(code)}: ${(err as Error).message}`
+        )
+    }
+    const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('running'), 20_000))])
+    if (code !== 1) this.misbehaviour.push(`${device.name} with ${what}: exit ${String(code)} (want 1)`)
   }
 
   private async repair(fault: Fault): Promise<void> {
@@ -105,7 +119,9 @@ export class Campaign {
         await this.restart(device)
         return
       case 'disk-full':
-        throw new Error('disk-full faults are not run by this campaign yet')
+        await this.fleet.freeDisk(device)
+        await this.restart(device)
+        return
     }
   }
 
@@ -164,6 +180,14 @@ export class Campaign {
     if (answer.sealed === true && typeof answer.seq === 'number')
       this.acknowledged.push({ device, seq: answer.seq, detail })
   }
+}
+
+/** The exit code of the device's agent, once it exits (at once if it has). */
+function exitOf(device: ProcDevice): Promise<number | null> {
+  const agent = device.agent
+  if (agent === undefined || agent.exitCode !== null || agent.signalCode !== null)
+    return Promise.resolve(agent?.exitCode ?? null)
+  return new Promise((resolve) => agent.once('exit', (code) => resolve(code)))
 }
 
 function running(device: ProcDevice): boolean {

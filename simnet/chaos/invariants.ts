@@ -86,7 +86,7 @@ export async function noHonestDeviceHeld(
 /**
  * Every fault injected left its trace in the agent's own output: each start of `fleet run` prints
  * its status line, so an agent killed (or stopped by its dead TPM) and started again printed one
- * more; an agent whose TPM died printed the one line saying so.
+ * more; an agent whose TPM died, or whose disk filled up, printed the one line saying so.
  */
 export async function faultsVisible(devices: ProcDevice[], faults: readonly Fault[]): Promise<string | undefined> {
   for (const [index, device] of devices.entries()) {
@@ -95,8 +95,14 @@ export async function faultsVisible(devices: ProcDevice[], faults: readonly Faul
     const starts = lines.filter((line) => line.startsWith('{"deviceId"')).length
     const tpmLost = lines.filter((line) => /^fleet: the TPM at .* stopped answering \(ERR_TPM_/.test(line)).length
     const mine = faults.filter((f) => f.node === index)
-    const restarts = mine.filter((f) => f.kind === 'agent-kill' || f.kind === 'tpm-kill').length
+    const restarts = mine.length
     const tpmKills = mine.filter((f) => f.kind === 'tpm-kill').length
+    const diskFull = mine.filter((f) => f.kind === 'disk-full').length
+    const storeFailed = lines.filter((line) =>
+      /^fleet: a write to the ledger store at .* failed \(.*No space left on device/.test(line)
+    ).length
+    if (storeFailed !== diskFull)
+      return `${device.name}: its disk filled up ${diskFull} times, but it reported a failed store write ${storeFailed} times`
     if (starts < 1 + restarts)
       return `${device.name}: ${restarts} kills and restarts injected, but its output shows ${starts} starts`
     if (tpmLost !== tpmKills)

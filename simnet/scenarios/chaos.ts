@@ -16,8 +16,16 @@ import {
 import { chaosSchedule, faultsByKind, type FaultKind } from '../chaos/schedule.js'
 import { startFleet, type Scenario } from './index.js'
 
-/** The kinds this campaign injects. */
-export const CHAOS_KINDS: readonly FaultKind[] = ['agent-kill', 'tpm-kill']
+/**
+ * The kinds this campaign injects here: a full disk needs a tmpfs of its own per state directory,
+ * so root. A seed replays the same schedule on a machine that draws from the same kinds.
+ */
+export function chaosKinds(): FaultKind[] {
+  return process.getuid?.() === 0 ? ['agent-kill', 'tpm-kill', 'disk-full'] : ['agent-kill', 'tpm-kill']
+}
+
+/** Each agent's state directory on a disk this small when disks fill up. */
+const DISK_BYTES = 16 * 1024 * 1024
 
 export const chaos: Scenario = {
   name: 'chaos',
@@ -28,12 +36,14 @@ export const chaos: Scenario = {
   async run(ctx) {
     const seed = ctx.seed ?? randomInt(0, 2 ** 32)
     const minutes = ctx.minutes ?? 1
-    const schedule = chaosSchedule({ seed, nodes: ctx.nodes, minutes, kinds: CHAOS_KINDS })
-    ctx.report({ seed, minutes, faults: faultsByKind(schedule.faults) })
+    const kinds = chaosKinds()
+    const schedule = chaosSchedule({ seed, nodes: ctx.nodes, minutes, kinds })
+    ctx.report({ seed, minutes, kinds, faults: faultsByKind(schedule.faults) })
     ctx.log(
       `seed ${seed} (replay with --seed ${seed}): ${schedule.faults.length} faults over ${minutes} min: ${JSON.stringify(faultsByKind(schedule.faults))}`
     )
-    const devices = await startFleet(ctx, ctx.nodes)
+    if (!kinds.includes('disk-full')) ctx.log('no disk-full faults: a small disk per agent (tmpfs) needs root')
+    const devices = await startFleet(ctx, ctx.nodes, kinds.includes('disk-full') ? { diskBytes: DISK_BYTES } : {})
     const campaign = new Campaign(ctx.fleet, devices, ctx.log)
     try {
       await ctx.check(`the schedule ran: ${schedule.faults.length} faults injected, each repaired`, async () => {
@@ -46,7 +56,7 @@ export const chaos: Scenario = {
       await campaign.healAll()
       if (campaign.lateRepairs.length > 0) return `left down by the schedule: ${campaign.lateRepairs.join(', ')}`
     })
-    await ctx.check('an agent whose TPM died refused appends with typed errors and exited 1', async () => {
+    await ctx.check('typed refusals from an agent whose TPM died or whose disk filled up, and exit 1', async () => {
       if (campaign.misbehaviour.length > 0) return campaign.misbehaviour.join('; ')
     })
     await ctx.check('no honest device quarantined, revoked or refused', async () => {

@@ -35,9 +35,9 @@ export interface Scenario {
 export async function startFleet(
   ctx: ScenarioContext,
   count: number,
-  options: { hostileLast?: string[] } = {}
+  options: { hostileLast?: string[]; diskBytes?: number } = {}
 ): Promise<ProcDevice[]> {
-  const devices = await enrolFleet(ctx, count)
+  const devices = await enrolFleet(ctx, count, options.diskBytes === undefined ? {} : { diskBytes: options.diskBytes })
   await ctx.check(`${count} agents running (fleet run, one process each)`, async () => {
     for (const device of devices) {
       const hostile =
@@ -59,11 +59,15 @@ export async function startFleet(
 }
 
 /** Devices added and enrolled through the ceremony (not started). */
-export async function enrolFleet(ctx: ScenarioContext, count: number): Promise<ProcDevice[]> {
+export async function enrolFleet(
+  ctx: ScenarioContext,
+  count: number,
+  options: { diskBytes?: number } = {}
+): Promise<ProcDevice[]> {
   const devices: ProcDevice[] = []
   await ctx.check(`${count} devices enrolled through the ceremony`, async () => {
     for (let i = 0; i < count; i++) {
-      const device = await ctx.fleet.addDevice('good')
+      const device = await ctx.fleet.addDevice('good', options)
       const { owner, device: side } = await ctx.fleet.enrol(device)
       if (owner.code !== 0 || side.code !== 0)
         return `${device.name}: owner exit ${owner.code}, device exit ${side.code}: ${owner.stderr.trim()} ${side.stderr.trim()}`

@@ -143,6 +143,7 @@ export {
   checkSublevelName,
   LedgerStoreClosedError,
   LedgerStoreLockedError,
+  LedgerStoreWriteFailedError,
   InvalidSublevelNameError,
   ForeignSublevelError,
   LedgerBatchClosedError,

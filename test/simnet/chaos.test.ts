@@ -1,6 +1,6 @@
 /**
  * The fault campaign in the suite: two seeds, three agents, about twenty seconds of faults each
- * (kill -9 of agents and of their swtpms), loopback. Every invariant must hold, the summary must
+ * (kill -9 of agents and of their swtpms, and full disks when root), loopback. Every invariant must hold, the summary must
  * name the seed and the faults injected, and the same seed must draw the same faults.
  */
 import assert from 'node:assert/strict'
@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { haveSwtpm } from '../helpers/devices.js'
 import { chaosSchedule, faultsByKind } from '../../simnet/chaos/schedule.js'
-import { CHAOS_KINDS } from '../../simnet/scenarios/chaos.js'
+import { chaosKinds } from '../../simnet/scenarios/chaos.js'
 
 const SIMNET = path.resolve('dist/simnet/cli.js')
 
@@ -39,7 +39,7 @@ describe('simnet chaos: a seeded fault campaign (agent processes on swtpm, loopb
     if (!haveSwtpm()) this.skip()
   })
 
-  for (const seed of [7, 20261206]) {
+  for (const seed of [3, 20261206]) {
     it(`seed ${seed}, 3 agents, 0.35 min of faults: every invariant holds`, () => {
       const { status, summary, stderr } = simnet([
         '--scenario',
@@ -62,7 +62,7 @@ describe('simnet chaos: a seeded fault campaign (agent processes on swtpm, loopb
       assert.equal(status, 0)
       assert.equal(summary.seed, seed)
       // What ran is what the seed draws.
-      const drawn = chaosSchedule({ seed, nodes: 3, minutes: 0.35, kinds: CHAOS_KINDS })
+      const drawn = chaosSchedule({ seed, nodes: 3, minutes: 0.35, kinds: chaosKinds() })
       assert.deepEqual(summary.faults, faultsByKind(drawn.faults))
       assert.ok(drawn.faults.length >= 3)
       assert.ok(summary.acknowledged > 0)

@@ -25,10 +25,12 @@ import {
   startDeviceAgent,
   readPeersFile,
   AGENT_BUFFER_POOL_BYTES,
+  LEDGER_DIR,
   type PeerStatus,
   type ResidentMemory
 } from '../../agent/index.js'
-import { UsageError, cryptoRandom, systemClock } from '../../common/index.js'
+import { LevelLedgerStore, LedgerStoreWriteFailedError } from '../../ledger/index.js'
+import { type FleetError, UsageError, cryptoRandom, systemClock } from '../../common/index.js'
 import { makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
 
@@ -132,7 +134,8 @@ export function registerAgentCommands(program: Command): void {
 Example:
   fleet run --state /var/lib/fleet --listen /ip4/0.0.0.0/tcp/7000
 Exit codes: 0 stopped cleanly, 1 refused to start (another TPM, a bad boot or a changed agent: the reason on stderr)
-or the TPM stopped answering while it ran (ERR_TPM_LOST: the store is intact; a service manager's restart resumes it).`
+or, while it ran, the TPM stopped answering (ERR_TPM_LOST) or a store write failed, e.g. a full disk
+(ERR_LEDGER_STORE_FAILED): what was stored is intact, and a service manager's restart resumes it.`
     )
     .action(async (options: RunOptions) => {
       await runAgent(options)
@@ -170,15 +173,18 @@ async function runAgent(options: RunOptions): Promise<void> {
   const logger = createLogger({ level: config.logLevel, pretty: process.stderr.isTTY })
   const tpm = await EsysTpm.open({ tcti: config.tcti })
   // A TPM that stops answering (a hung or restarted swtpm, a reset chip) leaves a context that
-  // can never work again: the agent stops, and its service manager starts it on a new one.
-  const lost = new Promise<Error>((resolve) => {
-    tpm.onLost = resolve
+  // can never work again, and a store write that failed (a full disk) leaves LevelDB's log in
+  // doubt until it is reopened: either way the agent stops, and its service manager starts it again.
+  const store = new LevelLedgerStore(path.join(options.state, LEDGER_DIR))
+  const broken = new Promise<FleetError>((resolve) => {
+    tpm.onLost = (err) => resolve(new TpmLostError(tpm.tcti, err))
+    store.onWriteFailed = (err) => resolve(new LedgerStoreWriteFailedError(store.location, err))
   })
   const logFile = options.eventlog ?? DEFAULT_EVENT_LOG
   let running: Awaited<ReturnType<typeof startDeviceAgent>>
   try {
     running = await startDeviceAgent(
-      { tpm, logger },
+      { tpm, logger, store },
       {
         dir: options.state,
         state,
@@ -211,16 +217,15 @@ async function runAgent(options: RunOptions): Promise<void> {
       `listening on ${status.addresses.join(' ')}`
     ].join('\n')
   )
-  const lostWith = await Promise.race([signalled.then(() => undefined), lost])
-  if (lostWith !== undefined) {
-    const error = new TpmLostError(tpm.tcti, lostWith)
-    // Stopping may wait on what the TPM was asked for; those calls now fail at once, but a stop
+  const error = await Promise.race([signalled.then(() => undefined), broken])
+  if (error !== undefined) {
+    // Stopping may wait on what the TPM or store was asked for; those calls now fail at once, but a stop
     // that still hangs must not keep a broken agent alive. Either way one line says why (the CLI
     // prints the thrown error's).
     setTimeout(() => {
       process.stderr.write(`fleet: ${error.message}\n`)
       process.exit(1)
-    }, LOST_TPM_STOP_MS).unref()
+    }, BROKEN_STOP_MS).unref()
     await running.stop().catch(() => undefined)
     await tpm.close()
     throw error
@@ -230,8 +235,8 @@ async function runAgent(options: RunOptions): Promise<void> {
   await tpm.close()
 }
 
-/** How long `fleet run` waits for a clean stop once its TPM is lost, before it exits regardless. */
-const LOST_TPM_STOP_MS = 10_000
+/** How long `fleet run` waits for a clean stop once its TPM or store broke, before it exits regardless. */
+const BROKEN_STOP_MS = 10_000
 
 /** When keys stay sealed: quote the boot now and judge it, so the operator sees which events differ. */
 async function explainBoot(
