@@ -50,15 +50,22 @@ export const chaos: Scenario = {
         await campaign.run(schedule)
       })
     } finally {
-      ctx.report({ acknowledged: campaign.acknowledged.length, refused: campaign.refused })
+      ctx.report({
+        acknowledged: campaign.acknowledged.length,
+        refused: campaign.refused,
+        probesCutShort: campaign.probesCutShort
+      })
     }
     await ctx.check('the final heal: every swtpm and agent running, nothing the schedule left undone', async () => {
       await campaign.healAll()
       if (campaign.lateRepairs.length > 0) return `left down by the schedule: ${campaign.lateRepairs.join(', ')}`
     })
-    await ctx.check('typed refusals from an agent whose TPM died or whose disk filled up, and exit 1', async () => {
-      if (campaign.misbehaviour.length > 0) return campaign.misbehaviour.join('; ')
-    })
+    await ctx.check(
+      'typed refusals from an agent whose TPM died or whose disk filled up, and exit 75 (restart)',
+      async () => {
+        if (campaign.misbehaviour.length > 0) return campaign.misbehaviour.join('; ')
+      }
+    )
     await ctx.check('no honest device quarantined, revoked or refused', async () => {
       return await noHonestDeviceHeld(ctx.fleet, devices, 60_000)
     })

@@ -1,5 +1,5 @@
 /**
- * The fault campaign in the suite: two seeds, three agents, about twenty seconds of faults each
+ * The fault campaign in the suite: two seeds, three agents, fifteen seconds of faults each
  * (kill -9 of agents and of their swtpms, and full disks when root), loopback. Every invariant must hold, the summary must
  * name the seed and the faults injected, and the same seed must draw the same faults.
  */
@@ -39,8 +39,8 @@ describe('simnet chaos: a seeded fault campaign (agent processes on swtpm, loopb
     if (!haveSwtpm()) this.skip()
   })
 
-  for (const seed of [3, 20261206]) {
-    it(`seed ${seed}, 3 agents, 0.35 min of faults: every invariant holds`, () => {
+  for (const seed of [11, 8]) {
+    it(`seed ${seed}, 3 agents, 0.25 min of faults: every invariant holds`, () => {
       const { status, summary, stderr } = simnet([
         '--scenario',
         'chaos',
@@ -49,7 +49,7 @@ describe('simnet chaos: a seeded fault campaign (agent processes on swtpm, loopb
         '--seed',
         String(seed),
         '--minutes',
-        '0.35',
+        '0.25',
         '--json'
       ])
       assert.ok(summary !== undefined, `no JSON summary: ${stderr}`)
@@ -62,7 +62,7 @@ describe('simnet chaos: a seeded fault campaign (agent processes on swtpm, loopb
       assert.equal(status, 0)
       assert.equal(summary.seed, seed)
       // What ran is what the seed draws.
-      const drawn = chaosSchedule({ seed, nodes: 3, minutes: 0.35, kinds: chaosKinds() })
+      const drawn = chaosSchedule({ seed, nodes: 3, minutes: 0.25, kinds: chaosKinds() })
       assert.deepEqual(summary.faults, faultsByKind(drawn.faults))
       assert.ok(drawn.faults.length >= 3)
       assert.ok(summary.acknowledged > 0)

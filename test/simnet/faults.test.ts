@@ -2,13 +2,14 @@
  * Faults under one agent process (`fleet run` on its own swtpm, set up by simnet's ProcessFleet).
  * Its TPM killed while it runs: what it must do is what a service manager can act on: fail the
  * calls that needed the TPM with typed errors, keep its store intact, exit non-zero with one clear
- * line, and resume where it left off once started again on the TPM that came back. Its disk full:
- * the append refused with a typed error, the agent exiting 1 (its store takes no more writes
+ * line (exit 75, which its unit restarts), and resume where it left off once started again on the TPM that came back. Its disk full:
+ * the append refused with a typed error, the agent exiting 75 (its store takes no more writes
  * until reopened), nothing stored damaged, and appends durable again once space is freed.
  */
 import assert from 'node:assert/strict'
 import { haveSwtpm } from '../helpers/devices.js'
 import { ProcessFleet, fleetCli, type ProcDevice } from '../../simnet/process-fleet.js'
+import { AGENT_EXIT_RESTART } from '../../src/agent/index.js'
 
 describe('simnet faults under one agent process', function () {
   this.timeout(120_000)
@@ -36,7 +37,7 @@ describe('simnet faults under one agent process', function () {
     })
   const append = async (detail: string): Promise<Record<string, unknown>> => await appendTo(device, detail)
 
-  it('a killed swtpm: the append fails with the TPM error, the agent exits 1 with one ERR_TPM line, its store verifies, and it resumes on the restarted TPM', async () => {
+  it('a killed swtpm: the append fails with the TPM error, the agent exits 75 (restart) with one ERR_TPM line, its store verifies, and it resumes on the restarted TPM', async () => {
     await fleet.startAgent(device)
     const before = await append('before')
     assert.equal(before.sealed, true)
@@ -46,7 +47,7 @@ describe('simnet faults under one agent process', function () {
     await fleet.killTpm(device)
     // The append that needed the TPM (to sign its checkpoint) is refused with the TPM's typed error.
     await assert.rejects(append('while dead'), { name: 'ControlError', code: 'ERR_TPM_UNAVAILABLE' })
-    assert.equal(await exited, 1)
+    assert.equal(await exited, AGENT_EXIT_RESTART)
     const lines = device.stderr!()
       .split('\n')
       .filter((line) => line.includes('stopped answering'))
@@ -56,6 +57,9 @@ describe('simnet faults under one agent process', function () {
     // Nothing stored is damaged, whatever was in flight.
     const verified = await fleetCli(['ledger', 'verify', '--state', device.state, '--fleet', fleet.fleetId])
     assert.equal(verified.code, 0, verified.stderr)
+
+    // Started again while the TPM is still out: the same exit, for its unit to try again later.
+    await assert.rejects(fleet.startAgent(device), /did not start \(exit 75\)/)
 
     // A TPM that comes back has rebooted (its PCRs reset): the device boots, the agent starts again.
     await fleet.restartTpm(device)
@@ -68,7 +72,7 @@ describe('simnet faults under one agent process', function () {
     assert.equal(again.code, 0, again.stderr)
   })
 
-  it('a full disk: the append is refused with ERR_LEDGER_FULL, the agent exits 1 with one line, the store verifies, and the restarted agent keeps what it acknowledges', async function () {
+  it('a full disk: the append is refused with ERR_LEDGER_FULL, the agent exits 75 (restart) with one line, the store verifies, and the restarted agent keeps what it acknowledges', async function () {
     if (process.getuid?.() !== 0) {
       console.log('      (skipped: mounting a small tmpfs on the state directory needs root)')
       this.skip()
@@ -86,7 +90,7 @@ describe('simnet faults under one agent process', function () {
     await assert.rejects(appendTo(small, 'full'), { name: 'ControlError', code: 'ERR_LEDGER_FULL' })
     // LevelDB's log may now end in a partial record: records after it would be dropped when it is
     // replayed, so the agent takes no more writes and exits, to reopen the store when started again.
-    assert.equal(await exited, 1)
+    assert.equal(await exited, AGENT_EXIT_RESTART)
     const lines = small.stderr!()
       .split('\n')
       .filter((line) => line.startsWith('fleet: '))
@@ -111,6 +115,9 @@ describe('simnet faults under one agent process', function () {
     ])
     assert.equal(cli.code, 1, cli.stderr)
     assert.equal(cli.stderr.trim().split('\n').length, 1, cli.stderr)
+
+    // Started again on the full disk: the same exit, for its unit to try again later.
+    await assert.rejects(fleet.startAgent(small), /did not start \(exit 75\)/)
 
     await fleet.freeDisk(small)
     await fleet.startAgent(small)
