@@ -15,6 +15,7 @@ import { memoryBench } from './memory.js'
 import { actorSignBench } from './actor-sign.js'
 import { gateBench } from './gate.js'
 import { earBench } from './ear.js'
+import { chaosBench } from './chaos.js'
 
 const benches: Bench[] = [
   quoteVerifyBench,
@@ -29,7 +30,8 @@ const benches: Bench[] = [
   memoryBench,
   actorSignBench,
   gateBench,
-  earBench
+  earBench,
+  chaosBench
 ]
 
 async function main(argv: string[]): Promise<number> {
