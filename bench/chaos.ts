@@ -42,7 +42,7 @@ async function campaign(seed: number, nodes: number, minutes: number): Promise<R
 export const chaosBench: Bench = {
   name: 'chaos',
   description:
-    'seeded fault campaigns (kill -9 of agents and swtpms) for FLEET_CHAOS_MINUTES of faults: invariant violations',
+    'seeded fault campaigns (kill -9 of agents and swtpms, full disks, partitions) for FLEET_CHAOS_MINUTES of faults: invariant violations',
   async run(report) {
     const total = Number(process.env.FLEET_CHAOS_MINUTES ?? 30)
     const each = Math.min(total, Number(process.env.FLEET_CHAOS_RUN_MINUTES ?? 5))

@@ -72,6 +72,9 @@ export class Campaign {
         // The next append needs the TPM (its checkpoint).
         await this.breakAndProbe(device, 'its TPM dead', DEAD_TPM_CODES, async () => await this.fleet.killTpm(device))
         return
+      case 'partition':
+        await this.partition(device)
+        return
       case 'disk-full':
         // The next append cannot be stored; the store takes no more writes until reopened.
         await this.breakAndProbe(
@@ -82,6 +85,41 @@ export class Campaign {
         )
         return
     }
+  }
+
+  /**
+   * Cuts the device off from every other agent: each side blocks the other through its control
+   * socket (the agent's gater then refuses the peer, both ways), which works alike on loopback and
+   * in network namespaces. An agent of the rest that restarts meanwhile forgets its block, but the
+   * cut-off one still refuses it. The cut must show: no connection left within 10 s.
+   */
+  private async partition(device: ProcDevice): Promise<void> {
+    await this.eachSide(device, 'block')
+    const started = Date.now()
+    while ((await this.fleet.status(device)).connections > 0) {
+      if (Date.now() - started > 10_000) {
+        this.misbehaviour.push(`${device.name} still connected 10 s into its partition`)
+        return
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+
+  /** `cmd` at the device for every other agent, and at every other agent running for the device (one restarted has no block). */
+  private async eachSide(device: ProcDevice, cmd: 'block' | 'unblock'): Promise<void> {
+    for (const other of this.devices) {
+      if (other === device) continue
+      await this.fleet.control(device, { cmd, peerId: other.peerId }).catch(() => undefined)
+      if (running(other)) await this.fleet.control(other, { cmd, peerId: device.peerId }).catch(() => undefined)
+    }
+  }
+
+  /** Lifts a partition: the blocks on both sides, then each side dials the other. */
+  private async heal(device: ProcDevice): Promise<void> {
+    await this.eachSide(device, 'unblock')
+    for (const other of this.devices)
+      if (other !== device && running(other) && other.address !== undefined)
+        await this.fleet.control(device, { cmd: 'dial', address: other.address }).catch(() => undefined)
   }
 
   /**
@@ -128,6 +166,9 @@ export class Campaign {
       case 'disk-full':
         await this.fleet.freeDisk(device)
         await this.restart(device)
+        return
+      case 'partition':
+        await this.heal(device)
         return
     }
   }

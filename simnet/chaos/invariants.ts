@@ -86,7 +86,8 @@ export async function noHonestDeviceHeld(
 /**
  * Every fault injected left its trace in the agent's own output: each start of `fleet run` prints
  * its status line, so an agent killed (or stopped by its dead TPM) and started again printed one
- * more; an agent whose TPM died, or whose disk filled up, printed the one line saying so.
+ * more; an agent whose TPM died, or whose disk filled up, printed the one line saying so; an
+ * agent cut off logged the peers it blocked.
  */
 export async function faultsVisible(devices: ProcDevice[], faults: readonly Fault[]): Promise<string | undefined> {
   for (const [index, device] of devices.entries()) {
@@ -95,9 +96,13 @@ export async function faultsVisible(devices: ProcDevice[], faults: readonly Faul
     const starts = lines.filter((line) => line.startsWith('{"deviceId"')).length
     const tpmLost = lines.filter((line) => /^fleet: the TPM at .* stopped answering \(ERR_TPM_/.test(line)).length
     const mine = faults.filter((f) => f.node === index)
-    const restarts = mine.length
+    const restarts = mine.filter((f) => f.kind !== 'partition').length
     const tpmKills = mine.filter((f) => f.kind === 'tpm-kill').length
     const diskFull = mine.filter((f) => f.kind === 'disk-full').length
+    const partitions = mine.filter((f) => f.kind === 'partition').length
+    const blocked = lines.filter((line) => line.includes('a peer was blocked through the control socket')).length
+    if (blocked < partitions)
+      return `${device.name}: it was partitioned ${partitions} times, but logged ${blocked} blocked peers`
     const storeFailed = lines.filter((line) =>
       /^fleet: a write to the ledger store at .* failed \(.*No space left on device/.test(line)
     ).length

@@ -7,14 +7,15 @@
  */
 
 /** What can be done to an agent. */
-export const FAULT_KINDS = ['agent-kill', 'tpm-kill', 'disk-full'] as const
+export const FAULT_KINDS = ['agent-kill', 'tpm-kill', 'disk-full', 'partition'] as const
 export type FaultKind = (typeof FAULT_KINDS)[number]
 
 /** The repair that follows each kind of fault. */
 export const REPAIR_OF: Record<FaultKind, string> = {
   'agent-kill': 'the agent restarted',
   'tpm-kill': 'the swtpm restarted and booted, then the agent',
-  'disk-full': 'the space given back'
+  'disk-full': 'the space given back',
+  partition: 'the blocks lifted and the peers dialled again'
 }
 
 export interface Fault {

@@ -1,6 +1,7 @@
 /**
  * The seeded fault campaign: agents killed with SIGKILL and restarted, their swtpms killed and
- * restarted, on a schedule drawn from the seed (simnet/chaos/schedule.ts), while entries are
+ * restarted, agents cut off from the rest and healed, and (as root) their disks filled and freed,
+ * on a schedule drawn from the seed (simnet/chaos/schedule.ts), while entries are
  * appended; then the final heal and the invariants, read from the agents (simnet/chaos/invariants.ts).
  * A failing run names its seed; `--seed S` replays the same schedule.
  */
@@ -21,7 +22,9 @@ import { startFleet, type Scenario } from './index.js'
  * so root. A seed replays the same schedule on a machine that draws from the same kinds.
  */
 export function chaosKinds(): FaultKind[] {
-  return process.getuid?.() === 0 ? ['agent-kill', 'tpm-kill', 'disk-full'] : ['agent-kill', 'tpm-kill']
+  return process.getuid?.() === 0
+    ? ['agent-kill', 'tpm-kill', 'disk-full', 'partition']
+    : ['agent-kill', 'tpm-kill', 'partition']
 }
 
 /** Each agent's state directory on a disk this small when disks fill up. */
@@ -30,7 +33,7 @@ const DISK_BYTES = 16 * 1024 * 1024
 export const chaos: Scenario = {
   name: 'chaos',
   description:
-    'a seeded schedule of faults (kill -9 of agents and of their swtpms, each repaired), then the invariants',
+    'a seeded schedule of faults (kill -9 of agents and of their swtpms, full disks, partitions; each repaired), then the invariants',
   minNodes: 2,
   defaultNodes: 3,
   async run(ctx) {

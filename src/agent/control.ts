@@ -268,6 +268,12 @@ export async function startControlServer(
             throw new ControlError(`${request.cmd} needs a peerId`, 'ERR_BAD_REQUEST')
           if (request.cmd === 'block') runtime.block(request.peerId)
           if (request.cmd === 'unblock') runtime.unblock(request.peerId)
+          // Who this agent talks to changed by hand: the journal says so (a partition starts or ends here).
+          if (request.cmd !== 'hangup')
+            logger?.warn(
+              { peerId: request.peerId },
+              request.cmd === 'block' ? 'a peer was blocked through the control socket' : 'a peer was unblocked'
+            )
           if (request.cmd !== 'unblock')
             for (const c of runtime.node.getConnections())
               if (c.remotePeer.toString() === request.peerId) await c.close().catch(() => undefined)
