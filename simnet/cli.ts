@@ -1,5 +1,5 @@
 /**
- * `npm run simnet -- --scenario NAME [--nodes N] [--mode loopback|netns] [--seed S] [--minutes M] [--keep DIR] [--json]`
+ * `npm run simnet -- --scenario NAME [--nodes N] [--mode loopback|netns] [--seed S] [--minutes M] [--hostile] [--keep DIR] [--json]`
  * Runs a scenario on a fleet of agent processes, each with its own swtpm and state directory,
  * tears everything down afterwards (also on failure or Ctrl-C), and reports each check with its
  * time. With --json the last line is {scenario, nodes, passed, checks: [{name, passed, ms}]}, plus
@@ -24,6 +24,7 @@ async function main(argv: string[]): Promise<number> {
     )
     .option('--seed <n>', 'chaos: the seed of the fault schedule, 0..4294967295 (default: random, printed)')
     .option('--minutes <m>', 'chaos: how long faults are injected, fractions allowed (default 1)')
+    .option('--hostile', 'chaos: an equivocating peer (enrolled like the others) joins mid-run; it must be quarantined')
     .option('--keep <dir>', 'run in DIR and leave the state directories there for inspection with the fleet CLI')
     .option('--json', 'print the summary as one JSON line at the end')
     .exitOverride()
@@ -40,6 +41,7 @@ async function main(argv: string[]): Promise<number> {
     mode: string
     seed?: string
     minutes?: string
+    hostile?: boolean
     keep?: string
     json?: boolean
   }>()
@@ -82,6 +84,7 @@ async function main(argv: string[]): Promise<number> {
       log,
       ...(seed === undefined ? {} : { seed }),
       ...(minutes === undefined ? {} : { minutes }),
+      ...(options.hostile === true ? { hostile: true } : {}),
       report: (fields) => Object.assign(extra, fields),
       check: async (name, fn) => {
         const started = Date.now()

@@ -37,17 +37,28 @@ export class Campaign {
   constructor(
     private readonly fleet: ProcessFleet,
     private readonly devices: ProcDevice[],
-    private readonly log: (text: string) => void
+    private readonly log: (text: string) => void,
+    /** An enrolled device, not started, that joins as simnet's equivocating agent when the schedule says. */
+    private readonly hostile?: ProcDevice
   ) {}
 
   /** Runs every step of the schedule in order, each at its time (or as soon as the one before it is done). */
   async run(schedule: ChaosSchedule): Promise<void> {
     this.startAppending()
     const started = Date.now()
+    const until = async (atMs: number): Promise<void> => {
+      const wait = started + atMs - Date.now()
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+    }
+    let joinAt = this.hostile === undefined ? undefined : schedule.hostileJoinAtMs
     try {
       for (const step of chaosSteps(schedule)) {
-        const wait = started + step.atMs - Date.now()
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+        if (joinAt !== undefined && joinAt <= step.atMs) {
+          await until(joinAt)
+          joinAt = undefined
+          await this.join(started)
+        }
+        await until(step.atMs)
         const { fault } = step
         this.log(
           `t+${((Date.now() - started) / 1000).toFixed(1)}s ${step.action} ${fault.kind} on ${this.devices[fault.node]!.name}`
@@ -55,11 +66,26 @@ export class Campaign {
         if (step.action === 'inject') await this.inject(fault)
         else await this.repair(fault)
       }
+      if (joinAt !== undefined) {
+        await until(joinAt)
+        await this.join(started)
+      }
       const rest = started + schedule.faultPhaseMs - Date.now()
       if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest))
     } finally {
       await this.endAppending()
     }
+  }
+
+  /** The hostile peer starts, pointed at the honest agents running now, and shows one of them a forked history. */
+  private async join(started: number): Promise<void> {
+    const hostile = this.hostile!
+    this.log(`t+${((Date.now() - started) / 1000).toFixed(1)}s a hostile peer joins: ${hostile.name}, equivocating`)
+    await this.fleet.startAgent(
+      hostile,
+      this.devices.filter((d) => running(d)),
+      { hostile: ['--mode', 'equivocate', '--victims', '1'] }
+    )
   }
 
   private async inject(fault: Fault): Promise<void> {
@@ -188,9 +214,11 @@ export class Campaign {
   }
 
   private async restart(device: ProcDevice): Promise<void> {
+    // The hostile peer too, once it joined: an agent started again dials it as it would any peer.
+    const peers = [...this.devices, ...(this.hostile === undefined ? [] : [this.hostile])]
     await this.fleet.startAgent(
       device,
-      this.devices.filter((d) => d !== device && running(d))
+      peers.filter((d) => d !== device && running(d))
     )
   }
 

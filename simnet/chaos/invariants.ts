@@ -18,8 +18,13 @@ async function views(fleet: ProcessFleet, devices: ProcDevice[]): Promise<Map<Pr
   return seen
 }
 
-/** Every honest agent holds every feed at the same size (waits up to `ms` for it). */
-export async function sameHeads(fleet: ProcessFleet, devices: ProcDevice[], ms: number): Promise<string | undefined> {
+/** Every honest agent holds every feed but `ignore`'s at the same size (waits up to `ms` for it). */
+export async function sameHeads(
+  fleet: ProcessFleet,
+  devices: ProcDevice[],
+  ms: number,
+  ignore: readonly string[] = []
+): Promise<string | undefined> {
   let last = ''
   try {
     await until(
@@ -27,6 +32,7 @@ export async function sameHeads(fleet: ProcessFleet, devices: ProcDevice[], ms: 
         const seen = await views(fleet, devices)
         const feeds = new Set([...seen.values()].flatMap((heads) => Object.keys(heads)))
         for (const feed of feeds) {
+          if (ignore.includes(feed)) continue
           const sizes = devices.map((d) => seen.get(d)![feed] ?? 0)
           if (new Set(sizes).size > 1) {
             last = `feed ${feed.slice(0, 12)}…: ${devices.map((d, i) => `${d.name} ${sizes[i]}`).join(', ')}`
@@ -79,6 +85,36 @@ export async function noHonestDeviceHeld(
     )
   } catch {
     return last
+  }
+  return undefined
+}
+
+/** Every honest agent holds the hostile device quarantined, on evidence it verified (waits up to `ms`). */
+export async function hostileQuarantined(
+  fleet: ProcessFleet,
+  devices: ProcDevice[],
+  hostile: ProcDevice,
+  ms: number
+): Promise<string | undefined> {
+  let last = ''
+  try {
+    await until(
+      async () => {
+        for (const device of devices) {
+          const member = (await fleet.status(device)).members.find((m) => m.deviceId === hostile.deviceId)
+          if (member?.quarantined !== true) {
+            last = `${device.name} does not hold ${hostile.name} quarantined`
+            return false
+          }
+        }
+        return true
+      },
+      ms,
+      'the hostile peer quarantined everywhere'
+    )
+  } catch {
+    const said = (hostile.stderr?.() ?? '').split('\n').filter((line) => line.includes('hostile'))
+    return `${last}; the hostile agent said: ${said.join(' ').slice(-400) || 'nothing'}`
   }
   return undefined
 }

@@ -35,6 +35,12 @@ export interface ChaosSchedule {
   faults: Fault[]
   /** The fault phase's length; the final heal and the checks follow it. */
   faultPhaseMs: number
+  /**
+   * When asked for (`hostile`): when a hostile peer (simnet's equivocating agent, enrolled like
+   * the others) joins, within the first half of the fault phase. It stays: honest agents must
+   * quarantine it, which is its only repair.
+   */
+  hostileJoinAtMs?: number
 }
 
 export interface ScheduleInit {
@@ -43,6 +49,8 @@ export interface ScheduleInit {
   nodes: number
   minutes: number
   kinds: readonly FaultKind[]
+  /** Whether a hostile peer joins mid-run (drawn from a stream of its own: the faults stay as without). */
+  hostile?: boolean
 }
 
 /** Bounds of the campaign, in milliseconds. */
@@ -105,7 +113,10 @@ export function chaosSchedule(init: ScheduleInit): ChaosSchedule {
     // Exponential gaps (a Poisson process of injections), at least half a second.
     at += Math.max(500, Math.round(-Math.log(1 - random()) * meanGapMs))
   }
-  return { seed, nodes, faults, faultPhaseMs }
+  if (init.hostile !== true) return { seed, nodes, faults, faultPhaseMs }
+  const joining = seededRandom(seed ^ 0x5eed_4057)
+  const hostileJoinAtMs = Math.round(faultPhaseMs * (0.1 + 0.4 * joining()))
+  return { seed, nodes, faults, faultPhaseMs, hostileJoinAtMs }
 }
 
 /** One step of a schedule as the runner takes them: an injection or a repair, by time. */

@@ -19,6 +19,8 @@ export interface ScenarioContext {
   seed?: number
   /** --minutes: how long a campaign runs; undefined when not given. */
   minutes?: number
+  /** --hostile: a hostile peer joins the campaign mid-run. */
+  hostile?: boolean
   /** Adds fields to the run's JSON summary (a seed, counts by kind). */
   report: (fields: Record<string, unknown>) => void
 }

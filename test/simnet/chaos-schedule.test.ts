@@ -62,6 +62,17 @@ describe('chaos schedule', () => {
     })
   }
 
+  it('a hostile peer joins once, in the first half of the fault phase, and leaves the faults as they were', () => {
+    const plain = chaosSchedule(init)
+    const hostile = chaosSchedule({ ...init, hostile: true })
+    assert.deepEqual(hostile.faults, plain.faults)
+    assert.equal(plain.hostileJoinAtMs, undefined)
+    const at = hostile.hostileJoinAtMs!
+    assert.ok(at >= 0.1 * hostile.faultPhaseMs && at <= 0.5 * hostile.faultPhaseMs, String(at))
+    assert.equal(chaosSchedule({ ...init, hostile: true }).hostileJoinAtMs, at)
+    assert.notEqual(chaosSchedule({ ...init, seed: 43, hostile: true }).hostileJoinAtMs, at)
+  })
+
   it('refuses what no schedule can be drawn for', () => {
     assert.throws(() => chaosSchedule({ ...init, seed: -1 }), RangeError)
     assert.throws(() => chaosSchedule({ ...init, seed: 2 ** 32 }), RangeError)

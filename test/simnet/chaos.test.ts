@@ -1,6 +1,7 @@
 /**
  * The fault campaign in the suite: two seeds, three agents, fifteen seconds of faults each
- * (kill -9 of agents and of their swtpms, partitions, and full disks when root), loopback.
+ * (kill -9 of agents and of their swtpms, partitions, and full disks when root), loopback; in
+ * the second an equivocating peer joins mid-run and must be quarantined.
  * Every invariant must hold, the summary must name the seed and the faults injected, and the
  * same seed must draw the same faults.
  */
@@ -40,8 +41,11 @@ describe('simnet chaos: a seeded fault campaign (agent processes on swtpm, loopb
     if (!haveSwtpm()) this.skip()
   })
 
-  for (const seed of [11, 15]) {
-    it(`seed ${seed}, 3 agents, 0.25 min of faults: every invariant holds`, () => {
+  for (const [seed, hostile] of [
+    [11, false],
+    [15, true]
+  ] as const) {
+    it(`seed ${seed}, 3 agents, 0.25 min of faults${hostile ? ', an equivocating peer joining mid-run' : ''}: every invariant holds`, () => {
       const { status, summary, stderr } = simnet([
         '--scenario',
         'chaos',
@@ -51,6 +55,7 @@ describe('simnet chaos: a seeded fault campaign (agent processes on swtpm, loopb
         String(seed),
         '--minutes',
         '0.25',
+        ...(hostile ? ['--hostile'] : []),
         '--json'
       ])
       assert.ok(summary !== undefined, `no JSON summary: ${stderr}`)
@@ -63,7 +68,7 @@ describe('simnet chaos: a seeded fault campaign (agent processes on swtpm, loopb
       assert.equal(status, 0)
       assert.equal(summary.seed, seed)
       // What ran is what the seed draws.
-      const drawn = chaosSchedule({ seed, nodes: 3, minutes: 0.25, kinds: chaosKinds() })
+      const drawn = chaosSchedule({ seed, nodes: 3, minutes: 0.25, kinds: chaosKinds(), hostile })
       assert.deepEqual(summary.faults, faultsByKind(drawn.faults))
       assert.ok(drawn.faults.length >= 3)
       assert.ok(summary.acknowledged > 0)
@@ -72,6 +77,10 @@ describe('simnet chaos: a seeded fault campaign (agent processes on swtpm, loopb
           summary.checks.some((c) => c.name.includes(name)),
           `no check about ${name}`
         )
+      assert.equal(
+        summary.checks.some((c) => c.name.includes('hostile peer that joined mid-run is quarantined')),
+        hostile
+      )
       assert.match(stderr, new RegExp(`seed ${seed} \\(replay with --seed ${seed}\\)`))
     })
   }
