@@ -6,6 +6,7 @@
  *
  * FLEET_CHAOS_RUN_MINUTES (default 5) is each campaign's length, FLEET_CHAOS_NODES (default 4)
  * its agents, FLEET_CHAOS_SEED (default random) the first seed; the next ones follow it.
+ * FLEET_CHAOS_HOSTILE=1 has an equivocating peer join each campaign (`--hostile`).
  */
 import { spawn } from 'node:child_process'
 import { randomInt } from 'node:crypto'
@@ -24,6 +25,7 @@ interface RunSummary {
 
 async function campaign(seed: number, nodes: number, minutes: number): Promise<RunSummary | undefined> {
   const args = [SIMNET, '--scenario', 'chaos', '--nodes', String(nodes), '--seed', String(seed)]
+  if (process.env.FLEET_CHAOS_HOSTILE === '1') args.push('--hostile')
   const child = spawn(process.execPath, [...args, '--minutes', String(minutes), '--json'], {
     stdio: ['ignore', 'pipe', 'inherit']
   })
@@ -79,6 +81,7 @@ export const chaosBench: Bench = {
       seeds: seeds.length,
       seedList: seeds,
       nodes,
+      hostile: process.env.FLEET_CHAOS_HOSTILE === '1',
       faultMinutes: seeds.length * each,
       faults,
       acknowledged,

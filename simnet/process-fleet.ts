@@ -351,13 +351,19 @@ export class ProcessFleet {
     child.kill(signal)
     await exited
     device.agent = undefined
-    // A crashed process leaves its objects loaded. On a real machine the kernel's resource manager
-    // (/dev/tpmrm0) flushes them; swtpm has none, so the harness does what it would do.
-    if (signal === 'SIGKILL') {
-      const env = { ...process.env, TPM2TOOLS_TCTI: device.tcti }
-      await exec('tpm2_flushcontext', ['-t'], { env }).catch(() => undefined)
-      await exec('tpm2_flushcontext', ['-s'], { env }).catch(() => undefined)
-    }
+    if (signal === 'SIGKILL') await this.flushTpm(device)
+  }
+
+  /**
+   * Flushes every transient object and session from the device's swtpm. A process that died, or
+   * exited without closing its TPM context (a stop past its deadline), leaves its objects loaded;
+   * on a real machine the kernel's resource manager (/dev/tpmrm0) flushes them, swtpm has none,
+   * so the harness does what it would do. Call it only with no agent running on the device.
+   */
+  async flushTpm(device: ProcDevice): Promise<void> {
+    const env = { ...process.env, TPM2TOOLS_TCTI: device.tcti }
+    await exec('tpm2_flushcontext', ['-t'], { env }).catch(() => undefined)
+    await exec('tpm2_flushcontext', ['-s'], { env }).catch(() => undefined)
   }
 
   /**

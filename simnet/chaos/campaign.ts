@@ -114,7 +114,7 @@ export class Campaign {
   }
 
   /**
-   * Cuts the device off from every other agent: each side blocks the other through its control
+   * Cuts the device off from every other agent (the hostile peer too): each side blocks the other through its control
    * socket (the agent's gater then refuses the peer, both ways), which works alike on loopback and
    * in network namespaces. An agent of the rest that restarts meanwhile forgets its block, but the
    * cut-off one still refuses it. The cut must show: no connection left within 10 s.
@@ -133,8 +133,9 @@ export class Campaign {
 
   /** `cmd` at the device for every other agent, and at every other agent running for the device (one restarted has no block). */
   private async eachSide(device: ProcDevice, cmd: 'block' | 'unblock'): Promise<void> {
-    for (const other of this.devices) {
-      if (other === device) continue
+    for (const other of this.others(device)) {
+      // The hostile peer before it joined: nothing to block yet.
+      if (other.peerId === undefined) continue
       await this.fleet.control(device, { cmd, peerId: other.peerId }).catch(() => undefined)
       if (running(other)) await this.fleet.control(other, { cmd, peerId: device.peerId }).catch(() => undefined)
     }
@@ -143,8 +144,8 @@ export class Campaign {
   /** Lifts a partition: the blocks on both sides, then each side dials the other. */
   private async heal(device: ProcDevice): Promise<void> {
     await this.eachSide(device, 'unblock')
-    for (const other of this.devices)
-      if (other !== device && running(other) && other.address !== undefined)
+    for (const other of this.others(device))
+      if (running(other) && other.address !== undefined)
         await this.fleet.control(device, { cmd: 'dial', address: other.address }).catch(() => undefined)
   }
 
@@ -214,12 +215,20 @@ export class Campaign {
   }
 
   private async restart(device: ProcDevice): Promise<void> {
+    // What the agent that exited left loaded in its TPM, the resource manager of a real machine flushes.
+    await this.fleet.flushTpm(device)
     // The hostile peer too, once it joined: an agent started again dials it as it would any peer.
-    const peers = [...this.devices, ...(this.hostile === undefined ? [] : [this.hostile])]
+    const peers = this.others(device)
     await this.fleet.startAgent(
       device,
-      peers.filter((d) => d !== device && running(d))
+      peers.filter((d) => running(d))
     )
+  }
+
+  /** Every agent but the device, the hostile peer included once it joined. */
+  private others(device: ProcDevice): ProcDevice[] {
+    const all = this.hostile === undefined ? this.devices : [...this.devices, this.hostile]
+    return all.filter((d) => d !== device)
   }
 
   private startAppending(): void {
