@@ -16,6 +16,7 @@ import { actorSignBench } from './actor-sign.js'
 import { gateBench } from './gate.js'
 import { earBench } from './ear.js'
 import { sinkBench } from './sink.js'
+import { chaosBench } from './chaos.js'
 
 const benches: Bench[] = [
   quoteVerifyBench,
@@ -31,7 +32,8 @@ const benches: Bench[] = [
   actorSignBench,
   gateBench,
   earBench,
-  sinkBench
+  sinkBench,
+  chaosBench
 ]
 
 async function main(argv: string[]): Promise<number> {

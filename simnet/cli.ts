@@ -1,8 +1,10 @@
 /**
- * `npm run simnet -- --scenario NAME [--nodes N] [--mode loopback|netns] [--keep DIR] [--json]`
+ * `npm run simnet -- --scenario NAME [--nodes N] [--mode loopback|netns] [--seed S] [--minutes M] [--hostile] [--keep DIR] [--json]`
  * Runs a scenario on a fleet of agent processes, each with its own swtpm and state directory,
  * tears everything down afterwards (also on failure or Ctrl-C), and reports each check with its
- * time. With --json the last line is {scenario, nodes, passed, checks: [{name, passed, ms}]}.
+ * time. With --json the last line is {scenario, nodes, passed, checks: [{name, passed, ms}]}, plus
+ * what the scenario reports (chaos: seed, minutes, faults by kind). A failed run names its first
+ * failed check, and its seed when it has one.
  */
 import { Command, CommanderError } from 'commander'
 import { ProcessFleet } from './process-fleet.js'
@@ -20,6 +22,9 @@ async function main(argv: string[]): Promise<number> {
       'loopback (agents on 127.0.0.1, peers given by address) or netns (each agent in its own network namespace on a bridge, peers found by mDNS; root only)',
       'loopback'
     )
+    .option('--seed <n>', 'chaos: the seed of the fault schedule, 0..4294967295 (default: random, printed)')
+    .option('--minutes <m>', 'chaos: how long faults are injected, fractions allowed (default 1)')
+    .option('--hostile', 'chaos: an equivocating peer (enrolled like the others) joins mid-run; it must be quarantined')
     .option('--keep <dir>', 'run in DIR and leave the state directories there for inspection with the fleet CLI')
     .option('--json', 'print the summary as one JSON line at the end')
     .exitOverride()
@@ -30,7 +35,16 @@ async function main(argv: string[]): Promise<number> {
       ? 0
       : 2
   }
-  const options = program.opts<{ scenario: string; nodes?: string; mode: string; keep?: string; json?: boolean }>()
+  const options = program.opts<{
+    scenario: string
+    nodes?: string
+    mode: string
+    seed?: string
+    minutes?: string
+    hostile?: boolean
+    keep?: string
+    json?: boolean
+  }>()
   const scenario = SCENARIOS.find((s) => s.name === options.scenario)
   if (scenario === undefined)
     return usage(`unknown scenario "${options.scenario}"; known: ${SCENARIOS.map((s) => s.name).join(', ')}`)
@@ -44,7 +58,15 @@ async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(nodes) || nodes < scenario.minNodes || nodes > 64)
     return usage(`--nodes must be ${scenario.minNodes}..64 for ${scenario.name}`)
 
+  const seed = options.seed === undefined ? undefined : Number(options.seed)
+  if (seed !== undefined && !(/^\d+$/.test(options.seed!) && seed <= 0xffffffff))
+    return usage(`--seed must be an integer 0..4294967295, not ${options.seed}`)
+  const minutes = options.minutes === undefined ? undefined : Number(options.minutes)
+  if (minutes !== undefined && !(minutes > 0 && minutes <= 24 * 60))
+    return usage(`--minutes must be a number in (0, 1440], not ${options.minutes}`)
+
   const checks: Check[] = []
+  const extra: Record<string, unknown> = {}
   const log = (text: string): void => {
     process.stderr.write(`simnet: ${text}\n`)
   }
@@ -60,6 +82,10 @@ async function main(argv: string[]): Promise<number> {
       fleet,
       nodes,
       log,
+      ...(seed === undefined ? {} : { seed }),
+      ...(minutes === undefined ? {} : { minutes }),
+      ...(options.hostile === true ? { hostile: true } : {}),
+      report: (fields) => Object.assign(extra, fields),
       check: async (name, fn) => {
         const started = Date.now()
         let detail: string | undefined
@@ -87,8 +113,13 @@ async function main(argv: string[]): Promise<number> {
   const passed = checks.length > 0 && checks.every((c) => c.passed)
   if (options.keep !== undefined)
     log(`state left in ${fleet.root}: try ./bin/fleet ledger verify --state ${fleet.root}/dev1`)
+  const failed = checks.find((c) => !c.passed)
+  if (failed !== undefined)
+    log(
+      `${scenario.name} FAILED${extra.seed === undefined ? '' : ` with seed ${String(extra.seed)} (replay: --seed ${String(extra.seed)})`}: first failed check: ${failed.name}${failed.detail === undefined ? '' : `: ${failed.detail}`}`
+    )
   if (options.json === true)
-    process.stdout.write(`${JSON.stringify({ scenario: scenario.name, nodes, passed, checks })}\n`)
+    process.stdout.write(`${JSON.stringify({ scenario: scenario.name, nodes, passed, checks, ...extra })}\n`)
   else
     process.stdout.write(
       `${scenario.name}: ${passed ? 'passed' : 'FAILED'} (${checks.filter((c) => c.passed).length}/${checks.length} checks)\n`

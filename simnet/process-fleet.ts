@@ -5,6 +5,7 @@
  * (their control sockets, their stores through the CLI), never from this harness's memory.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -12,10 +13,13 @@ import { createServer, type AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { controlRequest, type PeerStatus, type ResidentMemory } from '../src/agent/index.js'
+import { SwtpmDevice } from '../src/attest/index.js'
 import { NetnsLan } from './netns.js'
 import { printed } from './printed.js'
 
 const exec = promisify(execFile)
+/** The file fillDisk writes in a state directory. */
+const FILLER = 'simnet-disk-filler'
 export const FLEET_CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/fleet')
 const HOSTILE_AGENT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'hostile-agent.js')
 
@@ -77,6 +81,14 @@ export interface ProcDevice {
   peerId?: string
 }
 
+/**
+ * Where everything a device's agent processes printed is kept, one after another across restarts
+ * (stdout's status line at each start, stderr's log lines), as a service manager's journal would.
+ */
+export function agentLogFile(device: ProcDevice): string {
+  return `${device.state}.log`
+}
+
 export class ProcessFleet {
   readonly root: string
   readonly caDir: string
@@ -85,6 +97,8 @@ export class ProcessFleet {
   fleetId = ''
   readonly devices: ProcDevice[] = []
   private readonly tpms: string[] = []
+  /** State directories on a tmpfs of their own (addDevice with diskBytes), unmounted by close(). */
+  private readonly mounts: string[] = []
 
   private constructor(root: string) {
     this.root = root
@@ -168,11 +182,17 @@ export class ProcessFleet {
   }
 
   /** A device: its software TPM, a simulated boot, and `fleet init`. */
-  async addDevice(variant = 'good'): Promise<ProcDevice> {
+  async addDevice(variant = 'good', options: { diskBytes?: number } = {}): Promise<ProcDevice> {
     const name = `dev${this.devices.length + 1}`
     const tpmDir = await this.startTpm(`${name}-tpm`, variant)
     const tcti = `swtpm:path=${path.join(tpmDir, 'tpm.sock')}`
     const state = path.join(this.root, name)
+    // A state directory on a filesystem of its own, as small as asked, for a disk that fills up.
+    if (options.diskBytes !== undefined) {
+      await mkdir(state, { recursive: true, mode: 0o700 })
+      await exec('mount', ['-t', 'tmpfs', '-o', `size=${options.diskBytes},mode=0700`, 'tmpfs', state])
+      this.mounts.push(state)
+    }
     const init = JSON.parse(await mustCli(['init', '--state', state, '--tcti', tcti, '--json'])) as { deviceId: string }
     const device: ProcDevice = { name, tpmDir, state, deviceId: init.deviceId, tcti }
     this.devices.push(device)
@@ -270,11 +290,15 @@ export class ProcessFleet {
     })
     let stdout = ''
     let stderr = ''
+    const journal = createWriteStream(agentLogFile(device), { flags: 'a' })
+    child.once('close', () => journal.end())
     child.stdout.on('data', (c: Buffer) => {
       stdout += c.toString()
+      journal.write(c)
     })
     child.stderr.on('data', (c: Buffer) => {
       stderr = (stderr + c.toString()).slice(-16_384)
+      journal.write(c)
     })
     device.agent = child
     device.stderr = () => stderr
@@ -327,13 +351,45 @@ export class ProcessFleet {
     child.kill(signal)
     await exited
     device.agent = undefined
-    // A crashed process leaves its objects loaded. On a real machine the kernel's resource manager
-    // (/dev/tpmrm0) flushes them; swtpm has none, so the harness does what it would do.
-    if (signal === 'SIGKILL') {
-      const env = { ...process.env, TPM2TOOLS_TCTI: device.tcti }
-      await exec('tpm2_flushcontext', ['-t'], { env }).catch(() => undefined)
-      await exec('tpm2_flushcontext', ['-s'], { env }).catch(() => undefined)
-    }
+    if (signal === 'SIGKILL') await this.flushTpm(device)
+  }
+
+  /**
+   * Flushes every transient object and session from the device's swtpm. A process that died, or
+   * exited without closing its TPM context (a stop past its deadline), leaves its objects loaded;
+   * on a real machine the kernel's resource manager (/dev/tpmrm0) flushes them, swtpm has none,
+   * so the harness does what it would do. Call it only with no agent running on the device.
+   */
+  async flushTpm(device: ProcDevice): Promise<void> {
+    const env = { ...process.env, TPM2TOOLS_TCTI: device.tcti }
+    await exec('tpm2_flushcontext', ['-t'], { env }).catch(() => undefined)
+    await exec('tpm2_flushcontext', ['-s'], { env }).catch(() => undefined)
+  }
+
+  /**
+   * kill -9 of the device's swtpm, as a TPM that dies under its agent. Its saved state (keys, NV
+   * counters) stays on disk; what was volatile (PCRs, loaded objects) is gone.
+   */
+  async killTpm(device: ProcDevice): Promise<void> {
+    const swtpm = new SwtpmDevice({ dir: device.tpmDir })
+    const pid = await swtpm.pid()
+    if (pid === undefined) throw new Error(`${device.name}: its swtpm is not running`)
+    process.kill(pid, 'SIGKILL')
+    await until(async () => (await swtpm.pid()) === undefined, 5_000, `${device.name}'s swtpm to die`)
+  }
+
+  /** Whether the device's swtpm is running. */
+  async tpmRunning(device: ProcDevice): Promise<boolean> {
+    return (await new SwtpmDevice({ dir: device.tpmDir }).pid()) !== undefined
+  }
+
+  /**
+   * Starts the device's swtpm again and runs its simulated boot: a TPM that restarts has its PCRs
+   * reset, as after a power cycle, so the device boots again before its agent can release its keys.
+   */
+  async restartTpm(device: ProcDevice, variant = 'good'): Promise<void> {
+    await mustCli(['swtpm', 'start', '--dir', device.tpmDir, '--ca-dir', this.caDir])
+    await mustCli(['swtpm', 'boot', '--dir', device.tpmDir, '--variant', variant])
   }
 
   /** A copy of a device's state directory, as if taken to another machine with another TPM. */
@@ -344,8 +400,30 @@ export class ProcessFleet {
     return { state, tcti: `swtpm:path=${path.join(tpm, 'tpm.sock')}` }
   }
 
+  /** Fills the filesystem of a device's state directory (made with diskBytes) to the last byte. */
+  async fillDisk(device: ProcDevice): Promise<void> {
+    if (!this.mounts.includes(device.state)) throw new Error(`${device.name} has no disk of its own (diskBytes)`)
+    // dd stops at ENOSPC, which is the point.
+    await exec('dd', ['if=/dev/zero', `of=${path.join(device.state, FILLER)}`, 'bs=64k']).catch(() => undefined)
+  }
+
+  /** Gives back the space fillDisk took. */
+  async freeDisk(device: ProcDevice): Promise<void> {
+    await rm(path.join(device.state, FILLER), { force: true })
+  }
+
   async close(options: { keep?: boolean } = {}): Promise<void> {
     await Promise.all(this.devices.map(async (d) => await this.stopAgent(d, 'SIGTERM').catch(() => undefined)))
+    for (const mount of this.mounts.splice(0)) {
+      // --keep: what the small disk held is copied out to where it was mounted.
+      const copy = `${mount}.kept`
+      if (options.keep === true) await exec('cp', ['-a', `${mount}/.`, copy]).catch(() => undefined)
+      await exec('umount', [mount]).catch(() => exec('umount', ['-l', mount]).catch(() => undefined))
+      if (options.keep === true) {
+        await rm(mount, { recursive: true, force: true })
+        await exec('mv', [copy, mount]).catch(() => undefined)
+      }
+    }
     await this.lan?.close()
     for (const dir of this.tpms) await fleetCli(['swtpm', 'stop', '--dir', dir]).catch(() => undefined)
     if (options.keep !== true) await rm(this.root, { recursive: true, force: true })

@@ -3,6 +3,7 @@ import type { Scenario } from './index.js'
 import { convergence, killRestart, partitionHeal, scale } from './ledger.js'
 import { clone, relayQuote, revoke, tamperedBoot } from './trust.js'
 import { equivocate } from './equivocation.js'
+import { chaos } from './chaos.js'
 
 export const SCENARIOS: Scenario[] = [
   convergence,
@@ -13,5 +14,6 @@ export const SCENARIOS: Scenario[] = [
   relayQuote,
   killRestart,
   partitionHeal,
-  scale
+  scale,
+  chaos
 ]

@@ -15,6 +15,14 @@ export interface ScenarioContext {
   // biome-ignore lint/suspicious/noConfusingVoidType: a check returns nothing, or a detail to report
   check: (name: string, fn: () => Promise<void | string>) => Promise<boolean>
   log: (text: string) => void
+  /** --seed: for scenarios drawn from a seed (chaos); undefined when not given. */
+  seed?: number
+  /** --minutes: how long a campaign runs; undefined when not given. */
+  minutes?: number
+  /** --hostile: a hostile peer joins the campaign mid-run. */
+  hostile?: boolean
+  /** Adds fields to the run's JSON summary (a seed, counts by kind). */
+  report: (fields: Record<string, unknown>) => void
 }
 
 export interface Scenario {
@@ -29,9 +37,9 @@ export interface Scenario {
 export async function startFleet(
   ctx: ScenarioContext,
   count: number,
-  options: { hostileLast?: string[] } = {}
+  options: { hostileLast?: string[]; diskBytes?: number } = {}
 ): Promise<ProcDevice[]> {
-  const devices = await enrolFleet(ctx, count)
+  const devices = await enrolFleet(ctx, count, options.diskBytes === undefined ? {} : { diskBytes: options.diskBytes })
   await ctx.check(`${count} agents running (fleet run, one process each)`, async () => {
     for (const device of devices) {
       const hostile =
@@ -53,11 +61,15 @@ export async function startFleet(
 }
 
 /** Devices added and enrolled through the ceremony (not started). */
-export async function enrolFleet(ctx: ScenarioContext, count: number): Promise<ProcDevice[]> {
+export async function enrolFleet(
+  ctx: ScenarioContext,
+  count: number,
+  options: { diskBytes?: number } = {}
+): Promise<ProcDevice[]> {
   const devices: ProcDevice[] = []
   await ctx.check(`${count} devices enrolled through the ceremony`, async () => {
     for (let i = 0; i < count; i++) {
-      const device = await ctx.fleet.addDevice('good')
+      const device = await ctx.fleet.addDevice('good', options)
       const { owner, device: side } = await ctx.fleet.enrol(device)
       if (owner.code !== 0 || side.code !== 0)
         return `${device.name}: owner exit ${owner.code}, device exit ${side.code}: ${owner.stderr.trim()} ${side.stderr.trim()}`

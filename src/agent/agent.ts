@@ -369,7 +369,14 @@ export async function createAgent(components: AgentComponents, init: AgentInit):
     },
     isExcluded: (deviceId) => membership.isRevoked(deviceId) || membership.isQuarantined(deviceId),
     onAttested: (peerId, signed, record) => {
-      if (membership.addRecord(record, signed)) void agent?.members.save(signed)
+      // A record not kept (a store that cannot be written) is held in memory; a failed write stops
+      // the agent through its store anyway (fleet run), and the peer's next attestation sends it again.
+      if (membership.addRecord(record, signed))
+        void agent?.members
+          .save(signed)
+          .catch((err: unknown) =>
+            components.logger?.warn({ peerId, err: (err as Error).message }, "a peer's member record could not be kept")
+          )
       void agent?.pullFrom(peerId)
     },
     onChange: init.onPeersChange

@@ -2,7 +2,7 @@ import type net from 'node:net'
 import path from 'node:path'
 import { MalformedInputError, systemClock, toBase64, toHex, type Clock } from '../common/index.js'
 import { multiaddr } from '@multiformats/multiaddr'
-import { BASE_ONTOLOGY, ROLES, type Ontology, type Role } from '../ledger/index.js'
+import { BASE_ONTOLOGY, LedgerWriteError, ROLES, type Ontology, type Role } from '../ledger/index.js'
 import type { Agent } from './agent.js'
 import {
   ApprovalsOffError,
@@ -217,15 +217,25 @@ export async function startControlServer(
             { type, role: actor.role, signed: proof !== undefined },
             'append through the control socket'
           )
-          const { seq, hash } = await runtime.feed.ledger.append({
-            type,
-            actor,
-            attest: null,
-            body: bodyFromJson(type, request.body, runtime.membership.ontology),
-            proof
-          })
-          await runtime.feed.ledger.whenSealed(seq, { signal: AbortSignal.timeout(30_000) })
-          return { ok: true, feed: deviceId, seq, hash: toHex(hash), sealed: true }
+          try {
+            const { seq, hash } = await runtime.feed.ledger.append({
+              type,
+              actor,
+              attest: null,
+              body: bodyFromJson(type, request.body, runtime.membership.ontology),
+              proof
+            })
+            await runtime.feed.ledger.whenSealed(seq, { signal: AbortSignal.timeout(30_000) })
+            return { ok: true, feed: deviceId, seq, hash: toHex(hash), sealed: true }
+          } catch (err) {
+            // The caller is told; the operator must be too (a full disk is theirs to fix).
+            if (err instanceof LedgerWriteError)
+              logger?.warn(
+                { code: err.code, err: err.message },
+                'an append was refused: the store could not be written'
+              )
+            throw err
+          }
         }
         case 'approve': {
           if (approvals === undefined) throw new ApprovalsOffError()
@@ -258,6 +268,12 @@ export async function startControlServer(
             throw new ControlError(`${request.cmd} needs a peerId`, 'ERR_BAD_REQUEST')
           if (request.cmd === 'block') runtime.block(request.peerId)
           if (request.cmd === 'unblock') runtime.unblock(request.peerId)
+          // Who this agent talks to changed by hand: the journal says so (a partition starts or ends here).
+          if (request.cmd !== 'hangup')
+            logger?.warn(
+              { peerId: request.peerId },
+              request.cmd === 'block' ? 'a peer was blocked through the control socket' : 'a peer was unblocked'
+            )
           if (request.cmd !== 'unblock')
             for (const c of runtime.node.getConnections())
               if (c.remotePeer.toString() === request.peerId) await c.close().catch(() => undefined)

@@ -54,6 +54,7 @@ export {
   startDeviceAgent,
   startAgentGate,
   AGENT_BUFFER_POOL_BYTES,
+  AGENT_EXIT_RESTART,
   type DeviceAgentInit,
   type RunningDevice
 } from './service.js'

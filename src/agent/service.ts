@@ -37,6 +37,13 @@ import { Gate, lockSecrets, sealSecret, settleSecretReseal } from './gate/index.
  */
 export const AGENT_BUFFER_POOL_BYTES = 8192
 
+/**
+ * `fleet run`'s exit code when its TPM or store failed while it ran: EX_TEMPFAIL (sysexits.h),
+ * "try again later". Not 1: the unit (packaging/fleet-agent.service) leaves a refusal to start
+ * (1, 2) alone, as starting again would be refused again, but restarts on this one.
+ */
+export const AGENT_EXIT_RESTART = 75
+
 export interface DeviceAgentInit {
   /** The state directory made by fleet init. */
   dir: string

@@ -64,6 +64,7 @@ export {
   TpmUnavailableError,
   TpmTimeoutError,
   TpmClosedError,
+  TpmLostError,
   InvalidTctiError,
   TpmKeyLoadError,
   UnsealRefusedError,

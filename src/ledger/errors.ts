@@ -74,12 +74,34 @@ export class RollbackDetectedError extends FleetError {
 
 /** Thrown when a write to the store fails; the entries of that batch were not appended. */
 export class LedgerWriteError extends FleetError {
-  constructor(cause: unknown) {
-    super(`the ledger could not write to its store: ${(cause as Error)?.message ?? String(cause)}`, {
-      code: 'ERR_LEDGER_WRITE',
+  constructor(cause: unknown, message?: string, code = 'ERR_LEDGER_WRITE') {
+    super(message ?? `the ledger could not write to its store: ${(cause as Error)?.message ?? String(cause)}`, {
+      code,
       cause
     })
   }
+}
+
+/**
+ * Thrown when a write to the store fails because its filesystem is full (ENOSPC): nothing of that
+ * write was stored, what was stored before is intact, and writes succeed again once space is freed.
+ */
+export class LedgerStoreFullError extends LedgerWriteError {
+  constructor(cause: unknown) {
+    super(
+      cause,
+      `the ledger's disk is full, nothing of this write was stored; it resumes once space is freed (${(cause as Error)?.message ?? String(cause)})`,
+      'ERR_LEDGER_FULL'
+    )
+  }
+}
+
+/** The error for a failed store write: LedgerStoreFullError when the disk is full, else LedgerWriteError. */
+export function ledgerWriteError(cause: unknown): LedgerWriteError {
+  if (cause instanceof LedgerWriteError) return cause
+  const text = `${(cause as Error)?.message ?? ''} ${String((cause as { cause?: unknown })?.cause ?? '')}`
+  const full = (cause as { code?: unknown })?.code === 'ENOSPC' || /No space left on device|ENOSPC/.test(text)
+  return full ? new LedgerStoreFullError(cause) : new LedgerWriteError(cause)
 }
 
 /** Thrown when a stored feed fails re-verification; `seq` or `checkpointSize` locates the damage. */

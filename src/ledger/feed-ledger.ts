@@ -7,7 +7,7 @@ import { requiresActorProof, verifyActorProofs, type ActorDirectory } from './ac
 import { MerkleFrontier } from './merkle.js'
 import { BatchEncoder, type FeedTip, type PendingAppend, type PreparedBatch } from './append-batch.js'
 import { parseCheckpoint, requireCurrentFormat, signCheckpoint } from './checkpoint.js'
-import { RollbackDetectedError, LedgerWriteError } from './errors.js'
+import { RollbackDetectedError, ledgerWriteError } from './errors.js'
 import { EntryRuns, seqKey } from './entry-runs.js'
 import { feedSublevels, type LedgerStore, type LedgerSublevel } from './store/index.js'
 import { nodeCryptoHasher, type Hasher } from './hasher.js'
@@ -115,7 +115,7 @@ export class FeedLedger {
   private flushing: Promise<void> | undefined
   private checkpointing: Promise<void> | undefined
   private timer: NodeJS.Timeout | undefined
-  private sealedWaiters: Array<{ seq: number; resolve: () => void }> = []
+  private sealedWaiters: Array<{ seq: number; resolve: () => void; reject: (err: unknown) => void }> = []
   /** An entry that is not routine waits for a checkpoint. */
   private urgent = false
   /** When the oldest routine entry that waits for a checkpoint was written (unknown after a restart or a failed checkpoint: due now). */
@@ -135,7 +135,7 @@ export class FeedLedger {
     putState: (write: PreparedBatch['write'], state: Uint8Array) => {
       write.put(this.metaSublevel, 'state', state)
     },
-    failed: (err: unknown) => new LedgerWriteError(err)
+    failed: (err: unknown) => ledgerWriteError(err)
   }
 
   constructor(components: FeedLedgerComponents, init: FeedLedgerInit) {
@@ -370,7 +370,11 @@ export class FeedLedger {
     return queued.then(async ({ written }) => await written)
   }
 
-  /** Resolves when a signed checkpoint covers entry `seq`. */
+  /**
+   * Resolves when a signed checkpoint covers entry `seq`. Rejects with the signer's error when the
+   * checkpoint that was to cover it could not be signed (a TPM that stopped answering): the entry
+   * is stored, but not acknowledged; a later checkpoint seals it.
+   */
   async whenSealed(seq: number, options: { signal?: AbortSignal } = {}): Promise<void> {
     if (seq < this.meta.checkpointSize) return
     options.signal?.throwIfAborted()
@@ -380,6 +384,10 @@ export class FeedLedger {
         resolve: () => {
           options.signal?.removeEventListener('abort', onAbort)
           resolve()
+        },
+        reject: (err: unknown) => {
+          options.signal?.removeEventListener('abort', onAbort)
+          reject(err)
         }
       }
       const onAbort = (): void => {
@@ -454,7 +462,7 @@ export class FeedLedger {
           if (failed === null) this.commit(inFlight.batch)
           else {
             void inFlight.batch.write.close().catch(() => undefined)
-            const error = new LedgerWriteError(failed.err)
+            const error = ledgerWriteError(failed.err)
             for (const item of inFlight.batch.accepted) item.reject(error)
             if (next !== undefined) {
               void next.write.close().catch(() => undefined)
@@ -506,8 +514,9 @@ export class FeedLedger {
     // the rest, so a caller's entries are sealed when this resolves.
     while (this.checkpointing !== undefined) await this.checkpointing
     if (this.frontier.size <= this.meta.checkpointSize) return
+    const covering = this.frontier.size
     this.checkpointing = (async () => {
-      const size = this.frontier.size
+      const size = covering
       if (size === 0 || size <= this.meta.checkpointSize) return
       // Everything written so far is covered: what commits from here on waits for the next one.
       this.urgent = false
@@ -531,20 +540,32 @@ export class FeedLedger {
         tpm: [tpm.clock.toString(), tpm.resetCount, tpm.restartCount],
         epoch: this.meta.epoch
       })
-      await this.components.store.write(
-        [
-          { type: 'put', sublevel: this.checkpoints, key: seqKey(size), value: new Uint8Array(Buffer.from(note)) },
-          { type: 'put', sublevel: this.metaSublevel, key: 'checkpoint', value: record }
-        ],
-        { sync: true }
-      )
+      await this.components.store
+        .write(
+          [
+            { type: 'put', sublevel: this.checkpoints, key: seqKey(size), value: new Uint8Array(Buffer.from(note)) },
+            { type: 'put', sublevel: this.metaSublevel, key: 'checkpoint', value: record }
+          ],
+          { sync: true }
+        )
+        .catch((err: unknown) => {
+          throw ledgerWriteError(err)
+        })
       this.meta = { ...this.meta, checkpointSize: size, checkpointTpm: tpm }
       const ready = this.sealedWaiters.filter((w) => w.seq < size)
       this.sealedWaiters = this.sealedWaiters.filter((w) => w.seq >= size)
       for (const waiter of ready) waiter.resolve()
-    })().finally(() => {
-      this.checkpointing = undefined
-    })
+    })()
+      .catch((err: unknown) => {
+        // Those this checkpoint was to seal learn why it was not; later entries wait for the next.
+        const failed = this.sealedWaiters.filter((w) => w.seq < covering)
+        this.sealedWaiters = this.sealedWaiters.filter((w) => w.seq >= covering)
+        for (const waiter of failed) waiter.reject(err)
+        throw err
+      })
+      .finally(() => {
+        this.checkpointing = undefined
+      })
     return await this.checkpointing
   }
 }

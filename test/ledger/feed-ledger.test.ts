@@ -28,6 +28,7 @@ import { tempDir } from '../helpers/devices.js'
 import { EventLog } from '../helpers/events.js'
 import { printed } from '../../simnet/printed.js'
 import { asVersion1 } from './checkpoint-v1.js'
+import { TpmClosedError } from '../../src/attest/index.js'
 
 const feed = 'a'.repeat(52)
 const signer = new HybridSigner(softwareP256Signer(), nodeMlDsa65.fromSeed(randomBytes(32)))
@@ -507,6 +508,28 @@ describe('ledger/FeedLedger.whenSealed', () => {
     const waiting = ledger.whenSealed(1_000, { signal: controller.signal })
     controller.abort()
     await assert.rejects(waiting, { name: 'AbortedError' })
+    await ledger.stop()
+    await store.close()
+  })
+
+  it('rejects with the typed error when the checkpoint that was to seal the entry could not be signed (a lost TPM); a later checkpoint seals it', async () => {
+    let tpmGone = true
+    const failing: TpmClockSource = {
+      readTpmClock: async () => {
+        if (tpmGone) throw new TpmClosedError('swtpm:path=/gone')
+        return tpmNow
+      }
+    }
+    const { store, ledger } = await open(path.join(await tempDir(), 'db'), { tpm: failing })
+    await ledger.start()
+    const { seq } = await ledger.append(action(0))
+    await assert.rejects(ledger.whenSealed(seq), { name: 'TpmClosedError', code: 'ERR_TPM_CLOSED' })
+    // Stored, not sealed.
+    assert.ok((await ledger.getEntry(seq)) !== undefined)
+    assert.equal(ledger.sealedSize, 0)
+    tpmGone = false
+    await ledger.whenSealed(seq)
+    assert.equal(ledger.sealedSize, 1)
     await ledger.stop()
     await store.close()
   })

@@ -4,6 +4,7 @@
  * the network (libp2p over TCP, mDNS over UDP multicast) reachable. Checked by reading the files,
  * and by systemd's own tools when this machine has them.
  */
+import { AGENT_EXIT_RESTART } from '../../src/agent/index.js'
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -62,6 +63,15 @@ function haveTool(name: string): boolean {
 }
 
 describe('packaging: systemd unit and system user', () => {
+  it('restarts the agent after exit 75 (its TPM or store failed while it ran) for as long as that lasts, never after a refusal (1, 2)', () => {
+    assert.equal(one('Restart'), 'on-failure')
+    assert.deepEqual(words('RestartPreventExitStatus').sort(), ['1', '2'])
+    assert.ok(!words('RestartPreventExitStatus').includes(String(AGENT_EXIT_RESTART)))
+    assert.equal(AGENT_EXIT_RESTART, 75)
+    // No start limit: a full disk may last longer than systemd's default burst of starts.
+    assert.deepEqual(unit.get('Unit')!.get('StartLimitIntervalSec'), ['0'])
+  })
+
   it('the agent runs as the system user fleet, in group tss, never as root', () => {
     assert.equal(one('User'), 'fleet')
     assert.equal(one('Group'), 'fleet')

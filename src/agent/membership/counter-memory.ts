@@ -32,7 +32,7 @@
 import { decodeRecord, encodeCanonical, type Schema } from '../../codec/index.js'
 import {
   LEDGER_SUBLEVELS,
-  LedgerWriteError,
+  ledgerWriteError,
   type LedgerStore,
   type LedgerSublevel,
   type LedgerWrite
@@ -244,7 +244,7 @@ export class CounterMemory {
     try {
       await kept.store.write(writes, { sync: true })
     } catch (err) {
-      throw new LedgerWriteError(err)
+      throw ledgerWriteError(err)
     }
     for (const [key, change] of taken) if (this.dirty.get(key) === change) this.dirty.delete(key)
   }

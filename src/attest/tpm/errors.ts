@@ -87,6 +87,24 @@ export class TpmClosedError extends FleetError {
   }
 }
 
+/**
+ * Thrown when a TPM stopped answering while it was in use (`fleet run`): a command passed its
+ * deadline or the connection broke. `cause` is the typed error that showed it (TpmTimeoutError,
+ * TpmUnavailableError, or a TSS error of the connection). Nothing stored depends on the lost
+ * command; a new context on a TPM that is back resumes the work.
+ */
+export class TpmLostError extends FleetError {
+  readonly tcti: string
+  constructor(tcti: string, cause: Error) {
+    const code = (cause as { code?: unknown }).code
+    super(`the TPM at ${tcti} stopped answering (${typeof code === 'string' ? `${code}: ` : ''}${cause.message})`, {
+      code: 'ERR_TPM_LOST',
+      cause
+    })
+    this.tcti = tcti
+  }
+}
+
 /** Thrown when a TCTI string is not one this project accepts. Exit code 2. */
 export class InvalidTctiError extends MalformedInputError {
   constructor(tcti: string, reason: string) {

@@ -61,6 +61,8 @@ export class EsysTpm implements Tpm {
   private readonly queue = new SerialQueue()
   private readonly timeoutMs: number
   private closed = false
+  /** Why the context became unusable while open (a timeout, a broken connection), if it did. */
+  private lostWith: Error | undefined
   private readonly slots: ObjectSlots
 
   private constructor(init: EsysTpmInit, native: NativeBinding) {
@@ -373,6 +375,13 @@ export class EsysTpm implements Tpm {
 
   async close(): Promise<void> {
     if (this.closed) return
+    if (this.lostWith !== undefined) {
+      // No TPM to flush objects in: a restarted one starts with none.
+      this.closed = true
+      this.slots.forget()
+      this.context.close()
+      return
+    }
     // Flush what we loaded, then release the context. A hung command makes close() abandon it.
     try {
       await this.queue.run(
@@ -395,11 +404,27 @@ export class EsysTpm implements Tpm {
   /** Set to observe TPM latency (metrics). */
   observer: TpmObserver | undefined
 
+  /**
+   * Told once, with the typed error, when this context becomes unusable while open: a command
+   * passed its deadline (TpmTimeoutError), or the connection to the TPM broke (TpmUnavailableError,
+   * or ESAPI's "called in the wrong order" left by a command whose answer never came). Every later
+   * call then fails at once with TpmClosedError. The TCTI does not reconnect: a TPM that comes back
+   * (a restarted swtpm, which has also lost its PCRs and loaded objects) needs a new context, so an
+   * agent exits and is started again (systemd's Restart=).
+   */
+  onLost: ((err: Error) => void) | undefined
+
+  private lose(err: Error): void {
+    if (this.lostWith !== undefined || this.closed) return
+    this.lostWith = err
+    this.onLost?.(err)
+  }
+
   private async call<T>(op: string, task: (context: NativeContext) => Promise<T>, options: TpmCallOptions): Promise<T> {
-    if (this.closed) throw new TpmClosedError(this.tcti)
+    if (this.closed || this.lostWith !== undefined) throw new TpmClosedError(this.tcti)
     return await this.queue.run(
       async () => {
-        if (this.closed) throw new TpmClosedError(this.tcti)
+        if (this.closed || this.lostWith !== undefined) throw new TpmClosedError(this.tcti)
         const started = performance.now()
         try {
           const result = await task(this.context)
@@ -407,16 +432,20 @@ export class EsysTpm implements Tpm {
           return result
         } catch (err) {
           this.observer?.(op, performance.now() - started, false)
-          throw this.translate(op, err)
+          const translated = this.translate(op, err)
+          if (connectionLost(translated)) this.lose(translated)
+          throw translated
         }
       },
       this.timeoutMs,
       () => {
         // The native call may never return: unblock it (or the process could not even exit) and
         // let nothing else use this context.
+        const timeout = new TpmTimeoutError(this.tcti, op, this.timeoutMs)
+        this.lose(timeout)
         this.closed = true
         if (this.socketPath !== undefined) this.context.abort(this.socketPath)
-        return new TpmTimeoutError(this.tcti, op, this.timeoutMs)
+        return timeout
       },
       options.signal
     )
@@ -435,4 +464,13 @@ export class EsysTpm implements Tpm {
     }
     return new TpmCommandError(this.tcti, nativeOp ?? op, rc, rcText)
   }
+}
+
+/** ESAPI's TSS2_ESYS_RC_BAD_SEQUENCE: a command was started while an earlier one never finished. */
+const ESYS_BAD_SEQUENCE = 0x70007
+
+/** Whether a failed command means the connection to the TPM is gone (rather than a refusal by the TPM). */
+function connectionLost(err: Error): boolean {
+  if (err instanceof TpmUnavailableError) return true
+  return err instanceof TpmCommandError && (err.layer === 'tcti' || err.rc === ESYS_BAD_SEQUENCE)
 }

@@ -9,6 +9,9 @@ import {
   verifyBoot,
   fingerprint,
   KeyReleaseRefusedError,
+  TpmLostError,
+  TpmTimeoutError,
+  TpmUnavailableError,
   EVENTLOG_LIMITS,
   PCR_COUNT
 } from '../../attest/index.js'
@@ -27,11 +30,14 @@ import {
   startDeviceAgent,
   readPeersFile,
   AGENT_BUFFER_POOL_BYTES,
+  AGENT_EXIT_RESTART,
+  LEDGER_DIR,
   type PeerStatus,
   type SinkStatus,
   type ResidentMemory
 } from '../../agent/index.js'
-import { UsageError, cryptoRandom, makeDirectory, systemClock } from '../../common/index.js'
+import { LevelLedgerStore, LedgerStoreWriteFailedError } from '../../ledger/index.js'
+import { type FleetError, UsageError, cryptoRandom, makeDirectory, systemClock } from '../../common/index.js'
 import { makeOutput } from '../output.js'
 import { readInputFile, repeatable } from '../options.js'
 import { openTpm } from '../tpm-session.js'
@@ -141,7 +147,9 @@ export function registerAgentCommands(program: Command): void {
       `
 Example:
   fleet run --state /var/lib/fleet --listen /ip4/0.0.0.0/tcp/7000
-Exit codes: 0 stopped cleanly, 1 refused to start (another TPM, a bad boot or a changed agent: the reason on stderr).`
+Exit codes: 0 stopped cleanly, 1 refused to start (another TPM, a bad boot or a changed agent: the reason on stderr),
+75 (EX_TEMPFAIL) stopped because, while it ran, its TPM stopped answering (ERR_TPM_LOST) or a store write
+failed, e.g. on a full disk (ERR_LEDGER_STORE_FAILED): what was stored is intact; start it again (the unit does).`
     )
     .action(async (options: RunOptions) => {
       await runAgent(options)
@@ -205,12 +213,27 @@ async function runAgent(given: RunOptions): Promise<void> {
     pretty: process.stderr.isTTY,
     journald: stderrIsJournal()
   })
-  const tpm = await EsysTpm.open({ tcti: config.tcti })
+  let tpm: EsysTpm
+  try {
+    tpm = await EsysTpm.open({ tcti: config.tcti })
+  } catch (err) {
+    // A TPM not answering yet (a swtpm starting again) is worth another try; anything else is not.
+    if (err instanceof TpmUnavailableError || err instanceof TpmTimeoutError) return exitForRestart(err)
+    throw err
+  }
+  // A TPM that stops answering (a hung or restarted swtpm, a reset chip) leaves a context that
+  // can never work again, and a store write that failed (a full disk) leaves LevelDB's log in
+  // doubt until it is reopened: either way the agent stops, and its service manager starts it again.
+  const store = new LevelLedgerStore(path.join(options.state, LEDGER_DIR))
+  const broken = new Promise<FleetError>((resolve) => {
+    tpm.onLost = (err) => resolve(new TpmLostError(tpm.tcti, err))
+    store.onWriteFailed = (err) => resolve(new LedgerStoreWriteFailedError(store.location, err))
+  })
   const logFile = options.eventlog ?? DEFAULT_EVENT_LOG
   let running: Awaited<ReturnType<typeof startDeviceAgent>>
   try {
     running = await startDeviceAgent(
-      { tpm, logger },
+      { tpm, logger, store },
       {
         dir: options.state,
         state,
@@ -222,6 +245,11 @@ async function runAgent(given: RunOptions): Promise<void> {
   } catch (err) {
     if (err instanceof KeyReleaseRefusedError) await explainBoot(tpm, state, options)
     await tpm.close()
+    // The TPM lost while starting, or a store that cannot be opened or written (a full disk):
+    // the same as when running.
+    const transient = await Promise.race([broken, Promise.resolve(undefined)])
+    if (transient !== undefined) return exitForRestart(transient)
+    if (ioFailure(err)) return exitForRestart(new LedgerStoreWriteFailedError(store.location, err))
     throw err
   }
   // Peers judge this device's boot by the log it sends with every quote: without it every
@@ -251,11 +279,47 @@ async function runAgent(given: RunOptions): Promise<void> {
       `listening on ${status.addresses.join(' ')}`
     ].join('\n')
   )
-  await signalled
+  const error = await Promise.race([signalled.then(() => undefined), broken])
+  if (error !== undefined) {
+    // Stopping may wait on what the TPM or store was asked for; those calls now fail at once, but a stop
+    // that still hangs must not keep a broken agent alive. Either way one line says why.
+    setTimeout(() => {
+      process.stderr.write(`fleet: ${error.message}\n`)
+      process.exit(AGENT_EXIT_RESTART)
+    }, BROKEN_STOP_MS).unref()
+    await running.stop().catch(() => undefined)
+    await tpm.close()
+    return exitForRestart(error)
+  }
   if (options.once !== true) logger.info('stopping')
   await running.stop()
   await tpm.close()
 }
+
+/** One line saying why, and AGENT_EXIT_RESTART for the service manager. */
+function exitForRestart(error: Error): void {
+  const code = (error as { code?: unknown }).code
+  process.stderr.write(
+    `fleet: ${error.message}${typeof code === 'string' && !error.message.includes(code) ? ` (${code})` : ''}\n`
+  )
+  process.exitCode = AGENT_EXIT_RESTART
+}
+
+/** Whether LevelDB failed on I/O (ENOSPC, EIO), here or in what it wraps. */
+function ioFailure(err: unknown): boolean {
+  for (
+    let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0;
+    e !== undefined && depth < 4;
+    depth++
+  ) {
+    if (e.code === 'LEVEL_IO_ERROR') return true
+    e = e.cause as typeof e
+  }
+  return false
+}
+
+/** How long `fleet run` waits for a clean stop once its TPM or store broke, before it exits regardless. */
+const BROKEN_STOP_MS = 10_000
 
 /** When keys stay sealed: quote the boot now and judge it, so the operator sees which events differ. */
 async function explainBoot(

@@ -50,3 +50,21 @@ export class LedgerIteratorClosedError extends FleetError {
     super('the iterator is closed', { code: 'ERR_LEDGER_ITERATOR_CLOSED' })
   }
 }
+
+/**
+ * Thrown by every write after one that failed (a full disk, an I/O error), and given to
+ * `LevelLedgerStore.onWriteFailed`: LevelDB's log may now end in a partial record, and records
+ * appended after it would be dropped when the log is replayed at the next open, acknowledged or
+ * not. So the store takes no more writes until it is opened again; what was written before the
+ * failure is intact. `cause` is the failed write's error.
+ */
+export class LedgerStoreWriteFailedError extends FleetError {
+  readonly location: string
+  constructor(location: string, cause: unknown) {
+    super(
+      `a write to the ledger store at ${location} failed (${(cause as Error)?.message ?? String(cause)}): it takes no more writes until it is opened again`,
+      { code: 'ERR_LEDGER_STORE_FAILED', cause }
+    )
+    this.location = location
+  }
+}

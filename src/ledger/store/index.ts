@@ -30,6 +30,7 @@ export { MemoryLedgerStore } from './memory-store.js'
 export {
   LedgerStoreClosedError,
   LedgerStoreLockedError,
+  LedgerStoreWriteFailedError,
   InvalidSublevelNameError,
   ForeignSublevelError,
   LedgerBatchClosedError,

@@ -14,7 +14,8 @@ import {
   ForeignSublevelError,
   LedgerBatchClosedError,
   LedgerStoreClosedError,
-  LedgerStoreLockedError
+  LedgerStoreLockedError,
+  LedgerStoreWriteFailedError
 } from './errors.js'
 
 /**
@@ -152,7 +153,8 @@ class LevelBatch implements LedgerBatch {
   async write(options: WriteOptions): Promise<void> {
     if (this.done) throw new LedgerBatchClosedError()
     this.done = true
-    await this.inner.write({ sync: options.sync })
+    this.store.checkWritable()
+    await this.inner.write({ sync: options.sync }).catch((err: unknown) => this.store.writeFailed(err))
   }
 
   async close(): Promise<void> {
@@ -187,6 +189,8 @@ export class LevelLedgerStore implements LedgerStore {
     if (this.db === undefined || this.db.status === 'closed') {
       this.db = new Level<string, Uint8Array>(this.location, LEVEL_OPTIONS)
       this.generation++
+      // A new database replays the log up to its last whole record and writes a new one.
+      this.failedWith = undefined
     }
     try {
       await this.db.open()
@@ -213,7 +217,31 @@ export class LevelLedgerStore implements LedgerStore {
         ? { type: 'put' as const, key: op.key, value: op.value, sublevel: this.own(op.sublevel).level() }
         : { type: 'del' as const, key: op.key, sublevel: this.own(op.sublevel).level() }
     )
-    await this.db!.batch(ops as never, { sync: options.sync })
+    this.checkWritable()
+    await this.db!.batch(ops as never, { sync: options.sync }).catch((err: unknown) => this.writeFailed(err))
+  }
+
+  /**
+   * Told once, with the failed write's error, when a write fails: from then on every write throws
+   * LedgerStoreWriteFailedError until the store is closed and opened again (see there for why).
+   */
+  onWriteFailed: ((err: unknown) => void) | undefined
+  private failedWith: unknown
+
+  /** @internal Throws LedgerStoreWriteFailedError after a failed write. */
+  checkWritable(): void {
+    if (this.failedWith !== undefined) throw new LedgerStoreWriteFailedError(this.location, this.failedWith)
+  }
+
+  /** @internal Records a failed write (the first one is told to onWriteFailed) and rethrows its error. */
+  writeFailed(err: unknown): never {
+    // An I/O error (ENOSPC, EIO) leaves the log in doubt; a refusal before writing (a closed database) does not.
+    const code = (err as { code?: unknown })?.code
+    if (this.failedWith === undefined && (code === 'LEVEL_IO_ERROR' || code === 'LEVEL_CORRUPTION')) {
+      this.failedWith = err
+      this.onWriteFailed?.(err)
+    }
+    throw err
   }
 
   batch(): LedgerBatch {

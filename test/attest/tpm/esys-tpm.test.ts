@@ -322,6 +322,31 @@ describe('attest/tpm/EsysTpm on swtpm', function () {
     })
   }
 
+  it('a TPM killed under an open context: the next call fails with TpmUnavailableError, onLost is told once, later calls fail at once with TpmClosedError; a new context on the restarted TPM works', async () => {
+    const mortal = await startDevice()
+    const opened = await EsysTpm.open({ tcti: mortal.tcti })
+    const lost: Error[] = []
+    opened.onLost = (err) => lost.push(err)
+    assert.equal((await opened.getRandom(8)).length, 8)
+    assert.equal(lost.length, 0)
+    const pid = await mortal.pid()
+    assert.ok(pid !== undefined)
+    process.kill(pid, 'SIGKILL')
+    await until(async () => (await mortal.pid()) === undefined, 'the swtpm gone', 5_000)
+    await assert.rejects(opened.getRandom(8), { name: 'TpmUnavailableError', code: 'ERR_TPM_UNAVAILABLE' })
+    assert.equal(lost.length, 1)
+    assert.equal(lost[0]!.name, 'TpmUnavailableError')
+    await mortal.start()
+    // The old context stays unusable even with the TPM back (the TCTI does not reconnect).
+    await assert.rejects(opened.getRandom(8), { name: 'TpmClosedError' })
+    await assert.rejects(opened.readPcrs([{ hash: 'sha256', pcrs: [0] }]), { name: 'TpmClosedError' })
+    assert.equal(lost.length, 1)
+    await opened.close()
+    const again = await EsysTpm.open({ tcti: mortal.tcti })
+    assert.equal((await again.getRandom(8)).length, 8)
+    await again.close()
+  })
+
   it('refuses calls after close with TpmClosedError', async () => {
     const second = await EsysTpm.open({ tcti: other.tcti })
     await second.close()
