@@ -150,8 +150,16 @@ export async function applyRevocationAlert(
     t.logger?.warn({ reporter: from }, 'a revocation alert whose proof does not verify; ignored')
     return
   }
+  // Kept before it takes effect: a revocation this agent acts on (and others may see it act on)
+  // is one a restart still knows. Kept after, it could be lost with a stop or a crash in between,
+  // and the restarted agent would take the revoked device back. A store that cannot keep it
+  // (a full disk) still does not stop it taking effect now: the failure is reported after.
+  const failed = await t.records.saveRevocation(alert).then(
+    () => undefined,
+    (err: unknown) => err
+  )
   // Another branch's revocation: applied here, not passed on from here (the peer did that).
   const { passOnRevocation: _, ...targets } = t
   await applyOwnerStatements([revocation], targets)
-  await t.records.saveRevocation(alert)
+  if (failed !== undefined) throw failed
 }
