@@ -5,7 +5,8 @@ import { registerSwtpmCommands } from './commands/swtpm.js'
 import { registerAttestCommands } from './commands/attest.js'
 import { registerEventlogCommands } from './commands/eventlog.js'
 import { registerPolicyCommands, registerOntologyCommands } from './commands/policy.js'
-import { registerAgentCommands, registerPeersCommand, registerStatusCommand } from './commands/agent.js'
+import { registerAgentCommands } from './commands/agent.js'
+import { registerPeersCommand, registerStatusCommand } from './commands/agent-status.js'
 import { registerOwnerCommands } from './commands/owner.js'
 import {
   registerEnrolCommands,

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { peersTable } from '../../src/cli/commands/agent.js'
+import { peersTable } from '../../src/cli/commands/agent-status.js'
 import { runFleetAsync } from '../helpers/cli.js'
 import { tempDir } from '../helpers/devices.js'
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { sinkLine } from '../../src/cli/commands/agent.js'
+import { sinkLine } from '../../src/cli/commands/agent-status.js'
 import { haveSwtpm, tempDir } from '../helpers/devices.js'
 import { runFleet as run } from '../helpers/cli.js'
 

@@ -1,4 +1,6 @@
-import { FleetError, MalformedInputError } from '../../common/index.js'
+import { MalformedInputError } from '../../common/index.js'
+import { readPcrSnapshot } from './pcr-read.js'
+import { connectionLost, translateNativeError } from './native-errors.js'
 import type { HashAlg, PcrSelection, PcrValues } from '../pcrs.js'
 import {
   attestationKeyTemplate,
@@ -6,18 +8,17 @@ import {
   sealedDataTemplate,
   marshalPublic,
   marshalPcrSelection,
-  parsePcrSelection,
   parseCapabilityData,
   EK_CERTIFICATE_NV_INDEX
 } from '../tpm2/index.js'
 import { loadNative, type NativeBinding, type NativeContext } from './native.js'
-import { parseTcti, unreachableHint } from './tcti.js'
+import { parseTcti } from './tcti.js'
 import { SerialQueue } from './queue.js'
-import { TpmCommandError, TpmUnavailableError, TpmTimeoutError, TpmClosedError, TPM_RC, tpmCode } from './errors.js'
+import { TpmCommandError, TpmTimeoutError, TpmClosedError, TPM_RC, tpmCode } from './errors.js'
 import { COUNTER_ATTRIBUTES, counterValue, verifyCounterPublic } from './nv-counter.js'
 import { ObjectSlots } from './object-slots.js'
 import { TPM_SE_POLICY, unsealUnderPolicy } from './unseal-policy.js'
-import { ECDSA_SHA256_SCHEME, sensitiveCreate, digestValues, parseDigestList, parseTimeInfo } from './wire.js'
+import { ECDSA_SHA256_SCHEME, sensitiveCreate, digestValues, parseTimeInfo } from './wire.js'
 import { decodeTpmInfo } from './info.js'
 import type {
   Tpm,
@@ -135,45 +136,7 @@ export class EsysTpm implements Tpm {
     return await this.call(
       'pcrRead',
       async (c) => {
-        // The TPM answers at most 8 digests per call; all calls must see one update counter,
-        // or a PCR changed in between and the set is not a snapshot: start again.
-        for (let attempt = 0; attempt < 5; attempt++) {
-          const values: PcrValues = {}
-          const remaining = new Map<HashAlg, Set<number>>(selection.map((bank) => [bank.hash, new Set(bank.pcrs)]))
-          let counter: number | undefined
-          let consistent = true
-          while ([...remaining.values()].some((set) => set.size > 0)) {
-            const request: PcrSelection = [...remaining]
-              .filter(([, set]) => set.size > 0)
-              .map(([hash, set]) => ({ hash, pcrs: [...set].sort((a, b) => a - b) }))
-            const answer = await c.pcrRead(marshalPcrSelection(request))
-            if (counter !== undefined && counter !== answer.updateCounter) {
-              consistent = false
-              break
-            }
-            counter = answer.updateCounter
-            const returned = parsePcrSelection(answer.selection)
-            const digests = parseDigestList(answer.values)
-            let index = 0
-            for (const bank of returned) {
-              for (const pcr of bank.pcrs) {
-                const value = digests[index++]
-                if (value === undefined)
-                  throw new MalformedInputError('the TPM returned fewer PCR values than selected')
-                const bankValues = values[bank.hash] ?? new Map<number, Uint8Array>()
-                values[bank.hash] = bankValues
-                bankValues.set(pcr, value)
-                remaining.get(bank.hash)?.delete(pcr)
-              }
-            }
-            if (index === 0) {
-              const missing = request.map((bank) => `${bank.hash}:${bank.pcrs.join(',')}`).join(' ')
-              throw new TpmCommandError(this.tcti, 'pcrRead', 0, `PCRs not available in this TPM: ${missing}`)
-            }
-          }
-          if (consistent) return values
-        }
-        throw new TpmCommandError(this.tcti, 'pcrRead', 0, 'PCRs kept changing while being read')
+        return await readPcrSnapshot(c, this.tcti, selection)
       },
       options
     )
@@ -432,7 +395,7 @@ export class EsysTpm implements Tpm {
           return result
         } catch (err) {
           this.observer?.(op, performance.now() - started, false)
-          const translated = this.translate(op, err)
+          const translated = translateNativeError(this.tcti, op, err)
           if (connectionLost(translated)) this.lose(translated)
           throw translated
         }
@@ -450,27 +413,4 @@ export class EsysTpm implements Tpm {
       options.signal
     )
   }
-
-  private translate(op: string, err: unknown): Error {
-    if (err instanceof FleetError) return err
-    if (!(err instanceof Error) || (err as { rc?: unknown }).rc === undefined) {
-      return err instanceof Error ? err : new Error(String(err))
-    }
-    const { rc, rcText, op: nativeOp } = err as unknown as { rc: number; rcText: string; op: string }
-    const layer = (rc >>> 16) & 0xff
-    if (layer === 0x0a || rc === 0xffff0001) {
-      const hint = unreachableHint(this.tcti)
-      return new TpmUnavailableError(this.tcti, hint === undefined ? rcText : `${hint} (${rcText})`)
-    }
-    return new TpmCommandError(this.tcti, nativeOp ?? op, rc, rcText)
-  }
-}
-
-/** ESAPI's TSS2_ESYS_RC_BAD_SEQUENCE: a command was started while an earlier one never finished. */
-const ESYS_BAD_SEQUENCE = 0x70007
-
-/** Whether a failed command means the connection to the TPM is gone (rather than a refusal by the TPM). */
-function connectionLost(err: Error): boolean {
-  if (err instanceof TpmUnavailableError) return true
-  return err instanceof TpmCommandError && (err.layer === 'tcti' || err.rc === ESYS_BAD_SEQUENCE)
 }
