@@ -1,7 +1,13 @@
 /** The owner's device.tpm statements: taken only under the well-known spec, bounded, software by default. */
 import assert from 'node:assert/strict'
 import { TPM_TIER_ACTIONS, TpmTiers } from '../../../src/agent/index.js'
-import { BASE_ONTOLOGY, type Entry, type Ontology } from '../../../src/ledger/index.js'
+import {
+  BASE_ONTOLOGY,
+  checkEntryAgainstOntology,
+  ownerFeedId,
+  type Entry,
+  type Ontology
+} from '../../../src/ledger/index.js'
 
 const DEVICE = 'a'.repeat(52)
 const withActions = (actions: Ontology['actions']): Ontology => ({
@@ -38,5 +44,30 @@ describe('agent/membership: TPM tiers', () => {
     })
     assert.equal(tiers.apply(hardware, otherwise), undefined)
     assert.equal(tiers.tierOf(DEVICE), 'software')
+  })
+
+  it('a device cannot vouch for its own TPM: device.tpm in a device feed, or by an agent, is refused by the ontology', () => {
+    const ontology = withActions(TPM_TIER_ACTIONS)
+    const fleet = new Uint8Array(32).fill(1)
+    const claim = (actor: { id: string; role: 'owner' | 'agent' }, feed: string): Entry =>
+      ({
+        v: 1,
+        fleet,
+        feed,
+        seq: 0,
+        prev: new Uint8Array(32),
+        time: 5,
+        type: 'device.tpm',
+        actor,
+        device: DEVICE,
+        attest: null,
+        body: { deviceId: DEVICE, tier: 'hardware', ekCa: new Uint8Array(32) }
+      }) as Entry
+    assert.throws(() => checkEntryAgainstOntology(claim({ id: 'owner/x', role: 'owner' }, DEVICE), ontology), {
+      name: 'FeedRoleError'
+    })
+    assert.throws(() => checkEntryAgainstOntology(claim({ id: `agent/${DEVICE}`, role: 'agent' }, DEVICE), ontology))
+    // In the owner's feed it is the owner's statement.
+    checkEntryAgainstOntology(claim({ id: 'owner/x', role: 'owner' }, ownerFeedId(fleet)), ontology)
   })
 })
