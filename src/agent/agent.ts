@@ -22,7 +22,7 @@ import {
   type OwnerStatementTargets,
   type CloneReport
 } from './membership/index.js'
-import { Replicator } from './replication/index.js'
+import { actOnPeerAlert, PeerAlerts, Replicator } from './replication/index.js'
 import { ExternalWitnessing } from './external-witness/index.js'
 import { EAR_BUILD, EarIssuer, verdictOfStatus } from './ear/index.js'
 import { bootPolicyId } from '../attest/index.js'
@@ -41,6 +41,8 @@ export class Agent {
   private readonly init: AgentInit
   private readonly quarantineStore
   private readonly witnessing: Witnessing
+  /** Peers' alerts, acted on at least once (a stop between storing one and acting on it included). */
+  readonly peerAlerts: PeerAlerts
   /** Replication of the signed ledger (its counts, for tests and metrics). */
   readonly replicator: Replicator
   /** Peers' latest verdicts on this device, from their feeds (the gate's quorum). */
@@ -143,6 +145,18 @@ export class Agent {
       },
       { feedId, intervalMs: init.externalWitnessIntervalMs, timeoutMs: init.externalWitnessTimeoutMs }
     )
+    const alertTargets = {
+      membership: this.membership,
+      members: this.members,
+      replicas: this.replicas,
+      witnessing: this.witnessing,
+      ownerTargets: () => this.ownerTargets()
+    }
+    this.peerAlerts = new PeerAlerts(
+      this.feed.store,
+      async (entry, feed) => await actOnPeerAlert(entry, feed, alertTargets),
+      components.logger
+    )
     this.replicator = new Replicator(
       {
         node: this.node,
@@ -150,6 +164,7 @@ export class Agent {
         membership: this.membership,
         members: this.members,
         replicas: this.replicas,
+        alerts: this.peerAlerts,
         ownSource,
         ownServer: components.ownFeedServer?.(ownSource),
         witnessing: this.witnessing,
@@ -210,6 +225,8 @@ export class Agent {
     if (this.membership.policy !== this.init.enrolment.policy) this.attestation.setPolicy(this.membership.policy)
     this.feed.ledger.useOntology(this.membership.ontology)
     this.feed.ledger.useActors(this.membership.actors)
+    // Peers' alerts a stop left stored but not acted on, and those waiting for their device's enrolment.
+    await this.peerAlerts.recover(this.replicas, new Set([this.membership.ownerFeed]))
     await this.replicator.start()
     await this.attestation.start()
     this.externalWitnessing.start()

@@ -137,7 +137,7 @@ export { entryView, checkEntryView, isoTime } from './export-view.js'
 export type { EntryView, ViewValue } from './export-view.js'
 export { nodeCryptoHasher } from './hasher.js'
 export type { Hasher } from './hasher.js'
-export { EntryRuns, encodeRun, decodeRun, MalformedRunError, RUN_LIMITS } from './entry-runs.js'
+export { EntryRuns, encodeRun, decodeRun, MalformedRunError, RUN_LIMITS, seqKey } from './entry-runs.js'
 export type { Run } from './entry-runs.js'
 export {
   LevelLedgerStore,

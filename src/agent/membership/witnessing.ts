@@ -368,12 +368,16 @@ export class Witnessing {
     return true
   }
 
-  /** An alert.equivocation in a peer's feed: quarantine too, once its evidence verifies. */
-  async onAlert(entry: Entry, from: string): Promise<void> {
+  /**
+   * An alert.equivocation in a peer's feed: quarantine too, once its evidence verifies. Returns
+   * false when the device is not known here (its enrolment has not arrived): nothing verifies yet.
+   */
+  async onAlert(entry: Entry, from: string): Promise<boolean> {
     const body = entry.body as { feed: string; epoch: number; evidence: Uint8Array }
     const key =
       body.feed === this.membership.ownerFeed ? this.membership.ownerKey : this.membership.member(body.feed)?.feedKey
-    if (key === undefined || this.membership.isQuarantined(body.feed)) return
+    if (key === undefined) return false
+    if (this.membership.isQuarantined(body.feed)) return true
     try {
       const evidence = decodeEvidence(body.evidence)
       const { epoch } = verifyEquivocationEvidence(evidence, key)
@@ -385,6 +389,7 @@ export class Witnessing {
         'an equivocation alert whose evidence does not verify; ignored'
       )
     }
+    return true
   }
 
   /** Quarantines decided before a restart, each piece of evidence verified again. */

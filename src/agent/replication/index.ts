@@ -14,5 +14,8 @@ export {
 } from './messages.js'
 export { publishOwnerFeed } from './owner-publish.js'
 export { Replicator } from './replicator.js'
+export { PeerAlerts } from './peer-alerts.js'
+export { actOnPeerAlert } from './peer-batch.js'
+export { ALERT_LIMITS } from './limits.js'
 export type { ReplicationEvent } from './events.js'
 export { ledgerFeedServer, type OwnFeedServer } from './own-feed-server.js'

@@ -21,3 +21,11 @@ export const SYNC_PROTOCOL_LIMITS = {
   /** A peer's announce stream is closed after this long without an announce (the next opens another). */
   announceIdleMs: 120_000
 } as const
+
+/** Peers' alerts acted on at least once (peer-alerts.ts). */
+export const ALERT_LIMITS = {
+  /** Alerts about devices not enrolled here yet that wait for their enrolment, per reporting feed. */
+  maxWaitingPerFeed: 16,
+  /** The same, in all. */
+  maxWaiting: 1024
+} as const

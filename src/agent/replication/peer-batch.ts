@@ -21,6 +21,7 @@ import {
   type Witnessing
 } from '../membership/index.js'
 import type { ReplicationEvent } from './events.js'
+import { isPeerAlert, type AlertOutcome, type PeerAlerts } from './peer-alerts.js'
 
 export interface PeerBatchTargets {
   membership: Membership
@@ -30,7 +31,21 @@ export interface PeerBatchTargets {
   ownerTargets: () => OwnerStatementTargets
   /** Told each verified entry of a peer's feed that is a verdict (attest.verdict). */
   onVerdict?: (feed: string, entry: Entry) => void
+  /** Acts on peers' alerts, at least once (peer-alerts.ts, built on actOnPeerAlert). */
+  alerts: PeerAlerts
   clock: Clock
+}
+
+/** A peer's alert, verified and acted on (an equivocation quarantines, a proven revocation revokes). */
+export async function actOnPeerAlert(
+  entry: Entry,
+  feed: string,
+  c: Omit<PeerBatchTargets, 'alerts' | 'clock'>
+): Promise<AlertOutcome> {
+  if (entry.type === 'alert.equivocation') return (await c.witnessing.onAlert(entry, feed)) ? 'done' : 'unknown-device'
+  if (entry.type === 'alert.revocation')
+    await applyRevocationAlert(entry, feed, { ...c.ownerTargets(), records: c.members })
+  return 'done'
 }
 
 /**
@@ -55,19 +70,14 @@ export async function applyPeerBatch(
     await witnessing.mergePending(batch.feed, (await replicas.meta(batch.feed)).size)
     if (batch.feed === membership.ownerFeed) {
       await applyOwnerStatements(entries, c.ownerTargets())
+      // The owner may have enrolled a device that peers' waiting alerts are about.
+      await c.alerts.retryWaiting()
       return
     }
-    for (const entry of entries) {
-      if (entry.type === 'attest.verdict') {
-        c.onVerdict?.(batch.feed, entry)
-        continue
-      }
-      if (entry.type === 'alert.equivocation') await witnessing.onAlert(entry, batch.feed)
-      else if (entry.type === 'alert.revocation')
-        await applyRevocationAlert(entry, batch.feed, { ...c.ownerTargets(), records: c.members })
-      else continue
-      events.onEvent?.({ type: 'alert-read', peerId, feed: batch.feed, alert: entry.type })
-    }
+    for (const entry of entries) if (entry.type === 'attest.verdict') c.onVerdict?.(batch.feed, entry)
+    await c.alerts.afterBatch(batch.feed, entries)
+    for (const entry of entries)
+      if (isPeerAlert(entry)) events.onEvent?.({ type: 'alert-read', peerId, feed: batch.feed, alert: entry.type })
   } catch (err) {
     if (err instanceof ReplicaRejectedError) {
       events.onEvent?.({ type: 'batch-refused', peerId, feed: batch.feed, reason: err.message })

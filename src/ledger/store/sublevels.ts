@@ -29,7 +29,11 @@ export const LEDGER_SUBLEVELS = {
   /** What the actor registry judged of WebAuthn signatures, kept across restarts (counter-memory.ts in agent/membership). */
   actorCounters: 'actor-counters',
   /** Per sink and feed, the next seq to deliver to the sink (agent/sinks/cursor-store.ts). */
-  sinkCursors: 'sink-cursors'
+  sinkCursors: 'sink-cursors',
+  /** Per peer feed, the seq up to which its alerts were acted on (agent/replication/peer-alerts.ts). */
+  alertCursors: 'alert-cursors',
+  /** Peers' alerts about devices not enrolled here yet, by '<reporting feed>!<seq>' (peer-alerts.ts). */
+  alertsWaiting: 'alerts-waiting'
 } as const
 
 /**
