@@ -188,6 +188,23 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
         })
         logger?.info({ url: `http://127.0.0.1:${metrics.port}/metrics` }, 'metrics')
       }
+      if (config.console !== undefined) {
+        const { startAgentConsole } = await import('./console/index.js')
+        const web = await startAgentConsole(agent, {
+          dir,
+          deviceId: state.deviceId,
+          port: config.console.port,
+          clock,
+          logger
+        })
+        closers.push(async () => {
+          await web.close()
+        })
+        logger?.info(
+          { url: web.url, token: `${dir}/console.token` },
+          'console (fleet console prints its address with the token)'
+        )
+      }
       for (const address of init.peers ?? []) {
         void agent.node
           .dial(multiaddr(address))

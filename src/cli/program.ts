@@ -6,7 +6,7 @@ import { registerAttestCommands } from './commands/attest.js'
 import { registerEventlogCommands } from './commands/eventlog.js'
 import { registerPolicyCommands, registerOntologyCommands } from './commands/policy.js'
 import { registerAgentCommands } from './commands/agent.js'
-import { registerPeersCommand, registerStatusCommand } from './commands/agent-status.js'
+import { registerConsoleCommand, registerPeersCommand, registerStatusCommand } from './commands/agent-status.js'
 import { registerOwnerCommands } from './commands/owner.js'
 import {
   registerEnrolCommands,
@@ -54,6 +54,7 @@ Exit codes: 0 ok, 1 verification refused or operation failed, 2 bad usage or inp
   registerAgentCommands(program)
   registerPeersCommand(program)
   registerStatusCommand(program)
+  registerConsoleCommand(program)
   registerOwnerCommands(program)
   registerEnrolCommands(program)
   registerRevokeCommand(program)

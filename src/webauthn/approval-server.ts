@@ -1,5 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { toBase64url, toHex, systemClock, FleetError, UsageError, type Clock } from '../common/index.js'
 import { checkNotAborted } from './abort.js'
 import { actionChallenge, verifyActionAssertion } from './assertion.js'
@@ -11,6 +10,7 @@ import { AlreadyInProgressError, MalformedWebAuthnError, NotPendingError } from 
 import { sendJson, sendPage, statusOf } from './http-answers.js'
 import { jsonObject, onlyMembers } from './fields.js'
 import { APPROVAL_SERVER_LIMITS } from './limits.js'
+import { startLoopbackServer } from './loopback-server.js'
 import { checkHost, checkJsonContentType, checkRequestOrigin, ownHosts, readJsonBody } from './request-guard.js'
 import { decodeAuthenticationResponse } from './response-json.js'
 import { encodeStoredAssertion, type StoredAssertion } from './stored-assertion.js'
@@ -130,27 +130,12 @@ export async function startApprovalServer(
   const timeoutMs = ceremonyTimeout(init.ceremonyTimeoutMs)
   checkNotAborted(options.signal)
 
-  const server = createServer({
-    maxHeaderSize: APPROVAL_SERVER_LIMITS.maxHeaderBytes,
-    requestTimeout: APPROVAL_SERVER_LIMITS.requestTimeoutMs,
-    headersTimeout: APPROVAL_SERVER_LIMITS.requestTimeoutMs,
-    keepAliveTimeout: APPROVAL_SERVER_LIMITS.keepAliveTimeoutMs
-  })
-  await listen(server, init.port)
-  const port = (server.address() as AddressInfo).port
+  const { server, port, close } = await startLoopbackServer(init.port, APPROVAL_SERVER_LIMITS)
   const handler = new RequestHandler(init, ownHosts(port), timeoutMs)
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     void handler.handle(request, response)
   })
 
-  let closed: Promise<void> | undefined
-  const close = async (): Promise<void> => {
-    closed ??= new Promise<void>((resolve) => {
-      server.close(() => resolve())
-      server.closeAllConnections()
-    })
-    await closed
-  }
   options.signal?.addEventListener(
     'abort',
     () => {
@@ -165,16 +150,6 @@ export async function startApprovalServer(
     origin: `http://localhost:${port}`,
     close
   }
-}
-
-async function listen(server: Server, port: number): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
 }
 
 /** Answers requests: the routes, the guards, and the refusals. */

@@ -28,7 +28,8 @@ export function statusOf(error: FleetError): number {
   return 403
 }
 
-function secureHeaders(response: ServerResponse, contentType: string): void {
+/** The headers of every answer: not to be cached, sniffed, framed, shared with other origins or referred. */
+export function secureHeaders(response: ServerResponse, contentType: string): void {
   response.setHeader('content-type', contentType)
   response.setHeader('cache-control', 'no-store')
   response.setHeader('x-content-type-options', 'nosniff')

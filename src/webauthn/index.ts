@@ -82,3 +82,7 @@ export {
   NotPendingError,
   AlreadyInProgressError
 } from './errors.js'
+/** The loopback servers' request guards and answers (also the agent's console). */
+export { checkHost, checkJsonContentType, checkRequestOrigin, ownHosts, readJsonBody } from './request-guard.js'
+export { secureHeaders, sendJson, statusOf } from './http-answers.js'
+export { startLoopbackServer, type LoopbackServer } from './loopback-server.js'

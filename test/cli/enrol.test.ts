@@ -290,10 +290,11 @@ describe('cli: fleet join / fleet enrol', function () {
     assert.equal(run(['ledger', 'verify-proof', proofFile]).status, 2)
   })
 
-  it('with "approvals" in its config, fleet run serves the approval page while it runs; fleet status names it', async () => {
+  it('with "approvals" and "console" in its config, fleet run serves the approval page and the console while it runs; fleet status and fleet console name them', async () => {
     const state = path.join(dir, 'state1')
     const config = path.join(dir, 'approvals.json')
-    writeFileSync(config, JSON.stringify({ approvals: { port: 0 } }))
+    assert.equal(run(['console', '--state', state]).status, 1, 'no console before the agent runs')
+    writeFileSync(config, JSON.stringify({ approvals: { port: 0 }, console: { port: 0 } }))
     const child = spawn(
       FLEET,
       [
@@ -321,10 +322,20 @@ describe('cli: fleet join / fleet enrol', function () {
     const served = await fetch(loopback)
     assert.equal(served.status, 200)
     assert.match(await served.text(), /No action is waiting for approval/)
+    const printedConsole = run(['console', '--state', state])
+    assert.equal(printedConsole.status, 0, printedConsole.stderr)
+    const consoleUrl = new URL(printedConsole.stdout.trim())
+    assert.equal(consoleUrl.hostname, '127.0.0.1')
+    assert.equal(
+      consoleUrl.hash.slice('#token='.length),
+      readFileSync(path.join(state, 'console.token'), 'utf8').trim()
+    )
+    assert.equal((await fetch(new URL('/api/overview', consoleUrl))).status, 401)
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
     child.kill('SIGTERM')
     assert.equal(await exited, 0)
     await assert.rejects(fetch(loopback), TypeError)
+    assert.equal(run(['console', '--state', state]).status, 1, 'no console once the agent stopped')
   })
 
   it('two enrolled agents find each other over mDNS, attest both ways, and fleet peers shows the verdicts', async () => {

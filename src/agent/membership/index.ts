@@ -46,3 +46,4 @@ export {
 export { Witnessing } from './witnessing.js'
 export { DEFAULT_WITNESSES_PER_FEED, witnessSet } from './witness-set.js'
 export { quarantineSublevel } from './quarantine-store.js'
+export { makeProofFile, PROOF_FILE_FORMAT, type ProofFile } from './proof-file.js'

@@ -25,6 +25,7 @@ import { SINKS_CONFIG_FIELD, SinkConfigError, checkSinkConfigs, type SinkConfig 
  * | routineBatchSec    |                      | 30                           |
  * | witnessesPerFeed   |                      | 4                            |
  * | approvals          |                      | off; {"port": N}: 127.0.0.1  |
+ * | console            |                      | off; {"port": N}: 127.0.0.1  |
  * | gateSocket         | FLEET_GATE_SOCKET    | off; an absolute path        |
  * | sinks              |                      | none (config file only)      |
  */
@@ -50,6 +51,12 @@ export interface AgentConfig {
    * (`fleet status` names it). Off when absent.
    */
   approvals?: { port: number }
+  /**
+   * The web console (src/agent/console): served on http://127.0.0.1:PORT/ while the agent runs,
+   * to whoever signs in with the token in DIR/console.token (`fleet console` prints the address
+   * with it); port 0 picks a free one. Off when absent.
+   */
+  console?: { port: number }
   /**
    * The gate socket (src/agent/gate-socket.ts) for workloads that run as other users: served at
    * this path, mode 0666, each caller limited to its uid's grant (`fleet gate allow`). Off when absent.
@@ -133,6 +140,12 @@ const CONFIG_SCHEMA: Record<keyof AgentConfig, Field> = {
   routineBatchSec: integer(1, 3_600),
   witnessesPerFeed: integer(1, 64),
   approvals: {
+    kind: 'record',
+    fields: { port: { kind: 'uint', max: 65_535 } },
+    optional: true,
+    expected: 'an object {"port": 0..65535}'
+  },
+  console: {
     kind: 'record',
     fields: { port: { kind: 'uint', max: 65_535 } },
     optional: true,

@@ -8,6 +8,7 @@ import {
   type SinkStatus,
   type ResidentMemory
 } from '../../agent/index.js'
+import { readConsoleAddress } from '../../agent/console/address.js'
 import { makeOutput } from '../output.js'
 
 /** fleet peers --state DIR [--json] */
@@ -129,4 +130,26 @@ export function sinkLine(sink: SinkStatus): string {
   if (sink.lastError !== undefined) lines.push(`  last error ${sink.lastError.at}: ${sink.lastError.message}`)
   if (sink.retryAt !== undefined) lines.push(`  next try ${sink.retryAt}`)
   return lines.join('\n')
+}
+
+/** fleet console --state DIR [--json] */
+export function registerConsoleCommand(program: Command): void {
+  program
+    .command('console')
+    .description("the address of the running agent's web console, with its sign-in token")
+    .requiredOption('--state <dir>', 'device state directory')
+    .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      `
+Example:
+  fleet console --state /var/lib/fleet
+Prints http://127.0.0.1:PORT/#token=… for a browser on this machine (the token stays in the
+address's fragment, which the browser does not send). The console is on when the agent's config
+has "console": {"port": N}. Exit codes: 0 printed, 1 no console is running, 2 bad usage.`
+    )
+    .action(async (options: { state: string; json?: boolean }) => {
+      const { url, port } = await readConsoleAddress(options.state)
+      makeOutput(options.json === true).result({ url, port }, url)
+    })
 }

@@ -16,6 +16,8 @@ import {
   epochsFromHeader,
   storedActors,
   storedActorProofs,
+  makeProofFile,
+  PROOF_FILE_FORMAT,
   actorsFromHeader,
   ownFeedActors,
   MAX_ACTOR_STATEMENTS_PER_ACTOR,
@@ -28,7 +30,6 @@ import {
   exportFeed,
   verifyExport,
   EXPORT_LIMITS,
-  makeProofBundle,
   verifyProofBundle,
   FeedVerificationError,
   ReplicaStore,
@@ -40,14 +41,12 @@ import {
   EXPORT_FORMATS,
   isExportFormat
 } from '../../ledger/index.js'
-import { FleetError, MalformedInputError, UsageError, fromBase64, toHex } from '../../common/index.js'
+import { FleetError, MalformedInputError, UsageError, toHex } from '../../common/index.js'
 import { jsonReplacer, makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
 import { registerLedgerAppendCommand } from './ledger-append.js'
 import { openStore } from '../ledger-store.js'
 import { feedSummary } from './ledger-summary.js'
-
-const PROOF_FORMAT = 'fleet-proof-file/1'
 
 /** A cloned security key found while verifying: the feed still verifies (the entries are genuinely signed), but say so. */
 function warnClone(clone: CloneReport): void {
@@ -367,24 +366,8 @@ Example:
         throw new UsageError(`${options.state} holds feed ${identity.feedId} only`)
       const store = await openStore(options.state)
       try {
-        const bundle = await makeProofBundle(store, { feedId: identity.feedId, seq })
         // An actor's action goes with the owner's statements about the actor: who they are, their key.
-        const { entry } = decodeEntry(fromBase64(bundle.entry))
-        const actors =
-          entry.v === 2
-            ? await storedActorProofs(store, identity, new Set([entry.actor.id]), MAX_ACTOR_STATEMENTS_PER_ACTOR)
-            : []
-        const text = `${JSON.stringify(
-          {
-            format: PROOF_FORMAT,
-            fleet: toHex(identity.fleetId),
-            trust: identity.trust,
-            bundle,
-            ...(actors.length === 0 ? {} : { actors })
-          },
-          null,
-          2
-        )}\n`
+        const text = `${JSON.stringify(await makeProofFile(store, identity, seq), null, 2)}\n`
         if (options.out === undefined) process.stdout.write(text)
         else {
           const { writeFile } = await import('node:fs/promises')
@@ -415,8 +398,8 @@ Example:
       } catch {
         throw new MalformedInputError(`${file} is not JSON`)
       }
-      if (value?.format !== PROOF_FORMAT || typeof value.bundle?.feed !== 'string')
-        throw new MalformedInputError(`${file}: not a ${PROOF_FORMAT} file`)
+      if (value?.format !== PROOF_FILE_FORMAT || typeof value.bundle?.feed !== 'string')
+        throw new MalformedInputError(`${file}: not a ${PROOF_FILE_FORMAT} file`)
       const identity = feedIdentityFromTrust(value.trust, value.bundle.feed, options.fleet)
       const proof = verifyProofBundle(value.bundle, {
         feedKey: identity.feedKey,

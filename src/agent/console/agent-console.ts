@@ -1,0 +1,45 @@
+/**
+ * A running agent's console: its token (made on first start), the server, and the port written
+ * to DIR/console.port while it listens, for `fleet console` to print the address.
+ */
+import { rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Clock } from '../../common/index.js'
+import type { Agent } from '../agent.js'
+import type { Logger } from '../ops/index.js'
+import { ConsoleData } from './data.js'
+import { startConsoleServer, type ConsoleServer } from './server.js'
+import { consoleToken } from './token.js'
+import { CONSOLE_PORT_FILE } from './address.js'
+
+export async function startAgentConsole(
+  agent: Agent,
+  options: {
+    /** Where the token and port files go: the state directory. */
+    dir: string
+    deviceId: string
+    port: number
+    /** The agent's state directory, when `dir` is another. */
+    stateDir?: string
+    clock?: Clock
+    logger?: Logger
+  }
+): Promise<ConsoleServer> {
+  const token = await consoleToken(options.dir)
+  const server = await startConsoleServer({
+    port: options.port,
+    token,
+    data: new ConsoleData(agent, options.deviceId, options.stateDir ?? options.dir),
+    clock: options.clock,
+    logger: options.logger
+  })
+  const portFile = join(options.dir, CONSOLE_PORT_FILE)
+  await writeFile(portFile, `${server.port}\n`, { mode: 0o600 })
+  return {
+    ...server,
+    close: async () => {
+      await rm(portFile, { force: true })
+      await server.close()
+    }
+  }
+}

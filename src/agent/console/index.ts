@@ -1,0 +1,9 @@
+/** The agent's web console on loopback (see server.ts). */
+export { ConsoleData, FeedNotHeldError, summarise } from './data.js'
+export type { ConsoleOverview, ConsoleMember, ConsoleVerdict, ConsolePeer, ConsoleFeed, ConsoleEntry } from './data.js'
+export { startConsoleServer, type ConsoleServer, type ConsoleServerInit } from './server.js'
+export { consoleToken, ConsoleSessions, SESSION_COOKIE } from './token.js'
+export { CONSOLE_LIMITS } from './limits.js'
+export { CONSOLE_CSP } from './assets.js'
+export { startAgentConsole } from './agent-console.js'
+export { readConsoleAddress, NoConsoleError, CONSOLE_PORT_FILE, CONSOLE_TOKEN_FILE } from './address.js'

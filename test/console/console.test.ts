@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict'
+import { request } from 'node:http'
+import { readFile, stat, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import type { Page } from 'playwright-core'
+import { bootPolicyId, canonicalPolicyJson } from '../../src/attest/index.js'
+import { simulatedBootPolicy } from '../../src/attest/simulated-boot.js'
+import { startAgentConsole, type ConsoleServer } from '../../src/agent/console/index.js'
+import type { Agent } from '../../src/agent/index.js'
+import { decodeEntry, encodeEntry } from '../../src/ledger/index.js'
+import { SimFleet, type SimDevice } from '../../simnet/fleet.js'
+import { chromiumSuite } from '../helpers/browser.js'
+import { runFleetAsync } from '../helpers/cli.js'
+import { tempDir } from '../helpers/devices.js'
+import { publishOwnerStatements } from '../helpers/owner-statements.js'
+import { until } from '../helpers/wait.js'
+
+/** A request to the console with the headers given (a browser would not send some of them). */
+async function raw(
+  port: number,
+  options: { path: string; method?: string; headers?: Record<string, string>; body?: string }
+): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+  return await new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path: options.path, method: options.method ?? 'GET', headers: options.headers },
+      (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => (body += chunk))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }))
+      }
+    )
+    req.on('error', reject)
+    req.end(options.body)
+  })
+}
+
+/** The text of each row of a table, by its data attribute `key`. */
+async function rows(page: Page, table: string, key: string): Promise<Map<string, string>> {
+  const found = await page.$$eval(
+    `#${table} tbody tr`,
+    (trs, k) =>
+      trs.map((tr) => {
+        const row = tr as unknown as { dataset: Record<string, string | undefined>; textContent: string }
+        return [row.dataset[k] ?? '', row.textContent]
+      }),
+    key
+  )
+  return new Map(found as Array<[string, string]>)
+}
+
+describe('console: the agent web console in headless Chromium, against a running fleet on swtpm', function () {
+  this.timeout(300_000)
+  const chromium = chromiumSuite()
+  let fleet: SimFleet
+  let devices: SimDevice[]
+  let a: Agent
+  let b: Agent
+  let c: Agent
+  let server: ConsoleServer
+  let dir: string
+  let token: string
+  let page: Page
+  const errors: string[] = []
+  const peerId = (agent: Agent): string => agent.node.peerId.toString()
+
+  before(async () => {
+    fleet = await SimFleet.create()
+    devices = await fleet.addEnrolled(3)
+    a = await fleet.start(devices[0]!)
+    b = await fleet.start(devices[1]!)
+    c = await fleet.start(devices[2]!)
+    await a.node.dial(b.node.getMultiaddrs()[0]!)
+    await a.node.dial(c.node.getMultiaddrs()[0]!)
+    await until(() => a.attestation.attested(peerId(b)) && a.attestation.attested(peerId(c)), 'a to attest b and c')
+    dir = await tempDir('console-')
+    server = await startAgentConsole(a, {
+      dir,
+      deviceId: devices[0]!.state.deviceId,
+      port: 0,
+      stateDir: devices[0]!.dir
+    })
+    token = (await readFile(path.join(dir, 'console.token'), 'utf8')).trim()
+  })
+  after(async () => {
+    await server?.close()
+    await fleet?.close()
+  })
+
+  it('keeps the token 0600 and the API closed without it; refuses a wrong token, another host name, another origin', async () => {
+    assert.equal((await stat(path.join(dir, 'console.token'))).mode & 0o777, 0o600)
+    const host = `127.0.0.1:${server.port}`
+    assert.equal((await raw(server.port, { path: '/api/overview', headers: { host } })).status, 401)
+    const login = (body: string, headers: Record<string, string> = {}) =>
+      raw(server.port, {
+        path: '/api/login',
+        method: 'POST',
+        headers: { host, origin: `http://${host}`, 'content-type': 'application/json', ...headers },
+        body
+      })
+    assert.equal((await login(JSON.stringify({ token: 'x'.repeat(43) }))).status, 403)
+    assert.equal((await login('{"token": 5}')).status, 400)
+    assert.equal((await login('not json')).status, 400)
+    // DNS rebinding: a page of another name that resolves to 127.0.0.1 names its own host.
+    assert.equal((await login(JSON.stringify({ token }), { host: `evil.example:${server.port}` })).status, 403)
+    // Another origin's page posting the right token (it could not know it, but still) is refused.
+    assert.equal((await login(JSON.stringify({ token }), { origin: 'http://evil.example' })).status, 403)
+    // A sign-in without an Origin (not from a page of the console) is refused too.
+    const bare = await raw(server.port, {
+      path: '/api/login',
+      method: 'POST',
+      headers: { host, 'content-type': 'application/json' },
+      body: JSON.stringify({ token })
+    })
+    assert.equal(bare.status, 403)
+    const ok = await login(JSON.stringify({ token }))
+    assert.equal(ok.status, 200)
+    const cookie = String(ok.headers['set-cookie']).split(';')[0]!
+    assert.match(String(ok.headers['set-cookie']), /HttpOnly; SameSite=Strict/)
+    assert.equal((await raw(server.port, { path: '/api/overview', headers: { host, cookie } })).status, 200)
+    const bad = await raw(server.port, { path: '/api/feed?feed=nope', headers: { host, cookie } })
+    assert.equal(bad.status, 400)
+    const unheld = await raw(server.port, { path: `/api/feed?feed=${'a'.repeat(52)}`, headers: { host, cookie } })
+    assert.equal(unheld.status, 404)
+    const page = await raw(server.port, { path: '/', headers: { host } })
+    assert.match(String(page.headers['content-security-policy']), /script-src 'self'/)
+    assert.doesNotMatch(page.body, /<script>|style=/)
+  })
+
+  it('signs in from the address `fleet console` prints and shows every member, its verdicts and its feeds, with no console error', async () => {
+    const printed = await runFleetAsync(['console', '--state', dir])
+    assert.equal(printed.status, 0, printed.stderr)
+    const url = printed.stdout.trim()
+    assert.match(url, new RegExp(`^http://127\\.0\\.0\\.1:${server.port}/#token=`))
+    const context = await chromium().browser.newContext({ acceptDownloads: true })
+    page = await context.newPage()
+    page.on('console', (message) => {
+      if (message.type() === 'error') errors.push(message.text())
+    })
+    page.on('pageerror', (error) => errors.push(error.message))
+    const started = Date.now()
+    await page.goto(url)
+    await page.waitForSelector('#members tbody tr')
+    const firstRenderMs = Date.now() - started
+    // The token left the address bar once used.
+    assert.equal(new URL(page.url()).hash, '')
+    const members = await rows(page, 'members', 'device')
+    for (const device of devices) assert.ok(members.has(device.state.deviceId), `member ${device.name} shown`)
+    assert.match(members.get(devices[1]!.state.deviceId)!, /trusted/)
+    const feeds = await rows(page, 'feeds', 'feed')
+    assert.ok(feeds.has(devices[0]!.state.deviceId))
+    assert.deepEqual(errors, [])
+    assert.ok(firstRenderMs < 30_000)
+  })
+
+  it("shows a clone alert at the top once another machine presents a device's enrolment, live", async () => {
+    const clone = await fleet.addDevice('good')
+    const impostor = await fleet.start(clone, { enrolment: devices[1]!.enrolment })
+    await impostor.node.dial(a.node.getMultiaddrs()[0]!).catch(() => undefined)
+    await page.waitForSelector('#alerts li[data-type="alert.clone_suspected"]', { timeout: 60_000 })
+    assert.equal(await page.isHidden('#alerts-section'), false)
+    await impostor.stop()
+  })
+
+  it('shows a revoked device as revoked, live', async () => {
+    const revoked = devices[2]!.state.deviceId
+    await fleet.revoke(revoked, [a.node.getMultiaddrs()[0]!])
+    await page.waitForSelector(`#members tr[data-device="${revoked}"][data-standing="revoked"]`, { timeout: 60_000 })
+  })
+
+  it("shows a refused boot's evidence: the PCR, the event and its digest", async () => {
+    const other = simulatedBootPolicy('new-kernel')
+    await publishOwnerStatements(
+      fleet,
+      [
+        {
+          type: 'policy.set',
+          body: { policyId: bootPolicyId(other), policy: new Uint8Array(Buffer.from(canonicalPolicyJson(other))) }
+        }
+      ],
+      [a]
+    )
+    await page.waitForSelector(`#verdicts tr[data-peer="${peerId(b)}"][data-trusted="false"]`, { timeout: 60_000 })
+    const why = (await rows(page, 'verdicts', 'peer')).get(peerId(b))!
+    assert.match(why, /PCR 4/)
+    assert.match(why, /event #\d+/)
+    assert.match(why, /digest [0-9a-f]{64}/)
+  })
+
+  it('renders a feed as a timeline, and a proof downloaded from it verifies with fleet ledger verify-proof', async () => {
+    const own = devices[0]!.state.deviceId
+    await a.feed.ledger.checkpoint()
+    await page.click(`#feeds tr[data-feed="${own}"] button`)
+    await page.waitForSelector('#timeline tbody tr a[download]')
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#timeline tbody tr a[download]')])
+    const file = path.join(dir, 'proof.json')
+    await download.saveAs(file)
+    const fleetId = Buffer.from(a.membership.fleetId).toString('hex')
+    const verified = await runFleetAsync(['ledger', 'verify-proof', file, '--fleet', fleetId])
+    assert.equal(verified.status, 0, verified.stderr)
+    // The same entry saying it happened a millisecond later does not.
+    const proof = JSON.parse(await readFile(file, 'utf8')) as { bundle: { entry: string } }
+    const { entry } = decodeEntry(Buffer.from(proof.bundle.entry, 'base64'))
+    proof.bundle.entry = Buffer.from(encodeEntry({ ...entry, time: entry.time + 1 })).toString('base64')
+    await writeFile(file, JSON.stringify(proof))
+    assert.equal((await runFleetAsync(['ledger', 'verify-proof', file, '--fleet', fleetId])).status, 1)
+    assert.deepEqual(errors, [])
+  })
+})
