@@ -189,6 +189,8 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
         logger?.info({ url: `http://127.0.0.1:${metrics.port}/metrics` }, 'metrics')
       }
       if (config.console !== undefined) {
+        // The console is read-only and not needed for the agent's work: a console that cannot
+        // start (its port taken, by anyone on this machine) is said, and the agent runs on.
         const { startAgentConsole } = await import('./console/index.js')
         const web = await startAgentConsole(agent, {
           dir,
@@ -196,14 +198,22 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
           port: config.console.port,
           clock,
           logger
+        }).catch((err: unknown) => {
+          logger?.error(
+            { port: config.console?.port, err: (err as Error).message },
+            'the console cannot start: the agent runs without it'
+          )
+          return undefined
         })
-        closers.push(async () => {
-          await web.close()
-        })
-        logger?.info(
-          { url: web.url, token: `${dir}/console.token` },
-          'console (fleet console prints its address with the token)'
-        )
+        if (web !== undefined) {
+          closers.push(async () => {
+            await web.close()
+          })
+          logger?.info(
+            { url: web.url, token: `${dir}/console.token` },
+            'console (fleet console prints its address with the token)'
+          )
+        }
       }
       for (const address of init.peers ?? []) {
         void agent.node

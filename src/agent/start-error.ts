@@ -1,7 +1,7 @@
 import { FleetError } from '../common/index.js'
 
 /**
- * Thrown when a part of a running agent cannot start: a port in use (metricsPort, approvals.port, console.port,
+ * Thrown when a part of a running agent cannot start: a port in use (metricsPort, approvals.port,
  * a listen address), a socket path it may not take. Everything started before it is stopped
  * again first. Exit code 1.
  */
@@ -26,7 +26,7 @@ export function startFailure(err: unknown): unknown {
   const where = e.port === undefined ? (e.address ?? 'an address') : `${e.address ?? ''}:${e.port}`
   if (e.code === 'EADDRINUSE')
     return new AgentStartError(
-      `${where} is in use by another program: choose another port (config metricsPort, approvals.port, console.port or listen) or stop that program; the agent did not start`,
+      `${where} is in use by another program: choose another port (config metricsPort, approvals.port or listen) or stop that program; the agent did not start`,
       err
     )
   if (e.code === 'EACCES' || e.code === 'EPERM')

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict'
-import { request } from 'node:http'
-import { readFile, stat, writeFile } from 'node:fs/promises'
+import { createServer, request } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Script } from 'node:vm'
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { Page } from 'playwright-core'
 import { bootPolicyId, canonicalPolicyJson } from '../../src/attest/index.js'
 import { simulatedBootPolicy } from '../../src/attest/simulated-boot.js'
-import { startAgentConsole, type ConsoleServer } from '../../src/agent/console/index.js'
+import { consoleToken, startAgentConsole, type ConsoleServer } from '../../src/agent/console/index.js'
+import { CONSOLE_JS } from '../../src/agent/console/assets.js'
 import type { Agent } from '../../src/agent/index.js'
 import { decodeEntry, encodeEntry } from '../../src/ledger/index.js'
 import { SimFleet, type SimDevice } from '../../simnet/fleet.js'
@@ -87,8 +90,10 @@ describe('console: the agent web console in headless Chromium, against a running
     await fleet?.close()
   })
 
-  it('keeps the token 0600 and the API closed without it; refuses a wrong token, another host name, another origin', async () => {
+  it('keeps the token 0600 and the API closed without it; refuses a wrong token, another host name, another origin, a target that is no path', async () => {
     assert.equal((await stat(path.join(dir, 'console.token'))).mode & 0o777, 0o600)
+    // The page's script is JavaScript a browser parses (it lives in a template string).
+    assert.doesNotThrow(() => new Script(CONSOLE_JS))
     const host = `127.0.0.1:${server.port}`
     assert.equal((await raw(server.port, { path: '/api/overview', headers: { host } })).status, 401)
     const login = (body: string, headers: Record<string, string> = {}) =>
@@ -115,16 +120,62 @@ describe('console: the agent web console in headless Chromium, against a running
     assert.equal(bare.status, 403)
     const ok = await login(JSON.stringify({ token }))
     assert.equal(ok.status, 200)
-    const cookie = String(ok.headers['set-cookie']).split(';')[0]!
-    assert.match(String(ok.headers['set-cookie']), /HttpOnly; SameSite=Strict/)
-    assert.equal((await raw(server.port, { path: '/api/overview', headers: { host, cookie } })).status, 200)
-    const bad = await raw(server.port, { path: '/api/feed?feed=nope', headers: { host, cookie } })
+    assert.equal(ok.headers['set-cookie'], undefined, 'no cookie: every port of 127.0.0.1 would get it')
+    const authorization = `Bearer ${(JSON.parse(ok.body) as { session: string }).session}`
+    assert.equal((await raw(server.port, { path: '/api/overview', headers: { host, authorization } })).status, 200)
+    assert.equal(
+      (await raw(server.port, { path: '/api/overview', headers: { host, authorization: `Bearer ${'A'.repeat(43)}` } }))
+        .status,
+      401
+    )
+    // Request targets that are no path, before any sign-in or host check: answered, the agent lives on.
+    for (const target of ['//', '///', '//a:b', '//@', '*', 'http://x/api/overview'])
+      assert.equal((await raw(server.port, { path: target, headers: { host: 'evil.example' } })).status, 403)
+    for (const target of ['//', '//@'])
+      assert.equal((await raw(server.port, { path: target, headers: { host } })).status, 404)
+    const bad = await raw(server.port, { path: '/api/feed?feed=nope', headers: { host, authorization } })
     assert.equal(bad.status, 400)
-    const unheld = await raw(server.port, { path: `/api/feed?feed=${'a'.repeat(52)}`, headers: { host, cookie } })
+    const unheld = await raw(server.port, {
+      path: `/api/feed?feed=${'a'.repeat(52)}`,
+      headers: { host, authorization }
+    })
     assert.equal(unheld.status, 404)
     const page = await raw(server.port, { path: '/', headers: { host } })
     assert.match(String(page.headers['content-security-policy']), /script-src 'self'/)
     assert.doesNotMatch(page.body, /<script>|style=/)
+  })
+
+  it('fleet console prints the address only when the server there proves it holds the token (a squatter on a stale port gets nothing)', async () => {
+    const stale = await tempDir('console-stale-')
+    const squatter = createServer((_request, response) => {
+      response.setHeader('content-type', 'application/json')
+      response.end(JSON.stringify({ proof: 'f'.repeat(64) }))
+    })
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (squatter.address() as AddressInfo).port
+      await writeFile(path.join(stale, 'console.port'), `${port}\n`)
+      await writeFile(path.join(stale, 'console.token'), `${token}\n`, { mode: 0o600 })
+      const printed = await runFleetAsync(['console', '--state', stale])
+      assert.equal(printed.status, 1)
+      assert.equal(printed.stdout, '')
+      assert.doesNotMatch(printed.stderr, new RegExp(token))
+    } finally {
+      squatter.close()
+    }
+  })
+
+  it('makes a new token when the kept one is readable by others, or not a token', async () => {
+    const other = await tempDir('console-token-')
+    const file = path.join(other, 'console.token')
+    await writeFile(file, `${'b'.repeat(43)}\n`, { mode: 0o644 })
+    await chmod(file, 0o644)
+    const made = await consoleToken(other)
+    assert.notEqual(made, 'b'.repeat(43))
+    assert.equal((await stat(file)).mode & 0o777, 0o600)
+    assert.equal(await consoleToken(other), made, 'kept once it is private')
+    await writeFile(file, '', { mode: 0o600 })
+    assert.match(await consoleToken(other), /^[A-Za-z0-9_-]{43}$/)
   })
 
   it('signs in from the address `fleet console` prints and shows every member, its verdicts and its feeds, with no console error', async () => {
@@ -191,8 +242,8 @@ describe('console: the agent web console in headless Chromium, against a running
     const own = devices[0]!.state.deviceId
     await a.feed.ledger.checkpoint()
     await page.click(`#feeds tr[data-feed="${own}"] button`)
-    await page.waitForSelector('#timeline tbody tr a[download]')
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#timeline tbody tr a[download]')])
+    await page.waitForSelector('#timeline tbody tr button.proof')
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#timeline tbody tr button.proof')])
     const file = path.join(dir, 'proof.json')
     await download.saveAs(file)
     const fleetId = Buffer.from(a.membership.fleetId).toString('hex')

@@ -2,7 +2,7 @@
  * A running agent's console: its token (made on first start), the server, and the port written
  * to DIR/console.port while it listens, for `fleet console` to print the address.
  */
-import { rm, writeFile } from 'node:fs/promises'
+import { rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Clock } from '../../common/index.js'
 import type { Agent } from '../agent.js'
@@ -34,7 +34,9 @@ export async function startAgentConsole(
     logger: options.logger
   })
   const portFile = join(options.dir, CONSOLE_PORT_FILE)
-  await writeFile(portFile, `${server.port}\n`, { mode: 0o600 })
+  const temp = `${portFile}.${process.pid}.tmp`
+  await writeFile(temp, `${server.port}\n`, { mode: 0o600 })
+  await rename(temp, portFile)
   return {
     ...server,
     close: async () => {

@@ -94,9 +94,14 @@ function fill (tableId, items, draw) {
   }
   body.replaceChildren(rows)
 }
-async function api (path, init) {
-  const response = await fetch(path, { credentials: 'same-origin', ...init })
+const SESSION = 'fleet-console-session'
+function authorization () {
+  return { authorization: 'Bearer ' + (sessionStorage.getItem(SESSION) ?? '') }
+}
+async function api (path) {
+  const response = await fetch(path, { headers: authorization(), cache: 'no-store' })
   if (response.status === 401) {
+    sessionStorage.removeItem(SESSION)
     showLogin('')
     throw new Error('signed out')
   }
@@ -112,16 +117,35 @@ function showLogin (message) {
 async function signIn (token) {
   const response = await fetch('/api/login', {
     method: 'POST',
-    credentials: 'same-origin',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ token })
   })
-  if (!response.ok) {
-    showLogin('Refused: that is not this console\\'s token.')
+  const answer = await response.json().catch(() => ({}))
+  if (!response.ok || typeof answer.session !== 'string') {
+    showLogin('Refused: that is not the token of this console.')
     return
   }
+  sessionStorage.setItem(SESSION, answer.session)
   $('login').hidden = true
   await start()
+}
+/** A time as the ledger holds it (ms since 1970, set by the writer): shown only when it is a date. */
+function when (ms) {
+  const date = new Date(ms)
+  return Number.isNaN(date.getTime()) ? 'time ' + String(ms) + ' (not a date)' : date.toISOString()
+}
+/** A proof file, fetched with the session and saved under its name. */
+async function download (feed, seq) {
+  const response = await fetch('/api/proof?feed=' + encodeURIComponent(feed) + '&seq=' + seq, { headers: authorization() })
+  if (!response.ok) throw new Error('the proof could not be made')
+  const url = URL.createObjectURL(await response.blob())
+  const link = document.createElement('a')
+  link.href = url
+  link.download = 'proof-' + feed.slice(0, 12) + '-' + seq + '.json'
+  document.body.appendChild(link)
+  link.click()
+  link.remove()
+  setTimeout(() => URL.revokeObjectURL(url), 60000)
 }
 function render (o) {
   names = new Map(o.members.map((m) => [m.deviceId, m.hostname ?? short(m.deviceId)]))
@@ -130,7 +154,7 @@ function render (o) {
   for (const a of o.alerts) {
     const li = document.createElement('li')
     li.dataset.type = a.type
-    li.textContent = new Date(a.time).toISOString() + '  ' + a.type + ' in the feed of ' + (names.get(a.feed) ?? short(a.feed)) + ' (entry ' + a.seq + '): ' + a.summary
+    li.textContent = when(a.time) + '  ' + a.type + ' in the feed of ' + (names.get(a.feed) ?? short(a.feed)) + ' (entry ' + a.seq + '): ' + a.summary
     alerts.appendChild(li)
   }
   $('alerts').replaceChildren(alerts)
@@ -191,18 +215,19 @@ async function showTimeline (feed) {
   fill('timeline', t.entries, (row, e) => {
     row.dataset.seq = String(e.seq)
     cell(row, String(e.seq))
-    cell(row, new Date(e.time).toISOString())
+    cell(row, when(e.time))
     cell(row, e.type)
     cell(row, e.actor + ' (' + e.role + ')')
     cell(row, e.sealed ? 'yes' : 'not yet')
     cell(row, e.summary)
     const proof = cell(row, '')
     if (e.sealed) {
-      const link = document.createElement('a')
-      link.href = '/api/proof?feed=' + encodeURIComponent(feed) + '&seq=' + e.seq
-      link.download = 'proof-' + feed.slice(0, 12) + '-' + e.seq + '.json'
-      link.textContent = 'proof'
-      proof.appendChild(link)
+      const button = document.createElement('button')
+      button.type = 'button'
+      button.className = 'proof'
+      button.textContent = 'proof'
+      button.addEventListener('click', () => { void download(feed, e.seq).catch((error) => { button.textContent = error.message }) })
+      proof.appendChild(button)
     }
   })
   $('timeline-info').textContent = t.entries.length + ' of ' + t.size + ' entries (' + t.sealed + ' sealed)'
@@ -223,13 +248,48 @@ async function refresh () {
     refreshing = false
   }
 }
+/**
+ * The live stream: server-sent events read from a fetch (it carries the session, as EventSource
+ * cannot); each "change" asks for a refresh, at most one every 2 s. Reconnects after 2 s.
+ */
+let refreshDue
+function changed () {
+  refreshDue ??= setTimeout(() => {
+    refreshDue = undefined
+    void refresh().catch(() => undefined)
+  }, 2000)
+}
+async function listen () {
+  for (;;) {
+    try {
+      const response = await fetch('/api/events', { headers: authorization(), cache: 'no-store' })
+      if (response.status === 401) return
+      if (!response.ok || response.body === null) throw new Error(response.statusText)
+      $('live').dataset.state = 'live'
+      $('live').textContent = 'live'
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()
+      let buffered = ''
+      for (;;) {
+        const { value, done } = await reader.read()
+        if (done) break
+        buffered += value
+        let end
+        while ((end = buffered.indexOf('\\n\\n')) >= 0) {
+          const event = buffered.slice(0, end)
+          buffered = buffered.slice(end + 2)
+          if (/^event: change$/m.test(event)) changed()
+        }
+      }
+    } catch {}
+    $('live').dataset.state = 'lost'
+    $('live').textContent = 'reconnecting…'
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+  }
+}
 async function start () {
   $('main').hidden = false
   await refresh()
-  const events = new EventSource('/api/events')
-  events.addEventListener('open', () => { $('live').dataset.state = 'live'; $('live').textContent = 'live' })
-  events.addEventListener('error', () => { $('live').dataset.state = 'lost'; $('live').textContent = 'reconnecting…' })
-  events.addEventListener('change', () => { void refresh().catch(() => undefined) })
+  void listen()
 }
 $('signin').addEventListener('click', () => { void signIn($('token').value) })
 const fragment = new URLSearchParams(location.hash.slice(1))

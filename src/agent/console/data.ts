@@ -107,6 +107,8 @@ export function summarise(body: Record<string, unknown>): string {
 
 export class ConsoleData {
   private readonly records = new Map<string, { hostname: string; role: string }>()
+  /** Per feed held: how far it was read for alerts, and its newest alerts (bounded per feed). */
+  private readonly alertsByFeed = new Map<string, { scanned: number; alerts: ConsoleAlert[] }>()
 
   private own: FeedIdentity | undefined
 
@@ -299,15 +301,32 @@ export class ConsoleData {
     }
   }
 
+  /**
+   * The newest alerts: each feed's last maxAlertsPerFeed among its newest alertScanEntries
+   * entries (read once: later calls read only what was added), newest first by the entry's time
+   * taken no later than now (a writer's clock, or a hostile writer, cannot date its alerts ahead
+   * of the others'; nor can one feed crowd the others out).
+   */
   private async alerts(feeds: readonly ConsoleFeed[]): Promise<ConsoleAlert[]> {
+    const now = Date.now()
     const out: ConsoleAlert[] = []
     for (const { feed, size } of feeds) {
-      for await (const entry of this.entries(feed, Math.max(0, size - CONSOLE_LIMITS.alertScanEntries))) {
-        if (ALERT.test(entry.type))
-          out.push({ feed, seq: entry.seq, type: entry.type, time: entry.time, summary: summarise(entry.body) })
+      let kept = this.alertsByFeed.get(feed)
+      // A replica moved to a new epoch (rewound): read again.
+      if (kept === undefined || kept.scanned > size) kept = { scanned: 0, alerts: [] }
+      for await (const entry of this.entries(feed, Math.max(kept.scanned, size - CONSOLE_LIMITS.alertScanEntries))) {
+        if (entry.seq >= size) break
+        if (ALERT.test(entry.type)) {
+          kept.alerts.push({ feed, seq: entry.seq, type: entry.type, time: entry.time, summary: summarise(entry.body) })
+          if (kept.alerts.length > CONSOLE_LIMITS.maxAlertsPerFeed) kept.alerts.shift()
+        }
       }
+      kept.scanned = size
+      this.alertsByFeed.set(feed, kept)
+      out.push(...kept.alerts)
     }
-    return out.sort((a, b) => b.time - a.time).slice(0, CONSOLE_LIMITS.maxAlerts)
+    const shown = (a: ConsoleAlert): number => Math.min(a.time, now)
+    return out.sort((a, b) => shown(b) - shown(a)).slice(0, CONSOLE_LIMITS.maxAlerts)
   }
 
   private space(feed: string): LedgerSpace {

@@ -25,6 +25,8 @@ export const CONSOLE_LIMITS = {
   alertScanEntries: 2_000,
   /** Alerts listed, newest first. */
   maxAlerts: 200,
+  /** Alerts listed of one feed (the newest): one feed cannot crowd out the others. */
+  maxAlertsPerFeed: 20,
   /** A body shown in a timeline row, in characters. */
   maxSummaryChars: 240,
   /** Enrolment records decoded and kept for hostnames and roles. */

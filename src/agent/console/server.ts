@@ -1,6 +1,7 @@
 /**
  * The agent's web console, on 127.0.0.1 only: the page and its assets (static, no sign-in
- * needed, nothing in them), and a JSON API behind a session cookie got with the console token:
+ * needed, nothing in them), and a JSON API for the sessions signed in with the console token
+ * (`Authorization: Bearer`, never a cookie):
  * the overview, a feed's timeline, an entry's inclusion proof, and a live stream (server-sent
  * events) that says when any of it changed. Every request must name the server's own host and
  * port (no DNS rebinding) and, when it has an Origin, its own origin (a sign-in must have one).
@@ -23,7 +24,8 @@ import type { Logger } from '../ops/index.js'
 import { CONSOLE_CSP, CONSOLE_CSS, CONSOLE_HTML, CONSOLE_ICON, CONSOLE_JS } from './assets.js'
 import { FeedNotHeldError, type ConsoleData } from './data.js'
 import { CONSOLE_LIMITS } from './limits.js'
-import { ConsoleSessions, SESSION_COOKIE } from './token.js'
+import { ConsoleSessions } from './token.js'
+import { consoleHelloProof } from './address.js'
 
 export interface ConsoleServerInit {
   /** TCP port on 127.0.0.1; 0 picks a free one. */
@@ -60,7 +62,11 @@ export async function startConsoleServer(init: ConsoleServerInit): Promise<Conso
   const { server, port, close } = await startLoopbackServer(init.port, CONSOLE_LIMITS)
   const handler = new ConsoleHandler(init, ownHosts(port))
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    void handler.handle(request, response)
+    // handle() answers every failure itself; whatever escapes it still must not end the agent.
+    handler.handle(request, response).catch((err: unknown) => {
+      init.logger?.error({ err: (err as Error).message }, 'a console request failed unexpectedly')
+      response.destroy()
+    })
   })
   return {
     port,
@@ -89,29 +95,34 @@ class ConsoleHandler {
 
   async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const method = request.method ?? ''
-    const url = new URL(request.url ?? '/', 'http://console.invalid')
+    const target = request.url ?? '/'
+    const query = target.indexOf('?')
+    // The path as sent: a target that is no path ("//", "*", a whole URL) is simply not found.
+    const path = (query < 0 ? target : target.slice(0, query)).slice(0, 256)
     try {
       const host = checkHost(request, this.hosts)
       const posting = method === 'POST'
       checkRequestOrigin(request, `http://${host}`, posting)
-      const asset = ASSETS[url.pathname]
+      const params = new URLSearchParams(query < 0 ? '' : target.slice(query + 1))
+      const asset = ASSETS[path]
       if (method === 'GET' && asset !== undefined) return sendAsset(response, asset)
-      if (posting && url.pathname === '/api/login') return await this.signIn(request, response)
-      if (!url.pathname.startsWith('/api/') || (method !== 'GET' && !posting))
+      if (method === 'GET' && path === '/api/hello') return sendJson(response, 200, this.hello(params))
+      if (posting && path === '/api/login') return await this.signIn(request, response)
+      if (!path.startsWith('/api/') || method !== 'GET')
         return sendJson(response, 404, { ok: false, message: 'not found' })
-      if (!this.sessions.allows(request.headers.cookie)) throw new NotSignedInError()
-      switch (url.pathname) {
+      if (!this.sessions.allows(request.headers.authorization)) throw new NotSignedInError()
+      switch (path) {
         case '/api/overview':
           return sendJson(response, 200, await this.init.data.overview())
         case '/api/feed': {
-          const feed = feedParam(url)
-          const from = intParam(url, 'from', 0, Number.MAX_SAFE_INTEGER, 0)
-          const limit = intParam(url, 'limit', 1, CONSOLE_LIMITS.maxPageEntries, CONSOLE_LIMITS.defaultPageEntries)
+          const feed = feedParam(params)
+          const from = intParam(params, 'from', 0, Number.MAX_SAFE_INTEGER, 0)
+          const limit = intParam(params, 'limit', 1, CONSOLE_LIMITS.maxPageEntries, CONSOLE_LIMITS.defaultPageEntries)
           return sendJson(response, 200, await this.init.data.timeline(feed, from, limit))
         }
         case '/api/proof': {
-          const feed = feedParam(url)
-          const seq = intParam(url, 'seq', 0, Number.MAX_SAFE_INTEGER, undefined)
+          const feed = feedParam(params)
+          const seq = intParam(params, 'seq', 0, Number.MAX_SAFE_INTEGER, undefined)
           const bundle = await this.init.data.proof(feed, seq)
           response.setHeader('content-disposition', `attachment; filename="proof-${feed.slice(0, 12)}-${seq}.json"`)
           return sendJson(response, 200, bundle)
@@ -122,8 +133,19 @@ class ConsoleHandler {
           return sendJson(response, 404, { ok: false, message: 'not found' })
       }
     } catch (error) {
-      this.refuse(response, error, method, url.pathname)
+      this.refuse(response, error, method, path)
     }
+  }
+
+  /**
+   * Proves to `fleet console` that this server holds the token before it prints the address with
+   * the token in it (a program squatting on a stale port would be handed the token otherwise):
+   * HMAC-SHA256 keyed by the token over the caller's fresh nonce. Says nothing of the token.
+   */
+  private hello(params: URLSearchParams): { proof: string } {
+    const nonce = params.get('nonce') ?? ''
+    if (!/^[0-9a-f]{64}$/.test(nonce)) throw new MalformedInputError('nonce must be 32 bytes in hex')
+    return { proof: consoleHelloProof(this.init.token, nonce) }
   }
 
   stop(): void {
@@ -151,12 +173,9 @@ class ConsoleHandler {
       this.init.logger?.warn({ console: 'sign-in' }, 'the console refused a sign-in with a wrong token')
       return sendJson(response, 403, { ok: false, message: 'not the console token' })
     }
-    response.setHeader(
-      'set-cookie',
-      `${SESSION_COOKIE}=${session}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${CONSOLE_LIMITS.sessionMs / 1000}`
-    )
     this.init.logger?.info({ console: 'sign-in' }, 'signed in to the console')
-    sendJson(response, 200, { ok: true })
+    // Kept by the page (sessionStorage, this origin only: no cookie, which every port of the host would get).
+    sendJson(response, 200, { ok: true, session })
   }
 
   private openStream(response: ServerResponse): void {
@@ -230,14 +249,20 @@ function sendAsset(response: ServerResponse, asset: { type: string; body: string
   response.end(asset.body)
 }
 
-function feedParam(url: URL): string {
-  const feed = url.searchParams.get('feed') ?? ''
+function feedParam(params: URLSearchParams): string {
+  const feed = params.get('feed') ?? ''
   if (!/^[a-z2-7]{52}$/.test(feed)) throw new MalformedInputError('feed must be a device id (52 base32 characters)')
   return feed
 }
 
-function intParam(url: URL, name: string, min: number, max: number, fallback: number | undefined): number {
-  const text = url.searchParams.get(name)
+function intParam(
+  params: URLSearchParams,
+  name: string,
+  min: number,
+  max: number,
+  fallback: number | undefined
+): number {
+  const text = params.get(name)
   if (text === null) {
     if (fallback === undefined) throw new MalformedInputError(`${name} is required`)
     return fallback

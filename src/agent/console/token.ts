@@ -1,32 +1,42 @@
 /**
  * Who may use the console: whoever holds the token kept in the state directory (0600, made on
- * first start), signed in to a browser session kept in memory (an HttpOnly, SameSite=Strict
- * cookie), as a notebook server on loopback does.
+ * first start), signed in to a session kept in memory, which the page holds in its own storage
+ * and sends as `Authorization: Bearer` (no cookie: a cookie of 127.0.0.1 goes to every port).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto'
-import { chmod, readFile, writeFile } from 'node:fs/promises'
+import { lstat, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { FleetError, toBase64url, type Clock } from '../../common/index.js'
+import { toBase64url, type Clock } from '../../common/index.js'
 import { CONSOLE_LIMITS } from './limits.js'
 import { CONSOLE_TOKEN_FILE } from './address.js'
 
-export const SESSION_COOKIE = 'fleet_console'
-
-/** The console's token in `dir` (made, 0600, when there is none). */
+/**
+ * The console's token in `dir`: made (256 random bits) when there is none, or when the file is
+ * not a token, not a regular file of this user, or readable by others (a token others could
+ * read is no secret: a new one is made). Written to a temporary file renamed into place.
+ */
 export async function consoleToken(dir: string): Promise<string> {
-  const path = join(dir, CONSOLE_TOKEN_FILE)
-  try {
-    const token = (await readFile(path, 'utf8')).trim()
-    if (!/^[A-Za-z0-9_-]{43}$/.test(token))
-      throw new FleetError(`${path} is not a console token`, { code: 'ERR_CONSOLE_TOKEN' })
-    await chmod(path, 0o600)
-    return token
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-  }
+  const file = join(dir, CONSOLE_TOKEN_FILE)
+  const kept = await keptToken(file)
+  if (kept !== undefined) return kept
   const token = toBase64url(randomBytes(32))
-  await writeFile(path, `${token}\n`, { mode: 0o600, flag: 'wx' })
+  const temp = `${file}.${process.pid}.tmp`
+  await writeFile(temp, `${token}\n`, { mode: 0o600 })
+  await rename(temp, file)
   return token
+}
+
+async function keptToken(file: string): Promise<string | undefined> {
+  let info: Awaited<ReturnType<typeof lstat>>
+  try {
+    info = await lstat(file)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+  if (!info.isFile() || info.uid !== process.getuid?.() || (info.mode & 0o077) !== 0) return undefined
+  const token = (await readFile(file, 'utf8')).trim()
+  return /^[A-Za-z0-9_-]{43}$/.test(token) ? token : undefined
 }
 
 /** Signed-in sessions: random ids, each until it expires; the oldest is dropped when full. */
@@ -51,24 +61,16 @@ export class ConsoleSessions {
     return id
   }
 
-  /** Whether the request's cookie names a live session. */
-  allows(cookieHeader: string | undefined): boolean {
-    const id = sessionOf(cookieHeader)
-    if (id === undefined) return false
-    const until = this.sessions.get(id)
+  /** Whether the request's Authorization header names a live session. */
+  allows(authorization: string | undefined): boolean {
+    const match = /^Bearer ([A-Za-z0-9_-]{43})$/.exec(authorization ?? '')
+    if (match === null) return false
+    const until = this.sessions.get(match[1]!)
     if (until === undefined) return false
     if (until <= this.clock.now()) {
-      this.sessions.delete(id)
+      this.sessions.delete(match[1]!)
       return false
     }
     return true
   }
-}
-
-function sessionOf(cookieHeader: string | undefined): string | undefined {
-  for (const part of (cookieHeader ?? '').split(';')) {
-    const [name, value] = part.trim().split('=', 2)
-    if (name === SESSION_COOKIE && value !== undefined && /^[A-Za-z0-9_-]{43}$/.test(value)) return value
-  }
-  return undefined
 }

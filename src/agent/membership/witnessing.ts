@@ -378,17 +378,21 @@ export class Witnessing {
       body.feed === this.membership.ownerFeed ? this.membership.ownerKey : this.membership.member(body.feed)?.feedKey
     if (key === undefined) return false
     if (this.membership.isQuarantined(body.feed)) return true
+    let evidence: EquivocationEvidence
+    let epoch: number
     try {
-      const evidence = decodeEvidence(body.evidence)
-      const { epoch } = verifyEquivocationEvidence(evidence, key)
+      evidence = decodeEvidence(body.evidence)
+      epoch = verifyEquivocationEvidence(evidence, key).epoch
       if (evidence.feed !== body.feed) throw new Error('the evidence is about another feed')
-      await this.quarantineFor(evidence, epoch, from, false)
     } catch (err) {
       this.init.logger?.warn(
         { feed: body.feed, reporter: from, err: (err as Error).message },
         'an equivocation alert whose evidence does not verify; ignored'
       )
+      return true
     }
+    // Not caught: a quarantine that could not be kept (a full disk) is not done; it is tried again.
+    await this.quarantineFor(evidence, epoch, from, false)
     return true
   }
 

@@ -27,5 +27,7 @@ export const ALERT_LIMITS = {
   /** Alerts about devices not enrolled here yet that wait for their enrolment, per reporting feed. */
   maxWaitingPerFeed: 16,
   /** The same, in all. */
-  maxWaiting: 1024
+  maxWaiting: 1024,
+  /** Batches of one feed acted on past a gap, waiting for it to close before the alert cursor moves. */
+  maxBatchesAhead: 64
 } as const

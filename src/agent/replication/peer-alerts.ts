@@ -2,14 +2,27 @@
  * Peers' alerts (alert.equivocation, alert.revocation) are acted on at least once. A replica batch
  * is stored first and its alerts are acted on after: a crash or a kill in between must not leave an
  * alert stored and never acted on (the agent would never quarantine the equivocating device, the
- * fleet having told it once). So each peer feed has an alert cursor in the store, moved after the
- * alerts before it were acted on; on start, the alerts past each cursor are acted on then.
+ * fleet having told it once). So each peer feed has an alert cursor in the store: the seq up to
+ * which every alert was acted on, and the hash of the entry before it. It moves only over batches
+ * whose alerts were all acted on, and only over a run of them with no gap (batches of one feed may
+ * be handed over out of order); an alert whose acting failed stops it until the next start. On
+ * start, the alerts past each cursor are acted on; a cursor whose entry is no longer there (the
+ * replica moved to a new epoch the owner authorised) starts the feed over.
  *
  * An alert about a device this agent does not know yet (the owner's enrolment of it has not
  * arrived) cannot be verified: it waits, kept across restarts, and is tried again each time the
  * owner's feed grows. A few wait per reporting feed, and a bounded number in all.
  */
-import { decodeEntry, encodeEntry, LEDGER_SUBLEVELS, seqKey, type Entry, type LedgerStore } from '../../ledger/index.js'
+import { toHex } from '../../common/index.js'
+import {
+  decodeEntry,
+  encodeEntry,
+  entryHash,
+  LEDGER_SUBLEVELS,
+  seqKey,
+  type Entry,
+  type LedgerStore
+} from '../../ledger/index.js'
 import type { ReplicaStore } from '../../ledger/index.js'
 import type { Logger } from '../ops/index.js'
 import { ALERT_LIMITS } from './limits.js'
@@ -22,14 +35,27 @@ const ALERT_TYPES = new Set(['alert.equivocation', 'alert.revocation'])
 /** Whether an entry of a peer's feed is an alert an agent acts on. */
 export const isPeerAlert = (entry: Entry): boolean => ALERT_TYPES.has(entry.type)
 
+/** How far a feed's alerts were acted on: up to `cursor` (the entry before it hashes to `hash`). */
+interface Progress {
+  cursor: number
+  hash: string
+  /** Batches acted on past a gap, by their first seq (bounded: the cursor waits for the gap). */
+  ahead: Map<number, { end: number; hash: string }>
+  /** An alert of this feed could not be acted on: the cursor stays until the next start. */
+  failed: boolean
+}
+
+const NO_HASH = ''
+
 export class PeerAlerts {
   private readonly cursors
   private readonly waitingSub
   /** Alerts waiting, per reporting feed (read from the store on recover()). */
   private readonly waitingPer = new Map<string, number>()
   private waitingTotal = 0
-  /** Alerts of one feed are acted on in the order their batches were stored. */
-  private readonly chains = new Map<string, Promise<unknown>>()
+  private readonly progress = new Map<string, Progress>()
+  /** Retries of the waiting alerts, one at a time. */
+  private retries: Promise<void> = Promise.resolve()
 
   constructor(
     private readonly store: LedgerStore,
@@ -46,48 +72,80 @@ export class PeerAlerts {
   }
 
   /**
-   * Acts on the alerts among `entries`, just stored in `feed`'s replica (consecutive), then moves
-   * the feed's cursor past them. Call it as soon as the batch is stored (batches of one feed are
-   * taken in that order).
+   * Acts on the alerts among `entries` (consecutive, just stored in `feed`'s replica), then moves
+   * the feed's cursor past them when nothing before them is left undone. Throws what acting threw.
    */
   async afterBatch(feed: string, entries: readonly Entry[]): Promise<void> {
     if (entries.length === 0) return
-    const end = entries[entries.length - 1]!.seq + 1
-    const previous = this.chains.get(feed) ?? Promise.resolve()
-    const run = previous
-      .catch(() => undefined)
-      .then(async () => {
-        for (const entry of entries) if (ALERT_TYPES.has(entry.type)) await this.actOn(entry, feed)
-        await this.moveCursor(feed, end)
-      })
-    this.chains.set(feed, run)
+    const progress = await this.progressOf(feed)
     try {
-      await run
-    } finally {
-      if (this.chains.get(feed) === run) this.chains.delete(feed)
+      for (const entry of entries) if (ALERT_TYPES.has(entry.type)) await this.actOn(entry, feed)
+    } catch (err) {
+      progress.failed = true
+      throw err
     }
+    if (progress.failed) return
+    const last = entries[entries.length - 1]!
+    const from = entries[0]!.seq
+    const end = last.seq + 1
+    const hash = toHex(entryHash(encodeEntry(last)))
+    if (from > progress.cursor) {
+      if (progress.ahead.size < ALERT_LIMITS.maxBatchesAhead) progress.ahead.set(from, { end, hash })
+      return
+    }
+    if (end <= progress.cursor) return
+    progress.cursor = end
+    progress.hash = hash
+    // Batches acted on past the gap this one closed.
+    for (let moved = true; moved; ) {
+      moved = false
+      for (const [start, batch] of progress.ahead) {
+        if (start > progress.cursor) continue
+        progress.ahead.delete(start)
+        if (batch.end > progress.cursor) {
+          progress.cursor = batch.end
+          progress.hash = batch.hash
+          moved = true
+        }
+      }
+    }
+    await this.store.write(
+      [{ type: 'put', sublevel: this.cursors, key: feed, value: encodeCursor(progress.cursor, progress.hash) }],
+      // Not synced: a cursor lost with the power only means acting on some alerts again on start,
+      // which changes nothing (each is acted on once in effect).
+      { sync: false }
+    )
   }
 
   /**
    * On start (before replication): acts on the alerts each replica holds past its cursor (a feed
-   * with no cursor is read whole, once), then on those waiting. `skip`: feeds whose entries are no
-   * alerts of peers (the owner's).
+   * with no cursor, or whose cursor's entry changed, is read whole), then on those waiting.
+   * `skip`: feeds whose entries are no alerts of peers (the owner's).
    */
   async recover(replicas: ReplicaStore, skip: ReadonlySet<string>): Promise<void> {
     for await (const [key] of this.waitingSub.iterator()) this.count(key.slice(0, key.indexOf('!')), 1)
     let recovered = 0
     for (const [feed, size] of await replicas.feeds()) {
       if (skip.has(feed)) continue
-      const stored = await this.cursors.get(feed)
-      const cursor = stored === undefined ? 0 : Number.parseInt(Buffer.from(stored).toString('latin1'), 16)
-      if (!(cursor < size)) continue
+      let { cursor, hash } = decodeCursor(await this.cursors.get(feed))
+      if (cursor > size || (cursor > 0 && (await hashAt(replicas, feed, cursor - 1)) !== hash)) {
+        cursor = 0
+        hash = NO_HASH
+      }
+      let lastHash = hash
       for await (const bytes of replicas.entries(feed, cursor)) {
-        const { entry } = decodeEntry(bytes)
+        const { entry, hash: entryHashed } = decodeEntry(bytes)
+        lastHash = toHex(entryHashed)
         if (!ALERT_TYPES.has(entry.type)) continue
         await this.actOn(entry, feed)
         recovered++
       }
-      await this.moveCursor(feed, size)
+      this.progress.set(feed, { cursor: size, hash: lastHash, ahead: new Map(), failed: false })
+      if (size !== cursor)
+        await this.store.write(
+          [{ type: 'put', sublevel: this.cursors, key: feed, value: encodeCursor(size, lastHash) }],
+          { sync: false }
+        )
     }
     if (recovered > 0) this.logger?.info({ alerts: recovered }, "peers' alerts stored before a stop acted on now")
     await this.retryWaiting()
@@ -95,13 +153,30 @@ export class PeerAlerts {
 
   /** Tries the waiting alerts again (after the owner's feed grew: it may have enrolled their device). */
   async retryWaiting(): Promise<void> {
+    const run = this.retries.catch(() => undefined).then(async () => await this.retryOnce())
+    this.retries = run
+    await run
+  }
+
+  private async retryOnce(): Promise<void> {
     if (this.waitingTotal === 0) return
     for await (const [key, bytes] of this.waitingSub.iterator()) {
       const feed = key.slice(0, key.indexOf('!'))
       if ((await this.act(decodeEntry(bytes).entry, feed)) === 'unknown-device') continue
+      if ((await this.waitingSub.get(key)) === undefined) continue
       await this.store.write([{ type: 'del', sublevel: this.waitingSub, key }], { sync: false })
       this.count(feed, -1)
     }
+  }
+
+  private async progressOf(feed: string): Promise<Progress> {
+    let progress = this.progress.get(feed)
+    if (progress === undefined) {
+      const { cursor, hash } = decodeCursor(await this.cursors.get(feed))
+      progress = this.progress.get(feed) ?? { cursor, hash, ahead: new Map(), failed: false }
+      this.progress.set(feed, progress)
+    }
+    return progress
   }
 
   private async actOn(entry: Entry, feed: string): Promise<void> {
@@ -129,21 +204,33 @@ export class PeerAlerts {
     )
   }
 
-  /**
-   * Not synced: a cursor lost with the power only means acting on some alerts again on start,
-   * which changes nothing (each is acted on once in effect).
-   */
-  private async moveCursor(feed: string, to: number): Promise<void> {
-    await this.store.write(
-      [{ type: 'put', sublevel: this.cursors, key: feed, value: Buffer.from(seqKey(to), 'latin1') }],
-      { sync: false }
-    )
-  }
-
   private count(feed: string, by: number): void {
     const n = (this.waitingPer.get(feed) ?? 0) + by
     if (n <= 0) this.waitingPer.delete(feed)
     else this.waitingPer.set(feed, n)
     this.waitingTotal += by
   }
+}
+
+/** A cursor as stored: '<seq, 16 hex digits>:<hash of the entry before it, hex>'. */
+function encodeCursor(cursor: number, hash: string): Uint8Array {
+  return new Uint8Array(Buffer.from(`${seqKey(cursor)}:${hash}`, 'latin1'))
+}
+
+/** A stored cursor; none, or one not in this form, is the start of the feed. */
+function decodeCursor(bytes: Uint8Array | undefined): { cursor: number; hash: string } {
+  const match = /^([0-9a-f]{16}):([0-9a-f]{64})?$/.exec(
+    bytes === undefined ? '' : Buffer.from(bytes).toString('latin1')
+  )
+  if (match === null) return { cursor: 0, hash: NO_HASH }
+  const cursor = Number.parseInt(match[1]!, 16)
+  return Number.isSafeInteger(cursor) && match[2] !== undefined
+    ? { cursor, hash: match[2] }
+    : { cursor: 0, hash: NO_HASH }
+}
+
+/** The hash of entry `seq` of a replica, hex ('' when it is not held). */
+async function hashAt(replicas: ReplicaStore, feed: string, seq: number): Promise<string> {
+  for await (const bytes of replicas.entries(feed, seq)) return toHex(entryHash(bytes))
+  return NO_HASH
 }

@@ -121,4 +121,84 @@ describe("agent/replication/peer-alerts: peers' alerts acted on at least once", 
     await alerts.afterBatch(OTHER, [entry(OTHER, 0, 'alert.equivocation')])
     assert.equal(alerts.waiting, ALERT_LIMITS.maxWaitingPerFeed + 1)
   })
+
+  it('does not move the cursor over a batch handed over late: a kill before it is acted on loses nothing', async () => {
+    const held = Array.from({ length: 20 }, (_, i) =>
+      entry(REPORTER, i, i === 5 ? 'alert.equivocation' : 'alert.tamper')
+    )
+    const r = recorder(new Set([ABOUT]))
+    // Entries 10..19 are acted on first; 0..9 (with the alert at 5) never are: the agent is killed.
+    await new PeerAlerts(store, r.act).afterBatch(REPORTER, held.slice(10))
+    const restarted = recorder(new Set([ABOUT]))
+    await new PeerAlerts(store, restarted.act).recover(replicasOf(new Map([[REPORTER, held]])), new Set())
+    assert.deepEqual(restarted.seen, ['r:5'])
+  })
+
+  it('moves the cursor over batches acted on past a gap once the gap closes', async () => {
+    const held = Array.from({ length: 30 }, (_, i) =>
+      entry(REPORTER, i, i % 10 === 5 ? 'alert.equivocation' : 'alert.tamper')
+    )
+    const r = recorder(new Set([ABOUT]))
+    const alerts = new PeerAlerts(store, r.act)
+    await alerts.afterBatch(REPORTER, held.slice(20))
+    await alerts.afterBatch(REPORTER, held.slice(10, 20))
+    await alerts.afterBatch(REPORTER, held.slice(0, 10))
+    assert.deepEqual(r.seen.sort(), ['r:15', 'r:25', 'r:5'])
+    const restarted = recorder(new Set([ABOUT]))
+    await new PeerAlerts(store, restarted.act).recover(replicasOf(new Map([[REPORTER, held]])), new Set())
+    assert.deepEqual(restarted.seen, [], 'all 30 acted on: nothing to do on start')
+  })
+
+  it('keeps the cursor before an alert whose acting failed (a full disk): the next start acts on it', async () => {
+    const held = [entry(REPORTER, 0, 'alert.revocation'), entry(REPORTER, 1, 'alert.equivocation')]
+    const alerts = new PeerAlerts(store, async () => {
+      throw new Error('no space left on device')
+    })
+    await assert.rejects(alerts.afterBatch(REPORTER, held.slice(0, 1)), /no space/)
+    const r = recorder(new Set([ABOUT]))
+    const restarted = new PeerAlerts(store, r.act)
+    await restarted.recover(replicasOf(new Map([[REPORTER, held]])), new Set())
+    assert.deepEqual(r.seen, ['r:0', 'r:1'])
+  })
+
+  it("starts a feed over when its cursor's entry changed (the replica moved to a new epoch) before a kill", async () => {
+    const before = Array.from({ length: 100 }, (_, i) => entry(REPORTER, i, 'alert.tamper'))
+    await new PeerAlerts(store, recorder(new Set([ABOUT])).act).afterBatch(REPORTER, before)
+    // Rewound to 40 for the new epoch, then 40..59 of it stored (an alert at 45), then killed.
+    const after = [
+      ...before.slice(0, 40),
+      ...Array.from({ length: 20 }, (_, i) => ({
+        ...entry(REPORTER, 40 + i, i === 5 ? 'alert.equivocation' : 'alert.tamper'),
+        time: 1
+      }))
+    ]
+    const r = recorder(new Set([ABOUT]))
+    await new PeerAlerts(store, r.act).recover(replicasOf(new Map([[REPORTER, after]])), new Set())
+    assert.deepEqual(r.seen, ['r:45'])
+    // Grown past the old cursor in the new epoch: the hash at the cursor tells it apart as well.
+    const longer = [
+      ...after,
+      ...Array.from({ length: 60 }, (_, i) => ({ ...entry(REPORTER, 60 + i, 'alert.tamper'), time: 1 }))
+    ]
+    const store2 = new MemoryLedgerStore()
+    await store2.open()
+    await new PeerAlerts(store2, recorder(new Set([ABOUT])).act).afterBatch(REPORTER, before)
+    const again = recorder(new Set([ABOUT]))
+    await new PeerAlerts(store2, again.act).recover(replicasOf(new Map([[REPORTER, longer]])), new Set())
+    assert.deepEqual(again.seen, ['r:45'])
+    await store2.close()
+  })
+
+  it('retries waiting alerts one at a time: two retries at once act once and count right', async () => {
+    const known = new Set<string>()
+    const r = recorder(known)
+    const alerts = new PeerAlerts(store, r.act)
+    await alerts.afterBatch(REPORTER, [entry(REPORTER, 0, 'alert.equivocation')])
+    known.add(ABOUT)
+    await Promise.all([alerts.retryWaiting(), alerts.retryWaiting(), alerts.retryWaiting()])
+    assert.deepEqual(r.seen, ['r:0', 'r:0'], 'once when stored, once when known')
+    assert.equal(alerts.waiting, 0)
+    await alerts.afterBatch(REPORTER, [entry(REPORTER, 1, 'alert.equivocation', OTHER)])
+    assert.equal(alerts.waiting, 1)
+  })
 })
