@@ -17,6 +17,7 @@ import { gateBench } from './gate.js'
 import { earBench } from './ear.js'
 import { sinkBench } from './sink.js'
 import { chaosBench } from './chaos.js'
+import { consoleBench } from './console.js'
 
 const benches: Bench[] = [
   quoteVerifyBench,
@@ -33,7 +34,8 @@ const benches: Bench[] = [
   gateBench,
   earBench,
   sinkBench,
-  chaosBench
+  chaosBench,
+  consoleBench
 ]
 
 async function main(argv: string[]): Promise<number> {

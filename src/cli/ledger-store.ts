@@ -1,11 +1,13 @@
 /**
- * The ledger of a state directory as commands that only read it open it: DIR/ledger, whose lock a
- * running agent holds (reported as such, not as a failure to open), and the owner's feed in it.
+ * The ledger of a state directory as commands that only read it open it: DIR/ledger, or, while a
+ * running agent holds its lock, a snapshot of it taken now (ledger-snapshot.ts); and the owner's
+ * feed in it.
  */
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { LEDGER_DIR, type FeedIdentity } from '../agent/index.js'
 import { FleetError } from '../common/index.js'
+import { openLedgerSnapshot } from './ledger-snapshot.js'
 import {
   EntryRuns,
   LedgerStoreLockedError,
@@ -18,7 +20,10 @@ import {
   type LedgerStore
 } from '../ledger/index.js'
 
-/** Opens DIR/ledger; a running agent holds its lock, which is reported as such. */
+/**
+ * Opens DIR/ledger to read it; while a running agent holds it, a snapshot of it (said on stderr).
+ * Only for commands that do not write: what they would write to a snapshot is lost.
+ */
 export async function openStore(dir: string): Promise<LedgerStore> {
   const location = path.join(dir, LEDGER_DIR)
   if (!existsSync(location))
@@ -28,8 +33,9 @@ export async function openStore(dir: string): Promise<LedgerStore> {
     await store.open()
   } catch (err) {
     if (err instanceof LedgerStoreLockedError) {
-      const message = `the ledger in ${dir} is in use by a running agent; stop it or ask it (fleet status)`
-      throw new FleetError(message, { code: 'ERR_LEDGER_LOCKED', cause: err })
+      const snapshot = await openLedgerSnapshot(location)
+      process.stderr.write(`fleet: an agent is running on ${dir}: reading a snapshot of its ledger taken now\n`)
+      return snapshot
     }
     throw new FleetError(`cannot open the ledger in ${dir}: ${(err as Error).message}`, {
       code: 'ERR_LEDGER_OPEN',

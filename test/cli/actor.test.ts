@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import crypto from 'node:crypto'
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { decode as cborDecode } from 'cborg'
 import { allowGrant, gateRequest } from '../../src/agent/index.js'
@@ -340,9 +340,19 @@ describe('cli: fleet actor', function () {
       ])
       assert.equal(bob.status, 0, bob.stderr)
       assert.equal((JSON.parse(bob.stdout) as { reached: string[] }).reached.length, 1)
-      const busy = run(['actor', 'list', '--state', state])
-      assert.equal(busy.status, 1)
-      assert.match(busy.stderr, /the ledger in .* is in use by a running agent/)
+      // Read while the agent runs: from a snapshot of its ledger, removed after.
+      const busy = run(['actor', 'list', '--state', state, '--json'])
+      assert.equal(busy.status, 0, busy.stderr)
+      assert.match(busy.stderr, /an agent is running on .*: reading a snapshot of its ledger/)
+      assert.deepEqual(
+        (JSON.parse(busy.stdout) as { actors: Array<{ actorId: string }> }).actors.map((a) => a.actorId),
+        ['alice', 'bob']
+      )
+      assert.deepEqual(
+        readdirSync(state).filter((name) => name.startsWith('.ledger-snapshot-')),
+        [],
+        'no snapshot left behind'
+      )
       // The gate socket its config names (FLEET_GATE_SOCKET) serves only the users granted it.
       await assert.rejects(gateRequest(gateSocket, { cmd: 'gate.check' }), { code: 'ERR_GATE_NOT_GRANTED' })
       await allowGrant(state, process.getuid!(), [])
