@@ -3,8 +3,9 @@
  * against an agent on swtpm whose own feed holds 5,000 sealed entries:
  * - first render: from navigating to the console's address (the token in its fragment: sign-in,
  *   then the overview read and drawn) until the members table is drawn;
- * - timeline: from a click on the feed's "timeline" button until its 5,000 rows are drawn (one
- *   API read of 5,000 entries, then the table).
+ * - timeline: from a click on the feed's "timeline" button until its 5,000 rows are drawn: one
+ *   API read of 5,000 entries, the table built, and the frame after it was laid out and painted,
+ *   as the page times it (performance.now() in its click handler, then after that frame).
  * Each is measured RUNS times in a fresh browser context; the median is the value, min and max
  * the spread. The peer is the goal the console is held to (1 s each): ratio = goal / median.
  */
@@ -56,13 +57,12 @@ export const consoleBench: Bench = {
         await page.goto(`${server.url}#token=${token}`)
         await page.waitForSelector('#members tbody tr')
         first.push(nowMs() - started)
-        const clicked = nowMs()
+        // The page times itself: from the click's handler to the frame after the rows were painted.
         await page.click(`#feeds tr[data-feed="${self}"] button`)
-        await page.waitForFunction(`document.querySelectorAll('#timeline tbody tr').length >= ${ENTRIES}`, undefined, {
-          polling: 'raf',
-          timeout: 60_000
-        })
-        timeline.push(nowMs() - clicked)
+        await page.waitForSelector('body[data-timeline-ms]', { state: 'attached', timeout: 60_000 })
+        const drawn = await page.locator('#timeline-rows .row').count()
+        if (drawn !== ENTRIES) throw new Error(`the timeline drew ${drawn} rows, not ${ENTRIES}`)
+        timeline.push(Number(await page.getAttribute('body', 'data-timeline-ms')))
         await context.close()
       }
       await server.close()

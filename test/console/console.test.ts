@@ -242,8 +242,11 @@ describe('console: the agent web console in headless Chromium, against a running
     const own = devices[0]!.state.deviceId
     await a.feed.ledger.checkpoint()
     await page.click(`#feeds tr[data-feed="${own}"] button`)
-    await page.waitForSelector('#timeline tbody tr button.proof')
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#timeline tbody tr button.proof')])
+    await page.waitForSelector('#timeline-rows .row button.proof')
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.click('#timeline-rows .row button.proof')
+    ])
     const file = path.join(dir, 'proof.json')
     await download.saveAs(file)
     const fleetId = Buffer.from(a.membership.fleetId).toString('hex')
