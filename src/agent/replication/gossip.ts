@@ -86,6 +86,11 @@ export class Gossip {
     for (const { connection, size, note, push } of chosen) this.announcer.send(connection, feed, size, note, push)
   }
 
+  /** Announces `feed` to one peer, whatever it is known to hold (a history it may not know of). */
+  tell(connection: Connection, feed: string, size: number, note: string): void {
+    this.announcer.send(connection, feed, size, note)
+  }
+
   /** A peer disconnected. */
   forget(peerId: string): void {
     this.peerHeads.forget(peerId)

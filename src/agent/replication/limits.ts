@@ -19,7 +19,11 @@ export const SYNC_PROTOCOL_LIMITS = {
   /** Feeds whose largest announced size is kept for the sync-lag metric. */
   maxFeedsAnnounced: 4096,
   /** A peer's announce stream is closed after this long without an announce (the next opens another). */
-  announceIdleMs: 120_000
+  announceIdleMs: 120_000,
+  /** After a refused batch, this agent's checkpoint of the feed is shown to the peer at most this often (ms). */
+  showHeldIntervalMs: 10_000,
+  /** Peers and feeds whose last showing is remembered (the oldest is forgotten first). */
+  maxShownHeld: 4096
 } as const
 
 /** Peers' alerts acted on at least once (peer-alerts.ts). */

@@ -7,6 +7,8 @@
  */
 import type { Connection, Stream } from '@libp2p/interface'
 import {
+  EquivocationDetectedError,
+  ReplicaRejectedError,
   withSignaturesOf,
   parseCheckpoint,
   verifyCheckpoint,
@@ -79,6 +81,8 @@ export class Replicator {
   /** The largest size announced per feed, for the sync-lag metric. */
   private readonly announcedSizes = new Map<string, number>()
   private readonly gossip: Gossip
+  /** When this agent last showed a peer its checkpoint of a feed after a refused batch, by 'peerId feed'. */
+  private readonly shownHeld = new Map<string, number>()
   private timers: NodeJS.Timeout[] = []
   private lastSealed = 0
   private stopped = false
@@ -389,9 +393,36 @@ export class Replicator {
     if (batch.feed === this.init.feedId) return
     // The server holds at least what it sent: no need to announce that much to it.
     this.gossip.peerHeads.learn(peerId, [[batch.feed, batch.from + batch.entries.length]])
-    await applyPeerBatch(batch, peerId, this.c, {
-      grew: () => this.changed.add(batch.feed),
-      onEvent: this.init.onEvent
-    })
+    try {
+      await applyPeerBatch(batch, peerId, this.c, {
+        grew: () => this.changed.add(batch.feed),
+        onEvent: this.init.onEvent
+      })
+    } catch (err) {
+      if (err instanceof ReplicaRejectedError && !(err instanceof EquivocationDetectedError))
+        await this.showHeld(peerId, batch.feed)
+      throw err
+    }
+  }
+
+  /**
+   * A peer served a batch of `feed` that does not extend the history held here (it may not chain
+   * to it: the feed's device may have shown this agent another history, from a point the peer is
+   * past). Peers are told of a feed only when they are not known to hold as much, so the peer
+   * would never see this agent's checkpoint: it is shown to it, once in a while. Holding more, the
+   * peer checks it against its history and, if the device signed both, quarantines the device
+   * and tells the fleet (evidence this agent, holding less, cannot build).
+   */
+  private async showHeld(peerId: string, feed: string): Promise<void> {
+    const key = `${peerId} ${feed}`
+    const now = this.c.clock.now()
+    if (now - (this.shownHeld.get(key) ?? Number.NEGATIVE_INFINITY) < SYNC_PROTOCOL_LIMITS.showHeldIntervalMs) return
+    if (this.shownHeld.size >= SYNC_PROTOCOL_LIMITS.maxShownHeld)
+      this.shownHeld.delete(this.shownHeld.keys().next().value!)
+    this.shownHeld.set(key, now)
+    const sealed = await this.c.replicas.source(feed).sealed()
+    const connection = this.c.node.getConnections().find((c) => c.remotePeer.toString() === peerId)
+    if (sealed === undefined || connection === undefined) return
+    this.gossip.tell(connection, feed, sealed.size, sealed.note)
   }
 }
