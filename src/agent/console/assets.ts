@@ -71,7 +71,7 @@ tr[data-standing="revoked"], tr[data-standing="quarantined"], tr[data-trusted="f
 #alerts li[data-type="alert.equivocation"], #alerts li[data-type="alert.cloned_authenticator"], #alerts li[data-type="alert.revocation"] { background: #ffe0e0; }
 ul.reasons { margin: 0; padding-left: 1.2em; }
 #timeline { background: #fff; }
-#timeline .row { display: grid; grid-template-columns: 5em 13em 12em 16em 5em 1fr 5em; border-bottom: 1px solid #e4e7eb; }
+#timeline .row { display: grid; grid-template-columns: 5em 15em 12em 14em 5em 1fr 5em; border-bottom: 1px solid #e4e7eb; }
 #timeline .row > span { padding: .2em .5em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 #timeline .head { font-weight: bold; }
 /* Rows off screen are laid out when they come into view: a page of 5,000 draws at once. */
@@ -164,6 +164,7 @@ async function download (feed, seq) {
 }
 function render (o) {
   names = new Map(o.members.map((m) => [m.deviceId, m.hostname ?? short(m.deviceId)]))
+  names.set(o.self.ownerFeed, 'the owner')
   $('self').textContent = (names.get(o.self.deviceId) ?? '') + ' ' + short(o.self.deviceId) + ' · fleet ' + o.self.fleetId.slice(0, 12)
   const alerts = document.createDocumentFragment()
   for (const a of o.alerts) {

@@ -80,7 +80,15 @@ export interface ConsoleAlert {
 }
 
 export interface ConsoleOverview {
-  self: { deviceId: string; peerId: string; fleetId: string; policyId: string; ontologyVersion: number }
+  self: {
+    deviceId: string
+    peerId: string
+    fleetId: string
+    /** The owner's feed (named so in the page). */
+    ownerFeed: string
+    policyId: string
+    ontologyVersion: number
+  }
   members: ConsoleMember[]
   verdicts: ConsoleVerdict[]
   peers: ConsolePeer[]
@@ -127,6 +135,7 @@ export class ConsoleData {
         deviceId: this.deviceId,
         peerId: agent.node.peerId.toString(),
         fleetId: toHex(agent.membership.fleetId),
+        ownerFeed: agent.membership.ownerFeed,
         policyId: bootPolicyId(agent.membership.policy),
         ontologyVersion: agent.membership.ontology.version
       },
