@@ -28,3 +28,33 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
   if (value instanceof Map) return Object.fromEntries(value)
   return value
 }
+
+/** A count shown while a long operation runs: on a terminal only, rewritten in place at most 5 times a second. */
+export interface Progress {
+  /** `done` items so far (of `total`, when known). */
+  update(done: number, total?: number): void
+  /** Clears the line (the command's result line follows). */
+  end(): void
+}
+
+export function makeProgress(
+  label: string,
+  options: { stream?: NodeJS.WriteStream; now?: () => number; everyMs?: number } = {}
+): Progress {
+  const stream = options.stream ?? process.stderr
+  const now = options.now ?? Date.now
+  const everyMs = options.everyMs ?? 200
+  let shown = Number.NEGATIVE_INFINITY
+  let written = false
+  return {
+    update(done, total) {
+      if (stream.isTTY !== true || now() - shown < everyMs) return
+      shown = now()
+      written = true
+      stream.write(`\r${label}: ${done}${total === undefined ? '' : ` of ${total}`}\x1b[K`)
+    },
+    end() {
+      if (written) stream.write('\r\x1b[K')
+    }
+  }
+}

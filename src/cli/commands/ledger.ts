@@ -42,7 +42,7 @@ import {
   isExportFormat
 } from '../../ledger/index.js'
 import { FleetError, MalformedInputError, UsageError, toHex } from '../../common/index.js'
-import { jsonReplacer, makeOutput } from '../output.js'
+import { jsonReplacer, makeOutput, makeProgress } from '../output.js'
 import { readInputFile } from '../options.js'
 import { registerLedgerAppendCommand } from './ledger-append.js'
 import { openStore } from '../ledger-store.js'
@@ -329,10 +329,13 @@ checks the view against the bytes. For example, every record dr.smith accessed:
               ...(actors.length === 0 ? {} : { actors })
             })}\n`
           )
+          const progress = makeProgress(`exporting feed ${identity.feedId.slice(0, 12)}…`)
           for await (const line of exportFeed(store, { feedId: identity.feedId })) {
             await file.write(`${JSON.stringify(line)}\n`)
             lines++
+            progress.update(lines)
           }
+          progress.end()
           await file.sync()
         } finally {
           await file.close()
