@@ -301,6 +301,34 @@ export class Agent {
     return this.blocked.has(peerId)
   }
 
+  /**
+   * Whether the TPM answers now: one clock read, given `ms` (then it is reported as not
+   * answering, and the call is abandoned). What `fleet status` shows of it.
+   */
+  async tpmHealth(ms = 5_000): Promise<{ tcti: string; answering: boolean; ms: number; error?: string }> {
+    const tpm = this.components.tpm
+    const started = Date.now()
+    const abort = new AbortController()
+    let timer: NodeJS.Timeout | undefined
+    // A TPM that hangs mid-command may not heed the signal: the wait ends anyway.
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => {
+        abort.abort()
+        resolve('timeout')
+      }, ms)
+    })
+    try {
+      const answer = await Promise.race([tpm.readClock({ signal: abort.signal }), timeout])
+      if (answer === 'timeout')
+        return { tcti: tpm.tcti, answering: false, ms: Date.now() - started, error: `no answer within ${ms} ms` }
+      return { tcti: tpm.tcti, answering: true, ms: Date.now() - started }
+    } catch (err) {
+      return { tcti: tpm.tcti, answering: false, ms: Date.now() - started, error: (err as Error).message }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
   /** Entries announced by peers that are not held here yet, summed over feeds. */
   async syncLag(): Promise<number> {
     return await this.replicator.syncLag()

@@ -52,6 +52,7 @@ export async function agentStatus(runtime: Agent, deviceId: string): Promise<Rec
   return {
     deviceId,
     peerId: runtime.node.peerId.toString(),
+    tpm: await runtime.tpmHealth(),
     fleetId: toHex(runtime.membership.fleetId),
     addresses: runtime.node.getMultiaddrs().map((a) => a.toString()),
     feed: {

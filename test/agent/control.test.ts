@@ -14,7 +14,7 @@ import {
   procStatusMemory,
   residentMemory,
   startControlServer,
-  type Agent
+  Agent
 } from '../../src/agent/index.js'
 import { CallerIdentifier, ExecutableDeletedError, type CallerIdentity } from '../../src/agent/caller/index.js'
 import { jsonReplacer } from '../../src/cli/output.js'
@@ -58,6 +58,32 @@ describe('agent/control: resident memory', () => {
   })
 })
 
+describe('agent/status: whether the TPM answers', () => {
+  const health = Agent.prototype.tpmHealth
+  const withTpm = (readClock: () => Promise<unknown>) => ({ components: { tpm: { tcti: 'swtpm:x', readClock } } })
+
+  it('answering: one clock read, timed', async () => {
+    const h = await health.call(withTpm(async () => ({ clock: 1n })) as unknown as Agent, 1_000)
+    assert.equal(h.answering, true)
+    assert.equal(h.tcti, 'swtpm:x')
+  })
+
+  it('a TPM error: not answering, with the error', async () => {
+    const h = await health.call(
+      withTpm(async () => {
+        throw new Error('tcti:IO failure')
+      }) as unknown as Agent,
+      1_000
+    )
+    assert.deepEqual([h.answering, h.error], [false, 'tcti:IO failure'])
+  })
+
+  it('a TPM that never answers (and ignores the abort): not answering once the wait is over', async () => {
+    const h = await health.call(withTpm(async () => await new Promise(() => undefined)) as unknown as Agent, 50)
+    assert.deepEqual([h.answering, h.error], [false, 'no answer within 50 ms'])
+  })
+})
+
 describe('agent/control: each connection is named by the kernel, not by what it says', function () {
   this.timeout(60_000)
   let dir: string
@@ -92,7 +118,8 @@ describe('agent/control: each connection is named by the kernel, not by what it 
     externalWitnessing: { status: () => [] },
     heads: async () => new Map([['feed-a', 5]]),
     attestation: { list: () => [] },
-    sinks: { status: async () => [] }
+    sinks: { status: async () => [] },
+    tpmHealth: async () => ({ tcti: 'swtpm:stub', answering: true, ms: 1 })
   } as unknown as Agent
 
   /** Starts a control server for the stub agent; the identities it made, or the errors, are recorded. */

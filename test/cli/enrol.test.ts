@@ -315,6 +315,9 @@ describe('cli: fleet join / fleet enrol', function () {
     await printed(child, 'peerId', 30_000)
     const status = run(['status', '--state', state, '--json'])
     assert.equal(status.status, 0, status.stderr)
+    const tpmHealth = (JSON.parse(status.stdout) as { tpm: { answering: boolean; tcti: string } }).tpm
+    assert.equal(tpmHealth.answering, true)
+    assert.match(tpmHealth.tcti, /^swtpm:/)
     const page = (JSON.parse(status.stdout) as { approvalPage?: string }).approvalPage
     assert.match(String(page), /^http:\/\/localhost:\d+\/$/)
     // The page listens on 127.0.0.1 only (and answers for that name too).

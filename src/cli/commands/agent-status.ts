@@ -84,7 +84,7 @@ export function registerStatusCommand(program: Command): void {
     .option('--json', 'print as JSON')
     .addHelpText(
       'after',
-      "\nExample:\n  fleet status --state /var/lib/fleet-agent --json | jq '.peers[] | {deviceId, trusted, reasons}'\nExit codes: 0 the agent answered, 1 no agent is running for this state directory."
+      "\nExample:\n  fleet status --state /var/lib/fleet-agent --json | jq '.peers[] | {deviceId, trusted, reasons}'\nExit codes: 0 the agent answered and its TPM answers, 1 no agent is running for this state directory or its TPM does not answer."
     )
     .action(async (options: { state: string; json?: boolean }) => {
       const answer = await controlRequest(options.state, { cmd: 'status' }, 10_000)
@@ -97,6 +97,7 @@ export function registerStatusCommand(program: Command): void {
         peers: PeerStatus[]
         connections: number
         memory: ResidentMemory
+        tpm: { tcti: string; answering: boolean; ms: number; error?: string }
         approvalPage?: string
         sinks?: SinkStatus[]
       }
@@ -106,6 +107,9 @@ export function registerStatusCommand(program: Command): void {
           `peerId ${s.peerId}; ${s.connections} connection(s); RSS ${(s.memory.rssBytes / 1048576).toFixed(0)} MiB`,
           s.memory.anonBytes === undefined ? '' : ` (own ${(s.memory.anonBytes / 1048576).toFixed(0)} MiB)`
         ].join(''),
+        s.tpm.answering
+          ? `TPM ${s.tpm.tcti}: answering (${s.tpm.ms} ms)`
+          : `TPM ${s.tpm.tcti}: NOT ANSWERING: ${s.tpm.error ?? ''}`,
         `own feed: ${s.feed.size} entries, ${s.feed.sealed} sealed`,
         ...(s.approvalPage === undefined ? [] : [`approval page: ${s.approvalPage}`]),
         `feeds held: ${Object.entries(s.heads)
@@ -118,6 +122,7 @@ export function registerStatusCommand(program: Command): void {
         ...(s.sinks ?? []).map((sink) => sinkLine(sink))
       ].join('\n')
       makeOutput(options.json === true).result(s, text)
+      if (!s.tpm.answering) process.exitCode = 1
     })
 }
 
