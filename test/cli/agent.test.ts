@@ -178,6 +178,15 @@ describe('cli: fleet init / fleet run', function () {
     assert.equal(peers.status, 2)
     assert.match(peers.stderr, /peers/)
     assert.equal(run(['run', '--once']).status, 2)
+    // As the unit runs it: the config file when there is one, the defaults when there is none.
+    const state1 = path.join(dir, 'state1')
+    const absent = run(['run', '--state', state1, '--once', '--config-if-present', path.join(dir, 'none.json')])
+    assert.equal(absent.status, 0, absent.stderr)
+    assert.equal(run(['run', '--state', state1, '--once', '--config', path.join(dir, 'none.json')]).status, 2)
+    const present = run(['run', '--state', state1, '--once', '--config-if-present', config({ agentPcr: 22 })])
+    assert.equal(present.status, 2, 'a file that is there is read, and checked')
+    const both = run(['run', '--state', state1, '--once', '--config', 'a', '--config-if-present', 'b'])
+    assert.equal(both.status, 2)
   })
 
   it('refuses to init over an existing identity without --yes (exit 2)', () => {

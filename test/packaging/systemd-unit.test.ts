@@ -102,6 +102,9 @@ describe('packaging: systemd unit and system user', () => {
     const start = one('ExecStart')!.split(/\s+/)
     assert.equal(start[start.indexOf('--state') + 1], `/var/lib/${one('StateDirectory')!}`)
     assert.equal(start[start.indexOf('--eventlog') + 1], `/run/${one('RuntimeDirectory')!}/binary_bios_measurements`)
+    // The unit starts without a config file too: read when present, the defaults otherwise.
+    assert.equal(start[start.indexOf('--config-if-present') + 1], '/etc/fleet-agent/config.json')
+    assert.ok(!start.includes('--config'))
   })
 
   it('the sandbox keeps the TPM and the network reachable: /dev/tpmrm0 only, TCP and mDNS multicast over IPv4 and IPv6', () => {

@@ -123,6 +123,10 @@ export function registerAgentCommands(program: Command): void {
     .option('--state <dir>', 'state directory made by fleet init (or FLEET_STATE, or "state" in the config)')
     .option('--tcti <tcti>', 'TPM to use (default: FLEET_TCTI, or the one given to fleet init)')
     .option('--config <file>', 'config file (JSON; fields in docs/operations.md)')
+    .option(
+      '--config-if-present <file>',
+      'the config file when there is one, the defaults when there is none (the systemd unit uses it)'
+    )
     .option('--listen <multiaddr>', 'listen address, e.g. /ip4/0.0.0.0/tcp/7000')
     .option(
       '--peer <multiaddr>',
@@ -155,6 +159,7 @@ export interface RunOptions {
   state?: string
   tcti?: string
   config?: string
+  configIfPresent?: string
   listen?: string
   peer?: string[]
   eventlog?: string
@@ -175,8 +180,12 @@ async function runAgent(given: RunOptions): Promise<void> {
   }
   // The state directory may come from the flag, FLEET_STATE or the file; what the device state
   // says (its TPM, its sealing PCRs) is the default the sources may restate but not contradict.
+  if (given.config !== undefined && given.configIfPresent !== undefined)
+    throw new UsageError('give --config or --config-if-present, not both')
+  const file =
+    given.configIfPresent !== undefined && existsSync(given.configIfPresent) ? given.configIfPresent : given.config
   const sources = {
-    file: given.config,
+    file,
     env: process.env,
     flags: {
       state: given.state,
