@@ -214,11 +214,13 @@ export class Witnessing {
       } else if (
         feed !== this.feedId &&
         offered.body.size <= heldSize &&
-        this.clock.now() - (this.treeChecked.get(feed) ?? 0) < 1_000
+        this.clock.now() - (this.treeChecked.get(`${feed} ${peerId}`) ?? 0) < 1_000
       ) {
         // No checkpoint of that size is stored: checking it means recomputing the tree's root at
-        // that size, so it is done at most once a second per feed (those of a stored size always
-        // are). Not remembered as checked: the next announce of it is looked at again.
+        // that size, so it is done at most once a second per feed and peer (those of a stored size
+        // always are; per peer, so that a device announcing its own feed often cannot crowd out
+        // the one announce of another history a peer shows). Not remembered as checked: the next
+        // announce of it is looked at again.
         return
       }
       if (this.announcedNotes.size >= 4096) this.announcedNotes.clear()
@@ -244,7 +246,7 @@ export class Witnessing {
     if (feed !== this.feedId) {
       if (checkpoint.body.size <= heldSize) {
         if (this.treeChecked.size >= 4096) this.treeChecked.clear()
-        this.treeChecked.set(feed, this.clock.now())
+        this.treeChecked.set(`${feed} ${peerId}`, this.clock.now())
       }
       const evidence = await source.contradiction(checkpoint, heldSize, trust.feedKey)
       if (evidence !== undefined) {

@@ -417,12 +417,16 @@ export class Replicator {
     const key = `${peerId} ${feed}`
     const now = this.c.clock.now()
     if (now - (this.shownHeld.get(key) ?? Number.NEGATIVE_INFINITY) < SYNC_PROTOCOL_LIMITS.showHeldIntervalMs) return
+    const connection = this.c.node.getConnections().find((c) => c.remotePeer.toString() === peerId)
+    // Not being able to show it changes nothing about the refusal.
+    const sealed = await this.c.replicas
+      .source(feed)
+      .sealed()
+      .catch(() => undefined)
+    if (sealed === undefined || connection === undefined) return
     if (this.shownHeld.size >= SYNC_PROTOCOL_LIMITS.maxShownHeld)
       this.shownHeld.delete(this.shownHeld.keys().next().value!)
     this.shownHeld.set(key, now)
-    const sealed = await this.c.replicas.source(feed).sealed()
-    const connection = this.c.node.getConnections().find((c) => c.remotePeer.toString() === peerId)
-    if (sealed === undefined || connection === undefined) return
     this.gossip.tell(connection, feed, sealed.size, sealed.note)
   }
 }

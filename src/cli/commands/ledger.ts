@@ -330,12 +330,15 @@ checks the view against the bytes. For example, every record dr.smith accessed:
             })}\n`
           )
           const progress = makeProgress(`exporting feed ${identity.feedId.slice(0, 12)}…`)
-          for await (const line of exportFeed(store, { feedId: identity.feedId })) {
-            await file.write(`${JSON.stringify(line)}\n`)
-            lines++
-            progress.update(lines)
+          try {
+            for await (const line of exportFeed(store, { feedId: identity.feedId })) {
+              await file.write(`${JSON.stringify(line)}\n`)
+              lines++
+              progress.update(lines)
+            }
+          } finally {
+            progress.end()
           }
-          progress.end()
           await file.sync()
         } finally {
           await file.close()
