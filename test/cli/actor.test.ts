@@ -307,7 +307,7 @@ describe('cli: fleet actor', function () {
       assert.match(flag.stderr, /unknown option '--actor-pin'/)
     })
 
-    it('a device lists the actors its agent received; while the agent runs it holds the ledger (exit 1) and serves its gate socket', async () => {
+    it('a device lists the actors its agent received; while the agent runs, the list is read from a snapshot of its ledger, and the agent serves its gate socket', async () => {
       const device = startSwtpm('dev1')
       const state = path.join(dir, 'state1')
       const init = run(['init', '--state', state, '--tcti', tcti(device), '--json'])
