@@ -28,6 +28,8 @@ import { EAR_BUILD, EarIssuer, verdictOfStatus } from './ear/index.js'
 import { bootPolicyId } from '../attest/index.js'
 import { CursorStore, SinkService, ledgerSinkSource } from './sinks/index.js'
 import { fleetServiceTag, type AgentComponents, type AgentInit } from './components.js'
+import { tpmHealth, type TpmHealth } from './tpm-health.js'
+import { clonedAuthenticatorAlert } from './membership/clone-alert.js'
 
 export class Agent {
   readonly node: FleetNode
@@ -212,7 +214,7 @@ export class Agent {
     await this.members.load(logger)
     // Quarantines decided earlier (each piece of evidence re-verified), then the owner's statements,
     // which may clear some of them.
-    await this.witnessing.loadQuarantines()
+    await this.witnessing.quarantines.load()
     for await (const bytes of this.replicas.entries(this.membership.ownerFeed)) {
       const { released } = this.membership.applyOwnerEntry(decodeEntry(bytes).entry)
       if (released !== undefined) await this.quarantineStore.del(released)
@@ -270,21 +272,7 @@ export class Agent {
       "an actor's security key signed with a counter that did not grow: it may be cloned"
     )
     try {
-      await this.feed.ledger.append({
-        type: 'alert.cloned_authenticator',
-        actor: { id: `agent/${this.init.state.deviceId}`, role: 'agent' },
-        attest: null,
-        body: {
-          actorId: clone.actorId,
-          credentialId: clone.credentialId,
-          feed: clone.feed,
-          seq: clone.seq,
-          counter: clone.counter,
-          againstFeed: clone.against.feed,
-          againstSeq: clone.against.seq,
-          againstCounter: clone.against.counter
-        }
-      })
+      await this.feed.ledger.append(clonedAuthenticatorAlert(clone, this.init.state.deviceId))
     } catch (err) {
       this.components.logger?.error({ err: (err as Error).message }, 'the cloned-authenticator alert was not recorded')
     }
@@ -301,32 +289,9 @@ export class Agent {
     return this.blocked.has(peerId)
   }
 
-  /**
-   * Whether the TPM answers now: one clock read, given `ms` (then it is reported as not
-   * answering, and the call is abandoned). What `fleet status` shows of it.
-   */
-  async tpmHealth(ms = 5_000): Promise<{ tcti: string; answering: boolean; ms: number; error?: string }> {
-    const tpm = this.components.tpm
-    const started = Date.now()
-    const abort = new AbortController()
-    let timer: NodeJS.Timeout | undefined
-    // A TPM that hangs mid-command may not heed the signal: the wait ends anyway.
-    const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => {
-        abort.abort()
-        resolve('timeout')
-      }, ms)
-    })
-    try {
-      const answer = await Promise.race([tpm.readClock({ signal: abort.signal }), timeout])
-      if (answer === 'timeout')
-        return { tcti: tpm.tcti, answering: false, ms: Date.now() - started, error: `no answer within ${ms} ms` }
-      return { tcti: tpm.tcti, answering: true, ms: Date.now() - started }
-    } catch (err) {
-      return { tcti: tpm.tcti, answering: false, ms: Date.now() - started, error: (err as Error).message }
-    } finally {
-      clearTimeout(timer)
-    }
+  /** Whether the TPM answers now (tpm-health.ts): what `fleet status` shows of it. */
+  async tpmHealth(ms?: number): Promise<TpmHealth> {
+    return await tpmHealth(this.components.tpm, ms)
   }
 
   /** Entries announced by peers that are not held here yet, summed over feeds. */
@@ -352,7 +317,7 @@ export class Agent {
       replicas: this.replicas,
       quarantineStore: this.quarantineStore,
       ownSource: this.ownSource,
-      passOnRevocation: async (revocation) => await this.witnessing.passOnRevocation(revocation),
+      passOnRevocation: async (revocation) => await this.witnessing.quarantines.passOnRevocation(revocation),
       logger: this.components.logger
     }
   }

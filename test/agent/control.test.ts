@@ -14,8 +14,9 @@ import {
   procStatusMemory,
   residentMemory,
   startControlServer,
-  Agent
+  type Agent
 } from '../../src/agent/index.js'
+import { tpmHealth } from '../../src/agent/tpm-health.js'
 import { CallerIdentifier, ExecutableDeletedError, type CallerIdentity } from '../../src/agent/caller/index.js'
 import { jsonReplacer } from '../../src/cli/output.js'
 import { toHex } from '../../src/common/index.js'
@@ -59,27 +60,34 @@ describe('agent/control: resident memory', () => {
 })
 
 describe('agent/status: whether the TPM answers', () => {
-  const health = Agent.prototype.tpmHealth
-  const withTpm = (readClock: () => Promise<unknown>) => ({ components: { tpm: { tcti: 'swtpm:x', readClock } } })
+  const health = async (tpm: { tcti: string; readClock: () => Promise<unknown> }, ms: number) =>
+    await tpmHealth(tpm as Parameters<typeof tpmHealth>[0], ms)
+  const withTpm = (readClock: () => Promise<unknown>) => ({ tcti: 'swtpm:x', readClock })
 
   it('answering: one clock read, timed', async () => {
-    const h = await health.call(withTpm(async () => ({ clock: 1n })) as unknown as Agent, 1_000)
+    const h = await health(
+      withTpm(async () => ({ clock: 1n })),
+      1_000
+    )
     assert.equal(h.answering, true)
     assert.equal(h.tcti, 'swtpm:x')
   })
 
   it('a TPM error: not answering, with the error', async () => {
-    const h = await health.call(
+    const h = await health(
       withTpm(async () => {
         throw new Error('tcti:IO failure')
-      }) as unknown as Agent,
+      }),
       1_000
     )
     assert.deepEqual([h.answering, h.error], [false, 'tcti:IO failure'])
   })
 
   it('a TPM that never answers (and ignores the abort): not answering once the wait is over', async () => {
-    const h = await health.call(withTpm(async () => await new Promise(() => undefined)) as unknown as Agent, 50)
+    const h = await health(
+      withTpm(async () => await new Promise(() => undefined)),
+      50
+    )
     assert.deepEqual([h.answering, h.error], [false, 'no answer within 50 ms'])
   })
 })

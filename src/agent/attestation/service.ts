@@ -5,6 +5,7 @@ import { FramedStream, type FleetNode, type Admission } from '../../p2p/index.js
 import { attestAsDialer, attestAsListener, ATTEST_PROTOCOL, ATTEST_LIMITS, type AttesterInput } from './protocol.js'
 import type { AttestationOutcome, Judge, RefusalKind } from './judge.js'
 import { PeerTable, type PeerStatus } from './peer-table.js'
+import { CloneAlerts } from './clone-alerts.js'
 import type { Logger } from '../ops/index.js'
 import type { EnrolmentRecord, SignedEnrolment } from '../enrolment/index.js'
 import { systemClock, type Clock } from '../../common/index.js'
@@ -28,13 +29,6 @@ export interface AttestationServiceInit {
   isExcluded?: (deviceId: string) => boolean
 }
 
-/** Attempts to pass as one claimed device within one alert window. */
-interface CloneTally {
-  since: number
-  attempts: number
-  firstPeerId: string
-}
-
 /**
  * Attests every connection, both ways, when it opens and then periodically; records each verdict
  * in this device's feed; hangs up on peers that fail; refuses clones and revoked devices for good.
@@ -46,6 +40,8 @@ interface CloneTally {
  * (ATTEST_LIMITS), so connections with fresh keys cannot grow this service.
  */
 export class AttestationService {
+  /** Clone attempts: alerted once per claimed device and window, the rest counted. */
+  private readonly cloneAlerts: CloneAlerts
   /** Verdicts since start: trusted ones, and refusals by kind (they only grow; metrics count them). */
   readonly counts: { trusted: number; refused: Record<RefusalKind, number> } = {
     trusted: 0,
@@ -53,7 +49,6 @@ export class AttestationService {
   }
   private readonly init: AttestationServiceInit
   private readonly table = new PeerTable()
-  private readonly cloneTallies = new Map<string, CloneTally>()
   private readonly onClose = (evt: CustomEvent<Connection>): void => {
     this.table.unmark(evt.detail)
     this.clearDeadline(evt.detail.id)
@@ -83,6 +78,12 @@ export class AttestationService {
       isRevoked: (deviceId) => this.table.revoked.has(deviceId) || init.isExcluded?.(deviceId) === true,
       lastClock: (deviceId) => this.table.clocks.get(deviceId)
     }
+    this.cloneAlerts = new CloneAlerts({
+      ledger: init.ledger,
+      now: () => this.now(),
+      actor: () => this.actor(),
+      policyId: () => this.judge.policyId
+    })
   }
 
   private now(): number {
@@ -106,7 +107,7 @@ export class AttestationService {
       clocks: this.table.clocks.size,
       attestedOn: this.table.attestedOn.size,
       deadlines: this.deadlines.size,
-      cloneTallies: this.cloneTallies.size
+      cloneTallies: this.cloneAlerts.open
     }
   }
 
@@ -145,12 +146,9 @@ export class AttestationService {
     await this.init.node.unhandle(ATTEST_PROTOCOL).catch(() => undefined)
     await Promise.allSettled([...this.pending])
     // The open windows' counts, so that a restart does not lose them.
-    for (const [deviceId, tally] of [...this.cloneTallies]) {
-      this.cloneTallies.delete(deviceId)
-      await this.appendCloneCount(deviceId, tally).catch((err: unknown) =>
-        this.init.logger?.error({ err: (err as Error).message }, 'could not record clone attempts')
-      )
-    }
+    await this.cloneAlerts.closeAll((err: unknown) =>
+      this.init.logger?.error({ err: (err as Error).message }, 'could not record clone attempts')
+    )
   }
 
   /** True when the peer's last verdict is trusted and it attested on a connection that is still open. */
@@ -314,69 +312,10 @@ export class AttestationService {
     this.changed()
     const recorded =
       !outcome.trusted && (outcome.kind === 'clone' || outcome.kind === 'stranger')
-        ? this.countCloneAttempt(outcome, peerId)
+        ? this.cloneAlerts.count(outcome, peerId)
         : this.appendVerdict(outcome)
     await recorded.catch((err: unknown) =>
       this.init.logger?.error({ err: (err as Error).message }, 'could not record a verdict')
-    )
-  }
-
-  /**
-   * A peer tried to pass as an enrolled device (a stranger with its record, or a clone). The first
-   * attempt of a window is alerted at once; the others are counted, and the count is recorded when
-   * the next window opens (or the service stops).
-   */
-  private async countCloneAttempt(outcome: AttestationOutcome, peerId: string): Promise<void> {
-    const record = outcome.record
-    if (record === undefined || this.init.ledger === undefined) return
-    const now = this.now()
-    const open = this.cloneTallies.get(record.deviceId)
-    if (open !== undefined && now - open.since < ATTEST_LIMITS.cloneAlertWindowMs) {
-      open.attempts++
-      return
-    }
-    // The new window is open before anything is awaited: attempts arriving meanwhile count in it.
-    this.cloneTallies.delete(record.deviceId)
-    this.cloneTallies.set(record.deviceId, { since: now, attempts: 1, firstPeerId: peerId })
-    const closed: Array<[string, CloneTally]> = open === undefined ? [] : [[record.deviceId, open]]
-    for (const [oldest, tally] of this.cloneTallies) {
-      if (this.cloneTallies.size <= ATTEST_LIMITS.maxCloneTallies) break
-      this.cloneTallies.delete(oldest)
-      closed.push([oldest, tally])
-    }
-    for (const [deviceId, tally] of closed) await this.appendCloneCount(deviceId, tally)
-    await this.init.ledger.append({
-      type: 'alert.clone_suspected',
-      actor: this.actor(),
-      attest: outcome.quoteHash ?? null,
-      body: {
-        peerId: peerId.slice(0, 128),
-        claimedDeviceId: record.deviceId,
-        presentedAkHash: outcome.quoteHash ?? new Uint8Array(32)
-      }
-    })
-  }
-
-  /** A closed window with more attempts than its alert: how many, as a refusal of the claimed device's record. */
-  private async appendCloneCount(deviceId: string, tally: CloneTally): Promise<void> {
-    if (tally.attempts <= 1 || this.init.ledger === undefined) return
-    const reason =
-      `${tally.attempts} connections presented the enrolment of device ${deviceId} without being it, from ${new Date(tally.since).toISOString()} ` +
-      `to ${new Date(Math.min(this.now(), tally.since + ATTEST_LIMITS.cloneAlertWindowMs)).toISOString()} (the first, ${tally.firstPeerId.slice(0, 64)}, was alerted)`
-    await this.init.ledger.append(
-      {
-        type: 'attest.verdict',
-        actor: this.actor(),
-        attest: null,
-        body: {
-          subject: deviceId,
-          trusted: false,
-          policyId: this.judge.policyId,
-          quoteHash: new Uint8Array(32),
-          reasons: [reason.slice(0, 512)]
-        }
-      },
-      { routine: true }
     )
   }
 

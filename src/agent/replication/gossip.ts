@@ -14,6 +14,7 @@ import type { Clock } from '../../common/index.js'
 import { Announcer, type Push } from './announcer.js'
 import { PeerHeads } from './peer-heads.js'
 import { pickRandom } from './planner.js'
+import { SYNC_PROTOCOL_LIMITS } from './limits.js'
 
 /** How many peers a relay or a cosignature goes to (besides the writer, for a cosignature). */
 export const RELAY_FANOUT = 3
@@ -37,6 +38,8 @@ export class Gossip {
   readonly peerHeads = new PeerHeads()
   private readonly announcer: Announcer
   private readonly relayedAt = new Map<string, number>()
+  /** When a peer was last shown this agent's checkpoint of a feed (showHeld), by 'peerId feed'. */
+  private readonly shownHeld = new Map<string, number>()
 
   private readonly random: () => number
 
@@ -86,9 +89,30 @@ export class Gossip {
     for (const { connection, size, note, push } of chosen) this.announcer.send(connection, feed, size, note, push)
   }
 
-  /** Announces `feed` to one peer, whatever it is known to hold (a history it may not know of). */
-  tell(connection: Connection, feed: string, size: number, note: string): void {
-    this.announcer.send(connection, feed, size, note)
+  /**
+   * Shows one peer this agent's checkpoint of `feed` (`held`), whatever the peer is known to hold,
+   * at most every SYNC_PROTOCOL_LIMITS.showHeldIntervalMs per peer and feed: after the peer served
+   * a batch that does not extend the history held here. The feed's device may have shown this
+   * agent another history, from a point the peer is past; announces go only to peers not known to
+   * hold as much, so the peer would never see it. Holding more, the peer checks it against its
+   * own history and, if the device signed both, quarantines it and tells the fleet (evidence this
+   * agent, holding less, cannot build).
+   */
+  async showHeld(
+    connection: Connection,
+    feed: string,
+    now: number,
+    held: () => Promise<{ size: number; note: string } | undefined>
+  ): Promise<void> {
+    const key = `${connection.remotePeer.toString()} ${feed}`
+    if (now - (this.shownHeld.get(key) ?? Number.NEGATIVE_INFINITY) < SYNC_PROTOCOL_LIMITS.showHeldIntervalMs) return
+    // Not being able to show it changes nothing about the refusal.
+    const sealed = await held().catch(() => undefined)
+    if (sealed === undefined) return
+    if (this.shownHeld.size >= SYNC_PROTOCOL_LIMITS.maxShownHeld)
+      this.shownHeld.delete(this.shownHeld.keys().next().value!)
+    this.shownHeld.set(key, now)
+    this.announcer.send(connection, feed, sealed.size, sealed.note)
   }
 
   /** A peer disconnected. */

@@ -42,7 +42,8 @@ export async function actOnPeerAlert(
   feed: string,
   c: Omit<PeerBatchTargets, 'alerts' | 'clock'>
 ): Promise<AlertOutcome> {
-  if (entry.type === 'alert.equivocation') return (await c.witnessing.onAlert(entry, feed)) ? 'done' : 'unknown-device'
+  if (entry.type === 'alert.equivocation')
+    return (await c.witnessing.quarantines.onAlert(entry, feed)) ? 'done' : 'unknown-device'
   if (entry.type === 'alert.revocation')
     await applyRevocationAlert(entry, feed, { ...c.ownerTargets(), records: c.members })
   return 'done'
@@ -93,6 +94,6 @@ export async function applyPeerBatch(
       return
     if (!(err instanceof EquivocationDetectedError)) throw err
     // The feed's device signed two histories: quarantine it and tell the fleet (not the relaying peer's fault).
-    await witnessing.quarantineFor(err.evidence, err.epoch, peerId)
+    await witnessing.quarantines.quarantineFor(err.evidence, err.epoch, peerId)
   }
 }

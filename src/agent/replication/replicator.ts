@@ -25,9 +25,7 @@ import {
   LEDGER_SYNC_PROTOCOL,
   readOpening,
   readNextAnnounce,
-  servePull,
   encodeBatch,
-  membersToSend,
   type Announce,
   type Announcement
 } from './messages.js'
@@ -40,11 +38,11 @@ import {
   pickRandom,
   planAnnounce,
   receive,
-  serveOrder,
   shouldPull,
   upToCut
 } from './planner.js'
 import { Puller } from './puller.js'
+import { servePeerPull } from './pull-server.js'
 import { applyPeerBatch, type PeerBatchTargets } from './peer-batch.js'
 import type { ReplicationEvent } from './events.js'
 
@@ -81,8 +79,6 @@ export class Replicator {
   /** The largest size announced per feed, for the sync-lag metric. */
   private readonly announcedSizes = new Map<string, number>()
   private readonly gossip: Gossip
-  /** When this agent last showed a peer its checkpoint of a feed after a refused batch, by 'peerId feed'. */
-  private readonly shownHeld = new Map<string, number>()
   private timers: NodeJS.Timeout[] = []
   private lastSealed = 0
   private stopped = false
@@ -341,7 +337,7 @@ export class Replicator {
   private async serve(stream: Stream, connection: Connection): Promise<void> {
     const framed = this.framed(stream)
     const peerId = connection.remotePeer.toString()
-    const { node, membership } = this.c
+    const { node } = this.c
     try {
       const opening = await readOpening(framed)
       if (opening.t !== 'pull') {
@@ -356,28 +352,13 @@ export class Replicator {
         await framed.close()
         return
       }
-      // The ledger is served only to attested peers (the last verdict may be a moment behind).
-      const started = this.c.clock.now()
-      while (!this.c.attested(peerId) && this.c.clock.now() - started < SYNC_PROTOCOL_LIMITS.attestedWaitMs)
-        await new Promise((resolve) => setTimeout(resolve, 20))
-      if (!this.c.attested(peerId)) {
-        framed.abort(new Error('not attested'))
-        return
-      }
-      if (node.getConnections(connection.remotePeer).length > 0) this.gossip.peerHeads.learn(peerId, opening.heads)
-      // What is served, the peer then holds (it verifies our own copy): announces and pushes start there.
-      const served = (batch: SyncBatch | undefined): SyncBatch | undefined => {
-        if (batch !== undefined) this.gossip.peerHeads.learn(peerId, [[batch.feed, batch.from + batch.entries.length]])
-        return batch
-      }
-      const held = serveOrder((await this.c.replicas.feeds()).keys(), this.known).map(({ feed, own }) => ({
-        feed,
-        // A revoked device's feed is served up to the owner's cut only (what lies past it stays here, unserved).
-        batch: own
-          ? async (from: number) => served(await this.server.batch(peerId, from))
-          : async (from: number) => served(await this.c.replicas.source(feed).batch(from, membership.cutOf(feed)))
-      }))
-      await servePull(framed, opening.heads, held, membersToSend(opening, this.c.members.held()))
+      await servePeerPull(framed, peerId, opening, {
+        ...this.c,
+        connected: () => node.getConnections(connection.remotePeer).length > 0,
+        peerHeads: this.gossip.peerHeads,
+        server: this.server,
+        known: this.known
+      })
     } catch (err) {
       this.c.logger?.debug({ peerId, err: (err as Error).message }, 'sync stream failed')
       framed.abort(err as Error)
@@ -399,34 +380,20 @@ export class Replicator {
         onEvent: this.init.onEvent
       })
     } catch (err) {
-      if (err instanceof ReplicaRejectedError && !(err instanceof EquivocationDetectedError))
-        await this.showHeld(peerId, batch.feed)
+      // A batch that does not extend the history held here: the peer is shown that history (Gossip.showHeld).
+      const connection = this.c.node.getConnections().find((c) => c.remotePeer.toString() === peerId)
+      if (
+        err instanceof ReplicaRejectedError &&
+        !(err instanceof EquivocationDetectedError) &&
+        connection !== undefined
+      )
+        await this.gossip.showHeld(
+          connection,
+          batch.feed,
+          this.c.clock.now(),
+          async () => await this.c.replicas.source(batch.feed).sealed()
+        )
       throw err
     }
-  }
-
-  /**
-   * A peer served a batch of `feed` that does not extend the history held here (it may not chain
-   * to it: the feed's device may have shown this agent another history, from a point the peer is
-   * past). Peers are told of a feed only when they are not known to hold as much, so the peer
-   * would never see this agent's checkpoint: it is shown to it, once in a while. Holding more, the
-   * peer checks it against its history and, if the device signed both, quarantines the device
-   * and tells the fleet (evidence this agent, holding less, cannot build).
-   */
-  private async showHeld(peerId: string, feed: string): Promise<void> {
-    const key = `${peerId} ${feed}`
-    const now = this.c.clock.now()
-    if (now - (this.shownHeld.get(key) ?? Number.NEGATIVE_INFINITY) < SYNC_PROTOCOL_LIMITS.showHeldIntervalMs) return
-    const connection = this.c.node.getConnections().find((c) => c.remotePeer.toString() === peerId)
-    // Not being able to show it changes nothing about the refusal.
-    const sealed = await this.c.replicas
-      .source(feed)
-      .sealed()
-      .catch(() => undefined)
-    if (sealed === undefined || connection === undefined) return
-    if (this.shownHeld.size >= SYNC_PROTOCOL_LIMITS.maxShownHeld)
-      this.shownHeld.delete(this.shownHeld.keys().next().value!)
-    this.shownHeld.set(key, now)
-    this.gossip.tell(connection, feed, sealed.size, sealed.note)
   }
 }
