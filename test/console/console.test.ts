@@ -7,7 +7,7 @@ import path from 'node:path'
 import type { Page } from 'playwright-core'
 import { bootPolicyId, canonicalPolicyJson } from '../../src/attest/index.js'
 import { simulatedBootPolicy } from '../../src/attest/simulated-boot.js'
-import { consoleToken, startAgentConsole, type ConsoleServer } from '../../src/agent/console/index.js'
+import { CONSOLE_LIMITS, consoleToken, startAgentConsole, type ConsoleServer } from '../../src/agent/console/index.js'
 import { CONSOLE_JS } from '../../src/agent/console/assets.js'
 import type { Agent } from '../../src/agent/index.js'
 import { decodeEntry, encodeEntry } from '../../src/ledger/index.js'
@@ -133,6 +133,26 @@ describe('console: the agent web console in headless Chromium, against a running
       assert.equal((await raw(server.port, { path: target, headers: { host: 'evil.example' } })).status, 403)
     for (const target of ['//', '//@'])
       assert.equal((await raw(server.port, { path: target, headers: { host } })).status, 404)
+    // Live streams are bounded: past CONSOLE_LIMITS.maxEventStreams, 503 (and the others stay open).
+    const streams: Array<ReturnType<typeof request>> = []
+    const opened = await Promise.all(
+      Array.from(
+        { length: CONSOLE_LIMITS.maxEventStreams },
+        async () =>
+          await new Promise<number>((resolve, reject) => {
+            const req = request(
+              { host: '127.0.0.1', port: server.port, path: '/api/events', headers: { host, authorization } },
+              (res) => resolve(res.statusCode ?? 0)
+            )
+            req.on('error', reject)
+            req.end()
+            streams.push(req)
+          })
+      )
+    )
+    assert.deepEqual(new Set(opened), new Set([200]))
+    assert.equal((await raw(server.port, { path: '/api/events', headers: { host, authorization } })).status, 503)
+    for (const req of streams) req.destroy()
     const bad = await raw(server.port, { path: '/api/feed?feed=nope', headers: { host, authorization } })
     assert.equal(bad.status, 400)
     const unheld = await raw(server.port, {

@@ -226,23 +226,23 @@ export class ConsoleData {
   }
 
   async feeds(): Promise<ConsoleFeed[]> {
-    const agent = this.agent
-    const ledger = agent.feed.ledger
-    const ownNote = await ledger.latestCheckpoint()
-    const out: ConsoleFeed[] = [
-      { feed: this.deviceId, own: true, size: ledger.size, sealed: ledger.sealedSize, witnesses: witnessesOn(ownNote) }
-    ]
-    for (const [feed, size] of await agent.replicas.feeds()) {
-      const sealed = await agent.replicas.source(feed).sealed()
-      out.push({
-        feed,
-        own: false,
-        size,
-        sealed: Math.min(size, sealed?.size ?? 0),
-        witnesses: witnessesOn(sealed?.note)
-      })
-    }
+    const out: ConsoleFeed[] = [(await this.feedInfo(this.deviceId))!]
+    for (const [feed, size] of await this.agent.replicas.feeds()) out.push((await this.feedInfo(feed, size))!)
     return out
+  }
+
+  /** One feed held (the own, or a replica of `size`); undefined when it is not held. */
+  private async feedInfo(feed: string, given?: number): Promise<ConsoleFeed | undefined> {
+    const agent = this.agent
+    if (feed === this.deviceId) {
+      const ledger = agent.feed.ledger
+      const witnesses = witnessesOn(await ledger.latestCheckpoint())
+      return { feed, own: true, size: ledger.size, sealed: ledger.sealedSize, witnesses }
+    }
+    const size = given ?? (await agent.replicas.feeds()).get(feed)
+    if (size === undefined) return undefined
+    const sealed = await agent.replicas.source(feed).sealed()
+    return { feed, own: false, size, sealed: Math.min(size, sealed?.size ?? 0), witnesses: witnessesOn(sealed?.note) }
   }
 
   /** Up to `limit` entries of a feed from seq `from` (FeedNotHeldError when it is not held). */
@@ -251,7 +251,7 @@ export class ConsoleData {
     from: number,
     limit: number
   ): Promise<{ feed: string; size: number; sealed: number; from: number; entries: ConsoleEntry[] }> {
-    const held = (await this.feeds()).find((f) => f.feed === feed)
+    const held = await this.feedInfo(feed)
     if (held === undefined) throw new FeedNotHeldError(feed)
     const entries: ConsoleEntry[] = []
     for await (const entry of this.entries(feed, from)) {
@@ -275,7 +275,7 @@ export class ConsoleData {
    * cannot be given from here (a device enrolled under another boot policy than this one).
    */
   async proof(feed: string, seq: number): Promise<ProofFile> {
-    if (!(await this.feeds()).some((f) => f.feed === feed)) throw new FeedNotHeldError(feed)
+    if ((await this.feedInfo(feed)) === undefined) throw new FeedNotHeldError(feed)
     return await makeProofFile(this.agent.feed.store, await this.identityOf(feed), seq, this.space(feed))
   }
 
