@@ -20,7 +20,9 @@ const args = [
   ...process.argv.slice(2)
 ]
 if (process.env.FLEET_TEST_GREP) args.push('--grep', process.env.FLEET_TEST_GREP)
-const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+// The tests run agents in this one process: the thread pool is as wide as bin/fleet makes an agent's.
+const env = { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '16' }
+const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] })
 let output = ''
 child.stdout.on('data', (chunk) => {
   process.stdout.write(chunk)

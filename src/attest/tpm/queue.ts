@@ -5,6 +5,12 @@ import { AbortedError } from '../../common/index.js'
  * task. A task that passes its deadline is reported through `onTimeout`, and its Promise rejects
  * with what that returns; the underlying native call may still be running, so the owner must treat
  * the device as unusable afterwards.
+ *
+ * The deadline is about the device not answering, not about this process being busy: when the
+ * deadline's timer runs, an answer the device already gave may be waiting behind it in the same
+ * turn of the event loop (a long synchronous stretch, a collection, a starved CPU delayed both).
+ * Timers run before I/O completions in a turn, so the verdict waits for that turn's completions
+ * (setImmediate runs after them) and an answer that came in time is not counted as a timeout.
  */
 export class SerialQueue {
   private tail: Promise<unknown> = Promise.resolve()
@@ -27,9 +33,12 @@ function withDeadline<T>(
   signal?: AbortSignal
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
+    let late: NodeJS.Immediate | undefined
     const timer = setTimeout(() => {
-      cleanup()
-      reject(onTimeout())
+      late = setImmediate(() => {
+        cleanup()
+        reject(onTimeout())
+      })
     }, deadlineMs)
     const onAbort = (): void => {
       cleanup()
@@ -37,6 +46,7 @@ function withDeadline<T>(
     }
     const cleanup = (): void => {
       clearTimeout(timer)
+      if (late !== undefined) clearImmediate(late)
       signal?.removeEventListener('abort', onAbort)
     }
     signal?.addEventListener('abort', onAbort, { once: true })
