@@ -55,6 +55,61 @@ export function makeProgress(
     },
     end() {
       if (written) stream.write('\r\x1b[K')
+      written = false
     }
+  }
+}
+
+/**
+ * What a long wait is waiting for, with the seconds it has taken: on a terminal only, one line
+ * rewritten each second. `show` names the phase (the count starts again), `clear` removes the
+ * line before anything else is printed (a prompt, a note, the result).
+ */
+export interface Waiting {
+  show(label: string): void
+  clear(): void
+}
+
+export function makeWaiting(
+  options: {
+    /** false: never shows anything (a command printing JSON). */
+    enabled?: boolean
+    stream?: NodeJS.WriteStream
+    now?: () => number
+    /** Calls `tick` about once a second until the returned function is called (a timer by default). */
+    every?: (tick: () => void) => () => void
+  } = {}
+): Waiting {
+  const stream = options.stream ?? process.stderr
+  const now = options.now ?? Date.now
+  const every =
+    options.every ??
+    ((tick: () => void) => {
+      const timer = setInterval(tick, 1_000)
+      timer.unref()
+      return () => clearInterval(timer)
+    })
+  let stop: (() => void) | undefined
+  let label = ''
+  let since = 0
+  const draw = (): void => {
+    stream.write(`\r${label} (${Math.floor((now() - since) / 1_000)} s)\x1b[K`)
+  }
+  const clear = (): void => {
+    if (stop === undefined) return
+    stop()
+    stop = undefined
+    stream.write('\r\x1b[K')
+  }
+  return {
+    show(next) {
+      if (options.enabled === false || stream.isTTY !== true) return
+      clear()
+      label = next
+      since = now()
+      draw()
+      stop = every(draw)
+    },
+    clear
   }
 }

@@ -167,7 +167,13 @@ export async function verifyExport(
     /** The fleet's enrolled actors: operators' and auditors' proofs are checked against them (refused without). */
     actors?: ActorDirectory
   },
-  options: { maxLines?: number; maxLineLength?: number; format?: ExportFormat } = {}
+  options: {
+    maxLines?: number
+    maxLineLength?: number
+    format?: ExportFormat
+    /** Told the entries verified so far, after each one. */
+    onProgress?: (entries: number) => void
+  } = {}
 ): Promise<FeedReport> {
   const signed = new ActorProofRun(trust.actors)
   const maxLines = options.maxLines ?? EXPORT_LIMITS.maxLines
@@ -253,6 +259,7 @@ export async function verifyExport(
       count++
       span.add(entry)
       await signed.add(entry)
+      options.onProgress?.(count)
     } else if (kind === 'checkpoint') {
       if (phase === 'entries') await signed.flush()
       phase = 'checkpoints'

@@ -102,7 +102,8 @@ export async function verifyStoredFeed(
     epochs?: ReadonlyMap<number, EpochAuthorisation>
     /** The fleet's enrolled actors: operators' and auditors' proofs are checked against them (refused without). */
     actors?: ActorDirectory
-  }
+  },
+  options: { onProgress?: (entries: number) => void } = {}
 ): Promise<FeedReport> {
   const tally = new CosignatureTally()
   const span = new EntrySpan()
@@ -147,6 +148,7 @@ export async function verifyStoredFeed(
       span.add(entry)
       await signed.add(entry)
     }
+    options.onProgress?.(tree.size)
   }
   await signed.flush()
   let count = 0

@@ -3,7 +3,7 @@
  * its own swtpm: the scripted ceremony (--yes with the expected identities), and its refusals.
  */
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { haveSwtpm, tempDir } from '../helpers/devices.js'
@@ -70,7 +70,7 @@ describe('cli: fleet join / fleet enrol', function () {
     for (const device of swtpms) run(['swtpm', 'stop', '--dir', device])
   })
 
-  const enrolArgs = (extra: string[]): string[] => [
+  const enrolArgs = (extra: string[], options: { json?: boolean; timeout?: number } = {}): string[] => [
     'enrol',
     '--state',
     path.join(dir, 'owner'),
@@ -79,9 +79,9 @@ describe('cli: fleet join / fleet enrol', function () {
     '--trust-store',
     path.join(dir, 'ca'),
     '--allow-software-tpm',
-    '--json',
+    ...(options.json === false ? [] : ['--json']),
     '--timeout',
-    '30',
+    String(options.timeout ?? 30),
     ...extra
   ]
 
@@ -450,6 +450,45 @@ describe('cli: fleet join / fleet enrol', function () {
     const ended = await joining.done
     assert.equal(ended.code, 1)
     assert.equal(existsSync(path.join(state, 'enrolment.json')), false)
+  })
+
+  it('on a terminal, enrol says what it waits for and ledger verify counts what it verified; piped, neither does', () => {
+    // script(1) runs the command on a terminal of its own and passes on its exit code.
+    const onTerminal = (args: string[]): { status: number | null; stdout: string } =>
+      spawnSync('script', ['-qec', [FLEET, ...args].map((a) => `'${a}'`).join(' '), '/dev/null'], {
+        encoding: 'utf8',
+        timeout: 60_000
+      })
+    const noDevice = enrolArgs([], { json: false, timeout: 2 })
+    const shown = onTerminal(noDevice)
+    assert.equal(shown.status, 1, shown.stdout)
+    const clearLine = '\r\x1b[K'
+    assert.ok(
+      shown.stdout.includes('\rlooking for a device waiting to be enrolled (fleet join) (0 s)\x1b[K'),
+      shown.stdout
+    )
+    assert.ok(
+      shown.stdout.includes(`${clearLine}fleet: no device waiting to be enrolled was found within 2 s`),
+      'cleared first'
+    )
+    const piped = run(noDevice)
+    assert.equal(piped.status, 1)
+    assert.equal(
+      piped.stderr,
+      'fleet: no device waiting to be enrolled was found within 2 s (is fleet join running on it?)\n'
+    )
+
+    const verify = ['ledger', 'verify', '--state', path.join(dir, 'state1')]
+    const counted = onTerminal(verify)
+    assert.equal(counted.status, 0, counted.stdout)
+    assert.match(
+      counted.stdout,
+      new RegExp(`\\rverifying feed [0-9a-z]{12}…: [1-9]\\d*${clearLine.slice(1).replace('[', '\\[')}`)
+    )
+    assert.ok(counted.stdout.includes(`${clearLine}verified feed `), counted.stdout)
+    const quiet = run(verify)
+    assert.equal(quiet.status, 0)
+    assert.doesNotMatch(quiet.stderr + quiet.stdout, /verifying feed|\r/)
   })
 
   it('a device whose EK chains to a --software-tpm-ca CA is refused without --allow-software-tpm: exit 1, nothing stored', async () => {

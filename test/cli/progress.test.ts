@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { makeProgress } from '../../src/cli/output.js'
+import { makeProgress, makeWaiting } from '../../src/cli/output.js'
 
 /** A stand-in for stderr: what was written, and whether it is a terminal. */
 function stream(isTTY: boolean): { writes: string[]; stream: NodeJS.WriteStream } {
@@ -30,6 +30,56 @@ describe('cli/output progress: a count on a terminal, nothing when piped', () =>
       progress.update(i)
     }
     progress.end()
+    assert.deepEqual(out.writes, [])
+  })
+})
+
+describe('cli/output waiting: the phase of a long wait and its seconds, on a terminal only', () => {
+  function ticking(): { every: (tick: () => void) => () => void; tick: () => void; running: () => boolean } {
+    let current: (() => void) | undefined
+    return {
+      every: (tick) => {
+        current = tick
+        return () => {
+          current = undefined
+        }
+      },
+      tick: () => current?.(),
+      running: () => current !== undefined
+    }
+  }
+
+  it('on a terminal: names the phase with its seconds, counts again for the next phase, and clears before the result', () => {
+    let clock = 0
+    const out = stream(true)
+    const timer = ticking()
+    const waiting = makeWaiting({ stream: out.stream, now: () => clock, every: timer.every })
+    waiting.show('looking for a device')
+    clock = 2_400
+    timer.tick()
+    waiting.show('attesting the device')
+    clock = 3_500
+    timer.tick()
+    waiting.clear()
+    waiting.clear()
+    assert.equal(timer.running(), false, 'no timer is left running')
+    assert.deepEqual(out.writes, [
+      '\rlooking for a device (0 s)\x1b[K',
+      '\rlooking for a device (2 s)\x1b[K',
+      '\r\x1b[K',
+      '\rattesting the device (0 s)\x1b[K',
+      '\rattesting the device (1 s)\x1b[K',
+      '\r\x1b[K'
+    ])
+  })
+
+  it('piped (not a terminal): writes nothing and starts no timer', () => {
+    const out = stream(false)
+    const timer = ticking()
+    const waiting = makeWaiting({ stream: out.stream, every: timer.every })
+    waiting.show('looking for a device')
+    assert.equal(timer.running(), false)
+    waiting.clear()
     assert.deepEqual(out.writes, [])
   })
 })

@@ -25,7 +25,7 @@ import { BASE_ONTOLOGY, decodeEntry, ontologyAfter, type AppendInput, type Entry
 import type { HybridSigner } from '../../identity/index.js'
 import { createFleetNode } from '../../p2p/index.js'
 import { FleetError, UsageError, cryptoRandom, systemClock } from '../../common/index.js'
-import { makeOutput } from '../output.js'
+import { makeOutput, makeWaiting } from '../output.js'
 import { readInputFile, repeatable } from '../options.js'
 import { askYesNo, parseSeconds } from '../confirm.js'
 import { openOwner, pinOptions, type PinOptions } from '../owner-access.js'
@@ -128,6 +128,10 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
               `enrolment window open for ${seconds} s\ndeviceId:    ${state.deviceId}\nfingerprint: ${fingerprint(state.deviceId)}\naddresses:   ${addresses.join(' ')}`
             )
             const window = AbortSignal.timeout(seconds * 1000)
+            const waiting = makeWaiting({ enabled: options.json !== true })
+            const waitForOwner = (): void =>
+              waiting.show(`waiting for the owner (the window closes after ${seconds} s)`)
+            waitForOwner()
             let shown = ''
             const enrolment = await acceptEnrolment(
               node,
@@ -141,6 +145,7 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
                 expectFleetId: options.expectFleet,
                 confirm: async (sas, fleet) => {
                   shown = sas
+                  waiting.clear()
                   out.note(
                     `\n  fleet "${fleet.name}" (${fleet.fleetId})\n  digits: ${sas.slice(0, 3)} ${sas.slice(3)}\n`
                   )
@@ -151,16 +156,20 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
               {
                 signal: window,
                 onFailure: (err) => {
+                  waiting.clear()
                   out.note(`fleet: ${err.message} (the window stays open)`)
+                  waitForOwner()
                 }
               }
-            ).catch((err: unknown) => {
-              if (window.aborted)
-                throw new FleetError(`no owner enrolled this device within ${seconds} s`, {
-                  code: 'ERR_ENROLMENT_TIMEOUT'
-                })
-              throw err
-            })
+            )
+              .finally(() => waiting.clear())
+              .catch((err: unknown) => {
+                if (window.aborted)
+                  throw new FleetError(`no owner enrolled this device within ${seconds} s`, {
+                    code: 'ERR_ENROLMENT_TIMEOUT'
+                  })
+                throw err
+              })
             await writeDeviceEnrolment(options.state, enrolment)
             const fleetId = Buffer.from(enrolment.fleetId).toString('hex')
             out.result(
@@ -271,13 +280,16 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
           })
           try {
             const deadline = AbortSignal.timeout(seconds * 1000)
-            const target = peer ?? (await discover(node, deadline, { first: true }))[0]
+            const waiting = makeWaiting({ enabled: options.json !== true })
+            if (peer === undefined) waiting.show('looking for a device waiting to be enrolled (fleet join)')
+            const target = peer ?? (await discover(node, deadline, { first: true }).finally(() => waiting.clear()))[0]
             if (target === undefined)
               throw new FleetError(
                 `no device waiting to be enrolled was found within ${seconds} s (is fleet join running on it?)`,
                 { code: 'ERR_NO_DEVICE' }
               )
             out.note(`enrolling ${target.toString()}`)
+            waiting.show("checking the device's TPM and boot")
             let shown = ''
             const result = await enrolPeer(
               node,
@@ -291,6 +303,7 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
                 expectDeviceId: options.expect,
                 confirm: async (sas, device) => {
                   shown = sas
+                  waiting.clear()
                   out.note(
                     [
                       '',
@@ -318,7 +331,7 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
                 now: () => new Date(systemClock.now())
               },
               { signal: deadline }
-            )
+            ).finally(() => waiting.clear())
             // What the EK certificate showed of its TPM, for the agents' attestation results.
             await appendTpmTier(feed.ledger, result.device, enrolmentEntry(result.record, ownerState.name).actor)
             await feed.ledger.checkpoint()

@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { createReadStream, existsSync } from 'node:fs'
 import { open as openFile, rename } from 'node:fs/promises'
+import path from 'node:path'
 import { createInterface } from 'node:readline'
 import {
   feedIdentityOf,
@@ -203,19 +204,25 @@ Exit codes: 0 verified, 1 a check failed (the first failure on stderr), 2 bad us
         if (options.fleet !== undefined && toHex(identity.fleetId) !== options.fleet)
           throw new FeedVerificationError(`this feed belongs to fleet ${toHex(identity.fleetId)}, not ${options.fleet}`)
         const store = await openStore(options.state)
+        const progress = makeProgress(`verifying feed ${identity.feedId.slice(0, 12)}…`)
         try {
           const witnesses = new Map(
             [...(await knownFeedKeys(store, identity))].filter(([id]) => id !== identity.feedId)
           )
-          const report = await verifyStoredFeed(store, {
-            fleetId: identity.fleetId,
-            feedId: identity.feedId,
-            key: identity.feedKey,
-            ontology: await storedOntology(store, identity),
-            witnesses,
-            epochs: await storedEpochs(store, identity),
-            actors: await storedActors(store, identity, { onClone: warnClone })
-          })
+          const report = await verifyStoredFeed(
+            store,
+            {
+              fleetId: identity.fleetId,
+              feedId: identity.feedId,
+              key: identity.feedKey,
+              ontology: await storedOntology(store, identity),
+              witnesses,
+              epochs: await storedEpochs(store, identity),
+              actors: await storedActors(store, identity, { onClone: warnClone })
+            },
+            { onProgress: (entries) => progress.update(entries) }
+          )
+          progress.end()
           out.result(
             { verified: true, fleetId: toHex(identity.fleetId), feed: identity.feedId, ...report },
             feedSummary(
@@ -225,6 +232,7 @@ Exit codes: 0 verified, 1 a check failed (the first failure on stderr), 2 bad us
             )
           )
         } finally {
+          progress.end()
           await store.close()
         }
         return
@@ -258,6 +266,7 @@ Exit codes: 0 verified, 1 a check failed (the first failure on stderr), 2 bad us
       const ontology = ontologyFromHeader(header.ontology, identity)
       const epochs = epochsFromHeader(header.epochs, identity)
       const actors = actorsFromHeader(header.actors, identity, { onClone: warnClone })
+      const progress = makeProgress(`verifying ${path.basename(options.export!)}`)
       const report = await verifyExport(
         lines,
         {
@@ -269,8 +278,8 @@ Exit codes: 0 verified, 1 a check failed (the first failure on stderr), 2 bad us
           epochs,
           actors
         },
-        { format }
-      )
+        { format, onProgress: (entries) => progress.update(entries) }
+      ).finally(() => progress.end())
       out.result(
         {
           verified: true,
