@@ -96,6 +96,7 @@ export class ProcessFleet {
   readonly policy: string
   fleetId = ''
   readonly devices: ProcDevice[] = []
+  private added = 0
   private readonly tpms: string[] = []
   /** State directories on a tmpfs of their own (addDevice with diskBytes), unmounted by close(). */
   private readonly mounts: string[] = []
@@ -183,7 +184,9 @@ export class ProcessFleet {
 
   /** A device: its software TPM, a simulated boot, and `fleet init`. */
   async addDevice(variant = 'good', options: { diskBytes?: number } = {}): Promise<ProcDevice> {
-    const name = `dev${this.devices.length + 1}`
+    // Named when called, so that devices added together keep their order (dev1, dev2, …).
+    const number = ++this.added
+    const name = `dev${number}`
     const tpmDir = await this.startTpm(`${name}-tpm`, variant)
     const tcti = `swtpm:path=${path.join(tpmDir, 'tpm.sock')}`
     const state = path.join(this.root, name)
@@ -196,6 +199,7 @@ export class ProcessFleet {
     const init = JSON.parse(await mustCli(['init', '--state', state, '--tcti', tcti, '--json'])) as { deviceId: string }
     const device: ProcDevice = { name, tpmDir, state, deviceId: init.deviceId, tcti }
     this.devices.push(device)
+    this.devices.sort((a, b) => Number(a.name.slice(3)) - Number(b.name.slice(3)))
     return device
   }
 

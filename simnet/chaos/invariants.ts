@@ -154,11 +154,15 @@ export async function faultsVisible(devices: ProcDevice[], faults: readonly Faul
 
 /** Every agent's store passes `fleet ledger verify` (agents stopped). */
 export async function storesVerify(fleet: ProcessFleet, devices: ProcDevice[]): Promise<string | undefined> {
-  for (const device of devices) {
-    const verified = await fleetCli(['ledger', 'verify', '--state', device.state, '--fleet', fleet.fleetId])
+  const results = await Promise.all(
+    devices.map(async (device) => ({
+      device,
+      verified: await fleetCli(['ledger', 'verify', '--state', device.state, '--fleet', fleet.fleetId])
+    }))
+  )
+  for (const { device, verified } of results)
     if (verified.code !== 0)
       return `${device.name}: fleet ledger verify exit ${verified.code}: ${verified.stderr.trim()}`
-  }
   return undefined
 }
 

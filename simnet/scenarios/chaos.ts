@@ -95,8 +95,11 @@ export const chaos: Scenario = {
     await ctx.check('every injected fault is visible in the agents’ own output', async () => {
       return await faultsVisible(devices.honest, schedule.faults)
     })
-    for (const device of [...devices.honest, ...(devices.liar === undefined ? [] : [devices.liar])])
-      await ctx.fleet.stopAgent(device)
+    await Promise.all(
+      [...devices.honest, ...(devices.liar === undefined ? [] : [devices.liar])].map(
+        async (device) => await ctx.fleet.stopAgent(device)
+      )
+    )
     await ctx.check(`no acknowledged entry lost (${campaign.acknowledged.length}, read from each store)`, async () => {
       return await nothingAcknowledgedLost(devices.honest, campaign.acknowledged)
     })

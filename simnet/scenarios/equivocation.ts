@@ -88,7 +88,7 @@ export const equivocate: Scenario = {
     await ctx.check(
       "every honest agent's store holds an alert.equivocation naming the device (fleet ledger tail, after a clean stop)",
       async () => {
-        for (const device of devices) await ctx.fleet.stopAgent(device)
+        await Promise.all(devices.map(async (device) => await ctx.fleet.stopAgent(device)))
         for (const device of honest) {
           let found = false
           for (const feed of honest.map((d) => d.deviceId)) {

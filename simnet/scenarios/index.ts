@@ -68,8 +68,11 @@ export async function enrolFleet(
 ): Promise<ProcDevice[]> {
   const devices: ProcDevice[] = []
   await ctx.check(`${count} devices enrolled through the ceremony`, async () => {
-    for (let i = 0; i < count; i++) {
-      const device = await ctx.fleet.addDevice('good', options)
+    // Each device's TPM and identity are its own: made at once. The owner enrols one at a time.
+    const added = await Promise.all(
+      Array.from({ length: count }, async () => await ctx.fleet.addDevice('good', options))
+    )
+    for (const device of added) {
       const { owner, device: side } = await ctx.fleet.enrol(device)
       if (owner.code !== 0 || side.code !== 0)
         return `${device.name}: owner exit ${owner.code}, device exit ${side.code}: ${owner.stderr.trim()} ${side.stderr.trim()}`

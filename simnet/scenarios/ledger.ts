@@ -44,11 +44,14 @@ export const convergence: Scenario = {
       }
     })
     await ctx.check("each agent's own store verifies offline after a clean stop (fleet ledger verify)", async () => {
-      for (const device of devices) await ctx.fleet.stopAgent(device)
-      for (const device of devices) {
-        const verified = await fleetCli(['ledger', 'verify', '--state', device.state, '--fleet', ctx.fleet.fleetId])
-        if (verified.code !== 0) return `${device.name}: ${verified.stderr.trim()}`
-      }
+      await Promise.all(devices.map(async (device) => await ctx.fleet.stopAgent(device)))
+      const verified = await Promise.all(
+        devices.map(async (device) => ({
+          device,
+          result: await fleetCli(['ledger', 'verify', '--state', device.state, '--fleet', ctx.fleet.fleetId])
+        }))
+      )
+      for (const { device, result } of verified) if (result.code !== 0) return `${device.name}: ${result.stderr.trim()}`
     })
   }
 }

@@ -178,7 +178,7 @@ export const relayQuote: Scenario = {
     await ctx.check(
       "the refusal is in the verifier's own feed: attest.verdict, trusted false (fleet ledger tail, after a clean stop)",
       async () => {
-        for (const device of devices) await ctx.fleet.stopAgent(device)
+        await Promise.all(devices.map(async (device) => await ctx.fleet.stopAgent(device)))
         const tail = await fleetCli(['ledger', 'tail', '--state', honest[1]!.state, '-n', '100000', '--json'])
         if (tail.code !== 0) return tail.stderr.trim()
         const verdicts = tail.stdout

@@ -45,7 +45,12 @@ describe('simnet scenarios (agent processes on swtpm, loopback)', function () {
     ['kill-restart', 2],
     ['partition-heal', 4]
   ] as const) {
-    it(`${scenario} (${nodes} agents) passes every check`, () => {
+    it(`${scenario} (${nodes} agents) passes every check`, async function () {
+      // revoke runs in netns mode below where namespaces can be made, and here where they cannot.
+      if (scenario === 'revoke' && (await NetnsLan.available()) === undefined) {
+        console.log('      (skipped: namespaces can be made here: revoke runs in netns mode, below)')
+        this.skip()
+      }
       const { status, summary, stderr } = simnet(['--scenario', scenario, '--nodes', String(nodes), '--json'])
       assert.ok(summary !== undefined, `no JSON summary: ${stderr}`)
       const failed = summary.checks.filter((c) => !c.passed)
