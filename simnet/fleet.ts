@@ -239,13 +239,14 @@ export class SimFleet {
         | 'onSinks'
       >
     > &
-      Pick<AgentComponents, 'logger' | 'ownFeedServer' | 'hasher'> & { enrolment?: DeviceEnrolment } = {}
+      Pick<AgentComponents, 'logger' | 'ownFeedServer' | 'hasher' | 'clock'> & { enrolment?: DeviceEnrolment } = {}
   ): Promise<Agent> {
     const enrolment = options.enrolment ?? device.enrolment
     if (enrolment === undefined) throw new Error(`${device.name} is not enrolled`)
     // As `fleet run` composes it: the native batch hasher, unless given another.
     const components = {
       tpm: device.tpm,
+      clock: options.clock,
       logger: options.logger,
       ownFeedServer: options.ownFeedServer,
       hasher: options.hasher ?? nativeHasher()

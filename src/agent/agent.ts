@@ -8,7 +8,7 @@ import { VerdictsOnSelf } from './gate/index.js'
 import { decodeEntry, ReplicaStore, ownFeedSource } from '../ledger/index.js'
 import type { HybridSigner } from '../identity/index.js'
 import { createFleetNode, type FleetNode } from '../p2p/index.js'
-import { cryptoRandom, systemClock } from '../common/index.js'
+import { cryptoRandom, steadyClock, systemClock } from '../common/index.js'
 import { AttestationService } from './attestation/index.js'
 import { deviceSigner } from './device/index.js'
 import { openOwnFeed, type OpenedLedger } from './feeds/index.js'
@@ -128,7 +128,7 @@ export class Agent {
       feed: this.feed,
       attestation: this.attestation,
       quarantineStore: this.quarantineStore,
-      clock: components.clock ?? systemClock,
+      clock: components.steadyClock ?? steadyClock,
       init: {
         cosignIntervalMs: init.cosignIntervalMs,
         witnessesPerFeed: init.witnessesPerFeed,
@@ -142,6 +142,7 @@ export class Agent {
         witnesses: () => this.membership.externalWitnesses.list(),
         ontology: () => this.membership.ontology,
         clock: components.clock ?? systemClock,
+        steady: components.steadyClock ?? steadyClock,
         fetch: components.fetch,
         logger: components.logger
       },
@@ -172,7 +173,7 @@ export class Agent {
         witnessing: this.witnessing,
         ownerTargets: () => this.ownerTargets(),
         onVerdict: (feed, entry) => this.verdictsOnSelf.record(feed, entry),
-        clock: components.clock ?? systemClock,
+        clock: components.steadyClock ?? steadyClock,
         random: components.random ?? cryptoRandom,
         logger: components.logger
       },

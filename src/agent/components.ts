@@ -15,8 +15,13 @@ export interface AgentComponents {
   /** The device's TPM, its keys released (see unlockDevice). */
   tpm: Tpm
   logger?: Logger
-  /** Default: the system clock. */
+  /** What entries, verdicts and results are stamped with. Default: the wall clock (systemClock). */
   clock?: Clock
+  /**
+   * What intervals, throttles and backoff are kept on (cosigning, checking announced checkpoints,
+   * relays, retries of external witnesses): time that never steps. Default: steadyClock.
+   */
+  steadyClock?: Clock
   /** Default: node:crypto. */
   random?: Random
   /** Where the ledger lives. Default: LevelDB in DIR/ledger (see LevelLedgerStore); MemoryLedgerStore for simulations. */

@@ -11,7 +11,7 @@ import { lstat } from 'node:fs/promises'
 import type net from 'node:net'
 import path from 'node:path'
 import { peerCredentials as nativePeerCredentials, type PeerCredentials } from '../attest/index.js'
-import { makeDirectory, systemClock, type Clock } from '../common/index.js'
+import { makeDirectory, steadyClock, type Clock } from '../common/index.js'
 import { unixSocketDescriptor } from './caller/index.js'
 import { ControlError } from './control-error.js'
 import { gateCommand, type ControlGate } from './control-gate.js'
@@ -29,7 +29,7 @@ export interface GateSocketInit {
   logger?: Logger
   /** Default: the native binding's SO_PEERCRED. */
   peerCredentials?: (fd: number) => PeerCredentials
-  /** For the admission rate. Default: the system clock. */
+  /** For the admission rate. Default: steadyClock (it never steps). */
   clock?: Clock
 }
 
@@ -62,7 +62,7 @@ class MinuteCounts {
 export async function startGateSocket(file: string, init: GateSocketInit): Promise<{ close: () => Promise<void> }> {
   const { logger } = init
   const credentials = init.peerCredentials ?? nativePeerCredentials
-  const clock = init.clock ?? systemClock
+  const clock = init.clock ?? steadyClock
   const grants = new GrantsReader(init.dir)
   // A user granted the gate socket cannot fill the device's feed with workload.start and
   // workload.stop entries (only granted uids, at most GATE_LIMITS.maxGrantUids, get that far).

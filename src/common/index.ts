@@ -17,7 +17,7 @@ export {
 export { projectRoot } from './project-root.js'
 export { readBoundedFile, type BoundedReadProblem } from './bounded-file.js'
 export { writeFileDurably, syncFolder } from './durable-file.js'
-export { systemClock, type Clock } from './clock.js'
+export { steadyClock, systemClock, type Clock } from './clock.js'
 export { cryptoRandom, type Random } from './random.js'
 export { base32 } from './base32.js'
 export { DerReader, DER_TAG, type DerTlv, type DerExtension, type DerReaderOptions } from './der.js'

@@ -7,7 +7,7 @@
  * port (no DNS rebinding) and, when it has an Origin, its own origin (a sign-in must have one).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { FleetError, MalformedInputError, UsageError, systemClock, type Clock } from '../../common/index.js'
+import { FleetError, MalformedInputError, UsageError, steadyClock, type Clock } from '../../common/index.js'
 import { ProofError } from '../../ledger/index.js'
 import {
   checkHost,
@@ -90,7 +90,7 @@ class ConsoleHandler {
     private readonly init: ConsoleServerInit,
     private readonly hosts: readonly string[]
   ) {
-    this.sessions = new ConsoleSessions(init.token, init.clock ?? systemClock)
+    this.sessions = new ConsoleSessions(init.token, init.clock ?? steadyClock)
   }
 
   async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {

@@ -5,7 +5,7 @@
  * checkpoint taken when one finishes (those sealed meanwhile are skipped); every request has a
  * deadline and a cap on its answer; a failing witness is retried with backoff.
  */
-import type { Clock } from '../../common/index.js'
+import { steadyClock, type Clock } from '../../common/index.js'
 import {
   CosignatureRejectedError,
   cosignersAmong,
@@ -36,7 +36,10 @@ export interface ExternalWitnessingComponents {
   witnesses: () => readonly ExternalWitness[]
   /** The ontology in force (an alert is recorded only when it defines alert.external_witness as the well-known one). */
   ontology: () => Ontology
+  /** Compared with the witnesses' timestamps. */
   clock: Clock
+  /** For backoff and retries: a clock that never steps. Default: steadyClock. */
+  steady?: Clock
   /** Default: globalThis.fetch. */
   fetch?: Fetch
   logger?: Logger
@@ -125,7 +128,7 @@ export class ExternalWitnessing {
     const sealed = this.c.ledger.sealedSize
     const listed = new Map(this.c.witnesses().map((w) => [stateKey(w), w]))
     for (const key of this.states.keys()) if (!listed.has(key)) this.states.delete(key)
-    const now = this.c.clock.now()
+    const now = (this.c.steady ?? steadyClock).now()
     for (const [key, witness] of listed) {
       let state = this.states.get(key)
       if (state === undefined) {
@@ -199,7 +202,7 @@ export class ExternalWitnessing {
     } while (
       state.again &&
       this.state !== 'stopped' &&
-      this.c.clock.now() >= state.retryAt &&
+      (this.c.steady ?? steadyClock).now() >= state.retryAt &&
       (state.cosignedSize ?? -1) < this.c.ledger.sealedSize
     )
   }
@@ -280,7 +283,7 @@ export class ExternalWitnessing {
       EXTERNAL_WITNESS_LIMITS.backoffMaxMs,
       EXTERNAL_WITNESS_LIMITS.backoffBaseMs * 2 ** Math.min(state.failures - 1, 20)
     )
-    state.retryAt = this.c.clock.now() + backoff
+    state.retryAt = (this.c.steady ?? steadyClock).now() + backoff
     this.count(state.witness.name, outcome)
     if (outcome === 'failed')
       this.c.logger?.warn(
@@ -313,7 +316,11 @@ export class ExternalWitnessing {
       },
       `equivocation: an external witness holds another view of this device's feed: ${verdict.detail}`
     )
-    if (!definesWellKnown(this.c.ontology(), 'alert.external_witness') || !this.alerts.take(witness.name, now)) return
+    if (
+      !definesWellKnown(this.c.ontology(), 'alert.external_witness') ||
+      !this.alerts.take(witness.name, (this.c.steady ?? steadyClock).now())
+    )
+      return
     const body: Record<string, unknown> = {
       witness: witness.name,
       url: witness.url.slice(0, EXTERNAL_WITNESS_LIMITS.maxUrlLength),

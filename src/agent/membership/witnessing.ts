@@ -36,6 +36,7 @@ export interface WitnessingInit {
   feed: OpenedLedger
   attestation: AttestationService
   quarantineStore: ReturnType<typeof quarantineSublevel>
+  /** For the cosigning schedule and the throttle on checking announced checkpoints: a clock that never steps (steadyClock). */
   clock: Clock
   init: { cosignIntervalMs?: number; witnessesPerFeed?: number; logger?: Logger }
 }

@@ -12,7 +12,7 @@
 import type { Connection } from '@libp2p/interface'
 import type { FramedStream } from '../../p2p/index.js'
 import { encodeAnnounce } from './messages.js'
-import { systemClock, type Clock } from '../../common/index.js'
+import { steadyClock, type Clock } from '../../common/index.js'
 
 /** A push: the batch frame, and the size the peer holds that it starts from. */
 export interface Push {
@@ -50,7 +50,7 @@ export class Announcer {
     open: (connection: Connection) => Promise<FramedStream>,
     options: { idleMs: number; allowed?: (peerId: string) => boolean; clock?: Clock }
   ) {
-    this.clock = options.clock ?? systemClock
+    this.clock = options.clock ?? steadyClock
     this.open = open
     this.idleMs = options.idleMs
     this.allowed = options.allowed ?? (() => true)

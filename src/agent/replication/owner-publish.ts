@@ -3,7 +3,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { ownFeedSource, type LedgerStore } from '../../ledger/index.js'
 import { FramedStream, type FleetNode } from '../../p2p/index.js'
 import { LEDGER_SYNC_PROTOCOL, SYNC_PROTOCOL_LIMITS, readOpening, servePull, sendAnnounce } from './messages.js'
-import { systemClock, type Clock } from '../../common/index.js'
+import { steadyClock, type Clock } from '../../common/index.js'
 
 /**
  * The owner hands its feed (enrolments, revocations) to agents: it serves pulls of its own feed
@@ -57,7 +57,7 @@ export async function publishOwnerFeed(
           const stream = await connection.newStream(LEDGER_SYNC_PROTOCOL)
           // With its owner-signed checkpoint: agents act on an unattested peer's announce only with one.
           await sendAnnounce(new FramedStream(stream), feed, size, (await source.sealed())?.note ?? '')
-          const clock = options.clock ?? systemClock
+          const clock = options.clock ?? steadyClock
           const deadline = clock.now() + (options.timeoutMs ?? 10_000)
           while (!served.has(peerId) && clock.now() < deadline)
             await new Promise<void>((resolve) => {

@@ -33,6 +33,7 @@ export interface PeerBatchTargets {
   onVerdict?: (feed: string, entry: Entry) => void
   /** Acts on peers' alerts, at least once (peer-alerts.ts, built on actOnPeerAlert). */
   alerts: PeerAlerts
+  /** For the cosigning schedule (when a feed last grew): Witnessing's clock, which never steps. */
   clock: Clock
 }
 

@@ -82,7 +82,9 @@ function service(
       source: d.source,
       witnesses,
       ontology: () => withWitnessActions,
-      clock
+      // The test's clock keeps the time and the intervals (backoff, alert spacing) both.
+      clock,
+      steady: clock
     },
     { feedId, intervalMs: 0, timeoutMs }
   )
