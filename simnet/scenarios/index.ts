@@ -69,9 +69,13 @@ export async function enrolFleet(
   const devices: ProcDevice[] = []
   await ctx.check(`${count} devices enrolled through the ceremony`, async () => {
     // Each device's TPM and identity are its own: made at once. The owner enrols one at a time.
-    const added = await Promise.all(
+    // Each one settles before a failure is reported, so that the fleet's close() finds every TPM started.
+    const settled = await Promise.allSettled(
       Array.from({ length: count }, async () => await ctx.fleet.addDevice('good', options))
     )
+    const failed = settled.find((s) => s.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
+    const added = settled.map((s) => (s as PromiseFulfilledResult<ProcDevice>).value)
     for (const device of added) {
       const { owner, device: side } = await ctx.fleet.enrol(device)
       if (owner.code !== 0 || side.code !== 0)

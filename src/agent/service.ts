@@ -196,7 +196,6 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
           dir,
           deviceId: state.deviceId,
           port: config.console.port,
-          clock,
           logger
         }).catch((err: unknown) => {
           logger?.error(

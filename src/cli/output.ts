@@ -39,19 +39,26 @@ export interface Progress {
 
 export function makeProgress(
   label: string,
-  options: { stream?: NodeJS.WriteStream; now?: () => number; everyMs?: number } = {}
+  options: {
+    /** false: never shows anything (a command printing JSON). */
+    enabled?: boolean
+    stream?: NodeJS.WriteStream
+    now?: () => number
+    everyMs?: number
+  } = {}
 ): Progress {
   const stream = options.stream ?? process.stderr
-  const now = options.now ?? Date.now
+  const now = options.now ?? (() => performance.now())
+  const shownLabel = printable(label)
   const everyMs = options.everyMs ?? 200
   let shown = Number.NEGATIVE_INFINITY
   let written = false
   return {
     update(done, total) {
-      if (stream.isTTY !== true || now() - shown < everyMs) return
+      if (options.enabled === false || stream.isTTY !== true || now() - shown < everyMs) return
       shown = now()
       written = true
-      stream.write(`\r${label}: ${done}${total === undefined ? '' : ` of ${total}`}\x1b[K`)
+      stream.write(`\r${shownLabel}: ${done}${total === undefined ? '' : ` of ${total}`}\x1b[K`)
     },
     end() {
       if (written) stream.write('\r\x1b[K')
@@ -81,7 +88,7 @@ export function makeWaiting(
   } = {}
 ): Waiting {
   const stream = options.stream ?? process.stderr
-  const now = options.now ?? Date.now
+  const now = options.now ?? (() => performance.now())
   const every =
     options.every ??
     ((tick: () => void) => {
@@ -105,11 +112,17 @@ export function makeWaiting(
     show(next) {
       if (options.enabled === false || stream.isTTY !== true) return
       clear()
-      label = next
+      label = printable(next)
       since = now()
       draw()
       stop = every(draw)
     },
     clear
   }
+}
+
+/** A label as it may go to a terminal: control characters (escape sequences a file name could carry) as "?". */
+function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?')
 }

@@ -83,3 +83,25 @@ describe('cli/output waiting: the phase of a long wait and its seconds, on a ter
     assert.deepEqual(out.writes, [])
   })
 })
+
+describe('cli/output: what a terminal is shown is plain text, and nothing with --json', () => {
+  it('control characters in a label (a file name can hold escape sequences) are shown as ?', () => {
+    const out = stream(true)
+    const progress = makeProgress('verifying \x1b]0;owned\x07feed.jsonl', { stream: out.stream, now: () => 0 })
+    progress.update(1)
+    const waiting = makeWaiting({ stream: out.stream, now: () => 0, every: () => () => undefined })
+    waiting.show('looking\x1b[2J')
+    assert.deepEqual(out.writes, ['\rverifying ?]0;owned?feed.jsonl: 1\x1b[K', '\rlooking?[2J (0 s)\x1b[K'])
+  })
+
+  it('disabled (a command printing JSON), neither draws on a terminal', () => {
+    const out = stream(true)
+    const progress = makeProgress('verifying', { enabled: false, stream: out.stream, now: () => 0 })
+    progress.update(1)
+    progress.end()
+    const waiting = makeWaiting({ enabled: false, stream: out.stream, every: () => () => undefined })
+    waiting.show('looking')
+    waiting.clear()
+    assert.deepEqual(out.writes, [])
+  })
+})

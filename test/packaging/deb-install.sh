@@ -4,7 +4,8 @@
 # The throwaway root is this machine's own root under a copy-on-write layer on a tmpfs, in a mount
 # namespace of its own: it vanishes when this script ends, and the checkout it was built from is
 # hidden in it (only the package's files can make anything work).
-# Usage, as root: unshare --mount --propagation private --fork bash deb-install.sh WORKDIR PACKAGE.deb CHECKOUT
+# Usage, as root: unshare --mount --propagation private --pid --fork bash deb-install.sh WORKDIR PACKAGE.deb CHECKOUT
+# (its own PID namespace: it sees, and can kill, only what it started, and all of it ends with it)
 set -euo pipefail
 work=$1 deb=$2 checkout=$3
 mount -t tmpfs -o size=3g tmpfs "$work"
@@ -34,7 +35,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-dpkg -i /tmp/fleet-agent.deb >/tmp/dpkg.log 2>&1
+# An account fleet that a person uses is not taken over: the install stops, and goes on once it is gone.
+useradd --uid 1500 --no-create-home fleet
+dpkg -i /tmp/fleet-agent.deb >/tmp/refused.log 2>&1
+say refused_user "$? $(grep -o 'the account fleet (uid 1500) is not a system account' /tmp/refused.log)"
+userdel fleet
+dpkg --configure fleet-agent >/tmp/dpkg.log 2>&1
 say dpkg_install $?
 say dpkg_log "$(tail -5 /tmp/dpkg.log)"
 say fleet_path "$(command -v fleet)"
@@ -67,6 +73,8 @@ say init $?
 say init_log "$(tail -3 /tmp/init.log)"
 device_id=$(grep -o '"deviceId":"[a-z2-7]*"' /tmp/init.log | cut -d'"' -f4)
 install -d -m 0711 -o fleet -g fleet /run/fleet-agent
+# The operator's configuration, read by the unit's --config-if-present: loopback, no mDNS.
+printf '{"logLevel": "info", "mdns": false, "listen": ["/ip4/127.0.0.1/tcp/0"]}\n' >/etc/fleet-agent/config.json
 install -m 0400 -o fleet -g fleet /run/swtpm/dev/binary_bios_measurements /run/fleet-agent/binary_bios_measurements
 # An owner (root here, on a software TPM of its own) enrols the device over loopback.
 fleet swtpm start --dir /run/swtpm/owner --ca-dir /run/swtpm/ca >>/tmp/swtpm.log 2>&1 &&

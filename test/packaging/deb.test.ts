@@ -12,9 +12,13 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { tempDir } from '../helpers/devices.js'
 
-/** Runs a command to its end without blocking this process; its output and exit code. */
-async function run(command: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+/** Runs a command to its end without blocking this process; its output and exit code. Killed after `ms`. */
+async function run(
+  command: string,
+  args: string[],
+  ms = 240_000
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: ms, killSignal: 'SIGKILL' })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => {
@@ -54,7 +58,9 @@ describe('packaging: the Debian package, installed into a throwaway root', funct
       '--mount',
       '--propagation',
       'private',
+      '--pid',
       '--fork',
+      '--kill-child',
       'bash',
       'test/packaging/deb-install.sh',
       await tempDir('fleet-deb-root-'),
@@ -96,6 +102,12 @@ describe('packaging: the Debian package, installed into a throwaway root', funct
       assert.ok(depends.includes(pkg), `Depends: ${depends.join(', ')} lacks ${pkg}`)
     const files = await run('dpkg-deb', ['--contents', deb])
     assert.doesNotMatch(files.stdout, /\/prebuilds\/(?!linux-x64\/)[^\s/]+/, "only this platform's prebuilt bindings")
+    // Everything is root's, and readable by the user fleet.
+    for (const line of files.stdout.split('\n').filter((l) => l !== '')) {
+      const [mode, owner] = line.split(/\s+/)
+      assert.equal(owner, 'root/root', line)
+      if (!mode!.startsWith('l')) assert.equal(mode![7], 'r', line)
+    }
     assert.doesNotMatch(
       files.stdout,
       /\/opt\/fleet-agent\/(src|test|simnet|bench|fuzz)\//,
@@ -104,6 +116,11 @@ describe('packaging: the Debian package, installed into a throwaway root', funct
   })
 
   it('installs with dpkg: fleet on PATH at this version, the user fleet in group tss, a 0700 state directory', () => {
+    assert.equal(
+      get('refused_user'),
+      '1 the account fleet (uid 1500) is not a system account',
+      'an ordinary account fleet is refused'
+    )
     assert.equal(get('dpkg_install'), '0', get('dpkg_log'))
     assert.equal(get('fleet_path'), '/usr/bin/fleet')
     const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }

@@ -14,11 +14,16 @@ interface CloneTally {
   since: number
   attempts: number
   firstPeerId: string
+  /** When it opened on the steady clock: how long it stays open is not moved by a step of the wall clock. */
+  opened: number
 }
 
 export interface CloneAlertsParts {
   ledger?: FeedLedger
+  /** The wall clock: what the window's times are said in. */
   now: () => number
+  /** A clock that never steps: how long a window stays open. */
+  steady: () => number
   /** This agent, as the actor of what it records. */
   actor: () => { id: string; role: string }
   /** The boot policy verdicts are reached by now. */
@@ -41,14 +46,15 @@ export class CloneAlerts {
     const ledger = this.parts.ledger
     if (record === undefined || ledger === undefined) return
     const now = this.parts.now()
+    const opened = this.parts.steady()
     const open = this.tallies.get(record.deviceId)
-    if (open !== undefined && now - open.since < ATTEST_LIMITS.cloneAlertWindowMs) {
+    if (open !== undefined && opened - open.opened < ATTEST_LIMITS.cloneAlertWindowMs) {
       open.attempts++
       return
     }
     // The new window is open before anything is awaited: attempts arriving meanwhile count in it.
     this.tallies.delete(record.deviceId)
-    this.tallies.set(record.deviceId, { since: now, attempts: 1, firstPeerId: peerId })
+    this.tallies.set(record.deviceId, { since: now, opened, attempts: 1, firstPeerId: peerId })
     const closed: Array<[string, CloneTally]> = open === undefined ? [] : [[record.deviceId, open]]
     for (const [oldest, tally] of this.tallies) {
       if (this.tallies.size <= ATTEST_LIMITS.maxCloneTallies) break
@@ -80,7 +86,7 @@ export class CloneAlerts {
   private async recordCount(deviceId: string, tally: CloneTally): Promise<void> {
     const ledger = this.parts.ledger
     if (tally.attempts <= 1 || ledger === undefined) return
-    const end = Math.min(this.parts.now(), tally.since + ATTEST_LIMITS.cloneAlertWindowMs)
+    const end = tally.since + Math.min(this.parts.steady() - tally.opened, ATTEST_LIMITS.cloneAlertWindowMs)
     const reason =
       `${tally.attempts} connections presented the enrolment of device ${deviceId} without being it, from ${new Date(tally.since).toISOString()} ` +
       `to ${new Date(end).toISOString()} (the first, ${tally.firstPeerId.slice(0, 64)}, was alerted)`

@@ -8,7 +8,7 @@ import { PeerTable, type PeerStatus } from './peer-table.js'
 import { CloneAlerts } from './clone-alerts.js'
 import type { Logger } from '../ops/index.js'
 import type { EnrolmentRecord, SignedEnrolment } from '../enrolment/index.js'
-import { systemClock, type Clock } from '../../common/index.js'
+import { steadyClock, systemClock, type Clock } from '../../common/index.js'
 
 export interface AttestationServiceInit {
   node: FleetNode
@@ -20,8 +20,10 @@ export interface AttestationServiceInit {
   /** A new inbound peer must have attested within this long, or it is hung up on (default 30 s). */
   deadlineMs?: number
   logger?: Logger
-  /** Default: the system clock. */
+  /** What verdicts and alerts are stamped with. Default: the wall clock. */
   clock?: Clock
+  /** How long a clone-attempt window stays open: a clock that never steps. Default: steadyClock. */
+  steady?: Clock
   onChange?: (peers: PeerStatus[]) => void
   /** Called after a peer attested (its record verified against the owner key). */
   onAttested?: (peerId: string, signed: SignedEnrolment, record: EnrolmentRecord, connection: Connection) => void
@@ -81,6 +83,7 @@ export class AttestationService {
     this.cloneAlerts = new CloneAlerts({
       ledger: init.ledger,
       now: () => this.now(),
+      steady: () => (this.init.steady ?? steadyClock).now(),
       actor: () => this.actor(),
       policyId: () => this.judge.policyId
     })

@@ -16,7 +16,7 @@
  */
 import type { PcrSelection, PcrValues, Tpm } from '../../attest/index.js'
 import { differingPcrs, parseEventLog } from '../../attest/index.js'
-import { processExists, type Clock } from '../../common/index.js'
+import { processExists, steadyClock, type Clock } from '../../common/index.js'
 import type { AppendInput } from '../../ledger/index.js'
 import type { DeviceState } from '../device/index.js'
 import { GateRefusedError, NotAdmittedError, QuorumError, TooManyGatedWorkloadsError } from './errors.js'
@@ -31,7 +31,10 @@ export interface GateComponents {
   state: DeviceState
   /** The state directory (its secrets/). */
   dir: string
+  /** Verdicts' freshness is judged by it (they carry their writers' wall-clock times). */
   clock: Clock
+  /** When the PCRs were last read (re-read after GATE_LIMITS.pcrRecheckMs): a clock that never steps. Default: steadyClock. */
+  steady?: Clock
   verdicts: VerdictsOnSelf
   /**
    * The boot event log (as the agent sends it with its attestations), read to name what changed a
@@ -107,8 +110,11 @@ export class Gate {
     if (this.baseline === undefined) return ['the gate has not read the PCRs it guards yet']
     const reasons: string[] = []
     const now = this.c.clock.now()
-    if (this.lastRead === undefined || now - this.lastRead.at >= GATE_LIMITS.pcrRecheckMs)
-      this.lastRead = { at: now, values: await this.c.tpm.readPcrs(this.selection) }
+    // On a clock that never steps: kept on the wall clock, a step back of an hour would have the
+    // gate judge by the PCR values read before it for that hour, blind to an extend meanwhile.
+    const readAt = (this.c.steady ?? steadyClock).now()
+    if (this.lastRead === undefined || readAt - this.lastRead.at >= GATE_LIMITS.pcrRecheckMs)
+      this.lastRead = { at: readAt, values: await this.c.tpm.readPcrs(this.selection) }
     for (const d of differingPcrs(this.selection, this.lastRead.values, this.baseline))
       reasons.push(
         `PCR ${d.pcr} changed since the keys were released (now ${d.actual.slice(0, 16)}…, was ${d.expected.slice(0, 16)}…): ${await this.explain(d)}`

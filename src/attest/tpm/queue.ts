@@ -41,8 +41,11 @@ function withDeadline<T>(
       })
     }, deadlineMs)
     const onAbort = (): void => {
+      // Past the deadline already (its verdict waiting for this turn's completions): a timeout,
+      // so that the owner learns the native call may still be running.
+      const overdue = late !== undefined
       cleanup()
-      reject(new AbortedError())
+      reject(overdue ? onTimeout() : new AbortedError())
     }
     const cleanup = (): void => {
       clearTimeout(timer)

@@ -129,8 +129,12 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
             )
             const window = AbortSignal.timeout(seconds * 1000)
             const waiting = makeWaiting({ enabled: options.json !== true })
-            const waitForOwner = (): void =>
-              waiting.show(`waiting for the owner (the window closes after ${seconds} s)`)
+            let ended = false
+            const waitForOwner = (): void => {
+              // Not once the window has closed or the enrolment ended: nothing would clear it.
+              if (!ended && !window.aborted)
+                waiting.show(`waiting for the owner (the window closes after ${seconds} s)`)
+            }
             waitForOwner()
             let shown = ''
             const enrolment = await acceptEnrolment(
@@ -162,7 +166,10 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
                 }
               }
             )
-              .finally(() => waiting.clear())
+              .finally(() => {
+                ended = true
+                waiting.clear()
+              })
               .catch((err: unknown) => {
                 if (window.aborted)
                   throw new FleetError(`no owner enrolled this device within ${seconds} s`, {

@@ -204,7 +204,9 @@ Exit codes: 0 verified, 1 a check failed (the first failure on stderr), 2 bad us
         if (options.fleet !== undefined && toHex(identity.fleetId) !== options.fleet)
           throw new FeedVerificationError(`this feed belongs to fleet ${toHex(identity.fleetId)}, not ${options.fleet}`)
         const store = await openStore(options.state)
-        const progress = makeProgress(`verifying feed ${identity.feedId.slice(0, 12)}…`)
+        const progress = makeProgress(`verifying feed ${identity.feedId.slice(0, 12)}…`, {
+          enabled: options.json !== true
+        })
         try {
           const witnesses = new Map(
             [...(await knownFeedKeys(store, identity))].filter(([id]) => id !== identity.feedId)
@@ -266,7 +268,7 @@ Exit codes: 0 verified, 1 a check failed (the first failure on stderr), 2 bad us
       const ontology = ontologyFromHeader(header.ontology, identity)
       const epochs = epochsFromHeader(header.epochs, identity)
       const actors = actorsFromHeader(header.actors, identity, { onClone: warnClone })
-      const progress = makeProgress(`verifying ${path.basename(options.export!)}`)
+      const progress = makeProgress(`verifying ${path.basename(options.export!)}`, { enabled: options.json !== true })
       const report = await verifyExport(
         lines,
         {

@@ -740,7 +740,9 @@ describe('agent/enrolment ceremony (/fleet/enrol/2) on swtpm and libp2p', functi
         node,
         self: { tpm, state: a.state, enrolment: a.enrolment, eventLog: async () => a.log, random: randomBytes },
         ledger: feed.ledger,
-        clock: { now: () => clock }
+        // The test's clock keeps the time and the clone-alert windows both.
+        clock: { now: () => clock },
+        steady: { now: () => clock }
       })
       await service.start()
       const victim = b.enrolment.signed

@@ -113,7 +113,9 @@ function setup(): {
     tpm: fakeTpm,
     state: { deviceId: SELF, sealing: { selection: SELECTION, agentPcr: AGENT_PCR } } as unknown as DeviceState,
     dir: '/nonexistent',
+    // The test's clock keeps both the time and the PCR re-read interval.
     clock,
+    steady: clock,
     verdicts,
     eventLog: async () => await device.eventLog(),
     isRevoked: (id) => revoked.has(id),

@@ -49,6 +49,29 @@ describe('attest/tpm/SerialQueue deadlines', () => {
     assert.equal(await answer, 'answered')
   })
 
+  it('an abort that comes once the deadline has passed is a timeout, not a plain abort (the call may still run)', async () => {
+    const queue = new SerialQueue()
+    const controller = new AbortController()
+    let started!: () => void
+    const running = new Promise<void>((resolve) => {
+      started = resolve
+    })
+    const never = queue.run(
+      async () => {
+        started()
+        return await new Promise<never>(() => undefined)
+      },
+      20,
+      () => new Late(),
+      controller.signal
+    )
+    await running
+    // Due after the deadline's timer: both run in the same turn once this thread is free.
+    setTimeout(() => controller.abort(), 21)
+    busy(80)
+    await assert.rejects(never, Late)
+  })
+
   it('a task that does not answer still times out, and the queue goes on with the next task', async () => {
     const queue = new SerialQueue()
     const never = queue.run(
