@@ -51,6 +51,11 @@ export class CeremonyAbortedError extends FleetError {
 }
 
 const BASE58 = '^[1-9A-HJ-NP-Za-km-z]{40,64}$'
+/**
+ * A device's name as the owner's terminal shows it: 1 to 255 characters, none of them a control
+ * character (an escape sequence in it would rewrite the owner's screen while it confirms digits).
+ */
+export const HOSTNAME_PATTERN = '^[^\\u0000-\\u001f\\u007f-\\u009f]{1,255}$'
 export const HELLO = {
   deviceId: { kind: 'string', max: 52, pattern: '^[a-z2-7]{52}$' },
   ekPub: { kind: 'bytes', max: 1024 },
@@ -61,7 +66,7 @@ export const HELLO = {
   certifySignature: { kind: 'bytes', max: 1024 },
   pqPub: { kind: 'bytes', size: 1952, max: 1952 },
   peerId: { kind: 'string', max: 64, pattern: BASE58 },
-  hostname: { kind: 'string', max: 255 },
+  hostname: { kind: 'string', max: 255, pattern: HOSTNAME_PATTERN },
   role: { kind: 'string', max: 16 },
   commit: { kind: 'bytes', size: 32, max: 32 }
 } as const satisfies WireSchema

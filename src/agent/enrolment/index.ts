@@ -7,6 +7,7 @@ export {
   ENROL_LIMITS,
   ENROL_PROTOCOL,
   EnrolmentRefusedError,
+  HOSTNAME_PATTERN,
   enrolmentQuoteData
 } from './ceremony.js'
 export { runDeviceCeremony, type DeviceCeremonyInput } from './device-ceremony.js'

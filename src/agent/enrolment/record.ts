@@ -28,6 +28,7 @@ import {
 import { decodeCanonical, encodeCanonical } from '../../codec/index.js'
 import { ownerFeedId } from '../../ledger/index.js'
 import { verifyGenesis } from '../owner/index.js'
+import { HOSTNAME_PATTERN } from './ceremony.js'
 
 /** What a device is enrolled as (the ontology's device.enrol roles). */
 export const DEVICE_ROLES = ['workstation', 'server', 'hub'] as const
@@ -133,7 +134,7 @@ export function verifyEnrolmentRecord(
     typeof r.policyId !== 'string' ||
     !/^[0-9a-f]{64}$/.test(r.policyId) ||
     typeof r.hostname !== 'string' ||
-    r.hostname.length > 255 ||
+    !new RegExp(HOSTNAME_PATTERN).test(r.hostname) ||
     !Number.isSafeInteger(r.issuedAt)
   ) {
     throw new EnrolmentRecordError('a field has the wrong type or size')

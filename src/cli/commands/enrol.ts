@@ -17,6 +17,7 @@ import {
   readDeviceEnrolment,
   DEVICE_ROLES,
   ENROLMENT_FILE,
+  HOSTNAME_PATTERN,
   publishOwnerFeed,
   fleetServiceTag,
   type DeviceRole
@@ -91,8 +92,8 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
           throw new UsageError('--yes needs --expect-fleet: an unattended device must know which fleet to join')
         if (options.expectFleet !== undefined && !/^[0-9a-f]{64}$/.test(options.expectFleet))
           throw new UsageError('--expect-fleet must be a fleetId (64 hex digits)')
-        if (options.hostname.length === 0 || options.hostname.length > 255)
-          throw new UsageError('--hostname must be 1..255 characters')
+        if (!new RegExp(HOSTNAME_PATTERN).test(options.hostname))
+          throw new UsageError('--hostname must be 1..255 characters, none of them a control character')
         const seconds = parseSeconds(options.timeout, '--timeout')
         const out = makeOutput(options.json === true)
         const state = await readDeviceState(options.state)
