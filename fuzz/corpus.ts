@@ -362,7 +362,22 @@ export const TARGETS: Record<string, TargetSpec> = {
       )
     ]
   },
-  'device-state': { async: true, generate: () => [text(JSON.stringify(state))] },
+  'device-state': {
+    async: true,
+    generate: () => [
+      text(JSON.stringify(state)),
+      text(
+        JSON.stringify({
+          version: 1,
+          kind: 'owner-sealed',
+          deviceId: 'a'.repeat(52),
+          authority: { point: `04${'11'.repeat(64)}`, policyRef: '22'.repeat(32) },
+          mldsa: { public: 'AAEC', private: 'AwQF' },
+          peer: { public: 'AAEC', private: 'AwQF' }
+        })
+      )
+    ]
+  },
   release: { generate: releaseSamples },
   'entry-run': {
     generate: () => [

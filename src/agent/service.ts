@@ -18,7 +18,7 @@ import {
 import type { HybridSigner } from '../identity/index.js'
 import { createFleetNode, type FleetNode } from '../p2p/index.js'
 import { cryptoRandom, toHex, systemClock, type Clock } from '../common/index.js'
-import { unlockDevice, agentMeasurement, deviceSigner, type DeviceState } from './device/index.js'
+import { unlockDevice, agentMeasurement, deviceSigner, keepOwnerCopy, type DeviceState } from './device/index.js'
 import { readDeviceEnrolment } from './enrolment/index.js'
 import { writePeersFile, type AgentConfig } from './ops/index.js'
 import { createAgent, type Agent } from './agent.js'
@@ -94,6 +94,10 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
     const secretsLock = await lockSecrets(dir, 'shared')
     closers.push(async () => await secretsLock.release())
     enrolment = await readDeviceEnrolment(dir, state.deviceId)
+    // An enrolled device still sealed to its boot at fleet init keeps a copy of its keys sealed
+    // to the owner (made at fleet join; here for a device enrolled without one): the owner's first
+    // approval then installs after a kernel update too. Its secrets get theirs at join and as sealed.
+    if (enrolment !== undefined) await keepOwnerCopy(tpm, state, dir, enrolment.ownerKey.p256)
   } catch (err) {
     for (const close of closers.reverse()) await close().catch(() => undefined)
     throw err
@@ -162,7 +166,15 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
         approvals = page
       }
       // The workload gate, its baseline the PCR values read right after the keys were released.
-      const gate = await startAgentGate(agent, { tpm, state, dir, clock, released, eventLog: init.eventLog })
+      const gate = await startAgentGate(agent, {
+        tpm,
+        state,
+        dir,
+        clock,
+        released,
+        eventLog: init.eventLog,
+        owner: enrolment.ownerKey.p256
+      })
       const control = await startControlServer(agent, dir, state.deviceId, {
         logger,
         clock,
@@ -267,9 +279,11 @@ export async function startAgentGate(
     clock: Clock
     released?: PcrValues
     eventLog: () => Promise<Uint8Array>
+    /** The fleet owner's P-256 point: secrets sealed by a device still sealed to its boot at fleet init get a copy sealed to it. */
+    owner?: Uint8Array
   }
 ): Promise<NonNullable<ControlServerInit['gate']>> {
-  const { tpm, state, dir, clock, released, eventLog } = parts
+  const { tpm, state, dir, clock, released, eventLog, owner } = parts
   await settleSecretReseal(dir, state)
   const gate = new Gate({
     tpm,
@@ -286,6 +300,10 @@ export async function startAgentGate(
   return {
     gate,
     seal: async (name, value, replace) =>
-      await sealSecret(tpm, state, dir, name, value, { replace, now: new Date(clock.now()) })
+      await sealSecret(tpm, state, dir, name, value, {
+        replace,
+        now: new Date(clock.now()),
+        owner
+      })
   }
 }

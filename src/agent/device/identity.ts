@@ -22,12 +22,15 @@ import {
   sealedToJson,
   type AgentMeasurement,
   type PcrSelection,
+  type PcrValues,
+  type PcrApproval,
   type SealedSecret,
   type Tpm,
   type TpmCallOptions
 } from '../../attest/index.js'
 import { defaultMlDsa65, HybridSigner, type HybridPublicKey, type MlDsaKey } from '../../identity/index.js'
 import { MAX_STORED_APPROVALS, type DeviceState } from './state.js'
+import { OwnerCopyMismatchError, ownerCopySealed, seedsAreDevices, type OwnerCopy } from './owner-copy.js'
 import {
   decodeReleaseApproval,
   verifyReleaseApproval,
@@ -265,8 +268,16 @@ export async function installReleaseApproval(
   owner: { key: HybridPublicKey; fleetId: Uint8Array },
   signed: SignedReleaseApproval,
   measurement: AgentMeasurement,
-  options: TpmCallOptions = {}
-): Promise<{ state: DeviceState; resealed: boolean; withdrawn: boolean }> {
+  options: TpmCallOptions & { ownerCopy?: OwnerCopy } = {}
+): Promise<{
+  state: DeviceState
+  resealed: boolean
+  withdrawn: boolean
+  /** When the keys moved from the owner copy: the approval the workload secrets move from theirs under. */
+  ownerRelease?: { approval: PcrApproval; point: string }
+}> {
+  const { ownerCopy, ...tpmOptions } = options
+  options = tpmOptions
   const approval = verifyReleaseApproval(signed, owner, {
     deviceId: state.deviceId,
     selection: state.sealing.selection
@@ -301,14 +312,15 @@ export async function installReleaseApproval(
       throw new ReleaseApprovalError("this device's keys are sealed to another authority")
   }
   if (state.version === 3 && !raises)
-    return { state: { ...state, approvals: keep(state.approvals ?? []) }, resealed: false, withdrawn: false }
+    return {
+      state: { ...state, approvals: keep(state.approvals ?? []) },
+      resealed: false,
+      withdrawn: false
+    }
 
   await extendAgentMeasurement(tpm, measurement, state.sealing.agentPcr, options)
-  const differ = differingPcrs(
-    approvalSelection(approval),
-    await tpm.readPcrs(state.sealing.selection, options),
-    approvalValues(approval)
-  )
+  const current = await tpm.readPcrs(state.sealing.selection, options)
+  const differ = differingPcrs(approvalSelection(approval), current, approvalValues(approval))
   if (differ.length > 0) {
     throw new ReleaseApprovalError(
       `it approves another boot state than this one (PCR ${differ.map((d) => d.pcr).join(', ')} differ): ` +
@@ -316,6 +328,44 @@ export async function installReleaseApproval(
           ? 'an approval that withdraws earlier ones is installed while running the state it approves'
           : 'to move the keys to the owner, approve the state the device runs now')
     )
+  }
+  // A device of version 1 booted in another state than at fleet init (a kernel update came before
+  // the owner's first approval): its keys are released from the owner copy under this approval.
+  const initBoot = state.version !== 1 || bootIsInitBoot(state, current)
+  if (!initBoot && ownerCopy === undefined)
+    throw new ReleaseApprovalError(
+      "this device's keys are still sealed to its boot state at fleet init, which is not the one running, and it has no owner copy of them " +
+        '(the agent makes one when it first starts enrolled): boot the state of fleet init and install an approval of that state'
+    )
+  if (!initBoot && ownerCopy !== undefined) {
+    if (
+      ownerCopy.authority.point !== toHex(owner.key.p256) ||
+      ownerCopy.authority.policyRef !== toHex(releasePolicyRef(state.deviceId))
+    )
+      throw new ReleaseApprovalError("the owner copy of this device's keys is sealed to another authority")
+    const copied = ownerCopySealed(state, ownerCopy)
+    const seeds = [
+      await releaseSecret(tpm, copied.mldsa, toPcrApproval(approval), options),
+      await releaseSecret(tpm, copied.peer, toPcrApproval(approval), options)
+    ]
+    try {
+      if (!(await seedsAreDevices(state, seeds[0]!, seeds[1]!))) throw new OwnerCopyMismatchError()
+      for (let value = counter; value < epoch.epoch; ) value = await tpm.incrementCounter(epoch.nvIndex, options)
+      return {
+        state: {
+          ...state,
+          version: 3,
+          mldsa: { ...state.mldsa, sealed: sealedToJson(copied.mldsa) },
+          peer: { ...state.peer, sealed: sealedToJson(copied.peer) },
+          approvals: [entry]
+        },
+        resealed: true,
+        withdrawn: raises,
+        ownerRelease: { approval: toPcrApproval(approval), point: toHex(owner.key.p256) }
+      }
+    } finally {
+      for (const seed of seeds) seed.fill(0)
+    }
   }
   // The seeds are released with what they are sealed to now, before the counter moves: a device
   // sealed for version 1 does not depend on it.
@@ -342,7 +392,11 @@ export async function installReleaseApproval(
     if (state.version === 3) {
       await check(sealedFromJson(state.mldsa.sealed), seeds[0]!)
       await check(sealedFromJson(state.peer.sealed), seeds[1]!)
-      return { state: { ...state, approvals: keep(state.approvals ?? []) }, resealed: false, withdrawn: true }
+      return {
+        state: { ...state, approvals: keep(state.approvals ?? []) },
+        resealed: false,
+        withdrawn: true
+      }
     }
     const reseal = async (seed: Uint8Array): Promise<SealedSecret> => {
       const sealed = await sealToAuthority(
@@ -372,4 +426,15 @@ export async function installReleaseApproval(
   } finally {
     for (const seed of seeds) seed.fill(0)
   }
+}
+
+/** Whether the TPM holds the PCR values the keys of a version-1 state were sealed to at fleet init. */
+function bootIsInitBoot(state: DeviceState, current: PcrValues): boolean {
+  const expected = state.mldsa.sealed.expected ?? {}
+  return state.sealing.selection.every((bank) =>
+    bank.pcrs.every((pcr) => {
+      const value = current[bank.hash]?.get(pcr)
+      return value !== undefined && expected[String(pcr)] === toHex(value)
+    })
+  )
 }

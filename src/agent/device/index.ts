@@ -15,3 +15,12 @@ export {
   type UnlockedDevice
 } from './identity.js'
 export { DEVICE_STATE_FILE, DeviceStateError, readDeviceState, writeDeviceState, type DeviceState } from './state.js'
+export {
+  OWNER_COPY_FILE,
+  OwnerCopyError,
+  OwnerCopyMismatchError,
+  keepOwnerCopy,
+  readOwnerCopy,
+  removeOwnerCopy,
+  type OwnerCopy
+} from './owner-copy.js'

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { MalformedInputError, writeFileDurably } from '../../common/index.js'
 import type { PcrSelection, SealedSecretJson } from '../../attest/index.js'
+import { DEVICE_LIMITS } from './limits.js'
 
 /**
  * The device's state file (DIR/device.json). It holds public data and TPM-wrapped blobs only:
@@ -12,6 +13,8 @@ import type { PcrSelection, SealedSecretJson } from '../../attest/index.js'
  *              with the owner's version-1 approvals (PolicyPCR only: they cannot be withdrawn);
  *   version 3: as version 2, with policyRef fleet-release-v2 and version-2 approvals (PolicyPCR
  *              then PolicyNV on the approval-epoch counter: withdrawable). Same fields as 2.
+ * An enrolled device of version 1 also keeps its seeds sealed to the owner in a file of their own
+ * (owner-copy.ts), for a first approval installed in another boot state.
  */
 export interface DeviceState {
   version: 1 | 2 | 3
@@ -35,7 +38,6 @@ export interface ApprovalJson {
 }
 
 export const DEVICE_STATE_FILE = 'device.json'
-const MAX_STATE_BYTES = 256 * 1024
 const FIELDS_V1 = [
   'version',
   'deviceId',
@@ -71,7 +73,7 @@ export async function readDeviceState(dir: string): Promise<DeviceState> {
       code === 'ENOENT' ? 'not found (run fleet init first)' : `cannot read (${code ?? String(err)})`
     )
   }
-  if (text.length > MAX_STATE_BYTES) throw new DeviceStateError(file, 'too large')
+  if (text.length > DEVICE_LIMITS.maxStateBytes) throw new DeviceStateError(file, 'too large')
   let value: unknown
   try {
     value = JSON.parse(text)

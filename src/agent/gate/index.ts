@@ -17,11 +17,13 @@ export { Gate, checkQuorum, type GateComponents, type WorkloadStart, type Worklo
 export {
   SECRETS_DIR,
   checkSecretName,
+  keepSecretOwnerKeys,
   listSecrets,
   openSecret,
   removeSecret,
   sealSecret,
   secretFile,
+  type OwnerRelease,
   type SecretListing
 } from './secrets.js'
 export {
@@ -46,3 +48,4 @@ export {
   type GateGrants
 } from './grants.js'
 export { SECRETS_LOCK, lockSecrets, tryLockFile, type HeldLock } from './lock.js'
+export { keepOwnerCopies, type OwnerCopies } from './owner-copies.js'

@@ -35,7 +35,8 @@ import {
   readSecretFileIn,
   sealedAlikeWith,
   secretNamesIn,
-  writeSealedSecret
+  writeSealedSecret,
+  type OwnerRelease
 } from './secrets.js'
 
 /** The secrets sealed under the new state, whole, waiting for the state to be committed and swapped in. */
@@ -64,6 +65,8 @@ export interface ResealOptions extends TpmCallOptions, SettleOptions {
   now: Date
   /** Writes the new device state durably: the commit point. MUST resolve only once it survives a power cut. */
   commit: () => Promise<void>
+  /** The keys moved from their owner copy: each secret is opened from its own, under this approval. */
+  ownerRelease?: OwnerRelease
 }
 
 /**
@@ -98,8 +101,9 @@ export async function stageResealedSecrets(
   from: DeviceState,
   to: DeviceState,
   dir: string,
-  options: TpmCallOptions & { now: Date }
+  options: TpmCallOptions & { now: Date; ownerRelease?: OwnerRelease }
 ): Promise<string[]> {
+  const { ownerRelease, ...sealOptions } = options
   await settleSecretReseal(dir, from)
   // Folders of stagings that never finished (only this function fills them).
   for (const entry of await readdir(dir))
@@ -122,12 +126,12 @@ export async function stageResealedSecrets(
     for (const name of names) {
       let value: Uint8Array
       try {
-        value = await openSecret(tpm, from, dir, name, options)
+        value = await openSecret(tpm, from, dir, name, { ...sealOptions, ownerRelease })
       } catch (err) {
         throw new SecretResealError(name, err)
       }
       try {
-        await writeSealedSecret(tpm, to, building, name, value, options)
+        await writeSealedSecret(tpm, to, building, name, value, sealOptions)
       } catch (err) {
         throw new SecretResealError(name, err)
       } finally {

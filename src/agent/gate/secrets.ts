@@ -11,6 +11,10 @@
  *   {version: 1, name, deviceId, sealedTo: 'boot-pcrs' | 'owner', authority?: P-256 point (hex),
  *    key: {public, private} (the TPM's sealed object, base64), nonce, ciphertext, tag (base64),
  *    bytes, sealedAt (ISO time)}
+ * Version 2 adds, for a device whose keys are still sealed to its PCR values at fleet init and
+ * which is enrolled, the data key sealed once more to the fleet owner (`ownerKey`, to the P-256
+ * point `ownerAuthority`, policyRef fleet-release-v2), as the device's owner copy holds its keys
+ * (device/owner-copy.ts): the owner's first approval then moves the secret from any boot state.
  * The policy itself is the device state's (device.json): a file sealed before the owner's first
  * approval moved the device's keys to the owner no longer matches, and says so (reseal.ts moves
  * the secrets with the keys, so none is left behind).
@@ -18,9 +22,10 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
 import { readdir, rm } from 'node:fs/promises'
 import path from 'node:path'
-import { fromBase64, readBoundedFile, toBase64, writeFileDurably } from '../../common/index.js'
-import type { SealedSecret, Tpm, TpmCallOptions } from '../../attest/index.js'
-import { sealedFromJson } from '../../attest/index.js'
+import { fromBase64, readBoundedFile, toBase64, toHex, writeFileDurably } from '../../common/index.js'
+import type { PcrApproval, SealedSecret, Tpm, TpmCallOptions } from '../../attest/index.js'
+import { releaseSecret, sealToAuthority, sealedFromJson } from '../../attest/index.js'
+import { releasePolicyRef } from '../release/index.js'
 import { releaseLikeDeviceKeys, sealLikeDeviceKeys, type DeviceState } from '../device/index.js'
 import { SecretFileError, SecretNameError, SecretSizeError, SecretUnknownError, TooManySecretsError } from './errors.js'
 import { GATE_LIMITS } from './limits.js'
@@ -41,6 +46,7 @@ const FIELDS = [
   'bytes',
   'sealedAt'
 ]
+const FIELDS_V2 = [...FIELDS, 'ownerKey', 'ownerAuthority']
 
 /** What `fleet secret list` shows of a secret: never its value. */
 export interface SecretListing {
@@ -53,9 +59,9 @@ export interface SecretListing {
   sealedAt: string
 }
 
-/** A secret file as written (frozen format, version 1). */
+/** A secret file as written (frozen format, versions 1 and 2). */
 export interface SecretFile {
-  version: 1
+  version: 1 | 2
   name: string
   deviceId: string
   sealedTo: 'boot-pcrs' | 'owner'
@@ -66,6 +72,18 @@ export interface SecretFile {
   tag: string
   bytes: number
   sealedAt: string
+  /** Version 2: the data key sealed to the fleet owner too (device state version 1, enrolled). */
+  ownerKey?: { public: string; private: string }
+  /** Version 2: the owner's P-256 point (hex) `ownerKey` is sealed to. */
+  ownerAuthority?: string
+}
+
+/** Where a secret is opened from when a device's keys move to the owner from its owner copy. */
+export interface OwnerRelease {
+  /** The owner's approval of the boot state running now, as releaseSecret takes it. */
+  approval: PcrApproval
+  /** The owner's P-256 point (hex). */
+  point: string
 }
 
 /** Refuses a name no secret can have (SecretNameError). */
@@ -99,7 +117,7 @@ export async function sealSecret(
   dir: string,
   name: string,
   value: Uint8Array,
-  options: TpmCallOptions & { replace?: boolean; now: Date }
+  options: TpmCallOptions & { replace?: boolean; now: Date; owner?: Uint8Array }
 ): Promise<SecretListing> {
   checkSecretName(name)
   if (value.length === 0 || value.length > GATE_LIMITS.maxSecretBytes)
@@ -126,8 +144,10 @@ export async function writeSealedSecret(
   folder: string,
   name: string,
   value: Uint8Array,
-  options: TpmCallOptions & { now: Date }
+  options: TpmCallOptions & { now: Date; owner?: Uint8Array }
 ): Promise<SecretListing> {
+  const { owner, now, ...tpmOptions } = options
+  options = { ...tpmOptions, now }
   // The data key mixes the TPM's RNG with the host's, so neither alone decides it.
   const key = createHash('sha256')
     .update(await tpm.getRandom(32, options))
@@ -138,9 +158,20 @@ export async function writeSealedSecret(
     const cipher = createCipheriv('aes-256-gcm', key, nonce)
     cipher.setAAD(additionalData(state.deviceId, name))
     const ciphertext = Buffer.concat([cipher.update(value), cipher.final()])
-    const sealed = await sealLikeDeviceKeys(tpm, state, new Uint8Array(key), options)
+    const sealed = await sealLikeDeviceKeys(tpm, state, new Uint8Array(key), tpmOptions)
+    const ownerKey =
+      state.version === 1 && owner !== undefined
+        ? await sealToAuthority(
+            tpm,
+            new Uint8Array(key),
+            state.sealing.selection,
+            owner,
+            releasePolicyRef(state.deviceId),
+            tpmOptions
+          )
+        : undefined
     const file: SecretFile = {
-      version: 1,
+      version: ownerKey === undefined ? 1 : 2,
       name,
       deviceId: state.deviceId,
       ...policyOf(state),
@@ -149,7 +180,13 @@ export async function writeSealedSecret(
       ciphertext: ciphertext.toString('base64'),
       tag: cipher.getAuthTag().toString('base64'),
       bytes: value.length,
-      sealedAt: options.now.toISOString()
+      sealedAt: options.now.toISOString(),
+      ...(ownerKey === undefined
+        ? {}
+        : {
+            ownerKey: { public: toBase64(ownerKey.blob.public), private: toBase64(ownerKey.blob.private) },
+            ownerAuthority: toHex(owner!)
+          })
     }
     await writeFileDurably(path.join(folder, `${name}.json`), `${JSON.stringify(file)}\n`)
     return listing(file, state)
@@ -175,16 +212,35 @@ export async function openSecret(
   state: DeviceState,
   dir: string,
   name: string,
-  options: TpmCallOptions = {}
+  options: TpmCallOptions & { ownerRelease?: OwnerRelease } = {}
 ): Promise<Uint8Array> {
+  const { ownerRelease, ...tpmOptions } = options
   checkSecretName(name)
   const file = await readSecretFile(dir, name, state)
-  const like = sealedFromJson(state.mldsa.sealed)
-  const sealed: SealedSecret = {
-    ...like,
-    blob: { public: fromBase64(file.key.public), private: fromBase64(file.key.private) }
+  let key: Uint8Array
+  if (ownerRelease !== undefined) {
+    // The device's keys move to the owner from their owner copy: so does this secret, from its own.
+    if (file.ownerKey === undefined || file.ownerAuthority !== ownerRelease.point)
+      throw new SecretFileError(
+        secretFile(dir, name),
+        file.ownerKey === undefined
+          ? 'it has no copy sealed to the owner (it was sealed before the device was enrolled, by an older agent): boot the state of fleet init to move it, or remove it and seal it again'
+          : 'its owner copy is sealed to another authority'
+      )
+    const sealed: SealedSecret = {
+      blob: { public: fromBase64(file.ownerKey.public), private: fromBase64(file.ownerKey.private) },
+      selection: state.sealing.selection,
+      authority: { point: ownerRelease.point, policyRef: toHex(releasePolicyRef(state.deviceId)) }
+    }
+    key = await releaseSecret(tpm, sealed, ownerRelease.approval, tpmOptions)
+  } else {
+    const like = sealedFromJson(state.mldsa.sealed)
+    const sealed: SealedSecret = {
+      ...like,
+      blob: { public: fromBase64(file.key.public), private: fromBase64(file.key.private) }
+    }
+    key = await releaseLikeDeviceKeys(tpm, state, sealed, tpmOptions)
   }
-  const key = await releaseLikeDeviceKeys(tpm, state, sealed, options)
   try {
     if (key.length !== 32) throw new SecretFileError(secretFile(dir, name), 'the sealed data key is not 32 bytes')
     const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(file.nonce, 'base64'))
@@ -198,6 +254,57 @@ export async function openSecret(
   } finally {
     key.fill(0)
   }
+}
+
+/**
+ * Gives each secret of an enrolled device whose keys are still sealed to its PCR values at fleet
+ * init (state version 1) its data key sealed to the owner too (version 2), in a boot state the
+ * keys are released in now, as keepOwnerCopy does for the keys. Returns the names given one.
+ * Called holding the secrets' lock exclusive (a removal meanwhile would be undone).
+ */
+export async function keepSecretOwnerKeys(
+  tpm: Tpm,
+  state: DeviceState,
+  dir: string,
+  owner: Uint8Array,
+  options: TpmCallOptions = {}
+): Promise<string[]> {
+  if (state.version !== 1) return []
+  const given: string[] = []
+  for (const name of await secretNames(dir)) {
+    const file = await readSecretFile(dir, name, state)
+    if (file.ownerAuthority === toHex(owner)) continue
+    const key = await releaseLikeDeviceKeys(
+      tpm,
+      state,
+      {
+        ...sealedFromJson(state.mldsa.sealed),
+        blob: { public: fromBase64(file.key.public), private: fromBase64(file.key.private) }
+      },
+      options
+    )
+    try {
+      const ownerKey = await sealToAuthority(
+        tpm,
+        key,
+        state.sealing.selection,
+        owner,
+        releasePolicyRef(state.deviceId),
+        options
+      )
+      const next: SecretFile = {
+        ...file,
+        version: 2,
+        ownerKey: { public: toBase64(ownerKey.blob.public), private: toBase64(ownerKey.blob.private) },
+        ownerAuthority: toHex(owner)
+      }
+      await writeFileDurably(secretFile(dir, name), `${JSON.stringify(next)}\n`)
+      given.push(name)
+    } finally {
+      key.fill(0)
+    }
+  }
+  return given
 }
 
 /** Removes secret `name` (SecretUnknownError if there is none). */
@@ -274,8 +381,22 @@ export async function readSecretFileIn(folder: string, name: string, deviceId: s
     throw new SecretFileError(file, why)
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('not a secret file')
-  for (const key of Object.keys(value)) if (!FIELDS.includes(key)) fail(`unknown field "${key}"`)
-  if (value.version !== 1) fail(`version ${String(value.version)} is not one this agent reads`)
+  if (value.version !== 1 && value.version !== 2)
+    fail(`version ${String(value.version).slice(0, 16)} is not one this agent reads`)
+  for (const key of Object.keys(value))
+    if (!(value.version === 1 ? FIELDS : FIELDS_V2).includes(key)) fail(`unknown field "${key}"`)
+  if (value.version === 2) {
+    const ownerKey = value.ownerKey as Record<string, unknown> | undefined
+    if (typeof ownerKey !== 'object' || ownerKey === null || Object.keys(ownerKey).length !== 2)
+      fail('bad field "ownerKey"')
+    for (const part of ['public', 'private']) {
+      const text = ownerKey![part]
+      if (typeof text !== 'string' || text.length === 0 || text.length > 4096 || !BASE64.test(text))
+        fail(`bad field "ownerKey.${part}"`)
+    }
+    if (typeof value.ownerAuthority !== 'string' || !/^04[0-9a-f]{128}$/.test(value.ownerAuthority))
+      fail('bad field "ownerAuthority"')
+  }
   if (value.name !== name) fail(`it is secret ${String(value.name).slice(0, 64)}'s, not ${name}'s`)
   if (value.deviceId !== deviceId) fail('it was sealed on another device (this TPM cannot open it)')
   const base64 = (field: string, max: number): void => {

@@ -13,7 +13,9 @@
  *                                   (P-256, what the TPM checks) inside a hybrid-signed approval,
  *                                   records device.approve_release in its feed → approval.json
  *   device  fleet release install   checks the owner's signatures and stores the approval; the
- *                                   first one re-seals the seeds to the owner
+ *                                   first one re-seals the seeds to the owner (or, booted in
+ *                                   another state than at fleet init, takes them from the owner
+ *                                   copy fleet join made: device/owner-copy.ts)
  *
  * The TPM itself checks the owner's P-256 signature (PolicyAuthorize); the hybrid envelope is
  * checked when the approval is installed, so a forged approval is refused twice.

@@ -14,6 +14,7 @@ import {
   ownerFeedId,
   enrolmentEntry,
   writeDeviceEnrolment,
+  keepOwnerCopies,
   readDeviceEnrolment,
   DEVICE_ROLES,
   ENROLMENT_FILE,
@@ -179,6 +180,13 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
                 throw err
               })
             await writeDeviceEnrolment(options.state, enrolment)
+            // Sealed to the owner too from now on, so that the owner's first approval can be
+            // installed in a boot state other than this one (after a kernel update).
+            const copies = await keepOwnerCopies(tpm, state, options.state, enrolment.ownerKey.p256)
+            if (copies.secrets === undefined)
+              out.note(
+                'fleet: the workload secrets are in use by another command: they get their copy sealed to the owner when they are next sealed'
+              )
             const fleetId = Buffer.from(enrolment.fleetId).toString('hex')
             out.result(
               {
@@ -187,7 +195,9 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
                 fleetId,
                 role: enrolment.record.role,
                 policyId: enrolment.record.policyId,
-                sas: shown
+                sas: shown,
+                ownerCopy: copies.keys,
+                secretsCopied: copies.secrets ?? []
               },
               `enrolled in fleet ${fleetId} as ${enrolment.record.role}`
             )

@@ -10,6 +10,9 @@ import {
   agentMeasurement,
   installReleaseApproval,
   lockSecrets,
+  readOwnerCopy,
+  removeOwnerCopy,
+  OWNER_COPY_FILE,
   resealSecrets,
   settleSecretReseal,
   controlRequest,
@@ -61,7 +64,8 @@ After a legitimate kernel, firmware or agent update the keys stay sealed until t
   device:  fleet release request --state DIR --out request.json
   owner:   fleet release approve --state OWNERDIR --request request.json --out approval.json
   device:  fleet release install --state DIR --approval approval.json
-The first approval installed on a device moves its keys from its PCR values at fleet init to the owner.
+The first approval installed on a device moves its keys from its PCR values at fleet init to the owner,
+also after an update that came before it (from the copy sealed to the owner that fleet join keeps, ${OWNER_COPY_FILE}).
 The owner approves only agent builds on its allowlist (OWNERDIR/${AGENT_ALLOWLIST_FILE}: one measurement per line).
 With --withdraw-previous, installing the approval withdraws every earlier one for good (the device's
 approval-epoch counter in its TPM moves past them): booting an older approved state releases nothing.`
@@ -311,24 +315,35 @@ Example:
         // What an earlier install left interrupted is settled under the state on disk first.
         await settleSecretReseal(options.state, state)
         tpm = await openTpm(options.tcti ?? state.tcti)
+        // A device still sealed to its PCR values at fleet init may have an owner copy of its keys
+        // (made when it was enrolled): the first approval is installed from it in another boot state.
+        const ownerCopy = state.version === 1 ? await readOwnerCopy(options.state, state) : undefined
         const installed = await installReleaseApproval(
           tpm,
           state,
           { key: enrolment.ownerKey, fleetId: enrolment.fleetId },
           signed,
-          await measurementFor(state)
+          await measurementFor(state),
+          { ownerCopy }
         )
         const commit = async (): Promise<void> => await writeDeviceState(options.state, installed.state)
         // The workload secrets follow the keys to the owner's policy (sealed alike with them):
         // staged before the new state is written, swapped in after, so no crash strands them.
         const secrets = installed.resealed
-          ? await resealSecrets(tpm, state, installed.state, options.state, { now: new Date(), commit })
+          ? await resealSecrets(tpm, state, installed.state, options.state, {
+              now: new Date(),
+              commit,
+              ownerRelease: installed.ownerRelease
+            })
           : await commit().then(() => [])
+        // The keys are sealed to the owner now: the copy has nothing left to do.
+        if (installed.resealed) await removeOwnerCopy(options.state)
         const approvals = installed.state.approvals?.length ?? 0
         makeOutput(options.json === true).result(
           {
             deviceId: state.deviceId,
             resealed: installed.resealed,
+            fromOwnerCopy: installed.ownerRelease !== undefined,
             withdrawn: installed.withdrawn,
             approvals,
             secretsResealed: secrets

@@ -19,6 +19,7 @@ import {
   checkSecretName,
   controlRequest,
   listSecrets,
+  readDeviceEnrolment,
   readDeviceState,
   removeSecret,
   sealSecret,
@@ -74,7 +75,9 @@ async function sealWithKeys(
     const bootPcrs = selection.flatMap((bank) => bank.pcrs).filter((pcr) => pcr !== state.sealing.agentPcr)
     // The device's keys must be released here now: only then is this a boot state they are sealed to.
     await unlockDevice(tpm, state, await agentMeasurement({ bootPcrs, agentPcr: state.sealing.agentPcr }))
-    return await sealSecret(tpm, state, dir, name, value, { replace, now: new Date() })
+    // Enrolled and still sealed to the boot at fleet init: a copy sealed to the owner too (see keepOwnerCopies).
+    const enrolment = await readDeviceEnrolment(dir, state.deviceId)
+    return await sealSecret(tpm, state, dir, name, value, { replace, now: new Date(), owner: enrolment?.ownerKey.p256 })
   } finally {
     await tpm.close()
   }

@@ -134,7 +134,13 @@ describe('agent/gate: workload secrets sealed in the TPM (swtpm)', function () {
       ],
       ['device', { ...json, deviceId: dev2.state.deviceId }, /sealed on another device/],
       ['field', { ...json, extra: 1 }, /unknown field "extra"/],
-      ['version', { ...json, version: 2 }, /version 2/]
+      ['version', { ...json, version: 3 }, /version 3/],
+      ['owner copy', { ...json, version: 2 }, /bad field "ownerKey"/],
+      [
+        'owner authority',
+        { ...json, version: 2, ownerKey: json.key, ownerAuthority: 'zz' },
+        /bad field "ownerAuthority"/
+      ]
     ]
     for (const [what, altered, reason] of tries) {
       await writeFile(file, JSON.stringify(altered))
