@@ -18,7 +18,7 @@ import {
 import type { HybridSigner } from '../identity/index.js'
 import { createFleetNode, type FleetNode } from '../p2p/index.js'
 import { cryptoRandom, toHex, systemClock, type Clock } from '../common/index.js'
-import { unlockDevice, agentMeasurement, deviceSigner, keepOwnerCopy, type DeviceState } from './device/index.js'
+import { unlockDevice, agentMeasurement, deviceSigner, type DeviceState } from './device/index.js'
 import { readDeviceEnrolment } from './enrolment/index.js'
 import { writePeersFile, type AgentConfig } from './ops/index.js'
 import { createAgent, type Agent } from './agent.js'
@@ -27,7 +27,7 @@ import type { PeerStatus } from './attestation/index.js'
 import { startControlServer, type ControlServerInit } from './control.js'
 import { startGateSocket } from './gate-socket.js'
 import { Approvals } from './approvals/index.js'
-import { Gate, lockSecrets, sealSecret, settleSecretReseal } from './gate/index.js'
+import { Gate, keepOwnerCopies, lockSecrets, sealSecret, settleSecretReseal } from './gate/index.js'
 
 /**
  * The slab size of Node's pool for small Buffers while the agent runs: 64 KiB by default since
@@ -90,14 +90,28 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
     device = await unlockDevice(tpm, state, await agentMeasurement({ bootPcrs, agentPcr: state.sealing.agentPcr }))
     // The PCR values the keys were just released under: the workload gate's baseline.
     released = await tpm.readPcrs(selection)
+    enrolment = await readDeviceEnrolment(dir, state.deviceId)
+    // An enrolled device still sealed to its boot at fleet init keeps a copy of its keys and
+    // secrets sealed to the owner (made at fleet join; here for one enrolled without, or whose
+    // secrets were busy then): the owner's first approval then installs after a kernel update
+    // too. Best effort: the agent runs without it, and says so.
+    if (enrolment !== undefined) {
+      const ownerPoint = enrolment.ownerKey.p256
+      await keepOwnerCopies(tpm, state, dir, ownerPoint).then(
+        (copies) => {
+          if (copies.keys || (copies.secrets?.length ?? 0) > 0)
+            logger?.info({ keys: copies.keys, secrets: copies.secrets }, 'kept a copy sealed to the owner')
+        },
+        (err: unknown) =>
+          logger?.warn(
+            { err: (err as Error).message },
+            "could not keep a copy of the keys sealed to the owner: the owner's first approval needs the boot of fleet init"
+          )
+      )
+    }
     // The workload secrets are this agent's while it runs (a re-seal waits for its stop).
     const secretsLock = await lockSecrets(dir, 'shared')
     closers.push(async () => await secretsLock.release())
-    enrolment = await readDeviceEnrolment(dir, state.deviceId)
-    // An enrolled device still sealed to its boot at fleet init keeps a copy of its keys sealed
-    // to the owner (made at fleet join; here for a device enrolled without one): the owner's first
-    // approval then installs after a kernel update too. Its secrets get theirs at join and as sealed.
-    if (enrolment !== undefined) await keepOwnerCopy(tpm, state, dir, enrolment.ownerKey.p256)
   } catch (err) {
     for (const close of closers.reverse()) await close().catch(() => undefined)
     throw err

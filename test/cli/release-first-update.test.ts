@@ -3,7 +3,8 @@
  * keys are still sealed to its PCR values at fleet init, which are gone, yet the owner's approval
  * of the new boot installs (from the owner copy made at fleet join) and moves the keys and the
  * workload secrets to the owner, without booting the old kernel again. A replaced owner copy, one
- * sealed to another authority, none at all, or an approval of another boot are refused.
+ * sealed to another authority, none at all, a secret without one, or an approval of another boot
+ * are refused, with the state unchanged.
  */
 import assert from 'node:assert/strict'
 import { generateKeyPairSync } from 'node:crypto'
@@ -47,6 +48,17 @@ describe('cli: fleet release after a kernel update that came before any approval
       ownerAuthority?: string
     }
 
+  /** Makes a secret file as an older agent wrote it: version 1, no copy sealed to the owner. */
+  const strip = (name: string): void => {
+    const file = path.join(state, 'secrets', `${name}.json`)
+    const {
+      ownerKey: _key,
+      ownerAuthority: _authority,
+      ...rest
+    } = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>
+    writeFileSync(file, JSON.stringify({ ...rest, version: 1 }))
+  }
+
   before(async function () {
     if (!haveSwtpm()) this.skip()
     dir = await tempDir('fleet-cli-first-update-')
@@ -81,7 +93,7 @@ describe('cli: fleet release after a kernel update that came before any approval
     for (const at of swtpms) run(['swtpm', 'stop', '--dir', at])
   })
 
-  it('fleet join keeps a copy of the keys and of every workload secret sealed to the owner; later seals make theirs', () => {
+  it("fleet join keeps a copy of the keys and of every workload secret sealed to the owner; later seals make theirs, and the agent's start what is missing", () => {
     const copy = JSON.parse(readFileSync(path.join(state, OWNER_COPY_FILE), 'utf8')) as {
       authority: { point: string }
     }
@@ -92,7 +104,15 @@ describe('cli: fleet release after a kernel update that came before any approval
     assert.equal(secretFile('late').ownerAuthority, Buffer.from(ownerPoint).toString('hex'))
     // The keys themselves are still sealed to the boot at fleet init.
     assert.equal((JSON.parse(readFileSync(path.join(state, 'device.json'), 'utf8')) as { version: number }).version, 1)
+    // What a device enrolled by an older agent has: no copy at all. The agent's start makes them.
+    rmSync(path.join(state, OWNER_COPY_FILE))
+    strip('early')
     assert.equal(start().status, 0)
+    assert.ok(existsSync(path.join(state, OWNER_COPY_FILE)))
+    assert.equal(secretFile('early').ownerAuthority, Buffer.from(ownerPoint).toString('hex'))
+    // A secret without a copy (as an older agent sealed it), for the next test.
+    seal('old', 'sealed-by-an-older-agent')
+    strip('old')
   })
 
   it("the owner's first approval, of the new kernel, installs without the old kernel; replaced or missing copies and other boots are refused", async () => {
@@ -173,6 +193,7 @@ describe('cli: fleet release after a kernel update that came before any approval
     // A garbled copy is bad input (exit 2), not a crash.
     writeFileSync(copyFile, '{"version":1,"kind":"owner-sealed"')
     assert.equal(install().status, 2)
+    unchanged()
 
     // No copy: what a device enrolled by an older agent, never started since, meets.
     rmSync(copyFile)
@@ -189,8 +210,14 @@ describe('cli: fleet release after a kernel update that came before any approval
     assert.match(tampered.stderr, /approves another boot state/)
     unchanged()
 
-    // The boot the owner approved: the keys and both secrets move to the owner.
+    // The boot the owner approved, but a secret without a copy: nothing moves, and the way out is named.
     assert.equal(run(['swtpm', 'boot', '--dir', device, '--variant', 'new-kernel']).status, 0)
+    const stranded = install()
+    assert.equal(stranded.status, 1)
+    assert.match(stranded.stderr, /old.*no copy sealed to the owner.*fleet secret remove/s)
+    assert.equal(readFileSync(path.join(state, 'device.json'), 'utf8'), stateBefore)
+    assert.equal(run(['secret', 'remove', '--state', state, 'old']).status, 0)
+    // The keys and both other secrets move to the owner.
     const installed = install()
     assert.equal(installed.status, 0, installed.stderr)
     const outcome = JSON.parse(installed.stdout) as {

@@ -4,7 +4,7 @@
  * owner approves the new boot; a tampered boot and forged approvals are refused.
  */
 import assert from 'node:assert/strict'
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { EsysTpm } from '../../src/attest/index.js'
 import { openSecret, readDeviceState } from '../../src/agent/index.js'
@@ -147,8 +147,11 @@ describe('cli: fleet release (owner-approved key release)', function () {
     writeFileSync(path.join(dir, 'secret'), 'model-key-bytes')
     const sealedSecret = run(['secret', 'seal', '--state', state, 'model-key', '--from', path.join(dir, 'secret')])
     assert.equal(sealedSecret.status, 0, sealedSecret.stderr)
+    // A damaged owner copy is not read in the boot of fleet init, where it is not needed, and goes.
+    writeFileSync(path.join(state, 'owner-sealed.json'), '{"version":1')
     const installed = install()
     assert.equal(installed.status, 0, installed.stderr)
+    assert.equal(existsSync(path.join(state, 'owner-sealed.json')), false)
     const outcome = JSON.parse(installed.stdout) as { resealed: boolean; secretsResealed: string[] }
     assert.equal(outcome.resealed, true)
     assert.deepEqual(outcome.secretsResealed, ['model-key'])

@@ -268,7 +268,7 @@ export async function installReleaseApproval(
   owner: { key: HybridPublicKey; fleetId: Uint8Array },
   signed: SignedReleaseApproval,
   measurement: AgentMeasurement,
-  options: TpmCallOptions & { ownerCopy?: OwnerCopy } = {}
+  options: TpmCallOptions & { ownerCopy?: () => Promise<OwnerCopy | undefined> } = {}
 ): Promise<{
   state: DeviceState
   resealed: boolean
@@ -276,7 +276,7 @@ export async function installReleaseApproval(
   /** When the keys moved from the owner copy: the approval the workload secrets move from theirs under. */
   ownerRelease?: { approval: PcrApproval; point: string }
 }> {
-  const { ownerCopy, ...tpmOptions } = options
+  const { ownerCopy: loadOwnerCopy, ...tpmOptions } = options
   options = tpmOptions
   const approval = verifyReleaseApproval(signed, owner, {
     deviceId: state.deviceId,
@@ -332,6 +332,7 @@ export async function installReleaseApproval(
   // A device of version 1 booted in another state than at fleet init (a kernel update came before
   // the owner's first approval): its keys are released from the owner copy under this approval.
   const initBoot = state.version !== 1 || bootIsInitBoot(state, current)
+  const ownerCopy = initBoot ? undefined : await loadOwnerCopy?.()
   if (!initBoot && ownerCopy === undefined)
     throw new ReleaseApprovalError(
       "this device's keys are still sealed to its boot state at fleet init, which is not the one running, and it has no owner copy of them " +

@@ -153,11 +153,18 @@ export async function keepOwnerCopy(
   state: DeviceState,
   dir: string,
   ownerPoint: Uint8Array,
-  options: TpmCallOptions = {}
+  options: TpmCallOptions & { renew?: boolean } = {}
 ): Promise<boolean> {
-  if (state.version !== 1) return false
+  const { renew, ...tpmOptions } = options
+  options = tpmOptions
+  // Sealed to the owner already: a copy left by an install interrupted after its commit goes.
+  if (state.version !== 1) {
+    await removeOwnerCopy(dir)
+    return false
+  }
   const policyRef = releasePolicyRef(state.deviceId)
-  const existing = await readOwnerCopy(dir, state).catch(() => undefined)
+  // Kept unless `renew` (fleet join writes its own, whatever was planted before it).
+  const existing = renew === true ? undefined : await readOwnerCopy(dir, state).catch(() => undefined)
   if (existing?.authority.point === toHex(ownerPoint) && existing.authority.policyRef === toHex(policyRef)) return false
   const seeds = [
     await releaseSecret(tpm, sealedFromJson(state.mldsa.sealed), undefined, options),

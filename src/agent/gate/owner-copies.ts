@@ -26,10 +26,12 @@ export async function keepOwnerCopies(
   state: DeviceState,
   dir: string,
   owner: Uint8Array,
-  options: TpmCallOptions = {}
+  options: TpmCallOptions & { renew?: boolean } = {}
 ): Promise<OwnerCopies> {
-  if (state.version !== 1) return { keys: false, secrets: [] }
-  const keys = await keepOwnerCopy(tpm, state, dir, owner, options)
+  const { renew, ...tpmOptions } = options
+  options = tpmOptions
+  const keys = await keepOwnerCopy(tpm, state, dir, owner, { ...options, renew })
+  if (state.version !== 1) return { keys, secrets: [] }
   let lock: Awaited<ReturnType<typeof lockSecrets>>
   try {
     lock = await lockSecrets(dir, 'exclusive')

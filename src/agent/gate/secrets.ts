@@ -224,7 +224,7 @@ export async function openSecret(
       throw new SecretFileError(
         secretFile(dir, name),
         file.ownerKey === undefined
-          ? 'it has no copy sealed to the owner (it was sealed before the device was enrolled, by an older agent): boot the state of fleet init to move it, or remove it and seal it again'
+          ? 'it has no copy sealed to the owner (the agent gives one to each secret when it starts enrolled in the boot of fleet init): remove it (fleet secret remove), install the approval, then seal it again; or boot the state of fleet init once'
           : 'its owner copy is sealed to another authority'
       )
     const sealed: SealedSecret = {
@@ -272,8 +272,12 @@ export async function keepSecretOwnerKeys(
   if (state.version !== 1) return []
   const given: string[] = []
   for (const name of await secretNames(dir)) {
-    const file = await readSecretFile(dir, name, state)
-    if (file.ownerAuthority === toHex(owner)) continue
+    // A file that is no secret of this device is refused wherever it is used; the others go on.
+    const file = await readSecretFile(dir, name, state).catch((err: unknown) => {
+      if (err instanceof SecretFileError) return undefined
+      throw err
+    })
+    if (file === undefined || file.ownerAuthority === toHex(owner)) continue
     const key = await releaseLikeDeviceKeys(
       tpm,
       state,

@@ -182,10 +182,18 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
             await writeDeviceEnrolment(options.state, enrolment)
             // Sealed to the owner too from now on, so that the owner's first approval can be
             // installed in a boot state other than this one (after a kernel update).
-            const copies = await keepOwnerCopies(tpm, state, options.state, enrolment.ownerKey.p256)
-            if (copies.secrets === undefined)
+            // Best effort: the device is enrolled whatever happens here, and the agent tries again at its start.
+            const copies = await keepOwnerCopies(tpm, state, options.state, enrolment.ownerKey.p256, {
+              renew: true
+            }).catch((err: unknown) => {
               out.note(
-                'fleet: the workload secrets are in use by another command: they get their copy sealed to the owner when they are next sealed'
+                `fleet: no copy of the keys sealed to the owner was kept (${(err as Error).message}): the agent tries again when it starts`
+              )
+              return { keys: false, secrets: undefined }
+            })
+            if (copies.keys && copies.secrets === undefined)
+              out.note(
+                'fleet: the workload secrets are in use by another command: they get their copy sealed to the owner when the agent starts'
               )
             const fleetId = Buffer.from(enrolment.fleetId).toString('hex')
             out.result(

@@ -317,14 +317,14 @@ Example:
         tpm = await openTpm(options.tcti ?? state.tcti)
         // A device still sealed to its PCR values at fleet init may have an owner copy of its keys
         // (made when it was enrolled): the first approval is installed from it in another boot state.
-        const ownerCopy = state.version === 1 ? await readOwnerCopy(options.state, state) : undefined
+        // Read only when it is needed: a damaged copy does not stand in the way of an install in that boot.
         const installed = await installReleaseApproval(
           tpm,
           state,
           { key: enrolment.ownerKey, fleetId: enrolment.fleetId },
           signed,
           await measurementFor(state),
-          { ownerCopy }
+          { ownerCopy: async () => await readOwnerCopy(options.state, state) }
         )
         const commit = async (): Promise<void> => await writeDeviceState(options.state, installed.state)
         // The workload secrets follow the keys to the owner's policy (sealed alike with them):
@@ -337,7 +337,7 @@ Example:
             })
           : await commit().then(() => [])
         // The keys are sealed to the owner now: the copy has nothing left to do.
-        if (installed.resealed) await removeOwnerCopy(options.state)
+        if (installed.state.version !== 1) await removeOwnerCopy(options.state)
         const approvals = installed.state.approvals?.length ?? 0
         makeOutput(options.json === true).result(
           {
