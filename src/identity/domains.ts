@@ -12,7 +12,9 @@ export const DOMAIN = {
   policy: 'boot-policy',
   release: 'release-approval',
   /** What an actor's own hardware key signs for one action (src/ledger/actor-proof.ts). */
-  actorAction: 'actor-action'
+  actorAction: 'actor-action',
+  /** What an actor's security key signs to sign in to an agent's console (src/agent/console/key-sign-in.ts). */
+  consoleSignIn: 'console-sign-in'
 } as const
 
 export type Domain = (typeof DOMAIN)[keyof typeof DOMAIN]

@@ -12,7 +12,10 @@ import { CONSOLE_JS } from '../../src/agent/console/assets.js'
 import type { Agent } from '../../src/agent/index.js'
 import { decodeEntry, encodeEntry } from '../../src/ledger/index.js'
 import { SimFleet, type SimDevice } from '../../simnet/fleet.js'
-import { chromiumSuite } from '../helpers/browser.js'
+import { chromiumSuite, openAuthenticatorPage } from '../helpers/browser.js'
+import { enrolActors, holdCredential, securityKeyActor } from '../helpers/actors.js'
+import { FLAGS, SoftwareAuthenticator, assertionJson, type CeremonyChoice } from '../helpers/software-authenticator.js'
+import { actionChallenge } from '../../src/webauthn/index.js'
 import { runFleetAsync } from '../helpers/cli.js'
 import { tempDir } from '../helpers/devices.js'
 import { publishOwnerStatements } from '../helpers/owner-statements.js'
@@ -279,5 +282,121 @@ describe('console: the agent web console in headless Chromium, against a running
     await writeFile(file, JSON.stringify(proof))
     assert.equal((await runFleetAsync(['ledger', 'verify-proof', file, '--fleet', fleetId])).status, 1)
     assert.deepEqual(errors, [])
+  })
+
+  it("signs an enrolled operator in with their security key on localhost; refuses a replay, another challenge, no PIN, another origin, an action's approval, a revoked or unknown key and a cloned one", async () => {
+    const alice = new SoftwareAuthenticator()
+    const bob = new SoftwareAuthenticator()
+    await enrolActors(fleet, a, [securityKeyActor('alice', alice), securityKeyActor('bob', bob)])
+    await publishOwnerStatements(fleet, [{ type: 'actor.revoke', body: { actorId: 'bob', reason: 'key lost' } }], [a])
+    await until(() => a.membership.actors.get('bob')?.revoked !== undefined, 'the agent to know bob is revoked')
+    const host = `localhost:${server.port}`
+    const origin = `http://${host}`
+    const post = (route: string, body: unknown, on = host) =>
+      raw(server.port, {
+        path: route,
+        method: 'POST',
+        headers: { host: on, origin: `http://${on}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body)
+      })
+    const offer = async (): Promise<{ nonce: string; challenge: Uint8Array; allowed: string[] }> => {
+      const answer = await post('/api/key-challenge', {})
+      assert.equal(answer.status, 200, answer.body)
+      const { nonce, options } = JSON.parse(answer.body) as {
+        nonce: string
+        options: { challenge: string; allowCredentials: Array<{ id: string }> }
+      }
+      return {
+        nonce,
+        challenge: Buffer.from(options.challenge, 'base64url'),
+        allowed: options.allowCredentials.map((c) => c.id)
+      }
+    }
+    const login = (
+      nonce: string,
+      key: SoftwareAuthenticator,
+      choice: Partial<CeremonyChoice> & { challenge: Uint8Array }
+    ) =>
+      post('/api/key-login', {
+        nonce,
+        credential: assertionJson(key.assert({ origin, rpId: 'localhost', ...choice }))
+      })
+    const refused = async (answer: Promise<{ status: number; body: string }>, reason: RegExp): Promise<void> => {
+      const { status, body } = await answer
+      assert.equal(status, 403, body)
+      assert.match((JSON.parse(body) as { message: string }).message, reason)
+    }
+    // WebAuthn needs a name: the console at 127.0.0.1 offers no challenge.
+    await refused(post('/api/key-challenge', {}, `127.0.0.1:${server.port}`), /localhost/)
+    // Only alice's key is offered: bob was revoked.
+    const first = await offer()
+    assert.deepEqual(first.allowed, [Buffer.from(alice.credentialId).toString('base64url')])
+    // Without user verification (no PIN), on another origin, or for another challenge: refused, and each challenge is spent.
+    await refused(login(first.nonce, alice, { challenge: first.challenge, flags: FLAGS.up }), /user verification/i)
+    await refused(login(first.nonce, alice, { challenge: first.challenge }), /not one of this console, or was answered/)
+    const second = await offer()
+    await refused(
+      login(second.nonce, alice, { challenge: second.challenge, origin: `http://127.0.0.1:${server.port}` }),
+      /origin/i
+    )
+    const third = await offer()
+    await refused(login(third.nonce, alice, { challenge: first.challenge }), /challenge/i)
+    // An approval of an action (its challenge the SHA-256 of the action's bytes) signs nobody in.
+    const fourth = await offer()
+    await refused(
+      login(fourth.nonce, alice, { challenge: actionChallenge(new TextEncoder().encode('device.revoke')) }),
+      /challenge/i
+    )
+    // Revoked, and never enrolled.
+    const fifth = await offer()
+    await refused(login(fifth.nonce, bob, { challenge: fifth.challenge }), /not the credential of an enrolled operator/)
+    const sixth = await offer()
+    await refused(
+      login(sixth.nonce, new SoftwareAuthenticator(), { challenge: sixth.challenge }),
+      /not the credential of an enrolled operator/
+    )
+    // Alice's key: signed in, and the session opens the API.
+    const good = await offer()
+    const signedIn = await login(good.nonce, alice, { challenge: good.challenge })
+    assert.equal(signedIn.status, 200, signedIn.body)
+    const answer = JSON.parse(signedIn.body) as { session: string; actor: string }
+    assert.equal(answer.actor, 'alice')
+    const authorization = `Bearer ${answer.session}`
+    assert.equal((await raw(server.port, { path: '/api/overview', headers: { host, authorization } })).status, 200)
+    // A copy of alice's key whose counter lags behind: cloned, refused.
+    const clone = new SoftwareAuthenticator({
+      privateKey: alice.privateKey,
+      credentialId: alice.credentialId,
+      counter: 0
+    })
+    const seventh = await offer()
+    await refused(
+      login(seventh.nonce, clone, { challenge: seventh.challenge, counter: 1 }),
+      /counter that did not grow/
+    )
+
+    // In Chromium, with alice's credential in a virtual security key: the button signs her in.
+    const held = await openAuthenticatorPage(chromium().browser)
+    try {
+      await holdCredential(held, new SoftwareAuthenticator({ ...alice, counter: alice.counter }))
+      const pageErrors: string[] = []
+      held.page.on('console', (message) => {
+        if (message.type() === 'error' && !/Failed to load resource/.test(message.text()))
+          pageErrors.push(message.text())
+      })
+      held.page.on('pageerror', (error) => pageErrors.push(error.message))
+      await held.page.goto(`http://127.0.0.1:${server.port}/`)
+      await held.page.click('#signin-key')
+      await held.page.waitForSelector('#login-status:has-text("localhost")')
+      await held.page.goto(`${origin}/`)
+      await held.page.click('#signin-key')
+      await held.page.waitForSelector('#members tbody tr')
+      assert.match((await held.page.textContent('#who')) ?? '', /signed in as alice \(operator, security key\)/)
+      const members = await rows(held.page, 'members', 'device')
+      for (const device of devices) assert.ok(members.has(device.state.deviceId), `member ${device.name} shown`)
+      assert.deepEqual(pageErrors, [])
+    } finally {
+      await held.close()
+    }
   })
 })

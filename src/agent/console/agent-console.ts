@@ -10,6 +10,7 @@ import type { Logger } from '../ops/index.js'
 import { ConsoleData } from './data.js'
 import { startConsoleServer, type ConsoleServer } from './server.js'
 import { consoleToken } from './token.js'
+import { RP_ID } from './key-sign-in.js'
 import { CONSOLE_PORT_FILE } from './address.js'
 
 export async function startAgentConsole(
@@ -30,6 +31,14 @@ export async function startAgentConsole(
     port: options.port,
     token,
     data: new ConsoleData(agent, options.deviceId, options.stateDir ?? options.dir),
+    // The owner's enrolled actors with a security key for localhost, not revoked, as the agent knows them now.
+    operators: () =>
+      agent.membership.actors
+        .list()
+        .filter(
+          (a) => a.kind === 'webauthn' && a.rpId === RP_ID && a.credentialId !== undefined && a.revoked === undefined
+        )
+        .map((a) => ({ actorId: a.actorId, role: a.role, credentialId: a.credentialId!, publicKey: a.publicKey })),
     clock: options.clock,
     logger: options.logger
   })

@@ -19,12 +19,14 @@ export const CONSOLE_HTML = `<!doctype html>
 <script src="/app.js" defer></script>
 </head>
 <body>
-<header><h1>fleet console</h1><span id="self"></span><span id="live" data-state="connecting">connecting…</span></header>
+<header><h1>fleet console</h1><span id="self"></span><span id="who"></span><span id="live" data-state="connecting">connecting…</span></header>
 <section id="login" hidden>
   <h2>Sign in</h2>
   <p>Paste the token from <code>console.token</code> in the agent's state directory, or open the address <code>fleet console</code> prints.</p>
   <input id="token" type="password" autocomplete="off" aria-label="console token">
   <button id="signin" type="button">Sign in</button>
+  <p>Or, as an operator the owner enrolled with a security key, on <code>http://localhost:PORT/</code>:</p>
+  <button id="signin-key" type="button">Sign in with my security key</button>
   <p id="login-status" role="status"></p>
 </section>
 <main id="main" hidden>
@@ -141,6 +143,42 @@ async function signIn (token) {
     return
   }
   sessionStorage.setItem(SESSION, answer.session)
+  $('login').hidden = true
+  await start()
+}
+async function post (path, body) {
+  const response = await fetch(path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body)
+  })
+  return { ok: response.ok, answer: await response.json().catch(() => ({})) }
+}
+async function signInWithKey () {
+  if (location.hostname !== 'localhost') {
+    showLogin('Security keys work on http://localhost:' + location.port + '/ only: open the console there.')
+    return
+  }
+  const offer = await post('/api/key-challenge', {})
+  if (!offer.ok) {
+    showLogin('Refused: ' + (offer.answer.message ?? 'no challenge'))
+    return
+  }
+  $('login-status').textContent = 'Touch your security key…'
+  let credential
+  try {
+    credential = await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(offer.answer.options) })
+  } catch (error) {
+    showLogin('Not signed in: ' + (error instanceof Error ? error.message : String(error)))
+    return
+  }
+  const login = await post('/api/key-login', { nonce: offer.answer.nonce, credential: credential.toJSON() })
+  if (!login.ok || typeof login.answer.session !== 'string') {
+    showLogin('Refused: ' + (login.answer.message ?? 'the key was not accepted'))
+    return
+  }
+  sessionStorage.setItem(SESSION, login.answer.session)
+  $('who').textContent = 'signed in as ' + login.answer.actor + ' (' + login.answer.role + ', security key)'
   $('login').hidden = true
   await start()
 }
@@ -317,6 +355,7 @@ async function start () {
   void listen()
 }
 $('signin').addEventListener('click', () => { void signIn($('token').value) })
+$('signin-key').addEventListener('click', () => { void signInWithKey() })
 // One listener for every proof button of the timeline.
 $('timeline-rows').addEventListener('click', (event) => {
   const button = event.target

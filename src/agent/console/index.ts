@@ -6,6 +6,7 @@ export { consoleToken, ConsoleSessions } from './token.js'
 export { CONSOLE_LIMITS } from './limits.js'
 export { CONSOLE_CSP } from './assets.js'
 export { startAgentConsole } from './agent-console.js'
+export { KeySignIn, KeySignInRefusedError, signInBytes, type ConsoleOperator } from './key-sign-in.js'
 export {
   readConsoleAddress,
   consoleHelloProof,

@@ -7,6 +7,14 @@ export const CONSOLE_LIMITS = {
   keepAliveTimeoutMs: 5_000,
   /** A login request body, in bytes. */
   maxLoginBody: 1024,
+  /** A security-key login request body (a nonce and the key's assertion, in JSON), in bytes. */
+  maxKeyLoginBody: 8 * 1024,
+  /** Security-key challenges outstanding (the oldest is dropped when full). */
+  maxKeyChallenges: 32,
+  /** How long a security-key challenge may be answered (ms): also the ceremony's timeout in the page. */
+  keyChallengeMs: 120_000,
+  /** Operators offered to a security key, and credentials whose counters are remembered. */
+  maxKeyOperators: 256,
   /** Signed-in browser sessions kept (the oldest is signed out first). */
   maxSessions: 64,
   /** How long a session lasts (ms). */

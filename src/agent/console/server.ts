@@ -1,7 +1,7 @@
 /**
  * The agent's web console, on 127.0.0.1 only: the page and its assets (static, no sign-in
- * needed, nothing in them), and a JSON API for the sessions signed in with the console token
- * (`Authorization: Bearer`, never a cookie):
+ * needed, nothing in them), and a JSON API for the sessions signed in with the console token or
+ * an enrolled operator's security key (key-sign-in.ts) (`Authorization: Bearer`, never a cookie):
  * the overview, a feed's timeline, an entry's inclusion proof, and a live stream (server-sent
  * events) that says when any of it changed. Every request must name the server's own host and
  * port (no DNS rebinding) and, when it has an Origin, its own origin (a sign-in must have one).
@@ -25,6 +25,7 @@ import { CONSOLE_CSP, CONSOLE_CSS, CONSOLE_HTML, CONSOLE_ICON, CONSOLE_JS } from
 import { FeedNotHeldError, type ConsoleData } from './data.js'
 import { CONSOLE_LIMITS } from './limits.js'
 import { ConsoleSessions } from './token.js'
+import { KeySignIn, KeySignInRefusedError, type ConsoleOperator } from './key-sign-in.js'
 import { consoleHelloProof } from './address.js'
 
 export interface ConsoleServerInit {
@@ -32,6 +33,8 @@ export interface ConsoleServerInit {
   port: number
   token: string
   data: ConsoleData
+  /** The actors who may sign in with a security key instead of the token (none: the token only). */
+  operators?: () => readonly ConsoleOperator[]
   clock?: Clock
   logger?: Logger
 }
@@ -80,6 +83,7 @@ export async function startConsoleServer(init: ConsoleServerInit): Promise<Conso
 
 class ConsoleHandler {
   private readonly sessions: ConsoleSessions
+  private readonly keys: KeySignIn
   private readonly streams = new Set<ServerResponse>()
   private poll: NodeJS.Timeout | undefined
   private heartbeat: NodeJS.Timeout | undefined
@@ -91,6 +95,7 @@ class ConsoleHandler {
     private readonly hosts: readonly string[]
   ) {
     this.sessions = new ConsoleSessions(init.token, init.clock ?? steadyClock)
+    this.keys = new KeySignIn(init.operators ?? (() => []), init.clock ?? steadyClock)
   }
 
   async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -108,6 +113,8 @@ class ConsoleHandler {
       if (method === 'GET' && asset !== undefined) return sendAsset(response, asset)
       if (method === 'GET' && path === '/api/hello') return sendJson(response, 200, this.hello(params))
       if (posting && path === '/api/login') return await this.signIn(request, response)
+      if (posting && path === '/api/key-challenge') return sendJson(response, 200, this.keys.offer(`http://${host}`))
+      if (posting && path === '/api/key-login') return await this.signInWithKey(request, response, `http://${host}`)
       if (!path.startsWith('/api/') || method !== 'GET')
         return sendJson(response, 404, { ok: false, message: 'not found' })
       if (!this.sessions.allows(request.headers.authorization)) throw new NotSignedInError()
@@ -176,6 +183,24 @@ class ConsoleHandler {
     this.init.logger?.info({ console: 'sign-in' }, 'signed in to the console')
     // Kept by the page (sessionStorage, this origin only: no cookie, which every port of the host would get).
     sendJson(response, 200, { ok: true, session })
+  }
+
+  private async signInWithKey(request: IncomingMessage, response: ServerResponse, origin: string): Promise<void> {
+    checkJsonContentType(request)
+    const body = await readJsonBody(request, CONSOLE_LIMITS.maxKeyLoginBody)
+    let operator: ConsoleOperator
+    try {
+      operator = await this.keys.answer(origin, body)
+    } catch (err) {
+      if (err instanceof KeySignInRefusedError)
+        this.init.logger?.warn({ console: 'sign-in', err: err.message }, 'the console refused a security-key sign-in')
+      throw err
+    }
+    this.init.logger?.info(
+      { console: 'sign-in', actor: operator.actorId, role: operator.role },
+      'signed in to the console with a security key'
+    )
+    sendJson(response, 200, { ok: true, session: this.sessions.open(), actor: operator.actorId, role: operator.role })
   }
 
   private openStream(response: ServerResponse): void {

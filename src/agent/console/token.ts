@@ -55,6 +55,11 @@ export class ConsoleSessions {
   signIn(offered: string): string | undefined {
     const bytes = Buffer.from(offered)
     if (bytes.length !== this.token.length || !timingSafeEqual(bytes, this.token)) return undefined
+    return this.open()
+  }
+
+  /** A new session id, for a sign-in proved otherwise (an operator's security key). */
+  open(): string {
     if (this.sessions.size >= CONSOLE_LIMITS.maxSessions) this.sessions.delete(this.sessions.keys().next().value!)
     const id = toBase64url(randomBytes(32))
     this.sessions.set(id, this.clock.now() + CONSOLE_LIMITS.sessionMs)

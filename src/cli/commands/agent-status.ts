@@ -150,11 +150,13 @@ export function registerConsoleCommand(program: Command): void {
 Example:
   fleet console --state /var/lib/fleet
 Prints http://127.0.0.1:PORT/#token=… for a browser on this machine (the token stays in the
-address's fragment, which the browser does not send). The console is on when the agent's config
-has "console": {"port": N}. Exit codes: 0 printed, 1 no console is running, 2 bad usage.`
+address's fragment, which the browser does not send). An operator the owner enrolled with a
+security key signs in without the token at http://localhost:PORT/ (WebAuthn needs the name).
+The console is on when the agent's config has "console": {"port": N}.
+Exit codes: 0 printed, 1 no console is running, 2 bad usage.`
     )
     .action(async (options: { state: string; json?: boolean }) => {
       const { url, port } = await readConsoleAddress(options.state)
-      makeOutput(options.json === true).result({ url, port }, url)
+      makeOutput(options.json === true).result({ url, port, keySignIn: `http://localhost:${port}/` }, url)
     })
 }
