@@ -110,7 +110,15 @@ for lib in $libs; do
   depends+=("$pkg")
 done
 depends+=(libtss2-tcti-device0)
-depends_line=$(printf '%s\n' "${depends[@]}" | sort -u | paste -sd, | sed 's/,/, /g')
+# Each at least the version built against (its upstream part: a Debian revision of it will do).
+versioned=()
+for pkg in $(printf '%s\n' "${depends[@]}" | sed 's/:.*//' | sort -u); do
+  have=$(dpkg-query -W -f '${Version}' "$pkg" 2>/dev/null) || { say "$pkg is not installed here"; exit 1; }
+  upstream=${have#*:}
+  upstream=${upstream%-*}
+  versioned+=("$pkg (>= $upstream)")
+done
+depends_line=$(printf '%s\n' "${versioned[@]}" | paste -sd, | sed 's/,/, /g')
 
 mkdir -p "$stage/DEBIAN"
 size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)

@@ -8,6 +8,13 @@
 # (its own PID namespace: it sees, and can kill, only what it started, and all of it ends with it)
 set -euo pipefail
 work=$1 deb=$2 checkout=$3
+# The overlay covers the root filesystem only: a /usr, /var, /etc or /opt of its own would be empty in it.
+for dir in /usr /var /etc /opt; do
+  if mountpoint -q "$dir"; then
+    echo "skip=$dir is a filesystem of its own here, which an overlay of / does not show"
+    exit 0
+  fi
+done
 mount -t tmpfs -o size=3g tmpfs "$work"
 mkdir "$work/upper" "$work/work" "$work/root"
 if ! mount -t overlay overlay -o "lowerdir=/,upperdir=$work/upper,workdir=$work/work" "$work/root" 2>/dev/null; then

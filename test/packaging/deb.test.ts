@@ -84,14 +84,17 @@ describe('packaging: the Debian package, installed into a throwaway root', funct
     return value
   }
 
-  it('is a package of this version whose Depends name the packages of the libraries it loads', async () => {
+  it('is a package of this version whose Depends name the packages of the libraries it loads, each at the version built against', async () => {
     const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }
     const info = await run('dpkg-deb', ['--field', deb, 'Package', 'Version', 'Architecture', 'Depends'])
     assert.equal(info.code, 0, info.stderr)
     assert.match(info.stdout, /^Package: fleet-agent$/m)
     assert.match(info.stdout, new RegExp(`^Version: ${version.replaceAll('.', '\\.')}$`, 'm'))
     assert.match(info.stdout, /^Architecture: amd64$/m)
-    const depends = /^Depends: (.*)$/m.exec(info.stdout)?.[1]?.split(', ') ?? []
+    const entries = /^Depends: (.*)$/m.exec(info.stdout)?.[1]?.split(', ') ?? []
+    // Each at least the version it was built against here.
+    for (const entry of entries) assert.match(entry, /^[a-z0-9.+-]+ \(>= [0-9][^)\s]*\)$/, `Depends entry "${entry}"`)
+    const depends = entries.map((entry) => entry.split(' ')[0]!)
     for (const pkg of [
       'libtss2-esys-3.0.2-0',
       'libtss2-tctildr0',
