@@ -6,7 +6,7 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
-import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { createServer, type AddressInfo } from 'node:net'
@@ -87,6 +87,11 @@ export interface ProcDevice {
  */
 export function agentLogFile(device: ProcDevice): string {
   return `${device.state}.log`
+}
+
+/** The file whose number of milliseconds each sync of the device's agent waits (beside its state, off its small disk). */
+function slowSyncFile(device: ProcDevice): string {
+  return `${device.state}.slow-sync`
 }
 
 export class ProcessFleet {
@@ -288,9 +293,14 @@ export class ProcessFleet {
     const [command, argv] = this.inHost(device.netns, agent.command, agent.argv)
     // A hostile agent never uses mDNS: it talks only to the agents a scenario points it at.
     const mdns = device.netns !== undefined && options.hostile === undefined
+    // With slowSyncLibrary, the agent's syncs wait as long as its slow-sync file says (slowDisk).
+    const slow =
+      this.slowSyncLibrary === undefined
+        ? {}
+        : { LD_PRELOAD: this.slowSyncLibrary, FLEET_SLOW_SYNC_FILE: slowSyncFile(device) }
     const child = spawn(command, argv, {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, FLEET_MDNS: mdns ? '1' : '0', FLEET_LOG_LEVEL: 'warn', ...options.env }
+      env: { ...process.env, FLEET_MDNS: mdns ? '1' : '0', FLEET_LOG_LEVEL: 'warn', ...slow, ...options.env }
     })
     let stdout = ''
     let stderr = ''
@@ -414,6 +424,23 @@ export class ProcessFleet {
   /** Gives back the space fillDisk took. */
   async freeDisk(device: ProcDevice): Promise<void> {
     await rm(path.join(device.state, FILLER), { force: true })
+  }
+
+  /**
+   * The preloaded library (simnet/chaos/slow-disk.ts) agents started from now on run with, so
+   * that slowDisk can slow their syncs down; undefined: none.
+   */
+  slowSyncLibrary: string | undefined
+
+  /** Every fsync and fdatasync of the device's agent waits `ms` from now (its slow-sync file; the agent runs on). */
+  async slowDisk(device: ProcDevice, ms: number): Promise<void> {
+    if (this.slowSyncLibrary === undefined) throw new Error('agents run without the slow-sync library')
+    await writeFile(slowSyncFile(device), `${ms}\n`)
+  }
+
+  /** The device's agent syncs at the disk's own pace again. */
+  async fastDisk(device: ProcDevice): Promise<void> {
+    await rm(slowSyncFile(device), { force: true })
   }
 
   async close(options: { keep?: boolean } = {}): Promise<void> {

@@ -17,6 +17,8 @@ export interface Acknowledged {
 
 /** The codes an append may be refused with while its agent's TPM is dead (or once the agent has gone). */
 export const DEAD_TPM_CODES = ['ERR_TPM_UNAVAILABLE', 'ERR_TPM_TIMEOUT', 'ERR_TPM_CLOSED', 'ERR_NO_AGENT']
+/** How long each sync of an agent with a slow disk waits (ms): past the agent's slow-sync report. */
+export const SLOW_SYNC_MS = 1_500
 /** The codes an append may be refused with while its agent's disk is full (or once the agent has gone). */
 export const FULL_DISK_CODES = ['ERR_LEDGER_FULL', 'ERR_NO_AGENT']
 
@@ -100,6 +102,11 @@ export class Campaign {
         return
       case 'partition':
         await this.partition(device)
+        return
+      case 'slow-disk':
+        // Every sync waits: the next append is acknowledged all the same, only later.
+        await this.fleet.slowDisk(device, SLOW_SYNC_MS)
+        await this.slowProbe(device)
         return
       case 'disk-full':
         // The next append cannot be stored; the store takes no more writes until reopened.
@@ -197,7 +204,34 @@ export class Campaign {
       case 'partition':
         await this.heal(device)
         return
+      case 'slow-disk':
+        await this.fleet.fastDisk(device)
+        return
     }
+  }
+
+  /**
+   * An append on a device whose disk just became slow: acknowledged (sealed), and not sooner than
+   * its syncs allow (else the append did not wait for its sync). An agent that went meanwhile
+   * (another fault) is not held against it.
+   */
+  private async slowProbe(device: ProcDevice): Promise<void> {
+    const before = this.acknowledged.length
+    const started = Date.now()
+    try {
+      await this.append(device)
+    } catch (err) {
+      if (running(device))
+        this.misbehaviour.push(`${device.name}: an append on a slow disk failed: ${(err as Error).message}`)
+      return
+    }
+    const took = Date.now() - started
+    if (this.acknowledged.length === before)
+      this.misbehaviour.push(`${device.name}: an append on a slow disk was answered, but not sealed`)
+    else if (took < SLOW_SYNC_MS)
+      this.misbehaviour.push(
+        `${device.name}: an append on a disk whose syncs take ${SLOW_SYNC_MS} ms was acknowledged after ${took} ms (before its sync)`
+      )
   }
 
   /** The final heal: any TPM or agent found down is started again (and counted: the steps should have). */

@@ -123,7 +123,7 @@ export async function hostileQuarantined(
  * Every fault injected left its trace in the agent's own output: each start of `fleet run` prints
  * its status line, so an agent killed (or stopped by its dead TPM) and started again printed one
  * more; an agent whose TPM died, or whose disk filled up, printed the one line saying so; an
- * agent cut off logged the peers it blocked.
+ * agent cut off logged the peers it blocked; an agent whose disk was slowed warned of it.
  */
 export async function faultsVisible(devices: ProcDevice[], faults: readonly Fault[]): Promise<string | undefined> {
   for (const [index, device] of devices.entries()) {
@@ -132,7 +132,11 @@ export async function faultsVisible(devices: ProcDevice[], faults: readonly Faul
     const starts = lines.filter((line) => line.startsWith('{"deviceId"')).length
     const tpmLost = lines.filter((line) => /^fleet: the TPM at .* stopped answering \(ERR_TPM_/.test(line)).length
     const mine = faults.filter((f) => f.node === index)
-    const restarts = mine.filter((f) => f.kind !== 'partition').length
+    const restarts = mine.filter((f) => f.kind !== 'partition' && f.kind !== 'slow-disk').length
+    const slowDisks = mine.filter((f) => f.kind === 'slow-disk').length
+    const slowReported = lines.filter((line) => line.includes('the disk is slow, and every append waits for it')).length
+    if (slowReported < slowDisks)
+      return `${device.name}: its disk was slowed ${slowDisks} times, but it reported a slow disk ${slowReported} times`
     const tpmKills = mine.filter((f) => f.kind === 'tpm-kill').length
     const diskFull = mine.filter((f) => f.kind === 'disk-full').length
     const partitions = mine.filter((f) => f.kind === 'partition').length

@@ -7,7 +7,7 @@
  */
 
 /** What can be done to an agent. */
-export const FAULT_KINDS = ['agent-kill', 'tpm-kill', 'disk-full', 'partition'] as const
+export const FAULT_KINDS = ['agent-kill', 'tpm-kill', 'disk-full', 'partition', 'slow-disk'] as const
 export type FaultKind = (typeof FAULT_KINDS)[number]
 
 /** The repair that follows each kind of fault. */
@@ -15,7 +15,8 @@ export const REPAIR_OF: Record<FaultKind, string> = {
   'agent-kill': 'the agent restarted',
   'tpm-kill': 'the swtpm restarted and booted, then the agent',
   'disk-full': 'the space given back',
-  partition: 'the blocks lifted and the peers dialled again'
+  partition: 'the blocks lifted and the peers dialled again',
+  'slow-disk': 'the disk at its own pace again'
 }
 
 export interface Fault {

@@ -1,6 +1,7 @@
 /**
  * The seeded fault campaign: agents killed with SIGKILL and restarted, their swtpms killed and
- * restarted, agents cut off from the rest and healed, and (as root) their disks filled and freed,
+ * restarted, agents cut off from the rest and healed, their disks slowed down (every sync waits)
+ * and (as root) filled and freed,
  * on a schedule drawn from the seed (simnet/chaos/schedule.ts), while entries are
  * appended; then the final heal and the invariants, read from the agents (simnet/chaos/invariants.ts).
  * A failing run names its seed; `--seed S` replays the same schedule.
@@ -16,6 +17,7 @@ import {
   storesVerify
 } from '../chaos/invariants.js'
 import { chaosSchedule, faultsByKind, type FaultKind } from '../chaos/schedule.js'
+import { buildSlowSync, canSlowDisks } from '../chaos/slow-disk.js'
 import { enrolFleet, meshAttested, startFleet, type Scenario, type ScenarioContext } from './index.js'
 import type { ProcDevice } from '../process-fleet.js'
 
@@ -24,9 +26,12 @@ import type { ProcDevice } from '../process-fleet.js'
  * so root. A seed replays the same schedule on a machine that draws from the same kinds.
  */
 export function chaosKinds(): FaultKind[] {
-  return process.getuid?.() === 0
-    ? ['agent-kill', 'tpm-kill', 'disk-full', 'partition']
-    : ['agent-kill', 'tpm-kill', 'partition']
+  const kinds: FaultKind[] =
+    process.getuid?.() === 0
+      ? ['agent-kill', 'tpm-kill', 'disk-full', 'partition']
+      : ['agent-kill', 'tpm-kill', 'partition']
+  // A slow disk is a library preloaded into each agent, built with the machine's C compiler.
+  return canSlowDisks() ? [...kinds, 'slow-disk'] : kinds
 }
 
 /** Each agent's state directory on a disk this small when disks fill up. */
@@ -49,6 +54,8 @@ export const chaos: Scenario = {
       `seed ${seed} (replay with --seed ${seed}): ${schedule.faults.length} faults over ${minutes} min: ${JSON.stringify(faultsByKind(schedule.faults))}`
     )
     if (!kinds.includes('disk-full')) ctx.log('no disk-full faults: a small disk per agent (tmpfs) needs root')
+    if (kinds.includes('slow-disk')) ctx.fleet.slowSyncLibrary = buildSlowSync(ctx.fleet.root)
+    else ctx.log('no slow-disk faults: the library that slows syncs down needs a C compiler (cc)')
     const disk = kinds.includes('disk-full') ? { diskBytes: DISK_BYTES } : {}
     // With --hostile, one more device is enrolled like the others, and started only when it joins.
     const devices = hostile

@@ -63,7 +63,7 @@ export {
   verifyConsistency,
   EMPTY_ROOT
 } from './merkle.js'
-export { LEDGER_LIMITS, SYNC_LIMITS, ACTOR_PROOF_LIMITS } from './limits.js'
+export { LEDGER_LIMITS, SYNC_LIMITS, ACTOR_PROOF_LIMITS, STORE_LIMITS } from './limits.js'
 export {
   MalformedEntryError,
   UnknownActionError,

@@ -97,3 +97,9 @@ export const EXPORT_LIMITS = {
   /** Lines in one export (entries, checkpoints and the end line). */
   maxLines: 10_000_000
 } as const
+
+/** The ledger store (LevelDB). */
+export const STORE_LIMITS = {
+  /** A synced write this slow (ms) is reported (LevelLedgerStore.onSlowSync): the disk holds appends up. */
+  slowSyncMs: 1_000
+} as const

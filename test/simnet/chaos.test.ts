@@ -1,7 +1,6 @@
 /**
- * The fault campaign in the suite: two seeds, three agents, fifteen seconds of faults each
- * (kill -9 of agents and of their swtpms, partitions, and full disks when root), loopback; in
- * the second an equivocating peer joins mid-run and must be quarantined.
+ * The fault campaign in the suite: one seed, three agents, fifteen seconds of faults (seed 11
+ * draws a dead swtpm, a full disk when root, a slow disk and a partition), loopback.
  * Every invariant must hold, the summary must name the seed and the faults injected, and the
  * same seed must draw the same faults.
  */

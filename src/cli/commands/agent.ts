@@ -31,12 +31,21 @@ import {
   LEDGER_DIR
 } from '../../agent/index.js'
 import { LevelLedgerStore, LedgerStoreWriteFailedError } from '../../ledger/index.js'
-import { type FleetError, UsageError, cryptoRandom, makeDirectory, systemClock } from '../../common/index.js'
+import {
+  type FleetError,
+  UsageError,
+  cryptoRandom,
+  makeDirectory,
+  steadyClock,
+  systemClock
+} from '../../common/index.js'
 import { makeOutput } from '../output.js'
 import { readInputFile, repeatable } from '../options.js'
 import { openTpm } from '../tpm-session.js'
 
 const DEFAULT_EVENT_LOG = '/sys/kernel/security/tpm0/binary_bios_measurements'
+/** A slow disk is reported at most this often (ms). */
+const SLOW_SYNC_REPORT_MS = 2_000
 
 function parsePcrList(text: string, flag: string): number[] {
   const pcrs = text.split(',').map((item) => {
@@ -232,6 +241,17 @@ async function runAgent(given: RunOptions): Promise<void> {
     tpm.onLost = (err) => resolve(new TpmLostError(tpm.tcti, err))
     store.onWriteFailed = (err) => resolve(new LedgerStoreWriteFailedError(store.location, err))
   })
+  // A slow disk holds every append up: said at most every few seconds, with how slow.
+  let slowSaidAt = Number.NEGATIVE_INFINITY
+  store.onSlowSync = (ms) => {
+    const now = steadyClock.now()
+    if (now - slowSaidAt < SLOW_SYNC_REPORT_MS) return
+    slowSaidAt = now
+    logger.warn(
+      { ms: Math.round(ms) },
+      `a synced write to the ledger store took ${Math.round(ms)} ms: the disk is slow, and every append waits for it`
+    )
+  }
   const logFile = options.eventlog ?? DEFAULT_EVENT_LOG
   let running: Awaited<ReturnType<typeof startDeviceAgent>>
   try {

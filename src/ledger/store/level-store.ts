@@ -17,6 +17,7 @@ import {
   LedgerStoreLockedError,
   LedgerStoreWriteFailedError
 } from './errors.js'
+import { STORE_LIMITS } from '../limits.js'
 
 /**
  * How a ledger's LevelDB is opened. A 16 MiB write buffer (LevelDB's default is 4 MiB) means a
@@ -154,7 +155,9 @@ class LevelBatch implements LedgerBatch {
     if (this.done) throw new LedgerBatchClosedError()
     this.done = true
     this.store.checkWritable()
+    const started = performance.now()
     await this.inner.write({ sync: options.sync }).catch((err: unknown) => this.store.writeFailed(err))
+    if (options.sync) this.store.synced(performance.now() - started)
   }
 
   async close(): Promise<void> {
@@ -218,7 +221,20 @@ export class LevelLedgerStore implements LedgerStore {
         : { type: 'del' as const, key: op.key, sublevel: this.own(op.sublevel).level() }
     )
     this.checkWritable()
+    const started = performance.now()
     await this.db!.batch(ops as never, { sync: options.sync }).catch((err: unknown) => this.writeFailed(err))
+    if (options.sync) this.synced(performance.now() - started)
+  }
+
+  /**
+   * Told of each synced write that took STORE_LIMITS.slowSyncMs or longer, with how long (ms): a
+   * disk this slow holds every append up for as long, and the operator should hear of it.
+   */
+  onSlowSync: ((ms: number) => void) | undefined
+
+  /** @internal A synced write took `ms`. */
+  synced(ms: number): void {
+    if (ms >= STORE_LIMITS.slowSyncMs) this.onSlowSync?.(ms)
   }
 
   /**
