@@ -94,6 +94,11 @@ function slowSyncFile(device: ProcDevice): string {
   return `${device.state}.slow-sync`
 }
 
+/** The file whose number of seconds the device's agent's wall clock is off by. */
+function clockOffsetFile(device: ProcDevice): string {
+  return `${device.state}.clock-offset`
+}
+
 export class ProcessFleet {
   readonly root: string
   readonly caDir: string
@@ -293,11 +298,15 @@ export class ProcessFleet {
     const [command, argv] = this.inHost(device.netns, agent.command, agent.argv)
     // A hostile agent never uses mDNS: it talks only to the agents a scenario points it at.
     const mdns = device.netns !== undefined && options.hostile === undefined
-    // With slowSyncLibrary, the agent's syncs wait as long as its slow-sync file says (slowDisk).
+    // With faultLibrary, the agent's syncs wait and its wall clock moves as its files say (slowDisk, stepClock).
     const slow =
-      this.slowSyncLibrary === undefined
+      this.faultLibrary === undefined
         ? {}
-        : { LD_PRELOAD: this.slowSyncLibrary, FLEET_SLOW_SYNC_FILE: slowSyncFile(device) }
+        : {
+            LD_PRELOAD: this.faultLibrary,
+            FLEET_SLOW_SYNC_FILE: slowSyncFile(device),
+            FLEET_CLOCK_OFFSET_FILE: clockOffsetFile(device)
+          }
     const child = spawn(command, argv, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, FLEET_MDNS: mdns ? '1' : '0', FLEET_LOG_LEVEL: 'warn', ...slow, ...options.env }
@@ -427,15 +436,26 @@ export class ProcessFleet {
   }
 
   /**
-   * The preloaded library (simnet/chaos/slow-disk.ts) agents started from now on run with, so
-   * that slowDisk can slow their syncs down; undefined: none.
+   * The preloaded library (simnet/chaos/fault-shim.ts) agents started from now on run with, so
+   * that slowDisk can slow their syncs down and stepClock move their wall clocks; undefined: none.
    */
-  slowSyncLibrary: string | undefined
+  faultLibrary: string | undefined
 
   /** Every fsync and fdatasync of the device's agent waits `ms` from now (its slow-sync file; the agent runs on). */
   async slowDisk(device: ProcDevice, ms: number): Promise<void> {
-    if (this.slowSyncLibrary === undefined) throw new Error('agents run without the slow-sync library')
+    if (this.faultLibrary === undefined) throw new Error('agents run without the fault library')
     await writeFile(slowSyncFile(device), `${ms}\n`)
+  }
+
+  /** The device's agent's wall clock reads `seconds` more from now (its clock-offset file; the agent runs on). */
+  async stepClock(device: ProcDevice, seconds: number): Promise<void> {
+    if (this.faultLibrary === undefined) throw new Error('agents run without the fault library')
+    await writeFile(clockOffsetFile(device), `${Math.round(seconds)}\n`)
+  }
+
+  /** The device's agent's wall clock is the machine's again. */
+  async setClock(device: ProcDevice): Promise<void> {
+    await rm(clockOffsetFile(device), { force: true })
   }
 
   /** The device's agent syncs at the disk's own pace again. */

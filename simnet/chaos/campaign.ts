@@ -108,6 +108,10 @@ export class Campaign {
         await this.fleet.slowDisk(device, SLOW_SYNC_MS)
         await this.slowProbe(device)
         return
+      case 'clock-step':
+        // An hour ahead or behind (which, from the schedule): the agent runs on, its peers too.
+        await this.fleet.stepClock(device, clockStep(fault))
+        return
       case 'disk-full':
         // The next append cannot be stored; the store takes no more writes until reopened.
         await this.breakAndProbe(
@@ -207,6 +211,9 @@ export class Campaign {
       case 'slow-disk':
         await this.fleet.fastDisk(device)
         return
+      case 'clock-step':
+        await this.fleet.setClock(device)
+        return
     }
   }
 
@@ -299,6 +306,11 @@ export class Campaign {
     if (answer.sealed === true && typeof answer.seq === 'number')
       this.acknowledged.push({ device, seq: answer.seq, detail })
   }
+}
+
+/** How far a clock-step fault moves the agent's wall clock (s): an hour, ahead or behind as the schedule's times fall. */
+export function clockStep(fault: Fault): number {
+  return fault.atMs % 2 === 0 ? 3600 : -3600
 }
 
 /** The exit code of the device's agent, once it exits (at once if it has). */

@@ -123,7 +123,8 @@ export async function hostileQuarantined(
  * Every fault injected left its trace in the agent's own output: each start of `fleet run` prints
  * its status line, so an agent killed (or stopped by its dead TPM) and started again printed one
  * more; an agent whose TPM died, or whose disk filled up, printed the one line saying so; an
- * agent cut off logged the peers it blocked; an agent whose disk was slowed warned of it.
+ * agent cut off logged the peers it blocked; an agent whose disk was slowed, or whose clock was
+ * stepped (and set right), warned of it.
  */
 export async function faultsVisible(devices: ProcDevice[], faults: readonly Fault[]): Promise<string | undefined> {
   for (const [index, device] of devices.entries()) {
@@ -132,7 +133,14 @@ export async function faultsVisible(devices: ProcDevice[], faults: readonly Faul
     const starts = lines.filter((line) => line.startsWith('{"deviceId"')).length
     const tpmLost = lines.filter((line) => /^fleet: the TPM at .* stopped answering \(ERR_TPM_/.test(line)).length
     const mine = faults.filter((f) => f.node === index)
-    const restarts = mine.filter((f) => f.kind !== 'partition' && f.kind !== 'slow-disk').length
+    const restarts = mine.filter(
+      (f) => f.kind !== 'partition' && f.kind !== 'slow-disk' && f.kind !== 'clock-step'
+    ).length
+    // A step and its repair each move the clock: both are seen.
+    const steps = 2 * mine.filter((f) => f.kind === 'clock-step').length
+    const stepsSeen = lines.filter((line) => line.includes('the wall clock stepped')).length
+    if (stepsSeen < steps)
+      return `${device.name}: its clock was stepped ${steps} times, but it reported ${stepsSeen} steps`
     const slowDisks = mine.filter((f) => f.kind === 'slow-disk').length
     const slowReported = lines.filter((line) => line.includes('the disk is slow, and every append waits for it')).length
     if (slowReported < slowDisks)

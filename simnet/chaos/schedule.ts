@@ -7,7 +7,7 @@
  */
 
 /** What can be done to an agent. */
-export const FAULT_KINDS = ['agent-kill', 'tpm-kill', 'disk-full', 'partition', 'slow-disk'] as const
+export const FAULT_KINDS = ['agent-kill', 'tpm-kill', 'disk-full', 'partition', 'slow-disk', 'clock-step'] as const
 export type FaultKind = (typeof FAULT_KINDS)[number]
 
 /** The repair that follows each kind of fault. */
@@ -16,7 +16,8 @@ export const REPAIR_OF: Record<FaultKind, string> = {
   'tpm-kill': 'the swtpm restarted and booted, then the agent',
   'disk-full': 'the space given back',
   partition: 'the blocks lifted and the peers dialled again',
-  'slow-disk': 'the disk at its own pace again'
+  'slow-disk': 'the disk at its own pace again',
+  'clock-step': 'the clock set right again'
 }
 
 export interface Fault {

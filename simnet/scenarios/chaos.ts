@@ -1,7 +1,7 @@
 /**
  * The seeded fault campaign: agents killed with SIGKILL and restarted, their swtpms killed and
- * restarted, agents cut off from the rest and healed, their disks slowed down (every sync waits)
- * and (as root) filled and freed,
+ * restarted, agents cut off from the rest and healed, their disks slowed down (every sync waits),
+ * their wall clocks stepped an hour and set right, and (as root) their disks filled and freed,
  * on a schedule drawn from the seed (simnet/chaos/schedule.ts), while entries are
  * appended; then the final heal and the invariants, read from the agents (simnet/chaos/invariants.ts).
  * A failing run names its seed; `--seed S` replays the same schedule.
@@ -17,7 +17,7 @@ import {
   storesVerify
 } from '../chaos/invariants.js'
 import { chaosSchedule, faultsByKind, type FaultKind } from '../chaos/schedule.js'
-import { buildSlowSync, canSlowDisks } from '../chaos/slow-disk.js'
+import { buildFaultShim, canShimFaults } from '../chaos/fault-shim.js'
 import { enrolFleet, meshAttested, startFleet, type Scenario, type ScenarioContext } from './index.js'
 import type { ProcDevice } from '../process-fleet.js'
 
@@ -30,8 +30,8 @@ export function chaosKinds(): FaultKind[] {
     process.getuid?.() === 0
       ? ['agent-kill', 'tpm-kill', 'disk-full', 'partition']
       : ['agent-kill', 'tpm-kill', 'partition']
-  // A slow disk is a library preloaded into each agent, built with the machine's C compiler.
-  return canSlowDisks() ? [...kinds, 'slow-disk'] : kinds
+  // A slow disk and a stepped clock are a library preloaded into each agent, built with the machine's C compiler.
+  return canShimFaults() ? [...kinds, 'slow-disk', 'clock-step'] : kinds
 }
 
 /** Each agent's state directory on a disk this small when disks fill up. */
@@ -54,8 +54,8 @@ export const chaos: Scenario = {
       `seed ${seed} (replay with --seed ${seed}): ${schedule.faults.length} faults over ${minutes} min: ${JSON.stringify(faultsByKind(schedule.faults))}`
     )
     if (!kinds.includes('disk-full')) ctx.log('no disk-full faults: a small disk per agent (tmpfs) needs root')
-    if (kinds.includes('slow-disk')) ctx.fleet.slowSyncLibrary = buildSlowSync(ctx.fleet.root)
-    else ctx.log('no slow-disk faults: the library that slows syncs down needs a C compiler (cc)')
+    if (kinds.includes('slow-disk')) ctx.fleet.faultLibrary = buildFaultShim(ctx.fleet.root)
+    else ctx.log('no slow-disk or clock-step faults: the library preloaded for them needs a C compiler (cc)')
     const disk = kinds.includes('disk-full') ? { diskBytes: DISK_BYTES } : {}
     // With --hostile, one more device is enrolled like the others, and started only when it joins.
     const devices = hostile

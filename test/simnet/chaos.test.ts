@@ -1,6 +1,6 @@
 /**
  * The fault campaign in the suite: one seed, three agents, fifteen seconds of faults (seed 11
- * draws a dead swtpm, a full disk when root, a slow disk and a partition), loopback.
+ * draws a dead swtpm, a partition, a wall clock stepped an hour back and a slow disk), loopback.
  * Every invariant must hold, the summary must name the seed and the faults injected, and the
  * same seed must draw the same faults.
  */

@@ -46,6 +46,9 @@ import { openTpm } from '../tpm-session.js'
 const DEFAULT_EVENT_LOG = '/sys/kernel/security/tpm0/binary_bios_measurements'
 /** A slow disk is reported at most this often (ms). */
 const SLOW_SYNC_REPORT_MS = 2_000
+/** How often the wall clock is compared with monotonic time (ms), and the step that is reported. */
+const CLOCK_WATCH_MS = 1_000
+const CLOCK_STEP_REPORT_MS = 2_000
 
 function parsePcrList(text: string, flag: string): number[] {
   const pcrs = text.split(',').map((item) => {
@@ -252,6 +255,18 @@ async function runAgent(given: RunOptions): Promise<void> {
       `a synced write to the ledger store took ${Math.round(ms)} ms: the disk is slow, and every append waits for it`
     )
   }
+  // A wall clock stepped (NTP, an operator, a resumed VM) is said: entries are stamped with it.
+  let offset = Date.now() - steadyClock.now()
+  setInterval(() => {
+    const now = Date.now() - steadyClock.now()
+    if (Math.abs(now - offset) < CLOCK_STEP_REPORT_MS) return
+    const stepMs = Math.round(now - offset)
+    offset = now
+    logger.warn(
+      { stepMs },
+      `the wall clock stepped ${stepMs > 0 ? 'forward' : 'back'} by ${Math.abs(stepMs / 1000).toFixed(1)} s: entries are stamped with it, intervals keep to monotonic time`
+    )
+  }, CLOCK_WATCH_MS).unref()
   const logFile = options.eventlog ?? DEFAULT_EVENT_LOG
   let running: Awaited<ReturnType<typeof startDeviceAgent>>
   try {

@@ -1,22 +1,23 @@
 /**
- * The slow-disk fault: simnet/chaos/slow-sync.c, built here with the machine's C compiler and
- * preloaded into each agent, makes every fsync and fdatasync of that agent wait as long as a file
- * beside its state directory says (ProcessFleet.slowDisk / fastDisk).
+ * Faults of the machine under one agent: simnet/chaos/fault-shim.c, built here with the machine's
+ * C compiler and preloaded into each agent of a campaign, makes its syncs wait (a slow disk) and
+ * moves its wall clock (a clock stepped), as files beside its state directory say
+ * (ProcessFleet.slowDisk / fastDisk, stepClock / setClock).
  */
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { projectRoot } from '../../src/common/index.js'
 
-const SOURCE = path.join(projectRoot(import.meta.url), 'simnet/chaos/slow-sync.c')
+const SOURCE = path.join(projectRoot(import.meta.url), 'simnet/chaos/fault-shim.c')
 
 /** Whether a C compiler is here to build the preloaded library. */
-export function canSlowDisks(): boolean {
+export function canShimFaults(): boolean {
   return spawnSync('sh', ['-c', 'command -v cc'], { stdio: 'ignore' }).status === 0
 }
 
 /** Builds the preloaded library into `dir`; its path. Throws with the compiler's words if it fails. */
-export function buildSlowSync(dir: string): string {
-  const library = path.join(dir, 'slow-sync.so')
+export function buildFaultShim(dir: string): string {
+  const library = path.join(dir, 'fault-shim.so')
   const built = spawnSync('cc', ['-shared', '-fPIC', '-O2', '-o', library, SOURCE, '-ldl'], { encoding: 'utf8' })
   if (built.status !== 0) throw new Error(`cannot build ${SOURCE}: ${built.stderr.trim()}`)
   return library
