@@ -43,14 +43,24 @@ function eccP256(objectAttributes: number, symmetric: SymmetricDef, scheme: Sche
   }
 }
 
-/** AK: restricted ECC P-256 signing key, ECDSA-SHA256 — signs only what the TPM generated (quotes, certifications). */
+/**
+ * AK: restricted ECC P-256 signing key, ECDSA-SHA256 — signs only what the TPM generated (quotes,
+ * certifications). noDA, as the DSK: both have an empty auth value, so dictionary-attack counting
+ * protects nothing, and a TPM that lost power a few times during use (a non-orderly shutdown
+ * counts as a failed try) would otherwise lock the device out of its own keys (TPM_RC_LOCKOUT)
+ * for the recovery time.
+ */
 export function attestationKeyTemplate(): EccPublic {
-  return eccP256(GENERATED_KEY | TPMA_OBJECT.restricted | TPMA_OBJECT.sign, NULL_SYMMETRIC, ECDSA_SHA256)
+  return eccP256(
+    GENERATED_KEY | TPMA_OBJECT.restricted | TPMA_OBJECT.sign | TPMA_OBJECT.noDA,
+    NULL_SYMMETRIC,
+    ECDSA_SHA256
+  )
 }
 
-/** Non-restricted ECC P-256 signing key, ECDSA-SHA256: signs any digest, so it must never be trusted for quotes. */
+/** Non-restricted ECC P-256 signing key, ECDSA-SHA256: signs any digest, so it must never be trusted for quotes. noDA (see the AK). */
 export function signingKeyTemplate(): EccPublic {
-  return eccP256(GENERATED_KEY | TPMA_OBJECT.sign, NULL_SYMMETRIC, ECDSA_SHA256)
+  return eccP256(GENERATED_KEY | TPMA_OBJECT.sign | TPMA_OBJECT.noDA, NULL_SYMMETRIC, ECDSA_SHA256)
 }
 
 /**

@@ -179,11 +179,24 @@ describe('attest/tpm2 structures on real tpm2-tools bytes', () => {
       if (template.type === 'keyedhash' && real.type === 'keyedhash') return { ...template, unique: real.unique }
       throw new Error('type mismatch')
     }
+    const withNoDa = (bytes: Uint8Array): Uint8Array => {
+      const real = parsePublic(bytes)
+      return marshalPublic({ ...real, objectAttributes: real.objectAttributes | TPMA_OBJECT.noDA } as TpmPublic)
+    }
     const cases: Array<[string, () => TpmPublic, Uint8Array]> = [
       ['rsaEkTemplate = tpm2_createek -G rsa (TCG L-1)', rsaEkTemplate, fx.rsaEkPublic],
       ['eccEkTemplate = tpm2_createek -G ecc (TCG L-2)', eccEkTemplate, fx.eccEkPublic],
-      ['attestationKeyTemplate = tpm2_createak -G ecc -s ecdsa -g sha256', attestationKeyTemplate, fx.eccAkPublic],
-      ['signingKeyTemplate = tpm2_create -G ecc256:ecdsa-sha256 -a …|sign', signingKeyTemplate, fx.signingKeyPublic],
+      // The AK and the signing key are tpm2-tools' but noDA (they have no auth value for it to guard).
+      [
+        'attestationKeyTemplate = tpm2_createak -G ecc -s ecdsa -g sha256, and noDA',
+        attestationKeyTemplate,
+        withNoDa(fx.eccAkPublic)
+      ],
+      [
+        'signingKeyTemplate = tpm2_create -G ecc256:ecdsa-sha256 -a …|sign, and noDA',
+        signingKeyTemplate,
+        withNoDa(fx.signingKeyPublic)
+      ],
       [
         'sealedDataTemplate = tpm2_create -L policy -a fixedtpm|fixedparent -i-',
         () => sealedDataTemplate(parsePublic(fx.sealedPublic).authPolicy),

@@ -19,6 +19,7 @@ import {
   parseAttest,
   parseSignature,
   attestationKeyTemplate,
+  TPMA_OBJECT,
   signingKeyTemplate,
   storageKeyTemplate,
   sealedDataTemplate,
@@ -102,7 +103,7 @@ describe('attest/tpm2 against swtpm and tpm2-tools', function () {
       '-r',
       'sk.priv',
       '-a',
-      'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign'
+      'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign|noda'
     ])
     tpm.run('tpm2_load', ['-C', 'primary.ctx', '-u', 'sk.pub', '-r', 'sk.priv', '-c', 'sk.ctx'])
   })
@@ -304,8 +305,11 @@ describe('attest/tpm2 against swtpm and tpm2-tools', function () {
       golden(eccEkTemplate(), 'ek-ecc.pub')
     })
 
-    it('attestationKeyTemplate: tpm2_createak -G ecc; signingKeyTemplate; storageKeyTemplate (with noda)', () => {
-      golden(attestationKeyTemplate(), 'ak.pub')
+    it('attestationKeyTemplate: tpm2_createak -G ecc, and noDA; signingKeyTemplate; storageKeyTemplate (with noda)', () => {
+      // tpm2_createak takes no attributes: the AK made here is its own but noDA (no auth value to guard).
+      const ak = parsePublic(tpm.read('ak.pub'))
+      assert.equal(attestationKeyTemplate().objectAttributes, ak.objectAttributes | TPMA_OBJECT.noDA)
+      golden({ ...attestationKeyTemplate(), objectAttributes: ak.objectAttributes } as TpmPublic, 'ak.pub')
       golden(signingKeyTemplate(), 'sk.pub')
       golden(storageKeyTemplate(), 'primary.pub')
     })
