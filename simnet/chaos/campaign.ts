@@ -6,7 +6,7 @@
  */
 import { AGENT_EXIT_RESTART, controlRequest } from '../../src/agent/index.js'
 import type { ProcDevice, ProcessFleet } from '../process-fleet.js'
-import { chaosSteps, type ChaosSchedule, type Fault } from './schedule.js'
+import { SCHEDULE_LIMITS, chaosSteps, type ChaosSchedule, type Fault } from './schedule.js'
 
 /** An append an agent acknowledged: it answered sealed, with this seq, for this detail. */
 export interface Acknowledged {
@@ -53,6 +53,9 @@ export class Campaign {
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
     }
     let joinAt = this.hostile === undefined ? undefined : schedule.hostileJoinAtMs
+    // When each fault was injected, in fact: a runner behind its schedule (a slow step before)
+    // still leaves every fault in place for the schedule's shortest, or the agent could not notice it.
+    const injectedAt = new Map<Fault, number>()
     try {
       for (const step of chaosSteps(schedule)) {
         if (joinAt !== undefined && joinAt <= step.atMs) {
@@ -62,11 +65,18 @@ export class Campaign {
         }
         await until(step.atMs)
         const { fault } = step
+        const since = injectedAt.get(fault)
+        if (step.action === 'repair' && since !== undefined) {
+          const wait = since + SCHEDULE_LIMITS.minFaultMs - Date.now()
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+        }
         this.log(
           `t+${((Date.now() - started) / 1000).toFixed(1)}s ${step.action} ${fault.kind} on ${this.devices[fault.node]!.name}`
         )
-        if (step.action === 'inject') await this.inject(fault)
-        else await this.repair(fault)
+        if (step.action === 'inject') {
+          injectedAt.set(fault, Date.now())
+          await this.inject(fault)
+        } else await this.repair(fault)
       }
       if (joinAt !== undefined) {
         await until(joinAt)
