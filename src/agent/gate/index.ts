@@ -17,7 +17,6 @@ export { Gate, checkQuorum, type GateComponents, type WorkloadStart, type Worklo
 export {
   SECRETS_DIR,
   checkSecretName,
-  keepSecretOwnerKeys,
   listSecrets,
   openSecret,
   removeSecret,
@@ -48,4 +47,4 @@ export {
   type GateGrants
 } from './grants.js'
 export { SECRETS_LOCK, lockSecrets, tryLockFile, type HeldLock } from './lock.js'
-export { keepOwnerCopies, type OwnerCopies } from './owner-copies.js'
+export { keepOwnerCopies, keepSecretOwnerKeys, type OwnerCopies } from './owner-copies.js'

@@ -256,61 +256,6 @@ export async function openSecret(
   }
 }
 
-/**
- * Gives each secret of an enrolled device whose keys are still sealed to its PCR values at fleet
- * init (state version 1) its data key sealed to the owner too (version 2), in a boot state the
- * keys are released in now, as keepOwnerCopy does for the keys. Returns the names given one.
- * Called holding the secrets' lock exclusive (a removal meanwhile would be undone).
- */
-export async function keepSecretOwnerKeys(
-  tpm: Tpm,
-  state: DeviceState,
-  dir: string,
-  owner: Uint8Array,
-  options: TpmCallOptions = {}
-): Promise<string[]> {
-  if (state.version !== 1) return []
-  const given: string[] = []
-  for (const name of await secretNames(dir)) {
-    // A file that is no secret of this device is refused wherever it is used; the others go on.
-    const file = await readSecretFile(dir, name, state).catch((err: unknown) => {
-      if (err instanceof SecretFileError) return undefined
-      throw err
-    })
-    if (file === undefined || file.ownerAuthority === toHex(owner)) continue
-    const key = await releaseLikeDeviceKeys(
-      tpm,
-      state,
-      {
-        ...sealedFromJson(state.mldsa.sealed),
-        blob: { public: fromBase64(file.key.public), private: fromBase64(file.key.private) }
-      },
-      options
-    )
-    try {
-      const ownerKey = await sealToAuthority(
-        tpm,
-        key,
-        state.sealing.selection,
-        owner,
-        releasePolicyRef(state.deviceId),
-        options
-      )
-      const next: SecretFile = {
-        ...file,
-        version: 2,
-        ownerKey: { public: toBase64(ownerKey.blob.public), private: toBase64(ownerKey.blob.private) },
-        ownerAuthority: toHex(owner)
-      }
-      await writeFileDurably(secretFile(dir, name), `${JSON.stringify(next)}\n`)
-      given.push(name)
-    } finally {
-      key.fill(0)
-    }
-  }
-  return given
-}
-
 /** Removes secret `name` (SecretUnknownError if there is none). */
 export async function removeSecret(dir: string, name: string): Promise<void> {
   checkSecretName(name)
@@ -318,7 +263,7 @@ export async function removeSecret(dir: string, name: string): Promise<void> {
   await rm(secretFile(dir, name))
 }
 
-async function secretNames(dir: string): Promise<string[]> {
+export async function secretNames(dir: string): Promise<string[]> {
   return await secretNamesIn(path.join(dir, SECRETS_DIR))
 }
 
@@ -338,7 +283,7 @@ export async function secretNamesIn(folder: string): Promise<string[]> {
     .slice(0, GATE_LIMITS.maxSecrets)
 }
 
-async function readSecretFile(dir: string, name: string, state: DeviceState): Promise<SecretFile> {
+export async function readSecretFile(dir: string, name: string, state: DeviceState): Promise<SecretFile> {
   const file = secretFile(dir, name)
   const read = await readSecretFileIn(path.join(dir, SECRETS_DIR), name, state.deviceId)
   const policy = policyOf(state)

@@ -57,13 +57,13 @@ describe('attest/tpm: the device keys in a TPM locked out by dictionary-attack p
       // No resource manager here: what a tool left loaded is flushed (swtpm keeps three objects).
       tools(device.tcti, ['tpm2_flushcontext', '-t'])
     }
-    const guess = (): { status: number; stderr: string } => {
+    const signWith = (password: string): { status: number; stderr: string } => {
       const done = tools(device.tcti, [
         'tpm2_sign',
         '-c',
         file('k.ctx'),
         '-p',
-        'wrong',
+        password,
         '-g',
         'sha256',
         '-o',
@@ -73,6 +73,7 @@ describe('attest/tpm: the device keys in a TPM locked out by dictionary-attack p
       tools(device.tcti, ['tpm2_flushcontext', '-t'])
       return done
     }
+    const guess = (): { status: number; stderr: string } => signWith('wrong')
     let locked = false
     for (let attempt = 0; attempt < 4 && !locked; attempt++) {
       const done = guess()
@@ -81,19 +82,7 @@ describe('attest/tpm: the device keys in a TPM locked out by dictionary-attack p
     }
     assert.ok(locked, 'the TPM went into lockout')
     // The right password too is refused now: the lockout holds for DA-protected keys.
-    const right = tools(device.tcti, [
-      'tpm2_sign',
-      '-c',
-      file('k.ctx'),
-      '-p',
-      'right',
-      '-g',
-      'sha256',
-      '-o',
-      file('sig'),
-      file('message')
-    ])
-    tools(device.tcti, ['tpm2_flushcontext', '-t'])
+    const right = signWith('right')
     assert.notEqual(right.status, 0)
     assert.match(right.stderr, /0x921|lockout/i)
 
