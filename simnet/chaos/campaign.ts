@@ -4,8 +4,9 @@
  * The harness keeps one record of its own, the appends the agents acknowledged (sealed); every
  * other outcome is read back from the agents (invariants.ts).
  */
+import { readFile } from 'node:fs/promises'
 import { AGENT_EXIT_RESTART, controlRequest } from '../../src/agent/index.js'
-import type { ProcDevice, ProcessFleet } from '../process-fleet.js'
+import { type ProcDevice, type ProcessFleet, agentLogFile, until } from '../process-fleet.js'
 import { SCHEDULE_LIMITS, chaosSteps, type ChaosSchedule, type Fault } from './schedule.js'
 
 /** An append an agent acknowledged: it answered sealed, with this seq, for this detail. */
@@ -21,6 +22,8 @@ export const DEAD_TPM_CODES = ['ERR_TPM_UNAVAILABLE', 'ERR_TPM_TIMEOUT', 'ERR_TP
 export const SLOW_SYNC_MS = 1_500
 /** The codes an append may be refused with while its agent's disk is full (or once the agent has gone). */
 export const FULL_DISK_CODES = ['ERR_LEDGER_FULL', 'ERR_NO_AGENT']
+/** How long the campaign waits for an agent to report its clock stepped (ms): a few of its once-a-second looks. */
+const CLOCK_STEP_SEEN_MS = 5_000
 
 export class Campaign {
   readonly acknowledged: Acknowledged[] = []
@@ -120,7 +123,7 @@ export class Campaign {
         return
       case 'clock-step':
         // An hour ahead or behind (which, from the schedule): the agent runs on, its peers too.
-        await this.fleet.stepClock(device, clockStep(fault))
+        await this.stepped(device, async () => await this.fleet.stepClock(device, clockStep(fault)))
         return
       case 'disk-full':
         // The next append cannot be stored; the store takes no more writes until reopened.
@@ -222,9 +225,24 @@ export class Campaign {
         await this.fleet.fastDisk(device)
         return
       case 'clock-step':
-        await this.fleet.setClock(device)
+        await this.stepped(device, async () => await this.fleet.setClock(device))
         return
     }
+  }
+
+  /**
+   * Moves the device's clock, then waits (a bounded while) for its agent to say so: a step made
+   * in the run's last moments would otherwise be checked before the agent's once-a-second look.
+   * An agent that says nothing in time is left to the visibility check to name.
+   */
+  private async stepped(device: ProcDevice, step: () => Promise<void>): Promise<void> {
+    const before = await clockStepsReported(device)
+    await step()
+    await until(
+      async () => !running(device) || (await clockStepsReported(device)) > before,
+      CLOCK_STEP_SEEN_MS,
+      `${device.name} to report its clock step`
+    ).catch(() => undefined)
   }
 
   /**
@@ -330,6 +348,15 @@ function exitOf(device: ProcDevice): Promise<number | null> {
     return Promise.resolve(agent?.exitCode ?? null)
   return new Promise((resolve) => agent.once('exit', (code) => resolve(code)))
 }
+
+/** How many clock steps the device's agent has reported in its output so far. */
+export async function clockStepsReported(device: ProcDevice): Promise<number> {
+  const text = await readFile(agentLogFile(device), 'utf8').catch(() => '')
+  return text.split('\n').filter((line) => line.includes(CLOCK_STEPPED)).length
+}
+
+/** What an agent prints when its wall clock stepped (src/cli/commands/agent.ts). */
+export const CLOCK_STEPPED = 'the wall clock stepped'
 
 function running(device: ProcDevice): boolean {
   const agent = device.agent

@@ -5,7 +5,7 @@
  */
 import { readFile, rm } from 'node:fs/promises'
 import { type ProcDevice, type ProcessFleet, agentLogFile, fleetCli, until } from '../process-fleet.js'
-import type { Acknowledged } from './campaign.js'
+import { type Acknowledged, CLOCK_STEPPED } from './campaign.js'
 import type { Fault } from './schedule.js'
 
 /** Each agent's view of every feed: its own as sealed, the others as held. */
@@ -138,7 +138,7 @@ export async function faultsVisible(devices: ProcDevice[], faults: readonly Faul
     ).length
     // A step and its repair each move the clock: both are seen.
     const steps = 2 * mine.filter((f) => f.kind === 'clock-step').length
-    const stepsSeen = lines.filter((line) => line.includes('the wall clock stepped')).length
+    const stepsSeen = lines.filter((line) => line.includes(CLOCK_STEPPED)).length
     if (stepsSeen < steps)
       return `${device.name}: its clock was stepped ${steps} times, but it reported ${stepsSeen} steps`
     const slowDisks = mine.filter((f) => f.kind === 'slow-disk').length
