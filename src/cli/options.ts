@@ -2,6 +2,9 @@ import { X509Certificate } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { MalformedInputError, UsageError } from '../common/index.js'
 
+/** Where the kernel publishes the boot's TCG event log (read by root only). */
+export const DEFAULT_EVENT_LOG = '/sys/kernel/security/tpm0/binary_bios_measurements'
+
 /** Upper bound for any input file the CLI reads whole (event logs, quotes, keys, policies). */
 export const MAX_INPUT_FILE = 16 * 1024 * 1024
 

@@ -8,12 +8,9 @@ import { registerPolicyCommands, registerOntologyCommands } from './commands/pol
 import { registerAgentCommands } from './commands/agent.js'
 import { registerConsoleCommand, registerPeersCommand, registerStatusCommand } from './commands/agent-status.js'
 import { registerOwnerCommands } from './commands/owner.js'
-import {
-  registerEnrolCommands,
-  registerRevokeCommand,
-  registerClearQuarantineCommand,
-  registerNewEpochCommand
-} from './commands/enrol.js'
+import { registerJoinCommand } from './commands/join.js'
+import { registerEnrolCommand } from './commands/enrol.js'
+import { registerRevokeCommand, registerClearQuarantineCommand, registerNewEpochCommand } from './commands/standing.js'
 import { registerLedgerCommands } from './commands/ledger.js'
 import { registerReleaseCommands } from './commands/release.js'
 import { registerWorkloadCommands } from './commands/workload.js'
@@ -56,7 +53,8 @@ Exit codes: 0 ok, 1 verification refused or operation failed, 2 bad usage or inp
   registerStatusCommand(program)
   registerConsoleCommand(program)
   registerOwnerCommands(program)
-  registerEnrolCommands(program)
+  registerJoinCommand(program)
+  registerEnrolCommand(program)
   registerRevokeCommand(program)
   registerClearQuarantineCommand(program)
   registerNewEpochCommand(program)

@@ -7,13 +7,11 @@ export {
   agentMeasurement,
   deviceSigner,
   initDevice,
-  installReleaseApproval,
-  releaseLikeDeviceKeys,
-  sealLikeDeviceKeys,
   unlockDevice,
   type InitDeviceOptions,
   type UnlockedDevice
 } from './identity.js'
+export { installReleaseApproval, releaseLikeDeviceKeys, sealLikeDeviceKeys } from './key-release.js'
 export { DEVICE_STATE_FILE, DeviceStateError, readDeviceState, writeDeviceState, type DeviceState } from './state.js'
 export {
   OWNER_COPY_FILE,

@@ -18,7 +18,7 @@ import { storedOwnerEntries } from '../ledger-store.js'
 import { readRoots } from '../options.js'
 import { makeOutput } from '../output.js'
 import { modulePatterns, pinReader } from '../owner-access.js'
-import { notReached, publishOwnerStatement, statementOptions, type StatementOptions } from './enrol.js'
+import { notReached, publishOwnerStatement, statementOptions, type StatementOptions } from '../owner-statement.js'
 
 /** An actor id as actor.enrol takes it (the ontology's pattern). */
 const ACTOR_ID = /^[A-Za-z0-9][A-Za-z0-9._@+/-]{0,127}$/

@@ -40,10 +40,9 @@ import {
   systemClock
 } from '../../common/index.js'
 import { makeOutput } from '../output.js'
-import { readInputFile, repeatable } from '../options.js'
+import { DEFAULT_EVENT_LOG, readInputFile, repeatable } from '../options.js'
 import { openTpm } from '../tpm-session.js'
 
-const DEFAULT_EVENT_LOG = '/sys/kernel/security/tpm0/binary_bios_measurements'
 /** A slow disk is reported at most this often (ms). */
 const SLOW_SYNC_REPORT_MS = 2_000
 /** How often the wall clock is compared with monotonic time (ms), and the step that is reported. */

@@ -20,7 +20,7 @@ import {
   parseOntologyActions
 } from '../../ledger/index.js'
 import { encodeCanonical } from '../../codec/index.js'
-import { publishOwnerStatement, statementOptions, notReached, type StatementOptions } from './enrol.js'
+import { publishOwnerStatement, statementOptions, notReached, type StatementOptions } from '../owner-statement.js'
 import { makeOutput } from '../output.js'
 import { readInputFile, repeatable } from '../options.js'
 

@@ -34,12 +34,10 @@ import {
   type DeviceState
 } from '../../agent/index.js'
 import { FleetError, UsageError, toHex, cryptoRandom, systemClock } from '../../common/index.js'
-import { publishOwnerStatement, statementOptions, notReached, type StatementOptions } from './enrol.js'
+import { publishOwnerStatement, statementOptions, notReached, type StatementOptions } from '../owner-statement.js'
 import { makeOutput } from '../output.js'
-import { readInputFile } from '../options.js'
+import { DEFAULT_EVENT_LOG, readInputFile } from '../options.js'
 import { openTpm } from '../tpm-session.js'
-
-const DEFAULT_EVENT_LOG = '/sys/kernel/security/tpm0/binary_bios_measurements'
 
 function measurementFor(state: DeviceState): ReturnType<typeof agentMeasurement> {
   const bootPcrs = state.sealing.selection.flatMap((bank) => bank.pcrs).filter((pcr) => pcr !== state.sealing.agentPcr)

@@ -31,7 +31,7 @@ import {
 } from '../../ledger/index.js'
 import { storedOwnerEntries } from '../ledger-store.js'
 import { makeOutput } from '../output.js'
-import { notReached, publishOwnerStatement, statementOptions, type StatementOptions } from './enrol.js'
+import { notReached, publishOwnerStatement, statementOptions, type StatementOptions } from '../owner-statement.js'
 
 /** The ontology in force after `entries` of the owner's feed, and the external witnesses they list. */
 function replay(entries: readonly Entry[]): { ontology: Ontology; witnesses: ExternalWitnessList } {

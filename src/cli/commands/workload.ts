@@ -16,7 +16,7 @@ import { FleetError, UsageError, fromHex, toHex } from '../../common/index.js'
 import type { Entry } from '../../ledger/index.js'
 import { makeOutput } from '../output.js'
 import { readInputFile } from '../options.js'
-import { notReached, publishOwnerStatement, statementOptions, type StatementOptions } from './enrol.js'
+import { notReached, publishOwnerStatement, statementOptions, type StatementOptions } from '../owner-statement.js'
 import { openStore } from '../ledger-store.js'
 
 /** The largest program or script measured here (the agent measures callers up to the same size). */

@@ -13,7 +13,8 @@ import {
   type SwtpmDevice,
   type PcrSelection
 } from '../../../src/attest/index.js'
-import { unlockDevice, installReleaseApproval } from '../../../src/agent/device/identity.js'
+import { unlockDevice } from '../../../src/agent/device/identity.js'
+import { installReleaseApproval } from '../../../src/agent/device/key-release.js'
 import type { DeviceState } from '../../../src/agent/device/state.js'
 import { sealedFromJson, sealedToJson } from '../../../src/attest/index.js'
 import { toBase64 } from '../../../src/common/bytes.js'

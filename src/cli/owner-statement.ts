@@ -1,0 +1,102 @@
+/**
+ * The owner's statements handed to the fleet (revoke, policy, ontology, actors, workloads,
+ * releases, witnesses): appended to the owner's feed with its hardware keys, then handed to the
+ * agents found, which spread them agent to agent.
+ */
+import type { Command } from 'commander'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { openOwnFeed, ownerFeedId, publishOwnerFeed, fleetServiceTag } from '../agent/index.js'
+import { BASE_ONTOLOGY, decodeEntry, ontologyAfter, type AppendInput, type Entry } from '../ledger/index.js'
+import type { HybridSigner } from '../identity/index.js'
+import { createFleetNode } from '../p2p/index.js'
+import { repeatable } from './options.js'
+import { parseSeconds } from './confirm.js'
+import { openOwner, pinOptions, type PinOptions } from './owner-access.js'
+import { discover, parsePeer } from './peers.js'
+
+/** Options shared by the owner's statements handed to the fleet (revoke, clear-quarantine, policy and ontology publish). */
+export interface StatementOptions extends PinOptions {
+  state: string
+  tcti?: string
+  peer?: string[]
+  timeout: string
+  json?: boolean
+}
+
+/**
+ * Appends an owner-signed statement (or several, in order) to the owner's feed (unless `make`,
+ * given every entry of the feed, returns undefined: it is there already) and hands the feed to the agents found. Returns
+ * the agents reached.
+ */
+export async function publishOwnerStatement(
+  options: StatementOptions,
+  make: (
+    entries: Entry[],
+    actor: { id: string; role: 'owner' },
+    owner: { signer: HybridSigner; fleetId: Uint8Array }
+  ) => AppendInput | AppendInput[] | undefined | Promise<AppendInput | AppendInput[] | undefined>
+): Promise<string[]> {
+  const seconds = parseSeconds(options.timeout, '--timeout')
+  const peers = (options.peer ?? []).map(parsePeer)
+  const owner = await openOwner(options)
+  try {
+    const { state: ownerState, tpm, signer, fleetId } = owner
+    const feedId = ownerFeedId(fleetId)
+    const feed = await openOwnFeed({ dir: options.state, tpm, signer, fleetId, feedId })
+    try {
+      const entries: Entry[] = []
+      for (let seq = 0; seq < feed.ledger.size; seq++)
+        entries.push(decodeEntry((await feed.ledger.getEntry(seq))!).entry)
+      const statement = await make(
+        entries,
+        { id: `owner/${ownerState.name}`.slice(0, 128), role: 'owner' },
+        { signer, fleetId }
+      )
+      // Several statements (e.g. an ontology.update and the first entry of an action it adds) go in
+      // order, each checked against the ontology in force at it, as the agents will check them.
+      let ontology = entries.reduce(ontologyAfter, BASE_ONTOLOGY)
+      feed.ledger.useOntology(ontology)
+      for (const one of statement === undefined ? [] : Array.isArray(statement) ? statement : [statement]) {
+        const { seq } = await feed.ledger.append(one)
+        if (one.type !== 'ontology.update') continue
+        ontology = ontologyAfter(ontology, decodeEntry((await feed.ledger.getEntry(seq))!).entry)
+        feed.ledger.useOntology(ontology)
+      }
+      await feed.ledger.checkpoint()
+      const node = await createFleetNode({
+        privateKey: await generateKeyPair('Ed25519'),
+        admission: { allows: () => true },
+        listen: ['/ip4/0.0.0.0/tcp/0'],
+        mdns: peers.length === 0,
+        serviceTag: fleetServiceTag(fleetId)
+      })
+      try {
+        const targets =
+          peers.length > 0 ? peers : await discover(node, AbortSignal.timeout((seconds * 1000) / 2), { first: false })
+        return await publishOwnerFeed(node, feed.store, feedId, feed.ledger.sealedSize, targets, {
+          timeoutMs: seconds * 1000
+        })
+      } finally {
+        await node.stop()
+      }
+    } finally {
+      await feed.close()
+    }
+  } finally {
+    await owner.close()
+  }
+}
+
+/** Adds the options every owner statement takes. */
+export function statementOptions(command: Command): Command {
+  return pinOptions(command.option('--tcti <tcti>', 'TPM of this machine (default: the one given to fleet owner init)'))
+    .option(
+      '--peer <multiaddr>',
+      'an agent to hand the statement to, repeatable (default: those found over mDNS)',
+      repeatable
+    )
+    .option('--timeout <seconds>', 'how long to look for agents and wait for them', '10')
+    .option('--json', 'print the result as JSON')
+}
+
+export const notReached = ' — none reached yet: run the command again near the fleet, or with --peer'
