@@ -18,7 +18,7 @@ import {
 import type { HybridSigner } from '../identity/index.js'
 import { createFleetNode, type FleetNode } from '../p2p/index.js'
 import { cryptoRandom, toHex, systemClock, type Clock } from '../common/index.js'
-import { unlockDevice, agentMeasurement, deviceSigner, type DeviceState } from './device/index.js'
+import { unlockDevice, measurementOf, deviceSigner, type DeviceState } from './device/index.js'
 import { readDeviceEnrolment } from './enrolment/index.js'
 import { writePeersFile, type AgentConfig } from './ops/index.js'
 import { createAgent, type Agent } from './agent.js'
@@ -78,8 +78,6 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
   const { tpm, logger } = components
   const { state, config, dir } = init
   const clock = components.clock ?? systemClock
-  const selection = state.sealing.selection as PcrSelection
-  const bootPcrs = selection.flatMap((bank) => bank.pcrs).filter((pcr) => pcr !== state.sealing.agentPcr)
   // Before the TPM releases anything: a second agent on this directory is refused, not started beside it.
   const runLock = await lockAgent(dir, process.pid)
   const closers: Array<() => Promise<void>> = [async () => await runLock.release()]
@@ -87,9 +85,9 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
   let released: Awaited<ReturnType<Tpm['readPcrs']>>
   let enrolment: Awaited<ReturnType<typeof readDeviceEnrolment>>
   try {
-    device = await unlockDevice(tpm, state, await agentMeasurement({ bootPcrs, agentPcr: state.sealing.agentPcr }))
+    device = await unlockDevice(tpm, state, await measurementOf(state))
     // The PCR values the keys were just released under: the workload gate's baseline.
-    released = await tpm.readPcrs(selection)
+    released = await tpm.readPcrs(state.sealing.selection as PcrSelection)
     enrolment = await readDeviceEnrolment(dir, state.deviceId)
     // An enrolled device still sealed to its boot at fleet init keeps a copy of its keys and
     // secrets sealed to the owner (made at fleet join; here for one enrolled without, or whose

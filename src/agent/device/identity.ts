@@ -55,6 +55,13 @@ export async function agentMeasurement(sealing: { bootPcrs: number[]; agentPcr: 
   return await measureAgent([path.join(ROOT, 'dist/src'), nativeBindingFile()], config)
 }
 
+/** The agent's measurement for this device: its keys are sealed to the state's PCRs, the agent's own apart. */
+export async function measurementOf(state: DeviceState): Promise<AgentMeasurement> {
+  const { selection, agentPcr } = state.sealing
+  const bootPcrs = (selection as PcrSelection).flatMap((bank) => bank.pcrs).filter((pcr) => pcr !== agentPcr)
+  return await agentMeasurement({ bootPcrs, agentPcr })
+}
+
 export interface InitDeviceOptions extends TpmCallOptions {
   tcti: string
   bootPcrs: number[]

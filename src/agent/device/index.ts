@@ -5,6 +5,7 @@
 export {
   CloneDetectedError,
   agentMeasurement,
+  measurementOf,
   deviceSigner,
   initDevice,
   unlockDevice,

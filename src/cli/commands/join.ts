@@ -1,11 +1,11 @@
 /** The device's side of the enrolment ceremony: `fleet join`. */
 import type { Command } from 'commander'
 import os from 'node:os'
-import { fingerprint, EVENTLOG_LIMITS, type PcrSelection } from '../../attest/index.js'
+import { fingerprint, EVENTLOG_LIMITS } from '../../attest/index.js'
 import {
   readDeviceState,
   unlockDevice,
-  agentMeasurement,
+  measurementOf,
   acceptEnrolment,
   writeDeviceEnrolment,
   keepOwnerCopies,
@@ -80,13 +80,7 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
         const eventLog = await readInputFile(logFile, 'event log', EVENTLOG_LIMITS.maxLogBytes)
         const tpm = await openTpm(options.tcti ?? state.tcti)
         try {
-          const selection = state.sealing.selection as PcrSelection
-          const bootPcrs = selection.flatMap((bank) => bank.pcrs).filter((pcr) => pcr !== state.sealing.agentPcr)
-          const device = await unlockDevice(
-            tpm,
-            state,
-            await agentMeasurement({ bootPcrs, agentPcr: state.sealing.agentPcr })
-          )
+          const device = await unlockDevice(tpm, state, await measurementOf(state))
           const node = await createFleetNode({
             privateKey: device.peerKey,
             admission: { allows: () => true },

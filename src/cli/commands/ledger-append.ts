@@ -12,13 +12,13 @@
 import type { Command } from 'commander'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import type { EsysTpm, PcrSelection } from '../../attest/index.js'
+import type { EsysTpm } from '../../attest/index.js'
 import {
   APPROVALS_LIMITS,
   CONTROL_SOCKET,
   DEFAULT_ACTOR_KEY_LABEL,
   defaultActorKeyLabel,
-  agentMeasurement,
+  measurementOf,
   bodyFromJson,
   checkPreparedStatement,
   controlRequest,
@@ -318,13 +318,7 @@ async function unlockSigner(
   const state = await readDeviceState(dir)
   const tpm = await openTpm(tcti ?? state.tcti)
   try {
-    const selection = state.sealing.selection as PcrSelection
-    const bootPcrs = selection.flatMap((bank) => bank.pcrs).filter((pcr) => pcr !== state.sealing.agentPcr)
-    const device = await unlockDevice(
-      tpm,
-      state,
-      await agentMeasurement({ bootPcrs, agentPcr: state.sealing.agentPcr })
-    )
+    const device = await unlockDevice(tpm, state, await measurementOf(state))
     return { tpm, signer: deviceSigner(tpm, device), close: async () => await tpm.close() }
   } catch (err) {
     await tpm.close()

@@ -7,7 +7,7 @@ import {
   readDeviceState,
   writeDeviceState,
   readDeviceEnrolment,
-  agentMeasurement,
+  measurementOf,
   installReleaseApproval,
   lockSecrets,
   readOwnerCopy,
@@ -30,19 +30,13 @@ import {
   ReleaseRequestRefusedError,
   RELEASE_LIMITS,
   ENROLMENT_FILE,
-  AGENT_ALLOWLIST_FILE,
-  type DeviceState
+  AGENT_ALLOWLIST_FILE
 } from '../../agent/index.js'
 import { FleetError, UsageError, toHex, cryptoRandom, systemClock } from '../../common/index.js'
 import { publishOwnerStatement, statementOptions, notReached, type StatementOptions } from '../owner-statement.js'
 import { makeOutput } from '../output.js'
 import { DEFAULT_EVENT_LOG, readInputFile } from '../options.js'
 import { openTpm } from '../tpm-session.js'
-
-function measurementFor(state: DeviceState): ReturnType<typeof agentMeasurement> {
-  const bootPcrs = state.sealing.selection.flatMap((bank) => bank.pcrs).filter((pcr) => pcr !== state.sealing.agentPcr)
-  return agentMeasurement({ bootPcrs, agentPcr: state.sealing.agentPcr })
-}
 
 /**
  * fleet release request --state DIR [--tcti T] [--eventlog FILE] --out FILE [--json]
@@ -92,7 +86,7 @@ Example:
       )
       const tpm = await openTpm(options.tcti ?? state.tcti)
       try {
-        const measurement = await measurementFor(state)
+        const measurement = await measurementOf(state)
         const request = await makeReleaseRequest(tpm, state, measurement, eventLog, cryptoRandom.bytes)
         await writeFile(options.out, encodeReleaseRequest(request))
         makeOutput(options.json === true).result(
@@ -321,7 +315,7 @@ Example:
           state,
           { key: enrolment.ownerKey, fleetId: enrolment.fleetId },
           signed,
-          await measurementFor(state),
+          await measurementOf(state),
           { ownerCopy: async () => await readOwnerCopy(options.state, state) }
         )
         const commit = async (): Promise<void> => await writeDeviceState(options.state, installed.state)

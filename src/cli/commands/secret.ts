@@ -11,11 +11,10 @@
 import type { Command } from 'commander'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import type { PcrSelection } from '../../attest/index.js'
 import {
   CONTROL_SOCKET,
   GATE_LIMITS,
-  agentMeasurement,
+  measurementOf,
   checkSecretName,
   controlRequest,
   listSecrets,
@@ -71,10 +70,8 @@ async function sealWithKeys(
 ): Promise<SecretListing> {
   const tpm = await openTpm(state.tcti)
   try {
-    const selection = state.sealing.selection as PcrSelection
-    const bootPcrs = selection.flatMap((bank) => bank.pcrs).filter((pcr) => pcr !== state.sealing.agentPcr)
     // The device's keys must be released here now: only then is this a boot state they are sealed to.
-    await unlockDevice(tpm, state, await agentMeasurement({ bootPcrs, agentPcr: state.sealing.agentPcr }))
+    await unlockDevice(tpm, state, await measurementOf(state))
     // Enrolled and still sealed to the boot at fleet init: a copy sealed to the owner too (see keepOwnerCopies).
     const enrolment = await readDeviceEnrolment(dir, state.deviceId)
     return await sealSecret(tpm, state, dir, name, value, { replace, now: new Date(), owner: enrolment?.ownerKey.p256 })
