@@ -35,7 +35,8 @@ import {
   type OpenedLedger,
   type DeviceEnrolment,
   type AgentInit,
-  type AgentComponents
+  type AgentComponents,
+  type DeviceRole
 } from '../src/agent/index.js'
 import type { HybridSigner } from '../src/identity/index.js'
 import { createFleetNode, type FleetNode } from '../src/p2p/index.js'
@@ -153,7 +154,7 @@ export class SimFleet {
   /** Runs the ceremony between the owner and the device over libp2p (both sides confirm). */
   async enrol(
     device: SimDevice,
-    options: { onSas?: (side: 'owner' | 'device', sas: string) => void } = {}
+    options: { onSas?: (side: 'owner' | 'device', sas: string) => void; role?: DeviceRole } = {}
   ): Promise<DeviceEnrolment> {
     const node = await createFleetNode({
       privateKey: device.unlocked.peerKey,
@@ -170,7 +171,7 @@ export class SimFleet {
           state: device.state,
           eventLog: device.log,
           hostname: device.name,
-          role: 'server',
+          role: options.role ?? 'server',
           random: randomBytes,
           confirm: async (sas) => {
             options.onSas?.('device', sas)
@@ -237,6 +238,9 @@ export class SimFleet {
         | 'sinks'
         | 'sinkPollMs'
         | 'onSinks'
+        | 'hubs'
+        | 'hubReachIntervalMs'
+        | 'attestDeadlineMs'
       >
     > &
       Pick<AgentComponents, 'logger' | 'ownFeedServer' | 'hasher' | 'clock'> & { enrolment?: DeviceEnrolment } = {}
@@ -268,7 +272,10 @@ export class SimFleet {
       mdns: options.mdns ?? false,
       batchMs: options.batchMs ?? 50,
       syncIntervalMs: options.syncIntervalMs ?? 1_000,
-      attestIntervalMs: options.attestIntervalMs
+      attestIntervalMs: options.attestIntervalMs,
+      attestDeadlineMs: options.attestDeadlineMs,
+      hubs: options.hubs,
+      hubReachIntervalMs: options.hubReachIntervalMs
     })
     this.closers.push(async () => {
       await runtime.stop()

@@ -7,7 +7,8 @@
 import { VerdictsOnSelf } from './gate/index.js'
 import { decodeEntry, ReplicaStore, ownFeedSource } from '../ledger/index.js'
 import type { HybridSigner } from '../identity/index.js'
-import { createFleetNode, type FleetNode } from '../p2p/index.js'
+import { createFleetNode, RELAY_LIMITS, type FleetNode } from '../p2p/index.js'
+import { HubLinks, parseHubAddress, relayGate, type RelayCounts } from './hubs/index.js'
 import { cryptoRandom, steadyClock, systemClock } from '../common/index.js'
 import { AttestationService } from './attestation/index.js'
 import { deviceSigner } from './device/index.js'
@@ -57,6 +58,10 @@ export class Agent {
   readonly externalWitnessing: ExternalWitnessing
   private readonly ownSource: ReturnType<typeof ownFeedSource>
   private readonly blocked = new Set<string>()
+  /** The links kept to hubs and, through them, to members at other sites (when hubs are given). */
+  readonly hubLinks: HubLinks | undefined
+  /** What the relay gate answered (a hub's reservations and links, a device's relayed links). */
+  readonly relayCounts: RelayCounts | undefined
   private state: 'new' | 'started' | 'stopped' = 'new'
 
   /** Use createAgent. */
@@ -67,6 +72,7 @@ export class Agent {
       feed: OpenedLedger
       membership: Membership
       signer: HybridSigner
+      relayCounts?: RelayCounts
     },
     components: AgentComponents,
     init: AgentInit
@@ -77,6 +83,23 @@ export class Agent {
     this.attestation = parts.attestation
     this.feed = parts.feed
     this.membership = parts.membership
+    this.relayCounts = parts.relayCounts
+    const hubs = (init.hubs ?? []).map(parseHubAddress)
+    this.hubLinks =
+      hubs.length === 0
+        ? undefined
+        : new HubLinks({
+            node: parts.node,
+            hubs,
+            attested: (peerId) => parts.attestation.attested(peerId),
+            members: () =>
+              parts.membership
+                .list()
+                .filter((m) => !parts.membership.isRevoked(m.deviceId) && !parts.membership.isQuarantined(m.deviceId))
+                .map((m) => m.peerId),
+            logger: components.logger,
+            reachIntervalMs: init.hubReachIntervalMs
+          })
     const feedId = init.state.deviceId
     this.replicas = new ReplicaStore(this.feed.store, { hasher: components.hasher })
     this.verdictsOnSelf = new VerdictsOnSelf(feedId)
@@ -248,6 +271,7 @@ export class Agent {
       }
     })
     await this.node.start()
+    this.hubLinks?.start()
     await this.sinks.start()
   }
 
@@ -255,6 +279,7 @@ export class Agent {
   async stop(): Promise<void> {
     if (this.state === 'stopped') return
     this.state = 'stopped'
+    this.hubLinks?.stop()
     await this.sinks.stop()
     await this.externalWitnessing.stop()
     await this.replicator.stop()
@@ -337,6 +362,11 @@ export async function createAgent(components: AgentComponents, init: AgentInit):
   })
   const random = components.random ?? cryptoRandom
   let attestation: AttestationService | undefined
+  // An asker not attested within its deadline is refused its reservation then.
+  const relay = relayGate(
+    () => attestation,
+    Math.min(RELAY_LIMITS.attestWaitMs, init.attestDeadlineMs ?? RELAY_LIMITS.attestWaitMs)
+  )
   const node = await createFleetNode({
     privateKey: init.device.peerKey,
     admission: {
@@ -344,6 +374,16 @@ export async function createAgent(components: AgentComponents, init: AgentInit):
         (agent === undefined || !agent.isBlocked(peerId)) && (attestation?.admission.allows(peerId) ?? false)
     },
     listen: init.listen,
+    // A hub relays for the members it has attested; a device given hubs holds a reservation on
+    // (up to two of) them, and takes relayed links only through hubs it has attested.
+    relay:
+      init.enrolment.record.role === 'hub' || (init.hubs ?? []).length > 0
+        ? {
+            serve: init.enrolment.record.role === 'hub',
+            reservations: init.enrolment.record.role === 'hub' ? 0 : Math.min((init.hubs ?? []).length, 2),
+            gate: relay.gate
+          }
+        : undefined,
     mdns: init.mdns ?? true,
     serviceTag: init.serviceTag ?? fleetServiceTag(init.enrolment.fleetId),
     // Discovery events come once per peer: listeners are attached before the node starts.
@@ -392,6 +432,6 @@ export async function createAgent(components: AgentComponents, init: AgentInit):
     },
     onChange: init.onPeersChange
   })
-  agent = new Agent({ node, attestation, feed, membership, signer }, components, init)
+  agent = new Agent({ node, attestation, feed, membership, signer, relayCounts: relay.counts }, components, init)
   return agent
 }

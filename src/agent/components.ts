@@ -53,6 +53,10 @@ export interface AgentInit {
   /** The boot event log sent with every attestation. */
   eventLog: () => Promise<Uint8Array>
   listen: string[]
+  /** Hubs to keep a link to and reach other sites through (multiaddrs naming their peer). Default: none. */
+  hubs?: readonly string[]
+  /** How often to look for members not connected, to reach through a hub (default 10 s). */
+  hubReachIntervalMs?: number
   mdns?: boolean
   /** Default: one mDNS service per fleet. */
   serviceTag?: string

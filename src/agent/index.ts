@@ -37,6 +37,7 @@ export * from './gate/index.js'
 export * from './ear/index.js'
 export * from './sinks/index.js'
 export * from './external-witness/index.js'
+export * from './hubs/index.js'
 export { Agent, createAgent } from './agent.js'
 export { fleetServiceTag, type AgentComponents, type AgentInit } from './components.js'
 export {

@@ -139,6 +139,7 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
           enrolment,
           eventLog: init.eventLog,
           listen: config.listen,
+          hubs: config.hubs,
           mdns: config.mdns,
           attestIntervalMs: config.attestIntervalSec * 1000,
           batchMs: config.batchMs,

@@ -12,9 +12,9 @@
  * })
  */
 export { createFleetNode } from './node.js'
-export type { FleetNode, FleetNodeInit, Admission } from './node.js'
+export type { FleetNode, FleetNodeInit, Admission, RelayGate } from './node.js'
 export { FramedStream } from './framing.js'
 export { encodeMessage, decodeMessage, checkFields, MalformedMessageError } from './messages.js'
 export type { WireSchema, WireMessage } from './messages.js'
 export { FrameTooLargeError, FrameTimeoutError, StreamEndedError } from './errors.js'
-export { P2P_LIMITS } from './limits.js'
+export { P2P_LIMITS, RELAY_LIMITS, OVER_RELAYS } from './limits.js'

@@ -5,9 +5,24 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { mdns } from '@libp2p/mdns'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
-import { P2P_LIMITS } from './limits.js'
+import { P2P_LIMITS, RELAY_LIMITS } from './limits.js'
 import { fleetNoiseCrypto } from './noise-crypto.js'
+
+/**
+ * Who may use a hub's relay, and which relays a device takes links from. Every answer is for
+ * peers this node has attested on a live connection: a stranger, a revoked or quarantined device,
+ * or one not yet attested is refused (a hub waits, bounded, for an attestation under way).
+ */
+export interface RelayGate {
+  /** Whether `peerId` may hold a reservation on this hub (asked on the hub). */
+  mayReserve(peerId: string): Promise<boolean>
+  /** Whether this hub may carry a link from `source` to `destination` (asked on the hub). */
+  mayRelay(source: string, destination: string): boolean
+  /** Whether a link relayed by `relay` may reach this device (asked on the device). */
+  relayTrusted(relay: string): boolean
+}
 
 /**
  * Who may hold an encrypted connection to this node. The gater asks it after the Noise handshake,
@@ -31,11 +46,18 @@ export interface FleetNodeInit {
   mdnsIntervalMs?: number
   /** Start listening at once (default). Pass false to attach event listeners first, then call start(). */
   start?: boolean
+  /**
+   * Circuit relay v2 (through hubs), gated by `gate`: with `serve`, this node is a hub and relays
+   * for the peers the gate allows; `reservations` is how many hubs to hold a reservation on (each
+   * an address other members dial this node through). Without `relay`, no relaying at all.
+   */
+  relay?: { gate: RelayGate; serve?: boolean; reservations?: number }
 }
 
 export type FleetNode = Libp2p<{
   identify: ReturnType<ReturnType<typeof identify>>
   ping: ReturnType<ReturnType<typeof ping>>
+  relay?: ReturnType<ReturnType<typeof circuitRelayServer>>
 }>
 
 /**
@@ -46,11 +68,24 @@ export type FleetNode = Libp2p<{
  */
 export async function createFleetNode(init: FleetNodeInit): Promise<FleetNode> {
   const deny = (peerId: PeerId): boolean => !init.admission.allows(peerId.toString())
+  const relay = init.relay
+  const gate = relay?.gate
+  // `/p2p-circuit` once per hub to hold a reservation on: found among the connected peers that relay.
+  const circuits = Array.from({ length: relay?.reservations ?? 0 }, () => '/p2p-circuit')
   return (await createLibp2p({
     start: init.start ?? true,
     privateKey: init.privateKey,
-    addresses: { listen: init.listen ?? ['/ip4/0.0.0.0/tcp/0'] },
-    transports: [tcp()],
+    addresses: { listen: [...(init.listen ?? ['/ip4/0.0.0.0/tcp/0']), ...circuits] },
+    transports:
+      relay === undefined
+        ? [tcp()]
+        : [
+            tcp(),
+            circuitRelayTransport({
+              maxInboundStopStreams: RELAY_LIMITS.maxClientLinks,
+              maxOutboundStopStreams: RELAY_LIMITS.maxClientLinks
+            })
+          ],
     connectionEncrypters: [noise({ crypto: fleetNoiseCrypto })],
     streamMuxers: [yamux()],
     peerDiscovery:
@@ -61,13 +96,38 @@ export async function createFleetNode(init: FleetNodeInit): Promise<FleetNode> {
       denyDialMultiaddr: () => false,
       denyDialPeer: deny,
       denyInboundEncryptedConnection: deny,
-      denyOutboundEncryptedConnection: deny
+      denyOutboundEncryptedConnection: deny,
+      // A hub: reservations and links only for the peers the gate allows. A device: links only
+      // through relays it trusts (the remote end then attests as on any connection).
+      denyInboundRelayReservation: async (source: PeerId) =>
+        gate === undefined || !(await gate.mayReserve(source.toString())),
+      denyOutboundRelayedConnection: (source: PeerId, destination: PeerId) =>
+        gate === undefined || !gate.mayRelay(source.toString(), destination.toString()),
+      denyInboundRelayedConnection: (relayPeer: PeerId, remote: PeerId) =>
+        gate === undefined || !gate.relayTrusted(relayPeer.toString()) || deny(remote)
     },
     connectionManager: {
       maxConnections: P2P_LIMITS.maxConnections,
       allow: ['/ip4/127.0.0.0/ipcidr/8']
     },
     connectionMonitor: { enabled: false },
-    services: { identify: identify(), ping: ping() }
+    services: {
+      identify: identify(),
+      ping: ping(),
+      ...(relay?.serve === true
+        ? {
+            relay: circuitRelayServer({
+              maxOutboundStopStreams: RELAY_LIMITS.maxLinks,
+              reservations: {
+                maxReservations: RELAY_LIMITS.maxReservations,
+                reservationTtl: RELAY_LIMITS.reservationTtlMs,
+                applyDefaultLimit: true,
+                defaultDurationLimit: RELAY_LIMITS.linkDurationMs,
+                defaultDataLimit: RELAY_LIMITS.linkDataBytes
+              }
+            })
+          }
+        : {})
+    }
   })) as FleetNode
 }

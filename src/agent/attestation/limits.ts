@@ -21,5 +21,7 @@ export const ATTEST_LIMITS = {
    */
   cloneAlertWindowMs: 60 * 60_000,
   /** Claimed devices whose attempts are being counted; the oldest window goes first. */
-  maxCloneTallies: 1024
+  maxCloneTallies: 1024,
+  /** Requests waiting for a peer's attestation at once (a hub's reservations); more are refused at once. */
+  maxAttestWaiters: 64
 } as const

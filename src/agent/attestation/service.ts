@@ -1,7 +1,7 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { bootPolicyId, type BootPolicy } from '../../attest/index.js'
 import type { FeedLedger } from '../../ledger/index.js'
-import { FramedStream, type FleetNode, type Admission } from '../../p2p/index.js'
+import { FramedStream, OVER_RELAYS, type FleetNode, type Admission } from '../../p2p/index.js'
 import { attestAsDialer, attestAsListener, ATTEST_PROTOCOL, ATTEST_LIMITS, type AttesterInput } from './protocol.js'
 import type { AttestationOutcome, Judge, RefusalKind } from './judge.js'
 import { PeerTable, type PeerStatus } from './peer-table.js'
@@ -60,6 +60,8 @@ export class AttestationService {
   /** The attestation deadline of each inbound connection still open and not yet attested, by connection id. */
   private readonly deadlines = new Map<string, NodeJS.Timeout>()
   private readonly pending = new Set<Promise<unknown>>()
+  /** whenAttested's waiters, each told of every change (at most ATTEST_LIMITS.maxAttestWaiters). */
+  private readonly waiters = new Set<(stopping?: boolean) => void>()
   private readonly onOpen = (evt: CustomEvent<Connection>): void => {
     this.track(this.onConnection(evt.detail))
   }
@@ -127,7 +129,7 @@ export class AttestationService {
       async (stream: Stream, connection: Connection) => {
         await this.track(this.listen(stream, connection))
       },
-      { maxInboundStreams: 2 }
+      { maxInboundStreams: 2, ...OVER_RELAYS }
     )
     this.init.node.addEventListener('connection:open', this.onOpen)
     this.init.node.addEventListener('connection:close', this.onClose)
@@ -142,6 +144,7 @@ export class AttestationService {
 
   async stop(): Promise<void> {
     clearInterval(this.timer)
+    for (const check of [...this.waiters]) check(true)
     for (const timer of this.deadlines.values()) clearTimeout(timer)
     this.deadlines.clear()
     this.init.node.removeEventListener('connection:open', this.onOpen)
@@ -157,6 +160,30 @@ export class AttestationService {
   /** True when the peer's last verdict is trusted and it attested on a connection that is still open. */
   attested(peerId: string): boolean {
     return this.table.attested(peerId)
+  }
+
+  /**
+   * Resolves true once the peer is attested (as attested() says), false as soon as it is refused,
+   * after `ms`, or when the service stops. False at once when ATTEST_LIMITS.maxAttestWaiters
+   * others are waiting: a flood of requests from unattested peers holds nothing up.
+   */
+  async whenAttested(peerId: string, ms: number): Promise<boolean> {
+    if (this.attested(peerId)) return true
+    const refused = (): boolean => this.table.refused.has(peerId) || this.table.strangers.has(peerId)
+    if (refused() || this.waiters.size >= ATTEST_LIMITS.maxAttestWaiters) return false
+    return await new Promise<boolean>((resolve) => {
+      const done = (answer: boolean): void => {
+        clearTimeout(timer)
+        this.waiters.delete(check)
+        resolve(answer)
+      }
+      const check = (stopping?: boolean): void => {
+        if (this.attested(peerId)) done(true)
+        else if (stopping === true || refused()) done(false)
+      }
+      const timer = setTimeout(() => done(false), ms)
+      this.waiters.add(check)
+    })
   }
 
   list(): PeerStatus[] {
@@ -246,7 +273,7 @@ export class AttestationService {
   private async dial(connection: Connection): Promise<AttestationOutcome | undefined> {
     const peerId = connection.remotePeer.toString()
     try {
-      const stream = await connection.newStream(ATTEST_PROTOCOL)
+      const stream = await connection.newStream(ATTEST_PROTOCOL, OVER_RELAYS)
       const { outcome } = await attestAsDialer(this.framed(stream), this.init.self, this.judge, peerId)
       await this.record(outcome, peerId, connection)
       return outcome
@@ -350,6 +377,7 @@ export class AttestationService {
   }
 
   private changed(): void {
+    for (const check of [...this.waiters]) check()
     this.init.onChange?.(this.list())
   }
 }

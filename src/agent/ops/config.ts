@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { MalformedInputError } from '../../common/index.js'
 import { checkRecord, SchemaError, type Field } from '../../codec/index.js'
+import { RELAY_LIMITS } from '../../p2p/limits.js'
 import { SINKS_CONFIG_FIELD, SinkConfigError, checkSinkConfigs, type SinkConfig } from './sink-config.js'
 
 /**
@@ -28,6 +29,8 @@ import { SINKS_CONFIG_FIELD, SinkConfigError, checkSinkConfigs, type SinkConfig 
  * | console            |                      | off; {"port": N}: 127.0.0.1  |
  * | gateSocket         | FLEET_GATE_SOCKET    | off; an absolute path        |
  * | sinks              |                      | none (config file only)      |
+ * | peers              | FLEET_PEERS (comma)  | none                         |
+ * | hubs               | FLEET_HUBS (comma)   | none                         |
  */
 export interface AgentConfig {
   state: string
@@ -69,6 +72,11 @@ export interface AgentConfig {
   sinks?: SinkConfig[]
   /** Fleet peers to dial at start (multiaddrs with /p2p/…), besides those found over mDNS; --peer adds to them. */
   peers?: string[]
+  /**
+   * Hubs (devices enrolled with role hub, multiaddrs with /p2p/…): the agent keeps a link to each,
+   * holds a relay reservation on them, and reaches members it cannot dial through them (src/agent/hubs).
+   */
+  hubs?: string[]
 }
 
 /** Thrown when a config file, variable or flag has an unknown field or an invalid value. Exit code 2. */
@@ -167,6 +175,15 @@ const CONFIG_SCHEMA: Record<keyof AgentConfig, Field> = {
     text: true,
     optional: true,
     expected: 'a list of multiaddrs ending in /p2p/<PeerId>'
+  },
+  hubs: {
+    kind: 'list',
+    maxItems: RELAY_LIMITS.maxHubs,
+    unique: true,
+    item: { kind: 'string', max: 512, pattern: '^/(?!.*/p2p-circuit).*/p2p/[A-Za-z0-9]+$' },
+    text: true,
+    optional: true,
+    expected: `a list of at most ${RELAY_LIMITS.maxHubs} direct multiaddrs ending in /p2p/<PeerId>`
   }
 }
 
@@ -179,7 +196,8 @@ const ENV: Partial<Record<keyof AgentConfig, string>> = {
   metricsPort: 'FLEET_METRICS_PORT',
   logLevel: 'FLEET_LOG_LEVEL',
   gateSocket: 'FLEET_GATE_SOCKET',
-  peers: 'FLEET_PEERS'
+  peers: 'FLEET_PEERS',
+  hubs: 'FLEET_HUBS'
 }
 
 function apply(target: Partial<AgentConfig>, values: Record<string, unknown>, source: string): void {

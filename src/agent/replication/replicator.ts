@@ -15,7 +15,7 @@ import {
   type SyncBatch,
   type FeedSource
 } from '../../ledger/index.js'
-import { FramedStream, type FleetNode } from '../../p2p/index.js'
+import { FramedStream, OVER_RELAYS, type FleetNode } from '../../p2p/index.js'
 import type { Random } from '../../common/index.js'
 import type { Logger } from '../ops/index.js'
 import { Gossip, ANTI_ENTROPY_PEERS, PUSH_MAX_ENTRIES, type AnnounceTarget } from './gossip.js'
@@ -87,15 +87,18 @@ export class Replicator {
     this.c = components
     this.init = init
     this.server = components.ownServer ?? ledgerFeedServer(components.ownSource)
-    this.gossip = new Gossip(async (connection) => this.framed(await connection.newStream(LEDGER_SYNC_PROTOCOL)), {
-      idleMs: SYNC_PROTOCOL_LIMITS.announceIdleMs / 2,
-      allowed: (peerId) => components.attested(peerId),
-      random: components.random.fraction,
-      clock: components.clock
-    })
+    this.gossip = new Gossip(
+      async (connection) => this.framed(await connection.newStream(LEDGER_SYNC_PROTOCOL, OVER_RELAYS)),
+      {
+        idleMs: SYNC_PROTOCOL_LIMITS.announceIdleMs / 2,
+        allowed: (peerId) => components.attested(peerId),
+        random: components.random.fraction,
+        clock: components.clock
+      }
+    )
     this.puller = new Puller(components, {
       ownerFeed: components.membership.ownerFeed,
-      open: async (connection) => this.framed(await connection.newStream(LEDGER_SYNC_PROTOCOL)),
+      open: async (connection) => this.framed(await connection.newStream(LEDGER_SYNC_PROTOCOL, OVER_RELAYS)),
       heads: async () => await this.heads(),
       held: async (feed) => await this.held(feed),
       apply: async (batch, peerId) => {
@@ -127,7 +130,7 @@ export class Replicator {
       async (stream: Stream, connection: Connection) => {
         await this.serve(stream, connection)
       },
-      { maxInboundStreams: 4 }
+      { maxInboundStreams: 4, ...OVER_RELAYS }
     )
     node.addEventListener('peer:disconnect', (evt) => {
       this.gossip.forget(evt.detail.toString())

@@ -35,6 +35,15 @@ describe('agent/config', () => {
     ['a non-integer port', { state: '/s', metricsPort: 1.5 }],
     ['a listen address that is not a multiaddr', { state: '/s', listen: ['0.0.0.0:80'] }],
     ['an mDNS switch that is not a boolean', { state: '/s', mdns: 'sometimes' }],
+    ['a hub address that names no peer', { state: '/s', hubs: ['/ip4/192.0.2.1/tcp/7000'] }],
+    [
+      'a hub address that is itself relayed',
+      { state: '/s', hubs: ['/ip4/192.0.2.1/tcp/7000/p2p/12D3KooA/p2p-circuit/p2p/12D3KooB'] }
+    ],
+    [
+      'more hubs than an agent may be given',
+      { state: '/s', hubs: Array.from({ length: 9 }, (_, i) => `/ip4/192.0.2.${i}/tcp/7000/p2p/12D3Koo${i}`) }
+    ],
     // The memory trim is gone (it did not lower the cgroup's memory.current: docs/benchmarks.md).
     ['the removed memory trim switch', { state: '/s', trimMemory: true }],
     ['an approval page on a port out of range', { state: '/s', approvals: { port: 65_536 } }],

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { relayOf, type Agent } from '../../../src/agent/index.js'
+import { SimFleet, type SimDevice } from '../../../simnet/fleet.js'
+import { haveSwtpm } from '../../helpers/devices.js'
+import { until } from '../../helpers/wait.js'
+
+/**
+ * Two devices that cannot dial each other (neither knows the other's address; no mDNS) and a hub
+ * both are given: each reaches the other through the hub, attests it end to end over the
+ * circuit, and replicates its feed. A stranger with libp2p's own relay client is refused a
+ * reservation and a link to a member; a revoked device loses its relayed links and the hub's relay.
+ */
+describe('agent/hubs: members reach each other through an attested hub, strangers do not (swtpm)', function () {
+  this.timeout(180_000)
+  let fleet: SimFleet
+  let hubDevice: SimDevice
+  let hub: Agent
+  let a: Agent
+  let b: Agent
+  let bDevice: SimDevice
+  let hubAddress: Multiaddr
+  let stranger: Libp2p | undefined
+
+  const relayedTo = (from: Agent, to: Agent): boolean =>
+    from.node
+      .getConnections()
+      .some(
+        (c) =>
+          c.remotePeer.equals(to.node.peerId) &&
+          c.status === 'open' &&
+          relayOf(c.remoteAddr) === hub.node.peerId.toString()
+      )
+
+  before(async function () {
+    if (!haveSwtpm()) this.skip()
+    fleet = await SimFleet.create()
+    hubDevice = await fleet.addDevice('good')
+    await fleet.enrol(hubDevice, { role: 'hub' })
+    const [aDevice, second] = await fleet.addEnrolled(2)
+    bDevice = second!
+    hub = await fleet.start(hubDevice, { attestDeadlineMs: 3_000 })
+    hubAddress = hub.node.getMultiaddrs()[0]!
+    const viaHub = { hubs: [hubAddress.toString()], hubReachIntervalMs: 250 }
+    a = await fleet.start(aDevice!, viaHub)
+    b = await fleet.start(bDevice, viaHub)
+  })
+  after(async () => {
+    await stranger?.stop()
+    await fleet?.close()
+  })
+
+  it('each device reaches the other through the hub and attests it end to end; a feed replicates over the circuit', async () => {
+    await until(() => relayedTo(a, b) || relayedTo(b, a), 'a relayed link between a and b', 60_000)
+    await until(
+      () => a.attestation.attested(b.node.peerId.toString()) && b.attestation.attested(a.node.peerId.toString()),
+      'a and b attested over the circuit',
+      30_000
+    )
+    // Neither has a direct link to the other: every link between them runs through the hub.
+    for (const [from, to] of [
+      [a, b],
+      [b, a]
+    ] as const)
+      for (const c of from.node.getConnections(to.node.peerId))
+        assert.equal(relayOf(c.remoteAddr), hub.node.peerId.toString())
+    assert.ok((hub.relayCounts?.reservationsGranted ?? 0) >= 2, 'both devices hold a reservation on the hub')
+    assert.ok((hub.relayCounts?.linksCarried ?? 0) >= 1)
+    const routes = a.hubLinks!.routes()
+    assert.deepEqual(
+      routes.find((r) => r.peerId === b.node.peerId.toString()),
+      { peerId: b.node.peerId.toString(), via: 'relay', hub: hub.node.peerId.toString() }
+    )
+    await b.feed.ledger.append({
+      type: 'alert.tamper',
+      actor: { id: `agent/${b.feed.ledger.feedId}`, role: 'agent' },
+      attest: null,
+      body: { subject: b.feed.ledger.feedId, pcr: 7, detail: 'over the hub' }
+    })
+    await b.feed.ledger.checkpoint()
+    const size = b.feed.ledger.sealedSize
+    await until(async () => ((await a.heads()).get(b.feed.ledger.feedId) ?? 0) >= size, "a to hold b's feed")
+  })
+
+  it('a stranger (libp2p relay client, unenrolled key) is refused a reservation and a link to a member', async () => {
+    const refusedBefore = hub.relayCounts!.reservationsRefused
+    const linksRefusedBefore = hub.relayCounts!.linksRefused
+    stranger = await createLibp2p({
+      privateKey: await generateKeyPair('Ed25519'),
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0', '/p2p-circuit'] },
+      transports: [tcp(), circuitRelayTransport()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify() }
+    })
+    // Straight at the hub: it may connect (it has the attestation deadline to attest), and asks for a reservation.
+    await stranger.dial(hubAddress)
+    await until(() => hub.relayCounts!.reservationsRefused > refusedBefore, 'the hub to refuse the reservation', 30_000)
+    assert.equal(hub.node.services.relay!.reservations.has(stranger.peerId), false)
+    assert.ok(!stranger.getMultiaddrs().some((addr) => addr.toString().includes('/p2p-circuit')))
+    // A link to a member through the hub: refused by the hub, and the member never sees it.
+    await stranger.dial(hubAddress).catch(() => undefined)
+    await assert.rejects(
+      stranger.dial(hubAddress.encapsulate(`/p2p-circuit/p2p/${a.node.peerId.toString()}`), {
+        signal: AbortSignal.timeout(10_000)
+      })
+    )
+    assert.ok(hub.relayCounts!.linksRefused > linksRefusedBefore)
+    assert.equal(a.node.getConnections(stranger.peerId).length, 0)
+  })
+
+  it('a revoked device loses its relayed links and the relay: the hub hangs up on it, and nobody reaches it through the hub', async () => {
+    await until(() => relayedTo(a, b) || relayedTo(b, a), 'the relayed link between a and b', 30_000)
+    const reached = await fleet.revoke(bDevice.state.deviceId, [hubAddress, a.node.getMultiaddrs()[0]!])
+    assert.ok(reached.length >= 1)
+    await until(
+      () => a.node.getConnections(b.node.peerId).length === 0 && hub.node.getConnections(b.node.peerId).length === 0,
+      'a and the hub to hang up on the revoked device',
+      30_000
+    )
+    // Through the hub, b is no longer reachable: the hub refuses to carry a link to it.
+    await assert.rejects(
+      a.node.dial(hubAddress.encapsulate(`/p2p-circuit/p2p/${b.node.peerId.toString()}`), {
+        signal: AbortSignal.timeout(10_000)
+      })
+    )
+    assert.equal(a.attestation.attested(b.node.peerId.toString()), false)
+  })
+})
