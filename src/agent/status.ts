@@ -4,6 +4,7 @@ import { toHex } from '../common/index.js'
 import { bootPolicyId } from '../attest/index.js'
 import type { Agent } from './agent.js'
 import type { PeerStatus } from './attestation/index.js'
+import { relayOf } from './hubs/index.js'
 
 /** Resident memory of this process. */
 export interface ResidentMemory {
@@ -41,10 +42,42 @@ export function residentMemory(procStatus?: string): ResidentMemory {
   return memory
 }
 
-/** Each peer's latest verdict, and whether it is connected now. */
-function peersWithReach(runtime: Agent): Array<PeerStatus & { online: boolean }> {
-  const online = new Set(runtime.node.getConnections().map((connection) => connection.remotePeer.toString()))
-  return runtime.attestation.list().map((peer) => ({ ...peer, online: online.has(peer.peerId) }))
+/** How a connected peer is reached: direct when any of its connections is, else through which hub. */
+export interface PeerRoute {
+  via: 'direct' | 'relay'
+  /** The hub's PeerId, when relayed. */
+  hub?: string
+}
+
+/** Each peer's latest verdict, whether it is connected now, and how. */
+function peersWithReach(runtime: Agent): Array<PeerStatus & { online: boolean } & Partial<PeerRoute>> {
+  const routes = new Map<string, PeerRoute>()
+  for (const connection of runtime.node.getConnections()) {
+    const peer = connection.remotePeer.toString()
+    const hub = relayOf(connection.remoteAddr)
+    if (hub === undefined) routes.set(peer, { via: 'direct' })
+    else if (!routes.has(peer)) routes.set(peer, { via: 'relay', hub })
+  }
+  return runtime.attestation
+    .list()
+    .map((peer) => ({ ...peer, online: routes.has(peer.peerId), ...routes.get(peer.peerId) }))
+}
+
+/** The relay: as a hub, its reservations and what its gate answered; as a device, its hubs. */
+function relayStatus(runtime: Agent): Record<string, unknown> | undefined {
+  const counts = runtime.relayCounts
+  const server = runtime.node.services.relay
+  if (server === undefined && runtime.hubLinks === undefined) return undefined
+  return {
+    ...(server === undefined ? {} : { hub: true, reservations: server.reservations.size }),
+    ...(counts === undefined ? {} : { counts: { ...counts } }),
+    ...(runtime.hubLinks === undefined
+      ? {}
+      : {
+          hubs: runtime.hubLinks.hubs().map((hub) => ({ peerId: hub, attested: runtime.attestation.attested(hub) })),
+          dials: { ...runtime.hubLinks.counts }
+        })
+  }
 }
 
 /** What `fleet status` shows. */
@@ -76,6 +109,7 @@ export async function agentStatus(runtime: Agent, deviceId: string): Promise<Rec
     }),
     peers: peersWithReach(runtime),
     connections: runtime.node.getConnections().length,
+    relay: relayStatus(runtime),
     sinks: await runtime.sinks.status(),
     memory: residentMemory()
   }

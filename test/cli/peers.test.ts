@@ -31,17 +31,19 @@ const stranger = {
 describe('cli: fleet peers', function () {
   this.timeout(30_000)
 
-  it('a table with a header and an online column; strangers no longer connected only with --all', () => {
+  it('a table with a header, an online column and how each peer is reached; strangers no longer connected only with --all', () => {
     const table = peersTable(
       [
-        { ...member, online: true },
+        { ...member, online: true, via: 'direct' },
         { ...stranger, online: false }
       ],
       false
     ).split('\n')
-    assert.match(table[0]!, /^VERDICT\s+ONLINE\s+DEVICE\s+HOST\s+SINCE\s+REASONS$/)
+    assert.match(table[0]!, /^VERDICT\s+ONLINE\s+REACHED\s+DEVICE\s+HOST\s+SINCE\s+REASONS$/)
     assert.equal(table.length, 2)
-    assert.match(table[1]!, new RegExp(`^trusted\\s+yes\\s+${DEVICE}\\s+ward-7\\s+2026-12-06T10:00:00.000Z$`))
+    assert.match(table[1]!, new RegExp(`^trusted\\s+yes\\s+direct\\s+${DEVICE}\\s+ward-7\\s+2026-12-06T10:00:00.000Z$`))
+    const relayed = peersTable([{ ...member, online: true, via: 'relay', hub: '12D3KooWhubhubhub12345678' }], false)
+    assert.match(relayed.split('\n')[1]!, new RegExp(`^trusted\\s+yes\\s+via hub 12345678\\s+${DEVICE}`))
     const all = peersTable(
       [
         { ...member, online: true },

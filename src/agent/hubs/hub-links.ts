@@ -60,14 +60,9 @@ export class HubLinks {
     this.timers.clear()
   }
 
-  /** How each connected peer is reached: direct, or relayed through which hub. */
-  routes(): Array<{ peerId: string; via: 'direct' | 'relay'; hub?: string }> {
-    return this.init.node.getConnections().map((connection) => {
-      const relayed = relayOf(connection.remoteAddr)
-      return relayed === undefined
-        ? { peerId: connection.remotePeer.toString(), via: 'direct' as const }
-        : { peerId: connection.remotePeer.toString(), via: 'relay' as const, hub: relayed }
-    })
+  /** The hubs this agent was given (PeerIds). */
+  hubs(): string[] {
+    return [...this.hubIds]
   }
 
   /** The hubs this agent holds an attested connection to now. */

@@ -52,18 +52,22 @@ how old it is, and exits 1. Exit codes: 0 the agent answered, 1 no agent is runn
 }
 
 /** The peers as a table with a header; strangers that are gone are left out unless `all`. */
-export function peersTable(peers: Array<PeerStatus & { online?: boolean }>, all: boolean): string {
+export function peersTable(
+  peers: Array<PeerStatus & { online?: boolean; via?: 'direct' | 'relay'; hub?: string }>,
+  all: boolean
+): string {
   const shown = peers.filter((p) => all || p.deviceId !== undefined || p.online === true)
   if (shown.length === 0) return 'no peers seen yet'
   const rows = shown.map((p) => [
     p.trusted ? 'trusted' : (p.kind ?? 'refused'),
     p.online === undefined ? '?' : p.online ? 'yes' : 'no',
+    p.via === undefined ? '' : p.via === 'direct' ? 'direct' : `via hub ${(p.hub ?? '').slice(-8)}`,
     p.deviceId ?? '(no device)',
     p.hostname ?? '',
     p.at,
     p.reasons.join('; ')
   ])
-  const header = ['VERDICT', 'ONLINE', 'DEVICE', 'HOST', 'SINCE', 'REASONS']
+  const header = ['VERDICT', 'ONLINE', 'REACHED', 'DEVICE', 'HOST', 'SINCE', 'REASONS']
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
   return [header, ...rows]
     .map((r) =>

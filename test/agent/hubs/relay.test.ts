@@ -8,6 +8,7 @@ import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { relayOf, type Agent } from '../../../src/agent/index.js'
+import { agentStatus } from '../../../src/agent/status.js'
 import { SimFleet, type SimDevice } from '../../../simnet/fleet.js'
 import { haveSwtpm } from '../../helpers/devices.js'
 import { until } from '../../helpers/wait.js'
@@ -69,15 +70,29 @@ describe('agent/hubs: members reach each other through an attested hub, stranger
       [a, b],
       [b, a]
     ] as const)
-      for (const c of from.node.getConnections(to.node.peerId))
+      for (const c of from.node.getConnections(to.node.peerId)) {
         assert.equal(relayOf(c.remoteAddr), hub.node.peerId.toString())
+        // Encrypted end to end: the hub carries the Noise session between a and b.
+        assert.equal(c.encryption, '/noise')
+      }
     assert.ok((hub.relayCounts?.reservationsGranted ?? 0) >= 2, 'both devices hold a reservation on the hub')
     assert.ok((hub.relayCounts?.linksCarried ?? 0) >= 1)
-    const routes = a.hubLinks!.routes()
+    // What fleet status and fleet peers show: b reached through the hub; the hub's reservations.
+    const seen = (await agentStatus(a, a.feed.ledger.feedId)) as {
+      peers: Array<{ peerId: string; via?: string; hub?: string; trusted: boolean }>
+      relay?: { hubs: Array<{ peerId: string; attested: boolean }> }
+    }
+    const bSeen = seen.peers.find((p) => p.peerId === b.node.peerId.toString())
     assert.deepEqual(
-      routes.find((r) => r.peerId === b.node.peerId.toString()),
-      { peerId: b.node.peerId.toString(), via: 'relay', hub: hub.node.peerId.toString() }
+      { trusted: bSeen?.trusted, via: bSeen?.via, hub: bSeen?.hub },
+      { trusted: true, via: 'relay', hub: hub.node.peerId.toString() }
     )
+    assert.deepEqual(seen.relay?.hubs, [{ peerId: hub.node.peerId.toString(), attested: true }])
+    const hubSeen = (await agentStatus(hub, hub.feed.ledger.feedId)) as {
+      relay?: { hub: boolean; reservations: number }
+    }
+    assert.equal(hubSeen.relay?.hub, true)
+    assert.ok((hubSeen.relay?.reservations ?? 0) >= 2)
     await b.feed.ledger.append({
       type: 'alert.tamper',
       actor: { id: `agent/${b.feed.ledger.feedId}`, role: 'agent' },
