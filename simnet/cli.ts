@@ -9,6 +9,7 @@
 import { Command, CommanderError } from 'commander'
 import { ProcessFleet } from './process-fleet.js'
 import { NetnsLan } from './netns.js'
+import { NetnsSites } from './netns-sites.js'
 import { SCENARIOS } from './scenarios/all.js'
 import type { Check } from './scenarios/index.js'
 
@@ -21,6 +22,10 @@ async function main(argv: string[]): Promise<number> {
       '--mode <mode>',
       'loopback (agents on 127.0.0.1, peers given by address) or netns (each agent in its own network namespace on a bridge, peers found by mDNS; root only)',
       'loopback'
+    )
+    .option(
+      '--topology <topology>',
+      "netns: lan (one bridge) or sites (two sites behind NAT and a WAN with the hubs); default: the scenario's"
     )
     .option('--seed <n>', 'chaos: the seed of the fault schedule, 0..4294967295 (default: random, printed)')
     .option('--minutes <m>', 'chaos: how long faults are injected, fractions allowed (default 1)')
@@ -39,6 +44,7 @@ async function main(argv: string[]): Promise<number> {
     scenario: string
     nodes?: string
     mode: string
+    topology?: string
     seed?: string
     minutes?: string
     hostile?: boolean
@@ -50,9 +56,18 @@ async function main(argv: string[]): Promise<number> {
     return usage(`unknown scenario "${options.scenario}"; known: ${SCENARIOS.map((s) => s.name).join(', ')}`)
   if (options.mode !== 'loopback' && options.mode !== 'netns')
     return usage(`--mode must be loopback or netns, not ${options.mode}`)
-  if (options.mode === 'netns') {
-    const missing = await NetnsLan.available()
-    if (missing !== undefined) return usage(`--mode netns needs network namespaces: ${missing}`)
+  const topology = options.topology ?? scenario.topology ?? 'lan'
+  if (topology !== 'lan' && topology !== 'sites') return usage(`--topology must be lan or sites, not ${topology}`)
+  if (scenario.topology === 'sites' && topology !== 'sites')
+    return usage(`${scenario.name} runs on sites (--topology sites)`)
+  // Sites are namespaces behind NAT: netns mode, whatever --mode said.
+  const mode = topology === 'sites' ? 'netns' : options.mode
+  if (mode === 'netns') {
+    const missing = topology === 'sites' ? await NetnsSites.available() : await NetnsLan.available()
+    if (missing !== undefined)
+      return usage(
+        `--mode netns${topology === 'sites' ? ' --topology sites' : ''} needs ${missing === 'not root' ? 'root' : missing}`
+      )
   }
   const nodes = options.nodes === undefined ? scenario.defaultNodes : Number(options.nodes)
   if (!Number.isInteger(nodes) || nodes < scenario.minNodes || nodes > 64)
@@ -70,13 +85,15 @@ async function main(argv: string[]): Promise<number> {
   const log = (text: string): void => {
     process.stderr.write(`simnet: ${text}\n`)
   }
-  const fleet = await ProcessFleet.create(options.keep, { mode: options.mode as 'loopback' | 'netns' })
+  const fleet = await ProcessFleet.create(options.keep, { mode, topology })
   const teardown = (): void => {
     void fleet.close({ keep: options.keep !== undefined }).finally(() => process.exit(130))
   }
   process.once('SIGINT', teardown)
   process.once('SIGTERM', teardown)
-  log(`${scenario.name}: ${scenario.description} (${nodes} agents, ${options.mode}, in ${fleet.root})`)
+  log(
+    `${scenario.name}: ${scenario.description} (${nodes} agents, ${mode}${topology === 'sites' ? ' sites' : ''}, in ${fleet.root})`
+  )
   try {
     await scenario.run({
       fleet,

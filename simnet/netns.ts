@@ -20,17 +20,45 @@ export class NetnsUnavailableError extends Error {
   }
 }
 
-async function ip(...args: string[]): Promise<void> {
+export async function ip(...args: string[]): Promise<void> {
   await exec('ip', args, { timeout: 10_000 })
 }
 
-export class NetnsLan {
-  readonly id: string
-  readonly hub: string
-  private readonly hosts: string[] = []
+/** The command line that runs `command args…` inside namespace `ns`. */
+export function inNamespace(ns: string, command: string, args: string[]): [string, string[]] {
+  return ['ip', ['netns', 'exec', ns, command, ...args]]
+}
+
+/** Namespaces made for one run: commands run inside them, and close() deletes every one, last made first. */
+export abstract class Namespaces {
+  private readonly made: string[] = []
   private closed = false
 
+  /** Makes namespace `ns`, deleted by close(). */
+  protected async addNamespace(ns: string): Promise<void> {
+    await ip('netns', 'add', ns)
+    this.made.push(ns)
+  }
+
+  /** The command line that runs `command args…` inside namespace `ns`. */
+  wrap(ns: string, command: string, args: string[]): [string, string[]] {
+    return inNamespace(ns, command, args)
+  }
+
+  /** Deletes every namespace made (their veths go with them), each even when another fails. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    for (const ns of [...this.made].reverse()) await ip('netns', 'del', ns).catch(() => undefined)
+  }
+}
+
+export class NetnsLan extends Namespaces {
+  readonly id: string
+  readonly hub: string
+
   private constructor(id: string) {
+    super()
     this.id = id
     this.hub = `${id}-hub`
   }
@@ -80,8 +108,7 @@ export class NetnsLan {
     const inside = `${this.id}a${index}`
     const outside = `${this.id}b${index}`
     const address = `10.77.0.${index + 2}`
-    await ip('netns', 'add', ns)
-    this.hosts.push(ns)
+    await this.addNamespace(ns)
     await ip('link', 'add', inside, 'netns', ns, 'type', 'veth', 'peer', 'name', outside, 'netns', this.hub)
     await ip('-n', ns, 'link', 'set', 'lo', 'up')
     await ip('-n', ns, 'addr', 'add', `${address}/24`, 'dev', inside)
@@ -90,17 +117,5 @@ export class NetnsLan {
     await ip('-n', this.hub, 'link', 'set', outside, 'master', 'br0')
     await ip('-n', this.hub, 'link', 'set', outside, 'up')
     return { ns, address }
-  }
-
-  /** The command line that runs `command args…` inside namespace `ns`. */
-  wrap(ns: string, command: string, args: string[]): [string, string[]] {
-    return ['ip', ['netns', 'exec', ns, command, ...args]]
-  }
-
-  /** Deletes every namespace made (their veths go with them). Safe to call twice. */
-  async close(): Promise<void> {
-    if (this.closed) return
-    this.closed = true
-    for (const ns of [...this.hosts, this.hub]) await ip('netns', 'del', ns).catch(() => undefined)
   }
 }

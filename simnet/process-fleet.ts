@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { controlRequest, type PeerStatus, type ResidentMemory } from '../src/agent/index.js'
 import { SwtpmDevice } from '../src/attest/index.js'
 import { NetnsLan } from './netns.js'
+import { NetnsSites, type Place } from './netns-sites.js'
 import { printed } from './printed.js'
 
 const exec = promisify(execFile)
@@ -75,6 +76,10 @@ export interface ProcDevice {
   agent?: ChildProcess
   /** netns mode: the device's namespace and address. */
   netns?: { ns: string; address: string }
+  /** The sites topology: where the device is (a site, or the WAN for a hub); default site index % sites. */
+  place?: Place
+  /** The role it asks for at its enrolment (default server). */
+  role?: 'workstation' | 'server' | 'hub'
   /** The last 16 KiB the agent wrote to stderr. */
   stderr?: () => string
   address?: string
@@ -118,20 +123,30 @@ export class ProcessFleet {
     this.policy = path.join(root, 'policy.json')
   }
 
-  /** netns mode: the agents' namespaces and bridge (undefined on loopback). */
-  lan: NetnsLan | undefined
-  /** netns mode: the owner's machine, a namespace of its own on the bridge. */
-  private ownerHost: Promise<{ ns: string; address: string }> | undefined
+  /** netns mode: the agents' namespaces and bridge, or the sites behind NAT (undefined on loopback). */
+  lan: NetnsLan | NetnsSites | undefined
+  /** netns mode: the owner's machine, a namespace of its own on the bridge (sites: one where each device is). */
+  private readonly ownerHosts = new Map<string, Promise<{ ns: string; address: string }>>()
 
   /**
    * Runs one of the owner's commands (`fleet enrol`, `revoke`, `clear-quarantine`, …) on the
    * owner's machine: in netns mode, its own namespace on the bridge, so it reaches the agents only
    * over the simulated LAN, as an owner's laptop would.
    */
-  async ownerCli(args: string[], options: { timeoutMs?: number } = {}): Promise<CliResult> {
-    if (this.lan === undefined) return await fleetCli(args, options)
-    this.ownerHost ??= this.lan.addHost(NetnsLan.OWNER_HOST)
-    const [command, argv] = this.inHost(await this.ownerHost, FLEET_CLI, args)
+  async ownerCli(args: string[], options: { timeoutMs?: number; place?: Place } = {}): Promise<CliResult> {
+    const lan = this.lan
+    if (lan === undefined) return await fleetCli(args, options)
+    // Sites: the owner's laptop goes where the device is (its site, or the WAN); a statement
+    // goes out from the first site, and reaches the rest through the hubs.
+    const place = options.place ?? { site: 0 }
+    const key = lan instanceof NetnsSites ? (place === 'wan' ? 'wan' : `site${place.site}`) : 'lan'
+    let host = this.ownerHosts.get(key)
+    if (host === undefined) {
+      host =
+        lan instanceof NetnsSites ? lan.addHost(place === 'wan' ? 150 : 250, place) : lan.addHost(NetnsLan.OWNER_HOST)
+      this.ownerHosts.set(key, host)
+    }
+    const [command, argv] = this.inHost(await host, FLEET_CLI, args)
     return await runCli(command, argv, options)
   }
 
@@ -143,16 +158,29 @@ export class ProcessFleet {
   /** netns mode: the device's namespace and address on the bridge, made at first use; loopback: undefined. */
   private async hostOf(device: ProcDevice): Promise<{ ns: string; address: string } | undefined> {
     if (this.lan !== undefined && device.netns === undefined)
-      device.netns = await this.lan.addHost(this.devices.indexOf(device))
+      device.netns =
+        this.lan instanceof NetnsSites
+          ? await this.lan.addHost(this.devices.indexOf(device), this.placeOf(device))
+          : await this.lan.addHost(this.devices.indexOf(device))
     return device.netns
   }
 
-  static async create(root?: string, options: { mode?: 'loopback' | 'netns' } = {}): Promise<ProcessFleet> {
+  /** The sites topology: where a device is (its own place, else site index % sites). */
+  placeOf(device: ProcDevice): Place {
+    const sites = this.lan instanceof NetnsSites ? this.lan.sites : 1
+    return device.place ?? { site: this.devices.indexOf(device) % sites }
+  }
+
+  static async create(
+    root?: string,
+    options: { mode?: 'loopback' | 'netns'; topology?: 'lan' | 'sites'; sites?: number } = {}
+  ): Promise<ProcessFleet> {
     const dir = root ?? (await mkdtemp(path.join(os.tmpdir(), 'fleet-simnet-')))
     await mkdir(dir, { recursive: true })
     const fleet = new ProcessFleet(dir)
     try {
-      if (options.mode === 'netns') fleet.lan = await NetnsLan.create()
+      if (options.mode === 'netns')
+        fleet.lan = options.topology === 'sites' ? await NetnsSites.create(options.sites) : await NetnsLan.create()
       const tpm = await fleet.startTpm('owner-tpm', 'good')
       const owner = JSON.parse(
         await mustCli([
@@ -193,7 +221,10 @@ export class ProcessFleet {
   }
 
   /** A device: its software TPM, a simulated boot, and `fleet init`. */
-  async addDevice(variant = 'good', options: { diskBytes?: number } = {}): Promise<ProcDevice> {
+  async addDevice(
+    variant = 'good',
+    options: { diskBytes?: number; place?: Place; role?: ProcDevice['role'] } = {}
+  ): Promise<ProcDevice> {
     // Named when called, so that devices added together keep their order (dev1, dev2, …).
     const number = ++this.added
     const name = `dev${number}`
@@ -207,7 +238,15 @@ export class ProcessFleet {
       this.mounts.push(state)
     }
     const init = JSON.parse(await mustCli(['init', '--state', state, '--tcti', tcti, '--json'])) as { deviceId: string }
-    const device: ProcDevice = { name, tpmDir, state, deviceId: init.deviceId, tcti }
+    const device: ProcDevice = {
+      name,
+      tpmDir,
+      state,
+      deviceId: init.deviceId,
+      tcti,
+      place: options.place,
+      role: options.role
+    }
     this.devices.push(device)
     this.devices.sort((a, b) => Number(a.name.slice(3)) - Number(b.name.slice(3)))
     return device
@@ -232,6 +271,7 @@ export class ProcessFleet {
       '--yes',
       '--expect-fleet',
       this.fleetId,
+      ...(device.role === undefined ? [] : ['--role', device.role]),
       '--timeout',
       '30',
       '--json'
@@ -253,23 +293,26 @@ export class ProcessFleet {
     // Loopback: the owner is given the device's address. netns: the owner's machine finds the
     // waiting device by mDNS on the bridge, as on a real LAN.
     const peer = host === undefined ? ['--peer', open.addresses.find((a) => a.includes('127.0.0.1'))!] : []
-    const owner = await this.ownerCli([
-      'enrol',
-      '--state',
-      this.ownerDir,
-      '--policy',
-      this.policy,
-      '--trust-store',
-      this.caDir,
-      '--allow-software-tpm',
-      ...peer,
-      '--yes',
-      '--expect',
-      device.deviceId,
-      '--timeout',
-      '25',
-      '--json'
-    ])
+    const owner = await this.ownerCli(
+      [
+        'enrol',
+        '--state',
+        this.ownerDir,
+        '--policy',
+        this.policy,
+        '--trust-store',
+        this.caDir,
+        '--allow-software-tpm',
+        ...peer,
+        '--yes',
+        '--expect',
+        device.deviceId,
+        '--timeout',
+        '25',
+        '--json'
+      ],
+      { place: this.lan instanceof NetnsSites ? this.placeOf(device) : undefined }
+    )
     if (owner.code !== 0) join.kill('SIGTERM')
     const code = await exited
     return { owner, device: { code, stdout, stderr } }
@@ -356,6 +399,16 @@ export class ProcessFleet {
     const result = await runCli(command, argv, { timeoutMs: 10_000 })
     if (result.code !== 0) throw new Error(`GET ${url} on ${device.name}: exit ${result.code}`)
     return result.stdout
+  }
+
+  /** Whether a TCP connection from the device's host to `address` (a /ip4/…/tcp/… multiaddr) opens within 3 s. */
+  async canConnect(device: ProcDevice, address: string): Promise<boolean> {
+    const match = /^\/ip4\/([0-9.]+)\/tcp\/(\d+)/.exec(address)
+    if (match === null) throw new Error(`not a TCP address: ${address}`)
+    const script =
+      "const s = require('node:net').connect(Number(process.argv[2]), process.argv[1]); s.on('connect', () => process.exit(0)); s.on('error', () => process.exit(1)); setTimeout(() => process.exit(1), 3000)"
+    const [command, argv] = this.inHost(device.netns, process.execPath, ['-e', script, match[1]!, match[2]!])
+    return (await runCli(command, argv, { timeoutMs: 10_000 })).code === 0
   }
 
   async status(device: ProcDevice): Promise<AgentStatus> {

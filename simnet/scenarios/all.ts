@@ -4,6 +4,7 @@ import { convergence, killRestart, partitionHeal, scale } from './ledger.js'
 import { clone, relayQuote, revoke, tamperedBoot } from './trust.js'
 import { equivocate } from './equivocation.js'
 import { chaos } from './chaos.js'
+import { multiSite } from './sites.js'
 
 export const SCENARIOS: Scenario[] = [
   convergence,
@@ -15,5 +16,6 @@ export const SCENARIOS: Scenario[] = [
   killRestart,
   partitionHeal,
   scale,
-  chaos
+  chaos,
+  multiSite
 ]

@@ -30,6 +30,8 @@ export interface Scenario {
   description: string
   minNodes: number
   defaultNodes: number
+  /** `sites`: the scenario runs on sites behind NAT and a WAN (netns mode, chosen for it; root only). */
+  topology?: 'sites'
   run: (ctx: ScenarioContext) => Promise<void>
 }
 

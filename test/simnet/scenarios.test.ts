@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { haveSwtpm } from '../helpers/devices.js'
 import { NetnsLan } from '../../simnet/netns.js'
+import { NetnsSites } from '../../simnet/netns-sites.js'
 
 const SIMNET = path.resolve('dist/simnet/cli.js')
 
@@ -89,8 +90,31 @@ describe('simnet scenarios (agent processes on swtpm, loopback)', function () {
     })
   }
 
+  // sites: two LANs behind NAT routers (nftables) and a hub on the WAN; cross-site links only through the hub.
+  it('multi-site (a hub on the WAN, 4 agents at two sites behind NAT) passes every check, and leaves no namespace', async function () {
+    const missing = await NetnsSites.available()
+    if (missing !== undefined) {
+      console.log(`      (skipped: ${missing})`)
+      this.skip()
+    }
+    const { status, summary, stderr } = simnet(['--scenario', 'multi-site', '--json'])
+    assert.ok(summary !== undefined, `no JSON summary: ${stderr}`)
+    assert.deepEqual(
+      summary.checks.filter((c) => !c.passed),
+      [],
+      stderr
+    )
+    assert.ok(summary.checks.some((c) => /at another site only through the hub/.test(c.name)))
+    assert.ok(summary.checks.some((c) => /NAT holds/.test(c.name)))
+    assert.match(stderr, /5 agents, netns sites/)
+    assert.equal(status, 0)
+    assert.doesNotMatch(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout, /^fs[0-9a-f]{6}-/m)
+  })
+
   it('refuses bad usage with exit 2', () => {
     assert.equal(simnet(['--scenario', 'nonsense']).status, 2)
+    assert.equal(simnet(['--scenario', 'multi-site', '--topology', 'lan']).status, 2)
+    assert.equal(simnet(['--scenario', 'convergence', '--topology', 'mesh']).status, 2)
     assert.equal(simnet(['--scenario', 'revoke', '--nodes', '1']).status, 2)
     assert.equal(simnet(['--scenario', 'convergence', '--mode', 'carrier-pigeon']).status, 2)
   })

@@ -1,0 +1,115 @@
+/**
+ * Fleets across sites (`--mode netns --topology sites`, chosen by the scenario): two sites behind
+ * NAT, each a LAN of its own, and a hub on the WAN. Agents at a site find each other by mDNS and
+ * link directly; across sites they reach each other only through the hub, which relays for the
+ * devices it attested, end to end encrypted and attested.
+ */
+import { NetnsSites } from '../netns-sites.js'
+import type { ProcDevice } from '../process-fleet.js'
+import { appendVia, converged, meshAttested, type Scenario, type ScenarioContext } from './index.js'
+
+/** How a peer is reached, as `fleet status` says (src/agent/status.ts). */
+interface RoutedPeer {
+  deviceId?: string
+  trusted: boolean
+  online?: boolean
+  via?: 'direct' | 'relay'
+  hub?: string
+}
+
+/** The hub (on the WAN) and the devices at the sites, enrolled where they are and started. */
+async function startSites(ctx: ScenarioContext): Promise<{ hub: ProcDevice; devices: ProcDevice[] }> {
+  const { fleet } = ctx
+  const sites = fleet.lan instanceof NetnsSites ? fleet.lan.sites : 2
+  let hub: ProcDevice | undefined
+  const devices: ProcDevice[] = []
+  await ctx.check(
+    `${ctx.nodes} devices enrolled: a hub on the WAN, ${ctx.nodes - 1} at ${sites} sites behind NAT (the owner at each)`,
+    async () => {
+      hub = await fleet.addDevice('good', { place: 'wan', role: 'hub' })
+      for (let i = 0; i < ctx.nodes - 1; i++)
+        devices.push(await fleet.addDevice('good', { place: { site: i % sites } }))
+      for (const device of [hub, ...devices]) {
+        const { owner, device: side } = await fleet.enrol(device)
+        if (owner.code !== 0 || side.code !== 0)
+          return `${device.name}: owner exit ${owner.code}, device exit ${side.code}: ${owner.stderr.trim()} ${side.stderr.trim()}`
+      }
+    }
+  )
+  await ctx.check('the hub, then every site agent running, each given the hub (FLEET_HUBS)', async () => {
+    await fleet.startAgent(hub!)
+    for (const device of devices) await fleet.startAgent(device, [], { env: { FLEET_HUBS: hub!.address! } })
+  })
+  return { hub: hub!, devices }
+}
+
+export const multiSite: Scenario = {
+  name: 'multi-site',
+  description:
+    'two sites behind NAT and a hub on the WAN: every agent attests every other (across sites through the hub), and entries written at one site reach the other',
+  minNodes: 3,
+  defaultNodes: 5,
+  topology: 'sites',
+  async run(ctx) {
+    const started = Date.now()
+    const { hub, devices } = await startSites(ctx)
+    const all = [hub, ...devices]
+    await ctx.check(
+      'every agent attested every other, across sites through the hub (mutual, per connection)',
+      async () => {
+        await meshAttested(ctx, all, 120_000)
+      }
+    )
+    ctx.report({ attestedMs: Date.now() - started })
+    const siteOf = (device: ProcDevice): number | 'wan' => {
+      const place = ctx.fleet.placeOf(device)
+      return place === 'wan' ? 'wan' : place.site
+    }
+    await ctx.check(
+      'peers at the same site are reached directly, peers at another site only through the hub',
+      async () => {
+        const hubPeer = hub.peerId!
+        for (const device of devices) {
+          const peers = (await ctx.fleet.status(device)).peers as RoutedPeer[]
+          for (const other of devices) {
+            if (other === device) continue
+            const seen = peers.find((p) => p.deviceId === other.deviceId && p.online === true)
+            if (seen === undefined) return `${device.name} is not connected to ${other.name}`
+            const same = siteOf(other) === siteOf(device)
+            if (same && seen.via !== 'direct')
+              return `${device.name} reaches ${other.name} (same site) ${seen.via ?? '?'}, not directly`
+            if (!same && (seen.via !== 'relay' || seen.hub !== hubPeer))
+              return `${device.name} reaches ${other.name} (another site) ${seen.via ?? '?'}${seen.hub === undefined ? '' : ` via ${seen.hub}`}, not through the hub`
+          }
+        }
+      }
+    )
+    await ctx.check(
+      'NAT holds: nothing on the WAN, nor at another site, opens a connection into a site; a site reaches the WAN',
+      async () => {
+        for (const device of devices) {
+          if (await ctx.fleet.canConnect(hub, device.address!)) return `the hub opened a connection to ${device.name}`
+          const elsewhere = devices.find((d) => siteOf(d) !== siteOf(device))!
+          if (await ctx.fleet.canConnect(elsewhere, device.address!))
+            return `${elsewhere.name} opened a connection to ${device.name} at another site`
+          if (!(await ctx.fleet.canConnect(device, hub.address!))) return `${device.name} cannot reach the hub`
+        }
+      }
+    )
+    await ctx.check('the hub holds a reservation for every site agent, and carried the cross-site links', async () => {
+      const status = (await ctx.fleet.status(hub)) as unknown as {
+        relay?: { hub?: boolean; reservations?: number; counts?: { linksCarried: number; reservationsRefused: number } }
+      }
+      if (status.relay?.hub !== true) return 'the hub does not relay'
+      if ((status.relay.reservations ?? 0) < devices.length)
+        return `${status.relay.reservations ?? 0} reservations for ${devices.length} site agents`
+      if ((status.relay.counts?.linksCarried ?? 0) < 1) return 'no link carried'
+    })
+    const writers = devices.filter((d) => siteOf(d) === 0)
+    await ctx.check('200 entries written at site 0 reach every agent at the other site, verified', async () => {
+      await appendVia(ctx, writers[0]!, 200, 'multi-site')
+      await converged(ctx, all, writers, 120_000)
+    })
+    ctx.report({ convergedMs: Date.now() - started })
+  }
+}
