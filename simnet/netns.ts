@@ -86,7 +86,7 @@ export class NetnsLan extends Namespaces {
     if (missing !== undefined) throw new NetnsUnavailableError(missing)
     const lan = new NetnsLan(`fs${randomBytes(3).toString('hex')}`)
     try {
-      await ip('netns', 'add', lan.hub)
+      await lan.addNamespace(lan.hub)
       await ip('-n', lan.hub, 'link', 'set', 'lo', 'up')
       await ip('-n', lan.hub, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0')
       await ip('-n', lan.hub, 'link', 'set', 'br0', 'up')

@@ -4,7 +4,7 @@ import { convergence, killRestart, partitionHeal, scale } from './ledger.js'
 import { clone, relayQuote, revoke, tamperedBoot } from './trust.js'
 import { equivocate } from './equivocation.js'
 import { chaos } from './chaos.js'
-import { multiSite } from './sites.js'
+import { hubDown, multiSite } from './sites.js'
 
 export const SCENARIOS: Scenario[] = [
   convergence,
@@ -17,5 +17,6 @@ export const SCENARIOS: Scenario[] = [
   partitionHeal,
   scale,
   chaos,
-  multiSite
+  multiSite,
+  hubDown
 ]

@@ -6,6 +6,7 @@
  */
 import { NetnsSites } from '../netns-sites.js'
 import type { ProcDevice } from '../process-fleet.js'
+import { until } from '../process-fleet.js'
 import { appendVia, converged, meshAttested, type Scenario, type ScenarioContext } from './index.js'
 
 /** How a peer is reached, as `fleet status` says (src/agent/status.ts). */
@@ -17,30 +18,85 @@ interface RoutedPeer {
   hub?: string
 }
 
-/** The hub (on the WAN) and the devices at the sites, enrolled where they are and started. */
-async function startSites(ctx: ScenarioContext): Promise<{ hub: ProcDevice; devices: ProcDevice[] }> {
+/** The hubs (on the WAN) and the devices at the sites, enrolled where they are and started. */
+async function startSites(
+  ctx: ScenarioContext,
+  hubCount: number
+): Promise<{ hubs: ProcDevice[]; devices: ProcDevice[] }> {
   const { fleet } = ctx
   const sites = fleet.lan instanceof NetnsSites ? fleet.lan.sites : 2
-  let hub: ProcDevice | undefined
+  const hubs: ProcDevice[] = []
   const devices: ProcDevice[] = []
+  const theHubs = hubCount === 1 ? 'the hub' : 'the hubs'
   await ctx.check(
-    `${ctx.nodes} devices enrolled: a hub on the WAN, ${ctx.nodes - 1} at ${sites} sites behind NAT (the owner at each)`,
+    `${ctx.nodes} devices enrolled: ${hubCount === 1 ? 'a hub' : `${hubCount} hubs`} on the WAN, ${ctx.nodes - hubCount} at ${sites} sites behind NAT (the owner at each)`,
     async () => {
-      hub = await fleet.addDevice('good', { place: 'wan', role: 'hub' })
-      for (let i = 0; i < ctx.nodes - 1; i++)
+      for (let i = 0; i < hubCount; i++) hubs.push(await fleet.addDevice('good', { place: 'wan', role: 'hub' }))
+      for (let i = 0; i < ctx.nodes - hubCount; i++)
         devices.push(await fleet.addDevice('good', { place: { site: i % sites } }))
-      for (const device of [hub, ...devices]) {
+      for (const device of [...hubs, ...devices]) {
         const { owner, device: side } = await fleet.enrol(device)
         if (owner.code !== 0 || side.code !== 0)
           return `${device.name}: owner exit ${owner.code}, device exit ${side.code}: ${owner.stderr.trim()} ${side.stderr.trim()}`
       }
     }
   )
-  await ctx.check('the hub, then every site agent running, each given the hub (FLEET_HUBS)', async () => {
-    await fleet.startAgent(hub!)
-    for (const device of devices) await fleet.startAgent(device, [], { env: { FLEET_HUBS: hub!.address! } })
+  await ctx.check(`${theHubs}, then every site agent running, each given ${theHubs} (FLEET_HUBS)`, async () => {
+    for (const hub of hubs) await fleet.startAgent(hub)
+    const given = hubs.map((hub) => hub.address!).join(',')
+    for (const device of devices) await fleet.startAgent(device, [], { env: { FLEET_HUBS: given } })
   })
-  return { hub: hub!, devices }
+  return { hubs, devices }
+}
+
+/** Where a device is: its site, or the WAN. */
+function siteOf(ctx: ScenarioContext, device: ProcDevice): number | 'wan' {
+  const place = ctx.fleet.placeOf(device)
+  return place === 'wan' ? 'wan' : place.site
+}
+
+/**
+ * Every site agent is connected to every other, attested: directly at its own site, through one
+ * of `hubs` across sites. Returns why not, or undefined.
+ */
+async function routedBySite(
+  ctx: ScenarioContext,
+  devices: ProcDevice[],
+  hubs: ProcDevice[]
+): Promise<string | undefined> {
+  const hubPeers = new Set(hubs.map((hub) => hub.peerId!))
+  for (const device of devices) {
+    const peers = (await ctx.fleet.status(device)).peers as RoutedPeer[]
+    for (const other of devices) {
+      if (other === device) continue
+      const seen = peers.find((p) => p.deviceId === other.deviceId && p.online === true && p.trusted)
+      if (seen === undefined) return `${device.name} is not connected to ${other.name} (attested)`
+      const same = siteOf(ctx, other) === siteOf(ctx, device)
+      if (same && seen.via !== 'direct')
+        return `${device.name} reaches ${other.name} (same site) ${seen.via ?? '?'}, not directly`
+      if (!same && (seen.via !== 'relay' || !hubPeers.has(seen.hub ?? '')))
+        return `${device.name} reaches ${other.name} (another site) ${seen.via ?? '?'}${seen.hub === undefined ? '' : ` via ${seen.hub}`}, not through ${hubs.map((h) => h.name).join(' or ')}`
+    }
+  }
+  return undefined
+}
+
+/** Waits (bounded) until routedBySite holds; returns its last answer. */
+async function routedSoon(
+  ctx: ScenarioContext,
+  devices: ProcDevice[],
+  hubs: ProcDevice[]
+): Promise<string | undefined> {
+  let why: string | undefined
+  await until(
+    async () => {
+      why = await routedBySite(ctx, devices, hubs)
+      return why === undefined
+    },
+    60_000,
+    'links by site'
+  ).catch(() => undefined)
+  return why
 }
 
 export const multiSite: Scenario = {
@@ -52,7 +108,8 @@ export const multiSite: Scenario = {
   topology: 'sites',
   async run(ctx) {
     const started = Date.now()
-    const { hub, devices } = await startSites(ctx)
+    const { hubs, devices } = await startSites(ctx, 1)
+    const hub = hubs[0]!
     const all = [hub, ...devices]
     await ctx.check(
       'every agent attested every other, across sites through the hub (mutual, per connection)',
@@ -61,35 +118,16 @@ export const multiSite: Scenario = {
       }
     )
     ctx.report({ attestedMs: Date.now() - started })
-    const siteOf = (device: ProcDevice): number | 'wan' => {
-      const place = ctx.fleet.placeOf(device)
-      return place === 'wan' ? 'wan' : place.site
-    }
     await ctx.check(
       'peers at the same site are reached directly, peers at another site only through the hub',
-      async () => {
-        const hubPeer = hub.peerId!
-        for (const device of devices) {
-          const peers = (await ctx.fleet.status(device)).peers as RoutedPeer[]
-          for (const other of devices) {
-            if (other === device) continue
-            const seen = peers.find((p) => p.deviceId === other.deviceId && p.online === true)
-            if (seen === undefined) return `${device.name} is not connected to ${other.name}`
-            const same = siteOf(other) === siteOf(device)
-            if (same && seen.via !== 'direct')
-              return `${device.name} reaches ${other.name} (same site) ${seen.via ?? '?'}, not directly`
-            if (!same && (seen.via !== 'relay' || seen.hub !== hubPeer))
-              return `${device.name} reaches ${other.name} (another site) ${seen.via ?? '?'}${seen.hub === undefined ? '' : ` via ${seen.hub}`}, not through the hub`
-          }
-        }
-      }
+      async () => await routedSoon(ctx, devices, [hub])
     )
     await ctx.check(
       'NAT holds: nothing on the WAN, nor at another site, opens a connection into a site; a site reaches the WAN',
       async () => {
         for (const device of devices) {
           if (await ctx.fleet.canConnect(hub, device.address!)) return `the hub opened a connection to ${device.name}`
-          const elsewhere = devices.find((d) => siteOf(d) !== siteOf(device))!
+          const elsewhere = devices.find((d) => siteOf(ctx, d) !== siteOf(ctx, device))!
           if (await ctx.fleet.canConnect(elsewhere, device.address!))
             return `${elsewhere.name} opened a connection to ${device.name} at another site`
           if (!(await ctx.fleet.canConnect(device, hub.address!))) return `${device.name} cannot reach the hub`
@@ -98,18 +136,47 @@ export const multiSite: Scenario = {
     )
     await ctx.check('the hub holds a reservation for every site agent, and carried the cross-site links', async () => {
       const status = (await ctx.fleet.status(hub)) as unknown as {
-        relay?: { hub?: boolean; reservations?: number; counts?: { linksCarried: number; reservationsRefused: number } }
+        relay?: { hub?: boolean; reservations?: number; counts?: { linksCarried: number } }
       }
       if (status.relay?.hub !== true) return 'the hub does not relay'
       if ((status.relay.reservations ?? 0) < devices.length)
         return `${status.relay.reservations ?? 0} reservations for ${devices.length} site agents`
       if ((status.relay.counts?.linksCarried ?? 0) < 1) return 'no link carried'
     })
-    const writers = devices.filter((d) => siteOf(d) === 0)
+    const writers = devices.filter((d) => siteOf(ctx, d) === 0)
     await ctx.check('200 entries written at site 0 reach every agent at the other site, verified', async () => {
       await appendVia(ctx, writers[0]!, 200, 'multi-site')
       await converged(ctx, all, writers, 120_000)
     })
     ctx.report({ convergedMs: Date.now() - started })
+  }
+}
+
+export const hubDown: Scenario = {
+  name: 'hub-down',
+  description:
+    'two sites behind NAT and two hubs on the WAN: one hub is killed, and the sites reach each other through the other, attested, with entries still flowing',
+  minNodes: 4,
+  defaultNodes: 6,
+  topology: 'sites',
+  async run(ctx) {
+    const { hubs, devices } = await startSites(ctx, 2)
+    await ctx.check('every agent attested every other, across sites through a hub', async () => {
+      await meshAttested(ctx, [...hubs, ...devices], 120_000)
+      return await routedSoon(ctx, devices, hubs)
+    })
+    const [gone, left] = hubs as [ProcDevice, ProcDevice]
+    await ctx.check(
+      `${gone.name} (a hub) killed: every cross-site link is carried by ${left.name}, attested`,
+      async () => {
+        await ctx.fleet.stopAgent(gone, 'SIGKILL')
+        return await routedSoon(ctx, devices, [left])
+      }
+    )
+    const writers = devices.filter((d) => siteOf(ctx, d) === 1)
+    await ctx.check('200 entries written at site 1 after the loss reach every agent at site 0, verified', async () => {
+      await appendVia(ctx, writers[0]!, 200, 'hub-down')
+      await converged(ctx, [left, ...devices], writers, 120_000)
+    })
   }
 }
