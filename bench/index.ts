@@ -18,6 +18,7 @@ import { earBench } from './ear.js'
 import { sinkBench } from './sink.js'
 import { chaosBench } from './chaos.js'
 import { consoleBench } from './console.js'
+import { multiSiteBench } from './multi-site.js'
 
 const benches: Bench[] = [
   quoteVerifyBench,
@@ -35,7 +36,8 @@ const benches: Bench[] = [
   earBench,
   sinkBench,
   chaosBench,
-  consoleBench
+  consoleBench,
+  multiSiteBench
 ]
 
 async function main(argv: string[]): Promise<number> {

@@ -27,6 +27,7 @@ async function main(argv: string[]): Promise<number> {
       '--topology <topology>',
       "netns: lan (one bridge) or sites (two sites behind NAT and a WAN with the hubs); default: the scenario's"
     )
+    .option('--entries <n>', 'multi-site: entries written at one site and checked at every agent (default 200)')
     .option('--seed <n>', 'chaos: the seed of the fault schedule, 0..4294967295 (default: random, printed)')
     .option('--minutes <m>', 'chaos: how long faults are injected, fractions allowed (default 1)')
     .option('--hostile', 'chaos: an equivocating peer (enrolled like the others) joins mid-run; it must be quarantined')
@@ -45,6 +46,7 @@ async function main(argv: string[]): Promise<number> {
     nodes?: string
     mode: string
     topology?: string
+    entries?: string
     seed?: string
     minutes?: string
     hostile?: boolean
@@ -58,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
     return usage(`--mode must be loopback or netns, not ${options.mode}`)
   const topology = options.topology ?? scenario.topology ?? 'lan'
   if (topology !== 'lan' && topology !== 'sites') return usage(`--topology must be lan or sites, not ${topology}`)
-  if (scenario.topology === 'sites' && topology !== 'sites')
+  if (scenario.topology === 'sites' && topology !== 'sites' && scenario.lanBaseline !== true)
     return usage(`${scenario.name} runs on sites (--topology sites)`)
   // Sites are namespaces behind NAT: netns mode, whatever --mode said.
   const mode = topology === 'sites' ? 'netns' : options.mode
@@ -76,6 +78,9 @@ async function main(argv: string[]): Promise<number> {
   const seed = options.seed === undefined ? undefined : Number(options.seed)
   if (seed !== undefined && !(/^\d+$/.test(options.seed!) && seed <= 0xffffffff))
     return usage(`--seed must be an integer 0..4294967295, not ${options.seed}`)
+  const entries = options.entries === undefined ? undefined : Number(options.entries)
+  if (entries !== undefined && !(/^\d+$/.test(options.entries!) && entries >= 1 && entries <= 1_000_000))
+    return usage(`--entries must be an integer 1..1000000, not ${options.entries}`)
   const minutes = options.minutes === undefined ? undefined : Number(options.minutes)
   if (minutes !== undefined && !(minutes > 0 && minutes <= 24 * 60))
     return usage(`--minutes must be a number in (0, 1440], not ${options.minutes}`)
@@ -102,6 +107,8 @@ async function main(argv: string[]): Promise<number> {
       ...(seed === undefined ? {} : { seed }),
       ...(minutes === undefined ? {} : { minutes }),
       ...(options.hostile === true ? { hostile: true } : {}),
+      ...(entries === undefined ? {} : { entries }),
+      topology,
       report: (fields) => Object.assign(extra, fields),
       check: async (name, fn) => {
         const started = Date.now()

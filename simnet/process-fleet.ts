@@ -401,6 +401,18 @@ export class ProcessFleet {
     return result.stdout
   }
 
+  /** Bytes the device's host has received and sent on its link (netns: eth0's counters), or undefined off netns. */
+  async linkBytes(device: ProcDevice): Promise<{ rx: number; tx: number } | undefined> {
+    if (device.netns === undefined) return undefined
+    const [command, argv] = this.inHost(device.netns, 'cat', [
+      '/sys/class/net/eth0/statistics/rx_bytes',
+      '/sys/class/net/eth0/statistics/tx_bytes'
+    ])
+    const result = await runCli(command, argv, { timeoutMs: 10_000 })
+    const [rx, tx] = result.stdout.trim().split('\n').map(Number)
+    return result.code === 0 && Number.isFinite(rx) && Number.isFinite(tx) ? { rx: rx!, tx: tx! } : undefined
+  }
+
   /** Whether a TCP connection from the device's host to `address` (a /ip4/…/tcp/… multiaddr) opens within 3 s. */
   async canConnect(device: ProcDevice, address: string): Promise<boolean> {
     const match = /^\/ip4\/([0-9.]+)\/tcp\/(\d+)/.exec(address)

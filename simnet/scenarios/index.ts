@@ -21,6 +21,10 @@ export interface ScenarioContext {
   minutes?: number
   /** --hostile: a hostile peer joins the campaign mid-run. */
   hostile?: boolean
+  /** --entries: how many entries a scenario that writes a batch writes (its default when not given). */
+  entries?: number
+  /** The topology the fleet runs on (netns sites, else a LAN or loopback). */
+  topology: 'lan' | 'sites'
   /** Adds fields to the run's JSON summary (a seed, counts by kind). */
   report: (fields: Record<string, unknown>) => void
 }
@@ -30,8 +34,12 @@ export interface Scenario {
   description: string
   minNodes: number
   defaultNodes: number
-  /** `sites`: the scenario runs on sites behind NAT and a WAN (netns mode, chosen for it; root only). */
+  /**
+   * `sites`: the scenario runs on sites behind NAT and a WAN by default (netns mode, chosen for
+   * it; root only); with `lanBaseline`, `--topology lan` runs the same fleet on one LAN to compare.
+   */
   topology?: 'sites'
+  lanBaseline?: boolean
   run: (ctx: ScenarioContext) => Promise<void>
 }
 

@@ -4,6 +4,7 @@
  * link directly; across sites they reach each other only through the hub, which relays for the
  * devices it attested, end to end encrypted and attested.
  */
+import { readFile } from 'node:fs/promises'
 import { NetnsSites } from '../netns-sites.js'
 import type { ProcDevice } from '../process-fleet.js'
 import { until } from '../process-fleet.js'
@@ -22,7 +23,7 @@ interface RoutedPeer {
 async function startSites(
   ctx: ScenarioContext,
   hubCount: number
-): Promise<{ hubs: ProcDevice[]; devices: ProcDevice[] }> {
+): Promise<{ hubs: ProcDevice[]; devices: ProcDevice[]; startedAt: number }> {
   const { fleet } = ctx
   const sites = fleet.lan instanceof NetnsSites ? fleet.lan.sites : 2
   const hubs: ProcDevice[] = []
@@ -41,12 +42,23 @@ async function startSites(
       }
     }
   )
+  const startedAt = Date.now()
   await ctx.check(`${theHubs}, then every site agent running, each given ${theHubs} (FLEET_HUBS)`, async () => {
     for (const hub of hubs) await fleet.startAgent(hub)
     const given = hubs.map((hub) => hub.address!).join(',')
     for (const device of devices) await fleet.startAgent(device, [], { env: { FLEET_HUBS: given } })
   })
-  return { hubs, devices }
+  return { hubs, devices, startedAt }
+}
+
+/** CPU time (user + system, ms) the device's agent process has used so far (Linux /proc). */
+async function cpuMsOf(device: ProcDevice): Promise<number> {
+  const pid = device.agent?.pid
+  if (pid === undefined) return 0
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 a second here).
+  return ((Number(fields[11]) || 0) + (Number(fields[12]) || 0)) * 10
 }
 
 /** Where a device is: its site, or the WAN. */
@@ -106,9 +118,14 @@ export const multiSite: Scenario = {
   minNodes: 3,
   defaultNodes: 5,
   topology: 'sites',
+  // The same fleet on one LAN (--topology lan): the hub and every agent on one bridge, to compare.
+  lanBaseline: true,
   async run(ctx) {
-    const started = Date.now()
-    const { hubs, devices } = await startSites(ctx, 1)
+    const sites = ctx.topology === 'sites'
+    const entries = ctx.entries ?? 200
+    ctx.report({ topology: ctx.topology, entries })
+    // Timed from the first agent's start (enrolment, the same on either topology, is left out).
+    const { hubs, devices, startedAt: started } = await startSites(ctx, 1)
     const hub = hubs[0]!
     const all = [hub, ...devices]
     await ctx.check(
@@ -118,37 +135,57 @@ export const multiSite: Scenario = {
       }
     )
     ctx.report({ attestedMs: Date.now() - started })
-    await ctx.check(
-      'peers at the same site are reached directly, peers at another site only through the hub',
-      async () => await routedSoon(ctx, devices, [hub])
-    )
-    await ctx.check(
-      'NAT holds: nothing on the WAN, nor at another site, opens a connection into a site; a site reaches the WAN',
-      async () => {
-        for (const device of devices) {
-          if (await ctx.fleet.canConnect(hub, device.address!)) return `the hub opened a connection to ${device.name}`
-          const elsewhere = devices.find((d) => siteOf(ctx, d) !== siteOf(ctx, device))!
-          if (await ctx.fleet.canConnect(elsewhere, device.address!))
-            return `${elsewhere.name} opened a connection to ${device.name} at another site`
-          if (!(await ctx.fleet.canConnect(device, hub.address!))) return `${device.name} cannot reach the hub`
+    if (sites)
+      await ctx.check(
+        'peers at the same site are reached directly, peers at another site only through the hub',
+        async () => await routedSoon(ctx, devices, [hub])
+      )
+    if (sites)
+      await ctx.check(
+        'NAT holds: nothing on the WAN, nor at another site, opens a connection into a site; a site reaches the WAN',
+        async () => {
+          for (const device of devices) {
+            if (await ctx.fleet.canConnect(hub, device.address!)) return `the hub opened a connection to ${device.name}`
+            const elsewhere = devices.find((d) => siteOf(ctx, d) !== siteOf(ctx, device))!
+            if (await ctx.fleet.canConnect(elsewhere, device.address!))
+              return `${elsewhere.name} opened a connection to ${device.name} at another site`
+            if (!(await ctx.fleet.canConnect(device, hub.address!))) return `${device.name} cannot reach the hub`
+          }
         }
-      }
-    )
-    await ctx.check('the hub holds a reservation for every site agent, and carried the cross-site links', async () => {
-      const status = (await ctx.fleet.status(hub)) as unknown as {
-        relay?: { hub?: boolean; reservations?: number; counts?: { linksCarried: number } }
-      }
-      if (status.relay?.hub !== true) return 'the hub does not relay'
-      if ((status.relay.reservations ?? 0) < devices.length)
-        return `${status.relay.reservations ?? 0} reservations for ${devices.length} site agents`
-      if ((status.relay.counts?.linksCarried ?? 0) < 1) return 'no link carried'
-    })
+      )
+    if (sites)
+      await ctx.check(
+        'the hub holds a reservation for every site agent, and carried the cross-site links',
+        async () => {
+          const status = (await ctx.fleet.status(hub)) as unknown as {
+            relay?: { hub?: boolean; reservations?: number; counts?: { linksCarried: number } }
+          }
+          if (status.relay?.hub !== true) return 'the hub does not relay'
+          if ((status.relay.reservations ?? 0) < devices.length)
+            return `${status.relay.reservations ?? 0} reservations for ${devices.length} site agents`
+          if ((status.relay.counts?.linksCarried ?? 0) < 1) return 'no link carried'
+        }
+      )
     const writers = devices.filter((d) => siteOf(ctx, d) === 0)
-    await ctx.check('200 entries written at site 0 reach every agent at the other site, verified', async () => {
-      await appendVia(ctx, writers[0]!, 200, 'multi-site')
-      await converged(ctx, all, writers, 120_000)
+    const hubCpu = await cpuMsOf(hub)
+    const hubLink = await ctx.fleet.linkBytes(hub)
+    const writing = Date.now()
+    let written = writing
+    await ctx.check(`${entries} entries written at site 0 reach every agent at the other site, verified`, async () => {
+      await appendVia(ctx, writers[0]!, entries, 'multi-site')
+      written = Date.now()
+      await converged(ctx, all, writers, 120_000 + entries * 30)
     })
-    ctx.report({ convergedMs: Date.now() - started })
+    const hubLinkAfter = await ctx.fleet.linkBytes(hub)
+    ctx.report({
+      convergedMs: Date.now() - started,
+      // Writing (each append acknowledged once sealed), then how long after the last one every agent held them.
+      writeMs: written - writing,
+      lagMs: Date.now() - written,
+      // What the hub spent and moved while the entries crossed (its CPU; bytes its link sent).
+      hubCpuMs: (await cpuMsOf(hub)) - hubCpu,
+      ...(hubLink === undefined || hubLinkAfter === undefined ? {} : { hubTxBytes: hubLinkAfter.tx - hubLink.tx })
+    })
   }
 }
 

@@ -113,7 +113,8 @@ describe('simnet scenarios (agent processes on swtpm, loopback)', function () {
 
   it('refuses bad usage with exit 2', () => {
     assert.equal(simnet(['--scenario', 'nonsense']).status, 2)
-    assert.equal(simnet(['--scenario', 'multi-site', '--topology', 'lan']).status, 2)
+    assert.equal(simnet(['--scenario', 'hub-down', '--topology', 'lan']).status, 2)
+    assert.equal(simnet(['--scenario', 'multi-site', '--entries', '0']).status, 2)
     assert.equal(simnet(['--scenario', 'convergence', '--topology', 'mesh']).status, 2)
     assert.equal(simnet(['--scenario', 'revoke', '--nodes', '1']).status, 2)
     assert.equal(simnet(['--scenario', 'convergence', '--mode', 'carrier-pigeon']).status, 2)
