@@ -8,13 +8,9 @@
  * its agents, FLEET_CHAOS_SEED (default random) the first seed; the next ones follow it.
  * FLEET_CHAOS_HOSTILE=1 has an equivocating peer join each campaign (`--hostile`).
  */
-import { spawn } from 'node:child_process'
 import { randomInt } from 'node:crypto'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { simnetSummary } from './simnet-run.js'
 import type { Bench } from './types.js'
-
-const SIMNET = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../simnet/cli.js')
 
 interface RunSummary {
   passed: boolean
@@ -24,21 +20,9 @@ interface RunSummary {
 }
 
 async function campaign(seed: number, nodes: number, minutes: number): Promise<RunSummary | undefined> {
-  const args = [SIMNET, '--scenario', 'chaos', '--nodes', String(nodes), '--seed', String(seed)]
+  const args = ['--scenario', 'chaos', '--nodes', String(nodes), '--seed', String(seed), '--minutes', String(minutes)]
   if (process.env.FLEET_CHAOS_HOSTILE === '1') args.push('--hostile')
-  const child = spawn(process.execPath, [...args, '--minutes', String(minutes), '--json'], {
-    stdio: ['ignore', 'pipe', 'inherit']
-  })
-  let stdout = ''
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString()
-  })
-  await new Promise((resolve) => child.once('close', resolve))
-  try {
-    return JSON.parse(stdout.trim().split('\n').pop() ?? '') as RunSummary
-  } catch {
-    return undefined
-  }
+  return await simnetSummary<RunSummary>(args)
 }
 
 export const chaosBench: Bench = {

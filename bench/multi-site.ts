@@ -8,12 +8,9 @@
  * after the last acknowledged append, and the hub's CPU per MB its link sent while the entries
  * crossed. Needs root, network namespaces and nft (else it says why and reports nothing).
  */
-import { spawn } from 'node:child_process'
-import path from 'node:path'
 import { NetnsSites } from '../simnet/netns-sites.js'
+import { simnetSummary } from './simnet-run.js'
 import { type Bench, round } from './types.js'
-
-const SIMNET = path.join(import.meta.dirname, '../simnet/cli.js')
 
 interface Summary {
   passed: boolean
@@ -27,20 +24,18 @@ interface Summary {
 }
 
 async function run(topology: 'sites' | 'lan', nodes: number, entries: number): Promise<Summary | undefined> {
-  const args = [SIMNET, '--scenario', 'multi-site', '--mode', 'netns', '--topology', topology]
-  const child = spawn(process.execPath, [...args, '--nodes', String(nodes), '--entries', String(entries), '--json'], {
-    stdio: ['ignore', 'pipe', 'inherit']
-  })
-  let stdout = ''
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString()
-  })
-  await new Promise((resolve) => child.once('close', resolve))
-  try {
-    return JSON.parse(stdout.trim().split('\n').pop() ?? '') as Summary
-  } catch {
-    return undefined
-  }
+  return await simnetSummary<Summary>([
+    '--scenario',
+    'multi-site',
+    '--mode',
+    'netns',
+    '--topology',
+    topology,
+    '--nodes',
+    String(nodes),
+    '--entries',
+    String(entries)
+  ])
 }
 
 const median = (values: number[]): number => {
