@@ -13,7 +13,7 @@
  * Goal: ≤80 MB idle.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -34,12 +34,17 @@ import { type Bench, nowMs, round } from './types.js'
 const PEERS = Number(process.env.FLEET_MEMORY_PEERS ?? 11)
 /**
  * FLEET_MEMORY_LOAD_SEC > 0: instead of idling with its peers, the agent is re-attested by each of
- * them every LOAD_ATTEST_MS for that many seconds, its memory read every LOAD_SAMPLE_MS. One line,
- * `rss-under-load`, replaces `idle-rss-with-peers` and `per-peer`.
+ * them every LOAD_ATTEST_MS for that many seconds (at most 4 hours), its memory read every
+ * LOAD_SAMPLE_MS. One line, `rss-under-load`, replaces `idle-rss-with-peers` and `per-peer`; a
+ * second, `soak-own-memory-slope`, is the least-squares slope of its own (anonymous) memory per
+ * hour after the first WARMUP_FRACTION of the run, with its 95 % interval, beside its PSS, open
+ * file descriptors and CPU over the run (a soak: run it for an hour or more).
  */
 const LOAD_SEC = Number(process.env.FLEET_MEMORY_LOAD_SEC ?? 0)
 const LOAD_ATTEST_MS = 5_000
 const LOAD_SAMPLE_MS = 30_000
+/** The share of a load run left out of the slope: the agent's caches and pools fill up first. */
+const WARMUP_FRACTION = 0.25
 const SETTLE_MS = 10_000
 const SAMPLES = 5
 const SAMPLE_EVERY_MS = 1_000
@@ -169,6 +174,39 @@ async function stopChild(child: ChildProcess | undefined, signal: NodeJS.Signals
 
 const mb = (bytes: number): number => round(bytes / 1e6, 1)
 
+/** One soak reading: when (s into the load), own memory, PSS (bytes) and open file descriptors. */
+interface SoakSample {
+  sec: number
+  own: number
+  pss: number
+  fds: number
+}
+
+/** PSS (from /proc/PID/smaps_rollup) and the number of open file descriptors of a process. */
+async function soakReading(pid: number): Promise<{ pss: number; fds: number }> {
+  const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => '')
+  const pss = Number(/^Pss:\s+(\d+) kB$/m.exec(rollup)?.[1] ?? 0) * 1024
+  const fds = (await readdir(`/proc/${pid}/fd`).catch(() => [])).length
+  return { pss, fds }
+}
+
+/**
+ * The least-squares slope of y over x (x in seconds) per hour, with its 95 % interval (the
+ * normal approximation, fine for the tens of samples a soak takes; NaN with fewer than 3).
+ */
+export function slopePerHour(points: Array<[number, number]>): { slope: number; low: number; high: number } {
+  const n = points.length
+  if (n < 3) return { slope: Number.NaN, low: Number.NaN, high: Number.NaN }
+  const mx = points.reduce((a, [x]) => a + x, 0) / n
+  const my = points.reduce((a, [, y]) => a + y, 0) / n
+  const sxx = points.reduce((a, [x]) => a + (x - mx) ** 2, 0)
+  const sxy = points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0)
+  const slope = sxy / sxx
+  const residual = points.reduce((a, [x, y]) => a + (y - my - slope * (x - mx)) ** 2, 0)
+  const se = Math.sqrt(residual / (n - 2) / sxx)
+  return { slope: slope * 3600, low: (slope - 1.96 * se) * 3600, high: (slope + 1.96 * se) * 3600 }
+}
+
 export const memoryBench: Bench = {
   name: 'memory',
   description: [
@@ -178,8 +216,8 @@ export const memoryBench: Bench = {
   async run(report) {
     if (process.platform !== 'linux') throw new Error('the memory bench reads /proc: Linux only')
     if (!Number.isInteger(PEERS) || PEERS < 1 || PEERS > 64) throw new Error('FLEET_MEMORY_PEERS must be 1..64')
-    if (!Number.isInteger(LOAD_SEC) || LOAD_SEC < 0 || LOAD_SEC > 3_600)
-      throw new Error('FLEET_MEMORY_LOAD_SEC must be 0..3600')
+    if (!Number.isInteger(LOAD_SEC) || LOAD_SEC < 0 || LOAD_SEC > 14_400)
+      throw new Error('FLEET_MEMORY_LOAD_SEC must be 0..14400')
     const scratch = await mkdtemp(path.join(os.tmpdir(), 'fleet-bench-memory-'))
     const fleet = await SimFleet.create()
     const shard = new Shard()
@@ -317,13 +355,16 @@ export const memoryBench: Bench = {
         const [startUsage, startStatus] = [await usage(pid), await status()]
         const started = nowMs()
         const samples: Resident[] = []
+        const soak: SoakSample[] = []
         for (let i = 1; i <= Math.ceil((LOAD_SEC * 1000) / LOAD_SAMPLE_MS); i++) {
           const at = started + Math.min(i * LOAD_SAMPLE_MS, LOAD_SEC * 1000)
           await new Promise((resolve) => setTimeout(resolve, Math.max(0, at - nowMs())))
           const now = await resident(pid)
           samples.push(now)
+          const more = await soakReading(pid)
+          soak.push({ sec: (nowMs() - started) / 1000, own: now.anon, ...more })
           process.stderr.write(
-            `bench: memory: ${Math.round((nowMs() - started) / 1000)} s: ${mb(now.rss)} MB (own ${mb(now.anon)}, files ${mb(now.file)})\n`
+            `bench: memory: ${Math.round((nowMs() - started) / 1000)} s: ${mb(now.rss)} MB (own ${mb(now.anon)}, files ${mb(now.file)}, PSS ${mb(more.pss)}, ${more.fds} fds)\n`
           )
         }
         const [endUsage, endStatus] = [await usage(pid), await status()]
@@ -348,6 +389,28 @@ export const memoryBench: Bench = {
           fileMaxMB: mb(max((r) => r.file)),
           attestations: attestations(endStatus) - attestations(startStatus),
           ...usageBetween(startUsage, endUsage, seconds)
+        })
+        const kept = soak.filter((r) => r.sec >= LOAD_SEC * WARMUP_FRACTION)
+        const fit = slopePerHour(kept.map((r) => [r.sec, r.own / 1e6]))
+        const cpuPerHour = ((endUsage.cpuSec - startUsage.cpuSec) / seconds) * 3600
+        report({
+          bench: 'memory',
+          metric: 'soak-own-memory-slope',
+          value: round(fit.slope, 2),
+          unit: 'MB of own memory per hour, after warm-up',
+          peer: 'goal (flat)',
+          peerValue: 0,
+          ratio: fit.low <= 0 && fit.high >= 0 ? 1 : 0,
+          ci95: [round(fit.low, 2), round(fit.high, 2)],
+          warmupSec: Math.round(LOAD_SEC * WARMUP_FRACTION),
+          seconds: Math.round(seconds),
+          samples: kept.length,
+          ownMB: [mb(kept[0]?.own ?? 0), mb(kept.at(-1)?.own ?? 0)],
+          pssMB: [mb(kept[0]?.pss ?? 0), mb(kept.at(-1)?.pss ?? 0)],
+          fds: [kept[0]?.fds ?? 0, kept.at(-1)?.fds ?? 0],
+          fdsMax: Math.max(...soak.map((r) => r.fds)),
+          cpuSecPerHour: round(cpuPerHour, 1),
+          ownMBEvery5Min: soak.filter((_, i) => i % 10 === 9).map((r) => mb(r.own))
         })
         return
       }
