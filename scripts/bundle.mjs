@@ -10,7 +10,8 @@
  *   - no WebAssembly: Noise's default crypto compiles a WebAssembly ChaCha20-Poly1305 and SHA-256
  *     when its module loads, even when the node is given its own crypto (the agent gives it
  *     src/p2p/noise-crypto.ts, all node:crypto). In the bundle that module is replaced by the
- *     agent's, so it is never loaded.
+ *     agent's, so it is never loaded. The private network's XSalsa20 (libp2p pnet's xsalsa20)
+ *     would compile its own WebAssembly at load; in the bundle it takes its JavaScript path.
  * LevelDB's binding (level, classic-level) and the PKCS#11 binding (pkcs11js) stay in node_modules:
  * they find their native libraries relative to their own files. The bundle sits beside main.js,
  * three levels below the project root, where the modules that resolve paths from their own
@@ -43,6 +44,22 @@ const noiseCrypto = {
   }
 }
 
+const XSALSA20 = fs.realpathSync(path.join(ROOT, 'node_modules/xsalsa20/index.js'))
+const XSALSA20_WASM = 'var xsalsa20 = typeof WebAssembly !== "undefined" && require(\'./xsalsa20\')()'
+
+/** xsalsa20 (libp2p pnet's cipher) takes its JavaScript implementation, never its WebAssembly one. */
+const xsalsa20Js = {
+  name: 'fleet-xsalsa20-js',
+  setup(bundle) {
+    bundle.onLoad({ filter: /xsalsa20[\\/]index\.js$/ }, async (args) => {
+      if (args.path !== XSALSA20) return undefined
+      const source = await readFile(args.path, 'utf8')
+      if (!source.includes(XSALSA20_WASM)) throw new Error(`${args.path} no longer picks its WebAssembly as expected`)
+      return { contents: source.replace(XSALSA20_WASM, 'var xsalsa20 = false'), loader: 'js' }
+    })
+  }
+}
+
 // `node scripts/bundle.mjs [ENTRY OUTFILE]`: the memory bench bundles its plain libp2p peer alike.
 const [entry = 'dist/src/cli/main.js', outfile = 'dist/src/cli/fleet.mjs'] = process.argv.slice(2)
 await build({
@@ -60,7 +77,7 @@ await build({
   banner: {
     js: "import { createRequire as __fleetRequire } from 'node:module'; const require = __fleetRequire(import.meta.url);"
   },
-  plugins: [noiseCrypto],
+  plugins: [noiseCrypto, xsalsa20Js],
   logLevel: 'error'
 })
 // Noise moved its default crypto (the import above was not replaced), another copy of Noise came

@@ -374,6 +374,7 @@ export async function createAgent(components: AgentComponents, init: AgentInit):
         (agent === undefined || !agent.isBlocked(peerId)) && (attestation?.admission.allows(peerId) ?? false)
     },
     listen: init.listen,
+    networkKey: init.networkKey,
     // A hub relays for the members it has attested; a device given hubs holds a reservation on
     // (up to two of) them, and takes relayed links only through hubs it has attested.
     relay:

@@ -53,6 +53,8 @@ export interface AgentInit {
   /** The boot event log sent with every attestation. */
   eventLog: () => Promise<Uint8Array>
   listen: string[]
+  /** The fleet's private network key (src/p2p/network-key.ts): every connection proves it first. Default: none. */
+  networkKey?: Uint8Array
   /** Hubs to keep a link to and reach other sites through (multiaddrs naming their peer). Default: none. */
   hubs?: readonly string[]
   /** How often to look for members not connected, to reach through a hub (default 10 s). */

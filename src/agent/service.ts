@@ -16,7 +16,7 @@ import {
   type Tpm
 } from '../attest/index.js'
 import type { HybridSigner } from '../identity/index.js'
-import { createFleetNode, type FleetNode } from '../p2p/index.js'
+import { createFleetNode, readNetworkKey, type FleetNode } from '../p2p/index.js'
 import { cryptoRandom, toHex, systemClock, type Clock } from '../common/index.js'
 import { unlockDevice, measurementOf, deviceSigner, type DeviceState } from './device/index.js'
 import { readDeviceEnrolment } from './enrolment/index.js'
@@ -78,6 +78,8 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
   const { tpm, logger } = components
   const { state, config, dir } = init
   const clock = components.clock ?? systemClock
+  // A private network's key that cannot be read stops the start here, before anything is released.
+  const networkKey = config.networkKeyFile === undefined ? undefined : await readNetworkKey(config.networkKeyFile)
   // Before the TPM releases anything: a second agent on this directory is refused, not started beside it.
   const runLock = await lockAgent(dir, process.pid)
   const closers: Array<() => Promise<void>> = [async () => await runLock.release()]
@@ -123,6 +125,7 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
         privateKey: device.peerKey,
         admission: { allows: () => false },
         listen: config.listen,
+        networkKey,
         mdns: false
       })
       closers.push(async () => {
@@ -139,6 +142,7 @@ export async function startDeviceAgent(components: AgentComponents, init: Device
           enrolment,
           eventLog: init.eventLog,
           listen: config.listen,
+          networkKey,
           hubs: config.hubs,
           mdns: config.mdns,
           attestIntervalMs: config.attestIntervalSec * 1000,

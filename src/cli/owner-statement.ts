@@ -8,7 +8,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { openOwnFeed, ownerFeedId, publishOwnerFeed, fleetServiceTag } from '../agent/index.js'
 import { BASE_ONTOLOGY, decodeEntry, ontologyAfter, type AppendInput, type Entry } from '../ledger/index.js'
 import type { HybridSigner } from '../identity/index.js'
-import { createFleetNode } from '../p2p/index.js'
+import { createFleetNode, readNetworkKey } from '../p2p/index.js'
 import { repeatable } from './options.js'
 import { parseSeconds } from './confirm.js'
 import { openOwner, pinOptions, type PinOptions } from './owner-access.js'
@@ -19,6 +19,7 @@ export interface StatementOptions extends PinOptions {
   state: string
   tcti?: string
   peer?: string[]
+  networkKey?: string
   timeout: string
   json?: boolean
 }
@@ -38,6 +39,7 @@ export async function publishOwnerStatement(
 ): Promise<string[]> {
   const seconds = parseSeconds(options.timeout, '--timeout')
   const peers = (options.peer ?? []).map(parsePeer)
+  const networkKey = options.networkKey === undefined ? undefined : await readNetworkKey(options.networkKey)
   const owner = await openOwner(options)
   try {
     const { state: ownerState, tpm, signer, fleetId } = owner
@@ -67,6 +69,7 @@ export async function publishOwnerStatement(
         privateKey: await generateKeyPair('Ed25519'),
         admission: { allows: () => true },
         listen: ['/ip4/0.0.0.0/tcp/0'],
+        networkKey,
         mdns: peers.length === 0,
         serviceTag: fleetServiceTag(fleetId)
       })
@@ -95,6 +98,7 @@ export function statementOptions(command: Command): Command {
       'an agent to hand the statement to, repeatable (default: those found over mDNS)',
       repeatable
     )
+    .option('--network-key <file>', "the fleet's private network key, when it has one (PSK v1 file, 0600)")
     .option('--timeout <seconds>', 'how long to look for agents and wait for them', '10')
     .option('--json', 'print the result as JSON')
 }

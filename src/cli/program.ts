@@ -9,6 +9,7 @@ import { registerAgentCommands } from './commands/agent.js'
 import { registerConsoleCommand, registerPeersCommand, registerStatusCommand } from './commands/agent-status.js'
 import { registerOwnerCommands } from './commands/owner.js'
 import { registerJoinCommand } from './commands/join.js'
+import { registerNetworkKeyCommands } from './commands/network-key.js'
 import { registerEnrolCommand } from './commands/enrol.js'
 import { registerRevokeCommand, registerClearQuarantineCommand, registerNewEpochCommand } from './commands/standing.js'
 import { registerLedgerCommands } from './commands/ledger.js'
@@ -66,6 +67,7 @@ Exit codes: 0 ok, 1 verification refused or operation failed, 2 bad usage or inp
   registerSecretCommands(program)
   registerExecCommand(program)
   registerGateCommands(program)
+  registerNetworkKeyCommands(program)
   for (const command of program.commands) applyOverrides(command)
   return program
 }

@@ -39,3 +39,9 @@ export const RELAY_LIMITS = {
  * which carry the hub's limits (RELAY_LIMITS) and so count as limited connections in libp2p.
  */
 export const OVER_RELAYS = { runOnLimitedConnection: true } as const
+
+/** Caps of the private network's key file (network-key.ts). */
+export const NETWORK_KEY_LIMITS = {
+  /** A PSK v1 file is 95 bytes; anything much larger is not one. */
+  maxFileBytes: 256
+} as const

@@ -6,6 +6,7 @@ import { mdns } from '@libp2p/mdns'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { preSharedKey } from '@libp2p/pnet'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { P2P_LIMITS, RELAY_LIMITS } from './limits.js'
 import { fleetNoiseCrypto } from './noise-crypto.js'
@@ -52,6 +53,8 @@ export interface FleetNodeInit {
    * an address other members dial this node through). Without `relay`, no relaying at all.
    */
   relay?: { gate: RelayGate; serve?: boolean; reservations?: number }
+  /** The fleet's private network key (readNetworkKey): every connection proves it first. Default: none. */
+  networkKey?: Uint8Array
 }
 
 export type FleetNode = Libp2p<{
@@ -86,6 +89,7 @@ export async function createFleetNode(init: FleetNodeInit): Promise<FleetNode> {
               maxOutboundStopStreams: RELAY_LIMITS.maxClientLinks
             })
           ],
+    ...(init.networkKey === undefined ? {} : { connectionProtector: preSharedKey({ psk: init.networkKey }) }),
     connectionEncrypters: [noise({ crypto: fleetNoiseCrypto })],
     streamMuxers: [yamux()],
     peerDiscovery:

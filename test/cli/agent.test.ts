@@ -138,6 +138,21 @@ describe('cli: fleet init / fleet run', function () {
     assert.equal(run(['run', '--state', path.join(dir, 'state1'), '--once']).status, 0)
   })
 
+  it('a private network key the agent cannot use stops the start (exit 2, one line naming it); a usable one starts it', () => {
+    const key = path.join(dir, 'network.key')
+    assert.equal(run(['network-key', 'generate', '--out', key]).status, 0)
+    const config = path.join(dir, 'config-network-key.json')
+    writeFileSync(config, JSON.stringify({ state: path.join(dir, 'state1'), networkKeyFile: key }))
+    execFileSync('chmod', ['644', key])
+    const refused = run(['run', '--once', '--config', config])
+    assert.equal(refused.status, 2)
+    assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr)
+    assert.match(refused.stderr, new RegExp(`^fleet: network key ${key}: is readable by others \\(mode 644\\)`))
+    execFileSync('chmod', ['600', key])
+    const started = run(['run', '--once', '--config', config])
+    assert.equal(started.status, 0, started.stderr)
+  })
+
   it("the config file is honoured: its tcti over the state's, its state directory and peers; PCRs the keys are not sealed to are refused (exit 2)", async () => {
     const { spawnSync } = await import('node:child_process')
     const { FLEET } = await import('../helpers/cli.js')

@@ -31,6 +31,7 @@ import { SINKS_CONFIG_FIELD, SinkConfigError, checkSinkConfigs, type SinkConfig 
  * | sinks              |                      | none (config file only)      |
  * | peers              | FLEET_PEERS (comma)  | none                         |
  * | hubs               | FLEET_HUBS (comma)   | none                         |
+ * | networkKeyFile     | FLEET_NETWORK_KEY_FILE | none (no private network)  |
  */
 export interface AgentConfig {
   state: string
@@ -77,6 +78,11 @@ export interface AgentConfig {
    * holds a relay reservation on them, and reaches members it cannot dial through them (src/agent/hubs).
    */
   hubs?: string[]
+  /**
+   * The fleet's private network key (a PSK v1 swarm key file, mode 0600 or 0640): every connection
+   * proves it before libp2p says anything (src/p2p/network-key.ts). Off when absent.
+   */
+  networkKeyFile?: string
 }
 
 /** Thrown when a config file, variable or flag has an unknown field or an invalid value. Exit code 2. */
@@ -184,6 +190,14 @@ const CONFIG_SCHEMA: Record<keyof AgentConfig, Field> = {
     text: true,
     optional: true,
     expected: `a list of at most ${RELAY_LIMITS.maxHubs} direct multiaddrs ending in /p2p/<PeerId>`
+  },
+  networkKeyFile: {
+    kind: 'string',
+    min: 2,
+    max: 4096,
+    pattern: '^/',
+    optional: true,
+    expected: 'an absolute path'
   }
 }
 
@@ -197,7 +211,8 @@ const ENV: Partial<Record<keyof AgentConfig, string>> = {
   logLevel: 'FLEET_LOG_LEVEL',
   gateSocket: 'FLEET_GATE_SOCKET',
   peers: 'FLEET_PEERS',
-  hubs: 'FLEET_HUBS'
+  hubs: 'FLEET_HUBS',
+  networkKeyFile: 'FLEET_NETWORK_KEY_FILE'
 }
 
 function apply(target: Partial<AgentConfig>, values: Record<string, unknown>, source: string): void {

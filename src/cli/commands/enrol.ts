@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { parseBootPolicy, loadTrustStore } from '../../attest/index.js'
 import { enrolPeer, openOwnFeed, ownerFeedId, enrolmentEntry } from '../../agent/index.js'
-import { createFleetNode } from '../../p2p/index.js'
+import { createFleetNode, readNetworkKey } from '../../p2p/index.js'
 import { FleetError, UsageError, cryptoRandom, systemClock } from '../../common/index.js'
 import { makeOutput, makeWaiting } from '../output.js'
 import { readInputFile } from '../options.js'
@@ -42,6 +42,7 @@ export function registerEnrolCommand(program: Command): void {
     .option('--peer <multiaddr>', "the device's address with /p2p/PEERID (default: the first device found over mDNS)")
     .option('--yes', 'confirm without a person (only with --expect)')
     .option('--expect <deviceId>', 'enrol only this device')
+    .option('--network-key <file>', "the fleet's private network key, when it has one (PSK v1 file, 0600)")
     .option('--timeout <seconds>', 'give up after this long', '120')
     .option('--json', 'print the result as JSON')
     .addHelpText(
@@ -68,6 +69,7 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
           peer?: string
           yes?: boolean
           expect?: string
+          networkKey?: string
           timeout: string
           json?: boolean
         }
@@ -78,6 +80,7 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
           throw new UsageError('--expect must be a deviceId (52 base32 characters)')
         const seconds = parseSeconds(options.timeout, '--timeout')
         const peer = options.peer === undefined ? undefined : parsePeer(options.peer)
+        const networkKey = options.networkKey === undefined ? undefined : await readNetworkKey(options.networkKey)
         if (!existsSync(options.trustStore)) throw new UsageError(`--trust-store ${options.trustStore}: no such folder`)
         if (options.softwareTpmCa !== undefined && !existsSync(options.softwareTpmCa))
           throw new UsageError(`--software-tpm-ca ${options.softwareTpmCa}: no such folder`)
@@ -100,6 +103,7 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
             privateKey: await generateKeyPair('Ed25519'),
             admission: { allows: () => true },
             listen: ['/ip4/0.0.0.0/tcp/0'],
+            networkKey,
             mdns: peer === undefined,
             serviceTag: JOIN_SERVICE_TAG
           })

@@ -15,7 +15,7 @@ import {
   HOSTNAME_PATTERN,
   type DeviceRole
 } from '../../agent/index.js'
-import { createFleetNode } from '../../p2p/index.js'
+import { createFleetNode, readNetworkKey } from '../../p2p/index.js'
 import { FleetError, UsageError, cryptoRandom } from '../../common/index.js'
 import { makeOutput, makeWaiting } from '../output.js'
 import { DEFAULT_EVENT_LOG, readInputFile } from '../options.js'
@@ -40,6 +40,7 @@ export function registerJoinCommand(program: Command): void {
     .option('--listen <multiaddr>', 'listen address', '/ip4/0.0.0.0/tcp/0')
     .option('--yes', 'confirm without a person at this device (only with --expect-fleet)')
     .option('--expect-fleet <fleetId>', 'accept only this fleet')
+    .option('--network-key <file>', "the fleet's private network key, when it has one (PSK v1 file, 0600)")
     .option('--timeout <seconds>', 'close the window after this long', '600')
     .option('--json', 'print events and the result as JSON lines')
     .addHelpText(
@@ -60,6 +61,7 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
         listen: string
         yes?: boolean
         expectFleet?: string
+        networkKey?: string
         timeout: string
         json?: boolean
       }) => {
@@ -72,6 +74,7 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
         if (!new RegExp(HOSTNAME_PATTERN).test(options.hostname))
           throw new UsageError('--hostname must be 1..255 characters, none of them a control character')
         const seconds = parseSeconds(options.timeout, '--timeout')
+        const networkKey = options.networkKey === undefined ? undefined : await readNetworkKey(options.networkKey)
         const out = makeOutput(options.json === true)
         const state = await readDeviceState(options.state)
         if ((await readDeviceEnrolment(options.state, state.deviceId)) !== undefined)
@@ -85,6 +88,7 @@ Exit codes: 0 enrolled, 1 refused or aborted, 2 bad usage.`
             privateKey: device.peerKey,
             admission: { allows: () => true },
             listen: [options.listen],
+            networkKey,
             serviceTag: JOIN_SERVICE_TAG
           })
           try {

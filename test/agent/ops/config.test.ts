@@ -35,6 +35,7 @@ describe('agent/config', () => {
     ['a non-integer port', { state: '/s', metricsPort: 1.5 }],
     ['a listen address that is not a multiaddr', { state: '/s', listen: ['0.0.0.0:80'] }],
     ['an mDNS switch that is not a boolean', { state: '/s', mdns: 'sometimes' }],
+    ['a network key path that is not absolute', { state: '/s', networkKeyFile: 'network.key' }],
     ['a hub address that names no peer', { state: '/s', hubs: ['/ip4/192.0.2.1/tcp/7000'] }],
     [
       'a hub address that is itself relayed',
