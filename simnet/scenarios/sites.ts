@@ -32,9 +32,24 @@ async function startSites(
   await ctx.check(
     `${ctx.nodes} devices enrolled: ${hubCount === 1 ? 'a hub' : `${hubCount} hubs`} on the WAN, ${ctx.nodes - hubCount} at ${sites} sites behind NAT (the owner at each)`,
     async () => {
-      for (let i = 0; i < hubCount; i++) hubs.push(await fleet.addDevice('good', { place: 'wan', role: 'hub' }))
-      for (let i = 0; i < ctx.nodes - hubCount; i++)
-        devices.push(await fleet.addDevice('good', { place: { site: i % sites } }))
+      // Each device's TPM and identity are made at once (named in call order); the owner enrols one at a time.
+      const added = await Promise.allSettled(
+        Array.from(
+          { length: ctx.nodes },
+          async (_, i) =>
+            await fleet.addDevice(
+              'good',
+              i < hubCount ? { place: 'wan', role: 'hub' } : { place: { site: (i - hubCount) % sites } }
+            )
+        )
+      )
+      const failed = added.find((a) => a.status === 'rejected')
+      if (failed !== undefined) throw failed.reason
+      for (const [i, a] of added.entries()) {
+        const device = (a as PromiseFulfilledResult<ProcDevice>).value
+        if (i < hubCount) hubs.push(device)
+        else devices.push(device)
+      }
       for (const device of [...hubs, ...devices]) {
         const { owner, device: side } = await fleet.enrol(device)
         if (owner.code !== 0 || side.code !== 0)

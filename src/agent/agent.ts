@@ -8,7 +8,16 @@ import { VerdictsOnSelf } from './gate/index.js'
 import { decodeEntry, ReplicaStore, ownFeedSource } from '../ledger/index.js'
 import type { HybridSigner } from '../identity/index.js'
 import { createFleetNode, RELAY_LIMITS, type FleetNode } from '../p2p/index.js'
-import { HubLinks, parseHubAddress, relayGate, type RelayCounts } from './hubs/index.js'
+import {
+  HubLinks,
+  ownerListedHubs,
+  parseHubAddress,
+  readHubBook,
+  relayGate,
+  writeHubBook,
+  type RelayCounts
+} from './hubs/index.js'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { cryptoRandom, steadyClock, systemClock } from '../common/index.js'
 import { AttestationService } from './attestation/index.js'
 import { deviceSigner } from './device/index.js'
@@ -73,6 +82,8 @@ export class Agent {
       membership: Membership
       signer: HybridSigner
       relayCounts?: RelayCounts
+      /** The hubs of its config, how many the hub book held at creation, and whether the node relays at all. */
+      hubs?: { config: Multiaddr[]; booked: number; relayOn: boolean; isHub: boolean }
     },
     components: AgentComponents,
     init: AgentInit
@@ -84,22 +95,47 @@ export class Agent {
     this.feed = parts.feed
     this.membership = parts.membership
     this.relayCounts = parts.relayCounts
-    const hubs = (init.hubs ?? []).map(parseHubAddress)
-    this.hubLinks =
-      hubs.length === 0
-        ? undefined
-        : new HubLinks({
-            node: parts.node,
-            hubs,
-            attested: (peerId) => parts.attestation.attested(peerId),
-            members: () =>
-              parts.membership
-                .list()
-                .filter((m) => !parts.membership.isRevoked(m.deviceId) && !parts.membership.isQuarantined(m.deviceId))
-                .map((m) => m.peerId),
-            logger: components.logger,
-            reachIntervalMs: init.hubReachIntervalMs
-          })
+    const hubs = parts.hubs ?? { config: [], booked: 0, relayOn: false, isHub: false }
+    // What the hub book holds: unknown (written at the first look) when it held hubs at creation.
+    let booked: string | undefined = hubs.booked === 0 ? '' : undefined
+    let warned = false
+    // The hubs now: the config's and the owner's list (its changes written to the hub book). With
+    // no relay on this node (no hub known when it started), a listed hub takes a restart.
+    const current = (): Multiaddr[] => {
+      const listed = ownerListedHubs(parts.membership, parts.node.peerId.toString())
+      const text = listed.map((addr) => addr.toString()).join(' ')
+      if (text !== booked) {
+        booked = text
+        void writeHubBook(init.dir, listed).catch((err: unknown) =>
+          components.logger?.warn({ err: (err as Error).message }, 'the hub book could not be written')
+        )
+      }
+      if (!hubs.relayOn) {
+        if (listed.length > 0 && !warned) {
+          warned = true
+          components.logger?.warn(
+            { hubs: listed.map((addr) => addr.toString()) },
+            'the owner listed hubs after this agent started: restart it to reach the fleet through them'
+          )
+        }
+        return []
+      }
+      return [...hubs.config, ...listed]
+    }
+    this.hubLinks = hubs.isHub
+      ? undefined
+      : new HubLinks({
+          node: parts.node,
+          hubs: current,
+          attested: (peerId) => parts.attestation.attested(peerId),
+          members: () =>
+            parts.membership
+              .list()
+              .filter((m) => !parts.membership.isRevoked(m.deviceId) && !parts.membership.isQuarantined(m.deviceId))
+              .map((m) => m.peerId),
+          logger: components.logger,
+          reachIntervalMs: init.hubReachIntervalMs
+        })
     const feedId = init.state.deviceId
     this.replicas = new ReplicaStore(this.feed.store, { hasher: components.hasher })
     this.verdictsOnSelf = new VerdictsOnSelf(feedId)
@@ -362,6 +398,10 @@ export async function createAgent(components: AgentComponents, init: AgentInit):
   })
   const random = components.random ?? cryptoRandom
   let attestation: AttestationService | undefined
+  const isHub = init.enrolment.record.role === 'hub'
+  const config = (init.hubs ?? []).map(parseHubAddress)
+  const booked = (await readHubBook(init.dir)).length
+  const hubs = { config, booked, relayOn: isHub || config.length + booked > 0, isHub }
   // An asker not attested within its deadline is refused its reservation then.
   const relay = relayGate(
     () => attestation,
@@ -375,16 +415,16 @@ export async function createAgent(components: AgentComponents, init: AgentInit):
     },
     listen: init.listen,
     networkKey: init.networkKey,
-    // A hub relays for the members it has attested; a device given hubs holds a reservation on
-    // (up to two of) them, and takes relayed links only through hubs it has attested.
-    relay:
-      init.enrolment.record.role === 'hub' || (init.hubs ?? []).length > 0
-        ? {
-            serve: init.enrolment.record.role === 'hub',
-            reservations: init.enrolment.record.role === 'hub' ? 0 : Math.min((init.hubs ?? []).length, 2),
-            gate: relay.gate
-          }
-        : undefined,
+    // A hub relays for the members it has attested; a device given hubs (its config's, or those
+    // the owner listed as of its last run) holds a reservation on up to two of them, and takes
+    // relayed links only through hubs it has attested.
+    relay: hubs.relayOn
+      ? {
+          serve: isHub,
+          reservations: isHub ? 0 : Math.min(hubs.config.length + hubs.booked, 2),
+          gate: relay.gate
+        }
+      : undefined,
     mdns: init.mdns ?? true,
     serviceTag: init.serviceTag ?? fleetServiceTag(init.enrolment.fleetId),
     // Discovery events come once per peer: listeners are attached before the node starts.
@@ -433,6 +473,6 @@ export async function createAgent(components: AgentComponents, init: AgentInit):
     },
     onChange: init.onPeersChange
   })
-  agent = new Agent({ node, attestation, feed, membership, signer, relayCounts: relay.counts }, components, init)
+  agent = new Agent({ node, attestation, feed, membership, signer, relayCounts: relay.counts, hubs }, components, init)
   return agent
 }

@@ -67,7 +67,7 @@ function peersWithReach(runtime: Agent): Array<PeerStatus & { online: boolean } 
 function relayStatus(runtime: Agent): Record<string, unknown> | undefined {
   const counts = runtime.relayCounts
   const server = runtime.node.services.relay
-  if (server === undefined && runtime.hubLinks === undefined) return undefined
+  if (server === undefined && (runtime.hubLinks?.hubs().length ?? 0) === 0) return undefined
   return {
     ...(server === undefined ? {} : { hub: true, reservations: server.reservations.size }),
     ...(counts === undefined ? {} : { counts: { ...counts } }),

@@ -6,7 +6,18 @@
 import type { Command } from 'commander'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { openOwnFeed, ownerFeedId, publishOwnerFeed, fleetServiceTag } from '../agent/index.js'
-import { BASE_ONTOLOGY, decodeEntry, ontologyAfter, type AppendInput, type Entry } from '../ledger/index.js'
+import {
+  BASE_ONTOLOGY,
+  decodeEntry,
+  formatOntologyActions,
+  ontologyAfter,
+  type ActionSpec,
+  type AppendInput,
+  type Entry,
+  type Ontology
+} from '../ledger/index.js'
+import { encodeCanonical } from '../codec/index.js'
+import { FleetError } from '../common/index.js'
 import type { HybridSigner } from '../identity/index.js'
 import { createFleetNode, readNetworkKey } from '../p2p/index.js'
 import { repeatable } from './options.js'
@@ -104,3 +115,32 @@ export function statementOptions(command: Command): Command {
 }
 
 export const notReached = ' — none reached yet: run the command again near the fleet, or with --peer'
+
+/**
+ * `statement` of a well-known action, after the owner's ontology.update that defines the actions
+ * `missing` says the ontology in force lacks (none when it has them all). `missing` throwing (the
+ * ontology defines one otherwise) is a FleetError ERR_ONTOLOGY_CONFLICT: exit 1.
+ */
+export function definedFirst(
+  ontology: Ontology,
+  missing: (ontology: Ontology) => Record<string, ActionSpec>,
+  actor: { id: string; role: 'owner' },
+  statement: Omit<AppendInput, 'actor' | 'attest'>
+): AppendInput[] {
+  let actions: Record<string, ActionSpec>
+  try {
+    actions = missing(ontology)
+  } catch (err) {
+    throw new FleetError((err as Error).message, { code: 'ERR_ONTOLOGY_CONFLICT' })
+  }
+  const statements: AppendInput[] = []
+  if (Object.keys(actions).length > 0)
+    statements.push({
+      type: 'ontology.update',
+      actor,
+      attest: null,
+      body: { version: ontology.version + 1, actions: encodeCanonical(formatOntologyActions(actions)) }
+    })
+  statements.push({ ...statement, actor, attest: null })
+  return statements
+}

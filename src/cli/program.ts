@@ -10,6 +10,7 @@ import { registerConsoleCommand, registerPeersCommand, registerStatusCommand } f
 import { registerOwnerCommands } from './commands/owner.js'
 import { registerJoinCommand } from './commands/join.js'
 import { registerNetworkKeyCommands } from './commands/network-key.js'
+import { registerHubCommands } from './commands/hub.js'
 import { registerEnrolCommand } from './commands/enrol.js'
 import { registerRevokeCommand, registerClearQuarantineCommand, registerNewEpochCommand } from './commands/standing.js'
 import { registerLedgerCommands } from './commands/ledger.js'
@@ -68,6 +69,7 @@ Exit codes: 0 ok, 1 verification refused or operation failed, 2 bad usage or inp
   registerExecCommand(program)
   registerGateCommands(program)
   registerNetworkKeyCommands(program)
+  registerHubCommands(program)
   for (const command of program.commands) applyOverrides(command)
   return program
 }

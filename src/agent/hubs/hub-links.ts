@@ -1,6 +1,7 @@
 /**
- * Sites joined through hubs: the agent keeps a connection to each hub it was given (attested like
- * any peer, redialled with backoff when it drops), holds a relay reservation on them (so members
+ * Sites joined through hubs: the agent keeps a connection to each hub it is given (by its config,
+ * or listed by the owner: the list is asked again every round, so the owner's changes are followed;
+ * each hub attested like any peer, redialled with backoff when it drops), holds a relay reservation on them (so members
  * at other sites can reach it), and reaches the members it is not connected to through a hub it
  * has attested. The links are end to end: Noise and mutual attestation run between the two
  * devices over the hub's circuit, and the hub sees ciphertext only.
@@ -13,8 +14,8 @@ import { HUB_LIMITS } from './limits.js'
 
 export interface HubLinksInit {
   node: FleetNode
-  /** The hubs' addresses, each naming its peer (/p2p/…). */
-  hubs: readonly Multiaddr[]
+  /** The hubs' addresses now, each naming its peer (/p2p/…): asked again every round. */
+  hubs: () => readonly Multiaddr[]
   /** Whether this agent trusts the peer now (attested on a live connection). */
   attested: (peerId: string) => boolean
   /** The members to reach (PeerIds), without this agent and without revoked or quarantined ones. */
@@ -29,7 +30,6 @@ export class HubLinks {
   /** Links opened through a hub, and dials through a hub that failed. */
   readonly counts = { relayedDials: 0, relayedDialsFailed: 0, hubRedials: 0 }
   private readonly init: HubLinksInit
-  private readonly hubIds: Set<string>
   private readonly backoff = new Map<string, number>()
   private readonly timers = new Set<NodeJS.Timeout>()
   private reachTimer: NodeJS.Timeout | undefined
@@ -37,19 +37,37 @@ export class HubLinks {
   private stopped = false
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const peer = evt.detail.toString()
-    if (this.hubIds.has(peer)) this.later(peer)
+    if (this.addresses().has(peer)) this.later(peer)
   }
 
   constructor(init: HubLinksInit) {
     this.init = init
-    this.hubIds = new Set(init.hubs.map((addr) => addr.getComponents().find((c) => c.name === 'p2p')!.value!))
   }
 
-  /** Dials every hub, and looks for members to reach through them from now on. */
+  /** The hubs now, by PeerId. */
+  private addresses(): Map<string, Multiaddr> {
+    const hubs = new Map<string, Multiaddr>()
+    for (const addr of this.init.hubs()) {
+      const peer = addr.getComponents().find((c) => c.name === 'p2p')?.value
+      if (peer !== undefined && !hubs.has(peer)) hubs.set(peer, addr)
+    }
+    return hubs
+  }
+
+  /** Dials every hub, and from now on each round: hubs listed since, and members to reach through them. */
   start(): void {
     this.init.node.addEventListener('peer:disconnect', this.onDisconnect)
-    for (const hub of this.hubIds) void this.dialHub(hub)
-    this.reachTimer = setInterval(() => void this.reach(), this.init.reachIntervalMs ?? HUB_LIMITS.reachIntervalMs)
+    this.dialNewHubs()
+    this.reachTimer = setInterval(() => {
+      this.dialNewHubs()
+      void this.reach()
+    }, this.init.reachIntervalMs ?? HUB_LIMITS.reachIntervalMs)
+  }
+
+  /** Dials the hubs not connected and not waiting for a redial. */
+  private dialNewHubs(): void {
+    const connected = this.connected()
+    for (const hub of this.addresses().keys()) if (!connected.has(hub) && !this.backoff.has(hub)) void this.dialHub(hub)
   }
 
   stop(): void {
@@ -60,14 +78,14 @@ export class HubLinks {
     this.timers.clear()
   }
 
-  /** The hubs this agent was given (PeerIds). */
+  /** The hubs this agent is given now (PeerIds). */
   hubs(): string[] {
-    return [...this.hubIds]
+    return [...this.addresses().keys()]
   }
 
   /** The hubs this agent holds an attested connection to now. */
   attestedHubs(): string[] {
-    return [...this.hubIds].filter((hub) => this.init.attested(hub))
+    return this.hubs().filter((hub) => this.init.attested(hub))
   }
 
   /**
@@ -82,15 +100,16 @@ export class HubLinks {
       if (hubs.length === 0) return
       const self = this.init.node.peerId.toString()
       const connected = this.connected()
+      const hubIds = this.addresses()
       const missing = this.init
         .members()
-        .filter((peer) => peer !== self && !this.hubIds.has(peer) && !connected.has(peer))
+        .filter((peer) => peer !== self && !hubIds.has(peer) && !connected.has(peer))
         .slice(0, HUB_LIMITS.maxDialsPerRound)
       for (let i = 0; i < missing.length; i += HUB_LIMITS.dialConcurrency) {
         await Promise.all(
           missing.slice(i, i + HUB_LIMITS.dialConcurrency).map(async (peer, j) => {
             const hub = hubs[(i + j) % hubs.length]!
-            const address = this.hubAddress(hub).encapsulate(`/p2p-circuit/p2p/${peer}`)
+            const address = hubIds.get(hub)!.encapsulate(`/p2p-circuit/p2p/${peer}`)
             try {
               await this.init.node.dial(address, { signal: AbortSignal.timeout(HUB_LIMITS.dialTimeoutMs) })
               this.counts.relayedDials++
@@ -113,14 +132,15 @@ export class HubLinks {
     return new Set(this.init.node.getConnections().map((connection) => connection.remotePeer.toString()))
   }
 
-  private hubAddress(hub: string): Multiaddr {
-    return this.init.hubs.find((addr) => addr.getComponents().some((c) => c.name === 'p2p' && c.value === hub))!
-  }
-
   private async dialHub(hub: string): Promise<void> {
-    if (this.stopped || this.connected().has(hub)) return
+    const address = this.addresses().get(hub)
+    // A hub no longer listed is not dialled again.
+    if (this.stopped || address === undefined || this.connected().has(hub)) {
+      this.backoff.delete(hub)
+      return
+    }
     try {
-      await this.init.node.dial(this.hubAddress(hub), { signal: AbortSignal.timeout(HUB_LIMITS.dialTimeoutMs) })
+      await this.init.node.dial(address, { signal: AbortSignal.timeout(HUB_LIMITS.dialTimeoutMs) })
       this.backoff.delete(hub)
     } catch (err) {
       this.init.logger?.warn({ hub, err: (err as Error).message }, 'could not reach a hub; trying again later')

@@ -2,3 +2,5 @@
 export { HubLinks, parseHubAddress, relayOf, type HubLinksInit } from './hub-links.js'
 export { HUB_LIMITS } from './limits.js'
 export { relayGate, type RelayAttestation, type RelayCounts } from './relay-gate.js'
+export { HUB_ACTIONS, HubList, missingHubActions, type ListedHub } from './statements.js'
+export { HUB_BOOK_FILE, ownerListedHubs, readHubBook, writeHubBook, type HubMembers } from './hub-book.js'

@@ -11,5 +11,7 @@ export const HUB_LIMITS = {
   /** The first pause before a hub that dropped is dialled again; it doubles… */
   minBackoffMs: 1_000,
   /** …up to this. */
-  maxBackoffMs: 60_000
+  maxBackoffMs: 60_000,
+  /** The most a hub book (DIR/hubs.json) read back may hold. */
+  maxBookBytes: 16 * 1024
 } as const

@@ -12,6 +12,7 @@ import type { HybridPublicKey } from '../../identity/index.js'
 import { toHex } from '../../common/index.js'
 import { ActorRegistry, type ActorRegistryInit } from './actors.js'
 import { ExternalWitnessList } from '../external-witness/index.js'
+import { HubList } from '../hubs/statements.js'
 import { MEMBERSHIP_LIMITS } from './limits.js'
 import {
   BASE_ONTOLOGY,
@@ -83,6 +84,8 @@ export class Membership {
   readonly actors: ActorRegistry
   /** The external witnesses the owner listed (witness.external, witness.external_remove). */
   readonly externalWitnesses = new ExternalWitnessList()
+  /** The hubs the owner listed (fleet.hub, fleet.hub_remove). */
+  readonly hubs = new HubList()
   /** Each device's TPM tier as the owner found it at enrolment (device.tpm). */
   readonly tpmTiers = new TpmTiers()
 
@@ -148,12 +151,18 @@ export class Membership {
     actor?: { actorId: string; change: 'enrolled' | 'revoked' }
     workload?: { service: string; change: 'allowed' | 'revoked' }
     externalWitness?: { name: string; change: 'added' | 'removed' }
+    hub?: { deviceId: string; change: 'added' | 'removed' }
     tpm?: { deviceId: string; tier: TpmTier }
   } {
     if (entry.type === 'device.tpm') {
       // Taken only where the ontology in force defines the action as the well-known one.
       const tpm = this.tpmTiers.apply(entry, this.ontology)
       return tpm === undefined ? {} : { tpm }
+    }
+    if (entry.type === 'fleet.hub' || entry.type === 'fleet.hub_remove') {
+      // Taken only where the ontology in force defines the action as the well-known one.
+      const hub = this.hubs.apply(entry, this.ontology)
+      return hub === undefined ? {} : { hub }
     }
     if (entry.type === 'witness.external' || entry.type === 'witness.external_remove') {
       // Taken only where the ontology in force defines the action as the well-known one.

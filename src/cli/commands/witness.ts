@@ -18,20 +18,17 @@ import {
   feedIdentityOf,
   missingWitnessActions
 } from '../../agent/index.js'
-import { encodeCanonical } from '../../codec/index.js'
 import { FleetError, UsageError } from '../../common/index.js'
-import {
-  BASE_ONTOLOGY,
-  formatOntologyActions,
-  ontologyAfter,
-  parseWitnessKey,
-  type AppendInput,
-  type Entry,
-  type Ontology
-} from '../../ledger/index.js'
+import { BASE_ONTOLOGY, ontologyAfter, parseWitnessKey, type Entry, type Ontology } from '../../ledger/index.js'
 import { storedOwnerEntries } from '../ledger-store.js'
 import { makeOutput } from '../output.js'
-import { notReached, publishOwnerStatement, statementOptions, type StatementOptions } from '../owner-statement.js'
+import {
+  definedFirst,
+  notReached,
+  publishOwnerStatement,
+  statementOptions,
+  type StatementOptions
+} from '../owner-statement.js'
 
 /** The ontology in force after `entries` of the owner's feed, and the external witnesses they list. */
 function replay(entries: readonly Entry[]): { ontology: Ontology; witnesses: ExternalWitnessList } {
@@ -107,22 +104,10 @@ The witness must be configured with each device's checkpoint key for its origin
             `${EXTERNAL_WITNESS_LIMITS.maxWitnesses} external witnesses are listed already: remove one first`,
             { code: 'ERR_TOO_MANY_WITNESSES' }
           )
-        let missing: ReturnType<typeof missingWitnessActions>
-        try {
-          missing = missingWitnessActions(ontology)
-        } catch (err) {
-          throw new FleetError((err as Error).message, { code: 'ERR_ONTOLOGY_CONFLICT' })
-        }
-        const statements: AppendInput[] = []
-        if (Object.keys(missing).length > 0)
-          statements.push({
-            type: 'ontology.update',
-            actor,
-            attest: null,
-            body: { version: ontology.version + 1, actions: encodeCanonical(formatOntologyActions(missing)) }
-          })
-        statements.push({ type: 'witness.external', actor, attest: null, body: { name, url, vkey: options.vkey } })
-        return statements
+        return definedFirst(ontology, missingWitnessActions, actor, {
+          type: 'witness.external',
+          body: { name, url, vkey: options.vkey }
+        })
       })
       makeOutput(options.json === true).result(
         { name, url, reached },
