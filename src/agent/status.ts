@@ -66,7 +66,8 @@ function peersWithReach(runtime: Agent): Array<PeerStatus & { online: boolean } 
 /** The relay: as a hub, its reservations and what its gate answered; as a device, its hubs. */
 function relayStatus(runtime: Agent): Record<string, unknown> | undefined {
   const counts = runtime.relayCounts
-  const server = runtime.node.services.relay
+  // (A stand-in node, as tests compose, may have no services.)
+  const server = runtime.node.services?.relay
   if (server === undefined && (runtime.hubLinks?.hubs().length ?? 0) === 0) return undefined
   return {
     ...(server === undefined ? {} : { hub: true, reservations: server.reservations.size }),
