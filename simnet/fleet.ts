@@ -240,6 +240,7 @@ export class SimFleet {
         | 'onSinks'
         | 'hubs'
         | 'hubReachIntervalMs'
+        | 'relayLinkLimits'
         | 'attestDeadlineMs'
       >
     > &
@@ -275,7 +276,8 @@ export class SimFleet {
       attestIntervalMs: options.attestIntervalMs,
       attestDeadlineMs: options.attestDeadlineMs,
       hubs: options.hubs,
-      hubReachIntervalMs: options.hubReachIntervalMs
+      hubReachIntervalMs: options.hubReachIntervalMs,
+      relayLinkLimits: options.relayLinkLimits
     })
     this.closers.push(async () => {
       await runtime.stop()

@@ -422,7 +422,8 @@ export async function createAgent(components: AgentComponents, init: AgentInit):
       ? {
           serve: isHub,
           reservations: isHub ? 0 : Math.min(hubs.config.length + hubs.booked, 2),
-          gate: relay.gate
+          gate: relay.gate,
+          linkLimits: init.relayLinkLimits
         }
       : undefined,
     mdns: init.mdns ?? true,

@@ -57,6 +57,8 @@ export interface AgentInit {
   networkKey?: Uint8Array
   /** Hubs to keep a link to and reach other sites through (multiaddrs naming their peer). Default: none. */
   hubs?: readonly string[]
+  /** A hub's limits of one relayed link, after which the two ends dial through it again (default RELAY_LIMITS). */
+  relayLinkLimits?: { durationMs: number; dataBytes: bigint }
   /** How often to look for members not connected, to reach through a hub (default 10 s). */
   hubReachIntervalMs?: number
   mdns?: boolean

@@ -52,7 +52,13 @@ export interface FleetNodeInit {
    * for the peers the gate allows; `reservations` is how many hubs to hold a reservation on (each
    * an address other members dial this node through). Without `relay`, no relaying at all.
    */
-  relay?: { gate: RelayGate; serve?: boolean; reservations?: number }
+  relay?: {
+    gate: RelayGate
+    serve?: boolean
+    reservations?: number
+    /** A hub's limits of one relayed link (default RELAY_LIMITS.linkDurationMs, linkDataBytes). */
+    linkLimits?: { durationMs: number; dataBytes: bigint }
+  }
   /** The fleet's private network key (readNetworkKey): every connection proves it first. Default: none. */
   networkKey?: Uint8Array
 }
@@ -126,8 +132,8 @@ export async function createFleetNode(init: FleetNodeInit): Promise<FleetNode> {
                 maxReservations: RELAY_LIMITS.maxReservations,
                 reservationTtl: RELAY_LIMITS.reservationTtlMs,
                 applyDefaultLimit: true,
-                defaultDurationLimit: RELAY_LIMITS.linkDurationMs,
-                defaultDataLimit: RELAY_LIMITS.linkDataBytes
+                defaultDurationLimit: relay.linkLimits?.durationMs ?? RELAY_LIMITS.linkDurationMs,
+                defaultDataLimit: relay.linkLimits?.dataBytes ?? RELAY_LIMITS.linkDataBytes
               }
             })
           }

@@ -149,3 +149,56 @@ describe('agent/hubs: members reach each other through an attested hub, stranger
     assert.equal(a.attestation.attested(b.node.peerId.toString()), false)
   })
 })
+
+/**
+ * A relayed link carries the hub's limits: when it has lasted its time, the hub resets it, and the
+ * two devices dial through the hub again, attest again, and go on replicating (the link is renewed).
+ */
+describe('agent/hubs: a relayed link past its limit is reset by the hub and renewed (swtpm)', function () {
+  this.timeout(180_000)
+  let fleet: SimFleet
+
+  before(function () {
+    if (!haveSwtpm()) this.skip()
+  })
+  after(async () => {
+    await fleet?.close()
+  })
+
+  it('after the hub resets the link, a and b are linked and attested through it again, and entries still cross', async () => {
+    fleet = await SimFleet.create()
+    const hubDevice = await fleet.addDevice('good')
+    await fleet.enrol(hubDevice, { role: 'hub' })
+    const [aDevice, bDevice] = await fleet.addEnrolled(2)
+    const hub = await fleet.start(hubDevice, { relayLinkLimits: { durationMs: 3_000, dataBytes: 1n << 30n } })
+    const viaHub = { hubs: [hub.node.getMultiaddrs()[0]!.toString()], hubReachIntervalMs: 250 }
+    const a = await fleet.start(aDevice!, viaHub)
+    const b = await fleet.start(bDevice!, viaHub)
+    const link = (): string | undefined =>
+      [...a.node.getConnections(b.node.peerId), ...b.node.getConnections(a.node.peerId)].find(
+        (c) => c.status === 'open' && relayOf(c.remoteAddr) === hub.node.peerId.toString()
+      )?.id
+    await until(() => link() !== undefined, 'a relayed link between a and b', 60_000)
+    const first = link()!
+    await until(
+      () => a.attestation.attested(b.node.peerId.toString()) && b.attestation.attested(a.node.peerId.toString()),
+      'a and b attested'
+    )
+    // The hub resets it after 3 s; the next one is another connection, attested on its own.
+    await until(() => link() !== undefined && link() !== first, 'another relayed link', 60_000)
+    await until(
+      () => a.attestation.attested(b.node.peerId.toString()) && b.attestation.attested(a.node.peerId.toString()),
+      'a and b attested again'
+    )
+    assert.ok(a.hubLinks!.counts.relayedDials + b.hubLinks!.counts.relayedDials >= 2, 'the link was dialled again')
+    await b.feed.ledger.append({
+      type: 'alert.tamper',
+      actor: { id: `agent/${b.feed.ledger.feedId}`, role: 'agent' },
+      attest: null,
+      body: { subject: b.feed.ledger.feedId, pcr: 7, detail: 'after the renewal' }
+    })
+    await b.feed.ledger.checkpoint()
+    const size = b.feed.ledger.sealedSize
+    await until(async () => ((await a.heads()).get(b.feed.ledger.feedId) ?? 0) >= size, "a to hold b's feed")
+  })
+})
