@@ -13,6 +13,20 @@ import { SimFleet, type SimDevice } from '../../../simnet/fleet.js'
 import { haveSwtpm } from '../../helpers/devices.js'
 import { until } from '../../helpers/wait.js'
 
+/** An entry `from` writes is held, verified, by `to`. */
+async function crossed(from: Agent, to: Agent, detail: string): Promise<void> {
+  const feed = from.feed.ledger.feedId
+  await from.feed.ledger.append({
+    type: 'alert.tamper',
+    actor: { id: `agent/${feed}`, role: 'agent' },
+    attest: null,
+    body: { subject: feed, pcr: 7, detail }
+  })
+  await from.feed.ledger.checkpoint()
+  const size = from.feed.ledger.sealedSize
+  await until(async () => ((await to.heads()).get(feed) ?? 0) >= size, `the entry to cross (${detail})`)
+}
+
 /**
  * Two devices that cannot dial each other (neither knows the other's address; no mDNS) and a hub
  * both are given: each reaches the other through the hub, attests it end to end over the
@@ -93,15 +107,7 @@ describe('agent/hubs: members reach each other through an attested hub, stranger
     }
     assert.equal(hubSeen.relay?.hub, true)
     assert.ok((hubSeen.relay?.reservations ?? 0) >= 2)
-    await b.feed.ledger.append({
-      type: 'alert.tamper',
-      actor: { id: `agent/${b.feed.ledger.feedId}`, role: 'agent' },
-      attest: null,
-      body: { subject: b.feed.ledger.feedId, pcr: 7, detail: 'over the hub' }
-    })
-    await b.feed.ledger.checkpoint()
-    const size = b.feed.ledger.sealedSize
-    await until(async () => ((await a.heads()).get(b.feed.ledger.feedId) ?? 0) >= size, "a to hold b's feed")
+    await crossed(b, a, 'over the hub')
   })
 
   it('a stranger (libp2p relay client, unenrolled key) is refused a reservation and a link to a member', async () => {
@@ -191,14 +197,6 @@ describe('agent/hubs: a relayed link past its limit is reset by the hub and rene
       'a and b attested again'
     )
     assert.ok(a.hubLinks!.counts.relayedDials + b.hubLinks!.counts.relayedDials >= 2, 'the link was dialled again')
-    await b.feed.ledger.append({
-      type: 'alert.tamper',
-      actor: { id: `agent/${b.feed.ledger.feedId}`, role: 'agent' },
-      attest: null,
-      body: { subject: b.feed.ledger.feedId, pcr: 7, detail: 'after the renewal' }
-    })
-    await b.feed.ledger.checkpoint()
-    const size = b.feed.ledger.sealedSize
-    await until(async () => ((await a.heads()).get(b.feed.ledger.feedId) ?? 0) >= size, "a to hold b's feed")
+    await crossed(b, a, 'after the renewal')
   })
 })
