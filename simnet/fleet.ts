@@ -241,6 +241,7 @@ export class SimFleet {
         | 'hubs'
         | 'hubReachIntervalMs'
         | 'relayLinkLimits'
+        | 'listen'
         | 'attestDeadlineMs'
       >
     > &
@@ -269,7 +270,7 @@ export class SimFleet {
       sinks: options.sinks,
       sinkPollMs: options.sinkPollMs,
       onSinks: options.onSinks,
-      listen: ['/ip4/127.0.0.1/tcp/0'],
+      listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0'],
       mdns: options.mdns ?? false,
       batchMs: options.batchMs ?? 50,
       syncIntervalMs: options.syncIntervalMs ?? 1_000,

@@ -9,15 +9,14 @@ import { decodeEntry, ReplicaStore, ownFeedSource } from '../ledger/index.js'
 import type { HybridSigner } from '../identity/index.js'
 import { createFleetNode, RELAY_LIMITS, type FleetNode } from '../p2p/index.js'
 import {
-  HubLinks,
-  ownerListedHubs,
-  parseHubAddress,
-  readHubBook,
+  SiteLinks,
+  hubsAtStart,
   relayGate,
-  writeHubBook,
+  nodeRelay,
+  type HubLinks,
+  type HubsAtStart,
   type RelayCounts
 } from './hubs/index.js'
-import type { Multiaddr } from '@multiformats/multiaddr'
 import { cryptoRandom, steadyClock, systemClock } from '../common/index.js'
 import { AttestationService } from './attestation/index.js'
 import { deviceSigner } from './device/index.js'
@@ -69,6 +68,8 @@ export class Agent {
   private readonly blocked = new Set<string>()
   /** The links kept to hubs and, through them, to members at other sites (when hubs are given). */
   readonly hubLinks: HubLinks | undefined
+  /** Hubs, and peers reached before: how this agent stays in touch beyond its LAN. */
+  readonly sites: SiteLinks
   /** What the relay gate answered (a hub's reservations and links, a device's relayed links). */
   readonly relayCounts: RelayCounts | undefined
   private state: 'new' | 'started' | 'stopped' = 'new'
@@ -83,7 +84,7 @@ export class Agent {
       signer: HybridSigner
       relayCounts?: RelayCounts
       /** The hubs of its config, how many the hub book held at creation, and whether the node relays at all. */
-      hubs?: { config: Multiaddr[]; booked: number; relayOn: boolean; isHub: boolean }
+      hubs?: HubsAtStart
     },
     components: AgentComponents,
     init: AgentInit
@@ -95,47 +96,16 @@ export class Agent {
     this.feed = parts.feed
     this.membership = parts.membership
     this.relayCounts = parts.relayCounts
-    const hubs = parts.hubs ?? { config: [], booked: 0, relayOn: false, isHub: false }
-    // What the hub book holds: unknown (written at the first look) when it held hubs at creation.
-    let booked: string | undefined = hubs.booked === 0 ? '' : undefined
-    let warned = false
-    // The hubs now: the config's and the owner's list (its changes written to the hub book). With
-    // no relay on this node (no hub known when it started), a listed hub takes a restart.
-    const current = (): Multiaddr[] => {
-      const listed = ownerListedHubs(parts.membership, parts.node.peerId.toString())
-      const text = listed.map((addr) => addr.toString()).join(' ')
-      if (text !== booked) {
-        booked = text
-        void writeHubBook(init.dir, listed).catch((err: unknown) =>
-          components.logger?.warn({ err: (err as Error).message }, 'the hub book could not be written')
-        )
-      }
-      if (!hubs.relayOn) {
-        if (listed.length > 0 && !warned) {
-          warned = true
-          components.logger?.warn(
-            { hubs: listed.map((addr) => addr.toString()) },
-            'the owner listed hubs after this agent started: restart it to reach the fleet through them'
-          )
-        }
-        return []
-      }
-      return [...hubs.config, ...listed]
-    }
-    this.hubLinks = hubs.isHub
-      ? undefined
-      : new HubLinks({
-          node: parts.node,
-          hubs: current,
-          attested: (peerId) => parts.attestation.attested(peerId),
-          members: () =>
-            parts.membership
-              .list()
-              .filter((m) => !parts.membership.isRevoked(m.deviceId) && !parts.membership.isQuarantined(m.deviceId))
-              .map((m) => m.peerId),
-          logger: components.logger,
-          reachIntervalMs: init.hubReachIntervalMs
-        })
+    this.sites = new SiteLinks({
+      node: parts.node,
+      dir: init.dir,
+      membership: parts.membership,
+      attested: (peerId) => parts.attestation.attested(peerId),
+      hubs: parts.hubs ?? { config: [], booked: 0, relayOn: false, isHub: false },
+      logger: components.logger,
+      reachIntervalMs: init.hubReachIntervalMs
+    })
+    this.hubLinks = this.sites.hubLinks
     const feedId = init.state.deviceId
     this.replicas = new ReplicaStore(this.feed.store, { hasher: components.hasher })
     this.verdictsOnSelf = new VerdictsOnSelf(feedId)
@@ -306,8 +276,9 @@ export class Agent {
           .catch((err: unknown) => logger?.debug({ peer: peer.toString(), err: (err as Error).message }, 'dial failed'))
       }
     })
+    await this.sites.load()
     await this.node.start()
-    this.hubLinks?.start()
+    this.sites.start()
     await this.sinks.start()
   }
 
@@ -315,7 +286,7 @@ export class Agent {
   async stop(): Promise<void> {
     if (this.state === 'stopped') return
     this.state = 'stopped'
-    this.hubLinks?.stop()
+    await this.sites.stop()
     await this.sinks.stop()
     await this.externalWitnessing.stop()
     await this.replicator.stop()
@@ -398,10 +369,7 @@ export async function createAgent(components: AgentComponents, init: AgentInit):
   })
   const random = components.random ?? cryptoRandom
   let attestation: AttestationService | undefined
-  const isHub = init.enrolment.record.role === 'hub'
-  const config = (init.hubs ?? []).map(parseHubAddress)
-  const booked = (await readHubBook(init.dir)).length
-  const hubs = { config, booked, relayOn: isHub || config.length + booked > 0, isHub }
+  const hubs = await hubsAtStart(init.dir, init.enrolment.record.role, init.hubs)
   // An asker not attested within its deadline is refused its reservation then.
   const relay = relayGate(
     () => attestation,
@@ -415,17 +383,7 @@ export async function createAgent(components: AgentComponents, init: AgentInit):
     },
     listen: init.listen,
     networkKey: init.networkKey,
-    // A hub relays for the members it has attested; a device given hubs (its config's, or those
-    // the owner listed as of its last run) holds a reservation on up to two of them, and takes
-    // relayed links only through hubs it has attested.
-    relay: hubs.relayOn
-      ? {
-          serve: isHub,
-          reservations: isHub ? 0 : Math.min(hubs.config.length + hubs.booked, 2),
-          gate: relay.gate,
-          linkLimits: init.relayLinkLimits
-        }
-      : undefined,
+    relay: nodeRelay(hubs, relay.gate, init.relayLinkLimits),
     mdns: init.mdns ?? true,
     serviceTag: init.serviceTag ?? fleetServiceTag(init.enrolment.fleetId),
     // Discovery events come once per peer: listeners are attached before the node starts.
@@ -471,6 +429,7 @@ export async function createAgent(components: AgentComponents, init: AgentInit):
             components.logger?.warn({ peerId, err: (err as Error).message }, "a peer's member record could not be kept")
           )
       void agent?.pullFrom(peerId)
+      void agent?.sites.notePeer(peerId)
     },
     onChange: init.onPeersChange
   })

@@ -13,5 +13,13 @@ export const HUB_LIMITS = {
   /** …up to this. */
   maxBackoffMs: 60_000,
   /** The most a hub book (DIR/hubs.json) read back may hold. */
-  maxBookBytes: 16 * 1024
+  maxBookBytes: 16 * 1024,
+  /** Peers the address book keeps (the least recently attested go first)… */
+  maxBookedPeers: 512,
+  /** …each with at most this many addresses. */
+  maxAddressesPerPeer: 4,
+  /** The most an address book (DIR/address-book.json) read back may hold. */
+  maxAddressBookBytes: 256 * 1024,
+  /** How long a change to the address book waits before it is written (changes in between go with it). */
+  addressBookSaveMs: 5_000
 } as const
