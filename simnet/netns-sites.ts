@@ -123,6 +123,16 @@ export class NetnsSites extends Namespaces {
     return `198.51.100.${10 + s}`
   }
 
+  /** Cuts site `s` off the WAN (its router's WAN link down): the site keeps its LAN, nothing crosses. */
+  async cutSite(s: number): Promise<void> {
+    await ip('-n', `${this.id}-r${s}`, 'link', 'set', 'wan0', 'down')
+  }
+
+  /** Joins site `s` to the WAN again. */
+  async healSite(s: number): Promise<void> {
+    await ip('-n', `${this.id}-r${s}`, 'link', 'set', 'wan0', 'up')
+  }
+
   /** A namespace for host `index` at `place`; returns its name and address. */
   async addHost(index: number, place: Place): Promise<{ ns: string; address: string }> {
     if (!Number.isInteger(index) || index < 0 || index > 250) throw new Error('hosts are numbered 0..250')

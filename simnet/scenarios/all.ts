@@ -4,7 +4,7 @@ import { convergence, killRestart, partitionHeal, scale } from './ledger.js'
 import { clone, relayQuote, revoke, tamperedBoot } from './trust.js'
 import { equivocate } from './equivocation.js'
 import { chaos } from './chaos.js'
-import { hubDown, multiSite } from './sites.js'
+import { hubDown, multiSite, wanPartitionHeal } from './sites.js'
 
 export const SCENARIOS: Scenario[] = [
   convergence,
@@ -18,5 +18,6 @@ export const SCENARIOS: Scenario[] = [
   scale,
   chaos,
   multiSite,
-  hubDown
+  hubDown,
+  wanPartitionHeal
 ]

@@ -232,3 +232,49 @@ export const hubDown: Scenario = {
     })
   }
 }
+
+export const wanPartitionHeal: Scenario = {
+  name: 'wan-partition-heal',
+  description:
+    'two sites behind NAT and a hub: site 1 loses the WAN, both sites write on, and once it is back every agent holds every entry, attested again',
+  minNodes: 5,
+  defaultNodes: 5,
+  topology: 'sites',
+  async run(ctx) {
+    const { hubs, devices } = await startSites(ctx, 1)
+    const sites = ctx.fleet.lan as NetnsSites
+    const all = [...hubs, ...devices]
+    await ctx.check('every agent attested every other, across sites through the hub', async () => {
+      await meshAttested(ctx, all, 120_000)
+      return await routedSoon(ctx, devices, hubs)
+    })
+    const [site0, site1] = [0, 1].map((s) => devices.filter((d) => siteOf(ctx, d) === s)) as [
+      ProcDevice[],
+      ProcDevice[]
+    ]
+    await ctx.check(
+      'site 1 cut off the WAN: its agents keep their own links; 100 entries written on each side',
+      async () => {
+        await sites.cutSite(1)
+        await appendVia(ctx, site0[0]!, 100, 'wan-cut/site0')
+        await appendVia(ctx, site1[0]!, 100, 'wan-cut/site1')
+        // Inside the site nothing changed: its agents still hold each other's entries…
+        await converged(ctx, site1, [site1[0]!], 60_000)
+        // …while nothing of them crossed: site 0 holds fewer than were sealed at site 1.
+        const sealed = (await ctx.fleet.status(site1[0]!)).feed.sealed
+        for (const device of site0) {
+          const held = (await ctx.fleet.status(device)).heads[site1[0]!.deviceId] ?? 0
+          if (held >= sealed) return `${device.name} holds ${held} of ${sealed} entries written at the cut-off site`
+        }
+      }
+    )
+    await ctx.check(
+      'the WAN back: every agent holds every entry of both sides, and every cross-site link is attested again',
+      async () => {
+        await sites.healSite(1)
+        await converged(ctx, all, [site0[0]!, site1[0]!], 120_000)
+        return await routedSoon(ctx, devices, hubs)
+      }
+    )
+  }
+}
