@@ -127,6 +127,8 @@ export class ProcessFleet {
   lan: NetnsLan | NetnsSites | undefined
   /** netns mode: the owner's machine, a namespace of its own on the bridge (sites: one where each device is). */
   private readonly ownerHosts = new Map<string, Promise<{ ns: string; address: string }>>()
+  /** Hosts made for other programs (runOnNewHost). */
+  private extraHosts = 0
 
   /**
    * Runs one of the owner's commands (`fleet enrol`, `revoke`, `clear-quarantine`, …) on the
@@ -399,6 +401,19 @@ export class ProcessFleet {
     const result = await runCli(command, argv, { timeoutMs: 10_000 })
     if (result.code !== 0) throw new Error(`GET ${url} on ${device.name}: exit ${result.code}`)
     return result.stdout
+  }
+
+  /**
+   * Runs `command args…` on a host of its own at `place` (the sites topology: a site, or the WAN),
+   * as another machine there would; resolves with what it printed and its exit code.
+   */
+  async runOnNewHost(place: Place, command: string, args: string[], timeoutMs: number): Promise<CliResult> {
+    if (!(this.lan instanceof NetnsSites)) throw new Error('a host of its own needs the sites topology')
+    // WAN hosts are 198.51.100.(100 + index): 140.. stays clear of the devices and of the owner's 150.
+    const index = (place === 'wan' ? 140 : 200) + this.extraHosts++
+    const host = await this.lan.addHost(index, place)
+    const [wrapped, argv] = this.inHost(host, command, args)
+    return await runCli(wrapped, argv, { timeoutMs })
   }
 
   /** Bytes the device's host has received and sent on its link (netns: eth0's counters), or undefined off netns. */

@@ -4,7 +4,7 @@ import { convergence, killRestart, partitionHeal, scale } from './ledger.js'
 import { clone, relayQuote, revoke, tamperedBoot } from './trust.js'
 import { equivocate } from './equivocation.js'
 import { chaos } from './chaos.js'
-import { hubDown, multiSite, wanPartitionHeal } from './sites.js'
+import { hubDown, multiSite, strangerRelay, wanPartitionHeal } from './sites.js'
 
 export const SCENARIOS: Scenario[] = [
   convergence,
@@ -19,5 +19,6 @@ export const SCENARIOS: Scenario[] = [
   chaos,
   multiSite,
   hubDown,
-  wanPartitionHeal
+  wanPartitionHeal,
+  strangerRelay
 ]

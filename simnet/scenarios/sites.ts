@@ -5,6 +5,7 @@
  * devices it attested, end to end encrypted and attested.
  */
 import { readFile } from 'node:fs/promises'
+import path from 'node:path'
 import { NetnsSites } from '../netns-sites.js'
 import type { ProcDevice } from '../process-fleet.js'
 import { until } from '../process-fleet.js'
@@ -276,5 +277,49 @@ export const wanPartitionHeal: Scenario = {
         return await routedSoon(ctx, devices, hubs)
       }
     )
+  }
+}
+
+/** simnet's stranger at a hub (simnet/relay-stranger.ts): libp2p's own relay client with a fresh key. */
+const STRANGER = path.join(import.meta.dirname, '../relay-stranger.js')
+
+export const strangerRelay: Scenario = {
+  name: 'stranger-relay',
+  description:
+    'a stranger on the WAN (libp2p relay client, never enrolled) asks the hub for a reservation and for a link to a member: both refused',
+  minNodes: 3,
+  defaultNodes: 3,
+  topology: 'sites',
+  async run(ctx) {
+    const { hubs, devices } = await startSites(ctx, 1)
+    const hub = hubs[0]!
+    await ctx.check('every agent attested every other, across sites through the hub', async () => {
+      await meshAttested(ctx, [hub, ...devices], 120_000)
+    })
+    const member = devices[0]!
+    let stranger: { peerId?: string; reserved?: boolean; linked?: boolean; error?: string } = {}
+    await ctx.check('a stranger on the WAN is refused a reservation and a link to a member by the hub', async () => {
+      // The hub refuses a reservation once the asker has not attested within its deadline (30 s).
+      const run = await ctx.fleet.runOnNewHost(
+        'wan',
+        process.execPath,
+        [STRANGER, hub.address!, member.peerId!, '40000'],
+        120_000
+      )
+      stranger = JSON.parse(run.stdout.trim().split('\n').pop() || '{}') as typeof stranger
+      if (stranger.error !== undefined) return `the stranger could not try: ${stranger.error}`
+      if (stranger.reserved !== false) return 'the hub gave the stranger a reservation'
+      if (stranger.linked !== false) return 'the hub carried a link from the stranger to a member'
+    })
+    await ctx.check('the hub counted both refusals; the member never saw the stranger', async () => {
+      const status = (await ctx.fleet.status(hub)) as unknown as {
+        relay?: { counts?: { reservationsRefused: number; linksRefused: number } }
+      }
+      const counts = status.relay?.counts
+      if ((counts?.reservationsRefused ?? 0) < 1 || (counts?.linksRefused ?? 0) < 1)
+        return `the hub's counts: ${JSON.stringify(counts)}`
+      const seen = (await ctx.fleet.status(member)).peers.some((p) => p.peerId === stranger.peerId)
+      if (seen) return `${member.name} saw the stranger`
+    })
   }
 }
