@@ -171,7 +171,7 @@ describe('agent/hubs: a relayed link past its limit is reset by the hub and rene
     await fleet?.close()
   })
 
-  it('after the hub resets the link, a and b are linked and attested through it again, and entries still cross', async () => {
+  it('after the hub resets the link, a and b are linked and attested through it again, and entries still cross; a revoked hub is used no more', async () => {
     fleet = await SimFleet.create()
     const hubDevice = await fleet.addDevice('good')
     await fleet.enrol(hubDevice, { role: 'hub' })
@@ -198,5 +198,23 @@ describe('agent/hubs: a relayed link past its limit is reset by the hub and rene
     )
     assert.ok(a.hubLinks!.counts.relayedDials + b.hubLinks!.counts.relayedDials >= 2, 'the link was dialled again')
     await crossed(b, a, 'after the renewal')
+    // The owner revokes the hub: both devices hang up on it, every link through it ends, and it
+    // is not used again (its links would have to be dialled through a peer they refuse).
+    await fleet.revoke(hubDevice.state.deviceId, [a.node.getMultiaddrs()[0]!, b.node.getMultiaddrs()[0]!])
+    await until(
+      () =>
+        link() === undefined &&
+        a.node.getConnections(hub.node.peerId).length === 0 &&
+        b.node.getConnections(hub.node.peerId).length === 0,
+      'every link through the revoked hub to end',
+      30_000
+    )
+    assert.deepEqual(a.hubLinks!.attestedHubs(), [])
+    await assert.rejects(
+      a.node.dial(hub.node.getMultiaddrs()[0]!.encapsulate(`/p2p-circuit/p2p/${b.node.peerId.toString()}`), {
+        signal: AbortSignal.timeout(10_000)
+      })
+    )
+    assert.equal(link(), undefined)
   })
 })
