@@ -24,14 +24,18 @@ export const RELAY_LIMITS = {
   reservationTtlMs: 60 * 60_000,
   /** How long one relayed link may stay open before the hub resets it. */
   linkDurationMs: 30 * 60_000,
-  /** Bytes one relayed link may carry (each way) before the hub resets it. */
+  /** Bytes one relayed link may carry (both ways together) before the hub resets it. */
   linkDataBytes: 256n * 1024n * 1024n,
   /** Relayed links one hub carries at once (each an outbound STOP stream to the device reached). */
   maxLinks: 1024,
   /** Reservations and relayed links a device asks for at once, on every hub it is connected to. */
   maxClientLinks: 256,
-  /** How long a hub waits for a device asking for a reservation to be attested on its connection. */
-  attestWaitMs: 30_000
+  /** How long a hub waits for a device asking for a reservation to be attested on its connection… */
+  attestWaitMs: 30_000,
+  /** …and how long the device waits for the hub's answer: longer. */
+  reservationAnswerMs: 40_000,
+  /** Hop requests (reservations, links) one connection may have open at a hub at once. */
+  maxHopStreams: 2
 } as const
 
 /**

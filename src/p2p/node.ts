@@ -92,7 +92,9 @@ export async function createFleetNode(init: FleetNodeInit): Promise<FleetNode> {
             tcp(),
             circuitRelayTransport({
               maxInboundStopStreams: RELAY_LIMITS.maxClientLinks,
-              maxOutboundStopStreams: RELAY_LIMITS.maxClientLinks
+              maxOutboundStopStreams: RELAY_LIMITS.maxClientLinks,
+              // The hub answers once this device is attested there: wait for it.
+              reservationCompletionTimeout: RELAY_LIMITS.reservationAnswerMs
             })
           ],
     ...(init.networkKey === undefined ? {} : { connectionProtector: preSharedKey({ psk: init.networkKey }) }),
@@ -128,6 +130,8 @@ export async function createFleetNode(init: FleetNodeInit): Promise<FleetNode> {
         ? {
             relay: circuitRelayServer({
               maxOutboundStopStreams: RELAY_LIMITS.maxLinks,
+              maxInboundHopStreams: RELAY_LIMITS.maxHopStreams,
+              hopTimeout: RELAY_LIMITS.reservationAnswerMs,
               reservations: {
                 maxReservations: RELAY_LIMITS.maxReservations,
                 reservationTtl: RELAY_LIMITS.reservationTtlMs,

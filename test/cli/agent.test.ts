@@ -147,7 +147,7 @@ describe('cli: fleet init / fleet run', function () {
     const refused = run(['run', '--once', '--config', config])
     assert.equal(refused.status, 2)
     assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr)
-    assert.match(refused.stderr, new RegExp(`^fleet: network key ${key}: is readable by others \\(mode 644\\)`))
+    assert.match(refused.stderr, new RegExp(`^fleet: network key ${key}: is open to others \\(mode 644\\)`))
     execFileSync('chmod', ['600', key])
     const started = run(['run', '--once', '--config', config])
     assert.equal(started.status, 0, started.stderr)

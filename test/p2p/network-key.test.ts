@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { chmod, mkdir, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import path from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -66,7 +66,7 @@ describe('p2p: the private network (a pre-shared key every connection proves fir
     for (const made of nodes) await made.stop()
   })
 
-  it('a generated key reads back; refused: missing, a directory, readable by others, too large, not PSK v1', async () => {
+  it('a generated key reads back; refused: missing, a directory, a symbolic link, open to others, too large, not PSK v1', async () => {
     const file = path.join(dir, 'network.key')
     await writeNetworkKey(file)
     assert.equal((await readNetworkKey(file)).length > 64, true)
@@ -89,8 +89,17 @@ describe('p2p: the private network (a pre-shared key every connection proves fir
         await writeFile(f, `/key/swarm/psk/1.0.0/\n/base16/\n${'ab'.repeat(32)}\n`, { mode: 0o600 })
         await chmod(f, 0o644)
       },
-      /readable by others \(mode 644\)/
+      /open to others \(mode 644\)/
     )
+    await refused(
+      'group-writable',
+      async (f) => {
+        await writeFile(f, `/key/swarm/psk/1.0.0/\n/base16/\n${'ab'.repeat(32)}\n`, { mode: 0o600 })
+        await chmod(f, 0o660)
+      },
+      /open to others \(mode 660\)/
+    )
+    await refused('a-link', async (f) => await symlink(file, f), /cannot be read \(ELOOP\)/)
     await refused(
       'large',
       async (f) => await writeFile(f, 'x'.repeat(NETWORK_KEY_LIMITS.maxFileBytes + 1), { mode: 0o600 }),
@@ -153,7 +162,7 @@ describe('p2p: the private network (a pre-shared key every connection proves fir
     await chmod(file, 0o604)
     const open = await runFleetAsync(['network-key', 'check', file])
     assert.equal(open.status, 2)
-    assert.match(open.stderr, /readable by others/)
+    assert.match(open.stderr, /open to others/)
     assert.doesNotMatch(open.stderr, /at .*\.js:\d+/)
   })
 })

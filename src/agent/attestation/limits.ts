@@ -22,6 +22,8 @@ export const ATTEST_LIMITS = {
   cloneAlertWindowMs: 60 * 60_000,
   /** Claimed devices whose attempts are being counted; the oldest window goes first. */
   maxCloneTallies: 1024,
-  /** Requests waiting for a peer's attestation at once (a hub's reservations); more are refused at once. */
-  maxAttestWaiters: 64
+  /** Requests waiting for a peer's attestation at once (a hub's reservations); more are refused at once… */
+  maxAttestWaiters: 64,
+  /** …and at most this many for any one peer. */
+  maxAttestWaitersPerPeer: 2
 } as const

@@ -60,8 +60,11 @@ export class AttestationService {
   /** The attestation deadline of each inbound connection still open and not yet attested, by connection id. */
   private readonly deadlines = new Map<string, NodeJS.Timeout>()
   private readonly pending = new Set<Promise<unknown>>()
-  /** whenAttested's waiters, each told of every change (at most ATTEST_LIMITS.maxAttestWaiters). */
+  /** whenAttested's waiters, each told of every change (at most ATTEST_LIMITS.maxAttestWaiters, a few per peer). */
   private readonly waiters = new Set<(stopping?: boolean) => void>()
+  /** How many of the waiters wait for each peer. */
+  private readonly waiting = new Map<string, number>()
+  private stopped = false
   private readonly onOpen = (evt: CustomEvent<Connection>): void => {
     this.track(this.onConnection(evt.detail))
   }
@@ -143,6 +146,7 @@ export class AttestationService {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true
     clearInterval(this.timer)
     for (const check of [...this.waiters]) check(true)
     for (const timer of this.deadlines.values()) clearTimeout(timer)
@@ -169,12 +173,24 @@ export class AttestationService {
    */
   async whenAttested(peerId: string, ms: number): Promise<boolean> {
     if (this.attested(peerId)) return true
+    // Refused or a stranger: no use waiting. (A peer judged untrusted before may be attesting
+    // again on a new connection, after a fix: it waits, at most a few requests of it at once.)
     const refused = (): boolean => this.table.refused.has(peerId) || this.table.strangers.has(peerId)
-    if (refused() || this.waiters.size >= ATTEST_LIMITS.maxAttestWaiters) return false
+    if (
+      this.stopped ||
+      refused() ||
+      this.waiters.size >= ATTEST_LIMITS.maxAttestWaiters ||
+      (this.waiting.get(peerId) ?? 0) >= ATTEST_LIMITS.maxAttestWaitersPerPeer
+    )
+      return false
+    this.waiting.set(peerId, (this.waiting.get(peerId) ?? 0) + 1)
     return await new Promise<boolean>((resolve) => {
       const done = (answer: boolean): void => {
         clearTimeout(timer)
-        this.waiters.delete(check)
+        if (!this.waiters.delete(check)) return
+        const left = (this.waiting.get(peerId) ?? 1) - 1
+        if (left > 0) this.waiting.set(peerId, left)
+        else this.waiting.delete(peerId)
         resolve(answer)
       }
       const check = (stopping?: boolean): void => {
@@ -188,6 +204,11 @@ export class AttestationService {
 
   list(): PeerStatus[] {
     return this.table.list()
+  }
+
+  /** The role the peer's enrolment record gives it, once it attested (undefined before). */
+  roleOf(peerId: string): string | undefined {
+    return this.table.peers.get(peerId)?.role
   }
 
   /** This agent's latest verdict on a device (PeerTable.verdictOn). */

@@ -36,11 +36,18 @@ export async function readHubBook(dir: string): Promise<Multiaddr[]> {
   }
 }
 
+/** Writes go one after another (one temporary file name per process): the last list wins. */
+let writing: Promise<void> = Promise.resolve()
+
 export async function writeHubBook(dir: string, hubs: readonly Multiaddr[]): Promise<void> {
   const file = path.join(dir, HUB_BOOK_FILE)
   const text = `${JSON.stringify({ hubs: hubs.map((addr) => addr.toString()) }, null, 2)}\n`
-  await writeFile(`${file}.tmp-${process.pid}`, text, { mode: 0o600 })
-  await rename(`${file}.tmp-${process.pid}`, file)
+  const write = writing.then(async () => {
+    await writeFile(`${file}.tmp-${process.pid}`, text, { mode: 0o600 })
+    await rename(`${file}.tmp-${process.pid}`, file)
+  })
+  writing = write.catch(() => undefined)
+  await write
 }
 
 /**
@@ -54,7 +61,10 @@ export function ownerListedHubs(membership: HubMembers, self: string): Multiaddr
     if (member === undefined || member.peerId === self) continue
     if (membership.isRevoked(hub.deviceId) || membership.isQuarantined(hub.deviceId)) continue
     try {
-      hubs.push(multiaddr(hub.address).encapsulate(`/p2p/${member.peerId}`))
+      const address = multiaddr(hub.address)
+      // No PeerId of its own (/p2p/, or /ipfs/ as parsers read it) and no circuit: the record's PeerId is the one.
+      if (address.getComponents().some((c) => c.name === 'p2p' || c.name === 'p2p-circuit')) continue
+      hubs.push(address.encapsulate(`/p2p/${member.peerId}`))
     } catch {
       // Not a multiaddr: the owner's statement is kept, and not used.
     }

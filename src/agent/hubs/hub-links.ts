@@ -32,6 +32,8 @@ export class HubLinks {
   private readonly init: HubLinksInit
   private readonly backoff = new Map<string, number>()
   private readonly timers = new Set<NodeJS.Timeout>()
+  /** Hubs with a redial pending. */
+  private readonly pending = new Set<string>()
   private reachTimer: NodeJS.Timeout | undefined
   private reaching = false
   private stopped = false
@@ -105,7 +107,7 @@ export class HubLinks {
         .members()
         .filter((peer) => peer !== self && !hubIds.has(peer) && !connected.has(peer))
         .slice(0, HUB_LIMITS.maxDialsPerRound)
-      for (let i = 0; i < missing.length; i += HUB_LIMITS.dialConcurrency) {
+      for (let i = 0; i < missing.length && !this.stopped; i += HUB_LIMITS.dialConcurrency) {
         await Promise.all(
           missing.slice(i, i + HUB_LIMITS.dialConcurrency).map(async (peer, j) => {
             const hub = hubs[(i + j) % hubs.length]!
@@ -150,11 +152,14 @@ export class HubLinks {
 
   /** The hub is dialled again after a pause that doubles, up to HUB_LIMITS.maxBackoffMs. */
   private later(hub: string): void {
-    if (this.stopped) return
+    // One redial pending per hub: a hub that drops again meanwhile is not dialled twice.
+    if (this.stopped || this.pending.has(hub)) return
+    this.pending.add(hub)
     const wait = Math.min((this.backoff.get(hub) ?? HUB_LIMITS.minBackoffMs / 2) * 2, HUB_LIMITS.maxBackoffMs)
     this.backoff.set(hub, wait)
     const timer = setTimeout(() => {
       this.timers.delete(timer)
+      this.pending.delete(hub)
       this.counts.hubRedials++
       void this.dialHub(hub)
     }, wait)

@@ -2,7 +2,7 @@
  * Who may use a hub's relay: devices the hub has attested on a live connection (enrolled,
  * unrevoked, unquarantined, with a trusted boot), nobody else. A reservation asked for while the
  * asker's attestation is still under way waits for it, bounded; a link is carried only between
- * two attested devices; a device takes links only through a hub it has attested. Counted, for
+ * two attested devices; a device takes links only through a hub it has attested (enrolled as a hub). Counted, for
  * status and metrics.
  */
 import type { RelayGate } from '../../p2p/index.js'
@@ -10,6 +10,8 @@ import type { RelayGate } from '../../p2p/index.js'
 /** What the gate needs of the attestation service. */
 export interface RelayAttestation {
   attested(peerId: string): boolean
+  /** The role the peer's enrolment record gives it. */
+  roleOf(peerId: string): string | undefined
   whenAttested(peerId: string, ms: number): Promise<boolean>
 }
 
@@ -40,7 +42,8 @@ export function relayGate(
       else counts.linksRefused++
       return carried
     },
-    relayTrusted: (relay) => attestation()?.attested(relay) === true
+    // Only a device enrolled as a hub relays: a member that is not one is no relay to trust.
+    relayTrusted: (relay) => attestation()?.attested(relay) === true && attestation()?.roleOf(relay) === 'hub'
   }
   return { gate, counts }
 }

@@ -6,6 +6,7 @@ import {
   HUB_BOOK_FILE,
   HubList,
   missingHubActions,
+  ownerListedHubs,
   relayOf,
   type Agent
 } from '../../../src/agent/index.js'
@@ -74,6 +75,31 @@ describe('agent/hubs: the owner lists the hubs (fleet.hub)', function () {
     assert.match('/dns4/hub.example.org/tcp/7000', pattern)
     assert.doesNotMatch('/ip4/192.0.2.1/tcp/7000/p2p/12D3KooWx', pattern)
     assert.doesNotMatch('/ip4/192.0.2.1/tcp/7000/p2p-circuit', pattern)
+  })
+
+  it("a listed hub is reached at its address with its record's PeerId; one naming a PeerId of its own (/ipfs/ too) is not used", () => {
+    const ontology = ontologyAfter(BASE_ONTOLOGY, defineHubs(BASE_ONTOLOGY.version + 1))
+    const hubs = new HubList()
+    const recordPeer = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
+    const stranger = '12D3KooWRJrp9bxgBKdCTLkMLxUtMyTUCDEFLbGBtFdhhZ4j7ABa'
+    hubs.apply(entry('fleet.hub', { deviceId: device(0), address: '/ip4/192.0.2.1/tcp/7000' }), ontology)
+    hubs.apply(
+      entry('fleet.hub', { deviceId: device(1), address: `/ip4/192.0.2.2/tcp/7000/ipfs/${stranger}` }),
+      ontology
+    )
+    hubs.apply(entry('fleet.hub', { deviceId: device(2), address: '/ip4/192.0.2.3/tcp/7000' }), ontology)
+    const members = {
+      hubs,
+      member: (deviceId: string) => (deviceId === device(2) ? undefined : { peerId: recordPeer }),
+      isRevoked: () => false,
+      isQuarantined: () => false
+    }
+    // device(1)'s address names another PeerId; device(2) is no member here.
+    assert.deepEqual(
+      ownerListedHubs(members, 'self').map((a) => a.toString()),
+      [`/ip4/192.0.2.1/tcp/7000/p2p/${recordPeer}`]
+    )
+    assert.deepEqual(ownerListedHubs({ ...members, isRevoked: () => true }, 'self'), [])
   })
 
   describe('on swtpm: agents that cannot dial each other learn the hub from the owner and reach each other through it', () => {
