@@ -18,8 +18,8 @@ export const P2P_LIMITS = {
 export const RELAY_LIMITS = {
   /** Hubs one agent may be given (its config's `hubs`). */
   maxHubs: 8,
-  /** Reservations one hub holds at once (one per device behind it). */
-  maxReservations: 512,
+  /** Reservations one hub holds at once (one per device behind it; within P2P_LIMITS.maxConnections). */
+  maxReservations: 256,
   /** How long a reservation lasts; the device refreshes it before it ends. */
   reservationTtlMs: 60 * 60_000,
   /** How long one relayed link may stay open before the hub resets it. */

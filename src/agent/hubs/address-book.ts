@@ -6,7 +6,7 @@
  * nobody the agent would trust. Written at most every few seconds when it changed; read with caps,
  * a damaged file counting as empty.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises'
+import { readFile, rename, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { HUB_LIMITS } from './limits.js'
@@ -27,8 +27,8 @@ export class AddressBook {
   /** Reads the book written before; a missing, oversized or damaged one is empty. */
   async load(): Promise<void> {
     try {
+      if ((await stat(this.file)).size > HUB_LIMITS.maxAddressBookBytes) return
       const text = await readFile(this.file, 'utf8')
-      if (text.length > HUB_LIMITS.maxAddressBookBytes) return
       const book = JSON.parse(text) as { peers?: Record<string, unknown> }
       for (const [peer, addrs] of Object.entries(book.peers ?? {}).slice(0, HUB_LIMITS.maxBookedPeers)) {
         if (!/^[1-9A-HJ-NP-Za-km-z]{40,64}$/.test(peer) || !Array.isArray(addrs)) continue
@@ -93,6 +93,9 @@ function direct(text: string): Multiaddr | undefined {
     const addr = multiaddr(text)
     const names = addr.getComponents().map((c) => c.name)
     if (names.includes('p2p') || names.includes('p2p-circuit') || !names.includes('tcp')) return undefined
+    // An unspecified address (0.0.0.0, ::) is where a peer listens, not where it is reached.
+    const host = addr.getComponents()[0]?.value
+    if (host === '0.0.0.0' || host === '::') return undefined
     return addr
   } catch {
     return undefined

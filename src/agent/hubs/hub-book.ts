@@ -5,7 +5,7 @@
  * are set up when the node is made. Written atomically when the list changes; read with caps, and
  * a damaged file counts as empty (the feed says it again).
  */
-import { readFile, rename, writeFile } from 'node:fs/promises'
+import { readFile, rename, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { RELAY_LIMITS } from '../../p2p/index.js'
@@ -26,8 +26,9 @@ export const HUB_BOOK_FILE = 'hubs.json'
 /** The hubs booked at the last change; [] when there are none, or the file is damaged. */
 export async function readHubBook(dir: string): Promise<Multiaddr[]> {
   try {
-    const text = await readFile(path.join(dir, HUB_BOOK_FILE), 'utf8')
-    if (text.length > HUB_LIMITS.maxBookBytes) return []
+    const file = path.join(dir, HUB_BOOK_FILE)
+    if ((await stat(file)).size > HUB_LIMITS.maxBookBytes) return []
+    const text = await readFile(file, 'utf8')
     const book = JSON.parse(text) as { hubs?: unknown }
     if (!Array.isArray(book.hubs) || book.hubs.length > RELAY_LIMITS.maxHubs) return []
     return book.hubs.map((addr) => parseHubAddress(String(addr)))

@@ -28,6 +28,7 @@ describe('agent/hubs: the address book of peers reached before (DIR/address-book
       multiaddr('/ip4/192.0.2.1/tcp/7000'),
       multiaddr(`/ip4/192.0.2.9/tcp/7000/p2p/${PEER}/p2p-circuit`),
       multiaddr('/ip4/192.0.2.1/udp/7000/quic-v1'),
+      multiaddr('/ip4/0.0.0.0/tcp/7000'),
       ...Array.from({ length: 8 }, (_, i) => multiaddr(`/ip4/198.51.100.${i}/tcp/7000`))
     ])
     const kept = book.addresses(PEER).map((a) => a.toString())
