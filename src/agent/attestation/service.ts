@@ -2,6 +2,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { bootPolicyId, type BootPolicy } from '../../attest/index.js'
 import type { FeedLedger } from '../../ledger/index.js'
 import { FramedStream, OVER_RELAYS, type FleetNode, type Admission } from '../../p2p/index.js'
+import { AttestWaiters } from './attest-waiters.js'
 import { attestAsDialer, attestAsListener, ATTEST_PROTOCOL, ATTEST_LIMITS, type AttesterInput } from './protocol.js'
 import type { AttestationOutcome, Judge, RefusalKind } from './judge.js'
 import { PeerTable, type PeerStatus } from './peer-table.js'
@@ -60,11 +61,11 @@ export class AttestationService {
   /** The attestation deadline of each inbound connection still open and not yet attested, by connection id. */
   private readonly deadlines = new Map<string, NodeJS.Timeout>()
   private readonly pending = new Set<Promise<unknown>>()
-  /** whenAttested's waiters, each told of every change (at most ATTEST_LIMITS.maxAttestWaiters, a few per peer). */
-  private readonly waiters = new Set<(stopping?: boolean) => void>()
-  /** How many of the waiters wait for each peer. */
-  private readonly waiting = new Map<string, number>()
-  private stopped = false
+  /** whenAttested's requests, told of every change (bounded: AttestWaiters). */
+  private readonly waiters = new AttestWaiters({
+    attested: (peerId) => this.attested(peerId),
+    refused: (peerId) => this.table.refused.has(peerId) || this.table.strangers.has(peerId)
+  })
   private readonly onOpen = (evt: CustomEvent<Connection>): void => {
     this.track(this.onConnection(evt.detail))
   }
@@ -146,9 +147,8 @@ export class AttestationService {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true
     clearInterval(this.timer)
-    for (const check of [...this.waiters]) check(true)
+    this.waiters.stop()
     for (const timer of this.deadlines.values()) clearTimeout(timer)
     this.deadlines.clear()
     this.init.node.removeEventListener('connection:open', this.onOpen)
@@ -172,34 +172,9 @@ export class AttestationService {
    * others are waiting: a flood of requests from unattested peers holds nothing up.
    */
   async whenAttested(peerId: string, ms: number): Promise<boolean> {
-    if (this.attested(peerId)) return true
-    // Refused or a stranger: no use waiting. (A peer judged untrusted before may be attesting
-    // again on a new connection, after a fix: it waits, at most a few requests of it at once.)
-    const refused = (): boolean => this.table.refused.has(peerId) || this.table.strangers.has(peerId)
-    if (
-      this.stopped ||
-      refused() ||
-      this.waiters.size >= ATTEST_LIMITS.maxAttestWaiters ||
-      (this.waiting.get(peerId) ?? 0) >= ATTEST_LIMITS.maxAttestWaitersPerPeer
-    )
-      return false
-    this.waiting.set(peerId, (this.waiting.get(peerId) ?? 0) + 1)
-    return await new Promise<boolean>((resolve) => {
-      const done = (answer: boolean): void => {
-        clearTimeout(timer)
-        if (!this.waiters.delete(check)) return
-        const left = (this.waiting.get(peerId) ?? 1) - 1
-        if (left > 0) this.waiting.set(peerId, left)
-        else this.waiting.delete(peerId)
-        resolve(answer)
-      }
-      const check = (stopping?: boolean): void => {
-        if (this.attested(peerId)) done(true)
-        else if (stopping === true || refused()) done(false)
-      }
-      const timer = setTimeout(() => done(false), ms)
-      this.waiters.add(check)
-    })
+    // A peer judged untrusted before may be attesting again on a new connection, after a fix: it
+    // waits (a few requests of it at most); a refused peer or a stranger does not.
+    return await this.waiters.wait(peerId, ms)
   }
 
   list(): PeerStatus[] {
@@ -398,7 +373,7 @@ export class AttestationService {
   }
 
   private changed(): void {
-    for (const check of [...this.waiters]) check()
+    this.waiters.changed()
     this.init.onChange?.(this.list())
   }
 }
