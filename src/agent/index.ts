@@ -38,7 +38,8 @@ export * from './ear/index.js'
 export * from './sinks/index.js'
 export * from './external-witness/index.js'
 export * from './hubs/index.js'
-export { Agent, createAgent } from './agent.js'
+export { Agent } from './agent.js'
+export { createAgent } from './create-agent.js'
 export { fleetServiceTag, type AgentComponents, type AgentInit } from './components.js'
 export {
   startControlServer,
