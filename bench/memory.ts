@@ -19,6 +19,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import { SimFleet, SEALING } from '../simnet/index.js'
+import { processUsage, type Usage } from '../simnet/proc-usage.js'
 import { FLEET_CLI } from '../simnet/process-fleet.js'
 import {
   AGENT_BUFFER_POOL_BYTES,
@@ -67,25 +68,6 @@ async function resident(pid: number): Promise<Resident> {
   return { rss, anon, file }
 }
 
-/** Linux reports CPU time in /proc in units of USER_HZ, 100 a second on every architecture. */
-const USER_HZ = 100
-
-interface Usage {
-  cpuSec: number
-  minorFaults: number
-}
-
-/** CPU time (user + system) and minor page faults of a process so far, all its threads, from /proc/PID/stat. */
-async function usage(pid: number): Promise<Usage> {
-  // Fields after "pid (comm) ": state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime …
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
-  const [minorFaults, utime, stime] = [fields[7], fields[11], fields[12]].map(Number) as [number, number, number]
-  if (![minorFaults, utime, stime].every(Number.isFinite))
-    throw new Error(`cannot read the CPU time or faults of process ${pid}`)
-  return { cpuSec: (utime + stime) / USER_HZ, minorFaults }
-}
-
 /** CPU seconds and minor faults a second between two readings `seconds` apart. */
 const usageBetween = (before: Usage, after: Usage, seconds: number): { cpuSec: number; minorFaultsPerSec: number } => ({
   cpuSec: round(after.cpuSec - before.cpuSec, 2),
@@ -101,7 +83,7 @@ type Idle = Resident & { cpuSec: number; minorFaultsPerSec: number }
  */
 async function idle(pids: number[]): Promise<Idle[]> {
   const started = nowMs()
-  const before = await Promise.all(pids.map(async (pid) => await usage(pid)))
+  const before = await Promise.all(pids.map(async (pid) => await processUsage(pid)))
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
   const readings: Resident[][] = pids.map(() => [])
   for (let i = 0; i < SAMPLES; i++) {
@@ -109,7 +91,7 @@ async function idle(pids: number[]): Promise<Idle[]> {
     const now = await Promise.all(pids.map(async (pid) => await resident(pid)))
     for (const [k, r] of now.entries()) readings[k]!.push(r)
   }
-  const after = await Promise.all(pids.map(async (pid) => await usage(pid)))
+  const after = await Promise.all(pids.map(async (pid) => await processUsage(pid)))
   const seconds = (nowMs() - started) / 1000
   const median = (values: number[]): number => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!
   return readings.map((r, k) => ({
@@ -352,7 +334,7 @@ export const memoryBench: Bench = {
           `bench: memory: ${PEERS} peers attested; each re-attests the agent every ${LOAD_ATTEST_MS / 1000} s for ${LOAD_SEC} s\n`
         )
         const pid = agent.child.pid!
-        const [startUsage, startStatus] = [await usage(pid), await status()]
+        const [startUsage, startStatus] = [await processUsage(pid), await status()]
         const started = nowMs()
         const samples: Resident[] = []
         const soak: SoakSample[] = []
@@ -367,7 +349,7 @@ export const memoryBench: Bench = {
             `bench: memory: ${Math.round((nowMs() - started) / 1000)} s: ${mb(now.rss)} MB (own ${mb(now.anon)}, files ${mb(now.file)}, PSS ${mb(more.pss)}, ${more.fds} fds)\n`
           )
         }
-        const [endUsage, endStatus] = [await usage(pid), await status()]
+        const [endUsage, endStatus] = [await processUsage(pid), await status()]
         if (endStatus.connections < PEERS)
           throw new Error(`the agent lost peers under load: ${endStatus.connections} connections`)
         const seconds = (nowMs() - started) / 1000

@@ -4,9 +4,9 @@
  * link directly; across sites they reach each other only through the hub, which relays for the
  * devices it attested, end to end encrypted and attested.
  */
-import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { NetnsSites } from '../netns-sites.js'
+import { processUsage } from '../proc-usage.js'
 import type { ProcDevice } from '../process-fleet.js'
 import { until } from '../process-fleet.js'
 import { appendVia, converged, meshAttested, type Scenario, type ScenarioContext } from './index.js'
@@ -67,14 +67,14 @@ async function startSites(
   return { hubs, devices, startedAt }
 }
 
-/** CPU time (user + system, ms) the device's agent process has used so far (Linux /proc). */
+/** CPU time (user + system, ms) the device's agent process has used so far; 0 when it is gone. */
 async function cpuMsOf(device: ProcDevice): Promise<number> {
   const pid = device.agent?.pid
   if (pid === undefined) return 0
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 a second here).
-  return ((Number(fields[11]) || 0) + (Number(fields[12]) || 0)) * 10
+  return await processUsage(pid).then(
+    (u) => u.cpuSec * 1000,
+    () => 0
+  )
 }
 
 /** Where a device is: its site, or the WAN. */
